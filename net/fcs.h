@@ -15,8 +15,10 @@
 /* CRC-32 of @len bytes, continuing from @crc (0 to start). */
 uint32_t eth_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 
-/* Append the FCS of frame[0..len) at frame[len..len+4), least significant
- * byte first, as it goes on the wire. */
+/*
+ * Append the FCS of frame[0..len) at frame[len..len+4), least significant
+ * byte first, as it goes on the wire.
+ */
 void eth_fcs_append(uint8_t *frame, size_t len);
 
 /* True if the last four bytes of frame[0..len) are its correct FCS. */

@@ -1,0 +1,134 @@
+/*
+ * 8b/10b code groups of the 1000BASE-X PCS (IEEE 802.3 clause 36).
+ *
+ * A code group is a uint16_t holding the ten bits "abcdei fghj" with 'a'
+ * (the first bit on the wire) in bit 9 and 'j' in bit 0, so that printing
+ * it in binary reads like the standard's tables.  Running disparity (RD)
+ * is 0 for negative and 1 for positive; links start at RD-.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADEPLANE_NET_PCS_CODEC_H
+#define BLADEPLANE_NET_PCS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define PCS_RD_NEG 0
+#define PCS_RD_POS 1
+
+/* Octet values of the special code groups, Kx.y = (y << 5) | x. */
+#define PCS_K28_0 0x1C
+#define PCS_K28_1 0x3C
+#define PCS_K28_2 0x5C
+#define PCS_K28_3 0x7C
+#define PCS_K28_4 0x9C
+#define PCS_K28_5 0xBC
+#define PCS_K28_6 0xDC
+#define PCS_K28_7 0xFC
+#define PCS_K23_7 0xF7  /* /R/ carrier extend */
+#define PCS_K27_7 0xFB  /* /S/ start of packet */
+#define PCS_K29_7 0xFD  /* /T/ end of packet */
+#define PCS_K30_7 0xFE  /* /V/ error propagation */
+
+/* Data octets named after their code group, Dx.y. */
+#define PCS_D(x, y) ((uint8_t)(((y) << 5) | (x)))
+
+/*
+ * Generated tables (pcs-tables.c).  pcs_enc_data[rd][octet] and
+ * pcs_enc_ctrl[rd][octet]: bits 0-9 the code group, bit 15 set if it is
+ * unbalanced (flips RD); pcs_enc_ctrl has bit 14 set on the 12 valid
+ * special code groups and is 0 elsewhere.
+ */
+#define PCS_ENC_FLIP  0x8000u
+#define PCS_ENC_VALID 0x4000u
+extern const uint16_t pcs_enc_data[2][256];
+extern const uint16_t pcs_enc_ctrl[2][256];
+
+/* pcs_dec_tab[code group] layout. */
+#define PCS_DEC_OCTET    0x00ffu
+#define PCS_DEC_K        0x0100u  /* a special code group */
+#define PCS_DEC_OK_NEG   0x0200u  /* valid in the RD- column */
+#define PCS_DEC_OK_POS   0x0400u  /* valid in the RD+ column */
+#define PCS_DEC_FLIP     0x0800u  /* unbalanced */
+#define PCS_DEC_RDO_NEG  0x1000u  /* RD after it, entered at RD- */
+#define PCS_DEC_RDO_POS  0x2000u  /* RD after it, entered at RD+ */
+#define PCS_DEC_COMMA    0x4000u  /* holds a comma in bits abcdeif */
+extern const uint16_t pcs_dec_tab[1024];
+
+/* Result flags of pcs_decode(). */
+#define PCS_CG_K         0x0100u  /* special code group */
+#define PCS_CG_INVALID   0x0200u  /* in neither column */
+#define PCS_CG_DISPARITY 0x0400u  /* valid only in the other column */
+#define PCS_CG_COMMA     0x0800u
+
+/*
+ * Encode one octet (data, or special if @is_k) at *rd, updating *rd.
+ * A special octet that is not one of the 12 gives /V/ (K30.7).
+ */
+static inline uint16_t pcs_encode(uint8_t octet, bool is_k, unsigned *rd)
+{
+    uint16_t e;
+
+    if (is_k) {
+        e = pcs_enc_ctrl[*rd][octet];
+        if (!(e & PCS_ENC_VALID)) {
+            e = pcs_enc_ctrl[*rd][PCS_K30_7];
+        }
+    } else {
+        e = pcs_enc_data[*rd][octet];
+    }
+    *rd ^= (e >> 15);
+    return e & 0x3ff;
+}
+
+/*
+ * Decode one code group received at *rd and update *rd by the sub-block
+ * rules of 36.2.4.4 (also for invalid code groups).  Returns the octet in
+ * bits 0-7 plus PCS_CG_* flags; an invalid code group decodes as octet 0.
+ */
+static inline unsigned pcs_decode(uint16_t cg, unsigned *rd)
+{
+    unsigned d = pcs_dec_tab[cg & 0x3ff];
+    unsigned ok = *rd ? PCS_DEC_OK_POS : PCS_DEC_OK_NEG;
+    unsigned res = d & (PCS_DEC_OCTET | PCS_DEC_K);
+
+    if (d & PCS_DEC_COMMA) {
+        res |= PCS_CG_COMMA;
+    }
+    if (cg > 0x3ff || !(d & (PCS_DEC_OK_NEG | PCS_DEC_OK_POS))) {
+        res = (res & PCS_CG_COMMA) | PCS_CG_INVALID;
+    } else if (!(d & ok)) {
+        res |= PCS_CG_DISPARITY;
+    }
+    *rd = (d >> (*rd ? 13 : 12)) & 1;
+    return res;
+}
+
+/*
+ * Bulk data encode: @n octets to code groups starting at *rd, updating
+ * *rd.  Running disparity is resolved eight octets at a time from the
+ * per-octet "flips RD" bits (a prefix XOR), so the table look-ups carry
+ * no serial dependency.
+ */
+void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
+                     unsigned *rd);
+
+/*
+ * Bulk data decode: decodes code groups from @in while they are valid data
+ * code groups in the correct disparity column, at most @n.  Returns how
+ * many were decoded (octets stored to @out, *rd updated); the code group
+ * at the returned index, if < n, is special, invalid or a disparity error
+ * and must be handled with pcs_decode().
+ */
+size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
+                       unsigned *rd);
+
+/* True if @octet is one of the 12 special code groups of clause 36. */
+bool pcs_is_valid_k(uint8_t octet);
+
+/* Name of a code group's octet, "D21.5" or "K28.5", into buf[8]. */
+const char *pcs_cg_name(uint8_t octet, bool is_k, char buf[8]);
+
+#endif

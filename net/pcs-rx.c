@@ -1,0 +1,429 @@
+/*
+ * 1000BASE-X PCS receive: synchronization and receive state machines.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "fcs.h"
+#include "pcs-rx.h"
+
+enum {
+    RXS_LINK_FAILED = 0,
+    RXS_WAIT_FOR_K,     /* until K28.5 in an even position */
+    RXS_K,              /* K28.5 seen */
+    RXS_CB,             /* /C1/ or /C2/: first register octet next */
+    RXS_CC,             /* second register octet next */
+    /* after /C/ or the expanded utilization set: K28.5 must follow */
+    RXS_EXPECT_K,
+    RXS_IDLE_D,         /* K28.5 Dx.y: an idle */
+    RXS_RECEIVE,        /* inside a frame */
+    RXS_EPD_T,          /* /T/ seen */
+    RXS_EPD_R,          /* /T/R/ seen */
+    RXS_XUTIL,          /* expanded utilization set after K28.0 */
+};
+
+void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
+{
+    memset(rx, 0, offsetof(PcsRx, buf));
+    rx->ops = ops;
+    rx->opaque = opaque;
+    rx->rd = PCS_RD_NEG;
+    rx->sync = PCS_SYNC_LOSS;
+    rx->state = RXS_LINK_FAILED;
+}
+
+static void util_abort(PcsRx *rx)
+{
+    if (rx->util_pos > 0) {
+        rx->cnt.util_errors++;
+        rx->util_pos = 0;
+    }
+}
+
+static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
+{
+    rx->cnt.util_sets++;
+    if (rx->ops && rx->ops->util) {
+        rx->ops->util(rx->opaque, u, form);
+    }
+}
+
+/* The data octet of an idle ordered set K28.5 Dx.y. */
+static void idle_data(PcsRx *rx, uint8_t octet)
+{
+    rx->cfg_count = 0;
+    if (octet == pcs_util_marker) {
+        util_abort(rx);
+        rx->util_pos = 1;
+    } else if (rx->util_pos > 0) {
+        uint8_t sym = pcs_util_symbol[octet];
+
+        if (sym == 0xff) {
+            util_abort(rx);
+            return;
+        }
+        rx->util_sym[rx->util_pos++] = sym;
+        if (rx->util_pos == 6) {
+            uint32_t bits = (uint32_t)rx->util_sym[1] << 18 |
+                            (uint32_t)rx->util_sym[2] << 12 |
+                            (uint32_t)rx->util_sym[3] << 6 |
+                            rx->util_sym[4];
+            PcsUtil u = {
+                .cpu_pct = (bits >> 17) & 127,
+                .irq_pct = (bits >> 10) & 127,
+                .seq = (bits >> 2) & 255,
+            };
+
+            rx->util_pos = 0;
+            if ((bits & 3) || u.cpu_pct > 100 || u.irq_pct > 100 ||
+                (pcs_util_check(&u) & 63) != rx->util_sym[5]) {
+                rx->cnt.util_errors++;
+                return;
+            }
+            util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
+        }
+    }
+}
+
+static void config_done(PcsRx *rx, uint16_t reg)
+{
+    rx->cnt.config_sets++;
+    if (rx->cfg_count > 0 && reg == rx->cfg_reg) {
+        rx->cfg_count++;
+    } else {
+        rx->cfg_reg = reg;
+        rx->cfg_count = 1;
+    }
+    if (rx->cfg_count == 3 && rx->ops && rx->ops->config) {
+        rx->ops->config(rx->opaque, reg);
+    }
+}
+
+static void frame_done(PcsRx *rx)
+{
+    const uint8_t *f = rx->buf + PCS_PREAMBLE_SFD - 1;
+    size_t len;
+
+    if (rx->frame_bad) {
+        return;     /* already counted where it went bad */
+    }
+    if (rx->frame_len > sizeof(rx->buf)) {
+        rx->cnt.oversize++;
+        return;
+    }
+    if (rx->frame_len < PCS_PREAMBLE_SFD - 1 ||
+        memcmp(rx->buf, "\x55\x55\x55\x55\x55\x55\xd5", 7) != 0) {
+        rx->cnt.bad_preamble++;
+        return;
+    }
+    len = rx->frame_len - (PCS_PREAMBLE_SFD - 1);
+    if (len < ETH_MIN_FRAME) {
+        rx->cnt.runts++;
+        return;
+    }
+    if (!eth_fcs_ok(f, len)) {
+        rx->cnt.fcs_errors++;
+        return;
+    }
+    rx->cnt.frames++;
+    if (rx->ops && rx->ops->frame) {
+        rx->ops->frame(rx->opaque, f, len - ETH_FCS_LEN);
+    }
+}
+
+static void enter_loss_of_sync(PcsRx *rx)
+{
+    bool was_ok = pcs_rx_sync_ok(rx);
+
+    rx->sync = PCS_SYNC_LOSS;
+    if (!was_ok) {
+        return;
+    }
+    if (rx->state == RXS_RECEIVE || rx->state == RXS_EPD_T) {
+        rx->cnt.early_ends++;
+    }
+    util_abort(rx);
+    rx->cfg_count = 0;
+    rx->state = RXS_LINK_FAILED;
+    rx->cnt.sync_lost++;
+    if (rx->ops && rx->ops->sync) {
+        rx->ops->sync(rx->opaque, false);
+    }
+}
+
+/*
+ * Figure 36-9; returns false while sync is not acquired or on the code
+ * group that acquires it.
+ */
+static bool sync_fsm(PcsRx *rx, unsigned res)
+{
+    bool comma = res & PCS_CG_COMMA;
+    bool bad = res & (PCS_CG_INVALID | PCS_CG_DISPARITY);
+    bool odd_comma = comma && rx->rx_even;
+    bool cgbad = bad || odd_comma;
+    bool is_data = !bad && !(res & PCS_CG_K);
+
+    switch (rx->sync) {
+    case PCS_SYNC_LOSS:
+        if (comma) {
+            rx->sync = PCS_SYNC_COMMA_DETECT_1;
+            rx->rx_even = true;
+        } else {
+            rx->rx_even = !rx->rx_even;
+        }
+        return false;
+    case PCS_SYNC_COMMA_DETECT_1:
+    case PCS_SYNC_COMMA_DETECT_2:
+    case PCS_SYNC_COMMA_DETECT_3:
+        rx->rx_even = !rx->rx_even;
+        if (!is_data) {
+            rx->sync = PCS_SYNC_LOSS;
+            return false;
+        }
+        rx->sync++;
+        if (rx->sync == PCS_SYNC_ACQUIRED_1) {
+            rx->good_cgs = 0;
+            rx->state = RXS_WAIT_FOR_K;
+            rx->cnt.sync_acquired++;
+            if (rx->ops && rx->ops->sync) {
+                rx->ops->sync(rx->opaque, true);
+            }
+        }
+        return false;
+    case PCS_SYNC_ACQUIRE_1:
+    case PCS_SYNC_ACQUIRE_2:
+        if (cgbad) {
+            rx->rx_even = !rx->rx_even;
+            rx->sync = PCS_SYNC_LOSS;
+        } else if (!rx->rx_even && comma) {
+            rx->rx_even = true;
+            rx->sync++;
+        } else {
+            rx->rx_even = !rx->rx_even;
+        }
+        return false;
+    default:
+        rx->rx_even = !rx->rx_even;
+        if (cgbad) {
+            if (odd_comma) {
+                rx->cnt.odd_commas++;
+            }
+            rx->good_cgs = 0;
+            if (rx->sync == PCS_SYNC_ACQUIRED_4) {
+                enter_loss_of_sync(rx);
+                return false;
+            }
+            rx->sync++;
+        } else if (rx->sync > PCS_SYNC_ACQUIRED_1 && ++rx->good_cgs == 4) {
+            rx->good_cgs = 0;
+            rx->sync--;
+        }
+        return true;
+    }
+}
+
+static void rx_one(PcsRx *rx, uint16_t cg)
+{
+    unsigned res = pcs_decode(cg, &rx->rd);
+    bool bad = res & (PCS_CG_INVALID | PCS_CG_DISPARITY);
+    bool is_k = (res & PCS_CG_K) && !bad;
+    bool is_data = !(res & PCS_CG_K) && !bad;
+    uint8_t octet = res & 0xff;
+    bool even, k28_5;
+
+    rx->cnt.code_groups++;
+    if (res & PCS_CG_INVALID) {
+        rx->cnt.invalid_cgs++;
+    } else if (res & PCS_CG_DISPARITY) {
+        rx->cnt.disparity_errors++;
+    }
+    if (!sync_fsm(rx, res)) {
+        return;
+    }
+    even = rx->rx_even;
+    k28_5 = is_k && octet == PCS_K28_5 && even;
+
+    switch (rx->state) {
+    case RXS_WAIT_FOR_K:
+        if (k28_5) {
+            rx->state = RXS_K;
+        }
+        break;
+    case RXS_K:
+        if (is_data && (octet == PCS_D(21, 5) || octet == PCS_D(2, 2))) {
+            util_abort(rx);
+            rx->cfg_c2 = octet == PCS_D(2, 2);
+            rx->state = RXS_CB;
+        } else if (is_data) {
+            rx->state = RXS_IDLE_D;
+            idle_data(rx, octet);
+        } else {
+            rx->cnt.rx_invalid++;
+            util_abort(rx);
+            rx->state = RXS_WAIT_FOR_K;
+        }
+        break;
+    case RXS_CB:
+    case RXS_CC:
+        if (!is_data) {
+            rx->cnt.rx_invalid++;
+            rx->cfg_count = 0;
+            rx->state = k28_5 ? RXS_K : RXS_WAIT_FOR_K;
+        } else if (rx->state == RXS_CB) {
+            rx->cfg_lo = octet;
+            rx->state = RXS_CC;
+        } else {
+            config_done(rx, (uint16_t)(octet << 8 | rx->cfg_lo));
+            rx->state = RXS_EXPECT_K;
+        }
+        break;
+    case RXS_EXPECT_K:
+    case RXS_EPD_R:
+        if (k28_5) {
+            rx->state = RXS_K;
+        } else if (rx->state == RXS_EPD_R && is_k && octet == PCS_K23_7) {
+            break;      /* /T/R/R/ */
+        } else {
+            rx->cnt.rx_invalid++;
+            rx->state = RXS_WAIT_FOR_K;
+        }
+        break;
+    case RXS_IDLE_D:
+        if (k28_5) {
+            rx->state = RXS_K;
+        } else if (is_k && even && octet == PCS_K27_7) {
+            util_abort(rx);
+            rx->cfg_count = 0;
+            rx->frame_len = 0;
+            rx->frame_bad = false;
+            rx->state = RXS_RECEIVE;
+        } else if (is_k && even && octet == PCS_K28_0) {
+            util_abort(rx);
+            rx->util_pos = 0;
+            rx->state = RXS_XUTIL;
+        } else {
+            util_abort(rx);
+            rx->cnt.false_carriers++;
+            rx->state = RXS_WAIT_FOR_K;
+        }
+        break;
+    case RXS_RECEIVE:
+        if (is_data) {
+            if (rx->frame_len < sizeof(rx->buf)) {
+                rx->buf[rx->frame_len] = octet;
+            }
+            if (rx->frame_len <= sizeof(rx->buf)) {
+                rx->frame_len++;
+            }
+        } else if (k28_5) {
+            rx->cnt.early_ends++;
+            rx->state = RXS_K;
+        } else if (is_k && octet == PCS_K29_7) {
+            rx->state = RXS_EPD_T;
+        } else if (is_k && octet == PCS_K30_7) {
+            if (!rx->frame_bad) {
+                rx->cnt.error_propagation++;
+            }
+            rx->frame_bad = true;
+        } else {
+            if (!rx->frame_bad) {
+                rx->cnt.frame_cg_errors++;
+            }
+            rx->frame_bad = true;
+        }
+        break;
+    case RXS_EPD_T:
+        if (is_k && octet == PCS_K23_7) {
+            frame_done(rx);
+            rx->state = RXS_EPD_R;
+        } else {
+            rx->cnt.bad_eop++;
+            rx->state = k28_5 ? RXS_K : RXS_WAIT_FOR_K;
+        }
+        break;
+    case RXS_XUTIL:
+        if (rx->util_pos < 4 && is_data) {
+            rx->util_sym[rx->util_pos++] = octet;
+        } else if (rx->util_pos == 4 && is_k && octet == PCS_K28_4) {
+            PcsUtil u = {
+                .cpu_pct = rx->util_sym[0],
+                .irq_pct = rx->util_sym[1],
+                .seq = rx->util_sym[2],
+            };
+
+            rx->util_pos = 0;
+            rx->state = RXS_EXPECT_K;
+            if (u.cpu_pct > 100 || u.irq_pct > 100 ||
+                pcs_util_check(&u) != rx->util_sym[3]) {
+                rx->cnt.util_errors++;
+            } else {
+                util_deliver(rx, &u, PCS_UTIL_FORM_EXPANDED);
+            }
+        } else {
+            rx->util_pos = 0;
+            rx->cnt.util_errors++;
+            rx->state = k28_5 ? RXS_K : RXS_WAIT_FOR_K;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        if (rx->state == RXS_RECEIVE && rx->sync == PCS_SYNC_ACQUIRED_1 &&
+            rx->frame_len < sizeof(rx->buf)) {
+            /*
+             * Runs of data code groups inside a frame, in bulk.  Data
+             * code groups hold no comma, so they are all "good".
+             */
+            size_t room = sizeof(rx->buf) - rx->frame_len;
+            size_t k = pcs_decode_data(cgs + i, n - i < room ? n - i : room,
+                                       rx->buf + rx->frame_len, &rx->rd);
+
+            rx->frame_len += k;
+            rx->cnt.code_groups += k;
+            rx->rx_even ^= k & 1;
+            i += k;
+            if (i == n) {
+                break;
+            }
+        }
+        rx_one(rx, cgs[i++]);
+    }
+}
+
+void pcs_rx_gap(PcsRx *rx)
+{
+    unsigned rd = rx->rd;
+    uint64_t counted = rx->cnt.code_groups;
+
+    if (rx->sync == PCS_SYNC_ACQUIRED_1 && rx->state == RXS_IDLE_D &&
+        !rx->rx_even && rx->util_pos == 0 && rx->cfg_count == 0) {
+        /*
+         * Steady idle: more idles change nothing but RD, which /I1/ or
+         * /I2/ both leave negative.
+         */
+        rx->rd = PCS_RD_NEG;
+        return;
+    }
+    for (unsigned i = 0; i < PCS_GAP_IDLE_SETS; i++) {
+        uint16_t idle[2];
+
+        pcs_tx_idle(idle, &rd);
+        rx_one(rx, idle[0]);
+        rx_one(rx, idle[1]);
+    }
+    rx->cnt.code_groups = counted;
+}
+
+void pcs_rx_signal_lost(PcsRx *rx)
+{
+    enter_loss_of_sync(rx);
+    rx->rx_even = false;
+}
