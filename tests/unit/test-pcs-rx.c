@@ -123,8 +123,10 @@ static void test_sync_acquire(void)
     g_free(rx);
 }
 
-/* A comma followed by a special code group falls back to LOSS_OF_SYNC,
- * and a comma in an odd position during ACQUIRE_SYNC too. */
+/*
+ * A comma followed by a special code group falls back to LOSS_OF_SYNC,
+ * and a comma in an odd position during ACQUIRE_SYNC too.
+ */
 static void test_sync_acquire_fails(void)
 {
     Sink s;
@@ -150,8 +152,10 @@ static void test_sync_acquire_fails(void)
     g_free(rx);
 }
 
-/* Four bad code groups lose sync; three do not; each four good code
- * groups in a row climb back one level. */
+/*
+ * Four bad code groups lose sync; three do not; each four good code
+ * groups in a row climb back one level.
+ */
 static void test_sync_loss_and_recovery(void)
 {
     Sink s;
@@ -164,8 +168,10 @@ static void test_sync_loss_and_recovery(void)
 
         pcs_rx_input(rx, &bad, 1);
         g_assert_cmpint(rx->sync, ==, PCS_SYNC_ACQUIRED_2 + i);
-        /* a data code group restores the alignment, then an idle: three
-         * good code groups are not enough to climb */
+        /*
+         * a data code group restores the alignment, then an idle: three
+         * good code groups are not enough to climb
+         */
         rd = rx->rd;
         d = pcs_encode(PCS_D(16, 2), false, &rd);
         pcs_rx_input(rx, &d, 1);
@@ -451,8 +457,10 @@ static void test_util_round_trip(void)
     g_free(rx);
 }
 
-/* A corrupted symbol fails the check value; a truncated set is an error
- * too, and neither is delivered. */
+/*
+ * A corrupted symbol fails the check value; a truncated set is an error
+ * too, and neither is delivered.
+ */
 static void test_util_errors(void)
 {
     PcsUtil u = { 42, 7, 9 };

@@ -1,0 +1,1195 @@
+/*
+ * Backplane lane transport over UNIX stream sockets.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fcs.h"
+#include "lane-transport.h"
+
+#define DEFAULT_TXQ        (64 * 1024)
+#define CTRL_RESERVE       512      /* queue room kept for control records */
+#define RXBUF_SIZE         (LANE_REC_HDR + LANE_MAX_PAYLOAD + 64 * 1024)
+#define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
+#define PACING_BURST_NS    20000    /* may run this far ahead of @now */
+#define CONFIG_SETS        4        /* /C1/ /C2/ /C1/ /C2/ per burst */
+#define MAX_BURST_CGS      (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + \
+                            PCS_UTIL_MAX_CGS + 2)
+
+enum { AN_OFF, AN_ABILITY, AN_ACK, AN_LINK_OK };
+
+struct Lane {
+    LaneConfig cfg;
+    char *path;
+    const LaneOps *ops;
+    void *opaque;
+    LaneStats stats;
+
+    int listen_fd;
+    int fd;
+    bool connected;         /* transport up (fd or lane_feed()) */
+    bool hello_rx;
+    bool rx_signal;         /* peer's transmitter on */
+    bool rx_paused;
+    uint64_t reconnect_at;
+
+    /* transmit */
+    uint8_t *txq;
+    size_t txq_cap, txq_head, txq_len;
+    bool tx_blocked;        /* owe the sender a tx_ready */
+    bool tx_enabled;
+    uint64_t line_free_at;
+    unsigned tx_rd;
+    uint64_t prng;
+    uint64_t ber_threshold;
+    unsigned corrupt_next;
+
+    /* receive */
+    uint8_t *rxb;
+    size_t rxb_len;
+    uint64_t now;           /* of the entry point running */
+    PcsRx *pcs;
+
+    /* auto-negotiation */
+    int an;
+    uint16_t partner_ability;
+    uint64_t an_retry_at;
+
+    /* utilization */
+    PcsUtil util;
+    uint64_t util_next_at;
+    LaneUtil peer_util;
+    bool peer_util_valid;
+
+    /* what io_changed last reported */
+    LaneFd io_fds[LANE_MAX_FDS];
+    int io_nfds;
+    uint64_t io_deadline;
+
+    uint16_t cgs[MAX_BURST_CGS];       /* transmit scratch */
+    uint16_t rx_cgs[MAX_BURST_CGS];    /* receive scratch */
+};
+
+void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->role = role;
+    cfg->path = path;
+    cfg->pcs = LANE_PCS_8B10B;
+    cfg->speed_mbps = 1000;
+    cfg->util_interval_ns = 100 * 1000 * 1000;
+    cfg->util_form = PCS_UTIL_FORM_IDLE;
+}
+
+static void io_check(Lane *lane)
+{
+    LaneFd fds[LANE_MAX_FDS];
+    int n = lane_get_fds(lane, fds);
+    uint64_t dl = lane_deadline(lane);
+
+    if (n != lane->io_nfds || dl != lane->io_deadline ||
+        memcmp(fds, lane->io_fds, n * sizeof(fds[0])) != 0) {
+        memcpy(lane->io_fds, fds, sizeof(fds));
+        lane->io_nfds = n;
+        lane->io_deadline = dl;
+        if (lane->ops->io_changed) {
+            lane->ops->io_changed(lane->opaque);
+        }
+    }
+}
+
+static void emit(Lane *lane, LaneEvent ev)
+{
+    if (lane->ops->event) {
+        lane->ops->event(lane->opaque, ev);
+    }
+}
+
+/* xorshift64*: error injection only. */
+static uint64_t prng_next(Lane *lane)
+{
+    uint64_t x = lane->prng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    lane->prng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* The wire is little endian; on such hosts bursts are copied as is. */
+static inline bool host_is_le(void)
+{
+    const uint16_t one = 1;
+
+    return *(const uint8_t *)&one == 1;
+}
+
+/* ---- transmit queue ---------------------------------------------------- */
+
+static size_t txq_room(Lane *lane)
+{
+    return lane->txq_cap - lane->txq_len;
+}
+
+/* Reserve @n contiguous bytes at the tail; caller checked txq_room. */
+static uint8_t *txq_tail(Lane *lane, size_t n)
+{
+    if (lane->txq_head + lane->txq_len + n > lane->txq_cap) {
+        memmove(lane->txq, lane->txq + lane->txq_head, lane->txq_len);
+        lane->txq_head = 0;
+    }
+    return lane->txq + lane->txq_head + lane->txq_len;
+}
+
+static void put_hdr(uint8_t *p, uint8_t tag, size_t len)
+{
+    p[0] = tag;
+    p[1] = 0;
+    p[2] = len & 0xff;
+    p[3] = len >> 8;
+}
+
+/* Queue a record; control records may use the reserve, frames not. */
+static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
+                    size_t len, bool control)
+{
+    size_t need = LANE_REC_HDR + len + (control ? 0 : CTRL_RESERVE);
+    uint8_t *p;
+
+    if (!lane->connected || txq_room(lane) < need) {
+        if (control) {
+            lane->stats.tx_ctrl_dropped++;
+        }
+        return false;
+    }
+    p = txq_tail(lane, LANE_REC_HDR + len);
+    put_hdr(p, tag, len);
+    memcpy(p + LANE_REC_HDR, payload, len);
+    lane->txq_len += LANE_REC_HDR + len;
+    return true;
+}
+
+/*
+ * Queue a burst of code groups from lane->cgs, applying injected errors.
+ * After it the implied idle returns RD to negative at both ends.
+ */
+static bool txq_put_cgs(Lane *lane, size_t n, bool control)
+{
+    size_t len = n * 2;
+    size_t need = LANE_REC_HDR + len + (control ? 0 : CTRL_RESERVE);
+    uint8_t *p;
+
+    lane->tx_rd = PCS_RD_NEG;
+    if (!lane->connected || txq_room(lane) < need) {
+        if (control) {
+            lane->stats.tx_ctrl_dropped++;
+        }
+        return false;
+    }
+    if (lane->corrupt_next || lane->ber_threshold) {
+        for (size_t i = 0; i < n; i++) {
+            bool hit = false;
+
+            if (lane->corrupt_next) {
+                lane->corrupt_next--;
+                hit = true;
+            } else if (lane->ber_threshold) {
+                hit = prng_next(lane) < lane->ber_threshold;
+            }
+            if (hit) {
+                lane->cgs[i] ^= 1u << (prng_next(lane) % 10);
+                lane->stats.injected_cg_errors++;
+            }
+        }
+    }
+    p = txq_tail(lane, LANE_REC_HDR + len);
+    put_hdr(p, LANE_TAG_CG, len);
+    p += LANE_REC_HDR;
+    if (host_is_le()) {
+        memcpy(p, lane->cgs, len);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            p[2 * i] = lane->cgs[i] & 0xff;
+            p[2 * i + 1] = lane->cgs[i] >> 8;
+        }
+    }
+    lane->txq_len += LANE_REC_HDR + len;
+    return true;
+}
+
+static void send_hello(Lane *lane)
+{
+    uint8_t h[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, lane->cfg.pcs };
+    uint32_t s = lane->cfg.speed_mbps;
+
+    h[8] = s & 0xff;
+    h[9] = (s >> 8) & 0xff;
+    h[10] = (s >> 16) & 0xff;
+    h[11] = s >> 24;
+    txq_put(lane, LANE_TAG_HELLO, h, sizeof(h), true);
+}
+
+static void send_signal(Lane *lane, bool on)
+{
+    uint8_t v = on;
+
+    txq_put(lane, LANE_TAG_SIGNAL, &v, 1, true);
+}
+
+static void send_config(Lane *lane)
+{
+    uint16_t reg = lane->cfg.ability;
+
+    if (!lane->tx_enabled) {
+        return;
+    }
+    if (lane->an == AN_ACK || lane->an == AN_LINK_OK) {
+        reg |= PCS_CFG_ACK;
+    }
+    lane->stats.tx_config_bursts++;
+    if (lane->cfg.pcs == LANE_PCS_RAW) {
+        uint8_t r[2] = { reg & 0xff, reg >> 8 };
+
+        txq_put(lane, LANE_TAG_CONFIG, r, 2, true);
+    } else {
+        unsigned rd = lane->tx_rd;
+        size_t n = 0;
+
+        for (unsigned i = 0; i < CONFIG_SETS; i++) {
+            n += pcs_tx_config(reg, i & 1, lane->cgs + n, &rd);
+        }
+        txq_put_cgs(lane, n, true);
+    }
+}
+
+static void send_util(Lane *lane)
+{
+    lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
+    lane->stats.tx_util_sets++;
+    if (lane->cfg.pcs == LANE_PCS_RAW) {
+        uint8_t u[4] = { lane->util.cpu_pct, lane->util.irq_pct,
+                         lane->util.seq, lane->cfg.util_form };
+
+        txq_put(lane, LANE_TAG_UTIL, u, 4, true);
+    } else {
+        unsigned rd = lane->tx_rd;
+        size_t n = pcs_tx_util(&lane->util, lane->cfg.util_form, lane->cgs,
+                               &rd);
+
+        txq_put_cgs(lane, n, true);
+    }
+}
+
+/* ---- link state ---------------------------------------------------------- */
+
+static void set_link(Lane *lane, bool up)
+{
+    bool was = lane->an == AN_LINK_OK;
+
+    if (up == was) {
+        return;
+    }
+    if (up) {
+        lane->an = AN_LINK_OK;
+        lane->stats.link_ups++;
+        lane->peer_util_valid = false;
+        lane->util_next_at = lane->now;
+        emit(lane, LANE_EV_LINK_UP);
+    } else {
+        lane->an = AN_ABILITY;
+        lane->stats.link_downs++;
+        emit(lane, LANE_EV_LINK_DOWN);
+    }
+}
+
+static void an_restart(Lane *lane)
+{
+    set_link(lane, false);
+    lane->an = AN_ABILITY;
+    lane->stats.an_restarts++;
+    lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+    send_config(lane);
+}
+
+/*
+ * Ability match on a received configuration register (clause 37,
+ * reduced to: both ends saw the other's ability, then its acknowledge).
+ */
+static void an_rx_config(Lane *lane, uint16_t reg)
+{
+    bool ack = reg & PCS_CFG_ACK;
+
+    if (!lane->tx_enabled || lane->an == AN_OFF) {
+        return;
+    }
+    lane->partner_ability = reg & ~PCS_CFG_ACK;
+    switch (lane->an) {
+    case AN_ABILITY:
+        lane->an = AN_ACK;
+        lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+        send_config(lane);
+        if (ack) {
+            set_link(lane, true);
+        }
+        break;
+    case AN_ACK:
+        if (ack) {
+            set_link(lane, true);
+        } else {
+            send_config(lane);
+        }
+        break;
+    case AN_LINK_OK:
+        if (!ack) {
+            /* The partner restarted negotiation. */
+            set_link(lane, false);
+            lane->stats.an_restarts++;
+            lane->an = AN_ACK;
+            lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+            send_config(lane);
+        }
+        break;
+    }
+}
+
+/* ---- receive ------------------------------------------------------------- */
+
+static void deliver_frame(Lane *lane, const uint8_t *f, size_t len)
+{
+    if (lane->an != AN_LINK_OK) {
+        lane->stats.rx_dropped_link_down++;
+        return;
+    }
+    lane->stats.rx_frames++;
+    lane->stats.rx_octets += len;
+    if (lane->ops->rx_frame) {
+        lane->ops->rx_frame(lane->opaque, f, len);
+    }
+}
+
+static void deliver_util(Lane *lane, const PcsUtil *u, PcsUtilForm form)
+{
+    LaneUtil lu = {
+        .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct, .seq = u->seq,
+        .form = form, .rx_time_ns = lane->now,
+    };
+
+    lu.fresh = !lane->peer_util_valid || u->seq != lane->peer_util.seq;
+    lane->peer_util = lu;
+    lane->peer_util_valid = true;
+    lane->stats.rx_util_sets++;
+    if (lane->ops->rx_util) {
+        lane->ops->rx_util(lane->opaque, &lu);
+    }
+}
+
+static void pcs_frame_cb(void *opaque, const uint8_t *f, size_t len)
+{
+    deliver_frame(opaque, f, len);
+}
+
+static void pcs_util_cb(void *opaque, const PcsUtil *u, PcsUtilForm form)
+{
+    deliver_util(opaque, u, form);
+}
+
+static void pcs_config_cb(void *opaque, uint16_t reg)
+{
+    an_rx_config(opaque, reg);
+}
+
+static void pcs_sync_cb(void *opaque, bool ok)
+{
+    Lane *lane = opaque;
+
+    emit(lane, ok ? LANE_EV_SYNC_ACQUIRED : LANE_EV_SYNC_LOST);
+    if (!ok && lane->an != AN_OFF) {
+        an_restart(lane);
+    } else if (ok && lane->an == AN_ABILITY) {
+        send_config(lane);
+    }
+}
+
+static const PcsRxOps lane_pcs_ops = {
+    .frame = pcs_frame_cb,
+    .util = pcs_util_cb,
+    .config = pcs_config_cb,
+    .sync = pcs_sync_cb,
+};
+
+static void disconnect(Lane *lane);
+
+static void protocol_error(Lane *lane)
+{
+    lane->stats.protocol_errors++;
+    disconnect(lane);
+}
+
+static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)
+{
+    PcsRxCounters *c = &lane->pcs->cnt;
+
+    if (len < ETH_MIN_FRAME) {
+        c->runts++;
+    } else if (len > ETH_MAX_FRAME) {
+        c->oversize++;
+    } else if (!eth_fcs_ok(p, len)) {
+        c->fcs_errors++;
+    } else {
+        c->frames++;
+        deliver_frame(lane, p, len - ETH_FCS_LEN);
+    }
+}
+
+static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
+{
+    PcsUtil u;
+
+    if (len < 4 || p[0] > 100 || p[1] > 100 || p[3] > 1) {
+        lane->pcs->cnt.util_errors++;
+        return;
+    }
+    u.cpu_pct = p[0];
+    u.irq_pct = p[1];
+    u.seq = p[2];
+    lane->pcs->cnt.util_sets++;
+    deliver_util(lane, &u, p[3]);
+}
+
+static void rx_cgs(Lane *lane, const uint8_t *p, size_t len)
+{
+    size_t n = len / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        lane->rx_cgs[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+    }
+    pcs_rx_input(lane->pcs, lane->rx_cgs, n);
+}
+
+/* One complete record; the idle gap follows it. */
+static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
+{
+    if (!lane->hello_rx) {
+        if (tag != LANE_TAG_HELLO || len < 12 || memcmp(p, "BPLN", 4) ||
+            p[4] != LANE_VERSION) {
+            protocol_error(lane);
+            return;
+        }
+        lane->hello_rx = true;
+        lane->rx_signal = true;
+        pcs_rx_gap(lane->pcs);
+        return;
+    }
+    if (tag == LANE_TAG_SIGNAL) {
+        if (len < 1) {
+            lane->stats.bad_records++;
+        } else if (!p[0]) {
+            lane->rx_signal = false;
+            pcs_rx_signal_lost(lane->pcs);
+        } else if (!lane->rx_signal) {
+            lane->rx_signal = true;
+            pcs_rx_gap(lane->pcs);
+        }
+        return;
+    }
+    if (!lane->rx_signal) {
+        lane->stats.rx_no_signal++;
+        return;
+    }
+    switch (tag) {
+    case LANE_TAG_CG:
+        if (len == 0 || len % 2 || len / 2 > MAX_BURST_CGS) {
+            lane->stats.bad_records++;
+            return;
+        }
+        rx_cgs(lane, p, len);
+        break;
+    case LANE_TAG_FRAME:
+        rx_raw_frame(lane, p, len);
+        break;
+    case LANE_TAG_UTIL:
+        rx_raw_util(lane, p, len);
+        break;
+    case LANE_TAG_CONFIG:
+        if (len < 2) {
+            lane->stats.bad_records++;
+            return;
+        }
+        lane->pcs->cnt.config_sets++;
+        an_rx_config(lane, (uint16_t)(p[0] | p[1] << 8));
+        break;
+    default:
+        lane->stats.bad_records++;   /* HELLO again, or unknown */
+        return;
+    }
+    if (lane->connected) {
+        pcs_rx_gap(lane->pcs);
+    }
+}
+
+/* Parse complete records from @buf; returns the bytes consumed. */
+static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (lane->connected && !lane->rx_paused &&
+           len - off >= LANE_REC_HDR) {
+        const uint8_t *h = buf + off;
+        size_t plen = h[2] | (size_t)h[3] << 8;
+
+        if (plen > LANE_MAX_PAYLOAD) {
+            protocol_error(lane);
+            break;
+        }
+        if (len - off < LANE_REC_HDR + plen) {
+            break;
+        }
+        if ((h[0] == LANE_TAG_CG || h[0] == LANE_TAG_FRAME) &&
+            lane->ops->can_receive && lane->an == AN_LINK_OK &&
+            !lane->ops->can_receive(lane->opaque)) {
+            lane->rx_paused = true;
+            break;
+        }
+        off += LANE_REC_HDR + plen;
+        rx_record(lane, h[0], h + LANE_REC_HDR, plen);
+    }
+    return off;
+}
+
+static void rx_process_buffer(Lane *lane)
+{
+    size_t used = rx_parse(lane, lane->rxb, lane->rxb_len);
+
+    if (!lane->connected) {
+        lane->rxb_len = 0;
+        return;
+    }
+    memmove(lane->rxb, lane->rxb + used, lane->rxb_len - used);
+    lane->rxb_len -= used;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+/* A fresh receiver, keeping the counters. */
+static void pcs_reset(Lane *lane)
+{
+    PcsRxCounters cnt = lane->pcs->cnt;
+
+    pcs_rx_init(lane->pcs, &lane_pcs_ops, lane);
+    lane->pcs->cnt = cnt;
+}
+
+static void on_connect(Lane *lane)
+{
+    lane->connected = true;
+    lane->hello_rx = false;
+    lane->rx_signal = false;
+    lane->rx_paused = false;
+    lane->rxb_len = 0;
+    lane->txq_head = lane->txq_len = 0;
+    lane->tx_rd = PCS_RD_NEG;
+    lane->line_free_at = lane->now;
+    pcs_reset(lane);
+    lane->stats.connects++;
+    emit(lane, LANE_EV_CONNECTED);
+    send_hello(lane);
+    if (!lane->tx_enabled) {
+        send_signal(lane, false);
+        lane->an = AN_OFF;
+        return;
+    }
+    /* /C/ bursts start when the peer's hello brings sync. */
+    lane->an = AN_ABILITY;
+    lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+}
+
+static void disconnect(Lane *lane)
+{
+    bool sync = lane->pcs && pcs_rx_sync_ok(lane->pcs);
+
+    if (!lane->connected) {
+        return;
+    }
+    if (lane->fd >= 0) {
+        close(lane->fd);
+        lane->fd = -1;
+    }
+    lane->connected = false;
+    lane->stats.disconnects++;
+    lane->stats.tx_dropped_disconnect += lane->txq_len;
+    lane->txq_len = 0;
+    lane->rxb_len = 0;
+    set_link(lane, false);
+    lane->an = AN_OFF;
+    if (sync) {
+        emit(lane, LANE_EV_SYNC_LOST);
+    }
+    pcs_reset(lane);
+    emit(lane, LANE_EV_DISCONNECTED);
+    if (lane->cfg.role == LANE_ROLE_CLIENT) {
+        lane->reconnect_at = lane->now + lane->cfg.reconnect_ns;
+    }
+    if (lane->tx_blocked) {
+        lane->tx_blocked = false;
+        if (lane->ops->tx_ready) {
+            lane->ops->tx_ready(lane->opaque);
+        }
+    }
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        return -errno;
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+static int fill_addr(const char *path, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path)) {
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa->sun_path, path);
+    return 0;
+}
+
+static void try_connect(Lane *lane)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    lane->reconnect_at = lane->now + lane->cfg.reconnect_ns;
+    if (fill_addr(lane->path, &sa) < 0) {
+        return;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return;
+    }
+    if (set_nonblock(fd) < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        /* Chassis absent (ENOENT, ECONNREFUSED) or busy: link down. */
+        lane->stats.connect_failures++;
+        close(fd);
+        return;
+    }
+    lane->fd = fd;
+    on_connect(lane);
+}
+
+static void do_accept(Lane *lane)
+{
+    int fd = accept(lane->listen_fd, NULL, NULL);
+
+    if (fd < 0) {
+        return;
+    }
+    if (lane->connected || set_nonblock(fd) < 0) {
+        /* One peer per slot. */
+        lane->stats.rejected_peers++;
+        close(fd);
+        return;
+    }
+    lane->fd = fd;
+    on_connect(lane);
+}
+
+static void maybe_tx_ready(Lane *lane)
+{
+    if (!lane->tx_blocked) {
+        return;
+    }
+    if (lane->cfg.speed_mbps &&
+        lane->line_free_at > lane->now + PACING_BURST_NS) {
+        return;
+    }
+    if (txq_room(lane) < lane->txq_cap / 2) {
+        return;
+    }
+    lane->tx_blocked = false;
+    if (lane->ops->tx_ready) {
+        lane->ops->tx_ready(lane->opaque);
+    }
+}
+
+static void do_write(Lane *lane)
+{
+    while (lane->fd >= 0 && lane->txq_len > 0) {
+        ssize_t w = send(lane->fd, lane->txq + lane->txq_head,
+                         lane->txq_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                disconnect(lane);
+            }
+            break;
+        }
+        lane->txq_head += w;
+        lane->txq_len -= w;
+    }
+    if (lane->txq_len == 0) {
+        lane->txq_head = 0;
+    }
+    maybe_tx_ready(lane);
+}
+
+static void do_read(Lane *lane)
+{
+    size_t budget = READ_BUDGET;
+
+    while (lane->fd >= 0 && !lane->rx_paused && budget > 0 &&
+           lane->rxb_len < RXBUF_SIZE) {
+        ssize_t r = recv(lane->fd, lane->rxb + lane->rxb_len,
+                         RXBUF_SIZE - lane->rxb_len, MSG_DONTWAIT);
+
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                disconnect(lane);
+            }
+            break;
+        }
+        if (r == 0) {
+            disconnect(lane);
+            break;
+        }
+        lane->rxb_len += r;
+        budget = budget > (size_t)r ? budget - r : 0;
+        rx_process_buffer(lane);
+    }
+}
+
+/* ---- public entry points ------------------------------------------------- */
+
+Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
+               uint64_t now, int *err)
+{
+    static const LaneOps no_ops;
+    Lane *lane = calloc(1, sizeof(*lane));
+    int e = -ENOMEM;
+
+    if (!lane) {
+        goto fail;
+    }
+    lane->cfg = *cfg;
+    lane->ops = ops ? ops : &no_ops;
+    lane->opaque = opaque;
+    lane->fd = lane->listen_fd = -1;
+    lane->now = now;
+    lane->tx_enabled = true;
+    lane->io_deadline = LANE_NO_DEADLINE;
+    lane->prng = 0x9E3779B97F4A7C15ULL;
+    if (!lane->cfg.reconnect_ns) {
+        lane->cfg.reconnect_ns = 100 * 1000 * 1000;
+    }
+    if (!lane->cfg.an_retry_ns) {
+        lane->cfg.an_retry_ns = 10 * 1000 * 1000;
+    }
+    if (!lane->cfg.ability) {
+        lane->cfg.ability = PCS_CFG_FD | PCS_CFG_PS1;
+    }
+    lane->cfg.ability &= ~PCS_CFG_ACK;
+    lane->txq_cap = cfg->tx_queue_bytes ? cfg->tx_queue_bytes : DEFAULT_TXQ;
+    if (lane->txq_cap < 2 * (LANE_REC_HDR + 2 * MAX_BURST_CGS) +
+        CTRL_RESERVE) {
+        /* At least two of the largest bursts must fit. */
+        lane->txq_cap = 2 * (LANE_REC_HDR + 2 * MAX_BURST_CGS) +
+                        CTRL_RESERVE;
+    }
+    lane->txq = malloc(lane->txq_cap);
+    lane->rxb = malloc(RXBUF_SIZE);
+    lane->pcs = calloc(1, sizeof(*lane->pcs));
+    lane->path = cfg->path ? strdup(cfg->path) : NULL;
+    if (!lane->txq || !lane->rxb || !lane->pcs ||
+        (cfg->path && !lane->path)) {
+        goto fail;
+    }
+    lane->cfg.path = lane->path;
+    pcs_rx_init(lane->pcs, &lane_pcs_ops, lane);
+
+    if (cfg->role == LANE_ROLE_SERVER) {
+        struct sockaddr_un sa;
+
+        e = cfg->path ? fill_addr(cfg->path, &sa) : -EINVAL;
+        if (e < 0) {
+            goto fail;
+        }
+        lane->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (lane->listen_fd < 0) {
+            e = -errno;
+            goto fail;
+        }
+        unlink(cfg->path);
+        if (bind(lane->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            listen(lane->listen_fd, 2) < 0) {
+            e = -errno;
+            goto fail;
+        }
+        e = set_nonblock(lane->listen_fd);
+        if (e < 0) {
+            goto fail;
+        }
+    } else if (cfg->role == LANE_ROLE_CLIENT) {
+        if (!cfg->path) {
+            e = -EINVAL;
+            goto fail;
+        }
+        try_connect(lane);
+    }
+    io_check(lane);
+    return lane;
+
+fail:
+    if (err) {
+        *err = e;
+    }
+    lane_free(lane);
+    return NULL;
+}
+
+void lane_free(Lane *lane)
+{
+    if (!lane) {
+        return;
+    }
+    if (lane->fd >= 0) {
+        close(lane->fd);
+    }
+    if (lane->listen_fd >= 0) {
+        close(lane->listen_fd);
+        if (lane->path) {
+            unlink(lane->path);
+        }
+    }
+    free(lane->txq);
+    free(lane->rxb);
+    free(lane->pcs);
+    free(lane->path);
+    free(lane);
+}
+
+void lane_attach_fd(Lane *lane, int fd, uint64_t now)
+{
+    lane->now = now;
+    disconnect(lane);
+    if (set_nonblock(fd) < 0) {
+        close(fd);
+    } else {
+        lane->fd = fd;
+        on_connect(lane);
+    }
+    io_check(lane);
+}
+
+int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS])
+{
+    int n = 0;
+
+    memset(fds, 0, LANE_MAX_FDS * sizeof(fds[0]));
+    if (lane->listen_fd >= 0) {
+        fds[n].fd = lane->listen_fd;
+        fds[n++].events = POLLIN;
+    }
+    if (lane->fd >= 0) {
+        fds[n].fd = lane->fd;
+        fds[n].events = (lane->rx_paused ? 0 : POLLIN) |
+                        (lane->txq_len ? POLLOUT : 0);
+        n++;
+    }
+    return n;
+}
+
+uint64_t lane_deadline(Lane *lane)
+{
+    uint64_t d = LANE_NO_DEADLINE;
+
+    if (!lane->connected) {
+        if (lane->cfg.role == LANE_ROLE_CLIENT) {
+            d = lane->reconnect_at;
+        }
+        return d;
+    }
+    if (lane->an == AN_ABILITY || lane->an == AN_ACK) {
+        d = lane->an_retry_at;
+    }
+    if (lane->an == AN_LINK_OK && lane->cfg.util_interval_ns &&
+        lane->util_next_at < d) {
+        d = lane->util_next_at;
+    }
+    if (lane->tx_blocked && lane->cfg.speed_mbps &&
+        lane->line_free_at > PACING_BURST_NS &&
+        lane->line_free_at - PACING_BURST_NS < d) {
+        d = lane->line_free_at - PACING_BURST_NS;
+    }
+    return d;
+}
+
+void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now)
+{
+    lane->now = now;
+    if (fd == lane->listen_fd && lane->listen_fd >= 0) {
+        if (revents & POLLIN) {
+            do_accept(lane);
+        }
+    } else if (fd == lane->fd && lane->fd >= 0) {
+        if (revents & (POLLIN | POLLHUP | POLLERR)) {
+            do_read(lane);
+        }
+        if (lane->fd >= 0 && (revents & POLLOUT)) {
+            do_write(lane);
+        }
+    }
+    io_check(lane);
+}
+
+void lane_handle_timer(Lane *lane, uint64_t now)
+{
+    lane->now = now;
+    if (!lane->connected) {
+        if (lane->cfg.role == LANE_ROLE_CLIENT && now >= lane->reconnect_at) {
+            try_connect(lane);
+        }
+    } else {
+        if ((lane->an == AN_ABILITY || lane->an == AN_ACK) &&
+            now >= lane->an_retry_at) {
+            lane->an_retry_at = now + lane->cfg.an_retry_ns;
+            send_config(lane);
+        }
+        if (lane->an == AN_LINK_OK && lane->cfg.util_interval_ns &&
+            now >= lane->util_next_at) {
+            send_util(lane);
+        }
+        maybe_tx_ready(lane);
+    }
+    io_check(lane);
+}
+
+int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                    uint64_t now)
+{
+    size_t padded = len < 60 ? 60 : len;
+    bool util = lane->cfg.util_interval_ns != 0;
+    int ret = 0;
+
+    lane->now = now;
+    if (len > ETH_MAX_FRAME - ETH_FCS_LEN) {
+        lane->stats.tx_dropped_oversize++;
+        return -EMSGSIZE;
+    }
+    if (lane->an != AN_LINK_OK) {
+        lane->stats.tx_dropped_link_down++;
+        return -ENOLINK;
+    }
+    if (lane->cfg.speed_mbps && lane->line_free_at > now + PACING_BURST_NS) {
+        ret = -EAGAIN;
+    } else if (lane->cfg.pcs == LANE_PCS_RAW) {
+        uint8_t *p;
+        size_t need = 2 * LANE_REC_HDR + padded + ETH_FCS_LEN + 4 +
+                      CTRL_RESERVE;
+
+        if (txq_room(lane) < need) {
+            ret = -EAGAIN;
+        } else {
+            p = txq_tail(lane, LANE_REC_HDR + padded + ETH_FCS_LEN);
+            put_hdr(p, LANE_TAG_FRAME, padded + ETH_FCS_LEN);
+            memcpy(p + LANE_REC_HDR, frame, len);
+            memset(p + LANE_REC_HDR + len, 0, padded - len);
+            eth_fcs_append(p + LANE_REC_HDR, padded);
+            lane->txq_len += LANE_REC_HDR + padded + ETH_FCS_LEN;
+            if (util) {
+                send_util(lane);
+            }
+        }
+    } else {
+        size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
+
+        if (util) {
+            n += pcs_tx_util(&lane->util, lane->cfg.util_form,
+                             lane->cgs + n, &lane->tx_rd);
+        }
+        if (!txq_put_cgs(lane, n, false)) {
+            ret = -EAGAIN;
+        } else if (util) {
+            lane->stats.tx_util_sets++;
+            lane->util_next_at = now + lane->cfg.util_interval_ns;
+        }
+    }
+    if (ret == -EAGAIN) {
+        lane->stats.tx_eagain++;
+        lane->tx_blocked = true;
+    } else {
+        lane->stats.tx_frames++;
+        lane->stats.tx_octets += len;
+        if (lane->cfg.speed_mbps) {
+            /*
+             * preamble + frame + FCS + minimum IPG, in octet times; the
+             * utilization set rides in the IPG
+             */
+            uint64_t octets = PCS_PREAMBLE_SFD + padded + ETH_FCS_LEN + 12;
+            uint64_t start = lane->line_free_at > now ? lane->line_free_at
+                                                      : now;
+
+            lane->line_free_at = start + octets * 8000 /
+                                 lane->cfg.speed_mbps;
+        }
+    }
+    io_check(lane);
+    return ret;
+}
+
+void lane_flush(Lane *lane, uint64_t now)
+{
+    lane->now = now;
+    do_write(lane);
+    io_check(lane);
+}
+
+void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
+                   uint64_t now)
+{
+    lane->now = now;
+    lane->util.cpu_pct = cpu_pct > 100 ? 100 : cpu_pct;
+    lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
+    lane->util.seq++;
+}
+
+bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns, uint64_t now)
+{
+    if (!lane->peer_util_valid) {
+        return false;
+    }
+    *u = lane->peer_util;
+    if (age_ns) {
+        *age_ns = now >= u->rx_time_ns ? now - u->rx_time_ns : 0;
+    }
+    return true;
+}
+
+void lane_rx_resume(Lane *lane, uint64_t now)
+{
+    lane->now = now;
+    if (lane->rx_paused) {
+        lane->rx_paused = false;
+        rx_process_buffer(lane);
+    }
+    io_check(lane);
+}
+
+bool lane_is_connected(const Lane *lane)
+{
+    return lane->connected;
+}
+
+bool lane_is_link_up(const Lane *lane)
+{
+    return lane->an == AN_LINK_OK;
+}
+
+bool lane_is_sync_ok(const Lane *lane)
+{
+    return lane->connected && pcs_rx_sync_ok(lane->pcs);
+}
+
+const LaneStats *lane_stats(Lane *lane)
+{
+    lane->stats.pcs = lane->pcs->cnt;
+    return &lane->stats;
+}
+
+void lane_inject_ber(Lane *lane, double ber)
+{
+    /* Probability that one of a code group's ten bits is hit. */
+    double p = ber * 10.0;
+
+    if (p <= 0) {
+        lane->ber_threshold = 0;
+    } else if (p >= 1) {
+        lane->ber_threshold = UINT64_MAX;
+    } else {
+        lane->ber_threshold = (uint64_t)(p * 18446744073709551616.0);
+    }
+}
+
+void lane_inject_corrupt(Lane *lane, unsigned n_cgs)
+{
+    lane->corrupt_next = n_cgs;
+}
+
+void lane_inject_sync_loss(Lane *lane, uint64_t now)
+{
+    lane->now = now;
+    if (lane->cfg.pcs == LANE_PCS_RAW) {
+        send_signal(lane, false);
+        send_signal(lane, true);
+    } else {
+        memset(lane->cgs, 0, 4 * sizeof(lane->cgs[0]));
+        txq_put_cgs(lane, 4, true);
+    }
+    io_check(lane);
+}
+
+void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now)
+{
+    lane->now = now;
+    if (on == lane->tx_enabled) {
+        return;
+    }
+    lane->tx_enabled = on;
+    if (lane->connected) {
+        send_signal(lane, on);
+        if (on) {
+            lane->stats.an_restarts--;  /* counted by an_restart() */
+            an_restart(lane);
+        } else {
+            set_link(lane, false);
+            lane->an = AN_OFF;
+        }
+    }
+    io_check(lane);
+}
+
+void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
+{
+    lane->now = now;
+    if (!lane->connected) {
+        on_connect(lane);
+    }
+    while (len > 0 && lane->connected && !lane->rx_paused) {
+        size_t n = RXBUF_SIZE - lane->rxb_len;
+
+        n = n < len ? n : len;
+        memcpy(lane->rxb + lane->rxb_len, buf, n);
+        lane->rxb_len += n;
+        buf += n;
+        len -= n;
+        rx_process_buffer(lane);
+        if (lane->rxb_len == RXBUF_SIZE) {
+            break;  /* cannot happen: a full buffer holds a record */
+        }
+    }
+    /* Nobody reads the queue of a fed lane: keep it bounded. */
+    if (lane->fd < 0) {
+        lane->txq_head = lane->txq_len = 0;
+    }
+    io_check(lane);
+}

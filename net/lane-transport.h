@@ -1,0 +1,202 @@
+/*
+ * Backplane lane transport: one full-duplex 1000BASE-KX-like lane per
+ * backplane slot, carried over a UNIX stream socket.
+ *
+ * The switch slot is the server (listens on the slot's socket), the NIC
+ * is the client (connects, and reconnects while the chassis is absent).
+ * Each direction carries tagged records: bursts of 8b/10b code groups
+ * (pcs=8b10b) or frames and ordered sets as such (pcs=raw).  The idle
+ * between bursts is implied; see docs/link-layer.md.
+ *
+ * Main-loop contract (QEMU or poll()):
+ *  - Everything is non-blocking and single-threaded; the library never
+ *    reads a clock: every entry point takes @now in nanoseconds from the
+ *    caller's clock (e.g. QEMU_CLOCK_VIRTUAL), which must not go back.
+ *  - lane_get_fds() lists the file descriptors and the poll events the
+ *    lane wants; call lane_handle_io() when one is ready.
+ *  - lane_deadline() is when lane_handle_timer() must next be called
+ *    (LANE_NO_DEADLINE if never); arm a timer for it.
+ *  - ops->io_changed() is called, at the end of an entry point, whenever
+ *    the fds, the wanted events or the deadline changed: re-read them
+ *    there.  Callers that re-read them after every call may pass NULL.
+ *  - Callbacks may call lane_send_frame(), lane_set_util(),
+ *    lane_set_tx_enabled(), the injection hooks and the getters; they
+ *    must not call lane_free(), lane_flush() or the lane_handle_*()
+ *    entry points of the same lane.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADEPLANE_NET_LANE_TRANSPORT_H
+#define BLADEPLANE_NET_LANE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "pcs-rx.h"
+
+#define LANE_NO_DEADLINE UINT64_MAX
+#define LANE_MAX_FDS     2
+
+/* Wire format (little endian): 4-byte header, then the payload. */
+#define LANE_REC_HDR        4        /* tag u8, flags u8 (0), len u16 */
+#define LANE_MAX_PAYLOAD    32768    /* larger: protocol error */
+/* "BPLN", version u8, pcs u8, reserved u16, speed u32 */
+#define LANE_TAG_HELLO      0x01
+#define LANE_TAG_CG         0x02     /* code groups, u16 each */
+#define LANE_TAG_FRAME      0x03     /* raw: frame with FCS */
+#define LANE_TAG_UTIL       0x04     /* raw: cpu, irq, seq, form */
+#define LANE_TAG_CONFIG     0x05     /* raw: config register u16 */
+#define LANE_TAG_SIGNAL     0x06     /* u8: 1 transmitter on, 0 off */
+#define LANE_VERSION        1
+
+typedef enum LaneRole {
+    LANE_ROLE_SERVER,   /* switch slot: listen on path */
+    LANE_ROLE_CLIENT,   /* NIC: connect to path, reconnect */
+    LANE_ROLE_FD,       /* no path: lane_attach_fd() (tests, tools) */
+} LaneRole;
+
+typedef enum LanePcs {
+    LANE_PCS_8B10B,
+    LANE_PCS_RAW,
+} LanePcs;
+
+typedef enum LaneEvent {
+    LANE_EV_CONNECTED,      /* transport connected (not yet link) */
+    LANE_EV_DISCONNECTED,   /* peer gone; client will reconnect */
+    LANE_EV_SYNC_ACQUIRED,
+    LANE_EV_SYNC_LOST,
+    LANE_EV_LINK_UP,        /* auto-negotiation complete: frames flow */
+    LANE_EV_LINK_DOWN,
+} LaneEvent;
+
+typedef struct LaneConfig {
+    LaneRole role;
+    const char *path;           /* socket path (copied) */
+    LanePcs pcs;                /* what this end transmits */
+    uint32_t speed_mbps;        /* transmit pacing; 0 = unpaced */
+    /* utilization period on a quiet link; 0 = no reporting at all */
+    uint64_t util_interval_ns;
+    PcsUtilForm util_form;
+    uint64_t reconnect_ns;      /* client retry period; 0 = 100 ms */
+    uint64_t an_retry_ns;       /* /C/ resend period; 0 = 10 ms */
+    uint16_t ability;           /* clause 37 register; 0 = FD | PS1 */
+    size_t tx_queue_bytes;      /* 0 = 64 KiB */
+} LaneConfig;
+
+/* Defaults: 1000 Mb/s, 8b10b, utilization every 100 ms, idle form. */
+void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path);
+
+typedef struct LaneUtil {
+    uint8_t cpu_pct;
+    uint8_t irq_pct;
+    uint8_t seq;
+    bool fresh;             /* seq differs from the previous report */
+    PcsUtilForm form;
+    uint64_t rx_time_ns;    /* @now when it was received */
+} LaneUtil;
+
+typedef struct LaneOps {
+    /* A received frame, FCS checked and stripped.  Only while link up. */
+    void (*rx_frame)(void *opaque, const uint8_t *frame, size_t len);
+    /*
+     * May the lane deliver a frame now?  If false the lane stops reading
+     * (back-pressure reaches the peer) until lane_rx_resume().  NULL:
+     * always.
+     */
+    bool (*can_receive)(void *opaque);
+    void (*rx_util)(void *opaque, const LaneUtil *u);
+    void (*event)(void *opaque, LaneEvent ev);
+    /* lane_send_frame() returned -EAGAIN earlier and now has room. */
+    void (*tx_ready)(void *opaque);
+    void (*io_changed)(void *opaque);
+} LaneOps;
+
+typedef struct LaneFd {
+    int fd;
+    short events;           /* POLLIN and/or POLLOUT */
+} LaneFd;
+
+typedef struct LaneStats {
+    uint64_t connects, disconnects, connect_failures, rejected_peers;
+    /* bad hello or oversized record: the connection was dropped */
+    uint64_t protocol_errors;
+    uint64_t bad_records;       /* unknown tag or malformed: skipped */
+    uint64_t rx_no_signal;      /* records while the peer's signal off */
+    uint64_t tx_frames, tx_octets, tx_eagain, tx_dropped_link_down;
+    uint64_t tx_dropped_disconnect; /* queued bytes lost on disconnect */
+    uint64_t tx_dropped_oversize;
+    uint64_t tx_util_sets, tx_config_bursts, tx_ctrl_dropped;
+    uint64_t rx_frames, rx_octets, rx_dropped_link_down;
+    uint64_t rx_util_sets;
+    uint64_t link_ups, link_downs, an_restarts;
+    uint64_t injected_cg_errors;
+    PcsRxCounters pcs;          /* receive counters, both pcs modes */
+} LaneStats;
+
+typedef struct Lane Lane;
+
+/*
+ * Create a lane.  A server binds and listens on cfg->path (an existing
+ * socket file there is replaced; the directory is the caller's); a client
+ * tries to connect at once and then every reconnect_ns.  Returns NULL
+ * with *err set to a negative errno.
+ */
+Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
+               uint64_t now, int *err);
+void lane_free(Lane *lane);
+
+/*
+ * LANE_ROLE_FD: use the connected stream socket @fd (made non-blocking;
+ * the lane closes it).
+ */
+void lane_attach_fd(Lane *lane, int fd, uint64_t now);
+
+int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS]);
+void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now);
+uint64_t lane_deadline(Lane *lane);
+void lane_handle_timer(Lane *lane, uint64_t now);
+
+/*
+ * Queue a frame (no FCS; padded to 60 octets, FCS added).  Returns 0,
+ * -EAGAIN (queue full or pacing: nothing queued, retry after tx_ready),
+ * -ENOLINK (link down: frame dropped and counted) or -EMSGSIZE.
+ */
+int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                    uint64_t now);
+/* Write queued records now rather than at the next writable event. */
+void lane_flush(Lane *lane, uint64_t now);
+
+/* Set this end's utilization (a new sample: the sequence number steps). */
+void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
+                   uint64_t now);
+/*
+ * The peer's latest utilization and its age; false if none since the
+ * link came up.
+ */
+bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns,
+                    uint64_t now);
+
+/* Resume reading after can_receive() said no. */
+void lane_rx_resume(Lane *lane, uint64_t now);
+
+bool lane_is_connected(const Lane *lane);
+bool lane_is_link_up(const Lane *lane);
+bool lane_is_sync_ok(const Lane *lane);
+const LaneStats *lane_stats(Lane *lane);
+
+/* Error injection on this end's transmit direction. */
+void lane_inject_ber(Lane *lane, double bit_error_rate); /* 8b10b only */
+void lane_inject_corrupt(Lane *lane, unsigned n_cgs);   /* 8b10b only */
+/*
+ * Peer loses sync: 8b10b sends four invalid code groups, raw a signal
+ * drop; either way the next gap regains sync.
+ */
+void lane_inject_sync_loss(Lane *lane, uint64_t now);
+/* Transmitter off (link down at both ends) or on (restart negotiation). */
+void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now);
+
+/* Feed received bytes as if read from the socket (fuzzing, tools). */
+void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now);
+
+#endif

@@ -1,0 +1,582 @@
+/*
+ * Lane transport: link start-up, frames both ways in both pcs modes,
+ * reconnect, back-pressure, pacing, utilization, error injection and
+ * hostile input.  Driven with poll() and a fake clock; no sleeping.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lane-transport.h"
+
+#define MS 1000000ULL
+
+typedef struct End {
+    Lane *lane;
+    const char *name;
+    unsigned frames;
+    uint32_t next_seq;      /* frames carry a sequence number */
+    unsigned out_of_order;
+    size_t last_len;
+    uint8_t last[ETH_MAX_FRAME];
+    bool accept;
+    unsigned tx_ready;
+    unsigned utils;
+    LaneUtil util;
+    unsigned ev[LANE_EV_LINK_DOWN + 1];
+} End;
+
+static void on_frame(void *opaque, const uint8_t *f, size_t len)
+{
+    End *e = opaque;
+    uint32_t seq;
+
+    g_assert_cmpuint(len, >=, 60);
+    memcpy(&seq, f + 14, 4);
+    if (seq != e->next_seq) {
+        e->out_of_order++;
+    }
+    e->next_seq = seq + 1;
+    e->frames++;
+    e->last_len = len;
+    memcpy(e->last, f, len);
+}
+
+static bool on_can_receive(void *opaque)
+{
+    End *e = opaque;
+
+    return e->accept;
+}
+
+static void on_util(void *opaque, const LaneUtil *u)
+{
+    End *e = opaque;
+
+    e->utils++;
+    e->util = *u;
+}
+
+static void on_event(void *opaque, LaneEvent ev)
+{
+    End *e = opaque;
+
+    e->ev[ev]++;
+}
+
+static void on_tx_ready(void *opaque)
+{
+    End *e = opaque;
+
+    e->tx_ready++;
+}
+
+static const LaneOps ops = {
+    .rx_frame = on_frame, .can_receive = on_can_receive,
+    .rx_util = on_util, .event = on_event, .tx_ready = on_tx_ready,
+};
+
+/* Run both ends until nothing is left to do at time @now. */
+static void pump(End *a, End *b, uint64_t now)
+{
+    End *ends[2] = { a, b };
+
+    for (int iter = 0; iter < 10000; iter++) {
+        struct pollfd pfd[4];
+        Lane *owner[4];
+        int n = 0, busy = 0;
+
+        for (int i = 0; i < 2; i++) {
+            LaneFd fds[LANE_MAX_FDS];
+            int k;
+
+            if (!ends[i] || !ends[i]->lane) {
+                continue;
+            }
+            if (lane_deadline(ends[i]->lane) <= now) {
+                lane_handle_timer(ends[i]->lane, now);
+                busy++;
+            }
+            k = lane_get_fds(ends[i]->lane, fds);
+            for (int j = 0; j < k; j++) {
+                pfd[n].fd = fds[j].fd;
+                pfd[n].events = fds[j].events;
+                owner[n++] = ends[i]->lane;
+            }
+        }
+        if (n > 0 && poll(pfd, n, 0) > 0) {
+            for (int j = 0; j < n; j++) {
+                if (pfd[j].revents) {
+                    lane_handle_io(owner[j], pfd[j].fd, pfd[j].revents, now);
+                    busy++;
+                }
+            }
+        }
+        if (!busy) {
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void make_frame(uint8_t *f, size_t len, uint32_t seq)
+{
+    memset(f, 0, len);
+    memset(f, 0xff, 6);                 /* broadcast */
+    f[6] = 0x02;                        /* locally administered source */
+    f[12] = 0x88;
+    f[13] = 0xb5;                       /* local experimental EtherType */
+    memcpy(f + 14, &seq, 4);
+    for (size_t i = 18; i < len; i++) {
+        f[i] = (uint8_t)(i + seq);
+    }
+}
+
+typedef struct Pair {
+    char *dir, *path;
+    End a, b;                           /* a: server (switch), b: NIC */
+} Pair;
+
+static void pair_init(Pair *p, LanePcs pcs_a, LanePcs pcs_b, uint32_t speed)
+{
+    LaneConfig ca, cb;
+    int err = 0;
+
+    memset(p, 0, sizeof(*p));
+    p->dir = g_dir_make_tmp("lane-XXXXXX", NULL);
+    g_assert_nonnull(p->dir);
+    p->path = g_build_filename(p->dir, "slot1", NULL);
+    p->a.name = "switch";
+    p->b.name = "nic";
+    p->a.accept = p->b.accept = true;
+    lane_config_init(&ca, LANE_ROLE_SERVER, p->path);
+    ca.pcs = pcs_a;
+    ca.speed_mbps = speed;
+    lane_config_init(&cb, LANE_ROLE_CLIENT, p->path);
+    cb.pcs = pcs_b;
+    cb.speed_mbps = speed;
+    p->a.lane = lane_new(&ca, &ops, &p->a, 0, &err);
+    g_assert_cmpint(err, ==, 0);
+    p->b.lane = lane_new(&cb, &ops, &p->b, 0, &err);
+    g_assert_cmpint(err, ==, 0);
+}
+
+static void pair_free(Pair *p)
+{
+    lane_free(p->a.lane);
+    lane_free(p->b.lane);
+    g_rmdir(p->dir);
+    g_free(p->path);
+    g_free(p->dir);
+}
+
+static void exchange(Pair *p, unsigned count, size_t len, uint64_t now)
+{
+    uint8_t f[1514];
+    unsigned base_a = p->a.frames, base_b = p->b.frames;
+    uint32_t seq_a = p->a.next_seq, seq_b = p->b.next_seq;
+
+    for (unsigned i = 0; i < count; i++) {
+        make_frame(f, len, seq_b + i);
+        g_assert_cmpint(lane_send_frame(p->a.lane, f, len, now), ==, 0);
+        make_frame(f, len, seq_a + i);
+        g_assert_cmpint(lane_send_frame(p->b.lane, f, len, now), ==, 0);
+        pump(&p->a, &p->b, now);
+    }
+    g_assert_cmpuint(p->a.frames - base_a, ==, count);
+    g_assert_cmpuint(p->b.frames - base_b, ==, count);
+    g_assert_cmpuint(p->a.out_of_order + p->b.out_of_order, ==, 0);
+    make_frame(f, len, p->a.next_seq - 1);
+    g_assert_cmpmem(p->a.last, len, f, len);
+}
+
+static void test_link_up_and_frames(gconstpointer data)
+{
+    unsigned modes = GPOINTER_TO_UINT(data);
+    Pair p;
+
+    pair_init(&p, modes & 1, (modes >> 1) & 1, 0);
+    g_assert_true(lane_is_connected(p.b.lane));
+    g_assert_false(lane_is_link_up(p.b.lane));
+    pump(&p.a, &p.b, 0);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_true(lane_is_link_up(p.b.lane));
+    g_assert_cmpuint(p.a.ev[LANE_EV_CONNECTED], ==, 1);
+    g_assert_cmpuint(p.b.ev[LANE_EV_SYNC_ACQUIRED], ==, 1);
+    g_assert_cmpuint(p.a.ev[LANE_EV_LINK_UP], ==, 1);
+    g_assert_cmpuint(p.b.ev[LANE_EV_LINK_UP], ==, 1);
+    exchange(&p, 50, 60, 0);
+    exchange(&p, 20, 1514, 0);
+    exchange(&p, 5, 61, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.fcs_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.b.lane)->bad_records, ==, 0);
+    pair_free(&p);
+}
+
+/* The NIC starts before the chassis, and the chassis restarts. */
+static void test_reconnect(void)
+{
+    char *dir = g_dir_make_tmp("lane-XXXXXX", NULL);
+    char *path = g_build_filename(dir, "slot3", NULL);
+    LaneConfig ca, cb;
+    End a = { .accept = true }, b = { .accept = true };
+    uint64_t now = 0;
+    int err = 0;
+
+    lane_config_init(&cb, LANE_ROLE_CLIENT, path);
+    lane_config_init(&ca, LANE_ROLE_SERVER, path);
+    b.lane = lane_new(&cb, &ops, &b, now, &err);
+    g_assert_nonnull(b.lane);
+    g_assert_false(lane_is_connected(b.lane));
+    g_assert_cmpuint(lane_deadline(b.lane), ==, 100 * MS);
+    pump(NULL, &b, now);
+    g_assert_cmpuint(lane_stats(b.lane)->connect_failures, ==, 1);
+
+    now = 100 * MS;
+    pump(NULL, &b, now);    /* still absent: retried, link down, no error */
+    g_assert_cmpuint(lane_stats(b.lane)->connect_failures, ==, 2);
+    g_assert_cmpuint(b.ev[LANE_EV_DISCONNECTED], ==, 0);
+
+    a.lane = lane_new(&ca, &ops, &a, now, &err);
+    g_assert_nonnull(a.lane);
+    pump(&a, &b, now + 1);  /* not yet due */
+    g_assert_false(lane_is_connected(b.lane));
+    now = 200 * MS;
+    pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(b.lane));
+    g_assert_true(lane_is_link_up(a.lane));
+
+    /* chassis restart */
+    lane_free(a.lane);
+    a.lane = NULL;
+    pump(&a, &b, now);
+    g_assert_false(lane_is_connected(b.lane));
+    g_assert_cmpuint(b.ev[LANE_EV_DISCONNECTED], ==, 1);
+    g_assert_cmpuint(b.ev[LANE_EV_LINK_DOWN], ==, 1);
+    g_assert_cmpint(lane_send_frame(b.lane, (const uint8_t *)"x", 1, now),
+                    ==, -ENOLINK);
+    a.lane = lane_new(&ca, &ops, &a, now, &err);
+    now += 100 * MS;
+    pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(b.lane));
+    g_assert_cmpuint(b.ev[LANE_EV_LINK_UP], ==, 2);
+    g_assert_cmpuint(lane_stats(b.lane)->connects, ==, 2);
+
+    /* a second NIC on the same slot is turned away */
+    {
+        End c = { .accept = true };
+
+        c.lane = lane_new(&cb, &ops, &c, now, &err);
+        pump(&a, &c, now);
+        g_assert_cmpuint(lane_stats(a.lane)->rejected_peers, ==, 1);
+        g_assert_true(lane_is_link_up(b.lane));
+        lane_free(c.lane);
+    }
+    lane_free(a.lane);
+    lane_free(b.lane);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
+/*
+ * The receiver stops accepting: the sender's queue and the socket fill,
+ * lane_send_frame() says -EAGAIN after a bounded number of frames, and
+ * when the receiver resumes, tx_ready fires and every frame arrives.
+ */
+static void test_back_pressure(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    uint8_t f[1514];
+    unsigned sent = 0, ready;
+    Pair p;
+    int r;
+
+    pair_init(&p, pcs, pcs, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    p.b.accept = false;
+    for (;;) {
+        make_frame(f, sizeof(f), sent);
+        r = lane_send_frame(p.a.lane, f, sizeof(f), 0);
+        if (r == -EAGAIN) {
+            pump(&p.a, &p.b, 0);
+            make_frame(f, sizeof(f), sent);
+            r = lane_send_frame(p.a.lane, f, sizeof(f), 0);
+            if (r == -EAGAIN) {
+                break;
+            }
+        }
+        g_assert_cmpint(r, ==, 0);
+        sent++;
+        g_assert_cmpuint(sent, <, 100000);
+    }
+    ready = p.a.tx_ready;
+    g_test_message("%u frames accepted before back-pressure", sent);
+    g_assert_cmpuint(p.b.frames, ==, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.b.frames, ==, 0);
+    g_assert_cmpuint(p.a.tx_ready, ==, ready);
+
+    p.b.accept = true;
+    lane_rx_resume(p.b.lane, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.a.tx_ready, ==, ready + 1);
+    g_assert_cmpuint(p.b.frames, ==, sent);
+    g_assert_cmpuint(p.b.out_of_order, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_eagain, >=, 1);
+    pair_free(&p);
+}
+
+/*
+ * 1518-octet frames (1514 + FCS) at 1000 Mb/s take 12.304 us each with
+ * preamble and IPG; the lane accepts them at that rate of the caller's
+ * clock, plus a 20 us burst allowance.
+ */
+static void test_pacing(void)
+{
+    uint8_t f[1514];
+    uint64_t now = 0;
+    unsigned sent = 0, eagain = 0;
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, 0);
+    make_frame(f, sizeof(f), 0);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
+    make_frame(f, sizeof(f), 1);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==,
+                    -EAGAIN);
+    g_assert_cmpuint(lane_deadline(p.a.lane), ==, 2 * 12304 - 20000);
+    sent = 2;
+    while (now < 1000000) {
+        now = lane_deadline(p.a.lane);
+        pump(&p.a, &p.b, now);
+        g_assert_cmpuint(p.a.tx_ready, ==, eagain + 1);
+        eagain++;
+        for (;;) {
+            make_frame(f, sizeof(f), sent);
+            if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
+                break;
+            }
+            sent++;
+        }
+    }
+    /* 1 ms of line time holds 81.3 such frames */
+    g_assert_cmpuint(sent, >=, 81);
+    g_assert_cmpuint(sent, <=, 84);
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.b.frames, ==, sent);
+    pair_free(&p);
+}
+
+static void test_utilization(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    uint8_t f[100];
+    LaneUtil u;
+    uint64_t age;
+    Pair p;
+
+    pair_init(&p, pcs, pcs, 0);
+    g_assert_false(lane_peer_util(p.a.lane, &u, &age, 0));
+    lane_set_util(p.b.lane, 37, 5, 0);
+    pump(&p.a, &p.b, 0);     /* link up: utilization at once */
+    g_assert_cmpuint(p.a.utils, ==, 1);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 37);
+    g_assert_cmpuint(p.a.util.irq_pct, ==, 5);
+    g_assert_true(p.a.util.fresh);
+
+    /* after a frame, in its gap */
+    lane_set_util(p.b.lane, 80, 12, 1000);
+    make_frame(f, sizeof(f), 0);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 1000), ==, 0);
+    pump(&p.a, &p.b, 1000);
+    g_assert_cmpuint(p.a.frames, ==, 1);
+    g_assert_cmpuint(p.a.utils, ==, 2);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 80);
+    g_assert_true(p.a.util.fresh);
+    g_assert_true(lane_peer_util(p.a.lane, &u, &age, 5000));
+    g_assert_cmpuint(age, ==, 4000);
+    g_assert_cmpuint(u.irq_pct, ==, 12);
+
+    /* quiet link: repeated every util-interval, not fresh */
+    pump(&p.a, &p.b, 100 * MS);
+    g_assert_cmpuint(p.a.utils, ==, 2);
+    pump(&p.a, &p.b, 100 * MS + 1000);
+    g_assert_cmpuint(p.a.utils, ==, 3);
+    g_assert_false(p.a.util.fresh);
+    g_assert_cmpuint(p.a.util.seq, ==, u.seq);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    pair_free(&p);
+}
+
+/* Symbol errors, sync loss and link down/up, and recovery after each. */
+static void test_error_injection(void)
+{
+    uint8_t f[200];
+    const LaneStats *st;
+    uint64_t now = 0;
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 0);
+    pump(&p.a, &p.b, now);
+
+    /* one corrupted code group costs one frame */
+    lane_inject_corrupt(p.a.lane, 1);
+    make_frame(f, sizeof(f), 0);
+    lane_send_frame(p.a.lane, f, sizeof(f), now);
+    pump(&p.a, &p.b, now);
+    st = lane_stats(p.b.lane);
+    g_assert_cmpuint(p.b.frames, ==, 0);
+    g_assert_cmpuint(st->pcs.invalid_cgs + st->pcs.disparity_errors +
+                     st->pcs.fcs_errors + st->pcs.bad_preamble +
+                     st->pcs.false_carriers + st->pcs.rx_invalid, >=, 1);
+    g_assert_cmpuint(lane_stats(p.a.lane)->injected_cg_errors, ==, 1);
+    p.b.next_seq = 1;
+    exchange(&p, 3, 200, now);
+
+    /* forced loss of sync: link drops and comes back by itself */
+    lane_inject_sync_loss(p.a.lane, now);
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.b.ev[LANE_EV_SYNC_LOST], ==, 1);
+    g_assert_cmpuint(p.b.ev[LANE_EV_LINK_DOWN], ==, 1);
+    g_assert_cmpuint(p.a.ev[LANE_EV_LINK_DOWN], ==, 1);
+    g_assert_true(lane_is_link_up(p.b.lane));
+    g_assert_true(lane_is_link_up(p.a.lane));
+    exchange(&p, 3, 200, now);
+
+    /* transmitter off: both ends down until it is back on */
+    lane_set_tx_enabled(p.b.lane, false, now);
+    pump(&p.a, &p.b, now);
+    g_assert_false(lane_is_link_up(p.a.lane));
+    g_assert_false(lane_is_link_up(p.b.lane));
+    now += 50 * MS;
+    pump(&p.a, &p.b, now);
+    g_assert_false(lane_is_link_up(p.a.lane));
+    lane_set_tx_enabled(p.b.lane, true, now);
+    pump(&p.a, &p.b, now);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_true(lane_is_link_up(p.b.lane));
+    exchange(&p, 3, 200, now);
+
+    /*
+     * a bit error rate of 1e-4: frames are lost and counted, the link
+     * survives or recovers
+     */
+    lane_inject_ber(p.a.lane, 1e-4);
+    for (unsigned i = 0; i < 2000; i++) {
+        make_frame(f, sizeof(f), i);
+        lane_send_frame(p.a.lane, f, sizeof(f), now);
+        pump(&p.a, &p.b, now);
+        now += 1 * MS;
+        pump(&p.a, &p.b, now);
+    }
+    lane_inject_ber(p.a.lane, 0);
+    st = lane_stats(p.b.lane);
+    g_test_message("ber 1e-4: %u of 2000 frames, %" PRIu64 " invalid, %"
+                   PRIu64 " disparity, %" PRIu64 " fcs, %" PRIu64
+                   " sync lost", p.b.frames - 9, st->pcs.invalid_cgs,
+                   st->pcs.disparity_errors, st->pcs.fcs_errors,
+                   st->pcs.sync_lost);
+    g_assert_cmpuint(st->pcs.invalid_cgs + st->pcs.disparity_errors, >, 0);
+    g_assert_cmpuint(st->pcs.fcs_errors + st->pcs.frame_cg_errors, >, 0);
+    now += 20 * MS;
+    pump(&p.a, &p.b, now);
+    now += 20 * MS;
+    pump(&p.a, &p.b, now);
+    g_assert_true(lane_is_link_up(p.b.lane));
+    p.b.next_seq = 0;
+    p.b.out_of_order = p.a.out_of_order = 0;
+    p.a.next_seq = 0;
+    exchange(&p, 3, 200, now);
+    pair_free(&p);
+}
+
+/* Hostile bytes on the socket: counted, never fatal to the process. */
+static void test_bad_records(void)
+{
+    static const uint8_t hello[16] = {
+        LANE_TAG_HELLO, 0, 12, 0, 'B', 'P', 'L', 'N', LANE_VERSION, 0,
+        0, 0, 0xe8, 0x03, 0, 0
+    };
+    static const uint8_t unknown[6] = { 0x7f, 0, 2, 0, 1, 2 };
+    static const uint8_t odd_cg[7] = { LANE_TAG_CG, 0, 3, 0, 1, 2, 3 };
+    static const uint8_t bad_cgs[8] = { LANE_TAG_CG, 0, 4, 0,
+                                        0xff, 0xff, 0x00, 0x00 };
+    static const uint8_t huge[4] = { LANE_TAG_CG, 0, 0xff, 0xff };
+    LaneConfig c;
+    End e = { .accept = true };
+    uint8_t junk[64];
+    int sv[2];
+
+    lane_config_init(&c, LANE_ROLE_FD, NULL);
+    e.lane = lane_new(&c, &ops, &e, 0, NULL);
+
+    /* no hello first: dropped */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    lane_attach_fd(e.lane, sv[0], 0);
+    g_assert_cmpint(write(sv[1], unknown, sizeof(unknown)), ==,
+                    sizeof(unknown));
+    pump(&e, NULL, 0);
+    g_assert_cmpuint(lane_stats(e.lane)->protocol_errors, ==, 1);
+    g_assert_false(lane_is_connected(e.lane));
+    close(sv[1]);
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    lane_attach_fd(e.lane, sv[0], 0);
+    g_assert_cmpint(write(sv[1], hello, sizeof(hello)), ==, sizeof(hello));
+    g_assert_cmpint(write(sv[1], unknown, sizeof(unknown)), ==,
+                    sizeof(unknown));
+    g_assert_cmpint(write(sv[1], odd_cg, sizeof(odd_cg)), ==,
+                    sizeof(odd_cg));
+    g_assert_cmpint(write(sv[1], bad_cgs, sizeof(bad_cgs)), ==,
+                    sizeof(bad_cgs));
+    pump(&e, NULL, 0);
+    g_assert_true(lane_is_connected(e.lane));
+    g_assert_cmpuint(lane_stats(e.lane)->bad_records, ==, 2);
+    g_assert_cmpuint(lane_stats(e.lane)->pcs.invalid_cgs, ==, 2);
+    g_assert_cmpint(write(sv[1], huge, sizeof(huge)), ==, sizeof(huge));
+    pump(&e, NULL, 0);
+    g_assert_cmpuint(lane_stats(e.lane)->protocol_errors, ==, 2);
+    g_assert_false(lane_is_connected(e.lane));
+    /* what the lane sent: a hello first */
+    g_assert_cmpint(read(sv[1], junk, sizeof(junk)), >=, 16);
+    g_assert_cmpuint(junk[0], ==, LANE_TAG_HELLO);
+    g_assert_cmpmem(junk + 4, 4, "BPLN", 4);
+    close(sv[1]);
+    lane_free(e.lane);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/lane/frames/8b10b", GUINT_TO_POINTER(0),
+                         test_link_up_and_frames);
+    g_test_add_data_func("/lane/frames/raw", GUINT_TO_POINTER(3),
+                         test_link_up_and_frames);
+    g_test_add_data_func("/lane/frames/mixed", GUINT_TO_POINTER(1),
+                         test_link_up_and_frames);
+    g_test_add_func("/lane/reconnect", test_reconnect);
+    g_test_add_data_func("/lane/back-pressure/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B),
+                         test_back_pressure);
+    g_test_add_data_func("/lane/back-pressure/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_back_pressure);
+    g_test_add_func("/lane/pacing", test_pacing);
+    g_test_add_data_func("/lane/utilization/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B), test_utilization);
+    g_test_add_data_func("/lane/utilization/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_utilization);
+    g_test_add_func("/lane/error-injection", test_error_injection);
+    g_test_add_func("/lane/bad-records", test_bad_records);
+    return g_test_run();
+}
