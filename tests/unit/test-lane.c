@@ -472,7 +472,7 @@ static void test_error_injection(void)
      * a bit error rate of 1e-4: frames are lost and counted, the link
      * survives or recovers
      */
-    lane_inject_ber(p.a.lane, 1e-4);
+    lane_inject_ber(p.a.lane, 0.0001);
     for (unsigned i = 0; i < 2000; i++) {
         make_frame(f, sizeof(f), i);
         lane_send_frame(p.a.lane, f, sizeof(f), now);
