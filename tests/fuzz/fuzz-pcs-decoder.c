@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-target.h"
 #include "pcs-rx.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
+/* Frames are summed into it so that ASan checks every octet. */
 static volatile uint8_t sink;
 
 static PcsRx rx;
