@@ -469,8 +469,12 @@ static void rx_cgs(Lane *lane, const uint8_t *p, size_t len)
 {
     size_t n = len / 2;
 
-    for (size_t i = 0; i < n; i++) {
-        lane->rx_cgs[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+    if (host_is_le()) {
+        memcpy(lane->rx_cgs, p, n * 2);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            lane->rx_cgs[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        }
     }
     pcs_rx_input(lane->pcs, lane->rx_cgs, n);
 }

@@ -26,7 +26,7 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
                      unsigned *rd)
 {
     const uint16_t *neg = pcs_enc_data[0];
-    const uint16_t *pos = pcs_enc_data[1];
+    const uint16_t *both = &pcs_enc_data[0][0];
     unsigned r = *rd;
     size_t i = 0;
 
@@ -40,10 +40,8 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
         }
         before = rd_before_each(flips, r);
         for (unsigned j = 0; j < 8; j++) {
-            /* The RD+ code group is needed only where RD is positive. */
-            uint16_t c = (before >> j) & 1 ? pos[in[i + j]] : e[j];
-
-            out[i + j] = c & 0x3ff;
+            /* Indexing by RD, not branching on it: RD is data dependent. */
+            out[i + j] = both[((before >> j) & 1) << 8 | in[i + j]] & 0x3ff;
         }
         r ^= __builtin_parity(flips);
     }

@@ -8,6 +8,8 @@
 #include "fcs.h"
 #include "pcs-rx.h"
 
+#define PCS_K28_5_NEG 0x0fa     /* 001111 1010 */
+
 enum {
     RXS_LINK_FAILED = 0,
     RXS_WAIT_FOR_K,     /* until K28.5 in an even position */
@@ -59,6 +61,8 @@ static void idle_data(PcsRx *rx, uint8_t octet)
     } else if (rx->util_pos > 0) {
         uint8_t sym = pcs_util_symbol[octet];
 
+        unsigned rd;
+
         if (sym == 0xff) {
             util_abort(rx);
             return;
@@ -81,6 +85,10 @@ static void idle_data(PcsRx *rx, uint8_t octet)
                 rx->cnt.util_errors++;
                 return;
             }
+            rd = PCS_RD_NEG;
+            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache, &rd);
+            rx->util_cache_valid = true;
+            rx->util_cached = u;
             util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
         }
     }
@@ -371,6 +379,28 @@ static void rx_one(PcsRx *rx, uint16_t cg)
     }
 }
 
+/*
+ * A repeat of the last utilization set, in a place where the state
+ * machines would take it as six idles and leave everything as it is but
+ * RD (negative), the receive state (IDLE_D) and the delivery: do that.
+ */
+static bool util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
+{
+    if (!rx->util_cache_valid || n < PCS_UTIL_IDLE_CGS ||
+        rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
+        rx->rd != PCS_RD_NEG || rx->util_pos != 0 ||
+        (rx->state != RXS_IDLE_D && rx->state != RXS_EPD_R &&
+         rx->state != RXS_EXPECT_K) ||
+        memcmp(cgs, rx->util_cache, sizeof(rx->util_cache)) != 0) {
+        return false;
+    }
+    rx->cnt.code_groups += PCS_UTIL_IDLE_CGS;
+    rx->cfg_count = 0;
+    rx->state = RXS_IDLE_D;
+    util_deliver(rx, &rx->util_cached, PCS_UTIL_FORM_IDLE);
+    return true;
+}
+
 void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
 {
     size_t i = 0;
@@ -393,6 +423,10 @@ void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
             if (i == n) {
                 break;
             }
+        }
+        if (cgs[i] == PCS_K28_5_NEG && util_repeat(rx, cgs + i, n - i)) {
+            i += PCS_UTIL_IDLE_CGS;
+            continue;
         }
         rx_one(rx, cgs[i++]);
     }

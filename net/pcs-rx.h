@@ -91,6 +91,10 @@ typedef struct PcsRx {
     bool cfg_c2;
     uint16_t cfg_reg;
     unsigned cfg_count;
+    /* The last utilization set as sent at RD-, to skip repeats quickly */
+    uint16_t util_cache[PCS_UTIL_IDLE_CGS];
+    bool util_cache_valid;
+    PcsUtil util_cached;
     uint8_t buf[PCS_PREAMBLE_SFD - 1 + ETH_MAX_FRAME];
 } PcsRx;
 

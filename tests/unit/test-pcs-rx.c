@@ -489,6 +489,44 @@ static void test_util_errors(void)
 }
 
 /*
+ * The same set after every frame (what a busy link carries) is taken by
+ * the receiver's repeat shortcut: same deliveries and counters as the
+ * first time, whatever the disparity the frame ended with.
+ */
+static void test_util_repeats(void)
+{
+    static uint16_t cg[PCS_FRAME_MAX_CGS(100) + PCS_UTIL_MAX_CGS];
+    PcsUtil u = { 55, 3, 200 };
+    uint8_t f[100];
+    Sink s;
+    PcsRx *rx = synced_rx(&s);
+    uint64_t cgs_fed = rx->cnt.code_groups;
+
+    for (unsigned i = 0; i < 40; i++) {
+        unsigned rd = rx->rd;
+        size_t n;
+
+        make_frame(f, 60 + i, i);
+        n = pcs_tx_frame(f, 60 + i, cg, &rd);
+        n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        pcs_rx_input(rx, cg, n);
+        cgs_fed += n;
+        if (i % 3 == 0) {
+            pcs_rx_gap(rx);
+        }
+        g_assert_cmpuint(s.frames, ==, i + 1);
+        g_assert_cmpuint(s.utils, ==, i + 1);
+        g_assert_cmpuint(s.util.cpu_pct, ==, 55);
+        g_assert_cmpuint(s.util.seq, ==, 200);
+        g_assert_cmpuint(rx->rd, ==, PCS_RD_NEG);
+    }
+    g_assert_cmpuint(rx->cnt.code_groups, ==, cgs_fed);
+    g_assert_cmpuint(rx->cnt.util_sets, ==, 40);
+    g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.rx_invalid, ==, 0);
+    g_free(rx);
+}
+
+/*
  * A strict clause 36 receiver for the end of a frame and the gap after it,
  * from /T/ at cg[start]: every code group valid in the right disparity
  * column; /T/R/, then /R/ only to reach an even position; then only
@@ -580,6 +618,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pcs-rx/config/match", test_config_match);
     g_test_add_func("/pcs-rx/util/round-trip", test_util_round_trip);
     g_test_add_func("/pcs-rx/util/errors", test_util_errors);
+    g_test_add_func("/pcs-rx/util/repeats", test_util_repeats);
     g_test_add_func("/pcs-rx/util/accepted-as-idle",
                     test_util_accepted_as_idle);
     return g_test_run();
