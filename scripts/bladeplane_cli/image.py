@@ -1,0 +1,310 @@
+"""The blade image: Debian's cloud kernel and a busybox initramfs.
+
+Packages are fetched with 'apt-get download' and unpacked with 'dpkg-deb -x'
+(no maintainer scripts, no root).  The initramfs is written here as a cpio
+'newc' archive so that owners, modes, times and the /dev/console node are
+fixed without root: the same inputs give the same bytes.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+
+from . import packages
+from .common import (BUILD, LOGS, REPO, Failure, cache_dir, ensure_dir,
+                     need_space, output, run, say, step)
+
+IMAGES = os.path.join(BUILD, "images")
+KERNEL = os.path.join(IMAGES, "vmlinuz")
+INITRAMFS = os.path.join(IMAGES, "initramfs.cpio.gz")
+MANIFEST = os.path.join(IMAGES, "manifest.json")
+IMAGE_SOURCES = [os.path.join(REPO, "images", "init"),
+                 os.path.join(REPO, "images", "profile"),
+                 os.path.abspath(__file__)]
+KERNEL_META = "linux-image-cloud-amd64"
+# Debian programs the blade carries beyond busybox, with the data they read.
+# Their shared libraries are found from the ELF files themselves.
+GUEST_PROGRAMS = {"pciutils": ["usr/bin/lspci"]}
+GUEST_DATA = {"pci.ids": ["usr/share/misc/pci.ids"]}
+LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"]
+
+
+def kernel_abi():
+    """The cloud kernel's ABI (e.g. 6.1.0-56), read from the metapackage."""
+    text = output(["apt-cache", "depends", KERNEL_META]) or ""
+    m = re.search(r"Depends:\s*linux-image-(\S+)-cloud-amd64", text)
+    if not m:
+        raise Failure(f"cannot read the kernel ABI from {KERNEL_META} "
+                      "('apt-cache depends' found no linux-image dependency; "
+                      "is bookworm-security in the apt sources?)")
+    return m.group(1)
+
+
+def candidates(pkgs):
+    """The versions apt would install, for several packages in one call."""
+    text = output(["apt-cache", "policy"] + list(pkgs)) or ""
+    found = dict(re.findall(r"^(\S+):\n\s+Installed:.*\n\s+Candidate:\s*(\S+)",
+                            text, re.M))
+    for pkg in pkgs:
+        if found.get(pkg, "(none)") == "(none)":
+            raise Failure(f"Debian package {pkg} is not available from apt")
+    return {pkg: found[pkg] for pkg in pkgs}
+
+
+def fetch_deb(pkg, version):
+    """apt-get download into the cache; returns the .deb path."""
+    debs = ensure_dir(os.path.join(cache_dir(), "debs"))
+
+    def find():
+        # apt names files pkg_VERSION_arch.deb, without the epoch or with
+        # it escaped as %3a.
+        plain = re.sub(r"^\d+:", "", version)
+        for name in os.listdir(debs):
+            unescaped = name.replace("%3a", ":")
+            if (name.startswith(f"{pkg}_") and name.endswith(".deb") and
+                    (f"_{version}_" in unescaped or f"_{plain}_" in unescaped)):
+                return os.path.join(debs, name)
+        return None
+
+    if find():
+        return find()
+    say(f"downloading {pkg} {version}")
+    log = os.path.join(LOGS, "image.log")
+    proc = run(["apt-get", "download", f"{pkg}={version}"], cwd=debs, log=log,
+               check=False)
+    if proc.returncode != 0:
+        text = open(log, errors="replace").read()
+        if re.search(r"Temporary failure resolving|Could not connect", text):
+            raise Failure(f"no network to the Debian archive: cannot download "
+                          f"{pkg} (see {log})")
+        raise Failure(f"'apt-get download {pkg}={version}' failed (see {log})")
+    if find():
+        return find()
+    raise Failure(f"apt-get download left no .deb for {pkg} in {debs}")
+
+
+def unpack(deb, dest):
+    """dpkg-deb -x once into the cache; returns the tree."""
+    if os.path.exists(os.path.join(dest, ".unpacked")):
+        return dest
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ensure_dir(os.path.dirname(dest))
+    run(["dpkg-deb", "-x", deb, tmp], log=os.path.join(LOGS, "image.log"))
+    open(os.path.join(tmp, ".unpacked"), "w").close()
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(tmp, dest)
+    return dest
+
+
+class Cpio:
+    """Writer for the 'newc' cpio format the kernel unpacks as initramfs."""
+
+    def __init__(self, out):
+        self.out = out
+        self.ino = 1
+        self.dirs = set()
+
+    def _entry(self, name, mode, data=b"", rdev=(0, 0)):
+        name_b = name.encode() + b"\0"
+        fields = [self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0],
+                  rdev[1], len(name_b), 0]
+        self.ino += 1
+        hdr = b"070701" + b"".join(b"%08X" % f for f in fields)
+        self.out.write(hdr + name_b)
+        self.out.write(b"\0" * (-(len(hdr) + len(name_b)) % 4))
+        self.out.write(data)
+        self.out.write(b"\0" * (-len(data) % 4))
+
+    def dir(self, name, mode=0o755):
+        parent = os.path.dirname(name)
+        if parent and parent not in self.dirs:
+            self.dir(parent)
+        if name not in self.dirs:
+            self.dirs.add(name)
+            self._entry(name, stat.S_IFDIR | mode)
+
+    def file(self, name, data, mode=0o644):
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name, target):
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, major, minor, mode=0o600):
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFCHR | mode, rdev=(major, minor))
+
+    def close(self):
+        self._entry("TRAILER!!!", 0)
+
+
+def package_closure(names):
+    """The packages names need at run time (Depends, recursively)."""
+    text = output(["apt-cache", "depends", "--recurse", "--no-recommends",
+                   "--no-suggests", "--no-conflicts", "--no-breaks",
+                   "--no-replaces", "--no-enhances"] + list(names))
+    if text is None:
+        raise Failure(f"apt-cache depends {' '.join(names)} failed")
+    return sorted({l.strip() for l in text.splitlines()
+                   if l.strip() and not l.startswith((" ", "<"))})
+
+
+def guest_root(versions):
+    """Debian packages for the guest programs, unpacked into one tree."""
+    digest = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:16]
+    dest = os.path.join(cache_dir(), "guestroot", digest)
+    if os.path.exists(os.path.join(dest, ".unpacked")):
+        return dest
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ensure_dir(tmp)
+    for pkg, version in sorted(versions.items()):
+        run(["dpkg-deb", "-x", fetch_deb(pkg, version), tmp],
+            log=os.path.join(LOGS, "image.log"))
+    open(os.path.join(tmp, ".unpacked"), "w").close()
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(tmp, dest)
+    return dest
+
+
+def _needed(path):
+    text = output(["readelf", "-d", "-l", path]) or ""
+    libs = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", text)
+    interp = re.findall(r"Requesting program interpreter: /([^]]+)\]", text)
+    return libs, interp
+
+
+def _add_path(cpio, root, rel, seen):
+    """Add root/rel (following symlinks inside root) to the archive."""
+    if rel in seen:
+        return
+    seen.add(rel)
+    full = os.path.join(root, rel)
+    if os.path.islink(full):
+        target = os.readlink(full)
+        cpio.symlink(rel, target)
+        resolved = os.path.normpath(os.path.join(os.path.dirname(rel), target)
+                                    if not target.startswith("/") else target[1:])
+        _add_path(cpio, root, resolved, seen)
+        return
+    if not os.path.isfile(full):
+        raise Failure(f"blade image: {rel} is missing from the guest packages")
+    with open(full, "rb") as f:
+        cpio.file(rel, f.read(), 0o755 if os.access(full, os.X_OK) else 0o644)
+
+
+def add_guest_programs(cpio, root):
+    seen = set()
+    todo = [p for progs in GUEST_PROGRAMS.values() for p in progs]
+    for data in GUEST_DATA.values():
+        for rel in data:
+            _add_path(cpio, root, rel, seen)
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        _add_path(cpio, root, rel, seen)
+        libs, interp = _needed(os.path.realpath(os.path.join(root, rel)))
+        for lib in libs:
+            for d in LIB_DIRS:
+                if os.path.lexists(os.path.join(root, d, lib)):
+                    todo.append(os.path.join(d, lib))
+                    break
+            else:
+                raise Failure(f"blade image: {rel} needs {lib}, which no guest "
+                              "package provides")
+        todo += interp
+
+
+def busybox_applets(busybox):
+    text = output([busybox, "--list-full"])
+    if not text:
+        raise Failure(f"{busybox} --list-full failed")
+    return [l.strip() for l in text.splitlines() if l.strip()]
+
+
+def write_initramfs(path, busybox, groot):
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as raw:
+        # mtime=0 keeps the gzip header, and so the file, reproducible.
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            cpio = Cpio(gz)
+            for d in ["dev", "proc", "sys", "run", "tmp", "root", "etc",
+                      "var/log", "usr/bin", "usr/sbin", "sbin"]:
+                cpio.dir(d)
+            cpio.chardev("dev/console", 5, 1)
+            cpio.chardev("dev/null", 1, 3, 0o666)
+            cpio.file("bin/busybox", bb, 0o755)
+            for applet in busybox_applets(busybox):
+                if applet != "bin/busybox":
+                    depth = applet.count("/")
+                    cpio.symlink(applet, "../" * depth + "bin/busybox")
+            add_guest_programs(cpio, groot)
+            with open(os.path.join(REPO, "images", "init"), "rb") as f:
+                cpio.file("init", f.read(), 0o755)
+            with open(os.path.join(REPO, "images", "profile"), "rb") as f:
+                cpio.file("etc/profile", f.read())
+            cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
+            cpio.file("etc/group", b"root:x:0:\n")
+            cpio.close()
+    os.replace(tmp, path)
+
+
+def inputs_digest(parts):
+    h = hashlib.sha256()
+    for p in IMAGE_SOURCES:
+        with open(p, "rb") as f:
+            h.update(f.read())
+    h.update(json.dumps(parts, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def build(force=False):
+    """Build the image if its inputs changed; returns the manifest."""
+    packages.ensure_packages()
+    abi = kernel_abi()
+    kpkg = f"linux-image-{abi}-cloud-amd64"
+    guest = candidates(package_closure(list(GUEST_PROGRAMS) + list(GUEST_DATA)))
+    host = candidates([kpkg, "busybox-static"])
+    parts = {"kernel_package": kpkg, "kernel_version": host[kpkg],
+             "busybox_version": host["busybox-static"],
+             "guest_packages": guest}
+    digest = inputs_digest(parts)
+    try:
+        with open(MANIFEST) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        manifest = None
+    if (not force and manifest and manifest.get("inputs") == digest and
+            os.path.exists(KERNEL) and os.path.exists(INITRAMFS)):
+        return manifest
+
+    step(f"building the blade image (kernel {abi}-cloud-amd64, busybox initramfs)")
+    need_space(cache_dir(), 1, "the kernel package")
+    ensure_dir(IMAGES)
+    kroot = unpack(fetch_deb(kpkg, parts["kernel_version"]),
+                   os.path.join(cache_dir(), "kernel", f"{abi}-cloud-amd64"))
+    broot = unpack(fetch_deb("busybox-static", parts["busybox_version"]),
+                   os.path.join(cache_dir(), "busybox", parts["busybox_version"]))
+    vmlinuz = os.path.join(kroot, "boot", f"vmlinuz-{abi}-cloud-amd64")
+    if not os.path.exists(vmlinuz):
+        raise Failure(f"{kpkg} has no boot/vmlinuz-{abi}-cloud-amd64")
+    shutil.copyfile(vmlinuz, KERNEL + ".tmp")
+    os.replace(KERNEL + ".tmp", KERNEL)
+    write_initramfs(INITRAMFS, os.path.join(broot, "bin", "busybox"),
+                    guest_root(guest))
+    manifest = dict(parts, abi=f"{abi}-cloud-amd64", inputs=digest,
+                    kernel=KERNEL, initramfs=INITRAMFS)
+    with open(MANIFEST + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(MANIFEST + ".tmp", MANIFEST)
+    say(f"blade image ready: {KERNEL}, {INITRAMFS}")
+    return manifest
