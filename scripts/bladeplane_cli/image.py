@@ -270,6 +270,19 @@ def inputs_digest(parts):
 def build(force=False):
     """Build the image if its inputs changed; returns the manifest."""
     packages.ensure_packages()
+    # Package versions can only change when apt's lists do: skip the apt
+    # queries (seconds) when neither they nor our own sources changed.
+    lists = apt_lists_stamp()
+    try:
+        with open(MANIFEST) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        manifest = None
+    if (not force and manifest and manifest.get("apt_lists") == lists and
+            manifest.get("sources") == inputs_digest({}) and
+            os.path.exists(KERNEL) and os.path.exists(INITRAMFS)):
+        return manifest
+
     abi = kernel_abi()
     kpkg = f"linux-image-{abi}-cloud-amd64"
     guest = candidates(package_closure(list(GUEST_PROGRAMS) + list(GUEST_DATA)))
@@ -278,13 +291,9 @@ def build(force=False):
              "busybox_version": host["busybox-static"],
              "guest_packages": guest}
     digest = inputs_digest(parts)
-    try:
-        with open(MANIFEST) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        manifest = None
     if (not force and manifest and manifest.get("inputs") == digest and
             os.path.exists(KERNEL) and os.path.exists(INITRAMFS)):
+        write_manifest(manifest, lists)
         return manifest
 
     step(f"building the blade image (kernel {abi}-cloud-amd64, busybox initramfs)")
@@ -303,8 +312,22 @@ def build(force=False):
                     guest_root(guest))
     manifest = dict(parts, abi=f"{abi}-cloud-amd64", inputs=digest,
                     kernel=KERNEL, initramfs=INITRAMFS)
+    write_manifest(manifest, lists)
+    say(f"blade image ready: {KERNEL}, {INITRAMFS}")
+    return manifest
+
+
+def apt_lists_stamp():
+    path = "/var/lib/apt/lists"
+    try:
+        return max((e.stat().st_mtime_ns for e in os.scandir(path)), default=0)
+    except OSError:
+        return 0
+
+
+def write_manifest(manifest, lists):
+    manifest["apt_lists"] = lists
+    manifest["sources"] = inputs_digest({})
     with open(MANIFEST + ".tmp", "w") as f:
         json.dump(manifest, f, indent=1)
     os.replace(MANIFEST + ".tmp", MANIFEST)
-    say(f"blade image ready: {KERNEL}, {INITRAMFS}")
-    return manifest

@@ -45,8 +45,8 @@ def os_release():
     return info
 
 
-def check_distribution():
-    info = os_release()
+def check_distribution(info=None):
+    info = os_release() if info is None else info
     if info.get("ID") == "debian" and info.get("VERSION_ID") == "12":
         return
     name = info.get("PRETTY_NAME", "an unknown system")
@@ -68,9 +68,9 @@ def root_prefix():
                   "user who may use sudo (or " + manual_help() + ")")
 
 
-def archive_uri():
+def archive_uri(deb822="/etc/apt/sources.list.d/debian.sources",
+                sources_list="/etc/apt/sources.list"):
     """The Debian mirror the system already uses, from its apt configuration."""
-    deb822 = "/etc/apt/sources.list.d/debian.sources"
     candidates = []
     if os.path.exists(deb822):
         with open(deb822) as f:
@@ -80,8 +80,8 @@ def archive_uri():
             suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
             if uris and suites and "bookworm" in suites.group(1).split():
                 candidates.append(uris.group(1))
-    if os.path.exists("/etc/apt/sources.list"):
-        with open("/etc/apt/sources.list") as f:
+    if os.path.exists(sources_list):
+        with open(sources_list) as f:
             for line in f:
                 m = re.match(r"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm\s", line)
                 if m:

@@ -85,9 +85,11 @@ def _compare_versions(a, b):
     return 0 if a == b else -1
 
 
-def source_versions():
-    """QEMU 10.0.x versions of the 'qemu' source package apt knows, newest first."""
-    text = output(["apt-cache", "showsrc", "qemu"]) or ""
+def source_versions(text=None):
+    """QEMU 10.0.x versions of the 'qemu' source package apt knows, newest
+    first (text: 'apt-cache showsrc qemu' output, read from apt if None)."""
+    if text is None:
+        text = output(["apt-cache", "showsrc", "qemu"]) or ""
     versions = set(re.findall(r"^Version:\s*(\S+)", text, re.M))
     series = [v for v in versions
               if re.sub(r"^\d+:", "", v).startswith(SERIES)]

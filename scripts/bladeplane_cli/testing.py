@@ -1,6 +1,7 @@
 """The test tiers and their runner.
 
 unit        net/ unit tests (GLib TAP programs from the top-level meson build)
+            and the CLI's own logic (tests/scripts, Python unittest)
 fuzz        libFuzzer targets on the decoders, briefly (clang build)
 qtest       device tests driven through libqtest (QEMU's build)
 functional  real blades booted under the chosen accelerator (Python unittest)
@@ -141,7 +142,10 @@ def tier_unit():
     packages.ensure_packages()
     step("unit: building net/ and its tests")
     setup_host_build(HOST_BUILD)
-    return run_suite("unit", HOST_BUILD, "unit")
+    tally = run_suite("unit", HOST_BUILD, "unit")
+    step("unit: the bladeplane CLI's own logic")
+    tally.add(run_unittests("unit", os.path.join(REPO, "tests", "scripts")))
+    return tally
 
 
 def tier_fuzz():
@@ -159,6 +163,20 @@ def tier_qtest():
                      meson=os.path.join(qemu.QEMU_BUILD, "pyvenv", "bin", "meson"))
 
 
+def run_unittests(tier, directory):
+    """Python unittest modules test_*.py in directory, counted per test."""
+    suite = unittest.defaultTestLoader.discover(directory, pattern="test_*.py")
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    tally = Tally()
+    tally.failed = (len(result.failures) + len(result.errors) +
+                    len(result.unexpectedSuccesses))
+    tally.skipped = len(result.skipped)
+    tally.passed = result.testsRun - tally.failed - tally.skipped
+    for test, _ in result.failures + result.errors:
+        tally.failures.append(f"{tier}: {test.id()}")
+    return tally
+
+
 def tier_functional(accel="auto"):
     from . import blade, image
     qemu.build()
@@ -167,17 +185,7 @@ def tier_functional(accel="auto"):
     print(f"    accelerator: {chosen} ({reason})", flush=True)
     os.environ["BLADEPLANE_ACCEL"] = chosen
     step(f"functional: booting blades under {chosen}")
-    suite = unittest.defaultTestLoader.discover(
-        os.path.join(REPO, "tests", "functional"), pattern="test_*.py")
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
-    result = runner.run(suite)
-    tally = Tally()
-    tally.failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    tally.skipped = len(result.skipped)
-    tally.passed = result.testsRun - tally.failed - tally.skipped
-    for test, _ in result.failures + result.errors:
-        tally.failures.append(f"functional: {test.id()}")
-    return tally
+    return run_unittests("functional", os.path.join(REPO, "tests", "functional"))
 
 
 def run_tiers(names, accel="auto"):

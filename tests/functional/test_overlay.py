@@ -21,6 +21,15 @@ class OverlayTest(unittest.TestCase):
             self.assertTrue(os.path.samefile(path, os.path.join(REPO, rel_repo)),
                             f"{path} is not this checkout's {rel_repo}")
 
+    def test_devices_listed(self):
+        binary = qemu.build()
+        devices = subprocess.run([binary, "-device", "help"], capture_output=True,
+                                 text=True, check=True).stdout
+        self.assertRegex(devices, r'name "blade-nic", bus PCI, desc "bladeplane')
+        machines = subprocess.run([binary, "-M", "help"], capture_output=True,
+                                  text=True, check=True).stdout
+        self.assertRegex(machines, r"(?m)^blade-chassis +bladeplane blade-server chassis")
+
     def test_edit_recompiles_only_that_file(self):
         qemu.build()
         os.utime(os.path.join(REPO, "hw", "blade", "blade-nic.c"))
