@@ -121,6 +121,34 @@ def main():
     out.append(table('', dec))
     out.append('};\n')
 
+    # Bulk codec tables, one 64-bit load per octet or code group.  Flag
+    # bits sit at 0, 8, 16 so that OR-ing entry << j (j < 8) over eight
+    # entries builds eight-bit masks of each flag at once.
+    encf = []
+    for b in range(256):
+        e = enc[0][b]
+        encf.append((e >> 15) | (e & 0x3ff) << 32 |
+                    (enc[1][b] & 0x3ff) << 48)
+    decf = []
+    for code in range(1024):
+        d = dec[code]
+        is_data = d & 0x600 and not d & 0x100
+        bad_neg = not (is_data and d & 0x200)
+        bad_pos = not (is_data and d & 0x400)
+        decf.append(((d >> 11) & 1) | bad_neg << 8 | bad_pos << 16 |
+                    (d & 0xff) << 32)
+
+    def table64(vals):
+        return '\n'.join('    ' + ', '.join('0x%016xULL' % v
+                                             for v in vals[i:i + 2]) + ','
+                         for i in range(0, len(vals), 2))
+    out.append('const uint64_t pcs_enc_bulk[256] = {')
+    out.append(table64(encf))
+    out.append('};\n')
+    out.append('const uint64_t pcs_dec_bulk[1024] = {')
+    out.append(table64(decf))
+    out.append('};\n')
+
     # Utilization ordered set alphabet: unbalanced data code groups (so
     # K28.5 Dx.y returns RD to negative like /I2/), excluding D2.2 and
     # D21.5 (configuration) and D16.2 (/I2/).  The first 64 carry six bits

@@ -8,6 +8,16 @@
 #include "pcs-codec.h"
 
 /*
+ * SSSE3 bulk codec, chosen at run time on x86 hosts: 16 octets per step,
+ * pshufb for the sub-block tables, the same flip-bit prefix XOR for
+ * running disparity.  Other hosts use the portable table code below.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define PCS_SIMD_SSSE3 1
+#include <immintrin.h>
+#endif
+
+/*
  * Running disparity before each of eight octets, given RD before the
  * first (@rd) and a mask with bit i set if octet i is unbalanced: RD
  * before octet i is rd XOR the parity of mask bits 0..i-1.
@@ -22,28 +32,26 @@ static inline unsigned rd_before_each(unsigned flips, unsigned rd)
     return rd ? ~p : p;
 }
 
-void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
-                     unsigned *rd)
+void pcs_encode_data_scalar(const uint8_t *in, size_t n, uint16_t *out,
+                            unsigned *rd)
 {
-    const uint16_t *neg = pcs_enc_data[0];
-    const uint16_t *both = &pcs_enc_data[0][0];
     unsigned r = *rd;
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
-        uint16_t e[8];
-        unsigned flips = 0, before;
+        uint64_t e[8], m = 0;
+        unsigned before;
 
         for (unsigned j = 0; j < 8; j++) {
-            e[j] = neg[in[i + j]];
-            flips |= (unsigned)(e[j] >> 15) << j;
+            e[j] = pcs_enc_bulk[in[i + j]];
+            m |= e[j] << j;
         }
-        before = rd_before_each(flips, r);
+        before = rd_before_each(m & 0xff, r);
         for (unsigned j = 0; j < 8; j++) {
-            /* Indexing by RD, not branching on it: RD is data dependent. */
-            out[i + j] = both[((before >> j) & 1) << 8 | in[i + j]] & 0x3ff;
+            /* Shift by RD, not branch on it: RD is data dependent. */
+            out[i + j] = (e[j] >> (32 + (((before >> j) & 1) << 4))) & 0x3ff;
         }
-        r ^= __builtin_parity(flips);
+        r ^= __builtin_parity(m & 0xff);
     }
     for (; i < n; i++) {
         out[i] = pcs_encode(in[i], false, &r);
@@ -51,33 +59,31 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
     *rd = r;
 }
 
-size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
-                       unsigned *rd)
+size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
+                              unsigned *rd)
 {
     unsigned r = *rd;
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
-        unsigned flips = 0, okneg = 0, okpos = 0, before, bad;
-        uint16_t d[8];
+        uint64_t m = 0;
+        unsigned range = 0, flips, before, bad;
 
         for (unsigned j = 0; j < 8; j++) {
             uint16_t cg = in[i + j];
+            uint64_t e = pcs_dec_bulk[cg & 0x3ff];
 
-            /* Out-of-range values index entry 0, which is invalid. */
-            d[j] = pcs_dec_tab[cg < 1024 ? cg : 0];
-            flips |= ((d[j] >> 11) & 1u) << j;
-            okneg |= ((d[j] >> 9) & 1u) << j;
-            okpos |= ((d[j] >> 10) & 1u) << j;
-            out[i + j] = d[j] & 0xff;
+            range |= cg;
+            m |= e << j;
+            out[i + j] = (uint8_t)(e >> 32);
         }
-        before = rd_before_each(flips, r) & 0xff;
-        /* Bad: specials, or not valid in the column of its own RD. */
-        bad = (before & ~okpos) | (~before & ~okneg);
-        for (unsigned j = 0; j < 8; j++) {
-            bad |= ((d[j] >> 8) & 1u) << j;
+        if (range > 0x3ff) {
+            break;      /* out-of-range values: let the scalar loop stop */
         }
-        bad &= 0xff;
+        flips = m & 0xff;
+        before = rd_before_each(flips, r);
+        /* Bad: specials, invalid, or not valid in the column of its RD. */
+        bad = ((~before & (m >> 8)) | (before & (m >> 16))) & 0xff;
         if (bad) {
             unsigned k = __builtin_ctz(bad);
 
@@ -98,6 +104,399 @@ size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
     }
     *rd = r;
     return i;
+}
+
+#ifdef PCS_SIMD_SSSE3
+#define SIMD_FN __attribute__((target("ssse3")))
+
+/* 32-entry byte table look-up of x in 0..31: two 16-entry halves. */
+static inline SIMD_FN __m128i lut32(__m128i lo, __m128i hi, __m128i x)
+{
+    const __m128i off = _mm_set1_epi8(0x70);
+    __m128i il = _mm_adds_epu8(x, off);
+    __m128i ih = _mm_adds_epu8(_mm_xor_si128(x, _mm_set1_epi8(0x10)), off);
+
+    return _mm_or_si128(_mm_shuffle_epi8(lo, il), _mm_shuffle_epi8(hi, ih));
+}
+
+/*
+ * Encode 16 data octets at running disparity @rd; returns RD after them.
+ * *prefix gets, per octet, the parity of the flips up to and including
+ * it (the decoder needs it to find RD at a mismatch).
+ */
+static inline SIMD_FN __attribute__((always_inline))
+unsigned enc16(__m128i v, __m128i *c6_out, __m128i *c4_out, unsigned rd,
+               __m128i *prefix)
+{
+    /*
+     * 5b/6b code (RD-) and flags: 1 unbalanced, 2 complement at RD+,
+     * 4 A7 at RD-, 8 A7 at RD+
+     */
+    const __m128i c6lo = _mm_setr_epi8(0x27, 0x1d, 0x2d, 0x31, 0x35, 0x29,
+                                       0x19, 0x38, 0x39, 0x25, 0x15, 0x34,
+                                       0x0d, 0x2c, 0x1c, 0x17);
+    const __m128i c6hi = _mm_setr_epi8(0x1b, 0x23, 0x13, 0x32, 0x0b, 0x2a,
+                                       0x1a, 0x3a, 0x33, 0x26, 0x16, 0x36,
+                                       0x0e, 0x2e, 0x1e, 0x2b);
+    const __m128i f6lo = _mm_setr_epi8(3, 3, 3, 0, 3, 0, 0, 2, 3, 0, 0, 8,
+                                       0, 8, 8, 3);
+    const __m128i f6hi = _mm_setr_epi8(3, 4, 4, 0, 4, 0, 0, 3, 3, 0, 0, 3,
+                                       0, 3, 3, 3);
+    /* 3b/4b code (RD-, primary) and flags: 1 unbalanced, 2 complement */
+    const __m128i c4t = _mm_setr_epi8(0xb, 0x9, 0x5, 0xc, 0xd, 0xa, 0x6,
+                                      0xe, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i f4t = _mm_setr_epi8(3, 0, 0, 2, 3, 0, 0, 3,
+                                      0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i one = _mm_set1_epi8(1);
+    const __m128i zero = _mm_setzero_si128();
+    __m128i x = _mm_and_si128(v, _mm_set1_epi8(0x1f));
+    __m128i y = _mm_and_si128(_mm_srli_epi16(v, 5), _mm_set1_epi8(7));
+    __m128i c6 = lut32(c6lo, c6hi, x);
+    __m128i f6 = lut32(f6lo, f6hi, x);
+    __m128i c4 = _mm_shuffle_epi8(c4t, y);
+    __m128i f4 = _mm_shuffle_epi8(f4t, y);
+    __m128i flip6 = _mm_and_si128(f6, one);
+    __m128i p = _mm_and_si128(_mm_xor_si128(f6, f4), one);
+    __m128i before, rdm, rd6, rd6m, a7, m;
+
+    /* inclusive prefix XOR of the flips across the 16 octets */
+    p = _mm_xor_si128(p, _mm_slli_si128(p, 1));
+    p = _mm_xor_si128(p, _mm_slli_si128(p, 2));
+    p = _mm_xor_si128(p, _mm_slli_si128(p, 4));
+    p = _mm_xor_si128(p, _mm_slli_si128(p, 8));
+    *prefix = p;
+    before = _mm_xor_si128(_mm_slli_si128(p, 1), _mm_set1_epi8(rd));
+    rdm = _mm_cmpeq_epi8(before, one);
+    m = _mm_and_si128(rdm, _mm_cmpeq_epi8(_mm_and_si128(f6, _mm_set1_epi8(2)),
+                                          _mm_set1_epi8(2)));
+    c6 = _mm_xor_si128(c6, _mm_and_si128(m, _mm_set1_epi8(0x3f)));
+    rd6 = _mm_xor_si128(before, flip6);
+    rd6m = _mm_cmpeq_epi8(rd6, one);
+    a7 = _mm_or_si128(
+        _mm_andnot_si128(rd6m, _mm_and_si128(f6, _mm_set1_epi8(4))),
+        _mm_and_si128(rd6m, _mm_and_si128(f6, _mm_set1_epi8(8))));
+    a7 = _mm_and_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8(7)),
+                       _mm_cmpgt_epi8(a7, zero));
+    c4 = _mm_or_si128(_mm_andnot_si128(a7, c4),
+                      _mm_and_si128(a7, _mm_set1_epi8(0x7)));
+    m = _mm_and_si128(rd6m, _mm_cmpeq_epi8(_mm_and_si128(f4, _mm_set1_epi8(2)),
+                                           _mm_set1_epi8(2)));
+    c4 = _mm_xor_si128(c4, _mm_and_si128(m, _mm_set1_epi8(0xf)));
+    *c6_out = c6;
+    *c4_out = c4;
+    return rd ^ (_mm_movemask_epi8(_mm_slli_epi16(p, 7)) >> 15);
+}
+
+static SIMD_FN void encode_ssse3(const uint8_t *in, size_t n, uint16_t *out,
+                                 unsigned *rd)
+{
+    size_t i = 0;
+    unsigned r = *rd;
+    __m128i p;
+
+    for (; i + 16 <= n; i += 16) {
+        __m128i c6, c4, lo, hi;
+
+        r = enc16(_mm_loadu_si128((const __m128i *)(in + i)), &c6, &c4, r,
+                  &p);
+        /* code group = c6 << 4 | c4, as low and high octets */
+        lo = _mm_or_si128(_mm_and_si128(_mm_slli_epi16(c6, 4),
+                                        _mm_set1_epi8((char)0xf0)), c4);
+        hi = _mm_and_si128(_mm_srli_epi16(c6, 4), _mm_set1_epi8(3));
+        _mm_storeu_si128((__m128i *)(out + i), _mm_unpacklo_epi8(lo, hi));
+        _mm_storeu_si128((__m128i *)(out + i + 8), _mm_unpackhi_epi8(lo, hi));
+    }
+    *rd = r;
+    pcs_encode_data_scalar(in + i, n - i, out + i, rd);
+}
+
+/*
+ * Decode 16 code groups by looking up their sub-blocks as if they were
+ * valid data, then re-encoding: where the result differs, the code group
+ * was special, invalid or in the wrong disparity column.
+ */
+static SIMD_FN size_t decode_ssse3(const uint16_t *in, size_t n,
+                                   uint8_t *out, unsigned *rd)
+{
+    /* 6b sub-block (either column) -> x; invalid -> anything */
+    const __m128i d6[4] = {
+        _mm_setr_epi8(0, 0, 0, 0, 0, 23, 8, 7, 0, 27, 4, 20, 24, 12, 28, 0),
+        _mm_setr_epi8(0, 29, 2, 18, 31, 10, 26, 15, 0, 6, 22, 16, 14, 1, 30,
+                      0),
+        _mm_setr_epi8(0, 30, 1, 17, 16, 9, 25, 0, 15, 5, 21, 31, 13, 2, 29,
+                      0),
+        _mm_setr_epi8(0, 3, 19, 24, 11, 4, 27, 0, 7, 8, 23, 0, 0, 0, 0, 0),
+    };
+    const __m128i d4 = _mm_setr_epi8(0, 7, 4, 3, 0, 2, 6, 7, 7, 1, 5, 0, 3,
+                                     4, 7, 0);
+    const __m128i off = _mm_set1_epi8(0x70);
+    unsigned r = *rd;
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(in + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(in + i + 8));
+        /* bits 4-11, saturated: >= 64 where the value is out of range */
+        __m128i s6r = _mm_packus_epi16(_mm_srli_epi16(a, 4),
+                                       _mm_srli_epi16(b, 4));
+        __m128i s6 = _mm_and_si128(s6r, _mm_set1_epi8(0x3f));
+        __m128i s4 = _mm_packus_epi16(_mm_and_si128(a, _mm_set1_epi16(0xf)),
+                                      _mm_and_si128(b, _mm_set1_epi16(0xf)));
+        __m128i x = _mm_setzero_si128(), octets, p, eq, c6, c4;
+        unsigned r2, mask;
+
+        for (int k = 0; k < 4; k++) {
+            __m128i idx = _mm_adds_epu8(
+                _mm_xor_si128(s6, _mm_set1_epi8(k << 4)), off);
+
+            x = _mm_or_si128(x, _mm_shuffle_epi8(d6[k], idx));
+        }
+        octets = _mm_or_si128(x, _mm_and_si128(
+                     _mm_slli_epi16(_mm_shuffle_epi8(d4, s4), 5),
+                     _mm_set1_epi8((char)0xe0)));
+        _mm_storeu_si128((__m128i *)(out + i), octets);
+        r2 = enc16(octets, &c6, &c4, r, &p);
+        eq = _mm_and_si128(_mm_cmpeq_epi8(s6r, c6), _mm_cmpeq_epi8(s4, c4));
+        mask = ~_mm_movemask_epi8(eq) & 0xffff;
+        if (mask) {
+            uint8_t pre[16];
+            unsigned k = __builtin_ctz(mask);
+
+            _mm_storeu_si128((__m128i *)pre, p);
+            *rd = k ? r ^ pre[k - 1] : r;
+            return i + k;
+        }
+        r = r2;
+    }
+    *rd = r;
+    return i + pcs_decode_data_scalar(in + i, n - i, out + i, rd);
+}
+
+#define AVX2_FN __attribute__((target("avx2")))
+#define B2(v) _mm256_broadcastsi128_si256(v)
+
+static inline AVX2_FN __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i x)
+{
+    const __m256i off = _mm256_set1_epi8(0x70);
+    __m256i il = _mm256_adds_epu8(x, off);
+    __m256i ih = _mm256_adds_epu8(_mm256_xor_si256(x,
+                                                   _mm256_set1_epi8(0x10)),
+                                  off);
+
+    return _mm256_or_si256(_mm256_shuffle_epi8(lo, il),
+                           _mm256_shuffle_epi8(hi, ih));
+}
+
+/*
+ * enc16() on 32 octets; byte shifts are per 128-bit lane in AVX2, so the
+ * low lane's total flip parity is carried into the high lane.
+ */
+static inline AVX2_FN __attribute__((always_inline))
+unsigned enc32(__m256i v, __m256i *c6_out, __m256i *c4_out, unsigned rd,
+               __m256i *prefix)
+{
+    const __m256i c6lo = B2(_mm_setr_epi8(0x27, 0x1d, 0x2d, 0x31, 0x35,
+                                          0x29, 0x19, 0x38, 0x39, 0x25,
+                                          0x15, 0x34, 0x0d, 0x2c, 0x1c,
+                                          0x17));
+    const __m256i c6hi = B2(_mm_setr_epi8(0x1b, 0x23, 0x13, 0x32, 0x0b,
+                                          0x2a, 0x1a, 0x3a, 0x33, 0x26,
+                                          0x16, 0x36, 0x0e, 0x2e, 0x1e,
+                                          0x2b));
+    const __m256i f6lo = B2(_mm_setr_epi8(3, 3, 3, 0, 3, 0, 0, 2, 3, 0, 0,
+                                          8, 0, 8, 8, 3));
+    const __m256i f6hi = B2(_mm_setr_epi8(3, 4, 4, 0, 4, 0, 0, 3, 3, 0, 0,
+                                          3, 0, 3, 3, 3));
+    const __m256i c4t = B2(_mm_setr_epi8(0xb, 0x9, 0x5, 0xc, 0xd, 0xa, 0x6,
+                                         0xe, 0, 0, 0, 0, 0, 0, 0, 0));
+    const __m256i f4t = B2(_mm_setr_epi8(3, 0, 0, 2, 3, 0, 0, 3,
+                                         0, 0, 0, 0, 0, 0, 0, 0));
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i x = _mm256_and_si256(v, _mm256_set1_epi8(0x1f));
+    __m256i y = _mm256_and_si256(_mm256_srli_epi16(v, 5),
+                                 _mm256_set1_epi8(7));
+    __m256i c6 = lut32_avx2(c6lo, c6hi, x);
+    __m256i f6 = lut32_avx2(f6lo, f6hi, x);
+    __m256i c4 = _mm256_shuffle_epi8(c4t, y);
+    __m256i f4 = _mm256_shuffle_epi8(f4t, y);
+    __m256i flip6 = _mm256_and_si256(f6, one);
+    __m256i p = _mm256_and_si256(_mm256_xor_si256(f6, f4), one);
+    __m256i carry, before, rdm, rd6m, a7, m;
+
+    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 1));
+    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 2));
+    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 4));
+    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 8));
+    carry = _mm256_permute2x128_si256(p, p, 0x08);  /* [0, low lane] */
+    p = _mm256_xor_si256(p, _mm256_shuffle_epi8(carry,
+                                                _mm256_set1_epi8(15)));
+    *prefix = p;
+    carry = _mm256_permute2x128_si256(p, p, 0x08);
+    before = _mm256_xor_si256(_mm256_alignr_epi8(p, carry, 15),
+                              _mm256_set1_epi8(rd));
+    rdm = _mm256_cmpeq_epi8(before, one);
+    m = _mm256_and_si256(rdm, _mm256_cmpeq_epi8(
+            _mm256_and_si256(f6, _mm256_set1_epi8(2)), _mm256_set1_epi8(2)));
+    c6 = _mm256_xor_si256(c6, _mm256_and_si256(m, _mm256_set1_epi8(0x3f)));
+    rd6m = _mm256_cmpeq_epi8(_mm256_xor_si256(before, flip6), one);
+    a7 = _mm256_or_si256(
+        _mm256_andnot_si256(rd6m, _mm256_and_si256(f6,
+                                                   _mm256_set1_epi8(4))),
+        _mm256_and_si256(rd6m, _mm256_and_si256(f6, _mm256_set1_epi8(8))));
+    a7 = _mm256_and_si256(_mm256_cmpeq_epi8(y, _mm256_set1_epi8(7)),
+                          _mm256_cmpgt_epi8(a7, _mm256_setzero_si256()));
+    c4 = _mm256_or_si256(_mm256_andnot_si256(a7, c4),
+                         _mm256_and_si256(a7, _mm256_set1_epi8(0x7)));
+    m = _mm256_and_si256(rd6m, _mm256_cmpeq_epi8(
+            _mm256_and_si256(f4, _mm256_set1_epi8(2)), _mm256_set1_epi8(2)));
+    c4 = _mm256_xor_si256(c4, _mm256_and_si256(m, _mm256_set1_epi8(0xf)));
+    *c6_out = c6;
+    *c4_out = c4;
+    return rd ^ ((unsigned)_mm256_movemask_epi8(_mm256_slli_epi16(p, 7)) >>
+                 31);
+}
+
+static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
+                                unsigned *rd)
+{
+    size_t i = 0;
+    unsigned r = *rd;
+    __m256i p, c6, c4, lo, hi, l8;
+
+    for (; i + 32 <= n; i += 32) {
+        r = enc32(_mm256_loadu_si256((const __m256i *)(in + i)), &c6, &c4,
+                  r, &p);
+        lo = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi16(c6, 4),
+                                              _mm256_set1_epi8((char)0xf0)),
+                             c4);
+        hi = _mm256_and_si256(_mm256_srli_epi16(c6, 4), _mm256_set1_epi8(3));
+        l8 = _mm256_unpacklo_epi8(lo, hi);      /* 0-7, 16-23 */
+        hi = _mm256_unpackhi_epi8(lo, hi);      /* 8-15, 24-31 */
+        _mm256_storeu_si256((__m256i *)(out + i),
+                            _mm256_permute2x128_si256(l8, hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(out + i + 16),
+                            _mm256_permute2x128_si256(l8, hi, 0x31));
+    }
+    *rd = r;
+    pcs_encode_data_scalar(in + i, n - i, out + i, rd);
+}
+
+static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
+                                  uint8_t *out, unsigned *rd)
+{
+    const __m256i d6[4] = {
+        B2(_mm_setr_epi8(0, 0, 0, 0, 0, 23, 8, 7, 0, 27, 4, 20, 24, 12, 28,
+                         0)),
+        B2(_mm_setr_epi8(0, 29, 2, 18, 31, 10, 26, 15, 0, 6, 22, 16, 14, 1,
+                         30, 0)),
+        B2(_mm_setr_epi8(0, 30, 1, 17, 16, 9, 25, 0, 15, 5, 21, 31, 13, 2,
+                         29, 0)),
+        B2(_mm_setr_epi8(0, 3, 19, 24, 11, 4, 27, 0, 7, 8, 23, 0, 0, 0, 0,
+                         0)),
+    };
+    const __m256i d4 = B2(_mm_setr_epi8(0, 7, 4, 3, 0, 2, 6, 7, 7, 1, 5, 0,
+                                        3, 4, 7, 0));
+    const __m256i off = _mm256_set1_epi8(0x70);
+    const __m256i low4 = _mm256_set1_epi16(0xf);
+    unsigned r = *rd;
+    size_t i = 0;
+
+    for (; i + 32 <= n; i += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(in + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(in + i + 16));
+        /* packus interleaves the lanes: 0xD8 puts the octets in order */
+        __m256i s6r = _mm256_permute4x64_epi64(
+            _mm256_packus_epi16(_mm256_srli_epi16(a, 4),
+                                _mm256_srli_epi16(b, 4)), 0xD8);
+        __m256i s4 = _mm256_permute4x64_epi64(
+            _mm256_packus_epi16(_mm256_and_si256(a, low4),
+                                _mm256_and_si256(b, low4)), 0xD8);
+        __m256i s6 = _mm256_and_si256(s6r, _mm256_set1_epi8(0x3f));
+        __m256i x = _mm256_setzero_si256(), octets, p, eq, c6, c4;
+        unsigned r2, mask;
+
+        for (int k = 0; k < 4; k++) {
+            __m256i idx = _mm256_adds_epu8(
+                _mm256_xor_si256(s6, _mm256_set1_epi8(k << 4)), off);
+
+            x = _mm256_or_si256(x, _mm256_shuffle_epi8(d6[k], idx));
+        }
+        octets = _mm256_or_si256(x, _mm256_and_si256(
+                     _mm256_slli_epi16(_mm256_shuffle_epi8(d4, s4), 5),
+                     _mm256_set1_epi8((char)0xe0)));
+        _mm256_storeu_si256((__m256i *)(out + i), octets);
+        r2 = enc32(octets, &c6, &c4, r, &p);
+        /* s6r is >= 64 where the input was out of range: no match */
+        eq = _mm256_and_si256(_mm256_cmpeq_epi8(s6r, c6),
+                              _mm256_cmpeq_epi8(s4, c4));
+        mask = ~(unsigned)_mm256_movemask_epi8(eq);
+        if (mask) {
+            uint8_t pre[32];
+            unsigned k = __builtin_ctz(mask);
+
+            _mm256_storeu_si256((__m256i *)pre, p);
+            *rd = k ? r ^ pre[k - 1] : r;
+            return i + k;
+        }
+        r = r2;
+    }
+    *rd = r;
+    return i + decode_ssse3(in + i, n - i, out + i, rd);
+}
+
+static int simd_max = 2;
+
+static int simd_level(void)
+{
+    static int level = -1;
+
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx2") ? 2 :
+                __builtin_cpu_supports("ssse3") ? 1 : 0;
+    }
+    return level < simd_max ? level : simd_max;
+}
+#endif
+
+int pcs_codec_limit_simd(int max_level)
+{
+#ifdef PCS_SIMD_SSSE3
+    simd_max = max_level;
+    return simd_level();
+#else
+    return 0;
+#endif
+}
+
+void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
+                     unsigned *rd)
+{
+#ifdef PCS_SIMD_SSSE3
+    switch (simd_level()) {
+    case 2:
+        encode_avx2(in, n, out, rd);
+        return;
+    case 1:
+        encode_ssse3(in, n, out, rd);
+        return;
+    }
+#endif
+    pcs_encode_data_scalar(in, n, out, rd);
+}
+
+size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
+                       unsigned *rd)
+{
+#ifdef PCS_SIMD_SSSE3
+    switch (simd_level()) {
+    case 2:
+        return decode_avx2(in, n, out, rd);
+    case 1:
+        return decode_ssse3(in, n, out, rd);
+    }
+#endif
+    return pcs_decode_data_scalar(in, n, out, rd);
 }
 
 bool pcs_is_valid_k(uint8_t octet)

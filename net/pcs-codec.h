@@ -57,6 +57,16 @@ extern const uint16_t pcs_enc_ctrl[2][256];
 #define PCS_DEC_COMMA    0x4000u  /* holds a comma in bits abcdeif */
 extern const uint16_t pcs_dec_tab[1024];
 
+/*
+ * Tables of the bulk functions: pcs_enc_bulk[octet] holds the RD- code
+ * group in bits 32-41, the RD+ one in bits 48-57 and "unbalanced" in bit
+ * 0; pcs_dec_bulk[code group] holds the data octet in bits 32-39,
+ * "unbalanced" in bit 0 and "not a valid data code group at RD-" (bit 8)
+ * and "... at RD+" (bit 16).
+ */
+extern const uint64_t pcs_enc_bulk[256];
+extern const uint64_t pcs_dec_bulk[1024];
+
 /* Result flags of pcs_decode(). */
 #define PCS_CG_K         0x0100u  /* special code group */
 #define PCS_CG_INVALID   0x0200u  /* in neither column */
@@ -124,6 +134,19 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
  */
 size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
                        unsigned *rd);
+
+/* The portable implementations of the two above (for tests). */
+void pcs_encode_data_scalar(const uint8_t *in, size_t n, uint16_t *out,
+                            unsigned *rd);
+size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
+                              unsigned *rd);
+
+/*
+ * Use at most this SIMD level in the bulk functions (0 portable, 1 SSSE3,
+ * 2 AVX2; the default is the best the host has).  Returns the level now
+ * in use.  For tests and benchmarks.
+ */
+int pcs_codec_limit_simd(int max_level);
 
 /* True if @octet is one of the 12 special code groups of clause 36. */
 bool pcs_is_valid_k(uint8_t octet);
