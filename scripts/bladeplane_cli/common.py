@@ -53,15 +53,21 @@ def need_space(path, gib, what):
 
 
 def run(cmd, *, log=None, check=True, env=None, cwd=None, quiet=False):
-    """Run cmd; with log, stdout/stderr go to that file and its tail is shown
-    on failure.  Returns the CompletedProcess."""
+    """Run cmd; with log, stdout/stderr are appended to that file (and are
+    in the result's log_text) and its tail is shown on failure.  Returns the
+    CompletedProcess."""
     if log:
         ensure_dir(os.path.dirname(log))
         with open(log, "a") as f:
             f.write(f"\n$ {' '.join(cmd)}\n")
             f.flush()
+            start = f.tell()
             proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
                                   env=env, cwd=cwd)
+        # What this command printed, for callers that diagnose failures.
+        with open(log, errors="replace") as f:
+            f.seek(start)
+            proc.log_text = f.read()
     else:
         out = subprocess.DEVNULL if quiet else None
         proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=out,

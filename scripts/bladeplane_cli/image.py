@@ -55,36 +55,41 @@ def candidates(pkgs):
     return {pkg: found[pkg] for pkg in pkgs}
 
 
-def fetch_deb(pkg, version):
-    """apt-get download into the cache; returns the .deb path."""
+def _find_deb(debs, pkg, version):
+    # apt names files pkg_VERSION_arch.deb, without the epoch or with it
+    # escaped as %3a.
+    plain = re.sub(r"^\d+:", "", version)
+    for name in os.listdir(debs):
+        unescaped = name.replace("%3a", ":")
+        if (name.startswith(f"{pkg}_") and name.endswith(".deb") and
+                (f"_{version}_" in unescaped or f"_{plain}_" in unescaped)):
+            return os.path.join(debs, name)
+    return None
+
+
+def fetch_debs(versions):
+    """apt-get download (one call for all that are missing) into the cache;
+    returns {package: .deb path}."""
     debs = ensure_dir(os.path.join(cache_dir(), "debs"))
-
-    def find():
-        # apt names files pkg_VERSION_arch.deb, without the epoch or with
-        # it escaped as %3a.
-        plain = re.sub(r"^\d+:", "", version)
-        for name in os.listdir(debs):
-            unescaped = name.replace("%3a", ":")
-            if (name.startswith(f"{pkg}_") and name.endswith(".deb") and
-                    (f"_{version}_" in unescaped or f"_{plain}_" in unescaped)):
-                return os.path.join(debs, name)
-        return None
-
-    if find():
-        return find()
-    say(f"downloading {pkg} {version}")
-    log = os.path.join(LOGS, "image.log")
-    proc = run(["apt-get", "download", f"{pkg}={version}"], cwd=debs, log=log,
-               check=False)
-    if proc.returncode != 0:
-        text = open(log, errors="replace").read()
-        if re.search(r"Temporary failure resolving|Could not connect", text):
-            raise Failure(f"no network to the Debian archive: cannot download "
-                          f"{pkg} (see {log})")
-        raise Failure(f"'apt-get download {pkg}={version}' failed (see {log})")
-    if find():
-        return find()
-    raise Failure(f"apt-get download left no .deb for {pkg} in {debs}")
+    missing = [f"{p}={v}" for p, v in sorted(versions.items())
+               if not _find_deb(debs, p, v)]
+    if missing:
+        say(f"downloading {' '.join(missing)}")
+        log = os.path.join(LOGS, "image.log")
+        proc = run(["apt-get", "download"] + missing, cwd=debs, log=log,
+                   check=False)
+        if proc.returncode != 0:
+            if re.search(r"Temporary failure resolving|Could not connect|"
+                         r"Unable to connect", proc.log_text):
+                raise Failure("no network to the Debian archive: cannot "
+                              f"download the blade image's packages (see {log})")
+            raise Failure(f"'apt-get download' of the blade image's packages "
+                          f"failed (see {log})")
+    found = {p: _find_deb(debs, p, v) for p, v in versions.items()}
+    for p, path in found.items():
+        if not path:
+            raise Failure(f"apt-get download left no .deb for {p} in {debs}")
+    return found
 
 
 def unpack(deb, dest):
@@ -164,9 +169,8 @@ def guest_root(versions):
     tmp = dest + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     ensure_dir(tmp)
-    for pkg, version in sorted(versions.items()):
-        run(["dpkg-deb", "-x", fetch_deb(pkg, version), tmp],
-            log=os.path.join(LOGS, "image.log"))
+    for deb in sorted(fetch_debs(versions).values()):
+        run(["dpkg-deb", "-x", deb, tmp], log=os.path.join(LOGS, "image.log"))
     open(os.path.join(tmp, ".unpacked"), "w").close()
     shutil.rmtree(dest, ignore_errors=True)
     os.rename(tmp, dest)
@@ -299,9 +303,10 @@ def build(force=False):
     step(f"building the blade image (kernel {abi}-cloud-amd64, busybox initramfs)")
     need_space(cache_dir(), 1, "the kernel package")
     ensure_dir(IMAGES)
-    kroot = unpack(fetch_deb(kpkg, parts["kernel_version"]),
+    debs = fetch_debs(dict(guest, **host))
+    kroot = unpack(debs[kpkg],
                    os.path.join(cache_dir(), "kernel", f"{abi}-cloud-amd64"))
-    broot = unpack(fetch_deb("busybox-static", parts["busybox_version"]),
+    broot = unpack(debs["busybox-static"],
                    os.path.join(cache_dir(), "busybox", parts["busybox_version"]))
     vmlinuz = os.path.join(kroot, "boot", f"vmlinuz-{abi}-cloud-amd64")
     if not os.path.exists(vmlinuz):

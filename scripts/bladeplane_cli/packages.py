@@ -120,10 +120,11 @@ def meson_ok():
 def apt_update(sudo):
     log = os.path.join(LOGS, "apt.log")
     proc = run(sudo + ["apt-get", "update"], log=log, check=False)
-    text = open(log, errors="replace").read()
+    text = proc.log_text
     if proc.returncode != 0 or re.search(r"^(W|E): Failed to fetch", text, re.M):
         if re.search(r"Temporary failure resolving|Could not connect|"
-                     r"Network is unreachable|Connection failed|Could not resolve",
+                     r"Network is unreachable|Connection failed|Could not resolve|"
+                     r"Unable to connect",
                      text):
             raise Failure("no network to the Debian archive: 'apt-get update' "
                           f"could not reach {archive_uri()} (see {log})")
@@ -138,7 +139,7 @@ def apt_install(sudo, args):
                        "--no-install-recommends"] + args,
                log=log, check=False, env=env)
     if proc.returncode != 0:
-        text = open(log, errors="replace").read()
+        text = proc.log_text
         if "No space left on device" in text:
             raise Failure("disk full while installing Debian packages "
                           f"(see {log})")

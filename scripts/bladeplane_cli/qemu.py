@@ -24,7 +24,7 @@ import subprocess
 
 from . import packages
 from .common import (BUILD, LOGS, REPO, Failure, Progress, cache_dir,
-                     ensure_dir, need_space, output, run, say, step)
+                     ensure_dir, need_space, output, run, say, show_tail, step)
 
 SERIES = "10.0."
 QEMU_SRC = os.path.join(BUILD, "qemu-src")
@@ -140,7 +140,7 @@ def pristine_source():
                re.sub(r"^\d+:", "", version) in f]
         if proc.returncode == 0 and dsc:
             break
-        text = open(log, errors="replace").read()
+        text = proc.log_text
         if "No space left" in text:
             raise Failure(f"disk full while downloading QEMU's source (see {log})")
         if re.search(r"Temporary failure resolving|Could not connect", text):
@@ -281,7 +281,6 @@ def ninja(targets, what):
         text = open(log, errors="replace").read()
         if "No space left on device" in text:
             raise Failure(f"disk full while building QEMU (see {log})")
-        from .common import show_tail
         show_tail(log, 40)
         raise Failure(f"QEMU build failed; full log: {log}")
     progress.done("up to date" if work == 0 else

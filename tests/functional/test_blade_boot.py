@@ -1,6 +1,5 @@
 """A blade boots Linux from the blade image and sees its blade-nic."""
 
-import json
 import unittest
 
 from bptest import accel, blade

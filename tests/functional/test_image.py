@@ -6,7 +6,7 @@ import os
 import subprocess
 import unittest
 
-from bptest import blade  # noqa: F401  (sets up the import path)
+import bptest  # noqa: F401  (puts the CLI on the import path)
 from bladeplane_cli import image
 
 
