@@ -104,7 +104,11 @@ def wanted_sources(uri):
 
 
 def missing_packages(names):
-    out = output(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n"] + names) or ""
+    # dpkg-query exits 1 when any name is unknown to dpkg, but still lists
+    # the others: read its output whatever the exit status.
+    out = subprocess.run(["dpkg-query", "-W", "-f",
+                          "${Package} ${db:Status-Status}\n"] + names,
+                         capture_output=True, text=True).stdout
     have = {l.split()[0] for l in out.splitlines() if l.endswith(" installed")}
     return [n for n in names if n not in have]
 

@@ -59,6 +59,13 @@ class AptConfigTest(unittest.TestCase):
                                          "PRETTY_NAME": "Fedora Linux 40"})
         packages.check_distribution({"ID": "debian", "VERSION_ID": "12"})
 
+    def test_missing_packages_with_one_unknown(self):
+        # dpkg-query fails as a whole when one name is unknown; the others
+        # must still be judged on their own.
+        self.assertEqual(packages.missing_packages(
+            ["dpkg", "bladeplane-no-such-package"]),
+            ["bladeplane-no-such-package"])
+
     def test_neither_root_nor_sudo(self):
         with mock.patch("os.geteuid", return_value=1000), \
              mock.patch("shutil.which", return_value=None):
