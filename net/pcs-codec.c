@@ -275,16 +275,12 @@ static SIMD_FN size_t decode_ssse3(const uint16_t *in, size_t n,
 #define AVX2_FN __attribute__((target("avx2")))
 #define B2(v) _mm256_broadcastsi128_si256(v)
 
-static inline AVX2_FN __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i x)
+/* 32-entry look-up of x in 0..31; @sel4 has bit 4 of x in bit 7 */
+static inline AVX2_FN __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i x,
+                                         __m256i sel4)
 {
-    const __m256i off = _mm256_set1_epi8(0x70);
-    __m256i il = _mm256_adds_epu8(x, off);
-    __m256i ih = _mm256_adds_epu8(_mm256_xor_si256(x,
-                                                   _mm256_set1_epi8(0x10)),
-                                  off);
-
-    return _mm256_or_si256(_mm256_shuffle_epi8(lo, il),
-                           _mm256_shuffle_epi8(hi, ih));
+    return _mm256_blendv_epi8(_mm256_shuffle_epi8(lo, x),
+                              _mm256_shuffle_epi8(hi, x), sel4);
 }
 
 /*
@@ -303,26 +299,34 @@ unsigned enc32(__m256i v, __m256i *c6_out, __m256i *c4_out, unsigned rd,
                                           0x2a, 0x1a, 0x3a, 0x33, 0x26,
                                           0x16, 0x36, 0x0e, 0x2e, 0x1e,
                                           0x2b));
-    const __m256i f6lo = B2(_mm_setr_epi8(3, 3, 3, 0, 3, 0, 0, 2, 3, 0, 0,
-                                          8, 0, 8, 8, 3));
-    const __m256i f6hi = B2(_mm_setr_epi8(3, 4, 4, 0, 4, 0, 0, 3, 3, 0, 0,
-                                          3, 0, 3, 3, 3));
+    /*
+     * 5b/6b flags laid out for blendv and masks: 0x80 complement at RD+,
+     * 0x10 unbalanced, 0x02 A7 at RD-, 0x04 A7 at RD+.
+     */
+    const __m256i f6lo = B2(_mm_setr_epi8(-112, -112, -112, 0, -112, 0, 0,
+                                          -128, -112, 0, 0, 4, 0, 4, 4,
+                                          -112));
+    const __m256i f6hi = B2(_mm_setr_epi8(-112, 2, 2, 0, 2, 0, 0, -112,
+                                          -112, 0, 0, -112, 0, -112, -112,
+                                          -112));
     const __m256i c4t = B2(_mm_setr_epi8(0xb, 0x9, 0x5, 0xc, 0xd, 0xa, 0x6,
                                          0xe, 0, 0, 0, 0, 0, 0, 0, 0));
-    const __m256i f4t = B2(_mm_setr_epi8(3, 0, 0, 2, 3, 0, 0, 3,
-                                         0, 0, 0, 0, 0, 0, 0, 0));
-    const __m256i one = _mm256_set1_epi8(1);
+    /* 3b/4b flags: 0x0f complement at RD+, 0x10 unbalanced, 0x80 y = 7 */
+    const __m256i f4t = B2(_mm_setr_epi8(0x1f, 0, 0, 0x0f, 0x1f, 0, 0,
+                                         -97, 0, 0, 0, 0, 0, 0, 0, 0));
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
     __m256i x = _mm256_and_si256(v, _mm256_set1_epi8(0x1f));
     __m256i y = _mm256_and_si256(_mm256_srli_epi16(v, 5),
                                  _mm256_set1_epi8(7));
-    __m256i c6 = lut32_avx2(c6lo, c6hi, x);
-    __m256i f6 = lut32_avx2(f6lo, f6hi, x);
+    __m256i sel4 = _mm256_slli_epi16(x, 3);
+    __m256i c6 = lut32_avx2(c6lo, c6hi, x, sel4);
+    __m256i f6 = lut32_avx2(f6lo, f6hi, x, sel4);
     __m256i c4 = _mm256_shuffle_epi8(c4t, y);
     __m256i f4 = _mm256_shuffle_epi8(f4t, y);
-    __m256i flip6 = _mm256_and_si256(f6, one);
-    __m256i p = _mm256_and_si256(_mm256_xor_si256(f6, f4), one);
-    __m256i carry, before, rdm, rd6m, a7, m;
+    __m256i p = _mm256_and_si256(_mm256_xor_si256(f6, f4), bit4);
+    __m256i carry, before, rdm, rd6m, a7;
 
+    /* inclusive prefix XOR of the flips (bit 4 of each octet) */
     p = _mm256_xor_si256(p, _mm256_slli_si256(p, 1));
     p = _mm256_xor_si256(p, _mm256_slli_si256(p, 2));
     p = _mm256_xor_si256(p, _mm256_slli_si256(p, 4));
@@ -333,26 +337,22 @@ unsigned enc32(__m256i v, __m256i *c6_out, __m256i *c4_out, unsigned rd,
     *prefix = p;
     carry = _mm256_permute2x128_si256(p, p, 0x08);
     before = _mm256_xor_si256(_mm256_alignr_epi8(p, carry, 15),
-                              _mm256_set1_epi8(rd));
-    rdm = _mm256_cmpeq_epi8(before, one);
-    m = _mm256_and_si256(rdm, _mm256_cmpeq_epi8(
-            _mm256_and_si256(f6, _mm256_set1_epi8(2)), _mm256_set1_epi8(2)));
-    c6 = _mm256_xor_si256(c6, _mm256_and_si256(m, _mm256_set1_epi8(0x3f)));
-    rd6m = _mm256_cmpeq_epi8(_mm256_xor_si256(before, flip6), one);
-    a7 = _mm256_or_si256(
-        _mm256_andnot_si256(rd6m, _mm256_and_si256(f6,
-                                                   _mm256_set1_epi8(4))),
-        _mm256_and_si256(rd6m, _mm256_and_si256(f6, _mm256_set1_epi8(8))));
-    a7 = _mm256_and_si256(_mm256_cmpeq_epi8(y, _mm256_set1_epi8(7)),
-                          _mm256_cmpgt_epi8(a7, _mm256_setzero_si256()));
-    c4 = _mm256_or_si256(_mm256_andnot_si256(a7, c4),
-                         _mm256_and_si256(a7, _mm256_set1_epi8(0x7)));
-    m = _mm256_and_si256(rd6m, _mm256_cmpeq_epi8(
-            _mm256_and_si256(f4, _mm256_set1_epi8(2)), _mm256_set1_epi8(2)));
-    c4 = _mm256_xor_si256(c4, _mm256_and_si256(m, _mm256_set1_epi8(0xf)));
+                              _mm256_set1_epi8(rd << 4));
+    rdm = _mm256_cmpeq_epi8(before, bit4);
+    c6 = _mm256_blendv_epi8(c6, _mm256_xor_si256(c6, _mm256_set1_epi8(0x3f)),
+                            _mm256_and_si256(f6, rdm));
+    rd6m = _mm256_cmpeq_epi8(_mm256_xor_si256(before,
+                                              _mm256_and_si256(f6, bit4)),
+                             bit4);
+    a7 = _mm256_and_si256(f6, _mm256_blendv_epi8(_mm256_set1_epi8(2),
+                                                 _mm256_set1_epi8(4), rd6m));
+    a7 = _mm256_and_si256(_mm256_cmpgt_epi8(a7, _mm256_setzero_si256()), f4);
+    c4 = _mm256_blendv_epi8(c4, _mm256_set1_epi8(0x7), a7);
+    c4 = _mm256_xor_si256(c4, _mm256_and_si256(
+             _mm256_and_si256(f4, rd6m), _mm256_set1_epi8(0xf)));
     *c6_out = c6;
     *c4_out = c4;
-    return rd ^ ((unsigned)_mm256_movemask_epi8(_mm256_slli_epi16(p, 7)) >>
+    return rd ^ ((unsigned)_mm256_movemask_epi8(_mm256_slli_epi16(p, 3)) >>
                  31);
 }
 
@@ -396,7 +396,6 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
     };
     const __m256i d4 = B2(_mm_setr_epi8(0, 7, 4, 3, 0, 2, 6, 7, 7, 1, 5, 0,
                                         3, 4, 7, 0));
-    const __m256i off = _mm256_set1_epi8(0x70);
     const __m256i low4 = _mm256_set1_epi16(0xf);
     unsigned r = *rd;
     size_t i = 0;
@@ -412,15 +411,18 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
             _mm256_packus_epi16(_mm256_and_si256(a, low4),
                                 _mm256_and_si256(b, low4)), 0xD8);
         __m256i s6 = _mm256_and_si256(s6r, _mm256_set1_epi8(0x3f));
-        __m256i x = _mm256_setzero_si256(), octets, p, eq, c6, c4;
+        __m256i sel4 = _mm256_slli_epi16(s6, 3);    /* bit 4 -> bit 7 */
+        __m256i sel5 = _mm256_slli_epi16(s6, 2);    /* bit 5 -> bit 7 */
+        __m256i x, octets, p, eq, c6, c4;
         unsigned r2, mask;
 
-        for (int k = 0; k < 4; k++) {
-            __m256i idx = _mm256_adds_epu8(
-                _mm256_xor_si256(s6, _mm256_set1_epi8(k << 4)), off);
-
-            x = _mm256_or_si256(x, _mm256_shuffle_epi8(d6[k], idx));
-        }
+        /* 64 entries: four 16-entry tables picked by bits 4 and 5 */
+        x = _mm256_blendv_epi8(
+            _mm256_blendv_epi8(_mm256_shuffle_epi8(d6[0], s6),
+                               _mm256_shuffle_epi8(d6[1], s6), sel4),
+            _mm256_blendv_epi8(_mm256_shuffle_epi8(d6[2], s6),
+                               _mm256_shuffle_epi8(d6[3], s6), sel4),
+            sel5);
         octets = _mm256_or_si256(x, _mm256_and_si256(
                      _mm256_slli_epi16(_mm256_shuffle_epi8(d4, s4), 5),
                      _mm256_set1_epi8((char)0xe0)));
@@ -435,7 +437,7 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
             unsigned k = __builtin_ctz(mask);
 
             _mm256_storeu_si256((__m256i *)pre, p);
-            *rd = k ? r ^ pre[k - 1] : r;
+            *rd = k ? r ^ (pre[k - 1] >> 4) : r;
             return i + k;
         }
         r = r2;
