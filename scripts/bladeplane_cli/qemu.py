@@ -36,6 +36,9 @@ DEVICES_MAK = os.path.join(REPO, "scripts", "qemu", "x86_64-softmmu.mak")
 FIRMWARE_DIRS = ["/usr/share/seabios", "/usr/share/qemu"]
 
 CONFIGURE_ARGS = [
+    # configure names the compiler in its meson cross file, so meson never
+    # picks ccache up by itself: name it here.
+    "--cc=ccache cc",
     "--python=/usr/bin/python3",
     "--target-list=x86_64-softmmu",
     "--without-default-features",

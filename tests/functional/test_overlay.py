@@ -42,6 +42,12 @@ class OverlayTest(unittest.TestCase):
         self.assertEqual(len(compiled), 1, compiled)
         self.assertRegex(compiled[0], r"hw_blade_blade-nic\.c\.o$")
 
+    def test_compiles_through_ccache(self):
+        # Fresh clones rebuild QEMU from the shared cache only if the
+        # compiler command really goes through ccache.
+        with open(os.path.join(qemu.QEMU_BUILD, "build.ninja")) as f:
+            self.assertRegex(f.read(), r"(?m)^ command = ccache cc ")
+
     def test_pristine_tree_untouched(self):
         # The files the overlay patch edits are private copies, so the
         # source tree shared by all checkouts keeps QEMU's own version.
