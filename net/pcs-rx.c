@@ -437,13 +437,18 @@ void pcs_rx_gap(PcsRx *rx)
     unsigned rd = rx->rd;
     uint64_t counted = rx->cnt.code_groups;
 
-    if (rx->sync == PCS_SYNC_ACQUIRED_1 && rx->state == RXS_IDLE_D &&
-        !rx->rx_even && rx->util_pos == 0 && rx->cfg_count == 0) {
+    if (rx->sync == PCS_SYNC_ACQUIRED_1 && !rx->rx_even &&
+        rx->util_pos == 0 &&
+        (rx->state == RXS_IDLE_D || rx->state == RXS_EPD_R ||
+         rx->state == RXS_EXPECT_K)) {
         /*
-         * Steady idle: more idles change nothing but RD, which /I1/ or
-         * /I2/ both leave negative.
+         * In sync, at an even position, where K28.5 is expected: idles
+         * only end in IDLE_D at RD- (/I1/ and /I2/ both leave it
+         * negative) and clear the configuration match.
          */
         rx->rd = PCS_RD_NEG;
+        rx->state = RXS_IDLE_D;
+        rx->cfg_count = 0;
         return;
     }
     for (unsigned i = 0; i < PCS_GAP_IDLE_SETS; i++) {

@@ -603,6 +603,93 @@ static void test_util_accepted_as_idle(void)
     }
 }
 
+/*
+ * pcs_rx_gap() behaves exactly like receiving the six idle ordered sets it
+ * stands for (its shortcuts included), after any kind of burst.
+ */
+static void test_gap_equals_idles(void)
+{
+    static uint16_t cg[PCS_FRAME_MAX_CGS(300) + 64];
+    GRand *rng = g_rand_new_with_seed(99);
+    Sink s1, s2;
+    PcsRx *r1 = new_rx(&s1), *r2 = new_rx(&s2);
+    uint64_t implied = 0;
+    uint8_t f[300];
+
+    for (unsigned step = 0; step < 3000; step++) {
+        PcsUtil u = { g_rand_int_range(rng, 0, 101), 3, step & 7 };
+        unsigned rd = r1->rd, kind = g_rand_int_range(rng, 0, 8);
+        size_t n = 0, len = g_rand_int_range(rng, 0, 300);
+
+        g_assert_cmpuint(r1->rd, ==, r2->rd);
+        make_frame(f, len, step);
+        switch (kind) {
+        case 0:
+        case 1:
+            n = pcs_tx_frame(f, len, cg, &rd);
+            if (kind == 1) {
+                n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+            }
+            break;
+        case 2:
+            for (unsigned i = 0; i < 4; i++) {
+                n += pcs_tx_config(0x00a0 | (step & 1) << 14, i & 1,
+                                   cg + n, &rd);
+            }
+            break;
+        case 3:
+            n = pcs_tx_util(&u, g_rand_int_range(rng, 0, 2), cg, &rd);
+            break;
+        case 4:     /* a frame cut anywhere */
+            n = pcs_tx_frame(f, len, cg, &rd);
+            n = g_rand_int_range(rng, 1, n + 1);
+            break;
+        case 5:     /* a frame with one bit error */
+            n = pcs_tx_frame(f, len, cg, &rd);
+            cg[g_rand_int_range(rng, 0, n)] ^= 1u << g_rand_int_range(rng, 0,
+                                                                      10);
+            break;
+        default:    /* noise */
+            n = g_rand_int_range(rng, 1, 8);
+            for (size_t i = 0; i < n; i++) {
+                cg[i] = g_rand_int_range(rng, 0, 1024);
+            }
+            break;
+        }
+        pcs_rx_input(r1, cg, n);
+        pcs_rx_input(r2, cg, n);
+        pcs_rx_gap(r1);
+        rd = r2->rd;
+        for (unsigned i = 0; i < PCS_GAP_IDLE_SETS; i++) {
+            uint16_t idle[2];
+
+            pcs_tx_idle(idle, &rd);
+            pcs_rx_input(r2, idle, 2);
+        }
+        implied += 2 * PCS_GAP_IDLE_SETS;
+        g_assert_cmpint(r1->sync, ==, r2->sync);
+        g_assert_cmpint(r1->state, ==, r2->state);
+        g_assert_cmpuint(r1->rd, ==, r2->rd);
+        g_assert_cmpint(r1->rx_even, ==, r2->rx_even);
+        g_assert_cmpuint(r1->good_cgs, ==, r2->good_cgs);
+        g_assert_cmpuint(r1->cfg_count, ==, r2->cfg_count);
+        g_assert_cmpuint(r1->cnt.code_groups + implied, ==,
+                         r2->cnt.code_groups);
+        r2->cnt.code_groups = r1->cnt.code_groups;
+        g_assert_cmpmem(&r1->cnt, sizeof(r1->cnt), &r2->cnt,
+                        sizeof(r2->cnt));
+        r2->cnt.code_groups += implied;
+        g_assert_cmpuint(s1.frames, ==, s2.frames);
+        g_assert_cmpuint(s1.utils, ==, s2.utils);
+        g_assert_cmpuint(s1.configs, ==, s2.configs);
+    }
+    g_assert_cmpuint(s1.frames, >, 100);
+    g_assert_cmpuint(s1.utils, >, 100);
+    g_rand_free(rng);
+    g_free(r1);
+    g_free(r2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -619,6 +706,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pcs-rx/util/round-trip", test_util_round_trip);
     g_test_add_func("/pcs-rx/util/errors", test_util_errors);
     g_test_add_func("/pcs-rx/util/repeats", test_util_repeats);
+    g_test_add_func("/pcs-rx/gap-equals-idles", test_gap_equals_idles);
     g_test_add_func("/pcs-rx/util/accepted-as-idle",
                     test_util_accepted_as_idle);
     return g_test_run();
