@@ -12,6 +12,9 @@
 
 #define ETH_FCS_LEN 4
 
+/* Slicing-by-8 tables (generated into pcs-tables.c). */
+extern const uint32_t eth_crc32_tab[8][256];
+
 /* CRC-32 of @len bytes, continuing from @crc (0 to start). */
 uint32_t eth_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 

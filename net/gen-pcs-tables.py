@@ -98,7 +98,7 @@ def main():
                '3b/4b sub-block tables.\n * Do not edit; see pcs-codec.h '
                'for the entry layout.\n *\n'
                ' * SPDX-License-Identifier: GPL-2.0-or-later\n */\n')
-    out.append('#include "pcs-codec.h"\n')
+    out.append('#include "fcs.h"\n#include "pcs-codec.h"\n')
 
     def table(name, vals, per=8):
         lines = []
@@ -147,6 +147,27 @@ def main():
     out.append('};\n')
     out.append('const uint64_t pcs_dec_bulk[1024] = {')
     out.append(table64(decf))
+    out.append('};\n')
+
+    # CRC-32 (reflected 0xEDB88320) slicing-by-8 tables for fcs.c
+    crc = [[0] * 256 for _ in range(8)]
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ (0xEDB88320 if c & 1 else 0)
+        crc[0][n] = c
+    for n in range(256):
+        c = crc[0][n]
+        for k in range(1, 8):
+            c = crc[0][c & 0xff] ^ (c >> 8)
+            crc[k][n] = c
+    out.append('const uint32_t eth_crc32_tab[8][256] = {')
+    for k in range(8):
+        out.append('    {')
+        for i in range(0, 256, 6):
+            out.append('        ' + ', '.join('0x%08x' % v
+                                              for v in crc[k][i:i + 6]) + ',')
+        out.append('    },')
     out.append('};\n')
 
     # Utilization ordered set alphabet: unbalanced data code groups (so

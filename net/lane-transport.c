@@ -63,9 +63,12 @@ struct Lane {
     uint16_t partner_ability;
     uint64_t an_retry_at;
 
-    /* utilization */
+    /* utilization, and its ordered set encoded from either RD */
     PcsUtil util;
     uint64_t util_next_at;
+    uint16_t util_cgs[2][PCS_UTIL_MAX_CGS];
+    size_t util_ncgs[2];
+    bool util_cgs_ok;
     LaneUtil peer_util;
     bool peer_util_valid;
 
@@ -271,6 +274,27 @@ static void send_config(Lane *lane)
     }
 }
 
+/* Append the utilization set to lane->cgs[n..] after a burst at *rd. */
+static size_t put_util_cgs(Lane *lane, size_t n, unsigned *rd)
+{
+    unsigned r = *rd;
+
+    if (!lane->util_cgs_ok) {
+        for (unsigned from = 0; from < 2; from++) {
+            unsigned t = from;
+
+            lane->util_ncgs[from] = pcs_tx_util(&lane->util,
+                                                lane->cfg.util_form,
+                                                lane->util_cgs[from], &t);
+        }
+        lane->util_cgs_ok = true;
+    }
+    memcpy(lane->cgs + n, lane->util_cgs[r],
+           lane->util_ncgs[r] * sizeof(lane->cgs[0]));
+    *rd = PCS_RD_NEG;   /* both forms end at RD- */
+    return n + lane->util_ncgs[r];
+}
+
 static void send_util(Lane *lane)
 {
     lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
@@ -282,10 +306,8 @@ static void send_util(Lane *lane)
         txq_put(lane, LANE_TAG_UTIL, u, 4, true);
     } else {
         unsigned rd = lane->tx_rd;
-        size_t n = pcs_tx_util(&lane->util, lane->cfg.util_form, lane->cgs,
-                               &rd);
 
-        txq_put_cgs(lane, n, true);
+        txq_put_cgs(lane, put_util_cgs(lane, 0, &rd), true);
     }
 }
 
@@ -1028,8 +1050,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
 
         if (util) {
-            n += pcs_tx_util(&lane->util, lane->cfg.util_form,
-                             lane->cgs + n, &lane->tx_rd);
+            n = put_util_cgs(lane, n, &lane->tx_rd);
         }
         if (!txq_put_cgs(lane, n, false)) {
             ret = -EAGAIN;
@@ -1075,6 +1096,7 @@ void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
     lane->util.cpu_pct = cpu_pct > 100 ? 100 : cpu_pct;
     lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
     lane->util.seq++;
+    lane->util_cgs_ok = false;
 }
 
 bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns, uint64_t now)

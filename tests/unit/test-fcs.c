@@ -5,6 +5,7 @@
  */
 #include <glib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "fcs.h"
 
@@ -61,6 +62,26 @@ static void test_single_bit_errors(void)
     g_assert_true(eth_fcs_ok(frame, sizeof(frame)));
 }
 
+/* Same as zlib's crc32() at every length and alignment, in pieces too. */
+static void test_matches_zlib(void)
+{
+    static uint8_t buf[2100];
+
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (uint8_t)(i * 2654435761u >> 13);
+    }
+    for (size_t off = 0; off < 9; off++) {
+        for (size_t len = 0; len < 2000; len += 1 + len / 16) {
+            uint32_t want = crc32(0, buf + off, len);
+            size_t cut = len / 3;
+
+            g_assert_cmphex(eth_crc32(0, buf + off, len), ==, want);
+            g_assert_cmphex(eth_crc32(eth_crc32(0, buf + off, cut),
+                                      buf + off + cut, len - cut), ==, want);
+        }
+    }
+}
+
 static void test_too_short(void)
 {
     const uint8_t three[3] = { 0, 0, 0 };
@@ -76,5 +97,6 @@ int main(int argc, char **argv)
     g_test_add_func("/fcs/append-and-residue", test_append_and_residue);
     g_test_add_func("/fcs/single-bit-errors", test_single_bit_errors);
     g_test_add_func("/fcs/too-short", test_too_short);
+    g_test_add_func("/fcs/matches-zlib", test_matches_zlib);
     return g_test_run();
 }
