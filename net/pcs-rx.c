@@ -9,6 +9,7 @@
 #include "pcs-rx.h"
 
 #define PCS_K28_5_NEG 0x0fa     /* 001111 1010 */
+#define PCS_K28_5_POS 0x305     /* 110000 0101 */
 
 enum {
     RXS_LINK_FAILED = 0,
@@ -87,6 +88,8 @@ static void idle_data(PcsRx *rx, uint8_t octet)
             }
             rd = PCS_RD_NEG;
             pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache, &rd);
+            rd = PCS_RD_POS;
+            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache_pos, &rd);
             rx->util_cache_valid = true;
             rx->util_cached = u;
             util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
@@ -384,26 +387,30 @@ static void rx_one(PcsRx *rx, uint16_t cg)
  * machines would take it as six idles and leave everything as it is but
  * RD (negative), the receive state (IDLE_D) and the delivery: do that.
  */
-static bool util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
+static size_t util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
 {
-    if (!rx->util_cache_valid || n < PCS_UTIL_IDLE_CGS ||
+    const uint16_t *want = rx->rd ? rx->util_cache_pos : rx->util_cache;
+    size_t len = rx->rd ? PCS_UTIL_IDLE_CGS + 2 : PCS_UTIL_IDLE_CGS;
+
+    if (!rx->util_cache_valid || n < len ||
         rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
-        rx->rd != PCS_RD_NEG || rx->util_pos != 0 ||
+        rx->util_pos != 0 ||
         (rx->state != RXS_IDLE_D && rx->state != RXS_EPD_R &&
          rx->state != RXS_EXPECT_K) ||
-        memcmp(cgs, rx->util_cache, sizeof(rx->util_cache)) != 0) {
-        return false;
+        memcmp(cgs, want, len * sizeof(*cgs)) != 0) {
+        return 0;
     }
-    rx->cnt.code_groups += PCS_UTIL_IDLE_CGS;
+    rx->cnt.code_groups += len;
+    rx->rd = PCS_RD_NEG;
     rx->cfg_count = 0;
     rx->state = RXS_IDLE_D;
     util_deliver(rx, &rx->util_cached, PCS_UTIL_FORM_IDLE);
-    return true;
+    return len;
 }
 
 void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
 {
-    size_t i = 0;
+    size_t i = 0, k;
 
     while (i < n) {
         if (rx->state == RXS_RECEIVE && rx->sync == PCS_SYNC_ACQUIRED_1 &&
@@ -413,9 +420,8 @@ void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
              * code groups hold no comma, so they are all "good".
              */
             size_t room = sizeof(rx->buf) - rx->frame_len;
-            size_t k = pcs_decode_data(cgs + i, n - i < room ? n - i : room,
-                                       rx->buf + rx->frame_len, &rx->rd);
-
+            k = pcs_decode_data(cgs + i, n - i < room ? n - i : room,
+                                rx->buf + rx->frame_len, &rx->rd);
             rx->frame_len += k;
             rx->cnt.code_groups += k;
             rx->rx_even ^= k & 1;
@@ -424,9 +430,12 @@ void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
                 break;
             }
         }
-        if (cgs[i] == PCS_K28_5_NEG && util_repeat(rx, cgs + i, n - i)) {
-            i += PCS_UTIL_IDLE_CGS;
-            continue;
+        if (cgs[i] == PCS_K28_5_NEG || cgs[i] == PCS_K28_5_POS) {
+            k = util_repeat(rx, cgs + i, n - i);
+            if (k > 0) {
+                i += k;
+                continue;
+            }
         }
         rx_one(rx, cgs[i++]);
     }

@@ -91,8 +91,12 @@ typedef struct PcsRx {
     bool cfg_c2;
     uint16_t cfg_reg;
     unsigned cfg_count;
-    /* The last utilization set as sent at RD-, to skip repeats quickly */
+    /*
+     * The last utilization set as sent from RD- and from RD+ (after /I1/),
+     * to take repeats in one compare.
+     */
     uint16_t util_cache[PCS_UTIL_IDLE_CGS];
+    uint16_t util_cache_pos[PCS_UTIL_IDLE_CGS + 2];
     bool util_cache_valid;
     PcsUtil util_cached;
     uint8_t buf[PCS_PREAMBLE_SFD - 1 + ETH_MAX_FRAME];
