@@ -16,7 +16,7 @@
 #include "fcs.h"
 #include "lane-transport.h"
 
-#define REPS        7
+#define REPS        5
 #define RUN_NS      250000000ULL     /* per lane measurement */
 #define RATIO_PAIRS 15               /* on/off pairs, short and alternated */
 #define RATIO_RUN_NS 80000000ULL
@@ -225,6 +225,14 @@ int main(int argc, char **argv)
     codec = bench_codec();
     printf("pcs_codec_GBps: %.3f\n", codec);
     printf("pcs_codec_line_rate_x: %.1f\n", codec / (LINE_GBPS / 8));
+    fflush(stdout);
+    /* the slower kernels, for hosts without AVX2 */
+    if (pcs_codec_limit_simd(1) == 1) {
+        printf("pcs_codec_ssse3_GBps: %.3f\n", bench_codec());
+    }
+    pcs_codec_limit_simd(0);
+    printf("pcs_codec_portable_GBps: %.3f\n", bench_codec());
+    pcs_codec_limit_simd(2);
     fflush(stdout);
 
     r8_1518 = lane_median(LANE_PCS_8B10B, 1518);
