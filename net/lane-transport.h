@@ -105,10 +105,13 @@ typedef struct LaneOps {
      * always.
      */
     bool (*can_receive)(void *opaque);
+    /* Every utilization set received (u->fresh: a new sample). */
     void (*rx_util)(void *opaque, const LaneUtil *u);
+    /* Connection, sync and link changes, in the order they happen. */
     void (*event)(void *opaque, LaneEvent ev);
     /* lane_send_frame() returned -EAGAIN earlier and now has room. */
     void (*tx_ready)(void *opaque);
+    /* lane_get_fds() or lane_deadline() would now answer differently. */
     void (*io_changed)(void *opaque);
 } LaneOps;
 
