@@ -92,7 +92,8 @@ void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path)
     cfg->util_form = PCS_UTIL_FORM_IDLE;
 }
 
-static void io_check(Lane *lane)
+/* Note what the caller must watch; tell it if that changed and @notify. */
+static void io_update(Lane *lane, bool notify)
 {
     LaneFd fds[LANE_MAX_FDS];
     int n = lane_get_fds(lane, fds);
@@ -103,10 +104,15 @@ static void io_check(Lane *lane)
         memcpy(lane->io_fds, fds, sizeof(fds));
         lane->io_nfds = n;
         lane->io_deadline = dl;
-        if (lane->ops->io_changed) {
+        if (notify && lane->ops->io_changed) {
             lane->ops->io_changed(lane->opaque);
         }
     }
+}
+
+static void io_check(Lane *lane)
+{
+    io_update(lane, true);
 }
 
 static void emit(Lane *lane, LaneEvent ev)
@@ -882,7 +888,8 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
         }
         try_connect(lane);
     }
-    io_check(lane);
+    /* The caller has no lane pointer yet: it reads fds and deadline. */
+    io_update(lane, false);
     return lane;
 
 fail:

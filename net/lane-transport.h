@@ -19,6 +19,8 @@
  *  - ops->io_changed() is called, at the end of an entry point, whenever
  *    the fds, the wanted events or the deadline changed: re-read them
  *    there.  Callers that re-read them after every call may pass NULL.
+ *    lane_new() does not call it (the caller has no lane yet): read the
+ *    fds and deadline once after it returns.
  *  - Callbacks may call lane_send_frame(), lane_set_util(),
  *    lane_set_tx_enabled(), the injection hooks and the getters; they
  *    must not call lane_free(), lane_flush() or the lane_handle_*()

@@ -31,6 +31,7 @@ typedef struct End {
     unsigned utils;
     LaneUtil util;
     unsigned ev[LANE_EV_LINK_DOWN + 1];
+    unsigned io_changes;
 } End;
 
 static void on_frame(void *opaque, const uint8_t *f, size_t len)
@@ -78,9 +79,17 @@ static void on_tx_ready(void *opaque)
     e->tx_ready++;
 }
 
+static void on_io_changed(void *opaque)
+{
+    End *e = opaque;
+
+    e->io_changes++;
+}
+
 static const LaneOps ops = {
     .rx_frame = on_frame, .can_receive = on_can_receive,
     .rx_util = on_util, .event = on_event, .tx_ready = on_tx_ready,
+    .io_changed = on_io_changed,
 };
 
 /* Run both ends until nothing is left to do at time @now. */
@@ -501,6 +510,58 @@ static void test_error_injection(void)
     pair_free(&p);
 }
 
+static short wanted(Lane *lane, int fd)
+{
+    LaneFd fds[LANE_MAX_FDS];
+    int n = lane_get_fds(lane, fds);
+
+    for (int i = 0; i < n; i++) {
+        if (fds[i].fd == fd) {
+            return fds[i].events;
+        }
+    }
+    return -1;
+}
+
+/* io_changed tells the main loop whenever the events it must watch change. */
+static void test_io_changed(void)
+{
+    End a = { .accept = true }, b = { .accept = true };
+    uint8_t f[100];
+    LaneConfig c;
+    unsigned before;
+    int sv[2];
+
+    lane_config_init(&c, LANE_ROLE_FD, NULL);
+    c.speed_mbps = 0;
+    a.lane = lane_new(&c, &ops, &a, 0, NULL);
+    b.lane = lane_new(&c, &ops, &b, 0, NULL);
+    g_assert_cmpuint(a.io_changes, ==, 0);     /* not from lane_new() */
+    g_assert_cmpint(wanted(a.lane, 0), ==, -1);    /* no fds yet */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    lane_attach_fd(a.lane, sv[0], 0);
+    lane_attach_fd(b.lane, sv[1], 0);
+    g_assert_cmpuint(a.io_changes, ==, 1);     /* new fd, hello queued */
+    g_assert_cmpint(wanted(a.lane, sv[0]), ==, POLLIN | POLLOUT);
+    pump(&a, &b, 0);
+    g_assert_true(lane_is_link_up(a.lane));
+    g_assert_cmpint(wanted(a.lane, sv[0]), ==, POLLIN);
+
+    before = a.io_changes;
+    make_frame(f, sizeof(f), 0);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), 0), ==, 0);
+    g_assert_cmpuint(a.io_changes, ==, before + 1);
+    g_assert_cmpint(wanted(a.lane, sv[0]), ==, POLLIN | POLLOUT);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), 0), ==, 0);
+    g_assert_cmpuint(a.io_changes, ==, before + 1);     /* no change */
+    pump(&a, &b, 0);
+    g_assert_cmpuint(a.io_changes, ==, before + 2);
+    g_assert_cmpint(wanted(a.lane, sv[0]), ==, POLLIN);
+    g_assert_cmpuint(b.frames, ==, 2);
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
 /* Hostile bytes on the socket: counted, never fatal to the process. */
 static void test_bad_records(void)
 {
@@ -578,5 +639,6 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_RAW), test_utilization);
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
+    g_test_add_func("/lane/io-changed", test_io_changed);
     return g_test_run();
 }
