@@ -295,6 +295,10 @@ static void rx_one(PcsRx *rx, uint16_t cg)
             rx->state = RXS_K;
         } else if (rx->state == RXS_EPD_R && is_k && octet == PCS_K23_7) {
             break;      /* /T/R/R/ */
+        } else if (is_k && even && octet == PCS_K28_0) {
+            /* the expanded utilization set right after a frame */
+            rx->util_pos = 0;
+            rx->state = RXS_XUTIL;
         } else {
             rx->cnt.rx_invalid++;
             rx->state = RXS_WAIT_FOR_K;

@@ -153,7 +153,8 @@ typedef struct Pair {
     End a, b;                           /* a: server (switch), b: NIC */
 } Pair;
 
-static void pair_init(Pair *p, LanePcs pcs_a, LanePcs pcs_b, uint32_t speed)
+static void pair_init_form(Pair *p, LanePcs pcs_a, LanePcs pcs_b,
+                           uint32_t speed, PcsUtilForm form)
 {
     LaneConfig ca, cb;
     int err = 0;
@@ -171,10 +172,16 @@ static void pair_init(Pair *p, LanePcs pcs_a, LanePcs pcs_b, uint32_t speed)
     lane_config_init(&cb, LANE_ROLE_CLIENT, p->path);
     cb.pcs = pcs_b;
     cb.speed_mbps = speed;
+    ca.util_form = cb.util_form = form;
     p->a.lane = lane_new(&ca, &ops, &p->a, 0, &err);
     g_assert_cmpint(err, ==, 0);
     p->b.lane = lane_new(&cb, &ops, &p->b, 0, &err);
     g_assert_cmpint(err, ==, 0);
+}
+
+static void pair_init(Pair *p, LanePcs pcs_a, LanePcs pcs_b, uint32_t speed)
+{
+    pair_init_form(p, pcs_a, pcs_b, speed, PCS_UTIL_FORM_IDLE);
 }
 
 static void pair_free(Pair *p)
@@ -389,13 +396,14 @@ static void test_pacing(void)
 
 static void test_utilization(gconstpointer data)
 {
-    LanePcs pcs = GPOINTER_TO_UINT(data);
+    LanePcs pcs = GPOINTER_TO_UINT(data) & 1;
+    PcsUtilForm form = GPOINTER_TO_UINT(data) >> 1;
     uint8_t f[100];
     LaneUtil u;
     uint64_t age;
     Pair p;
 
-    pair_init(&p, pcs, pcs, 0);
+    pair_init_form(&p, pcs, pcs, 0, form);
     g_assert_false(lane_peer_util(p.a.lane, &u, &age, 0));
     lane_set_util(p.b.lane, 37, 5, 0);
     pump(&p.a, &p.b, 0);     /* link up: utilization at once */
@@ -413,6 +421,7 @@ static void test_utilization(gconstpointer data)
     g_assert_cmpuint(p.a.utils, ==, 2);
     g_assert_cmpuint(p.a.util.cpu_pct, ==, 80);
     g_assert_true(p.a.util.fresh);
+    g_assert_cmpint(p.a.util.form, ==, form);
     g_assert_true(lane_peer_util(p.a.lane, &u, &age, 5000));
     g_assert_cmpuint(age, ==, 4000);
     g_assert_cmpuint(u.irq_pct, ==, 12);
@@ -637,6 +646,10 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_utilization);
     g_test_add_data_func("/lane/utilization/raw",
                          GUINT_TO_POINTER(LANE_PCS_RAW), test_utilization);
+    g_test_add_data_func("/lane/utilization/8b10b-expanded",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B |
+                                          PCS_UTIL_FORM_EXPANDED << 1),
+                         test_utilization);
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);

@@ -493,6 +493,36 @@ static void test_util_errors(void)
  * the receiver's repeat shortcut: same deliveries and counters as the
  * first time, whatever the disparity the frame ended with.
  */
+/* Both forms straight after frames of every parity and end disparity. */
+static void test_util_after_frames(gconstpointer data)
+{
+    PcsUtilForm form = GPOINTER_TO_INT(data);
+    static uint16_t cg[PCS_FRAME_MAX_CGS(100) + PCS_UTIL_MAX_CGS];
+    uint8_t f[100];
+    Sink s;
+    PcsRx *rx = synced_rx(&s);
+
+    for (unsigned i = 0; i < 40; i++) {
+        PcsUtil u = { i, 100 - i, i * 5 };
+        unsigned rd = rx->rd;
+        size_t n;
+
+        make_frame(f, 60 + i, i);
+        n = pcs_tx_frame(f, 60 + i, cg, &rd);
+        n += pcs_tx_util(&u, form, cg + n, &rd);
+        pcs_rx_input(rx, cg, n);
+        pcs_rx_gap(rx);
+        g_assert_cmpuint(s.frames, ==, i + 1);
+        g_assert_cmpuint(s.utils, ==, i + 1);
+        g_assert_cmpuint(s.util.cpu_pct, ==, i);
+        g_assert_cmpuint(s.util.seq, ==, i * 5);
+        g_assert_cmpint(s.form, ==, form);
+    }
+    g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.rx_invalid +
+                     rx->cnt.false_carriers, ==, 0);
+    g_free(rx);
+}
+
 static void test_util_repeats(void)
 {
     static uint16_t cg[PCS_FRAME_MAX_CGS(100) + PCS_UTIL_MAX_CGS];
@@ -706,6 +736,12 @@ int main(int argc, char **argv)
     g_test_add_func("/pcs-rx/util/round-trip", test_util_round_trip);
     g_test_add_func("/pcs-rx/util/errors", test_util_errors);
     g_test_add_func("/pcs-rx/util/repeats", test_util_repeats);
+    g_test_add_data_func("/pcs-rx/util/after-frames/idle",
+                         GINT_TO_POINTER(PCS_UTIL_FORM_IDLE),
+                         test_util_after_frames);
+    g_test_add_data_func("/pcs-rx/util/after-frames/expanded",
+                         GINT_TO_POINTER(PCS_UTIL_FORM_EXPANDED),
+                         test_util_after_frames);
     g_test_add_func("/pcs-rx/gap-equals-idles", test_gap_equals_idles);
     g_test_add_func("/pcs-rx/util/accepted-as-idle",
                     test_util_accepted_as_idle);
