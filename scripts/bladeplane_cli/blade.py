@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from . import image, qemu
-from .common import BUILD, LOGS, Failure, ensure_dir
+from .common import LOGS, Failure, cache_dir, ensure_dir
 
 READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
 
@@ -160,8 +160,8 @@ def _kvm_usable():
 def choose_accel(requested="auto", probe_timeout=20):
     """Returns (accel, reason).  'auto' uses KVM only if a short probe boot
     under KVM reaches the ready line: on nested hosts KVM opens but Linux
-    hangs.  The probe's verdict is kept until QEMU, the image or the host
-    kernel change."""
+    hangs.  The probe's verdict is kept (in the cache, for every checkout)
+    until QEMU's version, the image or the host kernel change."""
     if requested in ("kvm", "tcg"):
         return requested, "requested"
     if requested != "auto":
@@ -174,7 +174,8 @@ def choose_accel(requested="auto", probe_timeout=20):
         qemu_version = f.read().strip()
     key = {"qemu": qemu_version, "image": manifest["inputs"],
            "host": os.uname().release}
-    path = os.path.join(BUILD, "accel-probe.json")
+    # Kept in the cache: the verdict is about this host, not this checkout.
+    path = os.path.join(cache_dir(), "accel-probe.json")
     try:
         with open(path) as f:
             cached = json.load(f)
