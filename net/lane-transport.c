@@ -17,6 +17,7 @@
 
 #define DEFAULT_TXQ        (64 * 1024)
 #define CTRL_RESERVE       512      /* queue room kept for control records */
+#define SIGNAL_RESERVE     64       /* ... of which kept for SIGNAL records */
 #define RXBUF_SIZE         (LANE_REC_HDR + LANE_MAX_PAYLOAD + 64 * 1024)
 #define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
 #define PACING_BURST_NS    20000    /* may run this far ahead of @now */
@@ -171,7 +172,10 @@ static void put_hdr(uint8_t *p, uint8_t tag, size_t len)
 static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
                     size_t len, bool control)
 {
-    size_t need = LANE_REC_HDR + len + (control ? 0 : CTRL_RESERVE);
+    /* SIGNAL is never retried: only it may take the last SIGNAL_RESERVE */
+    size_t need = LANE_REC_HDR + len +
+                  (tag == LANE_TAG_SIGNAL ? 0 :
+                   control ? SIGNAL_RESERVE : CTRL_RESERVE);
     uint8_t *p;
 
     if (!lane->connected || txq_room(lane) < need) {
@@ -194,7 +198,8 @@ static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
 static bool txq_put_cgs(Lane *lane, size_t n, bool control)
 {
     size_t len = n * 2;
-    size_t need = LANE_REC_HDR + len + (control ? 0 : CTRL_RESERVE);
+    size_t need = LANE_REC_HDR + len +
+                  (control ? SIGNAL_RESERVE : CTRL_RESERVE);
     uint8_t *p;
 
     lane->tx_rd = PCS_RD_NEG;
