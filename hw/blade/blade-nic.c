@@ -404,16 +404,22 @@ static void blade_nic_lane_sync(BladeNicState *s)
 {
     LaneFd fds[LANE_MAX_FDS];
     uint64_t dl;
+    bool changed;
     int n, i;
 
     if (!s->lane || s->in_lane) {
         return;
     }
     n = lane_get_fds(s->lane, fds);
-    for (i = 0; i < s->nfds; i++) {
+    changed = n != s->nfds;
+    for (i = 0; !changed && i < n; i++) {
+        changed = fds[i].fd != s->fds[i].fd ||
+                  fds[i].events != s->fds[i].events;
+    }
+    for (i = 0; changed && i < s->nfds; i++) {
         qemu_set_fd_handler(s->fds[i].fd, NULL, NULL, NULL);
     }
-    for (i = 0; i < n; i++) {
+    for (i = 0; changed && i < n; i++) {
         s->fds[i].s = s;
         s->fds[i].fd = fds[i].fd;
         s->fds[i].events = fds[i].events;

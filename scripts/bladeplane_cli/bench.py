@@ -11,6 +11,10 @@ from .common import Failure, step
 BENCHES = {
     "pcs": ("8b/10b codec and lane transport throughput, cost of "
             "utilization reporting", "tests/bench/bench-pcs"),
+    # in the QEMU build (a qtest-driven program), not the host build
+    "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
+            "interrupts and MMIO per frame",
+            "tests/qtest/blade/blade-nic-bench"),
 }
 
 
@@ -21,5 +25,11 @@ def run(name):
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
+    if program.startswith("tests/qtest/"):
+        from . import qemu
+        qemu.build()
+        qemu.ninja([program], f"building {program}")
+        return subprocess.run([os.path.join(qemu.QEMU_BUILD, program)],
+                              cwd=qemu.QEMU_BUILD).returncode
     testing.setup_host_build(testing.HOST_BUILD)
     return subprocess.run([os.path.join(testing.HOST_BUILD, program)]).returncode
