@@ -290,13 +290,14 @@ def ninja(targets, what):
                   f"{work} files compiled or linked")
 
 
-def build():
-    """Everything needed to run QEMU with the blade devices and the qtests."""
+def build(qtests=False):
+    """QEMU with the blade devices (and, with qtests, bladeplane's qtest
+    programs); returns the emulator's path."""
     packages.ensure_packages()
     pristine, version = pristine_source()
     prepare_tree(pristine, version)
     configure(version)
-    targets = ["qemu-system-x86_64"] + qtest_targets()
+    targets = ["qemu-system-x86_64"] + (qtest_targets() if qtests else [])
     ninja(targets, f"building QEMU {version} with bladeplane devices")
     link_firmware()
     return QEMU_BIN

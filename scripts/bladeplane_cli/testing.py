@@ -157,7 +157,7 @@ def tier_fuzz():
 
 
 def tier_qtest():
-    qemu.build()
+    qemu.build(qtests=True)
     step("qtest: blade devices through libqtest")
     return run_suite("qtest", qemu.QEMU_BUILD, "bladeplane",
                      meson=os.path.join(qemu.QEMU_BUILD, "pyvenv", "bin", "meson"))
