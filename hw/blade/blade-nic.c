@@ -1472,6 +1472,7 @@ static int blade_nic_pre_save(void *opaque)
 static int blade_nic_post_load(void *opaque, int version_id)
 {
     BladeNicState *s = opaque;
+    unsigned v;
 
     if ((s->tx.size && !blade_nic_ring_size_ok(s->tx.size)) ||
         (s->rx.size && !blade_nic_ring_size_ok(s->rx.size)) ||
@@ -1480,9 +1481,13 @@ static int blade_nic_post_load(void *opaque, int version_id)
         s->rx.tail >= MAX(s->rx.size, 1)) {
         return -EINVAL;
     }
+    for (v = 0; v < NVEC; v++) {
+        s->itr[v] = MIN(s->itr[v], BLADE_NIC_ITR_MAX);
+    }
     s->ctrl &= BLADE_NIC_CTRL_MASK;
     s->ier &= BLADE_NIC_INT_MASK;
     s->icr &= BLADE_NIC_INT_MASK;
+    s->util_reg &= 0xffff;
     /*
      * The lane is this process's own: re-send the figures on it.  Link
      * state differences and queued TX are handled when the VM runs.

@@ -48,6 +48,9 @@ typedef struct NicHarness {
     uint64_t mmio_ops;
 } NicHarness;
 
+/* Utilization period of the chassis end (0: it sends none). */
+static uint64_t nh_srv_util_ns;
+
 static inline uint64_t nh_now(void)
 {
     return g_get_monotonic_time() * 1000;
@@ -157,7 +160,7 @@ static inline void nh_start_full(NicHarness *h, bool lane, bool server,
         lane_config_init(&cfg, LANE_ROLE_SERVER, h->path);
         cfg.pcs = raw ? LANE_PCS_RAW : LANE_PCS_8B10B;
         cfg.speed_mbps = 0;
-        cfg.util_interval_ns = 0;
+        cfg.util_interval_ns = nh_srv_util_ns;
         h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), &err);
         g_assert_nonnull(h->srv);
     }

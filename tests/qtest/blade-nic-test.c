@@ -423,9 +423,10 @@ static void test_irq_msix_disabled(void)
 
 /* ---- TX ------------------------------------------------------------------ */
 
-static void lane_start(NicHarness *h, bool raw, const char *extra)
+static void lane_start_speed(NicHarness *h, bool raw, unsigned speed,
+                             const char *extra)
 {
-    g_autofree char *props = g_strdup_printf(",speed=0,pcs=%s%s",
+    g_autofree char *props = g_strdup_printf(",speed=%u,pcs=%s%s", speed,
                                              raw ? "raw" : "8b10b",
                                              extra ? extra : "");
 
@@ -434,6 +435,11 @@ static void lane_start(NicHarness *h, bool raw, const char *extra)
     nh_rings(h, 16, 16);
     qpci_msix_enable(h->dev);
     nh_wr(h, BLADE_NIC_REG_IER, 0xff);
+}
+
+static void lane_start(NicHarness *h, bool raw, const char *extra)
+{
+    lane_start_speed(h, raw, 0, extra);
 }
 
 static void tx_single(bool raw)
@@ -566,6 +572,47 @@ static void test_tx_malformed(void)
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) &
                     (BLADE_NIC_INT_TX_ERR | BLADE_NIC_INT_TX_DONE), ==,
                     BLADE_NIC_INT_TX_ERR | BLADE_NIC_INT_TX_DONE);
+    nh_stop(&h);
+}
+
+/*
+ * speed=1000: the lane paces frames on the virtual clock; frames the lane
+ * cannot take yet stay with the device (HEAD waits) and go out as time
+ * passes, in order.
+ */
+static void test_tx_paced(void)
+{
+    NicHarness h;
+    uint8_t f[1514], mac[6];
+    uint64_t want = 10;
+    uint32_t head;
+    unsigned i;
+    uint16_t len, st;
+
+    lane_start_speed(&h, false, 1000, NULL);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_SPEED), ==, 1000);
+    nh_mac(&h, mac);
+    for (i = 0; i < 10; i++) {
+        nh_make_frame(f, sizeof(f), peer, mac, i);
+        nh_tx_queue(&h, f, sizeof(f));
+    }
+    nh_tx_kick(&h);
+    /* 1538 octet times = 12.3 us per frame; 20 us of burst allowed */
+    head = nh_rd(&h, BLADE_NIC_REG_TX_HEAD);
+    g_assert_cmpuint(head, >=, 1);
+    g_assert_cmpuint(head, <=, 3);
+    nh_desc_wb(&h, h.tx_ring, head, &len, &st);
+    g_assert_cmphex(st, ==, 0);
+    qtest_clock_step(h.qts, 50 * 1000);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), >, head);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), <, 10);
+    qtest_clock_step(h.qts, 1000 * 1000);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 10);
+    nh_wait(&h, nh_cond_frames, &want, 0, "paced frames");
+    for (i = 0; i < 10; i++) {
+        g_assert_cmpuint(h.frames[i][14], ==, (uint8_t)(i + 14 * 7));
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 10);
     nh_stop(&h);
 }
 
@@ -837,6 +884,24 @@ static void test_util_guest(void)
     qtest_clock_step(h.qts, 5 * 1000 * 1000);
     nh_pump(&h, 20);
     g_assert_cmpuint(h.nutil, ==, want);
+    nh_stop(&h);
+}
+
+/* The chassis's own figures are readable in PEER_UTIL. */
+static void test_util_peer(void)
+{
+    NicHarness h;
+    uint32_t v;
+
+    nh_srv_util_ns = 5 * 1000 * 1000;
+    lane_start(&h, false, NULL);
+    nh_srv_util_ns = 0;
+    lane_set_util(h.srv, 9, 8, nh_now());
+    do {
+        nh_pump(&h, 2);
+        v = nh_rd(&h, BLADE_NIC_REG_PEER_UTIL);
+    } while (v != (9 | 8 << 8 | BLADE_NIC_UTIL_TX_VALID));
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_UTIL_SETS_RX), >, 0);
     nh_stop(&h);
 }
 
@@ -1218,7 +1283,11 @@ static void test_dma_to_bar(void)
 static void test_random_registers(void)
 {
     NicHarness h;
-    GRand *rnd = g_rand_new_with_seed(0xb1ade);
+    const char *seed_env = g_getenv("BLADE_NIC_RANDOM_SEED");
+    const char *iters_env = g_getenv("BLADE_NIC_RANDOM_ITERS");
+    guint32 seed = seed_env ? strtoul(seed_env, NULL, 0) : 0xb1ade;
+    unsigned iters = iters_env ? strtoul(iters_env, NULL, 0) : 1500;
+    GRand *rnd = g_rand_new_with_seed(seed);
     uint8_t f[256], mac[6], junk[BLADE_NIC_DESC_SIZE * 16];
     uint64_t area;
     unsigned i, j;
@@ -1227,7 +1296,8 @@ static void test_random_registers(void)
     nh_wr(&h, BLADE_NIC_REG_ITR_RX, 3);
     area = guest_alloc(&h.alloc, 0x4000);
     nh_mac(&h, mac);
-    for (i = 0; i < 1500; i++) {
+    g_test_message("seed 0x%x, %u iterations", seed, iters);
+    for (i = 0; i < iters; i++) {
         uint32_t op = g_rand_int_range(rnd, 0, 10);
         uint32_t reg = g_rand_int_range(rnd, 0, BLADE_NIC_BAR0_SIZE / 4) * 4;
         uint32_t val = g_rand_int(rnd);
@@ -1313,12 +1383,14 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/tx/single-raw", test_tx_single_raw);
     qtest_add_func("/blade-nic/tx/chained", test_tx_chained);
     qtest_add_func("/blade-nic/tx/malformed", test_tx_malformed);
+    qtest_add_func("/blade-nic/tx/paced", test_tx_paced);
     qtest_add_func("/blade-nic/rx/basic", test_rx_basic);
     qtest_add_func("/blade-nic/rx/filter", test_rx_filter);
     qtest_add_func("/blade-nic/rx/moderation", test_rx_moderation);
     qtest_add_func("/blade-nic/ring/wrap-full-empty", test_ring_wrap);
     qtest_add_func("/blade-nic/util/guest", test_util_guest);
     qtest_add_func("/blade-nic/util/host", test_util_host);
+    qtest_add_func("/blade-nic/util/peer", test_util_peer);
     qtest_add_func("/blade-nic/util/auto", test_util_auto);
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
