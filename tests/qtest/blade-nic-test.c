@@ -1285,8 +1285,8 @@ static void test_random_registers(void)
     NicHarness h;
     const char *seed_env = g_getenv("BLADE_NIC_RANDOM_SEED");
     const char *iters_env = g_getenv("BLADE_NIC_RANDOM_ITERS");
-    guint32 seed = seed_env ? strtoul(seed_env, NULL, 0) : 0xb1ade;
-    unsigned iters = iters_env ? strtoul(iters_env, NULL, 0) : 1500;
+    guint32 seed = seed_env ? g_ascii_strtoull(seed_env, NULL, 0) : 0xb1ade;
+    unsigned iters = iters_env ? g_ascii_strtoull(iters_env, NULL, 0) : 1500;
     GRand *rnd = g_rand_new_with_seed(seed);
     uint8_t f[256], mac[6], junk[BLADE_NIC_DESC_SIZE * 16];
     uint64_t area;
