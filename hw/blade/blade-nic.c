@@ -1458,6 +1458,14 @@ static void blade_nic_exit(PCIDevice *pci_dev)
     msix_uninit_exclusive_bar(pci_dev);
 }
 
+/* Enabling or disabling MSI-X moves the interrupt between INTA# and MSI-X. */
+static void blade_nic_write_config(PCIDevice *d, uint32_t addr, uint32_t val,
+                                   int len)
+{
+    pci_default_write_config(d, addr, val, len);
+    blade_nic_update_intx(BLADE_NIC(d));
+}
+
 static void blade_nic_reset_hold(Object *obj, ResetType type)
 {
     blade_nic_reset_registers(BLADE_NIC(obj), "device reset");
@@ -1576,6 +1584,7 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
 
     k->realize = blade_nic_realize;
     k->exit = blade_nic_exit;
+    k->config_write = blade_nic_write_config;
     k->vendor_id = BLADE_NIC_VENDOR_ID;
     k->device_id = BLADE_NIC_DEVICE_ID;
     k->subsystem_vendor_id = BLADE_NIC_SUBSYS_VENDOR_ID;

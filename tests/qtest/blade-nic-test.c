@@ -1286,7 +1286,7 @@ static void test_random_registers(void)
     const char *seed_env = g_getenv("BLADE_NIC_RANDOM_SEED");
     const char *iters_env = g_getenv("BLADE_NIC_RANDOM_ITERS");
     guint32 seed = seed_env ? g_ascii_strtoull(seed_env, NULL, 0) : 0xb1ade;
-    unsigned iters = iters_env ? g_ascii_strtoull(iters_env, NULL, 0) : 1500;
+    unsigned iters = iters_env ? g_ascii_strtoull(iters_env, NULL, 0) : 3000;
     GRand *rnd = g_rand_new_with_seed(seed);
     uint8_t f[256], mac[6], junk[BLADE_NIC_DESC_SIZE * 16];
     uint64_t area;
@@ -1314,15 +1314,18 @@ static void test_random_registers(void)
 
             reg = hot[g_rand_int_range(rnd, 0, G_N_ELEMENTS(hot))];
             if (reg == BLADE_NIC_REG_TX_SIZE || reg == BLADE_NIC_REG_RX_SIZE) {
-                val = 1u << g_rand_int_range(rnd, 0, 14);
+                val = g_rand_int_range(rnd, 0, 8) ? 1u <<
+                      g_rand_int_range(rnd, 2, 14) : val;
             } else if (reg == BLADE_NIC_REG_TX_TAIL ||
                        reg == BLADE_NIC_REG_RX_TAIL) {
-                val %= 64;
+                val %= g_rand_boolean(rnd) ? 16 : 4096;
             } else if (reg == BLADE_NIC_REG_TX_BASE_LO ||
                        reg == BLADE_NIC_REG_RX_BASE_LO) {
-                val = g_rand_boolean(rnd) ? (uint32_t)area : val;
+                val = g_rand_int_range(rnd, 0, 8) ? (uint32_t)area : val;
             } else if (reg == BLADE_NIC_REG_CTRL) {
-                val &= g_rand_boolean(rnd) ? 0x1e : 0x1f;
+                /* mostly both rings on; a reset now and then */
+                val = g_rand_int_range(rnd, 0, 64) ? (val & 0x18) |
+                      (g_rand_int_range(rnd, 0, 5) ? 0x6 : val & 0x6) : val;
             }
             nh_wr(&h, reg, val);
         } else if (op < 6) {
@@ -1330,15 +1333,18 @@ static void test_random_registers(void)
         } else if (op < 7) {
             nh_rd(&h, reg);
         } else if (op < 8) {
-            /* random descriptors, half of them pointing into the area */
+            /*
+             * 16 descriptors: mostly plausible (buffer in the area, length
+             * up to 2 KiB, EOP), sometimes anything at all.
+             */
             for (j = 0; j < sizeof(junk); j++) {
                 junk[j] = g_rand_int(rnd);
             }
-            for (j = 0; j < 16; j++) {
-                if (g_rand_boolean(rnd)) {
-                    stq_le_p(junk + j * 16, area +
-                             g_rand_int_range(rnd, 0, 0x3000));
-                }
+            for (j = 0; j < 16 && g_rand_int_range(rnd, 0, 5); j++) {
+                stq_le_p(junk + j * 16, area + 0x1000 +
+                         g_rand_int_range(rnd, 0, 0x2800));
+                stw_le_p(junk + j * 16 + 8, g_rand_int_range(rnd, 0, 2048));
+                stw_le_p(junk + j * 16 + 10, g_rand_int_range(rnd, 0, 10) < 7);
             }
             qtest_memwrite(h.qts, area, junk, sizeof(junk));
         } else if (op < 9) {
@@ -1354,6 +1360,18 @@ static void test_random_registers(void)
         }
     }
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
+    g_test_message("tx %" PRIu64 " tx_err %" PRIu64 " rx %" PRIu64
+                   " rx_nobuf %" PRIu64 " dma_err %" PRIu64 " reg_err %"
+                   PRIu64 " irq %" PRIu64,
+                   nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES),
+                   nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS),
+                   nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES),
+                   nh_stat(&h, BLADE_NIC_STAT_RX_NOBUF),
+                   nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS),
+                   nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS),
+                   nh_stat(&h, BLADE_NIC_STAT_IRQ_RX) +
+                   nh_stat(&h, BLADE_NIC_STAT_IRQ_TX) +
+                   nh_stat(&h, BLADE_NIC_STAT_IRQ_MISC));
     nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_RST);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_CTRL), ==, 0);
     g_rand_free(rnd);
