@@ -1265,13 +1265,27 @@ static void test_dma_to_bar(void)
     }
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS), ==, 2);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_SIZE), ==, 16);
+    /* bus mastering off: every DMA fails */
+    nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_TXEN);
+    qpci_config_writew(h.dev, PCI_COMMAND,
+                       qpci_config_readw(h.dev, PCI_COMMAND) &
+                       ~PCI_COMMAND_MASTER);
+    nh_desc(&h, h.tx_ring, 0, h.tx_bufs, 64, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 1);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS) &
+                    BLADE_NIC_STATUS_TX_HALT, ==, BLADE_NIC_STATUS_TX_HALT);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS), ==, 3);
+    qpci_config_writew(h.dev, PCI_COMMAND,
+                       qpci_config_readw(h.dev, PCI_COMMAND) |
+                       PCI_COMMAND_MASTER);
     /* a ring at the top of the address space */
     nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
     nh_wr(&h, BLADE_NIC_REG_TX_BASE_LO, 0xfffffff0);
     nh_wr(&h, BLADE_NIC_REG_TX_BASE_HI, 0xffffffff);
     nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_TXEN);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 5);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS), ==, 3);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS), ==, 4);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
     nh_stop(&h);
 }
