@@ -928,6 +928,51 @@ static void test_util_host(void)
     nh_stop(&h);
 }
 
+/*
+ * The host measurement under TCG with a one-instruction firmware: a vCPU
+ * spinning on "jmp $" reads busy, one stopped by "hlt" reads idle.
+ */
+static unsigned host_util_with_firmware(const uint8_t *code, size_t len)
+{
+    NicHarness h;
+    g_autofree char *dir = g_dir_make_tmp("blade-nic-fw-XXXXXX", NULL);
+    g_autofree char *fw = g_strdup_printf("%s/fw.bin", dir);
+    g_autofree char *args = g_strdup_printf("-accel tcg -bios %s", fw);
+    g_autofree uint8_t *img = g_malloc(65536);
+    unsigned pct, i;
+
+    memset(img, 0xf4, 65536);
+    memcpy(img + 65536 - 16, code, len);
+    g_assert_true(g_file_set_contents(fw, (char *)img, 65536, NULL));
+    nh_start_full(&h, false, false, false,
+                  ",util-source=host,util-interval=20", args);
+    /* a few intervals of wall time (TCG: the virtual clock is real) */
+    for (i = 0; i < 10; i++) {
+        g_usleep(30 * 1000);
+        nh_rd(&h, BLADE_NIC_REG_UTIL_HOST);
+    }
+    pct = nh_rd(&h, BLADE_NIC_REG_UTIL_HOST);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_TX), ==,
+                    pct | BLADE_NIC_UTIL_TX_HOST);
+    nh_stop(&h);
+    unlink(fw);
+    rmdir(dir);
+    return pct;
+}
+
+static void test_util_host_tcg(void)
+{
+    static const uint8_t spin[] = { 0xeb, 0xfe };   /* jmp $ */
+    static const uint8_t halt[] = { 0xfa, 0xf4 };   /* cli; hlt */
+    unsigned busy = host_util_with_firmware(spin, sizeof(spin));
+    unsigned idle = host_util_with_firmware(halt, sizeof(halt));
+
+    g_test_message("host-measured: spinning vCPU %u%%, halted vCPU %u%%",
+                   busy, idle);
+    g_assert_cmpuint(busy, >=, 25);
+    g_assert_cmpuint(idle, <=, 10);
+}
+
 static void test_util_auto(void)
 {
     NicHarness h;
@@ -1423,6 +1468,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/util/guest", test_util_guest);
     qtest_add_func("/blade-nic/util/host", test_util_host);
     qtest_add_func("/blade-nic/util/peer", test_util_peer);
+    qtest_add_func("/blade-nic/util/host-tcg", test_util_host_tcg);
     qtest_add_func("/blade-nic/util/auto", test_util_auto);
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
