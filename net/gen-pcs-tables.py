@@ -121,22 +121,27 @@ def main():
     out.append(table('', dec))
     out.append('};\n')
 
-    # Bulk codec tables, one 64-bit load per octet or code group.  Flag
-    # bits sit at 0, 8, 16 so that OR-ing entry << j (j < 8) over eight
-    # entries builds eight-bit masks of each flag at once.
+    # Bulk codec tables, one 64-bit load per octet or code group, laid
+    # out for a shift count that holds RD in bit 4 (see pcs-codec.h): bit
+    # 4 is set on unbalanced code groups, bits 0-3 and 5 are clear, so
+    # that XOR-ing an entry into the count steps RD, and each entry's two
+    # fields are placed by the RD after the code group, which is where the
+    # count stands when it selects them.
     encf = []
     for b in range(256):
-        e = enc[0][b]
-        encf.append((e >> 15) | (e & 0x3ff) << 32 |
-                    (enc[1][b] & 0x3ff) << 48)
+        flip = enc[0][b] >> 15
+        after_neg, after_pos = enc[flip][b] & 0x3ff, enc[1 - flip][b] & 0x3ff
+        encf.append(flip << 4 | after_neg << 6 | after_pos << 22)
     decf = []
     for code in range(1024):
         d = dec[code]
+        flip = (d >> 11) & 1
         is_data = d & 0x600 and not d & 0x100
-        bad_neg = not (is_data and d & 0x200)
-        bad_pos = not (is_data and d & 0x400)
-        decf.append(((d >> 11) & 1) | bad_neg << 8 | bad_pos << 16 |
-                    (d & 0xff) << 32)
+        octet = d & 0xff if is_data else 0
+        bad = [not (is_data and d & (0x200 << rd)) for rd in (0, 1)]
+        # the field for RD- after is read when it was RD- ^ flip before
+        decf.append(flip << 4 | octet << 8 | bad[flip] << 16 |
+                    octet << 24 | bad[1 - flip] << 32)
 
     def table64(vals):
         return '\n'.join('    ' + ', '.join('0x%016xULL' % v

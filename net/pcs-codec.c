@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "pcs-codec.h"
 
@@ -18,92 +19,115 @@
 #endif
 
 /*
- * Running disparity before each of eight octets, given RD before the
- * first (@rd) and a mask with bit i set if octet i is unbalanced: RD
- * before octet i is rd XOR the parity of mask bits 0..i-1.
+ * The portable bulk codec.  One table look-up per octet or code group,
+ * indexed by the data alone, gives the fields for both disparity columns
+ * and whether the code group flips RD.  RD lives in bit 4 of a shift count
+ * s that picks the right field; XOR-ing each entry into s steps RD (only
+ * bits 0-5 of s are used as the count), and the fields are placed by the
+ * RD after the code group so that the step comes first and the entry is
+ * not needed after the shift.  The one serial dependency from one octet to
+ * the next is that single XOR, so look-ups, shifts and stores of
+ * neighbouring octets all overlap.  Unrolled by hand: -O2 does not.
  */
-static inline unsigned rd_before_each(unsigned flips, unsigned rd)
+static inline void enc_step(const uint8_t *in, uint16_t *out, size_t i,
+                            uint64_t *s)
 {
-    unsigned p = flips << 1;
+    uint64_t e = pcs_enc_bulk[in[i]];
 
-    p ^= p << 1;
-    p ^= p << 2;
-    p ^= p << 4;
-    return rd ? ~p : p;
+    *s ^= e;
+    out[i] = (uint16_t)(e >> (*s & 63));
 }
 
 void pcs_encode_data_scalar(const uint8_t *in, size_t n, uint16_t *out,
                             unsigned *rd)
 {
-    unsigned r = *rd;
+    uint64_t s = *rd ? 22 : 6;
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
-        uint64_t e[8], m = 0;
-        unsigned before;
-
-        for (unsigned j = 0; j < 8; j++) {
-            e[j] = pcs_enc_bulk[in[i + j]];
-            m |= e[j] << j;
-        }
-        before = rd_before_each(m & 0xff, r);
-        for (unsigned j = 0; j < 8; j++) {
-            /* Shift by RD, not branch on it: RD is data dependent. */
-            out[i + j] = (e[j] >> (32 + (((before >> j) & 1) << 4))) & 0x3ff;
-        }
-        r ^= __builtin_parity(m & 0xff);
+        enc_step(in, out, i, &s);
+        enc_step(in, out, i + 1, &s);
+        enc_step(in, out, i + 2, &s);
+        enc_step(in, out, i + 3, &s);
+        enc_step(in, out, i + 4, &s);
+        enc_step(in, out, i + 5, &s);
+        enc_step(in, out, i + 6, &s);
+        enc_step(in, out, i + 7, &s);
     }
     for (; i < n; i++) {
-        out[i] = pcs_encode(in[i], false, &r);
+        enc_step(in, out, i, &s);
     }
-    *rd = r;
+    *rd = (s >> 4) & 1;
+}
+
+/* Decode one code group in range; bit 8 of the result is "stop here". */
+static inline uint64_t dec_step(const uint16_t *in, uint8_t *out, size_t i,
+                                uint64_t *s)
+{
+    uint64_t d = pcs_dec_bulk[in[i]];
+
+    *s ^= d;
+    d >>= *s & 63;
+    out[i] = (uint8_t)d;
+    return d;
+}
+
+/* Four code groups as one 64-bit word, for the range check. */
+static inline uint64_t load4(const uint16_t *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return w;
 }
 
 size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
                               unsigned *rd)
 {
-    unsigned r = *rd;
-    size_t i = 0;
+    const uint16_t *p = in, *end = in + n;
+    uint8_t *o = out;
+    uint64_t s = *rd ? 24 : 8;
 
-    for (; i + 8 <= n; i += 8) {
-        uint64_t m = 0;
-        unsigned range = 0, flips, before, bad;
+    /*
+     * Blocks of 32 code groups decoded without a check between them; a
+     * block with anything to stop at is done again by the loop below,
+     * which stops exactly there.  Code groups are in 0..0x3ff: checked
+     * four at a time before they index the table.
+     */
+    while (end - p >= 32) {
+        uint64_t s0 = s, stop;
 
-        for (unsigned j = 0; j < 8; j++) {
-            uint16_t cg = in[i + j];
-            uint64_t e = pcs_dec_bulk[cg & 0x3ff];
-
-            range |= cg;
-            m |= e << j;
-            out[i + j] = (uint8_t)(e >> 32);
-        }
-        if (range > 0x3ff) {
-            break;      /* out-of-range values: let the scalar loop stop */
-        }
-        flips = m & 0xff;
-        before = rd_before_each(flips, r);
-        /* Bad: specials, invalid, or not valid in the column of its RD. */
-        bad = ((~before & (m >> 8)) | (before & (m >> 16))) & 0xff;
-        if (bad) {
-            unsigned k = __builtin_ctz(bad);
-
-            *rd = r ^ __builtin_parity(flips & ((1u << k) - 1));
-            return i + k;
-        }
-        r ^= __builtin_parity(flips);
-    }
-    for (; i < n; i++) {
-        unsigned t = r;
-        unsigned res = pcs_decode(in[i], &t);
-
-        if (res & (PCS_CG_K | PCS_CG_INVALID | PCS_CG_DISPARITY)) {
+        if ((load4(p) | load4(p + 4) | load4(p + 8) | load4(p + 12) |
+             load4(p + 16) | load4(p + 20) | load4(p + 24) |
+             load4(p + 28)) & 0xfc00fc00fc00fc00ULL) {
             break;
         }
-        out[i] = res & 0xff;
-        r = t;
+        stop = 0;
+        for (unsigned j = 0; j < 32; j += 8) {
+            stop |= dec_step(p, o, j, &s) | dec_step(p, o, j + 1, &s) |
+                    dec_step(p, o, j + 2, &s) | dec_step(p, o, j + 3, &s) |
+                    dec_step(p, o, j + 4, &s) | dec_step(p, o, j + 5, &s) |
+                    dec_step(p, o, j + 6, &s) | dec_step(p, o, j + 7, &s);
+        }
+        if (stop & 0x100) {
+            s = s0;
+            break;
+        }
+        p += 32;
+        o += 32;
     }
-    *rd = r;
-    return i;
+    for (; p < end && *p <= 0x3ff; p++, o++) {
+        uint64_t d = pcs_dec_bulk[*p];
+        uint64_t v = d >> ((s ^ d) & 63);
+
+        if (v & 0x100) {
+            break;
+        }
+        *o = (uint8_t)v;
+        s ^= d;
+    }
+    *rd = (s >> 4) & 1;
+    return p - in;
 }
 
 #ifdef PCS_SIMD_SSSE3

@@ -58,11 +58,24 @@ extern const uint16_t pcs_enc_ctrl[2][256];
 extern const uint16_t pcs_dec_tab[1024];
 
 /*
- * Tables of the bulk functions: pcs_enc_bulk[octet] holds the RD- code
- * group in bits 32-41, the RD+ one in bits 48-57 and "unbalanced" in bit
- * 0; pcs_dec_bulk[code group] holds the data octet in bits 32-39,
- * "unbalanced" in bit 0 and "not a valid data code group at RD-" (bit 8)
- * and "... at RD+" (bit 16).
+ * Tables of the bulk functions, laid out for a shift count s that holds
+ * the running disparity in bit 4 (only bits 0-5 of s count): bit 4 of an
+ * entry is set if the code group is unbalanced (flips RD), bits 0-3 and
+ * 5 are clear, so that s ^= entry steps RD past the code group.  Each
+ * entry then has two fields, one picked by s = 6 (encode) or 8 (decode)
+ * when RD after the code group is negative, the other by s = 22 or 24
+ * when it is positive.
+ *
+ * pcs_enc_bulk[octet]: code groups in bits 6-15 (RD- after it) and 22-31
+ * (RD+ after it), all else clear: s ^= e, then (uint16_t)(e >> (s & 63))
+ * is the code group for the RD before it.
+ *
+ * pcs_dec_bulk[code group]: the data octet in bits 8-15 and 24-31, bit 16
+ * set if it is not a valid data code group at the RD before it when RD
+ * after it is negative, bit 32 likewise when RD after it is positive:
+ * s ^= d, then v = d >> (s & 63) holds the octet in bits 0-7 and "stop
+ * here" in bit 8.  Specials and invalid code groups have both bits set
+ * and octet 0.
  */
 extern const uint64_t pcs_enc_bulk[256];
 extern const uint64_t pcs_dec_bulk[1024];
@@ -118,9 +131,11 @@ static inline unsigned pcs_decode(uint16_t cg, unsigned *rd)
 
 /*
  * Bulk data encode: @n octets to code groups starting at *rd, updating
- * *rd.  Running disparity is resolved eight octets at a time from the
- * per-octet "flips RD" bits (a prefix XOR), so the table look-ups carry
- * no serial dependency.
+ * *rd.  Running disparity never feeds a table look-up: in the portable
+ * code each octet's one look-up gives both columns' code groups and
+ * whether it flips RD, and RD only picks one by a shift count (see
+ * pcs_enc_bulk); the SIMD kernels resolve it 16 or 32 octets at a time
+ * from the per-octet "flips RD" bits (a prefix XOR).
  */
 void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
                      unsigned *rd);
@@ -130,7 +145,8 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
  * code groups in the correct disparity column, at most @n.  Returns how
  * many were decoded (octets stored to @out, *rd updated); the code group
  * at the returned index, if < n, is special, invalid or a disparity error
- * and must be handled with pcs_decode().
+ * and must be handled with pcs_decode().  @out past the returned count,
+ * up to @n, may have been written.
  */
 size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
                        unsigned *rd);

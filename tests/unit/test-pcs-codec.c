@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <glib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pcs-codec.h"
@@ -397,6 +398,158 @@ static void test_bulk_simd_matches_portable(gconstpointer data)
     g_rand_free(rng);
 }
 
+/* One code group at a time: where pcs_decode_data() must stop, and RD. */
+static size_t ref_decode(const uint16_t *cgs, size_t n, uint8_t *out,
+                         unsigned *rd)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned r = *rd;
+        unsigned res = pcs_decode(cgs[i], &r);
+
+        if (res & (PCS_CG_K | PCS_CG_INVALID | PCS_CG_DISPARITY)) {
+            break;
+        }
+        out[i] = res & 0xff;
+        *rd = r;
+    }
+    return i;
+}
+
+/* Damage one code group the way a link can: the kinds a receiver sees. */
+static void corrupt(GRand *rng, uint16_t *cgs, size_t n, unsigned rd_at)
+{
+    size_t at = g_rand_int_range(rng, 0, n);
+    unsigned r = rd_at;
+
+    switch (g_rand_int_range(rng, 0, 6)) {
+    case 0:     /* a bit error: invalid, wrong column or another octet */
+        cgs[at] ^= 1u << g_rand_int_range(rng, 0, 10);
+        break;
+    case 1:     /* the other column's code group: a disparity error */
+        cgs[at] = pcs_enc_data[g_rand_int_range(rng, 0, 2)]
+                              [g_rand_int_range(rng, 0, 256)] & 0x3ff;
+        break;
+    case 2:     /* any 10-bit value */
+        cgs[at] = g_rand_int_range(rng, 0, 0x400);
+        break;
+    case 3:     /* out of range */
+        cgs[at] = g_rand_int_range(rng, 0x400, 0x10000);
+        break;
+    case 4:     /* a special code group */
+        cgs[at] = pcs_encode(k_octets[g_rand_int_range(rng, 0, 12)], true,
+                             &r);
+        break;
+    default:    /* the complement of a valid one */
+        cgs[at] ^= 0x3ff;
+        break;
+    }
+}
+
+/*
+ * The bulk functions against pcs_encode()/pcs_decode() at every length
+ * 0..130 and every alignment of input and output, from either RD, on
+ * clean input and with one to three damaged code groups.
+ */
+static void check_bulk_exhaustive(GRand *rng)
+{
+    enum { MAXN = 130, PAD = 8 };
+    uint8_t in[MAXN + PAD], o1[MAXN + PAD], o2[MAXN + PAD];
+    uint16_t c1[MAXN + PAD], c2[MAXN + PAD];
+
+    for (size_t n = 0; n <= MAXN; n++) {
+        for (unsigned al = 0; al < PAD * 4; al++) {
+            unsigned ai = al % PAD, ao = al / PAD * 2 + (al & 1);
+            unsigned rd0 = g_rand_int_range(rng, 0, 2), ra = rd0, rs = rd0;
+            size_t ka, ks;
+
+            for (size_t i = 0; i < n; i++) {
+                in[ai + i] = g_rand_int_range(rng, 0, 256);
+            }
+            pcs_encode_data(in + ai, n, c1 + ao, &ra);
+            for (size_t i = 0; i < n; i++) {
+                c2[i] = pcs_encode(in[ai + i], false, &rs);
+            }
+            g_assert_cmpmem(c1 + ao, n * 2, c2, n * 2);
+            g_assert_cmpuint(ra, ==, rs);
+
+            /* clean: decodes the full length back to the input */
+            ra = rd0;
+            g_assert_cmpuint(pcs_decode_data(c1 + ao, n, o1 + ai, &ra), ==,
+                             n);
+            g_assert_cmpuint(ra, ==, rs);
+            g_assert_cmpmem(o1 + ai, n, in + ai, n);
+
+            /* damaged: same stop, same RD, same octets before it */
+            if (!n) {
+                continue;
+            }
+            for (int k = g_rand_int_range(rng, 1, 4); k > 0; k--) {
+                corrupt(rng, c1 + ao, n, rd0);
+            }
+            ra = rs = rd0;
+            ka = pcs_decode_data(c1 + ao, n, o1, &ra);
+            ks = ref_decode(c1 + ao, n, o2, &rs);
+            g_assert_cmpuint(ka, ==, ks);
+            g_assert_cmpuint(ra, ==, rs);
+            g_assert_cmpmem(o1, ka, o2, ks);
+        }
+    }
+}
+
+static void test_bulk_exhaustive(gconstpointer data)
+{
+    int level = GPOINTER_TO_INT(data);
+    GRand *rng = g_rand_new_with_seed(1000 + level);
+
+    if (pcs_codec_limit_simd(level) != level) {
+        g_test_skip("host lacks this SIMD level");
+    } else {
+        check_bulk_exhaustive(rng);
+    }
+    pcs_codec_limit_simd(2);
+    g_rand_free(rng);
+}
+
+/*
+ * Long random runs with damage anywhere, against the reference, so that
+ * stops land at every offset within the bulk decoder's blocks.
+ */
+static void test_bulk_damaged_long(gconstpointer data)
+{
+    int level = GPOINTER_TO_INT(data);
+    GRand *rng = g_rand_new_with_seed(2000 + level);
+    uint8_t in[600], o1[600], o2[600];
+    uint16_t cgs[600];
+
+    if (pcs_codec_limit_simd(level) != level) {
+        g_test_skip("host lacks this SIMD level");
+        pcs_codec_limit_simd(2);
+        g_rand_free(rng);
+        return;
+    }
+    for (unsigned trial = 0; trial < 20000; trial++) {
+        size_t n = g_rand_int_range(rng, 1, sizeof(in));
+        unsigned rd0 = g_rand_int_range(rng, 0, 2), ra = rd0, rs = rd0;
+        size_t ka, ks;
+
+        for (size_t i = 0; i < n; i++) {
+            in[i] = g_rand_int_range(rng, 0, 256);
+        }
+        pcs_encode_data(in, n, cgs, &ra);
+        corrupt(rng, cgs, n, rd0);
+        ra = rd0;
+        ka = pcs_decode_data(cgs, n, o1, &ra);
+        ks = ref_decode(cgs, n, o2, &rs);
+        g_assert_cmpuint(ka, ==, ks);
+        g_assert_cmpuint(ra, ==, rs);
+        g_assert_cmpmem(o1, ka, o2, ks);
+    }
+    pcs_codec_limit_simd(2);
+    g_rand_free(rng);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -417,5 +570,18 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(1), test_bulk_simd_matches_portable);
     g_test_add_data_func("/pcs-codec/bulk-matches-portable/avx2",
                          GINT_TO_POINTER(2), test_bulk_simd_matches_portable);
+    for (int level = 0; level <= 2; level++) {
+        static const char *const names[] = { "portable", "ssse3", "avx2" };
+        char path[64];
+
+        snprintf(path, sizeof(path), "/pcs-codec/bulk-exhaustive/%s",
+                 names[level]);
+        g_test_add_data_func(path, GINT_TO_POINTER(level),
+                             test_bulk_exhaustive);
+        snprintf(path, sizeof(path), "/pcs-codec/bulk-damaged/%s",
+                 names[level]);
+        g_test_add_data_func(path, GINT_TO_POINTER(level),
+                             test_bulk_damaged_long);
+    }
     return g_test_run();
 }
