@@ -70,6 +70,7 @@ struct Lane {
     uint16_t util_cgs[2][PCS_UTIL_MAX_CGS];
     size_t util_ncgs[2];
     bool util_cgs_ok;
+    bool util_unsent;           /* lane_set_util() since the last set sent */
     LaneUtil peer_util;
     bool peer_util_valid;
 
@@ -306,10 +307,30 @@ static size_t put_util_cgs(Lane *lane, size_t n, unsigned *rd)
     return n + lane->util_ncgs[r];
 }
 
-static void send_util(Lane *lane)
+/*
+ * Whether a frame sent now carries the utilization set in its gap: only
+ * if the receiver would otherwise hold stale information, i.e. the sample
+ * changed since the last set sent, or that set is util_interval_ns old
+ * (the timer would send one now).  Otherwise the frame goes alone and the
+ * timer keeps the interval.
+ */
+static bool util_due_after_frame(Lane *lane)
+{
+    return lane->cfg.util_interval_ns &&
+           (lane->util_unsent || lane->now >= lane->util_next_at);
+}
+
+/* Book a utilization set as sent (stand-alone or in a frame's gap). */
+static void util_sent(Lane *lane)
 {
     lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
+    lane->util_unsent = false;
     lane->stats.tx_util_sets++;
+}
+
+static void send_util(Lane *lane)
+{
+    util_sent(lane);
     if (lane->cfg.pcs == LANE_PCS_RAW) {
         uint8_t u[4] = { lane->util.cpu_pct, lane->util.irq_pct,
                          lane->util.seq, lane->cfg.util_form };
@@ -1026,10 +1047,11 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
                     uint64_t now)
 {
     size_t padded = len < 60 ? 60 : len;
-    bool util = lane->cfg.util_interval_ns != 0;
+    bool util;
     int ret = 0;
 
     lane->now = now;
+    util = util_due_after_frame(lane);
     if (len > ETH_MAX_FRAME - ETH_FCS_LEN) {
         lane->stats.tx_dropped_oversize++;
         return -EMSGSIZE;
@@ -1067,8 +1089,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         if (!txq_put_cgs(lane, n, false)) {
             ret = -EAGAIN;
         } else if (util) {
-            lane->stats.tx_util_sets++;
-            lane->util_next_at = now + lane->cfg.util_interval_ns;
+            util_sent(lane);
         }
     }
     if (ret == -EAGAIN) {
@@ -1109,6 +1130,7 @@ void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
     lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
     lane->util.seq++;
     lane->util_cgs_ok = false;
+    lane->util_unsent = true;
 }
 
 bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns, uint64_t now)

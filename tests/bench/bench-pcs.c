@@ -250,7 +250,9 @@ int main(int argc, char **argv)
 
     /*
      * Reporting on vs off, interleaved so drift hits both alike; 64-octet
-     * frames in 8b10b are the worst case (a set after every frame).
+     * frames in 8b10b are where a per-frame cost would show most (a set
+     * rides after a frame only when the sample changed or the last set is
+     * an interval old).
      */
     for (int r = 0; r < RATIO_PAIRS; r++) {
         /* alternate the order so that neither always runs first */

@@ -401,6 +401,7 @@ static void test_utilization(gconstpointer data)
     uint8_t f[100];
     LaneUtil u;
     uint64_t age;
+    unsigned seq;
     Pair p;
 
     pair_init_form(&p, pcs, pcs, 0, form);
@@ -426,13 +427,53 @@ static void test_utilization(gconstpointer data)
     g_assert_cmpuint(age, ==, 4000);
     g_assert_cmpuint(u.irq_pct, ==, 12);
 
+    /* a frame with nothing new for the receiver goes without a set */
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 2000), ==, 0);
+    pump(&p.a, &p.b, 2000);
+    g_assert_cmpuint(p.a.frames, ==, 2);
+    g_assert_cmpuint(p.a.utils, ==, 2);
+    /* a new sample goes with the next frame */
+    lane_set_util(p.b.lane, 81, 12, 3000);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 3000), ==, 0);
+    pump(&p.a, &p.b, 3000);
+    g_assert_cmpuint(p.a.frames, ==, 3);
+    g_assert_cmpuint(p.a.utils, ==, 3);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 81);
+    g_assert_true(p.a.util.fresh);
+    seq = p.a.util.seq;
+
     /* quiet link: repeated every util-interval, not fresh */
     pump(&p.a, &p.b, 100 * MS);
-    g_assert_cmpuint(p.a.utils, ==, 2);
-    pump(&p.a, &p.b, 100 * MS + 1000);
     g_assert_cmpuint(p.a.utils, ==, 3);
+    pump(&p.a, &p.b, 100 * MS + 3000);
+    g_assert_cmpuint(p.a.utils, ==, 4);
     g_assert_false(p.a.util.fresh);
-    g_assert_cmpuint(p.a.util.seq, ==, u.seq);
+    g_assert_cmpuint(p.a.util.seq, ==, seq);
+    g_assert_true(lane_peer_util(p.a.lane, &u, &age, 150 * MS));
+    g_assert_cmpuint(age, ==, 50 * MS - 3000);
+
+    /*
+     * Busy link, same sample: frames go alone until the last set is an
+     * interval old; then the next frame carries it (not fresh) and the
+     * interval restarts from there, so the age stays within an interval.
+     */
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 150 * MS), ==,
+                    0);
+    pump(&p.a, &p.b, 150 * MS);
+    g_assert_cmpuint(p.a.frames, ==, 4);
+    g_assert_cmpuint(p.a.utils, ==, 4);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f),
+                                    200 * MS + 3000), ==, 0);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, 300 * MS + 3000);
+    pump(&p.a, &p.b, 200 * MS + 3000);
+    g_assert_cmpuint(p.a.frames, ==, 5);
+    g_assert_cmpuint(p.a.utils, ==, 5);
+    g_assert_false(p.a.util.fresh);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 81);
+    g_assert_true(lane_peer_util(p.a.lane, &u, &age, 200 * MS + 4000));
+    g_assert_cmpuint(age, ==, 1000);
+    g_assert_cmpuint(lane_stats(p.b.lane)->tx_util_sets, ==, 5);
+    g_assert_cmpuint(lane_stats(p.a.lane)->rx_util_sets, ==, 5);
     g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
     pair_free(&p);
 }
