@@ -9,12 +9,13 @@
 #include "pcs-codec.h"
 
 /*
- * SSSE3 bulk codec, chosen at run time on x86 hosts: 16 octets per step,
- * pshufb for the sub-block tables, the same flip-bit prefix XOR for
- * running disparity.  Other hosts use the portable table code below.
+ * AVX2 bulk codec, chosen at run time on x86 hosts that have it: 32
+ * octets per step, pshufb for the sub-block tables, a flip-bit prefix XOR
+ * for running disparity.  Other hosts use the portable table code below
+ * (an SSSE3 variant was no faster than that, and was dropped).
  */
 #if defined(__x86_64__) || defined(__i386__)
-#define PCS_SIMD_SSSE3 1
+#define PCS_SIMD_AVX2 1
 #include <immintrin.h>
 #endif
 
@@ -130,172 +131,7 @@ size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
     return p - in;
 }
 
-#ifdef PCS_SIMD_SSSE3
-#define SIMD_FN __attribute__((target("ssse3")))
-
-/* 32-entry byte table look-up of x in 0..31: two 16-entry halves. */
-static inline SIMD_FN __m128i lut32(__m128i lo, __m128i hi, __m128i x)
-{
-    const __m128i off = _mm_set1_epi8(0x70);
-    __m128i il = _mm_adds_epu8(x, off);
-    __m128i ih = _mm_adds_epu8(_mm_xor_si128(x, _mm_set1_epi8(0x10)), off);
-
-    return _mm_or_si128(_mm_shuffle_epi8(lo, il), _mm_shuffle_epi8(hi, ih));
-}
-
-/*
- * Encode 16 data octets at running disparity @rd; returns RD after them.
- * *prefix gets, per octet, the parity of the flips up to and including
- * it (the decoder needs it to find RD at a mismatch).
- */
-static inline SIMD_FN __attribute__((always_inline))
-unsigned enc16(__m128i v, __m128i *c6_out, __m128i *c4_out, unsigned rd,
-               __m128i *prefix)
-{
-    /*
-     * 5b/6b code (RD-) and flags: 1 unbalanced, 2 complement at RD+,
-     * 4 A7 at RD-, 8 A7 at RD+
-     */
-    const __m128i c6lo = _mm_setr_epi8(0x27, 0x1d, 0x2d, 0x31, 0x35, 0x29,
-                                       0x19, 0x38, 0x39, 0x25, 0x15, 0x34,
-                                       0x0d, 0x2c, 0x1c, 0x17);
-    const __m128i c6hi = _mm_setr_epi8(0x1b, 0x23, 0x13, 0x32, 0x0b, 0x2a,
-                                       0x1a, 0x3a, 0x33, 0x26, 0x16, 0x36,
-                                       0x0e, 0x2e, 0x1e, 0x2b);
-    const __m128i f6lo = _mm_setr_epi8(3, 3, 3, 0, 3, 0, 0, 2, 3, 0, 0, 8,
-                                       0, 8, 8, 3);
-    const __m128i f6hi = _mm_setr_epi8(3, 4, 4, 0, 4, 0, 0, 3, 3, 0, 0, 3,
-                                       0, 3, 3, 3);
-    /* 3b/4b code (RD-, primary) and flags: 1 unbalanced, 2 complement */
-    const __m128i c4t = _mm_setr_epi8(0xb, 0x9, 0x5, 0xc, 0xd, 0xa, 0x6,
-                                      0xe, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m128i f4t = _mm_setr_epi8(3, 0, 0, 2, 3, 0, 0, 3,
-                                      0, 0, 0, 0, 0, 0, 0, 0);
-    const __m128i one = _mm_set1_epi8(1);
-    const __m128i zero = _mm_setzero_si128();
-    __m128i x = _mm_and_si128(v, _mm_set1_epi8(0x1f));
-    __m128i y = _mm_and_si128(_mm_srli_epi16(v, 5), _mm_set1_epi8(7));
-    __m128i c6 = lut32(c6lo, c6hi, x);
-    __m128i f6 = lut32(f6lo, f6hi, x);
-    __m128i c4 = _mm_shuffle_epi8(c4t, y);
-    __m128i f4 = _mm_shuffle_epi8(f4t, y);
-    __m128i flip6 = _mm_and_si128(f6, one);
-    __m128i p = _mm_and_si128(_mm_xor_si128(f6, f4), one);
-    __m128i before, rdm, rd6, rd6m, a7, m;
-
-    /* inclusive prefix XOR of the flips across the 16 octets */
-    p = _mm_xor_si128(p, _mm_slli_si128(p, 1));
-    p = _mm_xor_si128(p, _mm_slli_si128(p, 2));
-    p = _mm_xor_si128(p, _mm_slli_si128(p, 4));
-    p = _mm_xor_si128(p, _mm_slli_si128(p, 8));
-    *prefix = p;
-    before = _mm_xor_si128(_mm_slli_si128(p, 1), _mm_set1_epi8(rd));
-    rdm = _mm_cmpeq_epi8(before, one);
-    m = _mm_and_si128(rdm, _mm_cmpeq_epi8(_mm_and_si128(f6, _mm_set1_epi8(2)),
-                                          _mm_set1_epi8(2)));
-    c6 = _mm_xor_si128(c6, _mm_and_si128(m, _mm_set1_epi8(0x3f)));
-    rd6 = _mm_xor_si128(before, flip6);
-    rd6m = _mm_cmpeq_epi8(rd6, one);
-    a7 = _mm_or_si128(
-        _mm_andnot_si128(rd6m, _mm_and_si128(f6, _mm_set1_epi8(4))),
-        _mm_and_si128(rd6m, _mm_and_si128(f6, _mm_set1_epi8(8))));
-    a7 = _mm_and_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8(7)),
-                       _mm_cmpgt_epi8(a7, zero));
-    c4 = _mm_or_si128(_mm_andnot_si128(a7, c4),
-                      _mm_and_si128(a7, _mm_set1_epi8(0x7)));
-    m = _mm_and_si128(rd6m, _mm_cmpeq_epi8(_mm_and_si128(f4, _mm_set1_epi8(2)),
-                                           _mm_set1_epi8(2)));
-    c4 = _mm_xor_si128(c4, _mm_and_si128(m, _mm_set1_epi8(0xf)));
-    *c6_out = c6;
-    *c4_out = c4;
-    return rd ^ (_mm_movemask_epi8(_mm_slli_epi16(p, 7)) >> 15);
-}
-
-static SIMD_FN void encode_ssse3(const uint8_t *in, size_t n, uint16_t *out,
-                                 unsigned *rd)
-{
-    size_t i = 0;
-    unsigned r = *rd;
-    __m128i p;
-
-    for (; i + 16 <= n; i += 16) {
-        __m128i c6, c4, lo, hi;
-
-        r = enc16(_mm_loadu_si128((const __m128i *)(in + i)), &c6, &c4, r,
-                  &p);
-        /* code group = c6 << 4 | c4, as low and high octets */
-        lo = _mm_or_si128(_mm_and_si128(_mm_slli_epi16(c6, 4),
-                                        _mm_set1_epi8((char)0xf0)), c4);
-        hi = _mm_and_si128(_mm_srli_epi16(c6, 4), _mm_set1_epi8(3));
-        _mm_storeu_si128((__m128i *)(out + i), _mm_unpacklo_epi8(lo, hi));
-        _mm_storeu_si128((__m128i *)(out + i + 8), _mm_unpackhi_epi8(lo, hi));
-    }
-    *rd = r;
-    pcs_encode_data_scalar(in + i, n - i, out + i, rd);
-}
-
-/*
- * Decode 16 code groups by looking up their sub-blocks as if they were
- * valid data, then re-encoding: where the result differs, the code group
- * was special, invalid or in the wrong disparity column.
- */
-static SIMD_FN size_t decode_ssse3(const uint16_t *in, size_t n,
-                                   uint8_t *out, unsigned *rd)
-{
-    /* 6b sub-block (either column) -> x; invalid -> anything */
-    const __m128i d6[4] = {
-        _mm_setr_epi8(0, 0, 0, 0, 0, 23, 8, 7, 0, 27, 4, 20, 24, 12, 28, 0),
-        _mm_setr_epi8(0, 29, 2, 18, 31, 10, 26, 15, 0, 6, 22, 16, 14, 1, 30,
-                      0),
-        _mm_setr_epi8(0, 30, 1, 17, 16, 9, 25, 0, 15, 5, 21, 31, 13, 2, 29,
-                      0),
-        _mm_setr_epi8(0, 3, 19, 24, 11, 4, 27, 0, 7, 8, 23, 0, 0, 0, 0, 0),
-    };
-    const __m128i d4 = _mm_setr_epi8(0, 7, 4, 3, 0, 2, 6, 7, 7, 1, 5, 0, 3,
-                                     4, 7, 0);
-    const __m128i off = _mm_set1_epi8(0x70);
-    unsigned r = *rd;
-    size_t i = 0;
-
-    for (; i + 16 <= n; i += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(in + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(in + i + 8));
-        /* bits 4-11, saturated: >= 64 where the value is out of range */
-        __m128i s6r = _mm_packus_epi16(_mm_srli_epi16(a, 4),
-                                       _mm_srli_epi16(b, 4));
-        __m128i s6 = _mm_and_si128(s6r, _mm_set1_epi8(0x3f));
-        __m128i s4 = _mm_packus_epi16(_mm_and_si128(a, _mm_set1_epi16(0xf)),
-                                      _mm_and_si128(b, _mm_set1_epi16(0xf)));
-        __m128i x = _mm_setzero_si128(), octets, p, eq, c6, c4;
-        unsigned r2, mask;
-
-        for (int k = 0; k < 4; k++) {
-            __m128i idx = _mm_adds_epu8(
-                _mm_xor_si128(s6, _mm_set1_epi8(k << 4)), off);
-
-            x = _mm_or_si128(x, _mm_shuffle_epi8(d6[k], idx));
-        }
-        octets = _mm_or_si128(x, _mm_and_si128(
-                     _mm_slli_epi16(_mm_shuffle_epi8(d4, s4), 5),
-                     _mm_set1_epi8((char)0xe0)));
-        _mm_storeu_si128((__m128i *)(out + i), octets);
-        r2 = enc16(octets, &c6, &c4, r, &p);
-        eq = _mm_and_si128(_mm_cmpeq_epi8(s6r, c6), _mm_cmpeq_epi8(s4, c4));
-        mask = ~_mm_movemask_epi8(eq) & 0xffff;
-        if (mask) {
-            uint8_t pre[16];
-            unsigned k = __builtin_ctz(mask);
-
-            _mm_storeu_si128((__m128i *)pre, p);
-            *rd = k ? r ^ pre[k - 1] : r;
-            return i + k;
-        }
-        r = r2;
-    }
-    *rd = r;
-    return i + pcs_decode_data_scalar(in + i, n - i, out + i, rd);
-}
-
+#ifdef PCS_SIMD_AVX2
 #define AVX2_FN __attribute__((target("avx2")))
 #define B2(v) _mm256_broadcastsi128_si256(v)
 
@@ -308,8 +144,11 @@ static inline AVX2_FN __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i x,
 }
 
 /*
- * enc16() on 32 octets; byte shifts are per 128-bit lane in AVX2, so the
- * low lane's total flip parity is carried into the high lane.
+ * Encode 32 data octets at running disparity @rd into their 6b and 4b
+ * sub-blocks; returns RD after them.  *prefix gets, per octet in bit 4,
+ * the parity of the flips up to and including it (the decoder needs it to
+ * find RD at a mismatch).  Byte shifts are per 128-bit lane in AVX2, so
+ * the low lane's total flip parity is carried into the high lane.
  */
 static inline AVX2_FN __attribute__((always_inline))
 unsigned enc32(__m256i v, __m256i *c6_out, __m256i *c4_out, unsigned rd,
@@ -405,6 +244,11 @@ static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
     pcs_encode_data_scalar(in + i, n - i, out + i, rd);
 }
 
+/*
+ * Decode 32 code groups by looking up their sub-blocks as if they were
+ * valid data, then re-encoding: where the result differs, the code group
+ * was special, invalid or in the wrong disparity column.
+ */
 static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
                                   uint8_t *out, unsigned *rd)
 {
@@ -467,7 +311,7 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
         r = r2;
     }
     *rd = r;
-    return i + decode_ssse3(in + i, n - i, out + i, rd);
+    return i + pcs_decode_data_scalar(in + i, n - i, out + i, rd);
 }
 
 static int simd_max = 2;
@@ -478,16 +322,15 @@ static int simd_level(void)
 
     if (level < 0) {
         __builtin_cpu_init();
-        level = __builtin_cpu_supports("avx2") ? 2 :
-                __builtin_cpu_supports("ssse3") ? 1 : 0;
+        level = __builtin_cpu_supports("avx2") ? 2 : 0;
     }
-    return level < simd_max ? level : simd_max;
+    return level <= simd_max ? level : 0;
 }
 #endif
 
 int pcs_codec_limit_simd(int max_level)
 {
-#ifdef PCS_SIMD_SSSE3
+#ifdef PCS_SIMD_AVX2
     simd_max = max_level;
     return simd_level();
 #else
@@ -498,13 +341,10 @@ int pcs_codec_limit_simd(int max_level)
 void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
                      unsigned *rd)
 {
-#ifdef PCS_SIMD_SSSE3
+#ifdef PCS_SIMD_AVX2
     switch (simd_level()) {
     case 2:
         encode_avx2(in, n, out, rd);
-        return;
-    case 1:
-        encode_ssse3(in, n, out, rd);
         return;
     }
 #endif
@@ -514,12 +354,10 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
 size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
                        unsigned *rd)
 {
-#ifdef PCS_SIMD_SSSE3
+#ifdef PCS_SIMD_AVX2
     switch (simd_level()) {
     case 2:
         return decode_avx2(in, n, out, rd);
-    case 1:
-        return decode_ssse3(in, n, out, rd);
     }
 #endif
     return pcs_decode_data_scalar(in, n, out, rd);

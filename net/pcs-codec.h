@@ -134,8 +134,8 @@ static inline unsigned pcs_decode(uint16_t cg, unsigned *rd)
  * *rd.  Running disparity never feeds a table look-up: in the portable
  * code each octet's one look-up gives both columns' code groups and
  * whether it flips RD, and RD only picks one by a shift count (see
- * pcs_enc_bulk); the SIMD kernels resolve it 16 or 32 octets at a time
- * from the per-octet "flips RD" bits (a prefix XOR).
+ * pcs_enc_bulk); the AVX2 kernels resolve it 32 octets at a time from
+ * the per-octet "flips RD" bits (a prefix XOR).
  */
 void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
                      unsigned *rd);
@@ -158,9 +158,9 @@ size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
                               unsigned *rd);
 
 /*
- * Use at most this SIMD level in the bulk functions (0 portable, 1 SSSE3,
- * 2 AVX2; the default is the best the host has).  Returns the level now
- * in use.  For tests and benchmarks.
+ * Use at most this SIMD level in the bulk functions (0 portable, 2 AVX2;
+ * 1, formerly SSSE3, now means portable; the default is the best the host
+ * has).  Returns the level now in use.  For tests and benchmarks.
  */
 int pcs_codec_limit_simd(int max_level);
 

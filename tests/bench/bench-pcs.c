@@ -226,10 +226,7 @@ int main(int argc, char **argv)
     printf("pcs_codec_GBps: %.3f\n", codec);
     printf("pcs_codec_line_rate_x: %.1f\n", codec / (LINE_GBPS / 8));
     fflush(stdout);
-    /* the slower kernels, for hosts without AVX2 */
-    if (pcs_codec_limit_simd(1) == 1) {
-        printf("pcs_codec_ssse3_GBps: %.3f\n", bench_codec());
-    }
+    /* the portable code, for hosts without AVX2 */
     pcs_codec_limit_simd(0);
     printf("pcs_codec_portable_GBps: %.3f\n", bench_codec());
     pcs_codec_limit_simd(2);
