@@ -1,0 +1,1626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blade_nic: Linux driver for the bladeplane blade-nic PCI network controller.
+ *
+ * Written against docs/blade-nic.md (datasheet revision 1.0) only.  Section
+ * numbers in comments ("6.2", "16.1 step 7") refer to that document.
+ *
+ * One TX ring and one RX ring of 16-octet descriptors, one NAPI context
+ * serving both, three MSI-X vectors (RX, TX, link/misc) or one INTx line,
+ * and a utilization reporter that writes the blade's CPU % and interrupt %
+ * to the NIC's UTIL register.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpu.h>
+#include <linux/crc32.h>
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/etherdevice.h>
+#include <linux/ethtool.h>
+#include <linux/interrupt.h>
+#include <linux/kernel_stat.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/pci.h>
+#include <linux/rtnetlink.h>
+#include <linux/tick.h>
+#include <linux/u64_stats_sync.h>
+#include <linux/workqueue.h>
+
+#include "blade_nic.h"
+
+#define BN_DRV_NAME		"blade_nic"
+#define BN_DEFAULT_RING		256
+#define BN_TX_TIMEOUT		(5 * HZ)
+#define BN_UTIL_PERIOD_MIN	10
+#define BN_UTIL_PERIOD_MAX	60000
+
+/* Kernels before 6.8 spell PCI_IRQ_INTX as PCI_IRQ_LEGACY. */
+#ifndef PCI_IRQ_INTX
+#define PCI_IRQ_INTX		PCI_IRQ_LEGACY
+#endif
+
+static unsigned int tx_ring_size = BN_DEFAULT_RING;
+module_param(tx_ring_size, uint, 0444);
+MODULE_PARM_DESC(tx_ring_size,
+		 "TX ring size in descriptors, power of two 8..4096 (default 256)");
+
+static unsigned int rx_ring_size = BN_DEFAULT_RING;
+module_param(rx_ring_size, uint, 0444);
+MODULE_PARM_DESC(rx_ring_size,
+		 "RX ring size in descriptors, power of two 8..4096 (default 256)");
+
+static unsigned int itr_rx_us = 50;
+module_param(itr_rx_us, uint, 0444);
+MODULE_PARM_DESC(itr_rx_us,
+		 "RX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only)");
+
+static unsigned int itr_tx_us = 50;
+module_param(itr_tx_us, uint, 0444);
+MODULE_PARM_DESC(itr_tx_us,
+		 "TX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only)");
+
+static bool use_msix = true;
+module_param(use_msix, bool, 0444);
+MODULE_PARM_DESC(use_msix,
+		 "Use MSI-X (3 vectors); if false or unavailable, use one INTx line (default true)");
+
+static unsigned int util_period_ms = 100;
+module_param(util_period_ms, uint, 0444);
+MODULE_PARM_DESC(util_period_ms,
+		 "Utilization reporter period in ms, 10..60000; 0 = the device's util-interval from UTIL_CFG, and off if that is 0 (default 100)");
+
+struct bn_buf {
+	struct sk_buff *skb;
+	dma_addr_t dma;
+	u32 len;
+};
+
+/* Counters updated in NAPI context (TX completion and RX). */
+struct bn_napi_stats {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 rx_dropped;
+	u64 rx_len_errors;
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 tx_err_frames;
+	u64 tx_nolink_frames;
+	struct u64_stats_sync syncp;
+};
+
+/* Counters updated in ndo_start_xmit (under the TX queue lock). */
+struct bn_xmit_stats {
+	u64 tx_dropped;
+	u64 tx_map_errors;
+	struct u64_stats_sync syncp;
+};
+
+/**
+ * struct bn_priv - per-device driver state
+ * @netdev: the network device
+ * @pdev: the PCI function
+ * @regs: BAR0 mapping
+ * @version: VERSION register read at probe
+ * @napi: the one NAPI context (TX completion and RX)
+ * @up: rings, buffers and IRQs are set up (protected by RTNL)
+ * @msix: MSI-X is in use (else one INTx line)
+ * @irq_names: names for request_irq
+ * @tx_ring: TX descriptors (coherent DMA)
+ * @tx_ring_dma: bus address of @tx_ring
+ * @tx_buf: software state of each TX descriptor
+ * @tx_size: TX ring size (power of two)
+ * @tx_next: next TX descriptor the driver will fill (producer)
+ * @tx_clean: next TX descriptor to reclaim (consumer)
+ * @rx_ring: RX descriptors (coherent DMA)
+ * @rx_ring_dma: bus address of @rx_ring
+ * @rx_buf: software state of each RX descriptor
+ * @rx_size: RX ring size (power of two)
+ * @rx_clean: next RX descriptor the driver expects the device to fill
+ * @rx_buf_len: size of each RX buffer (MTU + 18)
+ * @ier_lock: protects @ier and IER writes
+ * @ier: cached IER value
+ * @ctrl_lock: protects @ctrl_en, @ctrl_rx and CTRL writes
+ * @ctrl_en: TXEN/RXEN bits of CTRL
+ * @ctrl_rx: PROMISC/ALLMULTI bits of CTRL
+ * @hw_lock: serializes statistics reads (low/high latch) with CTRL.RST
+ * @hw_base: counter values folded in before each CTRL.RST
+ * @nstats: NAPI-context counters
+ * @xstats: xmit-path counters
+ * @tx_timeouts: ndo_tx_timeout calls
+ * @resets: full resets done by @reset_work
+ * @irq_lsc: LSC causes handled
+ * @irq_dma_err: DMA_ERR causes handled
+ * @irq_pcs_err: PCS_ERR causes handled
+ * @irq_sw: SW causes handled
+ * @reset_work: TX timeout / DMA error recovery
+ * @util_work: utilization reporter
+ * @util_period: reporter period in ms (0: reporter off)
+ * @util_valid: @util_prev_* hold a sample
+ * @util_prev_total: previous sample, total CPU time in ns
+ * @util_prev_busy: previous sample, busy CPU time in ns
+ * @util_prev_irq: previous sample, irq + softirq time in ns
+ * @util_cpu: last CPU % written to UTIL
+ * @util_irq: last IRQ % written to UTIL
+ * @util_writes: UTIL writes done
+ */
+struct bn_priv {
+	struct net_device *netdev;
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	u32 version;
+
+	struct napi_struct napi;
+	bool up;
+	bool msix;
+	char irq_names[BN_NUM_VECTORS][IFNAMSIZ + 8];
+
+	struct bn_desc *tx_ring;
+	dma_addr_t tx_ring_dma;
+	struct bn_buf *tx_buf;
+	u32 tx_size;
+	u32 tx_next;
+	u32 tx_clean;
+
+	struct bn_desc *rx_ring;
+	dma_addr_t rx_ring_dma;
+	struct bn_buf *rx_buf;
+	u32 rx_size;
+	u32 rx_clean;
+	u32 rx_buf_len;
+
+	spinlock_t ier_lock;
+	u32 ier;
+	spinlock_t ctrl_lock;
+	u32 ctrl_en;
+	u32 ctrl_rx;
+
+	spinlock_t hw_lock;
+	u64 hw_base[BN_NUM_HW_STATS];
+
+	struct bn_napi_stats nstats;
+	struct bn_xmit_stats xstats;
+	atomic64_t tx_timeouts;
+	atomic64_t resets;
+	atomic64_t irq_lsc;
+	atomic64_t irq_dma_err;
+	atomic64_t irq_pcs_err;
+	atomic64_t irq_sw;
+
+	struct work_struct reset_work;
+
+	struct delayed_work util_work;
+	unsigned int util_period;
+	bool util_valid;
+	u64 util_prev_total;
+	u64 util_prev_busy;
+	u64 util_prev_irq;
+	u8 util_cpu;
+	u8 util_irq;
+	atomic64_t util_writes;
+};
+
+static inline u32 bn_rd(struct bn_priv *priv, u32 reg)
+{
+	return readl(priv->regs + reg);
+}
+
+static inline void bn_wr(struct bn_priv *priv, u32 reg, u32 val)
+{
+	writel(val, priv->regs + reg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Interrupt enable and CTRL bookkeeping                                   */
+
+/**
+ * bn_ier_update() - change the interrupt enable register
+ * @priv: device
+ * @set: causes to enable
+ * @clear: causes to disable
+ *
+ * IER is shared by the hard IRQ handlers (which mask the data-path causes)
+ * and NAPI (which unmasks them), so it is cached and written under a lock.
+ * Enabling a cause whose ICR bit is already set requests an interrupt
+ * (7.2), so unmasking after NAPI completes loses no event.
+ */
+static void bn_ier_update(struct bn_priv *priv, u32 set, u32 clear)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&priv->ier_lock, flags);
+	priv->ier = (priv->ier & ~clear) | set;
+	bn_wr(priv, BN_REG_IER, priv->ier);
+	spin_unlock_irqrestore(&priv->ier_lock, flags);
+}
+
+static void bn_ctrl_write(struct bn_priv *priv, u32 en, u32 en_mask,
+			  u32 rx, u32 rx_mask)
+{
+	spin_lock_bh(&priv->ctrl_lock);
+	priv->ctrl_en = (priv->ctrl_en & ~en_mask) | en;
+	priv->ctrl_rx = (priv->ctrl_rx & ~rx_mask) | rx;
+	bn_wr(priv, BN_REG_CTRL, priv->ctrl_en | priv->ctrl_rx);
+	spin_unlock_bh(&priv->ctrl_lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Statistics                                                              */
+
+static u64 bn_hw_stat_locked(struct bn_priv *priv, unsigned int n)
+{
+	u32 lo, hi;
+
+	/* 10: reading the low half latches the high half: low, then high. */
+	lo = bn_rd(priv, BN_REG_STAT_LO(n));
+	hi = bn_rd(priv, BN_REG_STAT_HI(n));
+	return (((u64)hi << 32) | lo) + priv->hw_base[n];
+}
+
+static void bn_hw_stats_read(struct bn_priv *priv, u64 *out)
+{
+	unsigned long flags;
+	unsigned int n;
+
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	for (n = 0; n < BN_NUM_HW_STATS; n++)
+		out[n] = bn_hw_stat_locked(priv, n);
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+}
+
+/**
+ * bn_hw_reset() - write CTRL.RST
+ * @priv: device
+ * @keep_stats: fold the device counters into the driver's base first, so
+ *	that the counters the driver reports do not go back to 0
+ *
+ * CTRL.RST returns every BAR0 register to its reset value (section 12):
+ * rings disabled, IER/ICR/ITR 0, MAC from the property, MTA, UTIL and the
+ * statistics 0.  Descriptors the device owned are abandoned.  MSI-X
+ * settings survive.
+ */
+static void bn_hw_reset(struct bn_priv *priv, bool keep_stats)
+{
+	unsigned long flags;
+	unsigned int n;
+
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	for (n = 0; n < BN_NUM_HW_STATS; n++)
+		priv->hw_base[n] = keep_stats ? bn_hw_stat_locked(priv, n) : 0;
+	bn_wr(priv, BN_REG_CTRL, BN_CTRL_RST);
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+
+	spin_lock_irqsave(&priv->ier_lock, flags);
+	priv->ier = 0;
+	spin_unlock_irqrestore(&priv->ier_lock, flags);
+
+	spin_lock_bh(&priv->ctrl_lock);
+	priv->ctrl_en = 0;
+	priv->ctrl_rx = 0;
+	spin_unlock_bh(&priv->ctrl_lock);
+}
+
+static void bn_get_stats64(struct net_device *dev,
+			   struct rtnl_link_stats64 *s)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	const struct bn_napi_stats *ns = &priv->nstats;
+	const struct bn_xmit_stats *xs = &priv->xstats;
+	u64 nobuf, len_err, fcs, mcast;
+	unsigned long flags;
+	unsigned int start;
+
+	do {
+		start = u64_stats_fetch_begin(&ns->syncp);
+		s->rx_packets = ns->rx_packets;
+		s->rx_bytes = ns->rx_bytes;
+		s->rx_dropped = ns->rx_dropped;
+		s->tx_packets = ns->tx_packets;
+		s->tx_bytes = ns->tx_bytes;
+		s->tx_errors = ns->tx_err_frames + ns->tx_nolink_frames;
+		s->tx_carrier_errors = ns->tx_nolink_frames;
+		s->rx_length_errors = ns->rx_len_errors;
+	} while (u64_stats_fetch_retry(&ns->syncp, start));
+
+	do {
+		start = u64_stats_fetch_begin(&xs->syncp);
+		s->tx_dropped = xs->tx_dropped;
+	} while (u64_stats_fetch_retry(&xs->syncp, start));
+
+	/* Drops only the device sees (6.2, 10). */
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	nobuf = bn_hw_stat_locked(priv, BN_STAT_RX_NOBUF);
+	len_err = bn_hw_stat_locked(priv, BN_STAT_RX_LEN_ERRORS);
+	fcs = bn_hw_stat_locked(priv, BN_STAT_RX_FCS_ERRORS);
+	mcast = bn_hw_stat_locked(priv, BN_STAT_RX_MCAST);
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+
+	s->rx_missed_errors = nobuf;
+	s->rx_length_errors += len_err;
+	s->rx_crc_errors = fcs;
+	s->multicast = mcast;
+	s->rx_errors = s->rx_length_errors + fcs;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Link                                                                    */
+
+static void bn_update_carrier(struct bn_priv *priv)
+{
+	struct net_device *dev = priv->netdev;
+	u32 status = bn_rd(priv, BN_REG_STATUS);
+
+	if (status & BN_STATUS_LINK_UP) {
+		if (!netif_carrier_ok(dev)) {
+			netdev_info(dev, "link up, %u Mb/s%s\n",
+				    bn_rd(priv, BN_REG_SPEED),
+				    status & BN_STATUS_PCS_RAW ? " (raw PCS)" : "");
+			netif_carrier_on(dev);
+		}
+	} else if (netif_carrier_ok(dev)) {
+		netdev_info(dev, "link down (status %#x)\n", status);
+		netif_carrier_off(dev);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Rings                                                                   */
+
+static u32 bn_tx_free(struct bn_priv *priv)
+{
+	/* 16.2 step 1: (HEAD - TAIL - 1) mod SIZE, HEAD tracked by DD bits */
+	return (READ_ONCE(priv->tx_clean) - priv->tx_next - 1) &
+	       (priv->tx_size - 1);
+}
+
+static void bn_rx_post(struct bn_priv *priv, u32 i)
+{
+	struct bn_desc *desc = &priv->rx_ring[i];
+	struct bn_buf *buf = &priv->rx_buf[i];
+
+	desc->addr = cpu_to_le64(buf->dma);
+	desc->buf_len = cpu_to_le16(buf->len);
+	desc->flags = 0;
+	desc->len = 0;
+	/* 5.1: STATUS cleared before the descriptor is given (we poll DD). */
+	WRITE_ONCE(desc->status, 0);
+}
+
+static int bn_rx_alloc_buf(struct bn_priv *priv, u32 i)
+{
+	struct device *dmadev = &priv->pdev->dev;
+	struct bn_buf *buf = &priv->rx_buf[i];
+	struct sk_buff *skb;
+	dma_addr_t dma;
+
+	skb = netdev_alloc_skb_ip_align(priv->netdev, priv->rx_buf_len);
+	if (!skb)
+		return -ENOMEM;
+	dma = dma_map_single(dmadev, skb->data, priv->rx_buf_len,
+			     DMA_FROM_DEVICE);
+	if (dma_mapping_error(dmadev, dma)) {
+		dev_kfree_skb(skb);
+		return -ENOMEM;
+	}
+	buf->skb = skb;
+	buf->dma = dma;
+	buf->len = priv->rx_buf_len;
+	bn_rx_post(priv, i);
+	return 0;
+}
+
+/**
+ * bn_free_rings() - release both rings, their buffers and pending skbs
+ * @priv: device, with the rings disabled in CTRL (the device no longer
+ *	reads or writes any descriptor or buffer)
+ */
+static void bn_free_rings(struct bn_priv *priv)
+{
+	struct device *dmadev = &priv->pdev->dev;
+	u32 i;
+
+	if (priv->tx_buf) {
+		for (i = 0; i < priv->tx_size; i++) {
+			struct bn_buf *buf = &priv->tx_buf[i];
+
+			if (!buf->skb)
+				continue;
+			dma_unmap_single(dmadev, buf->dma, buf->len,
+					 DMA_TO_DEVICE);
+			dev_kfree_skb_any(buf->skb);
+			buf->skb = NULL;
+		}
+		kfree(priv->tx_buf);
+		priv->tx_buf = NULL;
+	}
+	netdev_reset_queue(priv->netdev);
+	if (priv->tx_ring) {
+		dma_free_coherent(dmadev, priv->tx_size * sizeof(struct bn_desc),
+				  priv->tx_ring, priv->tx_ring_dma);
+		priv->tx_ring = NULL;
+	}
+
+	if (priv->rx_buf) {
+		for (i = 0; i < priv->rx_size; i++) {
+			struct bn_buf *buf = &priv->rx_buf[i];
+
+			if (!buf->skb)
+				continue;
+			dma_unmap_single(dmadev, buf->dma, buf->len,
+					 DMA_FROM_DEVICE);
+			dev_kfree_skb_any(buf->skb);
+			buf->skb = NULL;
+		}
+		kfree(priv->rx_buf);
+		priv->rx_buf = NULL;
+	}
+	if (priv->rx_ring) {
+		dma_free_coherent(dmadev, priv->rx_size * sizeof(struct bn_desc),
+				  priv->rx_ring, priv->rx_ring_dma);
+		priv->rx_ring = NULL;
+	}
+}
+
+/**
+ * bn_alloc_rings() - allocate both rings and fill every RX descriptor
+ * @priv: device
+ *
+ * Every RX descriptor gets a buffer of MTU + 18 octets (6.2); SIZE - 1 of
+ * them are given to the device at bring-up, the last one is the slot the
+ * driver keeps empty (5.1) and is given as the ring turns.
+ *
+ * Return: 0 or -ENOMEM (nothing left allocated).
+ */
+static int bn_alloc_rings(struct bn_priv *priv)
+{
+	struct device *dmadev = &priv->pdev->dev;
+	u32 i;
+
+	priv->rx_buf_len = priv->netdev->mtu + BN_RX_BUF_EXTRA;
+	priv->tx_next = 0;
+	priv->tx_clean = 0;
+	priv->rx_clean = 0;
+
+	/* Coherent allocations are page aligned: more than the 16 needed. */
+	priv->tx_ring = dma_alloc_coherent(dmadev,
+					   priv->tx_size * sizeof(struct bn_desc),
+					   &priv->tx_ring_dma, GFP_KERNEL);
+	priv->tx_buf = kcalloc(priv->tx_size, sizeof(*priv->tx_buf),
+			       GFP_KERNEL);
+	priv->rx_ring = dma_alloc_coherent(dmadev,
+					   priv->rx_size * sizeof(struct bn_desc),
+					   &priv->rx_ring_dma, GFP_KERNEL);
+	priv->rx_buf = kcalloc(priv->rx_size, sizeof(*priv->rx_buf),
+			       GFP_KERNEL);
+	if (!priv->tx_ring || !priv->tx_buf || !priv->rx_ring || !priv->rx_buf)
+		goto err;
+
+	for (i = 0; i < priv->rx_size; i++)
+		if (bn_rx_alloc_buf(priv, i))
+			goto err;
+	return 0;
+
+err:
+	bn_free_rings(priv);
+	return -ENOMEM;
+}
+
+/**
+ * bn_clean_tx() - reclaim TX descriptors the device has completed
+ * @priv: device
+ * @budget: NAPI budget (0 from netpoll)
+ *
+ * Walks from the next-to-clean index while DD is set, never past the
+ * driver's own producer index, so nothing the device writes can send the
+ * driver outside the descriptors it handed out.
+ */
+static void bn_clean_tx(struct bn_priv *priv, int budget)
+{
+	struct netdev_queue *txq = netdev_get_tx_queue(priv->netdev, 0);
+	struct device *dmadev = &priv->pdev->dev;
+	struct bn_napi_stats *ns = &priv->nstats;
+	u32 mask = priv->tx_size - 1;
+	u32 i = priv->tx_clean, next;
+	unsigned int pkts = 0, bytes = 0, sent = 0, sent_bytes = 0;
+	unsigned int err = 0, nolink = 0;
+
+	next = READ_ONCE(priv->tx_next);
+	smp_rmb();	/* pairs with the wmb() in bn_start_xmit */
+
+	while (i != next) {
+		struct bn_desc *desc = &priv->tx_ring[i];
+		struct bn_buf *buf = &priv->tx_buf[i];
+		u16 status = le16_to_cpu(READ_ONCE(desc->status));
+
+		if (!(status & BN_DESC_STS_DD))
+			break;
+		/* Read nothing else of the descriptor before DD was seen. */
+		dma_rmb();
+
+		if (status & BN_DESC_STS_ERR) {
+			err++;
+		} else if (status & BN_DESC_STS_NOLINK) {
+			nolink++;
+		} else {
+			sent++;
+			sent_bytes += buf->len;
+		}
+		pkts++;
+		bytes += buf->len;
+		dma_unmap_single(dmadev, buf->dma, buf->len, DMA_TO_DEVICE);
+		napi_consume_skb(buf->skb, budget);
+		buf->skb = NULL;
+		i = (i + 1) & mask;
+	}
+
+	if (!pkts)
+		return;
+
+	u64_stats_update_begin(&ns->syncp);
+	ns->tx_packets += sent;
+	ns->tx_bytes += sent_bytes;
+	ns->tx_err_frames += err;
+	ns->tx_nolink_frames += nolink;
+	u64_stats_update_end(&ns->syncp);
+
+	netdev_tx_completed_queue(txq, pkts, bytes);
+	WRITE_ONCE(priv->tx_clean, i);
+	/* Make tx_clean visible before looking at the queue state. */
+	smp_mb();
+	if (netif_tx_queue_stopped(txq) && bn_tx_free(priv) >= 1)
+		netif_tx_wake_queue(txq);
+}
+
+/**
+ * bn_clean_rx() - pass received frames up and give the buffers back
+ * @priv: device
+ * @budget: most frames to process
+ *
+ * A frame's buffer is replaced before the frame goes up; if no replacement
+ * can be had the frame is dropped and its buffer given back.  LEN is not
+ * trusted: a frame shorter than 14 octets or longer than the buffer is
+ * dropped.
+ *
+ * Return: descriptors processed.
+ */
+static int bn_clean_rx(struct bn_priv *priv, int budget)
+{
+	struct net_device *dev = priv->netdev;
+	struct device *dmadev = &priv->pdev->dev;
+	struct bn_napi_stats *ns = &priv->nstats;
+	u32 mask = priv->rx_size - 1;
+	u32 i = priv->rx_clean;
+	unsigned int pkts = 0, bytes = 0, dropped = 0, len_err = 0;
+	int done = 0;
+
+	while (done < budget) {
+		struct bn_desc *desc = &priv->rx_ring[i];
+		struct bn_buf *buf = &priv->rx_buf[i];
+		struct sk_buff *skb, *nskb;
+		dma_addr_t ndma;
+		u16 status, len;
+
+		status = le16_to_cpu(READ_ONCE(desc->status));
+		if (!(status & BN_DESC_STS_DD))
+			break;
+		dma_rmb();	/* LEN is valid only once DD is seen */
+		len = le16_to_cpu(READ_ONCE(desc->len));
+
+		if (unlikely(len < BN_FRAME_MIN || len > buf->len)) {
+			len_err++;
+			goto repost;
+		}
+
+		nskb = napi_alloc_skb(&priv->napi, priv->rx_buf_len);
+		if (unlikely(!nskb)) {
+			dropped++;
+			goto repost;
+		}
+		ndma = dma_map_single(dmadev, nskb->data, priv->rx_buf_len,
+				      DMA_FROM_DEVICE);
+		if (unlikely(dma_mapping_error(dmadev, ndma))) {
+			dev_kfree_skb_any(nskb);
+			dropped++;
+			goto repost;
+		}
+
+		skb = buf->skb;
+		dma_unmap_single(dmadev, buf->dma, buf->len, DMA_FROM_DEVICE);
+		buf->skb = nskb;
+		buf->dma = ndma;
+		buf->len = priv->rx_buf_len;
+
+		skb_put(skb, len);
+		skb->protocol = eth_type_trans(skb, dev);
+		pkts++;
+		bytes += len;
+		napi_gro_receive(&priv->napi, skb);
+repost:
+		bn_rx_post(priv, i);
+		i = (i + 1) & mask;
+		done++;
+	}
+
+	if (done) {
+		priv->rx_clean = i;
+		/*
+		 * 5.1: descriptors are written before TAIL moves; TAIL stays
+		 * one behind the next descriptor to clean, keeping one slot
+		 * empty.
+		 */
+		wmb();
+		writel_relaxed((i + priv->rx_size - 1) & mask,
+			       priv->regs + BN_REG_RX_TAIL);
+
+		u64_stats_update_begin(&ns->syncp);
+		ns->rx_packets += pkts;
+		ns->rx_bytes += bytes;
+		ns->rx_dropped += dropped;
+		ns->rx_len_errors += len_err;
+		u64_stats_update_end(&ns->syncp);
+	}
+	return done;
+}
+
+static int bn_poll(struct napi_struct *napi, int budget)
+{
+	struct bn_priv *priv = container_of(napi, struct bn_priv, napi);
+	int done;
+
+	/* 16.2 step 3 / 16.3 step 1: clear the data causes, then work. */
+	bn_wr(priv, BN_REG_ICR, BN_INT_DATA);
+	bn_clean_tx(priv, budget);
+	done = bn_clean_rx(priv, budget);
+
+	if (done < budget && napi_complete_done(napi, done))
+		bn_ier_update(priv, BN_INT_DATA, 0);
+	return done;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Interrupts                                                              */
+
+static void bn_handle_misc(struct bn_priv *priv, u32 icr)
+{
+	bn_wr(priv, BN_REG_ICR, icr);
+
+	if (icr & BN_INT_LSC) {
+		atomic64_inc(&priv->irq_lsc);
+		bn_update_carrier(priv);
+	}
+	if (icr & BN_INT_DMA_ERR) {
+		atomic64_inc(&priv->irq_dma_err);
+		netdev_err(priv->netdev,
+			   "DMA error, ring halted (status %#x): resetting\n",
+			   bn_rd(priv, BN_REG_STATUS));
+		schedule_work(&priv->reset_work);
+	}
+	if (icr & BN_INT_PCS_ERR)
+		atomic64_inc(&priv->irq_pcs_err);
+	if (icr & BN_INT_SW)
+		atomic64_inc(&priv->irq_sw);
+}
+
+static void bn_handle_data(struct bn_priv *priv)
+{
+	/* Masked until NAPI completes; see bn_ier_update(). */
+	bn_ier_update(priv, 0, BN_INT_DATA);
+	napi_schedule(&priv->napi);
+}
+
+static irqreturn_t bn_msix_data(int irq, void *data)
+{
+	bn_handle_data(data);
+	return IRQ_HANDLED;
+}
+
+static irqreturn_t bn_msix_misc(int irq, void *data)
+{
+	struct bn_priv *priv = data;
+	u32 icr = bn_rd(priv, BN_REG_ICR) & BN_INT_MISC;
+
+	if (icr)
+		bn_handle_misc(priv, icr);
+	return IRQ_HANDLED;
+}
+
+static irqreturn_t bn_intx(int irq, void *data)
+{
+	struct bn_priv *priv = data;
+	u32 icr;
+
+	/* 7.3: INTA# is asserted while ICR & IER is non-zero. */
+	icr = bn_rd(priv, BN_REG_ICR) & READ_ONCE(priv->ier);
+	if (!icr)
+		return IRQ_NONE;
+	if (icr & BN_INT_DATA)
+		bn_handle_data(priv);
+	if (icr & BN_INT_MISC)
+		bn_handle_misc(priv, icr & BN_INT_MISC);
+	return IRQ_HANDLED;
+}
+
+static void bn_free_irqs(struct bn_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+
+	if (priv->msix) {
+		free_irq(pci_irq_vector(pdev, BN_VEC_RX), priv);
+		free_irq(pci_irq_vector(pdev, BN_VEC_TX), priv);
+		free_irq(pci_irq_vector(pdev, BN_VEC_MISC), priv);
+	} else {
+		free_irq(pci_irq_vector(pdev, 0), priv);
+	}
+}
+
+static int bn_request_irqs(struct bn_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+	const char *name = priv->netdev->name;
+	int err;
+
+	if (!priv->msix) {
+		snprintf(priv->irq_names[0], sizeof(priv->irq_names[0]), "%s",
+			 name);
+		return request_irq(pci_irq_vector(pdev, 0), bn_intx,
+				   IRQF_SHARED, priv->irq_names[0], priv);
+	}
+
+	snprintf(priv->irq_names[BN_VEC_RX], sizeof(priv->irq_names[0]),
+		 "%s-rx", name);
+	snprintf(priv->irq_names[BN_VEC_TX], sizeof(priv->irq_names[0]),
+		 "%s-tx", name);
+	snprintf(priv->irq_names[BN_VEC_MISC], sizeof(priv->irq_names[0]),
+		 "%s-misc", name);
+
+	err = request_irq(pci_irq_vector(pdev, BN_VEC_RX), bn_msix_data, 0,
+			  priv->irq_names[BN_VEC_RX], priv);
+	if (err)
+		return err;
+	err = request_irq(pci_irq_vector(pdev, BN_VEC_TX), bn_msix_data, 0,
+			  priv->irq_names[BN_VEC_TX], priv);
+	if (err)
+		goto err_rx;
+	err = request_irq(pci_irq_vector(pdev, BN_VEC_MISC), bn_msix_misc, 0,
+			  priv->irq_names[BN_VEC_MISC], priv);
+	if (err)
+		goto err_tx;
+	return 0;
+
+err_tx:
+	free_irq(pci_irq_vector(pdev, BN_VEC_TX), priv);
+err_rx:
+	free_irq(pci_irq_vector(pdev, BN_VEC_RX), priv);
+	return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Bring-up and tear-down                                                  */
+
+static void bn_write_mac(struct bn_priv *priv, const u8 *a)
+{
+	bn_wr(priv, BN_REG_MAC_LO,
+	      a[0] | a[1] << 8 | a[2] << 16 | (u32)a[3] << 24);
+	bn_wr(priv, BN_REG_MAC_HI, a[4] | a[5] << 8);
+}
+
+static void bn_set_rx_mode(struct net_device *dev)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	struct netdev_hw_addr *ha;
+	u32 mta[BN_MTA_WORDS] = { };
+	u32 flags = 0;
+	unsigned int n;
+
+	if (dev->flags & IFF_PROMISC)
+		flags |= BN_CTRL_PROMISC;
+	if (dev->flags & IFF_ALLMULTI) {
+		flags |= BN_CTRL_ALLMULTI;
+	} else {
+		/* 6.3: h = bits 31:24 of zlib's crc32 of the address */
+		netdev_for_each_mc_addr(ha, dev) {
+			u32 h = ~ether_crc_le(ETH_ALEN, ha->addr) >> 24;
+
+			mta[h / 32] |= BIT(h % 32);
+		}
+	}
+	for (n = 0; n < BN_MTA_WORDS; n++)
+		bn_wr(priv, BN_REG_MTA(n), mta[n]);
+	bn_ctrl_write(priv, 0, 0, flags, BN_CTRL_PROMISC | BN_CTRL_ALLMULTI);
+}
+
+/**
+ * bn_up() - allocate rings, request IRQs and start the device (16.1 4-11)
+ * @priv: device, after CTRL.RST or with its rings disabled
+ *
+ * Context: process context, RTNL held.
+ * Return: 0 or a negative errno (nothing left allocated).
+ */
+static int bn_up(struct bn_priv *priv)
+{
+	struct net_device *dev = priv->netdev;
+	unsigned int itr_rx = min(itr_rx_us, (unsigned int)BN_ITR_MAX);
+	unsigned int itr_tx = min(itr_tx_us, (unsigned int)BN_ITR_MAX);
+	int err;
+
+	err = bn_alloc_rings(priv);
+	if (err)
+		return err;
+	err = bn_request_irqs(priv);
+	if (err) {
+		bn_free_rings(priv);
+		return err;
+	}
+
+	bn_write_mac(priv, dev->dev_addr);
+	bn_set_rx_mode(dev);
+
+	bn_wr(priv, BN_REG_TX_BASE_LO, lower_32_bits(priv->tx_ring_dma));
+	bn_wr(priv, BN_REG_TX_BASE_HI, upper_32_bits(priv->tx_ring_dma));
+	bn_wr(priv, BN_REG_TX_SIZE, priv->tx_size);
+	bn_wr(priv, BN_REG_RX_BASE_LO, lower_32_bits(priv->rx_ring_dma));
+	bn_wr(priv, BN_REG_RX_BASE_HI, upper_32_bits(priv->rx_ring_dma));
+	bn_wr(priv, BN_REG_RX_SIZE, priv->rx_size);
+
+	bn_wr(priv, BN_REG_ITR_RX, itr_rx);
+	bn_wr(priv, BN_REG_ITR_TX, itr_tx);
+	bn_wr(priv, BN_REG_ITR_MISC, 0);
+
+	netdev_reset_queue(dev);
+	napi_enable(&priv->napi);
+
+	/* Clear stale causes first, so that enabling raises only news. */
+	bn_wr(priv, BN_REG_ICR, BN_INT_ALL);
+	bn_ier_update(priv, BN_INT_ALL, 0);
+
+	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN,
+		      BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
+	/* 16.1 step 10: the RX descriptors were written before this. */
+	wmb();
+	writel_relaxed(priv->rx_size - 1, priv->regs + BN_REG_RX_TAIL);
+
+	priv->up = true;
+	bn_update_carrier(priv);
+	netif_start_queue(dev);
+	return 0;
+}
+
+/**
+ * bn_down() - stop the device's rings and release what bn_up() took
+ * @priv: device
+ *
+ * Context: process context, RTNL held.
+ */
+static void bn_down(struct bn_priv *priv)
+{
+	struct net_device *dev = priv->netdev;
+
+	if (!priv->up)
+		return;
+	priv->up = false;
+
+	netif_tx_disable(dev);
+	napi_disable(&priv->napi);
+	bn_ier_update(priv, 0, BN_INT_ALL);
+	/* 4.1: clearing TXEN/RXEN resets HEAD/TAIL; the rings are idle. */
+	bn_ctrl_write(priv, 0, BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
+	bn_rd(priv, BN_REG_STATUS);	/* flush posted writes */
+	bn_free_irqs(priv);
+	netif_carrier_off(dev);
+	bn_free_rings(priv);
+}
+
+static int bn_open(struct net_device *dev)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	netif_carrier_off(dev);
+	return bn_up(priv);
+}
+
+static int bn_stop(struct net_device *dev)
+{
+	bn_down(netdev_priv(dev));
+	return 0;
+}
+
+/**
+ * bn_reconfigure() - apply a new MTU or new ring sizes to a running device
+ * @priv: device
+ * @mtu: new MTU
+ * @tx_size: new TX ring size
+ * @rx_size: new RX ring size
+ *
+ * Stops the device, applies the settings and starts it again.  If the new
+ * settings cannot be set up, the old ones are restored.
+ *
+ * Context: RTNL held.
+ * Return: 0 or a negative errno.
+ */
+static int bn_reconfigure(struct bn_priv *priv, unsigned int mtu,
+			  u32 tx_size, u32 rx_size)
+{
+	struct net_device *dev = priv->netdev;
+	unsigned int old_mtu = dev->mtu;
+	u32 old_tx = priv->tx_size, old_rx = priv->rx_size;
+	bool running = netif_running(dev);
+	int err;
+
+	if (running)
+		bn_down(priv);
+	WRITE_ONCE(dev->mtu, mtu);
+	priv->tx_size = tx_size;
+	priv->rx_size = rx_size;
+	if (!running)
+		return 0;
+
+	err = bn_up(priv);
+	if (!err)
+		return 0;
+
+	netdev_err(dev, "cannot apply new settings (%d), restoring\n", err);
+	WRITE_ONCE(dev->mtu, old_mtu);
+	priv->tx_size = old_tx;
+	priv->rx_size = old_rx;
+	if (bn_up(priv))
+		netdev_err(dev, "device stopped: bring the interface down and up\n");
+	return err;
+}
+
+static int bn_change_mtu(struct net_device *dev, int new_mtu)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	/* min_mtu/max_mtu are checked by the core. */
+	return bn_reconfigure(priv, new_mtu, priv->tx_size, priv->rx_size);
+}
+
+static int bn_set_mac_address(struct net_device *dev, void *p)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	int err;
+
+	err = eth_prepare_mac_addr_change(dev, p);
+	if (err)
+		return err;
+	eth_commit_mac_addr_change(dev, p);
+	/* 6.3: a new address applies to the next frame. */
+	if (priv->up)
+		bn_write_mac(priv, dev->dev_addr);
+	return 0;
+}
+
+static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	struct device *dmadev = &priv->pdev->dev;
+	struct bn_desc *desc;
+	struct bn_buf *buf;
+	unsigned int len;
+	dma_addr_t dma;
+	u32 i;
+
+	/*
+	 * No scatter-gather (the device has no checksum offload), so one
+	 * descriptor per frame; linearize anything the stack still sends in
+	 * pieces.
+	 */
+	if (unlikely(skb->len < BN_FRAME_MIN || skb->len > BN_FRAME_MAX ||
+		     skb_linearize(skb)))
+		goto drop;
+
+	if (unlikely(bn_tx_free(priv) < 1)) {
+		netif_tx_stop_queue(txq);
+		return NETDEV_TX_BUSY;
+	}
+
+	len = skb->len;
+	dma = dma_map_single(dmadev, skb->data, len, DMA_TO_DEVICE);
+	if (unlikely(dma_mapping_error(dmadev, dma))) {
+		u64_stats_update_begin(&priv->xstats.syncp);
+		priv->xstats.tx_map_errors++;
+		u64_stats_update_end(&priv->xstats.syncp);
+		goto drop;
+	}
+
+	i = priv->tx_next;
+	buf = &priv->tx_buf[i];
+	buf->skb = skb;
+	buf->dma = dma;
+	buf->len = len;
+
+	desc = &priv->tx_ring[i];
+	desc->addr = cpu_to_le64(dma);
+	desc->buf_len = cpu_to_le16(len);
+	desc->flags = cpu_to_le16(BN_DESC_FLAG_EOP);
+	desc->len = 0;
+	WRITE_ONCE(desc->status, 0);
+
+	skb_tx_timestamp(skb);
+
+	/*
+	 * Descriptor before producer index (for bn_clean_tx) and before the
+	 * TX_TAIL doorbell (5.1: a write barrier between the two).
+	 */
+	wmb();
+	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->tx_size - 1));
+
+	if (bn_tx_free(priv) < 1) {
+		netif_tx_stop_queue(txq);
+		/* Re-check after a completion raced with the stop. */
+		smp_mb();
+		if (bn_tx_free(priv) >= 1)
+			netif_tx_start_queue(txq);
+	}
+
+	if (__netdev_tx_sent_queue(txq, len, netdev_xmit_more()) ||
+	    netif_xmit_stopped(txq))
+		writel_relaxed(priv->tx_next, priv->regs + BN_REG_TX_TAIL);
+	return NETDEV_TX_OK;
+
+drop:
+	dev_kfree_skb_any(skb);
+	u64_stats_update_begin(&priv->xstats.syncp);
+	priv->xstats.tx_dropped++;
+	u64_stats_update_end(&priv->xstats.syncp);
+	return NETDEV_TX_OK;
+}
+
+static void bn_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	atomic64_inc(&priv->tx_timeouts);
+	netdev_warn(dev,
+		    "TX timeout: head %u tail %u next %u clean %u status %#x: resetting\n",
+		    bn_rd(priv, BN_REG_TX_HEAD), bn_rd(priv, BN_REG_TX_TAIL),
+		    priv->tx_next, priv->tx_clean,
+		    bn_rd(priv, BN_REG_STATUS));
+	schedule_work(&priv->reset_work);
+}
+
+/**
+ * bn_reset_task() - full reset and re-initialisation (16.5)
+ * @work: &bn_priv.reset_work
+ *
+ * Scheduled by a TX timeout or a DMA error.  Writes CTRL.RST and redoes
+ * bring-up from step 4; MSI-X settings survive CTRL.RST.  Frames pending
+ * in the TX ring are dropped.
+ */
+static void bn_reset_task(struct work_struct *work)
+{
+	struct bn_priv *priv = container_of(work, struct bn_priv, reset_work);
+	struct net_device *dev = priv->netdev;
+	int err;
+
+	rtnl_lock();
+	if (!netif_running(dev) || !priv->up)
+		goto out;
+
+	bn_down(priv);
+	bn_hw_reset(priv, true);
+	atomic64_inc(&priv->resets);
+	err = bn_up(priv);
+	if (err) {
+		netdev_err(dev, "re-initialisation after reset failed: %d\n",
+			   err);
+		dev_close(dev);
+	}
+out:
+	rtnl_unlock();
+}
+
+static const struct net_device_ops bn_netdev_ops = {
+	.ndo_open		= bn_open,
+	.ndo_stop		= bn_stop,
+	.ndo_start_xmit		= bn_start_xmit,
+	.ndo_get_stats64	= bn_get_stats64,
+	.ndo_set_rx_mode	= bn_set_rx_mode,
+	.ndo_set_mac_address	= bn_set_mac_address,
+	.ndo_validate_addr	= eth_validate_addr,
+	.ndo_change_mtu		= bn_change_mtu,
+	.ndo_tx_timeout		= bn_tx_timeout,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Utilization reporter (9, 16.6)                                          */
+
+/**
+ * bn_util_sample() - sum CPU time over the online CPUs
+ * @total: all time, ns
+ * @busy: total minus idle and iowait, ns
+ * @irq: hard and soft interrupt time, ns
+ *
+ * Like /proc/stat: on a NO_HZ kernel the idle and iowait times in kcpustat
+ * are not kept up to date while a CPU sleeps, so they come from the tick
+ * code when it has them.
+ */
+static void bn_util_sample(u64 *total, u64 *busy, u64 *irq)
+{
+	u64 t = 0, b = 0, q = 0;
+	int cpu;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct kernel_cpustat kcs;
+		u64 idle, iowait, us, sum;
+		u64 *cs = kcs.cpustat;
+
+		kcpustat_cpu_fetch(&kcs, cpu);
+		us = get_cpu_idle_time_us(cpu, NULL);
+		idle = us == (u64)-1 ? cs[CPUTIME_IDLE] : us * NSEC_PER_USEC;
+		us = get_cpu_iowait_time_us(cpu, NULL);
+		iowait = us == (u64)-1 ? cs[CPUTIME_IOWAIT] :
+					 us * NSEC_PER_USEC;
+
+		/* guest time is already part of user/nice */
+		sum = cs[CPUTIME_USER] + cs[CPUTIME_NICE] +
+		      cs[CPUTIME_SYSTEM] + cs[CPUTIME_IRQ] +
+		      cs[CPUTIME_SOFTIRQ] + cs[CPUTIME_STEAL];
+		t += sum + idle + iowait;
+		b += sum;
+		q += cs[CPUTIME_IRQ] + cs[CPUTIME_SOFTIRQ];
+	}
+	cpus_read_unlock();
+	*total = t;
+	*busy = b;
+	*irq = q;
+}
+
+static u8 bn_pct(u64 part, u64 whole)
+{
+	u64 p = div64_u64(part * 100 + whole / 2, whole);
+
+	return min_t(u64, p, 100);
+}
+
+static void bn_util_work(struct work_struct *work)
+{
+	struct bn_priv *priv = container_of(to_delayed_work(work),
+					    struct bn_priv, util_work);
+	u64 total, busy, irq;
+
+	bn_util_sample(&total, &busy, &irq);
+
+	/*
+	 * Skip a sample whose deltas make no sense (CPUs went offline and
+	 * took their time with them); the next one starts afresh.
+	 */
+	if (priv->util_valid && total > priv->util_prev_total &&
+	    busy >= priv->util_prev_busy && irq >= priv->util_prev_irq) {
+		u64 dt = total - priv->util_prev_total;
+		u8 cpu = bn_pct(busy - priv->util_prev_busy, dt);
+		u8 irqp = bn_pct(irq - priv->util_prev_irq, dt);
+
+		bn_wr(priv, BN_REG_UTIL, cpu | (u32)irqp << BN_UTIL_IRQ_SHIFT);
+		WRITE_ONCE(priv->util_cpu, cpu);
+		WRITE_ONCE(priv->util_irq, irqp);
+		atomic64_inc(&priv->util_writes);
+	}
+	priv->util_prev_total = total;
+	priv->util_prev_busy = busy;
+	priv->util_prev_irq = irq;
+	priv->util_valid = true;
+
+	schedule_delayed_work(&priv->util_work,
+			      msecs_to_jiffies(priv->util_period));
+}
+
+static ssize_t util_cpu_pct_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
+{
+	struct bn_priv *priv = netdev_priv(to_net_dev(d));
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(priv->util_cpu));
+}
+static DEVICE_ATTR_RO(util_cpu_pct);
+
+static ssize_t util_irq_pct_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
+{
+	struct bn_priv *priv = netdev_priv(to_net_dev(d));
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(priv->util_irq));
+}
+static DEVICE_ATTR_RO(util_irq_pct);
+
+static ssize_t util_period_ms_show(struct device *d,
+				   struct device_attribute *attr, char *buf)
+{
+	struct bn_priv *priv = netdev_priv(to_net_dev(d));
+
+	return sysfs_emit(buf, "%u\n", priv->util_period);
+}
+static DEVICE_ATTR_RO(util_period_ms);
+
+static struct attribute *bn_attrs[] = {
+	&dev_attr_util_cpu_pct.attr,
+	&dev_attr_util_irq_pct.attr,
+	&dev_attr_util_period_ms.attr,
+	NULL,
+};
+
+static const struct attribute_group bn_attr_group = {
+	.attrs = bn_attrs,
+};
+
+/* ---------------------------------------------------------------------- */
+/* ethtool                                                                 */
+
+static const char bn_hw_stat_names[BN_NUM_HW_STATS][ETH_GSTRING_LEN] = {
+	"hw_tx_frames", "hw_tx_octets", "hw_rx_frames", "hw_rx_octets",
+	"hw_tx_nolink", "hw_tx_errors", "hw_rx_nobuf", "hw_rx_filtered",
+	"hw_rx_len_errors", "hw_dma_errors", "hw_rx_bcast", "hw_rx_mcast",
+	"hw_pcs_code_errors", "hw_pcs_sync_losses", "hw_rx_fcs_errors",
+	"hw_link_changes", "hw_util_sets_tx", "hw_util_sets_rx",
+	"hw_irq_rx", "hw_irq_tx", "hw_irq_misc", "hw_reg_errors",
+	"hw_tx_cg_injected",
+};
+
+static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
+	"util_cpu_pct", "util_irq_pct", "util_writes",
+	"util_tx_cpu_pct", "util_tx_irq_pct", "util_tx_host", "util_tx_valid",
+	"util_host_cpu_pct", "util_cfg_source", "util_cfg_interval_ms",
+	"peer_util_cpu_pct", "peer_util_irq_pct", "peer_util_valid",
+};
+
+static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
+	"tx_packets", "tx_bytes", "tx_err_frames", "tx_nolink_frames",
+	"tx_dropped", "tx_dma_map_errors",
+	"rx_packets", "rx_bytes", "rx_dropped", "rx_len_errors",
+	"tx_timeouts", "resets",
+	"irq_lsc", "irq_dma_err", "irq_pcs_err", "irq_sw",
+};
+
+#define BN_NUM_UTIL_STATS	ARRAY_SIZE(bn_util_stat_names)
+#define BN_NUM_SW_STATS		ARRAY_SIZE(bn_sw_stat_names)
+#define BN_NUM_STATS		(BN_NUM_HW_STATS + BN_NUM_UTIL_STATS + \
+				 BN_NUM_SW_STATS)
+
+static int bn_get_sset_count(struct net_device *dev, int sset)
+{
+	return sset == ETH_SS_STATS ? BN_NUM_STATS : -EOPNOTSUPP;
+}
+
+static void bn_get_strings(struct net_device *dev, u32 sset, u8 *data)
+{
+	if (sset != ETH_SS_STATS)
+		return;
+	memcpy(data, bn_hw_stat_names, sizeof(bn_hw_stat_names));
+	data += sizeof(bn_hw_stat_names);
+	memcpy(data, bn_util_stat_names, sizeof(bn_util_stat_names));
+	data += sizeof(bn_util_stat_names);
+	memcpy(data, bn_sw_stat_names, sizeof(bn_sw_stat_names));
+}
+
+static void bn_get_ethtool_stats(struct net_device *dev,
+				 struct ethtool_stats *stats, u64 *data)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	const struct bn_napi_stats *ns = &priv->nstats;
+	const struct bn_xmit_stats *xs = &priv->xstats;
+	u32 util_tx, util_host, util_cfg, peer;
+	unsigned int start;
+	u64 *p;
+
+	bn_hw_stats_read(priv, data);
+	p = data + BN_NUM_HW_STATS;
+
+	util_tx = bn_rd(priv, BN_REG_UTIL_TX);
+	util_host = bn_rd(priv, BN_REG_UTIL_HOST);
+	util_cfg = bn_rd(priv, BN_REG_UTIL_CFG);
+	peer = bn_rd(priv, BN_REG_PEER_UTIL);
+	*p++ = READ_ONCE(priv->util_cpu);
+	*p++ = READ_ONCE(priv->util_irq);
+	*p++ = atomic64_read(&priv->util_writes);
+	*p++ = util_tx & BN_UTIL_CPU_MASK;
+	*p++ = (util_tx & BN_UTIL_IRQ_MASK) >> BN_UTIL_IRQ_SHIFT;
+	*p++ = !!(util_tx & BN_UTIL_TX_HOST);
+	*p++ = !!(util_tx & BN_UTIL_VALID);
+	*p++ = util_host & BN_UTIL_CPU_MASK;
+	*p++ = BN_UTIL_CFG_SOURCE(util_cfg);
+	*p++ = BN_UTIL_CFG_INTERVAL(util_cfg);
+	*p++ = peer & BN_UTIL_CPU_MASK;
+	*p++ = (peer & BN_UTIL_IRQ_MASK) >> BN_UTIL_IRQ_SHIFT;
+	*p++ = !!(peer & BN_UTIL_VALID);
+
+	do {
+		start = u64_stats_fetch_begin(&ns->syncp);
+		p[0] = ns->tx_packets;
+		p[1] = ns->tx_bytes;
+		p[2] = ns->tx_err_frames;
+		p[3] = ns->tx_nolink_frames;
+		p[6] = ns->rx_packets;
+		p[7] = ns->rx_bytes;
+		p[8] = ns->rx_dropped;
+		p[9] = ns->rx_len_errors;
+	} while (u64_stats_fetch_retry(&ns->syncp, start));
+	do {
+		start = u64_stats_fetch_begin(&xs->syncp);
+		p[4] = xs->tx_dropped;
+		p[5] = xs->tx_map_errors;
+	} while (u64_stats_fetch_retry(&xs->syncp, start));
+	p[10] = atomic64_read(&priv->tx_timeouts);
+	p[11] = atomic64_read(&priv->resets);
+	p[12] = atomic64_read(&priv->irq_lsc);
+	p[13] = atomic64_read(&priv->irq_dma_err);
+	p[14] = atomic64_read(&priv->irq_pcs_err);
+	p[15] = atomic64_read(&priv->irq_sw);
+	BUILD_BUG_ON(BN_NUM_SW_STATS != 16);
+}
+
+static void bn_get_drvinfo(struct net_device *dev,
+			   struct ethtool_drvinfo *info)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	strscpy(info->driver, BN_DRV_NAME, sizeof(info->driver));
+	strscpy(info->bus_info, pci_name(priv->pdev), sizeof(info->bus_info));
+	snprintf(info->fw_version, sizeof(info->fw_version), "datasheet %u.%u",
+		 BN_VERSION_MAJOR(priv->version),
+		 BN_VERSION_MINOR(priv->version));
+}
+
+static void bn_get_ringparam(struct net_device *dev,
+			     struct ethtool_ringparam *ring,
+			     struct kernel_ethtool_ringparam *kring,
+			     struct netlink_ext_ack *extack)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	ring->rx_max_pending = BN_RING_MAX;
+	ring->tx_max_pending = BN_RING_MAX;
+	ring->rx_pending = priv->rx_size;
+	ring->tx_pending = priv->tx_size;
+}
+
+static int bn_set_ringparam(struct net_device *dev,
+			    struct ethtool_ringparam *ring,
+			    struct kernel_ethtool_ringparam *kring,
+			    struct netlink_ext_ack *extack)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	if (ring->rx_mini_pending || ring->rx_jumbo_pending)
+		return -EINVAL;
+	/* 4.3: a power of two from 8 to 4096 */
+	if (ring->rx_pending < BN_RING_MIN || ring->tx_pending < BN_RING_MIN ||
+	    !is_power_of_2(ring->rx_pending) ||
+	    !is_power_of_2(ring->tx_pending)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "ring sizes must be powers of two from 8 to 4096");
+		return -EINVAL;
+	}
+	if (ring->rx_pending == priv->rx_size &&
+	    ring->tx_pending == priv->tx_size)
+		return 0;
+	return bn_reconfigure(priv, dev->mtu, ring->tx_pending,
+			      ring->rx_pending);
+}
+
+static int bn_get_link_ksettings(struct net_device *dev,
+				 struct ethtool_link_ksettings *cmd)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	u32 speed = bn_rd(priv, BN_REG_SPEED);
+
+	ethtool_link_ksettings_zero_link_mode(cmd, supported);
+	ethtool_link_ksettings_zero_link_mode(cmd, advertising);
+	cmd->base.port = PORT_OTHER;
+	cmd->base.autoneg = AUTONEG_DISABLE;
+	/* SPEED 0 means an unpaced lane: no meaningful speed. */
+	if (netif_carrier_ok(dev)) {
+		cmd->base.speed = speed ? speed : SPEED_UNKNOWN;
+		cmd->base.duplex = DUPLEX_FULL;
+	} else {
+		cmd->base.speed = SPEED_UNKNOWN;
+		cmd->base.duplex = DUPLEX_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct ethtool_ops bn_ethtool_ops = {
+	.get_drvinfo		= bn_get_drvinfo,
+	.get_link		= ethtool_op_get_link,
+	.get_ringparam		= bn_get_ringparam,
+	.set_ringparam		= bn_set_ringparam,
+	.get_link_ksettings	= bn_get_link_ksettings,
+	.get_sset_count		= bn_get_sset_count,
+	.get_strings		= bn_get_strings,
+	.get_ethtool_stats	= bn_get_ethtool_stats,
+};
+
+/* ---------------------------------------------------------------------- */
+/* PCI                                                                     */
+
+static u32 bn_ring_param(struct device *d, const char *name, unsigned int v)
+{
+	if (v >= BN_RING_MIN && v <= BN_RING_MAX && is_power_of_2(v))
+		return v;
+	dev_warn(d, "%s=%u is not a power of two in 8..4096, using %u\n",
+		 name, v, BN_DEFAULT_RING);
+	return BN_DEFAULT_RING;
+}
+
+static int bn_setup_irqs(struct bn_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+	int n;
+
+	if (use_msix) {
+		n = pci_alloc_irq_vectors(pdev, BN_NUM_VECTORS, BN_NUM_VECTORS,
+					  PCI_IRQ_MSIX);
+		if (n == BN_NUM_VECTORS) {
+			priv->msix = true;
+			return 0;
+		}
+		dev_warn(&pdev->dev,
+			 "MSI-X unavailable (%d): using INTx, one shared line without interrupt moderation (datasheet 7.3)\n",
+			 n);
+	} else {
+		dev_info(&pdev->dev, "MSI-X disabled by use_msix=0: using INTx\n");
+	}
+	n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
+	if (n < 0)
+		return n;
+	priv->msix = false;
+	return 0;
+}
+
+static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *d = &pdev->dev;
+	struct net_device *dev;
+	struct bn_priv *priv;
+	u32 reg, lo, hi, cfg;
+	u8 mac[ETH_ALEN];
+	int err;
+
+	err = pcim_enable_device(pdev);
+	if (err)
+		return dev_err_probe(d, err, "cannot enable PCI device\n");
+	err = pcim_iomap_regions(pdev, BIT(BN_BAR_REGS), BN_DRV_NAME);
+	if (err)
+		return dev_err_probe(d, err, "cannot map BAR0\n");
+	err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(64));
+	if (err)
+		err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(32));
+	if (err)
+		return dev_err_probe(d, err, "no usable DMA mask\n");
+	/* 2: bus mastering before any ring is enabled */
+	pci_set_master(pdev);
+
+	dev = alloc_etherdev(sizeof(*priv));
+	if (!dev)
+		return -ENOMEM;
+	SET_NETDEV_DEV(dev, d);
+	priv = netdev_priv(dev);
+	priv->netdev = dev;
+	priv->pdev = pdev;
+	priv->regs = pcim_iomap_table(pdev)[BN_BAR_REGS];
+	spin_lock_init(&priv->ier_lock);
+	spin_lock_init(&priv->ctrl_lock);
+	spin_lock_init(&priv->hw_lock);
+	u64_stats_init(&priv->nstats.syncp);
+	u64_stats_init(&priv->xstats.syncp);
+	INIT_WORK(&priv->reset_work, bn_reset_task);
+	INIT_DELAYED_WORK(&priv->util_work, bn_util_work);
+	priv->tx_size = bn_ring_param(d, "tx_ring_size", tx_ring_size);
+	priv->rx_size = bn_ring_param(d, "rx_ring_size", rx_ring_size);
+
+	/* 16.1 step 2 */
+	reg = bn_rd(priv, BN_REG_ID);
+	if (reg != BN_ID_VALUE) {
+		err = dev_err_probe(d, -ENODEV, "bad ID register %#x\n", reg);
+		goto err_free;
+	}
+	priv->version = bn_rd(priv, BN_REG_VERSION);
+	if (BN_VERSION_MAJOR(priv->version) != BN_SUPPORTED_MAJOR) {
+		err = dev_err_probe(d, -ENODEV,
+				    "unsupported datasheet revision %u.%u\n",
+				    BN_VERSION_MAJOR(priv->version),
+				    BN_VERSION_MINOR(priv->version));
+		goto err_free;
+	}
+
+	/* 16.1 steps 3 and 4 */
+	bn_hw_reset(priv, false);
+	lo = bn_rd(priv, BN_REG_MAC_LO);
+	hi = bn_rd(priv, BN_REG_MAC_HI);
+	mac[0] = lo;
+	mac[1] = lo >> 8;
+	mac[2] = lo >> 16;
+	mac[3] = lo >> 24;
+	mac[4] = hi;
+	mac[5] = hi >> 8;
+	if (is_valid_ether_addr(mac)) {
+		eth_hw_addr_set(dev, mac);
+	} else {
+		eth_hw_addr_random(dev);
+		dev_warn(d, "invalid MAC %pM in MAC_LO/HI, using random %pM\n",
+			 mac, dev->dev_addr);
+	}
+
+	/* 16.1 step 5 */
+	err = bn_setup_irqs(priv);
+	if (err) {
+		dev_err_probe(d, err, "no interrupt available\n");
+		goto err_free;
+	}
+
+	dev->netdev_ops = &bn_netdev_ops;
+	dev->ethtool_ops = &bn_ethtool_ops;
+	dev->watchdog_timeo = BN_TX_TIMEOUT;
+	dev->min_mtu = ETH_MIN_MTU;
+	dev->max_mtu = BN_MAX_MTU;
+	dev->sysfs_groups[0] = &bn_attr_group;
+	netif_napi_add(dev, &priv->napi, bn_poll);
+	netif_carrier_off(dev);
+
+	cfg = bn_rd(priv, BN_REG_UTIL_CFG);
+	priv->util_period = util_period_ms ?
+		clamp_t(unsigned int, util_period_ms, BN_UTIL_PERIOD_MIN,
+			BN_UTIL_PERIOD_MAX) : BN_UTIL_CFG_INTERVAL(cfg);
+
+	err = register_netdev(dev);
+	if (err) {
+		dev_err_probe(d, err, "cannot register netdev\n");
+		goto err_irqs;
+	}
+	pci_set_drvdata(pdev, priv);
+
+	if (priv->util_period)
+		schedule_delayed_work(&priv->util_work, 0);
+
+	netdev_info(dev,
+		    "blade-nic %s: MAC %pM, datasheet %u.%u, %s, rings %u/%u, util every %u ms%s\n",
+		    pci_name(pdev), dev->dev_addr,
+		    BN_VERSION_MAJOR(priv->version),
+		    BN_VERSION_MINOR(priv->version),
+		    priv->msix ? "MSI-X" : "INTx", priv->tx_size, priv->rx_size,
+		    priv->util_period, priv->util_period ? "" : " (off)");
+	return 0;
+
+err_irqs:
+	netif_napi_del(&priv->napi);
+	pci_free_irq_vectors(pdev);
+err_free:
+	free_netdev(dev);
+	return err;
+}
+
+static void bn_remove(struct pci_dev *pdev)
+{
+	struct bn_priv *priv = pci_get_drvdata(pdev);
+	struct net_device *dev = priv->netdev;
+
+	cancel_delayed_work_sync(&priv->util_work);
+	unregister_netdev(dev);
+	/* The interface is down: a queued reset finds nothing to do. */
+	cancel_work_sync(&priv->reset_work);
+	bn_hw_reset(priv, false);
+	pci_free_irq_vectors(pdev);
+	free_netdev(dev);
+}
+
+static const struct pci_device_id bn_pci_ids[] = {
+	{ PCI_DEVICE(BN_PCI_VENDOR_ID, BN_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, bn_pci_ids);
+
+static struct pci_driver bn_pci_driver = {
+	.name		= BN_DRV_NAME,
+	.id_table	= bn_pci_ids,
+	.probe		= bn_probe,
+	.remove		= bn_remove,
+};
+module_pci_driver(bn_pci_driver);
+
+MODULE_DESCRIPTION("bladeplane blade-nic network driver");
+MODULE_AUTHOR("bladeplane");
+MODULE_LICENSE("GPL");
