@@ -14,7 +14,7 @@ import re
 import shutil
 import stat
 
-from . import packages
+from . import driver, packages
 from .common import (BUILD, LOGS, REPO, Failure, cache_dir, ensure_dir,
                      need_space, output, run, say, step)
 
@@ -28,7 +28,7 @@ IMAGE_SOURCES = [os.path.join(REPO, "images", "init"),
 KERNEL_META = "linux-image-cloud-amd64"
 # Debian programs the blade carries beyond busybox, with the data they read.
 # Their shared libraries are found from the ELF files themselves.
-GUEST_PROGRAMS = {"pciutils": ["usr/bin/lspci"]}
+GUEST_PROGRAMS = {"pciutils": ["usr/bin/lspci"], "ethtool": ["sbin/ethtool"]}
 GUEST_DATA = {"pci.ids": ["usr/share/misc/pci.ids"]}
 LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"]
 
@@ -233,7 +233,7 @@ def busybox_applets(busybox):
     return [l.strip() for l in text.splitlines() if l.strip()]
 
 
-def write_initramfs(path, busybox, groot):
+def write_initramfs(path, busybox, groot, abi, module=None):
     with open(busybox, "rb") as f:
         bb = f.read()
     tmp = path + ".tmp"
@@ -252,6 +252,10 @@ def write_initramfs(path, busybox, groot):
                     depth = applet.count("/")
                     cpio.symlink(applet, "../" * depth + "bin/busybox")
             add_guest_programs(cpio, groot)
+            if module:
+                with open(module, "rb") as f:
+                    cpio.file(f"lib/modules/{abi}/extra/{os.path.basename(module)}",
+                              f.read())
             with open(os.path.join(REPO, "images", "init"), "rb") as f:
                 cpio.file("init", f.read(), 0o755)
             with open(os.path.join(REPO, "images", "profile"), "rb") as f:
@@ -282,41 +286,50 @@ def build(force=False):
             manifest = json.load(f)
     except (OSError, ValueError):
         manifest = None
-    if (not force and manifest and manifest.get("apt_lists") == lists and
-            manifest.get("sources") == inputs_digest({}) and
-            os.path.exists(KERNEL) and os.path.exists(INITRAMFS)):
-        return manifest
-
-    abi = kernel_abi()
-    kpkg = f"linux-image-{abi}-cloud-amd64"
-    guest = candidates(package_closure(list(GUEST_PROGRAMS) + list(GUEST_DATA)))
-    host = candidates([kpkg, "busybox-static"])
-    parts = {"kernel_package": kpkg, "kernel_version": host[kpkg],
-             "busybox_version": host["busybox-static"],
-             "guest_packages": guest}
+    if (manifest and manifest.get("apt_lists") == lists and
+            manifest.get("sources") == inputs_digest({})):
+        parts = {k: manifest[k] for k in ("kernel_package", "kernel_version",
+                                          "busybox_version", "guest_packages")}
+    else:
+        kpkg = f"linux-image-{kernel_abi()}-cloud-amd64"
+        host = candidates([kpkg, "busybox-static"])
+        parts = {"kernel_package": kpkg, "kernel_version": host[kpkg],
+                 "busybox_version": host["busybox-static"],
+                 "guest_packages": candidates(package_closure(
+                     list(GUEST_PROGRAMS) + list(GUEST_DATA)))}
+    abi = parts["kernel_package"][len("linux-image-"):]
+    # The driver is built (incrementally) every time: its module is an input.
+    ko = driver.build(abi) if driver.present() else None
+    if ko:
+        with open(ko, "rb") as f:
+            parts["driver_sha256"] = hashlib.sha256(f.read()).hexdigest()[:16]
     digest = inputs_digest(parts)
     if (not force and manifest and manifest.get("inputs") == digest and
             os.path.exists(KERNEL) and os.path.exists(INITRAMFS)):
-        write_manifest(manifest, lists)
+        if manifest.get("apt_lists") != lists:
+            write_manifest(manifest, lists)
         return manifest
 
-    step(f"building the blade image (kernel {abi}-cloud-amd64, busybox initramfs)")
+    kpkg = parts["kernel_package"]
+    step(f"building the blade image (kernel {abi}, busybox initramfs"
+         f"{', blade_nic driver' if ko else ''})")
     need_space(cache_dir(), 1, "the kernel package")
     ensure_dir(IMAGES)
-    debs = fetch_debs(dict(guest, **host))
-    kroot = unpack(debs[kpkg],
-                   os.path.join(cache_dir(), "kernel", f"{abi}-cloud-amd64"))
+    host = {kpkg: parts["kernel_version"],
+            "busybox-static": parts["busybox_version"]}
+    debs = fetch_debs(dict(parts["guest_packages"], **host))
+    kroot = unpack(debs[kpkg], os.path.join(cache_dir(), "kernel", abi))
     broot = unpack(debs["busybox-static"],
                    os.path.join(cache_dir(), "busybox", parts["busybox_version"]))
-    vmlinuz = os.path.join(kroot, "boot", f"vmlinuz-{abi}-cloud-amd64")
+    vmlinuz = os.path.join(kroot, "boot", f"vmlinuz-{abi}")
     if not os.path.exists(vmlinuz):
-        raise Failure(f"{kpkg} has no boot/vmlinuz-{abi}-cloud-amd64")
+        raise Failure(f"{kpkg} has no boot/vmlinuz-{abi}")
     shutil.copyfile(vmlinuz, KERNEL + ".tmp")
     os.replace(KERNEL + ".tmp", KERNEL)
     write_initramfs(INITRAMFS, os.path.join(broot, "bin", "busybox"),
-                    guest_root(guest))
-    manifest = dict(parts, abi=f"{abi}-cloud-amd64", inputs=digest,
-                    kernel=KERNEL, initramfs=INITRAMFS)
+                    guest_root(parts["guest_packages"]), abi, ko)
+    manifest = dict(parts, abi=abi, inputs=digest, kernel=KERNEL,
+                    initramfs=INITRAMFS)
     write_manifest(manifest, lists)
     say(f"blade image ready: {KERNEL}, {INITRAMFS}")
     return manifest

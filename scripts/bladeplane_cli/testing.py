@@ -74,8 +74,9 @@ def parse_tap(text):
     return results, planned
 
 
-def run_test_program(tier, test, builddir):
-    """Run one registered meson test; returns a Tally."""
+def run_test_program(tier, test, builddir, report=True):
+    """Run one registered meson test; returns a Tally (and prints a line
+    about it, unless report is False)."""
     tally = Tally()
     env = dict(os.environ)
     env.update(test.get("env") or {})
@@ -118,6 +119,8 @@ def run_test_program(tier, test, builddir):
         tally.failed += 1
         why = "timed out" if rc is None else f"exit {rc}"
         tally.failures.append(f"{tier}: {name} ({why}; log: {log})")
+    if not report:
+        return tally
     status = "FAIL" if tally.failed else "ok"
     print(f"    {status:4} {name}: {tally.passed} passed, {tally.failed} failed"
           f"{f', {tally.skipped} skipped' if tally.skipped else ''}"
@@ -183,6 +186,7 @@ def tier_functional(accel="auto"):
     from . import blade, image
     qemu.build()
     image.build()
+    setup_host_build(HOST_BUILD)    # tools the tests use (lane-patch)
     chosen, reason = blade.choose_accel(accel)
     print(f"    accelerator: {chosen} ({reason})", flush=True)
     os.environ["BLADEPLANE_ACCEL"] = chosen

@@ -24,7 +24,7 @@ class ImageTest(unittest.TestCase):
             entries[name] = line
         for name in ["init", "bin/busybox", "bin/sh", "dev/console",
                      "usr/bin/lspci", "usr/share/misc/pci.ids",
-                     "lib64/ld-linux-x86-64.so.2"]:
+                     "sbin/ethtool", "lib64/ld-linux-x86-64.so.2"]:
             self.assertIn(name, entries, f"{name} is not in the initramfs")
         self.assertTrue(entries["init"].startswith("-rwxr-xr-x"))
         self.assertTrue(entries["dev/console"].startswith("c"))
