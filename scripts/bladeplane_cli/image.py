@@ -22,9 +22,9 @@ IMAGES = os.path.join(BUILD, "images")
 KERNEL = os.path.join(IMAGES, "vmlinuz")
 INITRAMFS = os.path.join(IMAGES, "initramfs.cpio.gz")
 MANIFEST = os.path.join(IMAGES, "manifest.json")
-IMAGE_SOURCES = [os.path.join(REPO, "images", "init"),
-                 os.path.join(REPO, "images", "profile"),
-                 os.path.abspath(__file__)]
+# images/rootfs/ is copied into the initramfs as it is (init, scripts,
+# the web service); executable files stay executable.
+ROOTFS = os.path.join(REPO, "images", "rootfs")
 KERNEL_META = "linux-image-cloud-amd64"
 # Debian programs the blade carries beyond busybox, with the data they read.
 # Their shared libraries are found from the ELF files themselves.
@@ -256,20 +256,33 @@ def write_initramfs(path, busybox, groot, abi, module=None):
                 with open(module, "rb") as f:
                     cpio.file(f"lib/modules/{abi}/extra/{os.path.basename(module)}",
                               f.read())
-            with open(os.path.join(REPO, "images", "init"), "rb") as f:
-                cpio.file("init", f.read(), 0o755)
-            with open(os.path.join(REPO, "images", "profile"), "rb") as f:
-                cpio.file("etc/profile", f.read())
+            for rel, full, executable in rootfs_files():
+                with open(full, "rb") as f:
+                    cpio.file(rel, f.read(), 0o755 if executable else 0o644)
             cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
             cpio.file("etc/group", b"root:x:0:\n")
             cpio.close()
     os.replace(tmp, path)
 
 
+def rootfs_files():
+    """(path in the image, path here, executable) for images/rootfs/."""
+    found = []
+    for top, dirs, files in os.walk(ROOTFS):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(top, name)
+            found.append((os.path.relpath(full, ROOTFS), full,
+                          os.access(full, os.X_OK)))
+    return found
+
+
 def inputs_digest(parts):
     h = hashlib.sha256()
-    for p in IMAGE_SOURCES:
-        with open(p, "rb") as f:
+    for rel, full, executable in rootfs_files() + [
+            ("builder", os.path.abspath(__file__), False)]:
+        h.update(f"{rel} {executable}\n".encode())
+        with open(full, "rb") as f:
             h.update(f.read())
     h.update(json.dumps(parts, sort_keys=True).encode())
     return h.hexdigest()[:16]

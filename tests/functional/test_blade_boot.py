@@ -3,6 +3,7 @@
 import unittest
 
 from bptest import accel, blade
+from bladeplane_cli import image
 
 
 class BladeBootTest(unittest.TestCase):
@@ -12,7 +13,9 @@ class BladeBootTest(unittest.TestCase):
     def setUpClass(cls):
         cls.blade = blade.Blade(
             "fn0", accel=accel(),
-            append="blade.role=web blade.Bad-Key=1 blade.evil=$(reboot)")
+            append="blade.role=web blade.Bad-Key=1 blade.evil=$(reboot) "
+                   "blade.vip=10.9.9.9,10.9.9.10 blade.ip=10.0.0.5/24 "
+                   "blade.link_wait=0")
         cls.blade.start()
         try:
             cls.ready = cls.blade.wait_ready(timeout=180)
@@ -64,6 +67,55 @@ class BladeBootTest(unittest.TestCase):
         # BAR0 is a 4 KiB memory BAR.
         start, end, _flags = self.sh(f"head -1 {sysdir}/resource").split()
         self.assertEqual(int(end, 16) - int(start, 16) + 1, 4096)
+
+    def test_ready_line_network(self):
+        # No lane: the NIC (when the driver is in the image) has no link.
+        if image.build().get("driver_sha256"):
+            self.assertRegex(self.ready["nic"], r"^eth\d+$")
+            self.assertEqual(self.ready["link"], "down")
+        else:
+            self.assertIsNone(self.ready["nic"])
+            self.assertIsNone(self.ready["link"])
+        self.assertEqual(self.ready["ip"], "10.0.0.5/24")
+
+    def test_vips_on_loopback_without_arp(self):
+        addrs = self.sh("ip -4 addr show dev lo")
+        self.assertIn("inet 10.9.9.9/32", addrs)
+        self.assertIn("inet 10.9.9.10/32", addrs)
+        self.assertEqual(self.sh("sysctl -n net.ipv4.conf.all.arp_ignore").strip(), "1")
+        self.assertEqual(self.sh("sysctl -n net.ipv4.conf.all.arp_announce").strip(), "2")
+
+    def test_work_endpoint(self):
+        out = self.sh("wget -qO- 'http://127.0.0.1/cgi-bin/work?kb=16'")
+        self.assertRegex(out, r"^blade=fn0 kb=16 seconds=\d+\.\d\d$")
+        for bad in ["kb=-1", "kb=99999999", "kb=1;reboot", "x=1"]:
+            status, out = self.blade.run(
+                f"wget -qO- 'http://127.0.0.1/cgi-bin/work?{bad}' 2>&1")
+            self.assertNotEqual(status, 0, bad)
+            self.assertIn("400 Bad Request", out, bad)
+
+    def test_cpu_hog(self):
+        self.assertEqual(self.sh("blade-hog status").strip(), "stopped")
+        self.sh("blade-hog start 1")
+        try:
+            pid = self.sh("cat /run/blade-hog.pids").strip()
+            self.assertEqual(self.sh("blade-hog status").strip(), "running 1")
+            # The hog burns CPU: its user time grows while we wait for it.
+            status, _ = self.blade.run(
+                f"t0=$(cut -d' ' -f14 /proc/{pid}/stat); i=0; "
+                f"while [ $(cut -d' ' -f14 /proc/{pid}/stat) -le $((t0 + 20)) ] "
+                f"&& [ $i -lt 600 ]; do usleep 50000; i=$((i + 1)); done; "
+                f"[ $i -lt 600 ]", timeout=60)
+            self.assertEqual(status, 0, "the hog did not use CPU time")
+            out = self.sh("wget -qO- 'http://127.0.0.1/cgi-bin/hog?status'")
+            self.assertEqual(out.strip(), "blade=fn0 running 1")
+        finally:
+            self.sh("blade-hog stop")
+        self.assertEqual(self.sh("blade-hog status").strip(), "stopped")
+        status, _ = self.blade.run(f"[ -d /proc/{pid} ]")
+        self.assertNotEqual(status, 0, "the hog is still running")
+        status, out = self.blade.run("blade-hog start 0 2>&1")
+        self.assertEqual(status, 2)
 
     def test_shell_status(self):
         status, _ = self.blade.run("false")

@@ -23,10 +23,13 @@ class ImageTest(unittest.TestCase):
             name = line.split(" -> ")[0].split()[-1]
             entries[name] = line
         for name in ["init", "bin/busybox", "bin/sh", "dev/console",
+                     "usr/bin/blade-hog", "srv/www/cgi-bin/work",
                      "usr/bin/lspci", "usr/share/misc/pci.ids",
                      "sbin/ethtool", "lib64/ld-linux-x86-64.so.2"]:
             self.assertIn(name, entries, f"{name} is not in the initramfs")
         self.assertTrue(entries["init"].startswith("-rwxr-xr-x"))
+        self.assertTrue(entries["srv/www/cgi-bin/work"].startswith("-rwxr-xr-x"))
+        self.assertTrue(entries["srv/www/index.html"].startswith("-rw-r--r--"))
         self.assertTrue(entries["dev/console"].startswith("c"))
 
     def test_not_rebuilt_without_changes(self):
@@ -38,10 +41,11 @@ class ImageTest(unittest.TestCase):
                                   for p in (image.KERNEL, image.INITRAMFS)])
 
     def test_inputs_include_init(self):
-        # Editing images/init must change the digest that decides a rebuild.
+        # Editing images/rootfs/init must change the digest that decides a
+        # rebuild.
         parts = {"kernel_package": "k", "kernel_version": "1"}
         before = image.inputs_digest(parts)
-        with mock_file_append(image.IMAGE_SOURCES[0], b"\n# edited\n"):
+        with mock_file_append(os.path.join(image.ROOTFS, "init"), b"\n# edited\n"):
             self.assertNotEqual(image.inputs_digest(parts), before)
         self.assertEqual(image.inputs_digest(parts), before)
 
