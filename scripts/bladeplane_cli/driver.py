@@ -37,8 +37,10 @@ def build(abi):
     if not os.path.isdir(kdir):
         raise Failure(f"kernel headers for {abi} are not in {kdir}")
     out = ensure_dir(os.path.join(BUILD, "driver", abi))
+    # Sources only: not what an in-tree 'make' may have left (*.mod.c).
     wanted = {n for n in os.listdir(SOURCE)
-              if n.endswith((".c", ".h")) or n == "Kbuild"}
+              if (n.endswith((".c", ".h")) and not n.endswith(".mod.c")) or
+              n == "Kbuild"}
     for name in os.listdir(out):
         path = os.path.join(out, name)
         if os.path.islink(path) and name not in wanted:
