@@ -2,49 +2,12 @@
 come up through it, and a blade that goes away and comes back is seen."""
 
 import os
-import select
 import subprocess
 import tempfile
-import time
 import unittest
 
-from bptest import qemu
+from bptest import PatchLog, qemu
 from bladeplane_cli import testing
-
-
-class PatchLog:
-    """lane-patch --log, read line by line with a deadline."""
-
-    def __init__(self, *paths):
-        self.proc = subprocess.Popen(
-            [os.path.join(testing.HOST_BUILD, "tests", "tools", "lane-patch"),
-             "--log"] + list(paths),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.lines = []
-        self.partial = ""
-
-    def wait_for(self, line, timeout=30):
-        # Raw reads: select() cannot see lines a buffered reader already
-        # pulled out of the pipe.
-        deadline = time.monotonic() + timeout
-        while line not in self.lines:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"lane-patch never printed {line!r}; "
-                                     f"it printed {self.lines}")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                data = os.read(self.proc.stdout.fileno(), 4096)
-                if not data:
-                    raise AssertionError(f"lane-patch exited; it printed "
-                                         f"{self.lines}")
-                self.partial += data.decode()
-                *done, self.partial = self.partial.split("\n")
-                self.lines += [l.strip() for l in done]
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def nic_vm(lane):
