@@ -700,6 +700,44 @@ static void test_rx_filter(void)
     nh_stop(&h);
 }
 
+/* ALLMULTI; a buffer too small for the frame: dropped, not consumed */
+static void test_rx_allmulti_small_buffer(void)
+{
+    NicHarness h;
+    uint8_t f[200], mac[6];
+    const uint8_t mcast[6] = { 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 };
+    uint64_t want;
+    uint16_t len, st;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_TXEN | BLADE_NIC_CTRL_RXEN |
+          BLADE_NIC_CTRL_ALLMULTI);
+    nh_make_frame(f, sizeof(f), mcast, peer, 15);
+    nh_srv_send(&h, f, sizeof(f));
+    want = 1;
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "multicast");
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_MCAST), ==, 1);
+    /* descriptor 1 gets a 100-octet buffer: a 200-octet frame is dropped */
+    nh_desc(&h, h.rx_ring, 1, h.rx_bufs + NH_BUF_SIZE, 100, 0);
+    nh_make_frame(f, sizeof(f), mac, peer, 15);
+    nh_srv_send(&h, f, sizeof(f));
+    want = 2;
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "too long");
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_LEN_ERRORS), ==, 1);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 1);
+    nh_desc_wb(&h, h.rx_ring, 1, &len, &st);
+    g_assert_cmphex(st, ==, 0);
+    /* a frame that fits uses it */
+    nh_srv_send(&h, f, 100);
+    want = 3;
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "fits");
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 2);
+    nh_desc_wb(&h, h.rx_ring, 1, &len, &st);
+    g_assert_cmpuint(len, ==, 100);
+    nh_stop(&h);
+}
+
 static void test_rx_moderation(void)
 {
     NicHarness h;
@@ -884,6 +922,22 @@ static void test_util_guest(void)
     qtest_clock_step(h.qts, 5 * 1000 * 1000);
     nh_pump(&h, 20);
     g_assert_cmpuint(h.nutil, ==, want);
+    nh_stop(&h);
+}
+
+/* util-form=expanded: the set in its K28.0 ... K28.4 form */
+static void test_util_expanded(void)
+{
+    NicHarness h;
+    uint32_t fig = 66 | 11 << 8;
+
+    lane_start(&h, false, ",util-source=guest,util-interval=10,"
+               "util-form=expanded");
+    nh_wr(&h, BLADE_NIC_REG_UTIL, fig);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_is, &fig, 0, "expanded set");
+    g_assert_cmpint(h.util.form, ==, PCS_UTIL_FORM_EXPANDED);
+    g_assert_cmpuint(lane_stats(h.srv)->pcs.util_errors, ==, 0);
     nh_stop(&h);
 }
 
@@ -1463,11 +1517,14 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/tx/paced", test_tx_paced);
     qtest_add_func("/blade-nic/rx/basic", test_rx_basic);
     qtest_add_func("/blade-nic/rx/filter", test_rx_filter);
+    qtest_add_func("/blade-nic/rx/allmulti-small-buffer",
+                   test_rx_allmulti_small_buffer);
     qtest_add_func("/blade-nic/rx/moderation", test_rx_moderation);
     qtest_add_func("/blade-nic/ring/wrap-full-empty", test_ring_wrap);
     qtest_add_func("/blade-nic/util/guest", test_util_guest);
     qtest_add_func("/blade-nic/util/host", test_util_host);
     qtest_add_func("/blade-nic/util/peer", test_util_peer);
+    qtest_add_func("/blade-nic/util/expanded", test_util_expanded);
     qtest_add_func("/blade-nic/util/host-tcg", test_util_host_tcg);
     qtest_add_func("/blade-nic/util/auto", test_util_auto);
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
