@@ -987,7 +987,6 @@ static int bn_set_mac_address(struct net_device *dev, void *p)
 	if (err)
 		return err;
 	eth_commit_mac_addr_change(dev, p);
-	/* 6.3: a new address applies to the next frame. */
 	if (priv->up)
 		bn_write_mac(priv, dev->dev_addr);
 	return 0;
@@ -1558,6 +1557,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = BN_MAX_MTU;
 	dev->sysfs_groups[0] = &bn_attr_group;
+	/* 6.3: a MAC_LO/HI write applies to the next frame. */
+	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);
 
