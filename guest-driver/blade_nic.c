@@ -232,7 +232,7 @@ static void bn_ier_update(struct bn_priv *priv, u32 set, u32 clear)
 	unsigned long flags;
 
 	spin_lock_irqsave(&priv->ier_lock, flags);
-	priv->ier = (priv->ier & ~clear) | set;
+	WRITE_ONCE(priv->ier, (priv->ier & ~clear) | set);
 	bn_wr(priv, BN_REG_IER, priv->ier);
 	spin_unlock_irqrestore(&priv->ier_lock, flags);
 }
@@ -294,7 +294,7 @@ static void bn_hw_reset(struct bn_priv *priv, bool keep_stats)
 	spin_unlock_irqrestore(&priv->hw_lock, flags);
 
 	spin_lock_irqsave(&priv->ier_lock, flags);
-	priv->ier = 0;
+	WRITE_ONCE(priv->ier, 0);
 	spin_unlock_irqrestore(&priv->ier_lock, flags);
 
 	spin_lock_bh(&priv->ctrl_lock);
@@ -355,9 +355,17 @@ static void bn_update_carrier(struct bn_priv *priv)
 
 	if (status & BN_STATUS_LINK_UP) {
 		if (!netif_carrier_ok(dev)) {
-			netdev_info(dev, "link up, %u Mb/s%s\n",
-				    bn_rd(priv, BN_REG_SPEED),
-				    status & BN_STATUS_PCS_RAW ? " (raw PCS)" : "");
+			u32 speed = bn_rd(priv, BN_REG_SPEED);
+			const char *pcs = status & BN_STATUS_PCS_RAW ?
+					  "raw" : "8b/10b";
+
+			/* 4: SPEED 0 means an unpaced lane */
+			if (speed)
+				netdev_info(dev, "link up, %u Mb/s, %s PCS\n",
+					    speed, pcs);
+			else
+				netdev_info(dev, "link up, unpaced lane, %s PCS\n",
+					    pcs);
 			netif_carrier_on(dev);
 		}
 	} else if (netif_carrier_ok(dev)) {
@@ -856,7 +864,9 @@ static int bn_up(struct bn_priv *priv)
 	}
 
 	bn_write_mac(priv, dev->dev_addr);
+	netif_addr_lock_bh(dev);
 	bn_set_rx_mode(dev);
+	netif_addr_unlock_bh(dev);
 
 	bn_wr(priv, BN_REG_TX_BASE_LO, lower_32_bits(priv->tx_ring_dma));
 	bn_wr(priv, BN_REG_TX_BASE_HI, upper_32_bits(priv->tx_ring_dma));
