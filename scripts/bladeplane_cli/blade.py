@@ -1,5 +1,6 @@
 """Boot a blade VM and talk to it over its serial console."""
 
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,14 @@ READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
 
 class BladeError(Failure):
     pass
+
+
+def blade_mac(name):
+    """A stable, locally administered MAC for a blade's NIC.  Each blade is
+    its own QEMU process, so QEMU's default (52:54:00:12:34:56 for the first
+    NIC of every process) would repeat on the backplane."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return "52:54:00:%02x:%02x:%02x" % tuple(digest[:3])
 
 
 class Blade:
@@ -39,7 +48,7 @@ class Blade:
             "-append", cmdline,
         ]
         if nic_args is not None:
-            self.argv += ["-device", "blade-nic" + nic_args]
+            self.argv += ["-device", f"blade-nic,mac={blade_mac(name)}" + nic_args]
         self.argv += list(extra_args)
         self.proc = None
         self.buf = b""
@@ -100,7 +109,10 @@ class Blade:
         tag = f"BP{self.seq}"
         # The markers are split with quotes in what we type, so the shell's
         # echo of the command line can never be mistaken for the output.
-        line = (f"echo {tag}'<'; {command}; echo \"{tag}>$?\"\n")
+        # One line, so no prompt lands in the output; a command may end in
+        # '&' (then it already ends the list).
+        sep = " " if command.rstrip().endswith("&") else "; "
+        line = f"echo {tag}'<'; {command}{sep}echo \"{tag}>$?\"\n"
         self.proc.stdin.write(line.encode())
         self.proc.stdin.flush()
         m = self.expect(re.compile(
