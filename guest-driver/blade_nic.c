@@ -698,6 +698,12 @@ static void bn_handle_misc(struct bn_priv *priv, u32 icr)
 	if (icr & BN_INT_LSC) {
 		atomic64_inc(&priv->irq_lsc);
 		bn_update_carrier(priv);
+		/*
+		 * 6.1 does not say that a pass completing only NOLINK frames
+		 * raises TX_DONE: reclaim now rather than wait for the next
+		 * TX interrupt (a no-op while NAPI is disabled).
+		 */
+		napi_schedule(&priv->napi);
 	}
 	if (icr & BN_INT_DMA_ERR) {
 		atomic64_inc(&priv->irq_dma_err);
@@ -915,7 +921,10 @@ static void bn_down(struct bn_priv *priv)
 	netif_tx_disable(dev);
 	napi_disable(&priv->napi);
 	bn_ier_update(priv, 0, BN_INT_ALL);
-	/* 4.1: clearing TXEN/RXEN resets HEAD/TAIL; the rings are idle. */
+	/*
+	 * 4.1: clearing TXEN/RXEN sets HEAD = TAIL = 0, so by 5.1 every
+	 * descriptor (and buffer) is the driver's again.
+	 */
 	bn_ctrl_write(priv, 0, BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
 	bn_rd(priv, BN_REG_STATUS);	/* flush posted writes */
 	bn_free_irqs(priv);
