@@ -56,12 +56,12 @@ MODULE_PARM_DESC(rx_ring_size,
 static unsigned int itr_rx_us = 50;
 module_param(itr_rx_us, uint, 0444);
 MODULE_PARM_DESC(itr_rx_us,
-		 "RX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only)");
+		 "Initial RX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C rx-usecs changes it)");
 
 static unsigned int itr_tx_us = 50;
 module_param(itr_tx_us, uint, 0444);
 MODULE_PARM_DESC(itr_tx_us,
-		 "TX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only)");
+		 "Initial TX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C tx-usecs changes it)");
 
 static bool use_msix = true;
 module_param(use_msix, bool, 0444);
@@ -121,6 +121,8 @@ struct bn_xmit_stats {
  * @rx_size: RX ring size (power of two)
  * @rx_clean: next RX descriptor the driver expects the device to fill
  * @rx_buf_len: size of each RX buffer (MTU + 18)
+ * @itr_rx: ITR_RX value, microseconds (RTNL)
+ * @itr_tx: ITR_TX value, microseconds (RTNL)
  * @ier_lock: protects @ier and IER writes
  * @ier: cached IER value
  * @ctrl_lock: protects @ctrl_en, @ctrl_rx and CTRL writes
@@ -171,6 +173,8 @@ struct bn_priv {
 	u32 rx_size;
 	u32 rx_clean;
 	u32 rx_buf_len;
+	u32 itr_rx;
+	u32 itr_tx;
 
 	spinlock_t ier_lock;
 	u32 ier;
@@ -856,8 +860,6 @@ static void bn_set_rx_mode(struct net_device *dev)
 static int bn_up(struct bn_priv *priv)
 {
 	struct net_device *dev = priv->netdev;
-	unsigned int itr_rx = min(itr_rx_us, (unsigned int)BN_ITR_MAX);
-	unsigned int itr_tx = min(itr_tx_us, (unsigned int)BN_ITR_MAX);
 	int err;
 
 	err = bn_alloc_rings(priv);
@@ -881,8 +883,8 @@ static int bn_up(struct bn_priv *priv)
 	bn_wr(priv, BN_REG_RX_BASE_HI, upper_32_bits(priv->rx_ring_dma));
 	bn_wr(priv, BN_REG_RX_SIZE, priv->rx_size);
 
-	bn_wr(priv, BN_REG_ITR_RX, itr_rx);
-	bn_wr(priv, BN_REG_ITR_TX, itr_tx);
+	bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
+	bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
 	bn_wr(priv, BN_REG_ITR_MISC, 0);
 
 	netdev_reset_queue(dev);
@@ -1441,7 +1443,46 @@ static int bn_get_link_ksettings(struct net_device *dev,
 	return 0;
 }
 
+static int bn_get_coalesce(struct net_device *dev,
+			   struct ethtool_coalesce *ec,
+			   struct kernel_ethtool_coalesce *kec,
+			   struct netlink_ext_ack *extack)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	ec->rx_coalesce_usecs = priv->itr_rx;
+	ec->tx_coalesce_usecs = priv->itr_tx;
+	return 0;
+}
+
+static int bn_set_coalesce(struct net_device *dev,
+			   struct ethtool_coalesce *ec,
+			   struct kernel_ethtool_coalesce *kec,
+			   struct netlink_ext_ack *extack)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	/* 4: ITR is 0..65535 us (a larger write would be a register error) */
+	if (ec->rx_coalesce_usecs > BN_ITR_MAX ||
+	    ec->tx_coalesce_usecs > BN_ITR_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "at most 65535 microseconds");
+		return -EINVAL;
+	}
+	priv->itr_rx = ec->rx_coalesce_usecs;
+	priv->itr_tx = ec->tx_coalesce_usecs;
+	if (!priv->msix)
+		netdev_info(dev, "interrupt moderation applies to MSI-X only; INTx is in use\n");
+	if (priv->up) {
+		bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
+		bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
+	}
+	return 0;
+}
+
 static const struct ethtool_ops bn_ethtool_ops = {
+	.supported_coalesce_params = ETHTOOL_COALESCE_USECS,
+	.get_coalesce		= bn_get_coalesce,
+	.set_coalesce		= bn_set_coalesce,
 	.get_drvinfo		= bn_get_drvinfo,
 	.get_link		= ethtool_op_get_link,
 	.get_ringparam		= bn_get_ringparam,
@@ -1529,6 +1570,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_DELAYED_WORK(&priv->util_work, bn_util_work);
 	priv->tx_size = bn_ring_param(d, "tx_ring_size", tx_ring_size);
 	priv->rx_size = bn_ring_param(d, "rx_ring_size", rx_ring_size);
+	priv->itr_rx = min_t(unsigned int, itr_rx_us, BN_ITR_MAX);
+	priv->itr_tx = min_t(unsigned int, itr_tx_us, BN_ITR_MAX);
 
 	/* 16.1 step 2 */
 	reg = bn_rd(priv, BN_REG_ID);
