@@ -56,22 +56,29 @@ MODULE_PARM_DESC(rx_ring_size,
 static unsigned int itr_rx_us = 50;
 module_param(itr_rx_us, uint, 0444);
 MODULE_PARM_DESC(itr_rx_us,
-		 "Initial RX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C rx-usecs changes it)");
+		 "Initial RX vector minimum interrupt interval in us, "
+		 "0..65535, 0 = off (default 50; MSI-X only; "
+		 "ethtool -C rx-usecs changes it)");
 
 static unsigned int itr_tx_us = 50;
 module_param(itr_tx_us, uint, 0444);
 MODULE_PARM_DESC(itr_tx_us,
-		 "Initial TX vector minimum interrupt interval in microseconds, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C tx-usecs changes it)");
+		 "Initial TX vector minimum interrupt interval in us, "
+		 "0..65535, 0 = off (default 50; MSI-X only; "
+		 "ethtool -C tx-usecs changes it)");
 
 static bool use_msix = true;
 module_param(use_msix, bool, 0444);
 MODULE_PARM_DESC(use_msix,
-		 "Use MSI-X (3 vectors); if false or unavailable, use one INTx line (default true)");
+		 "Use MSI-X (3 vectors); if false or unavailable, "
+		 "use one INTx line (default true)");
 
 static unsigned int util_period_ms = 100;
 module_param(util_period_ms, uint, 0444);
 MODULE_PARM_DESC(util_period_ms,
-		 "Utilization reporter period in ms, 10..60000; 0 = the device's util-interval from UTIL_CFG, and off if that is 0 (default 100)");
+		 "Utilization reporter period in ms, 10..60000; 0 = the "
+		 "device's util-interval from UTIL_CFG, off if that is 0 "
+		 "(default 100)");
 
 struct bn_buf {
 	struct sk_buff *skb;
