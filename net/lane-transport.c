@@ -995,7 +995,14 @@ uint64_t lane_deadline(Lane *lane)
         lane->util_next_at < d) {
         d = lane->util_next_at;
     }
+    /*
+     * Pacing sets a deadline only while pacing is what holds the sender
+     * back.  With the queue still over half full, the socket holds it and
+     * writability ends the wait (maybe_tx_ready() after a write); a pacing
+     * deadline then would lie in the past and fire without progress.
+     */
     if (lane->tx_blocked && lane->cfg.speed_mbps &&
+        txq_room(lane) >= lane->txq_cap / 2 &&
         lane->line_free_at > PACING_BURST_NS &&
         lane->line_free_at - PACING_BURST_NS < d) {
         d = lane->line_free_at - PACING_BURST_NS;

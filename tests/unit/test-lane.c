@@ -352,6 +352,52 @@ static void test_back_pressure(gconstpointer data)
 }
 
 /*
+ * A paced lane whose peer stops reading: once the queue, not pacing, is
+ * what holds the sender back, its deadline must not stay in the past.  A
+ * caller's timer would fire again and again without progress (QEMU's main
+ * loop spun on it); pump() fails on such a busy loop.
+ */
+static void test_back_pressure_paced(void)
+{
+    uint8_t f[1514];
+    uint64_t now = 0;
+    unsigned sent = 0;
+    Pair p;
+    int r;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, 0);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    p.b.accept = false;
+    for (;;) {
+        make_frame(f, sizeof(f), sent);
+        r = lane_send_frame(p.a.lane, f, sizeof(f), now);
+        if (r == -EAGAIN) {
+            /* 1 ms later pacing alone would take many more frames. */
+            now += 1000000;
+            pump(&p.a, &p.b, now);
+            r = lane_send_frame(p.a.lane, f, sizeof(f), now);
+            if (r == -EAGAIN) {
+                break;
+            }
+        }
+        g_assert_cmpint(r, ==, 0);
+        sent++;
+        g_assert_cmpuint(sent, <, 100000);
+    }
+    g_assert_cmpuint(lane_deadline(p.a.lane), >, now);
+    now += 1000000;
+    pump(&p.a, &p.b, now);
+
+    p.b.accept = true;
+    lane_rx_resume(p.b.lane, now);
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.b.frames, ==, sent);
+    g_assert_cmpuint(p.b.out_of_order, ==, 0);
+    pair_free(&p);
+}
+
+/*
  * 1518-octet frames (1514 + FCS) at 1000 Mb/s take 12.304 us each with
  * preamble and IPG; the lane accepts them at that rate of the caller's
  * clock, plus a 20 us burst allowance.
@@ -682,6 +728,7 @@ int main(int argc, char **argv)
                          test_back_pressure);
     g_test_add_data_func("/lane/back-pressure/raw",
                          GUINT_TO_POINTER(LANE_PCS_RAW), test_back_pressure);
+    g_test_add_func("/lane/back-pressure/paced", test_back_pressure_paced);
     g_test_add_func("/lane/pacing", test_pacing);
     g_test_add_data_func("/lane/utilization/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_utilization);
