@@ -2,10 +2,11 @@
  * lane-patch: a patch cable between two backplane lanes.
  *
  * Listens on two lane sockets, as a chassis slot would, and passes what
- * arrives on one to the other: frames, and the utilization carried in
- * the gap.  Two blades whose NICs connect to the two ends are wired back
- * to back without a chassis.  With --log it prints one line per link
- * event and per utilization sample, for tests and for people watching.
+ * arrives on one to the other: frames, the utilization carried in the
+ * gap, and loss of signal.  Two blades whose NICs connect to the two ends
+ * are wired back to back without a chassis.  With --log it prints one
+ * line per link event and per utilization sample, for tests and for
+ * people watching.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -26,7 +27,12 @@ typedef struct PatchEnd {
     const char *name;
     Lane *lane;
     struct PatchEnd *peer;
-    bool blocked;           /* stopped reading: the peer's queue is full */
+    /*
+     * A frame from this end that the peer's lane had no room for: it is
+     * held (and this end stops reading) until the peer's tx_ready.
+     */
+    uint8_t held[ETH_MAX_FRAME];
+    size_t held_len;
 } PatchEnd;
 
 static bool log_lines;
@@ -49,31 +55,36 @@ static bool end_can_receive(void *opaque)
 {
     PatchEnd *e = opaque;
 
-    return !e->blocked;
+    return e->held_len == 0;
 }
 
 static void end_rx_frame(void *opaque, const uint8_t *frame, size_t len)
 {
     PatchEnd *e = opaque;
-    int ret = lane_send_frame(e->peer->lane, frame, len, now_ns());
 
     /*
      * A full queue on the far side stops reading on this side, so the
-     * sender feels the back-pressure instead of losing frames here.
+     * sender feels the back-pressure and no frame is lost here.
      */
-    if (ret == -EAGAIN) {
-        e->blocked = true;
+    if (lane_send_frame(e->peer->lane, frame, len, now_ns()) == -EAGAIN &&
+        len <= sizeof(e->held)) {
+        memcpy(e->held, frame, len);
+        e->held_len = len;
     }
 }
 
 static void end_tx_ready(void *opaque)
 {
     PatchEnd *e = opaque;
+    PatchEnd *from = e->peer;
 
-    if (e->peer->blocked) {
-        e->peer->blocked = false;
-        lane_rx_resume(e->peer->lane, now_ns());
+    if (from->held_len == 0 ||
+        lane_send_frame(e->lane, from->held, from->held_len,
+                        now_ns()) == -EAGAIN) {
+        return;
     }
+    from->held_len = 0;
+    lane_rx_resume(from->lane, now_ns());
 }
 
 static void end_rx_util(void *opaque, const LaneUtil *u)
@@ -104,6 +115,23 @@ static void end_event(void *opaque, LaneEvent ev)
 
     if (log_lines) {
         printf("event %s %s\n", e->name, names[ev]);
+    }
+    /*
+     * Like a cable, pass loss of signal through, one direction at a time:
+     * the far end transmits only while this end receives.  Following sync
+     * rather than link state keeps the two directions independent, so a
+     * blade that comes back always finds the other end's signal.
+     */
+    switch (ev) {
+    case LANE_EV_SYNC_ACQUIRED:
+        lane_set_tx_enabled(e->peer->lane, true, now_ns());
+        break;
+    case LANE_EV_SYNC_LOST:
+    case LANE_EV_DISCONNECTED:
+        lane_set_tx_enabled(e->peer->lane, false, now_ns());
+        break;
+    default:
+        break;
     }
 }
 
@@ -196,6 +224,8 @@ int main(int argc, char **argv)
                     argv[optind + i], strerror(-err));
             return 1;
         }
+        /* No signal on either end until the other end has one. */
+        lane_set_tx_enabled(ends[i].lane, false, now_ns());
     }
     if (log_lines) {
         printf("listening %s %s\n", argv[optind], argv[optind + 1]);
