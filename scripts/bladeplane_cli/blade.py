@@ -6,11 +6,12 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import time
 
 from . import image, qemu
-from .common import LOGS, Failure, cache_dir, ensure_dir
+from .common import BUILD, LOGS, Failure, cache_dir, ensure_dir
 
 READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
 
@@ -48,8 +49,15 @@ class Blade:
             "-append", cmdline,
         ]
         if nic_args is not None:
-            self.argv += ["-device", f"blade-nic,mac={blade_mac(name)}" + nic_args]
+            self.argv += ["-device",
+                          f"blade-nic,id=nic0,mac={blade_mac(name)}" + nic_args]
         self.argv += list(extra_args)
+        # QMP, for the host side of tests and tools (fault injection, state).
+        self.qmp_path = os.path.join(ensure_dir(os.path.join(BUILD, "run")),
+                                     f"{name}.qmp")
+        self.argv += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        self.qmp_sock = None
+        self.qmp_file = None
         self.proc = None
         self.buf = b""
         self.ready_info = None
@@ -120,6 +128,35 @@ class Blade:
         text = m.group(1).decode(errors="replace").replace("\r\n", "\n")
         return int(m.group(2)), text
 
+    def qmp(self, command, **arguments):
+        """Execute a QMP command; returns its 'return' value."""
+        if self.qmp_sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(30)
+            sock.connect(self.qmp_path)
+            self.qmp_sock, self.qmp_file = sock, sock.makefile("rwb")
+            self._qmp_reply()                       # the greeting
+            self.qmp("qmp_capabilities")
+        request = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        self.qmp_file.write(json.dumps(request).encode() + b"\n")
+        self.qmp_file.flush()
+        reply = self._qmp_reply()
+        if "error" in reply:
+            raise BladeError(f"blade {self.name}: QMP {command} failed: "
+                             f"{reply['error'].get('desc')}")
+        return reply.get("return")
+
+    def _qmp_reply(self):
+        while True:
+            line = self.qmp_file.readline()
+            if not line:
+                raise BladeError(f"blade {self.name}: QMP connection closed")
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+
     def poweroff(self, timeout=30):
         """Clean shutdown from inside the guest; kill if it does not stop."""
         if self.proc is None or self.proc.poll() is not None:
@@ -143,6 +180,9 @@ class Blade:
         return rc
 
     def close(self):
+        if self.qmp_sock:
+            self.qmp_sock.close()
+            self.qmp_sock = self.qmp_file = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

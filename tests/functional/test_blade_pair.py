@@ -91,6 +91,64 @@ class BladePairTest(unittest.TestCase):
         stats = self.sh(1, f"ethtool -S {nic}")
         self.assertRegex(stats, r"rx_\w*(frames|packets)\w*: [1-9]\d{3,}")
 
+    def wait_carrier(self, i, value, timeout=30):
+        nic = self.ready[i]["nic"]
+        self.sh(i, f"i=0; while [ \"$(cat /sys/class/net/{nic}/carrier "
+                   f"2>/dev/null)\" != {value} ] && [ $i -lt {timeout * 10} ]; "
+                   f"do usleep 100000; i=$((i+1)); done; [ $i -lt {timeout * 10} ]",
+                timeout=timeout + 30)
+
+    def test_link_flap_from_host(self):
+        # The host turns blade 1's transmitter off through QMP: both ends
+        # lose the link, and it comes back when the fault is lifted.
+        nic0 = "/machine/peripheral/nic0"
+        self.blades[1].qmp("qom-set", path=nic0, property="inject-link-down",
+                           value=True)
+        try:
+            self.wait_carrier(1, 0)
+            self.wait_carrier(0, 0)
+            self.assertFalse(self.blades[1].qmp("qom-get", path=nic0,
+                                                property="link-up"))
+        finally:
+            self.blades[1].qmp("qom-set", path=nic0,
+                               property="inject-link-down", value=False)
+        self.wait_carrier(1, 1)
+        self.wait_carrier(0, 1)
+        self.sh(0, "ping -c 2 -W 10 10.0.0.2")
+
+    def test_ip_link_down_up(self):
+        nic = self.ready[0]["nic"]
+        self.sh(0, f"ip link set {nic} down")
+        self.sh(0, f"ip link set {nic} up")
+        self.wait_carrier(0, 1)
+        self.sh(0, "ping -c 2 -W 10 10.0.0.2")
+
+    def test_mtu_change(self):
+        nics = [r["nic"] for r in self.ready]
+        try:
+            for i in range(2):
+                self.sh(i, f"ip link set {nics[i]} mtu 9000")
+            # 8000 octets of ICMP payload: one frame each way, no fragments.
+            self.sh(0, "ping -c 2 -W 10 -s 8000 10.0.0.2")
+            status, _ = self.blades[0].run(f"ip link set {nics[0]} mtu 9001")
+            self.assertNotEqual(status, 0, "an MTU above the datasheet's "
+                                "limit was accepted")
+        finally:
+            for i in range(2):
+                self.sh(i, f"ip link set {nics[i]} mtu 1500")
+        self.sh(0, "ping -c 2 -W 10 10.0.0.2")
+
+    def test_unload_reload_under_traffic(self):
+        nic = self.ready[0]["nic"]
+        module = "/lib/modules/$(uname -r)/extra/blade_nic.ko"
+        self.sh(1, "ping -i 0.05 -c 200 10.0.0.1 > /dev/null 2>&1 &")
+        self.sh(0, "rmmod blade_nic")
+        self.sh(0, f"insmod {module}")
+        self.sh(0, f"ip addr add 10.0.0.1/24 dev {nic} && ip link set {nic} up")
+        self.wait_carrier(0, 1)
+        self.sh(0, "ping -c 2 -W 10 10.0.0.2")
+        self.test_driver_loaded_cleanly()
+
     def test_utilization_rides_the_lane(self):
         # A hog on blade 0 drives the CPU figure its driver reports; the
         # patch cable prints every fresh sample it receives on lane a.
