@@ -7,10 +7,11 @@ from a stale copy.
 """
 
 import os
+import re
 import shutil
 
 from . import packages
-from .common import BUILD, LOGS, REPO, Failure, ensure_dir, run
+from .common import BUILD, LOGS, REPO, Failure, ensure_dir, output, run
 
 SOURCE = os.path.join(REPO, "guest-driver")
 MODULE = "blade_nic.ko"
@@ -53,7 +54,8 @@ def build(abi):
                 os.unlink(link)
             os.symlink(target, link)
     log = os.path.join(LOGS, f"driver-{abi}.log")
-    run(["make", "-C", kdir, f"M={out}", "modules"], log=log)
+    # W=1: the extra warnings too; Kbuild makes every warning an error.
+    run(["make", "-C", kdir, f"M={out}", "W=1", "modules"], log=log)
     ko = os.path.join(out, MODULE)
     if not os.path.exists(ko):
         raise Failure(f"the driver build left no {MODULE} (see {log})")
@@ -62,3 +64,21 @@ def build(abi):
 
 def clean(abi):
     shutil.rmtree(os.path.join(BUILD, "driver", abi), ignore_errors=True)
+
+
+def backports_abi():
+    """The newest cloud kernel in bookworm-backports (6.12 at the time of
+    writing), e.g. '6.12.95+deb12-cloud-amd64': the driver is built against
+    it too, to catch kernel API drift before it reaches the blades."""
+    meta = "linux-headers-cloud-amd64"
+    policy = output(["apt-cache", "policy", meta]) or ""
+    m = re.search(r"^\s+(?:\*\*\* )?(\S+) \d+\n(?:\s+\d+ .*\n)*?"
+                  r"\s+\d+ \S+ bookworm-backports/", policy, re.M)
+    if not m:
+        raise Failure(f"no {meta} in bookworm-backports (apt-cache policy "
+                      f"{meta}); setup adds bookworm-backports to apt")
+    deps = output(["apt-cache", "depends", f"{meta}={m.group(1)}"]) or ""
+    d = re.search(r"Depends:\s*linux-headers-(\S+-cloud-amd64)", deps)
+    if not d:
+        raise Failure(f"cannot read the kernel ABI of {meta} {m.group(1)}")
+    return d.group(1)
