@@ -28,9 +28,14 @@ ROOTFS = os.path.join(REPO, "images", "rootfs")
 KERNEL_META = "linux-image-cloud-amd64"
 # Debian programs the blade carries beyond busybox, with the data they read.
 # Their shared libraries are found from the ELF files themselves.
-GUEST_PROGRAMS = {"pciutils": ["usr/bin/lspci"], "ethtool": ["sbin/ethtool"]}
+GUEST_PROGRAMS = {"pciutils": ["usr/bin/lspci"], "ethtool": ["sbin/ethtool"],
+                  "iperf3": ["usr/bin/iperf3"]}
 GUEST_DATA = {"pci.ids": ["usr/share/misc/pci.ids"]}
 LIB_DIRS = ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"]
+# Kernel modules the blade carries (with what they depend on), for
+# 'modprobe' in the guest: virtio-net, the baseline 'bench guest' compares
+# blade-nic with.  The cloud kernel has virtio only as modules.
+GUEST_MODULES = ["virtio_pci", "virtio_net"]
 
 
 def kernel_abi():
@@ -226,6 +231,48 @@ def add_guest_programs(cpio, root):
         todo += interp
 
 
+def module_files(kroot, abi):
+    """{path in the image: bytes} for GUEST_MODULES, their dependencies and
+    the modules.dep that host depmod writes for them, so busybox modprobe
+    finds them in the guest."""
+    mdir = os.path.join(kroot, "lib", "modules", abi)
+    paths = {}
+    with open(os.path.join(mdir, "modules.order")) as f:
+        for line in f:
+            rel = line.strip()
+            if rel.endswith(".ko"):
+                paths[os.path.basename(rel)[:-3].replace("-", "_")] = rel
+    todo, found = list(GUEST_MODULES), {}
+    while todo:
+        name = todo.pop().replace("-", "_")
+        if name in found:
+            continue
+        if name not in paths:
+            raise Failure(f"blade image: kernel module {name} is not in {mdir}")
+        found[name] = paths[name]
+        deps = output(["/sbin/modinfo", "-F", "depends",
+                       os.path.join(mdir, paths[name])])
+        if deps is None:
+            raise Failure(f"modinfo {paths[name]} failed")
+        todo += [d for d in deps.strip().split(",") if d]
+    files = {}
+    staging = os.path.join(BUILD, "images", "modules.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    sdir = os.path.join(staging, "lib", "modules", abi)
+    for rel in sorted(found.values()):
+        ensure_dir(os.path.dirname(os.path.join(sdir, rel)))
+        shutil.copyfile(os.path.join(mdir, rel), os.path.join(sdir, rel))
+        with open(os.path.join(mdir, rel), "rb") as f:
+            files[f"lib/modules/{abi}/{rel}"] = f.read()
+    shutil.copyfile(os.path.join(mdir, "modules.builtin"),
+                    os.path.join(sdir, "modules.builtin"))
+    run(["/sbin/depmod", "-b", staging, abi], log=os.path.join(LOGS, "image.log"))
+    with open(os.path.join(sdir, "modules.dep"), "rb") as f:
+        files[f"lib/modules/{abi}/modules.dep"] = f.read()
+    shutil.rmtree(staging, ignore_errors=True)
+    return files
+
+
 def busybox_applets(busybox):
     text = output([busybox, "--list-full"])
     if not text:
@@ -233,7 +280,7 @@ def busybox_applets(busybox):
     return [l.strip() for l in text.splitlines() if l.strip()]
 
 
-def write_initramfs(path, busybox, groot, abi, module=None):
+def write_initramfs(path, busybox, groot, abi, module=None, modules=None):
     with open(busybox, "rb") as f:
         bb = f.read()
     tmp = path + ".tmp"
@@ -256,6 +303,8 @@ def write_initramfs(path, busybox, groot, abi, module=None):
                 with open(module, "rb") as f:
                     cpio.file(f"lib/modules/{abi}/extra/{os.path.basename(module)}",
                               f.read())
+            for rel, data in sorted((modules or {}).items()):
+                cpio.file(rel, data)
             for rel, full, executable in rootfs_files():
                 with open(full, "rb") as f:
                     cpio.file(rel, f.read(), 0o755 if executable else 0o644)
@@ -340,7 +389,8 @@ def build(force=False):
     shutil.copyfile(vmlinuz, KERNEL + ".tmp")
     os.replace(KERNEL + ".tmp", KERNEL)
     write_initramfs(INITRAMFS, os.path.join(broot, "bin", "busybox"),
-                    guest_root(parts["guest_packages"]), abi, ko)
+                    guest_root(parts["guest_packages"]), abi, ko,
+                    module_files(kroot, abi))
     manifest = dict(parts, abi=abi, inputs=digest, kernel=KERNEL,
                     initramfs=INITRAMFS)
     write_manifest(manifest, lists)
