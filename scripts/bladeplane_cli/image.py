@@ -210,12 +210,12 @@ def _add_path(cpio, root, rel, seen):
 
 def add_guest_programs(cpio, root):
     seen = set()
-    todo = [p for progs in GUEST_PROGRAMS.values() for p in progs]
+    unvisited = [p for progs in GUEST_PROGRAMS.values() for p in progs]
     for data in GUEST_DATA.values():
         for rel in data:
             _add_path(cpio, root, rel, seen)
-    while todo:
-        rel = todo.pop()
+    while unvisited:
+        rel = unvisited.pop()
         if rel in seen:
             continue
         _add_path(cpio, root, rel, seen)
@@ -223,12 +223,12 @@ def add_guest_programs(cpio, root):
         for lib in libs:
             for d in LIB_DIRS:
                 if os.path.lexists(os.path.join(root, d, lib)):
-                    todo.append(os.path.join(d, lib))
+                    unvisited.append(os.path.join(d, lib))
                     break
             else:
                 raise Failure(f"blade image: {rel} needs {lib}, which no guest "
                               "package provides")
-        todo += interp
+        unvisited += interp
 
 
 def module_files(kroot, abi):
@@ -242,9 +242,9 @@ def module_files(kroot, abi):
             rel = line.strip()
             if rel.endswith(".ko"):
                 paths[os.path.basename(rel)[:-3].replace("-", "_")] = rel
-    todo, found = list(GUEST_MODULES), {}
-    while todo:
-        name = todo.pop().replace("-", "_")
+    unresolved, found = list(GUEST_MODULES), {}
+    while unresolved:
+        name = unresolved.pop().replace("-", "_")
         if name in found:
             continue
         if name not in paths:
@@ -254,7 +254,7 @@ def module_files(kroot, abi):
                        os.path.join(mdir, paths[name])])
         if deps is None:
             raise Failure(f"modinfo {paths[name]} failed")
-        todo += [d for d in deps.strip().split(",") if d]
+        unresolved += [d for d in deps.strip().split(",") if d]
     files = {}
     staging = os.path.join(BUILD, "images", "modules.tmp")
     shutil.rmtree(staging, ignore_errors=True)
