@@ -431,6 +431,38 @@ static int bn_rx_alloc_buf(struct bn_priv *priv, u32 i)
 	return 0;
 }
 
+/* Unmap and free the skbs still held in one ring's buffer array. */
+static void bn_free_bufs(struct device *dmadev, struct bn_buf **bufs,
+			 u32 size, enum dma_data_direction dir)
+{
+	u32 i;
+
+	if (!*bufs)
+		return;
+	for (i = 0; i < size; i++) {
+		struct bn_buf *buf = &(*bufs)[i];
+
+		if (!buf->skb)
+			continue;
+		dma_unmap_single(dmadev, buf->dma, buf->len, dir);
+		dev_kfree_skb_any(buf->skb);
+		buf->skb = NULL;
+	}
+	kfree(*bufs);
+	*bufs = NULL;
+}
+
+/* Free one ring's descriptor memory. */
+static void bn_free_desc(struct device *dmadev, struct bn_desc **ring,
+			 dma_addr_t ring_dma, u32 size)
+{
+	if (!*ring)
+		return;
+	dma_free_coherent(dmadev, size * sizeof(struct bn_desc), *ring,
+			  ring_dma);
+	*ring = NULL;
+}
+
 /**
  * bn_free_rings() - release both rings, their buffers and pending skbs
  * @priv: device, with the rings disabled in CTRL (the device no longer
@@ -439,48 +471,12 @@ static int bn_rx_alloc_buf(struct bn_priv *priv, u32 i)
 static void bn_free_rings(struct bn_priv *priv)
 {
 	struct device *dmadev = &priv->pdev->dev;
-	u32 i;
 
-	if (priv->tx_buf) {
-		for (i = 0; i < priv->tx_size; i++) {
-			struct bn_buf *buf = &priv->tx_buf[i];
-
-			if (!buf->skb)
-				continue;
-			dma_unmap_single(dmadev, buf->dma, buf->len,
-					 DMA_TO_DEVICE);
-			dev_kfree_skb_any(buf->skb);
-			buf->skb = NULL;
-		}
-		kfree(priv->tx_buf);
-		priv->tx_buf = NULL;
-	}
+	bn_free_bufs(dmadev, &priv->tx_buf, priv->tx_size, DMA_TO_DEVICE);
 	netdev_reset_queue(priv->netdev);
-	if (priv->tx_ring) {
-		dma_free_coherent(dmadev, priv->tx_size * sizeof(struct bn_desc),
-				  priv->tx_ring, priv->tx_ring_dma);
-		priv->tx_ring = NULL;
-	}
-
-	if (priv->rx_buf) {
-		for (i = 0; i < priv->rx_size; i++) {
-			struct bn_buf *buf = &priv->rx_buf[i];
-
-			if (!buf->skb)
-				continue;
-			dma_unmap_single(dmadev, buf->dma, buf->len,
-					 DMA_FROM_DEVICE);
-			dev_kfree_skb_any(buf->skb);
-			buf->skb = NULL;
-		}
-		kfree(priv->rx_buf);
-		priv->rx_buf = NULL;
-	}
-	if (priv->rx_ring) {
-		dma_free_coherent(dmadev, priv->rx_size * sizeof(struct bn_desc),
-				  priv->rx_ring, priv->rx_ring_dma);
-		priv->rx_ring = NULL;
-	}
+	bn_free_desc(dmadev, &priv->tx_ring, priv->tx_ring_dma, priv->tx_size);
+	bn_free_bufs(dmadev, &priv->rx_buf, priv->rx_size, DMA_FROM_DEVICE);
+	bn_free_desc(dmadev, &priv->rx_ring, priv->rx_ring_dma, priv->rx_size);
 }
 
 /**

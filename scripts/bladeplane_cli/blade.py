@@ -213,7 +213,7 @@ def choose_accel(requested="auto", probe_timeout=20):
     """Returns (accel, reason).  'auto' uses KVM only if a short probe boot
     under KVM reaches the ready line: on nested hosts KVM opens but Linux
     hangs.  The probe's verdict is kept (in the cache, for every checkout)
-    until QEMU's version, the image or the host kernel change."""
+    until QEMU's version, the blade kernel or the host kernel change."""
     if requested in ("kvm", "tcg"):
         return requested, "requested"
     if requested != "auto":
@@ -224,7 +224,8 @@ def choose_accel(requested="auto", probe_timeout=20):
     manifest = image.build()
     with open(os.path.join(qemu.QEMU_SRC, "VERSION")) as f:
         qemu_version = f.read().strip()
-    key = {"qemu": qemu_version, "image": manifest["inputs"],
+    # The kernel, not the rest of the image, decides whether KVM boots.
+    key = {"qemu": qemu_version, "kernel": manifest["kernel_version"],
            "host": os.uname().release}
     # Kept in the cache: the verdict is about this host, not this checkout.
     path = os.path.join(cache_dir(), "accel-probe.json")

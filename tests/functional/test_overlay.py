@@ -29,6 +29,12 @@ class OverlayTest(unittest.TestCase):
         machines = subprocess.run([binary, "-M", "help"], capture_output=True,
                                   text=True, check=True).stdout
         self.assertRegex(machines, r"(?m)^blade-chassis +bladeplane blade-server chassis")
+        # The chassis runs no guest code: -kernel is refused, clearly.
+        proc = subprocess.run([binary, "-M", "blade-chassis", "-display", "none",
+                               "-kernel", "/dev/null"],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("a chassis runs no guest code", proc.stderr)
 
     def test_edit_recompiles_only_that_file(self):
         qemu.build()

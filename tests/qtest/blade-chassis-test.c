@@ -31,7 +31,7 @@ static void test_machine_listed(void)
     qtest_quit(qts);
 }
 
-/* The chassis runs no guest code: it has no CPU and refuses -kernel. */
+/* The chassis runs no guest code: it has no CPU. */
 static void test_no_cpu(void)
 {
     QTestState *qts = qtest_init("-M blade-chassis");
