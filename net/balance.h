@@ -1,0 +1,134 @@
+/*
+ * Balancing policies of the blade server manager: which blade of a group
+ * gets a new flow.
+ *
+ * Plain C with no clock and no I/O of its own: the switch blade (hw/blade),
+ * the balancing simulator (tests/bench) and the unit tests call the very
+ * same code.  Time is the caller's, in nanoseconds, never going back.
+ *
+ * The caller keeps one BalBlade per blade (what the switch knows of it)
+ * and one BalState per service (the policy and its cursors).  To place a
+ * flow it calls bal_pick() on the service's members, then
+ * bal_dispatched() on the chosen blade; bal_closed() when a flow on it
+ * ends; bal_report() whenever the blade reports new figures.
+ *
+ * Policies (docs/balancing.md measures them):
+ *   util      reported CPU and interrupt load, corrected for the flows
+ *             dispatched since the report, choosing among a few random
+ *             candidates so bursts between reports do not herd (default)
+ *   random    uniform over the eligible members
+ *   rr        round robin over the eligible members
+ *   leastconn fewest open flows (switch-local, always fresh)
+ *   p2c-conn  two random candidates, the one with fewer open flows
+ *   wrr-cpu   smooth weighted round robin, weights from the reported CPU
+ *             load, refreshed once a period (1 s), as gRPC's weighted
+ *             round robin does with its backend metrics
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADEPLANE_NET_BALANCE_H
+#define BLADEPLANE_NET_BALANCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Members of one group (a service's blades) at most. */
+#define BAL_MAX_MEMBERS 256
+
+typedef enum BalPolicy {
+    BAL_POLICY_UTIL,
+    BAL_POLICY_RANDOM,
+    BAL_POLICY_RR,
+    BAL_POLICY_LEASTCONN,
+    BAL_POLICY_P2C_CONN,
+    BAL_POLICY_WRR_CPU,
+    BAL_POLICY__MAX
+} BalPolicy;
+
+/* "util", "random", ...; NULL for an invalid value. */
+const char *bal_policy_name(BalPolicy p);
+/* Parse a policy name; false (and *p untouched) if unknown. */
+bool bal_policy_parse(const char *name, BalPolicy *p);
+
+/* What the switch knows of one blade. */
+typedef struct BalBlade {
+    /*
+     * In rotation: the caller decides (link up and in sync, MAC known,
+     * latest report younger than the staleness limit).  Policies never
+     * pick a blade that is not eligible.
+     */
+    bool eligible;
+    uint8_t cpu_pct;            /* latest report, 0..100 */
+    uint8_t irq_pct;            /* latest report, 0..100 */
+    uint64_t report_ns;         /* when it arrived; 0: never */
+    uint32_t since_report;      /* flows dispatched to it since then */
+    uint32_t active;            /* flows open on it (switch-local) */
+    /*
+     * Extra load, in percent, added to the blade's score by the
+     * load-aware policies (util, wrr-cpu): 0 for a blade in this chassis,
+     * a per-hop cost for blades reached through other chassis.
+     */
+    uint32_t cost_pct;
+} BalBlade;
+
+typedef struct BalParams {
+    /* util, p2c-conn: candidates sampled per decision (1..8, default 2) */
+    unsigned choices;
+    /*
+     * util: load one flow dispatched since the last report is assumed to
+     * add, in hundredths of a percent (default 500, i.e. 5 %).
+     */
+    unsigned flow_cost_centipct;
+    /* util: weight of the interrupt figure against CPU, percent (50) */
+    unsigned irq_weight_pct;
+    /* wrr-cpu: weight refresh period (default 1 s) */
+    uint64_t wrr_refresh_ns;
+} BalParams;
+
+/* The defaults above. */
+void bal_params_init(BalParams *p);
+
+/* Per-service policy state.  Plain data: copy or zero it freely. */
+typedef struct BalState {
+    BalPolicy policy;
+    BalParams params;
+    uint64_t rng;               /* private PRNG state (seeded) */
+    uint32_t rr_next;
+    /* wrr-cpu */
+    uint64_t wrr_refresh_at;
+    int32_t wrr_weight[BAL_MAX_MEMBERS];
+    int32_t wrr_current[BAL_MAX_MEMBERS];
+} BalState;
+
+/* @seed makes every random choice reproducible. */
+void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
+              uint64_t seed);
+/* Change the policy at run time (cursors restart; the PRNG goes on). */
+void bal_set_policy(BalState *st, BalPolicy policy);
+
+/*
+ * Choose a blade for a new flow among members[0..n) (indices into
+ * @blades; n <= BAL_MAX_MEMBERS).  Returns the position in @members of
+ * the chosen blade, or -1 if none of them is eligible.  Only the policy
+ * state changes: the caller then calls bal_dispatched() on the blade.
+ */
+int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
+             unsigned n, uint64_t now);
+
+/* A new flow went to @b. */
+void bal_dispatched(BalBlade *b);
+/* A flow on @b ended. */
+void bal_closed(BalBlade *b);
+/* @b reported new figures (values above 100 are taken as 100). */
+void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
+                uint64_t now);
+
+/*
+ * The util policy's score of @b (lower is better), in hundredths of a
+ * percent: what the policy believes the blade's load is.  Exposed for
+ * management output, traces and tests.
+ */
+uint32_t bal_util_score(const BalParams *params, const BalBlade *b);
+
+#endif
