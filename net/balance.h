@@ -22,7 +22,16 @@
  *   p2c-conn  two random candidates, the one with fewer open flows
  *   wrr-cpu   smooth weighted round robin, weights from the reported CPU
  *             load, refreshed once a period (1 s), as gRPC's weighted
- *             round robin does with its backend metrics
+ *             round robin does with its backend metrics: weight =
+ *             flows ended on the blade in the last period (its qps) /
+ *             (cpu_pct + cost_pct), i.e. flows it completes per percent
+ *             of CPU; a member without data (no flow ended, 0 %) gets
+ *             the mean weight of the others
+ *
+ * util's score is 100 * cpu_pct + irq_weight_pct * irq_pct +
+ * flow_cost_centipct * since_report + 100 * cost_pct (bal_util_score());
+ * util and p2c-conn break ties by fewer open flows, then at random, and so
+ * does leastconn.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -70,6 +79,9 @@ typedef struct BalBlade {
      * a per-hop cost for blades reached through other chassis.
      */
     uint32_t cost_pct;
+    /* Added for wrr-cpu: flows ever dispatched to it / ended on it. */
+    uint64_t dispatched;
+    uint64_t closed;
 } BalBlade;
 
 typedef struct BalParams {
@@ -99,9 +111,15 @@ typedef struct BalState {
     uint64_t wrr_refresh_at;
     int32_t wrr_weight[BAL_MAX_MEMBERS];
     int32_t wrr_current[BAL_MAX_MEMBERS];
+    /* Added: each member's BalBlade.closed at the last refresh. */
+    bool wrr_primed;
+    uint64_t wrr_closed[BAL_MAX_MEMBERS];
 } BalState;
 
-/* @seed makes every random choice reproducible. */
+/*
+ * @seed makes every random choice reproducible.  @params NULL: the
+ * defaults; choices is clamped to 1..8, an invalid policy is taken as util.
+ */
 void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
               uint64_t seed);
 /* Change the policy at run time (cursors restart; the PRNG goes on). */
@@ -110,7 +128,8 @@ void bal_set_policy(BalState *st, BalPolicy policy);
 /*
  * Choose a blade for a new flow among members[0..n) (indices into
  * @blades; n <= BAL_MAX_MEMBERS).  Returns the position in @members of
- * the chosen blade, or -1 if none of them is eligible.  Only the policy
+ * the chosen blade, or -1 if none of them is eligible (or n is 0 or above
+ * BAL_MAX_MEMBERS).  Only the policy
  * state changes: the caller then calls bal_dispatched() on the blade.
  */
 int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,

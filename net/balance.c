@@ -1,0 +1,347 @@
+/*
+ * Balancing policies of the blade server manager (see balance.h and
+ * docs/balancing.md).
+ *
+ * Randomness comes from a private splitmix64 generator in BalState, so a
+ * seed gives the same choices on every host; nothing here calls rand().
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "balance.h"
+
+#define BAL_MAX_CHOICES 8
+/* wrr-cpu: the largest weight after a refresh (the others scale to it). */
+#define BAL_WRR_SCALE 1000
+
+static const char *const bal_policy_names[BAL_POLICY__MAX] = {
+    [BAL_POLICY_UTIL] = "util",
+    [BAL_POLICY_RANDOM] = "random",
+    [BAL_POLICY_RR] = "rr",
+    [BAL_POLICY_LEASTCONN] = "leastconn",
+    [BAL_POLICY_P2C_CONN] = "p2c-conn",
+    [BAL_POLICY_WRR_CPU] = "wrr-cpu",
+};
+
+const char *bal_policy_name(BalPolicy p)
+{
+    if ((unsigned)p >= BAL_POLICY__MAX) {
+        return NULL;
+    }
+    return bal_policy_names[p];
+}
+
+bool bal_policy_parse(const char *name, BalPolicy *p)
+{
+    if (!name) {
+        return false;
+    }
+    for (unsigned i = 0; i < BAL_POLICY__MAX; i++) {
+        if (strcmp(name, bal_policy_names[i]) == 0) {
+            *p = (BalPolicy)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void bal_params_init(BalParams *p)
+{
+    p->choices = 2;
+    p->flow_cost_centipct = 500;
+    p->irq_weight_pct = 50;
+    p->wrr_refresh_ns = 1000000000ULL;
+}
+
+/* splitmix64 (Steele, Lea and Flood): one 64-bit word of state. */
+static uint64_t bal_rand(BalState *st)
+{
+    uint64_t z = (st->rng += 0x9E3779B97F4A7C15ULL);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/*
+ * Uniform in [0, n), n >= 1: the high 32 bits scaled by n.  The bias is
+ * below n / 2^32, far under anything a test or a switch could see.
+ */
+static unsigned bal_below(BalState *st, unsigned n)
+{
+    return (unsigned)(((bal_rand(st) >> 32) * (uint64_t)n) >> 32);
+}
+
+void bal_set_policy(BalState *st, BalPolicy policy)
+{
+    if ((unsigned)policy >= BAL_POLICY__MAX) {
+        policy = BAL_POLICY_UTIL;
+    }
+    st->policy = policy;
+    st->rr_next = 0;
+    st->wrr_refresh_at = 0;
+    st->wrr_primed = false;
+    memset(st->wrr_weight, 0, sizeof(st->wrr_weight));
+    memset(st->wrr_current, 0, sizeof(st->wrr_current));
+    memset(st->wrr_closed, 0, sizeof(st->wrr_closed));
+}
+
+void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
+              uint64_t seed)
+{
+    memset(st, 0, sizeof(*st));
+    if (params) {
+        st->params = *params;
+    } else {
+        bal_params_init(&st->params);
+    }
+    if (st->params.choices < 1) {
+        st->params.choices = 1;
+    } else if (st->params.choices > BAL_MAX_CHOICES) {
+        st->params.choices = BAL_MAX_CHOICES;
+    }
+    st->rng = seed;
+    bal_set_policy(st, policy);
+}
+
+static unsigned bal_clamp_pct(unsigned v)
+{
+    return v > 100 ? 100 : v;
+}
+
+uint32_t bal_util_score(const BalParams *params, const BalBlade *b)
+{
+    uint64_t s;
+
+    s = (uint64_t)bal_clamp_pct(b->cpu_pct) * 100 +
+        (uint64_t)bal_clamp_pct(b->irq_pct) * params->irq_weight_pct +
+        (uint64_t)b->since_report * params->flow_cost_centipct +
+        (uint64_t)b->cost_pct * 100;
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+/*
+ * Positions in @members of the eligible blades, in order; their count.
+ */
+static unsigned bal_eligible(const BalBlade *blades, const uint16_t *members,
+                             unsigned n, uint16_t *pos)
+{
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (blades[members[i]].eligible) {
+            pos[k++] = (uint16_t)i;
+        }
+    }
+    return k;
+}
+
+/*
+ * Move @d distinct random entries of pos[0..k) to its front (a partial
+ * Fisher-Yates shuffle); all of them if d >= k.  Returns how many.
+ */
+static unsigned bal_sample(BalState *st, uint16_t *pos, unsigned k,
+                           unsigned d)
+{
+    if (d >= k) {
+        return k;
+    }
+    for (unsigned i = 0; i < d; i++) {
+        unsigned j = i + bal_below(st, k - i);
+        uint16_t t = pos[i];
+
+        pos[i] = pos[j];
+        pos[j] = t;
+    }
+    return d;
+}
+
+/*
+ * The candidate with the lowest (key, active), ties broken uniformly at
+ * random (reservoir sampling over the tied candidates).
+ */
+static int bal_min_of(BalState *st, const BalBlade *blades,
+                      const uint16_t *members, const uint16_t *pos,
+                      unsigned k, bool by_score)
+{
+    int best = -1;
+    uint32_t best_key = 0, best_active = 0;
+    unsigned ties = 0;
+
+    for (unsigned i = 0; i < k; i++) {
+        const BalBlade *b = &blades[members[pos[i]]];
+        uint32_t key = by_score ? bal_util_score(&st->params, b) : 0;
+
+        if (best < 0 || key < best_key ||
+            (key == best_key && b->active < best_active)) {
+            best = pos[i];
+            best_key = key;
+            best_active = b->active;
+            ties = 1;
+        } else if (key == best_key && b->active == best_active) {
+            ties++;
+            if (bal_below(st, ties) == 0) {
+                best = pos[i];
+            }
+        }
+    }
+    return best;
+}
+
+static int bal_pick_rr(BalState *st, const BalBlade *blades,
+                       const uint16_t *members, unsigned n)
+{
+    unsigned start = st->rr_next % n;
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned p = (start + i) % n;
+
+        if (blades[members[p]].eligible) {
+            st->rr_next = (p + 1) % n;
+            return (int)p;
+        }
+    }
+    return -1;
+}
+
+/*
+ * wrr-cpu weights, as gRPC's weighted round robin computes them from
+ * backend metrics: weight = qps / utilization, i.e. the rate a blade
+ * completes flows at per percent of CPU it spends, an estimate of its
+ * capacity.  Here qps is the flows that ended on the blade since the last
+ * refresh (BalBlade.closed, switch-local) and utilization the latest
+ * report, cpu_pct + cost_pct.  A member with no such data (no flow ended,
+ * or a report of 0 %) gets the mean weight of the others; with none, all
+ * weigh the same.  Weights are scaled so the largest is BAL_WRR_SCALE,
+ * none below 1.
+ */
+static void bal_wrr_refresh(BalState *st, const BalBlade *blades,
+                            const uint16_t *members, unsigned n)
+{
+    double raw[BAL_MAX_MEMBERS];
+    double sum = 0, top = 0;
+    unsigned with = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        const BalBlade *b = &blades[members[i]];
+        uint64_t load = (uint64_t)bal_clamp_pct(b->cpu_pct) + b->cost_pct;
+
+        raw[i] = 0;
+        if (st->wrr_primed && b->closed > st->wrr_closed[i] && load > 0) {
+            raw[i] = (double)(b->closed - st->wrr_closed[i]) / load;
+            sum += raw[i];
+            with++;
+        }
+        st->wrr_closed[i] = b->closed;
+    }
+    st->wrr_primed = true;
+    for (unsigned i = 0; i < n; i++) {
+        if (raw[i] == 0) {
+            raw[i] = with ? sum / with : 1;
+        }
+        if (raw[i] > top) {
+            top = raw[i];
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int32_t w = (int32_t)(raw[i] / top * BAL_WRR_SCALE + 0.5);
+
+        st->wrr_weight[i] = w < 1 ? 1 : w;
+        st->wrr_current[i] = 0;
+    }
+}
+
+/* Smooth weighted round robin (as in nginx) over the eligible members. */
+static int bal_pick_wrr(BalState *st, const BalBlade *blades,
+                        const uint16_t *members, unsigned n, uint64_t now)
+{
+    int64_t total = 0;
+    int best = -1;
+
+    if (!st->wrr_primed || now >= st->wrr_refresh_at) {
+        bal_wrr_refresh(st, blades, members, n);
+        st->wrr_refresh_at = now + st->params.wrr_refresh_ns;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!blades[members[i]].eligible) {
+            continue;
+        }
+        if (st->wrr_weight[i] < 1) {
+            st->wrr_weight[i] = 1;      /* joined since the refresh */
+        }
+        st->wrr_current[i] += st->wrr_weight[i];
+        total += st->wrr_weight[i];
+        if (best < 0 || st->wrr_current[i] > st->wrr_current[best]) {
+            best = (int)i;
+        }
+    }
+    if (best >= 0) {
+        st->wrr_current[best] -= (int32_t)total;
+    }
+    return best;
+}
+
+int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
+             unsigned n, uint64_t now)
+{
+    uint16_t pos[BAL_MAX_MEMBERS];
+    unsigned k;
+
+    if (!st || !blades || !members || n == 0 || n > BAL_MAX_MEMBERS) {
+        return -1;
+    }
+    switch (st->policy) {
+    case BAL_POLICY_RR:
+        return bal_pick_rr(st, blades, members, n);
+    case BAL_POLICY_WRR_CPU:
+        return bal_pick_wrr(st, blades, members, n, now);
+    default:
+        break;
+    }
+    k = bal_eligible(blades, members, n, pos);
+    if (k == 0) {
+        return -1;
+    }
+    switch (st->policy) {
+    case BAL_POLICY_RANDOM:
+        return pos[bal_below(st, k)];
+    case BAL_POLICY_LEASTCONN:
+        return bal_min_of(st, blades, members, pos, k, false);
+    case BAL_POLICY_P2C_CONN:
+        k = bal_sample(st, pos, k, st->params.choices);
+        return bal_min_of(st, blades, members, pos, k, false);
+    case BAL_POLICY_UTIL:
+    default:
+        k = bal_sample(st, pos, k, st->params.choices);
+        return bal_min_of(st, blades, members, pos, k, true);
+    }
+}
+
+void bal_dispatched(BalBlade *b)
+{
+    if (b->since_report < UINT32_MAX) {
+        b->since_report++;
+    }
+    if (b->active < UINT32_MAX) {
+        b->active++;
+    }
+    b->dispatched++;
+}
+
+void bal_closed(BalBlade *b)
+{
+    if (b->active > 0) {
+        b->active--;
+    }
+    b->closed++;
+}
+
+void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
+                uint64_t now)
+{
+    b->cpu_pct = (uint8_t)bal_clamp_pct(cpu_pct);
+    b->irq_pct = (uint8_t)bal_clamp_pct(irq_pct);
+    b->report_ns = now;
+    b->since_report = 0;
+}

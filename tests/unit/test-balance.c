@@ -1,0 +1,562 @@
+/*
+ * Balancing policies (net/balance.c): each policy's choices on known
+ * sequences, eligibility, seeding, and bad input.  No clock: time is
+ * whatever the test passes as @now.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+
+#define MS 1000000ULL
+#define NB 8
+
+typedef struct Group {
+    BalState st;
+    BalBlade b[NB];
+    uint16_t m[NB];
+    unsigned n;
+    unsigned count[NB];     /* picks per member position */
+} Group;
+
+static void group_init(Group *g, BalPolicy policy, const BalParams *params,
+                       unsigned n, uint64_t seed)
+{
+    memset(g, 0, sizeof(*g));
+    bal_init(&g->st, policy, params, seed);
+    g->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        g->b[i].eligible = true;
+        g->m[i] = (uint16_t)i;
+    }
+}
+
+/* Pick, check the result is an eligible member, dispatch to it. */
+static int group_pick(Group *g, uint64_t now, bool dispatch)
+{
+    int p = bal_pick(&g->st, g->b, g->m, g->n, now);
+
+    g_assert_cmpint(p, >=, 0);
+    g_assert_cmpint(p, <, (int)g->n);
+    g_assert_true(g->b[g->m[p]].eligible);
+    g->count[p]++;
+    if (dispatch) {
+        bal_dispatched(&g->b[g->m[p]]);
+    }
+    return p;
+}
+
+static void test_names(void)
+{
+    static const char *const names[] = {
+        "util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
+    };
+    BalPolicy p;
+
+    g_assert_cmpint(G_N_ELEMENTS(names), ==, BAL_POLICY__MAX);
+    for (unsigned i = 0; i < BAL_POLICY__MAX; i++) {
+        g_assert_cmpstr(bal_policy_name((BalPolicy)i), ==, names[i]);
+        g_assert_true(bal_policy_parse(names[i], &p));
+        g_assert_cmpint(p, ==, i);
+    }
+    g_assert_null(bal_policy_name(BAL_POLICY__MAX));
+    g_assert_null(bal_policy_name((BalPolicy)-1));
+    p = BAL_POLICY_RR;
+    g_assert_false(bal_policy_parse("UTIL", &p));
+    g_assert_false(bal_policy_parse("", &p));
+    g_assert_false(bal_policy_parse("util ", &p));
+    g_assert_false(bal_policy_parse(NULL, &p));
+    g_assert_cmpint(p, ==, BAL_POLICY_RR);
+}
+
+static void test_params(void)
+{
+    BalParams p;
+    BalState st;
+
+    bal_params_init(&p);
+    g_assert_cmpuint(p.choices, ==, 2);
+    g_assert_cmpuint(p.flow_cost_centipct, ==, 500);
+    g_assert_cmpuint(p.irq_weight_pct, ==, 50);
+    g_assert_cmpuint(p.wrr_refresh_ns, ==, 1000 * MS);
+
+    bal_init(&st, BAL_POLICY_LEASTCONN, NULL, 1);
+    g_assert_cmpint(st.policy, ==, BAL_POLICY_LEASTCONN);
+    g_assert_cmpmem(&st.params, sizeof(p), &p, sizeof(p));
+
+    p.choices = 0;
+    bal_init(&st, BAL_POLICY__MAX, &p, 1);
+    g_assert_cmpuint(st.params.choices, ==, 1);
+    g_assert_cmpint(st.policy, ==, BAL_POLICY_UTIL);
+    p.choices = 100;
+    bal_init(&st, BAL_POLICY_UTIL, &p, 1);
+    g_assert_cmpuint(st.params.choices, ==, 8);
+}
+
+/* rr: exact cycle, skipping ineligible members, restarting on a change. */
+static void test_rr(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_RR, NULL, 4, 1);
+    for (unsigned i = 0; i < 12; i++) {
+        g_assert_cmpint(group_pick(&g, 0, true), ==, i % 4);
+    }
+    g.b[1].eligible = false;
+    for (unsigned i = 0; i < 9; i++) {
+        static const int want[] = { 0, 2, 3 };
+
+        g_assert_cmpint(group_pick(&g, 0, true), ==, want[i % 3]);
+    }
+    g.b[1].eligible = true;
+    g_assert_cmpint(group_pick(&g, 0, true), ==, 0);
+    g_assert_cmpint(group_pick(&g, 0, true), ==, 1);
+    bal_set_policy(&g.st, BAL_POLICY_RR);
+    g_assert_cmpint(group_pick(&g, 0, true), ==, 0);
+    /* load figures do not matter to rr */
+    bal_report(&g.b[1], 100, 100, 1);
+    g_assert_cmpint(group_pick(&g, 1, true), ==, 1);
+}
+
+/* random: close to uniform over the eligible members, never the others. */
+static void test_random(void)
+{
+    Group g;
+    const unsigned picks = 70000;
+
+    group_init(&g, BAL_POLICY_RANDOM, NULL, 8, 42);
+    g.b[3].eligible = false;
+    for (unsigned i = 0; i < picks; i++) {
+        group_pick(&g, 0, false);
+    }
+    g_assert_cmpuint(g.count[3], ==, 0);
+    for (unsigned i = 0; i < 8; i++) {
+        if (i == 3) {
+            continue;
+        }
+        /* expected 10000, standard deviation 93: 6 sigma */
+        g_assert_cmpuint(g.count[i], >, 9440);
+        g_assert_cmpuint(g.count[i], <, 10560);
+    }
+}
+
+/* leastconn: always a member with the fewest open flows. */
+static void test_leastconn(void)
+{
+    Group g;
+    static const uint32_t active[] = { 5, 3, 7, 3, 9, 4 };
+
+    group_init(&g, BAL_POLICY_LEASTCONN, NULL, 6, 7);
+    for (unsigned i = 0; i < 6; i++) {
+        g.b[i].active = active[i];
+        /* reports must not matter */
+        bal_report(&g.b[i], i == 1 ? 100 : 0, 0, 1);
+    }
+    /* 1 and 3 tie at 3: both are chosen, at random */
+    for (unsigned i = 0; i < 2000; i++) {
+        int p = group_pick(&g, 0, false);
+
+        g_assert_true(p == 1 || p == 3);
+    }
+    g_assert_cmpuint(g.count[1], >, 850);
+    g_assert_cmpuint(g.count[3], >, 850);
+
+    /* dispatching fills the least loaded up, in order */
+    for (unsigned i = 0; i < 20; i++) {
+        uint32_t min = UINT32_MAX;
+        int p;
+
+        for (unsigned j = 0; j < 6; j++) {
+            min = MIN(min, g.b[j].active);
+        }
+        p = group_pick(&g, 0, false);
+        g_assert_cmpuint(g.b[p].active, ==, min);
+        bal_dispatched(&g.b[p]);
+    }
+    /* 31 open flows + 20: all at 8 or 9 */
+    for (unsigned j = 0; j < 6; j++) {
+        g_assert_cmpuint(g.b[j].active, >=, 8);
+        g_assert_cmpuint(g.b[j].active, <=, 9);
+    }
+    g.b[4].active = 9;
+    bal_closed(&g.b[4]);
+    g_assert_cmpuint(g.b[4].active, ==, 8);
+}
+
+/*
+ * p2c-conn: of two distinct random members, the one with fewer open
+ * flows.  With distinct counts the k-th least loaded of n wins with
+ * probability (n - 1 - k) / C(n, 2); the most loaded never does.
+ */
+static void test_p2c_conn(void)
+{
+    Group g;
+    const unsigned picks = 60000, n = 4;
+
+    group_init(&g, BAL_POLICY_P2C_CONN, NULL, n, 9);
+    for (unsigned i = 0; i < n; i++) {
+        g.b[i].active = 10 * (i + 1);
+    }
+    for (unsigned i = 0; i < picks; i++) {
+        group_pick(&g, 0, false);
+    }
+    /* 3/6, 2/6, 1/6, 0 of 60000; standard deviation at most 123 */
+    g_assert_cmpuint(g.count[0], >, 30000 - 750);
+    g_assert_cmpuint(g.count[0], <, 30000 + 750);
+    g_assert_cmpuint(g.count[1], >, 20000 - 750);
+    g_assert_cmpuint(g.count[1], <, 20000 + 750);
+    g_assert_cmpuint(g.count[2], >, 10000 - 750);
+    g_assert_cmpuint(g.count[2], <, 10000 + 750);
+    g_assert_cmpuint(g.count[3], ==, 0);
+}
+
+/* util's score, term by term, and its clamping. */
+static void test_util_score(void)
+{
+    BalParams p;
+    BalBlade b = { 0 };
+
+    bal_params_init(&p);
+    bal_report(&b, 40, 20, 5);
+    g_assert_cmpuint(b.cpu_pct, ==, 40);
+    g_assert_cmpuint(b.report_ns, ==, 5);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 4000 + 1000);
+    bal_dispatched(&b);
+    bal_dispatched(&b);
+    g_assert_cmpuint(b.since_report, ==, 2);
+    g_assert_cmpuint(b.active, ==, 2);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5000 + 2 * 500);
+    b.cost_pct = 7;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 6000 + 700);
+    /* a report restarts the dispatch count; open flows stay */
+    bal_report(&b, 250, 1000, 9);
+    g_assert_cmpuint(b.cpu_pct, ==, 100);
+    g_assert_cmpuint(b.irq_pct, ==, 100);
+    g_assert_cmpuint(b.since_report, ==, 0);
+    g_assert_cmpuint(b.active, ==, 2);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 10000 + 5000 + 700);
+    /* out-of-range fields set by hand count as 100 */
+    b.cpu_pct = 200;
+    b.irq_pct = 255;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 10000 + 5000 + 700);
+    /* saturates instead of wrapping */
+    b.since_report = UINT32_MAX;
+    b.cost_pct = UINT32_MAX;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, UINT32_MAX);
+    bal_dispatched(&b);
+    g_assert_cmpuint(b.since_report, ==, UINT32_MAX);
+    /* closing more than was opened stops at zero */
+    bal_closed(&b);
+    bal_closed(&b);
+    bal_closed(&b);
+    bal_closed(&b);
+    g_assert_cmpuint(b.active, ==, 0);
+    g_assert_cmpuint(b.closed, ==, 4);
+}
+
+/* util keeps away from a blade reporting 95 % while others have room. */
+static void test_util_avoids_busy(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 4, 3);
+    for (unsigned i = 0; i < 4; i++) {
+        bal_report(&g.b[i], i == 2 ? 95 : 20, 0, 1);
+    }
+    for (unsigned i = 0; i < 5000; i++) {
+        group_pick(&g, 2, false);
+    }
+    g_assert_cmpuint(g.count[2], ==, 0);
+    for (unsigned i = 0; i < 4; i++) {
+        if (i != 2) {
+            g_assert_cmpuint(g.count[i], >, 1400);
+        }
+    }
+    /* interrupt load counts at irq_weight_pct: 50 + 40 / 2 > 60 */
+    bal_report(&g.b[0], 50, 40, 3);
+    bal_report(&g.b[1], 60, 0, 3);
+    g.b[2].eligible = false;
+    g.b[3].eligible = false;
+    for (unsigned i = 0; i < 100; i++) {
+        g_assert_cmpint(group_pick(&g, 3, false), ==, 1);
+    }
+    /* so does the hop cost */
+    g.b[1].cost_pct = 11;
+    for (unsigned i = 0; i < 100; i++) {
+        g_assert_cmpint(group_pick(&g, 3, false), ==, 0);
+    }
+}
+
+/*
+ * Between reports, util counts the flows it dispatched: with two blades
+ * at 10 % and 60 %, the first ten flows go to the idle one (10 + 5k <
+ * 60), then they share.
+ */
+static void test_util_dispatch_counting(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 5);
+    bal_report(&g.b[0], 10, 0, 1);
+    bal_report(&g.b[1], 60, 0, 1);
+    for (unsigned i = 0; i < 10; i++) {
+        g_assert_cmpint(group_pick(&g, 2, true), ==, 0);
+    }
+    /* 60 against 60: the one with fewer open flows */
+    g_assert_cmpint(group_pick(&g, 2, true), ==, 1);
+    for (unsigned i = 0; i < 100; i++) {
+        group_pick(&g, 2, true);
+    }
+    g_assert_cmpint(abs((int)g.b[0].since_report - 10 -
+                        (int)g.b[1].since_report), <=, 1);
+}
+
+/*
+ * A burst of flows between two reports spreads over equally loaded
+ * blades instead of herding onto the one that looked best; without the
+ * dispatch count and with every member a candidate, it herds.
+ */
+static void test_util_burst(void)
+{
+    Group g;
+    BalParams p;
+
+    bal_params_init(&p);
+    group_init(&g, BAL_POLICY_UTIL, &p, 8, 11);
+    for (unsigned i = 0; i < 8; i++) {
+        bal_report(&g.b[i], i == 5 ? 30 : 31, 0, 1);
+    }
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 2, true);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        g_assert_cmpuint(g.count[i], >=, 45);
+        g_assert_cmpuint(g.count[i], <=, 55);
+    }
+
+    p.flow_cost_centipct = 0;
+    p.choices = 8;
+    group_init(&g, BAL_POLICY_UTIL, &p, 8, 11);
+    for (unsigned i = 0; i < 8; i++) {
+        bal_report(&g.b[i], i == 5 ? 30 : 31, 0, 1);
+    }
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 2, true);
+    }
+    g_assert_cmpuint(g.count[5], ==, 400);
+}
+
+/* util ties: fewer open flows first, then at random. */
+static void test_util_ties(void)
+{
+    Group g;
+    BalParams p;
+
+    bal_params_init(&p);
+    p.choices = 3;
+    group_init(&g, BAL_POLICY_UTIL, &p, 3, 13);
+    for (unsigned i = 0; i < 3; i++) {
+        bal_report(&g.b[i], 50, 10, 1);
+        g.b[i].active = i == 0 ? 4 : 2;
+    }
+    for (unsigned i = 0; i < 3000; i++) {
+        int k = group_pick(&g, 2, false);
+
+        g_assert_cmpint(k, !=, 0);
+    }
+    g_assert_cmpuint(g.count[1], >, 1300);
+    g_assert_cmpuint(g.count[2], >, 1300);
+}
+
+/*
+ * wrr-cpu: smooth weighted round robin, weights = flows ended per
+ * percent of CPU, recomputed only once wrr_refresh_ns has passed.
+ */
+static void test_wrr_cpu(void)
+{
+    Group g;
+    const uint64_t T = 1000 * MS;
+    static const int smooth[] = { 0, 0, 1, 0, 0 };   /* weights 4:1 */
+
+    group_init(&g, BAL_POLICY_WRR_CPU, NULL, 2, 17);
+    bal_report(&g.b[0], 50, 0, 1);
+    bal_report(&g.b[1], 50, 0, 1);
+    /* first refresh at the first pick: no data yet, equal weights */
+    for (unsigned i = 0; i < 100; i++) {
+        g_assert_cmpint(group_pick(&g, 10, false), ==, i % 2);
+    }
+    /* 400 flows ended on 0 and 100 on 1, both at 50 %: 8/% against 2/% */
+    g.b[0].closed += 400;
+    g.b[1].closed += 100;
+    memset(g.count, 0, sizeof(g.count));
+    for (unsigned i = 0; i < 100; i++) {
+        group_pick(&g, 10 + T - 1, false);
+    }
+    g_assert_cmpuint(g.count[0], ==, 50);
+    g_assert_cmpuint(g.count[1], ==, 50);
+    /* a period after the last refresh: the new weights, smoothly */
+    for (unsigned i = 0; i < 500; i++) {
+        g_assert_cmpint(group_pick(&g, 10 + T, false), ==, smooth[i % 5]);
+    }
+    g_assert_cmpint(g.st.wrr_weight[0], ==, 4 * g.st.wrr_weight[1]);
+    /* now 1 reports less CPU for the same rate: it weighs more */
+    g.b[0].closed += 300;
+    g.b[1].closed += 300;
+    bal_report(&g.b[0], 80, 0, 2 * T);
+    bal_report(&g.b[1], 20, 0, 2 * T);
+    memset(g.count, 0, sizeof(g.count));
+    for (unsigned i = 0; i < 500; i++) {
+        group_pick(&g, 10 + 2 * T, false);
+    }
+    /* weights 1/0.8 : 1/0.2 = 1 : 4 */
+    g_assert_cmpuint(g.count[0], ==, 100);
+    g_assert_cmpuint(g.count[1], ==, 400);
+    /* no flow ended on 1 in the period: the mean weight of the others */
+    g.b[0].closed += 300;
+    memset(g.count, 0, sizeof(g.count));
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 10 + 3 * T, false);
+    }
+    g_assert_cmpuint(g.count[0], ==, 200);
+    /* an ineligible member is skipped */
+    g.b[1].eligible = false;
+    for (unsigned i = 0; i < 50; i++) {
+        g_assert_cmpint(group_pick(&g, 10 + 3 * T, false), ==, 0);
+    }
+}
+
+/* No policy ever picks an ineligible member; none eligible gives -1. */
+static void test_eligibility(void)
+{
+    for (unsigned pol = 0; pol < BAL_POLICY__MAX; pol++) {
+        Group g;
+        uint64_t now = 0;
+
+        group_init(&g, (BalPolicy)pol, NULL, 8, pol + 100);
+        for (unsigned i = 0; i < 8; i++) {
+            /* make the ineligible ones the most attractive */
+            g.b[i].eligible = i % 3 == 1;
+            bal_report(&g.b[i], g.b[i].eligible ? 90 : 0, 0, 1);
+            g.b[i].active = g.b[i].eligible ? 50 : 0;
+            g.b[i].closed = g.b[i].eligible ? 10 : 1000;
+        }
+        for (unsigned i = 0; i < 3000; i++) {
+            now += 7 * MS;
+            group_pick(&g, now, true);
+        }
+        for (unsigned i = 0; i < 8; i++) {
+            if (i % 3 != 1) {
+                g_assert_cmpuint(g.count[i], ==, 0);
+            } else {
+                g_assert_cmpuint(g.count[i], >, 0);
+            }
+        }
+        for (unsigned i = 0; i < 8; i++) {
+            g.b[i].eligible = false;
+        }
+        g_assert_cmpint(bal_pick(&g.st, g.b, g.m, 8, now), ==, -1);
+        g_assert_cmpint(bal_pick(&g.st, g.b, g.m, 0, now), ==, -1);
+        g.b[0].eligible = true;
+        g_assert_cmpint(bal_pick(&g.st, g.b, g.m, 1, now), ==, 0);
+        g_assert_cmpint(bal_pick(&g.st, g.b, g.m, BAL_MAX_MEMBERS + 1,
+                                 now), ==, -1);
+        g_assert_cmpint(bal_pick(&g.st, g.b, NULL, 1, now), ==, -1);
+    }
+}
+
+/* members[] maps positions to blades: the result is a position. */
+static void test_members_indirection(void)
+{
+    BalState st;
+    BalBlade b[10] = { 0 };
+    uint16_t m[3] = { 9, 2, 5 };
+
+    for (unsigned i = 0; i < 10; i++) {
+        b[i].eligible = true;
+        b[i].active = 100;
+    }
+    b[5].active = 1;
+    bal_init(&st, BAL_POLICY_LEASTCONN, NULL, 1);
+    g_assert_cmpint(bal_pick(&st, b, m, 3, 0), ==, 2);
+    b[9].active = 0;
+    g_assert_cmpint(bal_pick(&st, b, m, 3, 0), ==, 0);
+    b[9].eligible = false;
+    g_assert_cmpint(bal_pick(&st, b, m, 3, 0), ==, 2);
+}
+
+/* The same seed gives the same choices; another seed, others. */
+static void test_seeded(void)
+{
+    static const BalPolicy pols[] = {
+        BAL_POLICY_UTIL, BAL_POLICY_RANDOM, BAL_POLICY_P2C_CONN,
+        BAL_POLICY_LEASTCONN,
+    };
+
+    for (unsigned k = 0; k < G_N_ELEMENTS(pols); k++) {
+        int seq[3][500];
+
+        for (unsigned run = 0; run < 3; run++) {
+            Group g;
+
+            group_init(&g, pols[k], NULL, 8, run == 2 ? 1235 : 1234);
+            for (unsigned i = 0; i < 8; i++) {
+                bal_report(&g.b[i], 50, 0, 1);
+            }
+            for (unsigned i = 0; i < 500; i++) {
+                seq[run][i] = group_pick(&g, 2, true);
+                if (i % 3 == 0) {
+                    bal_closed(&g.b[seq[run][i / 2]]);
+                }
+            }
+        }
+        g_assert_cmpmem(seq[0], sizeof(seq[0]), seq[1], sizeof(seq[1]));
+        g_assert_true(memcmp(seq[0], seq[2], sizeof(seq[0])) != 0);
+    }
+}
+
+/* Changing the policy at run time restarts the cursors only. */
+static void test_set_policy(void)
+{
+    Group g;
+    uint64_t rng;
+
+    group_init(&g, BAL_POLICY_RR, NULL, 3, 21);
+    group_pick(&g, 0, true);
+    group_pick(&g, 0, true);
+    bal_set_policy(&g.st, BAL_POLICY_RANDOM);
+    g_assert_cmpint(g.st.policy, ==, BAL_POLICY_RANDOM);
+    g_assert_cmpuint(g.st.rr_next, ==, 0);
+    group_pick(&g, 0, true);
+    rng = g.st.rng;
+    bal_set_policy(&g.st, BAL_POLICY_RR);
+    g_assert_cmpuint(g.st.rng, ==, rng);
+    g_assert_cmpint(group_pick(&g, 0, true), ==, 0);
+    bal_set_policy(&g.st, (BalPolicy)77);
+    g_assert_cmpint(g.st.policy, ==, BAL_POLICY_UTIL);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/balance/names", test_names);
+    g_test_add_func("/balance/params", test_params);
+    g_test_add_func("/balance/rr", test_rr);
+    g_test_add_func("/balance/random", test_random);
+    g_test_add_func("/balance/leastconn", test_leastconn);
+    g_test_add_func("/balance/p2c-conn", test_p2c_conn);
+    g_test_add_func("/balance/util/score", test_util_score);
+    g_test_add_func("/balance/util/avoids-busy", test_util_avoids_busy);
+    g_test_add_func("/balance/util/dispatch-counting",
+                    test_util_dispatch_counting);
+    g_test_add_func("/balance/util/burst", test_util_burst);
+    g_test_add_func("/balance/util/ties", test_util_ties);
+    g_test_add_func("/balance/wrr-cpu", test_wrr_cpu);
+    g_test_add_func("/balance/eligibility", test_eligibility);
+    g_test_add_func("/balance/members", test_members_indirection);
+    g_test_add_func("/balance/seeded", test_seeded);
+    g_test_add_func("/balance/set-policy", test_set_policy);
+    return g_test_run();
+}
