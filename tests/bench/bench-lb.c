@@ -44,8 +44,11 @@ static void usage(FILE *f)
 "  --delay-us X      report delivery delay (0)\n"
 "  --close-delay-us X  flow end seen late by the switch (0)\n"
 "  --irq-frac X      share of request CPU time in IRQ (0.1)\n"
-"  --choices D --flow-cost C --irq-weight W --wrr-refresh-us X  BalParams\n"
+"  --choices D --flow-cost C --irq-weight W --wrr-refresh-us X\n"
+"  --estimator E     backlog|net|reported   BalParams (util)\n"
 "  --flows N (1000000) --warmup N (100000) --seed S (1)\n"
+"  --periods K       util and wrr-cpu measure >= K report periods (5)\n"
+"  --wrr-warmup-periods K  wrr-cpu warms up >= K refresh periods (10)\n"
 "  --pickers LIST    of " DEFAULT_PICKERS "\n"
 "  --csv             CSV rows instead of name: value lines\n");
 }
@@ -62,6 +65,23 @@ static double num(const char *opt, const char *s)
     return v;
 }
 
+static const char *const estimators[BAL_UTIL__MAX] = {
+    [BAL_UTIL_BACKLOG] = "backlog",
+    [BAL_UTIL_NET] = "net",
+    [BAL_UTIL_REPORTED] = "reported",
+};
+
+static bool parse_estimator(const char *s, unsigned *e)
+{
+    for (unsigned i = 0; i < BAL_UTIL__MAX; i++) {
+        if (strcmp(s, estimators[i]) == 0) {
+            *e = i;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool set_picker(LbConfig *c, const char *name)
 {
     if (strcmp(name, "jsq") == 0) {
@@ -76,6 +96,39 @@ static bool set_picker(LbConfig *c, const char *name)
         return false;
     }
     return true;
+}
+
+/*
+ * Pickers that read the blades' reports (util, wrr-cpu) need time to
+ * learn: their warm-up lasts at least three report periods (plus delay),
+ * and for wrr-cpu @wrr_periods weight refresh periods: its first period
+ * has no weights, so it is round robin, which overloads slower blades;
+ * the backlog then takes seconds to drain (docs/balancing.md).  What they
+ * measure spans at least @periods report periods.  The others are
+ * unaffected.
+ */
+static void stretch(LbConfig *c, double periods, double wrr_periods)
+{
+    double rate = lb_flow_rate(c), warm = 0, span = 0;
+
+    if (c->picker != LB_PICK_POLICY ||
+        (c->policy != BAL_POLICY_UTIL && c->policy != BAL_POLICY_WRR_CPU)) {
+        return;
+    }
+    if (c->report_ns > 0) {
+        warm = 3 * (c->report_ns + c->report_delay_ns);
+        span = periods * c->report_ns;
+    }
+    if (c->policy == BAL_POLICY_WRR_CPU &&
+        warm < wrr_periods * c->params.wrr_refresh_ns) {
+        warm = wrr_periods * c->params.wrr_refresh_ns;
+    }
+    if (warm * rate > c->warmup_flows) {
+        c->warmup_flows = (uint64_t)(warm * rate);
+    }
+    if (span * rate > c->flows) {
+        c->flows = (uint64_t)(span * rate);
+    }
 }
 
 static void key(char *out, size_t len, const char *name)
@@ -115,29 +168,34 @@ static void ratio(const Run *runs, unsigned n, const char *num_name,
 static void print_csv_header(void)
 {
     printf("picker,blades,cores,dist,reqs,het,load,report_us,window_us,"
-           "delay_us,choices,flow_cost,irq_weight,seed,requests,mean_us,"
+           "delay_us,estimator,choices,flow_cost,irq_weight,seed,requests,"
+           "mean_us,"
            "p50_us,p99_us,p999_us,max_us,p99_first_us,p99_second_us,"
            "util_mean,util_max,fast_share,affinity_violations,reports,"
-           "report_frame_bytes,report_cg_per_s,sim_ms,events\n");
+           "report_frame_bytes,report_cg_per_s,sim_ms,events,flows,"
+           "warmup_flows\n");
 }
 
 static void print_csv(const LbConfig *c, const Run *run, double window)
 {
     const LbResult *r = &run->r;
 
-    printf("%s,%u,%u,%s,%g,%s,%g,%g,%g,%g,%u,%u,%u,%" PRIu64 ",%" PRIu64
+    printf("%s,%u,%u,%s,%g,%s,%g,%g,%g,%g,%s,%u,%u,%u,%" PRIu64 ",%" PRIu64
            ",%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%" PRIu64
-           ",%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%" PRIu64 "\n",
+           ",%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%" PRIu64 ",%" PRIu64
+           ",%" PRIu64 "\n",
            run->name, c->blades, c->cores, lb_dist_name(c->dist),
            c->reqs_per_flow, lb_het_name(c->het), c->load,
            c->report_ns / 1e3, window / 1e3, c->report_delay_ns / 1e3,
-           c->params.choices, c->params.flow_cost_centipct,
+           estimators[c->params.util_estimator], c->params.choices,
+           c->params.flow_cost_centipct,
            c->params.irq_weight_pct, c->seed, r->requests,
            r->mean_ns / 1e3, r->p50_ns / 1e3, r->p99_ns / 1e3,
            r->p999_ns / 1e3, r->max_ns / 1e3, r->p99_first_ns / 1e3,
            r->p99_second_ns / 1e3, r->util_mean, r->util_max, r->fast_share,
            r->affinity_violations, r->reports, r->report_frame_bytes,
-           r->report_cg_per_s, r->sim_ns / 1e6, r->events);
+           r->report_cg_per_s, r->sim_ns / 1e6, r->events, c->flows,
+           c->warmup_flows);
     for (unsigned i = 0; i < r->ramp_bins; i++) {
         printf("ramp,%s,%.3f,%.4f,%" PRIu64 "\n", run->name,
                r->ramp_load[i], r->ramp_p99_ns[i] / 1e3, r->ramp_n[i]);
@@ -163,6 +221,8 @@ static void print_values(const LbConfig *c, const Run *run)
            r->p99_first_ns > 0 ? r->p99_second_ns / r->p99_first_ns : 0);
     printf("%s_affinity_violations: %" PRIu64 "\n", k,
            r->affinity_violations);
+    printf("%s_flows: %" PRIu64 "\n", k, c->flows);
+    printf("%s_warmup_flows: %" PRIu64 "\n", k, c->warmup_flows);
 }
 
 int main(int argc, char **argv)
@@ -172,7 +232,7 @@ int main(int argc, char **argv)
         O_LOAD, O_LOAD_END, O_HET, O_SPEED, O_BG_CORES, O_BG_ON, O_BG_OFF,
         O_REPORT, O_WINDOW, O_DELAY, O_CLOSE_DELAY, O_IRQ_FRAC, O_CHOICES,
         O_FLOW_COST, O_IRQ_WEIGHT, O_WRR, O_FLOWS, O_WARMUP, O_SEED,
-        O_PICKERS, O_CSV, O_HELP,
+        O_PICKERS, O_CSV, O_ESTIMATOR, O_PERIODS, O_WRR_PERIODS, O_HELP,
     };
     static const struct option opts[] = {
         { "blades", required_argument, NULL, O_BLADES },
@@ -203,6 +263,9 @@ int main(int argc, char **argv)
         { "seed", required_argument, NULL, O_SEED },
         { "pickers", required_argument, NULL, O_PICKERS },
         { "csv", no_argument, NULL, O_CSV },
+        { "estimator", required_argument, NULL, O_ESTIMATOR },
+        { "periods", required_argument, NULL, O_PERIODS },
+        { "wrr-warmup-periods", required_argument, NULL, O_WRR_PERIODS },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -212,7 +275,7 @@ int main(int argc, char **argv)
     char *names[MAX_PICKERS];
     unsigned npick = 0;
     bool csv = false, think_set = false, bg_cores_set = false;
-    double window;
+    double window, periods = 5, wrr_periods = 10;
     int o;
 
     lb_config_init(&c);
@@ -296,6 +359,19 @@ int main(int argc, char **argv)
         case O_IRQ_WEIGHT:
             c.params.irq_weight_pct = (unsigned)num(n, optarg);
             break;
+        case O_ESTIMATOR:
+            if (!parse_estimator(optarg, &c.params.util_estimator)) {
+                fprintf(stderr, "bench-lb: unknown --estimator %s\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_PERIODS:
+            periods = num(n, optarg);
+            break;
+        case O_WRR_PERIODS:
+            wrr_periods = num(n, optarg);
+            break;
         case O_WRR:
             c.params.wrr_refresh_ns = (uint64_t)(num(n, optarg) * 1e3);
             break;
@@ -361,16 +437,20 @@ int main(int argc, char **argv)
         printf("mean_service_us: %.4f\n", lb_mean_service_ns(&c) / 1e3);
     }
     for (unsigned i = 0; i < npick; i++) {
+        LbConfig pc;
+
         set_picker(&c, names[i]);
+        pc = c;
+        stretch(&pc, periods, wrr_periods);
         snprintf(runs[i].name, sizeof(runs[i].name), "%s", names[i]);
-        if (lb_run(&c, &runs[i].r) < 0) {
+        if (lb_run(&pc, &runs[i].r) < 0) {
             fprintf(stderr, "bench-lb: invalid configuration\n");
             return 2;
         }
         if (csv) {
-            print_csv(&c, &runs[i], window);
+            print_csv(&pc, &runs[i], window);
         } else {
-            print_values(&c, &runs[i]);
+            print_values(&pc, &runs[i]);
         }
         fflush(stdout);
     }

@@ -782,31 +782,58 @@ static bool valid(const LbConfig *c)
            c->flows >= 1 && (c->dist != LB_DIST_PARETO || c->pareto_scv > 0);
 }
 
+static bool blade_fast(const LbConfig *c, unsigned i)
+{
+    return (c->het == LB_HET_SPEED || c->het == LB_HET_BOTH) && i % 2 == 1;
+}
+
+static bool blade_bg(const LbConfig *c, unsigned i)
+{
+    return (c->het == LB_HET_ONOFF || c->het == LB_HET_BOTH) && i % 4 == 0;
+}
+
+/* Flows per ns at load 1: the capacity left to requests, in flows. */
+static double rate_per_load(const LbConfig *c)
+{
+    double cap = 0;
+
+    for (unsigned i = 0; i < c->blades; i++) {
+        double speed = blade_fast(c, i) ? c->speed_fast : 1;
+
+        cap += c->cores * speed;
+        if (blade_bg(c, i)) {
+            cap -= c->bg_cores * speed * c->bg_on_ns /
+                   (c->bg_on_ns + c->bg_off_ns);
+        }
+    }
+    return cap / (lb_mean_service_ns(c) *
+                  (c->reqs_per_flow > 1 ? c->reqs_per_flow : 1));
+}
+
+double lb_flow_rate(const LbConfig *c)
+{
+    return rate_per_load(c) * c->load;
+}
+
 static void setup_blades(Sim *s)
 {
     const LbConfig *c = s->c;
-    double cap = 0;
     uint64_t rng_phase = stream(c->seed, 3);
 
     s->window = c->report_ns > 0 ?
                 (c->window_ns < 0 ? c->report_ns : c->window_ns) : 0;
     for (unsigned i = 0; i < c->blades; i++) {
         Blade *b = &s->blade[i];
-        bool fast = (c->het == LB_HET_SPEED || c->het == LB_HET_BOTH) &&
-                    i % 2 == 1;
-        double duty;
 
         b->cores = c->cores;
-        b->speed = fast ? c->speed_fast : 1;
-        b->bg = (c->het == LB_HET_ONOFF || c->het == LB_HET_BOTH) &&
-                i % 4 == 0;
+        b->speed = blade_fast(c, i) ? c->speed_fast : 1;
+        b->bg = blade_bg(c, i);
         s->bb[i].eligible = true;
         s->members[i] = (uint16_t)i;
-        cap += b->cores * b->speed;
         if (b->bg) {
-            duty = c->bg_on_ns / (c->bg_on_ns + c->bg_off_ns);
-            cap -= c->bg_cores * b->speed * duty;
-            /* starts on with the stationary probability */
+            double duty = c->bg_on_ns / (c->bg_on_ns + c->bg_off_ns);
+
+            /* the event at 0 flips it: on with the stationary odds */
             b->bg_on = unif(&s->rng_bg) >= duty;
             push(s, 0, EV_BG, i, 0);
         }
@@ -834,8 +861,7 @@ static void setup_blades(Sim *s)
             push(s, phase, EV_SAMPLE, i, 0);
         }
     }
-    s->rate_per_load = cap / (lb_mean_service_ns(c) *
-                              (c->reqs_per_flow > 1 ? c->reqs_per_flow : 1));
+    s->rate_per_load = rate_per_load(c);
 }
 
 int lb_run(const LbConfig *c, LbResult *r)

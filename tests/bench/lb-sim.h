@@ -114,6 +114,9 @@ void lb_config_init(LbConfig *c);
 /* Mean service time of the configured distribution, ns (speed 1). */
 double lb_mean_service_ns(const LbConfig *c);
 
+/* Flows per nanosecond arriving at the configured load (the ramp's start). */
+double lb_flow_rate(const LbConfig *c);
+
 /* Run one simulation.  Returns 0, or -1 for an invalid configuration. */
 int lb_run(const LbConfig *c, LbResult *r);
 
