@@ -165,6 +165,23 @@ static void ratio(const Run *runs, unsigned n, const char *num_name,
     printf("p99_%s_over_%s: %.3f\n", ka, kb, a->r.p99_ns / b->r.p99_ns);
 }
 
+/*
+ * The issue's targets: p99(a) / p99(b) <= @limit, or >= -@limit when
+ * @limit is negative.  Prints "target_NAME: 1" (met) or 0.
+ */
+static void target(const Run *runs, unsigned n, const char *a_name,
+                   const char *b_name, double limit, const char *name)
+{
+    const Run *a = find(runs, n, a_name), *b = find(runs, n, b_name);
+    double r;
+
+    if (!a || !b || b->r.p99_ns <= 0) {
+        return;
+    }
+    r = a->r.p99_ns / b->r.p99_ns;
+    printf("target_%s: %d\n", name, limit > 0 ? r <= limit : r >= -limit);
+}
+
 static void print_csv_header(void)
 {
     printf("picker,blades,cores,dist,reqs,het,load,report_us,window_us,"
@@ -464,6 +481,10 @@ int main(int argc, char **argv)
         ratio(runs, npick, "p2c-conn", "util");
         ratio(runs, npick, "wrr-cpu", "util");
         ratio(runs, npick, "random", "util");
+        target(runs, npick, "util", "jsq", 1.3, "util_within_1.3x_jsq");
+        target(runs, npick, "leastconn", "util", -2,
+               "util_2x_better_than_leastconn");
+        target(runs, npick, "rr", "util", -2, "util_2x_better_than_rr");
         if (u) {
             printf("report_frame_bytes: %" PRIu64 "\n",
                    u->r.report_frame_bytes);
