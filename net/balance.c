@@ -122,7 +122,16 @@ static unsigned bal_clamp_pct(unsigned v)
  */
 #define BAL_FLOW_NS_SPAN 8
 
-static uint32_t bal_score(const BalParams *params, const BalBlade *b,
+/* a * b, or UINT64_MAX if that overflows */
+static uint64_t bal_mul_sat(uint64_t a, uint64_t b)
+{
+    if (a != 0 && b > UINT64_MAX / a) {
+        return UINT64_MAX;
+    }
+    return a * b;
+}
+
+static uint64_t bal_score(const BalParams *params, const BalBlade *b,
                           uint64_t mean_ns)
 {
     uint64_t s, since;
@@ -132,7 +141,6 @@ static uint32_t bal_score(const BalParams *params, const BalBlade *b,
                        (uint64_t)bal_clamp_pct(b->irq_pct) *
                        params->irq_weight_pct / 100;
         uint64_t per = b->flow_ns;
-        uint64_t flows = (uint64_t)b->active + 1;
 
         if (mean_ns) {
             if (per == 0) {
@@ -146,16 +154,10 @@ static uint32_t bal_score(const BalParams *params, const BalBlade *b,
         if (per == 0) {
             per = 1;
         }
-
-        /* flows * per * pct / 100, saturating */
-        if (per > UINT32_MAX || pct > UINT32_MAX) {
-            return UINT32_MAX;
-        }
-        s = per * pct / 100;
-        if (s != 0 && flows > UINT32_MAX / s) {
-            return UINT32_MAX;
-        }
-        return (uint32_t)(flows * s);
+        /* (active + 1) * per * pct / 100 */
+        s = bal_mul_sat(per, pct);
+        s = s == UINT64_MAX ? s : s / 100;
+        return bal_mul_sat(s, (uint64_t)b->active + 1);
     }
     s = (uint64_t)bal_clamp_pct(b->cpu_pct) * 100 +
         (uint64_t)bal_clamp_pct(b->irq_pct) * params->irq_weight_pct +
@@ -173,12 +175,14 @@ static uint32_t bal_score(const BalParams *params, const BalBlade *b,
     } else {
         s += (uint64_t)b->since_report * params->flow_cost_centipct;
     }
-    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+    return s;
 }
 
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b)
 {
-    return bal_score(params, b, 0);
+    uint64_t s = bal_score(params, b, 0);
+
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
 }
 
 /*
@@ -226,12 +230,13 @@ static int bal_min_of(BalState *st, const BalBlade *blades,
                       unsigned k, bool by_score, uint64_t flow_ns)
 {
     int best = -1;
-    uint32_t best_key = 0, best_active = 0;
+    uint64_t best_key = 0;
+    uint32_t best_active = 0;
     unsigned ties = 0;
 
     for (unsigned i = 0; i < k; i++) {
         const BalBlade *b = &blades[members[pos[i]]];
-        uint32_t key = by_score ? bal_score(&st->params, b, flow_ns) : 0;
+        uint64_t key = by_score ? bal_score(&st->params, b, flow_ns) : 0;
 
         if (best < 0 || key < best_key ||
             (key == best_key && b->active < best_active)) {

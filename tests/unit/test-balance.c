@@ -478,6 +478,21 @@ static void test_backlog_score(void)
     g_assert_cmpuint(bal_util_score(&p, &b), ==, UINT32_MAX);
 }
 
+/* Scores beyond 32 bits (slow flows, seconds each) still order. */
+static void test_backlog_large(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 4);
+    g.b[0].flow_ns = 6000000000ULL;
+    g.b[1].flow_ns = 5000000000ULL;
+    g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[0]), ==, UINT32_MAX);
+    g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[1]), ==, UINT32_MAX);
+    for (unsigned i = 0; i < 100; i++) {
+        g_assert_cmpint(group_pick(&g, 1, false), ==, 1);
+    }
+}
+
 /*
  * A blade that reports 95 % for the flows others serve at 20 % costs
  * 4.75 times as much a flow: a burst between reports goes to the others
@@ -756,6 +771,7 @@ int main(int argc, char **argv)
     g_test_add_func("/balance/leastconn", test_leastconn);
     g_test_add_func("/balance/p2c-conn", test_p2c_conn);
     g_test_add_func("/balance/util/backlog/score", test_backlog_score);
+    g_test_add_func("/balance/util/backlog/large", test_backlog_large);
     g_test_add_func("/balance/util/backlog/avoids-busy",
                     test_backlog_avoids_busy);
     g_test_add_func("/balance/util/backlog/burst", test_backlog_burst);
