@@ -132,7 +132,7 @@ static void test_random_mg1(void)
     s = lb_mean_service_ns(&c);
     want = 1 + 0.5 * (1 + c.pareto_scv) / (2 * (1 - 0.5));
     r = run(&c);
-    near("M/G/1 Pareto mean", r.mean_ns / s, want, 0.15);
+    near("M/G/1 Pareto mean", r.mean_ns / s, want, 0.17);
 }
 
 /*
