@@ -86,6 +86,7 @@ void bal_set_policy(BalState *st, BalPolicy policy)
     memset(st->wrr_weight, 0, sizeof(st->wrr_weight));
     memset(st->wrr_current, 0, sizeof(st->wrr_current));
     memset(st->wrr_closed, 0, sizeof(st->wrr_closed));
+    memset(st->wrr_busy, 0, sizeof(st->wrr_busy));
 }
 
 void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
@@ -291,33 +292,38 @@ static int bal_pick_rr(BalState *st, const BalBlade *blades,
 
 /*
  * wrr-cpu weights, as gRPC's weighted round robin computes them from
- * backend metrics: weight = qps / utilization, i.e. the rate a blade
- * completes flows at per percent of CPU it spends, an estimate of its
- * capacity.  Here qps is the flows that ended on the blade since the last
- * refresh (BalBlade.closed, switch-local) and utilization the latest
- * report, cpu_pct + cost_pct.  A member with no such data (no flow ended,
- * or a report of 0 %) gets the mean weight of the others; with none, all
- * weigh the same.  Weights are scaled so the largest is BAL_WRR_SCALE,
- * none below 1.
+ * backend metrics: weight = qps / utilization over the period since the
+ * last refresh.  qps is the flows that ended on the blade (BalBlade.closed,
+ * switch-local), utilization the blade time its reports say it was busy
+ * (BalBlade.busy_ns), plus cost_pct of the period: the weight is the
+ * flows the blade completes per unit of CPU, an estimate of its capacity.
+ * A member with no such data (no flow ended, no busy time) gets the mean
+ * weight of the others; with none, all weigh the same.  Weights are
+ * scaled so the largest is BAL_WRR_SCALE, none below 1.
  */
 static void bal_wrr_refresh(BalState *st, const BalBlade *blades,
-                            const uint16_t *members, unsigned n)
+                            const uint16_t *members, unsigned n,
+                            uint64_t now)
 {
     double raw[BAL_MAX_MEMBERS];
     double sum = 0, top = 0;
+    uint64_t last = st->wrr_refresh_at - st->params.wrr_refresh_ns;
+    double period = st->wrr_primed && now > last ? (double)(now - last) : 0;
     unsigned with = 0;
 
     for (unsigned i = 0; i < n; i++) {
         const BalBlade *b = &blades[members[i]];
-        uint64_t load = (uint64_t)bal_clamp_pct(b->cpu_pct) + b->cost_pct;
+        double busy = (double)(b->busy_ns - st->wrr_busy[i]) +
+                      period * b->cost_pct / 100;
 
         raw[i] = 0;
-        if (st->wrr_primed && b->closed > st->wrr_closed[i] && load > 0) {
-            raw[i] = (double)(b->closed - st->wrr_closed[i]) / load;
+        if (st->wrr_primed && b->closed > st->wrr_closed[i] && busy > 0) {
+            raw[i] = (double)(b->closed - st->wrr_closed[i]) / busy;
             sum += raw[i];
             with++;
         }
         st->wrr_closed[i] = b->closed;
+        st->wrr_busy[i] = b->busy_ns;
     }
     st->wrr_primed = true;
     for (unsigned i = 0; i < n; i++) {
@@ -344,7 +350,7 @@ static int bal_pick_wrr(BalState *st, const BalBlade *blades,
     int best = -1;
 
     if (!st->wrr_primed || now >= st->wrr_refresh_at) {
-        bal_wrr_refresh(st, blades, members, n);
+        bal_wrr_refresh(st, blades, members, n, now);
         st->wrr_refresh_at = now + st->params.wrr_refresh_ns;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -474,6 +480,9 @@ void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
                 uint64_t now)
 {
     cpu_pct = bal_clamp_pct(cpu_pct);
+    if (b->report_ns != 0 && now > b->report_ns) {
+        b->busy_ns += (now - b->report_ns) * cpu_pct / 100;
+    }
     bal_learn(b, cpu_pct, now);
     b->cpu_pct = (uint8_t)cpu_pct;
     b->irq_pct = (uint8_t)bal_clamp_pct(irq_pct);

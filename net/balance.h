@@ -28,10 +28,12 @@
  *   wrr-cpu   smooth weighted round robin, weights from the reported CPU
  *             load, refreshed once a period (1 s), as gRPC's weighted
  *             round robin does with its backend metrics: weight =
- *             flows ended on the blade in the last period (its qps) /
- *             (cpu_pct + cost_pct), i.e. flows it completes per percent
- *             of CPU; a member without data (no flow ended, 0 %) gets
- *             the mean weight of the others
+ *             qps / utilization over the last period, i.e. the flows
+ *             that ended on the blade over the blade time its reports
+ *             say it was busy (cpu_pct times the time between reports,
+ *             plus cost_pct of the period): the flows it completes per
+ *             unit of CPU.  A member without data (no flow ended, or no
+ *             busy time reported) gets the mean weight of the others
  *
  * util's score is described at BalUtilEstimator (bal_util_score()); util
  * and p2c-conn break ties by fewer open flows, then at random, and so does
@@ -86,12 +88,14 @@ typedef struct BalBlade {
     /*
      * Added (all maintained by bal_dispatched/closed/report; zero them
      * with the rest).  Flows ever dispatched to it and ended on it
-     * (wrr-cpu's rate); open and ended flows when the last report came;
-     * the util estimate of the blade time one flow takes (0: not learned
-     * yet) and its running sums.
+     * (wrr-cpu's rate); the blade time its reports say it was busy, in
+     * all (cpu_pct times the time between reports); open and ended flows
+     * when the last report came; the util estimate of the blade time one
+     * flow takes (0: not learned yet) and its running sums.
      */
     uint64_t dispatched;
     uint64_t closed;
+    uint64_t busy_ns;
     uint32_t active_at_report;
     uint64_t closed_at_report;
     uint64_t flow_ns;
@@ -158,9 +162,10 @@ typedef struct BalState {
     uint64_t wrr_refresh_at;
     int32_t wrr_weight[BAL_MAX_MEMBERS];
     int32_t wrr_current[BAL_MAX_MEMBERS];
-    /* Added: each member's BalBlade.closed at the last refresh. */
+    /* Added: each member's BalBlade.closed and busy_ns at the refresh. */
     bool wrr_primed;
     uint64_t wrr_closed[BAL_MAX_MEMBERS];
+    uint64_t wrr_busy[BAL_MAX_MEMBERS];
 } BalState;
 
 /*

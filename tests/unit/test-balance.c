@@ -595,8 +595,9 @@ static void test_backlog_ties(void)
 }
 
 /*
- * wrr-cpu: smooth weighted round robin, weights = flows ended per
- * percent of CPU, recomputed only once wrr_refresh_ns has passed.
+ * wrr-cpu: smooth weighted round robin, weights = flows ended per unit of
+ * reported busy time over the period, recomputed only once
+ * wrr_refresh_ns has passed.
  */
 static void test_wrr_cpu(void)
 {
@@ -611,9 +612,12 @@ static void test_wrr_cpu(void)
     for (unsigned i = 0; i < 100; i++) {
         g_assert_cmpint(group_pick(&g, 10, false), ==, i % 2);
     }
-    /* 400 flows ended on 0 and 100 on 1, both at 50 %: 8/% against 2/% */
+    /* 400 flows ended on 0 and 100 on 1, both busy half the time */
     g.b[0].closed += 400;
     g.b[1].closed += 100;
+    bal_report(&g.b[0], 50, 0, T - 5);
+    bal_report(&g.b[1], 50, 0, T - 5);
+    g_assert_cmpuint(g.b[0].busy_ns, ==, (T - 6) / 2);
     memset(g.count, 0, sizeof(g.count));
     for (unsigned i = 0; i < 100; i++) {
         group_pick(&g, 10 + T - 1, false);
@@ -625,7 +629,7 @@ static void test_wrr_cpu(void)
         g_assert_cmpint(group_pick(&g, 10 + T, false), ==, smooth[i % 5]);
     }
     g_assert_cmpint(g.st.wrr_weight[0], ==, 4 * g.st.wrr_weight[1]);
-    /* now 1 reports less CPU for the same rate: it weighs more */
+    /* the same rate, but 1 reports a quarter of 0's CPU: it weighs more */
     g.b[0].closed += 300;
     g.b[1].closed += 300;
     bal_report(&g.b[0], 80, 0, 2 * T);
@@ -634,20 +638,32 @@ static void test_wrr_cpu(void)
     for (unsigned i = 0; i < 500; i++) {
         group_pick(&g, 10 + 2 * T, false);
     }
-    /* weights 1/0.8 : 1/0.2 = 1 : 4 */
     g_assert_cmpuint(g.count[0], ==, 100);
     g_assert_cmpuint(g.count[1], ==, 400);
     /* no flow ended on 1 in the period: the mean weight of the others */
     g.b[0].closed += 300;
+    bal_report(&g.b[0], 80, 0, 3 * T);
+    bal_report(&g.b[1], 20, 0, 3 * T);
     memset(g.count, 0, sizeof(g.count));
     for (unsigned i = 0; i < 400; i++) {
         group_pick(&g, 10 + 3 * T, false);
     }
     g_assert_cmpuint(g.count[0], ==, 200);
+    /* a hop cost counts as busy time: 1 at 20 % + 60 % weighs as 0 */
+    g.b[0].closed += 300;
+    g.b[1].closed += 300;
+    g.b[1].cost_pct = 60;
+    bal_report(&g.b[0], 80, 0, 4 * T);
+    bal_report(&g.b[1], 20, 0, 4 * T);
+    memset(g.count, 0, sizeof(g.count));
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 10 + 4 * T, false);
+    }
+    g_assert_cmpuint(g.count[0], ==, 200);
     /* an ineligible member is skipped */
     g.b[1].eligible = false;
     for (unsigned i = 0; i < 50; i++) {
-        g_assert_cmpint(group_pick(&g, 10 + 3 * T, false), ==, 0);
+        g_assert_cmpint(group_pick(&g, 10 + 4 * T, false), ==, 0);
     }
 }
 
