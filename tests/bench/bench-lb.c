@@ -39,7 +39,7 @@ static void usage(FILE *f)
 "  --het H           equal|speed|onoff|both (speed)\n"
 "  --speed X         fast blades' speed (2) --bg-cores K    (c/2)\n"
 "  --bg-on-us X      --bg-off-us X          background periods (10000)\n"
-"  --report-us X     report period (100; 0: every change, at once)\n"
+"  --report-us X     report period (100; 0: at every event, at once)\n"
 "  --window-us X     CPU averaging window (the period)\n"
 "  --delay-us X      report delivery delay (0)\n"
 "  --close-delay-us X  flow end seen late by the switch (0)\n"

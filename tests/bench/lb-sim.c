@@ -432,7 +432,13 @@ static void deliver(Sim *s, unsigned i, unsigned cpu, unsigned irq)
     }
 }
 
-/* Report period 0: the switch learns every change at once. */
+/*
+ * Report period 0: the switch knows the blade's figures at every instant,
+ * an ideal no lane could carry.  A report stands for the time since the
+ * previous one (bal_report() sums busy time so), so every event of the
+ * blade sends the figure of the span that just ended and, if the event
+ * changed it, the new one at the same instant.
+ */
 static void changed(Sim *s, unsigned i)
 {
     Blade *b = &s->blade[i];
@@ -442,6 +448,7 @@ static void changed(Sim *s, unsigned i)
         return;
     }
     figures(s, b, NULL, &cpu, &irq);
+    deliver(s, i, b->last_cpu, b->last_irq);
     if (cpu != b->last_cpu || irq != b->last_irq) {
         b->last_cpu = cpu;
         b->last_irq = irq;
@@ -476,10 +483,10 @@ static void arrive(Sim *s, unsigned i, uint32_t f)
     b->insys++;
     if (b->busy + b->hog_held < b->cores) {
         start_service(s, i, f);
-        changed(s, i);
     } else {
         q_push(b, f);
     }
+    changed(s, i);
 }
 
 /* A core of blade @i is free: to the background load, or the queue. */

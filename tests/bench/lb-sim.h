@@ -64,7 +64,7 @@ typedef struct LbConfig {
     double speed_fast;          /* LB_HET_SPEED: 2 */
     double bg_on_ns, bg_off_ns; /* background load periods (exponential) */
     unsigned bg_cores;          /* cores the background load takes; c/2 */
-    double report_ns;           /* report period; 0: every change, at once */
+    double report_ns;           /* report period; 0: at every event */
     double window_ns;           /* CPU averaging window; < 0: the period */
     double report_delay_ns;     /* sample to delivery at the switch */
     double close_delay_ns;      /* last response to flow end at the switch */
