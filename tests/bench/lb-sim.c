@@ -89,6 +89,7 @@ typedef struct Blade {
     size_t shead, slen, scap;
     unsigned last_cpu, last_irq;
     double busy_at_start;   /* busy_int when the measured part began */
+    double busy_at_end;     /* and when it ended */
     uint64_t flows_measured;
 } Blade;
 
@@ -729,6 +730,7 @@ static void new_flow(Sim *s)
         s->t_measure_end = s->now;
         for (unsigned j = 0; j < c->blades; j++) {
             advance(s, &s->blade[j]);
+            s->blade[j].busy_at_end = s->blade[j].busy_int;
         }
     }
     /*
@@ -964,7 +966,7 @@ int lb_run(const LbConfig *c, LbResult *r)
         double u = 0;
 
         if (r->sim_ns > 0) {
-            u = (b->busy_int - b->busy_at_start) / (b->cores * r->sim_ns);
+            u = (b->busy_at_end - b->busy_at_start) / (b->cores * r->sim_ns);
         }
         util_sum += u;
         if (u > r->util_max) {
