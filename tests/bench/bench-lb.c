@@ -190,7 +190,7 @@ static void print_csv_header(void)
            "p50_us,p99_us,p999_us,max_us,p99_first_us,p99_second_us,"
            "util_mean,util_max,fast_share,affinity_violations,reports,"
            "report_frame_bytes,report_cg_per_s,sim_ms,events,flows,"
-           "warmup_flows\n");
+           "warmup_flows,backlog_growth\n");
 }
 
 static void print_csv(const LbConfig *c, const Run *run, double window)
@@ -200,7 +200,7 @@ static void print_csv(const LbConfig *c, const Run *run, double window)
     printf("%s,%u,%u,%s,%g,%s,%g,%g,%g,%g,%s,%u,%u,%u,%" PRIu64 ",%" PRIu64
            ",%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%" PRIu64
            ",%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%" PRIu64 ",%" PRIu64
-           ",%" PRIu64 "\n",
+           ",%" PRIu64 ",%.0f\n",
            run->name, c->blades, c->cores, lb_dist_name(c->dist),
            c->reqs_per_flow, lb_het_name(c->het), c->load,
            c->report_ns / 1e3, window / 1e3, c->report_delay_ns / 1e3,
@@ -212,7 +212,7 @@ static void print_csv(const LbConfig *c, const Run *run, double window)
            r->p99_second_ns / 1e3, r->util_mean, r->util_max, r->fast_share,
            r->affinity_violations, r->reports, r->report_frame_bytes,
            r->report_cg_per_s, r->sim_ns / 1e6, r->events, c->flows,
-           c->warmup_flows);
+           c->warmup_flows, r->backlog_growth);
     for (unsigned i = 0; i < r->ramp_bins; i++) {
         printf("ramp,%s,%.3f,%.4f,%" PRIu64 "\n", run->name,
                r->ramp_load[i], r->ramp_p99_ns[i] / 1e3, r->ramp_n[i]);
@@ -233,9 +233,11 @@ static void print_values(const LbConfig *c, const Run *run)
     if (c->het == LB_HET_SPEED || c->het == LB_HET_BOTH) {
         printf("%s_fast_share: %.3f\n", k, r->fast_share);
     }
-    /* p99 of the second half of the run over the first: >> 1 unstable */
+    /* p99 of the second half of the run over the first */
     printf("%s_p99_growth: %.2f\n", k,
            r->p99_first_ns > 0 ? r->p99_second_ns / r->p99_first_ns : 0);
+    /* a blade's backlog growth over the run: thousands means unstable */
+    printf("%s_backlog_growth: %.0f\n", k, r->backlog_growth);
     printf("%s_affinity_violations: %" PRIu64 "\n", k,
            r->affinity_violations);
     printf("%s_flows: %" PRIu64 "\n", k, c->flows);

@@ -90,6 +90,7 @@ typedef struct Blade {
     unsigned last_cpu, last_irq;
     double busy_at_start;   /* busy_int when the measured part began */
     double busy_at_end;     /* and when it ended */
+    unsigned insys_at_start; /* requests in it then */
     uint64_t flows_measured;
 } Blade;
 
@@ -706,6 +707,7 @@ static void new_flow(Sim *s)
         for (unsigned j = 0; j < c->blades; j++) {
             advance(s, &s->blade[j]);
             s->blade[j].busy_at_start = s->blade[j].busy_int;
+            s->blade[j].insys_at_start = s->blade[j].insys;
         }
     }
     if (c->picker == LB_PICK_POLICY) {
@@ -729,8 +731,14 @@ static void new_flow(Sim *s)
         s->measuring = false;
         s->t_measure_end = s->now;
         for (unsigned j = 0; j < c->blades; j++) {
-            advance(s, &s->blade[j]);
-            s->blade[j].busy_at_end = s->blade[j].busy_int;
+            Blade *b = &s->blade[j];
+            double growth = (double)b->insys - b->insys_at_start;
+
+            advance(s, b);
+            b->busy_at_end = b->busy_int;
+            if (j == 0 || growth > s->r->backlog_growth) {
+                s->r->backlog_growth = growth;
+            }
         }
     }
     /*

@@ -90,6 +90,12 @@ typedef struct LbResult {
     double p99_first_ns, p99_second_ns;
     /* busy fraction (requests and background) of each blade, measured */
     double util_mean, util_max;
+    /*
+     * The largest growth of a blade's requests in system over the
+     * measured span: a backlog that keeps growing (an overloaded blade)
+     * shows as thousands, a stable queue as a few.
+     */
+    double backlog_growth;
     /* share of measured flows sent to the fast blades (LB_HET_SPEED) */
     double fast_share;
     uint64_t affinity_violations;   /* requests not on their flow's blade */
