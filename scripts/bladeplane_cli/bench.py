@@ -15,6 +15,10 @@ BENCHES = {
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
             "interrupts and MMIO per frame",
             "tests/qtest/blade/blade-nic-bench"),
+    "switch": ("frames/s and Gb/s through the chassis's switch blade "
+               "(lane to lane, lane to uplink) beside QEMU's hub with stream "
+               "netdevs, forwarding latency, memory per slot and per flow",
+               "tests/qtest/blade/blade-switch-bench"),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "

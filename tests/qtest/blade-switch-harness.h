@@ -40,6 +40,7 @@ typedef struct ShBlade {
     uint8_t mac[6];
     GQueue rx;                  /* ShFrame *, received from the switch */
     uint64_t nrx;
+    bool count_only;            /* count received frames, keep none */
 } ShBlade;
 
 typedef struct SwHarness {
@@ -48,9 +49,11 @@ typedef struct SwHarness {
     unsigned slots;
     ShBlade blades[SH_MAX_SLOTS];
     int up_fd;                  /* the uplink's network end, or -1 */
-    uint8_t up_buf[4 + SH_MAX_FRAME];
+    uint8_t up_buf[65536];
     size_t up_have;
     GQueue up_rx;               /* ShFrame *, from the switch's uplink */
+    uint64_t up_nrx;
+    bool up_count_only;         /* count uplink frames, keep none */
 } SwHarness;
 
 static const uint8_t sh_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -161,8 +164,13 @@ static inline void sh_stop(SwHarness *h)
 static inline void sh_blade_rx(void *opaque, const uint8_t *frame, size_t len)
 {
     ShBlade *b = opaque;
-    ShFrame *f = g_malloc(sizeof(*f) + len);
+    ShFrame *f;
 
+    if (b->count_only) {
+        b->nrx++;
+        return;
+    }
+    f = g_malloc(sizeof(*f) + len);
     f->len = len;
     memcpy(f->data, frame, len);
     g_queue_push_tail(&b->rx, f);
@@ -194,27 +202,31 @@ static inline void sh_up_read(SwHarness *h)
     for (;;) {
         ssize_t n = read(h->up_fd, h->up_buf + h->up_have,
                          sizeof(h->up_buf) - h->up_have);
-        size_t len;
+        size_t off = 0, len;
 
         if (n <= 0) {
             return;
         }
         h->up_have += n;
-        while (h->up_have >= 4) {
+        while (h->up_have - off >= 4) {
             ShFrame *f;
 
-            len = ldl_be_p(h->up_buf);
+            len = ldl_be_p(h->up_buf + off);
             g_assert_cmpuint(len, <=, SH_MAX_FRAME);
-            if (h->up_have < 4 + len) {
+            if (h->up_have - off < 4 + len) {
                 break;
             }
-            f = g_malloc(sizeof(*f) + len);
-            f->len = len;
-            memcpy(f->data, h->up_buf + 4, len);
-            g_queue_push_tail(&h->up_rx, f);
-            memmove(h->up_buf, h->up_buf + 4 + len, h->up_have - 4 - len);
-            h->up_have -= 4 + len;
+            h->up_nrx++;
+            if (!h->up_count_only) {
+                f = g_malloc(sizeof(*f) + len);
+                f->len = len;
+                memcpy(f->data, h->up_buf + off + 4, len);
+                g_queue_push_tail(&h->up_rx, f);
+            }
+            off += 4 + len;
         }
+        memmove(h->up_buf, h->up_buf + off, h->up_have - off);
+        h->up_have -= off;
     }
 }
 
