@@ -30,6 +30,12 @@ typedef struct SwPort {
 
 typedef struct SwBlade {
     bool present;
+    bool remote;
+    uint64_t chassis_id;        /* remote blades: where, how far */
+    char chassis[SW_NAME_LEN];
+    uint8_t remote_slot;
+    unsigned hops;
+    bool remote_in_rotation;    /* as its own chassis says */
     unsigned port;
     bool mac_known;
     uint8_t mac[6];
@@ -74,8 +80,8 @@ struct SwitchCore {
     void *opaque;
     SwPort ports[SW_MAX_PORTS];
     unsigned nports;
-    SwBlade blades[SW_MAX_BLADES];
-    BalBlade bal[SW_MAX_BLADES];    /* what the policies read */
+    SwBlade blades[SW_BLADES_ALL];
+    BalBlade bal[SW_BLADES_ALL];    /* what the policies read */
     SwRule *rules[SW_MAX_RULES];
     unsigned nrules;
     uint32_t next_rule_id;
@@ -98,6 +104,7 @@ static const char *const drop_names[SW_DROP__MAX] = {
     [SW_DROP_NO_BLADE] = "no_blade",
     [SW_DROP_FRAGMENT] = "fragment",
     [SW_DROP_BAD_IP] = "bad_ip",
+    [SW_DROP_BLOCKED] = "blocked",
 };
 
 const char *swcore_drop_name(SwDrop d)
@@ -118,6 +125,7 @@ void swcore_config_init(SwConfig *cfg)
     cfg->flow_linger_ns = 2 * 1000000000ull;
     cfg->util_stale_ns = 1000000000ull;
     cfg->seed = 1;
+    cfg->hop_cost_pct = 10;
     bal_params_init(&cfg->bal);
 }
 
@@ -163,8 +171,14 @@ static bool blade_rotation(const SwitchCore *sw, unsigned slot, uint64_t now,
     const SwBlade *b = &sw->blades[slot];
     const BalBlade *bb = &sw->bal[slot];
 
-    if (!b->present || !sw->ports[b->port].info.up) {
+    if (!b->present) {
+        *why = "gone";
+    } else if (!sw->ports[b->port].info.up) {
         *why = "link down";
+    } else if (sw->ports[b->port].info.blocked) {
+        *why = "port blocked";
+    } else if (b->remote && !b->remote_in_rotation) {
+        *why = "out of rotation in its chassis";
     } else if (!b->mac_known) {
         *why = "no MAC learned yet";
     } else if (!bb->report_ns) {
@@ -344,8 +358,8 @@ SwitchCore *swcore_new(const SwConfig *cfg, const SwOps *ops, void *opaque)
         swcore_free(sw);
         return NULL;
     }
-    for (i = 0; i < SW_MAX_BLADES; i++) {
-        sw->blades[i].reason = "link down";
+    for (i = 0; i < SW_BLADES_ALL; i++) {
+        sw->blades[i].reason = i < SW_MAX_BLADES ? "link down" : "gone";
     }
     sw->next_rule_id = 1;
     return sw;
@@ -395,6 +409,18 @@ unsigned swcore_port_count(const SwitchCore *sw)
     return sw->nports;
 }
 
+/* The blades reached through @port see its state change. */
+static void blades_on_port_update(SwitchCore *sw, unsigned port, uint64_t now)
+{
+    unsigned i;
+
+    for (i = 0; i < SW_BLADES_ALL; i++) {
+        if (sw->blades[i].present && sw->blades[i].port == port) {
+            blade_update(sw, i, now);
+        }
+    }
+}
+
 void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now)
 {
     SwPortInfo *pi;
@@ -408,9 +434,130 @@ void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now)
     if (!up) {
         mac_forget_port(sw, port);
     }
-    if (pi->kind == SW_PORT_SLOT) {
-        blade_update(sw, pi->slot, now);
+    blades_on_port_update(sw, port, now);
+}
+
+void swcore_port_set_blocked(SwitchCore *sw, unsigned port, bool blocked,
+                             uint64_t now)
+{
+    SwPortInfo *pi;
+
+    if (port >= sw->nports || sw->ports[port].info.blocked == blocked) {
+        return;
     }
+    pi = &sw->ports[port].info;
+    pi->blocked = blocked;
+    if (blocked) {
+        mac_forget_port(sw, port);
+    }
+    blades_on_port_update(sw, port, now);
+}
+
+void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
+                      uint64_t now)
+{
+    if (port < sw->nports && !(mac[0] & 1) && !mac_is_zero(mac) &&
+        memcmp(mac, sw->cfg.mac, 6)) {
+        learn(sw, mac, port, now);
+    }
+}
+
+/*
+ * Remote figures weigh less as they age: from what was reported towards
+ * an uninformed 50 % when they reach the staleness limit.
+ */
+static uint8_t age_weighted(const SwitchCore *sw, unsigned pct,
+                            uint64_t age_ns)
+{
+    uint64_t lim = sw->cfg.util_stale_ns;
+    uint64_t a = age_ns < lim ? age_ns : lim;
+
+    pct = pct > 100 ? 100 : pct;
+    return (uint8_t)((pct * (lim - a) + 50 * a + lim / 2) / lim);
+}
+
+static int remote_index(const SwitchCore *sw, uint64_t chassis, unsigned slot)
+{
+    unsigned i;
+
+    for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
+        const SwBlade *b = &sw->blades[i];
+
+        if (b->remote && b->chassis_id == chassis &&
+            b->remote_slot == slot) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
+                           unsigned n, uint64_t now)
+{
+    bool keep[SW_BLADES_ALL] = { false };
+    unsigned i, taken = 0;
+
+    for (i = 0; i < n; i++) {
+        const SwRemoteBlade *r = &rb[i];
+        int idx = remote_index(sw, r->chassis_id, r->slot);
+        SwBlade *b;
+        BalBlade *bb;
+
+        if (r->port >= sw->nports || r->slot >= SW_MAX_BLADES) {
+            continue;
+        }
+        if (idx < 0) {
+            unsigned k;
+
+            for (k = SW_MAX_BLADES; k < SW_BLADES_ALL; k++) {
+                if (!sw->blades[k].remote && !sw->bal[k].active) {
+                    break;
+                }
+            }
+            if (k == SW_BLADES_ALL) {
+                continue;
+            }
+            idx = k;
+            b = &sw->blades[idx];
+            memset(b, 0, sizeof(*b));
+            memset(&sw->bal[idx], 0, sizeof(sw->bal[idx]));
+            b->remote = true;
+            b->chassis_id = r->chassis_id;
+            b->remote_slot = r->slot;
+            b->reason = "gone";
+        }
+        b = &sw->blades[idx];
+        bb = &sw->bal[idx];
+        keep[idx] = true;
+        taken++;
+        b->present = true;
+        snprintf(b->chassis, sizeof(b->chassis), "%s", r->chassis);
+        b->port = r->port;
+        b->hops = r->hops;
+        b->remote_in_rotation = r->in_rotation;
+        memcpy(b->mac, r->mac, 6);
+        b->mac_known = true;
+        b->reports++;
+        bb->cpu_pct = age_weighted(sw, r->cpu_pct, r->age_ns);
+        bb->irq_pct = age_weighted(sw, r->irq_pct, r->age_ns);
+        bb->report_ns = now > r->age_ns ? now - r->age_ns : 1;
+        /* What was dispatched before these figures is in them. */
+        bb->since_report = 0;
+        bb->cost_pct = r->hops * sw->cfg.hop_cost_pct;
+    }
+    for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
+        if (sw->blades[i].remote && !keep[i]) {
+            sw->blades[i].present = false;
+            /* Its index is free once no open flow refers to it. */
+            if (!sw->bal[i].active) {
+                sw->blades[i].remote = false;
+            }
+        }
+        if (sw->blades[i].remote || sw->blades[i].in_rotation) {
+            blade_update(sw, i, now);
+        }
+    }
+    return taken;
 }
 
 /* ---- rules --------------------------------------------------------------- */
@@ -527,8 +674,10 @@ int swcore_rule_add(SwitchCore *sw, const SwRuleSpec *spec, char *err,
         snprintf(err, errlen, "unknown policy");
         return -1;
     }
-    if (spec->nblades == 0 || spec->nblades > SW_MAX_BLADES) {
-        snprintf(err, errlen, "a rule needs 1 to %d blades", SW_MAX_BLADES);
+    if ((spec->nblades == 0 && !spec->remote) ||
+        spec->nblades > SW_MAX_BLADES) {
+        snprintf(err, errlen, "a rule needs 1 to %d blades (or the blades "
+                 "of other chassis)", SW_MAX_BLADES);
         return -1;
     }
     for (i = 0; i < spec->nblades; i++) {
@@ -605,8 +754,22 @@ int swcore_rule_set_policy(SwitchCore *sw, const char *name, BalPolicy p)
 static int place(SwitchCore *sw, SwRule *r, bool moved, uint64_t now)
 {
     const SwRuleSpec *s = &r->info.spec;
-    int pos = bal_pick(&r->bal, sw->bal, r->members, s->nblades, now);
-    int slot = pos < 0 ? -1 : r->members[pos];
+    uint16_t all[SW_BLADES_ALL];
+    const uint16_t *members = r->members;
+    unsigned n = s->nblades, i;
+    int pos, slot;
+
+    if (s->remote) {
+        memcpy(all, r->members, n * sizeof(all[0]));
+        for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
+            if (sw->blades[i].remote && sw->blades[i].present) {
+                all[n++] = i;
+            }
+        }
+        members = all;
+    }
+    pos = bal_pick(&r->bal, sw->bal, members, n, now);
+    slot = pos < 0 ? -1 : members[pos];
 
     if (sw->ops.decision) {
         SwDecision d = {
@@ -838,7 +1001,7 @@ static void flood(SwitchCore *sw, unsigned in, const uint8_t *frame,
     unsigned p;
 
     for (p = 0; p < sw->nports; p++) {
-        if (p != in && sw->ports[p].info.up) {
+        if (p != in && sw->ports[p].info.up && !sw->ports[p].info.blocked) {
             output(sw, p, frame, len);
         }
     }
@@ -874,12 +1037,16 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
         drop(sw, port, SW_DROP_BAD_SOURCE);
         return;
     }
-    learn(sw, src, port, now);
     type = rd16(frame + 12);
     if (type == SW_ETHERTYPE_FABRIC && sw->ops.fabric_frame) {
         sw->ops.fabric_frame(sw->opaque, port, frame, len);
         return;
     }
+    if (pi->blocked) {
+        drop(sw, port, SW_DROP_BLOCKED);
+        return;
+    }
+    learn(sw, src, port, now);
     if (!memcmp(dst, sw->cfg.mac, 6)) {
         if (type == ETHERTYPE_IPV4) {
             to_vip(sw, port, frame, len, now);
@@ -902,6 +1069,8 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
         drop(sw, port, SW_DROP_SAME_PORT);
     } else if (!sw->ports[out].info.up) {
         drop(sw, port, SW_DROP_PORT_DOWN);
+    } else if (sw->ports[out].info.blocked) {
+        drop(sw, port, SW_DROP_BLOCKED);
     } else {
         output(sw, out, frame, len);
     }
@@ -943,7 +1112,7 @@ void swcore_tick(SwitchCore *sw, uint64_t now)
         lru_remove(sw->flows, idx);
         sw->flow_stats.expired++;
     }
-    for (slot = 0; slot < SW_MAX_BLADES; slot++) {
+    for (slot = 0; slot < SW_BLADES_ALL; slot++) {
         if (sw->blades[slot].present) {
             blade_update(sw, slot, now);
         }
@@ -972,7 +1141,7 @@ uint64_t swcore_deadline(const SwitchCore *sw)
 
         dl = t < dl ? t : dl;
     }
-    for (slot = 0; slot < SW_MAX_BLADES; slot++) {
+    for (slot = 0; slot < SW_BLADES_ALL; slot++) {
         if (sw->blades[slot].in_rotation) {
             uint64_t t = sw->bal[slot].report_ns + sw->cfg.util_stale_ns;
 
@@ -1000,12 +1169,17 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     const BalBlade *bb;
 
     memset(bi, 0, sizeof(*bi));
-    if (slot >= SW_MAX_BLADES || !sw->blades[slot].present) {
+    if (slot >= SW_BLADES_ALL || !sw->blades[slot].present) {
         return false;
     }
     b = &sw->blades[slot];
     bb = &sw->bal[slot];
     bi->present = true;
+    bi->remote = b->remote;
+    bi->slot = b->remote ? b->remote_slot : slot;
+    bi->hops = b->hops;
+    bi->chassis_id = b->chassis_id;
+    memcpy(bi->chassis, b->chassis, sizeof(bi->chassis));
     bi->port = b->port;
     bi->mac_known = b->mac_known;
     memcpy(bi->mac, b->mac, 6);

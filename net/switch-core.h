@@ -12,8 +12,10 @@
  * ops->output(), synchronously.  Time is the caller's, in nanoseconds,
  * never going back.
  *
- * Blades: blade i is the blade in slot i, reached through the port that
- * swcore_add_port() created for that slot.
+ * Blades: blade i < SW_MAX_BLADES is the blade in slot i, reached through
+ * the port that swcore_add_port() created for that slot.  Blades of other
+ * chassis (swcore_set_remote(), from the inter-chassis control protocol)
+ * take indices from SW_MAX_BLADES up.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -28,6 +30,8 @@
 
 #define SW_MAX_PORTS        128
 #define SW_MAX_BLADES       64      /* slots */
+#define SW_MAX_REMOTE       192     /* blades of other chassis */
+#define SW_BLADES_ALL       (SW_MAX_BLADES + SW_MAX_REMOTE)
 #define SW_MAX_RULES        64
 #define SW_NAME_LEN         32      /* names, NUL included */
 #define SW_MIN_FRAME        14
@@ -57,6 +61,7 @@ typedef enum SwDrop {
     SW_DROP_NO_BLADE,       /* new flow, no blade of the group eligible */
     SW_DROP_FRAGMENT,       /* fragmented datagram to a VIP */
     SW_DROP_BAD_IP,         /* malformed IPv4, ARP or L4 header */
+    SW_DROP_BLOCKED,        /* ingress or egress port blocked (loop) */
     SW_DROP__MAX
 } SwDrop;
 
@@ -71,6 +76,7 @@ typedef struct SwConfig {
     uint64_t flow_linger_ns;    /* after FIN/RST from the client; 0: 2 s */
     uint64_t util_stale_ns;     /* 0: 1 s */
     uint64_t seed;              /* hash and policy seed */
+    uint32_t hop_cost_pct;      /* load added per chassis hop; 0: none */
     BalParams bal;              /* policy parameters */
 } SwConfig;
 
@@ -92,8 +98,8 @@ typedef struct SwOps {
     /* Send @frame on @port.  The core does not keep the pointer. */
     void (*output)(void *opaque, unsigned port, const uint8_t *frame,
                    size_t len);
-    /* Blade @slot entered or left the rotation (optional). */
-    void (*blade_state)(void *opaque, unsigned slot, bool in_rotation,
+    /* Blade @blade entered or left the rotation (optional). */
+    void (*blade_state)(void *opaque, unsigned blade, bool in_rotation,
                         const char *reason);
     /* Every balancing decision (optional). */
     void (*decision)(void *opaque, const SwDecision *d);
@@ -120,6 +126,40 @@ int swcore_add_port(SwitchCore *sw, SwPortKind kind, const char *name,
 unsigned swcore_port_count(const SwitchCore *sw);
 /* Port link: frames flow only while up.  Down forgets its MACs. */
 void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now);
+/*
+ * A blocked port (a link the spanning tree keeps out of use) neither
+ * takes nor gets data frames; control frames still reach
+ * ops->fabric_frame.  Blocking forgets its MACs.
+ */
+void swcore_port_set_blocked(SwitchCore *sw, unsigned port, bool blocked,
+                             uint64_t now);
+/* Learn @mac on @port as if a frame from it had arrived there. */
+void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
+                      uint64_t now);
+
+/* A blade of another chassis, as the control protocol reports it. */
+typedef struct SwRemoteBlade {
+    uint64_t chassis_id;
+    char chassis[SW_NAME_LEN];
+    uint8_t slot;               /* in its chassis */
+    uint8_t mac[6];
+    unsigned port;              /* reached through this port */
+    unsigned hops;              /* chassis crossed: 1 = the next one */
+    bool in_rotation;           /* in its own chassis */
+    uint8_t cpu_pct, irq_pct;
+    uint64_t age_ns;            /* of the figures, now */
+} SwRemoteBlade;
+
+/*
+ * The blades of other chassis now, replacing the previous set.  A blade
+ * keeps its index while it stays (same chassis and slot), so its flows
+ * stay; one that is gone leaves the rotation and its flows move.  The
+ * figures weigh less as they age (towards 50 % at util_stale_ns), and
+ * each hop adds hop_cost_pct.  Returns how many were taken (at most
+ * SW_MAX_REMOTE).
+ */
+unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
+                           unsigned n, uint64_t now);
 
 /*
  * A frame from @port (destination MAC first, no FCS).  The core may
@@ -152,6 +192,7 @@ typedef struct SwRuleSpec {
     uint16_t port_min, port_max;
     uint16_t nblades;
     uint8_t blades[SW_MAX_BLADES];  /* slots */
+    bool remote;                /* also every blade of other chassis */
     BalPolicy policy;
 } SwRuleSpec;
 
@@ -172,6 +213,7 @@ typedef struct SwPortInfo {
     char name[SW_NAME_LEN];
     unsigned slot;
     bool up;
+    bool blocked;
     uint64_t rx_frames, rx_bytes;   /* into the core */
     uint64_t tx_frames, tx_bytes;   /* passed to ops->output */
     uint64_t drops;                 /* the core's drops of its frames */
@@ -180,6 +222,11 @@ typedef struct SwPortInfo {
 
 typedef struct SwBladeInfo {
     bool present;               /* a port exists for this slot */
+    bool remote;                /* in another chassis: */
+    uint64_t chassis_id;
+    char chassis[SW_NAME_LEN];
+    unsigned slot;              /* its slot there (or here) */
+    unsigned hops;
     unsigned port;
     bool mac_known;
     uint8_t mac[6];
@@ -199,7 +246,7 @@ typedef struct SwRuleInfo {
     SwRuleSpec spec;
     uint64_t new_flows;
     uint64_t no_blade;
-    uint64_t blade_new_flows[SW_MAX_BLADES];    /* per slot */
+    uint64_t blade_new_flows[SW_BLADES_ALL];    /* per blade index */
 } SwRuleInfo;
 
 typedef struct SwFlowStats {
@@ -219,14 +266,15 @@ typedef struct SwFlowInfo {
     uint32_t src_ip, dst_ip;    /* network order */
     uint16_t src_port, dst_port;
     unsigned rule;
-    unsigned slot;
+    unsigned slot;              /* the blade index */
     bool closing;
     uint64_t idle_ns;
     uint64_t packets, bytes;
 } SwFlowInfo;
 
 bool swcore_port_info(const SwitchCore *sw, unsigned port, SwPortInfo *pi);
-bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
+/* Blade @blade (0 .. SW_BLADES_ALL - 1); false if there is none. */
+bool swcore_blade_info(const SwitchCore *sw, unsigned blade, uint64_t now,
                        SwBladeInfo *bi);
 /* Rules by position 0..swcore_rule_count()-1, in lookup order. */
 unsigned swcore_rule_count(const SwitchCore *sw);

@@ -343,7 +343,10 @@ static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
     BladeSwitchState *s = opaque;
 
     trace_blade_switch_blade(slot, in, reason);
-    qapi_event_send_blade_switch_blade(bsw_path(s), slot, in, reason);
+    /* Blades of other chassis are their own chassis's to announce. */
+    if (slot < SW_MAX_BLADES) {
+        qapi_event_send_blade_switch_blade(bsw_path(s), slot, in, reason);
+    }
 }
 
 static void bsw_core_decision(void *opaque, const SwDecision *d)
