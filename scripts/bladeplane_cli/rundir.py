@@ -182,6 +182,40 @@ def find(name=None):
     return found[0]
 
 
+def check_not_up(name):
+    """Failure if topology `name` runs (a quick check before the slow
+    steps; create() checks again, atomically)."""
+    path = os.path.join(base_dir(), name)
+    if not os.path.isfile(os.path.join(path, STATE)):
+        return
+    run = Run(path)
+    if run.alive():
+        raise Failure(f"topology '{name}' is already up (run directory "
+                      f"{path}); 'bladeplane down {name}' stops it")
+
+
+def find_blade(ident, topology_name=None):
+    """(Run, process record) of a blade: NAME or CHASSIS.NAME, in the given
+    topology or in the one that has it."""
+    chassis, _, name = ident.rpartition(".")
+    candidates = [find(topology_name)] if topology_name else runs()
+    found = []
+    for run in candidates:
+        for p in run.processes():
+            if p["kind"] == "blade" and p["name"] == name and \
+                    (not chassis or p.get("chassis") == chassis):
+                found.append((run, p))
+    if not found:
+        where = (f"topology '{topology_name}'" if topology_name else
+                 "the topologies that are up (" + (", ".join(
+                     r.name for r in candidates) or "none") + ")")
+        raise Failure(f"no blade '{ident}' in {where}")
+    if len(found) > 1:
+        raise Failure(f"blade '{ident}' is in several topologies ("
+                      f"{', '.join(r.name for r, _ in found)}): use -t NAME")
+    return found[0]
+
+
 # ---- processes ----------------------------------------------------------------
 
 
