@@ -199,6 +199,7 @@ class Launcher:
         self.rotation_timeout = rotation_timeout
         self.run = None
         self.blades = {}            # name -> blade.Blade (background)
+        self.procs = []             # every Popen started
 
     def up(self):
         for ch in self.topo.chassis:
@@ -230,6 +231,8 @@ class Launcher:
         finally:
             for b in self.blades.values():
                 b.disconnect()
+            for proc in self.procs:
+                detach(proc)
         return self.run, not_in
 
     def _abort(self, exc):
@@ -261,6 +264,7 @@ class Launcher:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
+        self.procs.append(proc)
         with open(files["pid"], "w") as f:
             f.write(f"{proc.pid}\n")
         self._add_process(_record("chassis", ch.name, proc.pid, files["qmp"],
@@ -288,6 +292,7 @@ class Launcher:
             with open(blade.log_path, "ab") as log:
                 log.write(f"$ {' '.join(blade.argv)}\n".encode())
             blade.start()
+            self.procs.append(blade.proc)
             self.blades[b.name] = blade
             self._add_process(_record(
                 "blade", b.name, blade.proc.pid, blade.qmp_path,
@@ -426,10 +431,20 @@ class Launcher:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f,
                                     stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
+        self.procs.append(proc)
         with open(pid_file, "w") as f:
             f.write(f"{proc.pid}\n")
         self._add_process(_record("injector", "impair", proc.pid,
                                   self.run.path, log=log, pid_file=pid_file))
+
+
+def detach(proc):
+    """Let a background process go: it outlives this command, and its end
+    is observed through its pid (rundir.process_alive, which also reaps it
+    while it is still our child), never through this Popen object, which
+    would otherwise warn that it is still running when collected."""
+    if proc.poll() is None:
+        proc.returncode = 0
 
 
 def describe_uplink(ch):

@@ -67,6 +67,8 @@ class ConsoleSession:
     def send(self, data):
         try:
             self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            raise ConsoleError(f"{self.what}: the console closed")
         except OSError as e:
             raise ConsoleError(f"{self.what}: console: {e.strerror or e}")
 
@@ -89,6 +91,8 @@ class ConsoleSession:
                 data = self.sock.recv(65536)
             except socket.timeout:
                 continue
+            except ConnectionResetError:
+                data = b""
             except OSError as e:
                 raise ConsoleError(f"{self.what}: console: {e.strerror or e}")
             if not data:
@@ -147,7 +151,10 @@ def attach(path, what, stdin_fd=0, stdout_fd=1, linger=1.0, notice=None):
             if not ready:
                 break                      # stdin done and the console quiet
             if sock in ready:
-                data = sock.recv(65536)
+                try:
+                    data = sock.recv(65536)
+                except ConnectionResetError:
+                    data = b""
                 if not data:
                     status = 1
                     if is_tty:
@@ -161,11 +168,13 @@ def attach(path, what, stdin_fd=0, stdout_fd=1, linger=1.0, notice=None):
                     stdin_open = False
                     continue
                 cut = data.find(ESCAPE)
-                if cut >= 0:
-                    if cut:
-                        sock.sendall(data[:cut])
+                try:
+                    sock.sendall(data if cut < 0 else data[:cut])
+                except (BrokenPipeError, ConnectionResetError):
+                    status = 1
                     break
-                sock.sendall(data)
+                if cut >= 0:
+                    break
     finally:
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)

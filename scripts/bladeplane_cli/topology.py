@@ -493,10 +493,10 @@ def _ipv4(node, key, value, index=None):
 
 
 def _chassis(node, index, defaults):
-    node.check_keys({"name", "slots", "subnet", "gateway", "uplink", "switch",
-                     "blade", "service", "steering", "impairment"})
     name = node.name("name", f"c{index + 1}")
     node.label = f"chassis.{name}"
+    node.check_keys({"name", "slots", "subnet", "gateway", "uplink", "switch",
+                     "blade", "service", "steering", "impairment"})
     slots = node.int("slots", 4, 0, 64)
     subnet_text = node.str("subnet", "10.0.2.0/24")
     try:
@@ -652,8 +652,6 @@ def _split_opts(text):
 
 
 def _blade(node, index, chassis, slots, subnet, defaults):
-    node.check_keys({"slot", "name", "memory", "cpus", "ip", "mac",
-                     "append"} | set(NIC_PROPS))
     if not node.has("slot"):
         node.error(None, "missing key 'slot'")
     if slots == 0:
@@ -663,6 +661,8 @@ def _blade(node, index, chassis, slots, subnet, defaults):
     if PORT_NAME_RE.match(name):
         node.error("name", f"{name!r} is a switch port name; choose another")
     node.label = f"{chassis.label}.blade.{name}"
+    node.check_keys({"slot", "name", "memory", "cpus", "ip", "mac",
+                     "append"} | set(NIC_PROPS))
     memory = node.int("memory", defaults["memory"], 64, 65536)
     cpus = node.int("cpus", defaults["cpus"], 1, 64)
     if node.has("ip"):
@@ -748,8 +748,8 @@ def _vip(node, key, subnet, uplink, taken, required):
 
 
 def _service(node, chassis, subnet, uplink, taken, rules):
-    node.check_keys({"name", "vip", "protocol", "port", "blades", "policy"})
     name = _rule_name(node, rules, "service")
+    node.check_keys({"name", "vip", "protocol", "port", "blades", "policy"})
     vip = _vip(node, "vip", subnet, uplink, taken, True)
     protocol = node.str("protocol", "tcp", choices=PROTOCOLS)
     port = node.int("port", 0, 0, 65535)
@@ -762,9 +762,9 @@ def _service(node, chassis, subnet, uplink, taken, rules):
 
 
 def _steering(node, chassis, subnet, uplink, taken, rules):
+    name = _rule_name(node, rules, "steering")
     node.check_keys({"name", "vip", "protocol", "port-min", "port-max",
                      "blades", "policy"})
-    name = _rule_name(node, rules, "steering")
     vip = _vip(node, "vip", subnet, uplink, taken, False)
     protocol = node.str("protocol", "tcp", choices=PROTOCOLS)
     if not node.has("port-min"):

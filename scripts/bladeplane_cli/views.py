@@ -309,7 +309,9 @@ def render_top(title, prev, cur, ch):
     text = head + "\n" + table(["slot", "blade", "link", "rot", "cpu", "irq",
                                 "age", "new", "share", "flows", "moved",
                                 "errors"], table_rows)
-    out = [r for r in rows if not r["in_rotation"] and r["reason"]]
+    # Why a blade is out of rotation (empty slots need no explanation).
+    out = [r for r in rows if not r["in_rotation"] and r["reason"] and
+           r["slot"] in blade_names(ch)]
     for r in out:
         text += f"\n  {r['blade']}: {r['reason']}"
     return text
