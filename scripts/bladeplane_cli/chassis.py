@@ -167,6 +167,10 @@ def check_host_ports(ch):
     for f in ch.uplink.forwards:
         kind = socket.SOCK_STREAM if f.protocol == "tcp" else socket.SOCK_DGRAM
         s = socket.socket(socket.AF_INET, kind)
+        if f.protocol == "tcp":
+            # As QEMU's own listener: connections of an earlier run waiting
+            # in TIME_WAIT do not make the port busy.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((f.host_addr or "0.0.0.0", f.host_port))
         except OSError as e:
@@ -527,7 +531,10 @@ def down(run):
     if stuck:
         raise Failure(f"could not stop {', '.join(stuck)} (even with SIGKILL); "
                       f"run directory {run.path} kept")
-    forced = [f"{n} ({h})" for n, h in how.items() if h.startswith("SIG")]
+    # Helpers stop on SIGTERM by design; QEMU should have quit on request.
+    helpers = {p["name"] for p in procs if p["kind"] == "injector"}
+    forced = [f"{n} ({h})" for n, h in how.items()
+              if h.startswith("SIG") and n not in helpers]
     run.remove()
     print(f"    stopped in {time.monotonic() - start:.1f} s"
           + (f"; had to signal {', '.join(forced)}" if forced else "")

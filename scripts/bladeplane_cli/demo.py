@@ -27,7 +27,7 @@ NAME = "demo"
 BUSY = "b1"                 # the blade that gets the hog
 FRAME_S = 5.0               # seconds per top frame
 SETTLE_S = 5.0              # after the hog starts, before measuring "after"
-LOAD_THREADS = 4
+LOAD_THREADS = 2
 LOAD_PATH = "/cgi-bin/work?kb=64"
 
 
@@ -35,6 +35,7 @@ def free_port(host, preferred):
     """preferred if it is free on host, else a port the kernel picks."""
     for port in (preferred, 0):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return s.getsockname()[1]

@@ -40,19 +40,21 @@ OWN_PARAMS = {"blade.name": "name", "blade.ip": "ip", "blade.gw": "the "
               "chassis's gateway", "blade.vip": "the services' vip"}
 APPEND_MAX = 1024
 
-# The switch's properties a topology may set (docs/switch-blade.md):
-# key -> (kind, low, high) for numbers, or a tuple of choices for strings.
+# The switch's properties a topology may set (docs/switch-blade.md), with
+# the ranges the device accepts (slot-speed: the NICs' range, since they get
+# the same speed): key -> (kind, low, high) for numbers, or a tuple of
+# choices for strings.
 SWITCH_PROPS = {
     "slot-speed": ("int", 0, 100000),
     "pcs": ("8b10b", "raw"),
     "mac": "mac",
     "mac-aging": ("int", 1, 1000000),
-    "mac-table-size": ("int", 1, 1 << 20),
+    "mac-table-size": ("int", 16, 1 << 20),
     "flow-idle": ("int", 1, 1000000),
-    "flow-table-size": ("int", 1, 1 << 24),
+    "flow-table-size": ("int", 16, 1 << 22),
     "util-stale": ("int", 1, 3600000),
     "queue-frames": ("int", 1, 65536),
-    "seed": ("int", 0, (1 << 32) - 1),
+    "seed": ("int", 0, (1 << 64) - 1),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 
@@ -595,7 +597,7 @@ def _uplink(chassis, subnet):
     if node is None:
         return Uplink("user", [])
     node.check_keys({"netdev", "forward", "speed"})
-    speed = node.int("speed", None, 0, 1000000)
+    speed = node.int("speed", None, 0, 400000)
     if node.has("netdev"):
         if node.has("forward"):
             node.error("forward", "forward is for user networking; with "

@@ -68,12 +68,11 @@ def ports_by_name(state):
 
 
 def port_errors(port):
-    """Errors on a port: its own count plus the PCS's, for slots."""
+    """Errors on a port (for a slot its count includes the PCS's code
+    errors and bad frames)."""
     if not port:
         return None
-    pcs = port.get("pcs") or {}
-    return (port.get("errors", 0) + pcs.get("code_errors", 0) +
-            pcs.get("fcs_errors", 0))
+    return port.get("errors")
 
 
 # ---- formatting -----------------------------------------------------------------

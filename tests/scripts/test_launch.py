@@ -34,7 +34,7 @@ append = "loglevel=4"
 name = "c1"
 slots = 3
 [chassis.uplink]
-forward = ["tcp:127.0.0.1:PORT-10.0.2.100:80", "udp::5353-10.0.2.11:53"]
+forward = ["tcp:127.0.0.1:PORT-10.0.2.100:80", "udp::UDPPORT-10.0.2.11:53"]
 speed = 2500
 [chassis.switch]
 util-stale = 500
@@ -61,16 +61,17 @@ blades = ["web1"]
 """
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("0.0.0.0", 0))
     port = s.getsockname()[1]
     s.close()
     return port
 
 
-def load(text=TOPO, port=8080):
-    return topology.loads(text.replace("PORT", str(port)), "/x/t1.toml")
+def load(text=TOPO, port=8080, udp_port=5300):
+    return topology.loads(text.replace("UDPPORT", str(udp_port))
+                          .replace("PORT", str(port)), "/x/t1.toml")
 
 
 class CommandLineTest(unittest.TestCase):
@@ -84,7 +85,7 @@ class CommandLineTest(unittest.TestCase):
             "-nodefaults", "-no-user-config", "-display", "none",
             "-netdev", "user,id=uplink,net=10.0.2.0/24,host=10.0.2.2,"
                        "hostfwd=tcp:127.0.0.1:8080-10.0.2.100:80,"
-                       "hostfwd=udp::5353-10.0.2.11:53",
+                       "hostfwd=udp::5300-10.0.2.11:53",
             "-device", "blade-switch,id=switch,slots=3,backplane=/run/bp/t1/"
                        "c1/backplane,uplink=uplink,uplink-speed=2500,"
                        "slot-speed=1000,pcs=raw,util-stale=500",
@@ -95,7 +96,7 @@ class CommandLineTest(unittest.TestCase):
     def test_raw_netdev_uplink_and_commas_in_paths(self):
         topo = load(TOPO.replace(
             'forward = ["tcp:127.0.0.1:PORT-10.0.2.100:80", '
-            '"udp::5353-10.0.2.11:53"]',
+            '"udp::UDPPORT-10.0.2.11:53"]',
             'netdev = "stream,server=off,addr.type=inet,addr.host=h,'
             'addr.port=9"'))
         ch = topo.chassis[0]
@@ -237,7 +238,8 @@ class EndToEndTest(unittest.TestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
         self.port = free_port()
-        self.topo = load(port=self.port)
+        self.topo = load(port=self.port,
+                         udp_port=free_port(socket.SOCK_DGRAM))
         self.addCleanup(self.stop_all)
 
     def stop_all(self):
@@ -368,6 +370,28 @@ class EndToEndTest(unittest.TestCase):
                          f"forward tcp:127.0.0.1:{self.port}-10.0.2.100:80 is "
                          f"in use")
         self.assertEqual(rundir.runs(), [])
+
+
+class HostPortTest(unittest.TestCase):
+
+    def test_time_wait_is_not_in_use_but_a_listener_is(self):
+        # A listener like QEMU's for a forwarded port (SO_REUSEADDR), which
+        # leaves its closed connections in TIME_WAIT when the topology ends.
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        cli = socket.create_connection(("127.0.0.1", port))
+        conn, _ = srv.accept()
+        conn.close()                  # the server side closes first: TIME_WAIT
+        cli.close()
+        ch = load(port=port, udp_port=free_port(socket.SOCK_DGRAM)).chassis[0]
+        self.assertRaisesRegex(Failure, f"host port tcp:127.0.0.1:{port} of "
+                               f"forward .* is in use",
+                               chassis.check_host_ports, ch)
+        srv.close()                   # only TIME_WAIT is left on the port
+        chassis.check_host_ports(ch)
 
 
 class CliErrorTest(unittest.TestCase):

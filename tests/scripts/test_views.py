@@ -73,9 +73,9 @@ class TopTest(unittest.TestCase):
         self.assertEqual([(r["slot"], r["blade"], r["new"], r["share"],
                            r["moved"], r["link"], r["errors"], r["cpu"])
                           for r in rows],
-                         [(0, "b0", 3, 0.375, 0, True, 6, 20),
-                          (1, "busy", 0, 0.0, 2, True, 6, 95),
-                          (2, "b2", 5, 0.625, 0, False, 6, 30)])
+                         [(0, "b0", 3, 0.375, 0, True, 1, 20),
+                          (1, "busy", 0, 0.0, 2, True, 1, 95),
+                          (2, "b2", 5, 0.625, 0, False, 1, 30)])
 
     def test_frame_text(self):
         prev = state(1000, [10, 10, 10])
@@ -90,7 +90,7 @@ class TopTest(unittest.TestCase):
                                             "flows", "moved", "errors"])
         self.assertEqual(lines[3].split(), ["1", "busy", "up", "yes",
                                             "[##########]", "95%", "2%", "40ms",
-                                            "1", "10.0%", "1", "0", "6"])
+                                            "1", "10.0%", "1", "0", "1"])
         self.assertEqual(lines[4].split()[:5], ["2", "b2", "down", "no", "["])
         self.assertEqual(lines[-1], "  b2: link down")
 
