@@ -133,7 +133,8 @@ def attach(path, what, stdin_fd=0, stdout_fd=1, linger=1.0, notice=None):
     saved = termios.tcgetattr(stdin_fd) if is_tty else None
     notice = notice if notice is not None else sys.stderr
     if is_tty:
-        notice.write(f"connected to {what}'s console; Ctrl-] leaves\r\n")
+        notice.write(f"connected to {what}'s console (Enter for a prompt; "
+                     f"Ctrl-] leaves)\r\n")
         notice.flush()
         tty.setraw(stdin_fd)
     status = 0

@@ -335,6 +335,14 @@ def top(run, interval=1.0, count=None, out=sys.stdout):
             raise
     for ch in spec.chassis:
         prev[ch.name] = read(ch)
+    try:
+        return _frames(run, spec, read, prev, interval, count, out, tty)
+    except KeyboardInterrupt:          # the way to leave a live view
+        out.write("\n")
+        return 0
+
+
+def _frames(run, spec, read, prev, interval, count, out, tty):
     frames = 0
     tick = time.monotonic()
     while count is None or frames < count:

@@ -1,10 +1,14 @@
 """status/top: shares of new flows from two reads of the switch's counters,
 top's rows and the status text; the BER injector's arithmetic."""
 
+import contextlib
+import io
 import unittest
+from unittest import mock
 
 import cli_path  # noqa: F401
 from bladeplane_cli import impair, topology, views
+from bladeplane_cli.common import Failure
 
 
 def state(now_ms, new_flows, moved=None, cpu=None, links=None):
@@ -109,6 +113,52 @@ class TableTest(unittest.TestCase):
         self.assertEqual(text.splitlines(), ["  name    n  cpu",
                                              "  a       5   7%",
                                              "  long  123    -"])
+
+
+class DemoSummaryTest(unittest.TestCase):
+    """The demo's verdict, from the switch's counters at four moments."""
+
+    def setUp(self):
+        from bladeplane_cli import demo
+        self.demo = demo
+        self.busy = CHASSIS.blades[1]
+
+    def summary(self, counts):
+        start, before, settled, end = (state(i * 1000, c)
+                                       for i, c in enumerate(counts))
+        load = mock.Mock()
+        load.snapshot.return_value = {"ok": 9, "failed": 0,
+                                      "by_blade": {"b0": 5, "busy": 4},
+                                      "last_error": None}
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                return self.demo.summary(self.busy, start, before, settled,
+                                         end, load), out.getvalue()
+            except Exception as e:
+                return e, out.getvalue()
+
+    def test_share_that_falls(self):
+        rc, text = self.summary([[0, 0, 0], [30, 30, 30], [40, 35, 40],
+                                 [80, 37, 83]])
+        self.assertEqual(rc, 0)
+        self.assertIn("busy's share of new flows before its hog: 33.3% of 90",
+                      text)
+        self.assertIn("busy's share of new flows with its hog:   2.4% of 85",
+                      text)
+        self.assertIn("requests answered: 9 (b0 5, busy 4); failed: 0", text)
+
+    def test_share_that_does_not_fall_is_a_failure(self):
+        err, text = self.summary([[0, 0, 0], [30, 30, 30], [40, 40, 40],
+                                  [60, 58, 60]])
+        self.assertIsInstance(err, Failure)
+        self.assertEqual(str(err), "the busy blade's share did not drop "
+                         "clearly (33.3% -> 31.0%)")
+
+    def test_no_flows_is_a_failure(self):
+        err, _ = self.summary([[0, 0, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]])
+        self.assertEqual(str(err), "no new flows were measured in one of the "
+                         "two periods")
 
 
 class InjectorTest(unittest.TestCase):
