@@ -20,7 +20,7 @@ import time
 
 from . import blade as blade_mod
 from . import rundir, topology
-from .blade import BladeError, last_line, qemu_opt
+from .blade import last_line, qemu_opt
 from .common import REPO, Failure, Progress, say, step
 from .qmp import QMP, QMPError
 
@@ -630,7 +630,8 @@ def capture(run, port_text, pcap=None, duration=None, wait=None):
     with QMP.connect(qmp_path, what) as q:
         q.execute("blade-switch-capture", args)
     extra = f" and its utilization sets to {util_log}" if util_log else ""
-    until = f"for {duration:g} s" if duration else "until Ctrl-C"
+    until = (f"for {duration:g} s" if duration else
+             "until Ctrl-C" if wait is None else "while the caller works")
     print(f"capturing {ch.name}.{port} to {pcap}{extra}, {until}", flush=True)
     interrupted = False
     try:

@@ -8,6 +8,7 @@ connected."""
 import os
 import re
 import select
+import signal
 import socket
 import sys
 import termios
@@ -132,10 +133,16 @@ def attach(path, what, stdin_fd=0, stdout_fd=1, linger=1.0, notice=None):
     is_tty = os.isatty(stdin_fd)
     saved = termios.tcgetattr(stdin_fd) if is_tty else None
     notice = notice if notice is not None else sys.stderr
+    saved_handlers = {}
     if is_tty:
         notice.write(f"connected to {what}'s console (Enter for a prompt; "
                      f"Ctrl-] leaves)\r\n")
         notice.flush()
+        # A signal must not leave the terminal in raw mode: leave through
+        # the finally below.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            saved_handlers[sig] = signal.signal(
+                sig, lambda signum, _: sys.exit(128 + signum))
         tty.setraw(stdin_fd)
     status = 0
     stdin_open = True
@@ -181,6 +188,8 @@ def attach(path, what, stdin_fd=0, stdout_fd=1, linger=1.0, notice=None):
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
             notice.write("\r\n")
             notice.flush()
+        for sig, handler in saved_handlers.items():
+            signal.signal(sig, handler)
         sock.close()
     return status
 
