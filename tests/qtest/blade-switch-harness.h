@@ -47,6 +47,7 @@ typedef struct SwHarness {
     QTestState *qts;
     char *dir;
     unsigned slots;
+    unsigned chassis;           /* several chassis: MACs differ by this */
     ShBlade blades[SH_MAX_SLOTS];
     int up_fd;                  /* the uplink's network end, or -1 */
     uint8_t up_buf[65536];
@@ -67,36 +68,44 @@ static inline uint64_t sh_now(void)
     return g_get_monotonic_time() * 1000;
 }
 
-static inline void sh_blade_mac(unsigned slot, uint8_t *mac)
+static inline void sh_blade_mac(unsigned chassis, unsigned slot,
+                                uint8_t *mac)
 {
     static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0xbb, 0x00, 0x00 };
 
     memcpy(mac, base, 6);
+    mac[4] = chassis;
     mac[5] = slot + 1;
 }
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/*
- * Start the chassis with @slots slots and (with @uplink) a socket netdev
- * whose other end is the test; @props are extra blade-switch properties.
- */
-static inline void sh_start(SwHarness *h, unsigned slots, bool uplink,
-                            const char *props)
+typedef struct ShOpts {
+    unsigned slots;
+    bool uplink;                /* a socket netdev whose far end is the test */
+    const char *props;          /* extra properties, key=value,... */
+    /* Several chassis: */
+    unsigned chassis;           /* switch and blade MACs differ by this */
+    const char *args;           /* extra QEMU arguments (netdevs) */
+    const char *json;           /* extra members: the device given as JSON */
+} ShOpts;
+
+static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
 {
     int sv[2] = { -1, -1 };
-    g_autofree char *up = NULL;
+    g_autofree char *up = NULL, *dev = NULL;
     unsigned i;
 
-    g_assert_cmpuint(slots, <=, SH_MAX_SLOTS);
+    g_assert_cmpuint(o->slots, <=, SH_MAX_SLOTS);
     memset(h, 0, sizeof(*h));
-    h->slots = slots;
+    h->slots = o->slots;
+    h->chassis = o->chassis;
     h->up_fd = -1;
     g_queue_init(&h->up_rx);
     /* A private directory (0700), as the switch wants its backplane. */
     h->dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
     g_assert_nonnull(h->dir);
-    if (uplink) {
+    if (o->uplink) {
         g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
         h->up_fd = sv[0];
         g_assert_cmpint(fcntl(h->up_fd, F_SETFL, O_NONBLOCK), ==, 0);
@@ -106,23 +115,49 @@ static inline void sh_start(SwHarness *h, unsigned slots, bool uplink,
      * Test blades report only when told to, while every wait moves the
      * chassis's clock: reports go stale only in the tests that say so.
      */
-    h->qts = qtest_initf("-M blade-chassis %s-device blade-switch,id=switch,"
-                         "slots=%u,backplane=%s,slot-speed=0,seed=7,"
-                         "mac=52:54:00:aa:00:01%s%s%s%s",
-                         up ? up : "", slots, h->dir, uplink ? ",uplink=up"
-                                                             : "",
-                         props && strstr(props, "util-stale=") ? "" :
-                         ",util-stale=3600000",
-                         props && *props ? "," : "", props ? props : "");
+    if (o->json) {
+        dev = g_strdup_printf("'{\"driver\": \"blade-switch\", "
+                              "\"id\": \"switch\", \"slots\": %u, "
+                              "\"backplane\": \"%s\", "
+                              "\"slot-speed\": 0, \"seed\": 7, "
+                              "\"mac\": \"52:54:00:aa:%02x:01\", "
+                              "\"util-stale\": 3600000%s%s%s}'",
+                              o->slots, h->dir, o->chassis,
+                              o->uplink ? ", \"uplink\": \"up\"" : "",
+                              *o->json ? ", " : "", o->json);
+    } else {
+        dev = g_strdup_printf("blade-switch,id=switch,slots=%u,backplane=%s,"
+                              "slot-speed=0,seed=7,mac=52:54:00:aa:%02x:01"
+                              "%s%s%s%s", o->slots, h->dir, o->chassis,
+                              o->uplink ? ",uplink=up" : "",
+                              o->props && strstr(o->props, "util-stale=") ?
+                              "" : ",util-stale=3600000",
+                              o->props && *o->props ? "," : "",
+                              o->props ? o->props : "");
+    }
+    h->qts = qtest_initf("-M blade-chassis %s%s -device %s",
+                         up ? up : "", o->args ? o->args : "", dev);
     if (sv[1] >= 0) {
         close(sv[1]);
     }
-    for (i = 0; i < slots; i++) {
+    for (i = 0; i < o->slots; i++) {
         h->blades[i].h = h;
         h->blades[i].slot = i;
-        sh_blade_mac(i, h->blades[i].mac);
+        sh_blade_mac(o->chassis, i, h->blades[i].mac);
         g_queue_init(&h->blades[i].rx);
     }
+}
+
+/*
+ * Start the chassis with @slots slots and (with @uplink) a socket netdev
+ * whose other end is the test; @props are extra blade-switch properties.
+ */
+static inline void sh_start(SwHarness *h, unsigned slots, bool uplink,
+                            const char *props)
+{
+    ShOpts o = { .slots = slots, .uplink = uplink, .props = props };
+
+    sh_start_opts(h, &o);
 }
 
 static inline void sh_free_frames(GQueue *q)
