@@ -210,7 +210,7 @@ class ErrorTest(unittest.TestCase):
                          "key (did you mean 'util-stale'?)")
         self.assertEqual(self.change('name = "t"', 'name = "t"\nzzz = 1'),
                          "topo.toml:2: zzz: unknown key (known keys: chassis, "
-                         "defaults, format, image, name)")
+                         "defaults, fabric, format, image, link, name)")
         self.assertEqual(self.change('name = "web1"', 'name = "web1"\nmemroy = 1'),
                          "topo.toml:14: chassis.c1.blade.web1.memroy: unknown "
                          "key (did you mean 'memory'?)")
@@ -219,14 +219,31 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(self.change("util-stale = 500", "uplink-speed = 1"),
                          "topo.toml:8: chassis.c1.switch.uplink-speed: set by "
                          "the topology (uplink speed)")
-        self.assertEqual(self.err(BASE + "[[link]]\n"),
-                         "topo.toml:18: link: links between chassis are not "
-                         "supported yet: one chassis per topology for now")
+        self.assertEqual(self.change("util-stale = 500", "chain = 1"),
+                         "topo.toml:8: chassis.c1.switch.chain: set by the "
+                         "topology (the [[link]] tables)")
+        self.assertEqual(self.change("util-stale = 500",
+                                     "fabric-priority = 1"),
+                         "topo.toml:8: chassis.c1.switch.fabric-priority: set "
+                         "by the topology (priority in [[chassis]])")
 
-    def test_one_chassis_for_now(self):
+    def test_one_chassis_needs_no_fabric(self):
         self.assertEqual(self.err(BASE + '[[chassis]]\nname = "c2"\n'),
-                         "topo.toml:18: chassis[1]: only one chassis per "
-                         "topology for now")
+                         "topo.toml:18: chassis.c2: no link joins chassis c2 "
+                         "to chassis c1: the chassis of a topology are joined "
+                         "by [[link]] tables (chassis on their own belong in "
+                         "topologies of their own)")
+        self.assertEqual(self.err(BASE + "[fabric]\nloops = \"block\"\n"),
+                         "topo.toml:18: fabric: for chassis joined by links: "
+                         "this topology has one chassis and no [[link]]")
+        self.assertEqual(self.change("slots = 4", "slots = 4\npriority = 1"),
+                         "topo.toml:5: chassis.c1.priority: for chassis joined "
+                         "by links: this topology has one chassis and no "
+                         "[[link]]")
+        self.assertEqual(self.change("port = 80", "port = 80\nremote = true"),
+                         "topo.toml:18: chassis.c1.service.web.remote: for "
+                         "chassis joined by links: this topology has one "
+                         "chassis and no [[link]]")
         self.assertEqual(self.err('name = "t"\n'),
                          "topo.toml: chassis: no [[chassis]] table: a "
                          "topology needs one chassis")
