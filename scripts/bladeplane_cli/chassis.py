@@ -7,12 +7,21 @@ Layout of a run directory (rundir.py) for a topology with chassis c1:
     c1/switch.qmp  switch.log  switch.pid      the chassis process
     c1/backplane/slotN.sock                     the switch's slot lanes
     c1/BLADE.console  .console.log  .qmp  .pid  .log    each blade
+    linkN.sock                     the link [[link]] N between two chassis
     impair.log  impair.pid         the BER injector, when a topology has one
+
+Chassis joined by links: each link is a QEMU stream netdev on both ends,
+named after the switch's chain port there (chain0, chain1, ...): a UNIX
+socket in the run directory where end `a` listens and end `b` connects
+(and reconnects), or TCP to a chassis on another host.  Their switches
+are given as JSON (`-device {"driver": "blade-switch", ...}`), since the
+chain ports are an array.
 """
 
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,8 +37,11 @@ SWITCH_ID = "switch"
 SWITCH_PATH = f"/machine/peripheral/{SWITCH_ID}"
 NIC_PATH = "/machine/peripheral/nic0"
 UPLINK_ID = "uplink"
+KEY_ID = "fabric-key"
+RECONNECT_MS = 200          # a connecting chain port retries this often
 READY_TIMEOUT = 300
 ROTATION_TIMEOUT = 30
+FABRIC_TIMEOUT = 30         # at least; more for long advertisement intervals
 
 
 # ---- command lines --------------------------------------------------------------
@@ -56,25 +68,87 @@ def uplink_netdev(ch):
     return ",".join(opts)
 
 
-def switch_device(ch, backplane):
-    """The -device option string of the switch blade."""
-    props = {"id": SWITCH_ID, "slots": ch.slots, "backplane": backplane,
-             "uplink": UPLINK_ID}
-    if ch.uplink.speed is not None:
-        props["uplink-speed"] = ch.uplink.speed
+def link_socket(run_path, link):
+    """The UNIX socket of a link between two chassis of the topology."""
+    return os.path.join(run_path, f"link{link.index}.sock")
+
+
+def chain_netdevs(topo, ch, run_path):
+    """The -netdev option strings of a chassis's chain ports, in port
+    order: a stream netdev each, end `a` of a link listening, end `b`
+    connecting and reconnecting (so either may start first, and either may
+    restart)."""
+    out = []
+    for link, port in topo.links_of(ch.name):
+        if link.b is not None:
+            listen = link.a == ch.name
+            addr = (f"addr.type=unix,addr.path="
+                    f"{qemu_opt(link_socket(run_path, link))}")
+        else:
+            listen = link.listen
+            addr = (f"addr.type=inet,addr.host={link.peer_host},"
+                    f"addr.port={link.peer_port}")
+        opts = f"stream,id={port},server={'on' if listen else 'off'},{addr}"
+        if not listen:
+            opts += f",reconnect-ms={RECONNECT_MS}"
+        out.append(opts)
+    return out
+
+
+def chain_speed(topo, ch):
+    """The switch's chain-speed: its links' (they agree), or None."""
+    speeds = {link.speed for link, _ in topo.links_of(ch.name)
+              if link.speed is not None}
+    return speeds.pop() if speeds else None
+
+
+def switch_device(ch, backplane, topo=None):
+    """The -device argument of the switch blade: an option string for a
+    chassis on its own, JSON for chassis joined by links (the chain ports
+    are an array; numbers stay numbers)."""
+    props = {"id": SWITCH_ID, "slots": ch.slots, "backplane": backplane}
+    if ch.uplink is not None:
+        props["uplink"] = UPLINK_ID
+        if ch.uplink.speed is not None:
+            props["uplink-speed"] = ch.uplink.speed
     props.update(ch.switch)
-    return "blade-switch," + ",".join(f"{k}={qemu_opt(v)}"
-                                      for k, v in props.items())
+    if topo is None or not topo.multi():
+        return "blade-switch," + ",".join(f"{k}={qemu_opt(v)}"
+                                          for k, v in props.items())
+    props["chain"] = list(ch.chain)
+    speed = chain_speed(topo, ch)
+    if speed is not None:
+        props["chain-speed"] = speed
+    props["chassis"] = ch.name
+    props["chassis-id"] = ch.chassis_id
+    if ch.priority is not None:
+        props["fabric-priority"] = ch.priority
+    fabric = topo.fabric
+    if fabric.interval is not None:
+        props["fabric-interval"] = fabric.interval
+    if fabric.hop_cost is not None:
+        props["hop-cost"] = fabric.hop_cost
+    if fabric.key_file:
+        props["fabric-key-secret"] = KEY_ID
+    return json.dumps(dict({"driver": "blade-switch"}, **props))
 
 
-def chassis_argv(qemu_bin, ch, files):
-    return [qemu_bin, "-M", "blade-chassis", "-name", ch.name,
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-netdev", uplink_netdev(ch),
-            "-device", switch_device(ch, files["backplane"]),
-            "-chardev", f"socket,id=qmp,path={qemu_opt(files['qmp'])},"
-                        "server=on,wait=off",
-            "-mon", "chardev=qmp,mode=control"]
+def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
+    argv = [qemu_bin, "-M", "blade-chassis", "-name", ch.name,
+            "-nodefaults", "-no-user-config", "-display", "none"]
+    if ch.uplink is not None:
+        argv += ["-netdev", uplink_netdev(ch)]
+    if topo is not None and topo.multi():
+        for opts in chain_netdevs(topo, ch, run_path):
+            argv += ["-netdev", opts]
+        if topo.fabric.key_file:
+            argv += ["-object", f"secret,id={KEY_ID},"
+                                f"file={qemu_opt(topo.fabric.key_file)}"]
+    argv += ["-device", switch_device(ch, files["backplane"], topo),
+             "-chardev", f"socket,id=qmp,path={qemu_opt(files['qmp'])},"
+                         "server=on,wait=off",
+             "-mon", "chardev=qmp,mode=control"]
+    return argv
 
 
 def nic_args(ch, b, backplane):
@@ -88,12 +162,14 @@ def nic_args(ch, b, backplane):
 
 def blade_append(topo, ch, b):
     """The blade's kernel command line after blade.name (blade.py adds
-    console, quiet, panic and blade.name)."""
+    console, quiet, panic and blade.name).  A blade holds the VIPs of its
+    chassis and those of the services other chassis share (remote)."""
     words = [f"blade.ip={b.ip}"]
     if ch.gateway:
         words.append(f"blade.gw={ch.gateway}")
-    if ch.vips():
-        words.append(f"blade.vip={','.join(ch.vips())}")
+    vips = topo.blade_vips(ch)
+    if vips:
+        words.append(f"blade.vip={','.join(vips)}")
     return " ".join(words + [topo.image.append, b.append]).strip()
 
 
@@ -161,10 +237,11 @@ def wait_qmp(proc, qmp_path, what, log_path, timeout):
 # ---- up -------------------------------------------------------------------------
 
 
-def check_host_ports(ch):
-    """Fail with one line if a forwarded host port is taken (QEMU would
-    only say it could not set up the rule)."""
-    for f in ch.uplink.forwards:
+def check_host_ports(ch, topo=None):
+    """Fail with one line if a forwarded host port, or the TCP port a
+    link to another host listens on, is taken (QEMU would only say it
+    could not set up the rule)."""
+    for f in (ch.uplink.forwards if ch.uplink is not None else []):
         kind = socket.SOCK_STREAM if f.protocol == "tcp" else socket.SOCK_DGRAM
         s = socket.socket(socket.AF_INET, kind)
         if f.protocol == "tcp":
@@ -180,6 +257,60 @@ def check_host_ports(ch):
                           f"{f.rule()} is {why}")
         finally:
             s.close()
+    for link, port in (topo.links_of(ch.name) if topo is not None else []):
+        if link.b is not None or not link.listen:
+            continue
+        what = (f"chassis {ch.name}: port tcp:{link.peer_host}:"
+                f"{link.peer_port} that link[{link.index}] listens on")
+        try:
+            infos = socket.getaddrinfo(link.peer_host, link.peer_port,
+                                       type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise Failure(f"{what}: cannot resolve {link.peer_host} "
+                          f"({e.strerror or e})")
+        family, _, _, _, address = infos[0]
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise Failure(f"{what} is " + ("in use" if e.errno ==
+                                           errno.EADDRINUSE else e.strerror))
+        finally:
+            s.close()
+
+
+def blade_key(entry, local=None):
+    """A blade of a switch's state tree as (chassis, slot): a slot alone no
+    longer says which blade once the switch lists the blades of other
+    chassis ("remote": true, with their chassis's name).  `local` names
+    the switch's own chassis."""
+    chassis = entry.get("chassis") if entry.get("remote") else local
+    return (chassis, entry.get("slot"))
+
+
+def remote_blades(state):
+    """{(chassis, slot): entry} of the other chassis's blades a switch
+    lists."""
+    return {blade_key(b): b for b in state.get("blades", [])
+            if b.get("remote")}
+
+
+def fabric_ports_text(state):
+    """A switch's chain ports in a few words: for messages."""
+    ports = (state.get("fabric") or {}).get("ports") or []
+    if not ports:
+        return "no chain ports in its state"
+    out = []
+    for p in ports:
+        words = [p.get("name", "?"), "up" if p.get("link") else "down"]
+        if p.get("link"):
+            words.append(p.get("state") or ("forwarding" if p.get("forwarding")
+                                            else "blocked"))
+            words.append(f"neighbour {p['neighbour']}" if p.get("neighbour")
+                         else "no neighbour heard")
+        out.append(" ".join(str(w) for w in words))
+    return ", ".join(out)
 
 
 def _record(kind, name, pid, marker, **more):
@@ -193,8 +324,10 @@ class Launcher:
 
     def __init__(self, topo, accel, qemu_bin, manifest, out=print,
                  ready_timeout=READY_TIMEOUT,
-                 rotation_timeout=ROTATION_TIMEOUT):
+                 rotation_timeout=ROTATION_TIMEOUT,
+                 fabric_timeout=FABRIC_TIMEOUT):
         self.topo = topo
+        self.fabric_timeout = fabric_timeout
         self.accel = accel
         self.qemu_bin = qemu_bin
         self.manifest = manifest
@@ -207,12 +340,13 @@ class Launcher:
 
     def up(self):
         for ch in self.topo.chassis:
-            check_host_ports(ch)
+            check_host_ports(ch, self.topo)
         self.run = rundir.create(self.topo.name)
         self.run.save({
             "format": rundir.STATE_FORMAT, "name": self.topo.name,
             "topology": self.topo.path, "started": rundir.now_iso(),
             "up_pid": os.getpid(), "phase": "starting", "accel": self.accel,
+            "qemu": self.qemu_bin,
             "kernel": self.manifest["kernel"],
             "initrd": self.manifest["initramfs"],
             "spec": self.topo.to_dict(), "chassis": {}, "processes": []})
@@ -225,6 +359,7 @@ class Launcher:
             not_in = {}
             for ch in self.topo.chassis:
                 not_in.update(self._wait_rotation(ch))
+            self._wait_fabric()
             for ch in self.topo.chassis:
                 self._impair(ch)
             self.run.state["phase"] = "up"
@@ -255,13 +390,21 @@ class Launcher:
         self.run.state["processes"].append(rec)
         self.run.save()
 
-    def _start_chassis(self, ch):
+    def _start_chassis(self, ch, restart=False):
         files = chassis_files(self.run.path, ch)
-        rundir.make_private(files["dir"])
-        rundir.make_private(files["backplane"])
-        argv = chassis_argv(self.qemu_bin, ch, files)
+        if restart:
+            rundir.check_private(files["dir"])
+            if not os.path.isdir(files["backplane"]):
+                rundir.make_private(files["backplane"])
+        else:
+            rundir.make_private(files["dir"])
+            rundir.make_private(files["backplane"])
+        argv = chassis_argv(self.qemu_bin, ch, files, self.topo,
+                            self.run.path)
         step(f"chassis {ch.name}: {ch.slots} slots, uplink "
-             f"{describe_uplink(ch)}")
+             f"{describe_uplink(ch)}" + "".join(
+                 f", {port} {describe_link(link, ch.name)}"
+                 for link, port in self.topo.links_of(ch.name)))
         with open(files["log"], "ab") as log:
             log.write(f"$ {' '.join(argv)}\n".encode())
             log.flush()
@@ -271,9 +414,17 @@ class Launcher:
         self.procs.append(proc)
         with open(files["pid"], "w") as f:
             f.write(f"{proc.pid}\n")
-        self._add_process(_record("chassis", ch.name, proc.pid, files["qmp"],
-                                  chassis=ch.name, qmp=files["qmp"],
-                                  log=files["log"], pid_file=files["pid"]))
+        rec = _record("chassis", ch.name, proc.pid, files["qmp"],
+                      chassis=ch.name, qmp=files["qmp"], log=files["log"],
+                      pid_file=files["pid"])
+        procs = self.run.state["processes"]
+        old = [i for i, p in enumerate(procs)
+               if p["kind"] == "chassis" and p["name"] == ch.name]
+        if old:
+            procs[old[0]] = rec
+            self.run.save()
+        else:
+            self._add_process(rec)
         self.run.state["chassis"][ch.name] = {
             "qmp": files["qmp"], "switch": SWITCH_PATH,
             "backplane": files["backplane"], "log": files["log"]}
@@ -351,11 +502,16 @@ class Launcher:
                         "blades": r.blades, "policy": r.policy}
                 if r.vip:
                     args["vip"] = r.vip
+                if r.remote:
+                    args["remote"] = True
                 q.execute("blade-switch-add-steering", args)
             for s in ch.services:
-                q.execute("blade-switch-add-service", {
-                    "name": s.name, "vip": s.vip, "protocol": s.protocol,
-                    "port": s.port, "blades": s.blades, "policy": s.policy})
+                args = {"name": s.name, "vip": s.vip, "protocol": s.protocol,
+                        "port": s.port, "blades": s.blades,
+                        "policy": s.policy}
+                if s.remote:
+                    args["remote"] = True
+                q.execute("blade-switch-add-service", args)
         say(f"chassis {ch.name}: {len(ch.services)} service(s), "
             f"{len(ch.steering)} steering rule(s) configured")
 
@@ -377,6 +533,8 @@ class Launcher:
             state = read_switch(qmp_path, f"chassis {ch.name}")
             out = {}
             for entry in state.get("blades", []):
+                if entry.get("remote"):
+                    continue            # another chassis's blade
                 b = want.get(entry.get("slot"))
                 if b and not entry.get("in_rotation"):
                     out[b.name] = entry
@@ -393,6 +551,63 @@ class Launcher:
                         poked.add(name)
                         self._announce(self.blades.get(name))
             progress.update(f"{len(want) - len(out)}/{len(want)}")
+            time.sleep(0.25)
+
+    def _wait_fabric(self):
+        """A chassis whose services the other chassis's blades serve too
+        (remote) must see those blades: wait until it lists every blade of
+        every other chassis of the topology, in rotation (the switches'
+        advertisements have gone round).  Failure naming what is missing
+        when the time is up."""
+        topo = self.topo
+        if not topo.multi():
+            return
+        wanted = {}
+        for ch in topo.chassis:
+            if any(r.remote for r in ch.services + ch.steering):
+                want = {(c.name, b.slot): b.name for c in topo.chassis
+                        if c is not ch for b in c.blades}
+                if want:
+                    wanted[ch.name] = want
+        if not wanted:
+            return
+        interval = (topo.fabric.interval or 100) / 1000
+        timeout = max(self.fabric_timeout, 20 * interval)
+        total = sum(len(w) for w in wanted.values())
+        progress = Progress("fabric: remote blades seen", every=10)
+        start = time.monotonic()
+        while True:
+            missing = {}
+            for name, want in wanted.items():
+                qmp_path = self.run.state["chassis"][name]["qmp"]
+                state = read_switch(qmp_path, f"chassis {name}")
+                seen = remote_blades(state)
+                miss = []
+                for key, blade_name in want.items():
+                    entry = seen.get(key)
+                    if entry is None:
+                        miss.append(f"blade {blade_name} (chassis {key[0]}, "
+                                    f"slot {key[1]})")
+                    elif entry.get("in_rotation") is False:
+                        miss.append(f"blade {blade_name} (chassis {key[0]}, "
+                                    f"slot {key[1]}) in rotation (it is out: "
+                                    f"{entry.get('reason', '?')})")
+                if miss:
+                    missing[name] = (miss, state)
+            left = sum(len(m) for m, _ in missing.values())
+            if not missing:
+                progress.done(f"{total}/{total}")
+                return
+            if time.monotonic() - start > timeout:
+                progress.done(f"{total - left}/{total}")
+                name, (miss, state) = next(iter(missing.items()))
+                more = left - len(miss)
+                raise Failure(
+                    f"the fabric did not converge within {timeout:g} s: "
+                    f"chassis {name} does not see {', '.join(miss)}"
+                    + (f" (and {more} more in other chassis)" if more else "")
+                    + f"; its chain ports: {fabric_ports_text(state)}")
+            progress.update(f"{total - left}/{total}")
             time.sleep(0.25)
 
     def _announce(self, b):
@@ -451,7 +666,19 @@ def detach(proc):
         proc.returncode = 0
 
 
+def describe_link(link, here):
+    """A link as seen from chassis `here`."""
+    if link.b is None:
+        how = "listens on" if link.listen else "connects to"
+        return f"{how} tcp:{link.peer_host}:{link.peer_port} (another host)"
+    far, far_port = ((link.b, link.b_port) if link.a == here
+                     else (link.a, link.a_port))
+    return f"to {far}.{far_port}"
+
+
 def describe_uplink(ch):
+    if ch.uplink is None:
+        return "none (reached through the other chassis)"
     if ch.uplink.kind == "netdev":
         return f"-netdev {ch.uplink.netdev}"
     fw = ", ".join(f.rule() for f in ch.uplink.forwards) or "no forwards"
@@ -482,13 +709,67 @@ def up(topo, accel, qemu_bin, manifest, ready_timeout=READY_TIMEOUT,
     return run
 
 
+def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
+            fabric_timeout=FABRIC_TIMEOUT):
+    """Restart one chassis of a topology that is up (stopping it first if
+    it runs): its switch comes back with the same command line, its chain
+    ports reconnect to the other chassis, its blades' lanes reconnect, and
+    its services are configured again.  The other processes are left
+    alone.  Returns {blade: reason} for its blades not in rotation."""
+    state = run.state
+    spec = topology.from_dict(state["spec"])
+    ch = spec.by_name(name)
+    if ch is None:
+        raise Failure(f"no chassis {name!r} in topology {run.name} (chassis: "
+                      f"{', '.join(c.name for c in spec.chassis)})")
+    rec = next((p for p in run.processes()
+                if p["kind"] == "chassis" and p["name"] == name), None)
+    if rec is None:
+        raise Failure(f"topology {run.name} has no process for chassis "
+                      f"{name}: bring it down and up again")
+    if qemu_bin is None:
+        from . import qemu
+        qemu_bin = state.get("qemu") or qemu.QEMU_BIN
+    launcher = Launcher(spec, state.get("accel"), qemu_bin,
+                        {"kernel": state.get("kernel"),
+                         "initramfs": state.get("initrd")},
+                        rotation_timeout=rotation_timeout,
+                        fabric_timeout=fabric_timeout)
+    launcher.run = run
+    if rundir.process_alive(rec):
+        how = rundir.stop([rec], quit_timeout=10)[name]
+        if how == "still running":
+            raise Failure(f"chassis {name} does not stop (pid {rec['pid']})")
+        say(f"chassis {name}: stopped ({how})")
+    try:
+        launcher._start_chassis(ch, restart=True)
+        launcher._configure(ch)
+        not_in = launcher._wait_rotation(ch)
+        launcher._wait_fabric()
+    finally:
+        for proc in launcher.procs:
+            detach(proc)
+    for blade_name, reason in not_in.items():
+        print(f"bladeplane: warning: blade {blade_name} is not in rotation: "
+              f"{reason}", file=sys.stderr)
+    print(f"chassis {name} of topology {run.name} is up again")
+    return not_in
+
+
 def print_summary(run, topo, not_in):
     state = run.state
     print(f"topology {topo.name} is up: run directory {run.path}")
     for ch in topo.chassis:
         cs = state["chassis"][ch.name]
-        print(f"  chassis {ch.name}: QMP {cs['qmp']}, log {cs['log']}")
+        what = " (central switch)" if ch.role == "central" else ""
+        ident = (f", id {ch.chassis_id}" + (f", priority {ch.priority}"
+                                             if ch.priority is not None else "")
+                 if topo.multi() else "")
+        print(f"  chassis {ch.name}{what}{ident}: QMP {cs['qmp']}, log "
+              f"{cs['log']}")
         print(f"    uplink: {describe_uplink(ch)}")
+        for link, port in topo.links_of(ch.name):
+            print(f"    {port}: {describe_link(link, ch.name)}")
         for b in ch.blades:
             rec = next(p for p in state["processes"] if p["name"] == b.name)
             note = f"  NOT IN ROTATION: {not_in[b.name]}" if b.name in not_in else ""
@@ -496,18 +777,16 @@ def print_summary(run, topo, not_in):
                   f"{rec['console_log']}{note}")
         for s in ch.services:
             urls = [f"{f.protocol}://{f.host_addr or 'localhost'}:{f.host_port}"
-                    for f in ch.uplink.forwards
+                    for f in (ch.uplink.forwards if ch.uplink else [])
                     if f.guest_addr == s.vip and (s.port in (0, f.guest_port))]
-            members = ",".join(b.name for b in ch.blades if b.slot in s.blades)
             print(f"    service {s.name}: {s.vip} {s.protocol}/"
-                  f"{s.port or '*'} on {members} ({s.policy})"
+                  f"{s.port or '*'} on {_members(topo, ch, s)} ({s.policy})"
                   + (f", from the host: {', '.join(urls)}" if urls else ""))
         for r in ch.steering:
-            members = ",".join(b.name for b in ch.blades if b.slot in r.blades)
             ports = (f"{r.port_min}" if r.port_min == r.port_max
                      else f"{r.port_min}-{r.port_max}")
             print(f"    steering {r.name}: {r.vip or 'any VIP'} {r.protocol}/"
-                  f"{ports} to {members} ({r.policy})")
+                  f"{ports} to {_members(topo, ch, r)} ({r.policy})")
     for name, reason in not_in.items():
         print(f"bladeplane: warning: blade {name} is not in rotation: {reason}",
               file=sys.stderr)
@@ -515,6 +794,17 @@ def print_summary(run, topo, not_in):
     first = topo.blades()[0][1].name if topo.blades() else "BLADE"
     print(f"next: bladeplane status {n} | top {n} | console {first} | "
           f"capture slot0 | down {n}")
+
+
+def _members(topo, ch, rule):
+    """The blades of a service or steering rule, for people."""
+    local = ",".join(b.name for b in ch.blades if b.slot in rule.blades)
+    if not rule.remote:
+        return local
+    others = [c.name for c in topo.chassis if c is not ch and c.blades]
+    far = "the blades of " + (", ".join(others) if others else
+                              "the other chassis")
+    return f"{local} and {far}" if local else far
 
 
 # ---- down -----------------------------------------------------------------------
@@ -545,9 +835,12 @@ def down(run):
 
 
 def find_port(spec, text):
-    """(chassis, port, slot-or-None) for PORT text in a Topology."""
+    """(chassis, port, slot-or-None) for PORT text in a Topology: uplink,
+    slotN, chainN or a blade's name, CHASSIS.PORT where the port's name
+    alone does not say which chassis."""
     chassis = spec.chassis
-    if "." in text:
+    named = "." in text
+    if named:
         cname, _, port = text.partition(".")
         chassis = [c for c in spec.chassis if c.name == cname]
         if not chassis:
@@ -555,20 +848,34 @@ def find_port(spec, text):
                           f"{', '.join(c.name for c in spec.chassis)})")
         text = port
     ch = chassis[0]
+    numbered = re.match(r"^(slot|chain)(\d+)$", text)
     if text == "uplink":
+        if not named:
+            ch = spec.front() or ch
+        if ch.uplink is None:
+            raise Failure(f"chassis {ch.name} has no uplink")
         return ch, "uplink", None
-    if text.startswith("slot") and text[4:].isdigit():
-        slot = int(text[4:])
+    if numbered and not named and len(spec.chassis) > 1:
+        raise Failure(f"which chassis's {text}? name it CHASSIS.{text} "
+                      f"(chassis: {', '.join(c.name for c in spec.chassis)})")
+    if numbered and numbered.group(1) == "slot":
+        slot = int(numbered.group(2))
         if slot >= ch.slots:
             raise Failure(f"chassis {ch.name} has slots 0..{ch.slots - 1}, "
-                          f"not {slot}")
+                          f"not {slot}" if ch.slots else
+                          f"chassis {ch.name} has no slots")
         return ch, text, slot
+    if numbered:
+        if text not in ch.chain:
+            raise Failure(f"chassis {ch.name} has no port {text} (chain "
+                          f"ports: {', '.join(ch.chain) or 'none'})")
+        return ch, text, None
     for c in chassis:
         b = c.blade(text)
         if b is not None and not text.isdigit():
             return c, f"slot{b.slot}", b.slot
     names = ", ".join(b.name for _, b in spec.blades())
-    raise Failure(f"no port {text!r}: name uplink, slotN or a blade "
+    raise Failure(f"no port {text!r}: name uplink, slotN, chainN or a blade "
                   f"({names or 'no blades'})")
 
 

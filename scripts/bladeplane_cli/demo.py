@@ -157,8 +157,9 @@ def summary(busy, start, before_hog, settled, end, load):
     after = views.interval_shares(settled, end) or {}
     n_before = sum(d for d, _ in before.values())
     n_after = sum(d for d, _ in after.values())
-    s_before = before.get(busy.slot, (0, None))[1]
-    s_after = after.get(busy.slot, (0, None))[1]
+    # The chassis's own blades are keyed (None, slot).
+    s_before = before.get((None, busy.slot), (0, None))[1]
+    s_after = after.get((None, busy.slot), (0, None))[1]
     fair = 1 / max(1, len(before) or 4)
     snap = load.snapshot()
     print()

@@ -2,7 +2,11 @@
 (docs/switch-blade.md) read over QMP and shown to people, or as JSON.
 
 Counters in the tree are cumulative since the switch started; rates and
-shares come from two reads (interval_shares)."""
+shares come from two reads (interval_shares).
+
+A blade is known by (chassis, slot): the switch of a chassis joined to
+others by links lists their blades too ("remote": true, with their
+chassis's name and their slot there), so a slot alone is not a blade."""
 
 import json
 import re
@@ -10,7 +14,7 @@ import sys
 import time
 
 from . import rundir, topology
-from .chassis import read_switch
+from .chassis import blade_key, read_switch
 from .common import Failure
 from .qmp import QMPError
 
@@ -18,39 +22,43 @@ from .qmp import QMPError
 # ---- computations ---------------------------------------------------------------
 
 
-def interval_shares(prev, cur):
-    """Share of the NEW flows of an interval per slot, from two reads of
-    the switch's state (the cumulative `new_flows` of each blade).
+def interval_shares(prev, cur, local=None):
+    """Share of the NEW flows of an interval per blade, from two reads of
+    the switch's state (the cumulative `new_flows` of each blade).  Blades
+    are keyed (chassis, slot): `local` names the switch's own chassis (its
+    blades' key), the others' come from the tree.
 
-    Returns {slot: (new flows in the interval, share 0..1 or None)}; the
-    share is None when no new flow came.  Returns None when the interval
-    cannot be measured: no earlier read, or the counters went backwards
-    (the switch restarted in between)."""
+    Returns {(chassis, slot): (new flows in the interval, share 0..1 or
+    None)}; the share is None when no new flow came.  Returns None when
+    the interval cannot be measured: no earlier read, or the counters went
+    backwards (the switch restarted in between)."""
     if prev is None:
         return None
     if _now(cur) is not None and _now(prev) is not None and \
             _now(cur) < _now(prev):
         return None
-    before = {b.get("slot"): b.get("new_flows", 0) for b in prev.get("blades", [])}
+    before = {blade_key(b, local): b.get("new_flows", 0)
+              for b in prev.get("blades", [])}
     deltas = {}
     for b in cur.get("blades", []):
-        slot = b.get("slot")
-        d = b.get("new_flows", 0) - before.get(slot, 0)
+        key = blade_key(b, local)
+        d = b.get("new_flows", 0) - before.get(key, 0)
         if d < 0:
             return None
-        deltas[slot] = d
+        deltas[key] = d
     total = sum(deltas.values())
-    return {slot: (d, d / total if total else None)
-            for slot, d in deltas.items()}
+    return {key: (d, d / total if total else None)
+            for key, d in deltas.items()}
 
 
-def share_between(prev, cur, slot):
-    """One slot's share of the new flows between two reads (None if no new
-    flows, or if the interval cannot be measured)."""
-    shares = interval_shares(prev, cur)
-    if not shares or slot not in shares:
+def share_between(prev, cur, key, local=None):
+    """One blade's share of the new flows between two reads (None if no
+    new flows, or if the interval cannot be measured); key is (chassis,
+    slot), chassis `local` (default None) for the switch's own blades."""
+    shares = interval_shares(prev, cur, local)
+    if not shares or key not in shares:
         return None
-    return shares[slot][1]
+    return shares[key][1]
 
 
 def _now(state):
@@ -124,8 +132,24 @@ def age(ms):
     return f"{ms}ms" if ms < 10000 else f"{ms / 1000:.0f}s"
 
 
-def blade_names(spec_chassis):
-    return {b.slot: b.name for b in spec_chassis.blades}
+def blade_names(spec_chassis, spec=None):
+    """{(chassis, slot): blade name} of the blades a chassis's switch can
+    list: its own, and with the topology those of every other chassis."""
+    chassis = spec.chassis if spec is not None else [spec_chassis]
+    return {(c.name, b.slot): b.name for c in chassis for b in c.blades}
+
+
+def blade_label(names, key, remote=False):
+    """A blade's name; for an empty slot "-", and for a blade the topology
+    does not know (a chassis on another host) where it is."""
+    if key in names:
+        return names[key]
+    return f"{key[0]}/slot{key[1]}" if remote else "-"
+
+
+def has_fabric(state):
+    return bool(state.get("fabric")) or any(
+        b.get("remote") for b in state.get("blades", []))
 
 
 # ---- status ---------------------------------------------------------------------
@@ -163,19 +187,22 @@ def render_status(info, spec):
              f"since {info['started']}, blades under {info['accel']}",
              f"run directory: {info['run_dir']}", "processes:"]
     rows = []
+    multi = spec.multi()
     for p in info["processes"]:
         where = (f"slot {p['slot']}" if "slot" in p else "")
+        if multi and "slot" in p:
+            where = f"{p.get('chassis')} {where}"
         rows.append([p["kind"], p["name"], p["pid"],
                      "alive" if p["alive"] else "DEAD", where,
                      p.get("console_log") or p.get("log") or ""])
     lines.append(table(["kind", "name", "pid", "state", "where", "log"], rows))
     for entry, ch in zip(info["chassis"], spec.chassis):
         lines.append("")
-        lines += render_chassis(entry, ch)
+        lines += render_chassis(entry, ch, spec)
     return "\n".join(lines)
 
 
-def render_chassis(entry, ch):
+def render_chassis(entry, ch, spec=None):
     st = entry["state"]
     if st is None:
         return [f"chassis {ch.name}: no state ({entry['error']})"]
@@ -185,13 +212,19 @@ def render_chassis(entry, ch):
            f"{sw.get('slots', ch.slots)} slots, clock "
            f"{now / 1000:.1f} s" if now is not None else
            f"chassis {ch.name}: switch {sw.get('mac', '?')}"]
-    names = blade_names(ch)
+    names = blade_names(ch, spec)
+    multi = has_fabric(st)
     rows = []
     for p in st.get("ports", []):
         pcs = p.get("pcs") or {}
-        who = names.get(p.get("slot"), "") if p.get("kind") == "slot" else ""
-        rows.append([p.get("name"), who, "up" if p.get("link") else "down",
-                     p.get("sync") if p.get("kind") == "slot" else None,
+        kind = p.get("kind")
+        who = (names.get((ch.name, p.get("slot")), "") if kind == "slot"
+               else "")
+        link = "up" if p.get("link") else "down"
+        if kind == "chain" and p.get("link") and p.get("blocked"):
+            link = "up, blocked"
+        rows.append([p.get("name"), who, link,
+                     p.get("sync") if kind == "slot" else None,
                      p.get("speed_mbps"), p.get("rx_frames"), p.get("rx_bytes"),
                      p.get("tx_frames"), p.get("tx_bytes"),
                      (p.get("rx_drops", 0) + p.get("tx_drops", 0)),
@@ -201,27 +234,39 @@ def render_chassis(entry, ch):
     out.append(table(["port", "blade", "link", "sync", "Mb/s", "rx_frames",
                       "rx_bytes", "tx_frames", "tx_bytes", "drops", "errors",
                       "sync_lost", "changes", "queue"], rows, "    "))
+    if st.get("fabric"):
+        out += render_fabric(st["fabric"])
     rows = []
     for b in st.get("blades", []):
+        key = blade_key(b, ch.name)
         rot = "yes" if b.get("in_rotation") else f"no: {b.get('reason', '?')}"
-        rows.append([b.get("slot"), names.get(b.get("slot"), "-"), b.get("mac"),
-                     rot, pct(b.get("cpu")), pct(b.get("irq")),
-                     age(b.get("report_age_ms")), b.get("reports"),
-                     b.get("active_flows"), b.get("new_flows"),
-                     b.get("moved_flows"), pct(b.get("score"))])
-    out.append("  blades:")
-    out.append(table(["slot", "blade", "mac", "rotation", "cpu", "irq", "age",
-                      "reports", "flows", "new", "moved", "score"], rows,
-                     "    "))
+        row = [b.get("slot"), blade_label(names, key, b.get("remote")),
+               b.get("mac"),
+               rot, pct(b.get("cpu")), pct(b.get("irq")),
+               age(b.get("report_age_ms")), b.get("reports"),
+               b.get("active_flows"), b.get("new_flows"),
+               b.get("moved_flows"), pct(b.get("score"))]
+        if multi:
+            row[1:1] = [key[0], b.get("hops", 0) if b.get("remote") else 0]
+        rows.append(row)
+    headers = ["slot", "blade", "mac", "rotation", "cpu", "irq", "age",
+               "reports", "flows", "new", "moved", "score"]
+    if multi:
+        headers[1:1] = ["chassis", "hops"]
+    out.append("  blades:" + (" (hops 0: this chassis's; the others are "
+                              "remote)" if multi else ""))
+    out.append(table(headers, rows, "    "))
     rows = []
     for s in st.get("services", []):
         lo, hi = s.get("port_min"), s.get("port_max")
         ports = "*" if (lo, hi) in ((0, 65535), (0, 0)) else (
             f"{lo}" if lo == hi else f"{lo}-{hi}")
-        shares = " ".join(f"{names.get(x.get('slot'), x.get('slot'))}:"
-                          f"{x.get('share', 0) * 100:.0f}%"
-                          for x in s.get("share", []))
-        rows.append([s.get("name"), s.get("kind"), s.get("vip") or "any",
+        shares = " ".join(
+            f"{blade_label(names, (x.get('chassis') or ch.name, x.get('slot')), bool(x.get('chassis')))}"
+            f":{x.get('share', 0) * 100:.0f}%" for x in s.get("share", []))
+        rows.append([s.get("name"), s.get("kind") + (" (remote)" if
+                                                     s.get("remote") else ""),
+                     s.get("vip") or "any",
                      s.get("protocol"), ports, s.get("policy"),
                      s.get("new_flows"), s.get("no_blade"), shares])
     if rows:
@@ -247,6 +292,37 @@ def render_chassis(entry, ch):
     return out
 
 
+FABRIC_ERRORS = ("rx_malformed", "rx_bad_version", "rx_unauthenticated",
+                 "rx_bad_auth", "rx_replayed", "rx_own")
+
+
+def render_fabric(fab):
+    """The fabric object of a state tree: identity, the spanning tree's
+    root, each chain port's state and neighbour, and what was refused."""
+    cid, root = fab.get("chassis_id"), fab.get("root_id")
+    stats = fab.get("stats") or {}
+    refused = ", ".join(f"{k} {stats[k]}" for k in FABRIC_ERRORS
+                        if stats.get(k))
+    out = [f"  fabric: chassis {fab.get('chassis')} (id {cid}), root "
+           f"{root}" + (" (this chassis)" if root is not None and root == cid
+                        else "") +
+           f", adverts sent {stats.get('tx_adverts')}, received "
+           f"{stats.get('rx_adverts')}; refused: {refused or 'none'}"]
+    rows = []
+    for p in fab.get("ports", []):
+        neighbour = p.get("neighbour")
+        if neighbour and p.get("neighbour_id") is not None:
+            neighbour = f"{neighbour} (id {p['neighbour_id']})"
+        state = p.get("state") or ("forwarding" if p.get("forwarding")
+                                   else "blocked")
+        rows.append([p.get("name"), "up" if p.get("link") else "down", state,
+                     neighbour or "-", age(p.get("heard_age_ms")),
+                     p.get("rx_adverts"), p.get("tx_adverts")])
+    out.append(table(["port", "link", "state", "neighbour", "heard",
+                      "rx_adverts", "tx_adverts"], rows, "    "))
+    return out
+
+
 def status(run, as_json=False, out=sys.stdout):
     info = collect(run)
     if as_json:
@@ -263,21 +339,26 @@ def status(run, as_json=False, out=sys.stdout):
 # ---- top ------------------------------------------------------------------------
 
 
-def top_rows(prev, cur, ch):
-    """The rows of a top frame: one per slot of the state."""
-    shares = interval_shares(prev, cur)
+def top_rows(prev, cur, ch, spec=None):
+    """The rows of a top frame: one per blade of the state (the other
+    chassis's too, marked remote, with their hops)."""
+    shares = interval_shares(prev, cur, ch.name)
     ports = ports_by_name(cur)
-    names = blade_names(ch)
-    before = {b.get("slot"): b for b in (prev or {}).get("blades", [])}
+    names = blade_names(ch, spec)
+    before = {blade_key(b, ch.name): b for b in (prev or {}).get("blades", [])}
     rows = []
     for b in cur.get("blades", []):
-        slot = b.get("slot")
-        port = ports.get(f"slot{slot}")
-        new, share = (shares or {}).get(slot, (None, None))
+        key = blade_key(b, ch.name)
+        remote = bool(b.get("remote"))
+        port = None if remote else ports.get(f"slot{key[1]}")
+        new, share = (shares or {}).get(key, (None, None))
         moved = None
-        if slot in before and shares is not None:
-            moved = b.get("moved_flows", 0) - before[slot].get("moved_flows", 0)
-        rows.append({"slot": slot, "blade": names.get(slot, "-"),
+        if key in before and shares is not None:
+            moved = b.get("moved_flows", 0) - before[key].get("moved_flows", 0)
+        rows.append({"slot": key[1], "chassis": key[0], "remote": remote,
+                     "hops": b.get("hops") if remote else 0,
+                     "known": key in names,
+                     "blade": blade_label(names, key, remote),
                      "link": (port or {}).get("link"),
                      "in_rotation": b.get("in_rotation"),
                      "reason": b.get("reason"), "cpu": b.get("cpu"),
@@ -288,8 +369,9 @@ def top_rows(prev, cur, ch):
     return rows
 
 
-def render_top(title, prev, cur, ch):
-    rows = top_rows(prev, cur, ch)
+def render_top(title, prev, cur, ch, spec=None):
+    rows = top_rows(prev, cur, ch, spec)
+    multi = has_fabric(cur)
     seconds = interval_seconds(prev, cur)
     total = sum(r["new"] or 0 for r in rows)
     head = f"{title}  {time.strftime('%H:%M:%S')}"
@@ -298,19 +380,24 @@ def render_top(title, prev, cur, ch):
     table_rows = []
     for r in rows:
         rot = "yes" if r["in_rotation"] else "no"
-        table_rows.append([
+        row = [
             r["slot"], r["blade"],
             "up" if r["link"] else ("down" if r["link"] is not None else "-"),
             rot, bar(r["cpu"]) + " " + pct(r["cpu"]).rjust(4), pct(r["irq"]),
             age(r["age_ms"]), r["new"],
             "-" if r["share"] is None else f"{r['share'] * 100:.1f}%",
-            r["flows"], r["moved"], r["errors"]])
-    text = head + "\n" + table(["slot", "blade", "link", "rot", "cpu", "irq",
-                                "age", "new", "share", "flows", "moved",
-                                "errors"], table_rows)
+            r["flows"], r["moved"], r["errors"]]
+        if multi:
+            row[1:1] = [r["chassis"], r["hops"]]
+        table_rows.append(row)
+    headers = ["slot", "blade", "link", "rot", "cpu", "irq", "age", "new",
+               "share", "flows", "moved", "errors"]
+    if multi:
+        headers[1:1] = ["chassis", "hops"]
+    text = head + "\n" + table(headers, table_rows)
     # Why a blade is out of rotation (empty slots need no explanation).
     out = [r for r in rows if not r["in_rotation"] and r["reason"] and
-           r["slot"] in blade_names(ch)]
+           (r["known"] or r["remote"])]
     for r in out:
         text += f"\n  {r['blade']}: {r['reason']}"
     return text
@@ -356,7 +443,7 @@ def _frames(run, spec, read, prev, interval, count, out, tty):
                 parts.append(f"{run.name}/{ch.name}: {e}")
                 continue
             parts.append(render_top(f"{run.name}/{ch.name}", prev[ch.name],
-                                    cur, ch))
+                                    cur, ch, spec))
             prev[ch.name] = cur
         text = "\n\n".join(parts)
         if tty:

@@ -8,6 +8,17 @@ docs/switch-blade.md, so the launcher can be tested without the device.
   QMP: qom-get `state` (each read adds slot+1 new flows to each connected
   blade, so shares are known), blade-switch-add-service/-steering,
   blade-switch-capture (writes a pcap header and one frame), quit.
+- Chassis joined by links: the switch given as JSON with `chain` (netdev
+  ids of `-netdev stream,...,addr.type=unix,addr.path=P` or inet), each
+  chain port listening (server=on) or connecting and reconnecting
+  (reconnect-ms).  Over a link the fakes speak a stand-in of the control
+  protocol: length-prefixed frames (QEMU's stream netdev framing) holding
+  JSON adverts of the blades a chassis holds and has heard of, every
+  fabric-interval ms; a neighbour silent for three intervals, or a link
+  that drops, is forgotten.  The state tree then lists the other chassis's
+  blades ("remote": true, chassis, chassis_id, hops; each read adds one
+  new flow to each) and a `fabric` object.  No spanning tree: every chain
+  port forwards.
 - `-M q35 ... -device blade-nic,backplane=DIR,slot=N`: connects to its slot
   (and reconnects), prints the ready line on its console (a socket chardev
   with a logfile) and answers commands typed there the way the blade
@@ -40,7 +51,7 @@ def opts(text):
 
 def parse(argv):
     cfg = {"chardevs": {}, "devices": [], "append": "", "machine": None,
-           "netdevs": []}
+           "netdevs": [], "objects": []}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -50,9 +61,14 @@ def parse(argv):
         elif a == "-chardev":
             kind, o = opts(nxt)
             cfg["chardevs"][o["id"]] = dict(o, kind=kind)
+        elif a == "-device" and nxt.startswith("{"):
+            cfg["devices"].append(json.loads(nxt))
         elif a == "-device":
             kind, o = opts(nxt)
             cfg["devices"].append(dict(o, driver=kind))
+        elif a == "-object":
+            kind, o = opts(nxt)
+            cfg["objects"].append(dict(o, qom_type=kind))
         elif a == "-append":
             cfg["append"] = nxt
         elif a == "-netdev":
@@ -151,6 +167,14 @@ class FakeChassis(Fake):
         sw = next(d for d in cfg["devices"] if d["driver"] == "blade-switch")
         self.slots = int(sw.get("slots", 4))
         self.backplane = sw["backplane"]
+        self.has_uplink = "uplink" in sw
+        self.name = sw.get("chassis")
+        self.chassis_id = sw.get("chassis-id")
+        self.interval = sw.get("fabric-interval", 100) / 1000
+        netdevs = {opts(n)[1].get("id"): n for n in cfg["netdevs"]}
+        self.chain = [ChainPort(self, port, netdevs[port])
+                      for port in sw.get("chain", [])]
+        self.remote_flows = {}      # (chassis, slot) -> new flows
         self.lanes = {}             # slot -> connection
         self.new_flows = [0] * self.slots
         self.rules = []
@@ -160,6 +184,38 @@ class FakeChassis(Fake):
         for n in range(self.slots):
             srv = listen(os.path.join(self.backplane, f"slot{n}.sock"))
             self.readers[srv] = lambda s, n=n: self.accept_lane(s, n)
+
+    def tick(self):
+        now = time.monotonic()
+        for port in self.chain:
+            port.tick(now, self.interval)
+
+    def local_blades(self):
+        return [{"chassis": self.name, "chassis_id": self.chassis_id,
+                 "slot": n, "mac": f"52:54:00:00:{self.chassis_id or 0:02x}:"
+                 f"{n:02x}", "in_rotation": True, "cpu": 10 * n, "irq": 1,
+                 "hops": 0} for n in sorted(self.lanes)]
+
+    def remote(self, skip=None):
+        """The other chassis's blades, each by its fewest hops (at most
+        8), from the neighbours' latest adverts."""
+        best = {}
+        for port in self.chain:
+            if port is skip or port.advert is None:
+                continue
+            for b in port.advert["blades"]:
+                if b["chassis_id"] == self.chassis_id or b["hops"] >= 8:
+                    continue
+                key = (b["chassis"], b["slot"])
+                if key not in best or b["hops"] + 1 < best[key]["hops"]:
+                    best[key] = dict(b, hops=b["hops"] + 1, port=port.name)
+        return best
+
+    def advert(self, port):
+        # What this chassis holds, and what it heard on its other ports.
+        return {"chassis": self.name, "chassis_id": self.chassis_id,
+                "blades": self.local_blades() +
+                list(self.remote(skip=port).values())}
 
     def accept_lane(self, server, slot):
         conn, _ = server.accept()
@@ -182,6 +238,8 @@ class FakeChassis(Fake):
             self.reads += 1
             for n in self.lanes:
                 self.new_flows[n] += n + 1
+            for key in self.remote():
+                self.remote_flows[key] = self.remote_flows.get(key, 0) + 1
             return self.state()
         if name in ("blade-switch-add-service", "blade-switch-add-steering"):
             for r in self.rules:
@@ -209,11 +267,14 @@ class FakeChassis(Fake):
 
     def state(self):
         now = int((time.monotonic() - self.start) * 1000) + self.reads
-        ports = [{"name": "uplink", "kind": "uplink", "link": True,
-                  "connected": True, "sync": True, "speed_mbps": 10000,
-                  "rx_frames": 0, "rx_bytes": 0, "tx_frames": 0,
-                  "tx_bytes": 0, "rx_drops": 0, "tx_drops": 0, "errors": 0,
-                  "link_changes": 1, "queue": 0}]
+        ports = []
+        if self.has_uplink:
+            ports.append({"name": "uplink", "kind": "uplink", "link": True,
+                          "connected": True, "sync": True,
+                          "speed_mbps": 10000, "rx_frames": 0, "rx_bytes": 0,
+                          "tx_frames": 0, "tx_bytes": 0, "rx_drops": 0,
+                          "tx_drops": 0, "errors": 0, "link_changes": 1,
+                          "queue": 0})
         blades = []
         for n in range(self.slots):
             up = n in self.lanes
@@ -233,6 +294,25 @@ class FakeChassis(Fake):
                            "report_age_ms": 50 if up else None, "reports": 5,
                            "active_flows": n, "new_flows": self.new_flows[n],
                            "moved_flows": 0, "score": 10 * n})
+        for (chassis, slot), b in sorted(self.remote().items()):
+            blades.append({"slot": slot, "mac": b["mac"], "remote": True,
+                           "chassis": chassis, "chassis_id": b["chassis_id"],
+                           "hops": b["hops"], "in_rotation": b["in_rotation"],
+                           "reason": "in rotation", "cpu": b["cpu"],
+                           "irq": b["irq"], "report_age_ms": 80, "reports": 5,
+                           "active_flows": 0, "moved_flows": 0,
+                           "new_flows": self.remote_flows.get((chassis, slot),
+                                                              0),
+                           "score": b["cpu"]})
+        for port in self.chain:
+            up = port.conn is not None
+            ports.append({"name": port.name, "kind": "chain", "link": up,
+                          "connected": up, "blocked": False,
+                          "speed_mbps": 10000, "rx_frames": port.rx,
+                          "rx_bytes": 100 * port.rx, "tx_frames": port.tx,
+                          "tx_bytes": 100 * port.tx, "rx_drops": 0,
+                          "tx_drops": 0, "errors": 0, "link_changes": 1,
+                          "queue": 0})
         services = [{"name": r["name"], "kind": r["kind"],
                      "vip": r.get("vip"), "protocol": r["protocol"],
                      "port_min": r.get("port", r.get("port-min", 0)),
@@ -248,7 +328,124 @@ class FakeChassis(Fake):
                 "mac_table": {"count": len(self.lanes), "capacity": 4096,
                               "learned": len(self.lanes), "moved": 0,
                               "aged": 0, "full": 0},
-                "drops": {"runt": 0, "no_service": 0}}
+                "drops": {"runt": 0, "no_service": 0},
+                **({"fabric": self.fabric_state()} if self.chain else {})}
+
+    def fabric_state(self):
+        now = time.monotonic()
+        ports = []
+        for p in self.chain:
+            adv = p.advert
+            ports.append({"name": p.name, "link": p.conn is not None,
+                          "forwarding": p.conn is not None,
+                          "state": "forwarding" if p.conn else "down",
+                          "neighbour": adv["chassis"] if adv else None,
+                          "neighbour_id": adv["chassis_id"] if adv else None,
+                          "heard_age_ms": int((now - p.heard) * 1000)
+                          if p.heard else None,
+                          "rx_adverts": p.rx, "tx_adverts": p.tx})
+        ids = [self.chassis_id] + [p.advert["chassis_id"] for p in self.chain
+                                   if p.advert]
+        return {"chassis": self.name, "chassis_id": self.chassis_id,
+                "root_id": min(ids), "ports": ports,
+                "stats": {"tx_adverts": sum(p.tx for p in self.chain),
+                          "rx_adverts": sum(p.rx for p in self.chain),
+                          "rx_malformed": 0, "rx_bad_version": 0,
+                          "rx_unauthenticated": 0, "rx_bad_auth": 0,
+                          "rx_replayed": 0, "rx_own": 0}}
+
+
+class ChainPort:
+    """A chain port: a stream netdev, listening or (re)connecting."""
+
+    def __init__(self, fake, name, netdev):
+        kind, o = opts(netdev)
+        self.fake = fake
+        self.name = name
+        self.server = o.get("server") == "on"
+        if o.get("addr.type") == "unix":
+            self.family, self.addr = socket.AF_UNIX, o["addr.path"]
+        else:
+            self.family = socket.AF_INET
+            self.addr = (o["addr.host"], int(o["addr.port"]))
+        self.reconnect = int(o.get("reconnect-ms", 0)) / 1000
+        self.conn = None
+        self.buf = b""
+        self.next_try = 0.0
+        self.last_tx = 0.0
+        self.heard = None
+        self.advert = None          # the neighbour's latest
+        self.rx = self.tx = 0
+        if self.server:
+            if self.family == socket.AF_UNIX:
+                if os.path.exists(self.addr):
+                    os.unlink(self.addr)
+                srv = listen(self.addr)
+            else:
+                srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                srv.bind(self.addr)
+                srv.listen(1)
+            fake.readers[srv] = self.accept
+
+    def accept(self, server):
+        conn, _ = server.accept()
+        self.drop()
+        self.attach(conn)
+
+    def attach(self, conn):
+        self.conn = conn
+        self.buf = b""
+        self.fake.readers[conn] = self.read
+        self.last_tx = 0.0
+
+    def drop(self):
+        if self.conn is not None:
+            self.fake.readers.pop(self.conn, None)
+            self.conn.close()
+        self.conn = None
+        self.advert = None
+        self.heard = None
+
+    def tick(self, now, interval):
+        if self.conn is None and not self.server and self.reconnect and \
+                now >= self.next_try:
+            self.next_try = now + self.reconnect
+            s = socket.socket(self.family, socket.SOCK_STREAM)
+            try:
+                s.connect(self.addr)
+                self.attach(s)
+            except OSError:
+                s.close()
+        if self.heard is not None and now - self.heard > 3 * interval:
+            self.advert = None          # a silent neighbour is forgotten
+            self.heard = None
+        if self.conn is not None and now - self.last_tx >= interval:
+            self.last_tx = now
+            data = json.dumps(self.fake.advert(self)).encode()
+            try:
+                self.conn.sendall(struct.pack(">I", len(data)) + data)
+                self.tx += 1
+            except OSError:
+                self.drop()
+
+    def read(self, conn):
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.drop()
+            return
+        self.buf += data
+        while len(self.buf) >= 4:
+            n = struct.unpack(">I", self.buf[:4])[0]
+            if len(self.buf) < 4 + n:
+                break
+            frame, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+            self.advert = json.loads(frame)
+            self.heard = time.monotonic()
+            self.rx += 1
 
 
 class FakeBlade(Fake):
