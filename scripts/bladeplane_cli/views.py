@@ -262,8 +262,8 @@ def render_chassis(entry, ch, spec=None):
         ports = "*" if (lo, hi) in ((0, 65535), (0, 0)) else (
             f"{lo}" if lo == hi else f"{lo}-{hi}")
         shares = " ".join(
-            f"{blade_label(names, (x.get('chassis') or ch.name, x.get('slot')), bool(x.get('chassis')))}"
-            f":{x.get('share', 0) * 100:.0f}%" for x in s.get("share", []))
+            f"{_share_label(names, ch, x)}:{x.get('share', 0) * 100:.0f}%"
+            for x in s.get("share", []))
         rows.append([s.get("name"), s.get("kind") + (" (remote)" if
                                                      s.get("remote") else ""),
                      s.get("vip") or "any",
@@ -290,6 +290,13 @@ def render_chassis(entry, ch, spec=None):
                                                sorted(drops.items()))
                                      or "none"))
     return out
+
+
+def _share_label(names, ch, x):
+    """A blade of a service's share list: a remote one has its chassis."""
+    remote = bool(x.get("chassis")) and x.get("chassis") != ch.name
+    return blade_label(names, (x.get("chassis") or ch.name, x.get("slot")),
+                       remote)
 
 
 FABRIC_ERRORS = ("rx_malformed", "rx_bad_version", "rx_unauthenticated",

@@ -27,6 +27,7 @@ docs/switch-blade.md, so the launcher can be tested without the device.
 Failures on request, from the environment:
   FAKE_QEMU_FAIL_CHASSIS=1   the chassis exits at once with an error line
   FAKE_QEMU_FAIL_BLADE=NAME  that blade exits before its ready line
+  FAKE_QEMU_SILENT=NAME      chassis NAME sends no adverts (never converges)
 """
 
 import json
@@ -81,7 +82,20 @@ def parse(argv):
     return cfg
 
 
+def recv(conn):
+    """What a socket has, b"" when the peer went away (a peer that dies
+    with data unread resets the connection)."""
+    try:
+        return conn.recv(65536)
+    except OSError:
+        return b""
+
+
 def listen(path):
+    # As QEMU's socket servers and the switch's lanes: a socket file left
+    # by a process that died goes first.
+    if os.path.exists(path):
+        os.unlink(path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(path)
     s.listen(4)
@@ -227,7 +241,7 @@ class FakeChassis(Fake):
         self.readers[conn] = lambda c, n=slot: self.read_lane(c, n)
 
     def read_lane(self, conn, slot):
-        if not conn.recv(4096):
+        if not recv(conn):
             self.readers.pop(conn, None)
             conn.close()
             if self.lanes.get(slot) is conn:
@@ -378,8 +392,6 @@ class ChainPort:
         self.rx = self.tx = 0
         if self.server:
             if self.family == socket.AF_UNIX:
-                if os.path.exists(self.addr):
-                    os.unlink(self.addr)
                 srv = listen(self.addr)
             else:
                 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -420,7 +432,8 @@ class ChainPort:
         if self.heard is not None and now - self.heard > 3 * interval:
             self.advert = None          # a silent neighbour is forgotten
             self.heard = None
-        if self.conn is not None and now - self.last_tx >= interval:
+        if self.conn is not None and now - self.last_tx >= interval and \
+                os.environ.get("FAKE_QEMU_SILENT") != self.fake.name:
             self.last_tx = now
             data = json.dumps(self.fake.advert(self)).encode()
             try:
@@ -430,10 +443,7 @@ class ChainPort:
                 self.drop()
 
     def read(self, conn):
-        try:
-            data = conn.recv(65536)
-        except OSError:
-            data = b""
+        data = recv(conn)
         if not data:
             self.drop()
             return
@@ -497,7 +507,7 @@ class FakeBlade(Fake):
             self.out(b"BLADEPLANE-READY " + json.dumps(info).encode() + b"\r\n")
 
     def read_lane(self, conn):
-        if not conn.recv(4096):
+        if not recv(conn):
             self.readers.pop(conn, None)
             conn.close()
             self.lane = None

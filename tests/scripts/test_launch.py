@@ -448,6 +448,7 @@ class CliErrorTest(unittest.TestCase):
 
     def test_every_command_has_help(self):
         for cmd in ["up", "down", "status", "top", "console", "capture",
+                    "restart",
                     "demo", "test", "bench", "image", "setup"]:
             with self.subTest(cmd):
                 proc = subprocess.run([sys.executable, CLI, cmd, "--help"],
