@@ -299,8 +299,9 @@ def _share_label(names, ch, x):
                        remote)
 
 
-FABRIC_ERRORS = ("rx_malformed", "rx_bad_version", "rx_unauthenticated",
-                 "rx_bad_auth", "rx_replayed", "rx_own")
+# Counters of a fabric's stats that are not trouble; any other that is not
+# zero is shown (rx_malformed, rx_bad_auth, rx_unauthenticated, ...).
+FABRIC_COUNTS = ("tx_adverts", "rx_adverts", "topology_changes")
 
 
 def render_fabric(fab):
@@ -308,25 +309,35 @@ def render_fabric(fab):
     root, each chain port's state and neighbour, and what was refused."""
     cid, root = fab.get("chassis_id"), fab.get("root_id")
     stats = fab.get("stats") or {}
-    refused = ", ".join(f"{k} {stats[k]}" for k in FABRIC_ERRORS
-                        if stats.get(k))
+    refused = ", ".join(f"{k} {v}" for k, v in stats.items()
+                        if k not in FABRIC_COUNTS and v)
+    changes = stats.get("topology_changes")
     out = [f"  fabric: chassis {fab.get('chassis')} (id {cid}), root "
            f"{root}" + (" (this chassis)" if root is not None and root == cid
                         else "") +
            f", adverts sent {stats.get('tx_adverts')}, received "
-           f"{stats.get('rx_adverts')}; refused: {refused or 'none'}"]
+           f"{stats.get('rx_adverts')}"
+           + (f", topology changes {changes}" if changes is not None else "")
+           + f"; refused or lost: {refused or 'none'}"]
     rows = []
+    roles = any(p.get("role") for p in fab.get("ports", []))
     for p in fab.get("ports", []):
         neighbour = p.get("neighbour")
         if neighbour and p.get("neighbour_id") is not None:
             neighbour = f"{neighbour} (id {p['neighbour_id']})"
         state = p.get("state") or ("forwarding" if p.get("forwarding")
                                    else "blocked")
-        rows.append([p.get("name"), "up" if p.get("link") else "down", state,
-                     neighbour or "-", age(p.get("heard_age_ms")),
-                     p.get("rx_adverts"), p.get("tx_adverts")])
-    out.append(table(["port", "link", "state", "neighbour", "heard",
-                      "rx_adverts", "tx_adverts"], rows, "    "))
+        row = [p.get("name"), "up" if p.get("link") else "down", state,
+               neighbour or "-", age(p.get("heard_age_ms")),
+               p.get("rx_adverts"), p.get("tx_adverts")]
+        if roles:
+            row.insert(3, p.get("role"))
+        rows.append(row)
+    headers = ["port", "link", "state", "neighbour", "heard", "rx_adverts",
+               "tx_adverts"]
+    if roles:
+        headers.insert(3, "role")
+    out.append(table(headers, rows, "    "))
     return out
 
 

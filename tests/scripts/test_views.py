@@ -332,7 +332,8 @@ class FabricViewTest(unittest.TestCase):
         text = "\n".join(views.render_chassis({"state": st}, RING.chassis[0],
                                                RING))
         self.assertIn("\n  fabric: chassis c1 (id 1), root 1 (this chassis), "
-                      "adverts sent 102, received 98; refused: rx_bad_auth 2\n",
+                      "adverts sent 102, received 98; refused or lost: "
+                      "rx_bad_auth 2\n",
                       text)
         self.assertRegex(text, r"\n    chain1\s+up\s+blocked \(loop\)\s+c3 "
                          r"\(id 3\)\s+60ms\s+48\s+51\n")
