@@ -484,6 +484,12 @@ static uint64_t root_expiry(const Fabric *fab, const RootSeen *r)
     return MAX(r->seen_at, r->inc_at) + dead_ns(fab);
 }
 
+/* Root sequence numbers wrap (after 49 days at 1 ms). */
+static bool seq_after(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
 /* Heard of root @id: does its sequence advance? */
 static void root_note(Fabric *fab, uint64_t id, uint64_t nonce, uint32_t seq,
                       uint64_t now)
@@ -491,7 +497,7 @@ static void root_note(Fabric *fab, uint64_t id, uint64_t nonce, uint32_t seq,
     RootSeen *r = root_find(fab, id);
 
     if (r && r->nonce == nonce) {
-        if (seq > r->best_seq) {
+        if (seq_after(seq, r->best_seq)) {
             r->best_seq = seq;
             r->inc_at = now;
         }
@@ -542,7 +548,7 @@ static bool info_valid(Fabric *fab, const Peer *pe, uint64_t now)
     }
     r = root_find(fab, pe->root_id);
     return r && r->nonce == pe->root_nonce && now < root_expiry(fab, r) &&
-           (uint64_t)pe->root_seq + fab->cfg.dead_intervals >= r->best_seq;
+           !seq_after(r->best_seq, pe->root_seq + fab->cfg.dead_intervals);
 }
 
 /* Has the root we follow shown itself alive since @since? */
@@ -1587,8 +1593,8 @@ void fab_tick(Fabric *fab, uint64_t now)
     }
     now = clock_in(fab, now);
     periodic = now >= fab->next_adv;
-    if (periodic && fab->root_port < 0) {
-        fab->my_root_seq++;     /* the root's heartbeat */
+    if (periodic && fab->root_port < 0 && ++fab->my_root_seq == 0) {
+        fab->my_root_seq = 1;   /* the root's heartbeat; never 0 */
     }
     update(fab, now);
     send = periodic || (fab->trigger && now >= fab->trigger_at);
