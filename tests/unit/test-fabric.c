@@ -988,7 +988,7 @@ static void test_ring(gconstpointer silent)
     Node *n1, *n2, *n3;
     int l12, l23, l31;
     FabRemoteBlade r;
-    uint64_t t0, healed = 0, changes;
+    uint64_t t0, healed = 0, changes, converged = 0;
 
     sim_init(&sim);
     sim.check_loops = true;
@@ -998,7 +998,19 @@ static void test_ring(gconstpointer silent)
     l12 = sim_link(&sim, n1, n2);
     l23 = sim_link(&sim, n2, n3);
     l31 = sim_link(&sim, n3, n1);
-    sim_run(&sim, 5 * IV);
+    for (uint64_t t = 0; t <= 5 * IV; t += IV / 10) {
+        sim_run(&sim, t);
+        if (!converged && find_remote(n2, 3, 1, NULL) &&
+            find_remote(n3, 2, 1, NULL) &&
+            link_forwarding(&sim, &sim.link[l12]) &&
+            link_forwarding(&sim, &sim.link[l31])) {
+            converged = t;
+        }
+    }
+    g_assert_cmpuint(converged, >, 0);
+    g_assert_cmpuint(converged, <=, 4 * IV);
+    g_test_message("ring of 3 converged in %.1f intervals",
+                   (double)converged / IV);
     /* root 1; on the link 2-3, 2 is designated and 3 blocks */
     ring_check(&sim, n3->idx, sim.link[l23].pb);
     g_assert_true(link_forwarding(&sim, &sim.link[l12]));
