@@ -1,7 +1,8 @@
 /*
  * Writes the seed corpora of the fuzz targets (committed; rerun only when
  * the formats change):
- *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c -lz
+ *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c \
+ *      ../../net/fabric.c $(pkg-config --cflags --libs glib-2.0) -lz
  *   ./a.out corpus
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fabric.h"
 #include "fcs.h"
 #include "lane-transport.h"
 
@@ -35,6 +37,104 @@ static size_t rec(uint8_t *p, uint8_t tag, const void *payload, size_t len)
     p[3] = len >> 8;
     memcpy(p + 4, payload, len);
     return 4 + len;
+}
+
+/* fabric: the frames a lone chassis sends */
+static uint8_t fab_frame[FAB_MAX_FRAME];
+static size_t fab_frame_len;
+
+static void fab_send(void *opaque, unsigned port, const uint8_t *frame,
+                     size_t len)
+{
+    memcpy(fab_frame, frame, len);
+    fab_frame_len = len;
+}
+
+static void fab_state(void *opaque, unsigned port, bool fwd, const char *why)
+{
+}
+
+/* A raw record of the fabric target: port, ms, length, frame. */
+static size_t fab_raw(uint8_t *p, uint8_t port, uint8_t ms,
+                      const uint8_t *f, size_t len)
+{
+    p[0] = port;
+    p[1] = ms;
+    p[2] = len >> 8;
+    p[3] = len & 0xff;
+    memcpy(p + 4, f, len);
+    return 4 + len;
+}
+
+/* An edit record: port, ms, frame, edits (offset, xor), length (0: all). */
+static size_t fab_edit(uint8_t *p, uint8_t port, uint8_t ms, uint8_t frame,
+                       unsigned n, const uint16_t *off, const uint8_t *x,
+                       uint16_t len)
+{
+    size_t k = 0;
+
+    p[k++] = port;
+    p[k++] = ms;
+    p[k++] = frame;
+    p[k++] = n;
+    for (unsigned i = 0; i < n; i++) {
+        p[k++] = off[i] >> 8;
+        p[k++] = off[i] & 0xff;
+        p[k++] = x[i];
+    }
+    p[k++] = len >> 8;
+    p[k++] = len & 0xff;
+    return k;
+}
+
+static void fabric_seeds(const char *top)
+{
+    static const FabOps ops = { .send = fab_send, .port_state = fab_state };
+    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 70 };
+    static const uint8_t x[] = { 1, 0x80, 0x40 };
+    FabLocalBlade b = { .mac = { 2, 0, 0, 0, 7, 1 }, .slot = 1,
+                        .in_rotation = true, .cpu_pct = 30,
+                        .irq_pct = 4, .age_ms = 2 };
+    FabConfig cfg;
+    Fabric *fab;
+    char dir[256];
+    size_t len;
+
+    snprintf(dir, sizeof(dir), "%s/fabric", top);
+
+    /* raw: a lone chassis's first advertisement, whole and cut short */
+    fab_config_init(&cfg);
+    cfg.chassis_id = 7;
+    strcpy(cfg.name, "seed");
+    cfg.mac[0] = 2;
+    cfg.nonce = 77;
+    fab = fab_new(&cfg, &ops, NULL);
+    fab_add_port(fab, "p");
+    fab_set_local_at(fab, &b, 1, 0);
+    fab_port_link(fab, 0, true, 0);
+    fab_tick(fab, 0);
+    fab_free(fab);
+    len = 0;
+    buf[len++] = 0;
+    len += fab_raw(buf + len, 0, 10, fab_frame, fab_frame_len);
+    len += fab_raw(buf + len, 1, 10, fab_frame, fab_frame_len - 20);
+    put(dir, "raw", buf, len);
+
+    /* edits: the chain's frames in order, the receiver's links untouched */
+    len = 0;
+    buf[len++] = 0x02;
+    for (unsigned i = 0; i < 24; i++) {
+        len += fab_edit(buf + len, 0, 12, i, 0, NULL, NULL, 0);
+    }
+    len += fab_edit(buf + len, 0, 0, 5, 3, off, x, 0);
+    len += fab_edit(buf + len, 0, 0, 6, 0, NULL, NULL, 40);
+    put(dir, "edits", buf, len);
+
+    /* keyed: the same with the key, some edits signed again */
+    buf[0] = 0x0f;
+    put(dir, "edits-keyed", buf, len);
+    buf[0] = 0x0b;
+    put(dir, "edits-unsigned", buf, len);
 }
 
 static size_t cg_rec(uint8_t *p, size_t n)
@@ -119,5 +219,7 @@ int main(int argc, char **argv)
     len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x03\x00", 4);
     len += rec(buf + len, 0x7f, "xy", 2);
     put(dir, "session-raw", buf, len);
+
+    fabric_seeds(argv[1]);
     return 0;
 }
