@@ -407,6 +407,10 @@ void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now)
     pi->link_changes++;
     if (!up) {
         mac_forget_port(sw, port);
+        if (pi->kind == SW_PORT_SLOT) {
+            /* Whatever comes back on this slot is heard from first. */
+            sw->blades[pi->slot].mac_known = false;
+        }
     }
     if (pi->kind == SW_PORT_SLOT) {
         blade_update(sw, pi->slot, now);
