@@ -157,6 +157,15 @@ static void output(SwitchCore *sw, unsigned port, const uint8_t *frame,
 
 /* ---- blades and rotation ------------------------------------------------ */
 
+/*
+ * The age of @bb's latest report at @now.  A report at time 0 is kept as
+ * 1 (bal_report() takes 0 as "never"): at time 0 its age is 0.
+ */
+static uint64_t report_age(const BalBlade *bb, uint64_t now)
+{
+    return now > bb->report_ns ? now - bb->report_ns : 0;
+}
+
 static bool blade_rotation(const SwitchCore *sw, unsigned slot, uint64_t now,
                            const char **why)
 {
@@ -169,7 +178,7 @@ static bool blade_rotation(const SwitchCore *sw, unsigned slot, uint64_t now,
         *why = "no MAC learned yet";
     } else if (!bb->report_ns) {
         *why = "no utilization report yet";
-    } else if (now - bb->report_ns >= sw->cfg.util_stale_ns) {
+    } else if (report_age(bb, now) >= sw->cfg.util_stale_ns) {
         *why = "utilization reports stale";
     } else {
         *why = "in rotation";
@@ -625,7 +634,7 @@ static int place(SwitchCore *sw, SwRule *r, bool moved, uint64_t now)
 
             d.cpu_pct = bb->cpu_pct;
             d.irq_pct = bb->irq_pct;
-            d.report_age_ns = now - bb->report_ns;
+            d.report_age_ns = report_age(bb, now);
             d.score = bal_util_score(&sw->cfg.bal, bb);
             d.active = bb->active;
         }
@@ -1018,7 +1027,7 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->reported = bb->report_ns != 0;
     bi->cpu_pct = bb->cpu_pct;
     bi->irq_pct = bb->irq_pct;
-    bi->report_age_ns = bi->reported ? now - bb->report_ns : 0;
+    bi->report_age_ns = bi->reported ? report_age(bb, now) : 0;
     bi->reports = b->reports;
     bi->active_flows = bb->active;
     bi->new_flows = b->new_flows;
