@@ -441,6 +441,9 @@ static bool is_vip(const SwitchCore *sw, uint32_t ip)
 {
     unsigned i;
 
+    if (!ip) {
+        return false;   /* a steering rule's "any VIP" */
+    }
     for (i = 0; i < sw->nrules; i++) {
         if (sw->rules[i]->info.spec.vip == ip) {
             return true;
