@@ -800,7 +800,9 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         sw->flow_stats.created++;
     } else {
         f = lru_val(sw->flows, idx);
+        /* Seen now, even if dropped: the LRU order is last_seen's. */
         lru_touch(sw->flows, idx);
+        f->last_seen = now;
         if (!sw->blades[f->slot].in_rotation && !flow_move(sw, f, now)) {
             drop(sw, port, SW_DROP_NO_BLADE);
             return;
