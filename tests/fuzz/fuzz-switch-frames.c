@@ -819,7 +819,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c->sw = swcore_new(&cfg, &ops, c);
     CHECK(c->sw);
     /* uplink 0, slots 3..0 as ports 1..4, chain 5: all up */
-    CHECK(swcore_add_port(c->sw, SW_PORT_UPLINK, "uplink", 0) == 0);
+    CHECK(swcore_add_port(c->sw, SW_PORT_UPLINK, "uplink", 0) ==
+          PORT_UPLINK);
     for (unsigned s = NSLOTS; s-- > 0;) {
         CHECK(swcore_add_port(c->sw, SW_PORT_SLOT, "slot", s) ==
               (int)(NSLOTS - s));
