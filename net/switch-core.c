@@ -36,6 +36,7 @@ typedef struct SwBlade {
     uint8_t remote_slot;
     unsigned hops;
     bool remote_in_rotation;    /* as its own chassis says */
+    uint8_t remote_cpu, remote_irq; /* as reported, before age weighting */
     unsigned port;
     bool mac_known;
     uint8_t mac[6];
@@ -551,6 +552,8 @@ unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
         memcpy(b->mac, r->mac, 6);
         b->mac_known = true;
         b->reports++;
+        b->remote_cpu = r->cpu_pct > 100 ? 100 : r->cpu_pct;
+        b->remote_irq = r->irq_pct > 100 ? 100 : r->irq_pct;
         bb->cpu_pct = age_weighted(sw, r->cpu_pct, r->age_ns);
         bb->irq_pct = age_weighted(sw, r->irq_pct, r->age_ns);
         bb->report_ns = now > r->age_ns ? now - r->age_ns : 1;
@@ -1204,8 +1207,8 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->in_rotation = b->in_rotation;
     bi->reason = b->reason;
     bi->reported = bb->report_ns != 0;
-    bi->cpu_pct = bb->cpu_pct;
-    bi->irq_pct = bb->irq_pct;
+    bi->cpu_pct = b->remote ? b->remote_cpu : bb->cpu_pct;
+    bi->irq_pct = b->remote ? b->remote_irq : bb->irq_pct;
     bi->report_age_ns = bi->reported ? report_age(bb, now) : 0;
     bi->reports = b->reports;
     bi->active_flows = bb->active;
