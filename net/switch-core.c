@@ -36,6 +36,7 @@ typedef struct SwBlade {
     uint8_t remote_slot;
     unsigned hops;
     bool remote_in_rotation;    /* as its own chassis says */
+    uint8_t remote_cpu, remote_irq; /* as reported, before age weighting */
     unsigned port;
     bool mac_known;
     uint8_t mac[6];
@@ -165,6 +166,15 @@ static void output(SwitchCore *sw, unsigned port, const uint8_t *frame,
 
 /* ---- blades and rotation ------------------------------------------------ */
 
+/*
+ * The age of @bb's latest report at @now.  A report at time 0 is kept as
+ * 1 (bal_report() takes 0 as "never"): at time 0 its age is 0.
+ */
+static uint64_t report_age(const BalBlade *bb, uint64_t now)
+{
+    return now > bb->report_ns ? now - bb->report_ns : 0;
+}
+
 static bool blade_rotation(const SwitchCore *sw, unsigned slot, uint64_t now,
                            const char **why)
 {
@@ -183,7 +193,7 @@ static bool blade_rotation(const SwitchCore *sw, unsigned slot, uint64_t now,
         *why = "no MAC learned yet";
     } else if (!bb->report_ns) {
         *why = "no utilization report yet";
-    } else if (now - bb->report_ns >= sw->cfg.util_stale_ns) {
+    } else if (report_age(bb, now) >= sw->cfg.util_stale_ns) {
         *why = "utilization reports stale";
     } else {
         *why = "in rotation";
@@ -433,6 +443,10 @@ void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now)
     pi->link_changes++;
     if (!up) {
         mac_forget_port(sw, port);
+        if (pi->kind == SW_PORT_SLOT) {
+            /* Whatever comes back on this slot is heard from first. */
+            sw->blades[pi->slot].mac_known = false;
+        }
     }
     blades_on_port_update(sw, port, now);
 }
@@ -538,6 +552,8 @@ unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
         memcpy(b->mac, r->mac, 6);
         b->mac_known = true;
         b->reports++;
+        b->remote_cpu = r->cpu_pct > 100 ? 100 : r->cpu_pct;
+        b->remote_irq = r->irq_pct > 100 ? 100 : r->irq_pct;
         bb->cpu_pct = age_weighted(sw, r->cpu_pct, r->age_ns);
         bb->irq_pct = age_weighted(sw, r->irq_pct, r->age_ns);
         bb->report_ns = now > r->age_ns ? now - r->age_ns : 1;
@@ -575,6 +591,9 @@ static bool is_vip(const SwitchCore *sw, uint32_t ip)
 {
     unsigned i;
 
+    if (!ip) {
+        return false;   /* a steering rule's "any VIP" */
+    }
     for (i = 0; i < sw->nrules; i++) {
         if (sw->rules[i]->info.spec.vip == ip) {
             return true;
@@ -784,7 +803,7 @@ static int place(SwitchCore *sw, SwRule *r, bool moved, uint64_t now)
 
             d.cpu_pct = bb->cpu_pct;
             d.irq_pct = bb->irq_pct;
-            d.report_age_ns = now - bb->report_ns;
+            d.report_age_ns = report_age(bb, now);
             d.score = bal_util_score(&sw->cfg.bal, bb);
             d.active = bb->active;
         }
@@ -947,7 +966,9 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         sw->flow_stats.created++;
     } else {
         f = lru_val(sw->flows, idx);
+        /* Seen now, even if dropped: the LRU order is last_seen's. */
         lru_touch(sw->flows, idx);
+        f->last_seen = now;
         if (!sw->blades[f->slot].in_rotation && !flow_move(sw, f, now)) {
             drop(sw, port, SW_DROP_NO_BLADE);
             return;
@@ -1186,9 +1207,9 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->in_rotation = b->in_rotation;
     bi->reason = b->reason;
     bi->reported = bb->report_ns != 0;
-    bi->cpu_pct = bb->cpu_pct;
-    bi->irq_pct = bb->irq_pct;
-    bi->report_age_ns = bi->reported ? now - bb->report_ns : 0;
+    bi->cpu_pct = b->remote ? b->remote_cpu : bb->cpu_pct;
+    bi->irq_pct = b->remote ? b->remote_irq : bb->irq_pct;
+    bi->report_age_ns = bi->reported ? report_age(bb, now) : 0;
     bi->reports = b->reports;
     bi->active_flows = bb->active;
     bi->new_flows = b->new_flows;

@@ -233,7 +233,7 @@ typedef struct SwBladeInfo {
     bool in_rotation;
     const char *reason;         /* "in rotation" or why not */
     bool reported;
-    uint8_t cpu_pct, irq_pct;
+    uint8_t cpu_pct, irq_pct;   /* as reported (score: as weighed) */
     uint64_t report_age_ns;
     uint64_t reports;
     uint32_t active_flows;

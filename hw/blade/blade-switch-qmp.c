@@ -86,7 +86,8 @@ static void add_rule(const char *id, SwRuleSpec *spec, const char *name,
 void qmp_blade_switch_add_service(const char *sw, const char *name,
                                   const char *vip, BladeProtocol protocol,
                                   bool has_port, uint16_t port,
-                                  uint32List *blades, bool has_policy,
+                                  uint32List *blades, bool has_remote,
+                                  bool remote, bool has_policy,
                                   BladePolicy policy, Error **errp)
 {
     SwRuleSpec spec = {
@@ -94,6 +95,7 @@ void qmp_blade_switch_add_service(const char *sw, const char *name,
         .proto = protocol == BLADE_PROTOCOL_TCP ? SW_PROTO_TCP : SW_PROTO_UDP,
         .port_min = has_port && port ? port : 0,
         .port_max = has_port && port ? port : UINT16_MAX,
+        .remote = has_remote && remote,
     };
 
     if (parse_vip(vip, &spec.vip, errp)) {
@@ -105,7 +107,8 @@ void qmp_blade_switch_add_steering(const char *sw, const char *name,
                                    BladeProtocol protocol, bool has_port_min,
                                    uint16_t port_min, bool has_port_max,
                                    uint16_t port_max, const char *vip,
-                                   uint32List *blades, bool has_policy,
+                                   uint32List *blades, bool has_remote,
+                                   bool remote, bool has_policy,
                                    BladePolicy policy, Error **errp)
 {
     SwRuleSpec spec = {
@@ -113,6 +116,7 @@ void qmp_blade_switch_add_steering(const char *sw, const char *name,
         .proto = protocol == BLADE_PROTOCOL_TCP ? SW_PROTO_TCP : SW_PROTO_UDP,
         .port_min = has_port_min ? port_min : 0,
         .port_max = has_port_max ? port_max : UINT16_MAX,
+        .remote = has_remote && remote,
     };
 
     if (!vip || parse_vip(vip, &spec.vip, errp)) {

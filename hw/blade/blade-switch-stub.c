@@ -19,7 +19,8 @@ static void no_switch(Error **errp)
 void qmp_blade_switch_add_service(const char *sw, const char *name,
                                   const char *vip, BladeProtocol protocol,
                                   bool has_port, uint16_t port,
-                                  uint32List *blades, bool has_policy,
+                                  uint32List *blades, bool has_remote,
+                                  bool remote, bool has_policy,
                                   BladePolicy policy, Error **errp)
 {
     no_switch(errp);
@@ -29,7 +30,8 @@ void qmp_blade_switch_add_steering(const char *sw, const char *name,
                                    BladeProtocol protocol, bool has_port_min,
                                    uint16_t port_min, bool has_port_max,
                                    uint16_t port_max, const char *vip,
-                                   uint32List *blades, bool has_policy,
+                                   uint32List *blades, bool has_remote,
+                                   bool remote, bool has_policy,
                                    BladePolicy policy, Error **errp)
 {
     no_switch(errp);

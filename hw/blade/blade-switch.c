@@ -36,6 +36,8 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/un.h>
+#include "crypto/secret_common.h"
+#include "fabric.h"
 #include "lane-transport.h"
 #include "pcap.h"
 #include "pcs-tx.h"
@@ -49,6 +51,7 @@
 #define BSW_BH_BUDGET       256         /* frames per bottom-half run */
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
 #define BSW_WIRE_OVERHEAD   24
+#define BSW_POLL_NS         (100 * SCALE_MS)   /* netdev link polling */
 
 typedef struct BswFrame {
     QSIMPLEQ_ENTRY(BswFrame) next;
@@ -87,6 +90,8 @@ struct BswPort {
     bool in_lane;
 
     /* netdev ports */
+    int fab_port;               /* chain ports: the fabric's number, or -1 */
+    uint64_t ctrl_refused;      /* control frames where none may come */
     NICState *nic;
     NICConf conf;
     bool tx_busy;               /* waiting for the netdev's sent callback */
@@ -123,6 +128,14 @@ struct BladeSwitchState {
     uint64_t core_timer_at;
     bool backplane_made;        /* the directory is ours to remove */
     Notifier exit;
+    /* netdev ports: link polled (stream netdevs do not tell their peer) */
+    QEMUTimer *poll_timer;
+    /* the inter-chassis control protocol, with chain ports */
+    Fabric *fabric;
+    bool fab_dirty;             /* the remote table changed: re-read it */
+    BswPort *fab_ports[FAB_MAX_PORTS];
+    QEMUTimer *fabric_timer;
+    uint64_t fabric_timer_at;
 
     /* properties */
     uint32_t slots;
@@ -140,6 +153,15 @@ struct BladeSwitchState {
     uint32_t queue_frames;
     uint64_t seed;
     char *capture_dir;
+    uint32_t nchain;
+    NICPeers *chain_peers;
+    uint32_t chain_speed;
+    char *chassis_name;
+    uint64_t chassis_id;
+    uint16_t fabric_priority;
+    uint32_t fabric_interval_ms;
+    char *fabric_key_secret;
+    uint32_t hop_cost;
     LanePcs pcs;
 };
 
@@ -321,6 +343,9 @@ static void bsw_schedule(BladeSwitchState *s)
     qemu_bh_schedule(s->bh);
 }
 
+static void bsw_fabric_rearm(BladeSwitchState *s);
+static void bsw_fabric_sync(BladeSwitchState *s, uint64_t now);
+
 static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
                             size_t len)
 {
@@ -357,10 +382,28 @@ static void bsw_core_decision(void *opaque, const SwDecision *d)
                                 d->active);
 }
 
+static void bsw_core_fabric_frame(void *opaque, unsigned port,
+                                  const uint8_t *frame, size_t len)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = &s->ports[port];
+
+    if (p->fab_port < 0 || !s->fabric) {
+        /* Only chain ports speak the control protocol: no blade may. */
+        p->ctrl_refused++;
+        trace_blade_switch_drop(p->name, "control frame on a non-chain port",
+                                len);
+        return;
+    }
+    fab_input(s->fabric, p->fab_port, frame, len, blade_switch_now());
+    bsw_fabric_rearm(s);
+}
+
 static const SwOps bsw_core_ops = {
     .output = bsw_core_output,
     .blade_state = bsw_core_blade_state,
     .decision = bsw_core_decision,
+    .fabric_frame = bsw_core_fabric_frame,
 };
 
 static void bsw_core_rearm(BladeSwitchState *s)
@@ -423,6 +466,10 @@ static void bsw_port_update_link(BswPort *p)
     if (up != p->link) {
         p->link = up;
         swcore_port_link(s->core, p->index, up, blade_switch_now());
+        if (p->fab_port >= 0 && s->fabric) {
+            fab_port_link(s->fabric, p->fab_port, up, blade_switch_now());
+            bsw_fabric_rearm(s);
+        }
         if (!up) {
             /* What waits for a port that went down is stale: drop it. */
             p->tx_drops += p->egress.frames;
@@ -749,6 +796,9 @@ static void bsw_bh(void *opaque)
             pcap_flush(p->pcap);
         }
     }
+    if (s->fab_dirty) {
+        bsw_fabric_sync(s, now);
+    }
     bsw_core_rearm(s);
     for (i = 0; i < s->nports; i++) {
         if (s->ports[i].ingress.frames) {
@@ -756,6 +806,153 @@ static void bsw_bh(void *opaque)
             break;
         }
     }
+}
+
+/* ---- chain ports and the inter-chassis control protocol ------------------ */
+
+static void bsw_fab_send(void *opaque, unsigned fport, const uint8_t *frame,
+                         size_t len)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = s->fab_ports[fport];
+
+    if (queue_full(&p->egress)) {
+        p->tx_drops++;
+        trace_blade_switch_drop(p->name, "egress queue full", len);
+        return;
+    }
+    queue_push(&p->egress, frame, len);
+    bsw_schedule(s);
+}
+
+static void bsw_fab_port_state(void *opaque, unsigned fport, bool forwarding,
+                               const char *why)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = s->fab_ports[fport];
+
+    trace_blade_switch_fabric_port(p->name, forwarding, why);
+    swcore_port_set_blocked(s->core, p->index, !forwarding,
+                            blade_switch_now());
+    bsw_core_rearm(s);
+}
+
+static void bsw_fab_remote_changed(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+
+    /* Read the table back outside the fabric's own call. */
+    s->fab_dirty = true;
+    bsw_schedule(s);
+}
+
+static const FabOps bsw_fab_ops = {
+    .send = bsw_fab_send,
+    .port_state = bsw_fab_port_state,
+    .remote_changed = bsw_fab_remote_changed,
+};
+
+/*
+ * Tell the fabric about this chassis's blades, and the forwarding engine
+ * about the blades of the others (learning their MACs on the ports that
+ * lead to them).
+ */
+static void bsw_fabric_sync(BladeSwitchState *s, uint64_t now)
+{
+    g_autofree FabLocalBlade *local = g_new0(FabLocalBlade, SW_MAX_BLADES);
+    g_autofree FabRemoteBlade *fr = g_new0(FabRemoteBlade, FAB_MAX_BLADES);
+    g_autofree SwRemoteBlade *sr = g_new0(SwRemoteBlade, SW_MAX_REMOTE);
+    unsigned i, n = 0, nr, k = 0;
+
+    s->fab_dirty = false;
+    for (i = 0; i < SW_MAX_BLADES; i++) {
+        SwBladeInfo bi;
+
+        if (!swcore_blade_info(s->core, i, now, &bi) || !bi.mac_known) {
+            continue;
+        }
+        memcpy(local[n].mac, bi.mac, 6);
+        local[n].slot = i;
+        local[n].in_rotation = bi.in_rotation;
+        local[n].cpu_pct = bi.cpu_pct;
+        local[n].irq_pct = bi.irq_pct;
+        local[n].age_ms = bi.reported ?
+                          MIN(bi.report_age_ns / SCALE_MS, UINT32_MAX) :
+                          UINT32_MAX;
+        n++;
+    }
+    fab_set_local(s->fabric, local, n);
+    nr = fab_remote_blades(s->fabric, now, fr, FAB_MAX_BLADES);
+    for (i = 0; i < nr && k < SW_MAX_REMOTE; i++) {
+        BswPort *p;
+
+        if (fr[i].port >= FAB_MAX_PORTS || !s->fab_ports[fr[i].port]) {
+            continue;
+        }
+        p = s->fab_ports[fr[i].port];
+        sr[k].chassis_id = fr[i].chassis_id;
+        pstrcpy(sr[k].chassis, sizeof(sr[k].chassis), fr[i].chassis);
+        sr[k].slot = fr[i].slot;
+        memcpy(sr[k].mac, fr[i].mac, 6);
+        sr[k].port = p->index;
+        sr[k].hops = fr[i].hops;
+        sr[k].in_rotation = fr[i].in_rotation;
+        sr[k].cpu_pct = fr[i].cpu_pct;
+        sr[k].irq_pct = fr[i].irq_pct;
+        sr[k].age_ns = fr[i].age_ns;
+        swcore_mac_learn(s->core, fr[i].mac, p->index, now);
+        k++;
+    }
+    swcore_set_remote(s->core, sr, k, now);
+    bsw_core_rearm(s);
+}
+
+static void bsw_fabric_rearm(BladeSwitchState *s)
+{
+    uint64_t dl;
+
+    if (!s->fabric) {
+        return;
+    }
+    dl = fab_deadline(s->fabric);
+    if (dl == s->fabric_timer_at) {
+        return;
+    }
+    s->fabric_timer_at = dl;
+    if (dl == UINT64_MAX) {
+        timer_del(s->fabric_timer);
+    } else {
+        timer_mod(s->fabric_timer, MIN(dl, INT64_MAX));
+    }
+}
+
+static void bsw_fabric_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    uint64_t now = blade_switch_now();
+
+    s->fabric_timer_at = UINT64_MAX;
+    bsw_fabric_sync(s, now);
+    fab_tick(s->fabric, now);
+    bsw_fabric_sync(s, now);
+    bsw_fabric_rearm(s);
+}
+
+/*
+ * Netdev ports: stream and socket netdevs mark their own link down when
+ * the far end goes away, without telling us: look every period.
+ */
+static void bsw_poll_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        if (s->ports[i].nic) {
+            bsw_port_update_link(&s->ports[i]);
+        }
+    }
+    timer_mod(s->poll_timer, blade_switch_now() + BSW_POLL_NS);
 }
 
 /* ---- management ---------------------------------------------------------- */
@@ -806,6 +1003,7 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
     qdict_put_bool(d, "link", p->link);
     qdict_put_bool(d, "connected", p->connected);
     qdict_put_bool(d, "sync", p->sync);
+    qdict_put_bool(d, "blocked", pi.blocked);
     qdict_put_int(d, "speed_mbps", p->speed);
     put_u64(d, "rx_frames", pi.rx_frames);
     put_u64(d, "rx_bytes", pi.rx_bytes);
@@ -827,9 +1025,9 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
         put_u64(pcs, "util_sets", ls->rx_util_sets);
         qdict_put(d, "pcs", pcs);
         put_u64(d, "errors", code + ls->pcs.fcs_errors + ls->bad_records +
-                             ls->protocol_errors);
+                             ls->protocol_errors + p->ctrl_refused);
     } else {
-        put_u64(d, "errors", 0);
+        put_u64(d, "errors", p->ctrl_refused);
     }
     return d;
 }
@@ -841,8 +1039,14 @@ static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
     SwBladeInfo bi;
 
     swcore_blade_info(s->core, slot, now, &bi);
-    qdict_put_int(d, "slot", slot);
+    qdict_put_int(d, "slot", bi.slot);
     qdict_put_str(d, "port", s->ports[bi.port].name);
+    if (bi.remote) {
+        qdict_put_bool(d, "remote", true);
+        qdict_put_str(d, "chassis", bi.chassis);
+        put_u64(d, "chassis_id", bi.chassis_id);
+        qdict_put_int(d, "hops", bi.hops);
+    }
     if (bi.mac_known) {
         put_mac(d, "mac", bi.mac);
     } else {
@@ -867,7 +1071,20 @@ static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
     return d;
 }
 
-static QDict *bsw_rule_dict(const SwRuleInfo *ri)
+static QDict *bsw_share(const SwRuleInfo *ri, unsigned blade, unsigned slot)
+{
+    uint64_t n = ri->blade_new_flows[blade];
+    QDict *e = qdict_new();
+
+    qdict_put_int(e, "slot", slot);
+    put_u64(e, "new_flows", n);
+    qdict_put(e, "share", qnum_from_double(ri->new_flows ?
+                                           (double)n / ri->new_flows : 0.0));
+    return e;
+}
+
+static QDict *bsw_rule_dict(BladeSwitchState *s, const SwRuleInfo *ri,
+                            uint64_t now)
 {
     const SwRuleSpec *sp = &ri->spec;
     QDict *d = qdict_new();
@@ -883,22 +1100,75 @@ static QDict *bsw_rule_dict(const SwRuleInfo *ri)
     qdict_put_int(d, "port_max", sp->port_max);
     qdict_put_str(d, "policy", bal_policy_name(sp->policy));
     for (i = 0; i < sp->nblades; i++) {
-        unsigned slot = sp->blades[i];
-        uint64_t n = ri->blade_new_flows[slot];
-        QDict *e = qdict_new();
+        qlist_append_int(blades, sp->blades[i]);
+        qlist_append(share, bsw_share(ri, sp->blades[i], sp->blades[i]));
+    }
+    /* Blades of other chassis that got flows of this rule. */
+    for (i = SW_MAX_BLADES; sp->remote && i < SW_BLADES_ALL; i++) {
+        SwBladeInfo bi;
+        QDict *e;
 
-        qlist_append_int(blades, slot);
-        qdict_put_int(e, "slot", slot);
-        put_u64(e, "new_flows", n);
-        qdict_put(e, "share", qnum_from_double(ri->new_flows ?
-                                               (double)n / ri->new_flows :
-                                               0.0));
+        if (!ri->blade_new_flows[i] ||
+            !swcore_blade_info(s->core, i, now, &bi)) {
+            continue;
+        }
+        e = bsw_share(ri, i, bi.slot);
+        qdict_put_str(e, "chassis", bi.chassis);
         qlist_append(share, e);
     }
     qdict_put(d, "blades", blades);
+    qdict_put_bool(d, "remote", sp->remote);
     put_u64(d, "new_flows", ri->new_flows);
     put_u64(d, "no_blade", ri->no_blade);
     qdict_put(d, "share", share);
+    return d;
+}
+
+static QDict *bsw_fabric_dict(BladeSwitchState *s, uint64_t now)
+{
+    QDict *d = qdict_new(), *st = qdict_new();
+    QList *ports = qlist_new();
+    FabStats fs;
+    unsigned i;
+
+    qdict_put_str(d, "chassis", s->chassis_name ? s->chassis_name : "");
+    put_u64(d, "chassis_id", s->chassis_id);
+    put_u64(d, "root_id", fab_root_id(s->fabric));
+    for (i = 0; i < FAB_MAX_PORTS; i++) {
+        FabPortInfo pi;
+        QDict *e;
+
+        if (!s->fab_ports[i] || !fab_port_info(s->fabric, i, now, &pi)) {
+            continue;
+        }
+        e = qdict_new();
+        qdict_put_str(e, "name", s->fab_ports[i]->name);
+        qdict_put_bool(e, "link", pi.link);
+        qdict_put_bool(e, "forwarding", pi.forwarding);
+        qdict_put_str(e, "state", pi.state ? pi.state : "");
+        if (pi.neighbour) {
+            qdict_put_str(e, "neighbour", pi.neighbour_name);
+            put_u64(e, "neighbour_id", pi.neighbour_id);
+            put_u64(e, "heard_age_ms", pi.heard_age_ns / SCALE_MS);
+        } else {
+            qdict_put_null(e, "neighbour");
+        }
+        put_u64(e, "rx_adverts", pi.rx_adverts);
+        put_u64(e, "tx_adverts", pi.tx_adverts);
+        qlist_append(ports, e);
+    }
+    qdict_put(d, "ports", ports);
+    fab_stats(s->fabric, &fs);
+    put_u64(st, "tx_adverts", fs.tx_adverts);
+    put_u64(st, "rx_adverts", fs.rx_adverts);
+    put_u64(st, "rx_malformed", fs.rx_malformed);
+    put_u64(st, "rx_bad_version", fs.rx_bad_version);
+    put_u64(st, "rx_unauthenticated", fs.rx_unauthenticated);
+    put_u64(st, "rx_bad_auth", fs.rx_bad_auth);
+    put_u64(st, "rx_replayed", fs.rx_replayed);
+    put_u64(st, "rx_own", fs.rx_own);
+    put_u64(st, "topology_changes", fs.topology_changes);
+    qdict_put(d, "stats", st);
     return d;
 }
 
@@ -924,11 +1194,21 @@ QDict *blade_switch_state(BladeSwitchState *s)
             qlist_append(blades, bsw_blade_dict(s, s->ports[i].slot, now));
         }
     }
+    for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
+        SwBladeInfo bi;
+
+        if (swcore_blade_info(s->core, i, now, &bi)) {
+            qlist_append(blades, bsw_blade_dict(s, i, now));
+        }
+    }
     qdict_put(top, "ports", ports);
     qdict_put(top, "blades", blades);
+    if (s->fabric) {
+        qdict_put(top, "fabric", bsw_fabric_dict(s, now));
+    }
 
     for (i = 0; swcore_rule_info(s->core, i, ri); i++) {
-        qlist_append(rules, bsw_rule_dict(ri));
+        qlist_append(rules, bsw_rule_dict(s, ri, now));
     }
     g_free(ri);
     qdict_put(top, "services", rules);
@@ -1094,6 +1374,31 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    1u << 22);
         return false;
     }
+    if (s->nchain > FAB_MAX_PORTS) {
+        error_setg(errp, "blade-switch: %u chain ports, at most %d",
+                   s->nchain, FAB_MAX_PORTS);
+        return false;
+    }
+    if (s->chain_speed > BSW_MAX_SPEED) {
+        error_setg(errp, "blade-switch: speeds are 0 (unpaced) to %u Mb/s",
+                   BSW_MAX_SPEED);
+        return false;
+    }
+    if (s->fabric_interval_ms < 10 || s->fabric_interval_ms > 60000) {
+        error_setg(errp, "blade-switch: fabric-interval must be 10 to 60000 "
+                   "ms");
+        return false;
+    }
+    if (s->hop_cost > 100) {
+        error_setg(errp, "blade-switch: hop-cost must be 0 to 100 %%");
+        return false;
+    }
+    if (s->chassis_name && (!*s->chassis_name ||
+                            strlen(s->chassis_name) >= FAB_NAME_LEN)) {
+        error_setg(errp, "blade-switch: chassis must be 1 to %d characters",
+                   FAB_NAME_LEN - 1);
+        return false;
+    }
     if (!s->queue_frames || s->queue_frames > BSW_MAX_QUEUE) {
         error_setg(errp, "blade-switch: queue-frames must be 1 to %u",
                    BSW_MAX_QUEUE);
@@ -1110,8 +1415,90 @@ static void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
     p->slot = slot;
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->index = swcore_add_port(s->core, kind, name, slot);
+    p->fab_port = -1;
     queue_init(&p->ingress, BSW_INGRESS_FRAMES);
     queue_init(&p->egress, s->queue_frames);
+}
+
+static void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
+                            const char *name, NICPeers *peers, uint32_t speed)
+{
+    DeviceState *dev = DEVICE(s);
+    g_autofree char *nc_name = g_strdup_printf("%s.%s",
+                                               dev->id ? dev->id : "switch",
+                                               name);
+
+    bsw_port_init(s, p, kind, name, 0);
+    p->speed = speed;
+    p->conf.peers = *peers;
+    memcpy(p->conf.macaddr.a, s->mac.a, 6);
+    p->pace_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_pace_timer, p);
+    p->nic = qemu_new_nic(&bsw_nic_info, &p->conf,
+                          object_get_typename(OBJECT(s)), nc_name,
+                          &dev->mem_reentrancy_guard, p);
+    qemu_format_nic_info_str(qemu_get_queue(p->nic), s->mac.a);
+}
+
+/* The control protocol over the chain ports. */
+static bool bsw_open_fabric(BladeSwitchState *s, Error **errp)
+{
+    DeviceState *dev = DEVICE(s);
+    FabConfig fc;
+    unsigned i;
+
+    fab_config_init(&fc);
+    if (!s->chassis_id) {
+        for (i = 0; i < 6; i++) {
+            s->chassis_id = s->chassis_id << 8 | s->mac.a[i];
+        }
+    }
+    fc.chassis_id = s->chassis_id;
+    pstrcpy(fc.name, sizeof(fc.name), s->chassis_name ? s->chassis_name :
+                                      dev->id ? dev->id : "chassis");
+    memcpy(fc.mac, s->mac.a, 6);
+    fc.priority = s->fabric_priority;
+    fc.interval_ns = (uint64_t)s->fabric_interval_ms * SCALE_MS;
+    if (s->fabric_key_secret) {
+        g_autofree uint8_t *key = NULL;
+        size_t len = 0;
+
+        if (qcrypto_secret_lookup(s->fabric_key_secret, &key, &len,
+                                  errp) < 0) {
+            return false;
+        }
+        if (len == 0 || len > FAB_MAX_KEY) {
+            error_setg(errp, "blade-switch: the fabric key must be 1 to %d "
+                       "bytes, secret '%s' has %zu", FAB_MAX_KEY,
+                       s->fabric_key_secret, len);
+            return false;
+        }
+        memcpy(fc.key, key, len);
+        fc.key_len = len;
+    }
+    s->fabric = fab_new(&fc, &bsw_fab_ops, s);
+    memset(fc.key, 0, sizeof(fc.key));
+    if (!s->fabric) {
+        error_setg(errp, "blade-switch: cannot start the control protocol");
+        return false;
+    }
+    s->fabric_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_fabric_timer, s);
+    s->fabric_timer_at = UINT64_MAX;
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+        int fp;
+
+        if (p->kind != SW_PORT_CHAIN) {
+            continue;
+        }
+        fp = fab_add_port(s->fabric, p->name);
+        if (fp < 0 || fp >= FAB_MAX_PORTS) {
+            error_setg(errp, "blade-switch: too many chain ports");
+            return false;
+        }
+        p->fab_port = fp;
+        s->fab_ports[fp] = p;
+    }
+    return true;
 }
 
 static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
@@ -1242,6 +1629,7 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     cfg.util_stale_ns = (uint64_t)s->util_stale_ms * SCALE_MS;
     cfg.seed = s->seed ? s->seed : g_random_int() | (uint64_t)g_random_int()
                                                     << 32;
+    cfg.hop_cost_pct = s->hop_cost;
     s->core = swcore_new(&cfg, &bsw_core_ops, s);
     if (!s->core) {
         error_setg(errp, "blade-switch: cannot allocate the MAC and flow "
@@ -1252,24 +1640,30 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     s->core_timer_at = UINT64_MAX;
     s->bh = qemu_bh_new_guarded(bsw_bh, s, &dev->mem_reentrancy_guard);
 
-    s->ports = g_new0(BswPort, s->slots + 1);
+    s->ports = g_new0(BswPort, s->slots + 1 + s->nchain);
     for (i = 0; i < s->slots; i++) {
         g_autofree char *name = g_strdup_printf("slot%u", i);
 
         bsw_port_init(s, &s->ports[s->nports++], SW_PORT_SLOT, name, i);
     }
     if (s->uplink_conf.peers.ncs[0]) {
-        BswPort *p = &s->ports[s->nports++];
+        bsw_netdev_port(s, &s->ports[s->nports++], SW_PORT_UPLINK, "uplink",
+                        &s->uplink_conf.peers, s->uplink_speed);
+    }
+    for (i = 0; i < s->nchain; i++) {
+        g_autofree char *name = g_strdup_printf("chain%u", i);
 
-        bsw_port_init(s, p, SW_PORT_UPLINK, "uplink", 0);
-        p->speed = s->uplink_speed;
-        p->conf = s->uplink_conf;
-        memcpy(p->conf.macaddr.a, s->mac.a, 6);
-        p->pace_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_pace_timer, p);
-        p->nic = qemu_new_nic(&bsw_nic_info, &p->conf,
-                              object_get_typename(OBJECT(s)), dev->id,
-                              &dev->mem_reentrancy_guard, p);
-        qemu_format_nic_info_str(qemu_get_queue(p->nic), s->mac.a);
+        if (!s->chain_peers[i].ncs[0]) {
+            error_setg(errp, "blade-switch: chain[%u] names no netdev", i);
+            bsw_unrealize(dev);
+            return;
+        }
+        bsw_netdev_port(s, &s->ports[s->nports++], SW_PORT_CHAIN, name,
+                        &s->chain_peers[i], s->chain_speed);
+    }
+    if (s->nchain && !bsw_open_fabric(s, errp)) {
+        bsw_unrealize(dev);
+        return;
     }
     for (i = 0; i < s->nports; i++) {
         if (s->ports[i].kind == SW_PORT_SLOT &&
@@ -1287,12 +1681,24 @@ static void bsw_realize(DeviceState *dev, Error **errp)
 
         if (p->kind == SW_PORT_SLOT) {
             bsw_lane_sync(p);
-        } else {
+        } else if (qemu_get_queue(p->nic)->peer->info->type !=
+                   NET_CLIENT_DRIVER_STREAM) {
             bsw_port_update_link(p);
         }
+        /*
+         * A stream netdev says its link is up before it has a socket (it
+         * starts listening or connecting from the main loop), and QEMU
+         * 10.0 crashes if a frame reaches it then: its link is first
+         * looked at by the poll timer.
+         */
     }
     s->exit.notify = bsw_exit_notify;
     qemu_add_exit_notifier(&s->exit);
+    if (s->nports > s->slots) {
+        s->poll_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_poll_timer, s);
+        timer_mod(s->poll_timer, blade_switch_now() + BSW_POLL_NS);
+    }
+    bsw_fabric_rearm(s);
 }
 
 static void bsw_unrealize(DeviceState *dev)
@@ -1334,6 +1740,17 @@ static void bsw_unrealize(DeviceState *dev)
         qemu_remove_exit_notifier(&s->exit);
         s->exit.notify = NULL;
     }
+    if (s->poll_timer) {
+        timer_free(s->poll_timer);
+        s->poll_timer = NULL;
+    }
+    if (s->fabric_timer) {
+        timer_free(s->fabric_timer);
+        s->fabric_timer = NULL;
+    }
+    fab_free(s->fabric);
+    s->fabric = NULL;
+    memset(s->fab_ports, 0, sizeof(s->fab_ports));
     g_free(s->ports);
     s->ports = NULL;
     s->nports = 0;
@@ -1382,6 +1799,18 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("queue-frames", BladeSwitchState, queue_frames, 256),
     DEFINE_PROP_UINT64("seed", BladeSwitchState, seed, 0),
     DEFINE_PROP_STRING("capture-dir", BladeSwitchState, capture_dir),
+    DEFINE_PROP_ARRAY("chain", BladeSwitchState, nchain, chain_peers,
+                      qdev_prop_netdev, NICPeers),
+    DEFINE_PROP_UINT32("chain-speed", BladeSwitchState, chain_speed, 10000),
+    DEFINE_PROP_STRING("chassis", BladeSwitchState, chassis_name),
+    DEFINE_PROP_UINT64("chassis-id", BladeSwitchState, chassis_id, 0),
+    DEFINE_PROP_UINT16("fabric-priority", BladeSwitchState, fabric_priority,
+                       32768),
+    DEFINE_PROP_UINT32("fabric-interval", BladeSwitchState,
+                       fabric_interval_ms, 100),
+    DEFINE_PROP_STRING("fabric-key-secret", BladeSwitchState,
+                       fabric_key_secret),
+    DEFINE_PROP_UINT32("hop-cost", BladeSwitchState, hop_cost, 10),
 };
 
 static void bsw_class_init(ObjectClass *klass, void *data)
