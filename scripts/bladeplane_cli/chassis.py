@@ -792,8 +792,9 @@ def print_summary(run, topo, not_in):
               file=sys.stderr)
     n = topo.name
     first = topo.blades()[0][1].name if topo.blades() else "BLADE"
+    port = first if topo.multi() and topo.blades() else "slot0"
     print(f"next: bladeplane status {n} | top {n} | console {first} | "
-          f"capture slot0 | down {n}")
+          f"capture {port} | down {n}")
 
 
 def _members(topo, ch, rule):

@@ -147,6 +147,17 @@ def blade_label(names, key, remote=False):
     return f"{key[0]}/slot{key[1]}" if remote else "-"
 
 
+def blades_in_order(state):
+    """The blades of a state tree: the switch's own in its order, then the
+    other chassis's, nearest first (hops, chassis, slot)."""
+    blades = state.get("blades", [])
+    local = [b for b in blades if not b.get("remote")]
+    remote = sorted((b for b in blades if b.get("remote")),
+                    key=lambda b: (b.get("hops") or 0, str(b.get("chassis")),
+                                   b.get("slot") or 0))
+    return local + remote
+
+
 def has_fabric(state):
     return bool(state.get("fabric")) or any(
         b.get("remote") for b in state.get("blades", []))
@@ -237,7 +248,7 @@ def render_chassis(entry, ch, spec=None):
     if st.get("fabric"):
         out += render_fabric(st["fabric"])
     rows = []
-    for b in st.get("blades", []):
+    for b in blades_in_order(st):
         key = blade_key(b, ch.name)
         rot = "yes" if b.get("in_rotation") else f"no: {b.get('reason', '?')}"
         row = [b.get("slot"), blade_label(names, key, b.get("remote")),
@@ -365,7 +376,7 @@ def top_rows(prev, cur, ch, spec=None):
     names = blade_names(ch, spec)
     before = {blade_key(b, ch.name): b for b in (prev or {}).get("blades", [])}
     rows = []
-    for b in cur.get("blades", []):
+    for b in blades_in_order(cur):
         key = blade_key(b, ch.name)
         remote = bool(b.get("remote"))
         port = None if remote else ports.get(f"slot{key[1]}")

@@ -305,12 +305,13 @@ class FabricViewTest(unittest.TestCase):
                          (4, 1.0))
 
     def test_top_rows_and_frame(self):
-        prev = fabric_state(1000, {0: 10}, {("c2", 0): (10, 1),
+        # The switch may list remote blades in any order: nearest first.
+        prev = fabric_state(1000, {0: 10}, {("c9", 1): (0, 3),
                                             ("c3", 0): (10, 2),
-                                            ("c9", 1): (0, 3)})
-        cur = fabric_state(2000, {0: 12}, {("c2", 0): (14, 1),
-                                           ("c3", 0): (12, 2),
-                                           ("c9", 1): (0, 3)})
+                                            ("c2", 0): (10, 1)})
+        cur = fabric_state(2000, {0: 12}, {("c3", 0): (12, 2),
+                                           ("c9", 1): (0, 3),
+                                           ("c2", 0): (14, 1)})
         ch = RING.chassis[0]
         rows = views.top_rows(prev, cur, ch, RING)
         self.assertEqual([(r["chassis"], r["slot"], r["blade"], r["hops"],
