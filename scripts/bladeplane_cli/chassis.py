@@ -237,6 +237,32 @@ def wait_qmp(proc, qmp_path, what, log_path, timeout):
 # ---- up -------------------------------------------------------------------------
 
 
+def switch_properties(qemu_bin):
+    """The blade-switch properties a QEMU binary knows (empty if it has no
+    such device or does not run)."""
+    try:
+        out = subprocess.run([qemu_bin, "-device", "blade-switch,help"],
+                             capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(re.findall(r"^\s*([a-z][a-z0-9-]*)=", out, re.M))
+
+
+def check_device(qemu_bin, topo):
+    """Linked chassis need a switch with chain ports: say so in one line
+    rather than let every chassis fail on an unknown property."""
+    if not topo.multi():
+        return
+    missing = {"chain", "chassis", "chassis-id"} - switch_properties(qemu_bin)
+    if missing:
+        raise Failure(f"{qemu_bin}: its blade-switch has no "
+                      f"{', '.join(sorted(missing))} property: it predates "
+                      f"chain ports, so it cannot link chassis (topology "
+                      f"{topo.name}); rebuild it from this checkout "
+                      f"(scripts/bladeplane setup)")
+
+
 def check_host_ports(ch, topo=None):
     """Fail with one line if a forwarded host port, or the TCP port a
     link to another host listens on, is taken (QEMU would only say it

@@ -10,10 +10,8 @@ These need the switch's chain ports (property `chain`): with a QEMU built
 without them every test skips, saying so."""
 
 import os
-import re
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 import unittest
@@ -24,14 +22,7 @@ from bptest import accel, qemu
 from bladeplane_cli import chassis, image, rundir, topology
 
 
-def switch_help():
-    if not os.path.exists(qemu.QEMU_BIN):
-        return ""
-    return subprocess.run([qemu.QEMU_BIN, "-device", "blade-switch,help"],
-                          capture_output=True, text=True).stdout
-
-
-HAS_CHAIN = re.search(r"^\s*chain=", switch_help(), re.M) is not None
+HAS_CHAIN = "chain" in chassis.switch_properties(qemu.QEMU_BIN)
 SKIP = (f"no QEMU at {qemu.QEMU_BIN} (scripts/bladeplane setup)"
         if not os.path.exists(qemu.QEMU_BIN) else
         "this QEMU's blade-switch has no chain ports (no 'chain' in "

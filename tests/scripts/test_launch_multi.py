@@ -197,6 +197,32 @@ class CommandLineTest(unittest.TestCase):
                                f"{port} that link\\[0\\] listens on is in use$",
                                chassis.check_host_ports, topo.chassis[0], topo)
 
+    def test_a_qemu_without_chain_ports_is_refused_at_once(self):
+        with tempfile.TemporaryDirectory(dir="/tmp") as d:
+            fake = os.path.join(d, "qemu")
+            for props, ok in (("slots=<uint32>\n  uplink=<str>", False),
+                              ("chain=<list>\n  chassis=<str>\n"
+                               "  chassis-id=<uint64>", True)):
+                with open(fake, "w") as f:
+                    f.write(f"#!/bin/sh\nprintf 'blade-switch options:\\n"
+                            f"  {props}\\n'\n".replace("\n  ", "\\n  "))
+                os.chmod(fake, 0o755)
+                topo = load()
+                if ok:
+                    chassis.check_device(fake, topo)
+                    continue
+                with self.assertRaises(Failure) as cm:
+                    chassis.check_device(fake, topo)
+                self.assertEqual(str(cm.exception),
+                                 f"{fake}: its blade-switch has no chain, "
+                                 f"chassis, chassis-id property: it predates "
+                                 f"chain ports, so it cannot link chassis "
+                                 f"(topology ch); rebuild it from this "
+                                 f"checkout (scripts/bladeplane setup)")
+                # One chassis on its own needs none of it.
+                chassis.check_device(fake, topology.loads(
+                    "[[chassis]]\n", "/x/one.toml"))
+
     def test_capture_ports(self):
         topo = load()
         self.assertEqual(chassis.find_port(topo, "c2.chain1")[:2],
