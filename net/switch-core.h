@@ -60,7 +60,7 @@ typedef enum SwDrop {
     SW_DROP_NO_SERVICE,     /* to a VIP, no service or rule matches */
     SW_DROP_NO_BLADE,       /* new flow, no blade of the group eligible */
     SW_DROP_FRAGMENT,       /* fragmented datagram to a VIP */
-    SW_DROP_BAD_IP,         /* malformed IPv4, ARP or L4 header */
+    SW_DROP_BAD_IP,         /* malformed IPv4 or L4 header */
     SW_DROP_BLOCKED,        /* ingress or egress port blocked (loop) */
     SW_DROP__MAX
 } SwDrop;
