@@ -133,6 +133,8 @@ void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now);
  */
 void swcore_port_set_blocked(SwitchCore *sw, unsigned port, bool blocked,
                              uint64_t now);
+/* Forget what was learned on @port (a topology change behind it). */
+void swcore_mac_forget_port(SwitchCore *sw, unsigned port);
 /* Learn @mac on @port as if a frame from it had arrived there. */
 void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
                       uint64_t now);
