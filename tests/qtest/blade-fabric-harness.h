@@ -88,66 +88,15 @@ static inline void fab_stop(Fab *f)
  */
 static inline void fab_pump(Fab *f, int ms)
 {
-    struct pollfd pfd[MAXC * (SH_MAX_SLOTS * LANE_MAX_FDS + 1)];
-    Lane *lane[G_N_ELEMENTS(pfd)];
-    SwHarness *owner[G_N_ELEMENTS(pfd)];
-    uint64_t now = sh_now();
-    int n = 0, i, k;
-    unsigned c, s;
+    SwHarness *hs[MAXC];
+    unsigned c, n = 0;
 
     for (c = 0; c < f->n; c++) {
-        SwHarness *h = &f->h[c];
-
-        if (!h->qts) {
-            continue;
-        }
-        for (s = 0; s < h->slots; s++) {
-            LaneFd lf[LANE_MAX_FDS];
-            Lane *l = h->blades[s].lane;
-            uint64_t dl;
-
-            if (!l) {
-                continue;
-            }
-            k = lane_get_fds(l, lf);
-            for (i = 0; i < k; i++) {
-                pfd[n] = (struct pollfd) { .fd = lf[i].fd,
-                                           .events = lf[i].events };
-                lane[n] = l;
-                owner[n++] = h;
-            }
-            dl = lane_deadline(l);
-            if (dl != LANE_NO_DEADLINE) {
-                ms = MIN(ms, dl > now ? (int)((dl - now) / 1000000) : 0);
-            }
-        }
-        if (h->up_fd >= 0) {
-            pfd[n] = (struct pollfd) { .fd = h->up_fd, .events = POLLIN };
-            lane[n] = NULL;
-            owner[n++] = h;
+        if (f->h[c].qts) {
+            hs[n++] = &f->h[c];
         }
     }
-    if (poll(pfd, n, ms) > 0) {
-        for (i = 0; i < n; i++) {
-            if (!pfd[i].revents) {
-                continue;
-            }
-            if (lane[i]) {
-                lane_handle_io(lane[i], pfd[i].fd, pfd[i].revents, sh_now());
-            } else {
-                sh_up_read(owner[i]);
-            }
-        }
-    }
-    for (c = 0; c < f->n; c++) {
-        for (s = 0; f->h[c].qts && s < f->h[c].slots; s++) {
-            Lane *l = f->h[c].blades[s].lane;
-
-            if (l && lane_deadline(l) <= sh_now()) {
-                lane_handle_timer(l, sh_now());
-            }
-        }
-    }
+    sh_pump_set(hs, n, ms);
 }
 
 typedef bool (*FabCond)(Fab *f, void *arg);
