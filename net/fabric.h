@@ -136,7 +136,10 @@ typedef struct FabPortInfo {
     char neighbour_name[FAB_NAME_LEN];
     uint64_t heard_age_ns;          /* since the last valid frame */
     uint64_t rx_adverts, tx_adverts;
-    /* "root", "designated", "alternate", "backup", "edge", "disabled" */
+    /*
+     * "root", "designated", "alternate", "backup" (a loop to itself),
+     * "edge" (no neighbour), "silent" (neighbours late), "disabled"
+     */
     const char *role;
     unsigned neighbours;            /* chassis heard on it (shown: the best) */
 } FabPortInfo;

@@ -467,6 +467,13 @@ void swcore_port_set_blocked(SwitchCore *sw, unsigned port, bool blocked,
     blades_on_port_update(sw, port, now);
 }
 
+void swcore_mac_forget_port(SwitchCore *sw, unsigned port)
+{
+    if (port < sw->nports) {
+        mac_forget_port(sw, port);
+    }
+}
+
 void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
                       uint64_t now)
 {

@@ -60,7 +60,7 @@ typedef enum SwDrop {
     SW_DROP_NO_SERVICE,     /* to a VIP, no service or rule matches */
     SW_DROP_NO_BLADE,       /* new flow, no blade of the group eligible */
     SW_DROP_FRAGMENT,       /* fragmented datagram to a VIP */
-    SW_DROP_BAD_IP,         /* malformed IPv4, ARP or L4 header */
+    SW_DROP_BAD_IP,         /* malformed IPv4 or L4 header */
     SW_DROP_BLOCKED,        /* ingress or egress port blocked (loop) */
     SW_DROP__MAX
 } SwDrop;
@@ -133,6 +133,8 @@ void swcore_port_link(SwitchCore *sw, unsigned port, bool up, uint64_t now);
  */
 void swcore_port_set_blocked(SwitchCore *sw, unsigned port, bool blocked,
                              uint64_t now);
+/* Forget what was learned on @port (a topology change behind it). */
+void swcore_mac_forget_port(SwitchCore *sw, unsigned port);
 /* Learn @mac on @port as if a frame from it had arrived there. */
 void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
                       uint64_t now);

@@ -101,6 +101,7 @@ struct BswPort {
 
     BswQueue ingress;
     BswQueue egress;
+    BswQueue control;           /* chain ports: control frames, sent first */
     int32_t deficit;
 
     /* what the core and management last heard */
@@ -472,8 +473,9 @@ static void bsw_port_update_link(BswPort *p)
         }
         if (!up) {
             /* What waits for a port that went down is stale: drop it. */
-            p->tx_drops += p->egress.frames;
+            p->tx_drops += p->egress.frames + p->control.frames;
             queue_purge(&p->egress);
+            queue_purge(&p->control);
         }
         bsw_core_rearm(s);
     }
@@ -695,7 +697,13 @@ static void bsw_egress_nic(BswPort *p)
     NetClientState *nc = qemu_get_queue(p->nic);
     BswFrame *f;
 
-    while (!p->tx_busy && (f = queue_peek(&p->egress))) {
+    for (;;) {
+        BswQueue *q = p->control.frames ? &p->control : &p->egress;
+
+        f = queue_peek(q);
+        if (p->tx_busy || !f) {
+            break;
+        }
         int64_t now = blade_switch_now();
 
         if (p->speed && now < p->next_tx_ns) {
@@ -718,7 +726,7 @@ static void bsw_egress_nic(BswPort *p)
                 p->tx_busy = true;
             }
         }
-        queue_pop(&p->egress);
+        queue_pop(q);
     }
 }
 
@@ -789,7 +797,7 @@ static void bsw_bh(void *opaque)
         BswPort *p = &s->ports[i];
 
         bsw_ingress_resume(p);
-        if (p->egress.frames) {
+        if (p->egress.frames || p->control.frames) {
             bsw_egress_kick(p);
         }
         if (p->pcap) {
@@ -816,12 +824,13 @@ static void bsw_fab_send(void *opaque, unsigned fport, const uint8_t *frame,
     BladeSwitchState *s = opaque;
     BswPort *p = s->fab_ports[fport];
 
-    if (queue_full(&p->egress)) {
+    /* Ahead of data, so that a busy link does not starve the protocol. */
+    if (queue_full(&p->control)) {
         p->tx_drops++;
-        trace_blade_switch_drop(p->name, "egress queue full", len);
+        trace_blade_switch_drop(p->name, "control queue full", len);
         return;
     }
-    queue_push(&p->egress, frame, len);
+    queue_push(&p->control, frame, len);
     bsw_schedule(s);
 }
 
@@ -831,9 +840,23 @@ static void bsw_fab_port_state(void *opaque, unsigned fport, bool forwarding,
     BladeSwitchState *s = opaque;
     BswPort *p = s->fab_ports[fport];
 
+    uint64_t now = blade_switch_now();
+    unsigned i;
+
     trace_blade_switch_fabric_port(p->name, forwarding, why);
-    swcore_port_set_blocked(s->core, p->index, !forwarding,
-                            blade_switch_now());
+    swcore_port_set_blocked(s->core, p->index, !forwarding, now);
+    /*
+     * The tree changed: paths through the chain ports may have too, so
+     * what was learned on them is relearned (remote blades' MACs at the
+     * next sync).
+     */
+    for (i = 0; i < FAB_MAX_PORTS; i++) {
+        if (s->fab_ports[i]) {
+            swcore_mac_forget_port(s->core, s->fab_ports[i]->index);
+        }
+    }
+    s->fab_dirty = true;
+    bsw_schedule(s);
     bsw_core_rearm(s);
 }
 
@@ -881,7 +904,7 @@ static void bsw_fabric_sync(BladeSwitchState *s, uint64_t now)
                           UINT32_MAX;
         n++;
     }
-    fab_set_local(s->fabric, local, n);
+    fab_set_local_at(s->fabric, local, n, now);
     nr = fab_remote_blades(s->fabric, now, fr, FAB_MAX_BLADES);
     for (i = 0; i < nr && k < SW_MAX_REMOTE; i++) {
         BswPort *p;
@@ -905,6 +928,8 @@ static void bsw_fabric_sync(BladeSwitchState *s, uint64_t now)
     }
     swcore_set_remote(s->core, sr, k, now);
     bsw_core_rearm(s);
+    /* News for the fabric can bring its next advertisement forward. */
+    bsw_fabric_rearm(s);
 }
 
 static void bsw_fabric_rearm(BladeSwitchState *s)
@@ -1418,6 +1443,8 @@ static void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
     p->fab_port = -1;
     queue_init(&p->ingress, BSW_INGRESS_FRAMES);
     queue_init(&p->egress, s->queue_frames);
+    /* A round of advertisements is at most 16 frames. */
+    queue_init(&p->control, 64);
 }
 
 static void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
@@ -1735,6 +1762,7 @@ static void bsw_unrealize(DeviceState *dev)
         }
         queue_purge(&p->ingress);
         queue_purge(&p->egress);
+        queue_purge(&p->control);
     }
     if (s->exit.notify) {
         qemu_remove_exit_notifier(&s->exit);

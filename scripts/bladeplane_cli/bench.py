@@ -19,6 +19,10 @@ BENCHES = {
                "(lane to lane, lane to uplink) beside QEMU's hub with stream "
                "netdevs, forwarding latency, memory per slot and per flow",
                "tests/qtest/blade/blade-switch-bench"),
+    "fabric": ("several chassis: latency a chain hop and a central switch "
+               "add, frames/s across 1 to 3 chain hops, age of remote "
+               "utilization when a flow is placed",
+               "tests/qtest/blade/blade-fabric-bench"),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "

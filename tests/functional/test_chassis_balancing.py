@@ -5,14 +5,12 @@ one blade, its share of new flows drops (read from the switch's
 counters); connections open before the hog stay on their blades to the
 end."""
 
-import os
 import socket
-import tempfile
 import time
 import unittest
 
-from bptest import accel, qemu
-from bladeplane_cli import chassis, image, rundir, topology, views
+from bptest import TopologyTestCase
+from bladeplane_cli import chassis, views
 from bladeplane_cli.console import ConsoleSession
 from bladeplane_cli.loadgen import LoadGenerator
 
@@ -20,39 +18,14 @@ BUSY = 1                    # the slot that gets the hog
 WINDOW_FLOWS = 36           # new flows measured before and after
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def has_switch():
-    import subprocess
-    out = subprocess.run([qemu.QEMU_BIN, "-device", "help"],
-                         capture_output=True, text=True).stdout
-    return '"blade-switch"' in out
-
-
-@unittest.skipUnless(os.path.exists(qemu.QEMU_BIN) and has_switch(),
-                     "this QEMU has no blade-switch device")
-class ChassisBalancingTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
-        cls.saved_env = os.environ.get("BLADEPLANE_RUN_DIR")
-        os.environ["BLADEPLANE_RUN_DIR"] = os.path.join(cls.tmp.name, "run")
-        cls.port = free_port()
-        path = os.path.join(cls.tmp.name, "fn-balance.toml")
-        with open(path, "w") as f:
-            f.write(f"""\
+class ChassisBalancingTest(TopologyTestCase):
+    NAME = "fn-balance"
+    TOPOLOGY = """\
 [[chassis]]
 name = "c1"
 slots = 3
 [chassis.uplink]
-forward = ["tcp:127.0.0.1:{cls.port}-10.0.2.100:80"]
+forward = ["tcp:127.0.0.1:{port}-10.0.2.100:80"]
 [[chassis.blade]]
 slot = 0
 [[chassis.blade]]
@@ -64,23 +37,13 @@ name = "web"
 vip = "10.0.2.100"
 port = 80
 policy = "util"
-""")
-        cls.topo = topology.load(path)
-        launcher = chassis.Launcher(cls.topo, accel(), qemu.QEMU_BIN,
-                                    image.build(), ready_timeout=300)
-        cls.topo_run, cls.not_in = launcher.up()
-        cls.qmp = chassis.chassis_files(cls.topo_run.path,
-                                        cls.topo.chassis[0])["qmp"]
+"""
 
     @classmethod
-    def tearDownClass(cls):
-        for run in rundir.runs():
-            rundir.stop(run.processes())
-        if cls.saved_env is None:
-            os.environ.pop("BLADEPLANE_RUN_DIR", None)
-        else:
-            os.environ["BLADEPLANE_RUN_DIR"] = cls.saved_env
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.qmp = chassis.chassis_files(cls.topo_run.path,
+                                        cls.topo.chassis[0])["qmp"]
 
     def state(self):
         return chassis.read_switch(self.qmp, "chassis c1")

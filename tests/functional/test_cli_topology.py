@@ -5,52 +5,25 @@ own behaviour is tested by its qtests and functional tests)."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import unittest
 import urllib.request
 
-from bptest import REPO, accel, qemu
-from bladeplane_cli import chassis, console, image, rundir, topology
+from bptest import REPO, TopologyTestCase
+from bladeplane_cli import chassis, console, rundir
 
 CLI = os.path.join(REPO, "scripts", "bladeplane")
 
 
-def has_switch():
-    out = subprocess.run([qemu.QEMU_BIN, "-device", "help"],
-                         capture_output=True, text=True).stdout
-    return '"blade-switch"' in out
-
-
-def free_port():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-@unittest.skipUnless(os.path.exists(qemu.QEMU_BIN) and has_switch(),
-                     "this QEMU has no blade-switch device")
-class TopologyUpTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
-        cls.saved_env = os.environ.get("BLADEPLANE_RUN_DIR")
-        os.environ["BLADEPLANE_RUN_DIR"] = os.path.join(cls.tmp.name, "run")
-        cls.port = free_port()
-        path = os.path.join(cls.tmp.name, "fn-topo.toml")
-        with open(path, "w") as f:
-            f.write(f"""\
+class TopologyUpTest(TopologyTestCase):
+    NAME = "fn-topo"
+    TOPOLOGY = """\
 [[chassis]]
 name = "c1"
 slots = 2
 [chassis.uplink]
-forward = ["tcp:127.0.0.1:{cls.port}-10.0.2.100:80"]
+forward = ["tcp:127.0.0.1:{port}-10.0.2.100:80"]
 [[chassis.blade]]
 slot = 0
 [[chassis.blade]]
@@ -59,21 +32,7 @@ slot = 1
 name = "web"
 vip = "10.0.2.100"
 port = 80
-""")
-        cls.topo = topology.load(path)
-        launcher = chassis.Launcher(cls.topo, accel(), qemu.QEMU_BIN,
-                                    image.build(), ready_timeout=300)
-        cls.topo_run, cls.not_in = launcher.up()
-
-    @classmethod
-    def tearDownClass(cls):
-        for run in rundir.runs():
-            rundir.stop(run.processes())
-        if cls.saved_env is None:
-            os.environ.pop("BLADEPLANE_RUN_DIR", None)
-        else:
-            os.environ["BLADEPLANE_RUN_DIR"] = cls.saved_env
-        cls.tmp.cleanup()
+"""
 
     def cli(self, *args):
         proc = subprocess.run([sys.executable, CLI] + list(args),

@@ -9,6 +9,9 @@
  *   bit 2  edited frames are signed again with the key (so the parser
  *          behind the MAC is reached)
  *   bit 3  the valid frames are the keyed ones
+ *   bit 4  the receiver is chassis 2 of the chain itself (same id and
+ *          nonce: its own frames come back), bit 5 an impostor (same id,
+ *          another nonce)
  * then records, until the input ends:
  *   raw:   port, ms, length (2 octets, big endian), frame
  *   edits: port, ms, frame number, edit count, count x (offset (2), xor),
@@ -19,7 +22,8 @@
  *
  * The valid frames come from a chain of three chassis run in memory once
  * (with and without the key): every frame the middle one sent, blades of
- * two chassis and a chassis table in them.
+ * two chassis and a chassis table in them; chassis 1 holds 120 blades, so
+ * that rounds towards chassis 3 take two frames.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -32,7 +36,8 @@
 #include "fuzz-target.h"
 
 #define MS          1000000ULL
-#define POOL        64
+#define POOL        128
+#define BIG         120     /* blades of chassis 1 */
 #define KEY         "fuzz key"
 
 /* What is sent is summed into it so that ASan checks every octet. */
@@ -100,7 +105,7 @@ static const FabOps chain_ops = {
 
 static void build_pool(int keyed)
 {
-    FabLocalBlade b[3];
+    FabLocalBlade b[BIG];
 
     keyed_pool = keyed;
     for (int i = 0; i < 3; i++) {
@@ -126,17 +131,17 @@ static void build_pool(int keyed)
             fab_add_port(chain[i].fab, "b");
         }
         memset(b, 0, sizeof(b));
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < BIG; s++) {
             b[s].mac[0] = 2;
             b[s].mac[4] = i + 1;
             b[s].mac[5] = s;
             b[s].slot = s;
             b[s].in_rotation = s != 2;
-            b[s].cpu_pct = 20 * s;
-            b[s].irq_pct = 5 * s;
+            b[s].cpu_pct = s % 101;
+            b[s].irq_pct = 5 * (s % 3);
             b[s].age_ms = 3;
         }
-        fab_set_local_at(chain[i].fab, b, 3, 0);
+        fab_set_local_at(chain[i].fab, b, i ? 3 : BIG, 0);
     }
     for (int i = 0; i < 3; i++) {
         fab_port_link(chain[i].fab, 0, true, 0);
@@ -273,10 +278,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
 
     fab_config_init(&cfg);
-    cfg.chassis_id = 100;
+    cfg.chassis_id = mode & 0x30 ? 2 : 100;
     strcpy(cfg.name, "fuzzed");
     cfg.mac[0] = 2;
-    cfg.nonce = 0x4242;
+    cfg.nonce = mode & 0x10 ? 0x101 : 0x4242;
     if (mode & 1) {
         cfg.key_len = strlen(KEY);
         memcpy(cfg.key, KEY, cfg.key_len);

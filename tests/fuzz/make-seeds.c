@@ -123,7 +123,7 @@ static void fabric_seeds(const char *top)
     /* edits: the chain's frames in order, the receiver's links untouched */
     len = 0;
     buf[len++] = 0x02;
-    for (unsigned i = 0; i < 24; i++) {
+    for (unsigned i = 0; i < 40; i++) {
         len += fab_edit(buf + len, 0, 12, i, 0, NULL, NULL, 0);
     }
     len += fab_edit(buf + len, 0, 0, 5, 3, off, x, 0);
@@ -135,6 +135,12 @@ static void fabric_seeds(const char *top)
     put(dir, "edits-keyed", buf, len);
     buf[0] = 0x0b;
     put(dir, "edits-unsigned", buf, len);
+
+    /* the receiver is the chain's chassis 2: its own frames, an impostor */
+    buf[0] = 0x12;
+    put(dir, "edits-own", buf, len);
+    buf[0] = 0x22;
+    put(dir, "edits-impostor", buf, len);
 }
 
 static size_t cg_rec(uint8_t *p, size_t n)

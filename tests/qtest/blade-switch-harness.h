@@ -265,57 +265,76 @@ static inline void sh_up_read(SwHarness *h)
     }
 }
 
-/* Poll the test's ends for up to @ms milliseconds. */
-static inline void sh_pump(SwHarness *h, int ms)
+/*
+ * Poll the test's ends of @n chassis at once (their lanes and uplink
+ * sockets) for up to @ms milliseconds, and run what is due.
+ */
+static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
 {
-    struct pollfd pfd[SH_MAX_SLOTS * LANE_MAX_FDS + 1];
-    Lane *owner[SH_MAX_SLOTS * LANE_MAX_FDS + 1];
+    struct pollfd pfd[4 * (SH_MAX_SLOTS * LANE_MAX_FDS + 1)];
+    Lane *lane[G_N_ELEMENTS(pfd)];
+    SwHarness *owner[G_N_ELEMENTS(pfd)];
     uint64_t now = sh_now();
-    int n = 0, i, k;
-    unsigned s;
+    int np = 0, i, k;
+    unsigned c, s;
 
-    for (s = 0; s < h->slots; s++) {
-        LaneFd lf[LANE_MAX_FDS];
-        Lane *l = h->blades[s].lane;
-        uint64_t dl;
+    g_assert_cmpuint(n, <=, 4);
+    for (c = 0; c < n; c++) {
+        SwHarness *h = hs[c];
 
-        if (!l) {
-            continue;
+        for (s = 0; s < h->slots; s++) {
+            LaneFd lf[LANE_MAX_FDS];
+            Lane *l = h->blades[s].lane;
+            uint64_t dl;
+
+            if (!l) {
+                continue;
+            }
+            k = lane_get_fds(l, lf);
+            for (i = 0; i < k; i++) {
+                pfd[np] = (struct pollfd) { .fd = lf[i].fd,
+                                            .events = lf[i].events };
+                lane[np] = l;
+                owner[np++] = h;
+            }
+            dl = lane_deadline(l);
+            if (dl != LANE_NO_DEADLINE) {
+                ms = MIN(ms, dl > now ? (int)((dl - now) / 1000000) : 0);
+            }
         }
-        k = lane_get_fds(l, lf);
-        for (i = 0; i < k; i++) {
-            pfd[n] = (struct pollfd) { .fd = lf[i].fd,
-                                       .events = lf[i].events };
-            owner[n++] = l;
-        }
-        dl = lane_deadline(l);
-        if (dl != LANE_NO_DEADLINE) {
-            ms = MIN(ms, dl > now ? (int)((dl - now) / 1000000) : 0);
+        if (h->up_fd >= 0) {
+            pfd[np] = (struct pollfd) { .fd = h->up_fd, .events = POLLIN };
+            lane[np] = NULL;
+            owner[np++] = h;
         }
     }
-    if (h->up_fd >= 0) {
-        pfd[n] = (struct pollfd) { .fd = h->up_fd, .events = POLLIN };
-        owner[n++] = NULL;
-    }
-    if (poll(pfd, n, ms) > 0) {
-        for (i = 0; i < n; i++) {
+    if (poll(pfd, np, ms) > 0) {
+        for (i = 0; i < np; i++) {
             if (!pfd[i].revents) {
                 continue;
             }
-            if (owner[i]) {
-                lane_handle_io(owner[i], pfd[i].fd, pfd[i].revents, sh_now());
+            if (lane[i]) {
+                lane_handle_io(lane[i], pfd[i].fd, pfd[i].revents, sh_now());
             } else {
-                sh_up_read(h);
+                sh_up_read(owner[i]);
             }
         }
     }
-    for (s = 0; s < h->slots; s++) {
-        Lane *l = h->blades[s].lane;
+    for (c = 0; c < n; c++) {
+        for (s = 0; s < hs[c]->slots; s++) {
+            Lane *l = hs[c]->blades[s].lane;
 
-        if (l && lane_deadline(l) <= sh_now()) {
-            lane_handle_timer(l, sh_now());
+            if (l && lane_deadline(l) <= sh_now()) {
+                lane_handle_timer(l, sh_now());
+            }
         }
     }
+}
+
+/* Poll the test's ends for up to @ms milliseconds. */
+static inline void sh_pump(SwHarness *h, int ms)
+{
+    sh_pump_set(&h, 1, ms);
 }
 
 static inline QDict *sh_state(SwHarness *h);

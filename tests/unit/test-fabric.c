@@ -736,6 +736,86 @@ static void test_roundtrip(void)
     sim_free(&sim);
 }
 
+/* fab_set_local(): ages as of the latest time the Fabric was given. */
+static void test_set_local(void)
+{
+    Sim sim;
+    Node *a, *b;
+    FabLocalBlade lb = { .mac = { 2, 0, 0, 0, 9, 9 }, .slot = 3,
+                         .in_rotation = true, .cpu_pct = 40, .age_ms = 0 };
+    FabRemoteBlade r;
+    uint64_t t0;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, NULL, 0);
+    b = sim_node(&sim, 2);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 4 * IV + IV / 3);
+    /* the latest time a saw is its latest tick or frame, at most now */
+    t0 = sim.now;
+    fab_tick(a->fab, t0);
+    fab_set_local(a->fab, &lb, 1);
+    sim_run(&sim, t0 + 2 * IV);
+    g_assert_true(find_remote(b, 1, 3, &r));
+    g_assert_cmpuint(r.cpu_pct, ==, 40);
+    g_assert_cmpuint(r.age_ns + LATENCY, >=, sim.now - t0);
+    g_assert_cmpuint(r.age_ns, <=, sim.now - t0 + MS);
+    /* in_rotation changes go out at once, not at the next interval */
+    lb.in_rotation = false;
+    fab_set_local_at(a->fab, &lb, 1, sim.now);
+    g_assert_cmpuint(fab_deadline(a->fab), <=, sim.now + IV / 8);
+    sim_run(&sim, sim.now + IV / 8 + LATENCY);
+    g_assert_true(find_remote(b, 1, 3, &r));
+    g_assert_false(r.in_rotation);
+    sim_free(&sim);
+}
+
+/* Callbacks may look, but what they try to change is ignored. */
+static Fabric *reentrant;
+static unsigned reentered;
+
+static void reenter(void *opaque)
+{
+    static const uint8_t junk[100];
+    FabLocalBlade lb = { .mac = { 2, 1, 1, 1, 1, 1 } };
+    FabStats st;
+
+    on_remote(opaque);
+    fab_stats(reentrant, &st);
+    fab_input(reentrant, 0, junk, sizeof(junk), 0);
+    fab_tick(reentrant, UINT64_MAX / 2);
+    fab_port_link(reentrant, 0, false, UINT64_MAX / 2);
+    fab_set_local(reentrant, &lb, 1);
+    fab_set_local_at(reentrant, &lb, 1, UINT64_MAX / 2);
+    fab_stats(reentrant, &st);
+    g_assert_cmpuint(st.rx_malformed, ==, 0);
+    g_assert_true(fab_port_info(reentrant, 0, 0, &(FabPortInfo){ 0 }));
+    reentered++;
+}
+
+static void test_reentry(void)
+{
+    static const FabOps rops = {
+        .send = on_send, .port_state = on_state, .remote_changed = reenter,
+    };
+    Sim sim;
+    Node *a, *b;
+
+    sim_init(&sim);
+    a = sim_node(&sim, 1);
+    b = sim_node(&sim, 2);
+    fab_free(a->fab);
+    a->fab = reentrant = fab_new(&a->cfg, &rops, a);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 5 * IV);
+    g_assert_cmpuint(reentered, >, 0);
+    g_assert_true(fab_port_forwarding(a->fab, 0));
+    g_assert_cmpuint(n_remote(a), ==, 2);
+    g_assert_cmpuint(n_remote(b), ==, 0);   /* a's blades were never set */
+    g_assert_cmpuint(fab_deadline(a->fab), <, UINT64_MAX / 2);
+    sim_free(&sim);
+}
+
 /* Many blades: several frames of at most 1500 octets of payload. */
 static void test_split(gconstpointer keyed)
 {
@@ -2022,6 +2102,8 @@ int main(int argc, char **argv)
     g_test_add_func("/fabric/frame/example", test_example_frame);
     g_test_add_func("/fabric/frame/example-hmac", test_example_hmac);
     g_test_add_func("/fabric/frame/roundtrip", test_roundtrip);
+    g_test_add_func("/fabric/set-local", test_set_local);
+    g_test_add_func("/fabric/callbacks-reentry", test_reentry);
     g_test_add_data_func("/fabric/frame/split", GINT_TO_POINTER(0),
                          test_split);
     g_test_add_data_func("/fabric/frame/split-keyed", GINT_TO_POINTER(1),

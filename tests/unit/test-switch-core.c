@@ -561,7 +561,7 @@ static void assert_active_consistent(const Bench *b)
     SwFlowStats fs = flow_stats(b);
     g_autofree SwFlowInfo *fl = g_new0(SwFlowInfo, fs.count + 1);
     unsigned n = swcore_flows(b->sw, b->now, fl, fs.count + 1);
-    unsigned open[SW_MAX_BLADES] = { 0 }, i;
+    unsigned open[SW_BLADES_ALL] = { 0 }, i;
 
     g_assert_cmpuint(n, ==, fs.count);
     g_assert_cmpuint(fs.count, <=, fs.capacity);
@@ -2592,6 +2592,196 @@ static void test_fabric(void)
     bench_free(nb);
 }
 
+/* A blocked port (the spanning tree's) neither takes nor gets data. */
+static void test_blocked_port(void)
+{
+    Bench *b = bench_new_cfg(2, NULL, true);
+    Mac far = client_mac(7), c0 = client_mac(0);
+    uint8_t f[60];
+    unsigned i;
+    SwPortInfo pi;
+
+    set_link(b, b->uplink, true);
+    set_link(b, b->chain, true);
+    for (i = 0; i < 2; i++) {
+        set_link(b, sp(b, i), true);
+    }
+    /* Learned on the chain, then the chain is blocked: forgotten. */
+    memset(f, 0, sizeof(f));
+    eth_hdr(f, bcast, far.a, 0x88b6);
+    g_assert_cmpuint(input(b, b->chain, f, sizeof(f)), ==, 3);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, far.a, b->now), ==, b->chain);
+    swcore_port_set_blocked(b->sw, b->chain, true, b->now);
+    g_assert_true(swcore_port_info(b->sw, b->chain, &pi));
+    g_assert_true(pi.blocked);
+    g_assert_true(pi.up);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, far.a, b->now), ==, -1);
+
+    /* Flooding skips it; unicast to it floods elsewhere, never to it. */
+    eth_hdr(f, bcast, c0.a, 0x88b6);
+    g_assert_cmpuint(input(b, b->uplink, f, sizeof(f)), ==, 2);
+    for (i = 0; i < 2; i++) {
+        g_assert_cmpuint(out_at(b, i)->port, !=, b->chain);
+    }
+    /* Data from it: dropped, counted, not learned. */
+    eth_hdr(f, c0.a, far.a, 0x88b6);
+    g_assert_cmpuint(input(b, b->chain, f, sizeof(f)), ==, 0);
+    g_assert_cmpuint(swcore_drops(b->sw, SW_DROP_BLOCKED), ==, 1);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, far.a, b->now), ==, -1);
+    /* Control frames still reach the fabric. */
+    eth_hdr(f, bcast, far.a, SW_ETHERTYPE_FABRIC);
+    g_assert_cmpuint(input(b, b->chain, f, sizeof(f)), ==, 0);
+    g_assert_cmpuint(b->fabric->len, ==, 1);
+
+    /* Unblocked: a port like the others again. */
+    swcore_port_set_blocked(b->sw, b->chain, false, b->now);
+    eth_hdr(f, bcast, c0.a, 0x88b6);
+    g_assert_cmpuint(input(b, b->uplink, f, sizeof(f)), ==, 3);
+    g_assert_cmpuint(out_at(b, 2)->port, ==, b->chain);
+    bench_free(b);
+}
+
+static SwRemoteBlade remote(uint64_t chassis, unsigned slot, unsigned hops,
+                            unsigned cpu, uint64_t age_ns, unsigned port)
+{
+    SwRemoteBlade r;
+
+    memset(&r, 0, sizeof(r));
+    r.chassis_id = chassis;
+    g_snprintf(r.chassis, sizeof(r.chassis), "c%u", (unsigned)chassis);
+    r.slot = slot;
+    r.mac[0] = 0x02;
+    r.mac[4] = (uint8_t)chassis;
+    r.mac[5] = (uint8_t)slot;
+    r.port = port;
+    r.hops = hops;
+    r.in_rotation = true;
+    r.cpu_pct = cpu;
+    r.age_ns = age_ns;
+    return r;
+}
+
+/* The index of the remote blade of @chassis/@slot, or -1. */
+static int remote_idx(const Bench *b, uint64_t chassis, unsigned slot)
+{
+    unsigned i;
+
+    for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
+        SwBladeInfo bi;
+
+        if (swcore_blade_info(b->sw, i, b->now, &bi) && bi.remote &&
+            bi.chassis_id == chassis && bi.slot == slot) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Blades of other chassis: placed on like local ones, through the chain. */
+static void test_remote_blades(void)
+{
+    Bench *b = bench_new_cfg(1, NULL, true);
+    SwRemoteBlade rb[2];
+    SwRuleSpec spec;
+    SwBladeInfo b2, b3;
+    char err[128];
+    int i2, i3;
+    unsigned i, got[3] = { 0 };
+    uint8_t f[200];
+    size_t len;
+
+    set_link(b, b->uplink, true);
+    set_link(b, b->chain, true);
+    blade_ready(b, 0, 10);
+    rb[0] = remote(2, 0, 1, 20, 100 * MS, b->chain);
+    rb[1] = remote(3, 0, 2, 20, 600 * MS, b->chain);
+    g_assert_cmpuint(swcore_set_remote(b->sw, rb, 2, b->now), ==, 2);
+    i2 = remote_idx(b, 2, 0);
+    i3 = remote_idx(b, 3, 0);
+    g_assert_cmpint(i2, >=, SW_MAX_BLADES);
+    g_assert_cmpint(i3, >=, SW_MAX_BLADES);
+    b2 = blade_info(b, i2);
+    b3 = blade_info(b, i3);
+    g_assert_true(b2.in_rotation);
+    g_assert_cmpstr(b2.chassis, ==, "c2");
+    g_assert_cmpuint(b2.hops, ==, 1);
+    g_assert_cmpuint(b2.port, ==, b->chain);
+    g_assert_cmpuint(b2.cpu_pct, ==, 20);
+    g_assert_cmpuint(b2.report_age_ns, ==, 100 * MS);
+    /* Same figures, but older and further away: a worse score. */
+    g_assert_cmpuint(b3.score, >, b2.score);
+
+    /* A service with remote blades: rr over slot 0, then c2, c3. */
+    spec = rule_spec(SW_RULE_SERVICE, "web", VIP1, SW_PROTO_TCP, 80, 80,
+                     BAL_POLICY_RR, "0");
+    spec.remote = true;
+    g_assert_cmpint(swcore_rule_add(b->sw, &spec, err, sizeof(err)), ==, 0);
+    for (i = 0; i < 6; i++) {
+        len = tcp_to(f, 0, VIP1, 2000 + i, 80, TCP_SYN);
+        g_assert_cmpuint(input(b, b->uplink, f, len), ==, 1);
+        if (out_at(b, 0)->port == sp(b, 0)) {
+            got[0]++;
+        } else {
+            g_assert_cmpuint(out_at(b, 0)->port, ==, b->chain);
+            /* Only the destination MAC changes: the remote blade's. */
+            g_assert_cmpmem(out_at(b, 0)->data + 6, len - 6, f + 6,
+                            len - 6);
+            got[out_at(b, 0)->data[4] == 2 ? 1 : 2]++;
+        }
+    }
+    g_assert_cmpuint(got[0], ==, 2);
+    g_assert_cmpuint(got[1], ==, 2);
+    g_assert_cmpuint(got[2], ==, 2);
+    g_assert_cmpuint(blade_info(b, i3).active_flows, ==, 2);
+
+    /* The same set again: the same indices, so flows stay. */
+    g_assert_cmpuint(swcore_set_remote(b->sw, rb, 2, b->now), ==, 2);
+    g_assert_cmpint(remote_idx(b, 3, 0), ==, i3);
+
+    /* Chassis 3 is gone: out of rotation, its flows move on. */
+    g_assert_cmpuint(swcore_set_remote(b->sw, rb, 1, b->now), ==, 1);
+    g_assert_true(blade_info(b, i2).in_rotation);
+    g_assert_cmpint(remote_idx(b, 3, 0), ==, -1);
+    for (i = 0; i < 6; i++) {
+        len = tcp_to(f, 0, VIP1, 2000 + i, 80, TCP_ACK);
+        g_assert_cmpuint(input(b, b->uplink, f, len), ==, 1);
+        g_assert_false(out_at(b, 0)->port == b->chain &&
+                       out_at(b, 0)->data[4] == 3);
+    }
+    g_assert_cmpuint(flow_stats(b).moved, ==, 2);
+
+    /* Figures as old as the staleness limit: out of rotation. */
+    rb[0].age_ns = b->cfg.util_stale_ns;
+    swcore_set_remote(b->sw, rb, 1, b->now);
+    g_assert_cmpstr(blade_info(b, i2).reason, ==,
+                    "utilization reports stale");
+    rb[0].age_ns = 0;
+    swcore_set_remote(b->sw, rb, 1, b->now);
+    g_assert_true(blade_info(b, i2).in_rotation);
+    /* Out of rotation in its own chassis, or behind a blocked port. */
+    rb[0].in_rotation = false;
+    swcore_set_remote(b->sw, rb, 1, b->now);
+    g_assert_cmpstr(blade_info(b, i2).reason, ==,
+                    "out of rotation in its chassis");
+    rb[0].in_rotation = true;
+    swcore_set_remote(b->sw, rb, 1, b->now);
+    swcore_port_set_blocked(b->sw, b->chain, true, b->now);
+    g_assert_cmpstr(blade_info(b, i2).reason, ==, "port blocked");
+
+    /* A rule without remote blades never uses them. */
+    swcore_port_set_blocked(b->sw, b->chain, false, b->now);
+    add_service(b, "local", VIP2, SW_PROTO_TCP, 80, BAL_POLICY_RR, "0");
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpint(tcp_send(b, 0, VIP2, 3000 + i, 80, TCP_SYN), ==, 0);
+    }
+    /* Bad entries are skipped: a port or slot out of range. */
+    rb[1] = remote(4, SW_MAX_BLADES, 1, 0, 0, b->chain);
+    rb[0].port = 99;
+    g_assert_cmpuint(swcore_set_remote(b->sw, rb, 2, b->now), ==, 0);
+    assert_active_consistent(b);
+    bench_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2625,5 +2815,7 @@ int main(int argc, char **argv)
     g_test_add_func("/switch/deadline/budget", test_deadline_budget);
     g_test_add_func("/switch/flows", test_flows_listing);
     g_test_add_func("/switch/fabric", test_fabric);
+    g_test_add_func("/switch/fabric/blocked-port", test_blocked_port);
+    g_test_add_func("/switch/fabric/remote-blades", test_remote_blades);
     return g_test_run();
 }
