@@ -11,15 +11,13 @@ without them every test skips, saying so."""
 
 import os
 import signal
-import socket
-import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from bptest import accel, qemu
-from bladeplane_cli import chassis, image, rundir, topology
+from bptest import TopologyTestCase, free_port, qemu
+from bladeplane_cli import chassis, rundir
 
 
 HAS_CHAIN = "chain" in chassis.switch_properties(qemu.QEMU_BIN)
@@ -27,15 +25,6 @@ SKIP = (f"no QEMU at {qemu.QEMU_BIN} (scripts/bladeplane setup)"
         if not os.path.exists(qemu.QEMU_BIN) else
         "this QEMU's blade-switch has no chain ports (no 'chain' in "
         "'-device blade-switch,help'): it predates the fabric device")
-
-
-def free_port():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # The blades: 10.0.2.10 (c1), .11 (c2), .12 (c3); one slot each.
@@ -71,35 +60,19 @@ remote = true''' if c == 'c1' else ''}
 
 
 class FabricTopology:
-    """Mixin: up in setUpClass, down in tearDownClass."""
+    """Mixin for bptest.TopologyTestCase (up once for the class), with a
+    second forwarded host port, to c3's blade, and the tests both
+    topologies pass."""
 
     CENTRAL = False
-    NAME = None
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
-        cls.saved_env = os.environ.get("BLADEPLANE_RUN_DIR")
-        os.environ["BLADEPLANE_RUN_DIR"] = os.path.join(cls.tmp.name, "run")
-        cls.vip_port, cls.far_port = free_port(), free_port()
-        path = os.path.join(cls.tmp.name, f"{cls.NAME}.toml")
-        with open(path, "w") as f:
-            f.write(topology_text(cls.NAME, cls.vip_port, cls.far_port,
-                                  cls.CENTRAL))
-        cls.topo = topology.load(path)
-        launcher = chassis.Launcher(cls.topo, accel(), qemu.QEMU_BIN,
-                                    image.build(), ready_timeout=300)
-        cls.topo_run, cls.not_in = launcher.up()
-
-    @classmethod
-    def tearDownClass(cls):
-        for run in rundir.runs():
-            rundir.stop(run.processes())
-        if cls.saved_env is None:
-            os.environ.pop("BLADEPLANE_RUN_DIR", None)
-        else:
-            os.environ["BLADEPLANE_RUN_DIR"] = cls.saved_env
-        cls.tmp.cleanup()
+        cls.far_port = free_port()
+        cls.TOPOLOGY = topology_text(cls.NAME, "{port}", cls.far_port,
+                                     cls.CENTRAL)
+        super().setUpClass()
+        cls.vip_port = cls.port
 
     def get(self, port, timeout=30):
         url = f"http://127.0.0.1:{port}/cgi-bin/work?kb=1"
@@ -146,7 +119,7 @@ class FabricTopology:
 
 
 @unittest.skipUnless(HAS_CHAIN, SKIP)
-class ChainTest(FabricTopology, unittest.TestCase):
+class ChainTest(FabricTopology, TopologyTestCase):
     NAME = "fn-chain"
 
     def test_4_the_middle_chassis_restarts_and_the_chain_heals(self):
@@ -170,7 +143,7 @@ class ChainTest(FabricTopology, unittest.TestCase):
 
 
 @unittest.skipUnless(HAS_CHAIN, SKIP)
-class CentralTest(FabricTopology, unittest.TestCase):
+class CentralTest(FabricTopology, TopologyTestCase):
     NAME = "fn-central"
     CENTRAL = True
 
