@@ -760,11 +760,14 @@ def _links(nodes, heads, fabric):
             h.default_id = False
         if h.chassis_id in ids:
             other = ids[h.chassis_id]
-            dflt = lambda x: " (its default: its place in the file; set id)" \
-                if x.default_id else ""
-            h.node.error("id" if not h.default_id else None,
-                         f"id {h.chassis_id} is already chassis "
-                         f"{other.name}'s{dflt(other) or dflt(h)}")
+            if h.default_id:
+                h.node.error(None, f"its default id, {h.chassis_id} (its "
+                             f"place in the file), is already chassis "
+                             f"{other.name}'s: set id")
+            h.node.error("id", f"id {h.chassis_id} is already chassis "
+                         f"{other.name}'s" + (" (its default, its place in "
+                                              "the file: set id on it)"
+                                              if other.default_id else ""))
         ids[h.chassis_id] = h
     return links
 

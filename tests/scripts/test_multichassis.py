@@ -378,11 +378,18 @@ class ErrorTest(unittest.TestCase):
                          "topo.toml:18: chassis.c2.id: must be "
                          "1..18446744073709551615, got 0")
         self.assertEqual(change('name = "c2"', 'name = "c2"\nid = 3'),
-                         "topo.toml:22: chassis.c3: id 3 is already chassis "
-                         "c2's (its default: its place in the file; set id)")
+                         "topo.toml:22: chassis.c3: its default id, 3 (its "
+                         "place in the file), is already chassis c2's: set "
+                         "id")
         self.assertEqual(change('name = "c3"', 'name = "c3"\nid = 1'),
                          "topo.toml:23: chassis.c3.id: id 1 is already chassis "
-                         "c1's (its default: its place in the file; set id)")
+                         "c1's (its default, its place in the file: set id on "
+                         "it)")
+        self.assertEqual(err(CHAIN.replace('name = "c2"', 'name = "c2"\nid = '
+                                           '9').replace('name = "c3"',
+                                                        'name = "c3"\nid = 9')),
+                         "topo.toml:24: chassis.c3.id: id 9 is already chassis "
+                         "c2's")
         topo = load(CHAIN.replace('name = "c2"', 'name = "c2"\nid = 20\n'
                                   'priority = 100'))
         c2 = topo.by_name("c2")
