@@ -1171,6 +1171,8 @@ static QDict *bsw_fabric_dict(BladeSwitchState *s, uint64_t now)
         qdict_put_bool(e, "link", pi.link);
         qdict_put_bool(e, "forwarding", pi.forwarding);
         qdict_put_str(e, "state", pi.state ? pi.state : "");
+        qdict_put_str(e, "role", pi.role ? pi.role : "");
+        qdict_put_int(e, "neighbours", pi.neighbours);
         if (pi.neighbour) {
             qdict_put_str(e, "neighbour", pi.neighbour_name);
             put_u64(e, "neighbour_id", pi.neighbour_id);
