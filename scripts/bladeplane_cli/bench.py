@@ -23,6 +23,10 @@ BENCHES = {
                "add, frames/s across 1 to 3 chain hops, age of remote "
                "utilization when a flow is placed",
                "tests/qtest/blade/blade-fabric-bench"),
+    # in Python (lbemu.py): a chassis with booted blades
+    "lb-emu": ("the balancing policies on a real chassis of four unequal "
+               "blades: client-measured response times under the same "
+               "Poisson load, the hogged blade's share, the ranking", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -37,6 +41,9 @@ def run(name):
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
+    if name == "lb-emu":
+        from . import lbemu
+        return lbemu.run()
     if program is None:
         from . import guestbench, qemu
         qemu.build()
