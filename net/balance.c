@@ -52,6 +52,7 @@ void bal_params_init(BalParams *p)
     p->flow_cost_centipct = 500;
     p->irq_weight_pct = 50;
     p->wrr_refresh_ns = 1000000000ULL;
+    p->util_estimator = BAL_UTIL_BACKLOG;
 }
 
 /* splitmix64 (Steele, Lea and Flood): one 64-bit word of state. */
@@ -85,6 +86,7 @@ void bal_set_policy(BalState *st, BalPolicy policy)
     memset(st->wrr_weight, 0, sizeof(st->wrr_weight));
     memset(st->wrr_current, 0, sizeof(st->wrr_current));
     memset(st->wrr_closed, 0, sizeof(st->wrr_closed));
+    memset(st->wrr_busy, 0, sizeof(st->wrr_busy));
 }
 
 void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
@@ -101,6 +103,9 @@ void bal_init(BalState *st, BalPolicy policy, const BalParams *params,
     } else if (st->params.choices > BAL_MAX_CHOICES) {
         st->params.choices = BAL_MAX_CHOICES;
     }
+    if (st->params.util_estimator >= BAL_UTIL__MAX) {
+        st->params.util_estimator = BAL_UTIL_BACKLOG;
+    }
     st->rng = seed;
     bal_set_policy(st, policy);
 }
@@ -110,14 +115,74 @@ static unsigned bal_clamp_pct(unsigned v)
     return v > 100 ? 100 : v;
 }
 
-uint32_t bal_util_score(const BalParams *params, const BalBlade *b)
-{
-    uint64_t s;
+/*
+ * The score of @b.  BACKLOG: @mean_ns, the members' mean flow_ns (0: do
+ * not know), stands in for a flow_ns not learned yet and bounds the
+ * others to [mean / BAL_FLOW_NS_SPAN, mean * BAL_FLOW_NS_SPAN], so a blade
+ * whose reports are wrong (a stuck 0 %) cannot draw every flow.
+ */
+#define BAL_FLOW_NS_SPAN 8
 
+/* a * b, or UINT64_MAX if that overflows */
+static uint64_t bal_mul_sat(uint64_t a, uint64_t b)
+{
+    if (a != 0 && b > UINT64_MAX / a) {
+        return UINT64_MAX;
+    }
+    return a * b;
+}
+
+static uint64_t bal_score(const BalParams *params, const BalBlade *b,
+                          uint64_t mean_ns)
+{
+    uint64_t s, since;
+
+    if (params->util_estimator == BAL_UTIL_BACKLOG) {
+        uint64_t pct = 100 + (uint64_t)b->cost_pct +
+                       (uint64_t)bal_clamp_pct(b->irq_pct) *
+                       params->irq_weight_pct / 100;
+        uint64_t per = b->flow_ns;
+
+        if (mean_ns) {
+            if (per == 0) {
+                per = mean_ns;
+            } else if (per < mean_ns / BAL_FLOW_NS_SPAN) {
+                per = mean_ns / BAL_FLOW_NS_SPAN;
+            } else if (per / BAL_FLOW_NS_SPAN > mean_ns) {
+                per = mean_ns * BAL_FLOW_NS_SPAN;
+            }
+        }
+        if (per == 0) {
+            per = 1;
+        }
+        /* (active + 1) * per * pct / 100 */
+        s = bal_mul_sat(per, pct);
+        s = s == UINT64_MAX ? s : s / 100;
+        return bal_mul_sat(s, (uint64_t)b->active + 1);
+    }
     s = (uint64_t)bal_clamp_pct(b->cpu_pct) * 100 +
         (uint64_t)bal_clamp_pct(b->irq_pct) * params->irq_weight_pct +
-        (uint64_t)b->since_report * params->flow_cost_centipct +
         (uint64_t)b->cost_pct * 100;
+    if (params->util_estimator == BAL_UTIL_NET) {
+        /* flows that ended since the report take their load away */
+        if (b->active >= b->active_at_report) {
+            s += (uint64_t)(b->active - b->active_at_report) *
+                 params->flow_cost_centipct;
+        } else {
+            since = (uint64_t)(b->active_at_report - b->active) *
+                    params->flow_cost_centipct;
+            s = since >= s ? 0 : s - since;
+        }
+    } else {
+        s += (uint64_t)b->since_report * params->flow_cost_centipct;
+    }
+    return s;
+}
+
+uint32_t bal_util_score(const BalParams *params, const BalBlade *b)
+{
+    uint64_t s = bal_score(params, b, 0);
+
     return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
 }
 
@@ -163,15 +228,16 @@ static unsigned bal_sample(BalState *st, uint16_t *pos, unsigned k,
  */
 static int bal_min_of(BalState *st, const BalBlade *blades,
                       const uint16_t *members, const uint16_t *pos,
-                      unsigned k, bool by_score)
+                      unsigned k, bool by_score, uint64_t flow_ns)
 {
     int best = -1;
-    uint32_t best_key = 0, best_active = 0;
+    uint64_t best_key = 0;
+    uint32_t best_active = 0;
     unsigned ties = 0;
 
     for (unsigned i = 0; i < k; i++) {
         const BalBlade *b = &blades[members[pos[i]]];
-        uint32_t key = by_score ? bal_util_score(&st->params, b) : 0;
+        uint64_t key = by_score ? bal_score(&st->params, b, flow_ns) : 0;
 
         if (best < 0 || key < best_key ||
             (key == best_key && b->active < best_active)) {
@@ -187,6 +253,25 @@ static int bal_min_of(BalState *st, const BalBlade *blades,
         }
     }
     return best;
+}
+
+/* util, BACKLOG: the mean flow_ns of the members that have one, or 0. */
+static uint64_t bal_mean_flow_ns(const BalBlade *blades,
+                                 const uint16_t *members,
+                                 const uint16_t *pos, unsigned k)
+{
+    uint64_t sum = 0;
+    unsigned with = 0;
+
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t f = blades[members[pos[i]]].flow_ns;
+
+        if (f) {
+            sum += f;
+            with++;
+        }
+    }
+    return with ? sum / with : 0;
 }
 
 static int bal_pick_rr(BalState *st, const BalBlade *blades,
@@ -207,33 +292,38 @@ static int bal_pick_rr(BalState *st, const BalBlade *blades,
 
 /*
  * wrr-cpu weights, as gRPC's weighted round robin computes them from
- * backend metrics: weight = qps / utilization, i.e. the rate a blade
- * completes flows at per percent of CPU it spends, an estimate of its
- * capacity.  Here qps is the flows that ended on the blade since the last
- * refresh (BalBlade.closed, switch-local) and utilization the latest
- * report, cpu_pct + cost_pct.  A member with no such data (no flow ended,
- * or a report of 0 %) gets the mean weight of the others; with none, all
- * weigh the same.  Weights are scaled so the largest is BAL_WRR_SCALE,
- * none below 1.
+ * backend metrics: weight = qps / utilization over the period since the
+ * last refresh.  qps is the flows that ended on the blade (BalBlade.closed,
+ * switch-local), utilization the blade time its reports say it was busy
+ * (BalBlade.busy_ns), plus cost_pct of the period: the weight is the
+ * flows the blade completes per unit of CPU, an estimate of its capacity.
+ * A member with no such data (no flow ended, no busy time) gets the mean
+ * weight of the others; with none, all weigh the same.  Weights are
+ * scaled so the largest is BAL_WRR_SCALE, none below 1.
  */
 static void bal_wrr_refresh(BalState *st, const BalBlade *blades,
-                            const uint16_t *members, unsigned n)
+                            const uint16_t *members, unsigned n,
+                            uint64_t now)
 {
     double raw[BAL_MAX_MEMBERS];
     double sum = 0, top = 0;
+    uint64_t last = st->wrr_refresh_at - st->params.wrr_refresh_ns;
+    double period = st->wrr_primed && now > last ? (double)(now - last) : 0;
     unsigned with = 0;
 
     for (unsigned i = 0; i < n; i++) {
         const BalBlade *b = &blades[members[i]];
-        uint64_t load = (uint64_t)bal_clamp_pct(b->cpu_pct) + b->cost_pct;
+        double busy = (double)(b->busy_ns - st->wrr_busy[i]) +
+                      period * b->cost_pct / 100;
 
         raw[i] = 0;
-        if (st->wrr_primed && b->closed > st->wrr_closed[i] && load > 0) {
-            raw[i] = (double)(b->closed - st->wrr_closed[i]) / load;
+        if (st->wrr_primed && b->closed > st->wrr_closed[i] && busy > 0) {
+            raw[i] = (double)(b->closed - st->wrr_closed[i]) / busy;
             sum += raw[i];
             with++;
         }
         st->wrr_closed[i] = b->closed;
+        st->wrr_busy[i] = b->busy_ns;
     }
     st->wrr_primed = true;
     for (unsigned i = 0; i < n; i++) {
@@ -260,7 +350,7 @@ static int bal_pick_wrr(BalState *st, const BalBlade *blades,
     int best = -1;
 
     if (!st->wrr_primed || now >= st->wrr_refresh_at) {
-        bal_wrr_refresh(st, blades, members, n);
+        bal_wrr_refresh(st, blades, members, n, now);
         st->wrr_refresh_at = now + st->params.wrr_refresh_ns;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -286,6 +376,7 @@ int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
              unsigned n, uint64_t now)
 {
     uint16_t pos[BAL_MAX_MEMBERS];
+    uint64_t flow_ns;
     unsigned k;
 
     if (!st || !blades || !members || n == 0 || n > BAL_MAX_MEMBERS) {
@@ -307,14 +398,24 @@ int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
     case BAL_POLICY_RANDOM:
         return pos[bal_below(st, k)];
     case BAL_POLICY_LEASTCONN:
-        return bal_min_of(st, blades, members, pos, k, false);
+        return bal_min_of(st, blades, members, pos, k, false, 0);
     case BAL_POLICY_P2C_CONN:
         k = bal_sample(st, pos, k, st->params.choices);
-        return bal_min_of(st, blades, members, pos, k, false);
+        return bal_min_of(st, blades, members, pos, k, false, 0);
     case BAL_POLICY_UTIL:
     default:
-        k = bal_sample(st, pos, k, st->params.choices);
-        return bal_min_of(st, blades, members, pos, k, true);
+        /*
+         * BACKLOG's score moves with every flow dispatched or ended, so
+         * it does not herd: every eligible member is a candidate.  The
+         * others move once a report: a few random candidates.
+         */
+        if (st->params.util_estimator == BAL_UTIL_BACKLOG) {
+            flow_ns = bal_mean_flow_ns(blades, members, pos, k);
+        } else {
+            flow_ns = 0;
+            k = bal_sample(st, pos, k, st->params.choices);
+        }
+        return bal_min_of(st, blades, members, pos, k, true, flow_ns);
     }
 }
 
@@ -337,11 +438,56 @@ void bal_closed(BalBlade *b)
     b->closed++;
 }
 
+/*
+ * util, BACKLOG: learn the blade time a flow takes, flow_ns, from the CPU
+ * the blade reports busy since its previous report and the flows that
+ * ended meanwhile.  The sums go on until BAL_EST_FLOWS flows have ended,
+ * so a slow trickle of flows still gives a sound figure; each such sample
+ * then moves flow_ns a quarter of the way.
+ */
+#define BAL_EST_FLOWS 32
+
+static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
+{
+    uint64_t ended = b->closed - b->closed_at_report;
+    uint64_t sample;
+
+    if (b->report_ns == 0 || now <= b->report_ns) {
+        return;
+    }
+    b->est_busy_ns += (now - b->report_ns) * cpu_pct / 100;
+    b->est_closed += ended > UINT32_MAX - b->est_closed ?
+                     UINT32_MAX - b->est_closed : (uint32_t)ended;
+    if (b->est_closed < BAL_EST_FLOWS) {
+        return;
+    }
+    sample = b->est_busy_ns / b->est_closed;
+    if (sample == 0) {
+        sample = 1;
+    }
+    if (b->flow_ns == 0) {
+        b->flow_ns = sample;
+    } else if (sample > b->flow_ns) {
+        b->flow_ns += (sample - b->flow_ns + 3) / 4;
+    } else {
+        b->flow_ns -= (b->flow_ns - sample) / 4;
+    }
+    b->est_busy_ns = 0;
+    b->est_closed = 0;
+}
+
 void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
                 uint64_t now)
 {
-    b->cpu_pct = (uint8_t)bal_clamp_pct(cpu_pct);
+    cpu_pct = bal_clamp_pct(cpu_pct);
+    if (b->report_ns != 0 && now > b->report_ns) {
+        b->busy_ns += (now - b->report_ns) * cpu_pct / 100;
+    }
+    bal_learn(b, cpu_pct, now);
+    b->cpu_pct = (uint8_t)cpu_pct;
     b->irq_pct = (uint8_t)bal_clamp_pct(irq_pct);
     b->report_ns = now;
     b->since_report = 0;
+    b->active_at_report = b->active;
+    b->closed_at_report = b->closed;
 }

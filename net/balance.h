@@ -13,9 +13,14 @@
  * ends; bal_report() whenever the blade reports new figures.
  *
  * Policies (docs/balancing.md measures them):
- *   util      reported CPU and interrupt load, corrected for the flows
- *             dispatched since the report, choosing among a few random
- *             candidates so bursts between reports do not herd (default)
+ *   util      load from the blades' reports (CPU and interrupt %) and the
+ *             switch's own flow counts (default).  By default (BACKLOG,
+ *             see BalUtilEstimator) each blade's open flows times the CPU
+ *             time a flow takes there, learned from its reports, over all
+ *             eligible members; the first design (REPORTED: reported load
+ *             corrected for the flows dispatched since the report, among
+ *             a few random candidates so bursts between reports do not
+ *             herd) and a step between (NET) remain as options
  *   random    uniform over the eligible members
  *   rr        round robin over the eligible members
  *   leastconn fewest open flows (switch-local, always fresh)
@@ -23,15 +28,16 @@
  *   wrr-cpu   smooth weighted round robin, weights from the reported CPU
  *             load, refreshed once a period (1 s), as gRPC's weighted
  *             round robin does with its backend metrics: weight =
- *             flows ended on the blade in the last period (its qps) /
- *             (cpu_pct + cost_pct), i.e. flows it completes per percent
- *             of CPU; a member without data (no flow ended, 0 %) gets
- *             the mean weight of the others
+ *             qps / utilization over the last period, i.e. the flows
+ *             that ended on the blade over the blade time its reports
+ *             say it was busy (cpu_pct times the time between reports,
+ *             plus cost_pct of the period): the flows it completes per
+ *             unit of CPU.  A member without data (no flow ended, or no
+ *             busy time reported) gets the mean weight of the others
  *
- * util's score is 100 * cpu_pct + irq_weight_pct * irq_pct +
- * flow_cost_centipct * since_report + 100 * cost_pct (bal_util_score());
- * util and p2c-conn break ties by fewer open flows, then at random, and so
- * does leastconn.
+ * util's score is described at BalUtilEstimator (bal_util_score()); util
+ * and p2c-conn break ties by fewer open flows, then at random, and so does
+ * leastconn.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -79,24 +85,69 @@ typedef struct BalBlade {
      * a per-hop cost for blades reached through other chassis.
      */
     uint32_t cost_pct;
-    /* Added for wrr-cpu: flows ever dispatched to it / ended on it. */
+    /*
+     * Added (all maintained by bal_dispatched/closed/report; zero them
+     * with the rest).  Flows ever dispatched to it and ended on it
+     * (wrr-cpu's rate); the blade time its reports say it was busy, in
+     * all (cpu_pct times the time between reports); open and ended flows
+     * when the last report came; the util estimate of the blade time one
+     * flow takes (0: not learned yet) and its running sums.
+     */
     uint64_t dispatched;
     uint64_t closed;
+    uint64_t busy_ns;
+    uint32_t active_at_report;
+    uint64_t closed_at_report;
+    uint64_t flow_ns;
+    uint64_t est_busy_ns;
+    uint32_t est_closed;
 } BalBlade;
 
 typedef struct BalParams {
-    /* util, p2c-conn: candidates sampled per decision (1..8, default 2) */
+    /*
+     * p2c-conn, and util with the REPORTED or NET estimator: candidates
+     * sampled per decision (1..8, default 2)
+     */
     unsigned choices;
     /*
-     * util: load one flow dispatched since the last report is assumed to
-     * add, in hundredths of a percent (default 500, i.e. 5 %).
+     * util, REPORTED and NET: load one flow dispatched since the last
+     * report is assumed to add, in hundredths of a percent (default 500,
+     * i.e. 5 %).
      */
     unsigned flow_cost_centipct;
     /* util: weight of the interrupt figure against CPU, percent (50) */
     unsigned irq_weight_pct;
     /* wrr-cpu: weight refresh period (default 1 s) */
     uint64_t wrr_refresh_ns;
+    /* util: how a blade's load is estimated (added; BalUtilEstimator) */
+    unsigned util_estimator;
 } BalParams;
+
+/*
+ * util's estimators, in the order they were designed (docs/balancing.md
+ * measures each step):
+ *   REPORTED: 100 * cpu_pct + irq_weight_pct * irq_pct + flow_cost *
+ *             since_report + 100 * cost_pct, in hundredths of a percent
+ *             (the first design).
+ *   NET:      the same with (active - active_at_report), i.e. flows
+ *             dispatched minus flows ended since the report, in place of
+ *             since_report (so it can lower the score; floored at 0).
+ *   BACKLOG:  (active + 1) * flow_ns * (100 + cost_pct + irq_pct *
+ *             irq_weight_pct / 100) / 100, in nanoseconds: the blade time
+ *             its open flows and one more would take.  flow_ns is learned
+ *             from the reports: CPU busy time between reports (cpu_pct *
+ *             interval) over the flows that ended meanwhile, summed over
+ *             at least 32 flows, then averaged (new samples weigh 1/4).
+ *             A blade with nothing learned yet counts, in bal_pick(), at
+ *             the mean flow_ns of the members that have one.  flow_cost
+ *             is unused.  The default.
+ */
+typedef enum BalUtilEstimator {
+    BAL_UTIL_BACKLOG,
+    BAL_UTIL_NET,
+    BAL_UTIL_REPORTED,
+    BAL_UTIL__MAX
+} BalUtilEstimator;
 
 /* The defaults above. */
 void bal_params_init(BalParams *p);
@@ -111,9 +162,10 @@ typedef struct BalState {
     uint64_t wrr_refresh_at;
     int32_t wrr_weight[BAL_MAX_MEMBERS];
     int32_t wrr_current[BAL_MAX_MEMBERS];
-    /* Added: each member's BalBlade.closed at the last refresh. */
+    /* Added: each member's BalBlade.closed and busy_ns at the refresh. */
     bool wrr_primed;
     uint64_t wrr_closed[BAL_MAX_MEMBERS];
+    uint64_t wrr_busy[BAL_MAX_MEMBERS];
 } BalState;
 
 /*
@@ -144,9 +196,12 @@ void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
                 uint64_t now);
 
 /*
- * The util policy's score of @b (lower is better), in hundredths of a
- * percent: what the policy believes the blade's load is.  Exposed for
- * management output, traces and tests.
+ * The util policy's score of @b (lower is better): what the policy
+ * believes the blade's load is, in the unit of params->util_estimator
+ * (see BalUtilEstimator: nanoseconds for the default, BACKLOG, where a
+ * blade whose flow_ns is not learned yet counts 1 ns per flow; hundredths
+ * of a percent for the others).  Exposed for management output, traces
+ * and tests.
  */
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b);
 

@@ -11,6 +11,10 @@ from .common import Failure, step
 BENCHES = {
     "pcs": ("8b/10b codec and lane transport throughput, cost of "
             "utilization reporting", "tests/bench/bench-pcs"),
+    "lb": ("balancing quality: the simulator (net/balance.c's policies, "
+           "JSQ and other oracles) on docs/balancing.md's headline cell, "
+           "p99 per policy and the target ratios; about 2 minutes",
+           "tests/bench/bench-lb"),
     # in the QEMU build (a qtest-driven program), not the host build
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
             "interrupts and MMIO per frame",

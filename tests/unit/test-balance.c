@@ -213,13 +213,22 @@ static void test_p2c_conn(void)
     g_assert_cmpuint(g.count[3], ==, 0);
 }
 
-/* util's score, term by term, and its clamping. */
-static void test_util_score(void)
+/*
+ * The first design, kept as BAL_UTIL_REPORTED: reported load plus the
+ * flows dispatched since the report; term by term, and its clamping.
+ */
+static void reported_params(BalParams *p)
+{
+    bal_params_init(p);
+    p->util_estimator = BAL_UTIL_REPORTED;
+}
+
+static void test_reported_score(void)
 {
     BalParams p;
     BalBlade b = { 0 };
 
-    bal_params_init(&p);
+    reported_params(&p);
     bal_report(&b, 40, 20, 5);
     g_assert_cmpuint(b.cpu_pct, ==, 40);
     g_assert_cmpuint(b.report_ns, ==, 5);
@@ -257,12 +266,14 @@ static void test_util_score(void)
     g_assert_cmpuint(b.closed, ==, 4);
 }
 
-/* util keeps away from a blade reporting 95 % while others have room. */
-static void test_util_avoids_busy(void)
+/* REPORTED keeps away from a blade at 95 % while others have room. */
+static void test_reported_avoids_busy(void)
 {
     Group g;
+    BalParams p;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 4, 3);
+    reported_params(&p);
+    group_init(&g, BAL_POLICY_UTIL, &p, 4, 3);
     for (unsigned i = 0; i < 4; i++) {
         bal_report(&g.b[i], i == 2 ? 95 : 20, 0, 1);
     }
@@ -291,15 +302,17 @@ static void test_util_avoids_busy(void)
 }
 
 /*
- * Between reports, util counts the flows it dispatched: with two blades
- * at 10 % and 60 %, the first ten flows go to the idle one (10 + 5k <
- * 60), then they share.
+ * Between reports, REPORTED counts the flows it dispatched: with two
+ * blades at 10 % and 60 %, the first ten flows go to the idle one
+ * (10 + 5k < 60), then they share.  NET counts flows that ended too.
  */
-static void test_util_dispatch_counting(void)
+static void test_reported_dispatch_counting(void)
 {
     Group g;
+    BalParams p;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 5);
+    reported_params(&p);
+    group_init(&g, BAL_POLICY_UTIL, &p, 2, 5);
     bal_report(&g.b[0], 10, 0, 1);
     bal_report(&g.b[1], 60, 0, 1);
     for (unsigned i = 0; i < 10; i++) {
@@ -312,6 +325,30 @@ static void test_util_dispatch_counting(void)
     }
     g_assert_cmpint(abs((int)g.b[0].since_report - 10 -
                         (int)g.b[1].since_report), <=, 1);
+
+    /* NET: ten flows ended on 0 since the report make room for ten */
+    p.util_estimator = BAL_UTIL_NET;
+    group_init(&g, BAL_POLICY_UTIL, &p, 2, 5);
+    g.b[0].active = 30;
+    bal_report(&g.b[0], 60, 0, 1);
+    bal_report(&g.b[1], 60, 0, 1);
+    g_assert_cmpuint(g.b[0].active_at_report, ==, 30);
+    for (unsigned i = 0; i < 10; i++) {
+        bal_closed(&g.b[0]);
+    }
+    g_assert_cmpuint(bal_util_score(&p, &g.b[0]), ==, 6000 - 10 * 500);
+    bal_dispatched(&g.b[1]);
+    g_assert_cmpuint(bal_util_score(&p, &g.b[1]), ==, 6500);
+    for (unsigned i = 0; i < 11; i++) {
+        g_assert_cmpint(group_pick(&g, 2, true), ==, 0);
+    }
+    g_assert_cmpuint(g.b[0].active, ==, 31);
+    g_assert_cmpuint(bal_util_score(&p, &g.b[0]), ==, 6500);
+    /* 6500 each: the one with fewer open flows */
+    g_assert_cmpint(group_pick(&g, 2, true), ==, 1);
+    /* never below zero */
+    g.b[0].active = 0;
+    g_assert_cmpuint(bal_util_score(&p, &g.b[0]), ==, 0);
 }
 
 /*
@@ -319,12 +356,12 @@ static void test_util_dispatch_counting(void)
  * blades instead of herding onto the one that looked best; without the
  * dispatch count and with every member a candidate, it herds.
  */
-static void test_util_burst(void)
+static void test_reported_burst(void)
 {
     Group g;
     BalParams p;
 
-    bal_params_init(&p);
+    reported_params(&p);
     group_init(&g, BAL_POLICY_UTIL, &p, 8, 11);
     for (unsigned i = 0; i < 8; i++) {
         bal_report(&g.b[i], i == 5 ? 30 : 31, 0, 1);
@@ -349,13 +386,13 @@ static void test_util_burst(void)
     g_assert_cmpuint(g.count[5], ==, 400);
 }
 
-/* util ties: fewer open flows first, then at random. */
-static void test_util_ties(void)
+/* REPORTED ties: fewer open flows first, then at random. */
+static void test_reported_ties(void)
 {
     Group g;
     BalParams p;
 
-    bal_params_init(&p);
+    reported_params(&p);
     p.choices = 3;
     group_init(&g, BAL_POLICY_UTIL, &p, 3, 13);
     for (unsigned i = 0; i < 3; i++) {
@@ -372,8 +409,195 @@ static void test_util_ties(void)
 }
 
 /*
- * wrr-cpu: smooth weighted round robin, weights = flows ended per
- * percent of CPU, recomputed only once wrr_refresh_ns has passed.
+ * Let blade @b learn flow_ns: reports @interval apart, @closed flows
+ * ending between them, at @cpu %.
+ */
+static void learn(BalBlade *b, uint64_t *now, uint64_t interval,
+                  unsigned closed, unsigned cpu, unsigned reports)
+{
+    for (unsigned r = 0; r < reports; r++) {
+        for (unsigned i = 0; i < closed; i++) {
+            bal_dispatched(b);
+            bal_closed(b);
+        }
+        *now += interval;
+        bal_report(b, cpu, 0, *now);
+    }
+}
+
+/*
+ * BACKLOG, the default: flow_ns is CPU busy time between reports over
+ * the flows that ended meanwhile, summed until 32 have, then averaged in
+ * a quarter at a time; the score is (open flows + 1) * flow_ns, scaled
+ * up by the hop cost and the weighted interrupt load.
+ */
+static void test_backlog_score(void)
+{
+    BalParams p;
+    BalBlade b = { 0 };
+    uint64_t now = 1000;
+
+    bal_params_init(&p);
+    g_assert_cmpuint(p.util_estimator, ==, BAL_UTIL_BACKLOG);
+    /* nothing learned: 1 ns a flow */
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 1);
+    bal_report(&b, 50, 0, now);         /* the first report: a start */
+    g_assert_cmpuint(b.flow_ns, ==, 0);
+    /* 20 flows in 100 us at 50 %: not enough flows yet */
+    learn(&b, &now, 100000, 20, 50, 1);
+    g_assert_cmpuint(b.flow_ns, ==, 0);
+    g_assert_cmpuint(b.est_closed, ==, 20);
+    /* 20 more: 100 us busy over 40 flows */
+    learn(&b, &now, 100000, 20, 50, 1);
+    g_assert_cmpuint(b.flow_ns, ==, 2500);
+    g_assert_cmpuint(b.est_closed, ==, 0);
+    /* a sample of 100 us at 100 % over 40 = 2500 again */
+    learn(&b, &now, 100000, 40, 100, 1);
+    g_assert_cmpuint(b.flow_ns, ==, 2500);
+    /* 200 us at 100 % over 2 x 20: 5000, a quarter of the way */
+    learn(&b, &now, 100000, 20, 100, 2);
+    g_assert_cmpuint(b.flow_ns, ==, 2500 + 2500 / 4);
+    /* and down: 25 us over 40 */
+    learn(&b, &now, 100000, 40, 25, 1);
+    g_assert_cmpuint(b.flow_ns, ==, 3125 - (3125 - 625) / 4);
+
+    b.flow_ns = 1000;
+    b.active = 4;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5 * 1000);
+    b.cost_pct = 10;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5 * 1100);
+    b.irq_pct = 40;                     /* weighs 50 %: +20 % */
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5 * 1300);
+    p.irq_weight_pct = 0;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5 * 1100);
+    /* saturates */
+    b.active = UINT32_MAX;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, UINT32_MAX);
+    b.active = 1;
+    b.flow_ns = UINT64_MAX / 2;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, UINT32_MAX);
+}
+
+/* Scores beyond 32 bits (slow flows, seconds each) still order. */
+static void test_backlog_large(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 4);
+    g.b[0].flow_ns = 6000000000ULL;
+    g.b[1].flow_ns = 5000000000ULL;
+    g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[0]), ==, UINT32_MAX);
+    g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[1]), ==, UINT32_MAX);
+    for (unsigned i = 0; i < 100; i++) {
+        g_assert_cmpint(group_pick(&g, 1, false), ==, 1);
+    }
+}
+
+/*
+ * A blade that reports 95 % for the flows others serve at 20 % costs
+ * 4.75 times as much a flow: a burst between reports goes to the others
+ * in that ratio, the cheap ones first.
+ */
+static void test_backlog_avoids_busy(void)
+{
+    Group g;
+    uint64_t now = 1;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 4, 3);
+    for (unsigned i = 0; i < 4; i++) {
+        bal_report(&g.b[i], 0, 0, now);
+        learn(&g.b[i], &now, 1000000, 100, i == 2 ? 95 : 20, 1);
+    }
+    g_assert_cmpuint(g.b[2].flow_ns, ==, 9500);
+    g_assert_cmpuint(g.b[0].flow_ns, ==, 2000);
+    for (unsigned i = 0; i < 12; i++) {
+        g_assert_cmpint(group_pick(&g, now, true), !=, 2);
+    }
+    for (unsigned i = 12; i < 400; i++) {
+        group_pick(&g, now, true);
+    }
+    /* 400 / (3 / 2000 + 1 / 9500) / 9500 = 26.2 */
+    g_assert_cmpuint(g.count[2], >=, 25);
+    g_assert_cmpuint(g.count[2], <=, 27);
+    for (unsigned i = 0; i < 4; i++) {
+        if (i != 2) {
+            g_assert_cmpuint(g.count[i], >=, 124);
+            g_assert_cmpuint(g.count[i], <=, 125);
+        }
+    }
+}
+
+/*
+ * With nothing learned, or the same cost everywhere, BACKLOG fills the
+ * blades with the fewest open flows: a burst spreads exactly.  A blade
+ * not learned yet counts at the mean of the others; one whose figure is
+ * absurdly low (a stuck 0 %) counts at no less than an eighth of it.
+ */
+static void test_backlog_burst(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 8, 11);
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 2, true);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        g_assert_cmpuint(g.count[i], ==, 50);
+    }
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 12);
+    g.b[0].flow_ns = 1000;
+    g.b[1].flow_ns = 3000;
+    /* b[2] at the mean, 2000: shares 1/1000 : 1/3000 : 1/2000 */
+    for (unsigned i = 0; i < 1100; i++) {
+        group_pick(&g, 2, true);
+    }
+    g_assert_cmpint(abs((int)g.count[0] - 600), <=, 1);
+    g_assert_cmpint(abs((int)g.count[1] - 200), <=, 1);
+    g_assert_cmpint(abs((int)g.count[2] - 300), <=, 1);
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    g.b[0].flow_ns = 8000;
+    g.b[1].flow_ns = 8000;
+    g.b[2].flow_ns = 1;
+    g.b[0].active = 10;
+    g.b[1].active = 10;
+    /*
+     * At 1 ns it would take the next 88000 flows; at 5333 / 8 = 666 it
+     * takes 131, then 12 for every one of the others: 190 of 200.
+     */
+    for (unsigned i = 0; i < 200; i++) {
+        group_pick(&g, 2, true);
+    }
+    g_assert_cmpuint(g.count[2], >=, 186);
+    g_assert_cmpuint(g.count[2], <=, 194);
+    g_assert_cmpuint(g.count[0], >=, 3);
+    g_assert_cmpuint(g.count[1], >=, 3);
+}
+
+/* BACKLOG ties: every member is a candidate; then at random. */
+static void test_backlog_ties(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    for (unsigned i = 0; i < 3; i++) {
+        g.b[i].flow_ns = 700;
+        g.b[i].active = i == 0 ? 4 : 2;
+    }
+    for (unsigned i = 0; i < 3000; i++) {
+        int k = group_pick(&g, 2, false);
+
+        g_assert_cmpint(k, !=, 0);
+    }
+    g_assert_cmpuint(g.count[1], >, 1300);
+    g_assert_cmpuint(g.count[2], >, 1300);
+}
+
+/*
+ * wrr-cpu: smooth weighted round robin, weights = flows ended per unit of
+ * reported busy time over the period, recomputed only once
+ * wrr_refresh_ns has passed.
  */
 static void test_wrr_cpu(void)
 {
@@ -388,9 +612,12 @@ static void test_wrr_cpu(void)
     for (unsigned i = 0; i < 100; i++) {
         g_assert_cmpint(group_pick(&g, 10, false), ==, i % 2);
     }
-    /* 400 flows ended on 0 and 100 on 1, both at 50 %: 8/% against 2/% */
+    /* 400 flows ended on 0 and 100 on 1, both busy half the time */
     g.b[0].closed += 400;
     g.b[1].closed += 100;
+    bal_report(&g.b[0], 50, 0, T - 5);
+    bal_report(&g.b[1], 50, 0, T - 5);
+    g_assert_cmpuint(g.b[0].busy_ns, ==, (T - 6) / 2);
     memset(g.count, 0, sizeof(g.count));
     for (unsigned i = 0; i < 100; i++) {
         group_pick(&g, 10 + T - 1, false);
@@ -402,7 +629,7 @@ static void test_wrr_cpu(void)
         g_assert_cmpint(group_pick(&g, 10 + T, false), ==, smooth[i % 5]);
     }
     g_assert_cmpint(g.st.wrr_weight[0], ==, 4 * g.st.wrr_weight[1]);
-    /* now 1 reports less CPU for the same rate: it weighs more */
+    /* the same rate, but 1 reports a quarter of 0's CPU: it weighs more */
     g.b[0].closed += 300;
     g.b[1].closed += 300;
     bal_report(&g.b[0], 80, 0, 2 * T);
@@ -411,20 +638,32 @@ static void test_wrr_cpu(void)
     for (unsigned i = 0; i < 500; i++) {
         group_pick(&g, 10 + 2 * T, false);
     }
-    /* weights 1/0.8 : 1/0.2 = 1 : 4 */
     g_assert_cmpuint(g.count[0], ==, 100);
     g_assert_cmpuint(g.count[1], ==, 400);
     /* no flow ended on 1 in the period: the mean weight of the others */
     g.b[0].closed += 300;
+    bal_report(&g.b[0], 80, 0, 3 * T);
+    bal_report(&g.b[1], 20, 0, 3 * T);
     memset(g.count, 0, sizeof(g.count));
     for (unsigned i = 0; i < 400; i++) {
         group_pick(&g, 10 + 3 * T, false);
     }
     g_assert_cmpuint(g.count[0], ==, 200);
+    /* a hop cost counts as busy time: 1 at 20 % + 60 % weighs as 0 */
+    g.b[0].closed += 300;
+    g.b[1].closed += 300;
+    g.b[1].cost_pct = 60;
+    bal_report(&g.b[0], 80, 0, 4 * T);
+    bal_report(&g.b[1], 20, 0, 4 * T);
+    memset(g.count, 0, sizeof(g.count));
+    for (unsigned i = 0; i < 400; i++) {
+        group_pick(&g, 10 + 4 * T, false);
+    }
+    g_assert_cmpuint(g.count[0], ==, 200);
     /* an ineligible member is skipped */
     g.b[1].eligible = false;
     for (unsigned i = 0; i < 50; i++) {
-        g_assert_cmpint(group_pick(&g, 10 + 3 * T, false), ==, 0);
+        g_assert_cmpint(group_pick(&g, 10 + 4 * T, false), ==, 0);
     }
 }
 
@@ -547,12 +786,19 @@ int main(int argc, char **argv)
     g_test_add_func("/balance/random", test_random);
     g_test_add_func("/balance/leastconn", test_leastconn);
     g_test_add_func("/balance/p2c-conn", test_p2c_conn);
-    g_test_add_func("/balance/util/score", test_util_score);
-    g_test_add_func("/balance/util/avoids-busy", test_util_avoids_busy);
-    g_test_add_func("/balance/util/dispatch-counting",
-                    test_util_dispatch_counting);
-    g_test_add_func("/balance/util/burst", test_util_burst);
-    g_test_add_func("/balance/util/ties", test_util_ties);
+    g_test_add_func("/balance/util/backlog/score", test_backlog_score);
+    g_test_add_func("/balance/util/backlog/large", test_backlog_large);
+    g_test_add_func("/balance/util/backlog/avoids-busy",
+                    test_backlog_avoids_busy);
+    g_test_add_func("/balance/util/backlog/burst", test_backlog_burst);
+    g_test_add_func("/balance/util/backlog/ties", test_backlog_ties);
+    g_test_add_func("/balance/util/reported/score", test_reported_score);
+    g_test_add_func("/balance/util/reported/avoids-busy",
+                    test_reported_avoids_busy);
+    g_test_add_func("/balance/util/reported/dispatch-counting",
+                    test_reported_dispatch_counting);
+    g_test_add_func("/balance/util/reported/burst", test_reported_burst);
+    g_test_add_func("/balance/util/reported/ties", test_reported_ties);
     g_test_add_func("/balance/wrr-cpu", test_wrr_cpu);
     g_test_add_func("/balance/eligibility", test_eligibility);
     g_test_add_func("/balance/members", test_members_indirection);
