@@ -411,6 +411,20 @@ int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
          */
         if (st->params.util_estimator == BAL_UTIL_BACKLOG) {
             flow_ns = bal_mean_flow_ns(blades, members, pos, k);
+            if (flow_ns == 0) {
+                int r;
+
+                /*
+                 * Cold start: no member has finished enough flows for
+                 * the cost of one to be known.  Until then, place by
+                 * the load the blades report (NET, whose score moves
+                 * with every flow too, so it does not herd either).
+                 */
+                st->params.util_estimator = BAL_UTIL_NET;
+                r = bal_min_of(st, blades, members, pos, k, true, 0);
+                st->params.util_estimator = BAL_UTIL_BACKLOG;
+                return r;
+            }
         } else {
             flow_ns = 0;
             k = bal_sample(st, pos, k, st->params.choices);

@@ -523,6 +523,7 @@ unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
         int idx = remote_index(sw, r->chassis_id, r->slot);
         SwBlade *b;
         BalBlade *bb;
+        uint64_t t;
 
         if (r->port >= sw->nports || r->slot >= SW_MAX_BLADES) {
             continue;
@@ -561,11 +562,17 @@ unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
         b->reports++;
         b->remote_cpu = r->cpu_pct > 100 ? 100 : r->cpu_pct;
         b->remote_irq = r->irq_pct > 100 ? 100 : r->irq_pct;
+        /*
+         * Figures newer than those held are a report, made when the
+         * blade's chassis heard it: what the policies learn from.
+         */
+        t = now > r->age_ns ? now - r->age_ns : 1;
+        if (t > bb->report_ns) {
+            bal_report(bb, b->remote_cpu, b->remote_irq, t);
+        }
+        /* For the scores, they count for less as they age. */
         bb->cpu_pct = age_weighted(sw, r->cpu_pct, r->age_ns);
         bb->irq_pct = age_weighted(sw, r->irq_pct, r->age_ns);
-        bb->report_ns = now > r->age_ns ? now - r->age_ns : 1;
-        /* What was dispatched before these figures is in them. */
-        bb->since_report = 0;
         bb->cost_pct = r->hops * sw->cfg.hop_cost_pct;
     }
     for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {

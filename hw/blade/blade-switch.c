@@ -163,7 +163,9 @@ struct BladeSwitchState {
     uint32_t fabric_interval_ms;
     char *fabric_key_secret;
     uint32_t hop_cost;
+    char *util_estimator_str;
     LanePcs pcs;
+    unsigned util_estimator;
 };
 
 uint64_t blade_switch_now(void)
@@ -1358,7 +1360,29 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
 
 static bool bsw_check_props(BladeSwitchState *s, Error **errp)
 {
+    static const char *const estimators[BAL_UTIL__MAX] = {
+        [BAL_UTIL_BACKLOG] = "backlog",
+        [BAL_UTIL_NET] = "net",
+        [BAL_UTIL_REPORTED] = "reported",
+    };
     const char *pcs = s->pcs_str ? s->pcs_str : "8b10b";
+    unsigned i;
+
+    s->util_estimator = BAL_UTIL_BACKLOG;
+    if (s->util_estimator_str) {
+        for (i = 0; i < BAL_UTIL__MAX; i++) {
+            if (!strcmp(s->util_estimator_str, estimators[i])) {
+                break;
+            }
+        }
+        if (i == BAL_UTIL__MAX) {
+            error_setg(errp, "blade-switch: util-estimator must be "
+                       "'backlog', 'net' or 'reported', not '%s'",
+                       s->util_estimator_str);
+            return false;
+        }
+        s->util_estimator = i;
+    }
 
     if (!strcmp(pcs, "8b10b")) {
         s->pcs = LANE_PCS_8B10B;
@@ -1659,6 +1683,7 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     cfg.seed = s->seed ? s->seed : g_random_int() | (uint64_t)g_random_int()
                                                     << 32;
     cfg.hop_cost_pct = s->hop_cost;
+    cfg.bal.util_estimator = s->util_estimator;
     s->core = swcore_new(&cfg, &bsw_core_ops, s);
     if (!s->core) {
         error_setg(errp, "blade-switch: cannot allocate the MAC and flow "
@@ -1841,6 +1866,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_STRING("fabric-key-secret", BladeSwitchState,
                        fabric_key_secret),
     DEFINE_PROP_UINT32("hop-cost", BladeSwitchState, hop_cost, 10),
+    DEFINE_PROP_STRING("util-estimator", BladeSwitchState,
+                       util_estimator_str),
 };
 
 static void bsw_class_init(ObjectClass *klass, void *data)

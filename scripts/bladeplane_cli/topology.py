@@ -68,6 +68,7 @@ SWITCH_PROPS = {
     "util-stale": ("int", 1, 3600000),
     "queue-frames": ("int", 1, 65536),
     "seed": ("int", 0, (1 << 64) - 1),
+    "util-estimator": ("backlog", "net", "reported"),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 

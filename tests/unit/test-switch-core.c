@@ -1519,10 +1519,16 @@ static void test_flow_placement(void)
 
 static void test_flow_policy(void)
 {
-    Bench *b = bench_new(2);
+    SwConfig cfg;
+    Bench *b;
     const SwDecision *d;
     SwRuleInfo ri;
     unsigned i;
+
+    /* util's first design (net/balance.h), whose scores are simple. */
+    swcore_config_init(&cfg);
+    cfg.bal.util_estimator = BAL_UTIL_REPORTED;
+    b = bench_new_cfg(2, &cfg, false);
 
     set_link(b, b->uplink, true);
     blade_ready(b, 0, 80);
@@ -2680,7 +2686,8 @@ static int remote_idx(const Bench *b, uint64_t chassis, unsigned slot)
 /* Blades of other chassis: placed on like local ones, through the chain. */
 static void test_remote_blades(void)
 {
-    Bench *b = bench_new_cfg(1, NULL, true);
+    SwConfig cfg;
+    Bench *b;
     SwRemoteBlade rb[2];
     SwRuleSpec spec;
     SwBladeInfo b2, b3;
@@ -2690,6 +2697,10 @@ static void test_remote_blades(void)
     uint8_t f[200];
     size_t len;
 
+    /* util's first design: its score shows the figures directly. */
+    swcore_config_init(&cfg);
+    cfg.bal.util_estimator = BAL_UTIL_REPORTED;
+    b = bench_new_cfg(1, &cfg, true);
     set_link(b, b->uplink, true);
     set_link(b, b->chain, true);
     blade_ready(b, 0, 10);
@@ -2750,14 +2761,17 @@ static void test_remote_blades(void)
     }
     g_assert_cmpuint(flow_stats(b).moved, ==, 2);
 
-    /* Figures as old as the staleness limit: out of rotation. */
-    rb[0].age_ns = b->cfg.util_stale_ns;
+    /* The same figures a staleness limit later: out of rotation. */
+    b->now += b->cfg.util_stale_ns;
+    rb[0].age_ns += b->cfg.util_stale_ns;
     swcore_set_remote(b->sw, rb, 1, b->now);
     g_assert_cmpstr(blade_info(b, i2).reason, ==,
                     "utilization reports stale");
+    /* Fresh ones: back. */
     rb[0].age_ns = 0;
     swcore_set_remote(b->sw, rb, 1, b->now);
     g_assert_true(blade_info(b, i2).in_rotation);
+    g_assert_cmpuint(blade_info(b, i2).report_age_ns, ==, 0);
     /* Out of rotation in its own chassis, or behind a blocked port. */
     rb[0].in_rotation = false;
     swcore_set_remote(b->sw, rb, 1, b->now);
