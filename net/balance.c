@@ -469,6 +469,19 @@ static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
     if (b->report_ns == 0 || now <= b->report_ns) {
         return;
     }
+    if (b->active == 0 && b->active_at_report == 0 && ended == 0) {
+        /*
+         * No flow on the blade all along: what kept it busy is no
+         * flow's cost.  Start the sums afresh, and let the cost fade
+         * (an eighth a report): a blade that got no flows while it was
+         * busy with something else must not keep that cost for ever,
+         * or it would get no flows to learn another.
+         */
+        b->est_busy_ns = 0;
+        b->est_closed = 0;
+        b->flow_ns -= b->flow_ns / 8;
+        return;
+    }
     b->est_busy_ns += (now - b->report_ns) * cpu_pct / 100;
     b->est_closed += ended > UINT32_MAX - b->est_closed ?
                      UINT32_MAX - b->est_closed : (uint32_t)ended;
