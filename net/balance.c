@@ -411,6 +411,20 @@ int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
          */
         if (st->params.util_estimator == BAL_UTIL_BACKLOG) {
             flow_ns = bal_mean_flow_ns(blades, members, pos, k);
+            if (flow_ns == 0) {
+                int r;
+
+                /*
+                 * Cold start: no member has finished enough flows for
+                 * the cost of one to be known.  Until then, place by
+                 * the load the blades report (NET, whose score moves
+                 * with every flow too, so it does not herd either).
+                 */
+                st->params.util_estimator = BAL_UTIL_NET;
+                r = bal_min_of(st, blades, members, pos, k, true, 0);
+                st->params.util_estimator = BAL_UTIL_BACKLOG;
+                return r;
+            }
         } else {
             flow_ns = 0;
             k = bal_sample(st, pos, k, st->params.choices);
@@ -453,6 +467,19 @@ static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
     uint64_t sample;
 
     if (b->report_ns == 0 || now <= b->report_ns) {
+        return;
+    }
+    if (b->active == 0 && b->active_at_report == 0 && ended == 0) {
+        /*
+         * No flow on the blade all along: what kept it busy is no
+         * flow's cost.  Start the sums afresh, and let the cost fade
+         * (an eighth a report): a blade that got no flows while it was
+         * busy with something else must not keep that cost for ever,
+         * or it would get no flows to learn another.
+         */
+        b->est_busy_ns = 0;
+        b->est_closed = 0;
+        b->flow_ns -= b->flow_ns / 8;
         return;
     }
     b->est_busy_ns += (now - b->report_ns) * cpu_pct / 100;

@@ -139,8 +139,9 @@ typedef struct BalParams {
  *             interval) over the flows that ended meanwhile, summed over
  *             at least 32 flows, then averaged (new samples weigh 1/4).
  *             A blade with nothing learned yet counts, in bal_pick(), at
- *             the mean flow_ns of the members that have one.  flow_cost
- *             is unused.  The default.
+ *             the mean flow_ns of the members that have one; while no
+ *             member has one (a cold start), bal_pick() places by NET.
+ *             The default.
  */
 typedef enum BalUtilEstimator {
     BAL_UTIL_BACKLOG,

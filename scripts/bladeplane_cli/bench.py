@@ -19,6 +19,18 @@ BENCHES = {
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
             "interrupts and MMIO per frame",
             "tests/qtest/blade/blade-nic-bench"),
+    "switch": ("frames/s and Gb/s through the chassis's switch blade "
+               "(lane to lane, lane to uplink) beside QEMU's hub with stream "
+               "netdevs, forwarding latency, memory per slot and per flow",
+               "tests/qtest/blade/blade-switch-bench"),
+    "fabric": ("several chassis: latency a chain hop and a central switch "
+               "add, frames/s across 1 to 3 chain hops, age of remote "
+               "utilization when a flow is placed",
+               "tests/qtest/blade/blade-fabric-bench"),
+    # in Python (lbemu.py): a chassis with booted blades
+    "lb-emu": ("the balancing policies on a real chassis of four unequal "
+               "blades: client-measured response times under the same "
+               "Poisson load, the hogged blade's share, the ranking", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -33,6 +45,9 @@ def run(name):
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
+    if name == "lb-emu":
+        from . import lbemu
+        return lbemu.run()
     if program is None:
         from . import guestbench, qemu
         qemu.build()

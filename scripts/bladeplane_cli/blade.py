@@ -1,4 +1,14 @@
-"""Boot a blade VM and talk to it over its serial console."""
+"""Boot a blade VM and talk to it over its serial console.
+
+The one way to start a blade.  Two modes:
+
+- foreground (tests, benchmarks): the console on the QEMU process's
+  stdin/stdout, a copy in build/logs/blade-NAME.log, QMP in build/run/;
+  the blade dies with its Blade object;
+- background (run_dir given; `bladeplane up`): QEMU in a session of its own
+  that outlives the command, the console on a UNIX socket with everything
+  it prints in a log file, QMP on a socket, a pid file, all in run_dir.
+"""
 
 import hashlib
 import json
@@ -6,12 +16,12 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 
-from . import image, qemu
+from . import console, image, qemu
 from .common import BUILD, LOGS, Failure, cache_dir, ensure_dir
+from .qmp import QMP, QMPError
 
 READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
 
@@ -28,52 +38,126 @@ def blade_mac(name):
     return "52:54:00:%02x:%02x:%02x" % tuple(digest[:3])
 
 
-class Blade:
-    """One blade: q35, the blade image, a blade-nic, serial console on pipes.
+def qemu_opt(value):
+    """A value inside a QEMU option string: commas are doubled."""
+    return str(value).replace(",", ",,")
 
-    The serial output is also written to build/logs/blade-<name>.log so a
-    failed boot can be read afterwards."""
+
+def kernel_cmdline(name, append=""):
+    return f"console=ttyS0 quiet panic=-1 blade.name={name} {append}".strip()
+
+
+def blade_argv(*, qemu_bin, name, accel, kernel, initrd, console_args,
+               qmp_path, memory=256, cpus=1, append="", mac=None, nic_args="",
+               extra_args=()):
+    """The QEMU command line of a blade.  nic_args is appended to
+    'blade-nic,id=nic0,mac=MAC' (None: no blade-nic); console_args define
+    the chardev 'console' the serial port uses."""
+    argv = [qemu_bin,
+            "-M", "q35", "-accel", accel, "-m", str(memory),
+            "-smp", str(cpus), "-name", name,
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-no-reboot"]
+    argv += list(console_args) + ["-serial", "chardev:console"]
+    argv += ["-kernel", kernel, "-initrd", initrd,
+             "-append", kernel_cmdline(name, append)]
+    if nic_args is not None:
+        argv += ["-device",
+                 f"blade-nic,id=nic0,mac={mac or blade_mac(name)}" + nic_args]
+    argv += list(extra_args)
+    # QMP, for the host side of tests and tools (fault injection, state).
+    argv += ["-chardev", f"socket,id=qmp,path={qemu_opt(qmp_path)},"
+                         "server=on,wait=off",
+             "-mon", "chardev=qmp,mode=control"]
+    return argv
+
+
+class Blade:
+    """One blade: q35, the blade image, a blade-nic.
+
+    Foreground (run_dir None): serial console on pipes, also written to
+    build/logs/blade-<name>.log so a failed boot can be read afterwards.
+    Background (run_dir given): see the module's description; the files are
+    run_dir/NAME.{console,console.log,qmp,pid,log}."""
 
     def __init__(self, name="blade0", accel="tcg", memory=256, nic_args="",
-                 extra_args=(), append=""):
+                 extra_args=(), append="", cpus=1, mac=None, run_dir=None,
+                 manifest=None, qemu_bin=None):
         self.name = name
         self.accel = accel
-        manifest = image.build()
-        cmdline = f"console=ttyS0 quiet panic=-1 blade.name={name} {append}".strip()
-        self.argv = [qemu.QEMU_BIN,
-            "-M", "q35", "-accel", accel, "-m", str(memory), "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-no-reboot",
-            "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
-            "-kernel", manifest["kernel"], "-initrd", manifest["initramfs"],
-            "-append", cmdline,
-        ]
-        if nic_args is not None:
-            self.argv += ["-device",
-                          f"blade-nic,id=nic0,mac={blade_mac(name)}" + nic_args]
-        self.argv += list(extra_args)
-        # QMP, for the host side of tests and tools (fault injection, state).
-        self.qmp_path = os.path.join(ensure_dir(os.path.join(BUILD, "run")),
-                                     f"{name}.qmp")
-        self.argv += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
-        self.qmp_sock = None
-        self.qmp_file = None
+        self.background = run_dir is not None
+        manifest = manifest or image.build()
+        if self.background:
+            files = {ext: os.path.join(run_dir, f"{name}.{ext}") for ext in
+                     ("console", "console.log", "qmp", "pid", "log")}
+            self.console_path = files["console"]
+            self.serial_log_path = files["console.log"]
+            self.qmp_path = files["qmp"]
+            self.pid_path = files["pid"]
+            self.log_path = files["log"]
+            console_args = ["-chardev",
+                            f"socket,id=console,path={qemu_opt(self.console_path)},"
+                            f"server=on,wait=off,"
+                            f"logfile={qemu_opt(self.serial_log_path)}"]
+        else:
+            self.qmp_path = os.path.join(ensure_dir(os.path.join(BUILD, "run")),
+                                         f"{name}.qmp")
+            self.serial_log_path = os.path.join(ensure_dir(LOGS),
+                                                f"blade-{name}.log")
+            console_args = ["-chardev", "stdio,id=console,signal=off"]
+        self.argv = blade_argv(
+            qemu_bin=qemu_bin or qemu.QEMU_BIN, name=name, accel=accel,
+            kernel=manifest["kernel"], initrd=manifest["initramfs"],
+            console_args=console_args, qmp_path=self.qmp_path, memory=memory,
+            cpus=cpus, append=append, mac=mac, nic_args=nic_args,
+            extra_args=extra_args)
+        self.qmp_session = None
+        self.console = None
         self.proc = None
         self.buf = b""
+        self.log_offset = 0
         self.ready_info = None
-        self.serial_log_path = os.path.join(ensure_dir(LOGS), f"blade-{name}.log")
         self.serial_log = None
         self.seq = 0
 
     def start(self):
+        if self.background:
+            # A session of its own: the blade outlives the command that
+            # started it, and a Ctrl-C in that terminal does not reach it.
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True)
+            with open(self.pid_path, "w") as f:
+                f.write(f"{self.proc.pid}\n")
+            return self
         self.serial_log = open(self.serial_log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         return self
 
+    def _read_log(self, timeout):
+        """Background: new console output from the log file QEMU writes."""
+        try:
+            with open(self.serial_log_path, "rb") as f:
+                f.seek(self.log_offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if data:
+            self.log_offset += len(data)
+            self.buf += data
+            return True
+        if self.proc.poll() is not None:
+            return False
+        time.sleep(min(timeout, 0.1))
+        return True
+
     def _read(self, timeout):
         """Read what is available within timeout; False once QEMU is gone."""
+        if self.background:
+            return self._read_log(timeout)
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             return True
@@ -103,59 +187,65 @@ class Blade:
             if not self._read(min(left, 0.5)):
                 rc = self.proc.wait()
                 raise BladeError(f"blade {self.name}: QEMU exited (status {rc}) "
-                                 f"before {regex.pattern!r} "
+                                 f"before {regex.pattern!r}{self._why()} "
                                  f"(console log: {self.serial_log_path})")
+
+    def _why(self):
+        """Background: QEMU's last line of its own output, if any."""
+        if not self.background:
+            return ""
+        line = last_line(self.log_path)
+        return f": {line}" if line else ""
 
     def wait_ready(self, timeout=120):
         m = self.expect(READY_RE, timeout)
         self.ready_info = json.loads(m.group(1))
         return self.ready_info
 
+    def poll_ready(self):
+        """Background: the ready line's JSON if it has come, else None
+        (never waits); BladeError if QEMU is gone."""
+        if self.ready_info is not None:
+            return self.ready_info
+        m = READY_RE.search(self.buf)
+        if not m:
+            if not self._read(0):
+                rc = self.proc.wait()
+                raise BladeError(f"blade {self.name}: QEMU exited (status "
+                                 f"{rc}) before its ready line{self._why()} "
+                                 f"(console log: {self.serial_log_path})")
+            m = READY_RE.search(self.buf)
+            if not m:
+                # Keep only what a ready line split across reads needs.
+                self.buf = self.buf[-4096:]
+                return None
+        self.buf = self.buf[m.end():]
+        self.ready_info = json.loads(m.group(1))
+        return self.ready_info
+
     def run(self, command, timeout=60):
         """Run a shell command on the console; returns (status, output)."""
+        if self.background:
+            if self.console is None:
+                self.console = console.ConsoleSession(
+                    self.console_path, f"blade {self.name}")
+            return self.console.run(command, timeout)
         self.seq += 1
         tag = f"BP{self.seq}"
-        # The markers are split with quotes in what we type, so the shell's
-        # echo of the command line can never be mistaken for the output.
-        # One line, so no prompt lands in the output; a command may end in
-        # '&' (then it already ends the list).
-        sep = " " if command.rstrip().endswith("&") else "; "
-        line = f"echo {tag}'<'; {command}{sep}echo \"{tag}>$?\"\n"
-        self.proc.stdin.write(line.encode())
+        self.proc.stdin.write(console.command_line(tag, command))
         self.proc.stdin.flush()
-        m = self.expect(re.compile(
-            rf"(?:^|\n){tag}<\r?\n(.*?){tag}>(\d+)".encode(), re.S), timeout)
-        text = m.group(1).decode(errors="replace").replace("\r\n", "\n")
-        return int(m.group(2)), text
+        m = self.expect(console.result_regex(tag), timeout)
+        return console.result(m)
 
     def qmp(self, command, **arguments):
         """Execute a QMP command; returns its 'return' value."""
-        if self.qmp_sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(30)
-            sock.connect(self.qmp_path)
-            self.qmp_sock, self.qmp_file = sock, sock.makefile("rwb")
-            self._qmp_reply()                       # the greeting
-            self.qmp("qmp_capabilities")
-        request = {"execute": command}
-        if arguments:
-            request["arguments"] = arguments
-        self.qmp_file.write(json.dumps(request).encode() + b"\n")
-        self.qmp_file.flush()
-        reply = self._qmp_reply()
-        if "error" in reply:
-            raise BladeError(f"blade {self.name}: QMP {command} failed: "
-                             f"{reply['error'].get('desc')}")
-        return reply.get("return")
-
-    def _qmp_reply(self):
-        while True:
-            line = self.qmp_file.readline()
-            if not line:
-                raise BladeError(f"blade {self.name}: QMP connection closed")
-            msg = json.loads(line)
-            if "event" not in msg:
-                return msg
+        try:
+            if self.qmp_session is None:
+                self.qmp_session = QMP.connect(self.qmp_path,
+                                               f"blade {self.name}", timeout=30)
+            return self.qmp_session.execute(command, arguments)
+        except QMPError as e:
+            raise BladeError(str(e)) from e
 
     def poweroff(self, timeout=30):
         """Clean shutdown from inside the guest; kill if it does not stop."""
@@ -179,10 +269,18 @@ class Blade:
         self.close()
         return rc
 
+    def disconnect(self):
+        """Background: close the console and QMP connections, leaving the
+        blade running."""
+        if self.qmp_session:
+            self.qmp_session.close()
+            self.qmp_session = None
+        if self.console:
+            self.console.close()
+            self.console = None
+
     def close(self):
-        if self.qmp_sock:
-            self.qmp_sock.close()
-            self.qmp_sock = self.qmp_file = None
+        self.disconnect()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -199,6 +297,18 @@ class Blade:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def last_line(path):
+    """The last non-empty line of a (log) file, or ''."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 def _kvm_usable():

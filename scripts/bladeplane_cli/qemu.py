@@ -234,6 +234,9 @@ def sync_overlay():
     for name in os.listdir(hw):
         if name not in wanted and name != "net":
             os.unlink(os.path.join(hw, name))
+    # The switch's QAPI schema: qapi/meson.build reads it from qapi/.
+    _symlink(os.path.join(repo_hw, "blade.json"),
+             os.path.join(QEMU_SRC, "qapi", "blade.json"))
     _symlink(os.path.join(REPO, "tests", "qtest"),
              os.path.join(QEMU_SRC, "tests", "qtest", "blade"))
     _symlink(DEVICES_MAK, os.path.join(QEMU_SRC, "configs", "devices",

@@ -7,6 +7,11 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import unittest  # noqa: E402
+
 from bladeplane_cli import blade, qemu, testing  # noqa: E402,F401
 from bladeplane_cli.lanepatch import PatchLog  # noqa: E402,F401
 
@@ -19,3 +24,63 @@ def accel():
         chosen, _ = blade.choose_accel("auto")
         os.environ["BLADEPLANE_ACCEL"] = chosen
     return chosen
+
+
+def has_switch():
+    """This QEMU has the blade-switch device."""
+    if not os.path.exists(qemu.QEMU_BIN):
+        return False
+    out = subprocess.run([qemu.QEMU_BIN, "-device", "help"],
+                         capture_output=True, text=True).stdout
+    return '"blade-switch"' in out
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@unittest.skipUnless(has_switch(), "this QEMU has no blade-switch device")
+class TopologyTestCase(unittest.TestCase):
+    """A topology brought up with the CLI's launcher once for the class
+    and stopped after it.  TOPOLOGY is the file's text, with {port} for a
+    free host port (cls.port) to forward; NAME names the file (and so the
+    topology).  The run directory is private to the class."""
+
+    TOPOLOGY = None
+    NAME = None
+
+    @classmethod
+    def setUpClass(cls):
+        from bladeplane_cli import chassis, image, topology
+        cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
+        cls.saved_env = os.environ.get("BLADEPLANE_RUN_DIR")
+        os.environ["BLADEPLANE_RUN_DIR"] = os.path.join(cls.tmp.name, "run")
+        cls.port = free_port()
+        path = os.path.join(cls.tmp.name, cls.NAME + ".toml")
+        with open(path, "w") as f:
+            f.write(cls.TOPOLOGY.format(port=cls.port))
+        cls.topo = topology.load(path)
+        launcher = chassis.Launcher(cls.topo, accel(), qemu.QEMU_BIN,
+                                    image.build(), ready_timeout=300)
+        try:
+            cls.topo_run, cls.not_in = launcher.up()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        from bladeplane_cli import rundir
+        for run in rundir.runs():
+            rundir.stop(run.processes())
+        if cls.saved_env is None:
+            os.environ.pop("BLADEPLANE_RUN_DIR", None)
+        else:
+            os.environ["BLADEPLANE_RUN_DIR"] = cls.saved_env
+        cls.tmp.cleanup()

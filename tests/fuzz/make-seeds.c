@@ -1,7 +1,8 @@
 /*
  * Writes the seed corpora of the fuzz targets (committed; rerun only when
- * the formats change):
- *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c -lz
+ * the formats change), from tests/fuzz:
+ *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c \
+ *      ../../net/fabric.c $(pkg-config --cflags --libs glib-2.0) -lz
  *   ./a.out corpus
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fabric.h"
 #include "fcs.h"
 #include "lane-transport.h"
 
@@ -37,6 +39,110 @@ static size_t rec(uint8_t *p, uint8_t tag, const void *payload, size_t len)
     return 4 + len;
 }
 
+/* fabric: the frames a lone chassis sends */
+static uint8_t fab_frame[FAB_MAX_FRAME];
+static size_t fab_frame_len;
+
+static void fab_send(void *opaque, unsigned port, const uint8_t *frame,
+                     size_t len)
+{
+    memcpy(fab_frame, frame, len);
+    fab_frame_len = len;
+}
+
+static void fab_state(void *opaque, unsigned port, bool fwd, const char *why)
+{
+}
+
+/* A raw record of the fabric target: port, ms, length, frame. */
+static size_t fab_raw(uint8_t *p, uint8_t port, uint8_t ms,
+                      const uint8_t *f, size_t len)
+{
+    p[0] = port;
+    p[1] = ms;
+    p[2] = len >> 8;
+    p[3] = len & 0xff;
+    memcpy(p + 4, f, len);
+    return 4 + len;
+}
+
+/* An edit record: port, ms, frame, edits (offset, xor), length (0: all). */
+static size_t fab_edit(uint8_t *p, uint8_t port, uint8_t ms, uint8_t frame,
+                       unsigned n, const uint16_t *off, const uint8_t *x,
+                       uint16_t len)
+{
+    size_t k = 0;
+
+    p[k++] = port;
+    p[k++] = ms;
+    p[k++] = frame;
+    p[k++] = n;
+    for (unsigned i = 0; i < n; i++) {
+        p[k++] = off[i] >> 8;
+        p[k++] = off[i] & 0xff;
+        p[k++] = x[i];
+    }
+    p[k++] = len >> 8;
+    p[k++] = len & 0xff;
+    return k;
+}
+
+static void fabric_seeds(const char *top)
+{
+    static const FabOps ops = { .send = fab_send, .port_state = fab_state };
+    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 70 };
+    static const uint8_t x[] = { 1, 0x80, 0x40 };
+    FabLocalBlade b = { .mac = { 2, 0, 0, 0, 7, 1 }, .slot = 1,
+                        .in_rotation = true, .cpu_pct = 30,
+                        .irq_pct = 4, .age_ms = 2 };
+    FabConfig cfg;
+    Fabric *fab;
+    char dir[256];
+    size_t len;
+
+    snprintf(dir, sizeof(dir), "%s/fabric", top);
+
+    /* raw: a lone chassis's first advertisement, whole and cut short */
+    fab_config_init(&cfg);
+    cfg.chassis_id = 7;
+    strcpy(cfg.name, "seed");
+    cfg.mac[0] = 2;
+    cfg.nonce = 77;
+    fab = fab_new(&cfg, &ops, NULL);
+    fab_add_port(fab, "p");
+    fab_set_local_at(fab, &b, 1, 0);
+    fab_port_link(fab, 0, true, 0);
+    fab_tick(fab, 0);
+    fab_free(fab);
+    len = 0;
+    buf[len++] = 0;
+    len += fab_raw(buf + len, 0, 10, fab_frame, fab_frame_len);
+    len += fab_raw(buf + len, 1, 10, fab_frame, fab_frame_len - 20);
+    put(dir, "raw", buf, len);
+
+    /* edits: the chain's frames in order, the receiver's links untouched */
+    len = 0;
+    buf[len++] = 0x02;
+    for (unsigned i = 0; i < 40; i++) {
+        len += fab_edit(buf + len, 0, 12, i, 0, NULL, NULL, 0);
+    }
+    len += fab_edit(buf + len, 0, 0, 5, 3, off, x, 0);
+    len += fab_edit(buf + len, 0, 0, 6, 0, NULL, NULL, 40);
+    put(dir, "edits", buf, len);
+
+    /* keyed: the same with the key, some edits signed again */
+    buf[0] = 0x0f;
+    put(dir, "edits-keyed", buf, len);
+    buf[0] = 0x0b;
+    put(dir, "edits-unsigned", buf, len);
+
+    /* the receiver is the chain's chassis 2: its own frames, an impostor */
+    buf[0] = 0x12;
+    put(dir, "edits-own", buf, len);
+    buf[0] = 0x22;
+    put(dir, "edits-impostor", buf, len);
+}
+
 static size_t cg_rec(uint8_t *p, size_t n)
 {
     uint8_t le[40000];
@@ -46,6 +152,150 @@ static size_t cg_rec(uint8_t *p, size_t n)
         le[2 * i + 1] = cg[i] >> 8;
     }
     return rec(p, LANE_TAG_CG, le, 2 * n);
+}
+
+/* ---- switch-frames: records for fuzz-switch-frames.c --------------------- */
+
+/* Port of slot @s in the target: the slots are ports 4..1. */
+#define SW_SLOT_PORT(s) (4 - (s))
+
+/* A frame record: broadcast from the blade of @port's slot (a hello). */
+static size_t sw_hello(uint8_t *p, unsigned port)
+{
+    size_t len = 60;
+
+    /* op 0, destination palette 2 (broadcast), source palette 2 (blade) */
+    p[0] = 0x00 | 2 << 3 | 2 << 6;
+    p[1] = port;
+    p[2] = 0;
+    p[3] = len & 0xff;
+    p[4] = len >> 8;
+    memset(p + 5, 0, len);
+    p[5 + 12] = 0x88;
+    p[5 + 13] = 0xb6;
+    return 5 + len;
+}
+
+static size_t sw_report(uint8_t *p, unsigned slot, uint8_t dt, uint8_t cpu)
+{
+    p[0] = 6;
+    p[1] = slot;
+    p[2] = dt;
+    p[3] = cpu;
+    p[4] = cpu / 4;
+    return 5;
+}
+
+/*
+ * A packet to the switch's MAC built by the target: client, VIP (palette
+ * index), protocol (0 TCP, 1 UDP, 2 ICMP), source port, destination port
+ * (palette index: 0 is 80, 1 is 22, 2 is 53), TCP flags, payload.
+ */
+static size_t sw_packet(uint8_t *p, unsigned port, uint8_t dt,
+                        uint8_t client, uint8_t vip, uint8_t proto,
+                        uint8_t sport, uint8_t dport, uint8_t flags,
+                        uint8_t payload)
+{
+    p[0] = 4;
+    p[1] = port;
+    p[2] = dt;
+    p[3] = client;
+    p[4] = vip;
+    p[5] = proto;
+    p[6] = sport;
+    p[7] = dport;
+    p[8] = flags;
+    p[9] = payload;
+    p[10] = 0;
+    return 11;
+}
+
+static size_t sw_manage(uint8_t *p, uint8_t sub, uint8_t dt,
+                        const uint8_t *args, size_t n)
+{
+    p[0] = 7;
+    p[1] = sub;
+    p[2] = dt;
+    memcpy(p + 3, args, n);
+    return 3 + n;
+}
+
+static void switch_seeds(const char *corpus)
+{
+    static const uint8_t arp_vip[3] = { 0, 0, 0 };
+    static const uint8_t echo[9] = { 0, 0, 0, 2, 0x11, 0x22, 0, 16, 0 };
+    /* a steering rule "web", any VIP, TCP 443-8080, slots 1 and 2, rr */
+    static const uint8_t add[12] = { 1, 0, 3, 0, 0x43, 2, 2, 1, 2 };
+    static const uint8_t del[1] = { 0 };
+    static const uint8_t policy[1] = { 1 << 2 };   /* web: random */
+    char dir[256];
+    size_t len;
+    unsigned s;
+
+    snprintf(dir, sizeof(dir), "%s/switch-frames", corpus);
+
+    /* blades up, flows to each service, close, age, ARP and ping */
+    len = 0;
+    buf[len++] = 0x07;      /* 8 flows, 2 MACs: evictions */
+    for (s = 0; s < 4; s++) {
+        len += sw_hello(buf + len, SW_SLOT_PORT(s));
+        len += sw_report(buf + len, s, 0, 10 + 20 * s);
+    }
+    len += sw_manage(buf + len, 5, 1, arp_vip, sizeof(arp_vip));
+    for (s = 0; s < 3; s++) {
+        len += sw_packet(buf + len, 0, 1, s, 0, 0, s, 0, 0x02, 0);
+        len += sw_packet(buf + len, 0, 1, s, 0, 0, s, 0, 0x18, 40);
+    }
+    len += sw_packet(buf + len, 0, 1, 0, 0, 1, 3, 2, 0, 20);
+    len += sw_packet(buf + len, 0, 1, 1, 1, 0, 4, 1, 0x02, 0);
+    len += sw_packet(buf + len, 0, 1, 2, 1, 0, 5, 3, 0x02, 0);
+    len += sw_packet(buf + len, 0, 1, 0, 0, 0, 0, 0, 0x11, 0);
+    len += sw_packet(buf + len, 0, 1, 1, 0, 0, 1, 0, 0x04, 0);
+    len += sw_manage(buf + len, 6, 1, echo, sizeof(echo));
+    len += sw_manage(buf + len, 4, 0, NULL, 0);
+    len += sw_manage(buf + len, 4, 0, NULL, 0);
+    len += sw_report(buf + len, 1, 40, 50);
+    len += sw_manage(buf + len, 3, 40, NULL, 0);
+    len += sw_packet(buf + len, 0, 1, 2, 0, 0, 2, 0, 0x10, 10);
+    put(dir, "session", buf, len);
+
+    /* a blade's link goes down and comes back; rules change */
+    len = 0;
+    buf[len++] = 0x8f;      /* 16 flows, fabric frames to the callback */
+    for (s = 0; s < 4; s++) {
+        len += sw_hello(buf + len, SW_SLOT_PORT(s));
+        len += sw_report(buf + len, s, 0, 30);
+    }
+    for (s = 0; s < 6; s++) {
+        len += sw_packet(buf + len, 0, 0, s & 3, 0, 0, s, 0, 0x02, 0);
+    }
+    buf[len++] = 5;         /* slot 0 down */
+    buf[len++] = SW_SLOT_PORT(0);
+    buf[len++] = 1;
+    for (s = 0; s < 6; s++) {
+        len += sw_packet(buf + len, 0, 0, s & 3, 0, 0, s, 0, 0x10, 5);
+    }
+    buf[len++] = 5 | 8;     /* and up */
+    buf[len++] = SW_SLOT_PORT(0);
+    buf[len++] = 1;
+    len += sw_hello(buf + len, SW_SLOT_PORT(0));
+    len += sw_report(buf + len, 0, 0, 5);
+    len += sw_manage(buf + len, 1, 0, del, sizeof(del));
+    len += sw_packet(buf + len, 0, 0, 3, 0, 0, 7, 0, 0x10, 0);
+    len += sw_manage(buf + len, 0, 0, add, sizeof(add));
+    len += sw_packet(buf + len, 0, 0, 3, 0, 0, 7, 3, 0x02, 0);
+    len += sw_manage(buf + len, 2, 0, policy, sizeof(policy));
+    /* a fabric frame from the chain port */
+    buf[len++] = 0x00 | 2 << 3 | 1 << 6;
+    buf[len++] = 5;
+    buf[len++] = 0;
+    buf[len++] = 64;
+    buf[len++] = 0;
+    memset(buf + len, 0, 64);
+    buf[len + 12] = 0x88;
+    buf[len + 13] = 0xb5;
+    len += 64;
+    put(dir, "link-rules", buf, len);
 }
 
 int main(int argc, char **argv)
@@ -119,5 +369,8 @@ int main(int argc, char **argv)
     len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x03\x00", 4);
     len += rec(buf + len, 0x7f, "xy", 2);
     put(dir, "session-raw", buf, len);
+
+    fabric_seeds(argv[1]);
+    switch_seeds(argv[1]);
     return 0;
 }

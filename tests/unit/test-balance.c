@@ -777,6 +777,47 @@ static void test_set_policy(void)
     g_assert_cmpint(g.st.policy, ==, BAL_POLICY_UTIL);
 }
 
+/*
+ * A blade that learned a high cost (busy with something else) and then
+ * gets no flows: while it reports with no flow on it, the cost fades and
+ * the sums start afresh, so it gets flows again and learns anew.
+ */
+static void test_backlog_recovers(void)
+{
+    Group g;
+    uint64_t now = 1, before;
+    unsigned i, r;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 5);
+    for (i = 0; i < 2; i++) {
+        bal_report(&g.b[i], 0, 0, now);
+        learn(&g.b[i], &now, 1000000, 100, i ? 95 : 5, 1);
+    }
+    before = g.b[1].flow_ns;
+    g_assert_cmpuint(before, >, 8 * g.b[0].flow_ns);
+    /* A burst: all to blade 0, which finishes all but one. */
+    for (i = 0; i < 8; i++) {
+        g_assert_cmpint(group_pick(&g, now, true), ==, 0);
+    }
+    for (i = 0; i < 7; i++) {
+        bal_closed(&g.b[0]);
+    }
+    /* Blade 1 idles for twenty reports; blade 0's cost stays. */
+    for (r = 0; r < 20; r++) {
+        now += 100000000;
+        bal_report(&g.b[1], 0, 0, now);
+        bal_report(&g.b[0], 5, 0, now);
+    }
+    g_assert_cmpuint(g.b[1].flow_ns, <, before / 8);
+    g_assert_cmpuint(g.b[0].flow_ns, ==, before / 19);
+    g_assert_cmpuint(g.b[1].est_closed, ==, 0);
+    g_assert_cmpuint(g.b[1].est_busy_ns, ==, 0);
+    for (i = 0; i < 8; i++) {
+        group_pick(&g, now, true);
+    }
+    g_assert_cmpuint(g.count[1], >, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -804,5 +845,6 @@ int main(int argc, char **argv)
     g_test_add_func("/balance/members", test_members_indirection);
     g_test_add_func("/balance/seeded", test_seeded);
     g_test_add_func("/balance/set-policy", test_set_policy);
+    g_test_add_func("/balance/backlog/recovers", test_backlog_recovers);
     return g_test_run();
 }

@@ -1,0 +1,62 @@
+/*
+ * bladeplane switch blade: QMP and HMP commands when QEMU is built
+ * without the blade chassis (CONFIG_BLADE_CHASSIS=n).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-blade.h"
+
+static void no_switch(Error **errp)
+{
+    error_setg(errp, "this QEMU has no blade-switch (CONFIG_BLADE_CHASSIS)");
+}
+
+void qmp_blade_switch_add_service(const char *sw, const char *name,
+                                  const char *vip, BladeProtocol protocol,
+                                  bool has_port, uint16_t port,
+                                  uint32List *blades, bool has_remote,
+                                  bool remote, bool has_policy,
+                                  BladePolicy policy, Error **errp)
+{
+    no_switch(errp);
+}
+
+void qmp_blade_switch_add_steering(const char *sw, const char *name,
+                                   BladeProtocol protocol, bool has_port_min,
+                                   uint16_t port_min, bool has_port_max,
+                                   uint16_t port_max, const char *vip,
+                                   uint32List *blades, bool has_remote,
+                                   bool remote, bool has_policy,
+                                   BladePolicy policy, Error **errp)
+{
+    no_switch(errp);
+}
+
+void qmp_blade_switch_del_rule(const char *sw, const char *name,
+                               Error **errp)
+{
+    no_switch(errp);
+}
+
+void qmp_blade_switch_set_policy(const char *sw, const char *name,
+                                 BladePolicy policy, Error **errp)
+{
+    no_switch(errp);
+}
+
+void qmp_blade_switch_capture(const char *sw, const char *port,
+                              const char *pcap, const char *util_log,
+                              Error **errp)
+{
+    no_switch(errp);
+}
+
+void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
+{
+    monitor_printf(mon, "this QEMU has no blade-switch\n");
+}

@@ -1,0 +1,40 @@
+/*
+ * bladeplane switch blade: shared between the device and its QMP/HMP
+ * commands.  docs/switch-blade.md is the contract.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_BLADE_SWITCH_H
+#define HW_BLADE_SWITCH_H
+
+#include "qom/object.h"
+#include "qobject/qdict.h"
+#include "switch-core.h"
+
+#define TYPE_BLADE_SWITCH "blade-switch"
+OBJECT_DECLARE_SIMPLE_TYPE(BladeSwitchState, BLADE_SWITCH)
+
+#define BLADE_SWITCH_MAX_SLOTS  SW_MAX_BLADES
+
+/*
+ * The switch named by @id (its id or a QOM path), or the only one when
+ * @id is NULL; NULL with @errp set if there is no such switch.
+ */
+BladeSwitchState *blade_switch_find(const char *id, Error **errp);
+
+SwitchCore *blade_switch_core(BladeSwitchState *s);
+/* The chassis clock, in nanoseconds (QEMU_CLOCK_VIRTUAL). */
+uint64_t blade_switch_now(void);
+/* Re-arm the timer after a management change to the core. */
+void blade_switch_changed(BladeSwitchState *s);
+/* The whole state as a JSON tree (docs/switch-blade.md). */
+QDict *blade_switch_state(BladeSwitchState *s);
+/*
+ * Start (@pcap, @util_log non-NULL) or stop capturing on @port; false
+ * with @errp set on an unknown port or a file that cannot be created.
+ */
+bool blade_switch_capture(BladeSwitchState *s, const char *port,
+                          const char *pcap, const char *util_log,
+                          Error **errp);
+
+#endif

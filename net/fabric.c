@@ -1,0 +1,1756 @@
+/*
+ * The inter-chassis control protocol of the switch blades: advertisements
+ * of blades and their load (a distance vector with split horizon), a
+ * small spanning tree against loops, optional HMAC-SHA256 authentication.
+ * The wire format and the rules are in docs/fabric-protocol.md; the
+ * comments here refer to its sections.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fabric.h"
+
+/* 03:42:50:46:41:42: group (I/G) and locally administered (U/L) bits. */
+const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
+
+#define MS                  1000000ULL
+#define ETH_HLEN            14
+#define HDR_LEN             68      /* fixed part of the payload */
+#define CHASSIS_HDR         9       /* id and name length, then the name */
+#define ENTRY_LEN           16
+#define HMAC_LEN            32
+#define MAX_PAYLOAD         1500
+#define MAX_PARTS           16
+#define MAX_COST            255
+#define MAX_INTERVAL_MS     10000
+#define PORT_PEERS          8       /* chassis remembered per port */
+#define MAX_ROOTS           16      /* roots whose liveness is followed */
+#define RETIRED             4       /* old nonces remembered per chassis */
+#define MAGIC               0x42504643u     /* "BPFC" */
+#define TYPE_ADVERT         1
+#define FLAG_AUTH           0x01
+#define FLAG_DESIGNATED     0x02    /* the tree fields are an offer */
+#define FLAGS_KNOWN         (FLAG_AUTH | FLAG_DESIGNATED)
+#define BLADE_IN_ROTATION   0x01
+
+/* Offsets in the payload (docs/fabric-protocol.md, "Header"). */
+enum {
+    O_MAGIC = 0, O_VERSION = 4, O_TYPE = 5, O_FLAGS = 6, O_TTL = 7,
+    O_LENGTH = 8, O_PART = 10, O_PARTS = 11, O_ID = 12, O_NONCE = 20,
+    O_SEQ = 28, O_PRIO = 36, O_PORT = 38, O_NAMELEN = 39,
+    O_ROOT_PRIO = 40, O_ROOT_ID = 42, O_ROOT_COST = 50, O_ROOT_SEQ = 52,
+    O_INTERVAL = 56, O_NCHASSIS = 58, O_NBLADES = 59, O_ROOT_NONCE = 60,
+    O_NAME = 68,
+};
+
+/* Offsets in a blade entry. */
+enum {
+    E_MAC = 0, E_SLOT = 6, E_FLAGS = 7, E_CPU = 8, E_IRQ = 9, E_HOPS = 10,
+    E_CHASSIS = 11, E_AGE = 12,
+};
+
+typedef enum Role {
+    ROLE_DISABLED,
+    ROLE_ROOT,
+    ROLE_DESIGNATED,
+    ROLE_ALTERNATE,
+    ROLE_SELF,          /* our own frames come back from another port */
+    ROLE_EDGE,          /* no neighbour heard on it */
+    ROLE_SILENT,        /* its neighbours are late, not yet dead */
+} Role;
+
+typedef enum PState {
+    ST_DOWN,
+    ST_LISTENING,
+    ST_FORWARDING,
+    ST_BLOCKED,
+    ST_SELF,
+    ST_EDGE,
+    ST_SILENT,
+} PState;
+
+static const char *const state_names[] = {
+    [ST_DOWN] = "link down",
+    [ST_LISTENING] = "listening",
+    [ST_FORWARDING] = "forwarding",
+    [ST_BLOCKED] = "blocked (loop)",
+    [ST_SELF] = "blocked (loop to itself)",
+    [ST_EDGE] = "blocked (no neighbour)",
+    [ST_SILENT] = "blocked (neighbour silent)",
+};
+
+static const char *const role_names[] = {
+    [ROLE_DISABLED] = "disabled",
+    [ROLE_ROOT] = "root",
+    [ROLE_DESIGNATED] = "designated",
+    [ROLE_ALTERNATE] = "alternate",
+    [ROLE_SELF] = "backup",
+    [ROLE_EDGE] = "edge",
+    [ROLE_SILENT] = "silent",
+};
+
+/* A blade as learned from a neighbour, or the best route to it. */
+typedef struct Blade {
+    uint8_t mac[6];
+    uint8_t slot;
+    bool in_rotation;
+    uint8_t cpu, irq;
+    uint8_t hops;               /* from this chassis: 1 = the neighbour's */
+    uint32_t age_ms;            /* at @at */
+    uint64_t at;
+    unsigned port;
+    uint64_t via;               /* the neighbour that told of it */
+    uint64_t chassis_id;
+    char chassis[FAB_NAME_LEN];
+} Blade;
+
+/* A chassis heard on a port: replay state, and while alive, its news. */
+typedef struct Peer {
+    bool used;
+    bool alive;
+    uint64_t id;
+    uint64_t nonce;
+    uint64_t seq;               /* highest accepted, this nonce */
+    uint64_t retired[RETIRED];  /* its earlier nonces */
+    unsigned n_retired;
+    uint64_t heard_at;
+    uint64_t dead_ns;           /* dead_intervals of its interval */
+    unsigned dead_intervals;
+    char name[FAB_NAME_LEN];
+    uint16_t prio;
+    uint8_t port_id;            /* its port number */
+    /* spanning tree, as of its latest frame */
+    bool designated;            /* sent from a designated port */
+    uint16_t root_prio;
+    uint64_t root_id;
+    uint16_t root_cost;
+    uint64_t root_nonce;
+    uint32_t root_seq;
+    /* blades of the latest complete round, and the round under way */
+    Blade *blades;
+    unsigned n_blades;
+    bool have_blades;
+    uint64_t blades_at;
+    Blade *pend;
+    unsigned n_pend;
+    bool pend_open;
+    uint8_t pend_next, pend_parts;
+    uint64_t pend_seq;
+    uint64_t rx_adverts;
+} Peer;
+
+typedef struct Port {
+    char name[FAB_NAME_LEN];
+    bool link;
+    Role role;
+    Role fwd_role;              /* the role it forwards in */
+    PState state;
+    uint64_t listen_start, listen_until;
+    uint64_t self_loop_until;
+    Peer peer[PORT_PEERS];
+    uint64_t rx_adverts, tx_adverts;
+} Port;
+
+/* A spanning tree priority vector (docs/fabric-protocol.md, "Loops"). */
+typedef struct Vec {
+    uint16_t root_prio;
+    uint64_t root_id;
+    uint32_t cost;
+    uint16_t prio;
+    uint64_t id;
+    unsigned port_id;
+    unsigned rx_port;
+} Vec;
+
+/* One entry of an advertisement being built. */
+typedef struct TxEntry {
+    const uint8_t *mac;
+    uint8_t slot, flags, cpu, irq, hops;
+    uint32_t age_ms;
+    uint64_t chassis_id;        /* 0: this chassis */
+    const char *chassis;
+} TxEntry;
+
+/* A decoded, validated frame; pointers into the received payload. */
+typedef struct Adv {
+    uint8_t flags, part, parts, port_id, name_len, n_chassis, n_blades;
+    uint16_t length, prio, root_prio, root_cost, interval_ms;
+    uint32_t root_seq;
+    uint64_t id, nonce, seq, root_id, root_nonce;
+    const uint8_t *name;
+    uint64_t chassis_id[256];
+    const uint8_t *chassis_name[256];
+    uint8_t chassis_len[256];
+    const uint8_t *blades;
+} Adv;
+
+/*
+ * A root as heard of (docs/fabric-protocol.md, "Stale roots"): it counts
+ * while its sequence number keeps advancing.
+ */
+typedef struct RootSeen {
+    bool used;
+    uint64_t id, nonce;
+    uint32_t best_seq;
+    uint64_t seen_at;           /* first heard of (this nonce) */
+    uint64_t inc_at;            /* its sequence last advanced; 0: never */
+} RootSeen;
+
+typedef enum RxResult {
+    RX_OK,
+    RX_MALFORMED,
+    RX_VERSION,
+    RX_UNAUTH,
+    RX_BAD_AUTH,
+} RxResult;
+
+struct Fabric {
+    FabConfig cfg;
+    FabOps ops;
+    void *opaque;
+    FabStats st;
+    GHmac *hmac;                /* keyed, never updated: copied per frame */
+    uint64_t nonce, seq;
+    uint64_t now;               /* latest time seen */
+    uint16_t interval_ms;
+    bool in_callback;
+
+    Port port[FAB_MAX_PORTS];
+    unsigned n_ports;
+
+    FabLocalBlade local[FAB_MAX_BLADES];
+    unsigned n_local;
+    uint64_t local_at;
+
+    /* the spanning tree as last computed */
+    int root_port;              /* -1: this chassis is the root */
+    uint16_t root_prio;
+    uint64_t root_id;
+    uint32_t root_cost;
+    uint64_t root_nonce;
+    uint32_t root_seq;          /* as the root port's neighbour relays it */
+    uint32_t my_root_seq;       /* ours, while we are the root */
+    uint32_t adv_root_seq;      /* in the latest advertisements */
+    RootSeen roots[MAX_ROOTS];
+
+    /* best route to each remote blade, sorted */
+    Blade route[FAB_MAX_BLADES];
+    unsigned n_route;
+    Blade scratch[FAB_MAX_BLADES];
+
+    /* advertisements */
+    bool started;               /* the first one went out */
+    uint64_t next_adv;
+    bool trigger;
+    uint64_t trigger_at, last_tx;
+    TxEntry tx[FAB_MAX_BLADES];
+    unsigned tx_start[MAX_PARTS + 1];
+    uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
+};
+
+static inline uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v & 0xff;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v & 0xffff);
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, v >> 32);
+    put32(p + 4, v & 0xffffffffu);
+}
+
+static uint32_t ns_to_ms_up(uint64_t ns)
+{
+    uint64_t ms = ns / MS + (ns % MS != 0);
+
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+static uint32_t add_ms(uint32_t a, uint64_t b)
+{
+    return (uint64_t)a + b > UINT32_MAX ? UINT32_MAX : (uint32_t)(a + b);
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static bool name_ok(const uint8_t *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool mac_unicast(const uint8_t *mac)
+{
+    static const uint8_t zero[6];
+
+    return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
+}
+
+static int vec_cmp(const Vec *a, const Vec *b)
+{
+#define CMP(f) do { \
+        if (a->f != b->f) { \
+            return a->f < b->f ? -1 : 1; \
+        } \
+    } while (0)
+    CMP(root_prio);
+    CMP(root_id);
+    CMP(cost);
+    CMP(prio);
+    CMP(id);
+    CMP(port_id);
+    CMP(rx_port);
+#undef CMP
+    return 0;
+}
+
+/* ---- configuration ---- */
+
+void fab_config_init(FabConfig *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->priority = 32768;
+    cfg->interval_ns = 100 * MS;
+    cfg->dead_intervals = 3;
+    cfg->max_hops = 8;
+}
+
+static bool config_fix(FabConfig *c)
+{
+    size_t nl = strnlen(c->name, FAB_NAME_LEN);
+
+    if (c->interval_ns == 0) {
+        c->interval_ns = 100 * MS;
+    }
+    if (c->dead_intervals == 0) {
+        c->dead_intervals = 3;
+    }
+    if (c->max_hops == 0) {
+        c->max_hops = 8;
+    }
+    return c->chassis_id != 0 && c->key_len <= FAB_MAX_KEY &&
+           nl < FAB_NAME_LEN && name_ok((const uint8_t *)c->name, nl) &&
+           !(c->mac[0] & 1) &&
+           c->interval_ns >= MS && c->interval_ns <= MAX_INTERVAL_MS * MS &&
+           c->dead_intervals >= 2 && c->dead_intervals <= FAB_MAX_DEAD &&
+           c->max_hops <= FAB_MAX_HOPS;
+}
+
+Fabric *fab_new(const FabConfig *cfg, const FabOps *ops, void *opaque)
+{
+    Fabric *fab;
+
+    if (!cfg || !ops || !ops->send || !ops->port_state) {
+        return NULL;
+    }
+    fab = g_new0(Fabric, 1);
+    fab->cfg = *cfg;
+    if (!config_fix(&fab->cfg)) {
+        g_free(fab);
+        return NULL;
+    }
+    fab->ops = *ops;
+    fab->opaque = opaque;
+    fab->nonce = cfg->nonce;
+    while (fab->nonce == 0) {
+        /* glib's generator is seeded from /dev/urandom */
+        fab->nonce = ((uint64_t)g_random_int() << 32 | g_random_int()) ^
+                     (uint64_t)g_get_real_time() ^ cfg->chassis_id;
+    }
+    if (fab->cfg.key_len) {
+        fab->hmac = g_hmac_new(G_CHECKSUM_SHA256, fab->cfg.key,
+                               fab->cfg.key_len);
+    }
+    fab->interval_ms = (uint16_t)ns_to_ms_up(fab->cfg.interval_ns);
+    fab->root_port = -1;
+    fab->root_prio = fab->cfg.priority;
+    fab->root_id = fab->cfg.chassis_id;
+    fab->root_nonce = fab->nonce;
+    /* the first advertisement, a periodic one, carries 1 */
+    fab->my_root_seq = fab->root_seq = 0;
+    return fab;
+}
+
+static void peer_forget(Peer *pe)
+{
+    g_free(pe->blades);
+    g_free(pe->pend);
+    pe->blades = pe->pend = NULL;
+    pe->n_blades = pe->n_pend = 0;
+    pe->have_blades = pe->pend_open = false;
+    pe->alive = false;
+}
+
+void fab_free(Fabric *fab)
+{
+    if (!fab) {
+        return;
+    }
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            peer_forget(&fab->port[p].peer[i]);
+        }
+    }
+    if (fab->hmac) {
+        g_hmac_unref(fab->hmac);
+    }
+    memset(fab->cfg.key, 0, sizeof(fab->cfg.key));
+    g_free(fab);
+}
+
+int fab_add_port(Fabric *fab, const char *name)
+{
+    Port *pt;
+
+    if (fab->n_ports >= FAB_MAX_PORTS) {
+        return -1;
+    }
+    pt = &fab->port[fab->n_ports];
+    memset(pt, 0, sizeof(*pt));
+    g_strlcpy(pt->name, name ? name : "", sizeof(pt->name));
+    pt->role = ROLE_DISABLED;
+    pt->state = ST_DOWN;
+    return (int)fab->n_ports++;
+}
+
+/* ---- timing helpers ---- */
+
+static uint64_t clock_in(Fabric *fab, uint64_t now)
+{
+    if (now > fab->now) {
+        fab->now = now;
+    }
+    return fab->now;
+}
+
+static void request_adv(Fabric *fab)
+{
+    if (!fab->trigger) {
+        fab->trigger = true;
+        fab->trigger_at = fab->last_tx + fab->cfg.interval_ns / 8;
+    }
+}
+
+static uint64_t dead_ns(const Fabric *fab)
+{
+    return (uint64_t)fab->cfg.dead_intervals * fab->cfg.interval_ns;
+}
+
+static RootSeen *root_find(Fabric *fab, uint64_t id)
+{
+    for (unsigned i = 0; i < MAX_ROOTS; i++) {
+        if (fab->roots[i].used && fab->roots[i].id == id) {
+            return &fab->roots[i];
+        }
+    }
+    return NULL;
+}
+
+static uint64_t root_expiry(const Fabric *fab, const RootSeen *r)
+{
+    return MAX(r->seen_at, r->inc_at) + dead_ns(fab);
+}
+
+/* Root sequence numbers wrap (after 49 days at 1 ms). */
+static bool seq_after(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+/* Heard of root @id: does its sequence advance? */
+static void root_note(Fabric *fab, uint64_t id, uint64_t nonce, uint32_t seq,
+                      uint64_t now)
+{
+    RootSeen *r = root_find(fab, id);
+
+    if (r && r->nonce == nonce) {
+        if (seq_after(seq, r->best_seq)) {
+            r->best_seq = seq;
+            r->inc_at = now;
+        }
+        return;
+    }
+    if (r && now < root_expiry(fab, r)) {
+        return;     /* another boot of a live root: stale, or too early */
+    }
+    if (!r) {
+        /* a free entry, or the one silent the longest */
+        for (unsigned i = 0; i < MAX_ROOTS; i++) {
+            RootSeen *o = &fab->roots[i];
+
+            if (!o->used) {
+                r = o;
+                break;
+            }
+            if (o->id != fab->root_id &&
+                (!r || root_expiry(fab, o) < root_expiry(fab, r))) {
+                r = o;
+            }
+        }
+    }
+    if (!r) {
+        return;
+    }
+    r->used = true;
+    r->id = id;
+    r->nonce = nonce;
+    r->best_seq = seq;
+    r->seen_at = now;
+    r->inc_at = 0;
+}
+
+/*
+ * May @pe's tree information elect a root port?  Only what a neighbour
+ * sends from a port it holds designated (as 802.1D sends configuration
+ * BPDUs only there: what it sends elsewhere is its own view taken from
+ * us or others), and only about a root that is alive: its sequence
+ * advanced within the dead interval, and @pe is not far behind it.
+ */
+static bool info_valid(Fabric *fab, const Peer *pe, uint64_t now)
+{
+    const RootSeen *r;
+
+    if (!pe->alive || !pe->designated) {
+        return false;
+    }
+    r = root_find(fab, pe->root_id);
+    return r && r->nonce == pe->root_nonce && now < root_expiry(fab, r) &&
+           !seq_after(r->best_seq, pe->root_seq + fab->cfg.dead_intervals);
+}
+
+/* Has the root we follow shown itself alive since @since? */
+static bool root_proven(Fabric *fab, uint64_t since)
+{
+    const RootSeen *r;
+
+    if (fab->root_port < 0) {
+        return true;
+    }
+    r = root_find(fab, fab->root_id);
+    return r && r->nonce == fab->root_nonce && r->inc_at > since;
+}
+
+static Vec peer_vec(const Peer *pe)
+{
+    Vec v = {
+        .root_prio = pe->root_prio, .root_id = pe->root_id,
+        .cost = pe->root_cost, .prio = pe->prio, .id = pe->id,
+        .port_id = pe->port_id,
+    };
+    return v;
+}
+
+/* ---- the spanning tree, routes, and their consequences ---- */
+
+/* Forget neighbours gone silent, stale tables, stale loop marks. */
+static bool expire(Fabric *fab, uint64_t now)
+{
+    bool changed = false;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        Port *pt = &fab->port[p];
+
+        if (pt->self_loop_until && pt->self_loop_until <= now) {
+            pt->self_loop_until = 0;
+        }
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            Peer *pe = &pt->peer[i];
+
+            if (!pe->alive) {
+                continue;
+            }
+            if (now - pe->heard_at >= pe->dead_ns) {
+                peer_forget(pe);
+                changed = true;
+            } else if (pe->have_blades &&
+                       now - pe->blades_at >= pe->dead_ns) {
+                pe->have_blades = false;
+                pe->n_blades = 0;
+                changed = true;
+            }
+        }
+    }
+    return changed;
+}
+
+static bool port_heard(const Port *pt)
+{
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        if (pt->peer[i].alive) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A neighbour is late half an interval before it would be dead: on time,
+ * a gap is an interval and a half at most.
+ */
+static uint64_t late_at(const Peer *pe)
+{
+    return pe->heard_at + pe->dead_ns - pe->dead_ns / pe->dead_intervals / 2;
+}
+
+/* Are all the neighbours on @pt late? */
+static bool port_silent(const Port *pt, uint64_t now)
+{
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        if (pt->peer[i].alive && now < late_at(&pt->peer[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Roles of the ports; returns whether the root vector changed. */
+static bool compute_tree(Fabric *fab, uint64_t now)
+{
+    Vec best = {
+        .root_prio = fab->cfg.priority, .root_id = fab->cfg.chassis_id,
+        .prio = fab->cfg.priority, .id = fab->cfg.chassis_id,
+    };
+    const Peer *via = NULL;
+    int root_port = -1;
+    bool changed;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        Port *pt = &fab->port[p];
+
+        if (!pt->link || pt->self_loop_until > now) {
+            continue;
+        }
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            Peer *pe = &pt->peer[i];
+            Vec v;
+
+            if (!info_valid(fab, pe, now) ||
+                pe->root_id == fab->cfg.chassis_id ||
+                pe->root_cost >= MAX_COST) {
+                continue;
+            }
+            v = peer_vec(pe);
+            v.cost++;
+            v.rx_port = p;
+            if (vec_cmp(&v, &best) < 0) {
+                best = v;
+                via = pe;
+                root_port = (int)p;
+            }
+        }
+    }
+    changed = fab->root_port != root_port ||
+              fab->root_prio != best.root_prio ||
+              fab->root_id != best.root_id || fab->root_cost != best.cost;
+    fab->root_port = root_port;
+    fab->root_prio = best.root_prio;
+    fab->root_id = best.root_id;
+    fab->root_cost = best.cost;
+    fab->root_nonce = via ? via->root_nonce : fab->nonce;
+    fab->root_seq = via ? via->root_seq : fab->my_root_seq;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        Port *pt = &fab->port[p];
+        Vec ours = {
+            .root_prio = fab->root_prio, .root_id = fab->root_id,
+            .cost = fab->root_cost, .prio = fab->cfg.priority,
+            .id = fab->cfg.chassis_id, .port_id = p,
+        };
+        Role role = ROLE_DESIGNATED;
+
+        if (!pt->link) {
+            role = ROLE_DISABLED;
+        } else if (pt->self_loop_until > now) {
+            role = ROLE_SELF;
+        } else if (!port_heard(pt)) {
+            /*
+             * Nothing to forward to; and were both ends of a link to
+             * forward before hearing each other, a link that starts
+             * carrying frames (a silent one that comes back) would close
+             * a loop until the tree sees it.
+             */
+            role = ROLE_EDGE;
+        } else if (port_silent(pt, now)) {
+            /*
+             * Were the link to come back with both ends forwarding on
+             * what they knew before, after the tree changed elsewhere,
+             * it would close a loop until the next advertisements cross.
+             */
+            role = ROLE_SILENT;
+        } else if ((int)p == root_port) {
+            role = ROLE_ROOT;
+        } else {
+            /*
+             * Every offer counts here, even about a root gone stale: the
+             * port stays blocked until that neighbour changes its mind.
+             */
+            for (unsigned i = 0; i < PORT_PEERS; i++) {
+                Peer *pe = &pt->peer[i];
+                Vec theirs;
+
+                if (!pe->alive || !pe->designated) {
+                    continue;
+                }
+                theirs = peer_vec(pe);
+                if (vec_cmp(&theirs, &ours) < 0) {
+                    role = ROLE_ALTERNATE;
+                    break;
+                }
+            }
+        }
+        if (pt->role != role) {
+            changed = true;
+        }
+        pt->role = role;
+    }
+    return changed;
+}
+
+/*
+ * Do the neighbours on @pt agree that we are designated on it: is their
+ * latest frame on it without the designated flag?  (RSTP's agreement,
+ * much simplified.)  Without it both ends could forward for a moment,
+ * each on an old view of the other.
+ */
+static bool agreed(const Port *pt)
+{
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        if (pt->peer[i].alive && pt->peer[i].designated) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static PState next_state(Fabric *fab, Port *pt, uint64_t now)
+{
+    switch (pt->role) {
+    case ROLE_DISABLED:
+        return ST_DOWN;
+    case ROLE_SELF:
+        return ST_SELF;
+    case ROLE_ALTERNATE:
+        return ST_BLOCKED;
+    case ROLE_EDGE:
+        return ST_EDGE;
+    case ROLE_SILENT:
+        return ST_SILENT;
+    default:
+        break;
+    }
+    /*
+     * A root port that becomes designated was the other end's way to
+     * the root: it starts over, unless the other end already agrees.
+     */
+    if (pt->state == ST_FORWARDING &&
+        (pt->role == pt->fwd_role || pt->role == ROLE_ROOT || agreed(pt))) {
+        pt->fwd_role = pt->role;
+        return ST_FORWARDING;
+    }
+    if (pt->state != ST_LISTENING) {
+        pt->listen_start = now;
+        pt->listen_until = now + 2 * fab->cfg.interval_ns;
+        return ST_LISTENING;
+    }
+    /*
+     * Two intervals; the root followed must have spoken since (a port
+     * opened on stale information could close a loop); and a designated
+     * port needs its neighbours' agreement.
+     */
+    if (now >= pt->listen_until && root_proven(fab, pt->listen_start) &&
+        (pt->role == ROLE_ROOT || agreed(pt))) {
+        pt->fwd_role = pt->role;
+        return ST_FORWARDING;
+    }
+    return ST_LISTENING;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+    const Blade *x = a, *y = b;
+
+    if (x->hops != y->hops) {
+        return x->hops < y->hops ? -1 : 1;
+    }
+    if (x->chassis_id != y->chassis_id) {
+        return x->chassis_id < y->chassis_id ? -1 : 1;
+    }
+    if (x->slot != y->slot) {
+        return x->slot < y->slot ? -1 : 1;
+    }
+    return memcmp(x->mac, y->mac, 6);
+}
+
+static uint64_t blade_age(const Blade *b, uint64_t now)
+{
+    return (uint64_t)b->age_ms * MS + (now - b->at);
+}
+
+/* Is @a a better route than @b (fewest hops, then freshest)? */
+static bool route_better(const Blade *a, const Blade *b, uint64_t now)
+{
+    uint64_t aa = blade_age(a, now), ab = blade_age(b, now);
+
+    if (a->hops != b->hops) {
+        return a->hops < b->hops;
+    }
+    if (aa != ab) {
+        return aa < ab;
+    }
+    if (a->port != b->port) {
+        return a->port < b->port;
+    }
+    return a->via < b->via;
+}
+
+/*
+ * The best route to each remote blade, from the neighbours on forwarding
+ * ports.  *@changed: anything but the ages differs; *@topo: the set of
+ * blades, their routes or their rotation differ (worth a triggered
+ * advertisement).
+ */
+static void compute_routes(Fabric *fab, uint64_t now, bool *changed,
+                           bool *topo)
+{
+    Blade *nr = fab->scratch;
+    unsigned n = 0;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        Port *pt = &fab->port[p];
+
+        if (pt->state != ST_FORWARDING) {
+            continue;
+        }
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            Peer *pe = &pt->peer[i];
+
+            if (!pe->alive || !pe->have_blades) {
+                continue;
+            }
+            for (unsigned k = 0; k < pe->n_blades; k++) {
+                const Blade *b = &pe->blades[k];
+                unsigned j;
+
+                for (j = 0; j < n; j++) {
+                    if (nr[j].chassis_id == b->chassis_id &&
+                        !memcmp(nr[j].mac, b->mac, 6)) {
+                        break;
+                    }
+                }
+                if (j < n) {
+                    if (route_better(b, &nr[j], now)) {
+                        nr[j] = *b;
+                    }
+                } else if (n < FAB_MAX_BLADES) {
+                    nr[n++] = *b;
+                } else {
+                    fab->st.rx_too_many_blades++;
+                }
+            }
+        }
+    }
+    qsort(nr, n, sizeof(*nr), route_cmp);
+
+    *changed = *topo = n != fab->n_route;
+    for (unsigned j = 0; j < n && !*topo; j++) {
+        const Blade *a = &nr[j], *b = &fab->route[j];
+
+        if (memcmp(a->mac, b->mac, 6) || a->chassis_id != b->chassis_id ||
+            a->hops != b->hops || a->port != b->port ||
+            a->in_rotation != b->in_rotation || a->slot != b->slot) {
+            *changed = *topo = true;
+        } else if (a->cpu != b->cpu || a->irq != b->irq ||
+                   a->via != b->via || strcmp(a->chassis, b->chassis)) {
+            *changed = true;
+        }
+    }
+    memcpy(fab->route, nr, n * sizeof(*nr));
+    fab->n_route = n;
+}
+
+static const char *why(const Port *pt)
+{
+    switch (pt->state) {
+    case ST_FORWARDING:
+        return pt->role == ROLE_ROOT ? "forwarding (root port)"
+                                     : "forwarding (designated port)";
+    case ST_LISTENING:
+        return "listening (two intervals before forwarding)";
+    default:
+        return state_names[pt->state];
+    }
+}
+
+/*
+ * Bring everything up to @now: expiries, the tree, port states, routes;
+ * then tell the caller what changed.
+ */
+static void update(Fabric *fab, uint64_t now)
+{
+    bool notify[FAB_MAX_PORTS] = { false };
+    bool any = expire(fab, now);
+    bool rchanged, rtopo;
+
+    if (compute_tree(fab, now)) {
+        any = true;
+    }
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        Port *pt = &fab->port[p];
+        PState old = pt->state;
+
+        pt->state = next_state(fab, pt, now);
+        if (pt->state == old) {
+            continue;
+        }
+        notify[p] = true;
+        any = true;
+        if ((old == ST_FORWARDING) != (pt->state == ST_FORWARDING)) {
+            fab->st.topology_changes++;
+        }
+        if (old == ST_FORWARDING) {
+            /* what was learned through it is forgotten */
+            for (unsigned i = 0; i < PORT_PEERS; i++) {
+                Peer *pe = &pt->peer[i];
+
+                pe->have_blades = pe->pend_open = false;
+                pe->n_blades = pe->n_pend = 0;
+            }
+        }
+    }
+    compute_routes(fab, now, &rchanged, &rtopo);
+    if (any || rtopo) {
+        request_adv(fab);
+    }
+
+    fab->in_callback = true;
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        if (notify[p]) {
+            fab->ops.port_state(fab->opaque, p,
+                                fab->port[p].state == ST_FORWARDING,
+                                why(&fab->port[p]));
+        }
+    }
+    if (rchanged && fab->ops.remote_changed) {
+        fab->ops.remote_changed(fab->opaque);
+    }
+    fab->in_callback = false;
+}
+
+/* ---- sending ---- */
+
+static unsigned entry_room(const TxEntry *e, const TxEntry *first,
+                           const TxEntry *cur)
+{
+    if (!e->chassis_id) {
+        return ENTRY_LEN;
+    }
+    for (const TxEntry *o = first; o < cur; o++) {
+        if (o->chassis_id == e->chassis_id) {
+            return ENTRY_LEN;
+        }
+    }
+    return ENTRY_LEN + CHASSIS_HDR + strlen(e->chassis);
+}
+
+/* The list of entries for @port: own blades, then split horizon routes. */
+static unsigned tx_list(Fabric *fab, unsigned port, uint64_t now)
+{
+    unsigned n = 0;
+
+    if (fab->port[port].state != ST_FORWARDING) {
+        return 0;
+    }
+    for (unsigned i = 0; i < fab->n_local; i++) {
+        const FabLocalBlade *l = &fab->local[i];
+        TxEntry *e = &fab->tx[n++];
+
+        e->mac = l->mac;
+        e->slot = l->slot;
+        e->flags = l->in_rotation ? BLADE_IN_ROTATION : 0;
+        e->cpu = l->cpu_pct;
+        e->irq = l->irq_pct;
+        e->hops = 0;
+        e->age_ms = add_ms(l->age_ms, ns_to_ms_up(now - fab->local_at));
+        e->chassis_id = 0;
+        e->chassis = fab->cfg.name;
+    }
+    for (unsigned i = 0; i < fab->n_route; i++) {
+        const Blade *b = &fab->route[i];
+        TxEntry *e;
+
+        if (b->port == port) {
+            continue;           /* split horizon */
+        }
+        if (n >= FAB_MAX_BLADES) {
+            fab->st.tx_truncated++;
+            continue;
+        }
+        e = &fab->tx[n++];
+        e->mac = b->mac;
+        e->slot = b->slot;
+        e->flags = b->in_rotation ? BLADE_IN_ROTATION : 0;
+        e->cpu = b->cpu;
+        e->irq = b->irq;
+        e->hops = b->hops;
+        e->age_ms = ns_to_ms_up(blade_age(b, now));
+        e->chassis_id = b->chassis_id;
+        e->chassis = b->chassis;
+    }
+    return n;
+}
+
+/* Position of @id in the frame's chassis table, from 1; 0: absent. */
+static uint8_t chassis_index(const uint64_t *ids, unsigned n, uint64_t id)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (ids[i] == id) {
+            return (uint8_t)(i + 1);
+        }
+    }
+    return 0;
+}
+
+static size_t encode(Fabric *fab, unsigned port, unsigned part,
+                     unsigned parts, const TxEntry *first,
+                     const TxEntry *end)
+{
+    uint8_t *f = fab->buf, *p = f + ETH_HLEN, *q;
+    size_t nl = strlen(fab->cfg.name);
+    uint64_t ids[UINT8_MAX];
+    unsigned nch = 0;
+    size_t len;
+
+    memcpy(f, fab_group_mac, 6);
+    memcpy(f + 6, fab->cfg.mac, 6);
+    put16(f + 12, FAB_ETHERTYPE);
+
+    put32(p + O_MAGIC, MAGIC);
+    p[O_VERSION] = FAB_VERSION;
+    p[O_TYPE] = TYPE_ADVERT;
+    p[O_FLAGS] = (fab->hmac ? FLAG_AUTH : 0) |
+                 (fab->port[port].role == ROLE_DESIGNATED ||
+                  fab->port[port].role == ROLE_EDGE ? FLAG_DESIGNATED : 0);
+    p[O_TTL] = 1;
+    p[O_PART] = (uint8_t)part;
+    p[O_PARTS] = (uint8_t)parts;
+    put64(p + O_ID, fab->cfg.chassis_id);
+    put64(p + O_NONCE, fab->nonce);
+    put64(p + O_SEQ, ++fab->seq);
+    put16(p + O_PRIO, fab->cfg.priority);
+    p[O_PORT] = (uint8_t)port;
+    p[O_NAMELEN] = (uint8_t)nl;
+    put16(p + O_ROOT_PRIO, fab->root_prio);
+    put64(p + O_ROOT_ID, fab->root_id);
+    put16(p + O_ROOT_COST, (uint16_t)fab->root_cost);
+    put32(p + O_ROOT_SEQ, fab->root_seq);
+    put16(p + O_INTERVAL, fab->interval_ms);
+    put64(p + O_ROOT_NONCE, fab->root_nonce);
+    memcpy(p + O_NAME, fab->cfg.name, nl);
+    q = p + O_NAME + nl;
+
+    /* the chassis table: every holding chassis but this one, once */
+    for (const TxEntry *e = first; e < end; e++) {
+        if (e->chassis_id && !chassis_index(ids, nch, e->chassis_id)) {
+            size_t cl = strlen(e->chassis);
+
+            ids[nch++] = e->chassis_id;
+            put64(q, e->chassis_id);
+            q[8] = (uint8_t)cl;
+            memcpy(q + CHASSIS_HDR, e->chassis, cl);
+            q += CHASSIS_HDR + cl;
+        }
+    }
+    for (const TxEntry *e = first; e < end; e++) {
+        memcpy(q + E_MAC, e->mac, 6);
+        q[E_SLOT] = e->slot;
+        q[E_FLAGS] = e->flags;
+        q[E_CPU] = e->cpu;
+        q[E_IRQ] = e->irq;
+        q[E_HOPS] = e->hops;
+        q[E_CHASSIS] = e->chassis_id ? chassis_index(ids, nch, e->chassis_id)
+                                     : 0;
+        put32(q + E_AGE, e->age_ms);
+        q += ENTRY_LEN;
+    }
+    p[O_NCHASSIS] = (uint8_t)nch;
+    p[O_NBLADES] = (uint8_t)(end - first);
+    len = q - p;
+    put16(p + O_LENGTH, (uint16_t)len);
+    if (fab->hmac) {
+        GHmac *h = g_hmac_copy(fab->hmac);
+        gsize dl = HMAC_LEN;
+
+        g_hmac_update(h, p, len);
+        g_hmac_get_digest(h, q, &dl);
+        g_hmac_unref(h);
+        len += HMAC_LEN;
+    }
+    return ETH_HLEN + len;
+}
+
+static void advertise(Fabric *fab, unsigned port, uint64_t now)
+{
+    size_t fixed = HDR_LEN + strlen(fab->cfg.name) +
+                   (fab->hmac ? HMAC_LEN : 0);
+    unsigned n = tx_list(fab, port, now), parts = 0;
+    size_t used = fixed;
+
+    /* cut the list into frames of at most MAX_PAYLOAD octets */
+    fab->tx_start[parts++] = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const TxEntry *first = &fab->tx[fab->tx_start[parts - 1]];
+        unsigned room = entry_room(&fab->tx[i], first, &fab->tx[i]);
+
+        if (used + room > MAX_PAYLOAD || i - fab->tx_start[parts - 1] >=
+            UINT8_MAX) {
+            if (parts == MAX_PARTS) {
+                fab->st.tx_truncated += n - i;
+                n = i;
+                break;
+            }
+            fab->tx_start[parts++] = i;
+            used = fixed;
+            room = entry_room(&fab->tx[i], &fab->tx[i], &fab->tx[i]);
+        }
+        used += room;
+    }
+    fab->tx_start[parts] = n;
+    for (unsigned k = 0; k < parts; k++) {
+        size_t len = encode(fab, port, k, parts,
+                            &fab->tx[fab->tx_start[k]],
+                            &fab->tx[fab->tx_start[k + 1]]);
+
+        fab->st.tx_adverts++;
+        fab->port[port].tx_adverts++;
+        fab->ops.send(fab->opaque, port, fab->buf, len);
+    }
+}
+
+/* ---- receiving ---- */
+
+static bool auth_ok(Fabric *fab, const uint8_t *p, size_t len,
+                    const uint8_t *mac)
+{
+    uint8_t want[HMAC_LEN];
+    gsize dl = sizeof(want);
+    GHmac *h = g_hmac_copy(fab->hmac);
+    uint8_t diff = 0;
+
+    g_hmac_update(h, p, len);
+    g_hmac_get_digest(h, want, &dl);
+    g_hmac_unref(h);
+    for (size_t i = 0; i < HMAC_LEN; i++) {
+        diff |= want[i] ^ mac[i];
+    }
+    return diff == 0;
+}
+
+/*
+ * Check a frame and decode it into @a.  Nothing in @fab but the key is
+ * looked at: the frame alone is judged.
+ */
+static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
+                       Adv *a)
+{
+    const uint8_t *p = frame + ETH_HLEN, *q, *end;
+    size_t plen, trailer;
+    bool root_is_sender;
+
+    if (len >= ETH_HLEN + O_VERSION + 1 && get16(frame + 12) ==
+        FAB_ETHERTYPE && get32(p + O_MAGIC) == MAGIC &&
+        p[O_VERSION] != FAB_VERSION) {
+        return RX_VERSION;
+    }
+    if (len < ETH_HLEN + HDR_LEN || len > ETH_HLEN + MAX_PAYLOAD ||
+        memcmp(frame, fab_group_mac, 6) ||
+        get16(frame + 12) != FAB_ETHERTYPE || get32(p + O_MAGIC) != MAGIC) {
+        return RX_MALFORMED;
+    }
+    plen = len - ETH_HLEN;
+    a->flags = p[O_FLAGS];
+    a->length = get16(p + O_LENGTH);
+    trailer = a->flags & FLAG_AUTH ? HMAC_LEN : 0;
+    if (a->flags & ~FLAGS_KNOWN || a->length < HDR_LEN ||
+        a->length + trailer != plen) {
+        return RX_MALFORMED;
+    }
+    if (fab->hmac) {
+        if (!trailer) {
+            return RX_UNAUTH;
+        }
+        if (!auth_ok(fab, p, a->length, p + a->length)) {
+            return RX_BAD_AUTH;
+        }
+    }
+
+    a->part = p[O_PART];
+    a->parts = p[O_PARTS];
+    a->id = get64(p + O_ID);
+    a->nonce = get64(p + O_NONCE);
+    a->seq = get64(p + O_SEQ);
+    a->prio = get16(p + O_PRIO);
+    a->port_id = p[O_PORT];
+    a->name_len = p[O_NAMELEN];
+    a->root_prio = get16(p + O_ROOT_PRIO);
+    a->root_id = get64(p + O_ROOT_ID);
+    a->root_cost = get16(p + O_ROOT_COST);
+    a->root_seq = get32(p + O_ROOT_SEQ);
+    a->root_nonce = get64(p + O_ROOT_NONCE);
+    a->interval_ms = get16(p + O_INTERVAL);
+    a->n_chassis = p[O_NCHASSIS];
+    a->n_blades = p[O_NBLADES];
+    a->name = p + O_NAME;
+    root_is_sender = a->root_id == a->id && a->root_prio == a->prio;
+    if (p[O_TYPE] != TYPE_ADVERT || p[O_TTL] != 1 ||
+        a->parts == 0 || a->parts > MAX_PARTS || a->part >= a->parts ||
+        a->id == 0 || a->nonce == 0 || a->seq == 0 ||
+        a->name_len >= FAB_NAME_LEN || a->root_id == 0 ||
+        a->root_nonce == 0 || a->root_seq == 0 ||
+        a->interval_ms == 0 || a->interval_ms > MAX_INTERVAL_MS) {
+        return RX_MALFORMED;
+    }
+    /* the root is never worse than the sender, which could pick itself */
+    if (a->root_prio > a->prio ||
+        (a->root_prio == a->prio && a->root_id > a->id)) {
+        return RX_MALFORMED;
+    }
+    if (root_is_sender ? a->root_cost != 0 || a->root_nonce != a->nonce
+                       : a->root_cost == 0 || a->root_cost > MAX_COST ||
+                         a->root_id == a->id) {
+        return RX_MALFORMED;
+    }
+    end = p + a->length;
+    q = p + O_NAME;
+    if ((size_t)(end - q) < a->name_len || !name_ok(q, a->name_len)) {
+        return RX_MALFORMED;
+    }
+    q += a->name_len;
+    for (unsigned i = 0; i < a->n_chassis; i++) {
+        uint8_t cl;
+
+        if (end - q < CHASSIS_HDR) {
+            return RX_MALFORMED;
+        }
+        a->chassis_id[i] = get64(q);
+        cl = q[8];
+        if (cl >= FAB_NAME_LEN || (size_t)(end - q - CHASSIS_HDR) < cl ||
+            a->chassis_id[i] == 0 || a->chassis_id[i] == a->id ||
+            !name_ok(q + CHASSIS_HDR, cl)) {
+            return RX_MALFORMED;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (a->chassis_id[j] == a->chassis_id[i]) {
+                return RX_MALFORMED;
+            }
+        }
+        a->chassis_len[i] = cl;
+        a->chassis_name[i] = q + CHASSIS_HDR;
+        q += CHASSIS_HDR + cl;
+    }
+    if ((size_t)(end - q) != (size_t)a->n_blades * ENTRY_LEN) {
+        return RX_MALFORMED;
+    }
+    a->blades = q;
+    for (unsigned i = 0; i < a->n_blades; i++, q += ENTRY_LEN) {
+        if (!mac_unicast(q + E_MAC) || q[E_FLAGS] & ~BLADE_IN_ROTATION ||
+            q[E_CPU] > 100 || q[E_IRQ] > 100 ||
+            q[E_CHASSIS] > a->n_chassis || q[E_HOPS] == UINT8_MAX ||
+            (q[E_CHASSIS] == 0) != (q[E_HOPS] == 0)) {
+            return RX_MALFORMED;
+        }
+    }
+    return RX_OK;
+}
+
+static Peer *peer_find(Port *pt, uint64_t id, bool *no_room)
+{
+    Peer *free_pe = NULL, *old = NULL;
+
+    *no_room = false;
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        Peer *pe = &pt->peer[i];
+
+        if (pe->used && pe->id == id) {
+            return pe;
+        }
+        if (!pe->used) {
+            free_pe = free_pe ? free_pe : pe;
+        } else if (!pe->alive && (!old || pe->heard_at < old->heard_at)) {
+            old = pe;
+        }
+    }
+    if (!free_pe) {
+        free_pe = old;
+    }
+    if (!free_pe) {
+        *no_room = true;
+        return NULL;
+    }
+    peer_forget(free_pe);
+    memset(free_pe, 0, sizeof(*free_pe));
+    free_pe->id = id;
+    return free_pe;
+}
+
+/* Replay protection (docs/fabric-protocol.md, "Replay"). */
+static bool fresh(const Peer *pe, const Adv *a, uint64_t now)
+{
+    if (!pe->used) {
+        return true;
+    }
+    if (a->nonce == pe->nonce) {
+        return a->seq > pe->seq;
+    }
+    for (unsigned i = 0; i < pe->n_retired && i < RETIRED; i++) {
+        if (pe->retired[i] == a->nonce) {
+            return false;
+        }
+    }
+    /* a new boot is believed once the current one has gone silent */
+    return !pe->alive;
+}
+
+static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
+                        uint64_t now)
+{
+    const uint8_t *q = a->blades;
+
+    if (a->part == 0) {
+        pe->pend_open = true;
+        pe->n_pend = 0;
+        pe->pend_parts = a->parts;
+        pe->pend_next = 0;
+    } else if (!pe->pend_open || a->parts != pe->pend_parts ||
+               a->part != pe->pend_next || a->seq != pe->pend_seq + 1) {
+        pe->pend_open = false;  /* a part was lost: wait for the next */
+        return;
+    }
+    pe->pend_seq = a->seq;
+    pe->pend_next++;
+    for (unsigned i = 0; i < a->n_blades; i++, q += ENTRY_LEN) {
+        unsigned c = q[E_CHASSIS];
+        uint64_t cid = c ? a->chassis_id[c - 1] : a->id;
+        Blade *b;
+
+        if (q[E_HOPS] + 1u > fab->cfg.max_hops ||
+            cid == fab->cfg.chassis_id) {
+            continue;
+        }
+        if (pe->n_pend >= FAB_MAX_BLADES) {
+            fab->st.rx_too_many_blades++;
+            pe->pend_open = false;
+            return;
+        }
+        if (!pe->pend) {
+            pe->pend = g_new(Blade, FAB_MAX_BLADES);
+        }
+        b = &pe->pend[pe->n_pend++];
+        memset(b, 0, sizeof(*b));
+        memcpy(b->mac, q + E_MAC, 6);
+        b->slot = q[E_SLOT];
+        b->in_rotation = q[E_FLAGS] & BLADE_IN_ROTATION;
+        b->cpu = q[E_CPU];
+        b->irq = q[E_IRQ];
+        b->hops = q[E_HOPS] + 1;
+        b->age_ms = get32(q + E_AGE);
+        b->at = now;
+        b->port = (unsigned)(pt - fab->port);
+        b->via = a->id;
+        b->chassis_id = cid;
+        if (c) {
+            memcpy(b->chassis, a->chassis_name[c - 1], a->chassis_len[c - 1]);
+        } else {
+            memcpy(b->chassis, a->name, a->name_len);
+        }
+    }
+    if (pe->pend_next < pe->pend_parts) {
+        return;
+    }
+    pe->pend_open = false;
+    if (pt->state != ST_FORWARDING) {
+        return;                 /* nothing is learned on other ports */
+    }
+    /* a complete round replaces the table */
+    {
+        Blade *t = pe->blades;
+
+        pe->blades = pe->pend;
+        pe->pend = t;
+        pe->n_blades = pe->n_pend;
+        pe->n_pend = 0;
+        pe->have_blades = true;
+        pe->blades_at = now;
+    }
+}
+
+void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
+               uint64_t now)
+{
+    Adv a;
+    Port *pt;
+    Peer *pe;
+    bool no_room, was_alive;
+    RxResult r;
+
+    if (fab->in_callback) {
+        return;
+    }
+    now = clock_in(fab, now);
+    if (port >= fab->n_ports || !fab->port[port].link) {
+        return;
+    }
+    pt = &fab->port[port];
+    r = frame ? decode(fab, frame, len, &a) : RX_MALFORMED;
+    switch (r) {
+    case RX_OK:
+        break;
+    case RX_VERSION:
+        fab->st.rx_bad_version++;
+        return;
+    case RX_UNAUTH:
+        fab->st.rx_unauthenticated++;
+        return;
+    case RX_BAD_AUTH:
+        fab->st.rx_bad_auth++;
+        return;
+    default:
+        fab->st.rx_malformed++;
+        return;
+    }
+    if (a.id == fab->cfg.chassis_id) {
+        if (a.nonce != fab->nonce) {
+            fab->st.rx_id_conflict++;
+            return;
+        }
+        fab->st.rx_own++;
+        if (a.port_id != port && a.port_id < fab->n_ports) {
+            /* two of our ports on one segment: the higher one backs up */
+            Port *hi = &fab->port[MAX(port, a.port_id)];
+
+            hi->self_loop_until = now + (uint64_t)fab->cfg.dead_intervals *
+                                        fab->cfg.interval_ns;
+            update(fab, now);
+        }
+        return;
+    }
+    pe = peer_find(pt, a.id, &no_room);
+    if (!pe) {
+        fab->st.rx_no_room++;
+        return;
+    }
+    if (!fresh(pe, &a, now)) {
+        fab->st.rx_replayed++;
+        return;
+    }
+    if (pe->used && pe->nonce != a.nonce) {
+        /* it restarted: its earlier boot is retired */
+        pe->retired[pe->n_retired++ % RETIRED] = pe->nonce;
+        pe->pend_open = false;
+    }
+    was_alive = pe->alive;
+    pe->used = pe->alive = true;
+    pe->nonce = a.nonce;
+    pe->seq = a.seq;
+    pe->heard_at = now;
+    pe->dead_ns = (uint64_t)fab->cfg.dead_intervals * a.interval_ms * MS;
+    pe->dead_intervals = fab->cfg.dead_intervals;
+    memset(pe->name, 0, sizeof(pe->name));
+    memcpy(pe->name, a.name, a.name_len);
+    pe->prio = a.prio;
+    pe->port_id = a.port_id;
+    pe->designated = a.flags & FLAG_DESIGNATED;
+    pe->root_prio = a.root_prio;
+    pe->root_id = a.root_id;
+    pe->root_cost = a.root_cost;
+    pe->root_nonce = a.root_nonce;
+    pe->root_seq = a.root_seq;
+    pe->rx_adverts++;
+    pt->rx_adverts++;
+    fab->st.rx_adverts++;
+    take_blades(fab, pt, pe, &a, now);
+    root_note(fab, a.root_id, a.root_nonce, a.root_seq, now);
+    if (!was_alive) {
+        request_adv(fab);
+    }
+    update(fab, now);
+    /* news from the root: pass it on at once, not an interval later */
+    if (fab->root_port >= 0 && fab->root_seq != fab->adv_root_seq) {
+        request_adv(fab);
+    }
+}
+
+/* ---- the rest of the interface ---- */
+
+void fab_port_link(Fabric *fab, unsigned port, bool up, uint64_t now)
+{
+    Port *pt;
+
+    if (fab->in_callback || port >= fab->n_ports) {
+        return;
+    }
+    now = clock_in(fab, now);
+    pt = &fab->port[port];
+    if (pt->link == up) {
+        return;
+    }
+    pt->link = up;
+    pt->self_loop_until = 0;
+    if (!up) {
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            peer_forget(&pt->peer[i]);
+        }
+    }
+    request_adv(fab);
+    update(fab, now);
+}
+
+static void set_local(Fabric *fab, const FabLocalBlade *blades, unsigned n,
+                      uint64_t at)
+{
+    bool changed = false;
+    unsigned k = 0;
+
+    for (unsigned i = 0; i < n && k < FAB_MAX_BLADES; i++) {
+        FabLocalBlade b = blades[i];
+
+        if (!mac_unicast(b.mac)) {
+            continue;
+        }
+        b.cpu_pct = MIN(b.cpu_pct, 100);
+        b.irq_pct = MIN(b.irq_pct, 100);
+        b.in_rotation = !!b.in_rotation;
+        if (k >= fab->n_local || memcmp(fab->local[k].mac, b.mac, 6) ||
+            fab->local[k].in_rotation != b.in_rotation ||
+            fab->local[k].slot != b.slot) {
+            changed = true;
+        }
+        fab->local[k++] = b;
+    }
+    if (k != fab->n_local) {
+        changed = true;
+    }
+    fab->n_local = k;
+    fab->local_at = at;
+    if (changed) {
+        request_adv(fab);
+    }
+}
+
+void fab_set_local(Fabric *fab, const FabLocalBlade *blades, unsigned n)
+{
+    if (!fab->in_callback) {
+        set_local(fab, blades, n, fab->now);
+    }
+}
+
+void fab_set_local_at(Fabric *fab, const FabLocalBlade *blades, unsigned n,
+                      uint64_t now)
+{
+    if (!fab->in_callback) {
+        set_local(fab, blades, n, clock_in(fab, now));
+    }
+}
+
+void fab_tick(Fabric *fab, uint64_t now)
+{
+    bool periodic, send;
+
+    if (fab->in_callback) {
+        return;
+    }
+    now = clock_in(fab, now);
+    periodic = now >= fab->next_adv;
+    if (periodic && fab->root_port < 0 && ++fab->my_root_seq == 0) {
+        fab->my_root_seq = 1;   /* the root's heartbeat; never 0 */
+    }
+    update(fab, now);
+    send = periodic || (fab->trigger && now >= fab->trigger_at);
+    if (!send) {
+        return;
+    }
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        if (fab->port[p].link) {
+            advertise(fab, p, now);
+        }
+    }
+    fab->trigger = false;
+    fab->last_tx = now;
+    fab->adv_root_seq = fab->root_seq;
+    if (fab->root_port < 0) {
+        /* the root keeps a steady period, unless it fell behind */
+        if (periodic) {
+            fab->next_adv += fab->cfg.interval_ns;
+        }
+        if (!fab->started || fab->next_adv <= now) {
+            fab->next_adv = now + fab->cfg.interval_ns;
+        }
+    } else {
+        /*
+         * The others pass the root's advertisements on as they come; on
+         * their own only when those stop.
+         */
+        fab->next_adv = now + fab->cfg.interval_ns + fab->cfg.interval_ns / 2;
+    }
+    fab->started = true;
+}
+
+uint64_t fab_deadline(const Fabric *fab)
+{
+    uint64_t d = fab->next_adv;
+
+    if (fab->trigger) {
+        d = min64(d, fab->trigger_at);
+    }
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        const Port *pt = &fab->port[p];
+
+        /* past it, the root has yet to speak: fab_input() will see */
+        if (pt->state == ST_LISTENING && pt->listen_until > fab->now) {
+            d = min64(d, pt->listen_until);
+        }
+        if (pt->self_loop_until) {
+            d = min64(d, pt->self_loop_until);
+        }
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            const Peer *pe = &pt->peer[i];
+
+            if (!pe->alive) {
+                continue;
+            }
+            d = min64(d, pe->heard_at + pe->dead_ns);
+            if (late_at(pe) > fab->now) {
+                d = min64(d, late_at(pe));
+            }
+            if (pe->have_blades) {
+                d = min64(d, pe->blades_at + pe->dead_ns);
+            }
+        }
+    }
+    for (unsigned i = 0; i < MAX_ROOTS; i++) {
+        const RootSeen *r = &fab->roots[i];
+
+        if (r->used && root_expiry(fab, r) > fab->now) {
+            d = min64(d, root_expiry(fab, r));
+        }
+    }
+    return d;
+}
+
+bool fab_port_forwarding(const Fabric *fab, unsigned port)
+{
+    return port < fab->n_ports && fab->port[port].state == ST_FORWARDING;
+}
+
+bool fab_port_info(const Fabric *fab, unsigned port, uint64_t now,
+                   FabPortInfo *pi)
+{
+    const Port *pt;
+    const Peer *best = NULL;
+    Vec bv;
+
+    if (port >= fab->n_ports) {
+        return false;
+    }
+    pt = &fab->port[port];
+    memset(pi, 0, sizeof(*pi));
+    g_strlcpy(pi->name, pt->name, sizeof(pi->name));
+    pi->link = pt->link;
+    pi->forwarding = pt->state == ST_FORWARDING;
+    pi->state = state_names[pt->state];
+    pi->role = role_names[pt->role];
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        const Peer *pe = &pt->peer[i];
+        Vec v;
+
+        if (!pe->alive) {
+            continue;
+        }
+        pi->neighbours++;
+        v = peer_vec(pe);
+        if (!best || vec_cmp(&v, &bv) < 0) {
+            best = pe;
+            bv = v;
+        }
+    }
+    if (best) {
+        pi->neighbour = true;
+        pi->neighbour_id = best->id;
+        g_strlcpy(pi->neighbour_name, best->name, sizeof(pi->neighbour_name));
+        pi->heard_age_ns = now > best->heard_at ? now - best->heard_at : 0;
+    }
+    pi->rx_adverts = pt->rx_adverts;
+    pi->tx_adverts = pt->tx_adverts;
+    return true;
+}
+
+unsigned fab_remote_blades(const Fabric *fab, uint64_t now,
+                           FabRemoteBlade *out, unsigned max)
+{
+    unsigned n = MIN(max, fab->n_route);
+
+    for (unsigned i = 0; i < n; i++) {
+        const Blade *b = &fab->route[i];
+        FabRemoteBlade *r = &out[i];
+
+        memset(r, 0, sizeof(*r));
+        memcpy(r->mac, b->mac, 6);
+        r->slot = b->slot;
+        r->in_rotation = b->in_rotation;
+        r->cpu_pct = b->cpu;
+        r->irq_pct = b->irq;
+        r->age_ns = (uint64_t)b->age_ms * MS + (now > b->at ? now - b->at : 0);
+        r->hops = b->hops;
+        r->port = b->port;
+        r->chassis_id = b->chassis_id;
+        memcpy(r->chassis, b->chassis, sizeof(r->chassis));
+    }
+    return n;
+}
+
+void fab_stats(const Fabric *fab, FabStats *st)
+{
+    *st = fab->st;
+}
+
+uint64_t fab_root_id(const Fabric *fab)
+{
+    return fab->root_id;
+}
+
+uint64_t fab_nonce(const Fabric *fab)
+{
+    return fab->nonce;
+}

@@ -1,0 +1,417 @@
+/*
+ * blade-switch-bench: what the chassis process forwards, beside QEMU's own
+ * hub with stream netdevs carrying the same traffic in the same run.
+ * Prints 'name: value' lines (scripts/bladeplane bench switch).
+ *
+ * The test process is both ends of every path (lanes or stream sockets),
+ * single-threaded, so both setups pay the same for the far ends; the
+ * switch runs unpaced (slot-speed=0, uplink-speed=0) to show its own
+ * speed rather than the emulated line rate.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "blade-switch-harness.h"
+#include <sys/un.h>
+#include "qemu/cutils.h"
+
+#define MEASURE_S   1.5
+#define WARMUP_S    0.3
+#define PINGS       2000
+
+static double now_s(void)
+{
+    return g_get_monotonic_time() / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return v[MIN(n - 1, (size_t)(p * n))];
+}
+
+/* ---- the switch ---------------------------------------------------------- */
+
+typedef enum { TO_LANE, TO_UPLINK } Path;
+
+static void switch_start(SwHarness *h, bool raw)
+{
+    sh_start(h, 2, true, raw ? "pcs=raw,uplink-speed=0,queue-frames=1024"
+                             : "uplink-speed=0,queue-frames=1024");
+    sh_blade_up(h, 0, raw);
+    sh_blade_up(h, 1, raw);
+}
+
+/* Teach the switch where blade 1 and the client are. */
+static void switch_learn(SwHarness *h)
+{
+    uint8_t f[64] = { 0 };
+
+    sh_eth(f, sh_bcast, h->blades[1].mac, 0x88b6);
+    sh_blade_send(h, 1, f, sizeof(f));
+    sh_eth(f, sh_bcast, sh_client_mac, 0x88b6);
+    sh_uplink_send(h, f, sizeof(f));
+    sh_settle(h);
+    sh_free_frames(&h->blades[0].rx);
+    sh_free_frames(&h->blades[1].rx);
+    sh_free_frames(&h->up_rx);
+}
+
+static uint64_t switch_received(SwHarness *h, Path path)
+{
+    return path == TO_LANE ? h->blades[1].nrx : h->up_nrx;
+}
+
+/* Frames per second from blade 0 to @path, frames of @len octets. */
+static double switch_rate(SwHarness *h, Path path, size_t len)
+{
+    uint8_t f[1518] = { 0 };
+    Lane *tx = h->blades[0].lane;
+    double t0 = 0, start = now_s();
+    uint64_t n0 = 0;
+    bool measuring = false;
+
+    sh_eth(f, path == TO_LANE ? h->blades[1].mac : sh_client_mac,
+           h->blades[0].mac, 0x88b6);
+    h->blades[1].count_only = true;
+    h->up_count_only = true;
+    for (;;) {
+        double t = now_s();
+
+        if (!measuring && t - start >= WARMUP_S) {
+            measuring = true;
+            t0 = t;
+            n0 = switch_received(h, path);
+        } else if (measuring && t - t0 >= MEASURE_S) {
+            return (switch_received(h, path) - n0) / (t - t0);
+        }
+        while (lane_send_frame(tx, f, len, sh_now()) == 0) {
+            /* queue until the lane pushes back */
+        }
+        sh_pump(h, 1);
+    }
+}
+
+static bool cond_one_more(SwHarness *h, void *arg)
+{
+    return h->blades[1].nrx > *(uint64_t *)arg;
+}
+
+/* One frame at a time from blade 0 to blade 1: latencies in us. */
+static void switch_latency(SwHarness *h, double *us)
+{
+    uint8_t f[64] = { 0 };
+    unsigned i;
+
+    sh_eth(f, h->blades[1].mac, h->blades[0].mac, 0x88b6);
+    h->blades[1].count_only = true;
+    for (i = 0; i < PINGS; i++) {
+        uint64_t before = h->blades[1].nrx;
+        double t = now_s();
+
+        g_assert_cmpint(lane_send_frame(h->blades[0].lane, f, sizeof(f),
+                                        sh_now()), ==, 0);
+        lane_flush(h->blades[0].lane, sh_now());
+        while (!cond_one_more(h, &before)) {
+            sh_pump(h, 1);
+        }
+        us[i] = (now_s() - t) * 1e6;
+    }
+}
+
+/* ---- QEMU's hub with two stream netdevs ---------------------------------- */
+
+typedef struct StreamEnd {
+    int fd;
+    uint8_t buf[65536];
+    size_t have;
+    uint64_t nrx;
+} StreamEnd;
+
+typedef struct Hub {
+    QTestState *qts;
+    char *dir;
+    StreamEnd a, b;
+} Hub;
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), i;
+
+    g_assert_cmpint(fd, >=, 0);
+    pstrcpy(sa.sun_path, sizeof(sa.sun_path), path);
+    for (i = 0; i < 500; i++) {
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            g_assert_cmpint(fcntl(fd, F_SETFL, O_NONBLOCK), ==, 0);
+            return fd;
+        }
+        g_usleep(10000);
+    }
+    g_error("cannot connect to %s", path);
+}
+
+static void hub_start(Hub *hub)
+{
+    g_autofree char *a = NULL, *b = NULL;
+
+    memset(hub, 0, sizeof(*hub));
+    hub->dir = g_dir_make_tmp("blade-hub-XXXXXX", NULL);
+    a = g_strdup_printf("%s/a.sock", hub->dir);
+    b = g_strdup_printf("%s/b.sock", hub->dir);
+    hub->qts = qtest_initf("-M none "
+        "-netdev stream,id=sa,server=on,addr.type=unix,addr.path=%s "
+        "-netdev stream,id=sb,server=on,addr.type=unix,addr.path=%s "
+        "-netdev hubport,id=pa,hubid=0,netdev=sa "
+        "-netdev hubport,id=pb,hubid=0,netdev=sb", a, b);
+    hub->a.fd = connect_unix(a);
+    hub->b.fd = connect_unix(b);
+}
+
+static void hub_stop(Hub *hub)
+{
+    g_autofree char *a = g_strdup_printf("%s/a.sock", hub->dir);
+    g_autofree char *b = g_strdup_printf("%s/b.sock", hub->dir);
+
+    close(hub->a.fd);
+    close(hub->b.fd);
+    qtest_quit(hub->qts);
+    unlink(a);
+    unlink(b);
+    rmdir(hub->dir);
+    g_free(hub->dir);
+}
+
+/* Read what is there, counting the length-prefixed frames. */
+static void stream_read(StreamEnd *e)
+{
+    for (;;) {
+        ssize_t n = read(e->fd, e->buf + e->have, sizeof(e->buf) - e->have);
+        size_t off = 0;
+
+        if (n <= 0) {
+            return;
+        }
+        e->have += n;
+        while (e->have - off >= 4 &&
+               e->have - off >= 4 + ldl_be_p(e->buf + off)) {
+            off += 4 + ldl_be_p(e->buf + off);
+            e->nrx++;
+        }
+        memmove(e->buf, e->buf + off, e->have - off);
+        e->have -= off;
+    }
+}
+
+/* Write what the socket takes of an endless repetition of @burst. */
+static void stream_send(StreamEnd *e, const uint8_t *burst, size_t burst_len,
+                        size_t *sent_off)
+{
+    ssize_t n = write(e->fd, burst + *sent_off, burst_len - *sent_off);
+
+    if (n > 0) {
+        *sent_off = (*sent_off + n) % burst_len;
+    }
+}
+
+static size_t make_burst(uint8_t **burst, size_t len, unsigned frames)
+{
+    size_t rec = 4 + len, i;
+
+    *burst = g_malloc0(rec * frames);
+    for (i = 0; i < frames; i++) {
+        uint8_t *r = *burst + i * rec;
+
+        stl_be_p(r, len);
+        sh_eth(r + 4, sh_bcast, sh_client_mac, 0x88b6);
+    }
+    return rec * frames;
+}
+
+static double hub_rate(Hub *hub, size_t len)
+{
+    g_autofree uint8_t *burst = NULL;
+    size_t blen = make_burst(&burst, len, 512), off = 0;
+    double t0 = 0, start = now_s();
+    uint64_t n0 = 0;
+    bool measuring = false;
+
+    for (;;) {
+        struct pollfd pfd[2] = {
+            { .fd = hub->a.fd, .events = POLLOUT },
+            { .fd = hub->b.fd, .events = POLLIN },
+        };
+        double t = now_s();
+
+        if (!measuring && t - start >= WARMUP_S) {
+            measuring = true;
+            t0 = t;
+            n0 = hub->b.nrx;
+        } else if (measuring && t - t0 >= MEASURE_S) {
+            double r = (hub->b.nrx - n0) / (t - t0);
+
+            /* End on a frame boundary: the next frames must parse. */
+            while (off % (4 + len)) {
+                struct pollfd w = { .fd = hub->a.fd, .events = POLLOUT };
+                ssize_t n;
+
+                poll(&w, 1, 10);
+                n = write(hub->a.fd, burst + off, (4 + len) - off % (4 + len));
+                if (n > 0) {
+                    off += n;
+                }
+                stream_read(&hub->b);
+            }
+            return r;
+        }
+        poll(pfd, 2, 1);
+        if (pfd[0].revents & POLLOUT) {
+            stream_send(&hub->a, burst, blen, &off);
+        }
+        if (pfd[1].revents & POLLIN) {
+            stream_read(&hub->b);
+        }
+    }
+}
+
+static void hub_latency(Hub *hub, double *us)
+{
+    g_autofree uint8_t *one = NULL;
+    size_t len = make_burst(&one, 64, 1);
+    unsigned i;
+
+    /*
+     * Drain what the throughput run left in flight (the parser keeps any
+     * part of a frame, so the count stays right).
+     */
+    for (i = 0; i < 50; i++) {
+        g_usleep(2000);
+        stream_read(&hub->b);
+    }
+    for (i = 0; i < PINGS; i++) {
+        uint64_t before = hub->b.nrx;
+        double t = now_s();
+
+        g_assert_cmpint(write(hub->a.fd, one, len), ==, (ssize_t)len);
+        while (hub->b.nrx == before) {
+            if (now_s() - t > 5) {
+                g_error("the hub lost a frame");
+            }
+            struct pollfd pfd = { .fd = hub->b.fd, .events = POLLIN };
+
+            poll(&pfd, 1, 1);
+            stream_read(&hub->b);
+        }
+        us[i] = (now_s() - t) * 1e6;
+    }
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+static long rss_kib(QTestState *qts)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(qts));
+    g_autofree char *text = NULL;
+    const char *p, *end;
+    long kib;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    p = strstr(text, "VmRSS:");
+    g_assert_nonnull(p);
+    g_assert_cmpint(qemu_strtol(p + 6, &end, 10, &kib), ==, 0);
+    return kib;
+}
+
+/*
+ * RSS of a chassis whose SH_MAX_SLOTS slots all carry a blade, and of one
+ * with no slots: the difference per slot.
+ */
+static double kib_per_slot(void)
+{
+    SwHarness h;
+    long with, without;
+    unsigned i;
+
+    sh_start(&h, 0, false, "flow-table-size=16,mac-table-size=16");
+    without = rss_kib(h.qts);
+    sh_stop(&h);
+    sh_start(&h, SH_MAX_SLOTS, false, "flow-table-size=16,mac-table-size=16");
+    for (i = 0; i < SH_MAX_SLOTS; i++) {
+        sh_blade_up(&h, i, false);
+    }
+    with = rss_kib(h.qts);
+    sh_stop(&h);
+    return (double)(with - without) / SH_MAX_SLOTS;
+}
+
+int main(int argc, char **argv)
+{
+    static double lat[PINGS];
+    double sw64, sw1518, raw64, raw1518, up64, up1518, hub64, hub1518;
+    double sw_p50, sw_p99, hub_p50, hub_p99;
+    SwHarness h;
+    Hub hub;
+    QDict *st, *flows;
+
+    g_test_init(&argc, &argv, NULL);
+    if (!g_getenv("QTEST_QEMU_BINARY")) {
+        g_setenv("QTEST_QEMU_BINARY", "./qemu-system-x86_64", true);
+    }
+
+    switch_start(&h, false);
+    switch_learn(&h);
+    sw64 = switch_rate(&h, TO_LANE, 64);
+    sw1518 = switch_rate(&h, TO_LANE, 1518);
+    up64 = switch_rate(&h, TO_UPLINK, 64);
+    up1518 = switch_rate(&h, TO_UPLINK, 1518);
+    sh_settle(&h);
+    switch_latency(&h, lat);
+    sw_p50 = percentile(lat, PINGS, 0.50);
+    sw_p99 = percentile(lat, PINGS, 0.99);
+    st = sh_state(&h);
+    flows = qdict_get_qdict(st, "flows");
+    printf("mem_per_flow_bytes: %.0f\n",
+           (double)sh_u64(flows, "memory") / sh_u64(flows, "capacity"));
+    qobject_unref(st);
+    sh_stop(&h);
+
+    switch_start(&h, true);
+    switch_learn(&h);
+    raw64 = switch_rate(&h, TO_LANE, 64);
+    raw1518 = switch_rate(&h, TO_LANE, 1518);
+    sh_stop(&h);
+
+    hub_start(&hub);
+    hub64 = hub_rate(&hub, 64);
+    hub1518 = hub_rate(&hub, 1518);
+    hub_latency(&hub, lat);
+    hub_p50 = percentile(lat, PINGS, 0.50);
+    hub_p99 = percentile(lat, PINGS, 0.99);
+    hub_stop(&hub);
+
+    printf("switch_64_Mpps: %.3f\n", sw64 / 1e6);
+    printf("switch_1518_Gbps: %.3f\n", sw1518 * 1518 * 8 / 1e9);
+    printf("switch_raw_64_Mpps: %.3f\n", raw64 / 1e6);
+    printf("switch_raw_1518_Gbps: %.3f\n", raw1518 * 1518 * 8 / 1e9);
+    printf("lane_to_uplink_64_Mpps: %.3f\n", up64 / 1e6);
+    printf("lane_to_uplink_1518_Gbps: %.3f\n", up1518 * 1518 * 8 / 1e9);
+    printf("hub_stream_64_Mpps: %.3f\n", hub64 / 1e6);
+    printf("hub_stream_1518_Gbps: %.3f\n", hub1518 * 1518 * 8 / 1e9);
+    printf("switch_over_hub_64: %.2f\n", sw64 / hub64);
+    printf("switch_raw_over_hub_64: %.2f\n", raw64 / hub64);
+    printf("switch_over_hub_1518: %.2f\n", sw1518 / hub1518);
+    printf("switch_p50_us: %.1f\n", sw_p50);
+    printf("switch_p99_us: %.1f\n", sw_p99);
+    printf("hub_stream_p50_us: %.1f\n", hub_p50);
+    printf("hub_stream_p99_us: %.1f\n", hub_p99);
+    printf("mem_per_slot_kib: %.0f\n", kib_per_slot());
+    return 0;
+}

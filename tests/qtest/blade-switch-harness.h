@@ -1,0 +1,646 @@
+/*
+ * Test harness for blade-switch: QEMU under qtest running a blade-chassis
+ * with one blade-switch, the test process acting as the blades (lane
+ * clients on the slot sockets, driven with poll()) and as the uplink's
+ * network (the other end of a `-netdev socket,fd=` stream).  Used by
+ * blade-switch-test.
+ *
+ * The chassis's timers run on QEMU's virtual clock, which only moves when
+ * the test steps it: every wait steps it 1 ms per round, and tests that
+ * need time to pass (aging, staleness) step it explicitly.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADE_SWITCH_HARNESS_H
+#define BLADE_SWITCH_HARNESS_H
+
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "qobject/qjson.h"
+#include "hw/blade/net/lane-transport.h"
+
+#define SH_MAX_SLOTS 8
+#define SH_MAX_FRAME 9018
+
+typedef struct ShFrame {
+    size_t len;
+    uint8_t data[];
+} ShFrame;
+
+typedef struct ShBlade {
+    struct SwHarness *h;
+    unsigned slot;
+    Lane *lane;
+    uint8_t mac[6];
+    GQueue rx;                  /* ShFrame *, received from the switch */
+    uint64_t nrx;
+    bool count_only;            /* count received frames, keep none */
+} ShBlade;
+
+typedef struct SwHarness {
+    QTestState *qts;
+    char *dir;
+    unsigned slots;
+    unsigned chassis;           /* several chassis: MACs differ by this */
+    ShBlade blades[SH_MAX_SLOTS];
+    int up_fd;                  /* the uplink's network end, or -1 */
+    uint8_t up_buf[65536];
+    size_t up_have;
+    GQueue up_rx;               /* ShFrame *, from the switch's uplink */
+    uint64_t up_nrx;
+    bool up_count_only;         /* count uplink frames, keep none */
+} SwHarness;
+
+static const uint8_t sh_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+/* The switch's MAC in every test (property mac). */
+static const uint8_t sh_switch_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0x00, 0x01 };
+/* A client on the uplink side. */
+static const uint8_t sh_client_mac[6] = { 0x52, 0x54, 0x00, 0xcc, 0x00, 0x01 };
+
+static inline uint64_t sh_now(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
+static inline void sh_blade_mac(unsigned chassis, unsigned slot,
+                                uint8_t *mac)
+{
+    static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0xbb, 0x00, 0x00 };
+
+    memcpy(mac, base, 6);
+    mac[4] = chassis;
+    mac[5] = slot + 1;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+typedef struct ShOpts {
+    unsigned slots;
+    bool uplink;                /* a socket netdev whose far end is the test */
+    const char *props;          /* extra properties, key=value,... */
+    /* Several chassis: */
+    unsigned chassis;           /* switch and blade MACs differ by this */
+    const char *args;           /* extra QEMU arguments (netdevs) */
+    const char *json;           /* extra members: the device given as JSON */
+} ShOpts;
+
+static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
+{
+    int sv[2] = { -1, -1 };
+    g_autofree char *up = NULL, *dev = NULL;
+    unsigned i;
+
+    g_assert_cmpuint(o->slots, <=, SH_MAX_SLOTS);
+    memset(h, 0, sizeof(*h));
+    h->slots = o->slots;
+    h->chassis = o->chassis;
+    h->up_fd = -1;
+    g_queue_init(&h->up_rx);
+    /* A private directory (0700), as the switch wants its backplane. */
+    h->dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
+    g_assert_nonnull(h->dir);
+    if (o->uplink) {
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+        h->up_fd = sv[0];
+        g_assert_cmpint(fcntl(h->up_fd, F_SETFL, O_NONBLOCK), ==, 0);
+        up = g_strdup_printf("-netdev socket,id=up,fd=%d ", sv[1]);
+    }
+    /*
+     * Test blades report only when told to, while every wait moves the
+     * chassis's clock: reports go stale only in the tests that say so.
+     */
+    if (o->json) {
+        dev = g_strdup_printf("'{\"driver\": \"blade-switch\", "
+                              "\"id\": \"switch\", \"slots\": %u, "
+                              "\"backplane\": \"%s\", "
+                              "\"slot-speed\": 0, \"seed\": 7, "
+                              "\"mac\": \"52:54:00:aa:%02x:01\", "
+                              "\"util-stale\": 3600000%s%s%s}'",
+                              o->slots, h->dir, o->chassis,
+                              o->uplink ? ", \"uplink\": \"up\"" : "",
+                              *o->json ? ", " : "", o->json);
+    } else {
+        dev = g_strdup_printf("blade-switch,id=switch,slots=%u,backplane=%s,"
+                              "slot-speed=0,seed=7,mac=52:54:00:aa:%02x:01"
+                              "%s%s%s%s", o->slots, h->dir, o->chassis,
+                              o->uplink ? ",uplink=up" : "",
+                              o->props && strstr(o->props, "util-stale=") ?
+                              "" : ",util-stale=3600000",
+                              o->props && *o->props ? "," : "",
+                              o->props ? o->props : "");
+    }
+    h->qts = qtest_initf("-M blade-chassis %s%s -device %s",
+                         up ? up : "", o->args ? o->args : "", dev);
+    if (sv[1] >= 0) {
+        close(sv[1]);
+    }
+    for (i = 0; i < o->slots; i++) {
+        h->blades[i].h = h;
+        h->blades[i].slot = i;
+        sh_blade_mac(o->chassis, i, h->blades[i].mac);
+        g_queue_init(&h->blades[i].rx);
+    }
+}
+
+/*
+ * Start the chassis with @slots slots and (with @uplink) a socket netdev
+ * whose other end is the test; @props are extra blade-switch properties.
+ */
+static inline void sh_start(SwHarness *h, unsigned slots, bool uplink,
+                            const char *props)
+{
+    ShOpts o = { .slots = slots, .uplink = uplink, .props = props };
+
+    sh_start_opts(h, &o);
+}
+
+static inline void sh_free_frames(GQueue *q)
+{
+    g_queue_clear_full(q, g_free);
+}
+
+static inline void sh_blade_unplug(ShBlade *b)
+{
+    lane_free(b->lane);
+    b->lane = NULL;
+}
+
+static inline void sh_stop(SwHarness *h)
+{
+    unsigned i;
+
+    qtest_quit(h->qts);
+    for (i = 0; i < h->slots; i++) {
+        sh_blade_unplug(&h->blades[i]);
+        sh_free_frames(&h->blades[i].rx);
+    }
+    sh_free_frames(&h->up_rx);
+    if (h->up_fd >= 0) {
+        close(h->up_fd);
+    }
+    /* The chassis leaves its sockets behind when killed: remove them. */
+    for (i = 0; i < h->slots; i++) {
+        g_autofree char *p = g_strdup_printf("%s/slot%u.sock", h->dir, i);
+
+        unlink(p);
+    }
+    rmdir(h->dir);
+    g_free(h->dir);
+}
+
+/* ---- the test's ends: blades and the uplink network ---------------------- */
+
+static inline void sh_blade_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+    ShBlade *b = opaque;
+    ShFrame *f;
+
+    if (b->count_only) {
+        b->nrx++;
+        return;
+    }
+    f = g_malloc(sizeof(*f) + len);
+    f->len = len;
+    memcpy(f->data, frame, len);
+    g_queue_push_tail(&b->rx, f);
+    b->nrx++;
+}
+
+static const LaneOps sh_blade_ops = {
+    .rx_frame = sh_blade_rx,
+};
+
+/* Connect a blade to its slot (8b10b unless @raw), unpaced. */
+static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
+{
+    ShBlade *b = &h->blades[slot];
+    g_autofree char *path = g_strdup_printf("%s/slot%u.sock", h->dir, slot);
+    LaneConfig cfg;
+    int err = 0;
+
+    lane_config_init(&cfg, LANE_ROLE_CLIENT, path);
+    cfg.pcs = raw ? LANE_PCS_RAW : LANE_PCS_8B10B;
+    cfg.speed_mbps = 0;
+    cfg.reconnect_ns = 10 * 1000 * 1000;
+    b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(), &err);
+    g_assert_nonnull(b->lane);
+}
+
+static inline void sh_up_read(SwHarness *h)
+{
+    for (;;) {
+        ssize_t n = read(h->up_fd, h->up_buf + h->up_have,
+                         sizeof(h->up_buf) - h->up_have);
+        size_t off = 0, len;
+
+        if (n <= 0) {
+            return;
+        }
+        h->up_have += n;
+        while (h->up_have - off >= 4) {
+            ShFrame *f;
+
+            len = ldl_be_p(h->up_buf + off);
+            g_assert_cmpuint(len, <=, SH_MAX_FRAME);
+            if (h->up_have - off < 4 + len) {
+                break;
+            }
+            h->up_nrx++;
+            if (!h->up_count_only) {
+                f = g_malloc(sizeof(*f) + len);
+                f->len = len;
+                memcpy(f->data, h->up_buf + off + 4, len);
+                g_queue_push_tail(&h->up_rx, f);
+            }
+            off += 4 + len;
+        }
+        memmove(h->up_buf, h->up_buf + off, h->up_have - off);
+        h->up_have -= off;
+    }
+}
+
+/*
+ * Poll the test's ends of @n chassis at once (their lanes and uplink
+ * sockets) for up to @ms milliseconds, and run what is due.
+ */
+static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
+{
+    struct pollfd pfd[4 * (SH_MAX_SLOTS * LANE_MAX_FDS + 1)];
+    Lane *lane[G_N_ELEMENTS(pfd)];
+    SwHarness *owner[G_N_ELEMENTS(pfd)];
+    uint64_t now = sh_now();
+    int np = 0, i, k;
+    unsigned c, s;
+
+    g_assert_cmpuint(n, <=, 4);
+    for (c = 0; c < n; c++) {
+        SwHarness *h = hs[c];
+
+        for (s = 0; s < h->slots; s++) {
+            LaneFd lf[LANE_MAX_FDS];
+            Lane *l = h->blades[s].lane;
+            uint64_t dl;
+
+            if (!l) {
+                continue;
+            }
+            k = lane_get_fds(l, lf);
+            for (i = 0; i < k; i++) {
+                pfd[np] = (struct pollfd) { .fd = lf[i].fd,
+                                            .events = lf[i].events };
+                lane[np] = l;
+                owner[np++] = h;
+            }
+            dl = lane_deadline(l);
+            if (dl != LANE_NO_DEADLINE) {
+                ms = MIN(ms, dl > now ? (int)((dl - now) / 1000000) : 0);
+            }
+        }
+        if (h->up_fd >= 0) {
+            pfd[np] = (struct pollfd) { .fd = h->up_fd, .events = POLLIN };
+            lane[np] = NULL;
+            owner[np++] = h;
+        }
+    }
+    if (poll(pfd, np, ms) > 0) {
+        for (i = 0; i < np; i++) {
+            if (!pfd[i].revents) {
+                continue;
+            }
+            if (lane[i]) {
+                lane_handle_io(lane[i], pfd[i].fd, pfd[i].revents, sh_now());
+            } else {
+                sh_up_read(owner[i]);
+            }
+        }
+    }
+    for (c = 0; c < n; c++) {
+        for (s = 0; s < hs[c]->slots; s++) {
+            Lane *l = hs[c]->blades[s].lane;
+
+            if (l && lane_deadline(l) <= sh_now()) {
+                lane_handle_timer(l, sh_now());
+            }
+        }
+    }
+}
+
+/* Poll the test's ends for up to @ms milliseconds. */
+static inline void sh_pump(SwHarness *h, int ms)
+{
+    sh_pump_set(&h, 1, ms);
+}
+
+static inline QDict *sh_state(SwHarness *h);
+
+/* The switch's state on the test's log, to tell why a wait failed. */
+static inline void sh_dump(SwHarness *h)
+{
+    QDict *st = sh_state(h);
+    GString *js = qobject_to_json_pretty(QOBJECT(st), true);
+
+    g_test_message("switch state: %s", js->str);
+    g_string_free(js, true);
+    qobject_unref(st);
+}
+
+typedef bool (*ShCond)(SwHarness *h, void *arg);
+
+/*
+ * Pump until @cond holds, stepping the chassis's clock 1 ms per round.
+ * Fails the test after 10 s of real time.
+ */
+static inline void sh_wait(SwHarness *h, ShCond cond, void *arg,
+                           const char *what)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (!cond(h, arg)) {
+        if (g_get_monotonic_time() > end) {
+            sh_dump(h);
+            g_error("timed out waiting for %s", what);
+        }
+        sh_pump(h, 1);
+        qtest_clock_step(h->qts, 1000000);
+    }
+}
+
+/* Let frames in flight arrive: pump a few rounds without a condition. */
+static inline void sh_settle(SwHarness *h)
+{
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        sh_pump(h, 1);
+        qtest_clock_step(h->qts, 1000000);
+    }
+}
+
+static inline void sh_blade_send(SwHarness *h, unsigned slot,
+                                 const uint8_t *frame, size_t len)
+{
+    ShBlade *b = &h->blades[slot];
+    int r;
+
+    while ((r = lane_send_frame(b->lane, frame, len, sh_now())) == -EAGAIN) {
+        sh_pump(h, 1);
+    }
+    g_assert_cmpint(r, ==, 0);
+    lane_flush(b->lane, sh_now());
+}
+
+static inline void sh_uplink_send(SwHarness *h, const uint8_t *frame,
+                                  size_t len)
+{
+    uint8_t hdr[4];
+
+    stl_be_p(hdr, len);
+    g_assert_cmpint(write(h->up_fd, hdr, 4), ==, 4);
+    g_assert_cmpint(write(h->up_fd, frame, len), ==, (ssize_t)len);
+}
+
+/* Raw bytes on a blade's lane socket, behind the lane's back. */
+static inline void sh_blade_send_raw(SwHarness *h, unsigned slot,
+                                     const void *buf, size_t len)
+{
+    LaneFd lf[LANE_MAX_FDS];
+    int n = lane_get_fds(h->blades[slot].lane, lf);
+
+    g_assert_cmpint(n, >=, 1);
+    g_assert_cmpint(write(lf[0].fd, buf, len), ==, (ssize_t)len);
+}
+
+static inline ShFrame *sh_pop(GQueue *q)
+{
+    return g_queue_pop_head(q);
+}
+
+/* ---- the switch's state, through QMP ------------------------------------- */
+
+static inline QDict *sh_state(SwHarness *h)
+{
+    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'qom-get', 'arguments': "
+                            "{ 'path': 'switch', 'property': 'state' } }");
+    QDict *st;
+
+    g_assert(qdict_haskey(resp, "return"));
+    st = qdict_get_qdict(resp, "return");
+    qobject_ref(st);
+    qobject_unref(resp);
+    return st;
+}
+
+/* Element @i of list @key of @d. */
+static inline QDict *sh_item(QDict *d, const char *key, unsigned i)
+{
+    QList *l = qdict_get_qlist(d, key);
+    QListEntry *e;
+
+    g_assert_nonnull(l);
+    QLIST_FOREACH_ENTRY(l, e) {
+        if (i-- == 0) {
+            return qobject_to(QDict, qlist_entry_obj(e));
+        }
+    }
+    g_error("%s has no element %u", key, i);
+}
+
+static inline uint64_t sh_u64(QDict *d, const char *key)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, key));
+    uint64_t v = 0;
+
+    g_assert_nonnull(n);
+    g_assert_true(qnum_get_try_uint(n, &v));
+    return v;
+}
+
+/* A counter of port @port (its position: slots first, then the uplink). */
+static inline uint64_t sh_port_stat(SwHarness *h, unsigned port,
+                                    const char *key)
+{
+    QDict *st = sh_state(h);
+    uint64_t v = sh_u64(sh_item(st, "ports", port), key);
+
+    qobject_unref(st);
+    return v;
+}
+
+static inline uint64_t sh_blade_stat(SwHarness *h, unsigned slot,
+                                     const char *key)
+{
+    QDict *st = sh_state(h);
+    uint64_t v = sh_u64(sh_item(st, "blades", slot), key);
+
+    qobject_unref(st);
+    return v;
+}
+
+static inline bool sh_blade_in_rotation(SwHarness *h, unsigned slot)
+{
+    QDict *st = sh_state(h);
+    bool v = qdict_get_bool(sh_item(st, "blades", slot), "in_rotation");
+
+    qobject_unref(st);
+    return v;
+}
+
+static inline uint64_t sh_drops(SwHarness *h, const char *why)
+{
+    QDict *st = sh_state(h);
+    uint64_t v = sh_u64(qdict_get_qdict(st, "drops"), why);
+
+    qobject_unref(st);
+    return v;
+}
+
+static inline bool sh_cond_port_up(SwHarness *h, void *arg)
+{
+    unsigned slot = GPOINTER_TO_UINT(arg);
+    QDict *st;
+    bool up;
+
+    if (!lane_is_link_up(h->blades[slot].lane)) {
+        return false;
+    }
+    st = sh_state(h);
+    up = qdict_get_bool(sh_item(st, "ports", slot), "link");
+    qobject_unref(st);
+    return up;
+}
+
+static inline bool sh_cond_port_down(SwHarness *h, void *arg)
+{
+    unsigned slot = GPOINTER_TO_UINT(arg);
+    QDict *st = sh_state(h);
+    bool up = qdict_get_bool(sh_item(st, "ports", slot), "link");
+
+    qobject_unref(st);
+    return !up;
+}
+
+/* Plug a blade in and wait until both ends see the link up. */
+static inline void sh_blade_up(SwHarness *h, unsigned slot, bool raw)
+{
+    sh_blade_plug(h, slot, raw);
+    sh_wait(h, sh_cond_port_up, GUINT_TO_POINTER(slot), "slot link up");
+}
+
+typedef struct ShReportArg {
+    unsigned slot;
+    uint64_t reports;
+} ShReportArg;
+
+static inline bool sh_cond_reports(SwHarness *h, void *arg)
+{
+    ShReportArg *a = arg;
+
+    return sh_blade_stat(h, a->slot, "reports") >= a->reports;
+}
+
+/* The blade reports @cpu and @irq; wait until the switch has it. */
+static inline void sh_report(SwHarness *h, unsigned slot, unsigned cpu,
+                             unsigned irq)
+{
+    ShReportArg a = { slot, sh_blade_stat(h, slot, "reports") + 1 };
+
+    lane_set_util(h->blades[slot].lane, cpu, irq, sh_now());
+    sh_wait(h, sh_cond_reports, &a, "utilization report");
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+static inline size_t sh_eth(uint8_t *f, const uint8_t *dst,
+                            const uint8_t *src, uint16_t type)
+{
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    stw_be_p(f + 12, type);
+    return 14;
+}
+
+static inline size_t sh_arp_request(uint8_t *f, const uint8_t *sha,
+                                    const char *spa, const char *tpa)
+{
+    uint8_t *a = f + sh_eth(f, sh_bcast, sha, 0x0806);
+
+    stw_be_p(a, 1);
+    stw_be_p(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    stw_be_p(a + 6, 1);
+    memcpy(a + 8, sha, 6);
+    g_assert_cmpint(inet_pton(AF_INET, spa, a + 14), ==, 1);
+    memset(a + 18, 0, 6);
+    g_assert_cmpint(inet_pton(AF_INET, tpa, a + 24), ==, 1);
+    return 42;
+}
+
+#define SH_TCP_FIN 0x01
+#define SH_TCP_SYN 0x02
+#define SH_TCP_RST 0x04
+#define SH_TCP_ACK 0x10
+
+/* IPv4 + TCP (proto 6) or UDP (17) to @dst_mac; returns the length. */
+static inline size_t sh_ip_l4(uint8_t *f, const uint8_t *dst_mac,
+                              const uint8_t *src_mac, uint8_t proto,
+                              const char *src, uint16_t sport,
+                              const char *dst, uint16_t dport,
+                              uint8_t tcp_flags, size_t payload)
+{
+    uint8_t *ip = f + sh_eth(f, dst_mac, src_mac, 0x0800);
+    size_t l4 = proto == 6 ? 20 : 8;
+    size_t total = 20 + l4 + payload;
+
+    memset(ip, 0, total);
+    ip[0] = 0x45;
+    stw_be_p(ip + 2, total);
+    ip[8] = 64;
+    ip[9] = proto;
+    g_assert_cmpint(inet_pton(AF_INET, src, ip + 12), ==, 1);
+    g_assert_cmpint(inet_pton(AF_INET, dst, ip + 16), ==, 1);
+    stw_be_p(ip + 20, sport);
+    stw_be_p(ip + 22, dport);
+    if (proto == 6) {
+        ip[20 + 12] = 5 << 4;
+        ip[20 + 13] = tcp_flags;
+    } else {
+        stw_be_p(ip + 24, 8 + payload);
+    }
+    return 14 + total;
+}
+
+/* A TCP segment from the client to the VIP through the switch's MAC. */
+static inline size_t sh_tcp_to_vip(uint8_t *f, uint16_t sport, uint8_t flags)
+{
+    return sh_ip_l4(f, sh_switch_mac, sh_client_mac, 6, "10.0.2.2", sport,
+                    "10.0.2.100", 80, flags, 0);
+}
+
+typedef struct ShCount {
+    GQueue *q;
+    unsigned n;
+} ShCount;
+
+static inline bool sh_cond_queue(SwHarness *h, void *arg)
+{
+    ShCount *c = arg;
+
+    return g_queue_get_length(c->q) >= c->n;
+}
+
+/* Wait until @q holds at least @n frames. */
+static inline void sh_wait_frames(SwHarness *h, GQueue *q, unsigned n)
+{
+    ShCount c = { q, n };
+
+    sh_wait(h, sh_cond_queue, &c, "frames");
+}
+
+#endif

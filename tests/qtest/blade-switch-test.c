@@ -1,0 +1,908 @@
+/*
+ * qtest for blade-switch: the test acts as the blades (lane clients on
+ * the slot sockets) and as the uplink's network (a socket netdev peer),
+ * and checks what docs/switch-blade.md promises: port link, learning,
+ * aging and flooding, counters, ARP for the VIPs, flows placed by the
+ * blades' reported utilization and kept on their blade, staleness and
+ * link-down failover, the policies, steering, bad input counted and not
+ * fatal, reconnection, bounded queues and capture.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "blade-switch-harness.h"
+#include "qapi/error.h"
+#include "qobject/qjson.h"
+
+#define VIP "10.0.2.100"
+
+static void add_service(SwHarness *h, const char *name, const char *policy,
+                        const char *blades)
+{
+    QDict *r = qtest_qmp(h->qts, "{ 'execute': 'blade-switch-add-service', "
+                         "'arguments': { 'name': %s, 'vip': %s, "
+                         "'protocol': 'tcp', 'port': 80, 'policy': %s, "
+                         "'blades': %p } }", name, VIP, policy,
+                         qobject_from_json(blades, &error_abort));
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
+static void set_policy(SwHarness *h, const char *name, const char *policy)
+{
+    QDict *r = qtest_qmp(h->qts, "{ 'execute': 'blade-switch-set-policy', "
+                         "'arguments': { 'name': %s, 'policy': %s } }", name,
+                         policy);
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
+/* Bring blades 0..n-1 up, each known by its MAC and reporting @cpu[i]. */
+static void blades_ready(SwHarness *h, unsigned n, const unsigned *cpu)
+{
+    uint8_t f[64];
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        sh_blade_up(h, i, i % 2);
+        /* A gratuitous broadcast teaches the switch the blade's MAC. */
+        memset(f, 0, sizeof(f));
+        sh_eth(f, sh_bcast, h->blades[i].mac, 0x88b6);
+        sh_blade_send(h, i, f, sizeof(f));
+        sh_report(h, i, cpu ? cpu[i] : 10, 0);
+        g_assert_true(sh_blade_in_rotation(h, i));
+    }
+    sh_settle(h);
+    for (i = 0; i < n; i++) {
+        sh_free_frames(&h->blades[i].rx);
+    }
+    sh_free_frames(&h->up_rx);
+}
+
+/* Which blade received the frames since the last call: counts in @got. */
+static void collect(SwHarness *h, unsigned n, unsigned *got, uint16_t *sport)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        ShFrame *f;
+
+        while ((f = sh_pop(&h->blades[i].rx))) {
+            /* Direct server return: only the destination MAC changed. */
+            g_assert_cmpmem(f->data, 6, h->blades[i].mac, 6);
+            g_assert_cmpmem(f->data + 6, 6, sh_client_mac, 6);
+            g_assert_cmphex(lduw_be_p(f->data + 12), ==, 0x0800);
+            if (sport) {
+                *sport = lduw_be_p(f->data + 34);
+            }
+            got[i]++;
+            g_free(f);
+        }
+    }
+}
+
+static unsigned total_rx(SwHarness *h, unsigned n)
+{
+    unsigned i, t = 0;
+
+    for (i = 0; i < n; i++) {
+        t += g_queue_get_length(&h->blades[i].rx);
+    }
+    return t;
+}
+
+static bool cond_total(SwHarness *h, void *arg)
+{
+    ShCount *c = arg;
+
+    return total_rx(h, c->n >> 16) >= (c->n & 0xffff);
+}
+
+/* Open @count new flows (SYNs from ports @first...); tally the blades. */
+static void new_flows(SwHarness *h, unsigned n, uint16_t first,
+                      unsigned count, unsigned *got)
+{
+    uint8_t f[128];
+    ShCount c = { NULL, n << 16 | count };
+    unsigned i;
+
+    for (i = 0; i < count; i++) {
+        sh_uplink_send(h, f, sh_tcp_to_vip(f, first + i, SH_TCP_SYN));
+    }
+    if (g_test_verbose()) {
+        g_test_message("new flows from port %u", first);
+    }
+    sh_wait(h, cond_total, &c, "flows at the blades");
+    collect(h, n, got, NULL);
+}
+
+/* The blade that gets the next segment of flow @sport. */
+static int flow_blade(SwHarness *h, unsigned n, uint16_t sport,
+                      uint8_t flags)
+{
+    uint8_t f[128];
+    unsigned got[SH_MAX_SLOTS] = { 0 };
+    ShCount c = { NULL, n << 16 | 1 };
+    unsigned i;
+
+    sh_uplink_send(h, f, sh_tcp_to_vip(f, sport, flags));
+    sh_wait(h, cond_total, &c, "a segment at a blade");
+    collect(h, n, got, NULL);
+    for (i = 0; i < n; i++) {
+        if (got[i]) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- ports and links ----------------------------------------------------- */
+
+static void test_ports(void)
+{
+    SwHarness h;
+    QDict *st, *sw;
+    struct stat sb;
+    unsigned i;
+
+    sh_start(&h, 3, true, NULL);
+    st = sh_state(&h);
+    sw = qdict_get_qdict(st, "switch");
+    g_assert_cmpstr(qdict_get_str(sw, "mac"), ==, "52:54:00:aa:00:01");
+    g_assert_cmpstr(qdict_get_str(sw, "backplane"), ==, h.dir);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(st, "ports")), ==, 4);
+    for (i = 0; i < 3; i++) {
+        QDict *p = sh_item(st, "ports", i);
+        g_autofree char *name = g_strdup_printf("slot%u", i);
+        g_autofree char *sock = g_strdup_printf("%s/slot%u.sock", h.dir, i);
+
+        g_assert_cmpstr(qdict_get_str(p, "name"), ==, name);
+        g_assert_cmpstr(qdict_get_str(p, "kind"), ==, "slot");
+        g_assert_false(qdict_get_bool(p, "link"));
+        g_assert_false(qdict_get_bool(sh_item(st, "blades", i),
+                                      "in_rotation"));
+        g_assert_cmpstr(qdict_get_str(sh_item(st, "blades", i), "reason"),
+                        ==, "link down");
+        g_assert_cmpint(stat(sock, &sb), ==, 0);
+        g_assert_true(S_ISSOCK(sb.st_mode));
+    }
+    g_assert_cmpstr(qdict_get_str(sh_item(st, "ports", 3), "name"), ==,
+                    "uplink");
+    g_assert_true(qdict_get_bool(sh_item(st, "ports", 3), "link"));
+    qobject_unref(st);
+    g_assert_cmpint(stat(h.dir, &sb), ==, 0);
+    g_assert_cmpuint(sb.st_mode & 0777, ==, 0700);
+    sh_stop(&h);
+}
+
+/* Wrong properties and a backplane others may enter are refused. */
+static void test_bad_properties(void)
+{
+    static const char *const bad[] = {
+        "slots=65", "pcs=10b8b", "slot-speed=500000", "util-stale=0",
+        "mac-table-size=1", "queue-frames=0", "backplane=",
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *open_dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
+    g_autofree char *open_arg = g_strdup_printf("backplane=%s", open_dir);
+    unsigned i;
+
+    g_assert_cmpint(chmod(open_dir, 0755), ==, 0);
+    for (i = 0; i <= G_N_ELEMENTS(bad); i++) {
+        const char *prop = i < G_N_ELEMENTS(bad) ? bad[i] : open_arg;
+        g_autofree char *dev = g_strdup_printf("blade-switch,%s", prop);
+        g_autofree char *err = NULL;
+        const char *argv[] = { qemu, "-M", "blade-chassis", "-display",
+                               "none", "-nodefaults", "-device", dev, NULL };
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        g_assert_nonnull(strstr(err, "blade-switch"));
+    }
+    rmdir(open_dir);
+}
+
+static void test_link_events(void)
+{
+    SwHarness h;
+    QDict *ev;
+
+    sh_start(&h, 2, false, NULL);
+    sh_blade_up(&h, 1, false);
+    ev = qtest_qmp_eventwait_ref(h.qts, "BLADE_SWITCH_PORT_LINK");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "port"), ==,
+                    "slot1");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(ev, "data"), "connected"));
+    qobject_unref(ev);
+    /* Up only with sync and negotiation: wait for the event saying up. */
+    while (!qdict_get_bool(qdict_get_qdict(
+               ev = qtest_qmp_eventwait_ref(h.qts, "BLADE_SWITCH_PORT_LINK"),
+               "data"), "up")) {
+        qobject_unref(ev);
+    }
+    qobject_unref(ev);
+
+    sh_blade_unplug(&h.blades[1]);
+    sh_wait(&h, sh_cond_port_down, GUINT_TO_POINTER(1), "slot down");
+    ev = qtest_qmp_eventwait_ref(h.qts, "BLADE_SWITCH_PORT_LINK");
+    g_assert_false(qdict_get_bool(qdict_get_qdict(ev, "data"), "up"));
+    qobject_unref(ev);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "link_changes"), ==, 2);
+    sh_stop(&h);
+}
+
+/* A blade that goes away and comes back gets its port back. */
+static void test_reconnect(void)
+{
+    SwHarness h;
+    uint8_t f[64] = { 0 };
+    int round;
+
+    sh_start(&h, 2, false, NULL);
+    sh_blade_up(&h, 1, false);
+    for (round = 0; round < 3; round++) {
+        sh_blade_up(&h, 0, round % 2);
+        sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+        sh_blade_send(&h, 0, f, sizeof(f));
+        sh_wait_frames(&h, &h.blades[1].rx, round + 1);
+        sh_blade_unplug(&h.blades[0]);
+        sh_wait(&h, sh_cond_port_down, GUINT_TO_POINTER(0), "slot down");
+    }
+    g_assert_cmpuint(sh_port_stat(&h, 0, "link_changes"), ==, 6);
+    sh_stop(&h);
+}
+
+/* ---- L2 switching -------------------------------------------------------- */
+
+static void test_learning_flooding(void)
+{
+    SwHarness h;
+    uint8_t f[100];
+    ShFrame *fr;
+    size_t len;
+
+    sh_start(&h, 3, true, NULL);
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, true);
+    sh_blade_up(&h, 2, false);
+
+    /* Broadcast from slot 0: everyone else, not slot 0. */
+    memset(f, 0, sizeof(f));
+    len = sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6) + 50;
+    sh_blade_send(&h, 0, f, len);
+    sh_wait_frames(&h, &h.blades[1].rx, 1);
+    sh_wait_frames(&h, &h.blades[2].rx, 1);
+    sh_wait_frames(&h, &h.up_rx, 1);
+    fr = sh_pop(&h.up_rx);
+    g_assert_cmpuint(fr->len, ==, 64);
+    g_assert_cmpmem(fr->data, len, f, len);
+    g_free(fr);
+
+    /* Slot 1 to slot 0's MAC: learned, so slot 0 only. */
+    sh_free_frames(&h.blades[2].rx);
+    len = sh_eth(f, h.blades[0].mac, h.blades[1].mac, 0x88b6) + 50;
+    sh_blade_send(&h, 1, f, len);
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    sh_settle(&h);
+    g_assert_cmpuint(g_queue_get_length(&h.blades[2].rx), ==, 0);
+    g_assert_cmpuint(g_queue_get_length(&h.up_rx), ==, 0);
+
+    /* Unknown unicast from the uplink: flooded to the slots. */
+    len = sh_eth(f, (const uint8_t[]){ 2, 0, 0, 0, 0, 9 }, sh_client_mac,
+                 0x88b6) + 50;
+    sh_uplink_send(&h, f, len);
+    sh_wait_frames(&h, &h.blades[0].rx, 2);
+    sh_wait_frames(&h, &h.blades[1].rx, 2);
+    sh_wait_frames(&h, &h.blades[2].rx, 1);
+
+    /* Now the client's MAC is known: slot 2 to it goes to the uplink. */
+    len = sh_eth(f, sh_client_mac, h.blades[2].mac, 0x88b6) + 50;
+    sh_blade_send(&h, 2, f, len);
+    sh_wait_frames(&h, &h.up_rx, 1);
+
+    g_assert_cmpuint(sh_port_stat(&h, 0, "rx_frames"), ==, 1);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "rx_frames"), ==, 1);
+    g_assert_cmpuint(sh_port_stat(&h, 3, "rx_frames"), ==, 1);
+    g_assert_cmpuint(sh_port_stat(&h, 0, "tx_frames"), ==, 2);
+    g_assert_cmpuint(sh_port_stat(&h, 3, "tx_frames"), ==, 2);
+    g_assert_cmpuint(sh_port_stat(&h, 0, "rx_bytes"), ==, 64);
+    sh_stop(&h);
+}
+
+static bool cond_mac_aged(SwHarness *h, void *arg)
+{
+    QDict *st = sh_state(h);
+    uint64_t aged = sh_u64(qdict_get_qdict(st, "mac_table"), "aged");
+
+    qobject_unref(st);
+    return aged >= 1;
+}
+
+static void test_aging(void)
+{
+    SwHarness h;
+    uint8_t f[64] = { 0 };
+
+    sh_start(&h, 2, true, "mac-aging=2");
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_wait_frames(&h, &h.up_rx, 1);
+    sh_free_frames(&h.up_rx);
+
+    /* Learned: to slot 0 only. */
+    sh_eth(f, h.blades[0].mac, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, sizeof(f));
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    sh_settle(&h);
+    g_assert_cmpuint(g_queue_get_length(&h.up_rx), ==, 0);
+
+    /* Two seconds without a frame from slot 0: forgotten, so flooded. */
+    qtest_clock_step(h.qts, 2100 * 1000 * 1000ll);
+    sh_wait(&h, cond_mac_aged, NULL, "MAC aging");
+    sh_eth(f, h.blades[0].mac, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, sizeof(f));
+    sh_wait_frames(&h, &h.up_rx, 1);
+    sh_wait_frames(&h, &h.blades[0].rx, 2);
+    sh_stop(&h);
+}
+
+/* ---- the blade server manager -------------------------------------------- */
+
+static void test_vip_arp(void)
+{
+    SwHarness h;
+    uint8_t f[64];
+    ShFrame *r;
+    size_t len;
+
+    sh_start(&h, 2, true, NULL);
+    sh_blade_up(&h, 0, false);
+    add_service(&h, "web", "util", "[0, 1]");
+
+    len = sh_arp_request(f, sh_client_mac, "10.0.2.2", VIP);
+    sh_uplink_send(&h, f, len);
+    sh_wait_frames(&h, &h.up_rx, 1);
+    r = sh_pop(&h.up_rx);
+    g_assert_cmpmem(r->data, 6, sh_client_mac, 6);
+    g_assert_cmpmem(r->data + 6, 6, sh_switch_mac, 6);
+    g_assert_cmphex(lduw_be_p(r->data + 12), ==, 0x0806);
+    g_assert_cmphex(lduw_be_p(r->data + 20), ==, 2);        /* reply */
+    g_assert_cmpmem(r->data + 22, 6, sh_switch_mac, 6);     /* sha */
+    g_assert_cmpmem(r->data + 28, 4, f + 38, 4);            /* spa: VIP */
+    g_assert_cmpmem(r->data + 32, 6, sh_client_mac, 6);     /* tha */
+    g_assert_cmpmem(r->data + 38, 4, f + 28, 4);            /* tpa */
+    g_free(r);
+    /* Answered, not flooded. */
+    sh_settle(&h);
+    g_assert_cmpuint(g_queue_get_length(&h.blades[0].rx), ==, 0);
+
+    /* ARP for another address is the blades' business: flooded. */
+    len = sh_arp_request(f, sh_client_mac, "10.0.2.2", "10.0.2.11");
+    sh_uplink_send(&h, f, len);
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    g_assert_cmpuint(g_queue_get_length(&h.up_rx), ==, 0);
+    sh_stop(&h);
+}
+
+/* New flows follow the reported load: a busy blade gets few. */
+static void test_flows_follow_util(void)
+{
+    static const unsigned cpu[3] = { 95, 10, 10 };
+    unsigned got[3] = { 0 };
+    SwHarness h;
+    QDict *st, *svc;
+
+    sh_start(&h, 3, true, NULL);
+    blades_ready(&h, 3, cpu);
+    add_service(&h, "web", "util", "[0, 1, 2]");
+    new_flows(&h, 3, 1000, 30, got);
+    g_assert_cmpuint(got[0] + got[1] + got[2], ==, 30);
+    g_assert_cmpuint(got[0], <=, 3);
+    g_assert_cmpuint(got[1], >=, 9);
+    g_assert_cmpuint(got[2], >=, 9);
+
+    /* The switch's own account agrees with what the blades saw. */
+    st = sh_state(&h);
+    svc = sh_item(st, "services", 0);
+    g_assert_cmpuint(sh_u64(svc, "new_flows"), ==, 30);
+    g_assert_cmpuint(sh_u64(sh_item(svc, "share", 1), "new_flows"), ==,
+                     got[1]);
+    g_assert_cmpuint(sh_u64(sh_item(st, "blades", 2), "active_flows"), ==,
+                     got[2]);
+    g_assert_cmpuint(sh_u64(qdict_get_qdict(st, "flows"), "count"), ==, 30);
+    qobject_unref(st);
+
+    /* The load moves: blade 0 idle, the others busy. */
+    sh_report(&h, 0, 5, 0);
+    sh_report(&h, 1, 95, 0);
+    sh_report(&h, 2, 95, 0);
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 3, 2000, 10, got);
+    g_assert_cmpuint(got[0], >=, 8);
+    sh_stop(&h);
+}
+
+/* A flow stays on its blade whatever the blade reports later. */
+static void test_flow_affinity(void)
+{
+    SwHarness h;
+    int first, i;
+
+    sh_start(&h, 3, true, NULL);
+    blades_ready(&h, 3, NULL);
+    add_service(&h, "web", "util", "[0, 1, 2]");
+    first = flow_blade(&h, 3, 4000, SH_TCP_SYN);
+    g_assert_cmpint(first, >=, 0);
+    sh_report(&h, first, 100, 100);
+    for (i = 0; i < 10; i++) {
+        g_assert_cmpint(flow_blade(&h, 3, 4000, SH_TCP_ACK), ==, first);
+    }
+    /* A bare SYN after a FIN is a new connection: placed afresh. */
+    g_assert_cmpint(flow_blade(&h, 3, 4000, SH_TCP_FIN | SH_TCP_ACK), ==,
+                    first);
+    g_assert_cmpuint(sh_blade_stat(&h, first, "active_flows"), ==, 0);
+    g_assert_cmpint(flow_blade(&h, 3, 4000, SH_TCP_SYN), !=, first);
+    sh_stop(&h);
+}
+
+static bool cond_out_of_rotation(SwHarness *h, void *arg)
+{
+    return !sh_blade_in_rotation(h, GPOINTER_TO_UINT(arg));
+}
+
+/* A blade whose reports stop leaves the rotation; its flows move. */
+static void test_staleness(void)
+{
+    SwHarness h;
+    QDict *ev, *data;
+    uint16_t sport;
+    int b;
+
+    sh_start(&h, 2, true, "util-stale=500");
+    blades_ready(&h, 2, NULL);
+    add_service(&h, "web", "rr", "[0, 1]");
+    /* Find a flow on blade 0. */
+    for (sport = 5000; (b = flow_blade(&h, 2, sport, SH_TCP_SYN)) != 0;
+         sport++) {
+        g_assert_cmpint(b, ==, 1);
+    }
+    /* Blade 1 keeps reporting, blade 0 says nothing for 0.5 s. */
+    qtest_clock_step(h.qts, 300 * 1000 * 1000ll);
+    sh_report(&h, 1, 20, 0);
+    qtest_clock_step(h.qts, 250 * 1000 * 1000ll);
+    sh_wait(&h, cond_out_of_rotation, GUINT_TO_POINTER(0), "staleness");
+    g_assert_true(sh_blade_in_rotation(&h, 1));
+    do {
+        ev = qtest_qmp_eventwait_ref(h.qts, "BLADE_SWITCH_BLADE");
+        data = qdict_get_qdict(ev, "data");
+        if (!qdict_get_bool(data, "in-rotation")) {
+            break;
+        }
+        qobject_unref(ev);
+    } while (true);
+    g_assert_cmpuint(qdict_get_int(data, "slot"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(data, "reason"), ==,
+                    "utilization reports stale");
+    qobject_unref(ev);
+
+    /* Its flow moves to blade 1, counted; new flows go to blade 1. */
+    g_assert_cmpint(flow_blade(&h, 2, sport, SH_TCP_ACK), ==, 1);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "moved_flows"), ==, 1);
+    g_assert_cmpint(flow_blade(&h, 2, 6000, SH_TCP_SYN), ==, 1);
+    g_assert_cmpint(flow_blade(&h, 2, 6001, SH_TCP_SYN), ==, 1);
+
+    /* A fresh report brings it back. */
+    sh_report(&h, 0, 20, 0);
+    g_assert_true(sh_blade_in_rotation(&h, 0));
+    sh_stop(&h);
+}
+
+/* A blade whose link goes down: flows move; with none left, counted. */
+static void test_link_down_failover(void)
+{
+    SwHarness h;
+    uint8_t f[128];
+    int b;
+
+    sh_start(&h, 2, true, NULL);
+    blades_ready(&h, 2, NULL);
+    add_service(&h, "web", "rr", "[0, 1]");
+    b = flow_blade(&h, 2, 7000, SH_TCP_SYN);
+    g_assert_cmpint(b, >=, 0);
+    sh_blade_unplug(&h.blades[b]);
+    sh_wait(&h, sh_cond_port_down, GUINT_TO_POINTER(b), "slot down");
+    g_assert_false(sh_blade_in_rotation(&h, b));
+    g_assert_cmpint(flow_blade(&h, 2, 7000, SH_TCP_ACK), ==, !b);
+    g_assert_cmpuint(sh_blade_stat(&h, b, "moved_flows"), ==, 1);
+
+    sh_blade_unplug(&h.blades[!b]);
+    sh_wait(&h, sh_cond_port_down, GUINT_TO_POINTER(!b), "slot down");
+    sh_uplink_send(&h, f, sh_tcp_to_vip(f, 7001, SH_TCP_SYN));
+    sh_uplink_send(&h, f, sh_tcp_to_vip(f, 7000, SH_TCP_ACK));
+    sh_settle(&h);
+    g_assert_cmpuint(sh_drops(&h, "no_blade"), ==, 2);
+    sh_stop(&h);
+}
+
+/* Each policy's distribution over four equal blades. */
+static void test_policies(void)
+{
+    static const unsigned cpu[4] = { 10, 10, 10, 10 };
+    static const unsigned wrr_cpu[4] = { 10, 50, 50, 90 };
+    SwHarness h;
+    unsigned got[4], i, j;
+    uint16_t port = 10000, sports[8];
+    uint8_t f[128];
+    ShCount c;
+
+    sh_start(&h, 4, true, NULL);
+    blades_ready(&h, 4, cpu);
+    add_service(&h, "web", "rr", "[0, 1, 2, 3]");
+
+    /* rr: exactly even. */
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 4, port, 12, got);
+    port += 12;
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpuint(got[i], ==, 3);
+    }
+
+    /* random and p2c-conn: every blade used, none twice its share. */
+    set_policy(&h, "web", "random");
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 4, port, 40, got);
+    port += 40;
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpuint(got[i], >=, 1);
+        g_assert_cmpuint(got[i], <=, 20);
+    }
+    set_policy(&h, "web", "p2c-conn");
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 4, port, 40, got);
+    port += 40;
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpuint(got[i], >=, 5);
+        g_assert_cmpuint(got[i], <=, 15);
+    }
+
+    /*
+     * leastconn: blade 2's flows all close (RST from the client), so the
+     * next new flows all go to blade 2 until it catches up.
+     */
+    set_policy(&h, "web", "leastconn");
+    for (i = 10000; i < port; i++) {
+        memset(got, 0, sizeof(got));
+        sh_uplink_send(&h, f, sh_tcp_to_vip(f, i, SH_TCP_ACK));
+        c = (ShCount) { NULL, 4 << 16 | 1 };
+        sh_wait(&h, cond_total, &c, "segment");
+        collect(&h, 4, got, NULL);
+        if (got[2]) {
+            sh_uplink_send(&h, f, sh_tcp_to_vip(f, i, SH_TCP_RST));
+            sh_wait(&h, cond_total, &c, "segment");
+            collect(&h, 4, got, NULL);
+        }
+    }
+    g_assert_cmpuint(sh_blade_stat(&h, 2, "active_flows"), ==, 0);
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 4, port, 5, got);
+    port += 5;
+    g_assert_cmpuint(got[2], ==, 5);
+
+    /*
+     * wrr-cpu, as gRPC's weighted round robin: weight = flows completed
+     * per unit of the CPU time the blade reports it spent.  Two flows
+     * end on every blade, and for a second the blades report 10, 50, 50
+     * and 90 % CPU: after the next weight refresh blade 0 gets the most,
+     * blade 3 the least.
+     */
+    set_policy(&h, "web", "rr");
+    for (i = 0; i < 8; i++) {
+        sports[i] = port + i;
+        g_assert_cmpint(flow_blade(&h, 4, sports[i], SH_TCP_SYN), ==, i % 4);
+    }
+    port += 8;
+    set_policy(&h, "web", "wrr-cpu");
+    for (i = 0; i < 4; i++) {
+        sh_report(&h, i, wrr_cpu[i], 0);
+    }
+    /* The first decision starts the count; the next refresh uses it. */
+    g_assert_cmpint(flow_blade(&h, 4, port++, SH_TCP_SYN), >=, 0);
+    for (i = 0; i < 8; i++) {
+        g_assert_cmpint(flow_blade(&h, 4, sports[i], SH_TCP_RST), ==, i % 4);
+    }
+    /* A second of reports: the busy time each blade says it spent. */
+    for (j = 0; j < 4; j++) {
+        qtest_clock_step(h.qts, 300 * 1000 * 1000ll);
+        for (i = 0; i < 4; i++) {
+            sh_report(&h, i, wrr_cpu[i], 0);
+        }
+    }
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 4, port, 40, got);
+    g_assert_cmpuint(got[0], >, got[1]);
+    g_assert_cmpuint(got[1], >, got[3]);
+    g_assert_cmpuint(got[2], >, got[3]);
+    sh_stop(&h);
+}
+
+/* Steering: a traffic type goes to its dedicated blades. */
+static void test_steering(void)
+{
+    SwHarness h;
+    uint8_t f[128];
+    unsigned got[3] = { 0 }, i;
+    QDict *r;
+    ShCount c = { NULL, 3 << 16 | 10 };
+
+    sh_start(&h, 3, true, NULL);
+    blades_ready(&h, 3, NULL);
+    add_service(&h, "web", "rr", "[0, 1, 2]");
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-add-steering', "
+                  "'arguments': { 'name': 'dns', 'protocol': 'tcp', "
+                  "'port-min': 80, 'port-max': 80, 'blades': [ 2 ] } }");
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    for (i = 0; i < 10; i++) {
+        sh_uplink_send(&h, f, sh_tcp_to_vip(f, 8000 + i, SH_TCP_SYN));
+    }
+    sh_wait(&h, cond_total, &c, "steered flows");
+    collect(&h, 3, got, NULL);
+    g_assert_cmpuint(got[2], ==, 10);
+
+    /* Deleting the rule: the service's own group again. */
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-del-rule', "
+                  "'arguments': { 'name': 'dns' } }");
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    memset(got, 0, sizeof(got));
+    new_flows(&h, 3, 9000, 9, got);
+    g_assert_cmpuint(got[0], ==, 3);
+
+    /* Bad requests are refused with a message, and change nothing. */
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-add-service', "
+                  "'arguments': { 'name': 'x', 'vip': 'not-an-ip', "
+                  "'protocol': 'udp', 'blades': [ 0 ] } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-add-service', "
+                  "'arguments': { 'name': 'x', 'vip': '10.0.2.101', "
+                  "'protocol': 'udp', 'blades': [ 7 ] } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-add-steering', "
+                  "'arguments': { 'name': 'y', 'protocol': 'udp', "
+                  "'port-min': 9, 'port-max': 8, 'blades': [ 0 ] } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-del-rule', "
+                  "'arguments': { 'name': 'nope' } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    r = sh_state(&h);
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(r, "services")), ==, 1);
+    qobject_unref(r);
+    sh_stop(&h);
+}
+
+/* ---- bad input ----------------------------------------------------------- */
+
+static bool cond_port_errors(SwHarness *h, void *arg)
+{
+    return sh_port_stat(h, 0, "errors") >= GPOINTER_TO_UINT(arg);
+}
+
+static void test_garbage(void)
+{
+    SwHarness h;
+    uint8_t f[128], junk[256];
+    size_t len;
+    int b;
+
+    sh_start(&h, 2, true, NULL);
+    blades_ready(&h, 2, NULL);
+    add_service(&h, "web", "rr", "[0, 1]");
+
+    /*
+     * From the uplink: a runt, a multicast source, non-IP to the switch,
+     * a truncated IP header, a fragment, a VIP port nobody serves.
+     */
+    sh_uplink_send(&h, f, 10);
+    len = sh_eth(f, sh_bcast, (const uint8_t[]){ 1, 2, 3, 4, 5, 6 },
+                 0x88b6) + 40;
+    sh_uplink_send(&h, f, len);
+    len = sh_eth(f, sh_switch_mac, sh_client_mac, 0x86dd) + 40;
+    sh_uplink_send(&h, f, len);
+    len = sh_tcp_to_vip(f, 1, SH_TCP_SYN);
+    f[14] = 0x4f;       /* IHL 60 octets: longer than the datagram */
+    sh_uplink_send(&h, f, len);
+    len = sh_tcp_to_vip(f, 2, SH_TCP_SYN);
+    f[14 + 6] = 0x20;   /* more fragments */
+    sh_uplink_send(&h, f, len);
+    len = sh_ip_l4(f, sh_switch_mac, sh_client_mac, 6, "10.0.2.2", 3, VIP,
+                   81, SH_TCP_SYN, 0);
+    sh_uplink_send(&h, f, len);
+    sh_settle(&h);
+    g_assert_cmpuint(sh_drops(&h, "runt"), ==, 1);
+    g_assert_cmpuint(sh_drops(&h, "bad_source"), ==, 1);
+    g_assert_cmpuint(sh_drops(&h, "to_switch"), ==, 1);
+    g_assert_cmpuint(sh_drops(&h, "bad_ip"), ==, 1);
+    g_assert_cmpuint(sh_drops(&h, "fragment"), ==, 1);
+    g_assert_cmpuint(sh_drops(&h, "no_service"), ==, 1);
+
+    /*
+     * Bad bytes on a blade's lane socket: a record of an unknown tag
+     * (skipped and counted), then one longer than the protocol allows
+     * (the connection is dropped and counted; the blade reconnects).
+     * The chassis lives on.
+     */
+    memset(junk, 0x5a, sizeof(junk));
+    junk[0] = 0x7f;
+    junk[1] = 0;
+    stw_le_p(junk + 2, 4);
+    junk[8] = LANE_TAG_FRAME;
+    junk[9] = 0;
+    stw_le_p(junk + 10, 0xffff);
+    sh_blade_send_raw(&h, 0, junk, sizeof(junk));
+    sh_wait(&h, cond_port_errors, GUINT_TO_POINTER(2), "lane errors");
+    sh_wait(&h, sh_cond_port_up, GUINT_TO_POINTER(0), "slot 0 back");
+
+    /* Still switching and balancing. */
+    b = flow_blade(&h, 2, 42, SH_TCP_SYN);
+    g_assert_cmpint(b, >=, 0);
+    sh_stop(&h);
+}
+
+/* An uplink peer that does not read: bounded queue, drops counted. */
+static void test_bounded_queue(void)
+{
+    SwHarness h;
+    uint8_t f[1514] = { 0 };
+    QDict *st, *up;
+    unsigned i;
+
+    sh_start(&h, 1, true, "queue-frames=16");
+    sh_blade_up(&h, 0, true);
+    /* Unknown unicast: flooded to the uplink, whose peer never reads. */
+    sh_eth(f, (const uint8_t[]){ 2, 0, 0, 0, 0, 9 }, h.blades[0].mac,
+           0x88b6);
+    for (i = 0; i < 2000; i++) {
+        sh_blade_send(&h, 0, f, sizeof(f));
+        lane_handle_timer(h.blades[0].lane, sh_now());
+    }
+    sh_settle(&h);
+    st = sh_state(&h);
+    up = sh_item(st, "ports", 1);
+    g_assert_cmpuint(sh_u64(up, "queue"), <=, 16);
+    g_assert_cmpuint(sh_u64(up, "tx_drops"), >, 0);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 0), "rx_frames"), ==, 2000);
+    qobject_unref(st);
+    sh_stop(&h);
+}
+
+/* ---- uplink link and capture --------------------------------------------- */
+
+static void test_uplink_link(void)
+{
+    SwHarness h;
+    QDict *r, *ev;
+    uint8_t f[64] = { 0 };
+
+    sh_start(&h, 1, true, NULL);
+    sh_blade_up(&h, 0, false);
+    r = qtest_qmp(h.qts, "{ 'execute': 'set_link', 'arguments': "
+                  "{ 'name': 'up', 'up': false } }");
+    qobject_unref(r);
+    do {
+        ev = qtest_qmp_eventwait_ref(h.qts, "BLADE_SWITCH_PORT_LINK");
+    } while (strcmp(qdict_get_str(qdict_get_qdict(ev, "data"), "port"),
+                    "uplink") && (qobject_unref(ev), true));
+    g_assert_false(qdict_get_bool(qdict_get_qdict(ev, "data"), "up"));
+    qobject_unref(ev);
+    /* Flooding skips a port that is down. */
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_settle(&h);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "tx_frames"), ==, 0);
+    r = qtest_qmp(h.qts, "{ 'execute': 'set_link', 'arguments': "
+                  "{ 'name': 'up', 'up': true } }");
+    qobject_unref(r);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_wait_frames(&h, &h.up_rx, 1);
+    sh_stop(&h);
+}
+
+static void test_capture(void)
+{
+    SwHarness h;
+    g_autofree char *pcap = g_strdup_printf("%s/slot0-%d.pcap",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *log = g_strdup_printf("%s/slot0-%d.util", g_get_tmp_dir(),
+                                           getpid());
+    g_autofree char *data = NULL, *text = NULL;
+    uint8_t f[64] = { 0 };
+    size_t len;
+    QDict *r;
+
+    sh_start(&h, 2, false, NULL);
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0', 'pcap': %s, 'util-log': %s } }", pcap,
+                  log);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_eth(f, sh_bcast, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, sizeof(f));
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    sh_report(&h, 0, 42, 7);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0' } }");
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+
+    /* Header and two records (one in, one out) of 64-octet frames. */
+    g_assert_true(g_file_get_contents(pcap, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 24 + 2 * (16 + 64));
+    g_assert_cmphex((uint32_t)ldl_le_p(data), ==, 0xa1b23c4d);
+    g_assert_cmpuint(ldl_le_p(data + 20), ==, 1);
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "slot0 cpu=42 irq=7"));
+    g_assert_nonnull(strstr(text, "K28.5"));
+
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'nope', 'pcap': %s } }", pcap);
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    unlink(pcap);
+    unlink(log);
+    sh_stop(&h);
+}
+
+static void test_hmp(void)
+{
+    SwHarness h;
+    g_autofree char *out = NULL;
+
+    sh_start(&h, 2, true, NULL);
+    add_service(&h, "web", "util", "[0, 1]");
+    out = qtest_hmp(h.qts, "info blade-switch");
+    g_assert_nonnull(strstr(out, "slot1"));
+    g_assert_nonnull(strstr(out, "uplink"));
+    g_assert_nonnull(strstr(out, "web"));
+    g_assert_nonnull(strstr(out, VIP));
+    sh_stop(&h);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/blade-switch/ports", test_ports);
+    qtest_add_func("/blade-switch/bad-properties", test_bad_properties);
+    qtest_add_func("/blade-switch/link-events", test_link_events);
+    qtest_add_func("/blade-switch/reconnect", test_reconnect);
+    qtest_add_func("/blade-switch/learning-flooding", test_learning_flooding);
+    qtest_add_func("/blade-switch/aging", test_aging);
+    qtest_add_func("/blade-switch/vip-arp", test_vip_arp);
+    qtest_add_func("/blade-switch/flows-follow-util", test_flows_follow_util);
+    qtest_add_func("/blade-switch/flow-affinity", test_flow_affinity);
+    qtest_add_func("/blade-switch/staleness", test_staleness);
+    qtest_add_func("/blade-switch/link-down-failover",
+                   test_link_down_failover);
+    qtest_add_func("/blade-switch/policies", test_policies);
+    qtest_add_func("/blade-switch/steering", test_steering);
+    qtest_add_func("/blade-switch/garbage", test_garbage);
+    qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
+    qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
+    qtest_add_func("/blade-switch/capture", test_capture);
+    qtest_add_func("/blade-switch/hmp", test_hmp);
+    return g_test_run();
+}
