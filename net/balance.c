@@ -460,6 +460,7 @@ void bal_closed(BalBlade *b)
  * then moves flow_ns a quarter of the way.
  */
 #define BAL_EST_FLOWS 32
+#define BAL_IDLE_REPORTS 8
 
 static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
 {
@@ -472,16 +473,24 @@ static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
     if (b->active == 0 && b->active_at_report == 0 && ended == 0) {
         /*
          * No flow on the blade all along: what kept it busy is no
-         * flow's cost.  Start the sums afresh, and let the cost fade
-         * (an eighth a report): a blade that got no flows while it was
-         * busy with something else must not keep that cost for ever,
-         * or it would get no flows to learn another.
+         * flow's cost, so the interval does not count (the sums go on
+         * after it: when flows come less often than reports, gaps are
+         * common).  A blade with no flow for BAL_IDLE_REPORTS reports
+         * in a row is being passed over, not just between flows: its
+         * cost fades, an eighth a report, since one that got no flows
+         * while it was busy with something else must not keep that
+         * cost for ever, or it would get no flows to learn another.
+         * Fading sooner would forget, on every gap, how fast the blade
+         * is (docs/balancing.md measures both).
          */
-        b->est_busy_ns = 0;
-        b->est_closed = 0;
-        b->flow_ns -= b->flow_ns / 8;
+        if (b->idle_reports < BAL_IDLE_REPORTS) {
+            b->idle_reports++;
+        } else {
+            b->flow_ns -= b->flow_ns / 8;
+        }
         return;
     }
+    b->idle_reports = 0;
     b->est_busy_ns += (now - b->report_ns) * cpu_pct / 100;
     b->est_closed += ended > UINT32_MAX - b->est_closed ?
                      UINT32_MAX - b->est_closed : (uint32_t)ended;

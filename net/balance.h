@@ -101,6 +101,8 @@ typedef struct BalBlade {
     uint64_t flow_ns;
     uint64_t est_busy_ns;
     uint32_t est_closed;
+    /* Added: reports in a row with no flow on the blade (BACKLOG). */
+    uint32_t idle_reports;
 } BalBlade;
 
 typedef struct BalParams {
