@@ -32,7 +32,11 @@ BENCHES = {
     # in Python (lbemu.py): a chassis with booted blades
     "lb-emu": ("the balancing policies on a real chassis of four unequal "
                "blades: client-measured response times under the same "
-               "Poisson load, the hogged blade's share, the ranking", None),
+               "Poisson load, the hogged blade's share, the ranking; about "
+               "8 minutes", None),
+    "lb-emu-2": ("the same on two blades of one vCPU, one with a hog: no "
+                 "more vCPUs than a 2-core host has cores; about 8 minutes",
+                 None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -47,9 +51,9 @@ def run(name):
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
-    if name == "lb-emu":
+    if name in ("lb-emu", "lb-emu-2"):
         from . import lbemu
-        return lbemu.run()
+        return lbemu.run("two" if name == "lb-emu-2" else "four")
     if program is None:
         from . import guestbench, qemu
         qemu.build()
