@@ -386,6 +386,34 @@ def delays(r, md):
     md.append("\n")
 
 
+# The emulator's regime: reports every 100 ms (the guest driver's
+# default), flows of about 200 ms, a few a second on each blade: most
+# report intervals see no flow on a blade.
+SLOW = ["--blades", "4", "--cores", "2", "--mean-us", "200000",
+        "--report-us", "100000", "--load", "0.7", "--bg-cores", "1",
+        "--bg-on-us", "3000000", "--bg-off-us", "3000000", "--flows",
+        "30000", "--warmup", "3000"]
+
+
+def slow(r, md):
+    rows = []
+    for het in ["equal", "speed", "onoff", "both"]:
+        res = r.cell(SLOW + ["--het", het], WL_PICKERS)
+        rows.append([het] + [fmt(p99(res[p]) / 1000) +
+                             (" (u)" if unstable(res[p]) else "")
+                             for p in WL_PICKERS] +
+                    [ratio(p99(res["util"]), p99(res["jsq"])),
+                     ratio(p99(res["leastconn"]), p99(res["util"]))])
+    md.append("### Flows rarer than reports (the emulator's regime)\n\n"
+              "4 blades of 2 cores, exponential service of mean 200 ms, "
+              "one request per flow, load 0.7, reports every 100 ms; "
+              "`onoff`: every fourth blade (one) has background load on "
+              "one core, on and off for 3 s on average. p99 in ms.\n\n")
+    md.append(table(["blades"] + WL_PICKERS + ["util/jsq", "leastconn/util"],
+                    rows))
+    md.append("\n")
+
+
 def ramp(r, md, img, plots):
     pickers = ["jsq", "util", "leastconn", "p2c-conn", "rr", "wrr-cpu"]
     series = {}
@@ -511,7 +539,8 @@ def _has_cairo(gnuplot):
 
 
 SECTIONS = ["validation", "headline", "seeds", "steps", "workloads",
-            "blades", "loads", "staleness", "window", "delays", "ramp"]
+            "blades", "loads", "staleness", "window", "delays", "slow",
+            "ramp"]
 
 
 def main():
