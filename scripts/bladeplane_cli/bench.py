@@ -15,7 +15,7 @@ BENCHES = {
     "lb": ("balancing quality: the simulator (net/balance.c's policies, "
            "JSQ and other oracles) on docs/balancing.md's headline cell, "
            "p99 per policy and the target ratios, then the same for eight "
-           "requests per connection (keepalive_*); about 3 minutes",
+           "requests per connection (keepalive_*); about 2 minutes",
            "tests/bench/bench-lb"),
     # in the QEMU build (a qtest-driven program), not the host build
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
