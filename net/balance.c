@@ -145,7 +145,14 @@ static uint64_t bal_score(const BalParams *params, const BalBlade *b,
 
         if (mean_ns) {
             if (per == 0) {
-                per = mean_ns;
+                /*
+                 * Nothing learned here yet: the members' mean, raised
+                 * by the load the blade reports, since a flow there
+                 * shares the CPU with whatever keeps it busy (up to 2x
+                 * the mean for a blade reporting 100 %).
+                 */
+                per = bal_mul_sat(mean_ns,
+                                  100 + bal_clamp_pct(b->cpu_pct)) / 100;
             } else if (per < mean_ns / BAL_FLOW_NS_SPAN) {
                 per = mean_ns / BAL_FLOW_NS_SPAN;
             } else if (per / BAL_FLOW_NS_SPAN > mean_ns) {
@@ -456,10 +463,14 @@ void bal_closed(BalBlade *b)
  * util, BACKLOG: learn the blade time a flow takes, flow_ns, from the CPU
  * the blade reports busy since its previous report and the flows that
  * ended meanwhile.  The sums go on until BAL_EST_FLOWS flows have ended,
- * so a slow trickle of flows still gives a sound figure; each such sample
- * then moves flow_ns a quarter of the way.
+ * or BAL_EST_MIN_FLOWS over at least BAL_EST_SPAN_NS (flows that come a
+ * few a second must not take half a minute to show that a blade slowed
+ * down), so a slow trickle of flows still gives a sound figure; each
+ * such sample then moves flow_ns a quarter of the way.
  */
 #define BAL_EST_FLOWS 32
+#define BAL_EST_MIN_FLOWS 4
+#define BAL_EST_SPAN_NS 1000000000ull
 #define BAL_IDLE_REPORTS 8
 
 static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
@@ -491,10 +502,15 @@ static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
         return;
     }
     b->idle_reports = 0;
+    if (b->est_closed == 0 && b->est_busy_ns == 0) {
+        b->est_since_ns = b->report_ns;
+    }
     b->est_busy_ns += (now - b->report_ns) * cpu_pct / 100;
     b->est_closed += ended > UINT32_MAX - b->est_closed ?
                      UINT32_MAX - b->est_closed : (uint32_t)ended;
-    if (b->est_closed < BAL_EST_FLOWS) {
+    if (b->est_closed < BAL_EST_FLOWS &&
+        (b->est_closed < BAL_EST_MIN_FLOWS ||
+         now - b->est_since_ns < BAL_EST_SPAN_NS)) {
         return;
     }
     sample = b->est_busy_ns / b->est_closed;

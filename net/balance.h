@@ -103,6 +103,8 @@ typedef struct BalBlade {
     uint32_t est_closed;
     /* Added: reports in a row with no flow on the blade (BACKLOG). */
     uint32_t idle_reports;
+    /* Added: when the current est_ sums began (BACKLOG). */
+    uint64_t est_since_ns;
 } BalBlade;
 
 typedef struct BalParams {
@@ -139,10 +141,12 @@ typedef struct BalParams {
  *             its open flows and one more would take.  flow_ns is learned
  *             from the reports: CPU busy time between reports (cpu_pct *
  *             interval) over the flows that ended meanwhile, summed over
- *             at least 32 flows, then averaged (new samples weigh 1/4).
+ *             at least 32 flows (or 4 over at least a second), then
+ *             averaged (new samples weigh 1/4).
  *             A blade with nothing learned yet counts, in bal_pick(), at
- *             the mean flow_ns of the members that have one; while no
- *             member has one (a cold start), bal_pick() places by NET.
+ *             the mean flow_ns of the members that have one times
+ *             (100 + cpu_pct) / 100; while no member has one (a cold
+ *             start), bal_pick() places by NET.
  *             The default.
  */
 typedef enum BalUtilEstimator {
