@@ -783,23 +783,25 @@ static void test_set_policy(void)
  * never goes there while the others are idle; a burst gives it half the
  * share of each of the others.
  */
+static void unlearned_busy_group(Group *g)
+{
+    group_init(g, BAL_POLICY_UTIL, NULL, 3, 17);
+    g->b[0].flow_ns = 2000;
+    g->b[1].flow_ns = 2000;
+    bal_report(&g->b[2], 100, 0, 1);
+}
+
 static void test_backlog_unlearned_busy(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 17);
-    g.b[0].flow_ns = 2000;
-    g.b[1].flow_ns = 2000;
-    bal_report(&g.b[2], 100, 0, 1);
+    unlearned_busy_group(&g);
     for (unsigned i = 0; i < 100; i++) {
         int k = group_pick(&g, 2, false);
 
         g_assert_cmpint(k, !=, 2);
     }
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 17);
-    g.b[0].flow_ns = 2000;
-    g.b[1].flow_ns = 2000;
-    bal_report(&g.b[2], 100, 0, 1);
+    unlearned_busy_group(&g);
     for (unsigned i = 0; i < 500; i++) {
         group_pick(&g, 2, true);
     }
