@@ -13,6 +13,7 @@ numbers each switch's chain ports (chain0, chain1, ...) in the order of
 the links in the file.
 """
 
+import collections
 import dataclasses
 import difflib
 import ipaddress
@@ -774,17 +775,18 @@ def _links(nodes, heads, fabric):
 
 
 def _path(joined, a, b):
-    """Chassis from a to b over the links seen so far (a tree)."""
+    """Chassis from a to b over the links seen so far (a tree), breadth
+    first."""
     back = {a: None}
-    todo = [a]
-    while todo:
-        x = todo.pop(0)
+    frontier = collections.deque([a])
+    while frontier:
+        x = frontier.popleft()
         if x == b:
             break
         for y in joined[x]:
             if y not in back:
                 back[y] = x
-                todo.append(y)
+                frontier.append(y)
     path = [b]
     while back[path[-1]] is not None:
         path.append(back[path[-1]])
