@@ -542,4 +542,13 @@ void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
     b->since_report = 0;
     b->active_at_report = b->active;
     b->closed_at_report = b->closed;
+    b->has_contention = false;
+}
+
+void bal_report_contention(BalBlade *b, unsigned psi_permille,
+                           unsigned runnable)
+{
+    b->has_contention = true;
+    b->psi_permille = psi_permille > 1000 ? 1000 : psi_permille;
+    b->runnable = runnable > BAL_MAX_RUNNABLE ? BAL_MAX_RUNNABLE : runnable;
 }

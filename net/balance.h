@@ -105,6 +105,14 @@ typedef struct BalBlade {
     uint32_t idle_reports;
     /* Added: when the current est_ sums began (BACKLOG). */
     uint64_t est_since_ns;
+    /*
+     * Contention figures of the latest report, set by
+     * bal_report_contention() after bal_report(); a report without them
+     * (a blade that sends only CPU and interrupt %) clears has_contention.
+     */
+    bool has_contention;
+    uint16_t psi_permille;      /* CPU pressure "some", 0..1000 */
+    uint16_t runnable;          /* runnable tasks when it was taken */
 } BalBlade;
 
 typedef struct BalParams {
@@ -201,6 +209,17 @@ void bal_closed(BalBlade *b);
 /* @b reported new figures (values above 100 are taken as 100). */
 void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
                 uint64_t now);
+
+/*
+ * The report just given to bal_report() also carried contention figures:
+ * @psi_permille, the share of the report interval in which runnable tasks
+ * waited for a CPU (Linux PSI "some", 0..1000; above is taken as 1000),
+ * and @runnable, the runnable tasks (above BAL_MAX_RUNNABLE is taken as
+ * that).
+ */
+#define BAL_MAX_RUNNABLE 1023
+void bal_report_contention(BalBlade *b, unsigned psi_permille,
+                           unsigned runnable);
 
 /*
  * The util policy's score of @b (lower is better): what the policy
