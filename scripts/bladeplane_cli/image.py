@@ -25,6 +25,10 @@ MANIFEST = os.path.join(IMAGES, "manifest.json")
 # images/rootfs/ is copied into the initramfs as it is (init, scripts,
 # the web service); executable files stay executable.
 ROOTFS = os.path.join(REPO, "images", "rootfs")
+# The blade's own small programs (images/programs/NAME.c, one file each):
+# built static, so the image needs no C library for them, into usr/bin/NAME.
+PROGRAMS = os.path.join(REPO, "images", "programs")
+PROGRAMS_OUT = os.path.join(IMAGES, "programs")
 KERNEL_META = "linux-image-cloud-amd64"
 # Debian programs the blade carries beyond busybox, with the data they read.
 # Their shared libraries are found from the ELF files themselves.
@@ -280,7 +284,8 @@ def busybox_applets(busybox):
     return [l.strip() for l in text.splitlines() if l.strip()]
 
 
-def write_initramfs(path, busybox, groot, abi, module=None, modules=None):
+def write_initramfs(path, busybox, groot, abi, module=None, modules=None,
+                    programs=None):
     with open(busybox, "rb") as f:
         bb = f.read()
     tmp = path + ".tmp"
@@ -308,6 +313,9 @@ def write_initramfs(path, busybox, groot, abi, module=None, modules=None):
             for rel, full, executable in rootfs_files():
                 with open(full, "rb") as f:
                     cpio.file(rel, f.read(), 0o755 if executable else 0o644)
+            for rel, binary in sorted((programs or {}).items()):
+                with open(binary, "rb") as f:
+                    cpio.file(rel, f.read(), 0o755)
             cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
             cpio.file("etc/group", b"root:x:0:\n")
             cpio.close()
@@ -326,9 +334,34 @@ def rootfs_files():
     return found
 
 
+def program_sources():
+    """(name, source path) of each program in images/programs/."""
+    try:
+        names = sorted(n for n in os.listdir(PROGRAMS) if n.endswith(".c"))
+    except FileNotFoundError:
+        return []
+    return [(n[:-2], os.path.join(PROGRAMS, n)) for n in names]
+
+
+def build_programs():
+    """Compile images/programs/*.c; {path in the image: binary}."""
+    built = {}
+    log = os.path.join(LOGS, "image-programs.log")
+    for name, src in program_sources():
+        out = os.path.join(ensure_dir(PROGRAMS_OUT), name)
+        if (not os.path.exists(out) or
+                os.path.getmtime(out) < os.path.getmtime(src)):
+            run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
+                 "-o", out + ".tmp", src], log=log)
+            os.replace(out + ".tmp", out)
+        built[f"usr/bin/{name}"] = out
+    return built
+
+
 def inputs_digest(parts):
     h = hashlib.sha256()
-    for rel, full, executable in rootfs_files() + [
+    sources = [(f"programs/{n}.c", src, False) for n, src in program_sources()]
+    for rel, full, executable in rootfs_files() + sources + [
             ("builder", os.path.abspath(__file__), False)]:
         h.update(f"{rel} {executable}\n".encode())
         with open(full, "rb") as f:
@@ -390,7 +423,7 @@ def build(force=False):
     os.replace(KERNEL + ".tmp", KERNEL)
     write_initramfs(INITRAMFS, os.path.join(broot, "bin", "busybox"),
                     guest_root(parts["guest_packages"]), abi, ko,
-                    module_files(kroot, abi))
+                    module_files(kroot, abi), build_programs())
     manifest = dict(parts, abi=abi, inputs=digest, kernel=KERNEL,
                     initramfs=INITRAMFS)
     write_manifest(manifest, lists)

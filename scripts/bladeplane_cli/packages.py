@@ -17,6 +17,8 @@ PACKAGES = [
     "seabios", "qemu-system-data",
     # blade image
     "cpio", "gzip", "kmod",
+    # the blade's own static programs (images/programs/)
+    "libc6-dev",
     # fuzz targets and sanitizers
     "clang", "libclang-rt-14-dev",
 ]
