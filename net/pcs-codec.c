@@ -351,7 +351,7 @@ static AVX2_FN unsigned data_rd_avx2(const uint8_t *in, size_t n,
 }
 
 typedef struct DecK {
-    __m256i d6[4], d4[5], low4, range, x5, off, hib;
+    __m256i d6[4], d4[5], low4, x5, off, hib, c40;
 } DecK;
 
 /* The part of decoding 32 code groups that needs no RD. */
@@ -365,10 +365,9 @@ typedef struct Dec32 {
  * Decode 32 code groups to @out as if they were valid data, and find
  * which are valid at either RD (the 6b sub-block at that RD, the 4b one at
  * the RD after the 6b one in the context its "ei" bits give; see
- * pcs_simd_dec* in pcs-codec.h).  False, with nothing stored, if a code
- * group is out of range.
+ * pcs_simd_dec* in pcs-codec.h).
  */
-AVX2_INLINE bool dec32_front_avx2(const uint16_t *in, uint8_t *out,
+AVX2_INLINE void dec32_front_avx2(const uint16_t *in, uint8_t *out,
                                   const DecK *k, Dec32 *d)
 {
     /*
@@ -383,9 +382,7 @@ AVX2_INLINE bool dec32_front_avx2(const uint16_t *in, uint8_t *out,
         _mm_loadu_si128((const __m128i *)(in + 24)), 1);
     __m256i s6, s4, ix, ixh, p, c4, t, ok;
 
-    if (!_mm256_testz_si256(_mm256_or_si256(a, b), k->range)) {
-        return false;
-    }
+    /* abcdei, and 64 or more (saturated) for values above 0x3ff */
     s6 = _mm256_packus_epi16(_mm256_srli_epi16(a, 4),
                              _mm256_srli_epi16(b, 4));
     s4 = _mm256_packus_epi16(_mm256_and_si256(a, k->low4),
@@ -401,8 +398,12 @@ AVX2_INLINE bool dec32_front_avx2(const uint16_t *in, uint8_t *out,
         _mm256_and_si256(p, k->x5), _mm256_shuffle_epi8(k->d4[0], s4)));
     /* bit 7 of both: unbalanced */
     d->flips = _mm256_movemask_epi8(_mm256_xor_si256(p, c4));
-    /* the contexts the 4b sub-block is valid in and the 6b one gives */
-    t = _mm256_and_si256(c4, _mm256_shuffle_epi8(k->d4[2], s6));
+    /*
+     * The contexts the 4b sub-block is valid in and the 6b one gives; none
+     * out of range (bit 7 of the index set: pshufb gives 0).
+     */
+    t = _mm256_and_si256(c4, _mm256_shuffle_epi8(
+        k->d4[2], _mm256_adds_epu8(s6, k->c40)));
     /* bit 6 valid at RD-, bit 5 at RD+: unbalanced 6b swaps the columns */
     ok = _mm256_and_si256(p, _mm256_blendv_epi8(
         _mm256_shuffle_epi8(k->d4[3], t), _mm256_shuffle_epi8(k->d4[4], t),
@@ -410,7 +411,6 @@ AVX2_INLINE bool dec32_front_avx2(const uint16_t *in, uint8_t *out,
     ok = _mm256_add_epi8(ok, ok);
     d->ok_neg = _mm256_movemask_epi8(ok);
     d->ok_pos = _mm256_movemask_epi8(_mm256_add_epi8(ok, ok));
-    return true;
 }
 
 static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
@@ -420,7 +420,6 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
     size_t i = 0;
     Dec32 d, next;
     DecK k;
-    bool more;
 
     if (n < 32) {
         return pcs_decode_data_scalar(in, n, out, rd);
@@ -432,21 +431,21 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
         k.d4[j] = tab16_avx2(pcs_simd_dec4[j]);
     }
     k.low4 = _mm256_set1_epi16(0xf);
-    k.range = _mm256_set1_epi16((short)0xfc00);
     OPAQUE(k.low4);
-    OPAQUE(k.range);
     k.x5 = bcast8_avx2(0x1f);
     k.off = bcast8_avx2(0x70);
     k.hib = bcast8_avx2(0x80);
+    k.c40 = bcast8_avx2(0x40);
 
-    more = dec32_front_avx2(in, out, &k, &next);
-    while (more) {
+    dec32_front_avx2(in, out, &k, &next);
+    for (; i + 32 <= n; i += 32) {
         uint32_t before, bad;
 
         d = next;
         before = rd_before32(d.flips, &rdm);
-        more = i + 64 <= n &&
-               dec32_front_avx2(in + i + 32, out + i + 32, &k, &next);
+        if (i + 64 <= n) {
+            dec32_front_avx2(in + i + 32, out + i + 32, &k, &next);
+        }
         bad = ~((d.ok_neg & ~before) | (d.ok_pos & before));
         if (bad) {
             unsigned j = __builtin_ctz(bad);
@@ -454,9 +453,7 @@ static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
             *rd = (before >> j) & 1;
             return i + j;
         }
-        i += 32;
     }
-    /* the rest, or from a block with a code group out of range */
     *rd = rdm & 1;
     return i + pcs_decode_data_scalar(in + i, n - i, out + i, rd);
 }
