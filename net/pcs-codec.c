@@ -279,12 +279,41 @@ AVX2_INLINE void enc32_front_avx2(const uint8_t *in, const EncK *k,
     e->flips = _mm256_movemask_epi8(_mm256_xor_si256(e->c6n, e->c4n));
 }
 
+/* The rest of encoding 32 octets, given the RD before each (bit i). */
+AVX2_INLINE void enc32_back_avx2(const Enc32 *e, uint32_t before,
+                                 const EncK *k, uint16_t *out)
+{
+    __m256i c6p, c4p, rm, c6, c4, a7, lo, hi;
+
+    c6p = lut32_avx2(k->e6[2], k->e6[3], e->ix, e->ixh);
+    c4p = _mm256_shuffle_epi8(k->e4[1], e->y);
+    /* RD before each octet as byte masks, all ones at RD+ */
+    rm = _mm256_shuffle_epi8(_mm256_set1_epi32((int)before), k->spread);
+    rm = _mm256_cmpeq_epi8(_mm256_and_si256(rm, k->bit), k->bit);
+    c6 = _mm256_blendv_epi8(e->c6n, c6p, rm);
+    /* bit 7: RD after the 6b sub-block */
+    c4 = _mm256_blendv_epi8(e->c4n, c4p, _mm256_xor_si256(rm, c6));
+    /* bit 6 of both: the alternate D.x.7, moved to bit 7 */
+    a7 = _mm256_and_si256(c6, c4);
+    a7 = _mm256_add_epi8(a7, a7);
+    c4 = _mm256_blendv_epi8(c4, _mm256_xor_si256(c4, k->c09), a7);
+    c6 = _mm256_and_si256(c6, k->c3f);
+    c4 = _mm256_and_si256(c4, k->c0f);
+    /* code groups 0-7 and 16-23, then 8-15 and 24-31 */
+    lo = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(c4, c6), k->weights);
+    hi = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(c4, c6), k->weights);
+    _mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(lo));
+    _mm_storeu_si128((__m128i *)(out + 8), _mm256_castsi256_si128(hi));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm256_extracti128_si256(lo, 1));
+    _mm_storeu_si128((__m128i *)(out + 24), _mm256_extracti128_si256(hi, 1));
+}
+
 static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
                                 unsigned *rd)
 {
-    uint32_t rdm = -(uint32_t)*rd;
+    uint32_t rdm = -(uint32_t)*rd, before;
     size_t i = 0;
-    Enc32 e, next;
+    Enc32 a, b;
     EncK k;
 
     if (n < 32) {
@@ -292,40 +321,22 @@ static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
         return;
     }
     enc_consts_avx2(&k);
-    enc32_front_avx2(in, &k, &next);
-    for (; i + 32 <= n; i += 32) {
-        __m256i c6p, c4p, rm, c6, c4, a7, lo, hi;
-        uint32_t before;
-
-        e = next;
-        before = rd_before32(e.flips, &rdm);
-        if (i + 64 <= n) {
-            enc32_front_avx2(in + i + 32, &k, &next);
+    /* two blocks a step, in turn a and b, so that neither is copied */
+    enc32_front_avx2(in, &k, &a);
+    for (; i + 64 <= n; i += 64) {
+        before = rd_before32(a.flips, &rdm);
+        enc32_front_avx2(in + i + 32, &k, &b);
+        enc32_back_avx2(&a, before, &k, out + i);
+        before = rd_before32(b.flips, &rdm);
+        if (i + 96 <= n) {
+            enc32_front_avx2(in + i + 64, &k, &a);
         }
-        c6p = lut32_avx2(k.e6[2], k.e6[3], e.ix, e.ixh);
-        c4p = _mm256_shuffle_epi8(k.e4[1], e.y);
-        /* RD before each octet as byte masks, all ones at RD+ */
-        rm = _mm256_shuffle_epi8(_mm256_set1_epi32((int)before), k.spread);
-        rm = _mm256_cmpeq_epi8(_mm256_and_si256(rm, k.bit), k.bit);
-        c6 = _mm256_blendv_epi8(e.c6n, c6p, rm);
-        /* bit 7: RD after the 6b sub-block */
-        c4 = _mm256_blendv_epi8(e.c4n, c4p, _mm256_xor_si256(rm, c6));
-        /* bit 6 of both: the alternate D.x.7, moved to bit 7 */
-        a7 = _mm256_and_si256(c6, c4);
-        a7 = _mm256_add_epi8(a7, a7);
-        c4 = _mm256_blendv_epi8(c4, _mm256_xor_si256(c4, k.c09), a7);
-        c6 = _mm256_and_si256(c6, k.c3f);
-        c4 = _mm256_and_si256(c4, k.c0f);
-        /* code groups 0-7 and 16-23, then 8-15 and 24-31 */
-        lo = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(c4, c6), k.weights);
-        hi = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(c4, c6), k.weights);
-        _mm_storeu_si128((__m128i *)(out + i), _mm256_castsi256_si128(lo));
-        _mm_storeu_si128((__m128i *)(out + i + 8),
-                         _mm256_castsi256_si128(hi));
-        _mm_storeu_si128((__m128i *)(out + i + 16),
-                         _mm256_extracti128_si256(lo, 1));
-        _mm_storeu_si128((__m128i *)(out + i + 24),
-                         _mm256_extracti128_si256(hi, 1));
+        enc32_back_avx2(&b, before, &k, out + i + 32);
+    }
+    if (i + 32 <= n) {
+        /* a holds the last block */
+        enc32_back_avx2(&a, rd_before32(a.flips, &rdm), &k, out + i);
+        i += 32;
     }
     *rd = rdm & 1;
     pcs_encode_data_scalar(in + i, n - i, out + i, rd);
