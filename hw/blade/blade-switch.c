@@ -178,11 +178,6 @@ SwitchCore *blade_switch_core(BladeSwitchState *s)
     return s->core;
 }
 
-static const char *bsw_path(BladeSwitchState *s)
-{
-    return object_get_canonical_path(OBJECT(s));
-}
-
 /* ---- queues -------------------------------------------------------------- */
 
 static void queue_init(BswQueue *q, unsigned limit)
@@ -373,7 +368,9 @@ static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
     trace_blade_switch_blade(slot, in, reason);
     /* Blades of other chassis are their own chassis's to announce. */
     if (slot < SW_MAX_BLADES) {
-        qapi_event_send_blade_switch_blade(bsw_path(s), slot, in, reason);
+        g_autofree char *path = object_get_canonical_path(OBJECT(s));
+
+        qapi_event_send_blade_switch_blade(path, slot, in, reason);
     }
 }
 
@@ -445,6 +442,7 @@ void blade_switch_changed(BladeSwitchState *s)
 static void bsw_port_update_link(BswPort *p)
 {
     BladeSwitchState *s = p->s;
+    g_autofree char *path = NULL;
     bool connected, sync, up;
 
     if (p->kind == SW_PORT_SLOT) {
@@ -464,8 +462,9 @@ static void bsw_port_update_link(BswPort *p)
     p->connected = connected;
     p->sync = sync;
     trace_blade_switch_port_link(p->name, up, connected, sync);
-    qapi_event_send_blade_switch_port_link(bsw_path(s), p->name, up,
-                                           connected, sync);
+    path = object_get_canonical_path(OBJECT(s));
+    qapi_event_send_blade_switch_port_link(path, p->name, up, connected,
+                                           sync);
     if (up != p->link) {
         p->link = up;
         swcore_port_link(s->core, p->index, up, blade_switch_now());
@@ -1322,12 +1321,13 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
                                                  g_get_tmp_dir(),
                                                  "bladeplane-XXXXXX", NULL);
 
-        s->backplane = g_mkdtemp_full(g_steal_pointer(&tmpl), 0700);
-        if (!s->backplane) {
+        /* g_mkdtemp_full() fills the template in, or leaves it ours. */
+        if (!g_mkdtemp_full(tmpl, 0700)) {
             error_setg_errno(errp, errno, "blade-switch: cannot create a "
                              "backplane directory");
             return false;
         }
+        s->backplane = g_steal_pointer(&tmpl);
         s->backplane_made = true;
         return true;
     }
