@@ -1212,7 +1212,12 @@ QDict *blade_switch_state(BladeSwitchState *s)
 
     put_mac(sw, "mac", s->mac.a);
     qdict_put_int(sw, "slots", s->slots);
-    qdict_put_str(sw, "backplane", s->backplane);
+    /* Without slots the switch needs no backplane, and makes none. */
+    if (s->backplane) {
+        qdict_put_str(sw, "backplane", s->backplane);
+    } else {
+        qdict_put_null(sw, "backplane");
+    }
     put_u64(sw, "now_ms", now / SCALE_MS);
     qdict_put(top, "switch", sw);
 

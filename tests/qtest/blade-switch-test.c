@@ -883,6 +883,79 @@ static void test_hmp(void)
 }
 
 /*
+ * A switch without slots needs no backplane: a central switch (chain
+ * ports only), one with just an uplink, one with no ports at all.  Its
+ * state, HMP and rules work without one (the state said "backplane" with a
+ * NULL string, and crashed).
+ */
+static void test_no_slots(void)
+{
+    /* Port properties (JSON), and the netdevs (socket pairs) they use. */
+    static const struct {
+        const char *props;
+        unsigned netdevs;
+    } cases[] = {
+        { "", 0 },
+        { ", \"uplink\": \"n0\"", 1 },
+        { ", \"chain\": [\"n0\", \"n1\"]", 2 },
+    };
+    unsigned i, k;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GString) args = g_string_new("-M blade-chassis");
+        g_autofree char *out = NULL;
+        int sv[2][2];
+        QTestState *qts;
+        QDict *r, *st, *sw;
+
+        for (k = 0; k < cases[i].netdevs; k++) {
+            g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[k]), ==,
+                            0);
+            g_string_append_printf(args, " -netdev socket,id=n%u,fd=%d", k,
+                                   sv[k][1]);
+        }
+        qts = qtest_initf("%s -device '{\"driver\": \"blade-switch\", "
+                          "\"id\": \"switch\", \"slots\": 0%s}'",
+                          args->str, cases[i].props);
+        for (k = 0; k < cases[i].netdevs; k++) {
+            close(sv[k][1]);
+        }
+
+        st = sh_state(&(SwHarness){ .qts = qts });
+        sw = qdict_get_qdict(st, "switch");
+        g_assert_cmpint(qdict_get_int(sw, "slots"), ==, 0);
+        g_assert_cmpint(qobject_type(qdict_get(sw, "backplane")), ==,
+                        QTYPE_QNULL);
+        g_assert_cmpuint(qlist_size(qdict_get_qlist(st, "ports")), ==,
+                         cases[i].netdevs);
+        qobject_unref(st);
+
+        /* A rule may name no slot it lacks, but may use remote blades. */
+        r = qtest_qmp(qts, "{ 'execute': 'blade-switch-add-service', "
+                      "'arguments': { 'name': 'web', 'vip': %s, "
+                      "'protocol': 'tcp', 'blades': [0] } }", VIP);
+        g_assert(qdict_haskey(r, "error"));
+        qobject_unref(r);
+        r = qtest_qmp(qts, "{ 'execute': 'blade-switch-add-service', "
+                      "'arguments': { 'name': 'web', 'vip': %s, "
+                      "'protocol': 'tcp', 'blades': [], 'remote': true } }",
+                      VIP);
+        g_assert(qdict_haskey(r, "return"));
+        qobject_unref(r);
+        /* Timers and the scheduler run with no slot to look at. */
+        qtest_clock_step(qts, 200 * 1000 * 1000ll);
+
+        out = qtest_hmp(qts, "info blade-switch");
+        g_assert_nonnull(strstr(out, "0 slots, backplane -"));
+        g_assert_nonnull(strstr(out, "web"));
+        qtest_quit(qts);
+        for (k = 0; k < cases[i].netdevs; k++) {
+            close(sv[k][0]);
+        }
+    }
+}
+
+/*
  * What the switch allocates for its QMP events, its state and its HMP
  * command is freed again.  QEMU runs with LeakSanitizer preloaded (GCC's
  * runtime, liblsan.so.0, installed with gcc): at exit it lists every block
@@ -992,6 +1065,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);
     qtest_add_func("/blade-switch/hmp", test_hmp);
+    qtest_add_func("/blade-switch/no-slots", test_no_slots);
     qtest_add_func("/blade-switch/no-leaks", test_no_leaks);
     return g_test_run();
 }
