@@ -11,6 +11,7 @@
  *
  *   mac        blade 2 sends to blade 3 with a random source MAC each frame
  *   lane-loop  a process connects to slot 4's socket and closes, in a loop
+ *              (and how many QMP events the switch sent meanwhile)
  *   ctrl       a neighbour on the chain port sends fresh control frames
  *              (a real net/fabric.c speaker announcing 64 blades, one new
  *              advertisement per frame), the switch without a key
@@ -199,7 +200,19 @@ typedef struct Bench {
     uint64_t vclock_wall_ns;    /* wall time the virtual clock was set to */
     uint64_t legit_sent;
     uint64_t legit_rx;          /* blade 1: frames from blade 0 */
+    uint64_t qmp_events;        /* BLADE_SWITCH_* events received */
 } Bench;
+
+static bool bench_count_event(QTestState *qts, const char *name,
+                              QDict *event, void *opaque)
+{
+    Bench *b = opaque;
+
+    if (g_str_has_prefix(name, "BLADE_SWITCH_")) {
+        b->qmp_events++;
+    }
+    return true;
+}
 
 /*
  * Count what blade 1 got from blade 0.  Floods reach it too once its MAC
@@ -236,6 +249,7 @@ static void bench_start(Bench *b, bool key)
     o.json = json;
     memset(b, 0, sizeof(*b));
     sh_start_opts(&b->h, &o);
+    qtest_qmp_set_event_callback(b->h.qts, bench_count_event, b);
     close(sv[1]);
     b->nb.fd = sv[0];
     for (i = 0; i < 4; i++) {
@@ -282,6 +296,7 @@ typedef struct Phase {
     double legit_fps;           /* what blade 1 received, per second */
     double sent_fps;            /* what blade 0 could send, per second */
     double flood_per_s;         /* frames or connect/close cycles */
+    uint64_t qmp_events;        /* the switch's QMP events meanwhile */
     uint64_t slot1_drops;       /* egress drops at blade 1's port */
 } Phase;
 
@@ -337,6 +352,7 @@ static Phase bench_phase(Bench *b, Flood flood)
     uint64_t rx0 = b->legit_rx, sink0 = b->h.blades[3].nrx;
     uint64_t sent0 = b->nb.sent, floods = 0;
     uint64_t drops0 = sh_port_stat(&b->h, 1, "tx_drops");
+    uint64_t events0 = b->qmp_events;
     Phase ph;
 
     sh_eth(f, b->h.blades[1].mac, b->h.blades[0].mac, 0x88b6);
@@ -377,6 +393,7 @@ static Phase bench_phase(Bench *b, Flood flood)
     bench_count_legit(b);
     nb_read(&b->nb);
     ph.slot1_drops = sh_port_stat(&b->h, 1, "tx_drops") - drops0;
+    ph.qmp_events = b->qmp_events - events0;
     return ph;
 }
 
@@ -456,6 +473,7 @@ int main(int argc, char **argv)
     printf("flood_mac_slot1_tx_drops: %" PRIu64 "\n", mac.slot1_drops);
     printf("flood_lane_cycles_per_s: %.0f\n", loop.flood_per_s);
     printf("flood_lane_rate_ratio: %.3f\n", loop.legit_fps / base.legit_fps);
+    printf("flood_lane_qmp_events: %" PRIu64 "\n", loop.qmp_events);
     printf("flood_ctrl_sent_per_s: %.0f\n", ctrl.flood_per_s);
     printf("flood_ctrl_rate_ratio: %.3f\n", ctrl.legit_fps / base.legit_fps);
     printf("flood_ctrl_key_sent_per_s: %.0f\n", ctrl_key.flood_per_s);
