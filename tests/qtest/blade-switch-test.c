@@ -1151,6 +1151,14 @@ static void test_no_leaks(void)
     /* Nothing leaked at all writes no report. */
     log_path = g_strdup_printf("%s/lsan.%d", dir, (int)pid);
     if (g_file_get_contents(log_path, &report, NULL, NULL)) {
+        if (strstr(report, "LeakSanitizer has encountered a fatal error")) {
+            /* E.g. no ptrace() for its stop-the-world: nothing checked. */
+            g_test_message("%s", report);
+            unlink(log_path);
+            rmdir(dir);
+            g_test_skip("LeakSanitizer could not run its leak check here");
+            return;
+        }
         blocks = g_strsplit(report, "\n\n", -1);
         for (i = 0; blocks[i]; i++) {
             if (!strstr(blocks[i], " leak of ")) {
