@@ -189,6 +189,7 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
     Error *err = NULL;
     BladeSwitchState *s = blade_switch_find(id, &err);
     g_autoptr(QDict) st = NULL;
+    g_autofree char *path = NULL;
     QDict *sw;
     QListEntry *e;
 
@@ -198,9 +199,9 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
     }
     st = blade_switch_state(s);
     sw = qdict_get_qdict(st, "switch");
+    path = object_get_canonical_path(OBJECT(s));
     monitor_printf(mon, "blade-switch %s: MAC %s, %" PRId64 " slots, "
-                   "backplane %s\n",
-                   object_get_canonical_path(OBJECT(s)),
+                   "backplane %s\n", path,
                    qdict_get_str(sw, "mac"), num(sw, "slots"),
                    qdict_get_try_str(sw, "backplane") ?: "-");
 

@@ -52,6 +52,29 @@
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
 #define BSW_WIRE_OVERHEAD   24
 #define BSW_POLL_NS         (100 * SCALE_MS)   /* netdev link polling */
+/* QMP events: one per port or slot per period (docs/switch-blade.md). */
+#define BSW_EVENT_PERIOD_NS NANOSECONDS_PER_SECOND
+#define BSW_REASON_LEN      48
+
+/*
+ * QMP events are coalesced as QEMU throttles its own guest-triggerable
+ * events (monitor/monitor.c), but for each port and each slot apart, and
+ * on the chassis clock: a change after a quiet period is sent at once and
+ * opens a period; changes within it update the state that is sent when
+ * it ends (and that opens another).  The last state always gets through.
+ * QEMU's table of throttled events is its own, keyed by event name.
+ */
+typedef struct BswEventGate {
+    int64_t period_end;         /* changes before this are held */
+    bool held;                  /* one is: send the latest at period_end */
+} BswEventGate;
+
+/* The latest rotation state of a slot's blade, for BLADE_SWITCH_BLADE. */
+typedef struct BswBladeEvent {
+    BswEventGate gate;
+    bool in_rotation;
+    char reason[BSW_REASON_LEN];
+} BswBladeEvent;
 
 typedef struct BswFrame {
     QSIMPLEQ_ENTRY(BswFrame) next;
@@ -108,6 +131,7 @@ struct BswPort {
     bool link;
     bool connected;
     bool sync;
+    BswEventGate link_gate;     /* BLADE_SWITCH_PORT_LINK */
 
     /* device-level counters (the core counts its own) */
     uint64_t tx_drops;          /* egress queue full, link down, refused */
@@ -127,6 +151,9 @@ struct BladeSwitchState {
     unsigned rr_next;
     QEMUTimer *core_timer;
     uint64_t core_timer_at;
+    /* QMP events held back (BswEventGate) */
+    QEMUTimer *event_timer;
+    BswBladeEvent blade_events[SW_MAX_BLADES];
     bool backplane_made;        /* the directory is ours to remove */
     Notifier exit;
     /* netdev ports: link polled (stream netdevs do not tell their peer) */
@@ -176,11 +203,6 @@ uint64_t blade_switch_now(void)
 SwitchCore *blade_switch_core(BladeSwitchState *s)
 {
     return s->core;
-}
-
-static const char *bsw_path(BladeSwitchState *s)
-{
-    return object_get_canonical_path(OBJECT(s));
 }
 
 /* ---- queues -------------------------------------------------------------- */
@@ -339,6 +361,81 @@ bool blade_switch_capture(BladeSwitchState *s, const char *port,
     return true;
 }
 
+/* ---- QMP events ---------------------------------------------------------- */
+
+/*
+ * Whether a change may be sent now.  If not, it is held: the event timer
+ * sends the latest state when the gate's period ends.
+ */
+static bool bsw_event_pass(BladeSwitchState *s, BswEventGate *g)
+{
+    int64_t now = blade_switch_now();
+
+    if (now >= g->period_end) {
+        g->period_end = now + BSW_EVENT_PERIOD_NS;
+        g->held = false;
+        return true;
+    }
+    g->held = true;
+    timer_mod_anticipate(s->event_timer, g->period_end);
+    return false;
+}
+
+/* Whether @g holds a change whose period has ended (then open the next). */
+static bool bsw_event_release(BswEventGate *g, int64_t now, int64_t *next)
+{
+    if (!g->held) {
+        return false;
+    }
+    if (now < g->period_end) {
+        *next = MIN(*next, g->period_end);
+        return false;
+    }
+    g->held = false;
+    g->period_end = now + BSW_EVENT_PERIOD_NS;
+    return true;
+}
+
+static void bsw_send_port_link(BladeSwitchState *s, BswPort *p, bool up)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(s));
+
+    qapi_event_send_blade_switch_port_link(path, p->name, up, p->connected,
+                                           p->sync);
+}
+
+static void bsw_send_blade(BladeSwitchState *s, unsigned slot)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(s));
+    BswBladeEvent *e = &s->blade_events[slot];
+
+    qapi_event_send_blade_switch_blade(path, slot, e->in_rotation,
+                                       e->reason);
+}
+
+static void bsw_event_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    int64_t now = blade_switch_now(), next = INT64_MAX;
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (bsw_event_release(&p->link_gate, now, &next)) {
+            bsw_send_port_link(s, p, p->link);
+        }
+    }
+    for (i = 0; i < SW_MAX_BLADES; i++) {
+        if (bsw_event_release(&s->blade_events[i].gate, now, &next)) {
+            bsw_send_blade(s, i);
+        }
+    }
+    if (next != INT64_MAX) {
+        timer_mod(s->event_timer, next);
+    }
+}
+
 /* ---- the forwarding engine's callbacks ----------------------------------- */
 
 static void bsw_schedule(BladeSwitchState *s)
@@ -373,7 +470,15 @@ static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
     trace_blade_switch_blade(slot, in, reason);
     /* Blades of other chassis are their own chassis's to announce. */
     if (slot < SW_MAX_BLADES) {
-        qapi_event_send_blade_switch_blade(bsw_path(s), slot, in, reason);
+        BswBladeEvent *e = &s->blade_events[slot];
+
+        e->in_rotation = in;
+        pstrcpy(e->reason, sizeof(e->reason), reason);
+        if (bsw_event_pass(s, &e->gate)) {
+            bsw_send_blade(s, slot);
+        } else {
+            trace_blade_switch_blade_event_held(slot);
+        }
     }
 }
 
@@ -464,8 +569,11 @@ static void bsw_port_update_link(BswPort *p)
     p->connected = connected;
     p->sync = sync;
     trace_blade_switch_port_link(p->name, up, connected, sync);
-    qapi_event_send_blade_switch_port_link(bsw_path(s), p->name, up,
-                                           connected, sync);
+    if (bsw_event_pass(s, &p->link_gate)) {
+        bsw_send_port_link(s, p, up);
+    } else {
+        trace_blade_switch_link_event_held(p->name);
+    }
     if (up != p->link) {
         p->link = up;
         swcore_port_link(s->core, p->index, up, blade_switch_now());
@@ -1213,7 +1321,12 @@ QDict *blade_switch_state(BladeSwitchState *s)
 
     put_mac(sw, "mac", s->mac.a);
     qdict_put_int(sw, "slots", s->slots);
-    qdict_put_str(sw, "backplane", s->backplane);
+    /* Without slots the switch needs no backplane, and makes none. */
+    if (s->backplane) {
+        qdict_put_str(sw, "backplane", s->backplane);
+    } else {
+        qdict_put_null(sw, "backplane");
+    }
     put_u64(sw, "now_ms", now / SCALE_MS);
     qdict_put(top, "switch", sw);
 
@@ -1322,12 +1435,13 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
                                                  g_get_tmp_dir(),
                                                  "bladeplane-XXXXXX", NULL);
 
-        s->backplane = g_mkdtemp_full(g_steal_pointer(&tmpl), 0700);
-        if (!s->backplane) {
+        /* g_mkdtemp_full() fills the template in, or leaves it ours. */
+        if (!g_mkdtemp_full(tmpl, 0700)) {
             error_setg_errno(errp, errno, "blade-switch: cannot create a "
                              "backplane directory");
             return false;
         }
+        s->backplane = g_steal_pointer(&tmpl);
         s->backplane_made = true;
         return true;
     }
@@ -1692,6 +1806,8 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     }
     s->core_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_core_timer, s);
     s->core_timer_at = UINT64_MAX;
+    s->event_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_event_timer, s);
+    memset(s->blade_events, 0, sizeof(s->blade_events));
     s->bh = qemu_bh_new_guarded(bsw_bh, s, &dev->mem_reentrancy_guard);
 
     s->ports = g_new0(BswPort, s->slots + 1 + s->nchain);
@@ -1820,6 +1936,10 @@ static void bsw_unrealize(DeviceState *dev)
     if (s->core_timer) {
         timer_free(s->core_timer);
         s->core_timer = NULL;
+    }
+    if (s->event_timer) {
+        timer_free(s->event_timer);
+        s->event_timer = NULL;
     }
     swcore_free(s->core);
     s->core = NULL;

@@ -25,6 +25,11 @@ BENCHES = {
                "(lane to lane, lane to uplink) beside QEMU's hub with stream "
                "netdevs, forwarding latency, memory per slot and per flow",
                "tests/qtest/blade/blade-switch-bench"),
+    "flood": ("a chassis under floods (random source MACs from a blade, "
+              "slot socket connect/close loops, control frames on a chain "
+              "port with and without the key): the rate other ports keep "
+              "forwarding at, switch RSS growth (docs/security.md)",
+              "tests/qtest/blade/blade-switch-flood-bench"),
     "fabric": ("several chassis: latency a chain hop and a central switch "
                "add, frames/s across 1 to 3 chain hops, age of remote "
                "utilization when a flow is placed",
