@@ -29,6 +29,14 @@ const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
 #define PORT_PEERS          8       /* chassis remembered per port */
 #define MAX_ROOTS           16      /* roots whose liveness is followed */
 #define RETIRED             4       /* old nonces remembered per chassis */
+/*
+ * Blades held from all neighbours together: in a loop-free fabric each
+ * remote blade comes through one forwarding port, so a chassis holds at
+ * most FAB_MAX_BLADES; the margin is for rings settling.  It bounds the
+ * cost of a route computation, and so of any received frame.
+ */
+#define MAX_HELD            (4 * FAB_MAX_BLADES)
+#define ROUTE_SLOTS         (2 * FAB_MAX_BLADES)    /* a power of 2 */
 #define MAGIC               0x42504643u     /* "BPFC" */
 #define TYPE_ADVERT         1
 #define FLAG_AUTH           0x01
@@ -236,10 +244,15 @@ struct Fabric {
     uint32_t adv_root_seq;      /* in the latest advertisements */
     RootSeen roots[MAX_ROOTS];
 
-    /* best route to each remote blade, sorted */
+    /*
+     * Best route to each remote blade, sorted; recomputed only when a
+     * table it is made from changed (routes_dirty).
+     */
     Blade route[FAB_MAX_BLADES];
     unsigned n_route;
+    bool routes_dirty;
     Blade scratch[FAB_MAX_BLADES];
+    uint64_t hash_seed;         /* random: nobody aims for one hash chain */
 
     /* advertisements */
     bool started;               /* the first one went out */
@@ -319,6 +332,27 @@ static bool mac_unicast(const uint8_t *mac)
     return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
+/* A seeded 64-bit mix (splitmix64's finalizer). */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static unsigned blade_slot(const Fabric *fab, uint64_t chassis_id,
+                           const uint8_t *mac)
+{
+    uint64_t m = (uint64_t)mac[0] << 40 | (uint64_t)mac[1] << 32 |
+                 (uint64_t)mac[2] << 24 | (uint64_t)mac[3] << 16 |
+                 (uint64_t)mac[4] << 8 | mac[5];
+
+    return (unsigned)(mix64(mix64(fab->hash_seed ^ chassis_id) ^ m) &
+                      (ROUTE_SLOTS - 1));
+}
+
 static int vec_cmp(const Vec *a, const Vec *b)
 {
 #define CMP(f) do { \
@@ -394,6 +428,7 @@ Fabric *fab_new(const FabConfig *cfg, const FabOps *ops, void *opaque)
         fab->hmac = g_hmac_new(G_CHECKSUM_SHA256, fab->cfg.key,
                                fab->cfg.key_len);
     }
+    fab->hash_seed = (uint64_t)g_random_int() << 32 | g_random_int();
     fab->interval_ms = (uint16_t)ns_to_ms_up(fab->cfg.interval_ns);
     fab->root_port = -1;
     fab->root_prio = fab->cfg.priority;
@@ -593,12 +628,14 @@ static bool expire(Fabric *fab, uint64_t now)
                 continue;
             }
             if (now - pe->heard_at >= pe->dead_ns) {
+                fab->routes_dirty |= pe->have_blades;
                 peer_forget(pe);
                 changed = true;
             } else if (pe->have_blades &&
                        now - pe->blades_at >= pe->dead_ns) {
                 pe->have_blades = false;
                 pe->n_blades = 0;
+                fab->routes_dirty = true;
                 changed = true;
             }
         }
@@ -838,15 +875,20 @@ static bool route_better(const Blade *a, const Blade *b, uint64_t now)
 
 /*
  * The best route to each remote blade, from the neighbours on forwarding
- * ports.  *@changed: anything but the ages differs; *@topo: the set of
- * blades, their routes or their rotation differ (worth a triggered
- * advertisement).
+ * ports: one pass over the tables held (at most MAX_HELD entries), each
+ * blade found through a hash of (chassis, MAC).  *@changed: anything but
+ * the ages differs; *@topo: the set of blades, their routes or their
+ * rotation differ (worth a triggered advertisement).
  */
 static void compute_routes(Fabric *fab, uint64_t now, bool *changed,
                            bool *topo)
 {
     Blade *nr = fab->scratch;
+    uint16_t slot[ROUTE_SLOTS];     /* 0: free, else index in nr + 1 */
     unsigned n = 0;
+
+    memset(slot, 0, sizeof(slot));
+    fab->st.route_computations++;
 
     for (unsigned p = 0; p < fab->n_ports; p++) {
         Port *pt = &fab->port[p];
@@ -862,20 +904,25 @@ static void compute_routes(Fabric *fab, uint64_t now, bool *changed,
             }
             for (unsigned k = 0; k < pe->n_blades; k++) {
                 const Blade *b = &pe->blades[k];
-                unsigned j;
+                unsigned h = blade_slot(fab, b->chassis_id, b->mac);
 
-                for (j = 0; j < n; j++) {
-                    if (nr[j].chassis_id == b->chassis_id &&
-                        !memcmp(nr[j].mac, b->mac, 6)) {
+                /* at most half full: a free slot ends every probe */
+                while (slot[h]) {
+                    const Blade *o = &nr[slot[h] - 1];
+
+                    if (o->chassis_id == b->chassis_id &&
+                        !memcmp(o->mac, b->mac, 6)) {
                         break;
                     }
+                    h = (h + 1) & (ROUTE_SLOTS - 1);
                 }
-                if (j < n) {
-                    if (route_better(b, &nr[j], now)) {
-                        nr[j] = *b;
+                if (slot[h]) {
+                    if (route_better(b, &nr[slot[h] - 1], now)) {
+                        nr[slot[h] - 1] = *b;
                     }
                 } else if (n < FAB_MAX_BLADES) {
                     nr[n++] = *b;
+                    slot[h] = (uint16_t)n;
                 } else {
                     fab->st.rx_too_many_blades++;
                 }
@@ -922,7 +969,7 @@ static void update(Fabric *fab, uint64_t now)
 {
     bool notify[FAB_MAX_PORTS] = { false };
     bool any = expire(fab, now);
-    bool rchanged, rtopo;
+    bool rchanged = false, rtopo = false;
 
     if (compute_tree(fab, now)) {
         any = true;
@@ -940,6 +987,7 @@ static void update(Fabric *fab, uint64_t now)
         if ((old == ST_FORWARDING) != (pt->state == ST_FORWARDING)) {
             fab->st.topology_changes++;
         }
+        fab->routes_dirty = true;
         if (old == ST_FORWARDING) {
             /* what was learned through it is forgotten */
             for (unsigned i = 0; i < PORT_PEERS; i++) {
@@ -950,7 +998,10 @@ static void update(Fabric *fab, uint64_t now)
             }
         }
     }
-    compute_routes(fab, now, &rchanged, &rtopo);
+    if (fab->routes_dirty) {
+        fab->routes_dirty = false;
+        compute_routes(fab, now, &rchanged, &rtopo);
+    }
     if (any || rtopo) {
         request_adv(fab);
     }
@@ -1343,6 +1394,50 @@ static bool fresh(const Peer *pe, const Adv *a, uint64_t now)
     return !pe->alive;
 }
 
+/*
+ * Do two tables say the same: the same blades, figures and routes, the
+ * figures of the same moment (their age at receipt, less the time of
+ * receipt)?
+ */
+static bool blades_same(const Blade *a, unsigned na, const Blade *b,
+                        unsigned nb)
+{
+    if (na != nb) {
+        return false;
+    }
+    for (unsigned i = 0; i < na; i++) {
+        const Blade *x = &a[i], *y = &b[i];
+
+        if (memcmp(x->mac, y->mac, 6) || x->slot != y->slot ||
+            x->in_rotation != y->in_rotation || x->cpu != y->cpu ||
+            x->irq != y->irq || x->hops != y->hops ||
+            x->chassis_id != y->chassis_id ||
+            x->at - (uint64_t)x->age_ms * MS !=
+            y->at - (uint64_t)y->age_ms * MS ||
+            strcmp(x->chassis, y->chassis)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Blades held from every neighbour but @except. */
+static unsigned held_elsewhere(const Fabric *fab, const Peer *except)
+{
+    unsigned n = 0;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            const Peer *pe = &fab->port[p].peer[i];
+
+            if (pe != except && pe->have_blades) {
+                n += pe->n_blades;
+            }
+        }
+    }
+    return n;
+}
+
 static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
                         uint64_t now)
 {
@@ -1404,6 +1499,17 @@ static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
         return;                 /* nothing is learned on other ports */
     }
     /* a complete round replaces the table */
+    pe->blades_at = now;
+    if (pe->have_blades && blades_same(pe->blades, pe->n_blades,
+                                       pe->pend, pe->n_pend)) {
+        pe->n_pend = 0;
+        return;                 /* nothing new: the routes stand */
+    }
+    if (held_elsewhere(fab, pe) + pe->n_pend > MAX_HELD) {
+        fab->st.rx_too_many_blades++;
+        pe->n_pend = 0;
+        return;                 /* the previous table stays until it ages */
+    }
     {
         Blade *t = pe->blades;
 
@@ -1412,7 +1518,7 @@ static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
         pe->n_blades = pe->n_pend;
         pe->n_pend = 0;
         pe->have_blades = true;
-        pe->blades_at = now;
+        fab->routes_dirty = true;
     }
 }
 
@@ -1530,6 +1636,7 @@ void fab_port_link(Fabric *fab, unsigned port, bool up, uint64_t now)
     pt->self_loop_until = 0;
     if (!up) {
         for (unsigned i = 0; i < PORT_PEERS; i++) {
+            fab->routes_dirty |= pt->peer[i].have_blades;
             peer_forget(&pt->peer[i]);
         }
     }

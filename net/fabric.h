@@ -124,6 +124,12 @@ typedef struct FabStats {
     uint64_t rx_no_room;            /* too many chassis on one port */
     uint64_t rx_too_many_blades;    /* beyond FAB_MAX_BLADES, not taken */
     uint64_t tx_truncated;          /* blades left out of advertisements */
+    /*
+     * The remote blade table recomputed: when a neighbour's table changed
+     * (a complete round that says something new, a neighbour or a port
+     * lost), never for frames that change nothing.
+     */
+    uint64_t route_computations;
 } FabStats;
 
 typedef struct FabPortInfo {

@@ -1639,6 +1639,82 @@ static void test_no_room(void)
     sim_free(&sim);
 }
 
+/* ---- the cost of a frame ---- */
+
+/*
+ * @s cut to its header (part 0 of a round of two: nothing is complete),
+ * numbered @seq.  Returns its length.
+ */
+static size_t header_only(const Sent *s, uint8_t *f, uint64_t seq)
+{
+    size_t plen = P_NAME - ETH + s->f[P_NAMELEN];
+
+    memcpy(f, s->f, s->len);
+    f[P_PART] = 0;
+    f[P_PARTS] = 2;
+    f[P_NCHASSIS] = 0;
+    f[P_NBLADES] = 0;
+    put_be(f + P_LENGTH, plen, 2);
+    put_be(f + P_SEQ, seq, 8);
+    return ETH + plen;
+}
+
+/*
+ * Routes are computed again only when a table changes: frames that bring
+ * nothing new (issue 17: each recomputed every route, at 256 remote
+ * blades some 60 us a frame) leave the table and its computation alone.
+ */
+static void test_no_recompute(void)
+{
+    Sim sim;
+    Node *a, *b;
+    const Sent *s;
+    uint8_t f[FAB_MAX_FRAME];
+    size_t len;
+    uint64_t seq;
+    FabStats st;
+    unsigned changes;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, NULL, 0);
+    b = sim_node_full(&sim, 2, 32768, NULL, 40);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 4 * IV + IV / 2);
+    g_assert_true(g_queue_is_empty(&sim.q));
+    g_assert_cmpuint(n_remote(a), ==, 40);
+    s = last_sent(b, 0, 40);
+    g_assert_nonnull(s);
+    seq = get_be(s->f + P_SEQ, 8);
+    st = stats(a);
+    changes = a->remote_changes;
+    g_assert_cmpuint(st.route_computations, >, 0);
+
+    for (unsigned i = 0; i < 100; i++) {
+        len = header_only(s, f, ++seq);
+        fab_input(a->fab, 0, f, len, sim.now);
+    }
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 100);
+    g_assert_cmpuint(stats(a).route_computations, ==, st.route_computations);
+    g_assert_cmpuint(a->remote_changes, ==, changes);
+    g_assert_cmpuint(n_remote(a), ==, 40);
+
+    /* a round that changes a figure: computed once, and told */
+    memcpy(f, s->f, s->len);
+    put_be(f + P_SEQ, ++seq, 8);
+    f[s->len - 16 + 8] ^= 1;            /* cpu of the last blade */
+    fab_input(a->fab, 0, f, s->len, sim.now);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(a->remote_changes, ==, changes + 1);
+    /* the same round again, at the same moment: nothing new */
+    put_be(f + P_SEQ, ++seq, 8);
+    fab_input(a->fab, 0, f, s->len, sim.now);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 102);
+    sim_free(&sim);
+}
+
 /* ---- malformed frames ---- */
 
 typedef struct Mutation {
@@ -2132,6 +2208,7 @@ int main(int argc, char **argv)
                          test_replay);
     g_test_add_func("/fabric/id-conflict", test_id_conflict);
     g_test_add_func("/fabric/no-room", test_no_room);
+    g_test_add_func("/fabric/no-recompute", test_no_recompute);
     g_test_add_func("/fabric/malformed", test_malformed);
     g_test_add_func("/fabric/too-many-blades", test_too_many);
     g_test_add_func("/fabric/deadline", test_deadline);
