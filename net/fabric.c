@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "fabric.h"
 
@@ -18,8 +19,9 @@ const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
 
 #define MS                  1000000ULL
 #define ETH_HLEN            14
-#define HDR_LEN             68      /* fixed part of the payload */
+#define HDR_LEN             77      /* fixed part of the payload */
 #define CHASSIS_HDR         9       /* id and name length, then the name */
+#define ECHO_LEN            16      /* chassis id, challenge */
 #define ENTRY_LEN           16
 #define HMAC_LEN            32
 #define MAX_PAYLOAD         1500
@@ -28,7 +30,7 @@ const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
 #define MAX_INTERVAL_MS     10000
 #define PORT_PEERS          8       /* chassis remembered per port */
 #define MAX_ROOTS           16      /* roots whose liveness is followed */
-#define RETIRED             4       /* old nonces remembered per chassis */
+#define RECENT              4       /* our challenges echoes may name */
 /*
  * Blades held from all neighbours together: in a loop-free fabric each
  * remote blade comes through one forwarding port, so a chassis holds at
@@ -51,7 +53,7 @@ enum {
     O_SEQ = 28, O_PRIO = 36, O_PORT = 38, O_NAMELEN = 39,
     O_ROOT_PRIO = 40, O_ROOT_ID = 42, O_ROOT_COST = 50, O_ROOT_SEQ = 52,
     O_INTERVAL = 56, O_NCHASSIS = 58, O_NBLADES = 59, O_ROOT_NONCE = 60,
-    O_NAME = 68,
+    O_CHALLENGE = 68, O_NECHO = 76, O_NAME = 77,
 };
 
 /* Offsets in a blade entry. */
@@ -115,15 +117,24 @@ typedef struct Blade {
     char chassis[FAB_NAME_LEN];
 } Blade;
 
-/* A chassis heard on a port: replay state, and while alive, its news. */
+/*
+ * A chassis heard on a port: its challenge, replay state, and while alive,
+ * its news (docs/fabric-protocol.md, "Freshness").
+ */
 typedef struct Peer {
     bool used;
-    bool alive;
+    bool alive;                 /* a frame was taken within the dead time */
     uint64_t id;
+    /*
+     * Its session: the epoch of our challenge its frames are bound to (0:
+     * none yet), its boot nonce then, the highest sequence taken.
+     */
+    uint32_t bound;
     uint64_t nonce;
-    uint64_t seq;               /* highest accepted, this nonce */
-    uint64_t retired[RETIRED];  /* its earlier nonces */
-    unsigned n_retired;
+    uint64_t seq;
+    /* its latest challenge, echoed in our frames on this port */
+    uint64_t echo;
+    uint64_t echo_at;
     uint64_t heard_at;
     uint64_t dead_ns;           /* dead_intervals of its interval */
     unsigned dead_intervals;
@@ -153,6 +164,14 @@ typedef struct Peer {
 typedef struct Port {
     char name[FAB_NAME_LEN];
     bool link;
+    /*
+     * Our challenges on this link, newest first: chal[i] is of epoch
+     * epoch - i.  Peers without a session must echo one of epoch >= floor.
+     */
+    uint64_t chal[RECENT];
+    unsigned n_chal;
+    uint32_t epoch, floor;
+    uint64_t chal_at;
     Role role;
     Role fwd_role;              /* the role it forwards in */
     PState state;
@@ -185,10 +204,12 @@ typedef struct TxEntry {
 /* A decoded, validated frame; pointers into the received payload. */
 typedef struct Adv {
     uint8_t flags, part, parts, port_id, name_len, n_chassis, n_blades;
+    uint8_t n_echo;
     uint16_t length, prio, root_prio, root_cost, interval_ms;
     uint32_t root_seq;
-    uint64_t id, nonce, seq, root_id, root_nonce;
+    uint64_t id, nonce, seq, root_id, root_nonce, challenge;
     const uint8_t *name;
+    const uint8_t *echoes;
     uint64_t chassis_id[256];
     const uint8_t *chassis_name[256];
     uint8_t chassis_len[256];
@@ -222,6 +243,8 @@ struct Fabric {
     FabStats st;
     GHmac *hmac;                /* keyed, never updated: copied per frame */
     uint64_t nonce, seq;
+    /* our frames are fresh back here if numbered above seq_mark[1] */
+    uint64_t seq_mark[2];
     uint64_t now;               /* latest time seen */
     uint16_t interval_ms;
     bool in_callback;
@@ -261,6 +284,8 @@ struct Fabric {
     uint64_t trigger_at, last_tx;
     TxEntry tx[FAB_MAX_BLADES];
     unsigned tx_start[MAX_PARTS + 1];
+    uint64_t tx_echo[PORT_PEERS][2];     /* chassis id, challenge */
+    unsigned n_tx_echo;
     uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
 };
 
@@ -371,6 +396,26 @@ static int vec_cmp(const Vec *a, const Vec *b)
     return 0;
 }
 
+/*
+ * 64 unpredictable bits, never 0: from ops->random, else the kernel's
+ * generator.  Challenges must not repeat across boots, or frames recorded
+ * in one could pass in another.
+ */
+static uint64_t random64(const Fabric *fab)
+{
+    uint64_t v = 0;
+
+    while (v == 0) {
+        if (fab->ops.random) {
+            fab->ops.random(fab->opaque, &v, sizeof(v));
+        } else if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+            /* no getrandom(): glib's generator, seeded from /dev/urandom */
+            v = (uint64_t)g_random_int() << 32 | g_random_int();
+        }
+    }
+    return v;
+}
+
 /* ---- configuration ---- */
 
 void fab_config_init(FabConfig *cfg)
@@ -418,17 +463,12 @@ Fabric *fab_new(const FabConfig *cfg, const FabOps *ops, void *opaque)
     }
     fab->ops = *ops;
     fab->opaque = opaque;
-    fab->nonce = cfg->nonce;
-    while (fab->nonce == 0) {
-        /* glib's generator is seeded from /dev/urandom */
-        fab->nonce = ((uint64_t)g_random_int() << 32 | g_random_int()) ^
-                     (uint64_t)g_get_real_time() ^ cfg->chassis_id;
-    }
+    fab->nonce = cfg->nonce ? cfg->nonce : random64(fab);
     if (fab->cfg.key_len) {
         fab->hmac = g_hmac_new(G_CHECKSUM_SHA256, fab->cfg.key,
                                fab->cfg.key_len);
     }
-    fab->hash_seed = (uint64_t)g_random_int() << 32 | g_random_int();
+    fab->hash_seed = random64(fab);
     fab->interval_ms = (uint16_t)ns_to_ms_up(fab->cfg.interval_ns);
     fab->root_port = -1;
     fab->root_prio = fab->cfg.priority;
@@ -502,6 +542,27 @@ static void request_adv(Fabric *fab)
 static uint64_t dead_ns(const Fabric *fab)
 {
     return (uint64_t)fab->cfg.dead_intervals * fab->cfg.interval_ns;
+}
+
+/* A new challenge on @pt: the oldest of RECENT is forgotten. */
+static void challenge_new(Fabric *fab, Port *pt, uint64_t now)
+{
+    memmove(&pt->chal[1], &pt->chal[0], sizeof(pt->chal[0]) * (RECENT - 1));
+    pt->chal[0] = random64(fab);
+    pt->n_chal = MIN(pt->n_chal + 1, RECENT);
+    pt->epoch++;
+    pt->chal_at = now;
+}
+
+/* The epoch of our challenge @c on @pt, if it is a recent one; else 0. */
+static uint32_t challenge_epoch(const Port *pt, uint64_t c)
+{
+    for (unsigned i = 0; i < pt->n_chal; i++) {
+        if (pt->chal[i] == c) {
+            return pt->epoch - i;
+        }
+    }
+    return 0;
 }
 
 static RootSeen *root_find(Fabric *fab, uint64_t id)
@@ -1129,8 +1190,14 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     put32(p + O_ROOT_SEQ, fab->root_seq);
     put16(p + O_INTERVAL, fab->interval_ms);
     put64(p + O_ROOT_NONCE, fab->root_nonce);
+    put64(p + O_CHALLENGE, fab->port[port].chal[0]);
+    p[O_NECHO] = (uint8_t)fab->n_tx_echo;
     memcpy(p + O_NAME, fab->cfg.name, nl);
     q = p + O_NAME + nl;
+    for (unsigned i = 0; i < fab->n_tx_echo; i++, q += ECHO_LEN) {
+        put64(q, fab->tx_echo[i][0]);
+        put64(q + 8, fab->tx_echo[i][1]);
+    }
 
     /* the chassis table: every holding chassis but this one, once */
     for (const TxEntry *e = first; e < end; e++) {
@@ -1172,12 +1239,41 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     return ETH_HLEN + len;
 }
 
+/*
+ * The echo table for @port: the latest challenge of every chassis heard
+ * on it within our dead interval.
+ */
+static void tx_echoes(Fabric *fab, unsigned port, uint64_t now)
+{
+    const Port *pt = &fab->port[port];
+
+    fab->n_tx_echo = 0;
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        const Peer *pe = &pt->peer[i];
+
+        if (pe->used && pe->echo && now - pe->echo_at < dead_ns(fab)) {
+            fab->tx_echo[fab->n_tx_echo][0] = pe->id;
+            fab->tx_echo[fab->n_tx_echo++][1] = pe->echo;
+        }
+    }
+}
+
 static void advertise(Fabric *fab, unsigned port, uint64_t now)
 {
-    size_t fixed = HDR_LEN + strlen(fab->cfg.name) +
-                   (fab->hmac ? HMAC_LEN : 0);
-    unsigned n = tx_list(fab, port, now), parts = 0;
-    size_t used = fixed;
+    Port *pt = &fab->port[port];
+    size_t fixed;
+    unsigned n, parts = 0;
+    size_t used;
+
+    /* a new challenge every interval: old echoes lapse after RECENT */
+    if (!pt->n_chal || now - pt->chal_at >= fab->cfg.interval_ns) {
+        challenge_new(fab, pt, now);
+    }
+    tx_echoes(fab, port, now);
+    fixed = HDR_LEN + strlen(fab->cfg.name) + ECHO_LEN * fab->n_tx_echo +
+            (fab->hmac ? HMAC_LEN : 0);
+    n = tx_list(fab, port, now);
+    used = fixed;
 
     /* cut the list into frames of at most MAX_PAYLOAD octets */
     fab->tx_start[parts++] = 0;
@@ -1283,6 +1379,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     a->interval_ms = get16(p + O_INTERVAL);
     a->n_chassis = p[O_NCHASSIS];
     a->n_blades = p[O_NBLADES];
+    a->challenge = get64(p + O_CHALLENGE);
+    a->n_echo = p[O_NECHO];
     a->name = p + O_NAME;
     root_is_sender = a->root_id == a->id && a->root_prio == a->prio;
     if (p[O_TYPE] != TYPE_ADVERT || p[O_TTL] != 1 ||
@@ -1290,7 +1388,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
         a->id == 0 || a->nonce == 0 || a->seq == 0 ||
         a->name_len >= FAB_NAME_LEN || a->root_id == 0 ||
         a->root_nonce == 0 || a->root_seq == 0 ||
-        a->interval_ms == 0 || a->interval_ms > MAX_INTERVAL_MS) {
+        a->interval_ms == 0 || a->interval_ms > MAX_INTERVAL_MS ||
+        a->challenge == 0 || a->n_echo > PORT_PEERS) {
         return RX_MALFORMED;
     }
     /* the root is never worse than the sender, which could pick itself */
@@ -1309,6 +1408,22 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
         return RX_MALFORMED;
     }
     q += a->name_len;
+    if ((size_t)(end - q) < (size_t)a->n_echo * ECHO_LEN) {
+        return RX_MALFORMED;
+    }
+    a->echoes = q;
+    for (unsigned i = 0; i < a->n_echo; i++, q += ECHO_LEN) {
+        uint64_t id = get64(q);
+
+        if (id == 0 || id == a->id || get64(q + 8) == 0) {
+            return RX_MALFORMED;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (get64(a->echoes + j * ECHO_LEN) == id) {
+                return RX_MALFORMED;
+            }
+        }
+    }
     for (unsigned i = 0; i < a->n_chassis; i++) {
         uint8_t cl;
 
@@ -1346,52 +1461,110 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     return RX_OK;
 }
 
-static Peer *peer_find(Port *pt, uint64_t id, bool *no_room)
+static Peer *peer_lookup(Port *pt, uint64_t id)
 {
-    Peer *free_pe = NULL, *old = NULL;
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        if (pt->peer[i].used && pt->peer[i].id == id) {
+            return &pt->peer[i];
+        }
+    }
+    return NULL;
+}
 
-    *no_room = false;
+/*
+ * A slot for chassis @id on @pt: a free one, else one of a chassis not
+ * heard within the dead interval, those without a session first; @session
+ * false: only those.  NULL if none.  Forgetting a session (its sequence
+ * numbers) starts a new challenge, and frames echoing an earlier one are
+ * no longer taken from chassis without a session: so the frames of the
+ * forgotten one cannot come back.
+ */
+static Peer *peer_alloc(Fabric *fab, Port *pt, uint64_t id, bool session,
+                        uint64_t now)
+{
+    Peer *pick = NULL;
+
     for (unsigned i = 0; i < PORT_PEERS; i++) {
         Peer *pe = &pt->peer[i];
 
-        if (pe->used && pe->id == id) {
-            return pe;
-        }
         if (!pe->used) {
-            free_pe = free_pe ? free_pe : pe;
-        } else if (!pe->alive && (!old || pe->heard_at < old->heard_at)) {
-            old = pe;
+            pick = pe;
+            break;
+        }
+        if (pe->alive || (pe->bound && !session)) {
+            continue;
+        }
+        if (!pick || (!pe->bound && pick->bound) ||
+            (!pe->bound == !pick->bound && pe->heard_at < pick->heard_at)) {
+            pick = pe;
         }
     }
-    if (!free_pe) {
-        free_pe = old;
-    }
-    if (!free_pe) {
-        *no_room = true;
+    if (!pick) {
         return NULL;
     }
-    peer_forget(free_pe);
-    memset(free_pe, 0, sizeof(*free_pe));
-    free_pe->id = id;
-    return free_pe;
+    if (pick->used && pick->bound) {
+        challenge_new(fab, pt, now);
+        pt->floor = pt->epoch;
+        request_adv(fab);
+    }
+    peer_forget(pick);
+    memset(pick, 0, sizeof(*pick));
+    pick->used = true;
+    pick->id = id;
+    return pick;
 }
 
-/* Replay protection (docs/fabric-protocol.md, "Replay"). */
-static bool fresh(const Peer *pe, const Adv *a, uint64_t now)
+typedef enum Freshness {
+    FRESH,
+    NO_ECHO,        /* no echo of a recent challenge of ours */
+    REPLAYED,
+} Freshness;
+
+/*
+ * Freshness (docs/fabric-protocol.md): a frame must echo one of our recent
+ * challenges on this link, and within a session (an echoed epoch of ours
+ * and the sender's boot) sequence numbers strictly increase.  Once a
+ * sender's session is bound to an epoch, no other boot of it is taken in
+ * that epoch, nor anything in an earlier one.
+ */
+static Freshness fresh(const Fabric *fab, const Port *pt, const Peer *pe,
+                       const Adv *a, uint32_t *epoch)
 {
-    if (!pe->used) {
-        return true;
-    }
-    if (a->nonce == pe->nonce) {
-        return a->seq > pe->seq;
-    }
-    for (unsigned i = 0; i < pe->n_retired && i < RETIRED; i++) {
-        if (pe->retired[i] == a->nonce) {
-            return false;
+    uint32_t e = 0;
+
+    for (unsigned i = 0; i < a->n_echo && !e; i++) {
+        const uint8_t *q = a->echoes + i * ECHO_LEN;
+
+        if (get64(q) == fab->cfg.chassis_id) {
+            e = challenge_epoch(pt, get64(q + 8));
         }
     }
-    /* a new boot is believed once the current one has gone silent */
-    return !pe->alive;
+    *epoch = e;
+    if (!e) {
+        return NO_ECHO;
+    }
+    if (!pe || !pe->bound) {
+        return e >= pt->floor ? FRESH : REPLAYED;
+    }
+    if (e < pe->bound) {
+        return REPLAYED;
+    }
+    if (e == pe->bound && (a->nonce != pe->nonce || a->seq <= pe->seq)) {
+        return REPLAYED;
+    }
+    return FRESH;
+}
+
+/*
+ * Our own frame, come back: fresh if it carries a recent challenge of the
+ * port it names and was sent in this round of advertisements or the one
+ * before (a frame recorded earlier would mark a port as cabled to itself).
+ */
+static bool own_fresh(const Fabric *fab, const Adv *a)
+{
+    return a->port_id < fab->n_ports &&
+           challenge_epoch(&fab->port[a->port_id], a->challenge) &&
+           a->seq > fab->seq_mark[1] && a->seq <= fab->seq;
 }
 
 /*
@@ -1528,7 +1701,9 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
     Adv a;
     Port *pt;
     Peer *pe;
-    bool no_room, was_alive;
+    bool was_alive;
+    uint32_t epoch;
+    Freshness fr;
     RxResult r;
 
     if (fab->in_callback) {
@@ -1561,8 +1736,12 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
             fab->st.rx_id_conflict++;
             return;
         }
+        if (!own_fresh(fab, &a)) {
+            fab->st.rx_replayed++;
+            return;
+        }
         fab->st.rx_own++;
-        if (a.port_id != port && a.port_id < fab->n_ports) {
+        if (a.port_id != port) {
             /* two of our ports on one segment: the higher one backs up */
             Port *hi = &fab->port[MAX(port, a.port_id)];
 
@@ -1572,23 +1751,48 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
         }
         return;
     }
-    pe = peer_find(pt, a.id, &no_room);
+    pe = peer_lookup(pt, a.id);
+    fr = fresh(fab, pt, pe, &a, &epoch);
+    if (fr != FRESH) {
+        if (fr == NO_ECHO) {
+            fab->st.rx_no_echo++;
+        } else {
+            fab->st.rx_replayed++;
+        }
+        /*
+         * A chassis we do not hear (yet) needs our challenge, and we its:
+         * note it (never at the cost of a session), and answer soon.  One
+         * we hear is not distracted by frames recorded earlier.
+         */
+        if (!pe || !pe->alive) {
+            if (!pe) {
+                pe = peer_alloc(fab, pt, a.id, false, now);
+            }
+            if (pe) {
+                pe->echo = a.challenge;
+                pe->echo_at = now;
+            }
+            request_adv(fab);
+        }
+        return;
+    }
     if (!pe) {
-        fab->st.rx_no_room++;
-        return;
+        pe = peer_alloc(fab, pt, a.id, true, now);
+        if (!pe) {
+            fab->st.rx_no_room++;
+            return;
+        }
     }
-    if (!fresh(pe, &a, now)) {
-        fab->st.rx_replayed++;
-        return;
-    }
-    if (pe->used && pe->nonce != a.nonce) {
-        /* it restarted: its earlier boot is retired */
-        pe->retired[pe->n_retired++ % RETIRED] = pe->nonce;
+    if (pe->bound != epoch || pe->nonce != a.nonce) {
+        /* a new session: a round under way in the previous one is lost */
         pe->pend_open = false;
     }
+    pe->bound = epoch;
+    pe->nonce = a.nonce;
+    pe->echo = a.challenge;
+    pe->echo_at = now;
     was_alive = pe->alive;
     pe->used = pe->alive = true;
-    pe->nonce = a.nonce;
     pe->seq = a.seq;
     pe->heard_at = now;
     pe->dead_ns = (uint64_t)fab->cfg.dead_intervals * a.interval_ms * MS;
@@ -1634,6 +1838,14 @@ void fab_port_link(Fabric *fab, unsigned port, bool up, uint64_t now)
     }
     pt->link = up;
     pt->self_loop_until = 0;
+    /*
+     * Whatever was recorded on the link before cannot echo the challenge
+     * it gets now; while it is down, none is valid.
+     */
+    pt->n_chal = 0;
+    if (up) {
+        challenge_new(fab, pt, now);
+    }
     if (!up) {
         for (unsigned i = 0; i < PORT_PEERS; i++) {
             fab->routes_dirty |= pt->peer[i].have_blades;
@@ -1708,6 +1920,8 @@ void fab_tick(Fabric *fab, uint64_t now)
     if (!send) {
         return;
     }
+    fab->seq_mark[1] = fab->seq_mark[0];
+    fab->seq_mark[0] = fab->seq;
     for (unsigned p = 0; p < fab->n_ports; p++) {
         if (fab->port[p].link) {
             advertise(fab, p, now);

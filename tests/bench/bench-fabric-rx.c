@@ -3,7 +3,8 @@
  * chassis c1 hears, on one port, a neighbour c2 that advertises 256
  * blades held by 8 chassis (c2 to c9, a chain of nine Fabrics run in
  * memory), then sends frames with a header only (part 0 of a round of
- * two, no blades: nothing in c1's tables changes).  Prints the CPU time
+ * two, no blades: nothing in c1's tables changes).  Time stands still:
+ * the frames keep echoing c1's challenge.  Prints the CPU time
  * c1 spends per such frame, and per complete 256-blade round of c2, in
  * nanoseconds: medians of several repetitions, per CPU second of this
  * thread.  No key: the HMAC would only add its own constant cost.
@@ -35,7 +36,9 @@
 #define P_NAMELEN   (ETH + 39)
 #define P_NCHASSIS  (ETH + 58)
 #define P_NBLADES   (ETH + 59)
-#define HDR_LEN     68
+#define P_NECHO     (ETH + 76)
+#define HDR_LEN     77
+#define ECHO_LEN    16
 #define E_CPU       8               /* in a blade entry */
 
 typedef struct Msg {
@@ -214,8 +217,8 @@ int main(int argc, char **argv)
     Msg ho = round_to_c1[0];
     unsigned off;
 
-    /* part 0 of 2, the header only: chassis table and blades cut */
-    off = HDR_LEN + ho.f[P_NAMELEN];
+    /* part 0 of 2, the header and echoes: chassis table and blades cut */
+    off = HDR_LEN + ho.f[P_NAMELEN] + ECHO_LEN * ho.f[P_NECHO];
     ho.f[P_PARTS] = 2;
     ho.f[P_NCHASSIS] = 0;
     ho.f[P_NBLADES] = 0;
