@@ -1326,13 +1326,36 @@ static bool auth_ok(Fabric *fab, const uint8_t *p, size_t len,
 }
 
 /*
- * Check a frame and decode it into @a.  Nothing in @fab but the key is
- * looked at: the frame alone is judged.
+ * Is @id, entry @i of the frame's chassis table, in it before?  @slot:
+ * ROUTE_SLOTS zeros before the first call (at most 255 entries: a free
+ * slot ends every probe); a hash, so that a long table costs no more than
+ * a pass over it.
+ */
+static bool chassis_repeated(const Fabric *fab, const Adv *a, uint16_t *slot,
+                             unsigned i)
+{
+    unsigned h = (unsigned)(mix64(fab->hash_seed ^ a->chassis_id[i]) &
+                            (ROUTE_SLOTS - 1));
+
+    while (slot[h]) {
+        if (a->chassis_id[slot[h] - 1] == a->chassis_id[i]) {
+            return true;
+        }
+        h = (h + 1) & (ROUTE_SLOTS - 1);
+    }
+    slot[h] = (uint16_t)(i + 1);
+    return false;
+}
+
+/*
+ * Check a frame and decode it into @a.  Nothing in @fab but the key (and
+ * the hash seed) is looked at: the frame alone is judged.
  */
 static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
                        Adv *a)
 {
     const uint8_t *p = frame + ETH_HLEN, *q, *end;
+    uint16_t slot[ROUTE_SLOTS];     /* the chassis table, hashed */
     size_t plen, trailer;
     bool root_is_sender;
 
@@ -1424,6 +1447,9 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
             }
         }
     }
+    if (a->n_chassis) {
+        memset(slot, 0, sizeof(slot));
+    }
     for (unsigned i = 0; i < a->n_chassis; i++) {
         uint8_t cl;
 
@@ -1437,10 +1463,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
             !name_ok(q + CHASSIS_HDR, cl)) {
             return RX_MALFORMED;
         }
-        for (unsigned j = 0; j < i; j++) {
-            if (a->chassis_id[j] == a->chassis_id[i]) {
-                return RX_MALFORMED;
-            }
+        if (chassis_repeated(fab, a, slot, i)) {
+            return RX_MALFORMED;
         }
         a->chassis_len[i] = cl;
         a->chassis_name[i] = q + CHASSIS_HDR;

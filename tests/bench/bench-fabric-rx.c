@@ -7,7 +7,10 @@
  * the frames keep echoing c1's challenge.  Prints the CPU time
  * c1 spends per such frame, and per complete 256-blade round of c2, in
  * nanoseconds: medians of several repetitions, per CPU second of this
- * thread.  No key: the HMAC would only add its own constant cost.
+ * thread.  No key: the HMAC would only add its own constant cost.  And
+ * the cost of a frame whose chassis table is as long as 1500 octets allow
+ * (156 chassis with empty names, no blades): every entry must be checked
+ * against the others for duplicates.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -209,13 +212,13 @@ static uint64_t setup(void)
 
 int main(int argc, char **argv)
 {
-    double hdr[REPS], rnd[REPS];
+    double hdr[REPS], rnd[REPS], tbl[REPS];
     uint64_t now = setup(), seq;
     Fabric *c1 = node[0].fab;
     FabRemoteBlade r[FAB_MAX_BLADES];
     FabStats st0, st1;
-    Msg ho = round_to_c1[0];
-    unsigned off;
+    Msg ho = round_to_c1[0], ct;
+    unsigned off, nch;
 
     /* part 0 of 2, the header and echoes: chassis table and blades cut */
     off = HDR_LEN + ho.f[P_NAMELEN] + ECHO_LEN * ho.f[P_NECHO];
@@ -226,6 +229,19 @@ int main(int argc, char **argv)
     ho.f[P_LENGTH + 1] = off & 0xff;
     ho.len = ETH + off;
     seq = get64(round_to_c1[round_parts - 1].f + P_SEQ) + 1;
+
+    /* the header-only frame with a long chassis table */
+    ct = ho;
+    nch = (1500 - off) / 9;
+    for (unsigned i = 0; i < nch; i++) {
+        put64(ct.f + ETH + off + 9 * i, 1000 + i);
+        ct.f[ETH + off + 9 * i + 8] = 0;
+    }
+    off += 9 * nch;
+    ct.f[P_NCHASSIS] = nch;
+    ct.f[P_LENGTH] = off >> 8;
+    ct.f[P_LENGTH + 1] = off & 0xff;
+    ct.len = ETH + off;
 
     fab_stats(c1, &st0);
     for (int rep = 0; rep < REPS; rep++) {
@@ -254,10 +270,17 @@ int main(int argc, char **argv)
             }
         }
         rnd[rep] = (double)(cpu_ns() - t0) / ROUNDS;
+
+        t0 = cpu_ns();
+        for (unsigned i = 0; i < FRAMES; i++) {
+            put64(ct.f + P_SEQ, seq++);
+            fab_input(c1, 0, ct.f, ct.len, now);
+        }
+        tbl[rep] = (double)(cpu_ns() - t0) / FRAMES;
     }
     fab_stats(c1, &st1);
     if (st1.rx_adverts - st0.rx_adverts !=
-        (uint64_t)REPS * (FRAMES + ROUNDS * round_parts) ||
+        (uint64_t)REPS * (2 * FRAMES + ROUNDS * round_parts) ||
         fab_remote_blades(c1, now, r, FAB_MAX_BLADES) != FAB_MAX_BLADES) {
         fprintf(stderr, "bench-fabric-rx: frames were refused (%" PRIu64
                 " taken)\n", st1.rx_adverts - st0.rx_adverts);
@@ -268,6 +291,7 @@ int main(int argc, char **argv)
            "(medians of %d)\n", round_parts, REPS);
     printf("fabric_rx_header_only_ns: %.0f\n", median(hdr, REPS));
     printf("fabric_rx_round_256_ns: %.0f\n", median(rnd, REPS));
+    printf("fabric_rx_chassis_table_%u_ns: %.0f\n", nch, median(tbl, REPS));
     for (unsigned i = 0; i < CHASSIS; i++) {
         fab_free(node[i].fab);
     }
