@@ -286,6 +286,10 @@ struct Fabric {
     unsigned tx_start[MAX_PARTS + 1];
     uint64_t tx_echo[PORT_PEERS][2];     /* chassis id, challenge */
     unsigned n_tx_echo;
+    /* the chassis table of the frame being built, and its hash */
+    uint64_t tx_ch[UINT8_MAX];
+    unsigned n_tx_ch;
+    uint16_t tx_ch_slot[ROUTE_SLOTS];
     uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
 };
 
@@ -1083,18 +1087,45 @@ static void update(Fabric *fab, uint64_t now)
 
 /* ---- sending ---- */
 
-static unsigned entry_room(const TxEntry *e, const TxEntry *first,
-                           const TxEntry *cur)
+/* A frame being built: its chassis table is empty. */
+static void tx_chassis_reset(Fabric *fab)
 {
+    memset(fab->tx_ch_slot, 0, sizeof(fab->tx_ch_slot));
+    fab->n_tx_ch = 0;
+}
+
+/*
+ * Position of chassis @id in the chassis table of the frame being built,
+ * from 1, added if new (*@added).  Found by a hash: at most 255 entries
+ * (a frame's limit) in ROUTE_SLOTS.
+ */
+static uint8_t tx_chassis(Fabric *fab, uint64_t id, bool *added)
+{
+    unsigned h = (unsigned)(mix64(fab->hash_seed ^ id) & (ROUTE_SLOTS - 1));
+
+    *added = false;
+    while (fab->tx_ch_slot[h]) {
+        if (fab->tx_ch[fab->tx_ch_slot[h] - 1] == id) {
+            return (uint8_t)fab->tx_ch_slot[h];
+        }
+        h = (h + 1) & (ROUTE_SLOTS - 1);
+    }
+    *added = true;
+    fab->tx_ch[fab->n_tx_ch++] = id;
+    fab->tx_ch_slot[h] = (uint16_t)fab->n_tx_ch;
+    return (uint8_t)fab->n_tx_ch;
+}
+
+/* Octets @e adds to the frame being built (its chassis noted). */
+static unsigned entry_room(Fabric *fab, const TxEntry *e)
+{
+    bool added;
+
     if (!e->chassis_id) {
         return ENTRY_LEN;
     }
-    for (const TxEntry *o = first; o < cur; o++) {
-        if (o->chassis_id == e->chassis_id) {
-            return ENTRY_LEN;
-        }
-    }
-    return ENTRY_LEN + CHASSIS_HDR + strlen(e->chassis);
+    tx_chassis(fab, e->chassis_id, &added);
+    return ENTRY_LEN + (added ? CHASSIS_HDR + strlen(e->chassis) : 0);
 }
 
 /* The list of entries for @port: own blades, then split horizon routes. */
@@ -1144,25 +1175,12 @@ static unsigned tx_list(Fabric *fab, unsigned port, uint64_t now)
     return n;
 }
 
-/* Position of @id in the frame's chassis table, from 1; 0: absent. */
-static uint8_t chassis_index(const uint64_t *ids, unsigned n, uint64_t id)
-{
-    for (unsigned i = 0; i < n; i++) {
-        if (ids[i] == id) {
-            return (uint8_t)(i + 1);
-        }
-    }
-    return 0;
-}
-
 static size_t encode(Fabric *fab, unsigned port, unsigned part,
                      unsigned parts, const TxEntry *first,
                      const TxEntry *end)
 {
     uint8_t *f = fab->buf, *p = f + ETH_HLEN, *q;
     size_t nl = strlen(fab->cfg.name);
-    uint64_t ids[UINT8_MAX];
-    unsigned nch = 0;
     size_t len;
 
     memcpy(f, fab_group_mac, 6);
@@ -1200,11 +1218,16 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     }
 
     /* the chassis table: every holding chassis but this one, once */
+    tx_chassis_reset(fab);
     for (const TxEntry *e = first; e < end; e++) {
-        if (e->chassis_id && !chassis_index(ids, nch, e->chassis_id)) {
+        bool added = false;
+
+        if (e->chassis_id) {
+            tx_chassis(fab, e->chassis_id, &added);
+        }
+        if (added) {
             size_t cl = strlen(e->chassis);
 
-            ids[nch++] = e->chassis_id;
             put64(q, e->chassis_id);
             q[8] = (uint8_t)cl;
             memcpy(q + CHASSIS_HDR, e->chassis, cl);
@@ -1218,12 +1241,17 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
         q[E_CPU] = e->cpu;
         q[E_IRQ] = e->irq;
         q[E_HOPS] = e->hops;
-        q[E_CHASSIS] = e->chassis_id ? chassis_index(ids, nch, e->chassis_id)
-                                     : 0;
+        if (e->chassis_id) {
+            bool added;
+
+            q[E_CHASSIS] = tx_chassis(fab, e->chassis_id, &added);
+        } else {
+            q[E_CHASSIS] = 0;
+        }
         put32(q + E_AGE, e->age_ms);
         q += ENTRY_LEN;
     }
-    p[O_NCHASSIS] = (uint8_t)nch;
+    p[O_NCHASSIS] = (uint8_t)fab->n_tx_ch;
     p[O_NBLADES] = (uint8_t)(end - first);
     len = q - p;
     put16(p + O_LENGTH, (uint16_t)len);
@@ -1277,9 +1305,9 @@ static void advertise(Fabric *fab, unsigned port, uint64_t now)
 
     /* cut the list into frames of at most MAX_PAYLOAD octets */
     fab->tx_start[parts++] = 0;
+    tx_chassis_reset(fab);
     for (unsigned i = 0; i < n; i++) {
-        const TxEntry *first = &fab->tx[fab->tx_start[parts - 1]];
-        unsigned room = entry_room(&fab->tx[i], first, &fab->tx[i]);
+        unsigned room = entry_room(fab, &fab->tx[i]);
 
         if (used + room > MAX_PAYLOAD || i - fab->tx_start[parts - 1] >=
             UINT8_MAX) {
@@ -1290,7 +1318,8 @@ static void advertise(Fabric *fab, unsigned port, uint64_t now)
             }
             fab->tx_start[parts++] = i;
             used = fixed;
-            room = entry_room(&fab->tx[i], &fab->tx[i], &fab->tx[i]);
+            tx_chassis_reset(fab);
+            room = entry_room(fab, &fab->tx[i]);
         }
         used += room;
     }
