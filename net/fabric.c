@@ -129,7 +129,7 @@ typedef struct Peer {
      * Its session: the epoch of our challenge its frames are bound to (0:
      * none yet), its boot nonce then, the highest sequence taken.
      */
-    uint32_t bound;
+    uint64_t bound;
     uint64_t nonce;
     uint64_t seq;
     /* its latest challenge, echoed in our frames on this port */
@@ -170,7 +170,7 @@ typedef struct Port {
      */
     uint64_t chal[RECENT];
     unsigned n_chal;
-    uint32_t epoch, floor;
+    uint64_t epoch, floor;      /* never wrap, even at 1 ms intervals */
     uint64_t chal_at;
     Role role;
     Role fwd_role;              /* the role it forwards in */
@@ -286,8 +286,11 @@ struct Fabric {
     unsigned tx_start[MAX_PARTS + 1];
     uint64_t tx_echo[PORT_PEERS][2];     /* chassis id, challenge */
     unsigned n_tx_echo;
-    /* the chassis table of the frame being built, and its hash */
-    uint64_t tx_ch[UINT8_MAX];
+    /*
+     * The chassis table of the frame being built, and its hash; one more
+     * than a frame holds, for the entry found not to fit.
+     */
+    uint64_t tx_ch[UINT8_MAX + 1];
     unsigned n_tx_ch;
     uint16_t tx_ch_slot[ROUTE_SLOTS];
     uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
@@ -559,7 +562,7 @@ static void challenge_new(Fabric *fab, Port *pt, uint64_t now)
 }
 
 /* The epoch of our challenge @c on @pt, if it is a recent one; else 0. */
-static uint32_t challenge_epoch(const Port *pt, uint64_t c)
+static uint64_t challenge_epoch(const Port *pt, uint64_t c)
 {
     for (unsigned i = 0; i < pt->n_chal; i++) {
         if (pt->chal[i] == c) {
@@ -1096,8 +1099,8 @@ static void tx_chassis_reset(Fabric *fab)
 
 /*
  * Position of chassis @id in the chassis table of the frame being built,
- * from 1, added if new (*@added).  Found by a hash: at most 255 entries
- * (a frame's limit) in ROUTE_SLOTS.
+ * from 1, added if new (*@added).  Found by a hash: at most 256 entries
+ * (a frame's limit, and one that will not fit) in ROUTE_SLOTS.
  */
 static uint8_t tx_chassis(Fabric *fab, uint64_t id, bool *added)
 {
@@ -1581,9 +1584,9 @@ typedef enum Freshness {
  * that epoch, nor anything in an earlier one.
  */
 static Freshness fresh(const Fabric *fab, const Port *pt, const Peer *pe,
-                       const Adv *a, uint32_t *epoch)
+                       const Adv *a, uint64_t *epoch)
 {
-    uint32_t e = 0;
+    uint64_t e = 0;
 
     for (unsigned i = 0; i < a->n_echo && !e; i++) {
         const uint8_t *q = a->echoes + i * ECHO_LEN;
@@ -1755,7 +1758,7 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
     Port *pt;
     Peer *pe;
     bool was_alive;
-    uint32_t epoch;
+    uint64_t epoch;
     Freshness fr;
     RxResult r;
 
