@@ -658,11 +658,15 @@ static void test_example_frame(void)
         s = s->f[P_NBLADES] ? s : NULL;
     }
     g_assert_nonnull(s);
-    if (g_test_verbose()) {
-        for (size_t i = 0; i < s->len; i++) {
-            printf("%02x%s", s->f[i], i % 16 == 15 ? "\n" : " ");
+    /* --verbose shows it as docs/fabric-protocol.md does */
+    for (size_t i = 0; i < s->len; i += 16) {
+        g_autoptr(GString) line = g_string_new("    ");
+
+        for (size_t k = i; k < MIN(i + 16, s->len); k++) {
+            g_string_append_printf(line, "%02x%s", s->f[k],
+                                   k + 1 < MIN(i + 16, s->len) ? " " : "");
         }
-        printf("\nat %" G_GUINT64_FORMAT " ns\n", s->at);
+        g_test_message("%s", line->str);
     }
     n = example_frame(want, true);
     /*
@@ -1598,12 +1602,9 @@ static bool hears(Node *nd, unsigned port, uint64_t id)
 /* @nd restarts: a new boot (@nonce), its one port's link up again. */
 static void reboot(Node *nd, uint64_t nonce)
 {
-    char name[16];
-
     nd->cfg.nonce = nonce;
     node_restart(nd, 2);
-    snprintf(name, sizeof(name), "p0");
-    g_assert_cmpint(fab_add_port(nd->fab, name), ==, 0);
+    g_assert_cmpint(fab_add_port(nd->fab, "p0"), ==, 0);
     fab_port_link(nd->fab, 0, true, nd->sim->now);
 }
 
