@@ -1842,6 +1842,63 @@ static void test_replay_own(void)
     sim_free(&sim);
 }
 
+/*
+ * A chassis whose sequence numbers are forgotten, to make room for another
+ * on a port: its frames, recorded while they echoed a challenge the port
+ * still holds, must not come back (a new challenge is drawn, and chassis
+ * without a session must echo it or a later one).
+ */
+static void test_replay_forgotten(void)
+{
+    Sim sim;
+    Node *hub, *c[9];
+    const Sent *h, *s;
+    uint64_t t = 0;
+
+    sim_init(&sim);
+    hub = sim_node(&sim, 100);
+    fab_add_port(hub->fab, "segment");
+    hub->n_ports = 1;
+    fab_port_link(hub->fab, 0, true, t);
+    fab_tick(hub->fab, t);
+    for (unsigned i = 0; i < 9; i++) {
+        c[i] = sim_node(&sim, 200 + i);
+        fab_add_port(c[i]->fab, "segment");
+        c[i]->n_ports = 1;
+    }
+    /* eight chassis on the segment, heard; then silent */
+    h = last_sent(hub, 0, 0);
+    for (unsigned i = 0; i < 8; i++) {
+        fab_port_link(c[i]->fab, 0, true, t);
+        fab_tick(c[i]->fab, t);
+        fab_input(c[i]->fab, 0, h->f, h->len, t + 1);
+        fab_tick(c[i]->fab, t + IV / 8);
+        s = last_sent(c[i], 0, 0);
+        fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 1);
+    }
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 8);
+    t += 4 * IV;
+    fab_tick(hub->fab, t);
+    /* a ninth comes: one of the eight silent ones is forgotten */
+    h = last_sent(hub, 0, 0);
+    fab_port_link(c[8]->fab, 0, true, t);
+    fab_tick(c[8]->fab, t);
+    fab_input(c[8]->fab, 0, h->f, h->len, t + 1);
+    fab_tick(c[8]->fab, t + IV / 8);
+    s = last_sent(c[8], 0, 0);
+    fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 1);
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 9);
+    g_assert_cmpuint(stats(hub).rx_no_room, ==, 0);
+    /* the eight's frames again: none is taken, the forgotten one's either */
+    for (unsigned i = 0; i < 8; i++) {
+        s = last_sent(c[i], 0, 0);
+        fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 2);
+    }
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 9);
+    g_assert_cmpuint(stats(hub).rx_replayed, ==, 8);
+    sim_free(&sim);
+}
+
 /* Our own chassis id with another nonce: a conflict, ignored. */
 static void test_id_conflict(void)
 {
@@ -2505,6 +2562,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fabric/replay/link-flap", test_replay_link_flap);
     g_test_add_func("/fabric/replay/five-reboots", test_replay_five_reboots);
     g_test_add_func("/fabric/replay/own-frames", test_replay_own);
+    g_test_add_func("/fabric/replay/forgotten", test_replay_forgotten);
     g_test_add_func("/fabric/id-conflict", test_id_conflict);
     g_test_add_func("/fabric/no-room", test_no_room);
     g_test_add_func("/fabric/no-recompute", test_no_recompute);
