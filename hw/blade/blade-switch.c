@@ -1303,8 +1303,10 @@ static QDict *bsw_fabric_dict(BladeSwitchState *s, uint64_t now)
     put_u64(st, "rx_unauthenticated", fs.rx_unauthenticated);
     put_u64(st, "rx_bad_auth", fs.rx_bad_auth);
     put_u64(st, "rx_replayed", fs.rx_replayed);
+    put_u64(st, "rx_no_echo", fs.rx_no_echo);
     put_u64(st, "rx_own", fs.rx_own);
     put_u64(st, "topology_changes", fs.topology_changes);
+    put_u64(st, "route_computations", fs.route_computations);
     qdict_put(d, "stats", st);
     return d;
 }

@@ -17,6 +17,10 @@ BENCHES = {
            "p99 per policy and the target ratios, then the same for eight "
            "requests per connection (keepalive_*); about 2 minutes",
            "tests/bench/bench-lb"),
+    "fabric-rx": ("CPU cost of a received control frame in net/fabric.c: "
+                  "header-only frames and full rounds from a neighbour "
+                  "advertising 256 blades of 8 chassis",
+                  "tests/bench/bench-fabric-rx"),
     # in the QEMU build (a qtest-driven program), not the host build
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
             "interrupts and MMIO per frame",

@@ -90,7 +90,8 @@ static size_t fab_edit(uint8_t *p, uint8_t port, uint8_t ms, uint8_t frame,
 static void fabric_seeds(const char *top)
 {
     static const FabOps ops = { .send = fab_send, .port_state = fab_state };
-    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 70 };
+    /* version, blade count, echo count */
+    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 76 };
     static const uint8_t x[] = { 1, 0x80, 0x40 };
     FabLocalBlade b = { .mac = { 2, 0, 0, 0, 7, 1 }, .slot = 1,
                         .in_rotation = true, .cpu_pct = 30,
@@ -135,6 +136,12 @@ static void fabric_seeds(const char *top)
     put(dir, "edits-keyed", buf, len);
     buf[0] = 0x0b;
     put(dir, "edits-unsigned", buf, len);
+
+    /* the receiver in chassis 3's place: the frames that echo it */
+    buf[0] = 0x42;
+    put(dir, "edits-c3", buf, len);
+    buf[0] = 0x4f;
+    put(dir, "edits-c3-keyed", buf, len);
 
     /* the receiver is the chain's chassis 2: its own frames, an impostor */
     buf[0] = 0x12;
