@@ -22,8 +22,10 @@
 #define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
 #define PACING_BURST_NS    20000    /* may run this far ahead of @now */
 #define CONFIG_SETS        4        /* /C1/ /C2/ /C1/ /C2/ per burst */
-#define MAX_BURST_CGS      (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + \
-                            PCS_UTIL_MAX_CGS + 2)
+#define MAX_BURST_CGS      LANE_MAX_BURST_CGS
+/* A frame and the contention form: one record, or two if too long. */
+#define TX_SCRATCH_CGS     (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + \
+                            PCS_UTIL_MAX_CGS)
 
 enum { AN_OFF, AN_ABILITY, AN_ACK, AN_LINK_OK };
 
@@ -79,7 +81,7 @@ struct Lane {
     int io_nfds;
     uint64_t io_deadline;
 
-    uint16_t cgs[MAX_BURST_CGS];       /* transmit scratch */
+    uint16_t cgs[TX_SCRATCH_CGS];      /* transmit scratch */
     uint16_t rx_cgs[MAX_BURST_CGS];    /* receive scratch */
 };
 
@@ -332,10 +334,16 @@ static void send_util(Lane *lane)
 {
     util_sent(lane);
     if (lane->cfg.pcs == LANE_PCS_RAW) {
-        uint8_t u[4] = { lane->util.cpu_pct, lane->util.irq_pct,
-                         lane->util.seq, lane->cfg.util_form };
+        /* receivers before the contention form read the first four */
+        uint8_t u[8] = { lane->util.cpu_pct, lane->util.irq_pct,
+                         lane->util.seq, lane->cfg.util_form,
+                         lane->util.psi_permille & 0xff,
+                         lane->util.psi_permille >> 8,
+                         lane->util.runnable & 0xff,
+                         lane->util.runnable >> 8 };
 
-        txq_put(lane, LANE_TAG_UTIL, u, 4, true);
+        txq_put(lane, LANE_TAG_UTIL, u,
+                lane->util.has_contention ? 8 : 4, true);
     } else {
         unsigned rd = lane->tx_rd;
 
@@ -434,10 +442,18 @@ static void deliver_util(Lane *lane, const PcsUtil *u, PcsUtilForm form)
 {
     LaneUtil lu = {
         .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct, .seq = u->seq,
+        .has_contention = u->has_contention,
+        .psi_permille = u->has_contention ? u->psi_permille : 0,
+        .runnable = u->has_contention ? u->runnable : 0,
         .form = form, .rx_time_ns = lane->now,
     };
 
-    lu.fresh = !lane->peer_util_valid || u->seq != lane->peer_util.seq;
+    /*
+     * A repeat that brings the contention figures a damaged extension hid
+     * (see docs/link-layer.md) counts as new too.
+     */
+    lu.fresh = !lane->peer_util_valid || u->seq != lane->peer_util.seq ||
+               u->has_contention != lane->peer_util.has_contention;
     lane->peer_util = lu;
     lane->peer_util_valid = true;
     lane->stats.rx_util_sets++;
@@ -504,9 +520,13 @@ static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)
     }
 }
 
+/*
+ * cpu, irq, seq, form; from 8 octets on also pressure and runnable (u16
+ * each).  Octets after those are left for later versions.
+ */
 static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
 {
-    PcsUtil u;
+    PcsUtil u = { 0 };
 
     if (len < 4 || p[0] > 100 || p[1] > 100 || p[3] > 1) {
         lane->pcs->cnt.util_errors++;
@@ -515,6 +535,16 @@ static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
     u.cpu_pct = p[0];
     u.irq_pct = p[1];
     u.seq = p[2];
+    if (len >= 8) {
+        u.has_contention = true;
+        u.psi_permille = (uint16_t)(p[4] | p[5] << 8);
+        u.runnable = (uint16_t)(p[6] | p[7] << 8);
+        if (u.psi_permille > PCS_UTIL_MAX_PSI ||
+            u.runnable > PCS_UTIL_MAX_RUNNABLE) {
+            lane->pcs->cnt.util_errors++;
+            return;
+        }
+    }
     lane->pcs->cnt.util_sets++;
     deliver_util(lane, &u, p[3]);
 }
@@ -1089,12 +1119,18 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         }
     } else {
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
+        size_t with_util = util ? put_util_cgs(lane, n, &lane->tx_rd) : n;
+        /*
+         * A jumbo frame with the contention form in its gap would be a
+         * record longer than receivers before that form take: the set
+         * then follows in a burst of its own, in the same gap.
+         */
+        bool apart = with_util > MAX_BURST_CGS;
 
-        if (util) {
-            n = put_util_cgs(lane, n, &lane->tx_rd);
-        }
-        if (!txq_put_cgs(lane, n, false)) {
+        if (!txq_put_cgs(lane, apart ? n : with_util, false)) {
             ret = -EAGAIN;
+        } else if (apart) {
+            send_util(lane);
         } else if (util) {
             util_sent(lane);
         }
@@ -1111,6 +1147,15 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
              * utilization set rides in the IPG
              */
             uint64_t octets = PCS_PREAMBLE_SFD + padded + ETH_FCS_LEN + 12;
+
+            /*
+             * except the contention form's extension, which makes the
+             * gap 12 code groups longer than the minimum
+             */
+            if (util && lane->util.has_contention &&
+                lane->cfg.util_form == PCS_UTIL_FORM_IDLE) {
+                octets += PCS_UTIL_CONT_IDLE_CGS - PCS_UTIL_IDLE_CGS;
+            }
             uint64_t start = lane->line_free_at > now ? lane->line_free_at
                                                       : now;
 
@@ -1132,9 +1177,22 @@ void lane_flush(Lane *lane, uint64_t now)
 void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
                    uint64_t now)
 {
+    lane_set_util_contention(lane, cpu_pct, irq_pct, 0, 0, now);
+    lane->util.has_contention = false;
+}
+
+void lane_set_util_contention(Lane *lane, unsigned cpu_pct,
+                              unsigned irq_pct, unsigned psi_permille,
+                              unsigned runnable, uint64_t now)
+{
     lane->now = now;
     lane->util.cpu_pct = cpu_pct > 100 ? 100 : cpu_pct;
     lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
+    lane->util.has_contention = true;
+    lane->util.psi_permille = psi_permille > PCS_UTIL_MAX_PSI ?
+                              PCS_UTIL_MAX_PSI : psi_permille;
+    lane->util.runnable = runnable > PCS_UTIL_MAX_RUNNABLE ?
+                          PCS_UTIL_MAX_RUNNABLE : runnable;
     lane->util.seq++;
     lane->util_cgs_ok = false;
     lane->util_unsent = true;

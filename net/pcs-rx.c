@@ -26,6 +26,8 @@ enum {
     RXS_XUTIL,          /* expanded utilization set after K28.0 */
 };
 
+enum { UTIL_EXT_NONE, UTIL_EXT_GOOD, UTIL_EXT_BAD };
+
 void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
 {
     memset(rx, 0, offsetof(PcsRx, buf));
@@ -36,12 +38,25 @@ void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
     rx->state = RXS_LINK_FAILED;
 }
 
+/*
+ * A set half received, or a good extension without its set: count it;
+ * forget everything collected.
+ */
 static void util_abort(PcsRx *rx)
 {
-    if (rx->util_pos > 0) {
+    if (rx->util_pos > 0 || rx->util_ext_held == UTIL_EXT_GOOD) {
         rx->cnt.util_errors++;
-        rx->util_pos = 0;
     }
+    rx->util_pos = 0;
+    rx->util_ext_held = UTIL_EXT_NONE;
+}
+
+/* The extension being collected is broken: count it, drop its set too. */
+static void util_ext_bad(PcsRx *rx)
+{
+    rx->cnt.util_errors++;
+    rx->util_pos = 0;
+    rx->util_ext_held = UTIL_EXT_BAD;
 }
 
 static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
@@ -52,48 +67,110 @@ static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
     }
 }
 
+/* Six collected symbols of the extension: hold it for the set. */
+static void util_ext_done(PcsRx *rx, uint32_t bits)
+{
+    uint16_t psi = bits >> 20;
+
+    /* reserved bits, and a pressure above 1000 permille: never trusted */
+    if ((bits & 0x300) || psi > PCS_UTIL_MAX_PSI) {
+        util_ext_bad(rx);
+        return;
+    }
+    rx->util_ext_held = UTIL_EXT_GOOD;
+    rx->util_ext_psi = psi;
+    rx->util_ext_runnable = (bits >> 10) & 1023;
+    rx->util_ext_check = bits & 0xff;
+}
+
+/* Six collected symbols of the set itself, after its extension if any. */
+static void util_set_done(PcsRx *rx, uint32_t bits)
+{
+    PcsUtil u = {
+        .cpu_pct = bits >> 23,
+        .irq_pct = (bits >> 16) & 127,
+        .seq = (bits >> 8) & 255,
+    };
+    uint8_t ext = rx->util_ext_held;
+    unsigned rd;
+
+    rx->util_ext_held = UTIL_EXT_NONE;
+    if (ext == UTIL_EXT_BAD) {
+        return;     /* counted with its extension */
+    }
+    if ((bits & 0xc0) || u.cpu_pct > 100 || u.irq_pct > 100 ||
+        (pcs_util_check(&u) & 63) != (bits & 63)) {
+        rx->cnt.util_errors++;
+        return;
+    }
+    if (ext == UTIL_EXT_GOOD) {
+        u.has_contention = true;
+        u.psi_permille = rx->util_ext_psi;
+        u.runnable = rx->util_ext_runnable;
+        if (pcs_util_cont_check(&u) != rx->util_ext_check) {
+            /* the pair does not belong together: neither is trusted */
+            rx->cnt.util_errors++;
+            return;
+        }
+    }
+    rd = PCS_RD_NEG;
+    rx->util_cache_len = pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache,
+                                     &rd);
+    rd = PCS_RD_POS;
+    pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache_pos, &rd);
+    rx->util_cache_valid = true;
+    rx->util_cached = u;
+    util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
+}
+
 /* The data octet of an idle ordered set K28.5 Dx.y. */
 static void idle_data(PcsRx *rx, uint8_t octet)
 {
     rx->cfg_count = 0;
     if (octet == pcs_util_marker) {
+        if (rx->util_pos > 0 && rx->util_ext) {
+            util_ext_bad(rx);       /* a truncated extension */
+        } else if (rx->util_pos > 0) {
+            util_abort(rx);
+        }
+        /* a held extension stays: this is the set it precedes */
+        rx->util_ext = false;
+        rx->util_pos = 1;
+    } else if (octet == pcs_util_cont_marker) {
         util_abort(rx);
+        rx->util_ext = true;
+        rx->util_ext_broken = false;
         rx->util_pos = 1;
     } else if (rx->util_pos > 0) {
         uint8_t sym = pcs_util_symbol[octet];
 
-        unsigned rd;
-
-        if (sym == 0xff) {
+        if (sym == 0xff && !rx->util_ext) {
             util_abort(rx);
             return;
         }
+        if (sym == 0xff) {
+            /* the extension's place is taken to its end: its set follows */
+            rx->util_ext_broken = true;
+        }
         rx->util_sym[rx->util_pos++] = sym;
         if (rx->util_pos == 6) {
-            uint32_t bits = (uint32_t)rx->util_sym[1] << 18 |
-                            (uint32_t)rx->util_sym[2] << 12 |
-                            (uint32_t)rx->util_sym[3] << 6 |
-                            rx->util_sym[4];
-            PcsUtil u = {
-                .cpu_pct = (bits >> 17) & 127,
-                .irq_pct = (bits >> 10) & 127,
-                .seq = (bits >> 2) & 255,
-            };
+            uint32_t bits = (uint32_t)rx->util_sym[1] << 24 |
+                            (uint32_t)rx->util_sym[2] << 18 |
+                            (uint32_t)rx->util_sym[3] << 12 |
+                            (uint32_t)rx->util_sym[4] << 6 |
+                            rx->util_sym[5];
 
             rx->util_pos = 0;
-            if ((bits & 3) || u.cpu_pct > 100 || u.irq_pct > 100 ||
-                (pcs_util_check(&u) & 63) != rx->util_sym[5]) {
-                rx->cnt.util_errors++;
-                return;
+            if (rx->util_ext && rx->util_ext_broken) {
+                util_ext_bad(rx);
+            } else if (rx->util_ext) {
+                util_ext_done(rx, bits);
+            } else {
+                util_set_done(rx, bits);
             }
-            rd = PCS_RD_NEG;
-            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache, &rd);
-            rd = PCS_RD_POS;
-            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache_pos, &rd);
-            rx->util_cache_valid = true;
-            rx->util_cached = u;
-            util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
         }
+    } else if (rx->util_ext_held != UTIL_EXT_NONE) {
+        util_abort(rx);     /* an idle between the extension and its set */
     }
 }
 
@@ -234,6 +311,39 @@ static bool sync_fsm(PcsRx *rx, unsigned res)
     }
 }
 
+/* K28.0 (four data octets follow) or K28.2 (eight, with contention). */
+static void xutil_start(PcsRx *rx, uint8_t k)
+{
+    rx->util_pos = 0;
+    rx->util_xlen = k == PCS_K28_2 ? 8 : 4;
+    rx->state = RXS_XUTIL;
+}
+
+/* The expanded form's data octets, ended by K28.4. */
+static void xutil_done(PcsRx *rx)
+{
+    const uint8_t *b = rx->util_sym;
+    PcsUtil u = { .cpu_pct = b[0], .irq_pct = b[1], .seq = b[2] };
+    bool ok;
+
+    if (rx->util_xlen == 8) {
+        u.has_contention = true;
+        u.psi_permille = (uint16_t)(b[3] << 8 | b[4]);
+        u.runnable = (uint16_t)(b[5] << 8 | b[6]);
+        /* reserved bits are the high six of each figure's first octet */
+        ok = !(b[3] & 0xfc) && !(b[5] & 0xfc) &&
+             u.psi_permille <= PCS_UTIL_MAX_PSI &&
+             pcs_util_cont_check(&u) == b[7];
+    } else {
+        ok = pcs_util_check(&u) == b[3];
+    }
+    if (!ok || u.cpu_pct > 100 || u.irq_pct > 100) {
+        rx->cnt.util_errors++;
+        return;
+    }
+    util_deliver(rx, &u, PCS_UTIL_FORM_EXPANDED);
+}
+
 static void rx_one(PcsRx *rx, uint16_t cg)
 {
     unsigned res = pcs_decode(cg, &rx->rd);
@@ -295,10 +405,10 @@ static void rx_one(PcsRx *rx, uint16_t cg)
             rx->state = RXS_K;
         } else if (rx->state == RXS_EPD_R && is_k && octet == PCS_K23_7) {
             break;      /* /T/R/R/ */
-        } else if (is_k && even && octet == PCS_K28_0) {
+        } else if (is_k && even &&
+                   (octet == PCS_K28_0 || octet == PCS_K28_2)) {
             /* the expanded utilization set right after a frame */
-            rx->util_pos = 0;
-            rx->state = RXS_XUTIL;
+            xutil_start(rx, octet);
         } else {
             rx->cnt.rx_invalid++;
             rx->state = RXS_WAIT_FOR_K;
@@ -313,10 +423,10 @@ static void rx_one(PcsRx *rx, uint16_t cg)
             rx->frame_len = 0;
             rx->frame_bad = false;
             rx->state = RXS_RECEIVE;
-        } else if (is_k && even && octet == PCS_K28_0) {
+        } else if (is_k && even &&
+                   (octet == PCS_K28_0 || octet == PCS_K28_2)) {
             util_abort(rx);
-            rx->util_pos = 0;
-            rx->state = RXS_XUTIL;
+            xutil_start(rx, octet);
         } else {
             util_abort(rx);
             rx->cnt.false_carriers++;
@@ -358,23 +468,13 @@ static void rx_one(PcsRx *rx, uint16_t cg)
         }
         break;
     case RXS_XUTIL:
-        if (rx->util_pos < 4 && is_data) {
+        if (rx->util_pos < rx->util_xlen && is_data) {
             rx->util_sym[rx->util_pos++] = octet;
-        } else if (rx->util_pos == 4 && is_k && octet == PCS_K28_4) {
-            PcsUtil u = {
-                .cpu_pct = rx->util_sym[0],
-                .irq_pct = rx->util_sym[1],
-                .seq = rx->util_sym[2],
-            };
-
+        } else if (rx->util_pos == rx->util_xlen && is_k &&
+                   octet == PCS_K28_4) {
             rx->util_pos = 0;
             rx->state = RXS_EXPECT_K;
-            if (u.cpu_pct > 100 || u.irq_pct > 100 ||
-                pcs_util_check(&u) != rx->util_sym[3]) {
-                rx->cnt.util_errors++;
-            } else {
-                util_deliver(rx, &u, PCS_UTIL_FORM_EXPANDED);
-            }
+            xutil_done(rx);
         } else {
             rx->util_pos = 0;
             rx->cnt.util_errors++;
@@ -394,11 +494,11 @@ static void rx_one(PcsRx *rx, uint16_t cg)
 static size_t util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
 {
     const uint16_t *want = rx->rd ? rx->util_cache_pos : rx->util_cache;
-    size_t len = rx->rd ? PCS_UTIL_IDLE_CGS + 2 : PCS_UTIL_IDLE_CGS;
+    size_t len = rx->util_cache_len + (rx->rd ? 2 : 0);
 
     if (!rx->util_cache_valid || n < len ||
         rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
-        rx->util_pos != 0 ||
+        rx->util_pos != 0 || rx->util_ext_held != UTIL_EXT_NONE ||
         (rx->state != RXS_IDLE_D && rx->state != RXS_EPD_R &&
          rx->state != RXS_EXPECT_K) ||
         memcmp(cgs, want, len * sizeof(*cgs)) != 0) {
@@ -451,7 +551,7 @@ void pcs_rx_gap(PcsRx *rx)
     uint64_t counted = rx->cnt.code_groups;
 
     if (rx->sync == PCS_SYNC_ACQUIRED_1 && !rx->rx_even &&
-        rx->util_pos == 0 &&
+        rx->util_pos == 0 && rx->util_ext_held == UTIL_EXT_NONE &&
         (rx->state == RXS_IDLE_D || rx->state == RXS_EPD_R ||
          rx->state == RXS_EXPECT_K)) {
         /*

@@ -85,8 +85,20 @@ typedef struct PcsRx {
     int state;             /* receive state, private */
     bool frame_bad;
     size_t frame_len;      /* octets after /S/, preamble included */
-    unsigned util_pos;     /* idle form: symbols collected so far */
-    uint8_t util_sym[6];
+    unsigned util_pos;     /* symbols (octets) collected so far */
+    bool util_ext;         /* idle form: collecting the extension */
+    bool util_ext_broken;  /* ... and it had an octet that is no symbol */
+    unsigned util_xlen;    /* expanded form: data octets expected */
+    uint8_t util_sym[8];
+    /*
+     * A contention extension received whole and good (GOOD), or broken
+     * and already counted (BAD), waiting for the set it precedes: the very
+     * next ordered set must be that set's marker.  A set after a BAD one
+     * is dropped too.
+     */
+    uint8_t util_ext_held;
+    uint16_t util_ext_psi, util_ext_runnable;
+    uint8_t util_ext_check;
     uint8_t cfg_lo;
     bool cfg_c2;
     uint16_t cfg_reg;
@@ -95,8 +107,9 @@ typedef struct PcsRx {
      * The last utilization set as sent from RD- and from RD+ (after /I1/),
      * to take repeats in one compare.
      */
-    uint16_t util_cache[PCS_UTIL_IDLE_CGS];
-    uint16_t util_cache_pos[PCS_UTIL_IDLE_CGS + 2];
+    uint16_t util_cache[PCS_UTIL_CONT_IDLE_CGS];
+    uint16_t util_cache_pos[PCS_UTIL_CONT_IDLE_CGS + 2];
+    size_t util_cache_len;  /* of util_cache; util_cache_pos: + 2 */
     bool util_cache_valid;
     PcsUtil util_cached;
     uint8_t buf[PCS_PREAMBLE_SFD - 1 + ETH_MAX_FRAME];

@@ -524,6 +524,150 @@ static void test_utilization(gconstpointer data)
     pair_free(&p);
 }
 
+/*
+ * Contention figures ride with the sample that carries them, in every pcs
+ * mode and form; a sample set without them goes without them.
+ */
+static void test_util_contention(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data) & 1;
+    PcsUtilForm form = GPOINTER_TO_UINT(data) >> 1;
+    static uint8_t f[ETH_MAX_FRAME - 4];   /* the largest, without FCS */
+    Pair p;
+
+    pair_init_form(&p, pcs, pcs, 0, form);
+    lane_set_util_contention(p.b.lane, 37, 5, 420, 17, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.a.utils, ==, 1);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 37);
+    g_assert_cmpuint(p.a.util.irq_pct, ==, 5);
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 420);
+    g_assert_cmpuint(p.a.util.runnable, ==, 17);
+    g_assert_true(p.a.util.fresh);
+
+    /* in a frame's gap; figures out of range go as the largest */
+    lane_set_util_contention(p.b.lane, 150, 3, 5000, 70000, 1000);
+    make_frame(f, 100, 0);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 100, 1000), ==, 0);
+    pump(&p.a, &p.b, 1000);
+    g_assert_cmpuint(p.a.frames, ==, 1);
+    g_assert_cmpuint(p.a.utils, ==, 2);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 100);
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 1000);
+    g_assert_cmpuint(p.a.util.runnable, ==, 1023);
+
+    /* a sample without them: the receiver sees none */
+    lane_set_util(p.b.lane, 20, 1, 2000);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 100, 2000), ==, 0);
+    pump(&p.a, &p.b, 2000);
+    g_assert_cmpuint(p.a.utils, ==, 3);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 20);
+    g_assert_false(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 0);
+    g_assert_cmpuint(p.a.util.runnable, ==, 0);
+
+    /*
+     * the largest frame with the contention form: the set goes in a burst
+     * of its own, so no record is longer than LANE_MAX_BURST_CGS
+     */
+    lane_set_util_contention(p.b.lane, 50, 2, 999, 1, 3000);
+    make_frame(f, sizeof(f), 1);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 3000), ==, 0);
+    pump(&p.a, &p.b, 3000);
+    g_assert_cmpuint(p.a.frames, ==, 3);
+    g_assert_cmpuint(p.a.last_len, ==, sizeof(f));
+    g_assert_cmpuint(p.a.utils, ==, 4);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 999);
+    g_assert_cmpuint(lane_stats(p.a.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.b.lane)->tx_util_sets, ==, 4);
+    pair_free(&p);
+}
+
+/*
+ * At line rate the contention form's extension lengthens the gap it rides
+ * in by twelve code groups (96 ns at 1000 Mb/s); nothing else changes.
+ */
+static void test_util_contention_pacing(void)
+{
+    uint8_t f[1514];
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, 0);
+    lane_set_util_contention(p.a.lane, 10, 1, 300, 2, 0);
+    make_frame(f, sizeof(f), 0);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
+    make_frame(f, sizeof(f), 1);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==,
+                    -EAGAIN);
+    g_assert_cmpuint(lane_deadline(p.a.lane), ==, 2 * 12304 + 96 - 20000);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.b.utils, ==, 2);     /* at link-up, in the gap */
+    g_assert_true(p.b.util.has_contention);
+    pair_free(&p);
+}
+
+/* Raw UTIL records: four octets or eight; impossible figures counted. */
+static void test_util_raw_records(void)
+{
+    static const uint8_t hello[16] = {
+        LANE_TAG_HELLO, 0, 12, 0, 'B', 'P', 'L', 'N', LANE_VERSION, 1,
+        0, 0, 0xe8, 0x03, 0, 0
+    };
+    static const struct {
+        uint8_t rec[14];
+        size_t len;
+        bool ok, cont;
+        unsigned psi, runnable;
+    } cases[] = {
+        /* cpu irq seq form: as before */
+        { { LANE_TAG_UTIL, 0, 4, 0, 10, 2, 1, 0 }, 8, true, false, 0, 0 },
+        /* + pressure 1000, runnable 1023 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 2, 0, 0xe8, 3, 0xff, 3 }, 12,
+          true, true, 1000, 1023 },
+        /* longer: octets after the eighth are left for later versions */
+        { { LANE_TAG_UTIL, 0, 10, 0, 10, 2, 3, 0, 7, 0, 9, 0, 1, 1 }, 14,
+          true, true, 7, 9 },
+        /* pressure 1001 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 4, 0, 0xe9, 3, 0, 0 }, 12,
+          false, false, 0, 0 },
+        /* runnable 1024 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 5, 0, 0, 0, 0, 4 }, 12,
+          false, false, 0, 0 },
+        /* cpu 101 with figures */
+        { { LANE_TAG_UTIL, 0, 8, 0, 101, 2, 6, 0, 0, 0, 0, 0 }, 12,
+          false, false, 0, 0 },
+    };
+    LaneConfig c;
+    End e = { .accept = true };
+    uint64_t errors = 0;
+    unsigned utils = 0;
+
+    lane_config_init(&c, LANE_ROLE_FD, NULL);
+    e.lane = lane_new(&c, &ops, &e, 0, NULL);
+    lane_feed(e.lane, hello, sizeof(hello), 0);
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        lane_feed(e.lane, cases[i].rec, cases[i].len, 0);
+        if (cases[i].ok) {
+            utils++;
+            g_assert_cmpuint(e.util.seq, ==, cases[i].rec[6]);
+            g_assert_cmpint(e.util.has_contention, ==, cases[i].cont);
+            g_assert_cmpuint(e.util.psi_permille, ==, cases[i].psi);
+            g_assert_cmpuint(e.util.runnable, ==, cases[i].runnable);
+        } else {
+            errors++;
+        }
+        g_assert_cmpuint(e.utils, ==, utils);
+        g_assert_cmpuint(lane_stats(e.lane)->pcs.util_errors, ==, errors);
+    }
+    g_assert_cmpuint(lane_stats(e.lane)->bad_records, ==, 0);
+    lane_free(e.lane);
+}
+
 /* Symbol errors, sync loss and link down/up, and recovery after each. */
 static void test_error_injection(void)
 {
@@ -738,6 +882,20 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_8B10B |
                                           PCS_UTIL_FORM_EXPANDED << 1),
                          test_utilization);
+    g_test_add_data_func("/lane/utilization/contention/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B),
+                         test_util_contention);
+    g_test_add_data_func("/lane/utilization/contention/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW),
+                         test_util_contention);
+    g_test_add_data_func("/lane/utilization/contention/8b10b-expanded",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B |
+                                          PCS_UTIL_FORM_EXPANDED << 1),
+                         test_util_contention);
+    g_test_add_func("/lane/utilization/contention/pacing",
+                    test_util_contention_pacing);
+    g_test_add_func("/lane/utilization/contention/raw-records",
+                    test_util_raw_records);
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);
