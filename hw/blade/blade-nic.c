@@ -754,9 +754,11 @@ static uint32_t blade_nic_host_contention(BladeNicState *s)
         g_clear_pointer(&path, g_free);
         /* the state follows the command name, which may hold spaces */
         path = g_strdup_printf("/proc/self/task/%d/stat", cpu->thread_id);
-        if (g_file_get_contents(path, &text, NULL, NULL) &&
-            (end = strrchr(text, ')')) && end[1] == ' ' && end[2] == 'R') {
-            running++;
+        if (g_file_get_contents(path, &text, NULL, NULL)) {
+            end = strrchr(text, ')');
+            if (end && end[1] == ' ' && end[2] == 'R') {
+                running++;
+            }
         }
     }
     real_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
