@@ -665,6 +665,21 @@ static void test_util_raw_records(void)
         g_assert_cmpuint(lane_stats(e.lane)->pcs.util_errors, ==, errors);
     }
     g_assert_cmpuint(lane_stats(e.lane)->bad_records, ==, 0);
+
+    /*
+     * A repeat that brings contention figures the previous delivery of the
+     * same sample lacked (a damaged extension hides them) is new.
+     */
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x04\0\x0a\x02\x09\0", 8, 0);
+    g_assert_true(e.util.fresh);
+    g_assert_false(e.util.has_contention);
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x08\0\x0a\x02\x09\0"
+              "\x07\0\x09\0", 12, 0);
+    g_assert_true(e.util.fresh);
+    g_assert_true(e.util.has_contention);
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x08\0\x0a\x02\x09\0"
+              "\x07\0\x09\0", 12, 0);
+    g_assert_false(e.util.fresh);
     lane_free(e.lane);
 }
 
