@@ -631,8 +631,9 @@ static void test_util_contention_layout(void)
 }
 
 /*
- * The worked example of docs/link-layer.md ("Contention form"): cpu 42 %,
- * irq 7 %, seq 5, pressure 250 permille, 3 runnable, from RD-.
+ * The worked examples of docs/link-layer.md ("Contention form" and the
+ * expanded form): cpu 42 %, irq 7 %, seq 5, pressure 250 permille, 3
+ * runnable, from RD-.
  */
 static void test_util_contention_worked_example(void)
 {
@@ -650,6 +651,9 @@ static void test_util_contention_worked_example(void)
         0x0fa, 0x229,   /* K28.5 D1.1: symbol 20 */
         0x0fa, 0x09c,   /* K28.5 D27.3: symbol 52, check's low six */
     };
+    static const uint16_t want_x[PCS_UTIL_CONT_EXPANDED_CGS] = {
+        0x0f5, 0x159, 0x074, 0x29b, 0x18b, 0x161, 0x274, 0x31b, 0x129, 0x0f2,
+    };
     PcsUtil u = {
         .cpu_pct = 42, .irq_pct = 7, .seq = 5,
         .has_contention = true, .psi_permille = 250, .runnable = 3,
@@ -661,6 +665,11 @@ static void test_util_contention_worked_example(void)
     g_assert_cmphex(pcs_util_cont_check(&u), ==, 0x22);
     g_assert_cmphex(ext_bits(&u, 0), ==, 0x0fa00c22);
     g_assert_cmpmem(cg, n * 2, want, sizeof(want));
+
+    /* the expanded form's example: K28.2 ... K28.4, ending at RD- */
+    rd = PCS_RD_NEG;
+    n = pcs_tx_util(&u, PCS_UTIL_FORM_EXPANDED, cg, &rd);
+    g_assert_cmpmem(cg, n * 2, want_x, sizeof(want_x));
 }
 
 /*
