@@ -113,11 +113,14 @@ static void util_set_done(PcsRx *rx, uint32_t bits)
             return;
         }
     }
+    /* from RD+ the idle form is /I1/ and then the same as from RD- */
     rd = PCS_RD_NEG;
     rx->util_cache_len = pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache,
                                      &rd);
     rd = PCS_RD_POS;
-    pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache_pos, &rd);
+    pcs_tx_idle(rx->util_cache_pos, &rd);
+    memcpy(rx->util_cache_pos + 2, rx->util_cache,
+           rx->util_cache_len * sizeof(rx->util_cache[0]));
     rx->util_cache_valid = true;
     rx->util_cached = u;
     util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
