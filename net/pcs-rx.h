@@ -59,12 +59,20 @@ typedef struct PcsRxCounters {
     uint64_t rx_invalid;
     uint64_t config_sets;      /* /C1/ /C2/ received */
     uint64_t util_sets;        /* utilization ordered sets accepted */
-    uint64_t util_errors;      /* broken or failing the check value */
+    /*
+     * broken, failing the check value or claiming impossible figures: one
+     * per sample (a contention extension and its set count once)
+     */
+    uint64_t util_errors;
 } PcsRxCounters;
 
 typedef struct PcsRxOps {
     /* A frame with a good FCS, FCS stripped (padding kept). */
     void (*frame)(void *opaque, const uint8_t *frame, size_t len);
+    /*
+     * A good utilization set; u->has_contention: it came in the contention
+     * form (never with figures out of range).
+     */
     void (*util)(void *opaque, const PcsUtil *u, PcsUtilForm form);
     /*
      * Three consecutive identical configuration registers (clause 37
