@@ -26,8 +26,6 @@ enum {
     RXS_XUTIL,          /* expanded utilization set after K28.0 */
 };
 
-enum { UTIL_EXT_NONE, UTIL_EXT_GOOD, UTIL_EXT_BAD };
-
 void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
 {
     memset(rx, 0, offsetof(PcsRx, buf));
@@ -39,24 +37,30 @@ void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
 }
 
 /*
- * A set half received, or a good extension without its set: count it;
- * forget everything collected.
+ * A good extension waiting for its set will not get it: drop it, counted
+ * (not as an error: its set may have been lost to one counted elsewhere).
+ */
+static void util_ext_drop(PcsRx *rx)
+{
+    if (rx->util_ext_pending) {
+        rx->util_ext_pending = false;
+        rx->cnt.util_ext_dropped++;
+    }
+}
+
+/*
+ * A set or extension half received: count it, forget what was collected.
+ * A set cut short was most likely the one a pending extension waits for.
  */
 static void util_abort(PcsRx *rx)
 {
-    if (rx->util_pos > 0 || rx->util_ext_held == UTIL_EXT_GOOD) {
+    if (rx->util_pos > 0) {
         rx->cnt.util_errors++;
+        if (!rx->util_ext) {
+            util_ext_drop(rx);
+        }
     }
     rx->util_pos = 0;
-    rx->util_ext_held = UTIL_EXT_NONE;
-}
-
-/* The extension being collected is broken: count it, drop its set too. */
-static void util_ext_bad(PcsRx *rx)
-{
-    rx->cnt.util_errors++;
-    rx->util_pos = 0;
-    rx->util_ext_held = UTIL_EXT_BAD;
 }
 
 static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
@@ -67,23 +71,26 @@ static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
     }
 }
 
-/* Six collected symbols of the extension: hold it for the set. */
+/* Six collected symbols of the extension: it waits for its set. */
 static void util_ext_done(PcsRx *rx, uint32_t bits)
 {
     uint16_t psi = bits >> 20;
 
     /* reserved bits, and a pressure above 1000 permille: never trusted */
     if ((bits & 0x300) || psi > PCS_UTIL_MAX_PSI) {
-        util_ext_bad(rx);
+        rx->cnt.util_errors++;
         return;
     }
-    rx->util_ext_held = UTIL_EXT_GOOD;
+    rx->util_ext_pending = true;
     rx->util_ext_psi = psi;
     rx->util_ext_runnable = (bits >> 10) & 1023;
     rx->util_ext_check = bits & 0xff;
 }
 
-/* Six collected symbols of the set itself, after its extension if any. */
+/*
+ * Six collected symbols of a set: the sample, with the contention figures
+ * of the pending extension if that extension's check value matches it.
+ */
 static void util_set_done(PcsRx *rx, uint32_t bits)
 {
     PcsUtil u = {
@@ -91,26 +98,26 @@ static void util_set_done(PcsRx *rx, uint32_t bits)
         .irq_pct = (bits >> 16) & 127,
         .seq = (bits >> 8) & 255,
     };
-    uint8_t ext = rx->util_ext_held;
     unsigned rd;
 
-    rx->util_ext_held = UTIL_EXT_NONE;
-    if (ext == UTIL_EXT_BAD) {
-        return;     /* counted with its extension */
-    }
     if ((bits & 0xc0) || u.cpu_pct > 100 || u.irq_pct > 100 ||
         (pcs_util_check(&u) & 63) != (bits & 63)) {
         rx->cnt.util_errors++;
+        util_ext_drop(rx);
         return;
     }
-    if (ext == UTIL_EXT_GOOD) {
-        u.has_contention = true;
-        u.psi_permille = rx->util_ext_psi;
-        u.runnable = rx->util_ext_runnable;
-        if (pcs_util_cont_check(&u) != rx->util_ext_check) {
-            /* the pair does not belong together: neither is trusted */
-            rx->cnt.util_errors++;
-            return;
+    if (rx->util_ext_pending) {
+        PcsUtil c = u;
+
+        c.has_contention = true;
+        c.psi_permille = rx->util_ext_psi;
+        c.runnable = rx->util_ext_runnable;
+        if (pcs_util_cont_check(&c) == rx->util_ext_check) {
+            rx->util_ext_pending = false;
+            u = c;
+        } else {
+            /* not its set: the set goes as a sample without figures */
+            util_ext_drop(rx);
         }
     }
     /* from RD+ the idle form is /I1/ and then the same as from RD- */
@@ -130,30 +137,19 @@ static void util_set_done(PcsRx *rx, uint32_t bits)
 static void idle_data(PcsRx *rx, uint8_t octet)
 {
     rx->cfg_count = 0;
-    if (octet == pcs_util_marker) {
-        if (rx->util_pos > 0 && rx->util_ext) {
-            util_ext_bad(rx);       /* a truncated extension */
-        } else if (rx->util_pos > 0) {
-            util_abort(rx);
-        }
-        /* a held extension stays: this is the set it precedes */
-        rx->util_ext = false;
-        rx->util_pos = 1;
-    } else if (octet == pcs_util_cont_marker) {
+    if (octet == pcs_util_marker || octet == pcs_util_cont_marker) {
         util_abort(rx);
-        rx->util_ext = true;
-        rx->util_ext_broken = false;
+        if (octet == pcs_util_cont_marker) {
+            util_ext_drop(rx);      /* superseded */
+        }
+        rx->util_ext = octet == pcs_util_cont_marker;
         rx->util_pos = 1;
     } else if (rx->util_pos > 0) {
         uint8_t sym = pcs_util_symbol[octet];
 
-        if (sym == 0xff && !rx->util_ext) {
+        if (sym == 0xff) {
             util_abort(rx);
             return;
-        }
-        if (sym == 0xff) {
-            /* the extension's place is taken to its end: its set follows */
-            rx->util_ext_broken = true;
         }
         rx->util_sym[rx->util_pos++] = sym;
         if (rx->util_pos == 6) {
@@ -164,16 +160,12 @@ static void idle_data(PcsRx *rx, uint8_t octet)
                             rx->util_sym[5];
 
             rx->util_pos = 0;
-            if (rx->util_ext && rx->util_ext_broken) {
-                util_ext_bad(rx);
-            } else if (rx->util_ext) {
+            if (rx->util_ext) {
                 util_ext_done(rx, bits);
             } else {
                 util_set_done(rx, bits);
             }
         }
-    } else if (rx->util_ext_held != UTIL_EXT_NONE) {
-        util_abort(rx);     /* an idle between the extension and its set */
     }
 }
 
@@ -235,6 +227,7 @@ static void enter_loss_of_sync(PcsRx *rx)
         rx->cnt.early_ends++;
     }
     util_abort(rx);
+    util_ext_drop(rx);
     rx->cfg_count = 0;
     rx->state = RXS_LINK_FAILED;
     rx->cnt.sync_lost++;
@@ -317,6 +310,7 @@ static bool sync_fsm(PcsRx *rx, unsigned res)
 /* K28.0 (four data octets follow) or K28.2 (eight, with contention). */
 static void xutil_start(PcsRx *rx, uint8_t k)
 {
+    util_ext_drop(rx);      /* a set of the other form: not its set */
     rx->util_pos = 0;
     rx->util_xlen = k == PCS_K28_2 ? 8 : 4;
     rx->state = RXS_XUTIL;
@@ -376,7 +370,9 @@ static void rx_one(PcsRx *rx, uint16_t cg)
         break;
     case RXS_K:
         if (is_data && (octet == PCS_D(21, 5) || octet == PCS_D(2, 2))) {
+            /* the peer negotiates: no set is coming on this link */
             util_abort(rx);
+            util_ext_drop(rx);
             rx->cfg_c2 = octet == PCS_D(2, 2);
             rx->state = RXS_CB;
         } else if (is_data) {
@@ -501,7 +497,7 @@ static size_t util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
 
     if (!rx->util_cache_valid || n < len ||
         rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
-        rx->util_pos != 0 || rx->util_ext_held != UTIL_EXT_NONE ||
+        rx->util_pos != 0 || rx->util_ext_pending ||
         (rx->state != RXS_IDLE_D && rx->state != RXS_EPD_R &&
          rx->state != RXS_EXPECT_K) ||
         memcmp(cgs, want, len * sizeof(*cgs)) != 0) {
@@ -554,13 +550,14 @@ void pcs_rx_gap(PcsRx *rx)
     uint64_t counted = rx->cnt.code_groups;
 
     if (rx->sync == PCS_SYNC_ACQUIRED_1 && !rx->rx_even &&
-        rx->util_pos == 0 && rx->util_ext_held == UTIL_EXT_NONE &&
+        rx->util_pos == 0 &&
         (rx->state == RXS_IDLE_D || rx->state == RXS_EPD_R ||
          rx->state == RXS_EXPECT_K)) {
         /*
          * In sync, at an even position, where K28.5 is expected: idles
          * only end in IDLE_D at RD- (/I1/ and /I2/ both leave it
-         * negative) and clear the configuration match.
+         * negative) and clear the configuration match; a pending
+         * contention extension stays pending.
          */
         rx->rd = PCS_RD_NEG;
         rx->state = RXS_IDLE_D;
@@ -581,4 +578,9 @@ void pcs_rx_signal_lost(PcsRx *rx)
 {
     enter_loss_of_sync(rx);
     rx->rx_even = false;
+}
+
+void pcs_rx_link_down(PcsRx *rx)
+{
+    util_ext_drop(rx);
 }

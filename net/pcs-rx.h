@@ -60,10 +60,17 @@ typedef struct PcsRxCounters {
     uint64_t config_sets;      /* /C1/ /C2/ received */
     uint64_t util_sets;        /* utilization ordered sets accepted */
     /*
-     * broken, failing the check value or claiming impossible figures: one
-     * per sample (a contention extension and its set count once)
+     * a set or contention extension broken, cut short, failing its check
+     * value or claiming impossible figures
      */
     uint64_t util_errors;
+    /*
+     * a good contention extension dropped without its set: another
+     * extension came first, the next set did not match it (its own set
+     * was lost, or one of the two was damaged past its own check), or sync
+     * was lost, the link went down or configuration sets came between
+     */
+    uint64_t util_ext_dropped;
 } PcsRxCounters;
 
 typedef struct PcsRxOps {
@@ -95,16 +102,14 @@ typedef struct PcsRx {
     size_t frame_len;      /* octets after /S/, preamble included */
     unsigned util_pos;     /* symbols (octets) collected so far */
     bool util_ext;         /* idle form: collecting the extension */
-    bool util_ext_broken;  /* ... and it had an octet that is no symbol */
     unsigned util_xlen;    /* expanded form: data octets expected */
     uint8_t util_sym[8];
     /*
-     * A contention extension received whole and good (GOOD), or broken
-     * and already counted (BAD), waiting for the set it precedes: the very
-     * next ordered set must be that set's marker.  A set after a BAD one
-     * is dropped too.
+     * A contention extension received whole and good, pending until the
+     * next utilization set, which takes its figures if the check value
+     * matches (frames and idles may come between).
      */
-    uint8_t util_ext_held;
+    bool util_ext_pending;
     uint16_t util_ext_psi, util_ext_runnable;
     uint8_t util_ext_check;
     uint8_t cfg_lo;
@@ -137,6 +142,12 @@ void pcs_rx_gap(PcsRx *rx);
 
 /* Loss of signal (signal_detect = FAIL): sync lost at once. */
 void pcs_rx_signal_lost(PcsRx *rx);
+
+/*
+ * The link went down: a pending contention extension is dropped (counted
+ * in util_ext_dropped).  Loss of sync does this by itself.
+ */
+void pcs_rx_link_down(PcsRx *rx);
 
 static inline bool pcs_rx_sync_ok(const PcsRx *rx)
 {

@@ -120,11 +120,10 @@ static size_t put_idle_sets(uint8_t marker, uint32_t bits, uint16_t *out,
     return n;
 }
 
-size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
-                   unsigned *rd)
+/* @u as sent: figures above what a set carries go as the largest. */
+static PcsUtil util_clamped(const PcsUtil *u)
 {
     PcsUtil s = *u;
-    size_t n = 0;
 
     s.cpu_pct = s.cpu_pct > 100 ? 100 : s.cpu_pct;
     s.irq_pct = s.irq_pct > 100 ? 100 : s.irq_pct;
@@ -134,6 +133,38 @@ size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
         s.runnable = s.runnable > PCS_UTIL_MAX_RUNNABLE ?
                      PCS_UTIL_MAX_RUNNABLE : s.runnable;
     }
+    return s;
+}
+
+/* The extension's six sets from RD- (@s clamped, with contention). */
+static size_t put_ext_sets(const PcsUtil *s, uint16_t *out, unsigned *rd)
+{
+    /* 30 bits, most significant first: psi:10 run:10 00 check:8 */
+    return put_idle_sets(pcs_util_cont_marker,
+                         (uint32_t)s->psi_permille << 20 |
+                         (uint32_t)s->runnable << 10 |
+                         pcs_util_cont_check(s), out, rd);
+}
+
+size_t pcs_tx_util_ext(const PcsUtil *u, uint16_t *out, unsigned *rd)
+{
+    PcsUtil s = *u;
+    size_t n = 0;
+
+    s.has_contention = true;
+    s = util_clamped(&s);
+    if (*rd == PCS_RD_POS) {
+        n += pcs_tx_idle(out + n, rd);
+    }
+    return n + put_ext_sets(&s, out + n, rd);
+}
+
+size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
+                   unsigned *rd)
+{
+    PcsUtil s = util_clamped(u);
+    size_t n = 0;
+
     if (form == PCS_UTIL_FORM_EXPANDED) {
         uint8_t b[7];
         unsigned nb = 3;
@@ -160,11 +191,7 @@ size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
             n += pcs_tx_idle(out + n, rd);
         }
         if (s.has_contention) {
-            /* 30 bits, most significant first: psi:10 run:10 00 check:8 */
-            n += put_idle_sets(pcs_util_cont_marker,
-                               (uint32_t)s.psi_permille << 20 |
-                               (uint32_t)s.runnable << 10 |
-                               pcs_util_cont_check(&s), out + n, rd);
+            n += put_ext_sets(&s, out + n, rd);
         }
         /* 30 bits: cpu:7 irq:7 seq:8 00, then the check value's low six */
         n += put_idle_sets(pcs_util_marker,

@@ -113,6 +113,16 @@ size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
                    unsigned *rd);
 
 /*
+ * The contention extension of @u alone, in the idle form: preceded by /I1/
+ * if *rd is positive, ending at RD-, figures clamped as by pcs_tx_util().
+ * It is what the gap after a frame carries of a sample with contention
+ * figures when that gap holds only one six-set (docs/link-layer.md,
+ * "Split across two gaps"); the set itself, pcs_tx_util() of @u without
+ * has_contention, follows in a later gap.
+ */
+size_t pcs_tx_util_ext(const PcsUtil *u, uint16_t *out, unsigned *rd);
+
+/*
  * Check value of a utilization sample: CRC-8 (x^8+x^2+x+1, init 0) over
  * cpu, irq, seq; the idle form sends its low six bits.
  */

@@ -706,14 +706,21 @@ static PcsRx *rx_after(Sink *s, const uint16_t *cg, size_t n)
     return rx;
 }
 
-/* One of each way a contention set can be broken; each counted once. */
+/*
+ * One of each way a contention sample can be broken.  A broken set is
+ * counted in util_errors and not delivered; the extension before it is
+ * dropped (util_ext_dropped).  A broken extension is counted in
+ * util_errors and its set goes as a sample without contention figures;
+ * so does a set that a good extension does not match (the extension is
+ * dropped, not an error: its own set may have been lost).
+ */
 static void test_util_contention_errors(void)
 {
     PcsUtil u = {
         .cpu_pct = 61, .irq_pct = 9, .seq = 77,
         .has_contention = true, .psi_permille = 640, .runnable = 12,
     };
-    PcsUtil v = u;
+    PcsUtil v = u, w = u;
     uint16_t cg[4 * PCS_UTIL_MAX_CGS];
     unsigned rd;
     size_t n;
@@ -723,13 +730,14 @@ static void test_util_contention_errors(void)
         const char *what;
         uint32_t ext;           /* extension bits */
         uint32_t set;           /* the set's bits */
+        unsigned errors, dropped, utils;
     } idle_cases[] = {
-        { "ext check wrong", ext_bits(&u, 0) ^ 1, set_bits(&u) },
-        { "ext reserved 01", ext_bits(&u, 1), set_bits(&u) },
-        { "ext reserved 10", ext_bits(&u, 2), set_bits(&u) },
-        { "set check wrong", ext_bits(&u, 0), set_bits(&u) ^ 1 },
-        { "set reserved", ext_bits(&u, 0), set_bits(&u) | 0x40 },
-        { "cpu 101", ext_bits(&u, 0), set_bits(&u) | 127u << 23 },
+        { "ext check wrong", ext_bits(&u, 0) ^ 1, set_bits(&u), 0, 1, 1 },
+        { "ext reserved 01", ext_bits(&u, 1), set_bits(&u), 1, 0, 1 },
+        { "ext reserved 10", ext_bits(&u, 2), set_bits(&u), 1, 0, 1 },
+        { "set check wrong", ext_bits(&u, 0), set_bits(&u) ^ 1, 1, 1, 0 },
+        { "set reserved", ext_bits(&u, 0), set_bits(&u) | 0x40, 1, 1, 0 },
+        { "cpu 101", ext_bits(&u, 0), set_bits(&u) | 127u << 23, 1, 1, 0 },
     };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(idle_cases); i++) {
@@ -737,8 +745,15 @@ static void test_util_contention_errors(void)
         n += idle_sets(pcs_util_marker, idle_cases[i].set, cg + n);
         rx = rx_after(&s, cg, n);
         g_test_message("%s", idle_cases[i].what);
-        g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
-        g_assert_cmpuint(s.utils, ==, 0);
+        g_assert_cmpuint(rx->cnt.util_errors, ==, idle_cases[i].errors);
+        g_assert_cmpuint(rx->cnt.util_ext_dropped, ==,
+                         idle_cases[i].dropped);
+        g_assert_cmpuint(s.utils, ==, idle_cases[i].utils);
+        if (s.utils) {
+            g_assert_false(s.util.has_contention);
+            g_assert_cmpuint(s.util.seq, ==, 77);
+        }
+        g_assert_false(rx->util_ext_pending);
         g_free(rx);
     }
 
@@ -748,17 +763,24 @@ static void test_util_contention_errors(void)
     n += idle_sets(pcs_util_marker, set_bits(&v), cg + n);
     rx = rx_after(&s, cg, n);
     g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
-    g_assert_cmpuint(s.utils, ==, 0);
+    g_assert_cmpuint(s.utils, ==, 1);
+    g_assert_false(s.util.has_contention);
     g_free(rx);
 
-    /* an extension and a set of different samples (seq 78, not 77) */
+    /*
+     * an extension and a set of different samples (seq 78, not 77): the
+     * extension's set was lost; the set is a sample of its own
+     */
     v = u;
     v.seq = 78;
     n = idle_sets(pcs_util_cont_marker, ext_bits(&u, 0), cg);
     n += idle_sets(pcs_util_marker, set_bits(&v), cg + n);
     rx = rx_after(&s, cg, n);
-    g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
-    g_assert_cmpuint(s.utils, ==, 0);
+    g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+    g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+    g_assert_cmpuint(s.utils, ==, 1);
+    g_assert_false(s.util.has_contention);
+    g_assert_cmpuint(s.util.seq, ==, 78);
     g_free(rx);
 
     /* a data octet that is no symbol inside the extension */
@@ -769,7 +791,8 @@ static void test_util_contention_errors(void)
     g_assert_cmpuint(pcs_util_symbol[0x91], ==, 0xff);
     rx = rx_after(&s, cg, n);
     g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
-    g_assert_cmpuint(s.utils, ==, 0);
+    g_assert_cmpuint(s.utils, ==, 1);
+    g_assert_false(s.util.has_contention);
     g_free(rx);
 
     /* an extension cut short by the set's marker */
@@ -777,38 +800,41 @@ static void test_util_contention_errors(void)
     n = 8 + idle_sets(pcs_util_marker, set_bits(&u), cg + 8);
     rx = rx_after(&s, cg, n);
     g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
-    g_assert_cmpuint(s.utils, ==, 0);
+    g_assert_cmpuint(s.utils, ==, 1);
+    g_assert_false(s.util.has_contention);
     g_free(rx);
 
-    /* an extension with no set after it: the burst ends */
+    /* an extension with no set after it (yet): it waits, uncounted */
     n = idle_sets(pcs_util_cont_marker, ext_bits(&u, 0), cg);
     rx = rx_after(&s, cg, n);
-    g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.util_ext_dropped, ==, 0);
     g_assert_cmpuint(s.utils, ==, 0);
+    g_assert_true(rx->util_ext_pending);
     g_free(rx);
 
-    /*
-     * an idle between the extension and its set: the extension is counted
-     * and dropped, the set goes without contention figures (as to a
-     * receiver that predates the form)
-     */
+    /* idles between the extension and its set change nothing */
     n = idle_sets(pcs_util_cont_marker, ext_bits(&u, 0), cg);
     rd = PCS_RD_NEG;
     n += pcs_tx_idle(cg + n, &rd);
     n += idle_sets(pcs_util_marker, set_bits(&u), cg + n);
     rx = rx_after(&s, cg, n);
-    g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.util_ext_dropped, ==, 0);
     g_assert_cmpuint(s.utils, ==, 1);
-    g_assert_false(s.util.has_contention);
-    g_assert_cmpuint(s.util.seq, ==, 77);
+    g_assert_true(s.util.has_contention);
+    g_assert_cmpuint(s.util.psi_permille, ==, 640);
     g_free(rx);
 
-    /* two extensions in a row: the first is counted, the second holds */
-    n = idle_sets(pcs_util_cont_marker, ext_bits(&u, 0), cg);
+    /*
+     * two extensions in a row: the first is superseded (dropped), the
+     * second takes the set
+     */
+    w.psi_permille = 1;
+    n = idle_sets(pcs_util_cont_marker, ext_bits(&w, 0), cg);
     rd = PCS_RD_NEG;
     n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
     rx = rx_after(&s, cg, n);
-    g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+    g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
     g_assert_cmpuint(s.utils, ==, 1);
     g_assert_true(s.util.has_contention);
     g_assert_cmpuint(s.util.psi_permille, ==, 640);
@@ -1013,6 +1039,352 @@ static void test_util_repeats(gconstpointer data)
     g_assert_cmpuint(rx->cnt.util_sets, ==, 40);
     g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.rx_invalid, ==, 0);
     g_free(rx);
+}
+
+/*
+ * One half of a split contention sample, built from the layout of
+ * docs/link-layer.md (not with pcs_tx_util_ext()): /I1/ if *rd is
+ * positive, then the extension's (@ext) or the set's six sets; RD- after.
+ */
+static size_t half_sets(const PcsUtil *u, bool ext, uint16_t *cg,
+                        unsigned *rd)
+{
+    size_t n = 0;
+
+    if (*rd == PCS_RD_POS) {
+        n += pcs_tx_idle(cg, rd);
+    }
+    n += idle_sets(ext ? pcs_util_cont_marker : pcs_util_marker,
+                   ext ? ext_bits(u, 0) : set_bits(u), cg + n);
+    *rd = PCS_RD_NEG;
+    return n;
+}
+
+/* Sample @i of a run: every figure moves. */
+static PcsUtil run_sample(unsigned i)
+{
+    PcsUtil u = {
+        .cpu_pct = i % 101, .irq_pct = (i * 3) % 101, .seq = (uint8_t)i,
+        .has_contention = true, .psi_permille = (i * 37) % 1001,
+        .runnable = (i * 11) % 1024,
+    };
+
+    return u;
+}
+
+static void assert_util_eq(const PcsUtil *got, const PcsUtil *want)
+{
+    g_assert_cmpuint(got->cpu_pct, ==, want->cpu_pct);
+    g_assert_cmpuint(got->irq_pct, ==, want->irq_pct);
+    g_assert_cmpuint(got->seq, ==, want->seq);
+    g_assert_cmpint(got->has_contention, ==, want->has_contention);
+    if (want->has_contention) {
+        g_assert_cmpuint(got->psi_permille, ==, want->psi_permille);
+        g_assert_cmpuint(got->runnable, ==, want->runnable);
+    }
+}
+
+/*
+ * A model of the receiver that predates the contention form (bladeplane
+ * before datasheet 1.1), in the gaps: K28.5 and the start marker start a
+ * set, five symbols and a matching check value make a sample, any other
+ * data octet in a set aborts it; every other K28.5 Dx.y is an idle.
+ * Frames, /S/ to /T/, are skipped.  Every code group must be valid.
+ */
+typedef struct OldRx {
+    unsigned pos;
+    uint8_t sym[6];
+    unsigned samples, errors;
+    PcsUtil last;
+} OldRx;
+
+static void old_rx_burst(OldRx *o, const uint16_t *cg, size_t n)
+{
+    unsigned rd = PCS_RD_NEG;
+    bool in_frame = false;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned r = pcs_decode(cg[i], &rd);
+        uint8_t d;
+
+        g_assert_false(r & (PCS_CG_INVALID | PCS_CG_DISPARITY));
+        if (in_frame || r == (PCS_CG_K | PCS_K27_7)) {
+            in_frame = r != (PCS_CG_K | PCS_K29_7);
+            continue;
+        }
+        if (r != (PCS_CG_K | PCS_CG_COMMA | PCS_K28_5)) {
+            continue;       /* /R/ */
+        }
+        g_assert_cmpuint(++i, <, n);
+        r = pcs_decode(cg[i], &rd);
+        g_assert_false(r & (PCS_CG_INVALID | PCS_CG_DISPARITY | PCS_CG_K));
+        d = r & 0xff;
+        if (d == pcs_util_marker) {
+            o->pos = 1;
+        } else if (o->pos > 0 && pcs_util_symbol[d] == 0xff) {
+            o->pos = 0;
+            o->errors++;
+        } else if (o->pos > 0) {
+            o->sym[o->pos++] = pcs_util_symbol[d];
+            if (o->pos == 6) {
+                uint32_t bits = (uint32_t)o->sym[1] << 18 |
+                                (uint32_t)o->sym[2] << 12 |
+                                (uint32_t)o->sym[3] << 6 | o->sym[4];
+                PcsUtil u = {
+                    .cpu_pct = (bits >> 17) & 127,
+                    .irq_pct = (bits >> 10) & 127,
+                    .seq = (bits >> 2) & 255,
+                };
+
+                o->pos = 0;
+                if ((bits & 3) || u.cpu_pct > 100 || u.irq_pct > 100 ||
+                    (pcs_util_check(&u) & 63) != o->sym[5]) {
+                    o->errors++;
+                } else {
+                    o->samples++;
+                    o->last = u;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Frames back to back with a new contention sample every @every frames,
+ * sent as a transmitter whose gaps hold only the minimum does: the
+ * extension (pcs_tx_util_ext()) in one frame's gap, the set in the next
+ * one's, a newer sample waiting while a set is left.  Each gap carries six
+ * ordered sets after the /I1/ a frame that ends at RD+ needs: the same
+ * code groups as a set without contention figures, no more than the
+ * minimum gap.  The receiver takes every sample sent, figures intact,
+ * frames between the halves, nothing counted; a receiver that predates
+ * the form takes the CPU and interrupt figures of each.
+ */
+static void test_util_split_line(gconstpointer data)
+{
+    unsigned every = GPOINTER_TO_UINT(data);
+    static uint16_t cg[PCS_FRAME_MAX_CGS(100) + PCS_UTIL_MAX_CGS];
+    PcsUtil cur = { 0 }, left = { 0 };
+    bool unsent = false, have_left = false;
+    unsigned delivered = 0, sampled = 0;
+    OldRx old = { 0 };
+    uint8_t f[100];
+    Sink s;
+    PcsRx *rx = synced_rx(&s);
+
+    for (unsigned i = 0; i < 300; i++) {
+        unsigned rd = rx->rd, rd_frame;
+        size_t fl, n, len = 60 + i % 41;
+        bool carries_set = false;
+
+        g_assert_cmpuint(rd, ==, PCS_RD_NEG);
+        if (i % every == 0) {
+            cur = run_sample(sampled++);
+            unsent = true;
+        }
+        make_frame(f, len, i);
+        fl = n = pcs_tx_frame(f, len, cg, &rd);
+        rd_frame = rd;
+        if (have_left) {
+            n += half_sets(&left, false, cg + n, &rd);
+            have_left = false;
+            carries_set = true;
+        } else if (unsent) {
+            n += pcs_tx_util_ext(&cur, cg + n, &rd);
+            left = cur;
+            have_left = true;
+            unsent = false;
+        }
+        if (n > fl) {
+            PcsUtil plain = cur;
+            uint16_t ref[PCS_UTIL_MAX_CGS];
+            unsigned r = rd_frame;
+
+            plain.has_contention = false;
+            g_assert_cmpuint(n - fl, ==,
+                             pcs_tx_util(&plain, PCS_UTIL_FORM_IDLE, ref, &r));
+            g_assert_cmpuint(n - fl - (rd_frame == PCS_RD_POS ? 2 : 0), ==,
+                             2 * PCS_GAP_IDLE_SETS);
+            g_assert_cmpuint(rd, ==, PCS_RD_NEG);
+        }
+        pcs_rx_input(rx, cg, n);
+        pcs_rx_gap(rx);
+        old_rx_burst(&old, cg, n);
+        g_assert_cmpuint(s.frames, ==, i + 1);
+        if (carries_set) {
+            delivered++;
+            assert_util_eq(&s.util, &left);
+            g_assert_cmpuint(old.last.cpu_pct, ==, left.cpu_pct);
+            g_assert_cmpuint(old.last.irq_pct, ==, left.irq_pct);
+            g_assert_cmpuint(old.last.seq, ==, left.seq);
+        }
+        g_assert_cmpuint(s.utils, ==, delivered);
+        g_assert_cmpuint(old.samples, ==, delivered);
+    }
+    g_assert_cmpuint(delivered, ==, every == 1 ? 150 : 300 / every);
+    g_assert_cmpuint(rx->cnt.util_errors + rx->cnt.util_ext_dropped +
+                     rx->cnt.rx_invalid + rx->cnt.false_carriers +
+                     rx->cnt.fcs_errors, ==, 0);
+    g_assert_cmpuint(old.errors, ==, 0);
+    g_free(rx);
+}
+
+/* A frame, then in its gap one half of @u (HALF_*), damaged by @damage. */
+enum { HALF_NONE, HALF_EXT, HALF_SET };
+enum { DMG_NONE, DMG_SYMBOL, DMG_BIT };
+
+static void split_burst(PcsRx *rx, unsigned seed, const PcsUtil *u, int half,
+                        int damage)
+{
+    static uint16_t cg[PCS_FRAME_MAX_CGS(80) + PCS_UTIL_MAX_CGS];
+    uint8_t f[80];
+    unsigned rd = PCS_RD_NEG, rd_frame;
+    size_t fl, n;
+
+    make_frame(f, sizeof(f), seed);
+    fl = n = pcs_tx_frame(f, sizeof(f), cg, &rd);
+    rd_frame = rd;
+    if (half != HALF_NONE) {
+        n += half_sets(u, half == HALF_EXT, cg + n, &rd);
+    }
+    if (damage == DMG_SYMBOL) {
+        /* the third symbol becomes the next one: a well-formed set */
+        size_t at = n - 5;
+        unsigned r = PCS_RD_POS;
+        uint8_t oct = pcs_decode(cg[at], &r) & 0xff;
+
+        r = PCS_RD_POS;
+        cg[at] = pcs_encode(pcs_util_alphabet[(pcs_util_symbol[oct] + 1) & 63],
+                            false, &r);
+    } else if (damage == DMG_BIT) {
+        cg[n - 5] ^= 1u << 3;
+    }
+    g_assert_cmpuint(n - fl, ==, half == HALF_NONE ? 0 : PCS_UTIL_IDLE_CGS +
+                                 (rd_frame == PCS_RD_POS ? 2 : 0));
+    pcs_rx_input(rx, cg, n);
+    pcs_rx_gap(rx);
+}
+
+/*
+ * A split sample that goes wrong: either half damaged, its set lost, loss
+ * of sync, link down or a renegotiation between the halves.  The figures
+ * are never taken from a pair that does not match; a set the pending
+ * extension does not match goes as a sample without them.
+ */
+static void test_util_split_errors(void)
+{
+    PcsUtil u = run_sample(5), v = run_sample(6), plain;
+    uint64_t code_errors;
+    Sink s;
+    PcsRx *rx;
+
+    /* the extension's symbol changed: it no longer matches its set */
+    rx = synced_rx(&s);
+    split_burst(rx, 1, &u, HALF_EXT, DMG_SYMBOL);
+    g_assert_true(rx->util_ext_pending);
+    split_burst(rx, 2, &u, HALF_SET, DMG_NONE);
+    g_assert_cmpuint(s.frames, ==, 2);
+    g_assert_cmpuint(s.utils, ==, 1);
+    plain = u;
+    plain.has_contention = false;
+    assert_util_eq(&s.util, &plain);
+    g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+    g_free(rx);
+
+    /* the extension hit by a bit error: counted, its set goes alone */
+    rx = synced_rx(&s);
+    split_burst(rx, 1, &u, HALF_EXT, DMG_BIT);
+    g_assert_false(rx->util_ext_pending);
+    code_errors = rx->cnt.invalid_cgs + rx->cnt.disparity_errors;
+    g_assert_cmpuint(rx->cnt.util_errors + code_errors, >, 0);
+    split_burst(rx, 2, &u, HALF_SET, DMG_NONE);
+    g_assert_cmpuint(s.utils, ==, 1);
+    assert_util_eq(&s.util, &plain);
+    g_free(rx);
+
+    /* the set damaged either way: neither is taken */
+    for (int dmg = DMG_SYMBOL; dmg <= DMG_BIT; dmg++) {
+        rx = synced_rx(&s);
+        split_burst(rx, 1, &u, HALF_EXT, DMG_NONE);
+        split_burst(rx, 2, &u, HALF_SET, dmg);
+        g_assert_cmpuint(s.frames, >=, 1);
+        g_assert_cmpuint(s.utils, ==, 0);
+        g_assert_cmpuint(rx->cnt.util_errors, ==, 1);
+        g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+        g_assert_false(rx->util_ext_pending);
+        g_free(rx);
+    }
+
+    /*
+     * the set lost (a frame's gap without it), then the next sample
+     * split: the stale extension is dropped, the next one taken whole
+     */
+    rx = synced_rx(&s);
+    split_burst(rx, 1, &u, HALF_EXT, DMG_NONE);
+    split_burst(rx, 2, NULL, HALF_NONE, DMG_NONE);
+    split_burst(rx, 3, &v, HALF_EXT, DMG_NONE);
+    split_burst(rx, 4, &v, HALF_SET, DMG_NONE);
+    g_assert_cmpuint(s.frames, ==, 4);
+    g_assert_cmpuint(s.utils, ==, 1);
+    assert_util_eq(&s.util, &v);
+    g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+    g_free(rx);
+
+    /* the set lost, then a sample without contention figures */
+    rx = synced_rx(&s);
+    plain = v;
+    plain.has_contention = false;
+    split_burst(rx, 1, &u, HALF_EXT, DMG_NONE);
+    split_burst(rx, 2, &plain, HALF_SET, DMG_NONE);
+    g_assert_cmpuint(s.utils, ==, 1);
+    assert_util_eq(&s.util, &plain);
+    g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+    g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+    g_free(rx);
+
+    /*
+     * loss of sync (signal lost, or four invalid code groups), link down,
+     * or configuration sets between the halves: the extension is dropped,
+     * its set goes without figures
+     */
+    plain = u;
+    plain.has_contention = false;
+    for (unsigned c = 0; c < 4; c++) {
+        rx = synced_rx(&s);
+        split_burst(rx, 1, &u, HALF_EXT, DMG_NONE);
+        g_assert_true(rx->util_ext_pending);
+        if (c == 0) {
+            pcs_rx_signal_lost(rx);
+        } else if (c == 1) {
+            static const uint16_t bad[4] = { 0, 0, 0, 0 };
+
+            pcs_rx_input(rx, bad, 4);
+        } else if (c == 2) {
+            pcs_rx_link_down(rx);
+        } else {
+            uint16_t cfg[16];
+            unsigned rd = PCS_RD_NEG;
+            size_t n = 0;
+
+            for (unsigned i = 0; i < 4; i++) {
+                n += pcs_tx_config(0x00a0, i & 1, cfg + n, &rd);
+            }
+            pcs_rx_input(rx, cfg, n);
+        }
+        g_assert_false(rx->util_ext_pending);
+        g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+        pcs_rx_gap(rx);
+        g_assert_true(pcs_rx_sync_ok(rx));
+        split_burst(rx, 2, &u, HALF_SET, DMG_NONE);
+        g_test_message("case %u", c);
+        g_assert_cmpuint(s.utils, ==, 1);
+        assert_util_eq(&s.util, &plain);
+        g_assert_cmpuint(rx->cnt.util_ext_dropped, ==, 1);
+        g_assert_cmpuint(rx->cnt.util_errors, ==, 0);
+        g_free(rx);
+    }
 }
 
 /*
@@ -1244,6 +1616,12 @@ int main(int argc, char **argv)
     g_test_add_data_func("/pcs-rx/util/after-frames/expanded",
                          GINT_TO_POINTER(PCS_UTIL_FORM_EXPANDED),
                          test_util_after_frames);
+    g_test_add_data_func("/pcs-rx/util/contention/split-line/every-frame",
+                         GUINT_TO_POINTER(1), test_util_split_line);
+    g_test_add_data_func("/pcs-rx/util/contention/split-line/every-3",
+                         GUINT_TO_POINTER(3), test_util_split_line);
+    g_test_add_func("/pcs-rx/util/contention/split-errors",
+                    test_util_split_errors);
     g_test_add_func("/pcs-rx/gap-equals-idles", test_gap_equals_idles);
     g_test_add_func("/pcs-rx/util/accepted-as-idle",
                     test_util_accepted_as_idle);
