@@ -30,6 +30,9 @@ typedef struct End {
     unsigned tx_ready;
     unsigned utils;
     LaneUtil util;
+    /* if set: the sample sent with each sequence number, to check */
+    const LaneUtil *expect;
+    unsigned util_mismatches;
     unsigned ev[LANE_EV_LINK_DOWN + 1];
     unsigned io_changes;
 } End;
@@ -63,6 +66,16 @@ static void on_util(void *opaque, const LaneUtil *u)
 
     e->utils++;
     e->util = *u;
+    if (e->expect) {
+        const LaneUtil *w = &e->expect[u->seq];
+
+        if (u->cpu_pct != w->cpu_pct || u->irq_pct != w->irq_pct ||
+            u->has_contention != w->has_contention ||
+            u->psi_permille != w->psi_permille ||
+            u->runnable != w->runnable) {
+            e->util_mismatches++;
+        }
+    }
 }
 
 static void on_event(void *opaque, LaneEvent ev)
@@ -587,27 +600,169 @@ static void test_util_contention(gconstpointer data)
 }
 
 /*
- * At line rate the contention form's extension lengthens the gap it rides
- * in by twelve code groups (96 ns at 1000 Mb/s); nothing else changes.
+ * A sender that keeps a paced lane saturated: @count frames of @len
+ * octets, queued until pacing holds them back and again at each deadline,
+ * then more at the last instant until pacing holds them back.  With
+ * @every, a new sample with contention figures before every @every-th
+ * frame.  Returns the frames sent; *line_end is when the line is free
+ * after them (the pacing deadline is 20 us before it).  The receiver
+ * checks every sample against the one set with its sequence number and
+ * gets, after the line falls quiet, the last one.
  */
-static void test_util_contention_pacing(void)
+static unsigned saturated_run(unsigned every, size_t len, unsigned count,
+                              uint64_t *line_end, unsigned *delivered)
 {
-    uint8_t f[1514];
+    static uint8_t f[1514];
+    static LaneUtil want[256];
+    uint64_t now = 1 * MS;
+    unsigned sent = 0, next_sample = 0, base;
+    LaneUtil last = { 0 };
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    memset(want, 0, sizeof(want));
+    p.a.expect = want;
+    pump(&p.a, &p.b, 0);                /* link up, the first sample */
+    base = p.a.utils;
+    g_assert_cmpuint(base, ==, 1);
+    for (;;) {
+        int r;
+
+        if (every && sent == next_sample && sent < count) {
+            last = (LaneUtil) {
+                .cpu_pct = sent % 101, .irq_pct = sent % 7,
+                .seq = (uint8_t)(sent / every + 1), .has_contention = true,
+                .psi_permille = (sent * 37) % 1001,
+                .runnable = (sent * 11) % 1024,
+            };
+            want[last.seq] = last;
+            lane_set_util_contention(p.b.lane, last.cpu_pct, last.irq_pct,
+                                     last.psi_permille, last.runnable, now);
+            next_sample += every;
+        }
+        make_frame(f, len, sent);
+        r = lane_send_frame(p.b.lane, f, len, now);
+        if (r == 0) {
+            sent++;
+            continue;
+        }
+        g_assert_cmpint(r, ==, -EAGAIN);
+        if (sent >= count) {
+            break;
+        }
+        now = lane_deadline(p.b.lane);
+        pump(&p.a, &p.b, now);
+    }
+    *line_end = lane_deadline(p.b.lane) + 20000;
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.a.frames, ==, sent);
+    g_assert_cmpuint(p.a.out_of_order, ==, 0);
+    /*
+     * the line falls quiet: a set still left goes on its own, a sample
+     * still waiting at the interval
+     */
+    pump(&p.a, &p.b, *line_end);
+    *delivered = p.a.utils - base;
+    pump(&p.a, &p.b, now + 100 * MS);
+    g_assert_cmpuint(p.a.util_mismatches, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 0);
+    if (every) {
+        g_assert_cmpuint(p.a.util.seq, ==, last.seq);
+        g_assert_true(p.a.util.has_contention);
+    }
+    pair_free(&p);
+    return sent;
+}
+
+/*
+ * On a saturated paced link the contention figures cost no line time:
+ * with a new sample every frame or every fourth, the frames take exactly
+ * the line time they take without reporting (preamble, frame, FCS and the
+ * minimum gap each), and every sample that goes arrives intact.
+ */
+static void test_util_contention_line_time(gconstpointer data)
+{
+    size_t len = GPOINTER_TO_UINT(data);
+    uint64_t slot = (PCS_PREAMBLE_SFD + len + 4 + 12) * 8;     /* ns */
+    uint64_t end_none, end;
+    unsigned sent_none, sent, delivered;
+
+    sent_none = saturated_run(0, len, 200, &end_none, &delivered);
+    g_assert_cmpuint(delivered, ==, 0);
+    g_assert_cmpuint(end_none, ==, 1 * MS + sent_none * slot);
+
+    /* every frame: a sample's halves take two gaps, so every other goes */
+    sent = saturated_run(1, len, 200, &end, &delivered);
+    g_assert_cmpuint(sent, ==, sent_none);
+    g_assert_cmpuint(end, ==, end_none);
+    g_assert_cmpuint(delivered, >=, 100);
+
+    sent = saturated_run(4, len, 200, &end, &delivered);
+    g_assert_cmpuint(sent, ==, sent_none);
+    g_assert_cmpuint(end, ==, end_none);
+    g_assert_cmpuint(delivered, ==, 50);
+}
+
+/*
+ * A frame on a quiet paced link: its gap carries the extension alone, and
+ * the set follows on its own once that gap is over (the utilization
+ * deadline), costing nothing.  The largest frame carries the extension in
+ * the same record.
+ */
+static void test_util_contention_split_quiet(void)
+{
+    static uint8_t f[ETH_MAX_FRAME - 4];
+    uint64_t t = 1 * MS;
     Pair p;
 
     pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
     pump(&p.a, &p.b, 0);
-    lane_set_util_contention(p.a.lane, 10, 1, 300, 2, 0);
-    make_frame(f, sizeof(f), 0);
-    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
-    make_frame(f, sizeof(f), 1);
-    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==, 0);
-    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==,
-                    -EAGAIN);
-    g_assert_cmpuint(lane_deadline(p.a.lane), ==, 2 * 12304 + 96 - 20000);
-    pump(&p.a, &p.b, 0);
-    g_assert_cmpuint(p.b.utils, ==, 2);     /* at link-up, in the gap */
-    g_assert_true(p.b.util.has_contention);
+    g_assert_cmpuint(p.a.utils, ==, 1);
+    for (unsigned i = 0; i < 2; i++) {
+        size_t len = i ? sizeof(f) : 60;
+
+        lane_set_util_contention(p.b.lane, 10 + i, 1, 300 + i, 2, t);
+        make_frame(f, len, i);
+        g_assert_cmpint(lane_send_frame(p.b.lane, f, len, t), ==, 0);
+        pump(&p.a, &p.b, t);
+        g_assert_cmpuint(p.a.frames, ==, i + 1);
+        g_assert_cmpuint(p.a.utils, ==, i + 1);     /* not yet */
+        g_assert_cmpuint(lane_deadline(p.b.lane), ==,
+                         t + (PCS_PREAMBLE_SFD + len + 4 + 12) * 8);
+        t = lane_deadline(p.b.lane);
+        pump(&p.a, &p.b, t);
+        g_assert_cmpuint(p.a.utils, ==, i + 2);
+        g_assert_true(p.a.util.fresh);
+        g_assert_true(p.a.util.has_contention);
+        g_assert_cmpuint(p.a.util.cpu_pct, ==, 10 + i);
+        g_assert_cmpuint(p.a.util.psi_permille, ==, 300 + i);
+        g_assert_cmpuint(p.a.util.runnable, ==, 2);
+        /* the interval restarts from the set */
+        g_assert_cmpuint(lane_deadline(p.b.lane), ==, t + 100 * MS);
+        t += 1 * MS;
+    }
+    g_assert_cmpuint(lane_stats(p.b.lane)->tx_util_sets, ==, 3);
+    g_assert_cmpuint(lane_stats(p.a.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 0);
+
+    /*
+     * loss of sync between the halves: the receiver drops the extension;
+     * the link comes back and brings the sample whole
+     */
+    lane_set_util_contention(p.b.lane, 50, 5, 777, 9, t);
+    make_frame(f, 60, 2);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 60, t), ==, 0);
+    lane_inject_sync_loss(p.b.lane, t);
+    pump(&p.a, &p.b, t);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 1);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 50);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 777);
+    g_assert_cmpuint(p.a.util.runnable, ==, 9);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
     pair_free(&p);
 }
 
@@ -907,8 +1062,14 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_8B10B |
                                           PCS_UTIL_FORM_EXPANDED << 1),
                          test_util_contention);
-    g_test_add_func("/lane/utilization/contention/pacing",
-                    test_util_contention_pacing);
+    g_test_add_data_func("/lane/utilization/contention/line-time/64",
+                         GUINT_TO_POINTER(60),
+                         test_util_contention_line_time);
+    g_test_add_data_func("/lane/utilization/contention/line-time/1518",
+                         GUINT_TO_POINTER(1514),
+                         test_util_contention_line_time);
+    g_test_add_func("/lane/utilization/contention/split-quiet",
+                    test_util_contention_split_quiet);
     g_test_add_func("/lane/utilization/contention/raw-records",
                     test_util_raw_records);
     g_test_add_func("/lane/error-injection", test_error_injection);
