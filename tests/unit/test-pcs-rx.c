@@ -610,6 +610,17 @@ static void test_util_contention_layout(void)
 
         g_assert_cmpuint(pcs_decode(cg[i], &r) & 0xff, !=, pcs_util_marker);
     }
+    /* the extension alone: the first twelve, after /I1/ from RD+ */
+    rd = PCS_RD_NEG;
+    n = pcs_tx_util_ext(&u, want, &rd);
+    g_assert_cmpuint(n, ==, 12);
+    g_assert_cmpuint(rd, ==, PCS_RD_NEG);
+    g_assert_cmpmem(want, 24, cg, 24);
+    rd = PCS_RD_POS;
+    n = pcs_tx_util_ext(&u, want, &rd);
+    g_assert_cmpuint(n, ==, 14);
+    g_assert_cmpuint(rd, ==, PCS_RD_NEG);
+    g_assert_cmpmem(want + 2, 24, cg, 24);
     g_assert_cmphex(pcs_util_cont_marker, ==, PCS_D(14, 4));
     g_assert_cmpuint(pcs_util_symbol[pcs_util_cont_marker], ==, 0xff);
 
@@ -1466,6 +1477,15 @@ static void test_util_accepted_as_idle(void)
             g_assert_cmpuint(rd, ==, PCS_RD_NEG);
             sets = strict_idle_receiver(cg, n, 12 + (len < 60 ? 60 : len));
             g_assert_cmpint(sets, >=, 13);
+
+            /* Split: the extension alone in a frame's gap. */
+            rd = PCS_RD_NEG;
+            fl = pcs_tx_frame(f, len, cg, &rd);
+            n = fl + pcs_tx_util_ext(&u, cg + fl, &rd);
+            n += pcs_tx_idle(cg + n, &rd);
+            g_assert_cmpuint(rd, ==, PCS_RD_NEG);
+            sets = strict_idle_receiver(cg, n, 12 + (len < 60 ? 60 : len));
+            g_assert_cmpint(sets, >=, 7);
             u.has_contention = false;
 
             /* The expanded form is not an idle to a strict receiver. */
