@@ -45,8 +45,8 @@ static const PcsRxOps ops = { .frame = on_frame, .util = on_util };
 
 /*
  * The first eight input octets as a sample, in either form from either
- * disparity: the receiver gives back the same sample, figures clamped to
- * what the set can carry.
+ * disparity, or split across two frames' gaps: the receiver gives back the
+ * same sample, figures clamped to what the set can carry.
  */
 static void util_round_trip(const uint8_t *d)
 {
@@ -62,13 +62,30 @@ static void util_round_trip(const uint8_t *d)
 
     pcs_rx_init(&rx, &ops, &got);
     pcs_rx_gap(&rx);
-    if (d[3] & 2) {
-        /* reach RD+ first, as a /T/R/ may leave it */
-        cgs[n++] = pcs_encode(PCS_K28_5, true, &rd);
-        cgs[n++] = pcs_encode(PCS_D(5, 6), false, &rd);
+    if ((d[3] & 8) && !(d[3] & 4) && u.has_contention) {
+        /*
+         * split across two gaps: the extension after one frame (of the
+         * same octets), the set after the next
+         */
+        PcsUtil set = u;
+
+        n = pcs_tx_frame(d, 4, cgs, &rd);
+        n += pcs_tx_util_ext(&u, cgs + n, &rd);
+        pcs_rx_input(&rx, cgs, n);
+        pcs_rx_gap(&rx);
+        rd = PCS_RD_NEG;
+        set.has_contention = false;
+        n = pcs_tx_frame(d, 8, cgs, &rd);
+        n += pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, cgs + n, &rd);
+    } else {
+        if (d[3] & 2) {
+            /* reach RD+ first, as a /T/R/ may leave it */
+            cgs[n++] = pcs_encode(PCS_K28_5, true, &rd);
+            cgs[n++] = pcs_encode(PCS_D(5, 6), false, &rd);
+        }
+        n += pcs_tx_util(&u, d[3] & 4 ? PCS_UTIL_FORM_EXPANDED
+                                      : PCS_UTIL_FORM_IDLE, cgs + n, &rd);
     }
-    n += pcs_tx_util(&u, d[3] & 4 ? PCS_UTIL_FORM_EXPANDED
-                                  : PCS_UTIL_FORM_IDLE, cgs + n, &rd);
     pcs_rx_input(&rx, cgs, n);
     pcs_rx_gap(&rx);
     if (rx.cnt.util_sets != 1 || rx.cnt.util_errors ||

@@ -350,6 +350,35 @@ int main(int argc, char **argv)
         buf[2 * i + 1] = cg[i] >> 8;
     }
     put(dir, "frame-util-contention", buf, 2 * n);
+    /*
+     * split across two gaps (bit 15 marks a gap): the extension after a
+     * frame, the set after the next; then an extension whose set is lost
+     */
+    {
+        PcsUtil set = uc;
+
+        set.has_contention = false;
+        rd = PCS_RD_NEG;
+        n = pcs_tx_frame(frame, 61, cg, &rd);
+        n += pcs_tx_util_ext(&uc, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 100, cg + n, &rd);
+        n += pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 62, cg + n, &rd);
+        n += pcs_tx_util_ext(&uc, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 63, cg + n, &rd);
+        n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        for (size_t i = 0; i < n; i++) {
+            buf[2 * i] = cg[i] & 0xff;
+            buf[2 * i + 1] = cg[i] >> 8;
+        }
+        put(dir, "frame-util-split", buf, 2 * n);
+    }
 
     /* lane records: 8b10b session */
     snprintf(dir, sizeof(dir), "%s/lane-records", argv[1]);
@@ -385,6 +414,25 @@ int main(int argc, char **argv)
     n = pcs_tx_util(&uc, PCS_UTIL_FORM_EXPANDED, cg, &rd);
     len += cg_rec(buf + len, n);
     put(dir, "session-8b10b-contention", buf, len);
+
+    /* lane records: the contention form split across two frames' gaps */
+    len = 0;
+    buf[len++] = 64;
+    len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
+    rd = PCS_RD_NEG;
+    n = pcs_tx_frame(frame, 100, cg, &rd);
+    n += pcs_tx_util_ext(&uc, cg + n, &rd);
+    len += cg_rec(buf + len, n);
+    {
+        PcsUtil set = uc;
+
+        set.has_contention = false;
+        rd = PCS_RD_NEG;
+        n = pcs_tx_frame(frame, 60, cg, &rd);
+        n += pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        len += cg_rec(buf + len, n);
+    }
+    put(dir, "session-8b10b-split", buf, len);
 
     /* lane records: raw session */
     len = 0;
