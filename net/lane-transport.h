@@ -143,6 +143,7 @@ typedef struct LaneStats {
     uint64_t tx_frames, tx_octets, tx_eagain, tx_dropped_link_down;
     uint64_t tx_dropped_disconnect; /* queued bytes lost on disconnect */
     uint64_t tx_dropped_oversize;
+    /* samples sent; one split across two gaps counts when it starts */
     uint64_t tx_util_sets, tx_config_bursts, tx_ctrl_dropped;
     uint64_t rx_frames, rx_octets, rx_dropped_link_down;
     uint64_t rx_util_sets;
