@@ -253,14 +253,17 @@ def main():
     # Utilization ordered set alphabet: unbalanced data code groups (so
     # K28.5 Dx.y returns RD to negative like /I2/), excluding D2.2 and
     # D21.5 (configuration) and D16.2 (/I2/).  The first 64 carry six bits
-    # each; the next one marks the start of the set.
+    # each; the next one marks the start of the set, the one after it the
+    # start of the contention extension.
     elig = [b for b in range(256) if enc[0][b] & 0x8000 and
             b not in (0x42, 0xB5, 0x50)]
-    alpha, marker = elig[:64], elig[64]
+    alpha, marker, cont_marker = elig[:64], elig[64], elig[65]
     inv_tab = [0xff] * 256
     for i, b in enumerate(alpha):
         inv_tab[b] = i
     out.append('const uint8_t pcs_util_marker = 0x%02x;\n' % marker)
+    out.append('const uint8_t pcs_util_cont_marker = 0x%02x;\n' %
+               cont_marker)
     out.append('const uint8_t pcs_util_alphabet[64] = {')
     out.append(table('', alpha).replace('0x00', '0x'))
     out.append('};\n')

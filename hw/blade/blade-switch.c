@@ -267,7 +267,9 @@ static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
 static void bsw_log_util(BswPort *p, const LaneUtil *u)
 {
     PcsUtil pu = { .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct,
-                   .seq = u->seq };
+                   .seq = u->seq, .has_contention = u->has_contention,
+                   .psi_permille = u->psi_permille,
+                   .runnable = u->runnable };
     uint16_t cgs[PCS_UTIL_MAX_CGS];
     unsigned rd = 0, drd = 0;
     size_t n, i;
@@ -279,10 +281,15 @@ static void bsw_log_util(BswPort *p, const LaneUtil *u)
     n = pcs_tx_util(&pu, u->form, cgs, &rd);
     line = g_string_new(NULL);
     g_string_append_printf(line, "%" PRIu64 ".%09" PRIu64 " %s cpu=%u irq=%u "
-                           "seq=%u form=%s %s",
+                           "seq=%u",
                            u->rx_time_ns / 1000000000u,
                            u->rx_time_ns % 1000000000u, p->name,
-                           u->cpu_pct, u->irq_pct, u->seq,
+                           u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        g_string_append_printf(line, " pressure=%u runnable=%u",
+                               u->psi_permille, u->runnable);
+    }
+    g_string_append_printf(line, " form=%s %s",
                            u->form == PCS_UTIL_FORM_EXPANDED ? "expanded"
                                                              : "idle",
                            u->fresh ? "new" : "repeat");
@@ -693,12 +700,21 @@ static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
     BswPort *p = opaque;
 
     bsw_log_util(p, u);
-    if (u->fresh) {
-        trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
+    if (!u->fresh) {
+        return;
+    }
+    trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        trace_blade_switch_util_contention(p->slot, u->psi_permille,
+                                           u->runnable);
+        swcore_blade_report_contention(p->s->core, p->slot, u->cpu_pct,
+                                       u->irq_pct, u->psi_permille,
+                                       u->runnable, blade_switch_now());
+    } else {
         swcore_blade_report(p->s->core, p->slot, u->cpu_pct, u->irq_pct,
                             blade_switch_now());
-        bsw_core_rearm(p->s);
     }
+    bsw_core_rearm(p->s);
 }
 
 static void bsw_lane_event(void *opaque, LaneEvent ev)
@@ -1197,6 +1213,14 @@ static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
         qdict_put_null(d, "cpu");
         qdict_put_null(d, "irq");
         qdict_put_null(d, "report_age_ms");
+    }
+    /* null: the latest report had no contention figures (or none yet) */
+    if (bi.has_contention) {
+        qdict_put_int(d, "pressure", bi.psi_permille);
+        qdict_put_int(d, "runnable", bi.runnable);
+    } else {
+        qdict_put_null(d, "pressure");
+        qdict_put_null(d, "runnable");
     }
     put_u64(d, "reports", bi.reports);
     put_u64(d, "active_flows", bi.active_flows);

@@ -996,6 +996,93 @@ static void test_capture(void)
     sh_stop(&h);
 }
 
+/* The blade sends a sample with contention figures; wait for the switch. */
+static void report_contention(SwHarness *h, unsigned slot, unsigned cpu,
+                              unsigned psi, unsigned runnable)
+{
+    ShReportArg a = { slot, sh_blade_stat(h, slot, "reports") + 1 };
+
+    lane_set_util_contention(h->blades[slot].lane, cpu, 0, psi, runnable,
+                             sh_now());
+    sh_wait(h, sh_cond_reports, &a, "utilization report");
+}
+
+static bool blade_has_null(SwHarness *h, unsigned slot, const char *key)
+{
+    QDict *st = sh_state(h);
+    bool null = qobject_type(qdict_get(sh_item(st, "blades", slot), key)) ==
+                QTYPE_QNULL;
+
+    qobject_unref(st);
+    return null;
+}
+
+/*
+ * Blades that send the contention form (slot 0 over 8b10b, slot 1 raw)
+ * show their figures in the state tree, in HMP and in the utilization
+ * log; the switch's balancing inputs are what the state tree shows.  A
+ * blade that sends the older form (slot 2) has none (null) and is still
+ * balanced.
+ */
+static void test_contention(void)
+{
+    SwHarness h;
+    g_autofree char *log = g_strdup_printf("%s/slot0-cont-%d.util",
+                                           g_get_tmp_dir(), getpid());
+    g_autofree char *text = NULL, *out = NULL;
+    unsigned got[3] = { 0 };
+    QDict *st, *b, *r;
+
+    sh_start(&h, 3, true, NULL);
+    blades_ready(&h, 3, NULL);
+    add_service(&h, "web", "util", "[0, 1, 2]");
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0', 'util-log': %s } }", log);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    g_assert_true(blade_has_null(&h, 0, "pressure"));
+    report_contention(&h, 0, 30, 420, 6);
+    report_contention(&h, 1, 20, 1000, 1023);
+
+    st = sh_state(&h);
+    b = sh_item(st, "blades", 0);
+    g_assert_cmpuint(sh_u64(b, "cpu"), ==, 30);
+    g_assert_cmpuint(sh_u64(b, "pressure"), ==, 420);
+    g_assert_cmpuint(sh_u64(b, "runnable"), ==, 6);
+    b = sh_item(st, "blades", 1);
+    g_assert_cmpuint(sh_u64(b, "pressure"), ==, 1000);
+    g_assert_cmpuint(sh_u64(b, "runnable"), ==, 1023);
+    b = sh_item(st, "blades", 2);
+    g_assert_cmpint(qobject_type(qdict_get(b, "pressure")), ==, QTYPE_QNULL);
+    g_assert_cmpint(qobject_type(qdict_get(b, "runnable")), ==, QTYPE_QNULL);
+    g_assert_true(qdict_get_bool(b, "in_rotation"));
+    qobject_unref(st);
+
+    out = qtest_hmp(h.qts, "info blade-switch");
+    g_assert_nonnull(strstr(out, " psi "));
+    g_assert_nonnull(strstr(out, " 420 "));
+
+    /* every blade is balanced, the one with the older form too */
+    new_flows(&h, 3, 1000, 30, got);
+    g_assert_cmpuint(got[0] + got[1] + got[2], ==, 30);
+    g_assert_cmpuint(got[2], >, 0);
+
+    /* a later sample without them: null again */
+    sh_report(&h, 0, 30, 0);
+    g_assert_true(blade_has_null(&h, 0, "pressure"));
+    g_assert_true(blade_has_null(&h, 0, "runnable"));
+
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0' } }");
+    qobject_unref(r);
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "slot0 cpu=30 irq=0 seq="));
+    g_assert_nonnull(strstr(text, " pressure=420 runnable=6 form=idle new"));
+    g_assert_nonnull(strstr(text, "K28.5 D14.4"));
+    unlink(log);
+    sh_stop(&h);
+}
+
 static void test_hmp(void)
 {
     SwHarness h;
@@ -1205,5 +1292,6 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/hmp", test_hmp);
     qtest_add_func("/blade-switch/no-slots", test_no_slots);
     qtest_add_func("/blade-switch/no-leaks", test_no_leaks);
+    qtest_add_func("/blade-switch/contention", test_contention);
     return g_test_run();
 }
