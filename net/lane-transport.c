@@ -130,7 +130,9 @@ static void io_check(Lane *lane)
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
     /* LANE_NO_DEADLINE (UINT64_MAX) stays reserved for "none" */
-    return b < LANE_NO_DEADLINE - 1 - a ? a + b : LANE_NO_DEADLINE - 1;
+    const uint64_t max = LANE_NO_DEADLINE - 1;
+
+    return a >= max || b >= max - a ? max : a + b;
 }
 
 /* Line time of the largest burst a frame makes: the most pacing can owe. */

@@ -742,6 +742,7 @@ static void test_clock_back(void)
 static void test_clock_rebase(void)
 {
     uint64_t t = 10 * SEC, t2 = 2 * SEC, t3 = 100 * SEC;
+    uint8_t f[1514];
     uint64_t age;
     LaneUtil u;
     Pair p;
@@ -777,6 +778,13 @@ static void test_clock_rebase(void)
     lane_handle_timer(p.b.lane, t3);
     g_assert_cmpuint(lane_deadline(p.b.lane), <=, t3 + 100 * MS);
     g_assert_cmpuint(lane_deadline(p.b.lane), >, t3);
+    lane_handle_timer(p.b.lane, UINT64_MAX);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, LANE_NO_DEADLINE - 1);
+    make_frame(f, sizeof(f), 9);
+    lane_send_frame(p.b.lane, f, sizeof(f), UINT64_MAX);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <, LANE_NO_DEADLINE);
+    lane_handle_timer(p.b.lane, t3);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <=, t3 + 100 * MS);
     pair_free(&p);
 }
 
