@@ -202,7 +202,7 @@ static void blade_nic_fire(BladeNicState *s, unsigned v)
 {
     s->irq_pending[v] = false;
     s->last_irq_ns[v] = vnow();
-    if (msix_enabled(PCI_DEVICE(s))) {
+    if (s->powered && msix_enabled(PCI_DEVICE(s))) {
         s->irq_send |= 1u << v;
         qemu_bh_schedule(s->irq_bh);
     }
@@ -1335,6 +1335,9 @@ static void blade_nic_set_power(BladeNicState *s, bool on)
         return;
     }
     s->powered = on;
+    if (!on) {
+        s->irq_send = 0;    /* a NIC without power sends nothing */
+    }
     trace_blade_nic_power(on, s->lane ?
                           lane_stats(s->lane)->rx_dropped_link_down : 0);
     if (!s->lane) {
