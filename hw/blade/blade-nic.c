@@ -89,8 +89,8 @@ struct BladeNicState {
     int64_t last_irq_ns[NVEC];
     bool irq_pending[NVEC];
     QEMUTimer *itr_timer[NVEC];
-    /* vectors whose message irq_bh sends (moderation passed) */
-    uint32_t irq_send;
+    /* messages irq_bh owes each vector (moderation passed) */
+    uint32_t irq_send[NVEC];
     QEMUBH *irq_bh;
 
     /* Power: off while the VM is suspended to RAM (S3); no wake-on-LAN */
@@ -203,9 +203,22 @@ static void blade_nic_fire(BladeNicState *s, unsigned v)
     s->irq_pending[v] = false;
     s->last_irq_ns[v] = vnow();
     if (s->powered && msix_enabled(PCI_DEVICE(s))) {
-        s->irq_send |= 1u << v;
+        /* one message per request, as when they were sent inline */
+        s->irq_send[v] += s->irq_send[v] < UINT32_MAX;
         qemu_bh_schedule(s->irq_bh);
     }
+}
+
+static bool blade_nic_irq_owed(BladeNicState *s)
+{
+    unsigned v;
+
+    for (v = 0; v < NVEC; v++) {
+        if (s->irq_send[v]) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void blade_nic_irq_bh(void *opaque)
@@ -216,17 +229,18 @@ static void blade_nic_irq_bh(void *opaque)
 
     object_ref(s);
     for (v = 0; v < NVEC; v++) {
-        /* the previous message may have unplugged us */
-        if (!qdev_is_realized(DEVICE(s)) || !msix_enabled(d)) {
-            break;
-        }
-        if (s->irq_send & (1u << v)) {
-            s->irq_send &= ~(1u << v);
+        while (s->irq_send[v]) {
+            /* the previous message may have unplugged us */
+            if (!qdev_is_realized(DEVICE(s)) || !msix_enabled(d)) {
+                goto out;
+            }
+            s->irq_send[v]--;
             trace_blade_nic_irq(v, s->icr);
             s->stats[BLADE_NIC_STAT_IRQ_RX + v]++;
             msix_notify(d, v);
         }
     }
+out:
     object_unref(s);
 }
 
@@ -911,7 +925,7 @@ static void blade_nic_reset_registers(BladeNicState *s, const char *why)
             timer_del(s->itr_timer[v]);
         }
     }
-    s->irq_send = 0;
+    memset(s->irq_send, 0, sizeof(s->irq_send));
     blade_nic_update_intx(s);
 }
 
@@ -1336,7 +1350,8 @@ static void blade_nic_set_power(BladeNicState *s, bool on)
     }
     s->powered = on;
     if (!on) {
-        s->irq_send = 0;    /* a NIC without power sends nothing */
+        /* a NIC without power sends nothing */
+        memset(s->irq_send, 0, sizeof(s->irq_send));
     }
     trace_blade_nic_power(on, s->lane ?
                           lane_stats(s->lane)->rx_dropped_link_down : 0);
@@ -1382,7 +1397,7 @@ static void blade_nic_vm_state(void *opaque, bool running, RunState state)
      */
     blade_nic_set_power(s, state != RUN_STATE_SUSPENDED);
     was = guard_enter(s);
-    if (s->irq_send) {
+    if (blade_nic_irq_owed(s)) {
         /* messages the source had not sent when it saved them */
         qemu_bh_schedule(s->irq_bh);
     }
@@ -1653,7 +1668,6 @@ static int blade_nic_post_load(void *opaque, int version_id)
     s->ier &= BLADE_NIC_INT_MASK;
     s->icr &= BLADE_NIC_INT_MASK;
     s->util_reg &= 0xffff;
-    s->irq_send &= (1u << NVEC) - 1;
     /*
      * The virtual clock now reads the saved time, which may lie before
      * the lane's last (loadvm of an older snapshot): move the lane's
@@ -1684,7 +1698,7 @@ static bool blade_nic_irq_send_needed(void *opaque)
 {
     BladeNicState *s = opaque;
 
-    return s->irq_send != 0;
+    return blade_nic_irq_owed(s);
 }
 
 /* MSI-X messages decided but not yet sent by irq_bh when saved. */
@@ -1694,7 +1708,7 @@ static const VMStateDescription vmstate_blade_nic_irq_send = {
     .minimum_version_id = 1,
     .needed = blade_nic_irq_send_needed,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(irq_send, BladeNicState),
+        VMSTATE_UINT32_ARRAY(irq_send, BladeNicState, NVEC),
         VMSTATE_END_OF_LIST()
     },
 };
