@@ -231,7 +231,12 @@ static void blade_nic_irq_bh(void *opaque)
     for (v = 0; v < NVEC; v++) {
         while (s->irq_send[v]) {
             /* the previous message may have unplugged us */
-            if (!qdev_is_realized(DEVICE(s)) || !msix_enabled(d)) {
+            if (blade_nic_gone(s)) {
+                goto out;
+            }
+            if (!msix_enabled(d)) {
+                /* disabled since: INTA# carries the causes (7.3) */
+                memset(s->irq_send, 0, sizeof(s->irq_send));
                 goto out;
             }
             s->irq_send[v]--;
