@@ -21,6 +21,7 @@
 #define RXBUF_SIZE         (LANE_REC_HDR + LANE_MAX_PAYLOAD + 64 * 1024)
 #define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
 #define PACING_BURST_NS    20000    /* may run this far ahead of @now */
+#define IPG_OCTETS         12       /* minimum inter-packet gap */
 #define CONFIG_SETS        4        /* /C1/ /C2/ /C1/ /C2/ per burst */
 #define MAX_BURST_CGS      LANE_MAX_BURST_CGS
 /* A frame and the contention form: one record, or two if too long. */
@@ -96,9 +97,16 @@ struct Lane {
     int io_nfds;
     uint64_t io_deadline;
 
+    /* entry points running (callbacks may call some of them again) */
+    unsigned depth;
+    bool freed;                 /* lane_free() ran inside a callback */
+
     uint16_t cgs[TX_SCRATCH_CGS];      /* transmit scratch */
     uint16_t rx_cgs[MAX_BURST_CGS];    /* receive scratch */
 };
+
+/* What a lane calls once lane_free() ran in one of its callbacks. */
+static const LaneOps no_ops;
 
 void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path)
 {
@@ -132,6 +140,111 @@ static void io_update(Lane *lane, bool notify)
 static void io_check(Lane *lane)
 {
     io_update(lane, true);
+}
+
+/* ---- the caller's clock ------------------------------------------------ */
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    /* LANE_NO_DEADLINE (UINT64_MAX) stays reserved for "none" */
+    const uint64_t max = LANE_NO_DEADLINE - 1;
+
+    return a >= max || b >= max - a ? max : a + b;
+}
+
+/* Line time of the largest burst a frame makes: the most pacing can owe. */
+static uint64_t max_frame_line_ns(const Lane *lane)
+{
+    return (uint64_t)(PCS_PREAMBLE_SFD + ETH_MAX_FRAME + IPG_OCTETS) * 8000 /
+           lane->cfg.speed_mbps;
+}
+
+/*
+ * A wait that was due at @at, seen at lane->now, counted again from @now:
+ * what was left of it, but never more than @bound, the interval it stands
+ * for.
+ */
+static uint64_t rebase_at(const Lane *lane, uint64_t at, uint64_t now,
+                          uint64_t bound)
+{
+    uint64_t left = at > lane->now ? at - lane->now : 0;
+
+    return add_sat(now, left < bound ? left : bound);
+}
+
+/*
+ * Move every absolute time the lane keeps from lane->now's clock to @now's:
+ * pending waits keep what was left of them (bounded by their interval),
+ * the peer's utilization keeps its age.
+ */
+static void clock_rebase(Lane *lane, uint64_t now)
+{
+    uint64_t age;
+
+    lane->reconnect_at = rebase_at(lane, lane->reconnect_at, now,
+                                   lane->cfg.reconnect_ns);
+    lane->an_retry_at = rebase_at(lane, lane->an_retry_at, now,
+                                  lane->cfg.an_retry_ns);
+    lane->util_next_at = rebase_at(lane, lane->util_next_at, now,
+                                   lane->cfg.util_interval_ns);
+    if (lane->cfg.speed_mbps) {
+        lane->line_free_at = rebase_at(lane, lane->line_free_at, now,
+                                       PACING_BURST_NS +
+                                       max_frame_line_ns(lane));
+    } else {
+        lane->line_free_at = now;
+    }
+    if (lane->peer_util_valid) {
+        age = lane->now > lane->peer_util.rx_time_ns ?
+              lane->now - lane->peer_util.rx_time_ns : 0;
+        lane->peer_util.rx_time_ns = now > age ? now - age : 0;
+    }
+    lane->now = now;
+}
+
+/*
+ * Every entry point takes the caller's time here.  The clock should not go
+ * back, but a restored snapshot without lane_clock_rebase(), or a buggy
+ * caller, may move it back: absolute deadlines would then stall the lane
+ * for as long as the clock went back.  Rebasing bounds every wait by the
+ * interval it stands for instead.
+ */
+static void set_now(Lane *lane, uint64_t now)
+{
+    if (now < lane->now) {
+        clock_rebase(lane, now);
+    }
+    lane->now = now;
+}
+
+/*
+ * Entry points that may make callbacks run between lane_enter() and
+ * lane_leave().  A callback may lane_free() the lane: the lane then makes
+ * no more callbacks, its loops stop, and the outermost lane_leave() frees
+ * it.  Entry points that must not run inside a callback (they would
+ * re-enter the receive or write path) check lane_nested() first.
+ */
+static void lane_enter(Lane *lane, uint64_t now)
+{
+    lane->depth++;
+    set_now(lane, now);
+}
+
+static void lane_destroy(Lane *lane);
+
+static void lane_leave(Lane *lane)
+{
+    if (!lane->freed) {
+        io_check(lane);
+    }
+    if (--lane->depth == 0 && lane->freed) {
+        lane_destroy(lane);
+    }
+}
+
+static bool lane_nested(const Lane *lane)
+{
+    return lane->depth > 0;
 }
 
 static void emit(Lane *lane, LaneEvent ev)
@@ -375,7 +488,7 @@ static size_t put_set_left_cgs(Lane *lane, size_t n, unsigned *rd)
  */
 static void util_sent(Lane *lane)
 {
-    lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
+    lane->util_next_at = add_sat(lane->now, lane->cfg.util_interval_ns);
     lane->util_unsent = false;
     lane->stats.tx_util_sets++;
 }
@@ -447,7 +560,7 @@ static void an_restart(Lane *lane)
     set_link(lane, false);
     lane->an = AN_ABILITY;
     lane->stats.an_restarts++;
-    lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+    lane->an_retry_at = add_sat(lane->now, lane->cfg.an_retry_ns);
     send_config(lane);
 }
 
@@ -466,7 +579,7 @@ static void an_rx_config(Lane *lane, uint16_t reg)
     switch (lane->an) {
     case AN_ABILITY:
         lane->an = AN_ACK;
-        lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+        lane->an_retry_at = add_sat(lane->now, lane->cfg.an_retry_ns);
         send_config(lane);
         if (ack) {
             set_link(lane, true);
@@ -485,7 +598,7 @@ static void an_rx_config(Lane *lane, uint16_t reg)
             set_link(lane, false);
             lane->stats.an_restarts++;
             lane->an = AN_ACK;
-            lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+            lane->an_retry_at = add_sat(lane->now, lane->cfg.an_retry_ns);
             send_config(lane);
         }
         break;
@@ -698,7 +811,7 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
 
-    while (lane->connected && !lane->rx_paused &&
+    while (lane->connected && !lane->rx_paused && !lane->freed &&
            len - off >= LANE_REC_HDR) {
         const uint8_t *h = buf + off;
         size_t plen = h[2] | (size_t)h[3] << 8;
@@ -766,7 +879,7 @@ static void on_connect(Lane *lane)
     }
     /* /C/ bursts start when the peer's hello brings sync. */
     lane->an = AN_ABILITY;
-    lane->an_retry_at = lane->now + lane->cfg.an_retry_ns;
+    lane->an_retry_at = add_sat(lane->now, lane->cfg.an_retry_ns);
 }
 
 static void disconnect(Lane *lane)
@@ -793,7 +906,7 @@ static void disconnect(Lane *lane)
     pcs_reset(lane);
     emit(lane, LANE_EV_DISCONNECTED);
     if (lane->cfg.role == LANE_ROLE_CLIENT) {
-        lane->reconnect_at = lane->now + lane->cfg.reconnect_ns;
+        lane->reconnect_at = add_sat(lane->now, lane->cfg.reconnect_ns);
     }
     if (lane->tx_blocked) {
         lane->tx_blocked = false;
@@ -830,7 +943,7 @@ static void try_connect(Lane *lane)
     struct sockaddr_un sa;
     int fd;
 
-    lane->reconnect_at = lane->now + lane->cfg.reconnect_ns;
+    lane->reconnect_at = add_sat(lane->now, lane->cfg.reconnect_ns);
     if (fill_addr(lane->path, &sa) < 0) {
         return;
     }
@@ -872,7 +985,7 @@ static void maybe_tx_ready(Lane *lane)
         return;
     }
     if (lane->cfg.speed_mbps &&
-        lane->line_free_at > lane->now + PACING_BURST_NS) {
+        lane->line_free_at > add_sat(lane->now, PACING_BURST_NS)) {
         return;
     }
     if (txq_room(lane) < lane->txq_cap / 2) {
@@ -912,7 +1025,7 @@ static void do_read(Lane *lane)
 {
     size_t budget = READ_BUDGET;
 
-    while (lane->fd >= 0 && !lane->rx_paused && budget > 0 &&
+    while (lane->fd >= 0 && !lane->rx_paused && !lane->freed && budget > 0 &&
            lane->rxb_len < RXBUF_SIZE) {
         ssize_t r = recv(lane->fd, lane->rxb + lane->rxb_len,
                          RXBUF_SIZE - lane->rxb_len, MSG_DONTWAIT);
@@ -941,7 +1054,6 @@ static void do_read(Lane *lane)
 Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
                uint64_t now, int *err)
 {
-    static const LaneOps no_ops;
     Lane *lane = calloc(1, sizeof(*lane));
     int e = -ENOMEM;
 
@@ -1025,11 +1137,8 @@ fail:
     return NULL;
 }
 
-void lane_free(Lane *lane)
+static void lane_destroy(Lane *lane)
 {
-    if (!lane) {
-        return;
-    }
     if (lane->fd >= 0) {
         close(lane->fd);
     }
@@ -1046,17 +1155,36 @@ void lane_free(Lane *lane)
     free(lane);
 }
 
+void lane_free(Lane *lane)
+{
+    if (!lane) {
+        return;
+    }
+    if (lane_nested(lane)) {
+        /* From a callback: the entry points on the stack still use it. */
+        lane->freed = true;
+        lane->ops = &no_ops;
+        lane->opaque = NULL;
+        return;
+    }
+    lane_destroy(lane);
+}
+
 void lane_attach_fd(Lane *lane, int fd, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        close(fd);
+        return;
+    }
+    lane_enter(lane, now);
     disconnect(lane);
-    if (set_nonblock(fd) < 0) {
+    if (lane->freed || set_nonblock(fd) < 0) {
         close(fd);
     } else {
         lane->fd = fd;
         on_connect(lane);
     }
-    io_check(lane);
+    lane_leave(lane);
 }
 
 int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS])
@@ -1111,7 +1239,10 @@ uint64_t lane_deadline(Lane *lane)
 
 void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
     if (fd == lane->listen_fd && lane->listen_fd >= 0) {
         if (revents & POLLIN) {
             do_accept(lane);
@@ -1120,16 +1251,19 @@ void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now)
         if (revents & (POLLIN | POLLHUP | POLLERR)) {
             do_read(lane);
         }
-        if (lane->fd >= 0 && (revents & POLLOUT)) {
+        if (lane->fd >= 0 && !lane->freed && (revents & POLLOUT)) {
             do_write(lane);
         }
     }
-    io_check(lane);
+    lane_leave(lane);
 }
 
 void lane_handle_timer(Lane *lane, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
     if (!lane->connected) {
         if (lane->cfg.role == LANE_ROLE_CLIENT && now >= lane->reconnect_at) {
             try_connect(lane);
@@ -1137,7 +1271,7 @@ void lane_handle_timer(Lane *lane, uint64_t now)
     } else {
         if ((lane->an == AN_ABILITY || lane->an == AN_ACK) &&
             now >= lane->an_retry_at) {
-            lane->an_retry_at = now + lane->cfg.an_retry_ns;
+            lane->an_retry_at = add_sat(now, lane->cfg.an_retry_ns);
             send_config(lane);
         }
         if (lane->an == AN_LINK_OK && lane->cfg.util_interval_ns &&
@@ -1146,7 +1280,7 @@ void lane_handle_timer(Lane *lane, uint64_t now)
         }
         maybe_tx_ready(lane);
     }
-    io_check(lane);
+    lane_leave(lane);
 }
 
 int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
@@ -1156,8 +1290,6 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
     GapUtil gap;
     int ret = 0;
 
-    lane->now = now;
-    gap = util_in_gap(lane);
     if (len > ETH_MAX_FRAME - ETH_FCS_LEN) {
         lane->stats.tx_dropped_oversize++;
         return -EMSGSIZE;
@@ -1166,7 +1298,10 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         lane->stats.tx_dropped_link_down++;
         return -ENOLINK;
     }
-    if (lane->cfg.speed_mbps && lane->line_free_at > now + PACING_BURST_NS) {
+    lane_enter(lane, now);
+    gap = util_in_gap(lane);
+    if (lane->cfg.speed_mbps &&
+        lane->line_free_at > add_sat(now, PACING_BURST_NS)) {
         ret = -EAGAIN;
     } else if (lane->cfg.pcs == LANE_PCS_RAW) {
         uint8_t *p;
@@ -1226,12 +1361,13 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
              * preamble + frame + FCS + minimum IPG, in octet times; what
              * the gap carries of the utilization rides in the IPG
              */
-            uint64_t octets = PCS_PREAMBLE_SFD + padded + ETH_FCS_LEN + 12;
+            uint64_t octets = PCS_PREAMBLE_SFD + padded + ETH_FCS_LEN +
+                              IPG_OCTETS;
             uint64_t start = lane->line_free_at > now ? lane->line_free_at
                                                       : now;
 
-            lane->line_free_at = start + octets * 8000 /
-                                 lane->cfg.speed_mbps;
+            lane->line_free_at = add_sat(start, octets * 8000 /
+                                                lane->cfg.speed_mbps);
         }
         if (gap == GAP_WHOLE) {
             util_sent(lane);
@@ -1248,15 +1384,18 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             util_set_left_sent(lane);
         }
     }
-    io_check(lane);
+    lane_leave(lane);
     return ret;
 }
 
 void lane_flush(Lane *lane, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
     do_write(lane);
-    io_check(lane);
+    lane_leave(lane);
 }
 
 void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
@@ -1270,7 +1409,7 @@ void lane_set_util_contention(Lane *lane, unsigned cpu_pct,
                               unsigned irq_pct, unsigned psi_permille,
                               unsigned runnable, uint64_t now)
 {
-    lane->now = now;
+    set_now(lane, now);
     lane->util.cpu_pct = cpu_pct > 100 ? 100 : cpu_pct;
     lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
     lane->util.has_contention = true;
@@ -1297,11 +1436,20 @@ bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns, uint64_t now)
 
 void lane_rx_resume(Lane *lane, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
     if (lane->rx_paused) {
         lane->rx_paused = false;
         rx_process_buffer(lane);
     }
+    lane_leave(lane);
+}
+
+void lane_clock_rebase(Lane *lane, uint64_t now)
+{
+    clock_rebase(lane, now);
     io_check(lane);
 }
 
@@ -1347,7 +1495,7 @@ void lane_inject_corrupt(Lane *lane, unsigned n_cgs)
 
 void lane_inject_sync_loss(Lane *lane, uint64_t now)
 {
-    lane->now = now;
+    lane_enter(lane, now);
     if (lane->cfg.pcs == LANE_PCS_RAW) {
         send_signal(lane, false);
         send_signal(lane, true);
@@ -1355,15 +1503,16 @@ void lane_inject_sync_loss(Lane *lane, uint64_t now)
         memset(lane->cgs, 0, 4 * sizeof(lane->cgs[0]));
         txq_put_cgs(lane, 4, true);
     }
-    io_check(lane);
+    lane_leave(lane);
 }
 
 void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now)
 {
-    lane->now = now;
     if (on == lane->tx_enabled) {
+        set_now(lane, now);
         return;
     }
+    lane_enter(lane, now);
     lane->tx_enabled = on;
     if (lane->connected) {
         send_signal(lane, on);
@@ -1375,16 +1524,19 @@ void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now)
             lane->an = AN_OFF;
         }
     }
-    io_check(lane);
+    lane_leave(lane);
 }
 
 void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
 {
-    lane->now = now;
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
     if (!lane->connected) {
         on_connect(lane);
     }
-    while (len > 0 && lane->connected && !lane->rx_paused) {
+    while (len > 0 && lane->connected && !lane->rx_paused && !lane->freed) {
         size_t n = RXBUF_SIZE - lane->rxb_len;
 
         n = n < len ? n : len;
@@ -1401,5 +1553,5 @@ void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
     if (lane->fd < 0) {
         lane->txq_head = lane->txq_len = 0;
     }
-    io_check(lane);
+    lane_leave(lane);
 }

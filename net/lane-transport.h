@@ -11,7 +11,10 @@
  * Main-loop contract (QEMU or poll()):
  *  - Everything is non-blocking and single-threaded; the library never
  *    reads a clock: every entry point takes @now in nanoseconds from the
- *    caller's clock (e.g. QEMU_CLOCK_VIRTUAL), which must not go back.
+ *    caller's clock (e.g. QEMU_CLOCK_VIRTUAL).  When that clock is set
+ *    back or forward (a restored snapshot), call lane_clock_rebase().  A
+ *    clock that goes back without it does not stall the lane: each wait
+ *    is then bounded by the interval it stands for.
  *  - lane_get_fds() lists the file descriptors and the poll events the
  *    lane wants; call lane_handle_io() when one is ready.
  *  - lane_deadline() is when lane_handle_timer() must next be called
@@ -22,9 +25,13 @@
  *    lane_new() does not call it (the caller has no lane yet): read the
  *    fds and deadline once after it returns.
  *  - Callbacks may call lane_send_frame(), lane_set_util(),
- *    lane_set_tx_enabled(), the injection hooks and the getters; they
- *    must not call lane_free(), lane_flush() or the lane_handle_*()
- *    entry points of the same lane.
+ *    lane_set_tx_enabled(), lane_clock_rebase(), the injection hooks and
+ *    the getters.  They may call lane_free(): the lane then makes no
+ *    more callbacks and is freed when the entry point that made the
+ *    callback returns.  lane_handle_io(), lane_handle_timer(),
+ *    lane_flush(), lane_rx_resume(), lane_feed() and lane_attach_fd()
+ *    called from a callback of the same lane do nothing (lane_attach_fd()
+ *    closes the fd): they would re-enter the read or write path.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -208,6 +215,16 @@ bool lane_peer_util(Lane *lane, LaneUtil *u, uint64_t *age_ns,
 
 /* Resume reading after can_receive() said no. */
 void lane_rx_resume(Lane *lane, uint64_t now);
+
+/*
+ * The caller's clock jumped (e.g. a snapshot was loaded): it now reads
+ * @now where the lane last saw the time given to its latest entry point.
+ * Every pending wait (pacing, utilization interval, negotiation retry,
+ * reconnect) keeps what was left of it, counted from @now, and the peer's
+ * utilization keeps its age.  Re-read lane_deadline() afterwards (it calls
+ * io_changed if it changed).
+ */
+void lane_clock_rebase(Lane *lane, uint64_t now);
 
 bool lane_is_connected(const Lane *lane);
 bool lane_is_link_up(const Lane *lane);

@@ -92,6 +92,14 @@ struct BladeNicState {
     int64_t last_irq_ns[NVEC];
     bool irq_pending[NVEC];
     QEMUTimer *itr_timer[NVEC];
+    /* messages irq_bh owes each vector (moderation passed) */
+    uint32_t irq_send[NVEC];
+    QEMUBH *irq_bh;
+
+    /* Power: off while the VM is suspended to RAM (S3); no wake-on-LAN */
+    bool powered;
+    Notifier suspend_notifier;
+    Notifier wakeup_notifier;
 
     /* Lane */
     Lane *lane;
@@ -168,24 +176,82 @@ static void guard_leave(BladeNicState *s, bool was)
 
 /* ---- interrupts ---------------------------------------------------------- */
 
+/*
+ * A DMA write may land on another device's registers, e.g. a slot control
+ * that unplugs this NIC; PCI state is gone then and nothing may touch it.
+ */
+static bool blade_nic_gone(BladeNicState *s)
+{
+    return !qdev_is_realized(DEVICE(s));
+}
+
 static void blade_nic_update_intx(BladeNicState *s)
 {
     PCIDevice *d = PCI_DEVICE(s);
 
+    if (blade_nic_gone(s)) {
+        return;
+    }
     pci_set_irq(d, !msix_enabled(d) && (s->icr & s->ier));
 }
 
+/*
+ * A guest may aim an MSI-X vector anywhere, e.g. at its root port's slot
+ * control, where the write unplugs this NIC.  So messages leave from a
+ * guarded bottom half, never from the code that raised the cause: no DMA
+ * loop, lane receive path or MMIO dispatch is on the stack when the
+ * device goes, and the re-entrancy guard refuses a message aimed at our
+ * own BARs.
+ */
 static void blade_nic_fire(BladeNicState *s, unsigned v)
 {
-    PCIDevice *d = PCI_DEVICE(s);
-
     s->irq_pending[v] = false;
     s->last_irq_ns[v] = vnow();
-    if (msix_enabled(d)) {
-        trace_blade_nic_irq(v, s->icr);
-        s->stats[BLADE_NIC_STAT_IRQ_RX + v]++;
-        msix_notify(d, v);
+    if (s->powered && msix_enabled(PCI_DEVICE(s))) {
+        /* one message per request, as when they were sent inline */
+        s->irq_send[v] += s->irq_send[v] < UINT32_MAX;
+        qemu_bh_schedule(s->irq_bh);
     }
+}
+
+static bool blade_nic_irq_owed(BladeNicState *s)
+{
+    unsigned v;
+
+    for (v = 0; v < NVEC; v++) {
+        if (s->irq_send[v]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void blade_nic_irq_bh(void *opaque)
+{
+    BladeNicState *s = opaque;
+    PCIDevice *d = PCI_DEVICE(s);
+    unsigned v;
+
+    object_ref(s);
+    for (v = 0; v < NVEC; v++) {
+        while (s->irq_send[v]) {
+            /* the previous message may have unplugged us */
+            if (blade_nic_gone(s)) {
+                goto out;
+            }
+            if (!msix_enabled(d)) {
+                /* disabled since: INTA# carries the causes (7.3) */
+                memset(s->irq_send, 0, sizeof(s->irq_send));
+                goto out;
+            }
+            s->irq_send[v]--;
+            trace_blade_nic_irq(v, s->icr);
+            s->stats[BLADE_NIC_STAT_IRQ_RX + v]++;
+            msix_notify(d, v);
+        }
+    }
+out:
+    object_unref(s);
 }
 
 static void blade_nic_request_irq(BladeNicState *s, unsigned v)
@@ -206,6 +272,10 @@ static void blade_nic_set_cause(BladeNicState *s, uint32_t bits)
 {
     unsigned v;
 
+    /* Powered off (S3) or unplugged: no interrupt, no state to keep. */
+    if (!s->powered || blade_nic_gone(s)) {
+        return;
+    }
     s->icr |= bits;
     for (v = 0; v < NVEC; v++) {
         if (bits & s->ier & vec_causes[v]) {
@@ -251,6 +321,9 @@ static bool blade_nic_dma(BladeNicState *s, uint64_t addr, void *buf,
 {
     MemTxResult r;
 
+    if (blade_nic_gone(s)) {
+        return false;
+    }
     if (addr + len < addr) {
         r = MEMTX_DECODE_ERROR;
     } else if (write) {
@@ -264,7 +337,7 @@ static bool blade_nic_dma(BladeNicState *s, uint64_t addr, void *buf,
         trace_blade_nic_dma_error(what, addr, len);
         return false;
     }
-    return true;
+    return !blade_nic_gone(s);
 }
 
 /* Read descriptor @idx of @ring; false (ring halted) on a DMA error. */
@@ -295,6 +368,9 @@ static bool blade_nic_write_status(BladeNicState *s, BladeNicRing *ring,
 static void blade_nic_halt(BladeNicState *s, BladeNicRing *ring,
                            const char *which)
 {
+    if (blade_nic_gone(s)) {
+        return;
+    }
     ring->halted = true;
     s->stats[BLADE_NIC_STAT_DMA_ERRORS]++;
     trace_blade_nic_ring_halt(which, ring->head);
@@ -368,11 +444,14 @@ static void blade_nic_fd_read(void *opaque)
     BladeNicState *s = f->s;
     bool was = guard_enter(s);
 
+    /* a received frame's DMA may unplug us: keep s until we are done */
+    object_ref(s);
     s->in_lane = true;
     lane_handle_io(s->lane, f->fd, POLLIN, vnow());
     s->in_lane = false;
     blade_nic_lane_sync(s);
     guard_leave(s, was);
+    object_unref(s);
 }
 
 static void blade_nic_fd_write(void *opaque)
@@ -381,11 +460,13 @@ static void blade_nic_fd_write(void *opaque)
     BladeNicState *s = f->s;
     bool was = guard_enter(s);
 
+    object_ref(s);
     s->in_lane = true;
     lane_handle_io(s->lane, f->fd, POLLOUT, vnow());
     s->in_lane = false;
     blade_nic_lane_sync(s);
     guard_leave(s, was);
+    object_unref(s);
 }
 
 static void blade_nic_lane_timer(void *opaque)
@@ -393,12 +474,29 @@ static void blade_nic_lane_timer(void *opaque)
     BladeNicState *s = opaque;
     bool was = guard_enter(s);
 
+    object_ref(s);
     s->lane_timer_at = LANE_NO_DEADLINE;
     s->in_lane = true;
     lane_handle_timer(s->lane, vnow());
     s->in_lane = false;
     blade_nic_lane_sync(s);
     guard_leave(s, was);
+    object_unref(s);
+}
+
+/* Arm our timer for the lane's deadline. */
+static void blade_nic_lane_rearm(BladeNicState *s)
+{
+    uint64_t dl = lane_deadline(s->lane);
+
+    if (dl != s->lane_timer_at) {
+        s->lane_timer_at = dl;
+        if (dl == LANE_NO_DEADLINE) {
+            timer_del(s->lane_timer);
+        } else {
+            timer_mod(s->lane_timer, dl > INT64_MAX ? INT64_MAX : dl);
+        }
+    }
 }
 
 /*
@@ -408,7 +506,6 @@ static void blade_nic_lane_timer(void *opaque)
 static void blade_nic_lane_sync(BladeNicState *s)
 {
     LaneFd fds[LANE_MAX_FDS];
-    uint64_t dl;
     bool changed;
     int n, i;
 
@@ -435,15 +532,7 @@ static void blade_nic_lane_sync(BladeNicState *s)
                             &s->fds[i]);
     }
     s->nfds = n;
-    dl = lane_deadline(s->lane);
-    if (dl != s->lane_timer_at) {
-        s->lane_timer_at = dl;
-        if (dl == LANE_NO_DEADLINE) {
-            timer_del(s->lane_timer);
-        } else {
-            timer_mod(s->lane_timer, dl > INT64_MAX ? INT64_MAX : dl);
-        }
-    }
+    blade_nic_lane_rearm(s);
     blade_nic_pull_lane_stats(s);
     blade_nic_update_link(s);
 }
@@ -607,6 +696,11 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
     uint16_t st = BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP;
     uint64_t addr;
 
+    if (!s->powered) {
+        /* the lane holds the link down while we are off; never DMA then */
+        trace_blade_nic_rx_drop("powered off", len);
+        return;
+    }
     if (len < BLADE_NIC_MIN_FRAME || len > BLADE_NIC_MAX_FRAME) {
         blade_nic_rx_drop(s, BLADE_NIC_STAT_RX_LEN_ERRORS, "length", len);
         return;
@@ -651,10 +745,17 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
     blade_nic_set_cause(s, BLADE_NIC_INT_RX_DONE);
 }
 
-/* Frames wait in the lane (back-pressure) while the VM is stopped. */
+/*
+ * Frames wait in the lane (back-pressure) while the VM is stopped.  Not
+ * while it is suspended: the NIC is off then, its link down, and the lane
+ * drops (and counts) what still arrives rather than hold it until a wake
+ * that need not come.
+ */
 static bool blade_nic_can_receive(void *opaque)
 {
-    return runstate_is_running();
+    BladeNicState *s = opaque;
+
+    return runstate_is_running() || !s->powered;
 }
 
 static void blade_nic_lane_event(void *opaque, LaneEvent ev)
@@ -951,6 +1052,7 @@ static void blade_nic_reset_registers(BladeNicState *s, const char *why)
             timer_del(s->itr_timer[v]);
         }
     }
+    memset(s->irq_send, 0, sizeof(s->irq_send));
     blade_nic_update_intx(s);
 }
 
@@ -1268,7 +1370,7 @@ static void blade_nic_set_inj_link_down(Object *obj, bool on, Error **errp)
     s->inj_link_down = on;
     trace_blade_nic_inject("link-down", on);
     if (s->lane) {
-        lane_set_tx_enabled(s->lane, !on, vnow());
+        lane_set_tx_enabled(s->lane, !on && s->powered, vnow());
     }
     blade_nic_lane_sync(s);
     if (DEVICE(s)->realized) {
@@ -1369,6 +1471,55 @@ static char *blade_nic_get_link_state(Object *obj, Error **errp)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/*
+ * Suspend to RAM (S3) takes the NIC's power, and it has no wake-on-LAN:
+ * its transmitter goes off, so the chassis sees the link drop and takes
+ * the blade out of rotation; no utilization is sent; frames that still
+ * arrive are dropped by the lane.  Power returns at wake-up, after the
+ * platform reset of the wake: the transmitter comes back and negotiates.
+ */
+static void blade_nic_set_power(BladeNicState *s, bool on)
+{
+    bool was;
+
+    if (on == s->powered) {
+        return;
+    }
+    s->powered = on;
+    if (!on) {
+        /* a NIC without power sends nothing */
+        memset(s->irq_send, 0, sizeof(s->irq_send));
+    }
+    trace_blade_nic_power(on, s->lane ?
+                          lane_stats(s->lane)->rx_dropped_link_down : 0);
+    if (!s->lane) {
+        return;
+    }
+    was = guard_enter(s);
+    object_ref(s);
+    lane_set_tx_enabled(s->lane, on && !s->inj_link_down, vnow());
+    if (on) {
+        s->in_lane = true;
+        lane_rx_resume(s->lane, vnow());
+        s->in_lane = false;
+    }
+    blade_nic_lane_sync(s);
+    guard_leave(s, was);
+    object_unref(s);
+}
+
+static void blade_nic_suspend(Notifier *n, void *data)
+{
+    blade_nic_set_power(container_of(n, BladeNicState, suspend_notifier),
+                        false);
+}
+
+static void blade_nic_wakeup(Notifier *n, void *data)
+{
+    blade_nic_set_power(container_of(n, BladeNicState, wakeup_notifier),
+                        true);
+}
+
 static void blade_nic_vm_state(void *opaque, bool running, RunState state)
 {
     BladeNicState *s = opaque;
@@ -1377,7 +1528,16 @@ static void blade_nic_vm_state(void *opaque, bool running, RunState state)
     if (!running) {
         return;
     }
+    /*
+     * Started suspended (an incoming migration or a cont of a guest that
+     * was suspended when stopped): no notifier told us.
+     */
+    blade_nic_set_power(s, state != RUN_STATE_SUSPENDED);
     was = guard_enter(s);
+    if (blade_nic_irq_owed(s)) {
+        /* messages the source had not sent when it saved them */
+        qemu_bh_schedule(s->irq_bh);
+    }
     if (s->lane) {
         s->in_lane = true;
         lane_rx_resume(s->lane, vnow());
@@ -1516,6 +1676,10 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
     s->itr_timer[2] = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_nic_itr_misc,
                                    s);
 
+    s->irq_bh = qemu_bh_new_guarded(blade_nic_irq_bh, s,
+                                    &DEVICE(s)->mem_reentrancy_guard);
+    s->powered = true;
+
     qemu_macaddr_default_if_unset(&s->macaddr);
     memcpy(s->mac, s->macaddr.a, 6);
     s->util_written_ns = -1;
@@ -1542,6 +1706,8 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
                 timer_free(s->itr_timer[v]);
                 s->itr_timer[v] = NULL;
             }
+            qemu_bh_delete(s->irq_bh);
+            s->irq_bh = NULL;
             msix_uninit_exclusive_bar(pci_dev);
             return;
         }
@@ -1553,6 +1719,10 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
         blade_nic_lane_sync(s);
     }
     s->vmse = qemu_add_vm_change_state_handler(blade_nic_vm_state, s);
+    s->suspend_notifier.notify = blade_nic_suspend;
+    qemu_register_suspend_notifier(&s->suspend_notifier);
+    s->wakeup_notifier.notify = blade_nic_wakeup;
+    qemu_register_wakeup_notifier(&s->wakeup_notifier);
     s->util_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_nic_util_tick, s);
     if (s->util_interval_ms && s->util_source != BLADE_NIC_UTIL_SRC_GUEST) {
         timer_mod(s->util_timer,
@@ -1570,11 +1740,17 @@ static void blade_nic_exit(PCIDevice *pci_dev)
         qemu_del_vm_change_state_handler(s->vmse);
         s->vmse = NULL;
     }
+    notifier_remove(&s->suspend_notifier);
+    notifier_remove(&s->wakeup_notifier);
+    /* may run inside irq_bh (its message unplugged us): QEMU allows it */
+    qemu_bh_delete(s->irq_bh);
+    s->irq_bh = NULL;
     for (i = 0; i < s->nfds; i++) {
         qemu_set_fd_handler(s->fds[i].fd, NULL, NULL, NULL);
     }
     s->nfds = 0;
     if (s->lane) {
+        /* may run inside a lane callback: the lane frees itself later */
         lane_free(s->lane);
         s->lane = NULL;
         timer_free(s->lane_timer);
@@ -1638,6 +1814,21 @@ static int blade_nic_post_load(void *opaque, int version_id)
         return -EINVAL;
     }
     /*
+     * The virtual clock now reads the saved time, which may lie before
+     * the lane's last (loadvm of an older snapshot): move the lane's
+     * deadlines and our own timers that are not part of the state to it,
+     * or TX, utilization sets and reconnects would wait for as long as
+     * the snapshot is old.
+     */
+    if (s->util_timer && timer_pending(s->util_timer)) {
+        timer_mod(s->util_timer,
+                  vnow() + (int64_t)s->util_interval_ms * SCALE_MS);
+    }
+    if (s->lane) {
+        lane_clock_rebase(s->lane, vnow());
+        blade_nic_lane_rearm(s);
+    }
+    /*
      * The lane is this process's own: re-send the figures on it.  Link
      * state differences and queued TX are handled when the VM runs.
      */
@@ -1657,6 +1848,25 @@ static int blade_nic_post_load(void *opaque, int version_id)
     }
     return 0;
 }
+
+static bool blade_nic_irq_send_needed(void *opaque)
+{
+    BladeNicState *s = opaque;
+
+    return blade_nic_irq_owed(s);
+}
+
+/* MSI-X messages decided but not yet sent by irq_bh when saved. */
+static const VMStateDescription vmstate_blade_nic_irq_send = {
+    .name = "blade-nic/irq-send",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = blade_nic_irq_send_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_ARRAY(irq_send, BladeNicState, NVEC),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_blade_nic_ring = {
     .name = "blade-nic/ring",
@@ -1727,6 +1937,7 @@ static const VMStateDescription vmstate_blade_nic = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_blade_nic_util_cont,
+        &vmstate_blade_nic_irq_send,
         NULL
     },
 };

@@ -2,13 +2,15 @@
  * qtest for blade-nic, following docs/blade-nic.md: PCI identity,
  * registers and access rules, reset, interrupts and moderation, rings,
  * TX and RX through the lane (the test is the chassis end), link state,
- * utilization, statistics, migration, fault injection and hostile input.
+ * utilization, statistics, migration, fault injection, hostile input,
+ * suspend to RAM, and a guest that unplugs the NIC with its own MSI-X.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "fcs.h"
 #include "blade-nic-harness.h"
 
@@ -1479,6 +1481,370 @@ static void test_migration(void)
     nh_stop(&h);
 }
 
+/* ---- power: suspend to RAM (S3) ------------------------------------------ */
+
+#define LPC_DEVFN       QPCI_DEVFN(0x1f, 0)
+#define ICH9_PMBASE     0x40        /* LPC config: ACPI PM I/O base */
+#define ICH9_ACPI_CTRL  0x44
+#define ICH9_ACPI_EN    0x80
+#define PM_BASE         0x600
+#define PM1_CNT         (PM_BASE + 4)
+#define PM1_SLP_TYP_S3  (1 << 10)   /* QEMU's ACPI tables: S3 is type 1 */
+#define PM1_SLP_EN      (1 << 13)
+
+/* What the firmware does on q35: give the ACPI PM registers an address. */
+static void s3_setup(NicHarness *h)
+{
+    QPCIDevice *lpc = qpci_device_find(h->bus, LPC_DEVFN);
+
+    g_assert_nonnull(lpc);
+    qpci_config_writel(lpc, ICH9_PMBASE, PM_BASE | 1);
+    qpci_config_writeb(lpc, ICH9_ACPI_CTRL, ICH9_ACPI_EN);
+    g_free(lpc);
+}
+
+static bool cond_srv_link_down(NicHarness *h, void *arg)
+{
+    return !lane_is_link_up(h->srv);
+}
+
+/* Let QEMU's main loop run: virtual time passes, the chassis end pumps. */
+static void run_for(NicHarness *h, int64_t ns)
+{
+    int64_t step = 10 * 1000 * 1000;
+
+    for (int64_t t = 0; t < ns; t += step) {
+        qtest_clock_step(h->qts, step);
+        nh_pump(h, 1);
+    }
+}
+
+/*
+ * A chassis that ignores the link state: one FRAME record written on the
+ * socket directly (pcs=raw), after whatever the lane had queued.
+ */
+static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
+{
+    uint8_t rec[LANE_REC_HDR + 128 + ETH_FCS_LEN];
+    size_t plen = len + ETH_FCS_LEN;
+    LaneFd fds[LANE_MAX_FDS];
+    int n;
+
+    g_assert_cmpuint(len, >=, 60);
+    g_assert_cmpuint(len, <=, 128);
+    lane_flush(h->srv, nh_now());
+    n = lane_get_fds(h->srv, fds);
+    g_assert_cmpint(n, ==, 2);
+    g_assert_cmphex(fds[1].events & POLLOUT, ==, 0);
+    rec[0] = LANE_TAG_FRAME;
+    rec[1] = 0;
+    rec[2] = plen & 0xff;
+    rec[3] = plen >> 8;
+    memcpy(rec + LANE_REC_HDR, f, len);
+    eth_fcs_append(rec + LANE_REC_HDR, len);
+    g_assert_cmpint(write(fds[1].fd, rec, LANE_REC_HDR + plen), ==,
+                    LANE_REC_HDR + plen);
+}
+
+/*
+ * Section 8.3: the guest suspends to RAM.  The NIC has no wake-on-LAN:
+ * the chassis sees the link go and no more load reports (the blade leaves
+ * rotation) and cannot send; a frame a peer sends anyway is dropped, not
+ * held.  At wake-up the platform resets the NIC, the link comes back, the
+ * driver sets the NIC up again, and it receives (the new frame, not the
+ * one sent while it was off) and reports load.  Before this was fixed the
+ * link stayed up, the NIC kept reporting load, and the first frame that
+ * arrived while suspended paused the lane for good.
+ */
+static void test_power_s3(void)
+{
+    NicHarness h;
+    uint8_t mac[6], f[100], g[100], got[100];
+    uint64_t want = 1, nutil;
+    uint16_t len, st;
+
+    lane_start(&h, true, NULL);
+    s3_setup(&h);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 21);
+    nh_make_frame(g, sizeof(g), mac, peer, 22);
+    nh_srv_send(&h, f, sizeof(f));
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX before suspend");
+
+    qtest_outw(h.qts, PM1_CNT, PM1_SLP_TYP_S3 | PM1_SLP_EN);
+    qtest_qmp_eventwait(h.qts, "SUSPEND");
+    nh_wait(&h, cond_srv_link_down, NULL, 1000 * 1000, "chassis link down");
+    nutil = h.nutil;
+    run_for(&h, 500 * 1000 * 1000);     /* five utilization intervals */
+    g_assert_cmpuint(h.nutil, ==, nutil);
+    g_assert_false(lane_is_link_up(h.srv));
+    g_assert_cmpint(lane_send_frame(h.srv, f, sizeof(f), nh_now()), ==,
+                    -ENOLINK);
+    srv_send_raw_record(&h, f, sizeof(f));
+    run_for(&h, 50 * 1000 * 1000);
+
+    qtest_qmp_assert_success(h.qts, "{'execute': 'system_wakeup'}");
+    qtest_qmp_eventwait(h.qts, "WAKEUP");
+    /* the wake-up reset cleared the function: bring-up again (16.1) */
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_CTRL), ==, 0);
+    qpci_device_enable(h.dev);
+    h.bar0 = qpci_iomap(h.dev, 0, NULL);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
+    nh_rings(&h, 16, 16);
+    qpci_msix_enable(h.dev);
+    nh_wr(&h, BLADE_NIC_REG_IER, 0xff);
+    nh_link_up(&h);
+    want = nutil + 1;
+    nh_wait(&h, cond_util, &want, 1000 * 1000, "load reports");
+
+    nh_srv_send(&h, g, sizeof(g));
+    want = 1;
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX after wake-up");
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 1);
+    nh_desc_wb(&h, h.rx_ring, 0, &len, &st);
+    g_assert_cmpuint(len, ==, sizeof(g));
+    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    g_assert_cmpmem(got, sizeof(got), g, sizeof(g));
+    nh_stop(&h);
+}
+
+/* ---- hot-unplug from inside the NIC's own interrupt ---------------------- */
+
+#define ROOT_PORT_DEVFN QPCI_DEVFN(5, 0)
+#define NIC_BEHIND_PORT_DEVFN (1 << 8 | QPCI_DEVFN(0, 0))   /* bus 1 */
+#define MMCFG_BASE      0xb0000000u
+#define Q35_PCIEXBAR    0x60
+
+/*
+ * A guest points the NIC's RX vector at its root port's slot control,
+ * through the PCIe configuration window (MMCONFIG), with "power off" as
+ * the data: the message unplugs the NIC.  It is sent when a frame
+ * arrives, i.e. from the lane's receive path.  That path (the lane, the
+ * device's DMA and interrupt code) must not run on after the device is
+ * gone.  Before the fix QEMU went on in freed PCI state and aborted
+ * (pci_irq_handler's assertion; valgrind: invalid reads in blade-nic.c,
+ * then lane-transport.c).  Run under valgrind or ASan to check memory
+ * safety, e.g.
+ *   QTEST_QEMU_BINARY="valgrind -q --error-exitcode=99 ./qemu-system-x86_64"
+ * Here: QEMU stays up and answers, the NIC is gone from the bus, and the
+ * chassis sees the lane disconnect.
+ *
+ * With @data true the RX buffer, not the vector, is aimed at the slot
+ * control (the frame's first octets are "power off"): the frame's own DMA
+ * unplugs the NIC, and its descriptor write-back must not follow.
+ */
+static void test_unplug_from_msix(gconstpointer data)
+{
+    bool by_dma = GPOINTER_TO_INT(data);
+    NicHarness h;
+    QPCIDevice *host, *port;
+    uint8_t mac[6], f[100], exp;
+    uint64_t sltctl;
+    LaneConfig cfg;
+    QDict *r;
+    int err = 0;
+
+    memset(&h, 0, sizeof(h));
+    h.dir = g_dir_make_tmp("blade-nic-XXXXXX", NULL);
+    h.path = g_strdup_printf("%s/slot0.sock", h.dir);
+    lane_config_init(&cfg, LANE_ROLE_SERVER, h.path);
+    cfg.speed_mbps = 0;
+    cfg.util_interval_ns = 0;
+    h.srv = lane_new(&cfg, &nh_srv_ops, &h, nh_now(), &err);
+    g_assert_nonnull(h.srv);
+    /* native PCIe hot-plug (the slot control), not ACPI's */
+    h.qts = qtest_initf("-M q35 -m 256M -global ICH9-LPC."
+                        "acpi-pci-hotplug-with-bridge-support=off "
+                        "-device pcie-root-port,id=rp0,bus=pcie.0,"
+                        "addr=05.0,chassis=1,slot=1 "
+                        "-device blade-nic,id=nic0,bus=rp0,addr=00.0,"
+                        "speed=0,backplane=%s,slot=0", h.dir);
+    h.bus = qpci_new_pc(h.qts, NULL);
+    pc_alloc_init(&h.alloc, h.qts, ALLOC_NO_FLAGS);
+
+    /* firmware's part: MMCONFIG, and the port's bus numbers and window */
+    host = qpci_device_find(h.bus, QPCI_DEVFN(0, 0));
+    qpci_config_writel(host, Q35_PCIEXBAR + 4, 0);
+    qpci_config_writel(host, Q35_PCIEXBAR, MMCFG_BASE | 1);
+    port = qpci_device_find(h.bus, ROOT_PORT_DEVFN);
+    g_assert_nonnull(port);
+    qpci_config_writeb(port, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(port, PCI_SECONDARY_BUS, 1);
+    qpci_config_writeb(port, PCI_SUBORDINATE_BUS, 1);
+    qpci_config_writew(port, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(port, PCI_MEMORY_LIMIT, 0xfff0);
+    qpci_config_writew(port, PCI_PREF_MEMORY_BASE, 0xfff0);
+    qpci_config_writew(port, PCI_PREF_MEMORY_LIMIT, 0);
+    qpci_device_enable(port);
+    exp = qpci_find_capability(port, PCI_CAP_ID_EXP, 0);
+    g_assert_cmpuint(exp, !=, 0);
+    g_assert_cmphex(qpci_config_readw(port, exp + PCI_EXP_SLTSTA) &
+                    PCI_EXP_SLTSTA_PDS, ==, PCI_EXP_SLTSTA_PDS);
+    sltctl = MMCFG_BASE + (ROOT_PORT_DEVFN << 12) + exp + PCI_EXP_SLTCTL;
+
+    h.dev = qpci_device_find(h.bus, NIC_BEHIND_PORT_DEVFN);
+    g_assert_nonnull(h.dev);
+    qpci_device_enable(h.dev);
+    h.bar0 = qpci_iomap(h.dev, 0, NULL);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
+    nh_link_up(&h);
+    nh_rings(&h, 16, 16);
+
+    if (by_dma) {
+        /* MAC 00:07:00:00:00:00: a frame to it starts 0x0700 (LE) */
+        nh_wr(&h, BLADE_NIC_REG_MAC_LO,
+              PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
+        nh_wr(&h, BLADE_NIC_REG_MAC_HI, 0);
+        nh_desc(&h, h.rx_ring, 0, sltctl, NH_BUF_SIZE, 0);
+    }
+    /* the RX vector: "slot power off" written to the slot control */
+    qpci_msix_enable(h.dev);
+    qpci_io_writel(h.dev, h.dev->msix_table_bar,
+                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+                   PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)sltctl);
+    qpci_io_writel(h.dev, h.dev->msix_table_bar,
+                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+                   PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+    qpci_io_writel(h.dev, h.dev->msix_table_bar,
+                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+                   PCI_MSIX_ENTRY_DATA,
+                   PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
+    qpci_io_writel(h.dev, h.dev->msix_table_bar,
+                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+                   PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    nh_wr(&h, BLADE_NIC_REG_IER, by_dma ? 0 : BLADE_NIC_INT_RX_DONE);
+
+    /* several frames in one burst: the receive loop has more to do */
+    nh_mac(&h, mac);
+    for (unsigned i = 0; i < 4; i++) {
+        nh_make_frame(f, sizeof(f), mac, peer, 30 + i);
+        nh_srv_send(&h, f, sizeof(f));
+    }
+    nh_wait(&h, cond_srv_link_down, NULL, 1000 * 1000, "NIC unplugged");
+    g_assert_false(lane_is_connected(h.srv));
+    r = qtest_qmp(h.qts, "{'execute': 'qom-get', 'arguments': "
+                  "{'path': '/machine/peripheral/nic0', "
+                  "'property': 'link-up'}}");
+    g_assert_true(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    g_assert_cmphex(qpci_config_readw(h.dev, PCI_VENDOR_ID), ==, 0xffff);
+    qtest_qmp_assert_success(h.qts, "{'execute': 'query-status'}");
+
+    g_free(port);
+    g_free(host);
+    nh_stop(&h);
+}
+
+/* ---- snapshots: loadvm sets the clock back ------------------------------- */
+
+static void hmp_ok(QTestState *qts, const char *cmd)
+{
+    g_autofree char *out = qtest_hmp(qts, "%s", cmd);
+
+    g_assert_cmpstr(out, ==, "");
+}
+
+/* A qcow2 node to hold the snapshots, made through QMP (no qemu-img). */
+static void snapshot_store(QTestState *qts)
+{
+    QDict *r;
+    int i;
+
+    qtest_qmp_assert_success(qts, "{'execute': 'blockdev-create', "
+                             "'arguments': {'job-id': 'mk', 'options': "
+                             "{'driver': 'qcow2', 'file': 'snapfile', "
+                             "'size': 4194304}}}");
+    for (i = 0; i < 500; i++) {
+        QList *jobs;
+        QDict *job;
+        bool done;
+
+        r = qtest_qmp(qts, "{'execute': 'query-jobs'}");
+        jobs = qdict_get_qlist(r, "return");
+        g_assert_nonnull(jobs);
+        job = qobject_to(QDict, qlist_peek(jobs));
+        g_assert_nonnull(job);
+        done = !strcmp(qdict_get_str(job, "status"), "concluded");
+        qobject_unref(r);
+        if (done) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpint(i, <, 500);
+    qtest_qmp_assert_success(qts, "{'execute': 'job-dismiss', 'arguments': "
+                             "{'id': 'mk'}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'blockdev-add', 'arguments': "
+                             "{'driver': 'qcow2', 'node-name': 'snap', "
+                             "'file': 'snapfile'}}");
+}
+
+/*
+ * Section 14: loadvm of a snapshot 6 s old (TCG: the virtual clock runs
+ * with real time, and the snapshot sets it back).  The NIC sent a frame
+ * just before, so its lane's line was busy until a time 6 s after the
+ * restored clock.  The first frame after loadvm and the utilization sets
+ * must flow at once; before the fix both waited 6 s (the harness gives up
+ * after 5 s).
+ */
+static void test_loadvm_old_snapshot(void)
+{
+    static const uint8_t halt[] = { 0xfa, 0xf4 };   /* cli; hlt */
+    NicHarness h;
+    g_autofree char *dir = g_dir_make_tmp("blade-nic-snap-XXXXXX", NULL);
+    g_autofree char *fw = g_strdup_printf("%s/fw.bin", dir);
+    g_autofree char *img = g_strdup_printf("%s/snap.qcow2", dir);
+    g_autofree char *args = NULL;
+    g_autofree uint8_t *bios = g_malloc(65536);
+    uint8_t mac[6], f[200], g[200];
+    uint64_t want;
+    gint64 end;
+
+    memset(bios, 0xf4, 65536);
+    memcpy(bios + 65536 - 16, halt, sizeof(halt));
+    g_assert_true(g_file_set_contents(fw, (char *)bios, 65536, NULL));
+    g_assert_true(g_file_set_contents(img, "", 0, NULL));
+    args = g_strdup_printf("-accel tcg -bios %s -blockdev driver=file,"
+                           "filename=%s,node-name=snapfile", fw, img);
+    nh_start_full(&h, true, true, false, ",speed=1000,util-interval=10",
+                  args);
+    snapshot_store(h.qts);
+    nh_wait(&h, nh_cond_link_up, NULL, 0, "link up");
+    nh_rings(&h, 16, 16);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), peer, mac, 41);
+    nh_make_frame(g, sizeof(g), peer, mac, 42);
+
+    hmp_ok(h.qts, "savevm s1");
+    /* 6 s of the VM's time: 600 utilization intervals (30 s at most) */
+    want = h.nutil + 600;
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (h.nutil < want) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        nh_pump(&h, 50);
+    }
+    nh_tx_queue(&h, f, sizeof(f));
+    nh_tx_kick(&h);
+    want = 1;
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX before loadvm");
+
+    hmp_ok(h.qts, "loadvm s1");
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_TAIL), ==, 0);
+    h.tx_tail = 0;
+    nh_tx_queue(&h, g, sizeof(g));
+    nh_tx_kick(&h);
+    want = 2;
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX after loadvm");
+    g_assert_cmpmem(h.frames[1], h.frame_len[1], g, sizeof(g));
+    want = h.nutil + 10;
+    nh_wait(&h, cond_util, &want, 0, "utilization after loadvm");
+    nh_stop(&h);
+    unlink(fw);
+    unlink(img);
+    rmdir(dir);
+}
+
 /* ---- fault injection ----------------------------------------------------- */
 
 static void qom_set(NicHarness *h, const char *prop, const char *json)
@@ -1836,6 +2202,13 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/inject/code-errors", test_inject_code_errors);
     qtest_add_func("/blade-nic/inject/dma-error", test_inject_dma_error);
     qtest_add_func("/blade-nic/robust/dma-to-bar", test_dma_to_bar);
+    qtest_add_func("/blade-nic/power/s3", test_power_s3);
+    qtest_add_func("/blade-nic/vmstate/loadvm-old-snapshot",
+                   test_loadvm_old_snapshot);
+    qtest_add_data_func("/blade-nic/robust/unplug-from-msix",
+                        GINT_TO_POINTER(false), test_unplug_from_msix);
+    qtest_add_data_func("/blade-nic/robust/unplug-from-rx-dma",
+                        GINT_TO_POINTER(true), test_unplug_from_msix);
     qtest_add_func("/blade-nic/robust/random-registers",
                    test_random_registers);
     return g_test_run();

@@ -1,7 +1,8 @@
 /*
  * Lane transport: link start-up, frames both ways in both pcs modes,
- * reconnect, back-pressure, pacing, utilization, error injection and
- * hostile input.  Driven with poll() and a fake clock; no sleeping.
+ * reconnect, back-pressure, pacing, utilization, error injection,
+ * hostile input, a clock that jumps, and a lane freed by its own
+ * callbacks.  Driven with poll() and a fake clock; no sleeping.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +18,11 @@
 #include "lane-transport.h"
 
 #define MS 1000000ULL
+
+/* lane_free() from inside a callback, as a device unplugged there */
+typedef enum FreeIn {
+    FREE_NEVER, FREE_IN_FRAME, FREE_IN_UTIL, FREE_IN_LINK_UP
+} FreeIn;
 
 typedef struct End {
     Lane *lane;
@@ -35,7 +41,20 @@ typedef struct End {
     unsigned util_mismatches;
     unsigned ev[LANE_EV_LINK_DOWN + 1];
     unsigned io_changes;
+    FreeIn free_in;
+    unsigned callbacks_after_free;
 } End;
+
+/* The callback frees its own lane if the test says so. */
+static void maybe_free(End *e, FreeIn where)
+{
+    if (!e->lane) {
+        e->callbacks_after_free++;
+    } else if (e->free_in == where) {
+        lane_free(e->lane);
+        e->lane = NULL;
+    }
+}
 
 static void on_frame(void *opaque, const uint8_t *f, size_t len)
 {
@@ -51,6 +70,7 @@ static void on_frame(void *opaque, const uint8_t *f, size_t len)
     e->frames++;
     e->last_len = len;
     memcpy(e->last, f, len);
+    maybe_free(e, FREE_IN_FRAME);
 }
 
 static bool on_can_receive(void *opaque)
@@ -76,6 +96,7 @@ static void on_util(void *opaque, const LaneUtil *u)
             e->util_mismatches++;
         }
     }
+    maybe_free(e, FREE_IN_UTIL);
 }
 
 static void on_event(void *opaque, LaneEvent ev)
@@ -83,6 +104,9 @@ static void on_event(void *opaque, LaneEvent ev)
     End *e = opaque;
 
     e->ev[ev]++;
+    if (ev == LANE_EV_LINK_UP) {
+        maybe_free(e, FREE_IN_LINK_UP);
+    }
 }
 
 static void on_tx_ready(void *opaque)
@@ -90,6 +114,9 @@ static void on_tx_ready(void *opaque)
     End *e = opaque;
 
     e->tx_ready++;
+    if (!e->lane) {
+        e->callbacks_after_free++;
+    }
 }
 
 static void on_io_changed(void *opaque)
@@ -97,6 +124,9 @@ static void on_io_changed(void *opaque)
     End *e = opaque;
 
     e->io_changes++;
+    if (!e->lane) {
+        e->callbacks_after_free++;
+    }
 }
 
 static const LaneOps ops = {
@@ -933,6 +963,241 @@ static short wanted(Lane *lane, int fd)
     return -1;
 }
 
+#define SEC (1000 * MS)
+#define FRAME_1518_NS 12304     /* 1538 octet times at 1000 Mb/s */
+
+/* Two 1518-octet frames at @now: the line is busy 24.6 us from @now. */
+static void fill_line(Lane *lane, uint64_t now)
+{
+    uint8_t f[1514];
+
+    make_frame(f, sizeof(f), 0);
+    g_assert_cmpint(lane_send_frame(lane, f, sizeof(f), now), ==, 0);
+    g_assert_cmpint(lane_send_frame(lane, f, sizeof(f), now), ==, 0);
+    g_assert_cmpint(lane_send_frame(lane, f, sizeof(f), now), ==, -EAGAIN);
+    g_assert_cmpuint(lane_deadline(lane), ==,
+                     now + 2 * FRAME_1518_NS - 20000);
+}
+
+/*
+ * The caller's clock goes back 6 s (a snapshot loaded without telling the
+ * lane, or a buggy caller).  No wait may last longer than the interval it
+ * stands for: pacing, the utilization interval, the negotiation retry and
+ * the reconnect each resume within their own interval of the new time,
+ * not 6 s later.
+ */
+static void test_clock_back(void)
+{
+    uint64_t t = 10 * SEC, back = t - 6 * SEC;
+    uint8_t f[1514];
+    unsigned utils, ready;
+    LaneConfig ca;
+    Pair p;
+    int err = 0;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, t);
+    g_assert_true(lane_is_link_up(p.b.lane));
+
+    /* pacing: the line is busy; the clock goes back; the frame waits
+     * for what was left of the line time, counted from the new time */
+    fill_line(p.b.lane, t);
+    ready = p.b.tx_ready;
+    make_frame(f, sizeof(f), 2);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), back), ==,
+                    -EAGAIN);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==,
+                     back + 2 * FRAME_1518_NS - 20000);
+    pump(&p.a, &p.b, back + 2 * FRAME_1518_NS - 20000);
+    g_assert_cmpuint(p.b.tx_ready, ==, ready + 1);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f),
+                                    back + 2 * FRAME_1518_NS - 20000), ==, 0);
+
+    /* the utilization interval (the last set went at t) */
+    pump(&p.a, &p.b, back + 2 * FRAME_1518_NS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
+    utils = p.a.utils;
+    pump(&p.a, &p.b, back + 100 * MS);
+    g_assert_cmpuint(p.a.utils, ==, utils + 1);
+
+    /* the negotiation retry: the chassis's transmitter goes off */
+    lane_set_tx_enabled(p.a.lane, false, back + 100 * MS);
+    pump(&p.a, &p.b, back + 100 * MS);
+    g_assert_false(lane_is_link_up(p.b.lane));
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 110 * MS);
+    lane_handle_timer(p.b.lane, back - 3 * SEC);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back - 3 * SEC + 10 * MS);
+
+    /* the reconnect: the chassis goes, the clock goes back again */
+    back -= 3 * SEC;
+    lane_free(p.a.lane);
+    p.a.lane = NULL;
+    pump(&p.a, &p.b, back);
+    g_assert_false(lane_is_connected(p.b.lane));
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
+    lane_handle_timer(p.b.lane, back - 2 * SEC);
+    back -= 2 * SEC;
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
+    lane_config_init(&ca, LANE_ROLE_SERVER, p.path);
+    ca.speed_mbps = 1000;
+    p.a.lane = lane_new(&ca, &ops, &p.a, back, &err);
+    g_assert_nonnull(p.a.lane);
+    pump(&p.a, &p.b, back + 100 * MS);
+    g_assert_true(lane_is_link_up(p.b.lane));
+    pair_free(&p);
+}
+
+/*
+ * lane_clock_rebase(): the clock was set to another time (a snapshot
+ * loaded); waits keep exactly what was left of them and the peer's
+ * utilization its age, whichever way the clock moved.  A hostile time
+ * near the end of the range saturates instead of wrapping.
+ */
+static void test_clock_rebase(void)
+{
+    uint64_t t = 10 * SEC, t2 = 2 * SEC, t3 = 100 * SEC;
+    uint8_t f[1514];
+    uint64_t age;
+    LaneUtil u;
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, t);
+    g_assert_true(lane_is_link_up(p.b.lane));
+    fill_line(p.b.lane, t);
+
+    /* the chassis's view of the NIC's figures keeps its age */
+    g_assert_true(lane_peer_util(p.a.lane, &u, &age, t + 5000));
+    g_assert_cmpuint(age, ==, 5000);
+    lane_clock_rebase(p.a.lane, t2);
+    g_assert_true(lane_peer_util(p.a.lane, &u, &age, t2 + 5000));
+    g_assert_cmpuint(age, ==, 5000);
+
+    lane_clock_rebase(p.b.lane, t2);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==,
+                     t2 + 2 * FRAME_1518_NS - 20000);
+    lane_clock_rebase(p.b.lane, t3);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==,
+                     t3 + 2 * FRAME_1518_NS - 20000);
+    pump(&p.a, &p.b, t3 + 2 * FRAME_1518_NS - 20000);
+    g_assert_cmpuint(p.b.tx_ready, ==, 1);
+    /* then the utilization interval, from the set sent at t */
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t3 + 100 * MS);
+
+
+    /* the end of the clock's range: saturated, and back again */
+    lane_handle_timer(p.b.lane, UINT64_MAX - 1000);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <, LANE_NO_DEADLINE);
+    g_assert_cmpuint(lane_deadline(p.b.lane), >, UINT64_MAX - 1000);
+    lane_handle_timer(p.b.lane, t3);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <=, t3 + 100 * MS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), >, t3);
+    lane_handle_timer(p.b.lane, UINT64_MAX);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, LANE_NO_DEADLINE - 1);
+    make_frame(f, sizeof(f), 9);
+    lane_send_frame(p.b.lane, f, sizeof(f), UINT64_MAX);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <, LANE_NO_DEADLINE);
+    lane_handle_timer(p.b.lane, t3);
+    g_assert_cmpuint(lane_deadline(p.b.lane), <=, t3 + 100 * MS);
+    pair_free(&p);
+}
+
+/*
+ * A callback frees its own lane (a device unplugged by the interrupt its
+ * receive raised): no callback after that, no access to freed memory
+ * (run under valgrind or ASan to see the latter), and the peer sees the
+ * connection close.
+ */
+static void test_free_in_callback(gconstpointer data)
+{
+    FreeIn where = GPOINTER_TO_INT(data);
+    unsigned frames, utils;
+    uint8_t f[100];
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 0);
+    if (where == FREE_IN_LINK_UP) {
+        p.b.free_in = where;
+    }
+    pump(&p.a, &p.b, 0);
+    frames = p.b.frames;
+    utils = p.b.utils;
+    if (where != FREE_IN_LINK_UP) {
+        g_assert_nonnull(p.b.lane);
+        p.b.free_in = where;
+        /* eight frames, each with a new sample in its gap, in one read */
+        for (unsigned i = 0; i < 8; i++) {
+            lane_set_util(p.a.lane, 10 + i, 1, 0);
+            make_frame(f, sizeof(f), i);
+            g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), 0), ==,
+                            0);
+        }
+        pump(&p.a, &p.b, 0);
+    }
+    g_assert_null(p.b.lane);
+    g_assert_cmpuint(p.b.callbacks_after_free, ==, 0);
+    if (where == FREE_IN_FRAME) {
+        g_assert_cmpuint(p.b.frames, ==, frames + 1);
+        g_assert_cmpuint(p.b.utils, ==, utils);
+    } else if (where == FREE_IN_UTIL) {
+        g_assert_cmpuint(p.b.frames, ==, frames + 1);
+        g_assert_cmpuint(p.b.utils, ==, utils + 1);
+    } else {
+        g_assert_cmpuint(p.b.ev[LANE_EV_LINK_UP], ==, 1);
+    }
+    pump(&p.a, &p.b, 0);
+    g_assert_false(lane_is_connected(p.a.lane));
+    pair_free(&p);
+}
+
+/*
+ * Entry points that would re-enter the read or write path do nothing
+ * when a callback of the same lane calls them.
+ */
+static void on_frame_reenter(void *opaque, const uint8_t *f, size_t len)
+{
+    End *e = opaque;
+
+    e->frames++;
+    lane_handle_timer(e->lane, 0);
+    lane_flush(e->lane, 0);
+    lane_rx_resume(e->lane, 0);
+    lane_feed(e->lane, f, len, 0);
+    lane_handle_io(e->lane, -1, POLLIN, 0);
+}
+
+static void test_reenter_from_callback(void)
+{
+    static const LaneOps reenter_ops = {
+        .rx_frame = on_frame_reenter,
+    };
+    LaneConfig c;
+    End a = { .accept = true }, b = { .accept = true };
+    uint8_t f[100];
+    int sv[2];
+
+    lane_config_init(&c, LANE_ROLE_FD, NULL);
+    c.speed_mbps = 0;
+    a.lane = lane_new(&c, &ops, &a, 0, NULL);
+    b.lane = lane_new(&c, &reenter_ops, &b, 0, NULL);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    lane_attach_fd(a.lane, sv[0], 0);
+    lane_attach_fd(b.lane, sv[1], 0);
+    pump(&a, &b, 0);
+    g_assert_true(lane_is_link_up(b.lane));
+    for (unsigned i = 0; i < 4; i++) {
+        make_frame(f, sizeof(f), i);
+        g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), 0), ==, 0);
+    }
+    pump(&a, &b, 0);
+    g_assert_cmpuint(b.frames, ==, 4);
+    g_assert_cmpuint(lane_stats(b.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(b.lane)->protocol_errors, ==, 0);
+    g_assert_true(lane_is_link_up(b.lane));
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
 /* io_changed tells the main loop whenever the events it must watch change. */
 static void test_io_changed(void)
 {
@@ -1075,5 +1340,18 @@ int main(int argc, char **argv)
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);
+    g_test_add_func("/lane/clock/back", test_clock_back);
+    g_test_add_func("/lane/clock/rebase", test_clock_rebase);
+    g_test_add_data_func("/lane/free-in-callback/rx-frame",
+                         GINT_TO_POINTER(FREE_IN_FRAME),
+                         test_free_in_callback);
+    g_test_add_data_func("/lane/free-in-callback/rx-util",
+                         GINT_TO_POINTER(FREE_IN_UTIL),
+                         test_free_in_callback);
+    g_test_add_data_func("/lane/free-in-callback/link-up-event",
+                         GINT_TO_POINTER(FREE_IN_LINK_UP),
+                         test_free_in_callback);
+    g_test_add_func("/lane/reenter-from-callback",
+                    test_reenter_from_callback);
     return g_test_run();
 }
