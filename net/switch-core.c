@@ -57,7 +57,19 @@ typedef struct SwRule {
 typedef struct MacEntry {
     uint64_t last_seen;
     uint32_t port;
+    uint32_t port_older, port_newer;    /* the port's list, or LRU_NONE */
 } MacEntry;
+
+/*
+ * The addresses learned on a port, least recently seen first, so that a
+ * full table can forget the oldest of the port holding the most.
+ */
+typedef struct SwPortMacs {
+    uint32_t oldest, newest;    /* MAC table indices, or LRU_NONE */
+    uint32_t count;
+    uint32_t limit;             /* 0: none */
+    uint64_t over_limit;
+} SwPortMacs;
 
 typedef struct FlowKey {
     uint8_t proto;
@@ -87,6 +99,7 @@ struct SwitchCore {
     unsigned nrules;
     uint32_t next_rule_id;
     LruTable *macs;
+    SwPortMacs port_macs[SW_MAX_PORTS];
     LruTable *flows;
     SwMacStats mac_stats;
     SwFlowStats flow_stats;
@@ -255,28 +268,114 @@ void swcore_blade_report_contention(SwitchCore *sw, unsigned slot,
 
 /* ---- MAC table ----------------------------------------------------------- */
 
+static MacEntry *mac_entry(SwitchCore *sw, uint32_t idx)
+{
+    return lru_val(sw->macs, idx);
+}
+
+/* Append entry @idx to its port's list, as the newest. */
+static void mac_port_add(SwitchCore *sw, uint32_t idx)
+{
+    MacEntry *e = mac_entry(sw, idx);
+    SwPortMacs *pm = &sw->port_macs[e->port];
+
+    e->port_older = pm->newest;
+    e->port_newer = LRU_NONE;
+    if (pm->newest != LRU_NONE) {
+        mac_entry(sw, pm->newest)->port_newer = idx;
+    } else {
+        pm->oldest = idx;
+    }
+    pm->newest = idx;
+    pm->count++;
+}
+
+static void mac_port_del(SwitchCore *sw, uint32_t idx)
+{
+    MacEntry *e = mac_entry(sw, idx);
+    SwPortMacs *pm = &sw->port_macs[e->port];
+
+    if (e->port_older != LRU_NONE) {
+        mac_entry(sw, e->port_older)->port_newer = e->port_newer;
+    } else {
+        pm->oldest = e->port_newer;
+    }
+    if (e->port_newer != LRU_NONE) {
+        mac_entry(sw, e->port_newer)->port_older = e->port_older;
+    } else {
+        pm->newest = e->port_older;
+    }
+    pm->count--;
+}
+
+static void mac_remove(SwitchCore *sw, uint32_t idx)
+{
+    mac_port_del(sw, idx);
+    lru_remove(sw->macs, idx);
+}
+
+/* Only if lru_insert() found the table full, which learn() prevents. */
 static void mac_evicted(void *opaque, uint32_t idx)
 {
     SwitchCore *sw = opaque;
 
+    mac_port_del(sw, idx);
     sw->mac_stats.full++;
+}
+
+/*
+ * The table is full and @port brings a new address: forget the oldest
+ * address of the port holding the most (@port itself on a tie), so that a
+ * port flooding new source addresses recycles its own entries.
+ */
+static void mac_make_room(SwitchCore *sw, unsigned port)
+{
+    unsigned victim = port, i;
+
+    for (i = 0; i < sw->nports; i++) {
+        if (sw->port_macs[i].count > sw->port_macs[victim].count) {
+            victim = i;
+        }
+    }
+    if (sw->port_macs[victim].oldest != LRU_NONE) {
+        mac_remove(sw, sw->port_macs[victim].oldest);
+        sw->mac_stats.full++;
+    }
 }
 
 static void learn(SwitchCore *sw, const uint8_t *src, unsigned port,
                   uint64_t now)
 {
-    bool created;
-    uint32_t idx = lru_insert(sw->macs, src, &created);
-    MacEntry *e = lru_val(sw->macs, idx);
+    SwPortMacs *pm = &sw->port_macs[port];
+    uint32_t idx = lru_find(sw->macs, src);
     const SwPortInfo *pi = &sw->ports[port].info;
+    MacEntry *e;
+    bool created;
 
-    if (created) {
-        sw->mac_stats.learned++;
-    } else if (e->port != port) {
-        sw->mac_stats.moved++;
+    if (idx != LRU_NONE && mac_entry(sw, idx)->port == port) {
+        /* Seen again where it is: the newest of the table and the port. */
+        lru_touch(sw->macs, idx);
+        mac_port_del(sw, idx);
+        mac_port_add(sw, idx);
+    } else if (pm->limit && pm->count >= pm->limit) {
+        pm->over_limit++;
+        return;
+    } else {
+        if (idx == LRU_NONE && lru_count(sw->macs) == lru_capacity(sw->macs)) {
+            mac_make_room(sw, port);
+        }
+        idx = lru_insert(sw->macs, src, &created);
+        e = mac_entry(sw, idx);
+        if (created) {
+            sw->mac_stats.learned++;
+        } else {
+            sw->mac_stats.moved++;
+            mac_port_del(sw, idx);
+        }
+        e->port = port;
+        mac_port_add(sw, idx);
     }
-    e->port = port;
-    e->last_seen = now;
+    mac_entry(sw, idx)->last_seen = now;
     if (pi->kind == SW_PORT_SLOT) {
         SwBlade *b = &sw->blades[pi->slot];
 
@@ -305,15 +404,31 @@ int swcore_mac_lookup(const SwitchCore *sw, const uint8_t *mac, uint64_t now)
 
 static void mac_forget_port(SwitchCore *sw, unsigned port)
 {
-    uint32_t idx = lru_oldest(sw->macs);
+    while (sw->port_macs[port].oldest != LRU_NONE) {
+        mac_remove(sw, sw->port_macs[port].oldest);
+    }
+}
 
-    while (idx != LRU_NONE) {
-        uint32_t next = lru_newer(sw->macs, idx);
+static void mac_port_init(SwitchCore *sw, unsigned port, SwPortKind kind)
+{
+    SwPortMacs *pm = &sw->port_macs[port];
 
-        if (((MacEntry *)lru_val(sw->macs, idx))->port == port) {
-            lru_remove(sw->macs, idx);
-        }
-        idx = next;
+    memset(pm, 0, sizeof(*pm));
+    pm->oldest = pm->newest = LRU_NONE;
+    pm->limit = kind == SW_PORT_SLOT ? SW_SLOT_MAC_LIMIT : 0;
+}
+
+void swcore_port_set_mac_limit(SwitchCore *sw, unsigned port, uint32_t limit)
+{
+    SwPortMacs *pm;
+
+    if (port >= sw->nports) {
+        return;
+    }
+    pm = &sw->port_macs[port];
+    pm->limit = limit;
+    while (limit && pm->count > limit) {
+        mac_remove(sw, pm->oldest);
     }
 }
 
@@ -427,6 +542,7 @@ int swcore_add_port(SwitchCore *sw, SwPortKind kind, const char *name,
     p->info.kind = kind;
     snprintf(p->info.name, sizeof(p->info.name), "%s", name ? name : "");
     p->info.slot = kind == SW_PORT_SLOT ? slot : 0;
+    mac_port_init(sw, sw->nports, kind);
     if (kind == SW_PORT_SLOT) {
         sw->blades[slot].present = true;
         sw->blades[slot].port = sw->nports;
@@ -1149,7 +1265,7 @@ void swcore_tick(SwitchCore *sw, uint64_t now)
             sw->tick_more = true;
             break;
         }
-        lru_remove(sw->macs, idx);
+        mac_remove(sw, idx);
         sw->mac_stats.aged++;
     }
     budget = SW_TICK_BUDGET;
@@ -1214,6 +1330,9 @@ bool swcore_port_info(const SwitchCore *sw, unsigned port, SwPortInfo *pi)
         return false;
     }
     *pi = sw->ports[port].info;
+    pi->macs = sw->port_macs[port].count;
+    pi->mac_limit = sw->port_macs[port].limit;
+    pi->mac_over_limit = sw->port_macs[port].over_limit;
     return true;
 }
 

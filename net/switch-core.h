@@ -37,6 +37,7 @@
 #define SW_MIN_FRAME        14
 #define SW_MAX_FRAME        9018    /* octets without FCS */
 #define SW_ETHERTYPE_FABRIC 0x88B5  /* IEEE local experimental */
+#define SW_SLOT_MAC_LIMIT   64      /* a slot port's default mac limit */
 
 typedef enum SwPortKind {
     SW_PORT_SLOT,
@@ -138,6 +139,18 @@ void swcore_mac_forget_port(SwitchCore *sw, unsigned port);
 /* Learn @mac on @port as if a frame from it had arrived there. */
 void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
                       uint64_t now);
+/*
+ * At most @limit addresses learned on @port (0: no limit).  Slot ports
+ * start at SW_SLOT_MAC_LIMIT, other ports at none.  A source address new
+ * to a port at its limit is not learned (nor moved there) and the frame
+ * is counted in mac_over_limit, then switched as any other: replies to it
+ * are flooded.  Lowering the limit forgets the port's oldest addresses
+ * beyond it.  Whatever the limits, a full table makes room by forgetting
+ * the oldest address of the port holding the most, so one port's new
+ * addresses never push out another's while it holds more than they do.
+ */
+void swcore_port_set_mac_limit(SwitchCore *sw, unsigned port,
+                               uint32_t limit);
 
 /* A blade of another chassis, as the control protocol reports it. */
 typedef struct SwRemoteBlade {
@@ -230,6 +243,9 @@ typedef struct SwPortInfo {
     uint64_t tx_frames, tx_bytes;   /* passed to ops->output */
     uint64_t drops;                 /* the core's drops of its frames */
     uint64_t link_changes;
+    uint32_t macs;                  /* addresses learned on it now */
+    uint32_t mac_limit;             /* 0: none */
+    uint64_t mac_over_limit;        /* frames from sources not learned */
 } SwPortInfo;
 
 typedef struct SwBladeInfo {

@@ -175,6 +175,7 @@ struct BladeSwitchState {
     MACAddr mac;
     uint32_t mac_aging_s;
     uint32_t mac_table_size;
+    uint32_t mac_limit;             /* per slot port; 0: none */
     uint32_t flow_idle_s;
     uint32_t flow_table_size;
     uint32_t util_stale_ms;
@@ -1164,6 +1165,9 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
     put_u64(d, "rx_drops", pi.drops);
     put_u64(d, "tx_drops", p->tx_drops);
     put_u64(d, "link_changes", pi.link_changes);
+    qdict_put_int(d, "macs", pi.macs);
+    qdict_put_int(d, "mac_limit", pi.mac_limit);
+    put_u64(d, "mac_over_limit", pi.mac_over_limit);
     qdict_put_int(d, "queue", p->egress.frames);
     if (p->kind == SW_PORT_SLOT) {
         const LaneStats *ls = lane_stats(p->lane);
@@ -1560,6 +1564,11 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    1u << 20);
         return false;
     }
+    if (s->mac_limit > s->mac_table_size) {
+        error_setg(errp, "blade-switch: mac-limit must be 0 (none) to "
+                   "mac-table-size (%u)", s->mac_table_size);
+        return false;
+    }
     if (s->flow_table_size < 16 || s->flow_table_size > (1u << 22)) {
         error_setg(errp, "blade-switch: flow-table-size must be 16 to %u",
                    1u << 22);
@@ -1606,6 +1615,9 @@ static void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
     p->slot = slot;
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->index = swcore_add_port(s->core, kind, name, slot);
+    if (kind == SW_PORT_SLOT) {
+        swcore_port_set_mac_limit(s->core, p->index, s->mac_limit);
+    }
     p->fab_port = -1;
     queue_init(&p->ingress, BSW_INGRESS_FRAMES);
     queue_init(&p->egress, s->queue_frames);
@@ -1991,6 +2003,8 @@ static const Property bsw_properties[] = {
                        10000),
     DEFINE_PROP_MACADDR("mac", BladeSwitchState, mac),
     DEFINE_PROP_UINT32("mac-aging", BladeSwitchState, mac_aging_s, 300),
+    DEFINE_PROP_UINT32("mac-limit", BladeSwitchState, mac_limit,
+                       SW_SLOT_MAC_LIMIT),
     DEFINE_PROP_UINT32("mac-table-size", BladeSwitchState, mac_table_size,
                        4096),
     DEFINE_PROP_UINT32("flow-idle", BladeSwitchState, flow_idle_s, 60),

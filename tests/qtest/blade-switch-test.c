@@ -183,6 +183,7 @@ static void test_bad_properties(void)
     static const char *const bad[] = {
         "slots=65", "pcs=10b8b", "slot-speed=500000", "util-stale=0",
         "mac-table-size=1", "queue-frames=0", "backplane=",
+        "mac-table-size=64,mac-limit=65",
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *open_dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
@@ -467,6 +468,52 @@ static void test_aging(void)
     sh_blade_send(&h, 1, f, sizeof(f));
     sh_wait_frames(&h, &h.up_rx, 1);
     sh_wait_frames(&h, &h.blades[0].rx, 2);
+    sh_stop(&h);
+}
+
+/*
+ * A slot learns at most mac-limit source addresses: frames from more are
+ * still switched, counted in the port's state, and replies to them are
+ * flooded.
+ */
+static void test_mac_limit(void)
+{
+    SwHarness h;
+    uint8_t f[64] = { 0 };
+    QDict *st;
+    unsigned i;
+
+    sh_start(&h, 2, true, "mac-limit=2");
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    sh_eth(f, sh_bcast, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, sizeof(f));
+    sh_wait_frames(&h, &h.up_rx, 1);
+    sh_free_frames(&h.up_rx);
+
+    /* Slot 0 sends to slot 1 from three addresses: all arrive. */
+    for (i = 0; i < 3; i++) {
+        sh_eth(f, h.blades[1].mac, (const uint8_t[]){ 2, 0, 0, 0, 0xa, i },
+               0x88b6);
+        sh_blade_send(&h, 0, f, sizeof(f));
+    }
+    sh_wait_frames(&h, &h.blades[1].rx, 3);
+    st = sh_state(&h);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 0), "macs"), ==, 2);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 0), "mac_limit"), ==, 2);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 0), "mac_over_limit"), ==,
+                     1);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 1), "mac_over_limit"), ==,
+                     0);
+    g_assert_cmpuint(sh_u64(sh_item(st, "ports", 2), "mac_limit"), ==, 0);
+    qobject_unref(st);
+
+    /* The third was not learned: the uplink's reply to it is flooded. */
+    sh_eth(f, (const uint8_t[]){ 2, 0, 0, 0, 0xa, 2 }, sh_client_mac,
+           0x88b6);
+    sh_uplink_send(&h, f, sizeof(f));
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    sh_wait_frames(&h, &h.blades[1].rx, 4);
     sh_stop(&h);
 }
 
@@ -1277,6 +1324,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/reconnect", test_reconnect);
     qtest_add_func("/blade-switch/learning-flooding", test_learning_flooding);
     qtest_add_func("/blade-switch/aging", test_aging);
+    qtest_add_func("/blade-switch/mac-limit", test_mac_limit);
     qtest_add_func("/blade-switch/vip-arp", test_vip_arp);
     qtest_add_func("/blade-switch/flows-follow-util", test_flows_follow_util);
     qtest_add_func("/blade-switch/flow-affinity", test_flow_affinity);

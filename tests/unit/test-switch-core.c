@@ -978,6 +978,199 @@ static void test_mac_table_full(void)
     bench_free(b);
 }
 
+/* A distinct unicast source address for flood frame @i. */
+static Mac flood_mac(unsigned i)
+{
+    return (Mac){ { 0x0a, 0xf1, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+                    (uint8_t)i } };
+}
+
+/*
+ * A blade flooding new source addresses into a full table recycles its own
+ * entries: the addresses learned on other ports stay, and unicast to them
+ * is still switched to one port, not flooded.
+ */
+static void test_mac_flood_keeps_others(void)
+{
+    SwConfig cfg;
+    Bench *b;
+    Mac c0 = client_mac(0), b1 = blade_mac(1);
+    uint8_t f[60] = { 0 };
+    SwMacStats ms;
+    SwPortInfo pi;
+    unsigned i;
+
+    swcore_config_init(&cfg);
+    cfg.mac_table_size = 16;    /* below the slot limit: the table fills */
+    b = bench_new_cfg(3, &cfg, false);
+    set_link(b, b->uplink, true);
+    for (i = 0; i < 3; i++) {
+        set_link(b, sp(b, i), true);
+    }
+    eth_hdr(f, bcast, c0.a, 0x88b6);
+    input(b, b->uplink, f, sizeof(f));
+    eth_hdr(f, bcast, b1.a, 0x88b6);
+    input(b, sp(b, 1), f, sizeof(f));
+
+    /* Slot 0 sends to b1 from 1000 new addresses, each newer than c0, b1. */
+    for (i = 0; i < 1000; i++) {
+        Mac m = flood_mac(i);
+
+        b->now += MS;
+        eth_hdr(f, b1.a, m.a, 0x0800);
+        g_assert_cmpuint(input(b, sp(b, 0), f, sizeof(f)), ==, 1);
+        g_assert_cmpuint(out_at(b, 0)->port, ==, sp(b, 1));
+    }
+    g_assert_cmpint(swcore_mac_lookup(b->sw, c0.a, b->now), ==, b->uplink);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, b1.a, b->now), ==, sp(b, 1));
+    /* Its newest addresses are the ones it keeps. */
+    g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(999).a, b->now), ==,
+                    sp(b, 0));
+    g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(986).a, b->now), ==,
+                    sp(b, 0));
+    g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(985).a, b->now), ==,
+                    -1);
+    swcore_mac_stats(b->sw, &ms);
+    g_assert_cmpuint(ms.count, ==, 16);
+    g_assert_cmpuint(ms.learned, ==, 1002);
+    g_assert_cmpuint(ms.full, ==, 1002 - 16);
+
+    /* Unicast from the uplink to b1 goes to slot 1 alone. */
+    eth_hdr(f, b1.a, c0.a, 0x0800);
+    g_assert_cmpuint(input(b, b->uplink, f, sizeof(f)), ==, 1);
+    g_assert_cmpuint(out_at(b, 0)->port, ==, sp(b, 1));
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, 14);
+    g_assert_cmpuint(pi.mac_over_limit, ==, 0);
+
+    /*
+     * A new port fills the table too: the port holding the most gives way,
+     * the flooder first, until they hold as many (then the newcomer's own).
+     */
+    for (i = 0; i < 20; i++) {
+        Mac m = flood_mac(5000 + i);
+
+        b->now += MS;
+        eth_hdr(f, bcast, m.a, 0x88b6);
+        input(b, sp(b, 2), f, sizeof(f));
+    }
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, 7);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 2), &pi));
+    g_assert_cmpuint(pi.macs, ==, 7);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, c0.a, b->now), ==, b->uplink);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, b1.a, b->now), ==, sp(b, 1));
+    bench_free(b);
+}
+
+/*
+ * A slot learns at most its mac limit of addresses; frames from more are
+ * switched but their sources not learned, and counted on the port.
+ */
+static void test_mac_limit(void)
+{
+    Bench *b = bench_new(2);
+    Mac c0 = client_mac(0);
+    uint8_t f[60] = { 0 };
+    SwPortInfo pi;
+    SwBladeInfo bi;
+    SwMacStats ms;
+    unsigned i;
+
+    set_link(b, b->uplink, true);
+    set_link(b, sp(b, 0), true);
+    set_link(b, sp(b, 1), true);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.mac_limit, ==, SW_SLOT_MAC_LIMIT);
+    g_assert_true(swcore_port_info(b->sw, b->uplink, &pi));
+    g_assert_cmpuint(pi.mac_limit, ==, 0);
+    eth_hdr(f, bcast, c0.a, 0x88b6);
+    input(b, b->uplink, f, sizeof(f));
+
+    for (i = 0; i < SW_SLOT_MAC_LIMIT + 36; i++) {
+        Mac m = flood_mac(i);
+
+        b->now += MS;
+        eth_hdr(f, c0.a, m.a, 0x0800);
+        /* Learned or not, the frame reaches its destination. */
+        g_assert_cmpuint(input(b, sp(b, 0), f, sizeof(f)), ==, 1);
+        g_assert_cmpuint(out_at(b, 0)->port, ==, b->uplink);
+    }
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, SW_SLOT_MAC_LIMIT);
+    g_assert_cmpuint(pi.mac_over_limit, ==, 36);
+    g_assert_cmpint(swcore_mac_lookup(b->sw,
+                                      flood_mac(SW_SLOT_MAC_LIMIT - 1).a,
+                                      b->now), ==, sp(b, 0));
+    g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(SW_SLOT_MAC_LIMIT).a,
+                                      b->now), ==, -1);
+    /* The blade's MAC is the last source learned, not one refused. */
+    g_assert_true(swcore_blade_info(b->sw, 0, b->now, &bi));
+    g_assert_cmpmem(bi.mac, 6, flood_mac(SW_SLOT_MAC_LIMIT - 1).a, 6);
+
+    /* An address it holds is refreshed, not refused. */
+    eth_hdr(f, bcast, flood_mac(0).a, 0x88b6);
+    input(b, sp(b, 0), f, sizeof(f));
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.mac_over_limit, ==, 36);
+    /* Replies to a refused address are flooded. */
+    eth_hdr(f, flood_mac(SW_SLOT_MAC_LIMIT).a, c0.a, 0x0800);
+    input(b, b->uplink, f, sizeof(f));
+    assert_flooded(b, b->uplink, f, sizeof(f));
+
+    /* Nor does an address move onto a port at its limit. */
+    eth_hdr(f, bcast, c0.a, 0x88b6);
+    input(b, sp(b, 0), f, sizeof(f));
+    g_assert_cmpint(swcore_mac_lookup(b->sw, c0.a, b->now), ==, b->uplink);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.mac_over_limit, ==, 37);
+
+    /* The uplink has no limit; other slots keep their own count. */
+    for (i = 0; i < 200; i++) {
+        Mac m = flood_mac(1000 + i);
+
+        eth_hdr(f, bcast, m.a, 0x88b6);
+        input(b, b->uplink, f, sizeof(f));
+    }
+    g_assert_true(swcore_port_info(b->sw, b->uplink, &pi));
+    g_assert_cmpuint(pi.macs, ==, 201);
+    g_assert_cmpuint(pi.mac_over_limit, ==, 0);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 1), &pi));
+    g_assert_cmpuint(pi.macs, ==, 0);
+    g_assert_cmpuint(pi.mac_over_limit, ==, 0);
+
+    /* Lowering the limit forgets the oldest: flood_mac(0) was refreshed. */
+    swcore_port_set_mac_limit(b->sw, sp(b, 0), 4);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, 4);
+    g_assert_cmpuint(pi.mac_limit, ==, 4);
+    g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(0).a, b->now), ==,
+                    sp(b, 0));
+    for (i = 0; i < SW_SLOT_MAC_LIMIT; i++) {
+        bool kept = i == 0 || i >= SW_SLOT_MAC_LIMIT - 3;
+
+        g_assert_cmpint(swcore_mac_lookup(b->sw, flood_mac(i).a, b->now), ==,
+                        kept ? (int)sp(b, 0) : -1);
+    }
+    swcore_mac_stats(b->sw, &ms);
+    g_assert_cmpuint(ms.count, ==, 201 + 4);
+
+    /* No limit: it learns again; link down forgets all of it. */
+    swcore_port_set_mac_limit(b->sw, sp(b, 0), 0);
+    eth_hdr(f, bcast, flood_mac(7).a, 0x88b6);
+    input(b, sp(b, 0), f, sizeof(f));
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, 5);
+    set_link(b, sp(b, 0), false);
+    g_assert_true(swcore_port_info(b->sw, sp(b, 0), &pi));
+    g_assert_cmpuint(pi.macs, ==, 0);
+    swcore_mac_stats(b->sw, &ms);
+    g_assert_cmpuint(ms.count, ==, 201);
+    /* Out-of-range ports are ignored. */
+    swcore_port_set_mac_limit(b->sw, SW_MAX_PORTS, 1);
+    bench_free(b);
+}
+
 static void test_counters(void)
 {
     Bench *b = bench_new(2);
@@ -2858,6 +3051,9 @@ int main(int argc, char **argv)
     g_test_add_func("/switch/l2/aging", test_aging);
     g_test_add_func("/switch/l2/port-down-forgets", test_port_down_forgets);
     g_test_add_func("/switch/l2/mac-table-full", test_mac_table_full);
+    g_test_add_func("/switch/l2/mac-flood-keeps-others",
+                    test_mac_flood_keeps_others);
+    g_test_add_func("/switch/l2/mac-limit", test_mac_limit);
     g_test_add_func("/switch/counters", test_counters);
     g_test_add_func("/switch/drops", test_drops);
     g_test_add_func("/switch/ip-options", test_ip_options);
