@@ -1487,7 +1487,7 @@ static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
 	"util_host_cpu_pct", "util_cfg_source", "util_cfg_interval_ms",
 	"peer_util_cpu_pct", "peer_util_irq_pct", "peer_util_valid",
 	"util_cont_writes", "util_cont_tx_pressure", "util_cont_tx_runnable",
-	"util_cont_tx_valid",
+	"util_cont_tx_host", "util_cont_tx_valid",
 };
 
 static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
@@ -1554,6 +1554,7 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	*p++ = atomic64_read(&priv->util_cont_writes);
 	*p++ = FIELD_GET(BN_UTIL_CONT_PSI_MASK, cont_tx);
 	*p++ = FIELD_GET(BN_UTIL_CONT_RUN_MASK, cont_tx);
+	*p++ = !!(cont_tx & BN_UTIL_CONT_TX_HOST);
 	*p++ = !!(cont_tx & BN_UTIL_CONT_TX_VALID);
 
 	do {

@@ -150,6 +150,7 @@ struct bn_desc {
 #define BN_UTIL_CONT_RUN_MASK	GENMASK(25, 16)	/* runnable tasks */
 #define BN_UTIL_CONT_PSI_MAX	1000
 #define BN_UTIL_CONT_RUN_MAX	1023
+#define BN_UTIL_CONT_TX_HOST	BIT(30)
 #define BN_UTIL_CONT_TX_VALID	BIT(31)
 
 /* Section 10: statistics */
