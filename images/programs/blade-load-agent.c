@@ -846,8 +846,10 @@ int main(int argc, char **argv)
         }
         err = set_figures(psi, runnable, why, sizeof(why));
         if (err) {
-            fail("setting cpu_pressure and runnable_tasks on pci/%s%s: %s",
-                 nics[0].pci, n_nics > 1 ? " and others" : "", why);
+            fail("setting cpu_pressure and runnable_tasks on pci/%s%s: %s%s",
+                 nics[0].pci, n_nics > 1 ? " and others" : "", why,
+                 err == -ENODEV ? " (no devlink instance: a blade_nic "
+                 "driver older than its devlink parameters?)" : "");
             /* The driver may have gone: find the NICs again next time. */
             n_nics = 0;
             devlink_family = 0;
