@@ -2,17 +2,20 @@
 /*
  * blade_nic: Linux driver for the bladeplane blade-nic PCI network controller.
  *
- * Written against docs/blade-nic.md (datasheet revision 1.0) only.  Section
+ * Written against docs/blade-nic.md (datasheet revision 1.1) only.  Section
  * numbers in comments ("6.2", "16.1 step 7") refer to that document.
  *
  * One TX ring and one RX ring of 16-octet descriptors, one NAPI context
  * serving both, three MSI-X vectors (RX, TX, link/misc) or one INTx line,
  * and a utilization reporter that writes the blade's CPU % and interrupt %
- * to the NIC's UTIL register.
+ * to the NIC's UTIL register while the interface is up, with the CPU
+ * pressure and runnable tasks that user space hands over through two devlink
+ * runtime parameters.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitfield.h>
 #include <linux/cpu.h>
 #include <linux/crc32.h>
 #include <linux/delay.h>
@@ -28,15 +31,17 @@
 #include <linux/rtnetlink.h>
 #include <linux/tick.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
+#include <net/devlink.h>
 
 #include "blade_nic.h"
 
 #define BN_DRV_NAME		"blade_nic"
 #define BN_DEFAULT_RING		256
 #define BN_TX_TIMEOUT		(5 * HZ)
-#define BN_UTIL_PERIOD_MIN	10
-#define BN_UTIL_PERIOD_MAX	60000
+/* Contention figures older than this many report intervals are not sent. */
+#define BN_CONT_FRESH_PERIODS	3
 
 /* Kernels before 6.8 spell PCI_IRQ_INTX as PCI_IRQ_LEGACY. */
 #ifndef PCI_IRQ_INTX
@@ -73,13 +78,6 @@ MODULE_PARM_DESC(use_msix,
 		 "Use MSI-X (3 vectors); if false or unavailable, "
 		 "use one INTx line (default true)");
 
-static unsigned int util_period_ms = 100;
-module_param(util_period_ms, uint, 0444);
-MODULE_PARM_DESC(util_period_ms,
-		 "Utilization reporter period in ms, 10..60000; 0 = the "
-		 "device's util-interval from UTIL_CFG, off if that is 0 "
-		 "(default 100)");
-
 struct bn_buf {
 	struct sk_buff *skb;
 	dma_addr_t dma;
@@ -104,6 +102,23 @@ struct bn_xmit_stats {
 	u64 tx_dropped;
 	u64 tx_map_errors;
 	struct u64_stats_sync syncp;
+};
+
+/**
+ * struct bn_cont_figure - one contention figure handed over by user space
+ * @value: the figure, validated by the devlink parameter
+ * @set_at: jiffies of the last set
+ * @set: it has been set at least once
+ *
+ * Written by the devlink parameter set callback (devlink instance lock),
+ * read by the utilization reporter: each field is accessed once, with
+ * READ_ONCE()/WRITE_ONCE(); a figure read half-updated is at worst sent
+ * one interval late or not at all.
+ */
+struct bn_cont_figure {
+	u16 value;
+	bool set;
+	unsigned long set_at;
 };
 
 /**
@@ -146,8 +161,13 @@ struct bn_xmit_stats {
  * @irq_pcs_err: PCS_ERR causes handled
  * @irq_sw: SW causes handled
  * @reset_work: TX timeout / DMA error recovery
- * @util_work: utilization reporter
- * @util_period: reporter period in ms (0: reporter off)
+ * @devlink: the devlink instance of the PCI function
+ * @util_work: utilization reporter (runs while @up)
+ * @util_period: report interval in ms, UTIL_CFG bits 31:16 read at bring-up
+ *	(0: the device sends no utilization, the reporter is off)
+ * @has_cont: the device has UTIL_CONT (datasheet 1.1 or later)
+ * @cont_psi: CPU pressure, permille (devlink parameter cpu_pressure)
+ * @cont_runnable: runnable tasks (devlink parameter runnable_tasks)
  * @util_valid: @util_prev_* hold a sample
  * @util_prev_total: previous sample, total CPU time in ns
  * @util_prev_busy: previous sample, busy CPU time in ns
@@ -155,6 +175,7 @@ struct bn_xmit_stats {
  * @util_cpu: last CPU % written to UTIL
  * @util_irq: last IRQ % written to UTIL
  * @util_writes: UTIL writes done
+ * @util_cont_writes: UTIL_CONT writes done (each followed by a UTIL write)
  */
 struct bn_priv {
 	struct net_device *netdev;
@@ -203,8 +224,12 @@ struct bn_priv {
 
 	struct work_struct reset_work;
 
+	struct devlink *devlink;
 	struct delayed_work util_work;
 	unsigned int util_period;
+	bool has_cont;
+	struct bn_cont_figure cont_psi;
+	struct bn_cont_figure cont_runnable;
 	bool util_valid;
 	u64 util_prev_total;
 	u64 util_prev_busy;
@@ -212,6 +237,12 @@ struct bn_priv {
 	u8 util_cpu;
 	u8 util_irq;
 	atomic64_t util_writes;
+	atomic64_t util_cont_writes;
+};
+
+/* The devlink instance's private area: the way back to the netdev's. */
+struct bn_devlink {
+	struct bn_priv *priv;
 };
 
 static inline u32 bn_rd(struct bn_priv *priv, u32 reg)
@@ -819,6 +850,292 @@ err_rx:
 }
 
 /* ---------------------------------------------------------------------- */
+/* Utilization reporter (9, 16.6)                                          */
+
+/**
+ * bn_util_sample() - sum CPU time over the online CPUs
+ * @total: all time, ns
+ * @busy: total minus idle and iowait, ns
+ * @irq: hard and soft interrupt time, ns
+ *
+ * Like /proc/stat: on a NO_HZ kernel the idle and iowait times in kcpustat
+ * are not kept up to date while a CPU sleeps, so they come from the tick
+ * code when it has them.
+ */
+static void bn_util_sample(u64 *total, u64 *busy, u64 *irq)
+{
+	u64 t = 0, b = 0, q = 0;
+	int cpu;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct kernel_cpustat kcs;
+		u64 idle, iowait, us, sum;
+		u64 *cs = kcs.cpustat;
+
+		kcpustat_cpu_fetch(&kcs, cpu);
+		us = get_cpu_idle_time_us(cpu, NULL);
+		idle = us == (u64)-1 ? cs[CPUTIME_IDLE] : us * NSEC_PER_USEC;
+		us = get_cpu_iowait_time_us(cpu, NULL);
+		iowait = us == (u64)-1 ? cs[CPUTIME_IOWAIT] :
+					 us * NSEC_PER_USEC;
+
+		/* guest time is already part of user/nice */
+		sum = cs[CPUTIME_USER] + cs[CPUTIME_NICE] +
+		      cs[CPUTIME_SYSTEM] + cs[CPUTIME_IRQ] +
+		      cs[CPUTIME_SOFTIRQ] + cs[CPUTIME_STEAL];
+		t += sum + idle + iowait;
+		b += sum;
+		q += cs[CPUTIME_IRQ] + cs[CPUTIME_SOFTIRQ];
+	}
+	cpus_read_unlock();
+	*total = t;
+	*busy = b;
+	*irq = q;
+}
+
+static u8 bn_pct(u64 part, u64 whole)
+{
+	u64 p = div64_u64(part * 100 + whole / 2, whole);
+
+	return min_t(u64, p, 100);
+}
+
+/* A figure counts if it was set within the last BN_CONT_FRESH_PERIODS. */
+static bool bn_cont_fresh(const struct bn_cont_figure *f, unsigned long window)
+{
+	return READ_ONCE(f->set) &&
+	       time_before(jiffies, READ_ONCE(f->set_at) + window);
+}
+
+/**
+ * bn_util_cont() - the UTIL_CONT value to send with the next UTIL write
+ * @priv: device
+ * @cont: the value, if there is one
+ *
+ * The contention figures go out only on a device that has UTIL_CONT, and
+ * only while both were set by user space within the last
+ * %BN_CONT_FRESH_PERIODS report intervals: an agent that stopped must not
+ * leave the chassis with figures that look current.
+ *
+ * Return: true if @cont is to be written.
+ */
+static bool bn_util_cont(struct bn_priv *priv, u32 *cont)
+{
+	unsigned long window;
+
+	if (!priv->has_cont)
+		return false;
+	window = BN_CONT_FRESH_PERIODS * msecs_to_jiffies(priv->util_period);
+	if (!bn_cont_fresh(&priv->cont_psi, window) ||
+	    !bn_cont_fresh(&priv->cont_runnable, window))
+		return false;
+	*cont = FIELD_PREP(BN_UTIL_CONT_PSI_MASK,
+			   READ_ONCE(priv->cont_psi.value)) |
+		FIELD_PREP(BN_UTIL_CONT_RUN_MASK,
+			   READ_ONCE(priv->cont_runnable.value));
+	return true;
+}
+
+static void bn_util_work(struct work_struct *work)
+{
+	struct bn_priv *priv = container_of(to_delayed_work(work),
+					    struct bn_priv, util_work);
+	u64 total, busy, irq;
+	u32 cont;
+
+	bn_util_sample(&total, &busy, &irq);
+
+	/*
+	 * Skip a sample whose deltas make no sense (CPUs went offline and
+	 * took their time with them); the next one starts afresh.
+	 */
+	if (priv->util_valid && total > priv->util_prev_total &&
+	    busy >= priv->util_prev_busy && irq >= priv->util_prev_irq) {
+		u64 dt = total - priv->util_prev_total;
+		u8 cpu = bn_pct(busy - priv->util_prev_busy, dt);
+		u8 irqp = bn_pct(irq - priv->util_prev_irq, dt);
+
+		/* 9: UTIL_CONT arms the figures for the UTIL write after it. */
+		if (bn_util_cont(priv, &cont)) {
+			bn_wr(priv, BN_REG_UTIL_CONT, cont);
+			atomic64_inc(&priv->util_cont_writes);
+		}
+		bn_wr(priv, BN_REG_UTIL, cpu | (u32)irqp << BN_UTIL_IRQ_SHIFT);
+		WRITE_ONCE(priv->util_cpu, cpu);
+		WRITE_ONCE(priv->util_irq, irqp);
+		atomic64_inc(&priv->util_writes);
+	}
+	priv->util_prev_total = total;
+	priv->util_prev_busy = busy;
+	priv->util_prev_irq = irq;
+	priv->util_valid = true;
+
+	schedule_delayed_work(&priv->util_work,
+			      msecs_to_jiffies(priv->util_period));
+}
+
+/**
+ * bn_util_start() - start the reporter at the device's interval (16.6)
+ * @priv: device, being brought up
+ *
+ * The interval is the device's (UTIL_CFG bits 31:16): reporting more
+ * slowly would let an `auto` device fall back to its own figures between
+ * two writes, more quickly would only cost exits.  An interval below one
+ * jiffy is rounded up to one.  The first run only takes the baseline
+ * sample; the first UTIL write follows one interval later.
+ *
+ * Context: RTNL held.
+ */
+static void bn_util_start(struct bn_priv *priv)
+{
+	priv->util_period = BN_UTIL_CFG_INTERVAL(bn_rd(priv, BN_REG_UTIL_CFG));
+	priv->util_valid = false;
+	if (priv->util_period)
+		schedule_delayed_work(&priv->util_work, 0);
+}
+
+/* Context: RTNL held; the work item does not take it. */
+static void bn_util_stop(struct bn_priv *priv)
+{
+	cancel_delayed_work_sync(&priv->util_work);
+}
+
+/* ---------------------------------------------------------------------- */
+/* devlink                                                                 */
+
+enum bn_devlink_param_id {
+	BN_DEVLINK_PARAM_ID_BASE = DEVLINK_PARAM_GENERIC_ID_MAX,
+	BN_DEVLINK_PARAM_ID_CPU_PRESSURE,
+	BN_DEVLINK_PARAM_ID_RUNNABLE_TASKS,
+};
+
+static struct bn_cont_figure *bn_devlink_figure(struct devlink *devlink,
+						u32 id)
+{
+	struct bn_devlink *dl = devlink_priv(devlink);
+
+	if (id == BN_DEVLINK_PARAM_ID_CPU_PRESSURE)
+		return &dl->priv->cont_psi;
+	return &dl->priv->cont_runnable;
+}
+
+static int bn_devlink_cont_get(struct devlink *devlink, u32 id,
+			       struct devlink_param_gset_ctx *ctx)
+{
+	ctx->val.vu16 = READ_ONCE(bn_devlink_figure(devlink, id)->value);
+	return 0;
+}
+
+/* The devlink core calls the validate callback before this one. */
+static int bn_devlink_cont_do_set(struct devlink *devlink, u32 id,
+				  struct devlink_param_gset_ctx *ctx)
+{
+	struct bn_cont_figure *f = bn_devlink_figure(devlink, id);
+
+	WRITE_ONCE(f->value, ctx->val.vu16);
+	WRITE_ONCE(f->set_at, jiffies);
+	WRITE_ONCE(f->set, true);
+	return 0;
+}
+
+/* The set callback gained an extack argument in Linux 6.10. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+static int bn_devlink_cont_set(struct devlink *devlink, u32 id,
+			       struct devlink_param_gset_ctx *ctx,
+			       struct netlink_ext_ack *extack)
+{
+	return bn_devlink_cont_do_set(devlink, id, ctx);
+}
+#else
+static int bn_devlink_cont_set(struct devlink *devlink, u32 id,
+			       struct devlink_param_gset_ctx *ctx)
+{
+	return bn_devlink_cont_do_set(devlink, id, ctx);
+}
+#endif
+
+static int bn_devlink_psi_validate(struct devlink *devlink, u32 id,
+				   union devlink_param_value val,
+				   struct netlink_ext_ack *extack)
+{
+	if (val.vu16 > BN_UTIL_CONT_PSI_MAX) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "cpu_pressure is a permille: 0 to 1000");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static int bn_devlink_runnable_validate(struct devlink *devlink, u32 id,
+					union devlink_param_value val,
+					struct netlink_ext_ack *extack)
+{
+	if (val.vu16 > BN_UTIL_CONT_RUN_MAX) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "runnable_tasks is 0 to 1023 (saturate larger counts)");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static const struct devlink_param bn_devlink_params[] = {
+	DEVLINK_PARAM_DRIVER(BN_DEVLINK_PARAM_ID_CPU_PRESSURE, "cpu_pressure",
+			     DEVLINK_PARAM_TYPE_U16,
+			     BIT(DEVLINK_PARAM_CMODE_RUNTIME),
+			     bn_devlink_cont_get, bn_devlink_cont_set,
+			     bn_devlink_psi_validate),
+	DEVLINK_PARAM_DRIVER(BN_DEVLINK_PARAM_ID_RUNNABLE_TASKS,
+			     "runnable_tasks", DEVLINK_PARAM_TYPE_U16,
+			     BIT(DEVLINK_PARAM_CMODE_RUNTIME),
+			     bn_devlink_cont_get, bn_devlink_cont_set,
+			     bn_devlink_runnable_validate),
+};
+
+static const struct devlink_ops bn_devlink_ops = {
+};
+
+/**
+ * bn_devlink_alloc() - the PCI function's devlink instance and parameters
+ * @priv: device
+ *
+ * The parameters are registered before the instance is: Linux 6.1 refuses
+ * them on a registered instance, later kernels accept either order.  The
+ * instance itself is registered last in probe (devlink_register()), once
+ * everything it exposes works.
+ *
+ * Return: 0 or a negative errno.
+ */
+static int bn_devlink_alloc(struct bn_priv *priv)
+{
+	struct devlink *devlink;
+	struct bn_devlink *dl;
+	int err;
+
+	devlink = devlink_alloc(&bn_devlink_ops, sizeof(*dl), &priv->pdev->dev);
+	if (!devlink)
+		return -ENOMEM;
+	dl = devlink_priv(devlink);
+	dl->priv = priv;
+	err = devlink_params_register(devlink, bn_devlink_params,
+				      ARRAY_SIZE(bn_devlink_params));
+	if (err) {
+		devlink_free(devlink);
+		return err;
+	}
+	priv->devlink = devlink;
+	return 0;
+}
+
+/* The reverse of bn_devlink_alloc(), on an unregistered instance. */
+static void bn_devlink_free(struct bn_priv *priv)
+{
+	devlink_params_unregister(priv->devlink, bn_devlink_params,
+				  ARRAY_SIZE(bn_devlink_params));
+	devlink_free(priv->devlink);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Bring-up and tear-down                                                  */
 
 static void bn_write_mac(struct bn_priv *priv, const u8 *a)
@@ -906,6 +1223,7 @@ static int bn_up(struct bn_priv *priv)
 	priv->up = true;
 	bn_update_carrier(priv);
 	netif_start_queue(dev);
+	bn_util_start(priv);
 	return 0;
 }
 
@@ -923,6 +1241,7 @@ static void bn_down(struct bn_priv *priv)
 		return;
 	priv->up = false;
 
+	bn_util_stop(priv);
 	netif_tx_disable(dev);
 	napi_disable(&priv->napi);
 	bn_ier_update(priv, 0, BN_INT_ALL);
@@ -1150,128 +1469,6 @@ static const struct net_device_ops bn_netdev_ops = {
 };
 
 /* ---------------------------------------------------------------------- */
-/* Utilization reporter (9, 16.6)                                          */
-
-/**
- * bn_util_sample() - sum CPU time over the online CPUs
- * @total: all time, ns
- * @busy: total minus idle and iowait, ns
- * @irq: hard and soft interrupt time, ns
- *
- * Like /proc/stat: on a NO_HZ kernel the idle and iowait times in kcpustat
- * are not kept up to date while a CPU sleeps, so they come from the tick
- * code when it has them.
- */
-static void bn_util_sample(u64 *total, u64 *busy, u64 *irq)
-{
-	u64 t = 0, b = 0, q = 0;
-	int cpu;
-
-	cpus_read_lock();
-	for_each_online_cpu(cpu) {
-		struct kernel_cpustat kcs;
-		u64 idle, iowait, us, sum;
-		u64 *cs = kcs.cpustat;
-
-		kcpustat_cpu_fetch(&kcs, cpu);
-		us = get_cpu_idle_time_us(cpu, NULL);
-		idle = us == (u64)-1 ? cs[CPUTIME_IDLE] : us * NSEC_PER_USEC;
-		us = get_cpu_iowait_time_us(cpu, NULL);
-		iowait = us == (u64)-1 ? cs[CPUTIME_IOWAIT] :
-					 us * NSEC_PER_USEC;
-
-		/* guest time is already part of user/nice */
-		sum = cs[CPUTIME_USER] + cs[CPUTIME_NICE] +
-		      cs[CPUTIME_SYSTEM] + cs[CPUTIME_IRQ] +
-		      cs[CPUTIME_SOFTIRQ] + cs[CPUTIME_STEAL];
-		t += sum + idle + iowait;
-		b += sum;
-		q += cs[CPUTIME_IRQ] + cs[CPUTIME_SOFTIRQ];
-	}
-	cpus_read_unlock();
-	*total = t;
-	*busy = b;
-	*irq = q;
-}
-
-static u8 bn_pct(u64 part, u64 whole)
-{
-	u64 p = div64_u64(part * 100 + whole / 2, whole);
-
-	return min_t(u64, p, 100);
-}
-
-static void bn_util_work(struct work_struct *work)
-{
-	struct bn_priv *priv = container_of(to_delayed_work(work),
-					    struct bn_priv, util_work);
-	u64 total, busy, irq;
-
-	bn_util_sample(&total, &busy, &irq);
-
-	/*
-	 * Skip a sample whose deltas make no sense (CPUs went offline and
-	 * took their time with them); the next one starts afresh.
-	 */
-	if (priv->util_valid && total > priv->util_prev_total &&
-	    busy >= priv->util_prev_busy && irq >= priv->util_prev_irq) {
-		u64 dt = total - priv->util_prev_total;
-		u8 cpu = bn_pct(busy - priv->util_prev_busy, dt);
-		u8 irqp = bn_pct(irq - priv->util_prev_irq, dt);
-
-		bn_wr(priv, BN_REG_UTIL, cpu | (u32)irqp << BN_UTIL_IRQ_SHIFT);
-		WRITE_ONCE(priv->util_cpu, cpu);
-		WRITE_ONCE(priv->util_irq, irqp);
-		atomic64_inc(&priv->util_writes);
-	}
-	priv->util_prev_total = total;
-	priv->util_prev_busy = busy;
-	priv->util_prev_irq = irq;
-	priv->util_valid = true;
-
-	schedule_delayed_work(&priv->util_work,
-			      msecs_to_jiffies(priv->util_period));
-}
-
-static ssize_t util_cpu_pct_show(struct device *d,
-				 struct device_attribute *attr, char *buf)
-{
-	struct bn_priv *priv = netdev_priv(to_net_dev(d));
-
-	return sysfs_emit(buf, "%u\n", READ_ONCE(priv->util_cpu));
-}
-static DEVICE_ATTR_RO(util_cpu_pct);
-
-static ssize_t util_irq_pct_show(struct device *d,
-				 struct device_attribute *attr, char *buf)
-{
-	struct bn_priv *priv = netdev_priv(to_net_dev(d));
-
-	return sysfs_emit(buf, "%u\n", READ_ONCE(priv->util_irq));
-}
-static DEVICE_ATTR_RO(util_irq_pct);
-
-static ssize_t util_period_ms_show(struct device *d,
-				   struct device_attribute *attr, char *buf)
-{
-	struct bn_priv *priv = netdev_priv(to_net_dev(d));
-
-	return sysfs_emit(buf, "%u\n", priv->util_period);
-}
-static DEVICE_ATTR_RO(util_period_ms);
-
-static struct attribute *bn_attrs[] = {
-	&dev_attr_util_cpu_pct.attr,
-	&dev_attr_util_irq_pct.attr,
-	&dev_attr_util_period_ms.attr,
-	NULL,
-};
-
-static const struct attribute_group bn_attr_group = {
-	.attrs = bn_attrs,
-};
-
-/* ---------------------------------------------------------------------- */
 /* ethtool                                                                 */
 
 static const char bn_hw_stat_names[BN_NUM_HW_STATS][ETH_GSTRING_LEN] = {
@@ -1289,6 +1486,8 @@ static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
 	"util_tx_cpu_pct", "util_tx_irq_pct", "util_tx_host", "util_tx_valid",
 	"util_host_cpu_pct", "util_cfg_source", "util_cfg_interval_ms",
 	"peer_util_cpu_pct", "peer_util_irq_pct", "peer_util_valid",
+	"util_cont_writes", "util_cont_tx_pressure", "util_cont_tx_runnable",
+	"util_cont_tx_host", "util_cont_tx_valid",
 };
 
 static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
@@ -1326,7 +1525,7 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	struct bn_priv *priv = netdev_priv(dev);
 	const struct bn_napi_stats *ns = &priv->nstats;
 	const struct bn_xmit_stats *xs = &priv->xstats;
-	u32 util_tx, util_host, util_cfg, peer;
+	u32 util_tx, util_host, util_cfg, peer, cont_tx = 0;
 	unsigned int start;
 	u64 *p;
 
@@ -1337,6 +1536,8 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	util_host = bn_rd(priv, BN_REG_UTIL_HOST);
 	util_cfg = bn_rd(priv, BN_REG_UTIL_CFG);
 	peer = bn_rd(priv, BN_REG_PEER_UTIL);
+	if (priv->has_cont)
+		cont_tx = bn_rd(priv, BN_REG_UTIL_CONT_TX);
 	*p++ = READ_ONCE(priv->util_cpu);
 	*p++ = READ_ONCE(priv->util_irq);
 	*p++ = atomic64_read(&priv->util_writes);
@@ -1350,6 +1551,11 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	*p++ = peer & BN_UTIL_CPU_MASK;
 	*p++ = (peer & BN_UTIL_IRQ_MASK) >> BN_UTIL_IRQ_SHIFT;
 	*p++ = !!(peer & BN_UTIL_VALID);
+	*p++ = atomic64_read(&priv->util_cont_writes);
+	*p++ = FIELD_GET(BN_UTIL_CONT_PSI_MASK, cont_tx);
+	*p++ = FIELD_GET(BN_UTIL_CONT_RUN_MASK, cont_tx);
+	*p++ = !!(cont_tx & BN_UTIL_CONT_TX_HOST);
+	*p++ = !!(cont_tx & BN_UTIL_CONT_TX_VALID);
 
 	do {
 		start = u64_stats_fetch_begin(&ns->syncp);
@@ -1621,36 +1827,41 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->watchdog_timeo = BN_TX_TIMEOUT;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = BN_MAX_MTU;
-	dev->sysfs_groups[0] = &bn_attr_group;
 	/* 6.3: a MAC_LO/HI write applies to the next frame. */
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);
 
-	cfg = bn_rd(priv, BN_REG_UTIL_CFG);
-	priv->util_period = util_period_ms ?
-		clamp_t(unsigned int, util_period_ms, BN_UTIL_PERIOD_MIN,
-			BN_UTIL_PERIOD_MAX) : BN_UTIL_CFG_INTERVAL(cfg);
+	/* 9: UTIL_CONT is new in revision 1.1; 1.0 counts it as an error. */
+	priv->has_cont = BN_VERSION_MINOR(priv->version) >= BN_CONT_MINOR;
+	err = bn_devlink_alloc(priv);
+	if (err) {
+		dev_err_probe(d, err, "cannot set up devlink\n");
+		goto err_irqs;
+	}
 
 	err = register_netdev(dev);
 	if (err) {
 		dev_err_probe(d, err, "cannot register netdev\n");
-		goto err_irqs;
+		goto err_devlink;
 	}
 	pci_set_drvdata(pdev, priv);
+	devlink_register(priv->devlink);
 
-	if (priv->util_period)
-		schedule_delayed_work(&priv->util_work, 0);
-
+	cfg = bn_rd(priv, BN_REG_UTIL_CFG);
 	netdev_info(dev,
-		    "blade-nic %s: MAC %pM, datasheet %u.%u, %s, rings %u/%u, util every %u ms%s\n",
+		    "blade-nic %s: MAC %pM, datasheet %u.%u, %s, rings %u/%u, util every %u ms%s%s\n",
 		    pci_name(pdev), dev->dev_addr,
 		    BN_VERSION_MAJOR(priv->version),
 		    BN_VERSION_MINOR(priv->version),
 		    priv->msix ? "MSI-X" : "INTx", priv->tx_size, priv->rx_size,
-		    priv->util_period, priv->util_period ? "" : " (off)");
+		    BN_UTIL_CFG_INTERVAL(cfg),
+		    BN_UTIL_CFG_INTERVAL(cfg) ? " while up" : " (off)",
+		    priv->has_cont ? ", with contention figures" : "");
 	return 0;
 
+err_devlink:
+	bn_devlink_free(priv);
 err_irqs:
 	netif_napi_del(&priv->napi);
 	pci_free_irq_vectors(pdev);
@@ -1664,12 +1875,14 @@ static void bn_remove(struct pci_dev *pdev)
 	struct bn_priv *priv = pci_get_drvdata(pdev);
 	struct net_device *dev = priv->netdev;
 
-	cancel_delayed_work_sync(&priv->util_work);
+	devlink_unregister(priv->devlink);
+	/* Stops the reporter with the interface (bn_down()). */
 	unregister_netdev(dev);
 	/* The interface is down: a queued reset finds nothing to do. */
 	cancel_work_sync(&priv->reset_work);
 	bn_hw_reset(priv, false);
 	pci_free_irq_vectors(pdev);
+	bn_devlink_free(priv);
 	free_netdev(dev);
 }
 

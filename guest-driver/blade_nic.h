@@ -2,8 +2,10 @@
 /*
  * blade-nic register and descriptor definitions.
  *
- * Derived from docs/blade-nic.md (datasheet revision 1.0) and nothing else.
- * Section numbers in the comments refer to that document.
+ * Derived from docs/blade-nic.md (datasheet revision 1.1) and nothing else.
+ * Section numbers in the comments refer to that document.  Registers new in
+ * revision 1.1 are marked as such: a 1.0 device counts any access to them
+ * as a register error.
  */
 #ifndef BLADE_NIC_H
 #define BLADE_NIC_H
@@ -53,6 +55,8 @@
 #define BN_REG_UTIL_HOST	0x208
 #define BN_REG_UTIL_CFG		0x20c
 #define BN_REG_PEER_UTIL	0x210
+#define BN_REG_UTIL_CONT	0x214	/* revision 1.1 */
+#define BN_REG_UTIL_CONT_TX	0x218	/* revision 1.1 */
 #define BN_REG_STAT_LO(n)	(0x400 + 8 * (n))
 #define BN_REG_STAT_HI(n)	(0x404 + 8 * (n))
 
@@ -60,6 +64,7 @@
 #define BN_VERSION_MAJOR(v)	((v) >> 16)
 #define BN_VERSION_MINOR(v)	((v) & 0xffff)
 #define BN_SUPPORTED_MAJOR	1
+#define BN_CONT_MINOR		1	/* first revision with UTIL_CONT */
 
 /* 4.1 CTRL */
 #define BN_CTRL_RST		BIT(0)
@@ -139,6 +144,14 @@ struct bn_desc {
 #define BN_UTIL_VALID		BIT(31)
 #define BN_UTIL_CFG_SOURCE(v)	((v) & 0x3)
 #define BN_UTIL_CFG_INTERVAL(v)	((v) >> 16)
+
+/* Section 9: contention figures (revision 1.1) */
+#define BN_UTIL_CONT_PSI_MASK	GENMASK(9, 0)	/* CPU pressure, permille */
+#define BN_UTIL_CONT_RUN_MASK	GENMASK(25, 16)	/* runnable tasks */
+#define BN_UTIL_CONT_PSI_MAX	1000
+#define BN_UTIL_CONT_RUN_MAX	1023
+#define BN_UTIL_CONT_TX_HOST	BIT(30)
+#define BN_UTIL_CONT_TX_VALID	BIT(31)
 
 /* Section 10: statistics */
 enum bn_hw_stat {
