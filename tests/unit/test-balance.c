@@ -53,6 +53,7 @@ static void test_names(void)
 {
     static const char *const names[] = {
         "util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
+        "prequal",
     };
     BalPolicy p;
 
@@ -82,6 +83,11 @@ static void test_params(void)
     g_assert_cmpuint(p.flow_cost_centipct, ==, 500);
     g_assert_cmpuint(p.irq_weight_pct, ==, 50);
     g_assert_cmpuint(p.wrr_refresh_ns, ==, 1000 * MS);
+    g_assert_cmpuint(p.util_estimator, ==, BAL_UTIL_WAIT);
+    g_assert_cmpuint(p.hot_quantile_pct, ==, 80);
+    g_assert_cmpuint(p.pq_probes, ==, 2);
+    g_assert_cmpuint(p.pq_reuse, ==, 2);
+    g_assert_false(p.pq_external);
 
     bal_init(&st, BAL_POLICY_LEASTCONN, NULL, 1);
     g_assert_cmpint(st.policy, ==, BAL_POLICY_LEASTCONN);
@@ -92,8 +98,26 @@ static void test_params(void)
     g_assert_cmpuint(st.params.choices, ==, 1);
     g_assert_cmpint(st.policy, ==, BAL_POLICY_UTIL);
     p.choices = 100;
+    p.hot_quantile_pct = 1000;
+    p.pq_probes = 1000;
+    p.pq_reuse = 0;
+    p.util_estimator = BAL_UTIL__MAX;
     bal_init(&st, BAL_POLICY_UTIL, &p, 1);
     g_assert_cmpuint(st.params.choices, ==, 8);
+    g_assert_cmpuint(st.params.hot_quantile_pct, ==, 100);
+    g_assert_cmpuint(st.params.pq_probes, ==, 8);
+    g_assert_cmpuint(st.params.pq_reuse, ==, 1);
+    g_assert_cmpuint(st.params.util_estimator, ==, BAL_UTIL_WAIT);
+}
+
+/* util with the BACKLOG estimator (the default before WAIT). */
+static const BalParams *backlog(void)
+{
+    static BalParams p;
+
+    bal_params_init(&p);
+    p.util_estimator = BAL_UTIL_BACKLOG;
+    return &p;
 }
 
 /* rr: exact cycle, skipping ineligible members, restarting on a change. */
@@ -426,7 +450,7 @@ static void learn(BalBlade *b, uint64_t *now, uint64_t interval,
 }
 
 /*
- * BACKLOG, the default: flow_ns is CPU busy time between reports over
+ * BACKLOG (the default before WAIT): flow_ns is CPU busy time between reports over
  * the flows that ended meanwhile, summed until 32 have, then averaged in
  * a quarter at a time; the score is (open flows + 1) * flow_ns, scaled
  * up by the hop cost and the weighted interrupt load.
@@ -437,8 +461,7 @@ static void test_backlog_score(void)
     BalBlade b = { 0 };
     uint64_t now = 1000;
 
-    bal_params_init(&p);
-    g_assert_cmpuint(p.util_estimator, ==, BAL_UTIL_BACKLOG);
+    p = *backlog();
     /* nothing learned: 1 ns a flow */
     g_assert_cmpuint(bal_util_score(&p, &b), ==, 1);
     bal_report(&b, 50, 0, now);         /* the first report: a start */
@@ -483,7 +506,7 @@ static void test_backlog_large(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 4);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 2, 4);
     g.b[0].flow_ns = 6000000000ULL;
     g.b[1].flow_ns = 5000000000ULL;
     g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[0]), ==, UINT32_MAX);
@@ -503,7 +526,7 @@ static void test_backlog_avoids_busy(void)
     Group g;
     uint64_t now = 1;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 4, 3);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 4, 3);
     for (unsigned i = 0; i < 4; i++) {
         bal_report(&g.b[i], 0, 0, now);
         learn(&g.b[i], &now, 1000000, 100, i == 2 ? 95 : 20, 1);
@@ -537,7 +560,7 @@ static void test_backlog_burst(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 8, 11);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 8, 11);
     for (unsigned i = 0; i < 400; i++) {
         group_pick(&g, 2, true);
     }
@@ -545,7 +568,7 @@ static void test_backlog_burst(void)
         g_assert_cmpuint(g.count[i], ==, 50);
     }
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 12);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 12);
     g.b[0].flow_ns = 1000;
     g.b[1].flow_ns = 3000;
     /* b[2] at the mean, 2000: shares 1/1000 : 1/3000 : 1/2000 */
@@ -556,7 +579,7 @@ static void test_backlog_burst(void)
     g_assert_cmpint(abs((int)g.count[1] - 200), <=, 1);
     g_assert_cmpint(abs((int)g.count[2] - 300), <=, 1);
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 13);
     g.b[0].flow_ns = 8000;
     g.b[1].flow_ns = 8000;
     g.b[2].flow_ns = 1;
@@ -580,7 +603,7 @@ static void test_backlog_ties(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 13);
     for (unsigned i = 0; i < 3; i++) {
         g.b[i].flow_ns = 700;
         g.b[i].active = i == 0 ? 4 : 2;
@@ -785,7 +808,7 @@ static void test_set_policy(void)
  */
 static void unlearned_busy_group(Group *g)
 {
-    group_init(g, BAL_POLICY_UTIL, NULL, 3, 17);
+    group_init(g, BAL_POLICY_UTIL, backlog(), 3, 17);
     g->b[0].flow_ns = 2000;
     g->b[1].flow_ns = 2000;
     bal_report(&g->b[2], 100, 0, 1);
@@ -821,7 +844,7 @@ static void test_backlog_recovers(void)
     uint64_t now = 1, before;
     unsigned i, r;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 5);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 2, 5);
     for (i = 0; i < 2; i++) {
         bal_report(&g.b[i], 0, 0, now);
         learn(&g.b[i], &now, 1000000, 100, i ? 95 : 5, 1);
