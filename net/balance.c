@@ -300,14 +300,40 @@ static uint32_t bal_wait_n(const BalBlade *b)
     return b->answered ? b->inflight : b->active;
 }
 
+/*
+ * The load WAIT counts: requests in flight, and the open flows that await
+ * none now by the share of the time such a flow does (they will send
+ * more: a keep-alive connection between requests); all open flows where
+ * answers are not seen.
+ */
+static double bal_wait_load(const BalBlade *b)
+{
+    double idle;
+
+    if (!b->answered) {
+        return b->active;
+    }
+    idle = b->active > b->inflight ? b->active - b->inflight : 0;
+    return b->inflight + idle * (b->duty16 ? b->duty16 / 16000.0 : 1);
+}
+
 static uint64_t bal_wait_per(const BalBlade *b)
 {
     uint64_t cpu = b->answered ? b->req_ns : b->flow_ns;
 
-    if (cpu && b->lat_ns) {
-        return cpu < b->lat_ns ? cpu : b->lat_ns;
+    /*
+     * The CPU figure is blade time, over all its cores; lat_ns is one
+     * request's wall time, as much or more (as much on one core): an
+     * upper bound.  But where other tasks compete for the CPU (more
+     * runnable than the switch's requests), the CPU figure counts their
+     * time too and, the CPU being full, says only how many requests the
+     * switch sent there: lat_ns is then the estimate.
+     */
+    if (b->lat_ns && cpu &&
+        (b->lat_ns < cpu || (b->has_contention && b->others_runnable))) {
+        return b->lat_ns;
     }
-    return cpu ? cpu : b->lat_ns;
+    return cpu;
 }
 
 /*
@@ -329,6 +355,9 @@ static double bal_wait(const BalParams *params, const BalBlade *b,
             per = (double)mean_per *
                   (b->has_contention ? (1000.0 + b->psi_permille) / 1000 :
                    (100.0 + bal_clamp_pct(b->cpu_pct)) / 100);
+            if (b->lat_ns && (double)b->lat_ns < per) {
+                per = (double)b->lat_ns;
+            }
         } else if (per < (double)mean_per / BAL_FLOW_NS_SPAN) {
             per = (double)mean_per / BAL_FLOW_NS_SPAN;
         } else if (per > (double)mean_per * BAL_FLOW_NS_SPAN) {
@@ -337,10 +366,11 @@ static double bal_wait(const BalParams *params, const BalBlade *b,
     } else {
         per = 1;        /* cold start: by n alone */
     }
-    if (b->has_contention && b->psi_primed) {
+    if (b->has_contention && b->psi_primed && b->others_runnable &&
+        (uint32_t)b->psi_permille * 16 > b->psi_avg16) {
         per *= (1000.0 + b->psi_permille) * 16 / (16000.0 + b->psi_avg16);
     }
-    return ((double)bal_wait_n(b) + 1) * per * pct / 100;
+    return (bal_wait_load(b) + 1) * per * pct / 100;
 }
 
 static uint64_t bal_wait_mean_per(const BalBlade *blades,
@@ -364,7 +394,7 @@ static uint64_t bal_wait_mean_per(const BalBlade *blades,
 /*
  * The hot-cold rule's threshold: the @pct quantile of @v[0..k) (k >= 1),
  * i.e. the value at rank ceil(k * pct / 100) in ascending order.  A value
- * below it is cold.  Sorts a copy (k is at most BAL_MAX_MEMBERS).
+ * above it is hot.  Sorts a copy (k is at most BAL_MAX_MEMBERS).
  */
 static uint32_t bal_hot_threshold(const uint32_t *v, unsigned k, unsigned pct)
 {
@@ -387,9 +417,9 @@ static uint32_t bal_hot_threshold(const uint32_t *v, unsigned k, unsigned pct)
 
 /*
  * Prequal's hot-cold lexicographic choice among @k candidates with loads
- * @n (requests in flight) and latencies @lat: if the hot-cold rule is on
- * and some are cold (n below the quantile), the lowest latency among the
- * cold; if none is, the lowest n, then the lowest latency; with the rule
+ * @n (requests in flight) and latencies @lat: if the hot-cold rule is on,
+ * the lowest latency among the cold (n at most the quantile: those above
+ * it are hot); if none is cold, the lowest n, then the lowest latency; with the rule
  * off, the lowest latency, then n.  Ties at random.  Returns the index in
  * 0..k.
  */
@@ -403,14 +433,14 @@ static unsigned bal_hot_cold(BalState *st, const uint32_t *n,
 
     if (st->params.hot_quantile_pct) {
         for (unsigned i = 0; i < k; i++) {
-            any_cold |= n[i] < thr;
+            any_cold |= n[i] <= thr;
         }
     }
     for (unsigned i = 0; i < k; i++) {
         int c;
 
         if (any_cold) {
-            if (n[i] >= thr) {
+            if (n[i] > thr) {
                 continue;
             }
             c = ties == 0 ? -1 : lat[i] < lat[best] ? -1 :
@@ -889,6 +919,15 @@ void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
     b->closed_at_report = b->closed;
     b->answered_at_report = b->answered;
     b->has_contention = false;
+    if (b->answered && b->active) {
+        uint32_t d = (b->inflight >= b->active ? 1000 :
+                      b->inflight * 1000 / b->active) * 16;
+
+        b->duty16 = b->duty16 ? b->duty16 - b->duty16 / 16 + d / 16 : d;
+        if (b->duty16 == 0) {
+            b->duty16 = 1;
+        }
+    }
 }
 
 void bal_report_contention(BalBlade *b, unsigned psi_permille,
@@ -897,6 +936,7 @@ void bal_report_contention(BalBlade *b, unsigned psi_permille,
     b->has_contention = true;
     b->psi_permille = psi_permille > 1000 ? 1000 : psi_permille;
     b->runnable = runnable > BAL_MAX_RUNNABLE ? BAL_MAX_RUNNABLE : runnable;
+    b->others_runnable = b->runnable > bal_wait_n(b);
     /* the recent mean, a sixteenth a report: WAIT's reference */
     if (!b->psi_primed) {
         b->psi_avg16 = b->psi_permille * 16u;

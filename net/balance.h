@@ -158,6 +158,18 @@ typedef struct BalBlade {
     uint64_t answered_at_report;
     uint32_t psi_avg16;
     bool psi_primed;            /* psi_avg16 holds a figure */
+    /*
+     * Added (WAIT): the share of its open flows that await an answer, as
+     * sampled at each report (inflight / active), permille x 16; 0 until
+     * the first sample.
+     */
+    uint32_t duty16;
+    /*
+     * Added (WAIT): the latest report counted more runnable tasks than
+     * the switch has requests (or, without answers, flows) on the blade:
+     * something else competes for its CPU.
+     */
+    bool others_runnable;
 } BalBlade;
 
 typedef struct BalParams {
@@ -180,9 +192,9 @@ typedef struct BalParams {
     unsigned util_estimator;
     /*
      * util (WAIT) and prequal: the hot-cold rule's quantile, percent
-     * (default 80): a candidate is hot when its requests in flight are at
-     * or above that quantile of the candidates', and not all are hot;
-     * 0 turns the rule off.
+     * (default 80): a candidate is hot when its requests in flight are
+     * above that quantile of the candidates' (so with 4 candidates at 80
+     * none is: the rule takes effect from 5); 0 turns the rule off.
      */
     unsigned hot_quantile_pct;
     /* prequal: probes sent per flow placed (0..8, default 2) */
@@ -220,43 +232,55 @@ typedef struct BalParams {
  *             (100 + cpu_pct) / 100; while no member has one (a cold
  *             start), bal_pick() places by NET.
  *   WAIT:     the default: the wait a new flow would see, in nanoseconds,
- *             (n + 1) * per * pressure * (100 + cost_pct + irq_pct *
+ *             (load + 1) * per * pressure * (100 + cost_pct + irq_pct *
  *             irq_weight_pct / 100) / 100, with:
- *             n:   requests in flight where the switch sees the blade's
- *                  answers (answered > 0), else open flows (active);
- *             per: the time one takes there: the smaller of the learned
- *                  CPU time per request (req_ns, learned as flow_ns but
- *                  over answers; flow_ns where answers are not seen) and
- *                  the learned latency of a request sent alone (lat_ns,
- *                  measured by the switch): a request cannot take more
- *                  blade time than it takes alone, however busy the
- *                  blade's CPU figure is with work that yields to it (a
- *                  normal-priority hog), and a blade whose requests wait
- *                  for the CPU (a hog at higher priority) shows it in
- *                  lat_ns; a blade with neither counts at the members'
- *                  mean per times (1000 + psi) / 1000 (with contention
- *                  figures) or (100 + cpu_pct) / 100 (without); with
- *                  nothing learned anywhere (a cold start) per is 1, so
- *                  the least loaded by n wins;
+ *             load: where the switch sees the blade's answers (answered
+ *                  > 0), its requests in flight plus its open flows that
+ *                  await no answer now, each counted by the share of the
+ *                  time its flows await one (duty16, sampled at each
+ *                  report: a keep-alive connection between requests will
+ *                  send more); else its open flows (active);
+ *             per: the time one request takes there: the learned CPU
+ *                  time per request (req_ns, learned as flow_ns but over
+ *                  answers; flow_ns where answers are not seen), but the
+ *                  learned latency of a request sent alone (lat_ns, the
+ *                  switch's own measurement) where that is lower (a
+ *                  request takes no more blade time than its own wall
+ *                  time) or where the latest report counted more
+ *                  runnable tasks than the switch has requests there
+ *                  (others_runnable: then the CPU figure is full of
+ *                  their time and says only how many requests the switch
+ *                  sent; lat_ns is how fast a request is served beside
+ *                  them: a normal-priority hog that yields to requests
+ *                  shows as a little slower, one at nice -10 as much
+ *                  slower).  A blade with no CPU time learned counts at
+ *                  the members' mean per times (1000 + psi) / 1000 (with
+ *                  contention figures) or (100 + cpu_pct) / 100 (without),
+ *                  at most its lat_ns; with nothing learned on any member
+ *                  (a cold start) per is 1, so the least loaded wins;
  *             pressure: (1000 + psi_permille) / (1000 + the mean psi of
- *                  the recent reports, psi_avg16 / 16), from the latest
- *                  report if it carried contention figures, else 1:
- *                  pressure above its recent level (background load
- *                  that just started) raises the wait before any answer
- *                  or CPU figure can show it; steady pressure is already
- *                  in what per learned.
+ *                  the recent reports, psi_avg16 / 16) when the latest
+ *                  report carried contention figures, counted other
+ *                  runnable tasks and shows more pressure than the mean;
+ *                  else 1: background load that just started raises the
+ *                  wait before answers or CPU figures can show it;
+ *                  steady pressure is already in per; a blade whose own
+ *                  requests make the pressure is counted by its load.
  *             Then Prequal's hot-cold rule (hot_quantile_pct): the
- *             candidates whose n is below the quantile are cold and the
- *             lowest wait among them wins; if none is cold, the lowest n
- *             (then the lowest wait).
+ *             candidates whose n (requests in flight, or open flows) is
+ *             above the quantile are hot, the lowest wait among the
+ *             others wins.
  *             Missing or stale figures: a blade whose report carried no
  *             contention figures (an old driver, or a guest agent that
  *             stopped: the driver then sends CPU and IRQ alone) gets
- *             pressure 1 and keeps its recent mean; a blade whose reports
- *             stopped is out of rotation (the caller's staleness limit);
- *             a blade whose answers the switch does not see (UDP, or
- *             replies that take another path) is counted by open flows
- *             and learns per from its reports only.
+ *             pressure 1, keeps its recent mean, and its per is the CPU
+ *             figure bounded by lat_ns; a blade whose reports stopped is
+ *             out of rotation (the caller's staleness limit, as for every
+ *             policy); a blade whose answers the switch does not see (UDP
+ *             without replies, or replies that take another path) is
+ *             counted by open flows and learns per from its reports
+ *             only; the runnable count is used only to tell whether
+ *             something besides the switch's requests competes.
  */
 typedef enum BalUtilEstimator {
     BAL_UTIL_WAIT,

@@ -917,6 +917,7 @@ void lb_config_init(LbConfig *c)
     c->picker = LB_PICK_POLICY;
     c->policy = BAL_POLICY_UTIL;
     bal_params_init(&c->params);
+    c->params.pq_max_age_ns = 0;    /* lb_run(): 20 mean service times */
     c->seed = 1;
     c->flows = 1000000;
     c->warmup_flows = 100000;
