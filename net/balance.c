@@ -364,7 +364,9 @@ static double bal_wait(const BalParams *params, const BalBlade *b,
             per = (double)mean_per * BAL_FLOW_NS_SPAN;
         }
     } else {
-        per = 1;        /* cold start: by n alone */
+        /* cold start: by load, raised by what the blade reports */
+        per = b->has_contention ? (1000.0 + b->psi_permille) / 1000 :
+              (100.0 + bal_clamp_pct(b->cpu_pct)) / 100;
     }
     if (b->has_contention && b->psi_primed && b->others_runnable &&
         (uint32_t)b->psi_permille * 16 > b->psi_avg16) {

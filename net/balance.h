@@ -257,7 +257,8 @@ typedef struct BalParams {
  *                  the members' mean per times (1000 + psi) / 1000 (with
  *                  contention figures) or (100 + cpu_pct) / 100 (without),
  *                  at most its lat_ns; with nothing learned on any member
- *                  (a cold start) per is 1, so the least loaded wins;
+ *                  (a cold start) per is that factor alone: the least
+ *                  loaded wins, raised by what it reports;
  *             pressure: (1000 + psi_permille) / (1000 + the mean psi of
  *                  the recent reports, psi_avg16 / 16) when the latest
  *                  report carried contention figures, counted other

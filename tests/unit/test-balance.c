@@ -1063,6 +1063,12 @@ static void test_wait_pick(void)
     bal_request(&g.b[0]);
     bal_request(&g.b[2]);
     g_assert_cmpint(group_pick(&g, 2, false), ==, 1);
+    /* ... raised by the load it reports: 1 at 100 % counts twice */
+    bal_request_dropped(&g.b[0]);
+    bal_report(&g.b[1], 100, 0, 2);
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 0);
+    bal_report(&g.b[1], 0, 0, 2);
+    bal_request(&g.b[0]);
     /* 0 learned 1000, 1 learned 3000: 0 with one in flight is 2000 */
     g.b[0].req_ns = 1000;
     g.b[1].req_ns = 3000;
