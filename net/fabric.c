@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "fabric.h"
 
@@ -18,8 +19,9 @@ const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
 
 #define MS                  1000000ULL
 #define ETH_HLEN            14
-#define HDR_LEN             68      /* fixed part of the payload */
+#define HDR_LEN             77      /* fixed part of the payload */
 #define CHASSIS_HDR         9       /* id and name length, then the name */
+#define ECHO_LEN            16      /* chassis id, challenge */
 #define ENTRY_LEN           16
 #define HMAC_LEN            32
 #define MAX_PAYLOAD         1500
@@ -28,7 +30,15 @@ const uint8_t fab_group_mac[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
 #define MAX_INTERVAL_MS     10000
 #define PORT_PEERS          8       /* chassis remembered per port */
 #define MAX_ROOTS           16      /* roots whose liveness is followed */
-#define RETIRED             4       /* old nonces remembered per chassis */
+#define RECENT              4       /* our challenges echoes may name */
+/*
+ * Blades held from all neighbours together: in a loop-free fabric each
+ * remote blade comes through one forwarding port, so a chassis holds at
+ * most FAB_MAX_BLADES; the margin is for rings settling.  It bounds the
+ * cost of a route computation, and so of any received frame.
+ */
+#define MAX_HELD            (4 * FAB_MAX_BLADES)
+#define ROUTE_SLOTS         (2 * FAB_MAX_BLADES)    /* a power of 2 */
 #define MAGIC               0x42504643u     /* "BPFC" */
 #define TYPE_ADVERT         1
 #define FLAG_AUTH           0x01
@@ -43,7 +53,7 @@ enum {
     O_SEQ = 28, O_PRIO = 36, O_PORT = 38, O_NAMELEN = 39,
     O_ROOT_PRIO = 40, O_ROOT_ID = 42, O_ROOT_COST = 50, O_ROOT_SEQ = 52,
     O_INTERVAL = 56, O_NCHASSIS = 58, O_NBLADES = 59, O_ROOT_NONCE = 60,
-    O_NAME = 68,
+    O_CHALLENGE = 68, O_NECHO = 76, O_NAME = 77,
 };
 
 /* Offsets in a blade entry. */
@@ -107,15 +117,24 @@ typedef struct Blade {
     char chassis[FAB_NAME_LEN];
 } Blade;
 
-/* A chassis heard on a port: replay state, and while alive, its news. */
+/*
+ * A chassis heard on a port: its challenge, replay state, and while alive,
+ * its news (docs/fabric-protocol.md, "Freshness").
+ */
 typedef struct Peer {
     bool used;
-    bool alive;
+    bool alive;                 /* a frame was taken within the dead time */
     uint64_t id;
+    /*
+     * Its session: the epoch of our challenge its frames are bound to (0:
+     * none yet), its boot nonce then, the highest sequence taken.
+     */
+    uint64_t bound;
     uint64_t nonce;
-    uint64_t seq;               /* highest accepted, this nonce */
-    uint64_t retired[RETIRED];  /* its earlier nonces */
-    unsigned n_retired;
+    uint64_t seq;
+    /* its latest challenge, echoed in our frames on this port */
+    uint64_t echo;
+    uint64_t echo_at;
     uint64_t heard_at;
     uint64_t dead_ns;           /* dead_intervals of its interval */
     unsigned dead_intervals;
@@ -145,6 +164,14 @@ typedef struct Peer {
 typedef struct Port {
     char name[FAB_NAME_LEN];
     bool link;
+    /*
+     * Our challenges on this link, newest first: chal[i] is of epoch
+     * epoch - i.  Peers without a session must echo one of epoch >= floor.
+     */
+    uint64_t chal[RECENT];
+    unsigned n_chal;
+    uint64_t epoch, floor;      /* never wrap, even at 1 ms intervals */
+    uint64_t chal_at;
     Role role;
     Role fwd_role;              /* the role it forwards in */
     PState state;
@@ -177,10 +204,12 @@ typedef struct TxEntry {
 /* A decoded, validated frame; pointers into the received payload. */
 typedef struct Adv {
     uint8_t flags, part, parts, port_id, name_len, n_chassis, n_blades;
+    uint8_t n_echo;
     uint16_t length, prio, root_prio, root_cost, interval_ms;
     uint32_t root_seq;
-    uint64_t id, nonce, seq, root_id, root_nonce;
+    uint64_t id, nonce, seq, root_id, root_nonce, challenge;
     const uint8_t *name;
+    const uint8_t *echoes;
     uint64_t chassis_id[256];
     const uint8_t *chassis_name[256];
     uint8_t chassis_len[256];
@@ -214,6 +243,8 @@ struct Fabric {
     FabStats st;
     GHmac *hmac;                /* keyed, never updated: copied per frame */
     uint64_t nonce, seq;
+    /* our frames are fresh back here if numbered above seq_mark[1] */
+    uint64_t seq_mark[2];
     uint64_t now;               /* latest time seen */
     uint16_t interval_ms;
     bool in_callback;
@@ -236,10 +267,15 @@ struct Fabric {
     uint32_t adv_root_seq;      /* in the latest advertisements */
     RootSeen roots[MAX_ROOTS];
 
-    /* best route to each remote blade, sorted */
+    /*
+     * Best route to each remote blade, sorted; recomputed only when a
+     * table it is made from changed (routes_dirty).
+     */
     Blade route[FAB_MAX_BLADES];
     unsigned n_route;
+    bool routes_dirty;
     Blade scratch[FAB_MAX_BLADES];
+    uint64_t hash_seed;         /* random: nobody aims for one hash chain */
 
     /* advertisements */
     bool started;               /* the first one went out */
@@ -248,6 +284,15 @@ struct Fabric {
     uint64_t trigger_at, last_tx;
     TxEntry tx[FAB_MAX_BLADES];
     unsigned tx_start[MAX_PARTS + 1];
+    uint64_t tx_echo[PORT_PEERS][2];     /* chassis id, challenge */
+    unsigned n_tx_echo;
+    /*
+     * The chassis table of the frame being built, and its hash; one more
+     * than a frame holds, for the entry found not to fit.
+     */
+    uint64_t tx_ch[UINT8_MAX + 1];
+    unsigned n_tx_ch;
+    uint16_t tx_ch_slot[ROUTE_SLOTS];
     uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
 };
 
@@ -319,6 +364,27 @@ static bool mac_unicast(const uint8_t *mac)
     return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
+/* A seeded 64-bit mix (splitmix64's finalizer). */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static unsigned blade_slot(const Fabric *fab, uint64_t chassis_id,
+                           const uint8_t *mac)
+{
+    uint64_t m = (uint64_t)mac[0] << 40 | (uint64_t)mac[1] << 32 |
+                 (uint64_t)mac[2] << 24 | (uint64_t)mac[3] << 16 |
+                 (uint64_t)mac[4] << 8 | mac[5];
+
+    return (unsigned)(mix64(mix64(fab->hash_seed ^ chassis_id) ^ m) &
+                      (ROUTE_SLOTS - 1));
+}
+
 static int vec_cmp(const Vec *a, const Vec *b)
 {
 #define CMP(f) do { \
@@ -335,6 +401,26 @@ static int vec_cmp(const Vec *a, const Vec *b)
     CMP(rx_port);
 #undef CMP
     return 0;
+}
+
+/*
+ * 64 unpredictable bits, never 0: from ops->random, else the kernel's
+ * generator.  Challenges must not repeat across boots, or frames recorded
+ * in one could pass in another.
+ */
+static uint64_t random64(const Fabric *fab)
+{
+    uint64_t v = 0;
+
+    while (v == 0) {
+        if (fab->ops.random) {
+            fab->ops.random(fab->opaque, &v, sizeof(v));
+        } else if (getrandom(&v, sizeof(v), 0) != sizeof(v)) {
+            /* no getrandom(): glib's generator, seeded from /dev/urandom */
+            v = (uint64_t)g_random_int() << 32 | g_random_int();
+        }
+    }
+    return v;
 }
 
 /* ---- configuration ---- */
@@ -384,16 +470,12 @@ Fabric *fab_new(const FabConfig *cfg, const FabOps *ops, void *opaque)
     }
     fab->ops = *ops;
     fab->opaque = opaque;
-    fab->nonce = cfg->nonce;
-    while (fab->nonce == 0) {
-        /* glib's generator is seeded from /dev/urandom */
-        fab->nonce = ((uint64_t)g_random_int() << 32 | g_random_int()) ^
-                     (uint64_t)g_get_real_time() ^ cfg->chassis_id;
-    }
+    fab->nonce = cfg->nonce ? cfg->nonce : random64(fab);
     if (fab->cfg.key_len) {
         fab->hmac = g_hmac_new(G_CHECKSUM_SHA256, fab->cfg.key,
                                fab->cfg.key_len);
     }
+    fab->hash_seed = random64(fab);
     fab->interval_ms = (uint16_t)ns_to_ms_up(fab->cfg.interval_ns);
     fab->root_port = -1;
     fab->root_prio = fab->cfg.priority;
@@ -467,6 +549,27 @@ static void request_adv(Fabric *fab)
 static uint64_t dead_ns(const Fabric *fab)
 {
     return (uint64_t)fab->cfg.dead_intervals * fab->cfg.interval_ns;
+}
+
+/* A new challenge on @pt: the oldest of RECENT is forgotten. */
+static void challenge_new(Fabric *fab, Port *pt, uint64_t now)
+{
+    memmove(&pt->chal[1], &pt->chal[0], sizeof(pt->chal[0]) * (RECENT - 1));
+    pt->chal[0] = random64(fab);
+    pt->n_chal = MIN(pt->n_chal + 1, RECENT);
+    pt->epoch++;
+    pt->chal_at = now;
+}
+
+/* The epoch of our challenge @c on @pt, if it is a recent one; else 0. */
+static uint64_t challenge_epoch(const Port *pt, uint64_t c)
+{
+    for (unsigned i = 0; i < pt->n_chal; i++) {
+        if (pt->chal[i] == c) {
+            return pt->epoch - i;
+        }
+    }
+    return 0;
 }
 
 static RootSeen *root_find(Fabric *fab, uint64_t id)
@@ -593,12 +696,14 @@ static bool expire(Fabric *fab, uint64_t now)
                 continue;
             }
             if (now - pe->heard_at >= pe->dead_ns) {
+                fab->routes_dirty |= pe->have_blades;
                 peer_forget(pe);
                 changed = true;
             } else if (pe->have_blades &&
                        now - pe->blades_at >= pe->dead_ns) {
                 pe->have_blades = false;
                 pe->n_blades = 0;
+                fab->routes_dirty = true;
                 changed = true;
             }
         }
@@ -838,15 +943,20 @@ static bool route_better(const Blade *a, const Blade *b, uint64_t now)
 
 /*
  * The best route to each remote blade, from the neighbours on forwarding
- * ports.  *@changed: anything but the ages differs; *@topo: the set of
- * blades, their routes or their rotation differ (worth a triggered
- * advertisement).
+ * ports: one pass over the tables held (at most MAX_HELD entries), each
+ * blade found through a hash of (chassis, MAC).  *@changed: anything but
+ * the ages differs; *@topo: the set of blades, their routes or their
+ * rotation differ (worth a triggered advertisement).
  */
 static void compute_routes(Fabric *fab, uint64_t now, bool *changed,
                            bool *topo)
 {
     Blade *nr = fab->scratch;
+    uint16_t slot[ROUTE_SLOTS];     /* 0: free, else index in nr + 1 */
     unsigned n = 0;
+
+    memset(slot, 0, sizeof(slot));
+    fab->st.route_computations++;
 
     for (unsigned p = 0; p < fab->n_ports; p++) {
         Port *pt = &fab->port[p];
@@ -862,20 +972,25 @@ static void compute_routes(Fabric *fab, uint64_t now, bool *changed,
             }
             for (unsigned k = 0; k < pe->n_blades; k++) {
                 const Blade *b = &pe->blades[k];
-                unsigned j;
+                unsigned h = blade_slot(fab, b->chassis_id, b->mac);
 
-                for (j = 0; j < n; j++) {
-                    if (nr[j].chassis_id == b->chassis_id &&
-                        !memcmp(nr[j].mac, b->mac, 6)) {
+                /* at most half full: a free slot ends every probe */
+                while (slot[h]) {
+                    const Blade *o = &nr[slot[h] - 1];
+
+                    if (o->chassis_id == b->chassis_id &&
+                        !memcmp(o->mac, b->mac, 6)) {
                         break;
                     }
+                    h = (h + 1) & (ROUTE_SLOTS - 1);
                 }
-                if (j < n) {
-                    if (route_better(b, &nr[j], now)) {
-                        nr[j] = *b;
+                if (slot[h]) {
+                    if (route_better(b, &nr[slot[h] - 1], now)) {
+                        nr[slot[h] - 1] = *b;
                     }
                 } else if (n < FAB_MAX_BLADES) {
                     nr[n++] = *b;
+                    slot[h] = (uint16_t)n;
                 } else {
                     fab->st.rx_too_many_blades++;
                 }
@@ -922,7 +1037,7 @@ static void update(Fabric *fab, uint64_t now)
 {
     bool notify[FAB_MAX_PORTS] = { false };
     bool any = expire(fab, now);
-    bool rchanged, rtopo;
+    bool rchanged = false, rtopo = false;
 
     if (compute_tree(fab, now)) {
         any = true;
@@ -940,6 +1055,7 @@ static void update(Fabric *fab, uint64_t now)
         if ((old == ST_FORWARDING) != (pt->state == ST_FORWARDING)) {
             fab->st.topology_changes++;
         }
+        fab->routes_dirty = true;
         if (old == ST_FORWARDING) {
             /* what was learned through it is forgotten */
             for (unsigned i = 0; i < PORT_PEERS; i++) {
@@ -950,7 +1066,10 @@ static void update(Fabric *fab, uint64_t now)
             }
         }
     }
-    compute_routes(fab, now, &rchanged, &rtopo);
+    if (fab->routes_dirty) {
+        fab->routes_dirty = false;
+        compute_routes(fab, now, &rchanged, &rtopo);
+    }
     if (any || rtopo) {
         request_adv(fab);
     }
@@ -971,18 +1090,45 @@ static void update(Fabric *fab, uint64_t now)
 
 /* ---- sending ---- */
 
-static unsigned entry_room(const TxEntry *e, const TxEntry *first,
-                           const TxEntry *cur)
+/* A frame being built: its chassis table is empty. */
+static void tx_chassis_reset(Fabric *fab)
 {
+    memset(fab->tx_ch_slot, 0, sizeof(fab->tx_ch_slot));
+    fab->n_tx_ch = 0;
+}
+
+/*
+ * Position of chassis @id in the chassis table of the frame being built,
+ * from 1, added if new (*@added).  Found by a hash: at most 256 entries
+ * (a frame's limit, and one that will not fit) in ROUTE_SLOTS.
+ */
+static uint8_t tx_chassis(Fabric *fab, uint64_t id, bool *added)
+{
+    unsigned h = (unsigned)(mix64(fab->hash_seed ^ id) & (ROUTE_SLOTS - 1));
+
+    *added = false;
+    while (fab->tx_ch_slot[h]) {
+        if (fab->tx_ch[fab->tx_ch_slot[h] - 1] == id) {
+            return (uint8_t)fab->tx_ch_slot[h];
+        }
+        h = (h + 1) & (ROUTE_SLOTS - 1);
+    }
+    *added = true;
+    fab->tx_ch[fab->n_tx_ch++] = id;
+    fab->tx_ch_slot[h] = (uint16_t)fab->n_tx_ch;
+    return (uint8_t)fab->n_tx_ch;
+}
+
+/* Octets @e adds to the frame being built (its chassis noted). */
+static unsigned entry_room(Fabric *fab, const TxEntry *e)
+{
+    bool added;
+
     if (!e->chassis_id) {
         return ENTRY_LEN;
     }
-    for (const TxEntry *o = first; o < cur; o++) {
-        if (o->chassis_id == e->chassis_id) {
-            return ENTRY_LEN;
-        }
-    }
-    return ENTRY_LEN + CHASSIS_HDR + strlen(e->chassis);
+    tx_chassis(fab, e->chassis_id, &added);
+    return ENTRY_LEN + (added ? CHASSIS_HDR + strlen(e->chassis) : 0);
 }
 
 /* The list of entries for @port: own blades, then split horizon routes. */
@@ -1032,25 +1178,12 @@ static unsigned tx_list(Fabric *fab, unsigned port, uint64_t now)
     return n;
 }
 
-/* Position of @id in the frame's chassis table, from 1; 0: absent. */
-static uint8_t chassis_index(const uint64_t *ids, unsigned n, uint64_t id)
-{
-    for (unsigned i = 0; i < n; i++) {
-        if (ids[i] == id) {
-            return (uint8_t)(i + 1);
-        }
-    }
-    return 0;
-}
-
 static size_t encode(Fabric *fab, unsigned port, unsigned part,
                      unsigned parts, const TxEntry *first,
                      const TxEntry *end)
 {
     uint8_t *f = fab->buf, *p = f + ETH_HLEN, *q;
     size_t nl = strlen(fab->cfg.name);
-    uint64_t ids[UINT8_MAX];
-    unsigned nch = 0;
     size_t len;
 
     memcpy(f, fab_group_mac, 6);
@@ -1078,15 +1211,26 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     put32(p + O_ROOT_SEQ, fab->root_seq);
     put16(p + O_INTERVAL, fab->interval_ms);
     put64(p + O_ROOT_NONCE, fab->root_nonce);
+    put64(p + O_CHALLENGE, fab->port[port].chal[0]);
+    p[O_NECHO] = (uint8_t)fab->n_tx_echo;
     memcpy(p + O_NAME, fab->cfg.name, nl);
     q = p + O_NAME + nl;
+    for (unsigned i = 0; i < fab->n_tx_echo; i++, q += ECHO_LEN) {
+        put64(q, fab->tx_echo[i][0]);
+        put64(q + 8, fab->tx_echo[i][1]);
+    }
 
     /* the chassis table: every holding chassis but this one, once */
+    tx_chassis_reset(fab);
     for (const TxEntry *e = first; e < end; e++) {
-        if (e->chassis_id && !chassis_index(ids, nch, e->chassis_id)) {
+        bool added = false;
+
+        if (e->chassis_id) {
+            tx_chassis(fab, e->chassis_id, &added);
+        }
+        if (added) {
             size_t cl = strlen(e->chassis);
 
-            ids[nch++] = e->chassis_id;
             put64(q, e->chassis_id);
             q[8] = (uint8_t)cl;
             memcpy(q + CHASSIS_HDR, e->chassis, cl);
@@ -1100,12 +1244,17 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
         q[E_CPU] = e->cpu;
         q[E_IRQ] = e->irq;
         q[E_HOPS] = e->hops;
-        q[E_CHASSIS] = e->chassis_id ? chassis_index(ids, nch, e->chassis_id)
-                                     : 0;
+        if (e->chassis_id) {
+            bool added;
+
+            q[E_CHASSIS] = tx_chassis(fab, e->chassis_id, &added);
+        } else {
+            q[E_CHASSIS] = 0;
+        }
         put32(q + E_AGE, e->age_ms);
         q += ENTRY_LEN;
     }
-    p[O_NCHASSIS] = (uint8_t)nch;
+    p[O_NCHASSIS] = (uint8_t)fab->n_tx_ch;
     p[O_NBLADES] = (uint8_t)(end - first);
     len = q - p;
     put16(p + O_LENGTH, (uint16_t)len);
@@ -1121,18 +1270,47 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     return ETH_HLEN + len;
 }
 
+/*
+ * The echo table for @port: the latest challenge of every chassis heard
+ * on it within our dead interval.
+ */
+static void tx_echoes(Fabric *fab, unsigned port, uint64_t now)
+{
+    const Port *pt = &fab->port[port];
+
+    fab->n_tx_echo = 0;
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        const Peer *pe = &pt->peer[i];
+
+        if (pe->used && pe->echo && now - pe->echo_at < dead_ns(fab)) {
+            fab->tx_echo[fab->n_tx_echo][0] = pe->id;
+            fab->tx_echo[fab->n_tx_echo++][1] = pe->echo;
+        }
+    }
+}
+
 static void advertise(Fabric *fab, unsigned port, uint64_t now)
 {
-    size_t fixed = HDR_LEN + strlen(fab->cfg.name) +
-                   (fab->hmac ? HMAC_LEN : 0);
-    unsigned n = tx_list(fab, port, now), parts = 0;
-    size_t used = fixed;
+    Port *pt = &fab->port[port];
+    size_t fixed;
+    unsigned n, parts = 0;
+    size_t used;
+
+    /* a new challenge every interval: old echoes lapse after RECENT */
+    if (!pt->n_chal || now - pt->chal_at >= fab->cfg.interval_ns) {
+        challenge_new(fab, pt, now);
+    }
+    tx_echoes(fab, port, now);
+    fixed = HDR_LEN + strlen(fab->cfg.name) + ECHO_LEN * fab->n_tx_echo +
+            (fab->hmac ? HMAC_LEN : 0);
+    n = tx_list(fab, port, now);
+    used = fixed;
 
     /* cut the list into frames of at most MAX_PAYLOAD octets */
     fab->tx_start[parts++] = 0;
+    tx_chassis_reset(fab);
     for (unsigned i = 0; i < n; i++) {
-        const TxEntry *first = &fab->tx[fab->tx_start[parts - 1]];
-        unsigned room = entry_room(&fab->tx[i], first, &fab->tx[i]);
+        unsigned room = entry_room(fab, &fab->tx[i]);
 
         if (used + room > MAX_PAYLOAD || i - fab->tx_start[parts - 1] >=
             UINT8_MAX) {
@@ -1143,7 +1321,8 @@ static void advertise(Fabric *fab, unsigned port, uint64_t now)
             }
             fab->tx_start[parts++] = i;
             used = fixed;
-            room = entry_room(&fab->tx[i], &fab->tx[i], &fab->tx[i]);
+            tx_chassis_reset(fab);
+            room = entry_room(fab, &fab->tx[i]);
         }
         used += room;
     }
@@ -1179,13 +1358,36 @@ static bool auth_ok(Fabric *fab, const uint8_t *p, size_t len,
 }
 
 /*
- * Check a frame and decode it into @a.  Nothing in @fab but the key is
- * looked at: the frame alone is judged.
+ * Is @id, entry @i of the frame's chassis table, in it before?  @slot:
+ * ROUTE_SLOTS zeros before the first call (at most 255 entries: a free
+ * slot ends every probe); a hash, so that a long table costs no more than
+ * a pass over it.
+ */
+static bool chassis_repeated(const Fabric *fab, const Adv *a, uint16_t *slot,
+                             unsigned i)
+{
+    unsigned h = (unsigned)(mix64(fab->hash_seed ^ a->chassis_id[i]) &
+                            (ROUTE_SLOTS - 1));
+
+    while (slot[h]) {
+        if (a->chassis_id[slot[h] - 1] == a->chassis_id[i]) {
+            return true;
+        }
+        h = (h + 1) & (ROUTE_SLOTS - 1);
+    }
+    slot[h] = (uint16_t)(i + 1);
+    return false;
+}
+
+/*
+ * Check a frame and decode it into @a.  Nothing in @fab but the key (and
+ * the hash seed) is looked at: the frame alone is judged.
  */
 static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
                        Adv *a)
 {
     const uint8_t *p = frame + ETH_HLEN, *q, *end;
+    uint16_t slot[ROUTE_SLOTS];     /* the chassis table, hashed */
     size_t plen, trailer;
     bool root_is_sender;
 
@@ -1232,6 +1434,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     a->interval_ms = get16(p + O_INTERVAL);
     a->n_chassis = p[O_NCHASSIS];
     a->n_blades = p[O_NBLADES];
+    a->challenge = get64(p + O_CHALLENGE);
+    a->n_echo = p[O_NECHO];
     a->name = p + O_NAME;
     root_is_sender = a->root_id == a->id && a->root_prio == a->prio;
     if (p[O_TYPE] != TYPE_ADVERT || p[O_TTL] != 1 ||
@@ -1239,7 +1443,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
         a->id == 0 || a->nonce == 0 || a->seq == 0 ||
         a->name_len >= FAB_NAME_LEN || a->root_id == 0 ||
         a->root_nonce == 0 || a->root_seq == 0 ||
-        a->interval_ms == 0 || a->interval_ms > MAX_INTERVAL_MS) {
+        a->interval_ms == 0 || a->interval_ms > MAX_INTERVAL_MS ||
+        a->challenge == 0 || a->n_echo > PORT_PEERS) {
         return RX_MALFORMED;
     }
     /* the root is never worse than the sender, which could pick itself */
@@ -1258,6 +1463,25 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
         return RX_MALFORMED;
     }
     q += a->name_len;
+    if ((size_t)(end - q) < (size_t)a->n_echo * ECHO_LEN) {
+        return RX_MALFORMED;
+    }
+    a->echoes = q;
+    for (unsigned i = 0; i < a->n_echo; i++, q += ECHO_LEN) {
+        uint64_t id = get64(q);
+
+        if (id == 0 || id == a->id || get64(q + 8) == 0) {
+            return RX_MALFORMED;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (get64(a->echoes + j * ECHO_LEN) == id) {
+                return RX_MALFORMED;
+            }
+        }
+    }
+    if (a->n_chassis) {
+        memset(slot, 0, sizeof(slot));
+    }
     for (unsigned i = 0; i < a->n_chassis; i++) {
         uint8_t cl;
 
@@ -1271,10 +1495,8 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
             !name_ok(q + CHASSIS_HDR, cl)) {
             return RX_MALFORMED;
         }
-        for (unsigned j = 0; j < i; j++) {
-            if (a->chassis_id[j] == a->chassis_id[i]) {
-                return RX_MALFORMED;
-            }
+        if (chassis_repeated(fab, a, slot, i)) {
+            return RX_MALFORMED;
         }
         a->chassis_len[i] = cl;
         a->chassis_name[i] = q + CHASSIS_HDR;
@@ -1295,52 +1517,154 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     return RX_OK;
 }
 
-static Peer *peer_find(Port *pt, uint64_t id, bool *no_room)
+static Peer *peer_lookup(Port *pt, uint64_t id)
 {
-    Peer *free_pe = NULL, *old = NULL;
+    for (unsigned i = 0; i < PORT_PEERS; i++) {
+        if (pt->peer[i].used && pt->peer[i].id == id) {
+            return &pt->peer[i];
+        }
+    }
+    return NULL;
+}
 
-    *no_room = false;
+/*
+ * A slot for chassis @id on @pt: a free one, else one of a chassis not
+ * heard within the dead interval, those without a session first; @session
+ * false: only those.  NULL if none.  Forgetting a session (its sequence
+ * numbers) starts a new challenge, and frames echoing an earlier one are
+ * no longer taken from chassis without a session: so the frames of the
+ * forgotten one cannot come back.
+ */
+static Peer *peer_alloc(Fabric *fab, Port *pt, uint64_t id, bool session,
+                        uint64_t now)
+{
+    Peer *pick = NULL;
+
     for (unsigned i = 0; i < PORT_PEERS; i++) {
         Peer *pe = &pt->peer[i];
 
-        if (pe->used && pe->id == id) {
-            return pe;
-        }
         if (!pe->used) {
-            free_pe = free_pe ? free_pe : pe;
-        } else if (!pe->alive && (!old || pe->heard_at < old->heard_at)) {
-            old = pe;
+            pick = pe;
+            break;
+        }
+        if (pe->alive || (pe->bound && !session)) {
+            continue;
+        }
+        if (!pick || (!pe->bound && pick->bound) ||
+            (!pe->bound == !pick->bound && pe->heard_at < pick->heard_at)) {
+            pick = pe;
         }
     }
-    if (!free_pe) {
-        free_pe = old;
-    }
-    if (!free_pe) {
-        *no_room = true;
+    if (!pick) {
         return NULL;
     }
-    peer_forget(free_pe);
-    memset(free_pe, 0, sizeof(*free_pe));
-    free_pe->id = id;
-    return free_pe;
+    if (pick->used && pick->bound) {
+        challenge_new(fab, pt, now);
+        pt->floor = pt->epoch;
+        request_adv(fab);
+    }
+    peer_forget(pick);
+    memset(pick, 0, sizeof(*pick));
+    pick->used = true;
+    pick->id = id;
+    return pick;
 }
 
-/* Replay protection (docs/fabric-protocol.md, "Replay"). */
-static bool fresh(const Peer *pe, const Adv *a, uint64_t now)
+typedef enum Freshness {
+    FRESH,
+    NO_ECHO,        /* no echo of a recent challenge of ours */
+    REPLAYED,
+} Freshness;
+
+/*
+ * Freshness (docs/fabric-protocol.md): a frame must echo one of our recent
+ * challenges on this link, and within a session (an echoed epoch of ours
+ * and the sender's boot) sequence numbers strictly increase.  Once a
+ * sender's session is bound to an epoch, no other boot of it is taken in
+ * that epoch, nor anything in an earlier one.
+ */
+static Freshness fresh(const Fabric *fab, const Port *pt, const Peer *pe,
+                       const Adv *a, uint64_t *epoch)
 {
-    if (!pe->used) {
-        return true;
+    uint64_t e = 0;
+
+    for (unsigned i = 0; i < a->n_echo && !e; i++) {
+        const uint8_t *q = a->echoes + i * ECHO_LEN;
+
+        if (get64(q) == fab->cfg.chassis_id) {
+            e = challenge_epoch(pt, get64(q + 8));
+        }
     }
-    if (a->nonce == pe->nonce) {
-        return a->seq > pe->seq;
+    *epoch = e;
+    if (!e) {
+        return NO_ECHO;
     }
-    for (unsigned i = 0; i < pe->n_retired && i < RETIRED; i++) {
-        if (pe->retired[i] == a->nonce) {
+    if (!pe || !pe->bound) {
+        return e >= pt->floor ? FRESH : REPLAYED;
+    }
+    if (e < pe->bound) {
+        return REPLAYED;
+    }
+    if (e == pe->bound && (a->nonce != pe->nonce || a->seq <= pe->seq)) {
+        return REPLAYED;
+    }
+    return FRESH;
+}
+
+/*
+ * Our own frame, come back: fresh if it carries a recent challenge of the
+ * port it names and was sent in this round of advertisements or the one
+ * before (a frame recorded earlier would mark a port as cabled to itself).
+ */
+static bool own_fresh(const Fabric *fab, const Adv *a)
+{
+    return a->port_id < fab->n_ports &&
+           challenge_epoch(&fab->port[a->port_id], a->challenge) &&
+           a->seq > fab->seq_mark[1] && a->seq <= fab->seq;
+}
+
+/*
+ * Do two tables say the same: the same blades, figures and routes, the
+ * figures of the same moment (their age at receipt, less the time of
+ * receipt)?
+ */
+static bool blades_same(const Blade *a, unsigned na, const Blade *b,
+                        unsigned nb)
+{
+    if (na != nb) {
+        return false;
+    }
+    for (unsigned i = 0; i < na; i++) {
+        const Blade *x = &a[i], *y = &b[i];
+
+        if (memcmp(x->mac, y->mac, 6) || x->slot != y->slot ||
+            x->in_rotation != y->in_rotation || x->cpu != y->cpu ||
+            x->irq != y->irq || x->hops != y->hops ||
+            x->chassis_id != y->chassis_id ||
+            x->at - (uint64_t)x->age_ms * MS !=
+            y->at - (uint64_t)y->age_ms * MS ||
+            strcmp(x->chassis, y->chassis)) {
             return false;
         }
     }
-    /* a new boot is believed once the current one has gone silent */
-    return !pe->alive;
+    return true;
+}
+
+/* Blades held from every neighbour but @except. */
+static unsigned held_elsewhere(const Fabric *fab, const Peer *except)
+{
+    unsigned n = 0;
+
+    for (unsigned p = 0; p < fab->n_ports; p++) {
+        for (unsigned i = 0; i < PORT_PEERS; i++) {
+            const Peer *pe = &fab->port[p].peer[i];
+
+            if (pe != except && pe->have_blades) {
+                n += pe->n_blades;
+            }
+        }
+    }
+    return n;
 }
 
 static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
@@ -1404,6 +1728,17 @@ static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
         return;                 /* nothing is learned on other ports */
     }
     /* a complete round replaces the table */
+    pe->blades_at = now;
+    if (pe->have_blades && blades_same(pe->blades, pe->n_blades,
+                                       pe->pend, pe->n_pend)) {
+        pe->n_pend = 0;
+        return;                 /* nothing new: the routes stand */
+    }
+    if (held_elsewhere(fab, pe) + pe->n_pend > MAX_HELD) {
+        fab->st.rx_too_many_blades++;
+        pe->n_pend = 0;
+        return;                 /* the previous table stays until it ages */
+    }
     {
         Blade *t = pe->blades;
 
@@ -1412,7 +1747,7 @@ static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
         pe->n_blades = pe->n_pend;
         pe->n_pend = 0;
         pe->have_blades = true;
-        pe->blades_at = now;
+        fab->routes_dirty = true;
     }
 }
 
@@ -1422,7 +1757,9 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
     Adv a;
     Port *pt;
     Peer *pe;
-    bool no_room, was_alive;
+    bool was_alive;
+    uint64_t epoch;
+    Freshness fr;
     RxResult r;
 
     if (fab->in_callback) {
@@ -1455,8 +1792,12 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
             fab->st.rx_id_conflict++;
             return;
         }
+        if (!own_fresh(fab, &a)) {
+            fab->st.rx_replayed++;
+            return;
+        }
         fab->st.rx_own++;
-        if (a.port_id != port && a.port_id < fab->n_ports) {
+        if (a.port_id != port) {
             /* two of our ports on one segment: the higher one backs up */
             Port *hi = &fab->port[MAX(port, a.port_id)];
 
@@ -1466,23 +1807,48 @@ void fab_input(Fabric *fab, unsigned port, const uint8_t *frame, size_t len,
         }
         return;
     }
-    pe = peer_find(pt, a.id, &no_room);
+    pe = peer_lookup(pt, a.id);
+    fr = fresh(fab, pt, pe, &a, &epoch);
+    if (fr != FRESH) {
+        if (fr == NO_ECHO) {
+            fab->st.rx_no_echo++;
+        } else {
+            fab->st.rx_replayed++;
+        }
+        /*
+         * A chassis we do not hear (yet) needs our challenge, and we its:
+         * note it (never at the cost of a session), and answer soon.  One
+         * we hear is not distracted by frames recorded earlier.
+         */
+        if (!pe || !pe->alive) {
+            if (!pe) {
+                pe = peer_alloc(fab, pt, a.id, false, now);
+            }
+            if (pe) {
+                pe->echo = a.challenge;
+                pe->echo_at = now;
+            }
+            request_adv(fab);
+        }
+        return;
+    }
     if (!pe) {
-        fab->st.rx_no_room++;
-        return;
+        pe = peer_alloc(fab, pt, a.id, true, now);
+        if (!pe) {
+            fab->st.rx_no_room++;
+            return;
+        }
     }
-    if (!fresh(pe, &a, now)) {
-        fab->st.rx_replayed++;
-        return;
-    }
-    if (pe->used && pe->nonce != a.nonce) {
-        /* it restarted: its earlier boot is retired */
-        pe->retired[pe->n_retired++ % RETIRED] = pe->nonce;
+    if (pe->bound != epoch || pe->nonce != a.nonce) {
+        /* a new session: a round under way in the previous one is lost */
         pe->pend_open = false;
     }
+    pe->bound = epoch;
+    pe->nonce = a.nonce;
+    pe->echo = a.challenge;
+    pe->echo_at = now;
     was_alive = pe->alive;
     pe->used = pe->alive = true;
-    pe->nonce = a.nonce;
     pe->seq = a.seq;
     pe->heard_at = now;
     pe->dead_ns = (uint64_t)fab->cfg.dead_intervals * a.interval_ms * MS;
@@ -1528,8 +1894,17 @@ void fab_port_link(Fabric *fab, unsigned port, bool up, uint64_t now)
     }
     pt->link = up;
     pt->self_loop_until = 0;
+    /*
+     * Whatever was recorded on the link before cannot echo the challenge
+     * it gets now; while it is down, none is valid.
+     */
+    pt->n_chal = 0;
+    if (up) {
+        challenge_new(fab, pt, now);
+    }
     if (!up) {
         for (unsigned i = 0; i < PORT_PEERS; i++) {
+            fab->routes_dirty |= pt->peer[i].have_blades;
             peer_forget(&pt->peer[i]);
         }
     }
@@ -1601,6 +1976,8 @@ void fab_tick(Fabric *fab, uint64_t now)
     if (!send) {
         return;
     }
+    fab->seq_mark[1] = fab->seq_mark[0];
+    fab->seq_mark[0] = fab->seq;
     for (unsigned p = 0; p < fab->n_ports; p++) {
         if (fab->port[p].link) {
             advertise(fab, p, now);

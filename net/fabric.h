@@ -28,7 +28,7 @@
 #define FAB_MAX_BLADES      256     /* local and remote, in one fabric */
 #define FAB_NAME_LEN        32      /* chassis names, NUL included */
 #define FAB_MAX_KEY         64      /* shared key, bytes */
-#define FAB_VERSION         1       /* of the frames sent and accepted */
+#define FAB_VERSION         2       /* of the frames sent and accepted */
 #define FAB_MAX_FRAME       1514    /* a control frame, Ethernet header in */
 #define FAB_MAX_HOPS        32      /* most max_hops may be */
 #define FAB_MAX_DEAD        100     /* most dead_intervals may be */
@@ -54,10 +54,10 @@ typedef struct FabConfig {
     uint8_t key[FAB_MAX_KEY];
     size_t key_len;
     /*
-     * Boot nonce, sent in every frame: neighbours take a new one for a
-     * restart and check sequence numbers per nonce.  0: fab_new() draws
-     * one from glib's random generator (seeded from /dev/urandom), mixed
-     * with the wall clock.  Tests set it for reproducible frames.
+     * Boot nonce, sent in every frame: it names this boot of the chassis
+     * (the root's liveness is followed per boot; our own frames are told
+     * from a namesake's).  Freshness rests on challenges, not on it.  0:
+     * fab_new() draws one (ops->random, else getrandom()).
      */
     uint64_t nonce;
 } FabConfig;
@@ -104,6 +104,12 @@ typedef struct FabOps {
                        const char *why);
     /* The remote blade table changed (optional): not for ages alone. */
     void (*remote_changed)(void *opaque);
+    /*
+     * Fill @buf with unpredictable octets (optional; NULL: the kernel's
+     * getrandom()).  Challenges and the boot nonce come from it.  Tests
+     * and fuzzers give a reproducible one.  Must not call fab_*().
+     */
+    void (*random)(void *opaque, void *buf, size_t len);
 } FabOps;
 /*
  * The callbacks are called from fab_input(), fab_tick() and
@@ -117,13 +123,30 @@ typedef struct FabStats {
     uint64_t rx_bad_version;
     uint64_t rx_unauthenticated;    /* no MAC while a key is set */
     uint64_t rx_bad_auth;           /* MAC does not verify */
-    uint64_t rx_replayed;           /* old sequence number */
+    /*
+     * Echoes one of our recent challenges, but an earlier session of its
+     * sender, or not a higher sequence number; or our own frame, sent
+     * before the previous round.
+     */
+    uint64_t rx_replayed;
+    /*
+     * Echoes no recent challenge of ours: a neighbour that has not heard
+     * us yet (at start, after a restart or a silence), or a frame recorded
+     * earlier.
+     */
+    uint64_t rx_no_echo;
     uint64_t rx_own;                /* our own frames came back */
     uint64_t topology_changes;      /* a port started or stopped forwarding */
     uint64_t rx_id_conflict;        /* our chassis id with another nonce */
     uint64_t rx_no_room;            /* too many chassis on one port */
     uint64_t rx_too_many_blades;    /* beyond FAB_MAX_BLADES, not taken */
     uint64_t tx_truncated;          /* blades left out of advertisements */
+    /*
+     * The remote blade table recomputed: when a neighbour's table changed
+     * (a complete round that says something new, a neighbour or a port
+     * lost), never for frames that change nothing.
+     */
+    uint64_t route_computations;
 } FabStats;
 
 typedef struct FabPortInfo {

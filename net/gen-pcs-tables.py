@@ -68,6 +68,33 @@ def encode(byte, is_k, rd):
     return code, rd_after(s4, rd6)
 
 
+def check_simd_model(enc, enc6, enc4, dec6, dec4):
+    """The AVX2 kernels' per-octet arithmetic (pcs-codec.c), on the tables
+    above, against the encoder for every octet, code group and RD."""
+    valid = {}
+    for rd in (0, 1):
+        for b in range(256):
+            code, flip = enc[rd][b] & 0x3ff, enc[rd][b] >> 15
+            x, y = b & 31, b >> 5
+            c6 = enc6[32 * rd + x]
+            c4 = enc4[16 * ((rd ^ c6 >> 7) & 1) + y]
+            if (c6 & c4) & 0x40:
+                c4 ^= 9
+            assert (c6 & 0x3f) << 4 | (c4 & 15) == code
+            assert (enc6[x] ^ enc4[y]) >> 7 == flip
+            valid[code, rd] = (b, rd ^ flip)
+    for code in range(1024):
+        s6, s4 = code >> 4, code & 15
+        p, c4 = dec6[s6], dec4[1][s4]
+        t = c4 & dec4[2][s6 & 15]
+        ok = p & dec4[4 if p & 0x80 else 3][t]
+        for rd in (0, 1):
+            got = None
+            if ok & (0x20 if rd else 0x40):
+                got = ((p & 31) | dec4[0][s4], rd ^ (p ^ c4) >> 7)
+            assert got == valid.get((code, rd))
+
+
 def main():
     enc = [[0] * 256 for _ in range(2)]
     enck = [[0] * 256 for _ in range(2)]
@@ -154,6 +181,54 @@ def main():
     out.append(table64(decf))
     out.append('};\n')
 
+    # 16-entry byte tables of the AVX2 kernels (one pshufb look-up each;
+    # the layouts are in pcs-codec.h).  check_simd_model() runs the
+    # kernels' arithmetic on them against encode() for every octet, code
+    # group and RD before they are written out.
+    a7_neg, a7_pos = (17, 18, 20), (11, 13, 14)
+    unb6 = [int(SIX_B[x].count('1') != 3) for x in range(32)]
+    unb4 = [int(FOUR_B_D[y][0].count('1') != 2) for y in range(8)]
+    enc6 = [int(six(x, rd), 2) | (x in (a7_pos if rd else a7_neg)) << 6 |
+            unb6[x] << 7 for rd in (0, 1) for x in range(32)]
+    enc4 = [int(FOUR_B_D[y][rd6], 2) | (y == 7) << 6 | unb4[y] << 7
+            if y < 8 else 0 for rd6 in (0, 1) for y in range(16)]
+    dec6 = [0] * 64
+    for x in range(32):
+        for rd in (0, 1):
+            dec6[int(six(x, rd), 2)] |= x | 1 << (6 - rd) | unb6[x] << 7
+    dec4, ctx4 = [0] * 16, [0] * 16
+    for y in range(8):
+        for rd6 in (0, 1):
+            s = int(FOUR_B_D[y][rd6], 2)
+            dec4[s] = y << 5
+            ctx4[s] |= (3 if y != 7 else 1) << (2 * rd6) | unb4[y] << 7
+    for rd6 in (0, 1):
+        s = int(A7[rd6], 2)
+        dec4[s] = 7 << 5
+        ctx4[s] |= 2 << (2 * rd6) | 1 << 7
+    ei = [(2 if n & 3 == 3 else 1) | (8 if n & 3 == 0 else 4)
+          for n in range(16)]
+    # by the contexts both match: bit 6 if the 4b sub-block is valid at
+    # RD- after the 6b one, bit 5 at RD+; then the same swapped
+    ok4 = [bool(t & 3) << 6 | bool(t & 12) << 5 for t in range(16)]
+    ok4_swapped = [bool(t & 12) << 6 | bool(t & 3) << 5 for t in range(16)]
+    dec4 = [dec4, ctx4, ei, ok4, ok4_swapped]
+    check_simd_model(enc, enc6, enc4, dec6, dec4)
+
+    def table8(name, rows):
+        out.append('const uint8_t %s[%d][16] = {' % (name, len(rows)))
+        for r in rows:
+            out.append('    {')
+            for i in range(0, 16, 8):
+                out.append('        ' + ', '.join('0x%02x' % v
+                                                  for v in r[i:i + 8]) + ',')
+            out.append('    },')
+        out.append('};\n')
+    table8('pcs_simd_enc6', [enc6[k:k + 16] for k in range(0, 64, 16)])
+    table8('pcs_simd_enc4', [enc4[:16], enc4[16:]])
+    table8('pcs_simd_dec6', [dec6[k:k + 16] for k in range(0, 64, 16)])
+    table8('pcs_simd_dec4', dec4)
+
     # CRC-32 (reflected 0xEDB88320) slicing-by-8 tables for fcs.c
     crc = [[0] * 256 for _ in range(8)]
     for n in range(256):
@@ -178,14 +253,17 @@ def main():
     # Utilization ordered set alphabet: unbalanced data code groups (so
     # K28.5 Dx.y returns RD to negative like /I2/), excluding D2.2 and
     # D21.5 (configuration) and D16.2 (/I2/).  The first 64 carry six bits
-    # each; the next one marks the start of the set.
+    # each; the next one marks the start of the set, the one after it the
+    # start of the contention extension.
     elig = [b for b in range(256) if enc[0][b] & 0x8000 and
             b not in (0x42, 0xB5, 0x50)]
-    alpha, marker = elig[:64], elig[64]
+    alpha, marker, cont_marker = elig[:64], elig[64], elig[65]
     inv_tab = [0xff] * 256
     for i, b in enumerate(alpha):
         inv_tab[b] = i
     out.append('const uint8_t pcs_util_marker = 0x%02x;\n' % marker)
+    out.append('const uint8_t pcs_util_cont_marker = 0x%02x;\n' %
+               cont_marker)
     out.append('const uint8_t pcs_util_alphabet[64] = {')
     out.append(table('', alpha).replace('0x00', '0x'))
     out.append('};\n')

@@ -22,10 +22,20 @@
 #define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
 #define PACING_BURST_NS    20000    /* may run this far ahead of @now */
 #define CONFIG_SETS        4        /* /C1/ /C2/ /C1/ /C2/ per burst */
-#define MAX_BURST_CGS      (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + \
-                            PCS_UTIL_MAX_CGS + 2)
+#define MAX_BURST_CGS      LANE_MAX_BURST_CGS
+/* A frame and the contention form: one record, or two if too long. */
+#define TX_SCRATCH_CGS     (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + \
+                            PCS_UTIL_MAX_CGS)
 
 enum { AN_OFF, AN_ABILITY, AN_ACK, AN_LINK_OK };
+
+/* What the gap after a frame carries of the utilization. */
+typedef enum GapUtil {
+    GAP_NONE,
+    GAP_WHOLE,      /* the set, with its extension if it has one */
+    GAP_EXT,        /* the contention extension alone */
+    GAP_SET_LEFT,   /* the set whose extension went in an earlier gap */
+} GapUtil;
 
 struct Lane {
     LaneConfig cfg;
@@ -71,6 +81,13 @@ struct Lane {
     size_t util_ncgs[2];
     bool util_cgs_ok;
     bool util_unsent;           /* lane_set_util() since the last set sent */
+    /*
+     * The set of a sample whose contention extension went alone in a
+     * frame's gap: it goes in the next frame's gap, or on its own at
+     * util_next_at, when the line falls quiet.
+     */
+    PcsUtil util_left;
+    bool util_set_left;
     LaneUtil peer_util;
     bool peer_util_valid;
 
@@ -79,7 +96,7 @@ struct Lane {
     int io_nfds;
     uint64_t io_deadline;
 
-    uint16_t cgs[MAX_BURST_CGS];       /* transmit scratch */
+    uint16_t cgs[TX_SCRATCH_CGS];      /* transmit scratch */
     uint16_t rx_cgs[MAX_BURST_CGS];    /* receive scratch */
 };
 
@@ -320,7 +337,42 @@ static bool util_due_after_frame(Lane *lane)
            (lane->util_unsent || lane->now >= lane->util_next_at);
 }
 
-/* Book a utilization set as sent (stand-alone or in a frame's gap). */
+/*
+ * What the gap after a frame sent now carries.  On a paced lane that gap
+ * may be the minimum, which holds one six-set: the idle contention form
+ * (two) then goes split, its extension in this gap and its set in the
+ * next frame's, which carries nothing else (docs/link-layer.md, "Split
+ * across two gaps").  An unpaced lane has no line time to keep.
+ */
+static GapUtil util_in_gap(Lane *lane)
+{
+    if (lane->util_set_left) {
+        return GAP_SET_LEFT;
+    }
+    if (!util_due_after_frame(lane)) {
+        return GAP_NONE;
+    }
+    if (lane->cfg.pcs == LANE_PCS_8B10B && lane->cfg.speed_mbps &&
+        lane->cfg.util_form == PCS_UTIL_FORM_IDLE &&
+        lane->util.has_contention) {
+        return GAP_EXT;
+    }
+    return GAP_WHOLE;
+}
+
+/* The set whose extension went earlier, appended to lane->cgs[n..]. */
+static size_t put_set_left_cgs(Lane *lane, size_t n, unsigned *rd)
+{
+    PcsUtil set = lane->util_left;
+
+    set.has_contention = false;
+    return n + pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, lane->cgs + n, rd);
+}
+
+/*
+ * Book a sample as sent (stand-alone or in a frame's gap): the interval
+ * restarts.  A split sample counts once, when its extension goes.
+ */
 static void util_sent(Lane *lane)
 {
     lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
@@ -328,14 +380,35 @@ static void util_sent(Lane *lane)
     lane->stats.tx_util_sets++;
 }
 
+/* The set left by a split sample went: the interval restarts. */
+static void util_set_left_sent(Lane *lane)
+{
+    lane->util_set_left = false;
+    lane->util_next_at = lane->now + lane->cfg.util_interval_ns;
+}
+
 static void send_util(Lane *lane)
 {
+    if (lane->util_set_left) {
+        /* the line fell quiet before a frame could carry it */
+        unsigned rd = lane->tx_rd;
+
+        util_set_left_sent(lane);
+        txq_put_cgs(lane, put_set_left_cgs(lane, 0, &rd), true);
+        return;
+    }
     util_sent(lane);
     if (lane->cfg.pcs == LANE_PCS_RAW) {
-        uint8_t u[4] = { lane->util.cpu_pct, lane->util.irq_pct,
-                         lane->util.seq, lane->cfg.util_form };
+        /* receivers before the contention form read the first four */
+        uint8_t u[8] = { lane->util.cpu_pct, lane->util.irq_pct,
+                         lane->util.seq, lane->cfg.util_form,
+                         lane->util.psi_permille & 0xff,
+                         lane->util.psi_permille >> 8,
+                         lane->util.runnable & 0xff,
+                         lane->util.runnable >> 8 };
 
-        txq_put(lane, LANE_TAG_UTIL, u, 4, true);
+        txq_put(lane, LANE_TAG_UTIL, u,
+                lane->util.has_contention ? 8 : 4, true);
     } else {
         unsigned rd = lane->tx_rd;
 
@@ -361,6 +434,10 @@ static void set_link(Lane *lane, bool up)
     } else {
         lane->an = AN_ABILITY;
         lane->stats.link_downs++;
+        lane->util_set_left = false;    /* its extension is dropped too */
+        if (lane->pcs) {
+            pcs_rx_link_down(lane->pcs);
+        }
         emit(lane, LANE_EV_LINK_DOWN);
     }
 }
@@ -434,10 +511,18 @@ static void deliver_util(Lane *lane, const PcsUtil *u, PcsUtilForm form)
 {
     LaneUtil lu = {
         .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct, .seq = u->seq,
+        .has_contention = u->has_contention,
+        .psi_permille = u->has_contention ? u->psi_permille : 0,
+        .runnable = u->has_contention ? u->runnable : 0,
         .form = form, .rx_time_ns = lane->now,
     };
 
-    lu.fresh = !lane->peer_util_valid || u->seq != lane->peer_util.seq;
+    /*
+     * A repeat that brings the contention figures a damaged extension hid
+     * (see docs/link-layer.md) counts as new too.
+     */
+    lu.fresh = !lane->peer_util_valid || u->seq != lane->peer_util.seq ||
+               u->has_contention != lane->peer_util.has_contention;
     lane->peer_util = lu;
     lane->peer_util_valid = true;
     lane->stats.rx_util_sets++;
@@ -504,9 +589,13 @@ static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)
     }
 }
 
+/*
+ * cpu, irq, seq, form; from 8 octets on also pressure and runnable (u16
+ * each).  Octets after those are left for later versions.
+ */
 static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
 {
-    PcsUtil u;
+    PcsUtil u = { 0 };
 
     if (len < 4 || p[0] > 100 || p[1] > 100 || p[3] > 1) {
         lane->pcs->cnt.util_errors++;
@@ -515,6 +604,16 @@ static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
     u.cpu_pct = p[0];
     u.irq_pct = p[1];
     u.seq = p[2];
+    if (len >= 8) {
+        u.has_contention = true;
+        u.psi_permille = (uint16_t)(p[4] | p[5] << 8);
+        u.runnable = (uint16_t)(p[6] | p[7] << 8);
+        if (u.psi_permille > PCS_UTIL_MAX_PSI ||
+            u.runnable > PCS_UTIL_MAX_RUNNABLE) {
+            lane->pcs->cnt.util_errors++;
+            return;
+        }
+    }
     lane->pcs->cnt.util_sets++;
     deliver_util(lane, &u, p[3]);
 }
@@ -1054,11 +1153,11 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
                     uint64_t now)
 {
     size_t padded = len < 60 ? 60 : len;
-    bool util;
+    GapUtil gap;
     int ret = 0;
 
     lane->now = now;
-    util = util_due_after_frame(lane);
+    gap = util_in_gap(lane);
     if (len > ETH_MAX_FRAME - ETH_FCS_LEN) {
         lane->stats.tx_dropped_oversize++;
         return -EMSGSIZE;
@@ -1083,20 +1182,37 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             memset(p + LANE_REC_HDR + len, 0, padded - len);
             eth_fcs_append(p + LANE_REC_HDR, padded);
             lane->txq_len += LANE_REC_HDR + padded + ETH_FCS_LEN;
-            if (util) {
+            if (gap == GAP_WHOLE) {
                 send_util(lane);
             }
+            gap = GAP_NONE;     /* booked by send_util() */
         }
     } else {
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
+        size_t with_util = n;
+        bool apart;
 
-        if (util) {
-            n = put_util_cgs(lane, n, &lane->tx_rd);
+        if (gap == GAP_WHOLE) {
+            with_util = put_util_cgs(lane, n, &lane->tx_rd);
+        } else if (gap == GAP_EXT) {
+            with_util = n + pcs_tx_util_ext(&lane->util, lane->cgs + n,
+                                            &lane->tx_rd);
+        } else if (gap == GAP_SET_LEFT) {
+            with_util = put_set_left_cgs(lane, n, &lane->tx_rd);
         }
-        if (!txq_put_cgs(lane, n, false)) {
+        /*
+         * A jumbo frame with the whole contention form in its gap (an
+         * unpaced lane) would be a record longer than receivers before
+         * that form take: the set then follows in a burst of its own, in
+         * the same gap.
+         */
+        apart = with_util > MAX_BURST_CGS;
+        if (!txq_put_cgs(lane, apart ? n : with_util, false)) {
             ret = -EAGAIN;
-        } else if (util) {
-            util_sent(lane);
+            gap = GAP_NONE;
+        } else if (apart) {
+            send_util(lane);
+            gap = GAP_NONE;
         }
     }
     if (ret == -EAGAIN) {
@@ -1107,8 +1223,8 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         lane->stats.tx_octets += len;
         if (lane->cfg.speed_mbps) {
             /*
-             * preamble + frame + FCS + minimum IPG, in octet times; the
-             * utilization set rides in the IPG
+             * preamble + frame + FCS + minimum IPG, in octet times; what
+             * the gap carries of the utilization rides in the IPG
              */
             uint64_t octets = PCS_PREAMBLE_SFD + padded + ETH_FCS_LEN + 12;
             uint64_t start = lane->line_free_at > now ? lane->line_free_at
@@ -1116,6 +1232,20 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
 
             lane->line_free_at = start + octets * 8000 /
                                  lane->cfg.speed_mbps;
+        }
+        if (gap == GAP_WHOLE) {
+            util_sent(lane);
+        } else if (gap == GAP_EXT) {
+            /*
+             * Its set goes with the next frame, or on its own once this
+             * frame's gap is over and the line is quiet.
+             */
+            util_sent(lane);
+            lane->util_left = lane->util;
+            lane->util_set_left = true;
+            lane->util_next_at = lane->line_free_at;
+        } else if (gap == GAP_SET_LEFT) {
+            util_set_left_sent(lane);
         }
     }
     io_check(lane);
@@ -1132,9 +1262,22 @@ void lane_flush(Lane *lane, uint64_t now)
 void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
                    uint64_t now)
 {
+    lane_set_util_contention(lane, cpu_pct, irq_pct, 0, 0, now);
+    lane->util.has_contention = false;
+}
+
+void lane_set_util_contention(Lane *lane, unsigned cpu_pct,
+                              unsigned irq_pct, unsigned psi_permille,
+                              unsigned runnable, uint64_t now)
+{
     lane->now = now;
     lane->util.cpu_pct = cpu_pct > 100 ? 100 : cpu_pct;
     lane->util.irq_pct = irq_pct > 100 ? 100 : irq_pct;
+    lane->util.has_contention = true;
+    lane->util.psi_permille = psi_permille > PCS_UTIL_MAX_PSI ?
+                              PCS_UTIL_MAX_PSI : psi_permille;
+    lane->util.runnable = runnable > PCS_UTIL_MAX_RUNNABLE ?
+                          PCS_UTIL_MAX_RUNNABLE : runnable;
     lane->util.seq++;
     lane->util_cgs_ok = false;
     lane->util_unsent = true;

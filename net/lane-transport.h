@@ -47,10 +47,18 @@
 #define LANE_TAG_HELLO      0x01
 #define LANE_TAG_CG         0x02     /* code groups, u16 each */
 #define LANE_TAG_FRAME      0x03     /* raw: frame with FCS */
-#define LANE_TAG_UTIL       0x04     /* raw: cpu, irq, seq, form */
+/* raw: cpu, irq, seq, form [, pressure u16, runnable u16] */
+#define LANE_TAG_UTIL       0x04
 #define LANE_TAG_CONFIG     0x05     /* raw: config register u16 */
 #define LANE_TAG_SIGNAL     0x06     /* u8: 1 transmitter on, 0 off */
 #define LANE_VERSION        1
+/*
+ * Longest CG record (code groups) that a receiver takes: a largest frame
+ * and a utilization set without contention figures in its gap, plus
+ * slack.  Receivers of version 1 before the contention form allow no
+ * more, so a sender never sends more (see lane_send_frame()).
+ */
+#define LANE_MAX_BURST_CGS  (PCS_FRAME_MAX_CGS(ETH_MAX_FRAME) + 16)
 
 typedef enum LaneRole {
     LANE_ROLE_SERVER,   /* switch slot: listen on path */
@@ -93,6 +101,10 @@ typedef struct LaneUtil {
     uint8_t cpu_pct;
     uint8_t irq_pct;
     uint8_t seq;
+    /* the contention form: CPU pressure 0..1000 and runnable 0..1023 */
+    bool has_contention;
+    uint16_t psi_permille;
+    uint16_t runnable;
     bool fresh;             /* seq differs from the previous report */
     PcsUtilForm form;
     uint64_t rx_time_ns;    /* @now when it was received */
@@ -131,6 +143,7 @@ typedef struct LaneStats {
     uint64_t tx_frames, tx_octets, tx_eagain, tx_dropped_link_down;
     uint64_t tx_dropped_disconnect; /* queued bytes lost on disconnect */
     uint64_t tx_dropped_oversize;
+    /* samples sent; one split across two gaps counts when it starts */
     uint64_t tx_util_sets, tx_config_bursts, tx_ctrl_dropped;
     uint64_t rx_frames, rx_octets, rx_dropped_link_down;
     uint64_t rx_util_sets;
@@ -172,9 +185,20 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
 /* Write queued records now rather than at the next writable event. */
 void lane_flush(Lane *lane, uint64_t now);
 
-/* Set this end's utilization (a new sample: the sequence number steps). */
+/*
+ * Set this end's utilization (a new sample: the sequence number steps).
+ * It goes without contention figures, as before the contention form.
+ */
 void lane_set_util(Lane *lane, unsigned cpu_pct, unsigned irq_pct,
                    uint64_t now);
+/*
+ * The same with the contention figures of the sample: CPU pressure in
+ * permille (above 1000 is sent as 1000) and runnable tasks (above 1023 is
+ * sent as 1023).  It goes in the contention form of the utilization set.
+ */
+void lane_set_util_contention(Lane *lane, unsigned cpu_pct,
+                              unsigned irq_pct, unsigned psi_permille,
+                              unsigned runnable, uint64_t now);
 /*
  * The peer's latest utilization and its age; false if none since the
  * link came up.

@@ -131,186 +131,341 @@ size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
     return p - in;
 }
 
+/*
+ * A data code group flips RD exactly when it is unbalanced, whatever the
+ * RD it is sent at, so RD after a run is RD before it XOR the parity of
+ * its unbalanced code groups.  Four accumulators keep the XORs of
+ * neighbouring octets independent.
+ */
+unsigned pcs_data_rd_scalar(const uint8_t *in, size_t n, unsigned rd)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    size_t i = 0;
+
+    for (; i + 4 <= n; i += 4) {
+        a ^= pcs_enc_data[0][in[i]];
+        b ^= pcs_enc_data[0][in[i + 1]];
+        c ^= pcs_enc_data[0][in[i + 2]];
+        d ^= pcs_enc_data[0][in[i + 3]];
+    }
+    for (; i < n; i++) {
+        a ^= pcs_enc_data[0][in[i]];
+    }
+    return rd ^ (((a ^ b ^ c ^ d) & PCS_ENC_FLIP) ? 1 : 0);
+}
+
 #ifdef PCS_SIMD_AVX2
 #define AVX2_FN __attribute__((target("avx2")))
-#define B2(v) _mm256_broadcastsi128_si256(v)
+#define AVX2_INLINE static inline AVX2_FN __attribute__((always_inline))
 
-/* 32-entry look-up of x in 0..31; @sel4 has bit 4 of x in bit 7 */
-static inline AVX2_FN __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i x,
-                                         __m256i sel4)
+/*
+ * The AVX2 kernels, 32 octets or code groups per step.
+ *
+ * Running disparity never waits for a look-up: each code group's
+ * "unbalanced" bit comes from the tables whatever the RD (pcs_simd_* in
+ * pcs-codec.h), movemask takes the 32 bits to a general register, and a
+ * prefix XOR there gives the RD before each code group.  The encoder
+ * turns those bits back into byte masks that pick the RD column; the
+ * decoder needs them only in the general register, where it picks
+ * "valid at RD-" or "valid at RD+" per code group.
+ *
+ * Each loop does the part that needs no RD for the next 32 (loads,
+ * look-ups, the movemask) before the part that needs RD for the current
+ * 32, so that the long chain through the general registers of one step
+ * overlaps the work of the next.  All work is within 128-bit lanes but
+ * the loads and stores: lane-crossing shuffles cost several times more on
+ * some AMD cores (Zen 1 runs each 256-bit operation as two 128-bit
+ * halves, vperm2i128 takes three cycles).
+ *
+ * The constants are hidden from the compiler (OPAQUE) once at the start:
+ * it would otherwise rebuild them inside the loops with broadcasts that
+ * cost as much as the work.
+ */
+#define OPAQUE(v) __asm__("" : "+x"(v))
+
+AVX2_INLINE __m256i tab16_avx2(const uint8_t *t)
 {
-    return _mm256_blendv_epi8(_mm256_shuffle_epi8(lo, x),
-                              _mm256_shuffle_epi8(hi, x), sel4);
+    __m256i v = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128((const __m128i *)t));
+
+    OPAQUE(v);
+    return v;
+}
+
+AVX2_INLINE __m256i bcast8_avx2(int c)
+{
+    __m256i v = _mm256_set1_epi8((char)c);
+
+    OPAQUE(v);
+    return v;
+}
+
+/* A 32-entry look-up of x given ix = x + 0x70 and ixh = ix ^ 0x80 */
+AVX2_INLINE __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i ix,
+                               __m256i ixh)
+{
+    /* bit 7 of ix is set for x >= 16, and pshufb gives 0 there */
+    return _mm256_or_si256(_mm256_shuffle_epi8(lo, ix),
+                           _mm256_shuffle_epi8(hi, ixh));
 }
 
 /*
- * Encode 32 data octets at running disparity @rd into their 6b and 4b
- * sub-blocks; returns RD after them.  *prefix gets, per octet in bit 4,
- * the parity of the flips up to and including it (the decoder needs it to
- * find RD at a mismatch).  Byte shifts are per 128-bit lane in AVX2, so
- * the low lane's total flip parity is carried into the high lane.
+ * RD before each of 32 code groups (bit i for code group i) given which
+ * of them are unbalanced and *rdm, all ones at RD+; steps *rdm past them.
  */
-static inline AVX2_FN __attribute__((always_inline))
-unsigned enc32(__m256i v, __m256i *c6_out, __m256i *c4_out, unsigned rd,
-               __m256i *prefix)
+static inline uint32_t rd_before32(uint32_t flips, uint32_t *rdm)
 {
-    const __m256i c6lo = B2(_mm_setr_epi8(0x27, 0x1d, 0x2d, 0x31, 0x35,
-                                          0x29, 0x19, 0x38, 0x39, 0x25,
-                                          0x15, 0x34, 0x0d, 0x2c, 0x1c,
-                                          0x17));
-    const __m256i c6hi = B2(_mm_setr_epi8(0x1b, 0x23, 0x13, 0x32, 0x0b,
-                                          0x2a, 0x1a, 0x3a, 0x33, 0x26,
-                                          0x16, 0x36, 0x0e, 0x2e, 0x1e,
-                                          0x2b));
-    /*
-     * 5b/6b flags laid out for blendv and masks: 0x80 complement at RD+,
-     * 0x10 unbalanced, 0x02 A7 at RD-, 0x04 A7 at RD+.
-     */
-    const __m256i f6lo = B2(_mm_setr_epi8(-112, -112, -112, 0, -112, 0, 0,
-                                          -128, -112, 0, 0, 4, 0, 4, 4,
-                                          -112));
-    const __m256i f6hi = B2(_mm_setr_epi8(-112, 2, 2, 0, 2, 0, 0, -112,
-                                          -112, 0, 0, -112, 0, -112, -112,
-                                          -112));
-    const __m256i c4t = B2(_mm_setr_epi8(0xb, 0x9, 0x5, 0xc, 0xd, 0xa, 0x6,
-                                         0xe, 0, 0, 0, 0, 0, 0, 0, 0));
-    /* 3b/4b flags: 0x0f complement at RD+, 0x10 unbalanced, 0x80 y = 7 */
-    const __m256i f4t = B2(_mm_setr_epi8(0x1f, 0, 0, 0x0f, 0x1f, 0, 0,
-                                         -97, 0, 0, 0, 0, 0, 0, 0, 0));
-    const __m256i bit4 = _mm256_set1_epi8(0x10);
-    __m256i x = _mm256_and_si256(v, _mm256_set1_epi8(0x1f));
-    __m256i y = _mm256_and_si256(_mm256_srli_epi16(v, 5),
-                                 _mm256_set1_epi8(7));
-    __m256i sel4 = _mm256_slli_epi16(x, 3);
-    __m256i c6 = lut32_avx2(c6lo, c6hi, x, sel4);
-    __m256i f6 = lut32_avx2(f6lo, f6hi, x, sel4);
-    __m256i c4 = _mm256_shuffle_epi8(c4t, y);
-    __m256i f4 = _mm256_shuffle_epi8(f4t, y);
-    __m256i p = _mm256_and_si256(_mm256_xor_si256(f6, f4), bit4);
-    __m256i carry, before, rdm, rd6m, a7;
+    uint32_t p = flips, before;
 
-    /* inclusive prefix XOR of the flips (bit 4 of each octet) */
-    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 1));
-    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 2));
-    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 4));
-    p = _mm256_xor_si256(p, _mm256_slli_si256(p, 8));
-    carry = _mm256_permute2x128_si256(p, p, 0x08);  /* [0, low lane] */
-    p = _mm256_xor_si256(p, _mm256_shuffle_epi8(carry,
-                                                _mm256_set1_epi8(15)));
-    *prefix = p;
-    carry = _mm256_permute2x128_si256(p, p, 0x08);
-    before = _mm256_xor_si256(_mm256_alignr_epi8(p, carry, 15),
-                              _mm256_set1_epi8(rd << 4));
-    rdm = _mm256_cmpeq_epi8(before, bit4);
-    c6 = _mm256_blendv_epi8(c6, _mm256_xor_si256(c6, _mm256_set1_epi8(0x3f)),
-                            _mm256_and_si256(f6, rdm));
-    rd6m = _mm256_cmpeq_epi8(_mm256_xor_si256(before,
-                                              _mm256_and_si256(f6, bit4)),
-                             bit4);
-    a7 = _mm256_and_si256(f6, _mm256_blendv_epi8(_mm256_set1_epi8(2),
-                                                 _mm256_set1_epi8(4), rd6m));
-    a7 = _mm256_and_si256(_mm256_cmpgt_epi8(a7, _mm256_setzero_si256()), f4);
-    c4 = _mm256_blendv_epi8(c4, _mm256_set1_epi8(0x7), a7);
-    c4 = _mm256_xor_si256(c4, _mm256_and_si256(
-             _mm256_and_si256(f4, rd6m), _mm256_set1_epi8(0xf)));
-    *c6_out = c6;
-    *c4_out = c4;
-    return rd ^ ((unsigned)_mm256_movemask_epi8(_mm256_slli_epi16(p, 3)) >>
-                 31);
+    p ^= p << 1;
+    p ^= p << 2;
+    p ^= p << 4;
+    p ^= p << 8;
+    p ^= p << 16;
+    before = p ^ flips ^ *rdm;
+    *rdm ^= (uint32_t)-(p >> 31);
+    return before;
+}
+
+typedef struct EncK {
+    __m256i e6[4], e4[2], x5, off, hib, y3, c09, c3f, c0f, spread, bit;
+    __m256i weights;
+} EncK;
+
+static AVX2_FN void enc_consts_avx2(EncK *k)
+{
+    for (unsigned j = 0; j < 4; j++) {
+        k->e6[j] = tab16_avx2(pcs_simd_enc6[j]);
+    }
+    k->e4[0] = tab16_avx2(pcs_simd_enc4[0]);
+    k->e4[1] = tab16_avx2(pcs_simd_enc4[1]);
+    k->x5 = bcast8_avx2(0x1f);
+    k->off = bcast8_avx2(0x70);
+    k->hib = bcast8_avx2(0x80);
+    k->y3 = bcast8_avx2(7);
+    k->c09 = bcast8_avx2(9);
+    k->c3f = bcast8_avx2(0x3f);
+    k->c0f = bcast8_avx2(0x0f);
+    /* bytes 0-7 take bits 0-7 of a word, and so on */
+    k->spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0,
+                                 1, 1, 1, 1, 1, 1, 1, 1,
+                                 2, 2, 2, 2, 2, 2, 2, 2,
+                                 3, 3, 3, 3, 3, 3, 3, 3);
+    k->bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    /* bytes (4b, 6b) to the 16-bit code group 4b + 16 * 6b */
+    k->weights = _mm256_set1_epi16(0x1001);
+    OPAQUE(k->spread);
+    OPAQUE(k->bit);
+    OPAQUE(k->weights);
+}
+
+/* The part of encoding 32 octets that needs no RD. */
+typedef struct Enc32 {
+    __m256i ix, ixh, y, c6n, c4n;
+    uint32_t flips;
+} Enc32;
+
+AVX2_INLINE void enc32_front_avx2(const uint8_t *in, const EncK *k,
+                                  Enc32 *e)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)in);
+
+    e->ix = _mm256_add_epi8(_mm256_and_si256(v, k->x5), k->off);
+    e->ixh = _mm256_xor_si256(e->ix, k->hib);
+    e->y = _mm256_and_si256(_mm256_srli_epi16(v, 5), k->y3);
+    /* bit 7 of both: unbalanced */
+    e->c6n = lut32_avx2(k->e6[0], k->e6[1], e->ix, e->ixh);
+    e->c4n = _mm256_shuffle_epi8(k->e4[0], e->y);
+    e->flips = _mm256_movemask_epi8(_mm256_xor_si256(e->c6n, e->c4n));
+}
+
+/* The rest of encoding 32 octets, given the RD before each (bit i). */
+AVX2_INLINE void enc32_back_avx2(const Enc32 *e, uint32_t before,
+                                 const EncK *k, uint16_t *out)
+{
+    __m256i c6p, c4p, rm, c6, c4, a7, lo, hi;
+
+    c6p = lut32_avx2(k->e6[2], k->e6[3], e->ix, e->ixh);
+    c4p = _mm256_shuffle_epi8(k->e4[1], e->y);
+    /* RD before each octet as byte masks, all ones at RD+ */
+    rm = _mm256_shuffle_epi8(_mm256_set1_epi32((int)before), k->spread);
+    rm = _mm256_cmpeq_epi8(_mm256_and_si256(rm, k->bit), k->bit);
+    c6 = _mm256_blendv_epi8(e->c6n, c6p, rm);
+    /* bit 7: RD after the 6b sub-block */
+    c4 = _mm256_blendv_epi8(e->c4n, c4p, _mm256_xor_si256(rm, c6));
+    /* bit 6 of both: the alternate D.x.7, moved to bit 7 */
+    a7 = _mm256_and_si256(c6, c4);
+    a7 = _mm256_add_epi8(a7, a7);
+    c4 = _mm256_blendv_epi8(c4, _mm256_xor_si256(c4, k->c09), a7);
+    c6 = _mm256_and_si256(c6, k->c3f);
+    c4 = _mm256_and_si256(c4, k->c0f);
+    /* code groups 0-7 and 16-23, then 8-15 and 24-31 */
+    lo = _mm256_maddubs_epi16(_mm256_unpacklo_epi8(c4, c6), k->weights);
+    hi = _mm256_maddubs_epi16(_mm256_unpackhi_epi8(c4, c6), k->weights);
+    _mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(lo));
+    _mm_storeu_si128((__m128i *)(out + 8), _mm256_castsi256_si128(hi));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm256_extracti128_si256(lo, 1));
+    _mm_storeu_si128((__m128i *)(out + 24), _mm256_extracti128_si256(hi, 1));
 }
 
 static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
                                 unsigned *rd)
 {
+    uint32_t rdm = -(uint32_t)*rd, before;
     size_t i = 0;
-    unsigned r = *rd;
-    __m256i p, c6, c4, lo, hi, l8;
+    Enc32 a, b;
+    EncK k;
 
-    for (; i + 32 <= n; i += 32) {
-        r = enc32(_mm256_loadu_si256((const __m256i *)(in + i)), &c6, &c4,
-                  r, &p);
-        lo = _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi16(c6, 4),
-                                              _mm256_set1_epi8((char)0xf0)),
-                             c4);
-        hi = _mm256_and_si256(_mm256_srli_epi16(c6, 4), _mm256_set1_epi8(3));
-        l8 = _mm256_unpacklo_epi8(lo, hi);      /* 0-7, 16-23 */
-        hi = _mm256_unpackhi_epi8(lo, hi);      /* 8-15, 24-31 */
-        _mm256_storeu_si256((__m256i *)(out + i),
-                            _mm256_permute2x128_si256(l8, hi, 0x20));
-        _mm256_storeu_si256((__m256i *)(out + i + 16),
-                            _mm256_permute2x128_si256(l8, hi, 0x31));
+    if (n < 32) {
+        pcs_encode_data_scalar(in, n, out, rd);
+        return;
     }
-    *rd = r;
+    enc_consts_avx2(&k);
+    /* two blocks a step, in turn a and b, so that neither is copied */
+    enc32_front_avx2(in, &k, &a);
+    for (; i + 64 <= n; i += 64) {
+        before = rd_before32(a.flips, &rdm);
+        enc32_front_avx2(in + i + 32, &k, &b);
+        enc32_back_avx2(&a, before, &k, out + i);
+        before = rd_before32(b.flips, &rdm);
+        if (i + 96 <= n) {
+            enc32_front_avx2(in + i + 64, &k, &a);
+        }
+        enc32_back_avx2(&b, before, &k, out + i + 32);
+    }
+    if (i + 32 <= n) {
+        /* a holds the last block */
+        enc32_back_avx2(&a, rd_before32(a.flips, &rdm), &k, out + i);
+        i += 32;
+    }
+    *rd = rdm & 1;
     pcs_encode_data_scalar(in + i, n - i, out + i, rd);
 }
 
+static AVX2_FN unsigned data_rd_avx2(const uint8_t *in, size_t n,
+                                     unsigned rd)
+{
+    uint32_t flips = 0;
+    size_t i = 0;
+    Enc32 e;
+    EncK k;
+
+    if (n >= 32) {
+        enc_consts_avx2(&k);
+    }
+    for (; i + 32 <= n; i += 32) {
+        enc32_front_avx2(in + i, &k, &e);
+        flips ^= e.flips;
+    }
+    return pcs_data_rd_scalar(in + i, n - i,
+                              rd ^ (__builtin_popcount(flips) & 1));
+}
+
+typedef struct DecK {
+    __m256i d6[4], d4[5], low4, x5, off, hib, c40;
+} DecK;
+
+/* The part of decoding 32 code groups that needs no RD. */
+typedef struct Dec32 {
+    uint32_t flips;     /* unbalanced */
+    uint32_t ok_neg;    /* valid data at RD- */
+    uint32_t ok_pos;    /* valid data at RD+ */
+} Dec32;
+
 /*
- * Decode 32 code groups by looking up their sub-blocks as if they were
- * valid data, then re-encoding: where the result differs, the code group
- * was special, invalid or in the wrong disparity column.
+ * Decode 32 code groups to @out as if they were valid data, and find
+ * which are valid at either RD (the 6b sub-block at that RD, the 4b one at
+ * the RD after the 6b one in the context its "ei" bits give; see
+ * pcs_simd_dec* in pcs-codec.h).
  */
+AVX2_INLINE void dec32_front_avx2(const uint16_t *in, uint8_t *out,
+                                  const DecK *k, Dec32 *d)
+{
+    /*
+     * Lanes hold code groups 0-7 and 16-23, then 8-15 and 24-31, so that
+     * packing (per lane) puts them in order.
+     */
+    __m256i a = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)in)),
+        _mm_loadu_si128((const __m128i *)(in + 16)), 1);
+    __m256i b = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(in + 8))),
+        _mm_loadu_si128((const __m128i *)(in + 24)), 1);
+    __m256i s6, s4, ix, ixh, p, c4, t, ok;
+
+    /* abcdei, and 64 or more (saturated) for values above 0x3ff */
+    s6 = _mm256_packus_epi16(_mm256_srli_epi16(a, 4),
+                             _mm256_srli_epi16(b, 4));
+    s4 = _mm256_packus_epi16(_mm256_and_si256(a, k->low4),
+                             _mm256_and_si256(b, k->low4));
+    ix = _mm256_add_epi8(_mm256_and_si256(s6, k->x5), k->off);
+    ixh = _mm256_xor_si256(ix, k->hib);
+    /* 64 entries: bit 5 of abcdei, moved to bit 7, picks the half */
+    p = _mm256_blendv_epi8(lut32_avx2(k->d6[0], k->d6[1], ix, ixh),
+                           lut32_avx2(k->d6[2], k->d6[3], ix, ixh),
+                           _mm256_slli_epi16(s6, 2));
+    c4 = _mm256_shuffle_epi8(k->d4[1], s4);
+    _mm256_storeu_si256((__m256i *)out, _mm256_or_si256(
+        _mm256_and_si256(p, k->x5), _mm256_shuffle_epi8(k->d4[0], s4)));
+    /* bit 7 of both: unbalanced */
+    d->flips = _mm256_movemask_epi8(_mm256_xor_si256(p, c4));
+    /*
+     * The contexts the 4b sub-block is valid in and the 6b one gives; none
+     * out of range (bit 7 of the index set: pshufb gives 0).
+     */
+    t = _mm256_and_si256(c4, _mm256_shuffle_epi8(
+        k->d4[2], _mm256_adds_epu8(s6, k->c40)));
+    /* bit 6 valid at RD-, bit 5 at RD+: unbalanced 6b swaps the columns */
+    ok = _mm256_and_si256(p, _mm256_blendv_epi8(
+        _mm256_shuffle_epi8(k->d4[3], t), _mm256_shuffle_epi8(k->d4[4], t),
+        p));
+    ok = _mm256_add_epi8(ok, ok);
+    d->ok_neg = _mm256_movemask_epi8(ok);
+    d->ok_pos = _mm256_movemask_epi8(_mm256_add_epi8(ok, ok));
+}
+
 static AVX2_FN size_t decode_avx2(const uint16_t *in, size_t n,
                                   uint8_t *out, unsigned *rd)
 {
-    const __m256i d6[4] = {
-        B2(_mm_setr_epi8(0, 0, 0, 0, 0, 23, 8, 7, 0, 27, 4, 20, 24, 12, 28,
-                         0)),
-        B2(_mm_setr_epi8(0, 29, 2, 18, 31, 10, 26, 15, 0, 6, 22, 16, 14, 1,
-                         30, 0)),
-        B2(_mm_setr_epi8(0, 30, 1, 17, 16, 9, 25, 0, 15, 5, 21, 31, 13, 2,
-                         29, 0)),
-        B2(_mm_setr_epi8(0, 3, 19, 24, 11, 4, 27, 0, 7, 8, 23, 0, 0, 0, 0,
-                         0)),
-    };
-    const __m256i d4 = B2(_mm_setr_epi8(0, 7, 4, 3, 0, 2, 6, 7, 7, 1, 5, 0,
-                                        3, 4, 7, 0));
-    const __m256i low4 = _mm256_set1_epi16(0xf);
-    unsigned r = *rd;
+    uint32_t rdm = -(uint32_t)*rd;
     size_t i = 0;
+    Dec32 d, next;
+    DecK k;
 
-    for (; i + 32 <= n; i += 32) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(in + i));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(in + i + 16));
-        /* packus interleaves the lanes: 0xD8 puts the octets in order */
-        __m256i s6r = _mm256_permute4x64_epi64(
-            _mm256_packus_epi16(_mm256_srli_epi16(a, 4),
-                                _mm256_srli_epi16(b, 4)), 0xD8);
-        __m256i s4 = _mm256_permute4x64_epi64(
-            _mm256_packus_epi16(_mm256_and_si256(a, low4),
-                                _mm256_and_si256(b, low4)), 0xD8);
-        __m256i s6 = _mm256_and_si256(s6r, _mm256_set1_epi8(0x3f));
-        __m256i sel4 = _mm256_slli_epi16(s6, 3);    /* bit 4 -> bit 7 */
-        __m256i sel5 = _mm256_slli_epi16(s6, 2);    /* bit 5 -> bit 7 */
-        __m256i x, octets, p, eq, c6, c4;
-        unsigned r2, mask;
-
-        /* 64 entries: four 16-entry tables picked by bits 4 and 5 */
-        x = _mm256_blendv_epi8(
-            _mm256_blendv_epi8(_mm256_shuffle_epi8(d6[0], s6),
-                               _mm256_shuffle_epi8(d6[1], s6), sel4),
-            _mm256_blendv_epi8(_mm256_shuffle_epi8(d6[2], s6),
-                               _mm256_shuffle_epi8(d6[3], s6), sel4),
-            sel5);
-        octets = _mm256_or_si256(x, _mm256_and_si256(
-                     _mm256_slli_epi16(_mm256_shuffle_epi8(d4, s4), 5),
-                     _mm256_set1_epi8((char)0xe0)));
-        _mm256_storeu_si256((__m256i *)(out + i), octets);
-        r2 = enc32(octets, &c6, &c4, r, &p);
-        /* s6r is >= 64 where the input was out of range: no match */
-        eq = _mm256_and_si256(_mm256_cmpeq_epi8(s6r, c6),
-                              _mm256_cmpeq_epi8(s4, c4));
-        mask = ~(unsigned)_mm256_movemask_epi8(eq);
-        if (mask) {
-            uint8_t pre[32];
-            unsigned k = __builtin_ctz(mask);
-
-            _mm256_storeu_si256((__m256i *)pre, p);
-            *rd = k ? r ^ (pre[k - 1] >> 4) : r;
-            return i + k;
-        }
-        r = r2;
+    if (n < 32) {
+        return pcs_decode_data_scalar(in, n, out, rd);
     }
-    *rd = r;
+    for (unsigned j = 0; j < 4; j++) {
+        k.d6[j] = tab16_avx2(pcs_simd_dec6[j]);
+    }
+    for (unsigned j = 0; j < 5; j++) {
+        k.d4[j] = tab16_avx2(pcs_simd_dec4[j]);
+    }
+    k.low4 = _mm256_set1_epi16(0xf);
+    OPAQUE(k.low4);
+    k.x5 = bcast8_avx2(0x1f);
+    k.off = bcast8_avx2(0x70);
+    k.hib = bcast8_avx2(0x80);
+    k.c40 = bcast8_avx2(0x40);
+
+    dec32_front_avx2(in, out, &k, &next);
+    for (; i + 32 <= n; i += 32) {
+        uint32_t before, bad;
+
+        d = next;
+        before = rd_before32(d.flips, &rdm);
+        if (i + 64 <= n) {
+            dec32_front_avx2(in + i + 32, out + i + 32, &k, &next);
+        }
+        bad = ~((d.ok_neg & ~before) | (d.ok_pos & before));
+        if (bad) {
+            unsigned j = __builtin_ctz(bad);
+
+            *rd = (before >> j) & 1;
+            return i + j;
+        }
+    }
+    *rd = rdm & 1;
     return i + pcs_decode_data_scalar(in + i, n - i, out + i, rd);
 }
 
@@ -361,6 +516,17 @@ size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
     }
 #endif
     return pcs_decode_data_scalar(in, n, out, rd);
+}
+
+unsigned pcs_data_rd(const uint8_t *in, size_t n, unsigned rd)
+{
+#ifdef PCS_SIMD_AVX2
+    switch (simd_level()) {
+    case 2:
+        return data_rd_avx2(in, n, rd);
+    }
+#endif
+    return pcs_data_rd_scalar(in, n, rd);
 }
 
 bool pcs_is_valid_k(uint8_t octet)

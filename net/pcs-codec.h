@@ -80,6 +80,36 @@ extern const uint16_t pcs_dec_tab[1024];
 extern const uint64_t pcs_enc_bulk[256];
 extern const uint64_t pcs_dec_bulk[1024];
 
+/*
+ * 16-entry byte tables of the AVX2 kernels, one pshufb look-up each (x is
+ * an octet's low five bits, y its high three; a code group is abcdei fghj,
+ * its 6b sub-block abcdei with 'a' in bit 5, its 4b sub-block fghj).
+ *
+ * pcs_simd_enc6[rd * 2 + x / 16][x % 16]: the 6b sub-block at RD @rd in
+ * bits 0-5, bit 6 set if the 4b sub-block takes the alternate D.x.7 when
+ * y is 7, bit 7 set if the 6b sub-block is unbalanced.
+ * pcs_simd_enc4[rd6][y]: the 4b sub-block at RD @rd6 (after the 6b one)
+ * in bits 0-3 (primary D.x.7; the alternate is that XOR 9), bit 6 set if
+ * y is 7, bit 7 set if unbalanced.
+ *
+ * pcs_simd_dec6[abcdei / 16][abcdei % 16]: x in bits 0-4, bit 6 set if it
+ * is a data 6b sub-block at RD-, bit 5 at RD+, bit 7 set if unbalanced.
+ * pcs_simd_dec4[0][fghj]: y << 5.  pcs_simd_dec4[1][fghj]: bit 7 set if
+ * unbalanced, bits 0-3 the contexts it is valid in: bit 0 at RD- after the
+ * 6b sub-block unless ei is 11, bit 1 at RD- if ei is 11, bit 2 at RD+
+ * unless ei is 00, bit 3 at RD+ if ei is 00 (the alternate D.x.7 avoids
+ * runs of five equal bits across "ei fghj").  pcs_simd_dec4[2][cdei]: the
+ * contexts a 6b sub-block ending in those bits selects, one for each RD
+ * after it, in the same layout.  pcs_simd_dec4[3][t], t the AND of the
+ * two: bit 6 set if the 4b sub-block is valid at RD- after the 6b one,
+ * bit 5 at RD+; pcs_simd_dec4[4][t] the same with RD- and RD+ swapped (for
+ * unbalanced 6b sub-blocks, which end at the other RD than they start).
+ */
+extern const uint8_t pcs_simd_enc6[4][16];
+extern const uint8_t pcs_simd_enc4[2][16];
+extern const uint8_t pcs_simd_dec6[4][16];
+extern const uint8_t pcs_simd_dec4[5][16];
+
 /* Result flags of pcs_decode(). */
 #define PCS_CG_K         0x0100u  /* special code group */
 #define PCS_CG_INVALID   0x0200u  /* in neither column */
@@ -151,11 +181,22 @@ void pcs_encode_data(const uint8_t *in, size_t n, uint16_t *out,
 size_t pcs_decode_data(const uint16_t *in, size_t n, uint8_t *out,
                        unsigned *rd);
 
-/* The portable implementations of the two above (for tests). */
+/*
+ * Running disparity after @n data octets encoded from @rd, computed
+ * without producing their code groups: what pcs_encode_data() would leave
+ * in *rd.  With it, a run of data octets can be carried with the RD it
+ * starts at and the RD after it, and its code groups materialised only
+ * when something observes them: pcs_encode_data() from the starting RD
+ * gives, bit for bit, the code groups the full encoder would have sent.
+ */
+unsigned pcs_data_rd(const uint8_t *in, size_t n, unsigned rd);
+
+/* The portable implementations of the three above (for tests). */
 void pcs_encode_data_scalar(const uint8_t *in, size_t n, uint16_t *out,
                             unsigned *rd);
 size_t pcs_decode_data_scalar(const uint16_t *in, size_t n, uint8_t *out,
                               unsigned *rd);
+unsigned pcs_data_rd_scalar(const uint8_t *in, size_t n, unsigned rd);
 
 /*
  * Use at most this SIMD level in the bulk functions (0 portable, 2 AVX2;

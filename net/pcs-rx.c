@@ -36,12 +36,31 @@ void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque)
     rx->state = RXS_LINK_FAILED;
 }
 
+/*
+ * A good extension waiting for its set will not get it: drop it, counted
+ * (not as an error: its set may have been lost to one counted elsewhere).
+ */
+static void util_ext_drop(PcsRx *rx)
+{
+    if (rx->util_ext_pending) {
+        rx->util_ext_pending = false;
+        rx->cnt.util_ext_dropped++;
+    }
+}
+
+/*
+ * A set or extension half received: count it, forget what was collected.
+ * A set cut short was most likely the one a pending extension waits for.
+ */
 static void util_abort(PcsRx *rx)
 {
     if (rx->util_pos > 0) {
         rx->cnt.util_errors++;
-        rx->util_pos = 0;
+        if (!rx->util_ext) {
+            util_ext_drop(rx);
+        }
     }
+    rx->util_pos = 0;
 }
 
 static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
@@ -52,17 +71,81 @@ static void util_deliver(PcsRx *rx, const PcsUtil *u, PcsUtilForm form)
     }
 }
 
+/* Six collected symbols of the extension: it waits for its set. */
+static void util_ext_done(PcsRx *rx, uint32_t bits)
+{
+    uint16_t psi = bits >> 20;
+
+    /* reserved bits, and a pressure above 1000 permille: never trusted */
+    if ((bits & 0x300) || psi > PCS_UTIL_MAX_PSI) {
+        rx->cnt.util_errors++;
+        return;
+    }
+    rx->util_ext_pending = true;
+    rx->util_ext_psi = psi;
+    rx->util_ext_runnable = (bits >> 10) & 1023;
+    rx->util_ext_check = bits & 0xff;
+}
+
+/*
+ * Six collected symbols of a set: the sample, with the contention figures
+ * of the pending extension if that extension's check value matches it.
+ */
+static void util_set_done(PcsRx *rx, uint32_t bits)
+{
+    PcsUtil u = {
+        .cpu_pct = bits >> 23,
+        .irq_pct = (bits >> 16) & 127,
+        .seq = (bits >> 8) & 255,
+    };
+    unsigned rd;
+
+    if ((bits & 0xc0) || u.cpu_pct > 100 || u.irq_pct > 100 ||
+        (pcs_util_check(&u) & 63) != (bits & 63)) {
+        rx->cnt.util_errors++;
+        util_ext_drop(rx);
+        return;
+    }
+    if (rx->util_ext_pending) {
+        PcsUtil c = u;
+
+        c.has_contention = true;
+        c.psi_permille = rx->util_ext_psi;
+        c.runnable = rx->util_ext_runnable;
+        if (pcs_util_cont_check(&c) == rx->util_ext_check) {
+            rx->util_ext_pending = false;
+            u = c;
+        } else {
+            /* not its set: the set goes as a sample without figures */
+            util_ext_drop(rx);
+        }
+    }
+    /* from RD+ the idle form is /I1/ and then the same as from RD- */
+    rd = PCS_RD_NEG;
+    rx->util_cache_len = pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache,
+                                     &rd);
+    rd = PCS_RD_POS;
+    pcs_tx_idle(rx->util_cache_pos, &rd);
+    memcpy(rx->util_cache_pos + 2, rx->util_cache,
+           rx->util_cache_len * sizeof(rx->util_cache[0]));
+    rx->util_cache_valid = true;
+    rx->util_cached = u;
+    util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
+}
+
 /* The data octet of an idle ordered set K28.5 Dx.y. */
 static void idle_data(PcsRx *rx, uint8_t octet)
 {
     rx->cfg_count = 0;
-    if (octet == pcs_util_marker) {
+    if (octet == pcs_util_marker || octet == pcs_util_cont_marker) {
         util_abort(rx);
+        if (octet == pcs_util_cont_marker) {
+            util_ext_drop(rx);      /* superseded */
+        }
+        rx->util_ext = octet == pcs_util_cont_marker;
         rx->util_pos = 1;
     } else if (rx->util_pos > 0) {
         uint8_t sym = pcs_util_symbol[octet];
-
-        unsigned rd;
 
         if (sym == 0xff) {
             util_abort(rx);
@@ -70,29 +153,18 @@ static void idle_data(PcsRx *rx, uint8_t octet)
         }
         rx->util_sym[rx->util_pos++] = sym;
         if (rx->util_pos == 6) {
-            uint32_t bits = (uint32_t)rx->util_sym[1] << 18 |
-                            (uint32_t)rx->util_sym[2] << 12 |
-                            (uint32_t)rx->util_sym[3] << 6 |
-                            rx->util_sym[4];
-            PcsUtil u = {
-                .cpu_pct = (bits >> 17) & 127,
-                .irq_pct = (bits >> 10) & 127,
-                .seq = (bits >> 2) & 255,
-            };
+            uint32_t bits = (uint32_t)rx->util_sym[1] << 24 |
+                            (uint32_t)rx->util_sym[2] << 18 |
+                            (uint32_t)rx->util_sym[3] << 12 |
+                            (uint32_t)rx->util_sym[4] << 6 |
+                            rx->util_sym[5];
 
             rx->util_pos = 0;
-            if ((bits & 3) || u.cpu_pct > 100 || u.irq_pct > 100 ||
-                (pcs_util_check(&u) & 63) != rx->util_sym[5]) {
-                rx->cnt.util_errors++;
-                return;
+            if (rx->util_ext) {
+                util_ext_done(rx, bits);
+            } else {
+                util_set_done(rx, bits);
             }
-            rd = PCS_RD_NEG;
-            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache, &rd);
-            rd = PCS_RD_POS;
-            pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, rx->util_cache_pos, &rd);
-            rx->util_cache_valid = true;
-            rx->util_cached = u;
-            util_deliver(rx, &u, PCS_UTIL_FORM_IDLE);
         }
     }
 }
@@ -155,6 +227,7 @@ static void enter_loss_of_sync(PcsRx *rx)
         rx->cnt.early_ends++;
     }
     util_abort(rx);
+    util_ext_drop(rx);
     rx->cfg_count = 0;
     rx->state = RXS_LINK_FAILED;
     rx->cnt.sync_lost++;
@@ -234,6 +307,40 @@ static bool sync_fsm(PcsRx *rx, unsigned res)
     }
 }
 
+/* K28.0 (four data octets follow) or K28.2 (eight, with contention). */
+static void xutil_start(PcsRx *rx, uint8_t k)
+{
+    util_ext_drop(rx);      /* a set of the other form: not its set */
+    rx->util_pos = 0;
+    rx->util_xlen = k == PCS_K28_2 ? 8 : 4;
+    rx->state = RXS_XUTIL;
+}
+
+/* The expanded form's data octets, ended by K28.4. */
+static void xutil_done(PcsRx *rx)
+{
+    const uint8_t *b = rx->util_sym;
+    PcsUtil u = { .cpu_pct = b[0], .irq_pct = b[1], .seq = b[2] };
+    bool ok;
+
+    if (rx->util_xlen == 8) {
+        u.has_contention = true;
+        u.psi_permille = (uint16_t)(b[3] << 8 | b[4]);
+        u.runnable = (uint16_t)(b[5] << 8 | b[6]);
+        /* reserved bits are the high six of each figure's first octet */
+        ok = !(b[3] & 0xfc) && !(b[5] & 0xfc) &&
+             u.psi_permille <= PCS_UTIL_MAX_PSI &&
+             pcs_util_cont_check(&u) == b[7];
+    } else {
+        ok = pcs_util_check(&u) == b[3];
+    }
+    if (!ok || u.cpu_pct > 100 || u.irq_pct > 100) {
+        rx->cnt.util_errors++;
+        return;
+    }
+    util_deliver(rx, &u, PCS_UTIL_FORM_EXPANDED);
+}
+
 static void rx_one(PcsRx *rx, uint16_t cg)
 {
     unsigned res = pcs_decode(cg, &rx->rd);
@@ -263,7 +370,9 @@ static void rx_one(PcsRx *rx, uint16_t cg)
         break;
     case RXS_K:
         if (is_data && (octet == PCS_D(21, 5) || octet == PCS_D(2, 2))) {
+            /* the peer negotiates: no set is coming on this link */
             util_abort(rx);
+            util_ext_drop(rx);
             rx->cfg_c2 = octet == PCS_D(2, 2);
             rx->state = RXS_CB;
         } else if (is_data) {
@@ -295,10 +404,10 @@ static void rx_one(PcsRx *rx, uint16_t cg)
             rx->state = RXS_K;
         } else if (rx->state == RXS_EPD_R && is_k && octet == PCS_K23_7) {
             break;      /* /T/R/R/ */
-        } else if (is_k && even && octet == PCS_K28_0) {
+        } else if (is_k && even &&
+                   (octet == PCS_K28_0 || octet == PCS_K28_2)) {
             /* the expanded utilization set right after a frame */
-            rx->util_pos = 0;
-            rx->state = RXS_XUTIL;
+            xutil_start(rx, octet);
         } else {
             rx->cnt.rx_invalid++;
             rx->state = RXS_WAIT_FOR_K;
@@ -313,10 +422,10 @@ static void rx_one(PcsRx *rx, uint16_t cg)
             rx->frame_len = 0;
             rx->frame_bad = false;
             rx->state = RXS_RECEIVE;
-        } else if (is_k && even && octet == PCS_K28_0) {
+        } else if (is_k && even &&
+                   (octet == PCS_K28_0 || octet == PCS_K28_2)) {
             util_abort(rx);
-            rx->util_pos = 0;
-            rx->state = RXS_XUTIL;
+            xutil_start(rx, octet);
         } else {
             util_abort(rx);
             rx->cnt.false_carriers++;
@@ -358,23 +467,13 @@ static void rx_one(PcsRx *rx, uint16_t cg)
         }
         break;
     case RXS_XUTIL:
-        if (rx->util_pos < 4 && is_data) {
+        if (rx->util_pos < rx->util_xlen && is_data) {
             rx->util_sym[rx->util_pos++] = octet;
-        } else if (rx->util_pos == 4 && is_k && octet == PCS_K28_4) {
-            PcsUtil u = {
-                .cpu_pct = rx->util_sym[0],
-                .irq_pct = rx->util_sym[1],
-                .seq = rx->util_sym[2],
-            };
-
+        } else if (rx->util_pos == rx->util_xlen && is_k &&
+                   octet == PCS_K28_4) {
             rx->util_pos = 0;
             rx->state = RXS_EXPECT_K;
-            if (u.cpu_pct > 100 || u.irq_pct > 100 ||
-                pcs_util_check(&u) != rx->util_sym[3]) {
-                rx->cnt.util_errors++;
-            } else {
-                util_deliver(rx, &u, PCS_UTIL_FORM_EXPANDED);
-            }
+            xutil_done(rx);
         } else {
             rx->util_pos = 0;
             rx->cnt.util_errors++;
@@ -394,11 +493,11 @@ static void rx_one(PcsRx *rx, uint16_t cg)
 static size_t util_repeat(PcsRx *rx, const uint16_t *cgs, size_t n)
 {
     const uint16_t *want = rx->rd ? rx->util_cache_pos : rx->util_cache;
-    size_t len = rx->rd ? PCS_UTIL_IDLE_CGS + 2 : PCS_UTIL_IDLE_CGS;
+    size_t len = rx->util_cache_len + (rx->rd ? 2 : 0);
 
     if (!rx->util_cache_valid || n < len ||
         rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
-        rx->util_pos != 0 ||
+        rx->util_pos != 0 || rx->util_ext_pending ||
         (rx->state != RXS_IDLE_D && rx->state != RXS_EPD_R &&
          rx->state != RXS_EXPECT_K) ||
         memcmp(cgs, want, len * sizeof(*cgs)) != 0) {
@@ -457,7 +556,8 @@ void pcs_rx_gap(PcsRx *rx)
         /*
          * In sync, at an even position, where K28.5 is expected: idles
          * only end in IDLE_D at RD- (/I1/ and /I2/ both leave it
-         * negative) and clear the configuration match.
+         * negative) and clear the configuration match; a pending
+         * contention extension stays pending.
          */
         rx->rd = PCS_RD_NEG;
         rx->state = RXS_IDLE_D;
@@ -478,4 +578,9 @@ void pcs_rx_signal_lost(PcsRx *rx)
 {
     enter_loss_of_sync(rx);
     rx->rx_even = false;
+}
+
+void pcs_rx_link_down(PcsRx *rx)
+{
+    util_ext_drop(rx);
 }

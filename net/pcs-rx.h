@@ -59,12 +59,27 @@ typedef struct PcsRxCounters {
     uint64_t rx_invalid;
     uint64_t config_sets;      /* /C1/ /C2/ received */
     uint64_t util_sets;        /* utilization ordered sets accepted */
-    uint64_t util_errors;      /* broken or failing the check value */
+    /*
+     * a set or contention extension broken, cut short, failing its check
+     * value or claiming impossible figures
+     */
+    uint64_t util_errors;
+    /*
+     * a good contention extension dropped without its set: another
+     * extension came first, the next set did not match it (its own set
+     * was lost, or one of the two was damaged past its own check), or sync
+     * was lost, the link went down or configuration sets came between
+     */
+    uint64_t util_ext_dropped;
 } PcsRxCounters;
 
 typedef struct PcsRxOps {
     /* A frame with a good FCS, FCS stripped (padding kept). */
     void (*frame)(void *opaque, const uint8_t *frame, size_t len);
+    /*
+     * A good utilization set; u->has_contention: it came in the contention
+     * form (never with figures out of range).
+     */
     void (*util)(void *opaque, const PcsUtil *u, PcsUtilForm form);
     /*
      * Three consecutive identical configuration registers (clause 37
@@ -85,8 +100,18 @@ typedef struct PcsRx {
     int state;             /* receive state, private */
     bool frame_bad;
     size_t frame_len;      /* octets after /S/, preamble included */
-    unsigned util_pos;     /* idle form: symbols collected so far */
-    uint8_t util_sym[6];
+    unsigned util_pos;     /* symbols (octets) collected so far */
+    bool util_ext;         /* idle form: collecting the extension */
+    unsigned util_xlen;    /* expanded form: data octets expected */
+    uint8_t util_sym[8];
+    /*
+     * A contention extension received whole and good, pending until the
+     * next utilization set, which takes its figures if the check value
+     * matches (frames and idles may come between).
+     */
+    bool util_ext_pending;
+    uint16_t util_ext_psi, util_ext_runnable;
+    uint8_t util_ext_check;
     uint8_t cfg_lo;
     bool cfg_c2;
     uint16_t cfg_reg;
@@ -95,8 +120,9 @@ typedef struct PcsRx {
      * The last utilization set as sent from RD- and from RD+ (after /I1/),
      * to take repeats in one compare.
      */
-    uint16_t util_cache[PCS_UTIL_IDLE_CGS];
-    uint16_t util_cache_pos[PCS_UTIL_IDLE_CGS + 2];
+    uint16_t util_cache[PCS_UTIL_CONT_IDLE_CGS];
+    uint16_t util_cache_pos[PCS_UTIL_CONT_IDLE_CGS + 2];
+    size_t util_cache_len;  /* of util_cache; util_cache_pos: + 2 */
     bool util_cache_valid;
     PcsUtil util_cached;
     uint8_t buf[PCS_PREAMBLE_SFD - 1 + ETH_MAX_FRAME];
@@ -116,6 +142,12 @@ void pcs_rx_gap(PcsRx *rx);
 
 /* Loss of signal (signal_detect = FAIL): sync lost at once. */
 void pcs_rx_signal_lost(PcsRx *rx);
+
+/*
+ * The link went down: a pending contention extension is dropped (counted
+ * in util_ext_dropped).  Loss of sync does this by itself.
+ */
+void pcs_rx_link_down(PcsRx *rx);
 
 static inline bool pcs_rx_sync_ok(const PcsRx *rx)
 {

@@ -62,12 +62,12 @@ size_t pcs_tx_config(uint16_t reg, bool c2, uint16_t *out, unsigned *rd)
     return 4;
 }
 
-uint8_t pcs_util_check(const PcsUtil *u)
+/* CRC-8, polynomial x^8+x^2+x+1, initial value 0, MSB first. */
+static uint8_t util_crc8(const uint8_t *b, size_t n)
 {
-    const uint8_t b[3] = { u->cpu_pct, u->irq_pct, u->seq };
     uint8_t crc = 0;
 
-    for (unsigned i = 0; i < 3; i++) {
+    for (size_t i = 0; i < n; i++) {
         crc ^= b[i];
         for (unsigned k = 0; k < 8; k++) {
             crc = crc & 0x80 ? (uint8_t)(crc << 1) ^ 0x07 : crc << 1;
@@ -76,43 +76,129 @@ uint8_t pcs_util_check(const PcsUtil *u)
     return crc;
 }
 
-size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
-                   unsigned *rd)
+uint8_t pcs_util_check(const PcsUtil *u)
+{
+    const uint8_t b[3] = { u->cpu_pct, u->irq_pct, u->seq };
+
+    return util_crc8(b, sizeof(b));
+}
+
+/* The octets the contention check covers, as the expanded form sends them. */
+static void util_cont_octets(const PcsUtil *u, uint8_t b[7])
+{
+    b[0] = u->cpu_pct;
+    b[1] = u->irq_pct;
+    b[2] = u->seq;
+    b[3] = u->psi_permille >> 8;
+    b[4] = u->psi_permille & 0xff;
+    b[5] = u->runnable >> 8;
+    b[6] = u->runnable & 0xff;
+}
+
+uint8_t pcs_util_cont_check(const PcsUtil *u)
+{
+    uint8_t b[7];
+
+    util_cont_octets(u, b);
+    return util_crc8(b, sizeof(b));
+}
+
+/* Six K28.5 Dx.y sets from RD-: marker, then five six-bit symbols of @bits. */
+static size_t put_idle_sets(uint8_t marker, uint32_t bits, uint16_t *out,
+                            unsigned *rd)
+{
+    size_t n = 0;
+
+    out[n++] = pcs_encode(PCS_K28_5, true, rd);
+    out[n++] = pcs_encode(marker, false, rd);
+    for (unsigned i = 0; i < 5; i++) {
+        /* K28.5 at RD- then an unbalanced octet: RD is back to -. */
+        out[n++] = pcs_encode(PCS_K28_5, true, rd);
+        out[n++] = pcs_encode(pcs_util_alphabet[(bits >> (24 - 6 * i)) & 63],
+                              false, rd);
+    }
+    return n;
+}
+
+/* @u as sent: figures above what a set carries go as the largest. */
+static PcsUtil util_clamped(const PcsUtil *u)
+{
+    PcsUtil s = *u;
+
+    s.cpu_pct = s.cpu_pct > 100 ? 100 : s.cpu_pct;
+    s.irq_pct = s.irq_pct > 100 ? 100 : s.irq_pct;
+    if (s.has_contention) {
+        s.psi_permille = s.psi_permille > PCS_UTIL_MAX_PSI ?
+                         PCS_UTIL_MAX_PSI : s.psi_permille;
+        s.runnable = s.runnable > PCS_UTIL_MAX_RUNNABLE ?
+                     PCS_UTIL_MAX_RUNNABLE : s.runnable;
+    }
+    return s;
+}
+
+/* The extension's six sets from RD- (@s clamped, with contention). */
+static size_t put_ext_sets(const PcsUtil *s, uint16_t *out, unsigned *rd)
+{
+    /* 30 bits, most significant first: psi:10 run:10 00 check:8 */
+    return put_idle_sets(pcs_util_cont_marker,
+                         (uint32_t)s->psi_permille << 20 |
+                         (uint32_t)s->runnable << 10 |
+                         pcs_util_cont_check(s), out, rd);
+}
+
+size_t pcs_tx_util_ext(const PcsUtil *u, uint16_t *out, unsigned *rd)
 {
     PcsUtil s = *u;
     size_t n = 0;
 
-    s.cpu_pct = s.cpu_pct > 100 ? 100 : s.cpu_pct;
-    s.irq_pct = s.irq_pct > 100 ? 100 : s.irq_pct;
+    s.has_contention = true;
+    s = util_clamped(&s);
+    if (*rd == PCS_RD_POS) {
+        n += pcs_tx_idle(out + n, rd);
+    }
+    return n + put_ext_sets(&s, out + n, rd);
+}
+
+size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
+                   unsigned *rd)
+{
+    PcsUtil s = util_clamped(u);
+    size_t n = 0;
+
     if (form == PCS_UTIL_FORM_EXPANDED) {
-        out[n++] = pcs_encode(PCS_K28_0, true, rd);
-        out[n++] = pcs_encode(s.cpu_pct, false, rd);
-        out[n++] = pcs_encode(s.irq_pct, false, rd);
-        out[n++] = pcs_encode(s.seq, false, rd);
-        out[n++] = pcs_encode(pcs_util_check(&s), false, rd);
+        uint8_t b[7];
+        unsigned nb = 3;
+
+        util_cont_octets(&s, b);
+        if (s.has_contention) {
+            out[n++] = pcs_encode(PCS_K28_2, true, rd);
+            nb = 7;
+        } else {
+            out[n++] = pcs_encode(PCS_K28_0, true, rd);
+        }
+        for (unsigned i = 0; i < nb; i++) {
+            out[n++] = pcs_encode(b[i], false, rd);
+        }
+        out[n++] = pcs_encode(s.has_contention ? pcs_util_cont_check(&s)
+                                               : pcs_util_check(&s),
+                              false, rd);
         out[n++] = pcs_encode(PCS_K28_4, true, rd);
         if (*rd == PCS_RD_POS) {
             n += pcs_tx_idle(out + n, rd);
         }
     } else {
-        /* 24 payload bits, most significant first: cpu:7 irq:7 seq:8 00 */
-        uint32_t bits = (uint32_t)s.cpu_pct << 17 |
-                        (uint32_t)s.irq_pct << 10 | (uint32_t)s.seq << 2;
-        uint8_t sym[6];
-
-        sym[0] = pcs_util_marker;
-        for (unsigned i = 0; i < 4; i++) {
-            sym[1 + i] = pcs_util_alphabet[(bits >> (18 - 6 * i)) & 63];
-        }
-        sym[5] = pcs_util_alphabet[pcs_util_check(&s) & 63];
         if (*rd == PCS_RD_POS) {
             n += pcs_tx_idle(out + n, rd);
         }
-        for (unsigned i = 0; i < 6; i++) {
-            /* K28.5 at RD- then an unbalanced octet: RD is back to -. */
-            out[n++] = pcs_encode(PCS_K28_5, true, rd);
-            out[n++] = pcs_encode(sym[i], false, rd);
+        if (s.has_contention) {
+            n += put_ext_sets(&s, out + n, rd);
         }
+        /* 30 bits: cpu:7 irq:7 seq:8 00, then the check value's low six */
+        n += put_idle_sets(pcs_util_marker,
+                           (uint32_t)s.cpu_pct << 23 |
+                           (uint32_t)s.irq_pct << 16 |
+                           (uint32_t)s.seq << 8 |
+                           (pcs_util_check(&s) & 63), out + n, rd);
     }
     return n;
 }

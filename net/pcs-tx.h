@@ -25,8 +25,15 @@
 /* Code groups of the utilization ordered set in each form. */
 #define PCS_UTIL_IDLE_CGS     12   /* six K28.5 Dx.y ordered sets */
 #define PCS_UTIL_EXPANDED_CGS 6    /* K28.0 D D D D K28.4 */
+/* With contention figures: the extension's six sets, then the above. */
+#define PCS_UTIL_CONT_IDLE_CGS     24
+#define PCS_UTIL_CONT_EXPANDED_CGS 10  /* K28.2 D x 8 K28.4 */
 /* Worst case of pcs_tx_util(), including a leading or trailing /I1/. */
-#define PCS_UTIL_MAX_CGS      14
+#define PCS_UTIL_MAX_CGS      (PCS_UTIL_CONT_IDLE_CGS + 2)
+
+/* Largest contention figures a set can carry. */
+#define PCS_UTIL_MAX_PSI      1000  /* permille */
+#define PCS_UTIL_MAX_RUNNABLE 1023
 
 /* Worst case of pcs_tx_frame() for a frame of @len octets without FCS. */
 #define PCS_FRAME_MAX_CGS(len) \
@@ -45,12 +52,16 @@
 
 /*
  * A utilization sample: percentages 0..100 and a sequence number that the
- * sender increments once per new sample.
+ * sender increments once per new sample; optionally the contention
+ * figures of the same interval (docs/link-layer.md, "Contention form").
  */
 typedef struct PcsUtil {
     uint8_t cpu_pct;
     uint8_t irq_pct;
     uint8_t seq;
+    bool has_contention;    /* the two figures below are valid */
+    uint16_t psi_permille;  /* CPU pressure "some", 0..1000 */
+    uint16_t runnable;      /* runnable tasks, 0..1023 */
 } PcsUtil;
 
 typedef enum PcsUtilForm {
@@ -66,6 +77,8 @@ typedef enum PcsUtilForm {
 extern const uint8_t pcs_util_alphabet[64];
 extern const uint8_t pcs_util_symbol[256];
 extern const uint8_t pcs_util_marker;
+/* Start of the contention extension (idle form): the next such octet. */
+extern const uint8_t pcs_util_cont_marker;
 
 /*
  * /S/, preamble, SFD, @frame (@len octets, no FCS; padded with zeros to
@@ -91,15 +104,34 @@ size_t pcs_tx_config(uint16_t reg, bool c2, uint16_t *out, unsigned *rd);
 /*
  * The utilization ordered set.  The idle form is preceded by /I1/ if *rd
  * is positive and always ends at RD-; the expanded form is followed by
- * /I1/ if it ends at RD+.  Percentages above 100 are sent as 100.
+ * /I1/ if it ends at RD+.  Percentages above 100 are sent as 100.  With
+ * u->has_contention it is the contention form (the idle form preceded by
+ * its extension, or the K28.2 expanded form); pressure above 1000 is sent
+ * as 1000, runnable above 1023 as 1023.
  */
 size_t pcs_tx_util(const PcsUtil *u, PcsUtilForm form, uint16_t *out,
                    unsigned *rd);
+
+/*
+ * The contention extension of @u alone, in the idle form: preceded by /I1/
+ * if *rd is positive, ending at RD-, figures clamped as by pcs_tx_util().
+ * It is what the gap after a frame carries of a sample with contention
+ * figures when that gap holds only one six-set (docs/link-layer.md,
+ * "Split across two gaps"); the set itself, pcs_tx_util() of @u without
+ * has_contention, follows in a later gap.
+ */
+size_t pcs_tx_util_ext(const PcsUtil *u, uint16_t *out, unsigned *rd);
 
 /*
  * Check value of a utilization sample: CRC-8 (x^8+x^2+x+1, init 0) over
  * cpu, irq, seq; the idle form sends its low six bits.
  */
 uint8_t pcs_util_check(const PcsUtil *u);
+
+/*
+ * Check value of the contention form: the same CRC-8 over cpu, irq, seq,
+ * then pressure and runnable as two octets each, most significant first.
+ */
+uint8_t pcs_util_cont_check(const PcsUtil *u);
 
 #endif

@@ -229,16 +229,36 @@ static void blade_update(SwitchCore *sw, unsigned slot, uint64_t now)
     }
 }
 
-void swcore_blade_report(SwitchCore *sw, unsigned slot, unsigned cpu_pct,
-                         unsigned irq_pct, uint64_t now)
+static void blade_report(SwitchCore *sw, unsigned slot, unsigned cpu_pct,
+                         unsigned irq_pct, bool contention,
+                         unsigned psi_permille, unsigned runnable,
+                         uint64_t now)
 {
     if (slot >= SW_MAX_BLADES || !sw->blades[slot].present) {
         return;
     }
     /* bal_report() treats 0 as "never": a report at time 0 counts as 1. */
     bal_report(&sw->bal[slot], cpu_pct, irq_pct, now ? now : 1);
+    if (contention) {
+        bal_report_contention(&sw->bal[slot], psi_permille, runnable);
+    }
     sw->blades[slot].reports++;
     blade_update(sw, slot, now);
+}
+
+void swcore_blade_report(SwitchCore *sw, unsigned slot, unsigned cpu_pct,
+                         unsigned irq_pct, uint64_t now)
+{
+    blade_report(sw, slot, cpu_pct, irq_pct, false, 0, 0, now);
+}
+
+void swcore_blade_report_contention(SwitchCore *sw, unsigned slot,
+                                    unsigned cpu_pct, unsigned irq_pct,
+                                    unsigned psi_permille, unsigned runnable,
+                                    uint64_t now)
+{
+    blade_report(sw, slot, cpu_pct, irq_pct, true, psi_permille, runnable,
+                 now);
 }
 
 /* ---- MAC table ----------------------------------------------------------- */
@@ -1324,6 +1344,9 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->reported = bb->report_ns != 0;
     bi->cpu_pct = b->remote ? b->remote_cpu : bb->cpu_pct;
     bi->irq_pct = b->remote ? b->remote_irq : bb->irq_pct;
+    bi->has_contention = bb->has_contention;
+    bi->psi_permille = bb->has_contention ? bb->psi_permille : 0;
+    bi->runnable = bb->has_contention ? bb->runnable : 0;
     bi->report_age_ns = bi->reported ? report_age(bb, now) : 0;
     bi->reports = b->reports;
     bi->active_flows = bb->active;

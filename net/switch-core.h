@@ -173,6 +173,16 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
 /* A new utilization sample from the blade in @slot. */
 void swcore_blade_report(SwitchCore *sw, unsigned slot, unsigned cpu_pct,
                          unsigned irq_pct, uint64_t now);
+/*
+ * A new sample that also carries contention figures (the contention form
+ * of the utilization set): CPU pressure in permille (0..1000) and
+ * runnable tasks (0..1023); larger figures are taken as the largest.  A
+ * sample given to swcore_blade_report() clears them.
+ */
+void swcore_blade_report_contention(SwitchCore *sw, unsigned slot,
+                                    unsigned cpu_pct, unsigned irq_pct,
+                                    unsigned psi_permille, unsigned runnable,
+                                    uint64_t now);
 
 /* Age MACs, end idle flows, re-check report ages.  Bounded work. */
 void swcore_tick(SwitchCore *sw, uint64_t now);
@@ -236,6 +246,10 @@ typedef struct SwBladeInfo {
     const char *reason;         /* "in rotation" or why not */
     bool reported;
     uint8_t cpu_pct, irq_pct;   /* as reported (score: as weighed) */
+    /* the latest report's contention figures; none from remote blades */
+    bool has_contention;
+    uint16_t psi_permille;
+    uint16_t runnable;
     uint64_t report_age_ns;
     uint64_t reports;
     uint32_t active_flows;

@@ -81,6 +81,9 @@ struct BladeNicState {
     int64_t util_written_ns;    /* QEMU_CLOCK_VIRTUAL, -1: never */
     uint32_t util_tx;           /* UTIL_TX without VALID */
     uint32_t util_host;
+    uint32_t util_cont;         /* last UTIL_CONT write (clamped) */
+    bool util_cont_armed;       /* UTIL_CONT written since the last UTIL */
+    uint32_t util_cont_tx;      /* UTIL_CONT_TX */
     uint64_t stats[BLADE_NIC_STAT_COUNT];
     uint32_t stat_latch;
     bool link_up;               /* as last shown to the guest */
@@ -104,6 +107,8 @@ struct BladeNicState {
     QEMUTimer *util_timer;
     int64_t host_last_real_ns;
     int64_t host_last_cpu_ns;
+    int64_t host_last_wait_real_ns;
+    uint64_t host_last_wait_ns;
     VMChangeStateEntry *vmse;
     uint8_t txbuf[BLADE_NIC_MAX_FRAME];
 
@@ -666,17 +671,111 @@ static const LaneOps blade_nic_lane_ops = {
 
 /* ---- utilization --------------------------------------------------------- */
 
+static void blade_nic_bad(BladeNicState *s, const char *what, hwaddr addr,
+                          uint64_t val);
+
+/*
+ * A new sample: @cont is its UTIL_CONT-format contention figures with
+ * BLADE_NIC_CONT_TX_VALID, or 0 for a sample without them.
+ */
 static void blade_nic_send_util(BladeNicState *s, unsigned cpu, unsigned irq,
-                                bool host)
+                                uint32_t cont, bool host)
 {
+    unsigned psi = cont & BLADE_NIC_CONT_PSI_MASK;
+    unsigned runnable = (cont & BLADE_NIC_CONT_RUN_MASK) >>
+                        BLADE_NIC_CONT_RUN_SHIFT;
+
     cpu = MIN(cpu, 100);
     irq = MIN(irq, 100);
     s->util_tx = cpu | irq << 8 | (host ? BLADE_NIC_UTIL_TX_HOST : 0);
+    s->util_cont_tx = 0;
     trace_blade_nic_util_set(cpu, irq, host);
-    if (s->lane) {
-        lane_set_util(s->lane, cpu, irq, vnow());
-        s->util_sets_at_set = lane_stats(s->lane)->tx_util_sets;
+    if (cont & BLADE_NIC_CONT_TX_VALID) {
+        psi = MIN(psi, BLADE_NIC_CONT_PSI_MAX);
+        s->util_cont_tx = psi | runnable << BLADE_NIC_CONT_RUN_SHIFT |
+                          BLADE_NIC_CONT_TX_VALID |
+                          (host ? BLADE_NIC_CONT_TX_HOST : 0);
+        trace_blade_nic_util_contention(psi, runnable, host);
     }
+    if (!s->lane) {
+        return;
+    }
+    if (cont & BLADE_NIC_CONT_TX_VALID) {
+        lane_set_util_contention(s->lane, cpu, irq, psi, runnable, vnow());
+    } else {
+        lane_set_util(s->lane, cpu, irq, vnow());
+    }
+    s->util_sets_at_set = lane_stats(s->lane)->tx_util_sets;
+}
+
+/*
+ * The host-side contention figures of the VM's vCPU threads since the
+ * previous call, in UTIL_CONT format with BLADE_NIC_CONT_TX_VALID (0 if
+ * /proc cannot tell, or on the first call): pressure is the run-queue
+ * wait (schedstat's second field) over the elapsed time, per vCPU thread,
+ * in permille, at most 1000; runnable counts vCPU threads in state R.
+ */
+static uint32_t blade_nic_host_contention(BladeNicState *s)
+{
+    int seen[BLADE_NIC_HOST_MAX_THREADS];
+    int nseen = 0, i;
+    unsigned running = 0;
+    uint64_t wait_ns = 0;
+    int64_t real_ns;
+    uint32_t v = 0;
+    bool ok = true;
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        g_autofree char *path = NULL, *text = NULL;
+        const char *end;
+        uint64_t cpu_ns, wait;
+        bool dup = false;
+
+        if (!cpu->created || cpu->thread_id <= 0) {
+            continue;
+        }
+        for (i = 0; i < nseen; i++) {
+            dup |= seen[i] == cpu->thread_id;
+        }
+        if (dup || nseen == BLADE_NIC_HOST_MAX_THREADS) {
+            continue;
+        }
+        seen[nseen++] = cpu->thread_id;
+        path = g_strdup_printf("/proc/self/task/%d/schedstat", cpu->thread_id);
+        if (!g_file_get_contents(path, &text, NULL, NULL) ||
+            qemu_strtou64(text, &end, 10, &cpu_ns) < 0 ||
+            qemu_strtou64(end, &end, 10, &wait) < 0) {
+            ok = false;
+            break;
+        }
+        wait_ns += wait;
+        g_clear_pointer(&text, g_free);
+        g_clear_pointer(&path, g_free);
+        /* the state follows the command name, which may hold spaces */
+        path = g_strdup_printf("/proc/self/task/%d/stat", cpu->thread_id);
+        if (g_file_get_contents(path, &text, NULL, NULL)) {
+            end = strrchr(text, ')');
+            if (end && end[1] == ' ' && end[2] == 'R') {
+                running++;
+            }
+        }
+    }
+    real_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    if (ok && nseen && s->host_last_wait_real_ns &&
+        real_ns > s->host_last_wait_real_ns &&
+        wait_ns >= s->host_last_wait_ns) {
+        uint64_t permille = (wait_ns - s->host_last_wait_ns) * 1000 /
+                            (uint64_t)(real_ns - s->host_last_wait_real_ns) /
+                            nseen;
+
+        v = MIN(permille, BLADE_NIC_CONT_PSI_MAX) |
+            MIN(running, 1023) << BLADE_NIC_CONT_RUN_SHIFT |
+            BLADE_NIC_CONT_TX_VALID;
+    }
+    s->host_last_wait_ns = ok ? wait_ns : 0;
+    s->host_last_wait_real_ns = ok ? real_ns : 0;
+    return v;
 }
 
 /*
@@ -737,6 +836,7 @@ static void blade_nic_util_tick(void *opaque)
 {
     BladeNicState *s = opaque;
     unsigned pct = blade_nic_host_cpu_pct(s);
+    uint32_t cont = blade_nic_host_contention(s);
     bool was = guard_enter(s);
 
     s->util_host = pct;
@@ -744,7 +844,7 @@ static void blade_nic_util_tick(void *opaque)
     if (s->util_source == BLADE_NIC_UTIL_SRC_HOST ||
         (s->util_source == BLADE_NIC_UTIL_SRC_AUTO &&
          !blade_nic_guest_util_fresh(s))) {
-        blade_nic_send_util(s, pct, 0, true);
+        blade_nic_send_util(s, pct, 0, cont, true);
         blade_nic_lane_sync(s);
     }
     timer_mod(s->util_timer, vnow() + (int64_t)s->util_interval_ms * SCALE_MS);
@@ -753,11 +853,31 @@ static void blade_nic_util_tick(void *opaque)
 
 static void blade_nic_util_write(BladeNicState *s, uint32_t val)
 {
+    uint32_t cont = s->util_cont_armed ?
+                    s->util_cont | BLADE_NIC_CONT_TX_VALID : 0;
+
     s->util_reg = MIN(val & 0xff, 100) | MIN((val >> 8) & 0xff, 100) << 8;
     s->util_written_ns = vnow();
+    /* UTIL_CONT arms its figures for this one sample only */
+    s->util_cont_armed = false;
     if (s->util_source != BLADE_NIC_UTIL_SRC_HOST) {
-        blade_nic_send_util(s, s->util_reg & 0xff, s->util_reg >> 8, false);
+        blade_nic_send_util(s, s->util_reg & 0xff, s->util_reg >> 8, cont,
+                            false);
     }
+}
+
+static void blade_nic_util_cont_write(BladeNicState *s, hwaddr addr,
+                                      uint32_t val)
+{
+    unsigned psi = val & BLADE_NIC_CONT_PSI_MASK;
+
+    if (psi > BLADE_NIC_CONT_PSI_MAX) {
+        blade_nic_bad(s, "CPU pressure above 1000 permille (clamped)", addr,
+                      val);
+        psi = BLADE_NIC_CONT_PSI_MAX;
+    }
+    s->util_cont = psi | (val & BLADE_NIC_CONT_RUN_MASK);
+    s->util_cont_armed = true;
 }
 
 static uint32_t blade_nic_util_tx_read(BladeNicState *s)
@@ -819,6 +939,8 @@ static void blade_nic_reset_registers(BladeNicState *s, const char *why)
     memset(&s->rx, 0, sizeof(s->rx));
     s->util_reg = 0;
     s->util_written_ns = -1;
+    s->util_cont = 0;
+    s->util_cont_armed = false;
     memset(s->stats, 0, sizeof(s->stats));
     s->stat_latch = 0;
     for (v = 0; v < NVEC; v++) {
@@ -994,6 +1116,12 @@ static uint64_t blade_nic_mmio_read(void *opaque, hwaddr addr, unsigned size)
     case BLADE_NIC_REG_UTIL_CFG:
         val = s->util_source | (uint32_t)s->util_interval_ms << 16;
         break;
+    case BLADE_NIC_REG_UTIL_CONT:
+        val = s->util_cont;
+        break;
+    case BLADE_NIC_REG_UTIL_CONT_TX:
+        val = s->util_cont_tx;
+        break;
     case BLADE_NIC_REG_PEER_UTIL: {
         LaneUtil u;
 
@@ -1093,12 +1221,16 @@ static void blade_nic_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
     case BLADE_NIC_REG_UTIL:
         blade_nic_util_write(s, val);
         break;
+    case BLADE_NIC_REG_UTIL_CONT:
+        blade_nic_util_cont_write(s, addr, val);
+        break;
     default:
         if (addr < BLADE_NIC_BAR0_SIZE &&
             (addr <= BLADE_NIC_REG_VERSION || addr == BLADE_NIC_REG_STATUS ||
              addr == BLADE_NIC_REG_SPEED ||
              (addr >= BLADE_NIC_REG_UTIL_TX &&
               addr <= BLADE_NIC_REG_PEER_UTIL) ||
+             addr == BLADE_NIC_REG_UTIL_CONT_TX ||
              (addr >= BLADE_NIC_REG_STAT_BASE &&
               addr < BLADE_NIC_REG_STAT_BASE + 8 * BLADE_NIC_STAT_COUNT))) {
             blade_nic_bad(s, "write to read-only register", addr, val);
@@ -1497,13 +1629,31 @@ static int blade_nic_post_load(void *opaque, int version_id)
     s->ier &= BLADE_NIC_INT_MASK;
     s->icr &= BLADE_NIC_INT_MASK;
     s->util_reg &= 0xffff;
+    s->util_cont &= BLADE_NIC_CONT_PSI_MASK | BLADE_NIC_CONT_RUN_MASK;
+    s->util_cont_tx &= BLADE_NIC_CONT_PSI_MASK | BLADE_NIC_CONT_RUN_MASK |
+                       BLADE_NIC_CONT_TX_HOST | BLADE_NIC_CONT_TX_VALID;
+    if ((s->util_cont & BLADE_NIC_CONT_PSI_MASK) > BLADE_NIC_CONT_PSI_MAX ||
+        (s->util_cont_tx & BLADE_NIC_CONT_PSI_MASK) >
+        BLADE_NIC_CONT_PSI_MAX) {
+        return -EINVAL;
+    }
     /*
      * The lane is this process's own: re-send the figures on it.  Link
      * state differences and queued TX are handled when the VM runs.
      */
     if (s->lane && (s->util_tx || s->util_written_ns >= 0)) {
-        lane_set_util(s->lane, s->util_tx & 0xff, (s->util_tx >> 8) & 0xff,
-                      vnow());
+        uint32_t c = s->util_cont_tx;
+
+        if (c & BLADE_NIC_CONT_TX_VALID) {
+            lane_set_util_contention(s->lane, s->util_tx & 0xff,
+                                     (s->util_tx >> 8) & 0xff,
+                                     c & BLADE_NIC_CONT_PSI_MASK,
+                                     (c & BLADE_NIC_CONT_RUN_MASK) >>
+                                     BLADE_NIC_CONT_RUN_SHIFT, vnow());
+        } else {
+            lane_set_util(s->lane, s->util_tx & 0xff,
+                          (s->util_tx >> 8) & 0xff, vnow());
+        }
     }
     return 0;
 }
@@ -1518,6 +1668,27 @@ static const VMStateDescription vmstate_blade_nic_ring = {
         VMSTATE_UINT32(head, BladeNicRing),
         VMSTATE_UINT32(tail, BladeNicRing),
         VMSTATE_BOOL(halted, BladeNicRing),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Datasheet 1.1: only sent once the guest or the host used them. */
+static bool blade_nic_util_cont_needed(void *opaque)
+{
+    BladeNicState *s = opaque;
+
+    return s->util_cont || s->util_cont_armed || s->util_cont_tx;
+}
+
+static const VMStateDescription vmstate_blade_nic_util_cont = {
+    .name = "blade-nic/util-cont",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = blade_nic_util_cont_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(util_cont, BladeNicState),
+        VMSTATE_BOOL(util_cont_armed, BladeNicState),
+        VMSTATE_UINT32(util_cont_tx, BladeNicState),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -1553,6 +1724,10 @@ static const VMStateDescription vmstate_blade_nic = {
         VMSTATE_BOOL_ARRAY(irq_pending, BladeNicState, NVEC),
         VMSTATE_TIMER_PTR_ARRAY(itr_timer, BladeNicState, NVEC),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_blade_nic_util_cont,
+        NULL
     },
 };
 

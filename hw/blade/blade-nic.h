@@ -55,10 +55,12 @@
 #define BLADE_NIC_REG_UTIL_HOST     0x208   /* RO: host-measured */
 #define BLADE_NIC_REG_UTIL_CFG      0x20c   /* RO: source, interval */
 #define BLADE_NIC_REG_PEER_UTIL     0x210   /* RO: chassis's figures */
+#define BLADE_NIC_REG_UTIL_CONT     0x214   /* RW: guest contention */
+#define BLADE_NIC_REG_UTIL_CONT_TX  0x218   /* RO: contention being sent */
 #define BLADE_NIC_REG_STAT_BASE     0x400   /* RO: 64-bit counters */
 
 #define BLADE_NIC_ID_VALUE          0x424c4e43  /* "BLNC" */
-#define BLADE_NIC_VERSION_VALUE     0x00010000  /* 1.0 */
+#define BLADE_NIC_VERSION_VALUE     0x00010001  /* 1.1 */
 
 #define BLADE_NIC_CTRL_RST          (1u << 0)   /* W1: device reset */
 #define BLADE_NIC_CTRL_TXEN         (1u << 1)
@@ -125,6 +127,13 @@
 #define BLADE_NIC_UTIL_SRC_AUTO     2
 #define BLADE_NIC_UTIL_TX_HOST      (1u << 24)  /* UTIL_TX: from host */
 #define BLADE_NIC_UTIL_TX_VALID     (1u << 31)
+/* UTIL_CONT, UTIL_CONT_TX: pressure 9:0 (permille), runnable 25:16 */
+#define BLADE_NIC_CONT_PSI_MASK     0x3ffu
+#define BLADE_NIC_CONT_PSI_MAX      1000
+#define BLADE_NIC_CONT_RUN_SHIFT    16
+#define BLADE_NIC_CONT_RUN_MASK     (0x3ffu << BLADE_NIC_CONT_RUN_SHIFT)
+#define BLADE_NIC_CONT_TX_HOST      (1u << 30)  /* UTIL_CONT_TX: host */
+#define BLADE_NIC_CONT_TX_VALID     (1u << 31)  /* ... carries figures */
 
 /* Statistics counters: index i at STAT_BASE + 8 * i (low, high). */
 enum {

@@ -190,6 +190,7 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
     Error *err = NULL;
     BladeSwitchState *s = blade_switch_find(id, &err);
     g_autoptr(QDict) st = NULL;
+    g_autofree char *path = NULL;
     QDict *sw;
     QListEntry *e;
 
@@ -199,9 +200,9 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
     }
     st = blade_switch_state(s);
     sw = qdict_get_qdict(st, "switch");
+    path = object_get_canonical_path(OBJECT(s));
     monitor_printf(mon, "blade-switch %s: MAC %s, %" PRId64 " slots, "
-                   "backplane %s\n",
-                   object_get_canonical_path(OBJECT(s)),
+                   "backplane %s\n", path,
                    qdict_get_str(sw, "mac"), num(sw, "slots"),
                    qdict_get_try_str(sw, "backplane") ?: "-");
 
@@ -223,23 +224,28 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
                        u64(p, "errors"));
     }
 
-    monitor_printf(mon, "\n%-4s %-17s %4s %4s %8s %7s %9s  %s\n", "slot",
-                   "MAC", "cpu%", "irq%", "age ms", "flows", "new flows",
-                   "rotation");
+    monitor_printf(mon, "\n%-4s %-17s %4s %4s %5s %4s %8s %7s %9s  %s\n",
+                   "slot", "MAC", "cpu%", "irq%", "psi", "run", "age ms",
+                   "flows", "new flows", "rotation");
     QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "blades"), e) {
         QDict *b = qobject_to(QDict, qlist_entry_obj(e));
         g_autofree char *cpu = NULL, *irq = NULL, *age = NULL;
+        g_autofree char *psi = NULL, *run = NULL;
 
         cpu = num(b, "cpu") < 0 ? g_strdup("-") :
               g_strdup_printf("%" PRId64, num(b, "cpu"));
         irq = num(b, "irq") < 0 ? g_strdup("-") :
               g_strdup_printf("%" PRId64, num(b, "irq"));
+        psi = num(b, "pressure") < 0 ? g_strdup("-") :
+              g_strdup_printf("%" PRId64, num(b, "pressure"));
+        run = num(b, "runnable") < 0 ? g_strdup("-") :
+              g_strdup_printf("%" PRId64, num(b, "runnable"));
         age = num(b, "report_age_ms") < 0 ? g_strdup("-") :
               g_strdup_printf("%" PRId64, num(b, "report_age_ms"));
-        monitor_printf(mon, "%-4" PRId64 " %-17s %4s %4s %8s %7" PRIu64
-                       " %9" PRIu64 "  %s\n", num(b, "slot"),
-                       qdict_get_try_str(b, "mac") ?: "-", cpu, irq, age,
-                       u64(b, "active_flows"),
+        monitor_printf(mon, "%-4" PRId64 " %-17s %4s %4s %5s %4s %8s %7"
+                       PRIu64 " %9" PRIu64 "  %s\n", num(b, "slot"),
+                       qdict_get_try_str(b, "mac") ?: "-", cpu, irq, psi,
+                       run, age, u64(b, "active_flows"),
                        u64(b, "new_flows"),
                        qdict_get_str(b, "reason"));
     }

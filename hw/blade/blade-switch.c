@@ -52,6 +52,29 @@
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
 #define BSW_WIRE_OVERHEAD   24
 #define BSW_POLL_NS         (100 * SCALE_MS)   /* netdev link polling */
+/* QMP events: one per port or slot per period (docs/switch-blade.md). */
+#define BSW_EVENT_PERIOD_NS NANOSECONDS_PER_SECOND
+#define BSW_REASON_LEN      48
+
+/*
+ * QMP events are coalesced as QEMU throttles its own guest-triggerable
+ * events (monitor/monitor.c), but for each port and each slot apart, and
+ * on the chassis clock: a change after a quiet period is sent at once and
+ * opens a period; changes within it update the state that is sent when
+ * it ends (and that opens another).  The last state always gets through.
+ * QEMU's table of throttled events is its own, keyed by event name.
+ */
+typedef struct BswEventGate {
+    int64_t period_end;         /* changes before this are held */
+    bool held;                  /* one is: send the latest at period_end */
+} BswEventGate;
+
+/* The latest rotation state of a slot's blade, for BLADE_SWITCH_BLADE. */
+typedef struct BswBladeEvent {
+    BswEventGate gate;
+    bool in_rotation;
+    char reason[BSW_REASON_LEN];
+} BswBladeEvent;
 
 typedef struct BswFrame {
     QSIMPLEQ_ENTRY(BswFrame) next;
@@ -108,6 +131,7 @@ struct BswPort {
     bool link;
     bool connected;
     bool sync;
+    BswEventGate link_gate;     /* BLADE_SWITCH_PORT_LINK */
 
     /* device-level counters (the core counts its own) */
     uint64_t tx_drops;          /* egress queue full, link down, refused */
@@ -127,6 +151,9 @@ struct BladeSwitchState {
     unsigned rr_next;
     QEMUTimer *core_timer;
     uint64_t core_timer_at;
+    /* QMP events held back (BswEventGate) */
+    QEMUTimer *event_timer;
+    BswBladeEvent blade_events[SW_MAX_BLADES];
     bool backplane_made;        /* the directory is ours to remove */
     Notifier exit;
     /* netdev ports: link polled (stream netdevs do not tell their peer) */
@@ -176,11 +203,6 @@ uint64_t blade_switch_now(void)
 SwitchCore *blade_switch_core(BladeSwitchState *s)
 {
     return s->core;
-}
-
-static const char *bsw_path(BladeSwitchState *s)
-{
-    return object_get_canonical_path(OBJECT(s));
 }
 
 /* ---- queues -------------------------------------------------------------- */
@@ -245,7 +267,9 @@ static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
 static void bsw_log_util(BswPort *p, const LaneUtil *u)
 {
     PcsUtil pu = { .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct,
-                   .seq = u->seq };
+                   .seq = u->seq, .has_contention = u->has_contention,
+                   .psi_permille = u->psi_permille,
+                   .runnable = u->runnable };
     uint16_t cgs[PCS_UTIL_MAX_CGS];
     unsigned rd = 0, drd = 0;
     size_t n, i;
@@ -257,10 +281,15 @@ static void bsw_log_util(BswPort *p, const LaneUtil *u)
     n = pcs_tx_util(&pu, u->form, cgs, &rd);
     line = g_string_new(NULL);
     g_string_append_printf(line, "%" PRIu64 ".%09" PRIu64 " %s cpu=%u irq=%u "
-                           "seq=%u form=%s %s",
+                           "seq=%u",
                            u->rx_time_ns / 1000000000u,
                            u->rx_time_ns % 1000000000u, p->name,
-                           u->cpu_pct, u->irq_pct, u->seq,
+                           u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        g_string_append_printf(line, " pressure=%u runnable=%u",
+                               u->psi_permille, u->runnable);
+    }
+    g_string_append_printf(line, " form=%s %s",
                            u->form == PCS_UTIL_FORM_EXPANDED ? "expanded"
                                                              : "idle",
                            u->fresh ? "new" : "repeat");
@@ -339,6 +368,81 @@ bool blade_switch_capture(BladeSwitchState *s, const char *port,
     return true;
 }
 
+/* ---- QMP events ---------------------------------------------------------- */
+
+/*
+ * Whether a change may be sent now.  If not, it is held: the event timer
+ * sends the latest state when the gate's period ends.
+ */
+static bool bsw_event_pass(BladeSwitchState *s, BswEventGate *g)
+{
+    int64_t now = blade_switch_now();
+
+    if (now >= g->period_end) {
+        g->period_end = now + BSW_EVENT_PERIOD_NS;
+        g->held = false;
+        return true;
+    }
+    g->held = true;
+    timer_mod_anticipate(s->event_timer, g->period_end);
+    return false;
+}
+
+/* Whether @g holds a change whose period has ended (then open the next). */
+static bool bsw_event_release(BswEventGate *g, int64_t now, int64_t *next)
+{
+    if (!g->held) {
+        return false;
+    }
+    if (now < g->period_end) {
+        *next = MIN(*next, g->period_end);
+        return false;
+    }
+    g->held = false;
+    g->period_end = now + BSW_EVENT_PERIOD_NS;
+    return true;
+}
+
+static void bsw_send_port_link(BladeSwitchState *s, BswPort *p, bool up)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(s));
+
+    qapi_event_send_blade_switch_port_link(path, p->name, up, p->connected,
+                                           p->sync);
+}
+
+static void bsw_send_blade(BladeSwitchState *s, unsigned slot)
+{
+    g_autofree char *path = object_get_canonical_path(OBJECT(s));
+    BswBladeEvent *e = &s->blade_events[slot];
+
+    qapi_event_send_blade_switch_blade(path, slot, e->in_rotation,
+                                       e->reason);
+}
+
+static void bsw_event_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    int64_t now = blade_switch_now(), next = INT64_MAX;
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (bsw_event_release(&p->link_gate, now, &next)) {
+            bsw_send_port_link(s, p, p->link);
+        }
+    }
+    for (i = 0; i < SW_MAX_BLADES; i++) {
+        if (bsw_event_release(&s->blade_events[i].gate, now, &next)) {
+            bsw_send_blade(s, i);
+        }
+    }
+    if (next != INT64_MAX) {
+        timer_mod(s->event_timer, next);
+    }
+}
+
 /* ---- the forwarding engine's callbacks ----------------------------------- */
 
 static void bsw_schedule(BladeSwitchState *s)
@@ -373,7 +477,15 @@ static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
     trace_blade_switch_blade(slot, in, reason);
     /* Blades of other chassis are their own chassis's to announce. */
     if (slot < SW_MAX_BLADES) {
-        qapi_event_send_blade_switch_blade(bsw_path(s), slot, in, reason);
+        BswBladeEvent *e = &s->blade_events[slot];
+
+        e->in_rotation = in;
+        pstrcpy(e->reason, sizeof(e->reason), reason);
+        if (bsw_event_pass(s, &e->gate)) {
+            bsw_send_blade(s, slot);
+        } else {
+            trace_blade_switch_blade_event_held(slot);
+        }
     }
 }
 
@@ -464,8 +576,11 @@ static void bsw_port_update_link(BswPort *p)
     p->connected = connected;
     p->sync = sync;
     trace_blade_switch_port_link(p->name, up, connected, sync);
-    qapi_event_send_blade_switch_port_link(bsw_path(s), p->name, up,
-                                           connected, sync);
+    if (bsw_event_pass(s, &p->link_gate)) {
+        bsw_send_port_link(s, p, up);
+    } else {
+        trace_blade_switch_link_event_held(p->name);
+    }
     if (up != p->link) {
         p->link = up;
         swcore_port_link(s->core, p->index, up, blade_switch_now());
@@ -585,12 +700,21 @@ static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
     BswPort *p = opaque;
 
     bsw_log_util(p, u);
-    if (u->fresh) {
-        trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
+    if (!u->fresh) {
+        return;
+    }
+    trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        trace_blade_switch_util_contention(p->slot, u->psi_permille,
+                                           u->runnable);
+        swcore_blade_report_contention(p->s->core, p->slot, u->cpu_pct,
+                                       u->irq_pct, u->psi_permille,
+                                       u->runnable, blade_switch_now());
+    } else {
         swcore_blade_report(p->s->core, p->slot, u->cpu_pct, u->irq_pct,
                             blade_switch_now());
-        bsw_core_rearm(p->s);
     }
+    bsw_core_rearm(p->s);
 }
 
 static void bsw_lane_event(void *opaque, LaneEvent ev)
@@ -1090,6 +1214,14 @@ static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
         qdict_put_null(d, "irq");
         qdict_put_null(d, "report_age_ms");
     }
+    /* null: the latest report had no contention figures (or none yet) */
+    if (bi.has_contention) {
+        qdict_put_int(d, "pressure", bi.psi_permille);
+        qdict_put_int(d, "runnable", bi.runnable);
+    } else {
+        qdict_put_null(d, "pressure");
+        qdict_put_null(d, "runnable");
+    }
     put_u64(d, "reports", bi.reports);
     put_u64(d, "active_flows", bi.active_flows);
     put_u64(d, "new_flows", bi.new_flows);
@@ -1195,8 +1327,10 @@ static QDict *bsw_fabric_dict(BladeSwitchState *s, uint64_t now)
     put_u64(st, "rx_unauthenticated", fs.rx_unauthenticated);
     put_u64(st, "rx_bad_auth", fs.rx_bad_auth);
     put_u64(st, "rx_replayed", fs.rx_replayed);
+    put_u64(st, "rx_no_echo", fs.rx_no_echo);
     put_u64(st, "rx_own", fs.rx_own);
     put_u64(st, "topology_changes", fs.topology_changes);
+    put_u64(st, "route_computations", fs.route_computations);
     qdict_put(d, "stats", st);
     return d;
 }
@@ -1213,7 +1347,12 @@ QDict *blade_switch_state(BladeSwitchState *s)
 
     put_mac(sw, "mac", s->mac.a);
     qdict_put_int(sw, "slots", s->slots);
-    qdict_put_str(sw, "backplane", s->backplane);
+    /* Without slots the switch needs no backplane, and makes none. */
+    if (s->backplane) {
+        qdict_put_str(sw, "backplane", s->backplane);
+    } else {
+        qdict_put_null(sw, "backplane");
+    }
     put_u64(sw, "now_ms", now / SCALE_MS);
     qdict_put(top, "switch", sw);
 
@@ -1322,12 +1461,13 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
                                                  g_get_tmp_dir(),
                                                  "bladeplane-XXXXXX", NULL);
 
-        s->backplane = g_mkdtemp_full(g_steal_pointer(&tmpl), 0700);
-        if (!s->backplane) {
+        /* g_mkdtemp_full() fills the template in, or leaves it ours. */
+        if (!g_mkdtemp_full(tmpl, 0700)) {
             error_setg_errno(errp, errno, "blade-switch: cannot create a "
                              "backplane directory");
             return false;
         }
+        s->backplane = g_steal_pointer(&tmpl);
         s->backplane_made = true;
         return true;
     }
@@ -1693,6 +1833,8 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     }
     s->core_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_core_timer, s);
     s->core_timer_at = UINT64_MAX;
+    s->event_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_event_timer, s);
+    memset(s->blade_events, 0, sizeof(s->blade_events));
     s->bh = qemu_bh_new_guarded(bsw_bh, s, &dev->mem_reentrancy_guard);
 
     s->ports = g_new0(BswPort, s->slots + 1 + s->nchain);
@@ -1821,6 +1963,10 @@ static void bsw_unrealize(DeviceState *dev)
     if (s->core_timer) {
         timer_free(s->core_timer);
         s->core_timer = NULL;
+    }
+    if (s->event_timer) {
+        timer_free(s->event_timer);
+        s->event_timer = NULL;
     }
     swcore_free(s->core);
     s->core = NULL;

@@ -20,6 +20,10 @@ BENCHES = {
            "of bench lb-emu (sim_<cell>_*) and util against its previous "
            "estimator on a hog (hog_*); about 3 minutes",
            "tests/bench/bench-lb"),
+    "fabric-rx": ("CPU cost of a received control frame in net/fabric.c: "
+                  "header-only frames and full rounds from a neighbour "
+                  "advertising 256 blades of 8 chassis",
+                  "tests/bench/bench-fabric-rx"),
     # in the QEMU build (a qtest-driven program), not the host build
     "nic": ("blade-nic frames/s and Gb/s from rings to the lane and back, "
             "interrupts and MMIO per frame",
@@ -28,6 +32,11 @@ BENCHES = {
                "(lane to lane, lane to uplink) beside QEMU's hub with stream "
                "netdevs, forwarding latency, memory per slot and per flow",
                "tests/qtest/blade/blade-switch-bench"),
+    "flood": ("a chassis under floods (random source MACs from a blade, "
+              "slot socket connect/close loops, control frames on a chain "
+              "port with and without the key): the rate other ports keep "
+              "forwarding at, switch RSS growth (docs/security.md)",
+              "tests/qtest/blade/blade-switch-flood-bench"),
     "fabric": ("several chassis: latency a chain hop and a central switch "
                "add, frames/s across 1 to 3 chain hops, age of remote "
                "utilization when a flow is placed",

@@ -119,6 +119,12 @@ def pct(v):
     return "-" if v is None else f"{v:.0f}%"
 
 
+def permille(v):
+    """CPU pressure (permille in the state tree) as a percentage; "-" for a
+    blade whose latest report had no contention figures."""
+    return "-" if v is None else f"{v / 10:.1f}%"
+
+
 def bar(v, width=10):
     if v is None:
         return "[" + " " * width + "]"
@@ -254,14 +260,15 @@ def render_chassis(entry, ch, spec=None):
         row = [b.get("slot"), blade_label(names, key, b.get("remote")),
                b.get("mac"),
                rot, pct(b.get("cpu")), pct(b.get("irq")),
+               permille(b.get("pressure")), b.get("runnable"),
                age(b.get("report_age_ms")), b.get("reports"),
                b.get("active_flows"), b.get("new_flows"),
                b.get("moved_flows"), pct(b.get("score"))]
         if multi:
             row[1:1] = [key[0], b.get("hops", 0) if b.get("remote") else 0]
         rows.append(row)
-    headers = ["slot", "blade", "mac", "rotation", "cpu", "irq", "age",
-               "reports", "flows", "new", "moved", "score"]
+    headers = ["slot", "blade", "mac", "rotation", "cpu", "irq", "psi",
+               "run", "age", "reports", "flows", "new", "moved", "score"]
     if multi:
         headers[1:1] = ["chassis", "hops"]
     out.append("  blades:" + (" (hops 0: this chassis's; the others are "
@@ -391,7 +398,9 @@ def top_rows(prev, cur, ch, spec=None):
                      "link": (port or {}).get("link"),
                      "in_rotation": b.get("in_rotation"),
                      "reason": b.get("reason"), "cpu": b.get("cpu"),
-                     "irq": b.get("irq"), "age_ms": b.get("report_age_ms"),
+                     "irq": b.get("irq"), "pressure": b.get("pressure"),
+                     "runnable": b.get("runnable"),
+                     "age_ms": b.get("report_age_ms"),
                      "new": new, "share": share,
                      "flows": b.get("active_flows"), "moved": moved,
                      "errors": port_errors(port)})
@@ -413,14 +422,14 @@ def render_top(title, prev, cur, ch, spec=None):
             r["slot"], r["blade"],
             "up" if r["link"] else ("down" if r["link"] is not None else "-"),
             rot, bar(r["cpu"]) + " " + pct(r["cpu"]).rjust(4), pct(r["irq"]),
-            age(r["age_ms"]), r["new"],
+            permille(r["pressure"]), r["runnable"], age(r["age_ms"]), r["new"],
             "-" if r["share"] is None else f"{r['share'] * 100:.1f}%",
             r["flows"], r["moved"], r["errors"]]
         if multi:
             row[1:1] = [r["chassis"], r["hops"]]
         table_rows.append(row)
-    headers = ["slot", "blade", "link", "rot", "cpu", "irq", "age", "new",
-               "share", "flows", "moved", "errors"]
+    headers = ["slot", "blade", "link", "rot", "cpu", "irq", "psi", "run",
+               "age", "new", "share", "flows", "moved", "errors"]
     if multi:
         headers[1:1] = ["chassis", "hops"]
     text = head + "\n" + table(headers, table_rows)

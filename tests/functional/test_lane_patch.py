@@ -51,6 +51,22 @@ class LanePatchTest(unittest.TestCase):
         self.start_vm(self.b)
         self.patch.wait_for("event b link-up")
 
+    def test_contention_figures_pass(self):
+        """A NIC measuring its host-side contention (util-source=host) sends
+        the contention form; the patch takes the figures and passes them
+        on (the unit tests check the form itself)."""
+        vm = subprocess.Popen(
+            [qemu.QEMU_BIN, "-M", "q35", "-nodefaults", "-display", "none",
+             "-device", f"blade-nic,lane={self.a},util-source=host,"
+             "util-interval=20"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (vm.kill(), vm.wait()))
+        self.start_vm(self.b)
+        self.patch.wait_for("event a link-up")
+        line = self.patch.wait_for_match(
+            r"^util a cpu=\d+ irq=0 seq=\d+ pressure=(\d+) runnable=(\d+)$")
+        self.assertTrue(line)
+
     def test_bad_arguments(self):
         tool = os.path.join(testing.HOST_BUILD, "tests", "tools", "lane-patch")
         for args in (["--pcs", "10b12b", "x", "y"], ["--speed", "fast", "x", "y"],

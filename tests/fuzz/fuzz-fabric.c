@@ -11,7 +11,8 @@
  *   bit 3  the valid frames are the keyed ones
  *   bit 4  the receiver is chassis 2 of the chain itself (same id and
  *          nonce: its own frames come back), bit 5 an impostor (same id,
- *          another nonce)
+ *          another nonce); else bit 6: it takes chassis 3's place (the
+ *          frames towards it echo its challenges), else chassis 1's
  * then records, until the input ends:
  *   raw:   port, ms, length (2 octets, big endian), frame
  *   edits: port, ms, frame number, edit count, count x (offset (2), xor),
@@ -23,7 +24,10 @@
  * The valid frames come from a chain of three chassis run in memory once
  * (with and without the key): every frame the middle one sent, blades of
  * two chassis and a chassis table in them; chassis 1 holds 120 blades, so
- * that rounds towards chassis 3 take two frames.
+ * that rounds towards chassis 3 take two frames.  Every Fabric here draws
+ * the same "random" number, so that the receiver's challenges are those
+ * the chain's frames echo, and the fuzzer reaches what lies behind the
+ * freshness check.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -99,8 +103,14 @@ static void chain_state(void *opaque, unsigned port, bool fwd, const char *w)
 {
 }
 
+/* Not random at all: every challenge is this one (see above). */
+static void same_random(void *opaque, void *buf, size_t len)
+{
+    memset(buf, 0x5a, len);
+}
+
 static const FabOps chain_ops = {
-    .send = chain_send, .port_state = chain_state,
+    .send = chain_send, .port_state = chain_state, .random = same_random,
 };
 
 static void build_pool(int keyed)
@@ -206,6 +216,7 @@ static void rx_remote(void *opaque)
 
 static const FabOps rx_ops = {
     .send = rx_send, .port_state = rx_state, .remote_changed = rx_remote,
+    .random = same_random,
 };
 
 /* Sign an edited frame again, if its length field leaves room. */
@@ -278,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
 
     fab_config_init(&cfg);
-    cfg.chassis_id = mode & 0x30 ? 2 : 100;
+    cfg.chassis_id = mode & 0x30 ? 2 : mode & 0x40 ? 3 : 1;
     strcpy(cfg.name, "fuzzed");
     cfg.mac[0] = 2;
     cfg.nonce = mode & 0x10 ? 0x101 : 0x4242;

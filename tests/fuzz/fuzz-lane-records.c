@@ -20,9 +20,15 @@ static void on_frame(void *opaque, const uint8_t *f, size_t len)
     }
 }
 
+/* Nothing impossible is delivered, and no figures without the form. */
 static void on_util(void *opaque, const LaneUtil *u)
 {
     if (u->cpu_pct > 100 || u->irq_pct > 100) {
+        abort();
+    }
+    if (u->has_contention ? u->psi_permille > PCS_UTIL_MAX_PSI ||
+                            u->runnable > PCS_UTIL_MAX_RUNNABLE
+                          : u->psi_permille || u->runnable) {
         abort();
     }
 }

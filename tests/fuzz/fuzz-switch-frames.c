@@ -883,13 +883,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 unsigned slot = arg % (NSLOTS + 1);
                 SwBladeInfo bi;
 
-                swcore_blade_report(c->sw, slot, a[0], a[1], now);
+                /* op bit 3: with contention figures, from the same octets */
+                if (op & 8) {
+                    swcore_blade_report_contention(c->sw, slot, a[0], a[1],
+                                                   a[0] * 5u, a[1] * 5u, now);
+                } else {
+                    swcore_blade_report(c->sw, slot, a[0], a[1], now);
+                }
                 /* a fresh report: in if the link is up and MAC known */
                 if (swcore_blade_info(c->sw, slot, now, &bi)) {
                     CHECK(bi.in_rotation ==
                           (port_up(c, bi.port) && bi.mac_known));
                     CHECK(bi.report_age_ns == 0);
                     CHECK(bi.cpu_pct == (a[0] > 100 ? 100 : a[0]));
+                    CHECK(bi.has_contention == !!(op & 8));
+                    CHECK(bi.psi_permille <= 1000 &&
+                          bi.runnable <= BAL_MAX_RUNNABLE);
                 }
             }
             break;

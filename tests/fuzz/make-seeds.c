@@ -90,7 +90,8 @@ static size_t fab_edit(uint8_t *p, uint8_t port, uint8_t ms, uint8_t frame,
 static void fabric_seeds(const char *top)
 {
     static const FabOps ops = { .send = fab_send, .port_state = fab_state };
-    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 70 };
+    /* version, blade count, echo count */
+    static const uint16_t off[] = { 14 + 4, 14 + 59, 14 + 76 };
     static const uint8_t x[] = { 1, 0x80, 0x40 };
     FabLocalBlade b = { .mac = { 2, 0, 0, 0, 7, 1 }, .slot = 1,
                         .in_rotation = true, .cpu_pct = 30,
@@ -135,6 +136,12 @@ static void fabric_seeds(const char *top)
     put(dir, "edits-keyed", buf, len);
     buf[0] = 0x0b;
     put(dir, "edits-unsigned", buf, len);
+
+    /* the receiver in chassis 3's place: the frames that echo it */
+    buf[0] = 0x42;
+    put(dir, "edits-c3", buf, len);
+    buf[0] = 0x4f;
+    put(dir, "edits-c3-keyed", buf, len);
 
     /* the receiver is the chain's chassis 2: its own frames, an impostor */
     buf[0] = 0x12;
@@ -304,7 +311,11 @@ int main(int argc, char **argv)
                                        0, 0, 0xe8, 3, 0, 0 };
     char dir[256];
     uint8_t frame[200];
-    PcsUtil u = { 42, 7, 3 };
+    PcsUtil u = { .cpu_pct = 42, .irq_pct = 7, .seq = 3 };
+    PcsUtil uc = {
+        .cpu_pct = 42, .irq_pct = 7, .seq = 4,
+        .has_contention = true, .psi_permille = 250, .runnable = 3,
+    };
     unsigned rd;
     size_t n, len;
 
@@ -334,6 +345,47 @@ int main(int argc, char **argv)
         buf[2 * i + 1] = cg[i] >> 8;
     }
     put(dir, "config", buf, 2 * n);
+    /* the contention form in both forms, after a frame and on its own */
+    rd = PCS_RD_NEG;
+    n = pcs_tx_frame(frame, 61, cg, &rd);
+    n += pcs_tx_util(&uc, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+    n += pcs_tx_util(&uc, PCS_UTIL_FORM_EXPANDED, cg + n, &rd);
+    n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+    n += pcs_tx_idle(cg + n, &rd);
+    for (size_t i = 0; i < n; i++) {
+        buf[2 * i] = cg[i] & 0xff;
+        buf[2 * i + 1] = cg[i] >> 8;
+    }
+    put(dir, "frame-util-contention", buf, 2 * n);
+    /*
+     * split across two gaps (bit 15 marks a gap): the extension after a
+     * frame, the set after the next; then an extension whose set is lost
+     */
+    {
+        PcsUtil set = uc;
+
+        set.has_contention = false;
+        rd = PCS_RD_NEG;
+        n = pcs_tx_frame(frame, 61, cg, &rd);
+        n += pcs_tx_util_ext(&uc, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 100, cg + n, &rd);
+        n += pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 62, cg + n, &rd);
+        n += pcs_tx_util_ext(&uc, cg + n, &rd);
+        cg[n++] = 0x8000;
+        rd = PCS_RD_NEG;
+        n += pcs_tx_frame(frame, 63, cg + n, &rd);
+        n += pcs_tx_util(&u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        for (size_t i = 0; i < n; i++) {
+            buf[2 * i] = cg[i] & 0xff;
+            buf[2 * i + 1] = cg[i] >> 8;
+        }
+        put(dir, "frame-util-split", buf, 2 * n);
+    }
 
     /* lane records: 8b10b session */
     snprintf(dir, sizeof(dir), "%s/lane-records", argv[1]);
@@ -357,6 +409,38 @@ int main(int argc, char **argv)
     len += rec(buf + len, LANE_TAG_SIGNAL, "\1", 1);
     put(dir, "session-8b10b", buf, len);
 
+    /* lane records: 8b10b session with the contention form */
+    len = 0;
+    buf[len++] = 64;
+    len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
+    rd = PCS_RD_NEG;
+    n = pcs_tx_frame(frame, 100, cg, &rd);
+    n += pcs_tx_util(&uc, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+    len += cg_rec(buf + len, n);
+    rd = PCS_RD_NEG;
+    n = pcs_tx_util(&uc, PCS_UTIL_FORM_EXPANDED, cg, &rd);
+    len += cg_rec(buf + len, n);
+    put(dir, "session-8b10b-contention", buf, len);
+
+    /* lane records: the contention form split across two frames' gaps */
+    len = 0;
+    buf[len++] = 64;
+    len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
+    rd = PCS_RD_NEG;
+    n = pcs_tx_frame(frame, 100, cg, &rd);
+    n += pcs_tx_util_ext(&uc, cg + n, &rd);
+    len += cg_rec(buf + len, n);
+    {
+        PcsUtil set = uc;
+
+        set.has_contention = false;
+        rd = PCS_RD_NEG;
+        n = pcs_tx_frame(frame, 60, cg, &rd);
+        n += pcs_tx_util(&set, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+        len += cg_rec(buf + len, n);
+    }
+    put(dir, "session-8b10b-split", buf, len);
+
     /* lane records: raw session */
     len = 0;
     buf[len++] = 255;
@@ -369,6 +453,16 @@ int main(int argc, char **argv)
     len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x03\x00", 4);
     len += rec(buf + len, 0x7f, "xy", 2);
     put(dir, "session-raw", buf, len);
+
+    /* raw UTIL records with contention figures: good, then impossible */
+    len = 0;
+    buf[len++] = 255;
+    len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
+    len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x04\x00\xfa\x00\x03\x00",
+               8);
+    len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x05\x00\xe9\x03\x00\x04",
+               8);
+    put(dir, "session-raw-contention", buf, len);
 
     fabric_seeds(argv[1]);
     switch_seeds(argv[1]);

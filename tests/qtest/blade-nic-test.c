@@ -53,7 +53,7 @@ static void test_id_and_version(void)
 
     nh_start(&h, NULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010000);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
     nh_stop(&h);
 }
 
@@ -107,7 +107,7 @@ static void test_access_rules(void)
     nh_wr(&h, BLADE_NIC_REG_STATUS, 0xffffffff);
     nh_wr(&h, BLADE_NIC_REG_STAT_BASE, 0x1234);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010000);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS), ==, 0);
 
     nh_wr(&h, 0xffc, 0x12345678);
@@ -1048,6 +1048,294 @@ static void test_util_auto(void)
     nh_stop(&h);
 }
 
+/* ---- contention figures (datasheet 1.1) ---------------------------------- */
+
+/* A set with these figures arrived: cpu, and the contention or none. */
+typedef struct ContWant {
+    unsigned cpu;
+    bool has;
+    unsigned psi, runnable;
+} ContWant;
+
+static bool cond_util_cont(NicHarness *h, void *arg)
+{
+    ContWant *w = arg;
+
+    return h->nutil && h->util.cpu_pct == w->cpu &&
+           h->util.has_contention == w->has &&
+           (!w->has || (h->util.psi_permille == w->psi &&
+                        h->util.runnable == w->runnable));
+}
+
+/*
+ * UTIL_CONT then UTIL sends the four figures as one sample; UTIL alone
+ * sends one without contention figures, as revision 1.0 did.
+ */
+static void test_util_contention_guest(void)
+{
+    NicHarness h;
+    ContWant w = { 42, true, 420, 17 };
+
+    lane_start(&h, false, ",util-source=guest,util-interval=10");
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 0);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==, 0);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 420 | 17 << 16);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 420 | 17 << 16);
+    /* armed, not sent: nothing changes until the UTIL write */
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==, 0);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 42 | 7 << 8);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+                    420 | 17 << 16 | BLADE_NIC_CONT_TX_VALID);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_cont, &w, 0, "a set with contention figures");
+    g_assert_cmpuint(h.util.irq_pct, ==, 7);
+
+    /* UTIL alone: a sample without them (the register keeps its value) */
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 43 | 7 << 8);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==, 0);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 420 | 17 << 16);
+    w = (ContWant){ 43, false, 0, 0 };
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_cont, &w, 0, "a set without contention figures");
+
+    /* armed again for the next sample */
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 0 | 1023 << 16);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 44);
+    w = (ContWant){ 44, true, 0, 1023 };
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_cont, &w, 0, "pressure 0, 1023 runnable");
+    g_assert_cmpuint(lane_stats(h.srv)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS), ==, 0);
+    nh_stop(&h);
+}
+
+/* The same over a raw lane and with the expanded form. */
+static void contention_other_form(bool raw, const char *extra)
+{
+    NicHarness h;
+    ContWant w = { 9, true, 1000, 512 };
+
+    lane_start(&h, raw, extra);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 1000 | 512 << 16);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 9);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_cont, &w, 0, "a set with contention figures");
+    g_assert_cmpuint(lane_stats(h.srv)->pcs.util_errors, ==, 0);
+    nh_stop(&h);
+}
+
+static void test_util_contention_raw(void)
+{
+    contention_other_form(true, ",util-source=guest,util-interval=10");
+}
+
+static void test_util_contention_expanded(void)
+{
+    contention_other_form(false, ",util-source=guest,util-interval=10,"
+                          "util-form=expanded");
+}
+
+/*
+ * A pressure above 1000 is stored as 1000 and counted as a register
+ * error; bits outside the two fields read 0 (not an error).
+ */
+static void test_util_contention_clamp(void)
+{
+    NicHarness h;
+    ContWant w = { 50, true, 1000, 1023 };
+    uint64_t errors;
+
+    lane_start(&h, false, ",util-source=guest,util-interval=10");
+    errors = nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 1000 | 3 << 16 | 1u << 31);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 1000 | 3 << 16);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS), ==, errors);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 0xffffffff);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==,
+                    1000 | 1023 << 16);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS), ==, errors + 1);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 1001);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 1000);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS), ==, errors + 2);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 0xffffffff);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 50);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util_cont, &w, 0, "clamped figures");
+    /* UTIL_CONT_TX is read-only */
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT_TX, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_REG_ERRORS), ==, errors + 4);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+                    1000 | 1023 << 16 | BLADE_NIC_CONT_TX_VALID);
+    /* CTRL.RST clears UTIL_CONT, not what is being sent */
+    nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_RST);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT), ==, 0);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+                    1000 | 1023 << 16 | BLADE_NIC_CONT_TX_VALID);
+    /* and disarms it: the next UTIL goes without contention figures */
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 5);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_RST);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 51);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX), ==, 0);
+    nh_stop(&h);
+}
+
+static void assert_host_contention(uint32_t v)
+{
+    g_assert_cmphex(v & ~(BLADE_NIC_CONT_PSI_MASK | BLADE_NIC_CONT_RUN_MASK),
+                    ==, BLADE_NIC_CONT_TX_VALID | BLADE_NIC_CONT_TX_HOST);
+    g_assert_cmpuint(v & BLADE_NIC_CONT_PSI_MASK, <=, 1000);
+}
+
+/*
+ * util-source=host sends the host-side contention figures with the host
+ * CPU figure: in range, and on the lane as in UTIL_CONT_TX.
+ */
+static void test_util_contention_host(void)
+{
+    NicHarness h;
+    uint64_t want;
+    uint32_t v;
+
+    lane_start(&h, false, ",util-source=host,util-interval=10");
+    /* guest contention figures are not sent under host */
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 999);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 77);
+    /* the first interval has no previous sample to compare with */
+    want = h.nutil + 3;
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_pump(&h, 5);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_pump(&h, 5);
+    qtest_clock_step(h.qts, 10 * 1000 * 1000);
+    nh_wait(&h, cond_util, &want, 0, "host utilization");
+    v = nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX);
+    assert_host_contention(v);
+    /* a qtest vCPU never runs: nothing waits, nothing is runnable */
+    g_assert_cmpuint(v >> BLADE_NIC_CONT_RUN_SHIFT & 0x3ff, ==, 0);
+    g_assert_true(h.util.has_contention);
+    g_assert_cmpuint(h.util.psi_permille, ==, v & BLADE_NIC_CONT_PSI_MASK);
+    g_assert_cmpuint(h.util.runnable, ==, 0);
+    nh_stop(&h);
+}
+
+/*
+ * Under TCG with one vCPU: spinning on "jmp $" it is a runnable thread
+ * (state R) whenever the device samples; stopped by "cli; hlt" it sleeps.
+ * The pressure depends on what else the host runs: only its range is
+ * checked.  Returns the largest runnable count seen.
+ */
+static unsigned host_runnable_with_firmware(const uint8_t *code, size_t len)
+{
+    NicHarness h;
+    g_autofree char *dir = g_dir_make_tmp("blade-nic-fw-XXXXXX", NULL);
+    g_autofree char *fw = g_strdup_printf("%s/fw.bin", dir);
+    g_autofree char *args = g_strdup_printf("-accel tcg -bios %s", fw);
+    g_autofree uint8_t *img = g_malloc(65536);
+    unsigned most = 0, i;
+
+    memset(img, 0xf4, 65536);
+    memcpy(img + 65536 - 16, code, len);
+    g_assert_true(g_file_set_contents(fw, (char *)img, 65536, NULL));
+    nh_start_full(&h, false, false, false,
+                  ",util-source=host,util-interval=20", args);
+    for (i = 0; i < 12; i++) {
+        uint32_t v;
+
+        g_usleep(30 * 1000);
+        v = nh_rd(&h, BLADE_NIC_REG_UTIL_CONT_TX);
+        if (i >= 2) {
+            assert_host_contention(v);
+            most = MAX(most, v >> BLADE_NIC_CONT_RUN_SHIFT & 0x3ff);
+        }
+    }
+    nh_stop(&h);
+    unlink(fw);
+    rmdir(dir);
+    return most;
+}
+
+static void test_util_contention_host_tcg(void)
+{
+    static const uint8_t spin[] = { 0xeb, 0xfe };   /* jmp $ */
+    static const uint8_t halt[] = { 0xfa, 0xf4 };   /* cli; hlt */
+    unsigned busy = host_runnable_with_firmware(spin, sizeof(spin));
+    unsigned idle = host_runnable_with_firmware(halt, sizeof(halt));
+
+    g_test_message("runnable vCPU threads: spinning %u, halted %u", busy,
+                   idle);
+    g_assert_cmpuint(busy, ==, 1);
+    g_assert_cmpuint(idle, ==, 0);
+}
+
+/*
+ * UTIL_CONT, its arming and UTIL_CONT_TX survive migration (in the
+ * "blade-nic/util-cont" subsection; a stream without it, as revision 1.0
+ * writes, loads with them at their reset values: the round-trip test).
+ */
+static void test_util_contention_migration(void)
+{
+    NicHarness h;
+    QTestState *dst;
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    unsigned i;
+
+    lane_start(&h, false, ",util-source=guest");
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 300 | 4 << 16);
+    nh_wr(&h, BLADE_NIC_REG_UTIL, 30);
+    nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 301 | 5 << 16);     /* armed */
+    file = g_strdup_printf("%s/state", h.dir);
+    uri = g_strdup_printf("file:%s", file);
+    qtest_qmp_assert_success(h.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    for (i = 0; i < 500; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(h.qts,
+                                                "{'execute': 'query-migrate'}");
+        const char *st = qdict_get_try_str(r, "status");
+        bool done = st && !strcmp(st, "completed");
+
+        g_assert_false(st && !strcmp(st, "failed"));
+        qobject_unref(r);
+        if (done) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpuint(i, <, 500);
+    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0,"
+                      "util-source=guest -incoming file:%s", file);
+    bus = qpci_new_pc(dst, NULL);
+    dev = qpci_device_find(bus, NIC_DEVFN);
+    bar = qpci_iomap(dev, 0, NULL);
+    for (i = 0; i < 200; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(dst,
+                                                "{'execute': 'query-status'}");
+        bool run = qdict_get_bool(r, "running");
+
+        qobject_unref(r);
+        if (run) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT), ==,
+                    301 | 5 << 16);
+    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+                    300 | 4 << 16 | BLADE_NIC_CONT_TX_VALID);
+    /* still armed: the next UTIL carries the armed figures */
+    qpci_io_writel(dev, bar, BLADE_NIC_REG_UTIL, 31);
+    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+                    301 | 5 << 16 | BLADE_NIC_CONT_TX_VALID);
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(dst);
+    unlink(file);
+    nh_stop(&h);
+}
+
 /* ---- reset mid-traffic, migration ---------------------------------------- */
 
 static void test_reset_mid_traffic(void)
@@ -1527,6 +1815,20 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/util/expanded", test_util_expanded);
     qtest_add_func("/blade-nic/util/host-tcg", test_util_host_tcg);
     qtest_add_func("/blade-nic/util/auto", test_util_auto);
+    qtest_add_func("/blade-nic/util/contention/guest",
+                   test_util_contention_guest);
+    qtest_add_func("/blade-nic/util/contention/raw",
+                   test_util_contention_raw);
+    qtest_add_func("/blade-nic/util/contention/expanded",
+                   test_util_contention_expanded);
+    qtest_add_func("/blade-nic/util/contention/clamp",
+                   test_util_contention_clamp);
+    qtest_add_func("/blade-nic/util/contention/host",
+                   test_util_contention_host);
+    qtest_add_func("/blade-nic/util/contention/host-tcg",
+                   test_util_contention_host_tcg);
+    qtest_add_func("/blade-nic/util/contention/vmstate",
+                   test_util_contention_migration);
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
     qtest_add_func("/blade-nic/inject/link-down", test_inject_link_down);

@@ -554,6 +554,32 @@ static inline void sh_report(SwHarness *h, unsigned slot, unsigned cpu,
     sh_wait(h, sh_cond_reports, &a, "utilization report");
 }
 
+/* ---- QMP events ---------------------------------------------------------- */
+
+/*
+ * The switch sends a port's or a slot's first change at once, holds the
+ * later ones for up to this long on the chassis clock and then sends the
+ * latest (docs/switch-blade.md).
+ */
+#define SH_EVENT_PERIOD_NS (1000 * 1000 * 1000ll)
+
+/*
+ * The next event @name the switch has sent by now, or NULL.  A command's
+ * round trip first: QMP sends events and replies in order.  Events of
+ * other names before it are dropped.
+ */
+static inline QDict *sh_event_sent(SwHarness *h, const char *name)
+{
+    qobject_unref(qtest_qmp(h->qts, "{ 'execute': 'query-status' }"));
+    return qtest_qmp_event_ref(h->qts, name);
+}
+
+/* The data of event @ev. */
+static inline QDict *sh_event_data(QDict *ev)
+{
+    return qdict_get_qdict(ev, "data");
+}
+
 /* ---- frames -------------------------------------------------------------- */
 
 static inline size_t sh_eth(uint8_t *f, const uint8_t *dst,

@@ -11,13 +11,16 @@ from bladeplane_cli import impair, topology, views
 from bladeplane_cli.common import Failure
 
 
-def state(now_ms, new_flows, moved=None, cpu=None, links=None):
-    """A switch state tree with the members top reads."""
+def state(now_ms, new_flows, moved=None, cpu=None, links=None, cont=None):
+    """A switch state tree with the members top reads; @cont: per blade
+    (pressure, runnable), or None for a blade without contention figures."""
     blades, ports = [], []
     for slot, n in enumerate(new_flows):
         up = True if links is None else links[slot]
+        psi, run = (cont[slot] if cont and cont[slot] else (None, None))
         blades.append({"slot": slot, "new_flows": n, "in_rotation": up,
                        "reason": "in rotation" if up else "link down",
+                       "pressure": psi, "runnable": run,
                        "cpu": None if cpu is None else cpu[slot], "irq": 2,
                        "report_age_ms": 40, "active_flows": 1,
                        "moved_flows": 0 if moved is None else moved[slot]})
@@ -95,13 +98,29 @@ class TopTest(unittest.TestCase):
         self.assertRegex(lines[0], r"^demo/c1  \d\d:\d\d:\d\d  new flows: 10 "
                          r"in 2\.0 s \(5\.0/s\)$")
         self.assertEqual(lines[1].split(), ["slot", "blade", "link", "rot", "cpu",
-                                            "irq", "age", "new", "share",
-                                            "flows", "moved", "errors"])
+                                            "irq", "psi", "run", "age", "new",
+                                            "share", "flows", "moved",
+                                            "errors"])
         self.assertEqual(lines[3].split(), ["1", "busy", "up", "yes",
-                                            "[##########]", "95%", "2%", "40ms",
-                                            "1", "10.0%", "1", "0", "1"])
+                                            "[##########]", "95%", "2%", "-",
+                                            "-", "40ms", "1", "10.0%", "1", "0",
+                                            "1"])
         self.assertEqual(lines[4].split()[:5], ["2", "b2", "down", "no", "["])
         self.assertEqual(lines[-1], "  b2: link down")
+
+    def test_contention_figures(self):
+        """Pressure (permille in the state tree) shows as a percentage and
+        runnable as a count; a blade that sends none shows "-"."""
+        prev = state(1000, [10, 10, 10])
+        cur = state(2000, [12, 11, 10], cpu=[20, 95, 30],
+                    cont=[(425, 3), None, (1000, 1023)])
+        rows = views.top_rows(prev, cur, CHASSIS)
+        self.assertEqual([(r["pressure"], r["runnable"]) for r in rows],
+                         [(425, 3), (None, None), (1000, 1023)])
+        lines = views.render_top("demo/c1", prev, cur, CHASSIS).splitlines()
+        self.assertEqual(lines[2].split()[5:9], ["20%", "2%", "42.5%", "3"])
+        self.assertEqual(lines[3].split()[5:9], ["95%", "2%", "-", "-"])
+        self.assertEqual(lines[4].split()[5:9], ["30%", "2%", "100.0%", "1023"])
 
     def test_bar(self):
         self.assertEqual(views.bar(0), "[..........]")
@@ -343,6 +362,18 @@ class FabricViewTest(unittest.TestCase):
                          r"yes")
         self.assertIn("service (remote)", text)
         self.assertIn("front:50% far:50%", text)
+
+    def test_status_shows_contention_figures(self):
+        st = fabric_state(5000, {0: 3, 1: 4}, {("c2", 0): (1, 1)})
+        st["blades"][0].update(pressure=125, runnable=2)
+        text = "\n".join(views.render_chassis({"state": st}, RING.chassis[0],
+                                               RING))
+        self.assertRegex(text, r"\n +slot +chassis +hops +blade +mac +rotation"
+                         r" +cpu +irq +psi +run +age ")
+        # this chassis's blade 0 sends them, blade 1 and remote blades not
+        self.assertRegex(text, r"\n +0 +c1 +0 .* yes +10% +1% +12\.5% +2 +30ms")
+        self.assertRegex(text, r"\n +1 +c1 +0 .* yes +10% +1% +- +- +30ms")
+        self.assertRegex(text, r"\n +0 +c2 +1 .* yes +50% +2% +- +- +120ms")
 
 
 if __name__ == "__main__":

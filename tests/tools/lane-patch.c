@@ -94,8 +94,17 @@ static void end_rx_util(void *opaque, const LaneUtil *u)
     if (!u->fresh) {
         return;
     }
-    lane_set_util(e->peer->lane, u->cpu_pct, u->irq_pct, now_ns());
-    if (log_lines) {
+    if (u->has_contention) {
+        lane_set_util_contention(e->peer->lane, u->cpu_pct, u->irq_pct,
+                                 u->psi_permille, u->runnable, now_ns());
+    } else {
+        lane_set_util(e->peer->lane, u->cpu_pct, u->irq_pct, now_ns());
+    }
+    if (log_lines && u->has_contention) {
+        printf("util %s cpu=%u irq=%u seq=%u pressure=%u runnable=%u\n",
+               e->name, u->cpu_pct, u->irq_pct, u->seq, u->psi_permille,
+               u->runnable);
+    } else if (log_lines) {
         printf("util %s cpu=%u irq=%u seq=%u\n", e->name, u->cpu_pct,
                u->irq_pct, u->seq);
     }

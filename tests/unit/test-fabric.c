@@ -43,7 +43,10 @@
 #define P_NCHASSIS  (ETH + 58)
 #define P_NBLADES   (ETH + 59)
 #define P_ROOTNONCE (ETH + 60)
-#define P_NAME      (ETH + 68)
+#define P_CHALLENGE (ETH + 68)
+#define P_NECHO     (ETH + 76)
+#define P_NAME      (ETH + 77)
+#define HDR         77              /* the header, payload octets */
 
 typedef struct Sim Sim;
 
@@ -56,6 +59,7 @@ typedef struct Node {
     unsigned n_ports;
     unsigned state_calls;
     unsigned remote_changes;
+    unsigned draws;                     /* of on_random() */
     bool state_fwd[FAB_MAX_PORTS];
     char state_why[FAB_MAX_PORTS][64];
     /* every frame sent, for replays and mutations */
@@ -156,8 +160,25 @@ static void on_remote(void *opaque)
     nd->remote_changes++;
 }
 
+/*
+ * Reproducible "random" numbers: the k-th value chassis i draws (from 1)
+ * is 0xc0ffee0000000000 + i << 16 + k; values never repeat, across
+ * restarts either, as the kernel's would not.
+ */
+static void on_random(void *opaque, void *buf, size_t len)
+{
+    static unsigned draws;              /* of Fabrics without a Node */
+    Node *nd = opaque;
+    uint64_t v = 0xc0ffee0000000000ULL |
+                 (nd ? nd->cfg.chassis_id << 16 | ++nd->draws : ++draws);
+
+    g_assert_cmpuint(len, ==, sizeof(v));
+    memcpy(buf, &v, sizeof(v));
+}
+
 static const FabOps ops = {
     .send = on_send, .port_state = on_state, .remote_changed = on_remote,
+    .random = on_random,
 };
 
 static void sim_init(Sim *sim)
@@ -548,21 +569,23 @@ static uint64_t get_be(const uint8_t *p, unsigned n)
 /*
  * The worked example of docs/fabric-protocol.md: chassis 1 ("c1", nonce
  * 0x1001, MAC 02:00:00:00:00:01) alone, one port, link up at time 0, one
- * blade; its first advertisement, built here field by field.
+ * blade; its first advertisement, built here field by field.  With
+ * @blade, the one once its port forwards: with its blade, and chassis 2's
+ * challenge echoed.
  */
 static size_t example_frame(uint8_t *f, bool blade)
 {
     static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
     static const uint8_t group[6] = { 0x03, 0x42, 0x50, 0x46, 0x41, 0x42 };
     uint8_t *p = f + ETH;
-    size_t len = 68 + 2 + (blade ? 16 : 0);
+    size_t len = 77 + 2 + (blade ? 16 + 16 : 0);
 
     memset(f, 0, FAB_MAX_FRAME);
     memcpy(f, group, 6);
     memcpy(f + 6, mac, 6);
     put_be(f + 12, 0x88b5, 2);
     memcpy(p, "BPFC", 4);
-    p[4] = 1;                           /* version */
+    p[4] = 2;                           /* version */
     p[5] = 1;                           /* advertisement */
     p[6] = 2;                           /* flags: designated, no HMAC */
     p[7] = 1;                           /* ttl */
@@ -583,11 +606,16 @@ static size_t example_frame(uint8_t *f, bool blade)
     p[58] = 0;                          /* chassis table */
     p[59] = blade;                      /* blades */
     put_be(p + 60, 0x1001, 8);          /* root nonce: its own */
-    memcpy(p + 68, "c1", 2);
+    /* challenge: c1's second draw (the first seeds its hash) */
+    put_be(p + 68, 0xc0ffee0000010002ULL, 8);
+    p[76] = blade;                      /* echoes */
+    memcpy(p + 77, "c1", 2);
     if (blade) {
-        uint8_t *e = p + 70;
+        uint8_t *e = p + 79 + 16;
         static const uint8_t bmac[6] = { 2, 0, 0, 0, 1, 0 };
 
+        put_be(p + 79, 2, 8);           /* echo: chassis 2 */
+        put_be(p + 87, 0xc0ffee0000020004ULL, 8);   /* its challenge */
         memcpy(e, bmac, 6);
         e[6] = 0;                       /* slot */
         e[7] = 1;                       /* in rotation */
@@ -624,17 +652,34 @@ static void test_example_frame(void)
     /* once the port forwards, the blade goes out */
     sim_run(&sim, 3 * IV);
     g_assert_true(fab_port_forwarding(a->fab, 0));
-    s = last_sent(a, 0, 1);
+    s = NULL;
+    for (unsigned i = 0; i < a->sent->len && !s; i++) {
+        s = g_ptr_array_index(a->sent, i);
+        s = s->f[P_NBLADES] ? s : NULL;
+    }
     g_assert_nonnull(s);
+    /* --verbose shows it as docs/fabric-protocol.md does */
+    for (size_t i = 0; i < s->len; i += 16) {
+        g_autoptr(GString) line = g_string_new("    ");
+
+        for (size_t k = i; k < MIN(i + 16, s->len); k++) {
+            g_string_append_printf(line, "%02x%s", s->f[k],
+                                   k + 1 < MIN(i + 16, s->len) ? " " : "");
+        }
+        g_test_message("%s", line->str);
+    }
     n = example_frame(want, true);
-    /* the sequence numbers and the blade's age have moved on */
-    g_assert_cmpuint(get_be(s->f + P_SEQ, 8), >, 1);
-    put_be(want + P_SEQ, get_be(s->f + P_SEQ, 8), 8);
-    g_assert_cmpuint(get_be(s->f + P_ROOTSEQ, 4), >, 1);
-    put_be(want + P_ROOTSEQ, get_be(s->f + P_ROOTSEQ, 4), 4);
-    age = 5 + (uint32_t)((s->at + MS - 1) / MS);
-    g_assert_cmpuint(get_be(s->f + ETH + 70 + 12, 4), ==, age);
-    put_be(want + ETH + 70 + 12, age, 4);
+    /*
+     * At 212.501 ms (the frames of 12.5 ms were the first to echo, and
+     * were taken 1 us later; then two intervals of listening): its 6th
+     * frame, 3rd heartbeat, 3rd challenge (c1's 4th draw).
+     */
+    g_assert_cmpuint(s->at, ==, 212501000);
+    age = 5 + 213;
+    put_be(want + P_SEQ, 6, 8);
+    put_be(want + P_ROOTSEQ, 3, 4);
+    put_be(want + P_CHALLENGE, 0xc0ffee0000010004ULL, 8);
+    put_be(want + ETH + HDR + 2 + 16 + 12, age, 4);
     g_assert_cmpmem(s->f, s->len, want, n);
     sim_free(&sim);
 }
@@ -1419,14 +1464,17 @@ static void test_auth_rogue(gconstpointer variant)
         g_assert_cmpuint(pi.rx_adverts, ==, 0);
     }
     /*
-     * A rogue without a key takes what it hears (no key, no check), but
-     * a's port towards it hears no neighbour: it does not forward, and
-     * its advertisements carry no blades.
+     * A rogue without a key would take what it hears (no key, no check),
+     * but a, never hearing it, never echoes its challenge; a's port
+     * towards it hears no neighbour: it does not forward, and its
+     * advertisements carry no blades.
      */
     g_assert_false(fab_port_forwarding(a->fab, 1));
     g_assert_cmpuint(n_remote(rogue), ==, 0);
     if (!rkey) {
-        g_assert_cmpuint(stats(rogue).rx_adverts, >=, 9);
+        /* what it hears is a's, but never echoes its challenge */
+        g_assert_cmpuint(stats(rogue).rx_no_echo, >=, 9);
+        g_assert_cmpuint(stats(rogue).rx_adverts, ==, 0);
     } else {
         g_assert_cmpuint(stats(rogue).rx_bad_auth, >=, 9);
     }
@@ -1502,7 +1550,9 @@ static void test_auth_tamper(void)
         memcpy(f, s->f, s->len);
         f[s->len - 1] ^= 1;
         fab_input(nokey, 0, f, s->len, sim.now);
-        g_assert_cmpuint(stats(&dummy).rx_adverts, ==, 1);
+        /* past the MAC to the challenges: it does not echo nokey's */
+        g_assert_cmpuint(stats(&dummy).rx_no_echo, ==, 1);
+        g_assert_cmpuint(stats(&dummy).rx_bad_auth, ==, 0);
         fab_free(nokey);
         g_ptr_array_free(dummy.sent, true);
     }
@@ -1510,6 +1560,53 @@ static void test_auth_tamper(void)
 }
 
 /* ---- replays ---- */
+
+/* Copies of the frames @nd sent on @port so far. */
+static GPtrArray *recorded(Node *nd, unsigned port)
+{
+    GPtrArray *rec = g_ptr_array_new_with_free_func(g_free);
+
+    for (unsigned i = 0; i < nd->sent->len; i++) {
+        const Sent *s = g_ptr_array_index(nd->sent, i);
+
+        if (s->port == port) {
+            g_ptr_array_add(rec, g_memdup2(s, sizeof(*s)));
+        }
+    }
+    return rec;
+}
+
+/* Put every recorded frame on @dst's @port: how many were taken? */
+static uint64_t replay(Node *dst, unsigned port, GPtrArray *rec)
+{
+    uint64_t before = stats(dst).rx_adverts;
+
+    for (unsigned i = 0; i < rec->len; i++) {
+        const Sent *s = g_ptr_array_index(rec, i);
+
+        fab_input(dst->fab, port, s->f, s->len, dst->sim->now);
+    }
+    return stats(dst).rx_adverts - before;
+}
+
+/* Does @nd hear chassis @id on @port now? */
+static bool hears(Node *nd, unsigned port, uint64_t id)
+{
+    FabPortInfo pi;
+
+    return fab_port_info(nd->fab, port, nd->sim->now, &pi) &&
+           pi.neighbour && pi.neighbour_id == id &&
+           pi.heard_age_ns <= IV + IV / 2;
+}
+
+/* @nd restarts: a new boot (@nonce), its one port's link up again. */
+static void reboot(Node *nd, uint64_t nonce)
+{
+    nd->cfg.nonce = nonce;
+    node_restart(nd, 2);
+    g_assert_cmpint(fab_add_port(nd->fab, "p0"), ==, 0);
+    fab_port_link(nd->fab, 0, true, nd->sim->now);
+}
 
 static void test_replay(gconstpointer keyed)
 {
@@ -1520,6 +1617,7 @@ static void test_replay(gconstpointer keyed)
     uint8_t f[FAB_MAX_FRAME];
     size_t len;
     FabStats st;
+    uint64_t t0;
 
     sim_init(&sim);
     a = sim_node_full(&sim, 1, 32768, key, 2);
@@ -1534,48 +1632,270 @@ static void test_replay(gconstpointer keyed)
     memcpy(f, s->f, s->len);
     len = s->len;
     st = stats(b);
-    /* the latest frame again, and the first */
+    /* the latest frame again: a replay; the first echoed nothing */
     fab_input(b->fab, 0, f, len, sim.now);
     fab_input(b->fab, 0, old->f, old->len, sim.now);
-    g_assert_cmpuint(stats(b).rx_replayed, ==, st.rx_replayed + 2);
+    g_assert_cmpuint(stats(b).rx_replayed, ==, st.rx_replayed + 1);
+    g_assert_cmpuint(stats(b).rx_no_echo, ==, st.rx_no_echo + 1);
     g_assert_cmpuint(stats(b).rx_adverts, ==, st.rx_adverts);
 
-    /* chassis 1 restarts: a new nonce, sequence from 1 again */
-    {
-        Node *n = a;
-        uint64_t t0;
+    /*
+     * Chassis 1 restarts, its link to b staying up: a new nonce, sequence
+     * from 1 again.  It is heard again within two intervals (it learns
+     * b's challenge, and b starts a new one each interval), not after the
+     * dead interval.
+     */
+    reboot(a, 0x5555);
+    t0 = sim.now;
+    sim_run(&sim, t0 + 2 * IV);
+    g_assert_true(hears(b, 0, 1));
+    /*
+     * Its blades, once the tree has settled (b waits for the root's
+     * previous boot to go stale: "Stale roots") and its port listened.
+     */
+    sim_run(&sim, t0 + 6 * IV);
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    /* frames of the old boot are not taken, even new-looking ones */
+    st = stats(b);
+    put_be(f + P_SEQ, 1000000, 8);
+    fab_input(b->fab, 0, f, len, sim.now);
+    fab_input(b->fab, 0, s->f, s->len, sim.now);
+    g_assert_cmpuint(stats(b).rx_adverts, ==, st.rx_adverts);
+    g_assert_cmpuint(stats(b).rx_bad_auth, ==, st.rx_bad_auth + !!keyed);
+    g_assert_cmpuint(stats(b).rx_replayed + stats(b).rx_no_echo, ==,
+                     st.rx_replayed + st.rx_no_echo + 2 - !!keyed);
+    sim_free(&sim);
+}
 
-        n->cfg.nonce = 0x5555;
-        node_restart(n, 2);
-        fab_add_port(n->fab, "to-c2");
-        fab_port_link(n->fab, 0, true, sim.now);
-        t0 = sim.now;
-        /* the old boot is still believed alive: the new one waits */
-        sim_run(&sim, t0 + IV);
-        g_assert_cmpuint(stats(b).rx_replayed, >, st.rx_replayed + 2);
-        g_assert_true(find_remote(b, 1, 0, NULL));
-        /* once the old one is dead, the new one is taken */
-        sim_run(&sim, t0 + 8 * IV);
-        g_assert_true(find_remote(b, 1, 0, NULL));
-        {
-            FabPortInfo pi;
+/*
+ * Issue 17: frames recorded before the receiver restarted were taken by
+ * the new receiver, which knew no sequence numbers yet.  Now they echo
+ * challenges of its earlier boot, which it never made.
+ */
+static void test_replay_receiver_restart(void)
+{
+    Sim sim;
+    Node *a, *b;
+    GPtrArray *rec;
 
-            g_assert_true(fab_port_info(b->fab, 0, sim.now, &pi));
-            g_assert_true(pi.neighbour);
-            g_assert_cmpuint(pi.heard_age_ns, <=, IV);
-        }
-        /* frames of the old boot are replays now, even new-looking ones */
-        st = stats(b);
-        put_be(f + P_SEQ, 1000000, 8);
-        fab_input(b->fab, 0, f, len, sim.now);
-        g_assert_cmpuint(stats(b).rx_replayed, ==, st.rx_replayed +
-                         (keyed ? 0 : 1));
-        g_assert_cmpuint(stats(b).rx_bad_auth, ==, st.rx_bad_auth +
-                         (keyed ? 1 : 0));
-        fab_input(b->fab, 0, s->f, s->len, sim.now);
-        g_assert_cmpuint(stats(b).rx_replayed, ==, st.rx_replayed +
-                         (keyed ? 1 : 2));
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, "k", 2);
+    b = sim_node_full(&sim, 2, 32768, "k", 2);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 4 * IV + IV / 2);
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    rec = recorded(a, 0);
+    g_assert_cmpuint(rec->len, >, 5);
+
+    /* b restarts; a sees its link go down and up */
+    fab_port_link(a->fab, 0, false, sim.now);
+    fab_port_link(a->fab, 0, true, sim.now);
+    reboot(b, 0x2222);
+    g_assert_cmpuint(replay(b, 0, rec), ==, 0);
+    g_assert_cmpuint(stats(b).rx_no_echo, ==, rec->len);
+    g_assert_false(hears(b, 0, 1));
+    g_assert_cmpuint(n_remote(b), ==, 0);
+    /* the genuine frames are taken at once, the recorded ones never */
+    sim_run(&sim, sim.now + IV / 4);
+    g_assert_true(hears(b, 0, 1));
+    sim_run(&sim, sim.now + 3 * IV);
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    g_assert_cmpuint(replay(b, 0, rec), ==, 0);
+    g_ptr_array_free(rec, true);
+    sim_free(&sim);
+}
+
+/*
+ * Issue 17: after a link flap the receiver believed any boot of its
+ * neighbour it had not seen, such as one whose frames were recorded while
+ * they did not reach it; the neighbour's genuine boot was then refused as
+ * retired.  Now a flap starts a new challenge: nothing recorded before it,
+ * in whatever boot, is taken after it.
+ */
+static void test_replay_link_flap(void)
+{
+    Sim sim;
+    Node *a, *b;
+    GPtrArray *unseen, *before;
+    int l;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, "k", 2);
+    b = sim_node_full(&sim, 2, 32768, "k", 2);
+    l = sim_link(&sim, a, b);
+    /* a's first boot, whose frames never reach b */
+    sim.link[l].silent = true;
+    sim_run(&sim, 2 * IV);
+    unseen = recorded(a, 0);
+    g_assert_cmpuint(unseen->len, >, 0);
+    reboot(a, 0x1111);
+    sim.link[l].silent = false;
+    sim_run(&sim, sim.now + 8 * IV);
+    g_assert_true(hears(b, 0, 1));
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    before = recorded(a, 0);
+
+    /* the link flaps */
+    sim_unlink(&sim, l);
+    sim.link[l].up = true;
+    fab_port_link(a->fab, 0, true, sim.now);
+    fab_port_link(b->fab, 0, true, sim.now);
+    g_assert_cmpuint(replay(b, 0, unseen), ==, 0);
+    g_assert_cmpuint(replay(b, 0, before), ==, 0);
+    g_assert_false(hears(b, 0, 1));
+    /* the genuine boot is heard again at once */
+    sim_run(&sim, sim.now + IV / 4);
+    g_assert_true(hears(b, 0, 1));
+    sim_run(&sim, sim.now + 3 * IV);
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    g_assert_cmpuint(replay(b, 0, unseen), ==, 0);
+    g_assert_cmpuint(replay(b, 0, before), ==, 0);
+    g_assert_true(hears(b, 0, 1));
+    g_ptr_array_free(unseen, true);
+    g_ptr_array_free(before, true);
+    sim_free(&sim);
+}
+
+/*
+ * Issue 17: a receiver remembered the last four boots of a neighbour;
+ * after five reboots, frames of the first were taken once the neighbour
+ * was not heard for a while, and its genuine frames then refused.
+ */
+static void test_replay_five_reboots(void)
+{
+    Sim sim;
+    Node *a, *b;
+    GPtrArray *first;
+    int l;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, "k", 2);
+    b = sim_node_full(&sim, 2, 32768, "k", 2);
+    l = sim_link(&sim, a, b);
+    sim_run(&sim, 4 * IV + IV / 2);
+    g_assert_true(hears(b, 0, 1));
+    first = recorded(a, 0);
+    for (unsigned i = 1; i <= 5; i++) {
+        reboot(a, 0x1001 + 0x100 * i);
+        sim_run(&sim, sim.now + 5 * IV);
+        g_assert_true(hears(b, 0, 1));
     }
+    /* a is not heard for a while (its link stays up) */
+    sim.link[l].silent = true;
+    sim_run(&sim, sim.now + 4 * IV);
+    g_assert_false(hears(b, 0, 1));
+    g_assert_cmpuint(replay(b, 0, first), ==, 0);
+    sim.link[l].silent = false;
+    /* its genuine frames are taken again: the first that echo */
+    sim_run(&sim, sim.now + 2 * IV);
+    g_assert_true(hears(b, 0, 1));
+    g_assert_cmpuint(replay(b, 0, first), ==, 0);
+    sim_run(&sim, sim.now + 4 * IV);
+    g_assert_true(find_remote(b, 1, 0, NULL));
+    g_ptr_array_free(first, true);
+    sim_free(&sim);
+}
+
+/*
+ * Issue 17: a node's own frames, recorded and put back on another of its
+ * ports, made that port "blocked (loop to itself)" for as long as they
+ * kept coming.  Its own frames count only if they are recent: of this
+ * round of advertisements or the one before.
+ */
+static void test_replay_own(void)
+{
+    Sim sim;
+    Node *a, *b, *c;
+    GPtrArray *rec;
+    const Sent *s;
+    FabPortInfo pi;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, "k", 2);
+    b = sim_node_full(&sim, 2, 32768, "k", 2);
+    c = sim_node_full(&sim, 3, 32768, "k", 2);
+    sim_link(&sim, a, b);
+    sim_link(&sim, a, c);
+    sim_run(&sim, 4 * IV + IV / 2);
+    g_assert_true(all_links_forwarding(&sim));
+    rec = recorded(a, 0);
+    sim_run(&sim, sim.now + 3 * IV);
+    /* a's frames of port 0, recorded earlier, put on its port 1 */
+    for (unsigned i = 0; i < rec->len; i++) {
+        s = g_ptr_array_index(rec, i);
+        fab_input(a->fab, 1, s->f, s->len, sim.now);
+    }
+    g_assert_cmpuint(stats(a).rx_own, ==, 0);
+    g_assert_cmpuint(stats(a).rx_replayed, ==, rec->len);
+    g_assert_true(fab_port_forwarding(a->fab, 1));
+    g_assert_true(fab_port_info(a->fab, 1, sim.now, &pi));
+    g_assert_cmpstr(pi.state, ==, "forwarding");
+    sim_run(&sim, sim.now + IV);
+    g_assert_true(all_links_forwarding(&sim));
+    /* its latest frame is recent: a port cabled to itself, backed up */
+    s = last_sent(a, 0, 0);
+    fab_input(a->fab, 1, s->f, s->len, sim.now);
+    g_assert_cmpuint(stats(a).rx_own, ==, 1);
+    g_assert_true(fab_port_info(a->fab, 1, sim.now, &pi));
+    g_assert_cmpstr(pi.state, ==, "blocked (loop to itself)");
+    g_ptr_array_free(rec, true);
+    sim_free(&sim);
+}
+
+/*
+ * A chassis whose sequence numbers are forgotten, to make room for another
+ * on a port: its frames, recorded while they echoed a challenge the port
+ * still holds, must not come back (a new challenge is drawn, and chassis
+ * without a session must echo it or a later one).
+ */
+static void test_replay_forgotten(void)
+{
+    Sim sim;
+    Node *hub, *c[9];
+    const Sent *h, *s;
+    uint64_t t = 0;
+
+    sim_init(&sim);
+    hub = sim_node(&sim, 100);
+    fab_add_port(hub->fab, "segment");
+    hub->n_ports = 1;
+    fab_port_link(hub->fab, 0, true, t);
+    fab_tick(hub->fab, t);
+    for (unsigned i = 0; i < 9; i++) {
+        c[i] = sim_node(&sim, 200 + i);
+        fab_add_port(c[i]->fab, "segment");
+        c[i]->n_ports = 1;
+    }
+    /* eight chassis on the segment, heard; then silent */
+    h = last_sent(hub, 0, 0);
+    for (unsigned i = 0; i < 8; i++) {
+        fab_port_link(c[i]->fab, 0, true, t);
+        fab_tick(c[i]->fab, t);
+        fab_input(c[i]->fab, 0, h->f, h->len, t + 1);
+        fab_tick(c[i]->fab, t + IV / 8);
+        s = last_sent(c[i], 0, 0);
+        fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 1);
+    }
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 8);
+    t += 4 * IV;
+    fab_tick(hub->fab, t);
+    /* a ninth comes: one of the eight silent ones is forgotten */
+    h = last_sent(hub, 0, 0);
+    fab_port_link(c[8]->fab, 0, true, t);
+    fab_tick(c[8]->fab, t);
+    fab_input(c[8]->fab, 0, h->f, h->len, t + 1);
+    fab_tick(c[8]->fab, t + IV / 8);
+    s = last_sent(c[8], 0, 0);
+    fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 1);
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 9);
+    g_assert_cmpuint(stats(hub).rx_no_room, ==, 0);
+    /* the eight's frames again: none is taken, the forgotten one's either */
+    for (unsigned i = 0; i < 8; i++) {
+        s = last_sent(c[i], 0, 0);
+        fab_input(hub->fab, 0, s->f, s->len, t + IV / 8 + 2);
+    }
+    g_assert_cmpuint(stats(hub).rx_adverts, ==, 9);
+    g_assert_cmpuint(stats(hub).rx_replayed, ==, 8);
     sim_free(&sim);
 }
 
@@ -1614,28 +1934,111 @@ static void test_no_room(void)
     fab_add_port(hub->fab, "segment");
     hub->n_ports = 1;
     fab_port_link(hub->fab, 0, true, 0);
+    fab_tick(hub->fab, 0);
     for (unsigned i = 0; i < 10; i++) {
+        const Sent *h = g_ptr_array_index(hub->sent, 0);
+
         c[i] = sim_node(&sim, 200 + i);
         fab_add_port(c[i]->fab, "segment");
         c[i]->n_ports = 1;
         fab_port_link(c[i]->fab, 0, true, 0);
         fab_tick(c[i]->fab, 0);
+        /* it hears the hub's challenge, and answers with it */
+        fab_input(c[i]->fab, 0, h->f, h->len, 1);
+        g_assert_cmpuint(fab_deadline(c[i]->fab), ==, IV / 8);
+        fab_tick(c[i]->fab, IV / 8);
     }
     for (unsigned i = 0; i < 10; i++) {
-        const Sent *s = g_ptr_array_index(c[i]->sent, 0);
+        const Sent *s = g_ptr_array_index(c[i]->sent, c[i]->sent->len - 1);
 
-        fab_input(hub->fab, 0, s->f, s->len, 1);
+        fab_input(hub->fab, 0, s->f, s->len, IV / 8 + 1);
     }
     g_assert_cmpuint(stats(hub).rx_adverts, ==, 8);
     g_assert_cmpuint(stats(hub).rx_no_room, ==, 2);
     {
         FabPortInfo pi;
 
-        g_assert_true(fab_port_info(hub->fab, 0, 1, &pi));
+        g_assert_true(fab_port_info(hub->fab, 0, IV / 8 + 1, &pi));
         g_assert_cmpuint(pi.neighbours, ==, 8);
         /* shown: the best of them */
         g_assert_cmpuint(pi.neighbour_id, ==, 200);
     }
+    sim_free(&sim);
+}
+
+/* ---- the cost of a frame ---- */
+
+/*
+ * @s cut to its header and echoes (part 0 of a round of two: nothing is
+ * complete), numbered @seq.  Returns its length.
+ */
+static size_t header_only(const Sent *s, uint8_t *f, uint64_t seq)
+{
+    size_t plen = HDR + s->f[P_NAMELEN] + 16 * s->f[P_NECHO];
+
+    memcpy(f, s->f, s->len);
+    f[P_PART] = 0;
+    f[P_PARTS] = 2;
+    f[P_NCHASSIS] = 0;
+    f[P_NBLADES] = 0;
+    put_be(f + P_LENGTH, plen, 2);
+    put_be(f + P_SEQ, seq, 8);
+    return ETH + plen;
+}
+
+/*
+ * Routes are computed again only when a table changes: frames that bring
+ * nothing new (issue 17: each recomputed every route, at 256 remote
+ * blades some 60 us a frame) leave the table and its computation alone.
+ */
+static void test_no_recompute(void)
+{
+    Sim sim;
+    Node *a, *b;
+    const Sent *s;
+    uint8_t f[FAB_MAX_FRAME];
+    size_t len;
+    uint64_t seq;
+    FabStats st;
+    unsigned changes;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, NULL, 0);
+    b = sim_node_full(&sim, 2, 32768, NULL, 40);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 4 * IV + IV / 2);
+    g_assert_true(g_queue_is_empty(&sim.q));
+    g_assert_cmpuint(n_remote(a), ==, 40);
+    s = last_sent(b, 0, 40);
+    g_assert_nonnull(s);
+    seq = get_be(s->f + P_SEQ, 8);
+    st = stats(a);
+    changes = a->remote_changes;
+    g_assert_cmpuint(st.route_computations, >, 0);
+
+    for (unsigned i = 0; i < 100; i++) {
+        len = header_only(s, f, ++seq);
+        fab_input(a->fab, 0, f, len, sim.now);
+    }
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 100);
+    g_assert_cmpuint(stats(a).route_computations, ==, st.route_computations);
+    g_assert_cmpuint(a->remote_changes, ==, changes);
+    g_assert_cmpuint(n_remote(a), ==, 40);
+
+    /* a round that changes a figure: computed once, and told */
+    memcpy(f, s->f, s->len);
+    put_be(f + P_SEQ, ++seq, 8);
+    f[s->len - 16 + 8] ^= 1;            /* cpu of the last blade */
+    fab_input(a->fab, 0, f, s->len, sim.now);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(a->remote_changes, ==, changes + 1);
+    /* the same round again, at the same moment: nothing new */
+    put_be(f + P_SEQ, ++seq, 8);
+    fab_input(a->fab, 0, f, s->len, sim.now);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 102);
     sim_free(&sim);
 }
 
@@ -1659,8 +2062,9 @@ static void test_malformed(void)
     Sim sim;
     Node *a, *b, *c, *rx;
     const Sent *s;
+    Sent so;
     uint8_t f[FAB_MAX_FRAME];
-    size_t len, off_ch, off_bl;
+    size_t len, off_echo, off_ch, off_bl;
     FabStats st;
     unsigned nch;
 
@@ -1678,7 +2082,11 @@ static void test_malformed(void)
     len = s->len;
     nch = s->f[P_NCHASSIS];
     g_assert_cmpuint(nch, ==, 1);
-    off_ch = P_NAME + s->f[P_NAMELEN];
+    /* it echoes c's challenge */
+    g_assert_cmpuint(s->f[P_NECHO], ==, 1);
+    off_echo = P_NAME + s->f[P_NAMELEN];
+    g_assert_cmpuint(get_be(s->f + off_echo, 8), ==, 3);
+    off_ch = off_echo + 16;
     off_bl = off_ch + 9 + s->f[off_ch + 8];
     g_assert_cmpuint(len, ==, off_bl + 16 * 4);
     /* entries: b's two (hops 0), then a's (hops 1, chassis 1) */
@@ -1696,6 +2104,11 @@ static void test_malformed(void)
     sim_run(&sim, sim.now + 3 * IV);
     g_assert_true(fab_port_forwarding(rx->fab, 0));
     g_assert_cmpuint(n_remote(rx), ==, 0);
+    /* b's frame echoes the receiver's latest challenge instead of c's */
+    so = *s;
+    put_be(so.f + off_echo, 40, 8);
+    memcpy(so.f + off_echo + 8, last_sent(rx, 0, 0)->f + P_CHALLENGE, 8);
+    s = &so;
 
     /* every prefix of the frame */
     st = stats(rx);
@@ -1718,7 +2131,8 @@ static void test_malformed(void)
             { "ethertype", 12, 2, 0x88b6, false },
             { "magic", ETH, 1, 'b', false },
             { "version 0", P_VERSION, 1, 0, true },
-            { "version 2", P_VERSION, 1, 2, true },
+            { "version 1", P_VERSION, 1, 1, true },
+            { "version 3", P_VERSION, 1, 3, true },
             { "version 255", P_VERSION, 1, 255, true },
             { "type", P_TYPE, 1, 2, false },
             { "flags", P_FLAGS, 1, 0x80, false },
@@ -1727,7 +2141,7 @@ static void test_malformed(void)
             { "ttl 2", P_TTL, 1, 2, false },
             { "length short", P_LENGTH, 2, len - ETH - 1, false },
             { "length long", P_LENGTH, 2, len - ETH + 1, false },
-            { "length under header", P_LENGTH, 2, 67, false },
+            { "length under header", P_LENGTH, 2, HDR - 1, false },
             { "part = parts", P_PART, 1, 1, false },
             { "parts 0", P_PARTS, 1, 0, false },
             { "parts 17", P_PARTS, 1, 17, false },
@@ -1745,6 +2159,12 @@ static void test_malformed(void)
             { "root cost 256", P_ROOTCOST, 2, 256, false },
             { "root sequence 0", P_ROOTSEQ, 4, 0, false },
             { "root nonce 0", P_ROOTNONCE, 8, 0, false },
+            { "challenge 0", P_CHALLENGE, 8, 0, false },
+            { "echo count 9", P_NECHO, 1, 9, false },
+            { "echo count past the end", P_NECHO, 1, 8, false },
+            { "echo: id 0", (int)off_echo, 8, 0, false },
+            { "echo: the sender", (int)off_echo, 8, 2, false },
+            { "echo: challenge 0", (int)off_echo + 8, 8, 0, false },
             { "interval 0", P_INTERVAL, 2, 0, false },
             { "interval 10001", P_INTERVAL, 2, 10001, false },
             { "chassis count +1", P_NCHASSIS, 1, nch + 1, false },
@@ -1799,13 +2219,13 @@ static void test_malformed(void)
             g_assert_cmpuint(stats(rx).rx_malformed, ==,
                              before.rx_malformed + 1);
         }
-        /* a version 2 frame of another size is still a version 2 frame */
+        /* a version 3 frame of another size is still a version 3 frame */
         memset(f, 0, sizeof(f));
         memcpy(f, s->f, len);
-        f[P_VERSION] = 2;
+        f[P_VERSION] = 3;
         fab_input(rx->fab, 0, f, ETH + 5, sim.now);
         fab_input(rx->fab, 0, f, 1514, sim.now);
-        g_assert_cmpuint(stats(rx).rx_bad_version, ==, st.rx_bad_version + 5);
+        g_assert_cmpuint(stats(rx).rx_bad_version, ==, st.rx_bad_version + 6);
     }
     g_assert_cmpuint(n_remote(rx), ==, 0);
     /* the unchanged frame is taken: the ones above were judged malformed */
@@ -1872,8 +2292,15 @@ static void test_deadline(void)
     g_assert_cmpuint(d, ==, sim.now + IV / 8);
     sim_run(&sim, d);
     g_assert_cmpuint(a->sent->len, ==, 1);
-    /* listening ends two intervals after the neighbour is first heard */
-    t = sim.now + LATENCY;
+    /*
+     * These first frames echo nothing: each end answers an eighth of an
+     * interval later with the other's challenge, and those are taken.
+     * Listening ends two intervals after the neighbour is first heard.
+     */
+    sim_run(&sim, d + LATENCY);
+    g_assert_cmpuint(stats(a).rx_no_echo, ==, 1);
+    g_assert_cmpuint(fab_deadline(a->fab), ==, d + IV / 8);
+    t = d + IV / 8 + LATENCY;
     sim_run(&sim, t + 2 * IV - 1);
     g_assert_false(fab_port_forwarding(a->fab, 0));
     sim_run(&sim, t + 2 * IV);
@@ -2130,8 +2557,15 @@ int main(int argc, char **argv)
     g_test_add_data_func("/fabric/replay", GINT_TO_POINTER(0), test_replay);
     g_test_add_data_func("/fabric/replay-keyed", GINT_TO_POINTER(1),
                          test_replay);
+    g_test_add_func("/fabric/replay/receiver-restart",
+                    test_replay_receiver_restart);
+    g_test_add_func("/fabric/replay/link-flap", test_replay_link_flap);
+    g_test_add_func("/fabric/replay/five-reboots", test_replay_five_reboots);
+    g_test_add_func("/fabric/replay/own-frames", test_replay_own);
+    g_test_add_func("/fabric/replay/forgotten", test_replay_forgotten);
     g_test_add_func("/fabric/id-conflict", test_id_conflict);
     g_test_add_func("/fabric/no-room", test_no_room);
+    g_test_add_func("/fabric/no-recompute", test_no_recompute);
     g_test_add_func("/fabric/malformed", test_malformed);
     g_test_add_func("/fabric/too-many-blades", test_too_many);
     g_test_add_func("/fabric/deadline", test_deadline);

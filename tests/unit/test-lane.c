@@ -30,6 +30,9 @@ typedef struct End {
     unsigned tx_ready;
     unsigned utils;
     LaneUtil util;
+    /* if set: the sample sent with each sequence number, to check */
+    const LaneUtil *expect;
+    unsigned util_mismatches;
     unsigned ev[LANE_EV_LINK_DOWN + 1];
     unsigned io_changes;
 } End;
@@ -63,6 +66,16 @@ static void on_util(void *opaque, const LaneUtil *u)
 
     e->utils++;
     e->util = *u;
+    if (e->expect) {
+        const LaneUtil *w = &e->expect[u->seq];
+
+        if (u->cpu_pct != w->cpu_pct || u->irq_pct != w->irq_pct ||
+            u->has_contention != w->has_contention ||
+            u->psi_permille != w->psi_permille ||
+            u->runnable != w->runnable) {
+            e->util_mismatches++;
+        }
+    }
 }
 
 static void on_event(void *opaque, LaneEvent ev)
@@ -524,6 +537,307 @@ static void test_utilization(gconstpointer data)
     pair_free(&p);
 }
 
+/*
+ * Contention figures ride with the sample that carries them, in every pcs
+ * mode and form; a sample set without them goes without them.
+ */
+static void test_util_contention(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data) & 1;
+    PcsUtilForm form = GPOINTER_TO_UINT(data) >> 1;
+    static uint8_t f[ETH_MAX_FRAME - 4];   /* the largest, without FCS */
+    Pair p;
+
+    pair_init_form(&p, pcs, pcs, 0, form);
+    lane_set_util_contention(p.b.lane, 37, 5, 420, 17, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.a.utils, ==, 1);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 37);
+    g_assert_cmpuint(p.a.util.irq_pct, ==, 5);
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 420);
+    g_assert_cmpuint(p.a.util.runnable, ==, 17);
+    g_assert_true(p.a.util.fresh);
+
+    /* in a frame's gap; figures out of range go as the largest */
+    lane_set_util_contention(p.b.lane, 150, 3, 5000, 70000, 1000);
+    make_frame(f, 100, 0);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 100, 1000), ==, 0);
+    pump(&p.a, &p.b, 1000);
+    g_assert_cmpuint(p.a.frames, ==, 1);
+    g_assert_cmpuint(p.a.utils, ==, 2);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 100);
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 1000);
+    g_assert_cmpuint(p.a.util.runnable, ==, 1023);
+
+    /* a sample without them: the receiver sees none */
+    lane_set_util(p.b.lane, 20, 1, 2000);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 100, 2000), ==, 0);
+    pump(&p.a, &p.b, 2000);
+    g_assert_cmpuint(p.a.utils, ==, 3);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 20);
+    g_assert_false(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 0);
+    g_assert_cmpuint(p.a.util.runnable, ==, 0);
+
+    /*
+     * the largest frame with the contention form: the set goes in a burst
+     * of its own, so no record is longer than LANE_MAX_BURST_CGS
+     */
+    lane_set_util_contention(p.b.lane, 50, 2, 999, 1, 3000);
+    make_frame(f, sizeof(f), 1);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), 3000), ==, 0);
+    pump(&p.a, &p.b, 3000);
+    g_assert_cmpuint(p.a.frames, ==, 3);
+    g_assert_cmpuint(p.a.last_len, ==, sizeof(f));
+    g_assert_cmpuint(p.a.utils, ==, 4);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 999);
+    g_assert_cmpuint(lane_stats(p.a.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.b.lane)->tx_util_sets, ==, 4);
+    pair_free(&p);
+}
+
+/*
+ * A sender that keeps a paced lane saturated: @count frames of @len
+ * octets, queued until pacing holds them back and again at each deadline,
+ * then more at the last instant until pacing holds them back.  With
+ * @every, a new sample with contention figures before every @every-th
+ * frame.  Returns the frames sent; *line_end is when the line is free
+ * after them (the pacing deadline is 20 us before it).  The receiver
+ * checks every sample against the one set with its sequence number and
+ * gets, after the line falls quiet, the last one.
+ */
+static unsigned saturated_run(unsigned every, size_t len, unsigned count,
+                              uint64_t *line_end, unsigned *delivered)
+{
+    static uint8_t f[1514];
+    static LaneUtil want[256];
+    uint64_t now = 1 * MS;
+    unsigned sent = 0, next_sample = 0, base;
+    LaneUtil last = { 0 };
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    memset(want, 0, sizeof(want));
+    p.a.expect = want;
+    pump(&p.a, &p.b, 0);                /* link up, the first sample */
+    base = p.a.utils;
+    g_assert_cmpuint(base, ==, 1);
+    for (;;) {
+        int r;
+
+        if (every && sent == next_sample && sent < count) {
+            last = (LaneUtil) {
+                .cpu_pct = sent % 101, .irq_pct = sent % 7,
+                .seq = (uint8_t)(sent / every + 1), .has_contention = true,
+                .psi_permille = (sent * 37) % 1001,
+                .runnable = (sent * 11) % 1024,
+            };
+            want[last.seq] = last;
+            lane_set_util_contention(p.b.lane, last.cpu_pct, last.irq_pct,
+                                     last.psi_permille, last.runnable, now);
+            next_sample += every;
+        }
+        make_frame(f, len, sent);
+        r = lane_send_frame(p.b.lane, f, len, now);
+        if (r == 0) {
+            sent++;
+            continue;
+        }
+        g_assert_cmpint(r, ==, -EAGAIN);
+        if (sent >= count) {
+            break;
+        }
+        now = lane_deadline(p.b.lane);
+        pump(&p.a, &p.b, now);
+    }
+    *line_end = lane_deadline(p.b.lane) + 20000;
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.a.frames, ==, sent);
+    g_assert_cmpuint(p.a.out_of_order, ==, 0);
+    /*
+     * the line falls quiet: a set still left goes on its own, a sample
+     * still waiting at the interval
+     */
+    pump(&p.a, &p.b, *line_end);
+    *delivered = p.a.utils - base;
+    pump(&p.a, &p.b, now + 100 * MS);
+    g_assert_cmpuint(p.a.util_mismatches, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 0);
+    if (every) {
+        g_assert_cmpuint(p.a.util.seq, ==, last.seq);
+        g_assert_true(p.a.util.has_contention);
+    }
+    pair_free(&p);
+    return sent;
+}
+
+/*
+ * On a saturated paced link the contention figures cost no line time:
+ * with a new sample every frame or every fourth, the frames take exactly
+ * the line time they take without reporting (preamble, frame, FCS and the
+ * minimum gap each), and every sample that goes arrives intact.
+ */
+static void test_util_contention_line_time(gconstpointer data)
+{
+    size_t len = GPOINTER_TO_UINT(data);
+    uint64_t slot = (PCS_PREAMBLE_SFD + len + 4 + 12) * 8;     /* ns */
+    uint64_t end_none, end;
+    unsigned sent_none, sent, delivered;
+
+    sent_none = saturated_run(0, len, 200, &end_none, &delivered);
+    g_assert_cmpuint(delivered, ==, 0);
+    g_assert_cmpuint(end_none, ==, 1 * MS + sent_none * slot);
+
+    /* every frame: a sample's halves take two gaps, so every other goes */
+    sent = saturated_run(1, len, 200, &end, &delivered);
+    g_assert_cmpuint(sent, ==, sent_none);
+    g_assert_cmpuint(end, ==, end_none);
+    g_assert_cmpuint(delivered, >=, 100);
+
+    sent = saturated_run(4, len, 200, &end, &delivered);
+    g_assert_cmpuint(sent, ==, sent_none);
+    g_assert_cmpuint(end, ==, end_none);
+    g_assert_cmpuint(delivered, ==, 50);
+}
+
+/*
+ * A frame on a quiet paced link: its gap carries the extension alone, and
+ * the set follows on its own once that gap is over (the utilization
+ * deadline), costing nothing.  The largest frame carries the extension in
+ * the same record.
+ */
+static void test_util_contention_split_quiet(void)
+{
+    static uint8_t f[ETH_MAX_FRAME - 4];
+    uint64_t t = 1 * MS;
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(p.a.utils, ==, 1);
+    for (unsigned i = 0; i < 2; i++) {
+        size_t len = i ? sizeof(f) : 60;
+
+        lane_set_util_contention(p.b.lane, 10 + i, 1, 300 + i, 2, t);
+        make_frame(f, len, i);
+        g_assert_cmpint(lane_send_frame(p.b.lane, f, len, t), ==, 0);
+        pump(&p.a, &p.b, t);
+        g_assert_cmpuint(p.a.frames, ==, i + 1);
+        g_assert_cmpuint(p.a.utils, ==, i + 1);     /* not yet */
+        g_assert_cmpuint(lane_deadline(p.b.lane), ==,
+                         t + (PCS_PREAMBLE_SFD + len + 4 + 12) * 8);
+        t = lane_deadline(p.b.lane);
+        pump(&p.a, &p.b, t);
+        g_assert_cmpuint(p.a.utils, ==, i + 2);
+        g_assert_true(p.a.util.fresh);
+        g_assert_true(p.a.util.has_contention);
+        g_assert_cmpuint(p.a.util.cpu_pct, ==, 10 + i);
+        g_assert_cmpuint(p.a.util.psi_permille, ==, 300 + i);
+        g_assert_cmpuint(p.a.util.runnable, ==, 2);
+        /* the interval restarts from the set */
+        g_assert_cmpuint(lane_deadline(p.b.lane), ==, t + 100 * MS);
+        t += 1 * MS;
+    }
+    g_assert_cmpuint(lane_stats(p.b.lane)->tx_util_sets, ==, 3);
+    g_assert_cmpuint(lane_stats(p.a.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 0);
+
+    /*
+     * loss of sync between the halves: the receiver drops the extension;
+     * the link comes back and brings the sample whole
+     */
+    lane_set_util_contention(p.b.lane, 50, 5, 777, 9, t);
+    make_frame(f, 60, 2);
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, 60, t), ==, 0);
+    lane_inject_sync_loss(p.b.lane, t);
+    pump(&p.a, &p.b, t);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_ext_dropped, ==, 1);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_true(p.a.util.has_contention);
+    g_assert_cmpuint(p.a.util.cpu_pct, ==, 50);
+    g_assert_cmpuint(p.a.util.psi_permille, ==, 777);
+    g_assert_cmpuint(p.a.util.runnable, ==, 9);
+    g_assert_cmpuint(lane_stats(p.a.lane)->pcs.util_errors, ==, 0);
+    pair_free(&p);
+}
+
+/* Raw UTIL records: four octets or eight; impossible figures counted. */
+static void test_util_raw_records(void)
+{
+    static const uint8_t hello[16] = {
+        LANE_TAG_HELLO, 0, 12, 0, 'B', 'P', 'L', 'N', LANE_VERSION, 1,
+        0, 0, 0xe8, 0x03, 0, 0
+    };
+    static const struct {
+        uint8_t rec[14];
+        size_t len;
+        bool ok, cont;
+        unsigned psi, runnable;
+    } cases[] = {
+        /* cpu irq seq form: as before */
+        { { LANE_TAG_UTIL, 0, 4, 0, 10, 2, 1, 0 }, 8, true, false, 0, 0 },
+        /* + pressure 1000, runnable 1023 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 2, 0, 0xe8, 3, 0xff, 3 }, 12,
+          true, true, 1000, 1023 },
+        /* longer: octets after the eighth are left for later versions */
+        { { LANE_TAG_UTIL, 0, 10, 0, 10, 2, 3, 0, 7, 0, 9, 0, 1, 1 }, 14,
+          true, true, 7, 9 },
+        /* pressure 1001 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 4, 0, 0xe9, 3, 0, 0 }, 12,
+          false, false, 0, 0 },
+        /* runnable 1024 */
+        { { LANE_TAG_UTIL, 0, 8, 0, 10, 2, 5, 0, 0, 0, 0, 4 }, 12,
+          false, false, 0, 0 },
+        /* cpu 101 with figures */
+        { { LANE_TAG_UTIL, 0, 8, 0, 101, 2, 6, 0, 0, 0, 0, 0 }, 12,
+          false, false, 0, 0 },
+    };
+    LaneConfig c;
+    End e = { .accept = true };
+    uint64_t errors = 0;
+    unsigned utils = 0;
+
+    lane_config_init(&c, LANE_ROLE_FD, NULL);
+    e.lane = lane_new(&c, &ops, &e, 0, NULL);
+    lane_feed(e.lane, hello, sizeof(hello), 0);
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        lane_feed(e.lane, cases[i].rec, cases[i].len, 0);
+        if (cases[i].ok) {
+            utils++;
+            g_assert_cmpuint(e.util.seq, ==, cases[i].rec[6]);
+            g_assert_cmpint(e.util.has_contention, ==, cases[i].cont);
+            g_assert_cmpuint(e.util.psi_permille, ==, cases[i].psi);
+            g_assert_cmpuint(e.util.runnable, ==, cases[i].runnable);
+        } else {
+            errors++;
+        }
+        g_assert_cmpuint(e.utils, ==, utils);
+        g_assert_cmpuint(lane_stats(e.lane)->pcs.util_errors, ==, errors);
+    }
+    g_assert_cmpuint(lane_stats(e.lane)->bad_records, ==, 0);
+
+    /*
+     * A repeat that brings contention figures the previous delivery of the
+     * same sample lacked (a damaged extension hides them) is new.
+     */
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x04\0\x0a\x02\x09\0", 8, 0);
+    g_assert_true(e.util.fresh);
+    g_assert_false(e.util.has_contention);
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x08\0\x0a\x02\x09\0"
+              "\x07\0\x09\0", 12, 0);
+    g_assert_true(e.util.fresh);
+    g_assert_true(e.util.has_contention);
+    lane_feed(e.lane, (const uint8_t *)"\x04\0\x08\0\x0a\x02\x09\0"
+              "\x07\0\x09\0", 12, 0);
+    g_assert_false(e.util.fresh);
+    lane_free(e.lane);
+}
+
 /* Symbol errors, sync loss and link down/up, and recovery after each. */
 static void test_error_injection(void)
 {
@@ -738,6 +1052,26 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_8B10B |
                                           PCS_UTIL_FORM_EXPANDED << 1),
                          test_utilization);
+    g_test_add_data_func("/lane/utilization/contention/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B),
+                         test_util_contention);
+    g_test_add_data_func("/lane/utilization/contention/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW),
+                         test_util_contention);
+    g_test_add_data_func("/lane/utilization/contention/8b10b-expanded",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B |
+                                          PCS_UTIL_FORM_EXPANDED << 1),
+                         test_util_contention);
+    g_test_add_data_func("/lane/utilization/contention/line-time/64",
+                         GUINT_TO_POINTER(60),
+                         test_util_contention_line_time);
+    g_test_add_data_func("/lane/utilization/contention/line-time/1518",
+                         GUINT_TO_POINTER(1514),
+                         test_util_contention_line_time);
+    g_test_add_func("/lane/utilization/contention/split-quiet",
+                    test_util_contention_split_quiet);
+    g_test_add_func("/lane/utilization/contention/raw-records",
+                    test_util_raw_records);
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);

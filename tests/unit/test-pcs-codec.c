@@ -550,6 +550,136 @@ static void test_bulk_damaged_long(gconstpointer data)
     g_rand_free(rng);
 }
 
+/*
+ * Every 10-bit value and some out-of-range ones, valid data or not, at
+ * every position of the bulk decoder's blocks (and across two of them),
+ * after a run of valid data from either RD: same stop, RD and octets as
+ * one code group at a time.
+ */
+static void test_bulk_every_code_group(gconstpointer data)
+{
+    enum { N = 100, POS = 70 };
+    static const uint16_t out_of_range[] = { 0x400, 0x7ff, 0x8000, 0xffff };
+    int level = GPOINTER_TO_INT(data);
+    GRand *rng = g_rand_new_with_seed(3000 + level);
+    uint8_t in[N], o1[N], o2[N];
+    uint16_t clean[N], cgs[N];
+
+    if (pcs_codec_limit_simd(level) != level) {
+        g_test_skip("host lacks this SIMD level");
+        pcs_codec_limit_simd(2);
+        g_rand_free(rng);
+        return;
+    }
+    for (unsigned v = 0; v < 1024 + G_N_ELEMENTS(out_of_range); v++) {
+        uint16_t cg = v < 1024 ? v : out_of_range[v - 1024];
+
+        for (unsigned rd0 = 0; rd0 < 2; rd0++) {
+            unsigned rd = rd0;
+
+            for (size_t i = 0; i < N; i++) {
+                in[i] = g_rand_int_range(rng, 0, 256);
+            }
+            pcs_encode_data_scalar(in, N, clean, &rd);
+            for (size_t at = 0; at < POS; at++) {
+                unsigned ra = rd0, rs = rd0;
+                size_t ka, ks;
+
+                memcpy(cgs, clean, sizeof(cgs));
+                cgs[at] = cg;
+                ka = pcs_decode_data(cgs, N, o1, &ra);
+                ks = ref_decode(cgs, N, o2, &rs);
+                g_assert_cmpuint(ka, ==, ks);
+                g_assert_cmpuint(ra, ==, rs);
+                g_assert_cmpmem(o1, ka, o2, ks);
+            }
+        }
+    }
+    pcs_codec_limit_simd(2);
+    g_rand_free(rng);
+}
+
+/*
+ * The lazy path: data octets carried with the RD they start at, their
+ * code groups made only later.  For random runs of every length from
+ * either RD, pcs_data_rd() gives the RD the full encoder ends at, and a
+ * stream cut into runs, chained by pcs_data_rd() alone and materialised
+ * afterwards in any order, gives bit for bit the full encoder's code
+ * groups.
+ */
+static void test_lazy_disparity(gconstpointer data)
+{
+    enum { MAXN = 200, STREAM = 3000 };
+    int level = GPOINTER_TO_INT(data);
+    GRand *rng = g_rand_new_with_seed(4000 + level);
+    static uint8_t in[STREAM];
+    static uint16_t full[STREAM], lazy[STREAM];
+
+    if (pcs_codec_limit_simd(level) != level) {
+        g_test_skip("host lacks this SIMD level");
+        pcs_codec_limit_simd(2);
+        g_rand_free(rng);
+        return;
+    }
+    for (size_t n = 0; n <= MAXN; n++) {
+        for (unsigned trial = 0; trial < 20; trial++) {
+            unsigned rd0 = g_rand_int_range(rng, 0, 2), rd = rd0;
+            unsigned skew = g_rand_int_range(rng, 0, 8);
+            /* two runs of one octet: all unbalanced, all balanced */
+            uint8_t same = trial == 0 ? PCS_D(3, 0) : PCS_D(21, 5);
+
+            for (size_t i = 0; i < n; i++) {
+                in[skew + i] = trial < 2 ? same :
+                               (uint8_t)g_rand_int_range(rng, 0, 256);
+            }
+            for (size_t i = 0; i < n; i++) {
+                full[i] = pcs_encode(in[skew + i], false, &rd);
+            }
+            g_assert_cmpuint(pcs_data_rd(in + skew, n, rd0), ==, rd);
+            g_assert_cmpuint(pcs_data_rd_scalar(in + skew, n, rd0), ==, rd);
+            rd = rd0;
+            pcs_encode_data(in + skew, n, lazy, &rd);
+            g_assert_cmpmem(lazy, n * 2, full, n * 2);
+        }
+    }
+
+    for (unsigned trial = 0; trial < 50; trial++) {
+        size_t start[STREAM / 8 + 2], nruns = 0;
+        unsigned run_rd[STREAM / 8 + 2];
+        unsigned rd0 = g_rand_int_range(rng, 0, 2), rd = rd0, carried = rd0;
+
+        for (size_t i = 0; i < STREAM; i++) {
+            in[i] = g_rand_int_range(rng, 0, 256);
+            full[i] = pcs_encode(in[i], false, &rd);
+        }
+        /* cut into runs of 0 to 80 octets, chained without code groups */
+        for (size_t at = 0; at < STREAM; nruns++) {
+            size_t len = g_rand_int_range(rng, 0, 81);
+
+            len = MIN(len, STREAM - at);
+
+            start[nruns] = at;
+            run_rd[nruns] = carried;
+            carried = pcs_data_rd(in + at, len, carried);
+            at += len;
+        }
+        start[nruns] = STREAM;
+        g_assert_cmpuint(carried, ==, rd);
+        /* materialised last run first */
+        memset(lazy, 0, sizeof(lazy));
+        for (size_t r = nruns; r-- > 0;) {
+            unsigned r_rd = run_rd[r];
+
+            pcs_encode_data(in + start[r], start[r + 1] - start[r],
+                            lazy + start[r], &r_rd);
+            g_assert_cmpuint(r_rd, ==, r + 1 < nruns ? run_rd[r + 1] : rd);
+        }
+        g_assert_cmpmem(lazy, sizeof(lazy), full, sizeof(full));
+    }
+    pcs_codec_limit_simd(2);
+    g_rand_free(rng);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -580,6 +710,14 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "/pcs-codec/bulk-damaged/%s", names[i]);
         g_test_add_data_func(path, GINT_TO_POINTER(level),
                              test_bulk_damaged_long);
+        snprintf(path, sizeof(path), "/pcs-codec/bulk-every-code-group/%s",
+                 names[i]);
+        g_test_add_data_func(path, GINT_TO_POINTER(level),
+                             test_bulk_every_code_group);
+        snprintf(path, sizeof(path), "/pcs-codec/lazy-disparity/%s",
+                 names[i]);
+        g_test_add_data_func(path, GINT_TO_POINTER(level),
+                             test_lazy_disparity);
     }
     return g_test_run();
 }

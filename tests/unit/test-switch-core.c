@@ -2183,6 +2183,56 @@ static void test_rotation(void)
     bench_free(b);
 }
 
+/*
+ * Contention figures reach the blade's balancing inputs with the report
+ * that carries them; a report without them (a blade that predates them)
+ * clears them and is balanced on CPU and interrupt figures as before.
+ */
+static void test_report_contention(void)
+{
+    Bench *b = bench_new(2);
+    SwBladeInfo bi;
+
+    set_link(b, b->uplink, true);
+    blade_ready(b, 0, 10);
+    blade_ready(b, 1, 10);
+    bi = blade_info(b, 0);
+    g_assert_false(bi.has_contention);
+
+    swcore_blade_report_contention(b->sw, 0, 30, 5, 450, 7, b->now);
+    bi = blade_info(b, 0);
+    g_assert_true(bi.in_rotation);
+    g_assert_cmpuint(bi.cpu_pct, ==, 30);
+    g_assert_cmpuint(bi.irq_pct, ==, 5);
+    g_assert_true(bi.has_contention);
+    g_assert_cmpuint(bi.psi_permille, ==, 450);
+    g_assert_cmpuint(bi.runnable, ==, 7);
+    g_assert_cmpuint(bi.reports, ==, 2);
+    g_assert_false(blade_info(b, 1).has_contention);
+
+    /* out of range: the largest (the lane never delivers such) */
+    swcore_blade_report_contention(b->sw, 0, 30, 5, 4000, 9999, b->now);
+    bi = blade_info(b, 0);
+    g_assert_cmpuint(bi.psi_permille, ==, 1000);
+    g_assert_cmpuint(bi.runnable, ==, BAL_MAX_RUNNABLE);
+
+    /* the next report without them clears them; still in rotation */
+    b->now += MS;
+    report(b, 0, 40, 0);
+    bi = blade_info(b, 0);
+    g_assert_true(bi.in_rotation);
+    g_assert_cmpuint(bi.cpu_pct, ==, 40);
+    g_assert_false(bi.has_contention);
+    g_assert_cmpuint(bi.psi_permille, ==, 0);
+    g_assert_cmpuint(bi.runnable, ==, 0);
+
+    /* a slot without a port: nothing */
+    swcore_blade_report_contention(b->sw, 5, 10, 10, 10, 10, b->now);
+    swcore_blade_report_contention(b->sw, SW_MAX_BLADES, 10, 10, 10, 10,
+                                   b->now);
+    bench_free(b);
+}
+
 /* A report at time 0 is a report: the blade is in rotation at once. */
 static void test_rotation_time_zero(void)
 {
@@ -2719,6 +2769,8 @@ static void test_remote_blades(void)
     g_assert_cmpuint(b2.port, ==, b->chain);
     g_assert_cmpuint(b2.cpu_pct, ==, 20);
     g_assert_cmpuint(b2.report_age_ns, ==, 100 * MS);
+    /* The fabric carries no contention figures (yet). */
+    g_assert_false(b2.has_contention);
     /* Same figures, but older and further away: a worse score. */
     g_assert_cmpuint(b3.score, >, b2.score);
 
@@ -2911,7 +2963,9 @@ int main(int argc, char **argv)
     g_test_add_func("/switch/fabric", test_fabric);
     g_test_add_func("/switch/fabric/blocked-port", test_blocked_port);
     g_test_add_func("/switch/fabric/remote-blades", test_remote_blades);
-    g_test_add_func("/switch-core/requests-in-flight",
+    g_test_add_func("/switch/blades/report-contention",
+                    test_report_contention);
+    g_test_add_func("/switch/blades/requests-in-flight",
                     test_requests_in_flight);
     return g_test_run();
 }
