@@ -364,7 +364,7 @@ static double bal_wait(const BalParams *params, const BalBlade *b,
             per = (double)mean_per * BAL_FLOW_NS_SPAN;
         }
     } else {
-        /* cold start: by load, raised by what the blade reports */
+        /* nothing learned anywhere (bal_util_score() only) */
         per = b->has_contention ? (1000.0 + b->psi_permille) / 1000 :
               (100.0 + bal_clamp_pct(b->cpu_pct)) / 100;
     }
@@ -474,7 +474,19 @@ static int bal_pick_wait(BalState *st, const BalBlade *blades,
     uint32_t n[BAL_MAX_MEMBERS];
     double w[BAL_MAX_MEMBERS];
     uint64_t mean = bal_wait_mean_per(blades, members, pos, k);
+    int r;
 
+    if (mean == 0) {
+        /*
+         * Cold start, as BACKLOG's: no member has learned what a request
+         * costs there, so place by the load the blades report (NET, which
+         * moves with every flow too, so it does not herd).
+         */
+        st->params.util_estimator = BAL_UTIL_NET;
+        r = bal_min_of(st, blades, members, pos, k, true, 0);
+        st->params.util_estimator = BAL_UTIL_WAIT;
+        return r;
+    }
     for (unsigned i = 0; i < k; i++) {
         const BalBlade *b = &blades[members[pos[i]]];
 

@@ -256,9 +256,9 @@ typedef struct BalParams {
  *                  slower).  A blade with no CPU time learned counts at
  *                  the members' mean per times (1000 + psi) / 1000 (with
  *                  contention figures) or (100 + cpu_pct) / 100 (without),
- *                  at most its lat_ns; with nothing learned on any member
- *                  (a cold start) per is that factor alone: the least
- *                  loaded wins, raised by what it reports;
+ *                  at most its lat_ns; while no member has learned
+ *                  anything (a cold start), bal_pick() places by NET, as
+ *                  BACKLOG does;
  *             pressure: (1000 + psi_permille) / (1000 + the mean psi of
  *                  the recent reports, psi_avg16 / 16) when the latest
  *                  report carried contention figures, counted other
