@@ -467,6 +467,9 @@ static unsigned bal_hot_cold(BalState *st, const uint32_t *n,
     return best;
 }
 
+/* util, WAIT: idle blades whose waits are within this factor are alike */
+#define BAL_IDLE_NEAR 1.25
+
 static int bal_pick_wait(BalState *st, const BalBlade *blades,
                          const uint16_t *members, const uint16_t *pos,
                          unsigned k)
@@ -487,13 +490,34 @@ static int bal_pick_wait(BalState *st, const BalBlade *blades,
         st->params.util_estimator = BAL_UTIL_WAIT;
         return r;
     }
+    unsigned best, near = 0;
+    double load[BAL_MAX_MEMBERS];
+
     for (unsigned i = 0; i < k; i++) {
         const BalBlade *b = &blades[members[pos[i]]];
 
         n[i] = bal_wait_n(b);
         w[i] = bal_wait(&st->params, b, mean);
+        load[i] = bal_wait_load(b);
     }
-    return pos[bal_hot_cold(st, n, w, k)];
+    best = bal_hot_cold(st, n, w, k);
+    if (load[best] > 0) {
+        return pos[best];
+    }
+    /*
+     * An idle blade won: its wait is one request's time, and idle blades
+     * within BAL_IDLE_NEAR of it differ by the noise of what was learned.
+     * One of them at random, so that at one request at a time equal
+     * blades share the flows (and keep learning) instead of the one whose
+     * figure is lowest by chance taking them all.
+     */
+    for (unsigned i = 0; i < k; i++) {
+        if (load[i] == 0 && w[i] <= w[best] * BAL_IDLE_NEAR &&
+            bal_below(st, ++near) == 0) {
+            best = i;
+        }
+    }
+    return pos[best];
 }
 
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b)

@@ -270,7 +270,9 @@ typedef struct BalParams {
  *             Then Prequal's hot-cold rule (hot_quantile_pct): the
  *             candidates whose n (requests in flight, or open flows) is
  *             above the quantile are hot, the lowest wait among the
- *             others wins.
+ *             others wins; if that blade is idle (load 0), one of the
+ *             idle blades whose wait is within 1.25x of it, at random
+ *             (their waits differ by the noise of what was learned).
  *             Missing or stale figures: a blade whose report carried no
  *             contention figures (an old driver, or a guest agent that
  *             stopped: the driver then sends CPU and IRQ alone) gets

@@ -1083,7 +1083,31 @@ static void test_wait_pick(void)
     bal_report_contention(&g.b[2], 400, 1);     /* 2000 x 1.4 = 2800 */
     g_assert_cmpint(group_pick(&g, 4, false), ==, 2);
     bal_report(&g.b[2], 80, 0, 5);     /* no contention: 2000 x 1.8 */
-    g_assert_cmpint(group_pick(&g, 5, false), ==, 1);
+    /* 1 and 2 idle, 3000 and 3600: alike (within 1.25x), either */
+    g_assert_cmpint(group_pick(&g, 5, false), >=, 1);
+
+    /*
+     * Idle blades whose waits are within 1.25x share the flows; one
+     * further off gets none; a busy blade is not among the alike.
+     */
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 25);
+    for (unsigned i = 0; i < 3; i++) {
+        g.b[i].answered = 1;
+        g.b[i].req_ns = i == 0 ? 1000 : i == 1 ? 1200 : 2000;
+        bal_report(&g.b[i], 0, 0, 1);
+    }
+    for (unsigned i = 0; i < 200; i++) {
+        group_pick(&g, 2, false);
+    }
+    g_assert_cmpuint(g.count[0], >, 60);
+    g_assert_cmpuint(g.count[1], >, 60);
+    g_assert_cmpuint(g.count[2], ==, 0);
+    memset(g.count, 0, sizeof(g.count));
+    g.b[0].req_ns = 400;
+    bal_request(&g.b[0]);               /* 0: 800, busy; 1: 1200, idle */
+    for (unsigned i = 0; i < 50; i++) {
+        g_assert_cmpint(group_pick(&g, 2, false), ==, 0);
+    }
 }
 
 /*
