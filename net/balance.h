@@ -12,15 +12,23 @@
  * bal_dispatched() on the chosen blade; bal_closed() when a flow on it
  * ends; bal_report() whenever the blade reports new figures.
  *
+ * Where the switch sees a flow's requests and answers it also calls
+ * bal_request() when a request goes to the blade and bal_answered() when
+ * its answer comes back (bal_request_dropped() when the flow ends with a
+ * request unanswered): the blade's requests in flight.
+ *
  * Policies (docs/balancing.md measures them):
- *   util      load from the blades' reports (CPU and interrupt %) and the
- *             switch's own flow counts (default).  By default (BACKLOG,
- *             see BalUtilEstimator) each blade's open flows times the CPU
- *             time a flow takes there, learned from its reports, over all
- *             eligible members; the first design (REPORTED: reported load
- *             corrected for the flows dispatched since the report, among
- *             a few random candidates so bursts between reports do not
- *             herd) and a step between (NET) remain as options
+ *   util      the wait a new flow would see on each blade (default).  By
+ *             default (WAIT, see BalUtilEstimator) its requests in flight
+ *             (or open flows) plus one, times the time one takes there
+ *             (learned from its reports and from the answers the switch
+ *             sees), scaled by the CPU pressure it reports, with
+ *             Prequal's hot-cold rule over all eligible members; before
+ *             it BACKLOG (open flows times the CPU time a flow takes),
+ *             the first design (REPORTED: reported load corrected for
+ *             the flows dispatched since the report, among a few random
+ *             candidates so bursts between reports do not herd) and a
+ *             step between (NET) remain as options
  *   random    uniform over the eligible members
  *   rr        round robin over the eligible members
  *   leastconn fewest open flows (switch-local, always fresh)
@@ -34,6 +42,18 @@
  *             plus cost_pct of the period): the flows it completes per
  *             unit of CPU.  A member without data (no flow ended, or no
  *             busy time reported) gets the mean weight of the others
+ *   prequal   Prequal (Wydrowski et al., NSDI 2024) as a baseline: a pool
+ *             of probes, each a blade's requests in flight (RIF) and
+ *             latency, refilled by BalParams.pq_probes probes to random
+ *             members per flow, aged out after pq_max_age_ns, each used
+ *             at most pq_reuse times (its RIF counted up by one a use),
+ *             the worst one removed after every pick; the hot-cold rule
+ *             picks among the pool.  Probes are answered by the caller:
+ *             with pq_external false (the switch) bal_pick() answers them
+ *             itself, at once, from BalBlade (inflight or active, lat_ns)
+ *             in place of asking the blade; with pq_external true (the
+ *             simulator) the caller sends them (bal_prequal_probes()) and
+ *             hands back what comes back (bal_prequal_probe_result())
  *
  * util's score is described at BalUtilEstimator (bal_util_score()); util
  * and p2c-conn break ties by fewer open flows, then at random, and so does
@@ -58,6 +78,7 @@ typedef enum BalPolicy {
     BAL_POLICY_LEASTCONN,
     BAL_POLICY_P2C_CONN,
     BAL_POLICY_WRR_CPU,
+    BAL_POLICY_PREQUAL,
     BAL_POLICY__MAX
 } BalPolicy;
 
@@ -113,6 +134,42 @@ typedef struct BalBlade {
     bool has_contention;
     uint16_t psi_permille;      /* CPU pressure "some", 0..1000 */
     uint16_t runnable;          /* runnable tasks when it was taken */
+    /*
+     * Added: requests in flight, as the switch sees them (bal_request(),
+     * bal_answered(), bal_request_dropped()): requests sent and not yet
+     * answered (at most one per flow: a flow awaits an answer or not),
+     * requests ever sent and answered.  answered > 0 means the switch
+     * does see this blade's answers, and util counts inflight in place of
+     * active.
+     */
+    uint32_t inflight;
+    uint64_t requests;
+    uint64_t answered;
+    /*
+     * Added (WAIT): the learned latency of a request sent while nothing
+     * else was in flight on the blade (0: none yet), i.e. its service
+     * time under whatever else the blade runs; the learned CPU time per
+     * answered request (0: not learned) and its running sum; the mean
+     * CPU pressure of the recent reports, permille x 16.
+     */
+    uint64_t lat_ns;
+    uint64_t req_ns;
+    uint32_t est_answered;
+    uint64_t answered_at_report;
+    uint32_t psi_avg16;
+    bool psi_primed;            /* psi_avg16 holds a figure */
+    /*
+     * Added (WAIT): the share of its open flows that await an answer, as
+     * sampled at each report (inflight / active), permille x 16; 0 until
+     * the first sample.
+     */
+    uint32_t duty16;
+    /*
+     * Added (WAIT): the latest report counted more runnable tasks than
+     * the switch has requests (or, without answers, flows) on the blade:
+     * something else competes for its CPU.
+     */
+    bool others_runnable;
 } BalBlade;
 
 typedef struct BalParams {
@@ -133,6 +190,25 @@ typedef struct BalParams {
     uint64_t wrr_refresh_ns;
     /* util: how a blade's load is estimated (added; BalUtilEstimator) */
     unsigned util_estimator;
+    /*
+     * util (WAIT) and prequal: the hot-cold rule's quantile, percent
+     * (default 80): a candidate is hot when its requests in flight are
+     * above that quantile of the candidates' (so with 4 candidates at 80
+     * none is: the rule takes effect from 5); 0 turns the rule off.
+     */
+    unsigned hot_quantile_pct;
+    /* prequal: probes sent per flow placed (0..8, default 2) */
+    unsigned pq_probes;
+    /* prequal: uses of one probe at most (default 2) */
+    unsigned pq_reuse;
+    /* prequal: probes older than this are dropped (default 1 s) */
+    uint64_t pq_max_age_ns;
+    /*
+     * prequal: the caller sends the probes and hands their results back
+     * (the simulator); false: bal_pick() answers them from BalBlade
+     * (the switch, which knows these figures itself).
+     */
+    bool pq_external;
 } BalParams;
 
 /*
@@ -155,9 +231,62 @@ typedef struct BalParams {
  *             the mean flow_ns of the members that have one times
  *             (100 + cpu_pct) / 100; while no member has one (a cold
  *             start), bal_pick() places by NET.
- *             The default.
+ *   WAIT:     the default: the wait a new flow would see, in nanoseconds,
+ *             (load + 1) * per * pressure * (100 + cost_pct + irq_pct *
+ *             irq_weight_pct / 100) / 100, with:
+ *             load: where the switch sees the blade's answers (answered
+ *                  > 0), its requests in flight plus its open flows that
+ *                  await no answer now, each counted by the share of the
+ *                  time its flows await one (duty16, sampled at each
+ *                  report: a keep-alive connection between requests will
+ *                  send more); else its open flows (active);
+ *             per: the time one request takes there: the learned CPU
+ *                  time per request (req_ns, learned as flow_ns but over
+ *                  answers; flow_ns where answers are not seen), but the
+ *                  learned latency of a request sent alone (lat_ns, the
+ *                  switch's own measurement) where that is lower (a
+ *                  request takes no more blade time than its own wall
+ *                  time) or where the latest report counted more
+ *                  runnable tasks than the switch has requests there
+ *                  (others_runnable: then the CPU figure is full of
+ *                  their time and says only how many requests the switch
+ *                  sent; lat_ns is how fast a request is served beside
+ *                  them: a normal-priority hog that yields to requests
+ *                  shows as a little slower, one at nice -10 as much
+ *                  slower).  A blade with no CPU time learned counts at
+ *                  the members' mean per times (1000 + psi) / 1000 (with
+ *                  contention figures) or (100 + cpu_pct) / 100 (without),
+ *                  at most its lat_ns; while no member has learned
+ *                  anything (a cold start), bal_pick() places by NET, as
+ *                  BACKLOG does;
+ *             pressure: (1000 + psi_permille) / (1000 + the mean psi of
+ *                  the recent reports, psi_avg16 / 16) when the latest
+ *                  report carried contention figures, counted other
+ *                  runnable tasks and shows more pressure than the mean;
+ *                  else 1: background load that just started raises the
+ *                  wait before answers or CPU figures can show it;
+ *                  steady pressure is already in per; a blade whose own
+ *                  requests make the pressure is counted by its load.
+ *             Then Prequal's hot-cold rule (hot_quantile_pct): the
+ *             candidates whose n (requests in flight, or open flows) is
+ *             above the quantile are hot, the lowest wait among the
+ *             others wins; if that blade is idle (load 0), one of the
+ *             idle blades whose wait is within 1.25x of it, at random
+ *             (their waits differ by the noise of what was learned).
+ *             Missing or stale figures: a blade whose report carried no
+ *             contention figures (an old driver, or a guest agent that
+ *             stopped: the driver then sends CPU and IRQ alone) gets
+ *             pressure 1, keeps its recent mean, and its per is the CPU
+ *             figure bounded by lat_ns; a blade whose reports stopped is
+ *             out of rotation (the caller's staleness limit, as for every
+ *             policy); a blade whose answers the switch does not see (UDP
+ *             without replies, or replies that take another path) is
+ *             counted by open flows and learns per from its reports
+ *             only; the runnable count is used only to tell whether
+ *             something besides the switch's requests competes.
  */
 typedef enum BalUtilEstimator {
+    BAL_UTIL_WAIT,
     BAL_UTIL_BACKLOG,
     BAL_UTIL_NET,
     BAL_UTIL_REPORTED,
@@ -166,6 +295,20 @@ typedef enum BalUtilEstimator {
 
 /* The defaults above. */
 void bal_params_init(BalParams *p);
+
+/*
+ * prequal: one probe's answer in the pool: which member, its requests in
+ * flight (counted up by one each time the probe is used), its latency,
+ * when it arrived, how often it was used.  The pool holds BAL_PQ_POOL.
+ */
+#define BAL_PQ_POOL 16
+typedef struct BalProbe {
+    uint16_t pos;
+    uint16_t uses;
+    uint32_t rif;
+    uint64_t lat_ns;
+    uint64_t at_ns;
+} BalProbe;
 
 /* Per-service policy state.  Plain data: copy or zero it freely. */
 typedef struct BalState {
@@ -181,6 +324,9 @@ typedef struct BalState {
     bool wrr_primed;
     uint64_t wrr_closed[BAL_MAX_MEMBERS];
     uint64_t wrr_busy[BAL_MAX_MEMBERS];
+    /* Added: prequal's probe pool (see BAL_PQ_POOL). */
+    unsigned pq_n;
+    BalProbe pq_pool[BAL_PQ_POOL];
 } BalState;
 
 /*
@@ -206,6 +352,15 @@ int bal_pick(BalState *st, const BalBlade *blades, const uint16_t *members,
 void bal_dispatched(BalBlade *b);
 /* A flow on @b ended. */
 void bal_closed(BalBlade *b);
+/* A request went to @b (its flow now awaits an answer). */
+void bal_request(BalBlade *b);
+/*
+ * @b answered a request, @latency_ns after it was sent; @alone: nothing
+ * else was in flight on @b when it was sent.
+ */
+void bal_answered(BalBlade *b, uint64_t latency_ns, bool alone);
+/* A flow on @b ended (or moved) while awaiting an answer. */
+void bal_request_dropped(BalBlade *b);
 /* @b reported new figures (values above 100 are taken as 100). */
 void bal_report(BalBlade *b, unsigned cpu_pct, unsigned irq_pct,
                 uint64_t now);
@@ -230,5 +385,22 @@ void bal_report_contention(BalBlade *b, unsigned psi_permille,
  * and tests.
  */
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b);
+
+/*
+ * prequal with pq_external: the members (positions in @members) to probe
+ * now, at most BalParams.pq_probes of them, written to @pos; their count.
+ * The caller sends each a probe and, when its answer comes back, calls
+ * bal_prequal_probe_result() with the figures the blade had.
+ */
+unsigned bal_prequal_probes(BalState *st, const BalBlade *blades,
+                            const uint16_t *members, unsigned n,
+                            uint16_t *pos);
+/*
+ * A probe's answer: member position @pos had @rif requests in flight and
+ * an estimated latency of @lat_ns; it arrives at @now.  A full pool drops
+ * its oldest probe.
+ */
+void bal_prequal_probe_result(BalState *st, uint16_t pos, uint32_t rif,
+                              uint64_t lat_ns, uint64_t now);
 
 #endif

@@ -82,9 +82,17 @@ typedef struct FlowEntry {
     uint64_t last_seen;
     uint64_t linger_until;      /* closing flows: when they end */
     uint64_t packets, bytes;
+    uint64_t request_ns;        /* awaiting: when the request was seen */
     uint32_t rule_id;
     uint8_t slot;
     bool closing;
+    /*
+     * Requests in flight (bal_request()): the client sent a segment with
+     * payload and the blade has not answered with one yet.  alone: the
+     * blade had no other request in flight then.
+     */
+    bool awaiting;
+    bool alone;
 } FlowEntry;
 
 struct SwitchCore {
@@ -434,8 +442,18 @@ void swcore_port_set_mac_limit(SwitchCore *sw, unsigned port, uint32_t limit)
 
 /* ---- flow table ---------------------------------------------------------- */
 
+/* A request of @f went unanswered: the flow ended or left its blade. */
+static void flow_unanswered(SwitchCore *sw, FlowEntry *f)
+{
+    if (f->awaiting) {
+        f->awaiting = false;
+        bal_request_dropped(&sw->bal[f->slot]);
+    }
+}
+
 static void flow_end(SwitchCore *sw, FlowEntry *f)
 {
+    flow_unanswered(sw, f);
     if (!f->closing) {
         bal_closed(&sw->bal[f->slot]);
     }
@@ -967,6 +985,7 @@ static void flow_assign(SwitchCore *sw, SwRule *r, FlowEntry *f, int slot)
     f->slot = slot;
     f->rule_id = r->id;
     f->closing = false;
+    f->awaiting = false;
     bal_dispatched(&sw->bal[slot]);
     sw->blades[slot].new_flows++;
     r->info.new_flows++;
@@ -1027,6 +1046,76 @@ static void icmp_echo(SwitchCore *sw, unsigned port, uint8_t *frame,
     output(sw, port, frame, len);
 }
 
+/*
+ * Bytes of TCP or UDP payload in the IPv4 packet @ip (header @ihl bytes,
+ * @ip_len in all, at least a minimal L4 header, as the callers check); 0
+ * for a bad TCP data offset.
+ */
+static size_t l4_payload(uint8_t proto, const uint8_t *ip, size_t ihl,
+                         size_t ip_len)
+{
+    size_t l4 = ip_len - ihl, hdr = 8;
+
+    if (proto == SW_PROTO_TCP) {
+        hdr = (ip[ihl + 12] >> 4) * 4u;
+        if (hdr < 20) {
+            return 0;
+        }
+    }
+    return l4 > hdr ? l4 - hdr : 0;
+}
+
+/*
+ * A frame from blade port @port on its way out (direct server return): if
+ * it is an IPv4 TCP or UDP segment with payload from a VIP, the answer to
+ * the request its flow awaits, if that flow is on the blade of this port:
+ * bal_answered() with the request's latency.  Anything else is left
+ * alone; nothing is dropped here.
+ */
+static void note_answer(SwitchCore *sw, unsigned port, const uint8_t *frame,
+                        size_t len, uint64_t now)
+{
+    const uint8_t *ip = frame + ETH_HLEN;
+    size_t avail = len - ETH_HLEN, ihl, ip_len;
+    FlowKey key;
+    FlowEntry *f;
+    uint32_t idx;
+    uint8_t proto;
+
+    if (avail < 20 || (ip[0] >> 4) != 4) {
+        return;
+    }
+    ihl = (ip[0] & 0xf) * 4u;
+    ip_len = rd16(ip + 2);
+    proto = ip[9];
+    if (ihl < 20 || ip_len < ihl || ip_len > avail ||
+        (rd16(ip + 6) & 0x3fff) ||
+        (proto != SW_PROTO_TCP && proto != SW_PROTO_UDP) ||
+        ip_len - ihl < (proto == SW_PROTO_TCP ? 20u : 8u) ||
+        !is_vip(sw, rd32n(ip + 12)) ||
+        l4_payload(proto, ip, ihl, ip_len) == 0) {
+        return;
+    }
+    memset(&key, 0, sizeof(key));
+    key.proto = proto;
+    key.src_ip = rd32n(ip + 16);
+    key.dst_ip = rd32n(ip + 12);
+    key.src_port = rd16(ip + ihl + 2);
+    key.dst_port = rd16(ip + ihl);
+    idx = lru_find(sw->flows, &key);
+    if (idx == LRU_NONE) {
+        return;
+    }
+    f = lru_val(sw->flows, idx);
+    if (!f->awaiting || sw->blades[f->slot].remote ||
+        sw->blades[f->slot].port != port) {
+        return;
+    }
+    f->awaiting = false;
+    bal_answered(&sw->bal[f->slot],
+                 now > f->request_ns ? now - f->request_ns : 0, f->alone);
+}
+
 static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
                    size_t len, uint64_t now)
 {
@@ -1034,6 +1123,7 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
     size_t avail = len - ETH_HLEN, ihl, ip_len;
     uint16_t sport, dport;
     uint8_t proto, tcp_flags = 0;
+    size_t payload;
     FlowKey key;
     FlowEntry *f;
     SwRule *r;
@@ -1074,6 +1164,7 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
     }
     sport = rd16(ip + ihl);
     dport = rd16(ip + ihl + 2);
+    payload = l4_payload(proto, ip, ihl, ip_len);
     if (proto == SW_PROTO_TCP) {
         tcp_flags = ip[ihl + 13];
     }
@@ -1130,8 +1221,15 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
     if ((tcp_flags & (TCP_FIN | TCP_RST)) && !f->closing) {
         f->closing = true;
         f->linger_until = now + sw->cfg.flow_linger_ns;
+        flow_unanswered(sw, f);
         bal_closed(&sw->bal[f->slot]);
         sw->flow_stats.closed++;
+    } else if (payload && !f->closing && !f->awaiting) {
+        /* a request: in flight until the blade's answer (note_answer()) */
+        f->awaiting = true;
+        f->alone = sw->bal[f->slot].inflight == 0;
+        f->request_ns = now;
+        bal_request(&sw->bal[f->slot]);
     }
     memcpy(frame, sw->blades[f->slot].mac, 6);
     output(sw, sw->blades[f->slot].port, frame, len);
@@ -1218,6 +1316,9 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
         return;
     }
     learn(sw, src, port, now);
+    if (type == ETHERTYPE_IPV4 && sw->ports[port].info.kind == SW_PORT_SLOT) {
+        note_answer(sw, port, frame, len, now);
+    }
     if (!memcmp(dst, sw->cfg.mac, 6)) {
         if (type == ETHERTYPE_IPV4) {
             to_vip(sw, port, frame, len, now);
@@ -1371,6 +1472,9 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->new_flows = b->new_flows;
     bi->moved_flows = b->moved_flows;
     bi->score = bal_util_score(&sw->cfg.bal, bb);
+    bi->requests_in_flight = bb->inflight;
+    bi->requests_answered = bb->answered;
+    bi->request_latency_ns = bb->lat_ns;
     return true;
 }
 

@@ -272,6 +272,15 @@ typedef struct SwBladeInfo {
     uint64_t new_flows;
     uint64_t moved_flows;       /* moved away from this blade */
     uint32_t score;             /* bal_util_score(), centi-percent */
+    /*
+     * Requests in flight: flows whose client sent payload the blade has
+     * not answered with payload yet (its answers pass this switch: direct
+     * server return); requests answered; the learned latency of one sent
+     * while no other was in flight (0: none yet).
+     */
+    uint32_t requests_in_flight;
+    uint64_t requests_answered;
+    uint64_t request_latency_ns;
 } SwBladeInfo;
 
 typedef struct SwRuleInfo {

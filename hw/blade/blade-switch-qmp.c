@@ -24,6 +24,7 @@ static const BalPolicy policy_of[BLADE_POLICY__MAX] = {
     [BLADE_POLICY_LEASTCONN] = BAL_POLICY_LEASTCONN,
     [BLADE_POLICY_P2C_CONN] = BAL_POLICY_P2C_CONN,
     [BLADE_POLICY_WRR_CPU] = BAL_POLICY_WRR_CPU,
+    [BLADE_POLICY_PREQUAL] = BAL_POLICY_PREQUAL,
 };
 
 static bool parse_vip(const char *str, uint32_t *ip, Error **errp)

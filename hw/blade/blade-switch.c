@@ -1505,6 +1505,7 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
 static bool bsw_check_props(BladeSwitchState *s, Error **errp)
 {
     static const char *const estimators[BAL_UTIL__MAX] = {
+        [BAL_UTIL_WAIT] = "wait",
         [BAL_UTIL_BACKLOG] = "backlog",
         [BAL_UTIL_NET] = "net",
         [BAL_UTIL_REPORTED] = "reported",
@@ -1512,7 +1513,7 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
     const char *pcs = s->pcs_str ? s->pcs_str : "8b10b";
     unsigned i;
 
-    s->util_estimator = BAL_UTIL_BACKLOG;
+    s->util_estimator = BAL_UTIL_WAIT;
     if (s->util_estimator_str) {
         for (i = 0; i < BAL_UTIL__MAX; i++) {
             if (!strcmp(s->util_estimator_str, estimators[i])) {
@@ -1521,7 +1522,7 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
         }
         if (i == BAL_UTIL__MAX) {
             error_setg(errp, "blade-switch: util-estimator must be "
-                       "'backlog', 'net' or 'reported', not '%s'",
+                       "'wait', 'backlog', 'net' or 'reported', not '%s'",
                        s->util_estimator_str);
             return false;
         }

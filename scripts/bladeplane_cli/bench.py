@@ -15,7 +15,10 @@ BENCHES = {
     "lb": ("balancing quality: the simulator (net/balance.c's policies, "
            "JSQ and other oracles) on docs/balancing.md's headline cell, "
            "p99 per policy and the target ratios, then the same for eight "
-           "requests per connection (keepalive_*); about 2 minutes",
+           "requests per connection (keepalive_*), the CFS model's "
+           "predicted service rates with a hog (sim_rate_*), the cells "
+           "of bench lb-emu (sim_<cell>_*) and util against its previous "
+           "estimator on a hog (hog_*); about 3 minutes",
            "tests/bench/bench-lb"),
     "fabric-rx": ("CPU cost of a received control frame in net/fabric.c: "
                   "header-only frames and full rounds from a neighbour "
@@ -78,6 +81,8 @@ def run(name):
     rc = subprocess.run([os.path.join(testing.HOST_BUILD, program)]).returncode
     if name == "lb" and rc == 0:
         rc = _lb_keepalive(os.path.join(testing.HOST_BUILD, program))
+    if name == "lb" and rc == 0:
+        rc = _lb_cells(os.path.join(testing.HOST_BUILD, program))
     return rc
 
 
@@ -86,9 +91,79 @@ def _lb_keepalive(program):
     background load too, eight requests per connection.  Its lines carry
     the prefix keepalive_ so that they do not shadow the headline's."""
     out = subprocess.run([program, "--het", "both", "--reqs", "8",
-                          "--pickers", "jsq,sed,util,leastconn,p2c-conn,rr"],
+                          "--pickers",
+                          "jsq,sed,util,leastconn,p2c-conn,rr,prequal"],
                          capture_output=True, text=True)
     sys.stderr.write(out.stderr)
     for line in out.stdout.splitlines():
         print("keepalive_" + line, flush=True)
     return out.returncode
+
+
+# The cells of bench lb-emu in the simulator, with the emulator's
+# proportions: four blades of one core, exponential service of mean 100 ms,
+# eight requests per connection, load 0.7, a report every 100 ms; blade 0
+# is the unequal one.  docs/balancing.md puts them beside the emulator's.
+LB_EMU_REGIME = ["--blades", "4", "--cores", "1", "--mean-us", "100000",
+                 "--load", "0.7", "--report-us", "100000", "--reqs", "8",
+                 "--flows", "50000", "--warmup", "5000"]
+LB_HOG = ["--het", "hog", "--bg-model", "cfs", "--bg-cores", "1"]
+LB_CELLS = [
+    ("a", "a nice 0 hog", LB_HOG + ["--nice", "0", "--bg-always"]),
+    ("b", "a nice -10 hog", LB_HOG + ["--nice", "-10", "--bg-always"]),
+    ("c", "a blade at half speed", ["--het", "slow", "--slow-speed", "0.5"]),
+    ("d", "the nice -10 hog on and off, 3 s each on average",
+     LB_HOG + ["--nice", "-10", "--bg-on-us", "3000000",
+               "--bg-off-us", "3000000"]),
+    ("e", "the nice -10 hog, one request per connection",
+     LB_HOG + ["--nice", "-10", "--bg-always", "--reqs", "1"]),
+]
+LB_CELL_PICKERS = "jsq,sed,util,leastconn,p2c-conn,rr,random,wrr-cpu,prequal"
+
+
+def _lb_values(program, args):
+    out = subprocess.run([program] + args, capture_output=True, text=True)
+    sys.stderr.write(out.stderr)
+    values = {}
+    for line in out.stdout.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            values[key] = value
+    return out.returncode, values
+
+
+def _lb_cells(program):
+    """The CFS model's predicted service rates, the lb-emu cells' p99 and
+    ranking by policy, and util against its previous estimator (backlog)
+    on cell (a)."""
+    rc, rates = _lb_values(program, ["--cfs-rates", "--cores", "1"])
+    if rc:
+        return rc
+    for key in ("sim_rate_nice0_over_none", "sim_rate_nice-10_over_none"):
+        print(f"{key}: {rates[key]}", flush=True)
+    for cell, what, args in LB_CELLS:
+        rc, v = _lb_values(program, LB_EMU_REGIME + args +
+                           ["--pickers", LB_CELL_PICKERS])
+        if rc:
+            return rc
+        print(f"sim_{cell}_cell: {what}")
+        for picker in LB_CELL_PICKERS.split(","):
+            key = picker.replace("-", "_")
+            print(f"sim_{cell}_{key}_p99_ms: "
+                  f"{float(v[key + '_p99_us']) / 1000:.1f}")
+        print(f"sim_{cell}_p99_rank: {v['p99_rank']}")
+        print(f"sim_{cell}_util_rank: {v['util_rank']}")
+        print(f"sim_{cell}_p99_prequal_over_util: "
+              f"{v['p99_prequal_over_util']}", flush=True)
+    hog = LB_EMU_REGIME + LB_CELLS[0][2] + ["--pickers", "util"]
+    rc, now = _lb_values(program, hog)
+    if rc:
+        return rc
+    rc, before = _lb_values(program, hog + ["--estimator", "backlog"])
+    if rc:
+        return rc
+    util, backlog = float(now["util_p99_us"]), float(before["util_p99_us"])
+    print(f"hog_util_p99_ms: {util / 1000:.1f}")
+    print(f"hog_util_backlog_p99_ms: {backlog / 1000:.1f}")
+    print(f"hog_p99_util_backlog_over_util: {backlog / util:.3f}", flush=True)
+    return 0

@@ -36,7 +36,8 @@ FORWARD_RE = re.compile(r"^(tcp|udp):([0-9.]*):(\d{1,5})-([0-9.]+):(\d{1,5})$")
 APPEND_RE = re.compile(r"^[!#-~ ]*$")
 NETDEV_TYPES = ("user", "tap", "socket", "stream", "dgram", "vde", "l2tpv3",
                 "bridge", "vhost-user", "af-xdp")
-POLICIES = ("util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu")
+POLICIES = ("util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
+            "prequal")
 PROTOCOLS = ("tcp", "udp")
 # Kernel parameters the topology sets itself (blade keys say them).
 OWN_PARAMS = {"blade.name": "name", "blade.ip": "ip", "blade.gw": "the "
@@ -69,7 +70,7 @@ SWITCH_PROPS = {
     "util-stale": ("int", 1, 3600000),
     "queue-frames": ("int", 1, 65536),
     "seed": ("int", 0, (1 << 64) - 1),
-    "util-estimator": ("backlog", "net", "reported"),
+    "util-estimator": ("wait", "backlog", "net", "reported"),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 

@@ -19,7 +19,8 @@
 
 #include "lb-sim.h"
 
-#define DEFAULT_PICKERS "jsq,sed,sq2,util,random,rr,leastconn,p2c-conn,wrr-cpu"
+#define DEFAULT_PICKERS \
+    "jsq,sed,sq2,util,random,rr,leastconn,p2c-conn,wrr-cpu,prequal"
 #define MAX_PICKERS 16
 
 typedef struct Run {
@@ -36,8 +37,18 @@ static void usage(FILE *f)
 "  --scv X           pareto SCV (50)        --reqs M        requests/flow\n"
 "  --think-us X      gap between a flow's requests (10 x mean service)\n"
 "  --load X          offered load (0.9)     --load-end X    ramp to X\n"
-"  --het H           equal|speed|onoff|both (speed)\n"
+"  --het H           equal|speed|onoff|both|hog|slow (speed)\n"
 "  --speed X         fast blades' speed (2) --bg-cores K    (c/2)\n"
+"  --slow-speed X    het slow: blade 0's speed (0.5)\n"
+"  --bg-model M      reserved|cfs: background holds cores, or CPU hogs\n"
+"                    sharing them by CFS weight (reserved)\n"
+"  --nice N          cfs: the hogs' nice level (0)\n"
+"  --bg-always       background load never turns off\n"
+"  --cfs-burst-us X --cfs-sleep-us X  cfs: a request's CPU bursts and\n"
+"                    the sleeps between them (1000, 1000)\n"
+"  --cfs-rates       print the CFS model's predicted service rates and exit\n"
+"  --no-contention   blades report CPU and IRQ only (old drivers)\n"
+"  --no-requests     the switch sees flows only, not requests and answers\n"
 "  --bg-on-us X      --bg-off-us X          background periods (10000)\n"
 "  --report-us X     report period (100; 0: at every event, at once)\n"
 "  --window-us X     CPU averaging window (the period)\n"
@@ -45,7 +56,11 @@ static void usage(FILE *f)
 "  --close-delay-us X  flow end seen late by the switch (0)\n"
 "  --irq-frac X      share of request CPU time in IRQ (0.1)\n"
 "  --choices D --flow-cost C --irq-weight W --wrr-refresh-us X\n"
-"  --estimator E     backlog|net|reported   BalParams (util)\n"
+"  --estimator E     wait|backlog|net|reported   BalParams (util)\n"
+"  --hot-quantile Q  util (wait) and prequal: hot-cold quantile, %% (80)\n"
+"  --probes D --reuse B --probe-age-us X --probe-rtt-us X  prequal's probes\n"
+"                    per flow (2), uses (2), age limit (20 x mean service),\n"
+"                    round trip (10)\n"
 "  --flows N (1000000) --warmup N (100000) --seed S (1)\n"
 "  --periods K       util and wrr-cpu measure >= K report periods (5)\n"
 "  --wrr-warmup-periods K  wrr-cpu warms up >= K refresh periods (10)\n"
@@ -66,6 +81,7 @@ static double num(const char *opt, const char *s)
 }
 
 static const char *const estimators[BAL_UTIL__MAX] = {
+    [BAL_UTIL_WAIT] = "wait",
     [BAL_UTIL_BACKLOG] = "backlog",
     [BAL_UTIL_NET] = "net",
     [BAL_UTIL_REPORTED] = "reported",
@@ -190,7 +206,7 @@ static void print_csv_header(void)
            "p50_us,p99_us,p999_us,max_us,p99_first_us,p99_second_us,"
            "util_mean,util_max,fast_share,affinity_violations,reports,"
            "report_frame_bytes,report_cg_per_s,sim_ms,events,flows,"
-           "warmup_flows,backlog_growth\n");
+           "warmup_flows,backlog_growth,probes,probe_bytes_per_s\n");
 }
 
 static void print_csv(const LbConfig *c, const Run *run, double window)
@@ -200,7 +216,7 @@ static void print_csv(const LbConfig *c, const Run *run, double window)
     printf("%s,%u,%u,%s,%g,%s,%g,%g,%g,%g,%s,%u,%u,%u,%" PRIu64 ",%" PRIu64
            ",%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%" PRIu64
            ",%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%" PRIu64 ",%" PRIu64
-           ",%" PRIu64 ",%.0f\n",
+           ",%" PRIu64 ",%.0f,%" PRIu64 ",%.0f\n",
            run->name, c->blades, c->cores, lb_dist_name(c->dist),
            c->reqs_per_flow, lb_het_name(c->het), c->load,
            c->report_ns / 1e3, window / 1e3, c->report_delay_ns / 1e3,
@@ -212,7 +228,8 @@ static void print_csv(const LbConfig *c, const Run *run, double window)
            r->p99_second_ns / 1e3, r->util_mean, r->util_max, r->fast_share,
            r->affinity_violations, r->reports, r->report_frame_bytes,
            r->report_cg_per_s, r->sim_ns / 1e6, r->events, c->flows,
-           c->warmup_flows, r->backlog_growth);
+           c->warmup_flows, r->backlog_growth, r->probes,
+           r->probe_bytes_per_s);
     for (unsigned i = 0; i < r->ramp_bins; i++) {
         printf("ramp,%s,%.3f,%.4f,%" PRIu64 "\n", run->name,
                r->ramp_load[i], r->ramp_p99_ns[i] / 1e3, r->ramp_n[i]);
@@ -241,7 +258,75 @@ static void print_values(const LbConfig *c, const Run *run)
     printf("%s_affinity_violations: %" PRIu64 "\n", k,
            r->affinity_violations);
     printf("%s_flows: %" PRIu64 "\n", k, c->flows);
+    if (c->picker == LB_PICK_POLICY && c->policy == BAL_POLICY_PREQUAL) {
+        /* what its probes cost: per flow, and on the wire */
+        printf("%s_probes_per_flow: %.2f\n", k,
+               (double)r->probes / (double)c->flows);
+        printf("%s_probe_bytes_per_s: %.0f\n", k, r->probe_bytes_per_s);
+    }
     printf("%s_warmup_flows: %" PRIu64 "\n", k, c->warmup_flows);
+}
+
+/*
+ * The CFS model's predictions (lb_cfs_rate()) for a request on a core
+ * with no hog, a nice 0 hog and a nice -10 hog: the service-rate ratios
+ * the emulator measures on booted blades, and the share of the core the
+ * request gets while runnable.
+ */
+static void print_cfs_rates(const LbCfs *m)
+{
+    static const int nices[] = { 0, -10 };
+    LbCfs pure = *m;
+
+    printf("cfs_cpus: %u\n", m->cpus);
+    printf("cfs_burst_us: %.0f\n", m->burst_ns / 1e3);
+    printf("cfs_sleep_us: %.0f\n", m->sleep_ns / 1e3);
+    printf("sim_rate_none: 1.000\n");
+    for (unsigned i = 0; i < sizeof(nices) / sizeof(nices[0]); i++) {
+        unsigned w = lb_nice_weight(nices[i]);
+        double share, rate = lb_cfs_rate(m, w, &share);
+
+        printf("sim_rate_nice%d_over_none: %.3f\n", nices[i], rate);
+        printf("sim_share_nice%d_runnable: %.3f\n", nices[i], share);
+        /* without the sleeper's credit: weights alone */
+        pure.sleeper_credit = false;
+        printf("sim_rate_nice%d_over_none_no_credit: %.3f\n", nices[i],
+               lb_cfs_rate(&pure, w, NULL));
+        printf("sim_rate_nice%d_weights_only: %.3f\n", nices[i],
+               1024.0 / (1024.0 + w));
+    }
+}
+
+/* Policies (not oracles) by p99, best first, and util's place. */
+static void print_rank(const LbConfig *c, const Run *runs, unsigned n,
+                       char **names)
+{
+    unsigned order[MAX_PICKERS], k = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        LbConfig probe = *c;
+
+        set_picker(&probe, names[i]);
+        if (probe.picker == LB_PICK_POLICY) {
+            unsigned j = k++;
+
+            while (j > 0 && runs[order[j - 1]].r.p99_ns > runs[i].r.p99_ns) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = i;
+        }
+    }
+    printf("p99_rank:");
+    for (unsigned j = 0; j < k; j++) {
+        printf("%s%s", j ? "," : " ", runs[order[j]].name);
+    }
+    printf("\n");
+    for (unsigned j = 0; j < k; j++) {
+        if (!strcmp(runs[order[j]].name, "util")) {
+            printf("util_rank: %u\n", j + 1);
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -251,7 +336,10 @@ int main(int argc, char **argv)
         O_LOAD, O_LOAD_END, O_HET, O_SPEED, O_BG_CORES, O_BG_ON, O_BG_OFF,
         O_REPORT, O_WINDOW, O_DELAY, O_CLOSE_DELAY, O_IRQ_FRAC, O_CHOICES,
         O_FLOW_COST, O_IRQ_WEIGHT, O_WRR, O_FLOWS, O_WARMUP, O_SEED,
-        O_PICKERS, O_CSV, O_ESTIMATOR, O_PERIODS, O_WRR_PERIODS, O_HELP,
+        O_PICKERS, O_CSV, O_ESTIMATOR, O_PERIODS, O_WRR_PERIODS,
+        O_SLOW_SPEED, O_BG_MODEL, O_NICE, O_BG_ALWAYS, O_CFS_BURST,
+        O_CFS_SLEEP, O_CFS_RATES, O_NO_CONTENTION, O_NO_REQUESTS,
+        O_HOT_QUANTILE, O_PROBES, O_REUSE, O_PROBE_AGE, O_PROBE_RTT, O_HELP,
     };
     static const struct option opts[] = {
         { "blades", required_argument, NULL, O_BLADES },
@@ -285,6 +373,20 @@ int main(int argc, char **argv)
         { "estimator", required_argument, NULL, O_ESTIMATOR },
         { "periods", required_argument, NULL, O_PERIODS },
         { "wrr-warmup-periods", required_argument, NULL, O_WRR_PERIODS },
+        { "slow-speed", required_argument, NULL, O_SLOW_SPEED },
+        { "bg-model", required_argument, NULL, O_BG_MODEL },
+        { "nice", required_argument, NULL, O_NICE },
+        { "bg-always", no_argument, NULL, O_BG_ALWAYS },
+        { "cfs-burst-us", required_argument, NULL, O_CFS_BURST },
+        { "cfs-sleep-us", required_argument, NULL, O_CFS_SLEEP },
+        { "cfs-rates", no_argument, NULL, O_CFS_RATES },
+        { "no-contention", no_argument, NULL, O_NO_CONTENTION },
+        { "no-requests", no_argument, NULL, O_NO_REQUESTS },
+        { "hot-quantile", required_argument, NULL, O_HOT_QUANTILE },
+        { "probes", required_argument, NULL, O_PROBES },
+        { "reuse", required_argument, NULL, O_REUSE },
+        { "probe-age-us", required_argument, NULL, O_PROBE_AGE },
+        { "probe-rtt-us", required_argument, NULL, O_PROBE_RTT },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -294,6 +396,7 @@ int main(int argc, char **argv)
     char *names[MAX_PICKERS];
     unsigned npick = 0;
     bool csv = false, think_set = false, bg_cores_set = false;
+    bool cfs_rates = false;
     double window, periods = 5, wrr_periods = 10;
     int o;
 
@@ -409,6 +512,55 @@ int main(int argc, char **argv)
         case O_CSV:
             csv = true;
             break;
+        case O_SLOW_SPEED:
+            c.slow_speed = num(n, optarg);
+            break;
+        case O_BG_MODEL:
+            if (!strcmp(optarg, "reserved")) {
+                c.bg_model = LB_BG_RESERVED;
+            } else if (!strcmp(optarg, "cfs")) {
+                c.bg_model = LB_BG_CFS;
+            } else {
+                fprintf(stderr, "bench-lb: unknown --bg-model %s\n", optarg);
+                return 2;
+            }
+            break;
+        case O_NICE:
+            c.bg_nice = (int)num(n, optarg);
+            break;
+        case O_BG_ALWAYS:
+            c.bg_always = true;
+            break;
+        case O_CFS_BURST:
+            c.cfs.burst_ns = num(n, optarg) * 1e3;
+            break;
+        case O_CFS_SLEEP:
+            c.cfs.sleep_ns = num(n, optarg) * 1e3;
+            break;
+        case O_CFS_RATES:
+            cfs_rates = true;
+            break;
+        case O_NO_CONTENTION:
+            c.contention = false;
+            break;
+        case O_NO_REQUESTS:
+            c.see_requests = false;
+            break;
+        case O_HOT_QUANTILE:
+            c.params.hot_quantile_pct = (unsigned)num(n, optarg);
+            break;
+        case O_PROBES:
+            c.params.pq_probes = (unsigned)num(n, optarg);
+            break;
+        case O_REUSE:
+            c.params.pq_reuse = (unsigned)num(n, optarg);
+            break;
+        case O_PROBE_AGE:
+            c.params.pq_max_age_ns = (uint64_t)(num(n, optarg) * 1e3);
+            break;
+        case O_PROBE_RTT:
+            c.probe_rtt_ns = num(n, optarg) * 1e3;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -426,6 +578,11 @@ int main(int argc, char **argv)
     }
     if (!bg_cores_set) {
         c.bg_cores = c.cores / 2;
+    }
+    c.cfs.cpus = c.cores;
+    if (cfs_rates) {
+        print_cfs_rates(&c.cfs);
+        return 0;
     }
     for (char *save = NULL, *t = strtok_r(pickers, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
@@ -483,6 +640,8 @@ int main(int argc, char **argv)
         ratio(runs, npick, "p2c-conn", "util");
         ratio(runs, npick, "wrr-cpu", "util");
         ratio(runs, npick, "random", "util");
+        ratio(runs, npick, "prequal", "util");
+        print_rank(&c, runs, npick, names);
         target(runs, npick, "util", "jsq", 1.3, "util_within_1.3x_jsq");
         target(runs, npick, "leastconn", "util", -2,
                "util_2x_better_than_leastconn");

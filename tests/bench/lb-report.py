@@ -40,11 +40,16 @@ class Runner:
         self.cache = os.path.join(out, "runs")
         os.makedirs(self.cache, exist_ok=True)
         self.verbose = verbose
+        # results are cached per binary: a rebuilt simulator (another
+        # policy, another default) reruns every cell
+        with open(bench, "rb") as f:
+            self.build = hashlib.sha256(f.read()).hexdigest()[:16]
 
     def run(self, args):
         """Rows (dicts) of bench-lb --csv with @args; ramp rows apart."""
         cmd = [self.bench, "--csv"] + [str(a) for a in args]
-        key = hashlib.sha256(" ".join(cmd[1:]).encode()).hexdigest()[:16]
+        key = hashlib.sha256((self.build + " " + " ".join(cmd[1:]))
+                             .encode()).hexdigest()[:16]
         path = os.path.join(self.cache, key + ".csv")
         if not os.path.exists(path):
             if self.verbose:

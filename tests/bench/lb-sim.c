@@ -22,6 +22,13 @@
 #define PARETO_ALPHA     1.1
 /* An utilization ordered set in the gap: six /K28.5 Dx.y/ pairs. */
 #define UTIL_SET_CGS     12
+/*
+ * prequal: a probe and its answer on the wire, each a minimum Ethernet
+ * frame (64 bytes) with its preamble and inter-frame gap (20).
+ */
+#define PROBE_WIRE_BYTES (2 * (64 + 20))
+/* A blade's latency estimate for probes: by requests in system, 0..15+. */
+#define LAT_BUCKETS      16
 
 /* Histogram of response times: log bins, HIST_PER_DECADE a decade. */
 #define HIST_PER_DECADE  1000
@@ -39,6 +46,9 @@ enum {
     EV_SAMPLE,      /* a blade samples its figures: a = blade */
     EV_DELIVER,     /* a report reaches the switch: a = blade, b = figs */
     EV_BG,          /* background load turns on or off: a = blade */
+    EV_PROBE,       /* a prequal probe reaches a blade: a = blade */
+    EV_PROBE_BACK,  /* its answer reaches the switch: a = blade | rif << 16,
+                       b = latency estimate, ns */
 };
 
 typedef struct Event {
@@ -61,6 +71,9 @@ typedef struct Flow {
     uint32_t left;          /* requests still to come, the current one too */
     uint32_t next_free;
     bool measured;          /* the current request arrived while measuring */
+    bool on_hog;            /* served on a core a CFS hog shares */
+    bool alone;             /* the switch had nothing else in flight there */
+    uint8_t rif_at;         /* requests in system it found (for probes) */
     bool second_half;
     uint8_t ramp_bin;
     double req_at;          /* when the current request reached the blade */
@@ -68,7 +81,7 @@ typedef struct Flow {
 } Flow;
 
 typedef struct Snap {
-    double t, busy, req;
+    double t, busy, req, psi;
 } Snap;
 
 typedef struct Blade {
@@ -78,6 +91,8 @@ typedef struct Blade {
     bool bg_on;
     unsigned hog_held;      /* cores the background load holds */
     unsigned hog_want;
+    unsigned cfs_hogs;      /* CFS: hogs running (one a core) */
+    unsigned busy_hog;      /* CFS: requests served on a hog's core */
     unsigned busy;          /* cores serving requests */
     uint32_t *q;            /* FIFO of flows waiting */
     size_t qhead, qlen, qcap;
@@ -85,9 +100,11 @@ typedef struct Blade {
     double t_last;
     double busy_int;        /* integral of (busy + hog_held) dt */
     double req_int;         /* integral of busy dt */
+    double psi_int;         /* time some runnable task waited */
+    double lat_rif[LAT_BUCKETS];    /* prequal: latency by requests found */
     Snap *snaps;            /* window starts not yet used by a sample */
     size_t shead, slen, scap;
-    unsigned last_cpu, last_irq;
+    unsigned last_cpu, last_irq, last_psi;
     double busy_at_start;   /* busy_int when the measured part began */
     double busy_at_end;     /* and when it ended */
     unsigned insys_at_start; /* requests in it then */
@@ -125,6 +142,8 @@ typedef struct Sim {
     double sum_ns, max_ns;
     uint64_t reports;
     uint64_t fast_flows;
+    uint64_t probes;
+    double cfs_rate;        /* CFS: a request's speed on a hog's core */
 } Sim;
 
 /* ---------------------------------------------------------------------- */
@@ -371,8 +390,19 @@ static void advance(Sim *s, Blade *b)
     double dt = s->now - b->t_last;
 
     if (dt > 0) {
-        b->busy_int += (b->busy + b->hog_held) * dt;
+        unsigned idle_hog = b->cfs_hogs > b->busy_hog ?
+                            b->cfs_hogs - b->busy_hog : 0;
+        unsigned busy = b->busy + b->hog_held + idle_hog;
+
+        b->busy_int += (busy > b->cores ? b->cores : busy) * dt;
         b->req_int += b->busy * dt;
+        /*
+         * PSI "some": a request queued, a hog waiting for a core it is
+         * owed, or a request and a hog sharing a core (one of them waits)
+         */
+        if (b->qlen > 0 || b->hog_held < b->hog_want || b->busy_hog > 0) {
+            b->psi_int += dt;
+        }
         b->t_last = s->now;
     }
 }
@@ -408,27 +438,47 @@ static uint32_t q_pop(Blade *b)
 
 /* The blade's figures now: over the window, or instantaneous. */
 static void figures(Sim *s, Blade *b, const Snap *from, unsigned *cpu,
-                    unsigned *irq)
+                    unsigned *irq, unsigned *psi)
 {
-    double busy, req;
+    double busy, req, wait;
 
     if (from && s->now > from->t) {
         double span = (s->now - from->t) * b->cores;
 
         busy = (b->busy_int - from->busy) / span;
         req = (b->req_int - from->req) / span;
+        wait = (b->psi_int - from->psi) / (s->now - from->t);
     } else {
-        busy = (double)(b->busy + b->hog_held) / b->cores;
+        unsigned idle_hog = b->cfs_hogs > b->busy_hog ?
+                            b->cfs_hogs - b->busy_hog : 0;
+        unsigned n = b->busy + b->hog_held + idle_hog;
+
+        busy = (double)(n > b->cores ? b->cores : n) / b->cores;
         req = (double)b->busy / b->cores;
+        wait = b->qlen > 0 || b->hog_held < b->hog_want || b->busy_hog > 0;
     }
+    *psi = (unsigned)floor(wait * 1000 + 0.5);
+    *psi = *psi > 1000 ? 1000 : *psi;
     /* rounded to whole percent, as the guest driver does */
     *cpu = (unsigned)floor(busy * 100 + 0.5);
     *irq = (unsigned)floor(req * s->c->irq_frac * 100 + 0.5);
 }
 
-static void deliver(Sim *s, unsigned i, unsigned cpu, unsigned irq)
+/* Runnable tasks on blade @i now: its requests and its hogs. */
+static unsigned runnable(const Sim *s, unsigned i)
+{
+    const Blade *b = &s->blade[i];
+
+    return b->insys + b->hog_want + b->cfs_hogs;
+}
+
+static void deliver(Sim *s, unsigned i, unsigned cpu, unsigned irq,
+                    unsigned psi)
 {
     bal_report(&s->bb[i], cpu, irq, (uint64_t)s->now);
+    if (s->c->contention) {
+        bal_report_contention(&s->bb[i], psi, runnable(s, i));
+    }
     if (s->measuring) {
         s->reports++;
     }
@@ -444,26 +494,35 @@ static void deliver(Sim *s, unsigned i, unsigned cpu, unsigned irq)
 static void changed(Sim *s, unsigned i)
 {
     Blade *b = &s->blade[i];
-    unsigned cpu, irq;
+    unsigned cpu, irq, psi;
 
     if (s->c->report_ns > 0) {
         return;
     }
-    figures(s, b, NULL, &cpu, &irq);
-    deliver(s, i, b->last_cpu, b->last_irq);
-    if (cpu != b->last_cpu || irq != b->last_irq) {
+    figures(s, b, NULL, &cpu, &irq, &psi);
+    deliver(s, i, b->last_cpu, b->last_irq, b->last_psi);
+    if (cpu != b->last_cpu || irq != b->last_irq || psi != b->last_psi) {
         b->last_cpu = cpu;
         b->last_irq = irq;
-        deliver(s, i, cpu, irq);
+        b->last_psi = psi;
+        deliver(s, i, cpu, irq, psi);
     }
 }
 
 static void start_service(Sim *s, unsigned i, uint32_t f)
 {
     Blade *b = &s->blade[i];
+    Flow *fl = &s->flow[f];
+    double rate = b->speed;
 
+    /* CFS: a core of its own if there is one, else a hog's */
+    fl->on_hog = b->busy - b->busy_hog >= b->cores - b->cfs_hogs;
+    if (fl->on_hog) {
+        b->busy_hog++;
+        rate *= s->cfs_rate;
+    }
     b->busy++;
-    push(s, s->now + s->flow[f].req_work / b->speed, EV_DONE, i, f);
+    push(s, s->now + fl->req_work / rate, EV_DONE, i, f);
 }
 
 /* A request of flow @f reaches blade @i. */
@@ -478,6 +537,11 @@ static void arrive(Sim *s, unsigned i, uint32_t f)
     advance(s, b);
     fl->req_at = s->now;
     fl->req_work = draw_work(s, &fl->rng);
+    fl->rif_at = b->insys >= LAT_BUCKETS ? LAT_BUCKETS - 1 : b->insys;
+    if (s->c->see_requests) {
+        fl->alone = s->bb[i].inflight == 0;
+        bal_request(&s->bb[i]);
+    }
     fl->measured = s->measuring;
     if (fl->measured) {
         s->measured_left++;
@@ -555,9 +619,22 @@ static void done(Sim *s, unsigned i, uint32_t f)
 
     advance(s, b);
     b->busy--;
+    if (fl->on_hog) {
+        b->busy_hog--;
+        fl->on_hog = false;
+    }
     b->insys--;
     core_freed(s, i);
     changed(s, i);
+    if (s->c->see_requests) {
+        bal_answered(&s->bb[i], (uint64_t)(s->now - fl->req_at), fl->alone);
+    }
+    /* the blade's own latency estimate, for prequal's probes */
+    {
+        double *l = &b->lat_rif[fl->rif_at];
+
+        *l = *l == 0 ? s->now - fl->req_at : *l + (s->now - fl->req_at - *l) / 8;
+    }
     if (fl->measured) {
         record(s, fl, s->now - fl->req_at);
         s->measured_left--;
@@ -580,7 +657,10 @@ static void background(Sim *s, unsigned i)
 
     advance(s, b);
     b->bg_on = !b->bg_on;
-    if (b->bg_on) {
+    if (c->bg_model == LB_BG_CFS) {
+        /* runs beside the requests; those in service keep their rate */
+        b->cfs_hogs = b->bg_on ? c->bg_cores : 0;
+    } else if (b->bg_on) {
         /* takes the idle cores now, the others as they come free */
         b->hog_want = c->bg_cores;
         while (b->hog_held < b->hog_want &&
@@ -595,8 +675,11 @@ static void background(Sim *s, unsigned i)
         }
     }
     changed(s, i);
-    push(s, s->now + expo(&s->rng_bg, b->bg_on ? c->bg_on_ns : c->bg_off_ns),
-         EV_BG, i, 0);
+    if (!c->bg_always) {
+        push(s, s->now + expo(&s->rng_bg,
+                              b->bg_on ? c->bg_on_ns : c->bg_off_ns),
+             EV_BG, i, 0);
+    }
 }
 
 static void snap(Sim *s, unsigned i)
@@ -608,14 +691,15 @@ static void snap(Sim *s, unsigned i)
         abort();        /* sized for the window at setup */
     }
     b->snaps[(b->shead + b->slen++) % b->scap] =
-        (Snap){ .t = s->now, .busy = b->busy_int, .req = b->req_int };
+        (Snap){ .t = s->now, .busy = b->busy_int, .req = b->req_int,
+                .psi = b->psi_int };
     push(s, s->now + s->c->report_ns, EV_SNAP, i, 0);
 }
 
 static void sample(Sim *s, unsigned i)
 {
     Blade *b = &s->blade[i];
-    unsigned cpu, irq;
+    unsigned cpu, irq, psi;
 
     advance(s, b);
     if (s->window > 0 && b->slen > 0) {
@@ -623,15 +707,16 @@ static void sample(Sim *s, unsigned i)
 
         b->shead = (b->shead + 1) % b->scap;
         b->slen--;
-        figures(s, b, &from, &cpu, &irq);
+        figures(s, b, &from, &cpu, &irq, &psi);
     } else {
-        figures(s, b, NULL, &cpu, &irq);
+        figures(s, b, NULL, &cpu, &irq, &psi);
     }
     if (s->c->report_delay_ns > 0) {
+        /* the runnable count is taken at delivery: a simplification */
         push(s, s->now + s->c->report_delay_ns, EV_DELIVER, i,
-             cpu | irq << 8);
+             cpu | irq << 8 | psi << 16);
     } else {
-        deliver(s, i, cpu, irq);
+        deliver(s, i, cpu, irq, psi);
     }
     push(s, s->now + s->c->report_ns, EV_SAMPLE, i, 0);
 }
@@ -642,14 +727,57 @@ static void sample(Sim *s, unsigned i)
 static double expected_delay(const Sim *s, const Blade *b)
 {
     unsigned k = b->cores - (b->bg_on ? b->hog_want : 0);
+    double speed = b->speed;
 
     if (k == 0) {
         k = 1;
     }
-    if (b->insys < k) {
-        return 1 / b->speed;
+    if (b->cfs_hogs > 0) {
+        /* CFS: its capacity in cores of speed 1 */
+        speed *= (k - b->cfs_hogs + b->cfs_hogs * s->cfs_rate) / k;
     }
-    return (double)(b->insys - k + 1) / (k * b->speed) + 1 / b->speed;
+    if (b->insys < k) {
+        return 1 / speed;
+    }
+    return (double)(b->insys - k + 1) / (k * speed) + 1 / speed;
+}
+
+/*
+ * prequal's probes: to random blades, each answered with what the blade
+ * sees when it arrives (requests in system, its latency estimate for that
+ * many), back at the switch a round trip after it was sent.
+ */
+static void send_probes(Sim *s)
+{
+    uint16_t pos[BAL_MAX_MEMBERS];
+    unsigned n = bal_prequal_probes(&s->bal, s->bb, s->members,
+                                    s->c->blades, pos);
+
+    for (unsigned j = 0; j < n; j++) {
+        push(s, s->now + s->c->probe_rtt_ns / 2, EV_PROBE, pos[j], 0);
+    }
+    if (s->measuring) {
+        s->probes += n;
+    }
+}
+
+static void probe_at_blade(Sim *s, unsigned i)
+{
+    const Blade *b = &s->blade[i];
+    unsigned rif = b->insys > 0xffff ? 0xffff : b->insys;
+    unsigned k = rif >= LAT_BUCKETS ? LAT_BUCKETS - 1 : rif;
+    double lat = 0;
+
+    /* the estimate for this many requests, or the nearest known */
+    for (unsigned d = 0; d < LAT_BUCKETS && lat == 0; d++) {
+        if (k >= d && b->lat_rif[k - d] > 0) {
+            lat = b->lat_rif[k - d];
+        } else if (k + d < LAT_BUCKETS && b->lat_rif[k + d] > 0) {
+            lat = b->lat_rif[k + d];
+        }
+    }
+    push(s, s->now + s->c->probe_rtt_ns / 2, EV_PROBE_BACK,
+         i | rif << 16, lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat);
 }
 
 static unsigned pick_oracle(Sim *s)
@@ -722,6 +850,9 @@ static void new_flow(Sim *s)
     }
     bal_dispatched(&s->bb[i]);
     fl->blade = i;
+    if (c->picker == LB_PICK_POLICY && c->policy == BAL_POLICY_PREQUAL) {
+        send_probes(s);
+    }
     if (s->measuring) {
         s->blade[i].flows_measured++;
     }
@@ -773,12 +904,20 @@ void lb_config_init(LbConfig *c)
     c->bg_on_ns = 10e6;
     c->bg_off_ns = 10e6;
     c->bg_cores = 2;
+    c->bg_model = LB_BG_RESERVED;
+    c->bg_nice = 0;
+    lb_cfs_init(&c->cfs, c->cores);
+    c->slow_speed = 0.5;
+    c->contention = true;
+    c->see_requests = true;
+    c->probe_rtt_ns = 10e3;
     c->report_ns = 100e3;
     c->window_ns = -1;
     c->irq_frac = 0.1;
     c->picker = LB_PICK_POLICY;
     c->policy = BAL_POLICY_UTIL;
     bal_params_init(&c->params);
+    c->params.pq_max_age_ns = 0;    /* lb_run(): 20 mean service times */
     c->seed = 1;
     c->flows = 1000000;
     c->warmup_flows = 100000;
@@ -791,9 +930,14 @@ static bool valid(const LbConfig *c)
            (unsigned)c->het < LB_HET__MAX &&
            (unsigned)c->picker < LB_PICK__MAX && c->mean_ns > 0 &&
            c->load > 0 && c->load_end >= 0 && c->speed_fast > 0 &&
-           ((c->het != LB_HET_ONOFF && c->het != LB_HET_BOTH) ||
-            (c->bg_cores < c->cores && c->bg_on_ns > 0 &&
-             c->bg_off_ns > 0)) &&
+           (unsigned)c->bg_model < LB_BG__MAX &&
+           c->bg_nice >= -20 && c->bg_nice <= 19 &&
+           c->slow_speed > 0 && c->probe_rtt_ns >= 0 &&
+           ((c->het != LB_HET_ONOFF && c->het != LB_HET_BOTH &&
+             c->het != LB_HET_HOG) ||
+            ((c->bg_model == LB_BG_CFS ? c->bg_cores <= c->cores :
+                                         c->bg_cores < c->cores) &&
+             (c->bg_always || (c->bg_on_ns > 0 && c->bg_off_ns > 0)))) &&
            c->report_ns >= 0 && c->report_delay_ns >= 0 &&
            c->close_delay_ns >= 0 && c->irq_frac >= 0 && c->irq_frac <= 1 &&
            c->flows >= 1 && (c->dist != LB_DIST_PARETO || c->pareto_scv > 0);
@@ -806,21 +950,40 @@ static bool blade_fast(const LbConfig *c, unsigned i)
 
 static bool blade_bg(const LbConfig *c, unsigned i)
 {
-    return (c->het == LB_HET_ONOFF || c->het == LB_HET_BOTH) && i % 4 == 0;
+    return ((c->het == LB_HET_ONOFF || c->het == LB_HET_BOTH) &&
+            i % 4 == 0) || (c->het == LB_HET_HOG && i == 0);
+}
+
+static double blade_speed(const LbConfig *c, unsigned i)
+{
+    if (c->het == LB_HET_SLOW && i == 0) {
+        return c->slow_speed;
+    }
+    return blade_fast(c, i) ? c->speed_fast : 1;
+}
+
+/* CFS: a request's speed on a hog's core, for the blades' CPU count. */
+static double cfs_rate_of(const LbConfig *c)
+{
+    LbCfs m = c->cfs;
+
+    m.cpus = c->cores;
+    return lb_cfs_rate(&m, lb_nice_weight(c->bg_nice), NULL);
 }
 
 /* Flows per ns at load 1: the capacity left to requests, in flows. */
 static double rate_per_load(const LbConfig *c)
 {
     double cap = 0;
+    double lost = c->bg_model == LB_BG_CFS ? 1 - cfs_rate_of(c) : 1;
+    double duty = c->bg_always ? 1 : c->bg_on_ns / (c->bg_on_ns + c->bg_off_ns);
 
     for (unsigned i = 0; i < c->blades; i++) {
-        double speed = blade_fast(c, i) ? c->speed_fast : 1;
+        double speed = blade_speed(c, i);
 
         cap += c->cores * speed;
         if (blade_bg(c, i)) {
-            cap -= c->bg_cores * speed * c->bg_on_ns /
-                   (c->bg_on_ns + c->bg_off_ns);
+            cap -= c->bg_cores * lost * speed * duty;
         }
     }
     return cap / (lb_mean_service_ns(c) *
@@ -843,7 +1006,7 @@ static void setup_blades(Sim *s)
         Blade *b = &s->blade[i];
 
         b->cores = c->cores;
-        b->speed = blade_fast(c, i) ? c->speed_fast : 1;
+        b->speed = blade_speed(c, i);
         b->bg = blade_bg(c, i);
         s->bb[i].eligible = true;
         s->members[i] = (uint16_t)i;
@@ -851,7 +1014,7 @@ static void setup_blades(Sim *s)
             double duty = c->bg_on_ns / (c->bg_on_ns + c->bg_off_ns);
 
             /* the event at 0 flips it: on with the stationary odds */
-            b->bg_on = unif(&s->rng_bg) >= duty;
+            b->bg_on = c->bg_always ? false : unif(&s->rng_bg) >= duty;
             push(s, 0, EV_BG, i, 0);
         }
         if (c->report_ns > 0) {
@@ -884,6 +1047,7 @@ static void setup_blades(Sim *s)
 int lb_run(const LbConfig *c, LbResult *r)
 {
     Sim s;
+    BalParams params;
     double util_sum = 0;
 
     memset(r, 0, sizeof(*r));
@@ -903,7 +1067,13 @@ int lb_run(const LbConfig *c, LbResult *r)
     s.rng_arrival = stream(c->seed, 0);
     s.rng_oracle = stream(c->seed, 1);
     s.rng_bg = stream(c->seed, 2);
-    bal_init(&s.bal, c->policy, &c->params, stream(c->seed, 4));
+    params = c->params;
+    params.pq_external = true;      /* probes: send_probes() */
+    if (params.pq_max_age_ns == 0) {
+        params.pq_max_age_ns = (uint64_t)(20 * lb_mean_service_ns(c));
+    }
+    bal_init(&s.bal, c->policy, &params, stream(c->seed, 4));
+    s.cfs_rate = c->bg_model == LB_BG_CFS ? cfs_rate_of(c) : 1;
     s.total = c->warmup_flows + c->flows;
     if (c->dist == LB_DIST_PARETO) {
         pareto_setup(&s);
@@ -953,7 +1123,14 @@ int lb_run(const LbConfig *c, LbResult *r)
             sample(&s, e.a);
             break;
         case EV_DELIVER:
-            deliver(&s, e.a, e.b & 0xff, e.b >> 8);
+            deliver(&s, e.a, e.b & 0xff, (e.b >> 8) & 0xff, e.b >> 16);
+            break;
+        case EV_PROBE:
+            probe_at_blade(&s, e.a);
+            break;
+        case EV_PROBE_BACK:
+            bal_prequal_probe_result(&s.bal, (uint16_t)(e.a & 0xffff),
+                                     e.a >> 16, e.b, (uint64_t)s.now);
             break;
         case EV_BG:
             background(&s, e.a);
@@ -989,6 +1166,11 @@ int lb_run(const LbConfig *c, LbResult *r)
     r->util_mean = util_sum / c->blades;
     r->reports = s.reports;
     r->report_frame_bytes = 0;      /* the sets ride in the idle gap */
+    r->probes = s.probes;
+    if (r->sim_ns > 0) {
+        r->probe_bytes_per_s = (double)s.probes * PROBE_WIRE_BYTES /
+                               (r->sim_ns / 1e9);
+    }
     if (r->sim_ns > 0) {
         r->report_cg_per_s = (double)s.reports * UTIL_SET_CGS /
                              (r->sim_ns / 1e9) / c->blades;
@@ -1018,7 +1200,7 @@ static const char *const dist_names[LB_DIST__MAX] = {
     "exp", "bimodal", "pareto",
 };
 static const char *const het_names[LB_HET__MAX] = {
-    "equal", "speed", "onoff", "both",
+    "equal", "speed", "onoff", "both", "hog", "slow",
 };
 static const char *const picker_names[LB_PICK__MAX] = {
     "policy", "jsq", "sed", "sq2",
@@ -1092,4 +1274,171 @@ double lb_supermarket_mean(double lambda, unsigned d)
         }
     }
     return t;
+}
+
+/* ---------------------------------------------------------------------- */
+/* CFS: one core, a request and a hog                                      */
+
+void lb_cfs_init(LbCfs *m, unsigned cpus)
+{
+    m->cpus = cpus;
+    m->latency_ns = 6e6;
+    m->min_gran_ns = 0.75e6;
+    m->wakeup_gran_ns = 1e6;
+    m->tick_ns = 4e6;
+    m->burst_ns = 1e6;
+    m->sleep_ns = 1e6;
+    m->sleeper_credit = true;
+}
+
+unsigned lb_nice_weight(int nice)
+{
+    /*
+     * sched_prio_to_weight: 1024 at nice 0, each step about 1.25x; the
+     * kernel's rounded values at the levels the benches use, the rule
+     * elsewhere.
+     */
+    switch (nice) {
+    case -10:
+        return 9548;
+    case -5:
+        return 3121;
+    case 0:
+        return 1024;
+    case 5:
+        return 335;
+    case 10:
+        return 110;
+    default:
+        return (unsigned)floor(1024 * pow(1.25, -nice) + 0.5);
+    }
+}
+
+/*
+ * Two CFS entities on one runqueue: the hog (H, weight @w, always
+ * runnable) and the request (R, weight 1024), which alternates CPU bursts
+ * and sleeps.  What is modelled (kernel/sched/fair.c, Linux 6.1):
+ *  - vruntime advances by the time run times 1024 / weight;
+ *  - min_vruntime: the smallest vruntime of the runnable, never going
+ *    back;
+ *  - a waking R is placed at max(its vruntime, min_vruntime - latency / 2)
+ *    (place_entity() with GENTLE_FAIR_SLEEPERS) and preempts H at once if
+ *    H's vruntime is ahead of its own by more than the wake-up
+ *    granularity (check_preempt_wakeup());
+ *  - at each tick the running entity is switched out when it ran its
+ *    slice, period * weight / total weight, or ran the minimum
+ *    granularity and is ahead of the other by more than its slice
+ *    (check_preempt_tick()); the other then runs.
+ * Returns R's time alone over its time with H (see lb-sim.h).
+ */
+double lb_cfs_rate(const LbCfs *m, unsigned w, double *share)
+{
+    unsigned cpus = m->cpus < 1 ? 1 : m->cpus > 8 ? 8 : m->cpus;
+    double f = 1 + floor(log2(cpus));
+    double lat = m->latency_ns * f, min_gran = m->min_gran_ns * f;
+    double wake_gran = m->wakeup_gran_ns * f;
+    double vr_h = 0, vr_r = 0, min_vr = 0, t = 0, next_tick = m->tick_ns;
+    double ran = 0;         /* the running entity's time since picked */
+    double left, wake_at = 0, cpu = 0, slept = 0, runnable_t = 0;
+    double since = 0;       /* when R last became runnable */
+    bool r_runs, r_sleeps = false;
+    uint64_t rng = 0x5eed;
+    const unsigned bursts = 20000;
+    unsigned done = 0;
+
+    left = m->sleep_ns > 0 ? expo(&rng, m->burst_ns) : INFINITY;
+    r_runs = true;          /* R starts awake, placed like H */
+    while (done < bursts) {
+        double dt, t_next;
+        int ev;             /* 0 tick, 1 burst end, 2 wake */
+
+        t_next = next_tick;
+        ev = 0;
+        if (r_runs && t + left <= t_next) {
+            t_next = t + left;
+            ev = 1;
+        }
+        if (r_sleeps && wake_at < t_next) {
+            t_next = wake_at;
+            ev = 2;
+        }
+        if (m->sleep_ns <= 0 && t_next > (double)bursts * m->tick_ns) {
+            break;          /* a request that never sleeps: a long run */
+        }
+        dt = t_next - t;
+        if (r_runs) {
+            vr_r += dt;
+            left = ev == 1 ? 0 : left - dt;    /* exact, whatever rounds */
+            cpu += dt;
+        } else {
+            vr_h += dt * 1024 / w;
+        }
+        ran += dt;
+        t = t_next;
+        /* min_vruntime: the smaller of the runnable, monotonic */
+        {
+            double lo = r_sleeps ? vr_h : (vr_h < vr_r ? vr_h : vr_r);
+
+            if (lo > min_vr) {
+                min_vr = lo;
+            }
+        }
+        switch (ev) {
+        case 1:                 /* burst done: R sleeps, H runs */
+            runnable_t += t - since;
+            done++;
+            r_runs = false;
+            r_sleeps = true;
+            wake_at = t + expo(&rng, m->sleep_ns);
+            slept += wake_at - t;
+            left = expo(&rng, m->burst_ns);
+            ran = 0;
+            break;
+        case 2:                 /* R wakes */
+            r_sleeps = false;
+            since = t;
+            if (m->sleeper_credit && vr_r < min_vr - lat / 2) {
+                vr_r = min_vr - lat / 2;
+            } else if (!m->sleeper_credit && vr_r < min_vr) {
+                vr_r = min_vr;
+            }
+            if (vr_h - vr_r > wake_gran) {
+                r_runs = true;
+                ran = 0;
+            }
+            break;
+        default: {              /* tick */
+            double total = 1024.0 + (r_sleeps ? 0 : w);
+            double slice_w = r_sleeps ? 0 : (r_runs ? 1024.0 : w);
+            double slice = lat * slice_w / total;
+            double lead = r_runs ? vr_r - vr_h : vr_h - vr_r;
+
+            next_tick += m->tick_ns;
+            if (r_sleeps) {
+                break;          /* H alone */
+            }
+            if (ran > slice || (ran > min_gran && lead > slice)) {
+                /* pick the smaller vruntime */
+                bool r_next = vr_r < vr_h;
+
+                if (r_next != r_runs) {
+                    r_runs = r_next;
+                    ran = 0;
+                }
+            }
+            break;
+        }
+        }
+    }
+    if (m->sleep_ns <= 0) {
+        /* never slept: its share of the core is its speed */
+        if (share) {
+            *share = t > 0 ? cpu / t : 1;
+        }
+        return t > 0 ? cpu / t : 1;
+    }
+    if (share) {
+        *share = runnable_t > 0 ? cpu / runnable_t : 1;
+    }
+    return (cpu + slept) / (runnable_t + slept);
 }

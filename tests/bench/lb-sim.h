@@ -36,8 +36,67 @@ typedef enum LbHet {
     LB_HET_SPEED,       /* odd-numbered blades (half) speed_fast x faster */
     LB_HET_ONOFF,       /* every fourth blade has on/off background load */
     LB_HET_BOTH,        /* both of the above */
+    LB_HET_HOG,         /* blade 0 alone has background load */
+    LB_HET_SLOW,        /* blade 0 alone runs at slow_speed */
     LB_HET__MAX
 } LbHet;
+
+/*
+ * How background load shares a blade with the requests:
+ *   RESERVED: it holds bg_cores cores while on, which requests cannot
+ *             take (a reserved core, or a job at a priority requests
+ *             never preempt; the model of the first simulator);
+ *   CFS:      bg_cores CPU hogs at nice bg_nice under Linux's CFS: a
+ *             request that runs on a hog's core gets the share of it
+ *             lb_cfs_rate() predicts, a request on another core all of
+ *             its core; the hogs take whatever the requests leave.
+ */
+typedef enum LbBgModel {
+    LB_BG_RESERVED,
+    LB_BG_CFS,
+    LB_BG__MAX
+} LbBgModel;
+
+/*
+ * The CFS model of one core shared by a request and a hog that is always
+ * runnable (lb_cfs_rate()).  Scheduler constants as Linux 6.1 sets them
+ * for a guest with @cpus CPUs (kernel/sched/fair.c: sysctl_sched_latency
+ * 6 ms, sysctl_sched_min_granularity 0.75 ms, sysctl_sched_wakeup_
+ * granularity 1 ms, each times 1 + ilog2(cpus) up to 8 CPUs; a tick at
+ * HZ 250); the request's shape is an assumption: CPU bursts (exponential,
+ * mean burst_ns) separated by sleeps (exponential, mean sleep_ns) in
+ * which none of its tasks is runnable; sleep_ns 0: one burst, never
+ * sleeping.
+ */
+typedef struct LbCfs {
+    unsigned cpus;              /* the guest's CPUs (scales the constants) */
+    double latency_ns;          /* sched_latency at one CPU: 6 ms */
+    double min_gran_ns;         /* 0.75 ms */
+    double wakeup_gran_ns;      /* 1 ms */
+    double tick_ns;             /* 4 ms (HZ 250) */
+    double burst_ns;            /* the request's CPU bursts: 1 ms */
+    double sleep_ns;            /* its sleeps between them: 1 ms */
+    /*
+     * GENTLE_FAIR_SLEEPERS: a waking task is placed at no less than
+     * min_vruntime - latency / 2, i.e. with up to half the latency of
+     * credit against tasks that kept running (true, as Linux does).
+     */
+    bool sleeper_credit;
+} LbCfs;
+
+/* The Linux defaults above, for a guest of @cpus CPUs. */
+void lb_cfs_init(LbCfs *m, unsigned cpus);
+/* CFS weight of nice level @nice (-20..19), as sched_prio_to_weight. */
+unsigned lb_nice_weight(int nice);
+/*
+ * The speed at which a request is served on a core shared with a hog of
+ * CFS weight @hog_weight, over its speed alone: its time alone (bursts
+ * and sleeps) over its time with the hog (bursts, the waits for the hog,
+ * sleeps), from a deterministic simulation of the two tasks' vruntimes
+ * over 20,000 bursts.  *@share, if not NULL: the share of the core the
+ * request got while runnable.
+ */
+double lb_cfs_rate(const LbCfs *m, unsigned hog_weight, double *share);
 
 /* Who picks the blade of a new flow. */
 typedef enum LbPicker {
@@ -64,6 +123,23 @@ typedef struct LbConfig {
     double speed_fast;          /* LB_HET_SPEED: 2 */
     double bg_on_ns, bg_off_ns; /* background load periods (exponential) */
     unsigned bg_cores;          /* cores the background load takes; c/2 */
+    LbBgModel bg_model;         /* RESERVED (default) or CFS */
+    int bg_nice;                /* CFS: the hogs' nice level (0) */
+    LbCfs cfs;                  /* CFS: the model (lb_cfs_init, c cores) */
+    bool bg_always;             /* background load never turns off */
+    double slow_speed;          /* LB_HET_SLOW: blade 0's speed (0.5) */
+    /*
+     * The blades report contention figures (CPU pressure, runnable
+     * tasks) with their CPU and IRQ figures (true); false: old blades.
+     */
+    bool contention;
+    /*
+     * The switch sees each request and its answer (bal_request(),
+     * bal_answered()): true; false: only flows' starts and ends.
+     */
+    bool see_requests;
+    /* prequal: a probe's round trip, switch to blade and back (10 us) */
+    double probe_rtt_ns;
     double report_ns;           /* report period; 0: at every event */
     double window_ns;           /* CPU averaging window; < 0: the period */
     double report_delay_ns;     /* sample to delivery at the switch */
@@ -101,6 +177,9 @@ typedef struct LbResult {
     uint64_t affinity_violations;   /* requests not on their flow's blade */
     uint64_t reports;               /* reports delivered, measured part */
     uint64_t report_frame_bytes;    /* frame bytes they took: the gap, 0 */
+    /* prequal: probes sent in the measured part, and their wire bytes */
+    uint64_t probes;
+    double probe_bytes_per_s;
     double report_cg_per_s;         /* code groups per second per lane */
     double sim_ns;                  /* measured simulated time */
     uint64_t events;

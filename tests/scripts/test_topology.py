@@ -431,7 +431,7 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(self.change("port = 80", 'policy = "fastest"'),
                          "topo.toml:17: chassis.c1.service.web.policy: must be "
                          "one of util, random, rr, leastconn, p2c-conn, "
-                         "wrr-cpu, got 'fastest'")
+                         "wrr-cpu, prequal, got 'fastest'")
         self.assertEqual(self.err(BASE + '[[chassis.service]]\nname = "web"\n'),
                          "topo.toml:19: chassis.c1.service.web.name: 'web' is "
                          "already the name of a service")

@@ -53,6 +53,7 @@ static void test_names(void)
 {
     static const char *const names[] = {
         "util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
+        "prequal",
     };
     BalPolicy p;
 
@@ -82,6 +83,11 @@ static void test_params(void)
     g_assert_cmpuint(p.flow_cost_centipct, ==, 500);
     g_assert_cmpuint(p.irq_weight_pct, ==, 50);
     g_assert_cmpuint(p.wrr_refresh_ns, ==, 1000 * MS);
+    g_assert_cmpuint(p.util_estimator, ==, BAL_UTIL_WAIT);
+    g_assert_cmpuint(p.hot_quantile_pct, ==, 80);
+    g_assert_cmpuint(p.pq_probes, ==, 2);
+    g_assert_cmpuint(p.pq_reuse, ==, 2);
+    g_assert_false(p.pq_external);
 
     bal_init(&st, BAL_POLICY_LEASTCONN, NULL, 1);
     g_assert_cmpint(st.policy, ==, BAL_POLICY_LEASTCONN);
@@ -92,8 +98,26 @@ static void test_params(void)
     g_assert_cmpuint(st.params.choices, ==, 1);
     g_assert_cmpint(st.policy, ==, BAL_POLICY_UTIL);
     p.choices = 100;
+    p.hot_quantile_pct = 1000;
+    p.pq_probes = 1000;
+    p.pq_reuse = 0;
+    p.util_estimator = BAL_UTIL__MAX;
     bal_init(&st, BAL_POLICY_UTIL, &p, 1);
     g_assert_cmpuint(st.params.choices, ==, 8);
+    g_assert_cmpuint(st.params.hot_quantile_pct, ==, 100);
+    g_assert_cmpuint(st.params.pq_probes, ==, 8);
+    g_assert_cmpuint(st.params.pq_reuse, ==, 1);
+    g_assert_cmpuint(st.params.util_estimator, ==, BAL_UTIL_WAIT);
+}
+
+/* util with the BACKLOG estimator (the default before WAIT). */
+static const BalParams *backlog(void)
+{
+    static BalParams p;
+
+    bal_params_init(&p);
+    p.util_estimator = BAL_UTIL_BACKLOG;
+    return &p;
 }
 
 /* rr: exact cycle, skipping ineligible members, restarting on a change. */
@@ -426,7 +450,7 @@ static void learn(BalBlade *b, uint64_t *now, uint64_t interval,
 }
 
 /*
- * BACKLOG, the default: flow_ns is CPU busy time between reports over
+ * BACKLOG (the default before WAIT): flow_ns is CPU busy time between reports over
  * the flows that ended meanwhile, summed until 32 have, then averaged in
  * a quarter at a time; the score is (open flows + 1) * flow_ns, scaled
  * up by the hop cost and the weighted interrupt load.
@@ -437,8 +461,7 @@ static void test_backlog_score(void)
     BalBlade b = { 0 };
     uint64_t now = 1000;
 
-    bal_params_init(&p);
-    g_assert_cmpuint(p.util_estimator, ==, BAL_UTIL_BACKLOG);
+    p = *backlog();
     /* nothing learned: 1 ns a flow */
     g_assert_cmpuint(bal_util_score(&p, &b), ==, 1);
     bal_report(&b, 50, 0, now);         /* the first report: a start */
@@ -483,7 +506,7 @@ static void test_backlog_large(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 4);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 2, 4);
     g.b[0].flow_ns = 6000000000ULL;
     g.b[1].flow_ns = 5000000000ULL;
     g_assert_cmpuint(bal_util_score(&g.st.params, &g.b[0]), ==, UINT32_MAX);
@@ -503,7 +526,7 @@ static void test_backlog_avoids_busy(void)
     Group g;
     uint64_t now = 1;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 4, 3);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 4, 3);
     for (unsigned i = 0; i < 4; i++) {
         bal_report(&g.b[i], 0, 0, now);
         learn(&g.b[i], &now, 1000000, 100, i == 2 ? 95 : 20, 1);
@@ -537,7 +560,7 @@ static void test_backlog_burst(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 8, 11);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 8, 11);
     for (unsigned i = 0; i < 400; i++) {
         group_pick(&g, 2, true);
     }
@@ -545,7 +568,7 @@ static void test_backlog_burst(void)
         g_assert_cmpuint(g.count[i], ==, 50);
     }
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 12);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 12);
     g.b[0].flow_ns = 1000;
     g.b[1].flow_ns = 3000;
     /* b[2] at the mean, 2000: shares 1/1000 : 1/3000 : 1/2000 */
@@ -556,7 +579,7 @@ static void test_backlog_burst(void)
     g_assert_cmpint(abs((int)g.count[1] - 200), <=, 1);
     g_assert_cmpint(abs((int)g.count[2] - 300), <=, 1);
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 13);
     g.b[0].flow_ns = 8000;
     g.b[1].flow_ns = 8000;
     g.b[2].flow_ns = 1;
@@ -580,7 +603,7 @@ static void test_backlog_ties(void)
 {
     Group g;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 13);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 3, 13);
     for (unsigned i = 0; i < 3; i++) {
         g.b[i].flow_ns = 700;
         g.b[i].active = i == 0 ? 4 : 2;
@@ -785,7 +808,7 @@ static void test_set_policy(void)
  */
 static void unlearned_busy_group(Group *g)
 {
-    group_init(g, BAL_POLICY_UTIL, NULL, 3, 17);
+    group_init(g, BAL_POLICY_UTIL, backlog(), 3, 17);
     g->b[0].flow_ns = 2000;
     g->b[1].flow_ns = 2000;
     bal_report(&g->b[2], 100, 0, 1);
@@ -821,7 +844,7 @@ static void test_backlog_recovers(void)
     uint64_t now = 1, before;
     unsigned i, r;
 
-    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 5);
+    group_init(&g, BAL_POLICY_UTIL, backlog(), 2, 5);
     for (i = 0; i < 2; i++) {
         bal_report(&g.b[i], 0, 0, now);
         learn(&g.b[i], &now, 1000000, 100, i ? 95 : 5, 1);
@@ -892,6 +915,325 @@ static void test_backlog_trickle(void)
     g_assert_cmpuint(b.flow_ns, <, learned);
 }
 
+/*
+ * util, WAIT: a blade with per learned (CPU time per answered request),
+ * reporting at @now.
+ */
+static void wait_blade(BalBlade *b, uint64_t req_ns, uint64_t now)
+{
+    memset(b, 0, sizeof(*b));
+    b->eligible = true;
+    b->answered = 1;
+    b->req_ns = req_ns;
+    bal_report(b, 50, 0, now);
+}
+
+/* The score is (load + 1) x per, in ns; in-flight requests are the load. */
+static void test_wait_score(void)
+{
+    BalParams p;
+    BalBlade b;
+
+    bal_params_init(&p);
+    wait_blade(&b, 1000, 1);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 1000);
+    bal_dispatched(&b);
+    bal_request(&b);
+    bal_dispatched(&b);
+    bal_request(&b);
+    g_assert_cmpuint(b.inflight, ==, 2);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 3000);
+    /* answered: the flow stays open, no longer in flight */
+    bal_answered(&b, 5000, false);
+    g_assert_cmpuint(b.inflight, ==, 1);
+    g_assert_cmpuint(b.lat_ns, ==, 0);  /* not alone: no latency sample */
+    /* an idle open flow counts fully until its duty is sampled */
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 3000);
+    /* a report samples the duty: 1 of 2 flows in flight, 500 permille */
+    bal_report(&b, 50, 0, 2);
+    g_assert_cmpuint(b.duty16 / 16, ==, 500);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 2500);
+    /* a dropped request (flow ended unanswered) leaves the count */
+    bal_request_dropped(&b);
+    bal_closed(&b);
+    g_assert_cmpuint(b.inflight, ==, 0);
+    bal_request_dropped(&b);            /* never below 0 */
+    g_assert_cmpuint(b.inflight, ==, 0);
+    /* a blade whose answers the switch never saw: open flows */
+    b.answered = 0;
+    g_assert_cmpuint(b.active, ==, 1);
+    b.flow_ns = 4000;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 8000);
+}
+
+/*
+ * A request's latency alone bounds the CPU figure, and replaces it where
+ * other tasks compete (a hog keeps the CPU figure full): the blade costs
+ * what its requests take, not what its CPU shows.
+ */
+static void test_wait_latency(void)
+{
+    BalParams p;
+    BalBlade b;
+
+    bal_params_init(&p);
+    wait_blade(&b, 10000, 1);
+    bal_request(&b);
+    bal_answered(&b, 4000, true);       /* alone: first sample taken */
+    g_assert_cmpuint(b.lat_ns, ==, 4000);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 4000);
+    /* later samples move it an eighth of the way */
+    bal_request(&b);
+    bal_answered(&b, 12000, true);
+    g_assert_cmpuint(b.lat_ns, ==, 5000);
+    /* above the CPU figure: the CPU figure, unless others compete */
+    b.req_ns = 2000;
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 2000);
+    bal_report(&b, 100, 0, 2);
+    bal_report_contention(&b, 0, 1);    /* a task, no request in flight */
+    g_assert_true(b.others_runnable);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 5000);
+    /* the same runnable count with one request in flight: its own task */
+    bal_request(&b);
+    bal_report(&b, 100, 0, 3);
+    bal_report_contention(&b, 0, 1);
+    g_assert_false(b.others_runnable);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 2 * 2000);
+}
+
+/*
+ * Pressure: above its recent mean, with other tasks runnable, it raises
+ * the wait at once; steady, or below the mean, or missing (an old blade,
+ * a report without the figures), it changes nothing.
+ */
+static void test_wait_pressure(void)
+{
+    BalParams p;
+    BalBlade b;
+    uint64_t now = 1;
+
+    bal_params_init(&p);
+    wait_blade(&b, 1000, now);
+    bal_dispatched(&b);     /* an open flow, idle: the blade is not */
+    /* a steady 200 permille with a background task: the mean */
+    for (unsigned i = 0; i < 64; i++) {
+        bal_report(&b, 50, 0, ++now);
+        bal_report_contention(&b, 200, 1);
+    }
+    g_assert_cmpuint(b.psi_avg16 / 16, ==, 200);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 1000);
+    /* a jump to 800: (1000 + 800) / (1000 + mean), the mean barely moved */
+    bal_report(&b, 50, 0, ++now);
+    bal_report_contention(&b, 800, 1);
+    g_assert_cmpuint(b.psi_avg16 / 16, ==, 237);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==,
+                     (uint32_t)(1000.0 * 1800 * 16 / (16000 + b.psi_avg16)));
+    g_assert_cmpuint(bal_util_score(&p, &b), >, 1400);
+    /* the next report carries no contention figures: pressure 1 */
+    bal_report(&b, 50, 0, ++now);
+    g_assert_false(b.has_contention);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 1000);
+    /* pressure, but no task besides the switch's requests: its own load */
+    bal_request(&b);
+    bal_report(&b, 50, 0, ++now);
+    bal_report_contention(&b, 800, 1);
+    g_assert_false(b.others_runnable);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 2000);
+    /* below the mean: never lower than what was learned */
+    bal_report(&b, 50, 0, ++now);
+    bal_report_contention(&b, 0, 5);
+    g_assert_cmpuint(bal_util_score(&p, &b), ==, 2000);
+}
+
+/*
+ * The pick: the lowest wait, with a blade that has nothing learned costed
+ * at the members' mean raised by its pressure (with contention figures)
+ * or its CPU figure (without); on a cold start, the least loaded.
+ */
+static void test_wait_pick(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 21);
+    /* cold start: nothing learned anywhere, by the reported load (NET) */
+    for (unsigned i = 0; i < 3; i++) {
+        g.b[i].answered = 1;
+        bal_report(&g.b[i], i == 1 ? 10 : 95, 0, 1);
+    }
+    bal_request(&g.b[0]);
+    bal_request(&g.b[2]);
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        bal_report(&g.b[i], 0, 0, 2);
+    }
+    /* 0 learned 1000, 1 learned 3000: 0 with one in flight is 2000 */
+    g.b[0].req_ns = 1000;
+    g.b[1].req_ns = 3000;
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 0);
+    /* 2, unlearned, counts at the mean 2000, x 2 for its one in flight */
+    bal_request_dropped(&g.b[2]);       /* 2000 = 0's: fewer in flight */
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 2);
+    bal_request(&g.b[0]);               /* 0: 3000, 2: 2000 */
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 2);
+    bal_report(&g.b[2], 0, 0, 3);
+    bal_report_contention(&g.b[2], 600, 1);     /* 2000 x 1.6 = 3200 */
+    /* 0 and 1 wait 3000; 1 has fewer in flight */
+    g_assert_cmpint(group_pick(&g, 3, false), ==, 1);
+    bal_report(&g.b[2], 0, 0, 4);
+    bal_report_contention(&g.b[2], 400, 1);     /* 2000 x 1.4 = 2800 */
+    g_assert_cmpint(group_pick(&g, 4, false), ==, 2);
+    bal_report(&g.b[2], 80, 0, 5);     /* no contention: 2000 x 1.8 */
+    /* 1 and 2 idle, 3000 and 3600: alike (within 1.25x), either */
+    g_assert_cmpint(group_pick(&g, 5, false), >=, 1);
+
+    /*
+     * Idle blades whose waits are within 1.25x share the flows; one
+     * further off gets none; a busy blade is not among the alike.
+     */
+    group_init(&g, BAL_POLICY_UTIL, NULL, 3, 25);
+    for (unsigned i = 0; i < 3; i++) {
+        g.b[i].answered = 1;
+        g.b[i].req_ns = i == 0 ? 1000 : i == 1 ? 1200 : 2000;
+        bal_report(&g.b[i], 0, 0, 1);
+    }
+    for (unsigned i = 0; i < 200; i++) {
+        group_pick(&g, 2, false);
+    }
+    g_assert_cmpuint(g.count[0], >, 60);
+    g_assert_cmpuint(g.count[1], >, 60);
+    g_assert_cmpuint(g.count[2], ==, 0);
+    memset(g.count, 0, sizeof(g.count));
+    g.b[0].req_ns = 400;
+    bal_request(&g.b[0]);               /* 0: 800, busy; 1: 1200, idle */
+    for (unsigned i = 0; i < 50; i++) {
+        g_assert_cmpint(group_pick(&g, 2, false), ==, 0);
+    }
+}
+
+/*
+ * Prequal's hot-cold rule: a blade whose requests in flight are above
+ * the quantile is hot and passed over even with the lowest wait; with
+ * the rule off (0), the lowest wait wins.
+ */
+static void test_wait_hot_cold(void)
+{
+    BalParams p;
+    Group g;
+
+    bal_params_init(&p);
+    group_init(&g, BAL_POLICY_UTIL, &p, 5, 22);
+    for (unsigned i = 0; i < 5; i++) {
+        g.b[i].answered = 1;
+        g.b[i].req_ns = 1000;
+        bal_report(&g.b[i], 0, 0, 1);
+        bal_request(&g.b[i]);
+        bal_request(&g.b[i]);
+    }
+    /* blade 4 is ten times as fast but has 6 in flight: wait 700 */
+    g.b[4].req_ns = 100;
+    for (unsigned i = 0; i < 4; i++) {
+        bal_request(&g.b[4]);
+    }
+    /* blade 3 a little faster than 0..2: 3 x 900 */
+    g.b[3].req_ns = 900;
+    /* at 80 %, the 4th of 5 in-flight counts (2) is the quantile: 4 hot */
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 3);
+    p.hot_quantile_pct = 0;
+    group_init(&g, BAL_POLICY_UTIL, &p, 5, 22);
+    for (unsigned i = 0; i < 5; i++) {
+        g.b[i].answered = 1;
+        g.b[i].req_ns = i == 4 ? 100 : i == 3 ? 900 : 1000;
+        g.b[i].inflight = i == 4 ? 6 : 2;
+        bal_report(&g.b[i], 0, 0, 1);
+    }
+    g_assert_cmpint(group_pick(&g, 2, false), ==, 4);
+}
+
+/*
+ * prequal, with probes sent by the caller: a pick takes the pool's
+ * coldest-then-fastest probe, counts the flow on it (RIF + 1), drops it
+ * after pq_reuse uses and the worst probe after every pick; probes age
+ * out; with an empty pool, a random eligible member.
+ */
+static void test_prequal_pool(void)
+{
+    BalParams p;
+    Group g;
+    uint16_t pos[8];
+    unsigned n;
+
+    bal_params_init(&p);
+    p.pq_external = true;
+    p.pq_probes = 3;
+    p.pq_reuse = 2;
+    p.pq_max_age_ns = 10 * MS;
+    group_init(&g, BAL_POLICY_PREQUAL, &p, 6, 23);
+    n = bal_prequal_probes(&g.st, g.b, g.m, g.n, pos);
+    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmpuint(pos[0], !=, pos[1]);
+    g_assert_cmpuint(pos[1], !=, pos[2]);
+    g_assert_cmpuint(pos[0], !=, pos[2]);
+    /* probes: 0, 1, 2, 4 with rif 0 and 6, 5, 3, 4 ms; 3: rif 9, 1 ms */
+    bal_prequal_probe_result(&g.st, 0, 0, 6 * MS, 0);
+    bal_prequal_probe_result(&g.st, 1, 0, 5 * MS, 0);
+    bal_prequal_probe_result(&g.st, 2, 0, 3 * MS, 0);
+    bal_prequal_probe_result(&g.st, 3, 9, 1 * MS, 0);
+    bal_prequal_probe_result(&g.st, 4, 0, 4 * MS, 0);
+    g_assert_cmpuint(g.st.pq_n, ==, 5);
+    /* 3 is hot (rif 9 above the 80 % quantile, 0); of the cold, 2 */
+    g_assert_cmpint(group_pick(&g, 1 * MS, false), ==, 2);
+    /* 2's probe used once (rif now 1), the worst (3, hot) removed */
+    g_assert_cmpuint(g.st.pq_n, ==, 4);
+    for (unsigned i = 0; i < g.st.pq_n; i++) {
+        g_assert_cmpuint(g.st.pq_pool[i].pos, !=, 3);
+        if (g.st.pq_pool[i].pos == 2) {
+            g_assert_cmpuint(g.st.pq_pool[i].rif, ==, 1);
+            g_assert_cmpuint(g.st.pq_pool[i].uses, ==, 1);
+        }
+    }
+    /* the quantile of (0, 0, 0, 1) is 1: none hot, 2 the fastest again */
+    g_assert_cmpint(group_pick(&g, 2 * MS, false), ==, 2);
+    /* 2 spent its reuse budget; then the worst, the slowest (0), went */
+    g_assert_cmpuint(g.st.pq_n, ==, 2);
+    for (unsigned i = 0; i < g.st.pq_n; i++) {
+        g_assert_true(g.st.pq_pool[i].pos == 1 || g.st.pq_pool[i].pos == 4);
+    }
+    /* at 11 ms the probes are older than 10 ms: gone, a random pick */
+    g_assert_cmpint(group_pick(&g, 11 * MS, false), >=, 0);
+    g_assert_cmpuint(g.st.pq_n, ==, 0);
+    /* a full pool drops its oldest */
+    for (unsigned i = 0; i < BAL_PQ_POOL + 1; i++) {
+        bal_prequal_probe_result(&g.st, i % 6, 0, MS, 20 * MS + i);
+    }
+    g_assert_cmpuint(g.st.pq_n, ==, BAL_PQ_POOL);
+    for (unsigned i = 0; i < g.st.pq_n; i++) {
+        g_assert_cmpuint(g.st.pq_pool[i].at_ns, >, 20 * MS);
+    }
+    /* a probe of a member no longer eligible is never used */
+    g.st.pq_n = 0;
+    bal_prequal_probe_result(&g.st, 5, 0, 1, 30 * MS);
+    g.b[5].eligible = false;
+    g_assert_cmpint(group_pick(&g, 30 * MS, false), !=, 5);
+    g_assert_cmpuint(g.st.pq_n, ==, 0);
+}
+
+/* prequal in the switch: it answers its own probes from BalBlade. */
+static void test_prequal_switch(void)
+{
+    Group g;
+
+    group_init(&g, BAL_POLICY_PREQUAL, NULL, 2, 24);
+    g.b[0].answered = g.b[1].answered = 1;
+    for (unsigned i = 0; i < 5; i++) {
+        bal_request(&g.b[0]);
+    }
+    /* two probes a pick, two members: both in the pool, 1 is colder */
+    for (unsigned i = 0; i < 20; i++) {
+        g_assert_cmpint(group_pick(&g, i, false), ==, 1);
+        g.st.pq_n = 0;      /* fresh probes every time */
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -923,5 +1265,12 @@ int main(int argc, char **argv)
                     test_backlog_unlearned_busy);
     g_test_add_func("/balance/backlog/recovers", test_backlog_recovers);
     g_test_add_func("/balance/backlog/trickle", test_backlog_trickle);
+    g_test_add_func("/balance/util/wait/score", test_wait_score);
+    g_test_add_func("/balance/util/wait/latency", test_wait_latency);
+    g_test_add_func("/balance/util/wait/pressure", test_wait_pressure);
+    g_test_add_func("/balance/util/wait/pick", test_wait_pick);
+    g_test_add_func("/balance/util/wait/hot-cold", test_wait_hot_cold);
+    g_test_add_func("/balance/prequal/pool", test_prequal_pool);
+    g_test_add_func("/balance/prequal/switch", test_prequal_switch);
     return g_test_run();
 }

@@ -291,6 +291,89 @@ static void test_util_targets(void)
     g_assert_cmpfloat(rr / util, >=, 2);
 }
 
+/*
+ * The CFS model (lb_cfs_rate()) where there is an analytic answer: a
+ * request that never sleeps, against a hog of weight w, without the
+ * sleeper's credit, is processor sharing by weight: its share is
+ * 1024 / (1024 + w).
+ */
+static void test_cfs_weights(void)
+{
+    static const int nices[] = { 0, -10, -5, 5 };
+    LbCfs m;
+
+    g_assert_cmpuint(lb_nice_weight(0), ==, 1024);
+    g_assert_cmpuint(lb_nice_weight(-10), ==, 9548);
+    lb_cfs_init(&m, 1);
+    m.sleep_ns = 0;
+    m.sleeper_credit = false;
+    for (unsigned i = 0; i < G_N_ELEMENTS(nices); i++) {
+        unsigned w = lb_nice_weight(nices[i]);
+
+        near("share by weight", lb_cfs_rate(&m, w, NULL),
+             1024.0 / (1024 + w), 0.01);
+    }
+}
+
+/*
+ * The sleeper's credit: a request whose bursts are far shorter than the
+ * credit it regains while asleep (min(latency / 2, sleep x 1024 / w))
+ * preempts the hog on every wake-up and loses nothing; the longer its
+ * bursts, the closer it comes to sharing by weight; without the credit it
+ * does worse than sharing by weight (it waits out the hog's slices).
+ */
+static void test_cfs_sleeper_credit(void)
+{
+    LbCfs m;
+    double prev = 1.01;
+
+    lb_cfs_init(&m, 1);
+    m.burst_ns = 0.05e6;
+    m.sleep_ns = 2e6;
+    g_assert_cmpfloat(lb_cfs_rate(&m, 1024, NULL), >, 0.98);
+    for (double burst = 0.25e6; burst <= 16e6; burst *= 2) {
+        double r;
+
+        m.burst_ns = burst;
+        m.sleep_ns = 1e6;
+        r = lb_cfs_rate(&m, 1024, NULL);
+        g_assert_cmpfloat(r, <, prev);
+        prev = r;
+    }
+    g_assert_cmpfloat(prev, <, 0.6);
+    m.burst_ns = 1e6;
+    m.sleeper_credit = false;
+    g_assert_cmpfloat(lb_cfs_rate(&m, 1024, NULL), <, 0.5);
+}
+
+/*
+ * A blade with a CFS hog always on, one core: an M/M/1 queue served at
+ * the model's rate.  Load 0.5 of that capacity: mean response 2 / rate
+ * service times; its CPU is always busy (requests or hog).
+ */
+static void test_cfs_blade(void)
+{
+    LbConfig c;
+    LbResult r;
+    LbCfs m;
+    double rate;
+
+    base(&c, 1, 1, 0.5);
+    c.policy = BAL_POLICY_RANDOM;
+    c.het = LB_HET_HOG;
+    c.bg_model = LB_BG_CFS;
+    c.bg_nice = -10;
+    c.bg_cores = 1;
+    c.bg_always = true;
+    m = c.cfs;
+    m.cpus = 1;
+    rate = lb_cfs_rate(&m, 9548, NULL);
+    r = run(&c);
+    near("M/M/1 at the CFS rate, mean", r.mean_ns / lb_mean_service_ns(&c),
+         2 / rate, 0.04);
+    near("CPU busy", r.util_mean, 1, 0.001);
+}
+
 static void test_invalid(void)
 {
     LbConfig c;
@@ -327,5 +410,8 @@ int main(int argc, char **argv)
     g_test_add_func("/lb-sim/deterministic", test_deterministic);
     g_test_add_func("/lb-sim/invalid", test_invalid);
     g_test_add_func("/lb-sim/util-targets", test_util_targets);
+    g_test_add_func("/lb-sim/cfs/weights", test_cfs_weights);
+    g_test_add_func("/lb-sim/cfs/sleeper-credit", test_cfs_sleeper_credit);
+    g_test_add_func("/lb-sim/cfs/blade", test_cfs_blade);
     return g_test_run();
 }

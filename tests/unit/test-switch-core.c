@@ -3041,6 +3041,86 @@ static void test_remote_blades(void)
     bench_free(b);
 }
 
+/* A blade's answer to client @c (direct server return: from the VIP). */
+static size_t tcp_answer(uint8_t *f, unsigned slot, unsigned c, uint32_t vip,
+                         uint16_t sport, uint16_t dport, size_t payload)
+{
+    uint8_t l4[100];
+    Mac bm = blade_mac(slot), cm = client_mac(c);
+    size_t n = tcp_hdr(l4, sport, dport, TCP_ACK, payload);
+
+    return ip_frame(f, cm.a, bm.a, 6, vip, client_ip(c), 0x4000, l4, n);
+}
+
+/*
+ * Requests in flight: a client segment with payload starts one, the
+ * blade's next segment with payload answers it (with its latency); bare
+ * ACKs do neither; an answer from another blade's port, or to a flow
+ * that awaits none, counts for nothing; a flow that ends unanswered takes
+ * its request with it.
+ */
+static void test_requests_in_flight(void)
+{
+    Bench *b = bench_new(2);
+    uint32_t vip = VIP1;
+    uint8_t f[200];
+    size_t len;
+    SwBladeInfo bi;
+    int s, other;
+
+    set_link(b, b->uplink, true);
+    blade_ready(b, 0, 10);
+    blade_ready(b, 1, 10);
+    add_service(b, "web", vip, SW_PROTO_TCP, 80, BAL_POLICY_LEASTCONN, "01");
+    s = tcp_send(b, 1, vip, 40000, 80, TCP_SYN);
+    g_assert_cmpint(s, >=, 0);
+    other = 1 - s;
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 0);
+    /* the request: 40 octets of payload */
+    b->now += 1000;
+    g_assert_cmpint(tcp_send(b, 1, vip, 40000, 80, TCP_ACK | TCP_PSH), ==, s);
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 1);
+    /* a second segment of it: still one */
+    g_assert_cmpint(tcp_send(b, 1, vip, 40000, 80, TCP_ACK | TCP_PSH), ==, s);
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 1);
+    /* a bare ACK from the blade: no answer */
+    b->now += 5000;
+    len = tcp_answer(f, s, 1, vip, 80, 40000, 0);
+    input(b, sp(b, s), f, len);
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 1);
+    /* the same answer from the other blade's port: not its flow */
+    len = tcp_answer(f, other, 1, vip, 80, 40000, 100);
+    input(b, sp(b, other), f, len);
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 1);
+    g_assert_cmpuint(blade_info(b, other).requests_answered, ==, 0);
+    /* the answer: 5 us after the request, which was alone */
+    len = tcp_answer(f, s, 1, vip, 80, 40000, 100);
+    input(b, sp(b, s), f, len);
+    bi = blade_info(b, s);
+    g_assert_cmpuint(bi.requests_in_flight, ==, 0);
+    g_assert_cmpuint(bi.requests_answered, ==, 1);
+    g_assert_cmpuint(bi.request_latency_ns, ==, 5000);
+    /* more answer segments: nothing awaits them */
+    input(b, sp(b, s), f, len);
+    g_assert_cmpuint(blade_info(b, s).requests_answered, ==, 1);
+    /* another request, then the client closes before the answer */
+    g_assert_cmpint(tcp_send(b, 1, vip, 40000, 80, TCP_ACK | TCP_PSH), ==, s);
+    g_assert_cmpuint(blade_info(b, s).requests_in_flight, ==, 1);
+    g_assert_cmpint(tcp_send(b, 1, vip, 40000, 80, TCP_ACK | TCP_FIN), ==, s);
+    bi = blade_info(b, s);
+    g_assert_cmpuint(bi.requests_in_flight, ==, 0);
+    g_assert_cmpuint(bi.requests_answered, ==, 1);
+    /* a short or lying IP header from a blade: ignored, still forwarded */
+    len = tcp_answer(f, s, 1, vip, 80, 40000, 100);
+    f[14] = 0x4f;
+    input(b, sp(b, s), f, len);
+    f[14] = 0x45;
+    wr16(f + 16, 2000);
+    input(b, sp(b, s), f, len);
+    g_assert_cmpuint(blade_info(b, s).requests_answered, ==, 1);
+    bench_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -3081,5 +3161,7 @@ int main(int argc, char **argv)
     g_test_add_func("/switch/fabric/remote-blades", test_remote_blades);
     g_test_add_func("/switch/blades/report-contention",
                     test_report_contention);
+    g_test_add_func("/switch/blades/requests-in-flight",
+                    test_requests_in_flight);
     return g_test_run();
 }
