@@ -10,15 +10,17 @@
  * a request; this server pays only for the hashing.
  *
  * Like nginx, it runs one worker process per online CPU, each an epoll
- * loop over its own connections; the workers share the listening socket
- * (EPOLLEXCLUSIVE: a new connection wakes one idle worker).  A request's
- * CPU time is spent in a long-lived worker, so under CFS a background
- * hog competes with it as it would with a real server's workers, by
- * their weights (nice levels), not as with a freshly woken CGI process.
+ * loop over its own connections; the workers share the listening socket,
+ * so a new connection goes to a worker that is waiting for work, not to
+ * one busy with a request.  A request's CPU time is spent in a
+ * long-lived worker, so under CFS a background hog competes with it as
+ * it would with a real server's workers, by their weights (nice levels),
+ * not as with a freshly woken CGI process.
  *
  * Everything is bounded: a request head and body of at most REQ_MAX
- * bytes, MAX_CONNS connections a worker (more are answered 503 and
- * closed), a request must arrive within HEAD_TIMEOUT_S and an idle
+ * bytes; MAX_CONNS connections a worker (a full worker stops accepting,
+ * and when all are full new connections wait in the listen backlog until
+ * one closes); a request must arrive within HEAD_TIMEOUT_S and an idle
  * connection is closed after IDLE_TIMEOUT_S.  Malformed requests are
  * answered 400 (or 4xx/5xx as fits) and, when the framing is lost,
  * the connection is closed.  A worker that dies is started again.
@@ -489,7 +491,6 @@ static const char *status_text(int status)
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
@@ -547,12 +548,34 @@ static void serve(Conn *c, const Request *r)
 /* ---- the worker's event loop ------------------------------------------- */
 
 static int epfd = -1;
+static int listen_fd = -1;
+static bool listening;          /* listen_fd is in this worker's epoll set */
 static Conn *conns;
+
+/* Accept new connections (or stop: the worker is full). */
+static void set_listening(bool on)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+    if (on == listening) {
+        return;
+    }
+    /*
+     * Not EPOLLEXCLUSIVE: its wake-up could go to a worker that is
+     * full, and the connection would wait for the next one.  Waking
+     * every idle worker costs little with one worker per CPU.
+     */
+    if (epoll_ctl(epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listen_fd,
+                  &ev) == 0) {
+        listening = on;
+    }
+}
 
 static void conn_close(Conn *c)
 {
     close(c->fd);               /* also leaves the epoll set */
     c->fd = -1;
+    set_listening(true);
 }
 
 static void want_output(Conn *c, bool on)
@@ -660,18 +683,14 @@ static void on_readable(Conn *c)
     process(c);
 }
 
-static void on_listen(int lfd)
+static void on_listen(void)
 {
     /* A bounded batch, so that one busy moment cannot starve the rest. */
     for (int i = 0; i < 64; i++) {
         struct epoll_event ev = { .events = EPOLLIN };
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         Conn *c = NULL;
-        int one = 1;
+        int one = 1, fd;
 
-        if (fd < 0) {
-            return;             /* EAGAIN: another worker took it, or none */
-        }
         for (int j = 0; j < max_conns; j++) {
             if (conns[j].fd < 0) {
                 c = &conns[j];
@@ -679,14 +698,12 @@ static void on_listen(int lfd)
             }
         }
         if (!c) {
-            static const char busy[] =
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                "Connection: close\r\n\r\n";
-            ssize_t unused = send(fd, busy, sizeof(busy) - 1,
-                                  MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)unused;
-            close(fd);
-            continue;
+            set_listening(false);       /* full: leave them to the others */
+            return;
+        }
+        fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;             /* EAGAIN: another worker took it, or none */
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->fd = fd;
@@ -727,7 +744,6 @@ static void sweep(void)
 
 static void worker(int lfd)
 {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
     struct epoll_event evs[64];
     time_t last_sweep = now_coarse();
 
@@ -740,8 +756,9 @@ static void worker(int lfd)
     for (int i = 0; i < max_conns; i++) {
         conns[i].fd = -1;
     }
-    ev.data.ptr = NULL;         /* NULL: the listening socket */
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0) {
+    listen_fd = lfd;
+    set_listening(true);        /* data.ptr NULL: the listening socket */
+    if (!listening) {
         perror("blade-httpd: epoll_ctl");
         _exit(1);
     }
@@ -752,7 +769,7 @@ static void worker(int lfd)
             Conn *c = evs[i].data.ptr;
 
             if (!c) {
-                on_listen(lfd);
+                on_listen();
             } else if (c->fd < 0) {
                 continue;       /* closed earlier in this batch */
             } else if (c->out_blocked) {
