@@ -52,11 +52,15 @@ class Connection:
 
 class LoadGenerator:
     def __init__(self, host, port, path="/cgi-bin/work?kb=64", threads=4,
-                 timeout=30.0, reqs=1):
+                 timeout=30.0, reqs=1, tag=None):
+        """tag: a function called as each connection starts; its requests'
+        response times are kept in tagged[its value] as well."""
         self.host = host
         self.port = port
         self.path = path
         self.reqs = reqs
+        self.tag = tag
+        self.tagged = collections.defaultdict(list)
         self.nthreads = threads
         self.timeout = timeout
         self.lock = threading.Condition()
@@ -79,6 +83,7 @@ class LoadGenerator:
     def _loop(self):
         while not self.stopping.is_set():
             conn = Connection(self.host, self.port, self.timeout)
+            tag = self.tag() if self.tag else None
             try:
                 for i in range(self.reqs):
                     if self.stopping.is_set():
@@ -89,6 +94,8 @@ class LoadGenerator:
                         self.ok += 1
                         self.by_blade[blade] += 1
                         self.latencies.append(time.monotonic() - start)
+                        if self.tag:
+                            self.tagged[tag].append(self.latencies[-1])
                         self.lock.notify_all()
             except LOAD_ERRORS as e:
                 with self.lock:
