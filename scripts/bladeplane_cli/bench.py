@@ -40,8 +40,9 @@ BENCHES = {
                "about 5 with --cells b --rounds 2 --round-s 5", None),
     "lb-calib": ("one blade's request service rate (closed loop) with no "
                  "hog, a nice 0 hog and a nice -10 hog, beside busybox "
-                 "httpd's CGI; --rounds, --round-s, --reqs; about 3 "
-                 "minutes with the defaults", None),
+                 "httpd's CGI without and with a nice 0 hog; --rounds, "
+                 "--round-s, --reqs; about 4 minutes with the defaults",
+                 None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
