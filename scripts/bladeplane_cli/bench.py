@@ -36,8 +36,9 @@ BENCHES = {
                "one request per connection) under the same open-loop "
                "keep-alive load, p99 per policy with 95 % bootstrap "
                "intervals, util's rank; --cells, --rounds, --round-s, "
-               "--warmup-s, --reqs; about 45 minutes with the defaults, "
-               "about 5 with --cells b --rounds 2 --round-s 5", None),
+               "--warmup-s, --reqs; about an hour with the defaults on a "
+               "busy 2-core host, about 5 minutes with --cells b --rounds 2 "
+               "--round-s 5", None),
     "lb-calib": ("one blade's request service rate (closed loop) with no "
                  "hog, a nice 0 hog and a nice -10 hog, beside busybox "
                  "httpd's CGI without and with a nice 0 hog; --rounds, "
