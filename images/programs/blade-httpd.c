@@ -55,6 +55,7 @@
 #define OUT_MAX 512             /* the largest response */
 #define HEAD_TIMEOUT_S 10       /* a started request must be complete by then */
 #define IDLE_TIMEOUT_S 60       /* between requests on a kept connection */
+#define LINGER_S 2              /* reading what comes after a last answer */
 #define KB_MAX 65536            /* as the CGI */
 #define KB_DEFAULT 64
 
@@ -175,6 +176,9 @@ static void md5_final(Md5 *m, char hex[33])
 typedef struct Conn {
     int fd;                     /* -1: free */
     bool close_after;           /* close once the response is sent */
+    bool draining;              /* answered and shut for writing: reading
+                                   and dropping what the peer still sends,
+                                   then closing */
     bool out_blocked;           /* waiting for EPOLLOUT */
     time_t since;               /* last request done, or connection opened */
     time_t started;             /* the first byte of the pending request */
@@ -517,7 +521,7 @@ static void respond(Conn *c, int status, bool head, bool keep,
 /* Answer one complete request; fills c->out. */
 static void serve(Conn *c, const Request *r)
 {
-    char body[OUT_MAX / 2], *query;
+    char body[OUT_MAX / 2], path[sizeof(r->target)], *query;
     const char *why = NULL;
     int kb;
 
@@ -526,11 +530,12 @@ static void serve(Conn *c, const Request *r)
         respond(c, r->status, r->head, r->keep_alive && !r->fatal, body);
         return;
     }
-    query = strchr(r->target, '?');
+    memcpy(path, r->target, sizeof(path));
+    query = strchr(path, '?');
     if (query) {
         *query++ = 0;
     }
-    if (strcmp(r->target, "/cgi-bin/work")) {
+    if (strcmp(path, "/cgi-bin/work")) {
         respond(c, 404, r->head, r->keep_alive,
                 "not found: this server answers /cgi-bin/work?kb=N\n");
         return;
@@ -613,9 +618,16 @@ static bool flush_out(Conn *c)
     c->out_len = c->out_off = 0;
     want_output(c, false);
     if (c->close_after) {
-        /* Let the peer read the answer before the close resets it. */
+        /*
+         * A close with unread input sends a reset, which can destroy the
+         * answer before the peer reads it (a request too large, say).
+         * Shut down writing, drop what still comes, close on the peer's
+         * end or after LINGER_S.
+         */
         shutdown(c->fd, SHUT_WR);
-        conn_close(c);
+        c->draining = true;
+        c->in_len = 0;
+        c->since = now_coarse();
         return false;
     }
     return true;
@@ -624,7 +636,7 @@ static bool flush_out(Conn *c)
 /* Serve the complete requests buffered on @c, one after the other. */
 static void process(Conn *c)
 {
-    while (c->fd >= 0 && !c->out_len) {
+    while (c->fd >= 0 && !c->draining && !c->out_len) {
         size_t hlen = head_end(c->in, c->in_len);
         Request r;
 
@@ -657,9 +669,13 @@ static void process(Conn *c)
 
 static void on_readable(Conn *c)
 {
-    for (;;) {
+    /* Bounded: a peer that never stops sending is read again next turn. */
+    for (int reads = 0; reads < 16; reads++) {
         ssize_t n;
 
+        if (c->draining) {
+            c->in_len = 0;      /* dropped */
+        }
         if (c->in_len == sizeof(c->in)) {
             break;              /* process() answers or drains it */
         }
@@ -708,7 +724,7 @@ static void on_listen(void)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->fd = fd;
         c->in_len = c->out_len = c->out_off = 0;
-        c->close_after = c->out_blocked = false;
+        c->close_after = c->out_blocked = c->draining = false;
         c->since = now_coarse();
         ev.data.ptr = c;
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -733,10 +749,11 @@ static void sweep(void)
             reject(&r, 408, "request not complete in time", true);
             serve(c, &r);
             flush_out(c);
-            if (c->fd >= 0) {
-                conn_close(c);
+            if (c->fd >= 0 && !c->draining) {
+                conn_close(c);  /* the peer does not even read */
             }
-        } else if (now - c->since > IDLE_TIMEOUT_S) {
+        } else if (c->draining ? now - c->since > LINGER_S :
+                   now - c->since > IDLE_TIMEOUT_S) {
             conn_close(c);
         }
     }
