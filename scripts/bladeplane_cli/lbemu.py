@@ -36,6 +36,7 @@ from .common import Failure, say, step
 from .console import ConsoleSession
 from .demo import free_port
 from .loadgen import LoadGenerator, OpenLoop
+from .qmp import CommandError
 
 # /cgi-bin/work?kb=KB on blade-httpd: about 20 ms of hashing on an idle TCG
 # blade; lighter than the CGI's kb=32 (about 90 ms, most of it process
@@ -110,7 +111,7 @@ def topology_text(name, cpus, ports):
                            blades=blades, services=services)
 
 
-# ---- statistics (pure; tests/scripts/test_lbemu.py) ------------------------
+# ---- statistics (pure; tests/scripts/test_lbemu.py) ----------------------
 
 def percentile(values, p):
     """The p-quantile (0..1) of values: the smallest value with at least
@@ -223,7 +224,7 @@ def summary_lines(cells):
     return lines
 
 
-# ---- running blades ----------------------------------------------------------
+# ---- running blades -----------------------------------------------------
 
 class Chassis:
     """A topology brought up for a bench, with its QMP socket and the
@@ -294,7 +295,7 @@ def usable_policies(box):
     for policy in ["util"] + [p for p in topology.POLICIES if p != "util"]:
         try:
             box.set_policy(policy)
-        except Failure as e:
+        except CommandError as e:
             say(f"policy {policy} left out: the switch refused it ({e})")
             continue
         ok.append(policy)
@@ -410,7 +411,7 @@ def run(accel="auto", cells="abcde", rounds=ROUNDS, round_s=ROUND_S,
     return 0
 
 
-# ---- lb-calib ----------------------------------------------------------------
+# ---- lb-calib -----------------------------------------------------------
 
 CALIB_HOGS = {"none": "", "nice0": "-n 0 1", "nice-10": "-n -10 1"}
 CALIB_CONNS = 4             # closed-loop connections on the one blade

@@ -7,7 +7,7 @@ pushed to its limits there), then in a booted blade behind the switch,
 with blade-hog's nice levels and on/off periods."""
 
 import hashlib
-import os
+import random
 import re
 import socket
 import subprocess
@@ -133,7 +133,8 @@ class HttpdChecks:
             if self.HOSTNAME:
                 self.assertEqual(blades, {self.HOSTNAME})
             # The last one asks to close: answered, then closed.
-            c.send(request(b"/cgi-bin/work?kb=2", extra=b"Connection: close\r\n"))
+            c.send(request(b"/cgi-bin/work?kb=2",
+                           extra=b"Connection: close\r\n"))
             status, headers, body = c.response()
             self.assertEqual((status, headers["connection"]), (200, "close"))
             self.check_answer(body, 2)
@@ -211,7 +212,6 @@ class HttpdChecks:
             finally:
                 c.close()
         # Random bytes, and connections dropped half way.
-        import random
         rng = random.Random(13)
         for i in range(60):
             c = Client(self.port)
