@@ -42,12 +42,19 @@ BENCHES = {
                "utilization when a flow is placed",
                "tests/qtest/blade/blade-fabric-bench"),
     # in Python (lbemu.py): a chassis with booted blades
-    "lb-emu": ("the balancing policies on a real chassis of four unequal "
-               "blades: client-measured response times under the same "
-               "Poisson load, the hogged blade's share, the ranking; about "
-               "8 minutes", None),
-    "lb-emu-2": ("the same on two blades of one vCPU, one with a hog: no "
-                 "more vCPUs than a 2-core host has cores; about 8 minutes",
+    "lb-emu": ("the balancing policies on booted blades: cells of three "
+               "unequal blades (a: nice 0 hog, b: nice -10 hog, c: a blade "
+               "with fewer vCPUs, d: a hog that comes and goes, e: b with "
+               "one request per connection) under the same open-loop "
+               "keep-alive load, p99 per policy with 95 % bootstrap "
+               "intervals, util's rank; --cells, --rounds, --round-s, "
+               "--warmup-s, --reqs; about an hour with the defaults on a "
+               "busy 2-core host, about 5 minutes with --cells b --rounds 2 "
+               "--round-s 5", None),
+    "lb-calib": ("one blade's request service rate (closed loop) with no "
+                 "hog, a nice 0 hog and a nice -10 hog, beside busybox "
+                 "httpd's CGI without and with a nice 0 hog; --rounds, "
+                 "--round-s, --reqs; about 4 minutes with the defaults",
                  None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
@@ -56,16 +63,23 @@ BENCHES = {
 }
 
 
-def run(name):
+def run(name, lb_emu_opts=None):
+    """lb_emu_opts: the lb-emu and lb-calib options given (None: their
+    defaults)."""
     if name not in BENCHES:
         raise Failure(f"unknown benchmark '{name}': available: "
                       f"{', '.join(sorted(BENCHES))}")
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
-    if name in ("lb-emu", "lb-emu-2"):
+    if name in ("lb-emu", "lb-calib"):
         from . import lbemu
-        return lbemu.run("two" if name == "lb-emu-2" else "four")
+        opts = {k: v for k, v in (lb_emu_opts or {}).items() if v is not None}
+        if name == "lb-calib":
+            opts.pop("cells", None)
+            opts.pop("warmup_s", None)
+            return lbemu.run_calib(**opts)
+        return lbemu.run(**opts)
     if program is None:
         from . import guestbench, qemu
         qemu.build()

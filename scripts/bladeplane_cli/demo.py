@@ -3,14 +3,27 @@ load the blades report in the idle gap of their lanes.
 
 1. `up` of examples/one-chassis.toml (as topology "demo"): the chassis
    (user networking uplink, a host port forwarded to the service's VIP),
-   then four blades;
-2. a load generator on the host: HTTP GET /cgi-bin/work on the forwarded
-   port from a few threads, a new TCP connection (a new flow) each;
-3. midway, a background CPU hog on one blade (`blade-hog start` on its
-   console: through the VIP a request could not choose its blade);
-4. top-style frames all along: utilization, and the share of new flows
+   then four blades; the service is moved to port 8080, blade-httpd's,
+   so that connections stay open;
+2. a load generator on the host: HTTP/1.1 GET /cgi-bin/work on the
+   forwarded port from a few threads, each connection (a new flow)
+   carrying eight requests;
+3. the policy alternates between util and rr every ROUND_S seconds, so
+   that the same run shows what the reports buy against round robin;
+4. midway, a background CPU hog at nice -10 on one blade (`blade-hog
+   start -n -10` on its console): it takes about nine tenths of the
+   blade's CPU from its requests, a truly slow blade;
+5. top-style frames all along: utilization, and the share of new flows
    moving away from the busy blade;
-5. a summary read from the switch's counters, then `down`.
+6. a summary: response times (p50, p99) before and with the hog under
+   each policy, the busy blade's share of new flows; then `down`.  It
+   fails if util did not move flows away from the busy blade, or if its
+   p99 with the hog is not below rr's.
+
+The hog is at nice -10 because a nice 0 busy loop is a different case:
+CFS gives the requests' worker half the CPU and more when it wakes, and
+moving all flows away from such a blade can cost more than it saves
+(docs/balancing.md, "On booted blades").
 """
 
 import os
@@ -25,10 +38,15 @@ from .loadgen import LoadGenerator
 TOPOLOGY = os.path.join(REPO, "examples", "one-chassis.toml")
 NAME = "demo"
 BUSY = "b1"                 # the blade that gets the hog
+HOG = "-n -10 1"            # blade-hog start options: a truly slow blade
 FRAME_S = 5.0               # seconds per top frame
+ROUND_S = 5.0               # seconds per policy before switching
+POLICIES = ("util", "rr")   # compared in the same run
 SETTLE_S = 5.0              # after the hog starts, before measuring "after"
 LOAD_THREADS = 2
-LOAD_PATH = "/cgi-bin/work?kb=64"
+LOAD_REQS = 8               # requests per connection
+SERVICE_PORT = 8080         # blade-httpd, keep-alive
+LOAD_PATH = "/cgi-bin/work?kb=256"
 
 
 def free_port(host, preferred):
@@ -52,6 +70,9 @@ def demo_topology():
     ch = topo.chassis[0]
     fw = ch.uplink.forwards[0]
     fw.host_port = free_port(fw.host_addr or "127.0.0.1", fw.host_port)
+    # blade-httpd, the keep-alive server, on the same VIP.
+    fw.guest_port = SERVICE_PORT
+    ch.services[0].port = SERVICE_PORT
     return topo
 
 
@@ -64,22 +85,51 @@ class Watch:
         self.title = f"{run.name}/{ch.name}"
         self.last = self.read()
 
+        self.policy = self.ch.services[0].policy
+        self.phase = "before"
+        # (phase, policy) -> {blade key: new flows}
+        self.flows = {}
+
     def read(self):
         return chassis.read_switch(self.qmp, f"chassis {self.ch.name}")
 
-    def run_for(self, seconds, load):
+    def tag(self):
+        """What a connection starting now is counted under."""
+        return (self.phase, self.policy)
+
+    def set_policy(self, policy):
+        with chassis.QMP.connect(self.qmp, f"chassis {self.ch.name}",
+                                 10) as q:
+            q.execute("blade-switch-set-policy",
+                      {"name": self.ch.services[0].name, "policy": policy})
+        self.policy = policy
+
+    def run_for(self, seconds, load, policies=None, count=True):
+        """Frames for @seconds; with @policies, switch among them every
+        ROUND_S seconds; with @count, the new flows of each frame go to
+        the current (phase, policy)."""
         end = time.monotonic() + seconds
+        turn = 0
         while True:
             left = end - time.monotonic()
             if left <= 0:
                 return self.last
-            time.sleep(min(FRAME_S, left))
+            if policies:
+                self.set_policy(policies[turn % len(policies)])
+                turn += 1
+            time.sleep(min(ROUND_S if policies else FRAME_S, left))
             cur = self.read()
+            print(f"[{self.phase}, policy {self.policy}]")
             print(views.render_top(self.title, self.last, cur, self.ch))
             snap = load.snapshot()
             print(f"  load: {snap['ok']} answered, {snap['failed']} failed"
                   + (f" (last: {snap['last_error']})" if snap["failed"] else ""),
                   flush=True)
+            shares = views.interval_shares(self.last, cur)
+            if count and shares:
+                acc = self.flows.setdefault(self.tag(), {})
+                for key, (n, _) in shares.items():
+                    acc[key] = acc.get(key, 0) + n
             self.last = cur
 
 
@@ -106,23 +156,26 @@ def run(accel="auto", seconds=30, keep=False):
                 f"{n} ({r})" for n, r in not_in.items()))
         watch = Watch(run_, ch)
         step(f"load: {LOAD_THREADS} threads of GET http://{host}:"
-             f"{fw.host_port}{LOAD_PATH}, a new connection each")
+             f"{fw.host_port}{LOAD_PATH}, {LOAD_REQS} requests a "
+             f"connection; the policy alternates between "
+             f"{' and '.join(POLICIES)} every {ROUND_S:g} s")
         load = LoadGenerator(host, fw.host_port, LOAD_PATH,
-                             threads=LOAD_THREADS).start()
+                             threads=LOAD_THREADS, reqs=LOAD_REQS,
+                             tag=watch.tag)
+        load.start()
         if not load.wait_answers(1, 60):
             snap = load.snapshot()
             raise Failure(f"no answer through {host}:{fw.host_port} within "
                           f"60 s (last error: {snap['last_error']})")
-        start = watch.read()
-        watch.last = start
+        watch.last = watch.read()
         step(f"{seconds} s of load on all four blades")
-        before_hog = watch.run_for(seconds, load)
+        watch.run_for(seconds, load, POLICIES)
 
-        step(f"blade {BUSY}: 'blade-hog start' on its console (a CPU hog "
-             f"in the background)")
+        step(f"blade {BUSY}: 'blade-hog start {HOG}' on its console (a CPU "
+             f"hog at nice -10 in the background: {BUSY} is truly slow)")
         con = ConsoleSession(_console(run_, BUSY), f"blade {BUSY}")
         try:
-            status, text = con.run("blade-hog start", timeout=60)
+            status, text = con.run(f"blade-hog start {HOG}", timeout=60)
         finally:
             con.close()
         if status != 0:
@@ -130,10 +183,15 @@ def run(accel="auto", seconds=30, keep=False):
                           f"{text.strip()}")
         say(f"{BUSY}: {text.strip()}")
         step(f"{seconds} s of load with {BUSY} busy (the first "
-             f"{SETTLE_S:g} s let its reports catch up)")
-        watch.run_for(SETTLE_S, load)
-        settled = watch.last
-        end = watch.run_for(max(FRAME_S, seconds - SETTLE_S), load)
+             f"{SETTLE_S:g} s, under util, let its reports catch up and "
+             f"are not counted)")
+        watch.phase = "settling"
+        watch.set_policy("util")
+        watch.run_for(SETTLE_S, load, count=False)
+        watch.phase = "with the hog"
+        watch.run_for(max(ROUND_S * len(POLICIES), seconds - SETTLE_S),
+                      load, POLICIES)
+        watch.phase = "done"
     finally:
         if load:
             load.stop()
@@ -143,41 +201,71 @@ def run(accel="auto", seconds=30, keep=False):
         else:
             step("down: a clean shutdown")
             chassis.down(rundir.find(NAME))
-    return summary(busy, start, before_hog, settled, end, load)
+    return summary(busy, watch.flows, load)
 
 
 def _console(run_, name):
     return next(p["console"] for p in run_.processes() if p["name"] == name)
 
 
-def summary(busy, start, before_hog, settled, end, load):
-    """Print the busy blade's share of new flows before and with its hog
-    (two intervals of the switch's counters); Failure if it did not drop."""
-    before = views.interval_shares(start, before_hog) or {}
-    after = views.interval_shares(settled, end) or {}
-    n_before = sum(d for d, _ in before.values())
-    n_after = sum(d for d, _ in after.values())
-    # The chassis's own blades are keyed (None, slot).
-    s_before = before.get((None, busy.slot), (0, None))[1]
-    s_after = after.get((None, busy.slot), (0, None))[1]
-    fair = 1 / max(1, len(before) or 4)
+def _percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(p * len(v)))] if v else None
+
+
+def summary(busy, flows, load):
+    """Print response times and the busy blade's share of new flows per
+    phase and policy; Failure if util did not steer away from the busy
+    blade or its p99 with the hog is not below rr's."""
+    key = (None, busy.slot)         # the chassis's own blades
+    rows = {}
+    for phase in ("before", "with the hog"):
+        for policy in POLICIES:
+            times = load.tagged.get((phase, policy), [])
+            f = flows.get((phase, policy), {})
+            total = sum(f.values())
+            rows[phase, policy] = (
+                _percentile(times, 0.5), _percentile(times, 0.99), len(times),
+                f.get(key, 0) / total if total else None, total)
     snap = load.snapshot()
     print()
-    print("summary (from the switch's new_flows counters):")
-    print(f"  {busy.name}'s share of new flows before its hog: "
-          f"{_pct(s_before)} of {n_before} (a fair share: {fair * 100:.0f}%)")
-    print(f"  {busy.name}'s share of new flows with its hog:   "
-          f"{_pct(s_after)} of {n_after}")
+    print(f"summary: the same run, policies alternating every {ROUND_S:g} s; "
+          f"response times of {LOAD_REQS} requests a connection (ms), "
+          f"{busy.name}'s share of new flows (switch counters; a fair "
+          f"share: 25%)")
+    print(f"  {'':<26}" + "".join(f"{p + ' p50':>10}{p + ' p99':>10}"
+                                   f"{busy.name + ' share':>10}"
+                                   for p in POLICIES))
+    for phase, label in (("before", "before the hog"),
+                         ("with the hog", f"with the hog (nice -10)")):
+        line = f"  {label:<26}"
+        for policy in POLICIES:
+            p50, p99, _, share, _ = rows[phase, policy]
+            line += f"{_ms(p50):>10}{_ms(p99):>10}{_pct(share):>10}"
+        print(line)
     by = ", ".join(f"{k} {v}" for k, v in sorted(snap["by_blade"].items()))
-    print(f"  requests answered: {snap['ok']} ({by}); failed: {snap['failed']}")
-    if s_before is None or s_after is None:
-        raise Failure("no new flows were measured in one of the two periods")
-    if s_after >= s_before * 0.6:
-        raise Failure(f"the busy blade's share did not drop clearly "
-                      f"({_pct(s_before)} -> {_pct(s_after)})")
-    print(f"demo done: the switch steered new flows away from the busy "
-          f"blade ({_pct(s_before)} -> {_pct(s_after)}).")
+    print(f"  requests answered: {snap['ok']} ({by}); failed connections: "
+          f"{snap['failed']}")
+    u_before, u_after = rows["before", "util"], rows["with the hog", "util"]
+    r_after = rows["with the hog", "rr"]
+    if None in (u_before[3], u_after[3], u_after[1], r_after[1]):
+        raise Failure("a phase or policy had no requests or no new flows")
+    if u_after[3] >= u_before[3] * 0.6:
+        raise Failure(f"util did not steer new flows away from the busy "
+                      f"blade clearly ({_pct(u_before[3])} -> "
+                      f"{_pct(u_after[3])})")
+    if u_after[1] >= r_after[1]:
+        raise Failure(f"with the hog, util's p99 ({_ms(u_after[1])} ms) is "
+                      f"not below rr's ({_ms(r_after[1])} ms)")
+    print(f"demo done: with {busy.name} slowed by the hog, util steered new "
+          f"flows away from it ({_pct(u_before[3])} -> {_pct(u_after[3])}) "
+          f"and kept p99 at {_ms(u_after[1])} ms where rr's was "
+          f"{_ms(r_after[1])} ms ({r_after[1] / u_after[1]:.1f}x).")
     return 0
+
+
+def _ms(v):
+    return "-" if v is None else f"{v * 1e3:.0f}"
 
 
 def _pct(v):

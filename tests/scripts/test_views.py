@@ -140,49 +140,76 @@ class TableTest(unittest.TestCase):
 
 
 class DemoSummaryTest(unittest.TestCase):
-    """The demo's verdict, from the switch's counters at four moments."""
+    """The demo's verdict: per phase and policy, the busy blade's share of
+    new flows (the switch's counters) and the response times."""
 
     def setUp(self):
         from bladeplane_cli import demo
         self.demo = demo
         self.busy = CHASSIS.blades[1]
 
-    def summary(self, counts):
-        start, before, settled, end = (state(i * 1000, c)
-                                       for i, c in enumerate(counts))
+    def summary(self, shares, times):
+        """shares: {(phase, policy): [new flows per slot]}; times:
+        {(phase, policy): [response times in s]}."""
+        flows = {tag: {(None, slot): n for slot, n in enumerate(counts)}
+                 for tag, counts in shares.items()}
         load = mock.Mock()
+        load.tagged = times
         load.snapshot.return_value = {"ok": 9, "failed": 0,
                                       "by_blade": {"b0": 5, "busy": 4},
                                       "last_error": None}
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             try:
-                return self.demo.summary(self.busy, start, before, settled,
-                                         end, load), out.getvalue()
+                return self.demo.summary(self.busy, flows, load), \
+                    out.getvalue()
             except Exception as e:
                 return e, out.getvalue()
 
-    def test_share_that_falls(self):
-        rc, text = self.summary([[0, 0, 0], [30, 30, 30], [40, 35, 40],
-                                 [80, 37, 83]])
-        self.assertEqual(rc, 0)
-        self.assertIn("busy's share of new flows before its hog: 33.3% of 90",
-                      text)
-        self.assertIn("busy's share of new flows with its hog:   2.4% of 85",
-                      text)
-        self.assertIn("requests answered: 9 (b0 5, busy 4); failed: 0", text)
+    SHARES = {("before", "util"): [30, 30, 30], ("before", "rr"): [30, 30, 30],
+              ("with the hog", "util"): [40, 2, 43],
+              ("with the hog", "rr"): [30, 30, 30]}
+    TIMES = {("before", "util"): [0.03] * 99 + [0.15],
+             ("before", "rr"): [0.03] * 99 + [0.12],
+             ("with the hog", "util"): [0.03] * 99 + [0.4],
+             ("with the hog", "rr"): [0.03] * 90 + [1.0] * 10}
+
+    def test_share_falls_and_p99_below_rr(self):
+        rc, text = self.summary(self.SHARES, self.TIMES)
+        self.assertEqual(rc, 0, text)
+        self.assertRegex(text, r"before the hog +30 +150 +33\.3% +30 +120 "
+                         r"+33\.3%")
+        self.assertRegex(text, r"with the hog \(nice -10\) +30 +400 +2\.4% "
+                         r"+30 +1000 +33\.3%")
+        self.assertIn("requests answered: 9 (b0 5, busy 4); failed "
+                      "connections: 0", text)
+        self.assertIn("(33.3% -> 2.4%) and kept p99 at 400 ms where rr's was "
+                      "1000 ms (2.5x)", text)
 
     def test_share_that_does_not_fall_is_a_failure(self):
-        err, text = self.summary([[0, 0, 0], [30, 30, 30], [40, 40, 40],
-                                  [60, 58, 60]])
+        shares = dict(self.SHARES)
+        shares["with the hog", "util"] = [30, 28, 32]
+        err, _ = self.summary(shares, self.TIMES)
         self.assertIsInstance(err, Failure)
-        self.assertEqual(str(err), "the busy blade's share did not drop "
-                         "clearly (33.3% -> 31.0%)")
+        self.assertEqual(str(err), "util did not steer new flows away from "
+                         "the busy blade clearly (33.3% -> 31.1%)")
+
+    def test_p99_not_below_rr_is_a_failure(self):
+        times = dict(self.TIMES)
+        times["with the hog", "util"] = [0.03] * 90 + [1.0] * 10
+        err, _ = self.summary(self.SHARES, times)
+        self.assertIsInstance(err, Failure)
+        self.assertEqual(str(err), "with the hog, util's p99 (1000 ms) is not "
+                         "below rr's (1000 ms)")
 
     def test_no_flows_is_a_failure(self):
-        err, _ = self.summary([[0, 0, 0], [0, 0, 0], [1, 1, 1], [2, 1, 2]])
-        self.assertEqual(str(err), "no new flows were measured in one of the "
-                         "two periods")
+        shares = dict(self.SHARES)
+        shares["with the hog", "rr"] = [0, 0, 0]
+        del shares["before", "util"]
+        err, _ = self.summary(shares, self.TIMES)
+        self.assertIsInstance(err, Failure)
+        self.assertEqual(str(err), "a phase or policy had no requests or no "
+                         "new flows")
 
 
 class InjectorTest(unittest.TestCase):

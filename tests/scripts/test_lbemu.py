@@ -1,0 +1,226 @@
+"""bench lb-emu's statistics and output lines: the block bootstrap of a
+p99, util's rank, best-or-tied and the slow-cell factor; the keep-alive
+open-loop load generator against a local server."""
+
+import http.server
+import random
+import threading
+import unittest
+
+import cli_path  # noqa: F401
+from bladeplane_cli import lbemu
+from bladeplane_cli.lbemu import PolicyResult
+from bladeplane_cli.loadgen import OpenLoop
+
+
+def p99(values):
+    return lbemu.percentile(values, 0.99)
+
+
+class PercentileTest(unittest.TestCase):
+
+    def test_definition(self):
+        v = list(range(1, 101))          # 1..100
+        self.assertEqual(lbemu.percentile(v, 0.5), 51)
+        self.assertEqual(lbemu.percentile(v, 0.99), 100)
+        self.assertEqual(lbemu.percentile([7], 0.99), 7)
+        with self.assertRaises(ValueError):
+            lbemu.percentile([], 0.5)
+
+
+class BlocksTest(unittest.TestCase):
+
+    def test_grouped_by_arrival(self):
+        reqs = [(0.1, 1.0, "b0"), (2.4, 2.0, "b1"), (2.6, 3.0, "b0"),
+                (7.6, 4.0, "b2"), (0.2, 5.0, "b0")]
+        self.assertEqual(lbemu.blocks(reqs, 2.5),
+                         [[1.0, 2.0, 5.0], [3.0], [4.0]])
+
+
+class BootstrapTest(unittest.TestCase):
+
+    def test_interval_holds_the_estimate_and_narrows(self):
+        rng = random.Random(3)
+        few = [[rng.expovariate(1) for _ in range(50)] for _ in range(6)]
+        many = [[rng.expovariate(1) for _ in range(50)] for _ in range(60)]
+        lo1, hi1 = lbemu.bootstrap_ci(few, p99, reps=400)
+        lo2, hi2 = lbemu.bootstrap_ci(many, p99, reps=400)
+        pooled = [v for g in many for v in g]
+        self.assertLessEqual(lo2, p99(pooled))
+        self.assertGreaterEqual(hi2, p99(pooled))
+        self.assertLess(hi2 - lo2, hi1 - lo1)
+        # The exponential's p99 is ln(100) = 4.6: 3000 samples cover it.
+        self.assertLess(lo2, 4.61)
+        self.assertGreater(hi2, 4.6)
+
+    def test_same_seed_same_interval(self):
+        g = [[1.0, 2.0], [3.0], [10.0, 0.5]]
+        self.assertEqual(lbemu.bootstrap_ci(g, p99, reps=200, seed=5),
+                         lbemu.bootstrap_ci(g, p99, reps=200, seed=5))
+
+    def test_constant_blocks(self):
+        self.assertEqual(lbemu.bootstrap_ci([[2.0]] * 5, p99, reps=50),
+                         (2.0, 2.0))
+
+    def test_block_resampling_widens_for_correlated_blocks(self):
+        """Blocks whose requests wait alike (one slow block) give a wide
+        interval: the slow block is in some resamples and not in others."""
+        groups = [[0.1] * 100 for _ in range(9)] + [[5.0] * 100]
+        lo, hi = lbemu.bootstrap_ci(groups, p99, reps=500)
+        self.assertEqual(lo, 0.1)
+        self.assertEqual(hi, 5.0)
+
+    def test_empty(self):
+        with self.assertRaises(ValueError):
+            lbemu.bootstrap_ci([[], []], p99)
+
+
+def res(p99_ms, lo_ms, hi_ms):
+    return PolicyResult(p50=p99_ms / 4e3, p99=p99_ms / 1e3, lo=lo_ms / 1e3,
+                        hi=hi_ms / 1e3, requests=100)
+
+
+class LinesTest(unittest.TestCase):
+
+    def results(self):
+        return {"util": res(300, 250, 360), "rr": res(900, 700, 1200),
+                "leastconn": res(280, 240, 330),
+                "p2c-conn": res(600, 500, 800)}
+
+    def test_cell_lines(self):
+        lines = lbemu.cell_lines("b", self.results())
+        self.assertIn("emu_b_util_p99_ms: 300", lines)
+        self.assertIn("emu_b_util_p99_ci_lo_ms: 250", lines)
+        self.assertIn("emu_b_util_p99_ci_hi_ms: 360", lines)
+        self.assertIn("emu_b_p2c-conn_p99_ms: 600", lines)
+        self.assertIn("emu_b_p2c-conn_p99_ci_lo_ms: 500", lines)
+        self.assertIn("emu_b_util_rank: 2", lines)
+        self.assertIn("emu_b_best_baseline: leastconn", lines)
+        self.assertIn("emu_b_best_baseline_over_util: 0.93", lines)
+        for line in lines:
+            name, value = line.split(": ")
+            self.assertRegex(name, r"^emu_b_[a-z0-9_-]+$")
+
+    def test_rank(self):
+        r = self.results()
+        self.assertEqual(lbemu.util_rank(r), 2)
+        r["util"] = res(100, 90, 110)
+        self.assertEqual(lbemu.util_rank(r), 1)
+        r["util"] = res(2000, 1900, 2100)
+        self.assertEqual(lbemu.util_rank(r), 4)
+
+    def test_best_or_tied(self):
+        r = self.results()
+        self.assertTrue(lbemu.util_best_or_tied(r))     # overlaps leastconn
+        r["util"] = res(400, 340, 450)                  # 340 > 330
+        self.assertFalse(lbemu.util_best_or_tied(r))
+        r["util"] = res(200, 190, 210)                  # the lowest
+        self.assertTrue(lbemu.util_best_or_tied(r))
+
+    def test_summary(self):
+        b = self.results()                      # util 300, best other 280
+        c = {"util": res(100, 90, 110), "rr": res(500, 400, 600),
+             "leastconn": res(300, 250, 350)}   # factor 3.0
+        a = {"util": res(900, 800, 1000), "rr": res(100, 90, 110)}
+        lines = lbemu.summary_lines({"a": a, "b": b, "c": c})
+        self.assertEqual(lines, [
+            "emu_cells_util_best_or_tied: 2 of 3",
+            "emu_slow_cells_util_over_best_baseline: 0.93"])
+        # Cells b and c not run: no slow-cell line.
+        self.assertEqual(lbemu.summary_lines({"a": a}),
+                         ["emu_cells_util_best_or_tied: 0 of 1"])
+
+
+class TopologyTextTest(unittest.TestCase):
+
+    def test_services_and_forwards(self):
+        text = lbemu.topology_text("x", [2, 1], {8080: 9000, 80: 9001})
+        self.assertIn('"tcp:127.0.0.1:9000-10.0.2.100:8080"', text)
+        self.assertIn('"tcp:127.0.0.1:9001-10.0.2.100:80"', text)
+        self.assertIn("cpus = 2", text)
+        from bladeplane_cli import topology
+        topo = topology.loads(text)
+        ch = topo.chassis[0]
+        self.assertEqual([b.cpus for b in ch.blades], [2, 1])
+        self.assertEqual({s.name: s.port for s in ch.services},
+                         {"web": 8080, "cgi": 80})
+
+    def test_cells(self):
+        for name, cell in lbemu.CELLS.items():
+            self.assertEqual(cell.name, name)
+            self.assertGreater(len(cell.cpus), 1)
+        self.assertEqual(lbemu.CELLS["e"].reqs, 1)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = f"blade=h{self.server.server_port % 2} path={self.path}\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+        self.server.conns.add(self.client_address)
+
+    def log_message(self, *args):
+        pass
+
+
+class OpenLoopTest(unittest.TestCase):
+
+    def setUp(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.conns = set()
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def tearDown(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def test_keep_alive(self):
+        port = self.server.server_port
+        ol = OpenLoop("127.0.0.1", port, "/w", rate=40, seconds=0.5,
+                      reqs=4, seed=2).run()
+        self.assertEqual(ol.failed, 0, ol.last_error)
+        self.assertEqual(ol.split, 0)
+        self.assertGreater(len(ol.requests), 0)
+        self.assertEqual(len(ol.requests) % 4, 0)
+        # Four requests a connection: a quarter as many client ports.
+        self.assertEqual(len(self.server.conns), len(ol.requests) // 4)
+        for offset, rt, blade in ol.requests:
+            self.assertTrue(0 < offset <= 0.5)
+            self.assertGreater(rt, 0)
+            self.assertEqual(blade, f"h{port % 2}")
+
+    def test_one_request_per_connection(self):
+        ol = OpenLoop("127.0.0.1", self.server.server_port, "/w", rate=40,
+                      seconds=0.3, reqs=1, seed=2).run()
+        self.assertEqual(ol.failed, 0, ol.last_error)
+        self.assertEqual(len(self.server.conns), len(ol.requests))
+
+    def test_same_seed_same_arrivals(self):
+        a = OpenLoop("127.0.0.1", self.server.server_port, "/w", rate=50,
+                     seconds=0.3, reqs=1, seed=9).run()
+        b = OpenLoop("127.0.0.1", self.server.server_port, "/w", rate=50,
+                     seconds=0.3, reqs=1, seed=9).run()
+        self.assertEqual(sorted(r[0] for r in a.requests),
+                         sorted(r[0] for r in b.requests))
+
+    def test_refused(self):
+        port = self.server.server_port
+        self.server.shutdown()
+        self.server.server_close()
+        self.server = None
+        ol = OpenLoop("127.0.0.1", port, "/w", rate=40, seconds=0.2,
+                      reqs=2, seed=1).run()
+        self.assertEqual(ol.requests, [])
+        self.assertGreater(ol.failed, 0)
+        self.assertIsNotNone(ol.last_error)
+
+
+if __name__ == "__main__":
+    unittest.main()
