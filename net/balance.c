@@ -421,9 +421,9 @@ static uint32_t bal_hot_threshold(const uint32_t *v, unsigned k, unsigned pct)
  * Prequal's hot-cold lexicographic choice among @k candidates with loads
  * @n (requests in flight) and latencies @lat: if the hot-cold rule is on,
  * the lowest latency among the cold (n at most the quantile: those above
- * it are hot); if none is cold, the lowest n, then the lowest latency; with the rule
- * off, the lowest latency, then n.  Ties at random.  Returns the index in
- * 0..k.
+ * it are hot); if none is cold, the lowest n, then the lowest latency;
+ * with the rule off, the lowest latency, then n.  Ties at random.  Returns
+ * the index in 0..k.
  */
 static unsigned bal_hot_cold(BalState *st, const uint32_t *n,
                              const double *lat, unsigned k)

@@ -156,7 +156,7 @@ unsigned pcs_data_rd_scalar(const uint8_t *in, size_t n, unsigned rd)
 
 #ifdef PCS_SIMD_AVX2
 #define AVX2_FN __attribute__((target("avx2")))
-#define AVX2_INLINE static inline AVX2_FN __attribute__((always_inline))
+#define AVX2_INLINE __attribute__((target("avx2"), always_inline))
 
 /*
  * The AVX2 kernels, 32 octets or code groups per step.
@@ -183,16 +183,16 @@ unsigned pcs_data_rd_scalar(const uint8_t *in, size_t n, unsigned rd)
  */
 #define OPAQUE(v) __asm__("" : "+x"(v))
 
-AVX2_INLINE __m256i tab16_avx2(const uint8_t *t)
+static inline AVX2_INLINE __m256i tab16_avx2(const uint8_t *t)
 {
     __m256i v = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128((const __m128i *)t));
+        _mm_loadu_si128((const void *)t));
 
     OPAQUE(v);
     return v;
 }
 
-AVX2_INLINE __m256i bcast8_avx2(int c)
+static inline AVX2_INLINE __m256i bcast8_avx2(int c)
 {
     __m256i v = _mm256_set1_epi8((char)c);
 
@@ -201,8 +201,8 @@ AVX2_INLINE __m256i bcast8_avx2(int c)
 }
 
 /* A 32-entry look-up of x given ix = x + 0x70 and ixh = ix ^ 0x80 */
-AVX2_INLINE __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i ix,
-                               __m256i ixh)
+static inline AVX2_INLINE __m256i lut32_avx2(__m256i lo, __m256i hi, __m256i ix,
+                                             __m256i ixh)
 {
     /* bit 7 of ix is set for x >= 16, and pshufb gives 0 there */
     return _mm256_or_si256(_mm256_shuffle_epi8(lo, ix),
@@ -265,8 +265,8 @@ typedef struct Enc32 {
     uint32_t flips;
 } Enc32;
 
-AVX2_INLINE void enc32_front_avx2(const uint8_t *in, const EncK *k,
-                                  Enc32 *e)
+static inline AVX2_INLINE void enc32_front_avx2(const uint8_t *in,
+                                                const EncK *k, Enc32 *e)
 {
     __m256i v = _mm256_loadu_si256((const __m256i *)in);
 
@@ -280,8 +280,8 @@ AVX2_INLINE void enc32_front_avx2(const uint8_t *in, const EncK *k,
 }
 
 /* The rest of encoding 32 octets, given the RD before each (bit i). */
-AVX2_INLINE void enc32_back_avx2(const Enc32 *e, uint32_t before,
-                                 const EncK *k, uint16_t *out)
+static inline AVX2_INLINE void enc32_back_avx2(const Enc32 *e, uint32_t before,
+                                               const EncK *k, uint16_t *out)
 {
     __m256i c6p, c4p, rm, c6, c4, a7, lo, hi;
 
@@ -378,8 +378,9 @@ typedef struct Dec32 {
  * the RD after the 6b one in the context its "ei" bits give; see
  * pcs_simd_dec* in pcs-codec.h).
  */
-AVX2_INLINE void dec32_front_avx2(const uint16_t *in, uint8_t *out,
-                                  const DecK *k, Dec32 *d)
+static inline AVX2_INLINE void dec32_front_avx2(const uint16_t *in,
+                                                uint8_t *out, const DecK *k,
+                                                Dec32 *d)
 {
     /*
      * Lanes hold code groups 0-7 and 16-23, then 8-15 and 24-31, so that

@@ -47,8 +47,8 @@ enum {
     EV_DELIVER,     /* a report reaches the switch: a = blade, b = figs */
     EV_BG,          /* background load turns on or off: a = blade */
     EV_PROBE,       /* a prequal probe reaches a blade: a = blade */
-    EV_PROBE_BACK,  /* its answer reaches the switch: a = blade | rif << 16,
-                       b = latency estimate, ns */
+    /* its answer reaches the switch: a = blade | rif << 16, b = latency */
+    EV_PROBE_BACK,
 };
 
 typedef struct Event {
@@ -632,8 +632,9 @@ static void done(Sim *s, unsigned i, uint32_t f)
     /* the blade's own latency estimate, for prequal's probes */
     {
         double *l = &b->lat_rif[fl->rif_at];
+        double took = s->now - fl->req_at;
 
-        *l = *l == 0 ? s->now - fl->req_at : *l + (s->now - fl->req_at - *l) / 8;
+        *l = *l == 0 ? took : *l + (took - *l) / 8;
     }
     if (fl->measured) {
         record(s, fl, s->now - fl->req_at);

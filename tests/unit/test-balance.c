@@ -450,10 +450,10 @@ static void learn(BalBlade *b, uint64_t *now, uint64_t interval,
 }
 
 /*
- * BACKLOG (the default before WAIT): flow_ns is CPU busy time between reports over
- * the flows that ended meanwhile, summed until 32 have, then averaged in
- * a quarter at a time; the score is (open flows + 1) * flow_ns, scaled
- * up by the hop cost and the weighted interrupt load.
+ * BACKLOG (the default before WAIT): flow_ns is CPU busy time between
+ * reports over the flows that ended meanwhile, summed until 32 have,
+ * then averaged in a quarter at a time; the score is (open flows + 1) *
+ * flow_ns, scaled up by the hop cost and the weighted interrupt load.
  */
 static void test_backlog_score(void)
 {

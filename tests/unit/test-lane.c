@@ -999,8 +999,10 @@ static void test_clock_back(void)
     pump(&p.a, &p.b, t);
     g_assert_true(lane_is_link_up(p.b.lane));
 
-    /* pacing: the line is busy; the clock goes back; the frame waits
-     * for what was left of the line time, counted from the new time */
+    /*
+     * pacing: the line is busy; the clock goes back; the frame waits for
+     * what was left of the line time, counted from the new time
+     */
     fill_line(p.b.lane, t);
     ready = p.b.tx_ready;
     make_frame(f, sizeof(f), 2);
