@@ -199,13 +199,13 @@ struct bn_priv {
 	u32 itr_rx;
 	u32 itr_tx;
 
-	spinlock_t ier_lock;
+	spinlock_t ier_lock;		/* protects ier and IER writes */
 	u32 ier;
-	spinlock_t ctrl_lock;
+	spinlock_t ctrl_lock;		/* protects ctrl_en, ctrl_rx, CTRL */
 	u32 ctrl_en;
 	u32 ctrl_rx;
 
-	spinlock_t hw_lock;
+	spinlock_t hw_lock;		/* hw_base, stats reads, CTRL.RST */
 	u64 hw_base[BN_NUM_HW_STATS];
 
 	struct bn_napi_stats nstats;
