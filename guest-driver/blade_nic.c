@@ -61,22 +61,17 @@ MODULE_PARM_DESC(rx_ring_size,
 static unsigned int itr_rx_us = 50;
 module_param(itr_rx_us, uint, 0444);
 MODULE_PARM_DESC(itr_rx_us,
-		 "Initial RX vector minimum interrupt interval in us, "
-		 "0..65535, 0 = off (default 50; MSI-X only; "
-		 "ethtool -C rx-usecs changes it)");
+		 "Initial RX vector minimum interrupt interval in us, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C rx-usecs changes it)");
 
 static unsigned int itr_tx_us = 50;
 module_param(itr_tx_us, uint, 0444);
 MODULE_PARM_DESC(itr_tx_us,
-		 "Initial TX vector minimum interrupt interval in us, "
-		 "0..65535, 0 = off (default 50; MSI-X only; "
-		 "ethtool -C tx-usecs changes it)");
+		 "Initial TX vector minimum interrupt interval in us, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C tx-usecs changes it)");
 
 static bool use_msix = true;
 module_param(use_msix, bool, 0444);
 MODULE_PARM_DESC(use_msix,
-		 "Use MSI-X (3 vectors); if false or unavailable, "
-		 "use one INTx line (default true)");
+		 "Use MSI-X (3 vectors); if false or unavailable, use one INTx line (default true)");
 
 struct bn_buf {
 	struct sk_buff *skb;
@@ -204,13 +199,13 @@ struct bn_priv {
 	u32 itr_rx;
 	u32 itr_tx;
 
-	spinlock_t ier_lock;
+	spinlock_t ier_lock;		/* protects ier and IER writes */
 	u32 ier;
-	spinlock_t ctrl_lock;
+	spinlock_t ctrl_lock;		/* protects ctrl_en, ctrl_rx, CTRL */
 	u32 ctrl_en;
 	u32 ctrl_rx;
 
-	spinlock_t hw_lock;
+	spinlock_t hw_lock;		/* hw_base, stats reads, CTRL.RST */
 	u64 hw_base[BN_NUM_HW_STATS];
 
 	struct bn_napi_stats nstats;
@@ -349,12 +344,14 @@ static void bn_get_stats64(struct net_device *dev,
 			   struct rtnl_link_stats64 *s)
 {
 	struct bn_priv *priv = netdev_priv(dev);
-	const struct bn_napi_stats *ns = &priv->nstats;
-	const struct bn_xmit_stats *xs = &priv->xstats;
+	const struct bn_napi_stats *ns;
+	const struct bn_xmit_stats *xs;
 	u64 nobuf, len_err, fcs, mcast;
 	unsigned long flags;
 	unsigned int start;
 
+	ns = &priv->nstats;
+	xs = &priv->xstats;
 	do {
 		start = u64_stats_fetch_begin(&ns->syncp);
 		s->rx_packets = ns->rx_packets;
@@ -392,14 +389,14 @@ static void bn_get_stats64(struct net_device *dev,
 
 static void bn_update_carrier(struct bn_priv *priv)
 {
-	struct net_device *dev = priv->netdev;
 	u32 status = bn_rd(priv, BN_REG_STATUS);
+	struct net_device *dev = priv->netdev;
 
 	if (status & BN_STATUS_LINK_UP) {
 		if (!netif_carrier_ok(dev)) {
-			u32 speed = bn_rd(priv, BN_REG_SPEED);
 			const char *pcs = status & BN_STATUS_PCS_RAW ?
 					  "raw" : "8b/10b";
+			u32 speed = bn_rd(priv, BN_REG_SPEED);
 
 			/* 4: SPEED 0 means an unpaced lane */
 			if (speed)
@@ -566,12 +563,12 @@ err:
 static void bn_clean_tx(struct bn_priv *priv, int budget)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(priv->netdev, 0);
+	unsigned int pkts = 0, bytes = 0, sent = 0, sent_bytes = 0;
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
+	unsigned int err = 0, nolink = 0;
 	u32 mask = priv->tx_size - 1;
 	u32 i = priv->tx_clean, next;
-	unsigned int pkts = 0, bytes = 0, sent = 0, sent_bytes = 0;
-	unsigned int err = 0, nolink = 0;
 
 	next = READ_ONCE(priv->tx_next);
 	smp_rmb();	/* pairs with the wmb() in bn_start_xmit */
@@ -579,8 +576,9 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 	while (i != next) {
 		struct bn_desc *desc = &priv->tx_ring[i];
 		struct bn_buf *buf = &priv->tx_buf[i];
-		u16 status = le16_to_cpu(READ_ONCE(desc->status));
+		u16 status;
 
+		status = le16_to_cpu(READ_ONCE(desc->status));
 		if (!(status & BN_DESC_STS_DD))
 			break;
 		/* Read nothing else of the descriptor before DD was seen. */
@@ -634,12 +632,12 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
  */
 static int bn_clean_rx(struct bn_priv *priv, int budget)
 {
-	struct net_device *dev = priv->netdev;
+	unsigned int pkts = 0, bytes = 0, dropped = 0, len_err = 0;
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
+	struct net_device *dev = priv->netdev;
 	u32 mask = priv->rx_size - 1;
 	u32 i = priv->rx_clean;
-	unsigned int pkts = 0, bytes = 0, dropped = 0, len_err = 0;
 	int done = 0;
 
 	while (done < budget) {
@@ -772,8 +770,9 @@ static irqreturn_t bn_msix_data(int irq, void *data)
 static irqreturn_t bn_msix_misc(int irq, void *data)
 {
 	struct bn_priv *priv = data;
-	u32 icr = bn_rd(priv, BN_REG_ICR) & BN_INT_MISC;
+	u32 icr;
 
+	icr = bn_rd(priv, BN_REG_ICR) & BN_INT_MISC;
 	if (icr)
 		bn_handle_misc(priv, icr);
 	return IRQ_HANDLED;
@@ -810,8 +809,8 @@ static void bn_free_irqs(struct bn_priv *priv)
 
 static int bn_request_irqs(struct bn_priv *priv)
 {
-	struct pci_dev *pdev = priv->pdev;
 	const char *name = priv->netdev->name;
+	struct pci_dev *pdev = priv->pdev;
 	int err;
 
 	if (!priv->msix) {
@@ -953,8 +952,10 @@ static void bn_util_work(struct work_struct *work)
 	if (priv->util_valid && total > priv->util_prev_total &&
 	    busy >= priv->util_prev_busy && irq >= priv->util_prev_irq) {
 		u64 dt = total - priv->util_prev_total;
-		u8 cpu = bn_pct(busy - priv->util_prev_busy, dt);
-		u8 irqp = bn_pct(irq - priv->util_prev_irq, dt);
+		u8 cpu, irqp;
+
+		cpu = bn_pct(busy - priv->util_prev_busy, dt);
+		irqp = bn_pct(irq - priv->util_prev_irq, dt);
 
 		/* 9: UTIL_CONT arms the figures for the UTIL write after it. */
 		if (bn_util_cont(priv, &cont)) {
@@ -1148,10 +1149,10 @@ static void bn_write_mac(struct bn_priv *priv, const u8 *a)
 static void bn_set_rx_mode(struct net_device *dev)
 {
 	struct bn_priv *priv = netdev_priv(dev);
-	struct netdev_hw_addr *ha;
 	u32 mta[BN_MTA_WORDS] = { };
-	u32 flags = 0;
+	struct netdev_hw_addr *ha;
 	unsigned int n;
+	u32 flags = 0;
 
 	if (dev->flags & IFF_PROMISC)
 		flags |= BN_CTRL_PROMISC;
@@ -1286,12 +1287,14 @@ static int bn_stop(struct net_device *dev)
 static int bn_reconfigure(struct bn_priv *priv, unsigned int mtu,
 			  u32 tx_size, u32 rx_size)
 {
-	struct net_device *dev = priv->netdev;
-	unsigned int old_mtu = dev->mtu;
 	u32 old_tx = priv->tx_size, old_rx = priv->rx_size;
-	bool running = netif_running(dev);
+	struct net_device *dev = priv->netdev;
+	unsigned int old_mtu;
+	bool running;
 	int err;
 
+	old_mtu = dev->mtu;
+	running = netif_running(dev);
 	if (running)
 		bn_down(priv);
 	WRITE_ONCE(dev->mtu, mtu);
@@ -1337,9 +1340,9 @@ static int bn_set_mac_address(struct net_device *dev, void *p)
 
 static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
-	struct bn_priv *priv = netdev_priv(dev);
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
-	struct device *dmadev = &priv->pdev->dev;
+	struct bn_priv *priv = netdev_priv(dev);
+	struct device *dmadev;
 	struct bn_desc *desc;
 	struct bn_buf *buf;
 	unsigned int len;
@@ -1360,6 +1363,7 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		return NETDEV_TX_BUSY;
 	}
 
+	dmadev = &priv->pdev->dev;
 	len = skb->len;
 	dma = dma_map_single(dmadev, skb->data, len, DMA_TO_DEVICE);
 	if (unlikely(dma_mapping_error(dmadev, dma))) {
@@ -1522,13 +1526,15 @@ static void bn_get_strings(struct net_device *dev, u32 sset, u8 *data)
 static void bn_get_ethtool_stats(struct net_device *dev,
 				 struct ethtool_stats *stats, u64 *data)
 {
-	struct bn_priv *priv = netdev_priv(dev);
-	const struct bn_napi_stats *ns = &priv->nstats;
-	const struct bn_xmit_stats *xs = &priv->xstats;
 	u32 util_tx, util_host, util_cfg, peer, cont_tx = 0;
+	struct bn_priv *priv = netdev_priv(dev);
+	const struct bn_napi_stats *ns;
+	const struct bn_xmit_stats *xs;
 	unsigned int start;
 	u64 *p;
 
+	ns = &priv->nstats;
+	xs = &priv->xstats;
 	bn_hw_stats_read(priv, data);
 	p = data + BN_NUM_HW_STATS;
 
