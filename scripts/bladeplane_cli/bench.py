@@ -46,6 +46,13 @@ BENCHES = {
     "lb-emu-2": ("the same on two blades of one vCPU, one with a hog: no "
                  "more vCPUs than a 2-core host has cores; about 8 minutes",
                  None),
+    # in Python (chaos.py): topologies under load and faults
+    "chaos": ("faults over time under the demo's load: kill -9 a random "
+              "blade of one chassis every 20 s, then chain3's middle "
+              "chassis every 60 s, each restarted; failures attributed to "
+              "kills, time out of rotation and back in service, RSS growth, "
+              "hangs (docs/security.md); 10 minutes a phase, --minutes M",
+              None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -53,16 +60,21 @@ BENCHES = {
 }
 
 
-def run(name):
+def run(name, minutes=None):
     if name not in BENCHES:
         raise Failure(f"unknown benchmark '{name}': available: "
                       f"{', '.join(sorted(BENCHES))}")
+    if minutes is not None and name != "chaos":
+        raise Failure(f"--minutes is for bench chaos, not {name}")
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
     if name in ("lb-emu", "lb-emu-2"):
         from . import lbemu
         return lbemu.run("two" if name == "lb-emu-2" else "four")
+    if name == "chaos":
+        from . import chaos
+        return chaos.run(chaos.MINUTES if minutes is None else minutes)
     if program is None:
         from . import guestbench, qemu
         qemu.build()
