@@ -3,7 +3,6 @@ when a killed blade serves again, the percentiles, which blades a dead
 chassis takes away; and `restart BLADE` (which the bench uses) end to end
 against tests/scripts/fake_qemu.py.  No timing: the bench measures."""
 
-import json
 import os
 import signal
 import subprocess
