@@ -12,7 +12,7 @@ import unittest
 from unittest import mock
 
 import cli_path  # noqa: F401
-from bladeplane_cli import chaos, chassis, rundir, topology
+from bladeplane_cli import bench, chaos, chassis, rundir, topology
 from bladeplane_cli.chaos import Kill, Request
 from bladeplane_cli.common import Failure
 
@@ -150,6 +150,16 @@ class FiguresTest(unittest.TestCase):
         f, orphans, hangs = chaos.figures([ph])
         self.assertEqual((f["chaos_failed_not_in_flight"], f["chaos_hangs"]),
                          (1, 1))
+
+
+class BenchEntryTest(unittest.TestCase):
+
+    def test_registered_and_minutes_only_for_chaos(self):
+        self.assertIn("chaos", bench.BENCHES)
+        with self.assertRaises(Failure) as cm:
+            bench.run("pcs", minutes=1)
+        self.assertEqual(str(cm.exception),
+                         "--minutes is for bench chaos, not pcs")
 
 
 CHAIN = """\
