@@ -525,9 +525,12 @@ def run(minutes=MINUTES, accel="auto", seed=None):
     manifest = image.build()
     chosen, reason = blade.choose_accel(accel)
     print(f"# accelerator: {chosen} ({reason}); {minutes:g} min a phase; "
-          f"switch polled every {POLL_S * 1000:g} ms plus the read; "
-          f"failures attributed by the rule in chaos.py's description",
-          flush=True)
+          f"the front switch's state read every {POLL_S * 1000:g} ms plus "
+          f"the read's own time (chaos_poll_interval_ms_p50)", flush=True)
+    print("# attribution: a failed request counts against a kill when it was "
+          "open at some moment between the SIGKILL and the front switch "
+          "showing the kill's blades out of rotation; a failure's blade is "
+          "unknown, so any kill's window counts", flush=True)
     rng = random.Random(seed)
     seconds = minutes * 60
     phases = [blade_phase(seconds, chosen, qemu_bin, manifest, rng),
