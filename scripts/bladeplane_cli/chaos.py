@@ -120,6 +120,19 @@ def back_in_service(requests, kill):
     return min(done) - kill.at if done else None
 
 
+def describe_orphan(req, kills):
+    """A failure no kill covers, placed against the last kill before it
+    (when its restart finished): for the report."""
+    before = [k for k in kills if k.at <= req.sent]
+    where = "before the first kill"
+    if before:
+        k = before[-1]
+        where = f"sent {req.sent - k.at:.2f} s after the kill of {k.what}"
+        if k.restarted is not None:
+            where += (f" (restarted at +{k.restarted - k.at:.2f} s)")
+    return f"{where}, failed after {req.done - req.sent:.2f} s: {req.error}"
+
+
 def percentile(values, p):
     """The nearest-rank percentile (p in 0..100) of values; None if there
     are none.  p50 of an even count is the lower of the two middle
@@ -512,9 +525,10 @@ def report(phases, out=print):
     out("# both phases")
     for name, value in f.items():
         out(f"{name}: {fmt(value)}")
-    for r in orphans:
-        print(f"bladeplane: failure in flight at no kill: {r.error}",
-              file=sys.stderr)
+    for ph in phases:
+        for r in attribute(ph.requests, ph.kills)[1]:
+            print(f"bladeplane: failure in flight at no kill ({ph.name}): "
+                  f"{describe_orphan(r, ph.kills)}", file=sys.stderr)
     for h in hangs:
         print(f"bladeplane: hang: {h}", file=sys.stderr)
     return 1 if f["chaos_failed_not_in_flight"] or f["chaos_hangs"] else 0

@@ -76,6 +76,17 @@ class AttributionTest(unittest.TestCase):
         self.assertEqual(by_kill, {0: 2, 1: 1})
         self.assertEqual(orphans, [reqs[4], reqs[5]])
 
+    def test_describe_orphan(self):
+        k = kill(10.0, 10.2, "b1")
+        k.restarted = 30.5
+        self.assertEqual(chaos.describe_orphan(failed(31.0, 31.25), [k]),
+                         "sent 21.00 s after the kill of blade b1 (restarted "
+                         "at +20.50 s), failed after 0.25 s: "
+                         "ConnectionResetError")
+        self.assertEqual(chaos.describe_orphan(failed(5.0, 5.5), [k]),
+                         "before the first kill, failed after 0.50 s: "
+                         "ConnectionResetError")
+
     def test_no_kills_means_every_failure_is_an_orphan(self):
         reqs = [failed(1, 2), answered(2, 3, "b0")]
         self.assertEqual(chaos.attribute(reqs, []), ({}, [reqs[0]]))
