@@ -56,6 +56,13 @@ BENCHES = {
                  "httpd's CGI without and with a nice 0 hog; --rounds, "
                  "--round-s, --reqs; about 4 minutes with the defaults",
                  None),
+    # in Python (chaos.py): topologies under load and faults
+    "chaos": ("faults over time under the demo's load: kill -9 a random "
+              "blade of one chassis every 20 s, then chain3's middle "
+              "chassis every 60 s, each restarted; failures attributed to "
+              "kills, time out of rotation and back in service, RSS growth, "
+              "hangs (docs/security.md); 10 minutes a phase, --minutes M",
+              None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -63,12 +70,14 @@ BENCHES = {
 }
 
 
-def run(name, lb_emu_opts=None):
+def run(name, lb_emu_opts=None, minutes=None):
     """lb_emu_opts: the lb-emu and lb-calib options given (None: their
-    defaults)."""
+    defaults); minutes: bench chaos's minutes a phase (None: its default)."""
     if name not in BENCHES:
         raise Failure(f"unknown benchmark '{name}': available: "
                       f"{', '.join(sorted(BENCHES))}")
+    if minutes is not None and name != "chaos":
+        raise Failure(f"--minutes is for bench chaos, not {name}")
     what, program = BENCHES[name]
     packages.ensure_packages()
     step(f"bench {name}: {what}")
@@ -80,6 +89,9 @@ def run(name, lb_emu_opts=None):
             opts.pop("warmup_s", None)
             return lbemu.run_calib(**opts)
         return lbemu.run(**opts)
+    if name == "chaos":
+        from . import chaos
+        return chaos.run(chaos.MINUTES if minutes is None else minutes)
     if program is None:
         from . import guestbench, qemu
         qemu.build()

@@ -461,8 +461,10 @@ class Launcher:
         except QMPError as e:
             raise Failure(f"chassis {ch.name}: no switch state ({e})")
 
-    def _start_blades(self):
-        pairs = self.topo.blades()
+    def _start_blades(self, pairs=None):
+        """Boot the topology's blades (or the (chassis, blade) pairs
+        given: a restart) and wait for their ready lines."""
+        pairs = self.topo.blades() if pairs is None else pairs
         if not pairs:
             return
         step(f"booting {len(pairs)} blade{'s' if len(pairs) > 1 else ''} "
@@ -475,12 +477,20 @@ class Launcher:
             blade.start()
             self.procs.append(blade.proc)
             self.blades[b.name] = blade
-            self._add_process(_record(
+            rec = _record(
                 "blade", b.name, blade.proc.pid, blade.qmp_path,
                 chassis=ch.name, slot=b.slot, qmp=blade.qmp_path,
                 console=blade.console_path,
                 console_log=blade.serial_log_path, log=blade.log_path,
-                pid_file=blade.pid_path))
+                pid_file=blade.pid_path)
+            procs = self.run.state["processes"]
+            old = [i for i, p in enumerate(procs)
+                   if p["kind"] == "blade" and p["name"] == b.name]
+            if old:
+                procs[old[0]] = rec
+                self.run.save()
+            else:
+                self._add_process(rec)
         progress = Progress("blades ready", every=10)
         start = time.monotonic()
         deadline = start + self.ready_timeout
@@ -541,14 +551,15 @@ class Launcher:
         say(f"chassis {ch.name}: {len(ch.services)} service(s), "
             f"{len(ch.steering)} steering rule(s) configured")
 
-    def _wait_rotation(self, ch):
-        """Wait until every blade is in rotation (its port up, its MAC
-        learned, its reports fresh).  A blade whose MAC the switch has not
-        learned after a few seconds is asked to announce itself (a
-        gratuitous ARP from its console).  Returns {blade: reason} for
-        those still out when the time is up."""
+    def _wait_rotation(self, ch, names=None):
+        """Wait until every blade (or those named) is in rotation (its
+        port up, its MAC learned, its reports fresh).  A blade whose MAC
+        the switch has not learned after a few seconds is asked to
+        announce itself (a gratuitous ARP from its console).  Returns
+        {blade: reason} for those still out when the time is up."""
         held_down = {i.blade for i in ch.impairments if i.link_down}
-        want = {b.slot: b for b in ch.blades if b.name not in held_down}
+        want = {b.slot: b for b in ch.blades if b.name not in held_down
+                and (names is None or b.name in names)}
         if not want:
             return {}
         qmp_path = self.run.state["chassis"][ch.name]["qmp"]
@@ -646,9 +657,11 @@ class Launcher:
         except Failure:
             pass                # the rotation wait reports what is left
 
-    def _impair(self, ch):
+    def _impair(self, ch, names=None):
         bers = []
         for imp in ch.impairments:
+            if names is not None and imp.blade not in names:
+                continue
             b = self.blades[imp.blade]
             if imp.link_down:
                 b.qmp("qom-set", path=NIC_PATH, property="inject-link-down",
@@ -780,6 +793,92 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
               f"{reason}", file=sys.stderr)
     print(f"chassis {name} of topology {run.name} is up again")
     return not_in
+
+
+def restart_blade(run, ident, qemu_bin=None, ready_timeout=READY_TIMEOUT,
+                  rotation_timeout=ROTATION_TIMEOUT,
+                  fabric_timeout=FABRIC_TIMEOUT):
+    """Restart one blade of a topology that is up (stopping it first if it
+    runs): its QEMU comes back with the same command line, boots, its lane
+    reconnects to its chassis's backplane, its impairments are applied
+    again, and it is waited for in rotation (and, where services are
+    shared with other chassis, in the fabric).  The other processes are
+    left alone.  `ident` is NAME or CHASSIS.NAME.  Returns {blade: reason}
+    if it is not in rotation."""
+    state = run.state
+    spec = topology.from_dict(state["spec"])
+    cname, _, name = ident.rpartition(".")
+    recs = [p for p in run.processes() if p["kind"] == "blade" and
+            p["name"] == name and (not cname or p.get("chassis") == cname)]
+    if not recs:
+        names = ", ".join(p["name"] for p in run.processes()
+                          if p["kind"] == "blade")
+        raise Failure(f"no blade {ident!r} in topology {run.name} (blades: "
+                      f"{names or 'none'})")
+    rec = recs[0]
+    ch = spec.by_name(rec.get("chassis"))
+    b = ch.blade(name) if ch is not None else None
+    if b is None:
+        raise Failure(f"topology {run.name}: blade {ident} is not in its "
+                      f"description: bring it down and up again")
+    if qemu_bin is None:
+        from . import qemu
+        qemu_bin = state.get("qemu") or qemu.QEMU_BIN
+    launcher = Launcher(spec, state.get("accel"), qemu_bin,
+                        {"kernel": state.get("kernel"),
+                         "initramfs": state.get("initrd")},
+                        ready_timeout=ready_timeout,
+                        rotation_timeout=rotation_timeout,
+                        fabric_timeout=fabric_timeout)
+    launcher.run = run
+    if rundir.process_alive(rec):
+        how = rundir.stop([rec], quit_timeout=10)[name]
+        if how == "still running":
+            raise Failure(f"blade {name} does not stop (pid {rec['pid']})")
+        say(f"blade {name}: stopped ({how})")
+    # The new QEMU truncates the console log only once it runs: a ready
+    # line the old one left there must not pass for the new one's.  Keep
+    # the old log beside it.
+    if rec.get("console_log") and os.path.exists(rec["console_log"]):
+        os.replace(rec["console_log"], rec["console_log"] + ".prev")
+    try:
+        launcher._start_blades([(ch, b)])
+        launcher._impair(ch, {name})
+        not_in = launcher._wait_rotation(ch, {name})
+        launcher._wait_fabric()
+    finally:
+        for bl in launcher.blades.values():
+            bl.disconnect()
+        for proc in launcher.procs:
+            detach(proc)
+    for blade_name, reason in not_in.items():
+        print(f"bladeplane: warning: blade {blade_name} is not in rotation: "
+              f"{reason}", file=sys.stderr)
+    print(f"blade {name} of topology {run.name} is up again")
+    return not_in
+
+
+def restart_named(run, name):
+    """`bladeplane restart NAME`: a chassis, or a blade (NAME or
+    CHASSIS.NAME); a name that is both must be given as CHASSIS.NAME for
+    the blade."""
+    spec = topology.from_dict(run.state["spec"])
+    cname, _, bname = name.rpartition(".")
+    is_chassis = not cname and spec.by_name(name) is not None
+    is_blade = any(p["kind"] == "blade" and p["name"] == bname and
+                   (not cname or p.get("chassis") == cname)
+                   for p in run.processes())
+    if is_chassis and is_blade:
+        raise Failure(f"{name!r} is both a chassis and a blade of topology "
+                      f"{run.name}: name the blade CHASSIS.{name}")
+    if is_chassis:
+        return restart(run, name)
+    if is_blade or cname:
+        return restart_blade(run, name)     # says what is missing
+    blades = [p["name"] for p in run.processes() if p["kind"] == "blade"]
+    raise Failure(f"no chassis or blade {name!r} in topology {run.name} "
+                  f"(chassis: {', '.join(c.name for c in spec.chassis)}; "
+                  f"blades: {', '.join(blades) or 'none'})")
 
 
 def print_summary(run, topo, not_in):

@@ -355,9 +355,9 @@ class EndToEndTest(unittest.TestCase):
         self.assertTrue(self.state(run, "c2")["blades"][0]["in_rotation"])
 
         rc, text, err = self.cli("restart", "c9", "-t", "ch")
-        self.assertEqual((rc, err), (1, "bladeplane: error: no chassis 'c9' "
-                                        "in topology ch (chassis: c1, c2, "
-                                        "c3)\n"))
+        self.assertEqual((rc, err), (1, "bladeplane: error: no chassis or "
+                                        "blade 'c9' in topology ch (chassis: "
+                                        "c1, c2, c3; blades: a0, m0, z1)\n"))
         rc, text, err = self.cli("down", "ch")
         self.assertEqual(rc, 0, err)
         self.assertFalse(os.path.exists(run.path))
