@@ -748,6 +748,29 @@ def up(topo, accel, qemu_bin, manifest, ready_timeout=READY_TIMEOUT,
     return run
 
 
+def _relauncher(run, spec, qemu_bin, **timeouts):
+    """A Launcher for processes of the topology that is up in run, with
+    the QEMU binary, accelerator and image it was brought up with."""
+    state = run.state
+    if qemu_bin is None:
+        from . import qemu
+        qemu_bin = state.get("qemu") or qemu.QEMU_BIN
+    launcher = Launcher(spec, state.get("accel"), qemu_bin,
+                        {"kernel": state.get("kernel"),
+                         "initramfs": state.get("initrd")}, **timeouts)
+    launcher.run = run
+    return launcher
+
+
+def _stop_for_restart(rec, kind, name):
+    """Stop one process of a topology before it is started again."""
+    if rundir.process_alive(rec):
+        how = rundir.stop([rec], quit_timeout=10)[name]
+        if how == "still running":
+            raise Failure(f"{kind} {name} does not stop (pid {rec['pid']})")
+        say(f"{kind} {name}: stopped ({how})")
+
+
 def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
             fabric_timeout=FABRIC_TIMEOUT):
     """Restart one chassis of a topology that is up (stopping it first if
@@ -766,20 +789,10 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
     if rec is None:
         raise Failure(f"topology {run.name} has no process for chassis "
                       f"{name}: bring it down and up again")
-    if qemu_bin is None:
-        from . import qemu
-        qemu_bin = state.get("qemu") or qemu.QEMU_BIN
-    launcher = Launcher(spec, state.get("accel"), qemu_bin,
-                        {"kernel": state.get("kernel"),
-                         "initramfs": state.get("initrd")},
-                        rotation_timeout=rotation_timeout,
-                        fabric_timeout=fabric_timeout)
-    launcher.run = run
-    if rundir.process_alive(rec):
-        how = rundir.stop([rec], quit_timeout=10)[name]
-        if how == "still running":
-            raise Failure(f"chassis {name} does not stop (pid {rec['pid']})")
-        say(f"chassis {name}: stopped ({how})")
+    launcher = _relauncher(run, spec, qemu_bin,
+                           rotation_timeout=rotation_timeout,
+                           fabric_timeout=fabric_timeout)
+    _stop_for_restart(rec, "chassis", name)
     try:
         launcher._start_chassis(ch, restart=True)
         launcher._configure(ch)
@@ -821,21 +834,10 @@ def restart_blade(run, ident, qemu_bin=None, ready_timeout=READY_TIMEOUT,
     if b is None:
         raise Failure(f"topology {run.name}: blade {ident} is not in its "
                       f"description: bring it down and up again")
-    if qemu_bin is None:
-        from . import qemu
-        qemu_bin = state.get("qemu") or qemu.QEMU_BIN
-    launcher = Launcher(spec, state.get("accel"), qemu_bin,
-                        {"kernel": state.get("kernel"),
-                         "initramfs": state.get("initrd")},
-                        ready_timeout=ready_timeout,
-                        rotation_timeout=rotation_timeout,
-                        fabric_timeout=fabric_timeout)
-    launcher.run = run
-    if rundir.process_alive(rec):
-        how = rundir.stop([rec], quit_timeout=10)[name]
-        if how == "still running":
-            raise Failure(f"blade {name} does not stop (pid {rec['pid']})")
-        say(f"blade {name}: stopped ({how})")
+    launcher = _relauncher(run, spec, qemu_bin, ready_timeout=ready_timeout,
+                           rotation_timeout=rotation_timeout,
+                           fabric_timeout=fabric_timeout)
+    _stop_for_restart(rec, "blade", name)
     # The new QEMU truncates the console log only once it runs: a ready
     # line the old one left there must not pass for the new one's.  Keep
     # the old log beside it.

@@ -315,21 +315,6 @@ static void hub_latency(Hub *hub, double *us)
 
 /* ---- memory -------------------------------------------------------------- */
 
-static long rss_kib(QTestState *qts)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(qts));
-    g_autofree char *text = NULL;
-    const char *p, *end;
-    long kib;
-
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "VmRSS:");
-    g_assert_nonnull(p);
-    g_assert_cmpint(qemu_strtol(p + 6, &end, 10, &kib), ==, 0);
-    return kib;
-}
-
 /*
  * RSS of a chassis whose SH_MAX_SLOTS slots all carry a blade, and of one
  * with no slots: the difference per slot.
@@ -341,13 +326,13 @@ static double kib_per_slot(void)
     unsigned i;
 
     sh_start(&h, 0, false, "flow-table-size=16,mac-table-size=16");
-    without = rss_kib(h.qts);
+    without = sh_rss_kib(h.qts);
     sh_stop(&h);
     sh_start(&h, SH_MAX_SLOTS, false, "flow-table-size=16,mac-table-size=16");
     for (i = 0; i < SH_MAX_SLOTS; i++) {
         sh_blade_up(&h, i, false);
     }
-    with = rss_kib(h.qts);
+    with = sh_rss_kib(h.qts);
     sh_stop(&h);
     return (double)(with - without) / SH_MAX_SLOTS;
 }

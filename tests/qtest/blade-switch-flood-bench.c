@@ -40,20 +40,6 @@ static double now_s(void)
     return g_get_monotonic_time() / 1e6;
 }
 
-static long rss_kib(QTestState *qts)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(qts));
-    g_autofree char *text = NULL;
-    const char *p, *end;
-    long kib;
-
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "VmRSS:");
-    g_assert_nonnull(p);
-    g_assert_cmpint(qemu_strtol(p + 6, &end, 10, &kib), ==, 0);
-    return kib;
-}
 
 /* ---- the chain port's far end: a fabric neighbour ------------------------ */
 
@@ -431,7 +417,7 @@ int main(int argc, char **argv)
     nb_flood(&b.nb, 4);
     sh_settle(&b.h);
     nb_read(&b.nb);
-    rss0 = rss_kib(b.h.qts);
+    rss0 = sh_rss_kib(b.h.qts);
     base = bench_phase(&b, FLOOD_NONE);
     mac = bench_phase(&b, FLOOD_MAC);
     loop = bench_phase(&b, FLOOD_LANE_LOOP);
@@ -443,7 +429,7 @@ int main(int argc, char **argv)
     printf("flood_ctrl_accepted_per_s: %.0f\n",
            (sh_u64(fs, "rx_adverts") - adverts0) / PHASE_S);
     qobject_unref(fs);
-    rss1 = rss_kib(b.h.qts);
+    rss1 = sh_rss_kib(b.h.qts);
     bound = queue_bound_kib(&b);
     st = sh_state(&b.h);
     full = sh_u64(qdict_get_qdict(st, "mac_table"), "full");

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <arpa/inet.h>
 #include "qemu/bswap.h"
+#include "qemu/cutils.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
@@ -667,6 +668,22 @@ static inline void sh_wait_frames(SwHarness *h, GQueue *q, unsigned n)
     ShCount c = { q, n };
 
     sh_wait(h, sh_cond_queue, &c, "frames");
+}
+
+/* The switch's QEMU's resident memory, KiB (the benches' memory figures). */
+static inline long sh_rss_kib(QTestState *qts)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(qts));
+    g_autofree char *text = NULL;
+    const char *p, *end;
+    long kib;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    p = strstr(text, "VmRSS:");
+    g_assert_nonnull(p);
+    g_assert_cmpint(qemu_strtol(p + 6, &end, 10, &kib), ==, 0);
+    return kib;
 }
 
 #endif
