@@ -156,12 +156,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        # Counted before the answer goes: once the client has it, the test
+        # may count the connections at once.
+        self.server.conns.add(self.client_address)
         body = f"blade=h{self.server.server_port % 2} path={self.path}\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body.encode())
-        self.server.conns.add(self.client_address)
 
     def log_message(self, *args):
         pass
