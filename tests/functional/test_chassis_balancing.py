@@ -22,6 +22,7 @@ from bladeplane_cli.loadgen import LoadGenerator
 
 BUSY = 1                    # the slot that gets the hog
 WINDOW_FLOWS = 36           # new flows measured before and after
+BLADES = 3                  # in the topology below
 
 
 class ChassisBalancingTest(TopologyTestCase):
@@ -153,9 +154,16 @@ policy = "util"
 
         self.assertIsNotNone(share_before)
         self.assertIsNotNone(share_after)
-        self.assertLess(share_after, share_before / 2,
-                        f"slot {BUSY}: {share_before:.2f} of new flows "
-                        f"before the hog, {share_after:.2f} with it")
+        # A blade slowed to a tenth gets well under a fair share of new
+        # flows (rr and random give it a third).  Its share before the hog
+        # is no baseline: with one request at a time every blade is idle
+        # between requests, and util's choice among idle blades is not
+        # even (docs/balancing.md, "Where util loses").
+        fair = 1 / BLADES
+        self.assertLess(share_after, fair / 2,
+                        f"slot {BUSY}: {share_after:.2f} of new flows with "
+                        f"the hog ({share_before:.2f} before), a fair share "
+                        f"being {fair:.2f}")
 
 
 if __name__ == "__main__":
