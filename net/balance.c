@@ -520,6 +520,11 @@ static int bal_pick_wait(BalState *st, const BalBlade *blades,
     return pos[best];
 }
 
+uint64_t bal_request_cost_ns(const BalBlade *b)
+{
+    return bal_wait_per(b);
+}
+
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b)
 {
     uint64_t s;

@@ -385,6 +385,12 @@ void bal_report_contention(BalBlade *b, unsigned psi_permille,
  * and tests.
  */
 uint32_t bal_util_score(const BalParams *params, const BalBlade *b);
+/*
+ * What util (WAIT) takes one request (or, where answers are not seen, one
+ * flow) to cost on @b, in nanoseconds, before it is bounded against the
+ * other candidates' (0: nothing learned).  For management output.
+ */
+uint64_t bal_request_cost_ns(const BalBlade *b);
 
 /*
  * prequal with pq_external: the members (positions in @members) to probe

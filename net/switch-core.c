@@ -1475,6 +1475,7 @@ bool swcore_blade_info(const SwitchCore *sw, unsigned slot, uint64_t now,
     bi->requests_in_flight = bb->inflight;
     bi->requests_answered = bb->answered;
     bi->request_latency_ns = bb->lat_ns;
+    bi->request_cost_ns = bal_request_cost_ns(bb);
     return true;
 }
 

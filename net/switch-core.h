@@ -281,6 +281,7 @@ typedef struct SwBladeInfo {
     uint32_t requests_in_flight;
     uint64_t requests_answered;
     uint64_t request_latency_ns;
+    uint64_t request_cost_ns;   /* bal_request_cost_ns() */
 } SwBladeInfo;
 
 typedef struct SwRuleInfo {

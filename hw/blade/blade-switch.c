@@ -1187,6 +1187,16 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
     return d;
 }
 
+/*
+ * util's score is a time (ns) with the estimators that learn what a flow
+ * or request costs, a load (hundredths of a percent) with the others.
+ */
+static bool bsw_score_in_ms(BladeSwitchState *s)
+{
+    return s->util_estimator == BAL_UTIL_WAIT ||
+           s->util_estimator == BAL_UTIL_BACKLOG;
+}
+
 static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
                              uint64_t now)
 {
@@ -1230,7 +1240,12 @@ static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
     put_u64(d, "active_flows", bi.active_flows);
     put_u64(d, "new_flows", bi.new_flows);
     put_u64(d, "moved_flows", bi.moved_flows);
-    qdict_put(d, "score", qnum_from_double(bi.score / 100.0));
+    qdict_put(d, "score", qnum_from_double(bsw_score_in_ms(s) ?
+                                           bi.score / 1e6 : bi.score / 100.0));
+    put_u64(d, "requests_in_flight", bi.requests_in_flight);
+    put_u64(d, "requests_answered", bi.requests_answered);
+    put_u64(d, "request_latency_us", bi.request_latency_ns / SCALE_US);
+    put_u64(d, "request_cost_us", bi.request_cost_ns / SCALE_US);
     return d;
 }
 
@@ -1375,6 +1390,7 @@ QDict *blade_switch_state(BladeSwitchState *s)
     }
     qdict_put(top, "ports", ports);
     qdict_put(top, "blades", blades);
+    qdict_put_str(top, "score_unit", bsw_score_in_ms(s) ? "ms" : "%");
     if (s->fabric) {
         qdict_put(top, "fabric", bsw_fabric_dict(s, now));
     }

@@ -119,6 +119,14 @@ def pct(v):
     return "-" if v is None else f"{v:.0f}%"
 
 
+def score(v, unit):
+    """util's score: the expected wait of a new flow in ms, or a load in
+    % (state tree "score_unit")."""
+    if v is None:
+        return "-"
+    return f"{v:.1f} ms" if unit == "ms" else f"{v:.0f}%"
+
+
 def permille(v):
     """CPU pressure (permille in the state tree) as a percentage; "-" for a
     blade whose latest report had no contention figures."""
@@ -254,6 +262,7 @@ def render_chassis(entry, ch, spec=None):
     if st.get("fabric"):
         out += render_fabric(st["fabric"])
     rows = []
+    score_unit = st.get("score_unit", "%")
     for b in blades_in_order(st):
         key = blade_key(b, ch.name)
         rot = "yes" if b.get("in_rotation") else f"no: {b.get('reason', '?')}"
@@ -263,7 +272,7 @@ def render_chassis(entry, ch, spec=None):
                permille(b.get("pressure")), b.get("runnable"),
                age(b.get("report_age_ms")), b.get("reports"),
                b.get("active_flows"), b.get("new_flows"),
-               b.get("moved_flows"), pct(b.get("score"))]
+               b.get("moved_flows"), score(b.get("score"), score_unit)]
         if multi:
             row[1:1] = [key[0], b.get("hops", 0) if b.get("remote") else 0]
         rows.append(row)

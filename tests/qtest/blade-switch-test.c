@@ -593,6 +593,52 @@ static void test_flows_follow_util(void)
     sh_stop(&h);
 }
 
+static bool cond_answered(SwHarness *h, void *arg)
+{
+    return sh_blade_stat(h, 0, "requests_answered") >= 1;
+}
+
+/*
+ * A request (client payload) is in flight on its blade until the blade's
+ * answer (payload from the VIP, direct server return) passes the switch;
+ * the state tree shows both counts and the latency learned, and util's
+ * score as an expected wait in ms.
+ */
+static void test_requests_in_flight(void)
+{
+    uint8_t f[256];
+    SwHarness h;
+    QDict *st;
+
+    sh_start(&h, 1, true, NULL);
+    blades_ready(&h, 1, NULL);
+    add_service(&h, "web", "util", "[0]");
+    sh_uplink_send(&h, f, sh_ip_l4(f, sh_switch_mac, sh_client_mac, 6,
+                                   "10.0.2.2", 9000, VIP, 80, SH_TCP_ACK,
+                                   100));
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "requests_in_flight"), ==, 1);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "requests_answered"), ==, 0);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "request_latency_us"), ==, 0);
+
+    /* a pure ACK from the blade is no answer */
+    sh_blade_send(&h, 0, f, sh_ip_l4(f, sh_client_mac, h.blades[0].mac, 6,
+                                     VIP, 80, "10.0.2.2", 9000, SH_TCP_ACK,
+                                     0));
+    sh_settle(&h);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "requests_in_flight"), ==, 1);
+    sh_blade_send(&h, 0, f, sh_ip_l4(f, sh_client_mac, h.blades[0].mac, 6,
+                                     VIP, 80, "10.0.2.2", 9000, SH_TCP_ACK,
+                                     60));
+    sh_wait(&h, cond_answered, NULL, "the answer");
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "requests_in_flight"), ==, 0);
+    g_assert_cmpuint(sh_blade_stat(&h, 0, "request_latency_us"), >, 0);
+    st = sh_state(&h);
+    g_assert_cmpstr(qdict_get_str(st, "score_unit"), ==, "ms");
+    qobject_unref(st);
+    sh_stop(&h);
+}
+
 /* A flow stays on its blade whatever the blade reports later. */
 static void test_flow_affinity(void)
 {
@@ -1326,6 +1372,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/aging", test_aging);
     qtest_add_func("/blade-switch/mac-limit", test_mac_limit);
     qtest_add_func("/blade-switch/vip-arp", test_vip_arp);
+    qtest_add_func("/blade-switch/requests-in-flight",
+                   test_requests_in_flight);
     qtest_add_func("/blade-switch/flows-follow-util", test_flows_follow_util);
     qtest_add_func("/blade-switch/flow-affinity", test_flow_affinity);
     qtest_add_func("/blade-switch/staleness", test_staleness);
