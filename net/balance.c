@@ -878,6 +878,8 @@ void bal_request_dropped(BalBlade *b)
 #define BAL_EST_MIN_FLOWS 4
 #define BAL_EST_SPAN_NS 1000000000ull
 #define BAL_IDLE_REPORTS 8
+/* no flow of ours, yet this busy: busy with something else */
+#define BAL_BUSY_ELSEWHERE_PCT 50
 
 /* new = old + (sample - old) / 4; 0 is "none yet" */
 static uint64_t bal_ewma4(uint64_t old, uint64_t sample)
@@ -911,11 +913,17 @@ static void bal_learn(BalBlade *b, unsigned cpu_pct, uint64_t now)
          * while it was busy with something else must not keep that
          * cost for ever, or it would get no flows to learn another.
          * Fading sooner would forget, on every gap, how fast the blade
-         * is (docs/balancing.md measures both).
+         * is (docs/balancing.md measures both).  But while the blade
+         * reports itself busy with no flow of ours, what made it slow
+         * is still there: the cost stands (a truly slow blade whose
+         * cost faded looked fast again within seconds and took a burst
+         * of flows, each to wait behind the others there).  It still
+         * gets flows once the other blades' queues cost more, and
+         * learns from them.
          */
         if (b->idle_reports < BAL_IDLE_REPORTS) {
             b->idle_reports++;
-        } else {
+        } else if (cpu_pct < BAL_BUSY_ELSEWHERE_PCT) {
             b->flow_ns -= b->flow_ns / 8;
             b->req_ns -= b->req_ns / 8;
             b->lat_ns -= b->lat_ns / 8;

@@ -916,6 +916,46 @@ static void test_backlog_trickle(void)
 }
 
 /*
+ * A truly slow blade (a nice -10 hog: it reports 100 % busy with no flow
+ * of ours) that gets no flows keeps the cost it learned, however long it
+ * is passed over, so it does not look fast again and take a burst of
+ * flows (booted blades, cell b of bench lb-emu); once it reports idle,
+ * what made it slow has gone, and its cost fades as before.
+ */
+static void test_wait_busy_elsewhere_keeps_cost(void)
+{
+    Group g;
+    uint64_t now = 1, slow;
+    unsigned i, r;
+
+    group_init(&g, BAL_POLICY_UTIL, NULL, 2, 3);
+    for (i = 0; i < 2; i++) {
+        g.b[i].answered = 1;
+        g.b[i].req_ns = i ? 200000000 : 20000000;
+        g.b[i].lat_ns = g.b[i].req_ns;
+        bal_report(&g.b[i], i ? 100 : 0, 0, now);
+    }
+    slow = g.b[1].req_ns;
+    for (r = 0; r < 30; r++) {
+        now += 100000000;
+        bal_report(&g.b[0], 0, 0, now);
+        bal_report(&g.b[1], 100, 0, now);
+        /* a flow now and then, to the fast blade, which ends it */
+        i = group_pick(&g, now, true);
+        g_assert_cmpint(i, ==, 0);
+        bal_closed(&g.b[0]);
+    }
+    g_assert_cmpuint(g.b[1].req_ns, ==, slow);
+    g_assert_cmpuint(g.b[1].lat_ns, ==, slow);
+    for (r = 0; r < 30; r++) {
+        now += 100000000;
+        bal_report(&g.b[1], 0, 0, now);
+    }
+    g_assert_cmpuint(g.b[1].req_ns, <, slow / 8);
+    g_assert_cmpuint(g.b[1].lat_ns, <, slow / 8);
+}
+
+/*
  * util, WAIT: a blade with per learned (CPU time per answered request),
  * reporting at @now.
  */
@@ -1265,6 +1305,8 @@ int main(int argc, char **argv)
                     test_backlog_unlearned_busy);
     g_test_add_func("/balance/backlog/recovers", test_backlog_recovers);
     g_test_add_func("/balance/backlog/trickle", test_backlog_trickle);
+    g_test_add_func("/balance/util/wait/busy-elsewhere",
+                    test_wait_busy_elsewhere_keeps_cost);
     g_test_add_func("/balance/util/wait/score", test_wait_score);
     g_test_add_func("/balance/util/wait/latency", test_wait_latency);
     g_test_add_func("/balance/util/wait/pressure", test_wait_pressure);
