@@ -21,6 +21,8 @@ PACKAGES = [
     "libc6-dev",
     # fuzz targets and sanitizers
     "clang", "libclang-rt-14-dev",
+    # the benches' plots (tests/bench/lb-report.py)
+    "gnuplot-nox",
 ]
 # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
 BACKPORTS = {"meson": (1, 5)}

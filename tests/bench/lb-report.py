@@ -8,6 +8,7 @@ wrr-cpu's long warm-up and the 1 s staleness points).
     ninja -C build/host tests/bench/bench-lb
     python3 tests/bench/lb-report.py [--bench build/host/tests/bench/bench-lb]
         [--out build/lb-report] [--img docs/img] [--only NAME]
+    python3 tests/bench/lb-report.py --emu LB_EMU_OUTPUT [--emu ...]
 
 Results are cached per command line in OUT/runs/, so a second run only
 redoes what changed.  The tables go to OUT/tables.md; the plots need
@@ -543,6 +544,59 @@ def _has_cairo(gnuplot):
     return "pngcairo" in out.stdout + out.stderr
 
 
+def emu_cells(lines):
+    """{cell: {policy: (p99, lo, hi)}} from `bench lb-emu` output lines
+    (emu_<cell>_<policy>_p99_ms, _p99_ci_lo_ms, _p99_ci_hi_ms)."""
+    vals = {}
+    for line in lines:
+        key, sep, value = line.strip().partition(": ")
+        if not sep or not key.startswith("emu_"):
+            continue
+        try:
+            vals[key] = float(value)
+        except ValueError:
+            pass
+    cells = {}
+    for key in vals:
+        if not key.endswith("_p99_ms"):
+            continue
+        cell, _, policy = key[len("emu_"):-len("_p99_ms")].partition("_")
+        lo = vals.get(f"emu_{cell}_{policy}_p99_ci_lo_ms")
+        hi = vals.get(f"emu_{cell}_{policy}_p99_ci_hi_ms")
+        if policy and lo is not None and hi is not None:
+            cells.setdefault(cell, {})[policy] = (vals[key], lo, hi)
+    return cells
+
+
+def plot_emu(gnuplot, img, datdir, cells, name):
+    """One panel per cell: each policy's p99 and its 95 % interval."""
+    os.makedirs(datdir, exist_ok=True)
+    dat = os.path.join(datdir, name + ".dat")
+    with open(dat, "w") as f:
+        for cell in sorted(cells):
+            f.write(f"# cell {cell}: policy p99 lo hi (ms)\n")
+            for i, (policy, (p99, lo, hi)) in enumerate(
+                    sorted(cells[cell].items(), key=lambda kv: kv[1][0])):
+                f.write(f"{i} {policy} {p99} {lo} {hi}\n")
+            f.write("\n\n")
+    n = len(cells)
+    cmds = ["set terminal pngcairo size %d,420 font 'sans,9'" % (360 * n)
+            if _has_cairo(gnuplot) else
+            "set terminal png size %d,420" % (360 * n),
+            f"set output '{os.path.join(img, name + '.png')}'",
+            f"set multiplot layout 1,{n} title 'bench lb-emu: p99 with "
+            "95 % bootstrap interval, per policy (lower is better)'",
+            "set logscale y", "set grid ytics", "set ylabel 'p99 (ms)'",
+            "set xtics rotate by -45", "unset key", "set offsets 0.5,0.5,0,0"]
+    for i, cell in enumerate(sorted(cells)):
+        cmds += [f"set title 'cell {cell}'",
+                 f"plot '{dat}' index {i} using 1:3:4:5:xtic(2) "
+                 "with yerrorbars pt 7"]
+    cmds.append("unset multiplot")
+    subprocess.run([gnuplot], input="\n".join(cmds) + "\n", text=True,
+                   check=True)
+
+
 SECTIONS = ["validation", "headline", "seeds", "steps", "workloads",
             "blades", "loads", "staleness", "window", "delays", "slow",
             "ramp"]
@@ -556,7 +610,29 @@ def main():
                                                   "lb-report"))
     ap.add_argument("--img", default=os.path.join(REPO, "docs", "img"))
     ap.add_argument("--only", action="append", choices=SECTIONS)
+    ap.add_argument("--emu", metavar="FILE", action="append",
+                    help="instead of the simulator's grid, plot the cells of "
+                    "saved `bench lb-emu` output (docs/img/lb-emu-p99.png)")
     a = ap.parse_args()
+    if a.emu:
+        gnuplot = shutil.which("gnuplot")
+        if not gnuplot:
+            print("gnuplot not found (apt-get install gnuplot-nox)",
+                  file=sys.stderr)
+            return 1
+        lines = []
+        for path in a.emu:
+            with open(path) as f:
+                lines += f.readlines()
+        cells = emu_cells(lines)
+        if not cells:
+            print("no emu_<cell>_<policy>_p99_ms lines with intervals in "
+                  + ", ".join(a.emu), file=sys.stderr)
+            return 1
+        os.makedirs(a.img, exist_ok=True)
+        plot_emu(gnuplot, a.img, os.path.join(a.out, "dat"), cells,
+                 "lb-emu-p99")
+        return 0
     r = Runner(a.bench, a.out)
     md, plots = [], []
     for sec in a.only or SECTIONS:

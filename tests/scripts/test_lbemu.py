@@ -226,3 +226,25 @@ class OpenLoopTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EmuPlotInputTest(unittest.TestCase):
+    """tests/bench/lb-report.py --emu reads the cells back from the bench's
+    own output lines, as cell_lines() writes them."""
+
+    def test_cells_from_output(self):
+        import importlib.util
+        import os
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "bench", "lb-report.py")
+        spec = importlib.util.spec_from_file_location("lb_report", path)
+        report = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(report)
+        results = {"util": PolicyResult(0.1, 0.2, 0.15, 0.3, 10),
+                   "p2c-conn": PolicyResult(0.1, 0.9, 0.5, 1.2, 10)}
+        lines = ["# comment", "emu_b_capacity_rps: 76.70"]
+        lines += lbemu.cell_lines("b", results)
+        cells = report.emu_cells(lines)
+        self.assertEqual(set(cells), {"b"})
+        self.assertEqual(cells["b"]["util"], (200, 150, 300))
+        self.assertEqual(cells["b"]["p2c-conn"], (900, 500, 1200))
