@@ -688,8 +688,14 @@ static void disconnect(Lane *lane);
 
 static void protocol_error(Lane *lane)
 {
+    bool was = lane->connected;
+
     lane->stats.protocol_errors++;
     disconnect(lane);
+    /* the caller's channel: it must drop the peer, as a closed socket */
+    if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
+        lane->ops->close(lane->opaque);
+    }
 }
 
 static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)

@@ -157,6 +157,13 @@ typedef struct LaneOps {
      * short write the lane writes no more until lane_writable().
      */
     size_t (*write)(void *opaque, const uint8_t *buf, size_t len);
+    /*
+     * LANE_ROLE_STREAM: the lane dropped the connection (a protocol
+     * error; it is already disconnected): close the channel, so that the
+     * peer sees it go and connects again.  Wait for the channel to
+     * connect before lane_connected().
+     */
+    void (*close)(void *opaque);
 } LaneOps;
 
 typedef struct LaneFd {

@@ -34,11 +34,11 @@
 #include "qobject/qnum.h"
 #include "qobject/qstring.h"
 #include <arpa/inet.h>
-#include <poll.h>
 #include <sys/un.h>
 #include "crypto/secret_common.h"
 #include "fabric.h"
 #include "lane-transport.h"
+#include "blade-lane.h"
 #include "pcap.h"
 #include "pcs-tx.h"
 #include "blade-switch.h"
@@ -90,12 +90,6 @@ typedef struct BswQueue {
 
 typedef struct BswPort BswPort;
 
-typedef struct BswFd {
-    BswPort *port;
-    int fd;
-    short events;
-} BswFd;
-
 struct BswPort {
     BladeSwitchState *s;
     unsigned index;             /* the core's port number */
@@ -104,12 +98,10 @@ struct BswPort {
     unsigned slot;
     uint32_t speed;             /* Mb/s, 0 = unpaced */
 
-    /* slots: the lane */
-    Lane *lane;
-    QEMUTimer *lane_timer;
-    uint64_t lane_timer_at;
-    BswFd fds[LANE_MAX_FDS];
-    int nfds;
+    /* slots: the lane, over s->slot_chr[slot] */
+    BladeLane *bl;
+    Lane *lane;                 /* bl's */
+    bool chr_made;              /* the backplane shorthand's: ours */
     bool in_lane;
 
     /* netdev ports */
@@ -168,6 +160,7 @@ struct BladeSwitchState {
     /* properties */
     uint32_t slots;
     char *backplane;
+    CharBackend slot_chr[BLADE_SWITCH_MAX_SLOTS];  /* chardevN */
     uint32_t slot_speed;
     char *pcs_str;
     NICConf uplink_conf;
@@ -603,80 +596,19 @@ static void bsw_port_update_link(BswPort *p)
 
 static void bsw_lane_sync(BswPort *p);
 
-static void bsw_lane_fd_read(void *opaque)
-{
-    BswFd *f = opaque;
-    BswPort *p = f->port;
-
-    p->in_lane = true;
-    lane_handle_io(p->lane, f->fd, POLLIN, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-static void bsw_lane_fd_write(void *opaque)
-{
-    BswFd *f = opaque;
-    BswPort *p = f->port;
-
-    p->in_lane = true;
-    lane_handle_io(p->lane, f->fd, POLLOUT, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-static void bsw_lane_timer(void *opaque)
-{
-    BswPort *p = opaque;
-
-    p->lane_timer_at = LANE_NO_DEADLINE;
-    p->in_lane = true;
-    lane_handle_timer(p->lane, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-/* After any call into a lane: follow its fds and deadline, and its link. */
+/* After any call into a lane: follow its link (blade-lane its I/O). */
 static void bsw_lane_sync(BswPort *p)
 {
-    LaneFd fds[LANE_MAX_FDS];
-    uint64_t dl;
-    bool changed;
-    int n, i;
-
     if (p->in_lane) {
         return;
     }
-    n = lane_get_fds(p->lane, fds);
-    changed = n != p->nfds;
-    for (i = 0; !changed && i < n; i++) {
-        changed = fds[i].fd != p->fds[i].fd ||
-                  fds[i].events != p->fds[i].events;
-    }
-    for (i = 0; changed && i < p->nfds; i++) {
-        qemu_set_fd_handler(p->fds[i].fd, NULL, NULL, NULL);
-    }
-    for (i = 0; changed && i < n; i++) {
-        p->fds[i].port = p;
-        p->fds[i].fd = fds[i].fd;
-        p->fds[i].events = fds[i].events;
-        qemu_set_fd_handler(fds[i].fd,
-                            fds[i].events & POLLIN ? bsw_lane_fd_read : NULL,
-                            fds[i].events & POLLOUT ? bsw_lane_fd_write
-                                                    : NULL,
-                            &p->fds[i]);
-    }
-    p->nfds = changed ? n : p->nfds;
-    dl = lane_deadline(p->lane);
-    if (dl != p->lane_timer_at) {
-        p->lane_timer_at = dl;
-        if (dl == LANE_NO_DEADLINE) {
-            timer_del(p->lane_timer);
-        } else {
-            timer_mod(p->lane_timer, MIN(dl, INT64_MAX));
-        }
-    }
     bsw_port_update_link(p);
+}
+
+/* blade-lane did lane work of its own (input, timers, output, events). */
+static void bsw_lane_changed(void *opaque)
+{
+    bsw_lane_sync(opaque);
 }
 
 static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
@@ -876,7 +808,7 @@ static void bsw_ingress_resume(BswPort *p)
         return;
     }
     if (p->kind == SW_PORT_SLOT) {
-        lane_rx_resume(p->lane, blade_switch_now());
+        blade_lane_rx_resume(p->bl);
         bsw_lane_sync(p);
     } else if (p->rx_held) {
         p->rx_held = false;
@@ -1707,35 +1639,98 @@ static bool bsw_open_fabric(BladeSwitchState *s, Error **errp)
     return true;
 }
 
-static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
+/* Whether the slots come as chardevN=ID rather than backplane=DIR. */
+static bool bsw_slot_chardevs(BladeSwitchState *s)
 {
-    g_autofree char *path = g_strdup_printf("%s/slot%u.sock", s->backplane,
-                                            p->slot);
-    struct sockaddr_un sa;
-    LaneConfig cfg;
-    int err = 0;
+    unsigned i;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        error_setg(errp, "blade-switch: slot socket path '%s' is longer "
-                   "than a UNIX socket address allows (%zu)", path,
-                   sizeof(sa.sun_path) - 1);
+    for (i = 0; i < BLADE_SWITCH_MAX_SLOTS; i++) {
+        if (qemu_chr_fe_backend_connected(&s->slot_chr[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool bsw_check_slot_chardevs(BladeSwitchState *s, Error **errp)
+{
+    unsigned i;
+
+    if (!bsw_slot_chardevs(s)) {
+        return true;
+    }
+    if (s->backplane) {
+        error_setg(errp, "blade-switch: give either backplane=DIR or "
+                   "chardev0..chardev%u, not both", s->slots ? s->slots - 1
+                                                             : 0);
         return false;
     }
-    lane_config_init(&cfg, LANE_ROLE_SERVER, path);
+    for (i = 0; i < BLADE_SWITCH_MAX_SLOTS; i++) {
+        bool has = qemu_chr_fe_backend_connected(&s->slot_chr[i]);
+
+        if (i < s->slots && !has) {
+            error_setg(errp, "blade-switch: slot %u has no chardev%u (with "
+                       "chardevs, every one of the %u slots needs one)",
+                       i, i, s->slots);
+            return false;
+        }
+        if (i >= s->slots && has) {
+            error_setg(errp, "blade-switch: chardev%u is for slot %u, but "
+                       "there are only %u slots", i, i, s->slots);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A slot's lane, over its chardevN or over the socket chardev the
+ * backplane shorthand makes: a server at DIR/slotN.sock that does not
+ * wait for its blade.
+ */
+static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
+{
+    CharBackend *be = &s->slot_chr[p->slot];
+    g_autofree char *path = NULL;
+    LaneConfig cfg;
+
+    if (s->backplane) {
+        struct sockaddr_un sa;
+        Chardev *chr;
+
+        path = g_strdup_printf("%s/slot%u.sock", s->backplane, p->slot);
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+            error_setg(errp, "blade-switch: slot socket path '%s' is longer "
+                       "than a UNIX socket address allows (%zu)", path,
+                       sizeof(sa.sun_path) - 1);
+            return false;
+        }
+        chr = blade_lane_socket_chardev(path, true, errp);
+        if (!chr) {
+            error_prepend(errp, "blade-switch: slot %u: ", p->slot);
+            return false;
+        }
+        if (!qemu_chr_fe_init(be, chr, errp)) {
+            object_unparent(OBJECT(chr));
+            return false;
+        }
+        p->chr_made = true;
+    }
+    lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
     cfg.pcs = s->pcs;
     cfg.speed_mbps = s->slot_speed;
     /* The chassis reports no load of its own on the backplane. */
     cfg.util_interval_ns = 0;
     p->speed = s->slot_speed;
-    p->lane_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_lane_timer, p);
-    p->lane_timer_at = LANE_NO_DEADLINE;
-    p->lane = lane_new(&cfg, &bsw_lane_ops, p, blade_switch_now(), &err);
-    if (!p->lane) {
-        error_setg_errno(errp, -err, "blade-switch: cannot listen on %s",
-                         path);
+    p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
+                           bsw_lane_changed, p, errp);
+    if (!p->bl) {
+        error_prepend(errp, "blade-switch: slot %u: ", p->slot);
         return false;
     }
-    trace_blade_switch_slot_open(p->slot, path);
+    p->lane = blade_lane_lane(p->bl);
+    trace_blade_switch_slot_open(p->slot, path ? path :
+                                 qemu_chr_fe_get_driver(be)->label);
     return true;
 }
 
@@ -1822,7 +1817,10 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     if (!bsw_check_props(s, errp)) {
         return;
     }
-    if (s->slots && !bsw_backplane_dir(s, errp)) {
+    if (!bsw_check_slot_chardevs(s, errp)) {
+        return;
+    }
+    if (s->slots && !bsw_slot_chardevs(s) && !bsw_backplane_dir(s, errp)) {
         return;
     }
     bsw_default_mac(s);
@@ -1914,23 +1912,22 @@ static void bsw_unrealize(DeviceState *dev)
 {
     BladeSwitchState *s = BLADE_SWITCH(dev);
     unsigned i;
-    int k;
 
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        for (k = 0; k < p->nfds; k++) {
-            qemu_set_fd_handler(p->fds[k].fd, NULL, NULL, NULL);
+        if (p->bl) {
+            blade_lane_free(p->bl);
+            p->bl = NULL;
+            p->lane = NULL;
         }
-        if (p->lane) {
+        if (p->chr_made) {
             g_autofree char *path = g_strdup_printf("%s/slot%u.sock",
                                                     s->backplane, p->slot);
 
-            lane_free(p->lane);
+            qemu_chr_fe_deinit(&s->slot_chr[p->slot], true);
+            p->chr_made = false;
             unlink(path);
-        }
-        if (p->lane_timer) {
-            timer_free(p->lane_timer);
         }
         if (p->nic) {
             qemu_del_nic(p->nic);
@@ -1994,9 +1991,30 @@ static const VMStateDescription vmstate_blade_switch = {
     .unmigratable = 1,
 };
 
+/*
+ * chardev0 .. chardev63: one per slot, as rocker has one netdev per port.
+ * Separate properties rather than an array: they work in -device's
+ * key=value form as well as in JSON, and name the slot they are for.
+ */
+#define BSW_SLOT_CHR(n) \
+    DEFINE_PROP_CHR("chardev" #n, BladeSwitchState, slot_chr[n])
+#define BSW_SLOT_CHR10(d) \
+    BSW_SLOT_CHR(d##0), BSW_SLOT_CHR(d##1), BSW_SLOT_CHR(d##2), \
+    BSW_SLOT_CHR(d##3), BSW_SLOT_CHR(d##4), BSW_SLOT_CHR(d##5), \
+    BSW_SLOT_CHR(d##6), BSW_SLOT_CHR(d##7), BSW_SLOT_CHR(d##8), \
+    BSW_SLOT_CHR(d##9)
+#define BSW_SLOT_CHRS() \
+    BSW_SLOT_CHR(0), BSW_SLOT_CHR(1), BSW_SLOT_CHR(2), BSW_SLOT_CHR(3), \
+    BSW_SLOT_CHR(4), BSW_SLOT_CHR(5), BSW_SLOT_CHR(6), BSW_SLOT_CHR(7), \
+    BSW_SLOT_CHR(8), BSW_SLOT_CHR(9), BSW_SLOT_CHR10(1), BSW_SLOT_CHR10(2), \
+    BSW_SLOT_CHR10(3), BSW_SLOT_CHR10(4), BSW_SLOT_CHR10(5), \
+    BSW_SLOT_CHR(60), BSW_SLOT_CHR(61), BSW_SLOT_CHR(62), BSW_SLOT_CHR(63)
+QEMU_BUILD_BUG_ON(BLADE_SWITCH_MAX_SLOTS != 64);
+
 static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("slots", BladeSwitchState, slots, 4),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
+    BSW_SLOT_CHRS(),
     DEFINE_PROP_UINT32("slot-speed", BladeSwitchState, slot_speed, 1000),
     DEFINE_PROP_STRING("pcs", BladeSwitchState, pcs_str),
     DEFINE_PROP_NETDEV("uplink", BladeSwitchState, uplink_conf.peers),

@@ -1309,7 +1309,15 @@ typedef struct Chan {
 typedef struct StreamEnd {
     End e;                  /* first: the callbacks take it as End */
     Chan out;
+    unsigned closes;        /* the lane asked to close the channel */
 } StreamEnd;
+
+static void chan_close(void *opaque)
+{
+    StreamEnd *se = opaque;
+
+    se->closes++;
+}
 
 static size_t chan_write(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -1325,7 +1333,7 @@ static size_t chan_write(void *opaque, const uint8_t *buf, size_t len)
 static const LaneOps stream_ops = {
     .rx_frame = on_frame, .can_receive = on_can_receive,
     .rx_util = on_util, .event = on_event, .tx_ready = on_tx_ready,
-    .io_changed = on_io_changed, .write = chan_write,
+    .io_changed = on_io_changed, .write = chan_write, .close = chan_close,
 };
 
 static void stream_init(StreamEnd *se, LanePcs pcs)
@@ -1544,6 +1552,40 @@ static void test_stream_back_pressure(void)
     lane_free(b.e.lane);
 }
 
+/*
+ * A peer that breaks the protocol on the caller's channel: the lane
+ * disconnects, counts it and asks the caller to close the channel (the
+ * peer must see it go); input after it is dropped.  A new connection
+ * starts clean.
+ */
+static void test_stream_protocol_error(void)
+{
+    static const uint8_t no_hello[6] = { 0x7f, 0, 2, 0, 1, 2 };
+    StreamEnd a, b;
+
+    stream_init(&a, LANE_PCS_8B10B);
+    lane_connected(a.e.lane, 0);
+    g_assert_cmpuint(lane_feed(a.e.lane, no_hello, sizeof(no_hello), 0), ==,
+                     sizeof(no_hello));
+    g_assert_cmpuint(a.closes, ==, 1);
+    g_assert_cmpuint(lane_stats(a.e.lane)->protocol_errors, ==, 1);
+    g_assert_false(lane_is_connected(a.e.lane));
+    g_assert_cmpuint(lane_feed(a.e.lane, no_hello, sizeof(no_hello), 0), ==,
+                     sizeof(no_hello));
+    g_assert_cmpuint(a.closes, ==, 1);      /* nothing more to close */
+    lane_closed(a.e.lane, 0);               /* the channel's close event */
+    g_assert_cmpuint(lane_stats(a.e.lane)->disconnects, ==, 1);
+
+    stream_init(&b, LANE_PCS_8B10B);
+    lane_connected(a.e.lane, MS);
+    lane_connected(b.e.lane, MS);
+    stream_pump(&a, &b, MS);
+    g_assert_true(lane_is_link_up(a.e.lane));
+    g_assert_cmpuint(lane_stats(a.e.lane)->protocol_errors, ==, 1);
+    lane_free(a.e.lane);
+    lane_free(b.e.lane);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1600,6 +1642,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane/stream/close-reconnect",
                     test_stream_close_reconnect);
     g_test_add_func("/lane/stream/back-pressure", test_stream_back_pressure);
+    g_test_add_func("/lane/stream/protocol-error", test_stream_protocol_error);
     g_test_add_func("/lane/clock/back", test_clock_back);
     g_test_add_func("/lane/clock/rebase", test_clock_rebase);
     g_test_add_data_func("/lane/free-in-callback/rx-frame",
