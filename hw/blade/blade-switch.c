@@ -1996,25 +1996,75 @@ static const VMStateDescription vmstate_blade_switch = {
  * Separate properties rather than an array: they work in -device's
  * key=value form as well as in JSON, and name the slot they are for.
  */
-#define BSW_SLOT_CHR(n) \
-    DEFINE_PROP_CHR("chardev" #n, BladeSwitchState, slot_chr[n])
-#define BSW_SLOT_CHR10(d) \
-    BSW_SLOT_CHR(d##0), BSW_SLOT_CHR(d##1), BSW_SLOT_CHR(d##2), \
-    BSW_SLOT_CHR(d##3), BSW_SLOT_CHR(d##4), BSW_SLOT_CHR(d##5), \
-    BSW_SLOT_CHR(d##6), BSW_SLOT_CHR(d##7), BSW_SLOT_CHR(d##8), \
-    BSW_SLOT_CHR(d##9)
-#define BSW_SLOT_CHRS() \
-    BSW_SLOT_CHR(0), BSW_SLOT_CHR(1), BSW_SLOT_CHR(2), BSW_SLOT_CHR(3), \
-    BSW_SLOT_CHR(4), BSW_SLOT_CHR(5), BSW_SLOT_CHR(6), BSW_SLOT_CHR(7), \
-    BSW_SLOT_CHR(8), BSW_SLOT_CHR(9), BSW_SLOT_CHR10(1), BSW_SLOT_CHR10(2), \
-    BSW_SLOT_CHR10(3), BSW_SLOT_CHR10(4), BSW_SLOT_CHR10(5), \
-    BSW_SLOT_CHR(60), BSW_SLOT_CHR(61), BSW_SLOT_CHR(62), BSW_SLOT_CHR(63)
 QEMU_BUILD_BUG_ON(BLADE_SWITCH_MAX_SLOTS != 64);
 
 static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("slots", BladeSwitchState, slots, 4),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
-    BSW_SLOT_CHRS(),
+    DEFINE_PROP_CHR("chardev0", BladeSwitchState, slot_chr[0]),
+    DEFINE_PROP_CHR("chardev1", BladeSwitchState, slot_chr[1]),
+    DEFINE_PROP_CHR("chardev2", BladeSwitchState, slot_chr[2]),
+    DEFINE_PROP_CHR("chardev3", BladeSwitchState, slot_chr[3]),
+    DEFINE_PROP_CHR("chardev4", BladeSwitchState, slot_chr[4]),
+    DEFINE_PROP_CHR("chardev5", BladeSwitchState, slot_chr[5]),
+    DEFINE_PROP_CHR("chardev6", BladeSwitchState, slot_chr[6]),
+    DEFINE_PROP_CHR("chardev7", BladeSwitchState, slot_chr[7]),
+    DEFINE_PROP_CHR("chardev8", BladeSwitchState, slot_chr[8]),
+    DEFINE_PROP_CHR("chardev9", BladeSwitchState, slot_chr[9]),
+    DEFINE_PROP_CHR("chardev10", BladeSwitchState, slot_chr[10]),
+    DEFINE_PROP_CHR("chardev11", BladeSwitchState, slot_chr[11]),
+    DEFINE_PROP_CHR("chardev12", BladeSwitchState, slot_chr[12]),
+    DEFINE_PROP_CHR("chardev13", BladeSwitchState, slot_chr[13]),
+    DEFINE_PROP_CHR("chardev14", BladeSwitchState, slot_chr[14]),
+    DEFINE_PROP_CHR("chardev15", BladeSwitchState, slot_chr[15]),
+    DEFINE_PROP_CHR("chardev16", BladeSwitchState, slot_chr[16]),
+    DEFINE_PROP_CHR("chardev17", BladeSwitchState, slot_chr[17]),
+    DEFINE_PROP_CHR("chardev18", BladeSwitchState, slot_chr[18]),
+    DEFINE_PROP_CHR("chardev19", BladeSwitchState, slot_chr[19]),
+    DEFINE_PROP_CHR("chardev20", BladeSwitchState, slot_chr[20]),
+    DEFINE_PROP_CHR("chardev21", BladeSwitchState, slot_chr[21]),
+    DEFINE_PROP_CHR("chardev22", BladeSwitchState, slot_chr[22]),
+    DEFINE_PROP_CHR("chardev23", BladeSwitchState, slot_chr[23]),
+    DEFINE_PROP_CHR("chardev24", BladeSwitchState, slot_chr[24]),
+    DEFINE_PROP_CHR("chardev25", BladeSwitchState, slot_chr[25]),
+    DEFINE_PROP_CHR("chardev26", BladeSwitchState, slot_chr[26]),
+    DEFINE_PROP_CHR("chardev27", BladeSwitchState, slot_chr[27]),
+    DEFINE_PROP_CHR("chardev28", BladeSwitchState, slot_chr[28]),
+    DEFINE_PROP_CHR("chardev29", BladeSwitchState, slot_chr[29]),
+    DEFINE_PROP_CHR("chardev30", BladeSwitchState, slot_chr[30]),
+    DEFINE_PROP_CHR("chardev31", BladeSwitchState, slot_chr[31]),
+    DEFINE_PROP_CHR("chardev32", BladeSwitchState, slot_chr[32]),
+    DEFINE_PROP_CHR("chardev33", BladeSwitchState, slot_chr[33]),
+    DEFINE_PROP_CHR("chardev34", BladeSwitchState, slot_chr[34]),
+    DEFINE_PROP_CHR("chardev35", BladeSwitchState, slot_chr[35]),
+    DEFINE_PROP_CHR("chardev36", BladeSwitchState, slot_chr[36]),
+    DEFINE_PROP_CHR("chardev37", BladeSwitchState, slot_chr[37]),
+    DEFINE_PROP_CHR("chardev38", BladeSwitchState, slot_chr[38]),
+    DEFINE_PROP_CHR("chardev39", BladeSwitchState, slot_chr[39]),
+    DEFINE_PROP_CHR("chardev40", BladeSwitchState, slot_chr[40]),
+    DEFINE_PROP_CHR("chardev41", BladeSwitchState, slot_chr[41]),
+    DEFINE_PROP_CHR("chardev42", BladeSwitchState, slot_chr[42]),
+    DEFINE_PROP_CHR("chardev43", BladeSwitchState, slot_chr[43]),
+    DEFINE_PROP_CHR("chardev44", BladeSwitchState, slot_chr[44]),
+    DEFINE_PROP_CHR("chardev45", BladeSwitchState, slot_chr[45]),
+    DEFINE_PROP_CHR("chardev46", BladeSwitchState, slot_chr[46]),
+    DEFINE_PROP_CHR("chardev47", BladeSwitchState, slot_chr[47]),
+    DEFINE_PROP_CHR("chardev48", BladeSwitchState, slot_chr[48]),
+    DEFINE_PROP_CHR("chardev49", BladeSwitchState, slot_chr[49]),
+    DEFINE_PROP_CHR("chardev50", BladeSwitchState, slot_chr[50]),
+    DEFINE_PROP_CHR("chardev51", BladeSwitchState, slot_chr[51]),
+    DEFINE_PROP_CHR("chardev52", BladeSwitchState, slot_chr[52]),
+    DEFINE_PROP_CHR("chardev53", BladeSwitchState, slot_chr[53]),
+    DEFINE_PROP_CHR("chardev54", BladeSwitchState, slot_chr[54]),
+    DEFINE_PROP_CHR("chardev55", BladeSwitchState, slot_chr[55]),
+    DEFINE_PROP_CHR("chardev56", BladeSwitchState, slot_chr[56]),
+    DEFINE_PROP_CHR("chardev57", BladeSwitchState, slot_chr[57]),
+    DEFINE_PROP_CHR("chardev58", BladeSwitchState, slot_chr[58]),
+    DEFINE_PROP_CHR("chardev59", BladeSwitchState, slot_chr[59]),
+    DEFINE_PROP_CHR("chardev60", BladeSwitchState, slot_chr[60]),
+    DEFINE_PROP_CHR("chardev61", BladeSwitchState, slot_chr[61]),
+    DEFINE_PROP_CHR("chardev62", BladeSwitchState, slot_chr[62]),
+    DEFINE_PROP_CHR("chardev63", BladeSwitchState, slot_chr[63]),
     DEFINE_PROP_UINT32("slot-speed", BladeSwitchState, slot_speed, 1000),
     DEFINE_PROP_STRING("pcs", BladeSwitchState, pcs_str),
     DEFINE_PROP_NETDEV("uplink", BladeSwitchState, uplink_conf.peers),

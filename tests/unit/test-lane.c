@@ -1294,7 +1294,7 @@ static void test_bad_records(void)
     lane_free(e.lane);
 }
 
-/* ---- LANE_ROLE_STREAM: the caller's channel -------------------------------- */
+/* ---- LANE_ROLE_STREAM: the caller's channel ----------------------------- */
 
 /*
  * One direction of a caller's channel: a bounded buffer, as a socket's
