@@ -3,10 +3,11 @@
  *
  * The data path is two functions: blade_lane_write() takes the lane's
  * output to the chardev, blade_lane_feed() gives the chardev's input to
- * the lane.  The chardev's handlers only stage input and note events; a
- * guarded bottom half does the lane work, so a frame the lane delivers
- * (DMA, interrupts) never runs inside a chardev or timer handler without
- * the device's re-entrancy guard.
+ * the lane.  Lane work runs in blade_lane_run(): from a bottom half
+ * guarded by the device's re-entrancy guard (the chardev's events, output
+ * the device queued, a writable chardev), or under that same guard from
+ * the lane timer and the chardev's read handler.  So a frame the lane
+ * delivers (DMA, interrupts) never runs without the guard.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -96,20 +97,35 @@ static void blade_lane_close(void *opaque)
     qemu_chr_fe_disconnect(bl->be);
 }
 
-/* Octets in: what is staged, as far as the lane takes it. */
-static void blade_lane_feed(BladeLane *bl)
+/*
+ * Octets in: what is staged, then @in (the chardev's, in its read
+ * handler), as far as the lane takes them; the rest of @in is staged.
+ */
+static void blade_lane_feed(BladeLane *bl, const uint8_t *in, size_t len)
 {
     size_t took;
 
-    if (!bl->stage_len) {
-        return;
+    if (bl->stage_len) {
+        took = lane_feed(bl->lane, bl->stage, bl->stage_len, bl_now());
+        if (bl->dead) {
+            return;
+        }
+        took = MIN(took, bl->stage_len);
+        memmove(bl->stage, bl->stage + took, bl->stage_len - took);
+        bl->stage_len -= took;
     }
-    took = lane_feed(bl->lane, bl->stage, bl->stage_len, bl_now());
-    if (bl->dead) {
-        return;
+    if (len && !bl->stage_len) {
+        took = MIN(lane_feed(bl->lane, in, len, bl_now()), len);
+        if (bl->dead) {
+            return;
+        }
+        in += took;
+        len -= took;
     }
-    memmove(bl->stage, bl->stage + took, bl->stage_len - took);
-    bl->stage_len -= took;
+    /* can_read allowed no more than the stage holds */
+    len = MIN(len, BLADE_LANE_STAGE - bl->stage_len);
+    memcpy(bl->stage + bl->stage_len, in, len);
+    bl->stage_len += len;
 }
 
 /* ---- following the lane ---------------------------------------------- */
@@ -175,16 +191,16 @@ static void fwd_tx_ready(void *opaque)
     bl->dev_ops->tx_ready(bl->opaque);
 }
 
-/* ---- all lane work: from the guarded BH, or the timer ------------------ */
+/* ---- all lane work: from the guarded BH, the timer or the input -------- */
 
-static void blade_lane_run(BladeLane *bl)
+static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
 {
     Object *dev = OBJECT(bl->dev);
 
     object_ref(dev);        /* a frame's DMA may unplug the device */
     bl->in_bh = true;
     if (lane_is_connected(bl->lane)) {
-        blade_lane_feed(bl);
+        blade_lane_feed(bl, in, len);
     }
     if (!bl->dead && bl->close_pending) {
         bl->close_pending = false;
@@ -223,32 +239,42 @@ static void blade_lane_run(BladeLane *bl)
 
 static void blade_lane_bh(void *opaque)
 {
-    blade_lane_run(opaque);
+    blade_lane_run(opaque, NULL, 0);
 }
 
 /*
- * The lane's clock is the virtual clock: its deadlines (pacing,
- * negotiation, utilization) are handled when the clock reaches them, not
- * in a BH after the clock moved on (qtest and icount step the clock
- * through several deadlines at once).  So the timer does the work itself,
- * under the device's re-entrancy guard exactly as the guarded BH runs.
+ * The lane work, from the timer or the chardev's read handler, under the
+ * device's re-entrancy guard exactly as aio_bh_call() runs a guarded BH.
+ * The timer: the lane's clock is the virtual clock, and its deadlines
+ * (pacing, negotiation, utilization) are handled when the clock reaches
+ * them, not in a BH after the clock moved on (qtest and icount step the
+ * clock through several deadlines at once).  The input: a BH hop per
+ * read would cost a main-loop iteration for every 4 KiB a socket chardev
+ * reads.
  */
-static void blade_lane_timer_cb(void *opaque)
+static void blade_lane_run_guarded(BladeLane *bl, const uint8_t *in,
+                                   size_t len)
 {
-    BladeLane *bl = opaque;
     DeviceState *dev = bl->dev;
     MemReentrancyGuard *g = &dev->mem_reentrancy_guard;
     bool was = g->engaged_in_io;
 
-    bl->timer_at = LANE_NO_DEADLINE;
     object_ref(OBJECT(dev));
     g->engaged_in_io = true;
-    blade_lane_run(bl);
+    blade_lane_run(bl, in, len);
     g->engaged_in_io = was;
     object_unref(OBJECT(dev));
 }
 
-/* ---- the chardev's handlers: stage and note, nothing more ------------- */
+static void blade_lane_timer_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    bl->timer_at = LANE_NO_DEADLINE;
+    blade_lane_run_guarded(bl, NULL, 0);
+}
+
+/* ---- the chardev's handlers ------------------------------------------- */
 
 static int blade_lane_can_read(void *opaque)
 {
@@ -264,13 +290,7 @@ static int blade_lane_can_read(void *opaque)
 
 static void blade_lane_read(void *opaque, const uint8_t *buf, int size)
 {
-    BladeLane *bl = opaque;
-    size_t n = MIN((size_t)size, BLADE_LANE_STAGE - bl->stage_len);
-
-    /* never more than can_read allowed; a chardev that sends more: cut */
-    memcpy(bl->stage + bl->stage_len, buf, n);
-    bl->stage_len += n;
-    qemu_bh_schedule(bl->bh);
+    blade_lane_run_guarded(opaque, buf, MAX(size, 0));
 }
 
 static void blade_lane_event(void *opaque, QEMUChrEvent event)

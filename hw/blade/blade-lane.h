@@ -5,8 +5,8 @@
  * The lane runs in LANE_ROLE_STREAM: the chardev's open and close events
  * connect and disconnect it, its input is fed to the lane and the lane's
  * output is written to it.  All lane work that can call back into the
- * device (frames, link changes, transmit room) runs in a bottom half
- * guarded by the device's re-entrancy guard, as the device's own BHs.
+ * device (frames, link changes, transmit room) runs under the device's
+ * re-entrancy guard, as the device's own guarded BHs do.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
