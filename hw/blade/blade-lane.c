@@ -45,7 +45,8 @@ struct BladeLane {
     bool open_pending;
     bool writable_pending;
 
-    bool in_bh;
+    bool in_bh;                 /* lane work on the stack: defer the free */
+    bool read_held;             /* can_read said 0: poke it when room */
     bool dead;                  /* blade_lane_free() ran inside the BH */
 
     size_t stage_len;
@@ -228,9 +229,10 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
     } else {
         blade_lane_rearm(bl);
         bl->changed(bl->opaque);
-        if (!bl->dead && lane_rx_room(bl->lane) &&
+        if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
             bl->stage_len < BLADE_LANE_STAGE) {
             /* the chardev may read again: poll it */
+            bl->read_held = false;
             qemu_chr_fe_accept_input(bl->be);
         }
     }
@@ -282,7 +284,8 @@ static int blade_lane_can_read(void *opaque)
 
     /* events first: their order with the input matters */
     if (bl->close_pending || bl->open_pending ||
-        !lane_rx_room(bl->lane)) {
+        !lane_rx_room(bl->lane) || bl->stage_len == BLADE_LANE_STAGE) {
+        bl->read_held = true;
         return 0;
     }
     return BLADE_LANE_STAGE - bl->stage_len;
@@ -389,11 +392,25 @@ Lane *blade_lane_lane(BladeLane *bl)
 
 void blade_lane_rx_resume(BladeLane *bl)
 {
+    bool outer = !bl->in_bh;
+
+    /* frames it delivers may unplug the device: free bl only after */
+    bl->in_bh = true;
     lane_rx_resume(bl->lane, bl_now());
-    if (!bl->dead && bl->stage_len) {
+    if (outer) {
+        bl->in_bh = false;
+    }
+    if (bl->dead) {
+        if (outer) {
+            g_free(bl);
+        }
+        return;
+    }
+    if (bl->stage_len) {
         qemu_bh_schedule(bl->bh);       /* staged input next */
     }
-    if (!bl->dead) {
+    if (bl->read_held) {
+        bl->read_held = false;
         qemu_chr_fe_accept_input(bl->be);
     }
 }
