@@ -325,10 +325,10 @@ static double kib_per_slot(void)
     long with, without;
     unsigned i;
 
-    sh_start(&h, 0, false, "flow-table-size=16,mac-table-size=16");
+    sh_start(&h, 0, false, "flow-table-size=16,mac-table-size=16,mac-limit=16");
     without = sh_rss_kib(h.qts);
     sh_stop(&h);
-    sh_start(&h, SH_MAX_SLOTS, false, "flow-table-size=16,mac-table-size=16");
+    sh_start(&h, SH_MAX_SLOTS, false, "flow-table-size=16,mac-table-size=16,mac-limit=16");
     for (i = 0; i < SH_MAX_SLOTS; i++) {
         sh_blade_up(&h, i, false);
     }
