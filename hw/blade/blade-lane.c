@@ -223,18 +223,22 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
     if (!bl->dead && lane_want_write(bl->lane)) {
         lane_flush(bl->lane, bl_now());
     }
+    if (!bl->dead) {
+        blade_lane_rearm(bl);
+        if (bl->stage_len && lane_rx_room(bl->lane)) {
+            qemu_bh_schedule(bl->bh);   /* staged input the lane can take */
+        }
+        bl->changed(bl->opaque);
+    }
+    if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
+        bl->stage_len < BLADE_LANE_STAGE) {
+        /* the chardev may read again: poll it */
+        bl->read_held = false;
+        qemu_chr_fe_accept_input(bl->be);
+    }
     bl->in_bh = false;
     if (bl->dead) {
         g_free(bl);
-    } else {
-        blade_lane_rearm(bl);
-        bl->changed(bl->opaque);
-        if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
-            bl->stage_len < BLADE_LANE_STAGE) {
-            /* the chardev may read again: poll it */
-            bl->read_held = false;
-            qemu_chr_fe_accept_input(bl->be);
-        }
     }
     object_unref(dev);
 }
