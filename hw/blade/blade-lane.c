@@ -22,8 +22,12 @@
 #include "blade-lane.h"
 #include "trace.h"
 
-/* Input the chardev handed over that the lane has not taken yet. */
-#define BLADE_LANE_STAGE    (32 * 1024)
+/*
+ * Input the chardev handed over that the lane has not taken yet (it was
+ * held back in the middle of a read): one read's worth, as much as a
+ * chardev reads at a time.
+ */
+#define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
 #define BLADE_LANE_RECONNECT_MS 100
 
 struct BladeLane {
@@ -231,7 +235,7 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
         bl->changed(bl->opaque);
     }
     if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
-        bl->stage_len < BLADE_LANE_STAGE) {
+        !bl->stage_len) {
         /* the chardev may read again: poll it */
         bl->read_held = false;
         qemu_chr_fe_accept_input(bl->be);
@@ -288,11 +292,11 @@ static int blade_lane_can_read(void *opaque)
 
     /* events first: their order with the input matters */
     if (bl->close_pending || bl->open_pending ||
-        !lane_rx_room(bl->lane) || bl->stage_len == BLADE_LANE_STAGE) {
+        !lane_rx_room(bl->lane) || bl->stage_len) {
         bl->read_held = true;
         return 0;
     }
-    return BLADE_LANE_STAGE - bl->stage_len;
+    return BLADE_LANE_STAGE;
 }
 
 static void blade_lane_read(void *opaque, const uint8_t *buf, int size)
