@@ -1,5 +1,6 @@
 /*
- * Backplane lane transport over UNIX stream sockets.
+ * Backplane lane transport over a byte stream: the caller's (a QEMU
+ * chardev) or a UNIX stream socket of the lane's own.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -57,6 +58,7 @@ struct Lane {
     uint8_t *txq;
     size_t txq_cap, txq_head, txq_len;
     bool tx_blocked;        /* owe the sender a tx_ready */
+    bool tx_full;           /* LANE_ROLE_STREAM: wait for lane_writable() */
     bool tx_enabled;
     uint64_t line_free_at;
     unsigned tx_rd;
@@ -96,6 +98,7 @@ struct Lane {
     LaneFd io_fds[LANE_MAX_FDS];
     int io_nfds;
     uint64_t io_deadline;
+    bool io_want_write;
 
     /* entry points running (callbacks may call some of them again) */
     unsigned depth;
@@ -125,12 +128,15 @@ static void io_update(Lane *lane, bool notify)
     LaneFd fds[LANE_MAX_FDS];
     int n = lane_get_fds(lane, fds);
     uint64_t dl = lane_deadline(lane);
+    bool ww = lane_want_write(lane);
 
     if (n != lane->io_nfds || dl != lane->io_deadline ||
+        ww != lane->io_want_write ||
         memcmp(fds, lane->io_fds, n * sizeof(fds[0])) != 0) {
         memcpy(lane->io_fds, fds, sizeof(fds));
         lane->io_nfds = n;
         lane->io_deadline = dl;
+        lane->io_want_write = ww;
         if (notify && lane->ops->io_changed) {
             lane->ops->io_changed(lane->opaque);
         }
@@ -682,8 +688,14 @@ static void disconnect(Lane *lane);
 
 static void protocol_error(Lane *lane)
 {
+    bool was = lane->connected;
+
     lane->stats.protocol_errors++;
     disconnect(lane);
+    /* the caller's channel: it must drop the peer, as a closed socket */
+    if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
+        lane->ops->close(lane->opaque);
+    }
 }
 
 static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)
@@ -861,6 +873,7 @@ static void pcs_reset(Lane *lane)
 static void on_connect(Lane *lane)
 {
     lane->connected = true;
+    lane->tx_full = false;
     lane->hello_rx = false;
     lane->rx_signal = false;
     lane->rx_paused = false;
@@ -894,6 +907,7 @@ static void disconnect(Lane *lane)
         lane->fd = -1;
     }
     lane->connected = false;
+    lane->tx_full = false;
     lane->stats.disconnects++;
     lane->stats.tx_dropped_disconnect += lane->txq_len;
     lane->txq_len = 0;
@@ -997,8 +1011,29 @@ static void maybe_tx_ready(Lane *lane)
     }
 }
 
+/* LANE_ROLE_STREAM: hand queued octets to the caller's channel. */
+static void do_write_stream(Lane *lane)
+{
+    while (lane->connected && !lane->tx_full && !lane->freed &&
+           lane->txq_len > 0) {
+        size_t w = lane->ops->write ?
+                   lane->ops->write(lane->opaque, lane->txq + lane->txq_head,
+                                    lane->txq_len) : 0;
+
+        if (w < lane->txq_len) {
+            lane->tx_full = true;   /* until lane_writable() */
+        }
+        w = w < lane->txq_len ? w : lane->txq_len;
+        lane->txq_head += w;
+        lane->txq_len -= w;
+    }
+}
+
 static void do_write(Lane *lane)
 {
+    if (lane->cfg.role == LANE_ROLE_STREAM) {
+        do_write_stream(lane);
+    }
     while (lane->fd >= 0 && lane->txq_len > 0) {
         ssize_t w = send(lane->fd, lane->txq + lane->txq_head,
                          lane->txq_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1527,31 +1562,86 @@ void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now)
     lane_leave(lane);
 }
 
-void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
+size_t lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
 {
+    size_t taken = 0;
+
     if (lane_nested(lane)) {
-        return;
+        return 0;
     }
     lane_enter(lane, now);
-    if (!lane->connected) {
+    if (!lane->connected && lane->cfg.role != LANE_ROLE_STREAM) {
         on_connect(lane);
     }
-    while (len > 0 && lane->connected && !lane->rx_paused && !lane->freed) {
+    while (taken < len && lane->connected && !lane->rx_paused &&
+           !lane->freed) {
         size_t n = RXBUF_SIZE - lane->rxb_len;
 
-        n = n < len ? n : len;
-        memcpy(lane->rxb + lane->rxb_len, buf, n);
+        n = n < len - taken ? n : len - taken;
+        memcpy(lane->rxb + lane->rxb_len, buf + taken, n);
         lane->rxb_len += n;
-        buf += n;
-        len -= n;
+        taken += n;
         rx_process_buffer(lane);
         if (lane->rxb_len == RXBUF_SIZE) {
             break;  /* cannot happen: a full buffer holds a record */
         }
     }
-    /* Nobody reads the queue of a fed lane: keep it bounded. */
-    if (lane->fd < 0) {
+    if (!lane->connected || lane->freed) {
+        taken = len;    /* the connection ended: the rest is dropped */
+    }
+    /* Nobody reads the queue of a fed socket lane: keep it bounded. */
+    if (lane->fd < 0 && lane->cfg.role != LANE_ROLE_STREAM) {
         lane->txq_head = lane->txq_len = 0;
     }
     lane_leave(lane);
+    return taken;
+}
+
+size_t lane_rx_room(const Lane *lane)
+{
+    if (!lane->connected || lane->rx_paused) {
+        return 0;
+    }
+    return RXBUF_SIZE - lane->rxb_len;
+}
+
+void lane_connected(Lane *lane, uint64_t now)
+{
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
+    disconnect(lane);
+    if (!lane->freed) {
+        on_connect(lane);
+    }
+    lane_leave(lane);
+}
+
+void lane_closed(Lane *lane, uint64_t now)
+{
+    if (lane_nested(lane)) {
+        return;
+    }
+    lane_enter(lane, now);
+    disconnect(lane);
+    lane_leave(lane);
+}
+
+void lane_writable(Lane *lane, uint64_t now)
+{
+    lane->tx_full = false;
+    if (lane_nested(lane)) {
+        /* lane_want_write() now says so: the caller flushes later */
+        return;
+    }
+    lane_enter(lane, now);
+    do_write(lane);
+    lane_leave(lane);
+}
+
+bool lane_want_write(const Lane *lane)
+{
+    return lane->cfg.role == LANE_ROLE_STREAM && lane->connected &&
+           !lane->tx_full && lane->txq_len > 0;
 }

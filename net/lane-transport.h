@@ -1,9 +1,13 @@
 /*
  * Backplane lane transport: one full-duplex 1000BASE-KX-like lane per
- * backplane slot, carried over a UNIX stream socket.
+ * backplane slot, carried over a byte stream.
  *
- * The switch slot is the server (listens on the slot's socket), the NIC
- * is the client (connects, and reconnects while the chassis is absent).
+ * The stream is the caller's (LANE_ROLE_STREAM: QEMU's devices run it
+ * over a chardev, hw/blade/blade-lane.c) or the library's own UNIX
+ * socket (the other roles: test peers, tools, benchmarks): a server
+ * listens on a path, a client connects and reconnects while the server
+ * is absent, or the caller attaches a connected socket.  Both run the
+ * same state machine.
  * Each direction carries tagged records: bursts of 8b/10b code groups
  * (pcs=8b10b) or frames and ordered sets as such (pcs=raw).  The idle
  * between bursts is implied; see docs/link-layer.md.
@@ -15,8 +19,14 @@
  *    back or forward (a restored snapshot), call lane_clock_rebase().  A
  *    clock that goes back without it does not stall the lane: each wait
  *    is then bounded by the interval it stands for.
- *  - lane_get_fds() lists the file descriptors and the poll events the
- *    lane wants; call lane_handle_io() when one is ready.
+ *  - Socket roles: lane_get_fds() lists the file descriptors and the
+ *    poll events the lane wants; call lane_handle_io() when one is ready.
+ *  - LANE_ROLE_STREAM: no fds.  Call lane_connected() and lane_closed()
+ *    when the channel comes and goes, lane_feed() with the octets it
+ *    brings (as many as lane_rx_room() allows), lane_flush() when
+ *    lane_want_write() says there is output, and lane_writable() when a
+ *    channel that was full (ops->write() took less than offered) takes
+ *    octets again.
  *  - lane_deadline() is when lane_handle_timer() must next be called
  *    (LANE_NO_DEADLINE if never); arm a timer for it.
  *  - ops->io_changed() is called, at the end of an entry point, whenever
@@ -29,9 +39,11 @@
  *    the getters.  They may call lane_free(): the lane then makes no
  *    more callbacks and is freed when the entry point that made the
  *    callback returns.  lane_handle_io(), lane_handle_timer(),
- *    lane_flush(), lane_rx_resume(), lane_feed() and lane_attach_fd()
- *    called from a callback of the same lane do nothing (lane_attach_fd()
- *    closes the fd): they would re-enter the read or write path.
+ *    lane_flush(), lane_rx_resume(), lane_feed(), lane_writable(),
+ *    lane_connected(), lane_closed() and lane_attach_fd() called from a
+ *    callback of the same lane do nothing (lane_feed() takes no octets,
+ *    lane_attach_fd() closes the fd): they would re-enter the read or
+ *    write path.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -71,6 +83,7 @@ typedef enum LaneRole {
     LANE_ROLE_SERVER,   /* switch slot: listen on path */
     LANE_ROLE_CLIENT,   /* NIC: connect to path, reconnect */
     LANE_ROLE_FD,       /* no path: lane_attach_fd() (tests, tools) */
+    LANE_ROLE_STREAM,   /* the caller's channel: ops->write, lane_feed() */
 } LaneRole;
 
 typedef enum LanePcs {
@@ -132,8 +145,25 @@ typedef struct LaneOps {
     void (*event)(void *opaque, LaneEvent ev);
     /* lane_send_frame() returned -EAGAIN earlier and now has room. */
     void (*tx_ready)(void *opaque);
-    /* lane_get_fds() or lane_deadline() would now answer differently. */
+    /*
+     * lane_get_fds(), lane_want_write() or lane_deadline() would now
+     * answer differently.
+     */
     void (*io_changed)(void *opaque);
+    /*
+     * LANE_ROLE_STREAM: write up to @len octets to the channel without
+     * blocking; return how many it took, 0 when it is full (or failing:
+     * the caller reports the end with lane_closed() later).  After a
+     * short write the lane writes no more until lane_writable().
+     */
+    size_t (*write)(void *opaque, const uint8_t *buf, size_t len);
+    /*
+     * LANE_ROLE_STREAM: the lane dropped the connection (a protocol
+     * error; it is already disconnected): close the channel, so that the
+     * peer sees it go and connects again.  Wait for the channel to
+     * connect before lane_connected().
+     */
+    void (*close)(void *opaque);
 } LaneOps;
 
 typedef struct LaneFd {
@@ -176,6 +206,27 @@ void lane_free(Lane *lane);
  * the lane closes it).
  */
 void lane_attach_fd(Lane *lane, int fd, uint64_t now);
+
+/*
+ * LANE_ROLE_STREAM: the channel connected (a fresh peer: hello, then
+ * negotiation), or closed (as a socket's disconnect: link down, queued
+ * octets dropped and counted in tx_dropped_disconnect).  A connect while
+ * connected first closes the old connection.
+ */
+void lane_connected(Lane *lane, uint64_t now);
+void lane_closed(Lane *lane, uint64_t now);
+/* LANE_ROLE_STREAM: the channel takes octets again; write what waits. */
+void lane_writable(Lane *lane, uint64_t now);
+/*
+ * LANE_ROLE_STREAM: output waits and the channel was not full at the
+ * last write: call lane_flush() (io_changed tells when this changes).
+ */
+bool lane_want_write(const Lane *lane);
+/*
+ * How many octets lane_feed() takes now: 0 while not connected
+ * (LANE_ROLE_STREAM) or while can_receive() holds reading back.
+ */
+size_t lane_rx_room(const Lane *lane);
 
 int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS]);
 void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now);
@@ -242,7 +293,14 @@ void lane_inject_sync_loss(Lane *lane, uint64_t now);
 /* Transmitter off (link down at both ends) or on (restart negotiation). */
 void lane_set_tx_enabled(Lane *lane, bool on, uint64_t now);
 
-/* Feed received bytes as if read from the socket (fuzzing, tools). */
-void lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now);
+/*
+ * Feed received octets: LANE_ROLE_STREAM's input, or as if read from the
+ * socket (fuzzing, tools: a lane of another role that is not connected
+ * connects first, and its output is discarded).  Returns how many octets
+ * it took: fewer than @len only when reading is held back (can_receive()
+ * said no: lane_rx_resume(); a closed or freed lane takes all and drops
+ * them) or when called from a callback (none).
+ */
+size_t lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now);
 
 #endif

@@ -31,10 +31,10 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "system/runstate.h"
-#include <poll.h>
 #include <sys/un.h>
 #include "fcs.h"
 #include "lane-transport.h"
+#include "blade-lane.h"
 #include "blade-nic.h"
 #include "trace.h"
 
@@ -55,12 +55,6 @@ typedef struct BladeNicRing {
     uint32_t tail;
     bool halted;
 } BladeNicRing;
-
-typedef struct BladeNicFd {
-    struct BladeNicState *s;
-    int fd;
-    short events;
-} BladeNicFd;
 
 struct BladeNicState {
     PCIDevice parent_obj;
@@ -101,12 +95,10 @@ struct BladeNicState {
     Notifier suspend_notifier;
     Notifier wakeup_notifier;
 
-    /* Lane */
-    Lane *lane;
-    QEMUTimer *lane_timer;
-    uint64_t lane_timer_at;
-    BladeNicFd fds[LANE_MAX_FDS];
-    int nfds;
+    /* Lane, over the chardev */
+    BladeLane *bl;
+    Lane *lane;                 /* bl's */
+    bool chr_made;              /* the shorthand's chardev: ours */
     bool in_lane;               /* inside a lane entry point */
     uint64_t util_sets_at_set;  /* lane tx_util_sets when figures set */
     /* lane counters already added to stats[] */
@@ -133,6 +125,7 @@ struct BladeNicState {
     char *backplane;
     uint32_t slot;
     char *lane_path;
+    CharBackend chr;
     uint32_t speed;
     char *pcs_str;
     char *util_source_str;
@@ -438,103 +431,23 @@ static void blade_nic_pull_lane_stats(BladeNicState *s)
     }
 }
 
-static void blade_nic_fd_read(void *opaque)
-{
-    BladeNicFd *f = opaque;
-    BladeNicState *s = f->s;
-    bool was = guard_enter(s);
-
-    /* a received frame's DMA may unplug us: keep s until we are done */
-    object_ref(s);
-    s->in_lane = true;
-    lane_handle_io(s->lane, f->fd, POLLIN, vnow());
-    s->in_lane = false;
-    blade_nic_lane_sync(s);
-    guard_leave(s, was);
-    object_unref(s);
-}
-
-static void blade_nic_fd_write(void *opaque)
-{
-    BladeNicFd *f = opaque;
-    BladeNicState *s = f->s;
-    bool was = guard_enter(s);
-
-    object_ref(s);
-    s->in_lane = true;
-    lane_handle_io(s->lane, f->fd, POLLOUT, vnow());
-    s->in_lane = false;
-    blade_nic_lane_sync(s);
-    guard_leave(s, was);
-    object_unref(s);
-}
-
-static void blade_nic_lane_timer(void *opaque)
-{
-    BladeNicState *s = opaque;
-    bool was = guard_enter(s);
-
-    object_ref(s);
-    s->lane_timer_at = LANE_NO_DEADLINE;
-    s->in_lane = true;
-    lane_handle_timer(s->lane, vnow());
-    s->in_lane = false;
-    blade_nic_lane_sync(s);
-    guard_leave(s, was);
-    object_unref(s);
-}
-
-/* Arm our timer for the lane's deadline. */
-static void blade_nic_lane_rearm(BladeNicState *s)
-{
-    uint64_t dl = lane_deadline(s->lane);
-
-    if (dl != s->lane_timer_at) {
-        s->lane_timer_at = dl;
-        if (dl == LANE_NO_DEADLINE) {
-            timer_del(s->lane_timer);
-        } else {
-            timer_mod(s->lane_timer, dl > INT64_MAX ? INT64_MAX : dl);
-        }
-    }
-}
-
 /*
- * After any call into the lane: follow its fds and deadline, and update
- * the guest-visible link state and counters.
+ * After any call into the lane: update the guest-visible link state and
+ * counters.  blade-lane follows the lane's deadline and output itself.
  */
 static void blade_nic_lane_sync(BladeNicState *s)
 {
-    LaneFd fds[LANE_MAX_FDS];
-    bool changed;
-    int n, i;
-
     if (!s->lane || s->in_lane) {
         return;
     }
-    n = lane_get_fds(s->lane, fds);
-    changed = n != s->nfds;
-    for (i = 0; !changed && i < n; i++) {
-        changed = fds[i].fd != s->fds[i].fd ||
-                  fds[i].events != s->fds[i].events;
-    }
-    for (i = 0; changed && i < s->nfds; i++) {
-        qemu_set_fd_handler(s->fds[i].fd, NULL, NULL, NULL);
-    }
-    for (i = 0; changed && i < n; i++) {
-        s->fds[i].s = s;
-        s->fds[i].fd = fds[i].fd;
-        s->fds[i].events = fds[i].events;
-        qemu_set_fd_handler(fds[i].fd,
-                            fds[i].events & POLLIN ? blade_nic_fd_read : NULL,
-                            fds[i].events & POLLOUT ? blade_nic_fd_write
-                                                    : NULL,
-                            &s->fds[i]);
-    }
-    s->nfds = n;
-    blade_nic_lane_rearm(s);
     blade_nic_pull_lane_stats(s);
     blade_nic_update_link(s);
+}
+
+/* blade-lane did lane work of its own (input, timers, output, events). */
+static void blade_nic_lane_changed(void *opaque)
+{
+    blade_nic_lane_sync(opaque);
 }
 
 /* ---- transmit ------------------------------------------------------------ */
@@ -1500,7 +1413,7 @@ static void blade_nic_set_power(BladeNicState *s, bool on)
     lane_set_tx_enabled(s->lane, on && !s->inj_link_down, vnow());
     if (on) {
         s->in_lane = true;
-        lane_rx_resume(s->lane, vnow());
+        blade_lane_rx_resume(s->bl);
         s->in_lane = false;
     }
     blade_nic_lane_sync(s);
@@ -1540,7 +1453,7 @@ static void blade_nic_vm_state(void *opaque, bool running, RunState state)
     }
     if (s->lane) {
         s->in_lane = true;
-        lane_rx_resume(s->lane, vnow());
+        blade_lane_rx_resume(s->bl);
         s->in_lane = false;
         blade_nic_lane_sync(s);
     }
@@ -1598,6 +1511,12 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
                    BLADE_NIC_MAX_UTIL_INTERVAL);
         return false;
     }
+    if (qemu_chr_fe_backend_connected(&s->chr) &&
+        (s->lane_path || s->backplane || s->slot != UINT32_MAX)) {
+        error_setg(errp, "blade-nic: give either chardev=ID or the "
+                   "shorthand (backplane=DIR,slot=N or lane=PATH), not both");
+        return false;
+    }
     if (s->lane_path && (s->backplane || s->slot != UINT32_MAX)) {
         error_setg(errp, "blade-nic: give either lane=PATH or "
                    "backplane=DIR,slot=N, not both");
@@ -1639,6 +1558,56 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
         s->sock_path = NULL;
         return false;
     }
+    return true;
+}
+
+/*
+ * The lane, over chardev=ID or over the socket chardev the shorthand
+ * (backplane=DIR,slot=N or lane=PATH) makes: a client that reconnects.
+ */
+static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
+{
+    LaneConfig cfg;
+
+    if (s->sock_path) {
+        Chardev *chr = blade_lane_socket_chardev(s->sock_path, false, errp);
+
+        if (!chr) {
+            error_prepend(errp, "blade-nic: lane to %s: ", s->sock_path);
+            return false;
+        }
+        if (!qemu_chr_fe_init(&s->chr, chr, errp)) {
+            object_unparent(OBJECT(chr));
+            return false;
+        }
+        s->chr_made = true;
+    }
+    if (!qemu_chr_fe_backend_connected(&s->chr)) {
+        return true;    /* no lane: the link stays down */
+    }
+    lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
+    cfg.pcs = s->pcs;
+    cfg.speed_mbps = s->speed;
+    cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
+    cfg.util_form = s->util_form;
+    s->bl = blade_lane_new(DEVICE(s), &s->chr, &cfg, &blade_nic_lane_ops,
+                           blade_nic_lane_changed, s, errp);
+    if (!s->bl) {
+        error_prepend(errp, "blade-nic: ");
+        if (s->chr_made) {
+            qemu_chr_fe_deinit(&s->chr, true);
+            s->chr_made = false;
+        }
+        return false;
+    }
+    s->lane = blade_lane_lane(s->bl);
+    trace_blade_nic_lane_open(s->sock_path ? s->sock_path :
+                              qemu_chr_fe_get_driver(&s->chr)->label,
+                              s->pcs == LANE_PCS_RAW, s->speed);
+    if (s->inj_link_down) {
+        lane_set_tx_enabled(s->lane, false, vnow());
+    }
+    blade_nic_lane_sync(s);
     return true;
 }
 
@@ -1684,39 +1653,17 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
     memcpy(s->mac, s->macaddr.a, 6);
     s->util_written_ns = -1;
 
-    if (s->sock_path) {
-        LaneConfig cfg;
-        int err = 0;
-
-        lane_config_init(&cfg, LANE_ROLE_CLIENT, s->sock_path);
-        cfg.pcs = s->pcs;
-        cfg.speed_mbps = s->speed;
-        cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
-        cfg.util_form = s->util_form;
-        s->lane_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_nic_lane_timer,
-                                     s);
-        s->lane_timer_at = LANE_NO_DEADLINE;
-        s->lane = lane_new(&cfg, &blade_nic_lane_ops, s, vnow(), &err);
-        if (!s->lane) {
-            error_setg_errno(errp, -err, "blade-nic: cannot set up the lane "
-                             "to %s", s->sock_path);
-            timer_free(s->lane_timer);
-            s->lane_timer = NULL;
-            for (v = 0; v < NVEC; v++) {
-                timer_free(s->itr_timer[v]);
-                s->itr_timer[v] = NULL;
-            }
-            qemu_bh_delete(s->irq_bh);
-            s->irq_bh = NULL;
-            msix_uninit_exclusive_bar(pci_dev);
-            return;
+    if (!blade_nic_lane_init(s, errp)) {
+        for (v = 0; v < NVEC; v++) {
+            timer_free(s->itr_timer[v]);
+            s->itr_timer[v] = NULL;
         }
-        trace_blade_nic_lane_open(s->sock_path, s->pcs == LANE_PCS_RAW,
-                                  s->speed);
-        if (s->inj_link_down) {
-            lane_set_tx_enabled(s->lane, false, vnow());
-        }
-        blade_nic_lane_sync(s);
+        qemu_bh_delete(s->irq_bh);
+        s->irq_bh = NULL;
+        g_free(s->sock_path);
+        s->sock_path = NULL;
+        msix_uninit_exclusive_bar(pci_dev);
+        return;
     }
     s->vmse = qemu_add_vm_change_state_handler(blade_nic_vm_state, s);
     s->suspend_notifier.notify = blade_nic_suspend;
@@ -1734,7 +1681,6 @@ static void blade_nic_exit(PCIDevice *pci_dev)
 {
     BladeNicState *s = BLADE_NIC(pci_dev);
     unsigned v;
-    int i;
 
     if (s->vmse) {
         qemu_del_vm_change_state_handler(s->vmse);
@@ -1745,16 +1691,15 @@ static void blade_nic_exit(PCIDevice *pci_dev)
     /* may run inside irq_bh (its message unplugged us): QEMU allows it */
     qemu_bh_delete(s->irq_bh);
     s->irq_bh = NULL;
-    for (i = 0; i < s->nfds; i++) {
-        qemu_set_fd_handler(s->fds[i].fd, NULL, NULL, NULL);
-    }
-    s->nfds = 0;
-    if (s->lane) {
+    if (s->bl) {
         /* may run inside a lane callback: the lane frees itself later */
-        lane_free(s->lane);
+        blade_lane_free(s->bl);
+        s->bl = NULL;
         s->lane = NULL;
-        timer_free(s->lane_timer);
-        s->lane_timer = NULL;
+    }
+    if (s->chr_made) {
+        qemu_chr_fe_deinit(&s->chr, true);
+        s->chr_made = false;
     }
     timer_free(s->util_timer);
     s->util_timer = NULL;
@@ -1826,7 +1771,6 @@ static int blade_nic_post_load(void *opaque, int version_id)
     }
     if (s->lane) {
         lane_clock_rebase(s->lane, vnow());
-        blade_nic_lane_rearm(s);
     }
     /*
      * The lane is this process's own: re-send the figures on it.  Link
@@ -1955,6 +1899,7 @@ static const Property blade_nic_properties[] = {
     DEFINE_PROP_STRING("backplane", BladeNicState, backplane),
     DEFINE_PROP_UINT32("slot", BladeNicState, slot, UINT32_MAX),
     DEFINE_PROP_STRING("lane", BladeNicState, lane_path),
+    DEFINE_PROP_CHR("chardev", BladeNicState, chr),
     DEFINE_PROP_UINT32("speed", BladeNicState, speed, 1000),
     DEFINE_PROP_STRING("pcs", BladeNicState, pcs_str),
     DEFINE_PROP_STRING("util-source", BladeNicState, util_source_str),

@@ -34,11 +34,11 @@
 #include "qobject/qnum.h"
 #include "qobject/qstring.h"
 #include <arpa/inet.h>
-#include <poll.h>
 #include <sys/un.h>
 #include "crypto/secret_common.h"
 #include "fabric.h"
 #include "lane-transport.h"
+#include "blade-lane.h"
 #include "pcap.h"
 #include "pcs-tx.h"
 #include "blade-switch.h"
@@ -90,12 +90,6 @@ typedef struct BswQueue {
 
 typedef struct BswPort BswPort;
 
-typedef struct BswFd {
-    BswPort *port;
-    int fd;
-    short events;
-} BswFd;
-
 struct BswPort {
     BladeSwitchState *s;
     unsigned index;             /* the core's port number */
@@ -104,12 +98,10 @@ struct BswPort {
     unsigned slot;
     uint32_t speed;             /* Mb/s, 0 = unpaced */
 
-    /* slots: the lane */
-    Lane *lane;
-    QEMUTimer *lane_timer;
-    uint64_t lane_timer_at;
-    BswFd fds[LANE_MAX_FDS];
-    int nfds;
+    /* slots: the lane, over s->slot_chr[slot] */
+    BladeLane *bl;
+    Lane *lane;                 /* bl's */
+    bool chr_made;              /* the backplane shorthand's: ours */
     bool in_lane;
 
     /* netdev ports */
@@ -168,6 +160,7 @@ struct BladeSwitchState {
     /* properties */
     uint32_t slots;
     char *backplane;
+    CharBackend slot_chr[BLADE_SWITCH_MAX_SLOTS];  /* chardevN */
     uint32_t slot_speed;
     char *pcs_str;
     NICConf uplink_conf;
@@ -603,80 +596,19 @@ static void bsw_port_update_link(BswPort *p)
 
 static void bsw_lane_sync(BswPort *p);
 
-static void bsw_lane_fd_read(void *opaque)
-{
-    BswFd *f = opaque;
-    BswPort *p = f->port;
-
-    p->in_lane = true;
-    lane_handle_io(p->lane, f->fd, POLLIN, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-static void bsw_lane_fd_write(void *opaque)
-{
-    BswFd *f = opaque;
-    BswPort *p = f->port;
-
-    p->in_lane = true;
-    lane_handle_io(p->lane, f->fd, POLLOUT, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-static void bsw_lane_timer(void *opaque)
-{
-    BswPort *p = opaque;
-
-    p->lane_timer_at = LANE_NO_DEADLINE;
-    p->in_lane = true;
-    lane_handle_timer(p->lane, blade_switch_now());
-    p->in_lane = false;
-    bsw_lane_sync(p);
-}
-
-/* After any call into a lane: follow its fds and deadline, and its link. */
+/* After any call into a lane: follow its link (blade-lane its I/O). */
 static void bsw_lane_sync(BswPort *p)
 {
-    LaneFd fds[LANE_MAX_FDS];
-    uint64_t dl;
-    bool changed;
-    int n, i;
-
     if (p->in_lane) {
         return;
     }
-    n = lane_get_fds(p->lane, fds);
-    changed = n != p->nfds;
-    for (i = 0; !changed && i < n; i++) {
-        changed = fds[i].fd != p->fds[i].fd ||
-                  fds[i].events != p->fds[i].events;
-    }
-    for (i = 0; changed && i < p->nfds; i++) {
-        qemu_set_fd_handler(p->fds[i].fd, NULL, NULL, NULL);
-    }
-    for (i = 0; changed && i < n; i++) {
-        p->fds[i].port = p;
-        p->fds[i].fd = fds[i].fd;
-        p->fds[i].events = fds[i].events;
-        qemu_set_fd_handler(fds[i].fd,
-                            fds[i].events & POLLIN ? bsw_lane_fd_read : NULL,
-                            fds[i].events & POLLOUT ? bsw_lane_fd_write
-                                                    : NULL,
-                            &p->fds[i]);
-    }
-    p->nfds = changed ? n : p->nfds;
-    dl = lane_deadline(p->lane);
-    if (dl != p->lane_timer_at) {
-        p->lane_timer_at = dl;
-        if (dl == LANE_NO_DEADLINE) {
-            timer_del(p->lane_timer);
-        } else {
-            timer_mod(p->lane_timer, MIN(dl, INT64_MAX));
-        }
-    }
     bsw_port_update_link(p);
+}
+
+/* blade-lane did lane work of its own (input, timers, output, events). */
+static void bsw_lane_changed(void *opaque)
+{
+    bsw_lane_sync(opaque);
 }
 
 static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
@@ -876,7 +808,7 @@ static void bsw_ingress_resume(BswPort *p)
         return;
     }
     if (p->kind == SW_PORT_SLOT) {
-        lane_rx_resume(p->lane, blade_switch_now());
+        blade_lane_rx_resume(p->bl);
         bsw_lane_sync(p);
     } else if (p->rx_held) {
         p->rx_held = false;
@@ -1723,35 +1655,98 @@ static bool bsw_open_fabric(BladeSwitchState *s, Error **errp)
     return true;
 }
 
-static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
+/* Whether the slots come as chardevN=ID rather than backplane=DIR. */
+static bool bsw_slot_chardevs(BladeSwitchState *s)
 {
-    g_autofree char *path = g_strdup_printf("%s/slot%u.sock", s->backplane,
-                                            p->slot);
-    struct sockaddr_un sa;
-    LaneConfig cfg;
-    int err = 0;
+    unsigned i;
 
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        error_setg(errp, "blade-switch: slot socket path '%s' is longer "
-                   "than a UNIX socket address allows (%zu)", path,
-                   sizeof(sa.sun_path) - 1);
+    for (i = 0; i < BLADE_SWITCH_MAX_SLOTS; i++) {
+        if (qemu_chr_fe_backend_connected(&s->slot_chr[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool bsw_check_slot_chardevs(BladeSwitchState *s, Error **errp)
+{
+    unsigned i;
+
+    if (!bsw_slot_chardevs(s)) {
+        return true;
+    }
+    if (s->backplane) {
+        error_setg(errp, "blade-switch: give either backplane=DIR or "
+                   "chardev0..chardev%u, not both", s->slots ? s->slots - 1
+                                                             : 0);
         return false;
     }
-    lane_config_init(&cfg, LANE_ROLE_SERVER, path);
+    for (i = 0; i < BLADE_SWITCH_MAX_SLOTS; i++) {
+        bool has = qemu_chr_fe_backend_connected(&s->slot_chr[i]);
+
+        if (i < s->slots && !has) {
+            error_setg(errp, "blade-switch: slot %u has no chardev%u (with "
+                       "chardevs, every one of the %u slots needs one)",
+                       i, i, s->slots);
+            return false;
+        }
+        if (i >= s->slots && has) {
+            error_setg(errp, "blade-switch: chardev%u is for slot %u, but "
+                       "there are only %u slots", i, i, s->slots);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A slot's lane, over its chardevN or over the socket chardev the
+ * backplane shorthand makes: a server at DIR/slotN.sock that does not
+ * wait for its blade.
+ */
+static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
+{
+    CharBackend *be = &s->slot_chr[p->slot];
+    g_autofree char *path = NULL;
+    LaneConfig cfg;
+
+    if (s->backplane) {
+        struct sockaddr_un sa;
+        Chardev *chr;
+
+        path = g_strdup_printf("%s/slot%u.sock", s->backplane, p->slot);
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+            error_setg(errp, "blade-switch: slot socket path '%s' is longer "
+                       "than a UNIX socket address allows (%zu)", path,
+                       sizeof(sa.sun_path) - 1);
+            return false;
+        }
+        chr = blade_lane_socket_chardev(path, true, errp);
+        if (!chr) {
+            error_prepend(errp, "blade-switch: slot %u: ", p->slot);
+            return false;
+        }
+        if (!qemu_chr_fe_init(be, chr, errp)) {
+            object_unparent(OBJECT(chr));
+            return false;
+        }
+        p->chr_made = true;
+    }
+    lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
     cfg.pcs = s->pcs;
     cfg.speed_mbps = s->slot_speed;
     /* The chassis reports no load of its own on the backplane. */
     cfg.util_interval_ns = 0;
     p->speed = s->slot_speed;
-    p->lane_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_lane_timer, p);
-    p->lane_timer_at = LANE_NO_DEADLINE;
-    p->lane = lane_new(&cfg, &bsw_lane_ops, p, blade_switch_now(), &err);
-    if (!p->lane) {
-        error_setg_errno(errp, -err, "blade-switch: cannot listen on %s",
-                         path);
+    p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
+                           bsw_lane_changed, p, errp);
+    if (!p->bl) {
+        error_prepend(errp, "blade-switch: slot %u: ", p->slot);
         return false;
     }
-    trace_blade_switch_slot_open(p->slot, path);
+    p->lane = blade_lane_lane(p->bl);
+    trace_blade_switch_slot_open(p->slot, path ? path :
+                                 qemu_chr_fe_get_driver(be)->label);
     return true;
 }
 
@@ -1838,7 +1833,10 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     if (!bsw_check_props(s, errp)) {
         return;
     }
-    if (s->slots && !bsw_backplane_dir(s, errp)) {
+    if (!bsw_check_slot_chardevs(s, errp)) {
+        return;
+    }
+    if (s->slots && !bsw_slot_chardevs(s) && !bsw_backplane_dir(s, errp)) {
         return;
     }
     bsw_default_mac(s);
@@ -1930,23 +1928,22 @@ static void bsw_unrealize(DeviceState *dev)
 {
     BladeSwitchState *s = BLADE_SWITCH(dev);
     unsigned i;
-    int k;
 
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        for (k = 0; k < p->nfds; k++) {
-            qemu_set_fd_handler(p->fds[k].fd, NULL, NULL, NULL);
+        if (p->bl) {
+            blade_lane_free(p->bl);
+            p->bl = NULL;
+            p->lane = NULL;
         }
-        if (p->lane) {
+        if (p->chr_made) {
             g_autofree char *path = g_strdup_printf("%s/slot%u.sock",
                                                     s->backplane, p->slot);
 
-            lane_free(p->lane);
+            qemu_chr_fe_deinit(&s->slot_chr[p->slot], true);
+            p->chr_made = false;
             unlink(path);
-        }
-        if (p->lane_timer) {
-            timer_free(p->lane_timer);
         }
         if (p->nic) {
             qemu_del_nic(p->nic);
@@ -2010,9 +2007,80 @@ static const VMStateDescription vmstate_blade_switch = {
     .unmigratable = 1,
 };
 
+/*
+ * chardev0 .. chardev63: one per slot, as rocker has one netdev per port.
+ * Separate properties rather than an array: they work in -device's
+ * key=value form as well as in JSON, and name the slot they are for.
+ */
+QEMU_BUILD_BUG_ON(BLADE_SWITCH_MAX_SLOTS != 64);
+
 static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("slots", BladeSwitchState, slots, 4),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
+    DEFINE_PROP_CHR("chardev0", BladeSwitchState, slot_chr[0]),
+    DEFINE_PROP_CHR("chardev1", BladeSwitchState, slot_chr[1]),
+    DEFINE_PROP_CHR("chardev2", BladeSwitchState, slot_chr[2]),
+    DEFINE_PROP_CHR("chardev3", BladeSwitchState, slot_chr[3]),
+    DEFINE_PROP_CHR("chardev4", BladeSwitchState, slot_chr[4]),
+    DEFINE_PROP_CHR("chardev5", BladeSwitchState, slot_chr[5]),
+    DEFINE_PROP_CHR("chardev6", BladeSwitchState, slot_chr[6]),
+    DEFINE_PROP_CHR("chardev7", BladeSwitchState, slot_chr[7]),
+    DEFINE_PROP_CHR("chardev8", BladeSwitchState, slot_chr[8]),
+    DEFINE_PROP_CHR("chardev9", BladeSwitchState, slot_chr[9]),
+    DEFINE_PROP_CHR("chardev10", BladeSwitchState, slot_chr[10]),
+    DEFINE_PROP_CHR("chardev11", BladeSwitchState, slot_chr[11]),
+    DEFINE_PROP_CHR("chardev12", BladeSwitchState, slot_chr[12]),
+    DEFINE_PROP_CHR("chardev13", BladeSwitchState, slot_chr[13]),
+    DEFINE_PROP_CHR("chardev14", BladeSwitchState, slot_chr[14]),
+    DEFINE_PROP_CHR("chardev15", BladeSwitchState, slot_chr[15]),
+    DEFINE_PROP_CHR("chardev16", BladeSwitchState, slot_chr[16]),
+    DEFINE_PROP_CHR("chardev17", BladeSwitchState, slot_chr[17]),
+    DEFINE_PROP_CHR("chardev18", BladeSwitchState, slot_chr[18]),
+    DEFINE_PROP_CHR("chardev19", BladeSwitchState, slot_chr[19]),
+    DEFINE_PROP_CHR("chardev20", BladeSwitchState, slot_chr[20]),
+    DEFINE_PROP_CHR("chardev21", BladeSwitchState, slot_chr[21]),
+    DEFINE_PROP_CHR("chardev22", BladeSwitchState, slot_chr[22]),
+    DEFINE_PROP_CHR("chardev23", BladeSwitchState, slot_chr[23]),
+    DEFINE_PROP_CHR("chardev24", BladeSwitchState, slot_chr[24]),
+    DEFINE_PROP_CHR("chardev25", BladeSwitchState, slot_chr[25]),
+    DEFINE_PROP_CHR("chardev26", BladeSwitchState, slot_chr[26]),
+    DEFINE_PROP_CHR("chardev27", BladeSwitchState, slot_chr[27]),
+    DEFINE_PROP_CHR("chardev28", BladeSwitchState, slot_chr[28]),
+    DEFINE_PROP_CHR("chardev29", BladeSwitchState, slot_chr[29]),
+    DEFINE_PROP_CHR("chardev30", BladeSwitchState, slot_chr[30]),
+    DEFINE_PROP_CHR("chardev31", BladeSwitchState, slot_chr[31]),
+    DEFINE_PROP_CHR("chardev32", BladeSwitchState, slot_chr[32]),
+    DEFINE_PROP_CHR("chardev33", BladeSwitchState, slot_chr[33]),
+    DEFINE_PROP_CHR("chardev34", BladeSwitchState, slot_chr[34]),
+    DEFINE_PROP_CHR("chardev35", BladeSwitchState, slot_chr[35]),
+    DEFINE_PROP_CHR("chardev36", BladeSwitchState, slot_chr[36]),
+    DEFINE_PROP_CHR("chardev37", BladeSwitchState, slot_chr[37]),
+    DEFINE_PROP_CHR("chardev38", BladeSwitchState, slot_chr[38]),
+    DEFINE_PROP_CHR("chardev39", BladeSwitchState, slot_chr[39]),
+    DEFINE_PROP_CHR("chardev40", BladeSwitchState, slot_chr[40]),
+    DEFINE_PROP_CHR("chardev41", BladeSwitchState, slot_chr[41]),
+    DEFINE_PROP_CHR("chardev42", BladeSwitchState, slot_chr[42]),
+    DEFINE_PROP_CHR("chardev43", BladeSwitchState, slot_chr[43]),
+    DEFINE_PROP_CHR("chardev44", BladeSwitchState, slot_chr[44]),
+    DEFINE_PROP_CHR("chardev45", BladeSwitchState, slot_chr[45]),
+    DEFINE_PROP_CHR("chardev46", BladeSwitchState, slot_chr[46]),
+    DEFINE_PROP_CHR("chardev47", BladeSwitchState, slot_chr[47]),
+    DEFINE_PROP_CHR("chardev48", BladeSwitchState, slot_chr[48]),
+    DEFINE_PROP_CHR("chardev49", BladeSwitchState, slot_chr[49]),
+    DEFINE_PROP_CHR("chardev50", BladeSwitchState, slot_chr[50]),
+    DEFINE_PROP_CHR("chardev51", BladeSwitchState, slot_chr[51]),
+    DEFINE_PROP_CHR("chardev52", BladeSwitchState, slot_chr[52]),
+    DEFINE_PROP_CHR("chardev53", BladeSwitchState, slot_chr[53]),
+    DEFINE_PROP_CHR("chardev54", BladeSwitchState, slot_chr[54]),
+    DEFINE_PROP_CHR("chardev55", BladeSwitchState, slot_chr[55]),
+    DEFINE_PROP_CHR("chardev56", BladeSwitchState, slot_chr[56]),
+    DEFINE_PROP_CHR("chardev57", BladeSwitchState, slot_chr[57]),
+    DEFINE_PROP_CHR("chardev58", BladeSwitchState, slot_chr[58]),
+    DEFINE_PROP_CHR("chardev59", BladeSwitchState, slot_chr[59]),
+    DEFINE_PROP_CHR("chardev60", BladeSwitchState, slot_chr[60]),
+    DEFINE_PROP_CHR("chardev61", BladeSwitchState, slot_chr[61]),
+    DEFINE_PROP_CHR("chardev62", BladeSwitchState, slot_chr[62]),
+    DEFINE_PROP_CHR("chardev63", BladeSwitchState, slot_chr[63]),
     DEFINE_PROP_UINT32("slot-speed", BladeSwitchState, slot_speed, 1000),
     DEFINE_PROP_STRING("pcs", BladeSwitchState, pcs_str),
     DEFINE_PROP_NETDEV("uplink", BladeSwitchState, uplink_conf.peers),

@@ -241,6 +241,78 @@ static void test_ctrl_reset(void)
     nh_stop(&h);
 }
 
+/* ---- the lane over an explicit chardev ---------------------------------- */
+
+/* The chassis end as a client of the NIC's chardev socket. */
+static void chassis_connect(NicHarness *h)
+{
+    LaneConfig cfg;
+
+    lane_config_init(&cfg, LANE_ROLE_CLIENT, h->path);
+    cfg.speed_mbps = 0;
+    cfg.util_interval_ns = 0;
+    cfg.reconnect_ns = 10 * 1000 * 1000;
+    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), NULL);
+    g_assert_nonnull(h->srv);
+}
+
+/*
+ * chardev=ID with -chardev socket,server=on,wait=off: the NIC waits for
+ * its peer, which connects; frames flow both ways.  The peer goes away
+ * (link down, the guest told) and comes back: the link comes back up and
+ * frames flow again.
+ */
+static void test_chardev_server(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("blade-nic-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/nic.sock", dir);
+    g_autofree char *chr = g_strdup_printf("-chardev socket,id=lane0,"
+                                           "path=%s,server=on,wait=off",
+                                           path);
+    NicHarness h;
+    uint8_t f[200], mac[6];
+    uint64_t want;
+    int round;
+
+    nh_start_full(&h, false, false, false, ",chardev=lane0,speed=0", chr);
+    h.dir = g_strdup(dir);
+    h.path = g_strdup(path);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS) &
+                    BLADE_NIC_STATUS_LINK_UP, ==, 0);
+    nh_rings(&h, 16, 16);
+    nh_mac(&h, mac);
+    for (round = 0; round < 2; round++) {
+        chassis_connect(&h);
+        nh_link_up(&h);
+        nh_wr(&h, BLADE_NIC_REG_ICR, 0xff);
+
+        nh_make_frame(f, sizeof(f), peer, mac, round);
+        nh_tx_queue(&h, f, sizeof(f));
+        nh_tx_kick(&h);
+        want = 1;
+        nh_wait(&h, nh_cond_frames, &want, 0, "TX frame");
+        g_assert_cmpmem(h.frames[0], h.frame_len[0], f, sizeof(f));
+        g_free(h.frames[0]);
+        h.nframes = 0;
+
+        nh_make_frame(f, sizeof(f), mac, peer, 9);
+        nh_srv_send(&h, f, sizeof(f));
+        want = round + 1;
+        nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame");
+
+        /* the peer goes away */
+        lane_free(h.srv);
+        h.srv = NULL;
+        nh_wait(&h, nh_cond_link_down, NULL, 0, "link down");
+        g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_LSC, ==,
+                        BLADE_NIC_INT_LSC);
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_LINK_CHANGES), ==, 4);
+    nh_stop(&h);
+}
+
 /* ---- properties ---------------------------------------------------------- */
 
 static void expect_realize_error(const char *props, const char *msg)
@@ -250,7 +322,8 @@ static void expect_realize_error(const char *props, const char *msg)
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     const char *argv[] = { qemu, "-M", "q35", "-accel", "qtest", "-display",
-                           "none", "-nodefaults", "-S", "-device", dev, NULL };
+                           "none", "-nodefaults", "-S", "-chardev",
+                           "null,id=c0", "-device", dev, NULL };
     int status;
 
     g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
@@ -274,6 +347,11 @@ static void test_props_invalid(void)
     expect_realize_error(",backplane=/tmp", "needs slot=N");
     expect_realize_error(",backplane=/tmp,slot=64", "slot 64 is out of range");
     expect_realize_error(",lane=/tmp/x,backplane=/tmp,slot=1", "not both");
+    expect_realize_error(",chardev=c0,backplane=/tmp,slot=1",
+                         "give either chardev=ID or the shorthand");
+    expect_realize_error(",chardev=c0,lane=/tmp/x",
+                         "give either chardev=ID or the shorthand");
+    expect_realize_error(",chardev=nosuch", "can't find value 'nosuch'");
     expect_realize_error(lp, "longer than a UNIX socket address allows");
     expect_realize_error(",speed=200000", "above the maximum");
     expect_realize_error(",util-interval=70000", "above the maximum");
@@ -2159,6 +2237,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/reset/ctrl-rst", test_ctrl_reset);
     qtest_add_func("/blade-nic/props/invalid", test_props_invalid);
     qtest_add_func("/blade-nic/props/no-lane", test_no_lane);
+    qtest_add_func("/blade-nic/chardev/server", test_chardev_server);
     qtest_add_func("/blade-nic/irq/moderation", test_irq_moderation);
     qtest_add_func("/blade-nic/irq/msix-delivery", test_irq_msix_delivery);
     qtest_add_func("/blade-nic/irq/msix-disabled", test_irq_msix_disabled);

@@ -319,16 +319,18 @@ static void hub_latency(Hub *hub, double *us)
  * RSS of a chassis whose SH_MAX_SLOTS slots all carry a blade, and of one
  * with no slots: the difference per slot.
  */
+#define SMALL_TABLES "flow-table-size=16,mac-table-size=16,mac-limit=16"
+
 static double kib_per_slot(void)
 {
     SwHarness h;
     long with, without;
     unsigned i;
 
-    sh_start(&h, 0, false, "flow-table-size=16,mac-table-size=16");
+    sh_start(&h, 0, false, SMALL_TABLES);
     without = sh_rss_kib(h.qts);
     sh_stop(&h);
-    sh_start(&h, SH_MAX_SLOTS, false, "flow-table-size=16,mac-table-size=16");
+    sh_start(&h, SH_MAX_SLOTS, false, SMALL_TABLES);
     for (i = 0; i < SH_MAX_SLOTS; i++) {
         sh_blade_up(&h, i, false);
     }

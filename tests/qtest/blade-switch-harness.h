@@ -89,12 +89,20 @@ typedef struct ShOpts {
     unsigned chassis;           /* switch and blade MACs differ by this */
     const char *args;           /* extra QEMU arguments (netdevs) */
     const char *json;           /* extra members: the device given as JSON */
+    /*
+     * Explicit chardevs (-chardev socket,server=on,wait=off per slot, at
+     * the paths the backplane shorthand uses) rather than backplane=DIR.
+     */
+    bool chardevs;
 } ShOpts;
 
 static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
 {
     int sv[2] = { -1, -1 };
-    g_autofree char *up = NULL, *dev = NULL;
+    g_autofree char *up = NULL, *dev = NULL, *where = NULL;
+    GString *chr = g_string_new("");
+    GString *slot_props = g_string_new("");
+    GString *slot_json = g_string_new("");
     unsigned i;
 
     g_assert_cmpuint(o->slots, <=, SH_MAX_SLOTS);
@@ -116,28 +124,43 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
      * Test blades report only when told to, while every wait moves the
      * chassis's clock: reports go stale only in the tests that say so.
      */
+    for (i = 0; o->chardevs && i < o->slots; i++) {
+        g_string_append_printf(chr, "-chardev socket,id=lane%u,path=%s/"
+                               "slot%u.sock,server=on,wait=off ", i, h->dir,
+                               i);
+        g_string_append_printf(slot_props, ",chardev%u=lane%u", i, i);
+        g_string_append_printf(slot_json, "\"chardev%u\": \"lane%u\", ", i,
+                               i);
+    }
     if (o->json) {
+        where = o->chardevs ? g_strdup(slot_json->str) :
+                g_strdup_printf("\"backplane\": \"%s\", ", h->dir);
         dev = g_strdup_printf("'{\"driver\": \"blade-switch\", "
-                              "\"id\": \"switch\", \"slots\": %u, "
-                              "\"backplane\": \"%s\", "
+                              "\"id\": \"switch\", \"slots\": %u, %s"
                               "\"slot-speed\": 0, \"seed\": 7, "
                               "\"mac\": \"52:54:00:aa:%02x:01\", "
                               "\"util-stale\": 3600000%s%s%s}'",
-                              o->slots, h->dir, o->chassis,
+                              o->slots, where, o->chassis,
                               o->uplink ? ", \"uplink\": \"up\"" : "",
                               *o->json ? ", " : "", o->json);
     } else {
-        dev = g_strdup_printf("blade-switch,id=switch,slots=%u,backplane=%s,"
+        where = o->chardevs ? g_strdup(slot_props->str) :
+                g_strdup_printf(",backplane=%s", h->dir);
+        dev = g_strdup_printf("blade-switch,id=switch,slots=%u%s,"
                               "slot-speed=0,seed=7,mac=52:54:00:aa:%02x:01"
-                              "%s%s%s%s", o->slots, h->dir, o->chassis,
+                              "%s%s%s%s", o->slots, where, o->chassis,
                               o->uplink ? ",uplink=up" : "",
                               o->props && strstr(o->props, "util-stale=") ?
                               "" : ",util-stale=3600000",
                               o->props && *o->props ? "," : "",
                               o->props ? o->props : "");
     }
-    h->qts = qtest_initf("-M blade-chassis %s%s -device %s",
-                         up ? up : "", o->args ? o->args : "", dev);
+    h->qts = qtest_initf("-M blade-chassis %s%s%s -device %s",
+                         up ? up : "", chr->str, o->args ? o->args : "",
+                         dev);
+    g_string_free(chr, true);
+    g_string_free(slot_props, true);
+    g_string_free(slot_json, true);
     if (sv[1] >= 0) {
         close(sv[1]);
     }

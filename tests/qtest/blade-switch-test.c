@@ -375,6 +375,85 @@ static void test_reconnect(void)
     sh_stop(&h);
 }
 
+/* ---- slots over explicit chardevs ---------------------------------------- */
+
+/*
+ * chardev0..chardevN-1 instead of backplane=DIR (in -device's key=value
+ * form, or as JSON): blades on the chardevs' sockets come up, frames go
+ * slot to slot and slot to uplink, and a blade that goes away and comes
+ * back brings its link back up.
+ */
+static void test_slot_chardevs(gconstpointer data)
+{
+    bool json = GPOINTER_TO_UINT(data);
+    ShOpts o = { .slots = 2, .uplink = true, .chardevs = true,
+                 .json = json ? "" : NULL };
+    SwHarness h;
+    uint8_t f[100] = { 0 };
+    QDict *st;
+    size_t len;
+    int round;
+
+    sh_start_opts(&h, &o);
+    st = sh_state(&h);
+    g_assert_true(qobject_type(qdict_get(qdict_get_qdict(st, "switch"),
+                                         "backplane")) == QTYPE_QNULL);
+    qobject_unref(st);
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, true);
+    len = sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6) + 50;
+    sh_blade_send(&h, 0, f, len);
+    sh_wait_frames(&h, &h.blades[1].rx, 1);
+    sh_wait_frames(&h, &h.up_rx, 1);
+
+    for (round = 0; round < 2; round++) {
+        sh_blade_unplug(&h.blades[1]);
+        sh_wait(&h, sh_cond_port_down, GUINT_TO_POINTER(1), "slot 1 down");
+        sh_blade_up(&h, 1, round % 2);
+        sh_eth(f, h.blades[0].mac, h.blades[1].mac, 0x88b6);
+        sh_blade_send(&h, 1, f, len);
+        sh_wait_frames(&h, &h.blades[0].rx, round + 1);
+    }
+    g_assert_cmpuint(sh_port_stat(&h, 1, "link_changes"), ==, 5);
+    sh_stop(&h);
+}
+
+/* A slot chardev with the shorthand, a missing one, one past the slots. */
+static void test_slot_chardev_errors(void)
+{
+    static const struct {
+        const char *props, *msg;
+    } bad[] = {
+        { "slots=2,backplane=/tmp,chardev0=c0,chardev1=c1",
+          "give either backplane=DIR or chardev0..chardev1, not both" },
+        { "slots=2,chardev0=c0", "slot 1 has no chardev1" },
+        { "slots=1,chardev0=c0,chardev1=c1",
+          "chardev1 is for slot 1, but there are only 1 slots" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *dev = g_strdup_printf("blade-switch,%s",
+                                               bad[i].props);
+        g_autofree char *err = NULL;
+        const char *argv[] = { qemu, "-M", "blade-chassis", "-display",
+                               "none", "-nodefaults", "-chardev",
+                               "null,id=c0", "-chardev", "null,id=c1",
+                               "-device", dev, NULL };
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (!strstr(err, bad[i].msg)) {
+            g_error("'%s': expected '%s' in: %s", bad[i].props, bad[i].msg,
+                    err);
+        }
+    }
+}
+
 /* ---- L2 switching -------------------------------------------------------- */
 
 static void test_learning_flooding(void)
@@ -1365,6 +1444,12 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/blade-switch/ports", test_ports);
     qtest_add_func("/blade-switch/bad-properties", test_bad_properties);
+    qtest_add_data_func("/blade-switch/slot-chardevs/key-value",
+                        GUINT_TO_POINTER(0), test_slot_chardevs);
+    qtest_add_data_func("/blade-switch/slot-chardevs/json",
+                        GUINT_TO_POINTER(1), test_slot_chardevs);
+    qtest_add_func("/blade-switch/slot-chardev-errors",
+                   test_slot_chardev_errors);
     qtest_add_func("/blade-switch/link-events", test_link_events);
     qtest_add_func("/blade-switch/event-coalescing", test_event_coalescing);
     qtest_add_func("/blade-switch/reconnect", test_reconnect);

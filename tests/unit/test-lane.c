@@ -1294,6 +1294,298 @@ static void test_bad_records(void)
     lane_free(e.lane);
 }
 
+/* ---- LANE_ROLE_STREAM: the caller's channel ----------------------------- */
+
+/*
+ * One direction of a caller's channel: a bounded buffer, as a socket's
+ * send buffer is, that the test moves into the other end with lane_feed().
+ */
+typedef struct Chan {
+    uint8_t buf[4096];
+    size_t len;
+    unsigned full;          /* write() took less than offered */
+} Chan;
+
+typedef struct StreamEnd {
+    End e;                  /* first: the callbacks take it as End */
+    Chan out;
+    unsigned closes;        /* the lane asked to close the channel */
+} StreamEnd;
+
+static void chan_close(void *opaque)
+{
+    StreamEnd *se = opaque;
+
+    se->closes++;
+}
+
+static size_t chan_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    StreamEnd *se = opaque;
+    size_t n = MIN(len, sizeof(se->out.buf) - se->out.len);
+
+    memcpy(se->out.buf + se->out.len, buf, n);
+    se->out.len += n;
+    se->out.full += n < len;
+    return n;
+}
+
+static const LaneOps stream_ops = {
+    .rx_frame = on_frame, .can_receive = on_can_receive,
+    .rx_util = on_util, .event = on_event, .tx_ready = on_tx_ready,
+    .io_changed = on_io_changed, .write = chan_write, .close = chan_close,
+};
+
+static void stream_init(StreamEnd *se, LanePcs pcs)
+{
+    LaneConfig c;
+
+    memset(se, 0, sizeof(*se));
+    se->e.accept = true;
+    lane_config_init(&c, LANE_ROLE_STREAM, NULL);
+    c.pcs = pcs;
+    c.speed_mbps = 0;
+    se->e.lane = lane_new(&c, &stream_ops, se, 0, NULL);
+    g_assert_nonnull(se->e.lane);
+    g_assert_false(lane_is_connected(se->e.lane));
+}
+
+/*
+ * Move what @from's channel holds into @to as far as @to takes it; the
+ * channel that drained is writable again.  Returns the octets moved.
+ */
+static size_t stream_move(StreamEnd *from, StreamEnd *to, uint64_t now)
+{
+    size_t n = MIN(from->out.len, lane_rx_room(to->e.lane));
+    size_t took;
+
+    if (lane_want_write(from->e.lane)) {
+        lane_flush(from->e.lane, now);
+        n = MIN(from->out.len, lane_rx_room(to->e.lane));
+    }
+    if (!n) {
+        return 0;
+    }
+    took = lane_feed(to->e.lane, from->out.buf, n, now);
+    g_assert_cmpuint(took, ==, n);      /* never more than the room */
+    memmove(from->out.buf, from->out.buf + took, from->out.len - took);
+    from->out.len -= took;
+    lane_writable(from->e.lane, now);
+    return took;
+}
+
+static void stream_pump(StreamEnd *a, StreamEnd *b, uint64_t now)
+{
+    for (int iter = 0; iter < 100000; iter++) {
+        size_t moved = stream_move(a, b, now) + stream_move(b, a, now);
+
+        if (lane_deadline(a->e.lane) <= now) {
+            lane_handle_timer(a->e.lane, now);
+            moved++;
+        }
+        if (lane_deadline(b->e.lane) <= now) {
+            lane_handle_timer(b->e.lane, now);
+            moved++;
+        }
+        if (!moved && !lane_want_write(a->e.lane) &&
+            !lane_want_write(b->e.lane)) {
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Two lanes over a caller's channel that fills up: the link comes up,
+ * and every frame arrives, in order, through a channel much smaller than
+ * what is sent.
+ */
+static void test_stream_frames(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    StreamEnd a, b;
+    uint8_t f[ETH_MAX_FRAME - 4];    /* the longest, before its FCS */
+    unsigned sent = 0;
+    uint64_t now = 0;
+
+    stream_init(&a, pcs);
+    stream_init(&b, pcs);
+    g_assert_cmpuint(lane_rx_room(b.e.lane), ==, 0);   /* not connected */
+    lane_connected(a.e.lane, now);
+    lane_connected(b.e.lane, now);
+    g_assert_true(lane_want_write(a.e.lane));         /* the hello */
+    g_assert_cmpuint(a.e.ev[LANE_EV_CONNECTED], ==, 1);
+    stream_pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(a.e.lane));
+    g_assert_true(lane_is_link_up(b.e.lane));
+
+    while (sent < 200) {
+        make_frame(f, sizeof(f), sent);
+        if (lane_send_frame(a.e.lane, f, sizeof(f), now) == 0) {
+            sent++;
+        } else {
+            stream_pump(&a, &b, now);
+        }
+    }
+    stream_pump(&a, &b, now);
+    g_assert_cmpuint(a.out.full, >, 0);     /* the channel did fill */
+    g_assert_cmpuint(b.e.frames, ==, 200);
+    g_assert_cmpuint(b.e.out_of_order, ==, 0);
+    g_assert_cmpuint(lane_stats(b.e.lane)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(b.e.lane)->protocol_errors, ==, 0);
+    lane_free(a.e.lane);
+    lane_free(b.e.lane);
+}
+
+/*
+ * The channel closes with octets queued: link down, the octets dropped
+ * and counted, input ignored until it connects again; then a new peer
+ * brings the link back up.
+ */
+static void test_stream_close_reconnect(void)
+{
+    StreamEnd a, b;
+    uint8_t f[1000];
+    uint64_t now = 0;
+    const LaneStats *st;
+    unsigned queued = 0;
+
+    stream_init(&a, LANE_PCS_8B10B);
+    stream_init(&b, LANE_PCS_8B10B);
+    lane_connected(a.e.lane, now);
+    lane_connected(b.e.lane, now);
+    stream_pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(a.e.lane));
+
+    /* fill a's channel and queue: nobody drains it */
+    for (unsigned i = 0; i < 100; i++) {
+        make_frame(f, sizeof(f), i);
+        if (lane_send_frame(a.e.lane, f, sizeof(f), now) == 0) {
+            queued++;
+        }
+        if (lane_want_write(a.e.lane)) {
+            lane_flush(a.e.lane, now);
+        }
+    }
+    g_assert_cmpuint(queued, >, 0);
+    g_assert_false(lane_want_write(a.e.lane));  /* full: wait for it */
+    lane_closed(a.e.lane, now);
+    lane_closed(b.e.lane, now);
+    st = lane_stats(a.e.lane);
+    g_assert_false(lane_is_connected(a.e.lane));
+    g_assert_false(lane_is_link_up(a.e.lane));
+    g_assert_cmpuint(a.e.ev[LANE_EV_LINK_DOWN], ==, 1);
+    g_assert_cmpuint(a.e.ev[LANE_EV_DISCONNECTED], ==, 1);
+    g_assert_cmpuint(st->disconnects, ==, 1);
+    g_assert_cmpuint(st->tx_dropped_disconnect, >, 0);
+    g_assert_cmpint(lane_send_frame(a.e.lane, f, sizeof(f), now), ==,
+                    -ENOLINK);
+    g_assert_false(lane_want_write(a.e.lane));
+    g_assert_cmpuint(lane_deadline(a.e.lane), ==, LANE_NO_DEADLINE);
+
+    /* what the old channel still held goes nowhere */
+    g_assert_cmpuint(lane_rx_room(b.e.lane), ==, 0);
+    g_assert_cmpuint(lane_feed(b.e.lane, a.out.buf, a.out.len, now), ==,
+                     a.out.len);
+    g_assert_false(lane_is_connected(b.e.lane));
+    g_assert_cmpuint(lane_stats(b.e.lane)->rx_frames, ==, 0);
+    a.out.len = b.out.len = 0;
+
+    now += 5 * MS;
+    lane_connected(a.e.lane, now);
+    lane_connected(b.e.lane, now);
+    stream_pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(a.e.lane));
+    g_assert_true(lane_is_link_up(b.e.lane));
+    g_assert_cmpuint(a.e.ev[LANE_EV_LINK_UP], ==, 2);
+    g_assert_cmpuint(lane_stats(a.e.lane)->connects, ==, 2);
+    b.e.next_seq = 7;
+    make_frame(f, sizeof(f), 7);
+    g_assert_cmpint(lane_send_frame(a.e.lane, f, sizeof(f), now), ==, 0);
+    stream_pump(&a, &b, now);
+    g_assert_cmpuint(b.e.frames, ==, 1);
+    g_assert_cmpuint(b.e.out_of_order, ==, 0);
+    lane_free(a.e.lane);
+    lane_free(b.e.lane);
+}
+
+/*
+ * A receiver that holds frames back takes no more octets (the channel
+ * keeps them: back-pressure reaches the peer) and takes the rest after
+ * lane_rx_resume().
+ */
+static void test_stream_back_pressure(void)
+{
+    StreamEnd a, b;
+    uint8_t f[200];
+    uint64_t now = 0;
+    size_t took;
+
+    stream_init(&a, LANE_PCS_RAW);
+    stream_init(&b, LANE_PCS_RAW);
+    lane_connected(a.e.lane, now);
+    lane_connected(b.e.lane, now);
+    stream_pump(&a, &b, now);
+    g_assert_true(lane_is_link_up(b.e.lane));
+
+    for (unsigned i = 0; i < 10; i++) {
+        make_frame(f, sizeof(f), i);
+        g_assert_cmpint(lane_send_frame(a.e.lane, f, sizeof(f), now), ==, 0);
+    }
+    lane_flush(a.e.lane, now);
+    g_assert_cmpuint(a.out.len, >, 10 * sizeof(f));
+    b.e.accept = false;
+    took = lane_feed(b.e.lane, a.out.buf, a.out.len, now);
+    g_assert_cmpuint(b.e.frames, ==, 0);
+    g_assert_cmpuint(lane_rx_room(b.e.lane), ==, 0);
+    /* what it took is held in the lane, not lost */
+    g_assert_cmpuint(lane_feed(b.e.lane, a.out.buf + took, a.out.len - took,
+                               now), ==, 0);
+    b.e.accept = true;
+    lane_rx_resume(b.e.lane, now);
+    g_assert_cmpuint(lane_rx_room(b.e.lane), >, 0);
+    g_assert_cmpuint(lane_feed(b.e.lane, a.out.buf + took, a.out.len - took,
+                               now), ==, a.out.len - took);
+    g_assert_cmpuint(b.e.frames, ==, 10);
+    g_assert_cmpuint(b.e.out_of_order, ==, 0);
+    lane_free(a.e.lane);
+    lane_free(b.e.lane);
+}
+
+/*
+ * A peer that breaks the protocol on the caller's channel: the lane
+ * disconnects, counts it and asks the caller to close the channel (the
+ * peer must see it go); input after it is dropped.  A new connection
+ * starts clean.
+ */
+static void test_stream_protocol_error(void)
+{
+    static const uint8_t no_hello[6] = { 0x7f, 0, 2, 0, 1, 2 };
+    StreamEnd a, b;
+
+    stream_init(&a, LANE_PCS_8B10B);
+    lane_connected(a.e.lane, 0);
+    g_assert_cmpuint(lane_feed(a.e.lane, no_hello, sizeof(no_hello), 0), ==,
+                     sizeof(no_hello));
+    g_assert_cmpuint(a.closes, ==, 1);
+    g_assert_cmpuint(lane_stats(a.e.lane)->protocol_errors, ==, 1);
+    g_assert_false(lane_is_connected(a.e.lane));
+    g_assert_cmpuint(lane_feed(a.e.lane, no_hello, sizeof(no_hello), 0), ==,
+                     sizeof(no_hello));
+    g_assert_cmpuint(a.closes, ==, 1);      /* nothing more to close */
+    lane_closed(a.e.lane, 0);               /* the channel's close event */
+    g_assert_cmpuint(lane_stats(a.e.lane)->disconnects, ==, 1);
+
+    stream_init(&b, LANE_PCS_8B10B);
+    lane_connected(a.e.lane, MS);
+    lane_connected(b.e.lane, MS);
+    stream_pump(&a, &b, MS);
+    g_assert_true(lane_is_link_up(a.e.lane));
+    g_assert_cmpuint(lane_stats(a.e.lane)->protocol_errors, ==, 1);
+    lane_free(a.e.lane);
+    lane_free(b.e.lane);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1342,6 +1634,15 @@ int main(int argc, char **argv)
     g_test_add_func("/lane/error-injection", test_error_injection);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);
+    g_test_add_data_func("/lane/stream/frames/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B),
+                         test_stream_frames);
+    g_test_add_data_func("/lane/stream/frames/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_stream_frames);
+    g_test_add_func("/lane/stream/close-reconnect",
+                    test_stream_close_reconnect);
+    g_test_add_func("/lane/stream/back-pressure", test_stream_back_pressure);
+    g_test_add_func("/lane/stream/protocol-error", test_stream_protocol_error);
     g_test_add_func("/lane/clock/back", test_clock_back);
     g_test_add_func("/lane/clock/rebase", test_clock_rebase);
     g_test_add_data_func("/lane/free-in-callback/rx-frame",

@@ -1,0 +1,453 @@
+/*
+ * bladeplane: a backplane lane over a QEMU chardev (see blade-lane.h).
+ *
+ * The data path is two functions: blade_lane_write() takes the lane's
+ * output to the chardev, blade_lane_feed() gives the chardev's input to
+ * the lane.  Lane work runs in blade_lane_run(): from a bottom half
+ * guarded by the device's re-entrancy guard (the chardev's events, output
+ * the device queued, a writable chardev), or under that same guard from
+ * the lane timer and the chardev's read handler.  So a frame the lane
+ * delivers (DMA, interrupts) never runs without the guard.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qapi/qapi-types-char.h"
+#include "chardev/char.h"
+#include "chardev/char-fe.h"
+#include "hw/qdev-core.h"
+#include "blade-lane.h"
+#include "trace.h"
+
+/*
+ * Input the chardev handed over that the lane has not taken yet (it was
+ * held back in the middle of a read): one read's worth, as much as a
+ * chardev reads at a time.
+ */
+#define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
+#define BLADE_LANE_RECONNECT_MS 100
+
+struct BladeLane {
+    DeviceState *dev;
+    CharBackend *be;
+    Lane *lane;
+    const LaneOps *dev_ops;
+    LaneOps ops;                /* the lane's: forward to dev_ops */
+    void (*changed)(void *opaque);
+    void *opaque;
+
+    QEMUBH *bh;
+    QEMUTimer *timer;
+    uint64_t timer_at;
+    guint watch;                /* chardev writable again */
+
+    /* the chardev's events, in order: a close before an open */
+    bool close_pending;
+    bool open_pending;
+    bool writable_pending;
+
+    bool in_bh;                 /* lane work on the stack: defer the free */
+    bool read_held;             /* can_read said 0: poke it when room */
+    bool dead;                  /* blade_lane_free() ran inside the BH */
+
+    size_t stage_len;
+    uint8_t stage[BLADE_LANE_STAGE];
+};
+
+static uint64_t bl_now(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+/* ---- the data path --------------------------------------------------- */
+
+static gboolean blade_lane_watch_cb(void *do_not_use, GIOCondition cond,
+                                    void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    bl->watch = 0;
+    bl->writable_pending = true;
+    qemu_bh_schedule(bl->bh);
+    return G_SOURCE_REMOVE;
+}
+
+/* Octets out: as many as the chardev takes now, without blocking. */
+static size_t blade_lane_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    BladeLane *bl = opaque;
+    int r = qemu_chr_fe_write(bl->be, buf, MIN(len, INT_MAX));
+
+    r = MAX(r, 0);
+    if ((size_t)r < len && !bl->watch) {
+        /*
+         * Full (or closing: its CLOSED event follows).  G_IO_HUP too, so
+         * a peer that goes away ends the wait.
+         */
+        bl->watch = qemu_chr_fe_add_watch(bl->be, G_IO_OUT | G_IO_HUP,
+                                          blade_lane_watch_cb, bl);
+    }
+    return r;
+}
+
+/* The lane dropped the peer (protocol error): so does the chardev. */
+static void blade_lane_close(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    /* runs inside lane_feed(): it returns the staged input as taken */
+    qemu_chr_fe_disconnect(bl->be);
+}
+
+/*
+ * Octets in: what is staged, then @in (the chardev's, in its read
+ * handler), as far as the lane takes them; the rest of @in is staged.
+ */
+static void blade_lane_feed(BladeLane *bl, const uint8_t *in, size_t len)
+{
+    size_t took;
+
+    if (bl->stage_len) {
+        took = lane_feed(bl->lane, bl->stage, bl->stage_len, bl_now());
+        if (bl->dead) {
+            return;
+        }
+        took = MIN(took, bl->stage_len);
+        memmove(bl->stage, bl->stage + took, bl->stage_len - took);
+        bl->stage_len -= took;
+    }
+    if (len && !bl->stage_len) {
+        took = MIN(lane_feed(bl->lane, in, len, bl_now()), len);
+        if (bl->dead) {
+            return;
+        }
+        in += took;
+        len -= took;
+    }
+    /* can_read allowed no more than the stage holds */
+    len = MIN(len, BLADE_LANE_STAGE - bl->stage_len);
+    memcpy(bl->stage + bl->stage_len, in, len);
+    bl->stage_len += len;
+}
+
+/* ---- following the lane ---------------------------------------------- */
+
+static void blade_lane_rearm(BladeLane *bl)
+{
+    uint64_t dl = lane_deadline(bl->lane);
+
+    if (dl != bl->timer_at) {
+        bl->timer_at = dl;
+        if (dl == LANE_NO_DEADLINE) {
+            timer_del(bl->timer);
+        } else {
+            timer_mod(bl->timer, MIN(dl, INT64_MAX));
+        }
+    }
+}
+
+/* From the lane, in any context: its deadline or output changed. */
+static void blade_lane_io_changed(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    blade_lane_rearm(bl);
+    if (lane_want_write(bl->lane)) {
+        qemu_bh_schedule(bl->bh);
+    }
+}
+
+/* The device's callbacks, and blade-lane's own. */
+static void fwd_rx_frame(void *opaque, const uint8_t *f, size_t len)
+{
+    BladeLane *bl = opaque;
+
+    bl->dev_ops->rx_frame(bl->opaque, f, len);
+}
+
+static bool fwd_can_receive(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    return bl->dev_ops->can_receive(bl->opaque);
+}
+
+static void fwd_rx_util(void *opaque, const LaneUtil *u)
+{
+    BladeLane *bl = opaque;
+
+    bl->dev_ops->rx_util(bl->opaque, u);
+}
+
+static void fwd_event(void *opaque, LaneEvent ev)
+{
+    BladeLane *bl = opaque;
+
+    bl->dev_ops->event(bl->opaque, ev);
+}
+
+static void fwd_tx_ready(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    bl->dev_ops->tx_ready(bl->opaque);
+}
+
+/* ---- all lane work: from the guarded BH, the timer or the input -------- */
+
+static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
+{
+    Object *dev = OBJECT(bl->dev);
+
+    object_ref(dev);        /* a frame's DMA may unplug the device */
+    bl->in_bh = true;
+    if (lane_is_connected(bl->lane)) {
+        blade_lane_feed(bl, in, len);
+    }
+    if (!bl->dead && bl->close_pending) {
+        bl->close_pending = false;
+        bl->stage_len = 0;
+        lane_closed(bl->lane, bl_now());
+    }
+    if (!bl->dead && bl->open_pending) {
+        bl->open_pending = false;
+        bl->stage_len = 0;
+        lane_connected(bl->lane, bl_now());
+    }
+    if (!bl->dead && lane_deadline(bl->lane) <= bl_now()) {
+        lane_handle_timer(bl->lane, bl_now());
+    }
+    if (!bl->dead && bl->writable_pending) {
+        bl->writable_pending = false;
+        lane_writable(bl->lane, bl_now());
+    }
+    if (!bl->dead && lane_want_write(bl->lane)) {
+        lane_flush(bl->lane, bl_now());
+    }
+    if (!bl->dead) {
+        blade_lane_rearm(bl);
+        if (bl->stage_len && lane_rx_room(bl->lane)) {
+            qemu_bh_schedule(bl->bh);   /* staged input the lane can take */
+        }
+        bl->changed(bl->opaque);
+    }
+    if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
+        !bl->stage_len) {
+        /* the chardev may read again: poll it */
+        bl->read_held = false;
+        qemu_chr_fe_accept_input(bl->be);
+    }
+    bl->in_bh = false;
+    if (bl->dead) {
+        g_free(bl);
+    }
+    object_unref(dev);
+}
+
+static void blade_lane_bh(void *opaque)
+{
+    blade_lane_run(opaque, NULL, 0);
+}
+
+/*
+ * The lane work, from the timer or the chardev's read handler, under the
+ * device's re-entrancy guard exactly as aio_bh_call() runs a guarded BH.
+ * The timer: the lane's clock is the virtual clock, and its deadlines
+ * (pacing, negotiation, utilization) are handled when the clock reaches
+ * them, not in a BH after the clock moved on (qtest and icount step the
+ * clock through several deadlines at once).  The input: a BH hop per
+ * read would cost a main-loop iteration for every 4 KiB a socket chardev
+ * reads.
+ */
+static void blade_lane_run_guarded(BladeLane *bl, const uint8_t *in,
+                                   size_t len)
+{
+    DeviceState *dev = bl->dev;
+    MemReentrancyGuard *g = &dev->mem_reentrancy_guard;
+    bool was = g->engaged_in_io;
+
+    object_ref(OBJECT(dev));
+    g->engaged_in_io = true;
+    blade_lane_run(bl, in, len);
+    g->engaged_in_io = was;
+    object_unref(OBJECT(dev));
+}
+
+static void blade_lane_timer_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    bl->timer_at = LANE_NO_DEADLINE;
+    blade_lane_run_guarded(bl, NULL, 0);
+}
+
+/* ---- the chardev's handlers ------------------------------------------- */
+
+static int blade_lane_can_read(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    /* events first: their order with the input matters */
+    if (bl->close_pending || bl->open_pending ||
+        !lane_rx_room(bl->lane) || bl->stage_len) {
+        bl->read_held = true;
+        return 0;
+    }
+    return BLADE_LANE_STAGE;
+}
+
+static void blade_lane_read(void *opaque, const uint8_t *buf, int size)
+{
+    blade_lane_run_guarded(opaque, buf, MAX(size, 0));
+}
+
+static void blade_lane_event(void *opaque, QEMUChrEvent event)
+{
+    BladeLane *bl = opaque;
+
+    switch (event) {
+    case CHR_EVENT_OPENED:
+        bl->open_pending = true;
+        break;
+    case CHR_EVENT_CLOSED:
+        /* an open not yet handled never happened for the lane */
+        bl->open_pending = false;
+        bl->close_pending = true;
+        break;
+    default:
+        return;
+    }
+    trace_blade_lane_chr_event(bl, event);
+    qemu_bh_schedule(bl->bh);
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
+                          const LaneConfig *cfg, const LaneOps *ops,
+                          void (*changed)(void *opaque), void *opaque,
+                          Error **errp)
+{
+    BladeLane *bl = g_new0(BladeLane, 1);
+    LaneOps *lops = &bl->ops;
+    LaneConfig c = *cfg;
+    int err = 0;
+
+    bl->dev = dev;
+    bl->be = be;
+    bl->dev_ops = ops;
+    bl->changed = changed;
+    bl->opaque = opaque;
+    bl->timer_at = LANE_NO_DEADLINE;
+    /* only the callbacks the device has: the lane checks for NULL */
+    lops->rx_frame = ops->rx_frame ? fwd_rx_frame : NULL;
+    lops->can_receive = ops->can_receive ? fwd_can_receive : NULL;
+    lops->rx_util = ops->rx_util ? fwd_rx_util : NULL;
+    lops->event = ops->event ? fwd_event : NULL;
+    lops->tx_ready = ops->tx_ready ? fwd_tx_ready : NULL;
+    lops->io_changed = blade_lane_io_changed;
+    lops->write = blade_lane_write;
+    lops->close = blade_lane_close;
+    c.role = LANE_ROLE_STREAM;
+    c.path = NULL;
+    bl->lane = lane_new(&c, lops, bl, bl_now(), &err);
+    if (!bl->lane) {
+        error_setg_errno(errp, -err, "cannot set up the lane");
+        g_free(bl);
+        return NULL;
+    }
+    bl->bh = qemu_bh_new_guarded(blade_lane_bh, bl,
+                                 &dev->mem_reentrancy_guard);
+    bl->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_lane_timer_cb, bl);
+    qemu_chr_fe_set_handlers(be, blade_lane_can_read, blade_lane_read,
+                             blade_lane_event, NULL, bl, NULL, true);
+    return bl;
+}
+
+void blade_lane_free(BladeLane *bl)
+{
+    if (!bl) {
+        return;
+    }
+    qemu_chr_fe_set_handlers(bl->be, NULL, NULL, NULL, NULL, NULL, NULL,
+                             true);
+    if (bl->watch) {
+        g_source_remove(bl->watch);
+        bl->watch = 0;
+    }
+    /* inside a lane callback: the lane frees itself when it returns */
+    lane_free(bl->lane);
+    bl->lane = NULL;
+    timer_free(bl->timer);
+    bl->timer = NULL;
+    /* may run inside the BH: QEMU allows it */
+    qemu_bh_delete(bl->bh);
+    bl->bh = NULL;
+    if (bl->in_bh) {
+        bl->dead = true;        /* the BH frees it when it returns */
+    } else {
+        g_free(bl);
+    }
+}
+
+Lane *blade_lane_lane(BladeLane *bl)
+{
+    return bl->lane;
+}
+
+void blade_lane_rx_resume(BladeLane *bl)
+{
+    bool outer = !bl->in_bh;
+
+    /* frames it delivers may unplug the device: free bl only after */
+    bl->in_bh = true;
+    lane_rx_resume(bl->lane, bl_now());
+    if (outer) {
+        bl->in_bh = false;
+    }
+    if (bl->dead) {
+        if (outer) {
+            g_free(bl);
+        }
+        return;
+    }
+    if (bl->stage_len) {
+        qemu_bh_schedule(bl->bh);       /* staged input next */
+    }
+    if (bl->read_held) {
+        bl->read_held = false;
+        qemu_chr_fe_accept_input(bl->be);
+    }
+}
+
+Chardev *blade_lane_socket_chardev(const char *path, bool server,
+                                   Error **errp)
+{
+    ChardevBackend *backend = g_new0(ChardevBackend, 1);
+    ChardevSocket *sock = g_new0(ChardevSocket, 1);
+    SocketAddressLegacy *addr = g_new0(SocketAddressLegacy, 1);
+    UnixSocketAddress *ua = g_new0(UnixSocketAddress, 1);
+    Chardev *chr;
+
+    ua->path = g_strdup(path);
+    addr->type = SOCKET_ADDRESS_TYPE_UNIX;
+    addr->u.q_unix.data = ua;
+    sock->addr = addr;
+    sock->has_server = true;
+    sock->server = server;
+    if (server) {
+        sock->has_wait = true;
+        sock->wait = false;
+    } else {
+        sock->has_reconnect_ms = true;
+        sock->reconnect_ms = BLADE_LANE_RECONNECT_MS;
+    }
+    backend->type = CHARDEV_BACKEND_KIND_SOCKET;
+    backend->u.socket.data = sock;
+    chr = qemu_chardev_new(NULL, TYPE_CHARDEV_SOCKET, backend, NULL, errp);
+    qapi_free_ChardevBackend(backend);
+    return chr;
+}
