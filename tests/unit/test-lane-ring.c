@@ -500,11 +500,12 @@ static size_t stream_record(uint8_t *rec, uint32_t k, uint32_t dir)
 }
 
 /*
- * Send STREAM_RECORDS records on @r while receiving as many from the peer
- * and checking them, sleeping on the eventfd whenever neither can make
+ * Send @n_tx records on @r while receiving @n_rx from the peer and
+ * checking them, sleeping on the eventfd whenever neither can make
  * progress.  A lost wake-up leaves both asleep: poll() times out.
  */
-static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
+static void stream(LaneRing *r, uint32_t dir, uint32_t n_tx, uint32_t n_rx,
+                   StreamResult *res)
 {
     uint8_t out[LANE_REC_HDR + 1522], want[LANE_REC_HDR + 1522];
     uint8_t in[8192];
@@ -514,12 +515,12 @@ static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
     out_len = stream_record(out, 0, dir);
     want_len = stream_record(want, 0, dir ^ 1);
     res->ok = false;
-    while (tx_k < STREAM_RECORDS || rx_k < STREAM_RECORDS) {
+    while (tx_k < n_tx || rx_k < n_rx) {
         bool progress = false;
         ssize_t n;
         int s, sleep_rx = 0, sleep_tx = 0;
 
-        while (tx_k < STREAM_RECORDS) {
+        while (tx_k < n_tx) {
             n = lane_ring_write(r, out + out_done, out_len - out_done);
             if (n < 0) {
                 snprintf(res->why, sizeof(res->why), "write %zd", n);
@@ -530,12 +531,12 @@ static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
             }
             progress = true;
             out_done += n;
-            if (out_done == out_len && ++tx_k < STREAM_RECORDS) {
+            if (out_done == out_len && ++tx_k < n_tx) {
                 out_len = stream_record(out, tx_k, dir);
                 out_done = 0;
             }
         }
-        while (rx_k < STREAM_RECORDS &&
+        while (rx_k < n_rx &&
                (n = lane_ring_read(r, in, sizeof(in))) != 0) {
             if (n < 0) {
                 snprintf(res->why, sizeof(res->why), "read %zd", n);
@@ -543,7 +544,7 @@ static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
             }
             progress = true;
             for (ssize_t i = 0; i < n; i++) {
-                if (rx_k >= STREAM_RECORDS || in[i] != want[want_got]) {
+                if (rx_k >= n_rx || in[i] != want[want_got]) {
                     snprintf(res->why, sizeof(res->why),
                              "record %u octet %zu differs", rx_k, want_got);
                     return;
@@ -558,18 +559,18 @@ static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
             continue;
         }
         /* Nothing moved: sleep on what we wait for, re-checked. */
-        if (rx_k < STREAM_RECORDS) {
+        if (rx_k < n_rx) {
             sleep_rx = lane_ring_rx_prepare_sleep(r);
         }
-        if (tx_k < STREAM_RECORDS) {
+        if (tx_k < n_tx) {
             sleep_tx = lane_ring_tx_prepare_sleep(r, out_len - out_done);
         }
         if (sleep_rx < 0 || sleep_tx < 0) {
             snprintf(res->why, sizeof(res->why), "corrupt");
             return;
         }
-        if ((rx_k < STREAM_RECORDS && !sleep_rx) ||
-            (tx_k < STREAM_RECORDS && !sleep_tx)) {
+        if ((rx_k < n_rx && !sleep_rx) ||
+            (tx_k < n_tx && !sleep_tx)) {
             lane_ring_handle_wakeup(r);
             continue;
         }
@@ -590,8 +591,15 @@ static void stream(LaneRing *r, uint32_t dir, StreamResult *res)
     res->ok = true;
 }
 
-static void test_two_processes(void)
+/* Which way records go: both at once, or one way only (each side then
+ * waits for one thing: data, or space). */
+typedef enum StreamMode { BOTH_WAYS, TO_ATTACHER, TO_CREATOR } StreamMode;
+
+static void test_two_processes(gconstpointer data)
 {
+    StreamMode mode = GPOINTER_TO_INT(data);
+    uint32_t c_tx = mode == TO_CREATOR ? 0 : STREAM_RECORDS;
+    uint32_t a_tx = mode == TO_ATTACHER ? 0 : STREAM_RECORDS;
     StreamResult mine = { 0 }, child = { 0 };
     int sv[2], fds[LANE_RING_NFDS], err = 0, status;
     const LaneRingStats *cs;
@@ -611,7 +619,7 @@ static void test_two_processes(void)
         if (!r) {
             _exit(3);
         }
-        stream(r, 1, &child);
+        stream(r, 1, a_tx, c_tx, &child);
         child.stats = *lane_ring_stats(r);
         if (write(sv[1], &child, sizeof(child)) != sizeof(child)) {
             _exit(4);
@@ -624,7 +632,7 @@ static void test_two_processes(void)
     g_assert_nonnull(r);
     lane_ring_peer_fds(r, fds);
     send_fds(sv[0], fds);
-    stream(r, 0, &mine);
+    stream(r, 0, c_tx, a_tx, &mine);
     g_assert_cmpint(read(sv[0], &child, sizeof(child)), ==, sizeof(child));
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
     g_assert_true(WIFEXITED(status));
@@ -894,7 +902,12 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-ring/records", test_records);
     g_test_add_func("/lane-ring/full-empty", test_full_empty);
     g_test_add_func("/lane-ring/wakeup", test_wakeup);
-    g_test_add_func("/lane-ring/two-processes", test_two_processes);
+    g_test_add_data_func("/lane-ring/two-processes/both-ways",
+                         GINT_TO_POINTER(BOTH_WAYS), test_two_processes);
+    g_test_add_data_func("/lane-ring/two-processes/to-attacher",
+                         GINT_TO_POINTER(TO_ATTACHER), test_two_processes);
+    g_test_add_data_func("/lane-ring/two-processes/to-creator",
+                         GINT_TO_POINTER(TO_CREATOR), test_two_processes);
     g_test_add_data_func("/lane-ring/corrupt/prod-beyond",
                          GINT_TO_POINTER(PROD_BEYOND), test_corruption);
     g_test_add_data_func("/lane-ring/corrupt/prod-behind",
