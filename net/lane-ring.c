@@ -41,7 +41,7 @@ typedef struct SharedCons {
 
 _Static_assert(sizeof(SharedProd) == sizeof(LaneRingProd), "layout");
 _Static_assert(sizeof(SharedCons) == sizeof(LaneRingCons), "layout");
-_Static_assert(sizeof(LaneRingHeader) <= 256, "header fits before lines");
+_Static_assert(sizeof(LaneRingHeader) == 88, "layout (docs/link-layer.md)");
 
 /* One direction, as seen by this end; everything but the pointers' targets
  * is private and never re-read from the region. */

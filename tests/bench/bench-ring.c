@@ -5,8 +5,10 @@
  * would.  Prints 'name: value' lines; scripts/bladeplane bench ring runs it.
  *
  * Ring: the producer writes each record straight into the ring (no
- * syscall) and, when the ring is full, sleeps until half of it is free;
- * the consumer copies out up to 64 KiB at a time and sleeps when empty.
+ * syscall) or, for the ring_gather_ lines, gathers records in a 64 KiB
+ * queue first as the socket producer does; when the ring is full it
+ * sleeps until half of it is free.  The consumer copies out up to 64 KiB
+ * at a time and sleeps when empty.
  * Socket: the producer gathers records in a 64 KiB queue and writes it
  * with one send() (the socket lane's batching); the consumer reads up to
  * 96 KiB at a time (the socket lane's receive buffer).
@@ -146,12 +148,18 @@ static bool ring_put(LaneRing *r, const uint8_t *buf, size_t len)
     return true;
 }
 
-static void ring_producer(int sock, size_t frame_len)
+/*
+ * @gather: gather records in a 64 KiB queue and write the queue when the
+ * next record does not fit (as the socket producer sends it), instead of
+ * one write per record.
+ */
+static void ring_producer(int sock, size_t frame_len, bool gather)
 {
-    static uint8_t rec[LANE_REC_HDR + 2048];
+    static uint8_t q[SOCK_TXQ];
     int fds[LANE_RING_NFDS], err;
     uint64_t end, kicks;
     uint32_t seq = 0;
+    size_t qlen = 0;
     LaneRing *r;
     char c;
     struct iovec iov = { .iov_base = &c, .iov_len = 1 };
@@ -175,21 +183,29 @@ static void ring_producer(int sock, size_t frame_len)
     if (!r) {
         _exit(3);
     }
-    memset(rec, 0x5a, sizeof(rec));
+    memset(q, 0x5a, sizeof(q));
     end = now_ns() + RUN_NS;
     for (;;) {
-        size_t len = make_record(rec, frame_len, seq++);
-
-        if (!ring_put(r, rec, len)) {
-            _exit(4);
+        if (qlen + LANE_REC_HDR + frame_len > sizeof(q) - LANE_REC_HDR) {
+            if (!ring_put(r, q, qlen)) {
+                _exit(4);
+            }
+            qlen = 0;
+        }
+        qlen += make_record(q + qlen, frame_len, seq++);
+        if (!gather) {
+            if (!ring_put(r, q, qlen)) {
+                _exit(4);
+            }
+            qlen = 0;
         }
         if (!(seq & 255) && now_ns() >= end) {
             break;
         }
     }
-    rec[0] = TAG_END;
-    rec[2] = rec[3] = 0;
-    if (!ring_put(r, rec, LANE_REC_HDR)) {
+    q[qlen] = TAG_END;
+    q[qlen + 1] = q[qlen + 2] = q[qlen + 3] = 0;
+    if (!ring_put(r, q, qlen + LANE_REC_HDR)) {
         _exit(4);
     }
     kicks = lane_ring_stats(r)->kicks;
@@ -200,7 +216,7 @@ static void ring_producer(int sock, size_t frame_len)
     _exit(0);
 }
 
-static Result run_ring(size_t frame_len)
+static Result run_ring(size_t frame_len, bool gather)
 {
     static uint8_t buf[RX_CHUNK];
     Result res = { 0 };
@@ -227,7 +243,7 @@ static Result run_ring(size_t frame_len)
     pid = fork();
     if (pid == 0) {
         close(sv[0]);
-        ring_producer(sv[1], frame_len);
+        ring_producer(sv[1], frame_len, gather);
     }
     close(sv[1]);
     r = lane_ring_create(LANE_RING_DEFAULT_SIZE, &err);
@@ -364,18 +380,23 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+typedef enum Kind { RING, RING_GATHER, SOCKET } Kind;
+
+static const char *const kind_name[] = { "ring", "gathering ring", "socket" };
+
 /* Median records/s and kicks per 1000 records of RUNS runs. */
-static bool measure(bool ring, size_t frame_len, double *rate,
+static bool measure(Kind kind, size_t frame_len, double *rate,
                     double *kicks)
 {
     double r[RUNS], k[RUNS];
 
     for (int i = 0; i < RUNS; i++) {
-        Result res = ring ? run_ring(frame_len) : run_socket(frame_len);
+        Result res = kind == SOCKET ? run_socket(frame_len)
+                                    : run_ring(frame_len, kind == RING_GATHER);
 
         if (!res.ok || !res.records || !res.ns) {
             fprintf(stderr, "bench-ring: %s run with %zu-octet frames "
-                    "failed\n", ring ? "ring" : "socket", frame_len);
+                    "failed\n", kind_name[kind], frame_len);
             return false;
         }
         r[i] = res.records * 1e9 / res.ns;
@@ -390,17 +411,20 @@ static bool measure(bool ring, size_t frame_len, double *rate,
 
 int main(void)
 {
-    double r1518, r64, s1518, s64, k1518, k64, unused;
+    double r1518, r64, g1518, g64, s1518, s64, k1518, k64, gk64, unused;
 
     printf("bench-ring: two processes stream lane FRAME records through "
-           "net/lane-ring (%u KiB rings) or a UNIX stream socket pair, "
-           "%.1f s a run, median of %d; wall time on a shared machine\n",
-           LANE_RING_DEFAULT_SIZE / 1024, RUN_NS / 1e9, RUNS);
+           "net/lane-ring (%u KiB rings; one write per record, or "
+           "gathered in 64 KiB) or a UNIX stream socket pair (gathered in "
+           "64 KiB), %.1f s a run, median of %d; wall time on a shared "
+           "machine\n", LANE_RING_DEFAULT_SIZE / 1024, RUN_NS / 1e9, RUNS);
     fflush(stdout);
-    if (!measure(true, 1518, &r1518, &k1518) ||
-        !measure(true, 64, &r64, &k64) ||
-        !measure(false, 1518, &s1518, &unused) ||
-        !measure(false, 64, &s64, &unused)) {
+    if (!measure(RING, 1518, &r1518, &k1518) ||
+        !measure(RING, 64, &r64, &k64) ||
+        !measure(RING_GATHER, 1518, &g1518, &unused) ||
+        !measure(RING_GATHER, 64, &g64, &gk64) ||
+        !measure(SOCKET, 1518, &s1518, &unused) ||
+        !measure(SOCKET, 64, &s64, &unused)) {
         return 1;
     }
     printf("ring_1518_gbps: %.2f\n", r1518 * 1518 * 8 / 1e9);
@@ -409,9 +433,14 @@ int main(void)
     printf("ring_64_gbps: %.2f\n", r64 * 64 * 8 / 1e9);
     printf("ring_kicks_per_1000_records: %.2f\n", k1518);
     printf("ring_kicks_per_1000_records_64: %.3f\n", k64);
+    printf("ring_gather_1518_gbps: %.2f\n", g1518 * 1518 * 8 / 1e9);
+    printf("ring_gather_64_mpps: %.3f\n", g64 / 1e6);
+    printf("ring_gather_kicks_per_1000_records_64: %.3f\n", gk64);
     printf("socket_1518_gbps: %.2f\n", s1518 * 1518 * 8 / 1e9);
     printf("socket_64_mpps: %.3f\n", s64 / 1e6);
     printf("ring_over_socket_1518: %.2f\n", r1518 / s1518);
     printf("ring_over_socket_64: %.2f\n", r64 / s64);
+    printf("ring_gather_over_socket_1518: %.2f\n", g1518 / s1518);
+    printf("ring_gather_over_socket_64: %.2f\n", g64 / s64);
     return 0;
 }
