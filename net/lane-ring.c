@@ -43,8 +43,10 @@ _Static_assert(sizeof(SharedProd) == sizeof(LaneRingProd), "layout");
 _Static_assert(sizeof(SharedCons) == sizeof(LaneRingCons), "layout");
 _Static_assert(sizeof(LaneRingHeader) == 88, "layout (docs/link-layer.md)");
 
-/* One direction, as seen by this end; everything but the pointers' targets
- * is private and never re-read from the region. */
+/*
+ * One direction, as seen by this end; everything but the pointers' targets
+ * is private and never re-read from the region.
+ */
 typedef struct RingView {
     SharedProd *p;
     SharedCons *c;
@@ -71,9 +73,10 @@ struct LaneRing {
     LaneRingStats stats;
 };
 
+/* net/ has no QEMU headers, so no qemu_real_host_page_size() here. */
 static size_t page_size(void)
 {
-    long p = sysconf(_SC_PAGESIZE);
+    long p = sysconf(_SC_PAGE_SIZE);
 
     return p > 0 ? (size_t)p : 4096;
 }
@@ -227,8 +230,10 @@ static bool is_eventfd(int fd)
     return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
-/* [off, off + len) inside the region, @align-aligned, and overlapping none
- * of the @n blocks already accepted. */
+/*
+ * [off, off + len) inside the region, @align-aligned, and overlapping none
+ * of the @n blocks already accepted.
+ */
 static bool block_ok(uint64_t off, uint64_t len, uint64_t align,
                      uint64_t region, uint64_t blocks[][2], int *n)
 {
@@ -246,8 +251,10 @@ static bool block_ok(uint64_t off, uint64_t len, uint64_t align,
     return true;
 }
 
-/* Validate a header copied out of the region (the peer cannot change the
- * copy while we check it). */
+/*
+ * Validate a header copied out of the region (the peer cannot change the
+ * copy while we check it).
+ */
 static bool header_ok(const LaneRingHeader *h, uint64_t file_size)
 {
     uint64_t blocks[7][2];
@@ -499,8 +506,10 @@ ssize_t lane_ring_write(LaneRing *r, const void *buf, size_t len)
     return n;
 }
 
-/* After publishing our consumer index: kick the producer if it sleeps
- * waiting for as much room as there now is. */
+/*
+ * After publishing our consumer index: kick the producer if it sleeps
+ * waiting for as much room as there now is.
+ */
 static void rx_notify(LaneRing *r)
 {
     RingView *v = &r->rx;

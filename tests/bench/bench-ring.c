@@ -173,8 +173,11 @@ static void ring_producer(int sock, size_t frame_len, bool gather)
     };
     struct cmsghdr *cm;
 
-    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1 ||
-        !(cm = CMSG_FIRSTHDR(&msg)) || cm->cmsg_type != SCM_RIGHTS ||
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) {
+        _exit(2);
+    }
+    cm = CMSG_FIRSTHDR(&msg);
+    if (!cm || cm->cmsg_type != SCM_RIGHTS ||
         cm->cmsg_len != CMSG_LEN(sizeof(fds))) {
         _exit(2);
     }

@@ -28,8 +28,10 @@
 #include "lane-ring.h"
 #include "lane-transport.h"
 
-/* A creator and an attacher in this process, and a third mapping of the
- * region through which the tests play the hostile peer. */
+/*
+ * A creator and an attacher in this process, and a third mapping of the
+ * region through which the tests play the hostile peer.
+ */
 typedef struct Pair {
     LaneRing *c, *a;
     uint8_t *shm;
@@ -126,8 +128,10 @@ static void test_create(void)
     pair_free(&p);
 }
 
-/* Both directions, chunks of every size from 1 to more than the ring,
- * so that the ring wraps at every offset. */
+/*
+ * Both directions, chunks of every size from 1 to more than the ring,
+ * so that the ring wraps at every offset.
+ */
 static void test_round_trip(void)
 {
     enum { SIZE = 4096 };
@@ -591,8 +595,10 @@ static void stream(LaneRing *r, uint32_t dir, uint32_t n_tx, uint32_t n_rx,
     res->ok = true;
 }
 
-/* Which way records go: both at once, or one way only (each side then
- * waits for one thing: data, or space). */
+/*
+ * Which way records go: both at once, or one way only (each side then
+ * waits for one thing: data, or space).
+ */
 typedef enum StreamMode { BOTH_WAYS, TO_ATTACHER, TO_CREATOR } StreamMode;
 
 static void test_two_processes(gconstpointer data)
@@ -687,8 +693,10 @@ typedef enum Corruption {
     HDR_SIZE,           /* header's ring size changed */
 } Corruption;
 
-/* Which operation first sees it: read, peek, rx sleep (consumer) or
- * write, space, tx sleep (producer). */
+/*
+ * Which operation first sees it: read, peek, rx sleep (consumer) or
+ * write, space, tx sleep (producer).
+ */
 static void test_corruption(gconstpointer data)
 {
     Corruption what = GPOINTER_TO_INT(data);
@@ -783,8 +791,10 @@ static bool fd_open(int fd)
     return fcntl(fd, F_GETFD) >= 0;
 }
 
-/* Attach with @mem and two fresh eventfds; expect @err and every fd
- * closed. */
+/*
+ * Attach with @mem and two fresh eventfds; expect @err and every fd
+ * closed.
+ */
 static void refuse(int mem, int err_want)
 {
     int fds[LANE_RING_NFDS] = {
@@ -854,22 +864,54 @@ static void test_attach_refused(void)
     for (int c = 0; c < 16; c++) {
         h = good;
         switch (c) {
-        case 0: h.magic ^= 1; break;
-        case 1: h.version = 2; break;
-        case 2: h.header_size = sizeof(h) + 8; break;
-        case 3: h.region_size = size - 4096; break;
-        case 4: h.ring[0].size = 6144; break;           /* not 2^n */
-        case 5: h.ring[1].size = 2048; break;           /* too small */
-        case 6: h.ring[1].size = 8192; break;           /* past the end */
-        case 7: h.ring[0].data_off = size - 100; break;
-        case 8: h.ring[0].data_off = UINT64_MAX - 10; break;
-        case 9: h.ring[1].prod_off = size; break;
-        case 10: h.ring[1].cons_off = h.ring[1].prod_off; break;
-        case 11: h.ring[0].prod_off = h.ring[0].data_off + 64; break;
-        case 12: h.ring[0].cons_off = 0; break;         /* on the header */
-        case 13: h.ring[0].cons_off += 4; break;        /* misaligned */
-        case 14: h.ring[1].data_off = h.ring[0].data_off + 2048; break;
-        default: h.ring[1].size = 0; break;
+        case 0:
+            h.magic ^= 1;
+            break;
+        case 1:
+            h.version = 2;
+            break;
+        case 2:
+            h.header_size = sizeof(h) + 8;
+            break;
+        case 3:
+            h.region_size = size - 4096;
+            break;
+        case 4: /* not 2^n */
+            h.ring[0].size = 6144;
+            break;
+        case 5: /* too small */
+            h.ring[1].size = 2048;
+            break;
+        case 6: /* past the end */
+            h.ring[1].size = 8192;
+            break;
+        case 7:
+            h.ring[0].data_off = size - 100;
+            break;
+        case 8:
+            h.ring[0].data_off = UINT64_MAX - 10;
+            break;
+        case 9:
+            h.ring[1].prod_off = size;
+            break;
+        case 10:
+            h.ring[1].cons_off = h.ring[1].prod_off;
+            break;
+        case 11:
+            h.ring[0].prod_off = h.ring[0].data_off + 64;
+            break;
+        case 12: /* on the header */
+            h.ring[0].cons_off = 0;
+            break;
+        case 13: /* misaligned */
+            h.ring[0].cons_off += 4;
+            break;
+        case 14:
+            h.ring[1].data_off = h.ring[0].data_off + 2048;
+            break;
+        default:
+            h.ring[1].size = 0;
+            break;
         }
         memcpy(region, &h, sizeof(h));
         refuse(memfd_with(region, size, size, all), -EINVAL);
