@@ -132,7 +132,8 @@ void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS]);
  * Attach to a region made by a peer.  Takes ownership of the three fds
  * (closed on failure too).  Refuses (NULL, *err): fds that are not a
  * memfd with F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_SEAL (-EPERM) or not
- * eventfds (-EBADF); a size other than the header's, a bad magic,
+ * eventfds (-EBADF; checked through /proc/self/fd, so /proc must be
+ * mounted); a size other than the header's, a bad magic,
  * version, header size, ring size or layout (-EINVAL); mmap failures.
  */
 LaneRing *lane_ring_attach(const int fds[LANE_RING_NFDS], int *err);

@@ -254,6 +254,7 @@ static Result run_ring(size_t frame_len, bool gather)
         goto out;
     }
     lane_ring_peer_fds(r, fds);
+    memset(&u, 0, sizeof(u));
     cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;

@@ -446,8 +446,10 @@ static void send_fds(int sock, const int fds[LANE_RING_NFDS])
         .msg_iov = &iov, .msg_iovlen = 1,
         .msg_control = u.buf, .msg_controllen = sizeof(u.buf),
     };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    struct cmsghdr *cm;
 
+    memset(&u, 0, sizeof(u));
+    cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int) * LANE_RING_NFDS);
