@@ -24,20 +24,27 @@
  *                everything, creator handles the wake-up
  *   7 len        attacher writes (ring 1)
  *   8 len        creator reads
+ *   9 len        attach a third end to a sealed copy of the region as it
+ *                is now (header included); if it is accepted, read up to
+ *                len and write len on it
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* memfd_create() */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "fuzz-target.h"
 #include "lane-ring.h"
 
-#define OPS         9
+#define OPS         10
 #define RING_SIZE   4096
 
 typedef struct Dir {
@@ -162,6 +169,46 @@ static void do_peek(Dir *d, int dir, size_t len, bool exact)
     }
     d->got += n;
     free(buf);
+}
+
+/*
+ * The attacher's checks on whatever the region holds now: a copy in a
+ * sealed memfd is refused (only if the header was touched), or accepted
+ * and then safe to use.
+ */
+static void attach_copy(const uint8_t *shm, size_t region, size_t len,
+                        bool header_intact)
+{
+    int fds[LANE_RING_NFDS];
+    uint8_t *buf;
+    LaneRing *r;
+    int err;
+
+    fds[0] = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fds[0] < 0 || ftruncate(fds[0], region) < 0 ||
+        pwrite(fds[0], shm, region, 0) != (ssize_t)region ||
+        fcntl(fds[0], F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        abort();
+    }
+    fds[1] = eventfd(0, EFD_CLOEXEC);
+    fds[2] = eventfd(0, EFD_CLOEXEC);
+    r = lane_ring_attach(fds, &err);
+    if (!r) {
+        if (err != -EINVAL || header_intact) {
+            abort();
+        }
+        return;
+    }
+    buf = calloc(1, len + 1);
+    if (lane_ring_read(r, buf, len) > (ssize_t)len ||
+        lane_ring_write(r, buf, len) > (ssize_t)len) {
+        abort();
+    }
+    lane_ring_rx_prepare_sleep(r);
+    lane_ring_tx_prepare_sleep(r, len);
+    free(buf);
+    lane_ring_free(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -293,6 +340,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 7:
             do_write(&d[1], 1, next() * 32, exact);
+            break;
+        case 9:
+            attach_copy(shm, region, next() * 32, exact);
             break;
         default:
             do_read(&d[1], 1, next() * 32, exact);

@@ -333,6 +333,11 @@ static void ring_seeds(const char *corpus)
     static const uint8_t scribble[] = {
         0, 50, 4, 0x10, 0x10, 0x55, 1, 50, 7, 20, 4, 0x00, 0x02, 0x7f, 8, 20,
     };
+    /* a third end attached to copies of the region, good then bad */
+    static const uint8_t attach[] = {
+        0, 20, 9, 10, 7, 5, 9, 200, 3, 2, 0, 1, 0, 0, 9, 10, 3, 2, 88, 0,
+        0, 0, 3, 12, 0, 0x20, 0, 0, 9, 10,
+    };
     char dir[256];
 
     snprintf(dir, sizeof(dir), "%s/lane-ring", corpus);
@@ -341,6 +346,7 @@ static void ring_seeds(const char *corpus)
     put(dir, "index", index, sizeof(index));
     put(dir, "header", header, sizeof(header));
     put(dir, "scribble", scribble, sizeof(scribble));
+    put(dir, "attach", attach, sizeof(attach));
 }
 
 int main(int argc, char **argv)
