@@ -80,7 +80,8 @@ typedef struct LaneRingHeader {
 } LaneRingHeader;
 
 /*
- * Written by the ring's producer only (a peer may write it anyway).
+ * Written by the ring's producer (the consumer clears prod_need when it
+ * kicks; a hostile peer may write anything).
  * prod: octets ever written, modulo 2^32 (free running).
  * prod_need: 0, or the producer sleeps until at least this many octets
  * are free (the consumer kicks when it frees them).
@@ -91,7 +92,8 @@ typedef struct LaneRingProd {
 } LaneRingProd;
 
 /*
- * Written by the ring's consumer only.
+ * Written by the ring's consumer (the producer clears cons_sleeping when
+ * it kicks).
  * cons: octets ever read, modulo 2^32.
  * cons_sleeping: 1 while the consumer sleeps until data comes.
  */
