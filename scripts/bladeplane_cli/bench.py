@@ -20,6 +20,10 @@ BENCHES = {
            "of bench lb-emu (sim_<cell>_*) and util against its previous "
            "estimator on a hog (hog_*); about 3 minutes",
            "tests/bench/bench-lb"),
+    "ring": ("the lane's shared-memory rings (net/lane-ring.c) between two "
+             "processes streaming 64- and 1518-octet frame records, beside "
+             "a UNIX stream socket pair in the same run; kicks per 1000 "
+             "records; about 15 s", "tests/bench/bench-ring"),
     "fabric-rx": ("CPU cost of a received control frame in net/fabric.c: "
                   "header-only frames and full rounds from a neighbour "
                   "advertising 256 blades of 8 chassis",

@@ -305,6 +305,50 @@ static void switch_seeds(const char *corpus)
     put(dir, "link-rules", buf, len);
 }
 
+/*
+ * fuzz-lane-ring: operation lists (the opcodes are in fuzz-lane-ring.c).
+ * Offsets: ring 0's size at 48 (header), its consumer line at 384, ring
+ * 1's producer line at 512.
+ */
+static void ring_seeds(const char *corpus)
+{
+    /* both directions, lengths that wrap the 4 KiB rings */
+    static const uint8_t stream[] = {
+        0, 100, 1, 50, 1, 50, 0, 127, 0, 127, 1, 255, 1, 255, 0, 128,
+        2, 30, 2, 200, 7, 90, 8, 40, 7, 128, 8, 255, 8, 255, 0, 1, 2, 1,
+    };
+    /* sleeping on data and on space */
+    static const uint8_t sleep[] = {
+        5, 3, 5, 0, 1, 10, 0, 128, 6, 20, 0, 128, 6, 128, 5, 64, 6, 1,
+    };
+    /* a consumer index past the producer's, then a read */
+    static const uint8_t index[] = {
+        0, 10, 1, 4, 3, 96, 0xff, 0x0f, 0, 0, 1, 10, 0, 1,
+    };
+    /* the header's ring size doubled */
+    static const uint8_t header[] = {
+        0, 10, 3, 12, 0, 0x20, 0, 0, 1, 10, 0, 10,
+    };
+    /* data scribbled between reads, and ring 1's producer index */
+    static const uint8_t scribble[] = {
+        0, 50, 4, 0x10, 0x10, 0x55, 1, 50, 7, 20, 4, 0x00, 0x02, 0x7f, 8, 20,
+    };
+    /* a third end attached to copies of the region, good then bad */
+    static const uint8_t attach[] = {
+        0, 20, 9, 10, 7, 5, 9, 200, 3, 2, 0, 1, 0, 0, 9, 10, 3, 2, 88, 0,
+        0, 0, 3, 12, 0, 0x20, 0, 0, 9, 10,
+    };
+    char dir[256];
+
+    snprintf(dir, sizeof(dir), "%s/lane-ring", corpus);
+    put(dir, "stream", stream, sizeof(stream));
+    put(dir, "sleep", sleep, sizeof(sleep));
+    put(dir, "index", index, sizeof(index));
+    put(dir, "header", header, sizeof(header));
+    put(dir, "scribble", scribble, sizeof(scribble));
+    put(dir, "attach", attach, sizeof(attach));
+}
+
 int main(int argc, char **argv)
 {
     static const uint8_t hello[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, 0,
@@ -466,5 +510,6 @@ int main(int argc, char **argv)
 
     fabric_seeds(argv[1]);
     switch_seeds(argv[1]);
+    ring_seeds(argv[1]);
     return 0;
 }

@@ -1,0 +1,193 @@
+/*
+ * Lane shared-memory data path: a pair of single-producer single-consumer
+ * byte rings in one shared memory region (a sealed memfd), with one
+ * eventfd per notification direction for wake-ups, modelled on
+ * vhost-user's rings and kick/call eventfds.  The rings carry the lane's
+ * record stream (net/lane-transport.h) unchanged: they move octets, the
+ * lane's record parser validates them.  Not yet used by the devices.
+ *
+ * Ends: the *creator* makes the region and the eventfds and passes three
+ * fds to the *attacher* (over the lane's chardev with SCM_RIGHTS, in one
+ * message, in this order):
+ *   fds[0] LANE_RING_FD_MEM     the memfd (sealed: shrink, grow, seal)
+ *   fds[1] LANE_RING_FD_WAKE_A  eventfd the attacher waits on; the
+ *                               creator writes it (the creator's kicks)
+ *   fds[2] LANE_RING_FD_WAKE_C  eventfd the creator waits on; the
+ *                               attacher writes it (the attacher's kicks)
+ * Ring 0 carries creator -> attacher, ring 1 attacher -> creator.  Each end
+ * polls one fd (lane_ring_wait_fd(), POLLIN) and on a wake-up checks both
+ * its receive ring (data came) and its transmit ring (space came).
+ *
+ * Hostile peer: the peer may write anything into the region at any time.
+ * Each end keeps the layout it created or validated at attach, and its own
+ * index, in private memory; each operation loads the peer's index once,
+ * checks it, and checks the header's ring size.  Any inconsistency is
+ * counted (LaneRingStats.corruptions), the end latches broken and every
+ * later call returns -EPROTO: the caller disconnects.  Nothing is read or
+ * written outside the region, which is mapped between two inaccessible
+ * guard pages.
+ *
+ * Threads: one end is used by one thread at a time (its producer and
+ * consumer halves may not run concurrently on the same end); the two ends
+ * are in different processes or threads.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADEPLANE_NET_LANE_RING_H
+#define BLADEPLANE_NET_LANE_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define LANE_RING_MAGIC     0x474e5242u     /* "BRNG" little endian */
+#define LANE_RING_VERSION   1
+#define LANE_RING_NFDS      3
+#define LANE_RING_FD_MEM    0
+#define LANE_RING_FD_WAKE_A 1
+#define LANE_RING_FD_WAKE_C 2
+
+/* Ring data sizes: powers of two in this range. */
+#define LANE_RING_MIN_SIZE  4096u
+#define LANE_RING_MAX_SIZE  (1u << 30)
+/* Default: room for 64 KiB of records, as the socket lane's queue, x4. */
+#define LANE_RING_DEFAULT_SIZE (256u * 1024)
+
+/*
+ * Shared layout (native byte order: both ends are on one host).  The
+ * header is at offset 0; everything else is where the header says.  The
+ * creator lays it out as: header at 0, ring r's producer line at
+ * 256 + 256 * r, its consumer line 128 after that, data from 4096 (ring
+ * 0, then ring 1).  An attacher accepts any layout whose blocks are inside
+ * the region, aligned (lines to 64, data to 4096) and do not overlap.
+ */
+typedef struct LaneRingDesc {
+    uint64_t prod_off;      /* LaneRingProd line */
+    uint64_t cons_off;      /* LaneRingCons line */
+    uint64_t data_off;
+    uint32_t size;          /* data octets, power of two */
+    uint32_t reserved;
+} LaneRingDesc;
+
+typedef struct LaneRingHeader {
+    uint32_t magic;         /* LANE_RING_MAGIC */
+    uint32_t version;       /* LANE_RING_VERSION */
+    uint32_t header_size;   /* sizeof(LaneRingHeader) */
+    uint32_t reserved;
+    uint64_t region_size;   /* the memfd's size */
+    LaneRingDesc ring[2];
+} LaneRingHeader;
+
+/*
+ * Written by the ring's producer (the consumer clears prod_need when it
+ * kicks; a hostile peer may write anything).
+ * prod: octets ever written, modulo 2^32 (free running).
+ * prod_need: 0, or the producer sleeps until at least this many octets
+ * are free (the consumer kicks when it frees them).
+ */
+typedef struct LaneRingProd {
+    uint32_t prod;
+    uint32_t prod_need;
+} LaneRingProd;
+
+/*
+ * Written by the ring's consumer (the producer clears cons_sleeping when
+ * it kicks).
+ * cons: octets ever read, modulo 2^32.
+ * cons_sleeping: 1 while the consumer sleeps until data comes.
+ */
+typedef struct LaneRingCons {
+    uint32_t cons;
+    uint32_t cons_sleeping;
+} LaneRingCons;
+
+typedef struct LaneRingStats {
+    uint64_t tx_octets, rx_octets;
+    /* lane_ring_write() calls that could not take everything */
+    uint64_t tx_full;
+    /* eventfd writes: the peer slept (on data or on space) */
+    uint64_t kicks;
+    /* eventfd reads that found a kick */
+    uint64_t wakeups;
+    /* sleeps prepared and not cancelled by the re-check */
+    uint64_t rx_sleeps, tx_sleeps;
+    /* sleeps prepared and cancelled by the re-check (work was there) */
+    uint64_t sleeps_cancelled;
+    /* inconsistent shared state seen (the end is then broken) */
+    uint64_t corruptions;
+} LaneRingStats;
+
+typedef struct LaneRing LaneRing;
+
+/*
+ * Create the region (two rings of @ring_size octets each, a power of two
+ * in [LANE_RING_MIN_SIZE, LANE_RING_MAX_SIZE]; 0 = the default) and the
+ * eventfds.  Returns NULL with *err set to a negative errno.  The fds to
+ * pass to the attacher are lane_ring_peer_fds(); they stay owned by the
+ * ring (SCM_RIGHTS duplicates them into the peer).
+ */
+LaneRing *lane_ring_create(uint32_t ring_size, int *err);
+void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS]);
+
+/*
+ * Attach to a region made by a peer.  Takes ownership of the three fds
+ * (closed on failure too).  Refuses (NULL, *err): fds that are not a
+ * memfd with F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_SEAL (-EPERM) or not
+ * eventfds (-EBADF; checked through /proc/self/fd, so /proc must be
+ * mounted); a size other than the header's, a bad magic,
+ * version, header size, ring size or layout (-EINVAL); mmap failures.
+ */
+LaneRing *lane_ring_attach(const int fds[LANE_RING_NFDS], int *err);
+void lane_ring_free(LaneRing *r);
+
+bool lane_ring_is_creator(const LaneRing *r);
+bool lane_ring_is_broken(const LaneRing *r);
+const LaneRingStats *lane_ring_stats(const LaneRing *r);
+
+/*
+ * Transmit: copy in as much of @buf as fits.  Returns the octets taken
+ * (0 when full), or -EPROTO (corruption: disconnect).  No syscall unless
+ * the peer's consumer sleeps (then one eventfd write, a kick).
+ */
+ssize_t lane_ring_write(LaneRing *r, const void *buf, size_t len);
+/* Octets lane_ring_write() would take now, or -EPROTO. */
+ssize_t lane_ring_tx_space(LaneRing *r);
+
+/*
+ * Receive: copy out up to @len octets.  Returns the octets copied (0 when
+ * empty), or -EPROTO.  Frees space, and kicks the peer's producer if it
+ * sleeps waiting for as much space as is now free.
+ */
+ssize_t lane_ring_read(LaneRing *r, void *buf, size_t len);
+/*
+ * Zero-copy receive: *p points at the next readable octets in the shared
+ * region; returns how many are contiguous there (0 when empty; may be
+ * fewer than are readable, at the wrap), or -EPROTO.  The peer can change
+ * them at any time: copy what you validate.  Then lane_ring_consume(n),
+ * n at most what the last peek returned (else -EINVAL).
+ */
+ssize_t lane_ring_peek(LaneRing *r, const uint8_t **p);
+int lane_ring_consume(LaneRing *r, size_t n);
+
+/*
+ * Sleeping (no lost wake-up): before blocking on lane_ring_wait_fd(), call
+ * lane_ring_rx_prepare_sleep() when waiting for data and/or
+ * lane_ring_tx_prepare_sleep(need) when waiting for @need free octets
+ * (at most the ring size).  Each publishes "sleeping", makes a full
+ * fence and re-checks the ring: it returns 1 if the caller may block, 0
+ * if the condition already holds (sleep cancelled: go on), or -EPROTO.
+ * The peer, after its next write (read), sees the flag and kicks.
+ */
+int lane_ring_rx_prepare_sleep(LaneRing *r);
+int lane_ring_tx_prepare_sleep(LaneRing *r, size_t need);
+/* The fd to poll for POLLIN (non-blocking eventfd). */
+int lane_ring_wait_fd(const LaneRing *r);
+/*
+ * After lane_ring_wait_fd() polled readable (or at any time): drain the
+ * eventfd and withdraw both sleeping flags.  Returns true if a kick was
+ * pending.  Then read and write again.
+ */
+bool lane_ring_handle_wakeup(LaneRing *r);
+
+#endif
