@@ -21,10 +21,11 @@ from . import qemu
 from .common import LOGS, REPO, Failure, ensure_dir
 
 CONFIGS = {
-    "blade-nic": "one blade-nic whose lane is connected to a blade-switch in "
-                 "the same process",
-    "blade-switch": "a blade-switch with two blade-nics on its backplane "
-                    "and slirp on its uplink, fuzzed through the NICs",
+    "blade-nic": "two blade-nics on a blade-switch in the same process, "
+                 "so one's frames reach the other's RX",
+    "blade-switch": "a blade-switch with small tables and queues, three "
+                    "blade-nics on its backplane and slirp on its uplink, "
+                    "fuzzed through the NICs",
 }
 # The test tier's time per configuration.
 TIER_SECONDS = 60
