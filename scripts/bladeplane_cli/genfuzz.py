@@ -67,7 +67,8 @@ def parse_stats(text):
 
 def run(config, seconds, log, extra=()):
     """Fuzz one configuration for `seconds` of one CPU; returns
-    (exit code, stats, crashing inputs written, wall seconds)."""
+    (exit code, stats, crashing inputs written, wall seconds); stats
+    ["slow_units"] lists the inputs libFuzzer kept as slow."""
     check_config(config)
     binary = qemu.QEMU_FUZZ_BIN
     work = ensure_dir(os.path.join(WORK, config))
@@ -104,9 +105,15 @@ def run(config, seconds, log, extra=()):
         shutil.rmtree(tmp, ignore_errors=True)
     wall = time.monotonic() - start
     text = open(log, errors="replace").read()
-    crashes = sorted(os.path.join(ARTIFACTS, n)
-                     for n in set(os.listdir(ARTIFACTS)) - before)
-    return rc, parse_stats(text), crashes, wall
+    found = sorted(os.path.join(ARTIFACTS, n)
+                   for n in set(os.listdir(ARTIFACTS)) - before)
+    # libFuzzer also keeps inputs that took over 10 s (slow-unit-*): not a
+    # failure by itself (a shared machine can stall any input); the
+    # campaign lists them for a look.
+    crashes = [f for f in found if "-slow-unit-" not in f]
+    stats = parse_stats(text)
+    stats["slow_units"] = [f for f in found if "-slow-unit-" in f]
+    return rc, stats, crashes, wall
 
 
 def campaign(config, cpu_minutes):
@@ -129,6 +136,10 @@ def campaign(config, cpu_minutes):
                 "peak_rss_mb"):
         print(f"fuzz_{config}_{key}: {stats.get(key, 'unknown')}")
     print(f"fuzz_{config}_findings: {len(crashes)}")
+    print(f"fuzz_{config}_slow_units: {len(stats['slow_units'])}")
+    for c in stats["slow_units"]:
+        print(f"    slow (over 10 s once; replay it to see if it still is): "
+              f"{c}")
     for c in crashes:
         print(f"    finding: {c}")
         print(f"    reproduce: {binary} "

@@ -35,6 +35,9 @@ echo "$@" > "$FAKE_OUT/args"
 for a in "$@"; do
     case "$a" in -artifact_prefix=*) prefix="${a#-artifact_prefix=}";; esac
 done
+if [ -n "$SLOW" ]; then
+    printf 'FUZZ' > "${prefix}slow-unit-0002"
+fi
 if [ -n "$CRASH" ]; then
     echo "==1==ERROR: AddressSanitizer: heap-buffer-overflow"
     printf 'FUZZ' > "${prefix}crash-0001"
@@ -99,6 +102,13 @@ class RunTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertEqual([os.path.basename(c) for c in crashes],
                          ["blade-switch-crash-0001"])
+
+    def test_slow_unit_is_listed_not_failed(self):
+        with mock.patch.dict(os.environ, {"SLOW": "1"}):
+            rc, stats, crashes, _ = genfuzz.run("blade-nic", 7, self.log)
+        self.assertEqual((rc, crashes), (0, []))
+        self.assertEqual([os.path.basename(c) for c in stats["slow_units"]],
+                         ["blade-nic-slow-unit-0002"])
 
     def test_unknown_config(self):
         with self.assertRaises(Failure):
