@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Writes the hand-made seeds of QEMU's generic-fuzz configurations
 (tests/fuzz/corpus/generic-fuzz-*; rerun only when the register map or
 generic-fuzz's input format changes):

@@ -13,8 +13,7 @@
  * traffic exercises its lane servers, PCS decoder, MAC and flow tables,
  * limits and evictions, and full queues, as hostile blades would.
  *
- * This work is licensed under the terms of the GNU GPL, version 2 or later.
- * See the COPYING file in the top-level directory.
+ * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #ifndef BLADE_GENERIC_FUZZ_H

@@ -15,10 +15,11 @@ from bladeplane_cli.common import Failure
 
 # The end of a real run (generic-fuzz-blade-nic, 20 s).
 OUTPUT = """\
-#2	INITED cov: 664 ft: 665 corp: 1/1b exec/s: 0 rss: 89Mb
-#4096	pulse  cov: 800 ft: 1021 corp: 41/182b lim: 14 exec/s: 409 rss: 318Mb
-#7700	NEW    cov: 861 ft: 1150 corp: 70/540b lim: 17 exec/s: 368 rss: 318Mb L: 9/17
-#7743	DONE   cov: 861 ft: 1157 corp: 71/550b lim: 17 exec/s: 368 rss: 318Mb
+#2\tINITED cov: 664 ft: 665 corp: 1/1b exec/s: 0 rss: 89Mb
+#4096\tpulse  cov: 800 ft: 1021 corp: 41/182b lim: 14 exec/s: 409 rss: 318Mb
+#7700\tNEW    cov: 861 ft: 1150 corp: 70/540b lim: 17 exec/s: 368 rss: 318Mb \
+L: 9/17
+#7743\tDONE   cov: 861 ft: 1157 corp: 71/550b lim: 17 exec/s: 368 rss: 318Mb
 Done 7743 runs in 21 second(s)
 stat::number_of_executed_units: 7743
 stat::average_exec_per_sec:     368
@@ -43,7 +44,7 @@ if [ -n "$CRASH" ]; then
     printf 'FUZZ' > "${prefix}crash-0001"
     exit 1
 fi
-echo '#10	DONE   cov: 5 ft: 6 corp: 2/3b lim: 4 exec/s: 10 rss: 30Mb'
+printf '#10\\tDONE   cov: 5 ft: 6 corp: 2/3b lim: 4 exec/s: 10 rss: 30Mb\\n'
 echo 'stat::number_of_executed_units: 10'
 """
 
