@@ -9,6 +9,8 @@ Layout:
                                          repository's hw/blade, net and
                                          tests/qtest files
   build/qemu/                            QEMU's build directory
+  build/qemu-fuzz/                       the same tree built with clang,
+                                         libFuzzer and ASan: qemu-fuzz-x86_64
 
 The overlay is symlinks, never copies: ninja sees the repository's own files,
 so an edit recompiles exactly that file and a stale copy cannot be built.
@@ -30,6 +32,8 @@ SERIES = "10.0."
 QEMU_SRC = os.path.join(BUILD, "qemu-src")
 QEMU_BUILD = os.path.join(BUILD, "qemu")
 QEMU_BIN = os.path.join(QEMU_BUILD, "qemu-system-x86_64")
+QEMU_FUZZ_BUILD = os.path.join(BUILD, "qemu-fuzz")
+QEMU_FUZZ_BIN = os.path.join(QEMU_FUZZ_BUILD, "qemu-fuzz-x86_64")
 PATCH = os.path.join(REPO, "scripts", "qemu", "overlay.patch")
 DEVICES_MAK = os.path.join(REPO, "scripts", "qemu", "x86_64-softmmu.mak")
 # Firmware Debian strips from the source tarball comes from its packages.
@@ -47,6 +51,12 @@ CONFIGURE_ARGS = [
     "--enable-slirp", "--enable-kvm", "--enable-tcg", "--enable-fdt=system",
     "--disable-docs", "--disable-werror", "--disable-install-blobs",
 ]
+
+# QEMU's generic-fuzz (tests/qtest/fuzz): the same device set, compiled by
+# clang with libFuzzer's instrumentation and AddressSanitizer.
+FUZZ_CONFIGURE_ARGS = ["--cc=ccache clang", "--cxx=ccache clang++",
+                       "--enable-fuzzing", "--enable-asan"] + \
+    [a for a in CONFIGURE_ARGS if not a.startswith("--cc=")]
 
 
 def ccache_env():
@@ -243,16 +253,20 @@ def sync_overlay():
                                        "x86_64-softmmu", "bladeplane.mak"))
 
 
-def configure(version):
-    want = {"args": CONFIGURE_ARGS, "version": version}
-    stamp = os.path.join(QEMU_BUILD, ".bladeplane-configure")
-    if _read_json(stamp) == want and os.path.exists(os.path.join(QEMU_BUILD, "build.ninja")):
+def configure(version, builddir=QEMU_BUILD, args=CONFIGURE_ARGS,
+              what="x86_64, q35 + virtio + blade devices, ccache"):
+    want = {"args": args, "version": version}
+    stamp = os.path.join(builddir, ".bladeplane-configure")
+    if _read_json(stamp) == want and \
+            os.path.exists(os.path.join(builddir, "build.ninja")):
         return
-    step("configuring QEMU (x86_64, q35 + virtio + blade devices, ccache)")
-    shutil.rmtree(QEMU_BUILD, ignore_errors=True)
-    ensure_dir(QEMU_BUILD)
-    run([os.path.join(QEMU_SRC, "configure")] + CONFIGURE_ARGS,
-        cwd=QEMU_BUILD, env=ccache_env(), log=os.path.join(LOGS, "qemu-configure.log"))
+    step(f"configuring QEMU ({what})")
+    shutil.rmtree(builddir, ignore_errors=True)
+    ensure_dir(builddir)
+    name = os.path.basename(builddir)
+    run([os.path.join(QEMU_SRC, "configure")] + args,
+        cwd=builddir, env=ccache_env(),
+        log=os.path.join(LOGS, f"{name}-configure.log"))
     _write_json(stamp, want)
 
 
@@ -264,13 +278,14 @@ def qtest_targets():
                    any(s.endswith(":bladeplane") for s in t.get("suite", []))})
 
 
-def ninja(targets, what):
+def ninja(targets, what, builddir=QEMU_BUILD, jobs=None):
     """Build targets with a progress line; the full log is kept."""
-    log = os.path.join(LOGS, "qemu-build.log")
+    log = os.path.join(LOGS, os.path.basename(builddir) + "-build.log")
     ensure_dir(LOGS)
     progress = Progress(what)
     with open(log, "w") as f:
-        proc = subprocess.Popen(["ninja", "-C", QEMU_BUILD] + targets,
+        jobs = ["-j", str(jobs)] if jobs else []
+        proc = subprocess.Popen(["ninja", "-C", builddir] + jobs + targets,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=ccache_env())
         work = 0
@@ -306,12 +321,29 @@ def build(qtests=False):
     return QEMU_BIN
 
 
-def link_firmware():
+def build_fuzz():
+    """qemu-fuzz-x86_64 (QEMU's fuzzers, generic-fuzz with the blade
+    configurations among them) in build/qemu-fuzz; returns its path.  The
+    first build compiles QEMU once more with clang (ccache keeps it)."""
+    packages.ensure_packages()
+    pristine, version = pristine_source()
+    prepare_tree(pristine, version)
+    configure(version, QEMU_FUZZ_BUILD, FUZZ_CONFIGURE_ARGS,
+              "clang, libFuzzer, ASan; for qemu-fuzz-x86_64")
+    ninja(["qemu-fuzz-x86_64"], f"building QEMU {version}'s fuzzer "
+          "(clang, libFuzzer, ASan)", QEMU_FUZZ_BUILD,
+          # clang with ASan needs more memory per job than gcc: one a core.
+          jobs=os.cpu_count())
+    link_firmware(QEMU_FUZZ_BUILD)
+    return QEMU_FUZZ_BIN
+
+
+def link_firmware(builddir=QEMU_BUILD):
     """Debian strips firmware from QEMU's source; its seabios and
     qemu-system-data packages have it.  Link it into the build's data
     directory so build/qemu/qemu-system-x86_64 (and the qtests) find it
     without -L."""
-    datadir = ensure_dir(os.path.join(QEMU_BUILD, "qemu-bundle", "usr", "local",
+    datadir = ensure_dir(os.path.join(builddir, "qemu-bundle", "usr", "local",
                                       "share", "qemu"))
     for d in FIRMWARE_DIRS:
         if not os.path.isdir(d):

@@ -3,6 +3,10 @@
 unit        net/ unit tests (GLib TAP programs from the top-level meson build)
             and the CLI's own logic (tests/scripts, Python unittest)
 fuzz        libFuzzer targets on the decoders, briefly (clang build)
+qemu-fuzz   QEMU's generic-fuzz on blade-nic and the switch blade, 60 s
+            each (a clang + libFuzzer + ASan build of QEMU in build/qemu-fuzz);
+            opt-in: not in the default run, whose first-run time it would
+            double; CI runs it (.ci/run)
 qtest       device tests driven through libqtest (QEMU's build)
 functional  real blades booted under the chosen accelerator (Python unittest)
 
@@ -23,6 +27,7 @@ from . import packages, qemu
 from .common import BUILD, LOGS, REPO, Failure, ensure_dir, output, run, step
 
 TIERS = ["unit", "fuzz", "qtest", "functional"]
+ALL_TIERS = TIERS + ["qemu-fuzz"]
 HOST_BUILD = os.path.join(BUILD, "host")
 FUZZ_BUILD = os.path.join(BUILD, "fuzz")
 MESON = "/usr/bin/meson"
@@ -159,6 +164,35 @@ def tier_fuzz():
     return run_suite("fuzz", FUZZ_BUILD, "fuzz")
 
 
+def tier_qemu_fuzz():
+    from . import genfuzz
+    qemu.build_fuzz()
+    step(f"qemu-fuzz: QEMU's generic-fuzz, {genfuzz.TIER_SECONDS} s per "
+         "configuration, from the committed seeds")
+    tally = Tally()
+    logdir = ensure_dir(os.path.join(LOGS, "qemu-fuzz"))
+    for config in genfuzz.CONFIGS:
+        name = f"generic-fuzz-{config}"
+        log = os.path.join(logdir, name + ".log")
+        rc, stats, crashes, wall = genfuzz.run(config, genfuzz.TIER_SECONDS,
+                                               log)
+        figures = ", ".join(f"{k} {stats[k]}" for k in ("execs", "cov", "ft")
+                            if k in stats)
+        if rc == 0 and not crashes:
+            tally.passed += 1
+            print(f"    ok   {name}: {figures} ({wall:.1f} s)", flush=True)
+            continue
+        tally.failed += 1
+        why = ("still running: killed" if rc is None else
+               f"exit {rc}, {len(crashes)} crashing input(s): "
+               f"{' '.join(crashes)}")
+        tally.failures.append(f"qemu-fuzz: {name} ({why}; log: {log})")
+        print(f"    FAIL {name}: {why} ({wall:.1f} s)", flush=True)
+        tail = open(log, errors="replace").read().strip().splitlines()[-15:]
+        print("".join(f"        | {l}\n" for l in tail), end="", flush=True)
+    return tally
+
+
 def tier_qtest():
     qemu.build(qtests=True)
     step("qtest: blade devices through libqtest")
@@ -203,7 +237,7 @@ def run_tiers(names, accel="auto"):
             if name == "functional":
                 tally = tier_functional(accel)
             else:
-                tally = globals()["tier_" + name]()
+                tally = globals()["tier_" + name.replace("-", "_")]()
         except Failure as e:
             # A tier that cannot even start counts as one failure and the
             # other tiers still run.
