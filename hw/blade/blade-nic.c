@@ -1590,6 +1590,8 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     cfg.speed_mbps = s->speed;
     cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
     cfg.util_form = s->util_form;
+    /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
+    cfg.shm = LANE_SHM_OFFER;
     s->bl = blade_lane_new(DEVICE(s), &s->chr, &cfg, &blade_nic_lane_ops,
                            blade_nic_lane_changed, s, errp);
     if (!s->bl) {

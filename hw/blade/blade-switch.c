@@ -1737,6 +1737,8 @@ static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     cfg.speed_mbps = s->slot_speed;
     /* The chassis reports no load of its own on the backplane. */
     cfg.util_interval_ns = 0;
+    /* a slot attaches to the rings its blade offers; see blade-lane.h */
+    cfg.shm = LANE_SHM_ACCEPT;
     p->speed = s->slot_speed;
     p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
                            bsw_lane_changed, p, errp);
