@@ -826,6 +826,7 @@ static void ring_offer(Lane *lane)
 /* The accepting end: attach, or refuse (the offerer stays on the stream). */
 static void rx_offer(Lane *lane, uint32_t version)
 {
+    LaneRing *r = NULL;
     int err = 0;
 
     if (lane->ring || lane->ring_offered) {
@@ -838,15 +839,16 @@ static void rx_offer(Lane *lane, uint32_t version)
         err = EBADF;
     } else {
         lane->rx_nfds = 0;      /* lane_ring_attach() owns them now */
-        lane->ring = lane_ring_attach(lane->rx_fds, &err);
+        r = lane_ring_attach(lane->rx_fds, &err);
         err = -err;
     }
-    if (!lane->ring) {
+    if (!r) {
         close_rx_fds(lane);
         lane->stats.shm_refused++;
         send_ring(lane, LANE_RING_OP_REFUSE, err);
         return;
     }
+    lane->ring = r;
     if (!send_ring(lane, LANE_RING_OP_ACCEPT, 0)) {
         ring_reset(lane);
         lane->stats.shm_refused++;
@@ -2108,4 +2110,9 @@ void lane_give_fds(Lane *lane, const int *fds, int n)
 bool lane_on_rings(const Lane *lane)
 {
     return lane->ring_rx && lane->ring_tx;
+}
+
+struct LaneRing *lane_shm_ring(Lane *lane)
+{
+    return lane->ring;
 }

@@ -287,6 +287,11 @@ size_t lane_rx_room(const Lane *lane);
 void lane_give_fds(Lane *lane, const int *fds, int n);
 /* Records travel in the shared-memory rings (both directions). */
 bool lane_on_rings(const Lane *lane);
+/*
+ * Tests and tools: the rings offered or in use (net/lane-ring.h), NULL
+ * if none.  They go with the connection.
+ */
+struct LaneRing *lane_shm_ring(Lane *lane);
 
 /*
  * The fds to poll: the socket roles' sockets, and in every role the
