@@ -1174,8 +1174,6 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
     return off;
 }
 
-static void ring_read(Lane *lane);
-
 static void rx_process_buffer(Lane *lane)
 {
     size_t used = rx_parse(lane, lane->rxb, lane->rxb_len);

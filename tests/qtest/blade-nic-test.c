@@ -12,6 +12,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "fcs.h"
+#include "lane-ring.h"
 #include "blade-nic-harness.h"
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -1612,7 +1613,7 @@ static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
     g_assert_cmpuint(len, <=, 128);
     lane_flush(h->srv, nh_now());
     n = lane_get_fds(h->srv, fds);
-    g_assert_cmpint(n, ==, 2);
+    g_assert_cmpint(n, >=, 2);
     g_assert_cmphex(fds[1].events & POLLOUT, ==, 0);
     rec[0] = LANE_TAG_FRAME;
     rec[1] = 0;
@@ -1620,6 +1621,13 @@ static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
     rec[3] = plen >> 8;
     memcpy(rec + LANE_REC_HDR, f, len);
     eth_fcs_append(rec + LANE_REC_HDR, len);
+    if (lane_on_rings(h->srv)) {
+        /* the records travel in the shared-memory ring */
+        g_assert_cmpint(lane_ring_write(lane_shm_ring(h->srv), rec,
+                                        LANE_REC_HDR + plen), ==,
+                        LANE_REC_HDR + plen);
+        return;
+    }
     g_assert_cmpint(write(fds[1].fd, rec, LANE_REC_HDR + plen), ==,
                     LANE_REC_HDR + plen);
 }

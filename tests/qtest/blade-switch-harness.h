@@ -24,6 +24,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qobject/qjson.h"
+#include "hw/blade/net/lane-ring.h"
 #include "hw/blade/net/lane-transport.h"
 
 #define SH_MAX_SLOTS 8
@@ -429,13 +430,22 @@ static inline void sh_uplink_send(SwHarness *h, const uint8_t *frame,
     g_assert_cmpint(write(h->up_fd, frame, len), ==, (ssize_t)len);
 }
 
-/* Raw bytes on a blade's lane socket, behind the lane's back. */
+/*
+ * Raw bytes on a blade's lane, behind the lane's back: in the ring when
+ * the lane runs on the shared-memory rings, else on its socket.
+ */
 static inline void sh_blade_send_raw(SwHarness *h, unsigned slot,
                                      const void *buf, size_t len)
 {
+    Lane *lane = h->blades[slot].lane;
     LaneFd lf[LANE_MAX_FDS];
-    int n = lane_get_fds(h->blades[slot].lane, lf);
+    int n = lane_get_fds(lane, lf);
 
+    if (lane_on_rings(lane)) {
+        g_assert_cmpint(lane_ring_write(lane_shm_ring(lane), buf, len), ==,
+                        (ssize_t)len);
+        return;
+    }
     g_assert_cmpint(n, >=, 1);
     g_assert_cmpint(write(lf[0].fd, buf, len), ==, (ssize_t)len);
 }
