@@ -21,7 +21,9 @@
  *    is then bounded by the interval it stands for.
  *  - Socket roles: lane_get_fds() lists the file descriptors and the
  *    poll events the lane wants; call lane_handle_io() when one is ready.
- *  - LANE_ROLE_STREAM: no fds.  Call lane_connected() and lane_closed()
+ *  - LANE_ROLE_STREAM: no fds but the shared-memory rings' eventfd while
+ *    the lane uses them (watch it for POLLIN, call lane_handle_io()).
+ *    Call lane_connected() and lane_closed()
  *    when the channel comes and goes, lane_feed() with the octets it
  *    brings (as many as lane_rx_room() allows), lane_flush() when
  *    lane_want_write() says there is output, and lane_writable() when a
