@@ -253,6 +253,10 @@ static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
     cfg.pcs = raw ? LANE_PCS_RAW : LANE_PCS_8B10B;
     cfg.speed_mbps = 0;
     cfg.reconnect_ns = 10 * 1000 * 1000;
+    /* blades offer rings; BLADEPLANE_LANE_SHM=off: the stream (benches) */
+    if (!g_strcmp0(g_getenv("BLADEPLANE_LANE_SHM"), "off")) {
+        cfg.shm = LANE_SHM_OFF;
+    }
     b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(), &err);
     g_assert_nonnull(b->lane);
 }
