@@ -151,6 +151,15 @@ static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
 
+    if (dl <= bl_now() && lane_is_connected(bl->lane)) {
+        /*
+         * Work due now (ring input beyond one round's budget): the BH
+         * runs it at once, where a virtual-clock timer waits for the
+         * clock (stopped under qtest, or while the VM is paused).
+         */
+        qemu_bh_schedule(bl->bh);
+    }
+
     if (dl != bl->timer_at) {
         bl->timer_at = dl;
         if (dl == LANE_NO_DEADLINE) {
