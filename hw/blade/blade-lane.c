@@ -276,6 +276,14 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
     }
     if (!bl->dead) {
         blade_lane_rearm(bl);
+        if (lane_want_write(bl->lane)) {
+            /*
+             * The flush made room and tx_ready() queued more: io_changed
+             * does not fire (output was waiting before too), so flush
+             * again next round.
+             */
+            qemu_bh_schedule(bl->bh);
+        }
         if (bl->stage_len && lane_rx_room(bl->lane)) {
             qemu_bh_schedule(bl->bh);   /* staged input the lane can take */
         }
