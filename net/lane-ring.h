@@ -4,7 +4,8 @@
  * eventfd per notification direction for wake-ups, modelled on
  * vhost-user's rings and kick/call eventfds.  The rings carry the lane's
  * record stream (net/lane-transport.h) unchanged: they move octets, the
- * lane's record parser validates them.  Not yet used by the devices.
+ * lane's record parser validates them.  The lane negotiates and uses
+ * them (net/lane-transport.h, LaneConfig.shm).
  *
  * Ends: the *creator* makes the region and the eventfds and passes three
  * fds to the *attacher* (over the lane's chardev with SCM_RIGHTS, in one

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fcs.h"
+#include "lane-ring.h"
 #include "lane-transport.h"
 
 #define DEFAULT_TXQ        (64 * 1024)
@@ -94,6 +95,21 @@ struct Lane {
     LaneUtil peer_util;
     bool peer_util_valid;
 
+    /* shared-memory rings (see docs/link-layer.md) */
+    LaneRing *ring;
+    bool ring_offered;      /* offerer: the answer is still to come */
+    bool ring_rx;           /* the peer's records come from the ring */
+    bool ring_tx;           /* ours go into it */
+    bool ring_switch;       /* ring_tx once stream_left octets are out */
+    size_t stream_left;
+    bool fds_to_send;       /* socket roles: the offer's fds, next send */
+    bool ring_busy;         /* ring work left over: deadline now */
+    bool rx_from_ring;      /* rxb holds ring octets being parsed */
+    int rx_fds[LANE_RING_NFDS];
+    int rx_nfds;            /* fds received for an awaited offer */
+    uint64_t shm_kicks_base, shm_wakeups_base;
+    uint16_t peer_caps;
+
     /* what io_changed last reported */
     LaneFd io_fds[LANE_MAX_FDS];
     int io_nfds;
@@ -120,6 +136,8 @@ void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path)
     cfg->speed_mbps = 1000;
     cfg->util_interval_ns = 100 * 1000 * 1000;
     cfg->util_form = PCS_UTIL_FORM_IDLE;
+    cfg->shm = role == LANE_ROLE_CLIENT ? LANE_SHM_OFFER :
+               role == LANE_ROLE_SERVER ? LANE_SHM_ACCEPT : LANE_SHM_OFF;
 }
 
 /* Note what the caller must watch; tell it if that changed and @notify. */
@@ -698,6 +716,285 @@ static void protocol_error(Lane *lane)
     }
 }
 
+/* ---- shared-memory rings ------------------------------------------------- */
+
+static void rx_process_buffer(Lane *lane);
+static void do_write(Lane *lane);
+
+static void close_rx_fds(Lane *lane)
+{
+    for (int i = 0; i < lane->rx_nfds; i++) {
+        close(lane->rx_fds[i]);
+    }
+    lane->stats.unasked_fds += lane->rx_nfds;
+    lane->rx_nfds = 0;
+}
+
+/* Back to the stream: the rings, their fds and any fds received go. */
+static void ring_reset(Lane *lane)
+{
+    if (lane->ring) {
+        const LaneRingStats *rs = lane_ring_stats(lane->ring);
+
+        lane->shm_kicks_base += rs->kicks;
+        lane->shm_wakeups_base += rs->wakeups;
+        lane_ring_free(lane->ring);
+        lane->ring = NULL;
+    }
+    lane->ring_offered = lane->ring_rx = lane->ring_tx = false;
+    lane->ring_switch = lane->fds_to_send = lane->ring_busy = false;
+    lane->stream_left = 0;
+    close_rx_fds(lane);
+}
+
+/* Fds received: kept only by an accepting end awaiting an offer. */
+static void take_fds(Lane *lane, const int *fds, int n)
+{
+    if (n <= 0) {
+        return;
+    }
+    if (!lane->connected || lane->cfg.shm != LANE_SHM_ACCEPT ||
+        lane->ring || lane->rx_nfds || n != LANE_RING_NFDS) {
+        for (int i = 0; i < n; i++) {
+            close(fds[i]);
+        }
+        lane->stats.unasked_fds += n;
+        return;
+    }
+    memcpy(lane->rx_fds, fds, n * sizeof(fds[0]));
+    lane->rx_nfds = n;
+}
+
+static bool send_ring(Lane *lane, uint8_t op, uint32_t v)
+{
+    uint8_t r[LANE_RING_REC_LEN] = {
+        op, 0, 0, 0, v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24
+    };
+
+    return txq_put(lane, LANE_TAG_RING, r, sizeof(r), true);
+}
+
+/* What is queued now goes on the stream; everything after, in the ring. */
+static void ring_switch_after_queue(Lane *lane)
+{
+    lane->ring_switch = true;
+    lane->stream_left = lane->txq_len;
+}
+
+static void ring_error(Lane *lane)
+{
+    bool was = lane->connected;
+
+    lane->stats.shm_errors++;
+    disconnect(lane);
+    if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
+        lane->ops->close(lane->opaque);
+    }
+}
+
+/* After the hello: the offering end makes the rings and offers them. */
+static void ring_offer(Lane *lane)
+{
+    int fds[LANE_RING_NFDS];
+    int err;
+
+    if (lane->cfg.shm != LANE_SHM_OFFER ||
+        (lane->cfg.role == LANE_ROLE_STREAM && !lane->ops->send_fds)) {
+        return;
+    }
+    lane->ring = lane_ring_create(lane->cfg.shm_ring_size, &err);
+    if (!lane->ring) {
+        return;     /* the stream it is */
+    }
+    lane_ring_peer_fds(lane->ring, fds);
+    if (lane->cfg.role == LANE_ROLE_STREAM) {
+        if (lane->ops->send_fds(lane->opaque, fds, LANE_RING_NFDS) < 0) {
+            ring_reset(lane);   /* e.g. a TCP chardev */
+            return;
+        }
+    } else {
+        lane->fds_to_send = true;
+    }
+    if (!send_ring(lane, LANE_RING_OP_OFFER, LANE_RING_VERSION)) {
+        ring_reset(lane);
+        return;
+    }
+    lane->ring_offered = true;
+    lane->stats.shm_offers++;
+}
+
+/* The accepting end: attach, or refuse (the offerer stays on the stream). */
+static void rx_offer(Lane *lane, uint32_t version)
+{
+    LaneRing *r = NULL;
+    int err = 0;
+
+    if (lane->ring || lane->ring_offered) {
+        err = EALREADY;
+    } else if (lane->cfg.shm != LANE_SHM_ACCEPT) {
+        err = EOPNOTSUPP;
+    } else if (version != LANE_RING_VERSION) {
+        err = EPROTONOSUPPORT;
+    } else if (lane->rx_nfds != LANE_RING_NFDS) {
+        err = EBADF;
+    } else {
+        lane->rx_nfds = 0;      /* lane_ring_attach() owns them now */
+        r = lane_ring_attach(lane->rx_fds, &err);
+        err = -err;
+    }
+    if (!r) {
+        close_rx_fds(lane);
+        lane->stats.shm_refused++;
+        send_ring(lane, LANE_RING_OP_REFUSE, err);
+        return;
+    }
+    lane->ring = r;
+    if (!send_ring(lane, LANE_RING_OP_ACCEPT, 0)) {
+        ring_reset(lane);
+        lane->stats.shm_refused++;
+        return;
+    }
+    lane->stats.shm_up++;
+    ring_switch_after_queue(lane);
+}
+
+static void rx_ring(Lane *lane, const uint8_t *p, size_t len)
+{
+    uint32_t v;
+
+    if (len < LANE_RING_REC_LEN) {
+        lane->stats.bad_records++;
+        return;
+    }
+    v = p[4] | p[5] << 8 | p[6] << 16 | (uint32_t)p[7] << 24;
+    switch (p[0]) {
+    case LANE_RING_OP_OFFER:
+        rx_offer(lane, v);
+        break;
+    case LANE_RING_OP_ACCEPT:
+        if (!lane->ring_offered) {
+            protocol_error(lane);   /* its records would go nowhere */
+            break;
+        }
+        lane->ring_offered = false;
+        lane->ring_rx = true;
+        lane->stats.shm_up++;
+        if (send_ring(lane, LANE_RING_OP_SWITCH, 0)) {
+            ring_switch_after_queue(lane);
+        }
+        break;
+    case LANE_RING_OP_REFUSE:
+        if (!lane->ring_offered) {
+            lane->stats.bad_records++;
+            break;
+        }
+        lane->stats.shm_refused++;
+        ring_reset(lane);
+        break;
+    case LANE_RING_OP_SWITCH:
+        if (!lane->ring || lane_ring_is_creator(lane->ring) ||
+            lane->ring_rx) {
+            protocol_error(lane);
+            break;
+        }
+        lane->ring_rx = true;
+        break;
+    default:
+        lane->stats.bad_records++;
+        break;
+    }
+}
+
+/* Drain the peer's ring into the parser; sleep by the ring's rule. */
+static void ring_read(Lane *lane)
+{
+    size_t budget = READ_BUDGET;
+
+    while (lane->ring_rx && lane->connected && !lane->rx_paused &&
+           !lane->freed) {
+        ssize_t r;
+        int rc;
+
+        if (!budget) {
+            lane->ring_busy = true;     /* more next time round */
+            return;
+        }
+        r = lane_ring_read(lane->ring, lane->rxb + lane->rxb_len,
+                           RXBUF_SIZE - lane->rxb_len);
+        if (r < 0) {
+            ring_error(lane);
+            return;
+        }
+        if (r == 0) {
+            rc = lane_ring_rx_prepare_sleep(lane->ring);
+            if (rc < 0) {
+                ring_error(lane);
+                return;
+            }
+            if (rc > 0) {
+                return;         /* the peer kicks when it writes */
+            }
+            continue;
+        }
+        lane->rxb_len += r;
+        budget = budget > (size_t)r ? budget - r : 0;
+        lane->rx_from_ring = true;
+        rx_process_buffer(lane);
+        lane->rx_from_ring = false;
+    }
+}
+
+/* The queued records, in one ring write per try. */
+static void ring_write(Lane *lane)
+{
+    for (int i = 0; i < 4; i++) {
+        ssize_t w = lane_ring_write(lane->ring, lane->txq + lane->txq_head,
+                                    lane->txq_len);
+        size_t need;
+        int rc;
+
+        if (w < 0) {
+            ring_error(lane);
+            return;
+        }
+        lane->txq_head += w;
+        lane->txq_len -= w;
+        if (!lane->txq_len) {
+            return;
+        }
+        /* full: wait for room for the rest (at most any ring's size) */
+        need = lane->txq_len < LANE_RING_MIN_SIZE ? lane->txq_len :
+               LANE_RING_MIN_SIZE;
+        rc = lane_ring_tx_prepare_sleep(lane->ring, need);
+        if (rc < 0) {
+            ring_error(lane);
+            return;
+        }
+        if (rc > 0) {
+            lane->tx_full = true;       /* until the peer kicks */
+            return;
+        }
+    }
+    lane->ring_busy = true;
+}
+
+/* The rings' eventfd polled readable, or work was left over. */
+static void ring_service(Lane *lane)
+{
+    if (!lane->ring || !lane->connected) {
+        return;
+    }
+    lane->ring_busy = false;
+    lane_ring_handle_wakeup(lane->ring);
+    if (lane->ring_rx) {
+        ring_read(lane);
+    }
+    if (lane->ring_tx && !lane->freed) {
+        lane->tx_full = false;
+        do_write(lane);
+    }
+}
+
 static void rx_raw_frame(Lane *lane, const uint8_t *p, size_t len)
 {
     PcsRxCounters *c = &lane->pcs->cnt;
@@ -767,8 +1064,22 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
             return;
         }
         lane->hello_rx = true;
+        lane->peer_caps = (uint16_t)(p[6] | p[7] << 8);
         lane->rx_signal = true;
         pcs_rx_gap(lane->pcs);
+        return;
+    }
+    if (tag == LANE_TAG_RING) {
+        rx_ring(lane, p, len);
+        return;
+    }
+    if (tag == LANE_TAG_PROMISE) {
+        /* virtual time: reserved, nobody acts on promises yet */
+        if (len < 8) {
+            lane->stats.bad_records++;
+        } else {
+            lane->stats.vtime_ignored++;
+        }
         return;
     }
     if (tag == LANE_TAG_SIGNAL) {
@@ -827,6 +1138,7 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
            len - off >= LANE_REC_HDR) {
         const uint8_t *h = buf + off;
         size_t plen = h[2] | (size_t)h[3] << 8;
+        bool was_ring;
 
         if (plen > LANE_MAX_PAYLOAD) {
             protocol_error(lane);
@@ -842,7 +1154,22 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
             break;
         }
         off += LANE_REC_HDR + plen;
-        rx_record(lane, h[0], h + LANE_REC_HDR, plen);
+        was_ring = lane->ring_rx;
+        if (!(h[1] & LANE_REC_F_VTIME)) {
+            rx_record(lane, h[0], h + LANE_REC_HDR, plen);
+        } else if (plen < LANE_VTIME_LEN) {
+            lane->stats.bad_records++;
+        } else {
+            /* virtual time: reserved, the stamp is skipped */
+            lane->stats.vtime_ignored++;
+            rx_record(lane, h[0], h + LANE_REC_HDR + LANE_VTIME_LEN,
+                      plen - LANE_VTIME_LEN);
+        }
+        if (!was_ring && lane->ring_rx && off < len && lane->connected) {
+            /* nothing may follow the peer's switch on the stream */
+            protocol_error(lane);
+            break;
+        }
     }
     return off;
 }
@@ -857,6 +1184,10 @@ static void rx_process_buffer(Lane *lane)
     }
     memmove(lane->rxb, lane->rxb + used, lane->rxb_len - used);
     lane->rxb_len -= used;
+    if (lane->ring_rx && !lane->rx_from_ring && !lane->freed) {
+        /* the ring after the buffer (the peer switched, or a resume) */
+        ring_read(lane);
+    }
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -885,6 +1216,7 @@ static void on_connect(Lane *lane)
     lane->stats.connects++;
     emit(lane, LANE_EV_CONNECTED);
     send_hello(lane);
+    ring_offer(lane);
     if (!lane->tx_enabled) {
         send_signal(lane, false);
         lane->an = AN_OFF;
@@ -908,6 +1240,7 @@ static void disconnect(Lane *lane)
     }
     lane->connected = false;
     lane->tx_full = false;
+    ring_reset(lane);
     lane->stats.disconnects++;
     lane->stats.tx_dropped_disconnect += lane->txq_len;
     lane->txq_len = 0;
@@ -1011,32 +1344,85 @@ static void maybe_tx_ready(Lane *lane)
     }
 }
 
+/* Queued octets that still go on the stream (before a switch). */
+static size_t stream_quota(const Lane *lane)
+{
+    if (lane->ring_tx) {
+        return 0;
+    }
+    return lane->ring_switch ? lane->stream_left : lane->txq_len;
+}
+
+static void stream_wrote(Lane *lane, size_t w)
+{
+    lane->txq_head += w;
+    lane->txq_len -= w;
+    if (lane->ring_switch) {
+        lane->stream_left -= w;
+        if (!lane->stream_left) {
+            lane->ring_switch = false;
+            lane->ring_tx = true;
+        }
+    }
+}
+
 /* LANE_ROLE_STREAM: hand queued octets to the caller's channel. */
 static void do_write_stream(Lane *lane)
 {
+    size_t q;
+
     while (lane->connected && !lane->tx_full && !lane->freed &&
-           lane->txq_len > 0) {
+           (q = stream_quota(lane)) > 0) {
         size_t w = lane->ops->write ?
                    lane->ops->write(lane->opaque, lane->txq + lane->txq_head,
-                                    lane->txq_len) : 0;
+                                    q) : 0;
 
-        if (w < lane->txq_len) {
+        if (w < q) {
             lane->tx_full = true;   /* until lane_writable() */
         }
-        w = w < lane->txq_len ? w : lane->txq_len;
-        lane->txq_head += w;
-        lane->txq_len -= w;
+        stream_wrote(lane, w < q ? w : q);
     }
+}
+
+/* send(), with the offer's fds on the first octets after the connect. */
+static ssize_t sock_send(Lane *lane, size_t len)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * LANE_RING_NFDS)];
+        struct cmsghdr align;
+    } cm;
+    struct iovec iov = { lane->txq + lane->txq_head, len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct cmsghdr *c;
+    ssize_t w;
+
+    if (!lane->fds_to_send || !lane->ring) {
+        return send(lane->fd, iov.iov_base, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    memset(&cm, 0, sizeof(cm));
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = sizeof(cm.buf);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * LANE_RING_NFDS);
+    lane_ring_peer_fds(lane->ring, (int *)CMSG_DATA(c));
+    w = sendmsg(lane->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+        lane->fds_to_send = false;
+    }
+    return w;
 }
 
 static void do_write(Lane *lane)
 {
+    size_t q;
+
     if (lane->cfg.role == LANE_ROLE_STREAM) {
         do_write_stream(lane);
     }
-    while (lane->fd >= 0 && lane->txq_len > 0) {
-        ssize_t w = send(lane->fd, lane->txq + lane->txq_head,
-                         lane->txq_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (lane->fd >= 0 && (q = stream_quota(lane)) > 0) {
+        ssize_t w = sock_send(lane, q);
 
         if (w < 0) {
             if (errno == EINTR) {
@@ -1047,8 +1433,11 @@ static void do_write(Lane *lane)
             }
             break;
         }
-        lane->txq_head += w;
-        lane->txq_len -= w;
+        stream_wrote(lane, w);
+    }
+    if (lane->ring_tx && lane->connected && !lane->freed && !lane->tx_full &&
+        lane->txq_len > 0) {
+        ring_write(lane);
     }
     if (lane->txq_len == 0) {
         lane->txq_head = 0;
@@ -1062,9 +1451,32 @@ static void do_read(Lane *lane)
 
     while (lane->fd >= 0 && !lane->rx_paused && !lane->freed && budget > 0 &&
            lane->rxb_len < RXBUF_SIZE) {
-        ssize_t r = recv(lane->fd, lane->rxb + lane->rxb_len,
-                         RXBUF_SIZE - lane->rxb_len, MSG_DONTWAIT);
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * LANE_RING_NFDS)];
+            struct cmsghdr align;
+        } cm;
+        struct iovec iov = { lane->rxb + lane->rxb_len,
+                             RXBUF_SIZE - lane->rxb_len };
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+        };
+        struct cmsghdr *c;
+        ssize_t r = recvmsg(lane->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
+        for (c = r >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
+             c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len >= CMSG_LEN(0)) {
+                int fds[LANE_RING_NFDS + 1];
+                int n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+                /* at most LANE_RING_NFDS fit the buffer (MSG_CTRUNC) */
+                n = n > LANE_RING_NFDS ? LANE_RING_NFDS : n;
+                memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+                take_fds(lane, fds, n);
+            }
+        }
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -1076,6 +1488,10 @@ static void do_read(Lane *lane)
         }
         if (r == 0) {
             disconnect(lane);
+            break;
+        }
+        if (lane->ring_rx) {
+            protocol_error(lane);   /* the stream after the peer's switch */
             break;
         }
         lane->rxb_len += r;
@@ -1183,6 +1599,7 @@ static void lane_destroy(Lane *lane)
             unlink(lane->path);
         }
     }
+    ring_reset(lane);
     free(lane->txq);
     free(lane->rxb);
     free(lane->pcs);
@@ -1234,8 +1651,18 @@ int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS])
     if (lane->fd >= 0) {
         fds[n].fd = lane->fd;
         fds[n].events = (lane->rx_paused ? 0 : POLLIN) |
-                        (lane->txq_len ? POLLOUT : 0);
+                        (stream_quota(lane) ? POLLOUT : 0);
         n++;
+    }
+    if (lane->ring && (lane->ring_rx || lane->ring_tx)) {
+        /*
+         * POLLOUT: the eventfd is writable at once, as a socket with
+         * room; it stands for "queued records go into the ring".
+         */
+        fds[n].fd = lane_ring_wait_fd(lane->ring);
+        fds[n++].events = POLLIN |
+            (lane->ring_tx && !lane->tx_full && lane->txq_len &&
+             lane->cfg.role != LANE_ROLE_STREAM ? POLLOUT : 0);
     }
     return n;
 }
@@ -1249,6 +1676,9 @@ uint64_t lane_deadline(Lane *lane)
             d = lane->reconnect_at;
         }
         return d;
+    }
+    if (lane->ring_busy) {
+        return lane->now;       /* ring work was left over: go on now */
     }
     if (lane->an == AN_ABILITY || lane->an == AN_ACK) {
         d = lane->an_retry_at;
@@ -1282,6 +1712,14 @@ void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now)
         if (revents & POLLIN) {
             do_accept(lane);
         }
+    } else if (lane->ring && fd == lane_ring_wait_fd(lane->ring)) {
+        if (revents & (POLLIN | POLLERR)) {
+            ring_service(lane);
+        }
+        if (lane->ring_tx && !lane->freed && !lane->tx_full &&
+            (revents & POLLOUT)) {
+            do_write(lane);
+        }
     } else if (fd == lane->fd && lane->fd >= 0) {
         if (revents & (POLLIN | POLLHUP | POLLERR)) {
             do_read(lane);
@@ -1304,6 +1742,13 @@ void lane_handle_timer(Lane *lane, uint64_t now)
             try_connect(lane);
         }
     } else {
+        if (lane->ring_busy) {
+            ring_service(lane);
+        }
+        if (!lane->connected || lane->freed) {
+            lane_leave(lane);
+            return;
+        }
         if ((lane->an == AN_ABILITY || lane->an == AN_ACK) &&
             now >= lane->an_retry_at) {
             lane->an_retry_at = add_sat(now, lane->cfg.an_retry_ns);
@@ -1477,7 +1922,7 @@ void lane_rx_resume(Lane *lane, uint64_t now)
     lane_enter(lane, now);
     if (lane->rx_paused) {
         lane->rx_paused = false;
-        rx_process_buffer(lane);
+        rx_process_buffer(lane);    /* and what is left in the ring */
     }
     lane_leave(lane);
 }
@@ -1506,6 +1951,12 @@ bool lane_is_sync_ok(const Lane *lane)
 const LaneStats *lane_stats(Lane *lane)
 {
     lane->stats.pcs = lane->pcs->cnt;
+    lane->stats.shm_kicks = lane->shm_kicks_base;
+    lane->stats.shm_wakeups = lane->shm_wakeups_base;
+    if (lane->ring) {
+        lane->stats.shm_kicks += lane_ring_stats(lane->ring)->kicks;
+        lane->stats.shm_wakeups += lane_ring_stats(lane->ring)->wakeups;
+    }
     return &lane->stats;
 }
 
@@ -1572,6 +2023,9 @@ size_t lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
     lane_enter(lane, now);
     if (!lane->connected && lane->cfg.role != LANE_ROLE_STREAM) {
         on_connect(lane);
+    }
+    if (lane->ring_rx && len) {
+        protocol_error(lane);       /* the stream after the peer's switch */
     }
     while (taken < len && lane->connected && !lane->rx_paused &&
            !lane->freed) {
@@ -1644,4 +2098,19 @@ bool lane_want_write(const Lane *lane)
 {
     return lane->cfg.role == LANE_ROLE_STREAM && lane->connected &&
            !lane->tx_full && lane->txq_len > 0;
+}
+
+void lane_give_fds(Lane *lane, const int *fds, int n)
+{
+    take_fds(lane, fds, n);
+}
+
+bool lane_on_rings(const Lane *lane)
+{
+    return lane->ring_rx && lane->ring_tx;
+}
+
+struct LaneRing *lane_shm_ring(Lane *lane)
+{
+    return lane->ring;
 }

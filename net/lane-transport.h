@@ -21,7 +21,9 @@
  *    is then bounded by the interval it stands for.
  *  - Socket roles: lane_get_fds() lists the file descriptors and the
  *    poll events the lane wants; call lane_handle_io() when one is ready.
- *  - LANE_ROLE_STREAM: no fds.  Call lane_connected() and lane_closed()
+ *  - LANE_ROLE_STREAM: no fds but the shared-memory rings' eventfd while
+ *    the lane uses them (watch it for POLLIN, call lane_handle_io()).
+ *    Call lane_connected() and lane_closed()
  *    when the channel comes and goes, lane_feed() with the octets it
  *    brings (as many as lane_rx_room() allows), lane_flush() when
  *    lane_want_write() says there is output, and lane_writable() when a
@@ -57,10 +59,10 @@
 #include "pcs-rx.h"
 
 #define LANE_NO_DEADLINE UINT64_MAX
-#define LANE_MAX_FDS     2
+#define LANE_MAX_FDS     3     /* listener, socket, ring wake-up */
 
 /* Wire format (little endian): 4-byte header, then the payload. */
-#define LANE_REC_HDR        4        /* tag u8, flags u8 (0), len u16 */
+#define LANE_REC_HDR        4        /* tag u8, flags u8, len u16 */
 #define LANE_MAX_PAYLOAD    32768    /* larger: protocol error */
 /* "BPLN", version u8, pcs u8, reserved u16, speed u32 */
 #define LANE_TAG_HELLO      0x01
@@ -70,6 +72,28 @@
 #define LANE_TAG_UTIL       0x04
 #define LANE_TAG_CONFIG     0x05     /* raw: config register u16 */
 #define LANE_TAG_SIGNAL     0x06     /* u8: 1 transmitter on, 0 off */
+/*
+ * Shared-memory rings (net/lane-ring.h): op u8, 3 reserved, value u32.
+ * The offer carries the ring's three fds (SCM_RIGHTS) with the octets of
+ * the write that starts with the hello; see docs/link-layer.md.
+ */
+#define LANE_TAG_RING       0x07
+#define LANE_RING_OP_OFFER  1        /* value: LANE_RING_VERSION */
+#define LANE_RING_OP_ACCEPT 2        /* attacher: my records now in ring */
+#define LANE_RING_OP_REFUSE 3        /* value: errno of the refusal */
+#define LANE_RING_OP_SWITCH 4        /* offerer: my records now in ring */
+#define LANE_RING_REC_LEN   8
+/*
+ * Reserved for virtual time (not produced yet; receivers skip them and
+ * count them): a promise "nothing stamped earlier than T follows" (T
+ * u64, ns), a header flag "an 8-octet stamp (u64, ns) precedes the
+ * payload, counted in len", and a hello capability bit (the hello's
+ * reserved u16) saying the sender understands both.
+ */
+#define LANE_TAG_PROMISE    0x08
+#define LANE_REC_F_VTIME    0x01
+#define LANE_VTIME_LEN      8
+#define LANE_HELLO_CAP_VTIME 0x0001
 #define LANE_VERSION        1
 /*
  * Longest CG record (code groups) that a receiver takes: a largest frame
@@ -100,6 +124,13 @@ typedef enum LaneEvent {
     LANE_EV_LINK_DOWN,
 } LaneEvent;
 
+/* Shared-memory rings: which end makes and offers them after the hello. */
+typedef enum LaneShm {
+    LANE_SHM_OFF,       /* stream only; offers are refused */
+    LANE_SHM_OFFER,     /* make the rings and offer them (the NIC side) */
+    LANE_SHM_ACCEPT,    /* attach to offered rings (the switch side) */
+} LaneShm;
+
 typedef struct LaneConfig {
     LaneRole role;
     const char *path;           /* socket path (copied) */
@@ -112,9 +143,15 @@ typedef struct LaneConfig {
     uint64_t an_retry_ns;       /* /C/ resend period; 0 = 10 ms */
     uint16_t ability;           /* clause 37 register; 0 = FD | PS1 */
     size_t tx_queue_bytes;      /* 0 = 64 KiB */
+    LaneShm shm;
+    uint32_t shm_ring_size;     /* each direction; 0 = the ring default */
 } LaneConfig;
 
-/* Defaults: 1000 Mb/s, 8b10b, utilization every 100 ms, idle form. */
+/*
+ * Defaults: 1000 Mb/s, 8b10b, utilization every 100 ms, idle form; a
+ * client offers rings, a server accepts them, the other roles do not use
+ * them (LANE_ROLE_STREAM: the caller knows if its channel passes fds).
+ */
 void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path);
 
 typedef struct LaneUtil {
@@ -164,6 +201,13 @@ typedef struct LaneOps {
      * connect before lane_connected().
      */
     void (*close)(void *opaque);
+    /*
+     * LANE_ROLE_STREAM with cfg.shm == LANE_SHM_OFFER: pass @fds (still
+     * the lane's; keep them open until written) with the next octets
+     * written.  Return 0, or negative when the channel cannot pass fds
+     * (then the lane stays on the stream and offers nothing).  NULL: no.
+     */
+    int (*send_fds)(void *opaque, const int *fds, int n);
 } LaneOps;
 
 typedef struct LaneFd {
@@ -186,6 +230,15 @@ typedef struct LaneStats {
     uint64_t rx_util_sets;
     uint64_t link_ups, link_downs, an_restarts;
     uint64_t injected_cg_errors;
+    /* shared-memory rings */
+    uint64_t shm_offers;        /* offers sent */
+    uint64_t shm_up;            /* connections that moved to the rings */
+    uint64_t shm_refused;       /* offers refused (by either end) */
+    uint64_t shm_errors;        /* ring corruption: disconnected */
+    uint64_t shm_kicks, shm_wakeups;
+    uint64_t unasked_fds;       /* fds received and closed unused */
+    /* reserved virtual-time forms received and skipped */
+    uint64_t vtime_ignored;
     PcsRxCounters pcs;          /* receive counters, both pcs modes */
 } LaneStats;
 
@@ -228,6 +281,24 @@ bool lane_want_write(const Lane *lane);
  */
 size_t lane_rx_room(const Lane *lane);
 
+/*
+ * LANE_ROLE_STREAM: fds that came with the octets about to be fed (the
+ * chardev's msgfds).  The lane takes ownership: it keeps them for a ring
+ * offer it awaits, or closes them (counted in unasked_fds).
+ */
+void lane_give_fds(Lane *lane, const int *fds, int n);
+/* Records travel in the shared-memory rings (both directions). */
+bool lane_on_rings(const Lane *lane);
+/*
+ * Tests and tools: the rings offered or in use (net/lane-ring.h), NULL
+ * if none.  They go with the connection.
+ */
+struct LaneRing *lane_shm_ring(Lane *lane);
+
+/*
+ * The fds to poll: the socket roles' sockets, and in every role the
+ * rings' wake-up eventfd while they are in use.
+ */
 int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS]);
 void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now);
 uint64_t lane_deadline(Lane *lane);

@@ -49,6 +49,9 @@ struct BladeLane {
     bool open_pending;
     bool writable_pending;
 
+    int ring_fd;                /* the rings' eventfd we watch, or -1 */
+    bool ring_ready;            /* it polled readable */
+
     bool in_bh;                 /* lane work on the stack: defer the free */
     bool read_held;             /* can_read said 0: poke it when room */
     bool dead;                  /* blade_lane_free() ran inside the BH */
@@ -91,6 +94,15 @@ static size_t blade_lane_write(void *opaque, const uint8_t *buf, size_t len)
                                           blade_lane_watch_cb, bl);
     }
     return r;
+}
+
+/* The ring offer's fds go with the next write (the hello and offer). */
+static int blade_lane_send_fds(void *opaque, const int *fds, int n)
+{
+    BladeLane *bl = opaque;
+
+    /* -1 when the chardev cannot pass fds (TCP): the lane stays put */
+    return qemu_chr_fe_set_msgfds(bl->be, (int *)fds, n);
 }
 
 /* The lane dropped the peer (protocol error): so does the chardev. */
@@ -139,6 +151,15 @@ static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
 
+    if (dl <= bl_now() && lane_is_connected(bl->lane)) {
+        /*
+         * Work due now (ring input beyond one round's budget): the BH
+         * runs it at once, where a virtual-clock timer waits for the
+         * clock (stopped under qtest, or while the VM is paused).
+         */
+        qemu_bh_schedule(bl->bh);
+    }
+
     if (dl != bl->timer_at) {
         bl->timer_at = dl;
         if (dl == LANE_NO_DEADLINE) {
@@ -149,11 +170,32 @@ static void blade_lane_rearm(BladeLane *bl)
     }
 }
 
-/* From the lane, in any context: its deadline or output changed. */
+static void blade_lane_ring_fd_cb(void *opaque);
+
+/* Watch the rings' eventfd while the lane uses rings. */
+static void blade_lane_sync_fds(BladeLane *bl)
+{
+    LaneFd fds[LANE_MAX_FDS];
+    int fd = lane_get_fds(bl->lane, fds) > 0 ? fds[0].fd : -1;
+
+    if (fd != bl->ring_fd) {
+        if (bl->ring_fd >= 0) {
+            qemu_set_fd_handler(bl->ring_fd, NULL, NULL, NULL);
+        }
+        bl->ring_fd = fd;
+        bl->ring_ready = false;
+        if (fd >= 0) {
+            qemu_set_fd_handler(fd, blade_lane_ring_fd_cb, NULL, bl);
+        }
+    }
+}
+
+/* From the lane, in any context: its fds, deadline or output changed. */
 static void blade_lane_io_changed(void *opaque)
 {
     BladeLane *bl = opaque;
 
+    blade_lane_sync_fds(bl);
     blade_lane_rearm(bl);
     if (lane_want_write(bl->lane)) {
         qemu_bh_schedule(bl->bh);
@@ -207,6 +249,11 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
     if (lane_is_connected(bl->lane)) {
         blade_lane_feed(bl, in, len);
     }
+    if (!bl->dead && bl->ring_ready) {
+        /* the peer kicked: its records, or room for ours */
+        bl->ring_ready = false;
+        lane_handle_io(bl->lane, bl->ring_fd, G_IO_IN, bl_now());
+    }
     if (!bl->dead && bl->close_pending) {
         bl->close_pending = false;
         bl->stage_len = 0;
@@ -229,6 +276,14 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
     }
     if (!bl->dead) {
         blade_lane_rearm(bl);
+        if (lane_want_write(bl->lane)) {
+            /*
+             * The flush made room and tx_ready() queued more: io_changed
+             * does not fire (output was waiting before too), so flush
+             * again next round.
+             */
+            qemu_bh_schedule(bl->bh);
+        }
         if (bl->stage_len && lane_rx_room(bl->lane)) {
             qemu_bh_schedule(bl->bh);   /* staged input the lane can take */
         }
@@ -276,6 +331,14 @@ static void blade_lane_run_guarded(BladeLane *bl, const uint8_t *in,
     object_unref(OBJECT(dev));
 }
 
+static void blade_lane_ring_fd_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    bl->ring_ready = true;
+    blade_lane_run_guarded(bl, NULL, 0);
+}
+
 static void blade_lane_timer_cb(void *opaque)
 {
     BladeLane *bl = opaque;
@@ -301,7 +364,13 @@ static int blade_lane_can_read(void *opaque)
 
 static void blade_lane_read(void *opaque, const uint8_t *buf, int size)
 {
-    blade_lane_run_guarded(opaque, buf, MAX(size, 0));
+    BladeLane *bl = opaque;
+    int fds[LANE_MAX_FDS + 1];
+    int n = qemu_chr_fe_get_msgfds(bl->be, fds, ARRAY_SIZE(fds));
+
+    /* fds came with these octets: the lane keeps or closes them */
+    lane_give_fds(bl->lane, fds, n);
+    blade_lane_run_guarded(bl, buf, MAX(size, 0));
 }
 
 static void blade_lane_event(void *opaque, QEMUChrEvent event)
@@ -342,6 +411,7 @@ BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
     bl->changed = changed;
     bl->opaque = opaque;
     bl->timer_at = LANE_NO_DEADLINE;
+    bl->ring_fd = -1;
     /* only the callbacks the device has: the lane checks for NULL */
     lops->rx_frame = ops->rx_frame ? fwd_rx_frame : NULL;
     lops->can_receive = ops->can_receive ? fwd_can_receive : NULL;
@@ -351,6 +421,7 @@ BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
     lops->io_changed = blade_lane_io_changed;
     lops->write = blade_lane_write;
     lops->close = blade_lane_close;
+    lops->send_fds = blade_lane_send_fds;
     c.role = LANE_ROLE_STREAM;
     c.path = NULL;
     bl->lane = lane_new(&c, lops, bl, bl_now(), &err);
@@ -377,6 +448,10 @@ void blade_lane_free(BladeLane *bl)
     if (bl->watch) {
         g_source_remove(bl->watch);
         bl->watch = 0;
+    }
+    if (bl->ring_fd >= 0) {
+        qemu_set_fd_handler(bl->ring_fd, NULL, NULL, NULL);
+        bl->ring_fd = -1;
     }
     /* inside a lane callback: the lane frees itself when it returns */
     lane_free(bl->lane);

@@ -1364,6 +1364,32 @@ static bool blade_nic_get_link_up(Object *obj, Error **errp)
     return BLADE_NIC(obj)->link_up;
 }
 
+/* The lane runs on the shared-memory rings (see docs/link-layer.md). */
+static bool blade_nic_get_shm_active(Object *obj, Error **errp)
+{
+    BladeNicState *s = BLADE_NIC(obj);
+
+    return s->lane && lane_on_rings(s->lane);
+}
+
+/* shm-sessions, shm-errors, shm-kicks: the lane's ring counters */
+static void blade_nic_get_shm_stat(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    BladeNicState *s = BLADE_NIC(obj);
+    const LaneStats *ls = s->lane ? lane_stats(s->lane) : NULL;
+    uint64_t val = 0;
+
+    if (ls && !strcmp(name, "shm-sessions")) {
+        val = ls->shm_up;
+    } else if (ls && !strcmp(name, "shm-errors")) {
+        val = ls->shm_errors;
+    } else if (ls) {
+        val = ls->shm_kicks;
+    }
+    visit_type_uint64(v, name, &val, errp);
+}
+
 static char *blade_nic_get_link_state(Object *obj, Error **errp)
 {
     BladeNicState *s = BLADE_NIC(obj);
@@ -1590,6 +1616,8 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     cfg.speed_mbps = s->speed;
     cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
     cfg.util_form = s->util_form;
+    /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
+    cfg.shm = LANE_SHM_OFFER;
     s->bl = blade_lane_new(DEVICE(s), &s->chr, &cfg, &blade_nic_lane_ops,
                            blade_nic_lane_changed, s, errp);
     if (!s->bl) {
@@ -1947,6 +1975,14 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
                                    NULL);
     object_class_property_add_str(klass, "link-state",
                                   blade_nic_get_link_state, NULL);
+    object_class_property_add_bool(klass, "shm-active",
+                                   blade_nic_get_shm_active, NULL);
+    object_class_property_add(klass, "shm-sessions", "uint64",
+                              blade_nic_get_shm_stat, NULL, NULL, NULL);
+    object_class_property_add(klass, "shm-errors", "uint64",
+                              blade_nic_get_shm_stat, NULL, NULL, NULL);
+    object_class_property_add(klass, "shm-kicks", "uint64",
+                              blade_nic_get_shm_stat, NULL, NULL, NULL);
 }
 
 static const TypeInfo blade_nic_info = {

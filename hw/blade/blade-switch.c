@@ -1104,6 +1104,7 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
     if (p->kind == SW_PORT_SLOT) {
         const LaneStats *ls = lane_stats(p->lane);
         QDict *pcs = qdict_new();
+        QDict *shm = qdict_new();
         uint64_t code = ls->pcs.invalid_cgs + ls->pcs.disparity_errors;
 
         put_u64(pcs, "code_errors", code);
@@ -1111,8 +1112,15 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
         put_u64(pcs, "fcs_errors", ls->pcs.fcs_errors);
         put_u64(pcs, "util_sets", ls->rx_util_sets);
         qdict_put(d, "pcs", pcs);
+        /* the shared-memory rings: in use, connections on them, errors */
+        qdict_put_bool(shm, "active", lane_on_rings(p->lane));
+        put_u64(shm, "sessions", ls->shm_up);
+        put_u64(shm, "errors", ls->shm_errors);
+        put_u64(shm, "kicks", ls->shm_kicks);
+        qdict_put(d, "shm", shm);
         put_u64(d, "errors", code + ls->pcs.fcs_errors + ls->bad_records +
-                             ls->protocol_errors + p->ctrl_refused);
+                             ls->protocol_errors + ls->shm_errors +
+                             p->ctrl_refused);
     } else {
         put_u64(d, "errors", p->ctrl_refused);
     }
@@ -1737,6 +1745,8 @@ static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     cfg.speed_mbps = s->slot_speed;
     /* The chassis reports no load of its own on the backplane. */
     cfg.util_interval_ns = 0;
+    /* a slot attaches to the rings its blade offers; see blade-lane.h */
+    cfg.shm = LANE_SHM_ACCEPT;
     p->speed = s->slot_speed;
     p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
                            bsw_lane_changed, p, errp);

@@ -50,6 +50,8 @@ typedef struct NicHarness {
 
 /* Utilization period of the chassis end (0: it sends none). */
 static uint64_t nh_srv_util_ns;
+/* does the chassis end take the NIC's shared-memory rings? */
+static LaneShm nh_srv_shm = LANE_SHM_ACCEPT;
 
 static inline uint64_t nh_now(void)
 {
@@ -161,6 +163,7 @@ static inline void nh_start_full(NicHarness *h, bool lane, bool server,
         cfg.pcs = raw ? LANE_PCS_RAW : LANE_PCS_8B10B;
         cfg.speed_mbps = 0;
         cfg.util_interval_ns = nh_srv_util_ns;
+        cfg.shm = nh_srv_shm;
         h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), &err);
         g_assert_nonnull(h->srv);
     }

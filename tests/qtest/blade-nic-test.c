@@ -12,6 +12,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "fcs.h"
+#include "lane-ring.h"
 #include "blade-nic-harness.h"
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -722,6 +723,62 @@ static void test_rx_basic(void)
                     BLADE_NIC_INT_RX_DONE);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
     g_assert_true(qpci_msix_pending(h.dev, BLADE_NIC_VEC_RX));
+    nh_stop(&h);
+}
+
+static uint64_t nic_qom_u64(NicHarness *h, const char *prop)
+{
+    QDict *r = qtest_qmp(h->qts, "{'execute': 'qom-get', 'arguments': {"
+                         "'path': '/machine/peripheral-anon/device[0]', "
+                         "'property': %s}}", prop);
+    uint64_t v;
+
+    g_assert(qdict_haskey(r, "return"));
+    v = qobject_type(qdict_get(r, "return")) == QTYPE_QBOOL ?
+        qdict_get_bool(r, "return") : qdict_get_int(r, "return");
+    qobject_unref(r);
+    return v;
+}
+
+/*
+ * The NIC offers shared-memory rings to its chassis: taken, frames go
+ * through them; refused (a chassis that does not take them), the lane
+ * stays on the chardev's stream.  Either way the same frames and
+ * counters.
+ */
+static void test_shm(gconstpointer data)
+{
+    bool accept = GPOINTER_TO_INT(data);
+    NicHarness h;
+    uint8_t f[300], g[200], mac[6], got[300];
+    uint64_t want = 1;
+
+    nh_srv_shm = accept ? LANE_SHM_ACCEPT : LANE_SHM_OFF;
+    lane_start(&h, false, NULL);
+    nh_srv_shm = LANE_SHM_ACCEPT;
+    g_assert_cmpint(lane_on_rings(h.srv), ==, accept);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-active"), ==, accept);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-sessions"), ==, accept);
+    g_assert_cmpuint(lane_stats(h.srv)->shm_refused, ==, !accept);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 4);
+    nh_srv_send(&h, f, sizeof(f));
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame");
+    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    g_assert_cmpmem(got, sizeof(got), f, sizeof(f));
+    nh_make_frame(g, sizeof(g), peer, mac, 5);
+    nh_tx_queue(&h, g, sizeof(g));
+    nh_tx_kick(&h);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frame");
+    g_assert_cmpmem(h.frames[0], h.frame_len[0], g, sizeof(g));
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_OCTETS), ==, 300);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_OCTETS), ==, 200);
+    g_assert_cmpuint(lane_stats(h.srv)->pcs.frames, ==, 1);
+    g_assert_cmpuint(lane_stats(h.srv)->bad_records, ==, 0);
+    g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
     nh_stop(&h);
 }
 
@@ -1612,7 +1669,7 @@ static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
     g_assert_cmpuint(len, <=, 128);
     lane_flush(h->srv, nh_now());
     n = lane_get_fds(h->srv, fds);
-    g_assert_cmpint(n, ==, 2);
+    g_assert_cmpint(n, >=, 2);
     g_assert_cmphex(fds[1].events & POLLOUT, ==, 0);
     rec[0] = LANE_TAG_FRAME;
     rec[1] = 0;
@@ -1620,6 +1677,13 @@ static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
     rec[3] = plen >> 8;
     memcpy(rec + LANE_REC_HDR, f, len);
     eth_fcs_append(rec + LANE_REC_HDR, len);
+    if (lane_on_rings(h->srv)) {
+        /* the records travel in the shared-memory ring */
+        g_assert_cmpint(lane_ring_write(lane_shm_ring(h->srv), rec,
+                                        LANE_REC_HDR + plen), ==,
+                        LANE_REC_HDR + plen);
+        return;
+    }
     g_assert_cmpint(write(fds[1].fd, rec, LANE_REC_HDR + plen), ==,
                     LANE_REC_HDR + plen);
 }
@@ -2243,6 +2307,10 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/irq/msix-disabled", test_irq_msix_disabled);
     qtest_add_func("/blade-nic/link/chassis-absent", test_chassis_absent);
     qtest_add_func("/blade-nic/link/down-up", test_link_down_up);
+    qtest_add_data_func("/blade-nic/shm/rings", GINT_TO_POINTER(1),
+                        test_shm);
+    qtest_add_data_func("/blade-nic/shm/fallback", GINT_TO_POINTER(0),
+                        test_shm);
     qtest_add_func("/blade-nic/tx/single", test_tx_single);
     qtest_add_func("/blade-nic/tx/single-raw", test_tx_single_raw);
     qtest_add_func("/blade-nic/tx/chained", test_tx_chained);

@@ -355,6 +355,8 @@ int main(int argc, char **argv)
 
     switch_start(&h, false);
     switch_learn(&h);
+    /* 1: the blades' lanes run on shared-memory rings, 0: the stream */
+    printf("switch_lane_rings: %d\n", lane_on_rings(h.blades[0].lane));
     sw64 = switch_rate(&h, TO_LANE, 64);
     sw1518 = switch_rate(&h, TO_LANE, 1518);
     up64 = switch_rate(&h, TO_UPLINK, 64);

@@ -24,6 +24,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qobject/qjson.h"
+#include "hw/blade/net/lane-ring.h"
 #include "hw/blade/net/lane-transport.h"
 
 #define SH_MAX_SLOTS 8
@@ -252,6 +253,10 @@ static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
     cfg.pcs = raw ? LANE_PCS_RAW : LANE_PCS_8B10B;
     cfg.speed_mbps = 0;
     cfg.reconnect_ns = 10 * 1000 * 1000;
+    /* blades offer rings; BLADEPLANE_LANE_SHM=off: the stream (benches) */
+    if (!g_strcmp0(g_getenv("BLADEPLANE_LANE_SHM"), "off")) {
+        cfg.shm = LANE_SHM_OFF;
+    }
     b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(), &err);
     g_assert_nonnull(b->lane);
 }
@@ -429,13 +434,22 @@ static inline void sh_uplink_send(SwHarness *h, const uint8_t *frame,
     g_assert_cmpint(write(h->up_fd, frame, len), ==, (ssize_t)len);
 }
 
-/* Raw bytes on a blade's lane socket, behind the lane's back. */
+/*
+ * Raw bytes on a blade's lane, behind the lane's back: in the ring when
+ * the lane runs on the shared-memory rings, else on its socket.
+ */
 static inline void sh_blade_send_raw(SwHarness *h, unsigned slot,
                                      const void *buf, size_t len)
 {
+    Lane *lane = h->blades[slot].lane;
     LaneFd lf[LANE_MAX_FDS];
-    int n = lane_get_fds(h->blades[slot].lane, lf);
+    int n = lane_get_fds(lane, lf);
 
+    if (lane_on_rings(lane)) {
+        g_assert_cmpint(lane_ring_write(lane_shm_ring(lane), buf, len), ==,
+                        (ssize_t)len);
+        return;
+    }
     g_assert_cmpint(n, >=, 1);
     g_assert_cmpint(write(lf[0].fd, buf, len), ==, (ssize_t)len);
 }

@@ -1057,6 +1057,84 @@ static void test_garbage(void)
     sh_stop(&h);
 }
 
+/* Slot 0's shared-memory ring counters in the state tree. */
+static uint64_t shm_stat(SwHarness *h, const char *key)
+{
+    QDict *st = sh_state(h);
+    QDict *shm = qdict_get_qdict(sh_item(st, "ports", 0), "shm");
+    uint64_t v;
+
+    g_assert_nonnull(shm);
+    v = !strcmp(key, "active") ? qdict_get_bool(shm, key) :
+        sh_u64(shm, key);
+    qobject_unref(st);
+    return v;
+}
+
+static bool cond_shm_errors(SwHarness *h, void *arg)
+{
+    return shm_stat(h, "errors") >= 1;
+}
+
+static bool cond_shm_sessions_2(SwHarness *h, void *arg)
+{
+    return shm_stat(h, "sessions") >= 2 && shm_stat(h, "active");
+}
+
+/*
+ * The blade ends (the library's client role) offer shared-memory rings
+ * and the slots take them: frames go through the rings.  A blade that
+ * scribbles the ring's shared producer index (far past what the ring
+ * holds) and kicks: the slot counts a ring error and disconnects, never
+ * reading outside the ring; the blade reconnects, the rings are
+ * negotiated again and forwarding goes on.
+ */
+static void test_shm_rings(void)
+{
+    SwHarness h;
+    int fds[LANE_RING_NFDS];
+    LaneRingHeader *hdr;
+    LaneRingProd *prod;
+    uint64_t one = 1;
+    struct stat sb;
+    uint8_t *shm;
+    Lane *lane;
+    int b;
+
+    sh_start(&h, 2, true, NULL);
+    blades_ready(&h, 2, NULL);
+    add_service(&h, "web", "rr", "[0, 1]");
+    b = flow_blade(&h, 2, 40, SH_TCP_SYN);
+    g_assert_cmpint(b, >=, 0);
+    lane = h.blades[0].lane;
+    g_assert_true(lane_on_rings(lane));
+    g_assert_true(shm_stat(&h, "active"));
+    g_assert_cmpuint(shm_stat(&h, "sessions"), ==, 1);
+    g_assert_cmpuint(shm_stat(&h, "errors"), ==, 0);
+    g_assert_cmpuint(sh_port_stat(&h, 0, "errors"), ==, 0);
+
+    lane_ring_peer_fds(lane_shm_ring(lane), fds);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
+    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
+    hdr = (LaneRingHeader *)shm;
+    prod = (LaneRingProd *)(shm + hdr->ring[0].prod_off);
+    prod->prod += 0x40000000u;
+    munmap(shm, sb.st_size);
+    g_assert_cmpint(write(fds[LANE_RING_FD_WAKE_A], &one, sizeof(one)), ==,
+                    sizeof(one));
+
+    sh_wait(&h, cond_shm_errors, NULL, "ring error counted");
+    g_assert_cmpuint(shm_stat(&h, "errors"), ==, 1);
+    sh_wait(&h, cond_shm_sessions_2, NULL, "rings again");
+    sh_wait(&h, sh_cond_port_up, GUINT_TO_POINTER(0), "slot 0 back");
+    g_assert_cmpuint(shm_stat(&h, "errors"), ==, 1);
+    b = flow_blade(&h, 2, 41, SH_TCP_SYN);
+    g_assert_cmpint(b, >=, 0);
+    sh_stop(&h);
+}
+
 /* An uplink peer that does not read: bounded queue, drops counted. */
 static void test_bounded_queue(void)
 {
@@ -1467,6 +1545,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/policies", test_policies);
     qtest_add_func("/blade-switch/steering", test_steering);
     qtest_add_func("/blade-switch/garbage", test_garbage);
+    qtest_add_func("/blade-switch/shm-rings", test_shm_rings);
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);
