@@ -39,6 +39,10 @@ done
 if [ -n "$SLOW" ]; then
     printf 'FUZZ' > "${prefix}slow-unit-0002"
 fi
+if [ -n "$BURN" ]; then
+    trap 'echo "stat::number_of_executed_units: 99"; exit 72' INT
+    while :; do :; done
+fi
 if [ -n "$CRASH" ]; then
     echo "==1==ERROR: AddressSanitizer: heap-buffer-overflow"
     printf 'FUZZ' > "${prefix}crash-0001"
@@ -96,6 +100,16 @@ class RunTest(unittest.TestCase):
         self.assertEqual(args[2], genfuzz.seeds_dir("blade-nic"))
         # The configurations' backplane directories are gone afterwards.
         self.assertFalse(os.path.exists(self.read("tmpdir")))
+
+    def test_cpu_budget_interrupts_and_keeps_the_figures(self):
+        # A fuzzer that would run forever: the CPU budget stops it with
+        # SIGINT, and its final figures count as a clean run.
+        with mock.patch.dict(os.environ, {"BURN": "1"}):
+            rc, stats, crashes, _ = genfuzz.run("blade-nic", 60, self.log,
+                                                cpu_seconds=1)
+        self.assertEqual((rc, crashes), (0, []))
+        self.assertEqual(stats["execs"], 99)
+        self.assertIn("-interrupt_exitcode=72", self.read("args").split())
 
     def test_crash_is_reported_with_its_input(self):
         with mock.patch.dict(os.environ, {"CRASH": "1"}):
