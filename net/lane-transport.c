@@ -110,6 +110,13 @@ struct Lane {
     uint64_t shm_kicks_base, shm_wakeups_base;
     uint16_t peer_caps;
 
+    /* virtual time (net/vtime.h): kept across reconnects */
+    VtimeLink vt;
+    bool vt_session;        /* both ends advertised it: stamps checked */
+    bool vt_refused;        /* the peer's capability differs: no link */
+    bool rx_stamped;        /* the record being handled carried ... */
+    uint64_t rx_stamp;      /* ... this stamp */
+
     /* what io_changed last reported */
     LaneFd io_fds[LANE_MAX_FDS];
     int io_nfds;
@@ -315,12 +322,61 @@ static uint8_t *txq_tail(Lane *lane, size_t n)
     return lane->txq + lane->txq_head + lane->txq_len;
 }
 
-static void put_hdr(uint8_t *p, uint8_t tag, size_t len)
+/*
+ * A lane in virtual time stamps every record but these: the hello (its
+ * capability says whether the rest is stamped), the rings' handshake
+ * and promises (which carry their own time).
+ */
+static bool rec_stamped(const Lane *lane, uint8_t tag)
 {
+    return lane->cfg.vtime && tag != LANE_TAG_HELLO &&
+           tag != LANE_TAG_RING && tag != LANE_TAG_PROMISE;
+}
+
+/* Header (and stamp) octets in front of a record's payload. */
+static size_t rec_hdr_len(const Lane *lane, uint8_t tag)
+{
+    return LANE_REC_HDR + (rec_stamped(lane, tag) ? LANE_VTIME_LEN : 0);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = v >> (8 * i);
+    }
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/*
+ * Write a record's header for a payload of @len octets at @p (room for
+ * rec_hdr_len() + @len checked), stamped with the lane's clock if the
+ * lane stamps this tag; returns where the payload goes.
+ */
+static uint8_t *put_hdr(Lane *lane, uint8_t *p, uint8_t tag, size_t len)
+{
+    bool stamped = rec_stamped(lane, tag);
+
+    if (stamped) {
+        len += LANE_VTIME_LEN;
+    }
     p[0] = tag;
-    p[1] = 0;
+    p[1] = stamped ? LANE_REC_F_VTIME : 0;
     p[2] = len & 0xff;
     p[3] = len >> 8;
+    if (!stamped) {
+        return p + LANE_REC_HDR;
+    }
+    put_u64(p + LANE_REC_HDR, vtime_tx_stamp(&lane->vt, lane->now));
+    return p + LANE_REC_HDR + LANE_VTIME_LEN;
 }
 
 /* Queue a record; control records may use the reserve, frames not. */
@@ -328,7 +384,8 @@ static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
                     size_t len, bool control)
 {
     /* SIGNAL is never retried: only it may take the last SIGNAL_RESERVE */
-    size_t need = LANE_REC_HDR + len +
+    size_t hdr = rec_hdr_len(lane, tag);
+    size_t need = hdr + len +
                   (tag == LANE_TAG_SIGNAL ? 0 :
                    control ? SIGNAL_RESERVE : CTRL_RESERVE);
     uint8_t *p;
@@ -339,10 +396,9 @@ static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
         }
         return false;
     }
-    p = txq_tail(lane, LANE_REC_HDR + len);
-    put_hdr(p, tag, len);
-    memcpy(p + LANE_REC_HDR, payload, len);
-    lane->txq_len += LANE_REC_HDR + len;
+    p = txq_tail(lane, hdr + len);
+    memcpy(put_hdr(lane, p, tag, len), payload, len);
+    lane->txq_len += hdr + len;
     return true;
 }
 
@@ -353,7 +409,8 @@ static bool txq_put(Lane *lane, uint8_t tag, const void *payload,
 static bool txq_put_cgs(Lane *lane, size_t n, bool control)
 {
     size_t len = n * 2;
-    size_t need = LANE_REC_HDR + len +
+    size_t hdr = rec_hdr_len(lane, LANE_TAG_CG);
+    size_t need = hdr + len +
                   (control ? SIGNAL_RESERVE : CTRL_RESERVE);
     uint8_t *p;
 
@@ -380,9 +437,7 @@ static bool txq_put_cgs(Lane *lane, size_t n, bool control)
             }
         }
     }
-    p = txq_tail(lane, LANE_REC_HDR + len);
-    put_hdr(p, LANE_TAG_CG, len);
-    p += LANE_REC_HDR;
+    p = put_hdr(lane, txq_tail(lane, hdr + len), LANE_TAG_CG, len);
     if (host_is_le()) {
         memcpy(p, lane->cgs, len);
     } else {
@@ -391,13 +446,14 @@ static bool txq_put_cgs(Lane *lane, size_t n, bool control)
             p[2 * i + 1] = lane->cgs[i] >> 8;
         }
     }
-    lane->txq_len += LANE_REC_HDR + len;
+    lane->txq_len += hdr + len;
     return true;
 }
 
 static void send_hello(Lane *lane)
 {
-    uint8_t h[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, lane->cfg.pcs };
+    uint8_t h[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, lane->cfg.pcs,
+                      lane->cfg.vtime ? LANE_HELLO_CAP_VTIME : 0 };
     uint32_t s = lane->cfg.speed_mbps;
 
     h[8] = s & 0xff;
@@ -582,8 +638,12 @@ static void set_link(Lane *lane, bool up)
 static void an_restart(Lane *lane)
 {
     set_link(lane, false);
-    lane->an = AN_ABILITY;
     lane->stats.an_restarts++;
+    if (lane->vt_refused) {
+        lane->an = AN_OFF;      /* no link with a peer in the other time */
+        return;
+    }
+    lane->an = AN_ABILITY;
     lane->an_retry_at = add_sat(lane->now, lane->cfg.an_retry_ns);
     send_config(lane);
 }
@@ -713,6 +773,105 @@ static void protocol_error(Lane *lane)
     /* the caller's channel: it must drop the peer, as a closed socket */
     if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
         lane->ops->close(lane->opaque);
+    }
+}
+
+/* ---- virtual time -------------------------------------------------------- */
+
+/*
+ * A peer that broke the rules of virtual time (a stamp or promise that
+ * goes back, a record without its stamp): it is not trusted with
+ * anything more on this connection.
+ */
+static void vtime_cut(Lane *lane)
+{
+    bool was = lane->connected;
+
+    lane->stats.vtime_cuts++;
+    disconnect(lane);
+    if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
+        lane->ops->close(lane->opaque);
+    }
+}
+
+/*
+ * The peer's hello: whether this connection runs in virtual time.  Ends
+ * that differ get no link (negotiation stays off at the end configured
+ * for virtual time; the other one never sees its /C/): frames stamped
+ * in one time and taken in the other would mix silently.
+ */
+static void vtime_hello(Lane *lane)
+{
+    bool peer = lane->peer_caps & LANE_HELLO_CAP_VTIME;
+
+    lane->vt_session = lane->cfg.vtime && peer;
+    if (lane->cfg.vtime != peer) {
+        lane->stats.vtime_mismatch++;
+        if (lane->cfg.vtime) {
+            lane->vt_refused = true;
+            lane->an = AN_OFF;
+        }
+    }
+}
+
+/*
+ * Before a record is handled: its stamp, if it has one, is checked and
+ * taken (false: the peer was cut, drop the record).  In a virtual-time
+ * connection every record the peer stamps must carry one.
+ */
+static bool rx_stamp_check(Lane *lane, uint8_t tag, bool stamped,
+                           uint64_t stamp)
+{
+    lane->rx_stamped = false;
+    if (!lane->vt_session) {
+        if (stamped) {
+            lane->stats.vtime_ignored++;
+        }
+        return true;
+    }
+    if (!stamped) {
+        switch (tag) {
+        case LANE_TAG_CG:
+        case LANE_TAG_FRAME:
+        case LANE_TAG_UTIL:
+        case LANE_TAG_CONFIG:
+        case LANE_TAG_SIGNAL:
+            lane->stats.vtime_unstamped++;
+            vtime_cut(lane);
+            return false;
+        default:
+            return true;
+        }
+    }
+    if (vtime_rx_stamp(&lane->vt, stamp) != VTIME_OK) {
+        vtime_cut(lane);
+        return false;
+    }
+    lane->rx_stamped = true;
+    lane->rx_stamp = stamp;
+    return true;
+}
+
+/* PROMISE: T u64; octets after it are left for later versions. */
+static void rx_promise(Lane *lane, const uint8_t *p, size_t len)
+{
+    uint64_t t;
+
+    if (len < LANE_VTIME_LEN) {
+        lane->stats.bad_records++;
+        return;
+    }
+    if (!lane->vt_session) {
+        lane->stats.vtime_ignored++;
+        return;
+    }
+    t = get_u64(p);
+    if (vtime_rx_promise(&lane->vt, t) != VTIME_OK) {
+        vtime_cut(lane);
+        return;
+    }
+    if (lane->ops->rx_promise) {
+        lane->ops->rx_promise(lane->opaque, t);
     }
 }
 
@@ -1065,6 +1224,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
         }
         lane->hello_rx = true;
         lane->peer_caps = (uint16_t)(p[6] | p[7] << 8);
+        vtime_hello(lane);
         lane->rx_signal = true;
         pcs_rx_gap(lane->pcs);
         return;
@@ -1074,12 +1234,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
         return;
     }
     if (tag == LANE_TAG_PROMISE) {
-        /* virtual time: reserved, nobody acts on promises yet */
-        if (len < 8) {
-            lane->stats.bad_records++;
-        } else {
-            lane->stats.vtime_ignored++;
-        }
+        rx_promise(lane, p, len);
         return;
     }
     if (tag == LANE_TAG_SIGNAL) {
@@ -1156,12 +1311,13 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
         off += LANE_REC_HDR + plen;
         was_ring = lane->ring_rx;
         if (!(h[1] & LANE_REC_F_VTIME)) {
-            rx_record(lane, h[0], h + LANE_REC_HDR, plen);
+            if (rx_stamp_check(lane, h[0], false, 0)) {
+                rx_record(lane, h[0], h + LANE_REC_HDR, plen);
+            }
         } else if (plen < LANE_VTIME_LEN) {
             lane->stats.bad_records++;
-        } else {
-            /* virtual time: reserved, the stamp is skipped */
-            lane->stats.vtime_ignored++;
+        } else if (rx_stamp_check(lane, h[0], true,
+                                  get_u64(h + LANE_REC_HDR))) {
             rx_record(lane, h[0], h + LANE_REC_HDR + LANE_VTIME_LEN,
                       plen - LANE_VTIME_LEN);
         }
@@ -1206,6 +1362,8 @@ static void on_connect(Lane *lane)
     lane->connected = true;
     lane->tx_full = false;
     lane->hello_rx = false;
+    lane->vt_session = lane->vt_refused = false;
+    lane->rx_stamped = false;
     lane->rx_signal = false;
     lane->rx_paused = false;
     lane->rxb_len = 0;
@@ -1519,6 +1677,7 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
     lane->tx_enabled = true;
     lane->io_deadline = LANE_NO_DEADLINE;
     lane->prng = 0x9E3779B97F4A7C15ULL;
+    vtime_link_init(&lane->vt, cfg->vtime_latency_ns);
     if (!lane->cfg.reconnect_ns) {
         lane->cfg.reconnect_ns = 100 * 1000 * 1000;
     }
@@ -1530,11 +1689,11 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
     }
     lane->cfg.ability &= ~PCS_CFG_ACK;
     lane->txq_cap = cfg->tx_queue_bytes ? cfg->tx_queue_bytes : DEFAULT_TXQ;
-    if (lane->txq_cap < 2 * (LANE_REC_HDR + 2 * MAX_BURST_CGS) +
-        CTRL_RESERVE) {
-        /* At least two of the largest bursts must fit. */
-        lane->txq_cap = 2 * (LANE_REC_HDR + 2 * MAX_BURST_CGS) +
-                        CTRL_RESERVE;
+    if (lane->txq_cap < 2 * (LANE_REC_HDR + LANE_VTIME_LEN +
+                             2 * MAX_BURST_CGS) + CTRL_RESERVE) {
+        /* At least two of the largest (stamped) bursts must fit. */
+        lane->txq_cap = 2 * (LANE_REC_HDR + LANE_VTIME_LEN +
+                             2 * MAX_BURST_CGS) + CTRL_RESERVE;
     }
     lane->txq = malloc(lane->txq_cap);
     lane->rxb = malloc(RXBUF_SIZE);
@@ -1785,18 +1944,18 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
         ret = -EAGAIN;
     } else if (lane->cfg.pcs == LANE_PCS_RAW) {
         uint8_t *p;
-        size_t need = 2 * LANE_REC_HDR + padded + ETH_FCS_LEN + 4 +
-                      CTRL_RESERVE;
+        size_t hdr = rec_hdr_len(lane, LANE_TAG_FRAME);
+        size_t need = 2 * hdr + padded + ETH_FCS_LEN + 4 + CTRL_RESERVE;
 
         if (txq_room(lane) < need) {
             ret = -EAGAIN;
         } else {
-            p = txq_tail(lane, LANE_REC_HDR + padded + ETH_FCS_LEN);
-            put_hdr(p, LANE_TAG_FRAME, padded + ETH_FCS_LEN);
-            memcpy(p + LANE_REC_HDR, frame, len);
-            memset(p + LANE_REC_HDR + len, 0, padded - len);
-            eth_fcs_append(p + LANE_REC_HDR, padded);
-            lane->txq_len += LANE_REC_HDR + padded + ETH_FCS_LEN;
+            p = txq_tail(lane, hdr + padded + ETH_FCS_LEN);
+            p = put_hdr(lane, p, LANE_TAG_FRAME, padded + ETH_FCS_LEN);
+            memcpy(p, frame, len);
+            memset(p + len, 0, padded - len);
+            eth_fcs_append(p, padded);
+            lane->txq_len += hdr + padded + ETH_FCS_LEN;
             if (gap == GAP_WHOLE) {
                 send_util(lane);
             }
@@ -1933,6 +2092,46 @@ void lane_clock_rebase(Lane *lane, uint64_t now)
     io_check(lane);
 }
 
+bool lane_vtime_active(const Lane *lane)
+{
+    return lane->connected && lane->vt_session;
+}
+
+uint64_t lane_vtime_horizon(const Lane *lane)
+{
+    return lane->cfg.vtime ? vtime_link_horizon(&lane->vt) : VTIME_NEVER;
+}
+
+const VtimeLink *lane_vtime_link(const Lane *lane)
+{
+    return lane->cfg.vtime ? &lane->vt : NULL;
+}
+
+bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
+{
+    uint8_t v[LANE_VTIME_LEN];
+    bool sent = false;
+
+    lane_enter(lane, now);
+    /* room first: a promise booked but not sent would stall the peer */
+    if (lane_vtime_active(lane) &&
+        txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
+        vtime_tx_promise(&lane->vt, t)) {
+        put_u64(v, t);
+        sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
+    }
+    lane_leave(lane);
+    return sent;
+}
+
+bool lane_rx_stamp(const Lane *lane, uint64_t *stamp)
+{
+    if (lane->rx_stamped && stamp) {
+        *stamp = lane->rx_stamp;
+    }
+    return lane->rx_stamped;
+}
+
 bool lane_is_connected(const Lane *lane)
 {
     return lane->connected;
@@ -1951,6 +2150,7 @@ bool lane_is_sync_ok(const Lane *lane)
 const LaneStats *lane_stats(Lane *lane)
 {
     lane->stats.pcs = lane->pcs->cnt;
+    lane->stats.vtime = lane->vt.cnt;
     lane->stats.shm_kicks = lane->shm_kicks_base;
     lane->stats.shm_wakeups = lane->shm_wakeups_base;
     if (lane->ring) {

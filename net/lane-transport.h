@@ -57,6 +57,7 @@
 #include <stdbool.h>
 
 #include "pcs-rx.h"
+#include "vtime.h"
 
 #define LANE_NO_DEADLINE UINT64_MAX
 #define LANE_MAX_FDS     3     /* listener, socket, ring wake-up */
@@ -84,11 +85,12 @@
 #define LANE_RING_OP_SWITCH 4        /* offerer: my records now in ring */
 #define LANE_RING_REC_LEN   8
 /*
- * Reserved for virtual time (not produced yet; receivers skip them and
- * count them): a promise "nothing stamped earlier than T follows" (T
- * u64, ns), a header flag "an 8-octet stamp (u64, ns) precedes the
- * payload, counted in len", and a hello capability bit (the hello's
- * reserved u16) saying the sender understands both.
+ * Virtual time (net/vtime.h, docs/virtual-time.md): a promise "nothing
+ * stamped earlier than T follows" (T u64, ns), a header flag "an 8-octet
+ * stamp (u64, ns) precedes the payload, counted in len", and a hello
+ * capability bit (the hello's reserved u16) saying the sender stamps its
+ * records and sends promises.  A lane not configured for virtual time
+ * skips stamps and promises and counts them (vtime_ignored).
  */
 #define LANE_TAG_PROMISE    0x08
 #define LANE_REC_F_VTIME    0x01
@@ -145,6 +147,14 @@ typedef struct LaneConfig {
     size_t tx_queue_bytes;      /* 0 = 64 KiB */
     LaneShm shm;
     uint32_t shm_ring_size;     /* each direction; 0 = the ring default */
+    /*
+     * Virtual time: stamp every record but HELLO, RING and PROMISE with
+     * @now, advertise LANE_HELLO_CAP_VTIME, and take the peer's stamps
+     * and promises (checked; a violation cuts the connection).  A peer
+     * that does not advertise it gets no link (vtime_mismatch).
+     */
+    bool vtime;
+    uint64_t vtime_latency_ns;  /* lookahead of the direction into us */
 } LaneConfig;
 
 /*
@@ -208,6 +218,11 @@ typedef struct LaneOps {
      * (then the lane stays on the stream and offers nothing).  NULL: no.
      */
     int (*send_fds)(void *opaque, const int *fds, int n);
+    /*
+     * Virtual time: the peer promised @t (checked; lane_vtime_horizon()
+     * moved on).  NULL: not told.
+     */
+    void (*rx_promise)(void *opaque, uint64_t t);
 } LaneOps;
 
 typedef struct LaneFd {
@@ -237,8 +252,18 @@ typedef struct LaneStats {
     uint64_t shm_errors;        /* ring corruption: disconnected */
     uint64_t shm_kicks, shm_wakeups;
     uint64_t unasked_fds;       /* fds received and closed unused */
-    /* reserved virtual-time forms received and skipped */
+    /* stamps and promises received by a lane not in virtual time */
     uint64_t vtime_ignored;
+    /*
+     * Virtual time: the peer's stamps and promises (accepted, and
+     * violations by kind), this end's; a record that should have carried
+     * a stamp and did not; a hello whose virtual-time capability differs
+     * from this end's (no link); connections cut for any of these.
+     */
+    VtimeCounters vtime;
+    uint64_t vtime_unstamped;
+    uint64_t vtime_mismatch;
+    uint64_t vtime_cuts;
     PcsRxCounters pcs;          /* receive counters, both pcs modes */
 } LaneStats;
 
@@ -347,6 +372,34 @@ void lane_rx_resume(Lane *lane, uint64_t now);
  * io_changed if it changed).
  */
 void lane_clock_rebase(Lane *lane, uint64_t now);
+
+/*
+ * Virtual time.  lane_vtime_active(): this connection carries stamps and
+ * promises both ways (both ends advertised it).
+ */
+bool lane_vtime_active(const Lane *lane);
+/*
+ * How far the caller may run on this lane's account: the peer's promise
+ * (or its last stamp, the later) plus the latency; VTIME_NEVER on a lane
+ * not configured for virtual time.  It never goes back, across
+ * reconnects too: a disconnected peer holds it where it was.
+ */
+uint64_t lane_vtime_horizon(const Lane *lane);
+/* The lane's synchronisation state, for vtime_horizon() over lanes. */
+const VtimeLink *lane_vtime_link(const Lane *lane);
+/*
+ * Promise the peer that nothing this end sends from now on is stamped
+ * earlier than @t (queued as a PROMISE record; flush it).  Later stamps
+ * are raised to @t if the clock is below it.  Returns false, and sends
+ * and books nothing, if virtual time is not active, @t is not above
+ * everything sent so far, or the queue has no room.
+ */
+bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now);
+/*
+ * In rx_frame() and rx_util(): the stamp of the record that carried
+ * what is being delivered (true), or false if it carried none.
+ */
+bool lane_rx_stamp(const Lane *lane, uint64_t *stamp);
 
 bool lane_is_connected(const Lane *lane);
 bool lane_is_link_up(const Lane *lane);

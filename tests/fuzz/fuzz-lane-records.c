@@ -1,7 +1,10 @@
 /*
  * libFuzzer target: the lane record parser and everything behind it
- * (PCS receiver, raw records, auto-negotiation), fed as a peer would.
- * The first input octet picks the chunk size the stream is cut into.
+ * (PCS receiver, raw records, auto-negotiation, virtual-time stamps and
+ * promises), fed as a peer would.  The first input octet picks the chunk
+ * size the stream is cut into; its low bits also pick the lane's pcs
+ * (bit 0: raw), virtual time (bit 1) and, in virtual time, a latency at
+ * the end of the u64 range (bit 2).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,11 +16,39 @@
 /* Frames are summed into it so that ASan checks every octet. */
 static volatile uint8_t sink;
 
+static Lane *cur;
+static uint64_t last_stamp, last_horizon;
+
+/*
+ * Virtual time: what is delivered carries a stamp taken by the core, so
+ * the stamps handed up never go back, never below what the peer
+ * promised, and the horizon covers them.
+ */
+static void check_stamp(void)
+{
+    uint64_t s;
+
+    if (!lane_vtime_active(cur)) {
+        if (lane_rx_stamp(cur, &s)) {
+            abort();        /* a stamp from a lane not in virtual time */
+        }
+        return;
+    }
+    if (!lane_rx_stamp(cur, &s) || s < last_stamp ||
+        s < lane_vtime_link(cur)->peer_promise ||
+        vtime_deliver_at(lane_vtime_link(cur), s) >
+        lane_vtime_horizon(cur)) {
+        abort();
+    }
+    last_stamp = s;
+}
+
 static void on_frame(void *opaque, const uint8_t *f, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         sink += f[i];
     }
+    check_stamp();
 }
 
 /* Nothing impossible is delivered, and no figures without the form. */
@@ -31,6 +62,18 @@ static void on_util(void *opaque, const LaneUtil *u)
                           : u->psi_permille || u->runnable) {
         abort();
     }
+    check_stamp();
+}
+
+/* The horizon only moves forward, and only by a promise or a stamp. */
+static void on_promise(void *opaque, uint64_t t)
+{
+    uint64_t h = lane_vtime_horizon(cur);
+
+    if (h < last_horizon || h < t || t < lane_vtime_link(cur)->last_stamp) {
+        abort();
+    }
+    last_horizon = h;
 }
 
 static bool can_receive(void *opaque)
@@ -40,6 +83,7 @@ static bool can_receive(void *opaque)
 
 static const LaneOps ops = {
     .rx_frame = on_frame, .rx_util = on_util, .can_receive = can_receive,
+    .rx_promise = on_promise,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,14 +101,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     lane_config_init(&cfg, LANE_ROLE_FD, NULL);
     cfg.pcs = chunk & 1 ? LANE_PCS_RAW : LANE_PCS_8B10B;
+    cfg.vtime = chunk & 2;
+    cfg.vtime_latency_ns = chunk & 4 ? VTIME_NEVER - 3 : 1000;
     lane = lane_new(&cfg, &ops, NULL, now, NULL);
     if (!lane) {
         abort();
     }
+    cur = lane;
+    last_stamp = last_horizon = 0;
     while (size > 0) {
         size_t n = size < chunk ? size : chunk;
+        uint64_t h;
 
         lane_feed(lane, data, n, now);
+        h = lane_vtime_horizon(lane);
+        if (h < last_horizon || (!cfg.vtime && h != VTIME_NEVER)) {
+            abort();
+        }
+        last_horizon = h;
         data += n;
         size -= n;
         now += 1000000;
@@ -72,6 +126,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lane_handle_timer(lane, now);
         }
         lane_send_frame(lane, data - n, n > 1514 ? 1514 : n, now);
+        /* this end's promises, from the input: never back, never twice */
+        if (n >= 2 && lane_vtime_promise(lane, now + data[-1] * 1000ULL,
+                                         now) &&
+            lane_vtime_promise(lane, now + data[-1] * 1000ULL, now)) {
+            abort();
+        }
     }
     lane_free(lane);
     return 0;

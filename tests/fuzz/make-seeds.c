@@ -161,6 +161,128 @@ static size_t cg_rec(uint8_t *p, size_t n)
     return rec(p, LANE_TAG_CG, le, 2 * n);
 }
 
+/* ---- lane-records in virtual time ---------------------------------------- */
+
+/* A record with an 8-octet stamp in front of its payload. */
+static size_t srec(uint8_t *p, uint8_t tag, uint64_t stamp,
+                   const void *payload, size_t len)
+{
+    static uint8_t v[LANE_VTIME_LEN + 40000];
+
+    for (int i = 0; i < LANE_VTIME_LEN; i++) {
+        v[i] = stamp >> (8 * i);
+    }
+    memcpy(v + LANE_VTIME_LEN, payload, len);
+    len = rec(p, tag, v, LANE_VTIME_LEN + len);
+    p[1] = LANE_REC_F_VTIME;
+    return len;
+}
+
+/* cg[0..n) as a stamped CG record. */
+static size_t scg_rec(uint8_t *p, uint64_t stamp, size_t n)
+{
+    static uint8_t le[40000];
+
+    for (size_t i = 0; i < n; i++) {
+        le[2 * i] = cg[i] & 0xff;
+        le[2 * i + 1] = cg[i] >> 8;
+    }
+    return srec(p, LANE_TAG_CG, stamp, le, 2 * n);
+}
+
+static size_t promise_rec(uint8_t *p, uint64_t t)
+{
+    uint8_t v[LANE_VTIME_LEN];
+
+    for (int i = 0; i < LANE_VTIME_LEN; i++) {
+        v[i] = t >> (8 * i);
+    }
+    return rec(p, LANE_TAG_PROMISE, v, sizeof(v));
+}
+
+/*
+ * Chunk octet: bit 0 raw, bit 1 virtual time, bit 2 a latency at the end
+ * of the range (fuzz-lane-records.c).
+ */
+static void vtime_seeds(const char *top, const uint8_t *frame,
+                        const PcsUtil *u)
+{
+    static const uint8_t vhello[2][12] = {
+        { 'B', 'P', 'L', 'N', LANE_VERSION, 0, LANE_HELLO_CAP_VTIME, 0,
+          0xe8, 3, 0, 0 },
+        { 'B', 'P', 'L', 'N', LANE_VERSION, 1, LANE_HELLO_CAP_VTIME, 0,
+          0xe8, 3, 0, 0 },
+    };
+    uint8_t f[200];
+    char dir[256];
+    unsigned rd;
+    size_t len, n;
+
+    snprintf(dir, sizeof(dir), "%s/lane-records", top);
+
+    /* raw: negotiation, a frame and a sample, stamped, with promises */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 1000, "\xa0\x41", 2);
+    len += srec(buf + len, LANE_TAG_CONFIG, 2000, "\xa0\x01", 2);
+    len += promise_rec(buf + len, 5000);
+    memcpy(f, frame, 100);
+    eth_fcs_append(f, 100);
+    len += srec(buf + len, LANE_TAG_FRAME, 6000, f, 104);
+    len += srec(buf + len, LANE_TAG_UTIL, 6000, "\x2a\x07\x03\x00", 4);
+    len += promise_rec(buf + len, 10000);
+    len += srec(buf + len, LANE_TAG_SIGNAL, 11000, "\1", 1);
+    put(dir, "vtime-raw", buf, len);
+
+    /* 8b10b: the same in code groups */
+    len = 0;
+    buf[len++] = 0x42;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[0], 12);
+    rd = PCS_RD_NEG;
+    n = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        n += pcs_tx_config(0x41a0, i & 1, cg + n, &rd);
+    }
+    len += scg_rec(buf + len, 1000, n);
+    len += promise_rec(buf + len, 3000);
+    rd = PCS_RD_NEG;
+    n = pcs_tx_frame(frame, 100, cg, &rd);
+    n += pcs_tx_util(u, PCS_UTIL_FORM_IDLE, cg + n, &rd);
+    len += scg_rec(buf + len, 3000, n);
+    len += promise_rec(buf + len, 9000);
+    put(dir, "vtime-8b10b", buf, len);
+
+    /*
+     * violations, each cutting the connection (the next octets connect
+     * again): a promise that goes back, a stamp below the last one, a
+     * record without its stamp, a stamp below a promise
+     */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 5000, "\xa0\x41", 2);
+    len += promise_rec(buf + len, 4000);
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 10, "\xa0\x41", 2);
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += rec(buf + len, LANE_TAG_CONFIG, "\xa0\x41", 2);
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += promise_rec(buf + len, 20000);
+    len += srec(buf + len, LANE_TAG_SIGNAL, 19999, "\1", 1);
+    put(dir, "vtime-violations", buf, len);
+
+    /* the end of the range, with the largest latency */
+    len = 0;
+    buf[len++] = 0x47;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += promise_rec(buf + len, UINT64_MAX - 1);
+    len += srec(buf + len, LANE_TAG_CONFIG, UINT64_MAX, "\xa0\x41", 2);
+    len += promise_rec(buf + len, UINT64_MAX);
+    len += srec(buf + len, LANE_TAG_FRAME, UINT64_MAX, f, 104);
+    put(dir, "vtime-end", buf, len);
+}
+
 /* ---- switch-frames: records for fuzz-switch-frames.c --------------------- */
 
 /* Port of slot @s in the target: the slots are ports 4..1. */
@@ -485,9 +607,9 @@ int main(int argc, char **argv)
     }
     put(dir, "session-8b10b-split", buf, len);
 
-    /* lane records: raw session */
+    /* lane records: raw session (chunk octet: raw, not in virtual time) */
     len = 0;
-    buf[len++] = 255;
+    buf[len++] = 253;
     len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
     len += rec(buf + len, LANE_TAG_CONFIG, "\xa0\x41", 2);
     len += rec(buf + len, LANE_TAG_CONFIG, "\xa0\x01", 2);
@@ -500,7 +622,7 @@ int main(int argc, char **argv)
 
     /* raw UTIL records with contention figures: good, then impossible */
     len = 0;
-    buf[len++] = 255;
+    buf[len++] = 253;
     len += rec(buf + len, LANE_TAG_HELLO, hello, sizeof(hello));
     len += rec(buf + len, LANE_TAG_UTIL, "\x2a\x07\x04\x00\xfa\x00\x03\x00",
                8);
@@ -508,6 +630,7 @@ int main(int argc, char **argv)
                8);
     put(dir, "session-raw-contention", buf, len);
 
+    vtime_seeds(argv[1], frame, &u);
     fabric_seeds(argv[1]);
     switch_seeds(argv[1]);
     ring_seeds(argv[1]);

@@ -1,0 +1,117 @@
+/*
+ * Virtual time: the conservative synchronisation core (see vtime.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "vtime.h"
+
+void vtime_link_init(VtimeLink *l, uint64_t latency_ns)
+{
+    memset(l, 0, sizeof(*l));
+    l->latency_ns = latency_ns;
+}
+
+uint64_t vtime_add_sat(uint64_t a, uint64_t b)
+{
+    return b > VTIME_NEVER - a ? VTIME_NEVER : a + b;
+}
+
+/* Nothing the peer sends from now on may be stamped earlier than this. */
+static uint64_t peer_floor(const VtimeLink *l)
+{
+    return l->peer_promise > l->last_stamp ? l->peer_promise : l->last_stamp;
+}
+
+VtimeVerdict vtime_rx_stamp(VtimeLink *l, uint64_t stamp)
+{
+    if (stamp < l->last_stamp) {
+        l->cnt.stamp_back++;
+        return VTIME_STAMP_BACK;
+    }
+    if (stamp < l->peer_promise) {
+        l->cnt.stamp_broke_promise++;
+        return VTIME_STAMP_BROKE_PROMISE;
+    }
+    l->last_stamp = stamp;
+    l->cnt.stamps++;
+    return VTIME_OK;
+}
+
+VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t)
+{
+    /* a stamp promised as much: a later promise below it goes back */
+    if (t < peer_floor(l)) {
+        l->cnt.promise_back++;
+        return VTIME_PROMISE_BACK;
+    }
+    l->peer_promise = t;
+    l->cnt.promises++;
+    return VTIME_OK;
+}
+
+uint64_t vtime_deliver_at(const VtimeLink *l, uint64_t stamp)
+{
+    return vtime_add_sat(stamp, l->latency_ns);
+}
+
+uint64_t vtime_link_horizon(const VtimeLink *l)
+{
+    return vtime_add_sat(peer_floor(l), l->latency_ns);
+}
+
+uint64_t vtime_horizon(const VtimeLink *const *links, size_t n)
+{
+    uint64_t h = VTIME_NEVER;
+
+    for (size_t i = 0; i < n; i++) {
+        if (links[i]) {
+            uint64_t lh = vtime_link_horizon(links[i]);
+
+            h = lh < h ? lh : h;
+        }
+    }
+    return h;
+}
+
+uint64_t vtime_may_promise(uint64_t clock, uint64_t out_lookahead)
+{
+    return vtime_add_sat(clock, out_lookahead);
+}
+
+uint64_t vtime_tx_stamp(VtimeLink *l, uint64_t clock)
+{
+    l->cnt.tx_stamps++;
+    if (clock < l->tx_floor) {
+        l->cnt.tx_stamps_raised++;
+        return l->tx_floor;
+    }
+    l->tx_floor = clock;
+    return clock;
+}
+
+bool vtime_tx_promise(VtimeLink *l, uint64_t t)
+{
+    if (t <= l->tx_floor) {
+        return false;
+    }
+    l->tx_floor = t;
+    l->cnt.tx_promises++;
+    return true;
+}
+
+const char *vtime_verdict_str(VtimeVerdict v)
+{
+    switch (v) {
+    case VTIME_OK:
+        return "ok";
+    case VTIME_STAMP_BACK:
+        return "stamp earlier than the last stamp";
+    case VTIME_STAMP_BROKE_PROMISE:
+        return "stamp earlier than the peer's promise";
+    case VTIME_PROMISE_BACK:
+        return "promise earlier than an earlier promise or stamp";
+    }
+    return "?";
+}

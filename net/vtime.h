@@ -1,0 +1,123 @@
+/*
+ * Virtual time: the conservative synchronisation core one process keeps
+ * per link (docs/virtual-time.md).
+ *
+ * Times are virtual nanoseconds (u64).  A stamp is the sender's clock
+ * when it sent a record; a promise T is "nothing stamped earlier than T
+ * follows".  The link latency L is the lookahead of one direction and is
+ * added once, by the receiver: a record stamped s takes effect at s + L,
+ * and the receiver may run up to (peer's promise + L) before it could
+ * still receive something it has to act on.  So the receiver's own
+ * setting of L is all that causality needs; a peer cannot shrink it.
+ *
+ * The peer is hostile: a stamp earlier than the last stamp or than the
+ * peer's promise, or a promise earlier than an earlier promise or stamp,
+ * is a violation.  It is counted and reported to the caller, which cuts
+ * the link; nothing of the offending value is taken.
+ *
+ * All arithmetic saturates at VTIME_NEVER (UINT64_MAX): a value near it
+ * never wraps to a small time.
+ *
+ * Plain C, no QEMU headers; no clock is read here.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BLADEPLANE_NET_VTIME_H
+#define BLADEPLANE_NET_VTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* "No bound": a horizon with no link, a time beyond every clock. */
+#define VTIME_NEVER UINT64_MAX
+
+typedef enum VtimeVerdict {
+    VTIME_OK = 0,
+    VTIME_STAMP_BACK,           /* stamp earlier than the last stamp */
+    VTIME_STAMP_BROKE_PROMISE,  /* stamp earlier than the peer's promise */
+    VTIME_PROMISE_BACK,         /* promise earlier than a promise or stamp */
+} VtimeVerdict;
+
+typedef struct VtimeCounters {
+    uint64_t stamps;            /* stamps accepted */
+    uint64_t promises;          /* promises accepted */
+    uint64_t stamp_back;        /* violations, by kind */
+    uint64_t stamp_broke_promise;
+    uint64_t promise_back;
+    uint64_t tx_stamps;         /* stamps this side sent */
+    uint64_t tx_promises;       /* promises this side sent */
+    uint64_t tx_stamps_raised;  /* stamps raised to a promise already made */
+} VtimeCounters;
+
+/*
+ * One link, both directions: what the peer promised and stamped (checked
+ * against), and what this side sent (kept monotonic).  The state lasts
+ * as long as the link, across reconnects: a peer that comes back must go
+ * on from where it was (a peer restarted at time 0 is cut).
+ */
+typedef struct VtimeLink {
+    uint64_t latency_ns;        /* lookahead of the direction into us */
+    /* receive side: the peer's */
+    uint64_t peer_promise;      /* latest promise, 0 before any */
+    uint64_t last_stamp;        /* latest stamp, 0 before any */
+    /* send side: this side's */
+    uint64_t tx_floor;          /* latest stamp or promise sent */
+    VtimeCounters cnt;
+} VtimeLink;
+
+void vtime_link_init(VtimeLink *l, uint64_t latency_ns);
+
+/* a + b, or VTIME_NEVER if that does not fit. */
+uint64_t vtime_add_sat(uint64_t a, uint64_t b);
+
+/*
+ * A record stamped @stamp arrived.  VTIME_OK: taken (it takes effect at
+ * vtime_deliver_at()); otherwise counted, state unchanged: cut the link.
+ */
+VtimeVerdict vtime_rx_stamp(VtimeLink *l, uint64_t stamp);
+/* A promise @t arrived.  VTIME_OK: taken; otherwise as above. */
+VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t);
+
+/* When a record stamped @stamp takes effect here: stamp + latency. */
+uint64_t vtime_deliver_at(const VtimeLink *l, uint64_t stamp);
+
+/*
+ * How far this side may run on this link's account: the peer can still
+ * send nothing stamped earlier than its promise (or its last stamp, the
+ * larger), which takes effect a latency later.
+ */
+uint64_t vtime_link_horizon(const VtimeLink *l);
+
+/*
+ * The safe horizon of a process: the minimum of its links' horizons
+ * (VTIME_NEVER with no link).  NULL entries are skipped.
+ */
+uint64_t vtime_horizon(const VtimeLink *const *links, size_t n);
+
+/*
+ * What this side may promise at clock @clock when nothing it sends can
+ * leave earlier than @out_lookahead after it (0 when anything may go at
+ * once): clock + out_lookahead, saturating.
+ */
+uint64_t vtime_may_promise(uint64_t clock, uint64_t out_lookahead);
+
+/*
+ * This side sends a record at clock @clock: the stamp to put on it.  It
+ * is @clock, raised to the latest stamp or promise already sent if
+ * @clock is below it (counted), so that what the peer sees never goes
+ * back.
+ */
+uint64_t vtime_tx_stamp(VtimeLink *l, uint64_t clock);
+
+/*
+ * This side would promise @t: true if that tells the peer something new
+ * (above everything sent so far), and it is then booked as sent; false
+ * if it must not be sent (it would not advance, or would go back).
+ */
+bool vtime_tx_promise(VtimeLink *l, uint64_t t);
+
+/* The name of a verdict, for messages and traces. */
+const char *vtime_verdict_str(VtimeVerdict v);
+
+#endif

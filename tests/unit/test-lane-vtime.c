@@ -1,0 +1,588 @@
+/*
+ * Lane transport in virtual time: stamped records and promises between
+ * two library lanes, over the caller's stream, over sockets and over the
+ * shared-memory rings; a lane whose peer is in the other time (no link);
+ * and a hostile peer (each violation counted and cut, never taken, and
+ * still refused after it reconnects).  Fake clocks; no sleeping.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <string.h>
+
+#include "lane-transport.h"
+
+#define US 1000ULL
+#define MS 1000000ULL
+#define LATENCY (5 * US)
+
+/* One end: what it received, with the stamps it came with. */
+typedef struct End {
+    Lane *lane;
+    unsigned frames;
+    unsigned bad_stamps;        /* frame stamp not what the sender put */
+    unsigned unstamped;
+    uint64_t last_stamp;
+    unsigned utils, utils_stamped;
+    unsigned promises;
+    uint64_t last_promise;
+    /* the caller's channel (LANE_ROLE_STREAM) */
+    uint8_t out[8192];
+    size_t out_len;
+    unsigned closes;
+} End;
+
+/*
+ * Frames carry the time they were sent at (octets 14..21): the stamp
+ * must be that, or the promise it was raised to.
+ */
+static uint64_t frame_time(const uint8_t *f)
+{
+    uint64_t t;
+
+    memcpy(&t, f + 14, sizeof(t));
+    return t;
+}
+
+static void on_frame(void *opaque, const uint8_t *f, size_t len)
+{
+    End *e = opaque;
+    uint64_t s;
+
+    e->frames++;
+    if (!lane_rx_stamp(e->lane, &s)) {
+        e->unstamped++;
+        return;
+    }
+    /*
+     * the sender's clock (which never goes back in these tests), raised
+     * to its last promise if below it
+     */
+    if (s != MAX(frame_time(f), e->last_promise) || s < e->last_stamp) {
+        e->bad_stamps++;
+    }
+    e->last_stamp = s;
+}
+
+static void on_util(void *opaque, const LaneUtil *u)
+{
+    End *e = opaque;
+
+    e->utils++;
+    e->utils_stamped += lane_rx_stamp(e->lane, NULL);
+}
+
+static void on_promise(void *opaque, uint64_t t)
+{
+    End *e = opaque;
+
+    e->promises++;
+    e->last_promise = t;
+}
+
+static size_t chan_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    End *e = opaque;
+    size_t n = MIN(len, sizeof(e->out) - e->out_len);
+
+    memcpy(e->out + e->out_len, buf, n);
+    e->out_len += n;
+    return n;
+}
+
+static void chan_close(void *opaque)
+{
+    End *e = opaque;
+
+    e->closes++;
+}
+
+static const LaneOps ops = {
+    .rx_frame = on_frame, .rx_util = on_util, .rx_promise = on_promise,
+    .write = chan_write, .close = chan_close,
+};
+
+static void make_frame(uint8_t *f, size_t len, uint64_t t)
+{
+    memset(f, 0, len);
+    memset(f, 0xff, 6);
+    f[6] = 0x02;
+    f[12] = 0x88;
+    f[13] = 0xb5;
+    memcpy(f + 14, &t, sizeof(t));
+}
+
+/* ---- the caller's stream ---------------------------------------------- */
+
+static Lane *stream_lane(End *e, LanePcs pcs, bool vtime)
+{
+    LaneConfig c;
+
+    lane_config_init(&c, LANE_ROLE_STREAM, NULL);
+    c.pcs = pcs;
+    c.speed_mbps = 0;
+    c.vtime = vtime;
+    c.vtime_latency_ns = LATENCY;
+    e->lane = lane_new(&c, &ops, e, 0, NULL);
+    g_assert_nonnull(e->lane);
+    return e->lane;
+}
+
+static size_t move(End *from, End *to, uint64_t now)
+{
+    size_t n;
+
+    if (lane_want_write(from->lane)) {
+        lane_flush(from->lane, now);
+    }
+    n = MIN(from->out_len, lane_rx_room(to->lane));
+    if (!n) {
+        return 0;
+    }
+    g_assert_cmpuint(lane_feed(to->lane, from->out, n, now), ==, n);
+    memmove(from->out, from->out + n, from->out_len - n);
+    from->out_len -= n;
+    lane_writable(from->lane, now);
+    return n;
+}
+
+static void stream_pump(End *a, End *b, uint64_t now)
+{
+    for (int i = 0; i < 100000; i++) {
+        size_t moved = move(a, b, now) + move(b, a, now);
+
+        if (lane_deadline(a->lane) <= now) {
+            lane_handle_timer(a->lane, now);
+            moved++;
+        }
+        if (lane_deadline(b->lane) <= now) {
+            lane_handle_timer(b->lane, now);
+            moved++;
+        }
+        if (!moved) {
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* Run both ends for @ms of their clock, 1 ms at a time. */
+static uint64_t stream_run(End *a, End *b, uint64_t now, unsigned ms)
+{
+    for (unsigned i = 0; i < ms; i++) {
+        stream_pump(a, b, now);
+        now += MS;
+    }
+    stream_pump(a, b, now);
+    return now;
+}
+
+static void assert_clean(Lane *l)
+{
+    const LaneStats *st = lane_stats(l);
+
+    g_assert_cmpuint(st->vtime.stamp_back, ==, 0);
+    g_assert_cmpuint(st->vtime.stamp_broke_promise, ==, 0);
+    g_assert_cmpuint(st->vtime.promise_back, ==, 0);
+    g_assert_cmpuint(st->vtime_unstamped, ==, 0);
+    g_assert_cmpuint(st->vtime_mismatch, ==, 0);
+    g_assert_cmpuint(st->vtime_cuts, ==, 0);
+    g_assert_cmpuint(st->vtime_ignored, ==, 0);
+    g_assert_cmpuint(st->protocol_errors, ==, 0);
+    g_assert_cmpuint(st->bad_records, ==, 0);
+}
+
+/*
+ * Frames both ways between two virtual-time ends, with promises: every
+ * record arrives stamped with its sender's clock, every promise is
+ * taken, and the receiver's horizon is the promise plus its latency.
+ */
+static void exchange(End *a, End *b, uint64_t now,
+                     void (*pump)(End *, End *, uint64_t))
+{
+    uint8_t f[300];
+
+    for (unsigned i = 0; i < 200; i++) {
+        now += 7 * US + i;
+        make_frame(f, 60 + i, now);
+        g_assert_cmpint(lane_send_frame(a->lane, f, 60 + i, now), ==, 0);
+        make_frame(f, 200 - i / 2, now);
+        g_assert_cmpint(lane_send_frame(b->lane, f, 200 - i / 2, now), ==, 0);
+        if (i % 10 == 9) {
+            g_assert_true(lane_vtime_promise(a->lane, now + 2 * US, now));
+            g_assert_true(lane_vtime_promise(b->lane, now + 3 * US, now));
+            /* no second promise of the same time */
+            g_assert_false(lane_vtime_promise(b->lane, now + 3 * US, now));
+            /* a frame sent below a's promise goes stamped with it */
+            make_frame(f, 64, now);
+            g_assert_cmpint(lane_send_frame(a->lane, f, 64, now), ==, 0);
+        }
+        pump(a, b, now);
+        if (i % 10 == 9) {
+            g_assert_cmpuint(b->last_promise, ==, now + 2 * US);
+            g_assert_cmpuint(lane_vtime_horizon(b->lane), ==,
+                             now + 2 * US + LATENCY);
+            g_assert_cmpuint(lane_vtime_horizon(a->lane), ==,
+                             now + 3 * US + LATENCY);
+        }
+    }
+    g_assert_cmpuint(a->frames, ==, 200);
+    g_assert_cmpuint(b->frames, ==, 220);
+    for (End *e = a; e; e = e == a ? b : NULL) {
+        const LaneStats *st = lane_stats(e->lane);
+
+        g_assert_true(lane_vtime_active(e->lane));
+        g_assert_cmpuint(e->bad_stamps + e->unstamped, ==, 0);
+        g_assert_cmpuint(e->promises, ==, 20);
+        g_assert_cmpuint(st->vtime.promises, ==, 20);
+        g_assert_cmpuint(st->vtime.tx_promises, ==, 20);
+        /* frames and negotiation at least, all stamped */
+        g_assert_cmpuint(st->vtime.stamps, >, 200);
+        assert_clean(e->lane);
+    }
+    /* a's frames after its promises were raised to them */
+    g_assert_cmpuint(lane_stats(a->lane)->vtime.tx_stamps_raised, >=, 20);
+}
+
+static void test_stream(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    End a = { 0 }, b = { 0 };
+    uint64_t now = 0;
+
+    stream_lane(&a, pcs, true);
+    stream_lane(&b, pcs, true);
+    lane_connected(a.lane, now);
+    lane_connected(b.lane, now);
+    now = stream_run(&a, &b, now, 50);
+    g_assert_true(lane_is_link_up(a.lane));
+    g_assert_true(lane_is_link_up(b.lane));
+    g_assert_true(lane_vtime_active(a.lane));
+    /* utilization sets went at link-up, stamped */
+    g_assert_cmpuint(a.utils, >, 0);
+    g_assert_cmpuint(a.utils_stamped, ==, a.utils);
+    exchange(&a, &b, now, stream_pump);
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
+/* ---- the library's sockets, and the rings ----------------------------- */
+
+static void sock_pump(End *a, End *b, uint64_t now)
+{
+    End *ends[2] = { a, b };
+
+    for (int iter = 0; iter < 10000; iter++) {
+        struct pollfd pfd[2 * LANE_MAX_FDS];
+        Lane *owner[2 * LANE_MAX_FDS];
+        int n = 0, busy = 0;
+
+        for (int i = 0; i < 2; i++) {
+            LaneFd fds[LANE_MAX_FDS];
+            int k;
+
+            if (lane_deadline(ends[i]->lane) <= now) {
+                lane_handle_timer(ends[i]->lane, now);
+                busy++;
+            }
+            k = lane_get_fds(ends[i]->lane, fds);
+            for (int j = 0; j < k; j++) {
+                pfd[n].fd = fds[j].fd;
+                pfd[n].events = fds[j].events;
+                owner[n++] = ends[i]->lane;
+            }
+        }
+        if (n > 0 && poll(pfd, n, 0) > 0) {
+            for (int j = 0; j < n; j++) {
+                if (pfd[j].revents) {
+                    lane_handle_io(owner[j], pfd[j].fd, pfd[j].revents, now);
+                    busy++;
+                }
+            }
+        }
+        if (!busy) {
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void test_sockets(gconstpointer data)
+{
+    bool rings = GPOINTER_TO_UINT(data);
+    g_autofree char *dir = g_dir_make_tmp("lane-vtime-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "slot1", NULL);
+    End a = { 0 }, b = { 0 };
+    LaneConfig ca, cb;
+    uint64_t now = 0;
+    int err = 0;
+
+    lane_config_init(&ca, LANE_ROLE_SERVER, path);
+    lane_config_init(&cb, LANE_ROLE_CLIENT, path);
+    ca.pcs = LANE_PCS_8B10B;
+    cb.pcs = LANE_PCS_RAW;
+    ca.vtime = cb.vtime = true;
+    ca.vtime_latency_ns = cb.vtime_latency_ns = LATENCY;
+    ca.speed_mbps = cb.speed_mbps = 0;
+    if (!rings) {
+        cb.shm = LANE_SHM_OFF;
+    }
+    a.lane = lane_new(&ca, &ops, &a, now, &err);
+    g_assert_cmpint(err, ==, 0);
+    b.lane = lane_new(&cb, &ops, &b, now, &err);
+    g_assert_cmpint(err, ==, 0);
+    for (unsigned i = 0; i < 50; i++) {
+        sock_pump(&a, &b, now);
+        now += MS;
+    }
+    g_assert_true(lane_is_link_up(a.lane));
+    g_assert_true(lane_is_link_up(b.lane));
+    g_assert_true(lane_on_rings(a.lane) == rings);
+    g_assert_true(lane_on_rings(b.lane) == rings);
+    exchange(&a, &b, now, sock_pump);
+    lane_free(a.lane);
+    lane_free(b.lane);
+    g_rmdir(dir);
+}
+
+/* ---- one end in virtual time, the other not --------------------------- */
+
+static void test_mismatch(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    End a = { 0 }, b = { 0 };
+    uint8_t f[60];
+    uint64_t now = 0;
+
+    stream_lane(&a, pcs, true);
+    stream_lane(&b, pcs, false);
+    lane_connected(a.lane, now);
+    lane_connected(b.lane, now);
+    now = stream_run(&a, &b, now, 200);
+    /* both stay connected and say why; neither links up */
+    for (End *e = &a; e; e = e == &a ? &b : NULL) {
+        g_assert_true(lane_is_connected(e->lane));
+        g_assert_false(lane_is_link_up(e->lane));
+        g_assert_false(lane_vtime_active(e->lane));
+        g_assert_cmpuint(lane_stats(e->lane)->vtime_mismatch, ==, 1);
+        g_assert_cmpuint(lane_stats(e->lane)->link_ups, ==, 0);
+        make_frame(f, sizeof(f), now);
+        g_assert_cmpint(lane_send_frame(e->lane, f, sizeof(f), now), ==,
+                        -ENOLINK);
+        g_assert_false(lane_vtime_promise(e->lane, now + MS, now));
+    }
+    /* the virtual-time end sent no /C/ at all */
+    g_assert_cmpuint(lane_stats(a.lane)->tx_config_bursts, ==, 0);
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), ==, VTIME_NEVER);
+    /* a transmitter turned off and on again does not bring it up */
+    lane_set_tx_enabled(a.lane, false, now);
+    lane_set_tx_enabled(a.lane, true, now);
+    now = stream_run(&a, &b, now, 50);
+    g_assert_false(lane_is_link_up(a.lane));
+    g_assert_false(lane_is_link_up(b.lane));
+    g_assert_cmpuint(lane_stats(a.lane)->tx_config_bursts, ==, 0);
+    /* the real-time end skipped the stamps of the two SIGNAL records */
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_ignored, ==, 2);
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
+/* ---- a hostile peer ---------------------------------------------------- */
+
+static size_t rec(uint8_t *p, uint8_t tag, bool stamped, uint64_t stamp,
+                  const void *payload, size_t len)
+{
+    size_t n = LANE_REC_HDR;
+    size_t plen = len + (stamped ? LANE_VTIME_LEN : 0);
+
+    p[0] = tag;
+    p[1] = stamped ? LANE_REC_F_VTIME : 0;
+    p[2] = plen & 0xff;
+    p[3] = plen >> 8;
+    if (stamped) {
+        for (int i = 0; i < 8; i++) {
+            p[n++] = stamp >> (8 * i);
+        }
+    }
+    memcpy(p + n, payload, len);
+    return n + len;
+}
+
+static size_t hello(uint8_t *p, uint16_t caps)
+{
+    const uint8_t h[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, LANE_PCS_RAW,
+                            caps & 0xff, caps >> 8, 0xe8, 0x03, 0, 0 };
+
+    return rec(p, LANE_TAG_HELLO, false, 0, h, sizeof(h));
+}
+
+static size_t promise(uint8_t *p, uint64_t t)
+{
+    uint8_t v[8];
+
+    for (int i = 0; i < 8; i++) {
+        v[i] = t >> (8 * i);
+    }
+    return rec(p, LANE_TAG_PROMISE, false, 0, v, sizeof(v));
+}
+
+typedef enum Hostile {
+    H_STAMP_BACK,
+    H_STAMP_BROKE_PROMISE,
+    H_PROMISE_BACK,
+    H_PROMISE_BELOW_STAMP,
+    H_UNSTAMPED_CONFIG,
+    H_UNSTAMPED_SIGNAL,
+    H_PROMISE_SHORT,        /* a bad record, not a violation */
+    H_COUNT
+} Hostile;
+
+/*
+ * A virtual-time lane fed by a peer that stamps 100 us and promises
+ * 200 us, then breaks a rule: counted, the connection cut (the channel
+ * closed), the horizon where the good records left it; and after a new
+ * connection the peer must still go on from there.
+ */
+static void test_hostile(gconstpointer data)
+{
+    Hostile h = GPOINTER_TO_UINT(data);
+    static const uint8_t cfg[2] = { 0xa0, 0x01 };
+    uint8_t in[256];
+    size_t n = 0, bad;
+    End a = { 0 };
+    const LaneStats *st;
+    uint64_t now = 0;
+    bool cut = h != H_PROMISE_SHORT;
+
+    stream_lane(&a, LANE_PCS_RAW, true);
+    lane_connected(a.lane, now);
+    n += hello(in + n, LANE_HELLO_CAP_VTIME);
+    n += rec(in + n, LANE_TAG_CONFIG, true, 100 * US, cfg, 2);
+    n += promise(in + n, 200 * US);
+    g_assert_cmpuint(lane_feed(a.lane, in, n, now), ==, n);
+    g_assert_true(lane_vtime_active(a.lane));
+    g_assert_cmpuint(lane_vtime_horizon(a.lane), ==, 200 * US + LATENCY);
+    g_assert_cmpuint(a.promises, ==, 1);
+
+    bad = n;
+    switch (h) {
+    case H_STAMP_BACK:
+        n += rec(in + n, LANE_TAG_CONFIG, true, 100 * US - 1, cfg, 2);
+        break;
+    case H_STAMP_BROKE_PROMISE:
+        n += rec(in + n, LANE_TAG_CONFIG, true, 150 * US, cfg, 2);
+        break;
+    case H_PROMISE_BACK:
+        n += promise(in + n, 199 * US);
+        break;
+    case H_PROMISE_BELOW_STAMP:
+        n += rec(in + n, LANE_TAG_CONFIG, true, 300 * US, cfg, 2);
+        n += promise(in + n, 250 * US);
+        break;
+    case H_UNSTAMPED_CONFIG:
+        n += rec(in + n, LANE_TAG_CONFIG, false, 0, cfg, 2);
+        break;
+    case H_UNSTAMPED_SIGNAL:
+        n += rec(in + n, LANE_TAG_SIGNAL, false, 0, "\1", 1);
+        break;
+    case H_PROMISE_SHORT:
+        n += rec(in + n, LANE_TAG_PROMISE, false, 0, "\1\2\3\4", 4);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    /* a good promise after it: never taken if the peer was cut */
+    n += promise(in + n, 400 * US);
+    g_assert_cmpuint(lane_feed(a.lane, in + bad, n - bad, now), ==, n - bad);
+    st = lane_stats(a.lane);
+    g_assert_cmpuint(st->vtime_cuts, ==, cut);
+    g_assert_cmpuint(a.closes, ==, cut);
+    g_assert_true(lane_is_connected(a.lane) == !cut);
+    g_assert_cmpuint(st->vtime.stamp_back, ==, h == H_STAMP_BACK);
+    g_assert_cmpuint(st->vtime.stamp_broke_promise, ==,
+                     h == H_STAMP_BROKE_PROMISE);
+    g_assert_cmpuint(st->vtime.promise_back, ==,
+                     h == H_PROMISE_BACK || h == H_PROMISE_BELOW_STAMP);
+    g_assert_cmpuint(st->vtime_unstamped, ==,
+                     h == H_UNSTAMPED_CONFIG || h == H_UNSTAMPED_SIGNAL);
+    g_assert_cmpuint(st->bad_records, ==, h == H_PROMISE_SHORT);
+    g_assert_cmpuint(st->protocol_errors, ==, 0);
+    if (!cut) {
+        g_assert_cmpuint(lane_vtime_horizon(a.lane), ==, 400 * US + LATENCY);
+        lane_free(a.lane);
+        return;
+    }
+    g_assert_cmpuint(lane_vtime_horizon(a.lane), ==,
+                     (h == H_PROMISE_BELOW_STAMP ? 300 * US : 200 * US) +
+                     LATENCY);
+
+    /* the peer comes back: it may not start over from 0 */
+    lane_connected(a.lane, now);
+    n = hello(in, LANE_HELLO_CAP_VTIME);
+    n += rec(in + n, LANE_TAG_CONFIG, true, 0, cfg, 2);
+    g_assert_cmpuint(lane_feed(a.lane, in, n, now), ==, n);
+    g_assert_cmpuint(lane_stats(a.lane)->vtime_cuts, ==, 2);
+    g_assert_false(lane_is_connected(a.lane));
+    /* but from where it was, it may */
+    lane_connected(a.lane, now);
+    n = hello(in, LANE_HELLO_CAP_VTIME);
+    n += rec(in + n, LANE_TAG_CONFIG, true, 300 * US, cfg, 2);
+    n += promise(in + n, 500 * US);
+    g_assert_cmpuint(lane_feed(a.lane, in, n, now), ==, n);
+    g_assert_true(lane_is_connected(a.lane));
+    g_assert_cmpuint(lane_stats(a.lane)->vtime_cuts, ==, 2);
+    g_assert_cmpuint(lane_vtime_horizon(a.lane), ==, 500 * US + LATENCY);
+    lane_free(a.lane);
+}
+
+/* A stamp on a record whose header is too short for it: a bad record. */
+static void test_short_stamp(void)
+{
+    uint8_t in[64];
+    End a = { 0 };
+    size_t n;
+
+    stream_lane(&a, LANE_PCS_RAW, true);
+    lane_connected(a.lane, 0);
+    n = hello(in, LANE_HELLO_CAP_VTIME);
+    n += rec(in + n, LANE_TAG_CONFIG, false, 0, "\xa0\x01\0\0", 4);
+    in[n - 8 + 1] = LANE_REC_F_VTIME;     /* 4 octets, flagged */
+    g_assert_cmpuint(lane_feed(a.lane, in, n, 0), ==, n);
+    g_assert_cmpuint(lane_stats(a.lane)->bad_records, ==, 1);
+    g_assert_true(lane_is_connected(a.lane));
+    g_assert_cmpuint(lane_vtime_horizon(a.lane), ==, LATENCY);
+    lane_free(a.lane);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const hostile[H_COUNT] = {
+        "stamp-back", "stamp-broke-promise", "promise-back",
+        "promise-below-stamp", "unstamped-config", "unstamped-signal",
+        "promise-short",
+    };
+
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/lane-vtime/stream/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B), test_stream);
+    g_test_add_data_func("/lane-vtime/stream/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_stream);
+    g_test_add_data_func("/lane-vtime/sockets", GUINT_TO_POINTER(0),
+                         test_sockets);
+    g_test_add_data_func("/lane-vtime/rings", GUINT_TO_POINTER(1),
+                         test_sockets);
+    g_test_add_data_func("/lane-vtime/mismatch/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B), test_mismatch);
+    g_test_add_data_func("/lane-vtime/mismatch/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_mismatch);
+    for (unsigned i = 0; i < H_COUNT; i++) {
+        g_autofree char *name = g_strdup_printf("/lane-vtime/hostile/%s",
+                                                hostile[i]);
+
+        g_test_add_data_func(name, GUINT_TO_POINTER(i), test_hostile);
+    }
+    g_test_add_func("/lane-vtime/short-stamp", test_short_stamp);
+    return g_test_run();
+}
