@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lane-pump.h"
 #include "lane-ring.h"
 #include "lane-transport.h"
 
@@ -115,36 +116,10 @@ static bool relay_move(Relay *r, int from)
 
 static void pump(Pair *p, uint64_t now)
 {
-    End *ends[2] = { &p->a, &p->b };
-
     for (int iter = 0; iter < 100000; iter++) {
-        struct pollfd pfd[2 * LANE_MAX_FDS];
-        Lane *owner[2 * LANE_MAX_FDS];
-        int n = 0, busy = 0;
+        Lane *lanes[2] = { p->a.lane, p->b.lane };
+        int busy = lane_pump_round(lanes, 2, now);
 
-        for (int i = 0; i < 2; i++) {
-            LaneFd fds[LANE_MAX_FDS];
-            int k;
-
-            if (lane_deadline(ends[i]->lane) <= now) {
-                lane_handle_timer(ends[i]->lane, now);
-                busy++;
-            }
-            k = lane_get_fds(ends[i]->lane, fds);
-            for (int j = 0; j < k; j++) {
-                pfd[n].fd = fds[j].fd;
-                pfd[n].events = fds[j].events;
-                owner[n++] = ends[i]->lane;
-            }
-        }
-        if (n > 0 && poll(pfd, n, 0) > 0) {
-            for (int j = 0; j < n; j++) {
-                if (pfd[j].revents) {
-                    lane_handle_io(owner[j], pfd[j].fd, pfd[j].revents, now);
-                    busy++;
-                }
-            }
-        }
         if (p->relay) {
             busy += relay_move(p->relay, 0);
             busy += relay_move(p->relay, 1);

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "lane-pump.h"
 #include "lane-transport.h"
 
 #define US 1000ULL
@@ -272,37 +273,10 @@ static void test_stream(gconstpointer data)
 
 static void sock_pump(End *a, End *b, uint64_t now)
 {
-    End *ends[2] = { a, b };
-
     for (int iter = 0; iter < 10000; iter++) {
-        struct pollfd pfd[2 * LANE_MAX_FDS];
-        Lane *owner[2 * LANE_MAX_FDS];
-        int n = 0, busy = 0;
+        Lane *lanes[2] = { a->lane, b->lane };
 
-        for (int i = 0; i < 2; i++) {
-            LaneFd fds[LANE_MAX_FDS];
-            int k;
-
-            if (lane_deadline(ends[i]->lane) <= now) {
-                lane_handle_timer(ends[i]->lane, now);
-                busy++;
-            }
-            k = lane_get_fds(ends[i]->lane, fds);
-            for (int j = 0; j < k; j++) {
-                pfd[n].fd = fds[j].fd;
-                pfd[n].events = fds[j].events;
-                owner[n++] = ends[i]->lane;
-            }
-        }
-        if (n > 0 && poll(pfd, n, 0) > 0) {
-            for (int j = 0; j < n; j++) {
-                if (pfd[j].revents) {
-                    lane_handle_io(owner[j], pfd[j].fd, pfd[j].revents, now);
-                    busy++;
-                }
-            }
-        }
-        if (!busy) {
+        if (!lane_pump_round(lanes, 2, now)) {
             return;
         }
     }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lane-pump.h"
 #include "lane-transport.h"
 
 #define MS 1000000ULL
@@ -138,40 +139,10 @@ static const LaneOps ops = {
 /* Run both ends until nothing is left to do at time @now. */
 static void pump(End *a, End *b, uint64_t now)
 {
-    End *ends[2] = { a, b };
-
     for (int iter = 0; iter < 10000; iter++) {
-        struct pollfd pfd[4];
-        Lane *owner[4];
-        int n = 0, busy = 0;
+        Lane *lanes[2] = { a ? a->lane : NULL, b ? b->lane : NULL };
 
-        for (int i = 0; i < 2; i++) {
-            LaneFd fds[LANE_MAX_FDS];
-            int k;
-
-            if (!ends[i] || !ends[i]->lane) {
-                continue;
-            }
-            if (lane_deadline(ends[i]->lane) <= now) {
-                lane_handle_timer(ends[i]->lane, now);
-                busy++;
-            }
-            k = lane_get_fds(ends[i]->lane, fds);
-            for (int j = 0; j < k; j++) {
-                pfd[n].fd = fds[j].fd;
-                pfd[n].events = fds[j].events;
-                owner[n++] = ends[i]->lane;
-            }
-        }
-        if (n > 0 && poll(pfd, n, 0) > 0) {
-            for (int j = 0; j < n; j++) {
-                if (pfd[j].revents) {
-                    lane_handle_io(owner[j], pfd[j].fd, pfd[j].revents, now);
-                    busy++;
-                }
-            }
-        }
-        if (!busy) {
+        if (!lane_pump_round(lanes, 2, now)) {
             return;
         }
     }
