@@ -32,7 +32,10 @@
  *  - what the lane writes is well-formed records, HELLO first, and after
  *    its ACCEPT or SWITCH nothing more on the stream;
  *  - an accepting end given a valid region and a clean offer attaches,
- *    one given fds of the wrong kind refuses.
+ *    one given fds of the wrong kind refuses;
+ *  - nothing blocks: an operation that takes 2 s (a read or write of an
+ *    eventfd the peer made blocking) aborts, before libFuzzer's own
+ *    SIGALRM would interrupt the call and hide the hang.
  *
  * Input: a mode octet (bit 0: the lane offers; bit 1: raw pcs; bit 2:
  * the offering end's send_fds() fails, as over TCP), then operations,
@@ -59,6 +62,9 @@
  *   9           the channel is full / takes octets again
  *   10          the device holds reading back / lets it go
  *   11          offering end: the peer attaches to the offered fds
+ *   12 v        the peer saturates the eventfd the lane kicks (v odd) and
+ *               clears O_NONBLOCK on both eventfds: the flag belongs to
+ *               the file description the two processes share
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -69,18 +75,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuzz-target.h"
 #include "lane-ring.h"
 #include "lane-transport.h"
 
-#define OPS             12
+#define OPS             13
 #define RING_SIZE       4096u
 #define REGION          (4096u + 2 * RING_SIZE)
 #define SEALS           (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -132,7 +140,7 @@ typedef struct H {
 static H h;
 static const uint8_t *in;
 static size_t in_left;
-static uint8_t frame[1514];
+static uint8_t frame[255 * 8];   /* op 7 sends up to this much */
 
 static unsigned next(void)
 {
@@ -713,6 +721,54 @@ static void peer_attach(void)
     }
 }
 
+/*
+ * What a hostile peer can do to the eventfds it shares with the lane:
+ * make them blocking, and fill the counter of the one the lane writes.
+ * The lane must neither block reading its own nor writing the peer's.
+ */
+static void peer_block(void)
+{
+    int fds[LANE_RING_NFDS];
+    unsigned v = next();
+    uint64_t full = 0xfffffffffffffffeull;
+
+    if (h.peer) {
+        lane_ring_peer_fds(h.peer, fds);
+    } else if (h.have_offered) {
+        memcpy(fds, h.offered, sizeof(fds));
+    } else {
+        return;
+    }
+    for (int i = LANE_RING_FD_WAKE_A; i <= LANE_RING_FD_WAKE_C; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+
+        if (fl >= 0) {
+            fcntl(fds[i], F_SETFL, fl & ~O_NONBLOCK);
+        }
+    }
+    if (v & 1) {
+        /* the lane's kicks go to the peer's wait fd: WAKE_C or WAKE_A */
+        int kick = fds[h.offerer ? LANE_RING_FD_WAKE_A : LANE_RING_FD_WAKE_C];
+        struct pollfd p = { .fd = kick, .events = POLLOUT };
+
+        /* only while the write cannot block the harness */
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+            uint64_t have;
+
+            /* empty it first (we own this end too), then fill it */
+            fcntl(kick, F_SETFL, O_NONBLOCK);
+            if (read(kick, &have, sizeof(have)) < 0) {
+                have = 0;
+            }
+            if (write(kick, &full, sizeof(full)) != sizeof(full)) {
+                abort();
+            }
+            fcntl(kick, F_SETFL, 0);
+        }
+    }
+    run_lane();
+}
+
 static void run_op(unsigned op)
 {
     switch (op) {
@@ -771,10 +827,45 @@ static void run_op(unsigned op)
             lane_rx_resume(h.lane, h.now);
         }
         break;
-    default:
+    case 11:
         peer_attach();
         break;
+    default:
+        peer_block();
+        break;
     }
+}
+
+static void hung(int sig)
+{
+    static const char m[] = "fuzz-lane-shm: an operation blocked for 2 s\n";
+
+    if (write(STDERR_FILENO, m, sizeof(m) - 1) < 0) {
+        abort();
+    }
+    abort();
+}
+
+/* Arm (or with 0, disarm) the watchdog that catches a blocked call. */
+static void watchdog(time_t sec)
+{
+    static timer_t t;
+    static bool made;
+    struct itimerspec its = { .it_value = { .tv_sec = sec } };
+
+    if (!made) {
+        struct sigevent ev = {
+            .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 1,
+        };
+        struct sigaction sa = { .sa_handler = hung };
+
+        sigaction(SIGRTMIN + 1, &sa, NULL);
+        if (timer_create(CLOCK_MONOTONIC, &ev, &t) < 0) {
+            abort();
+        }
+        made = true;
+    }
+    timer_settime(t, 0, &its, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -814,7 +905,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned op = next() % OPS;
         int pending = h.pending;
 
+        watchdog(2);
         run_op(op);
+        watchdog(0);
         if (op != 3) {
             h.pending = lane_held();
         }

@@ -409,6 +409,19 @@ static void shm_seeds(const char *corpus)
     static const uint8_t offer_tcp[] = {
         5, 0, 1, 2, 0, 0, 7, 1, 0, 8, 0, 11, 1, 4, 0, 0, 7, 1, 0,
     };
+    /*
+     * Found by this target: the peer sets the sleep flag the lane reads
+     * (ring 1's cons_sleeping; the NIC: ring 0's), fills the eventfd the
+     * lane kicks and makes it blocking: the kick blocked for good.
+     */
+    static const uint8_t block[] = {
+        0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 1, 4, 0, 0,
+        6, 0x84, 2, 1, 12, 1, 7, 20, 0, 7, 20, 0,
+    };
+    static const uint8_t offer_block[] = {
+        1, 0, 11, 1, 2, 0, 0, 7, 1, 0, 6, 0x84, 1, 1, 12, 1, 7, 20, 0,
+        7, 20, 0, 12, 0, 4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0,
+    };
     char dir[256];
 
     snprintf(dir, sizeof(dir), "%s/lane-shm", corpus);
@@ -420,6 +433,8 @@ static void shm_seeds(const char *corpus)
     put(dir, "offer", offer, sizeof(offer));
     put(dir, "offer-refused", offer_refused, sizeof(offer_refused));
     put(dir, "offer-tcp", offer_tcp, sizeof(offer_tcp));
+    put(dir, "block", block, sizeof(block));
+    put(dir, "offer-block", offer_block, sizeof(offer_block));
 }
 
 int main(int argc, char **argv)
