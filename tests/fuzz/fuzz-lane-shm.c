@@ -33,9 +33,10 @@
  *    its ACCEPT or SWITCH nothing more on the stream;
  *  - an accepting end given a valid region and a clean offer attaches,
  *    one given fds of the wrong kind refuses;
- *  - nothing blocks: an operation that takes 2 s (a read or write of an
- *    eventfd the peer made blocking) aborts, before libFuzzer's own
- *    SIGALRM would interrupt the call and hide the hang.
+ *  - nothing blocks: an operation still running after 20 s (a read or
+ *    write of an eventfd the peer made blocking) aborts.  SIGALRM, which
+ *    libFuzzer's own timeout uses, is held during each operation: it
+ *    would interrupt such a call and hide the hang.
  *
  * Input: a mode octet (bit 0: the lane offers; bit 1: raw pcs; bit 2:
  * the offering end's send_fds() fails, as over TCP), then operations,
@@ -838,7 +839,7 @@ static void run_op(unsigned op)
 
 static void hung(int sig)
 {
-    static const char m[] = "fuzz-lane-shm: an operation blocked for 2 s\n";
+    static const char m[] = "fuzz-lane-shm: an operation blocked for 20 s\n";
 
     if (write(STDERR_FILENO, m, sizeof(m) - 1) < 0) {
         abort();
@@ -904,10 +905,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t disc = lane_stats(h.lane)->disconnects;
         unsigned op = next() % OPS;
         int pending = h.pending;
+        sigset_t alrm, old;
 
-        watchdog(2);
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        sigprocmask(SIG_BLOCK, &alrm, &old);
+        watchdog(20);
         run_op(op);
         watchdog(0);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         if (op != 3) {
             h.pending = lane_held();
         }
