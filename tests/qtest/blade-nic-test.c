@@ -56,7 +56,7 @@ static void test_id_and_version(void)
 
     nh_start(&h, NULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
     nh_stop(&h);
 }
 
@@ -110,7 +110,7 @@ static void test_access_rules(void)
     nh_wr(&h, BLADE_NIC_REG_STATUS, 0xffffffff);
     nh_wr(&h, BLADE_NIC_REG_STAT_BASE, 0x1234);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS), ==, 0);
 
     nh_wr(&h, 0xffc, 0x12345678);
@@ -814,12 +814,13 @@ static void test_shm_corrupt(gconstpointer data)
     uint8_t f[300], g[200], mac[6], got[300];
     int fds[LANE_RING_NFDS];
     LaneRingHeader *hdr;
-    uint64_t one = 1, want = 1;
+    uint64_t one = 1, want = 1, kicks;
     struct stat sb;
     uint8_t *shm;
 
     lane_start(&h, false, NULL);
     g_assert_true(lane_on_rings(h.srv));
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 0);
     g_assert_cmpuint(nic_qom_u64(&h, "shm-sessions"), ==, 1);
     g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
     nh_mac(&h, mac);
@@ -855,6 +856,8 @@ static void test_shm_corrupt(gconstpointer data)
 
     nh_wait(&h, cond_nic_shm_errors, NULL, 0, "NIC counts a ring error");
     g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
+    /* and so does the guest (section 10, 1.2) */
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
     nh_wait(&h, cond_nic_shm_again, NULL, 1000000, "rings again");
     nh_link_up(&h);
     g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
@@ -874,6 +877,11 @@ static void test_shm_corrupt(gconstpointer data)
     nh_tx_kick(&h);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frame after the error");
     g_assert_cmpmem(h.frames[want - 1], h.frame_len[want - 1], g, sizeof(g));
+    /* the frames woke the sleeping chassis end: kicks, as QOM counts them */
+    kicks = nic_qom_u64(&h, "shm-kicks");
+    g_assert_cmpuint(kicks, >=, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), >=, kicks);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
     nh_stop(&h);
 }
 
