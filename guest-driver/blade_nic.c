@@ -1805,6 +1805,9 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				    BN_VERSION_MINOR(priv->version));
 		goto err_free;
 	}
+	/* 10: SHM_ERRORS and SHM_KICKS are new in 1.2; reads 0 before. */
+	priv->num_hw_stats = BN_VERSION_MINOR(priv->version) >= BN_SHM_MINOR ?
+			     BN_NUM_HW_STATS : BN_STAT_SHM_ERRORS;
 
 	/* 16.1 steps 3 and 4 */
 	bn_hw_reset(priv, false);
@@ -1843,9 +1846,6 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	/* 9: UTIL_CONT is new in revision 1.1; 1.0 counts it as an error. */
 	priv->has_cont = BN_VERSION_MINOR(priv->version) >= BN_CONT_MINOR;
-	/* 10: SHM_ERRORS and SHM_KICKS are new in 1.2; reads 0 before. */
-	priv->num_hw_stats = BN_VERSION_MINOR(priv->version) >= BN_SHM_MINOR ?
-			     BN_NUM_HW_STATS : BN_STAT_SHM_ERRORS;
 	err = bn_devlink_alloc(priv);
 	if (err) {
 		dev_err_probe(d, err, "cannot set up devlink\n");
