@@ -161,6 +161,7 @@ struct bn_cont_figure {
  * @util_period: report interval in ms, UTIL_CFG bits 31:16 read at bring-up
  *	(0: the device sends no utilization, the reporter is off)
  * @has_cont: the device has UTIL_CONT (datasheet 1.1 or later)
+ * @num_hw_stats: statistics counters the device has (1.2 added two)
  * @cont_psi: CPU pressure, permille (devlink parameter cpu_pressure)
  * @cont_runnable: runnable tasks (devlink parameter runnable_tasks)
  * @util_valid: @util_prev_* hold a sample
@@ -223,6 +224,7 @@ struct bn_priv {
 	struct delayed_work util_work;
 	unsigned int util_period;
 	bool has_cont;
+	unsigned int num_hw_stats;
 	struct bn_cont_figure cont_psi;
 	struct bn_cont_figure cont_runnable;
 	bool util_valid;
@@ -304,7 +306,8 @@ static void bn_hw_stats_read(struct bn_priv *priv, u64 *out)
 
 	spin_lock_irqsave(&priv->hw_lock, flags);
 	for (n = 0; n < BN_NUM_HW_STATS; n++)
-		out[n] = bn_hw_stat_locked(priv, n);
+		out[n] = n < priv->num_hw_stats ?
+			 bn_hw_stat_locked(priv, n) : 0;
 	spin_unlock_irqrestore(&priv->hw_lock, flags);
 }
 
@@ -325,7 +328,7 @@ static void bn_hw_reset(struct bn_priv *priv, bool keep_stats)
 	unsigned int n;
 
 	spin_lock_irqsave(&priv->hw_lock, flags);
-	for (n = 0; n < BN_NUM_HW_STATS; n++)
+	for (n = 0; n < priv->num_hw_stats; n++)
 		priv->hw_base[n] = keep_stats ? bn_hw_stat_locked(priv, n) : 0;
 	bn_wr(priv, BN_REG_CTRL, BN_CTRL_RST);
 	spin_unlock_irqrestore(&priv->hw_lock, flags);
@@ -1482,7 +1485,7 @@ static const char bn_hw_stat_names[BN_NUM_HW_STATS][ETH_GSTRING_LEN] = {
 	"hw_pcs_code_errors", "hw_pcs_sync_losses", "hw_rx_fcs_errors",
 	"hw_link_changes", "hw_util_sets_tx", "hw_util_sets_rx",
 	"hw_irq_rx", "hw_irq_tx", "hw_irq_misc", "hw_reg_errors",
-	"hw_tx_cg_injected",
+	"hw_tx_cg_injected", "hw_shm_errors", "hw_shm_kicks",
 };
 
 static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
@@ -1802,6 +1805,9 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				    BN_VERSION_MINOR(priv->version));
 		goto err_free;
 	}
+	/* 10: SHM_ERRORS and SHM_KICKS are new in 1.2; reads 0 before. */
+	priv->num_hw_stats = BN_VERSION_MINOR(priv->version) >= BN_SHM_MINOR ?
+			     BN_NUM_HW_STATS : BN_STAT_SHM_ERRORS;
 
 	/* 16.1 steps 3 and 4 */
 	bn_hw_reset(priv, false);

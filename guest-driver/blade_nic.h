@@ -65,6 +65,7 @@
 #define BN_VERSION_MINOR(v)	((v) & 0xffff)
 #define BN_SUPPORTED_MAJOR	1
 #define BN_CONT_MINOR		1	/* first revision with UTIL_CONT */
+#define BN_SHM_MINOR		2	/* first with the SHM_* counters */
 
 /* 4.1 CTRL */
 #define BN_CTRL_RST		BIT(0)
@@ -178,6 +179,8 @@ enum bn_hw_stat {
 	BN_STAT_IRQ_MISC,
 	BN_STAT_REG_ERRORS,
 	BN_STAT_TX_CG_INJECTED,
+	BN_STAT_SHM_ERRORS,		/* 1.2 */
+	BN_STAT_SHM_KICKS,		/* 1.2 */
 	BN_NUM_HW_STATS
 };
 

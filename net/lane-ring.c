@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lane-ring.h"
@@ -405,12 +407,51 @@ static int corrupt(LaneRing *r)
     return -EPROTO;
 }
 
+/*
+ * The eventfds are shared with the peer, O_NONBLOCK included: a file
+ * status flag belongs to the open file description, which SCM_RIGHTS
+ * passes as it is.  A hostile peer can clear it, and then a read() of an
+ * empty eventfd, or a write() to one whose counter it filled, would block
+ * this process for good.  So no access relies on the flag.  A read asks
+ * for no waiting itself (RWF_NOWAIT), where the kernel takes that for
+ * eventfds (6.x); elsewhere, and for writes, the access is made only if
+ * O_NONBLOCK is still set and poll() says it cannot block.  A peer found
+ * to have cleared the flag has broken the ring: the caller disconnects.
+ * Left to the peer is a race in the microseconds between those checks
+ * and the call (docs/link-layer.md, "A hostile peer").
+ */
+static bool efd_ready(LaneRing *r, int fd, short events)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || !(fl & O_NONBLOCK)) {
+        corrupt(r);
+        return false;
+    }
+    return poll(&p, 1, 0) == 1 && (p.revents & events);
+}
+
+static bool efd_read(LaneRing *r, int fd, uint64_t *v)
+{
+#ifdef RWF_NOWAIT
+    struct iovec iov = { v, sizeof(*v) };
+    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+
+    if (n >= 0 || errno != EOPNOTSUPP) {
+        return n == sizeof(*v);
+    }
+#endif
+    return efd_ready(r, fd, POLLIN) && read(fd, v, sizeof(*v)) == sizeof(*v);
+}
+
 static void kick(LaneRing *r)
 {
     uint64_t one = 1;
 
-    /* EAGAIN: the counter is saturated, so the peer is awake anyway. */
-    if (write(r->kick_fd, &one, sizeof(one)) == sizeof(one)) {
+    /* Not writable: the counter is saturated, so the peer is awake. */
+    if (efd_ready(r, r->kick_fd, POLLOUT) &&
+        write(r->kick_fd, &one, sizeof(one)) == sizeof(one)) {
         r->stats.kicks++;
     }
 }
@@ -503,7 +544,7 @@ ssize_t lane_ring_write(LaneRing *r, const void *buf, size_t len)
     atomic_store_explicit(&v->p->prod, v->index, memory_order_release);
     r->stats.tx_octets += n;
     tx_notify(r);
-    return n;
+    return r->broken ? -EPROTO : (ssize_t)n;  /* the kick found tampering */
 }
 
 /*
@@ -572,7 +613,7 @@ int lane_ring_consume(LaneRing *r, size_t n)
     atomic_store_explicit(&v->c->cons, v->index, memory_order_release);
     r->stats.rx_octets += n;
     rx_notify(r);
-    return 0;
+    return r->broken ? -EPROTO : 0;
 }
 
 ssize_t lane_ring_read(LaneRing *r, void *buf, size_t len)
@@ -601,7 +642,7 @@ ssize_t lane_ring_read(LaneRing *r, void *buf, size_t len)
     atomic_store_explicit(&v->c->cons, v->index, memory_order_release);
     r->stats.rx_octets += n;
     rx_notify(r);
-    return n;
+    return r->broken ? -EPROTO : (ssize_t)n;  /* the kick found tampering */
 }
 
 int lane_ring_rx_prepare_sleep(LaneRing *r)
@@ -661,7 +702,7 @@ int lane_ring_tx_prepare_sleep(LaneRing *r, size_t need)
 bool lane_ring_handle_wakeup(LaneRing *r)
 {
     uint64_t v;
-    bool kicked = read(r->wait_fd, &v, sizeof(v)) == sizeof(v);
+    bool kicked = efd_read(r, r->wait_fd, &v);
 
     if (kicked) {
         r->stats.wakeups++;

@@ -26,7 +26,10 @@
  * counted (LaneRingStats.corruptions), the end latches broken and every
  * later call returns -EPROTO: the caller disconnects.  Nothing is read or
  * written outside the region, which is mapped between two inaccessible
- * guard pages.
+ * guard pages.  The peer shares the eventfds' file descriptions too, and
+ * with them O_NONBLOCK: no read or write of an eventfd relies on the flag
+ * (RWF_NOWAIT, or the flag checked and poll() first), and a peer that
+ * cleared it breaks the ring as corruption does.
  *
  * Threads: one end is used by one thread at a time (its producer and
  * consumer halves may not run concurrently on the same end); the two ends

@@ -103,7 +103,7 @@ struct BladeNicState {
     uint64_t util_sets_at_set;  /* lane tx_util_sets when figures set */
     /* lane counters already added to stats[] */
     uint64_t seen_code_errors, seen_sync_lost, seen_fcs, seen_util_tx;
-    uint64_t seen_util_rx, seen_injected;
+    uint64_t seen_util_rx, seen_injected, seen_shm_errors, seen_shm_kicks;
     QEMUTimer *util_timer;
     int64_t host_last_real_ns;
     int64_t host_last_cpu_ns;
@@ -426,6 +426,11 @@ static void blade_nic_pull_lane_stats(BladeNicState *s)
     s->seen_util_tx = ls->tx_util_sets;
     s->seen_util_rx = ls->rx_util_sets;
     s->seen_injected = ls->injected_cg_errors;
+    s->stats[BLADE_NIC_STAT_SHM_ERRORS] += ls->shm_errors -
+                                           s->seen_shm_errors;
+    s->stats[BLADE_NIC_STAT_SHM_KICKS] += ls->shm_kicks - s->seen_shm_kicks;
+    s->seen_shm_errors = ls->shm_errors;
+    s->seen_shm_kicks = ls->shm_kicks;
     if (err) {
         blade_nic_set_cause(s, BLADE_NIC_INT_PCS_ERR);
     }
@@ -1875,6 +1880,29 @@ static const VMStateDescription vmstate_blade_nic_util_cont = {
     },
 };
 
+/* Datasheet 1.2: only sent once the rings counted something. */
+static bool blade_nic_shm_stats_needed(void *opaque)
+{
+    BladeNicState *s = opaque;
+
+    return s->stats[BLADE_NIC_STAT_SHM_ERRORS] ||
+           s->stats[BLADE_NIC_STAT_SHM_KICKS];
+}
+
+static const VMStateDescription vmstate_blade_nic_shm_stats = {
+    .name = "blade-nic/shm-stats",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = blade_nic_shm_stats_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64_SUB_ARRAY(stats, BladeNicState,
+                                 BLADE_NIC_STAT_COUNT_1_1,
+                                 BLADE_NIC_STAT_COUNT -
+                                 BLADE_NIC_STAT_COUNT_1_1),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_blade_nic = {
     .name = TYPE_BLADE_NIC,
     .version_id = 2,
@@ -1899,7 +1927,8 @@ static const VMStateDescription vmstate_blade_nic = {
         VMSTATE_INT64(util_written_ns, BladeNicState),
         VMSTATE_UINT32(util_tx, BladeNicState),
         VMSTATE_UINT32(util_host, BladeNicState),
-        VMSTATE_UINT64_ARRAY(stats, BladeNicState, BLADE_NIC_STAT_COUNT),
+        VMSTATE_UINT64_SUB_ARRAY(stats, BladeNicState, 0,
+                                 BLADE_NIC_STAT_COUNT_1_1),
         VMSTATE_UINT32(stat_latch, BladeNicState),
         VMSTATE_BOOL(link_up, BladeNicState),
         VMSTATE_INT64_ARRAY(last_irq_ns, BladeNicState, NVEC),
@@ -1910,6 +1939,7 @@ static const VMStateDescription vmstate_blade_nic = {
     .subsections = (const VMStateDescription * const []) {
         &vmstate_blade_nic_util_cont,
         &vmstate_blade_nic_irq_send,
+        &vmstate_blade_nic_shm_stats,
         NULL
     },
 };

@@ -60,7 +60,7 @@
 #define BLADE_NIC_REG_STAT_BASE     0x400   /* RO: 64-bit counters */
 
 #define BLADE_NIC_ID_VALUE          0x424c4e43  /* "BLNC" */
-#define BLADE_NIC_VERSION_VALUE     0x00010001  /* 1.1 */
+#define BLADE_NIC_VERSION_VALUE     0x00010002  /* 1.2 */
 
 #define BLADE_NIC_CTRL_RST          (1u << 0)   /* W1: device reset */
 #define BLADE_NIC_CTRL_TXEN         (1u << 1)
@@ -160,7 +160,13 @@ enum {
     BLADE_NIC_STAT_IRQ_MISC,
     BLADE_NIC_STAT_REG_ERRORS,
     BLADE_NIC_STAT_TX_CG_INJECTED,
+    /* datasheet 1.2: the lane's shared-memory rings */
+    BLADE_NIC_STAT_SHM_ERRORS,
+    BLADE_NIC_STAT_SHM_KICKS,
     BLADE_NIC_STAT_COUNT
 };
+
+/* Counters of datasheet 1.1, in the migration stream's main section. */
+#define BLADE_NIC_STAT_COUNT_1_1    (BLADE_NIC_STAT_TX_CG_INJECTED + 1)
 
 #endif

@@ -93,6 +93,16 @@ class BladePairTest(unittest.TestCase):
         stats = self.sh(1, f"ethtool -S {nic}")
         frames = int(re.search(r"hw_rx_frames: (\d+)", stats).group(1))
         self.assertGreater(frames, 104857600 // 1500)
+        # The lane ran on the shared-memory rings, without a ring error;
+        # the driver shows the NIC's counters (datasheet 1.2, section 10).
+        nic1 = "/machine/peripheral/nic0"
+        self.assertTrue(self.blades[1].qmp("qom-get", path=nic1,
+                                           property="shm-active"))
+        self.assertEqual(int(re.search(r"hw_shm_errors: (\d+)",
+                                       stats).group(1)), 0)
+        kicks = int(re.search(r"hw_shm_kicks: (\d+)", stats).group(1))
+        self.assertLessEqual(kicks, self.blades[1].qmp(
+            "qom-get", path=nic1, property="shm-kicks"))
 
     def wait_carrier(self, i, value, timeout=30):
         nic = self.ready[i]["nic"]

@@ -471,6 +471,94 @@ static void ring_seeds(const char *corpus)
     put(dir, "attach", attach, sizeof(attach));
 }
 
+/*
+ * fuzz-lane-shm: a mode octet, then operations (the opcodes are in
+ * fuzz-lane-shm.c).  1 op v len is a RING record (v 255: the version).
+ */
+static void shm_seeds(const char *corpus)
+{
+    /* switch slot: a clean offer of a valid region, then both rings */
+    static const uint8_t accept[] = {
+        0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 1, 4, 0, 0,
+        4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0, 5, 10, 7, 150, 20,
+        5, 100, 4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 0, 5, 100,
+    };
+    /* fds of the wrong kinds, then a crafted region, offered each time */
+    static const uint8_t bad_fds[] = {
+        0, 0, 3, 2, 3, 0, 1, 3, 1, 1, 255, 0, 7, 1, 0,
+        3, 2, 4, 0, 0, 0, 0, 1, 1, 255, 0, 7, 1, 0,
+        3, 1, 0, 7, 12, 0, 0x20, 0, 0, 1, 1, 255, 0, 7, 1, 0,
+        3, 1, 0, 3, 0, 0, 0, 0, 0, 1, 1, 255, 0, 7, 1, 0,
+        3, 2, 3, 5, 0, 0, 1, 1, 255, 0, 7, 1, 0,
+        3, 1, 0, 7, 255, 0, 0, 0, 0, 1, 1, 255, 0, 7, 1, 0,
+    };
+    /*
+     * an offer without fds, an accept without an offer, a reconnect and
+     * a new offer; one after the accept; a bad version
+     */
+    static const uint8_t unasked[] = {
+        0, 0, 1, 1, 255, 0, 7, 1, 0, 1, 2, 0, 0, 8,
+        0, 3, 0, 1, 1, 7, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0,
+        3, 0, 1, 1, 255, 0, 1, 9, 0, 5, 7, 1, 0, 8, 0, 3, 0, 1, 4, 0, 0,
+    };
+    /* the rings up, then the consumer index of ring 1 scribbled */
+    static const uint8_t scribble[] = {
+        0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 1, 4, 0, 0,
+        4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0,
+        6, 0x83, 2, 0x40, 7, 20, 0, 7, 20, 0,
+        8, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 5, 10,
+    };
+    /* records in one piece: a SWITCH with stream octets after it */
+    static const uint8_t interleaved[] = {
+        0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0,
+        2, 22, LANE_TAG_SIGNAL, 0, 1, 0, 1,
+        LANE_TAG_RING, 0, 8, 0, LANE_RING_OP_SWITCH, 0, 0, 0, 0, 0, 0, 0,
+        LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0, 8, 0, 5, 1,
+    };
+    /* NIC: the peer attaches, accepts, then both rings carry records */
+    static const uint8_t offer[] = {
+        1, 0, 11, 1, 2, 0, 0, 7, 1, 0, 4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1,
+        7, 1, 0, 5, 10, 7, 150, 20, 5, 100, 6, 128, 1, 0x40, 7, 20, 0,
+        8, 0, 11, 1, 2, 0, 0, 7, 1, 0, 5, 10,
+    };
+    /* NIC: refused, then an accept it did not wait for; junk after one */
+    static const uint8_t offer_refused[] = {
+        1, 0, 1, 3, 22, 0, 7, 1, 0, 1, 2, 0, 0, 8,
+        0, 11, 1, 2, 0, 0, 2, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0,
+        8, 0, 1, 1, 255, 0, 3, 0, 7, 1, 0,
+    };
+    /* NIC over a channel without fds: it offers nothing */
+    static const uint8_t offer_tcp[] = {
+        5, 0, 1, 2, 0, 0, 7, 1, 0, 8, 0, 11, 1, 4, 0, 0, 7, 1, 0,
+    };
+    /*
+     * Found by this target: the peer sets the sleep flag the lane reads
+     * (ring 1's cons_sleeping; the NIC: ring 0's), fills the eventfd the
+     * lane kicks and makes it blocking: the kick blocked for good.
+     */
+    static const uint8_t block[] = {
+        0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 1, 4, 0, 0,
+        6, 0x84, 2, 1, 12, 1, 7, 20, 0, 7, 20, 0,
+    };
+    static const uint8_t offer_block[] = {
+        1, 0, 11, 1, 2, 0, 0, 7, 1, 0, 6, 0x84, 1, 1, 12, 1, 7, 20, 0,
+        7, 20, 0, 12, 0, 4, 5, LANE_TAG_SIGNAL, 0, 1, 0, 1, 7, 1, 0,
+    };
+    char dir[256];
+
+    snprintf(dir, sizeof(dir), "%s/lane-shm", corpus);
+    put(dir, "accept", accept, sizeof(accept));
+    put(dir, "bad-fds", bad_fds, sizeof(bad_fds));
+    put(dir, "unasked", unasked, sizeof(unasked));
+    put(dir, "scribble", scribble, sizeof(scribble));
+    put(dir, "interleaved", interleaved, sizeof(interleaved));
+    put(dir, "offer", offer, sizeof(offer));
+    put(dir, "offer-refused", offer_refused, sizeof(offer_refused));
+    put(dir, "offer-tcp", offer_tcp, sizeof(offer_tcp));
+    put(dir, "block", block, sizeof(block));
+    put(dir, "offer-block", offer_block, sizeof(offer_block));
+}
+
 int main(int argc, char **argv)
 {
     static const uint8_t hello[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, 0,
@@ -634,5 +722,6 @@ int main(int argc, char **argv)
     fabric_seeds(argv[1]);
     switch_seeds(argv[1]);
     ring_seeds(argv[1]);
+    shm_seeds(argv[1]);
     return 0;
 }

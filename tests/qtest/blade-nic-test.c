@@ -56,7 +56,7 @@ static void test_id_and_version(void)
 
     nh_start(&h, NULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
     nh_stop(&h);
 }
 
@@ -110,7 +110,7 @@ static void test_access_rules(void)
     nh_wr(&h, BLADE_NIC_REG_STATUS, 0xffffffff);
     nh_wr(&h, BLADE_NIC_REG_STAT_BASE, 0x1234);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010001);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS), ==, 0);
 
     nh_wr(&h, 0xffc, 0x12345678);
@@ -779,6 +779,109 @@ static void test_shm(gconstpointer data)
     g_assert_cmpuint(lane_stats(h.srv)->bad_records, ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
     g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
+    nh_stop(&h);
+}
+
+/* Where a hostile chassis scribbles what the NIC reads of the rings. */
+enum {
+    SHM_CORRUPT_RX_INDEX,   /* ring 1's producer index, then a kick */
+    SHM_CORRUPT_RX_SIZE,    /* ring 1's size in the header, then a kick */
+    SHM_CORRUPT_TX_INDEX,   /* ring 0's consumer index, then guest TX */
+};
+
+static bool cond_nic_shm_errors(NicHarness *h, void *arg)
+{
+    return nic_qom_u64(h, "shm-errors") >= 1;
+}
+
+static bool cond_nic_shm_again(NicHarness *h, void *arg)
+{
+    return nic_qom_u64(h, "shm-sessions") >= 2 &&
+           nic_qom_u64(h, "shm-active") && lane_on_rings(h->srv);
+}
+
+/*
+ * The chassis end attaches to the NIC's rings, then corrupts the shared
+ * state the NIC reads: an index far past what the ring holds, or the
+ * ring's size.  The NIC counts a ring error (shm-errors), drops the
+ * connection rather than read or write outside the ring, reconnects,
+ * takes the rings again, and frames pass both ways.
+ */
+static void test_shm_corrupt(gconstpointer data)
+{
+    int how = GPOINTER_TO_INT(data);
+    NicHarness h;
+    uint8_t f[300], g[200], mac[6], got[300];
+    int fds[LANE_RING_NFDS];
+    LaneRingHeader *hdr;
+    uint64_t one = 1, want = 1, kicks;
+    struct stat sb;
+    uint8_t *shm;
+
+    lane_start(&h, false, NULL);
+    g_assert_true(lane_on_rings(h.srv));
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 0);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-sessions"), ==, 1);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
+    nh_mac(&h, mac);
+
+    lane_ring_peer_fds(lane_shm_ring(h.srv), fds);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
+    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
+    hdr = (LaneRingHeader *)shm;
+    if (how == SHM_CORRUPT_RX_INDEX) {
+        LaneRingProd *p = (LaneRingProd *)(shm + hdr->ring[1].prod_off);
+
+        p->prod += 0x40000000u;
+    } else if (how == SHM_CORRUPT_RX_SIZE) {
+        hdr->ring[1].size *= 2;
+    } else {
+        LaneRingCons *c = (LaneRingCons *)(shm + hdr->ring[0].cons_off);
+
+        c->cons += 0x40000000u;
+    }
+    munmap(shm, sb.st_size);
+    if (how == SHM_CORRUPT_TX_INDEX) {
+        /* the NIC finds it when it writes the guest's frame */
+        nh_make_frame(g, sizeof(g), peer, mac, 6);
+        nh_tx_queue(&h, g, sizeof(g));
+        nh_tx_kick(&h);
+    } else {
+        /* the NIC's wake-up eventfd: "records came" */
+        g_assert_cmpint(write(fds[LANE_RING_FD_WAKE_C], &one, sizeof(one)),
+                        ==, sizeof(one));
+    }
+
+    nh_wait(&h, cond_nic_shm_errors, NULL, 0, "NIC counts a ring error");
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
+    /* and so does the guest (section 10, 1.2) */
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
+    nh_wait(&h, cond_nic_shm_again, NULL, 1000000, "rings again");
+    nh_link_up(&h);
+    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
+    g_assert_cmpuint(lane_stats(h.srv)->shm_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
+    g_assert_cmpuint(lane_stats(h.srv)->disconnects, ==, 1);
+
+    /* a frame each way, through the new rings */
+    nh_make_frame(f, sizeof(f), mac, peer, 7);
+    nh_srv_send(&h, f, sizeof(f));
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame after the error");
+    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    g_assert_cmpmem(got, sizeof(got), f, sizeof(f));
+    want = h.nframes + 1;
+    nh_make_frame(g, sizeof(g), peer, mac, 8);
+    nh_tx_queue(&h, g, sizeof(g));
+    nh_tx_kick(&h);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frame after the error");
+    g_assert_cmpmem(h.frames[want - 1], h.frame_len[want - 1], g, sizeof(g));
+    /* the frames woke the sleeping chassis end: kicks, as QOM counts them */
+    kicks = nic_qom_u64(&h, "shm-kicks");
+    g_assert_cmpuint(kicks, >=, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), >=, kicks);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
     nh_stop(&h);
 }
 
@@ -2311,6 +2414,15 @@ int main(int argc, char **argv)
                         test_shm);
     qtest_add_data_func("/blade-nic/shm/fallback", GINT_TO_POINTER(0),
                         test_shm);
+    qtest_add_data_func("/blade-nic/shm/corrupt-rx-index",
+                        GINT_TO_POINTER(SHM_CORRUPT_RX_INDEX),
+                        test_shm_corrupt);
+    qtest_add_data_func("/blade-nic/shm/corrupt-rx-size",
+                        GINT_TO_POINTER(SHM_CORRUPT_RX_SIZE),
+                        test_shm_corrupt);
+    qtest_add_data_func("/blade-nic/shm/corrupt-tx-index",
+                        GINT_TO_POINTER(SHM_CORRUPT_TX_INDEX),
+                        test_shm_corrupt);
     qtest_add_func("/blade-nic/tx/single", test_tx_single);
     qtest_add_func("/blade-nic/tx/single-raw", test_tx_single_raw);
     qtest_add_func("/blade-nic/tx/chained", test_tx_chained);

@@ -1135,6 +1135,73 @@ static void test_shm_rings(void)
     sh_stop(&h);
 }
 
+/*
+ * A blade that would make the slot's kick block: it sets its sleep flag
+ * on the ring the slot writes, fills the eventfd the slot kicks and
+ * clears O_NONBLOCK on it (the flag belongs to the file description, which
+ * both processes share).  Before the fix the slot's kick blocked QEMU's
+ * main loop for good: QMP never answered again.  Now the slot finds the
+ * tampering before it writes, counts a ring error and disconnects; the
+ * blade reconnects on rings and forwarding goes on.
+ */
+static void test_shm_blocking_eventfd(void)
+{
+    static const uint8_t sha[6] = { 0x02, 0, 0, 0, 0, 0x55 };
+    uint64_t v, full = 0xfffffffffffffffeull;
+    int fds[LANE_RING_NFDS], kick, fl;
+    LaneRingHeader *hdr;
+    struct stat sb;
+    uint8_t *shm, f[64];
+    gint64 end;
+    SwHarness h;
+    Lane *lane;
+    int b;
+
+    sh_start(&h, 2, true, NULL);
+    blades_ready(&h, 2, NULL);
+    add_service(&h, "web", "rr", "[0, 1]");
+    lane = h.blades[0].lane;
+    g_assert_true(lane_on_rings(lane));
+
+    lane_ring_peer_fds(lane_shm_ring(lane), fds);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
+    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
+    hdr = (LaneRingHeader *)shm;
+    ((LaneRingCons *)(shm + hdr->ring[1].cons_off))->cons_sleeping = 1;
+    munmap(shm, sb.st_size);
+    /* the slot kicks the blade's WAKE_C: empty it, fill it, block it */
+    kick = fds[LANE_RING_FD_WAKE_C];
+    if (read(kick, &v, sizeof(v)) < 0) {
+        v = 0;      /* it was empty */
+    }
+    g_assert_cmpint(write(kick, &full, sizeof(full)), ==, sizeof(full));
+    fl = fcntl(kick, F_GETFL);
+    g_assert_cmpint(fcntl(kick, F_SETFL, fl & ~O_NONBLOCK), ==, 0);
+
+    /*
+     * A broadcast from the uplink, which slot 0 writes into the ring.  No
+     * sh_wait() until the error is seen: it would run blade 0's lane,
+     * which drains its eventfd.
+     */
+    sh_uplink_send(&h, f, sh_arp_request(f, sha, "10.0.0.9", "10.0.0.1"));
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (shm_stat(&h, "errors") < 1) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+    }
+    g_assert_cmpuint(shm_stat(&h, "errors"), ==, 1);
+    sh_wait(&h, cond_shm_sessions_2, NULL, "rings again");
+    sh_wait(&h, sh_cond_port_up, GUINT_TO_POINTER(0), "slot 0 back");
+    g_assert_cmpuint(shm_stat(&h, "errors"), ==, 1);
+    /* the broadcast, where it arrived */
+    sh_free_frames(&h.blades[0].rx);
+    sh_free_frames(&h.blades[1].rx);
+    b = flow_blade(&h, 2, 41, SH_TCP_SYN);
+    g_assert_cmpint(b, >=, 0);
+    sh_stop(&h);
+}
+
 /* An uplink peer that does not read: bounded queue, drops counted. */
 static void test_bounded_queue(void)
 {
@@ -1546,6 +1613,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/steering", test_steering);
     qtest_add_func("/blade-switch/garbage", test_garbage);
     qtest_add_func("/blade-switch/shm-rings", test_shm_rings);
+    qtest_add_func("/blade-switch/shm-blocking-eventfd",
+                   test_shm_blocking_eventfd);
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);

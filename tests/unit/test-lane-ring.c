@@ -773,6 +773,39 @@ static void test_hostile_flags(void)
     pair_free(&p);
 }
 
+/*
+ * The peer clears O_NONBLOCK on the eventfds (the flag belongs to the
+ * file description both processes share) and fills the counter of the
+ * one we kick.  Our wake-up and our kick must not block: the wake-up
+ * returns at once, the kick finds the tampering, counts it and breaks
+ * the ring (the lane disconnects).  Before the fix the kick blocked for
+ * good; alarm() turns a call that blocks into a failed test.
+ */
+static void test_blocking_eventfds(void)
+{
+    static uint8_t buf[64];
+    uint64_t full = 0xfffffffffffffffeull;
+    int fds[LANE_RING_NFDS];
+    Pair p;
+
+    pair_init(&p, 4096);
+    lane_ring_peer_fds(p.c, fds);
+    for (int i = LANE_RING_FD_WAKE_A; i <= LANE_RING_FD_WAKE_C; i++) {
+        g_assert_cmpint(fcntl(fds[i], F_SETFL, 0), ==, 0);
+    }
+    alarm(10);
+    g_assert_false(lane_ring_handle_wakeup(p.a));
+    /* the attacher sleeps, its eventfd is full: the creator writes */
+    g_assert_cmpint(write(fds[LANE_RING_FD_WAKE_A], &full, sizeof(full)), ==,
+                    sizeof(full));
+    cons_line(&p, 0)->cons_sleeping = 1;
+    g_assert_cmpint(lane_ring_write(p.c, buf, 10), ==, -EPROTO);
+    alarm(0);
+    g_assert_cmpuint(lane_ring_stats(p.c)->kicks, ==, 0);
+    assert_broken(p.c);
+    pair_free(&p);
+}
+
 /* ---- attach refused ---- */
 
 static int memfd_with(const void *data, size_t len, size_t size, int seals)
@@ -946,6 +979,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-ring/records", test_records);
     g_test_add_func("/lane-ring/full-empty", test_full_empty);
     g_test_add_func("/lane-ring/wakeup", test_wakeup);
+    g_test_add_func("/lane-ring/blocking-eventfds", test_blocking_eventfds);
     g_test_add_data_func("/lane-ring/two-processes/both-ways",
                          GINT_TO_POINTER(BOTH_WAYS), test_two_processes);
     g_test_add_data_func("/lane-ring/two-processes/to-attacher",
