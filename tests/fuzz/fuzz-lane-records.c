@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the lane record parser and everything behind it
  * (PCS receiver, raw records, auto-negotiation), fed as a peer would.
- * The first input octet picks the chunk size the stream is cut into.
+ * The first input octet picks the chunk size the stream is cut into;
+ * its bit 0 raw mode, its bit 1 code-group capture.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -33,6 +34,14 @@ static void on_util(void *opaque, const LaneUtil *u)
     }
 }
 
+/* Code groups captured, materialised data runs among them. */
+static void on_cgs(void *opaque, bool rx, const uint16_t *cgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sink += cgs[i];
+    }
+}
+
 static bool can_receive(void *opaque)
 {
     return true;
@@ -60,6 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lane = lane_new(&cfg, &ops, NULL, now, NULL);
     if (!lane) {
         abort();
+    }
+    if (chunk & 2) {
+        /* data runs are then materialised, frames sent as code groups */
+        lane_capture_cgs(lane, on_cgs, NULL, true, true);
     }
     while (size > 0) {
         size_t n = size < chunk ? size : chunk;
