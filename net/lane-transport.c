@@ -1851,10 +1851,10 @@ static bool data_run_tx(Lane *lane)
 static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
                          size_t padded, GapUtil *gap)
 {
+    size_t hdr = LANE_REC_HDR;
     size_t octets = padded + ETH_FCS_LEN;
-    size_t most = LANE_REC_HDR + LANE_DATA_HDR + octets +
-                  2 * PCS_UTIL_MAX_CGS;
-    size_t tail = 0;
+    size_t most = hdr + LANE_DATA_HDR + octets + 2 * PCS_UTIL_MAX_CGS;
+    size_t tail = 0, plen;
     bool apart = false;
     uint8_t *p, *q;
 
@@ -1862,15 +1862,17 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
         *gap = GAP_NONE;
         return -EAGAIN;
     }
+    /* the payload first (the tail needs the frame's RD), then its header */
     p = txq_tail(lane, most);
-    q = p + LANE_REC_HDR + LANE_DATA_HDR;
-    memcpy(q, frame, len);
-    memset(q + len, 0, padded - len);
-    eth_fcs_append(q, padded);
+    q = p + hdr;
+    q[0] = lane->tx_rd;
+    memcpy(q + LANE_DATA_HDR, frame, len);
+    memset(q + LANE_DATA_HDR + len, 0, padded - len);
+    eth_fcs_append(q + LANE_DATA_HDR, padded);
     if (*gap != GAP_NONE) {
         unsigned rd = lane->tx_rd;
 
-        pcs_tx_frame_octets_rd(q, octets, &rd);
+        pcs_tx_frame_octets_rd(q + LANE_DATA_HDR, octets, &rd);
         if (*gap == GAP_WHOLE) {
             tail = put_util_cgs(lane, 0, &rd);
         } else if (*gap == GAP_EXT) {
@@ -1883,15 +1885,14 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
             tail = 0;
         }
     }
-    q += octets;
+    q[1] = tail;
     for (size_t i = 0; i < tail; i++) {
-        q[2 * i] = lane->cgs[i] & 0xff;
-        q[2 * i + 1] = lane->cgs[i] >> 8;
+        q[LANE_DATA_HDR + octets + 2 * i] = lane->cgs[i] & 0xff;
+        q[LANE_DATA_HDR + octets + 2 * i + 1] = lane->cgs[i] >> 8;
     }
-    put_hdr(p, LANE_TAG_DATA, LANE_DATA_HDR + octets + 2 * tail);
-    p[LANE_REC_HDR] = lane->tx_rd;
-    p[LANE_REC_HDR + 1] = tail;
-    lane->txq_len += LANE_REC_HDR + LANE_DATA_HDR + octets + 2 * tail;
+    plen = LANE_DATA_HDR + octets + 2 * tail;
+    put_hdr(p, LANE_TAG_DATA, plen);
+    lane->txq_len += hdr + plen;
     lane->tx_rd = PCS_RD_NEG;
     lane->stats.tx_data_runs++;
     if (apart) {
