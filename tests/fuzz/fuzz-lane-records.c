@@ -2,7 +2,7 @@
  * libFuzzer target: the lane record parser and everything behind it
  * (PCS receiver, raw records, auto-negotiation), fed as a peer would.
  * The first input octet picks the chunk size the stream is cut into;
- * its bit 0 raw mode, its bit 1 code-group capture.
+ * its bit 0 raw mode, its bit 3 code-group capture.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!lane) {
         abort();
     }
-    if (chunk & 2) {
+    if (chunk & 8) {
         /* data runs are then materialised, frames sent as code groups */
         lane_capture_cgs(lane, on_cgs, NULL, true, true);
     }

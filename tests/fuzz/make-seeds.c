@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 
     /*
      * lane records: data runs (taken without code groups, then, with the
-     * chunk size's bit 1 set, under capture: materialised), one with the
+     * chunk size's bit 3 set, under capture: materialised), one with the
      * gap's utilization set as its tail, one from RD+, one with a bad
      * FCS, then malformed ones: an impossible RD, a tail longer than the
      * record, too few octets
@@ -501,7 +501,7 @@ int main(int argc, char **argv)
         size_t t;
 
         len = 0;
-        buf[len++] = cap ? 66 : 64;
+        buf[len++] = cap ? 72 : 64;
         len += rec(buf + len, LANE_TAG_HELLO, hello_data, sizeof(hello_data));
         rd = PCS_RD_NEG;
         n = 0;
