@@ -110,6 +110,10 @@ struct Lane {
     uint64_t shm_kicks_base, shm_wakeups_base;
     uint16_t peer_caps;
 
+    /* code-group capture (lane_capture_cgs()) */
+    LaneCgCapture *cap_fn;
+    void *cap_opaque;
+    bool cap_tx, cap_rx;
     /* virtual time (net/vtime.h): kept across reconnects */
     VtimeLink vt;
     bool vt_session;        /* both ends advertised it: stamps checked */
@@ -145,6 +149,7 @@ void lane_config_init(LaneConfig *cfg, LaneRole role, const char *path)
     cfg->util_form = PCS_UTIL_FORM_IDLE;
     cfg->shm = role == LANE_ROLE_CLIENT ? LANE_SHM_OFFER :
                role == LANE_ROLE_SERVER ? LANE_SHM_ACCEPT : LANE_SHM_OFF;
+    cfg->data_runs = true;
 }
 
 /* Note what the caller must watch; tell it if that changed and @notify. */
@@ -437,6 +442,9 @@ static bool txq_put_cgs(Lane *lane, size_t n, bool control)
             }
         }
     }
+    if (lane->cap_fn && lane->cap_tx) {
+        lane->cap_fn(lane->cap_opaque, false, lane->cgs, n);
+    }
     p = put_hdr(lane, txq_tail(lane, hdr + len), LANE_TAG_CG, len);
     if (host_is_le()) {
         memcpy(p, lane->cgs, len);
@@ -456,6 +464,9 @@ static void send_hello(Lane *lane)
                       lane->cfg.vtime ? LANE_HELLO_CAP_VTIME : 0 };
     uint32_t s = lane->cfg.speed_mbps;
 
+    if (lane->cfg.data_runs) {
+        h[6] |= LANE_HELLO_CAP_DATA;
+    }
     h[8] = s & 0xff;
     h[9] = (s >> 8) & 0xff;
     h[10] = (s >> 16) & 0xff;
@@ -832,6 +843,7 @@ static bool rx_stamp_check(Lane *lane, uint8_t tag, bool stamped,
     if (!stamped) {
         switch (tag) {
         case LANE_TAG_CG:
+        case LANE_TAG_DATA:
         case LANE_TAG_FRAME:
         case LANE_TAG_UTIL:
         case LANE_TAG_CONFIG:
@@ -1210,7 +1222,57 @@ static void rx_cgs(Lane *lane, const uint8_t *p, size_t len)
             lane->rx_cgs[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
         }
     }
+    if (lane->cap_fn && lane->cap_rx) {
+        lane->cap_fn(lane->cap_opaque, true, lane->rx_cgs, n);
+    }
     pcs_rx_input(lane->pcs, lane->rx_cgs, n);
+}
+
+/*
+ * A data run (LANE_TAG_DATA): taken without its code groups when the
+ * receiver says that gives what they would (pcs_rx_frame_octets()) and
+ * nobody captures them; else its code groups are materialised, from the
+ * RD it carries, and received as a CG record's.  The tail's code groups
+ * are received as such either way.
+ */
+static void rx_data(Lane *lane, const uint8_t *p, size_t len)
+{
+    bool cap = lane->cap_fn && lane->cap_rx;
+    const uint8_t *octets = p + LANE_DATA_HDR;
+    const uint8_t *t;
+    size_t tail, n, burst = 0;
+
+    if (len < LANE_DATA_HDR || p[0] > PCS_RD_POS ||
+        len < LANE_DATA_HDR + 2 * (size_t)p[1]) {
+        lane->stats.bad_records++;
+        return;
+    }
+    tail = p[1];
+    n = len - LANE_DATA_HDR - 2 * tail;
+    if (n < ETH_MIN_FRAME || n > ETH_MAX_FRAME ||
+        PCS_FRAME_OCTETS_CGS(n) + tail > MAX_BURST_CGS) {
+        lane->stats.bad_records++;
+        return;
+    }
+    if (!cap && pcs_rx_frame_octets(lane->pcs, p[0], octets, n)) {
+        lane->stats.rx_data_runs++;
+    } else {
+        unsigned rd = p[0];
+
+        burst = pcs_tx_frame_octets(octets, n, lane->rx_cgs, &rd);
+        lane->stats.rx_data_materialised++;
+    }
+    t = octets + n;
+    for (size_t i = 0; i < tail; i++) {
+        lane->rx_cgs[burst + i] = (uint16_t)(t[2 * i] | t[2 * i + 1] << 8);
+    }
+    if (!burst && !tail) {
+        return;
+    }
+    if (cap) {
+        lane->cap_fn(lane->cap_opaque, true, lane->rx_cgs, burst + tail);
+    }
+    pcs_rx_input(lane->pcs, lane->rx_cgs, burst + tail);
 }
 
 /* One complete record; the idle gap follows it. */
@@ -1261,6 +1323,9 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
         }
         rx_cgs(lane, p, len);
         break;
+    case LANE_TAG_DATA:
+        rx_data(lane, p, len);
+        break;
     case LANE_TAG_FRAME:
         rx_raw_frame(lane, p, len);
         break;
@@ -1302,7 +1367,8 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
         if (len - off < LANE_REC_HDR + plen) {
             break;
         }
-        if ((h[0] == LANE_TAG_CG || h[0] == LANE_TAG_FRAME) &&
+        if ((h[0] == LANE_TAG_CG || h[0] == LANE_TAG_FRAME ||
+             h[0] == LANE_TAG_DATA) &&
             lane->ops->can_receive && lane->an == AN_LINK_OK &&
             !lane->ops->can_receive(lane->opaque)) {
             lane->rx_paused = true;
@@ -1922,6 +1988,79 @@ void lane_handle_timer(Lane *lane, uint64_t now)
     lane_leave(lane);
 }
 
+/*
+ * Whether a frame goes as a data run: the peer takes them and nothing
+ * here must see its code groups (injected errors, tx capture).
+ */
+static bool data_run_tx(Lane *lane)
+{
+    return lane->cfg.data_runs && (lane->peer_caps & LANE_HELLO_CAP_DATA) &&
+           !lane->corrupt_next && !lane->ber_threshold &&
+           !(lane->cap_fn && lane->cap_tx);
+}
+
+/*
+ * Queue @frame as a data run with what the gap carries of the
+ * utilization (*gap) as its tail: the code groups the CG record would
+ * carry, but the frame's as its octets.  Returns 0 or -EAGAIN (nothing
+ * queued, *gap then GAP_NONE); a tail that would make the burst longer
+ * than receivers take goes in a burst of its own, as lane_send_frame()
+ * does it (*gap then GAP_NONE: booked by send_util()).
+ */
+static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
+                         size_t padded, GapUtil *gap)
+{
+    size_t hdr = rec_hdr_len(lane, LANE_TAG_DATA);
+    size_t octets = padded + ETH_FCS_LEN;
+    size_t most = hdr + LANE_DATA_HDR + octets + 2 * PCS_UTIL_MAX_CGS;
+    size_t tail = 0, plen;
+    bool apart = false;
+    uint8_t *p, *q;
+
+    if (!lane->connected || txq_room(lane) < most + CTRL_RESERVE) {
+        *gap = GAP_NONE;
+        return -EAGAIN;
+    }
+    /* the payload first (the tail needs the frame's RD), then its header */
+    p = txq_tail(lane, most);
+    q = p + hdr;
+    q[0] = lane->tx_rd;
+    memcpy(q + LANE_DATA_HDR, frame, len);
+    memset(q + LANE_DATA_HDR + len, 0, padded - len);
+    eth_fcs_append(q + LANE_DATA_HDR, padded);
+    if (*gap != GAP_NONE) {
+        unsigned rd = lane->tx_rd;
+
+        pcs_tx_frame_octets_rd(q + LANE_DATA_HDR, octets, &rd);
+        if (*gap == GAP_WHOLE) {
+            tail = put_util_cgs(lane, 0, &rd);
+        } else if (*gap == GAP_EXT) {
+            tail = pcs_tx_util_ext(&lane->util, lane->cgs, &rd);
+        } else {
+            tail = put_set_left_cgs(lane, 0, &rd);
+        }
+        if (PCS_FRAME_OCTETS_CGS(octets) + tail > MAX_BURST_CGS) {
+            apart = true;
+            tail = 0;
+        }
+    }
+    q[1] = tail;
+    for (size_t i = 0; i < tail; i++) {
+        q[LANE_DATA_HDR + octets + 2 * i] = lane->cgs[i] & 0xff;
+        q[LANE_DATA_HDR + octets + 2 * i + 1] = lane->cgs[i] >> 8;
+    }
+    plen = LANE_DATA_HDR + octets + 2 * tail;
+    put_hdr(lane, p, LANE_TAG_DATA, plen);
+    lane->txq_len += hdr + plen;
+    lane->tx_rd = PCS_RD_NEG;
+    lane->stats.tx_data_runs++;
+    if (apart) {
+        send_util(lane);
+        *gap = GAP_NONE;
+    }
+    return 0;
+}
+
 int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
                     uint64_t now)
 {
@@ -1961,6 +2100,8 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             }
             gap = GAP_NONE;     /* booked by send_util() */
         }
+    } else if (data_run_tx(lane)) {
+        ret = send_data_run(lane, frame, len, padded, &gap);
     } else {
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
         size_t with_util = n;
@@ -2158,6 +2299,15 @@ const LaneStats *lane_stats(Lane *lane)
         lane->stats.shm_wakeups += lane_ring_stats(lane->ring)->wakeups;
     }
     return &lane->stats;
+}
+
+void lane_capture_cgs(Lane *lane, LaneCgCapture *fn, void *opaque,
+                      bool tx, bool rx)
+{
+    lane->cap_fn = fn;
+    lane->cap_opaque = opaque;
+    lane->cap_tx = tx;
+    lane->cap_rx = rx;
 }
 
 void lane_inject_ber(Lane *lane, double ber)

@@ -96,6 +96,16 @@
 #define LANE_REC_F_VTIME    0x01
 #define LANE_VTIME_LEN      8
 #define LANE_HELLO_CAP_VTIME 0x0001
+/*
+ * 8b10b: a frame's burst as a data run, its code groups implied:
+ * rd u8 (the RD its /S/ is sent at, 0 or 1), tail u8 (code groups after
+ * its /T/R/, e.g. the gap's utilization set), the frame's octets, padded
+ * and with FCS (64 to 9216), then the tail's code groups (u16 each).
+ * Sent only to a peer whose hello carries LANE_HELLO_CAP_DATA.
+ */
+#define LANE_TAG_DATA       0x09
+#define LANE_DATA_HDR       2
+#define LANE_HELLO_CAP_DATA 0x0002
 #define LANE_VERSION        1
 /*
  * Longest CG record (code groups) that a receiver takes: a largest frame
@@ -147,6 +157,11 @@ typedef struct LaneConfig {
     size_t tx_queue_bytes;      /* 0 = 64 KiB */
     LaneShm shm;
     uint32_t shm_ring_size;     /* each direction; 0 = the ring default */
+    /*
+     * 8b10b: offer data runs in the hello and send them to a peer that
+     * offers them too (lane_config_init(): on).  Off: CG records only.
+     */
+    bool data_runs;
     /*
      * Virtual time: stamp every record but HELLO, RING and PROMISE with
      * @now, advertise LANE_HELLO_CAP_VTIME, and take the peer's stamps
@@ -254,6 +269,11 @@ typedef struct LaneStats {
     uint64_t unasked_fds;       /* fds received and closed unused */
     /* stamps and promises received by a lane not in virtual time */
     uint64_t vtime_ignored;
+    /*
+     * data runs sent; received and taken without code groups; received
+     * and materialised (something needed the code groups)
+     */
+    uint64_t tx_data_runs, rx_data_runs, rx_data_materialised;
     /*
      * Virtual time: the peer's stamps and promises (accepted, and
      * violations by kind), this end's; a record that should have carried
@@ -405,6 +425,19 @@ bool lane_is_connected(const Lane *lane);
 bool lane_is_link_up(const Lane *lane);
 bool lane_is_sync_ok(const Lane *lane);
 const LaneStats *lane_stats(Lane *lane);
+
+/*
+ * Code-group capture: @fn gets each burst's code groups as this end sends
+ * them (@rx false; injected errors included) and as its receiver takes
+ * them (@rx true; data runs materialised), while @tx or @rx is on.  The
+ * implied idle between bursts is not passed.  NULL @fn: off.  Sending
+ * with tx capture on, or receiving with rx capture on, costs the full
+ * encode or decode of every frame (docs/link-layer.md, "Data runs").
+ */
+typedef void LaneCgCapture(void *opaque, bool rx, const uint16_t *cgs,
+                           size_t n);
+void lane_capture_cgs(Lane *lane, LaneCgCapture *fn, void *opaque,
+                      bool tx, bool rx);
 
 /* Error injection on this end's transmit direction. */
 void lane_inject_ber(Lane *lane, double bit_error_rate); /* 8b10b only */

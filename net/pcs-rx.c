@@ -544,6 +544,42 @@ void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n)
     }
 }
 
+bool pcs_rx_frame_octets(PcsRx *rx, unsigned rd, const uint8_t *octets,
+                         size_t n)
+{
+    unsigned r = rd;
+
+    /*
+     * /S/ is taken in IDLE_D at an even position only.  After it every
+     * code group is valid in its column (the encoder's own, from the RD
+     * the receiver holds) and none is a comma, so sync stays at
+     * SYNC_ACQUIRED_1 and the position parity steps once per code group
+     * (an even count).  The data octets collect into the frame, /T/R/
+     * ends it (frame_done()), a second /R/ leaves EPD_R as it is.
+     */
+    if (rx->sync != PCS_SYNC_ACQUIRED_1 || rx->rx_even ||
+        rx->state != RXS_IDLE_D || rx->util_pos != 0 || rx->rd != rd ||
+        n < ETH_MIN_FRAME || n > ETH_MAX_FRAME) {
+        return false;
+    }
+    pcs_tx_frame_octets_rd(octets, n, &r);
+    rx->cnt.code_groups += PCS_FRAME_OCTETS_CGS(n);
+    rx->cfg_count = 0;
+    rx->frame_len = PCS_PREAMBLE_SFD - 1 + n;
+    rx->frame_bad = false;
+    rx->rd = r;
+    rx->state = RXS_EPD_R;
+    if (!eth_fcs_ok(octets, n)) {
+        rx->cnt.fcs_errors++;
+        return true;
+    }
+    rx->cnt.frames++;
+    if (rx->ops && rx->ops->frame) {
+        rx->ops->frame(rx->opaque, octets, n - ETH_FCS_LEN);
+    }
+    return true;
+}
+
 void pcs_rx_gap(PcsRx *rx)
 {
     unsigned rd = rx->rd;

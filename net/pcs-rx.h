@@ -134,6 +134,20 @@ void pcs_rx_init(PcsRx *rx, const PcsRxOps *ops, void *opaque);
 void pcs_rx_input(PcsRx *rx, const uint16_t *cgs, size_t n);
 
 /*
+ * A frame's burst given as its octets (padded, FCS appended: what
+ * pcs_tx_frame_octets() encodes from @rd) instead of its code groups.
+ * When the receiver is where taking those code groups one by one can
+ * only end one way (in sync at SYNC_ACQUIRED_1, idle at an even position
+ * with no utilization set half received, its RD equal to @rd, 64 to 9216
+ * octets), it does what pcs_rx_input() of them would do: counters, FCS
+ * check, delivery, RD (pcs_data_rd()) and state, and returns true.
+ * Otherwise it does nothing and returns false: the caller materialises
+ * the code groups and feeds them to pcs_rx_input().
+ */
+bool pcs_rx_frame_octets(PcsRx *rx, unsigned rd, const uint8_t *octets,
+                         size_t n);
+
+/*
  * The idle between two transport bursts: PCS_GAP_IDLE_SETS idle ordered
  * sets chosen by the receiver's running disparity, /I1/ then /I2/s if it
  * is positive, else /I2/s.

@@ -44,6 +44,43 @@ size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
     return n;
 }
 
+static const uint8_t pcs_preamble[PCS_PREAMBLE_SFD - 1] = {
+    0x55, 0x55, 0x55, 0x55, 0x55, 0x55, PCS_SFD
+};
+
+size_t pcs_tx_frame_octets(const uint8_t *octets, size_t n, uint16_t *out,
+                           unsigned *rd)
+{
+    size_t k = 0;
+
+    out[k++] = pcs_encode(PCS_K27_7, true, rd);
+    pcs_encode_data(pcs_preamble, sizeof(pcs_preamble), out + k, rd);
+    k += sizeof(pcs_preamble);
+    pcs_encode_data(octets, n, out + k, rd);
+    k += n;
+    out[k++] = pcs_encode(PCS_K29_7, true, rd);
+    out[k++] = pcs_encode(PCS_K23_7, true, rd);
+    if (k & 1) {
+        out[k++] = pcs_encode(PCS_K23_7, true, rd);
+    }
+    return k;
+}
+
+void pcs_tx_frame_octets_rd(const uint8_t *octets, size_t n, unsigned *rd)
+{
+    unsigned r = *rd;
+
+    pcs_encode(PCS_K27_7, true, &r);
+    r = pcs_data_rd(pcs_preamble, sizeof(pcs_preamble), r);
+    r = pcs_data_rd(octets, n, r);
+    pcs_encode(PCS_K29_7, true, &r);
+    pcs_encode(PCS_K23_7, true, &r);
+    if ((PCS_PREAMBLE_SFD + n + 2) & 1) {   /* a second /R/ */
+        pcs_encode(PCS_K23_7, true, &r);
+    }
+    *rd = r;
+}
+
 size_t pcs_tx_idle(uint16_t *out, unsigned *rd)
 {
     bool i1 = *rd == PCS_RD_POS;

@@ -90,6 +90,28 @@ size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
                     unsigned *rd);
 
 /*
+ * Code groups of pcs_tx_frame() for a frame whose @n octets (padded to 60,
+ * FCS appended: what goes between the SFD and /T/) are already at hand.
+ */
+#define PCS_FRAME_OCTETS_CGS(n) \
+    ((1 + PCS_PREAMBLE_SFD - 1 + (n) + 2 + 1) & ~(size_t)1)
+
+/*
+ * The same burst as pcs_tx_frame() gives for that frame (/S/, preamble,
+ * SFD, the @n octets, /T/R/ and /R/ if needed), from @octets that carry
+ * the padding and FCS already.  @out must hold PCS_FRAME_OCTETS_CGS(n).
+ * Returns that many.  A data run is materialised with it.
+ */
+size_t pcs_tx_frame_octets(const uint8_t *octets, size_t n, uint16_t *out,
+                           unsigned *rd);
+
+/*
+ * What pcs_tx_frame_octets() would leave in *rd, without producing the
+ * code groups (pcs_data_rd() over the data octets).
+ */
+void pcs_tx_frame_octets_rd(const uint8_t *octets, size_t n, unsigned *rd);
+
+/*
  * One idle ordered set: /I1/ (K28.5 D5.6) at RD+, else /I2/ (K28.5
  * D16.2).
  */

@@ -1111,6 +1111,10 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
         put_u64(pcs, "sync_losses", ls->pcs.sync_lost);
         put_u64(pcs, "fcs_errors", ls->pcs.fcs_errors);
         put_u64(pcs, "util_sets", ls->rx_util_sets);
+        /* frames as data runs: without code groups, or materialised */
+        put_u64(pcs, "data_runs_rx", ls->rx_data_runs);
+        put_u64(pcs, "data_runs_materialised", ls->rx_data_materialised);
+        put_u64(pcs, "data_runs_tx", ls->tx_data_runs);
         qdict_put(d, "pcs", pcs);
         /* the shared-memory rings: in use, connections on them, errors */
         qdict_put_bool(shm, "active", lane_on_rings(p->lane));

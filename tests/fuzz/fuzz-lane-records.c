@@ -4,7 +4,7 @@
  * promises), fed as a peer would.  The first input octet picks the chunk
  * size the stream is cut into; its low bits also pick the lane's pcs
  * (bit 0: raw), virtual time (bit 1) and, in virtual time, a latency at
- * the end of the u64 range (bit 2).
+ * the end of the u64 range (bit 2); bit 3 code-group capture.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -76,6 +76,14 @@ static void on_promise(void *opaque, uint64_t t)
     last_horizon = h;
 }
 
+/* Code groups captured, materialised data runs among them. */
+static void on_cgs(void *opaque, bool rx, const uint16_t *cgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sink += cgs[i];
+    }
+}
+
 static bool can_receive(void *opaque)
 {
     return true;
@@ -106,6 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lane = lane_new(&cfg, &ops, NULL, now, NULL);
     if (!lane) {
         abort();
+    }
+    if (chunk & 8) {
+        /* data runs are then materialised, frames sent as code groups */
+        lane_capture_cgs(lane, on_cgs, NULL, true, true);
     }
     cur = lane;
     last_stamp = last_horizon = 0;

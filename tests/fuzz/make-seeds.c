@@ -695,6 +695,62 @@ int main(int argc, char **argv)
     }
     put(dir, "session-8b10b-split", buf, len);
 
+    /*
+     * lane records: data runs (taken without code groups, then, with the
+     * chunk size's bit 3 set, under capture: materialised), one with the
+     * gap's utilization set as its tail, one from RD+, one with a bad
+     * FCS, then malformed ones: an impossible RD, a tail longer than the
+     * record, too few octets
+     */
+    for (unsigned cap = 0; cap < 2; cap++) {
+        static const uint8_t hello_data[12] = {
+            'B', 'P', 'L', 'N', LANE_VERSION, 0,
+            LANE_HELLO_CAP_DATA, 0, 0xe8, 3, 0, 0
+        };
+        uint8_t run[LANE_DATA_HDR + 104 + 2 * PCS_UTIL_MAX_CGS];
+        size_t t;
+
+        len = 0;
+        buf[len++] = cap ? 72 : 64;
+        len += rec(buf + len, LANE_TAG_HELLO, hello_data, sizeof(hello_data));
+        rd = PCS_RD_NEG;
+        n = 0;
+        for (unsigned i = 0; i < 4; i++) {
+            n += pcs_tx_config(0x41a0, i & 1, cg + n, &rd);
+        }
+        len += cg_rec(buf + len, n);
+        memcpy(run + LANE_DATA_HDR, frame, 100);
+        eth_fcs_append(run + LANE_DATA_HDR, 100);
+        run[0] = PCS_RD_NEG;
+        run[1] = 0;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104);
+        rd = PCS_RD_NEG;
+        pcs_tx_frame_octets_rd(run + LANE_DATA_HDR, 104, &rd);
+        t = pcs_tx_util(&uc, PCS_UTIL_FORM_IDLE, cg, &rd);
+        for (size_t i = 0; i < t; i++) {
+            run[LANE_DATA_HDR + 104 + 2 * i] = cg[i] & 0xff;
+            run[LANE_DATA_HDR + 104 + 2 * i + 1] = cg[i] >> 8;
+        }
+        run[1] = t;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104 + 2 * t);
+        run[0] = PCS_RD_POS;
+        run[1] = 0;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104);
+        run[0] = PCS_RD_NEG;
+        run[LANE_DATA_HDR + 50] ^= 1;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104);
+        run[LANE_DATA_HDR + 50] ^= 1;
+        run[0] = 2;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104);
+        run[0] = PCS_RD_NEG;
+        run[1] = 100;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 104);
+        run[1] = 0;
+        len += rec(buf + len, LANE_TAG_DATA, run, LANE_DATA_HDR + 63);
+        put(dir, cap ? "session-data-runs-captured" : "session-data-runs",
+            buf, len);
+    }
+
     /* lane records: raw session (chunk octet: raw, not in virtual time) */
     len = 0;
     buf[len++] = 253;

@@ -359,6 +359,22 @@ int main(int argc, char **argv)
     printf("switch_lane_rings: %d\n", lane_on_rings(h.blades[0].lane));
     sw64 = switch_rate(&h, TO_LANE, 64);
     sw1518 = switch_rate(&h, TO_LANE, 1518);
+    /*
+     * Of the frames slot 0 received, those taken as data runs without
+     * code groups; of those slot 1 sent, those sent as data runs (both
+     * 0 with BLADEPLANE_LANE_DATA_RUNS=off: the switch then encodes and
+     * decodes every frame)
+     */
+    st = sh_state(&h);
+    printf("switch_rx_data_runs_fraction: %.3f\n",
+           (double)sh_u64(qdict_get_qdict(sh_item(st, "ports", 0), "pcs"),
+                          "data_runs_rx") /
+           MAX(1, sh_u64(sh_item(st, "ports", 0), "rx_frames")));
+    printf("switch_tx_data_runs_fraction: %.3f\n",
+           (double)sh_u64(qdict_get_qdict(sh_item(st, "ports", 1), "pcs"),
+                          "data_runs_tx") /
+           MAX(1, sh_u64(sh_item(st, "ports", 1), "tx_frames")));
+    qobject_unref(st);
     up64 = switch_rate(&h, TO_UPLINK, 64);
     up1518 = switch_rate(&h, TO_UPLINK, 1518);
     sh_settle(&h);

@@ -257,6 +257,10 @@ static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
     if (!g_strcmp0(g_getenv("BLADEPLANE_LANE_SHM"), "off")) {
         cfg.shm = LANE_SHM_OFF;
     }
+    /* BLADEPLANE_LANE_DATA_RUNS=off: code groups both ways (benches) */
+    if (!g_strcmp0(g_getenv("BLADEPLANE_LANE_DATA_RUNS"), "off")) {
+        cfg.data_runs = false;
+    }
     b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(), &err);
     g_assert_nonnull(b->lane);
 }

@@ -1135,6 +1135,62 @@ static void test_shm_rings(void)
     sh_stop(&h);
 }
 
+static uint64_t pcs_stat(SwHarness *h, unsigned port, const char *key)
+{
+    QDict *st = sh_state(h);
+    uint64_t v = sh_u64(qdict_get_qdict(sh_item(st, "ports", port), "pcs"),
+                        key);
+
+    qobject_unref(st);
+    return v;
+}
+
+/*
+ * Lane to lane between ends that both take data runs, nothing observing
+ * code groups: the switch receives each frame as a run without its code
+ * groups and sends it on as one; a frame the blade sends with a code
+ * group corrupted goes as code groups and is counted as before.
+ */
+static void test_data_runs(void)
+{
+    SwHarness h;
+    uint8_t f[1000];
+    size_t len;
+    const LaneStats *ls;
+
+    sh_start(&h, 2, false, NULL);
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    memset(f, 0xa5, sizeof(f));
+    len = sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6) + 900;
+    for (unsigned i = 0; i < 20; i++) {
+        sh_blade_send(&h, 0, f, len);
+    }
+    sh_wait_frames(&h, &h.blades[1].rx, 20);
+    g_assert_cmpuint(pcs_stat(&h, 0, "data_runs_rx"), ==, 20);
+    g_assert_cmpuint(pcs_stat(&h, 0, "data_runs_materialised"), ==, 0);
+    g_assert_cmpuint(pcs_stat(&h, 1, "data_runs_tx"), ==, 20);
+    ls = lane_stats(h.blades[1].lane);
+    g_assert_cmpuint(ls->rx_data_runs, ==, 20);
+    g_assert_cmpuint(ls->pcs.frames, ==, 20);
+
+    /*
+     * its /S/ corrupted, the frame goes as code groups and is lost; the
+     * next one is a data run again
+     */
+    lane_inject_corrupt(h.blades[0].lane, 1);
+    sh_blade_send(&h, 0, f, len);
+    sh_blade_send(&h, 0, f, len);
+    sh_wait_frames(&h, &h.blades[1].rx, 21);
+    sh_settle(&h);
+    g_assert_cmpuint(g_queue_get_length(&h.blades[1].rx), ==, 21);
+    g_assert_cmpuint(pcs_stat(&h, 0, "data_runs_rx"), ==, 21);
+    g_assert_cmpuint(sh_port_stat(&h, 0, "rx_frames"), ==, 21);
+    g_assert_cmpuint(lane_stats(h.blades[0].lane)->injected_cg_errors, ==,
+                     1);
+    sh_stop(&h);
+}
+
 /*
  * A blade that would make the slot's kick block: it sets its sleep flag
  * on the ring the slot writes, fills the eventfd the slot kicks and
@@ -1618,6 +1674,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);
+    qtest_add_func("/blade-switch/data-runs", test_data_runs);
     qtest_add_func("/blade-switch/hmp", test_hmp);
     qtest_add_func("/blade-switch/no-slots", test_no_slots);
     qtest_add_func("/blade-switch/no-leaks", test_no_leaks);
