@@ -29,23 +29,27 @@ after its own timeout.
 
 import contextlib
 import dataclasses
+import glob
 import http.client
+import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
 import time
 
 from . import blade, chassis, image, qemu, rundir, topology
-from .common import REPO, Failure, step
+from .common import BUILD, REPO, Failure, step
 from .demo import free_port
 from .loadgen import LoadGenerator
 from .qmp import QMP, QMPError
 
 ONE_CHASSIS = os.path.join(REPO, "examples", "one-chassis.toml")
 CHAIN3 = os.path.join(REPO, "examples", "chain3.toml")
+EVIDENCE = os.path.join(BUILD, "chaos")   # kept for each phase
 MIDDLE = "c2"                   # chain3's middle chassis
 MINUTES = 10.0
 BLADE_PERIOD_S = 20.0
@@ -58,6 +62,9 @@ QMP_BOUND_S = 5.0
 OUT_WAIT_S = 30.0               # longest wait for a killed blade to go out
 POLL_S = 0.01                   # pause between two reads of the switch
 FAIL_PAUSE_S = 0.1              # a thread's pause after a failed request
+ROTATION_CONTEXT_S = 5.0        # rotation events told before a failure
+RSS_GROWTH_BOUND_KIB = 4096     # a surviving process's RSS outside guest
+#                                 RAM and TCG's translation buffer
 
 
 # ---- the pure part: attribution and figures ------------------------------------
@@ -130,6 +137,8 @@ def describe_orphan(req, kills):
         where = f"sent {req.sent - k.at:.2f} s after the kill of {k.what}"
         if k.restarted is not None:
             where += (f" (restarted at +{k.restarted - k.at:.2f} s)")
+        elif req.sent <= k.until:
+            where += f" (out of rotation at +{k.until - k.at:.2f} s)"
     return f"{where}, failed after {req.done - req.sent:.2f} s: {req.error}"
 
 
@@ -171,16 +180,54 @@ def cut_off(topo, dead):
     return {c.name for c in topo.chassis} - reach
 
 
-def rss_kib(pid):
-    """A process's resident set (VmRSS) in KiB, None if it is gone."""
+@dataclasses.dataclass
+class Rss:
+    """A process's resident set in KiB, split by what it is: in the
+    guest's RAM (the anonymous mapping of exactly the guest's memory
+    size: a booted guest touching its pages), in TCG's translation buffer
+    (QEMU's one anonymous executable mapping: translated code), and the
+    rest (QEMU's own heap, stacks, libraries: what a leak grows)."""
+    total: int
+    guest: int = 0
+    code: int = 0
+
+    @property
+    def other(self):
+        return self.total - self.guest - self.code
+
+
+def rss_split(pid, guest_kib=None):
+    """A process's Rss from /proc/PID/smaps (guest_kib: its guest RAM
+    size, None for a process without guest RAM); None if it is gone."""
+    rss = Rss(0)
+    kind = None
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                fields = line.split()
+                if not fields:
+                    continue
+                if not fields[0].endswith(":"):
+                    # A mapping: ADDR-ADDR PERMS OFFSET DEV INODE [PATH]
+                    lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                    anon = len(fields) < 6
+                    perms = fields[1]
+                    kind = None
+                    if anon and perms.startswith("rwx"):
+                        kind = "code"
+                    elif (anon and perms.startswith("rw") and
+                          guest_kib and (hi - lo) // 1024 == guest_kib):
+                        kind = "guest"
+                elif fields[0] == "Rss:":
+                    kib = int(fields[1])
+                    rss.total += kib
+                    if kind == "guest":
+                        rss.guest += kib
+                    elif kind == "code":
+                        rss.code += kib
     except (OSError, ValueError, IndexError):
         return None
-    return None
+    return rss
 
 
 # ---- the load ----------------------------------------------------------------
@@ -254,8 +301,15 @@ class Phase:
     requests: list = dataclasses.field(default_factory=list)
     kills: list = dataclasses.field(default_factory=list)
     hangs: list = dataclasses.field(default_factory=list)
-    rss: dict = dataclasses.field(default_factory=dict)   # name -> (a, b)
+    rss: dict = dataclasses.field(default_factory=dict)   # name -> (Rss,
+    #                                                       Rss)
     poll_gaps: list = dataclasses.field(default_factory=list)
+    rotation: list = dataclasses.field(default_factory=list)  # (monotonic,
+    #                                  blade, in rotation, reason): the
+    #                                  front switch's BLADE_SWITCH_BLADE
+    snapshots: list = dataclasses.field(default_factory=list)  # (seconds
+    #                                  since the load began, failures so
+    #                                  far, the front switch's state)
 
 
 class Chaos:
@@ -275,7 +329,12 @@ class Chaos:
         self.manifest = manifest
         self.run = None
         self.where = {b.name: (c.name, b.slot) for c, b in topo.blades()}
+        self.guest_kib = {b.name: b.memory * 1024 for _, b in topo.blades()}
         self.hung = set()           # request hangs already counted
+        self.failures_seen = 0
+        self.t0 = None
+        self.watch = None           # QMP session on the front switch
+        self.wall = time.time() - time.monotonic()
 
     def up(self):
         rundir.check_not_up(self.topo.name)
@@ -289,6 +348,77 @@ class Chaos:
                           f"rotation: " + ", ".join(f"{n} ({r})" for n, r in
                                                     not_in.items()))
 
+    def watch_rotation(self):
+        """Keep the front switch's rotation events (their QMP timestamps,
+        as monotonic times): what entered and left rotation, and why,
+        to set beside each failure.  A blade of another chassis is named
+        by the switch's index for it (its state tree lists them)."""
+        try:
+            if self.watch is None:
+                self.watch = QMP.connect(self.front_qmp(),
+                                         f"chassis {self.front.name}",
+                                         QMP_BOUND_S)
+            self.watch.execute("query-status")
+        except QMPError:
+            return
+        local = {slot: name for name, (ch, slot) in self.where.items()
+                 if ch == self.front.name}
+        for ev in self.watch.take_events():
+            if ev.get("event") != "BLADE_SWITCH_BLADE":
+                continue
+            data, ts = ev.get("data", {}), ev.get("timestamp", {})
+            at = ts.get("seconds", 0) + ts.get("microseconds", 0) / 1e6
+            slot = data.get("slot")
+            self.phase.rotation.append(
+                (at - self.wall, local.get(slot, f"remote blade {slot}"),
+                 data.get("in-rotation"), data.get("reason")))
+
+    def snapshot(self, load):
+        """After new failures: the front switch's state tree (its drop
+        counters, its rotation), kept with the failure count."""
+        with load.lock:
+            n = sum(not r.ok for r in load.requests)
+        if n == self.failures_seen:
+            return
+        self.failures_seen = n
+        try:
+            state = chassis.read_switch(self.front_qmp(), self.front.name,
+                                        QMP_BOUND_S)
+        except QMPError as e:
+            state = {"error": str(e)}
+        self.phase.snapshots.append((time.monotonic() - self.t0, n, state))
+
+    def keep_evidence(self, load):
+        """Copy the run's logs (blade consoles, the old console of a
+        restarted blade, QEMU's stderr) and the failures with the switch
+        snapshots into EVIDENCE/TOPOLOGY before the run is removed."""
+        where = os.path.join(EVIDENCE, self.topo.name)
+        shutil.rmtree(where, ignore_errors=True)
+        os.makedirs(where)
+        for path in glob.glob(os.path.join(self.run.path, "**", "*.log*"),
+                              recursive=True):
+            rel = os.path.relpath(path, self.run.path).replace(os.sep, "_")
+            shutil.copy(path, os.path.join(where, rel))
+        t0 = self.t0 or 0
+        doc = {
+            "kills": [{"what": k.what, "at": k.at - t0, "out": k.until - t0,
+                       "restarted": (None if k.restarted is None else
+                                     k.restarted - t0)}
+                      for k in self.phase.kills],
+            "failures": [{"sent": r.sent - t0, "done": r.done - t0,
+                          "error": r.error}
+                         for r in (load.requests if load else [])
+                         if not r.ok],
+            "rotation": [{"at": t - t0, "blade": b, "in_rotation": i,
+                          "reason": why}
+                         for t, b, i, why in self.phase.rotation],
+            "switch_snapshots": [{"at": t, "failures": n, "state": st}
+                                 for t, n, st in self.phase.snapshots],
+        }
+        with open(os.path.join(where, "failures.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"    kept the logs and failures in {where}", file=sys.stderr)
+
     def down(self):
         if self.run is not None:
             with contextlib.redirect_stdout(sys.stderr):
@@ -296,6 +426,10 @@ class Chaos:
 
     def procs(self):
         return {p["name"]: p for p in rundir.Run(self.run.path).processes()}
+
+    def rss(self, name, p):
+        guest = self.guest_kib.get(name) if p["kind"] == "blade" else None
+        return rss_split(p["pid"], guest)
 
     def front_qmp(self):
         return self.run.state["chassis"][self.front.name]["qmp"]
@@ -383,13 +517,14 @@ class Chaos:
                  f"connection each; kill -9 every {period:g} s for "
                  f"{seconds:g} s")
             load = Load(self.host, self.port).start()
+            self.t0 = time.monotonic()
             deadline = time.monotonic() + 60
             while load.answered() == 0:
                 if time.monotonic() > deadline:
                     raise Failure(f"no answer through {self.host}:"
                                   f"{self.port} within 60 s")
                 time.sleep(0.1)
-            start_rss = {n: (p["pid"], rss_kib(p["pid"]))
+            start_rss = {n: (p["pid"], self.rss(n, p))
                          for n, p in self.procs().items()}
             start = time.monotonic()
             end = start + seconds
@@ -405,13 +540,16 @@ class Chaos:
                     self.check_qmp()
                     continue
                 self.check_requests(load)
+                self.watch_rotation()
+                self.snapshot(load)
                 time.sleep(min(1.0, end - now, max(0, next_kill - now)))
             self.check_qmp()
             self.check_requests(load)
+            self.watch_rotation()
             for name, p in self.procs().items():
                 pid, before = start_rss.get(name, (None, None))
                 if pid == p["pid"] and rundir.process_alive(p):
-                    self.phase.rss[name] = (before, rss_kib(pid))
+                    self.phase.rss[name] = (before, self.rss(name, p))
         finally:
             if load is not None:
                 requests, still = load.stop()
@@ -421,6 +559,11 @@ class Chaos:
                     if key not in self.hung:
                         self.phase.hangs.append(f"request from {t} never "
                                                 f"ended")
+            if self.watch is not None:
+                self.watch.close()
+            if self.run is not None:
+                with contextlib.suppress(OSError):
+                    self.keep_evidence(load)
             self.down()
 
 
@@ -455,7 +598,7 @@ def figures(phases):
     """The bench's figures ({name: value}) over the phases, and the
     failures no kill covers."""
     sent = answered = failed = 0
-    outs, backs, growth, gaps = [], [], [], []
+    outs, backs, growth, gaps, guest, total = [], [], [], [], [], []
     orphans, hangs, never_back = [], [], 0
     kills = 0
     for ph in phases:
@@ -472,8 +615,11 @@ def figures(phases):
                 never_back += 1
             else:
                 backs.append(b)
-        growth += [b - a for a, b in ph.rss.values()
-                   if a is not None and b is not None]
+        for name, (a, b) in ph.rss.items():
+            if a is not None and b is not None:
+                growth.append((b.other - a.other, name))
+                guest.append(b.guest - a.guest)
+                total.append(b.total - a.total)
         gaps += ph.poll_gaps
         hangs += ph.hangs
     f = {
@@ -492,10 +638,22 @@ def figures(phases):
         "chaos_back_in_service_s_p50": percentile(backs, 50),
         "chaos_back_in_service_s_max": max(backs) if backs else None,
         "chaos_back_in_service_missing": never_back,
-        "chaos_rss_growth_max_kib": max(growth) if growth else None,
+        "chaos_rss_growth_max_kib": max(growth)[0] if growth else None,
+        "chaos_rss_growth_max_in": max(growth)[1] if growth else None,
+        "chaos_rss_guest_ram_growth_max_kib": max(guest) if guest else None,
+        "chaos_rss_total_growth_max_kib": max(total) if total else None,
         "chaos_hangs": len(hangs),
     }
     return f, orphans, hangs
+
+
+def describe_rss(a, b):
+    """A process's RSS at the start and the end, split (see Rss)."""
+    if a is None or b is None:
+        return f"{fmt(a and a.total)} -> {fmt(b and b.total)}"
+    return (f"{a.total} -> {b.total} (guest RAM {a.guest} -> {b.guest}, "
+            f"TCG code {a.code} -> {b.code}, the rest {a.other} -> "
+            f"{b.other})")
 
 
 def fmt(value):
@@ -519,19 +677,36 @@ def report(phases, out=print):
         for name, n in sorted(by_blade.items()):
             out(f"{prefix}_answered_by_{name.replace('-', '_')}: {n}")
         for name, (a, b) in sorted(ph.rss.items()):
-            out(f"{prefix}_rss_kib_{name.replace('-', '_')}: {fmt(a)} -> "
-                f"{fmt(b)}")
+            out(f"{prefix}_rss_kib_{name.replace('-', '_')}: "
+                + describe_rss(a, b))
     f, orphans, hangs = figures(phases)
     out("# both phases")
     for name, value in f.items():
         out(f"{name}: {fmt(value)}")
     for ph in phases:
-        for r in attribute(ph.requests, ph.kills)[1]:
-            print(f"bladeplane: failure in flight at no kill ({ph.name}): "
+        lost = {id(r) for r in attribute(ph.requests, ph.kills)[1]}
+        for r in ph.requests:
+            if r.ok:
+                continue
+            what = ("in flight at no kill" if id(r) in lost else
+                    "in flight at a kill")
+            print(f"bladeplane: failure {what} ({ph.name}): "
                   f"{describe_orphan(r, ph.kills)}", file=sys.stderr)
+            for t, b, i, why in ph.rotation:
+                if r.sent - ROTATION_CONTEXT_S <= t <= r.done + 1:
+                    print(f"    {t - r.sent:+.2f} s from its sending: {b} "
+                          f"{'in' if i else 'out of'} rotation ({why})",
+                          file=sys.stderr)
     for h in hangs:
         print(f"bladeplane: hang: {h}", file=sys.stderr)
-    return 1 if f["chaos_failed_not_in_flight"] or f["chaos_hangs"] else 0
+    over = (f["chaos_rss_growth_max_kib"] or 0) > RSS_GROWTH_BOUND_KIB
+    if over:
+        print(f"bladeplane: {f['chaos_rss_growth_max_in']}'s RSS outside "
+              f"guest RAM and TCG's translation buffer grew by "
+              f"{f['chaos_rss_growth_max_kib']} KiB, over the bound of "
+              f"{RSS_GROWTH_BOUND_KIB} KiB", file=sys.stderr)
+    return 1 if (f["chaos_failed_not_in_flight"] or f["chaos_hangs"] or
+                 over) else 0
 
 
 def run(minutes=MINUTES, accel="auto", seed=None):
