@@ -25,6 +25,20 @@ and fails the bench.
 Hangs: a process of the topology that is alive but does not answer QMP
 `query-status` within QMP_BOUND_S, or a request still open REQUEST_GRACE_S
 after its own timeout.
+
+RSS: every process that lived through a phase, at the load's start and at
+the phase's end, from /proc/PID/smaps, split into the guest's RAM (a blade
+touching its pages: legitimate, up to its `memory`), TCG's translation
+buffer (fills up to its fixed size, then is flushed: legitimate) and the
+rest (QEMU's heap, stacks, libraries).  The rest is what a leak grows:
+`chaos_rss_growth_max_kib` is its largest growth, bounded by
+RSS_GROWTH_BOUND_KIB, over which the bench fails.
+
+Evidence: every failure is printed with where it fell against the kills
+and the front switch's BLADE_SWITCH_BLADE events around it (not those of
+a restart: `restart` needs the switch's one QMP socket); the run's logs,
+the failures, those events and the switch's state tree after each new
+failure are kept in build/chaos/TOPOLOGY.
 """
 
 import contextlib
@@ -348,18 +362,30 @@ class Chaos:
                           f"rotation: " + ", ".join(f"{n} ({r})" for n, r in
                                                     not_in.items()))
 
+    def front_session(self):
+        """The one QMP session on the front switch (a QMP socket serves
+        one client at a time), kept for the phase: its rotation events
+        are read from it, and so is its state."""
+        if self.watch is None:
+            self.watch = QMP.connect(self.front_qmp(),
+                                     f"chassis {self.front.name}",
+                                     QMP_BOUND_S)
+        return self.watch
+
+    def close_front(self):
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
+
     def watch_rotation(self):
         """Keep the front switch's rotation events (their QMP timestamps,
         as monotonic times): what entered and left rotation, and why,
         to set beside each failure.  A blade of another chassis is named
         by the switch's index for it (its state tree lists them)."""
         try:
-            if self.watch is None:
-                self.watch = QMP.connect(self.front_qmp(),
-                                         f"chassis {self.front.name}",
-                                         QMP_BOUND_S)
-            self.watch.execute("query-status")
+            self.front_session().execute("query-status")
         except QMPError:
+            self.close_front()
             return
         local = {slot: name for name, (ch, slot) in self.where.items()
                  if ch == self.front.name}
@@ -382,9 +408,9 @@ class Chaos:
             return
         self.failures_seen = n
         try:
-            state = chassis.read_switch(self.front_qmp(), self.front.name,
-                                        QMP_BOUND_S)
+            state = chassis.switch_state(self.front_session())
         except QMPError as e:
+            self.close_front()
             state = {"error": str(e)}
         self.phase.snapshots.append((time.monotonic() - self.t0, n, state))
 
@@ -442,9 +468,14 @@ class Chaos:
                     not rundir.process_alive(p):
                 continue
             try:
-                with QMP.connect(p["qmp"], name, QMP_BOUND_S) as q:
-                    q.execute("query-status")
+                if p["qmp"] == self.front_qmp():
+                    self.front_session().execute("query-status")
+                else:
+                    with QMP.connect(p["qmp"], name, QMP_BOUND_S) as q:
+                        q.execute("query-status")
             except QMPError as e:
+                if p["qmp"] == self.front_qmp():
+                    self.close_front()
                 if rundir.process_alive(p):
                     self.phase.hangs.append(f"{name}: {e}")
 
@@ -461,22 +492,22 @@ class Chaos:
         deadline = kill.at + OUT_WAIT_S
         last = None
         try:
-            with QMP.connect(self.front_qmp(), f"chassis {self.front.name}",
-                             QMP_BOUND_S) as q:
-                while time.monotonic() < deadline:
-                    state = chassis.switch_state(q)
-                    now = time.monotonic()
-                    if last is not None:
-                        self.phase.poll_gaps.append(now - last)
-                    else:
-                        kill.first_read_ms = (now - kill.at) * 1000
-                    last = now
-                    if out_of_rotation(state, self.front.name, keys):
-                        kill.until = now
-                        kill.out_ms = (now - kill.at) * 1000
-                        return
-                    time.sleep(POLL_S)
+            q = self.front_session()
+            while time.monotonic() < deadline:
+                state = chassis.switch_state(q)
+                now = time.monotonic()
+                if last is not None:
+                    self.phase.poll_gaps.append(now - last)
+                else:
+                    kill.first_read_ms = (now - kill.at) * 1000
+                last = now
+                if out_of_rotation(state, self.front.name, keys):
+                    kill.until = now
+                    kill.out_ms = (now - kill.at) * 1000
+                    return
+                time.sleep(POLL_S)
         except QMPError as e:
+            self.close_front()
             self.phase.hangs.append(f"chassis {self.front.name}: {e}")
         kill.until = time.monotonic()
 
@@ -498,6 +529,10 @@ class Chaos:
               + (f" (first read of the switch after {k.first_read_ms:.0f} "
                  f"ms)" if k.first_read_ms is not None else ""),
               file=sys.stderr, flush=True)
+        # restart() reads the front switch's state: its QMP socket must be
+        # free (the rotation events of the restart itself are not seen).
+        self.watch_rotation()
+        self.close_front()
         # restart() reaps our child once it finds it dead.
         with contextlib.redirect_stdout(sys.stderr):
             if kind == "blade":
@@ -559,8 +594,7 @@ class Chaos:
                     if key not in self.hung:
                         self.phase.hangs.append(f"request from {t} never "
                                                 f"ended")
-            if self.watch is not None:
-                self.watch.close()
+            self.close_front()
             if self.run is not None:
                 with contextlib.suppress(OSError):
                     self.keep_evidence(load)
