@@ -24,7 +24,9 @@ and fails the bench.
 
 Hangs: a process of the topology that is alive but does not answer QMP
 `query-status` within QMP_BOUND_S, or a request still open REQUEST_GRACE_S
-after its own timeout.
+after its own timeout.  A restart that fails (`chaos_restarts_failed`: the
+new QEMU died, or its blades did not come back into rotation) ends the
+phase and fails the bench.
 
 RSS: every process that lived through a phase, at the load's start and at
 the phase's end, from /proc/PID/smaps, split into the guest's RAM (a blade
@@ -318,6 +320,7 @@ class Phase:
     rss: dict = dataclasses.field(default_factory=dict)   # name -> (Rss,
     #                                                       Rss)
     poll_gaps: list = dataclasses.field(default_factory=list)
+    restart_failures: list = dataclasses.field(default_factory=list)
     rotation: list = dataclasses.field(default_factory=list)  # (monotonic,
     #                                  blade, in rotation, reason): the
     #                                  front switch's BLADE_SWITCH_BLADE
@@ -534,11 +537,23 @@ class Chaos:
         self.watch_rotation()
         self.close_front()
         # restart() reaps our child once it finds it dead.
-        with contextlib.redirect_stdout(sys.stderr):
-            if kind == "blade":
-                chassis.restart_blade(self.run, target)
-            else:
-                chassis.restart(self.run, target)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                if kind == "blade":
+                    chassis.restart_blade(self.run, target)
+                else:
+                    chassis.restart(self.run, target)
+        except (Failure, QMPError) as e:
+            # The phase ends here, with its figures: a restart that fails
+            # (the new QEMU died, or never came into rotation) fails the
+            # bench.
+            new = self.procs().get(target, {})
+            alive = bool(new) and rundir.process_alive(new)
+            self.phase.restart_failures.append(
+                f"{k.what} at +{time.monotonic() - k.at:.2f} s: {e} (the "
+                f"new process {new.get('pid')} is "
+                f"{'alive' if alive else 'gone'})")
+            return
         k.restarted = time.monotonic()
 
     def go(self, seconds, period, pick):
@@ -571,6 +586,8 @@ class Chaos:
                 if now >= next_kill:
                     target, blades = pick()
                     self.kill(target, blades)
+                    if self.phase.restart_failures:
+                        break
                     next_kill += period
                     self.check_qmp()
                     continue
@@ -634,7 +651,7 @@ def figures(phases):
     sent = answered = failed = 0
     outs, backs, growth, gaps, guest, total = [], [], [], [], [], []
     orphans, hangs, never_back = [], [], 0
-    kills = 0
+    kills = restarts_failed = 0
     for ph in phases:
         sent += len(ph.requests)
         answered += sum(r.ok for r in ph.requests)
@@ -656,6 +673,7 @@ def figures(phases):
                 total.append(b.total - a.total)
         gaps += ph.poll_gaps
         hangs += ph.hangs
+        restarts_failed += len(ph.restart_failures)
     f = {
         "chaos_kills": kills,
         "chaos_requests_sent": sent,
@@ -677,6 +695,7 @@ def figures(phases):
         "chaos_rss_guest_ram_growth_max_kib": max(guest) if guest else None,
         "chaos_rss_total_growth_max_kib": max(total) if total else None,
         "chaos_hangs": len(hangs),
+        "chaos_restarts_failed": restarts_failed,
     }
     return f, orphans, hangs
 
@@ -733,6 +752,10 @@ def report(phases, out=print):
                           file=sys.stderr)
     for h in hangs:
         print(f"bladeplane: hang: {h}", file=sys.stderr)
+    for ph in phases:
+        for r in ph.restart_failures:
+            print(f"bladeplane: restart failed ({ph.name}): {r}; the "
+                  f"phase ended there", file=sys.stderr)
     over = (f["chaos_rss_growth_max_kib"] or 0) > RSS_GROWTH_BOUND_KIB
     if over:
         print(f"bladeplane: {f['chaos_rss_growth_max_in']}'s RSS outside "
@@ -740,7 +763,7 @@ def report(phases, out=print):
               f"{f['chaos_rss_growth_max_kib']} KiB, over the bound of "
               f"{RSS_GROWTH_BOUND_KIB} KiB", file=sys.stderr)
     return 1 if (f["chaos_failed_not_in_flight"] or f["chaos_hangs"] or
-                 over) else 0
+                 f["chaos_restarts_failed"] or over) else 0
 
 
 def run(minutes=MINUTES, accel="auto", seed=None):

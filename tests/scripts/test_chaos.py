@@ -187,6 +187,15 @@ class FiguresTest(unittest.TestCase):
         self.assertEqual((f["chaos_failed_not_in_flight"], f["chaos_hangs"]),
                          (1, 1))
 
+    def test_a_failed_restart_fails_the_bench(self):
+        ph = chaos.Phase("p")
+        ph.restart_failures.append("chassis c2: QEMU gone")
+        with mock.patch("sys.stderr") as err:
+            self.assertEqual(chaos.report([ph], lambda line: None), 1)
+        self.assertEqual(chaos.figures([ph])[0]["chaos_restarts_failed"], 1)
+        err.write.assert_any_call("bladeplane: restart failed (p): chassis "
+                                  "c2: QEMU gone; the phase ended there")
+
 
 class RssSplitTest(unittest.TestCase):
 
