@@ -24,28 +24,48 @@ and fails the bench.
 
 Hangs: a process of the topology that is alive but does not answer QMP
 `query-status` within QMP_BOUND_S, or a request still open REQUEST_GRACE_S
-after its own timeout.
+after its own timeout.  A restart that fails (`chaos_restarts_failed`: the
+new QEMU died, or its blades did not come back into rotation) ends the
+phase and fails the bench.
+
+RSS: every process that lived through a phase, at the load's start and at
+the phase's end, from /proc/PID/smaps, split into the guest's RAM (a blade
+touching its pages: legitimate, up to its `memory`), TCG's translation
+buffer (fills up to its fixed size, then is flushed: legitimate) and the
+rest (QEMU's heap, stacks, libraries).  The rest is what a leak grows:
+`chaos_rss_growth_max_kib` is its largest growth, bounded by
+RSS_GROWTH_BOUND_KIB, over which the bench fails.
+
+Evidence: every failure is printed with where it fell against the kills
+and the front switch's BLADE_SWITCH_BLADE events around it (not those of
+a restart: `restart` needs the switch's one QMP socket); the run's logs,
+the failures, those events and the switch's state tree after each new
+failure are kept in build/chaos/TOPOLOGY.
 """
 
 import contextlib
 import dataclasses
+import glob
 import http.client
+import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
 import time
 
 from . import blade, chassis, image, qemu, rundir, topology
-from .common import REPO, Failure, step
+from .common import BUILD, REPO, Failure, step
 from .demo import free_port
 from .loadgen import LoadGenerator
 from .qmp import QMP, QMPError
 
 ONE_CHASSIS = os.path.join(REPO, "examples", "one-chassis.toml")
 CHAIN3 = os.path.join(REPO, "examples", "chain3.toml")
+EVIDENCE = os.path.join(BUILD, "chaos")   # kept for each phase
 MIDDLE = "c2"                   # chain3's middle chassis
 MINUTES = 10.0
 BLADE_PERIOD_S = 20.0
@@ -58,6 +78,9 @@ QMP_BOUND_S = 5.0
 OUT_WAIT_S = 30.0               # longest wait for a killed blade to go out
 POLL_S = 0.01                   # pause between two reads of the switch
 FAIL_PAUSE_S = 0.1              # a thread's pause after a failed request
+ROTATION_CONTEXT_S = 5.0        # rotation events told before a failure
+RSS_GROWTH_BOUND_KIB = 4096     # a surviving process's RSS outside guest
+#                                 RAM and TCG's translation buffer
 
 
 # ---- the pure part: attribution and figures ------------------------------------
@@ -130,6 +153,8 @@ def describe_orphan(req, kills):
         where = f"sent {req.sent - k.at:.2f} s after the kill of {k.what}"
         if k.restarted is not None:
             where += (f" (restarted at +{k.restarted - k.at:.2f} s)")
+        elif req.sent <= k.until:
+            where += f" (out of rotation at +{k.until - k.at:.2f} s)"
     return f"{where}, failed after {req.done - req.sent:.2f} s: {req.error}"
 
 
@@ -171,16 +196,54 @@ def cut_off(topo, dead):
     return {c.name for c in topo.chassis} - reach
 
 
-def rss_kib(pid):
-    """A process's resident set (VmRSS) in KiB, None if it is gone."""
+@dataclasses.dataclass
+class Rss:
+    """A process's resident set in KiB, split by what it is: in the
+    guest's RAM (the anonymous mapping of exactly the guest's memory
+    size: a booted guest touching its pages), in TCG's translation buffer
+    (QEMU's one anonymous executable mapping: translated code), and the
+    rest (QEMU's own heap, stacks, libraries: what a leak grows)."""
+    total: int
+    guest: int = 0
+    code: int = 0
+
+    @property
+    def other(self):
+        return self.total - self.guest - self.code
+
+
+def rss_split(pid, guest_kib=None):
+    """A process's Rss from /proc/PID/smaps (guest_kib: its guest RAM
+    size, None for a process without guest RAM); None if it is gone."""
+    rss = Rss(0)
+    kind = None
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                fields = line.split()
+                if not fields:
+                    continue
+                if not fields[0].endswith(":"):
+                    # A mapping: ADDR-ADDR PERMS OFFSET DEV INODE [PATH]
+                    lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                    anon = len(fields) < 6
+                    perms = fields[1]
+                    kind = None
+                    if anon and perms.startswith("rwx"):
+                        kind = "code"
+                    elif (anon and perms.startswith("rw") and
+                          guest_kib and (hi - lo) // 1024 == guest_kib):
+                        kind = "guest"
+                elif fields[0] == "Rss:":
+                    kib = int(fields[1])
+                    rss.total += kib
+                    if kind == "guest":
+                        rss.guest += kib
+                    elif kind == "code":
+                        rss.code += kib
     except (OSError, ValueError, IndexError):
         return None
-    return None
+    return rss
 
 
 # ---- the load ----------------------------------------------------------------
@@ -254,8 +317,16 @@ class Phase:
     requests: list = dataclasses.field(default_factory=list)
     kills: list = dataclasses.field(default_factory=list)
     hangs: list = dataclasses.field(default_factory=list)
-    rss: dict = dataclasses.field(default_factory=dict)   # name -> (a, b)
+    rss: dict = dataclasses.field(default_factory=dict)   # name -> (Rss,
+    #                                                       Rss)
     poll_gaps: list = dataclasses.field(default_factory=list)
+    restart_failures: list = dataclasses.field(default_factory=list)
+    rotation: list = dataclasses.field(default_factory=list)  # (monotonic,
+    #                                  blade, in rotation, reason): the
+    #                                  front switch's BLADE_SWITCH_BLADE
+    snapshots: list = dataclasses.field(default_factory=list)  # (seconds
+    #                                  since the load began, failures so
+    #                                  far, the front switch's state)
 
 
 class Chaos:
@@ -275,7 +346,12 @@ class Chaos:
         self.manifest = manifest
         self.run = None
         self.where = {b.name: (c.name, b.slot) for c, b in topo.blades()}
+        self.guest_kib = {b.name: b.memory * 1024 for _, b in topo.blades()}
         self.hung = set()           # request hangs already counted
+        self.failures_seen = 0
+        self.t0 = None
+        self.watch = None           # QMP session on the front switch
+        self.wall = time.time() - time.monotonic()
 
     def up(self):
         rundir.check_not_up(self.topo.name)
@@ -289,6 +365,89 @@ class Chaos:
                           f"rotation: " + ", ".join(f"{n} ({r})" for n, r in
                                                     not_in.items()))
 
+    def front_session(self):
+        """The one QMP session on the front switch (a QMP socket serves
+        one client at a time), kept for the phase: its rotation events
+        are read from it, and so is its state."""
+        if self.watch is None:
+            self.watch = QMP.connect(self.front_qmp(),
+                                     f"chassis {self.front.name}",
+                                     QMP_BOUND_S)
+        return self.watch
+
+    def close_front(self):
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
+
+    def watch_rotation(self):
+        """Keep the front switch's rotation events (their QMP timestamps,
+        as monotonic times): what entered and left rotation, and why,
+        to set beside each failure.  A blade of another chassis is named
+        by the switch's index for it (its state tree lists them)."""
+        try:
+            self.front_session().execute("query-status")
+        except QMPError:
+            self.close_front()
+            return
+        local = {slot: name for name, (ch, slot) in self.where.items()
+                 if ch == self.front.name}
+        for ev in self.watch.take_events():
+            if ev.get("event") != "BLADE_SWITCH_BLADE":
+                continue
+            data, ts = ev.get("data", {}), ev.get("timestamp", {})
+            at = ts.get("seconds", 0) + ts.get("microseconds", 0) / 1e6
+            slot = data.get("slot")
+            self.phase.rotation.append(
+                (at - self.wall, local.get(slot, f"remote blade {slot}"),
+                 data.get("in-rotation"), data.get("reason")))
+
+    def snapshot(self, load):
+        """After new failures: the front switch's state tree (its drop
+        counters, its rotation), kept with the failure count."""
+        with load.lock:
+            n = sum(not r.ok for r in load.requests)
+        if n == self.failures_seen:
+            return
+        self.failures_seen = n
+        try:
+            state = chassis.switch_state(self.front_session())
+        except QMPError as e:
+            self.close_front()
+            state = {"error": str(e)}
+        self.phase.snapshots.append((time.monotonic() - self.t0, n, state))
+
+    def keep_evidence(self, load):
+        """Copy the run's logs (blade consoles, the old console of a
+        restarted blade, QEMU's stderr) and the failures with the switch
+        snapshots into EVIDENCE/TOPOLOGY before the run is removed."""
+        where = os.path.join(EVIDENCE, self.topo.name)
+        shutil.rmtree(where, ignore_errors=True)
+        os.makedirs(where)
+        for path in glob.glob(os.path.join(self.run.path, "**", "*.log*"),
+                              recursive=True):
+            rel = os.path.relpath(path, self.run.path).replace(os.sep, "_")
+            shutil.copy(path, os.path.join(where, rel))
+        t0 = self.t0 or 0
+        doc = {
+            "kills": [{"what": k.what, "at": k.at - t0, "out": k.until - t0,
+                       "restarted": (None if k.restarted is None else
+                                     k.restarted - t0)}
+                      for k in self.phase.kills],
+            "failures": [{"sent": r.sent - t0, "done": r.done - t0,
+                          "error": r.error}
+                         for r in (load.requests if load else [])
+                         if not r.ok],
+            "rotation": [{"at": t - t0, "blade": b, "in_rotation": i,
+                          "reason": why}
+                         for t, b, i, why in self.phase.rotation],
+            "switch_snapshots": [{"at": t, "failures": n, "state": st}
+                                 for t, n, st in self.phase.snapshots],
+        }
+        with open(os.path.join(where, "failures.json"), "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"    kept the logs and failures in {where}", file=sys.stderr)
+
     def down(self):
         if self.run is not None:
             with contextlib.redirect_stdout(sys.stderr):
@@ -296,6 +455,10 @@ class Chaos:
 
     def procs(self):
         return {p["name"]: p for p in rundir.Run(self.run.path).processes()}
+
+    def rss(self, name, p):
+        guest = self.guest_kib.get(name) if p["kind"] == "blade" else None
+        return rss_split(p["pid"], guest)
 
     def front_qmp(self):
         return self.run.state["chassis"][self.front.name]["qmp"]
@@ -308,9 +471,14 @@ class Chaos:
                     not rundir.process_alive(p):
                 continue
             try:
-                with QMP.connect(p["qmp"], name, QMP_BOUND_S) as q:
-                    q.execute("query-status")
+                if p["qmp"] == self.front_qmp():
+                    self.front_session().execute("query-status")
+                else:
+                    with QMP.connect(p["qmp"], name, QMP_BOUND_S) as q:
+                        q.execute("query-status")
             except QMPError as e:
+                if p["qmp"] == self.front_qmp():
+                    self.close_front()
                 if rundir.process_alive(p):
                     self.phase.hangs.append(f"{name}: {e}")
 
@@ -327,22 +495,22 @@ class Chaos:
         deadline = kill.at + OUT_WAIT_S
         last = None
         try:
-            with QMP.connect(self.front_qmp(), f"chassis {self.front.name}",
-                             QMP_BOUND_S) as q:
-                while time.monotonic() < deadline:
-                    state = chassis.switch_state(q)
-                    now = time.monotonic()
-                    if last is not None:
-                        self.phase.poll_gaps.append(now - last)
-                    else:
-                        kill.first_read_ms = (now - kill.at) * 1000
-                    last = now
-                    if out_of_rotation(state, self.front.name, keys):
-                        kill.until = now
-                        kill.out_ms = (now - kill.at) * 1000
-                        return
-                    time.sleep(POLL_S)
+            q = self.front_session()
+            while time.monotonic() < deadline:
+                state = chassis.switch_state(q)
+                now = time.monotonic()
+                if last is not None:
+                    self.phase.poll_gaps.append(now - last)
+                else:
+                    kill.first_read_ms = (now - kill.at) * 1000
+                last = now
+                if out_of_rotation(state, self.front.name, keys):
+                    kill.until = now
+                    kill.out_ms = (now - kill.at) * 1000
+                    return
+                time.sleep(POLL_S)
         except QMPError as e:
+            self.close_front()
             self.phase.hangs.append(f"chassis {self.front.name}: {e}")
         kill.until = time.monotonic()
 
@@ -364,12 +532,28 @@ class Chaos:
               + (f" (first read of the switch after {k.first_read_ms:.0f} "
                  f"ms)" if k.first_read_ms is not None else ""),
               file=sys.stderr, flush=True)
+        # restart() reads the front switch's state: its QMP socket must be
+        # free (the rotation events of the restart itself are not seen).
+        self.watch_rotation()
+        self.close_front()
         # restart() reaps our child once it finds it dead.
-        with contextlib.redirect_stdout(sys.stderr):
-            if kind == "blade":
-                chassis.restart_blade(self.run, target)
-            else:
-                chassis.restart(self.run, target)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                if kind == "blade":
+                    chassis.restart_blade(self.run, target)
+                else:
+                    chassis.restart(self.run, target)
+        except (Failure, QMPError) as e:
+            # The phase ends here, with its figures: a restart that fails
+            # (the new QEMU died, or never came into rotation) fails the
+            # bench.
+            new = self.procs().get(target, {})
+            alive = bool(new) and rundir.process_alive(new)
+            self.phase.restart_failures.append(
+                f"{k.what} at +{time.monotonic() - k.at:.2f} s: {e} (the "
+                f"new process {new.get('pid')} is "
+                f"{'alive' if alive else 'gone'})")
+            return
         k.restarted = time.monotonic()
 
     def go(self, seconds, period, pick):
@@ -383,13 +567,14 @@ class Chaos:
                  f"connection each; kill -9 every {period:g} s for "
                  f"{seconds:g} s")
             load = Load(self.host, self.port).start()
+            self.t0 = time.monotonic()
             deadline = time.monotonic() + 60
             while load.answered() == 0:
                 if time.monotonic() > deadline:
                     raise Failure(f"no answer through {self.host}:"
                                   f"{self.port} within 60 s")
                 time.sleep(0.1)
-            start_rss = {n: (p["pid"], rss_kib(p["pid"]))
+            start_rss = {n: (p["pid"], self.rss(n, p))
                          for n, p in self.procs().items()}
             start = time.monotonic()
             end = start + seconds
@@ -401,17 +586,22 @@ class Chaos:
                 if now >= next_kill:
                     target, blades = pick()
                     self.kill(target, blades)
+                    if self.phase.restart_failures:
+                        break
                     next_kill += period
                     self.check_qmp()
                     continue
                 self.check_requests(load)
+                self.watch_rotation()
+                self.snapshot(load)
                 time.sleep(min(1.0, end - now, max(0, next_kill - now)))
             self.check_qmp()
             self.check_requests(load)
+            self.watch_rotation()
             for name, p in self.procs().items():
                 pid, before = start_rss.get(name, (None, None))
                 if pid == p["pid"] and rundir.process_alive(p):
-                    self.phase.rss[name] = (before, rss_kib(pid))
+                    self.phase.rss[name] = (before, self.rss(name, p))
         finally:
             if load is not None:
                 requests, still = load.stop()
@@ -421,6 +611,10 @@ class Chaos:
                     if key not in self.hung:
                         self.phase.hangs.append(f"request from {t} never "
                                                 f"ended")
+            self.close_front()
+            if self.run is not None:
+                with contextlib.suppress(OSError):
+                    self.keep_evidence(load)
             self.down()
 
 
@@ -455,9 +649,9 @@ def figures(phases):
     """The bench's figures ({name: value}) over the phases, and the
     failures no kill covers."""
     sent = answered = failed = 0
-    outs, backs, growth, gaps = [], [], [], []
+    outs, backs, growth, gaps, guest, total = [], [], [], [], [], []
     orphans, hangs, never_back = [], [], 0
-    kills = 0
+    kills = restarts_failed = 0
     for ph in phases:
         sent += len(ph.requests)
         answered += sum(r.ok for r in ph.requests)
@@ -472,10 +666,14 @@ def figures(phases):
                 never_back += 1
             else:
                 backs.append(b)
-        growth += [b - a for a, b in ph.rss.values()
-                   if a is not None and b is not None]
+        for name, (a, b) in ph.rss.items():
+            if a is not None and b is not None:
+                growth.append((b.other - a.other, name))
+                guest.append(b.guest - a.guest)
+                total.append(b.total - a.total)
         gaps += ph.poll_gaps
         hangs += ph.hangs
+        restarts_failed += len(ph.restart_failures)
     f = {
         "chaos_kills": kills,
         "chaos_requests_sent": sent,
@@ -492,10 +690,23 @@ def figures(phases):
         "chaos_back_in_service_s_p50": percentile(backs, 50),
         "chaos_back_in_service_s_max": max(backs) if backs else None,
         "chaos_back_in_service_missing": never_back,
-        "chaos_rss_growth_max_kib": max(growth) if growth else None,
+        "chaos_rss_growth_max_kib": max(growth)[0] if growth else None,
+        "chaos_rss_growth_max_in": max(growth)[1] if growth else None,
+        "chaos_rss_guest_ram_growth_max_kib": max(guest) if guest else None,
+        "chaos_rss_total_growth_max_kib": max(total) if total else None,
         "chaos_hangs": len(hangs),
+        "chaos_restarts_failed": restarts_failed,
     }
     return f, orphans, hangs
+
+
+def describe_rss(a, b):
+    """A process's RSS at the start and the end, split (see Rss)."""
+    if a is None or b is None:
+        return f"{fmt(a and a.total)} -> {fmt(b and b.total)}"
+    return (f"{a.total} -> {b.total} (guest RAM {a.guest} -> {b.guest}, "
+            f"TCG code {a.code} -> {b.code}, the rest {a.other} -> "
+            f"{b.other})")
 
 
 def fmt(value):
@@ -519,19 +730,40 @@ def report(phases, out=print):
         for name, n in sorted(by_blade.items()):
             out(f"{prefix}_answered_by_{name.replace('-', '_')}: {n}")
         for name, (a, b) in sorted(ph.rss.items()):
-            out(f"{prefix}_rss_kib_{name.replace('-', '_')}: {fmt(a)} -> "
-                f"{fmt(b)}")
+            out(f"{prefix}_rss_kib_{name.replace('-', '_')}: "
+                + describe_rss(a, b))
     f, orphans, hangs = figures(phases)
     out("# both phases")
     for name, value in f.items():
         out(f"{name}: {fmt(value)}")
     for ph in phases:
-        for r in attribute(ph.requests, ph.kills)[1]:
-            print(f"bladeplane: failure in flight at no kill ({ph.name}): "
+        lost = {id(r) for r in attribute(ph.requests, ph.kills)[1]}
+        for r in ph.requests:
+            if r.ok:
+                continue
+            what = ("in flight at no kill" if id(r) in lost else
+                    "in flight at a kill")
+            print(f"bladeplane: failure {what} ({ph.name}): "
                   f"{describe_orphan(r, ph.kills)}", file=sys.stderr)
+            for t, b, i, why in ph.rotation:
+                if r.sent - ROTATION_CONTEXT_S <= t <= r.done + 1:
+                    print(f"    {t - r.sent:+.2f} s from its sending: {b} "
+                          f"{'in' if i else 'out of'} rotation ({why})",
+                          file=sys.stderr)
     for h in hangs:
         print(f"bladeplane: hang: {h}", file=sys.stderr)
-    return 1 if f["chaos_failed_not_in_flight"] or f["chaos_hangs"] else 0
+    for ph in phases:
+        for r in ph.restart_failures:
+            print(f"bladeplane: restart failed ({ph.name}): {r}; the "
+                  f"phase ended there", file=sys.stderr)
+    over = (f["chaos_rss_growth_max_kib"] or 0) > RSS_GROWTH_BOUND_KIB
+    if over:
+        print(f"bladeplane: {f['chaos_rss_growth_max_in']}'s RSS outside "
+              f"guest RAM and TCG's translation buffer grew by "
+              f"{f['chaos_rss_growth_max_kib']} KiB, over the bound of "
+              f"{RSS_GROWTH_BOUND_KIB} KiB", file=sys.stderr)
+    return 1 if (f["chaos_failed_not_in_flight"] or f["chaos_hangs"] or
+                 f["chaos_restarts_failed"] or over) else 0
 
 
 def run(minutes=MINUTES, accel="auto", seed=None):

@@ -3,6 +3,8 @@ when a killed blade serves again, the percentiles, which blades a dead
 chassis takes away; and `restart BLADE` (which the bench uses) end to end
 against tests/scripts/fake_qemu.py.  No timing: the bench measures."""
 
+import ctypes
+import mmap
 import os
 import signal
 import subprocess
@@ -139,7 +141,10 @@ class FiguresTest(unittest.TestCase):
         ph.kills[0].out_ms = 50.0
         ph.requests = [answered(1, 2, "b0"), failed(9, 11),
                        answered(12, 14, "b1")]
-        ph.rss = {"c1": (1000, 1200), "b0": (5000, 4900), "b2": (None, 10)}
+        Rss = chaos.Rss
+        ph.rss = {"c1": (Rss(1000), Rss(1200)),
+                  "b0": (Rss(5000, 2000, 100), Rss(9000, 6000, 100)),
+                  "b2": (None, Rss(10))}
         f, orphans, hangs = chaos.figures([ph])
         self.assertEqual((f["chaos_requests_sent"],
                           f["chaos_requests_answered"],
@@ -147,12 +152,32 @@ class FiguresTest(unittest.TestCase):
                           f["chaos_failed_not_in_flight"]), (3, 2, 1, 0))
         self.assertEqual(f["chaos_out_of_rotation_ms_max"], 50.0)
         self.assertEqual(f["chaos_back_in_service_s_p50"], 4)
+        # b0's guest touched 4000 KiB of its RAM: legitimate, reported
+        # apart; the bound is on the rest (c1's 200).
         self.assertEqual(f["chaos_rss_growth_max_kib"], 200)
+        self.assertEqual(f["chaos_rss_growth_max_in"], "c1")
+        self.assertEqual(f["chaos_rss_guest_ram_growth_max_kib"], 4000)
+        self.assertEqual(f["chaos_rss_total_growth_max_kib"], 4000)
         self.assertEqual(f["chaos_hangs"], 0)
         lines = []
-        self.assertEqual(chaos.report([ph], lines.append), 0)
+        with mock.patch("sys.stderr") as err:
+            self.assertEqual(chaos.report([ph], lines.append), 0)
+        # Every failure is told, with where it fell.
+        err.write.assert_any_call(
+            "bladeplane: failure in flight at a kill (p): before the first "
+            "kill, failed after 2.00 s: ConnectionResetError")
         self.assertIn("chaos_failed_not_in_flight: 0", lines)
-        self.assertIn("chaos_blade_rss_kib_c1: 1000 -> 1200", lines)
+        self.assertIn("chaos_blade_rss_kib_c1: 1000 -> 1200 (guest RAM 0 -> "
+                      "0, TCG code 0 -> 0, the rest 1000 -> 1200)", lines)
+        self.assertIn("chaos_blade_rss_kib_b2: - -> 10", lines)
+
+        # Over the bound: the exit status says so.
+        ph.rss["c1"] = (Rss(1000), Rss(1001 + chaos.RSS_GROWTH_BOUND_KIB))
+        with mock.patch("sys.stderr"):
+            self.assertEqual(chaos.report([ph], lambda line: None), 1)
+        ph.rss["c1"] = (Rss(1000), Rss(1000 + chaos.RSS_GROWTH_BOUND_KIB))
+        with mock.patch("sys.stderr"):
+            self.assertEqual(chaos.report([ph], lambda line: None), 0)
 
         ph.requests.append(failed(20, 21))
         ph.hangs.append("b0: no answer")
@@ -161,6 +186,47 @@ class FiguresTest(unittest.TestCase):
         f, orphans, hangs = chaos.figures([ph])
         self.assertEqual((f["chaos_failed_not_in_flight"], f["chaos_hangs"]),
                          (1, 1))
+
+    def test_a_failed_restart_fails_the_bench(self):
+        ph = chaos.Phase("p")
+        ph.restart_failures.append("chassis c2: QEMU gone")
+        with mock.patch("sys.stderr") as err:
+            self.assertEqual(chaos.report([ph], lambda line: None), 1)
+        self.assertEqual(chaos.figures([ph])[0]["chaos_restarts_failed"], 1)
+        err.write.assert_any_call("bladeplane: restart failed (p): chassis "
+                                  "c2: QEMU gone; the phase ended there")
+
+
+class RssSplitTest(unittest.TestCase):
+
+    def test_guest_ram_is_the_mapping_of_its_size(self):
+        # A private anonymous mapping of an unusual size stands for the
+        # guest's RAM, between two PROT_NONE pages (as QEMU's guard
+        # pages) so that the kernel keeps it apart from its neighbours;
+        # touch 1 MiB of it.
+        page = mmap.PAGESIZE
+        size = 3 * 1024 * 1024 + 7 * page
+        m = mmap.mmap(-1, size + 2 * page,
+                      flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.addCleanup(m.close)
+        first = ctypes.c_char.from_buffer(m)
+        base = ctypes.addressof(first)
+        del first                   # m may be closed again
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t,
+                                  ctypes.c_int)
+        for at in (base, base + page + size):
+            self.assertEqual(libc.mprotect(at, page, 0), 0)   # PROT_NONE
+        for off in range(page, page + 1024 * 1024, page):
+            m[off] = 1
+        rss = chaos.rss_split(os.getpid(), size // 1024)
+        self.assertGreaterEqual(rss.guest, 1024)
+        self.assertLess(rss.guest, size // 1024 + 1)
+        self.assertEqual(rss.other, rss.total - rss.guest - rss.code)
+        self.assertGreater(rss.other, 0)
+        # Without a guest size nothing counts as guest RAM.
+        self.assertEqual(chaos.rss_split(os.getpid()).guest, 0)
+        self.assertIsNone(chaos.rss_split(2 ** 22 + 1))
 
 
 class BenchEntryTest(unittest.TestCase):
