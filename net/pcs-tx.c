@@ -8,20 +8,22 @@
 #include "fcs.h"
 #include "pcs-tx.h"
 
+/* after /S/ (which stands for the first preamble octet): 6 x 0x55, SFD */
+static const uint8_t pcs_preamble[PCS_PREAMBLE_SFD - 1] = {
+    0x55, 0x55, 0x55, 0x55, 0x55, 0x55, PCS_SFD
+};
+
 size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
                     unsigned *rd)
 {
-    static const uint8_t preamble[7] = {
-        0x55, 0x55, 0x55, 0x55, 0x55, 0x55, PCS_SFD
-    };
     static const uint8_t zeros[60];
     uint8_t fcs[4];
     uint32_t crc;
     size_t n = 0;
 
     out[n++] = pcs_encode(PCS_K27_7, true, rd);
-    pcs_encode_data(preamble, sizeof(preamble), out + n, rd);
-    n += sizeof(preamble);
+    pcs_encode_data(pcs_preamble, sizeof(pcs_preamble), out + n, rd);
+    n += sizeof(pcs_preamble);
     pcs_encode_data(frame, len, out + n, rd);
     n += len;
     crc = eth_crc32(0, frame, len);
@@ -43,10 +45,6 @@ size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
     }
     return n;
 }
-
-static const uint8_t pcs_preamble[PCS_PREAMBLE_SFD - 1] = {
-    0x55, 0x55, 0x55, 0x55, 0x55, 0x55, PCS_SFD
-};
 
 size_t pcs_tx_frame_octets(const uint8_t *octets, size_t n, uint16_t *out,
                            unsigned *rd)
