@@ -13,17 +13,33 @@ static const uint8_t pcs_preamble[PCS_PREAMBLE_SFD - 1] = {
     0x55, 0x55, 0x55, 0x55, 0x55, 0x55, PCS_SFD
 };
 
+/* /S/ and the rest of the preamble with the SFD; returns code groups */
+static size_t put_frame_start(uint16_t *out, unsigned *rd)
+{
+    out[0] = pcs_encode(PCS_K27_7, true, rd);
+    pcs_encode_data(pcs_preamble, sizeof(pcs_preamble), out + 1, rd);
+    return 1 + sizeof(pcs_preamble);
+}
+
+/* /T/R/, and a second /R/ so that the burst ends at an even position */
+static size_t put_frame_end(uint16_t *out, size_t n, unsigned *rd)
+{
+    out[n++] = pcs_encode(PCS_K29_7, true, rd);
+    out[n++] = pcs_encode(PCS_K23_7, true, rd);
+    if (n & 1) {
+        out[n++] = pcs_encode(PCS_K23_7, true, rd);
+    }
+    return n;
+}
+
 size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
                     unsigned *rd)
 {
     static const uint8_t zeros[60];
     uint8_t fcs[4];
     uint32_t crc;
-    size_t n = 0;
+    size_t n = put_frame_start(out, rd);
 
-    out[n++] = pcs_encode(PCS_K27_7, true, rd);
-    pcs_encode_data(pcs_preamble, sizeof(pcs_preamble), out + n, rd);
-    n += sizeof(pcs_preamble);
     pcs_encode_data(frame, len, out + n, rd);
     n += len;
     crc = eth_crc32(0, frame, len);
@@ -37,31 +53,16 @@ size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
     fcs[2] = (crc >> 16) & 0xff;
     fcs[3] = crc >> 24;
     pcs_encode_data(fcs, 4, out + n, rd);
-    n += 4;
-    out[n++] = pcs_encode(PCS_K29_7, true, rd);
-    out[n++] = pcs_encode(PCS_K23_7, true, rd);
-    if (n & 1) {
-        out[n++] = pcs_encode(PCS_K23_7, true, rd);
-    }
-    return n;
+    return put_frame_end(out, n + 4, rd);
 }
 
 size_t pcs_tx_frame_octets(const uint8_t *octets, size_t n, uint16_t *out,
                            unsigned *rd)
 {
-    size_t k = 0;
+    size_t k = put_frame_start(out, rd);
 
-    out[k++] = pcs_encode(PCS_K27_7, true, rd);
-    pcs_encode_data(pcs_preamble, sizeof(pcs_preamble), out + k, rd);
-    k += sizeof(pcs_preamble);
     pcs_encode_data(octets, n, out + k, rd);
-    k += n;
-    out[k++] = pcs_encode(PCS_K29_7, true, rd);
-    out[k++] = pcs_encode(PCS_K23_7, true, rd);
-    if (k & 1) {
-        out[k++] = pcs_encode(PCS_K23_7, true, rd);
-    }
-    return k;
+    return put_frame_end(out, k + n, rd);
 }
 
 void pcs_tx_frame_octets_rd(const uint8_t *octets, size_t n, unsigned *rd)
