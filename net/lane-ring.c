@@ -472,8 +472,12 @@ static void hang_up(LaneRing *r)
 static void kick(LaneRing *r)
 {
     static const uint8_t one = 1;
-    ssize_t n = send(r->kick_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n;
+    int tries = 0;
 
+    do {
+        n = send(r->kick_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR && ++tries < 4);
     if (n == 1) {
         r->stats.kicks++;
     } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
