@@ -31,7 +31,6 @@
 #include <linux/rtnetlink.h>
 #include <linux/tick.h>
 #include <linux/u64_stats_sync.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 #include <net/devlink.h>
 
@@ -1043,8 +1042,11 @@ static int bn_devlink_cont_do_set(struct devlink *devlink, u32 id,
 	return 0;
 }
 
-/* The set callback gained an extack argument in Linux 6.10. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+/*
+ * The set callback gained an extack argument in Linux 6.10; Kbuild
+ * defines BN_DEVLINK_SET_EXTACK for such trees.
+ */
+#ifdef BN_DEVLINK_SET_EXTACK
 static int bn_devlink_cont_set(struct devlink *devlink, u32 id,
 			       struct devlink_param_gset_ctx *ctx,
 			       struct netlink_ext_ack *extack)

@@ -1,6 +1,7 @@
 /*
  * Lane shared-memory data path: SPSC byte rings in a sealed memfd with
- * eventfd wake-ups.  See lane-ring.h and docs/link-layer.md.
+ * wake-ups over AF_UNIX SOCK_SEQPACKET socketpairs.  See lane-ring.h and
+ * docs/link-layer.md.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,10 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lane-ring.h"
@@ -63,10 +63,12 @@ typedef struct RingView {
 struct LaneRing {
     bool creator;
     bool broken;
+    bool hung_up;           /* the peer closed its wake-up end */
     int memfd;
-    int wait_fd;            /* eventfd we poll */
-    int kick_fd;            /* eventfd the peer polls */
-    int peer_wait_fd;       /* creator: the attacher's wait fd, to pass */
+    int wait_fd;            /* our wake-up socket: we poll and drain it */
+    int kick_fd;            /* we send kicks on it; the peer's end wakes */
+    int peer_wait_fd;       /* creator: the attacher's ends, to pass */
+    int peer_kick_fd;
     uint8_t *map;           /* guard page, region, guard */
     size_t map_len;
     uint8_t *region;
@@ -136,7 +138,8 @@ static LaneRing *ring_alloc(void)
     LaneRing *r = calloc(1, sizeof(*r));
 
     if (r) {
-        r->memfd = r->wait_fd = r->kick_fd = r->peer_wait_fd = -1;
+        r->memfd = r->wait_fd = r->kick_fd = -1;
+        r->peer_wait_fd = r->peer_kick_fd = -1;
     }
     return r;
 }
@@ -146,7 +149,7 @@ LaneRing *lane_ring_create(uint32_t ring_size, int *err)
     LaneRing *r;
     LaneRingHeader *h;
     uint64_t size;
-    int e;
+    int sv[2], e;
 
     if (!ring_size) {
         ring_size = LANE_RING_DEFAULT_SIZE;
@@ -170,17 +173,21 @@ LaneRing *lane_ring_create(uint32_t ring_size, int *err)
         e = -errno;
         goto fail;
     }
-    r->wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->wait_fd < 0) {
+    /* Direction A: we kick, the attacher waits; C: the other way. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   sv) < 0) {
         e = -errno;
         goto fail;
     }
-    r->peer_wait_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->peer_wait_fd < 0) {
+    r->kick_fd = sv[0];
+    r->peer_wait_fd = sv[1];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   sv) < 0) {
         e = -errno;
         goto fail;
     }
-    r->kick_fd = r->peer_wait_fd;
+    r->wait_fd = sv[0];
+    r->peer_kick_fd = sv[1];
     e = map_region(r, r->memfd, size);
     if (e < 0) {
         goto fail;
@@ -214,22 +221,36 @@ void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS])
 {
     fds[LANE_RING_FD_MEM] = r->memfd;
     fds[LANE_RING_FD_WAKE_A] = r->creator ? r->peer_wait_fd : r->wait_fd;
-    fds[LANE_RING_FD_WAKE_C] = r->creator ? r->wait_fd : r->kick_fd;
+    fds[LANE_RING_FD_WAKE_C] = r->creator ? r->peer_kick_fd : r->kick_fd;
 }
 
-/* Is @fd an eventfd?  A peer could pass a pipe or a socket instead. */
-static bool is_eventfd(int fd)
+/*
+ * Is @fd a connected AF_UNIX SOCK_SEQPACKET socket?  A peer could pass a
+ * pipe, an eventfd, a listening or unconnected socket instead.
+ */
+static bool is_wake_socket(int fd, struct stat *st)
 {
-    char path[64], target[64];
-    ssize_t n;
+    int domain, type, listening;
+    socklen_t len = sizeof(int);
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
 
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0) {
+    if (fstat(fd, st) < 0 || !S_ISSOCK(st->st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+        domain != AF_UNIX) {
         return false;
     }
-    target[n] = 0;
-    return strcmp(target, "anon_inode:[eventfd]") == 0;
+    len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        type != SOCK_SEQPACKET) {
+        return false;
+    }
+    len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        listening) {
+        return false;
+    }
+    return getpeername(fd, (struct sockaddr *)&sa, &salen) == 0;
 }
 
 /*
@@ -289,7 +310,7 @@ LaneRing *lane_ring_attach(const int fds[LANE_RING_NFDS], int *err)
 {
     LaneRing *r = ring_alloc();
     LaneRingHeader hdr, *h;
-    struct stat st;
+    struct stat st, wst, kst;
     int seals, e;
 
     if (!r) {
@@ -302,14 +323,14 @@ LaneRing *lane_ring_attach(const int fds[LANE_RING_NFDS], int *err)
     r->memfd = fds[LANE_RING_FD_MEM];
     r->wait_fd = fds[LANE_RING_FD_WAKE_A];
     r->kick_fd = fds[LANE_RING_FD_WAKE_C];
-    if (!is_eventfd(r->wait_fd) || !is_eventfd(r->kick_fd) ||
-        r->wait_fd == r->kick_fd) {
+    /*
+     * Two sockets, not one twice.  Their file status flags (O_NONBLOCK)
+     * are not looked at: every send and recv says MSG_DONTWAIT itself.
+     */
+    if (!is_wake_socket(r->wait_fd, &wst) ||
+        !is_wake_socket(r->kick_fd, &kst) ||
+        (wst.st_dev == kst.st_dev && wst.st_ino == kst.st_ino)) {
         e = -EBADF;
-        goto fail;
-    }
-    if (fcntl(r->wait_fd, F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(r->kick_fd, F_SETFL, O_NONBLOCK) < 0) {
-        e = -errno;
         goto fail;
     }
     /* Sealed against shrinking before we look at the size: no SIGBUS. */
@@ -374,7 +395,12 @@ void lane_ring_free(LaneRing *r)
     if (r->kick_fd >= 0) {
         close(r->kick_fd);
     }
-    /* creator: peer_wait_fd is kick_fd, closed above */
+    if (r->peer_wait_fd >= 0) {
+        close(r->peer_wait_fd);
+    }
+    if (r->peer_kick_fd >= 0) {
+        close(r->peer_kick_fd);
+    }
     free(r);
 }
 
@@ -386,6 +412,11 @@ bool lane_ring_is_creator(const LaneRing *r)
 bool lane_ring_is_broken(const LaneRing *r)
 {
     return r->broken;
+}
+
+bool lane_ring_is_hung_up(const LaneRing *r)
+{
+    return r->hung_up;
 }
 
 const LaneRingStats *lane_ring_stats(const LaneRing *r)
@@ -408,52 +439,90 @@ static int corrupt(LaneRing *r)
 }
 
 /*
- * The eventfds are shared with the peer, O_NONBLOCK included: a file
- * status flag belongs to the open file description, which SCM_RIGHTS
- * passes as it is.  A hostile peer can clear it, and then a read() of an
- * empty eventfd, or a write() to one whose counter it filled, would block
- * this process for good.  So no access relies on the flag.  A read asks
- * for no waiting itself (RWF_NOWAIT), where the kernel takes that for
- * eventfds (6.x); elsewhere, and for writes, the access is made only if
- * O_NONBLOCK is still set and poll() says it cannot block.  A peer found
- * to have cleared the flag has broken the ring: the caller disconnects.
- * Left to the peer is a race in the microseconds between those checks
- * and the call (docs/link-layer.md, "A hostile peer").
+ * The peer closed its end of a wake-up socket (or sent an empty message,
+ * which a well-behaved end never does): no more wake-ups can come, so the
+ * ring is over.  Not a corruption: a peer that exits does this.
  */
-static bool efd_ready(LaneRing *r, int fd, short events)
+static void hang_up(LaneRing *r)
 {
-    struct pollfd p = { .fd = fd, .events = events };
-    int fl = fcntl(fd, F_GETFL);
-
-    if (fl < 0 || !(fl & O_NONBLOCK)) {
-        corrupt(r);
-        return false;
+    if (!r->broken) {
+        r->hung_up = true;
+        r->broken = true;
     }
-    return poll(&p, 1, 0) == 1 && (p.revents & events);
 }
 
-static bool efd_read(LaneRing *r, int fd, uint64_t *v)
-{
-#ifdef RWF_NOWAIT
-    struct iovec iov = { v, sizeof(*v) };
-    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-
-    if (n >= 0 || errno != EOPNOTSUPP) {
-        return n == sizeof(*v);
-    }
-#endif
-    return efd_ready(r, fd, POLLIN) && read(fd, v, sizeof(*v)) == sizeof(*v);
-}
-
+/*
+ * Wake-ups go over AF_UNIX SOCK_SEQPACKET socketpairs, one per direction:
+ * a kick is a one-octet message.  Every send and recv passes MSG_DONTWAIT,
+ * which is per call, so how the fd's file description is set up does not
+ * matter.  That is the point: an attacher's ends come from the peer over
+ * SCM_RIGHTS, which passes the open file description itself, so the peer
+ * shares its file status flags and can clear O_NONBLOCK at any time (and
+ * QEMU's socket chardev clears it on every fd it receives).  vhost-user
+ * uses eventfds, written with a plain write() that relies on O_NONBLOCK;
+ * a back end that clears it and fills the counter can block QEMU, which
+ * vhost-user accepts since it trusts its back end.  A lane peer is not
+ * trusted, and an eventfd has no per-call "do not wait" for write(), so
+ * checking the flag and poll() before each access left a race the peer
+ * could win (docs/security.md).  A socket's queue being full cannot
+ * block us either: send() then fails with EAGAIN, and a full queue means
+ * the peer has wake-ups waiting anyway.  MSG_NOSIGNAL: a peer that shut
+ * its end down gets EPIPE, not SIGPIPE, for us.
+ */
 static void kick(LaneRing *r)
 {
-    uint64_t one = 1;
+    static const uint8_t one = 1;
+    ssize_t n;
+    int tries = 0;
 
-    /* Not writable: the counter is saturated, so the peer is awake. */
-    if (efd_ready(r, r->kick_fd, POLLOUT) &&
-        write(r->kick_fd, &one, sizeof(one)) == sizeof(one)) {
+    do {
+        n = send(r->kick_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR && ++tries < 4);
+    if (n == 1) {
         r->stats.kicks++;
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+               errno != EINTR && errno != ENOBUFS) {
+        hang_up(r);     /* EPIPE, ECONNRESET: the peer's end is gone */
     }
+}
+
+/*
+ * Drain our wake-up socket: a bounded number of messages, so that a peer
+ * sending as fast as we read costs one round of the main loop at most
+ * (what remains keeps the fd readable for the next round).
+ */
+#define WAKE_DRAIN_MAX 64
+
+static bool drain_wakeups(LaneRing *r)
+{
+    bool kicked = false;
+
+    for (int i = 0; i < WAKE_DRAIN_MAX; i++) {
+        uint8_t buf[8];
+        ssize_t n = recv(r->wait_fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (n > 0) {
+            kicked = true;
+        } else if (n == 0) {
+            hang_up(r);     /* EOF: the peer's end is closed or shut down */
+            break;
+        } else if (errno != EINTR) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                hang_up(r);
+            }
+            break;
+        }
+    }
+    return kicked;
+}
+
+int lane_ring_kick(LaneRing *r)
+{
+    if (r->broken) {
+        return -EPROTO;
+    }
+    kick(r);
+    return r->broken ? -EPROTO : 0;
 }
 
 /* The header's size for @v is still the one we mapped. */
@@ -701,8 +770,7 @@ int lane_ring_tx_prepare_sleep(LaneRing *r, size_t need)
 
 bool lane_ring_handle_wakeup(LaneRing *r)
 {
-    uint64_t v;
-    bool kicked = efd_read(r, r->wait_fd, &v);
+    bool kicked = drain_wakeups(r);
 
     if (kicked) {
         r->stats.wakeups++;

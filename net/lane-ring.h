@@ -1,20 +1,24 @@
 /*
  * Lane shared-memory data path: a pair of single-producer single-consumer
  * byte rings in one shared memory region (a sealed memfd), with one
- * eventfd per notification direction for wake-ups, modelled on
- * vhost-user's rings and kick/call eventfds.  The rings carry the lane's
- * record stream (net/lane-transport.h) unchanged: they move octets, the
- * lane's record parser validates them.  The lane negotiates and uses
- * them (net/lane-transport.h, LaneConfig.shm).
+ * AF_UNIX SOCK_SEQPACKET socketpair per notification direction for
+ * wake-ups, modelled on vhost-user's rings and kick/call notifiers (which
+ * are eventfds there; why not here: lane-ring.c, kick()).  The rings
+ * carry the lane's record stream (net/lane-transport.h) unchanged: they
+ * move octets, the lane's record parser validates them.  The lane
+ * negotiates and uses them (net/lane-transport.h, LaneConfig.shm).
  *
- * Ends: the *creator* makes the region and the eventfds and passes three
- * fds to the *attacher* (over the lane's chardev with SCM_RIGHTS, in one
- * message, in this order):
+ * Ends: the *creator* makes the region and two socketpairs and passes
+ * three fds to the *attacher* (over the lane's chardev with SCM_RIGHTS, in
+ * one message, in this order):
  *   fds[0] LANE_RING_FD_MEM     the memfd (sealed: shrink, grow, seal)
- *   fds[1] LANE_RING_FD_WAKE_A  eventfd the attacher waits on; the
- *                               creator writes it (the creator's kicks)
- *   fds[2] LANE_RING_FD_WAKE_C  eventfd the creator waits on; the
- *                               attacher writes it (the attacher's kicks)
+ *   fds[1] LANE_RING_FD_WAKE_A  the attacher's end of pair A: it waits on
+ *                               it; the creator sends its kicks on the
+ *                               other end
+ *   fds[2] LANE_RING_FD_WAKE_C  the attacher's end of pair C: it sends its
+ *                               kicks on it; the creator waits on the
+ *                               other end
+ * A kick is a one-octet message.  The creator's own ends never leave it.
  * Ring 0 carries creator -> attacher, ring 1 attacher -> creator.  Each end
  * polls one fd (lane_ring_wait_fd(), POLLIN) and on a wake-up checks both
  * its receive ring (data came) and its transmit ring (space came).
@@ -26,10 +30,13 @@
  * counted (LaneRingStats.corruptions), the end latches broken and every
  * later call returns -EPROTO: the caller disconnects.  Nothing is read or
  * written outside the region, which is mapped between two inaccessible
- * guard pages.  The peer shares the eventfds' file descriptions too, and
- * with them O_NONBLOCK: no read or write of an eventfd relies on the flag
- * (RWF_NOWAIT, or the flag checked and poll() first), and a peer that
- * cleared it breaks the ring as corruption does.
+ * guard pages.  The creator shares the attacher's socket ends' file
+ * descriptions (SCM_RIGHTS passes them as they are), and with them
+ * O_NONBLOCK: no send or recv relies on the flag (each passes
+ * MSG_DONTWAIT), so a peer that clears it, fills the queue we send to or
+ * empties the one we read changes nothing.  A peer that closes its end
+ * hangs the ring up (lane_ring_is_hung_up(); every later call returns
+ * -EPROTO, as for corruption, but nothing is counted).
  *
  * Threads: one end is used by one thread at a time (its producer and
  * consumer halves may not run concurrently on the same end); the two ends
@@ -51,6 +58,8 @@
 #define LANE_RING_FD_MEM    0
 #define LANE_RING_FD_WAKE_A 1
 #define LANE_RING_FD_WAKE_C 2
+/* Fds a creator holds: the memfd, its two ends and the attacher's two. */
+#define LANE_RING_CREATOR_FDS 5
 
 /* Ring data sizes: powers of two in this range. */
 #define LANE_RING_MIN_SIZE  4096u
@@ -110,9 +119,9 @@ typedef struct LaneRingStats {
     uint64_t tx_octets, rx_octets;
     /* lane_ring_write() calls that could not take everything */
     uint64_t tx_full;
-    /* eventfd writes: the peer slept (on data or on space) */
+    /* kick messages sent: the peer slept (on data or on space) */
     uint64_t kicks;
-    /* eventfd reads that found a kick */
+    /* wake-up drains that found a kick */
     uint64_t wakeups;
     /* sleeps prepared and not cancelled by the re-check */
     uint64_t rx_sleeps, tx_sleeps;
@@ -127,9 +136,10 @@ typedef struct LaneRing LaneRing;
 /*
  * Create the region (two rings of @ring_size octets each, a power of two
  * in [LANE_RING_MIN_SIZE, LANE_RING_MAX_SIZE]; 0 = the default) and the
- * eventfds.  Returns NULL with *err set to a negative errno.  The fds to
- * pass to the attacher are lane_ring_peer_fds(); they stay owned by the
- * ring (SCM_RIGHTS duplicates them into the peer).
+ * wake-up socketpairs.  Returns NULL with *err set to a negative errno.
+ * The fds to pass to the attacher are lane_ring_peer_fds(); they stay
+ * owned by the ring (SCM_RIGHTS duplicates them into the peer), which so
+ * holds LANE_RING_CREATOR_FDS fds in all.
  */
 LaneRing *lane_ring_create(uint32_t ring_size, int *err);
 void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS]);
@@ -137,9 +147,9 @@ void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS]);
 /*
  * Attach to a region made by a peer.  Takes ownership of the three fds
  * (closed on failure too).  Refuses (NULL, *err): fds that are not a
- * memfd with F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_SEAL (-EPERM) or not
- * eventfds (-EBADF; checked through /proc/self/fd, so /proc must be
- * mounted); a size other than the header's, a bad magic,
+ * memfd with F_SEAL_SHRINK, F_SEAL_GROW and F_SEAL_SEAL (-EPERM) or, for
+ * the wake-ups, not two distinct connected AF_UNIX SOCK_SEQPACKET sockets
+ * (-EBADF); a size other than the header's, a bad magic,
  * version, header size, ring size or layout (-EINVAL); mmap failures.
  */
 LaneRing *lane_ring_attach(const int fds[LANE_RING_NFDS], int *err);
@@ -147,12 +157,14 @@ void lane_ring_free(LaneRing *r);
 
 bool lane_ring_is_creator(const LaneRing *r);
 bool lane_ring_is_broken(const LaneRing *r);
+/* Broken because the peer closed or shut down its wake-up end. */
+bool lane_ring_is_hung_up(const LaneRing *r);
 const LaneRingStats *lane_ring_stats(const LaneRing *r);
 
 /*
  * Transmit: copy in as much of @buf as fits.  Returns the octets taken
  * (0 when full), or -EPROTO (corruption: disconnect).  No syscall unless
- * the peer's consumer sleeps (then one eventfd write, a kick).
+ * the peer's consumer sleeps (then one send, a kick).
  */
 ssize_t lane_ring_write(LaneRing *r, const void *buf, size_t len);
 /* Octets lane_ring_write() would take now, or -EPROTO. */
@@ -185,12 +197,19 @@ int lane_ring_consume(LaneRing *r, size_t n);
  */
 int lane_ring_rx_prepare_sleep(LaneRing *r);
 int lane_ring_tx_prepare_sleep(LaneRing *r, size_t need);
-/* The fd to poll for POLLIN (non-blocking eventfd). */
+/*
+ * Kick the peer now, whether it sleeps or not (a kick is only a hint: the
+ * peer then looks at both rings); for tests and tools.  Returns 0, or
+ * -EPROTO if the ring is broken or hung up.
+ */
+int lane_ring_kick(LaneRing *r);
+/* The fd to poll for POLLIN (our end of a wake-up socketpair). */
 int lane_ring_wait_fd(const LaneRing *r);
 /*
  * After lane_ring_wait_fd() polled readable (or at any time): drain the
- * eventfd and withdraw both sleeping flags.  Returns true if a kick was
- * pending.  Then read and write again.
+ * wake-up socket (at most 64 messages a call: a peer that sends more
+ * keeps it readable) and withdraw both sleeping flags.  Returns true if
+ * a kick was pending.  Then read and write again.
  */
 bool lane_ring_handle_wakeup(LaneRing *r);
 

@@ -952,11 +952,20 @@ static void ring_switch_after_queue(Lane *lane)
     lane->stream_left = lane->txq_len;
 }
 
+/*
+ * The rings broke: corrupted (counted in shm_errors), or hung up, the
+ * peer's wake-up end closed (shm_hangups; a peer that exits does this,
+ * and its stream closes too).  Either way the connection ends.
+ */
 static void ring_error(Lane *lane)
 {
     bool was = lane->connected;
 
-    lane->stats.shm_errors++;
+    if (lane->ring && lane_ring_is_hung_up(lane->ring)) {
+        lane->stats.shm_hangups++;
+    } else {
+        lane->stats.shm_errors++;
+    }
     disconnect(lane);
     if (was && lane->cfg.role == LANE_ROLE_STREAM && lane->ops->close) {
         lane->ops->close(lane->opaque);
@@ -1149,7 +1158,7 @@ static void ring_write(Lane *lane)
     lane->ring_busy = true;
 }
 
-/* The rings' eventfd polled readable, or work was left over. */
+/* The rings' wake-up socket polled readable, or work was left over. */
 static void ring_service(Lane *lane)
 {
     if (!lane->ring || !lane->connected) {
@@ -1157,6 +1166,10 @@ static void ring_service(Lane *lane)
     }
     lane->ring_busy = false;
     lane_ring_handle_wakeup(lane->ring);
+    if (lane_ring_is_broken(lane->ring)) {
+        ring_error(lane);       /* hung up: else it would poll ready again */
+        return;
+    }
     if (lane->ring_rx) {
         ring_read(lane);
     }
@@ -1881,8 +1894,9 @@ int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS])
     }
     if (lane->ring && (lane->ring_rx || lane->ring_tx)) {
         /*
-         * POLLOUT: the eventfd is writable at once, as a socket with
-         * room; it stands for "queued records go into the ring".
+         * POLLOUT: the wake-up socket is writable at once (nothing is
+         * ever sent on it); it stands for "queued records go into the
+         * ring".
          */
         fds[n].fd = lane_ring_wait_fd(lane->ring);
         fds[n++].events = POLLIN |
@@ -1938,7 +1952,7 @@ void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now)
             do_accept(lane);
         }
     } else if (lane->ring && fd == lane_ring_wait_fd(lane->ring)) {
-        if (revents & (POLLIN | POLLERR)) {
+        if (revents & (POLLIN | POLLHUP | POLLERR)) {
             ring_service(lane);
         }
         if (lane->ring_tx && !lane->freed && !lane->tx_full &&

@@ -21,8 +21,8 @@
  *    is then bounded by the interval it stands for.
  *  - Socket roles: lane_get_fds() lists the file descriptors and the
  *    poll events the lane wants; call lane_handle_io() when one is ready.
- *  - LANE_ROLE_STREAM: no fds but the shared-memory rings' eventfd while
- *    the lane uses them (watch it for POLLIN, call lane_handle_io()).
+ *  - LANE_ROLE_STREAM: no fds but the shared-memory rings' wake-up socket
+ *    while the lane uses them (watch it for POLLIN, call lane_handle_io()).
  *    Call lane_connected() and lane_closed()
  *    when the channel comes and goes, lane_feed() with the octets it
  *    brings (as many as lane_rx_room() allows), lane_flush() when
@@ -265,6 +265,8 @@ typedef struct LaneStats {
     uint64_t shm_up;            /* connections that moved to the rings */
     uint64_t shm_refused;       /* offers refused (by either end) */
     uint64_t shm_errors;        /* ring corruption: disconnected */
+    /* the peer closed its ring wake-up end (e.g. it exited): disconnected */
+    uint64_t shm_hangups;
     uint64_t shm_kicks, shm_wakeups;
     uint64_t unasked_fds;       /* fds received and closed unused */
     /* stamps and promises received by a lane not in virtual time */
@@ -342,7 +344,7 @@ struct LaneRing *lane_shm_ring(Lane *lane);
 
 /*
  * The fds to poll: the socket roles' sockets, and in every role the
- * rings' wake-up eventfd while they are in use.
+ * rings' wake-up socket while they are in use.
  */
 int lane_get_fds(Lane *lane, LaneFd fds[LANE_MAX_FDS]);
 void lane_handle_io(Lane *lane, int fd, short revents, uint64_t now);

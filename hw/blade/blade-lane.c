@@ -49,7 +49,7 @@ struct BladeLane {
     bool open_pending;
     bool writable_pending;
 
-    int ring_fd;                /* the rings' eventfd we watch, or -1 */
+    int ring_fd;                /* rings' wake-up socket we watch, or -1 */
     bool ring_ready;            /* it polled readable */
 
     bool in_bh;                 /* lane work on the stack: defer the free */
@@ -172,7 +172,7 @@ static void blade_lane_rearm(BladeLane *bl)
 
 static void blade_lane_ring_fd_cb(void *opaque);
 
-/* Watch the rings' eventfd while the lane uses rings. */
+/* Watch the rings' wake-up socket while the lane uses rings. */
 static void blade_lane_sync_fds(BladeLane *bl)
 {
     LaneFd fds[LANE_MAX_FDS];

@@ -1120,6 +1120,7 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
         qdict_put_bool(shm, "active", lane_on_rings(p->lane));
         put_u64(shm, "sessions", ls->shm_up);
         put_u64(shm, "errors", ls->shm_errors);
+        put_u64(shm, "hangups", ls->shm_hangups);
         put_u64(shm, "kicks", ls->shm_kicks);
         qdict_put(d, "shm", shm);
         put_u64(d, "errors", code + ls->pcs.fcs_errors + ls->bad_records +

@@ -7,7 +7,8 @@ generic-fuzz-blade-switch.  Each run starts from the committed seeds in
 tests/fuzz/corpus/generic-fuzz-CONFIG (replayed first, so an input that
 once crashed QEMU and was kept there is a regression case) and writes what
 it finds to build/qemu-fuzz/corpus/CONFIG; a crashing input is written to
-build/qemu-fuzz/artifacts/.
+build/qemu-fuzz/artifacts/CONFIG/, a directory of its own, so that runs of
+the two configurations side by side each report only their own inputs.
 """
 
 import os
@@ -42,6 +43,13 @@ INTERRUPT_EXIT = 72
 
 def seeds_dir(config):
     return os.path.join(SEEDS, "generic-fuzz-" + config)
+
+
+def artifacts_dir(config):
+    """Where libFuzzer writes the configuration's crashing and slow
+    inputs: one directory per configuration, because a run reports what
+    appeared there while it ran."""
+    return os.path.join(ARTIFACTS, config)
 
 
 def check_config(config):
@@ -122,8 +130,9 @@ def run(config, seconds, log, extra=(), cpu_seconds=None):
     binary = qemu.QEMU_FUZZ_BIN
     work = ensure_dir(os.path.join(WORK, config))
     seeds = seeds_dir(config)
-    prefix = os.path.join(ensure_dir(ARTIFACTS), config + "-")
-    before = set(os.listdir(ARTIFACTS))
+    artifacts = ensure_dir(artifacts_dir(config))
+    prefix = os.path.join(artifacts, config + "-")
+    before = set(os.listdir(artifacts))
     # The backplane directories the configurations make go to a private
     # TMPDIR, removed afterwards.
     tmp = tempfile.mkdtemp(prefix="bladeplane-gfuzz.")
@@ -150,9 +159,10 @@ def run(config, seconds, log, extra=(), cpu_seconds=None):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     wall = time.monotonic() - start
-    text = open(log, errors="replace").read()
-    found = sorted(os.path.join(ARTIFACTS, n)
-                   for n in set(os.listdir(ARTIFACTS)) - before)
+    with open(log, errors="replace") as f:
+        text = f.read()
+    found = sorted(os.path.join(artifacts, n)
+                   for n in set(os.listdir(artifacts)) - before)
     # libFuzzer also keeps inputs that took over 10 s (slow-unit-*): not a
     # failure by itself (a shared machine can stall any input); the
     # campaign lists them for a look.

@@ -37,8 +37,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fuzz-target.h"
@@ -179,7 +179,7 @@ static void do_peek(Dir *d, int dir, size_t len, bool exact)
 static void attach_copy(const uint8_t *shm, size_t region, size_t len,
                         bool header_intact)
 {
-    int fds[LANE_RING_NFDS];
+    int fds[LANE_RING_NFDS], other[2];
     uint8_t *buf;
     LaneRing *r;
     int err;
@@ -191,10 +191,20 @@ static void attach_copy(const uint8_t *shm, size_t region, size_t len,
               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
         abort();
     }
-    fds[1] = eventfd(0, EFD_CLOEXEC);
-    fds[2] = eventfd(0, EFD_CLOEXEC);
+    /* wake-up sockets whose other ends this function holds */
+    for (int i = 0; i < 2; i++) {
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+            abort();
+        }
+        fds[1 + i] = sv[0];
+        other[i] = sv[1];
+    }
     r = lane_ring_attach(fds, &err);
     if (!r) {
+        close(other[0]);
+        close(other[1]);
         if (err != -EINVAL || header_intact) {
             abort();
         }
@@ -209,6 +219,8 @@ static void attach_copy(const uint8_t *shm, size_t region, size_t len,
     lane_ring_tx_prepare_sleep(r, len);
     free(buf);
     lane_ring_free(r);
+    close(other[0]);
+    close(other[1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

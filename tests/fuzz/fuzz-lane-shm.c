@@ -11,30 +11,33 @@
  *
  * The harness makes real fds, valid or not, as the input says: a ring
  * region made by lane_ring_create(), a memfd with a header and seals of
- * the input's choosing, or eventfds, pipes, sockets, /dev/null and
- * unsealed memfds in any number and order.  It plays the peer's end of
- * the rings (lane_ring_create() or lane_ring_attach() on the fds the lane
- * offers), writes what the input says into the ring the lane reads, and
- * scribbles into the shared region.  The lane maps a region between
+ * the input's choosing, or wake-up sockets, eventfds, pipes, other
+ * sockets, /dev/null and unsealed memfds in any number and order.  It
+ * plays the peer's end of the rings (lane_ring_create() or
+ * lane_ring_attach() on the fds the lane offers), writes what the input
+ * says into the ring the lane reads, and scribbles into the shared
+ * region.  The lane maps a region between
  * guard pages, so a read or write outside it faults.
  *
  * Checks, after every operation:
- *  - fds: the open fds of the process are the harness's, plus 3 for the
- *    lane's rings, plus 3 for fds it keeps for an awaited offer (only an
- *    accepting end that is connected and has no rings); none after a
+ *  - fds: the open fds of the process are the harness's, plus the lane's
+ *    rings' (3 attached, 5 created: lane-ring.h), plus 3 for fds it
+ *    keeps for an awaited offer (only an accepting end that is connected
+ *    and has no rings); none after a
  *    disconnect; as many as before the input once it is freed;
  *  - fds handed over that the lane does not keep are closed at once and
  *    counted in unasked_fds; fds it kept and let go without a disconnect
  *    went to an offer that was counted (shm_refused or shm_up);
  *  - every REFUSE, ACCEPT and SWITCH the lane writes is counted
  *    (shm_refused, shm_up); every disconnect is the harness's, or counted
- *    in protocol_errors or shm_errors and closed the channel (ops->close);
+ *    in protocol_errors, shm_errors or shm_hangups and closed the channel
+ *    (ops->close);
  *  - what the lane writes is well-formed records, HELLO first, and after
  *    its ACCEPT or SWITCH nothing more on the stream;
  *  - an accepting end given a valid region and a clean offer attaches,
  *    one given fds of the wrong kind refuses;
- *  - nothing blocks: an operation still running after 20 s (a read or
- *    write of an eventfd the peer made blocking) aborts.  SIGALRM, which
+ *  - nothing blocks: an operation still running after 20 s (a send or
+ *    recv on a wake-up socket the peer made blocking) aborts.  SIGALRM, which
  *    libFuzzer's own timeout uses, is held during each operation: it
  *    would interrupt such a call and hide the hang.
  *
@@ -50,21 +53,26 @@
  *               set % 3 == 1: size seals word v0-v3: a memfd of size * 256
  *                 octets (0: the valid size) whose header is a valid one
  *                 with u32 word (word % 32, none past 21) set to v, sealed
- *                 with the seals' low three bits, and two eventfds
- *               set % 3 == 2: k t1..tk: k % 5 fds of kinds t (eventfd,
- *                 pipe, socket, /dev/null, unsealed memfd, sealed empty
- *                 memfd, the previous fd's file again)
+ *                 with the seals' low three bits, and two wake-up
+ *                 sockets (whose other ends are closed: the lane hangs
+ *                 up once it attached and polls them)
+ *               set % 3 == 2: k t1..tk: k % 5 fds of kinds t % 8 (wake-up
+ *                 socket as above, pipe, stream socket, /dev/null,
+ *                 unsealed memfd, sealed empty memfd, eventfd, the
+ *                 previous fd's file again)
  *   4 n data    the peer writes n octets into the ring the lane reads
  *   5 n         the peer reads up to n * 64 octets of the lane's ring
  *   6 lo hi v   scribble v into the shared region at (lo | hi << 8)
  *   7 ms n      time passes (ms), the lane sends an n * 8 octet frame,
- *               and runs what is due (its eventfd, timer, output)
+ *               and runs what is due (its wake-up socket, timer, output)
  *   8           the channel closes and connects again (a reconnect)
  *   9           the channel is full / takes octets again
  *   10          the device holds reading back / lets it go
  *   11          offering end: the peer attaches to the offered fds
- *   12 v        the peer saturates the eventfd the lane kicks (v odd) and
- *               clears O_NONBLOCK on both eventfds: the flag belongs to
+ *   12 v        the peer fills the queue behind the attacher's kick end
+ *               (v & 1: the one an attached lane kicks into, or the one
+ *               an offering lane waits on), behind its wait end (v & 2),
+ *               and clears O_NONBLOCK on both ends: the flag belongs to
  *               the file description the two processes share
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -168,10 +176,16 @@ static unsigned count_fds(void)
     return n - 1;       /* the directory's own */
 }
 
+/* Fds a ring end holds: lane-ring.h */
+static unsigned ring_fds(LaneRing *r)
+{
+    return !r ? 0 : lane_ring_is_creator(r) ? LANE_RING_CREATOR_FDS :
+                                              LANE_RING_NFDS;
+}
+
 static unsigned harness_fds(void)
 {
-    return (h.peer ? LANE_RING_NFDS : 0) +
-           (h.have_offered ? LANE_RING_NFDS : 0);
+    return ring_fds(h.peer) + (h.have_offered ? LANE_RING_NFDS : 0);
 }
 
 /* ---- the lane's output ------------------------------------------------ */
@@ -358,7 +372,7 @@ static void feed_record(uint8_t tag, const uint8_t *p, size_t len)
     feed(r, LANE_REC_HDR + len);
 }
 
-/* Run what is due: the lane's eventfd, its timer and its output. */
+/* Run what is due: the lane's wake-up socket, its timer and its output. */
 static void run_lane(void)
 {
     for (int i = 0; i < 4; i++) {
@@ -424,6 +438,18 @@ static int make_eventfd(void)
         abort();
     }
     return fd;
+}
+
+/* A wake-up socket of the right kind whose other end is closed. */
+static int make_wake(void)
+{
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        abort();
+    }
+    close(sv[1]);
+    return sv[0];
 }
 
 /*
@@ -498,8 +524,8 @@ static int give_crafted(int *fds, Made *m)
     if ((seals & 4) && fcntl(fds[0], F_ADD_SEALS, F_SEAL_SEAL) < 0) {
         abort();
     }
-    fds[1] = make_eventfd();
-    fds[2] = make_eventfd();
+    fds[1] = make_wake();
+    fds[2] = make_wake();
     return seals != 7 ? GIVE_INVALID : GIVE_UNKNOWN;
 }
 
@@ -507,18 +533,18 @@ static int give_crafted(int *fds, Made *m)
 static int give_assorted(int *fds, int *n)
 {
     int sv[2];
-    bool eventfds_only = true;
+    bool no_memfd = true;
 
     *n = next() % (MAX_GIVE + 1);
     for (int i = 0; i < *n; i++) {
-        unsigned t = next() % 7;
+        unsigned t = next() % 8;
 
-        if (t == 6 && i == 0) {
+        if (t == 7 && i == 0) {
             t = 0;
         }
         switch (t) {
         case 0:
-            fds[i] = make_eventfd();
+            fds[i] = make_wake();
             break;
         case 1:
             if (pipe2(sv, O_CLOEXEC) < 0) {
@@ -543,6 +569,9 @@ static int give_assorted(int *fds, int *n)
         case 5:
             fds[i] = make_memfd(REGION, SEALS);
             break;
+        case 6:
+            fds[i] = make_eventfd();
+            break;
         default:
             fds[i] = fcntl(fds[i - 1], F_DUPFD_CLOEXEC, 0);
             break;
@@ -550,11 +579,10 @@ static int give_assorted(int *fds, int *n)
         if (fds[i] < 0) {
             abort();
         }
-        eventfds_only &= t == 0;
+        no_memfd &= t == 0 || t == 6;
     }
-    /* no sealed memfd first, or not three: never attached */
-    return eventfds_only || *n != LANE_RING_NFDS ? GIVE_INVALID :
-           GIVE_UNKNOWN;
+    /* no memfd at all, or not three: never attached */
+    return no_memfd || *n != LANE_RING_NFDS ? GIVE_INVALID : GIVE_UNKNOWN;
 }
 
 /* ---- checks ------------------------------------------------------------- */
@@ -563,7 +591,7 @@ static int give_assorted(int *fds, int *n)
 static int lane_held(void)
 {
     int held = (int)count_fds() - (int)h.base - (int)harness_fds();
-    int ring = lane_shm_ring(h.lane) ? LANE_RING_NFDS : 0;
+    int ring = ring_fds(lane_shm_ring(h.lane));
     int pending = held - ring;
 
     if (pending != 0 && pending != LANE_RING_NFDS) {
@@ -625,7 +653,7 @@ static void check_counts(void)
         s->shm_up < h.accept_out + h.switch_out) {
         abort();
     }
-    if (h.closes != s->protocol_errors + s->shm_errors ||
+    if (h.closes != s->protocol_errors + s->shm_errors + s->shm_hangups ||
         s->disconnects != h.our_disconnects + h.closes) {
         abort();
     }
@@ -722,16 +750,27 @@ static void peer_attach(void)
     }
 }
 
+/* Send one-octet messages on @fd until the queue behind it is full. */
+static void fill(int fd)
+{
+    static const uint8_t one = 1;
+
+    for (int i = 0; i < 100000; i++) {
+        if (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+            break;
+        }
+    }
+}
+
 /*
- * What a hostile peer can do to the eventfds it shares with the lane:
- * make them blocking, and fill the counter of the one the lane writes.
- * The lane must neither block reading its own nor writing the peer's.
+ * What a hostile peer can do to the wake-up sockets it shares with the
+ * lane: make them blocking, fill the queue the lane kicks into, flood
+ * the one it waits on.  The lane must neither block nor spin.
  */
 static void peer_block(void)
 {
     int fds[LANE_RING_NFDS];
     unsigned v = next();
-    uint64_t full = 0xfffffffffffffffeull;
 
     if (h.peer) {
         lane_ring_peer_fds(h.peer, fds);
@@ -740,31 +779,17 @@ static void peer_block(void)
     } else {
         return;
     }
+    if (v & 1) {
+        fill(fds[LANE_RING_FD_WAKE_C]);
+    }
+    if (v & 2) {
+        fill(fds[LANE_RING_FD_WAKE_A]);
+    }
     for (int i = LANE_RING_FD_WAKE_A; i <= LANE_RING_FD_WAKE_C; i++) {
         int fl = fcntl(fds[i], F_GETFL);
 
         if (fl >= 0) {
             fcntl(fds[i], F_SETFL, fl & ~O_NONBLOCK);
-        }
-    }
-    if (v & 1) {
-        /* the lane's kicks go to the peer's wait fd: WAKE_C or WAKE_A */
-        int kick = fds[h.offerer ? LANE_RING_FD_WAKE_A : LANE_RING_FD_WAKE_C];
-        struct pollfd p = { .fd = kick, .events = POLLOUT };
-
-        /* only while the write cannot block the harness */
-        if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
-            uint64_t have;
-
-            /* empty it first (we own this end too), then fill it */
-            fcntl(kick, F_SETFL, O_NONBLOCK);
-            if (read(kick, &have, sizeof(have)) < 0) {
-                have = 0;
-            }
-            if (write(kick, &full, sizeof(full)) != sizeof(full)) {
-                abort();
-            }
-            fcntl(kick, F_SETFL, 0);
         }
     }
     run_lane();

@@ -532,9 +532,11 @@ static void shm_seeds(const char *corpus)
         5, 0, 1, 2, 0, 0, 7, 1, 0, 8, 0, 11, 1, 4, 0, 0, 7, 1, 0,
     };
     /*
-     * Found by this target: the peer sets the sleep flag the lane reads
-     * (ring 1's cons_sleeping; the NIC: ring 0's), fills the eventfd the
-     * lane kicks and makes it blocking: the kick blocked for good.
+     * Found by this target when the wake-ups were eventfds: the peer sets
+     * the sleep flag the lane reads (ring 1's cons_sleeping; the NIC:
+     * ring 0's), fills the eventfd the lane kicks and makes it blocking:
+     * the kick blocked for good.  Now the same fills a wake-up socket's
+     * queue (the slot's kick target; the NIC's own wait end).
      */
     static const uint8_t block[] = {
         0, 0, 3, 0, 1, 1, 255, 0, 7, 1, 0, 1, 4, 0, 0,

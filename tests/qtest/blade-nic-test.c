@@ -814,7 +814,7 @@ static void test_shm_corrupt(gconstpointer data)
     uint8_t f[300], g[200], mac[6], got[300];
     int fds[LANE_RING_NFDS];
     LaneRingHeader *hdr;
-    uint64_t one = 1, want = 1, kicks;
+    uint64_t want = 1, kicks;
     struct stat sb;
     uint8_t *shm;
 
@@ -849,9 +849,8 @@ static void test_shm_corrupt(gconstpointer data)
         nh_tx_queue(&h, g, sizeof(g));
         nh_tx_kick(&h);
     } else {
-        /* the NIC's wake-up eventfd: "records came" */
-        g_assert_cmpint(write(fds[LANE_RING_FD_WAKE_C], &one, sizeof(one)),
-                        ==, sizeof(one));
+        /* a kick on the NIC's wake-up socket: "records came" */
+        g_assert_cmpint(lane_ring_kick(lane_shm_ring(h.srv)), ==, 0);
     }
 
     nh_wait(&h, cond_nic_shm_errors, NULL, 0, "NIC counts a ring error");
@@ -882,6 +881,114 @@ static void test_shm_corrupt(gconstpointer data)
     g_assert_cmpuint(kicks, >=, 1);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), >=, kicks);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
+    nh_stop(&h);
+}
+
+/*
+ * SHM_ERRORS and SHM_KICKS (1.2) survive migration, in the subsection
+ * "blade-nic/shm-stats" (section 14): the NIC counts a ring error (the
+ * chassis end scribbles ring 1's producer index and kicks) and kicks
+ * (frames wake the sleeping chassis end), the state goes to a file and
+ * into a second QEMU, which reads both registers back as the source
+ * last showed them, high halves included.
+ */
+static void test_shm_stats_migration(void)
+{
+    NicHarness h;
+    QTestState *dst;
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    uint8_t f[300], mac[6];
+    uint64_t errors, kicks, want = 1;
+    int fds[LANE_RING_NFDS];
+    LaneRingHeader *hdr;
+    struct stat sb;
+    uint8_t *shm;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    unsigned i;
+
+    lane_start(&h, false, NULL);
+    g_assert_true(lane_on_rings(h.srv));
+    nh_mac(&h, mac);
+    lane_ring_peer_fds(lane_shm_ring(h.srv), fds);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
+    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
+    hdr = (LaneRingHeader *)shm;
+    ((LaneRingProd *)(shm + hdr->ring[1].prod_off))->prod += 0x40000000u;
+    munmap(shm, sb.st_size);
+    g_assert_cmpint(lane_ring_kick(lane_shm_ring(h.srv)), ==, 0);
+    nh_wait(&h, cond_nic_shm_errors, NULL, 0, "NIC counts a ring error");
+    nh_wait(&h, cond_nic_shm_again, NULL, 1000000, "rings again");
+    nh_link_up(&h);
+    /* frames to the chassis end, which sleeps between them: kicks */
+    nh_make_frame(f, sizeof(f), peer, mac, 12);
+    for (i = 0; i < 3; i++) {
+        want = h.nframes + 1;
+        nh_tx_queue(&h, f, sizeof(f));
+        nh_tx_kick(&h);
+        nh_wait(&h, nh_cond_frames, &want, 0, "TX frame");
+    }
+    errors = nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS);
+    kicks = nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS);
+    g_assert_cmpuint(errors, ==, 1);
+    g_assert_cmpuint(kicks, >=, 1);
+
+    file = g_strdup_printf("%s/state", h.dir);
+    uri = g_strdup_printf("file:%s", file);
+    qtest_qmp_assert_success(h.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    for (i = 0; i < 500; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(h.qts,
+                                                "{'execute': 'query-migrate'}");
+        const char *st = qdict_get_try_str(r, "status");
+        bool done = st && !strcmp(st, "completed");
+
+        g_assert_false(st && !strcmp(st, "failed"));
+        qobject_unref(r);
+        if (done) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpuint(i, <, 500);
+    /* the source counted nothing more while it saved */
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), ==, kicks);
+
+    /* the destination has no lane: its counters come from the stream */
+    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
+                      "-incoming file:%s", file);
+    bus = qpci_new_pc(dst, NULL);
+    dev = qpci_device_find(bus, NIC_DEVFN);
+    bar = qpci_iomap(dev, 0, NULL);
+    for (i = 0; i < 200; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(dst,
+                                                "{'execute': 'query-status'}");
+        bool run = qdict_get_bool(r, "running");
+
+        qobject_unref(r);
+        if (run) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpuint(i, <, 200);
+    for (i = 0; i < 2; i++) {
+        unsigned stat = i ? BLADE_NIC_STAT_SHM_KICKS :
+                            BLADE_NIC_STAT_SHM_ERRORS;
+        uint64_t reg = BLADE_NIC_REG_STAT_BASE + 8 * stat;
+        uint64_t v = qpci_io_readl(dev, bar, reg);
+
+        v |= (uint64_t)qpci_io_readl(dev, bar, reg + 4) << 32;
+        g_assert_cmpuint(v, ==, i ? kicks : errors);
+    }
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(dst);
+    unlink(file);
     nh_stop(&h);
 }
 
@@ -2456,6 +2563,7 @@ int main(int argc, char **argv)
                    test_util_contention_migration);
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
+    qtest_add_func("/blade-nic/vmstate/shm-stats", test_shm_stats_migration);
     qtest_add_func("/blade-nic/inject/link-down", test_inject_link_down);
     qtest_add_func("/blade-nic/inject/sync-loss", test_inject_sync_loss);
     qtest_add_func("/blade-nic/inject/code-errors", test_inject_code_errors);

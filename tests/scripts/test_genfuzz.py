@@ -1,11 +1,13 @@
 """QEMU generic-fuzz runs (scripts/bladeplane_cli/genfuzz.py): libFuzzer's
-figures read from its output, crashing inputs found, the private TMPDIR
-removed, and the tier being opt-in."""
+figures read from its output, crashing inputs found (each configuration's
+in its own directory, so two runs side by side do not report each
+other's), the private TMPDIR removed, and the tier being opt-in."""
 
 import os
 import shutil
 import stat
 import tempfile
+import threading
 import unittest
 from unittest import mock
 
@@ -36,9 +38,20 @@ echo "$@" > "$FAKE_OUT/args"
 for a in "$@"; do
     case "$a" in -artifact_prefix=*) prefix="${a#-artifact_prefix=}";; esac
 done
-if [ -n "$SLOW" ]; then
-    printf 'FUZZ' > "${prefix}slow-unit-0002"
-fi
+# wait_for NAME: until $FAKE_OUT/NAME exists (at most 20 s)
+wait_for() {
+    i=0
+    while [ ! -e "$FAKE_OUT/$1" ] && [ $i -lt 200 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+}
+# Two runs side by side: FIRST starts, SECOND keeps its slow input while
+# FIRST still runs, FIRST ends after that.
+case "$1" in *"$FIRST") : > "$FAKE_OUT/first-started";; esac
+case "$1" in *"$SECOND") wait_for first-started;; esac
+case "$1" in *"$SLOW") printf 'FUZZ' > "${prefix}slow-unit-0002";; esac
+case "$1" in *"$SECOND") : > "$FAKE_OUT/second-kept";; esac
+case "$1" in *"$FIRST") wait_for second-kept;; esac
 if [ -n "$BURN" ]; then
     trap 'echo "stat::number_of_executed_units: 99"; exit 72' INT
     while :; do :; done
@@ -115,15 +128,45 @@ class RunTest(unittest.TestCase):
         with mock.patch.dict(os.environ, {"CRASH": "1"}):
             rc, _, crashes, _ = genfuzz.run("blade-switch", 7, self.log)
         self.assertEqual(rc, 1)
-        self.assertEqual([os.path.basename(c) for c in crashes],
-                         ["blade-switch-crash-0001"])
+        self.assertEqual(crashes, [os.path.join(
+            self.dir, "artifacts", "blade-switch",
+            "blade-switch-crash-0001")])
 
     def test_slow_unit_is_listed_not_failed(self):
-        with mock.patch.dict(os.environ, {"SLOW": "1"}):
+        with mock.patch.dict(os.environ, {"SLOW": "blade-nic"}):
             rc, stats, crashes, _ = genfuzz.run("blade-nic", 7, self.log)
         self.assertEqual((rc, crashes), (0, []))
         self.assertEqual([os.path.basename(c) for c in stats["slow_units"]],
                          ["blade-nic-slow-unit-0002"])
+
+    def test_side_by_side_runs_report_their_own(self):
+        # Two campaigns at once: the switch's run keeps a slow input while
+        # the NIC's is running (the fakes wait for each other's marks).
+        # Each lists only its own; with one artifacts directory the NIC's
+        # listed the switch's too.
+        env = {"SLOW": "blade-switch", "FIRST": "blade-nic",
+               "SECOND": "blade-switch"}
+        results = {}
+
+        def nic():
+            results["nic"] = genfuzz.run("blade-nic", 7, self.log + ".nic")
+
+        with mock.patch.dict(os.environ, env):
+            t = threading.Thread(target=nic)
+            t.start()
+            results["switch"] = genfuzz.run("blade-switch", 7,
+                                            self.log + ".switch")
+            t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertTrue(os.path.exists(os.path.join(self.dir,
+                                                    "second-kept")))
+        _, nic_stats, nic_crashes, _ = results["nic"]
+        _, sw_stats, sw_crashes, _ = results["switch"]
+        self.assertEqual((nic_crashes, sw_crashes), ([], []))
+        self.assertEqual(nic_stats["slow_units"], [])
+        self.assertEqual(sw_stats["slow_units"], [os.path.join(
+            self.dir, "artifacts", "blade-switch",
+            "blade-switch-slow-unit-0002")])
 
     def test_unknown_config(self):
         with self.assertRaises(Failure):

@@ -3,7 +3,8 @@
  * wrap-around (of the ring and of the 32-bit indices), random record
  * streams compared byte for byte, full and empty edges, the wake-up rule
  * in one process and between two processes through a real memfd and
- * eventfds passed with SCM_RIGHTS, every kind of corruption detected and
+ * wake-up sockets passed with SCM_RIGHTS, a peer that makes the wake-up
+ * sockets block or hangs them up, every kind of corruption detected and
  * counted, and regions or fds refused at attach.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -17,11 +18,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -507,7 +510,7 @@ static size_t stream_record(uint8_t *rec, uint32_t k, uint32_t dir)
 
 /*
  * Send @n_tx records on @r while receiving @n_rx from the peer and
- * checking them, sleeping on the eventfd whenever neither can make
+ * checking them, sleeping on the wake-up socket whenever neither can make
  * progress.  A lost wake-up leaves both asleep: poll() times out.
  */
 static void stream(LaneRing *r, uint32_t dir, uint32_t n_tx, uint32_t n_rx,
@@ -774,35 +777,218 @@ static void test_hostile_flags(void)
 }
 
 /*
- * The peer clears O_NONBLOCK on the eventfds (the flag belongs to the
- * file description both processes share) and fills the counter of the
- * one we kick.  Our wake-up and our kick must not block: the wake-up
- * returns at once, the kick finds the tampering, counts it and breaks
- * the ring (the lane disconnects).  Before the fix the kick blocked for
- * good; alarm() turns a call that blocks into a failed test.
+ * A hostile peer on the wake-up channel.  SCM_RIGHTS passes open file
+ * descriptions, so a creator keeps the very sockets the attacher uses and
+ * can clear their O_NONBLOCK, fill the queue the attacher kicks into or
+ * drain the one it waits on, at any moment.
  */
-static void test_blocking_eventfds(void)
+
+/*
+ * Set by a test: the peer tampers with this fd right after the ring
+ * polls any fd for POLLOUT (the ring's own fd number for the same socket
+ * or eventfd is another: SCM_RIGHTS, or here a dup, makes a new one).
+ */
+static int race_fd = -1;
+
+/*
+ * Make the next write or send to @fd block, as a peer can: fill it (a
+ * socket: messages until its peer's queue is full; an eventfd, as the
+ * wake-ups were before they were sockets: its counter) and clear
+ * O_NONBLOCK on the file description.
+ */
+static void peer_fill_and_block(int fd)
+{
+    static const uint8_t one = 1;
+    uint64_t full = 0xfffffffffffffffeull, v;
+    int type;
+    socklen_t len = sizeof(type);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+        for (int i = 0; i < 100000; i++) {
+            if (send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+                break;
+            }
+        }
+    } else {
+        g_assert_cmpint(fcntl(fd, F_SETFL, O_NONBLOCK), ==, 0);
+        if (read(fd, &v, sizeof(v)) < 0) {
+            v = 0;
+        }
+        g_assert_cmpint(write(fd, &full, sizeof(full)), ==, sizeof(full));
+    }
+    g_assert_cmpint(fcntl(fd, F_SETFL, 0), ==, 0);
+}
+
+/*
+ * The peer wins any race against a readiness check: this poll() (which
+ * the ring library, linked into this program, calls instead of libc's)
+ * lets the peer fill and block race_fd between the check and the call
+ * that follows it.  Only the ring polls while race_fd is set.  The ring
+ * from before the sockets checked O_NONBLOCK and poll()ed before each
+ * eventfd write, and its kick then blocked here.
+ */
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    struct timespec ts = { timeout / 1000, (timeout % 1000) * 1000000L };
+    int r = ppoll(fds, n, timeout < 0 ? NULL : &ts, NULL);
+
+    for (nfds_t i = 0; r >= 0 && i < n; i++) {
+        if (race_fd >= 0 && (fds[i].events & POLLOUT)) {
+            peer_fill_and_block(race_fd);
+            race_fd = -1;
+        }
+    }
+    return r;
+}
+
+/* SIGALRM: a call blocked.  Fail the test rather than hang the suite. */
+static void blocked(int sig)
+{
+    static const char m[] = "a ring call blocked for 10 s\n";
+
+    if (write(STDERR_FILENO, m, sizeof(m) - 1) < 0) {
+        _exit(1);
+    }
+    abort();
+}
+
+static void watchdog(unsigned sec)
+{
+    struct sigaction sa = { .sa_handler = blocked };
+
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(sec);
+}
+
+static bool wake_readable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return ppoll(&pfd, 1, &(struct timespec){ 0, 0 }, NULL) == 1;
+}
+
+/*
+ * The peer makes the attacher's kick block: in the window between any
+ * check and the send (the race the eventfds left open), and before it.
+ * The kick must neither block nor break the ring: a full queue means
+ * the peer has wake-ups waiting already.  The same for the creator's
+ * kick, whose socket the attacher never holds, and for the wait ends:
+ * made blocking and empty, a wake-up returns at once.
+ */
+static void test_blocking_peer(void)
 {
     static uint8_t buf[64];
-    uint64_t full = 0xfffffffffffffffeull;
     int fds[LANE_RING_NFDS];
+    uint64_t kicks;
     Pair p;
 
     pair_init(&p, 4096);
     lane_ring_peer_fds(p.c, fds);
-    for (int i = LANE_RING_FD_WAKE_A; i <= LANE_RING_FD_WAKE_C; i++) {
-        g_assert_cmpint(fcntl(fds[i], F_SETFL, 0), ==, 0);
-    }
-    alarm(10);
+    watchdog(10);
+
+    /* the creator sleeps; the peer strikes between check and send */
+    cons_line(&p, 1)->cons_sleeping = 1;
+    race_fd = fds[LANE_RING_FD_WAKE_C];
+    g_assert_cmpint(lane_ring_write(p.a, buf, 10), ==, 10);
+    race_fd = -1;
+    g_assert_false(lane_ring_is_broken(p.a));
+
+    /* the same, done before: the queue is full, the socket blocking */
+    peer_fill_and_block(fds[LANE_RING_FD_WAKE_C]);
+    kicks = lane_ring_stats(p.a)->kicks;
+    cons_line(&p, 1)->cons_sleeping = 1;
+    g_assert_cmpint(lane_ring_write(p.a, buf, 10), ==, 10);
+    g_assert_false(lane_ring_is_broken(p.a));
+    g_assert_cmpuint(lane_ring_stats(p.a)->kicks, ==, kicks);
+    /* the creator is awake anyway: its wake-up socket is full */
+    g_assert_true(wake_readable(lane_ring_wait_fd(p.c)));
+
+    /* the attacher's wait end: blocking and empty */
+    g_assert_cmpint(fcntl(fds[LANE_RING_FD_WAKE_A], F_SETFL, 0), ==, 0);
     g_assert_false(lane_ring_handle_wakeup(p.a));
-    /* the attacher sleeps, its eventfd is full: the creator writes */
-    g_assert_cmpint(write(fds[LANE_RING_FD_WAKE_A], &full, sizeof(full)), ==,
-                    sizeof(full));
-    cons_line(&p, 0)->cons_sleeping = 1;
-    g_assert_cmpint(lane_ring_write(p.c, buf, 10), ==, -EPROTO);
+    g_assert_false(lane_ring_is_broken(p.a));
+
+    /* and both directions still work */
+    g_assert_cmpint(lane_ring_read(p.c, buf, sizeof(buf)), ==, 20);
+    g_assert_cmpint(lane_ring_rx_prepare_sleep(p.a), ==, 1);
+    g_assert_cmpint(lane_ring_write(p.c, buf, 5), ==, 5);
+    g_assert_true(lane_ring_handle_wakeup(p.a));
+    g_assert_cmpint(lane_ring_read(p.a, buf, sizeof(buf)), ==, 5);
     alarm(0);
-    g_assert_cmpuint(lane_ring_stats(p.c)->kicks, ==, 0);
-    assert_broken(p.c);
+    g_assert_cmpuint(lane_ring_stats(p.a)->corruptions, ==, 0);
+    g_assert_cmpuint(lane_ring_stats(p.c)->corruptions, ==, 0);
+    pair_free(&p);
+}
+
+/*
+ * A peer that kicks as fast as it can costs a bounded drain per wake-up:
+ * what is left keeps the socket readable for the next round of the
+ * caller's loop.
+ */
+static void test_kick_flood(void)
+{
+    static uint8_t buf[1];
+    int rounds = 0;
+    Pair p;
+
+    pair_init(&p, 4096);
+    for (int i = 0; i < 150; i++) {
+        cons_line(&p, 0)->cons_sleeping = 1;
+        g_assert_cmpint(lane_ring_write(p.c, buf, 1), ==, 1);
+    }
+    g_assert_cmpuint(lane_ring_stats(p.c)->kicks, ==, 150);
+    while (wake_readable(lane_ring_wait_fd(p.a))) {
+        g_assert_true(lane_ring_handle_wakeup(p.a));
+        rounds++;
+    }
+    g_assert_cmpint(rounds, ==, 3);     /* 64 messages a wake-up at most */
+    g_assert_false(lane_ring_is_broken(p.a));
+    pair_free(&p);
+}
+
+/*
+ * The peer closes or shuts down its end: the ring hangs up (every call
+ * then fails, the lane disconnects), counted as no corruption, and no
+ * SIGPIPE for a kick into a shut-down socket.
+ */
+static void test_hang_up(void)
+{
+    static uint8_t buf[8];
+    int fds[LANE_RING_NFDS];
+    Pair p;
+
+    signal(SIGPIPE, SIG_DFL);
+    /* the attacher's wait end, shut down by the peer: EOF */
+    pair_init(&p, 4096);
+    lane_ring_peer_fds(p.c, fds);
+    g_assert_cmpint(shutdown(fds[LANE_RING_FD_WAKE_A], SHUT_RDWR), ==, 0);
+    g_assert_true(wake_readable(lane_ring_wait_fd(p.a)));
+    g_assert_false(lane_ring_handle_wakeup(p.a));
+    g_assert_true(lane_ring_is_hung_up(p.a));
+    g_assert_true(lane_ring_is_broken(p.a));
+    g_assert_cmpint(lane_ring_read(p.a, buf, sizeof(buf)), ==, -EPROTO);
+    g_assert_cmpuint(lane_ring_stats(p.a)->corruptions, ==, 0);
+    pair_free(&p);
+
+    /* the attacher kicks into a socket the peer shut down: EPIPE */
+    pair_init(&p, 4096);
+    lane_ring_peer_fds(p.c, fds);
+    g_assert_cmpint(shutdown(fds[LANE_RING_FD_WAKE_C], SHUT_RDWR), ==, 0);
+    cons_line(&p, 1)->cons_sleeping = 1;
+    g_assert_cmpint(lane_ring_write(p.a, buf, 8), ==, -EPROTO);
+    g_assert_true(lane_ring_is_hung_up(p.a));
+    g_assert_cmpuint(lane_ring_stats(p.a)->corruptions, ==, 0);
+    pair_free(&p);
+
+    /* corruption first: not a hang-up afterwards */
+    pair_init(&p, 4096);
+    lane_ring_peer_fds(p.c, fds);
+    prod_line(&p, 0)->prod = 8192;
+    g_assert_cmpint(lane_ring_read(p.a, buf, sizeof(buf)), ==, -EPROTO);
+    g_assert_cmpint(shutdown(fds[LANE_RING_FD_WAKE_A], SHUT_RDWR), ==, 0);
+    lane_ring_handle_wakeup(p.a);
+    g_assert_false(lane_ring_is_hung_up(p.a));
+    g_assert_cmpuint(lane_ring_stats(p.a)->corruptions, ==, 1);
     pair_free(&p);
 }
 
@@ -827,14 +1013,30 @@ static bool fd_open(int fd)
 }
 
 /*
- * Attach with @mem and two fresh eventfds; expect @err and every fd
- * closed.
+ * One end of a fresh AF_UNIX socketpair of @type (the other end closed:
+ * still a connected socket, which is all attach checks).
+ */
+static int sock_end(int type)
+{
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), ==, 0);
+    close(sv[1]);
+    return sv[0];
+}
+
+static int wake_end(void)
+{
+    return sock_end(SOCK_SEQPACKET);
+}
+
+/*
+ * Attach with @mem and two fresh wake-up sockets; expect @err and every
+ * fd closed.
  */
 static void refuse(int mem, int err_want)
 {
-    int fds[LANE_RING_NFDS] = {
-        mem, eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC),
-    };
+    int fds[LANE_RING_NFDS] = { mem, wake_end(), wake_end() };
     int err = 0;
 
     g_assert_null(lane_ring_attach(fds, &err));
@@ -864,8 +1066,8 @@ static void test_attach_refused(void)
         LaneRing *r;
 
         fds[0] = memfd_with(region, size, size, all);
-        fds[1] = eventfd(0, EFD_CLOEXEC);
-        fds[2] = eventfd(0, EFD_CLOEXEC);
+        fds[1] = wake_end();
+        fds[2] = wake_end();
         r = lane_ring_attach(fds, &err);
         g_assert_nonnull(r);
         lane_ring_free(r);
@@ -953,20 +1155,60 @@ static void test_attach_refused(void)
     }
     memcpy(region, &good, sizeof(good));
 
-    /* Wake fds that are not eventfds, or the same one twice. */
-    g_assert_cmpint(pipe(pfd), ==, 0);
-    fds[0] = memfd_with(region, size, size, all);
-    fds[1] = pfd[0];
-    fds[2] = eventfd(0, EFD_CLOEXEC);
-    g_assert_null(lane_ring_attach(fds, &err));
-    g_assert_cmpint(err, ==, -EBADF);
-    g_assert_false(fd_open(pfd[0]));
-    close(pfd[1]);
-    fds[0] = memfd_with(region, size, size, all);
-    fds[1] = eventfd(0, EFD_CLOEXEC);
-    fds[2] = fds[1];
-    g_assert_null(lane_ring_attach(fds, &err));
-    g_assert_cmpint(err, ==, -EBADF);
+    /*
+     * Wake fds that are not connected SEQPACKET sockets: a pipe, an
+     * eventfd, a stream or datagram socket, a listening or an unbound
+     * one; or the same socket twice, under two fd numbers as SCM_RIGHTS
+     * gives them.
+     */
+    for (int c = 0; c < 8; c++) {
+        int other = wake_end();
+
+        switch (c) {
+        case 0:
+            g_assert_cmpint(pipe2(pfd, O_CLOEXEC), ==, 0);
+            close(pfd[1]);
+            other = pfd[0];
+            break;
+        case 1:
+            other = eventfd(0, EFD_CLOEXEC);
+            break;
+        case 2:
+            other = sock_end(SOCK_STREAM);
+            break;
+        case 3:
+            other = sock_end(SOCK_DGRAM);
+            break;
+        case 4: {
+            struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+            other = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            g_assert_cmpint(other, >=, 0);
+            /* autobind: an abstract address, nothing on disk */
+            g_assert_cmpint(bind(other, (struct sockaddr *)&sa,
+                                 sizeof(sa_family_t)), ==, 0);
+            g_assert_cmpint(listen(other, 1), ==, 0);
+            break;
+        }
+        case 5:
+            other = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            break;
+        case 6:
+            other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            break;
+        default:
+            break;
+        }
+        g_assert_cmpint(other, >=, 0);
+        fds[0] = memfd_with(region, size, size, all);
+        fds[1 + c % 2] = other;
+        fds[2 - c % 2] = c == 7 ? dup(other) : wake_end();
+        g_assert_null(lane_ring_attach(fds, &err));
+        g_assert_cmpint(err, ==, -EBADF);
+        for (int i = 0; i < LANE_RING_NFDS; i++) {
+            g_assert_false(fd_open(fds[i]));
+        }
+    }
     g_free(region);
 }
 
@@ -979,7 +1221,9 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-ring/records", test_records);
     g_test_add_func("/lane-ring/full-empty", test_full_empty);
     g_test_add_func("/lane-ring/wakeup", test_wakeup);
-    g_test_add_func("/lane-ring/blocking-eventfds", test_blocking_eventfds);
+    g_test_add_func("/lane-ring/blocking-peer", test_blocking_peer);
+    g_test_add_func("/lane-ring/kick-flood", test_kick_flood);
+    g_test_add_func("/lane-ring/hang-up", test_hang_up);
     g_test_add_data_func("/lane-ring/two-processes/both-ways",
                          GINT_TO_POINTER(BOTH_WAYS), test_two_processes);
     g_test_add_data_func("/lane-ring/two-processes/to-attacher",

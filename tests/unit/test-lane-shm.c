@@ -1,9 +1,10 @@
 /*
  * Lane transport over shared-memory rings: the negotiation after the
  * hello (offer and accept, refuse, a peer that ignores the offer), the
- * data path against the stream, ring corruption, and the fds on every
- * path.  Both ends are the library's socket roles, driven with poll()
- * and a fake clock.
+ * data path against the stream, ring corruption, a peer that makes the
+ * wake-up sockets block or hangs them up, and the fds on every path.
+ * Both ends are the library's socket roles, driven with poll() and a
+ * fake clock.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,7 +12,9 @@
 #include <glib/gstdio.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -398,6 +401,97 @@ static void test_corrupt(void)
     g_assert_cmpuint(open_fds(), ==, fds0);
 }
 
+/* SIGALRM: a lane call blocked.  Fail rather than hang the suite. */
+static void blocked(int sig)
+{
+    static const char m[] = "a lane call blocked for 20 s\n";
+
+    if (write(STDERR_FILENO, m, sizeof(m) - 1) < 0) {
+        _exit(1);
+    }
+    abort();
+}
+
+/*
+ * The offering end's side is hostile.  It holds the accepting end's
+ * wake-up sockets (SCM_RIGHTS passes the file descriptions), so it can
+ * fill the queue the accepting end kicks into and clear O_NONBLOCK on
+ * both.  The accepting end must go on without blocking, error or
+ * disconnect: a kick into a full queue is not needed (the peer has
+ * wake-ups waiting), and no call depends on O_NONBLOCK.  With the
+ * eventfds of before, the flag cleared was a ring error and a
+ * disconnect (and a peer quick enough between that check and the write
+ * blocked the lane for good: /lane-ring/blocking-peer).
+ */
+static void test_blocking_peer(void)
+{
+    struct sigaction sa = { .sa_handler = blocked };
+    static const uint8_t one = 1;
+    unsigned fds0 = open_fds();
+    int fds[LANE_RING_NFDS];
+    unsigned sent = 0;
+    Pair p;
+
+    pair_init(&p, LANE_SHM_ACCEPT, LANE_SHM_OFFER);
+    pump(&p, 0);
+    g_assert_true(lane_on_rings(p.a.lane));
+    lane_ring_peer_fds(lane_shm_ring(p.b.lane), fds);
+    while (send(fds[LANE_RING_FD_WAKE_C], &one, 1,
+                MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
+        sent++;
+    }
+    g_assert_cmpuint(sent, >, 0);
+    g_assert_cmpint(fcntl(fds[LANE_RING_FD_WAKE_A], F_SETFL, 0), ==, 0);
+    g_assert_cmpint(fcntl(fds[LANE_RING_FD_WAKE_C], F_SETFL, 0), ==, 0);
+
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(20);
+    traffic(&p, 600, 0);
+    alarm(0);
+    g_assert_true(lane_on_rings(p.a.lane));
+    g_assert_true(lane_on_rings(p.b.lane));
+    g_assert_cmpuint(lane_stats(p.a.lane)->disconnects, ==, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->shm_kicks, >, 0);
+    assert_no_errors(p.a.lane);
+    assert_no_errors(p.b.lane);
+    pair_free(&p);
+    g_assert_cmpuint(open_fds(), ==, fds0);
+}
+
+/*
+ * The peer shuts its wake-up end down (as closing it, or exiting, does):
+ * the accepting end hangs up, counted in shm_hangups and not as an error,
+ * instead of polling a socket that stays ready; the client reconnects on
+ * rings.
+ */
+static void test_hang_up(void)
+{
+    unsigned fds0 = open_fds();
+    int fds[LANE_RING_NFDS];
+    Pair p;
+
+    pair_init(&p, LANE_SHM_ACCEPT, LANE_SHM_OFFER);
+    pump(&p, 0);
+    g_assert_true(lane_on_rings(p.a.lane));
+    traffic(&p, 20, 0);
+    lane_ring_peer_fds(lane_shm_ring(p.b.lane), fds);
+    g_assert_cmpint(shutdown(fds[LANE_RING_FD_WAKE_A], SHUT_RDWR), ==, 0);
+    pump(&p, 0);
+    g_assert_cmpuint(lane_stats(p.a.lane)->shm_hangups, ==, 1);
+    g_assert_cmpuint(lane_stats(p.a.lane)->disconnects, ==, 1);
+    g_assert_false(lane_is_connected(p.b.lane));
+
+    pump(&p, 200 * MS);             /* the client's reconnect */
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_true(lane_on_rings(p.a.lane));
+    traffic(&p, 50, 200 * MS);
+    g_assert_cmpuint(lane_stats(p.a.lane)->shm_hangups, ==, 1);
+    assert_no_errors(p.a.lane);
+    assert_no_errors(p.b.lane);
+    pair_free(&p);
+    g_assert_cmpuint(open_fds(), ==, fds0);
+}
+
 /* Back-pressure leaves records in the ring; resuming delivers them all. */
 static bool refuse_rx;
 
@@ -449,5 +543,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-shm/old-peer", test_old_peer);
     g_test_add_func("/lane-shm/corrupt", test_corrupt);
     g_test_add_func("/lane-shm/back-pressure", test_back_pressure);
+    g_test_add_func("/lane-shm/blocking-peer", test_blocking_peer);
+    g_test_add_func("/lane-shm/hang-up", test_hang_up);
     return g_test_run();
 }
