@@ -18,6 +18,7 @@
 #define MEASURE_S   1.5
 #define WARMUP_S    0.3
 #define PINGS       2000
+#define PROFILE_S   8.0
 
 static double now_s(void)
 {
@@ -69,8 +70,12 @@ static uint64_t switch_received(SwHarness *h, Path path)
     return path == TO_LANE ? h->blades[1].nrx : h->up_nrx;
 }
 
-/* Frames per second from blade 0 to @path, frames of @len octets. */
-static double switch_rate(SwHarness *h, Path path, size_t len)
+/*
+ * Frames per second from blade 0 to @path, frames of @len octets,
+ * measured for @measure_s seconds.
+ */
+static double switch_rate_for(SwHarness *h, Path path, size_t len,
+                              double measure_s)
 {
     uint8_t f[1518] = { 0 };
     Lane *tx = h->blades[0].lane;
@@ -89,7 +94,7 @@ static double switch_rate(SwHarness *h, Path path, size_t len)
             measuring = true;
             t0 = t;
             n0 = switch_received(h, path);
-        } else if (measuring && t - t0 >= MEASURE_S) {
+        } else if (measuring && t - t0 >= measure_s) {
             return (switch_received(h, path) - n0) / (t - t0);
         }
         while (lane_send_frame(tx, f, len, sh_now()) == 0) {
@@ -97,6 +102,11 @@ static double switch_rate(SwHarness *h, Path path, size_t len)
         }
         sh_pump(h, 1);
     }
+}
+
+static double switch_rate(SwHarness *h, Path path, size_t len)
+{
+    return switch_rate_for(h, path, len, MEASURE_S);
 }
 
 static bool cond_one_more(SwHarness *h, void *arg)
@@ -347,10 +357,29 @@ int main(int argc, char **argv)
     SwHarness h;
     Hub hub;
     QDict *st, *flows;
+    const char *prof;
 
     g_test_init(&argc, &argv, NULL);
     if (!g_getenv("QTEST_QEMU_BINARY")) {
         g_setenv("QTEST_QEMU_BINARY", "./qemu-system-x86_64", true);
+    }
+
+    prof = g_getenv("BLADEPLANE_SWITCH_BENCH_ONLY");
+    if (prof) {
+        /*
+         * One figure for a profiler (docs/performance.md, "Where the time
+         * goes"): lane to lane, 8b/10b, frames of this many octets, for
+         * PROFILE_S seconds.
+         */
+        size_t len = strtoul(prof, NULL, 10);
+
+        g_assert_true(len >= 60 && len <= 1518);
+        switch_start(&h, false);
+        switch_learn(&h);
+        printf("switch_profile_%zu_Gbps: %.3f\n", len,
+               switch_rate_for(&h, TO_LANE, len, PROFILE_S) * len * 8 / 1e9);
+        sh_stop(&h);
+        return 0;
     }
 
     switch_start(&h, false);
