@@ -140,6 +140,9 @@ struct BladeSwitchState {
     BswPort *ports;
     unsigned nports;
     QEMUBH *bh;
+    bool bh_pending;            /* scheduled, not yet run */
+    bool in_bh;                 /* bsw_bh() on the stack ... */
+    bool bh_again;              /* ... and asked to run again */
     unsigned rr_next;
     QEMUTimer *core_timer;
     uint64_t core_timer_at;
@@ -439,9 +442,21 @@ static void bsw_event_timer(void *opaque)
 
 /* ---- the forwarding engine's callbacks ----------------------------------- */
 
+/*
+ * qemu_bh_schedule() notifies the AioContext on every call, and that is
+ * an eventfd write whenever the main loop found work ready before it
+ * polled, as it does under load: a frame forwarded or received would
+ * cost a syscall.  So the BH is scheduled once until it runs, and a
+ * request while it runs schedules it once when it returns.
+ */
 static void bsw_schedule(BladeSwitchState *s)
 {
-    qemu_bh_schedule(s->bh);
+    if (s->in_bh) {
+        s->bh_again = true;
+    } else if (!s->bh_pending) {
+        s->bh_pending = true;
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 static void bsw_fabric_rearm(BladeSwitchState *s);
@@ -828,6 +843,9 @@ static void bsw_bh(void *opaque)
     unsigned budget = BSW_BH_BUDGET, i, idle = 0;
     uint64_t now = blade_switch_now();
 
+    s->bh_pending = false;
+    s->in_bh = true;
+    s->bh_again = false;
     while (budget && idle < s->nports) {
         BswPort *p = &s->ports[s->rr_next];
         BswFrame *f;
@@ -867,11 +885,15 @@ static void bsw_bh(void *opaque)
         bsw_fabric_sync(s, now);
     }
     bsw_core_rearm(s);
+    s->in_bh = false;
     for (i = 0; i < s->nports; i++) {
         if (s->ports[i].ingress.frames) {
-            qemu_bh_schedule(s->bh);
+            s->bh_again = true;
             break;
         }
+    }
+    if (s->bh_again) {
+        bsw_schedule(s);
     }
 }
 
