@@ -317,10 +317,17 @@ static size_t txq_room(Lane *lane)
     return lane->txq_cap - lane->txq_len;
 }
 
-/* Reserve @n contiguous bytes at the tail; caller checked txq_room. */
+/*
+ * Reserve @n contiguous bytes at the tail; caller checked txq_room.  The
+ * buffer is twice the queue's capacity, so the queue is moved back to the
+ * start only once its head went at least a capacity's worth, less @n,
+ * along: a sender that keeps the queue full (the peer slower) would
+ * otherwise move the whole queue for every record it adds, about 40 times
+ * the octets it sends (docs/performance.md, "Where the time goes").
+ */
 static uint8_t *txq_tail(Lane *lane, size_t n)
 {
-    if (lane->txq_head + lane->txq_len + n > lane->txq_cap) {
+    if (lane->txq_head + lane->txq_len + n > 2 * lane->txq_cap) {
         memmove(lane->txq, lane->txq + lane->txq_head, lane->txq_len);
         lane->txq_head = 0;
     }
@@ -1761,7 +1768,7 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
         lane->txq_cap = 2 * (LANE_REC_HDR + LANE_VTIME_LEN +
                              2 * MAX_BURST_CGS) + CTRL_RESERVE;
     }
-    lane->txq = malloc(lane->txq_cap);
+    lane->txq = malloc(2 * lane->txq_cap);     /* see txq_tail() */
     lane->rxb = malloc(RXBUF_SIZE);
     lane->pcs = calloc(1, sizeof(*lane->pcs));
     lane->path = cfg->path ? strdup(cfg->path) : NULL;
