@@ -69,6 +69,26 @@ static uint32_t crc32_tables(uint32_t crc, const uint8_t *buf, size_t len)
 #define CLMUL_P         0x1db710641ull  /* P */
 #define CLMUL_MU        0x1f7011641ull  /* floor(x^64 / P) */
 
+#define CLMUL_K512_HI   0x154442bd4ull  /* x^(512+32) mod P */
+#define CLMUL_K512_LO   0x1c6e41596ull  /* x^(512-32) mod P */
+
+/* @x moved @k's distance along, plus @y. */
+__attribute__((target("pclmul,sse4.1"), always_inline))
+static inline __m128i clmul_move(__m128i x, __m128i k, __m128i y)
+{
+    __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
+    __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+
+    return _mm_xor_si128(_mm_xor_si128(lo, hi), y);
+}
+
+/* ... plus the 16 octets at @p. */
+__attribute__((target("pclmul,sse4.1"), always_inline))
+static inline __m128i clmul_fold(__m128i x, __m128i k, const uint8_t *p)
+{
+    return clmul_move(x, k, _mm_loadu_si128((const __m128i *)p));
+}
+
 /* @len: a multiple of 16, at least 16.  The register in and out. */
 __attribute__((target("pclmul,sse4.1")))
 static uint32_t crc32_clmul(uint32_t crc, const uint8_t *buf, size_t len)
@@ -81,11 +101,32 @@ static uint32_t crc32_clmul(uint32_t crc, const uint8_t *buf, size_t len)
 
     x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)buf),
                       _mm_cvtsi32_si128(crc));
-    for (buf += 16, len -= 16; len; buf += 16, len -= 16) {
-        t = _mm_clmulepi64_si128(x, k128, 0x11);
-        x = _mm_clmulepi64_si128(x, k128, 0x00);
-        x = _mm_xor_si128(_mm_xor_si128(x, t),
-                          _mm_loadu_si128((const __m128i *)buf));
+    if (len >= 128) {
+        /*
+         * Four remainders 64 octets apart, each moved 512 bits per step:
+         * the multiplications of one step do not wait for each other.
+         */
+        const __m128i k512 = _mm_set_epi64x(CLMUL_K512_LO, CLMUL_K512_HI);
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(buf + 16));
+        __m128i x2 = _mm_loadu_si128((const __m128i *)(buf + 32));
+        __m128i x3 = _mm_loadu_si128((const __m128i *)(buf + 48));
+
+        for (buf += 64, len -= 64; len >= 64; buf += 64, len -= 64) {
+            x = clmul_fold(x, k512, buf);
+            x1 = clmul_fold(x1, k512, buf + 16);
+            x2 = clmul_fold(x2, k512, buf + 32);
+            x3 = clmul_fold(x3, k512, buf + 48);
+        }
+        /* the four into one: each moved 128 bits onto the next */
+        x = clmul_move(x, k128, x1);
+        x = clmul_move(x, k128, x2);
+        x = clmul_move(x, k128, x3);
+    } else {
+        buf += 16;
+        len -= 16;
+    }
+    for (; len; buf += 16, len -= 16) {
+        x = clmul_fold(x, k128, buf);
     }
     /* 128 bits to 64 */
     t = _mm_clmulepi64_si128(x, k128, 0x10);
