@@ -143,6 +143,11 @@ struct BladeSwitchState {
     bool bh_pending;            /* scheduled, not yet run */
     bool in_bh;                 /* bsw_bh() on the stack ... */
     bool bh_again;              /* ... and asked to run again */
+    /*
+     * The ingress frame swcore_input() has: its first output takes it
+     * rather than a copy (outputs never change the frame).
+     */
+    BswFrame *in_frame;
     unsigned rr_next;
     QEMUTimer *core_timer;
     uint64_t core_timer_at;
@@ -216,14 +221,19 @@ static bool queue_full(const BswQueue *q)
     return q->frames >= q->limit;
 }
 
+static void queue_append(BswQueue *q, BswFrame *f)
+{
+    QSIMPLEQ_INSERT_TAIL(&q->head, f, next);
+    q->frames++;
+}
+
 static void queue_push(BswQueue *q, const uint8_t *data, size_t len)
 {
     BswFrame *f = g_malloc(sizeof(*f) + len);
 
     f->len = len;
     memcpy(f->data, data, len);
-    QSIMPLEQ_INSERT_TAIL(&q->head, f, next);
-    q->frames++;
+    queue_append(q, f);
 }
 
 static BswFrame *queue_peek(BswQueue *q)
@@ -231,13 +241,19 @@ static BswFrame *queue_peek(BswQueue *q)
     return QSIMPLEQ_FIRST(&q->head);
 }
 
-static void queue_pop(BswQueue *q)
+/* The first frame, out of the queue: the caller's to free. */
+static BswFrame *queue_take(BswQueue *q)
 {
     BswFrame *f = QSIMPLEQ_FIRST(&q->head);
 
     QSIMPLEQ_REMOVE_HEAD(&q->head, next);
     q->frames--;
-    g_free(f);
+    return f;
+}
+
+static void queue_pop(BswQueue *q)
+{
+    g_free(queue_take(q));
 }
 
 static void queue_purge(BswQueue *q)
@@ -474,7 +490,13 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
         return;
     }
     trace_blade_switch_forward(p->name, len);
-    queue_push(&p->egress, frame, len);
+    if (s->in_frame && frame == s->in_frame->data &&
+        len == s->in_frame->len) {
+        queue_append(&p->egress, s->in_frame);
+        s->in_frame = NULL;
+    } else {
+        queue_push(&p->egress, frame, len);
+    }
     bsw_schedule(s);
 }
 
@@ -862,8 +884,13 @@ static void bsw_bh(void *opaque)
                (int32_t)f->len <= p->deficit) {
             p->deficit -= f->len;
             /* The frame is ours: the engine may rewrite it in place. */
+            queue_take(&p->ingress);
+            s->in_frame = f;
             swcore_input(s->core, p->index, f->data, f->len, now);
-            queue_pop(&p->ingress);
+            if (s->in_frame) {
+                g_free(f);      /* no output took it */
+                s->in_frame = NULL;
+            }
             budget--;
         }
         if (!p->ingress.frames) {
