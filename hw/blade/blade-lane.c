@@ -490,6 +490,13 @@ Lane *blade_lane_lane(BladeLane *bl)
     return bl->lane;
 }
 
+void blade_lane_flush(BladeLane *bl)
+{
+    if (lane_want_write(bl->lane)) {
+        lane_flush(bl->lane, bl_now());
+    }
+}
+
 void blade_lane_rx_resume(BladeLane *bl)
 {
     bool outer = !bl->in_bh;

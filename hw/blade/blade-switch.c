@@ -770,6 +770,7 @@ static void bsw_pace_timer(void *opaque)
 static void bsw_egress_lane(BswPort *p)
 {
     int64_t now = blade_switch_now();
+    bool sent = false;
     BswFrame *f;
 
     while ((f = queue_peek(&p->egress))) {
@@ -783,8 +784,13 @@ static void bsw_egress_lane(BswPort *p)
             trace_blade_switch_drop(p->name, "lane refused", f->len);
         } else {
             bsw_capture(p, f->data, f->len);
+            sent = true;
         }
         queue_pop(&p->egress);
+    }
+    if (sent) {
+        /* to the blade now, not a main-loop iteration later */
+        blade_lane_flush(p->bl);
     }
 }
 
