@@ -136,6 +136,151 @@ static void switch_latency(SwHarness *h, double *us)
     }
 }
 
+/* ---- four slots at line rate, all at once -------------------------------- */
+
+#define AGG_SLOTS       4
+#define AGG_MEASURE_S   2.0
+#define AGG_FRAME       1514    /* octets, 1518 with the FCS */
+/*
+ * 1 Gb/s line rate in 1518-octet frames: preamble and SFD, the frame,
+ * the minimum inter-frame gap, 8 ns an octet.
+ */
+#define AGG_FPS         (1e9 / ((8 + AGG_FRAME + 4 + 12) * 8.0))
+/* A blade's transmit ring: it falls behind by at most this many frames */
+#define AGG_BACKLOG     256
+
+typedef struct AggFigures {
+    double offered_ratio;       /* frames the blades put on their lanes */
+    double delivered_ratio;     /* frames the blades and the uplink got */
+    uint64_t drops;             /* the switch's counted drops, all ports */
+} AggFigures;
+
+static uint64_t agg_received(SwHarness *h)
+{
+    uint64_t n = h->up_nrx;
+    unsigned i;
+
+    for (i = 0; i < AGG_SLOTS; i++) {
+        n += h->blades[i].nrx;
+    }
+    return n;
+}
+
+static uint64_t agg_drops(SwHarness *h)
+{
+    QDict *st = sh_state(h);
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i <= AGG_SLOTS; i++) {
+        QDict *port = sh_item(st, "ports", i);
+
+        n += sh_u64(port, "tx_drops") + sh_u64(port, "rx_drops");
+    }
+    qobject_unref(st);
+    return n;
+}
+
+/*
+ * Four slots, each offered 1 Gb/s of 1518-octet frames at the line rate
+ * on its own schedule (frame k due at k / AGG_FPS seconds), in turn to
+ * each of the other three blades and to a client on the uplink, all at
+ * once.  The blades here (this process, one thread) send what is due;
+ * one that falls behind catches up in a burst, as a NIC drains its ring,
+ * but holds no more than AGG_BACKLOG frames: beyond that its frames are
+ * not offered.  The ratios are of the line rate's frames over the
+ * measured time: offered (put on the lanes) and delivered (received at
+ * the blades and the uplink).  The chassis runs unpaced: its clock is
+ * qtest's, which stands still unless the test steps it.
+ */
+static AggFigures switch_4x1g(void)
+{
+    static uint8_t f[AGG_SLOTS][AGG_SLOTS][AGG_FRAME];
+    uint64_t sent[AGG_SLOTS] = { 0 }, lost[AGG_SLOTS] = { 0 };
+    uint64_t sent0 = 0, rx0 = 0, drops0;
+    unsigned next[AGG_SLOTS] = { 0 };
+    double start, t0 = 0, t, wait;
+    bool measuring = false;
+    AggFigures fig;
+    SwHarness h;
+    unsigned i, j;
+
+    sh_start(&h, AGG_SLOTS, true, "uplink-speed=0,queue-frames=1024");
+    for (i = 0; i < AGG_SLOTS; i++) {
+        uint8_t hello[64] = { 0 };
+
+        sh_blade_up(&h, i, false);
+        sh_eth(hello, sh_bcast, h.blades[i].mac, 0x88b6);
+        sh_blade_send(&h, i, hello, sizeof(hello));
+        /* destination j: blade j, or the client where j is the sender */
+        for (j = 0; j < AGG_SLOTS; j++) {
+            sh_eth(f[i][j], j == i ? sh_client_mac : h.blades[j].mac,
+                   h.blades[i].mac, 0x88b6);
+        }
+    }
+    {
+        uint8_t hello[64] = { 0 };
+
+        sh_eth(hello, sh_bcast, sh_client_mac, 0x88b6);
+        sh_uplink_send(&h, hello, sizeof(hello));
+    }
+    sh_settle(&h);
+    for (i = 0; i < AGG_SLOTS; i++) {
+        sh_free_frames(&h.blades[i].rx);
+        h.blades[i].count_only = true;
+    }
+    sh_free_frames(&h.up_rx);
+    h.up_count_only = true;
+    drops0 = agg_drops(&h);
+
+    start = now_s();
+    for (;;) {
+        t = now_s();
+        if (!measuring && t - start >= WARMUP_S) {
+            measuring = true;
+            t0 = t;
+            rx0 = agg_received(&h);
+            for (i = 0, sent0 = 0; i < AGG_SLOTS; i++) {
+                sent0 += sent[i];
+            }
+        } else if (measuring && t - t0 >= AGG_MEASURE_S) {
+            double due = AGG_FPS * AGG_SLOTS * (t - t0);
+            uint64_t n = 0;
+
+            for (i = 0; i < AGG_SLOTS; i++) {
+                n += sent[i];
+            }
+            fig.offered_ratio = (n - sent0) / due;
+            fig.delivered_ratio = (agg_received(&h) - rx0) / due;
+            break;
+        }
+        /* what is due now; then sleep until the next frame is */
+        wait = 1e-3;
+        for (i = 0; i < AGG_SLOTS; i++) {
+            uint64_t due = (uint64_t)((t - start) * AGG_FPS);
+
+            if (due > sent[i] + lost[i] + AGG_BACKLOG) {
+                lost[i] = due - sent[i] - AGG_BACKLOG;
+            }
+            while (sent[i] + lost[i] < due &&
+                   lane_send_frame(h.blades[i].lane, f[i][next[i]],
+                                   AGG_FRAME, sh_now()) == 0) {
+                sent[i]++;
+                next[i] = (next[i] + 1) % AGG_SLOTS;
+            }
+            if (sent[i] + lost[i] < due) {
+                wait = 0;       /* held back: go on when the lane is */
+            } else {
+                wait = MIN(wait, (due + 1) / AGG_FPS - (t - start));
+            }
+        }
+        sh_pump_ns(&h, MAX(0, (int64_t)(wait * 1e9)));
+    }
+    fig.drops = agg_drops(&h) - drops0;
+    sh_stop(&h);
+    return fig;
+}
+
 /* ---- QEMU's hub with two stream netdevs ---------------------------------- */
 
 typedef struct StreamEnd {
@@ -358,6 +503,7 @@ int main(int argc, char **argv)
     Hub hub;
     QDict *st, *flows;
     const char *prof;
+    AggFigures agg;
 
     g_test_init(&argc, &argv, NULL);
     if (!g_getenv("QTEST_QEMU_BINARY")) {
@@ -365,11 +511,18 @@ int main(int argc, char **argv)
     }
 
     prof = g_getenv("BLADEPLANE_SWITCH_BENCH_ONLY");
+    if (!g_strcmp0(prof, "4x1G")) {
+        agg = switch_4x1g();
+        printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
+        printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
+        printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
+        return 0;
+    }
     if (prof) {
         /*
          * One figure for a profiler (docs/performance.md, "Where the time
          * goes"): lane to lane, 8b/10b, frames of this many octets, for
-         * PROFILE_S seconds.
+         * PROFILE_S seconds.  (4x1G: the aggregate line alone.)
          */
         size_t len = strtoul(prof, NULL, 10);
 
@@ -423,6 +576,8 @@ int main(int argc, char **argv)
     raw1518 = switch_rate(&h, TO_LANE, 1518);
     sh_stop(&h);
 
+    agg = switch_4x1g();
+
     hub_start(&hub);
     hub64 = hub_rate(&hub, 64);
     hub1518 = hub_rate(&hub, 1518);
@@ -442,6 +597,10 @@ int main(int argc, char **argv)
     printf("switch_over_hub_64: %.2f\n", sw64 / hub64);
     printf("switch_raw_over_hub_64: %.2f\n", raw64 / hub64);
     printf("switch_over_hub_1518: %.2f\n", sw1518 / hub1518);
+    /* 4 slots x 1 Gb/s of 1518-octet frames at once, 8b/10b */
+    printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
+    printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
+    printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
     printf("switch_p50_us: %.1f\n", sw_p50);
     printf("switch_p99_us: %.1f\n", sw_p99);
     printf("hub_stream_p50_us: %.1f\n", hub_p50);
