@@ -19,6 +19,8 @@
 #define WARMUP_S    0.3
 #define PINGS       2000
 #define PROFILE_S   8.0
+#define ROUNDS      3       /* switch, raw switch, hub in turn */
+#define ROUND_S     0.5
 
 static double now_s(void)
 {
@@ -36,6 +38,15 @@ static double percentile(double *v, size_t n, double p)
 {
     qsort(v, n, sizeof(*v), cmp_double);
     return v[MIN(n - 1, (size_t)(p * n))];
+}
+
+static double median(const double *v)
+{
+    double s[ROUNDS];
+
+    memcpy(s, v, sizeof(s));
+    qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
+    return s[ROUNDS / 2];
 }
 
 /* ---- the switch ---------------------------------------------------------- */
@@ -390,7 +401,7 @@ static size_t make_burst(uint8_t **burst, size_t len, unsigned frames)
     return rec * frames;
 }
 
-static double hub_rate(Hub *hub, size_t len)
+static double hub_rate_for(Hub *hub, size_t len, double measure_s)
 {
     g_autofree uint8_t *burst = NULL;
     size_t blen = make_burst(&burst, len, 512), off = 0;
@@ -409,7 +420,7 @@ static double hub_rate(Hub *hub, size_t len)
             measuring = true;
             t0 = t;
             n0 = hub->b.nrx;
-        } else if (measuring && t - t0 >= MEASURE_S) {
+        } else if (measuring && t - t0 >= measure_s) {
             double r = (hub->b.nrx - n0) / (t - t0);
 
             /* End on a frame boundary: the next frames must parse. */
@@ -497,9 +508,12 @@ static double kib_per_slot(void)
 int main(int argc, char **argv)
 {
     static double lat[PINGS];
-    double sw64, sw1518, raw64, raw1518, up64, up1518, hub64, hub1518;
-    double sw_p50, sw_p99, hub_p50, hub_p99;
-    SwHarness h;
+    struct {
+        double sw, raw, hub, ratio, raw_ratio;
+    } fig[2];
+    double up64, up1518, sw_p50, sw_p99, hub_p50, hub_p99;
+    SwHarness h, hraw;
+    unsigned i, k;
     Hub hub;
     QDict *st, *flows;
     const char *prof;
@@ -535,12 +549,38 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    /*
+     * The same-run ratios: the switch with 8b/10b lanes, with raw lanes
+     * and the hub are all up at once and measured in turn, ROUNDS times
+     * for each frame size, so all three see the same load on a shared
+     * host; each figure is the median of its rounds, each ratio the
+     * median of the rounds' ratios.
+     */
     switch_start(&h, false);
     switch_learn(&h);
+    switch_start(&hraw, true);
+    switch_learn(&hraw);
+    hub_start(&hub);
     /* 1: the blades' lanes run on shared-memory rings, 0: the stream */
     printf("switch_lane_rings: %d\n", lane_on_rings(h.blades[0].lane));
-    sw64 = switch_rate(&h, TO_LANE, 64);
-    sw1518 = switch_rate(&h, TO_LANE, 1518);
+    for (i = 0; i < 2; i++) {
+        size_t len = i ? 1518 : 64;
+        double sw[ROUNDS], raw[ROUNDS], hb[ROUNDS], r[ROUNDS], rr[ROUNDS];
+
+        for (k = 0; k < ROUNDS; k++) {
+            sw[k] = switch_rate_for(&h, TO_LANE, len, ROUND_S);
+            raw[k] = switch_rate_for(&hraw, TO_LANE, len, ROUND_S);
+            hb[k] = hub_rate_for(&hub, len, ROUND_S);
+            r[k] = sw[k] / hb[k];
+            rr[k] = raw[k] / hb[k];
+        }
+        fig[i].sw = median(sw);
+        fig[i].raw = median(raw);
+        fig[i].hub = median(hb);
+        fig[i].ratio = median(r);
+        fig[i].raw_ratio = median(rr);
+    }
+    sh_stop(&hraw);
     /*
      * Of the frames slot 0 received, those taken as data runs without
      * code groups; of those slot 1 sent, those sent as data runs (both
@@ -570,33 +610,25 @@ int main(int argc, char **argv)
     qobject_unref(st);
     sh_stop(&h);
 
-    switch_start(&h, true);
-    switch_learn(&h);
-    raw64 = switch_rate(&h, TO_LANE, 64);
-    raw1518 = switch_rate(&h, TO_LANE, 1518);
-    sh_stop(&h);
-
-    agg = switch_4x1g();
-
-    hub_start(&hub);
-    hub64 = hub_rate(&hub, 64);
-    hub1518 = hub_rate(&hub, 1518);
     hub_latency(&hub, lat);
     hub_p50 = percentile(lat, PINGS, 0.50);
     hub_p99 = percentile(lat, PINGS, 0.99);
     hub_stop(&hub);
 
-    printf("switch_64_Mpps: %.3f\n", sw64 / 1e6);
-    printf("switch_1518_Gbps: %.3f\n", sw1518 * 1518 * 8 / 1e9);
-    printf("switch_raw_64_Mpps: %.3f\n", raw64 / 1e6);
-    printf("switch_raw_1518_Gbps: %.3f\n", raw1518 * 1518 * 8 / 1e9);
+    agg = switch_4x1g();
+
+    printf("switch_64_Mpps: %.3f\n", fig[0].sw / 1e6);
+    printf("switch_1518_Gbps: %.3f\n", fig[1].sw * 1518 * 8 / 1e9);
+    printf("switch_raw_64_Mpps: %.3f\n", fig[0].raw / 1e6);
+    printf("switch_raw_1518_Gbps: %.3f\n", fig[1].raw * 1518 * 8 / 1e9);
     printf("lane_to_uplink_64_Mpps: %.3f\n", up64 / 1e6);
     printf("lane_to_uplink_1518_Gbps: %.3f\n", up1518 * 1518 * 8 / 1e9);
-    printf("hub_stream_64_Mpps: %.3f\n", hub64 / 1e6);
-    printf("hub_stream_1518_Gbps: %.3f\n", hub1518 * 1518 * 8 / 1e9);
-    printf("switch_over_hub_64: %.2f\n", sw64 / hub64);
-    printf("switch_raw_over_hub_64: %.2f\n", raw64 / hub64);
-    printf("switch_over_hub_1518: %.2f\n", sw1518 / hub1518);
+    printf("hub_stream_64_Mpps: %.3f\n", fig[0].hub / 1e6);
+    printf("hub_stream_1518_Gbps: %.3f\n", fig[1].hub * 1518 * 8 / 1e9);
+    printf("switch_over_hub_64: %.2f\n", fig[0].ratio);
+    printf("switch_raw_over_hub_64: %.2f\n", fig[0].raw_ratio);
+    printf("switch_over_hub_1518: %.2f\n", fig[1].ratio);
+    printf("switch_raw_over_hub_1518: %.2f\n", fig[1].raw_ratio);
     /* 4 slots x 1 Gb/s of 1518-octet frames at once, 8b/10b */
     printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
     printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
