@@ -279,11 +279,10 @@ static AggFigures switch_4x1g(void)
                 sent[i]++;
                 next[i] = (next[i] + 1) % AGG_SLOTS;
             }
-            if (sent[i] + lost[i] < due) {
-                wait = 0;       /* held back: go on when the lane is */
-            } else {
+            if (sent[i] + lost[i] >= due) {
                 wait = MIN(wait, (due + 1) / AGG_FPS - (t - start));
             }
+            /* else held back: its lane's fd wakes the pump when it has room */
         }
         sh_pump_ns(&h, MAX(0, (int64_t)(wait * 1e9)));
     }
