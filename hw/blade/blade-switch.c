@@ -45,7 +45,15 @@
 #include "trace.h"
 
 #define BSW_MAX_SPEED       400000      /* Mb/s */
-#define BSW_INGRESS_FRAMES  32          /* per port, before back-pressure */
+/*
+ * Ingress, per port, before back-pressure: this many frames, but no more
+ * octets than BSW_INGRESS_MAX_FRAMES frames of the largest size take.  A
+ * deeper queue of small frames means fewer main-loop iterations per
+ * frame (each refill of the queue is one): 32 frames forwarded 0.49 Gb/s
+ * of 64-octet frames lane to lane, 128 frames 0.73.
+ */
+#define BSW_INGRESS_FRAMES  128
+#define BSW_INGRESS_MAX_FRAMES 32
 #define BSW_MAX_QUEUE       65536       /* queue-frames upper bound */
 #define BSW_QUANTUM         1522        /* DRR: octets per port per round */
 #define BSW_BH_BUDGET       256         /* frames per bottom-half run */
@@ -86,6 +94,8 @@ typedef struct BswQueue {
     QSIMPLEQ_HEAD(, BswFrame) head;
     unsigned frames;
     unsigned limit;
+    size_t octets;
+    size_t octet_limit;         /* full from this many on; 0: none */
 } BswQueue;
 
 typedef struct BswPort BswPort;
@@ -209,22 +219,26 @@ SwitchCore *blade_switch_core(BladeSwitchState *s)
 
 /* ---- queues -------------------------------------------------------------- */
 
-static void queue_init(BswQueue *q, unsigned limit)
+static void queue_init(BswQueue *q, unsigned limit, size_t octet_limit)
 {
     QSIMPLEQ_INIT(&q->head);
     q->frames = 0;
     q->limit = limit;
+    q->octets = 0;
+    q->octet_limit = octet_limit;
 }
 
 static bool queue_full(const BswQueue *q)
 {
-    return q->frames >= q->limit;
+    return q->frames >= q->limit ||
+           (q->octet_limit && q->octets >= q->octet_limit);
 }
 
 static void queue_append(BswQueue *q, BswFrame *f)
 {
     QSIMPLEQ_INSERT_TAIL(&q->head, f, next);
     q->frames++;
+    q->octets += f->len;
 }
 
 static void queue_push(BswQueue *q, const uint8_t *data, size_t len)
@@ -248,6 +262,7 @@ static BswFrame *queue_take(BswQueue *q)
 
     QSIMPLEQ_REMOVE_HEAD(&q->head, next);
     q->frames--;
+    q->octets -= f->len;
     return f;
 }
 
@@ -1635,10 +1650,12 @@ static void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
         swcore_port_set_mac_limit(s->core, p->index, s->mac_limit);
     }
     p->fab_port = -1;
-    queue_init(&p->ingress, BSW_INGRESS_FRAMES);
-    queue_init(&p->egress, s->queue_frames);
+    /* full below the last largest frame: at most that many's octets */
+    queue_init(&p->ingress, BSW_INGRESS_FRAMES,
+               (BSW_INGRESS_MAX_FRAMES - 1) * SW_MAX_FRAME + 1);
+    queue_init(&p->egress, s->queue_frames, 0);
     /* A round of advertisements is at most 16 frames. */
-    queue_init(&p->control, 64);
+    queue_init(&p->control, 64, 0);
 }
 
 static void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
