@@ -266,7 +266,7 @@ static AggFigures switch_4x1g(void)
             break;
         }
         /* what is due now; then sleep until the next frame is */
-        wait = 1e-3;
+        wait = 0.001;
         for (i = 0; i < AGG_SLOTS; i++) {
             uint64_t due = (uint64_t)((t - start) * AGG_FPS);
 
@@ -537,12 +537,13 @@ int main(int argc, char **argv)
          * goes"): lane to lane, 8b/10b, frames of this many octets, for
          * PROFILE_S seconds.  (4x1G: the aggregate line alone.)
          */
-        size_t len = strtoul(prof, NULL, 10);
+        unsigned long len = 0;
 
+        g_assert_cmpint(qemu_strtoul(prof, NULL, 10, &len), ==, 0);
         g_assert_true(len >= 60 && len <= 1518);
         switch_start(&h, false);
         switch_learn(&h);
-        printf("switch_profile_%zu_Gbps: %.3f\n", len,
+        printf("switch_profile_%lu_Gbps: %.3f\n", len,
                switch_rate_for(&h, TO_LANE, len, PROFILE_S) * len * 8 / 1e9);
         sh_stop(&h);
         return 0;
