@@ -118,6 +118,8 @@ struct Lane {
     VtimeLink vt;
     bool vt_session;        /* both ends advertised it: stamps checked */
     bool vt_refused;        /* the peer's capability differs: no link */
+    bool rx_fcs_valid;      /* in rx_frame(): the frame's FCS ... */
+    uint32_t rx_fcs;        /* ... this one */
     bool rx_stamped;        /* the record being handled carried ... */
     uint64_t rx_stamp;      /* ... this stamp */
 
@@ -718,7 +720,14 @@ static void deliver_frame(Lane *lane, const uint8_t *f, size_t len)
     lane->stats.rx_frames++;
     lane->stats.rx_octets += len;
     if (lane->ops->rx_frame) {
+        /* every caller checked the FCS that follows the frame */
+        lane->rx_fcs = f[len] | f[len + 1] << 8 | f[len + 2] << 16 |
+                       (uint32_t)f[len + 3] << 24;
+        lane->rx_fcs_valid = true;
         lane->ops->rx_frame(lane->opaque, f, len);
+        if (!lane->freed) {
+            lane->rx_fcs_valid = false;
+        }
     }
 }
 
@@ -2014,8 +2023,10 @@ static bool data_run_tx(Lane *lane)
  * than receivers take goes in a burst of its own, as lane_send_frame()
  * does it (*gap then GAP_NONE: booked by send_util()).
  */
+static void put_fcs(uint8_t *p, size_t len, const uint32_t *fcs);
+
 static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
-                         size_t padded, GapUtil *gap)
+                         size_t padded, const uint32_t *fcs, GapUtil *gap)
 {
     size_t hdr = rec_hdr_len(lane, LANE_TAG_DATA);
     size_t octets = padded + ETH_FCS_LEN;
@@ -2034,7 +2045,7 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
     q[0] = lane->tx_rd;
     memcpy(q + LANE_DATA_HDR, frame, len);
     memset(q + LANE_DATA_HDR + len, 0, padded - len);
-    eth_fcs_append(q + LANE_DATA_HDR, padded);
+    put_fcs(q + LANE_DATA_HDR, padded, fcs);
     if (*gap != GAP_NONE) {
         unsigned rd = lane->tx_rd;
 
@@ -2068,8 +2079,21 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
     return 0;
 }
 
-int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
-                    uint64_t now)
+/* The FCS of frame[0..len) at @p, or @fcs where the caller gave it. */
+static void put_fcs(uint8_t *p, size_t len, const uint32_t *fcs)
+{
+    if (!fcs) {
+        eth_fcs_append(p, len);
+        return;
+    }
+    p[len] = *fcs & 0xff;
+    p[len + 1] = (*fcs >> 8) & 0xff;
+    p[len + 2] = (*fcs >> 16) & 0xff;
+    p[len + 3] = *fcs >> 24;
+}
+
+static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                      const uint32_t *fcs, uint64_t now)
 {
     size_t padded = len < 60 ? 60 : len;
     GapUtil gap;
@@ -2100,7 +2124,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             p = put_hdr(lane, p, LANE_TAG_FRAME, padded + ETH_FCS_LEN);
             memcpy(p, frame, len);
             memset(p + len, 0, padded - len);
-            eth_fcs_append(p, padded);
+            put_fcs(p, padded, fcs);
             lane->txq_len += hdr + padded + ETH_FCS_LEN;
             if (gap == GAP_WHOLE) {
                 send_util(lane);
@@ -2108,7 +2132,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             gap = GAP_NONE;     /* booked by send_util() */
         }
     } else if (data_run_tx(lane)) {
-        ret = send_data_run(lane, frame, len, padded, &gap);
+        ret = send_data_run(lane, frame, len, padded, fcs, &gap);
     } else {
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
         size_t with_util = n;
@@ -2173,6 +2197,18 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
     }
     lane_leave(lane);
     return ret;
+}
+
+int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                    uint64_t now)
+{
+    return send_frame(lane, frame, len, NULL, now);
+}
+
+int lane_send_frame_fcs(Lane *lane, const uint8_t *frame, size_t len,
+                        uint32_t fcs, uint64_t now)
+{
+    return send_frame(lane, frame, len, &fcs, now);
 }
 
 void lane_flush(Lane *lane, uint64_t now)
@@ -2270,6 +2306,14 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
     }
     lane_leave(lane);
     return sent;
+}
+
+bool lane_rx_fcs(const Lane *lane, uint32_t *fcs)
+{
+    if (lane->rx_fcs_valid && fcs) {
+        *fcs = lane->rx_fcs;
+    }
+    return lane->rx_fcs_valid;
 }
 
 bool lane_rx_stamp(const Lane *lane, uint64_t *stamp)
