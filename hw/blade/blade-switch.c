@@ -89,6 +89,8 @@ typedef struct BswBladeEvent {
 typedef struct BswFrame {
     QSIMPLEQ_ENTRY(BswFrame) next;
     size_t len;
+    bool has_fcs;               /* fcs is the FCS of data, padded */
+    uint32_t fcs;
     uint8_t data[];
 } BswFrame;
 
@@ -157,9 +159,15 @@ struct BladeSwitchState {
     bool bh_again;              /* ... and asked to run again */
     /*
      * The ingress frame swcore_input() has: its first output takes it
-     * rather than a copy (outputs never change the frame).
+     * rather than a copy (outputs never change the frame).  Its octets
+     * and FCS, for the outputs that copy it: an output of them that the
+     * engine did not rewrite keeps the FCS the frame came with.
      */
     BswFrame *in_frame;
+    const uint8_t *in_data;
+    size_t in_len;
+    bool in_has_fcs;
+    uint32_t in_fcs;
     unsigned rr_next;
     QEMUTimer *core_timer;
     uint64_t core_timer_at;
@@ -243,13 +251,15 @@ static void queue_append(BswQueue *q, BswFrame *f)
     q->octets += f->len;
 }
 
-static void queue_push(BswQueue *q, const uint8_t *data, size_t len)
+static BswFrame *queue_push(BswQueue *q, const uint8_t *data, size_t len)
 {
     BswFrame *f = g_malloc(sizeof(*f) + len);
 
     f->len = len;
+    f->has_fcs = false;
     memcpy(f->data, data, len);
     queue_append(q, f);
+    return f;
 }
 
 static BswFrame *queue_peek(BswQueue *q)
@@ -500,6 +510,8 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
 {
     BladeSwitchState *s = opaque;
     BswPort *p = &s->ports[port];
+    BswFrame *f;
+    bool same;
 
     if (queue_full(&p->egress)) {
         p->tx_drops++;
@@ -507,13 +519,16 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
         return;
     }
     trace_blade_switch_forward(p->name, len);
-    if (s->in_frame && frame == s->in_frame->data &&
-        len == s->in_frame->len) {
-        queue_append(&p->egress, s->in_frame);
+    same = frame == s->in_data && len == s->in_len;
+    if (same && s->in_frame) {
+        f = s->in_frame;
+        queue_append(&p->egress, f);
         s->in_frame = NULL;
     } else {
-        queue_push(&p->egress, frame, len);
+        f = queue_push(&p->egress, frame, len);
     }
+    f->has_fcs = same && s->in_has_fcs && !swcore_frame_rewritten(s->core);
+    f->fcs = s->in_fcs;
     bsw_schedule(s);
 }
 
@@ -668,9 +683,11 @@ static void bsw_lane_changed(void *opaque)
 static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
 {
     BswPort *p = opaque;
+    BswFrame *f;
 
     /* can_receive() keeps the queue from overflowing. */
-    queue_push(&p->ingress, frame, len);
+    f = queue_push(&p->ingress, frame, len);
+    f->has_fcs = lane_rx_fcs(p->lane, &f->fcs);
     bsw_capture(p, frame, len);
     bsw_schedule(p->s);
 }
@@ -791,7 +808,10 @@ static void bsw_egress_lane(BswPort *p)
     BswFrame *f;
 
     while ((f = queue_peek(&p->egress))) {
-        int r = lane_send_frame(p->lane, f->data, f->len, now);
+        /* a frame forwarded unchanged keeps its FCS: not computed again */
+        int r = f->has_fcs ?
+                lane_send_frame_fcs(p->lane, f->data, f->len, f->fcs, now) :
+                lane_send_frame(p->lane, f->data, f->len, now);
 
         if (r == -EAGAIN) {
             break;      /* tx_ready() resumes */
@@ -909,7 +929,12 @@ static void bsw_bh(void *opaque)
             /* The frame is ours: the engine may rewrite it in place. */
             queue_take(&p->ingress);
             s->in_frame = f;
+            s->in_data = f->data;
+            s->in_len = f->len;
+            s->in_has_fcs = f->has_fcs;
+            s->in_fcs = f->fcs;
             swcore_input(s->core, p->index, f->data, f->len, now);
+            s->in_data = NULL;
             if (s->in_frame) {
                 g_free(f);      /* no output took it */
                 s->in_frame = NULL;
