@@ -19,6 +19,13 @@ extern const uint32_t eth_crc32_tab[8][256];
 uint32_t eth_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 
 /*
+ * Whether eth_crc32() may fold with PCLMULQDQ where the host has it (the
+ * default), or must use the tables (tests, benches); returns whether it
+ * now uses PCLMULQDQ.
+ */
+bool eth_crc32_allow_clmul(bool allow);
+
+/*
  * Append the FCS of frame[0..len) at frame[len..len+4), least significant
  * byte first, as it goes on the wire.
  */

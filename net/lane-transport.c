@@ -118,6 +118,8 @@ struct Lane {
     VtimeLink vt;
     bool vt_session;        /* both ends advertised it: stamps checked */
     bool vt_refused;        /* the peer's capability differs: no link */
+    bool rx_fcs_valid;      /* in rx_frame(): the frame's FCS ... */
+    uint32_t rx_fcs;        /* ... this one */
     bool rx_stamped;        /* the record being handled carried ... */
     uint64_t rx_stamp;      /* ... this stamp */
 
@@ -317,10 +319,17 @@ static size_t txq_room(Lane *lane)
     return lane->txq_cap - lane->txq_len;
 }
 
-/* Reserve @n contiguous bytes at the tail; caller checked txq_room. */
+/*
+ * Reserve @n contiguous bytes at the tail; caller checked txq_room.  The
+ * buffer is twice the queue's capacity, so the queue is moved back to the
+ * start only once its head went at least a capacity's worth, less @n,
+ * along: a sender that keeps the queue full (the peer slower) would
+ * otherwise move the whole queue for every record it adds, about 40 times
+ * the octets it sends (docs/performance.md, "Where the time goes").
+ */
 static uint8_t *txq_tail(Lane *lane, size_t n)
 {
-    if (lane->txq_head + lane->txq_len + n > lane->txq_cap) {
+    if (lane->txq_head + lane->txq_len + n > 2 * lane->txq_cap) {
         memmove(lane->txq, lane->txq + lane->txq_head, lane->txq_len);
         lane->txq_head = 0;
     }
@@ -711,7 +720,14 @@ static void deliver_frame(Lane *lane, const uint8_t *f, size_t len)
     lane->stats.rx_frames++;
     lane->stats.rx_octets += len;
     if (lane->ops->rx_frame) {
+        /* every caller checked the FCS that follows the frame */
+        lane->rx_fcs = f[len] | f[len + 1] << 8 | f[len + 2] << 16 |
+                       (uint32_t)f[len + 3] << 24;
+        lane->rx_fcs_valid = true;
         lane->ops->rx_frame(lane->opaque, f, len);
+        if (!lane->freed) {
+            lane->rx_fcs_valid = false;
+        }
     }
 }
 
@@ -1774,7 +1790,7 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
         lane->txq_cap = 2 * (LANE_REC_HDR + LANE_VTIME_LEN +
                              2 * MAX_BURST_CGS) + CTRL_RESERVE;
     }
-    lane->txq = malloc(lane->txq_cap);
+    lane->txq = malloc(2 * lane->txq_cap);     /* see txq_tail() */
     lane->rxb = malloc(RXBUF_SIZE);
     lane->pcs = calloc(1, sizeof(*lane->pcs));
     lane->path = cfg->path ? strdup(cfg->path) : NULL;
@@ -2021,8 +2037,10 @@ static bool data_run_tx(Lane *lane)
  * than receivers take goes in a burst of its own, as lane_send_frame()
  * does it (*gap then GAP_NONE: booked by send_util()).
  */
+static void put_fcs(uint8_t *p, size_t len, const uint32_t *fcs);
+
 static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
-                         size_t padded, GapUtil *gap)
+                         size_t padded, const uint32_t *fcs, GapUtil *gap)
 {
     size_t hdr = rec_hdr_len(lane, LANE_TAG_DATA);
     size_t octets = padded + ETH_FCS_LEN;
@@ -2041,7 +2059,7 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
     q[0] = lane->tx_rd;
     memcpy(q + LANE_DATA_HDR, frame, len);
     memset(q + LANE_DATA_HDR + len, 0, padded - len);
-    eth_fcs_append(q + LANE_DATA_HDR, padded);
+    put_fcs(q + LANE_DATA_HDR, padded, fcs);
     if (*gap != GAP_NONE) {
         unsigned rd = lane->tx_rd;
 
@@ -2075,8 +2093,21 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
     return 0;
 }
 
-int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
-                    uint64_t now)
+/* The FCS of frame[0..len) at @p, or @fcs where the caller gave it. */
+static void put_fcs(uint8_t *p, size_t len, const uint32_t *fcs)
+{
+    if (!fcs) {
+        eth_fcs_append(p, len);
+        return;
+    }
+    p[len] = *fcs & 0xff;
+    p[len + 1] = (*fcs >> 8) & 0xff;
+    p[len + 2] = (*fcs >> 16) & 0xff;
+    p[len + 3] = *fcs >> 24;
+}
+
+static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                      const uint32_t *fcs, uint64_t now)
 {
     size_t padded = len < 60 ? 60 : len;
     GapUtil gap;
@@ -2107,7 +2138,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             p = put_hdr(lane, p, LANE_TAG_FRAME, padded + ETH_FCS_LEN);
             memcpy(p, frame, len);
             memset(p + len, 0, padded - len);
-            eth_fcs_append(p, padded);
+            put_fcs(p, padded, fcs);
             lane->txq_len += hdr + padded + ETH_FCS_LEN;
             if (gap == GAP_WHOLE) {
                 send_util(lane);
@@ -2115,7 +2146,7 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
             gap = GAP_NONE;     /* booked by send_util() */
         }
     } else if (data_run_tx(lane)) {
-        ret = send_data_run(lane, frame, len, padded, &gap);
+        ret = send_data_run(lane, frame, len, padded, fcs, &gap);
     } else {
         size_t n = pcs_tx_frame(frame, len, lane->cgs, &lane->tx_rd);
         size_t with_util = n;
@@ -2180,6 +2211,18 @@ int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
     }
     lane_leave(lane);
     return ret;
+}
+
+int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
+                    uint64_t now)
+{
+    return send_frame(lane, frame, len, NULL, now);
+}
+
+int lane_send_frame_fcs(Lane *lane, const uint8_t *frame, size_t len,
+                        uint32_t fcs, uint64_t now)
+{
+    return send_frame(lane, frame, len, &fcs, now);
 }
 
 void lane_flush(Lane *lane, uint64_t now)
@@ -2277,6 +2320,14 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
     }
     lane_leave(lane);
     return sent;
+}
+
+bool lane_rx_fcs(const Lane *lane, uint32_t *fcs)
+{
+    if (lane->rx_fcs_valid && fcs) {
+        *fcs = lane->rx_fcs;
+    }
+    return lane->rx_fcs_valid;
 }
 
 bool lane_rx_stamp(const Lane *lane, uint64_t *stamp)

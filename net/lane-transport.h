@@ -358,6 +358,16 @@ void lane_handle_timer(Lane *lane, uint64_t now);
  */
 int lane_send_frame(Lane *lane, const uint8_t *frame, size_t len,
                     uint64_t now);
+/*
+ * lane_send_frame() for a frame whose FCS the caller already has: @fcs,
+ * the FCS of @frame padded with zeros to 60 octets, least significant
+ * octet first on the wire (as lane_rx_fcs() gives it).  Raw frames and
+ * data runs carry it as it is rather than computing it again; a frame
+ * sent as code groups is encoded whole, FCS computed, as before.  For a
+ * switch forwarding a frame it did not change.
+ */
+int lane_send_frame_fcs(Lane *lane, const uint8_t *frame, size_t len,
+                        uint32_t fcs, uint64_t now);
 /* Write queued records now rather than at the next writable event. */
 void lane_flush(Lane *lane, uint64_t now);
 
@@ -422,6 +432,11 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now);
  * what is being delivered (true), or false if it carried none.
  */
 bool lane_rx_stamp(const Lane *lane, uint64_t *stamp);
+/*
+ * In rx_frame(): the FCS the frame being delivered arrived with (checked
+ * good), as lane_send_frame_fcs() takes it; false elsewhere.
+ */
+bool lane_rx_fcs(const Lane *lane, uint32_t *fcs);
 
 bool lane_is_connected(const Lane *lane);
 bool lane_is_link_up(const Lane *lane);

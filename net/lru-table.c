@@ -58,7 +58,18 @@ static uint32_t lru_hash(const LruTable *t, const uint8_t *key)
         uint64_t w = 0;
         size_t n = t->key_len - i < 8 ? t->key_len - i : 8;
 
-        memcpy(&w, key + i, n);
+        /*
+         * A whole word as one load; a tail octet by octet, as a memcpy()
+         * into w would place them on a little-endian host (a memcpy() of
+         * a variable length is a call: per frame, it showed in profiles)
+         */
+        if (n == 8) {
+            memcpy(&w, key + i, 8);
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                w |= (uint64_t)key[i + j] << (8 * j);
+            }
+        }
         h ^= w;
         h *= 0xbf58476d1ce4e5b9ull;
         h ^= h >> 31;

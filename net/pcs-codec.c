@@ -342,23 +342,83 @@ static AVX2_FN void encode_avx2(const uint8_t *in, size_t n, uint16_t *out,
     pcs_encode_data_scalar(in + i, n - i, out + i, rd);
 }
 
-static AVX2_FN unsigned data_rd_avx2(const uint8_t *in, size_t n,
-                                     unsigned rd)
+/*
+ * Which octets are unbalanced, as a 16 x 16 bit matrix: bit l of
+ * rd_rows_lo[h] (l < 8) or rd_rows_hi[h] (l - 8) is set when octet
+ * 16 h + l is.  Made from pcs_enc_data with the SIMD level.
+ */
+static uint8_t rd_rows_lo[16], rd_rows_hi[16];
+static const uint8_t rd_bits[16] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+};
+
+static void rd_rows_init(void)
+{
+    for (unsigned x = 0; x < 256; x++) {
+        if (pcs_enc_data[0][x] & PCS_ENC_FLIP) {
+            (x & 8 ? rd_rows_hi : rd_rows_lo)[x >> 4] |= 1u << (x & 7);
+        }
+    }
+}
+
+/* Long runs: the encoder's front half, whose flips are what RD needs. */
+static AVX2_FN unsigned data_rd_long_avx2(const uint8_t *in, size_t n,
+                                          unsigned rd)
 {
     uint32_t flips = 0;
     size_t i = 0;
     Enc32 e;
     EncK k;
 
-    if (n >= 32) {
-        enc_consts_avx2(&k);
-    }
+    enc_consts_avx2(&k);
     for (; i + 32 <= n; i += 32) {
         enc32_front_avx2(in + i, &k, &e);
         flips ^= e.flips;
     }
     return pcs_data_rd_scalar(in + i, n - i,
                               rd ^ (__builtin_popcount(flips) & 1));
+}
+
+/*
+ * The RD after a run, 32 octets a step: each octet's row by its high
+ * nibble (two look-ups, one picked by bit 3), its bit by the low nibble,
+ * and a per-byte XOR of "unbalanced" whose parity flips the RD.  A frame
+ * takes this on every hop (data runs), and for a short one the encoder's
+ * constants cost more than the work: 16 ns for 68 octets here, against
+ * 26.  From 256 octets on the encoder's front half is faster (8.8 GB/s
+ * against 10).
+ */
+static AVX2_FN unsigned data_rd_avx2(const uint8_t *in, size_t n,
+                                     unsigned rd)
+{
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+
+    if (n >= 256) {
+        return data_rd_long_avx2(in, n, rd);
+    }
+    if (n >= 32) {
+        const __m256i lo = tab16_avx2(rd_rows_lo);
+        const __m256i hi = tab16_avx2(rd_rows_hi);
+        const __m256i bits = tab16_avx2(rd_bits);
+        const __m256i c0f = bcast8_avx2(0x0f), one = bcast8_avx2(1);
+
+        for (; i + 32 <= n; i += 32) {
+            __m256i x = _mm256_loadu_si256((const void *)(in + i));
+            __m256i h = _mm256_and_si256(_mm256_srli_epi16(x, 4), c0f);
+            __m256i l = _mm256_and_si256(x, c0f);
+            /* bit 7 of each byte of x << 4 is bit 3 of the octet */
+            __m256i row = _mm256_blendv_epi8(_mm256_shuffle_epi8(lo, h),
+                                             _mm256_shuffle_epi8(hi, h),
+                                             _mm256_slli_epi16(x, 4));
+            __m256i u = _mm256_and_si256(row, _mm256_shuffle_epi8(bits, l));
+
+            acc = _mm256_xor_si256(acc, _mm256_min_epu8(u, one));
+        }
+        rd ^= __builtin_popcount(
+            (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(acc, 7))) & 1;
+    }
+    return pcs_data_rd_scalar(in + i, n - i, rd);
 }
 
 typedef struct DecK {
@@ -479,6 +539,7 @@ static int simd_level(void)
     if (level < 0) {
         __builtin_cpu_init();
         level = __builtin_cpu_supports("avx2") ? 2 : 0;
+        rd_rows_init();
     }
     return level <= simd_max ? level : 0;
 }

@@ -99,6 +99,7 @@ struct SwitchCore {
     SwConfig cfg;
     SwOps ops;
     void *opaque;
+    bool rewritten;             /* swcore_input()'s frame was changed */
     SwPort ports[SW_MAX_PORTS];
     unsigned nports;
     SwBlade blades[SW_BLADES_ALL];
@@ -1032,6 +1033,7 @@ static void icmp_echo(SwitchCore *sw, unsigned port, uint8_t *frame,
         drop(sw, port, SW_DROP_NO_SERVICE);
         return;
     }
+    sw->rewritten = true;
     memcpy(frame, frame + 6, 6);
     memcpy(frame + 6, sw->cfg.mac, 6);
     memcpy(tmp, ip + 12, 4);
@@ -1231,6 +1233,7 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         f->request_ns = now;
         bal_request(&sw->bal[f->slot]);
     }
+    sw->rewritten = true;
     memcpy(frame, sw->blades[f->slot].mac, 6);
     output(sw, sw->blades[f->slot].port, frame, len);
 }
@@ -1253,6 +1256,7 @@ static bool arp_for_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
     }
     memcpy(sha, arp + 8, 6);
     memcpy(spa, arp + 14, 4);
+    sw->rewritten = true;
     memcpy(frame, frame + 6, 6);
     memcpy(frame + 6, sw->cfg.mac, 6);
     arp[7] = 2;
@@ -1284,6 +1288,7 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
     uint16_t type;
     int out;
 
+    sw->rewritten = false;
     if (port >= sw->nports) {
         return;
     }
@@ -1346,6 +1351,11 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
     } else {
         output(sw, out, frame, len);
     }
+}
+
+bool swcore_frame_rewritten(const SwitchCore *sw)
+{
+    return sw->rewritten;
 }
 
 /* ---- time ---------------------------------------------------------------- */

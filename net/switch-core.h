@@ -182,6 +182,13 @@ unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
  */
 void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
                   uint64_t now);
+/*
+ * In output(), during swcore_input(): whether the core changed the frame
+ * before passing it on (an answer for a VIP, a flow's blade MAC).  If
+ * not, the frame is the input's octets, and an FCS it came with is still
+ * its FCS.
+ */
+bool swcore_frame_rewritten(const SwitchCore *sw);
 
 /* A new utilization sample from the blade in @slot. */
 void swcore_blade_report(SwitchCore *sw, unsigned slot, unsigned cpu_pct,

@@ -40,6 +40,7 @@ struct BladeLane {
     void *opaque;
 
     QEMUBH *bh;
+    bool bh_pending;            /* scheduled, not yet run */
     QEMUTimer *timer;
     uint64_t timer_at;
     guint watch;                /* chardev writable again */
@@ -65,6 +66,19 @@ static uint64_t bl_now(void)
     return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
 }
 
+/*
+ * qemu_bh_schedule() notifies the AioContext on every call, and that is
+ * an eventfd write whenever the main loop found work ready before it
+ * polled (the frames of a busy lane): schedule once until the BH runs.
+ */
+static void blade_lane_schedule(BladeLane *bl)
+{
+    if (!bl->bh_pending) {
+        bl->bh_pending = true;
+        qemu_bh_schedule(bl->bh);
+    }
+}
+
 /* ---- the data path --------------------------------------------------- */
 
 static gboolean blade_lane_watch_cb(void *do_not_use, GIOCondition cond,
@@ -74,7 +88,7 @@ static gboolean blade_lane_watch_cb(void *do_not_use, GIOCondition cond,
 
     bl->watch = 0;
     bl->writable_pending = true;
-    qemu_bh_schedule(bl->bh);
+    blade_lane_schedule(bl);
     return G_SOURCE_REMOVE;
 }
 
@@ -157,7 +171,7 @@ static void blade_lane_rearm(BladeLane *bl)
          * runs it at once, where a virtual-clock timer waits for the
          * clock (stopped under qtest, or while the VM is paused).
          */
-        qemu_bh_schedule(bl->bh);
+        blade_lane_schedule(bl);
     }
 
     if (dl != bl->timer_at) {
@@ -198,7 +212,7 @@ static void blade_lane_io_changed(void *opaque)
     blade_lane_sync_fds(bl);
     blade_lane_rearm(bl);
     if (lane_want_write(bl->lane)) {
-        qemu_bh_schedule(bl->bh);
+        blade_lane_schedule(bl);
     }
 }
 
@@ -282,10 +296,10 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
              * does not fire (output was waiting before too), so flush
              * again next round.
              */
-            qemu_bh_schedule(bl->bh);
+            blade_lane_schedule(bl);
         }
         if (bl->stage_len && lane_rx_room(bl->lane)) {
-            qemu_bh_schedule(bl->bh);   /* staged input the lane can take */
+            blade_lane_schedule(bl);   /* staged input the lane can take */
         }
         bl->changed(bl->opaque);
     }
@@ -304,7 +318,10 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
 
 static void blade_lane_bh(void *opaque)
 {
-    blade_lane_run(opaque, NULL, 0);
+    BladeLane *bl = opaque;
+
+    bl->bh_pending = false;
+    blade_lane_run(bl, NULL, 0);
 }
 
 /*
@@ -390,7 +407,7 @@ static void blade_lane_event(void *opaque, QEMUChrEvent event)
         return;
     }
     trace_blade_lane_chr_event(bl, event);
-    qemu_bh_schedule(bl->bh);
+    blade_lane_schedule(bl);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -473,6 +490,13 @@ Lane *blade_lane_lane(BladeLane *bl)
     return bl->lane;
 }
 
+void blade_lane_flush(BladeLane *bl)
+{
+    if (lane_want_write(bl->lane)) {
+        lane_flush(bl->lane, bl_now());
+    }
+}
+
 void blade_lane_rx_resume(BladeLane *bl)
 {
     bool outer = !bl->in_bh;
@@ -490,7 +514,7 @@ void blade_lane_rx_resume(BladeLane *bl)
         return;
     }
     if (bl->stage_len) {
-        qemu_bh_schedule(bl->bh);       /* staged input next */
+        blade_lane_schedule(bl);       /* staged input next */
     }
     if (bl->read_held) {
         bl->read_held = false;

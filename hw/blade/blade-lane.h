@@ -40,6 +40,13 @@ Lane *blade_lane_lane(BladeLane *bl);
 void blade_lane_rx_resume(BladeLane *bl);
 
 /*
+ * Output the device queued goes to the peer now rather than from the
+ * lane's next BH run (a main-loop iteration later).  Not from inside a
+ * lane callback: there it does nothing, and the BH flushes.
+ */
+void blade_lane_flush(BladeLane *bl);
+
+/*
  * A UNIX socket chardev for the backplane-directory shorthand: a server
  * at @path that does not wait for its peer (the switch slot), or a client
  * that connects to @path and reconnects every 100 ms (the NIC).  Returns

@@ -34,7 +34,8 @@ BENCHES = {
             "tests/qtest/blade/blade-nic-bench"),
     "switch": ("frames/s and Gb/s through the chassis's switch blade "
                "(lane to lane, lane to uplink) beside QEMU's hub with stream "
-               "netdevs, forwarding latency, memory per slot and per flow",
+               "netdevs, four slots at 1 Gb/s at once, forwarding latency, "
+               "memory per slot and per flow",
                "tests/qtest/blade/blade-switch-bench"),
     "flood": ("a chassis under floods (random source MACs from a blade, "
               "slot socket connect/close loops, control frames on a chain "

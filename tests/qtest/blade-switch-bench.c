@@ -18,6 +18,9 @@
 #define MEASURE_S   1.5
 #define WARMUP_S    0.3
 #define PINGS       2000
+#define PROFILE_S   8.0
+#define ROUNDS      3       /* switch, raw switch, hub in turn */
+#define ROUND_S     0.5
 
 static double now_s(void)
 {
@@ -35,6 +38,15 @@ static double percentile(double *v, size_t n, double p)
 {
     qsort(v, n, sizeof(*v), cmp_double);
     return v[MIN(n - 1, (size_t)(p * n))];
+}
+
+static double median(const double *v)
+{
+    double s[ROUNDS];
+
+    memcpy(s, v, sizeof(s));
+    qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
+    return s[ROUNDS / 2];
 }
 
 /* ---- the switch ---------------------------------------------------------- */
@@ -69,8 +81,12 @@ static uint64_t switch_received(SwHarness *h, Path path)
     return path == TO_LANE ? h->blades[1].nrx : h->up_nrx;
 }
 
-/* Frames per second from blade 0 to @path, frames of @len octets. */
-static double switch_rate(SwHarness *h, Path path, size_t len)
+/*
+ * Frames per second from blade 0 to @path, frames of @len octets,
+ * measured for @measure_s seconds.
+ */
+static double switch_rate_for(SwHarness *h, Path path, size_t len,
+                              double measure_s)
 {
     uint8_t f[1518] = { 0 };
     Lane *tx = h->blades[0].lane;
@@ -89,7 +105,7 @@ static double switch_rate(SwHarness *h, Path path, size_t len)
             measuring = true;
             t0 = t;
             n0 = switch_received(h, path);
-        } else if (measuring && t - t0 >= MEASURE_S) {
+        } else if (measuring && t - t0 >= measure_s) {
             return (switch_received(h, path) - n0) / (t - t0);
         }
         while (lane_send_frame(tx, f, len, sh_now()) == 0) {
@@ -97,6 +113,11 @@ static double switch_rate(SwHarness *h, Path path, size_t len)
         }
         sh_pump(h, 1);
     }
+}
+
+static double switch_rate(SwHarness *h, Path path, size_t len)
+{
+    return switch_rate_for(h, path, len, MEASURE_S);
 }
 
 static bool cond_one_more(SwHarness *h, void *arg)
@@ -124,6 +145,150 @@ static void switch_latency(SwHarness *h, double *us)
         }
         us[i] = (now_s() - t) * 1e6;
     }
+}
+
+/* ---- four slots at line rate, all at once -------------------------------- */
+
+#define AGG_SLOTS       4
+#define AGG_MEASURE_S   2.0
+#define AGG_FRAME       1514    /* octets, 1518 with the FCS */
+/*
+ * 1 Gb/s line rate in 1518-octet frames: preamble and SFD, the frame,
+ * the minimum inter-frame gap, 8 ns an octet.
+ */
+#define AGG_FPS         (1e9 / ((8 + AGG_FRAME + 4 + 12) * 8.0))
+/* A blade's transmit ring: it falls behind by at most this many frames */
+#define AGG_BACKLOG     256
+
+typedef struct AggFigures {
+    double offered_ratio;       /* frames the blades put on their lanes */
+    double delivered_ratio;     /* frames the blades and the uplink got */
+    uint64_t drops;             /* the switch's counted drops, all ports */
+} AggFigures;
+
+static uint64_t agg_received(SwHarness *h)
+{
+    uint64_t n = h->up_nrx;
+    unsigned i;
+
+    for (i = 0; i < AGG_SLOTS; i++) {
+        n += h->blades[i].nrx;
+    }
+    return n;
+}
+
+static uint64_t agg_drops(SwHarness *h)
+{
+    QDict *st = sh_state(h);
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i <= AGG_SLOTS; i++) {
+        QDict *port = sh_item(st, "ports", i);
+
+        n += sh_u64(port, "tx_drops") + sh_u64(port, "rx_drops");
+    }
+    qobject_unref(st);
+    return n;
+}
+
+/*
+ * Four slots, each offered 1 Gb/s of 1518-octet frames at the line rate
+ * on its own schedule (frame k due at k / AGG_FPS seconds), in turn to
+ * each of the other three blades and to a client on the uplink, all at
+ * once.  The blades here (this process, one thread) send what is due;
+ * one that falls behind catches up in a burst, as a NIC drains its ring,
+ * but holds no more than AGG_BACKLOG frames: beyond that its frames are
+ * not offered.  The ratios are of the line rate's frames over the
+ * measured time: offered (put on the lanes) and delivered (received at
+ * the blades and the uplink).  The chassis runs unpaced: its clock is
+ * qtest's, which stands still unless the test steps it.
+ */
+static AggFigures switch_4x1g(void)
+{
+    static uint8_t f[AGG_SLOTS][AGG_SLOTS][AGG_FRAME];
+    uint64_t sent[AGG_SLOTS] = { 0 }, lost[AGG_SLOTS] = { 0 };
+    uint64_t sent0 = 0, rx0 = 0, drops0;
+    unsigned next[AGG_SLOTS] = { 0 };
+    double start, t0 = 0, t, wait;
+    bool measuring = false;
+    AggFigures fig;
+    SwHarness h;
+    unsigned i, j;
+
+    sh_start(&h, AGG_SLOTS, true, "uplink-speed=0,queue-frames=1024");
+    for (i = 0; i < AGG_SLOTS; i++) {
+        uint8_t hello[64] = { 0 };
+
+        sh_blade_up(&h, i, false);
+        sh_eth(hello, sh_bcast, h.blades[i].mac, 0x88b6);
+        sh_blade_send(&h, i, hello, sizeof(hello));
+        /* destination j: blade j, or the client where j is the sender */
+        for (j = 0; j < AGG_SLOTS; j++) {
+            sh_eth(f[i][j], j == i ? sh_client_mac : h.blades[j].mac,
+                   h.blades[i].mac, 0x88b6);
+        }
+    }
+    {
+        uint8_t hello[64] = { 0 };
+
+        sh_eth(hello, sh_bcast, sh_client_mac, 0x88b6);
+        sh_uplink_send(&h, hello, sizeof(hello));
+    }
+    sh_settle(&h);
+    for (i = 0; i < AGG_SLOTS; i++) {
+        sh_free_frames(&h.blades[i].rx);
+        h.blades[i].count_only = true;
+    }
+    sh_free_frames(&h.up_rx);
+    h.up_count_only = true;
+    drops0 = agg_drops(&h);
+
+    start = now_s();
+    for (;;) {
+        t = now_s();
+        if (!measuring && t - start >= WARMUP_S) {
+            measuring = true;
+            t0 = t;
+            rx0 = agg_received(&h);
+            for (i = 0, sent0 = 0; i < AGG_SLOTS; i++) {
+                sent0 += sent[i];
+            }
+        } else if (measuring && t - t0 >= AGG_MEASURE_S) {
+            double due = AGG_FPS * AGG_SLOTS * (t - t0);
+            uint64_t n = 0;
+
+            for (i = 0; i < AGG_SLOTS; i++) {
+                n += sent[i];
+            }
+            fig.offered_ratio = (n - sent0) / due;
+            fig.delivered_ratio = (agg_received(&h) - rx0) / due;
+            break;
+        }
+        /* what is due now; then sleep until the next frame is */
+        wait = 0.001;
+        for (i = 0; i < AGG_SLOTS; i++) {
+            uint64_t due = (uint64_t)((t - start) * AGG_FPS);
+
+            if (due > sent[i] + lost[i] + AGG_BACKLOG) {
+                lost[i] = due - sent[i] - AGG_BACKLOG;
+            }
+            while (sent[i] + lost[i] < due &&
+                   lane_send_frame(h.blades[i].lane, f[i][next[i]],
+                                   AGG_FRAME, sh_now()) == 0) {
+                sent[i]++;
+                next[i] = (next[i] + 1) % AGG_SLOTS;
+            }
+            if (sent[i] + lost[i] >= due) {
+                wait = MIN(wait, (due + 1) / AGG_FPS - (t - start));
+            }
+            /* else held back: its lane's fd wakes the pump when it has room */
+        }
+        sh_pump_ns(&h, MAX(0, (int64_t)(wait * 1e9)));
+    }
+    fig.drops = agg_drops(&h) - drops0;
+    sh_stop(&h);
+    return fig;
 }
 
 /* ---- QEMU's hub with two stream netdevs ---------------------------------- */
@@ -235,7 +400,7 @@ static size_t make_burst(uint8_t **burst, size_t len, unsigned frames)
     return rec * frames;
 }
 
-static double hub_rate(Hub *hub, size_t len)
+static double hub_rate_for(Hub *hub, size_t len, double measure_s)
 {
     g_autofree uint8_t *burst = NULL;
     size_t blen = make_burst(&burst, len, 512), off = 0;
@@ -254,7 +419,7 @@ static double hub_rate(Hub *hub, size_t len)
             measuring = true;
             t0 = t;
             n0 = hub->b.nrx;
-        } else if (measuring && t - t0 >= MEASURE_S) {
+        } else if (measuring && t - t0 >= measure_s) {
             double r = (hub->b.nrx - n0) / (t - t0);
 
             /* End on a frame boundary: the next frames must parse. */
@@ -342,23 +507,80 @@ static double kib_per_slot(void)
 int main(int argc, char **argv)
 {
     static double lat[PINGS];
-    double sw64, sw1518, raw64, raw1518, up64, up1518, hub64, hub1518;
-    double sw_p50, sw_p99, hub_p50, hub_p99;
-    SwHarness h;
+    struct {
+        double sw, raw, hub, ratio, raw_ratio;
+    } fig[2];
+    double up64, up1518, sw_p50, sw_p99, hub_p50, hub_p99;
+    SwHarness h, hraw;
+    unsigned i, k;
     Hub hub;
     QDict *st, *flows;
+    const char *prof;
+    AggFigures agg;
 
     g_test_init(&argc, &argv, NULL);
     if (!g_getenv("QTEST_QEMU_BINARY")) {
         g_setenv("QTEST_QEMU_BINARY", "./qemu-system-x86_64", true);
     }
 
+    prof = g_getenv("BLADEPLANE_SWITCH_BENCH_ONLY");
+    if (!g_strcmp0(prof, "4x1G")) {
+        agg = switch_4x1g();
+        printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
+        printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
+        printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
+        return 0;
+    }
+    if (prof) {
+        /*
+         * One figure for a profiler (docs/performance.md, "Where the time
+         * goes"): lane to lane, 8b/10b, frames of this many octets, for
+         * PROFILE_S seconds.  (4x1G: the aggregate line alone.)
+         */
+        unsigned long len = 0;
+
+        g_assert_cmpint(qemu_strtoul(prof, NULL, 10, &len), ==, 0);
+        g_assert_true(len >= 60 && len <= 1518);
+        switch_start(&h, false);
+        switch_learn(&h);
+        printf("switch_profile_%lu_Gbps: %.3f\n", len,
+               switch_rate_for(&h, TO_LANE, len, PROFILE_S) * len * 8 / 1e9);
+        sh_stop(&h);
+        return 0;
+    }
+
+    /*
+     * The same-run ratios: the switch with 8b/10b lanes, with raw lanes
+     * and the hub are all up at once and measured in turn, ROUNDS times
+     * for each frame size, so all three see the same load on a shared
+     * host; each figure is the median of its rounds, each ratio the
+     * median of the rounds' ratios.
+     */
     switch_start(&h, false);
     switch_learn(&h);
+    switch_start(&hraw, true);
+    switch_learn(&hraw);
+    hub_start(&hub);
     /* 1: the blades' lanes run on shared-memory rings, 0: the stream */
     printf("switch_lane_rings: %d\n", lane_on_rings(h.blades[0].lane));
-    sw64 = switch_rate(&h, TO_LANE, 64);
-    sw1518 = switch_rate(&h, TO_LANE, 1518);
+    for (i = 0; i < 2; i++) {
+        size_t len = i ? 1518 : 64;
+        double sw[ROUNDS], raw[ROUNDS], hb[ROUNDS], r[ROUNDS], rr[ROUNDS];
+
+        for (k = 0; k < ROUNDS; k++) {
+            sw[k] = switch_rate_for(&h, TO_LANE, len, ROUND_S);
+            raw[k] = switch_rate_for(&hraw, TO_LANE, len, ROUND_S);
+            hb[k] = hub_rate_for(&hub, len, ROUND_S);
+            r[k] = sw[k] / hb[k];
+            rr[k] = raw[k] / hb[k];
+        }
+        fig[i].sw = median(sw);
+        fig[i].raw = median(raw);
+        fig[i].hub = median(hb);
+        fig[i].ratio = median(r);
+        fig[i].raw_ratio = median(rr);
+    }
+    sh_stop(&hraw);
     /*
      * Of the frames slot 0 received, those taken as data runs without
      * code groups; of those slot 1 sent, those sent as data runs (both
@@ -388,31 +610,29 @@ int main(int argc, char **argv)
     qobject_unref(st);
     sh_stop(&h);
 
-    switch_start(&h, true);
-    switch_learn(&h);
-    raw64 = switch_rate(&h, TO_LANE, 64);
-    raw1518 = switch_rate(&h, TO_LANE, 1518);
-    sh_stop(&h);
-
-    hub_start(&hub);
-    hub64 = hub_rate(&hub, 64);
-    hub1518 = hub_rate(&hub, 1518);
     hub_latency(&hub, lat);
     hub_p50 = percentile(lat, PINGS, 0.50);
     hub_p99 = percentile(lat, PINGS, 0.99);
     hub_stop(&hub);
 
-    printf("switch_64_Mpps: %.3f\n", sw64 / 1e6);
-    printf("switch_1518_Gbps: %.3f\n", sw1518 * 1518 * 8 / 1e9);
-    printf("switch_raw_64_Mpps: %.3f\n", raw64 / 1e6);
-    printf("switch_raw_1518_Gbps: %.3f\n", raw1518 * 1518 * 8 / 1e9);
+    agg = switch_4x1g();
+
+    printf("switch_64_Mpps: %.3f\n", fig[0].sw / 1e6);
+    printf("switch_1518_Gbps: %.3f\n", fig[1].sw * 1518 * 8 / 1e9);
+    printf("switch_raw_64_Mpps: %.3f\n", fig[0].raw / 1e6);
+    printf("switch_raw_1518_Gbps: %.3f\n", fig[1].raw * 1518 * 8 / 1e9);
     printf("lane_to_uplink_64_Mpps: %.3f\n", up64 / 1e6);
     printf("lane_to_uplink_1518_Gbps: %.3f\n", up1518 * 1518 * 8 / 1e9);
-    printf("hub_stream_64_Mpps: %.3f\n", hub64 / 1e6);
-    printf("hub_stream_1518_Gbps: %.3f\n", hub1518 * 1518 * 8 / 1e9);
-    printf("switch_over_hub_64: %.2f\n", sw64 / hub64);
-    printf("switch_raw_over_hub_64: %.2f\n", raw64 / hub64);
-    printf("switch_over_hub_1518: %.2f\n", sw1518 / hub1518);
+    printf("hub_stream_64_Mpps: %.3f\n", fig[0].hub / 1e6);
+    printf("hub_stream_1518_Gbps: %.3f\n", fig[1].hub * 1518 * 8 / 1e9);
+    printf("switch_over_hub_64: %.2f\n", fig[0].ratio);
+    printf("switch_raw_over_hub_64: %.2f\n", fig[0].raw_ratio);
+    printf("switch_over_hub_1518: %.2f\n", fig[1].ratio);
+    printf("switch_raw_over_hub_1518: %.2f\n", fig[1].raw_ratio);
+    /* 4 slots x 1 Gb/s of 1518-octet frames at once, 8b/10b */
+    printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
+    printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
+    printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
     printf("switch_p50_us: %.1f\n", sw_p50);
     printf("switch_p99_us: %.1f\n", sw_p99);
     printf("hub_stream_p50_us: %.1f\n", hub_p50);

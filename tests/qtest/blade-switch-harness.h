@@ -302,11 +302,13 @@ static inline void sh_up_read(SwHarness *h)
  * Poll the test's ends of @n chassis at once (their lanes and uplink
  * sockets) for up to @ms milliseconds, and run what is due.
  */
-static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
+static inline void sh_pump_set_ns(SwHarness *const *hs, unsigned n,
+                                  int64_t ns)
 {
     struct pollfd pfd[4 * (SH_MAX_SLOTS * LANE_MAX_FDS + 1)];
     Lane *lane[G_N_ELEMENTS(pfd)];
     SwHarness *owner[G_N_ELEMENTS(pfd)];
+    struct timespec ts;
     uint64_t now = sh_now();
     int np = 0, i, k;
     unsigned c, s;
@@ -332,7 +334,7 @@ static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
             }
             dl = lane_deadline(l);
             if (dl != LANE_NO_DEADLINE) {
-                ms = MIN(ms, dl > now ? (int)((dl - now) / 1000000) : 0);
+                ns = MIN(ns, dl > now ? (int64_t)(dl - now) : 0);
             }
         }
         if (h->up_fd >= 0) {
@@ -341,7 +343,9 @@ static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
             owner[np++] = h;
         }
     }
-    if (poll(pfd, np, ms) > 0) {
+    ts.tv_sec = ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    if (ppoll(pfd, np, &ts, NULL) > 0) {
         for (i = 0; i < np; i++) {
             if (!pfd[i].revents) {
                 continue;
@@ -364,10 +368,21 @@ static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
     }
 }
 
+static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
+{
+    sh_pump_set_ns(hs, n, ms * (int64_t)1000000);
+}
+
 /* Poll the test's ends for up to @ms milliseconds. */
 static inline void sh_pump(SwHarness *h, int ms)
 {
     sh_pump_set(&h, 1, ms);
+}
+
+/* ... for up to @ns nanoseconds. */
+static inline void sh_pump_ns(SwHarness *h, int64_t ns)
+{
+    sh_pump_set_ns(&h, 1, ns);
 }
 
 static inline QDict *sh_state(SwHarness *h);

@@ -1261,6 +1261,102 @@ static void test_shm_blocking_peer(void)
     sh_stop(&h);
 }
 
+/*
+ * Four blades sending at once, each in turn to the other three and to the
+ * uplink, frames of 64 and 1514 octets mixed: every frame arrives, once,
+ * and each receiver sees each sender's frames in the order sent (the
+ * switch moves ingress entries to egress and batches its work; neither
+ * may reorder or lose a frame).
+ */
+#define ORDER_SLOTS     4
+#define ORDER_FRAMES    200     /* per sender */
+
+static bool cond_order_all(SwHarness *h, void *arg)
+{
+    unsigned i, want = ORDER_FRAMES / ORDER_SLOTS;
+
+    for (i = 0; i < ORDER_SLOTS; i++) {
+        if (g_queue_get_length(&h->blades[i].rx) < want * (ORDER_SLOTS - 1)) {
+            return false;
+        }
+    }
+    return g_queue_get_length(&h->up_rx) >= want * ORDER_SLOTS;
+}
+
+/* Each sender's frames in @q in sequence; counts them per sender. */
+static void check_order(GQueue *q, unsigned *per_sender)
+{
+    int last[ORDER_SLOTS] = { -1, -1, -1, -1 };
+    ShFrame *f;
+
+    while ((f = sh_pop(q))) {
+        unsigned from;
+        int seq;
+
+        g_assert_cmpuint(f->len, >=, 64 - 4);
+        from = f->data[18];
+        seq = ldl_be_p(f->data + 14);
+        g_assert_cmpuint(from, <, ORDER_SLOTS);
+        g_assert_cmpint(seq, >, last[from]);
+        last[from] = seq;
+        per_sender[from]++;
+        g_free(f);
+    }
+}
+
+static void test_order_many_senders(void)
+{
+    static uint8_t f[ORDER_SLOTS][1514];
+    unsigned want = ORDER_FRAMES / ORDER_SLOTS, i, j, k;
+    unsigned got[ORDER_SLOTS + 1][ORDER_SLOTS] = { { 0 } };
+    SwHarness h;
+    QDict *st;
+
+    sh_start(&h, ORDER_SLOTS, true, "queue-frames=1024");
+    for (i = 0; i < ORDER_SLOTS; i++) {
+        sh_blade_up(&h, i, false);
+        sh_eth(f[i], sh_bcast, h.blades[i].mac, 0x88b6);
+        sh_blade_send(&h, i, f[i], 64);
+    }
+    sh_eth(f[0], sh_bcast, sh_client_mac, 0x88b6);
+    sh_uplink_send(&h, f[0], 64);
+    sh_settle(&h);
+    for (i = 0; i < ORDER_SLOTS; i++) {
+        sh_free_frames(&h.blades[i].rx);
+    }
+    sh_free_frames(&h.up_rx);
+
+    for (k = 0; k < ORDER_FRAMES; k++) {
+        for (i = 0; i < ORDER_SLOTS; i++) {
+            /* to blade k % 4, or the client when that is the sender */
+            j = k % ORDER_SLOTS;
+            sh_eth(f[i], j == i ? sh_client_mac : h.blades[j].mac,
+                   h.blades[i].mac, 0x88b6);
+            stl_be_p(f[i] + 14, k);
+            f[i][18] = i;
+            sh_blade_send(&h, i, f[i], k % 3 ? 64 : sizeof(f[i]));
+        }
+    }
+    sh_wait(&h, cond_order_all, NULL, "every frame");
+    sh_settle(&h);
+    for (i = 0; i < ORDER_SLOTS; i++) {
+        check_order(&h.blades[i].rx, got[i]);
+    }
+    check_order(&h.up_rx, got[ORDER_SLOTS]);
+    for (i = 0; i <= ORDER_SLOTS; i++) {
+        for (j = 0; j < ORDER_SLOTS; j++) {
+            /* blade i gets from every other blade, the uplink from all */
+            g_assert_cmpuint(got[i][j], ==, i == j ? 0 : want);
+        }
+    }
+    st = sh_state(&h);
+    for (i = 0; i <= ORDER_SLOTS; i++) {
+        g_assert_cmpuint(sh_u64(sh_item(st, "ports", i), "tx_drops"), ==, 0);
+    }
+    qobject_unref(st);
+    sh_stop(&h);
+}
+
 /* An uplink peer that does not read: bounded queue, drops counted. */
 static void test_bounded_queue(void)
 {
@@ -1675,6 +1771,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/shm-blocking-peer",
                    test_shm_blocking_peer);
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
+    qtest_add_func("/blade-switch/order-many-senders",
+                   test_order_many_senders);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);
     qtest_add_func("/blade-switch/data-runs", test_data_runs);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fcs.h"
 #include "lane-pump.h"
 #include "lane-transport.h"
 
@@ -31,6 +32,8 @@ typedef struct End {
     unsigned frames;
     uint32_t next_seq;      /* frames carry a sequence number */
     unsigned out_of_order;
+    bool last_fcs_ok;       /* lane_rx_fcs() in the last rx_frame() */
+    uint32_t last_fcs;
     size_t last_len;
     uint8_t last[ETH_MAX_FRAME];
     bool accept;
@@ -69,6 +72,7 @@ static void on_frame(void *opaque, const uint8_t *f, size_t len)
     }
     e->next_seq = seq + 1;
     e->frames++;
+    e->last_fcs_ok = e->lane && lane_rx_fcs(e->lane, &e->last_fcs);
     e->last_len = len;
     memcpy(e->last, f, len);
     maybe_free(e, FREE_IN_FRAME);
@@ -247,6 +251,64 @@ static void test_link_up_and_frames(gconstpointer data)
     exchange(&p, 5, 61, 0);
     g_assert_cmpuint(lane_stats(p.a.lane)->pcs.fcs_errors, ==, 0);
     g_assert_cmpuint(lane_stats(p.b.lane)->bad_records, ==, 0);
+    pair_free(&p);
+}
+
+/* The FCS of @f padded to 60 octets, as a frame of @len goes out. */
+static uint32_t padded_fcs(const uint8_t *f, size_t len)
+{
+    uint8_t buf[1514] = { 0 };
+
+    memcpy(buf, f, len);
+    return eth_crc32(0, buf, len < 60 ? 60 : len);
+}
+
+/*
+ * A frame sent with the FCS its sender already has (a switch forwarding
+ * it unchanged) goes out with that FCS: the receiver gets the frame and
+ * lane_rx_fcs() gives the same FCS, whatever the length (padded or
+ * not); and it is really the one given, not one computed again, where
+ * the lane only copies it (raw frames, data runs): a wrong one arrives
+ * as an FCS error.
+ */
+static void test_send_fcs(gconstpointer data)
+{
+    static const size_t lens[] = { 20, 59, 60, 61, 100, 1000, 1514 };
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    uint8_t f[1514];
+    uint32_t fcs;
+    Pair p;
+
+    pair_init(&p, pcs, pcs, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    g_assert_false(lane_rx_fcs(p.b.lane, &fcs));
+    for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {
+        unsigned frames = p.b.frames;
+
+        make_frame(f, lens[i], p.b.next_seq);
+        g_assert_cmpint(lane_send_frame_fcs(p.a.lane, f, lens[i],
+                                            padded_fcs(f, lens[i]), 0),
+                        ==, 0);
+        pump(&p.a, &p.b, 0);
+        g_assert_cmpuint(p.b.frames, ==, frames + 1);
+        g_assert_true(p.b.last_fcs_ok);
+        g_assert_cmphex(p.b.last_fcs, ==, padded_fcs(f, lens[i]));
+        g_assert_cmpmem(p.b.last, lens[i], f, lens[i]);
+        /* the same frame as lane_send_frame() sends it: the same FCS */
+        make_frame(f, lens[i], p.b.next_seq);
+        g_assert_cmpint(lane_send_frame(p.a.lane, f, lens[i], 0), ==, 0);
+        pump(&p.a, &p.b, 0);
+        g_assert_cmpuint(p.b.frames, ==, frames + 2);
+        g_assert_cmphex(p.b.last_fcs, ==, padded_fcs(f, lens[i]));
+    }
+    g_assert_false(lane_rx_fcs(p.b.lane, &fcs));
+    g_assert_cmpuint(lane_stats(p.b.lane)->pcs.fcs_errors, ==, 0);
+    make_frame(f, 100, p.b.next_seq);
+    g_assert_cmpint(lane_send_frame_fcs(p.a.lane, f, 100,
+                                        padded_fcs(f, 100) ^ 1, 0), ==, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpuint(lane_stats(p.b.lane)->pcs.fcs_errors, ==, 1);
     pair_free(&p);
 }
 
@@ -1604,6 +1666,10 @@ int main(int argc, char **argv)
                          test_link_up_and_frames);
     g_test_add_data_func("/lane/frames/mixed", GUINT_TO_POINTER(1),
                          test_link_up_and_frames);
+    g_test_add_data_func("/lane/send-fcs/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B), test_send_fcs);
+    g_test_add_data_func("/lane/send-fcs/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_send_fcs);
     g_test_add_func("/lane/reconnect", test_reconnect);
     g_test_add_data_func("/lane/back-pressure/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B),

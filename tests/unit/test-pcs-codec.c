@@ -609,7 +609,7 @@ static void test_bulk_every_code_group(gconstpointer data)
  */
 static void test_lazy_disparity(gconstpointer data)
 {
-    enum { MAXN = 200, STREAM = 3000 };
+    enum { MAXN = 600, STREAM = 3000 };
     int level = GPOINTER_TO_INT(data);
     GRand *rng = g_rand_new_with_seed(4000 + level);
     static uint8_t in[STREAM];

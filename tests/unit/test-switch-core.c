@@ -236,6 +236,8 @@ typedef struct Bench {
     unsigned uplink, chain;     /* port numbers */
     unsigned slot_port[SW_MAX_BLADES];
     uint64_t now;
+    const uint8_t *in;          /* input()'s frame, while it runs */
+    size_t in_len;
 } Bench;
 
 static void out_clear(gpointer p)
@@ -250,6 +252,10 @@ static void rec_output(void *opaque, unsigned port, const uint8_t *frame,
     Out o = { port, len, g_memdup2(frame, len) };
 
     g_assert_cmpuint(port, <, swcore_port_count(b->sw));
+    /* a frame not marked rewritten is the input's, octet for octet */
+    if (b->in && !swcore_frame_rewritten(b->sw)) {
+        g_assert_cmpmem(frame, len, b->in, b->in_len);
+    }
     g_array_append_val(b->out, o);
 }
 
@@ -372,7 +378,10 @@ static unsigned input(Bench *b, unsigned port, const uint8_t *f, size_t len)
     g_autofree uint8_t *copy = g_memdup2(f, len ? len : 1);
 
     g_array_set_size(b->out, 0);
+    b->in = f;
+    b->in_len = len;
     swcore_input(b->sw, port, copy, len, b->now);
+    b->in = NULL;
     return b->out->len;
 }
 
