@@ -32,6 +32,7 @@
  */
 #define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
 #define BLADE_LANE_RECONNECT_MS 100
+#define BLADE_LANE_GATE_SLICE_MS 100
 
 struct BladeLane {
     DeviceState *dev;
@@ -62,6 +63,9 @@ struct BladeLane {
     uint64_t promise_ns;
     uint32_t gate_wait_ms;      /* 0: wait for ever */
     bool gate_stopped;          /* the gate stopped the VM */
+    bool gate_restart;          /* ... and it may go on: start it */
+    QEMUBH *gate_start_bh;
+    VMChangeStateEntry *gate_vmse;
     bool in_gate;
 
     bool in_bh;                 /* lane work on the stack: defer the free */
@@ -469,18 +473,80 @@ static void blade_lane_gate_stop(BladeLane *bl)
     }
 }
 
+/*
+ * QEMU takes SIGTERM, SIGINT and SIGHUP through a signalfd in the main
+ * loop, which a wait here holds: one pending ends the wait (the VM stops,
+ * and the main loop then handles it), so that a blade stopped by its
+ * user never waits out the bound.
+ */
+static bool blade_lane_gate_signalled(void)
+{
+    sigset_t pending;
+
+    return !sigpending(&pending) &&
+           (sigismember(&pending, SIGTERM) == 1 ||
+            sigismember(&pending, SIGINT) == 1 ||
+            sigismember(&pending, SIGHUP) == 1);
+}
+
+/*
+ * The guest may go on: the peer is there in virtual time (before its
+ * hello, the horizon the link starts with means nothing) and has let it.
+ */
+static bool blade_lane_gate_open(BladeLane *bl)
+{
+    return lane_vtime_active(bl->lane) &&
+           lane_vtime_horizon(bl->lane) > bl_now();
+}
+
 static void blade_lane_gate_check_resume(BladeLane *bl)
 {
-    if (lane_vtime_horizon(bl->lane) <= bl_now()) {
+    if (!blade_lane_gate_open(bl)) {
         return;
     }
     bl->gate_stopped = false;
     timer_del(bl->gate_wall_timer);
     trace_blade_lane_gate_resume(bl, bl_now());
     blade_lane_gate_arm(bl);
-    /* only a stop of ours: one the user asked for stays */
+    /*
+     * Start it again once it has stopped: a stop asked for from the vCPU
+     * thread takes effect in the main loop, maybe after this.
+     */
+    bl->gate_restart = true;
     if (runstate_check(RUN_STATE_PAUSED)) {
+        qemu_bh_schedule(bl->gate_start_bh);
+    }
+}
+
+static void blade_lane_gate_start_bh(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    if (bl->gate_restart && !bl->gate_stopped &&
+        runstate_check(RUN_STATE_PAUSED)) {
+        bl->gate_restart = false;
         vm_start();
+    }
+}
+
+/* Our stop took effect: if the gate opened meanwhile, start again. */
+static void blade_lane_gate_vm_state(void *opaque, bool running,
+                                     RunState state)
+{
+    BladeLane *bl = opaque;
+
+    if (running) {
+        bl->gate_restart = false;       /* whoever started it */
+        if (bl->gate_stopped) {
+            /*
+             * Started while the gate is closed: a stop asked for before
+             * the VM was first started is lost, or the user said cont.
+             * Before the guest's next instruction it meets the gate again.
+             */
+            timer_mod(bl->gate_timer, MIN(bl_now(), INT64_MAX));
+        }
+    } else if (state == RUN_STATE_PAUSED && bl->gate_restart) {
+        qemu_bh_schedule(bl->gate_start_bh);
     }
 }
 
@@ -507,11 +573,16 @@ static void blade_lane_gate_cb(void *opaque)
         int64_t left = -1;
 
         lane_vtime_promise(bl->lane, now, now);
+        /*
+         * Read the rings whether or not a kick came: the peer kicks only
+         * a reader that said it sleeps, which reading to the end does.
+         */
+        bl->ring_ready = bl->ring_fd >= 0;
         blade_lane_run_guarded(bl, NULL, 0);    /* due input, and flush */
         if (bl->dead) {
             break;
         }
-        if (lane_vtime_horizon(bl->lane) > now) {
+        if (blade_lane_gate_open(bl)) {
             if (waited) {
                 trace_blade_lane_gate_pass(bl, now,
                                            lane_vtime_horizon(bl->lane));
@@ -519,7 +590,7 @@ static void blade_lane_gate_cb(void *opaque)
             blade_lane_gate_arm(bl);
             break;
         }
-        if (bl->ring_fd < 0) {
+        if (bl->ring_fd < 0 || blade_lane_gate_signalled()) {
             blade_lane_gate_stop(bl);
             break;
         }
@@ -535,7 +606,10 @@ static void blade_lane_gate_cb(void *opaque)
         pfd.fd = bl->ring_fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
-        if (poll(&pfd, 1, left < 0 ? -1 : (int)MIN(left, INT_MAX)) > 0) {
+        /* a bounded slice: a signal does not wake a poll it is blocked in */
+        left = left < 0 ? BLADE_LANE_GATE_SLICE_MS :
+                          MIN(left, BLADE_LANE_GATE_SLICE_MS);
+        if (poll(&pfd, 1, (int)left) > 0) {
             bl->ring_ready = true;
         }
     }
@@ -567,8 +641,23 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                                      blade_lane_promise_cb, bl);
     bl->gate_wall_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                        blade_lane_gate_wall_cb, bl);
-    blade_lane_gate_arm(bl);
+    bl->gate_start_bh = qemu_bh_new(blade_lane_gate_start_bh, bl);
+    bl->gate_vmse = qemu_add_vm_change_state_handler(blade_lane_gate_vm_state,
+                                                     bl);
+    /*
+     * Closed until the peer is there: the guest does not run at all
+     * before, so what the lane says first (its hello's answer, the first
+     * negotiation) goes at the same time on every run.
+     */
+    timer_mod(bl->gate_timer, bl_now());
     timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns, INT64_MAX));
+}
+
+void blade_lane_flush(BladeLane *bl)
+{
+    if (lane_want_write(bl->lane)) {
+        lane_flush(bl->lane, bl_now());
+    }
 }
 
 bool blade_lane_vtime_waiting(BladeLane *bl)
@@ -648,6 +737,14 @@ void blade_lane_free(BladeLane *bl)
     timer_free(bl->promise_timer);
     timer_free(bl->gate_wall_timer);
     bl->gate_timer = bl->promise_timer = bl->gate_wall_timer = NULL;
+    if (bl->gate_start_bh) {
+        qemu_bh_delete(bl->gate_start_bh);
+        bl->gate_start_bh = NULL;
+    }
+    if (bl->gate_vmse) {
+        qemu_del_vm_change_state_handler(bl->gate_vmse);
+        bl->gate_vmse = NULL;
+    }
     if (bl->in_bh || bl->in_gate) {
         bl->dead = true;        /* the BH frees it when it returns */
     } else {

@@ -60,6 +60,13 @@ void blade_lane_rx_resume(BladeLane *bl);
  */
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                            uint32_t wait_ms);
+/*
+ * Write what the lane queued, now.  In virtual time a sender calls it
+ * after each frame: whether the next frame finds room in the lane's queue
+ * must not depend on when the main loop gets to the flush (it would be
+ * sent at a different virtual time on every run).
+ */
+void blade_lane_flush(BladeLane *bl);
 /* The gate has the VM stopped, waiting for the peer. */
 bool blade_lane_vtime_waiting(BladeLane *bl);
 

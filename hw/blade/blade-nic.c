@@ -564,6 +564,9 @@ static void blade_nic_tx_process(BladeNicState *s)
             trace_blade_nic_tx_drop("link down", r->head, total, nd);
         } else {
             ret = lane_send_frame(s->lane, s->txbuf, total, vnow());
+            if (s->vtime && ret >= 0) {
+                blade_lane_flush(s->bl);
+            }
             if (ret == -EAGAIN) {
                 /* tx_ready() resumes; the descriptors stay the device's */
                 trace_blade_nic_tx_wait(r->head);

@@ -768,6 +768,9 @@ static void bsw_egress_lane(BswPort *p)
             trace_blade_switch_drop(p->name, "lane refused", f->len);
         } else {
             bsw_capture(p, f->data, f->len);
+            if (p->s->vtime) {
+                blade_lane_flush(p->bl);    /* see blade_lane_flush() */
+            }
         }
         queue_pop(&p->egress);
     }
