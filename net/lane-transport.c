@@ -122,6 +122,13 @@ struct Lane {
     uint32_t rx_fcs;        /* ... this one */
     bool rx_stamped;        /* the record being handled carried ... */
     uint64_t rx_stamp;      /* ... this stamp */
+    /*
+     * Input held until the clock reaches rx_hold_at, the delivery time of
+     * the stamped record at its head (VTIME_NEVER: none held); its stamp
+     * was checked and taken when it was held.
+     */
+    uint64_t rx_hold_at;
+    bool rx_hold_taken;
 
     /* what io_changed last reported */
     LaneFd io_fds[LANE_MAX_FDS];
@@ -841,6 +848,12 @@ static void vtime_hello(Lane *lane)
     }
 }
 
+/* Input waits for the clock (rx_hold()). */
+static bool rx_held(const Lane *lane)
+{
+    return lane->rx_hold_at != VTIME_NEVER;
+}
+
 /*
  * Before a record is handled: its stamp, if it has one, is checked and
  * taken (false: the peer was cut, drop the record).  In a virtual-time
@@ -871,7 +884,9 @@ static bool rx_stamp_check(Lane *lane, uint8_t tag, bool stamped,
             return true;
         }
     }
-    if (vtime_rx_stamp(&lane->vt, stamp) != VTIME_OK) {
+    if (lane->rx_hold_taken) {
+        lane->rx_hold_taken = false;    /* taken when it was held */
+    } else if (vtime_rx_stamp(&lane->vt, stamp) != VTIME_OK) {
         vtime_cut(lane);
         return false;
     }
@@ -1107,7 +1122,7 @@ static void ring_read(Lane *lane)
     size_t budget = READ_BUDGET;
 
     while (lane->ring_rx && lane->connected && !lane->rx_paused &&
-           !lane->freed) {
+           !rx_held(lane) && !lane->freed) {
         ssize_t r;
         int rc;
 
@@ -1378,13 +1393,42 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
     }
 }
 
+/*
+ * In a virtual-time connection a stamped record takes effect at its
+ * stamp plus the latency: until the clock gets there, it and everything
+ * after it wait (true).  Its stamp is checked and taken now, so that the
+ * horizon covers it; a bad one cuts the peer (true as well: stop).
+ */
+static bool rx_hold(Lane *lane, const uint8_t *h, size_t plen)
+{
+    uint64_t stamp, due;
+
+    if (!lane->vt_session || !(h[1] & LANE_REC_F_VTIME) ||
+        plen < LANE_VTIME_LEN || lane->rx_hold_taken) {
+        return false;
+    }
+    stamp = get_u64(h + LANE_REC_HDR);
+    due = vtime_deliver_at(&lane->vt, stamp);
+    if (due <= lane->now) {
+        return false;
+    }
+    if (vtime_rx_stamp(&lane->vt, stamp) != VTIME_OK) {
+        vtime_cut(lane);
+        return true;
+    }
+    lane->rx_hold_taken = true;
+    lane->rx_hold_at = due;
+    lane->stats.vtime_held++;
+    return true;
+}
+
 /* Parse complete records from @buf; returns the bytes consumed. */
 static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
 
-    while (lane->connected && !lane->rx_paused && !lane->freed &&
-           len - off >= LANE_REC_HDR) {
+    while (lane->connected && !lane->rx_paused && !rx_held(lane) &&
+           !lane->freed && len - off >= LANE_REC_HDR) {
         const uint8_t *h = buf + off;
         size_t plen = h[2] | (size_t)h[3] << 8;
         bool was_ring;
@@ -1401,6 +1445,9 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
             lane->ops->can_receive && lane->an == AN_LINK_OK &&
             !lane->ops->can_receive(lane->opaque)) {
             lane->rx_paused = true;
+            break;
+        }
+        if (rx_hold(lane, h, plen)) {
             break;
         }
         off += LANE_REC_HDR + plen;
@@ -1459,6 +1506,8 @@ static void on_connect(Lane *lane)
     lane->hello_rx = false;
     lane->vt_session = lane->vt_refused = false;
     lane->rx_stamped = false;
+    lane->rx_hold_at = VTIME_NEVER;
+    lane->rx_hold_taken = false;
     lane->rx_signal = false;
     lane->rx_paused = false;
     lane->rxb_len = 0;
@@ -1498,6 +1547,8 @@ static void disconnect(Lane *lane)
     lane->stats.tx_dropped_disconnect += lane->txq_len;
     lane->txq_len = 0;
     lane->rxb_len = 0;
+    lane->rx_hold_at = VTIME_NEVER;
+    lane->rx_hold_taken = false;
     set_link(lane, false);
     lane->an = AN_OFF;
     if (sync) {
@@ -1773,6 +1824,7 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
     lane->io_deadline = LANE_NO_DEADLINE;
     lane->prng = 0x9E3779B97F4A7C15ULL;
     vtime_link_init(&lane->vt, cfg->vtime_latency_ns);
+    lane->rx_hold_at = VTIME_NEVER;
     if (!lane->cfg.reconnect_ns) {
         lane->cfg.reconnect_ns = 100 * 1000 * 1000;
     }
@@ -1935,7 +1987,11 @@ uint64_t lane_deadline(Lane *lane)
     if (lane->ring_busy) {
         return lane->now;       /* ring work was left over: go on now */
     }
-    if (lane->an == AN_ABILITY || lane->an == AN_ACK) {
+    if (rx_held(lane)) {
+        d = lane->rx_hold_at;
+    }
+    if ((lane->an == AN_ABILITY || lane->an == AN_ACK) &&
+        lane->an_retry_at < d) {
         d = lane->an_retry_at;
     }
     if (lane->an == AN_LINK_OK && lane->cfg.util_interval_ns &&
@@ -1997,7 +2053,11 @@ void lane_handle_timer(Lane *lane, uint64_t now)
             try_connect(lane);
         }
     } else {
-        if (lane->ring_busy) {
+        if (rx_held(lane) && now >= lane->rx_hold_at) {
+            lane->rx_hold_at = VTIME_NEVER;
+            rx_process_buffer(lane);    /* and what is left in the ring */
+        }
+        if (lane->ring_busy && lane->connected && !lane->freed) {
             ring_service(lane);
         }
         if (!lane->connected || lane->freed) {
@@ -2468,7 +2528,7 @@ size_t lane_feed(Lane *lane, const uint8_t *buf, size_t len, uint64_t now)
 
 size_t lane_rx_room(const Lane *lane)
 {
-    if (!lane->connected || lane->rx_paused) {
+    if (!lane->connected || lane->rx_paused || rx_held(lane)) {
         return 0;
     }
     return RXBUF_SIZE - lane->rxb_len;

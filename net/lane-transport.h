@@ -286,6 +286,8 @@ typedef struct LaneStats {
     uint64_t vtime_unstamped;
     uint64_t vtime_mismatch;
     uint64_t vtime_cuts;
+    /* records that waited for their delivery time (stamp + latency) */
+    uint64_t vtime_held;
     PcsRxCounters pcs;          /* receive counters, both pcs modes */
 } LaneStats;
 

@@ -12,8 +12,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <poll.h>
+#include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
+#include "system/runstate.h"
 #include "qapi/error.h"
 #include "qapi/qapi-types-char.h"
 #include "chardev/char.h"
@@ -29,6 +32,7 @@
  */
 #define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
 #define BLADE_LANE_RECONNECT_MS 100
+#define BLADE_LANE_GATE_SLICE_MS 100
 
 struct BladeLane {
     DeviceState *dev;
@@ -52,6 +56,18 @@ struct BladeLane {
 
     int ring_fd;                /* rings' wake-up socket we watch, or -1 */
     bool ring_ready;            /* it polled readable */
+
+    /* virtual time on an icount guest (blade_lane_vtime_gate()) */
+    QEMUTimer *gate_timer;      /* at the horizon: wait there */
+    QEMUTimer *promise_timer;   /* promise the clock every promise_ns */
+    QEMUTimer *gate_wall_timer; /* bounds a wait with the VM stopped */
+    uint64_t promise_ns;
+    uint32_t gate_wait_ms;      /* 0: wait for ever */
+    bool gate_stopped;          /* the gate stopped the VM */
+    bool gate_restart;          /* ... and it may go on: start it */
+    QEMUBH *gate_start_bh;
+    VMChangeStateEntry *gate_vmse;
+    bool in_gate;
 
     bool in_bh;                 /* lane work on the stack: defer the free */
     bool read_held;             /* can_read said 0: poke it when room */
@@ -254,6 +270,8 @@ static void fwd_tx_ready(void *opaque)
 
 /* ---- all lane work: from the guarded BH, the timer or the input -------- */
 
+static void blade_lane_gate_check_resume(BladeLane *bl);
+
 static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
 {
     Object *dev = OBJECT(bl->dev);
@@ -303,6 +321,9 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
         }
         bl->changed(bl->opaque);
     }
+    if (!bl->dead && bl->gate_stopped) {
+        blade_lane_gate_check_resume(bl);
+    }
     if (!bl->dead && bl->read_held && lane_rx_room(bl->lane) &&
         !bl->stage_len) {
         /* the chardev may read again: poll it */
@@ -310,7 +331,7 @@ static void blade_lane_run(BladeLane *bl, const uint8_t *in, size_t len)
         qemu_chr_fe_accept_input(bl->be);
     }
     bl->in_bh = false;
-    if (bl->dead) {
+    if (bl->dead && !bl->in_gate) {
         g_free(bl);
     }
     object_unref(dev);
@@ -410,6 +431,250 @@ static void blade_lane_event(void *opaque, QEMUChrEvent event)
     blade_lane_schedule(bl);
 }
 
+/* ---- virtual time: the gate at the horizon ---------------------------- */
+
+static const char *blade_lane_label(BladeLane *bl)
+{
+    Chardev *chr = qemu_chr_fe_get_driver(bl->be);
+
+    return chr ? chr->label : "(none)";
+}
+
+static void blade_lane_gate_arm(BladeLane *bl)
+{
+    uint64_t h = lane_vtime_horizon(bl->lane);
+
+    if (h == VTIME_NEVER) {
+        timer_del(bl->gate_timer);
+    } else {
+        timer_mod(bl->gate_timer, MIN(h, INT64_MAX));
+    }
+}
+
+/*
+ * The peer did not move the horizon within the bound: the run cannot go
+ * on without it, and going on past the horizon would not be the same run.
+ */
+static void blade_lane_gate_give_up(BladeLane *bl)
+{
+    error_report("blade-lane: virtual time: no promise from the peer of "
+                 "chardev '%s' for %u ms at %" PRIu64 " ns (is it paused, "
+                 "or gone?); shutting down",
+                 blade_lane_label(bl), bl->gate_wait_ms, bl_now());
+    qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
+}
+
+static void blade_lane_gate_wall_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    if (bl->gate_stopped) {
+        blade_lane_gate_give_up(bl);
+    }
+}
+
+/*
+ * Nothing to block on (the lane is not on its rings yet, or lost them):
+ * stop the VM here, so that it cannot run past the horizon, and start it
+ * again from the main loop when the horizon moves.  vm_stop() in the vCPU
+ * thread stops the CPU at once (cpu_stop_current()).
+ */
+static void blade_lane_gate_stop(BladeLane *bl)
+{
+    trace_blade_lane_gate_stop(bl, bl_now());
+    bl->gate_stopped = true;
+    vm_stop(RUN_STATE_PAUSED);
+    if (bl->gate_wait_ms) {
+        timer_mod(bl->gate_wall_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + bl->gate_wait_ms);
+    }
+}
+
+/*
+ * QEMU takes SIGTERM, SIGINT and SIGHUP through a signalfd in the main
+ * loop, which a wait here holds: one pending ends the wait (the VM stops,
+ * and the main loop then handles it), so that a blade stopped by its
+ * user never waits out the bound.
+ */
+static bool blade_lane_gate_signalled(void)
+{
+    sigset_t pending;
+
+    return !sigpending(&pending) &&
+           (sigismember(&pending, SIGTERM) == 1 ||
+            sigismember(&pending, SIGINT) == 1 ||
+            sigismember(&pending, SIGHUP) == 1);
+}
+
+/*
+ * The guest may go on: the peer is there in virtual time (before its
+ * hello, the horizon the link starts with means nothing) and has let it.
+ */
+static bool blade_lane_gate_open(BladeLane *bl)
+{
+    return lane_vtime_active(bl->lane) &&
+           lane_vtime_horizon(bl->lane) > bl_now();
+}
+
+static void blade_lane_gate_check_resume(BladeLane *bl)
+{
+    if (!blade_lane_gate_open(bl)) {
+        return;
+    }
+    bl->gate_stopped = false;
+    timer_del(bl->gate_wall_timer);
+    trace_blade_lane_gate_resume(bl, bl_now());
+    blade_lane_gate_arm(bl);
+    /*
+     * Start it again once it has stopped: a stop asked for from the vCPU
+     * thread takes effect in the main loop, maybe after this.
+     */
+    bl->gate_restart = true;
+    if (runstate_check(RUN_STATE_PAUSED)) {
+        qemu_bh_schedule(bl->gate_start_bh);
+    }
+}
+
+static void blade_lane_gate_start_bh(void *opaque)
+{
+    BladeLane *bl = opaque;
+
+    if (bl->gate_restart && !bl->gate_stopped &&
+        runstate_check(RUN_STATE_PAUSED)) {
+        bl->gate_restart = false;
+        vm_start();
+    }
+}
+
+/* Our stop took effect: if the gate opened meanwhile, start again. */
+static void blade_lane_gate_vm_state(void *opaque, bool running,
+                                     RunState state)
+{
+    BladeLane *bl = opaque;
+
+    if (running) {
+        bl->gate_restart = false;       /* whoever started it */
+        if (bl->gate_stopped) {
+            /*
+             * Started while the gate is closed: a stop asked for before
+             * the VM was first started is lost, or the user said cont.
+             * Before the guest's next instruction it meets the gate again.
+             */
+            timer_mod(bl->gate_timer, MIN(bl_now(), INT64_MAX));
+        }
+    } else if (state == RUN_STATE_PAUSED && bl->gate_restart) {
+        qemu_bh_schedule(bl->gate_start_bh);
+    }
+}
+
+/*
+ * The guest reached the horizon: no record the peer may still send can
+ * take effect earlier, and none may take effect later than it should.
+ * Promise the clock (the peer may be waiting for it), then block on the
+ * rings' wake-up fd until the peer's records or promise move the
+ * horizon.  Under icount this runs with the vCPU stopped exactly at the
+ * horizon; the main loop waits too, which is the point: nothing of this
+ * VM moves until the peer has.
+ */
+static void blade_lane_gate_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+    int64_t give_up_at = bl->gate_wait_ms ?
+        qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + bl->gate_wait_ms : 0;
+    bool waited = false;
+
+    bl->in_gate = true;
+    for (;;) {
+        uint64_t now = bl_now();
+        struct pollfd pfd;
+        int64_t left = -1;
+
+        lane_vtime_promise(bl->lane, now, now);
+        /*
+         * Read the rings whether or not a kick came: the peer kicks only
+         * a reader that said it sleeps, which reading to the end does.
+         */
+        bl->ring_ready = bl->ring_fd >= 0;
+        blade_lane_run_guarded(bl, NULL, 0);    /* due input, and flush */
+        if (bl->dead) {
+            break;
+        }
+        if (blade_lane_gate_open(bl)) {
+            if (waited) {
+                trace_blade_lane_gate_pass(bl, now,
+                                           lane_vtime_horizon(bl->lane));
+            }
+            blade_lane_gate_arm(bl);
+            break;
+        }
+        if (bl->ring_fd < 0 || blade_lane_gate_signalled()) {
+            blade_lane_gate_stop(bl);
+            break;
+        }
+        if (give_up_at) {
+            left = give_up_at - qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+            if (left <= 0) {
+                blade_lane_gate_give_up(bl);
+                timer_del(bl->gate_timer);
+                break;
+            }
+        }
+        waited = true;
+        pfd.fd = bl->ring_fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        /* a bounded slice: a signal does not wake a poll it is blocked in */
+        left = left < 0 ? BLADE_LANE_GATE_SLICE_MS :
+                          MIN(left, BLADE_LANE_GATE_SLICE_MS);
+        if (poll(&pfd, 1, (int)left) > 0) {
+            bl->ring_ready = true;
+        }
+    }
+    bl->in_gate = false;
+    if (bl->dead) {
+        g_free(bl);
+    }
+}
+
+static void blade_lane_promise_cb(void *opaque)
+{
+    BladeLane *bl = opaque;
+    uint64_t now = bl_now();
+
+    /* a guest that computes lets its peer run on meanwhile */
+    if (lane_vtime_promise(bl->lane, now, now)) {
+        qemu_bh_schedule(bl->bh);       /* out with it */
+    }
+    timer_mod(bl->promise_timer, MIN(now + bl->promise_ns, INT64_MAX));
+}
+
+void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
+                           uint32_t wait_ms)
+{
+    bl->promise_ns = MAX(promise_ns, 1);
+    bl->gate_wait_ms = wait_ms;
+    bl->gate_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_lane_gate_cb, bl);
+    bl->promise_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                     blade_lane_promise_cb, bl);
+    bl->gate_wall_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                       blade_lane_gate_wall_cb, bl);
+    bl->gate_start_bh = qemu_bh_new(blade_lane_gate_start_bh, bl);
+    bl->gate_vmse = qemu_add_vm_change_state_handler(blade_lane_gate_vm_state,
+                                                     bl);
+    /*
+     * Closed until the peer is there: the guest does not run at all
+     * before, so what the lane says first (its hello's answer, the first
+     * negotiation) goes at the same time on every run.
+     */
+    timer_mod(bl->gate_timer, bl_now());
+    timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns, INT64_MAX));
+}
+
+bool blade_lane_vtime_waiting(BladeLane *bl)
+{
+    return bl->gate_stopped;
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
@@ -478,7 +743,19 @@ void blade_lane_free(BladeLane *bl)
     /* may run inside the BH: QEMU allows it */
     qemu_bh_delete(bl->bh);
     bl->bh = NULL;
-    if (bl->in_bh) {
+    timer_free(bl->gate_timer);
+    timer_free(bl->promise_timer);
+    timer_free(bl->gate_wall_timer);
+    bl->gate_timer = bl->promise_timer = bl->gate_wall_timer = NULL;
+    if (bl->gate_start_bh) {
+        qemu_bh_delete(bl->gate_start_bh);
+        bl->gate_start_bh = NULL;
+    }
+    if (bl->gate_vmse) {
+        qemu_del_vm_change_state_handler(bl->gate_vmse);
+        bl->gate_vmse = NULL;
+    }
+    if (bl->in_bh || bl->in_gate) {
         bl->dead = true;        /* the BH frees it when it returns */
     } else {
         g_free(bl);

@@ -19,6 +19,15 @@
 typedef struct BladeLane BladeLane;
 
 /*
+ * Virtual time's defaults (docs/virtual-time.md): a lane's latency, the
+ * lookahead of each direction (a minimum frame's serialisation at 1 Gb/s,
+ * 0.67 us, plus PHY transmit and receive, about 1 us, plus propagation,
+ * rounded up), and how long a process waits for a silent peer.
+ */
+#define BLADE_VTIME_LATENCY_NS  2000
+#define BLADE_VTIME_WAIT_MS     30000
+
+/*
  * Run a lane of configuration @cfg (its role and path are ignored) over
  * the chardev @be is attached to.  @ops are the device's callbacks (not
  * write or io_changed: those are blade-lane's).  After each piece of lane
@@ -43,8 +52,28 @@ void blade_lane_rx_resume(BladeLane *bl);
  * Output the device queued goes to the peer now rather than from the
  * lane's next BH run (a main-loop iteration later).  Not from inside a
  * lane callback: there it does nothing, and the BH flushes.
+ *
+ * In virtual time a sender calls it after each frame as well: whether the
+ * next frame finds room in the lane's queue must not depend on when the
+ * main loop gets to the flush (it would be sent at a different virtual
+ * time on every run).
  */
 void blade_lane_flush(BladeLane *bl);
+
+/*
+ * Virtual time on an icount guest (docs/virtual-time.md): the lane's
+ * configuration has vtime set.  The guest never runs past the lane's
+ * horizon: a virtual-clock timer there promises the clock and blocks on
+ * the rings' wake-up fd until the peer moves the horizon (or, with no
+ * rings yet, stops the VM until it does).  A promise of the clock goes
+ * every @promise_ns as well.  A peer that does not move the horizon for
+ * @wait_ms of wall time (0: no bound) ends the run with an error naming
+ * the chardev.
+ */
+void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
+                           uint32_t wait_ms);
+/* The gate has the VM stopped, waiting for the peer. */
+bool blade_lane_vtime_waiting(BladeLane *bl);
 
 /*
  * A UNIX socket chardev for the backplane-directory shorthand: a server

@@ -31,6 +31,8 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "system/runstate.h"
+#include "system/cpu-timers.h"
+#include "system/qtest.h"
 #include <sys/un.h>
 #include "fcs.h"
 #include "lane-transport.h"
@@ -129,6 +131,11 @@ struct BladeNicState {
     uint32_t speed;
     char *pcs_str;
     char *util_source_str;
+    char *timing_str;
+    uint32_t vtime_latency_ns;
+    uint32_t vtime_wait_ms;
+    bool vtime;                 /* timing=virtual */
+    QEMUTimer *irq_timer;       /* irq_bh's work at a virtual time */
     char *util_form_str;
     uint32_t util_interval_ms;
     /* parsed */
@@ -196,6 +203,8 @@ static void blade_nic_update_intx(BladeNicState *s)
  * device goes, and the re-entrancy guard refuses a message aimed at our
  * own BARs.
  */
+static void blade_nic_irq_kick(BladeNicState *s);
+
 static void blade_nic_fire(BladeNicState *s, unsigned v)
 {
     s->irq_pending[v] = false;
@@ -203,7 +212,7 @@ static void blade_nic_fire(BladeNicState *s, unsigned v)
     if (s->powered && msix_enabled(PCI_DEVICE(s))) {
         /* one message per request, as when they were sent inline */
         s->irq_send[v] += s->irq_send[v] < UINT32_MAX;
-        qemu_bh_schedule(s->irq_bh);
+        blade_nic_irq_kick(s);
     }
 }
 
@@ -245,6 +254,35 @@ static void blade_nic_irq_bh(void *opaque)
     }
 out:
     object_unref(s);
+}
+
+/*
+ * In virtual time the message goes at this virtual time, in the vCPU's
+ * order of events (a timer due now), not whenever the main loop runs a
+ * BH: that would land it at a different instruction on every run.
+ */
+static void blade_nic_irq_timer(void *opaque)
+{
+    BladeNicState *s = opaque;
+    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
+
+    if (g->engaged_in_io) {
+        /* inside our own MMIO or DMA: as a guarded BH would, defer */
+        qemu_bh_schedule(s->irq_bh);
+        return;
+    }
+    g->engaged_in_io = true;
+    blade_nic_irq_bh(s);
+    g->engaged_in_io = false;
+}
+
+static void blade_nic_irq_kick(BladeNicState *s)
+{
+    if (s->vtime) {
+        timer_mod(s->irq_timer, vnow());
+    } else {
+        qemu_bh_schedule(s->irq_bh);
+    }
 }
 
 static void blade_nic_request_irq(BladeNicState *s, unsigned v)
@@ -526,6 +564,9 @@ static void blade_nic_tx_process(BladeNicState *s)
             trace_blade_nic_tx_drop("link down", r->head, total, nd);
         } else {
             ret = lane_send_frame(s->lane, s->txbuf, total, vnow());
+            if (s->vtime && ret >= 0) {
+                blade_lane_flush(s->bl);
+            }
             if (ret == -EAGAIN) {
                 /* tx_ready() resumes; the descriptors stay the device's */
                 trace_blade_nic_tx_wait(r->head);
@@ -1480,7 +1521,7 @@ static void blade_nic_vm_state(void *opaque, bool running, RunState state)
     was = guard_enter(s);
     if (blade_nic_irq_owed(s)) {
         /* messages the source had not sent when it saved them */
-        qemu_bh_schedule(s->irq_bh);
+        blade_nic_irq_kick(s);
     }
     if (s->lane) {
         s->in_lane = true;
@@ -1529,6 +1570,34 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
     } else {
         error_setg(errp, "blade-nic: util-form must be 'idle' or "
                    "'expanded', not '%s'", form);
+        return false;
+    }
+    if (!s->timing_str || !strcmp(s->timing_str, "real")) {
+        s->vtime = false;
+    } else if (!strcmp(s->timing_str, "virtual")) {
+        s->vtime = true;
+    } else {
+        error_setg(errp, "blade-nic: timing must be 'real' or 'virtual', "
+                   "not '%s'", s->timing_str);
+        return false;
+    }
+    if (s->vtime && !icount_enabled() && !qtest_enabled()) {
+        error_setg(errp, "blade-nic: timing=virtual needs a guest that "
+                   "counts instructions: add -icount shift=N,sleep=off");
+        return false;
+    }
+    if (s->vtime && s->util_source == BLADE_NIC_UTIL_SRC_HOST) {
+        error_setg(errp, "blade-nic: timing=virtual takes utilization from "
+                   "the guest only: the host's CPU time differs on every "
+                   "run (util-source=guest)");
+        return false;
+    }
+    if (s->vtime) {
+        s->util_source = BLADE_NIC_UTIL_SRC_GUEST;
+    }
+    if (s->vtime && !s->vtime_latency_ns) {
+        error_setg(errp, "blade-nic: vtime-latency-ns must be above 0: it "
+                   "is the lookahead that lets the two ends run at once");
         return false;
     }
     if (s->speed > BLADE_NIC_MAX_SPEED) {
@@ -1614,6 +1683,11 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
         s->chr_made = true;
     }
     if (!qemu_chr_fe_backend_connected(&s->chr)) {
+        if (s->vtime) {
+            error_setg(errp, "blade-nic: timing=virtual needs a lane "
+                       "(chardev=ID, or backplane=DIR,slot=N)");
+            return false;
+        }
         return true;    /* no lane: the link stays down */
     }
     lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
@@ -1621,6 +1695,8 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     cfg.speed_mbps = s->speed;
     cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
     cfg.util_form = s->util_form;
+    cfg.vtime = s->vtime;
+    cfg.vtime_latency_ns = s->vtime_latency_ns;
     /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
     cfg.shm = LANE_SHM_OFFER;
     s->bl = blade_lane_new(DEVICE(s), &s->chr, &cfg, &blade_nic_lane_ops,
@@ -1634,6 +1710,10 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
         return false;
     }
     s->lane = blade_lane_lane(s->bl);
+    if (s->vtime) {
+        /* promise as often as the lookahead: the peer never waits long */
+        blade_lane_vtime_gate(s->bl, s->vtime_latency_ns, s->vtime_wait_ms);
+    }
     trace_blade_nic_lane_open(s->sock_path ? s->sock_path :
                               qemu_chr_fe_get_driver(&s->chr)->label,
                               s->pcs == LANE_PCS_RAW, s->speed);
@@ -1680,6 +1760,7 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
 
     s->irq_bh = qemu_bh_new_guarded(blade_nic_irq_bh, s,
                                     &DEVICE(s)->mem_reentrancy_guard);
+    s->irq_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_nic_irq_timer, s);
     s->powered = true;
 
     qemu_macaddr_default_if_unset(&s->macaddr);
@@ -1693,6 +1774,8 @@ static void blade_nic_realize(PCIDevice *pci_dev, Error **errp)
         }
         qemu_bh_delete(s->irq_bh);
         s->irq_bh = NULL;
+        timer_free(s->irq_timer);
+        s->irq_timer = NULL;
         g_free(s->sock_path);
         s->sock_path = NULL;
         msix_uninit_exclusive_bar(pci_dev);
@@ -1724,6 +1807,8 @@ static void blade_nic_exit(PCIDevice *pci_dev)
     /* may run inside irq_bh (its message unplugged us): QEMU allows it */
     qemu_bh_delete(s->irq_bh);
     s->irq_bh = NULL;
+    timer_free(s->irq_timer);
+    s->irq_timer = NULL;
     if (s->bl) {
         /* may run inside a lane callback: the lane frees itself later */
         blade_lane_free(s->bl);
@@ -1961,6 +2046,11 @@ static const Property blade_nic_properties[] = {
     DEFINE_PROP_UINT32("speed", BladeNicState, speed, 1000),
     DEFINE_PROP_STRING("pcs", BladeNicState, pcs_str),
     DEFINE_PROP_STRING("util-source", BladeNicState, util_source_str),
+    DEFINE_PROP_STRING("timing", BladeNicState, timing_str),
+    DEFINE_PROP_UINT32("vtime-latency-ns", BladeNicState, vtime_latency_ns,
+                       BLADE_VTIME_LATENCY_NS),
+    DEFINE_PROP_UINT32("vtime-wait-ms", BladeNicState, vtime_wait_ms,
+                       BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_STRING("util-form", BladeNicState, util_form_str),
     DEFINE_PROP_UINT32("util-interval", BladeNicState, util_interval_ms,
                        100),

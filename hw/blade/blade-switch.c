@@ -18,6 +18,8 @@
 #include "qemu/main-loop.h"
 #include "qemu/notify.h"
 #include "system/system.h"
+#include "system/qtest.h"
+#include "system/runstate.h"
 #include "qemu/queue.h"
 #include "qemu/timer.h"
 #include "qemu/module.h"
@@ -184,6 +186,11 @@ struct BladeSwitchState {
     BswPort *fab_ports[FAB_MAX_PORTS];
     QEMUTimer *fabric_timer;
     uint64_t fabric_timer_at;
+    /* virtual time (docs/virtual-time.md): the chassis drives its clock */
+    bool vtime;
+    QEMUBH *vtime_bh;           /* move the clock to the safe horizon */
+    QEMUTimer *vtime_fwd_timer; /* forwarding, at the time frames arrive */
+    QEMUTimer *vtime_wall_timer; /* bounds a wait for a silent blade */
 
     /* properties */
     uint32_t slots;
@@ -213,6 +220,10 @@ struct BladeSwitchState {
     char *fabric_key_secret;
     uint32_t hop_cost;
     char *util_estimator_str;
+    char *timing_str;
+    uint32_t vtime_latency_ns;
+    uint32_t vtime_wait_ms;
+    uint32_t vtime_slots;
     LanePcs pcs;
     unsigned util_estimator;
 };
@@ -294,7 +305,8 @@ static void queue_purge(BswQueue *q)
 
 static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
 {
-    if (p->pcap && pcap_write(p->pcap, qemu_clock_get_ns(QEMU_CLOCK_HOST),
+    if (p->pcap && pcap_write(p->pcap, p->s->vtime ? blade_switch_now() :
+                              qemu_clock_get_ns(QEMU_CLOCK_HOST),
                               frame, len) < 0) {
         warn_report("blade-switch: capture on %s failed; stopped it",
                     p->name);
@@ -494,7 +506,10 @@ static void bsw_event_timer(void *opaque)
  */
 static void bsw_schedule(BladeSwitchState *s)
 {
-    if (s->in_bh) {
+    if (s->vtime) {
+        /* at this virtual time, not after the clock moved on */
+        timer_mod(s->vtime_fwd_timer, blade_switch_now());
+    } else if (s->in_bh) {
         s->bh_again = true;
     } else if (!s->bh_pending) {
         s->bh_pending = true;
@@ -675,9 +690,14 @@ static void bsw_lane_sync(BswPort *p)
 }
 
 /* blade-lane did lane work of its own (input, timers, output, events). */
+static void bsw_vtime_kick(BladeSwitchState *s);
+
 static void bsw_lane_changed(void *opaque)
 {
-    bsw_lane_sync(opaque);
+    BswPort *p = opaque;
+
+    bsw_lane_sync(p);
+    bsw_vtime_kick(p->s);       /* a promise or a stamp may have come */
 }
 
 static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
@@ -822,6 +842,9 @@ static void bsw_egress_lane(BswPort *p)
         } else {
             bsw_capture(p, f->data, f->len);
             sent = true;
+            if (p->s->vtime) {
+                blade_lane_flush(p->bl);    /* see blade_lane_flush() */
+            }
         }
         queue_pop(&p->egress);
     }
@@ -969,6 +992,95 @@ static void bsw_bh(void *opaque)
     }
     if (s->bh_again) {
         bsw_schedule(s);
+    }
+}
+
+/* ---- virtual time ------------------------------------------------------ */
+
+/*
+ * The chassis has no CPU: its clock (QEMU_CLOCK_VIRTUAL of the qtest
+ * accelerator, which moves only when told) goes straight to the safe
+ * horizon, the earliest time a blade could still send something that
+ * takes effect here, running the switch's timers in order on the way.
+ * Then it promises each blade that time.  Slots with no blade connected
+ * set no bound; until vtime-slots blades are connected the clock waits.
+ */
+static void bsw_vtime_advance(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    uint64_t now = blade_switch_now(), h = VTIME_NEVER;
+    unsigned i, active = 0;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p->lane && lane_vtime_active(p->lane)) {
+            active++;
+            h = MIN(h, lane_vtime_horizon(p->lane));
+        }
+    }
+    if (!active || active < s->vtime_slots) {
+        return;
+    }
+    if (h > now) {
+        trace_blade_switch_vtime_advance(now, h);
+        qemu_clock_advance_virtual_time(MIN(h, INT64_MAX));
+        now = blade_switch_now();
+        timer_del(s->vtime_wall_timer);
+    } else if (s->vtime_wait_ms && !timer_pending(s->vtime_wall_timer)) {
+        timer_mod(s->vtime_wall_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->vtime_wait_ms);
+    }
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p->lane && lane_vtime_active(p->lane)) {
+            lane_vtime_promise(p->lane, now, now);
+        }
+    }
+}
+
+static void bsw_vtime_kick(BladeSwitchState *s)
+{
+    if (s->vtime) {
+        qemu_bh_schedule(s->vtime_bh);
+    }
+}
+
+/* A guarded BH's work, at a virtual time. */
+static void bsw_vtime_fwd_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
+    bool was = g->engaged_in_io;
+
+    g->engaged_in_io = true;
+    bsw_bh(s);
+    g->engaged_in_io = was;
+}
+
+/* A blade that holds the clock back for too long: name it and stop. */
+static void bsw_vtime_wall_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    uint64_t now = blade_switch_now();
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p->lane && lane_vtime_active(p->lane) &&
+            lane_vtime_horizon(p->lane) <= now) {
+            error_report("blade-switch: virtual time: no promise from slot "
+                         "%u (chardev '%s') for %u ms at %" PRIu64 " ns (is "
+                         "its blade paused, or stuck?); shutting down",
+                         p->slot,
+                         qemu_chr_fe_get_driver(&s->slot_chr[p->slot]) ?
+                         qemu_chr_fe_get_driver(&s->slot_chr[p->slot])->label
+                         : p->name, s->vtime_wait_ms, now);
+            qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
+            return;
+        }
     }
 }
 
@@ -1601,6 +1713,37 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    BLADE_SWITCH_MAX_SLOTS, s->slots);
         return false;
     }
+    if (!s->timing_str || !strcmp(s->timing_str, "real")) {
+        s->vtime = false;
+    } else if (!strcmp(s->timing_str, "virtual")) {
+        s->vtime = true;
+    } else {
+        error_setg(errp, "blade-switch: timing must be 'real' or 'virtual', "
+                   "not '%s'", s->timing_str);
+        return false;
+    }
+    if (s->vtime && !qtest_enabled()) {
+        error_setg(errp, "blade-switch: timing=virtual drives the chassis's "
+                   "own clock: start it with -accel qtest (no CPU, a clock "
+                   "that moves only when told)");
+        return false;
+    }
+    if (s->vtime && (s->uplink_conf.peers.ncs[0] || s->nchain)) {
+        error_setg(errp, "blade-switch: timing=virtual: the uplink and "
+                   "chain ports are netdevs that run in real time; virtual "
+                   "time covers the slots only");
+        return false;
+    }
+    if (s->vtime && !s->vtime_latency_ns) {
+        error_setg(errp, "blade-switch: vtime-latency-ns must be above 0: "
+                   "it is the lookahead that lets the blades run at once");
+        return false;
+    }
+    if (s->vtime_slots > s->slots) {
+        error_setg(errp, "blade-switch: vtime-slots %u is above slots %u",
+                   s->vtime_slots, s->slots);
+        return false;
+    }
     if (s->slot_speed > BSW_MAX_SPEED || s->uplink_speed > BSW_MAX_SPEED) {
         error_setg(errp, "blade-switch: speeds are 0 (unpaced) to %u Mb/s",
                    BSW_MAX_SPEED);
@@ -1849,6 +1992,8 @@ static bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     cfg.util_interval_ns = 0;
     /* a slot attaches to the rings its blade offers; see blade-lane.h */
     cfg.shm = LANE_SHM_ACCEPT;
+    cfg.vtime = s->vtime;
+    cfg.vtime_latency_ns = s->vtime_latency_ns;
     p->speed = s->slot_speed;
     p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
                            bsw_lane_changed, p, errp);
@@ -1974,6 +2119,14 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     s->event_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_event_timer, s);
     memset(s->blade_events, 0, sizeof(s->blade_events));
     s->bh = qemu_bh_new_guarded(bsw_bh, s, &dev->mem_reentrancy_guard);
+    if (s->vtime) {
+        s->vtime_bh = qemu_bh_new_guarded(bsw_vtime_advance, s,
+                                          &dev->mem_reentrancy_guard);
+        s->vtime_fwd_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                          bsw_vtime_fwd_timer, s);
+        s->vtime_wall_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                           bsw_vtime_wall_timer, s);
+    }
 
     s->ports = g_new0(BswPort, s->slots + 1 + s->nchain);
     for (i = 0; i < s->slots; i++) {
@@ -2105,6 +2258,13 @@ static void bsw_unrealize(DeviceState *dev)
         timer_free(s->event_timer);
         s->event_timer = NULL;
     }
+    if (s->vtime_bh) {
+        qemu_bh_delete(s->vtime_bh);
+        s->vtime_bh = NULL;
+    }
+    timer_free(s->vtime_fwd_timer);
+    timer_free(s->vtime_wall_timer);
+    s->vtime_fwd_timer = s->vtime_wall_timer = NULL;
     swcore_free(s->core);
     s->core = NULL;
 }
@@ -2128,6 +2288,12 @@ QEMU_BUILD_BUG_ON(BLADE_SWITCH_MAX_SLOTS != 64);
 
 static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("slots", BladeSwitchState, slots, 4),
+    DEFINE_PROP_STRING("timing", BladeSwitchState, timing_str),
+    DEFINE_PROP_UINT32("vtime-latency-ns", BladeSwitchState, vtime_latency_ns,
+                       BLADE_VTIME_LATENCY_NS),
+    DEFINE_PROP_UINT32("vtime-wait-ms", BladeSwitchState, vtime_wait_ms,
+                       BLADE_VTIME_WAIT_MS),
+    DEFINE_PROP_UINT32("vtime-slots", BladeSwitchState, vtime_slots, 0),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
     DEFINE_PROP_CHR("chardev0", BladeSwitchState, slot_chr[0]),
     DEFINE_PROP_CHR("chardev1", BladeSwitchState, slot_chr[1]),

@@ -112,6 +112,11 @@ def switch_device(ch, backplane, topo=None):
         if ch.uplink.speed is not None:
             props["uplink-speed"] = ch.uplink.speed
     props.update(ch.switch)
+    if topo is not None and topo.virtual():
+        # the clock waits until every blade of the file is connected
+        props.update({"timing": "virtual", "vtime-slots": len(ch.blades)})
+        if ch.latency_ns is not None:
+            props["vtime-latency-ns"] = ch.latency_ns
     if topo is None or not topo.multi():
         return "blade-switch," + ",".join(f"{k}={qemu_opt(v)}"
                                           for k, v in props.items())
@@ -136,6 +141,9 @@ def switch_device(ch, backplane, topo=None):
 def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
     argv = [qemu_bin, "-M", "blade-chassis", "-name", ch.name,
             "-nodefaults", "-no-user-config", "-display", "none"]
+    if topo is not None and topo.virtual():
+        # no CPU, and a clock that moves only when the switch moves it
+        argv += ["-accel", "qtest"]
     if ch.uplink is not None:
         argv += ["-netdev", uplink_netdev(ch)]
     if topo is not None and topo.multi():
@@ -151,11 +159,15 @@ def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
     return argv
 
 
-def nic_args(ch, b, backplane):
+def nic_args(ch, b, backplane, virtual=False):
     """What follows 'blade-nic,id=nic0,mac=MAC' for a blade in a slot: the
     lane's speed and PCS are the switch's."""
     props = {"backplane": backplane, "slot": b.slot,
              "speed": ch.switch["slot-speed"], "pcs": ch.switch["pcs"]}
+    if virtual:
+        props["timing"] = "virtual"
+        if ch.latency_ns is not None:
+            props["vtime-latency-ns"] = ch.latency_ns
     props.update(b.nic)
     return "".join(f",{k}={qemu_opt(v)}" for k, v in props.items())
 
@@ -173,11 +185,26 @@ def blade_append(topo, ch, b):
     return " ".join(words + [topo.image.append, b.append]).strip()
 
 
+# Virtual time: the guest's wall clock starts at this date on every run.
+VIRTUAL_RTC = "2026-01-01T00:00:00"
+
+
+def virtual_blade_args(b):
+    """A blade in virtual time: TCG counting instructions, 2**shift ns
+    each, idle time skipped (sleep=off), and an RTC on the virtual clock
+    from a fixed date (docs/virtual-time.md)."""
+    return ["-icount", f"shift={b.icount_shift},sleep=off",
+            "-rtc", f"base={VIRTUAL_RTC},clock=vm"]
+
+
 def make_blade(topo, ch, b, accel, run_path, manifest, qemu_bin):
     files = chassis_files(run_path, ch)
+    virtual = topo.virtual()
     return blade_mod.Blade(
-        b.name, accel=accel, memory=b.memory, cpus=b.cpus, mac=b.mac,
-        nic_args=nic_args(ch, b, files["backplane"]),
+        b.name, accel="tcg" if virtual else accel, memory=b.memory,
+        cpus=b.cpus, mac=b.mac,
+        nic_args=nic_args(ch, b, files["backplane"], virtual),
+        extra_args=virtual_blade_args(b) if virtual else (),
         append=blade_append(topo, ch, b), run_dir=files["dir"],
         manifest=manifest, qemu_bin=qemu_bin)
 
@@ -428,7 +455,7 @@ class Launcher:
         argv = chassis_argv(self.qemu_bin, ch, files, self.topo,
                             self.run.path)
         step(f"chassis {ch.name}: {ch.slots} slots, uplink "
-             f"{describe_uplink(ch)}" + "".join(
+             f"{describe_uplink(ch, self.topo)}" + "".join(
                  f", {port} {describe_link(link, ch.name)}"
                  for link, port in self.topo.links_of(ch.name)))
         with open(files["log"], "ab") as log:
@@ -715,9 +742,11 @@ def describe_link(link, here):
     return f"to {far}.{far_port}"
 
 
-def describe_uplink(ch):
+def describe_uplink(ch, topo):
     if ch.uplink is None:
-        return "none (reached through the other chassis)"
+        return ("none (virtual time has no real-time networking)"
+                if topo.virtual() else
+                "none (reached through the other chassis)")
     if ch.uplink.kind == "netdev":
         return f"-netdev {ch.uplink.netdev}"
     fw = ", ".join(f.rule() for f in ch.uplink.forwards) or "no forwards"
@@ -894,7 +923,7 @@ def print_summary(run, topo, not_in):
                  if topo.multi() else "")
         print(f"  chassis {ch.name}{what}{ident}: QMP {cs['qmp']}, log "
               f"{cs['log']}")
-        print(f"    uplink: {describe_uplink(ch)}")
+        print(f"    uplink: {describe_uplink(ch, topo)}")
         for link, port in topo.links_of(ch.name):
             print(f"    {port}: {describe_link(link, ch.name)}")
         for b in ch.blades:

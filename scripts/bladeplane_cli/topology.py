@@ -117,6 +117,7 @@ class Blade:
     mac: str
     append: str
     nic: dict
+    icount_shift: int = 0   # virtual time: 2**N ns per instruction
 
 
 @dataclasses.dataclass
@@ -170,6 +171,7 @@ class Chassis:
     chassis_id: int = None  # chassis-id, unique in the fabric
     chain: list = dataclasses.field(default_factory=list)
     #                         chain port names, in link order (chain0, ...)
+    latency_ns: int = None  # virtual time: each slot lane's, per direction
 
     def vips(self):
         vips = [s.vip for s in self.services]
@@ -230,6 +232,10 @@ class Topology:
     chassis: list
     links: list = dataclasses.field(default_factory=list)
     fabric: Fabric = None   # None: one chassis on its own, no links
+    timing: str = "real"    # or "virtual" (docs/virtual-time.md)
+
+    def virtual(self):
+        return self.timing == "virtual"
 
     def blades(self):
         return [(c, b) for c in self.chassis for b in c.blades]
@@ -297,7 +303,7 @@ def from_dict(d):
     links = [Link(**link) for link in d.get("links", [])]
     fabric = Fabric(**d["fabric"]) if d.get("fabric") else None
     return Topology(d["name"], d["path"], Image(**d["image"]), chassis,
-                    links, fabric)
+                    links, fabric, d.get("timing", "real"))
 
 
 # ---- reading --------------------------------------------------------------
@@ -440,8 +446,9 @@ def _show(v):
     return str(v)
 
 
-def load(path):
-    """Read and check a topology file; returns a Topology."""
+def load(path, timing=None):
+    """Read and check a topology file; returns a Topology.  timing, if
+    given, overrides the file's (up --timing)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -456,10 +463,10 @@ def load(path):
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise TopologyError(f"{path}:{line}: not UTF-8 text")
-    return loads(text, path)
+    return loads(text, path, timing)
 
 
-def loads(text, path="<topology>"):
+def loads(text, path="<topology>", timing=None):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -473,12 +480,16 @@ def loads(text, path="<topology>"):
                                 f"(column {m.group(3)})")
         raise TopologyError(f"{path}: TOML syntax: {msg}")
     ctx = _Context(path, text)
-    return _topology(_Node(ctx, doc, (), ""), path)
+    return _topology(_Node(ctx, doc, (), ""), path, timing)
 
 
-def _topology(top, path):
+def _topology(top, path, timing_override=None):
     top.check_keys({"format", "name", "image", "defaults", "chassis", "link",
-                    "fabric"})
+                    "fabric", "timing"})
+    timing = top.str("timing", "real", choices=("real", "virtual"))
+    if timing_override:
+        timing = timing_override
+    virtual = timing == "virtual"
     fmt = top.int("format", FORMAT, 1, 1 << 31)
     if fmt != FORMAT:
         top.error("format", f"this file is format {fmt}; this bladeplane "
@@ -500,11 +511,16 @@ def _topology(top, path):
                      "topology needs one chassis")
     link_nodes = top.tables("link")
     multi = len(nodes) > 1 or bool(link_nodes)
+    if virtual and multi:
+        top.error("timing" if top.has("timing") else None,
+                  "virtual time covers one chassis and its blades: chain and "
+                  "central links run in real time (not built for virtual "
+                  "time yet)")
     fabric_node = top.table_of("fabric")
     if fabric_node is not None and not multi:
         fabric_node.error(None, "for chassis joined by links: this topology "
                           "has one chassis and no [[link]]")
-    heads = [_chassis_head(n, i, multi) for i, n in enumerate(nodes)]
+    heads = [_chassis_head(n, i, multi, virtual) for i, n in enumerate(nodes)]
     seen = {}
     for h in heads:
         if h.name in seen:
@@ -521,7 +537,7 @@ def _topology(top, path):
     # every blade (addresses), then services, steering and impairments.
     chassis = []
     for h in heads:
-        chassis.append(_chassis_blades(h, net, defaults))
+        chassis.append(_chassis_blades(h, net, defaults, virtual))
     _check_addresses(heads, chassis, net)
     for h, ch in zip(heads, chassis):
         _chassis_rules(h, ch, net)
@@ -534,7 +550,7 @@ def _topology(top, path):
             if end is not None:
                 chassis[seen[end]].chain.append(port)
     return Topology(name, os.path.abspath(path), image, chassis, links,
-                    fabric)
+                    fabric, timing)
 
 
 class _Head:
@@ -560,12 +576,13 @@ class _Net:
         self.next_ip = 10               # the next default address (.10 + ...)
 
 
-def _chassis_head(node, index, multi):
+def _chassis_head(node, index, multi, virtual=False):
     name = node.name("name", f"c{index + 1}")
     node.label = f"chassis.{name}"
     node.check_keys({"name", "slots", "subnet", "gateway", "uplink", "switch",
                      "blade", "service", "steering", "impairment", "role",
-                     "priority", "id"})
+                     "priority", "id", "latency_ns"})
+    latency = _virtual_only(node, virtual, "latency_ns", 1, 1000000000)
     if multi and len(name) > CHASSIS_NAME_MAX:
         node.error("name", f"{name!r} has {len(name)} characters: a chassis "
                    f"joined by links has a name of at most "
@@ -596,14 +613,27 @@ def _chassis_head(node, index, multi):
             node.error("subnet", f"/{subnet.prefixlen} is too small: at most "
                        f"/28")
     uplink = None
-    if not multi or node.has("uplink"):
+    if virtual and node.has("uplink"):
+        node.error("uplink", "the uplink is real-time networking (user "
+                   "networking, host forwards or a host netdev): a chassis "
+                   "in virtual time has none")
+    if not virtual and (not multi or node.has("uplink")):
         if central:
             node.error("uplink", "a central switch has no uplink: give it to "
                        "a chassis with blades (the front chassis)")
         uplink = _uplink(node, subnet or ipaddress.IPv4Network("10.0.2.0/24"))
     return _Head(node=node, index=index, name=name, role=role, slots=slots,
                  priority=priority, chassis_id=chassis_id, subnet=subnet,
-                 uplink=uplink)
+                 uplink=uplink, latency_ns=latency)
+
+
+def _virtual_only(node, virtual, key, low, high):
+    """A key that only means something in virtual time."""
+    if not node.has(key):
+        return None
+    if not virtual:
+        node.error(key, 'for timing = "virtual" (docs/virtual-time.md)')
+    return node.int(key, None, low, high)
 
 
 def _fabric(node, base):
@@ -798,9 +828,9 @@ def _network(heads, multi, links):
     """The network every blade is on, and its reserved addresses."""
     if not multi:
         h = heads[0]
-        net = _Net(False, h.subnet, h.uplink.kind == "user", None)
-        _gateway(h, net, str(h.subnet.network_address + 2)
-                 if h.uplink.kind == "user" else None)
+        user = h.uplink is not None and h.uplink.kind == "user"
+        net = _Net(False, h.subnet, user, None)
+        _gateway(h, net, str(h.subnet.network_address + 2) if user else None)
         return net
     fronts = [h for h in heads if h.uplink is not None]
     if len(fronts) > 1:
@@ -850,7 +880,7 @@ def _gateway(h, net, default):
     return gateway
 
 
-def _chassis_blades(h, net, defaults):
+def _chassis_blades(h, net, defaults, virtual=False):
     node = h.node
     switch = dict(SWITCH_DEFAULTS)
     sw = node.table_of("switch")
@@ -873,7 +903,7 @@ def _chassis_blades(h, net, defaults):
     blade_nodes = node.tables("blade")
     blades = []
     for i, n in enumerate(blade_nodes):
-        b = _blade(n, i, h, net, defaults)
+        b = _blade(n, i, h, net, defaults, virtual)
         blades.append(b)
     net.next_ip += h.slots
     by_slot = {}
@@ -899,7 +929,8 @@ def _chassis_blades(h, net, defaults):
     h.blade_nodes = blade_nodes
     return Chassis(h.name, h.slots, str(h.subnet), h.gateway, h.uplink,
                    switch, blades, [], [], [], h.role, h.priority,
-                   h.chassis_id if net.multi else None, [])
+                   h.chassis_id if net.multi else None, [],
+                   latency_ns=h.latency_ns)
 
 
 def _check_addresses(heads, chassis, net):
@@ -1107,7 +1138,7 @@ def _split_opts(text):
     return [o.replace("\0", ",") for o in text.replace(",,", "\0").split(",")]
 
 
-def _blade(node, index, h, net, defaults):
+def _blade(node, index, h, net, defaults, virtual=False):
     chassis, slots, subnet = h.node, h.slots, net.subnet
     if not node.has("slot"):
         node.error(None, "missing key 'slot'")
@@ -1122,7 +1153,8 @@ def _blade(node, index, h, net, defaults):
         node.error("name", f"{name!r} is a switch port name; choose another")
     node.label = f"{chassis.label}.blade.{name}"
     node.check_keys({"slot", "name", "memory", "cpus", "ip", "mac",
-                     "append"} | set(NIC_PROPS))
+                     "append", "icount_shift"} | set(NIC_PROPS))
+    shift = _virtual_only(node, virtual, "icount_shift", 0, 10) or 0
     memory = node.int("memory", defaults["memory"], 64, 65536)
     cpus = node.int("cpus", defaults["cpus"], 1, 64)
     if node.has("ip"):
@@ -1153,8 +1185,13 @@ def _blade(node, index, h, net, defaults):
     mac = _mac(node, "mac") or blade_mac(name)
     nic = dict(defaults["nic"])
     nic.update(_props(node, NIC_PROPS))
+    if virtual and nic.get("util-source") == "host":
+        node.error("util-source" if node.has("util-source") else None,
+                   "the host's CPU time differs on every run: in virtual "
+                   "time utilization comes from the guest (util-source = "
+                   "\"guest\")")
     return Blade(name, slot, memory, cpus, str(iface), mac,
-                 _append(node, "append"), nic)
+                 _append(node, "append"), nic, shift)
 
 
 def _group(node, chassis, remote=False, key="blades"):

@@ -220,7 +220,8 @@ static void exchange(End *a, End *b, uint64_t now,
             make_frame(f, 64, now);
             g_assert_cmpint(lane_send_frame(a->lane, f, 64, now), ==, 0);
         }
-        pump(a, b, now);
+        /* records take effect a latency after their stamp */
+        pump(a, b, now + LATENCY);
         if (i % 10 == 9) {
             g_assert_cmpuint(b->last_promise, ==, now + 2 * US);
             g_assert_cmpuint(lane_vtime_horizon(b->lane), ==,
@@ -229,6 +230,9 @@ static void exchange(End *a, End *b, uint64_t now,
                              now + 3 * US + LATENCY);
         }
     }
+    /* the last frame raised to a's promise is due a latency after it */
+    g_assert_cmpuint(b->frames, ==, 219);
+    pump(a, b, now + 2 * US + LATENCY);
     g_assert_cmpuint(a->frames, ==, 200);
     g_assert_cmpuint(b->frames, ==, 220);
     for (End *e = a; e; e = e == a ? b : NULL) {
@@ -427,7 +431,7 @@ static void test_hostile(gconstpointer data)
     size_t n = 0, bad;
     End a = { 0 };
     const LaneStats *st;
-    uint64_t now = 0;
+    uint64_t now = MS;      /* every stamp below is due: none waits */
     bool cut = h != H_PROMISE_SHORT;
 
     stream_lane(&a, LANE_PCS_RAW, true);
@@ -511,6 +515,47 @@ static void test_hostile(gconstpointer data)
     lane_free(a.lane);
 }
 
+/*
+ * A record takes effect a latency after its stamp, never earlier: the
+ * frame waits in the receiver until its clock gets there, the receiver's
+ * deadline is that time, and what follows it (a promise) waits behind it.
+ */
+static void test_hold(gconstpointer data)
+{
+    LanePcs pcs = GPOINTER_TO_UINT(data);
+    End a = { 0 }, b = { 0 };
+    uint64_t now = 0, sent;
+    uint8_t f[100];
+
+    stream_lane(&a, pcs, true);
+    stream_lane(&b, pcs, true);
+    lane_connected(a.lane, now);
+    lane_connected(b.lane, now);
+    now = stream_run(&a, &b, now, 50);
+    g_assert_true(lane_is_link_up(b.lane));
+
+    sent = now;
+    make_frame(f, sizeof(f), sent);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), sent), ==, 0);
+    g_assert_true(lane_vtime_promise(a.lane, sent + US, sent));
+    /* everything reaches b at once, one nanosecond before it is due */
+    stream_pump(&a, &b, sent + LATENCY - 1);
+    g_assert_cmpuint(b.frames, ==, 0);
+    g_assert_cmpuint(b.last_promise, <, sent + US);
+    g_assert_cmpuint(lane_deadline(b.lane), <=, sent + LATENCY);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_held, >, 0);
+    /* the frame's stamp counts for the horizon while it waits */
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), >=, sent + LATENCY);
+    stream_pump(&a, &b, sent + LATENCY);
+    g_assert_cmpuint(b.frames, ==, 1);
+    g_assert_cmpuint(b.last_stamp, ==, sent);
+    g_assert_cmpuint(b.last_promise, ==, sent + US);
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), ==, sent + US + LATENCY);
+    assert_clean(b.lane);
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
 /* A stamp on a record whose header is too short for it: a bad record. */
 static void test_short_stamp(void)
 {
@@ -558,5 +603,9 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, GUINT_TO_POINTER(i), test_hostile);
     }
     g_test_add_func("/lane-vtime/short-stamp", test_short_stamp);
+    g_test_add_data_func("/lane-vtime/hold/8b10b",
+                         GUINT_TO_POINTER(LANE_PCS_8B10B), test_hold);
+    g_test_add_data_func("/lane-vtime/hold/raw",
+                         GUINT_TO_POINTER(LANE_PCS_RAW), test_hold);
     return g_test_run();
 }
