@@ -530,7 +530,8 @@ static void blade_lane_gate_check_resume(BladeLane *bl)
      * thread takes effect in the main loop, maybe after this.
      */
     bl->gate_restart = true;
-    if (runstate_check(RUN_STATE_PAUSED)) {
+    if (runstate_check(RUN_STATE_PAUSED) ||
+        runstate_check(RUN_STATE_PRELAUNCH)) {
         qemu_bh_schedule(bl->gate_start_bh);
     }
 }
@@ -540,7 +541,8 @@ static void blade_lane_gate_start_bh(void *opaque)
     BladeLane *bl = opaque;
 
     if (bl->gate_restart && !bl->gate_stopped &&
-        runstate_check(RUN_STATE_PAUSED)) {
+        (runstate_check(RUN_STATE_PAUSED) ||
+         runstate_check(RUN_STATE_PRELAUNCH))) {
         bl->gate_restart = false;
         vm_start();
     }
@@ -600,6 +602,11 @@ static void blade_lane_gate_cb(void *opaque)
             break;
         }
         if (blade_lane_gate_open(bl)) {
+            if (bl->gate_stopped) {
+                /* open before the VM was stopped (or at the start) */
+                bl->gate_stopped = false;
+                timer_del(bl->gate_wall_timer);
+            }
             if (waited) {
                 trace_blade_lane_gate_pass(bl, now,
                                            lane_vtime_horizon(bl->lane));
@@ -664,8 +671,16 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
     /*
      * Closed until the peer is there: the guest does not run at all
      * before, so what the lane says first (its hello's answer, the first
-     * negotiation) goes at the same time on every run.
+     * negotiation) goes at the same time on every run.  Started with -S,
+     * the VM stays in prelaunch until then and the gate starts it (a stop
+     * asked for as QEMU starts the VM can be lost); without -S the gate
+     * stops it before its first instruction.
      */
+    bl->gate_stopped = true;
+    if (wait_ms) {
+        timer_mod(bl->gate_wall_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + wait_ms);
+    }
     timer_mod(bl->gate_timer, bl_now());
     timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns, INT64_MAX));
 }

@@ -190,10 +190,12 @@ VIRTUAL_RTC = "2026-01-01T00:00:00"
 
 
 def virtual_blade_args(b):
-    """A blade in virtual time: TCG counting instructions, 2**shift ns
-    each, idle time skipped (sleep=off), and an RTC on the virtual clock
-    from a fixed date (docs/virtual-time.md)."""
-    return ["-icount", f"shift={b.icount_shift},sleep=off",
+    """A blade in virtual time: held in prelaunch until its NIC's peer is
+    there, TCG counting instructions, 2**shift ns each, idle time skipped
+    (sleep=off), and an RTC on the virtual clock from a fixed date
+    (docs/virtual-time.md)."""
+    # -S: the NIC starts the VM once the chassis is there
+    return ["-S", "-icount", f"shift={b.icount_shift},sleep=off",
             "-rtc", f"base={VIRTUAL_RTC},clock=vm"]
 
 

@@ -172,6 +172,71 @@ class DefaultsTest(unittest.TestCase):
                 topology.load(os.path.join(examples, n))
 
 
+VIRTUAL = """\
+name = "v"
+timing = "virtual"
+[[chassis]]
+name = "c1"
+slots = 2
+latency_ns = 50000
+[[chassis.blade]]
+slot = 0
+[[chassis.blade]]
+slot = 1
+icount_shift = 1
+"""
+
+
+class VirtualTimeTest(unittest.TestCase):
+    """timing = "virtual" (docs/virtual-time.md): what it takes, and the
+    real-time parts it refuses, each with one line."""
+
+    def err(self, text):
+        with self.assertRaises(TopologyError) as cm:
+            load(text)
+        return str(cm.exception)
+
+    def test_read(self):
+        topo = load(VIRTUAL)
+        self.assertTrue(topo.virtual())
+        ch = topo.chassis[0]
+        self.assertIsNone(ch.uplink)
+        self.assertEqual(ch.latency_ns, 50000)
+        self.assertEqual([b.icount_shift for b in ch.blades], [0, 1])
+        # the run directory's record keeps it
+        again = topology.from_dict(topo.to_dict())
+        self.assertTrue(again.virtual())
+        self.assertEqual(again.chassis[0].blades[1].icount_shift, 1)
+
+    def test_override(self):
+        plain = (VIRTUAL.replace('timing = "virtual"\n', "")
+                 .replace("latency_ns = 50000\n", "")
+                 .replace("icount_shift = 1\n", ""))
+        self.assertFalse(load(plain).virtual())
+        # up --timing virtual
+        self.assertTrue(topology.loads(plain, "topo.toml", "virtual")
+                        .virtual())
+
+    def test_only_in_virtual_time(self):
+        real = VIRTUAL.replace('timing = "virtual"\n', "")
+        self.assertEqual(self.err(real),
+                         'topo.toml:5: chassis.c1.latency_ns: for timing = '
+                         '"virtual" (docs/virtual-time.md)')
+
+    def test_real_time_parts_refused(self):
+        self.assertEqual(
+            self.err(VIRTUAL.replace("latency_ns = 50000\n",
+                                     "[chassis.uplink]\n")),
+            "topo.toml:6: chassis.c1.uplink: the uplink is real-time "
+            "networking (user networking, host forwards or a host netdev): "
+            "a chassis in virtual time has none")
+        self.assertIn("virtual time covers one chassis",
+                      self.err(VIRTUAL + '[[chassis]]\nname = "c2"\n'))
+        self.assertIn("the host's CPU time differs on every run",
+                      self.err(VIRTUAL.replace("icount_shift = 1",
+                                               'util-source = "host"')))
+
+
 class ErrorTest(unittest.TestCase):
     """Each message is checked whole: file, line, key and what is wrong."""
 
@@ -210,7 +275,8 @@ class ErrorTest(unittest.TestCase):
                          "key (did you mean 'util-stale'?)")
         self.assertEqual(self.change('name = "t"', 'name = "t"\nzzz = 1'),
                          "topo.toml:2: zzz: unknown key (known keys: chassis, "
-                         "defaults, fabric, format, image, link, name)")
+                         "defaults, fabric, format, image, link, name, "
+                         "timing)")
         self.assertEqual(self.change('name = "web1"', 'name = "web1"\nmemroy = 1'),
                          "topo.toml:14: chassis.c1.blade.web1.memroy: unknown "
                          "key (did you mean 'memory'?)")
