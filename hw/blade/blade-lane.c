@@ -685,6 +685,27 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
     timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns, INT64_MAX));
 }
 
+bool blade_lane_parse_timing(const char *dev, const char *timing,
+                             uint32_t latency_ns, bool *vtime, Error **errp)
+{
+    if (!timing || !strcmp(timing, "real")) {
+        *vtime = false;
+        return true;
+    }
+    if (strcmp(timing, "virtual")) {
+        error_setg(errp, "%s: timing must be 'real' or 'virtual', not '%s'",
+                   dev, timing);
+        return false;
+    }
+    if (!latency_ns) {
+        error_setg(errp, "%s: vtime-latency-ns must be above 0: it is the "
+                   "lookahead that lets the two ends run at once", dev);
+        return false;
+    }
+    *vtime = true;
+    return true;
+}
+
 bool blade_lane_vtime_waiting(BladeLane *bl)
 {
     return bl->gate_stopped;

@@ -72,6 +72,13 @@ void blade_lane_flush(BladeLane *bl);
  */
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                            uint32_t wait_ms);
+/*
+ * A device's timing property: "real" (also when not given) or "virtual",
+ * which needs a latency above 0 (the lookahead).  Sets *@vtime; false
+ * with @errp set, naming @dev, on anything else.
+ */
+bool blade_lane_parse_timing(const char *dev, const char *timing,
+                             uint32_t latency_ns, bool *vtime, Error **errp);
 /* The gate has the VM stopped, waiting for the peer. */
 bool blade_lane_vtime_waiting(BladeLane *bl);
 

@@ -1572,13 +1572,8 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
                    "'expanded', not '%s'", form);
         return false;
     }
-    if (!s->timing_str || !strcmp(s->timing_str, "real")) {
-        s->vtime = false;
-    } else if (!strcmp(s->timing_str, "virtual")) {
-        s->vtime = true;
-    } else {
-        error_setg(errp, "blade-nic: timing must be 'real' or 'virtual', "
-                   "not '%s'", s->timing_str);
+    if (!blade_lane_parse_timing("blade-nic", s->timing_str,
+                                 s->vtime_latency_ns, &s->vtime, errp)) {
         return false;
     }
     if (s->vtime && !icount_enabled() && !qtest_enabled()) {
@@ -1594,11 +1589,6 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
     }
     if (s->vtime) {
         s->util_source = BLADE_NIC_UTIL_SRC_GUEST;
-    }
-    if (s->vtime && !s->vtime_latency_ns) {
-        error_setg(errp, "blade-nic: vtime-latency-ns must be above 0: it "
-                   "is the lookahead that lets the two ends run at once");
-        return false;
     }
     if (s->speed > BLADE_NIC_MAX_SPEED) {
         error_setg(errp, "blade-nic: speed %u Mb/s is above the maximum "

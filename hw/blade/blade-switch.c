@@ -1713,13 +1713,8 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    BLADE_SWITCH_MAX_SLOTS, s->slots);
         return false;
     }
-    if (!s->timing_str || !strcmp(s->timing_str, "real")) {
-        s->vtime = false;
-    } else if (!strcmp(s->timing_str, "virtual")) {
-        s->vtime = true;
-    } else {
-        error_setg(errp, "blade-switch: timing must be 'real' or 'virtual', "
-                   "not '%s'", s->timing_str);
+    if (!blade_lane_parse_timing("blade-switch", s->timing_str,
+                                 s->vtime_latency_ns, &s->vtime, errp)) {
         return false;
     }
     if (s->vtime && !qtest_enabled()) {
@@ -1732,11 +1727,6 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
         error_setg(errp, "blade-switch: timing=virtual: the uplink and "
                    "chain ports are netdevs that run in real time; virtual "
                    "time covers the slots only");
-        return false;
-    }
-    if (s->vtime && !s->vtime_latency_ns) {
-        error_setg(errp, "blade-switch: vtime-latency-ns must be above 0: "
-                   "it is the lookahead that lets the blades run at once");
         return false;
     }
     if (s->vtime_slots > s->slots) {

@@ -885,6 +885,34 @@ static void test_shm_corrupt(gconstpointer data)
 }
 
 /*
+ * Save the harness's VM to a file (migrate to file:), wait until that
+ * completed (bounded), and return the file's path for -incoming.
+ */
+static char *nh_migrate_to_file(NicHarness *h)
+{
+    char *file = g_strdup_printf("%s/state", h->dir);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    int i;
+
+    qtest_qmp_assert_success(h->qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    for (i = 0; i < 500; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(h->qts,
+                                                "{'execute': 'query-migrate'}");
+        const char *st = qdict_get_try_str(r, "status");
+        bool done = st && !strcmp(st, "completed");
+
+        g_assert_false(st && !strcmp(st, "failed"));
+        qobject_unref(r);
+        if (done) {
+            return file;
+        }
+        g_usleep(10000);
+    }
+    g_assert_not_reached();
+}
+
+/*
  * SHM_ERRORS and SHM_KICKS (1.2) survive migration, in the subsection
  * "blade-nic/shm-stats" (section 14): the NIC counts a ring error (the
  * chassis end scribbles ring 1's producer index and kicks) and kicks
@@ -897,7 +925,6 @@ static void test_shm_stats_migration(void)
     NicHarness h;
     QTestState *dst;
     g_autofree char *file = NULL;
-    g_autofree char *uri = NULL;
     uint8_t f[300], mac[6];
     uint64_t errors, kicks, want = 1;
     int fds[LANE_RING_NFDS];
@@ -937,24 +964,7 @@ static void test_shm_stats_migration(void)
     g_assert_cmpuint(errors, ==, 1);
     g_assert_cmpuint(kicks, >=, 1);
 
-    file = g_strdup_printf("%s/state", h.dir);
-    uri = g_strdup_printf("file:%s", file);
-    qtest_qmp_assert_success(h.qts, "{'execute': 'migrate', 'arguments': "
-                             "{'uri': %s}}", uri);
-    for (i = 0; i < 500; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(h.qts,
-                                                "{'execute': 'query-migrate'}");
-        const char *st = qdict_get_try_str(r, "status");
-        bool done = st && !strcmp(st, "completed");
-
-        g_assert_false(st && !strcmp(st, "failed"));
-        qobject_unref(r);
-        if (done) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpuint(i, <, 500);
+    file = nh_migrate_to_file(&h);
     /* the source counted nothing more while it saved */
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), ==, kicks);
 
@@ -1624,7 +1634,6 @@ static void test_util_contention_migration(void)
     NicHarness h;
     QTestState *dst;
     g_autofree char *file = NULL;
-    g_autofree char *uri = NULL;
     QPCIBus *bus;
     QPCIDevice *dev;
     QPCIBar bar;
@@ -1634,24 +1643,7 @@ static void test_util_contention_migration(void)
     nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 300 | 4 << 16);
     nh_wr(&h, BLADE_NIC_REG_UTIL, 30);
     nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 301 | 5 << 16);     /* armed */
-    file = g_strdup_printf("%s/state", h.dir);
-    uri = g_strdup_printf("file:%s", file);
-    qtest_qmp_assert_success(h.qts, "{'execute': 'migrate', 'arguments': "
-                             "{'uri': %s}}", uri);
-    for (i = 0; i < 500; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(h.qts,
-                                                "{'execute': 'query-migrate'}");
-        const char *st = qdict_get_try_str(r, "status");
-        bool done = st && !strcmp(st, "completed");
-
-        g_assert_false(st && !strcmp(st, "failed"));
-        qobject_unref(r);
-        if (done) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpuint(i, <, 500);
+    file = nh_migrate_to_file(&h);
     dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0,"
                       "util-source=guest -incoming file:%s", file);
     bus = qpci_new_pc(dst, NULL);
@@ -1726,7 +1718,6 @@ static void test_migration(void)
     NicHarness h;
     QTestState *dst;
     g_autofree char *file = NULL;
-    g_autofree char *uri = NULL;
     uint8_t f[128], mac[6];
     uint64_t want = 3;
     unsigned i;
@@ -1768,24 +1759,7 @@ static void test_migration(void)
     for (i = 0; i < G_N_ELEMENTS(regs); i++) {
         before[i] = nh_rd(&h, regs[i]);
     }
-    file = g_strdup_printf("%s/state", h.dir);
-    uri = g_strdup_printf("file:%s", file);
-    qtest_qmp_assert_success(h.qts, "{'execute': 'migrate', 'arguments': "
-                             "{'uri': %s}}", uri);
-    for (i = 0; i < 500; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(h.qts,
-                                                "{'execute': 'query-migrate'}");
-        const char *st = qdict_get_try_str(r, "status");
-        bool done = st && !strcmp(st, "completed");
-
-        g_assert_false(st && !strcmp(st, "failed"));
-        qobject_unref(r);
-        if (done) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpuint(i, <, 500);
+    file = nh_migrate_to_file(&h);
     /* the destination: same machine, no lane; state from the file */
     dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
                       "-incoming file:%s", file);
