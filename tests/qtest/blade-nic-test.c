@@ -884,6 +884,25 @@ static void test_shm_corrupt(gconstpointer data)
     nh_stop(&h);
 }
 
+/* An incoming VM runs once it has loaded the state (bounded wait). */
+static void nh_wait_running(QTestState *qts)
+{
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        QDict *r = qtest_qmp_assert_success_ref(qts,
+                                                "{'execute': 'query-status'}");
+        bool run = qdict_get_bool(r, "running");
+
+        qobject_unref(r);
+        if (run) {
+            return;
+        }
+        g_usleep(10000);
+    }
+    g_assert_not_reached();
+}
+
 /*
  * Save the harness's VM to a file (migrate to file:), wait until that
  * completed (bounded), and return the file's path for -incoming.
@@ -974,18 +993,7 @@ static void test_shm_stats_migration(void)
     bus = qpci_new_pc(dst, NULL);
     dev = qpci_device_find(bus, NIC_DEVFN);
     bar = qpci_iomap(dev, 0, NULL);
-    for (i = 0; i < 200; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(dst,
-                                                "{'execute': 'query-status'}");
-        bool run = qdict_get_bool(r, "running");
-
-        qobject_unref(r);
-        if (run) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpuint(i, <, 200);
+    nh_wait_running(dst);
     for (i = 0; i < 2; i++) {
         unsigned stat = i ? BLADE_NIC_STAT_SHM_KICKS :
                             BLADE_NIC_STAT_SHM_ERRORS;
@@ -1637,7 +1645,6 @@ static void test_util_contention_migration(void)
     QPCIBus *bus;
     QPCIDevice *dev;
     QPCIBar bar;
-    unsigned i;
 
     lane_start(&h, false, ",util-source=guest");
     nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 300 | 4 << 16);
@@ -1649,17 +1656,7 @@ static void test_util_contention_migration(void)
     bus = qpci_new_pc(dst, NULL);
     dev = qpci_device_find(bus, NIC_DEVFN);
     bar = qpci_iomap(dev, 0, NULL);
-    for (i = 0; i < 200; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(dst,
-                                                "{'execute': 'query-status'}");
-        bool run = qdict_get_bool(r, "running");
-
-        qobject_unref(r);
-        if (run) {
-            break;
-        }
-        g_usleep(10000);
-    }
+    nh_wait_running(dst);
     g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT), ==,
                     301 | 5 << 16);
     g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT_TX), ==,
@@ -1763,21 +1760,10 @@ static void test_migration(void)
     /* the destination: same machine, no lane; state from the file */
     dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
                       "-incoming file:%s", file);
-    qtest_qmp_assert_success(dst, "{'execute': 'query-status'}");
     bus = qpci_new_pc(dst, NULL);
     dev = qpci_device_find(bus, NIC_DEVFN);
     bar = qpci_iomap(dev, 0, NULL);
-    for (i = 0; i < 200; i++) {
-        QDict *r = qtest_qmp_assert_success_ref(dst,
-                                                "{'execute': 'query-status'}");
-        bool run = qdict_get_bool(r, "running");
-
-        qobject_unref(r);
-        if (run) {
-            break;
-        }
-        g_usleep(10000);
-    }
+    nh_wait_running(dst);
     for (i = 0; i < G_N_ELEMENTS(regs); i++) {
         uint32_t v = qpci_io_readl(dev, bar, regs[i]);
 

@@ -1081,6 +1081,20 @@ static bool cond_shm_sessions_2(SwHarness *h, void *arg)
     return shm_stat(h, "sessions") >= 2 && shm_stat(h, "active");
 }
 
+/* The shared region of a blade's rings, as its peer (the slot) maps it. */
+static uint8_t *map_peer_shm(Lane *lane, int fds[LANE_RING_NFDS],
+                             struct stat *sb)
+{
+    uint8_t *shm;
+
+    lane_ring_peer_fds(lane_shm_ring(lane), fds);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], sb), ==, 0);
+    shm = mmap(NULL, sb->st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
+    return shm;
+}
+
 /*
  * The blade ends (the library's client role) offer shared-memory rings
  * and the slots take them: frames go through the rings.  A blade that
@@ -1112,11 +1126,7 @@ static void test_shm_rings(void)
     g_assert_cmpuint(shm_stat(&h, "errors"), ==, 0);
     g_assert_cmpuint(sh_port_stat(&h, 0, "errors"), ==, 0);
 
-    lane_ring_peer_fds(lane_shm_ring(lane), fds);
-    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
-    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-               fds[LANE_RING_FD_MEM], 0);
-    g_assert(shm != MAP_FAILED);
+    shm = map_peer_shm(lane, fds, &sb);
     hdr = (LaneRingHeader *)shm;
     prod = (LaneRingProd *)(shm + hdr->ring[0].prod_off);
     prod->prod += 0x40000000u;
@@ -1222,11 +1232,7 @@ static void test_shm_blocking_peer(void)
     g_assert_true(lane_on_rings(lane));
     sh_free_frames(&h.blades[0].rx);
 
-    lane_ring_peer_fds(lane_shm_ring(lane), fds);
-    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
-    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-               fds[LANE_RING_FD_MEM], 0);
-    g_assert(shm != MAP_FAILED);
+    shm = map_peer_shm(lane, fds, &sb);
     hdr = (LaneRingHeader *)shm;
     ((LaneRingCons *)(shm + hdr->ring[1].cons_off))->cons_sleeping = 1;
     munmap(shm, sb.st_size);
