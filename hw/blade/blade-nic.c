@@ -247,7 +247,7 @@ static void blade_nic_irq_bh(void *opaque)
                 goto out;
             }
             s->irq_send[v]--;
-            trace_blade_nic_irq(v, s->icr);
+            trace_blade_nic_irq(vnow(), v, s->icr);
             s->stats[BLADE_NIC_STAT_IRQ_RX + v]++;
             msix_notify(d, v);
         }
@@ -425,7 +425,7 @@ static void blade_nic_update_link(BladeNicState *s)
     if (up != s->link_up) {
         s->link_up = up;
         s->stats[BLADE_NIC_STAT_LINK_CHANGES]++;
-        trace_blade_nic_link(up, s->lane && lane_is_connected(s->lane),
+        trace_blade_nic_link(vnow(), up, s->lane && lane_is_connected(s->lane),
                              s->lane && lane_is_sync_ok(s->lane));
         blade_nic_set_cause(s, BLADE_NIC_INT_LSC);
     }
@@ -466,7 +466,15 @@ static void blade_nic_pull_lane_stats(BladeNicState *s)
     s->seen_injected = ls->injected_cg_errors;
     s->stats[BLADE_NIC_STAT_SHM_ERRORS] += ls->shm_errors -
                                            s->seen_shm_errors;
-    s->stats[BLADE_NIC_STAT_SHM_KICKS] += ls->shm_kicks - s->seen_shm_kicks;
+    /*
+     * A wake-up goes only to a chassis end that slept, which is the
+     * host's scheduling: in virtual time the guest must not see it, or
+     * no two runs would be the same (shm-kicks still counts).
+     */
+    if (!s->vtime) {
+        s->stats[BLADE_NIC_STAT_SHM_KICKS] += ls->shm_kicks -
+                                              s->seen_shm_kicks;
+    }
     s->seen_shm_errors = ls->shm_errors;
     s->seen_shm_kicks = ls->shm_kicks;
     if (err) {
@@ -578,7 +586,7 @@ static void blade_nic_tx_process(BladeNicState *s)
             } else {
                 s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
                 s->stats[BLADE_NIC_STAT_TX_OCTETS] += total;
-                trace_blade_nic_tx_frame(r->head, total, nd);
+                trace_blade_nic_tx_frame(vnow(), r->head, total, nd);
             }
         }
         /* Write back every descriptor of the frame, EOP on the last. */
@@ -692,7 +700,7 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
         blade_nic_halt(s, r, "rx");
         return;
     }
-    trace_blade_nic_rx_frame(r->head, len, st);
+    trace_blade_nic_rx_frame(vnow(), r->head, len, st);
     r->head = ring_next(r, r->head);
     s->stats[BLADE_NIC_STAT_RX_FRAMES]++;
     s->stats[BLADE_NIC_STAT_RX_OCTETS] += len;
