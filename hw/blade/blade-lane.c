@@ -16,6 +16,7 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
+#include "system/cpus.h"
 #include "system/runstate.h"
 #include "qapi/error.h"
 #include "qapi/qapi-types-char.h"
@@ -477,13 +478,23 @@ static void blade_lane_gate_wall_cb(void *opaque)
  * Nothing to block on (the lane is not on its rings yet, or lost them):
  * stop the VM here, so that it cannot run past the horizon, and start it
  * again from the main loop when the horizon moves.  vm_stop() in the vCPU
- * thread stops the CPU at once (cpu_stop_current()).
+ * thread stops the CPU at once (cpu_stop_current()).  In the main loop,
+ * which runs this timer under qtest (and under icount whenever it finds
+ * the timer due before the vCPU does), vm_stop() would disable the
+ * virtual clock and so wait for its timers to finish, this one among
+ * them: it never returns.  There the stop is asked for, and the main loop
+ * makes it as soon as this round of timers is over.
  */
 static void blade_lane_gate_stop(BladeLane *bl)
 {
     trace_blade_lane_gate_stop(bl, bl_now());
     bl->gate_stopped = true;
-    vm_stop(RUN_STATE_PAUSED);
+    if (qemu_in_vcpu_thread()) {
+        vm_stop(RUN_STATE_PAUSED);
+    } else {
+        qemu_system_vmstop_request_prepare();
+        qemu_system_vmstop_request(RUN_STATE_PAUSED);
+    }
     if (bl->gate_wait_ms) {
         timer_mod(bl->gate_wall_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + bl->gate_wait_ms);
