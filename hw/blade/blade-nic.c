@@ -1444,6 +1444,36 @@ static void blade_nic_get_shm_stat(Object *obj, Visitor *v, const char *name,
     visit_type_uint64(v, name, &val, errp);
 }
 
+/*
+ * vtime-*: the lane's virtual-time counters (docs/virtual-time.md), how
+ * a peer that broke the rules was counted and cut; 0 with timing=real.
+ */
+static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    BladeNicState *s = BLADE_NIC(obj);
+    const LaneStats *ls = s->lane ? lane_stats(s->lane) : NULL;
+    uint64_t val = 0;
+
+    if (!ls) {
+        /* no lane: nothing counted */
+    } else if (!strcmp(name, "vtime-cuts")) {
+        val = ls->vtime_cuts;
+    } else if (!strcmp(name, "vtime-stamp-back")) {
+        val = ls->vtime.stamp_back;
+    } else if (!strcmp(name, "vtime-stamp-broke-promise")) {
+        val = ls->vtime.stamp_broke_promise;
+    } else if (!strcmp(name, "vtime-promise-back")) {
+        val = ls->vtime.promise_back;
+    } else if (!strcmp(name, "vtime-unstamped")) {
+        val = ls->vtime_unstamped;
+    } else if (!strcmp(name, "vtime-mismatch")) {
+        val = ls->vtime_mismatch;
+    }
+    visit_type_uint64(v, name, &val, errp);
+}
+
 static char *blade_nic_get_link_state(Object *obj, Error **errp)
 {
     BladeNicState *s = BLADE_NIC(obj);
@@ -2056,9 +2086,14 @@ static const Property blade_nic_properties[] = {
 
 static void blade_nic_class_init(ObjectClass *klass, void *data)
 {
+    static const char *const vtime_stats[] = {
+        "vtime-cuts", "vtime-stamp-back", "vtime-stamp-broke-promise",
+        "vtime-promise-back", "vtime-unstamped", "vtime-mismatch",
+    };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
     ResettableClass *rc = RESETTABLE_CLASS(klass);
+    size_t i;
 
     k->realize = blade_nic_realize;
     k->exit = blade_nic_exit;
@@ -2101,6 +2136,10 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
                               blade_nic_get_shm_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "shm-kicks", "uint64",
                               blade_nic_get_shm_stat, NULL, NULL, NULL);
+    for (i = 0; i < ARRAY_SIZE(vtime_stats); i++) {
+        object_class_property_add(klass, vtime_stats[i], "uint64",
+                                  blade_nic_get_vtime_stat, NULL, NULL, NULL);
+    }
 }
 
 static const TypeInfo blade_nic_info = {
