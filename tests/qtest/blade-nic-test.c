@@ -726,20 +726,6 @@ static void test_rx_basic(void)
     nh_stop(&h);
 }
 
-static uint64_t nic_qom_u64(NicHarness *h, const char *prop)
-{
-    QDict *r = qtest_qmp(h->qts, "{'execute': 'qom-get', 'arguments': {"
-                         "'path': '/machine/peripheral-anon/device[0]', "
-                         "'property': %s}}", prop);
-    uint64_t v;
-
-    g_assert(qdict_haskey(r, "return"));
-    v = qobject_type(qdict_get(r, "return")) == QTYPE_QBOOL ?
-        qdict_get_bool(r, "return") : qdict_get_int(r, "return");
-    qobject_unref(r);
-    return v;
-}
-
 /*
  * The NIC offers shared-memory rings to its chassis: taken, frames go
  * through them; refused (a chassis that does not take them), the lane

@@ -1,0 +1,434 @@
+/*
+ * qtest for blade-nic in virtual time (timing=virtual, docs/virtual-time.md,
+ * docs/blade-nic.md section 13) under the qtest accelerator.  The test
+ * process is both the chassis end of the lane (a lane server in virtual
+ * time with the same latency) and the clock: it promises ahead before it
+ * steps QEMU's virtual clock (nh_vstep() in blade-nic-harness.h).
+ *
+ * Covered: a frame takes effect exactly at its stamp plus the latency,
+ * and the guest's frames carry QEMU's clock; a chassis that stamps in the
+ * past or promises backwards is counted and cut, and what it sent is
+ * never taken; the guest never sees SHM_KICKS; a chassis that stops
+ * promising makes QEMU shut down within vtime-wait-ms, with a line naming
+ * the chardev.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qobject/qdict.h"
+#include "fcs.h"
+#include "lane-ring.h"
+#include "blade-nic-harness.h"
+
+/* vtime-latency-ns of the NIC, and the chassis end's latency */
+#define VT_L 50000u
+
+static const uint8_t peer[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+
+static bool vm_running(NicHarness *h)
+{
+    QDict *r = qtest_qmp(h->qts, "{'execute': 'query-status'}");
+    bool running = qdict_get_bool(qdict_get_qdict(r, "return"), "running");
+
+    qobject_unref(r);
+    return running;
+}
+
+/*
+ * The lane is in virtual time at both ends, the chassis end took the
+ * NIC's shared-memory rings (so that what it sends from then on, the
+ * promises of nh_vstep() among it, goes where the NIC's gate reads it),
+ * and the gate has let the VM run: QEMU's clock may step.  The rest of
+ * the switch to the rings waits for the clock: each end holds the
+ * other's first stamped records, and what came after them (the
+ * acceptance, the switch) until their delivery time, a latency after
+ * the connection.  At that time the NIC's gate meets the rings for the
+ * first time and reads the chassis's promise there.  @arg: the ring
+ * sessions the chassis end must have accepted.
+ */
+static bool cond_vt_ready(NicHarness *h, void *arg)
+{
+    return lane_vtime_active(h->srv) &&
+           lane_stats(h->srv)->shm_up >= *(uint64_t *)arg &&
+           vm_running(h);
+}
+
+/*
+ * QEMU with a blade-nic in virtual time (pcs=raw, unpaced) on an explicit
+ * chardev 'lane0', the chassis end in virtual time with the same
+ * latency; returns once QEMU's clock may step (still at 0).  With
+ * @err_log, QEMU runs with -no-shutdown and its stderr goes to
+ * VT_ERR_LOG in the harness's directory.
+ */
+#define VT_ERR_LOG "qemu.err"
+
+static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
+{
+    g_autofree char *dev = NULL;
+    g_autofree char *qemu = NULL;
+    uint64_t sessions = 1;
+
+    memset(h, 0, sizeof(*h));
+    nh_srv_vtime_ns = VT_L;
+    nh_lane_dir(h);
+    nh_srv_start(h, true);
+    dev = g_strdup_printf(",chardev=lane0,pcs=raw,speed=0,timing=virtual,"
+                          "vtime-latency-ns=%u%s", VT_L,
+                          dev_extra ? dev_extra : "");
+    qemu = g_strdup_printf("-chardev socket,id=lane0,path=%s,"
+                           "reconnect-ms=100%s%s%s", h->path,
+                           err_log ? " -no-shutdown 2>" : "",
+                           err_log ? h->dir : "",
+                           err_log ? "/" VT_ERR_LOG : "");
+    nh_qemu_start(h, dev, qemu);
+    nh_wait(h, cond_vt_ready, &sessions, 0,
+            "the lane in virtual time, rings accepted, the VM running");
+    g_assert_cmpuint(nh_vclock, ==, 0);
+}
+
+/* ... and the link up (1 ms steps), rings, MSI-X and all causes. */
+static void vt_start(NicHarness *h)
+{
+    vt_boot(h, NULL, false);
+    nh_link_up(h);
+    nh_rings(h, 16, 16);
+    qpci_msix_enable(h->dev);
+    nh_wr(h, BLADE_NIC_REG_IER, 0xff);
+}
+
+/* The guest's RX ring is as nh_rings() left it: nothing written. */
+static void assert_rx_empty(NicHarness *h)
+{
+    uint16_t len, st;
+
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
+    g_assert_cmpuint(nh_rd(h, BLADE_NIC_REG_RX_HEAD), ==, 0);
+    nh_desc_wb(h, h->rx_ring, 0, &len, &st);
+    g_assert_cmphex(st, ==, 0);
+    g_assert_cmphex(nh_rd(h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
+                    0);
+}
+
+/* The guest received @f, and only it, in descriptor 0. */
+static void assert_rx_one(NicHarness *h, const uint8_t *f, size_t len)
+{
+    g_autofree uint8_t *got = g_malloc(len);
+    uint16_t wlen, st;
+
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
+    g_assert_cmpuint(nh_rd(h, BLADE_NIC_REG_RX_HEAD), ==, 1);
+    nh_desc_wb(h, h->rx_ring, 0, &wlen, &st);
+    g_assert_cmpuint(wlen, ==, len);
+    g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
+    qtest_memread(h->qts, h->rx_bufs, got, len);
+    g_assert_cmpmem(got, len, f, len);
+}
+
+/*
+ * A frame the chassis sends at its clock T reaches the guest exactly at
+ * T + L: not a nanosecond earlier (RX ring untouched at T + L - 1), not
+ * later (written, counted and its interrupt raised at T + L).  A frame
+ * the guest sends reaches the chassis stamped with QEMU's virtual clock
+ * when the guest wrote the doorbell.
+ */
+static void test_vt_delivery(void)
+{
+    NicHarness h;
+    uint8_t f[200], g[150], mac[6];
+    uint64_t want = 1, t, c;
+
+    vt_start(&h);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 1);
+    nh_vstep(&h, 3 * VT_L + 17);        /* any time, not a round one */
+    t = nh_vclock;
+    nh_srv_send(&h, f, sizeof(f));      /* stamped t */
+    nh_vstep(&h, VT_L - 1);
+    assert_rx_empty(&h);
+    nh_vstep(&h, 1);
+    g_assert_cmpuint(nh_vclock, ==, t + VT_L);
+    assert_rx_one(&h, f, sizeof(f));
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
+                    BLADE_NIC_INT_RX_DONE);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+
+    nh_vstep(&h, 1234);
+    c = nh_vclock;
+    nh_make_frame(g, sizeof(g), peer, mac, 2);
+    nh_tx_queue(&h, g, sizeof(g));
+    nh_tx_kick(&h);
+    nh_vstep(&h, VT_L);
+    nh_wait(&h, nh_cond_frames, &want, 0, "the guest's frame at the chassis");
+    g_assert_cmpmem(h.frames[0], h.frame_len[0], g, sizeof(g));
+    g_assert_cmpuint(h.frame_stamp[0], ==, c);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
+    /* neither end had anything to complain about */
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 0);
+    g_assert_cmpuint(lane_stats(h.srv)->vtime_cuts, ==, 0);
+    nh_stop(&h);
+}
+
+/* One record as the chassis end would put it on the lane. */
+static size_t vt_rec(uint8_t *p, uint8_t tag, bool stamped, uint64_t stamp,
+                     const void *payload, size_t len)
+{
+    size_t plen = (stamped ? LANE_VTIME_LEN : 0) + len;
+
+    p[0] = tag;
+    p[1] = stamped ? LANE_REC_F_VTIME : 0;
+    p[2] = plen & 0xff;
+    p[3] = plen >> 8;
+    if (stamped) {
+        stq_le_p(p + LANE_REC_HDR, stamp);
+    }
+    memcpy(p + LANE_REC_HDR + plen - len, payload, len);
+    return LANE_REC_HDR + plen;
+}
+
+/* A stamped FRAME record (pcs=raw: the frame and its FCS). */
+static size_t vt_frame_rec(uint8_t *p, uint64_t stamp, const uint8_t *f,
+                           size_t len)
+{
+    uint8_t fb[NH_BUF_SIZE];
+
+    memcpy(fb, f, len);
+    eth_fcs_append(fb, len);
+    return vt_rec(p, LANE_TAG_FRAME, true, stamp, fb, len + ETH_FCS_LEN);
+}
+
+/*
+ * Records written into the shared-memory ring behind the chassis end's
+ * lane (after what it had queued), and a kick: the NIC reads them.
+ */
+static void vt_ring_write(NicHarness *h, const uint8_t *rec, size_t len)
+{
+    lane_flush(h->srv, nh_now());
+    g_assert_true(lane_on_rings(h->srv));
+    g_assert_cmpint(lane_ring_write(lane_shm_ring(h->srv), rec, len), ==,
+                    len);
+    g_assert_cmpint(lane_ring_kick(lane_shm_ring(h->srv)), ==, 0);
+}
+
+static bool cond_nic_cut(NicHarness *h, void *arg)
+{
+    return nic_qom_u64(h, "vtime-cuts") >= 1;
+}
+
+static bool cond_srv_disconnected(NicHarness *h, void *arg)
+{
+    return lane_stats(h->srv)->disconnects >= 1;
+}
+
+enum {
+    VT_STAMP_PAST,      /* a frame stamped before the chassis's promise */
+    VT_PROMISE_BACK,    /* a promise below the last one, then a frame */
+};
+
+/*
+ * A hostile chassis: it promised P, then sends a frame stamped P - 1, or
+ * a promise of P - 1 and a frame stamped P.  The NIC counts the violation
+ * (the QOM counter of its kind, vtime-cuts) and cuts the connection; the
+ * frame never reaches the guest, not even once the NIC has reconnected,
+ * the link is up again and QEMU's clock is past the frame's delivery
+ * time.  A frame the chassis then sends properly is received: the cut
+ * was of the connection, and the chassis goes on from where it was.
+ */
+static void test_vt_hostile(gconstpointer data)
+{
+    int how = GPOINTER_TO_INT(data);
+    NicHarness h;
+    uint8_t f[100], g[120], mac[6], rec[2 * NH_BUF_SIZE], v[8];
+    uint64_t p, sessions = 2, want = 1;
+    size_t n = 0;
+
+    vt_start(&h);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 3);
+    nh_make_frame(g, sizeof(g), mac, peer, 4);
+    nh_vstep(&h, 4 * VT_L);
+    /* what the chassis promised last, all the NIC may rely on */
+    p = lane_vtime_link(h.srv)->tx_floor;
+    g_assert_cmpuint(p, ==, nh_vclock + 1 - VT_L);
+    g_assert_cmpuint(lane_vtime_link(h.srv)->cnt.tx_promises, >=, 1);
+    if (how == VT_STAMP_PAST) {
+        n += vt_frame_rec(rec + n, p - 1, f, sizeof(f));
+    } else {
+        stq_le_p(v, p - 1);
+        n += vt_rec(rec + n, LANE_TAG_PROMISE, false, 0, v, sizeof(v));
+        n += vt_frame_rec(rec + n, p, f, sizeof(f));
+    }
+    vt_ring_write(&h, rec, n);
+
+    nh_wait(&h, cond_nic_cut, NULL, 0, "the NIC cuts the chassis");
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 1);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-broke-promise"), ==,
+                     how == VT_STAMP_PAST);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-promise-back"), ==,
+                     how == VT_PROMISE_BACK);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-back"), ==, 0);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-unstamped"), ==, 0);
+    nh_wait(&h, cond_srv_disconnected, NULL, 0, "the chassis end cut off");
+    /* the cut is the NIC's verdict, not a lane protocol error */
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
+
+    /* the NIC reconnects (reconnect-ms=100) and the link comes back */
+    nh_wait(&h, cond_vt_ready, &sessions, 0, "the NIC back on its rings");
+    nh_link_up(&h);
+    nh_vstep(&h, 2 * VT_L);     /* well past p - 1 + L and p + L */
+    assert_rx_empty(&h);
+
+    nh_srv_send(&h, g, sizeof(g));
+    nh_vstep(&h, VT_L);
+    nh_wait(&h, nh_cond_rx_frames, &want, 0, "the good frame");
+    assert_rx_one(&h, g, sizeof(g));
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 1);
+    g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
+    nh_stop(&h);
+}
+
+static bool cond_tx_frames(NicHarness *h, void *arg)
+{
+    return nic_qom_u64(h, "shm-kicks") >= 3;
+}
+
+/*
+ * A kick goes to a chassis end that said it sleeps, which is the host's
+ * scheduling: in virtual time the guest never sees one (SHM_KICKS stays
+ * 0, also across the probe-time read of every counter a driver does),
+ * while the QOM property shm-kicks counts them.  The kicks come from the
+ * guest's frames and the NIC's promises, written while the chassis end
+ * sleeps between its polls.
+ */
+static void test_vt_shm_kicks(void)
+{
+    NicHarness h;
+    uint8_t g[100], mac[6];
+    unsigned i;
+
+    vt_start(&h);
+    nh_mac(&h, mac);
+    for (i = 0; !cond_tx_frames(&h, NULL); i++) {
+        uint64_t want = i + 1;
+
+        g_assert_cmpuint(i, <, NH_MAX_FRAMES);
+        g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), ==, 0);
+        nh_make_frame(g, sizeof(g), peer, mac, i);
+        nh_tx_queue(&h, g, sizeof(g));
+        nh_tx_kick(&h);
+        nh_vstep(&h, VT_L);
+        nh_wait(&h, nh_cond_frames, &want, 0, "a guest frame");
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, i);
+    nh_stop(&h);
+}
+
+/* One clock_step, in a thread: the gate may hold it. */
+typedef struct VtStep {
+    QTestState *qts;
+    int64_t ns;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} VtStep;
+
+static gpointer vt_step_thread(gpointer opaque)
+{
+    VtStep *s = opaque;
+
+    qtest_clock_step(s->qts, s->ns);
+    g_mutex_lock(&s->lock);
+    s->done = true;
+    g_cond_signal(&s->cond);
+    g_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+#define VT_SILENT_WAIT_MS 2000
+
+/*
+ * A silent chassis: it connects and says hello in virtual time, then
+ * never promises.  A clock_step past the horizon (0 + L) meets the gate,
+ * which waits vtime-wait-ms of wall time and gives up: one line naming
+ * the chardev and the virtual time it stopped at, and a shutdown
+ * (SHUTDOWN, reason host-error; -no-shutdown keeps QEMU up to be asked).
+ * The test's own waits are bounded: 30 s for the step to come back, 10 s
+ * for the event.  (vtime-wait-ms is 2000, not less: the same bound runs
+ * from realize until the chassis's hello, which includes QEMU's start-up
+ * on a loaded host.)
+ */
+static void test_vt_silent_peer(void)
+{
+    NicHarness h;
+    VtStep step = { 0 };
+    g_autofree char *log_path = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *want = NULL;
+    QDict *ev = NULL, *data;
+    GThread *th;
+    gint64 end;
+
+    vt_boot(&h, ",vtime-wait-ms=" G_STRINGIFY(VT_SILENT_WAIT_MS), true);
+    log_path = g_strdup_printf("%s/" VT_ERR_LOG, h.dir);
+
+    step.qts = h.qts;
+    step.ns = 10 * VT_L;
+    g_mutex_init(&step.lock);
+    g_cond_init(&step.cond);
+    th = g_thread_new("clock-step", vt_step_thread, &step);
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    g_mutex_lock(&step.lock);
+    while (!step.done) {
+        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
+            g_error("the gate held QEMU's clock for 30 s, with "
+                    "vtime-wait-ms=%d", VT_SILENT_WAIT_MS);
+        }
+    }
+    g_mutex_unlock(&step.lock);
+    g_thread_join(th);
+    g_mutex_clear(&step.lock);
+    g_cond_clear(&step.cond);
+
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!(ev = qtest_qmp_event_ref(h.qts, "SHUTDOWN"))) {
+        QDict *r;
+
+        if (g_get_monotonic_time() > end) {
+            g_error("no SHUTDOWN event 10 s after the gate gave up");
+        }
+        /* a command's answer brings the events before it */
+        r = qtest_qmp(h.qts, "{'execute': 'query-status'}");
+        qobject_unref(r);
+    }
+    data = qdict_get_qdict(ev, "data");
+    g_assert_cmpstr(qdict_get_str(data, "reason"), ==, "host-error");
+    g_assert_false(qdict_get_bool(data, "guest"));
+    qobject_unref(ev);
+    g_assert_false(vm_running(&h));
+
+    /* the one line, naming the chardev and where the clock stopped */
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    want = g_strdup_printf("blade-lane: virtual time: no promise from the "
+                           "peer of chardev 'lane0' for %d ms at %u ns (is "
+                           "it paused, or gone?); shutting down\n",
+                           VT_SILENT_WAIT_MS, VT_L);
+    g_assert_nonnull(strstr(log, want));
+    g_assert_cmpuint(nh_vclock, ==, 0);
+    unlink(log_path);
+    nh_stop(&h);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/blade-nic/vtime/delivery", test_vt_delivery);
+    qtest_add_data_func("/blade-nic/vtime/stamp-in-the-past",
+                        GINT_TO_POINTER(VT_STAMP_PAST), test_vt_hostile);
+    qtest_add_data_func("/blade-nic/vtime/promise-back",
+                        GINT_TO_POINTER(VT_PROMISE_BACK), test_vt_hostile);
+    qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
+    qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
+    return g_test_run();
+}
