@@ -272,6 +272,44 @@ static void vtime_seeds(const char *top, const uint8_t *frame,
     len += srec(buf + len, LANE_TAG_SIGNAL, 19999, "\1", 1);
     put(dir, "vtime-violations", buf, len);
 
+    /*
+     * One violation a seed: the rest of a connection after a cut is
+     * dropped (the octets already fed with it too), so in the seed above
+     * only the first one counts.  Each of these counts its own, on the
+     * path it names (fuzz-lane-records feeds a chunk, then moves the
+     * clock 1 ms).
+     */
+    /* a stamp below the last one, taken when the held CONFIG is due */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 5000, "\xa0\x41", 2);
+    len += srec(buf + len, LANE_TAG_CONFIG, 10, "\xa0\x41", 2);
+    put(dir, "vtime-stamp-back", buf, len);
+
+    /* a stamp below the promise, still in the future: the hold checks it */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += promise_rec(buf + len, 20000000);
+    len += srec(buf + len, LANE_TAG_SIGNAL, 19999999, "\1", 1);
+    put(dir, "vtime-stamp-broke-promise", buf, len);
+
+    /* a promise below the promise before it */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += promise_rec(buf + len, 5000);
+    len += promise_rec(buf + len, 4999);
+    put(dir, "vtime-promise-back", buf, len);
+
+    /* a CONFIG without its stamp */
+    len = 0;
+    buf[len++] = 0x43;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += rec(buf + len, LANE_TAG_CONFIG, "\xa0\x41", 2);
+    put(dir, "vtime-unstamped", buf, len);
+
     /* the end of the range, with the largest latency */
     len = 0;
     buf[len++] = 0x47;
