@@ -84,7 +84,6 @@ static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
     nh_qemu_start(h, dev, qemu);
     nh_wait(h, cond_vt_ready, &sessions, 0,
             "the lane in virtual time, rings accepted, the VM running");
-    g_assert_cmpuint(nh_vclock, ==, 0);
 }
 
 /* ... and the link up (1 ms steps), rings, MSI-X and all causes. */
@@ -269,7 +268,6 @@ static void test_vt_hostile(gconstpointer data)
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-back"), ==, 0);
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-unstamped"), ==, 0);
     nh_wait(&h, cond_srv_disconnected, NULL, 0, "the chassis end cut off");
-    /* the cut is the NIC's verdict, not a lane protocol error */
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
 
     /* the NIC reconnects (reconnect-ms=100) and the link comes back */
@@ -287,7 +285,7 @@ static void test_vt_hostile(gconstpointer data)
     nh_stop(&h);
 }
 
-static bool cond_tx_frames(NicHarness *h, void *arg)
+static bool cond_kicks(NicHarness *h, void *arg)
 {
     return nic_qom_u64(h, "shm-kicks") >= 3;
 }
@@ -308,7 +306,7 @@ static void test_vt_shm_kicks(void)
 
     vt_start(&h);
     nh_mac(&h, mac);
-    for (i = 0; !cond_tx_frames(&h, NULL); i++) {
+    for (i = 0; !cond_kicks(&h, NULL); i++) {
         uint64_t want = i + 1;
 
         g_assert_cmpuint(i, <, NH_MAX_FRAMES);
@@ -415,7 +413,6 @@ static void test_vt_silent_peer(void)
                            "it paused, or gone?); shutting down\n",
                            VT_SILENT_WAIT_MS, VT_L);
     g_assert_nonnull(strstr(log, want));
-    g_assert_cmpuint(nh_vclock, ==, 0);
     unlink(log_path);
     nh_stop(&h);
 }
