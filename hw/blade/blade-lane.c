@@ -16,12 +16,14 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
+#include "system/qtest.h"
 #include "system/cpus.h"
 #include "system/runstate.h"
 #include "qapi/error.h"
 #include "qapi/qapi-types-char.h"
 #include "chardev/char.h"
 #include "chardev/char-fe.h"
+#include "hw/core/cpu.h"
 #include "hw/qdev-core.h"
 #include "blade-lane.h"
 #include "trace.h"
@@ -62,10 +64,13 @@ struct BladeLane {
     QEMUTimer *gate_timer;      /* at the horizon: wait there */
     QEMUTimer *promise_timer;   /* promise the clock every promise_ns */
     QEMUTimer *gate_wall_timer; /* bounds a wait with the VM stopped */
+    QEMUTimerListGroup hold_tlg;    /* ... that nobody runs */
+    QEMUTimer *hold_timer;          /* the gate stopped the VM here */
     uint64_t promise_ns;
     uint32_t gate_wait_ms;      /* 0: wait for ever */
     bool gate_stopped;          /* the gate stopped the VM */
     bool gate_restart;          /* ... and it may go on: start it */
+    bool gate_startup;          /* the first horizon not yet reached */
     QEMUBH *gate_start_bh;
     VMChangeStateEntry *gate_vmse;
     bool in_gate;
@@ -489,9 +494,28 @@ static void blade_lane_gate_stop(BladeLane *bl)
 {
     trace_blade_lane_gate_stop(bl, bl_now());
     bl->gate_stopped = true;
+    if (bl->hold_timer) {
+        /*
+         * The stop takes effect in the main loop, which may first find
+         * every vCPU idle and warp the clock to the next timer: a deadline
+         * at this very time, on a timer list nobody runs, keeps icount
+         * from moving it until the VM runs again.
+         */
+        timer_mod(bl->hold_timer, MIN(bl_now(), INT64_MAX));
+    }
     if (qemu_in_vcpu_thread()) {
         vm_stop(RUN_STATE_PAUSED);
     } else {
+        CPUState *cpu;
+
+        /*
+         * Not one instruction more: the vCPU thread may run before the
+         * main loop gets to the stop (it waits for the lock right after
+         * the slice that brought the clock here).
+         */
+        CPU_FOREACH(cpu) {
+            cpu_pause(cpu);
+        }
         qemu_system_vmstop_request_prepare();
         qemu_system_vmstop_request(RUN_STATE_PAUSED);
     }
@@ -518,13 +542,27 @@ static bool blade_lane_gate_signalled(void)
 }
 
 /*
+ * Past time 0 the guest runs only with the lane on its rings, if it
+ * offered them: the handshake finishes a latency after the connection
+ * (it waits behind the peer's first stamped records), in the main loop,
+ * and a gate that found it done or not would take two different paths
+ * (wait on the rings, or stop the VM) on two runs.  A lane whose offer
+ * was refused stays on the stream.
+ */
+static bool blade_lane_on_rings(BladeLane *bl)
+{
+    return !lane_shm_ring(bl->lane) || lane_on_rings(bl->lane);
+}
+
+/*
  * The guest may go on: the peer is there in virtual time (before its
  * hello, the horizon the link starts with means nothing) and has let it.
  */
 static bool blade_lane_gate_open(BladeLane *bl)
 {
     return lane_vtime_active(bl->lane) &&
-           lane_vtime_horizon(bl->lane) > bl_now();
+           lane_vtime_horizon(bl->lane) > bl_now() &&
+           (!bl_now() || blade_lane_on_rings(bl));
 }
 
 static void blade_lane_gate_check_resume(BladeLane *bl)
@@ -567,6 +605,9 @@ static void blade_lane_gate_vm_state(void *opaque, bool running,
 
     if (running) {
         bl->gate_restart = false;       /* whoever started it */
+        if (bl->hold_timer) {
+            timer_del(bl->hold_timer);
+        }
         if (bl->gate_stopped) {
             /*
              * Started while the gate is closed: a stop asked for before
@@ -597,6 +638,20 @@ static void blade_lane_gate_cb(void *opaque)
     bool waited = false;
 
     bl->in_gate = true;
+    if (bl->gate_startup && bl->hold_timer && bl_now()) {
+        /*
+         * The first horizon under icount: whatever the host did
+         * meanwhile, stop here and go on from the main loop once the
+         * start-up handshake is over, so that every run passes it the
+         * same way.  (Under qtest the test steps the clock.)
+         */
+        bl->gate_startup = false;
+        lane_vtime_promise(bl->lane, bl_now(), bl_now());
+        blade_lane_gate_stop(bl);
+        blade_lane_schedule(bl);
+        bl->in_gate = false;
+        return;
+    }
     for (;;) {
         uint64_t now = bl_now();
         struct pollfd pfd;
@@ -625,7 +680,8 @@ static void blade_lane_gate_cb(void *opaque)
             blade_lane_gate_arm(bl);
             break;
         }
-        if (bl->ring_fd < 0 || blade_lane_gate_signalled()) {
+        if (bl->ring_fd < 0 || !blade_lane_on_rings(bl) ||
+            blade_lane_gate_signalled()) {
             blade_lane_gate_stop(bl);
             break;
         }
@@ -666,6 +722,19 @@ static void blade_lane_promise_cb(void *opaque)
     timer_mod(bl->promise_timer, MIN(now + bl->promise_ns, INT64_MAX));
 }
 
+static void blade_lane_hold_cb(void *opaque)
+{
+    /* never runs: its list is in no timer list group that QEMU runs */
+}
+
+static void blade_lane_hold_notify(void *opaque, QEMUClockType type)
+{
+    /*
+     * Nobody to wake: without a callback the list would notify the main
+     * loop, whose icount hook notifies every list of the clock again.
+     */
+}
+
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                            uint32_t wait_ms)
 {
@@ -677,6 +746,15 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
     bl->gate_wall_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                        blade_lane_gate_wall_cb, bl);
     bl->gate_start_bh = qemu_bh_new(blade_lane_gate_start_bh, bl);
+    if (!qtest_enabled()) {
+        /*
+         * icount (what blade-nic requires without qtest).  Under qtest a
+         * due timer nobody runs would stall clock_step.
+         */
+        timerlistgroup_init(&bl->hold_tlg, blade_lane_hold_notify, bl);
+        bl->hold_timer = timer_new_full(&bl->hold_tlg, QEMU_CLOCK_VIRTUAL,
+                                        SCALE_NS, 0, blade_lane_hold_cb, bl);
+    }
     bl->gate_vmse = qemu_add_vm_change_state_handler(blade_lane_gate_vm_state,
                                                      bl);
     /*
@@ -688,6 +766,7 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
      * stops it before its first instruction.
      */
     bl->gate_stopped = true;
+    bl->gate_startup = true;
     if (wait_ms) {
         timer_mod(bl->gate_wall_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + wait_ms);
@@ -794,6 +873,11 @@ void blade_lane_free(BladeLane *bl)
     timer_free(bl->promise_timer);
     timer_free(bl->gate_wall_timer);
     bl->gate_timer = bl->promise_timer = bl->gate_wall_timer = NULL;
+    if (bl->hold_timer) {
+        timer_free(bl->hold_timer);
+        bl->hold_timer = NULL;
+        timerlistgroup_deinit(&bl->hold_tlg);
+    }
     if (bl->gate_start_bh) {
         qemu_bh_delete(bl->gate_start_bh);
         bl->gate_start_bh = NULL;
