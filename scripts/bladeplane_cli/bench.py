@@ -68,6 +68,13 @@ BENCHES = {
               "kills, time out of rotation and back in service, RSS growth, "
               "hangs (docs/security.md); 10 minutes a phase, --minutes M",
               None),
+    # in Python (vtimebench.py): chassis brought up in virtual time
+    "vtime": ("virtual time: four runs of a two-blade chassis (again, "
+              "beside a CPU burner, pinned to one core) compared byte for "
+              "byte, the ping's round trip, then 1, 4 and 8 blades doing "
+              "the same fixed work in virtual and in real time, and an idle "
+              "chassis's clock against the wall (docs/virtual-time.md); "
+              "about 25 minutes", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
@@ -97,6 +104,9 @@ def run(name, lb_emu_opts=None, minutes=None):
     if name == "chaos":
         from . import chaos
         return chaos.run(chaos.MINUTES if minutes is None else minutes)
+    if name == "vtime":
+        from . import vtimebench
+        return vtimebench.run()
     if program is None:
         from . import guestbench, qemu
         qemu.build()

@@ -1,0 +1,270 @@
+"""'bench vtime': virtual time (docs/virtual-time.md), measured.
+
+Determinism: the two-blade chassis of tests/functional/test_virtual_time.py
+(b1 at half b0's speed, b0 pinging b1 from blade.run) brought up with `up`
+four times: as it is, again, beside a CPU burner on host core 1, and
+pinned to host core 0.  Both consoles must be byte-identical.
+
+Speed: 1, 4 and 8 blades, each running the same fixed work from blade.run
+(`dd` of /dev/urandom to /dev/null, timed by the guest), brought up once
+in virtual time and once in real time.  The wall time of that work in
+the two modes, side by side, and then how fast an idle chassis's clock
+runs against the wall.  Prints 'name: value'."""
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import chassis
+from .common import LOGS, REPO, Failure, ensure_dir
+
+CLI = os.path.join(REPO, "scripts", "bladeplane")
+LATENCY_NS = 50000
+PINGS = 5
+BLADE_COUNTS = (1, 4, 8)
+# the fixed work: 24 MiB of the guest's CSPRNG, a few seconds of TCG
+WORK = "time,dd,if=/dev/urandom,of=/dev/null,bs=65536,count=384"
+IDLE_WALL_S = 10
+RUN_TIMEOUT = 900
+
+PAIR = f"""
+name = "vtime-pair"
+timing = "virtual"
+
+[[chassis]]
+name = "c1"
+slots = 2
+subnet = "10.0.2.0/24"
+latency_ns = {LATENCY_NS}
+
+[[chassis.blade]]
+slot = 0
+name = "b0"
+append = "blade.run=ping,-c,{PINGS},10.0.2.11"
+
+[[chassis.blade]]
+slot = 1
+name = "b1"
+icount_shift = 1
+"""
+
+
+def out(name, value):
+    print(f"{name}: {value}", flush=True)
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _env(run_dir):
+    return dict(os.environ, BLADEPLANE_RUN_DIR=run_dir)
+
+
+def _down(name, run_dir):
+    subprocess.run([CLI, "down", name], env=_env(run_dir),
+                   capture_output=True)
+
+
+def pair_run(tmp, tag, prefix=()):
+    """Up the pair, wait for b0's end of the ping; both consoles, and
+    the wall seconds it took."""
+    path = os.path.join(tmp, "vtime-pair.toml")
+    with open(path, "w") as f:
+        f.write(PAIR)
+    run_dir = os.path.join(tmp, tag)
+    cdir = os.path.join(run_dir, "vtime-pair", "c1")
+    start = time.monotonic()
+    try:
+        up = subprocess.run(list(prefix) + [CLI, "up", path],
+                            env=_env(run_dir), capture_output=True, text=True)
+        if up.returncode:
+            raise Failure(f"bench vtime: up ({tag}) failed: "
+                          f"{(up.stdout + up.stderr).strip()[-400:]}")
+        b0 = os.path.join(cdir, "b0.console.log")
+        while b"BLADEPLANE-RUN-END" not in _read(b0):
+            if time.monotonic() - start > RUN_TIMEOUT:
+                raise Failure(f"bench vtime: {tag}: b0's ping did not end "
+                              f"within {RUN_TIMEOUT} s")
+            time.sleep(0.5)
+        wall = time.monotonic() - start
+        # the serial port's last lines reach the log a moment later
+        time.sleep(2)
+        return {b: _read(os.path.join(cdir, f"{b}.console.log"))
+                for b in ("b0", "b1")}, wall
+    finally:
+        _down("vtime-pair", run_dir)
+
+
+def last_rtt_us(console):
+    rtts = re.findall(rb"seq=\d+ ttl=64 time=([0-9.]+) ms", console)
+    if len(rtts) != PINGS:
+        raise Failure("bench vtime: b0 did not print every round trip")
+    return round(float(rtts[-1]) * 1000, 1)
+
+
+def determinism(tmp):
+    runs = {}
+    walls = []
+    for tag, prefix in (("plain", ()), ("again", ()), ("burner", ()),
+                        ("one-core", ("taskset", "-c", "0"))):
+        burner = None
+        if tag == "burner":
+            burner = subprocess.Popen(["taskset", "-c", "1", sys.executable,
+                                       "-c", "while True: pass"])
+        try:
+            runs[tag], wall = pair_run(tmp, tag, prefix)
+        finally:
+            if burner:
+                burner.kill()
+                burner.wait()
+        walls.append(wall)
+    plain = runs["plain"]
+    out("vtime_identical_runs", int(plain == runs["again"]))
+    out("vtime_identical_under_load", int(plain == runs["burner"]))
+    out("vtime_identical_one_core", int(plain == runs["one-core"]))
+    out("vtime_ping_rtt_us_run1", last_rtt_us(plain["b0"]))
+    out("vtime_ping_rtt_us_run2", last_rtt_us(runs["again"]["b0"]))
+    # four lanes a round trip: b0 -> switch -> b1 and back
+    out("vtime_ping_modelled_us", 4 * LATENCY_NS / 1000)
+    out("vtime_pair_wall_s", round(statistics.median(walls), 1))
+    # a run that parted: both consoles kept, to diff against plain's
+    for tag, consoles in runs.items():
+        if consoles != plain:
+            for t in ("plain", tag):
+                for b in consoles:
+                    path = os.path.join(ensure_dir(LOGS),
+                                        f"vtime-{t}-{b}.console.log")
+                    with open(path, "wb") as f:
+                        f.write(runs[t][b])
+            print(f"bench vtime: run '{tag}' differs from 'plain': "
+                  f"{LOGS}/vtime-{tag}-b0.console.log and the others",
+                  file=sys.stderr)
+
+
+def work_topology(n, timing):
+    name = f"vtime-{n}"
+    lines = [f'name = "{name}"', f'timing = "{timing}"', "",
+             "[[chassis]]", 'name = "c1"', f"slots = {max(n, 2)}",
+             'subnet = "10.0.2.0/24"']
+    if timing == "virtual":
+        lines.append(f"latency_ns = {LATENCY_NS}")
+    for i in range(n):
+        lines += ["", "[[chassis.blade]]", f"slot = {i}", f'name = "b{i}"',
+                  f'append = "blade.run={WORK}"']
+    return name, "\n".join(lines) + "\n"
+
+
+def _guest_seconds(console):
+    """The guest's own measure of the work (busybox time: 'real 0m 1.23s')."""
+    m = re.search(rb"real\s+(\d+)m\s*([0-9.]+)s", console)
+    return int(m.group(1)) * 60 + float(m.group(2)) if m else None
+
+
+def _switch_ms(qmp):
+    state = chassis.read_switch(qmp, "chassis c1")
+    return (state.get("switch") or {}).get("now_ms")
+
+
+def work_run(tmp, n, timing):
+    """Up n blades doing the fixed work; returns the wall seconds from the
+    ready lines' and the work's first start to its last end, the guest's
+    seconds of work (median), and the chassis clock's virtual ms per wall
+    second once the blades are idle."""
+    name, text = work_topology(n, timing)
+    path = os.path.join(tmp, f"{name}-{timing}.toml")
+    # short: the run directory's sockets must fit a UNIX socket path
+    with open(path, "w") as f:
+        f.write(text)
+    run_dir = os.path.join(tmp, f"{n}{timing[0]}")
+    cdir = os.path.join(run_dir, name, "c1")
+    logs = [os.path.join(cdir, f"b{i}.console.log") for i in range(n)]
+    start = time.monotonic()
+    up = subprocess.Popen([CLI, "up", path], env=_env(run_dir),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    try:
+        begin = end = None
+        ready = {}
+        while True:
+            now = time.monotonic()
+            texts = [_read(p) for p in logs]
+            for i, t in enumerate(texts):
+                if i not in ready and b"BLADEPLANE-READY" in t:
+                    ready[i] = now - start
+            if begin is None and any(b"BLADEPLANE-RUN-BEGIN" in t
+                                     for t in texts):
+                begin = now
+            if all(b"BLADEPLANE-RUN-END" in t for t in texts):
+                end = now
+                break
+            if up.poll() not in (None, 0):
+                raise Failure(f"bench vtime: up of {n} blades ({timing}) "
+                              f"failed: {up.stdout.read().strip()[-400:]}")
+            if now - start > RUN_TIMEOUT:
+                raise Failure(f"bench vtime: {n} blades ({timing}): the "
+                              f"work did not end within {RUN_TIMEOUT} s")
+            time.sleep(0.1)
+        guest = [_guest_seconds(t) for t in texts]
+        if None in guest:
+            raise Failure(f"bench vtime: {n} blades ({timing}): a blade "
+                          f"did not print the time of its work")
+        if up.wait(RUN_TIMEOUT) != 0:
+            raise Failure(f"bench vtime: up of {n} blades ({timing}) "
+                          f"failed: {up.stdout.read().strip()[-400:]}")
+        qmp = os.path.join(cdir, "switch.qmp")
+        w0, v0 = time.monotonic(), _switch_ms(qmp)
+        time.sleep(IDLE_WALL_S)
+        w1, v1 = time.monotonic(), _switch_ms(qmp)
+        return {"boot": max(ready.values()), "work": end - begin,
+                "guest": statistics.median(guest),
+                "idle_speed": (v1 - v0) / 1000 / (w1 - w0)}
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        _down(name, run_dir)
+
+
+def speed(tmp):
+    for n in BLADE_COUNTS:
+        real = work_run(tmp, n, "real")
+        virt = work_run(tmp, n, "virtual")
+        out(f"realtime_boot_wall_s_{n}", round(real["boot"], 1))
+        out(f"vtime_boot_wall_s_{n}", round(virt["boot"], 1))
+        out(f"realtime_work_wall_s_{n}", round(real["work"], 2))
+        out(f"vtime_work_wall_s_{n}", round(virt["work"], 2))
+        out(f"vtime_work_virtual_s_{n}", round(virt["guest"], 3))
+        out(f"vtime_wall_per_virtual_s_{n}_loaded",
+            round(virt["work"] / virt["guest"], 2))
+        out(f"vtime_over_realtime_{n}_loaded",
+            round(virt["work"] / real["work"], 2))
+        out(f"vtime_idle_speedup_{n}", round(virt["idle_speed"], 2))
+        if n == 4:
+            out("vtime_over_realtime_4_loaded",
+                round(virt["work"] / real["work"], 2))
+            out("vtime_idle_speedup", round(virt["idle_speed"], 2))
+
+
+def run():
+    from . import image, qemu
+    qemu.build()
+    image.build()
+    if not shutil.which("taskset"):
+        raise Failure("bench vtime: taskset (util-linux) is not installed")
+    tmp = tempfile.mkdtemp(prefix="bpvt-", dir="/tmp")
+    try:
+        determinism(tmp)
+        speed(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
