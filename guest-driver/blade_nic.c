@@ -122,7 +122,8 @@ struct bn_cont_figure {
  * @regs: BAR0 mapping
  * @version: VERSION register read at probe
  * @napi: the one NAPI context (TX completion and RX)
- * @up: rings, buffers and IRQs are set up (protected by RTNL)
+ * @up: rings, buffers and IRQs are set up (written under RTNL; read
+ *	by NAPI, which must not wake the TX queue once it is false)
  * @msix: MSI-X is in use (else one INTx line)
  * @irq_names: names for request_irq
  * @tx_ring: TX descriptors (coherent DMA)
@@ -614,9 +615,13 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 
 	netdev_tx_completed_queue(txq, pkts, bytes);
 	WRITE_ONCE(priv->tx_clean, i);
-	/* Make tx_clean visible before looking at the queue state. */
+	/*
+	 * Make tx_clean visible before looking at the queue state.  No wake
+	 * once bn_down() has begun: the rings may be about to go.
+	 */
 	smp_mb();
-	if (netif_tx_queue_stopped(txq) && bn_tx_free(priv) >= 1)
+	if (netif_tx_queue_stopped(txq) && READ_ONCE(priv->up) &&
+	    bn_tx_free(priv) >= 1)
 		netif_tx_wake_queue(txq);
 }
 
@@ -1226,7 +1231,7 @@ static int bn_up(struct bn_priv *priv)
 	wmb();
 	writel_relaxed(priv->rx_size - 1, priv->regs + BN_REG_RX_TAIL);
 
-	priv->up = true;
+	WRITE_ONCE(priv->up, true);
 	bn_update_carrier(priv);
 	netif_start_queue(dev);
 	bn_util_start(priv);
@@ -1237,6 +1242,11 @@ static int bn_up(struct bn_priv *priv)
  * bn_down() - stop the device's rings and release what bn_up() took
  * @priv: device
  *
+ * NAPI goes first: once napi_disable() returns no poll runs, so nothing
+ * can wake the TX queue (bn_clean_tx() also checks @priv->up) after
+ * netif_tx_disable() has stopped it and waited for bn_start_xmit(), and
+ * the rings can go.
+ *
  * Context: process context, RTNL held.
  */
 static void bn_down(struct bn_priv *priv)
@@ -1245,11 +1255,11 @@ static void bn_down(struct bn_priv *priv)
 
 	if (!priv->up)
 		return;
-	priv->up = false;
+	WRITE_ONCE(priv->up, false);
 
 	bn_util_stop(priv);
-	netif_tx_disable(dev);
 	napi_disable(&priv->napi);
+	netif_tx_disable(dev);
 	bn_ier_update(priv, 0, BN_INT_ALL);
 	/*
 	 * 4.1: clearing TXEN/RXEN sets HEAD = TAIL = 0, so by 5.1 every
@@ -1438,9 +1448,11 @@ static void bn_tx_timeout(struct net_device *dev, unsigned int txqueue)
  * bn_reset_task() - full reset and re-initialisation (16.5)
  * @work: &bn_priv.reset_work
  *
- * Scheduled by a TX timeout or a DMA error.  Writes CTRL.RST and redoes
+ * Scheduled by a TX timeout or a DMA error.  The netdev is detached
+ * meanwhile (no transmit, no ethtool).  Writes CTRL.RST and redoes
  * bring-up from step 4; MSI-X settings survive CTRL.RST.  Frames pending
- * in the TX ring are dropped.
+ * in the TX ring are dropped.  If the device cannot be brought back, the
+ * interface is closed.
  */
 static void bn_reset_task(struct work_struct *work)
 {
@@ -1452,6 +1464,7 @@ static void bn_reset_task(struct work_struct *work)
 	if (!netif_running(dev) || !priv->up)
 		goto out;
 
+	netif_device_detach(dev);
 	bn_down(priv);
 	bn_hw_reset(priv, true);
 	atomic64_inc(&priv->resets);
@@ -1461,6 +1474,7 @@ static void bn_reset_task(struct work_struct *work)
 			   err);
 		dev_close(dev);
 	}
+	netif_device_attach(dev);
 out:
 	rtnl_unlock();
 }
