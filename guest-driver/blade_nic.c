@@ -132,6 +132,8 @@ struct bn_cont_figure {
  * @tx_size: TX ring size (power of two)
  * @tx_next: next TX descriptor the driver will fill (producer)
  * @tx_clean: next TX descriptor to reclaim (consumer)
+ * @tx_unkicked: descriptors were queued without a TX_TAIL write (an
+ *	xmit_more batch in progress; TX queue lock)
  * @rx_ring: RX descriptors (coherent DMA)
  * @rx_ring_dma: bus address of @rx_ring
  * @rx_buf: software state of each RX descriptor
@@ -190,6 +192,7 @@ struct bn_priv {
 	u32 tx_size;
 	u32 tx_next;
 	u32 tx_clean;
+	bool tx_unkicked;
 
 	struct bn_desc *rx_ring;
 	dma_addr_t rx_ring_dma;
@@ -528,6 +531,7 @@ static int bn_alloc_rings(struct bn_priv *priv)
 	priv->rx_buf_len = priv->netdev->mtu + BN_RX_BUF_EXTRA;
 	priv->tx_next = 0;
 	priv->tx_clean = 0;
+	priv->tx_unkicked = false;
 	priv->rx_clean = 0;
 
 	/* Coherent allocations are page aligned: more than the 16 needed. */
@@ -1353,6 +1357,18 @@ static int bn_set_mac_address(struct net_device *dev, void *p)
 	return 0;
 }
 
+/* Ring the TX doorbell for everything queued so far (TX queue lock). */
+static void bn_tx_kick(struct bn_priv *priv)
+{
+	/*
+	 * 5.1: descriptors before TAIL.  writel() orders the descriptor
+	 * writes of this call and, through the queue lock, of earlier calls
+	 * of the batch on other CPUs.
+	 */
+	writel(priv->tx_next, priv->regs + BN_REG_TX_TAIL);
+	priv->tx_unkicked = false;
+}
+
 static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
@@ -1375,6 +1391,9 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	if (unlikely(bn_tx_free(priv) < 1)) {
 		netif_tx_stop_queue(txq);
+		/* The device gets what the batch queued before this frame. */
+		if (priv->tx_unkicked)
+			bn_tx_kick(priv);
 		return NETDEV_TX_BUSY;
 	}
 
@@ -1403,12 +1422,10 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	skb_tx_timestamp(skb);
 
-	/*
-	 * Descriptor before producer index (for bn_clean_tx) and before the
-	 * TX_TAIL doorbell (5.1: a write barrier between the two).
-	 */
+	/* Descriptor before producer index (for bn_clean_tx). */
 	wmb();
 	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->tx_size - 1));
+	priv->tx_unkicked = true;
 
 	if (bn_tx_free(priv) < 1) {
 		netif_tx_stop_queue(txq);
@@ -1420,7 +1437,7 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	if (__netdev_tx_sent_queue(txq, len, netdev_xmit_more()) ||
 	    netif_xmit_stopped(txq))
-		writel_relaxed(priv->tx_next, priv->regs + BN_REG_TX_TAIL);
+		bn_tx_kick(priv);
 	return NETDEV_TX_OK;
 
 drop:
@@ -1428,6 +1445,10 @@ drop:
 	u64_stats_update_begin(&priv->xstats.syncp);
 	priv->xstats.tx_dropped++;
 	u64_stats_update_end(&priv->xstats.syncp);
+	/* The last frame of a batch dropped: the ones before it still go. */
+	if (priv->tx_unkicked &&
+	    (!netdev_xmit_more() || netif_xmit_stopped(txq)))
+		bn_tx_kick(priv);
 	return NETDEV_TX_OK;
 }
 
