@@ -1452,28 +1452,51 @@ drop:
 	return NETDEV_TX_OK;
 }
 
+/**
+ * bn_tx_timeout() - the TX queue has been stopped for BN_TX_TIMEOUT
+ * @dev: network device
+ * @txqueue: the queue (there is one)
+ *
+ * Resets only when the device says the TX ring halted (STATUS.TX_HALT,
+ * 6.4; DMA_ERR normally got there first).  Otherwise the ring is waiting
+ * for the lane (6.1 step 6: a far end that does not read, a paused
+ * chassis): back-pressure, which a reset would not cure.  That is
+ * counted in tx_timeouts and left alone; NAPI is scheduled in case a
+ * completion interrupt went missing.
+ */
 static void bn_tx_timeout(struct net_device *dev, unsigned int txqueue)
 {
 	struct bn_priv *priv = netdev_priv(dev);
+	u32 status = bn_rd(priv, BN_REG_STATUS);
 
 	atomic64_inc(&priv->tx_timeouts);
-	netdev_warn(dev,
-		    "TX timeout: head %u tail %u next %u clean %u status %#x: resetting\n",
-		    bn_rd(priv, BN_REG_TX_HEAD), bn_rd(priv, BN_REG_TX_TAIL),
-		    priv->tx_next, priv->tx_clean,
-		    bn_rd(priv, BN_REG_STATUS));
-	schedule_work(&priv->reset_work);
+	if (status & BN_STATUS_TX_HALT) {
+		netdev_warn(dev,
+			    "TX timeout, ring halted: head %u tail %u next %u clean %u status %#x: resetting\n",
+			    bn_rd(priv, BN_REG_TX_HEAD),
+			    bn_rd(priv, BN_REG_TX_TAIL), priv->tx_next,
+			    priv->tx_clean, status);
+		schedule_work(&priv->reset_work);
+		return;
+	}
+	if (net_ratelimit())
+		netdev_info(dev,
+			    "TX stalled, ring not halted (the lane is not taking frames): head %u tail %u next %u clean %u status %#x: waiting\n",
+			    bn_rd(priv, BN_REG_TX_HEAD),
+			    bn_rd(priv, BN_REG_TX_TAIL), priv->tx_next,
+			    priv->tx_clean, status);
+	napi_schedule(&priv->napi);
 }
 
 /**
  * bn_reset_task() - full reset and re-initialisation (16.5)
  * @work: &bn_priv.reset_work
  *
- * Scheduled by a TX timeout or a DMA error.  The netdev is detached
- * meanwhile (no transmit, no ethtool).  Writes CTRL.RST and redoes
- * bring-up from step 4; MSI-X settings survive CTRL.RST.  Frames pending
- * in the TX ring are dropped.  If the device cannot be brought back, the
- * interface is closed.
+ * Scheduled by a DMA error or a TX timeout on a halted ring.  The netdev
+ * is detached meanwhile (no transmit, no ethtool).  Writes CTRL.RST and
+ * redoes bring-up from step 4; MSI-X settings survive CTRL.RST.  Frames
+ * pending in the TX ring are dropped.  If the device cannot be brought
+ * back, the interface is closed.
  */
 static void bn_reset_task(struct work_struct *work)
 {
