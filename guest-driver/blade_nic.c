@@ -39,6 +39,10 @@
 #define BN_DRV_NAME		"blade_nic"
 #define BN_DEFAULT_RING		256
 #define BN_TX_TIMEOUT		(5 * HZ)
+/* Free TX descriptors at which a stopped queue is woken (hysteresis). */
+#define BN_TX_WAKE_DESCS	(MAX_SKB_FRAGS + 2)
+/* TX descriptors one frame takes: one (no scatter-gather). */
+#define BN_TX_FRAME_DESCS	1
 /* Contention figures older than this many report intervals are not sent. */
 #define BN_CONT_FRESH_PERIODS	3
 
@@ -440,6 +444,16 @@ static u32 bn_tx_free(struct bn_priv *priv)
 	       (priv->rings.tx_size - 1);
 }
 
+/*
+ * Free descriptors at which a stopped TX queue is woken: a few frames'
+ * worth, not one slot, so that a full ring does not stop and wake the
+ * queue on every completion; at most a quarter of a small ring.
+ */
+static u32 bn_tx_wake_thresh(struct bn_priv *priv)
+{
+	return min_t(u32, BN_TX_WAKE_DESCS, priv->rings.tx_size / 4);
+}
+
 static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
 {
 	desc->addr = cpu_to_le64(buf->dma);
@@ -622,15 +636,17 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 	ns->tx_nolink_frames += nolink;
 	u64_stats_update_end(&ns->syncp);
 
-	netdev_tx_completed_queue(txq, pkts, bytes);
 	WRITE_ONCE(priv->tx_clean, i);
+	netdev_tx_completed_queue(txq, pkts, bytes);
 	/*
-	 * Make tx_clean visible before looking at the queue state.  No wake
-	 * once bn_down() has begun: the rings may be about to go.
+	 * tx_clean before the queue state: pairs with the barrier in
+	 * bn_tx_maybe_stop(), so that either it sees the room made here or
+	 * this sees its stop.  No wake once bn_down() has begun: the rings
+	 * may be about to go.
 	 */
 	smp_mb();
-	if (netif_tx_queue_stopped(txq) && READ_ONCE(priv->up) &&
-	    bn_tx_free(priv) >= 1)
+	if (unlikely(netif_tx_queue_stopped(txq)) && READ_ONCE(priv->up) &&
+	    bn_tx_free(priv) >= bn_tx_wake_thresh(priv))
 		netif_tx_wake_queue(txq);
 }
 
@@ -1435,6 +1451,32 @@ static void bn_tx_kick(struct bn_priv *priv)
 	priv->tx_unkicked = false;
 }
 
+/**
+ * bn_tx_maybe_stop() - stop the TX queue when a frame may not fit
+ * @priv: device
+ * @txq: its TX queue
+ *
+ * The stop, a full barrier, then a second look at the ring: either this
+ * sees the room a concurrent bn_clean_tx() made, or bn_clean_tx() sees
+ * the stop and wakes the queue once bn_tx_wake_thresh() descriptors are
+ * free.  If the second look finds that much room already, the queue goes
+ * on.
+ *
+ * Return: 0 if a frame fits now, -EBUSY if not (the queue is stopped).
+ */
+static int bn_tx_maybe_stop(struct bn_priv *priv, struct netdev_queue *txq)
+{
+	if (likely(bn_tx_free(priv) >= BN_TX_FRAME_DESCS))
+		return 0;
+	netif_tx_stop_queue(txq);
+	/* The stop before tx_clean: pairs with bn_clean_tx(). */
+	smp_mb();
+	if (bn_tx_free(priv) < bn_tx_wake_thresh(priv))
+		return bn_tx_free(priv) >= BN_TX_FRAME_DESCS ? 0 : -EBUSY;
+	netif_tx_start_queue(txq);
+	return 0;
+}
+
 static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
@@ -1455,9 +1497,12 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		     skb_linearize(skb)))
 		goto drop;
 
-	if (unlikely(bn_tx_free(priv) < 1)) {
-		netif_tx_stop_queue(txq);
-		/* The device gets what the batch queued before this frame. */
+	/*
+	 * Not reached while the queue is stopped in time (below); should
+	 * it be, hand the frame back, and give the device what the batch
+	 * queued before it.
+	 */
+	if (unlikely(bn_tx_maybe_stop(priv, txq))) {
 		if (priv->tx_unkicked)
 			bn_tx_kick(priv);
 		return NETDEV_TX_BUSY;
@@ -1493,13 +1538,8 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->rings.tx_size - 1));
 	priv->tx_unkicked = true;
 
-	if (bn_tx_free(priv) < 1) {
-		netif_tx_stop_queue(txq);
-		/* Re-check after a completion raced with the stop. */
-		smp_mb();
-		if (bn_tx_free(priv) >= 1)
-			netif_tx_start_queue(txq);
-	}
+	/* Room for the next frame, or stop now. */
+	bn_tx_maybe_stop(priv, txq);
 
 	if (__netdev_tx_sent_queue(txq, len, netdev_xmit_more()) ||
 	    netif_xmit_stopped(txq))
