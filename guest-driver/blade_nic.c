@@ -1927,9 +1927,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	err = pcim_iomap_regions(pdev, BIT(BN_BAR_REGS), BN_DRV_NAME);
 	if (err)
 		return dev_err_probe(d, err, "cannot map BAR0\n");
+	/* A 64-bit mask fails only where no smaller one would work. */
 	err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(64));
-	if (err)
-		err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(32));
 	if (err)
 		return dev_err_probe(d, err, "no usable DMA mask\n");
 	/* 2: bus mastering before any ring is enabled */
