@@ -1844,6 +1844,12 @@ static int bn_set_coalesce(struct net_device *dev,
 {
 	struct bn_priv *priv = netdev_priv(dev);
 
+	/* 7.3: ITR does not apply to INTx. */
+	if (!priv->msix) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "interrupt moderation needs MSI-X; this device uses INTx");
+		return -EOPNOTSUPP;
+	}
 	/* 4: ITR is 0..65535 us (a larger write would be a register error) */
 	if (ec->rx_coalesce_usecs > BN_ITR_MAX ||
 	    ec->tx_coalesce_usecs > BN_ITR_MAX) {
@@ -1852,8 +1858,6 @@ static int bn_set_coalesce(struct net_device *dev,
 	}
 	priv->itr_rx = ec->rx_coalesce_usecs;
 	priv->itr_tx = ec->tx_coalesce_usecs;
-	if (!priv->msix)
-		netdev_info(dev, "interrupt moderation applies to MSI-X only; INTx is in use\n");
 	if (priv->up) {
 		bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
 		bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
