@@ -1128,7 +1128,23 @@ static const struct devlink_param bn_devlink_params[] = {
 			     bn_devlink_runnable_validate),
 };
 
+/* devlink dev info: the datasheet revision (VERSION) as asic.rev. */
+static int bn_devlink_info_get(struct devlink *devlink,
+			       struct devlink_info_req *req,
+			       struct netlink_ext_ack *extack)
+{
+	struct bn_devlink *dl = devlink_priv(devlink);
+	u32 version = dl->priv->version;
+	char rev[16];
+
+	snprintf(rev, sizeof(rev), "%u.%u", BN_VERSION_MAJOR(version),
+		 BN_VERSION_MINOR(version));
+	return devlink_info_version_fixed_put(req,
+			DEVLINK_INFO_VERSION_GENERIC_ASIC_REV, rev);
+}
+
 static const struct devlink_ops bn_devlink_ops = {
+	.info_get	= bn_devlink_info_get,
 };
 
 /**
@@ -1762,9 +1778,10 @@ static void bn_get_drvinfo(struct net_device *dev,
 
 	strscpy(info->driver, BN_DRV_NAME, sizeof(info->driver));
 	strscpy(info->bus_info, pci_name(priv->pdev), sizeof(info->bus_info));
-	snprintf(info->fw_version, sizeof(info->fw_version), "datasheet %u.%u",
-		 BN_VERSION_MAJOR(priv->version),
-		 BN_VERSION_MINOR(priv->version));
+	/*
+	 * The device runs no firmware: fw_version stays empty.  The
+	 * datasheet revision is the hardware's, in devlink info (asic.rev).
+	 */
 }
 
 static void bn_get_ringparam(struct net_device *dev,
