@@ -172,6 +172,10 @@ struct bn_cont_figure {
  * @ctrl_rx: PROMISC/ALLMULTI bits of CTRL
  * @hw_lock: serializes statistics reads (low/high latch) with CTRL.RST
  * @hw_base: counter values folded in before each CTRL.RST
+ * @rx_nobuf_down: RX_NOBUF when RXEN was last cleared (@hw_lock)
+ * @rx_nobuf_idle: RX_NOBUF counted while RXEN was clear, left out of
+ *	rx_missed_errors: frames nobody asked for (@hw_lock)
+ * @rx_off: RXEN is clear: rx_missed_errors stays at @rx_nobuf_down
  * @nstats: NAPI-context counters
  * @xstats: xmit-path counters
  * @tx_timeouts: ndo_tx_timeout calls
@@ -226,6 +230,9 @@ struct bn_priv {
 
 	spinlock_t hw_lock;		/* hw_base, stats reads, CTRL.RST */
 	u64 hw_base[BN_NUM_HW_STATS];
+	u64 rx_nobuf_down;
+	u64 rx_nobuf_idle;
+	bool rx_off;
 
 	struct bn_napi_stats nstats;
 	struct bn_xmit_stats xstats;
@@ -396,6 +403,10 @@ static void bn_get_stats64(struct net_device *dev,
 	len_err = bn_hw_stat_locked(priv, BN_STAT_RX_LEN_ERRORS);
 	fcs = bn_hw_stat_locked(priv, BN_STAT_RX_FCS_ERRORS);
 	mcast = bn_hw_stat_locked(priv, BN_STAT_RX_MCAST);
+	/* Not the frames that came while RXEN was clear. */
+	if (priv->rx_off)
+		nobuf = priv->rx_nobuf_down;
+	nobuf -= priv->rx_nobuf_idle;
 	spin_unlock_irqrestore(&priv->hw_lock, flags);
 
 	s->rx_missed_errors = nobuf;
@@ -1223,6 +1234,30 @@ static void bn_set_rx_mode(struct net_device *dev)
 }
 
 /**
+ * bn_rx_nobuf_mark() - note RX_NOBUF as RXEN is cleared or set
+ * @priv: device
+ * @off: RXEN was just cleared (else it is about to be set)
+ *
+ * While RXEN is clear the device counts every frame from the lane in
+ * RX_NOBUF (6.2).  Those are frames nobody asked for, not frames the
+ * driver missed: rx_missed_errors leaves them out.
+ */
+static void bn_rx_nobuf_mark(struct bn_priv *priv, bool off)
+{
+	unsigned long flags;
+	u64 v;
+
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	v = bn_hw_stat_locked(priv, BN_STAT_RX_NOBUF);
+	if (off)
+		priv->rx_nobuf_down = v;
+	else
+		priv->rx_nobuf_idle += v - priv->rx_nobuf_down;
+	priv->rx_off = off;
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+}
+
+/**
  * bn_start() - request IRQs and start the device on its rings (16.1 4-11)
  * @priv: device, after CTRL.RST or with its rings disabled, with
  *	@priv->rings allocated
@@ -1267,6 +1302,7 @@ static int bn_start(struct bn_priv *priv)
 	bn_wr(priv, BN_REG_ICR, BN_INT_ALL);
 	bn_ier_update(priv, BN_INT_ALL, 0);
 
+	bn_rx_nobuf_mark(priv, false);
 	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN,
 		      BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
 	/* 16.1 step 10: the RX descriptors were written before this. */
@@ -1324,6 +1360,7 @@ static void bn_quiesce(struct bn_priv *priv)
 	bn_ier_update(priv, 0, BN_INT_ALL);
 	bn_ctrl_write(priv, 0, BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
 	bn_rd(priv, BN_REG_STATUS);	/* flush posted writes */
+	bn_rx_nobuf_mark(priv, true);
 	bn_free_irqs(priv);
 	netif_carrier_off(dev);
 }
@@ -1966,6 +2003,7 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&priv->ier_lock);
 	spin_lock_init(&priv->ctrl_lock);
 	spin_lock_init(&priv->hw_lock);
+	priv->rx_off = true;
 	u64_stats_init(&priv->nstats.syncp);
 	u64_stats_init(&priv->xstats.syncp);
 	INIT_WORK(&priv->reset_work, bn_reset_task);
