@@ -43,6 +43,8 @@
 #define BN_TX_WAKE_DESCS	(MAX_SKB_FRAGS + 2)
 /* TX descriptors one frame takes: one (no scatter-gather). */
 #define BN_TX_FRAME_DESCS	1
+/* ITR_MISC: at most one link/misc message per this many us (PCS_ERR). */
+#define BN_ITR_MISC_US		1000
 /* Contention figures older than this many report intervals are not sent. */
 #define BN_CONT_FRESH_PERIODS	3
 
@@ -1268,6 +1270,7 @@ static void bn_rx_nobuf_mark(struct bn_priv *priv, bool off)
 static int bn_start(struct bn_priv *priv)
 {
 	struct net_device *dev = priv->netdev;
+	u32 ier = BN_INT_ALL;
 	int err;
 
 	err = bn_request_irqs(priv);
@@ -1293,14 +1296,22 @@ static int bn_start(struct bn_priv *priv)
 
 	bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
 	bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
-	bn_wr(priv, BN_REG_ITR_MISC, 0);
+	/*
+	 * A lane full of bad code groups raises PCS_ERR as fast as frames
+	 * arrive: moderate the misc vector (LSC waits at most as long).
+	 * INTx has no moderation (7.3): PCS_ERR stays masked there; the PCS
+	 * counters are in ethtool -S either way.
+	 */
+	bn_wr(priv, BN_REG_ITR_MISC, BN_ITR_MISC_US);
+	if (!priv->msix)
+		ier &= ~BN_INT_PCS_ERR;
 
 	netdev_reset_queue(dev);
 	napi_enable(&priv->napi);
 
 	/* Clear stale causes first, so that enabling raises only news. */
 	bn_wr(priv, BN_REG_ICR, BN_INT_ALL);
-	bn_ier_update(priv, BN_INT_ALL, 0);
+	bn_ier_update(priv, ier, 0);
 
 	bn_rx_nobuf_mark(priv, false);
 	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN,
