@@ -141,7 +141,8 @@ slot = 1
             for i in range(BLADES):
                 while True:
                     now = self.stats(i)
-                    if now["tx_timeouts"] - before[i]["tx_timeouts"] >= TIMEOUTS:
+                    seen = now["tx_timeouts"] - before[i]["tx_timeouts"]
+                    if seen >= TIMEOUTS:
                         break
                     self.assertEqual(now["resets"], before[i]["resets"],
                                      f"blade {i} reset while the chassis "
