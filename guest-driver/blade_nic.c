@@ -39,6 +39,12 @@
 #define BN_DRV_NAME		"blade_nic"
 #define BN_DEFAULT_RING		256
 #define BN_TX_TIMEOUT		(5 * HZ)
+/* Free TX descriptors at which a stopped queue is woken (hysteresis). */
+#define BN_TX_WAKE_DESCS	(MAX_SKB_FRAGS + 2)
+/* TX descriptors one frame takes: one (no scatter-gather). */
+#define BN_TX_FRAME_DESCS	1
+/* ITR_MISC: at most one link/misc message per this many us (PCS_ERR). */
+#define BN_ITR_MISC_US		1000
 /* Contention figures older than this many report intervals are not sent. */
 #define BN_CONT_FRESH_PERIODS	3
 
@@ -76,6 +82,33 @@ struct bn_buf {
 	struct sk_buff *skb;
 	dma_addr_t dma;
 	u32 len;
+};
+
+/**
+ * struct bn_rings - the TX and RX rings with their buffers
+ * @tx_ring: TX descriptors (coherent DMA)
+ * @tx_ring_dma: bus address of @tx_ring
+ * @tx_buf: software state of each TX descriptor
+ * @tx_size: TX ring size (power of two)
+ * @rx_ring: RX descriptors (coherent DMA)
+ * @rx_ring_dma: bus address of @rx_ring
+ * @rx_buf: software state of each RX descriptor
+ * @rx_size: RX ring size (power of two)
+ * @rx_buf_len: size of each RX buffer (MTU + 18)
+ *
+ * A set is allocated whole before it replaces the running one, so that a
+ * reconfiguration that cannot get memory leaves the device as it was.
+ */
+struct bn_rings {
+	struct bn_desc *tx_ring;
+	dma_addr_t tx_ring_dma;
+	struct bn_buf *tx_buf;
+	u32 tx_size;
+	struct bn_desc *rx_ring;
+	dma_addr_t rx_ring_dma;
+	struct bn_buf *rx_buf;
+	u32 rx_size;
+	u32 rx_buf_len;
 };
 
 /* Counters updated in NAPI context (TX completion and RX). */
@@ -122,21 +155,16 @@ struct bn_cont_figure {
  * @regs: BAR0 mapping
  * @version: VERSION register read at probe
  * @napi: the one NAPI context (TX completion and RX)
- * @up: rings, buffers and IRQs are set up (protected by RTNL)
+ * @up: rings, buffers and IRQs are set up (written under RTNL; read
+ *	by NAPI, which must not wake the TX queue once it is false)
  * @msix: MSI-X is in use (else one INTx line)
  * @irq_names: names for request_irq
- * @tx_ring: TX descriptors (coherent DMA)
- * @tx_ring_dma: bus address of @tx_ring
- * @tx_buf: software state of each TX descriptor
- * @tx_size: TX ring size (power of two)
+ * @rings: both rings and their buffers
  * @tx_next: next TX descriptor the driver will fill (producer)
  * @tx_clean: next TX descriptor to reclaim (consumer)
- * @rx_ring: RX descriptors (coherent DMA)
- * @rx_ring_dma: bus address of @rx_ring
- * @rx_buf: software state of each RX descriptor
- * @rx_size: RX ring size (power of two)
+ * @tx_unkicked: descriptors were queued without a TX_TAIL write (an
+ *	xmit_more batch in progress; TX queue lock)
  * @rx_clean: next RX descriptor the driver expects the device to fill
- * @rx_buf_len: size of each RX buffer (MTU + 18)
  * @itr_rx: ITR_RX value, microseconds (RTNL)
  * @itr_tx: ITR_TX value, microseconds (RTNL)
  * @ier_lock: protects @ier and IER writes
@@ -146,6 +174,10 @@ struct bn_cont_figure {
  * @ctrl_rx: PROMISC/ALLMULTI bits of CTRL
  * @hw_lock: serializes statistics reads (low/high latch) with CTRL.RST
  * @hw_base: counter values folded in before each CTRL.RST
+ * @rx_nobuf_down: RX_NOBUF when RXEN was last cleared (@hw_lock)
+ * @rx_nobuf_idle: RX_NOBUF counted while RXEN was clear, left out of
+ *	rx_missed_errors: frames nobody asked for (@hw_lock)
+ * @rx_off: RXEN is clear: rx_missed_errors stays at @rx_nobuf_down
  * @nstats: NAPI-context counters
  * @xstats: xmit-path counters
  * @tx_timeouts: ndo_tx_timeout calls
@@ -183,19 +215,12 @@ struct bn_priv {
 	bool msix;
 	char irq_names[BN_NUM_VECTORS][IFNAMSIZ + 8];
 
-	struct bn_desc *tx_ring;
-	dma_addr_t tx_ring_dma;
-	struct bn_buf *tx_buf;
-	u32 tx_size;
+	struct bn_rings rings;
 	u32 tx_next;
 	u32 tx_clean;
-
-	struct bn_desc *rx_ring;
-	dma_addr_t rx_ring_dma;
-	struct bn_buf *rx_buf;
-	u32 rx_size;
+	bool tx_unkicked;
 	u32 rx_clean;
-	u32 rx_buf_len;
+
 	u32 itr_rx;
 	u32 itr_tx;
 
@@ -207,6 +232,9 @@ struct bn_priv {
 
 	spinlock_t hw_lock;		/* hw_base, stats reads, CTRL.RST */
 	u64 hw_base[BN_NUM_HW_STATS];
+	u64 rx_nobuf_down;
+	u64 rx_nobuf_idle;
+	bool rx_off;
 
 	struct bn_napi_stats nstats;
 	struct bn_xmit_stats xstats;
@@ -377,6 +405,10 @@ static void bn_get_stats64(struct net_device *dev,
 	len_err = bn_hw_stat_locked(priv, BN_STAT_RX_LEN_ERRORS);
 	fcs = bn_hw_stat_locked(priv, BN_STAT_RX_FCS_ERRORS);
 	mcast = bn_hw_stat_locked(priv, BN_STAT_RX_MCAST);
+	/* Not the frames that came while RXEN was clear. */
+	if (priv->rx_off)
+		nobuf = priv->rx_nobuf_down;
+	nobuf -= priv->rx_nobuf_idle;
 	spin_unlock_irqrestore(&priv->hw_lock, flags);
 
 	s->rx_missed_errors = nobuf;
@@ -422,14 +454,21 @@ static u32 bn_tx_free(struct bn_priv *priv)
 {
 	/* 16.2 step 1: (HEAD - TAIL - 1) mod SIZE, HEAD tracked by DD bits */
 	return (READ_ONCE(priv->tx_clean) - priv->tx_next - 1) &
-	       (priv->tx_size - 1);
+	       (priv->rings.tx_size - 1);
 }
 
-static void bn_rx_post(struct bn_priv *priv, u32 i)
+/*
+ * Free descriptors at which a stopped TX queue is woken: a few frames'
+ * worth, not one slot, so that a full ring does not stop and wake the
+ * queue on every completion; at most a quarter of a small ring.
+ */
+static u32 bn_tx_wake_thresh(struct bn_priv *priv)
 {
-	struct bn_desc *desc = &priv->rx_ring[i];
-	struct bn_buf *buf = &priv->rx_buf[i];
+	return min_t(u32, BN_TX_WAKE_DESCS, priv->rings.tx_size / 4);
+}
 
+static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
+{
 	desc->addr = cpu_to_le64(buf->dma);
 	desc->buf_len = cpu_to_le16(buf->len);
 	desc->flags = 0;
@@ -438,26 +477,26 @@ static void bn_rx_post(struct bn_priv *priv, u32 i)
 	WRITE_ONCE(desc->status, 0);
 }
 
-static int bn_rx_alloc_buf(struct bn_priv *priv, u32 i)
+/* Allocate, map and post one RX buffer of @len octets. */
+static int bn_rx_alloc_buf(struct bn_priv *priv, struct bn_desc *desc,
+			   struct bn_buf *buf, u32 len, gfp_t gfp)
 {
 	struct device *dmadev = &priv->pdev->dev;
-	struct bn_buf *buf = &priv->rx_buf[i];
 	struct sk_buff *skb;
 	dma_addr_t dma;
 
-	skb = netdev_alloc_skb_ip_align(priv->netdev, priv->rx_buf_len);
+	skb = __netdev_alloc_skb_ip_align(priv->netdev, len, gfp);
 	if (!skb)
 		return -ENOMEM;
-	dma = dma_map_single(dmadev, skb->data, priv->rx_buf_len,
-			     DMA_FROM_DEVICE);
+	dma = dma_map_single(dmadev, skb->data, len, DMA_FROM_DEVICE);
 	if (dma_mapping_error(dmadev, dma)) {
 		dev_kfree_skb(skb);
 		return -ENOMEM;
 	}
 	buf->skb = skb;
 	buf->dma = dma;
-	buf->len = priv->rx_buf_len;
-	bn_rx_post(priv, i);
+	buf->len = len;
+	bn_rx_post(desc, buf);
 	return 0;
 }
 
@@ -494,62 +533,60 @@ static void bn_free_desc(struct device *dmadev, struct bn_desc **ring,
 }
 
 /**
- * bn_free_rings() - release both rings, their buffers and pending skbs
- * @priv: device, with the rings disabled in CTRL (the device no longer
- *	reads or writes any descriptor or buffer)
+ * bn_rings_free() - release a ring set, its buffers and pending skbs
+ * @priv: device
+ * @r: the set, not given to the device or with its rings disabled in
+ *	CTRL (the device no longer reads or writes any descriptor or buffer)
  */
-static void bn_free_rings(struct bn_priv *priv)
+static void bn_rings_free(struct bn_priv *priv, struct bn_rings *r)
 {
 	struct device *dmadev = &priv->pdev->dev;
 
-	bn_free_bufs(dmadev, &priv->tx_buf, priv->tx_size, DMA_TO_DEVICE);
-	netdev_reset_queue(priv->netdev);
-	bn_free_desc(dmadev, &priv->tx_ring, priv->tx_ring_dma, priv->tx_size);
-	bn_free_bufs(dmadev, &priv->rx_buf, priv->rx_size, DMA_FROM_DEVICE);
-	bn_free_desc(dmadev, &priv->rx_ring, priv->rx_ring_dma, priv->rx_size);
+	bn_free_bufs(dmadev, &r->tx_buf, r->tx_size, DMA_TO_DEVICE);
+	bn_free_desc(dmadev, &r->tx_ring, r->tx_ring_dma, r->tx_size);
+	bn_free_bufs(dmadev, &r->rx_buf, r->rx_size, DMA_FROM_DEVICE);
+	bn_free_desc(dmadev, &r->rx_ring, r->rx_ring_dma, r->rx_size);
 }
 
 /**
- * bn_alloc_rings() - allocate both rings and fill every RX descriptor
+ * bn_rings_alloc() - allocate a ring set and fill every RX descriptor
  * @priv: device
+ * @r: the set to fill; @r->tx_size, @r->rx_size and @r->rx_buf_len give
+ *	its geometry, the rest is written
  *
  * Every RX descriptor gets a buffer of MTU + 18 octets (6.2); SIZE - 1 of
  * them are given to the device at bring-up, the last one is the slot the
- * driver keeps empty (5.1) and is given as the ring turns.
+ * driver keeps empty (5.1) and is given as the ring turns.  Process
+ * context: the buffers are allocated with GFP_KERNEL (at MTU 9000 each
+ * is an order-2 allocation, up to 4096 of them).
  *
  * Return: 0 or -ENOMEM (nothing left allocated).
  */
-static int bn_alloc_rings(struct bn_priv *priv)
+static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 {
 	struct device *dmadev = &priv->pdev->dev;
 	u32 i;
 
-	priv->rx_buf_len = priv->netdev->mtu + BN_RX_BUF_EXTRA;
-	priv->tx_next = 0;
-	priv->tx_clean = 0;
-	priv->rx_clean = 0;
-
 	/* Coherent allocations are page aligned: more than the 16 needed. */
-	priv->tx_ring = dma_alloc_coherent(dmadev,
-					   priv->tx_size * sizeof(struct bn_desc),
-					   &priv->tx_ring_dma, GFP_KERNEL);
-	priv->tx_buf = kcalloc(priv->tx_size, sizeof(*priv->tx_buf),
-			       GFP_KERNEL);
-	priv->rx_ring = dma_alloc_coherent(dmadev,
-					   priv->rx_size * sizeof(struct bn_desc),
-					   &priv->rx_ring_dma, GFP_KERNEL);
-	priv->rx_buf = kcalloc(priv->rx_size, sizeof(*priv->rx_buf),
-			       GFP_KERNEL);
-	if (!priv->tx_ring || !priv->tx_buf || !priv->rx_ring || !priv->rx_buf)
+	r->tx_ring = dma_alloc_coherent(dmadev,
+					r->tx_size * sizeof(struct bn_desc),
+					&r->tx_ring_dma, GFP_KERNEL);
+	r->tx_buf = kcalloc(r->tx_size, sizeof(*r->tx_buf), GFP_KERNEL);
+	r->rx_ring = dma_alloc_coherent(dmadev,
+					r->rx_size * sizeof(struct bn_desc),
+					&r->rx_ring_dma, GFP_KERNEL);
+	r->rx_buf = kcalloc(r->rx_size, sizeof(*r->rx_buf), GFP_KERNEL);
+	if (!r->tx_ring || !r->tx_buf || !r->rx_ring || !r->rx_buf)
 		goto err;
 
-	for (i = 0; i < priv->rx_size; i++)
-		if (bn_rx_alloc_buf(priv, i))
+	for (i = 0; i < r->rx_size; i++)
+		if (bn_rx_alloc_buf(priv, &r->rx_ring[i], &r->rx_buf[i],
+				    r->rx_buf_len, GFP_KERNEL))
 			goto err;
 	return 0;
 
 err:
-	bn_free_rings(priv);
+	bn_rings_free(priv, r);
 	return -ENOMEM;
 }
 
@@ -569,15 +606,15 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
 	unsigned int err = 0, nolink = 0;
-	u32 mask = priv->tx_size - 1;
+	u32 mask = priv->rings.tx_size - 1;
 	u32 i = priv->tx_clean, next;
 
 	next = READ_ONCE(priv->tx_next);
 	smp_rmb();	/* pairs with the wmb() in bn_start_xmit */
 
 	while (i != next) {
-		struct bn_desc *desc = &priv->tx_ring[i];
-		struct bn_buf *buf = &priv->tx_buf[i];
+		struct bn_desc *desc = &priv->rings.tx_ring[i];
+		struct bn_buf *buf = &priv->rings.tx_buf[i];
 		u16 status;
 
 		status = le16_to_cpu(READ_ONCE(desc->status));
@@ -612,11 +649,17 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 	ns->tx_nolink_frames += nolink;
 	u64_stats_update_end(&ns->syncp);
 
-	netdev_tx_completed_queue(txq, pkts, bytes);
 	WRITE_ONCE(priv->tx_clean, i);
-	/* Make tx_clean visible before looking at the queue state. */
+	netdev_tx_completed_queue(txq, pkts, bytes);
+	/*
+	 * tx_clean before the queue state: pairs with the barrier in
+	 * bn_tx_maybe_stop(), so that either it sees the room made here or
+	 * this sees its stop.  No wake once bn_down() has begun: the rings
+	 * may be about to go.
+	 */
 	smp_mb();
-	if (netif_tx_queue_stopped(txq) && bn_tx_free(priv) >= 1)
+	if (unlikely(netif_tx_queue_stopped(txq)) && READ_ONCE(priv->up) &&
+	    bn_tx_free(priv) >= bn_tx_wake_thresh(priv))
 		netif_tx_wake_queue(txq);
 }
 
@@ -638,13 +681,13 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
 	struct net_device *dev = priv->netdev;
-	u32 mask = priv->rx_size - 1;
+	u32 mask = priv->rings.rx_size - 1;
 	u32 i = priv->rx_clean;
 	int done = 0;
 
 	while (done < budget) {
-		struct bn_desc *desc = &priv->rx_ring[i];
-		struct bn_buf *buf = &priv->rx_buf[i];
+		struct bn_desc *desc = &priv->rings.rx_ring[i];
+		struct bn_buf *buf = &priv->rings.rx_buf[i];
 		struct sk_buff *skb, *nskb;
 		dma_addr_t ndma;
 		u16 status, len;
@@ -660,13 +703,13 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 			goto repost;
 		}
 
-		nskb = napi_alloc_skb(&priv->napi, priv->rx_buf_len);
+		nskb = napi_alloc_skb(&priv->napi, priv->rings.rx_buf_len);
 		if (unlikely(!nskb)) {
 			dropped++;
 			goto repost;
 		}
-		ndma = dma_map_single(dmadev, nskb->data, priv->rx_buf_len,
-				      DMA_FROM_DEVICE);
+		ndma = dma_map_single(dmadev, nskb->data,
+				      priv->rings.rx_buf_len, DMA_FROM_DEVICE);
 		if (unlikely(dma_mapping_error(dmadev, ndma))) {
 			dev_kfree_skb_any(nskb);
 			dropped++;
@@ -677,7 +720,7 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		dma_unmap_single(dmadev, buf->dma, buf->len, DMA_FROM_DEVICE);
 		buf->skb = nskb;
 		buf->dma = ndma;
-		buf->len = priv->rx_buf_len;
+		buf->len = priv->rings.rx_buf_len;
 
 		skb_put(skb, len);
 		skb->protocol = eth_type_trans(skb, dev);
@@ -685,7 +728,7 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		bytes += len;
 		napi_gro_receive(&priv->napi, skb);
 repost:
-		bn_rx_post(priv, i);
+		bn_rx_post(desc, buf);
 		i = (i + 1) & mask;
 		done++;
 	}
@@ -698,7 +741,7 @@ repost:
 		 * empty.
 		 */
 		wmb();
-		writel_relaxed((i + priv->rx_size - 1) & mask,
+		writel_relaxed((i + priv->rings.rx_size - 1) & mask,
 			       priv->regs + BN_REG_RX_TAIL);
 
 		u64_stats_update_begin(&ns->syncp);
@@ -1098,7 +1141,23 @@ static const struct devlink_param bn_devlink_params[] = {
 			     bn_devlink_runnable_validate),
 };
 
+/* devlink dev info: the datasheet revision (VERSION) as asic.rev. */
+static int bn_devlink_info_get(struct devlink *devlink,
+			       struct devlink_info_req *req,
+			       struct netlink_ext_ack *extack)
+{
+	struct bn_devlink *dl = devlink_priv(devlink);
+	u32 version = dl->priv->version;
+	char rev[16];
+
+	snprintf(rev, sizeof(rev), "%u.%u", BN_VERSION_MAJOR(version),
+		 BN_VERSION_MINOR(version));
+	return devlink_info_version_fixed_put(req,
+			DEVLINK_INFO_VERSION_GENERIC_ASIC_REV, rev);
+}
+
 static const struct devlink_ops bn_devlink_ops = {
+	.info_get	= bn_devlink_info_get,
 };
 
 /**
@@ -1177,56 +1236,91 @@ static void bn_set_rx_mode(struct net_device *dev)
 }
 
 /**
- * bn_up() - allocate rings, request IRQs and start the device (16.1 4-11)
- * @priv: device, after CTRL.RST or with its rings disabled
+ * bn_rx_nobuf_mark() - note RX_NOBUF as RXEN is cleared or set
+ * @priv: device
+ * @off: RXEN was just cleared (else it is about to be set)
+ *
+ * While RXEN is clear the device counts every frame from the lane in
+ * RX_NOBUF (6.2).  Those are frames nobody asked for, not frames the
+ * driver missed: rx_missed_errors leaves them out.
+ */
+static void bn_rx_nobuf_mark(struct bn_priv *priv, bool off)
+{
+	unsigned long flags;
+	u64 v;
+
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	v = bn_hw_stat_locked(priv, BN_STAT_RX_NOBUF);
+	if (off)
+		priv->rx_nobuf_down = v;
+	else
+		priv->rx_nobuf_idle += v - priv->rx_nobuf_down;
+	priv->rx_off = off;
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+}
+
+/**
+ * bn_start() - request IRQs and start the device on its rings (16.1 4-11)
+ * @priv: device, after CTRL.RST or with its rings disabled, with
+ *	@priv->rings allocated
  *
  * Context: process context, RTNL held.
- * Return: 0 or a negative errno (nothing left allocated).
+ * Return: 0 or a negative errno (the rings are left to the caller).
  */
-static int bn_up(struct bn_priv *priv)
+static int bn_start(struct bn_priv *priv)
 {
 	struct net_device *dev = priv->netdev;
+	u32 ier = BN_INT_ALL;
 	int err;
 
-	err = bn_alloc_rings(priv);
+	err = bn_request_irqs(priv);
 	if (err)
 		return err;
-	err = bn_request_irqs(priv);
-	if (err) {
-		bn_free_rings(priv);
-		return err;
-	}
+
+	priv->tx_next = 0;
+	priv->tx_clean = 0;
+	priv->tx_unkicked = false;
+	priv->rx_clean = 0;
 
 	bn_write_mac(priv, dev->dev_addr);
 	netif_addr_lock_bh(dev);
 	bn_set_rx_mode(dev);
 	netif_addr_unlock_bh(dev);
 
-	bn_wr(priv, BN_REG_TX_BASE_LO, lower_32_bits(priv->tx_ring_dma));
-	bn_wr(priv, BN_REG_TX_BASE_HI, upper_32_bits(priv->tx_ring_dma));
-	bn_wr(priv, BN_REG_TX_SIZE, priv->tx_size);
-	bn_wr(priv, BN_REG_RX_BASE_LO, lower_32_bits(priv->rx_ring_dma));
-	bn_wr(priv, BN_REG_RX_BASE_HI, upper_32_bits(priv->rx_ring_dma));
-	bn_wr(priv, BN_REG_RX_SIZE, priv->rx_size);
+	bn_wr(priv, BN_REG_TX_BASE_LO, lower_32_bits(priv->rings.tx_ring_dma));
+	bn_wr(priv, BN_REG_TX_BASE_HI, upper_32_bits(priv->rings.tx_ring_dma));
+	bn_wr(priv, BN_REG_TX_SIZE, priv->rings.tx_size);
+	bn_wr(priv, BN_REG_RX_BASE_LO, lower_32_bits(priv->rings.rx_ring_dma));
+	bn_wr(priv, BN_REG_RX_BASE_HI, upper_32_bits(priv->rings.rx_ring_dma));
+	bn_wr(priv, BN_REG_RX_SIZE, priv->rings.rx_size);
 
 	bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
 	bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
-	bn_wr(priv, BN_REG_ITR_MISC, 0);
+	/*
+	 * A lane full of bad code groups raises PCS_ERR as fast as frames
+	 * arrive: moderate the misc vector (LSC waits at most as long).
+	 * INTx has no moderation (7.3): PCS_ERR stays masked there; the PCS
+	 * counters are in ethtool -S either way.
+	 */
+	bn_wr(priv, BN_REG_ITR_MISC, BN_ITR_MISC_US);
+	if (!priv->msix)
+		ier &= ~BN_INT_PCS_ERR;
 
 	netdev_reset_queue(dev);
 	napi_enable(&priv->napi);
 
 	/* Clear stale causes first, so that enabling raises only news. */
 	bn_wr(priv, BN_REG_ICR, BN_INT_ALL);
-	bn_ier_update(priv, BN_INT_ALL, 0);
+	bn_ier_update(priv, ier, 0);
 
+	bn_rx_nobuf_mark(priv, false);
 	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN,
 		      BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
 	/* 16.1 step 10: the RX descriptors were written before this. */
 	wmb();
-	writel_relaxed(priv->rx_size - 1, priv->regs + BN_REG_RX_TAIL);
+	writel_relaxed(priv->rings.rx_size - 1, priv->regs + BN_REG_RX_TAIL);
 
-	priv->up = true;
+	WRITE_ONCE(priv->up, true);
 	bn_update_carrier(priv);
 	netif_start_queue(dev);
 	bn_util_start(priv);
@@ -1234,32 +1328,66 @@ static int bn_up(struct bn_priv *priv)
 }
 
 /**
- * bn_down() - stop the device's rings and release what bn_up() took
+ * bn_up() - allocate rings and start the device
+ * @priv: device, after CTRL.RST or with its rings disabled
+ *
+ * Context: process context, RTNL held.
+ * Return: 0 or a negative errno (nothing left allocated).
+ */
+static int bn_up(struct bn_priv *priv)
+{
+	int err;
+
+	priv->rings.rx_buf_len = priv->netdev->mtu + BN_RX_BUF_EXTRA;
+	err = bn_rings_alloc(priv, &priv->rings);
+	if (err)
+		return err;
+	err = bn_start(priv);
+	if (err)
+		bn_rings_free(priv, &priv->rings);
+	return err;
+}
+
+/**
+ * bn_quiesce() - stop the device and release what bn_start() took
+ * @priv: device, up
+ *
+ * NAPI goes first: once napi_disable() returns no poll runs, so nothing
+ * can wake the TX queue (bn_clean_tx() also checks @priv->up) after
+ * netif_tx_disable() has stopped it and waited for bn_start_xmit().  The
+ * rings stay allocated, and are the driver's again (4.1: clearing
+ * TXEN/RXEN sets HEAD = TAIL = 0, so by 5.1 every descriptor is).
+ *
+ * Context: process context, RTNL held.
+ */
+static void bn_quiesce(struct bn_priv *priv)
+{
+	struct net_device *dev = priv->netdev;
+
+	WRITE_ONCE(priv->up, false);
+	bn_util_stop(priv);
+	napi_disable(&priv->napi);
+	netif_tx_disable(dev);
+	bn_ier_update(priv, 0, BN_INT_ALL);
+	bn_ctrl_write(priv, 0, BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
+	bn_rd(priv, BN_REG_STATUS);	/* flush posted writes */
+	bn_rx_nobuf_mark(priv, true);
+	bn_free_irqs(priv);
+	netif_carrier_off(dev);
+}
+
+/**
+ * bn_down() - stop the device and free its rings
  * @priv: device
  *
  * Context: process context, RTNL held.
  */
 static void bn_down(struct bn_priv *priv)
 {
-	struct net_device *dev = priv->netdev;
-
 	if (!priv->up)
 		return;
-	priv->up = false;
-
-	bn_util_stop(priv);
-	netif_tx_disable(dev);
-	napi_disable(&priv->napi);
-	bn_ier_update(priv, 0, BN_INT_ALL);
-	/*
-	 * 4.1: clearing TXEN/RXEN sets HEAD = TAIL = 0, so by 5.1 every
-	 * descriptor (and buffer) is the driver's again.
-	 */
-	bn_ctrl_write(priv, 0, BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
-	bn_rd(priv, BN_REG_STATUS);	/* flush posted writes */
-	bn_free_irqs(priv);
-	netif_carrier_off(dev);
-	bn_free_rings(priv);
+	bn_quiesce(priv);
+	bn_rings_free(priv, &priv->rings);
 }
 
 static int bn_open(struct net_device *dev)
@@ -1277,14 +1405,64 @@ static int bn_stop(struct net_device *dev)
 }
 
 /**
- * bn_reconfigure() - apply a new MTU or new ring sizes to a running device
+ * bn_restart() - move a running device to new rings
+ * @priv: device, up
+ * @mtu: MTU for the new RX buffers
+ * @tx_size: new TX ring size
+ * @rx_size: new RX ring size
+ * @reset: write CTRL.RST between stopping and starting (16.5)
+ *
+ * The new rings and all their RX buffers are allocated first, with the
+ * device still running on the old ones: if memory is short, nothing
+ * changes.  Frames pending in the old TX ring are dropped.
+ *
+ * Context: process context, RTNL held.
+ * Return: 0; -ENOMEM with the device still running as before; or another
+ * negative errno with the device stopped (@priv->up false).
+ */
+static int bn_restart(struct bn_priv *priv, unsigned int mtu, u32 tx_size,
+		      u32 rx_size, bool reset)
+{
+	struct net_device *dev = priv->netdev;
+	struct bn_rings r = {
+		.tx_size = tx_size,
+		.rx_size = rx_size,
+		.rx_buf_len = mtu + BN_RX_BUF_EXTRA,
+	};
+	int err;
+
+	err = bn_rings_alloc(priv, &r);
+	if (err) {
+		netdev_err(dev, "no memory for rings of %u/%u at MTU %u: keeping the current ones\n",
+			   tx_size, rx_size, mtu);
+		return err;
+	}
+	bn_quiesce(priv);
+	if (reset) {
+		bn_hw_reset(priv, true);
+		atomic64_inc(&priv->resets);
+	}
+	swap(priv->rings, r);
+	bn_rings_free(priv, &r);
+	WRITE_ONCE(dev->mtu, mtu);
+	err = bn_start(priv);
+	if (err) {
+		bn_rings_free(priv, &priv->rings);
+		netdev_err(dev, "cannot restart (%d): bring the interface down and up\n",
+			   err);
+	}
+	return err;
+}
+
+/**
+ * bn_reconfigure() - apply a new MTU or new ring sizes
  * @priv: device
  * @mtu: new MTU
  * @tx_size: new TX ring size
  * @rx_size: new RX ring size
  *
- * Stops the device, applies the settings and starts it again.  If the new
- * settings cannot be set up, the old ones are restored.
+ * On a running device, through bn_restart(): if the new rings cannot be
+ * had, the old ones keep running and the settings do not change.
  *
  * Context: RTNL held.
  * Return: 0 or a negative errno.
@@ -1292,33 +1470,14 @@ static int bn_stop(struct net_device *dev)
 static int bn_reconfigure(struct bn_priv *priv, unsigned int mtu,
 			  u32 tx_size, u32 rx_size)
 {
-	u32 old_tx = priv->tx_size, old_rx = priv->rx_size;
 	struct net_device *dev = priv->netdev;
-	unsigned int old_mtu;
-	bool running;
-	int err;
 
-	old_mtu = dev->mtu;
-	running = netif_running(dev);
-	if (running)
-		bn_down(priv);
+	if (netif_running(dev) && priv->up)
+		return bn_restart(priv, mtu, tx_size, rx_size, false);
 	WRITE_ONCE(dev->mtu, mtu);
-	priv->tx_size = tx_size;
-	priv->rx_size = rx_size;
-	if (!running)
-		return 0;
-
-	err = bn_up(priv);
-	if (!err)
-		return 0;
-
-	netdev_err(dev, "cannot apply new settings (%d), restoring\n", err);
-	WRITE_ONCE(dev->mtu, old_mtu);
-	priv->tx_size = old_tx;
-	priv->rx_size = old_rx;
-	if (bn_up(priv))
-		netdev_err(dev, "device stopped: bring the interface down and up\n");
-	return err;
+	priv->rings.tx_size = tx_size;
+	priv->rings.rx_size = rx_size;
+	return 0;
 }
 
 static int bn_change_mtu(struct net_device *dev, int new_mtu)
@@ -1326,7 +1485,8 @@ static int bn_change_mtu(struct net_device *dev, int new_mtu)
 	struct bn_priv *priv = netdev_priv(dev);
 
 	/* min_mtu/max_mtu are checked by the core. */
-	return bn_reconfigure(priv, new_mtu, priv->tx_size, priv->rx_size);
+	return bn_reconfigure(priv, new_mtu, priv->rings.tx_size,
+			      priv->rings.rx_size);
 }
 
 static int bn_set_mac_address(struct net_device *dev, void *p)
@@ -1340,6 +1500,44 @@ static int bn_set_mac_address(struct net_device *dev, void *p)
 	eth_commit_mac_addr_change(dev, p);
 	if (priv->up)
 		bn_write_mac(priv, dev->dev_addr);
+	return 0;
+}
+
+/* Ring the TX doorbell for everything queued so far (TX queue lock). */
+static void bn_tx_kick(struct bn_priv *priv)
+{
+	/*
+	 * 5.1: descriptors before TAIL.  writel() orders the descriptor
+	 * writes of this call and, through the queue lock, of earlier calls
+	 * of the batch on other CPUs.
+	 */
+	writel(priv->tx_next, priv->regs + BN_REG_TX_TAIL);
+	priv->tx_unkicked = false;
+}
+
+/**
+ * bn_tx_maybe_stop() - stop the TX queue when a frame may not fit
+ * @priv: device
+ * @txq: its TX queue
+ *
+ * The stop, a full barrier, then a second look at the ring: either this
+ * sees the room a concurrent bn_clean_tx() made, or bn_clean_tx() sees
+ * the stop and wakes the queue once bn_tx_wake_thresh() descriptors are
+ * free.  If the second look finds that much room already, the queue goes
+ * on.
+ *
+ * Return: 0 if a frame fits now, -EBUSY if not (the queue is stopped).
+ */
+static int bn_tx_maybe_stop(struct bn_priv *priv, struct netdev_queue *txq)
+{
+	if (likely(bn_tx_free(priv) >= BN_TX_FRAME_DESCS))
+		return 0;
+	netif_tx_stop_queue(txq);
+	/* The stop before tx_clean: pairs with bn_clean_tx(). */
+	smp_mb();
+	if (bn_tx_free(priv) < bn_tx_wake_thresh(priv))
+		return bn_tx_free(priv) >= BN_TX_FRAME_DESCS ? 0 : -EBUSY;
+	netif_tx_start_queue(txq);
 	return 0;
 }
 
@@ -1363,8 +1561,14 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		     skb_linearize(skb)))
 		goto drop;
 
-	if (unlikely(bn_tx_free(priv) < 1)) {
-		netif_tx_stop_queue(txq);
+	/*
+	 * Not reached while the queue is stopped in time (below); should
+	 * it be, hand the frame back, and give the device what the batch
+	 * queued before it.
+	 */
+	if (unlikely(bn_tx_maybe_stop(priv, txq))) {
+		if (priv->tx_unkicked)
+			bn_tx_kick(priv);
 		return NETDEV_TX_BUSY;
 	}
 
@@ -1379,12 +1583,12 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 
 	i = priv->tx_next;
-	buf = &priv->tx_buf[i];
+	buf = &priv->rings.tx_buf[i];
 	buf->skb = skb;
 	buf->dma = dma;
 	buf->len = len;
 
-	desc = &priv->tx_ring[i];
+	desc = &priv->rings.tx_ring[i];
 	desc->addr = cpu_to_le64(dma);
 	desc->buf_len = cpu_to_le16(len);
 	desc->flags = cpu_to_le16(BN_DESC_FLAG_EOP);
@@ -1393,24 +1597,17 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	skb_tx_timestamp(skb);
 
-	/*
-	 * Descriptor before producer index (for bn_clean_tx) and before the
-	 * TX_TAIL doorbell (5.1: a write barrier between the two).
-	 */
+	/* Descriptor before producer index (for bn_clean_tx). */
 	wmb();
-	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->tx_size - 1));
+	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->rings.tx_size - 1));
+	priv->tx_unkicked = true;
 
-	if (bn_tx_free(priv) < 1) {
-		netif_tx_stop_queue(txq);
-		/* Re-check after a completion raced with the stop. */
-		smp_mb();
-		if (bn_tx_free(priv) >= 1)
-			netif_tx_start_queue(txq);
-	}
+	/* Room for the next frame, or stop now. */
+	bn_tx_maybe_stop(priv, txq);
 
 	if (__netdev_tx_sent_queue(txq, len, netdev_xmit_more()) ||
 	    netif_xmit_stopped(txq))
-		writel_relaxed(priv->tx_next, priv->regs + BN_REG_TX_TAIL);
+		bn_tx_kick(priv);
 	return NETDEV_TX_OK;
 
 drop:
@@ -1418,29 +1615,58 @@ drop:
 	u64_stats_update_begin(&priv->xstats.syncp);
 	priv->xstats.tx_dropped++;
 	u64_stats_update_end(&priv->xstats.syncp);
+	/* The last frame of a batch dropped: the ones before it still go. */
+	if (priv->tx_unkicked &&
+	    (!netdev_xmit_more() || netif_xmit_stopped(txq)))
+		bn_tx_kick(priv);
 	return NETDEV_TX_OK;
 }
 
+/**
+ * bn_tx_timeout() - the TX queue has been stopped for BN_TX_TIMEOUT
+ * @dev: network device
+ * @txqueue: the queue (there is one)
+ *
+ * Resets only when the device says the TX ring halted (STATUS.TX_HALT,
+ * 6.4; DMA_ERR normally got there first).  Otherwise the ring is waiting
+ * for the lane (6.1 step 6: a far end that does not read, a paused
+ * chassis): back-pressure, which a reset would not cure.  That is
+ * counted in tx_timeouts and left alone; NAPI is scheduled in case a
+ * completion interrupt went missing.
+ */
 static void bn_tx_timeout(struct net_device *dev, unsigned int txqueue)
 {
 	struct bn_priv *priv = netdev_priv(dev);
+	u32 status = bn_rd(priv, BN_REG_STATUS);
 
 	atomic64_inc(&priv->tx_timeouts);
-	netdev_warn(dev,
-		    "TX timeout: head %u tail %u next %u clean %u status %#x: resetting\n",
-		    bn_rd(priv, BN_REG_TX_HEAD), bn_rd(priv, BN_REG_TX_TAIL),
-		    priv->tx_next, priv->tx_clean,
-		    bn_rd(priv, BN_REG_STATUS));
-	schedule_work(&priv->reset_work);
+	if (status & BN_STATUS_TX_HALT) {
+		netdev_warn(dev,
+			    "TX timeout, ring halted: head %u tail %u next %u clean %u status %#x: resetting\n",
+			    bn_rd(priv, BN_REG_TX_HEAD),
+			    bn_rd(priv, BN_REG_TX_TAIL), priv->tx_next,
+			    priv->tx_clean, status);
+		schedule_work(&priv->reset_work);
+		return;
+	}
+	if (net_ratelimit())
+		netdev_info(dev,
+			    "TX stalled, ring not halted (the lane is not taking frames): head %u tail %u next %u clean %u status %#x: waiting\n",
+			    bn_rd(priv, BN_REG_TX_HEAD),
+			    bn_rd(priv, BN_REG_TX_TAIL), priv->tx_next,
+			    priv->tx_clean, status);
+	napi_schedule(&priv->napi);
 }
 
 /**
  * bn_reset_task() - full reset and re-initialisation (16.5)
  * @work: &bn_priv.reset_work
  *
- * Scheduled by a TX timeout or a DMA error.  Writes CTRL.RST and redoes
- * bring-up from step 4; MSI-X settings survive CTRL.RST.  Frames pending
- * in the TX ring are dropped.
+ * Scheduled by a DMA error or a TX timeout on a halted ring.  The netdev
+ * is detached meanwhile (no transmit, no ethtool).  New rings are
+ * allocated first; then CTRL.RST and bring-up from step 4 (MSI-X settings
+ * survive CTRL.RST).  Frames pending in the TX ring are dropped.  If the
+ * device cannot be brought back, the interface is closed.
  */
 static void bn_reset_task(struct work_struct *work)
 {
@@ -1452,15 +1678,15 @@ static void bn_reset_task(struct work_struct *work)
 	if (!netif_running(dev) || !priv->up)
 		goto out;
 
-	bn_down(priv);
-	bn_hw_reset(priv, true);
-	atomic64_inc(&priv->resets);
-	err = bn_up(priv);
+	netif_device_detach(dev);
+	err = bn_restart(priv, dev->mtu, priv->rings.tx_size,
+			 priv->rings.rx_size, true);
 	if (err) {
 		netdev_err(dev, "re-initialisation after reset failed: %d\n",
 			   err);
 		dev_close(dev);
 	}
+	netif_device_attach(dev);
 out:
 	rtnl_unlock();
 }
@@ -1600,9 +1826,10 @@ static void bn_get_drvinfo(struct net_device *dev,
 
 	strscpy(info->driver, BN_DRV_NAME, sizeof(info->driver));
 	strscpy(info->bus_info, pci_name(priv->pdev), sizeof(info->bus_info));
-	snprintf(info->fw_version, sizeof(info->fw_version), "datasheet %u.%u",
-		 BN_VERSION_MAJOR(priv->version),
-		 BN_VERSION_MINOR(priv->version));
+	/*
+	 * The device runs no firmware: fw_version stays empty.  The
+	 * datasheet revision is the hardware's, in devlink info (asic.rev).
+	 */
 }
 
 static void bn_get_ringparam(struct net_device *dev,
@@ -1614,8 +1841,8 @@ static void bn_get_ringparam(struct net_device *dev,
 
 	ring->rx_max_pending = BN_RING_MAX;
 	ring->tx_max_pending = BN_RING_MAX;
-	ring->rx_pending = priv->rx_size;
-	ring->tx_pending = priv->tx_size;
+	ring->rx_pending = priv->rings.rx_size;
+	ring->tx_pending = priv->rings.tx_size;
 }
 
 static int bn_set_ringparam(struct net_device *dev,
@@ -1635,8 +1862,8 @@ static int bn_set_ringparam(struct net_device *dev,
 				   "ring sizes must be powers of two from 8 to 4096");
 		return -EINVAL;
 	}
-	if (ring->rx_pending == priv->rx_size &&
-	    ring->tx_pending == priv->tx_size)
+	if (ring->rx_pending == priv->rings.rx_size &&
+	    ring->tx_pending == priv->rings.tx_size)
 		return 0;
 	return bn_reconfigure(priv, dev->mtu, ring->tx_pending,
 			      ring->rx_pending);
@@ -1682,6 +1909,12 @@ static int bn_set_coalesce(struct net_device *dev,
 {
 	struct bn_priv *priv = netdev_priv(dev);
 
+	/* 7.3: ITR does not apply to INTx. */
+	if (!priv->msix) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "interrupt moderation needs MSI-X; this device uses INTx");
+		return -EOPNOTSUPP;
+	}
 	/* 4: ITR is 0..65535 us (a larger write would be a register error) */
 	if (ec->rx_coalesce_usecs > BN_ITR_MAX ||
 	    ec->tx_coalesce_usecs > BN_ITR_MAX) {
@@ -1690,8 +1923,6 @@ static int bn_set_coalesce(struct net_device *dev,
 	}
 	priv->itr_rx = ec->rx_coalesce_usecs;
 	priv->itr_tx = ec->tx_coalesce_usecs;
-	if (!priv->msix)
-		netdev_info(dev, "interrupt moderation applies to MSI-X only; INTx is in use\n");
 	if (priv->up) {
 		bn_wr(priv, BN_REG_ITR_RX, priv->itr_rx);
 		bn_wr(priv, BN_REG_ITR_TX, priv->itr_tx);
@@ -1765,9 +1996,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	err = pcim_iomap_regions(pdev, BIT(BN_BAR_REGS), BN_DRV_NAME);
 	if (err)
 		return dev_err_probe(d, err, "cannot map BAR0\n");
+	/* A 64-bit mask fails only where no smaller one would work. */
 	err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(64));
-	if (err)
-		err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(32));
 	if (err)
 		return dev_err_probe(d, err, "no usable DMA mask\n");
 	/* 2: bus mastering before any ring is enabled */
@@ -1784,12 +2014,13 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&priv->ier_lock);
 	spin_lock_init(&priv->ctrl_lock);
 	spin_lock_init(&priv->hw_lock);
+	priv->rx_off = true;
 	u64_stats_init(&priv->nstats.syncp);
 	u64_stats_init(&priv->xstats.syncp);
 	INIT_WORK(&priv->reset_work, bn_reset_task);
 	INIT_DELAYED_WORK(&priv->util_work, bn_util_work);
-	priv->tx_size = bn_ring_param(d, "tx_ring_size", tx_ring_size);
-	priv->rx_size = bn_ring_param(d, "rx_ring_size", rx_ring_size);
+	priv->rings.tx_size = bn_ring_param(d, "tx_ring_size", tx_ring_size);
+	priv->rings.rx_size = bn_ring_param(d, "rx_ring_size", rx_ring_size);
 	priv->itr_rx = min_t(unsigned int, itr_rx_us, BN_ITR_MAX);
 	priv->itr_tx = min_t(unsigned int, itr_tx_us, BN_ITR_MAX);
 
@@ -1868,7 +2099,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		    pci_name(pdev), dev->dev_addr,
 		    BN_VERSION_MAJOR(priv->version),
 		    BN_VERSION_MINOR(priv->version),
-		    priv->msix ? "MSI-X" : "INTx", priv->tx_size, priv->rx_size,
+		    priv->msix ? "MSI-X" : "INTx", priv->rings.tx_size,
+		    priv->rings.rx_size,
 		    BN_UTIL_CFG_INTERVAL(cfg),
 		    BN_UTIL_CFG_INTERVAL(cfg) ? " while up" : " (off)",
 		    priv->has_cont ? ", with contention figures" : "");
