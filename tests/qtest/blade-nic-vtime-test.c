@@ -197,16 +197,23 @@ static size_t vt_frame_rec(uint8_t *p, uint64_t stamp, const uint8_t *f,
 }
 
 /*
- * Records written into the shared-memory ring behind the chassis end's
- * lane (after what it had queued), and a kick: the NIC reads them.
+ * Hostile records written into the shared-memory ring behind the chassis
+ * end's lane (after what it had queued), and a kick: the NIC reads them.
+ * A NIC that polled its ring meanwhile may have read them, cut the
+ * connection and closed its end already: then the kick finds it hung up
+ * (-EPROTO), which is what the test waits for anyway.
  */
-static void vt_ring_write(NicHarness *h, const uint8_t *rec, size_t len)
+static void vt_ring_write_hostile(NicHarness *h, const uint8_t *rec,
+                                  size_t len)
 {
+    int r;
+
     lane_flush(h->srv, nh_now());
     g_assert_true(lane_on_rings(h->srv));
     g_assert_cmpint(lane_ring_write(lane_shm_ring(h->srv), rec, len), ==,
                     len);
-    g_assert_cmpint(lane_ring_kick(lane_shm_ring(h->srv)), ==, 0);
+    r = lane_ring_kick(lane_shm_ring(h->srv));
+    g_assert_true(r == 0 || r == -EPROTO);
 }
 
 static bool cond_nic_cut(NicHarness *h, void *arg)
@@ -257,7 +264,7 @@ static void test_vt_hostile(gconstpointer data)
         n += vt_rec(rec + n, LANE_TAG_PROMISE, false, 0, v, sizeof(v));
         n += vt_frame_rec(rec + n, p, f, sizeof(f));
     }
-    vt_ring_write(&h, rec, n);
+    vt_ring_write_hostile(&h, rec, n);
 
     nh_wait(&h, cond_nic_cut, NULL, 0, "the NIC cuts the chassis");
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 1);
