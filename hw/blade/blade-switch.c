@@ -678,8 +678,6 @@ static void bsw_port_update_link(BswPort *p)
 
 /* ---- slots: lanes -------------------------------------------------------- */
 
-static void bsw_lane_sync(BswPort *p);
-
 /* After any call into a lane: follow its link (blade-lane its I/O). */
 static void bsw_lane_sync(BswPort *p)
 {
@@ -902,6 +900,20 @@ static void bsw_egress_kick(BswPort *p)
     }
 }
 
+/* A chain port's control frame (the fabric's), queued ahead of data. */
+static void bsw_port_send_control(BswPort *p, const uint8_t *frame,
+                                  size_t len)
+{
+    /* Ahead of data, so that a busy link does not starve the protocol. */
+    if (queue_full(&p->control)) {
+        p->tx_drops++;
+        trace_blade_switch_drop(p->name, "control queue full", len);
+        return;
+    }
+    queue_push(&p->control, frame, len);
+    bsw_schedule(p->s);
+}
+
 /* ---- the scheduler ------------------------------------------------------- */
 
 /* Resume a port whose ingress queue was full and has room again. */
@@ -1090,16 +1102,8 @@ static void bsw_fab_send(void *opaque, unsigned fport, const uint8_t *frame,
                          size_t len)
 {
     BladeSwitchState *s = opaque;
-    BswPort *p = s->fab_ports[fport];
 
-    /* Ahead of data, so that a busy link does not starve the protocol. */
-    if (queue_full(&p->control)) {
-        p->tx_drops++;
-        trace_blade_switch_drop(p->name, "control queue full", len);
-        return;
-    }
-    queue_push(&p->control, frame, len);
-    bsw_schedule(s);
+    bsw_port_send_control(s->fab_ports[fport], frame, len);
 }
 
 static void bsw_fab_port_state(void *opaque, unsigned fport, bool forwarding,
@@ -2024,6 +2028,39 @@ static bool bsw_open_capture(BladeSwitchState *s, Error **errp)
     return true;
 }
 
+/* Undo what bsw_port_init() and the bsw_open_*() of the port did. */
+static void bsw_port_free(BswPort *p)
+{
+    BladeSwitchState *s = p->s;
+
+    if (p->bl) {
+        blade_lane_free(p->bl);
+        p->bl = NULL;
+        p->lane = NULL;
+    }
+    if (p->chr_made) {
+        g_autofree char *path = g_strdup_printf("%s/slot%u.sock",
+                                                s->backplane, p->slot);
+
+        qemu_chr_fe_deinit(&s->slot_chr[p->slot], true);
+        p->chr_made = false;
+        unlink(path);
+    }
+    if (p->nic) {
+        qemu_del_nic(p->nic);
+    }
+    if (p->pace_timer) {
+        timer_free(p->pace_timer);
+    }
+    pcap_close(p->pcap);
+    if (p->util_log) {
+        fclose(p->util_log);
+    }
+    queue_purge(&p->ingress);
+    queue_purge(&p->egress);
+    queue_purge(&p->control);
+}
+
 /*
  * Every chassis is its own QEMU process, where QEMU's default MAC would be
  * the same for all: derive one from the backplane directory instead
@@ -2185,34 +2222,7 @@ static void bsw_unrealize(DeviceState *dev)
     unsigned i;
 
     for (i = 0; i < s->nports; i++) {
-        BswPort *p = &s->ports[i];
-
-        if (p->bl) {
-            blade_lane_free(p->bl);
-            p->bl = NULL;
-            p->lane = NULL;
-        }
-        if (p->chr_made) {
-            g_autofree char *path = g_strdup_printf("%s/slot%u.sock",
-                                                    s->backplane, p->slot);
-
-            qemu_chr_fe_deinit(&s->slot_chr[p->slot], true);
-            p->chr_made = false;
-            unlink(path);
-        }
-        if (p->nic) {
-            qemu_del_nic(p->nic);
-        }
-        if (p->pace_timer) {
-            timer_free(p->pace_timer);
-        }
-        pcap_close(p->pcap);
-        if (p->util_log) {
-            fclose(p->util_log);
-        }
-        queue_purge(&p->ingress);
-        queue_purge(&p->egress);
-        queue_purge(&p->control);
+        bsw_port_free(&s->ports[i]);
     }
     if (s->exit.notify) {
         qemu_remove_exit_notifier(&s->exit);
