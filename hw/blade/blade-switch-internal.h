@@ -1,0 +1,226 @@
+/*
+ * bladeplane switch blade: the device's state and what its files share.
+ *
+ *   blade-switch.c          QOM, properties, realize and unrealize, and
+ *                           the chassis's virtual-time clock
+ *   blade-switch-port.c     queues, the slots' lanes and the netdev ports,
+ *                           the forwarding engine's callbacks, the
+ *                           round-robin bottom half, capture
+ *   blade-switch-fabric.c   chain ports and the inter-chassis control
+ *                           protocol (net/fabric.h)
+ *   blade-switch-qmp.c      management: the state tree, QMP events, QMP
+ *                           commands and HMP
+ *
+ * blade-switch.h is what the rest of QEMU may use.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_BLADE_SWITCH_INTERNAL_H
+#define HW_BLADE_SWITCH_INTERNAL_H
+
+#include "qemu/queue.h"
+#include "qemu/notify.h"
+#include "qemu/timer.h"
+#include "hw/qdev-core.h"
+#include "net/net.h"
+#include "fabric.h"
+#include "blade-lane.h"
+#include "pcap.h"
+#include "blade-switch.h"
+
+#define BSW_POLL_NS         (100 * SCALE_MS)   /* netdev link polling */
+#define BSW_REASON_LEN      48
+
+/*
+ * QMP events are coalesced as QEMU throttles its own guest-triggerable
+ * events (monitor/monitor.c), but for each port and each slot apart, and
+ * on the chassis clock: a change after a quiet period is sent at once and
+ * opens a period; changes within it update the state that is sent when
+ * it ends (and that opens another).  The last state always gets through.
+ * QEMU's table of throttled events is its own, keyed by event name.
+ */
+typedef struct BswEventGate {
+    int64_t period_end;         /* changes before this are held */
+    bool held;                  /* one is: send the latest at period_end */
+} BswEventGate;
+
+/* The latest rotation state of a slot's blade, for BLADE_SWITCH_BLADE. */
+typedef struct BswBladeEvent {
+    BswEventGate gate;
+    bool in_rotation;
+    char reason[BSW_REASON_LEN];
+} BswBladeEvent;
+
+typedef struct BswFrame {
+    QSIMPLEQ_ENTRY(BswFrame) next;
+    size_t len;
+    bool has_fcs;               /* fcs is the FCS of data, padded */
+    uint32_t fcs;
+    uint8_t data[];
+} BswFrame;
+
+typedef struct BswQueue {
+    QSIMPLEQ_HEAD(, BswFrame) head;
+    unsigned frames;
+    unsigned limit;
+    size_t octets;
+    size_t octet_limit;         /* full from this many on; 0: none */
+} BswQueue;
+
+typedef struct BswPort BswPort;
+
+struct BswPort {
+    BladeSwitchState *s;
+    unsigned index;             /* the core's port number */
+    SwPortKind kind;
+    char name[SW_NAME_LEN];
+    unsigned slot;
+    uint32_t speed;             /* Mb/s, 0 = unpaced */
+
+    /* slots: the lane, over s->slot_chr[slot] */
+    BladeLane *bl;
+    Lane *lane;                 /* bl's */
+    bool chr_made;              /* the backplane shorthand's: ours */
+    bool in_lane;
+
+    /* netdev ports */
+    int fab_port;               /* chain ports: the fabric's number, or -1 */
+    uint64_t ctrl_refused;      /* control frames where none may come */
+    NICState *nic;
+    NICConf conf;
+    bool tx_busy;               /* waiting for the netdev's sent callback */
+    bool rx_held;               /* receive() said "later": flush on room */
+    int64_t next_tx_ns;         /* pacing */
+    QEMUTimer *pace_timer;
+
+    BswQueue ingress;
+    BswQueue egress;
+    BswQueue control;           /* chain ports: control frames, sent first */
+    int32_t deficit;
+
+    /* what the core and management last heard */
+    bool link;
+    bool connected;
+    bool sync;
+    BswEventGate link_gate;     /* BLADE_SWITCH_PORT_LINK */
+
+    /* device-level counters (the core counts its own) */
+    uint64_t tx_drops;          /* egress queue full, link down, refused */
+    uint64_t rx_errors;         /* frames the lane refused (FCS, length) */
+
+    PcapFile *pcap;
+    FILE *util_log;
+};
+
+struct BladeSwitchState {
+    DeviceState parent_obj;
+
+    SwitchCore *core;
+    BswPort *ports;
+    unsigned nports;
+    QEMUBH *bh;
+    bool bh_pending;            /* scheduled, not yet run */
+    bool in_bh;                 /* bsw_bh() on the stack ... */
+    bool bh_again;              /* ... and asked to run again */
+    /*
+     * The ingress frame swcore_input() has: its first output takes it
+     * rather than a copy (outputs never change the frame).  Its octets
+     * and FCS, for the outputs that copy it: an output of them that the
+     * engine did not rewrite keeps the FCS the frame came with.
+     */
+    BswFrame *in_frame;
+    const uint8_t *in_data;
+    size_t in_len;
+    bool in_has_fcs;
+    uint32_t in_fcs;
+    unsigned rr_next;
+    QEMUTimer *core_timer;
+    uint64_t core_timer_at;
+    /* QMP events held back (BswEventGate) */
+    QEMUTimer *event_timer;
+    BswBladeEvent blade_events[SW_MAX_BLADES];
+    bool backplane_made;        /* the directory is ours to remove */
+    Notifier exit;
+    /* netdev ports: link polled (stream netdevs do not tell their peer) */
+    QEMUTimer *poll_timer;
+    /* the inter-chassis control protocol, with chain ports */
+    Fabric *fabric;
+    bool fab_dirty;             /* the remote table changed: re-read it */
+    BswPort *fab_ports[FAB_MAX_PORTS];
+    QEMUTimer *fabric_timer;
+    uint64_t fabric_timer_at;
+    /* virtual time (docs/virtual-time.md): the chassis drives its clock */
+    bool vtime;
+    QEMUBH *vtime_bh;           /* move the clock to the safe horizon */
+    QEMUTimer *vtime_fwd_timer; /* forwarding, at the time frames arrive */
+    QEMUTimer *vtime_wall_timer; /* bounds a wait for a silent blade */
+
+    /* properties */
+    uint32_t slots;
+    char *backplane;
+    CharBackend slot_chr[BLADE_SWITCH_MAX_SLOTS];  /* chardevN */
+    uint32_t slot_speed;
+    char *pcs_str;
+    NICConf uplink_conf;
+    uint32_t uplink_speed;
+    MACAddr mac;
+    uint32_t mac_aging_s;
+    uint32_t mac_table_size;
+    uint32_t mac_limit;             /* per slot port; 0: none */
+    uint32_t flow_idle_s;
+    uint32_t flow_table_size;
+    uint32_t util_stale_ms;
+    uint32_t queue_frames;
+    uint64_t seed;
+    char *capture_dir;
+    uint32_t nchain;
+    NICPeers *chain_peers;
+    uint32_t chain_speed;
+    char *chassis_name;
+    uint64_t chassis_id;
+    uint16_t fabric_priority;
+    uint32_t fabric_interval_ms;
+    char *fabric_key_secret;
+    uint32_t hop_cost;
+    char *util_estimator_str;
+    char *timing_str;
+    uint32_t vtime_latency_ns;
+    uint32_t vtime_wait_ms;
+    uint32_t vtime_slots;
+    LanePcs pcs;
+    unsigned util_estimator;
+};
+
+/* blade-switch.c */
+void bsw_vtime_kick(BladeSwitchState *s);
+
+/* blade-switch-port.c */
+extern const SwOps bsw_core_ops;
+void bsw_schedule(BladeSwitchState *s);
+void bsw_bh(void *opaque);
+void bsw_core_rearm(BladeSwitchState *s);
+void bsw_core_timer(void *opaque);
+void bsw_poll_timer(void *opaque);
+void bsw_port_update_link(BswPort *p);
+void bsw_lane_sync(BswPort *p);
+void bsw_port_send_control(BswPort *p, const uint8_t *frame, size_t len);
+void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
+                   const char *name, unsigned slot);
+void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
+                     const char *name, NICPeers *peers, uint32_t speed);
+bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp);
+bool bsw_open_capture(BladeSwitchState *s, Error **errp);
+void bsw_port_free(BswPort *p);
+
+/* blade-switch-fabric.c */
+bool bsw_open_fabric(BladeSwitchState *s, Error **errp);
+void bsw_fabric_sync(BladeSwitchState *s, uint64_t now);
+void bsw_fabric_rearm(BladeSwitchState *s);
+
+/* blade-switch-qmp.c: QMP events, at most one per port or slot a period */
+bool bsw_event_pass(BladeSwitchState *s, BswEventGate *g);
+void bsw_event_timer(void *opaque);
+void bsw_send_port_link(BladeSwitchState *s, BswPort *p, bool up);
+void bsw_send_blade(BladeSwitchState *s, unsigned slot);
+
+#endif

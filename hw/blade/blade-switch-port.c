@@ -1,0 +1,895 @@
+/*
+ * bladeplane switch blade: its ports.  Bounded queues; the slots' lanes
+ * and the netdev ports (uplink, chain); the forwarding engine's
+ * callbacks; the bottom half that serves the ingress queues in deficit
+ * round robin into the engine, and from it into the egress queues; and
+ * capture.  blade-switch-internal.h has the layout of the device's files.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include <sys/un.h>
+#include "pcs-tx.h"
+#include "blade-switch-internal.h"
+#include "trace.h"
+
+/*
+ * Ingress, per port, before back-pressure: this many frames, but no more
+ * octets than 32 frames of 1518 take (full from then on, so at most one
+ * frame beyond).  A deeper queue of small frames means fewer main-loop
+ * iterations per frame (each refill of the queue is one): 32 frames
+ * forwarded 0.49 Gb/s of 64-octet frames lane to lane, 128 frames 0.73;
+ * but 128 frames of 1518 octets forwarded less than 32 (3.0 to 3.7 Gb/s
+ * against 4.4 to 7.0: more data in flight than the caches hold).
+ */
+#define BSW_INGRESS_FRAMES  128
+#define BSW_INGRESS_OCTETS  (32 * 1518)
+#define BSW_QUANTUM         1522        /* DRR: octets per port per round */
+#define BSW_BH_BUDGET       256         /* frames per bottom-half run */
+/* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
+#define BSW_WIRE_OVERHEAD   24
+
+/* ---- queues -------------------------------------------------------------- */
+
+static void queue_init(BswQueue *q, unsigned limit, size_t octet_limit)
+{
+    QSIMPLEQ_INIT(&q->head);
+    q->frames = 0;
+    q->limit = limit;
+    q->octets = 0;
+    q->octet_limit = octet_limit;
+}
+
+static bool queue_full(const BswQueue *q)
+{
+    return q->frames >= q->limit ||
+           (q->octet_limit && q->octets >= q->octet_limit);
+}
+
+static void queue_append(BswQueue *q, BswFrame *f)
+{
+    QSIMPLEQ_INSERT_TAIL(&q->head, f, next);
+    q->frames++;
+    q->octets += f->len;
+}
+
+static BswFrame *queue_push(BswQueue *q, const uint8_t *data, size_t len)
+{
+    BswFrame *f = g_malloc(sizeof(*f) + len);
+
+    f->len = len;
+    f->has_fcs = false;
+    memcpy(f->data, data, len);
+    queue_append(q, f);
+    return f;
+}
+
+static BswFrame *queue_peek(BswQueue *q)
+{
+    return QSIMPLEQ_FIRST(&q->head);
+}
+
+/* The first frame, out of the queue: the caller's to free. */
+static BswFrame *queue_take(BswQueue *q)
+{
+    BswFrame *f = QSIMPLEQ_FIRST(&q->head);
+
+    QSIMPLEQ_REMOVE_HEAD(&q->head, next);
+    q->frames--;
+    q->octets -= f->len;
+    return f;
+}
+
+static void queue_pop(BswQueue *q)
+{
+    g_free(queue_take(q));
+}
+
+static void queue_purge(BswQueue *q)
+{
+    while (q->frames) {
+        queue_pop(q);
+    }
+}
+
+/* ---- capture ------------------------------------------------------------- */
+
+static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
+{
+    if (p->pcap && pcap_write(p->pcap, p->s->vtime ? blade_switch_now() :
+                              qemu_clock_get_ns(QEMU_CLOCK_HOST),
+                              frame, len) < 0) {
+        warn_report("blade-switch: capture on %s failed; stopped it",
+                    p->name);
+        pcap_close(p->pcap);
+        p->pcap = NULL;
+    }
+}
+
+/* One line per utilization ordered set, with its code groups. */
+static void bsw_log_util(BswPort *p, const LaneUtil *u)
+{
+    PcsUtil pu = { .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct,
+                   .seq = u->seq, .has_contention = u->has_contention,
+                   .psi_permille = u->psi_permille,
+                   .runnable = u->runnable };
+    uint16_t cgs[PCS_UTIL_MAX_CGS];
+    unsigned rd = 0, drd = 0;
+    size_t n, i;
+    GString *line;
+
+    if (!p->util_log) {
+        return;
+    }
+    n = pcs_tx_util(&pu, u->form, cgs, &rd);
+    line = g_string_new(NULL);
+    g_string_append_printf(line, "%" PRIu64 ".%09" PRIu64 " %s cpu=%u irq=%u "
+                           "seq=%u",
+                           u->rx_time_ns / 1000000000u,
+                           u->rx_time_ns % 1000000000u, p->name,
+                           u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        g_string_append_printf(line, " pressure=%u runnable=%u",
+                               u->psi_permille, u->runnable);
+    }
+    g_string_append_printf(line, " form=%s %s",
+                           u->form == PCS_UTIL_FORM_EXPANDED ? "expanded"
+                                                             : "idle",
+                           u->fresh ? "new" : "repeat");
+    g_string_append(line, " cg:");
+    for (i = 0; i < n; i++) {
+        unsigned d = pcs_decode(cgs[i], &drd);
+        char name[8];
+
+        g_string_append_c(line, ' ');
+        g_string_append(line, pcs_cg_name(d & 0xff, d & PCS_CG_K, name));
+    }
+    g_string_append_c(line, '\n');
+    if (fputs(line->str, p->util_log) < 0 || fflush(p->util_log)) {
+        warn_report("blade-switch: utilization log of %s failed; stopped it",
+                    p->name);
+        fclose(p->util_log);
+        p->util_log = NULL;
+    }
+    g_string_free(line, true);
+}
+
+static BswPort *bsw_port_by_name(BladeSwitchState *s, const char *name)
+{
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        if (!strcmp(s->ports[i].name, name)) {
+            return &s->ports[i];
+        }
+    }
+    return NULL;
+}
+
+bool blade_switch_capture(BladeSwitchState *s, const char *port,
+                          const char *pcap, const char *util_log,
+                          Error **errp)
+{
+    BswPort *p = bsw_port_by_name(s, port);
+    PcapFile *pf = NULL;
+    FILE *uf = NULL;
+
+    if (!p) {
+        error_setg(errp, "blade-switch has no port '%s'", port);
+        return false;
+    }
+    if (util_log && p->kind != SW_PORT_SLOT) {
+        error_setg(errp, "port '%s' is not a slot: it has no utilization "
+                   "log", port);
+        return false;
+    }
+    if (pcap) {
+        pf = pcap_open(pcap);
+        if (!pf) {
+            error_setg_errno(errp, errno, "cannot create capture file '%s'",
+                             pcap);
+            return false;
+        }
+    }
+    if (util_log) {
+        uf = fopen(util_log, "w");
+        if (!uf) {
+            error_setg_errno(errp, errno, "cannot create utilization log "
+                             "'%s'", util_log);
+            pcap_close(pf);
+            return false;
+        }
+    }
+    pcap_close(p->pcap);
+    p->pcap = pf;
+    if (p->util_log) {
+        fclose(p->util_log);
+    }
+    p->util_log = uf;
+    trace_blade_switch_capture(p->name, pcap ? pcap : "",
+                               util_log ? util_log : "");
+    return true;
+}
+
+/* ---- the forwarding engine's callbacks ----------------------------------- */
+
+/*
+ * qemu_bh_schedule() notifies the AioContext on every call, and that is
+ * an eventfd write whenever the main loop found work ready before it
+ * polled, as it does under load: a frame forwarded or received would
+ * cost a syscall.  So the BH is scheduled once until it runs, and a
+ * request while it runs schedules it once when it returns.
+ */
+void bsw_schedule(BladeSwitchState *s)
+{
+    if (s->vtime) {
+        /* at this virtual time, not after the clock moved on */
+        timer_mod(s->vtime_fwd_timer, blade_switch_now());
+    } else if (s->in_bh) {
+        s->bh_again = true;
+    } else if (!s->bh_pending) {
+        s->bh_pending = true;
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
+                            size_t len)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = &s->ports[port];
+    BswFrame *f;
+    bool same;
+
+    if (queue_full(&p->egress)) {
+        p->tx_drops++;
+        trace_blade_switch_drop(p->name, "egress queue full", len);
+        return;
+    }
+    trace_blade_switch_forward(p->name, len);
+    same = frame == s->in_data && len == s->in_len;
+    if (same && s->in_frame) {
+        f = s->in_frame;
+        queue_append(&p->egress, f);
+        s->in_frame = NULL;
+    } else {
+        f = queue_push(&p->egress, frame, len);
+    }
+    f->has_fcs = same && s->in_has_fcs && !swcore_frame_rewritten(s->core);
+    f->fcs = s->in_fcs;
+    bsw_schedule(s);
+}
+
+static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
+                                 const char *reason)
+{
+    BladeSwitchState *s = opaque;
+
+    trace_blade_switch_blade(slot, in, reason);
+    /* Blades of other chassis are their own chassis's to announce. */
+    if (slot < SW_MAX_BLADES) {
+        BswBladeEvent *e = &s->blade_events[slot];
+
+        e->in_rotation = in;
+        pstrcpy(e->reason, sizeof(e->reason), reason);
+        if (bsw_event_pass(s, &e->gate)) {
+            bsw_send_blade(s, slot);
+        } else {
+            trace_blade_switch_blade_event_held(slot);
+        }
+    }
+}
+
+static void bsw_core_decision(void *opaque, const SwDecision *d)
+{
+    trace_blade_switch_decision(d->rule, d->blade, bal_policy_name(d->policy),
+                                d->moved, d->cpu_pct, d->irq_pct,
+                                d->report_age_ns / SCALE_US, d->score,
+                                d->active);
+}
+
+static void bsw_core_fabric_frame(void *opaque, unsigned port,
+                                  const uint8_t *frame, size_t len)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = &s->ports[port];
+
+    if (p->fab_port < 0 || !s->fabric) {
+        /* Only chain ports speak the control protocol: no blade may. */
+        p->ctrl_refused++;
+        trace_blade_switch_drop(p->name, "control frame on a non-chain port",
+                                len);
+        return;
+    }
+    fab_input(s->fabric, p->fab_port, frame, len, blade_switch_now());
+    bsw_fabric_rearm(s);
+}
+
+const SwOps bsw_core_ops = {
+    .output = bsw_core_output,
+    .blade_state = bsw_core_blade_state,
+    .decision = bsw_core_decision,
+    .fabric_frame = bsw_core_fabric_frame,
+};
+
+void bsw_core_rearm(BladeSwitchState *s)
+{
+    uint64_t dl = swcore_deadline(s->core);
+
+    if (dl == s->core_timer_at) {
+        return;
+    }
+    s->core_timer_at = dl;
+    if (dl == UINT64_MAX) {
+        timer_del(s->core_timer);
+    } else {
+        timer_mod(s->core_timer, MIN(dl, INT64_MAX));
+    }
+}
+
+void bsw_core_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+
+    s->core_timer_at = UINT64_MAX;
+    swcore_tick(s->core, blade_switch_now());
+    bsw_core_rearm(s);
+    bsw_schedule(s);
+}
+
+void blade_switch_changed(BladeSwitchState *s)
+{
+    bsw_core_rearm(s);
+    bsw_schedule(s);
+}
+
+/* ---- port link ----------------------------------------------------------- */
+
+void bsw_port_update_link(BswPort *p)
+{
+    BladeSwitchState *s = p->s;
+    bool connected, sync, up;
+
+    if (p->kind == SW_PORT_SLOT) {
+        connected = lane_is_connected(p->lane);
+        sync = lane_is_sync_ok(p->lane);
+        up = lane_is_link_up(p->lane) && sync;
+    } else {
+        NetClientState *nc = qemu_get_queue(p->nic);
+
+        up = nc->peer && !nc->link_down && !nc->peer->link_down;
+        connected = up;
+        sync = up;
+    }
+    if (up == p->link && connected == p->connected && sync == p->sync) {
+        return;
+    }
+    p->connected = connected;
+    p->sync = sync;
+    trace_blade_switch_port_link(p->name, up, connected, sync);
+    if (bsw_event_pass(s, &p->link_gate)) {
+        bsw_send_port_link(s, p, up);
+    } else {
+        trace_blade_switch_link_event_held(p->name);
+    }
+    if (up != p->link) {
+        p->link = up;
+        swcore_port_link(s->core, p->index, up, blade_switch_now());
+        if (p->fab_port >= 0 && s->fabric) {
+            fab_port_link(s->fabric, p->fab_port, up, blade_switch_now());
+            bsw_fabric_rearm(s);
+        }
+        if (!up) {
+            /* What waits for a port that went down is stale: drop it. */
+            p->tx_drops += p->egress.frames + p->control.frames;
+            queue_purge(&p->egress);
+            queue_purge(&p->control);
+        }
+        bsw_core_rearm(s);
+    }
+}
+
+/* ---- slots: lanes -------------------------------------------------------- */
+
+/* After any call into a lane: follow its link (blade-lane its I/O). */
+void bsw_lane_sync(BswPort *p)
+{
+    if (p->in_lane) {
+        return;
+    }
+    bsw_port_update_link(p);
+}
+
+/* blade-lane did lane work of its own (input, timers, output, events). */
+static void bsw_lane_changed(void *opaque)
+{
+    BswPort *p = opaque;
+
+    bsw_lane_sync(p);
+    bsw_vtime_kick(p->s);       /* a promise or a stamp may have come */
+}
+
+static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
+{
+    BswPort *p = opaque;
+    BswFrame *f;
+
+    /* can_receive() keeps the queue from overflowing. */
+    f = queue_push(&p->ingress, frame, len);
+    f->has_fcs = lane_rx_fcs(p->lane, &f->fcs);
+    bsw_capture(p, frame, len);
+    bsw_schedule(p->s);
+}
+
+static bool bsw_lane_can_receive(void *opaque)
+{
+    BswPort *p = opaque;
+
+    return !queue_full(&p->ingress);
+}
+
+static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
+{
+    BswPort *p = opaque;
+
+    bsw_log_util(p, u);
+    if (!u->fresh) {
+        return;
+    }
+    trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
+    if (u->has_contention) {
+        trace_blade_switch_util_contention(p->slot, u->psi_permille,
+                                           u->runnable);
+        swcore_blade_report_contention(p->s->core, p->slot, u->cpu_pct,
+                                       u->irq_pct, u->psi_permille,
+                                       u->runnable, blade_switch_now());
+    } else {
+        swcore_blade_report(p->s->core, p->slot, u->cpu_pct, u->irq_pct,
+                            blade_switch_now());
+    }
+    bsw_core_rearm(p->s);
+}
+
+static void bsw_lane_event(void *opaque, LaneEvent ev)
+{
+    BswPort *p = opaque;
+
+    trace_blade_switch_lane_event(p->name, ev);
+}
+
+static void bsw_egress_kick(BswPort *p);
+
+static void bsw_lane_tx_ready(void *opaque)
+{
+    bsw_egress_kick(opaque);
+}
+
+static const LaneOps bsw_lane_ops = {
+    .rx_frame = bsw_lane_rx_frame,
+    .can_receive = bsw_lane_can_receive,
+    .rx_util = bsw_lane_rx_util,
+    .event = bsw_lane_event,
+    .tx_ready = bsw_lane_tx_ready,
+};
+
+/* ---- netdev ports -------------------------------------------------------- */
+
+static bool bsw_nic_can_receive(NetClientState *nc)
+{
+    BswPort *p = qemu_get_nic_opaque(nc);
+
+    if (queue_full(&p->ingress)) {
+        /* The net layer now queues for us: flush when there is room. */
+        p->rx_held = true;
+        return false;
+    }
+    return true;
+}
+
+static ssize_t bsw_nic_receive(NetClientState *nc, const uint8_t *buf,
+                               size_t size)
+{
+    BswPort *p = qemu_get_nic_opaque(nc);
+
+    if (queue_full(&p->ingress)) {
+        /* QEMU's queue holds it; qemu_flush_queued_packets() later. */
+        p->rx_held = true;
+        return 0;
+    }
+    queue_push(&p->ingress, buf, size);
+    bsw_capture(p, buf, size);
+    bsw_schedule(p->s);
+    return size;
+}
+
+static void bsw_nic_link_changed(NetClientState *nc)
+{
+    bsw_port_update_link(qemu_get_nic_opaque(nc));
+}
+
+static NetClientInfo bsw_nic_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .can_receive = bsw_nic_can_receive,
+    .receive = bsw_nic_receive,
+    .link_status_changed = bsw_nic_link_changed,
+};
+
+static void bsw_nic_sent(NetClientState *nc, ssize_t len)
+{
+    BswPort *p = qemu_get_nic_opaque(nc);
+
+    p->tx_busy = false;
+    bsw_egress_kick(p);
+}
+
+static void bsw_pace_timer(void *opaque)
+{
+    bsw_egress_kick(opaque);
+}
+
+/*
+ * Netdev ports: stream and socket netdevs mark their own link down when
+ * the far end goes away, without telling us: look every period.
+ */
+void bsw_poll_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        if (s->ports[i].nic) {
+            bsw_port_update_link(&s->ports[i]);
+        }
+    }
+    timer_mod(s->poll_timer, blade_switch_now() + BSW_POLL_NS);
+}
+
+/* ---- egress -------------------------------------------------------------- */
+
+static void bsw_egress_lane(BswPort *p)
+{
+    int64_t now = blade_switch_now();
+    bool sent = false;
+    BswFrame *f;
+
+    while ((f = queue_peek(&p->egress))) {
+        /* a frame forwarded unchanged keeps its FCS: not computed again */
+        int r = f->has_fcs ?
+                lane_send_frame_fcs(p->lane, f->data, f->len, f->fcs, now) :
+                lane_send_frame(p->lane, f->data, f->len, now);
+
+        if (r == -EAGAIN) {
+            break;      /* tx_ready() resumes */
+        }
+        if (r < 0) {
+            p->tx_drops++;
+            trace_blade_switch_drop(p->name, "lane refused", f->len);
+        } else {
+            bsw_capture(p, f->data, f->len);
+            sent = true;
+            if (p->s->vtime) {
+                blade_lane_flush(p->bl);    /* see blade_lane_flush() */
+            }
+        }
+        queue_pop(&p->egress);
+    }
+    if (sent) {
+        /* to the blade now, not a main-loop iteration later */
+        blade_lane_flush(p->bl);
+    }
+}
+
+static void bsw_egress_nic(BswPort *p)
+{
+    NetClientState *nc = qemu_get_queue(p->nic);
+    BswFrame *f;
+
+    for (;;) {
+        BswQueue *q = p->control.frames ? &p->control : &p->egress;
+
+        f = queue_peek(q);
+        if (p->tx_busy || !f) {
+            break;
+        }
+        int64_t now = blade_switch_now();
+
+        if (p->speed && now < p->next_tx_ns) {
+            timer_mod(p->pace_timer, p->next_tx_ns);
+            return;
+        }
+        if (!p->link) {
+            p->tx_drops++;
+            trace_blade_switch_drop(p->name, "link down", f->len);
+        } else {
+            bsw_capture(p, f->data, f->len);
+            if (p->speed) {
+                p->next_tx_ns = MAX(now, p->next_tx_ns) +
+                                (int64_t)(f->len + BSW_WIRE_OVERHEAD) * 8000 /
+                                p->speed;
+            }
+            if (qemu_send_packet_async(nc, f->data, f->len,
+                                       bsw_nic_sent) == 0) {
+                /* Queued in QEMU's net layer: wait for bsw_nic_sent(). */
+                p->tx_busy = true;
+            }
+        }
+        queue_pop(q);
+    }
+}
+
+static void bsw_egress_kick(BswPort *p)
+{
+    if (p->kind == SW_PORT_SLOT) {
+        bsw_egress_lane(p);
+        bsw_lane_sync(p);
+    } else {
+        bsw_egress_nic(p);
+    }
+}
+
+/* A chain port's control frame (the fabric's), queued ahead of data. */
+void bsw_port_send_control(BswPort *p, const uint8_t *frame,
+                           size_t len)
+{
+    /* Ahead of data, so that a busy link does not starve the protocol. */
+    if (queue_full(&p->control)) {
+        p->tx_drops++;
+        trace_blade_switch_drop(p->name, "control queue full", len);
+        return;
+    }
+    queue_push(&p->control, frame, len);
+    bsw_schedule(p->s);
+}
+
+/* ---- the scheduler ------------------------------------------------------- */
+
+/* Resume a port whose ingress queue was full and has room again. */
+static void bsw_ingress_resume(BswPort *p)
+{
+    if (queue_full(&p->ingress)) {
+        return;
+    }
+    if (p->kind == SW_PORT_SLOT) {
+        blade_lane_rx_resume(p->bl);
+        bsw_lane_sync(p);
+    } else if (p->rx_held) {
+        p->rx_held = false;
+        qemu_flush_queued_packets(qemu_get_queue(p->nic));
+    }
+}
+
+/*
+ * Deficit round robin over the ingress queues: each port in turn may send
+ * up to BSW_QUANTUM octets per round into the forwarding engine, so a busy
+ * port cannot starve the others.  Bounded per run; a run that ends with
+ * work left schedules the next.
+ */
+void bsw_bh(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    unsigned budget = BSW_BH_BUDGET, i, idle = 0;
+    uint64_t now = blade_switch_now();
+
+    s->bh_pending = false;
+    s->in_bh = true;
+    s->bh_again = false;
+    while (budget && idle < s->nports) {
+        BswPort *p = &s->ports[s->rr_next];
+        BswFrame *f;
+
+        s->rr_next = (s->rr_next + 1) % s->nports;
+        if (!p->ingress.frames) {
+            p->deficit = 0;
+            idle++;
+            continue;
+        }
+        idle = 0;
+        p->deficit += BSW_QUANTUM;
+        while (budget && (f = queue_peek(&p->ingress)) &&
+               (int32_t)f->len <= p->deficit) {
+            p->deficit -= f->len;
+            /* The frame is ours: the engine may rewrite it in place. */
+            queue_take(&p->ingress);
+            s->in_frame = f;
+            s->in_data = f->data;
+            s->in_len = f->len;
+            s->in_has_fcs = f->has_fcs;
+            s->in_fcs = f->fcs;
+            swcore_input(s->core, p->index, f->data, f->len, now);
+            s->in_data = NULL;
+            if (s->in_frame) {
+                g_free(f);      /* no output took it */
+                s->in_frame = NULL;
+            }
+            budget--;
+        }
+        if (!p->ingress.frames) {
+            p->deficit = 0;
+        }
+    }
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        bsw_ingress_resume(p);
+        if (p->egress.frames || p->control.frames) {
+            bsw_egress_kick(p);
+        }
+        if (p->pcap) {
+            pcap_flush(p->pcap);
+        }
+    }
+    if (s->fab_dirty) {
+        bsw_fabric_sync(s, now);
+    }
+    bsw_core_rearm(s);
+    s->in_bh = false;
+    for (i = 0; i < s->nports; i++) {
+        if (s->ports[i].ingress.frames) {
+            s->bh_again = true;
+            break;
+        }
+    }
+    if (s->bh_again) {
+        bsw_schedule(s);
+    }
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
+                   const char *name, unsigned slot)
+{
+    p->s = s;
+    p->kind = kind;
+    p->slot = slot;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->index = swcore_add_port(s->core, kind, name, slot);
+    if (kind == SW_PORT_SLOT) {
+        swcore_port_set_mac_limit(s->core, p->index, s->mac_limit);
+    }
+    p->fab_port = -1;
+    queue_init(&p->ingress, BSW_INGRESS_FRAMES, BSW_INGRESS_OCTETS);
+    queue_init(&p->egress, s->queue_frames, 0);
+    /* A round of advertisements is at most 16 frames. */
+    queue_init(&p->control, 64, 0);
+}
+
+void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
+                     const char *name, NICPeers *peers, uint32_t speed)
+{
+    DeviceState *dev = DEVICE(s);
+    g_autofree char *nc_name = g_strdup_printf("%s.%s",
+                                               dev->id ? dev->id : "switch",
+                                               name);
+
+    bsw_port_init(s, p, kind, name, 0);
+    p->speed = speed;
+    p->conf.peers = *peers;
+    memcpy(p->conf.macaddr.a, s->mac.a, 6);
+    p->pace_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, bsw_pace_timer, p);
+    p->nic = qemu_new_nic(&bsw_nic_info, &p->conf,
+                          object_get_typename(OBJECT(s)), nc_name,
+                          &dev->mem_reentrancy_guard, p);
+    qemu_format_nic_info_str(qemu_get_queue(p->nic), s->mac.a);
+}
+
+/*
+ * A slot's lane, over its chardevN or over the socket chardev the
+ * backplane shorthand makes: a server at DIR/slotN.sock that does not
+ * wait for its blade.
+ */
+bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
+{
+    CharBackend *be = &s->slot_chr[p->slot];
+    g_autofree char *path = NULL;
+    LaneConfig cfg;
+
+    if (s->backplane) {
+        struct sockaddr_un sa;
+        Chardev *chr;
+
+        path = g_strdup_printf("%s/slot%u.sock", s->backplane, p->slot);
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+            error_setg(errp, "blade-switch: slot socket path '%s' is longer "
+                       "than a UNIX socket address allows (%zu)", path,
+                       sizeof(sa.sun_path) - 1);
+            return false;
+        }
+        chr = blade_lane_socket_chardev(path, true, errp);
+        if (!chr) {
+            error_prepend(errp, "blade-switch: slot %u: ", p->slot);
+            return false;
+        }
+        if (!qemu_chr_fe_init(be, chr, errp)) {
+            object_unparent(OBJECT(chr));
+            return false;
+        }
+        p->chr_made = true;
+    }
+    lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
+    cfg.pcs = s->pcs;
+    cfg.speed_mbps = s->slot_speed;
+    /* The chassis reports no load of its own on the backplane. */
+    cfg.util_interval_ns = 0;
+    /* a slot attaches to the rings its blade offers; see blade-lane.h */
+    cfg.shm = LANE_SHM_ACCEPT;
+    cfg.vtime = s->vtime;
+    cfg.vtime_latency_ns = s->vtime_latency_ns;
+    p->speed = s->slot_speed;
+    p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
+                           bsw_lane_changed, p, errp);
+    if (!p->bl) {
+        error_prepend(errp, "blade-switch: slot %u: ", p->slot);
+        return false;
+    }
+    p->lane = blade_lane_lane(p->bl);
+    trace_blade_switch_slot_open(p->slot, path ? path :
+                                 qemu_chr_fe_get_driver(be)->label);
+    return true;
+}
+
+bool bsw_open_capture(BladeSwitchState *s, Error **errp)
+{
+    unsigned i;
+
+    if (!s->capture_dir) {
+        return true;
+    }
+    if (g_mkdir_with_parents(s->capture_dir, 0700) < 0) {
+        error_setg_errno(errp, errno, "blade-switch: cannot create "
+                         "capture-dir '%s'", s->capture_dir);
+        return false;
+    }
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+        g_autofree char *pcap = g_strdup_printf("%s/%s.pcap", s->capture_dir,
+                                                p->name);
+        g_autofree char *log = p->kind == SW_PORT_SLOT ?
+            g_strdup_printf("%s/%s.util.log", s->capture_dir, p->name) :
+            NULL;
+
+        if (!blade_switch_capture(s, p->name, pcap, log, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Undo what bsw_port_init() and the bsw_open_*() of the port did. */
+void bsw_port_free(BswPort *p)
+{
+    BladeSwitchState *s = p->s;
+
+    if (p->bl) {
+        blade_lane_free(p->bl);
+        p->bl = NULL;
+        p->lane = NULL;
+    }
+    if (p->chr_made) {
+        g_autofree char *path = g_strdup_printf("%s/slot%u.sock",
+                                                s->backplane, p->slot);
+
+        qemu_chr_fe_deinit(&s->slot_chr[p->slot], true);
+        p->chr_made = false;
+        unlink(path);
+    }
+    if (p->nic) {
+        qemu_del_nic(p->nic);
+    }
+    if (p->pace_timer) {
+        timer_free(p->pace_timer);
+    }
+    pcap_close(p->pcap);
+    if (p->util_log) {
+        fclose(p->util_log);
+    }
+    queue_purge(&p->ingress);
+    queue_purge(&p->egress);
+    queue_purge(&p->control);
+}
