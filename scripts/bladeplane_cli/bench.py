@@ -74,7 +74,7 @@ BENCHES = {
               "byte, the ping's round trip, then 1, 4 and 8 blades doing "
               "the same fixed work in virtual and in real time, and an idle "
               "chassis's clock against the wall (docs/virtual-time.md); "
-              "about 25 minutes", None),
+              "about 13 minutes on a quiet 2-core host", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
