@@ -90,13 +90,20 @@ def tree_cpu_seconds(pid):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_fuzzer(cmd, env, out, seconds, cpu_seconds):
     """Run the fuzzer; with `cpu_seconds`, interrupt it (SIGINT: libFuzzer
     prints its final stats and exits) once its process tree has used that
     much CPU. Returns its exit code (0 after our interrupt), or None when
     it outlived `seconds` + 600 s and was killed."""
+    # SIGINT is how the budget ends a run: a launcher started in the
+    # background of a script ignores it, and the fuzzer would inherit that.
     proc = subprocess.Popen(cmd, env=env, stdout=out,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + seconds + 600
     interrupted = False
     while True:
