@@ -19,30 +19,14 @@ import time
 import unittest
 
 import bptest
+from bladeplane_cli import vtimebench
 
 CLI = os.path.join(bptest.REPO, "scripts", "bladeplane")
-LATENCY_NS = 50000
-PINGS = 5
-TOPOLOGY = f"""
-name = "vtime-pair"
-timing = "virtual"
-
-[[chassis]]
-name = "c1"
-slots = 2
-subnet = "10.0.2.0/24"
-latency_ns = {LATENCY_NS}
-
-[[chassis.blade]]
-slot = 0
-name = "b0"
-append = "blade.run=ping,-c,{PINGS},10.0.2.11"
-
-[[chassis.blade]]
-slot = 1
-name = "b1"
-icount_shift = 1
-"""
+# the chassis bench vtime measures: b0 pings b1 (at half speed) from
+# blade.run, every lane 50 us
+TOPOLOGY = vtimebench.PAIR
+LATENCY_NS = vtimebench.LATENCY_NS
+PINGS = vtimebench.PINGS
 # wall seconds a run may take to reach b0's end of the ping
 RUN_TIMEOUT = 600
 
