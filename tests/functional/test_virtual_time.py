@@ -10,25 +10,19 @@ microsecond, the boot times the blades print and the NIC counters where
 the ping ended.  Each round trip crosses four lanes, so it is at least
 four latencies."""
 
-import os
 import re
-import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
 import bptest
 from bladeplane_cli import vtimebench
+from bladeplane_cli.common import Failure
 
-CLI = os.path.join(bptest.REPO, "scripts", "bladeplane")
 # the chassis bench vtime measures: b0 pings b1 (at half speed) from
 # blade.run, every lane 50 us
-TOPOLOGY = vtimebench.PAIR
 LATENCY_NS = vtimebench.LATENCY_NS
 PINGS = vtimebench.PINGS
-# wall seconds a run may take to reach b0's end of the ping
-RUN_TIMEOUT = 600
 
 
 @unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
@@ -37,9 +31,6 @@ class VirtualTimeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
-        cls.path = os.path.join(cls.tmp.name, "vtime-pair.toml")
-        with open(cls.path, "w") as f:
-            f.write(TOPOLOGY)
         cls.runs = {}
 
     @classmethod
@@ -47,32 +38,13 @@ class VirtualTimeTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def run_once(self, tag, prefix=()):
-        """Up, wait for b0's end of the ping, copy both consoles, down."""
-        env = dict(os.environ,
-                   BLADEPLANE_RUN_DIR=os.path.join(self.tmp.name, tag))
-        up = subprocess.run(list(prefix) + [CLI, "up", self.path],
-                            env=env, capture_output=True, text=True)
+        """Up (as a user would, with the CLI), wait for b0's end of the
+        ping, both consoles, down: the bench's own run of the pair."""
         try:
-            self.assertEqual(up.returncode, 0, up.stdout + up.stderr)
-            cdir = os.path.join(env["BLADEPLANE_RUN_DIR"], "vtime-pair",
-                                "c1")
-            b0 = os.path.join(cdir, "b0.console.log")
-            deadline = time.monotonic() + RUN_TIMEOUT
-            while b"BLADEPLANE-RUN-END" not in _read(b0):
-                self.assertLess(time.monotonic(), deadline,
-                                f"{tag}: b0's ping did not end")
-                time.sleep(1)
-            # the serial port's last lines reach the log a moment later
-            time.sleep(2)
-            out = {}
-            for b in ("b0", "b1"):
-                out[b] = _read(os.path.join(cdir, f"{b}.console.log"))
-                shutil.copy(os.path.join(cdir, f"{b}.console.log"),
-                            os.path.join(self.tmp.name, f"{tag}-{b}.log"))
-            return out
-        finally:
-            subprocess.run([CLI, "down", "vtime-pair"], env=env,
-                           capture_output=True)
+            consoles, _ = vtimebench.pair_run(self.tmp.name, tag, prefix)
+        except Failure as e:
+            self.fail(str(e))
+        return consoles
 
     def run_cached(self, tag, prefix=()):
         if tag not in self.runs:
@@ -111,13 +83,6 @@ class VirtualTimeTest(unittest.TestCase):
         one = self.run_cached("one-core", ("taskset", "-c", "0"))
         self.assertEqual(self.run_cached("plain"), one)
 
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
 
 
 if __name__ == "__main__":
