@@ -174,12 +174,12 @@ def nic_args(ch, b, backplane, virtual=False):
 
 def blade_append(topo, ch, b):
     """The blade's kernel command line after blade.name (blade.py adds
-    console, quiet, panic and blade.name).  A blade holds the VIPs of its
-    chassis and those of the services other chassis share (remote)."""
+    console, quiet, panic and blade.name).  A blade holds the VIPs of the
+    services it serves and those other chassis share (remote)."""
     words = [f"blade.ip={b.ip}"]
     if ch.gateway:
         words.append(f"blade.gw={ch.gateway}")
-    vips = topo.blade_vips(ch)
+    vips = topo.blade_vips(ch, b)
     if vips:
         words.append(f"blade.vip={','.join(vips)}")
     return " ".join(words + [topo.image.append, b.append]).strip()

@@ -173,10 +173,12 @@ class Chassis:
     #                         chain port names, in link order (chain0, ...)
     latency_ns: int = None  # virtual time: each slot lane's, per direction
 
-    def vips(self):
-        vips = [s.vip for s in self.services]
-        vips += [r.vip for r in self.steering if r.vip]
-        return list(dict.fromkeys(vips))
+    def vips(self, slot=None):
+        """The chassis's VIPs; with a slot, those of the services and
+        steering rules the blade in that slot serves."""
+        rules = [r for r in self.services + self.steering if r.vip]
+        return list(dict.fromkeys(r.vip for r in rules
+                                  if slot is None or slot in r.blades))
 
     def blade(self, ident):
         """A blade by name, or by slot (a number, or its digits), or None."""
@@ -258,11 +260,13 @@ class Topology:
         return None if ch is None else next(
             (b for b in ch.blades if b.slot == slot), None)
 
-    def blade_vips(self, ch):
-        """The VIPs a blade of chassis ch holds on loopback: its chassis's,
-        those of every service that other chassis's blades serve too
-        (remote), and the fabric's own list."""
-        vips = list(ch.vips())
+    def blade_vips(self, ch, blade):
+        """The VIPs a blade of chassis ch holds on loopback: those of the
+        services of its chassis it serves (a blade that serves none, such
+        as a client blade, holds none of them and reaches them through
+        the switch), those of every service that other chassis's blades
+        serve too (remote), and the fabric's own list."""
+        vips = ch.vips(blade.slot)
         for c in self.chassis:
             if c is not ch:
                 vips += [s.vip for s in c.services + c.steering

@@ -101,10 +101,11 @@ class ChainTest(unittest.TestCase):
                              'name = "c3"')
         topo = load(text)
         c1, c2, c3 = topo.chassis
-        self.assertEqual(topo.blade_vips(c1), ["10.0.2.100"])
-        self.assertEqual(topo.blade_vips(c2), ["10.0.2.101", "10.0.2.100"])
+        self.assertEqual(topo.blade_vips(c1, c1.blades[0]), ["10.0.2.100"])
+        self.assertEqual(topo.blade_vips(c2, c2.blades[0]),
+                         ["10.0.2.101", "10.0.2.100"])
         # c2's own service is not remote: c3's blades do not serve it.
-        self.assertEqual(topo.blade_vips(c3), ["10.0.2.100"])
+        self.assertEqual(topo.blade_vips(c3, c3.blades[0]), ["10.0.2.100"])
         self.assertEqual(c1.services[0].remote, True)
         self.assertEqual(c2.services[0].remote, False)
 
@@ -203,7 +204,7 @@ class ExamplesTest(unittest.TestCase):
         with open(a.fabric.key_file, "rb") as fa, \
                 open(b.fabric.key_file, "rb") as fb:
             self.assertEqual(fa.read(), fb.read())
-        self.assertEqual(b.blade_vips(b.chassis[0]), ["10.0.2.100"])
+        self.assertEqual(b.blade_vips(b.chassis[0], b.chassis[0].blades[0]), ["10.0.2.100"])
 
 
 class LoopTest(unittest.TestCase):
@@ -441,7 +442,8 @@ class ErrorTest(unittest.TestCase):
                          "topo.toml:3: fabric.vips[0]: must be an IPv4 "
                          "address, got 1")
         topo = load(CHAIN.replace("interval = 200", 'vips = ["10.0.2.200"]'))
-        self.assertEqual(topo.blade_vips(topo.chassis[0]),
+        self.assertEqual(topo.blade_vips(topo.chassis[0],
+                                         topo.chassis[0].blades[0]),
                          ["10.0.2.100", "10.0.2.200"])
 
     def test_key_file(self):

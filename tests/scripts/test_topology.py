@@ -7,7 +7,7 @@ import textwrap
 import unittest
 
 import cli_path  # noqa: F401
-from bladeplane_cli import blade, topology, tomlpos
+from bladeplane_cli import blade, chassis, topology, tomlpos
 from bladeplane_cli.topology import TopologyError
 
 REPO = cli_path.REPO
@@ -116,6 +116,22 @@ class DefaultsTest(unittest.TestCase):
         f = ch.uplink.forwards[0]
         self.assertEqual(f.rule(), "tcp:127.0.0.1:8080-10.0.2.100:80")
         self.assertEqual(ch.vips(), ["10.0.2.100"])
+
+    def test_a_blade_holds_only_the_vips_it_serves(self):
+        # A client blade (slot 2, in no service) must reach the VIP
+        # through the switch, not answer it on its own loopback.
+        topo = load(BASE.replace('name = "web1"\n', 'name = "web1"\n'
+                                 '[[chassis.blade]]\nslot = 2\n'
+                                 'name = "client"\n')
+                    .replace("port = 80\n", "port = 80\nblades = [0, 1]\n"
+                             "[[chassis.service]]\nname = \"b\"\n"
+                             "vip = \"10.0.2.101\"\nblades = [1]\n"))
+        ch = topo.chassis[0]
+        self.assertEqual([topo.blade_vips(ch, b) for b in ch.blades],
+                         [["10.0.2.100"], ["10.0.2.100", "10.0.2.101"], []])
+        self.assertEqual(ch.vips(), ["10.0.2.100", "10.0.2.101"])
+        text = chassis.blade_append(topo, ch, ch.blade("client"))
+        self.assertNotIn("blade.vip", text)
 
     def test_defaults_table_and_blade_overrides(self):
         topo = load(BASE.replace('name = "t"\n', 'name = "t"\n[defaults]\n'
