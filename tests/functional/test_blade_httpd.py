@@ -378,7 +378,8 @@ port = 8080
                              2, bad)
 
     def test_hog_on_off(self):
-        self.sh("blade-hog start -n -10 -p 1,1 1")
+        # ON:OFF, as blade.run passes it, is ON,OFF
+        self.sh("blade-hog start -n -10 -p 1:1 1")
         try:
             self.assertEqual(self.sh("blade-hog status").strip(),
                              "running 1 on 1 off 1 nice -10")
