@@ -64,6 +64,7 @@
 #define IN_START 2048           /* first size of a connection's buffer */
 #define WAIT_GAP_NS 20000000LL  /* -W: one probe every 20 ms */
 #define WAIT_TIMEOUT_NS 200000000LL
+#define CLOSING_NS 1000000000LL /* the server's close after the last answer */
 #define RETRY_NS 20000000LL     /* capacity: reopen a failed slot after */
 #define NS 1000000000LL
 
@@ -238,7 +239,12 @@ static void log_entry(const Entry *e)
 
 /* ---- connections ------------------------------------------------------- */
 
-enum { C_FREE, C_CONNECTING, C_SENDING, C_READING };
+/*
+ * C_CLOSING: the last answer is in; waiting for the server's end of the
+ * connection before closing it, so that the server closes first and the
+ * TIME_WAIT state (and its port) is the server's, not this client's.
+ */
+enum { C_FREE, C_CONNECTING, C_SENDING, C_READING, C_CLOSING };
 
 typedef struct {
     int fd;
@@ -634,7 +640,14 @@ static bool check_answer(Conn *c, int64_t now)
     }
     on_answer(c, blade, now);
     if (++c->req == c->reqs) {
-        conn_end(c, -1, now);
+        c->state = C_CLOSING;
+        c->in_len = 0;
+        if (c->deadline > now + CLOSING_NS) {
+            c->deadline = now + CLOSING_NS;
+            if (c->deadline < min_deadline) {
+                min_deadline = c->deadline;
+            }
+        }
         return false;
     }
     prepare_request(c);
@@ -670,6 +683,13 @@ static void on_readable(Conn *c, int64_t now)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         }
+        if (c->state == C_CLOSING) {
+            if (n <= 0) {
+                conn_end(c, -1, now);   /* all its requests were answered */
+                return;
+            }
+            continue;           /* whatever follows the last answer: dropped */
+        }
         if (n <= 0) {
             conn_end(c, n < 0 ? errno_reason(errno) : F_CLOSED, now);
             return;
@@ -692,7 +712,7 @@ static void sweep(int64_t now)
             continue;
         }
         if (c->deadline <= now) {
-            conn_end(c, F_TIMEOUT, now);
+            conn_end(c, c->state == C_CLOSING ? -1 : F_TIMEOUT, now);
         } else if (c->deadline < min_deadline) {
             min_deadline = c->deadline;
         }
