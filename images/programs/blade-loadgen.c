@@ -1122,6 +1122,9 @@ static void parse_args(int argc, char **argv)
             bad("unknown option -%c", optopt);
         }
     }
+    if (optind == argc) {
+        bad("no TARGET");
+    }
     if (fraction && rate_opt) {
         bad("-f and -R exclude each other");
     }
@@ -1130,9 +1133,6 @@ static void parse_args(int argc, char **argv)
     }
     if (rounds && !fraction && !rate_opt) {
         bad("give -f FRACTION or -R RATE (or -n 0)");
-    }
-    if (optind == argc) {
-        bad("no TARGET");
     }
     if (argc - optind > MAX_TARGETS) {
         bad("at most 64 TARGETs");
