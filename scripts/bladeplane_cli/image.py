@@ -352,7 +352,7 @@ def build_programs():
         if (not os.path.exists(out) or
                 os.path.getmtime(out) < os.path.getmtime(src)):
             run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
-                 "-o", out + ".tmp", src], log=log)
+                 "-o", out + ".tmp", src, "-lm"], log=log)
             os.replace(out + ".tmp", out)
         built[f"usr/bin/{name}"] = out
     return built
