@@ -732,8 +732,11 @@ static int64_t tick(int64_t now)
             conn_open(0, 0, 1, now, WAIT_TIMEOUT_NS, 0, now);
             act.next_probe = now + WAIT_GAP_NS;
         }
-        next = nactive ? act.give_up :
-               act.next_probe < act.give_up ? act.next_probe : act.give_up;
+        /* A probe open: its deadline (200 ms) comes before anything. */
+        if (!nactive) {
+            next = act.next_probe < act.give_up ? act.next_probe :
+                   act.give_up;
+        }
         break;
     case A_CAPACITY:
         for (long i = 0; i < cap_conns && now < act.end; i++) {
@@ -839,11 +842,11 @@ static void run(void)
             abandon_all();
             return;
         }
-        if (next <= now) {
-            continue;
+        /* Something already due: only look at the sockets. */
+        if (next > now) {
+            arm_timer(next);
         }
-        arm_timer(next);
-        n = epoll_wait(epfd, evs, 64, -1);
+        n = epoll_wait(epfd, evs, 64, next > now ? -1 : 0);
         if (n < 0 && errno != EINTR) {
             perror("blade-loadgen: epoll_wait");
             exit(1);
@@ -939,9 +942,6 @@ static void run_phase(int target, int round, bool measured, double rate)
 
 static void print_log(void)
 {
-    static char buf[1 << 16];
-
-    setvbuf(stdout, buf, _IOFBF, sizeof(buf));
     for (size_t p = 0; p < nphase_recs; p++) {
         const PhaseRec *ph = &phase_recs[p];
         size_t last = p + 1 < nphase_recs ? phase_recs[p + 1].first : nentries;
@@ -967,7 +967,10 @@ static void print_log(void)
     }
     printf("loadgen-done: requests %llu failed %llu log_dropped %llu\n",
            n_requests, n_failed, n_dropped);
-    fflush(stdout);
+    if (fflush(stdout) || ferror(stdout)) {
+        perror("blade-loadgen: writing the log");
+        exit(1);
+    }
 }
 
 /* ---- arguments --------------------------------------------------------- */
@@ -1144,11 +1147,13 @@ static void parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    static char outbuf[1 << 16];
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-    double rate = rate_opt;
+    double rate;
     bool tried = false;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     parse_args(argc, argv);
     rate = rate_opt;
     signal(SIGPIPE, SIG_IGN);

@@ -304,7 +304,8 @@ class BladeLoadgenTest(unittest.TestCase):
         self.assertRegex(out, r"^loadgen-ready: 1 blades at \d+\.\d{3} s\n")
         # Two blades behind one address: a server that answers with two
         # names in turn.
-        srv = ScriptedServer(lambda n: ok_answer(b"blade=b%d kb=1\n" % (n % 2)))
+        srv = ScriptedServer(
+            lambda n: ok_answer(b"blade=b%d kb=1\n" % (n % 2)))
         try:
             code, out, err = self.run_loadgen("-W", 2, "-T", 10, "-n", 0,
                                               f"127.0.0.1:{srv.port}")
