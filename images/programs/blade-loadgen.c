@@ -8,7 +8,8 @@
  * virtual clock, and its per-request log the same on every run.
  *
  * Optionally it first waits until -W blades answer on TARGET 1 and
- * measures TARGET 1's capacity with a closed loop (-c); then it runs -n
+ * measures the capacity of TARGET -K (default 1) with a closed loop (-c);
+ * then it runs -n
  * rounds.  In round k the targets are taken in turn starting at target
  * k mod T; each gets a warm-up phase (-w seconds, not logged) and a
  * measured phase (-m seconds): connections arriving as a Poisson process
@@ -70,7 +71,7 @@
 
 static const char usage_text[] =
 "usage: blade-loadgen [-p PATH] [-r REQS] [-s SEED] [-W BLADES] [-T WAIT_S]\n"
-"                     [-c CAP_S] [-C CONNS] [-f FRACTION | -R RATE]\n"
+"                     [-c CAP_S] [-C CONNS] [-K N] [-f FRACTION | -R RATE]\n"
 "                     [-n ROUNDS] [-w WARMUP_S] [-m MEASURE_S]\n"
 "                     [-t TIMEOUT_S] [-L MAX_LOG] TARGET...\n"
 "TARGET: IPv4[:PORT] (default port 8080); one per balancing policy under\n"
@@ -83,9 +84,10 @@ static const char usage_text[] =
 "  -W BLADES    first wait until BLADES distinct blades answer on TARGET 1\n"
 "               (default 0: do not wait)\n"
 "  -T WAIT_S    give -W up after WAIT_S seconds, exit 1 (default 120)\n"
-"  -c CAP_S     measure TARGET 1's capacity with a closed loop of CAP_S\n"
+"  -c CAP_S     measure TARGET N's capacity with a closed loop of CAP_S\n"
 "               seconds (default 0: do not)\n"
 "  -C CONNS     the closed loop's connections (default 4)\n"
+"  -K N         the TARGET whose capacity -c measures (default 1)\n"
 "  -f FRACTION  open-loop request rate = FRACTION x capacity (needs -c)\n"
 "  -R RATE      open-loop request rate in requests/s\n"
 "  -n ROUNDS    rounds (default 1; 0: only -W and -c)\n"
@@ -117,6 +119,7 @@ static long wait_blades;
 static double wait_s = 120;
 static double cap_s;
 static long cap_conns = 4;
+static int cap_target;          /* -K, from 0 */
 static double fraction, rate_opt;
 static long rounds = 1;
 static double warmup_s = 1, measure_s = 5, timeout_s = 30;
@@ -742,7 +745,7 @@ static int64_t tick(int64_t now)
         for (long i = 0; i < cap_conns && now < act.end; i++) {
             if (act.slot_next[i] <= now) {
                 act.slot_next[i] = INT64_MAX;
-                if (!conn_open(0, 0, reqs_per_conn, now,
+                if (!conn_open(cap_target, 0, reqs_per_conn, now,
                                (int64_t)(timeout_s * NS), i, now)) {
                     act.slot_next[i] = now + RETRY_NS;
                 }
@@ -1055,7 +1058,7 @@ static void parse_args(int argc, char **argv)
     char *end;
     int opt;
 
-    while ((opt = getopt(argc, argv, ":p:r:s:W:T:c:C:f:R:n:w:m:t:L:h")) !=
+    while ((opt = getopt(argc, argv, ":p:r:s:W:T:c:C:K:f:R:n:w:m:t:L:h")) !=
            -1) {
         switch (opt) {
         case 'p':
@@ -1093,6 +1096,9 @@ static void parse_args(int argc, char **argv)
             break;
         case 'C':
             cap_conns = parse_long(optarg, 1, MAX_CONNS, "-C");
+            break;
+        case 'K':
+            cap_target = parse_long(optarg, 1, MAX_TARGETS, "-K") - 1;
             break;
         case 'f':
             fraction = parse_double(optarg, 0, false, 1000, "-f");
@@ -1139,6 +1145,10 @@ static void parse_args(int argc, char **argv)
     }
     if (argc - optind > MAX_TARGETS) {
         bad("at most 64 TARGETs");
+    }
+    if (cap_target >= argc - optind) {
+        bad("-K %d is past the last TARGET (%d)", cap_target + 1,
+            argc - optind);
     }
     for (int i = optind; i < argc; i++) {
         parse_target(argv[i], &targets[ntargets++]);
@@ -1192,7 +1202,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (rate <= 0) {
             fprintf(stderr, "blade-loadgen: the capacity is 0 (nothing was "
-                    "answered on %s): no rate for -f\n", targets[0].host);
+                    "answered on %s): no rate for -f\n",
+                    targets[cap_target].host);
             return 2;
         }
         tried = true;

@@ -336,6 +336,11 @@ class BladeLoadgenTest(unittest.TestCase):
         self.assertTrue(log.info[1].startswith("rate_rps: "))
         self.assertGreater(cap, 0)
         self.assertAlmostEqual(rate, cap * 0.001, delta=0.006)
+        # -K: the capacity of another target (the first one refuses)
+        log = self.run_log("-p", PATH, "-r", 4, "-c", 0.5, "-C", 2,
+                           "-K", 2, "-n", 0, f"127.0.0.1:{free_port()}",
+                           self.target(0))
+        self.assertGreater(float(log.info[0].split()[1]), 0)
 
     def test_log_bound(self):
         log = self.run_log("-p", PATH, "-r", 2, "-R", 400, "-w", 0,
@@ -414,6 +419,8 @@ class BladeLoadgenTest(unittest.TestCase):
             (["-m", "0", "-R", "10", t], "-m"),
             (["-t", "x", "-R", "10", t], "-t"),
             (["-C", "5000", "-R", "10", t], "-C"),
+            (["-K", "0", "-R", "10", t], "-K"),
+            (["-K", "2", "-R", "10", t], "past the last TARGET"),
             (["-W", "-1", "-R", "10", t], "-W"),
             (["-T", "0", "-R", "10", t], "-T"),
             (["-L", "-1", "-R", "10", t], "-L"),
