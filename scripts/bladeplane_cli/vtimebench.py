@@ -75,34 +75,47 @@ def _down(name, run_dir):
                    capture_output=True)
 
 
-def pair_run(tmp, tag, prefix=()):
-    """Up the pair, wait for b0's end of the ping; both consoles, and
-    the wall seconds it took."""
-    path = os.path.join(tmp, "vtime-pair.toml")
+def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
+               timeout=RUN_TIMEOUT):
+    """Up the virtual-time topology `text` (named `name`, one chassis
+    c1), wait for blade's blade.run to end; the consoles of `blades`,
+    and the wall seconds it took."""
+    path = os.path.join(tmp, f"{name}.toml")
     with open(path, "w") as f:
-        f.write(PAIR)
+        f.write(text)
     run_dir = os.path.join(tmp, tag)
-    cdir = os.path.join(run_dir, "vtime-pair", "c1")
+    cdir = os.path.join(run_dir, name, "c1")
     start = time.monotonic()
     try:
         up = subprocess.run(list(prefix) + [CLI, "up", path],
                             env=_env(run_dir), capture_output=True, text=True)
         if up.returncode:
-            raise Failure(f"bench vtime: up ({tag}) failed: "
+            raise Failure(f"{name}: up ({tag}) failed: "
                           f"{(up.stdout + up.stderr).strip()[-400:]}")
-        b0 = os.path.join(cdir, "b0.console.log")
-        while b"BLADEPLANE-RUN-END" not in _read(b0):
-            if time.monotonic() - start > RUN_TIMEOUT:
-                raise Failure(f"bench vtime: {tag}: b0's ping did not end "
-                              f"within {RUN_TIMEOUT} s")
+        log = os.path.join(cdir, f"{blade}.console.log")
+        while b"BLADEPLANE-RUN-END" not in _read(log):
+            refused = re.search(rb"blade-init: ignoring blade\.run[^\r\n]*",
+                                _read(log))
+            if refused:
+                raise Failure(f"{name}: {blade}: {refused[0].decode()}")
+            if time.monotonic() - start > timeout:
+                raise Failure(f"{name}: {tag}: {blade}'s blade.run did not "
+                              f"end within {timeout} s")
             time.sleep(0.5)
         wall = time.monotonic() - start
         # the serial port's last lines reach the log a moment later
         time.sleep(2)
         return {b: _read(os.path.join(cdir, f"{b}.console.log"))
-                for b in ("b0", "b1")}, wall
+                for b in blades}, wall
     finally:
-        _down("vtime-pair", run_dir)
+        _down(name, run_dir)
+
+
+def pair_run(tmp, tag, prefix=()):
+    """Up the pair, wait for b0's end of the ping; both consoles, and
+    the wall seconds it took."""
+    return run_to_end(tmp, tag, "vtime-pair", PAIR, "b0", ("b0", "b1"),
+                      prefix)
 
 
 def last_rtt_us(console):
