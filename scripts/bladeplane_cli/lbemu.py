@@ -62,13 +62,20 @@ class Cell:
     cpus: list              # vCPUs per slot, SLOW is slot 1
     hog: str = ""           # blade-hog start options on SLOW, "" = none
     reqs: int = None        # requests per connection (None: the default)
+    # virtual time: SLOW's icount_shift (its CPU 2**shift times slower);
+    # the blades have one vCPU each there (icount runs a blade's vCPUs in
+    # turn on one clock: a second vCPU adds no capacity)
+    shift: int = 0
+    vt_what: str = None     # what the cell is in virtual time, if not `what`
 
 
 CELLS = {
     "a": Cell("a", "a nice 0 CPU hog on b1", [1, 1, 1], "-n 0 1"),
     "b": Cell("b", "a nice -10 CPU hog on b1: a truly slow blade",
               [1, 1, 1], "-n -10 1"),
-    "c": Cell("c", "b1 with one vCPU, b0 and b2 with two", [2, 1, 2]),
+    "c": Cell("c", "b1 with one vCPU, b0 and b2 with two", [2, 1, 2],
+              shift=1, vt_what="b1's CPU at half the speed of b0's and "
+              "b2's (icount_shift 1)"),
     "d": Cell("d", "background load that comes and goes on b1: a nice -10 "
               "hog 3 s on, 3 s off", [1, 1, 1], "-n -10 -p 3,3 1"),
     "e": Cell("e", "cell b with one request per connection", [1, 1, 1],
@@ -380,13 +387,24 @@ def run_cell(box, cell, policies, opts):
     return results
 
 
-def run(accel="auto", cells="abcde", rounds=ROUNDS, round_s=ROUND_S,
-        warmup_s=WARMUP_S, reqs=REQS):
+def pick_cells(cells):
     cells = "".join(dict.fromkeys(cells.replace(",", "")))
     unknown = [c for c in cells if c not in CELLS]
     if unknown or not cells:
         raise Failure(f"unknown cells {','.join(unknown)}: choose from "
                       f"{', '.join(CELLS)}")
+    return cells
+
+
+def run(accel="auto", cells="abcde", rounds=None, round_s=None,
+        warmup_s=None, reqs=REQS, timing="real"):
+    cells = pick_cells(cells)
+    if timing == "virtual":
+        from . import lbvirtual
+        return lbvirtual.run(cells, rounds, round_s, warmup_s, reqs)
+    rounds = rounds or ROUNDS
+    round_s = round_s or ROUND_S
+    warmup_s = warmup_s or WARMUP_S
     opts = {"rounds": rounds, "round_s": round_s, "warmup_s": warmup_s,
             "reqs": reqs}
     chosen, reason = blade.choose_accel(accel)

@@ -8,7 +8,8 @@ import threading
 import unittest
 
 import cli_path  # noqa: F401
-from bladeplane_cli import lbemu
+from bladeplane_cli import lbemu, lbvirtual, topology
+from bladeplane_cli.common import Failure
 from bladeplane_cli.lbemu import PolicyResult
 from bladeplane_cli.loadgen import OpenLoop
 
@@ -248,3 +249,83 @@ class EmuPlotInputTest(unittest.TestCase):
         self.assertEqual(set(cells), {"b"})
         self.assertEqual(cells["b"]["util"], (200, 150, 300))
         self.assertEqual(cells["b"]["p2c-conn"], (900, 500, 1200))
+
+
+class VirtualCellTest(unittest.TestCase):
+    """bench lb-emu --timing virtual: the chassis it boots and the client
+    blade's log it reads (scripts/bladeplane_cli/lbvirtual.py)."""
+
+    def topo(self, cell):
+        pols = lbvirtual.policies()
+        args = lbvirtual.loadgen_args(lbemu.CELLS[cell], pols, 2, 1.0, 0.5, 8)
+        text = lbvirtual.topology_text("t", lbemu.CELLS[cell], pols, args)
+        return topology.loads(text, "t.toml"), pols
+
+    def test_one_service_per_policy_on_the_servers_only(self):
+        topo, pols = self.topo("b")
+        ch = topo.chassis[0]
+        self.assertTrue(topo.virtual())
+        self.assertEqual(sorted(s.policy for s in ch.services),
+                         sorted(topology.POLICIES))
+        self.assertEqual(len({s.vip for s in ch.services}), len(pols))
+        for s in ch.services:
+            self.assertEqual(s.blades, [0, 1, 2])
+        client = ch.blade(lbvirtual.CLIENT)
+        self.assertEqual(topo.blade_vips(ch, client), [])
+        run = [w for w in client.append.split() if w.startswith("blade.run=")]
+        args = run[0][len("blade.run="):].split(",")
+        # the first VIP (rr's) is where the client waits and measures
+        self.assertEqual(args[-len(pols):],
+                         [lbvirtual.vip(i) for i in range(len(pols))])
+        self.assertEqual(pols[0], "rr")
+        self.assertIn("blade-hog,start,-n,-10,1", ch.blade("b1").append)
+
+    def test_slow_cpu_and_hog_that_comes_and_goes(self):
+        topo, _ = self.topo("c")
+        shifts = [b.icount_shift for b in topo.chassis[0].blades]
+        self.assertEqual(shifts, [0, 1, 0, 0])
+        topo, _ = self.topo("d")
+        self.assertIn("blade.run=blade-hog,start,-n,-10,-p,3:3,1",
+                      topo.chassis[0].blade("b1").append)
+
+    LOG = """\
+capacity_rps: 100.00
+rate_rps: 70.00
+phase 0 0 1000000000
+req 0 0 0 0 b0 1000000000 1000000000 1010000000
+req 0 0 0 1 b0 1000000000 1010000000 1030000000
+req 0 0 1 0 b1 1700000000 1700000000 1800000000
+phase 1 0 3000000000
+req 1 0 0 0 b2 3000000000 3000000000 3005000000
+req 1 0 0 1 b1 3000000000 3005000000 3006000000
+fail 1 0 1 timeout
+loadgen-done: requests 5 failed 1 log_dropped 0
+"""
+
+    def test_client_log(self):
+        log = lbvirtual.ClientLog(self.LOG.splitlines(), 2)
+        self.assertEqual((log.capacity, log.rate), (100.0, 70.0))
+        self.assertEqual(log.failed, {1: 1})
+        # blocks of 0.5 s of arrivals: the first two requests, then the
+        # third (0.7 s into its phase)
+        groups = log.groups(0)
+        self.assertEqual([[round(v, 3) for v in g] for g in groups],
+                         [[0.01, 0.02], [0.1]])
+        self.assertEqual(log.shares(0), {"b0": 1, "b1": 1})
+        self.assertEqual((log.split(0), log.split(1)), (0, 1))
+
+    def test_client_log_refused(self):
+        for bad, why in (("req 0 0 0 0 b0 1 1 2", "line 1"),
+                         ("phase 0 0 0\nreq 7 0 0 0 b0 1 1 2", "target 7"),
+                         ("phase 0 0 0\nreq 0 0 x 0 b0 1 1 2", "line 2"),
+                         ("capacity_rps: 1", "did not finish")):
+            with self.assertRaises(Failure) as cm:
+                lbvirtual.ClientLog(bad.splitlines(), 2)
+            self.assertIn(why, str(cm.exception))
+
+    def test_run_output_between_the_markers(self):
+        console = (b"boot\r\nBLADEPLANE-RUN-BEGIN\r\nreq 1\r\nx\r\n"
+                   b"BLADEPLANE-RUN-END {}\r\n$ ")
+        self.assertEqual(lbvirtual.run_output(console), ["req 1", "x"])
+        with self.assertRaises(Failure):
+            lbvirtual.run_output(b"BLADEPLANE-RUN-BEGIN\r\nreq 1\r\n")
