@@ -179,19 +179,26 @@ class ClientLog:
         return sum(len(b) > 1 for b in blades.values())
 
 
+def cell_run(tmp, tag, cell, pols, args, prefix=()):
+    """Up the cell's chassis, its client running `args`, until the
+    client's run ends; the client's console, and the wall seconds."""
+    name = f"lbvt-{cell.name}"
+    consoles, wall = run_to_end(tmp, tag, name,
+                                topology_text(name, cell, pols, args),
+                                CLIENT, (CLIENT,), prefix, timeout=TIMEOUT_S)
+    return consoles[CLIENT], wall
+
+
 def run_cell(tmp, cell, pols, opts):
     args = loadgen_args(cell, pols, **opts)
-    name = f"lbvt-{cell.name}"
     what = cell.vt_what or cell.what
     reqs = cell.reqs or opts["reqs"]
     print(f"# cell {cell.name}: {what}; {reqs} request"
           f"{'s' if reqs > 1 else ''} per connection", flush=True)
     step(f"cell {cell.name}: up in virtual time, the client runs "
          f"{' '.join(args)}")
-    consoles, wall = run_to_end(tmp, cell.name, name,
-                                topology_text(name, cell, pols, args),
-                                CLIENT, (CLIENT,), timeout=TIMEOUT_S)
-    log = ClientLog(run_output(consoles[CLIENT]), len(pols))
+    console, wall = cell_run(tmp, cell.name, cell, pols, args)
+    log = ClientLog(run_output(console), len(pols))
     print(f"emu_{cell.name}_capacity_rps: {log.capacity:.2f}")
     print(f"emu_{cell.name}_rate_rps: {log.rate:.2f}")
     results = {}

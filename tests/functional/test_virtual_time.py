@@ -8,7 +8,8 @@ host core (taskset -c 0).  Blade b0 pings b1 at a fixed point of its boot
 byte-identical consoles on both blades: the ping's round trips to the
 microsecond, the boot times the blades print and the NIC counters where
 the ping ended.  Each round trip crosses four lanes, so it is at least
-four latencies."""
+four latencies.  Then a chassis under load from a client blade (bench
+lb-emu's in virtual time), twice: its per-request log must be identical."""
 
 import re
 import subprocess
@@ -16,7 +17,7 @@ import tempfile
 import unittest
 
 import bptest
-from bladeplane_cli import vtimebench
+from bladeplane_cli import lbemu, lbvirtual, vtimebench
 from bladeplane_cli.common import Failure
 
 # the chassis bench vtime measures: b0 pings b1 (at half speed) from
@@ -87,3 +88,41 @@ class VirtualTimeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
+class ClientBladeTest(unittest.TestCase):
+    """The client blade of `bench lb-emu --timing virtual`: lb-emu's cell
+    b (b1 slowed by a nice -10 hog) with two policies, rr and util, each
+    a service of its own.  The client's per-request log (every request's
+    blade and its start and end in virtual ns) and its NIC counters are
+    byte-identical in a run pinned to one host core, and in that log
+    util sends fewer connections to the slow blade than rr does."""
+
+    POLICIES = ["rr", "util"]
+    # 300 requests/s for 0.3 virtual s, 8 a connection, once every blade
+    # has answered
+    ARGS = ["blade-loadgen", "-W", "3", "-R", "300", "-n", "1", "-w", "0",
+            "-m", "0.3"] + [lbvirtual.vip(i) for i in range(2)]
+
+    def run_once(self, tmp, tag, prefix=()):
+        try:
+            console, _ = lbvirtual.cell_run(tmp, tag, lbemu.CELLS["b"],
+                                            self.POLICIES, self.ARGS, prefix)
+        except Failure as e:
+            self.fail(str(e))
+        end = console.index(b"BLADEPLANE-RUN-END")
+        return console[:console.index(b"\n", end)]
+
+    def test_identical_request_logs_and_the_slow_blade_avoided(self):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            plain = self.run_once(tmp, "plain")
+            pinned = self.run_once(tmp, "one-core", ("taskset", "-c", "0"))
+        self.assertEqual(plain, pinned)
+        log = lbvirtual.ClientLog(lbvirtual.run_output(plain), 2)
+        self.assertEqual(dict(log.failed), {})
+        rr, util = log.shares(0), log.shares(1)
+        self.assertEqual(sum(rr.values()), sum(util.values()))
+        self.assertGreaterEqual(sum(rr.values()), 6, log.done)
+        self.assertEqual(set(rr), {"b0", "b1", "b2"})
+        self.assertLess(util["b1"], rr["b1"], (rr, util))
