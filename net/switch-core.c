@@ -994,8 +994,24 @@ static void flow_assign(SwitchCore *sw, SwRule *r, FlowEntry *f, int slot)
 }
 
 /*
- * The blade of flow @f left the rotation: move the flow to another blade
- * of its rule.  False if none is in rotation.
+ * Whether the blade in @slot, out of rotation, still serves its flows:
+ * one whose only fault is late reports does (its host stalled for a
+ * moment, or its chassis waits for a peer), since an established TCP
+ * connection moved to a blade with no socket for it is reset.  One that
+ * is gone, unreachable, or out in its own chassis does not.
+ */
+static bool blade_keeps_flows(const SwitchCore *sw, unsigned slot)
+{
+    const SwBlade *b = &sw->blades[slot];
+    const SwPortInfo *p = &sw->ports[b->port].info;
+
+    return b->present && p->up && !p->blocked && b->mac_known &&
+           (!b->remote || b->remote_in_rotation);
+}
+
+/*
+ * The blade of flow @f cannot serve it any more: move the flow to another
+ * blade of its rule.  False if none is in rotation.
  */
 static bool flow_move(SwitchCore *sw, FlowEntry *f, uint64_t now)
 {
@@ -1212,7 +1228,8 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         /* Seen now, even if dropped: the LRU order is last_seen's. */
         lru_touch(sw->flows, idx);
         f->last_seen = now;
-        if (!sw->blades[f->slot].in_rotation && !flow_move(sw, f, now)) {
+        if (!sw->blades[f->slot].in_rotation &&
+            !blade_keeps_flows(sw, f->slot) && !flow_move(sw, f, now)) {
             drop(sw, port, SW_DROP_NO_BLADE);
             return;
         }

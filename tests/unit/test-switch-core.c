@@ -2495,7 +2495,17 @@ static void test_flow_move(void)
     g_assert_false(in_rotation(b, 0));
     assert_states(b, (StateEv[]){ { 0, false,
                                     "utilization reports stale" } }, 1);
-    /* Nothing moves before a frame comes. */
+    /*
+     * Late reports say its host stalled, not that it died: its flows stay
+     * (a TCP connection moved to a blade with no socket for it is reset).
+     */
+    g_assert_cmpint(tcp_send(b, 0, VIP1, 1000, 80, TCP_ACK), ==, 0);
+    g_assert_cmpint(tcp_send(b, 0, VIP1, 1003, 80, TCP_ACK), ==, 0);
+    g_assert_cmpuint(flow_stats(b).moved, ==, 0);
+
+    /* Its link goes down; nothing moves before a frame comes. */
+    set_link(b, sp(b, 0), false);
+    g_assert_cmpstr(reason(b, 0), ==, "link down");
     g_assert_cmpuint(flow_stats(b).moved, ==, 0);
     g_assert_cmpuint(active(b, 0), ==, 1);
 
