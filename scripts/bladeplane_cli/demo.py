@@ -28,6 +28,7 @@ moving all flows away from such a blade can cost more than it saves
 
 import os
 import socket
+import tempfile
 import time
 
 from . import blade, chassis, image, qemu, rundir, topology, views
@@ -133,7 +134,13 @@ class Watch:
             self.last = cur
 
 
-def run(accel="auto", seconds=30, keep=False):
+def run(accel="auto", seconds=None, keep=False, timing="real"):
+    if timing == "virtual":
+        if seconds is not None or keep or accel != "auto":
+            raise Failure("demo --timing virtual: --seconds, --keep and "
+                          "--accel are for the real-time demo")
+        return run_virtual()
+    seconds = 30 if seconds is None else seconds
     qemu_bin = qemu.build()
     manifest = image.build()
     chosen, reason = blade.choose_accel(accel)
@@ -204,6 +211,65 @@ def run(accel="auto", seconds=30, keep=False):
     return summary(busy, watch.flows, load)
 
 
+def run_virtual():
+    """The demo in virtual time: three server blades and a client blade
+    (blade-demo-client in the image) that sends the load, starts the hog
+    on BUSY midway and logs every request in virtual ns; rr and util are
+    two services on two VIPs, taken in turn on the same arrivals.  The
+    same figures on every host and under any load."""
+    from . import lbemu, lbvirtual
+    qemu.build()
+    image.build()
+    pols = list(POLICIES[::-1])     # rr first: the client waits on it
+    cell = lbemu.Cell("demo", "the demo", [1, 1, 1])
+    placeholder = topology.loads(
+        lbvirtual.topology_text(NAME, cell, pols, ["true"]), "demo.toml")
+    busy_ip = placeholder.chassis[0].blade(BUSY).ip.split("/")[0]
+    args = ["blade-demo-client", busy_ip] + \
+        [lbvirtual.vip(i) for i in range(len(pols))]
+    step(f"up in virtual time: a chassis of {', '.join(lbvirtual.SERVERS)} "
+         f"and a client blade, which waits for them, measures their "
+         f"capacity, sends half of it alternating between rr and util, "
+         f"then starts a CPU hog at nice -10 on {BUSY} and does the same "
+         f"again (a few minutes of wall time; the figures are the same on "
+         f"every run)")
+    with tempfile.TemporaryDirectory(prefix="demo") as tmp:
+        console, wall = lbvirtual.cell_run(tmp, "v", cell, pols, args)
+    say(f"the run took {wall:.0f} s of wall time")
+    rows, answered, failed, rate = virtual_rows(
+        lbvirtual.run_output(console), pols)
+    return report(BUSY, rows, f"{answered}; failed connections: {failed}",
+                  f"virtual time, {rate:.0f} requests/s, policies taking "
+                  f"turns on the same arrivals",
+                  f"the client's log; a fair share: "
+                  f"{100 / len(lbvirtual.SERVERS):.0f}%")
+
+
+def virtual_rows(lines, pols):
+    """The client blade's output, read into report()'s rows; with the
+    requests answered, the connections failed and the rate sent."""
+    from . import lbvirtual
+    if "demo-phase hog" not in lines:
+        raise Failure("the client blade did not reach the hog: "
+                      + " | ".join(lines[-3:]))
+    cut = lines.index("demo-phase hog")
+    logs = {"before": lbvirtual.ClientLog(lines[:cut], len(pols)),
+            "with the hog": lbvirtual.ClientLog(lines[cut + 1:], len(pols))}
+    rows = {}
+    answered = failed = 0
+    for phase, log in logs.items():
+        for t, policy in enumerate(pols):
+            times = [r[3] for r in log.requests[t]]
+            shares = log.shares(t)
+            total = sum(shares.values())
+            rows[phase, policy] = (
+                _percentile(times, 0.5), _percentile(times, 0.99), len(times),
+                shares[BUSY] / total if total else None, total)
+            answered += len(times)
+            failed += log.failed[t]
+    return rows, answered, failed, logs["before"].rate
+
+
 def _console(run_, name):
     return next(p["console"] for p in run_.processes() if p["name"] == name)
 
@@ -228,24 +294,33 @@ def summary(busy, flows, load):
                 _percentile(times, 0.5), _percentile(times, 0.99), len(times),
                 f.get(key, 0) / total if total else None, total)
     snap = load.snapshot()
+    by = ", ".join(f"{k} {v}" for k, v in sorted(snap["by_blade"].items()))
+    return report(busy.name, rows, f"{snap['ok']} ({by}); failed "
+                  f"connections: {snap['failed']}",
+                  f"policies alternating every {ROUND_S:g} s",
+                  "switch counters; a fair share: 25%")
+
+
+def report(busy, rows, answered, how, shares):
+    """Print the table of rows[(phase, policy)] = (p50 s, p99 s, requests,
+    busy's share of new flows, new flows) and judge it: Failure if util
+    did not steer new flows away from the busy blade or its p99 with the
+    hog is not below rr's."""
     print()
-    print(f"summary: the same run, policies alternating every {ROUND_S:g} s; "
-          f"response times of {LOAD_REQS} requests a connection (ms), "
-          f"{busy.name}'s share of new flows (switch counters; a fair "
-          f"share: 25%)")
+    print(f"summary: the same run, {how}; response times of {LOAD_REQS} "
+          f"requests a connection (ms), {busy}'s share of new flows "
+          f"({shares})")
     print(f"  {'':<26}" + "".join(f"{p + ' p50':>10}{p + ' p99':>10}"
-                                   f"{busy.name + ' share':>10}"
+                                   f"{busy + ' share':>10}"
                                    for p in POLICIES))
     for phase, label in (("before", "before the hog"),
-                         ("with the hog", f"with the hog (nice -10)")):
+                         ("with the hog", "with the hog (nice -10)")):
         line = f"  {label:<26}"
         for policy in POLICIES:
             p50, p99, _, share, _ = rows[phase, policy]
             line += f"{_ms(p50):>10}{_ms(p99):>10}{_pct(share):>10}"
         print(line)
-    by = ", ".join(f"{k} {v}" for k, v in sorted(snap["by_blade"].items()))
-    print(f"  requests answered: {snap['ok']} ({by}); failed connections: "
-          f"{snap['failed']}")
+    print(f"  requests answered: {answered}")
     u_before, u_after = rows["before", "util"], rows["with the hog", "util"]
     r_after = rows["with the hog", "rr"]
     if None in (u_before[3], u_after[3], u_after[1], r_after[1]):
@@ -257,7 +332,7 @@ def summary(busy, flows, load):
     if u_after[1] >= r_after[1]:
         raise Failure(f"with the hog, util's p99 ({_ms(u_after[1])} ms) is "
                       f"not below rr's ({_ms(r_after[1])} ms)")
-    print(f"demo done: with {busy.name} slowed by the hog, util steered new "
+    print(f"demo done: with {busy} slowed by the hog, util steered new "
           f"flows away from it ({_pct(u_before[3])} -> {_pct(u_after[3])}) "
           f"and kept p99 at {_ms(u_after[1])} ms where rr's was "
           f"{_ms(r_after[1])} ms ({r_after[1] / u_after[1]:.1f}x).")
