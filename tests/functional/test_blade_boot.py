@@ -94,6 +94,27 @@ class BladeBootTest(unittest.TestCase):
             self.assertNotEqual(status, 0, bad)
             self.assertIn("400 Bad Request", out, bad)
 
+    def test_cpu_hog_over_http(self):
+        # The CGI reads blade-hog's output to its end: it must answer
+        # while the loops run on (they once kept its pipe open).
+        hog = "http://127.0.0.1/cgi-bin/hog"
+        try:
+            status, out = self.blade.run(
+                f"timeout 20 wget -qO- '{hog}?start&n=-10'", timeout=60)
+            self.assertEqual(status, 0, out)
+            self.assertEqual(out.strip(), "blade=fn0 blade-hog: started 1 "
+                             "loops (running 1 nice -10)")
+            out = self.sh(f"wget -qO- '{hog}?status'")
+            self.assertEqual(out.strip(), "blade=fn0 running 1 nice -10")
+        finally:
+            self.sh("blade-hog stop")
+        for bad in ("start&n=-100", "start&n=-21", "start&n=x",
+                    "start&n=1;reboot", "go"):
+            status, out = self.blade.run(f"wget -qO- '{hog}?{bad}' 2>&1")
+            self.assertNotEqual(status, 0, bad)
+            self.assertIn("400 Bad Request", out, bad)
+        self.assertEqual(self.sh("blade-hog status").strip(), "stopped")
+
     def test_cpu_hog(self):
         self.assertEqual(self.sh("blade-hog status").strip(), "stopped")
         self.sh("blade-hog start 1")
