@@ -9,6 +9,7 @@ wrr-cpu's long warm-up and the 1 s staleness points).
     python3 tests/bench/lb-report.py [--bench build/host/tests/bench/bench-lb]
         [--out build/lb-report] [--img docs/img] [--only NAME]
     python3 tests/bench/lb-report.py --emu LB_EMU_OUTPUT [--emu ...]
+        [--emu-name lb-emu-p99]
 
 Results are cached per command line in OUT/runs/, so a second run only
 redoes what changed.  The tables go to OUT/tables.md; the plots need
@@ -568,7 +569,7 @@ def emu_cells(lines):
     return cells
 
 
-def plot_emu(gnuplot, img, datdir, cells, name):
+def plot_emu(gnuplot, img, datdir, cells, name, what="bench lb-emu"):
     """One panel per cell: each policy's p99 and its 95 % interval."""
     os.makedirs(datdir, exist_ok=True)
     dat = os.path.join(datdir, name + ".dat")
@@ -584,7 +585,7 @@ def plot_emu(gnuplot, img, datdir, cells, name):
             if _has_cairo(gnuplot) else
             "set terminal png size %d,420" % (360 * n),
             f"set output '{os.path.join(img, name + '.png')}'",
-            f"set multiplot layout 1,{n} title 'bench lb-emu: p99 with "
+            f"set multiplot layout 1,{n} title '{what}: p99 with "
             "95 % bootstrap interval, per policy (lower is better)'",
             "set logscale y", "set grid ytics", "set ylabel 'p99 (ms)'",
             "set xtics rotate by -45", "unset key", "set offsets 0.5,0.5,0,0"]
@@ -613,6 +614,8 @@ def main():
     ap.add_argument("--emu", metavar="FILE", action="append",
                     help="instead of the simulator's grid, plot the cells of "
                     "saved `bench lb-emu` output (docs/img/lb-emu-p99.png)")
+    ap.add_argument("--emu-name", default="lb-emu-p99", metavar="NAME",
+                    help="the plot's file name, without .png")
     a = ap.parse_args()
     if a.emu:
         gnuplot = shutil.which("gnuplot")
@@ -630,8 +633,10 @@ def main():
                   + ", ".join(a.emu), file=sys.stderr)
             return 1
         os.makedirs(a.img, exist_ok=True)
+        virtual = any(line.strip() == "emu_timing: virtual" for line in lines)
         plot_emu(gnuplot, a.img, os.path.join(a.out, "dat"), cells,
-                 "lb-emu-p99")
+                 a.emu_name, "bench lb-emu --timing virtual" if virtual
+                 else "bench lb-emu")
         return 0
     r = Runner(a.bench, a.out)
     md, plots = [], []
