@@ -77,7 +77,10 @@ CELLS = {
               shift=1, vt_what="b1's CPU at half the speed of b0's and "
               "b2's (icount_shift 1)"),
     "d": Cell("d", "background load that comes and goes on b1: a nice -10 "
-              "hog 3 s on, 3 s off", [1, 1, 1], "-n -10 -p 3,3 1"),
+              "hog 3 s on, 3 s off", [1, 1, 1], "-n -10 -p 3,3 1",
+              vt_what="background load that comes and goes on b1: a nice "
+              "-10 hog on for half of each measured phase's length, off for "
+              "the other half"),
     "e": Cell("e", "cell b with one request per connection", [1, 1, 1],
               "-n -10 1", reqs=1),
 }

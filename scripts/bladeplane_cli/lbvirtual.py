@@ -72,7 +72,7 @@ def loadgen_args(cell, pols, rounds, round_s, warmup_s, reqs):
         [vip(i) for i in range(len(pols))]
 
 
-def topology_text(name, cell, pols, args):
+def topology_text(name, cell, pols, args, round_s=ROUND_S):
     lines = [f'name = "{name}"', 'timing = "virtual"', "", "[[chassis]]",
              'name = "c1"', f"slots = {len(SERVERS) + 1}",
              f'subnet = "{SUBNET}"', f"latency_ns = {LATENCY_NS}",
@@ -83,9 +83,14 @@ def topology_text(name, cell, pols, args):
         if name_ == SLOW and cell.shift:
             lines.append(f"icount_shift = {cell.shift}")
         if name_ == SLOW and cell.hog:
-            # blade.run separates arguments by commas: ON:OFF for -p
-            hog = ",".join(["blade-hog", "start"] +
-                           cell.hog.replace(",", ":").split())
+            hog = cell.hog.split()
+            if "-p" in hog:
+                # A period of the measured phase's length: every phase then
+                # holds the same time of hog wherever it starts, so every
+                # policy meets the same load (ON:OFF: blade.run separates
+                # arguments by commas).
+                hog[hog.index("-p") + 1] = f"{round_s / 2:g}:{round_s / 2:g}"
+            hog = ",".join(["blade-hog", "start"] + hog)
             lines.append(f'append = "blade.run={hog}"')
     lines += ["", "[[chassis.blade]]", f"slot = {len(SERVERS)}",
               f'name = "{CLIENT}"',
@@ -179,12 +184,13 @@ class ClientLog:
         return sum(len(b) > 1 for b in blades.values())
 
 
-def cell_run(tmp, tag, cell, pols, args, prefix=()):
+def cell_run(tmp, tag, cell, pols, args, prefix=(), round_s=ROUND_S):
     """Up the cell's chassis, its client running `args`, until the
     client's run ends; the client's console, and the wall seconds."""
     name = f"lbvt-{cell.name}"
     consoles, wall = run_to_end(tmp, tag, name,
-                                topology_text(name, cell, pols, args),
+                                topology_text(name, cell, pols, args,
+                                              round_s),
                                 CLIENT, (CLIENT,), prefix, timeout=TIMEOUT_S)
     return consoles[CLIENT], wall
 
@@ -197,7 +203,8 @@ def run_cell(tmp, cell, pols, opts):
           f"{'s' if reqs > 1 else ''} per connection", flush=True)
     step(f"cell {cell.name}: up in virtual time, the client runs "
          f"{' '.join(args)}")
-    console, wall = cell_run(tmp, cell.name, cell, pols, args)
+    console, wall = cell_run(tmp, cell.name, cell, pols, args,
+                             round_s=opts["round_s"])
     log = ClientLog(run_output(console), len(pols))
     print(f"emu_{cell.name}_capacity_rps: {log.capacity:.2f}")
     print(f"emu_{cell.name}_rate_rps: {log.rate:.2f}")

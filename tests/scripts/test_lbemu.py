@@ -258,7 +258,8 @@ class VirtualCellTest(unittest.TestCase):
     def topo(self, cell):
         pols = lbvirtual.policies()
         args = lbvirtual.loadgen_args(lbemu.CELLS[cell], pols, 2, 1.0, 0.5, 8)
-        text = lbvirtual.topology_text("t", lbemu.CELLS[cell], pols, args)
+        text = lbvirtual.topology_text("t", lbemu.CELLS[cell], pols, args,
+                                       1.0)
         return topology.loads(text, "t.toml"), pols
 
     def test_one_service_per_policy_on_the_servers_only(self):
@@ -285,7 +286,8 @@ class VirtualCellTest(unittest.TestCase):
         shifts = [b.icount_shift for b in topo.chassis[0].blades]
         self.assertEqual(shifts, [0, 1, 0, 0])
         topo, _ = self.topo("d")
-        self.assertIn("blade.run=blade-hog,start,-n,-10,-p,3:3,1",
+        # the hog's period is the measured phase's length (1.0 s here)
+        self.assertIn("blade.run=blade-hog,start,-n,-10,-p,0.5:0.5,1",
                       topo.chassis[0].blade("b1").append)
 
     LOG = """\
