@@ -57,7 +57,8 @@ BENCHES = {
                "busy 2-core host, about 5 minutes with --cells b --rounds 2 "
                "--round-s 5; --timing virtual: each cell in virtual time "
                "with a client blade, the same figures on any host (cell c: "
-               "a CPU at half speed), about 15 minutes a cell", None),
+               "a CPU at half speed), 10 to 30 minutes a cell on a 2-core "
+               "host", None),
     "lb-calib": ("one blade's request service rate (closed loop) with no "
                  "hog, a nice 0 hog and a nice -10 hog, beside busybox "
                  "httpd's CGI without and with a nice 0 hog; --rounds, "
