@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http-head.h"
+
 #define DEFAULT_PORT 8080
 #define MAX_WORKERS 64
 #define MAX_CONNS 256           /* per worker, default */
@@ -223,23 +225,6 @@ static bool is_tchar(int c)
            (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* The end of the request head (after its blank line), or 0. */
-static size_t head_end(const char *buf, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (buf[i] != '\n') {
-            continue;
-        }
-        if (buf[i + 1] == '\n') {
-            return i + 2;
-        }
-        if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n') {
-            return i + 3;
-        }
-    }
-    return 0;
-}
-
 static void reject(Request *r, int status, const char *reason, bool fatal)
 {
     r->status = status;
@@ -347,78 +332,57 @@ static void parse_request(const char *buf, size_t hlen, size_t len, Request *r)
     }
 
     /* Header fields. */
-    for (p = eol + 1; p < end; p = eol + 1) {
-        const char *colon, *v, *ve;
+    for (p = eol + 1;;) {
+        HttpField f;
+        int got = http_next_field(&p, end, &f);
 
-        eol = memchr(p, '\n', end - p);
-        if (!eol) {
+        if (got == HTTP_FIELD_END) {
             break;
         }
-        if (eol == p || (eol == p + 1 && *p == '\r')) {
-            break;              /* the blank line */
-        }
-        if (*p == ' ' || *p == '\t') {
+        if (got == HTTP_FIELD_FOLDED) {
             reject(r, 400, "obsolete line folding", true);
             return;
         }
-        colon = memchr(p, ':', eol - p);
-        if (!colon || colon == p) {
+        if (got != HTTP_FIELD_OK) {
             reject(r, 400, "malformed header field", true);
             return;
         }
-        for (const char *q = p; q < colon; q++) {
+        for (const char *q = f.name; q < f.name_end; q++) {
             if (!is_tchar((unsigned char)*q)) {
                 reject(r, 400, "malformed header name", true);
                 return;
             }
         }
-        v = colon + 1;
-        ve = eol;
-        if (ve > v && ve[-1] == '\r') {
-            ve--;
-        }
-        while (v < ve && (*v == ' ' || *v == '\t')) {
-            v++;
-        }
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
-            ve--;
-        }
-        for (const char *q = v; q < ve; q++) {
+        for (const char *q = f.value; q < f.value_end; q++) {
             if ((unsigned char)*q < ' ' && *q != '\t') {
                 reject(r, 400, "control character in a header", true);
                 return;
             }
         }
-        if (colon - p == 4 && !strncasecmp(p, "host", 4)) {
+        if (http_field_is(&f, "host")) {
             if (have_host) {
                 reject(r, 400, "more than one Host", true);
                 return;
             }
             have_host = true;
-        } else if (colon - p == 10 && !strncasecmp(p, "connection", 10)) {
-            conn_close |= has_token(v, ve - v, "close");
-            conn_keep |= has_token(v, ve - v, "keep-alive");
-        } else if (colon - p == 14 && !strncasecmp(p, "content-length", 14)) {
-            long long n = 0;
+        } else if (http_field_is(&f, "connection")) {
+            size_t vlen = f.value_end - f.value;
 
-            if (v == ve || ve - v > 9) {
+            conn_close |= has_token(f.value, vlen, "close");
+            conn_keep |= has_token(f.value, vlen, "keep-alive");
+        } else if (http_field_is(&f, "content-length")) {
+            long long n;
+
+            if (!http_parse_length(&f, &n)) {
                 reject(r, 400, "bad Content-Length", true);
                 return;
-            }
-            for (const char *q = v; q < ve; q++) {
-                if (*q < '0' || *q > '9') {
-                    reject(r, 400, "bad Content-Length", true);
-                    return;
-                }
-                n = n * 10 + (*q - '0');
             }
             if (clen >= 0 && clen != n) {
                 reject(r, 400, "conflicting Content-Length", true);
                 return;
             }
             clen = n;
-        } else if (colon - p == 17 &&
-                   !strncasecmp(p, "transfer-encoding", 17)) {
+        } else if (http_field_is(&f, "transfer-encoding")) {
             /* No chunked bodies: the framing cannot be followed. */
             reject(r, 501, "Transfer-Encoding not supported", true);
             return;
@@ -637,7 +601,7 @@ static bool flush_out(Conn *c)
 static void process(Conn *c)
 {
     while (c->fd >= 0 && !c->draining && !c->out_len) {
-        size_t hlen = head_end(c->in, c->in_len);
+        size_t hlen = http_head_end(c->in, c->in_len);
         Request r;
 
         if (!hlen) {

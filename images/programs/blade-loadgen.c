@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http-head.h"
+
 #define DEFAULT_PORT 8080
 #define MAX_TARGETS 64
 #define MAX_CONNS 4096          /* open at a time */
@@ -493,23 +495,6 @@ static void on_connected(Conn *c, int64_t now)
     send_request(c, now);
 }
 
-/* The end of the answer's head (after its blank line), or 0. */
-static size_t head_end(const char *buf, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (buf[i] != '\n') {
-            continue;
-        }
-        if (buf[i + 1] == '\n') {
-            return i + 2;
-        }
-        if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n') {
-            return i + 3;
-        }
-    }
-    return 0;
-}
-
 /*
  * Check the answer's head (@hlen bytes of @buf): 0 and its body's length
  * in @clen, or the failure reason.
@@ -532,46 +517,23 @@ static int parse_head(const char *buf, size_t hlen, size_t *clen)
     if (status != 200) {
         return status;          /* >= 100: httpNNN */
     }
-    for (p = eol + 1; p < end; p = eol + 1) {
-        const char *colon, *v, *ve;
+    for (p = eol + 1;;) {
+        HttpField f;
+        int got = http_next_field(&p, end, &f);
+        long long n;
 
-        eol = memchr(p, '\n', end - p);
-        if (!eol || eol == p || (eol == p + 1 && *p == '\r')) {
-            break;              /* the blank line */
+        if (got == HTTP_FIELD_END) {
+            break;
         }
-        colon = memchr(p, ':', eol - p);
-        if (!colon) {
+        if (got != HTTP_FIELD_OK) {
             return F_BADHTTP;
         }
-        v = colon + 1;
-        ve = eol;
-        if (ve > v && ve[-1] == '\r') {
-            ve--;
-        }
-        while (v < ve && (*v == ' ' || *v == '\t')) {
-            v++;
-        }
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
-            ve--;
-        }
-        if (colon - p == 14 && !strncasecmp(p, "content-length", 14)) {
-            long long n = 0;
-
-            if (v == ve || ve - v > 9) {
-                return F_BADHTTP;
-            }
-            for (const char *q = v; q < ve; q++) {
-                if (*q < '0' || *q > '9') {
-                    return F_BADHTTP;
-                }
-                n = n * 10 + (*q - '0');
-            }
-            if (len >= 0 && len != n) {
+        if (http_field_is(&f, "content-length")) {
+            if (!http_parse_length(&f, &n) || (len >= 0 && len != n)) {
                 return F_BADHTTP;
             }
             len = n;
-        } else if (colon - p == 17 &&
-                   !strncasecmp(p, "transfer-encoding", 17)) {
+        } else if (http_field_is(&f, "transfer-encoding")) {
             return F_BADHTTP;   /* a 200 must have a Content-Length */
         }
     }
@@ -614,7 +576,7 @@ static int body_blade(const char *body, size_t len)
 /* What is buffered: a complete answer?  False if the connection ended. */
 static bool check_answer(Conn *c, int64_t now)
 {
-    size_t hlen = head_end(c->in, c->in_len), clen = 0;
+    size_t hlen = http_head_end(c->in, c->in_len), clen = 0;
     int reason, blade;
 
     if (!hlen) {

@@ -334,23 +334,31 @@ def rootfs_files():
     return found
 
 
-def program_sources():
-    """(name, source path) of each program in images/programs/."""
+def program_files(suffix):
+    """Sorted paths of images/programs/*SUFFIX."""
     try:
-        names = sorted(n for n in os.listdir(PROGRAMS) if n.endswith(".c"))
+        names = sorted(n for n in os.listdir(PROGRAMS) if n.endswith(suffix))
     except FileNotFoundError:
         return []
-    return [(n[:-2], os.path.join(PROGRAMS, n)) for n in names]
+    return [os.path.join(PROGRAMS, n) for n in names]
+
+
+def program_sources():
+    """(name, source path) of each program in images/programs/."""
+    return [(os.path.basename(src)[:-2], src) for src in program_files(".c")]
 
 
 def build_programs():
     """Compile images/programs/*.c; {path in the image: binary}."""
     built = {}
     log = os.path.join(LOGS, "image-programs.log")
+    # The programs share headers: any of them changed rebuilds each one.
+    headers = max((os.path.getmtime(h) for h in program_files(".h")),
+                  default=0)
     for name, src in program_sources():
         out = os.path.join(ensure_dir(PROGRAMS_OUT), name)
-        if (not os.path.exists(out) or
-                os.path.getmtime(out) < os.path.getmtime(src)):
+        if (not os.path.exists(out) or os.path.getmtime(out) <
+                max(os.path.getmtime(src), headers)):
             run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
                  "-o", out + ".tmp", src, "-lm"], log=log)
             os.replace(out + ".tmp", out)
@@ -360,7 +368,8 @@ def build_programs():
 
 def inputs_digest(parts):
     h = hashlib.sha256()
-    sources = [(f"programs/{n}.c", src, False) for n, src in program_sources()]
+    sources = [(f"programs/{os.path.basename(src)}", src, False)
+               for src in program_files(".c") + program_files(".h")]
     for rel, full, executable in rootfs_files() + sources + [
             ("builder", os.path.abspath(__file__), False)]:
         h.update(f"{rel} {executable}\n".encode())

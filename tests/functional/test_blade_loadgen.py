@@ -367,6 +367,11 @@ class BladeLoadgenTest(unittest.TestCase):
              b"Content-Length: 2\r\n\r\nx", "badhttp"),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
              b"Transfer-Encoding: chunked\r\n\r\nabc", "badhttp"),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+             b" folded\r\n\r\nabc", "badhttp"),
+            (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "badhttp"),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\nx",
+             "badhttp"),
             (b"\x00\xff garbage\r\n\r\n", "badhttp"),
             (ok_answer(b"blade=x\n") + b"extra", "badhttp"),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nblade=x",
