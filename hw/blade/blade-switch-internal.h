@@ -187,6 +187,8 @@ struct BladeSwitchState {
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
     uint32_t vtime_slots;
+    uint32_t nslot_latency;     /* per slot, 0: vtime_latency_ns */
+    uint32_t *slot_latency_ns;
     LanePcs pcs;
     unsigned util_estimator;
 };

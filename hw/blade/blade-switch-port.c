@@ -779,6 +779,15 @@ void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
     qemu_format_nic_info_str(qemu_get_queue(p->nic), s->mac.a);
 }
 
+/* Virtual time: the latency of the lane into the switch from @slot. */
+static uint32_t bsw_slot_latency_ns(BladeSwitchState *s, unsigned slot)
+{
+    if (slot < s->nslot_latency && s->slot_latency_ns[slot]) {
+        return s->slot_latency_ns[slot];
+    }
+    return s->vtime_latency_ns;
+}
+
 /*
  * A slot's lane, over its chardevN or over the socket chardev the
  * backplane shorthand makes: a server at DIR/slotN.sock that does not
@@ -820,7 +829,7 @@ bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     /* a slot attaches to the rings its blade offers; see blade-lane.h */
     cfg.shm = LANE_SHM_ACCEPT;
     cfg.vtime = s->vtime;
-    cfg.vtime_latency_ns = s->vtime_latency_ns;
+    cfg.vtime_latency_ns = bsw_slot_latency_ns(s, p->slot);
     p->speed = s->slot_speed;
     p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
                            bsw_lane_changed, p, errp);

@@ -240,6 +240,16 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    "time covers the slots only");
         return false;
     }
+    if (s->nslot_latency && !s->vtime) {
+        error_setg(errp, "blade-switch: vtime-slot-latency-ns is for "
+                   "timing=virtual");
+        return false;
+    }
+    if (s->nslot_latency > s->slots) {
+        error_setg(errp, "blade-switch: vtime-slot-latency-ns has %u "
+                   "entries for %u slots", s->nslot_latency, s->slots);
+        return false;
+    }
     if (s->vtime_slots > s->slots) {
         error_setg(errp, "blade-switch: vtime-slots %u is above slots %u",
                    s->vtime_slots, s->slots);
@@ -587,6 +597,9 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeSwitchState, vtime_wait_ms,
                        BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_UINT32("vtime-slots", BladeSwitchState, vtime_slots, 0),
+    DEFINE_PROP_ARRAY("vtime-slot-latency-ns", BladeSwitchState,
+                      nslot_latency, slot_latency_ns, qdev_prop_uint32,
+                      uint32_t),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
     DEFINE_PROP_CHR("chardev0", BladeSwitchState, slot_chr[0]),
     DEFINE_PROP_CHR("chardev1", BladeSwitchState, slot_chr[1]),

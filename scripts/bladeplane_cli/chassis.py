@@ -104,8 +104,9 @@ def chain_speed(topo, ch):
 
 def switch_device(ch, backplane, topo=None):
     """The -device argument of the switch blade: an option string for a
-    chassis on its own, JSON for chassis joined by links (the chain ports
-    are an array; numbers stay numbers)."""
+    chassis on its own, JSON for chassis joined by links or with per-slot
+    latencies (the chain ports and the latencies are arrays; numbers stay
+    numbers)."""
     props = {"id": SWITCH_ID, "slots": ch.slots, "backplane": backplane}
     if ch.uplink is not None:
         props["uplink"] = UPLINK_ID
@@ -117,7 +118,14 @@ def switch_device(ch, backplane, topo=None):
         props.update({"timing": "virtual", "vtime-slots": len(ch.blades)})
         if ch.latency_ns is not None:
             props["vtime-latency-ns"] = ch.latency_ns
+        if any(b.latency_ns is not None for b in ch.blades):
+            # a slot without a blade of its own latency: 0, the chassis's
+            by_slot = {b.slot: b.latency_ns or 0 for b in ch.blades}
+            props["vtime-slot-latency-ns"] = [by_slot.get(slot, 0)
+                                              for slot in range(ch.slots)]
     if topo is None or not topo.multi():
+        if any(type(v) is list for v in props.values()):
+            return json.dumps(dict({"driver": "blade-switch"}, **props))
         return "blade-switch," + ",".join(f"{k}={qemu_opt(v)}"
                                           for k, v in props.items())
     props["chain"] = list(ch.chain)
@@ -166,8 +174,10 @@ def nic_args(ch, b, backplane, virtual=False):
              "speed": ch.switch["slot-speed"], "pcs": ch.switch["pcs"]}
     if virtual:
         props["timing"] = "virtual"
-        if ch.latency_ns is not None:
-            props["vtime-latency-ns"] = ch.latency_ns
+        latency = b.latency_ns if b.latency_ns is not None else \
+            ch.latency_ns
+        if latency is not None:
+            props["vtime-latency-ns"] = latency
     props.update(b.nic)
     return "".join(f",{k}={qemu_opt(v)}" for k, v in props.items())
 

@@ -118,6 +118,8 @@ class Blade:
     append: str
     nic: dict
     icount_shift: int = 0   # virtual time: 2**N ns per instruction
+    latency_ns: int = None  # virtual time: its lane's, per direction;
+    #                         None: the chassis's
 
 
 @dataclasses.dataclass
@@ -1157,8 +1159,10 @@ def _blade(node, index, h, net, defaults, virtual=False):
         node.error("name", f"{name!r} is a switch port name; choose another")
     node.label = f"{chassis.label}.blade.{name}"
     node.check_keys({"slot", "name", "memory", "cpus", "ip", "mac",
-                     "append", "icount_shift"} | set(NIC_PROPS))
+                     "append", "icount_shift", "latency_ns"} |
+                    set(NIC_PROPS))
     shift = _virtual_only(node, virtual, "icount_shift", 0, 10) or 0
+    latency = _virtual_only(node, virtual, "latency_ns", 1, 1000000000)
     memory = node.int("memory", defaults["memory"], 64, 65536)
     cpus = node.int("cpus", defaults["cpus"], 1, 64)
     if node.has("ip"):
@@ -1195,7 +1199,7 @@ def _blade(node, index, h, net, defaults, virtual=False):
                    "time utilization comes from the guest (util-source = "
                    "\"guest\")")
     return Blade(name, slot, memory, cpus, str(iface), mac,
-                 _append(node, "append"), nic, shift)
+                 _append(node, "append"), nic, shift, latency)
 
 
 def _group(node, chassis, remote=False, key="blades"):

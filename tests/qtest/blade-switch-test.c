@@ -1750,6 +1750,148 @@ static void test_no_leaks(void)
     g_assert_cmpuint(ours, ==, 0);
 }
 
+/* ---- virtual time -------------------------------------------------------- */
+
+typedef struct VtSlots {
+    unsigned n;
+    uint64_t promised[SH_MAX_SLOTS];    /* what each blade promised */
+} VtSlots;
+
+/*
+ * The test's blades run (sh_vclock) as far as their horizons and their
+ * own promises allow, so what the chassis sent them is taken, but
+ * nothing they send is stamped past what they promised.
+ */
+static void vt_pump(SwHarness *h, const VtSlots *v)
+{
+    uint64_t t = UINT64_MAX;
+    unsigned i;
+
+    for (i = 0; i < v->n; i++) {
+        t = MIN(t, MIN(v->promised[i],
+                       lane_vtime_horizon(h->blades[i].lane)));
+    }
+    sh_vclock = MAX(sh_vclock, t == VTIME_NEVER ? 0 : t);
+    sh_pump(h, 1);
+}
+
+/* Wait until every blade's lane carries virtual time, within 10 s. */
+static void vt_wait_active(SwHarness *h, const VtSlots *v)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    unsigned i;
+
+    for (i = 0; i < v->n; i++) {
+        while (!lane_vtime_active(h->blades[i].lane)) {
+            if (g_get_monotonic_time() > end) {
+                g_error("slot %u: no virtual time on the lane in 10 s", i);
+            }
+            vt_pump(h, v);
+        }
+    }
+}
+
+static void vt_promise(SwHarness *h, VtSlots *v, unsigned slot, uint64_t t)
+{
+    g_assert_true(lane_vtime_promise(h->blades[slot].lane, t, sh_vclock));
+    lane_flush(h->blades[slot].lane, sh_vclock);
+    v->promised[slot] = t;
+}
+
+/*
+ * The chassis moves its clock to its safe horizon and promises every
+ * blade that time: wait until it has promised @clock to each blade (its
+ * horizon is @clock plus the latency into the blade), within 10 s, and
+ * check that it promised no more.
+ */
+static void vt_wait_chassis(SwHarness *h, const VtSlots *v, uint64_t clock)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    unsigned i;
+
+    for (i = 0; i < v->n; i++) {
+        Lane *l = h->blades[i].lane;
+
+        while (lane_vtime_horizon(l) < clock + sh_vtime_ns) {
+            if (g_get_monotonic_time() > end) {
+                g_error("slot %u: horizon %" PRIu64 ", waited for %" PRIu64,
+                        i, lane_vtime_horizon(l), clock + sh_vtime_ns);
+            }
+            vt_pump(h, v);
+        }
+        g_assert_cmpuint(lane_vtime_horizon(l), ==, clock + sh_vtime_ns);
+    }
+}
+
+/*
+ * Per-slot latency (vtime-slot-latency-ns): the chassis runs to the least
+ * of its slots' horizons, each the blade's promise plus that slot's own
+ * latency.  Slot 0 takes the switch's vtime-latency-ns (its entry is 0),
+ * slot 1 its own 30 us.
+ */
+static void test_vtime_slot_latency(void)
+{
+    enum { L0 = 10000, L1 = 30000, LB = 5000 };
+    ShOpts o = {
+        .slots = 2, .chardevs = true,
+        .json = "\"timing\": \"virtual\", \"vtime-latency-ns\": 10000, "
+                "\"vtime-slots\": 2, \"vtime-slot-latency-ns\": [0, 30000]",
+        .args = "-accel qtest ",
+    };
+    VtSlots v = { .n = 2, .promised = { 0, 0 } };
+    SwHarness h;
+    unsigned i;
+
+    sh_vtime_ns = LB;
+    sh_start_opts(&h, &o);
+    for (i = 0; i < 2; i++) {
+        sh_blade_plug(&h, i, true);
+    }
+    vt_wait_active(&h, &v);
+    /* Nothing promised yet: the chassis can be at L0 at most. */
+    for (i = 0; i < 2; i++) {
+        g_assert_cmpuint(lane_vtime_horizon(h.blades[i].lane), <=, L0 + LB);
+    }
+    /* Both blades at 100 us: slot 0 bounds the clock, 10 us later. */
+    vt_promise(&h, &v, 0, 100000);
+    vt_promise(&h, &v, 1, 100000);
+    vt_wait_chassis(&h, &v, 100000 + L0);
+    /* Slot 0 runs ahead: now slot 1's longer latency bounds it. */
+    vt_promise(&h, &v, 0, 200000);
+    vt_wait_chassis(&h, &v, 100000 + L1);
+    /* Slot 1 too: slot 0 again. */
+    vt_promise(&h, &v, 1, 200000);
+    vt_wait_chassis(&h, &v, 200000 + L0);
+    sh_stop(&h);
+}
+
+/* Per-slot latencies outside virtual time, or for slots it lacks. */
+static void test_vtime_slot_latency_refused(void)
+{
+    static const char *const bad[] = {
+        "{\"driver\": \"blade-switch\", \"slots\": 2, "
+        "\"vtime-slot-latency-ns\": [1000, 2000]}",
+        "{\"driver\": \"blade-switch\", \"slots\": 1, \"timing\": "
+        "\"virtual\", \"vtime-slot-latency-ns\": [1000, 2000]}",
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *err = NULL;
+        const char *argv[] = { qemu, "-M", "blade-chassis", "-accel", "qtest",
+                               "-display", "none", "-nodefaults", "-device",
+                               bad[i], NULL };
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        g_assert_nonnull(strstr(err, "vtime-slot-latency-ns"));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1791,5 +1933,9 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/no-slots", test_no_slots);
     qtest_add_func("/blade-switch/no-leaks", test_no_leaks);
     qtest_add_func("/blade-switch/contention", test_contention);
+    qtest_add_func("/blade-switch/vtime/slot-latency",
+                   test_vtime_slot_latency);
+    qtest_add_func("/blade-switch/vtime/slot-latency-refused",
+                   test_vtime_slot_latency_refused);
     return g_test_run();
 }

@@ -1,6 +1,7 @@
 """Topology files: parsing, defaults, and every error with its file, line
 and key."""
 
+import json
 import os
 import tempfile
 import textwrap
@@ -238,6 +239,38 @@ class VirtualTimeTest(unittest.TestCase):
         self.assertEqual(self.err(real),
                          'topo.toml:5: chassis.c1.latency_ns: for timing = '
                          '"virtual" (docs/virtual-time.md)')
+
+    def test_per_blade_latency(self):
+        # b1's lane has its own latency; b0's is the chassis's
+        topo = load(VIRTUAL.replace("icount_shift = 1\n",
+                                    "latency_ns = 20000\n"))
+        ch = topo.chassis[0]
+        self.assertEqual([b.latency_ns for b in ch.blades], [None, 20000])
+        self.assertEqual(topology.from_dict(topo.to_dict())
+                         .chassis[0].blades[1].latency_ns, 20000)
+        # both ends of a lane add the same latency: the NIC into the
+        # blade, the switch's slot into the chassis
+        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
+                for b in ch.blades]
+        self.assertIn(",vtime-latency-ns=50000", nics[0])
+        self.assertIn(",vtime-latency-ns=20000", nics[1])
+        dev = json.loads(chassis.switch_device(ch, "/bp", topo))
+        self.assertEqual(dev["driver"], "blade-switch")
+        self.assertEqual(dev["vtime-latency-ns"], 50000)
+        self.assertEqual(dev["vtime-slot-latency-ns"], [0, 20000])
+        # without one the switch keeps its option string
+        self.assertTrue(chassis.switch_device(load(VIRTUAL).chassis[0],
+                                              "/bp", load(VIRTUAL))
+                        .startswith("blade-switch,"))
+        real = VIRTUAL.replace('timing = "virtual"\n', "").replace(
+            "latency_ns = 50000\n", "").replace("icount_shift = 1\n",
+                                                 "latency_ns = 20000\n")
+        self.assertEqual(self.err(real),
+                         'topo.toml:9: chassis.c1.blade.b1.latency_ns: for '
+                         'timing = "virtual" (docs/virtual-time.md)')
+        self.assertIn("must be 1..1000000000",
+                      self.err(VIRTUAL.replace("icount_shift = 1\n",
+                                               "latency_ns = 0\n")))
 
     def test_real_time_parts_refused(self):
         self.assertEqual(
