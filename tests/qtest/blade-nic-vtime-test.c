@@ -334,6 +334,7 @@ static void test_vt_shm_kicks(void)
 typedef struct VtStep {
     QTestState *qts;
     int64_t ns;
+    int64_t clock;              /* where the step ended */
     GMutex lock;
     GCond cond;
     bool done;
@@ -343,8 +344,10 @@ static gpointer vt_step_thread(gpointer opaque)
 {
     VtStep *s = opaque;
 
-    qtest_clock_step(s->qts, s->ns);
+    int64_t clock = qtest_clock_step(s->qts, s->ns);
+
     g_mutex_lock(&s->lock);
+    s->clock = clock;
     s->done = true;
     g_cond_signal(&s->cond);
     g_mutex_unlock(&s->lock);
@@ -424,6 +427,91 @@ static void test_vt_silent_peer(void)
     nh_stop(&h);
 }
 
+/* How far the NIC has promised the chassis end. */
+static uint64_t nic_promised(NicHarness *h)
+{
+    const VtimeLink *l = lane_vtime_link(h->srv);
+
+    return MAX(l->peer_promise, l->last_stamp);
+}
+
+#define VT_SLOW_WAIT_MS 10000
+#define VT_SLOW_PROMISE_MS 300
+
+/*
+ * A slow chassis: it promises, but only some wall time after the NIC's
+ * gate has started to wait for it.  The gate blocks at the horizon (the
+ * NIC has promised that time to the chassis end just before, which is
+ * how the test knows it got there), and once the promise comes the step
+ * goes on to its end: the clock exactly where asked, the VM running, no
+ * shutdown.  Slow is not silent: only vtime-wait-ms without a promise
+ * ends the run.
+ */
+static void test_vt_slow_peer(void)
+{
+    NicHarness h;
+    VtStep step = { 0 };
+    uint64_t target = 10 * VT_L;
+    QDict *ev;
+    GThread *th;
+    gint64 end;
+
+    vt_boot(&h, ",vtime-wait-ms=" G_STRINGIFY(VT_SLOW_WAIT_MS), false);
+    step.qts = h.qts;
+    step.ns = target;
+    g_mutex_init(&step.lock);
+    g_cond_init(&step.cond);
+    th = g_thread_new("clock-step", vt_step_thread, &step);
+
+    /*
+     * The gate is at the horizon, 0 + L, and waits.  The chassis end runs
+     * to its own horizon (the NIC said hello at 0), L, to take what the
+     * NIC sent up to then: the promise comes behind the NIC's stamped
+     * records, held until their delivery time.
+     */
+    nh_vclock = VT_L;
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (nic_promised(&h) < VT_L) {
+        if (g_get_monotonic_time() > end) {
+            g_error("the NIC did not get to its horizon in 30 s");
+        }
+        nh_pump(&h, 1);
+    }
+    g_assert_cmpuint(nic_promised(&h), ==, VT_L);
+    /*
+     * The slowness under test, well inside vtime-wait-ms: the gate must
+     * still be waiting when it ends (nothing else can let it go on).
+     */
+    g_usleep(VT_SLOW_PROMISE_MS * 1000);
+    g_mutex_lock(&step.lock);
+    g_assert_false(step.done);
+    g_mutex_unlock(&step.lock);
+    g_assert_true(lane_vtime_promise(h.srv, target + 1 - VT_L, nh_vclock));
+    lane_flush(h.srv, nh_vclock);
+
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    g_mutex_lock(&step.lock);
+    while (!step.done) {
+        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
+            g_error("the step did not end 30 s after the promise");
+        }
+    }
+    g_mutex_unlock(&step.lock);
+    g_thread_join(th);
+    g_mutex_clear(&step.lock);
+    g_cond_clear(&step.cond);
+    nh_vclock = target;
+    nh_pump(&h, 0);
+
+    g_assert_cmpint(step.clock, ==, target);
+    g_assert_true(vm_running(&h));
+    ev = qtest_qmp_event_ref(h.qts, "SHUTDOWN");
+    g_assert_null(ev);
+    /* and it goes on as usual (nh_vstep() checks the clock) */
+    nh_vstep(&h, VT_L);
+    nh_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -434,5 +522,6 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(VT_PROMISE_BACK), test_vt_hostile);
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
+    qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
     return g_test_run();
 }
