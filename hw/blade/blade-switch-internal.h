@@ -187,6 +187,8 @@ struct BladeSwitchState {
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
     uint32_t vtime_slots;
+    uint64_t vtime_snapshot_ns; /* 0: none */
+    QDict *vtime_snapshot;      /* the state tree then, once taken */
     uint32_t nslot_latency;     /* per slot, 0: vtime_latency_ns */
     uint32_t *slot_latency_ns;
     LanePcs pcs;

@@ -25,11 +25,15 @@
 #include "migration/vmstate.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "qobject/qdict.h"
+#include "qobject/qnull.h"
 #include "blade-switch-internal.h"
 #include "trace.h"
 
 #define BSW_MAX_SPEED       400000      /* Mb/s */
 #define BSW_MAX_QUEUE       65536       /* queue-frames upper bound */
+/* timers one time may chain for itself before a snapshot is taken */
+#define BSW_SNAPSHOT_ROUNDS 1024
 
 uint64_t blade_switch_now(void)
 {
@@ -42,6 +46,30 @@ SwitchCore *blade_switch_core(BladeSwitchState *s)
 }
 
 /* ---- virtual time ------------------------------------------------------ */
+
+/*
+ * The state tree at vtime-snapshot-ns, taken once the safe horizon is past
+ * it: every record that takes effect by then has arrived, so the snapshot
+ * holds every event up to that time, on every run.  The clock goes there,
+ * and the timers the last of them armed for that very time (a frame
+ * forwarded as it arrives) run too, within a bound.
+ */
+static void bsw_vtime_snapshot(BladeSwitchState *s)
+{
+    int64_t at = s->vtime_snapshot_ns;
+    unsigned rounds = 0;
+
+    if (qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) < at) {
+        qemu_clock_advance_virtual_time(at);
+    }
+    while (qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                      QEMU_TIMER_ATTR_ALL) == 0 &&
+           rounds++ < BSW_SNAPSHOT_ROUNDS) {
+        qemu_clock_run_timers(QEMU_CLOCK_VIRTUAL);
+    }
+    s->vtime_snapshot = blade_switch_state(s);
+    trace_blade_switch_vtime_snapshot(at);
+}
 
 /*
  * The chassis has no CPU: its clock (QEMU_CLOCK_VIRTUAL of the qtest
@@ -67,6 +95,10 @@ static void bsw_vtime_advance(void *opaque)
     }
     if (!active || active < s->vtime_slots) {
         return;
+    }
+    if (s->vtime_snapshot_ns && !s->vtime_snapshot &&
+        h > s->vtime_snapshot_ns && now <= s->vtime_snapshot_ns) {
+        bsw_vtime_snapshot(s);
     }
     if (h > now) {
         trace_blade_switch_vtime_advance(now, h);
@@ -238,6 +270,16 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
         error_setg(errp, "blade-switch: timing=virtual: the uplink and "
                    "chain ports are netdevs that run in real time; virtual "
                    "time covers the slots only");
+        return false;
+    }
+    if (s->vtime_snapshot_ns && !s->vtime) {
+        error_setg(errp, "blade-switch: vtime-snapshot-ns is for "
+                   "timing=virtual");
+        return false;
+    }
+    if (s->vtime_snapshot_ns > INT64_MAX) {
+        error_setg(errp, "blade-switch: vtime-snapshot-ns must be at most "
+                   "%" PRId64, INT64_MAX);
         return false;
     }
     if (s->nslot_latency && !s->vtime) {
@@ -565,6 +607,8 @@ static void bsw_unrealize(DeviceState *dev)
         qemu_bh_delete(s->vtime_bh);
         s->vtime_bh = NULL;
     }
+    qobject_unref(s->vtime_snapshot);
+    s->vtime_snapshot = NULL;
     timer_free(s->vtime_fwd_timer);
     timer_free(s->vtime_wall_timer);
     s->vtime_fwd_timer = s->vtime_wall_timer = NULL;
@@ -597,6 +641,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeSwitchState, vtime_wait_ms,
                        BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_UINT32("vtime-slots", BladeSwitchState, vtime_slots, 0),
+    DEFINE_PROP_UINT64("vtime-snapshot-ns", BladeSwitchState,
+                       vtime_snapshot_ns, 0),
     DEFINE_PROP_ARRAY("vtime-slot-latency-ns", BladeSwitchState,
                       nslot_latency, slot_latency_ns, qdev_prop_uint32,
                       uint32_t),
@@ -708,6 +754,18 @@ static void bsw_get_state(Object *obj, Visitor *v, const char *name,
     qobject_unref(state);
 }
 
+/* The state tree at vtime-snapshot-ns, or null before then. */
+static void bsw_get_vtime_snapshot(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    BladeSwitchState *s = BLADE_SWITCH(obj);
+    QObject *snap = s->vtime_snapshot ? qobject_ref(QOBJECT(s->vtime_snapshot))
+                                      : QOBJECT(qnull());
+
+    visit_type_any(v, name, &snap, errp);
+    qobject_unref(snap);
+}
+
 static void bsw_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -723,6 +781,8 @@ static void bsw_class_init(ObjectClass *klass, void *data)
     set_bit(DEVICE_CATEGORY_NETWORK, dc->categories);
     object_class_property_add(klass, "state", "any", bsw_get_state, NULL,
                               NULL, NULL);
+    object_class_property_add(klass, "vtime-snapshot", "any",
+                              bsw_get_vtime_snapshot, NULL, NULL, NULL);
 }
 
 static const TypeInfo bsw_info = {

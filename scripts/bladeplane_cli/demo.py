@@ -234,7 +234,7 @@ def run_virtual():
          f"again (a few minutes of wall time; the figures are the same on "
          f"every run)")
     with tempfile.TemporaryDirectory(prefix="demo") as tmp:
-        console, wall = lbvirtual.cell_run(tmp, "v", cell, pols, args)
+        console, wall, _ = lbvirtual.cell_run(tmp, "v", cell, pols, args)
     say(f"the run took {wall:.0f} s of wall time")
     rows, answered, failed, rate = virtual_rows(
         lbvirtual.run_output(console), pols)

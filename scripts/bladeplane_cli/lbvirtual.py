@@ -72,11 +72,14 @@ def loadgen_args(cell, pols, rounds, round_s, warmup_s, reqs):
         [vip(i) for i in range(len(pols))]
 
 
-def topology_text(name, cell, pols, args, round_s=ROUND_S):
+def topology_text(name, cell, pols, args, round_s=ROUND_S,
+                  snapshot_ns=None):
     lines = [f'name = "{name}"', 'timing = "virtual"', "", "[[chassis]]",
              'name = "c1"', f"slots = {len(SERVERS) + 1}",
              f'subnet = "{SUBNET}"', f"latency_ns = {LATENCY_NS}",
              "[chassis.switch]", "seed = 1"]
+    if snapshot_ns:
+        lines.append(f"vtime-snapshot-ns = {snapshot_ns}")
     for slot, name_ in enumerate(SERVERS):
         lines += ["", "[[chassis.blade]]", f"slot = {slot}",
                   f'name = "{name_}"']
@@ -184,15 +187,19 @@ class ClientLog:
         return sum(len(b) > 1 for b in blades.values())
 
 
-def cell_run(tmp, tag, cell, pols, args, prefix=(), round_s=ROUND_S):
+def cell_run(tmp, tag, cell, pols, args, prefix=(), round_s=ROUND_S,
+             snapshot_ns=None):
     """Up the cell's chassis, its client running `args`, until the
-    client's run ends; the client's console, and the wall seconds."""
+    client's run ends; the client's console, the wall seconds, and with
+    `snapshot_ns` the switch's state tree at that virtual time (else
+    None)."""
     name = f"lbvt-{cell.name}"
-    consoles, wall = run_to_end(tmp, tag, name,
-                                topology_text(name, cell, pols, args,
-                                              round_s),
-                                CLIENT, (CLIENT,), prefix, timeout=TIMEOUT_S)
-    return consoles[CLIENT], wall
+    consoles, wall, snap = run_to_end(
+        tmp, tag, name, topology_text(name, cell, pols, args, round_s,
+                                      snapshot_ns),
+        CLIENT, (CLIENT,), prefix, timeout=TIMEOUT_S,
+        snapshot=bool(snapshot_ns))
+    return consoles[CLIENT], wall, snap
 
 
 def run_cell(tmp, cell, pols, opts):
@@ -203,8 +210,8 @@ def run_cell(tmp, cell, pols, opts):
           f"{'s' if reqs > 1 else ''} per connection", flush=True)
     step(f"cell {cell.name}: up in virtual time, the client runs "
          f"{' '.join(args)}")
-    console, wall = cell_run(tmp, cell.name, cell, pols, args,
-                             round_s=opts["round_s"])
+    console, wall, _ = cell_run(tmp, cell.name, cell, pols, args,
+                                round_s=opts["round_s"])
     log = ClientLog(run_output(console), len(pols))
     print(f"emu_{cell.name}_capacity_rps: {log.capacity:.2f}")
     print(f"emu_{cell.name}_rate_rps: {log.rate:.2f}")

@@ -71,6 +71,7 @@ SWITCH_PROPS = {
     "queue-frames": ("int", 1, 65536),
     "seed": ("int", 0, (1 << 64) - 1),
     "util-estimator": ("wait", "backlog", "net", "reported"),
+    "vtime-snapshot-ns": ("int", 1, (1 << 63) - 1),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 
@@ -905,6 +906,9 @@ def _chassis_blades(h, net, defaults, virtual=False):
                           "[fabric]", "hop-cost": "hop-cost in [fabric]"
                           }.items()})
         switch.update(_props(sw, SWITCH_PROPS))
+        if "vtime-snapshot-ns" in switch and not virtual:
+            sw.error("vtime-snapshot-ns", 'for timing = "virtual" '
+                     '(docs/virtual-time.md)')
 
     blade_nodes = node.tables("blade")
     blades = []

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from . import chassis
+from . import chassis, qmp
 from .common import LOGS, REPO, Failure, ensure_dir
 
 CLI = os.path.join(REPO, "scripts", "bladeplane")
@@ -76,10 +76,12 @@ def _down(name, run_dir):
 
 
 def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
-               timeout=RUN_TIMEOUT):
+               timeout=RUN_TIMEOUT, snapshot=False):
     """Up the virtual-time topology `text` (named `name`, one chassis
     c1), wait for blade's blade.run to end; the consoles of `blades`,
-    and the wall seconds it took."""
+    the wall seconds it took, and with `snapshot` the switch's state tree
+    at its vtime-snapshot-ns (waited for once the run has ended), else
+    None."""
     path = os.path.join(tmp, f"{name}.toml")
     with open(path, "w") as f:
         f.write(text)
@@ -103,19 +105,36 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
                               f"end within {timeout} s")
             time.sleep(0.5)
         wall = time.monotonic() - start
+        snap = _snapshot(name, tag, os.path.join(cdir, "switch.qmp"),
+                         start + timeout) if snapshot else None
         # the serial port's last lines reach the log a moment later
         time.sleep(2)
         return {b: _read(os.path.join(cdir, f"{b}.console.log"))
-                for b in blades}, wall
+                for b in blades}, wall, snap
     finally:
         _down(name, run_dir)
+
+
+def _snapshot(name, tag, qmp_path, deadline):
+    """The switch's vtime-snapshot, once the chassis's clock has passed
+    its time."""
+    with qmp.session(qmp_path, f"{name} ({tag}): the chassis") as q:
+        while True:
+            snap = q.execute("qom-get", {"path": chassis.SWITCH_PATH,
+                                         "property": "vtime-snapshot"})
+            if snap is not None:
+                return snap
+            if time.monotonic() > deadline:
+                raise Failure(f"{name}: {tag}: the chassis's clock did not "
+                              f"reach its vtime-snapshot-ns in time")
+            time.sleep(0.5)
 
 
 def pair_run(tmp, tag, prefix=()):
     """Up the pair, wait for b0's end of the ping; both consoles, and
     the wall seconds it took."""
     return run_to_end(tmp, tag, "vtime-pair", PAIR, "b0", ("b0", "b1"),
-                      prefix)
+                      prefix)[:2]
 
 
 def last_rtt_us(console):

@@ -91,36 +91,77 @@ if __name__ == "__main__":
 
 
 @unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
+def comparable(state):
+    """The switch's state tree without what differs by where and how the
+    host ran it: the run directory and the switch's MAC, derived from it
+    (no blade of one chassis sees it: it is the chain and uplink ports'),
+    and the shared-memory rings' figures (how often a side was woken is
+    the host's scheduling)."""
+    state["switch"].pop("backplane", None)
+    state["switch"].pop("mac", None)
+    for port in state["ports"]:
+        port.pop("shm", None)
+    return state
+
+
+def flat(tree, path=""):
+    """{path: value} of a JSON tree's leaves."""
+    if isinstance(tree, dict):
+        return {k: v for key in tree
+                for k, v in flat(tree[key], f"{path}.{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, item in enumerate(tree)
+                for k, v in flat(item, f"{path}[{i}]").items()}
+    return {path: tree}
+
+
 class ClientBladeTest(unittest.TestCase):
     """The client blade of `bench lb-emu --timing virtual`: lb-emu's cell
     b (b1 slowed by a nice -10 hog) with two policies, rr and util, each
     a service of its own.  The client's per-request log (every request's
-    blade and its start and end in virtual ns) and its NIC counters are
-    byte-identical in a run pinned to one host core, and in that log
-    util sends fewer connections to the slow blade than rr does."""
+    blade and its start and end in virtual ns) and its NIC counters, and
+    the switch's state tree at a virtual time after the run (every port's
+    and blade's counters; vtime-snapshot-ns), are identical in a run
+    pinned to one host core, and in that log util sends fewer connections
+    to the slow blade than rr does."""
 
     POLICIES = ["rr", "util"]
     # 300 requests/s for 0.3 virtual s, 8 a connection, once every blade
     # has answered
     ARGS = ["blade-loadgen", "-W", "3", "-R", "300", "-n", "1", "-w", "0",
             "-m", "0.3"] + [lbvirtual.vip(i) for i in range(2)]
+    # after the client's run (checked below)
+    SNAPSHOT_NS = 8 * 10 ** 9
 
     def run_once(self, tmp, tag, prefix=()):
         try:
-            console, _ = lbvirtual.cell_run(tmp, tag, lbemu.CELLS["b"],
-                                            self.POLICIES, self.ARGS, prefix)
+            console, _, snap = lbvirtual.cell_run(
+                tmp, tag, lbemu.CELLS["b"], self.POLICIES, self.ARGS, prefix,
+                snapshot_ns=self.SNAPSHOT_NS)
         except Failure as e:
             self.fail(str(e))
         end = console.index(b"BLADEPLANE-RUN-END")
-        return console[:console.index(b"\n", end)]
+        return console[:console.index(b"\n", end)], comparable(snap)
 
     def test_identical_request_logs_and_the_slow_blade_avoided(self):
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-            plain = self.run_once(tmp, "plain")
-            pinned = self.run_once(tmp, "one-core", ("taskset", "-c", "0"))
+            plain, plain_switch = self.run_once(tmp, "plain")
+            pinned, pinned_switch = self.run_once(tmp, "one-core",
+                                                  ("taskset", "-c", "0"))
         self.assertEqual(plain, pinned)
+        a, b = flat(plain_switch), flat(pinned_switch)
+        self.assertEqual({k: (a.get(k), b.get(k)) for k in a.keys() | b.keys()
+                          if a.get(k) != b.get(k)}, {})
         log = lbvirtual.ClientLog(lbvirtual.run_output(plain), 2)
         self.assertEqual(dict(log.failed), {})
+        # the snapshot is after the run: the switch saw every measured
+        # request answered
+        answered = sum(b.get("requests_answered", 0)
+                       for b in plain_switch["blades"])
+        measured = sum(len(r) for r in log.requests.values())
+        self.assertGreaterEqual(answered, measured)
+        self.assertEqual(plain_switch["switch"]["now_ms"],
+                         self.SNAPSHOT_NS // 10 ** 6)
         rr, util = log.shares(0), log.shares(1)
         self.assertEqual(sum(rr.values()), sum(util.values()))
         self.assertGreaterEqual(sum(rr.values()), 6, log.done)

@@ -13,6 +13,7 @@
 #include "blade-switch-harness.h"
 #include "qapi/error.h"
 #include "qobject/qjson.h"
+#include "qobject/qnull.h"
 
 #define VIP "10.0.2.100"
 
@@ -1865,14 +1866,100 @@ static void test_vtime_slot_latency(void)
     sh_stop(&h);
 }
 
-/* Per-slot latencies outside virtual time, or for slots it lacks. */
-static void test_vtime_slot_latency_refused(void)
+/* The switch's vtime-snapshot property: the state tree, or NULL (null). */
+static QDict *vt_snapshot(SwHarness *h)
+{
+    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'qom-get', 'arguments': "
+                            "{ 'path': 'switch', "
+                            "'property': 'vtime-snapshot' } }");
+    QObject *ret = qdict_get(resp, "return");
+    QDict *snap;
+
+    g_assert_nonnull(ret);
+    snap = qobject_to(QDict, ret);
+    if (snap) {
+        qobject_ref(snap);
+    } else {
+        g_assert_nonnull(qobject_to(QNull, ret));
+    }
+    qobject_unref(resp);
+    return snap;
+}
+
+/* A broadcast frame from blade @slot at the blades' clock, @at. */
+static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
+{
+    uint8_t f[60] = { 0 };
+
+    sh_eth(f, sh_bcast, h->blades[slot].mac, 0x88b6);
+    g_assert_cmpuint(at, <=, lane_vtime_horizon(h->blades[slot].lane));
+    sh_vclock = at;
+    sh_blade_send(h, slot, f, sizeof(f));
+}
+
+/*
+ * vtime-snapshot-ns: the state tree as it was at that virtual time, taken
+ * once the chassis is sure nothing more can take effect by then.  Blade
+ * 0 sends a frame that takes effect before the snapshot's time and one
+ * that takes effect after it: the snapshot counts the first only, while
+ * the state goes on to count both; before the chassis's horizon passes
+ * the time there is no snapshot.
+ */
+static void test_vtime_snapshot(void)
+{
+    enum { L = 10000, LB = 50000, T = 150000 };
+    ShOpts o = {
+        .slots = 2, .chardevs = true,
+        .json = "\"timing\": \"virtual\", \"vtime-latency-ns\": 10000, "
+                "\"vtime-slots\": 2, \"vtime-snapshot-ns\": 150000",
+        .args = "-accel qtest ",
+    };
+    VtSlots v = { .n = 2, .promised = { 0, 0 } };
+    QDict *snap, *port;
+    SwHarness h;
+    unsigned i;
+
+    sh_vtime_ns = LB;
+    sh_start_opts(&h, &o);
+    for (i = 0; i < 2; i++) {
+        sh_blade_plug(&h, i, true);
+    }
+    vt_wait_active(&h, &v);
+    vt_promise(&h, &v, 0, 100000);
+    vt_promise(&h, &v, 1, 100000);
+    vt_wait_chassis(&h, &v, 100000 + L);
+    g_assert_null(vt_snapshot(&h));
+    /* takes effect at T - 10 us, and at T + 5 us */
+    vt_send_at(&h, 0, T - 2 * L);
+    vt_send_at(&h, 0, T - L / 2);
+    vt_promise(&h, &v, 0, 250000);
+    vt_promise(&h, &v, 1, 250000);
+    vt_wait_chassis(&h, &v, 250000 + L);
+
+    snap = vt_snapshot(&h);
+    g_assert_nonnull(snap);
+    port = sh_item(snap, "ports", 0);
+    g_assert_cmpuint(sh_u64(port, "rx_frames"), ==, 1);
+    g_assert_cmpuint(sh_u64(sh_item(snap, "ports", 1), "tx_frames"), ==, 1);
+    qobject_unref(snap);
+    g_assert_cmpuint(sh_port_stat(&h, 0, "rx_frames"), ==, 2);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "tx_frames"), ==, 2);
+    sh_stop(&h);
+}
+
+/*
+ * Per-slot latencies outside virtual time, or for slots it lacks; a
+ * snapshot time outside virtual time.
+ */
+static void test_vtime_refused(void)
 {
     static const char *const bad[] = {
         "{\"driver\": \"blade-switch\", \"slots\": 2, "
         "\"vtime-slot-latency-ns\": [1000, 2000]}",
         "{\"driver\": \"blade-switch\", \"slots\": 1, \"timing\": "
         "\"virtual\", \"vtime-slot-latency-ns\": [1000, 2000]}",
+        "{\"driver\": \"blade-switch\", \"slots\": 1, "
+        "\"vtime-snapshot-ns\": 1000}",
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     unsigned i;
@@ -1888,7 +1975,8 @@ static void test_vtime_slot_latency_refused(void)
                                    G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
                                    NULL, &err, &status, NULL));
         g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-        g_assert_nonnull(strstr(err, "vtime-slot-latency-ns"));
+        g_assert_nonnull(strstr(err, "is for timing=virtual") ||
+                         strstr(err, "entries for 1 slots"));
     }
 }
 
@@ -1935,7 +2023,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/contention", test_contention);
     qtest_add_func("/blade-switch/vtime/slot-latency",
                    test_vtime_slot_latency);
-    qtest_add_func("/blade-switch/vtime/slot-latency-refused",
-                   test_vtime_slot_latency_refused);
+    qtest_add_func("/blade-switch/vtime/refused",
+                   test_vtime_refused);
+    qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
     return g_test_run();
 }

@@ -272,6 +272,21 @@ class VirtualTimeTest(unittest.TestCase):
                       self.err(VIRTUAL.replace("icount_shift = 1\n",
                                                "latency_ns = 0\n")))
 
+    def test_snapshot_time(self):
+        snap = "[chassis.switch]\nvtime-snapshot-ns = 5000000000\n"
+        topo = load(VIRTUAL.replace("[[chassis.blade]]\nslot = 0",
+                                    snap + "[[chassis.blade]]\nslot = 0"))
+        self.assertIn("vtime-snapshot-ns=5000000000",
+                      chassis.switch_device(topo.chassis[0], "/bp", topo))
+        real = (VIRTUAL.replace('timing = "virtual"\n', "")
+                .replace("latency_ns = 50000\n", "")
+                .replace("icount_shift = 1\n", "")
+                .replace("[[chassis.blade]]\nslot = 0",
+                         snap + "[[chassis.blade]]\nslot = 0"))
+        self.assertEqual(self.err(real),
+                         'topo.toml:6: chassis.c1.switch.vtime-snapshot-ns: '
+                         'for timing = "virtual" (docs/virtual-time.md)')
+
     def test_real_time_parts_refused(self):
         self.assertEqual(
             self.err(VIRTUAL.replace("latency_ns = 50000\n",
