@@ -145,7 +145,7 @@ struct BladeNicState {
     char *sock_path;
 };
 
-static const uint32_t vec_causes[NVEC] = {
+static const uint32_t blade_nic_vec_causes[NVEC] = {
     BLADE_NIC_INT_RX_VEC, BLADE_NIC_INT_TX_VEC, BLADE_NIC_INT_MISC_VEC,
 };
 
@@ -309,7 +309,7 @@ static void blade_nic_set_cause(BladeNicState *s, uint32_t bits)
     }
     s->icr |= bits;
     for (v = 0; v < NVEC; v++) {
-        if (bits & s->ier & vec_causes[v]) {
+        if (bits & s->ier & blade_nic_vec_causes[v]) {
             blade_nic_request_irq(s, v);
         }
     }
@@ -321,7 +321,7 @@ static void blade_nic_itr_expired(BladeNicState *s, unsigned v)
     bool was = guard_enter(s);
 
     if (s->irq_pending[v]) {
-        if (s->icr & s->ier & vec_causes[v]) {
+        if (s->icr & s->ier & blade_nic_vec_causes[v]) {
             blade_nic_fire(s, v);
         } else {
             s->irq_pending[v] = false;
@@ -1244,7 +1244,7 @@ static void blade_nic_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
 
         s->ier = val & BLADE_NIC_INT_MASK;
         for (v = 0; v < NVEC; v++) {
-            if (newly & s->icr & vec_causes[v]) {
+            if (newly & s->icr & blade_nic_vec_causes[v]) {
                 blade_nic_request_irq(s, v);
             }
         }
