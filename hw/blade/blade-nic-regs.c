@@ -12,8 +12,6 @@
 #include "blade-nic-internal.h"
 #include "trace.h"
 
-/* ---- registers ----------------------------------------------------------- */
-
 static uint32_t blade_nic_status(BladeNicState *s)
 {
     uint32_t v = 0;

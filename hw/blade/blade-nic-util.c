@@ -17,8 +17,6 @@
 #define BLADE_NIC_UTIL_FRESH_INTERVALS 3
 #define BLADE_NIC_HOST_MAX_THREADS 64
 
-/* ---- utilization --------------------------------------------------------- */
-
 /*
  * A new sample: @cont is its UTIL_CONT-format contention figures with
  * BLADE_NIC_CONT_TX_VALID, or 0 for a sample without them.
