@@ -475,6 +475,38 @@ static void test_rogue(void)
     sh_stop(&h);
 }
 
+/*
+ * A chain port whose stream netdev is a server that never listens (its
+ * socket's directory does not exist: the listen fails in QEMU's worker
+ * thread, as a slow one would still be running): the switch's
+ * advertisements must find the link down.  QEMU used to hand them to the
+ * stream, which wrote them to its NULL channel and crashed
+ * (object_get_class(NULL)); a loaded host hit the same window at every
+ * chassis start, before the listen completed.
+ */
+static void test_unlistened_chain(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("blade-fabric-XXXXXX", NULL);
+    QTestState *qts;
+    QDict *r;
+    int i;
+
+    qts = qtest_initf("-M blade-chassis -netdev stream,id=c0,server=on,"
+                      "addr.type=unix,addr.path=%s/missing/link0.sock "
+                      "-device '{\"driver\": \"blade-switch\", \"id\": "
+                      "\"switch\", \"slots\": 0, \"chain\": [\"c0\"], "
+                      "\"chassis\": \"c1\", \"chassis-id\": 1, "
+                      "\"fabric-interval\": 100}'", dir);
+    for (i = 0; i < 10; i++) {
+        qtest_clock_step(qts, 100 * 1000 * 1000);
+    }
+    r = qtest_qmp(qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    qtest_quit(qts);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -484,5 +516,6 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-fabric/middle-restart", test_middle_restart);
     qtest_add_func("/blade-fabric/ring", test_ring);
     qtest_add_func("/blade-fabric/rogue", test_rogue);
+    qtest_add_func("/blade-fabric/unlistened-chain", test_unlistened_chain);
     return g_test_run();
 }
