@@ -25,6 +25,7 @@
 #include "chardev/char-fe.h"
 #include "hw/core/cpu.h"
 #include "hw/qdev-core.h"
+#include "block/aio.h"
 #include "blade-lane.h"
 #include "trace.h"
 
@@ -39,6 +40,9 @@
 
 struct BladeLane {
     DeviceState *dev;
+    MemReentrancyGuard *guard; /* the device's, or the iothread user's */
+    AioContext *ctx;            /* an iothread's, or NULL: the main loop */
+    GMainContext *gctx;         /* the chardev's sources: ctx's, or NULL */
     CharBackend *be;
     Lane *lane;
     const LaneOps *dev_ops;
@@ -208,6 +212,15 @@ static void blade_lane_rearm(BladeLane *bl)
 
 static void blade_lane_ring_fd_cb(void *opaque);
 
+static void blade_lane_set_fd_handler(BladeLane *bl, int fd, IOHandler *cb)
+{
+    if (bl->ctx) {
+        aio_set_fd_handler(bl->ctx, fd, cb, NULL, NULL, NULL, cb ? bl : NULL);
+    } else {
+        qemu_set_fd_handler(fd, cb, NULL, cb ? bl : NULL);
+    }
+}
+
 /* Watch the rings' wake-up socket while the lane uses rings. */
 static void blade_lane_sync_fds(BladeLane *bl)
 {
@@ -216,12 +229,12 @@ static void blade_lane_sync_fds(BladeLane *bl)
 
     if (fd != bl->ring_fd) {
         if (bl->ring_fd >= 0) {
-            qemu_set_fd_handler(bl->ring_fd, NULL, NULL, NULL);
+            blade_lane_set_fd_handler(bl, bl->ring_fd, NULL);
         }
         bl->ring_fd = fd;
         bl->ring_ready = false;
         if (fd >= 0) {
-            qemu_set_fd_handler(fd, blade_lane_ring_fd_cb, NULL, bl);
+            blade_lane_set_fd_handler(bl, fd, blade_lane_ring_fd_cb);
         }
     }
 }
@@ -365,7 +378,7 @@ static void blade_lane_run_guarded(BladeLane *bl, const uint8_t *in,
                                    size_t len)
 {
     DeviceState *dev = bl->dev;
-    MemReentrancyGuard *g = &dev->mem_reentrancy_guard;
+    MemReentrancyGuard *g = bl->guard;
     bool was = g->engaged_in_io;
 
     object_ref(OBJECT(dev));
@@ -803,10 +816,11 @@ bool blade_lane_vtime_waiting(BladeLane *bl)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
-                          const LaneConfig *cfg, const LaneOps *ops,
-                          void (*changed)(void *opaque), void *opaque,
-                          Error **errp)
+BladeLane *blade_lane_new_in(IOThread *iothread, MemReentrancyGuard *guard,
+                             DeviceState *dev, CharBackend *be,
+                             const LaneConfig *cfg, const LaneOps *ops,
+                             void (*changed)(void *opaque), void *opaque,
+                             Error **errp)
 {
     BladeLane *bl = g_new0(BladeLane, 1);
     LaneOps *lops = &bl->ops;
@@ -814,6 +828,11 @@ BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
     int err = 0;
 
     bl->dev = dev;
+    bl->guard = guard ? guard : &dev->mem_reentrancy_guard;
+    if (iothread) {
+        bl->ctx = iothread_get_aio_context(iothread);
+        bl->gctx = iothread_get_g_main_context(iothread);
+    }
     bl->be = be;
     bl->dev_ops = ops;
     bl->changed = changed;
@@ -838,12 +857,26 @@ BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
         g_free(bl);
         return NULL;
     }
-    bl->bh = qemu_bh_new_guarded(blade_lane_bh, bl,
-                                 &dev->mem_reentrancy_guard);
-    bl->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_lane_timer_cb, bl);
+    if (bl->ctx) {
+        bl->bh = aio_bh_new_guarded(bl->ctx, blade_lane_bh, bl, bl->guard);
+        bl->timer = aio_timer_new(bl->ctx, QEMU_CLOCK_VIRTUAL, SCALE_NS,
+                                  blade_lane_timer_cb, bl);
+    } else {
+        bl->bh = qemu_bh_new_guarded(blade_lane_bh, bl, bl->guard);
+        bl->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_lane_timer_cb, bl);
+    }
     qemu_chr_fe_set_handlers(be, blade_lane_can_read, blade_lane_read,
-                             blade_lane_event, NULL, bl, NULL, true);
+                             blade_lane_event, NULL, bl, bl->gctx, true);
     return bl;
+}
+
+BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
+                          const LaneConfig *cfg, const LaneOps *ops,
+                          void (*changed)(void *opaque), void *opaque,
+                          Error **errp)
+{
+    return blade_lane_new_in(NULL, NULL, dev, be, cfg, ops, changed, opaque,
+                             errp);
 }
 
 void blade_lane_free(BladeLane *bl)
@@ -854,7 +887,12 @@ void blade_lane_free(BladeLane *bl)
     qemu_chr_fe_set_handlers(bl->be, NULL, NULL, NULL, NULL, NULL, NULL,
                              true);
     if (bl->watch) {
-        g_source_remove(bl->watch);
+        /* the chardev's context: g_source_remove() looks in the default */
+        GSource *src = g_main_context_find_source_by_id(bl->gctx, bl->watch);
+
+        if (src) {
+            g_source_destroy(src);
+        }
         bl->watch = 0;
     }
     if (bl->ring_fd >= 0) {

@@ -14,6 +14,7 @@
 #define HW_BLADE_LANE_H
 
 #include "chardev/char-fe.h"
+#include "system/iothread.h"
 #include "lane-transport.h"
 
 typedef struct BladeLane BladeLane;
@@ -41,6 +42,20 @@ BladeLane *blade_lane_new(DeviceState *dev, CharBackend *be,
                           const LaneConfig *cfg, const LaneOps *ops,
                           void (*changed)(void *opaque), void *opaque,
                           Error **errp);
+/*
+ * The same on @iothread (NULL: the main loop), for a device that moves
+ * its lanes' work off the main loop: the chardev's handlers, the lane's
+ * BH, timer and ring fd all run there, under @guard (NULL: the device's
+ * re-entrancy guard; give a thread's lanes their own, as that flag is not
+ * shared between threads), and so do @ops and @changed.  Call it, and
+ * every other blade_lane_*() of the lane, in @iothread (for example with
+ * aio_wait_bh_oneshot()).  Not with virtual time.
+ */
+BladeLane *blade_lane_new_in(IOThread *iothread, MemReentrancyGuard *guard,
+                             DeviceState *dev, CharBackend *be,
+                             const LaneConfig *cfg, const LaneOps *ops,
+                             void (*changed)(void *opaque), void *opaque,
+                             Error **errp);
 /* Detach from the chardev and free (later, if its BH is running). */
 void blade_lane_free(BladeLane *bl);
 /* The lane, for the device's own calls (send, statistics, injection). */

@@ -18,17 +18,6 @@
 #include "blade-switch-internal.h"
 #include "trace.h"
 
-/*
- * Ingress, per port, before back-pressure: this many frames, but no more
- * octets than 32 frames of 1518 take (full from then on, so at most one
- * frame beyond).  A deeper queue of small frames means fewer main-loop
- * iterations per frame (each refill of the queue is one): 32 frames
- * forwarded 0.49 Gb/s of 64-octet frames lane to lane, 128 frames 0.73;
- * but 128 frames of 1518 octets forwarded less than 32 (3.0 to 3.7 Gb/s
- * against 4.4 to 7.0: more data in flight than the caches hold).
- */
-#define BSW_INGRESS_FRAMES  128
-#define BSW_INGRESS_OCTETS  (32 * 1518)
 #define BSW_QUANTUM         1522        /* DRR: octets per port per round */
 #define BSW_BH_BUDGET       256         /* frames per bottom-half run */
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
@@ -36,7 +25,7 @@
 
 /* ---- queues -------------------------------------------------------------- */
 
-static void queue_init(BswQueue *q, unsigned limit, size_t octet_limit)
+void bsw_queue_init(BswQueue *q, unsigned limit, size_t octet_limit)
 {
     QSIMPLEQ_INIT(&q->head);
     q->frames = 0;
@@ -45,37 +34,45 @@ static void queue_init(BswQueue *q, unsigned limit, size_t octet_limit)
     q->octet_limit = octet_limit;
 }
 
-static bool queue_full(const BswQueue *q)
+bool bsw_queue_full(const BswQueue *q)
 {
     return q->frames >= q->limit ||
            (q->octet_limit && q->octets >= q->octet_limit);
 }
 
-static void queue_append(BswQueue *q, BswFrame *f)
+void bsw_queue_append(BswQueue *q, BswFrame *f)
 {
     QSIMPLEQ_INSERT_TAIL(&q->head, f, next);
     q->frames++;
     q->octets += f->len;
 }
 
-static BswFrame *queue_push(BswQueue *q, const uint8_t *data, size_t len)
+BswFrame *bsw_frame_new(const uint8_t *data, size_t len)
 {
     BswFrame *f = g_malloc(sizeof(*f) + len);
 
+    f->kind = BSW_ITEM_FRAME;
     f->len = len;
     f->has_fcs = false;
     memcpy(f->data, data, len);
-    queue_append(q, f);
     return f;
 }
 
-static BswFrame *queue_peek(BswQueue *q)
+static BswFrame *bsw_queue_push(BswQueue *q, const uint8_t *data, size_t len)
+{
+    BswFrame *f = bsw_frame_new(data, len);
+
+    bsw_queue_append(q, f);
+    return f;
+}
+
+BswFrame *bsw_queue_peek(BswQueue *q)
 {
     return QSIMPLEQ_FIRST(&q->head);
 }
 
 /* The first frame, out of the queue: the caller's to free. */
-static BswFrame *queue_take(BswQueue *q)
+BswFrame *bsw_queue_take(BswQueue *q)
 {
     BswFrame *f = QSIMPLEQ_FIRST(&q->head);
 
@@ -85,21 +82,21 @@ static BswFrame *queue_take(BswQueue *q)
     return f;
 }
 
-static void queue_pop(BswQueue *q)
+void bsw_queue_pop(BswQueue *q)
 {
-    g_free(queue_take(q));
+    g_free(bsw_queue_take(q));
 }
 
-static void queue_purge(BswQueue *q)
+void bsw_queue_purge(BswQueue *q)
 {
     while (q->frames) {
-        queue_pop(q);
+        bsw_queue_pop(q);
     }
 }
 
 /* ---- capture ------------------------------------------------------------- */
 
-static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
+void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
 {
     if (p->pcap && pcap_write(p->pcap, p->s->vtime ? blade_switch_now() :
                               qemu_clock_get_ns(QEMU_CLOCK_HOST),
@@ -112,7 +109,7 @@ static void bsw_capture(BswPort *p, const uint8_t *frame, size_t len)
 }
 
 /* One line per utilization ordered set, with its code groups. */
-static void bsw_log_util(BswPort *p, const LaneUtil *u)
+void bsw_log_util(BswPort *p, const LaneUtil *u)
 {
     PcsUtil pu = { .cpu_pct = u->cpu_pct, .irq_pct = u->irq_pct,
                    .seq = u->seq, .has_contention = u->has_contention,
@@ -171,11 +168,31 @@ static BswPort *bsw_port_by_name(BladeSwitchState *s, const char *name)
     return NULL;
 }
 
+typedef struct BswCaptureSwap {
+    BswPort *p;
+    PcapFile *pcap;
+    FILE *util_log;
+} BswCaptureSwap;
+
+static void bsw_capture_swap(void *opaque)
+{
+    BswCaptureSwap *swap = opaque;
+    BswPort *p = swap->p;
+
+    pcap_close(p->pcap);
+    p->pcap = swap->pcap;
+    if (p->util_log) {
+        fclose(p->util_log);
+    }
+    p->util_log = swap->util_log;
+}
+
 bool blade_switch_capture(BladeSwitchState *s, const char *port,
                           const char *pcap, const char *util_log,
                           Error **errp)
 {
     BswPort *p = bsw_port_by_name(s, port);
+    BswCaptureSwap swap;
     PcapFile *pf = NULL;
     FILE *uf = NULL;
 
@@ -205,12 +222,11 @@ bool blade_switch_capture(BladeSwitchState *s, const char *port,
             return false;
         }
     }
-    pcap_close(p->pcap);
-    p->pcap = pf;
-    if (p->util_log) {
-        fclose(p->util_log);
-    }
-    p->util_log = uf;
+    swap.p = p;
+    swap.pcap = pf;
+    swap.util_log = uf;
+    /* a lane on an iothread writes them there: swap them there */
+    bsw_thread_run(p, bsw_capture_swap, &swap);
     trace_blade_switch_capture(p->name, pcap ? pcap : "",
                                util_log ? util_log : "");
     return true;
@@ -246,7 +262,8 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
     BswFrame *f;
     bool same;
 
-    if (queue_full(&p->egress)) {
+    if (p->th ? bsw_thread_queued(p) >= s->queue_frames :
+                bsw_queue_full(&p->egress)) {
         p->tx_drops++;
         trace_blade_switch_drop(p->name, "egress queue full", len);
         return;
@@ -255,13 +272,17 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
     same = frame == s->in_data && len == s->in_len;
     if (same && s->in_frame) {
         f = s->in_frame;
-        queue_append(&p->egress, f);
         s->in_frame = NULL;
     } else {
-        f = queue_push(&p->egress, frame, len);
+        f = bsw_frame_new(frame, len);
     }
     f->has_fcs = same && s->in_has_fcs && !swcore_frame_rewritten(s->core);
     f->fcs = s->in_fcs;
+    if (p->th) {
+        bsw_thread_output(p, f);
+        return;
+    }
+    bsw_queue_append(&p->egress, f);
     bsw_schedule(s);
 }
 
@@ -355,7 +376,14 @@ void bsw_port_update_link(BswPort *p)
     BladeSwitchState *s = p->s;
     bool connected, sync, up;
 
-    if (p->kind == SW_PORT_SLOT) {
+    if (p->th) {
+        /* as the lane thread last said */
+        unsigned state = p->th->link;
+
+        connected = state & BSW_LINK_CONNECTED;
+        sync = state & BSW_LINK_SYNC;
+        up = state & BSW_LINK_UP;
+    } else if (p->kind == SW_PORT_SLOT) {
         connected = lane_is_connected(p->lane);
         sync = lane_is_sync_ok(p->lane);
         up = lane_is_link_up(p->lane) && sync;
@@ -385,10 +413,13 @@ void bsw_port_update_link(BswPort *p)
             bsw_fabric_rearm(s);
         }
         if (!up) {
-            /* What waits for a port that went down is stale: drop it. */
+            /*
+             * What waits for a port that went down is stale: drop it.  (A
+             * lane thread drops its own: the lane refuses them.)
+             */
             p->tx_drops += p->egress.frames + p->control.frames;
-            queue_purge(&p->egress);
-            queue_purge(&p->control);
+            bsw_queue_purge(&p->egress);
+            bsw_queue_purge(&p->control);
         }
         bsw_core_rearm(s);
     }
@@ -420,7 +451,7 @@ static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
     BswFrame *f;
 
     /* can_receive() keeps the queue from overflowing. */
-    f = queue_push(&p->ingress, frame, len);
+    f = bsw_queue_push(&p->ingress, frame, len);
     f->has_fcs = lane_rx_fcs(p->lane, &f->fcs);
     bsw_capture(p, frame, len);
     bsw_schedule(p->s);
@@ -430,7 +461,7 @@ static bool bsw_lane_can_receive(void *opaque)
 {
     BswPort *p = opaque;
 
-    return !queue_full(&p->ingress);
+    return !bsw_queue_full(&p->ingress);
 }
 
 static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
@@ -438,9 +469,14 @@ static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
     BswPort *p = opaque;
 
     bsw_log_util(p, u);
-    if (!u->fresh) {
-        return;
+    if (u->fresh) {
+        bsw_slot_report(p, u);
     }
+}
+
+/* A fresh utilization report of the slot's blade, to the balancer. */
+void bsw_slot_report(BswPort *p, const LaneUtil *u)
+{
     trace_blade_switch_util(p->slot, u->cpu_pct, u->irq_pct, u->seq);
     if (u->has_contention) {
         trace_blade_switch_util_contention(p->slot, u->psi_permille,
@@ -483,7 +519,7 @@ static bool bsw_nic_can_receive(NetClientState *nc)
 {
     BswPort *p = qemu_get_nic_opaque(nc);
 
-    if (queue_full(&p->ingress)) {
+    if (bsw_queue_full(&p->ingress)) {
         /* The net layer now queues for us: flush when there is room. */
         p->rx_held = true;
         return false;
@@ -496,12 +532,12 @@ static ssize_t bsw_nic_receive(NetClientState *nc, const uint8_t *buf,
 {
     BswPort *p = qemu_get_nic_opaque(nc);
 
-    if (queue_full(&p->ingress)) {
+    if (bsw_queue_full(&p->ingress)) {
         /* QEMU's queue holds it; qemu_flush_queued_packets() later. */
         p->rx_held = true;
         return 0;
     }
-    queue_push(&p->ingress, buf, size);
+    bsw_queue_push(&p->ingress, buf, size);
     bsw_capture(p, buf, size);
     bsw_schedule(p->s);
     return size;
@@ -558,7 +594,7 @@ static void bsw_egress_lane(BswPort *p)
     bool sent = false;
     BswFrame *f;
 
-    while ((f = queue_peek(&p->egress))) {
+    while ((f = bsw_queue_peek(&p->egress))) {
         /* a frame forwarded unchanged keeps its FCS: not computed again */
         int r = f->has_fcs ?
                 lane_send_frame_fcs(p->lane, f->data, f->len, f->fcs, now) :
@@ -577,7 +613,7 @@ static void bsw_egress_lane(BswPort *p)
                 blade_lane_flush(p->bl);    /* see blade_lane_flush() */
             }
         }
-        queue_pop(&p->egress);
+        bsw_queue_pop(&p->egress);
     }
     if (sent) {
         /* to the blade now, not a main-loop iteration later */
@@ -593,7 +629,7 @@ static void bsw_egress_nic(BswPort *p)
     for (;;) {
         BswQueue *q = p->control.frames ? &p->control : &p->egress;
 
-        f = queue_peek(q);
+        f = bsw_queue_peek(q);
         if (p->tx_busy || !f) {
             break;
         }
@@ -619,13 +655,15 @@ static void bsw_egress_nic(BswPort *p)
                 p->tx_busy = true;
             }
         }
-        queue_pop(q);
+        bsw_queue_pop(q);
     }
 }
 
 static void bsw_egress_kick(BswPort *p)
 {
-    if (p->kind == SW_PORT_SLOT) {
+    if (p->th) {
+        bsw_thread_kick(p);
+    } else if (p->kind == SW_PORT_SLOT) {
         bsw_egress_lane(p);
         bsw_lane_sync(p);
     } else {
@@ -638,12 +676,12 @@ void bsw_port_send_control(BswPort *p, const uint8_t *frame,
                            size_t len)
 {
     /* Ahead of data, so that a busy link does not starve the protocol. */
-    if (queue_full(&p->control)) {
+    if (bsw_queue_full(&p->control)) {
         p->tx_drops++;
         trace_blade_switch_drop(p->name, "control queue full", len);
         return;
     }
-    queue_push(&p->control, frame, len);
+    bsw_queue_push(&p->control, frame, len);
     bsw_schedule(p->s);
 }
 
@@ -652,7 +690,11 @@ void bsw_port_send_control(BswPort *p, const uint8_t *frame,
 /* Resume a port whose ingress queue was full and has room again. */
 static void bsw_ingress_resume(BswPort *p)
 {
-    if (queue_full(&p->ingress)) {
+    if (p->th) {
+        bsw_thread_kick(p);     /* it takes input when there is room */
+        return;
+    }
+    if (bsw_queue_full(&p->ingress)) {
         return;
     }
     if (p->kind == SW_PORT_SLOT) {
@@ -679,6 +721,11 @@ void bsw_bh(void *opaque)
     s->bh_pending = false;
     s->in_bh = true;
     s->bh_again = false;
+    for (i = 0; i < s->nports; i++) {
+        if (s->ports[i].th) {
+            bsw_thread_collect(&s->ports[i]);
+        }
+    }
     while (budget && idle < s->nports) {
         BswPort *p = &s->ports[s->rr_next];
         BswFrame *f;
@@ -691,11 +738,14 @@ void bsw_bh(void *opaque)
         }
         idle = 0;
         p->deficit += BSW_QUANTUM;
-        while (budget && (f = queue_peek(&p->ingress)) &&
+        while (budget && (f = bsw_queue_peek(&p->ingress)) &&
                (int32_t)f->len <= p->deficit) {
             p->deficit -= f->len;
             /* The frame is ours: the engine may rewrite it in place. */
-            queue_take(&p->ingress);
+            bsw_queue_take(&p->ingress);
+            if (p->th && bsw_thread_read_note(p, f)) {
+                continue;       /* a report or link state, in its place */
+            }
             s->in_frame = f;
             s->in_data = f->data;
             s->in_len = f->len;
@@ -703,6 +753,10 @@ void bsw_bh(void *opaque)
             s->in_fcs = f->fcs;
             swcore_input(s->core, p->index, f->data, f->len, now);
             s->in_data = NULL;
+            if (p->th) {
+                /* not f->len: an output may have handed f to a thread */
+                bsw_thread_forwarded(p, s->in_len);
+            }
             if (s->in_frame) {
                 g_free(f);      /* no output took it */
                 s->in_frame = NULL;
@@ -720,8 +774,8 @@ void bsw_bh(void *opaque)
         if (p->egress.frames || p->control.frames) {
             bsw_egress_kick(p);
         }
-        if (p->pcap) {
-            pcap_flush(p->pcap);
+        if (p->pcap && !p->th) {
+            pcap_flush(p->pcap);    /* a lane thread flushes its own */
         }
     }
     if (s->fab_dirty) {
@@ -754,10 +808,10 @@ void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
         swcore_port_set_mac_limit(s->core, p->index, s->mac_limit);
     }
     p->fab_port = -1;
-    queue_init(&p->ingress, BSW_INGRESS_FRAMES, BSW_INGRESS_OCTETS);
-    queue_init(&p->egress, s->queue_frames, 0);
+    bsw_queue_init(&p->ingress, BSW_INGRESS_FRAMES, BSW_INGRESS_OCTETS);
+    bsw_queue_init(&p->egress, s->queue_frames, 0);
     /* A round of advertisements is at most 16 frames. */
-    queue_init(&p->control, 64, 0);
+    bsw_queue_init(&p->control, 64, 0);
 }
 
 void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
@@ -831,8 +885,17 @@ bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     cfg.vtime = s->vtime;
     cfg.vtime_latency_ns = bsw_slot_latency_ns(s, p->slot);
     p->speed = s->slot_speed;
-    p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
-                           bsw_lane_changed, p, errp);
+    if (s->niothreads) {
+        /* slots in contiguous groups, a group to each iothread */
+        IOThread *io = iothread_by_id(s->iothread_ids[p->slot *
+                                                      s->niothreads /
+                                                      s->slots]);
+
+        bsw_thread_open_lane(p, io, &cfg, errp);
+    } else {
+        p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
+                               bsw_lane_changed, p, errp);
+    }
     if (!p->bl) {
         error_prepend(errp, "blade-switch: slot %u: ", p->slot);
         return false;
@@ -875,7 +938,9 @@ void bsw_port_free(BswPort *p)
 {
     BladeSwitchState *s = p->s;
 
-    if (p->bl) {
+    if (p->th) {
+        bsw_thread_free(p);
+    } else if (p->bl) {
         blade_lane_free(p->bl);
         p->bl = NULL;
         p->lane = NULL;
@@ -898,7 +963,7 @@ void bsw_port_free(BswPort *p)
     if (p->util_log) {
         fclose(p->util_log);
     }
-    queue_purge(&p->ingress);
-    queue_purge(&p->egress);
-    queue_purge(&p->control);
+    bsw_queue_purge(&p->ingress);
+    bsw_queue_purge(&p->egress);
+    bsw_queue_purge(&p->control);
 }

@@ -153,20 +153,33 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
     put_u64(d, "rx_frames", pi.rx_frames);
     put_u64(d, "rx_bytes", pi.rx_bytes);
     /* The core hands frames to the egress queue; some never leave. */
-    put_u64(d, "tx_frames", pi.tx_frames - MIN(pi.tx_frames, p->tx_drops));
+    put_u64(d, "tx_frames", pi.tx_frames - MIN(pi.tx_frames, p->tx_drops +
+                                               bsw_thread_tx_drops(p)));
     put_u64(d, "tx_bytes", pi.tx_bytes);
     put_u64(d, "rx_drops", pi.drops);
-    put_u64(d, "tx_drops", p->tx_drops);
+    put_u64(d, "tx_drops", p->tx_drops + bsw_thread_tx_drops(p));
     put_u64(d, "link_changes", pi.link_changes);
     qdict_put_int(d, "macs", pi.macs);
     qdict_put_int(d, "mac_limit", pi.mac_limit);
     put_u64(d, "mac_over_limit", pi.mac_over_limit);
-    qdict_put_int(d, "queue", p->egress.frames);
+    qdict_put_int(d, "queue", p->th ? bsw_thread_queued(p) :
+                                      p->egress.frames);
+    if (p->th) {
+        qdict_put_str(d, "iothread",
+                      object_get_canonical_path_component(
+                          OBJECT(p->th->iothread)));
+    }
     if (p->kind == SW_PORT_SLOT) {
-        const LaneStats *ls = lane_stats(p->lane);
+        LaneStats stats;
+        const LaneStats *ls = &stats;
         QDict *pcs = qdict_new();
         QDict *shm = qdict_new();
-        uint64_t code = ls->pcs.invalid_cgs + ls->pcs.disparity_errors;
+        uint64_t code;
+        bool on_rings;
+
+        /* a copy, made where the lane runs */
+        bsw_thread_lane_stats(p, &stats, &on_rings);
+        code = ls->pcs.invalid_cgs + ls->pcs.disparity_errors;
 
         put_u64(pcs, "code_errors", code);
         put_u64(pcs, "sync_losses", ls->pcs.sync_lost);
@@ -178,7 +191,7 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
         put_u64(pcs, "data_runs_tx", ls->tx_data_runs);
         qdict_put(d, "pcs", pcs);
         /* the shared-memory rings: in use, connections on them, errors */
-        qdict_put_bool(shm, "active", lane_on_rings(p->lane));
+        qdict_put_bool(shm, "active", on_rings);
         put_u64(shm, "sessions", ls->shm_up);
         put_u64(shm, "errors", ls->shm_errors);
         put_u64(shm, "hangups", ls->shm_hangups);

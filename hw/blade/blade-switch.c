@@ -19,6 +19,7 @@
 #include "system/system.h"
 #include "system/qtest.h"
 #include "system/runstate.h"
+#include "system/iothread.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
@@ -215,6 +216,32 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
     return true;
 }
 
+/* iothreads: each one exists; not in virtual time; not more than slots. */
+static bool bsw_check_iothreads(BladeSwitchState *s, Error **errp)
+{
+    unsigned i;
+
+    if (s->vtime) {
+        error_setg(errp, "blade-switch: iothreads are for timing=real: in "
+                   "virtual time the chassis's clock steps the lanes");
+        return false;
+    }
+    if (s->niothreads > MAX(s->slots, 1)) {
+        error_setg(errp, "blade-switch: %u iothreads for %u slots: a slot's "
+                   "lane runs on one thread", s->niothreads, s->slots);
+        return false;
+    }
+    for (i = 0; i < s->niothreads; i++) {
+        if (!s->iothread_ids[i] || !iothread_by_id(s->iothread_ids[i])) {
+            error_setg(errp, "blade-switch: iothreads: no iothread '%s' "
+                       "(-object iothread,id=...)",
+                       s->iothread_ids[i] ? s->iothread_ids[i] : "");
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool bsw_check_props(BladeSwitchState *s, Error **errp)
 {
     static const char *const estimators[BAL_UTIL__MAX] = {
@@ -290,6 +317,9 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
     if (s->nslot_latency > s->slots) {
         error_setg(errp, "blade-switch: vtime-slot-latency-ns has %u "
                    "entries for %u slots", s->nslot_latency, s->slots);
+        return false;
+    }
+    if (s->niothreads && !bsw_check_iothreads(s, errp)) {
         return false;
     }
     if (s->vtime_slots > s->slots) {
@@ -646,6 +676,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_ARRAY("vtime-slot-latency-ns", BladeSwitchState,
                       nslot_latency, slot_latency_ns, qdev_prop_uint32,
                       uint32_t),
+    DEFINE_PROP_ARRAY("iothreads", BladeSwitchState, niothreads,
+                      iothread_ids, qdev_prop_string, char *),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
     DEFINE_PROP_CHR("chardev0", BladeSwitchState, slot_chr[0]),
     DEFINE_PROP_CHR("chardev1", BladeSwitchState, slot_chr[1]),

@@ -102,6 +102,11 @@ def chain_speed(topo, ch):
     return speeds.pop() if speeds else None
 
 
+def iothread_ids(ch):
+    """The ids of the iothreads a chassis's switch runs its lanes on."""
+    return [f"{SWITCH_ID}-io{i}" for i in range(ch.switch.get("iothreads", 0))]
+
+
 def switch_device(ch, backplane, topo=None):
     """The -device argument of the switch blade: an option string for a
     chassis on its own, JSON for chassis joined by links or with per-slot
@@ -113,6 +118,9 @@ def switch_device(ch, backplane, topo=None):
         if ch.uplink.speed is not None:
             props["uplink-speed"] = ch.uplink.speed
     props.update(ch.switch)
+    if "iothreads" in props:
+        # the slots' lanes in groups on these (chassis_argv makes them)
+        props["iothreads"] = iothread_ids(ch)
     if topo is not None and topo.virtual():
         # the clock waits until every blade of the file is connected
         props.update({"timing": "virtual", "vtime-slots": len(ch.blades)})
@@ -160,6 +168,8 @@ def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
         if topo.fabric.key_file:
             argv += ["-object", f"secret,id={KEY_ID},"
                                 f"file={qemu_opt(topo.fabric.key_file)}"]
+    for ident in iothread_ids(ch):
+        argv += ["-object", f"iothread,id={ident}"]
     argv += ["-device", switch_device(ch, files["backplane"], topo),
              "-chardev", f"socket,id=qmp,path={qemu_opt(files['qmp'])},"
                          "server=on,wait=off",

@@ -72,6 +72,8 @@ SWITCH_PROPS = {
     "seed": ("int", 0, (1 << 64) - 1),
     "util-estimator": ("wait", "backlog", "net", "reported"),
     "vtime-snapshot-ns": ("int", 1, (1 << 63) - 1),
+    # a count here: the launcher makes the iothreads and names them
+    "iothreads": ("int", 1, 64),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 
@@ -909,6 +911,12 @@ def _chassis_blades(h, net, defaults, virtual=False):
         if "vtime-snapshot-ns" in switch and not virtual:
             sw.error("vtime-snapshot-ns", 'for timing = "virtual" '
                      '(docs/virtual-time.md)')
+        if "iothreads" in switch and virtual:
+            sw.error("iothreads", 'for timing = "real": in virtual time the '
+                     "chassis's clock steps the lanes")
+        if switch.get("iothreads", 0) > h.slots:
+            sw.error("iothreads", f"{switch['iothreads']} threads for "
+                     f"{h.slots} slots: a slot's lane runs on one")
 
     blade_nodes = node.tables("blade")
     blades = []

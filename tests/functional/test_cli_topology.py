@@ -1,7 +1,10 @@
 """`bladeplane up` of a real topology: a chassis with two booted blades,
 HTTP from the host through the forwarded port to the VIP, status, a
 console, a capture, and `down` (the CLI's path end to end; the switch's
-own behaviour is tested by its qtests and functional tests)."""
+own behaviour is tested by its qtests and functional tests).  The
+switch runs its slots' lanes on two iothreads (`iothreads = 2`), so the
+lane threads carry booted blades here; the other chassis tests use the
+main loop."""
 
 import json
 import os
@@ -24,6 +27,8 @@ name = "c1"
 slots = 2
 [chassis.uplink]
 forward = ["tcp:127.0.0.1:{port}-10.0.2.100:80"]
+[chassis.switch]
+iothreads = 2
 [[chassis.blade]]
 slot = 0
 [[chassis.blade]]
@@ -62,6 +67,10 @@ port = 80
         self.assertTrue(all(p["alive"] for p in info["processes"]))
         st = info["chassis"][0]["state"]
         self.assertEqual([b["in_rotation"] for b in st["blades"]], [True, True])
+        # a slot's lane on its own thread
+        self.assertEqual([p.get("iothread") for p in st["ports"]
+                          if p["name"].startswith("slot")],
+                         ["switch-io0", "switch-io1"])
         web = [s for s in st["services"] if s["name"] == "web"][0]
         self.assertEqual(web["new_flows"],
                          sum(b["new_flows"] for b in st["blades"]))

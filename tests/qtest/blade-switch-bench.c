@@ -291,6 +291,65 @@ static AggFigures switch_4x1g(void)
     return fig;
 }
 
+/* ---- lane threads -------------------------------------------------------- */
+
+/*
+ * The switch with its slots' lanes on 0, 1 and 2 iothreads
+ * (docs/switch-blade.md, "Threads"), all up at once and measured in turn
+ * as the main figures are: lane to lane frames/s, each a median of
+ * ROUNDS, and each one's ratio to the main loop's in the same round; then
+ * the aggregate line on two iothreads.
+ */
+static void iothread_scaling(void)
+{
+    static const unsigned nio[] = { 0, 1, 2 };
+    SwHarness hs[G_N_ELEMENTS(nio)];
+    unsigned c, i, k;
+    AggFigures agg;
+
+    for (c = 0; c < G_N_ELEMENTS(nio); c++) {
+        sh_iothreads = nio[c];
+        switch_start(&hs[c], false);
+        switch_learn(&hs[c]);
+    }
+    sh_iothreads = 0;
+    for (i = 0; i < 2; i++) {
+        size_t len = i ? 1518 : 64;
+        double rate[G_N_ELEMENTS(nio)][ROUNDS], ratio[ROUNDS];
+
+        for (k = 0; k < ROUNDS; k++) {
+            for (c = 0; c < G_N_ELEMENTS(nio); c++) {
+                rate[c][k] = switch_rate_for(&hs[c], TO_LANE, len, ROUND_S);
+            }
+        }
+        for (c = 0; c < G_N_ELEMENTS(nio); c++) {
+            for (k = 0; k < ROUNDS; k++) {
+                ratio[k] = rate[c][k] / rate[0][k];
+            }
+            if (i) {
+                printf("switch_1518_Gbps_iothreads_%u: %.3f\n", nio[c],
+                       median(rate[c]) * 1518 * 8 / 1e9);
+            } else {
+                printf("switch_64_Mpps_iothreads_%u: %.3f\n", nio[c],
+                       median(rate[c]) / 1e6);
+            }
+            if (c) {
+                printf("switch_iothreads_%u_over_0_%zu: %.2f\n", nio[c], len,
+                       median(ratio));
+            }
+        }
+    }
+    for (c = 0; c < G_N_ELEMENTS(nio); c++) {
+        sh_stop(&hs[c]);
+    }
+    sh_iothreads = 2;
+    agg = switch_4x1g();
+    sh_iothreads = 0;
+    printf("switch_4x1G_delivered_ratio_iothreads_2: %.3f\n",
+           agg.delivered_ratio);
+    printf("switch_4x1G_drops_iothreads_2: %" PRIu64 "\n", agg.drops);
+}
+
 /* ---- QEMU's hub with two stream netdevs ---------------------------------- */
 
 typedef struct StreamEnd {
@@ -531,6 +590,10 @@ int main(int argc, char **argv)
         printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
         return 0;
     }
+    if (!g_strcmp0(prof, "iothreads")) {
+        iothread_scaling();
+        return 0;
+    }
     if (prof) {
         /*
          * One figure for a profiler (docs/performance.md, "Where the time
@@ -638,5 +701,6 @@ int main(int argc, char **argv)
     printf("hub_stream_p50_us: %.1f\n", hub_p50);
     printf("hub_stream_p99_us: %.1f\n", hub_p99);
     printf("mem_per_slot_kib: %.0f\n", kib_per_slot());
+    iothread_scaling();
     return 0;
 }

@@ -72,6 +72,11 @@ static const uint8_t sh_client_mac[6] = { 0x52, 0x54, 0x00, 0xcc, 0x00, 0x01 };
  */
 static uint32_t sh_vtime_ns;
 static uint64_t sh_vclock;
+/*
+ * Lanes on iothreads (docs/switch-blade.md, "Threads"): the switch gets
+ * this many (at most one a slot), for the tests run again that way.
+ */
+static unsigned sh_iothreads;
 
 static inline uint64_t sh_now(void)
 {
@@ -105,10 +110,61 @@ typedef struct ShOpts {
     bool chardevs;
 } ShOpts;
 
+/*
+ * key=value,... as JSON members (numbers, on/off, strings), for a device
+ * that needs its JSON form: an array property.
+ */
+static inline void sh_props_json(GString *js, const char *props)
+{
+    g_auto(GStrv) kv = g_strsplit(props ? props : "", ",", -1);
+    unsigned i;
+
+    for (i = 0; kv[i]; i++) {
+        char *eq = strchr(kv[i], '=');
+        const char *v;
+
+        if (!eq) {
+            continue;
+        }
+        *eq = 0;
+        v = eq + 1;
+        g_string_append_printf(js, "%s\"%s\": ", js->len ? ", " : "",
+                               kv[i]);
+        if (*v && strspn(v, "0123456789") == strlen(v)) {
+            g_string_append(js, v);
+        } else if (!strcmp(v, "on") || !strcmp(v, "off")) {
+            g_string_append(js, !strcmp(v, "on") ? "true" : "false");
+        } else {
+            g_string_append_printf(js, "\"%s\"", v);
+        }
+    }
+}
+
+static inline QDict *sh_state(SwHarness *h);
+static inline QDict *sh_item(QDict *d, const char *key, unsigned i);
+
+/* Each slot's lane is on its group's iothread: the switch says so. */
+static inline void sh_check_iothreads(SwHarness *h, unsigned n)
+{
+    QDict *st = sh_state(h);
+    unsigned i;
+
+    for (i = 0; i < h->slots; i++) {
+        g_autofree char *want = g_strdup_printf("sh-io%u", i * n / h->slots);
+
+        g_assert_cmpstr(qdict_get_try_str(sh_item(st, "ports", i),
+                                          "iothread"), ==, want);
+    }
+    qobject_unref(st);
+}
+
 static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
 {
     int sv[2] = { -1, -1 };
     g_autofree char *up = NULL, *dev = NULL, *where = NULL;
+    g_autoptr(GString) io_json = g_string_new("");
+    g_autoptr(GString) io_args = g_string_new("");
+    const char *json = o->json;
     GString *chr = g_string_new("");
     GString *slot_props = g_string_new("");
     GString *slot_json = g_string_new("");
@@ -141,17 +197,34 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
         g_string_append_printf(slot_json, "\"chardev%u\": \"lane%u\", ", i,
                                i);
     }
-    if (o->json) {
+    if (sh_iothreads && o->slots) {
+        unsigned n = MIN(sh_iothreads, o->slots);
+
+        g_assert_null(o->json);
+        sh_props_json(io_json, o->props);
+        g_string_append_printf(io_json, "%s\"iothreads\": [",
+                               io_json->len ? ", " : "");
+        for (i = 0; i < n; i++) {
+            g_string_append_printf(io_args, "-object iothread,id=sh-io%u ",
+                                   i);
+            g_string_append_printf(io_json, "%s\"sh-io%u\"", i ? ", " : "",
+                                   i);
+        }
+        g_string_append(io_json, "]");
+        json = io_json->str;
+    }
+    if (json) {
         where = o->chardevs ? g_strdup(slot_json->str) :
                 g_strdup_printf("\"backplane\": \"%s\", ", h->dir);
         dev = g_strdup_printf("'{\"driver\": \"blade-switch\", "
                               "\"id\": \"switch\", \"slots\": %u, %s"
                               "\"slot-speed\": 0, \"seed\": 7, "
-                              "\"mac\": \"52:54:00:aa:%02x:01\", "
-                              "\"util-stale\": 3600000%s%s%s}'",
+                              "\"mac\": \"52:54:00:aa:%02x:01\"%s%s%s%s}'",
                               o->slots, where, o->chassis,
+                              strstr(json, "\"util-stale\"") ? "" :
+                              ", \"util-stale\": 3600000",
                               o->uplink ? ", \"uplink\": \"up\"" : "",
-                              *o->json ? ", " : "", o->json);
+                              *json ? ", " : "", json);
     } else {
         where = o->chardevs ? g_strdup(slot_props->str) :
                 g_strdup_printf(",backplane=%s", h->dir);
@@ -164,9 +237,9 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
                               o->props && *o->props ? "," : "",
                               o->props ? o->props : "");
     }
-    h->qts = qtest_initf("-M blade-chassis %s%s%s -device %s",
-                         up ? up : "", chr->str, o->args ? o->args : "",
-                         dev);
+    h->qts = qtest_initf("-M blade-chassis %s%s%s%s -device %s",
+                         up ? up : "", chr->str, io_args->str,
+                         o->args ? o->args : "", dev);
     g_string_free(chr, true);
     g_string_free(slot_props, true);
     g_string_free(slot_json, true);
@@ -178,6 +251,9 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
         h->blades[i].slot = i;
         sh_blade_mac(o->chassis, i, h->blades[i].mac);
         g_queue_init(&h->blades[i].rx);
+    }
+    if (sh_iothreads && o->slots) {
+        sh_check_iothreads(h, MIN(sh_iothreads, o->slots));
     }
 }
 
@@ -400,8 +476,6 @@ static inline void sh_pump_ns(SwHarness *h, int64_t ns)
 {
     sh_pump_set_ns(&h, 1, ns);
 }
-
-static inline QDict *sh_state(SwHarness *h);
 
 /* The switch's state on the test's log, to tell why a wait failed. */
 static inline void sh_dump(SwHarness *h)

@@ -1982,8 +1982,86 @@ static void test_vtime_refused(void)
     }
 }
 
+/* What the switch says to iothreads it cannot use, and it does not start. */
+static void test_iothreads_refused(void)
+{
+    static const struct {
+        const char *args, *dev, *err;
+    } bad[] = {
+        { "", "{\"driver\": \"blade-switch\", \"slots\": 2, "
+          "\"iothreads\": [\"nope\"]}", "no iothread 'nope'" },
+        { "-object iothread,id=a -object iothread,id=b",
+          "{\"driver\": \"blade-switch\", \"slots\": 1, "
+          "\"iothreads\": [\"a\", \"b\"]}", "2 iothreads for 1 slots" },
+        { "-object iothread,id=a",
+          "{\"driver\": \"blade-switch\", \"slots\": 1, \"timing\": "
+          "\"virtual\", \"iothreads\": [\"a\"]}",
+          "iothreads are for timing=real" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *cmd = g_strdup_printf("%s -M blade-chassis -accel "
+                                               "qtest -display none "
+                                               "-nodefaults %s -device '%s'",
+                                               qemu, bad[i].args, bad[i].dev);
+        g_autofree char *err = NULL;
+        int status;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status,
+                                                NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (!strstr(err, bad[i].err)) {
+            g_error("'%s' said '%s', not '%s'", bad[i].dev, err, bad[i].err);
+        }
+    }
+}
+
+/*
+ * The tests of the data path, run again with the slots' lanes on two
+ * iothreads: everything they check holds there as on the main loop.
+ */
+typedef struct ShThreadedTest {
+    const char *name;
+    void (*fn)(void);
+} ShThreadedTest;
+
+static const ShThreadedTest threaded_tests[] = {
+    { "link-events", test_link_events },
+    { "reconnect", test_reconnect },
+    { "learning-flooding", test_learning_flooding },
+    { "mac-limit", test_mac_limit },
+    { "flows-follow-util", test_flows_follow_util },
+    { "flow-affinity", test_flow_affinity },
+    { "staleness", test_staleness },
+    { "link-down-failover", test_link_down_failover },
+    { "policies", test_policies },
+    { "garbage", test_garbage },
+    { "shm-rings", test_shm_rings },
+    { "shm-blocking-peer", test_shm_blocking_peer },
+    { "bounded-queue", test_bounded_queue },
+    { "order-many-senders", test_order_many_senders },
+    { "capture", test_capture },
+    { "data-runs", test_data_runs },
+    { "contention", test_contention },
+    { "hmp", test_hmp },
+    { "no-leaks", test_no_leaks },
+};
+
+static void run_threaded(gconstpointer data)
+{
+    const ShThreadedTest *t = data;
+
+    sh_iothreads = 2;
+    t->fn();
+    sh_iothreads = 0;
+}
+
 int main(int argc, char **argv)
 {
+    unsigned i;
+
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/blade-switch/ports", test_ports);
     qtest_add_func("/blade-switch/bad-properties", test_bad_properties);
@@ -2028,5 +2106,13 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/refused",
                    test_vtime_refused);
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
+    qtest_add_func("/blade-switch/iothreads/refused",
+                   test_iothreads_refused);
+    for (i = 0; i < G_N_ELEMENTS(threaded_tests); i++) {
+        g_autofree char *path = g_strdup_printf("/blade-switch/iothreads/%s",
+                                                threaded_tests[i].name);
+
+        qtest_add_data_func(path, &threaded_tests[i], run_threaded);
+    }
     return g_test_run();
 }

@@ -287,6 +287,28 @@ class VirtualTimeTest(unittest.TestCase):
                          'topo.toml:6: chassis.c1.switch.vtime-snapshot-ns: '
                          'for timing = "virtual" (docs/virtual-time.md)')
 
+    def test_switch_iothreads(self):
+        # a count in the file; the launcher makes and names the threads
+        topo = load(BASE.replace("util-stale = 500\n",
+                                 "util-stale = 500\niothreads = 2\n"))
+        ch = topo.chassis[0]
+        dev = json.loads(chassis.switch_device(ch, "/bp", topo))
+        self.assertEqual(dev["iothreads"], ["switch-io0", "switch-io1"])
+        argv = chassis.chassis_argv("qemu", ch, {"backplane": "/bp",
+                                                 "qmp": "/q"}, topo, "/r")
+        self.assertEqual([argv[i + 1] for i, a in enumerate(argv)
+                          if a == "-object"],
+                         ["iothread,id=switch-io0", "iothread,id=switch-io1"])
+        self.assertIn("5 threads for 4 slots",
+                      self.err(BASE.replace("util-stale = 500\n",
+                                            "iothreads = 5\n")))
+        self.assertEqual(
+            self.err(VIRTUAL.replace("[[chassis.blade]]\nslot = 0",
+                                     "[chassis.switch]\niothreads = 1\n"
+                                     "[[chassis.blade]]\nslot = 0")),
+            'topo.toml:8: chassis.c1.switch.iothreads: for timing = "real": '
+            "in virtual time the chassis's clock steps the lanes")
+
     def test_real_time_parts_refused(self):
         self.assertEqual(
             self.err(VIRTUAL.replace("latency_ns = 50000\n",
