@@ -35,7 +35,8 @@ BENCHES = {
     "switch": ("frames/s and Gb/s through the chassis's switch blade "
                "(lane to lane, lane to uplink) beside QEMU's hub with stream "
                "netdevs, four slots at 1 Gb/s at once, forwarding latency, "
-               "memory per slot and per flow",
+               "memory per slot and per flow, then lane to lane with the "
+               "slots' lanes on 0, 1 and 2 iothreads; about a minute",
                "tests/qtest/blade/blade-switch-bench"),
     "flood": ("a chassis under floods (random source MACs from a blade, "
               "slot socket connect/close loops, control frames on a chain "
