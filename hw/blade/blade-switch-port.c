@@ -20,6 +20,7 @@
 
 #define BSW_QUANTUM         1522        /* DRR: octets per port per round */
 #define BSW_BH_BUDGET       256         /* frames per bottom-half run */
+#define BSW_FORWARD_NOW     2           /* see bsw_lane_changed() */
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
 #define BSW_WIRE_OVERHEAD   24
 
@@ -440,9 +441,20 @@ void bsw_lane_sync(BswPort *p)
 static void bsw_lane_changed(void *opaque)
 {
     BswPort *p = opaque;
+    BladeSwitchState *s = p->s;
 
     bsw_lane_sync(p);
-    bsw_vtime_kick(p->s);       /* a promise or a stamp may have come */
+    bsw_vtime_kick(s);          /* a promise or a stamp may have come */
+    if (s->bh_pending && !s->in_bh && p->ingress.frames &&
+        p->ingress.frames <= BSW_FORWARD_NOW) {
+        /*
+         * A frame or two, as a request or its answer: on now, not a
+         * main-loop iteration later.  More wait for the BH, which takes
+         * them with the other ports' in one run.
+         */
+        qemu_bh_cancel(s->bh);
+        bsw_bh(s);
+    }
 }
 
 static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
