@@ -1738,13 +1738,30 @@ static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
 #define BN_NUM_STATS		(BN_NUM_HW_STATS + BN_NUM_UTIL_STATS + \
 				 BN_NUM_SW_STATS)
 
+static const char bn_test_names[][ETH_GSTRING_LEN] = {
+	"register test (online)", "link test (online)",
+};
+
+#define BN_NUM_TESTS		ARRAY_SIZE(bn_test_names)
+
 static int bn_get_sset_count(struct net_device *dev, int sset)
 {
-	return sset == ETH_SS_STATS ? BN_NUM_STATS : -EOPNOTSUPP;
+	switch (sset) {
+	case ETH_SS_STATS:
+		return BN_NUM_STATS;
+	case ETH_SS_TEST:
+		return BN_NUM_TESTS;
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 static void bn_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
+	if (sset == ETH_SS_TEST) {
+		memcpy(data, bn_test_names, sizeof(bn_test_names));
+		return;
+	}
 	if (sset != ETH_SS_STATS)
 		return;
 	memcpy(data, bn_hw_stat_names, sizeof(bn_hw_stat_names));
@@ -1930,6 +1947,89 @@ static int bn_set_coalesce(struct net_device *dev,
 	return 0;
 }
 
+/*
+ * ethtool -d: BAR0 as the datasheet lays it out (section 4), one u32 per
+ * register at its offset.  Only registers this revision defines are read:
+ * reading any other offset counts a register error (REG_ERRORS), and ICS
+ * is write-only.  The statistics are the device's own (low, then high
+ * half, under hw_lock as every reader of them), without the driver's
+ * base from before a reset.
+ */
+static const struct bn_reg_span {
+	u16 first;
+	u16 last;
+} bn_reg_spans[] = {
+	{ BN_REG_ID, BN_REG_SPEED },
+	{ BN_REG_ICR, BN_REG_IER },
+	{ BN_REG_ITR_RX, BN_REG_ITR_MISC },
+	{ BN_REG_MAC_LO, BN_REG_MAC_HI },
+	{ BN_REG_MTA(0), BN_REG_MTA(BN_MTA_WORDS - 1) },
+	{ BN_REG_TX_BASE_LO, BN_REG_TX_TAIL },
+	{ BN_REG_RX_BASE_LO, BN_REG_RX_TAIL },
+	{ BN_REG_UTIL, BN_REG_PEER_UTIL },
+};
+
+static int bn_get_regs_len(struct net_device *dev)
+{
+	return BN_REG_STAT_LO(BN_NUM_HW_STATS);
+}
+
+static void bn_get_regs(struct net_device *dev, struct ethtool_regs *regs,
+			void *buf)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	unsigned long flags;
+	unsigned int i, n;
+	u32 *words = buf;
+	u32 off;
+
+	memset(buf, 0, bn_get_regs_len(dev));
+	regs->version = priv->version;
+	for (i = 0; i < ARRAY_SIZE(bn_reg_spans); i++)
+		for (off = bn_reg_spans[i].first; off <= bn_reg_spans[i].last;
+		     off += 4)
+			words[off / 4] = bn_rd(priv, off);
+	if (priv->has_cont) {
+		words[BN_REG_UTIL_CONT / 4] = bn_rd(priv, BN_REG_UTIL_CONT);
+		words[BN_REG_UTIL_CONT_TX / 4] = bn_rd(priv,
+						       BN_REG_UTIL_CONT_TX);
+	}
+	spin_lock_irqsave(&priv->hw_lock, flags);
+	for (n = 0; n < priv->num_hw_stats; n++) {
+		words[BN_REG_STAT_LO(n) / 4] = bn_rd(priv, BN_REG_STAT_LO(n));
+		words[BN_REG_STAT_HI(n) / 4] = bn_rd(priv, BN_REG_STAT_HI(n));
+	}
+	spin_unlock_irqrestore(&priv->hw_lock, flags);
+}
+
+/*
+ * ethtool -t: both tests run online (neither disturbs traffic), so an
+ * offline request runs the same.  The register test writes patterns to
+ * SCRATCH (free for the driver, datasheet 4) and puts its value back.
+ */
+static void bn_self_test(struct net_device *dev, struct ethtool_test *test,
+			 u64 *data)
+{
+	static const u32 patterns[] = {
+		0x00000000, 0xffffffff, 0x5a5a5a5a, 0xa5a5a5a5, 0x01234567,
+	};
+	struct bn_priv *priv = netdev_priv(dev);
+	unsigned int i;
+	u32 saved;
+
+	saved = bn_rd(priv, BN_REG_SCRATCH);
+	data[0] = 0;
+	for (i = 0; i < ARRAY_SIZE(patterns); i++) {
+		bn_wr(priv, BN_REG_SCRATCH, patterns[i]);
+		if (bn_rd(priv, BN_REG_SCRATCH) != patterns[i])
+			data[0] = 1;
+	}
+	bn_wr(priv, BN_REG_SCRATCH, saved);
+	data[1] = bn_rd(priv, BN_REG_STATUS) & BN_STATUS_LINK_UP ? 0 : 1;
+	if (data[0] || data[1])
+		test->flags |= ETH_TEST_FL_FAILED;
+}
+
 static const struct ethtool_ops bn_ethtool_ops = {
 	.supported_coalesce_params = ETHTOOL_COALESCE_USECS,
 	.get_coalesce		= bn_get_coalesce,
@@ -1942,6 +2042,9 @@ static const struct ethtool_ops bn_ethtool_ops = {
 	.get_sset_count		= bn_get_sset_count,
 	.get_strings		= bn_get_strings,
 	.get_ethtool_stats	= bn_get_ethtool_stats,
+	.get_regs_len		= bn_get_regs_len,
+	.get_regs		= bn_get_regs,
+	.self_test		= bn_self_test,
 };
 
 /* ---------------------------------------------------------------------- */
