@@ -1706,14 +1706,33 @@ static const struct net_device_ops bn_netdev_ops = {
 /* ---------------------------------------------------------------------- */
 /* ethtool                                                                 */
 
-static const char bn_hw_stat_names[BN_NUM_HW_STATS][ETH_GSTRING_LEN] = {
-	"hw_tx_frames", "hw_tx_octets", "hw_rx_frames", "hw_rx_octets",
-	"hw_tx_nolink", "hw_tx_errors", "hw_rx_nobuf", "hw_rx_filtered",
-	"hw_rx_len_errors", "hw_dma_errors", "hw_rx_bcast", "hw_rx_mcast",
-	"hw_pcs_code_errors", "hw_pcs_sync_losses", "hw_rx_fcs_errors",
-	"hw_link_changes", "hw_util_sets_tx", "hw_util_sets_rx",
-	"hw_irq_rx", "hw_irq_tx", "hw_irq_misc", "hw_reg_errors",
-	"hw_tx_cg_injected", "hw_shm_errors", "hw_shm_kicks",
+/*
+ * The device's counters that have no standard uAPI
+ * (Documentation/networking/statistics.rst): frames, octets, FCS errors,
+ * broadcasts and multicasts received are in the eth-mac group, code
+ * errors in eth-phy (bn_get_eth_mac_stats(), bn_get_eth_phy_stats()).
+ */
+static const struct {
+	u8 stat;
+	char name[ETH_GSTRING_LEN];
+} bn_hw_stat_strings[] = {
+	{ BN_STAT_TX_NOLINK, "hw_tx_nolink" },
+	{ BN_STAT_TX_ERRORS, "hw_tx_errors" },
+	{ BN_STAT_RX_NOBUF, "hw_rx_nobuf" },
+	{ BN_STAT_RX_FILTERED, "hw_rx_filtered" },
+	{ BN_STAT_RX_LEN_ERRORS, "hw_rx_len_errors" },
+	{ BN_STAT_DMA_ERRORS, "hw_dma_errors" },
+	{ BN_STAT_PCS_SYNC_LOSSES, "hw_pcs_sync_losses" },
+	{ BN_STAT_LINK_CHANGES, "hw_link_changes" },
+	{ BN_STAT_UTIL_SETS_TX, "hw_util_sets_tx" },
+	{ BN_STAT_UTIL_SETS_RX, "hw_util_sets_rx" },
+	{ BN_STAT_IRQ_RX, "hw_irq_rx" },
+	{ BN_STAT_IRQ_TX, "hw_irq_tx" },
+	{ BN_STAT_IRQ_MISC, "hw_irq_misc" },
+	{ BN_STAT_REG_ERRORS, "hw_reg_errors" },
+	{ BN_STAT_TX_CG_INJECTED, "hw_tx_cg_injected" },
+	{ BN_STAT_SHM_ERRORS, "hw_shm_errors" },
+	{ BN_STAT_SHM_KICKS, "hw_shm_kicks" },
 };
 
 static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
@@ -1725,17 +1744,16 @@ static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
 	"util_cont_tx_host", "util_cont_tx_valid",
 };
 
+/* Not those in rtnl_link_stats64 (bn_get_stats64()): packets, bytes, drops */
 static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
-	"tx_packets", "tx_bytes", "tx_err_frames", "tx_nolink_frames",
-	"tx_dropped", "tx_dma_map_errors",
-	"rx_packets", "rx_bytes", "rx_dropped", "rx_len_errors",
-	"tx_timeouts", "resets",
+	"tx_err_frames", "tx_dma_map_errors", "tx_timeouts", "resets",
 	"irq_lsc", "irq_dma_err", "irq_pcs_err", "irq_sw",
 };
 
+#define BN_NUM_HW_STRINGS	ARRAY_SIZE(bn_hw_stat_strings)
 #define BN_NUM_UTIL_STATS	ARRAY_SIZE(bn_util_stat_names)
 #define BN_NUM_SW_STATS		ARRAY_SIZE(bn_sw_stat_names)
-#define BN_NUM_STATS		(BN_NUM_HW_STATS + BN_NUM_UTIL_STATS + \
+#define BN_NUM_STATS		(BN_NUM_HW_STRINGS + BN_NUM_UTIL_STATS + \
 				 BN_NUM_SW_STATS)
 
 static const char bn_test_names[][ETH_GSTRING_LEN] = {
@@ -1758,14 +1776,18 @@ static int bn_get_sset_count(struct net_device *dev, int sset)
 
 static void bn_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
+	unsigned int i;
+
 	if (sset == ETH_SS_TEST) {
 		memcpy(data, bn_test_names, sizeof(bn_test_names));
 		return;
 	}
 	if (sset != ETH_SS_STATS)
 		return;
-	memcpy(data, bn_hw_stat_names, sizeof(bn_hw_stat_names));
-	data += sizeof(bn_hw_stat_names);
+	for (i = 0; i < BN_NUM_HW_STRINGS; i++) {
+		memcpy(data, bn_hw_stat_strings[i].name, ETH_GSTRING_LEN);
+		data += ETH_GSTRING_LEN;
+	}
 	memcpy(data, bn_util_stat_names, sizeof(bn_util_stat_names));
 	data += sizeof(bn_util_stat_names);
 	memcpy(data, bn_sw_stat_names, sizeof(bn_sw_stat_names));
@@ -1778,13 +1800,15 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	struct bn_priv *priv = netdev_priv(dev);
 	const struct bn_napi_stats *ns;
 	const struct bn_xmit_stats *xs;
-	unsigned int start;
-	u64 *p;
+	u64 hw[BN_NUM_HW_STATS];
+	unsigned int start, i;
+	u64 *p = data;
 
 	ns = &priv->nstats;
 	xs = &priv->xstats;
-	bn_hw_stats_read(priv, data);
-	p = data + BN_NUM_HW_STATS;
+	bn_hw_stats_read(priv, hw);
+	for (i = 0; i < BN_NUM_HW_STRINGS; i++)
+		*p++ = hw[bn_hw_stat_strings[i].stat];
 
 	util_tx = bn_rd(priv, BN_REG_UTIL_TX);
 	util_host = bn_rd(priv, BN_REG_UTIL_HOST);
@@ -1813,27 +1837,47 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 
 	do {
 		start = u64_stats_fetch_begin(&ns->syncp);
-		p[0] = ns->tx_packets;
-		p[1] = ns->tx_bytes;
-		p[2] = ns->tx_err_frames;
-		p[3] = ns->tx_nolink_frames;
-		p[6] = ns->rx_packets;
-		p[7] = ns->rx_bytes;
-		p[8] = ns->rx_dropped;
-		p[9] = ns->rx_len_errors;
+		p[0] = ns->tx_err_frames;
 	} while (u64_stats_fetch_retry(&ns->syncp, start));
 	do {
 		start = u64_stats_fetch_begin(&xs->syncp);
-		p[4] = xs->tx_dropped;
-		p[5] = xs->tx_map_errors;
+		p[1] = xs->tx_map_errors;
 	} while (u64_stats_fetch_retry(&xs->syncp, start));
-	p[10] = atomic64_read(&priv->tx_timeouts);
-	p[11] = atomic64_read(&priv->resets);
-	p[12] = atomic64_read(&priv->irq_lsc);
-	p[13] = atomic64_read(&priv->irq_dma_err);
-	p[14] = atomic64_read(&priv->irq_pcs_err);
-	p[15] = atomic64_read(&priv->irq_sw);
-	BUILD_BUG_ON(BN_NUM_SW_STATS != 16);
+	p[2] = atomic64_read(&priv->tx_timeouts);
+	p[3] = atomic64_read(&priv->resets);
+	p[4] = atomic64_read(&priv->irq_lsc);
+	p[5] = atomic64_read(&priv->irq_dma_err);
+	p[6] = atomic64_read(&priv->irq_pcs_err);
+	p[7] = atomic64_read(&priv->irq_sw);
+	BUILD_BUG_ON(BN_NUM_SW_STATS != 8);
+}
+
+/* IEEE 802.3 30.3.1.1 from the device's counters (datasheet 10). */
+static void bn_get_eth_mac_stats(struct net_device *dev,
+				 struct ethtool_eth_mac_stats *mac)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	u64 hw[BN_NUM_HW_STATS];
+
+	bn_hw_stats_read(priv, hw);
+	mac->FramesTransmittedOK = hw[BN_STAT_TX_FRAMES];
+	mac->OctetsTransmittedOK = hw[BN_STAT_TX_OCTETS];
+	mac->FramesReceivedOK = hw[BN_STAT_RX_FRAMES];
+	mac->OctetsReceivedOK = hw[BN_STAT_RX_OCTETS];
+	mac->FrameCheckSequenceErrors = hw[BN_STAT_RX_FCS_ERRORS];
+	mac->MulticastFramesReceivedOK = hw[BN_STAT_RX_MCAST];
+	mac->BroadcastFramesReceivedOK = hw[BN_STAT_RX_BCAST];
+}
+
+/* 30.3.2.1.5: code groups received in error while in sync. */
+static void bn_get_eth_phy_stats(struct net_device *dev,
+				 struct ethtool_eth_phy_stats *phy)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	u64 hw[BN_NUM_HW_STATS];
+
+	bn_hw_stats_read(priv, hw);
+	phy->SymbolErrorDuringCarrier = hw[BN_STAT_PCS_CODE_ERRORS];
 }
 
 static void bn_get_drvinfo(struct net_device *dev,
@@ -2042,6 +2086,8 @@ static const struct ethtool_ops bn_ethtool_ops = {
 	.get_sset_count		= bn_get_sset_count,
 	.get_strings		= bn_get_strings,
 	.get_ethtool_stats	= bn_get_ethtool_stats,
+	.get_eth_mac_stats	= bn_get_eth_mac_stats,
+	.get_eth_phy_stats	= bn_get_eth_phy_stats,
 	.get_regs_len		= bn_get_regs_len,
 	.get_regs		= bn_get_regs,
 	.self_test		= bn_self_test,

@@ -1,7 +1,10 @@
-"""The blade_nic driver's `ethtool -d` and `ethtool -t` on a booted blade:
-the register dump is BAR0 as the datasheet lays it out (section 4) and
+"""The blade_nic driver's ethtool interfaces on a booted blade: the
+register dump (`-d`) is BAR0 as the datasheet lays it out (section 4) and
 reads only registers the device defines (the device counts a read of any
-other offset in REG_ERRORS), and the self-test passes with the link up."""
+other offset in REG_ERRORS); the self-test (`-t`) passes with the link
+up; the standard statistics groups (`-S --groups eth-mac eth-phy`) carry
+the device's frame counters, which `-S` no longer repeats, nor what
+`ip -s link` shows (Documentation/networking/statistics.rst)."""
 
 import re
 
@@ -89,3 +92,28 @@ slot = 0
         self.assertRegex(out, r"link test \(online\)\s+0")
         # the register test puts SCRATCH back (it ends on 0x01234567)
         self.assertEqual(self.reg(self.dump(), 0x00c), scratch)
+
+    def test_standard_stats(self):
+        nic = self.nic()
+        self.sh("ping -c 2 -W 5 10.0.2.2 || true")
+        out = self.sh(f"ethtool -S {nic} --groups eth-mac eth-phy")
+        groups = {k: int(v) for k, v in
+                  re.findall(r"(\w+): (\d+)$", out, re.M)}
+        for name in ("FramesTransmittedOK", "OctetsTransmittedOK",
+                     "FramesReceivedOK", "OctetsReceivedOK",
+                     "FrameCheckSequenceErrors", "MulticastFramesReceivedOK",
+                     "BroadcastFramesReceivedOK", "SymbolErrorDuringCarrier"):
+            self.assertTrue(any(k.endswith(name) for k in groups),
+                            f"no {name} in: {out}")
+        sent = next(v for k, v in groups.items()
+                    if k.endswith("FramesTransmittedOK"))
+        self.assertGreater(sent, 0)
+        # ethtool -S: the device's own counters (hw_*) only where no
+        # standard group has them, and none of rtnl_link_stats64's
+        private = self.sh(f"ethtool -S {nic}")
+        for dup in ("hw_tx_frames", "hw_rx_frames", "hw_rx_fcs_errors",
+                    "hw_pcs_code_errors", "tx_packets", "rx_bytes",
+                    "rx_dropped", "tx_dropped"):
+            self.assertNotRegex(private, rf"(?m)^\s*{dup}: ")
+        self.assertRegex(private, r"(?m)^\s*hw_reg_errors: \d+$")
+        self.assertRegex(private, r"(?m)^\s*tx_timeouts: \d+$")
