@@ -53,30 +53,12 @@
 #define PCI_IRQ_INTX		PCI_IRQ_LEGACY
 #endif
 
-static unsigned int tx_ring_size = BN_DEFAULT_RING;
-module_param(tx_ring_size, uint, 0444);
-MODULE_PARM_DESC(tx_ring_size,
-		 "TX ring size in descriptors, power of two 8..4096 (default 256)");
-
-static unsigned int rx_ring_size = BN_DEFAULT_RING;
-module_param(rx_ring_size, uint, 0444);
-MODULE_PARM_DESC(rx_ring_size,
-		 "RX ring size in descriptors, power of two 8..4096 (default 256)");
-
-static unsigned int itr_rx_us = 50;
-module_param(itr_rx_us, uint, 0444);
-MODULE_PARM_DESC(itr_rx_us,
-		 "Initial RX vector minimum interrupt interval in us, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C rx-usecs changes it)");
-
-static unsigned int itr_tx_us = 50;
-module_param(itr_tx_us, uint, 0444);
-MODULE_PARM_DESC(itr_tx_us,
-		 "Initial TX vector minimum interrupt interval in us, 0..65535, 0 = off (default 50; MSI-X only; ethtool -C tx-usecs changes it)");
-
-static bool use_msix = true;
-module_param(use_msix, bool, 0444);
-MODULE_PARM_DESC(use_msix,
-		 "Use MSI-X (3 vectors); if false or unavailable, use one INTx line (default true)");
+/*
+ * No module parameters (netdev): ring sizes with ethtool -G, interrupt
+ * moderation with ethtool -C; INTx where MSI-X cannot be had (boot with
+ * pci=nomsi to try it).  Moderation starts at 50 us a vector.
+ */
+#define BN_DEFAULT_ITR_US	50
 
 struct bn_buf {
 	struct sk_buff *skb;
@@ -2096,33 +2078,20 @@ static const struct ethtool_ops bn_ethtool_ops = {
 /* ---------------------------------------------------------------------- */
 /* PCI                                                                     */
 
-static u32 bn_ring_param(struct device *d, const char *name, unsigned int v)
-{
-	if (v >= BN_RING_MIN && v <= BN_RING_MAX && is_power_of_2(v))
-		return v;
-	dev_warn(d, "%s=%u is not a power of two in 8..4096, using %u\n",
-		 name, v, BN_DEFAULT_RING);
-	return BN_DEFAULT_RING;
-}
-
 static int bn_setup_irqs(struct bn_priv *priv)
 {
 	struct pci_dev *pdev = priv->pdev;
 	int n;
 
-	if (use_msix) {
-		n = pci_alloc_irq_vectors(pdev, BN_NUM_VECTORS, BN_NUM_VECTORS,
-					  PCI_IRQ_MSIX);
-		if (n == BN_NUM_VECTORS) {
-			priv->msix = true;
-			return 0;
-		}
-		dev_warn(&pdev->dev,
-			 "MSI-X unavailable (%d): using INTx, one shared line without interrupt moderation (datasheet 7.3)\n",
-			 n);
-	} else {
-		dev_info(&pdev->dev, "MSI-X disabled by use_msix=0: using INTx\n");
+	n = pci_alloc_irq_vectors(pdev, BN_NUM_VECTORS, BN_NUM_VECTORS,
+				  PCI_IRQ_MSIX);
+	if (n == BN_NUM_VECTORS) {
+		priv->msix = true;
+		return 0;
 	}
+	dev_warn(&pdev->dev,
+		 "MSI-X unavailable (%d): using INTx, one shared line without interrupt moderation (datasheet 7.3)\n",
+		 n);
 	n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
 	if (n < 0)
 		return n;
@@ -2168,10 +2137,10 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	u64_stats_init(&priv->xstats.syncp);
 	INIT_WORK(&priv->reset_work, bn_reset_task);
 	INIT_DELAYED_WORK(&priv->util_work, bn_util_work);
-	priv->rings.tx_size = bn_ring_param(d, "tx_ring_size", tx_ring_size);
-	priv->rings.rx_size = bn_ring_param(d, "rx_ring_size", rx_ring_size);
-	priv->itr_rx = min_t(unsigned int, itr_rx_us, BN_ITR_MAX);
-	priv->itr_tx = min_t(unsigned int, itr_tx_us, BN_ITR_MAX);
+	priv->rings.tx_size = BN_DEFAULT_RING;
+	priv->rings.rx_size = BN_DEFAULT_RING;
+	priv->itr_rx = BN_DEFAULT_ITR_US;
+	priv->itr_tx = BN_DEFAULT_ITR_US;
 
 	/* 16.1 step 2 */
 	reg = bn_rd(priv, BN_REG_ID);

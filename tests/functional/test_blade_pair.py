@@ -90,9 +90,10 @@ class BladePairTest(unittest.TestCase):
                    "usleep 100000; i=$((i+1)); done; [ -s /tmp/rx.md5 ]",
                 timeout=120)
         self.assertEqual(self.sh(1, "cat /tmp/rx.md5").split()[0], sent)
-        stats = self.sh(1, f"ethtool -S {nic} --groups eth-mac")
-        frames = int(re.search(r"FramesReceivedOK: (\d+)", stats).group(1))
+        mac = self.sh(1, f"ethtool -S {nic} --groups eth-mac")
+        frames = int(re.search(r"FramesReceivedOK: (\d+)", mac).group(1))
         self.assertGreater(frames, 104857600 // 1500)
+        stats = self.sh(1, f"ethtool -S {nic}")
         # The lane ran on the shared-memory rings, without a ring error;
         # the driver shows the NIC's counters (datasheet 1.2, section 10).
         nic1 = "/machine/peripheral/nic0"
