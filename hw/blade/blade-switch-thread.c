@@ -367,7 +367,8 @@ void bsw_thread_kick(BswPort *p)
         wake = true;
     }
     smp_mb();   /* counters before rx_held: pairs with bsw_th_can_receive() */
-    if (bsw_th_room(th, 0, 0) && qatomic_xchg(&th->rx_held, false)) {
+    if (qatomic_read(&th->rx_held) && bsw_th_room(th, 0, 0) &&
+        qatomic_xchg(&th->rx_held, false)) {
         qatomic_set(&th->resume, true);
         wake = true;
     }

@@ -1,6 +1,7 @@
 """The guest driver builds warning-free (W=1, warnings are errors) against
 the blade image's kernel and against the newest kernel in
-bookworm-backports, and documents its module parameters."""
+bookworm-backports, and has no module parameters (netdev: ethtool and
+devlink cover what they did)."""
 
 import subprocess
 import unittest
@@ -22,11 +23,7 @@ class DriverBuildTest(unittest.TestCase):
         ko = driver.build(abi)
         self.assertTrue(self.modinfo(ko, "vermagic").startswith(abi + " "))
         self.assertIn("1af4", self.modinfo(ko, "alias").lower())
-        params = self.modinfo(ko, "parm").splitlines()
-        self.assertTrue(params, "no module parameters")
-        for line in params:
-            name, _, desc = line.partition(":")
-            self.assertTrue(desc.strip(), f"parameter {name} has no description")
+        self.assertEqual(self.modinfo(ko, "parm"), "")
 
     def test_newer_backports_kernel(self):
         abi = driver.backports_abi()
