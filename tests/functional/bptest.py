@@ -2,6 +2,7 @@
 read the accelerator that 'scripts/bladeplane test' chose."""
 
 import os
+import re
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,3 +85,37 @@ class TopologyTestCase(unittest.TestCase):
         else:
             os.environ["BLADEPLANE_RUN_DIR"] = cls.saved_env
         cls.tmp.cleanup()
+
+
+class OneBladeTestCase(TopologyTestCase):
+    """A TopologyTestCase that talks to its blade b0 on the serial console
+    (cls.con, the process cls.proc): commands, the NIC's name and the
+    driver's `ethtool -S` counters."""
+
+    @classmethod
+    def setUpClass(cls):
+        from bladeplane_cli.console import ConsoleSession
+        super().setUpClass()
+        cls.proc = next(p for p in cls.topo_run.processes()
+                        if p["name"] == "b0")
+        cls.con = ConsoleSession(cls.proc["console"], "blade b0")
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "con", None):
+            cls.con.close()
+        super().tearDownClass()
+
+    def sh(self, command, timeout=60):
+        status, out = self.con.run(command, timeout=timeout)
+        self.assertEqual(status, 0, f"'{command}' failed: {out}")
+        return out
+
+    def nic(self):
+        return self.sh("ls /sys/bus/pci/drivers/blade_nic/*/net").split()[-1]
+
+    def stat(self, name):
+        out = self.sh(f"ethtool -S {self.nic()}")
+        m = re.search(rf"^\s*{name}: (\d+)$", out, re.M)
+        self.assertIsNotNone(m, f"no {name} in ethtool -S: {out}")
+        return int(m.group(1))

@@ -12,15 +12,14 @@ where it does not."""
 import re
 import time
 
-from bptest import TopologyTestCase
+from bptest import OneBladeTestCase
 from bladeplane_cli import chassis
-from bladeplane_cli.console import ConsoleSession
 
 INTERVAL_MS = 20            # the blade NIC's util-interval in this test
 SHOW = re.compile(r"^pci/(\S+) cpu_pressure (\d+) runnable_tasks (\d+)$", re.M)
 
 
-class BladeContentionTest(TopologyTestCase):
+class BladeContentionTest(OneBladeTestCase):
     NAME = "fn-contention"
     TOPOLOGY = f"""\
 [[chassis]]
@@ -36,29 +35,6 @@ util-interval = {INTERVAL_MS}
         super().setUpClass()
         cls.qmp = chassis.chassis_files(cls.topo_run.path,
                                         cls.topo.chassis[0])["qmp"]
-        cls.proc = next(p for p in cls.topo_run.processes()
-                        if p["name"] == "b0")
-        cls.con = ConsoleSession(cls.proc["console"], "blade b0")
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "con", None):
-            cls.con.close()
-        super().tearDownClass()
-
-    def sh(self, command, timeout=60):
-        status, out = self.con.run(command, timeout=timeout)
-        self.assertEqual(status, 0, f"'{command}' failed: {out}")
-        return out
-
-    def nic(self):
-        return self.sh("ls /sys/bus/pci/drivers/blade_nic/*/net").split()[-1]
-
-    def stat(self, name):
-        out = self.sh(f"ethtool -S {self.nic()}")
-        m = re.search(rf"^\s*{name}: (\d+)$", out, re.M)
-        self.assertIsNotNone(m, f"no {name} in ethtool -S: {out}")
-        return int(m.group(1))
 
     def show(self):
         """The driver's parameters, read back through devlink by the

@@ -8,14 +8,13 @@ the device's frame counters, which `-S` no longer repeats, nor what
 
 import re
 
-from bptest import TopologyTestCase
-from bladeplane_cli.console import ConsoleSession
+from bptest import OneBladeTestCase
 
 ID = 0x424C4E43         # "BLNC", datasheet 4
 ROW = re.compile(r"^0x([0-9a-f]{4}):\s+((?:[0-9a-f]{2} ?)+)$", re.M)
 
 
-class BladeEthtoolTest(TopologyTestCase):
+class BladeEthtoolTest(OneBladeTestCase):
     NAME = "fn-ethtool"
     TOPOLOGY = """\
 [[chassis]]
@@ -24,32 +23,6 @@ slots = 1
 [[chassis.blade]]
 slot = 0
 """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        proc = next(p for p in cls.topo_run.processes() if p["name"] == "b0")
-        cls.con = ConsoleSession(proc["console"], "blade b0")
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "con", None):
-            cls.con.close()
-        super().tearDownClass()
-
-    def sh(self, command):
-        status, out = self.con.run(command, timeout=60)
-        self.assertEqual(status, 0, f"'{command}' failed: {out}")
-        return out
-
-    def nic(self):
-        return self.sh("ls /sys/bus/pci/drivers/blade_nic/*/net").split()[-1]
-
-    def stat(self, name):
-        out = self.sh(f"ethtool -S {self.nic()}")
-        m = re.search(rf"^\s*{name}: (\d+)$", out, re.M)
-        self.assertIsNotNone(m, f"no {name} in ethtool -S: {out}")
-        return int(m.group(1))
 
     def dump(self):
         """ethtool -d's hex rows as one bytes object, from offset 0."""
