@@ -895,7 +895,10 @@ static bool rx_stamp_check(Lane *lane, uint8_t tag, bool stamped,
     return true;
 }
 
-/* PROMISE: T u64; octets after it are left for later versions. */
+/*
+ * PROMISE: T u64, then optionally W u64 and READ u64 (a quiet promise,
+ * net/vtime.h); octets after them are left for later versions.
+ */
 static void rx_promise(Lane *lane, const uint8_t *p, size_t len)
 {
     uint64_t t;
@@ -912,6 +915,10 @@ static void rx_promise(Lane *lane, const uint8_t *p, size_t len)
     if (vtime_rx_promise(&lane->vt, t) != VTIME_OK) {
         vtime_cut(lane);
         return;
+    }
+    if (len >= LANE_PROMISE_QUIET_LEN) {
+        vtime_rx_quiet(&lane->vt, t, get_u64(p + LANE_VTIME_LEN),
+                       get_u64(p + 2 * LANE_VTIME_LEN));
     }
     if (lane->ops->rx_promise) {
         lane->ops->rx_promise(lane->opaque, t);
@@ -1512,6 +1519,7 @@ static void on_connect(Lane *lane)
     lane->rx_paused = false;
     lane->rxb_len = 0;
     lane->txq_head = lane->txq_len = 0;
+    vtime_link_connected(&lane->vt);
     lane->tx_rd = PCS_RD_NEG;
     lane->line_free_at = lane->now;
     pcs_reset(lane);
@@ -2380,6 +2388,32 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
     }
     lane_leave(lane);
     return sent;
+}
+
+bool lane_vtime_promise_quiet(Lane *lane, uint64_t w, uint64_t now)
+{
+    uint8_t v[LANE_PROMISE_QUIET_LEN];
+    uint64_t t;
+    bool sent = false;
+
+    lane_enter(lane, now);
+    t = now > lane->vt.tx_floor ? now : lane->vt.tx_floor;
+    if (lane_vtime_active(lane) &&
+        txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
+        vtime_tx_quiet(&lane->vt, t, w)) {
+        vtime_tx_promise(&lane->vt, t);     /* false if t was sent before */
+        put_u64(v, t);
+        put_u64(v + LANE_VTIME_LEN, w);
+        put_u64(v + 2 * LANE_VTIME_LEN, lane->vt.rx_records);
+        sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
+    }
+    lane_leave(lane);
+    return sent;
+}
+
+uint64_t lane_vtime_quiet(const Lane *lane)
+{
+    return lane->vt.tx_quiet;
 }
 
 bool lane_rx_fcs(const Lane *lane, uint32_t *fcs)

@@ -95,6 +95,7 @@
 #define LANE_TAG_PROMISE    0x08
 #define LANE_REC_F_VTIME    0x01
 #define LANE_VTIME_LEN      8
+#define LANE_PROMISE_QUIET_LEN (3 * LANE_VTIME_LEN)   /* T, W, READ */
 #define LANE_HELLO_CAP_VTIME 0x0001
 /*
  * 8b10b: a frame's burst as a data run, its code groups implied:
@@ -414,9 +415,11 @@ void lane_clock_rebase(Lane *lane, uint64_t now);
 bool lane_vtime_active(const Lane *lane);
 /*
  * How far the caller may run on this lane's account: the peer's promise
- * (or its last stamp, the later) plus the latency; VTIME_NEVER on a lane
- * not configured for virtual time.  It never goes back, across
- * reconnects too: a disconnected peer holds it where it was.
+ * (or its last stamp, or its quiet promise's W while that holds: the
+ * latest) plus the latency; VTIME_NEVER on a lane not configured for
+ * virtual time.  It goes back only when this end writes to a quiet peer
+ * (the peer's answer comes a latency after that write at the earliest);
+ * across reconnects it holds where it was.
  */
 uint64_t lane_vtime_horizon(const Lane *lane);
 /* The lane's synchronisation state, for vtime_horizon() over lanes. */
@@ -429,6 +432,16 @@ const VtimeLink *lane_vtime_link(const Lane *lane);
  * everything sent so far, or the queue has no room.
  */
 bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now);
+/*
+ * A quiet promise (net/vtime.h): at @now (or the last promise, if that
+ * is later) this end will send nothing earlier than @w unless the peer
+ * writes to it first.  Stamps are raised to @w until then.  Returns
+ * false, and sends and books nothing, if virtual time is not active, @w
+ * tells the peer nothing new, or the queue has no room.
+ */
+bool lane_vtime_promise_quiet(Lane *lane, uint64_t w, uint64_t now);
+/* This end's quiet W while it holds (the peer has not written), else 0. */
+uint64_t lane_vtime_quiet(const Lane *lane);
 /*
  * In rx_frame() and rx_util(): the stamp of the record that carried
  * what is being delivered (true), or false if it carried none.

@@ -15,6 +15,16 @@
  * is a violation.  It is counted and reported to the caller, which cuts
  * the link; nothing of the offending value is taken.
  *
+ * A quiet promise (T, W) adds a condition: "and unless you write to me
+ * first, nothing earlier than W either".  A side whose guest is idle
+ * sends it with W its next timer, so that an idle chassis moves from
+ * event to event rather than a lookahead at a time.  It holds only while
+ * neither side writes a stamped record to the other: the receiver takes
+ * W only if the sender had read every stamped record sent to it on this
+ * connection (the sender says how many it read), drops it when it writes
+ * one itself, and the sender raises its own stamps to W (counted) until
+ * it reads one.  A stamp below a W that still holds breaks the promise.
+ *
  * All arithmetic saturates at VTIME_NEVER (UINT64_MAX): a value near it
  * never wraps to a small time.
  *
@@ -37,6 +47,7 @@ typedef enum VtimeVerdict {
     VTIME_STAMP_BACK,           /* stamp earlier than the last stamp */
     VTIME_STAMP_BROKE_PROMISE,  /* stamp earlier than the peer's promise */
     VTIME_PROMISE_BACK,         /* promise earlier than a promise or stamp */
+    VTIME_STAMP_BROKE_QUIET,    /* stamp earlier than a quiet promise's W */
 } VtimeVerdict;
 
 typedef struct VtimeCounters {
@@ -48,6 +59,12 @@ typedef struct VtimeCounters {
     uint64_t tx_stamps;         /* stamps this side sent */
     uint64_t tx_promises;       /* promises this side sent */
     uint64_t tx_stamps_raised;  /* stamps raised to a promise already made */
+    uint64_t quiet;             /* quiet promises taken */
+    uint64_t quiet_stale;       /* ... dropped: sent before a record of ours */
+    uint64_t quiet_bad;         /* ... dropped: W earlier than T */
+    uint64_t stamp_broke_quiet; /* a violation: see VTIME_STAMP_BROKE_QUIET */
+    uint64_t tx_quiet;          /* quiet promises this side sent */
+    uint64_t tx_quiet_raised;   /* stamps raised to this side's W */
 } VtimeCounters;
 
 /*
@@ -63,10 +80,22 @@ typedef struct VtimeLink {
     uint64_t last_stamp;        /* latest stamp, 0 before any */
     /* send side: this side's */
     uint64_t tx_floor;          /* latest stamp or promise sent */
+    /* quiet promises, per connection (vtime_link_connected()) */
+    uint64_t peer_quiet;        /* the peer's W while it holds, else 0 */
+    uint64_t tx_quiet;          /* this side's W while it holds, else 0 */
+    uint64_t rx_records;        /* stamped records read */
+    uint64_t tx_records;        /* stamped records written */
     VtimeCounters cnt;
 } VtimeLink;
 
 void vtime_link_init(VtimeLink *l, uint64_t latency_ns);
+
+/*
+ * A new connection: stamped records are counted from zero on it.  Quiet
+ * promises outlive it, as promises do: the peer may have run on the
+ * strength of ours, and ours holds until the peer writes to us.
+ */
+void vtime_link_connected(VtimeLink *l);
 
 /* a + b, or VTIME_NEVER if that does not fit. */
 uint64_t vtime_add_sat(uint64_t a, uint64_t b);
@@ -78,14 +107,22 @@ uint64_t vtime_add_sat(uint64_t a, uint64_t b);
 VtimeVerdict vtime_rx_stamp(VtimeLink *l, uint64_t stamp);
 /* A promise @t arrived.  VTIME_OK: taken; otherwise as above. */
 VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t);
+/*
+ * The promise @t just taken was quiet until @w, sent when the peer had
+ * read @peer_read stamped records of ours.  Taken if that is all we
+ * wrote and @w is not below @t; otherwise dropped and counted (a quiet
+ * promise is worth nothing then, but breaks no rule).
+ */
+void vtime_rx_quiet(VtimeLink *l, uint64_t t, uint64_t w, uint64_t peer_read);
 
 /* When a record stamped @stamp takes effect here: stamp + latency. */
 uint64_t vtime_deliver_at(const VtimeLink *l, uint64_t stamp);
 
 /*
  * How far this side may run on this link's account: the peer can still
- * send nothing stamped earlier than its promise (or its last stamp, the
- * larger), which takes effect a latency later.
+ * send nothing stamped earlier than its promise (or its last stamp, or
+ * its quiet promise's W while that holds: the largest), which takes
+ * effect a latency later.
  */
 uint64_t vtime_link_horizon(const VtimeLink *l);
 
@@ -106,7 +143,9 @@ uint64_t vtime_may_promise(uint64_t clock, uint64_t out_lookahead);
  * This side sends a record at clock @clock: the stamp to put on it.  It
  * is @clock, raised to the latest stamp or promise already sent if
  * @clock is below it (counted), so that what the peer sees never goes
- * back.
+ * back; and raised to this side's quiet W while that holds (counted:
+ * something the peer did not cause woke this side, a user's console
+ * input for example).  It voids the peer's quiet promise.
  */
 uint64_t vtime_tx_stamp(VtimeLink *l, uint64_t clock);
 
@@ -116,6 +155,15 @@ uint64_t vtime_tx_stamp(VtimeLink *l, uint64_t clock);
  * if it must not be sent (it would not advance, or would go back).
  */
 bool vtime_tx_promise(VtimeLink *l, uint64_t t);
+
+/*
+ * This side, at clock @t, will be quiet until @w unless the peer writes
+ * to it first: true if that tells the peer something new (@w above @t
+ * and above a W of ours that still holds), and W then holds for this
+ * side's stamps.  The record carries @t (booked with vtime_tx_promise()
+ * if new) and l->rx_records as what this side read.
+ */
+bool vtime_tx_quiet(VtimeLink *l, uint64_t t, uint64_t w);
 
 /* The name of a verdict, for messages and traces. */
 const char *vtime_verdict_str(VtimeVerdict v);

@@ -1,8 +1,8 @@
 /*
  * Lane transport in virtual time: stamped records and promises between
  * two library lanes, over the caller's stream, over sockets and over the
- * shared-memory rings; a lane whose peer is in the other time (no link);
- * and a hostile peer (each violation counted and cut, never taken, and
+ * shared-memory rings; quiet promises on the wire; a lane whose peer is
+ * in the other time (no link); and a hostile peer (each violation counted and cut, never taken, and
  * still refused after it reconnects).  Fake clocks; no sleeping.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -187,6 +187,7 @@ static void assert_clean(Lane *l)
     g_assert_cmpuint(st->vtime.stamp_back, ==, 0);
     g_assert_cmpuint(st->vtime.stamp_broke_promise, ==, 0);
     g_assert_cmpuint(st->vtime.promise_back, ==, 0);
+    g_assert_cmpuint(st->vtime.stamp_broke_quiet, ==, 0);
     g_assert_cmpuint(st->vtime_unstamped, ==, 0);
     g_assert_cmpuint(st->vtime_mismatch, ==, 0);
     g_assert_cmpuint(st->vtime_cuts, ==, 0);
@@ -269,6 +270,64 @@ static void test_stream(gconstpointer data)
     g_assert_cmpuint(a.utils, >, 0);
     g_assert_cmpuint(a.utils_stamped, ==, a.utils);
     exchange(&a, &b, now, stream_pump);
+    lane_free(a.lane);
+    lane_free(b.lane);
+}
+
+/*
+ * Quiet promises on the wire (PROMISE with W and READ): the receiver's
+ * horizon goes to W; its own record voids it; one that crossed a record
+ * on its way is stale; a frame the quiet end sends before W without
+ * having read anything goes stamped W.
+ */
+static void test_quiet(void)
+{
+    End a = { 0 }, b = { 0 };
+    uint64_t now = 0, w;
+    uint8_t f[64];
+
+    stream_lane(&a, LANE_PCS_RAW, true);
+    stream_lane(&b, LANE_PCS_RAW, true);
+    lane_connected(a.lane, now);
+    lane_connected(b.lane, now);
+    now = stream_run(&a, &b, now, 20);
+    g_assert_true(lane_is_link_up(b.lane));
+
+    w = now + 500 * US;
+    g_assert_true(lane_vtime_promise_quiet(a.lane, w, now));
+    g_assert_false(lane_vtime_promise_quiet(a.lane, w - US, now));
+    g_assert_cmpuint(lane_vtime_quiet(a.lane), ==, w);
+    stream_pump(&a, &b, now);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime.quiet, ==, 1);
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), ==, w + LATENCY);
+    /* b writes: the quiet is void, a's answer may come a latency later */
+    make_frame(f, sizeof(f), now);
+    g_assert_cmpint(lane_send_frame(b.lane, f, sizeof(f), now), ==, 0);
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), ==, now + LATENCY);
+    /* a, quiet again before it read the frame: stale on arrival */
+    g_assert_true(lane_vtime_promise_quiet(a.lane, w + US, now));
+    stream_pump(&a, &b, now + LATENCY);
+    g_assert_cmpuint(a.frames, ==, 1);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime.quiet_stale, ==, 1);
+    g_assert_cmpuint(lane_vtime_horizon(b.lane), <, w);
+    /* reading it ended a's quiet: its answer goes at its own time */
+    g_assert_cmpuint(lane_vtime_quiet(a.lane), ==, 0);
+    now += LATENCY;
+
+    /* quiet, then woken by something b did not send: stamped W */
+    w = now + 300 * US;
+    g_assert_true(lane_vtime_promise_quiet(a.lane, w, now));
+    make_frame(f, sizeof(f), now + US);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), now + US), ==, 0);
+    stream_pump(&a, &b, w + LATENCY);
+    g_assert_cmpuint(b.frames, ==, 1);
+    g_assert_cmpuint(b.last_stamp, ==, w);
+    g_assert_cmpuint(b.bad_stamps, ==, 1);    /* its time is below W */
+    g_assert_cmpuint(lane_stats(a.lane)->vtime.tx_quiet_raised, ==, 1);
+    g_assert_cmpuint(lane_stats(a.lane)->vtime.tx_quiet, ==, 3);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime.stamp_broke_quiet, ==, 0);
+    assert_clean(a.lane);
+    assert_clean(b.lane);
     lane_free(a.lane);
     lane_free(b.lane);
 }
@@ -603,6 +662,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, GUINT_TO_POINTER(i), test_hostile);
     }
     g_test_add_func("/lane-vtime/short-stamp", test_short_stamp);
+    g_test_add_func("/lane-vtime/quiet", test_quiet);
     g_test_add_data_func("/lane-vtime/hold/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_hold);
     g_test_add_data_func("/lane-vtime/hold/raw",

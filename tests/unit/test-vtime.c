@@ -2,7 +2,8 @@
  * Virtual time's synchronisation core (net/vtime.c): stamps and promises
  * taken in order, every violation counted and refused with the state
  * unchanged, the horizon of a link and of a process, what this side may
- * promise and stamp, and arithmetic at the end of the u64 range.
+ * promise and stamp, quiet promises, and arithmetic at the end of the u64
+ * range.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -24,7 +25,7 @@ static void assert_same_state(const VtimeLink *a, const VtimeLink *b)
 static uint64_t violations(const VtimeLink *l)
 {
     return l->cnt.stamp_back + l->cnt.stamp_broke_promise +
-           l->cnt.promise_back;
+           l->cnt.promise_back + l->cnt.stamp_broke_quiet;
 }
 
 /* A well-behaved peer: stamps and promises that never go back. */
@@ -245,6 +246,156 @@ static void test_tx_rx_agree(void)
     }
 }
 
+/*
+ * A quiet promise: the receiver's horizon goes to W while neither side
+ * writes; a write either way ends it; one sent before a record of ours
+ * was read is dropped; the sender's stamps are raised to W until it
+ * reads something.
+ */
+static void test_quiet(void)
+{
+    VtimeLink blade, chassis, before;
+
+    vtime_link_init(&blade, 2 * US);
+    vtime_link_init(&chassis, 2 * US);
+    g_assert_true(vtime_tx_promise(&blade, 10 * US));
+    g_assert_true(vtime_tx_quiet(&blade, 10 * US, 500 * US));
+    g_assert_cmpint(vtime_rx_promise(&chassis, 10 * US), ==, VTIME_OK);
+    vtime_rx_quiet(&chassis, 10 * US, 500 * US, blade.rx_records);
+    g_assert_cmpuint(chassis.cnt.quiet, ==, 1);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 502 * US);
+
+    /* a W at or below one that holds tells nothing, and is not sent */
+    g_assert_false(vtime_tx_quiet(&blade, 10 * US, 400 * US));
+    g_assert_false(vtime_tx_quiet(&blade, 10 * US, 500 * US));
+    g_assert_false(vtime_tx_quiet(&blade, 20 * US, 20 * US));
+
+    /* woken by nothing the chassis sent: raised to W, which holds */
+    g_assert_cmpuint(vtime_tx_stamp(&blade, 30 * US), ==, 500 * US);
+    g_assert_cmpuint(blade.cnt.tx_quiet_raised, ==, 1);
+    /* below W while it holds: broken, refused, nothing taken */
+    before = chassis;
+    g_assert_cmpint(vtime_rx_stamp(&chassis, 30 * US), ==,
+                    VTIME_STAMP_BROKE_QUIET);
+    g_assert_cmpuint(chassis.cnt.stamp_broke_quiet, ==, 1);
+    g_assert_cmpuint(chassis.peer_quiet, ==, before.peer_quiet);
+    g_assert_cmpuint(chassis.last_stamp, ==, before.last_stamp);
+    /* at W: taken, and the blade is awake */
+    g_assert_cmpint(vtime_rx_stamp(&chassis, 500 * US), ==, VTIME_OK);
+    g_assert_cmpuint(chassis.peer_quiet, ==, 0);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 502 * US);
+
+    /* quiet again; the chassis writes first: its horizon goes back */
+    g_assert_true(vtime_tx_promise(&blade, 600 * US));
+    g_assert_true(vtime_tx_quiet(&blade, 600 * US, 900 * US));
+    g_assert_cmpint(vtime_rx_promise(&chassis, 600 * US), ==, VTIME_OK);
+    vtime_rx_quiet(&chassis, 600 * US, 900 * US, blade.rx_records);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 902 * US);
+    g_assert_cmpuint(vtime_tx_stamp(&chassis, 700 * US), ==, 700 * US);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 602 * US);
+    /* the blade, quiet again before it read that: stale, dropped */
+    g_assert_true(vtime_tx_promise(&blade, 610 * US));
+    g_assert_true(vtime_tx_quiet(&blade, 610 * US, 1000 * US));
+    g_assert_cmpint(vtime_rx_promise(&chassis, 610 * US), ==, VTIME_OK);
+    vtime_rx_quiet(&chassis, 610 * US, 1000 * US, blade.rx_records);
+    g_assert_cmpuint(chassis.cnt.quiet_stale, ==, 1);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 612 * US);
+    /* it reads it: its own W is over, it answers at the time it should */
+    g_assert_cmpint(vtime_rx_stamp(&blade, 700 * US), ==, VTIME_OK);
+    g_assert_cmpuint(blade.tx_quiet, ==, 0);
+    g_assert_cmpuint(vtime_tx_stamp(&blade, 702 * US), ==, 702 * US);
+    g_assert_cmpint(vtime_rx_stamp(&chassis, 702 * US), ==, VTIME_OK);
+
+    /* W below T: dropped, counted, no violation */
+    g_assert_cmpint(vtime_rx_promise(&chassis, 800 * US), ==, VTIME_OK);
+    vtime_rx_quiet(&chassis, 800 * US, 799 * US, blade.rx_records);
+    g_assert_cmpuint(chassis.cnt.quiet_bad, ==, 1);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 802 * US);
+
+    /* a plain promise past W says as much: W is done with */
+    vtime_rx_quiet(&chassis, 800 * US, 850 * US, blade.rx_records);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 852 * US);
+    g_assert_cmpint(vtime_rx_promise(&chassis, 860 * US), ==, VTIME_OK);
+    g_assert_cmpuint(chassis.peer_quiet, ==, 0);
+
+    /* a new connection counts from zero; a W that holds outlives it */
+    g_assert_true(vtime_tx_quiet(&blade, 860 * US, 2000 * US));
+    vtime_link_connected(&blade);
+    vtime_link_connected(&chassis);
+    g_assert_cmpuint(blade.rx_records, ==, 0);
+    g_assert_cmpuint(chassis.tx_records, ==, 0);
+    g_assert_cmpuint(blade.tx_quiet, ==, 2000 * US);
+    g_assert_cmpuint(violations(&chassis), ==, 1);
+    g_assert_cmpuint(violations(&blade), ==, 0);
+}
+
+/*
+ * Both ways at once, with records in flight towards the quiet side: the
+ * quiet side's stamps, raised as they must be, never break a quiet
+ * promise the other side took, and the other side never takes one that
+ * a record in flight voids.
+ */
+static void test_quiet_agree(void)
+{
+    GRand *r = g_rand_new_with_seed(15);
+    VtimeLink blade, chassis;
+    uint64_t flight[64];
+    unsigned head = 0, n = 0;
+    uint64_t clock = 0, cclock = 0;
+
+    vtime_link_init(&blade, US);
+    vtime_link_init(&chassis, US);
+    for (int i = 0; i < 200000; i++) {
+        uint64_t step = g_rand_int_range(r, 0, 2000);
+
+        switch (g_rand_int_range(r, 0, 5)) {
+        case 0:         /* the blade writes */
+            clock += step;
+            g_assert_cmpint(vtime_rx_stamp(&chassis,
+                                           vtime_tx_stamp(&blade, clock)),
+                            ==, VTIME_OK);
+            break;
+        case 1: {       /* the blade is quiet for a while */
+            uint64_t t;
+
+            clock += step;
+            t = clock > blade.tx_floor ? clock : blade.tx_floor;
+            if (vtime_tx_quiet(&blade, t, t + g_rand_int_range(r, 1, 9000))) {
+                vtime_tx_promise(&blade, t);
+                g_assert_cmpint(vtime_rx_promise(&chassis, t), ==, VTIME_OK);
+                vtime_rx_quiet(&chassis, t, blade.tx_quiet, blade.rx_records);
+            }
+            break;
+        }
+        case 2:         /* the chassis writes; it is in flight */
+            if (n < G_N_ELEMENTS(flight)) {
+                cclock += step;
+                flight[(head + n++) % G_N_ELEMENTS(flight)] =
+                    vtime_tx_stamp(&chassis, cclock);
+                g_assert_cmpuint(chassis.peer_quiet, ==, 0);
+            }
+            break;
+        default:        /* the blade reads one */
+            if (n) {
+                uint64_t s = flight[head];
+
+                head = (head + 1) % G_N_ELEMENTS(flight);
+                n--;
+                g_assert_cmpint(vtime_rx_stamp(&blade, s), ==, VTIME_OK);
+                clock = MAX(clock, s);
+            }
+            break;
+        }
+        /* what the chassis takes as quiet, nothing in flight can void */
+        g_assert_true(!chassis.peer_quiet || !n);
+    }
+    g_assert_cmpuint(chassis.cnt.quiet, >, 1000);
+    g_assert_cmpuint(chassis.cnt.quiet_stale, >, 100);
+    g_assert_cmpuint(violations(&chassis), ==, 0);
+    g_assert_cmpuint(violations(&blade), ==, 0);
+    g_rand_free(r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -254,5 +405,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vtime/horizon", test_horizon);
     g_test_add_func("/vtime/tx", test_tx);
     g_test_add_func("/vtime/tx-rx-agree", test_tx_rx_agree);
+    g_test_add_func("/vtime/quiet", test_quiet);
+    g_test_add_func("/vtime/quiet-agree", test_quiet_agree);
     return g_test_run();
 }
