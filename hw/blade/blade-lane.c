@@ -37,6 +37,13 @@
 #define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
 #define BLADE_LANE_RECONNECT_MS 100
 #define BLADE_LANE_GATE_SLICE_MS 100
+/*
+ * The furthest a quiet promise reaches.  What wakes an idle guest from
+ * outside the chassis (console input, QMP) can reach the lane only at the
+ * quiet's end, so this bounds how late that goes; 10 ms keeps most of
+ * the idle speed-up (measured against 1 s and 1 ms: docs/virtual-time.md).
+ */
+#define BLADE_LANE_QUIET_MAX_NS (10 * 1000 * 1000)
 
 struct BladeLane {
     DeviceState *dev;
@@ -72,6 +79,7 @@ struct BladeLane {
     QEMUTimer *hold_timer;          /* the gate stopped the VM here */
     uint64_t promise_ns;
     uint32_t gate_wait_ms;      /* 0: wait for ever */
+    bool gate_quiet;            /* an idle guest sends quiet promises */
     bool gate_stopped;          /* the gate stopped the VM */
     bool gate_restart;          /* ... and it may go on: start it */
     bool gate_startup;          /* the first horizon not yet reached */
@@ -190,6 +198,14 @@ static void blade_lane_feed(BladeLane *bl, const uint8_t *in, size_t len)
 static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
+
+    if (bl->promise_timer && lane_vtime_quiet(bl->lane) <= bl_now() &&
+        timer_expire_time_ns(bl->promise_timer) >
+            (int64_t)MIN(bl_now() + bl->promise_ns, INT64_MAX)) {
+        /* the peer wrote to a quiet guest: promise as it computes again */
+        timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns,
+                                         INT64_MAX));
+    }
 
     if (dl <= bl_now() && lane_is_connected(bl->lane)) {
         /*
@@ -635,6 +651,45 @@ static void blade_lane_gate_vm_state(void *opaque, bool running,
 }
 
 /*
+ * Every vCPU halted with nothing to do, in a running VM: until its next
+ * timer, or an interrupt from outside, the guest does nothing.
+ */
+static bool blade_lane_guest_idle(BladeLane *bl)
+{
+    return bl->gate_quiet && !bl->gate_stopped && runstate_is_running() &&
+           all_cpu_threads_idle();
+}
+
+/*
+ * An idle guest at the horizon: promise the peer quiet until this VM's
+ * next virtual-clock timer (the guest's, the NIC's and the lane's, as
+ * icount's warp takes them), so that it need not step a lookahead at a
+ * time while nothing happens here.  The promise timer is not an event
+ * of the guest's: it waits for the quiet's end.  A record from the peer
+ * ends the quiet early (lane_vtime_quiet(), blade_lane_rearm()).
+ */
+static bool blade_lane_gate_quiet(BladeLane *bl, uint64_t now)
+{
+    uint64_t w, quiet;
+    int64_t next;
+    bool sent;
+
+    timer_del(bl->promise_timer);
+    next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                      ~QEMU_TIMER_ATTR_EXTERNAL);
+    w = now + (next < 0 ? BLADE_LANE_QUIET_MAX_NS :
+               MIN(next, BLADE_LANE_QUIET_MAX_NS));
+    sent = lane_vtime_promise_quiet(bl->lane, w, now);
+    quiet = lane_vtime_quiet(bl->lane);
+    timer_mod(bl->promise_timer, MIN(quiet > now ? quiet :
+                                     now + bl->promise_ns, INT64_MAX));
+    if (sent) {
+        trace_blade_lane_gate_quiet(bl, now, w);
+    }
+    return sent;
+}
+
+/*
  * The guest reached the horizon: no record the peer may still send can
  * take effect earlier, and none may take effect later than it should.
  * Promise the clock (the peer may be waiting for it), then block on the
@@ -698,6 +753,13 @@ static void blade_lane_gate_cb(void *opaque)
             blade_lane_gate_stop(bl);
             break;
         }
+        if (blade_lane_guest_idle(bl) && blade_lane_gate_quiet(bl, now)) {
+            blade_lane_run_guarded(bl, NULL, 0);    /* out with it */
+            if (bl->dead) {
+                break;
+            }
+            continue;
+        }
         if (give_up_at) {
             left = give_up_at - qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
             if (left <= 0) {
@@ -728,6 +790,12 @@ static void blade_lane_promise_cb(void *opaque)
     BladeLane *bl = opaque;
     uint64_t now = bl_now();
 
+    if (lane_vtime_quiet(bl->lane) > now) {
+        /* quiet: nothing to promise before its end */
+        timer_mod(bl->promise_timer, MIN(lane_vtime_quiet(bl->lane),
+                                         INT64_MAX));
+        return;
+    }
     /* a guest that computes lets its peer run on meanwhile */
     if (lane_vtime_promise(bl->lane, now, now)) {
         qemu_bh_schedule(bl->bh);       /* out with it */
@@ -749,10 +817,12 @@ static void blade_lane_hold_notify(void *opaque, QEMUClockType type)
 }
 
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
-                           uint32_t wait_ms)
+                           uint32_t wait_ms, bool quiet)
 {
     bl->promise_ns = MAX(promise_ns, 1);
     bl->gate_wait_ms = wait_ms;
+    /* under qtest no guest runs: the test's writes come at any time */
+    bl->gate_quiet = quiet && !qtest_enabled();
     bl->gate_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, blade_lane_gate_cb, bl);
     bl->promise_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                      blade_lane_promise_cb, bl);

@@ -83,10 +83,12 @@ void blade_lane_flush(BladeLane *bl);
  * rings yet, stops the VM until it does).  A promise of the clock goes
  * every @promise_ns as well.  A peer that does not move the horizon for
  * @wait_ms of wall time (0: no bound) ends the run with an error naming
- * the chardev.
+ * the chardev.  With @quiet, a guest found idle at the horizon promises
+ * quiet until its next timer (net/vtime.h), so that an idle chassis
+ * moves from event to event.
  */
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
-                           uint32_t wait_ms);
+                           uint32_t wait_ms, bool quiet);
 /*
  * A device's timing property: "real" (also when not given) or "virtual",
  * which needs a latency above 0 (the lookahead).  Sets *@vtime; false

@@ -115,6 +115,7 @@ struct BladeNicState {
     char *timing_str;
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
+    bool vtime_quiet;           /* an idle guest promises quiet */
     bool vtime;                 /* timing=virtual */
     QEMUTimer *irq_timer;       /* irq_bh's work at a virtual time */
     char *util_form_str;

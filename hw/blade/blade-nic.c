@@ -184,6 +184,12 @@ static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
         val = ls->vtime_unstamped;
     } else if (!strcmp(name, "vtime-mismatch")) {
         val = ls->vtime_mismatch;
+    } else if (!strcmp(name, "vtime-stamp-broke-quiet")) {
+        val = ls->vtime.stamp_broke_quiet;
+    } else if (!strcmp(name, "vtime-quiet-sent")) {
+        val = ls->vtime.tx_quiet;
+    } else if (!strcmp(name, "vtime-quiet-raised")) {
+        val = ls->vtime.tx_quiet_raised;
     }
     visit_type_uint64(v, name, &val, errp);
 }
@@ -454,7 +460,8 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     s->lane = blade_lane_lane(s->bl);
     if (s->vtime) {
         /* promise as often as the lookahead: the peer never waits long */
-        blade_lane_vtime_gate(s->bl, s->vtime_latency_ns, s->vtime_wait_ms);
+        blade_lane_vtime_gate(s->bl, s->vtime_latency_ns, s->vtime_wait_ms,
+                              s->vtime_quiet);
     }
     trace_blade_nic_lane_open(s->sock_path ? s->sock_path :
                               qemu_chr_fe_get_driver(&s->chr)->label,
@@ -793,6 +800,7 @@ static const Property blade_nic_properties[] = {
                        BLADE_VTIME_LATENCY_NS),
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeNicState, vtime_wait_ms,
                        BLADE_VTIME_WAIT_MS),
+    DEFINE_PROP_BOOL("vtime-quiet", BladeNicState, vtime_quiet, true),
     DEFINE_PROP_STRING("util-form", BladeNicState, util_form_str),
     DEFINE_PROP_UINT32("util-interval", BladeNicState, util_interval_ms,
                        100),
@@ -803,6 +811,7 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
     static const char *const vtime_stats[] = {
         "vtime-cuts", "vtime-stamp-back", "vtime-stamp-broke-promise",
         "vtime-promise-back", "vtime-unstamped", "vtime-mismatch",
+        "vtime-stamp-broke-quiet", "vtime-quiet-sent", "vtime-quiet-raised",
     };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);

@@ -35,6 +35,8 @@
 #define BSW_MAX_QUEUE       65536       /* queue-frames upper bound */
 /* timers one time may chain for itself before a snapshot is taken */
 #define BSW_SNAPSHOT_ROUNDS 1024
+/* switch timers run in one go before the main loop gets a turn */
+#define BSW_VTIME_ROUNDS 4096
 
 uint64_t blade_switch_now(void)
 {
@@ -72,6 +74,60 @@ static void bsw_vtime_snapshot(BladeSwitchState *s)
     trace_blade_switch_vtime_snapshot(at);
 }
 
+/* The least horizon of the connected slots, and how many there are. */
+static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
+{
+    uint64_t h = VTIME_NEVER;
+    unsigned i, n = 0;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p->lane && lane_vtime_active(p->lane)) {
+            n++;
+            h = MIN(h, lane_vtime_horizon(p->lane));
+        }
+    }
+    if (active) {
+        *active = n;
+    }
+    return h;
+}
+
+/*
+ * Move the clock towards @h one timer of the switch at a time: a timer
+ * that writes to a blade that promised quiet (a frame forwarded, say)
+ * ends that promise, and the horizon comes back to where the blade's
+ * answer could arrive; running on to the old horizon would pass it.
+ */
+static void bsw_vtime_run_to(BladeSwitchState *s, uint64_t to)
+{
+    uint64_t now = blade_switch_now();
+    uint64_t h = MIN(to, bsw_vtime_horizon(s, NULL));
+    unsigned rounds = 0;
+
+    while (h > now) {
+        int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                                  QEMU_TIMER_ATTR_ALL);
+
+        if (next == 0) {
+            /* due now: run them here, where advancing would not */
+            qemu_clock_run_timers(QEMU_CLOCK_VIRTUAL);
+            timerlist_run_timers(
+                qemu_get_aio_context()->tlg.tl[QEMU_CLOCK_VIRTUAL]);
+        } else {
+            qemu_clock_advance_virtual_time(
+                MIN(next > 0 ? MIN(h, now + next) : h, INT64_MAX));
+        }
+        now = blade_switch_now();
+        h = MIN(to, bsw_vtime_horizon(s, NULL));
+        if (++rounds >= BSW_VTIME_ROUNDS) {
+            qemu_bh_schedule(s->vtime_bh);  /* let the main loop in */
+            break;
+        }
+    }
+}
+
 /*
  * The chassis has no CPU: its clock (QEMU_CLOCK_VIRTUAL of the qtest
  * accelerator, which moves only when told) goes straight to the safe
@@ -83,27 +139,26 @@ static void bsw_vtime_snapshot(BladeSwitchState *s)
 static void bsw_vtime_advance(void *opaque)
 {
     BladeSwitchState *s = opaque;
-    uint64_t now = blade_switch_now(), h = VTIME_NEVER;
-    unsigned i, active = 0;
+    uint64_t now = blade_switch_now(), h;
+    unsigned i, active;
 
-    for (i = 0; i < s->nports; i++) {
-        BswPort *p = &s->ports[i];
-
-        if (p->lane && lane_vtime_active(p->lane)) {
-            active++;
-            h = MIN(h, lane_vtime_horizon(p->lane));
-        }
-    }
+    h = bsw_vtime_horizon(s, &active);
     if (!active || active < s->vtime_slots) {
         return;
     }
     if (s->vtime_snapshot_ns && !s->vtime_snapshot &&
         h > s->vtime_snapshot_ns && now <= s->vtime_snapshot_ns) {
-        bsw_vtime_snapshot(s);
+        /* there first: the horizon may come back on the way */
+        bsw_vtime_run_to(s, s->vtime_snapshot_ns);
+        now = blade_switch_now();
+        h = bsw_vtime_horizon(s, NULL);
+        if (now == s->vtime_snapshot_ns && h > now) {
+            bsw_vtime_snapshot(s);
+        }
     }
     if (h > now) {
         trace_blade_switch_vtime_advance(now, h);
-        qemu_clock_advance_virtual_time(MIN(h, INT64_MAX));
+        bsw_vtime_run_to(s, h);
         now = blade_switch_now();
         timer_del(s->vtime_wall_timer);
     } else if (s->vtime_wait_ms && !timer_pending(s->vtime_wall_timer)) {

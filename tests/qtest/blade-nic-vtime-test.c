@@ -8,7 +8,8 @@
  * Covered: a frame takes effect exactly at its stamp plus the latency,
  * and the guest's frames carry QEMU's clock; a chassis that stamps in the
  * past or promises backwards is counted and cut, and what it sent is
- * never taken; the guest never sees SHM_KICKS; a chassis that stops
+ * never taken (a chassis that breaks a quiet promise too); the guest
+ * never sees SHM_KICKS; a chassis that stops
  * promising makes QEMU shut down within vtime-wait-ms, with a line naming
  * the chardev.
  *
@@ -229,11 +230,14 @@ static bool cond_srv_disconnected(NicHarness *h, void *arg)
 enum {
     VT_STAMP_PAST,      /* a frame stamped before the chassis's promise */
     VT_PROMISE_BACK,    /* a promise below the last one, then a frame */
+    VT_QUIET_BROKEN,    /* quiet until W, then a frame before W */
 };
 
 /*
  * A hostile chassis: it promised P, then sends a frame stamped P - 1, or
- * a promise of P - 1 and a frame stamped P.  The NIC counts the violation
+ * a promise of P - 1 and a frame stamped P, or a quiet promise (P, W,
+ * all the NIC wrote read) and a frame stamped P + 1.  The NIC counts the
+ * violation
  * (the QOM counter of its kind, vtime-cuts) and cuts the connection; the
  * frame never reaches the guest, not even once the NIC has reconnected,
  * the link is up again and QEMU's clock is past the frame's delivery
@@ -244,7 +248,7 @@ static void test_vt_hostile(gconstpointer data)
 {
     int how = GPOINTER_TO_INT(data);
     NicHarness h;
-    uint8_t f[100], g[120], mac[6], rec[2 * NH_BUF_SIZE], v[8];
+    uint8_t f[100], g[120], mac[6], rec[2 * NH_BUF_SIZE], v[24];
     uint64_t p, sessions = 2, want = 1;
     size_t n = 0;
 
@@ -259,10 +263,16 @@ static void test_vt_hostile(gconstpointer data)
     g_assert_cmpuint(lane_vtime_link(h.srv)->cnt.tx_promises, >=, 1);
     if (how == VT_STAMP_PAST) {
         n += vt_frame_rec(rec + n, p - 1, f, sizeof(f));
-    } else {
+    } else if (how == VT_PROMISE_BACK) {
         stq_le_p(v, p - 1);
-        n += vt_rec(rec + n, LANE_TAG_PROMISE, false, 0, v, sizeof(v));
+        n += vt_rec(rec + n, LANE_TAG_PROMISE, false, 0, v, 8);
         n += vt_frame_rec(rec + n, p, f, sizeof(f));
+    } else {
+        stq_le_p(v, p);
+        stq_le_p(v + 8, p + 10 * VT_L);
+        stq_le_p(v + 16, lane_vtime_link(h.srv)->rx_records);
+        n += vt_rec(rec + n, LANE_TAG_PROMISE, false, 0, v, sizeof(v));
+        n += vt_frame_rec(rec + n, p + 1, f, sizeof(f));
     }
     vt_ring_write_hostile(&h, rec, n);
 
@@ -272,6 +282,8 @@ static void test_vt_hostile(gconstpointer data)
                      how == VT_STAMP_PAST);
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-promise-back"), ==,
                      how == VT_PROMISE_BACK);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-broke-quiet"), ==,
+                     how == VT_QUIET_BROKEN);
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-back"), ==, 0);
     g_assert_cmpuint(nic_qom_u64(&h, "vtime-unstamped"), ==, 0);
     nh_wait(&h, cond_srv_disconnected, NULL, 0, "the chassis end cut off");
@@ -520,6 +532,8 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(VT_STAMP_PAST), test_vt_hostile);
     qtest_add_data_func("/blade-nic/vtime/promise-back",
                         GINT_TO_POINTER(VT_PROMISE_BACK), test_vt_hostile);
+    qtest_add_data_func("/blade-nic/vtime/quiet-broken",
+                        GINT_TO_POINTER(VT_QUIET_BROKEN), test_vt_hostile);
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
