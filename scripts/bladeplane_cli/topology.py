@@ -82,6 +82,8 @@ NIC_PROPS = {
     "util-source": ("guest", "host", "auto"),
     "util-interval": ("int", 0, 60000),
     "util-form": ("idle", "expanded"),
+    # virtual time: an idle blade's quiet promises (docs/virtual-time.md)
+    "vtime-quiet": ("on", "off"),
 }
 
 
@@ -1205,6 +1207,9 @@ def _blade(node, index, h, net, defaults, virtual=False):
     mac = _mac(node, "mac") or blade_mac(name)
     nic = dict(defaults["nic"])
     nic.update(_props(node, NIC_PROPS))
+    if not virtual and "vtime-quiet" in nic:
+        node.error("vtime-quiet" if node.has("vtime-quiet") else None,
+                   'for timing = "virtual" (docs/virtual-time.md)')
     if virtual and nic.get("util-source") == "host":
         node.error("util-source" if node.has("util-source") else None,
                    "the host's CPU time differs on every run: in virtual "

@@ -2,8 +2,9 @@
 
 Determinism: the two-blade chassis of tests/functional/test_virtual_time.py
 (b1 at half b0's speed, b0 pinging b1 from blade.run) brought up with `up`
-four times: as it is, again, beside a CPU burner on host core 1, and
-pinned to host core 0.  Both consoles must be byte-identical.
+five times: as it is, again, beside a CPU burner on host core 1, pinned to
+host core 0, and with the blades' quiet promises off.  Both consoles must
+be byte-identical.
 
 Speed: 1, 4 and 8 blades, each running the same fixed work from blade.run
 (`dd` of /dev/urandom to /dev/null, timed by the guest), brought up once
@@ -76,12 +77,13 @@ def _down(name, run_dir):
 
 
 def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
-               timeout=RUN_TIMEOUT, snapshot=False):
+               timeout=RUN_TIMEOUT, snapshot=False, nic_counters=None):
     """Up the virtual-time topology `text` (named `name`, one chassis
     c1), wait for blade's blade.run to end; the consoles of `blades`,
     the wall seconds it took, and with `snapshot` the switch's state tree
     at its vtime-snapshot-ns (waited for once the run has ended), else
-    None."""
+    None.  A dict `nic_counters` is filled with each blade's virtual-time
+    counters of its NIC (QOM vtime-*) at the end."""
     path = os.path.join(tmp, f"{name}.toml")
     with open(path, "w") as f:
         f.write(text)
@@ -109,10 +111,23 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
                          start + timeout) if snapshot else None
         # the serial port's last lines reach the log a moment later
         time.sleep(2)
+        if nic_counters is not None:
+            for b in blades:
+                nic_counters[b] = _nic_vtime(os.path.join(cdir, f"{b}.qmp"))
         return {b: _read(os.path.join(cdir, f"{b}.console.log"))
                 for b in blades}, wall, snap
     finally:
         _down(name, run_dir)
+
+
+NIC_VTIME = ("vtime-quiet-sent", "vtime-quiet-raised", "vtime-cuts")
+
+
+def _nic_vtime(qmp_path):
+    with qmp.session(qmp_path, "a blade") as q:
+        return {p: q.execute("qom-get", {"path": "/machine/peripheral/nic0",
+                                         "property": p})
+                for p in NIC_VTIME}
 
 
 def _snapshot(name, tag, qmp_path, deadline):
@@ -130,11 +145,17 @@ def _snapshot(name, tag, qmp_path, deadline):
             time.sleep(0.5)
 
 
-def pair_run(tmp, tag, prefix=()):
+# the blades' quiet promises off: an idle blade steps a lookahead at a time
+QUIET_OFF = '\n[defaults]\nvtime-quiet = "off"\n'
+
+
+def pair_run(tmp, tag, prefix=(), quiet=True, nic_counters=None):
     """Up the pair, wait for b0's end of the ping; both consoles, and
     the wall seconds it took."""
-    return run_to_end(tmp, tag, "vtime-pair", PAIR, "b0", ("b0", "b1"),
-                      prefix)[:2]
+    text = PAIR if quiet else PAIR.replace("\n[[chassis]]",
+                                           QUIET_OFF + "\n[[chassis]]", 1)
+    return run_to_end(tmp, tag, "vtime-pair", text, "b0", ("b0", "b1"),
+                      prefix, nic_counters=nic_counters)[:2]
 
 
 def last_rtt_us(console):
@@ -148,13 +169,15 @@ def determinism(tmp):
     runs = {}
     walls = []
     for tag, prefix in (("plain", ()), ("again", ()), ("burner", ()),
-                        ("one-core", ("taskset", "-c", "0"))):
+                        ("one-core", ("taskset", "-c", "0")),
+                        ("quiet-off", ())):
         burner = None
         if tag == "burner":
             burner = subprocess.Popen(["taskset", "-c", "1", sys.executable,
                                        "-c", "while True: pass"])
         try:
-            runs[tag], wall = pair_run(tmp, tag, prefix)
+            runs[tag], wall = pair_run(tmp, tag, prefix,
+                                       quiet=tag != "quiet-off")
         finally:
             if burner:
                 burner.kill()
@@ -164,11 +187,13 @@ def determinism(tmp):
     out("vtime_identical_runs", int(plain == runs["again"]))
     out("vtime_identical_under_load", int(plain == runs["burner"]))
     out("vtime_identical_one_core", int(plain == runs["one-core"]))
+    out("vtime_identical_without_quiet", int(plain == runs["quiet-off"]))
     out("vtime_ping_rtt_us_run1", last_rtt_us(plain["b0"]))
     out("vtime_ping_rtt_us_run2", last_rtt_us(runs["again"]["b0"]))
     # four lanes a round trip: b0 -> switch -> b1 and back
     out("vtime_ping_modelled_us", 4 * LATENCY_NS / 1000)
     out("vtime_pair_wall_s", round(statistics.median(walls), 1))
+    out("vtime_pair_wall_s_quiet_off", round(walls[-1], 1))
     # a run that parted: both consoles kept, to diff against plain's
     for tag, consoles in runs.items():
         if consoles != plain:
@@ -183,11 +208,13 @@ def determinism(tmp):
                   file=sys.stderr)
 
 
-def work_topology(n, timing):
+def work_topology(n, timing, quiet=True):
     name = f"vtime-{n}"
     lines = [f'name = "{name}"', f'timing = "{timing}"', "",
              "[[chassis]]", 'name = "c1"', f"slots = {max(n, 2)}",
              'subnet = "10.0.2.0/24"']
+    if not quiet:
+        lines[2:2] = QUIET_OFF.strip().split("\n") + [""]
     if timing == "virtual":
         lines.append(f"latency_ns = {LATENCY_NS}")
     for i in range(n):
@@ -207,17 +234,17 @@ def _switch_ms(qmp):
     return (state.get("switch") or {}).get("now_ms")
 
 
-def work_run(tmp, n, timing):
+def work_run(tmp, n, timing, quiet=True):
     """Up n blades doing the fixed work; returns the wall seconds from the
     ready lines' and the work's first start to its last end, the guest's
     seconds of work (median), and the chassis clock's virtual ms per wall
     second once the blades are idle."""
-    name, text = work_topology(n, timing)
-    path = os.path.join(tmp, f"{name}-{timing}.toml")
+    name, text = work_topology(n, timing, quiet)
+    path = os.path.join(tmp, f"{name}-{timing}{'' if quiet else '-q'}.toml")
     # short: the run directory's sockets must fit a UNIX socket path
     with open(path, "w") as f:
         f.write(text)
-    run_dir = os.path.join(tmp, f"{n}{timing[0]}")
+    run_dir = os.path.join(tmp, f"{n}{timing[0]}{'' if quiet else 'q'}")
     cdir = os.path.join(run_dir, name, "c1")
     logs = [os.path.join(cdir, f"b{i}.console.log") for i in range(n)]
     start = time.monotonic()
@@ -282,9 +309,15 @@ def speed(tmp):
             round(virt["work"] / real["work"], 2))
         out(f"vtime_idle_speedup_{n}", round(virt["idle_speed"], 2))
         if n == 4:
+            off = work_run(tmp, n, "virtual", quiet=False)
             out("vtime_over_realtime_4_loaded",
                 round(virt["work"] / real["work"], 2))
             out("vtime_idle_speedup", round(virt["idle_speed"], 2))
+            out("vtime_idle_speedup_4_quiet_off",
+                round(off["idle_speed"], 2))
+            out("vtime_work_wall_s_4_quiet_off", round(off["work"], 2))
+            out("vtime_quiet_idle_gain_4",
+                round(virt["idle_speed"] / off["idle_speed"], 1))
 
 
 def run():

@@ -1,9 +1,10 @@
 """Virtual time (docs/virtual-time.md): a chassis and its blades on one
 virtual clock give the same run on any host and under any load.
 
-The same topology is brought up three times with the CLI, as a user
-would: as it is, next to a CPU burner on one host core, and pinned to one
-host core (taskset -c 0).  Blade b0 pings b1 at a fixed point of its boot
+The same topology is brought up four times with the CLI, as a user
+would: as it is, next to a CPU burner on one host core, pinned to one
+host core (taskset -c 0), and with the blades' quiet promises off (an
+idle blade then steps one lookahead at a time; the run must not change).  Blade b0 pings b1 at a fixed point of its boot
 (blade.run), b1's CPU is half as fast as b0's.  Every run must give
 byte-identical consoles on both blades: the ping's round trips to the
 microsecond, the boot times the blades print and the NIC counters where
@@ -33,23 +34,26 @@ class VirtualTimeTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(dir="/tmp")
         cls.runs = {}
+        cls.nics = {}
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def run_once(self, tag, prefix=()):
+    def run_once(self, tag, prefix=(), quiet=True):
         """Up (as a user would, with the CLI), wait for b0's end of the
         ping, both consoles, down: the bench's own run of the pair."""
         try:
-            consoles, _ = vtimebench.pair_run(self.tmp.name, tag, prefix)
+            consoles, _ = vtimebench.pair_run(
+                self.tmp.name, tag, prefix, quiet,
+                nic_counters=self.nics.setdefault(tag, {}))
         except Failure as e:
             self.fail(str(e))
         return consoles
 
-    def run_cached(self, tag, prefix=()):
+    def run_cached(self, tag, prefix=(), quiet=True):
         if tag not in self.runs:
-            self.runs[tag] = self.run_once(tag, prefix)
+            self.runs[tag] = self.run_once(tag, prefix, quiet)
         return self.runs[tag]
 
     def test_1_ping_round_trips(self):
@@ -83,6 +87,20 @@ class VirtualTimeTest(unittest.TestCase):
     def test_4_identical_on_one_core(self):
         one = self.run_cached("one-core", ("taskset", "-c", "0"))
         self.assertEqual(self.run_cached("plain"), one)
+
+    def test_5_identical_without_quiet_promises(self):
+        off = self.run_cached("quiet-off", quiet=False)
+        self.assertEqual(self.run_cached("plain"), off)
+        # idle, each blade promised quiet, and nothing woke it early but
+        # the chassis; off, none did
+        self.run_cached("plain")
+        for b in ("b0", "b1"):
+            on = self.nics["plain"][b]
+            self.assertGreater(on["vtime-quiet-sent"], 0, on)
+            self.assertEqual(on["vtime-quiet-raised"], 0, on)
+            self.assertEqual(on["vtime-cuts"], 0, on)
+            self.assertEqual(self.nics["quiet-off"][b]["vtime-quiet-sent"],
+                             0)
 
 
 

@@ -272,6 +272,25 @@ class VirtualTimeTest(unittest.TestCase):
                       self.err(VIRTUAL.replace("icount_shift = 1\n",
                                                "latency_ns = 0\n")))
 
+    def test_quiet_off(self):
+        # an idle blade's quiet promises, off for comparison
+        topo = load(VIRTUAL.replace("icount_shift = 1\n",
+                                    'vtime-quiet = "off"\n'))
+        ch = topo.chassis[0]
+        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
+                for b in ch.blades]
+        self.assertNotIn("vtime-quiet", nics[0])
+        self.assertIn(",vtime-quiet=off", nics[1])
+        real = (VIRTUAL.replace('timing = "virtual"\n', "")
+                .replace("latency_ns = 50000\n", "")
+                .replace("icount_shift = 1\n", 'vtime-quiet = "off"\n'))
+        self.assertEqual(self.err(real),
+                         'topo.toml:9: chassis.c1.blade.b1.vtime-quiet: for '
+                         'timing = "virtual" (docs/virtual-time.md)')
+        self.assertIn("must be one of on, off, got 'no'",
+                      self.err(VIRTUAL.replace("icount_shift = 1\n",
+                                               'vtime-quiet = "no"\n')))
+
     def test_snapshot_time(self):
         snap = "[chassis.switch]\nvtime-snapshot-ns = 5000000000\n"
         topo = load(VIRTUAL.replace("[[chassis.blade]]\nslot = 0",
