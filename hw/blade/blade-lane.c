@@ -195,14 +195,35 @@ static void blade_lane_feed(BladeLane *bl, const uint8_t *in, size_t len)
 
 /* ---- following the lane ---------------------------------------------- */
 
+/*
+ * Every vCPU halted with nothing to do, in a running VM: until its next
+ * timer, or an interrupt from outside, the guest does nothing.
+ */
+static bool blade_lane_guest_idle(BladeLane *bl)
+{
+    return bl->gate_quiet && !bl->gate_stopped && runstate_is_running() &&
+           all_cpu_threads_idle();
+}
+
+/*
+ * A quiet promise holds and the guest still sleeps: the promise timer
+ * waits for the quiet's end.  A guest woken early (by the peer, or by
+ * something outside the chassis) computes again, and is promised for as
+ * it goes.
+ */
+static bool blade_lane_quiet_now(BladeLane *bl)
+{
+    return lane_vtime_quiet(bl->lane) > bl_now() && blade_lane_guest_idle(bl);
+}
+
 static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
 
-    if (bl->promise_timer && lane_vtime_quiet(bl->lane) <= bl_now() &&
+    if (bl->promise_timer && !blade_lane_quiet_now(bl) &&
         timer_expire_time_ns(bl->promise_timer) >
             (int64_t)MIN(bl_now() + bl->promise_ns, INT64_MAX)) {
-        /* the peer wrote to a quiet guest: promise as it computes again */
+        /* a quiet guest woke: promise as it computes again */
         timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns,
                                          INT64_MAX));
     }
@@ -651,16 +672,6 @@ static void blade_lane_gate_vm_state(void *opaque, bool running,
 }
 
 /*
- * Every vCPU halted with nothing to do, in a running VM: until its next
- * timer, or an interrupt from outside, the guest does nothing.
- */
-static bool blade_lane_guest_idle(BladeLane *bl)
-{
-    return bl->gate_quiet && !bl->gate_stopped && runstate_is_running() &&
-           all_cpu_threads_idle();
-}
-
-/*
  * An idle guest at the horizon: promise the peer quiet until this VM's
  * next virtual-clock timer (the guest's, the NIC's and the lane's, as
  * icount's warp takes them), so that it need not step a lookahead at a
@@ -790,7 +801,7 @@ static void blade_lane_promise_cb(void *opaque)
     BladeLane *bl = opaque;
     uint64_t now = bl_now();
 
-    if (lane_vtime_quiet(bl->lane) > now) {
+    if (blade_lane_quiet_now(bl)) {
         /* quiet: nothing to promise before its end */
         timer_mod(bl->promise_timer, MIN(lane_vtime_quiet(bl->lane),
                                          INT64_MAX));

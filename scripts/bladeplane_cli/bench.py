@@ -73,12 +73,14 @@ BENCHES = {
               "hangs (docs/security.md); 10 minutes a phase, --minutes M",
               None),
     # in Python (vtimebench.py): chassis brought up in virtual time
-    "vtime": ("virtual time: four runs of a two-blade chassis (again, "
-              "beside a CPU burner, pinned to one core) compared byte for "
-              "byte, the ping's round trip, then 1, 4 and 8 blades doing "
-              "the same fixed work in virtual and in real time, and an idle "
-              "chassis's clock against the wall (docs/virtual-time.md); "
-              "about 13 minutes on a quiet 2-core host", None),
+    "vtime": ("virtual time: five runs of a two-blade chassis (again, "
+              "beside a CPU burner, pinned to one core, without quiet "
+              "promises) compared byte for byte, the ping's round trip, "
+              "then 1, 4 and 8 blades doing the same fixed work in virtual "
+              "and in real time, and an idle chassis's clock against the "
+              "wall, four blades also without quiet promises "
+              "(docs/virtual-time.md); about 16 minutes on a quiet 2-core "
+              "host", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic beside "
               "virtio-net (-netdev stream), boot-to-ready times of 1 and 8 "
