@@ -2,8 +2,9 @@
  * Lane transport in virtual time: stamped records and promises between
  * two library lanes, over the caller's stream, over sockets and over the
  * shared-memory rings; quiet promises on the wire; a lane whose peer is
- * in the other time (no link); and a hostile peer (each violation counted and cut, never taken, and
- * still refused after it reconnects).  Fake clocks; no sleeping.
+ * in the other time (no link); and a hostile peer (each violation
+ * counted and cut, never taken, and still refused after it reconnects).
+ * Fake clocks; no sleeping.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
