@@ -216,16 +216,30 @@ static bool blade_lane_quiet_now(BladeLane *bl)
     return lane_vtime_quiet(bl->lane) > bl_now() && blade_lane_guest_idle(bl);
 }
 
+/*
+ * The next periodic promise after @now, on a grid of promise_ns from
+ * virtual time 0.  Not @now + promise_ns: a promise timer moved by a
+ * quiet spell would fall out of step with the gate (whose horizons come
+ * from the peer's promises, on the same grid when the latency is a
+ * multiple of it), and every lookahead would cost two promises instead
+ * of one, with a round of wake-ups through the chassis for each.
+ */
+static int64_t blade_lane_next_promise(BladeLane *bl, uint64_t now)
+{
+    uint64_t next = now - now % bl->promise_ns;
+
+    return MIN(vtime_add_sat(next, bl->promise_ns), INT64_MAX);
+}
+
 static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
 
     if (bl->promise_timer && !blade_lane_quiet_now(bl) &&
         timer_expire_time_ns(bl->promise_timer) >
-            (int64_t)MIN(bl_now() + bl->promise_ns, INT64_MAX)) {
+            blade_lane_next_promise(bl, bl_now())) {
         /* a quiet guest woke: promise as it computes again */
-        timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns,
-                                         INT64_MAX));
+        timer_mod(bl->promise_timer, blade_lane_next_promise(bl, bl_now()));
     }
 
     if (dl <= bl_now() && lane_is_connected(bl->lane)) {
@@ -692,8 +706,8 @@ static bool blade_lane_gate_quiet(BladeLane *bl, uint64_t now)
                MIN(next, BLADE_LANE_QUIET_MAX_NS));
     sent = lane_vtime_promise_quiet(bl->lane, w, now);
     quiet = lane_vtime_quiet(bl->lane);
-    timer_mod(bl->promise_timer, MIN(quiet > now ? quiet :
-                                     now + bl->promise_ns, INT64_MAX));
+    timer_mod(bl->promise_timer, quiet > now ? MIN(quiet, INT64_MAX) :
+                                 blade_lane_next_promise(bl, now));
     if (sent) {
         trace_blade_lane_gate_quiet(bl, now, w);
     }
@@ -811,7 +825,7 @@ static void blade_lane_promise_cb(void *opaque)
     if (lane_vtime_promise(bl->lane, now, now)) {
         qemu_bh_schedule(bl->bh);       /* out with it */
     }
-    timer_mod(bl->promise_timer, MIN(now + bl->promise_ns, INT64_MAX));
+    timer_mod(bl->promise_timer, blade_lane_next_promise(bl, now));
 }
 
 static void blade_lane_hold_cb(void *opaque)
@@ -866,7 +880,7 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + wait_ms);
     }
     timer_mod(bl->gate_timer, bl_now());
-    timer_mod(bl->promise_timer, MIN(bl_now() + bl->promise_ns, INT64_MAX));
+    timer_mod(bl->promise_timer, blade_lane_next_promise(bl, bl_now()));
 }
 
 bool blade_lane_parse_timing(const char *dev, const char *timing,

@@ -116,6 +116,7 @@ struct BladeNicState {
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
     bool vtime_quiet;           /* an idle guest promises quiet */
+    uint32_t vtime_promise_ns;  /* a computing guest's promise period */
     bool vtime;                 /* timing=virtual */
     QEMUTimer *irq_timer;       /* irq_bh's work at a virtual time */
     char *util_form_str;

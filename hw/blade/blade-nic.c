@@ -190,6 +190,10 @@ static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
         val = ls->vtime.tx_quiet;
     } else if (!strcmp(name, "vtime-quiet-raised")) {
         val = ls->vtime.tx_quiet_raised;
+    } else if (!strcmp(name, "vtime-promises-sent")) {
+        val = ls->vtime.tx_promises;
+    } else if (!strcmp(name, "vtime-promises-taken")) {
+        val = ls->vtime.promises;
     }
     visit_type_uint64(v, name, &val, errp);
 }
@@ -459,9 +463,16 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     }
     s->lane = blade_lane_lane(s->bl);
     if (s->vtime) {
-        /* promise as often as the lookahead: the peer never waits long */
-        blade_lane_vtime_gate(s->bl, s->vtime_latency_ns, s->vtime_wait_ms,
-                              s->vtime_quiet);
+        /*
+         * By default twice the lookahead: the gate promises at least that
+         * often anyway (a computing guest reaches its horizon within two
+         * latencies of its last promise), and promising between costs a
+         * round of wake-ups that a host with fewer cores than processes
+         * cannot hide (docs/virtual-time.md, "What it costs").
+         */
+        blade_lane_vtime_gate(s->bl, s->vtime_promise_ns ? s->vtime_promise_ns
+                              : 2 * (uint64_t)s->vtime_latency_ns,
+                              s->vtime_wait_ms, s->vtime_quiet);
     }
     trace_blade_nic_lane_open(s->sock_path ? s->sock_path :
                               qemu_chr_fe_get_driver(&s->chr)->label,
@@ -801,6 +812,7 @@ static const Property blade_nic_properties[] = {
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeNicState, vtime_wait_ms,
                        BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_BOOL("vtime-quiet", BladeNicState, vtime_quiet, true),
+    DEFINE_PROP_UINT32("vtime-promise-ns", BladeNicState, vtime_promise_ns, 0),
     DEFINE_PROP_STRING("util-form", BladeNicState, util_form_str),
     DEFINE_PROP_UINT32("util-interval", BladeNicState, util_interval_ms,
                        100),
@@ -812,6 +824,7 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
         "vtime-cuts", "vtime-stamp-back", "vtime-stamp-broke-promise",
         "vtime-promise-back", "vtime-unstamped", "vtime-mismatch",
         "vtime-stamp-broke-quiet", "vtime-quiet-sent", "vtime-quiet-raised",
+        "vtime-promises-sent", "vtime-promises-taken",
     };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);

@@ -120,7 +120,8 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         _down(name, run_dir)
 
 
-NIC_VTIME = ("vtime-quiet-sent", "vtime-quiet-raised", "vtime-cuts")
+NIC_VTIME = ("vtime-quiet-sent", "vtime-quiet-raised", "vtime-cuts",
+             "vtime-promises-sent", "vtime-promises-taken")
 
 
 def _nic_vtime(qmp_path):

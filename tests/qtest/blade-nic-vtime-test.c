@@ -9,7 +9,8 @@
  * and the guest's frames carry QEMU's clock; a chassis that stamps in the
  * past or promises backwards is counted and cut, and what it sent is
  * never taken (a chassis that breaks a quiet promise too); the guest
- * never sees SHM_KICKS; a chassis that stops
+ * never sees SHM_KICKS; a computing guest promises on a grid of
+ * vtime-promise-ns; a chassis that stops
  * promising makes QEMU shut down within vtime-wait-ms, with a line naming
  * the chardev.
  *
@@ -524,6 +525,56 @@ static void test_vt_slow_peer(void)
     nh_stop(&h);
 }
 
+#define VT_GRID_STEP 23000u     /* prime to any period below */
+#define VT_GRID_STEPS 24
+
+/*
+ * A guest that computes (here: the clock steps and the NIC's gate never
+ * meets its horizon, the chassis end having promised far ahead) promises
+ * its clock on a grid of vtime-promise-ns from virtual time 0, twice the
+ * latency by default: every promise the chassis end takes after the
+ * start-up is a multiple of the period (none between), and one comes for
+ * every period passed.
+ */
+static void test_vt_promise_grid(gconstpointer data)
+{
+    uint64_t period = (uintptr_t)data;
+    g_autofree char *extra = NULL;
+    const VtimeLink *l;
+    uint64_t start, last = 0, seen = 0;
+    NicHarness h;
+    unsigned i;
+
+    if (period) {
+        extra = g_strdup_printf(",vtime-promise-ns=%" PRIu64, period);
+    }
+    vt_boot(&h, extra, false);
+    /*
+     * Promise far ahead (nh_vstep()'s promises are below it from then on,
+     * and not sent), and step past the horizon the gate was armed for
+     * before: it promises its clock there, off the grid, and not again.
+     */
+    g_assert_true(lane_vtime_promise(h.srv, 2 * VT_GRID_STEP * VT_GRID_STEPS,
+                                     nh_vclock));
+    nh_vstep(&h, 3 * VT_L);
+    nh_pump(&h, 1);
+    l = lane_vtime_link(h.srv);
+    start = l->peer_promise;
+    period = period ? period : 2 * VT_L;
+    for (i = 0; i < VT_GRID_STEPS; i++) {
+        nh_vstep(&h, VT_GRID_STEP);
+        nh_pump(&h, 1);
+        if (l->peer_promise != start && l->peer_promise != last) {
+            g_assert_cmpuint(l->peer_promise % period, ==, 0);
+            last = l->peer_promise;
+            seen++;
+        }
+    }
+    /* one for each period passed, give or take the ends */
+    g_assert_cmpuint(seen + 2, >=, VT_GRID_STEP * VT_GRID_STEPS / period);
+    nh_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -537,5 +588,9 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
+    qtest_add_data_func("/blade-nic/vtime/promise-grid",
+                        (gconstpointer)(uintptr_t)30000, test_vt_promise_grid);
+    qtest_add_data_func("/blade-nic/vtime/promise-grid-default",
+                        (gconstpointer)(uintptr_t)0, test_vt_promise_grid);
     return g_test_run();
 }
