@@ -702,8 +702,17 @@ static bool blade_lane_gate_quiet(BladeLane *bl, uint64_t now)
     timer_del(bl->promise_timer);
     next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
                                       ~QEMU_TIMER_ATTR_EXTERNAL);
-    w = now + (next < 0 ? BLADE_LANE_QUIET_MAX_NS :
-               MIN(next, BLADE_LANE_QUIET_MAX_NS));
+    /*
+     * Bounded at the next multiple of the bound, not at now plus it: a
+     * bound that moved with the clock grew at every wake-up, each time a
+     * new promise and a new round through the chassis, and every blade's
+     * ended somewhere else.  On the grid, idle blades end their quiet
+     * together and send a new one only when they pass a multiple.
+     */
+    w = now - now % BLADE_LANE_QUIET_MAX_NS + BLADE_LANE_QUIET_MAX_NS;
+    if (next >= 0 && (uint64_t)next < w - now) {
+        w = now + next;
+    }
     sent = lane_vtime_promise_quiet(bl->lane, w, now);
     quiet = lane_vtime_quiet(bl->lane);
     timer_mod(bl->promise_timer, quiet > now ? MIN(quiet, INT64_MAX) :
