@@ -82,9 +82,12 @@ NIC_PROPS = {
     "util-source": ("guest", "host", "auto"),
     "util-interval": ("int", 0, 60000),
     "util-form": ("idle", "expanded"),
-    # virtual time: an idle blade's quiet promises (docs/virtual-time.md)
+    # virtual time: an idle blade's quiet promises, and how often a
+    # computing one promises its clock (docs/virtual-time.md)
     "vtime-quiet": ("on", "off"),
+    "vtime-promise-ns": ("int", 1, (1 << 32) - 1),
 }
+NIC_VIRTUAL_ONLY = ("vtime-quiet", "vtime-promise-ns")
 
 
 class TopologyError(Failure):
@@ -1207,9 +1210,10 @@ def _blade(node, index, h, net, defaults, virtual=False):
     mac = _mac(node, "mac") or blade_mac(name)
     nic = dict(defaults["nic"])
     nic.update(_props(node, NIC_PROPS))
-    if not virtual and "vtime-quiet" in nic:
-        node.error("vtime-quiet" if node.has("vtime-quiet") else None,
-                   'for timing = "virtual" (docs/virtual-time.md)')
+    for key in NIC_VIRTUAL_ONLY:
+        if not virtual and key in nic:
+            node.error(key if node.has(key) else None,
+                       'for timing = "virtual" (docs/virtual-time.md)')
     if virtual and nic.get("util-source") == "host":
         node.error("util-source" if node.has("util-source") else None,
                    "the host's CPU time differs on every run: in virtual "

@@ -291,6 +291,25 @@ class VirtualTimeTest(unittest.TestCase):
                       self.err(VIRTUAL.replace("icount_shift = 1\n",
                                                'vtime-quiet = "no"\n')))
 
+    def test_promise_period(self):
+        # how often a computing blade promises its clock, virtual only
+        topo = load(VIRTUAL.replace("icount_shift = 1\n",
+                                    "vtime-promise-ns = 50000\n"))
+        ch = topo.chassis[0]
+        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
+                for b in ch.blades]
+        self.assertNotIn("vtime-promise-ns", nics[0])
+        self.assertIn(",vtime-promise-ns=50000", nics[1])
+        real = (VIRTUAL.replace('timing = "virtual"\n', "")
+                .replace("latency_ns = 50000\n", "")
+                .replace("icount_shift = 1\n", "vtime-promise-ns = 50000\n"))
+        self.assertEqual(self.err(real),
+                         'topo.toml:9: chassis.c1.blade.b1.vtime-promise-ns: '
+                         'for timing = "virtual" (docs/virtual-time.md)')
+        self.assertIn("must be 1..4294967295",
+                      self.err(VIRTUAL.replace("icount_shift = 1\n",
+                                               "vtime-promise-ns = 0\n")))
+
     def test_snapshot_time(self):
         snap = "[chassis.switch]\nvtime-snapshot-ns = 5000000000\n"
         topo = load(VIRTUAL.replace("[[chassis.blade]]\nslot = 0",
