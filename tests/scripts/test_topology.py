@@ -272,43 +272,39 @@ class VirtualTimeTest(unittest.TestCase):
                       self.err(VIRTUAL.replace("icount_shift = 1\n",
                                                "latency_ns = 0\n")))
 
+    def check_virtual_nic_key(self, key, line, arg, bad_line, bad_error):
+        """A blade-nic key of virtual time only: set on b1, it reaches
+        b1's NIC and not b0's; in real time it is refused, naming it;
+        bad_line gets bad_error."""
+        topo = load(VIRTUAL.replace("icount_shift = 1\n", line))
+        ch = topo.chassis[0]
+        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
+                for b in ch.blades]
+        self.assertNotIn(key, nics[0])
+        self.assertIn(f",{arg}", nics[1])
+        real = (VIRTUAL.replace('timing = "virtual"\n', "")
+                .replace("latency_ns = 50000\n", "")
+                .replace("icount_shift = 1\n", line))
+        self.assertEqual(self.err(real),
+                         f'topo.toml:9: chassis.c1.blade.b1.{key}: for '
+                         f'timing = "virtual" (docs/virtual-time.md)')
+        self.assertIn(bad_error,
+                      self.err(VIRTUAL.replace("icount_shift = 1\n",
+                                               bad_line)))
+
     def test_quiet_off(self):
         # an idle blade's quiet promises, off for comparison
-        topo = load(VIRTUAL.replace("icount_shift = 1\n",
-                                    'vtime-quiet = "off"\n'))
-        ch = topo.chassis[0]
-        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
-                for b in ch.blades]
-        self.assertNotIn("vtime-quiet", nics[0])
-        self.assertIn(",vtime-quiet=off", nics[1])
-        real = (VIRTUAL.replace('timing = "virtual"\n', "")
-                .replace("latency_ns = 50000\n", "")
-                .replace("icount_shift = 1\n", 'vtime-quiet = "off"\n'))
-        self.assertEqual(self.err(real),
-                         'topo.toml:9: chassis.c1.blade.b1.vtime-quiet: for '
-                         'timing = "virtual" (docs/virtual-time.md)')
-        self.assertIn("must be one of on, off, got 'no'",
-                      self.err(VIRTUAL.replace("icount_shift = 1\n",
-                                               'vtime-quiet = "no"\n')))
+        self.check_virtual_nic_key("vtime-quiet", 'vtime-quiet = "off"\n',
+                                   "vtime-quiet=off", 'vtime-quiet = "no"\n',
+                                   "must be one of on, off, got 'no'")
 
     def test_promise_period(self):
-        # how often a computing blade promises its clock, virtual only
-        topo = load(VIRTUAL.replace("icount_shift = 1\n",
-                                    "vtime-promise-ns = 50000\n"))
-        ch = topo.chassis[0]
-        nics = [chassis.nic_args(ch, b, "/bp", virtual=True)
-                for b in ch.blades]
-        self.assertNotIn("vtime-promise-ns", nics[0])
-        self.assertIn(",vtime-promise-ns=50000", nics[1])
-        real = (VIRTUAL.replace('timing = "virtual"\n', "")
-                .replace("latency_ns = 50000\n", "")
-                .replace("icount_shift = 1\n", "vtime-promise-ns = 50000\n"))
-        self.assertEqual(self.err(real),
-                         'topo.toml:9: chassis.c1.blade.b1.vtime-promise-ns: '
-                         'for timing = "virtual" (docs/virtual-time.md)')
-        self.assertIn("must be 1..4294967295",
-                      self.err(VIRTUAL.replace("icount_shift = 1\n",
-                                               "vtime-promise-ns = 0\n")))
+        # how often a computing blade promises its clock
+        self.check_virtual_nic_key("vtime-promise-ns",
+                                   "vtime-promise-ns = 50000\n",
+                                   "vtime-promise-ns=50000",
+                                   "vtime-promise-ns = 0\n",
+                                   "must be 1..4294967295")
 
     def test_snapshot_time(self):
         snap = "[chassis.switch]\nvtime-snapshot-ns = 5000000000\n"
