@@ -525,7 +525,7 @@ static void test_vt_slow_peer(void)
     nh_stop(&h);
 }
 
-#define VT_GRID_STEP 23000u     /* prime to any period below */
+#define VT_GRID_STEP 23000u     /* a multiple of neither period below */
 #define VT_GRID_STEPS 24
 
 /*
