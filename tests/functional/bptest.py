@@ -87,6 +87,23 @@ class TopologyTestCase(unittest.TestCase):
         cls.tmp.cleanup()
 
 
+    @classmethod
+    def blade_console(cls, name):
+        """A session on blade name's serial console, for commands whose
+        output a test parses.  The kernel's own messages (a TX watchdog's
+        warning, for one) are kept off the console with `dmesg -n 1`: on
+        the serial line they land in the middle of a command's output.
+        dmesg still has them."""
+        from bladeplane_cli.console import ConsoleSession
+        proc = next(p for p in cls.topo_run.processes() if p["name"] == name)
+        con = ConsoleSession(proc["console"], f"blade {name}")
+        status, out = con.run("dmesg -n 1")
+        if status != 0:
+            con.close()
+            raise AssertionError(f"blade {name}: 'dmesg -n 1' failed: {out}")
+        return con
+
+
 class OneBladeTestCase(TopologyTestCase):
     """A TopologyTestCase that talks to its blade b0 on the serial console
     (cls.con, the process cls.proc): commands, the NIC's name and the
@@ -94,11 +111,10 @@ class OneBladeTestCase(TopologyTestCase):
 
     @classmethod
     def setUpClass(cls):
-        from bladeplane_cli.console import ConsoleSession
         super().setUpClass()
         cls.proc = next(p for p in cls.topo_run.processes()
                         if p["name"] == "b0")
-        cls.con = ConsoleSession(cls.proc["console"], "blade b0")
+        cls.con = cls.blade_console("b0")
 
     @classmethod
     def tearDownClass(cls):

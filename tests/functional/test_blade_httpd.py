@@ -332,9 +332,7 @@ port = 8080
 
     @classmethod
     def console(cls):
-        from bladeplane_cli.console import ConsoleSession
-        proc = next(p for p in cls.topo_run.processes() if p["name"] == "h0")
-        return ConsoleSession(proc["console"], "blade h0")
+        return cls.blade_console("h0")
 
     @classmethod
     def sh(cls, command):

@@ -25,7 +25,6 @@ import unittest
 
 from bptest import TopologyTestCase
 from bladeplane_cli import chassis
-from bladeplane_cli.console import ConsoleSession
 from bladeplane_cli.qmp import QMP
 
 BLADES = 2
@@ -53,12 +52,8 @@ slot = 1
         with open(files["pid"]) as f:
             cls.chassis_pid = int(f.read())
         cls.ips = [b.ip.split("/")[0] for b in cls.topo.chassis[0].blades]
-        cls.cons = []
-        for b in cls.topo.chassis[0].blades:
-            proc = next(p for p in cls.topo_run.processes()
-                        if p["name"] == b.name)
-            cls.cons.append(ConsoleSession(proc["console"],
-                                           f"blade {b.name}"))
+        cls.cons = [cls.blade_console(b.name)
+                    for b in cls.topo.chassis[0].blades]
 
     @classmethod
     def tearDownClass(cls):
@@ -72,7 +67,7 @@ slot = 1
         return out
 
     def nic(self, i):
-        return self.sh(i, "ls /sys/bus/pci/drivers/blade_nic/*/net").split()[-1]
+        return self.sh(i, "ls /sys/bus/pci/drivers/blade_nic/*/net").strip()
 
     def stats(self, i):
         out = self.sh(i, f"ethtool -S {self.nic(i)}")

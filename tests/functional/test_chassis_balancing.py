@@ -17,7 +17,6 @@ import unittest
 
 from bptest import TopologyTestCase
 from bladeplane_cli import chassis, views
-from bladeplane_cli.console import ConsoleSession
 from bladeplane_cli.loadgen import LoadGenerator
 
 BUSY = 1                    # the slot that gets the hog
@@ -56,8 +55,7 @@ policy = "util"
         return chassis.read_switch(self.qmp, "chassis c1")
 
     def console(self, name):
-        proc = next(p for p in self.topo_run.processes() if p["name"] == name)
-        return ConsoleSession(proc["console"], f"blade {name}")
+        return self.blade_console(name)
 
     def load_window(self, flows):
         """Run the load generator until the switch placed @flows new flows;
