@@ -14,6 +14,8 @@
 #include "qemu/main-loop.h"
 #include "hw/pci/msix.h"
 #include "system/runstate.h"
+#include "net/checksum.h"
+#include "net/eth.h"
 #include "fcs.h"
 #include "blade-nic-internal.h"
 #include "trace.h"
@@ -347,6 +349,58 @@ void blade_nic_lane_changed(void *opaque)
 
 /* ---- transmit ------------------------------------------------------------ */
 
+/* A frame's context (6.1.1): what the device does to it before it goes. */
+typedef struct BladeNicTxCtx {
+    bool csum;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+} BladeNicTxCtx;
+
+/*
+ * Read a context descriptor; false if it breaks a rule of 6.1.1 (then
+ * the frame is malformed).  Only the first descriptor of a frame may be
+ * one.
+ */
+static bool blade_nic_tx_ctx(const uint8_t *d, uint32_t nd, BladeNicTxCtx *c)
+{
+    uint16_t flags = lduw_le_p(d + BLADE_NIC_DESC_FLAGS);
+
+    if (nd != 1 || flags & ~BLADE_NIC_CTX_FLAGS_MASK ||
+        lduw_le_p(d + BLADE_NIC_DESC_BUF_LEN) ||
+        ldl_le_p(d + BLADE_NIC_CTX_RESERVED)) {
+        return false;
+    }
+    c->csum = flags & BLADE_NIC_DFLAG_CSUM;
+    c->csum_start = lduw_le_p(d + BLADE_NIC_CTX_CSUM_START);
+    c->csum_offset = lduw_le_p(d + BLADE_NIC_CTX_CSUM_OFFSET);
+    return true;
+}
+
+/*
+ * Apply the context to the gathered frame; false if it does not fit the
+ * frame.  The checksum is Linux's CHECKSUM_PARTIAL: the ones' complement
+ * sum from CSUM_START to the end of the frame (the field holds the
+ * pseudo-header's sum), stored complemented; 0 goes as 0xffff, which UDP
+ * requires and TCP takes as the same value.
+ */
+static bool blade_nic_tx_apply_ctx(BladeNicState *s, const BladeNicTxCtx *c,
+                                   uint32_t total)
+{
+    uint32_t at = (uint32_t)c->csum_start + c->csum_offset;
+
+    if (!c->csum) {
+        return true;
+    }
+    if (c->csum_start < ETH_HLEN || at + 2 > total) {
+        return false;
+    }
+    stw_be_p(s->txbuf + at,
+             net_checksum_finish_nozero(
+                 net_checksum_add(total - c->csum_start,
+                                  s->txbuf + c->csum_start)));
+    return true;
+}
+
 /*
  * Send the frames the driver queued in [head, tail).  Bounded: each pass
  * handles at most one ring's worth of descriptors, and the loop ends at
@@ -364,7 +418,8 @@ void blade_nic_tx_process(BladeNicState *s)
     }
     while (r->head != r->tail && budget > 0) {
         uint32_t idx = r->head, nd = 0, total = 0;
-        bool bad = false, eop = false;
+        bool bad = false, bad_ctx = false, eop = false;
+        BladeNicTxCtx ctx = { 0 };
         uint16_t st;
         int ret;
 
@@ -385,7 +440,11 @@ void blade_nic_tx_process(BladeNicState *s)
             blen = lduw_le_p(d + BLADE_NIC_DESC_BUF_LEN);
             eop = lduw_le_p(d + BLADE_NIC_DESC_FLAGS) & BLADE_NIC_DFLAG_EOP;
             nd++;
-            if (total + blen > BLADE_NIC_MAX_FRAME) {
+            if (lduw_le_p(d + BLADE_NIC_DESC_FLAGS) & BLADE_NIC_DFLAG_CTX) {
+                if (!blade_nic_tx_ctx(d, nd, &ctx)) {
+                    bad = bad_ctx = true;
+                }
+            } else if (total + blen > BLADE_NIC_MAX_FRAME) {
                 bad = true;
             } else if (!bad && blen) {
                 if (!blade_nic_dma(s, addr, s->txbuf + total, blen, false,
@@ -403,12 +462,16 @@ void blade_nic_tx_process(BladeNicState *s)
         }
         if (total < BLADE_NIC_MIN_FRAME) {
             bad = true;
+        } else if (!bad && !blade_nic_tx_apply_ctx(s, &ctx, total)) {
+            bad = bad_ctx = true;
         }
         st = BLADE_NIC_DSTAT_DD;
         if (bad) {
             st |= BLADE_NIC_DSTAT_ERR;
             s->stats[BLADE_NIC_STAT_TX_ERRORS]++;
-            trace_blade_nic_tx_drop("malformed frame", r->head, total, nd);
+            s->stats[BLADE_NIC_STAT_TX_CTX_ERRORS] += bad_ctx;
+            trace_blade_nic_tx_drop(bad_ctx ? "bad context" : "malformed frame",
+                                    r->head, total, nd);
             err = true;
         } else if (!s->link_up) {
             st |= BLADE_NIC_DSTAT_NOLINK;
@@ -430,6 +493,7 @@ void blade_nic_tx_process(BladeNicState *s)
             } else {
                 s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
                 s->stats[BLADE_NIC_STAT_TX_OCTETS] += total;
+                s->stats[BLADE_NIC_STAT_TX_CSUM] += ctx.csum;
                 trace_blade_nic_tx_frame(vnow(), r->head, total, nd);
             }
         }
@@ -499,6 +563,27 @@ static void blade_nic_rx_drop(BladeNicState *s, unsigned stat,
     trace_blade_nic_rx_drop(why, len);
 }
 
+/*
+ * CTRL.RXCSUM (6.2.1): check the TCP or UDP checksum of an IPv4 or IPv6
+ * frame, as e1000e and igb do.  Not checked: other protocols, IPv4
+ * fragments, UDP without a checksum; the driver's stack checks those.
+ */
+static void blade_nic_rx_csum(BladeNicState *s, const uint8_t *buf,
+                              size_t len, uint16_t *st)
+{
+    bool hasip4, hasip6, valid;
+    EthL4HdrProto l4;
+
+    net_rx_pkt_attach_data(s->rx_pkt, buf, len, false);
+    net_rx_pkt_get_protocols(s->rx_pkt, &hasip4, &hasip6, &l4);
+    if ((!hasip4 && !hasip6) ||
+        (l4 != ETH_L4_HDR_PROTO_TCP && l4 != ETH_L4_HDR_PROTO_UDP) ||
+        !net_rx_pkt_validate_l4_csum(s->rx_pkt, &valid)) {
+        return;
+    }
+    *st |= BLADE_NIC_DSTAT_L4CS | (valid ? 0 : BLADE_NIC_DSTAT_L4ERR);
+}
+
 static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
 {
     BladeNicState *s = opaque;
@@ -539,6 +624,9 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
                           len);
         return;
     }
+    if (s->ctrl & BLADE_NIC_CTRL_RXCSUM) {
+        blade_nic_rx_csum(s, buf, len, &st);
+    }
     if (!blade_nic_dma(s, addr, (void *)buf, len, true, "RX buffer write") ||
         !blade_nic_write_status(s, r, r->head, len, st)) {
         blade_nic_halt(s, r, "rx");
@@ -552,6 +640,11 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
         s->stats[BLADE_NIC_STAT_RX_BCAST]++;
     } else if (st & BLADE_NIC_DSTAT_MCAST) {
         s->stats[BLADE_NIC_STAT_RX_MCAST]++;
+    }
+    if (st & BLADE_NIC_DSTAT_L4ERR) {
+        s->stats[BLADE_NIC_STAT_RX_CSUM_BAD]++;
+    } else if (st & BLADE_NIC_DSTAT_L4CS) {
+        s->stats[BLADE_NIC_STAT_RX_CSUM_GOOD]++;
     }
     blade_nic_set_cause(s, BLADE_NIC_INT_RX_DONE);
 }

@@ -23,6 +23,7 @@
 #include "hw/pci/pci_device.h"
 #include "chardev/char-fe.h"
 #include "net/net.h"
+#include "hw/net/net_rx_pkt.h"
 #include "lane-transport.h"
 #include "blade-lane.h"
 #include "blade-nic.h"
@@ -94,6 +95,7 @@ struct BladeNicState {
     uint64_t host_last_wait_ns;
     VMChangeStateEntry *vmse;
     uint8_t txbuf[BLADE_NIC_MAX_FRAME];
+    struct NetRxPkt *rx_pkt;    /* parses frames for CTRL.RXCSUM */
 
     /* Fault injection (QOM, run time) */
     bool inj_link_down;

@@ -742,8 +742,36 @@ static const VMStateDescription vmstate_blade_nic_shm_stats = {
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64_SUB_ARRAY(stats, BladeNicState,
                                  BLADE_NIC_STAT_COUNT_1_1,
-                                 BLADE_NIC_STAT_COUNT -
+                                 BLADE_NIC_STAT_COUNT_1_2 -
                                  BLADE_NIC_STAT_COUNT_1_1),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Datasheet 1.3: only sent once checksum offload counted something. */
+static bool blade_nic_csum_stats_needed(void *opaque)
+{
+    BladeNicState *s = opaque;
+    unsigned i;
+
+    for (i = BLADE_NIC_STAT_COUNT_1_2; i < BLADE_NIC_STAT_COUNT; i++) {
+        if (s->stats[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_blade_nic_csum_stats = {
+    .name = "blade-nic/csum-stats",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = blade_nic_csum_stats_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64_SUB_ARRAY(stats, BladeNicState,
+                                 BLADE_NIC_STAT_COUNT_1_2,
+                                 BLADE_NIC_STAT_COUNT -
+                                 BLADE_NIC_STAT_COUNT_1_2),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -785,6 +813,7 @@ static const VMStateDescription vmstate_blade_nic = {
         &vmstate_blade_nic_util_cont,
         &vmstate_blade_nic_irq_send,
         &vmstate_blade_nic_shm_stats,
+        &vmstate_blade_nic_csum_stats,
         NULL
     },
 };
@@ -878,10 +907,26 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
     }
 }
 
+/*
+ * The receive checksum parser lives as long as the object: an unplug can
+ * run while a frame is on its way in (6.4), and realize may fail.
+ */
+static void blade_nic_instance_init(Object *obj)
+{
+    net_rx_pkt_init(&BLADE_NIC(obj)->rx_pkt);
+}
+
+static void blade_nic_instance_finalize(Object *obj)
+{
+    net_rx_pkt_uninit(BLADE_NIC(obj)->rx_pkt);
+}
+
 static const TypeInfo blade_nic_info = {
     .name          = TYPE_BLADE_NIC,
     .parent        = TYPE_PCI_DEVICE,
     .instance_size = sizeof(BladeNicState),
+    .instance_init = blade_nic_instance_init,
+    .instance_finalize = blade_nic_instance_finalize,
     .class_init    = blade_nic_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },

@@ -60,14 +60,15 @@
 #define BLADE_NIC_REG_STAT_BASE     0x400   /* RO: 64-bit counters */
 
 #define BLADE_NIC_ID_VALUE          0x424c4e43  /* "BLNC" */
-#define BLADE_NIC_VERSION_VALUE     0x00010002  /* 1.2 */
+#define BLADE_NIC_VERSION_VALUE     0x00010003  /* 1.3 */
 
 #define BLADE_NIC_CTRL_RST          (1u << 0)   /* W1: device reset */
 #define BLADE_NIC_CTRL_TXEN         (1u << 1)
 #define BLADE_NIC_CTRL_RXEN         (1u << 2)
 #define BLADE_NIC_CTRL_PROMISC      (1u << 3)
 #define BLADE_NIC_CTRL_ALLMULTI     (1u << 4)
-#define BLADE_NIC_CTRL_MASK         0x1eu
+#define BLADE_NIC_CTRL_RXCSUM       (1u << 5)   /* 1.3: check L4 sums */
+#define BLADE_NIC_CTRL_MASK         0x3eu
 
 #define BLADE_NIC_STATUS_LINK_UP    (1u << 0)
 #define BLADE_NIC_STATUS_CONNECTED  (1u << 1)
@@ -114,12 +115,22 @@
 #define BLADE_NIC_DESC_LEN          12
 #define BLADE_NIC_DESC_STATUS       14
 #define BLADE_NIC_DFLAG_EOP         (1u << 0)   /* TX: last buffer */
+#define BLADE_NIC_DFLAG_CTX         (1u << 1)   /* TX: context (1.3) */
+#define BLADE_NIC_DFLAG_CSUM        (1u << 2)   /* TX context: checksum */
+/* TX context descriptor (1.3): octets 0-7 in place of ADDR */
+#define BLADE_NIC_CTX_CSUM_START    0   /* u16: first octet summed */
+#define BLADE_NIC_CTX_CSUM_OFFSET   2   /* u16: result, from CSUM_START */
+#define BLADE_NIC_CTX_RESERVED      4   /* u32: 0 */
+#define BLADE_NIC_CTX_FLAGS_MASK    (BLADE_NIC_DFLAG_CTX | \
+                                     BLADE_NIC_DFLAG_CSUM)
 #define BLADE_NIC_DSTAT_DD          (1u << 0)   /* descriptor done */
 #define BLADE_NIC_DSTAT_EOP         (1u << 1)
 #define BLADE_NIC_DSTAT_ERR         (1u << 2)
 #define BLADE_NIC_DSTAT_BCAST       (1u << 3)   /* RX */
 #define BLADE_NIC_DSTAT_MCAST       (1u << 4)   /* RX */
 #define BLADE_NIC_DSTAT_NOLINK      (1u << 5)   /* TX: not sent */
+#define BLADE_NIC_DSTAT_L4CS        (1u << 6)   /* RX: L4 sum checked */
+#define BLADE_NIC_DSTAT_L4ERR       (1u << 7)   /* RX: ... and wrong */
 
 /* UTIL_CFG */
 #define BLADE_NIC_UTIL_SRC_GUEST    0
@@ -163,10 +174,17 @@ enum {
     /* datasheet 1.2: the lane's shared-memory rings */
     BLADE_NIC_STAT_SHM_ERRORS,
     BLADE_NIC_STAT_SHM_KICKS,
+    /* datasheet 1.3: checksum offload */
+    BLADE_NIC_STAT_TX_CSUM,
+    BLADE_NIC_STAT_TX_CTX_ERRORS,
+    BLADE_NIC_STAT_RX_CSUM_GOOD,
+    BLADE_NIC_STAT_RX_CSUM_BAD,
     BLADE_NIC_STAT_COUNT
 };
 
 /* Counters of datasheet 1.1, in the migration stream's main section. */
 #define BLADE_NIC_STAT_COUNT_1_1    (BLADE_NIC_STAT_TX_CG_INJECTED + 1)
+/* ... of 1.2, in its subsection */
+#define BLADE_NIC_STAT_COUNT_1_2    (BLADE_NIC_STAT_SHM_KICKS + 1)
 
 #endif

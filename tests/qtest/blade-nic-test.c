@@ -56,7 +56,7 @@ static void test_id_and_version(void)
 
     nh_start(&h, NULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010003);
     nh_stop(&h);
 }
 
@@ -110,7 +110,7 @@ static void test_access_rules(void)
     nh_wr(&h, BLADE_NIC_REG_STATUS, 0xffffffff);
     nh_wr(&h, BLADE_NIC_REG_STAT_BASE, 0x1234);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010002);
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_VERSION), ==, 0x00010003);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS), ==, 0);
 
     nh_wr(&h, 0xffc, 0x12345678);
@@ -134,9 +134,10 @@ static void test_access_rules(void)
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_MAC_HI), ==, 0xbbaa);
 
     /* CTRL: reserved bits read 0 */
-    nh_wr(&h, BLADE_NIC_REG_CTRL, 0xffffffe0 | BLADE_NIC_CTRL_PROMISC);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, 0xffffffc0 | BLADE_NIC_CTRL_PROMISC |
+          BLADE_NIC_CTRL_RXCSUM);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_CTRL), ==,
-                    BLADE_NIC_CTRL_PROMISC);
+                    BLADE_NIC_CTRL_PROMISC | BLADE_NIC_CTRL_RXCSUM);
     /* ITR clamps to 65535 */
     nh_wr(&h, BLADE_NIC_REG_ITR_TX, 100000);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_ITR_TX), ==, 65535);
@@ -989,6 +990,437 @@ static void test_shm_stats_migration(void)
         v |= (uint64_t)qpci_io_readl(dev, bar, reg + 4) << 32;
         g_assert_cmpuint(v, ==, i ? kicks : errors);
     }
+    g_free(dev);
+    qpci_free_pc(bus);
+    qtest_quit(dst);
+    unlink(file);
+    nh_stop(&h);
+}
+
+/* ---- checksum offload (revision 1.3) ------------------------------------ */
+
+/* The Internet checksum's ones' complement sum of big-endian words. */
+static uint32_t ocsum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < n; i += 2) {
+        sum += p[i] << 8 | p[i + 1];
+    }
+    if (n & 1) {
+        sum += p[n - 1] << 8;
+    }
+    return sum;
+}
+
+static uint16_t ocsum_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return sum;
+}
+
+/*
+ * A TCP segment over IPv4 or a UDP datagram over IPv6, as Linux hands a
+ * driver one with CHECKSUM_PARTIAL: the L4 checksum field holds the
+ * pseudo-header's folded sum, start and offset say where summing starts
+ * and where the result goes (the context of 6.1.1).
+ */
+typedef struct L4Frame {
+    uint8_t f[1600];
+    size_t len;
+    uint16_t start, offset;
+    uint32_t psum;              /* the pseudo-header's sum */
+} L4Frame;
+
+static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
+                     bool v6, size_t payload, uint8_t seed)
+{
+    uint8_t *f = lf->f, *ip = f + 14, *l4, pseudo[40];
+    size_t hl = v6 ? 8 : 20, l4len = hl + payload, i;
+
+    memset(lf, 0, sizeof(*lf));
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    if (v6) {
+        stw_be_p(f + 12, 0x86dd);
+        ip[0] = 0x60;
+        stw_be_p(ip + 4, l4len);
+        ip[6] = 17;                             /* UDP */
+        ip[7] = 64;
+        ip[8] = ip[24] = 0xfd;                  /* fd00::1 to fd00::2 */
+        ip[23] = 1;
+        ip[39] = 2;
+        l4 = ip + 40;
+        stw_be_p(l4, 5000);
+        stw_be_p(l4 + 2, 6000);
+        stw_be_p(l4 + 4, l4len);
+        lf->offset = 6;
+        memcpy(pseudo, ip + 8, 32);
+        stl_be_p(pseudo + 32, l4len);
+        stl_be_p(pseudo + 36, 17);
+        lf->psum = ocsum_add(0, pseudo, 40);
+    } else {
+        stw_be_p(f + 12, 0x0800);
+        ip[0] = 0x45;
+        stw_be_p(ip + 2, 20 + l4len);
+        stw_be_p(ip + 6, 0x4000);               /* DF */
+        ip[8] = 64;
+        ip[9] = 6;                              /* TCP */
+        stl_be_p(ip + 12, 0x0a000001);
+        stl_be_p(ip + 16, 0x0a000002);
+        stw_be_p(ip + 10, ~ocsum_fold(ocsum_add(0, ip, 20)));
+        l4 = ip + 20;
+        stw_be_p(l4, 5000);
+        stw_be_p(l4 + 2, 80);
+        stl_be_p(l4 + 4, 1);
+        l4[12] = 5 << 4;
+        l4[13] = 0x18;                          /* PSH ACK */
+        stw_be_p(l4 + 14, 1024);
+        lf->offset = 16;
+        memcpy(pseudo, ip + 12, 8);
+        pseudo[8] = 0;
+        pseudo[9] = 6;
+        stw_be_p(pseudo + 10, l4len);
+        lf->psum = ocsum_add(0, pseudo, 12);
+    }
+    for (i = hl; i < l4len; i++) {
+        l4[i] = seed + i * 13;
+    }
+    lf->start = l4 - f;
+    lf->len = lf->start + l4len;
+    stw_be_p(l4 + lf->offset, ocsum_fold(lf->psum));
+}
+
+/* Is the L4 checksum in @f (a copy of @lf's frame) right? */
+static bool l4_csum_ok(const L4Frame *lf, const uint8_t *f)
+{
+    return ocsum_fold(lf->psum + ocsum_add(0, f + lf->start,
+                                           lf->len - lf->start)) == 0xffff;
+}
+
+/* Fill in the checksum, as a sender that does not offload would. */
+static void l4_finish(L4Frame *lf)
+{
+    uint8_t *field = lf->f + lf->start + lf->offset;
+    uint16_t c;
+
+    stw_be_p(field, 0);
+    c = ~ocsum_fold(lf->psum + ocsum_add(0, lf->f + lf->start,
+                                         lf->len - lf->start));
+    stw_be_p(field, c ? c : 0xffff);
+}
+
+/* A TX context descriptor (6.1.1) at @idx. */
+static void nh_ctx(NicHarness *h, uint32_t idx, uint16_t start,
+                   uint16_t offset, uint16_t flags)
+{
+    nh_desc(h, h->tx_ring, idx, (uint64_t)offset << 16 | start, 0,
+            BLADE_NIC_DFLAG_CTX | flags);
+}
+
+/*
+ * A context before a frame asks for its checksum: over a TCP segment in
+ * IPv4 whose headers and payload are in two buffers, and over a UDP
+ * datagram in IPv6.  The frames leave with right checksums and are
+ * otherwise unchanged; a context without CSUM changes nothing.
+ */
+static void test_offload_tx_csum(void)
+{
+    static const uint16_t want_st[] = {
+        BLADE_NIC_DSTAT_DD, BLADE_NIC_DSTAT_DD,
+        BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP,
+        BLADE_NIC_DSTAT_DD, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP,
+        BLADE_NIC_DSTAT_DD, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP,
+    };
+    L4Frame lf[3];
+    NicHarness h;
+    uint8_t mac[6];
+    uint64_t buf, want = 3;
+    uint16_t len, st;
+    unsigned i, split;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    l4_frame(&lf[0], peer, mac, false, 1000, 1);
+    l4_frame(&lf[1], peer, mac, true, 333, 2);
+    l4_frame(&lf[2], peer, mac, false, 100, 3);
+    buf = guest_alloc(&h.alloc, 3 * 2048);
+    for (i = 0; i < 3; i++) {
+        qtest_memwrite(h.qts, buf + i * 2048, lf[i].f, lf[i].len);
+    }
+    split = lf[0].start + 20;
+    nh_ctx(&h, 0, lf[0].start, lf[0].offset, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, 1, buf, split, 0);
+    nh_desc(&h, h.tx_ring, 2, buf + split, lf[0].len - split,
+            BLADE_NIC_DFLAG_EOP);
+    nh_ctx(&h, 3, lf[1].start, lf[1].offset, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, 4, buf + 2048, lf[1].len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx(&h, 5, lf[2].start, lf[2].offset, 0);
+    nh_desc(&h, h.tx_ring, 6, buf + 4096, lf[2].len, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 7);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
+
+    for (i = 0; i < 3; i++) {
+        size_t at = lf[i].start + lf[i].offset;
+
+        g_assert_cmpuint(h.frame_len[i], ==, lf[i].len);
+        g_assert_cmpmem(h.frames[i], at, lf[i].f, at);
+        g_assert_cmpmem(h.frames[i] + at + 2, lf[i].len - at - 2,
+                        lf[i].f + at + 2, lf[i].len - at - 2);
+        g_assert_true(l4_csum_ok(&lf[i], h.frames[i]) == (i < 2));
+    }
+    g_assert_cmpmem(h.frames[2], lf[2].len, lf[2].f, lf[2].len);
+    for (i = 0; i < ARRAY_SIZE(want_st); i++) {
+        nh_desc_wb(&h, h.tx_ring, i, &len, &st);
+        g_assert_cmphex(st, ==, want_st[i]);
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 3);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_OCTETS), ==,
+                     lf[0].len + lf[1].len + lf[2].len);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CSUM), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CTX_ERRORS), ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS), ==, 0);
+    nh_stop(&h);
+}
+
+/*
+ * Every context a hostile guest can write that breaks 6.1.1 makes its
+ * frame malformed: not sent, its descriptors DD|ERR, counted in
+ * TX_ERRORS and TX_CTX_ERRORS, TX_ERR raised; the ring goes on.  A
+ * result that ends exactly at the frame's end is still in bounds.
+ */
+static void test_offload_tx_bad_context(void)
+{
+    NicHarness h;
+    L4Frame lf;
+    uint8_t mac[6];
+    uint64_t buf, want = 2;
+    uint16_t len, st, fit;
+    uint32_t i = 0, bad = 0, bad_descs;
+
+    lane_start(&h, false, NULL);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
+    nh_rings(&h, 64, 8);
+    nh_mac(&h, mac);
+    l4_frame(&lf, peer, mac, false, 200, 4);
+    buf = guest_alloc(&h.alloc, 2048);
+    qtest_memwrite(h.qts, buf, lf.f, lf.len);
+    fit = lf.len - lf.start - 2;
+
+    /* the result's two octets end one past the frame */
+    nh_ctx(&h, i++, lf.start, fit + 1, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* the largest start and offset: no overflow */
+    nh_ctx(&h, i++, 0xffff, 0xffff, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* summing from inside the Ethernet header */
+    nh_ctx(&h, i++, 13, 20, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* a context that is not the frame's first descriptor */
+    nh_desc(&h, h.tx_ring, i++, buf, 20, 0);
+    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf + 20, lf.len - 20, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* a context that ends the frame (EOP): a frame of no data */
+    nh_ctx(&h, i++, lf.start, lf.offset,
+           BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* a context with a buffer length */
+    nh_desc(&h, h.tx_ring, i, (uint64_t)lf.offset << 16 | lf.start, 64,
+            BLADE_NIC_DFLAG_CTX | BLADE_NIC_DFLAG_CSUM);
+    i++;
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* reserved octets 4-7 set (an MSS, as segmentation would need) */
+    nh_desc(&h, h.tx_ring, i, 1460ull << 32 | (uint64_t)lf.offset << 16 |
+            lf.start, 0, BLADE_NIC_DFLAG_CTX | BLADE_NIC_DFLAG_CSUM);
+    i++;
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* a reserved flag */
+    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM | 1u << 3);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    bad_descs = i;
+    /* in bounds to the last octet: sent */
+    nh_ctx(&h, i++, lf.start, fit, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    /* and a good one after all of it */
+    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, i);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
+
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, i);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS), ==, bad);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CTX_ERRORS), ==, bad);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CSUM), ==, 2);
+    g_assert_cmpuint(h.nframes, ==, 2);
+    g_assert_true(l4_csum_ok(&lf, h.frames[1]));
+    for (; i > 0; i--) {
+        nh_desc_wb(&h, h.tx_ring, i - 1, &len, &st);
+        g_assert_cmphex(st & BLADE_NIC_DSTAT_DD, ==, BLADE_NIC_DSTAT_DD);
+        g_assert_cmphex(!!(st & BLADE_NIC_DSTAT_ERR), ==, i <= bad_descs);
+    }
+    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_TX_ERR, ==,
+                    BLADE_NIC_INT_TX_ERR);
+    nh_stop(&h);
+}
+
+/* The chassis sends @f; the NIC's RX status bits for it, beyond DD|EOP. */
+static uint16_t rx_csum_status(NicHarness *h, const uint8_t *f, size_t flen)
+{
+    uint64_t want = nh_stat(h, BLADE_NIC_STAT_RX_FRAMES) + 1;
+    uint32_t idx = nh_rd(h, BLADE_NIC_REG_RX_HEAD);
+    uint8_t got[1600];
+    uint16_t len, st;
+
+    nh_srv_send(h, f, flen);
+    nh_wait(h, nh_cond_rx_frames, &want, 0, "RX frame");
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, want);
+    nh_desc_wb(h, h->rx_ring, idx, &len, &st);
+    g_assert_cmpuint(len, ==, MAX(flen, 60));
+    qtest_memread(h->qts, h->rx_bufs + idx * NH_BUF_SIZE, got, flen);
+    g_assert_cmpmem(got, flen, f, flen);
+    /* give a descriptor back, as a driver would */
+    nh_desc(h, h->rx_ring, h->rx_tail, h->rx_bufs + h->rx_tail * NH_BUF_SIZE,
+            NH_BUF_SIZE, 0);
+    h->rx_tail = (h->rx_tail + 1) % h->rx_size;
+    nh_wr(h, BLADE_NIC_REG_RX_TAIL, h->rx_tail);
+    return st & ~(BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
+}
+
+/*
+ * CTRL.RXCSUM: the NIC checks TCP and UDP checksums over IPv4 and IPv6
+ * and says so in L4CS and L4ERR (6.2.1); frames it cannot check carry
+ * neither, and every frame arrives unchanged.  Without RXCSUM nothing is
+ * checked.
+ */
+static void test_offload_rx_csum(void)
+{
+    NicHarness h;
+    L4Frame lf;
+    uint8_t mac[6], f[300];
+    uint32_t ctrl;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    ctrl = nh_rd(&h, BLADE_NIC_REG_CTRL);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, ctrl | BLADE_NIC_CTRL_RXCSUM);
+
+    l4_frame(&lf, mac, peer, false, 700, 5);
+    l4_finish(&lf);
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==,
+                    BLADE_NIC_DSTAT_L4CS);
+    lf.f[lf.len - 1] ^= 0x40;                   /* one bit off */
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==,
+                    BLADE_NIC_DSTAT_L4CS | BLADE_NIC_DSTAT_L4ERR);
+    l4_frame(&lf, mac, peer, true, 99, 6);
+    l4_finish(&lf);
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==,
+                    BLADE_NIC_DSTAT_L4CS);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_CSUM_GOOD), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_CSUM_BAD), ==, 1);
+
+    /* not checked: an IPv4 fragment, a UDP datagram without a checksum */
+    l4_frame(&lf, mac, peer, false, 300, 7);
+    stw_be_p(lf.f + 14 + 6, 0x2000);            /* MF */
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==, 0);
+    l4_frame(&lf, mac, peer, true, 40, 8);
+    stw_be_p(lf.f + lf.start + lf.offset, 0);
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==, 0);
+    /* ... nor what is not IP */
+    nh_make_frame(f, sizeof(f), mac, peer, 9);
+    g_assert_cmphex(rx_csum_status(&h, f, sizeof(f)), ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_CSUM_GOOD), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_CSUM_BAD), ==, 1);
+
+    /* lengths that lie: delivered unchanged, never read past the frame */
+    l4_frame(&lf, mac, peer, false, 64, 10);
+    stw_be_p(lf.f + 14 + 2, 0xffff);
+    rx_csum_status(&h, lf.f, lf.len);
+    l4_frame(&lf, mac, peer, true, 16, 11);
+    stw_be_p(lf.f + lf.start + 4, 0xffff);
+    rx_csum_status(&h, lf.f, lf.len);
+    lf.len = 14 + 30;                           /* IPv6 header cut short */
+    rx_csum_status(&h, lf.f, lf.len);
+
+    /* RXCSUM off: a good segment, unchecked */
+    nh_wr(&h, BLADE_NIC_REG_CTRL, ctrl);
+    l4_frame(&lf, mac, peer, false, 700, 12);
+    l4_finish(&lf);
+    g_assert_cmphex(rx_csum_status(&h, lf.f, lf.len), ==, 0);
+    nh_stop(&h);
+}
+
+/*
+ * The 1.3 counters survive migration, in the subsection
+ * "blade-nic/csum-stats" (section 14), and so does CTRL.RXCSUM.
+ */
+static void test_csum_stats_migration(void)
+{
+    static const unsigned stat[] = {
+        BLADE_NIC_STAT_TX_CSUM, BLADE_NIC_STAT_TX_CTX_ERRORS,
+        BLADE_NIC_STAT_RX_CSUM_GOOD, BLADE_NIC_STAT_RX_CSUM_BAD,
+    };
+    uint64_t before[ARRAY_SIZE(stat)], want = 1;
+    g_autofree char *file = NULL;
+    NicHarness h;
+    QTestState *dst;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    L4Frame lf;
+    uint8_t mac[6];
+    uint64_t buf;
+    unsigned i;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, nh_rd(&h, BLADE_NIC_REG_CTRL) |
+          BLADE_NIC_CTRL_RXCSUM);
+    l4_frame(&lf, peer, mac, false, 100, 13);
+    buf = guest_alloc(&h.alloc, 2048);
+    qtest_memwrite(h.qts, buf, lf.f, lf.len);
+    nh_ctx(&h, 0, 13, 0, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx(&h, 2, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
+    nh_desc(&h, h.tx_ring, 3, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 4);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frame");
+    l4_frame(&lf, mac, peer, true, 50, 14);
+    l4_finish(&lf);
+    rx_csum_status(&h, lf.f, lf.len);
+    lf.f[lf.len - 1]++;
+    rx_csum_status(&h, lf.f, lf.len);
+    rx_csum_status(&h, lf.f, lf.len);
+    for (i = 0; i < ARRAY_SIZE(stat); i++) {
+        before[i] = nh_stat(&h, stat[i]);
+        g_assert_cmpuint(before[i], ==, i == 3 ? 2 : 1);
+    }
+
+    file = nh_migrate_to_file(&h);
+    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
+                      "-incoming file:%s", file);
+    bus = qpci_new_pc(dst, NULL);
+    dev = qpci_device_find(bus, NIC_DEVFN);
+    bar = qpci_iomap(dev, 0, NULL);
+    nh_wait_running(dst);
+    for (i = 0; i < ARRAY_SIZE(stat); i++) {
+        uint64_t reg = BLADE_NIC_REG_STAT_BASE + 8 * stat[i];
+        uint64_t v = qpci_io_readl(dev, bar, reg);
+
+        v |= (uint64_t)qpci_io_readl(dev, bar, reg + 4) << 32;
+        g_assert_cmpuint(v, ==, before[i]);
+    }
+    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_CTRL) &
+                    BLADE_NIC_CTRL_RXCSUM, ==, BLADE_NIC_CTRL_RXCSUM);
     g_free(dev);
     qpci_free_pc(bus);
     qtest_quit(dst);
@@ -2481,6 +2913,10 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/tx/chained", test_tx_chained);
     qtest_add_func("/blade-nic/tx/malformed", test_tx_malformed);
     qtest_add_func("/blade-nic/tx/paced", test_tx_paced);
+    qtest_add_func("/blade-nic/offload/tx-csum", test_offload_tx_csum);
+    qtest_add_func("/blade-nic/offload/tx-bad-context",
+                   test_offload_tx_bad_context);
+    qtest_add_func("/blade-nic/offload/rx-csum", test_offload_rx_csum);
     qtest_add_func("/blade-nic/rx/basic", test_rx_basic);
     qtest_add_func("/blade-nic/rx/filter", test_rx_filter);
     qtest_add_func("/blade-nic/rx/allmulti-small-buffer",
@@ -2510,6 +2946,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
     qtest_add_func("/blade-nic/vmstate/shm-stats", test_shm_stats_migration);
+    qtest_add_func("/blade-nic/vmstate/csum-stats", test_csum_stats_migration);
     qtest_add_func("/blade-nic/inject/link-down", test_inject_link_down);
     qtest_add_func("/blade-nic/inject/sync-loss", test_inject_sync_loss);
     qtest_add_func("/blade-nic/inject/code-errors", test_inject_code_errors);
