@@ -2,7 +2,7 @@
 /*
  * blade_nic: Linux driver for the bladeplane blade-nic PCI network controller.
  *
- * Written against docs/blade-nic.md (datasheet revision 1.1) only.  Section
+ * Written against docs/blade-nic.md (datasheet revision 1.3) only.  Section
  * numbers in comments ("6.2", "16.1 step 7") refer to that document.
  *
  * One TX ring and one RX ring of 16-octet descriptors, one NAPI context
@@ -10,7 +10,8 @@
  * and a utilization reporter that writes the blade's CPU % and interrupt %
  * to the NIC's UTIL register while the interface is up, with the CPU
  * pressure and runnable tasks that user space hands over through two devlink
- * runtime parameters.
+ * runtime parameters.  From revision 1.3 the device inserts TX checksums
+ * (NETIF_F_HW_CSUM) and checks RX ones (NETIF_F_RXCSUM).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -41,8 +42,8 @@
 #define BN_TX_TIMEOUT		(5 * HZ)
 /* Free TX descriptors at which a stopped queue is woken (hysteresis). */
 #define BN_TX_WAKE_DESCS	(MAX_SKB_FRAGS + 2)
-/* TX descriptors one frame takes: one (no scatter-gather). */
-#define BN_TX_FRAME_DESCS	1
+/* TX descriptors one frame takes: a context and one buffer (no SG yet). */
+#define BN_TX_FRAME_DESCS	2
 /* ITR_MISC: at most one link/misc message per this many us (PCS_ERR). */
 #define BN_ITR_MISC_US		1000
 /* Contention figures older than this many report intervals are not sent. */
@@ -152,7 +153,7 @@ struct bn_cont_figure {
  * @ier_lock: protects @ier and IER writes
  * @ier: cached IER value
  * @ctrl_lock: protects @ctrl_en, @ctrl_rx and CTRL writes
- * @ctrl_en: TXEN/RXEN bits of CTRL
+ * @ctrl_en: TXEN/RXEN/RXCSUM bits of CTRL
  * @ctrl_rx: PROMISC/ALLMULTI bits of CTRL
  * @hw_lock: serializes statistics reads (low/high latch) with CTRL.RST
  * @hw_base: counter values folded in before each CTRL.RST
@@ -605,6 +606,11 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 		/* Read nothing else of the descriptor before DD was seen. */
 		dma_rmb();
 
+		/* A context (6.1.1) completes with its frame: nothing to free. */
+		if (!buf->skb) {
+			i = (i + 1) & mask;
+			continue;
+		}
 		if (status & BN_DESC_STS_ERR) {
 			err++;
 		} else if (status & BN_DESC_STS_NOLINK) {
@@ -705,6 +711,10 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		buf->len = priv->rings.rx_buf_len;
 
 		skb_put(skb, len);
+		/* 6.2.1: a TCP or UDP checksum the device found right */
+		if ((status & (BN_DESC_STS_L4CS | BN_DESC_STS_L4ERR)) ==
+		    BN_DESC_STS_L4CS && (dev->features & NETIF_F_RXCSUM))
+			skb->ip_summed = CHECKSUM_UNNECESSARY;
 		skb->protocol = eth_type_trans(skb, dev);
 		pkts++;
 		bytes += len;
@@ -1296,8 +1306,9 @@ static int bn_start(struct bn_priv *priv)
 	bn_ier_update(priv, ier, 0);
 
 	bn_rx_nobuf_mark(priv, false);
-	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN,
-		      BN_CTRL_TXEN | BN_CTRL_RXEN, 0, 0);
+	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN |
+		      (dev->features & NETIF_F_RXCSUM ? BN_CTRL_RXCSUM : 0),
+		      BN_CTRL_TXEN | BN_CTRL_RXEN | BN_CTRL_RXCSUM, 0, 0);
 	/* 16.1 step 10: the RX descriptors were written before this. */
 	wmb();
 	writel_relaxed(priv->rings.rx_size - 1, priv->regs + BN_REG_RX_TAIL);
@@ -1523,6 +1534,36 @@ static int bn_tx_maybe_stop(struct bn_priv *priv, struct netdev_queue *txq)
 	return 0;
 }
 
+/*
+ * 6.1.1: the device sums from CSUM_START (past the Ethernet header) and
+ * stores the result inside the frame.
+ */
+static bool bn_csum_fits(const struct sk_buff *skb)
+{
+	int start = skb_checksum_start_offset(skb);
+
+	return start >= ETH_HLEN && start <= U16_MAX &&
+	       start + skb->csum_offset + sizeof(__sum16) <= skb->len;
+}
+
+/* Write the context descriptor that asks for @skb's checksum at @i. */
+static void bn_tx_csum_ctx(struct bn_priv *priv, u32 i,
+			   const struct sk_buff *skb)
+{
+	struct bn_ctx_desc *ctx = (struct bn_ctx_desc *)&priv->rings.tx_ring[i];
+	struct bn_buf *buf = &priv->rings.tx_buf[i];
+
+	buf->skb = NULL;
+	buf->len = 0;
+	ctx->csum_start = cpu_to_le16(skb_checksum_start_offset(skb));
+	ctx->csum_offset = cpu_to_le16(skb->csum_offset);
+	ctx->reserved = 0;
+	ctx->buf_len = 0;
+	ctx->flags = cpu_to_le16(BN_DESC_FLAG_CTX | BN_DESC_FLAG_CSUM);
+	ctx->len = 0;
+	WRITE_ONCE(ctx->status, 0);
+}
+
 static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
@@ -1535,12 +1576,15 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	u32 i;
 
 	/*
-	 * No scatter-gather (the device has no checksum offload), so one
-	 * descriptor per frame; linearize anything the stack still sends in
-	 * pieces.
+	 * No scatter-gather yet, so one buffer descriptor per frame;
+	 * linearize anything the stack still sends in pieces.
 	 */
 	if (unlikely(skb->len < BN_FRAME_MIN || skb->len > BN_FRAME_MAX ||
 		     skb_linearize(skb)))
+		goto drop;
+	/* A checksum the device could not place (6.1.1): do it here. */
+	if (skb->ip_summed == CHECKSUM_PARTIAL && !bn_csum_fits(skb) &&
+	    skb_checksum_help(skb))
 		goto drop;
 
 	/*
@@ -1565,6 +1609,10 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 
 	i = priv->tx_next;
+	if (skb->ip_summed == CHECKSUM_PARTIAL) {
+		bn_tx_csum_ctx(priv, i, skb);
+		i = (i + 1) & (priv->rings.tx_size - 1);
+	}
 	buf = &priv->rings.tx_buf[i];
 	buf->skb = skb;
 	buf->dma = dma;
@@ -1579,7 +1627,7 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 
 	skb_tx_timestamp(skb);
 
-	/* Descriptor before producer index (for bn_clean_tx). */
+	/* Descriptors before producer index (for bn_clean_tx). */
 	wmb();
 	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->rings.tx_size - 1));
 	priv->tx_unkicked = true;
@@ -1673,6 +1721,18 @@ out:
 	rtnl_unlock();
 }
 
+/* 6.2.1: CTRL.RXCSUM follows NETIF_F_RXCSUM; TX needs no register. */
+static int bn_set_features(struct net_device *dev, netdev_features_t features)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+
+	if (((dev->features ^ features) & NETIF_F_RXCSUM) && priv->up)
+		bn_ctrl_write(priv,
+			      features & NETIF_F_RXCSUM ? BN_CTRL_RXCSUM : 0,
+			      BN_CTRL_RXCSUM, 0, 0);
+	return 0;
+}
+
 static const struct net_device_ops bn_netdev_ops = {
 	.ndo_open		= bn_open,
 	.ndo_stop		= bn_stop,
@@ -1683,6 +1743,7 @@ static const struct net_device_ops bn_netdev_ops = {
 	.ndo_validate_addr	= eth_validate_addr,
 	.ndo_change_mtu		= bn_change_mtu,
 	.ndo_tx_timeout		= bn_tx_timeout,
+	.ndo_set_features	= bn_set_features,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1715,6 +1776,10 @@ static const struct {
 	{ BN_STAT_TX_CG_INJECTED, "hw_tx_cg_injected" },
 	{ BN_STAT_SHM_ERRORS, "hw_shm_errors" },
 	{ BN_STAT_SHM_KICKS, "hw_shm_kicks" },
+	{ BN_STAT_TX_CSUM, "hw_tx_csum" },
+	{ BN_STAT_TX_CTX_ERRORS, "hw_tx_ctx_errors" },
+	{ BN_STAT_RX_CSUM_GOOD, "hw_rx_csum_good" },
+	{ BN_STAT_RX_CSUM_BAD, "hw_rx_csum_bad" },
 };
 
 static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
@@ -2156,9 +2221,16 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				    BN_VERSION_MINOR(priv->version));
 		goto err_free;
 	}
-	/* 10: SHM_ERRORS and SHM_KICKS are new in 1.2; reads 0 before. */
-	priv->num_hw_stats = BN_VERSION_MINOR(priv->version) >= BN_SHM_MINOR ?
-			     BN_NUM_HW_STATS : BN_STAT_SHM_ERRORS;
+	/*
+	 * 10: SHM_ERRORS and SHM_KICKS are new in 1.2, the checksum
+	 * counters in 1.3; they read 0 before.
+	 */
+	if (BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR)
+		priv->num_hw_stats = BN_NUM_HW_STATS;
+	else if (BN_VERSION_MINOR(priv->version) >= BN_SHM_MINOR)
+		priv->num_hw_stats = BN_STAT_TX_CSUM;
+	else
+		priv->num_hw_stats = BN_STAT_SHM_ERRORS;
 
 	/* 16.1 steps 3 and 4 */
 	bn_hw_reset(priv, false);
@@ -2192,6 +2264,11 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->max_mtu = BN_MAX_MTU;
 	/* 6.3: a MAC_LO/HI write applies to the next frame. */
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	/* 6.1.1 and 6.2.1: checksum offload, both ways, from revision 1.3 */
+	if (BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR) {
+		dev->hw_features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM;
+		dev->features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM;
+	}
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);
 

@@ -66,6 +66,7 @@
 #define BN_SUPPORTED_MAJOR	1
 #define BN_CONT_MINOR		1	/* first revision with UTIL_CONT */
 #define BN_SHM_MINOR		2	/* first with the SHM_* counters */
+#define BN_CSUM_MINOR		3	/* first with checksum offload */
 
 /* 4.1 CTRL */
 #define BN_CTRL_RST		BIT(0)
@@ -73,6 +74,7 @@
 #define BN_CTRL_RXEN		BIT(2)
 #define BN_CTRL_PROMISC		BIT(3)
 #define BN_CTRL_ALLMULTI	BIT(4)
+#define BN_CTRL_RXCSUM		BIT(5)	/* revision 1.3 */
 
 /* 4.2 STATUS */
 #define BN_STATUS_LINK_UP	BIT(0)
@@ -128,7 +130,20 @@ struct bn_desc {
 	__le16 status;
 };
 
+/* 6.1.1: a TX context descriptor (revision 1.3) */
+struct bn_ctx_desc {
+	__le16 csum_start;
+	__le16 csum_offset;
+	__le32 reserved;
+	__le16 buf_len;
+	__le16 flags;
+	__le16 len;
+	__le16 status;
+};
+
 #define BN_DESC_FLAG_EOP	BIT(0)
+#define BN_DESC_FLAG_CTX	BIT(1)	/* 1.3 */
+#define BN_DESC_FLAG_CSUM	BIT(2)	/* 1.3, in a context */
 
 #define BN_DESC_STS_DD		BIT(0)
 #define BN_DESC_STS_EOP		BIT(1)
@@ -136,6 +151,8 @@ struct bn_desc {
 #define BN_DESC_STS_BCAST	BIT(3)
 #define BN_DESC_STS_MCAST	BIT(4)
 #define BN_DESC_STS_NOLINK	BIT(5)
+#define BN_DESC_STS_L4CS	BIT(6)	/* 1.3, RX */
+#define BN_DESC_STS_L4ERR	BIT(7)	/* 1.3, RX */
 
 /* Section 9: utilization */
 #define BN_UTIL_CPU_MASK	0x000000ff
@@ -181,6 +198,10 @@ enum bn_hw_stat {
 	BN_STAT_TX_CG_INJECTED,
 	BN_STAT_SHM_ERRORS,		/* 1.2 */
 	BN_STAT_SHM_KICKS,		/* 1.2 */
+	BN_STAT_TX_CSUM,		/* 1.3 */
+	BN_STAT_TX_CTX_ERRORS,		/* 1.3 */
+	BN_STAT_RX_CSUM_GOOD,		/* 1.3 */
+	BN_STAT_RX_CSUM_BAD,		/* 1.3 */
 	BN_NUM_HW_STATS
 };
 
