@@ -1143,6 +1143,15 @@ static void ring_read(Lane *lane)
             ring_error(lane);
             return;
         }
+        if (r == 0 && lane->rxb_len == RXBUF_SIZE) {
+            /*
+             * A full buffer that the parser took nothing from, with
+             * nothing held: no record is that long, so the peer wrote
+             * what cannot be parsed.  Reading on would spin.
+             */
+            ring_error(lane);
+            return;
+        }
         if (r == 0) {
             rc = lane_ring_rx_prepare_sleep(lane->ring);
             if (rc < 0) {

@@ -36,6 +36,10 @@ static uint64_t peer_floor(const VtimeLink *l)
 
 VtimeVerdict vtime_rx_stamp(VtimeLink *l, uint64_t stamp)
 {
+    if (stamp > VTIME_LATEST) {
+        l->cnt.too_late++;
+        return VTIME_TOO_LATE;
+    }
     if (stamp < l->last_stamp) {
         l->cnt.stamp_back++;
         return VTIME_STAMP_BACK;
@@ -59,6 +63,10 @@ VtimeVerdict vtime_rx_stamp(VtimeLink *l, uint64_t stamp)
 
 VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t)
 {
+    if (t > VTIME_LATEST) {
+        l->cnt.too_late++;
+        return VTIME_TOO_LATE;
+    }
     /* a stamp promised as much: a later promise below it goes back */
     if (t < peer_floor(l)) {
         l->cnt.promise_back++;
@@ -74,7 +82,7 @@ VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t)
 
 void vtime_rx_quiet(VtimeLink *l, uint64_t t, uint64_t w, uint64_t peer_read)
 {
-    if (w < t) {
+    if (w < t || w > VTIME_LATEST) {
         l->cnt.quiet_bad++;
         return;
     }
@@ -83,7 +91,8 @@ void vtime_rx_quiet(VtimeLink *l, uint64_t t, uint64_t w, uint64_t peer_read)
         l->cnt.quiet_stale++;
         return;
     }
-    l->peer_quiet = w;
+    /* the horizon goes back only when this side writes (vtime_tx_stamp) */
+    l->peer_quiet = max_u64(l->peer_quiet, w);
     l->cnt.quiet++;
 }
 
@@ -168,6 +177,8 @@ const char *vtime_verdict_str(VtimeVerdict v)
         return "promise earlier than an earlier promise or stamp";
     case VTIME_STAMP_BROKE_QUIET:
         return "stamp earlier than the peer's quiet promise";
+    case VTIME_TOO_LATE:
+        return "stamp or promise past the latest time (2^62 ns)";
     }
     return "?";
 }

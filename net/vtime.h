@@ -42,12 +42,21 @@
 /* "No bound": a horizon with no link, a time beyond every clock. */
 #define VTIME_NEVER UINT64_MAX
 
+/*
+ * The latest time a peer may stamp or promise: 2^62 ns, about 146 years.
+ * Far below where QEMU's int64_t clocks, and the "now + period" sums of
+ * the timers that follow them, overflow; and a delivery time (stamp plus
+ * a 32-bit latency) never saturates to VTIME_NEVER.
+ */
+#define VTIME_LATEST (UINT64_C(1) << 62)
+
 typedef enum VtimeVerdict {
     VTIME_OK = 0,
     VTIME_STAMP_BACK,           /* stamp earlier than the last stamp */
     VTIME_STAMP_BROKE_PROMISE,  /* stamp earlier than the peer's promise */
     VTIME_PROMISE_BACK,         /* promise earlier than a promise or stamp */
     VTIME_STAMP_BROKE_QUIET,    /* stamp earlier than a quiet promise's W */
+    VTIME_TOO_LATE,             /* stamp or promise past VTIME_LATEST */
 } VtimeVerdict;
 
 typedef struct VtimeCounters {
@@ -65,6 +74,7 @@ typedef struct VtimeCounters {
     uint64_t stamp_broke_quiet; /* a violation: see VTIME_STAMP_BROKE_QUIET */
     uint64_t tx_quiet;          /* quiet promises this side sent */
     uint64_t tx_quiet_raised;   /* stamps raised to this side's W */
+    uint64_t too_late;          /* a violation: see VTIME_TOO_LATE */
 } VtimeCounters;
 
 /*
@@ -110,8 +120,9 @@ VtimeVerdict vtime_rx_promise(VtimeLink *l, uint64_t t);
 /*
  * The promise @t just taken was quiet until @w, sent when the peer had
  * read @peer_read stamped records of ours.  Taken if that is all we
- * wrote and @w is not below @t; otherwise dropped and counted (a quiet
- * promise is worth nothing then, but breaks no rule).
+ * wrote and @w is neither below @t nor past VTIME_LATEST; otherwise
+ * dropped and counted (a quiet promise is worth nothing then, but breaks
+ * no rule).  A W below one that still holds takes nothing back.
  */
 void vtime_rx_quiet(VtimeLink *l, uint64_t t, uint64_t w, uint64_t peer_read);
 

@@ -15,6 +15,7 @@
 
 #include "lane-pump.h"
 #include "lane-transport.h"
+#include "lane-ring.h"
 
 #define US 1000ULL
 #define MS 1000000ULL
@@ -473,6 +474,8 @@ typedef enum Hostile {
     H_PROMISE_BELOW_STAMP,
     H_UNSTAMPED_CONFIG,
     H_UNSTAMPED_SIGNAL,
+    H_STAMP_TOO_LATE,       /* past VTIME_LATEST */
+    H_PROMISE_TOO_LATE,
     H_PROMISE_SHORT,        /* a bad record, not a violation */
     H_COUNT
 } Hostile;
@@ -525,6 +528,13 @@ static void test_hostile(gconstpointer data)
     case H_UNSTAMPED_SIGNAL:
         n += rec(in + n, LANE_TAG_SIGNAL, false, 0, "\1", 1);
         break;
+    case H_STAMP_TOO_LATE:
+        /* its delivery time would saturate: held for ever, not cut */
+        n += rec(in + n, LANE_TAG_CONFIG, true, UINT64_MAX - 1, cfg, 2);
+        break;
+    case H_PROMISE_TOO_LATE:
+        n += promise(in + n, VTIME_LATEST + 1);
+        break;
     case H_PROMISE_SHORT:
         n += rec(in + n, LANE_TAG_PROMISE, false, 0, "\1\2\3\4", 4);
         break;
@@ -545,6 +555,8 @@ static void test_hostile(gconstpointer data)
                      h == H_PROMISE_BACK || h == H_PROMISE_BELOW_STAMP);
     g_assert_cmpuint(st->vtime_unstamped, ==,
                      h == H_UNSTAMPED_CONFIG || h == H_UNSTAMPED_SIGNAL);
+    g_assert_cmpuint(st->vtime.too_late, ==,
+                     h == H_STAMP_TOO_LATE || h == H_PROMISE_TOO_LATE);
     g_assert_cmpuint(st->bad_records, ==, h == H_PROMISE_SHORT);
     g_assert_cmpuint(st->protocol_errors, ==, 0);
     if (!cut) {
@@ -616,6 +628,62 @@ static void test_hold(gconstpointer data)
     lane_free(b.lane);
 }
 
+/*
+ * On the rings, a peer stamps a record so late that its delivery time
+ * would saturate, and fills the ring behind it.  The receiver used to
+ * hold it "until never", read that as nothing held, and spin on a full
+ * buffer; it must cut the peer and return.
+ */
+static void test_rings_too_late(void)
+{
+    static const uint8_t cfg[2] = { 0xa0, 0x01 };
+    g_autofree char *dir = g_dir_make_tmp("lane-vtime-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "slot1", NULL);
+    g_autofree uint8_t *junk = g_malloc(128 * 1024);
+    End a = { 0 }, b = { 0 };
+    LaneConfig ca, cb;
+    uint64_t now = 0;
+    size_t n = 0, off = 0;
+    uint64_t stamps;
+    int err = 0;
+
+    lane_config_init(&ca, LANE_ROLE_SERVER, path);
+    lane_config_init(&cb, LANE_ROLE_CLIENT, path);
+    ca.pcs = cb.pcs = LANE_PCS_RAW;
+    ca.vtime = cb.vtime = true;
+    ca.vtime_latency_ns = cb.vtime_latency_ns = LATENCY;
+    ca.speed_mbps = cb.speed_mbps = 0;
+    a.lane = lane_new(&ca, &ops, &a, now, &err);
+    g_assert_cmpint(err, ==, 0);
+    b.lane = lane_new(&cb, &ops, &b, now, &err);
+    g_assert_cmpint(err, ==, 0);
+    for (unsigned i = 0; i < 50; i++) {
+        sock_pump(&a, &b, now);
+        now += MS;
+    }
+    g_assert_true(lane_on_rings(a.lane));
+    stamps = lane_stats(a.lane)->vtime.stamps;
+
+    while (n + 16 < 128 * 1024) {
+        n += rec(junk + n, LANE_TAG_CONFIG, true, UINT64_MAX - 1, cfg, 2);
+    }
+    for (int i = 0; i < 1000 && off < n; i++) {
+        ssize_t w = lane_ring_write(lane_shm_ring(b.lane), junk + off,
+                                    n - off);
+
+        g_assert_cmpint(w, >=, 0);
+        off += w;
+        g_assert_cmpint(lane_ring_kick(lane_shm_ring(b.lane)), >=, 0);
+        sock_pump(&a, &b, now);
+    }
+    g_assert_cmpuint(lane_stats(a.lane)->vtime.too_late, ==, 1);
+    g_assert_cmpuint(lane_stats(a.lane)->vtime_cuts, >=, 1);
+    g_assert_cmpuint(lane_stats(a.lane)->vtime.stamps, ==, stamps);
+    lane_free(a.lane);
+    lane_free(b.lane);
+    g_rmdir(dir);
+}
+
 /* A stamp on a record whose header is too short for it: a bad record. */
 static void test_short_stamp(void)
 {
@@ -640,7 +708,7 @@ int main(int argc, char **argv)
     static const char *const hostile[H_COUNT] = {
         "stamp-back", "stamp-broke-promise", "promise-back",
         "promise-below-stamp", "unstamped-config", "unstamped-signal",
-        "promise-short",
+        "stamp-too-late", "promise-too-late", "promise-short",
     };
 
     g_test_init(&argc, &argv, NULL);
@@ -663,6 +731,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, GUINT_TO_POINTER(i), test_hostile);
     }
     g_test_add_func("/lane-vtime/short-stamp", test_short_stamp);
+    g_test_add_func("/lane-vtime/rings/stamp-too-late", test_rings_too_late);
     g_test_add_func("/lane-vtime/quiet", test_quiet);
     g_test_add_data_func("/lane-vtime/hold/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_hold);

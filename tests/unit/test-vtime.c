@@ -25,7 +25,8 @@ static void assert_same_state(const VtimeLink *a, const VtimeLink *b)
 static uint64_t violations(const VtimeLink *l)
 {
     return l->cnt.stamp_back + l->cnt.stamp_broke_promise +
-           l->cnt.promise_back + l->cnt.stamp_broke_quiet;
+           l->cnt.promise_back + l->cnt.stamp_broke_quiet +
+           l->cnt.too_late;
 }
 
 /* A well-behaved peer: stamps and promises that never go back. */
@@ -121,18 +122,35 @@ static void test_overflow(void)
                      VTIME_NEVER);
     g_assert_cmpuint(vtime_add_sat(0, VTIME_NEVER), ==, VTIME_NEVER);
 
+    /*
+     * A peer may name no time past VTIME_LATEST: QEMU's clocks are
+     * int64_t, and a delivery time that saturated to VTIME_NEVER would
+     * read as "nothing held".  Counted, refused, nothing taken.
+     */
     vtime_link_init(&l, 1000);
-    g_assert_cmpint(vtime_rx_stamp(&l, big), ==, VTIME_OK);
-    g_assert_cmpuint(vtime_deliver_at(&l, big), ==, VTIME_NEVER);
-    g_assert_cmpuint(vtime_link_horizon(&l), ==, VTIME_NEVER);
+    g_assert_cmpint(vtime_rx_stamp(&l, big), ==, VTIME_TOO_LATE);
+    g_assert_cmpint(vtime_rx_stamp(&l, VTIME_LATEST + 1), ==,
+                    VTIME_TOO_LATE);
+    g_assert_cmpint(vtime_rx_promise(&l, VTIME_NEVER), ==, VTIME_TOO_LATE);
+    g_assert_cmpint(vtime_rx_promise(&l, VTIME_LATEST + 1), ==,
+                    VTIME_TOO_LATE);
+    g_assert_cmpuint(l.cnt.too_late, ==, 4);
+    g_assert_cmpuint(l.last_stamp, ==, 0);
+    g_assert_cmpuint(l.peer_promise, ==, 0);
+    g_assert_cmpuint(vtime_link_horizon(&l), ==, 1000);
+    /* up to it: taken, and delivered without saturating */
+    g_assert_cmpint(vtime_rx_stamp(&l, VTIME_LATEST), ==, VTIME_OK);
+    g_assert_cmpuint(vtime_deliver_at(&l, VTIME_LATEST), ==,
+                     VTIME_LATEST + 1000);
+    g_assert_cmpint(vtime_rx_promise(&l, VTIME_LATEST), ==, VTIME_OK);
+    g_assert_cmpuint(vtime_link_horizon(&l), ==, VTIME_LATEST + 1000);
     /* the peer cannot come back from there */
     g_assert_cmpint(vtime_rx_stamp(&l, 5), ==, VTIME_STAMP_BACK);
     g_assert_cmpint(vtime_rx_promise(&l, 5), ==, VTIME_PROMISE_BACK);
-    g_assert_cmpint(vtime_rx_promise(&l, VTIME_NEVER), ==, VTIME_OK);
-    g_assert_cmpint(vtime_rx_stamp(&l, VTIME_NEVER - 1), ==,
-                    VTIME_STAMP_BROKE_PROMISE);
-    g_assert_cmpint(vtime_rx_stamp(&l, VTIME_NEVER), ==, VTIME_OK);
-    g_assert_cmpuint(vtime_link_horizon(&l), ==, VTIME_NEVER);
+    /* nor may its quiet promise's W go past it */
+    vtime_rx_quiet(&l, VTIME_LATEST, VTIME_LATEST + 1, 0);
+    g_assert_cmpuint(l.cnt.quiet_bad, ==, 1);
+    g_assert_cmpuint(l.peer_quiet, ==, 0);
 
     /* the largest latency */
     vtime_link_init(&l, VTIME_NEVER);
@@ -162,7 +180,7 @@ static void test_horizon(void)
     g_assert_cmpuint(vtime_horizon(links, 4), ==, 5 * US);
     g_assert_cmpint(vtime_rx_stamp(&b, 50 * US), ==, VTIME_OK);
     g_assert_cmpuint(vtime_horizon(links, 4), ==, 12 * US);
-    g_assert_cmpint(vtime_rx_promise(&c, VTIME_NEVER), ==, VTIME_OK);
+    g_assert_cmpint(vtime_rx_promise(&c, VTIME_LATEST), ==, VTIME_OK);
     g_assert_cmpuint(vtime_horizon(links, 4), ==, 55 * US);
     /* a refused promise moves nothing */
     g_assert_cmpint(vtime_rx_promise(&b, 40 * US), ==, VTIME_PROMISE_BACK);
@@ -205,14 +223,15 @@ static void test_tx(void)
 /*
  * What one side sends, the other takes without a violation, whatever
  * the sender's clock does (here: random steps back and forth, promises
- * with random lookahead, near the end of the range too).
+ * with random lookahead, near the latest time a peer may name too).
  */
 static void test_tx_rx_agree(void)
 {
     for (int base = 0; base < 2; base++) {
         GRand *r = g_rand_new_with_seed(14 + base);
         VtimeLink tx, rx;
-        uint64_t clock = base ? VTIME_NEVER - 1000000 : 0;
+        /* at most 2 * 10^8 ns forward: never past VTIME_LATEST */
+        uint64_t clock = base ? VTIME_LATEST - 200000000 : 0;
         uint64_t last = 0;
 
         vtime_link_init(&tx, 0);
@@ -306,6 +325,22 @@ static void test_quiet(void)
     g_assert_cmpuint(vtime_tx_stamp(&blade, 702 * US), ==, 702 * US);
     g_assert_cmpint(vtime_rx_stamp(&chassis, 702 * US), ==, VTIME_OK);
 
+    /*
+     * A lower W while one holds takes nothing back: the horizon goes
+     * back only when this side writes.
+     */
+    g_assert_true(vtime_tx_promise(&blade, 703 * US));
+    g_assert_true(vtime_tx_quiet(&blade, 703 * US, 790 * US));
+    g_assert_cmpint(vtime_rx_promise(&chassis, 703 * US), ==, VTIME_OK);
+    vtime_rx_quiet(&chassis, 703 * US, 790 * US, blade.rx_records);
+    vtime_rx_quiet(&chassis, 703 * US, 704 * US, blade.rx_records);
+    g_assert_cmpuint(vtime_link_horizon(&chassis), ==, 792 * US);
+    before = chassis;
+    g_assert_cmpint(vtime_rx_stamp(&chassis, 705 * US), ==,
+                    VTIME_STAMP_BROKE_QUIET);
+    g_assert_cmpuint(chassis.peer_quiet, ==, before.peer_quiet);
+    g_assert_cmpint(vtime_rx_stamp(&chassis, 790 * US), ==, VTIME_OK);
+
     /* W below T: dropped, counted, no violation */
     g_assert_cmpint(vtime_rx_promise(&chassis, 800 * US), ==, VTIME_OK);
     vtime_rx_quiet(&chassis, 800 * US, 799 * US, blade.rx_records);
@@ -325,7 +360,7 @@ static void test_quiet(void)
     g_assert_cmpuint(blade.rx_records, ==, 0);
     g_assert_cmpuint(chassis.tx_records, ==, 0);
     g_assert_cmpuint(blade.tx_quiet, ==, 2000 * US);
-    g_assert_cmpuint(violations(&chassis), ==, 1);
+    g_assert_cmpuint(violations(&chassis), ==, 2);
     g_assert_cmpuint(violations(&blade), ==, 0);
 }
 
