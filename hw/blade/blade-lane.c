@@ -1000,7 +1000,8 @@ void blade_lane_free(BladeLane *bl)
         bl->watch = 0;
     }
     if (bl->ring_fd >= 0) {
-        qemu_set_fd_handler(bl->ring_fd, NULL, NULL, NULL);
+        /* in the context it was set in: an iothread's, or the main loop */
+        blade_lane_set_fd_handler(bl, bl->ring_fd, NULL);
         bl->ring_fd = -1;
     }
     /* inside a lane callback: the lane frees itself when it returns */
