@@ -41,9 +41,7 @@
 #define BN_DEFAULT_RING		256
 #define BN_TX_TIMEOUT		(5 * HZ)
 /* Free TX descriptors at which a stopped queue is woken (hysteresis). */
-#define BN_TX_WAKE_DESCS	(MAX_SKB_FRAGS + 2)
-/* TX descriptors one frame takes: a context and one buffer (no SG yet). */
-#define BN_TX_FRAME_DESCS	2
+#define BN_TX_WAKE_DESCS	(2 * (MAX_SKB_FRAGS + 2))
 /* ITR_MISC: at most one link/misc message per this many us (PCS_ERR). */
 #define BN_ITR_MISC_US		1000
 /* Contention figures older than this many report intervals are not sent. */
@@ -61,10 +59,16 @@
  */
 #define BN_DEFAULT_ITR_US	50
 
+/*
+ * A descriptor's buffer: mapped (@len non-zero) with dma_map_single(),
+ * or dma_map_page() for a fragment (@page).  A TX frame's skb sits with
+ * its last descriptor; a context descriptor has neither.
+ */
 struct bn_buf {
 	struct sk_buff *skb;
 	dma_addr_t dma;
 	u32 len;
+	bool page;
 };
 
 /**
@@ -441,13 +445,37 @@ static u32 bn_tx_free(struct bn_priv *priv)
 }
 
 /*
+ * The most TX descriptors a frame may take: a context, the head and one
+ * per fragment, at most 32 (6.5) and at most half a small ring; a frame
+ * that would take more is linearized.
+ */
+static u32 bn_tx_frame_descs(struct bn_priv *priv)
+{
+	return min_t(u32, min(MAX_SKB_FRAGS + 2, BN_TX_MAX_DESCS),
+		     priv->rings.tx_size / 2);
+}
+
+static void bn_unmap(struct device *dmadev, struct bn_buf *buf,
+		     enum dma_data_direction dir)
+{
+	if (!buf->len)
+		return;
+	if (buf->page)
+		dma_unmap_page(dmadev, buf->dma, buf->len, dir);
+	else
+		dma_unmap_single(dmadev, buf->dma, buf->len, dir);
+	buf->len = 0;
+}
+
+/*
  * Free descriptors at which a stopped TX queue is woken: a few frames'
  * worth, not one slot, so that a full ring does not stop and wake the
  * queue on every completion; at most a quarter of a small ring.
  */
 static u32 bn_tx_wake_thresh(struct bn_priv *priv)
 {
-	return min_t(u32, BN_TX_WAKE_DESCS, priv->rings.tx_size / 4);
+	return max(bn_tx_frame_descs(priv),
+		   min_t(u32, BN_TX_WAKE_DESCS, priv->rings.tx_size / 4));
 }
 
 static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
@@ -494,10 +522,9 @@ static void bn_free_bufs(struct device *dmadev, struct bn_buf **bufs,
 	for (i = 0; i < size; i++) {
 		struct bn_buf *buf = &(*bufs)[i];
 
-		if (!buf->skb)
-			continue;
-		dma_unmap_single(dmadev, buf->dma, buf->len, dir);
-		dev_kfree_skb_any(buf->skb);
+		bn_unmap(dmadev, buf, dir);
+		if (buf->skb)
+			dev_kfree_skb_any(buf->skb);
 		buf->skb = NULL;
 	}
 	kfree(*bufs);
@@ -606,25 +633,27 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 		/* Read nothing else of the descriptor before DD was seen. */
 		dma_rmb();
 
-		/* A context (6.1.1) completes with its frame: nothing to free. */
-		if (!buf->skb) {
-			i = (i + 1) & mask;
+		/*
+		 * The device wrote a frame's descriptors back once it had read
+		 * all of them; its skb is with the last.  A context (6.1.1)
+		 * has neither buffer nor skb.
+		 */
+		bn_unmap(dmadev, buf, DMA_TO_DEVICE);
+		i = (i + 1) & mask;
+		if (!buf->skb)
 			continue;
-		}
 		if (status & BN_DESC_STS_ERR) {
 			err++;
 		} else if (status & BN_DESC_STS_NOLINK) {
 			nolink++;
 		} else {
 			sent++;
-			sent_bytes += buf->len;
+			sent_bytes += buf->skb->len;
 		}
 		pkts++;
-		bytes += buf->len;
-		dma_unmap_single(dmadev, buf->dma, buf->len, DMA_TO_DEVICE);
+		bytes += buf->skb->len;
 		napi_consume_skb(buf->skb, budget);
 		buf->skb = NULL;
-		i = (i + 1) & mask;
 	}
 
 	if (!pkts)
@@ -1523,13 +1552,15 @@ static void bn_tx_kick(struct bn_priv *priv)
  */
 static int bn_tx_maybe_stop(struct bn_priv *priv, struct netdev_queue *txq)
 {
-	if (likely(bn_tx_free(priv) >= BN_TX_FRAME_DESCS))
+	u32 need = bn_tx_frame_descs(priv);
+
+	if (likely(bn_tx_free(priv) >= need))
 		return 0;
 	netif_tx_stop_queue(txq);
 	/* The stop before tx_clean: pairs with bn_clean_tx(). */
 	smp_mb();
 	if (bn_tx_free(priv) < bn_tx_wake_thresh(priv))
-		return bn_tx_free(priv) >= BN_TX_FRAME_DESCS ? 0 : -EBUSY;
+		return bn_tx_free(priv) >= need ? 0 : -EBUSY;
 	netif_tx_start_queue(txq);
 	return 0;
 }
@@ -1555,6 +1586,7 @@ static void bn_tx_csum_ctx(struct bn_priv *priv, u32 i,
 
 	buf->skb = NULL;
 	buf->len = 0;
+	buf->page = false;
 	ctx->csum_start = cpu_to_le16(skb_checksum_start_offset(skb));
 	ctx->csum_offset = cpu_to_le16(skb->csum_offset);
 	ctx->reserved = 0;
@@ -1564,23 +1596,76 @@ static void bn_tx_csum_ctx(struct bn_priv *priv, u32 i,
 	WRITE_ONCE(ctx->status, 0);
 }
 
+/* Give the device buffer @i: @dma, @len octets, EOP if @eop. */
+static void bn_tx_buf(struct bn_priv *priv, u32 i, dma_addr_t dma, u32 len,
+		      bool page, bool eop)
+{
+	struct bn_desc *desc = &priv->rings.tx_ring[i];
+	struct bn_buf *buf = &priv->rings.tx_buf[i];
+
+	buf->skb = NULL;
+	buf->dma = dma;
+	buf->len = len;
+	buf->page = page;
+	desc->addr = cpu_to_le64(dma);
+	desc->buf_len = cpu_to_le16(len);
+	desc->flags = cpu_to_le16(eop ? BN_DESC_FLAG_EOP : 0);
+	desc->len = 0;
+	WRITE_ONCE(desc->status, 0);
+}
+
+/*
+ * Map @skb's head and fragments into descriptors from @i on (6.1 step
+ * 1); the index of the last, or -ENOMEM with nothing left mapped.
+ */
+static int bn_tx_map(struct bn_priv *priv, struct sk_buff *skb, u32 i)
+{
+	unsigned int nfrags = skb_shinfo(skb)->nr_frags, f;
+	struct device *dmadev = &priv->pdev->dev;
+	u32 mask = priv->rings.tx_size - 1;
+	dma_addr_t dma;
+	u32 first = i;
+
+	dma = dma_map_single(dmadev, skb->data, skb_headlen(skb),
+			     DMA_TO_DEVICE);
+	if (dma_mapping_error(dmadev, dma))
+		return -ENOMEM;
+	bn_tx_buf(priv, i, dma, skb_headlen(skb), false, !nfrags);
+	for (f = 0; f < nfrags; f++) {
+		const skb_frag_t *frag = &skb_shinfo(skb)->frags[f];
+
+		dma = skb_frag_dma_map(dmadev, frag, 0, skb_frag_size(frag),
+				       DMA_TO_DEVICE);
+		if (dma_mapping_error(dmadev, dma))
+			goto unmap;
+		i = (i + 1) & mask;
+		bn_tx_buf(priv, i, dma, skb_frag_size(frag), true,
+			  f == nfrags - 1);
+	}
+	return i;
+
+unmap:
+	for (;;) {
+		bn_unmap(dmadev, &priv->rings.tx_buf[first], DMA_TO_DEVICE);
+		if (first == i)
+			return -ENOMEM;
+		first = (first + 1) & mask;
+	}
+}
+
 static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	struct bn_priv *priv = netdev_priv(dev);
-	struct device *dmadev;
-	struct bn_desc *desc;
-	struct bn_buf *buf;
-	unsigned int len;
-	dma_addr_t dma;
+	unsigned int len, descs;
+	int last;
 	u32 i;
 
-	/*
-	 * No scatter-gather yet, so one buffer descriptor per frame;
-	 * linearize anything the stack still sends in pieces.
-	 */
-	if (unlikely(skb->len < BN_FRAME_MIN || skb->len > BN_FRAME_MAX ||
-		     skb_linearize(skb)))
+	if (unlikely(skb->len < BN_FRAME_MIN || skb->len > BN_FRAME_MAX))
+		goto drop;
+	/* More pieces than a frame may take descriptors: one piece. */
+	descs = 2 + skb_shinfo(skb)->nr_frags;
+	if (unlikely(descs > bn_tx_frame_descs(priv) && skb_linearize(skb)))
 		goto drop;
 	/* A checksum the device could not place (6.1.1): do it here. */
 	if (skb->ip_summed == CHECKSUM_PARTIAL && !bn_csum_fits(skb) &&
@@ -1598,38 +1683,26 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 		return NETDEV_TX_BUSY;
 	}
 
-	dmadev = &priv->pdev->dev;
 	len = skb->len;
-	dma = dma_map_single(dmadev, skb->data, len, DMA_TO_DEVICE);
-	if (unlikely(dma_mapping_error(dmadev, dma))) {
-		u64_stats_update_begin(&priv->xstats.syncp);
-		priv->xstats.tx_map_errors++;
-		u64_stats_update_end(&priv->xstats.syncp);
-		goto drop;
-	}
-
 	i = priv->tx_next;
 	if (skb->ip_summed == CHECKSUM_PARTIAL) {
 		bn_tx_csum_ctx(priv, i, skb);
 		i = (i + 1) & (priv->rings.tx_size - 1);
 	}
-	buf = &priv->rings.tx_buf[i];
-	buf->skb = skb;
-	buf->dma = dma;
-	buf->len = len;
-
-	desc = &priv->rings.tx_ring[i];
-	desc->addr = cpu_to_le64(dma);
-	desc->buf_len = cpu_to_le16(len);
-	desc->flags = cpu_to_le16(BN_DESC_FLAG_EOP);
-	desc->len = 0;
-	WRITE_ONCE(desc->status, 0);
+	last = bn_tx_map(priv, skb, i);
+	if (unlikely(last < 0)) {
+		u64_stats_update_begin(&priv->xstats.syncp);
+		priv->xstats.tx_map_errors++;
+		u64_stats_update_end(&priv->xstats.syncp);
+		goto drop;
+	}
+	priv->rings.tx_buf[last].skb = skb;
 
 	skb_tx_timestamp(skb);
 
 	/* Descriptors before producer index (for bn_clean_tx). */
 	wmb();
-	WRITE_ONCE(priv->tx_next, (i + 1) & (priv->rings.tx_size - 1));
+	WRITE_ONCE(priv->tx_next, (last + 1) & (priv->rings.tx_size - 1));
 	priv->tx_unkicked = true;
 
 	/* Room for the next frame, or stop now. */
@@ -2264,10 +2337,14 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev->max_mtu = BN_MAX_MTU;
 	/* 6.3: a MAC_LO/HI write applies to the next frame. */
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
-	/* 6.1.1 and 6.2.1: checksum offload, both ways, from revision 1.3 */
+	/*
+	 * 6.1.1 and 6.2.1: checksum offload, both ways, from revision 1.3;
+	 * with it, scatter-gather (6.1: a frame in up to 32 buffers).
+	 */
 	if (BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR) {
-		dev->hw_features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM;
-		dev->features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM;
+		dev->hw_features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM |
+				    NETIF_F_SG;
+		dev->features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM | NETIF_F_SG;
 	}
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);

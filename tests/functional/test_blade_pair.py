@@ -131,12 +131,14 @@ class BladePairTest(unittest.TestCase):
                        f"tx {on} rx {on}")
 
     def test_checksum_offload(self):
-        # Datasheet 1.3 (6.1.1, 6.2.1): the driver offers both offloads
-        # and uses them; ethtool -K turns them off and on.
+        # Datasheet 1.3 (6.1.1, 6.2.1): the driver offers both offloads,
+        # and scatter-gather with them, and uses them; ethtool -K turns
+        # them off and on.
         for i in range(2):
             features = self.sh(i, f"ethtool -k {self.ready[i]['nic']}")
             self.assertRegex(features, r"tx-checksum-ip-generic: on")
             self.assertRegex(features, r"rx-checksumming: on")
+            self.assertRegex(features, r"scatter-gather: on")
         before = [self.hw_stats(i) for i in range(2)]
         self.send_file(4, 5002)
         after = [self.hw_stats(i) for i in range(2)]
