@@ -11,7 +11,8 @@
  * to the NIC's UTIL register while the interface is up, with the CPU
  * pressure and runnable tasks that user space hands over through two devlink
  * runtime parameters.  From revision 1.3 the device inserts TX checksums
- * (NETIF_F_HW_CSUM) and checks RX ones (NETIF_F_RXCSUM).
+ * (NETIF_F_HW_CSUM), cuts large TCP segments (NETIF_F_TSO, NETIF_F_TSO6)
+ * and checks RX checksums (NETIF_F_RXCSUM).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -24,12 +25,14 @@
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/interrupt.h>
+#include <linux/ipv6.h>
 #include <linux/kernel_stat.h>
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/rtnetlink.h>
+#include <linux/tcp.h>
 #include <linux/tick.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
@@ -1577,21 +1580,32 @@ static bool bn_csum_fits(const struct sk_buff *skb)
 	       start + skb->csum_offset + sizeof(__sum16) <= skb->len;
 }
 
-/* Write the context descriptor that asks for @skb's checksum at @i. */
+/*
+ * Write the context descriptor that asks for @skb's checksum at @i, and
+ * for cutting it at its MSS if it is a large TCP segment (6.1.2).
+ */
 static void bn_tx_csum_ctx(struct bn_priv *priv, u32 i,
 			   const struct sk_buff *skb)
 {
 	struct bn_ctx_desc *ctx = (struct bn_ctx_desc *)&priv->rings.tx_ring[i];
+	u16 flags = BN_DESC_FLAG_CTX | BN_DESC_FLAG_CSUM;
 	struct bn_buf *buf = &priv->rings.tx_buf[i];
+	u16 mss = 0, hdr_len = 0;
 
+	if (skb_is_gso(skb)) {
+		flags |= BN_DESC_FLAG_TSO;
+		mss = skb_shinfo(skb)->gso_size;
+		hdr_len = skb_tcp_all_headers(skb);
+	}
 	buf->skb = NULL;
 	buf->len = 0;
 	buf->page = false;
 	ctx->csum_start = cpu_to_le16(skb_checksum_start_offset(skb));
 	ctx->csum_offset = cpu_to_le16(skb->csum_offset);
-	ctx->reserved = 0;
+	ctx->mss = cpu_to_le16(mss);
+	ctx->hdr_len = cpu_to_le16(hdr_len);
 	ctx->buf_len = 0;
-	ctx->flags = cpu_to_le16(BN_DESC_FLAG_CTX | BN_DESC_FLAG_CSUM);
+	ctx->flags = cpu_to_le16(flags);
 	ctx->len = 0;
 	WRITE_ONCE(ctx->status, 0);
 }
@@ -1661,7 +1675,9 @@ static netdev_tx_t bn_start_xmit(struct sk_buff *skb, struct net_device *dev)
 	int last;
 	u32 i;
 
-	if (unlikely(skb->len < BN_FRAME_MIN || skb->len > BN_FRAME_MAX))
+	if (unlikely(skb->len < BN_FRAME_MIN ||
+		     skb->len > (skb_is_gso(skb) ? BN_TSO_FRAME_MAX :
+						   BN_FRAME_MAX)))
 		goto drop;
 	/* More pieces than a frame may take descriptors: one piece. */
 	descs = 2 + skb_shinfo(skb)->nr_frags;
@@ -1794,6 +1810,22 @@ out:
 	rtnl_unlock();
 }
 
+/*
+ * 6.1.2: what the device cannot cut is cut by the stack: an MSS below 64,
+ * IPv6 extension headers.
+ */
+static netdev_features_t bn_features_check(struct sk_buff *skb,
+					   struct net_device *dev,
+					   netdev_features_t features)
+{
+	if (skb_is_gso(skb) &&
+	    (skb_shinfo(skb)->gso_size < BN_TSO_MIN_MSS ||
+	     (skb->protocol == htons(ETH_P_IPV6) &&
+	      ipv6_hdr(skb)->nexthdr != IPPROTO_TCP)))
+		features &= ~NETIF_F_GSO_MASK;
+	return features;
+}
+
 /* 6.2.1: CTRL.RXCSUM follows NETIF_F_RXCSUM; TX needs no register. */
 static int bn_set_features(struct net_device *dev, netdev_features_t features)
 {
@@ -1817,6 +1849,7 @@ static const struct net_device_ops bn_netdev_ops = {
 	.ndo_change_mtu		= bn_change_mtu,
 	.ndo_tx_timeout		= bn_tx_timeout,
 	.ndo_set_features	= bn_set_features,
+	.ndo_features_check	= bn_features_check,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1853,6 +1886,7 @@ static const struct {
 	{ BN_STAT_TX_CTX_ERRORS, "hw_tx_ctx_errors" },
 	{ BN_STAT_RX_CSUM_GOOD, "hw_rx_csum_good" },
 	{ BN_STAT_RX_CSUM_BAD, "hw_rx_csum_bad" },
+	{ BN_STAT_TX_TSO, "hw_tx_tso" },
 };
 
 static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
@@ -2338,13 +2372,16 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	/* 6.3: a MAC_LO/HI write applies to the next frame. */
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	/*
-	 * 6.1.1 and 6.2.1: checksum offload, both ways, from revision 1.3;
-	 * with it, scatter-gather (6.1: a frame in up to 32 buffers).
+	 * 6.1.1, 6.1.2 and 6.2.1: checksum offload both ways and TSO, from
+	 * revision 1.3; with them, scatter-gather (6.1: a frame in up to 32
+	 * buffers).
 	 */
 	if (BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR) {
-		dev->hw_features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM |
-				    NETIF_F_SG;
-		dev->features |= NETIF_F_HW_CSUM | NETIF_F_RXCSUM | NETIF_F_SG;
+		netdev_features_t f = NETIF_F_HW_CSUM | NETIF_F_RXCSUM |
+				      NETIF_F_SG | NETIF_F_TSO | NETIF_F_TSO6;
+
+		dev->hw_features |= f;
+		dev->features |= f;
 	}
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);

@@ -117,6 +117,8 @@
 #define BN_RING_ALIGN		16
 #define BN_FRAME_MIN		14
 #define BN_FRAME_MAX		9018
+#define BN_TSO_FRAME_MAX	(14 + 40 + 65535)	/* 6.1.2 */
+#define BN_TSO_MIN_MSS		64			/* 6.1.2 */
 #define BN_MAX_MTU		9000
 #define BN_RX_BUF_EXTRA		18	/* 6.2: buffers hold MTU + 18 */
 #define BN_TX_MAX_DESCS		32
@@ -130,11 +132,12 @@ struct bn_desc {
 	__le16 status;
 };
 
-/* 6.1.1: a TX context descriptor (revision 1.3) */
+/* 6.1.1 and 6.1.2: a TX context descriptor (revision 1.3) */
 struct bn_ctx_desc {
 	__le16 csum_start;
 	__le16 csum_offset;
-	__le32 reserved;
+	__le16 mss;
+	__le16 hdr_len;
 	__le16 buf_len;
 	__le16 flags;
 	__le16 len;
@@ -144,6 +147,7 @@ struct bn_ctx_desc {
 #define BN_DESC_FLAG_EOP	BIT(0)
 #define BN_DESC_FLAG_CTX	BIT(1)	/* 1.3 */
 #define BN_DESC_FLAG_CSUM	BIT(2)	/* 1.3, in a context */
+#define BN_DESC_FLAG_TSO	BIT(3)	/* 1.3, in a context */
 
 #define BN_DESC_STS_DD		BIT(0)
 #define BN_DESC_STS_EOP		BIT(1)
@@ -202,6 +206,7 @@ enum bn_hw_stat {
 	BN_STAT_TX_CTX_ERRORS,		/* 1.3 */
 	BN_STAT_RX_CSUM_GOOD,		/* 1.3 */
 	BN_STAT_RX_CSUM_BAD,		/* 1.3 */
+	BN_STAT_TX_TSO,			/* 1.3 */
 	BN_NUM_HW_STATS
 };
 

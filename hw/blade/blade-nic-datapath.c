@@ -17,6 +17,7 @@
 #include "net/checksum.h"
 #include "net/eth.h"
 #include "fcs.h"
+#include "tso.h"
 #include "blade-nic-internal.h"
 #include "trace.h"
 
@@ -352,28 +353,32 @@ void blade_nic_lane_changed(void *opaque)
 /* A frame's context (6.1.1): what the device does to it before it goes. */
 typedef struct BladeNicTxCtx {
     bool csum;
+    bool tso;
     uint16_t csum_start;
     uint16_t csum_offset;
+    uint16_t mss;
+    uint16_t hdr_len;
+    Tso cut;                    /* tso: the frame, checked */
 } BladeNicTxCtx;
 
 /*
  * Read a context descriptor; false if it breaks a rule of 6.1.1 (then
  * the frame is malformed).  Only the first descriptor of a frame may be
- * one.
+ * one; MSS and HDR_LEN are 0 unless it asks for TSO, which needs CSUM.
  */
 static bool blade_nic_tx_ctx(const uint8_t *d, uint32_t nd, BladeNicTxCtx *c)
 {
     uint16_t flags = lduw_le_p(d + BLADE_NIC_DESC_FLAGS);
 
-    if (nd != 1 || flags & ~BLADE_NIC_CTX_FLAGS_MASK ||
-        lduw_le_p(d + BLADE_NIC_DESC_BUF_LEN) ||
-        ldl_le_p(d + BLADE_NIC_CTX_RESERVED)) {
-        return false;
-    }
     c->csum = flags & BLADE_NIC_DFLAG_CSUM;
+    c->tso = flags & BLADE_NIC_DFLAG_TSO;
     c->csum_start = lduw_le_p(d + BLADE_NIC_CTX_CSUM_START);
     c->csum_offset = lduw_le_p(d + BLADE_NIC_CTX_CSUM_OFFSET);
-    return true;
+    c->mss = lduw_le_p(d + BLADE_NIC_CTX_MSS);
+    c->hdr_len = lduw_le_p(d + BLADE_NIC_CTX_HDR_LEN);
+    return nd == 1 && !(flags & ~BLADE_NIC_CTX_FLAGS_MASK) &&
+           !lduw_le_p(d + BLADE_NIC_DESC_BUF_LEN) &&
+           (c->tso ? c->csum : !c->mss && !c->hdr_len);
 }
 
 /*
@@ -383,11 +388,20 @@ static bool blade_nic_tx_ctx(const uint8_t *d, uint32_t nd, BladeNicTxCtx *c)
  * pseudo-header's sum), stored complemented; 0 goes as 0xffff, which UDP
  * requires and TCP takes as the same value.
  */
-static bool blade_nic_tx_apply_ctx(BladeNicState *s, const BladeNicTxCtx *c,
+static bool blade_nic_tx_apply_ctx(BladeNicState *s, BladeNicTxCtx *c,
                                    uint32_t total)
 {
     uint32_t at = (uint32_t)c->csum_start + c->csum_offset;
 
+    if (c->tso) {
+        /*
+         * 6.1.2: each frame's checksum is the device's; the context
+         * must still say where the TCP header is and the field goes.
+         */
+        return tso_prepare(&c->cut, s->txbuf, total, c->hdr_len, c->mss,
+                           BLADE_NIC_MAX_FRAME) == TSO_OK &&
+               c->csum_start == c->cut.l4_off && c->csum_offset == 16;
+    }
     if (!c->csum) {
         return true;
     }
@@ -399,6 +413,47 @@ static bool blade_nic_tx_apply_ctx(BladeNicState *s, const BladeNicTxCtx *c,
                  net_checksum_add(total - c->csum_start,
                                   s->txbuf + c->csum_start)));
     return true;
+}
+
+/*
+ * Send the frame gathered in txbuf (@total octets): 0, -EAGAIN (the
+ * lane is full: a TSO frame goes on later from where it stopped), or
+ * another error (the lane refused it).
+ */
+static int blade_nic_tx_send(BladeNicState *s, const BladeNicTxCtx *c,
+                             uint32_t total)
+{
+    uint32_t was_sent = s->tso_sent;
+    int ret = 0;
+
+    if (!c->tso) {
+        ret = lane_send_frame(s->lane, s->txbuf, total, vnow());
+        if (ret >= 0) {
+            s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
+            s->stats[BLADE_NIC_STAT_TX_OCTETS] += total;
+            s->stats[BLADE_NIC_STAT_TX_CSUM] += c->csum;
+        }
+    }
+    while (c->tso && s->tso_sent < c->cut.segs) {
+        size_t n = tso_segment(&c->cut, s->tso_sent, s->segbuf);
+
+        ret = lane_send_frame(s->lane, s->segbuf, n, vnow());
+        if (ret < 0) {
+            break;
+        }
+        s->tso_sent++;
+        s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
+        s->stats[BLADE_NIC_STAT_TX_OCTETS] += n;
+        s->stats[BLADE_NIC_STAT_TX_CSUM]++;
+    }
+    if (c->tso && ret >= 0) {
+        s->stats[BLADE_NIC_STAT_TX_TSO]++;
+    }
+    /* in virtual time what went on the lane leaves at once (stamped) */
+    if (s->vtime && (ret >= 0 || s->tso_sent != was_sent)) {
+        blade_lane_flush(s->bl);
+    }
+    return ret;
 }
 
 /*
@@ -444,7 +499,8 @@ void blade_nic_tx_process(BladeNicState *s)
                 if (!blade_nic_tx_ctx(d, nd, &ctx)) {
                     bad = bad_ctx = true;
                 }
-            } else if (total + blen > BLADE_NIC_MAX_FRAME) {
+            } else if (total + blen > (ctx.tso ? BLADE_NIC_TSO_MAX_FRAME :
+                                               BLADE_NIC_MAX_FRAME)) {
                 bad = true;
             } else if (!bad && blen) {
                 if (!blade_nic_dma(s, addr, s->txbuf + total, blen, false,
@@ -478,10 +534,7 @@ void blade_nic_tx_process(BladeNicState *s)
             s->stats[BLADE_NIC_STAT_TX_NOLINK]++;
             trace_blade_nic_tx_drop("link down", r->head, total, nd);
         } else {
-            ret = lane_send_frame(s->lane, s->txbuf, total, vnow());
-            if (s->vtime && ret >= 0) {
-                blade_lane_flush(s->bl);
-            }
+            ret = blade_nic_tx_send(s, &ctx, total);
             if (ret == -EAGAIN) {
                 /* tx_ready() resumes; the descriptors stay the device's */
                 trace_blade_nic_tx_wait(r->head);
@@ -491,13 +544,11 @@ void blade_nic_tx_process(BladeNicState *s)
                 s->stats[BLADE_NIC_STAT_TX_NOLINK]++;
                 trace_blade_nic_tx_drop("lane refused", r->head, total, nd);
             } else {
-                s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
-                s->stats[BLADE_NIC_STAT_TX_OCTETS] += total;
-                s->stats[BLADE_NIC_STAT_TX_CSUM] += ctx.csum;
                 trace_blade_nic_tx_frame(vnow(), r->head, total, nd);
             }
         }
         /* Write back every descriptor of the frame, EOP on the last. */
+        s->tso_sent = 0;
         idx = r->head;
         while (nd > 0) {
             uint16_t dst = st | (nd == 1 && eop ? BLADE_NIC_DSTAT_EOP : 0);

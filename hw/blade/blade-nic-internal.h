@@ -94,7 +94,9 @@ struct BladeNicState {
     int64_t host_last_wait_real_ns;
     uint64_t host_last_wait_ns;
     VMChangeStateEntry *vmse;
-    uint8_t txbuf[BLADE_NIC_MAX_FRAME];
+    uint8_t txbuf[BLADE_NIC_TSO_MAX_FRAME];
+    uint8_t segbuf[BLADE_NIC_MAX_FRAME];    /* one frame of a TSO frame */
+    uint32_t tso_sent;          /* ... of the one at TX_HEAD, on the lane */
     struct NetRxPkt *rx_pkt;    /* parses frames for CTRL.RXCSUM */
 
     /* Fault injection (QOM, run time) */

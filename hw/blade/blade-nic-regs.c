@@ -56,6 +56,7 @@ void blade_nic_reset_registers(BladeNicState *s, const char *why)
     memset(s->mta, 0, sizeof(s->mta));
     memset(&s->tx, 0, sizeof(s->tx));
     memset(&s->rx, 0, sizeof(s->rx));
+    s->tso_sent = 0;
     s->util_reg = 0;
     s->util_written_ns = -1;
     s->util_cont = 0;
@@ -163,6 +164,7 @@ static void blade_nic_ctrl_write(BladeNicState *s, uint32_t val)
     if ((old & BLADE_NIC_CTRL_TXEN) && !(s->ctrl & BLADE_NIC_CTRL_TXEN)) {
         s->tx.head = s->tx.tail = 0;
         s->tx.halted = false;
+        s->tso_sent = 0;
     }
     if ((old & BLADE_NIC_CTRL_RXEN) && !(s->ctrl & BLADE_NIC_CTRL_RXEN)) {
         s->rx.head = s->rx.tail = 0;

@@ -778,6 +778,23 @@ static const VMStateDescription vmstate_blade_nic_csum_stats = {
     },
 };
 
+/* 1.3: a TSO frame part sent when the state was saved (6.1.2). */
+static bool blade_nic_tso_needed(void *opaque)
+{
+    return ((BladeNicState *)opaque)->tso_sent;
+}
+
+static const VMStateDescription vmstate_blade_nic_tso = {
+    .name = "blade-nic/tso",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = blade_nic_tso_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(tso_sent, BladeNicState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_blade_nic = {
     .name = TYPE_BLADE_NIC,
     .version_id = 2,
@@ -816,6 +833,7 @@ static const VMStateDescription vmstate_blade_nic = {
         &vmstate_blade_nic_irq_send,
         &vmstate_blade_nic_shm_stats,
         &vmstate_blade_nic_csum_stats,
+        &vmstate_blade_nic_tso,
         NULL
     },
 };

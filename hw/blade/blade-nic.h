@@ -105,6 +105,8 @@
 #define BLADE_NIC_RING_ALIGN        16
 #define BLADE_NIC_DESC_SIZE         16
 #define BLADE_NIC_MAX_FRAME         9018    /* octets without FCS */
+/* 1.3: a TSO frame, the largest IPv6 datagram with an Ethernet header */
+#define BLADE_NIC_TSO_MAX_FRAME     (14 + 40 + 65535)
 #define BLADE_NIC_MIN_FRAME         14      /* shorter TX: error */
 #define BLADE_NIC_TX_MAX_CHAIN      32      /* descriptors per frame */
 
@@ -117,12 +119,15 @@
 #define BLADE_NIC_DFLAG_EOP         (1u << 0)   /* TX: last buffer */
 #define BLADE_NIC_DFLAG_CTX         (1u << 1)   /* TX: context (1.3) */
 #define BLADE_NIC_DFLAG_CSUM        (1u << 2)   /* TX context: checksum */
+#define BLADE_NIC_DFLAG_TSO         (1u << 3)   /* TX context: segment */
 /* TX context descriptor (1.3): octets 0-7 in place of ADDR */
 #define BLADE_NIC_CTX_CSUM_START    0   /* u16: first octet summed */
 #define BLADE_NIC_CTX_CSUM_OFFSET   2   /* u16: result, from CSUM_START */
-#define BLADE_NIC_CTX_RESERVED      4   /* u32: 0 */
+#define BLADE_NIC_CTX_MSS           4   /* u16: with TSO, else 0 */
+#define BLADE_NIC_CTX_HDR_LEN       6   /* u16: with TSO, else 0 */
 #define BLADE_NIC_CTX_FLAGS_MASK    (BLADE_NIC_DFLAG_CTX | \
-                                     BLADE_NIC_DFLAG_CSUM)
+                                     BLADE_NIC_DFLAG_CSUM | \
+                                     BLADE_NIC_DFLAG_TSO)
 #define BLADE_NIC_DSTAT_DD          (1u << 0)   /* descriptor done */
 #define BLADE_NIC_DSTAT_EOP         (1u << 1)
 #define BLADE_NIC_DSTAT_ERR         (1u << 2)
@@ -179,6 +184,7 @@ enum {
     BLADE_NIC_STAT_TX_CTX_ERRORS,
     BLADE_NIC_STAT_RX_CSUM_GOOD,
     BLADE_NIC_STAT_RX_CSUM_BAD,
+    BLADE_NIC_STAT_TX_TSO,
     BLADE_NIC_STAT_COUNT
 };
 

@@ -1022,23 +1022,25 @@ static uint16_t ocsum_fold(uint32_t sum)
 }
 
 /*
- * A TCP segment over IPv4 or a UDP datagram over IPv6, as Linux hands a
+ * A TCP segment or a UDP datagram over IPv4 or IPv6, as Linux hands a
  * driver one with CHECKSUM_PARTIAL: the L4 checksum field holds the
  * pseudo-header's folded sum, start and offset say where summing starts
- * and where the result goes (the context of 6.1.1).
+ * and where the result goes (the context of 6.1.1).  Up to a 64 KiB
+ * segment, as TSO takes (6.1.2).
  */
 typedef struct L4Frame {
-    uint8_t f[1600];
+    uint8_t f[BLADE_NIC_TSO_MAX_FRAME];
     size_t len;
     uint16_t start, offset;
     uint32_t psum;              /* the pseudo-header's sum */
 } L4Frame;
 
-static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
-                     bool v6, size_t payload, uint8_t seed)
+static void l4_frame_proto(L4Frame *lf, const uint8_t *dst,
+                           const uint8_t *src, bool v6, uint8_t proto,
+                           size_t payload, uint8_t seed)
 {
     uint8_t *f = lf->f, *ip = f + 14, *l4, pseudo[40];
-    size_t hl = v6 ? 8 : 20, l4len = hl + payload, i;
+    size_t hl = proto == 6 ? 20 : 8, l4len = hl + payload, i;
 
     memset(lf, 0, sizeof(*lf));
     memcpy(f, dst, 6);
@@ -1047,19 +1049,15 @@ static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
         stw_be_p(f + 12, 0x86dd);
         ip[0] = 0x60;
         stw_be_p(ip + 4, l4len);
-        ip[6] = 17;                             /* UDP */
+        ip[6] = proto;
         ip[7] = 64;
         ip[8] = ip[24] = 0xfd;                  /* fd00::1 to fd00::2 */
         ip[23] = 1;
         ip[39] = 2;
         l4 = ip + 40;
-        stw_be_p(l4, 5000);
-        stw_be_p(l4 + 2, 6000);
-        stw_be_p(l4 + 4, l4len);
-        lf->offset = 6;
         memcpy(pseudo, ip + 8, 32);
         stl_be_p(pseudo + 32, l4len);
-        stl_be_p(pseudo + 36, 17);
+        stl_be_p(pseudo + 36, proto);
         lf->psum = ocsum_add(0, pseudo, 40);
     } else {
         stw_be_p(f + 12, 0x0800);
@@ -1067,11 +1065,18 @@ static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
         stw_be_p(ip + 2, 20 + l4len);
         stw_be_p(ip + 6, 0x4000);               /* DF */
         ip[8] = 64;
-        ip[9] = 6;                              /* TCP */
+        ip[9] = proto;
         stl_be_p(ip + 12, 0x0a000001);
         stl_be_p(ip + 16, 0x0a000002);
         stw_be_p(ip + 10, ~ocsum_fold(ocsum_add(0, ip, 20)));
         l4 = ip + 20;
+        memcpy(pseudo, ip + 12, 8);
+        pseudo[8] = 0;
+        pseudo[9] = proto;
+        stw_be_p(pseudo + 10, l4len);
+        lf->psum = ocsum_add(0, pseudo, 12);
+    }
+    if (proto == 6) {
         stw_be_p(l4, 5000);
         stw_be_p(l4 + 2, 80);
         stl_be_p(l4 + 4, 1);
@@ -1079,11 +1084,11 @@ static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
         l4[13] = 0x18;                          /* PSH ACK */
         stw_be_p(l4 + 14, 1024);
         lf->offset = 16;
-        memcpy(pseudo, ip + 12, 8);
-        pseudo[8] = 0;
-        pseudo[9] = 6;
-        stw_be_p(pseudo + 10, l4len);
-        lf->psum = ocsum_add(0, pseudo, 12);
+    } else {
+        stw_be_p(l4, 5000);
+        stw_be_p(l4 + 2, 6000);
+        stw_be_p(l4 + 4, l4len);
+        lf->offset = 6;
     }
     for (i = hl; i < l4len; i++) {
         l4[i] = seed + i * 13;
@@ -1091,6 +1096,13 @@ static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
     lf->start = l4 - f;
     lf->len = lf->start + l4len;
     stw_be_p(l4 + lf->offset, ocsum_fold(lf->psum));
+}
+
+/* TCP over IPv4, or UDP over IPv6. */
+static void l4_frame(L4Frame *lf, const uint8_t *dst, const uint8_t *src,
+                     bool v6, size_t payload, uint8_t seed)
+{
+    l4_frame_proto(lf, dst, src, v6, v6 ? 17 : 6, payload, seed);
 }
 
 /* Is the L4 checksum in @f (a copy of @lf's frame) right? */
@@ -1270,6 +1282,239 @@ static void test_offload_tx_bad_context(void)
     }
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_TX_ERR, ==,
                     BLADE_NIC_INT_TX_ERR);
+    nh_stop(&h);
+}
+
+/* ---- TCP segmentation offload (6.1.2) ------------------------------------ */
+
+/* A TX context asking for TSO at @idx. */
+static void nh_ctx_tso(NicHarness *h, uint32_t idx, uint16_t start,
+                       uint16_t offset, uint16_t mss, uint16_t hdr_len,
+                       uint16_t flags)
+{
+    nh_desc(h, h->tx_ring, idx, (uint64_t)hdr_len << 48 |
+            (uint64_t)mss << 32 | (uint64_t)offset << 16 | start, 0,
+            BLADE_NIC_DFLAG_CTX | flags);
+}
+
+/*
+ * The frames the chassis got from @first on are @lf cut at @mss, as a
+ * receiver checks them: lengths, IPv4 length and header checksum, IPv6
+ * payload length, TCP sequence, PSH on the last only, TCP checksum, the
+ * payload in order.
+ */
+static void tso_check(NicHarness *h, uint64_t first, const L4Frame *lf,
+                      bool v6, size_t mss)
+{
+    size_t hdr_len = lf->start + 20, payload = lf->len - hdr_len;
+    size_t segs = (payload + mss - 1) / mss, got = 0, i;
+
+    g_assert_cmpuint(h->nframes, >=, first + segs);
+    for (i = 0; i < segs; i++) {
+        const uint8_t *f = h->frames[first + i], *ip = f + 14;
+        size_t plen = MIN(mss, payload - got), tcp_len = 20 + plen;
+        uint8_t pseudo[40];
+        uint32_t sum;
+
+        g_assert_cmpuint(h->frame_len[first + i], ==,
+                         MAX(hdr_len + plen, 60));
+        if (v6) {
+            g_assert_cmpuint(lduw_be_p(ip + 4), ==, tcp_len);
+            memcpy(pseudo, ip + 8, 32);
+            stl_be_p(pseudo + 32, tcp_len);
+            stl_be_p(pseudo + 36, 6);
+            sum = ocsum_add(0, pseudo, 40);
+        } else {
+            g_assert_cmpuint(lduw_be_p(ip + 2), ==, 20 + tcp_len);
+            g_assert_cmphex(ocsum_fold(ocsum_add(0, ip, 20)), ==, 0xffff);
+            memcpy(pseudo, ip + 12, 8);
+            pseudo[8] = 0;
+            pseudo[9] = 6;
+            stw_be_p(pseudo + 10, tcp_len);
+            sum = ocsum_add(0, pseudo, 12);
+        }
+        g_assert_cmphex(ocsum_fold(ocsum_add(sum, f + lf->start, tcp_len)),
+                        ==, 0xffff);
+        g_assert_cmpuint(ldl_be_p(f + lf->start + 4), ==, 1 + got);
+        g_assert_cmphex(f[lf->start + 13], ==, i + 1 < segs ? 0x10 : 0x18);
+        g_assert_cmpmem(f + hdr_len, plen, lf->f + hdr_len + got, plen);
+        got += plen;
+    }
+}
+
+/*
+ * A TCP segment of 10000 octets over IPv4 in three buffers and one of
+ * 5000 over IPv6, each after a context with TSO: the chassis gets them
+ * cut at the MSS; write-back as for any frame; TX_TSO 2, TX_FRAMES and
+ * TX_CSUM count the frames on the lane.
+ */
+static void test_offload_tso(void)
+{
+    static L4Frame lf[2];
+    NicHarness h;
+    uint8_t mac[6];
+    uint64_t buf, want;
+    uint16_t len, st;
+    unsigned i;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    l4_frame_proto(&lf[0], peer, mac, false, 6, 10000, 1);
+    l4_frame_proto(&lf[1], peer, mac, true, 6, 5000, 2);
+    buf = guest_alloc(&h.alloc, 2 * 16384);
+    qtest_memwrite(h.qts, buf, lf[0].f, lf[0].len);
+    qtest_memwrite(h.qts, buf + 16384, lf[1].f, lf[1].len);
+    nh_ctx_tso(&h, 0, lf[0].start, 16, 1448, lf[0].start + 20,
+               BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
+    nh_desc(&h, h.tx_ring, 1, buf, 54, 0);
+    nh_desc(&h, h.tx_ring, 2, buf + 54, 4000, 0);
+    nh_desc(&h, h.tx_ring, 3, buf + 4054, lf[0].len - 4054,
+            BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, 4, lf[1].start, 16, 1428, lf[1].start + 20,
+               BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
+    nh_desc(&h, h.tx_ring, 5, buf + 16384, lf[1].len, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 6);
+    want = 7 + 4;
+    nh_wait(&h, nh_cond_frames, &want, 0, "TSO frames");
+
+    g_assert_cmpuint(h.nframes, ==, 11);
+    tso_check(&h, 0, &lf[0], false, 1448);
+    tso_check(&h, 7, &lf[1], true, 1428);
+    for (i = 0; i < 6; i++) {
+        nh_desc_wb(&h, h.tx_ring, i, &len, &st);
+        g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD |
+                        (i == 3 || i == 5 ? BLADE_NIC_DSTAT_EOP : 0));
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_TSO), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 11);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CSUM), ==, 11);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_OCTETS), ==,
+                     10000 + 7 * 54 + 5000 + 4 * 74);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS), ==, 0);
+    nh_stop(&h);
+}
+
+/*
+ * At speed=1000 the lane takes a 60000-octet segment's 42 frames only as
+ * time passes: the NIC stops at back-pressure in the middle and goes on
+ * from the frame where it stopped, each frame once, in order; HEAD moves
+ * only when the last has gone.
+ */
+static void test_offload_tso_paced(void)
+{
+    static L4Frame lf;
+    NicHarness h;
+    uint8_t mac[6];
+    uint64_t buf, want = 42;
+
+    lane_start_speed(&h, false, 1000, NULL);
+    nh_mac(&h, mac);
+    l4_frame_proto(&lf, peer, mac, false, 6, 60000, 3);
+    buf = guest_alloc(&h.alloc, lf.len);
+    qtest_memwrite(h.qts, buf, lf.f, lf.len);
+    nh_ctx_tso(&h, 0, lf.start, 16, 1448, lf.start + 20,
+               BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
+    nh_desc(&h, h.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 2);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 0);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), <, 42);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), >, 0);
+    nh_wait(&h, nh_cond_frames, &want, 100 * 1000, "paced TSO frames");
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 2);
+    nh_pump(&h, 10);
+    tso_check(&h, 0, &lf, false, 1448);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_TSO), ==, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 42);
+    nh_stop(&h);
+}
+
+/*
+ * Every TSO context a hostile guest can write that does not hold up is
+ * a malformed frame (TX_CTX_ERRORS): an MSS of 0 or below 64, frames
+ * longer than 9018 octets, a header length that is not the TCP header's
+ * end or lies past the chain, TSO without CSUM, CSUM_START or
+ * CSUM_OFFSET not the TCP checksum's, a UDP datagram, an IPv4 fragment;
+ * and more than a 64 KiB datagram is too long a frame (TX_ERRORS only).
+ * The smallest MSS, the longest frames, and a good one after it all go.
+ */
+static void test_offload_tso_bad(void)
+{
+    static L4Frame lf, udp, frag;
+    static const uint16_t mss[] = { 1448, 0, 63, 9018 - 54 + 1 };
+    const uint16_t tso = BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO;
+    NicHarness h;
+    uint8_t mac[6];
+    uint64_t buf, want = 3;
+    uint32_t i = 0, bad = 0;
+    unsigned k;
+
+    lane_start(&h, false, NULL);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
+    nh_rings(&h, 64, 8);
+    nh_mac(&h, mac);
+    l4_frame_proto(&lf, peer, mac, false, 6, 3000, 4);
+    l4_frame_proto(&udp, peer, mac, false, 17, 3000, 5);
+    l4_frame_proto(&frag, peer, mac, false, 6, 3000, 6);
+    stw_be_p(frag.f + 14 + 6, 0x2000);          /* MF */
+    buf = guest_alloc(&h.alloc, 3 * 4096 + BLADE_NIC_TSO_MAX_FRAME + 1);
+    qtest_memwrite(h.qts, buf, lf.f, lf.len);
+    qtest_memwrite(h.qts, buf + 4096, udp.f, udp.len);
+    qtest_memwrite(h.qts, buf + 8192, frag.f, frag.len);
+
+    for (k = 1; k < ARRAY_SIZE(mss); k++) {
+        nh_ctx_tso(&h, i++, 34, 16, mss[k], 54, tso);
+        nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+        bad++;
+    }
+    /* header lengths: short of the TCP header, past it, past the chain */
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 53, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 58, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, 50, BLADE_NIC_DFLAG_EOP);
+    /* TSO without CSUM; the checksum elsewhere */
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 54, BLADE_NIC_DFLAG_TSO);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 14, 16, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 34, 6, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    /* not TCP; a fragment */
+    nh_ctx_tso(&h, i++, 34, 6, 1448, 42, tso);
+    nh_desc(&h, h.tx_ring, i++, buf + 4096, udp.len, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf + 8192, frag.len, BLADE_NIC_DFLAG_EOP);
+    bad += 8;
+    /*
+     * one octet more than the largest datagram, in three buffers: too
+     * long a frame (6.1 step 3), not a bad context
+     */
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, 54, 0);
+    nh_desc(&h, h.tx_ring, i++, buf + 12288, 32768, 0);
+    nh_desc(&h, h.tx_ring, i++, buf + 12288 + 32768,
+            BLADE_NIC_TSO_MAX_FRAME - 54 - 32768 + 1, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    /* in bounds: MSS 64 and 9018-octet frames */
+    nh_ctx_tso(&h, i++, 34, 16, 64, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, 54 + 64, BLADE_NIC_DFLAG_EOP);
+    nh_ctx_tso(&h, i++, 34, 16, 9018 - 54, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    /* and a plain one after it all */
+    nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
+    nh_desc(&h, h.tx_ring, i++, buf, 54 + 1000, BLADE_NIC_DFLAG_EOP);
+    nh_wr(&h, BLADE_NIC_REG_TX_TAIL, i);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
+
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, i);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS), ==, bad);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_CTX_ERRORS), ==, bad - 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_TSO), ==, 3);
+    g_assert_cmpuint(h.nframes, ==, 3);
+    g_assert_cmpuint(h.frame_len[0], ==, 54 + 64);
+    g_assert_cmpuint(h.frame_len[1], ==, lf.len);
+    g_assert_cmpuint(h.frame_len[2], ==, 54 + 1000);
     nh_stop(&h);
 }
 
@@ -2917,6 +3162,9 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/offload/tx-bad-context",
                    test_offload_tx_bad_context);
     qtest_add_func("/blade-nic/offload/rx-csum", test_offload_rx_csum);
+    qtest_add_func("/blade-nic/offload/tso", test_offload_tso);
+    qtest_add_func("/blade-nic/offload/tso-paced", test_offload_tso_paced);
+    qtest_add_func("/blade-nic/offload/tso-bad", test_offload_tso_bad);
     qtest_add_func("/blade-nic/rx/basic", test_rx_basic);
     qtest_add_func("/blade-nic/rx/filter", test_rx_filter);
     qtest_add_func("/blade-nic/rx/allmulti-small-buffer",
