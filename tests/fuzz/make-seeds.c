@@ -2,7 +2,8 @@
  * Writes the seed corpora of the fuzz targets (committed; rerun only when
  * the formats change), from tests/fuzz:
  *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c \
- *      ../../net/fabric.c $(pkg-config --cflags --libs glib-2.0) -lz
+ *      ../../net/fabric.c ../../net/tso.c \
+ *      $(pkg-config --cflags --libs glib-2.0) -lz
  *   ./a.out corpus
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -599,6 +600,45 @@ static void shm_seeds(const char *corpus)
     put(dir, "offer-block", offer_block, sizeof(offer_block));
 }
 
+/*
+ * TSO (fuzz-tso): HDR_LEN and MSS, then a TCP segment of 3000 octets over
+ * IPv4 (with 12 octets of TCP options) or IPv6.
+ */
+static void tso_seeds(const char *corpus)
+{
+    static const uint16_t mss[2] = { 1448, 64 };
+    char dir[256];
+
+    snprintf(dir, sizeof(dir), "%s/tso", corpus);
+    for (unsigned v6 = 0; v6 < 2; v6++) {
+        size_t l4 = v6 ? 54 : 34, hdr_len = l4 + 32, len = hdr_len + 3000;
+        uint8_t *f = buf + 4, *ip = f + 14;
+
+        memset(buf, 0, 4 + len);
+        buf[0] = hdr_len;
+        buf[1] = hdr_len >> 8;
+        buf[2] = mss[v6] & 0xff;
+        buf[3] = mss[v6] >> 8;
+        f[12] = v6 ? 0x86 : 0x08;
+        f[13] = v6 ? 0xdd : 0x00;
+        if (v6) {
+            ip[0] = 0x60;
+            ip[6] = 6;
+            ip[7] = 64;
+        } else {
+            ip[0] = 0x45;
+            ip[8] = 64;
+            ip[9] = 6;
+        }
+        f[l4 + 12] = 8 << 4;
+        f[l4 + 13] = 0x19;          /* ACK PSH FIN */
+        for (size_t i = hdr_len; i < len; i++) {
+            f[i] = (uint8_t)(i * 13);
+        }
+        put(dir, v6 ? "ipv6" : "ipv4", buf, 4 + len);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const uint8_t hello[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, 0,
@@ -819,5 +859,6 @@ int main(int argc, char **argv)
     switch_seeds(argv[1]);
     ring_seeds(argv[1]);
     shm_seeds(argv[1]);
+    tso_seeds(argv[1]);
     return 0;
 }
