@@ -1,6 +1,8 @@
 """'bench guest': blade to blade over blade-nic (back to back through
 lane-patch) beside virtio-net (a QEMU '-netdev stream' pair over a UNIX
-socket) in the same run, plus boot-to-ready times.  Prints 'name: value'."""
+socket) in the same run, blade-nic again with its offloads off, the
+receiver's interrupts per 1000 frames, plus boot-to-ready times.  Prints
+'name: value'."""
 
 import os
 import re
@@ -64,6 +66,30 @@ def iperf(b, peer, reverse):
     return float(m.group(1)) * UNITS[m.group(2)]
 
 
+def irqs(b, pattern):
+    """Interrupts the guest has taken on the lines whose name matches
+    pattern (all CPUs)."""
+    total = 0
+    for line in sh(b, "cat /proc/interrupts").splitlines():
+        fields = line.split()
+        if len(fields) > 1 and fields[0].endswith(":") and \
+                re.search(pattern, line):
+            for f in fields[1:]:
+                if not f.isdigit():
+                    break
+                total += int(f)
+    return total
+
+
+def rx_packets(b, nic):
+    return int(sh(b, f"cat /sys/class/net/{nic}/statistics/rx_packets"))
+
+
+def set_offloads(b, nic, on):
+    mode = "on" if on else "off"
+    sh(b, f"ethtool -K {nic} tx {mode} rx {mode} sg {mode} tso {mode}")
+
+
 def start_pair(blades):
     for b in blades:
         b.start()
@@ -106,6 +132,9 @@ def run():
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
+          f"then blade-nic with ethtool -K tx rx sg tso off; the receiving "
+          f"blade's interrupts on the NIC per 1000 frames received (send "
+          f"run); "
           f"boot_ready: QEMU start to the BLADEPLANE-READY line, median of "
           f"{BOOTS_1} boots, and {BOOTS_N} started together until the last",
           flush=True)
@@ -142,11 +171,15 @@ def run():
             time.sleep(0.05)
         for b in [pairs["virtio"][1]] + pairs["blade"]:
             b.start()
+        nics = {}
         for b in blades:
             info = b.wait_ready(READY_TIMEOUT)
             if info.get("link") != "up":
                 raise Failure(f"bench guest: {b.name} came up without a "
                               f"link: {info}")
+            nics[b.name] = info["nic"]
+        rx_irq = {"blade": rf"\b{nics[pairs['blade'][1].name]}-(rx|tx)\b",
+                  "virtio": r"virtio\d+-(input|output)"}
         for kind in pairs:
             sh(pairs[kind][1], "iperf3 -s -D")
         results = {}
@@ -154,8 +187,22 @@ def run():
             results[f"ping_{kind}"] = ping_stats(pairs[kind][0], "10.0.0.2")
         for reverse in (False, True):
             for kind in pairs:
+                rcv = pairs[kind][1]
+                before = (irqs(rcv, rx_irq[kind]),
+                          rx_packets(rcv, nics[rcv.name]))
                 results[(kind, reverse)] = iperf(pairs[kind][0], "10.0.0.2",
                                                  reverse)
+                if not reverse:
+                    frames = rx_packets(rcv, nics[rcv.name]) - before[1]
+                    results[f"irq_{kind}"] = 1000 * (
+                        irqs(rcv, rx_irq[kind]) - before[0]) / max(frames, 1)
+        # blade-nic once more without its offloads (datasheet 1.3)
+        for b in pairs["blade"]:
+            set_offloads(b, nics[b.name], False)
+        results["blade_off"] = [iperf(pairs["blade"][0], "10.0.0.2", r)
+                                for r in (False, True)]
+        for b in pairs["blade"]:
+            set_offloads(b, nics[b.name], True)
         for kind in pairs:
             med, p99 = results[f"ping_{kind}"]
             out(f"ping_{kind}_median_ms", f"{med:.3f}")
@@ -170,6 +217,12 @@ def run():
         out("iperf_virtio_stream_Gbps", f"{mean['virtio']:.4f}")
         out("blade_over_virtio_ratio",
             f"{mean['blade'] / mean['virtio']:.3f}" if mean["virtio"] else "nan")
+        off = sum(results["blade_off"]) / 2
+        out("iperf_blade_nooffload_Gbps", f"{off:.4f}")
+        out("blade_offload_ratio",
+            f"{mean['blade'] / off:.3f}" if off else "nan")
+        for kind in pairs:
+            out(f"rx_irqs_per_1000_frames_{kind}", f"{results[f'irq_{kind}']:.0f}")
     finally:
         for b in blades:
             b.close()
