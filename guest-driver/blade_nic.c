@@ -148,6 +148,8 @@ struct bn_cont_figure {
  * @up: rings, buffers and IRQs are set up (written under RTNL; read
  *	by NAPI, which must not wake the TX queue once it is false)
  * @msix: MSI-X is in use (else one INTx line)
+ * @automask: the device masks and clears the data causes when it sends
+ *	their message (CTRL.AUTOMASK, 7.2.1: MSI-X on revision 1.3)
  * @irq_names: names for request_irq
  * @rings: both rings and their buffers
  * @tx_next: next TX descriptor the driver will fill (producer)
@@ -160,7 +162,7 @@ struct bn_cont_figure {
  * @ier_lock: protects @ier and IER writes
  * @ier: cached IER value
  * @ctrl_lock: protects @ctrl_en, @ctrl_rx and CTRL writes
- * @ctrl_en: TXEN/RXEN/RXCSUM bits of CTRL
+ * @ctrl_en: TXEN/RXEN/RXCSUM/AUTOMASK bits of CTRL
  * @ctrl_rx: PROMISC/ALLMULTI bits of CTRL
  * @hw_lock: serializes statistics reads (low/high latch) with CTRL.RST
  * @hw_base: counter values folded in before each CTRL.RST
@@ -203,6 +205,7 @@ struct bn_priv {
 	struct napi_struct napi;
 	bool up;
 	bool msix;
+	bool automask;
 	char irq_names[BN_NUM_VECTORS][IFNAMSIZ + 8];
 
 	struct bn_rings rings;
@@ -783,8 +786,12 @@ static int bn_poll(struct napi_struct *napi, int budget)
 	struct bn_priv *priv = container_of(napi, struct bn_priv, napi);
 	int done;
 
-	/* 16.2 step 3 / 16.3 step 1: clear the data causes, then work. */
-	bn_wr(priv, BN_REG_ICR, BN_INT_DATA);
+	/*
+	 * 16.2 step 3 / 16.3 step 1: clear the data causes, then work (with
+	 * CTRL.AUTOMASK the message cleared them, 7.2.1).
+	 */
+	if (!priv->automask)
+		bn_wr(priv, BN_REG_ICR, BN_INT_DATA);
 	bn_clean_tx(priv, budget);
 	done = bn_clean_rx(priv, budget);
 
@@ -825,8 +832,12 @@ static void bn_handle_misc(struct bn_priv *priv, u32 icr)
 
 static void bn_handle_data(struct bn_priv *priv)
 {
-	/* Masked until NAPI completes; see bn_ier_update(). */
-	bn_ier_update(priv, 0, BN_INT_DATA);
+	/*
+	 * Masked until NAPI completes; see bn_ier_update().  With
+	 * CTRL.AUTOMASK the device masked them when it sent the message.
+	 */
+	if (!priv->automask)
+		bn_ier_update(priv, 0, BN_INT_DATA);
 	napi_schedule(&priv->napi);
 }
 
@@ -1339,8 +1350,10 @@ static int bn_start(struct bn_priv *priv)
 
 	bn_rx_nobuf_mark(priv, false);
 	bn_ctrl_write(priv, BN_CTRL_TXEN | BN_CTRL_RXEN |
-		      (dev->features & NETIF_F_RXCSUM ? BN_CTRL_RXCSUM : 0),
-		      BN_CTRL_TXEN | BN_CTRL_RXEN | BN_CTRL_RXCSUM, 0, 0);
+		      (dev->features & NETIF_F_RXCSUM ? BN_CTRL_RXCSUM : 0) |
+		      (priv->automask ? BN_CTRL_AUTOMASK : 0),
+		      BN_CTRL_TXEN | BN_CTRL_RXEN | BN_CTRL_RXCSUM |
+		      BN_CTRL_AUTOMASK, 0, 0);
 	/* 16.1 step 10: the RX descriptors were written before this. */
 	wmb();
 	writel_relaxed(priv->rings.rx_size - 1, priv->regs + BN_REG_RX_TAIL);
@@ -2383,6 +2396,8 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev->hw_features |= f;
 		dev->features |= f;
 	}
+	priv->automask = priv->msix &&
+			 BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR;
 	netif_napi_add(dev, &priv->napi, bn_poll);
 	netif_carrier_off(dev);
 

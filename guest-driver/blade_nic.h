@@ -75,6 +75,7 @@
 #define BN_CTRL_PROMISC		BIT(3)
 #define BN_CTRL_ALLMULTI	BIT(4)
 #define BN_CTRL_RXCSUM		BIT(5)	/* revision 1.3 */
+#define BN_CTRL_AUTOMASK	BIT(6)	/* revision 1.3 */
 
 /* 4.2 STATUS */
 #define BN_STATUS_LINK_UP	BIT(0)

@@ -59,6 +59,14 @@ static void blade_nic_fire(BladeNicState *s, unsigned v)
     s->irq_pending[v] = false;
     s->last_irq_ns[v] = vnow();
     if (s->powered && msix_enabled(PCI_DEVICE(s))) {
+        /*
+         * 7.2.1: a data vector's message masks and clears its causes, so
+         * that the driver's poll needs one IER write instead of four.
+         */
+        if ((s->ctrl & BLADE_NIC_CTRL_AUTOMASK) && v != BLADE_NIC_VEC_MISC) {
+            s->ier &= ~blade_nic_vec_causes[v];
+            s->icr &= ~blade_nic_vec_causes[v];
+        }
         /* one message per request, as when they were sent inline */
         s->irq_send[v] += s->irq_send[v] < UINT32_MAX;
         blade_nic_irq_kick(s);

@@ -68,7 +68,8 @@
 #define BLADE_NIC_CTRL_PROMISC      (1u << 3)
 #define BLADE_NIC_CTRL_ALLMULTI     (1u << 4)
 #define BLADE_NIC_CTRL_RXCSUM       (1u << 5)   /* 1.3: check L4 sums */
-#define BLADE_NIC_CTRL_MASK         0x3eu
+#define BLADE_NIC_CTRL_AUTOMASK     (1u << 6)   /* 1.3: 7.2.1 */
+#define BLADE_NIC_CTRL_MASK         0x7eu
 
 #define BLADE_NIC_STATUS_LINK_UP    (1u << 0)
 #define BLADE_NIC_STATUS_CONNECTED  (1u << 1)

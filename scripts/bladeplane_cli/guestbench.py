@@ -16,6 +16,11 @@ from .common import Failure
 from .lanepatch import PatchLog
 
 PINGS = 50
+COUNT_SECONDS = 3       # the run with the MMIO and notify trace events on
+# what each NIC's driver writes to it per frame: blade-nic's MMIO writes,
+# virtio-net's queue notifications (the trace events, docs/blade-nic.md 15)
+WRITE_EVENT = {"blade": "blade_nic_mmio_write",
+               "virtio": "virtio_queue_notify"}
 PING_INTERVAL = 0.05
 IPERF_SECONDS = 5
 BOOTS_1 = 3
@@ -85,6 +90,37 @@ def rx_packets(b, nic):
     return int(sh(b, f"cat /sys/class/net/{nic}/statistics/rx_packets"))
 
 
+def per_kframe(pair, nics, irq_of, event, traces):
+    """(writes, interrupts) per 1000 frames pair[1] receives while pair[0]
+    sends to it for COUNT_SECONDS, both blades counted: writes are the
+    trace event's lines in the blades' -D logs (on only for this run),
+    interrupts those on the lines irq_of[i] matches on blade i."""
+    before = [irqs(b, p) for b, p in zip(pair, irq_of)]
+    frames = rx_packets(pair[1], nics[pair[1].name])
+    lines = [count_lines(t, event) for t in traces]
+    for b in pair:
+        b.qmp("trace-event-set-state", name=event, enable=True)
+    sh(pair[0], f"iperf3 -c 10.0.0.2 -t {COUNT_SECONDS} > /dev/null",
+       timeout=COUNT_SECONDS + 60)
+    for b in pair:
+        b.qmp("trace-event-set-state", name=event, enable=False)
+    frames = max(rx_packets(pair[1], nics[pair[1].name]) - frames, 1)
+    writes = sum(count_lines(t, event) - n for t, n in zip(traces, lines))
+    taken = sum(irqs(b, p) - n for b, p, n in zip(pair, irq_of, before))
+    return 1000 * writes / frames, 1000 * taken / frames
+
+
+def count_lines(path, event):
+    """Lines of trace event in a log-backend file ('EVENT ...', or
+    'PID@TIME:EVENT ...' with timestamps)."""
+    try:
+        with open(path, errors="replace") as f:
+            return sum(line.startswith(event + " ") or f":{event} " in line
+                       for line in f)
+    except FileNotFoundError:
+        return 0
+
+
 def set_offloads(b, nic, on):
     mode = "on" if on else "off"
     sh(b, f"ethtool -K {nic} tx {mode} rx {mode} sg {mode} tso {mode}")
@@ -132,9 +168,11 @@ def run():
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
-          f"then blade-nic with ethtool -K tx rx sg tso off; the receiving "
-          f"blade's interrupts on the NIC per 1000 frames received (send "
-          f"run); "
+          f"then blade-nic with ethtool -K tx rx sg tso off; then "
+          f"{COUNT_SECONDS} s more each way 1 to 2: both blades' writes to "
+          f"their NIC (blade-nic MMIO writes, virtio-net queue notifies, "
+          f"counted by trace events) and interrupts on it, per 1000 frames "
+          f"blade 2 received; "
           f"boot_ready: QEMU start to the BLADEPLANE-READY line, median of "
           f"{BOOTS_1} boots, and {BOOTS_N} started together until the last",
           flush=True)
@@ -146,10 +184,16 @@ def run():
     try:
         patch.wait_for(f"listening {lanes[0]} {lanes[1]}")
         pairs = {"blade": [], "virtio": []}
+        # the trace events' log (-D): written only while per_kframe()
+        # turns its event on
+        traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
+                  for k in ("nic", "virtio") for i in range(2)}
         for i in range(2):
+            name = f"bench-nic{i}"
             pairs["blade"].append(blade.Blade(
-                f"bench-nic{i}", accel=accel, nic_args=f",lane={lanes[i]}",
-                append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0"))
+                name, accel=accel, nic_args=f",lane={lanes[i]}",
+                append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
+                extra_args=["-D", traces[name]]))
         for i in range(2):
             side = "server=on" if i == 0 else "server=off"
             name = f"bench-virtio{i}"
@@ -159,7 +203,8 @@ def run():
                 extra_args=["-netdev", f"stream,id=vn0,{side},addr.type=unix,"
                                        f"addr.path={stream}",
                             "-device", f"virtio-net-pci,netdev=vn0,romfile=,"
-                                       f"mac={blade.blade_mac(name)}"]))
+                                       f"mac={blade.blade_mac(name)}",
+                            "-D", traces[name]]))
         blades = pairs["blade"] + pairs["virtio"]
         # The stream server has to listen before its client starts.
         pairs["virtio"][0].start()
@@ -178,8 +223,6 @@ def run():
                 raise Failure(f"bench guest: {b.name} came up without a "
                               f"link: {info}")
             nics[b.name] = info["nic"]
-        rx_irq = {"blade": rf"\b{nics[pairs['blade'][1].name]}-(rx|tx)\b",
-                  "virtio": r"virtio\d+-(input|output)"}
         for kind in pairs:
             sh(pairs[kind][1], "iperf3 -s -D")
         results = {}
@@ -187,15 +230,8 @@ def run():
             results[f"ping_{kind}"] = ping_stats(pairs[kind][0], "10.0.0.2")
         for reverse in (False, True):
             for kind in pairs:
-                rcv = pairs[kind][1]
-                before = (irqs(rcv, rx_irq[kind]),
-                          rx_packets(rcv, nics[rcv.name]))
                 results[(kind, reverse)] = iperf(pairs[kind][0], "10.0.0.2",
                                                  reverse)
-                if not reverse:
-                    frames = rx_packets(rcv, nics[rcv.name]) - before[1]
-                    results[f"irq_{kind}"] = 1000 * (
-                        irqs(rcv, rx_irq[kind]) - before[0]) / max(frames, 1)
         # blade-nic once more without its offloads (datasheet 1.3)
         for b in pairs["blade"]:
             set_offloads(b, nics[b.name], False)
@@ -203,6 +239,14 @@ def run():
                                 for r in (False, True)]
         for b in pairs["blade"]:
             set_offloads(b, nics[b.name], True)
+        # per 1000 frames the receiver took: what both ends' drivers
+        # wrote to their NICs, and the interrupts both took
+        for kind in pairs:
+            irq_of = [rf"\b{nics[b.name]}-(rx|tx)\b" if kind == "blade"
+                      else r"virtio\d+-(input|output)" for b in pairs[kind]]
+            results[f"kframe_{kind}"] = per_kframe(
+                pairs[kind], nics, irq_of, WRITE_EVENT[kind],
+                [traces[b.name] for b in pairs[kind]])
         for kind in pairs:
             med, p99 = results[f"ping_{kind}"]
             out(f"ping_{kind}_median_ms", f"{med:.3f}")
@@ -221,8 +265,12 @@ def run():
         out("iperf_blade_nooffload_Gbps", f"{off:.4f}")
         out("blade_offload_ratio",
             f"{mean['blade'] / off:.3f}" if off else "nan")
+        writes = {"blade": "blade_mmio_per_kframe",
+                  "virtio": "virtio_notify_per_kframe"}
         for kind in pairs:
-            out(f"rx_irqs_per_1000_frames_{kind}", f"{results[f'irq_{kind}']:.0f}")
+            w, i = results[f"kframe_{kind}"]
+            out(writes[kind], f"{w:.0f}")
+            out(f"{kind}_irq_per_kframe", f"{i:.0f}")
     finally:
         for b in blades:
             b.close()
