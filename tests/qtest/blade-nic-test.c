@@ -966,6 +966,46 @@ static char *nh_migrate_to_file(NicHarness *h)
     g_assert_not_reached();
 }
 
+/* A second QEMU, without a lane, that loaded a state file; its NIC. */
+typedef struct NhIncoming {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} NhIncoming;
+
+static void nh_incoming(NhIncoming *in, const char *file, const char *props)
+{
+    in->qts = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0%s "
+                          "-incoming file:%s", props ? props : "", file);
+    in->bus = qpci_new_pc(in->qts, NULL);
+    in->dev = qpci_device_find(in->bus, NIC_DEVFN);
+    in->bar = qpci_iomap(in->dev, 0, NULL);
+    nh_wait_running(in->qts);
+}
+
+static uint32_t nh_in_rd(NhIncoming *in, uint64_t reg)
+{
+    return qpci_io_readl(in->dev, in->bar, reg);
+}
+
+/* Counter @i, low half first (section 10). */
+static uint64_t nh_in_stat(NhIncoming *in, unsigned i)
+{
+    uint64_t reg = BLADE_NIC_REG_STAT_BASE + 8 * i;
+    uint64_t v = nh_in_rd(in, reg);
+
+    return v | (uint64_t)nh_in_rd(in, reg + 4) << 32;
+}
+
+static void nh_incoming_end(NhIncoming *in, const char *file)
+{
+    g_free(in->dev);
+    qpci_free_pc(in->bus);
+    qtest_quit(in->qts);
+    unlink(file);
+}
+
 /*
  * SHM_ERRORS and SHM_KICKS (1.2) survive migration, in the subsection
  * "blade-nic/shm-stats" (section 14): the NIC counts a ring error (the
@@ -977,7 +1017,7 @@ static char *nh_migrate_to_file(NicHarness *h)
 static void test_shm_stats_migration(void)
 {
     NicHarness h;
-    QTestState *dst;
+    NhIncoming dst;
     g_autofree char *file = NULL;
     uint8_t f[300], mac[6];
     uint64_t errors, kicks, want = 1;
@@ -985,9 +1025,6 @@ static void test_shm_stats_migration(void)
     LaneRingHeader *hdr;
     struct stat sb;
     uint8_t *shm;
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
     unsigned i;
 
     lane_start(&h, false, NULL);
@@ -1023,25 +1060,11 @@ static void test_shm_stats_migration(void)
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), ==, kicks);
 
     /* the destination has no lane: its counters come from the stream */
-    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
-                      "-incoming file:%s", file);
-    bus = qpci_new_pc(dst, NULL);
-    dev = qpci_device_find(bus, NIC_DEVFN);
-    bar = qpci_iomap(dev, 0, NULL);
-    nh_wait_running(dst);
-    for (i = 0; i < 2; i++) {
-        unsigned stat = i ? BLADE_NIC_STAT_SHM_KICKS :
-                            BLADE_NIC_STAT_SHM_ERRORS;
-        uint64_t reg = BLADE_NIC_REG_STAT_BASE + 8 * stat;
-        uint64_t v = qpci_io_readl(dev, bar, reg);
-
-        v |= (uint64_t)qpci_io_readl(dev, bar, reg + 4) << 32;
-        g_assert_cmpuint(v, ==, i ? kicks : errors);
-    }
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(dst);
-    unlink(file);
+    nh_incoming(&dst, file, NULL);
+    g_assert_cmpuint(nh_in_stat(&dst, BLADE_NIC_STAT_SHM_ERRORS), ==,
+                     errors);
+    g_assert_cmpuint(nh_in_stat(&dst, BLADE_NIC_STAT_SHM_KICKS), ==, kicks);
+    nh_incoming_end(&dst, file);
     nh_stop(&h);
 }
 
@@ -1665,10 +1688,7 @@ static void test_csum_stats_migration(void)
     uint64_t before[ARRAY_SIZE(stat)], want = 1;
     g_autofree char *file = NULL;
     NicHarness h;
-    QTestState *dst;
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
+    NhIncoming dst;
     L4Frame lf;
     uint8_t mac[6];
     uint64_t buf;
@@ -1699,25 +1719,13 @@ static void test_csum_stats_migration(void)
     }
 
     file = nh_migrate_to_file(&h);
-    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
-                      "-incoming file:%s", file);
-    bus = qpci_new_pc(dst, NULL);
-    dev = qpci_device_find(bus, NIC_DEVFN);
-    bar = qpci_iomap(dev, 0, NULL);
-    nh_wait_running(dst);
+    nh_incoming(&dst, file, NULL);
     for (i = 0; i < ARRAY_SIZE(stat); i++) {
-        uint64_t reg = BLADE_NIC_REG_STAT_BASE + 8 * stat[i];
-        uint64_t v = qpci_io_readl(dev, bar, reg);
-
-        v |= (uint64_t)qpci_io_readl(dev, bar, reg + 4) << 32;
-        g_assert_cmpuint(v, ==, before[i]);
+        g_assert_cmpuint(nh_in_stat(&dst, stat[i]), ==, before[i]);
     }
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_CTRL) &
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_CTRL) &
                     BLADE_NIC_CTRL_RXCSUM, ==, BLADE_NIC_CTRL_RXCSUM);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(dst);
-    unlink(file);
+    nh_incoming_end(&dst, file);
     nh_stop(&h);
 }
 
@@ -2351,35 +2359,24 @@ static void test_util_contention_host_tcg(void)
 static void test_util_contention_migration(void)
 {
     NicHarness h;
-    QTestState *dst;
+    NhIncoming dst;
     g_autofree char *file = NULL;
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
 
     lane_start(&h, false, ",util-source=guest");
     nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 300 | 4 << 16);
     nh_wr(&h, BLADE_NIC_REG_UTIL, 30);
     nh_wr(&h, BLADE_NIC_REG_UTIL_CONT, 301 | 5 << 16);     /* armed */
     file = nh_migrate_to_file(&h);
-    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0,"
-                      "util-source=guest -incoming file:%s", file);
-    bus = qpci_new_pc(dst, NULL);
-    dev = qpci_device_find(bus, NIC_DEVFN);
-    bar = qpci_iomap(dev, 0, NULL);
-    nh_wait_running(dst);
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT), ==,
+    nh_incoming(&dst, file, ",util-source=guest");
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_UTIL_CONT), ==,
                     301 | 5 << 16);
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_UTIL_CONT_TX), ==,
                     300 | 4 << 16 | BLADE_NIC_CONT_TX_VALID);
     /* still armed: the next UTIL carries the armed figures */
-    qpci_io_writel(dev, bar, BLADE_NIC_REG_UTIL, 31);
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_UTIL_CONT_TX), ==,
+    qpci_io_writel(dst.dev, dst.bar, BLADE_NIC_REG_UTIL, 31);
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_UTIL_CONT_TX), ==,
                     301 | 5 << 16 | BLADE_NIC_CONT_TX_VALID);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(dst);
-    unlink(file);
+    nh_incoming_end(&dst, file);
     nh_stop(&h);
 }
 
@@ -2424,7 +2421,7 @@ static void test_reset_mid_traffic(void)
 static void test_migration(void)
 {
     NicHarness h;
-    QTestState *dst;
+    NhIncoming dst;
     g_autofree char *file = NULL;
     uint8_t f[128], mac[6];
     uint64_t want = 3;
@@ -2443,9 +2440,6 @@ static void test_migration(void)
         BLADE_NIC_REG_STAT_BASE + 8 * BLADE_NIC_STAT_REG_ERRORS,
     };
     uint32_t before[G_N_ELEMENTS(regs)];
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
 
     lane_start(&h, false, NULL);
     nh_mac(&h, mac);
@@ -2469,14 +2463,9 @@ static void test_migration(void)
     }
     file = nh_migrate_to_file(&h);
     /* the destination: same machine, no lane; state from the file */
-    dst = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0 "
-                      "-incoming file:%s", file);
-    bus = qpci_new_pc(dst, NULL);
-    dev = qpci_device_find(bus, NIC_DEVFN);
-    bar = qpci_iomap(dev, 0, NULL);
-    nh_wait_running(dst);
+    nh_incoming(&dst, file, NULL);
     for (i = 0; i < G_N_ELEMENTS(regs); i++) {
-        uint32_t v = qpci_io_readl(dev, bar, regs[i]);
+        uint32_t v = nh_in_rd(&dst, regs[i]);
 
         if (regs[i] == BLADE_NIC_REG_ICR) {
             /* the destination has no lane: link down adds LSC */
@@ -2486,14 +2475,11 @@ static void test_migration(void)
         g_assert_cmphex(v, ==, before[i]);
     }
     /* the destination shows its own link: down, and says so with LSC */
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_STATUS) &
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_STATUS) &
                     BLADE_NIC_STATUS_LINK_UP, ==, 0);
-    g_assert_cmphex(qpci_io_readl(dev, bar, BLADE_NIC_REG_ICR) &
+    g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_ICR) &
                     BLADE_NIC_INT_LSC, ==, BLADE_NIC_INT_LSC);
-    g_free(dev);
-    qpci_free_pc(bus);
-    qtest_quit(dst);
-    unlink(file);
+    nh_incoming_end(&dst, file);
     nh_stop(&h);
 }
 

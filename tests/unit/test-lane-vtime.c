@@ -348,19 +348,21 @@ static void sock_pump(End *a, End *b, uint64_t now)
     g_assert_not_reached();
 }
 
-static void test_sockets(gconstpointer data)
+/*
+ * Two ends in virtual time over the library's sockets in @path, a
+ * server (@pcs_a) and a client (raw), on the rings if @rings; linked up.
+ * Returns their clock.
+ */
+static uint64_t sock_pair(End *a, End *b, const char *path, LanePcs pcs_a,
+                          bool rings)
 {
-    bool rings = GPOINTER_TO_UINT(data);
-    g_autofree char *dir = g_dir_make_tmp("lane-vtime-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "slot1", NULL);
-    End a = { 0 }, b = { 0 };
     LaneConfig ca, cb;
     uint64_t now = 0;
     int err = 0;
 
     lane_config_init(&ca, LANE_ROLE_SERVER, path);
     lane_config_init(&cb, LANE_ROLE_CLIENT, path);
-    ca.pcs = LANE_PCS_8B10B;
+    ca.pcs = pcs_a;
     cb.pcs = LANE_PCS_RAW;
     ca.vtime = cb.vtime = true;
     ca.vtime_latency_ns = cb.vtime_latency_ns = LATENCY;
@@ -368,17 +370,28 @@ static void test_sockets(gconstpointer data)
     if (!rings) {
         cb.shm = LANE_SHM_OFF;
     }
-    a.lane = lane_new(&ca, &ops, &a, now, &err);
+    a->lane = lane_new(&ca, &ops, a, now, &err);
     g_assert_cmpint(err, ==, 0);
-    b.lane = lane_new(&cb, &ops, &b, now, &err);
+    b->lane = lane_new(&cb, &ops, b, now, &err);
     g_assert_cmpint(err, ==, 0);
     for (unsigned i = 0; i < 50; i++) {
-        sock_pump(&a, &b, now);
+        sock_pump(a, b, now);
         now += MS;
     }
+    g_assert_true(lane_on_rings(a->lane) == rings);
+    return now;
+}
+
+static void test_sockets(gconstpointer data)
+{
+    bool rings = GPOINTER_TO_UINT(data);
+    g_autofree char *dir = g_dir_make_tmp("lane-vtime-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "slot1", NULL);
+    End a = { 0 }, b = { 0 };
+    uint64_t now = sock_pair(&a, &b, path, LANE_PCS_8B10B, rings);
+
     g_assert_true(lane_is_link_up(a.lane));
     g_assert_true(lane_is_link_up(b.lane));
-    g_assert_true(lane_on_rings(a.lane) == rings);
     g_assert_true(lane_on_rings(b.lane) == rings);
     exchange(&a, &b, now, sock_pump);
     lane_free(a.lane);
@@ -641,28 +654,9 @@ static void test_rings_too_late(void)
     g_autofree char *path = g_build_filename(dir, "slot1", NULL);
     g_autofree uint8_t *junk = g_malloc(128 * 1024);
     End a = { 0 }, b = { 0 };
-    LaneConfig ca, cb;
-    uint64_t now = 0;
+    uint64_t now = sock_pair(&a, &b, path, LANE_PCS_RAW, true);
+    uint64_t stamps = lane_stats(a.lane)->vtime.stamps;
     size_t n = 0, off = 0;
-    uint64_t stamps;
-    int err = 0;
-
-    lane_config_init(&ca, LANE_ROLE_SERVER, path);
-    lane_config_init(&cb, LANE_ROLE_CLIENT, path);
-    ca.pcs = cb.pcs = LANE_PCS_RAW;
-    ca.vtime = cb.vtime = true;
-    ca.vtime_latency_ns = cb.vtime_latency_ns = LATENCY;
-    ca.speed_mbps = cb.speed_mbps = 0;
-    a.lane = lane_new(&ca, &ops, &a, now, &err);
-    g_assert_cmpint(err, ==, 0);
-    b.lane = lane_new(&cb, &ops, &b, now, &err);
-    g_assert_cmpint(err, ==, 0);
-    for (unsigned i = 0; i < 50; i++) {
-        sock_pump(&a, &b, now);
-        now += MS;
-    }
-    g_assert_true(lane_on_rings(a.lane));
-    stamps = lane_stats(a.lane)->vtime.stamps;
 
     while (n + 16 < 128 * 1024) {
         n += rec(junk + n, LANE_TAG_CONFIG, true, UINT64_MAX - 1, cfg, 2);
