@@ -2019,6 +2019,37 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	BUILD_BUG_ON(BN_NUM_SW_STATS != 8);
 }
 
+/* 10.1: the device's buckets, frame lengths with FCS */
+static const struct ethtool_rmon_hist_range bn_rmon_ranges[] = {
+	{    0,   64 },
+	{   65,  127 },
+	{  128,  255 },
+	{  256,  511 },
+	{  512, 1023 },
+	{ 1024, 1518 },
+	{ 1519, 9022 },
+	{}
+};
+
+/* RFC 2819 etherStatsPkts*Octets, both ways, from revision 1.3. */
+static void bn_get_rmon_stats(struct net_device *dev,
+			      struct ethtool_rmon_stats *rmon,
+			      const struct ethtool_rmon_hist_range **ranges)
+{
+	struct bn_priv *priv = netdev_priv(dev);
+	u64 hw[BN_NUM_HW_STATS];
+	unsigned int i;
+
+	if (priv->num_hw_stats < BN_NUM_HW_STATS)
+		return;
+	bn_hw_stats_read(priv, hw);
+	for (i = 0; i < ARRAY_SIZE(bn_rmon_ranges) - 1; i++) {
+		rmon->hist[i] = hw[BN_STAT_RX_HIST + i];
+		rmon->hist_tx[i] = hw[BN_STAT_TX_HIST + i];
+	}
+	*ranges = bn_rmon_ranges;
+}
+
 /* IEEE 802.3 30.3.1.1 from the device's counters (datasheet 10). */
 static void bn_get_eth_mac_stats(struct net_device *dev,
 				 struct ethtool_eth_mac_stats *mac)
@@ -2255,6 +2286,7 @@ static const struct ethtool_ops bn_ethtool_ops = {
 	.get_ethtool_stats	= bn_get_ethtool_stats,
 	.get_eth_mac_stats	= bn_get_eth_mac_stats,
 	.get_eth_phy_stats	= bn_get_eth_phy_stats,
+	.get_rmon_stats		= bn_get_rmon_stats,
 	.get_regs_len		= bn_get_regs_len,
 	.get_regs		= bn_get_regs,
 	.self_test		= bn_self_test,

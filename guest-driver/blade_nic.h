@@ -208,7 +208,9 @@ enum bn_hw_stat {
 	BN_STAT_RX_CSUM_GOOD,		/* 1.3 */
 	BN_STAT_RX_CSUM_BAD,		/* 1.3 */
 	BN_STAT_TX_TSO,			/* 1.3 */
-	BN_NUM_HW_STATS
+	BN_STAT_RX_HIST,		/* 1.3: 10.1, 7 buckets */
+	BN_STAT_TX_HIST = BN_STAT_RX_HIST + 7,
+	BN_NUM_HW_STATS = BN_STAT_TX_HIST + 7
 };
 
 #endif /* BLADE_NIC_H */

@@ -356,6 +356,20 @@ void blade_nic_lane_changed(void *opaque)
     blade_nic_lane_sync(opaque);
 }
 
+/* Count a frame of @len octets (no FCS) in its RMON bucket (10.1). */
+static void blade_nic_hist(BladeNicState *s, unsigned base, size_t len)
+{
+    static const uint32_t bound[BLADE_NIC_HIST_BUCKETS] =
+        BLADE_NIC_HIST_BOUNDS;
+    size_t octets = MAX(len, 60) + 4;
+    unsigned b = 0;
+
+    while (b + 1 < BLADE_NIC_HIST_BUCKETS && octets > bound[b]) {
+        b++;
+    }
+    s->stats[base + b]++;
+}
+
 /* ---- transmit ------------------------------------------------------------ */
 
 /* A frame's context (6.1.1): what the device does to it before it goes. */
@@ -439,6 +453,7 @@ static int blade_nic_tx_send(BladeNicState *s, const BladeNicTxCtx *c,
         if (ret >= 0) {
             s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
             s->stats[BLADE_NIC_STAT_TX_OCTETS] += total;
+            blade_nic_hist(s, BLADE_NIC_STAT_TX_HIST, total);
             s->stats[BLADE_NIC_STAT_TX_CSUM] += c->csum;
         }
     }
@@ -452,6 +467,7 @@ static int blade_nic_tx_send(BladeNicState *s, const BladeNicTxCtx *c,
         s->tso_sent++;
         s->stats[BLADE_NIC_STAT_TX_FRAMES]++;
         s->stats[BLADE_NIC_STAT_TX_OCTETS] += n;
+        blade_nic_hist(s, BLADE_NIC_STAT_TX_HIST, n);
         s->stats[BLADE_NIC_STAT_TX_CSUM]++;
     }
     if (c->tso && ret >= 0) {
@@ -695,6 +711,7 @@ static void blade_nic_rx_frame(void *opaque, const uint8_t *buf, size_t len)
     r->head = ring_next(r, r->head);
     s->stats[BLADE_NIC_STAT_RX_FRAMES]++;
     s->stats[BLADE_NIC_STAT_RX_OCTETS] += len;
+    blade_nic_hist(s, BLADE_NIC_STAT_RX_HIST, len);
     if (st & BLADE_NIC_DSTAT_BCAST) {
         s->stats[BLADE_NIC_STAT_RX_BCAST]++;
     } else if (st & BLADE_NIC_DSTAT_MCAST) {

@@ -750,8 +750,8 @@ static const VMStateDescription vmstate_blade_nic_shm_stats = {
     },
 };
 
-/* Datasheet 1.3: only sent once checksum offload counted something. */
-static bool blade_nic_csum_stats_needed(void *opaque)
+/* Datasheet 1.3: only sent once one of its counters counted. */
+static bool blade_nic_stats_1_3_needed(void *opaque)
 {
     BladeNicState *s = opaque;
     unsigned i;
@@ -764,11 +764,11 @@ static bool blade_nic_csum_stats_needed(void *opaque)
     return false;
 }
 
-static const VMStateDescription vmstate_blade_nic_csum_stats = {
-    .name = "blade-nic/csum-stats",
+static const VMStateDescription vmstate_blade_nic_stats_1_3 = {
+    .name = "blade-nic/stats-1.3",
     .version_id = 1,
     .minimum_version_id = 1,
-    .needed = blade_nic_csum_stats_needed,
+    .needed = blade_nic_stats_1_3_needed,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64_SUB_ARRAY(stats, BladeNicState,
                                  BLADE_NIC_STAT_COUNT_1_2,
@@ -832,7 +832,7 @@ static const VMStateDescription vmstate_blade_nic = {
         &vmstate_blade_nic_util_cont,
         &vmstate_blade_nic_irq_send,
         &vmstate_blade_nic_shm_stats,
-        &vmstate_blade_nic_csum_stats,
+        &vmstate_blade_nic_stats_1_3,
         &vmstate_blade_nic_tso,
         NULL
     },

@@ -186,11 +186,17 @@ enum {
     BLADE_NIC_STAT_RX_CSUM_GOOD,
     BLADE_NIC_STAT_RX_CSUM_BAD,
     BLADE_NIC_STAT_TX_TSO,
-    BLADE_NIC_STAT_COUNT
+    /* datasheet 1.3: frames by length with FCS, RMON's buckets (10.1) */
+    BLADE_NIC_STAT_RX_HIST,
+    BLADE_NIC_STAT_TX_HIST = BLADE_NIC_STAT_RX_HIST + 7,
+    BLADE_NIC_STAT_COUNT = BLADE_NIC_STAT_TX_HIST + 7
 };
 
 /* Counters of datasheet 1.1, in the migration stream's main section. */
 #define BLADE_NIC_STAT_COUNT_1_1    (BLADE_NIC_STAT_TX_CG_INJECTED + 1)
+/* The buckets' upper bounds, octets with FCS (the last: the largest). */
+#define BLADE_NIC_HIST_BUCKETS      7
+#define BLADE_NIC_HIST_BOUNDS       { 64, 127, 255, 511, 1023, 1518, 9022 }
 /* ... of 1.2, in its subsection */
 #define BLADE_NIC_STAT_COUNT_1_2    (BLADE_NIC_STAT_SHM_KICKS + 1)
 

@@ -53,9 +53,9 @@ slot = 0
         self.assertEqual(self.reg(data, 0x108), tx)           # TX_SIZE
         self.assertEqual(self.reg(data, 0x128), rx)           # RX_SIZE
         self.assertTrue(self.reg(data, 0x010) & 1)            # LINK_UP
-        # the statistics block, 30 counters in datasheet 1.3: TX_FRAMES
+        # the statistics block, 44 counters in datasheet 1.3: TX_FRAMES
         # (low half) counts what went out
-        self.assertEqual(len(data), 0x400 + 8 * 30)
+        self.assertEqual(len(data), 0x400 + 8 * 44)
         self.assertGreater(self.reg(data, 0x400), 0)
 
     def test_self_test(self):
@@ -91,3 +91,10 @@ slot = 0
             self.assertNotRegex(private, rf"(?m)^\s*{dup}: ")
         self.assertRegex(private, r"(?m)^\s*hw_reg_errors: \d+$")
         self.assertRegex(private, r"(?m)^\s*tx_timeouts: \d+$")
+        # rmon (datasheet 10.1): frames by length, each way; the pings
+        # (98 octets, 102 with the FCS) went and came in 65 to 127
+        rmon = self.sh(f"ethtool -S {nic} --groups rmon")
+        small = re.findall(r"(?m)^\s*(\S*)65to127Octets: (\d+)$", rmon)
+        self.assertEqual(len(small), 2, rmon)
+        for way, count in small:
+            self.assertGreater(int(count), 0, f"{way}: {rmon}")

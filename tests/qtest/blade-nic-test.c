@@ -1068,6 +1068,57 @@ static void test_shm_stats_migration(void)
     nh_stop(&h);
 }
 
+/*
+ * 10.1: every frame counted once in its RMON bucket by its length with
+ * FCS, short frames as padded (64), each bound in the bucket it ends.
+ */
+static void test_stats_histogram(void)
+{
+    static const struct {
+        uint16_t len;           /* without FCS */
+        unsigned bucket;
+    } rx[] = {
+        { 14, 0 }, { 60, 0 }, { 61, 1 }, { 123, 1 }, { 124, 2 },
+        { 251, 2 }, { 252, 3 }, { 1514, 5 }, { 1515, 6 },
+    }, tx[] = {
+        { 20, 0 }, { 507, 3 }, { 508, 4 }, { 1019, 4 }, { 1020, 5 },
+        { 1514, 5 }, { 1515, 6 }, { 2000, 6 },
+    };
+    unsigned want_rx[BLADE_NIC_HIST_BUCKETS] = { 0 };
+    unsigned want_tx[BLADE_NIC_HIST_BUCKETS] = { 0 };
+    uint8_t f[2048], mac[6];
+    uint64_t want;
+    NicHarness h;
+    unsigned i;
+
+    lane_start(&h, false, NULL);
+    nh_mac(&h, mac);
+    for (i = 0; i < ARRAY_SIZE(rx); i++) {
+        want = i + 1;
+        nh_make_frame(f, rx[i].len, mac, peer, i);
+        nh_srv_send(&h, f, rx[i].len);
+        nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame");
+        want_rx[rx[i].bucket]++;
+    }
+    for (i = 0; i < ARRAY_SIZE(tx); i++) {
+        nh_make_frame(f, tx[i].len, peer, mac, i);
+        nh_tx_queue(&h, f, tx[i].len);
+        want_tx[tx[i].bucket]++;
+    }
+    nh_tx_kick(&h);
+    want = ARRAY_SIZE(tx);
+    nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==,
+                     ARRAY_SIZE(rx));
+    for (i = 0; i < BLADE_NIC_HIST_BUCKETS; i++) {
+        g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_HIST + i), ==,
+                         want_rx[i]);
+        g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_HIST + i), ==,
+                         want_tx[i]);
+    }
+    nh_stop(&h);
+}
+
 /* ---- checksum offload (revision 1.3) ------------------------------------ */
 
 /* The Internet checksum's ones' complement sum of big-endian words. */
@@ -1677,15 +1728,15 @@ static void test_offload_rx_csum(void)
 
 /*
  * The 1.3 counters survive migration, in the subsection
- * "blade-nic/csum-stats" (section 14), and so does CTRL.RXCSUM.
+ * "blade-nic/stats-1.3" (section 14), and so does CTRL.RXCSUM.
  */
-static void test_csum_stats_migration(void)
+static void test_stats_1_3_migration(void)
 {
     static const unsigned stat[] = {
         BLADE_NIC_STAT_TX_CSUM, BLADE_NIC_STAT_TX_CTX_ERRORS,
         BLADE_NIC_STAT_RX_CSUM_GOOD, BLADE_NIC_STAT_RX_CSUM_BAD,
     };
-    uint64_t before[ARRAY_SIZE(stat)], want = 1;
+    uint64_t before[BLADE_NIC_STAT_COUNT], want = 1;
     g_autofree char *file = NULL;
     NicHarness h;
     NhIncoming dst;
@@ -1714,14 +1765,17 @@ static void test_csum_stats_migration(void)
     rx_csum_status(&h, lf.f, lf.len);
     rx_csum_status(&h, lf.f, lf.len);
     for (i = 0; i < ARRAY_SIZE(stat); i++) {
-        before[i] = nh_stat(&h, stat[i]);
-        g_assert_cmpuint(before[i], ==, i == 3 ? 2 : 1);
+        g_assert_cmpuint(nh_stat(&h, stat[i]), ==, i == 3 ? 2 : 1);
     }
+    for (i = BLADE_NIC_STAT_COUNT_1_2; i < BLADE_NIC_STAT_COUNT; i++) {
+        before[i] = nh_stat(&h, i);
+    }
+    g_assert_cmpuint(before[BLADE_NIC_STAT_RX_HIST + 1], ==, 3);
 
     file = nh_migrate_to_file(&h);
     nh_incoming(&dst, file, NULL);
-    for (i = 0; i < ARRAY_SIZE(stat); i++) {
-        g_assert_cmpuint(nh_in_stat(&dst, stat[i]), ==, before[i]);
+    for (i = BLADE_NIC_STAT_COUNT_1_2; i < BLADE_NIC_STAT_COUNT; i++) {
+        g_assert_cmpuint(nh_in_stat(&dst, i), ==, before[i]);
     }
     g_assert_cmphex(nh_in_rd(&dst, BLADE_NIC_REG_CTRL) &
                     BLADE_NIC_CTRL_RXCSUM, ==, BLADE_NIC_CTRL_RXCSUM);
@@ -3197,6 +3251,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/offload/tx-bad-context",
                    test_offload_tx_bad_context);
     qtest_add_func("/blade-nic/offload/rx-csum", test_offload_rx_csum);
+    qtest_add_func("/blade-nic/stats/histogram", test_stats_histogram);
     qtest_add_func("/blade-nic/offload/tso", test_offload_tso);
     qtest_add_func("/blade-nic/offload/tso-paced", test_offload_tso_paced);
     qtest_add_func("/blade-nic/offload/tso-bad", test_offload_tso_bad);
@@ -3229,7 +3284,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/reset/mid-traffic", test_reset_mid_traffic);
     qtest_add_func("/blade-nic/vmstate/round-trip", test_migration);
     qtest_add_func("/blade-nic/vmstate/shm-stats", test_shm_stats_migration);
-    qtest_add_func("/blade-nic/vmstate/csum-stats", test_csum_stats_migration);
+    qtest_add_func("/blade-nic/vmstate/stats-1.3", test_stats_1_3_migration);
     qtest_add_func("/blade-nic/inject/link-down", test_inject_link_down);
     qtest_add_func("/blade-nic/inject/sync-loss", test_inject_sync_loss);
     qtest_add_func("/blade-nic/inject/code-errors", test_inject_code_errors);
