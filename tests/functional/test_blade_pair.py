@@ -169,6 +169,37 @@ class BladePairTest(unittest.TestCase):
         self.assertGreater(self.hw_stats(0)["hw_tx_csum"],
                            off[0]["hw_tx_csum"])
 
+    def test_offload_toggle_under_traffic(self):
+        # Issue 16: 32 MiB over TCP while both blades turn every offload
+        # off and on again and again (ethtool -K, 0.2 s apart): the data
+        # arrives intact, and the offloads end on.
+        self.sh(0, "head -c 33554432 /dev/urandom > /tmp/tg")
+        sent = self.sh(0, "md5sum < /tmp/tg").split()[0]
+        self.sh(1, "rm -f /tmp/tg.md5; (nc -l -p 5005 | md5sum > "
+                   "/tmp/tg.md5) &")
+        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5005 ' && "
+                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        toggle = ("k=0; while [ $k -lt 15 ]; do for m in off on; do "
+                  "ethtool -K {nic} tx $m rx $m sg $m tso $m; "
+                  "usleep 200000; done; k=$((k+1)); done")
+        for i in range(2):
+            self.sh(i, f"({toggle.format(nic=self.ready[i]['nic'])}; "
+                       f"touch /tmp/toggled) > /tmp/toggle.log 2>&1 &")
+        self.sh(0, "nc 10.0.0.2 5005 < /tmp/tg", timeout=600)
+        self.sh(1, "i=0; while [ ! -s /tmp/tg.md5 ] && [ $i -lt 600 ]; do "
+                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/tg.md5 ]",
+                timeout=120)
+        self.assertEqual(self.sh(1, "cat /tmp/tg.md5").split()[0], sent)
+        for i in range(2):
+            self.sh(i, "i=0; while [ ! -e /tmp/toggled ] && [ $i -lt 300 ]; "
+                       "do usleep 100000; i=$((i+1)); done; "
+                       "[ -e /tmp/toggled ]", timeout=60)
+            self.assertNotRegex(self.sh(i, "cat /tmp/toggle.log"),
+                                r"(?i)cannot|error|fail")
+            features = self.sh(i, f"ethtool -k {self.ready[i]['nic']}")
+            self.assertRegex(features, r"tcp-segmentation-offload: on")
+            self.assertRegex(features, r"rx-checksumming: on")
+
     def wait_carrier(self, i, value, timeout=30):
         nic = self.ready[i]["nic"]
         self.sh(i, f"i=0; while [ \"$(cat /sys/class/net/{nic}/carrier "
