@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define _GNU_SOURCE             /* ppoll() */
 #include <errno.h>
 #include <getopt.h>
 #include <glib.h>
@@ -244,7 +245,8 @@ int main(int argc, char **argv)
         struct pollfd pfd[2 * LANE_MAX_FDS];
         Lane *owner[2 * LANE_MAX_FDS];
         uint64_t now = now_ns(), deadline = LANE_NO_DEADLINE;
-        int n = 0, timeout, k;
+        struct timespec wait, *waitp = NULL;
+        int n = 0, k;
 
         for (i = 0; i < 2; i++) {
             LaneFd fds[LANE_MAX_FDS];
@@ -258,13 +260,19 @@ int main(int argc, char **argv)
             }
             deadline = d < deadline ? d : deadline;
         }
-        if (deadline == LANE_NO_DEADLINE) {
-            timeout = -1;
-        } else {
-            timeout = deadline <= now ? 0 :
-                      (int)((deadline - now + 999999) / 1000000);
+        /*
+         * To the nanosecond: a paced lane's next slot is microseconds
+         * away, and poll()'s milliseconds held a 1 Gb/s lane to a sixth
+         * of that.
+         */
+        if (deadline != LANE_NO_DEADLINE) {
+            uint64_t left = deadline <= now ? 0 : deadline - now;
+
+            wait.tv_sec = left / 1000000000ull;
+            wait.tv_nsec = left % 1000000000ull;
+            waitp = &wait;
         }
-        if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+        if (ppoll(pfd, n, waitp, NULL) < 0 && errno != EINTR) {
             perror("lane-patch: poll");
             break;
         }
