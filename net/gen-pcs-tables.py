@@ -95,6 +95,52 @@ def check_simd_model(enc, enc6, enc4, dec6, dec4):
             assert got == valid.get((code, rd))
 
 
+def check_bulk_model(enc, dec, encf, decf):
+    """The portable bulk codec's arithmetic (pcs-codec.c) on its tables:
+    single steps and pairs of octets from either RD against the encoder,
+    single code groups and each half of a pair against the decoding
+    table."""
+    m64 = (1 << 64) - 1
+
+    def start(rd):
+        return 6 + 32 * rd
+
+    for rd in (0, 1):
+        for b in range(256):
+            s = (start(rd) + encf[0][b]) & m64
+            assert (encf[0][b] >> (s & 63)) & 0xffff == enc[rd][b] & 0x3ff
+            assert (s >> 5) & 1 == rd ^ enc[rd][b] >> 15
+        for b0 in range(256):
+            a = encf[0][b0]
+            c = (start(rd) + a) & 63
+            rd1 = rd ^ enc[rd][b0] >> 15
+            for b1 in range(256):
+                m = a ^ encf[1][b1]
+                v = m >> c
+                assert v & 0xffff == enc[rd][b0] & 0x3ff
+                assert (v >> 16) & 0xffff == enc[rd1][b1] & 0x3ff
+                assert ((start(rd) + m) >> 5) & 1 == rd1 ^ enc[rd1][b1] >> 15
+    for code in range(1024):
+        d = dec[code]
+        is_data = d & 0x600 and not d & 0x100
+        for rd in (0, 1):
+            ok = bool(is_data and d & (0x200 << rd))
+            octet = d & 0xff if ok else 0
+            # the first of a pair, or a single step
+            s = (start(rd) + decf[0][code]) & m64
+            v = decf[0][code] >> (s & 63)
+            assert (s >> 5) & 1 == rd ^ (d >> 11) & 1
+            assert v & 0x1ffff == (octet | (not ok) << 16) or \
+                (not ok and v & 0x10000)
+            # the second of a pair, picked by the count before it
+            v = decf[1][code] >> start(rd)
+            assert v & 0x3ff00 == (octet << 8 | (not ok) << 17) or \
+                (not ok and v & 0x20000)
+            assert (decf[1][code] & 63) == (decf[0][code] & 63)
+            # neither has bits below its fields but the flip
+            assert (decf[0][code] | decf[1][code]) & 31 == 0
+
+
 def main():
     enc = [[0] * 256 for _ in range(2)]
     enck = [[0] * 256 for _ in range(2)]
@@ -148,38 +194,53 @@ def main():
     out.append(table('', dec))
     out.append('};\n')
 
-    # Bulk codec tables, one 64-bit load per octet or code group, laid
-    # out for a shift count that holds RD in bit 4 (see pcs-codec.h): bit
-    # 4 is set on unbalanced code groups, bits 0-3 and 5 are clear, so
-    # that XOR-ing an entry into the count steps RD, and each entry's two
-    # fields are placed by the RD after the code group, which is where the
-    # count stands when it selects them.
-    encf = []
+    # Bulk codec tables of the portable code, one 64-bit load per octet or
+    # code group, laid out for a shift count that holds RD in bit 5 (see
+    # pcs-codec.h): bit 5 is set on unbalanced code groups and bits 0-4
+    # are clear, so that adding an entry to the count steps RD (a carry out
+    # of bit 5 is never looked at), and each entry has a field at bit 6
+    # for RD- and one at bit 38 for RD+.  Table 0 places them by the RD
+    # after the code group, where the count stands once the entry is
+    # added; table 1 by the RD before it and one result higher (16 bits
+    # for a code group, 8 for an octet), so that the second of a pair is
+    # picked by the same count as the first and the XOR of the two entries
+    # holds both results.  check_bulk_model() runs the C arithmetic on them.
+    def fields(lo, hi, at):
+        return lo << at | hi << (at + 32)
+
+    encf = [[0] * 256 for _ in range(2)]
     for b in range(256):
         flip = enc[0][b] >> 15
-        after_neg, after_pos = enc[flip][b] & 0x3ff, enc[1 - flip][b] & 0x3ff
-        encf.append(flip << 4 | after_neg << 6 | after_pos << 22)
-    decf = []
+        code = [enc[rd][b] & 0x3ff for rd in (0, 1)]
+        # the field for RD- after is read when it was RD- ^ flip before
+        encf[0][b] = flip << 5 | fields(code[flip], code[1 - flip], 6)
+        encf[1][b] = flip << 5 | fields(code[0], code[1], 22)
+    decf = [[0] * 1024 for _ in range(2)]
     for code in range(1024):
         d = dec[code]
         flip = (d >> 11) & 1
         is_data = d & 0x600 and not d & 0x100
         octet = d & 0xff if is_data else 0
-        bad = [not (is_data and d & (0x200 << rd)) for rd in (0, 1)]
-        # the field for RD- after is read when it was RD- ^ flip before
-        decf.append(flip << 4 | octet << 8 | bad[flip] << 16 |
-                    octet << 24 | bad[1 - flip] << 32)
+        bad = [int(not (is_data and d & (0x200 << rd))) for rd in (0, 1)]
+        decf[0][code] = flip << 5 | fields(octet | bad[flip] << 16,
+                                           octet | bad[1 - flip] << 16, 6)
+        decf[1][code] = flip << 5 | fields(octet << 8 | bad[0] << 17,
+                                           octet << 8 | bad[1] << 17, 6)
+    check_bulk_model(enc, dec, encf, decf)
 
     def table64(vals):
         return '\n'.join('    ' + ', '.join('0x%016xULL' % v
                                              for v in vals[i:i + 2]) + ','
                          for i in range(0, len(vals), 2))
-    out.append('const uint64_t pcs_enc_bulk[256] = {')
-    out.append(table64(encf))
-    out.append('};\n')
-    out.append('const uint64_t pcs_dec_bulk[1024] = {')
-    out.append(table64(decf))
-    out.append('};\n')
+
+    def table64x2(name, rows):
+        out.append('const uint64_t %s[2][%d] = {' % (name, len(rows[0])))
+        for r in rows:
+            out.append('    {\n' + table64(r).replace('\n    ', '\n        ')
+                       .replace('    0x', '        0x', 1) + '\n    },')
+        out.append('};\n')
+    table64x2('pcs_enc_bulk', encf)
+    table64x2('pcs_dec_bulk', decf)
 
     # 16-entry byte tables of the AVX2 kernels (one pshufb look-up each;
     # the layouts are in pcs-codec.h).  check_simd_model() runs the

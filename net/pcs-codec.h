@@ -58,27 +58,33 @@ extern const uint16_t pcs_enc_ctrl[2][256];
 extern const uint16_t pcs_dec_tab[1024];
 
 /*
- * Tables of the bulk functions, laid out for a shift count s that holds
- * the running disparity in bit 4 (only bits 0-5 of s count): bit 4 of an
- * entry is set if the code group is unbalanced (flips RD), bits 0-3 and
- * 5 are clear, so that s ^= entry steps RD past the code group.  Each
- * entry then has two fields, one picked by s = 6 (encode) or 8 (decode)
- * when RD after the code group is negative, the other by s = 22 or 24
- * when it is positive.
+ * Tables of the portable bulk functions, laid out for a shift count s that
+ * holds the running disparity in bit 5 (only bits 0-5 of s count): 6 at
+ * RD-, 38 at RD+.  Bit 5 of an entry is set if the code group is
+ * unbalanced (flips RD) and bits 0-4 are clear, so that s += entry steps
+ * RD past the code group (a carry out of bit 5 is never looked at).  Each
+ * entry has two fields, the one at bit 6 picked by s = 6, the one at bit
+ * 38 by s = 38.
  *
- * pcs_enc_bulk[octet]: code groups in bits 6-15 (RD- after it) and 22-31
- * (RD+ after it), all else clear: s ^= e, then (uint16_t)(e >> (s & 63))
- * is the code group for the RD before it.
+ * In table 0 the fields are placed by the RD after the code group:
+ * s += e, then e >> (s & 63) holds the result for the RD before it.  In
+ * table 1 they are placed by the RD before it and one result higher, for
+ * the second of a pair: with a from table 0 for the first and b from
+ * table 1 for the second, (a ^ b) >> ((s + a) & 63) holds both results
+ * and s += a ^ b steps RD past both.
  *
- * pcs_dec_bulk[code group]: the data octet in bits 8-15 and 24-31, bit 16
- * set if it is not a valid data code group at the RD before it when RD
- * after it is negative, bit 32 likewise when RD after it is positive:
- * s ^= d, then v = d >> (s & 63) holds the octet in bits 0-7 and "stop
- * here" in bit 8.  Specials and invalid code groups have both bits set
+ * pcs_enc_bulk[t][octet]: the code group in bits 0-9 of each field (table
+ * 1: bits 16-25), all else clear.
+ *
+ * pcs_dec_bulk[t][code group]: the data octet in bits 0-7 of each field,
+ * bit 16 set if it is not a valid data code group at the RD before it
+ * (table 1: the octet in bits 8-15, that bit in bit 17), so that a
+ * shifted entry or pair holds the octets and their "stop here" bits.
+ * Specials and invalid code groups have the stop bit set in both fields
  * and octet 0.
  */
-extern const uint64_t pcs_enc_bulk[256];
-extern const uint64_t pcs_dec_bulk[1024];
+extern const uint64_t pcs_enc_bulk[2][256];
+extern const uint64_t pcs_dec_bulk[2][1024];
 
 /*
  * 16-entry byte tables of the AVX2 kernels, one pshufb look-up each (x is
