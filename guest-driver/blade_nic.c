@@ -2488,6 +2488,74 @@ static void bn_remove(struct pci_dev *pdev)
 	free_netdev(dev);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Power management                                                        */
+
+/**
+ * bn_power_down() - stop the device before the system sleeps or stops
+ * @priv: device
+ *
+ * The rings are freed as by ifdown, and the device counters folded into
+ * the driver's base before CTRL.RST, so that what the driver reports never
+ * goes back, whether or not the platform resets the NIC meanwhile (8.3:
+ * waking from S3 does).
+ *
+ * Context: process context; takes RTNL.
+ */
+static void bn_power_down(struct bn_priv *priv)
+{
+	struct net_device *dev = priv->netdev;
+
+	rtnl_lock();
+	netif_device_detach(dev);
+	bn_down(priv);
+	bn_hw_reset(priv, true);
+	rtnl_unlock();
+	/* bn_down() cleared priv->up: a reset still queued does nothing. */
+	cancel_work_sync(&priv->reset_work);
+}
+
+static int bn_suspend(struct device *d)
+{
+	bn_power_down(dev_get_drvdata(d));
+	return 0;
+}
+
+/*
+ * 8.3: after S3 the NIC is at its reset values, its configuration space
+ * and MSI-X table restored by the PCI core; bring-up is redone from 16.1
+ * step 4.  The interface stays registered if that fails, closed.
+ */
+static int bn_resume(struct device *d)
+{
+	struct bn_priv *priv = dev_get_drvdata(d);
+	struct net_device *dev = priv->netdev;
+	int err;
+
+	rtnl_lock();
+	bn_hw_reset(priv, true);
+	if (netif_running(dev)) {
+		err = bn_up(priv);
+		if (err) {
+			netdev_err(dev, "cannot restart after resume (%d): closing\n",
+				   err);
+			dev_close(dev);
+		}
+	}
+	netif_device_attach(dev);
+	rtnl_unlock();
+	return 0;
+}
+
+static DEFINE_SIMPLE_DEV_PM_OPS(bn_pm_ops, bn_suspend, bn_resume);
+
+/* Reboot, power-off and kexec: no DMA may outlive the kernel. */
+static void bn_shutdown(struct pci_dev *pdev)
+{
+	bn_power_down(pci_get_drvdata(pdev));
+	pci_clear_master(pdev);
+}
+
 static const struct pci_device_id bn_pci_ids[] = {
 	{ PCI_DEVICE(BN_PCI_VENDOR_ID, BN_PCI_DEVICE_ID) },
 	{ }
@@ -2499,6 +2567,8 @@ static struct pci_driver bn_pci_driver = {
 	.id_table	= bn_pci_ids,
 	.probe		= bn_probe,
 	.remove		= bn_remove,
+	.shutdown	= bn_shutdown,
+	.driver.pm	= pm_sleep_ptr(&bn_pm_ops),
 };
 module_pci_driver(bn_pci_driver);
 

@@ -5,6 +5,7 @@ utilization each guest reports rides the lane."""
 import os
 import re
 import tempfile
+import time
 import unittest
 
 from bptest import PatchLog, accel, blade
@@ -17,7 +18,12 @@ EXPECTED_TAINT = re.compile(r"loading out-of-tree module taints kernel|"
 
 @unittest.skipUnless(image.build().get("driver_sha256"),
                      "the blade image carries no driver yet")
-class BladePairTest(unittest.TestCase):
+class PairTestCase(unittest.TestCase):
+    """Two blades, 10.0.0.1 and 10.0.0.2, on the two ends of one
+    lane-patch."""
+
+    APPEND = ""             # more kernel command line
+    EXTRA_ARGS = ()         # more QEMU arguments
 
     @classmethod
     def setUpClass(cls):
@@ -30,7 +36,9 @@ class BladePairTest(unittest.TestCase):
             for i, lane in enumerate(cls.lanes):
                 b = blade.Blade(f"pair{i}", accel=accel(),
                                 nic_args=f",lane={lane}",
-                                append=f"blade.ip=10.0.0.{i + 1}/24")
+                                append=f"blade.ip=10.0.0.{i + 1}/24 "
+                                       f"{cls.APPEND}".strip(),
+                                extra_args=cls.EXTRA_ARGS)
                 cls.blades.append(b.start())
             cls.ready = [b.wait_ready(timeout=180) for b in cls.blades]
         except Exception:
@@ -49,7 +57,15 @@ class BladePairTest(unittest.TestCase):
         self.assertEqual(status, 0, f"blade {i}: '{command}' failed: {out}")
         return out
 
-    def test_driver_loaded_cleanly(self):
+    def wait_carrier(self, i, value, timeout=30):
+        nic = self.ready[i]["nic"]
+        self.sh(i, f"i=0; while [ \"$(cat /sys/class/net/{nic}/carrier "
+                   f"2>/dev/null)\" != {value} ] && [ $i -lt {timeout * 10} ]; "
+                   f"do usleep 100000; i=$((i+1)); done; [ $i -lt {timeout * 10} ]",
+                timeout=timeout + 30)
+
+    def assert_driver_clean(self):
+        """The driver is loaded, and no dmesg line says it misbehaved."""
         for i in range(2):
             self.assertIn("blade_nic", self.sh(i, "lsmod"))
             dmesg = self.sh(i, "dmesg")
@@ -57,6 +73,12 @@ class BladePairTest(unittest.TestCase):
                    if re.search(r"\bWARNING\b|\bBUG\b|Oops|Call Trace|[Tt]aint", l)
                    and not EXPECTED_TAINT.search(l)]
             self.assertEqual(bad, [], f"blade {i} dmesg")
+
+
+class BladePairTest(PairTestCase):
+
+    def test_driver_loaded_cleanly(self):
+        self.assert_driver_clean()
 
     def test_distinct_macs(self):
         macs = [self.sh(i, f"cat /sys/class/net/{self.ready[i]['nic']}/address")
@@ -200,13 +222,6 @@ class BladePairTest(unittest.TestCase):
             self.assertRegex(features, r"tcp-segmentation-offload: on")
             self.assertRegex(features, r"rx-checksumming: on")
 
-    def wait_carrier(self, i, value, timeout=30):
-        nic = self.ready[i]["nic"]
-        self.sh(i, f"i=0; while [ \"$(cat /sys/class/net/{nic}/carrier "
-                   f"2>/dev/null)\" != {value} ] && [ $i -lt {timeout * 10} ]; "
-                   f"do usleep 100000; i=$((i+1)); done; [ $i -lt {timeout * 10} ]",
-                timeout=timeout + 30)
-
     def test_link_flap_from_host(self):
         # The host turns blade 1's transmitter off through QMP: both ends
         # lose the link, and it comes back when the fault is lifted.
@@ -276,6 +291,90 @@ class BladePairTest(unittest.TestCase):
         finally:
             self.sh(0, "blade-hog stop")
 
+
+class BladeSuspendTest(PairTestCase):
+    """Issue 16: blade 0 suspends to RAM (S3) in the middle of a TCP
+    transfer to blade 1.  Blade 1 sees the link drop (datasheet 8.3); at
+    wake-up the NIC is at its reset values and the driver brings it up
+    again: the link returns, the transfer ends intact, and no counter goes
+    back.
+
+    tsc=reliable: under TCG the kernel's clocksource watchdog may find the
+    TSC unstable (at boot, or when the wake-up's machine reset restarts
+    it) and fall back to acpi_pm, after which the woken guest's timers
+    never fire (usleep does not return, the serial console stalls)."""
+
+    APPEND = "tsc=reliable"
+
+    def wait_status(self, status, timeout=120):
+        """Wait for blade 0's VM to reach a QMP run state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.blades[0].qmp("query-status")["status"]
+            if now == status:
+                return
+            self.assertLess(time.monotonic(), deadline,
+                            f"blade 0 is {now}, not {status}")
+            time.sleep(0.2)
+
+    def counters(self):
+        """Every counter of blade 0's ethtool -S and its eth-mac group."""
+        nic = self.ready[0]["nic"]
+        out = self.sh(0, f"ethtool -S {nic}; ethtool -S {nic} --groups "
+                         f"eth-mac")
+        return {k: int(v) for k, v in
+                re.findall(r"^\s*(?:eth-mac-)?((?:hw_|Frames|Octets)\w+): "
+                           r"(\d+)$", out, re.M)}
+
+    def test_suspend_resume_under_traffic(self):
+        nic = self.ready[0]["nic"]
+        # 128 MiB: sixteen copies of a random 8 MiB block, streamed.
+        stream = ("(i=0; while [ $i -lt 16 ]; do cat /tmp/s3; i=$((i+1)); "
+                  "done)")
+        self.sh(0, "head -c 8388608 /dev/urandom > /tmp/s3")
+        sent = self.sh(0, f"{stream} | md5sum", timeout=300).split()[0]
+        # nc's input is a pipe that stays open and empty: a background
+        # job that read the console while it was typed on would be
+        # stopped (SIGTTIN), and at end of input nc would close its half.
+        self.sh(1, "(sleep 900 | nc -l -p 5006 | md5sum > /tmp/s3.md5) &")
+        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5006 ' && "
+                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        before = self.counters()
+        tx_bytes = f"/sys/class/net/{nic}/statistics/tx_bytes"
+        start = int(self.sh(0, f"cat {tx_bytes}"))
+        self.sh(0, f"({stream} | nc 10.0.0.2 5006; echo $? > /tmp/s3.rc) "
+                   f">/dev/null 2>&1 &")
+        # Suspend once the transfer is under way (8 MiB out).
+        self.sh(0, f"i=0; while [ $(cat {tx_bytes}) -lt "
+                   f"{start + 8388608} ] && [ $i -lt 600 ]; do "
+                   f"usleep 100000; i=$((i+1)); done; [ $i -lt 600 ]",
+                timeout=120)
+        # The console takes input again once user space is thawed, which
+        # the line printed after the write to /sys/power/state says.
+        self.sh(0, "(echo mem 2>&1 > /sys/power/state; echo \"S3 rc $?\") &")
+        self.wait_status("suspended")
+        self.wait_carrier(1, 0)
+        self.assertEqual(self.sh(1, "[ -s /tmp/s3.md5 ] && echo ended; "
+                                    "true"), "",
+                         "the transfer ended before the blade slept")
+        self.blades[0].qmp("system_wakeup")
+        m = self.blades[0].expect(rb"S3 rc (\d+)", 120)
+        self.assertEqual(m.group(1), b"0", "echo mem > /sys/power/state")
+        self.wait_carrier(0, 1)
+        self.wait_carrier(1, 1)
+        self.sh(1, "i=0; while [ ! -s /tmp/s3.md5 ] && [ $i -lt 1800 ]; do "
+                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/s3.md5 ]",
+                timeout=240)
+        self.assertEqual(self.sh(1, "cat /tmp/s3.md5").split()[0], sent)
+        self.assertEqual(self.sh(0, "cat /tmp/s3.rc").strip(), "0")
+        self.assertRegex(self.sh(0, "dmesg"), r"PM: suspend exit")
+        self.assert_driver_clean()
+        after = self.counters()
+        back = {k: (before[k], after.get(k)) for k in before
+                if after.get(k, -1) < before[k]}
+        self.assertEqual(back, {}, "counters went back across S3")
+        self.assertGreater(after["FramesTransmittedOK"],
+                           before["FramesTransmittedOK"] + 1000)
 
 if __name__ == "__main__":
     unittest.main()
