@@ -37,6 +37,11 @@
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <net/devlink.h>
+#ifdef BN_PAGE_POOL_HELPERS
+#include <net/page_pool/helpers.h>
+#else
+#include <net/page_pool.h>
+#endif
 
 #include "blade_nic.h"
 
@@ -62,13 +67,19 @@
  */
 #define BN_DEFAULT_ITR_US	50
 
+/* Room before a received frame, for the stack's headers and alignment. */
+#define BN_RX_HEADROOM		(NET_SKB_PAD + NET_IP_ALIGN)
+
 /*
- * A descriptor's buffer: mapped (@len non-zero) with dma_map_single(),
- * or dma_map_page() for a fragment (@page).  A TX frame's skb sits with
- * its last descriptor; a context descriptor has neither.
+ * A descriptor's buffer.  TX: mapped (@len non-zero) with
+ * dma_map_single(), or dma_map_page() for a fragment (@page); a frame's
+ * skb sits with its last descriptor, a context descriptor has neither.
+ * RX: a page of the ring set's page pool (@rx_page), mapped by the pool;
+ * @dma and @len are the part given to the device, after the headroom.
  */
 struct bn_buf {
 	struct sk_buff *skb;
+	struct page *rx_page;
 	dma_addr_t dma;
 	u32 len;
 	bool page;
@@ -85,6 +96,9 @@ struct bn_buf {
  * @rx_buf: software state of each RX descriptor
  * @rx_size: RX ring size (power of two)
  * @rx_buf_len: size of each RX buffer (MTU + 18)
+ * @rx_pool: the RX buffers' page pool, one page (of @rx_order) a buffer
+ * @rx_order: page order of an RX buffer: headroom, MTU + 18 and the
+ *	skb_shared_info that napi_build_skb() puts after them
  *
  * A set is allocated whole before it replaces the running one, so that a
  * reconfiguration that cannot get memory leaves the device as it was.
@@ -99,6 +113,8 @@ struct bn_rings {
 	struct bn_buf *rx_buf;
 	u32 rx_size;
 	u32 rx_buf_len;
+	struct page_pool *rx_pool;
+	unsigned int rx_order;
 };
 
 /* Counters updated in NAPI context (TX completion and RX). */
@@ -494,47 +510,61 @@ static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
 	WRITE_ONCE(desc->status, 0);
 }
 
-/* Allocate, map and post one RX buffer of @len octets. */
-static int bn_rx_alloc_buf(struct bn_priv *priv, struct bn_desc *desc,
-			   struct bn_buf *buf, u32 len, gfp_t gfp)
+/* Take a page of @r's pool for @buf and give it to the device at @desc. */
+static int bn_rx_alloc_buf(struct bn_rings *r, struct bn_desc *desc,
+			   struct bn_buf *buf, gfp_t gfp)
 {
-	struct device *dmadev = &priv->pdev->dev;
-	struct sk_buff *skb;
-	dma_addr_t dma;
+	struct page *page;
 
-	skb = __netdev_alloc_skb_ip_align(priv->netdev, len, gfp);
-	if (!skb)
+	page = page_pool_alloc_pages(r->rx_pool, gfp | __GFP_NOWARN);
+	if (!page)
 		return -ENOMEM;
-	dma = dma_map_single(dmadev, skb->data, len, DMA_FROM_DEVICE);
-	if (dma_mapping_error(dmadev, dma)) {
-		dev_kfree_skb(skb);
-		return -ENOMEM;
-	}
-	buf->skb = skb;
-	buf->dma = dma;
-	buf->len = len;
+	buf->rx_page = page;
+	buf->dma = page_pool_get_dma_addr(page) + BN_RX_HEADROOM;
+	buf->len = r->rx_buf_len;
 	bn_rx_post(desc, buf);
 	return 0;
 }
 
-/* Unmap and free the skbs still held in one ring's buffer array. */
-static void bn_free_bufs(struct device *dmadev, struct bn_buf **bufs,
-			 u32 size, enum dma_data_direction dir)
+/* Unmap and free the skbs still held in the TX buffer array. */
+static void bn_free_tx_bufs(struct device *dmadev, struct bn_rings *r)
 {
 	u32 i;
 
-	if (!*bufs)
+	if (!r->tx_buf)
 		return;
-	for (i = 0; i < size; i++) {
-		struct bn_buf *buf = &(*bufs)[i];
+	for (i = 0; i < r->tx_size; i++) {
+		struct bn_buf *buf = &r->tx_buf[i];
 
-		bn_unmap(dmadev, buf, dir);
+		bn_unmap(dmadev, buf, DMA_TO_DEVICE);
 		if (buf->skb)
 			dev_kfree_skb_any(buf->skb);
 		buf->skb = NULL;
 	}
-	kfree(*bufs);
-	*bufs = NULL;
+	kfree(r->tx_buf);
+	r->tx_buf = NULL;
+}
+
+/*
+ * Return the RX buffers' pages to their pool and release it; pages still
+ * in skbs up the stack go back to the page allocator when those are freed.
+ */
+static void bn_free_rx_bufs(struct bn_rings *r)
+{
+	u32 i;
+
+	if (r->rx_buf) {
+		for (i = 0; i < r->rx_size; i++)
+			if (r->rx_buf[i].rx_page)
+				page_pool_put_full_page(r->rx_pool,
+							r->rx_buf[i].rx_page,
+							false);
+		kfree(r->rx_buf);
+		r->rx_buf = NULL;
+	}
+	if (r->rx_pool)
+		page_pool_destroy(r->rx_pool);
+	r->rx_pool = NULL;
 }
 
 /* Free one ring's descriptor memory. */
@@ -558,9 +588,9 @@ static void bn_rings_free(struct bn_priv *priv, struct bn_rings *r)
 {
 	struct device *dmadev = &priv->pdev->dev;
 
-	bn_free_bufs(dmadev, &r->tx_buf, r->tx_size, DMA_TO_DEVICE);
+	bn_free_tx_bufs(dmadev, r);
 	bn_free_desc(dmadev, &r->tx_ring, r->tx_ring_dma, r->tx_size);
-	bn_free_bufs(dmadev, &r->rx_buf, r->rx_size, DMA_FROM_DEVICE);
+	bn_free_rx_bufs(r);
 	bn_free_desc(dmadev, &r->rx_ring, r->rx_ring_dma, r->rx_size);
 }
 
@@ -570,17 +600,25 @@ static void bn_rings_free(struct bn_priv *priv, struct bn_rings *r)
  * @r: the set to fill; @r->tx_size, @r->rx_size and @r->rx_buf_len give
  *	its geometry, the rest is written
  *
- * Every RX descriptor gets a buffer of MTU + 18 octets (6.2); SIZE - 1 of
- * them are given to the device at bring-up, the last one is the slot the
- * driver keeps empty (5.1) and is given as the ring turns.  Process
- * context: the buffers are allocated with GFP_KERNEL (at MTU 9000 each
- * is an order-2 allocation, up to 4096 of them).
+ * Every RX descriptor gets a buffer of MTU + 18 octets (6.2), in a page
+ * of a page pool of its own (order 0 up to an MTU of about 3600, order 2
+ * at 9000); SIZE - 1 of them are given to the device at bring-up, the
+ * last one is the slot the driver keeps empty (5.1) and is given as the
+ * ring turns.  Process context: the pages are allocated with GFP_KERNEL.
  *
  * Return: 0 or -ENOMEM (nothing left allocated).
  */
 static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 {
 	struct device *dmadev = &priv->pdev->dev;
+	struct page_pool_params pp = {
+		/* The pool maps, and syncs for the device what it gets back. */
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
+		.nid = dev_to_node(dmadev),
+		.dev = dmadev,
+		.dma_dir = DMA_FROM_DEVICE,
+		.offset = BN_RX_HEADROOM,
+	};
 	u32 i;
 
 	/* Coherent allocations are page aligned: more than the 16 needed. */
@@ -595,9 +633,20 @@ static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 	if (!r->tx_ring || !r->tx_buf || !r->rx_ring || !r->rx_buf)
 		goto err;
 
+	r->rx_order = get_order(SKB_DATA_ALIGN(BN_RX_HEADROOM +
+					       r->rx_buf_len) +
+				SKB_DATA_ALIGN(sizeof(struct skb_shared_info)));
+	pp.order = r->rx_order;
+	pp.pool_size = r->rx_size;
+	pp.max_len = r->rx_buf_len;
+	r->rx_pool = page_pool_create(&pp);
+	if (IS_ERR(r->rx_pool)) {
+		r->rx_pool = NULL;
+		goto err;
+	}
 	for (i = 0; i < r->rx_size; i++)
-		if (bn_rx_alloc_buf(priv, &r->rx_ring[i], &r->rx_buf[i],
-				    r->rx_buf_len, GFP_KERNEL))
+		if (bn_rx_alloc_buf(r, &r->rx_ring[i], &r->rx_buf[i],
+				    GFP_KERNEL))
 			goto err;
 	return 0;
 
@@ -701,6 +750,8 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 static int bn_clean_rx(struct bn_priv *priv, int budget)
 {
 	unsigned int pkts = 0, bytes = 0, dropped = 0, len_err = 0;
+	unsigned int truesize = PAGE_SIZE << priv->rings.rx_order;
+	struct page_pool *pool = priv->rings.rx_pool;
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
 	struct net_device *dev = priv->netdev;
@@ -711,8 +762,8 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 	while (done < budget) {
 		struct bn_desc *desc = &priv->rings.rx_ring[i];
 		struct bn_buf *buf = &priv->rings.rx_buf[i];
-		struct sk_buff *skb, *nskb;
-		dma_addr_t ndma;
+		struct sk_buff *skb;
+		struct page *page;
 		u16 status, len;
 
 		status = le16_to_cpu(READ_ONCE(desc->status));
@@ -726,24 +777,24 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 			goto repost;
 		}
 
-		nskb = napi_alloc_skb(&priv->napi, priv->rings.rx_buf_len);
-		if (unlikely(!nskb)) {
+		/* A new page first: without one the frame is dropped. */
+		page = page_pool_dev_alloc_pages(pool);
+		if (unlikely(!page)) {
 			dropped++;
 			goto repost;
 		}
-		ndma = dma_map_single(dmadev, nskb->data,
-				      priv->rings.rx_buf_len, DMA_FROM_DEVICE);
-		if (unlikely(dma_mapping_error(dmadev, ndma))) {
-			dev_kfree_skb_any(nskb);
+		dma_sync_single_for_cpu(dmadev, buf->dma, len,
+					DMA_FROM_DEVICE);
+		skb = napi_build_skb(page_address(buf->rx_page), truesize);
+		if (unlikely(!skb)) {
+			page_pool_recycle_direct(pool, page);
 			dropped++;
 			goto repost;
 		}
-
-		skb = buf->skb;
-		dma_unmap_single(dmadev, buf->dma, buf->len, DMA_FROM_DEVICE);
-		buf->skb = nskb;
-		buf->dma = ndma;
-		buf->len = priv->rings.rx_buf_len;
+		skb_mark_for_recycle(skb);
+		skb_reserve(skb, BN_RX_HEADROOM);
+		buf->rx_page = page;
+		buf->dma = page_pool_get_dma_addr(page) + BN_RX_HEADROOM;
 
 		skb_put(skb, len);
 		/* 6.2.1: a TCP or UDP checksum the device found right */
