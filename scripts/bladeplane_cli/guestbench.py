@@ -1,8 +1,10 @@
 """'bench guest': blade to blade over blade-nic (back to back through
-lane-patch) beside virtio-net (a QEMU '-netdev stream' pair over a UNIX
-socket) in the same run, blade-nic again with its offloads off, the
-receiver's interrupts per 1000 frames, plus boot-to-ready times.  Prints
-'name: value'."""
+lane-patch, its lanes paced at the NIC's 1000 Mb/s) beside virtio-net (a
+QEMU '-netdev stream' pair over a UNIX socket, which has no line rate) and
+beside a second blade-nic pair with unpaced lanes (speed 0 at both NICs
+and in lane-patch), in the same run; blade-nic again with its offloads
+off; the drivers' writes and the interrupts per 1000 frames; plus
+boot-to-ready times.  Prints 'name: value'."""
 
 import os
 import re
@@ -20,6 +22,7 @@ COUNT_SECONDS = 3       # the run with the MMIO and notify trace events on
 # what each NIC's driver writes to it per frame: blade-nic's MMIO writes,
 # virtio-net's queue notifications (the trace events, docs/blade-nic.md 15)
 WRITE_EVENT = {"blade": "blade_nic_mmio_write",
+               "unpaced": "blade_nic_mmio_write",
                "virtio": "virtio_queue_notify"}
 PING_INTERVAL = 0.05
 IPERF_SECONDS = 5
@@ -162,9 +165,11 @@ def boot_times(accel):
 
 def run():
     accel, why = blade.choose_accel("auto")
-    print(f"bench-guest: blade-nic (2 blades back to back through lane-patch) "
-          f"beside virtio-net (2 blades, '-netdev stream' server/client over "
-          f"a UNIX socket), all 4 up at once, measured in turn; accel {accel} "
+    print(f"bench-guest: blade-nic (2 blades back to back through lane-patch, "
+          f"lanes paced at 1000 Mb/s) beside virtio-net (2 blades, '-netdev "
+          f"stream' server/client over a UNIX socket) and blade-nic unpaced "
+          f"(2 more blades, speed=0 and lane-patch --speed 0), all 6 up at "
+          f"once, measured in turn; accel {accel} "
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
@@ -178,22 +183,28 @@ def run():
           flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="bench-guest-")
     lanes = [os.path.join(tmp.name, f"{x}.sock") for x in "ab"]
+    fast = [os.path.join(tmp.name, f"fast-{x}.sock") for x in "ab"]
     stream = os.path.join(tmp.name, "virtio.sock")
-    patch = PatchLog(*lanes)
+    patches = [PatchLog(*lanes), PatchLog("--speed", "0", *fast)]
     blades = []
     try:
-        patch.wait_for(f"listening {lanes[0]} {lanes[1]}")
-        pairs = {"blade": [], "virtio": []}
+        patches[0].wait_for(f"listening {lanes[0]} {lanes[1]}")
+        patches[1].wait_for(f"listening {fast[0]} {fast[1]}")
+        pairs = {"blade": [], "virtio": [], "unpaced": []}
         # the trace events' log (-D): written only while per_kframe()
         # turns its event on
         traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
-                  for k in ("nic", "virtio") for i in range(2)}
-        for i in range(2):
-            name = f"bench-nic{i}"
-            pairs["blade"].append(blade.Blade(
-                name, accel=accel, nic_args=f",lane={lanes[i]}",
-                append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
-                extra_args=["-D", traces[name]]))
+                  for k in ("nic", "virtio", "fast") for i in range(2)}
+        for kind, prefix, paths, speed in (("blade", "nic", lanes, ""),
+                                           ("unpaced", "fast", fast,
+                                            ",speed=0")):
+            for i in range(2):
+                name = f"bench-{prefix}{i}"
+                pairs[kind].append(blade.Blade(
+                    name, accel=accel,
+                    nic_args=f",lane={paths[i]}{speed}",
+                    append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
+                    extra_args=["-D", traces[name]]))
         for i in range(2):
             side = "server=on" if i == 0 else "server=off"
             name = f"bench-virtio{i}"
@@ -205,7 +216,7 @@ def run():
                             "-device", f"virtio-net-pci,netdev=vn0,romfile=,"
                                        f"mac={blade.blade_mac(name)}",
                             "-D", traces[name]]))
-        blades = pairs["blade"] + pairs["virtio"]
+        blades = pairs["blade"] + pairs["virtio"] + pairs["unpaced"]
         # The stream server has to listen before its client starts.
         pairs["virtio"][0].start()
         deadline = time.monotonic() + 30
@@ -214,7 +225,7 @@ def run():
                 raise Failure("bench guest: the virtio-net stream server "
                               f"never made {stream}")
             time.sleep(0.05)
-        for b in [pairs["virtio"][1]] + pairs["blade"]:
+        for b in [pairs["virtio"][1]] + pairs["blade"] + pairs["unpaced"]:
             b.start()
         nics = {}
         for b in blades:
@@ -242,8 +253,8 @@ def run():
         # per 1000 frames the receiver took: what both ends' drivers
         # wrote to their NICs, and the interrupts both took
         for kind in pairs:
-            irq_of = [rf"\b{nics[b.name]}-(rx|tx)\b" if kind == "blade"
-                      else r"virtio\d+-(input|output)" for b in pairs[kind]]
+            irq_of = [r"virtio\d+-(input|output)" if kind == "virtio"
+                      else rf"\b{nics[b.name]}-(rx|tx)\b" for b in pairs[kind]]
             results[f"kframe_{kind}"] = per_kframe(
                 pairs[kind], nics, irq_of, WRITE_EVENT[kind],
                 [traces[b.name] for b in pairs[kind]])
@@ -261,11 +272,15 @@ def run():
         out("iperf_virtio_stream_Gbps", f"{mean['virtio']:.4f}")
         out("blade_over_virtio_ratio",
             f"{mean['blade'] / mean['virtio']:.3f}" if mean["virtio"] else "nan")
+        out("blade_unpaced_over_virtio_ratio",
+            f"{mean['unpaced'] / mean['virtio']:.3f}" if mean["virtio"]
+            else "nan")
         off = sum(results["blade_off"]) / 2
         out("iperf_blade_nooffload_Gbps", f"{off:.4f}")
         out("blade_offload_ratio",
             f"{mean['blade'] / off:.3f}" if off else "nan")
         writes = {"blade": "blade_mmio_per_kframe",
+                  "unpaced": "unpaced_mmio_per_kframe",
                   "virtio": "virtio_notify_per_kframe"}
         for kind in pairs:
             w, i = results[f"kframe_{kind}"]
@@ -274,7 +289,8 @@ def run():
     finally:
         for b in blades:
             b.close()
-        patch.close()
+        for patch in patches:
+            patch.close()
         tmp.cleanup()
     one, n = boot_times(accel)
     out("boot_ready_1_s", f"{one:.2f}")
