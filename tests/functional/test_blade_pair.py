@@ -222,6 +222,46 @@ class BladePairTest(PairTestCase):
             self.assertRegex(features, r"tcp-segmentation-offload: on")
             self.assertRegex(features, r"rx-checksumming: on")
 
+    def test_ring_halt_under_traffic(self):
+        # Issue 16: a DMA error halts a ring in the middle of a transfer
+        # (inject-dma-error: the next descriptor fetch fails, 6.4).  The
+        # driver resets the NIC and brings it up again (16.5), once; TCP
+        # resends what was lost, and the data arrives intact.
+        nic = self.ready[0]["nic"]
+        self.sh(0, "head -c 33554432 /dev/urandom > /tmp/halt")
+        sent = self.sh(0, "md5sum < /tmp/halt").split()[0]
+        # nc's input is a pipe that stays open and empty: a background
+        # job that read the console while it was typed on would be
+        # stopped (SIGTTIN), and at end of input nc would close its half.
+        self.sh(1, "rm -f /tmp/halt.md5; (sleep 900 | nc -l -p 5007 | "
+                   "md5sum > /tmp/halt.md5) &")
+        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5007 ' && "
+                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        before = self.hw_stats(0)
+        resets = self.sw_stat(0, "resets")
+        tx_bytes = f"/sys/class/net/{nic}/statistics/tx_bytes"
+        start = int(self.sh(0, f"cat {tx_bytes}"))
+        self.sh(0, "(nc 10.0.0.2 5007 < /tmp/halt; echo $? > /tmp/halt.rc) "
+                   ">/dev/null 2>&1 &")
+        self.sh(0, f"i=0; while [ $(cat {tx_bytes}) -lt "
+                   f"{start + 4194304} ] && [ $i -lt 600 ]; do "
+                   f"usleep 100000; i=$((i+1)); done; [ $i -lt 600 ]",
+                timeout=120)
+        self.blades[0].qmp("qom-set", path="/machine/peripheral/nic0",
+                           property="inject-dma-error", value=True)
+        self.sh(1, "i=0; while [ ! -s /tmp/halt.md5 ] && [ $i -lt 1200 ]; "
+                   "do usleep 100000; i=$((i+1)); done; [ -s /tmp/halt.md5 ]",
+                timeout=180)
+        self.assertEqual(self.sh(1, "cat /tmp/halt.md5").split()[0], sent)
+        self.assertEqual(self.sh(0, "cat /tmp/halt.rc").strip(), "0")
+        self.assertEqual(self.hw_stats(0)["hw_dma_errors"],
+                         before["hw_dma_errors"] + 1)
+        self.assertEqual(self.sw_stat(0, "resets"), resets + 1)
+
+    def sw_stat(self, i, name):
+        out = self.sh(i, f"ethtool -S {self.ready[i]['nic']}")
+        return int(re.search(rf"^\s*{name}: (\d+)$", out, re.M).group(1))
+
     def test_link_flap_from_host(self):
         # The host turns blade 1's transmitter off through QMP: both ends
         # lose the link, and it comes back when the fault is lifted.
