@@ -173,7 +173,7 @@ def run():
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
-          f"then blade-nic with ethtool -K tx rx sg tso off; then "
+          f"then both blade-nic pairs with ethtool -K tx rx sg tso off; then "
           f"{COUNT_SECONDS} s more each way 1 to 2: both blades' writes to "
           f"their NIC (blade-nic MMIO writes, virtio-net queue notifies, "
           f"counted by trace events) and interrupts on it, per 1000 frames "
@@ -243,13 +243,15 @@ def run():
             for kind in pairs:
                 results[(kind, reverse)] = iperf(pairs[kind][0], "10.0.0.2",
                                                  reverse)
-        # blade-nic once more without its offloads (datasheet 1.3)
-        for b in pairs["blade"]:
-            set_offloads(b, nics[b.name], False)
-        results["blade_off"] = [iperf(pairs["blade"][0], "10.0.0.2", r)
-                                for r in (False, True)]
-        for b in pairs["blade"]:
-            set_offloads(b, nics[b.name], True)
+        # both blade-nic pairs once more without their offloads
+        # (datasheet 1.3)
+        for kind in ("blade", "unpaced"):
+            for b in pairs[kind]:
+                set_offloads(b, nics[b.name], False)
+            results[f"{kind}_off"] = [iperf(pairs[kind][0], "10.0.0.2", r)
+                                      for r in (False, True)]
+            for b in pairs[kind]:
+                set_offloads(b, nics[b.name], True)
         # per 1000 frames the receiver took: what both ends' drivers
         # wrote to their NICs, and the interrupts both took
         for kind in pairs:
@@ -275,10 +277,11 @@ def run():
         out("blade_unpaced_over_virtio_ratio",
             f"{mean['unpaced'] / mean['virtio']:.3f}" if mean["virtio"]
             else "nan")
-        off = sum(results["blade_off"]) / 2
-        out("iperf_blade_nooffload_Gbps", f"{off:.4f}")
-        out("blade_offload_ratio",
-            f"{mean['blade'] / off:.3f}" if off else "nan")
+        for kind in ("blade", "unpaced"):
+            off = sum(results[f"{kind}_off"]) / 2
+            out(f"iperf_{kind}_nooffload_Gbps", f"{off:.4f}")
+            out(f"{kind}_offload_ratio",
+                f"{mean[kind] / off:.3f}" if off else "nan")
         writes = {"blade": "blade_mmio_per_kframe",
                   "unpaced": "unpaced_mmio_per_kframe",
                   "virtio": "virtio_notify_per_kframe"}

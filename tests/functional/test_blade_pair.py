@@ -64,6 +64,26 @@ class PairTestCase(unittest.TestCase):
                    f"do usleep 100000; i=$((i+1)); done; [ $i -lt {timeout * 10} ]",
                 timeout=timeout + 30)
 
+    def listen(self, port):
+        """Blade 1 takes one TCP connection on port and writes the MD5 of
+        what it receives to /tmp/<port>.md5; returns once it listens.
+        nc's input is a pipe that stays open and empty: a background job
+        that read the console while it was typed on would be stopped
+        (SIGTTIN), and at end of input nc would close its half."""
+        self.sh(1, f"rm -f /tmp/{port}.md5; (sleep 900 | nc -l -p {port} "
+                   f"| md5sum > /tmp/{port}.md5) &")
+        self.sh(1, f"i=0; while ! netstat -ltn | grep -q ':{port} ' && "
+                   f"[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+
+    def received(self, port, timeout=120):
+        """The MD5 of what blade 1 received on port, once the sender has
+        closed."""
+        self.sh(1, f"i=0; while [ ! -s /tmp/{port}.md5 ] && "
+                   f"[ $i -lt {timeout * 10} ]; do usleep 100000; "
+                   f"i=$((i+1)); done; [ -s /tmp/{port}.md5 ]",
+                timeout=timeout + 60)
+        return self.sh(1, f"cat /tmp/{port}.md5").split()[0]
+
     def assert_driver_clean(self):
         """The driver is loaded, and no dmesg line says it misbehaved."""
         for i in range(2):
@@ -103,15 +123,10 @@ class BladePairTest(PairTestCase):
                   "done; head -c 4194304 /tmp/tx)")
         self.sh(0, "head -c 8388608 /dev/urandom > /tmp/tx")
         sent = self.sh(0, f"{stream} | md5sum", timeout=300).split()[0]
-        self.sh(1, "(nc -l -p 5001 | md5sum > /tmp/rx.md5) &")
-        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5001 ' && "
-                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        self.listen(5001)
         # busybox nc sends until end of input, then closes.
         self.sh(0, f"{stream} | nc 10.0.0.2 5001", timeout=600)
-        self.sh(1, "i=0; while [ ! -s /tmp/rx.md5 ] && [ $i -lt 600 ]; do "
-                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/rx.md5 ]",
-                timeout=120)
-        self.assertEqual(self.sh(1, "cat /tmp/rx.md5").split()[0], sent)
+        self.assertEqual(self.received(5001), sent)
         mac = self.sh(1, f"ethtool -S {nic} --groups eth-mac")
         frames = int(re.search(r"FramesReceivedOK: (\d+)", mac).group(1))
         self.assertGreater(frames, 104857600 // 1500)
@@ -137,15 +152,9 @@ class BladePairTest(PairTestCase):
         ends' MD5 must agree."""
         self.sh(0, f"head -c {mib * 1048576} /dev/urandom > /tmp/cs")
         sent = self.sh(0, "md5sum < /tmp/cs").split()[0]
-        self.sh(1, f"rm -f /tmp/cs.md5; (nc -l -p {port} | md5sum > "
-                   f"/tmp/cs.md5) &")
-        self.sh(1, f"i=0; while ! netstat -ltn | grep -q ':{port} ' && "
-                   f"[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        self.listen(port)
         self.sh(0, f"nc 10.0.0.2 {port} < /tmp/cs", timeout=300)
-        self.sh(1, "i=0; while [ ! -s /tmp/cs.md5 ] && [ $i -lt 600 ]; do "
-                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/cs.md5 ]",
-                timeout=120)
-        self.assertEqual(self.sh(1, "cat /tmp/cs.md5").split()[0], sent)
+        self.assertEqual(self.received(port), sent)
 
     def set_csum(self, on):
         for i in range(2):
@@ -197,10 +206,7 @@ class BladePairTest(PairTestCase):
         # arrives intact, and the offloads end on.
         self.sh(0, "head -c 33554432 /dev/urandom > /tmp/tg")
         sent = self.sh(0, "md5sum < /tmp/tg").split()[0]
-        self.sh(1, "rm -f /tmp/tg.md5; (nc -l -p 5005 | md5sum > "
-                   "/tmp/tg.md5) &")
-        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5005 ' && "
-                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        self.listen(5005)
         toggle = ("k=0; while [ $k -lt 15 ]; do for m in off on; do "
                   "ethtool -K {nic} tx $m rx $m sg $m tso $m; "
                   "usleep 200000; done; k=$((k+1)); done")
@@ -208,10 +214,7 @@ class BladePairTest(PairTestCase):
             self.sh(i, f"({toggle.format(nic=self.ready[i]['nic'])}; "
                        f"touch /tmp/toggled) > /tmp/toggle.log 2>&1 &")
         self.sh(0, "nc 10.0.0.2 5005 < /tmp/tg", timeout=600)
-        self.sh(1, "i=0; while [ ! -s /tmp/tg.md5 ] && [ $i -lt 600 ]; do "
-                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/tg.md5 ]",
-                timeout=120)
-        self.assertEqual(self.sh(1, "cat /tmp/tg.md5").split()[0], sent)
+        self.assertEqual(self.received(5005), sent)
         for i in range(2):
             self.sh(i, "i=0; while [ ! -e /tmp/toggled ] && [ $i -lt 300 ]; "
                        "do usleep 100000; i=$((i+1)); done; "
@@ -230,13 +233,7 @@ class BladePairTest(PairTestCase):
         nic = self.ready[0]["nic"]
         self.sh(0, "head -c 33554432 /dev/urandom > /tmp/halt")
         sent = self.sh(0, "md5sum < /tmp/halt").split()[0]
-        # nc's input is a pipe that stays open and empty: a background
-        # job that read the console while it was typed on would be
-        # stopped (SIGTTIN), and at end of input nc would close its half.
-        self.sh(1, "rm -f /tmp/halt.md5; (sleep 900 | nc -l -p 5007 | "
-                   "md5sum > /tmp/halt.md5) &")
-        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5007 ' && "
-                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        self.listen(5007)
         before = self.hw_stats(0)
         resets = self.sw_stat(0, "resets")
         tx_bytes = f"/sys/class/net/{nic}/statistics/tx_bytes"
@@ -249,10 +246,7 @@ class BladePairTest(PairTestCase):
                 timeout=120)
         self.blades[0].qmp("qom-set", path="/machine/peripheral/nic0",
                            property="inject-dma-error", value=True)
-        self.sh(1, "i=0; while [ ! -s /tmp/halt.md5 ] && [ $i -lt 1200 ]; "
-                   "do usleep 100000; i=$((i+1)); done; [ -s /tmp/halt.md5 ]",
-                timeout=180)
-        self.assertEqual(self.sh(1, "cat /tmp/halt.md5").split()[0], sent)
+        self.assertEqual(self.received(5007), sent)
         self.assertEqual(self.sh(0, "cat /tmp/halt.rc").strip(), "0")
         self.assertEqual(self.hw_stats(0)["hw_dma_errors"],
                          before["hw_dma_errors"] + 1)
@@ -373,12 +367,7 @@ class BladeSuspendTest(PairTestCase):
                   "done)")
         self.sh(0, "head -c 8388608 /dev/urandom > /tmp/s3")
         sent = self.sh(0, f"{stream} | md5sum", timeout=300).split()[0]
-        # nc's input is a pipe that stays open and empty: a background
-        # job that read the console while it was typed on would be
-        # stopped (SIGTTIN), and at end of input nc would close its half.
-        self.sh(1, "(sleep 900 | nc -l -p 5006 | md5sum > /tmp/s3.md5) &")
-        self.sh(1, "i=0; while ! netstat -ltn | grep -q ':5006 ' && "
-                   "[ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done")
+        self.listen(5006)
         before = self.counters()
         tx_bytes = f"/sys/class/net/{nic}/statistics/tx_bytes"
         start = int(self.sh(0, f"cat {tx_bytes}"))
@@ -394,7 +383,7 @@ class BladeSuspendTest(PairTestCase):
         self.sh(0, "(echo mem 2>&1 > /sys/power/state; echo \"S3 rc $?\") &")
         self.wait_status("suspended")
         self.wait_carrier(1, 0)
-        self.assertEqual(self.sh(1, "[ -s /tmp/s3.md5 ] && echo ended; "
+        self.assertEqual(self.sh(1, "[ -s /tmp/5006.md5 ] && echo ended; "
                                     "true"), "",
                          "the transfer ended before the blade slept")
         self.blades[0].qmp("system_wakeup")
@@ -402,10 +391,7 @@ class BladeSuspendTest(PairTestCase):
         self.assertEqual(m.group(1), b"0", "echo mem > /sys/power/state")
         self.wait_carrier(0, 1)
         self.wait_carrier(1, 1)
-        self.sh(1, "i=0; while [ ! -s /tmp/s3.md5 ] && [ $i -lt 1800 ]; do "
-                   "usleep 100000; i=$((i+1)); done; [ -s /tmp/s3.md5 ]",
-                timeout=240)
-        self.assertEqual(self.sh(1, "cat /tmp/s3.md5").split()[0], sent)
+        self.assertEqual(self.received(5006, timeout=180), sent)
         self.assertEqual(self.sh(0, "cat /tmp/s3.rc").strip(), "0")
         self.assertRegex(self.sh(0, "dmesg"), r"PM: suspend exit")
         self.assert_driver_clean()
