@@ -1,10 +1,12 @@
-"""'bench guest': blade to blade over blade-nic (back to back through
-lane-patch, its lanes paced at the NIC's 1000 Mb/s) beside virtio-net (a
-QEMU '-netdev stream' pair over a UNIX socket, which has no line rate) and
-beside a second blade-nic pair with unpaced lanes (speed 0 at both NICs
-and in lane-patch), in the same run; blade-nic again with its offloads
-off; the drivers' writes and the interrupts per 1000 frames; plus
-boot-to-ready times.  Prints 'name: value'."""
+"""'bench guest': blade to blade over blade-nic (two NICs wired to each
+other by a socket chardev, server and client, their lanes paced at the
+NIC's 1000 Mb/s) beside virtio-net (a QEMU '-netdev stream' pair over a
+UNIX socket, which has no line rate) and beside a second blade-nic pair
+with unpaced lanes (speed 0), and a third, unpaced too, wired through
+lane-patch instead (whose queues lie between the two NICs), in the same
+run; the first two blade-nic pairs again with their offloads off; the
+drivers' writes and the interrupts per 1000 frames; plus boot-to-ready
+times.  Prints 'name: value'."""
 
 import os
 import re
@@ -23,6 +25,7 @@ COUNT_SECONDS = 3       # the run with the MMIO and notify trace events on
 # virtio-net's queue notifications (the trace events, docs/blade-nic.md 15)
 WRITE_EVENT = {"blade": "blade_nic_mmio_write",
                "unpaced": "blade_nic_mmio_write",
+               "relay": "blade_nic_mmio_write",
                "virtio": "virtio_queue_notify"}
 PING_INTERVAL = 0.05
 IPERF_SECONDS = 5
@@ -165,11 +168,12 @@ def boot_times(accel):
 
 def run():
     accel, why = blade.choose_accel("auto")
-    print(f"bench-guest: blade-nic (2 blades back to back through lane-patch, "
-          f"lanes paced at 1000 Mb/s) beside virtio-net (2 blades, '-netdev "
-          f"stream' server/client over a UNIX socket) and blade-nic unpaced "
-          f"(2 more blades, speed=0 and lane-patch --speed 0), all 6 up at "
-          f"once, measured in turn; accel {accel} "
+    print(f"bench-guest: blade-nic (2 blades, their NICs wired by a socket "
+          f"chardev, server/client over a UNIX socket, lanes paced at 1000 "
+          f"Mb/s) beside virtio-net (2 blades, '-netdev stream' server/client "
+          f"over a UNIX socket) and blade-nic unpaced (2 more blades, "
+          f"speed=0) and unpaced through lane-patch --speed 0 (relay, 2 "
+          f"more), all 8 up at once, measured in turn; accel {accel} "
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
@@ -182,29 +186,37 @@ def run():
           f"{BOOTS_1} boots, and {BOOTS_N} started together until the last",
           flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="bench-guest-")
-    lanes = [os.path.join(tmp.name, f"{x}.sock") for x in "ab"]
-    fast = [os.path.join(tmp.name, f"fast-{x}.sock") for x in "ab"]
-    stream = os.path.join(tmp.name, "virtio.sock")
-    patches = [PatchLog(*lanes), PatchLog("--speed", "0", *fast)]
+    # each pair's socket: its first blade's QEMU listens on it
+    sockets = {kind: os.path.join(tmp.name, f"{kind}.sock")
+               for kind in ("blade", "virtio", "unpaced")}
+    relay = [os.path.join(tmp.name, f"relay-{x}.sock") for x in "ab"]
+    patch = PatchLog("--speed", "0", *relay)
     blades = []
     try:
-        patches[0].wait_for(f"listening {lanes[0]} {lanes[1]}")
-        patches[1].wait_for(f"listening {fast[0]} {fast[1]}")
-        pairs = {"blade": [], "virtio": [], "unpaced": []}
+        patch.wait_for(f"listening {relay[0]} {relay[1]}")
+        pairs = {"blade": [], "virtio": [], "unpaced": [], "relay": []}
         # the trace events' log (-D): written only while per_kframe()
         # turns its event on
         traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
-                  for k in ("nic", "virtio", "fast") for i in range(2)}
-        for kind, prefix, paths, speed in (("blade", "nic", lanes, ""),
-                                           ("unpaced", "fast", fast,
-                                            ",speed=0")):
+                  for k in ("nic", "virtio", "fast", "relay")
+                  for i in range(2)}
+        for kind, prefix, speed in (("blade", "nic", ""),
+                                    ("unpaced", "fast", ",speed=0")):
             for i in range(2):
                 name = f"bench-{prefix}{i}"
+                side = "server=on,wait=off" if i == 0 else "reconnect-ms=100"
                 pairs[kind].append(blade.Blade(
-                    name, accel=accel,
-                    nic_args=f",lane={paths[i]}{speed}",
+                    name, accel=accel, nic_args=f",chardev=lane0{speed}",
                     append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
-                    extra_args=["-D", traces[name]]))
+                    extra_args=["-chardev", f"socket,id=lane0,path="
+                                f"{blade.qemu_opt(sockets[kind])},{side}",
+                                "-D", traces[name]]))
+        for i in range(2):
+            name = f"bench-relay{i}"
+            pairs["relay"].append(blade.Blade(
+                name, accel=accel, nic_args=f",lane={relay[i]},speed=0",
+                append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
+                extra_args=["-D", traces[name]]))
         for i in range(2):
             side = "server=on" if i == 0 else "server=off"
             name = f"bench-virtio{i}"
@@ -212,20 +224,22 @@ def run():
                 name, accel=accel, nic_args=None,
                 append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
                 extra_args=["-netdev", f"stream,id=vn0,{side},addr.type=unix,"
-                                       f"addr.path={stream}",
+                                       f"addr.path={sockets['virtio']}",
                             "-device", f"virtio-net-pci,netdev=vn0,romfile=,"
                                        f"mac={blade.blade_mac(name)}",
                             "-D", traces[name]]))
-        blades = pairs["blade"] + pairs["virtio"] + pairs["unpaced"]
-        # The stream server has to listen before its client starts.
-        pairs["virtio"][0].start()
+        blades = [b for kind in pairs for b in pairs[kind]]
+        # Each pair's server has to listen before its client starts.
+        for kind in sockets:
+            pairs[kind][0].start()
         deadline = time.monotonic() + 30
-        while not os.path.exists(stream):
-            if time.monotonic() > deadline:
-                raise Failure("bench guest: the virtio-net stream server "
-                              f"never made {stream}")
-            time.sleep(0.05)
-        for b in [pairs["virtio"][1]] + pairs["blade"] + pairs["unpaced"]:
+        for kind in sockets:
+            while not os.path.exists(sockets[kind]):
+                if time.monotonic() > deadline:
+                    raise Failure(f"bench guest: {pairs[kind][0].name} never "
+                                  f"made {sockets[kind]}")
+                time.sleep(0.05)
+        for b in [pairs[kind][1] for kind in sockets] + pairs["relay"]:
             b.start()
         nics = {}
         for b in blades:
@@ -274,9 +288,10 @@ def run():
         out("iperf_virtio_stream_Gbps", f"{mean['virtio']:.4f}")
         out("blade_over_virtio_ratio",
             f"{mean['blade'] / mean['virtio']:.3f}" if mean["virtio"] else "nan")
-        out("blade_unpaced_over_virtio_ratio",
-            f"{mean['unpaced'] / mean['virtio']:.3f}" if mean["virtio"]
-            else "nan")
+        for kind in ("unpaced", "relay"):
+            out(f"blade_{kind}_over_virtio_ratio",
+                f"{mean[kind] / mean['virtio']:.3f}" if mean["virtio"]
+                else "nan")
         for kind in ("blade", "unpaced"):
             off = sum(results[f"{kind}_off"]) / 2
             out(f"iperf_{kind}_nooffload_Gbps", f"{off:.4f}")
@@ -284,6 +299,7 @@ def run():
                 f"{mean[kind] / off:.3f}" if off else "nan")
         writes = {"blade": "blade_mmio_per_kframe",
                   "unpaced": "unpaced_mmio_per_kframe",
+                  "relay": "relay_mmio_per_kframe",
                   "virtio": "virtio_notify_per_kframe"}
         for kind in pairs:
             w, i = results[f"kframe_{kind}"]
@@ -292,8 +308,7 @@ def run():
     finally:
         for b in blades:
             b.close()
-        for patch in patches:
-            patch.close()
+        patch.close()
         tmp.cleanup()
     one, n = boot_times(accel)
     out("boot_ready_1_s", f"{one:.2f}")
