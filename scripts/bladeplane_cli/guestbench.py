@@ -198,10 +198,10 @@ def run():
         # the trace events' log (-D): written only while per_kframe()
         # turns its event on
         traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
-                  for k in ("nic", "virtio", "fast", "relay")
+                  for k in ("nic", "virtio", "unpaced", "relay")
                   for i in range(2)}
         for kind, prefix, speed in (("blade", "nic", ""),
-                                    ("unpaced", "fast", ",speed=0")):
+                                    ("unpaced", "unpaced", ",speed=0")):
             for i in range(2):
                 name = f"bench-{prefix}{i}"
                 side = "server=on,wait=off" if i == 0 else "reconnect-ms=100"
