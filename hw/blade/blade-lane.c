@@ -37,13 +37,6 @@
 #define BLADE_LANE_STAGE    CHR_READ_BUF_LEN
 #define BLADE_LANE_RECONNECT_MS 100
 #define BLADE_LANE_GATE_SLICE_MS 100
-/*
- * The furthest a quiet promise reaches.  What wakes an idle guest from
- * outside the chassis (console input, QMP) can reach the lane only at the
- * quiet's end, so this bounds how late that goes; 10 ms keeps most of
- * the idle speed-up (measured against 1 s and 1 ms: docs/virtual-time.md).
- */
-#define BLADE_LANE_QUIET_MAX_NS (10 * 1000 * 1000)
 
 struct BladeLane {
     DeviceState *dev;
@@ -709,7 +702,7 @@ static bool blade_lane_gate_quiet(BladeLane *bl, uint64_t now)
      * ended somewhere else.  On the grid, idle blades end their quiet
      * together and send a new one only when they pass a multiple.
      */
-    w = now - now % BLADE_LANE_QUIET_MAX_NS + BLADE_LANE_QUIET_MAX_NS;
+    w = now - now % BLADE_VTIME_QUIET_MAX_NS + BLADE_VTIME_QUIET_MAX_NS;
     if (next >= 0 && (uint64_t)next < w - now) {
         w = now + next;
     }

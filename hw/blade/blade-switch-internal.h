@@ -159,10 +159,11 @@ struct BswPort {
     unsigned index;             /* the core's port number */
     SwPortKind kind;
     char name[SW_NAME_LEN];
-    unsigned slot;
+    unsigned slot;              /* a chain lane: N of its chain-chardevN */
     uint32_t speed;             /* Mb/s, 0 = unpaced */
 
-    /* slots: the lane, over s->slot_chr[slot] */
+    /* slots, and chain ports over chardevs: the lane, over be */
+    CharBackend *be;
     BladeLane *bl;
     Lane *lane;                 /* bl's */
     BswLaneThread *th;          /* the lane runs on an iothread: NULL */
@@ -239,7 +240,7 @@ struct BladeSwitchState {
     bool vtime;
     QEMUBH *vtime_bh;           /* move the clock to the safe horizon */
     QEMUTimer *vtime_fwd_timer; /* forwarding, at the time frames arrive */
-    QEMUTimer *vtime_wall_timer; /* bounds a wait for a silent blade */
+    QEMUTimer *vtime_wall_timer; /* bounds a wait for a silent peer */
 
     /* properties */
     uint32_t slots;
@@ -261,6 +262,8 @@ struct BladeSwitchState {
     char *capture_dir;
     uint32_t nchain;
     NICPeers *chain_peers;
+    CharBackend chain_chr[FAB_MAX_PORTS];   /* chain-chardevN: lanes */
+    unsigned nchain_lanes;                  /* the ones given */
     uint32_t chain_speed;
     char *chassis_name;
     uint64_t chassis_id;
@@ -277,6 +280,8 @@ struct BladeSwitchState {
     QDict *vtime_snapshot;      /* the state tree then, once taken */
     uint32_t nslot_latency;     /* per slot, 0: vtime_latency_ns */
     uint32_t *slot_latency_ns;
+    uint32_t nchain_latency;    /* per chain lane, 0: vtime_latency_ns */
+    uint32_t *chain_latency_ns;
     uint32_t niothreads;        /* slots' lanes in groups on these */
     char **iothread_ids;
     LanePcs pcs;
@@ -312,6 +317,8 @@ void bsw_port_init(BladeSwitchState *s, BswPort *p, SwPortKind kind,
 void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
                      const char *name, NICPeers *peers, uint32_t speed);
 bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp);
+bool bsw_open_chain_lane(BladeSwitchState *s, BswPort *p, CharBackend *be,
+                         Error **errp);
 bool bsw_open_capture(BladeSwitchState *s, Error **errp);
 void bsw_port_free(BswPort *p);
 

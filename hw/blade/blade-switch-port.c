@@ -384,7 +384,7 @@ void bsw_port_update_link(BswPort *p)
         connected = state & BSW_LINK_CONNECTED;
         sync = state & BSW_LINK_SYNC;
         up = state & BSW_LINK_UP;
-    } else if (p->kind == SW_PORT_SLOT) {
+    } else if (p->lane) {
         connected = lane_is_connected(p->lane);
         sync = lane_is_sync_ok(p->lane);
         up = lane_is_link_up(p->lane) && sync;
@@ -481,7 +481,8 @@ static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
     BswPort *p = opaque;
 
     bsw_log_util(p, u);
-    if (u->fresh) {
+    /* a chain port's peer is a chassis: it reports no load of its own */
+    if (u->fresh && p->kind == SW_PORT_SLOT) {
         bsw_slot_report(p, u);
     }
 }
@@ -606,11 +607,19 @@ static void bsw_egress_lane(BswPort *p)
     bool sent = false;
     BswFrame *f;
 
-    while ((f = bsw_queue_peek(&p->egress))) {
+    for (;;) {
+        /* a chain port's control frames first, as on a netdev */
+        BswQueue *q = p->control.frames ? &p->control : &p->egress;
+        int r;
+
+        f = bsw_queue_peek(q);
+        if (!f) {
+            break;
+        }
         /* a frame forwarded unchanged keeps its FCS: not computed again */
-        int r = f->has_fcs ?
-                lane_send_frame_fcs(p->lane, f->data, f->len, f->fcs, now) :
-                lane_send_frame(p->lane, f->data, f->len, now);
+        r = f->has_fcs ?
+            lane_send_frame_fcs(p->lane, f->data, f->len, f->fcs, now) :
+            lane_send_frame(p->lane, f->data, f->len, now);
 
         if (r == -EAGAIN) {
             break;      /* tx_ready() resumes */
@@ -625,7 +634,7 @@ static void bsw_egress_lane(BswPort *p)
                 blade_lane_flush(p->bl);    /* see blade_lane_flush() */
             }
         }
-        bsw_queue_pop(&p->egress);
+        bsw_queue_pop(q);
     }
     if (sent) {
         /* to the blade now, not a main-loop iteration later */
@@ -675,7 +684,7 @@ static void bsw_egress_kick(BswPort *p)
 {
     if (p->th) {
         bsw_thread_kick(p);
-    } else if (p->kind == SW_PORT_SLOT) {
+    } else if (p->bl) {
         bsw_egress_lane(p);
         bsw_lane_sync(p);
     } else {
@@ -709,7 +718,7 @@ static void bsw_ingress_resume(BswPort *p)
     if (bsw_queue_full(&p->ingress)) {
         return;
     }
-    if (p->kind == SW_PORT_SLOT) {
+    if (p->bl) {
         blade_lane_rx_resume(p->bl);
         bsw_lane_sync(p);
     } else if (p->rx_held) {
@@ -845,13 +854,33 @@ void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
     qemu_format_nic_info_str(qemu_get_queue(p->nic), s->mac.a);
 }
 
-/* Virtual time: the latency of the lane into the switch from @slot. */
-static uint32_t bsw_slot_latency_ns(BladeSwitchState *s, unsigned slot)
+/*
+ * Virtual time: the latency of the lane into the switch from @slot (from
+ * chain lane @slot with @chain).
+ */
+static uint32_t bsw_lane_latency_ns(BladeSwitchState *s, unsigned slot,
+                                    bool chain)
 {
-    if (slot < s->nslot_latency && s->slot_latency_ns[slot]) {
-        return s->slot_latency_ns[slot];
+    uint32_t n = chain ? s->nchain_latency : s->nslot_latency;
+    uint32_t *ns = chain ? s->chain_latency_ns : s->slot_latency_ns;
+
+    if (slot < n && ns[slot]) {
+        return ns[slot];
     }
     return s->vtime_latency_ns;
+}
+
+/* What a slot's lane and a chain port's have in common. */
+static void bsw_lane_config(BladeSwitchState *s, LaneConfig *cfg,
+                            uint32_t speed, uint32_t latency_ns)
+{
+    lane_config_init(cfg, LANE_ROLE_STREAM, NULL);
+    cfg->pcs = s->pcs;
+    cfg->speed_mbps = speed;
+    /* The chassis reports no load of its own, to a blade or a chassis. */
+    cfg->util_interval_ns = 0;
+    cfg->vtime = s->vtime;
+    cfg->vtime_latency_ns = latency_ns;
 }
 
 /*
@@ -887,16 +916,12 @@ bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
         }
         p->chr_made = true;
     }
-    lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
-    cfg.pcs = s->pcs;
-    cfg.speed_mbps = s->slot_speed;
-    /* The chassis reports no load of its own on the backplane. */
-    cfg.util_interval_ns = 0;
+    bsw_lane_config(s, &cfg, s->slot_speed,
+                    bsw_lane_latency_ns(s, p->slot, false));
     /* a slot attaches to the rings its blade offers; see blade-lane.h */
     cfg.shm = LANE_SHM_ACCEPT;
-    cfg.vtime = s->vtime;
-    cfg.vtime_latency_ns = bsw_slot_latency_ns(s, p->slot);
     p->speed = s->slot_speed;
+    p->be = be;
     if (s->niothreads) {
         /* slots in contiguous groups, a group to each iothread */
         IOThread *io = iothread_by_id(s->iothread_ids[p->slot *
@@ -915,6 +940,33 @@ bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp)
     p->lane = blade_lane_lane(p->bl);
     trace_blade_switch_slot_open(p->slot, path ? path :
                                  qemu_chr_fe_get_driver(be)->label);
+    return true;
+}
+
+/*
+ * A chain port over chain-chardevN: a lane to another chassis's switch,
+ * which carries virtual time where a netdev cannot.  Two switches offer
+ * each other no rings (neither end knows it is the one to make them):
+ * the lane runs on the stream, as a chain netdev does.
+ */
+bool bsw_open_chain_lane(BladeSwitchState *s, BswPort *p, CharBackend *be,
+                         Error **errp)
+{
+    LaneConfig cfg;
+
+    bsw_lane_config(s, &cfg, s->chain_speed,
+                    bsw_lane_latency_ns(s, p->slot, true));
+    cfg.shm = LANE_SHM_OFF;
+    p->speed = s->chain_speed;
+    p->be = be;
+    p->bl = blade_lane_new(DEVICE(s), be, &cfg, &bsw_lane_ops,
+                           bsw_lane_changed, p, errp);
+    if (!p->bl) {
+        error_prepend(errp, "blade-switch: %s: ", p->name);
+        return false;
+    }
+    p->lane = blade_lane_lane(p->bl);
+    trace_blade_switch_chain_open(p->name, qemu_chr_fe_get_driver(be)->label);
     return true;
 }
 

@@ -169,7 +169,7 @@ static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
                       object_get_canonical_path_component(
                           OBJECT(p->th->iothread)));
     }
-    if (p->kind == SW_PORT_SLOT) {
+    if (p->lane) {
         LaneStats stats;
         const LaneStats *ls = &stats;
         QDict *pcs = qdict_new();

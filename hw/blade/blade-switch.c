@@ -74,8 +74,25 @@ static void bsw_vtime_snapshot(BladeSwitchState *s)
     trace_blade_switch_vtime_snapshot(at);
 }
 
-/* The least horizon of the connected slots, and how many there are. */
-static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
+/*
+ * Whether @p's lane bounds the chassis's clock: a slot's while its blade
+ * is connected (a blade that left has nothing more to say); a chain
+ * lane's always, connected or not, since the chassis at its other end is
+ * part of the run: before it connects the clock waits one latency in,
+ * and a chassis that went away holds the clock where it left it.
+ */
+static bool bsw_vtime_bounds(BswPort *p)
+{
+    return p->lane && (p->kind == SW_PORT_CHAIN ||
+                       lane_vtime_active(p->lane));
+}
+
+/*
+ * The least horizon of the lanes that bound the clock, but @except's, and
+ * how many slots have a blade connected.
+ */
+static uint64_t bsw_vtime_horizon_but(BladeSwitchState *s, BswPort *except,
+                                      unsigned *active)
 {
     uint64_t h = VTIME_NEVER;
     unsigned i, n = 0;
@@ -83,15 +100,52 @@ static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        if (p->lane && lane_vtime_active(p->lane)) {
-            n++;
-            h = MIN(h, lane_vtime_horizon(p->lane));
+        if (p == except || !bsw_vtime_bounds(p)) {
+            continue;
         }
+        if (p->kind == SW_PORT_SLOT) {
+            n++;
+        }
+        h = MIN(h, lane_vtime_horizon(p->lane));
     }
     if (active) {
         *active = n;
     }
     return h;
+}
+
+static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
+{
+    return bsw_vtime_horizon_but(s, NULL, active);
+}
+
+/*
+ * A quiet promise to the chassis at the far end of chain lane @c: until
+ * what this chassis does next on its own (its next timer), or what one of
+ * its other lanes could bring in (their horizons), it sends @c nothing
+ * unless @c writes first.  Chassis that are idle between two events then
+ * go straight to the next, as an idle blade's quiet does for its slot;
+ * promising the clock alone would move a chain one latency per exchange.
+ * Bounded like a blade's, for what management input could make it send.
+ * Nothing while frames wait to go out on @c: they leave at a time of
+ * their own.
+ */
+static void bsw_vtime_promise_chain(BladeSwitchState *s, BswPort *c,
+                                    uint64_t now)
+{
+    int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                              QEMU_TIMER_ATTR_ALL);
+    uint64_t w = now - now % BLADE_VTIME_QUIET_MAX_NS +
+                 BLADE_VTIME_QUIET_MAX_NS;
+
+    if (next >= 0 && (uint64_t)next < w - now) {
+        w = now + next;
+    }
+    w = MIN(w, bsw_vtime_horizon_but(s, c, NULL));
+    if (w <= now || c->egress.frames || c->control.frames ||
+        !lane_vtime_promise_quiet(c->lane, w, now)) {
+        lane_vtime_promise(c->lane, now, now);
+    }
 }
 
 /*
@@ -143,8 +197,8 @@ static void bsw_vtime_advance(void *opaque)
     unsigned i, active;
 
     h = bsw_vtime_horizon(s, &active);
-    if (!active || active < s->vtime_slots) {
-        return;
+    if (h == VTIME_NEVER || active < s->vtime_slots) {
+        return;     /* no lane to wait for, or not every blade yet */
     }
     if (s->vtime_snapshot_ns && !s->vtime_snapshot &&
         h > s->vtime_snapshot_ns && now <= s->vtime_snapshot_ns) {
@@ -168,7 +222,12 @@ static void bsw_vtime_advance(void *opaque)
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        if (p->lane && lane_vtime_active(p->lane)) {
+        if (!p->lane || !lane_vtime_active(p->lane)) {
+            continue;
+        }
+        if (p->kind == SW_PORT_CHAIN) {
+            bsw_vtime_promise_chain(s, p, now);
+        } else {
             lane_vtime_promise(p->lane, now, now);
         }
     }
@@ -193,7 +252,7 @@ static void bsw_vtime_fwd_timer(void *opaque)
     g->engaged_in_io = was;
 }
 
-/* A blade that holds the clock back for too long: name it and stop. */
+/* A peer that holds the clock back for too long: name it and stop. */
 static void bsw_vtime_wall_timer(void *opaque)
 {
     BladeSwitchState *s = opaque;
@@ -202,19 +261,19 @@ static void bsw_vtime_wall_timer(void *opaque)
 
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
+        Chardev *chr;
 
-        if (p->lane && lane_vtime_active(p->lane) &&
-            lane_vtime_horizon(p->lane) <= now) {
-            error_report("blade-switch: virtual time: no promise from slot "
-                         "%u (chardev '%s') for %u ms at %" PRIu64 " ns (is "
-                         "its blade paused, or stuck?); shutting down",
-                         p->slot,
-                         qemu_chr_fe_get_driver(&s->slot_chr[p->slot]) ?
-                         qemu_chr_fe_get_driver(&s->slot_chr[p->slot])->label
-                         : p->name, s->vtime_wait_ms, now);
-            qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
-            return;
+        if (!bsw_vtime_bounds(p) || lane_vtime_horizon(p->lane) > now) {
+            continue;
         }
+        chr = qemu_chr_fe_get_driver(p->be);
+        error_report("blade-switch: virtual time: no promise from %s "
+                     "(chardev '%s') for %u ms at %" PRIu64 " ns (is its %s "
+                     "paused, or stuck?); shutting down", p->name,
+                     chr ? chr->label : "", s->vtime_wait_ms, now,
+                     p->kind == SW_PORT_CHAIN ? "chassis" : "blade");
+        qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
+        return;
     }
 }
 
@@ -266,6 +325,46 @@ static bool bsw_backplane_dir(BladeSwitchState *s, Error **errp)
         error_setg(errp, "blade-switch: backplane directory '%s' must be "
                    "private (owned by this user, mode 0700, not %04o)",
                    s->backplane, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * chain-chardevN: given from 0 with no gap, not next to chain netdevs;
+ * vtime-chain-latency-ns for as many of them at most, in virtual time.
+ */
+static bool bsw_check_chain_lanes(BladeSwitchState *s, Error **errp)
+{
+    unsigned i;
+
+    s->nchain_lanes = 0;
+    for (i = 0; i < FAB_MAX_PORTS; i++) {
+        if (!qemu_chr_fe_backend_connected(&s->chain_chr[i])) {
+            continue;
+        }
+        if (i != s->nchain_lanes) {
+            error_setg(errp, "blade-switch: chain-chardev%u is given but "
+                       "chain-chardev%u is not: number them from 0", i,
+                       s->nchain_lanes);
+            return false;
+        }
+        s->nchain_lanes++;
+    }
+    if (s->nchain_lanes && s->nchain) {
+        error_setg(errp, "blade-switch: chain ports are netdevs (chain) or "
+                   "lanes (chain-chardevN), not both");
+        return false;
+    }
+    if (s->nchain_latency && !s->vtime) {
+        error_setg(errp, "blade-switch: vtime-chain-latency-ns is for "
+                   "timing=virtual");
+        return false;
+    }
+    if (s->nchain_latency > s->nchain_lanes) {
+        error_setg(errp, "blade-switch: vtime-chain-latency-ns has %u "
+                   "entries for %u chain lanes", s->nchain_latency,
+                   s->nchain_lanes);
         return false;
     }
     return true;
@@ -348,10 +447,13 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    "that moves only when told)");
         return false;
     }
+    if (!bsw_check_chain_lanes(s, errp)) {
+        return false;
+    }
     if (s->vtime && (s->uplink_conf.peers.ncs[0] || s->nchain)) {
         error_setg(errp, "blade-switch: timing=virtual: the uplink and "
-                   "chain ports are netdevs that run in real time; virtual "
-                   "time covers the slots only");
+                   "chain netdevs run in real time; join chassis in virtual "
+                   "time with chain-chardevN (lanes)");
         return false;
     }
     if (s->vtime_snapshot_ns && !s->vtime) {
@@ -585,7 +687,7 @@ static void bsw_realize(DeviceState *dev, Error **errp)
                                            bsw_vtime_wall_timer, s);
     }
 
-    s->ports = g_new0(BswPort, s->slots + 1 + s->nchain);
+    s->ports = g_new0(BswPort, s->slots + 1 + s->nchain + s->nchain_lanes);
     for (i = 0; i < s->slots; i++) {
         g_autofree char *name = g_strdup_printf("slot%u", i);
 
@@ -606,13 +708,25 @@ static void bsw_realize(DeviceState *dev, Error **errp)
         bsw_netdev_port(s, &s->ports[s->nports++], SW_PORT_CHAIN, name,
                         &s->chain_peers[i], s->chain_speed);
     }
-    if (s->nchain && !bsw_open_fabric(s, errp)) {
+    for (i = 0; i < s->nchain_lanes; i++) {
+        g_autofree char *name = g_strdup_printf("chain%u", i);
+
+        bsw_port_init(s, &s->ports[s->nports++], SW_PORT_CHAIN, name, i);
+    }
+    if ((s->nchain || s->nchain_lanes) && !bsw_open_fabric(s, errp)) {
         bsw_unrealize(dev);
         return;
     }
     for (i = 0; i < s->nports; i++) {
-        if (s->ports[i].kind == SW_PORT_SLOT &&
-            !bsw_open_lane(s, &s->ports[i], errp)) {
+        BswPort *p = &s->ports[i];
+        bool ok = true;
+
+        if (p->kind == SW_PORT_SLOT) {
+            ok = bsw_open_lane(s, p, errp);
+        } else if (p->kind == SW_PORT_CHAIN && !p->nic) {
+            ok = bsw_open_chain_lane(s, p, &s->chain_chr[p->slot], errp);
+        }
+        if (!ok) {
             bsw_unrealize(dev);
             return;
         }
@@ -624,7 +738,7 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        if (p->kind == SW_PORT_SLOT) {
+        if (p->bl) {
             bsw_lane_sync(p);
         } else if (qemu_get_queue(p->nic)->peer->info->type !=
                    NET_CLIENT_DRIVER_STREAM) {
@@ -731,6 +845,9 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_ARRAY("vtime-slot-latency-ns", BladeSwitchState,
                       nslot_latency, slot_latency_ns, qdev_prop_uint32,
                       uint32_t),
+    DEFINE_PROP_ARRAY("vtime-chain-latency-ns", BladeSwitchState,
+                      nchain_latency, chain_latency_ns, qdev_prop_uint32,
+                      uint32_t),
     DEFINE_PROP_ARRAY("iothreads", BladeSwitchState, niothreads,
                       iothread_ids, qdev_prop_string, char *),
     DEFINE_PROP_STRING("backplane", BladeSwitchState, backplane),
@@ -818,6 +935,22 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_STRING("capture-dir", BladeSwitchState, capture_dir),
     DEFINE_PROP_ARRAY("chain", BladeSwitchState, nchain, chain_peers,
                       qdev_prop_netdev, NICPeers),
+    DEFINE_PROP_CHR("chain-chardev0", BladeSwitchState, chain_chr[0]),
+    DEFINE_PROP_CHR("chain-chardev1", BladeSwitchState, chain_chr[1]),
+    DEFINE_PROP_CHR("chain-chardev2", BladeSwitchState, chain_chr[2]),
+    DEFINE_PROP_CHR("chain-chardev3", BladeSwitchState, chain_chr[3]),
+    DEFINE_PROP_CHR("chain-chardev4", BladeSwitchState, chain_chr[4]),
+    DEFINE_PROP_CHR("chain-chardev5", BladeSwitchState, chain_chr[5]),
+    DEFINE_PROP_CHR("chain-chardev6", BladeSwitchState, chain_chr[6]),
+    DEFINE_PROP_CHR("chain-chardev7", BladeSwitchState, chain_chr[7]),
+    DEFINE_PROP_CHR("chain-chardev8", BladeSwitchState, chain_chr[8]),
+    DEFINE_PROP_CHR("chain-chardev9", BladeSwitchState, chain_chr[9]),
+    DEFINE_PROP_CHR("chain-chardev10", BladeSwitchState, chain_chr[10]),
+    DEFINE_PROP_CHR("chain-chardev11", BladeSwitchState, chain_chr[11]),
+    DEFINE_PROP_CHR("chain-chardev12", BladeSwitchState, chain_chr[12]),
+    DEFINE_PROP_CHR("chain-chardev13", BladeSwitchState, chain_chr[13]),
+    DEFINE_PROP_CHR("chain-chardev14", BladeSwitchState, chain_chr[14]),
+    DEFINE_PROP_CHR("chain-chardev15", BladeSwitchState, chain_chr[15]),
     DEFINE_PROP_UINT32("chain-speed", BladeSwitchState, chain_speed, 10000),
     DEFINE_PROP_STRING("chassis", BladeSwitchState, chassis_name),
     DEFINE_PROP_UINT64("chassis-id", BladeSwitchState, chassis_id, 0),

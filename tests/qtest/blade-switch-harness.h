@@ -108,6 +108,12 @@ typedef struct ShOpts {
      * the paths the backplane shorthand uses) rather than backplane=DIR.
      */
     bool chardevs;
+    /*
+     * With chardevs: the last this many of the test's ends are the far
+     * ends of chain lanes (chain-chardevN), not blades; the switch has
+     * that many slots fewer.
+     */
+    unsigned chain_lanes;
 } ShOpts;
 
 /*
@@ -171,6 +177,8 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
     unsigned i;
 
     g_assert_cmpuint(o->slots, <=, SH_MAX_SLOTS);
+    g_assert_true(!o->chain_lanes || (o->chardevs && o->json &&
+                                      o->chain_lanes <= o->slots));
     memset(h, 0, sizeof(*h));
     h->slots = o->slots;
     h->chassis = o->chassis;
@@ -190,12 +198,19 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
      * chassis's clock: reports go stale only in the tests that say so.
      */
     for (i = 0; o->chardevs && i < o->slots; i++) {
+        unsigned nslots = o->slots - o->chain_lanes;
+
         g_string_append_printf(chr, "-chardev socket,id=lane%u,path=%s/"
                                "slot%u.sock,server=on,wait=off ", i, h->dir,
                                i);
         g_string_append_printf(slot_props, ",chardev%u=lane%u", i, i);
-        g_string_append_printf(slot_json, "\"chardev%u\": \"lane%u\", ", i,
-                               i);
+        if (i < nslots) {
+            g_string_append_printf(slot_json, "\"chardev%u\": \"lane%u\", ",
+                                   i, i);
+        } else {
+            g_string_append_printf(slot_json, "\"chain-chardev%u\": "
+                                   "\"lane%u\", ", i - nslots, i);
+        }
     }
     if (sh_iothreads && o->slots) {
         unsigned n = MIN(sh_iothreads, o->slots);
@@ -220,7 +235,7 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
                               "\"id\": \"switch\", \"slots\": %u, %s"
                               "\"slot-speed\": 0, \"seed\": 7, "
                               "\"mac\": \"52:54:00:aa:%02x:01\"%s%s%s%s}'",
-                              o->slots, where, o->chassis,
+                              o->slots - o->chain_lanes, where, o->chassis,
                               strstr(json, "\"util-stale\"") ? "" :
                               ", \"util-stale\": 3600000",
                               o->uplink ? ", \"uplink\": \"up\"" : "",

@@ -1878,6 +1878,160 @@ static void test_vtime_slot_latency(void)
     sh_stop(&h);
 }
 
+/* Wait until the chassis has promised blade @slot @clock, within 10 s. */
+static void vt_wait_promised(SwHarness *h, const VtSlots *v, unsigned slot,
+                             uint64_t clock)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    Lane *l = h->blades[slot].lane;
+
+    while (lane_vtime_horizon(l) < clock + sh_vtime_ns) {
+        if (g_get_monotonic_time() > end) {
+            g_error("slot %u: horizon %" PRIu64 ", waited for %" PRIu64,
+                    slot, lane_vtime_horizon(l), clock + sh_vtime_ns);
+        }
+        vt_pump(h, v);
+    }
+    g_assert_cmpuint(lane_vtime_horizon(l), ==, clock + sh_vtime_ns);
+}
+
+/*
+ * A chain lane (chain-chardev0) in virtual time; the test is a blade in
+ * slot 0 and the chassis at the far end of the chain (its end 1).  The
+ * far chassis bounds the clock as a blade does, with the link's own
+ * latency (vtime-chain-latency-ns), and this chassis promises it quiet
+ * (nothing until its own next event) rather than its clock.  Once the far
+ * chassis is gone, the clock holds where its last promise left it, and
+ * after vtime-wait-ms the switch shuts down with a line naming the chain
+ * port and its chardev.
+ */
+static void test_vtime_chain_lane(void)
+{
+    /* QUIET_MAX: BLADE_VTIME_QUIET_MAX_NS, how far a quiet promise reaches */
+    enum { L = 10000, LC = 30000, LB = 5000, WAIT_MS = 2000,
+           QUIET_MAX = 10000000 };
+    g_autofree char *log_path = g_strdup_printf("%s/bsw-chain-%d.err",
+                                                g_get_tmp_dir(), getpid());
+    g_autofree char *args = g_strdup_printf("-accel qtest -no-shutdown "
+                                            "2>%s ", log_path);
+    g_autofree char *log = NULL, *want = NULL;
+    ShOpts o = {
+        .slots = 2, .chain_lanes = 1, .chardevs = true, .args = args,
+        .json = "\"timing\": \"virtual\", \"vtime-latency-ns\": 10000, "
+                "\"vtime-slots\": 1, \"vtime-chain-latency-ns\": [30000], "
+                "\"vtime-wait-ms\": 2000, \"chassis\": \"a\", "
+                "\"chassis-id\": 1",
+    };
+    Lane *chain;
+    QDict *ev = NULL;
+    VtSlots v = { .n = 2 };
+    SwHarness h;
+    uint64_t held;
+    gint64 end;
+
+    sh_vtime_ns = LB;
+    sh_start_opts(&h, &o);
+    sh_blade_plug(&h, 0, true);
+    sh_blade_plug(&h, 1, true);
+    chain = h.blades[1].lane;
+    vt_wait_active(&h, &v);
+    g_assert_cmpuint(lane_vtime_horizon(h.blades[0].lane), <=, L + LB);
+
+    /* The blade far ahead: the chain bounds the clock, LC past its end. */
+    vt_promise(&h, &v, 0, 1000000000);
+    vt_promise(&h, &v, 1, 100000);
+    vt_wait_promised(&h, &v, 0, 100000 + LC);
+    /* its end hears quiet past that clock (the next event is later) */
+    g_assert_cmpuint(lane_vtime_horizon(chain), >, 100000 + LC + LB);
+    g_assert_cmpuint(lane_vtime_horizon(chain), <=,
+                     QUIET_MAX + LB);
+    g_assert_cmpuint(lane_vtime_link(chain)->cnt.quiet, >, 0);
+
+    /* It promises more: the clock follows, a latency behind. */
+    vt_promise(&h, &v, 1, 5000000);
+    vt_wait_promised(&h, &v, 0, 5000000 + LC);
+
+    /* Gone: however far the blade promises, the clock stays. */
+    sh_blade_unplug(&h.blades[1]);
+    v.n = 1;
+    vt_promise(&h, &v, 0, 2000000000);
+    held = lane_vtime_horizon(h.blades[0].lane);
+    g_assert_cmpuint(held, ==, 5000000 + LC + LB);
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!(ev = qtest_qmp_event_ref(h.qts, "SHUTDOWN"))) {
+        QDict *r;
+
+        if (g_get_monotonic_time() > end) {
+            g_error("no SHUTDOWN event 10 s after the chain's end left, "
+                    "with vtime-wait-ms=%d", WAIT_MS);
+        }
+        vt_pump(&h, &v);
+        g_assert_cmpuint(lane_vtime_horizon(h.blades[0].lane), ==, held);
+        /* a command's answer brings the events before it */
+        r = qtest_qmp(h.qts, "{'execute': 'query-status'}");
+        qobject_unref(r);
+    }
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"), ==,
+                    "host-error");
+    qobject_unref(ev);
+    g_assert_true(g_file_get_contents(log_path, &log, NULL, NULL));
+    want = g_strdup_printf("blade-switch: virtual time: no promise from "
+                           "chain0 (chardev 'lane1') for %d ms at %u ns (is "
+                           "its chassis paused, or stuck?); shutting down\n",
+                           WAIT_MS, 5000000 + LC);
+    g_assert_nonnull(strstr(log, want));
+    unlink(log_path);
+    sh_stop(&h);
+}
+
+/*
+ * Chain lanes: numbered from 0, not beside chain netdevs, latencies for
+ * as many at most and in virtual time only.
+ */
+static void test_chain_lanes_refused(void)
+{
+    static const struct {
+        const char *dev, *err;
+    } bad[] = {
+        { "{\"driver\": \"blade-switch\", \"slots\": 0, "
+          "\"chain-chardev1\": \"c0\"}",
+          "chain-chardev1 is given but chain-chardev0 is not" },
+        { "{\"driver\": \"blade-switch\", \"slots\": 0, "
+          "\"chain-chardev0\": \"c0\", \"chain\": [\"n0\"]}",
+          "netdevs (chain) or lanes (chain-chardevN), not both" },
+        { "{\"driver\": \"blade-switch\", \"slots\": 0, "
+          "\"chain-chardev0\": \"c0\", \"vtime-chain-latency-ns\": [1]}",
+          "vtime-chain-latency-ns is for timing=virtual" },
+        { "{\"driver\": \"blade-switch\", \"slots\": 0, \"timing\": "
+          "\"virtual\", \"chain-chardev0\": \"c0\", "
+          "\"vtime-chain-latency-ns\": [1, 2]}",
+          "has 2 entries for 1 chain lanes" },
+        { "{\"driver\": \"blade-switch\", \"slots\": 0, \"timing\": "
+          "\"virtual\", \"chain\": [\"n0\"]}",
+          "join chassis in virtual time with chain-chardevN" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *err = NULL;
+        const char *argv[] = {
+            qemu, "-M", "blade-chassis", "-accel", "qtest", "-display",
+            "none", "-nodefaults", "-chardev", "null,id=c0", "-netdev",
+            "hubport,id=n0,hubid=0", "-device", bad[i].dev, NULL,
+        };
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                   NULL, &err, &status, NULL));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (!strstr(err, bad[i].err)) {
+            g_error("%s: wanted '%s', got: %s", bad[i].dev, bad[i].err, err);
+        }
+    }
+}
+
 /* The switch's vtime-snapshot property: the state tree, or NULL (null). */
 static QDict *vt_snapshot(SwHarness *h)
 {
@@ -2106,6 +2260,9 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/refused",
                    test_vtime_refused);
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
+    qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
+    qtest_add_func("/blade-switch/chain-lanes/refused",
+                   test_chain_lanes_refused);
     qtest_add_func("/blade-switch/iothreads/refused",
                    test_iothreads_refused);
     for (i = 0; i < G_N_ELEMENTS(threaded_tests); i++) {
