@@ -13,9 +13,11 @@ Layout of a run directory (rundir.py) for a topology with chassis c1:
 Chassis joined by links: each link is a QEMU stream netdev on both ends,
 named after the switch's chain port there (chain0, chain1, ...): a UNIX
 socket in the run directory where end `a` listens and end `b` connects
-(and reconnects), or TCP to a chassis on another host.  Their switches
-are given as JSON (`-device {"driver": "blade-switch", ...}`), since the
-chain ports are an array.
+(and reconnects), or TCP to a chassis on another host.  In virtual time
+it is a lane instead (a socket chardev of that name on each end, the
+switch's chain-chardevN), since a netdev carries no virtual time.  Their
+switches are given as JSON (`-device {"driver": "blade-switch", ...}`),
+since the chain ports are an array.
 """
 
 import errno
@@ -95,6 +97,21 @@ def chain_netdevs(topo, ch, run_path):
     return out
 
 
+def chain_chardevs(topo, ch, run_path):
+    """Virtual time: the -chardev option strings of a chassis's chain
+    lanes, in port order, on the sockets chain_netdevs() would use (links
+    to other hosts are refused in virtual time)."""
+    out = []
+    for link, port in topo.links_of(ch.name):
+        path = qemu_opt(link_socket(run_path, link))
+        if link.a == ch.name:
+            out.append(f"socket,id={port},path={path},server=on,wait=off")
+        else:
+            out.append(f"socket,id={port},path={path},"
+                       f"reconnect-ms={RECONNECT_MS}")
+    return out
+
+
 def chain_speed(topo, ch):
     """The switch's chain-speed: its links' (they agree), or None."""
     speeds = {link.speed for link, _ in topo.links_of(ch.name)
@@ -136,7 +153,16 @@ def switch_device(ch, backplane, topo=None):
             return json.dumps(dict({"driver": "blade-switch"}, **props))
         return "blade-switch," + ",".join(f"{k}={qemu_opt(v)}"
                                           for k, v in props.items())
-    props["chain"] = list(ch.chain)
+    if topo.virtual():
+        # lanes, which carry virtual time; a latency of 0: the chassis's
+        links = topo.links_of(ch.name)
+        props.update({f"chain-chardev{i}": port
+                      for i, (_, port) in enumerate(links)})
+        if any(link.latency_ns is not None for link, _ in links):
+            props["vtime-chain-latency-ns"] = [link.latency_ns or 0
+                                               for link, _ in links]
+    else:
+        props["chain"] = list(ch.chain)
     speed = chain_speed(topo, ch)
     if speed is not None:
         props["chain-speed"] = speed
@@ -163,8 +189,12 @@ def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
     if ch.uplink is not None:
         argv += ["-netdev", uplink_netdev(ch)]
     if topo is not None and topo.multi():
-        for opts in chain_netdevs(topo, ch, run_path):
-            argv += ["-netdev", opts]
+        if topo.virtual():
+            for opts in chain_chardevs(topo, ch, run_path):
+                argv += ["-chardev", opts]
+        else:
+            for opts in chain_netdevs(topo, ch, run_path):
+                argv += ["-netdev", opts]
         if topo.fabric.key_file:
             argv += ["-object", f"secret,id={KEY_ID},"
                                 f"file={qemu_opt(topo.fabric.key_file)}"]
@@ -303,7 +333,10 @@ def check_device(qemu_bin, topo):
     rather than let every chassis fail on an unknown property."""
     if not topo.multi():
         return
-    missing = {"chain", "chassis", "chassis-id"} - switch_properties(qemu_bin)
+    wanted = {"chain", "chassis", "chassis-id"}
+    if topo.virtual():
+        wanted.add("chain-chardev0")
+    missing = wanted - switch_properties(qemu_bin)
     if missing:
         raise Failure(f"{qemu_bin}: its blade-switch has no "
                       f"{', '.join(sorted(missing))} property: it predates "

@@ -212,6 +212,8 @@ class Link:
     peer_port: int = None
     listen: bool = False    # peer link: this end listens
     speed: int = None       # Mb/s (the switches' chain-speed); None: default
+    latency_ns: int = None  # virtual time: its lane's, per direction;
+    #                         None: each end's chassis latency
 
     def label(self):
         far = self.b if self.b else f"tcp:{self.peer_host}:{self.peer_port}"
@@ -525,11 +527,6 @@ def _topology(top, path, timing_override=None):
                      "topology needs one chassis")
     link_nodes = top.tables("link")
     multi = len(nodes) > 1 or bool(link_nodes)
-    if virtual and multi:
-        top.error("timing" if top.has("timing") else None,
-                  "virtual time covers one chassis and its blades: chain and "
-                  "central links run in real time (not built for virtual "
-                  "time yet)")
     fabric_node = top.table_of("fabric")
     if fabric_node is not None and not multi:
         fabric_node.error(None, "for chassis joined by links: this topology "
@@ -544,7 +541,7 @@ def _topology(top, path, timing_override=None):
                                                 " (the default name: set name)"))
         seen[h.name] = h.index
     fabric = _fabric(fabric_node, base) if multi else None
-    links = _links(link_nodes, heads, fabric) if multi else []
+    links = _links(link_nodes, heads, fabric, virtual) if multi else []
     net = _network(heads, multi, links)
 
     # The switches and the blades of every chassis, then what depends on
@@ -693,14 +690,14 @@ def _fabric_vips(node, net):
     return list(dict.fromkeys(vips))
 
 
-def _links(nodes, heads, fabric):
+def _links(nodes, heads, fabric, virtual=False):
     """The [[link]] tables: each end's chain port, then loops (refused
     unless loops = "block") and chassis no link reaches."""
     names = {h.name: h for h in heads}
     known = ", ".join(names)
     links, ports, speeds = [], {n: 0 for n in names}, {}
     for i, n in enumerate(nodes):
-        n.check_keys({"a", "b", "peer", "listen", "speed"})
+        n.check_keys({"a", "b", "peer", "listen", "speed", "latency_ns"})
         if not n.has("a"):
             n.error(None, "missing key 'a' (the chassis at one end)")
         a = n.str("a", None)
@@ -730,10 +727,15 @@ def _links(nodes, heads, fabric):
             if not 1 <= port <= 65535:
                 n.error("peer", f"port {port} is not 1..65535")
             listen = n.bool("listen", False)
+            if virtual:
+                n.error("peer", "a link to a chassis on another host runs in "
+                        "real time: virtual time joins the chassis of one "
+                        "file (docs/virtual-time.md)")
         else:
             n.error(None, "missing key 'b' (the chassis at the other end; or "
                     "peer, for a chassis on another host)")
         speed = n.int("speed", None, 0, SPEED_MAX)
+        latency = _virtual_only(n, virtual, "latency_ns", 1, 1000000000)
         ends = [a] + ([b] if b else [])
         for end in ends:
             if ports[end] >= MAX_CHAIN_PORTS:
@@ -747,7 +749,7 @@ def _links(nodes, heads, fabric):
                         f"[{speeds[end][1]}] says {speeds[end][0]}")
         link = Link(i, a, f"chain{ports[a]}", b,
                     f"chain{ports[b]}" if b else None, host, port, listen,
-                    speed)
+                    speed, latency)
         for end in ends:
             ports[end] += 1
             if speed is not None:

@@ -249,7 +249,7 @@ def render_chassis(entry, ch, spec=None):
         if kind == "chain" and p.get("link") and p.get("blocked"):
             link = "up, blocked"
         rows.append([p.get("name"), who, link,
-                     p.get("sync") if kind == "slot" else None,
+                     p.get("sync") if "pcs" in p else None,   # lanes
                      p.get("speed_mbps"), p.get("rx_frames"), p.get("rx_bytes"),
                      p.get("tx_frames"), p.get("tx_bytes"),
                      (p.get("rx_drops", 0) + p.get("tx_drops", 0)),

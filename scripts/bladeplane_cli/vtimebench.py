@@ -6,12 +6,16 @@ five times: as it is, again, beside a CPU burner on host core 1, pinned to
 host core 0, and with the blades' quiet promises off.  Both consoles must
 be byte-identical.
 
+The same two blades in two chassis joined by a link, twice: identical
+consoles, and the round trip across the chain.
+
 Speed: 1, 4 and 8 blades, each running the same fixed work from blade.run
 (`dd` of /dev/urandom to /dev/null, timed by the guest), brought up once
 in virtual time and once in real time.  The wall time of that work in
 the two modes, side by side, and then how fast an idle chassis's clock
 runs against the wall.  Prints 'name: value'."""
 
+import glob
 import os
 import re
 import shutil
@@ -54,6 +58,40 @@ name = "b1"
 icount_shift = 1
 """
 
+# The same two blades in two chassis joined by a link (a lane in virtual
+# time): b0's pings cross the chain both ways.
+CHAIN_LATENCY_NS = 100000
+CHAIN = f"""
+name = "vtime-chain"
+timing = "virtual"
+
+[[chassis]]
+name = "c1"
+slots = 1
+subnet = "10.0.2.0/24"
+latency_ns = {LATENCY_NS}
+
+[[chassis.blade]]
+slot = 0
+name = "b0"
+append = "blade.run=ping,-c,{PINGS},10.0.2.11"
+
+[[chassis]]
+name = "c2"
+slots = 1
+latency_ns = {LATENCY_NS}
+
+[[chassis.blade]]
+slot = 0
+name = "b1"
+icount_shift = 1
+
+[[link]]
+a = "c1"
+b = "c2"
+latency_ns = {CHAIN_LATENCY_NS}
+"""
+
 
 def out(name, value):
     print(f"{name}: {value}", flush=True)
@@ -78,8 +116,8 @@ def _down(name, run_dir):
 
 def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
                timeout=RUN_TIMEOUT, snapshot=False, nic_counters=None):
-    """Up the virtual-time topology `text` (named `name`, one chassis
-    c1), wait for blade's blade.run to end; the consoles of `blades`,
+    """Up the virtual-time topology `text` (named `name`), wait for
+    blade's blade.run to end; the consoles of `blades` (of any chassis),
     the wall seconds it took, and with `snapshot` the switch's state tree
     at its vtime-snapshot-ns (waited for once the run has ended), else
     None.  A dict `nic_counters` is filled with each blade's virtual-time
@@ -89,6 +127,11 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         f.write(text)
     run_dir = os.path.join(tmp, tag)
     cdir = os.path.join(run_dir, name, "c1")
+
+    def blade_file(b, ext):
+        found = glob.glob(os.path.join(run_dir, name, "*", f"{b}.{ext}"))
+        return found[0] if found else os.path.join(cdir, f"{b}.{ext}")
+
     start = time.monotonic()
     try:
         up = subprocess.run(list(prefix) + [CLI, "up", path],
@@ -96,7 +139,7 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         if up.returncode:
             raise Failure(f"{name}: up ({tag}) failed: "
                           f"{(up.stdout + up.stderr).strip()[-400:]}")
-        log = os.path.join(cdir, f"{blade}.console.log")
+        log = blade_file(blade, "console.log")
         while b"BLADEPLANE-RUN-END" not in _read(log):
             refused = re.search(rb"blade-init: ignoring blade\.run[^\r\n]*",
                                 _read(log))
@@ -113,8 +156,8 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         time.sleep(2)
         if nic_counters is not None:
             for b in blades:
-                nic_counters[b] = _nic_vtime(os.path.join(cdir, f"{b}.qmp"))
-        return {b: _read(os.path.join(cdir, f"{b}.console.log"))
+                nic_counters[b] = _nic_vtime(blade_file(b, "qmp"))
+        return {b: _read(blade_file(b, "console.log"))
                 for b in blades}, wall, snap
     finally:
         _down(name, run_dir)
@@ -159,6 +202,12 @@ def pair_run(tmp, tag, prefix=(), quiet=True, nic_counters=None):
                       prefix, nic_counters=nic_counters)[:2]
 
 
+def chain_run(tmp, tag, prefix=()):
+    """The pair across two chassis: both consoles, and the wall seconds."""
+    return run_to_end(tmp, tag, "vtime-chain", CHAIN, "b0", ("b0", "b1"),
+                      prefix)[:2]
+
+
 def last_rtt_us(console):
     rtts = re.findall(rb"seq=\d+ ttl=64 time=([0-9.]+) ms", console)
     if len(rtts) != PINGS:
@@ -195,16 +244,26 @@ def determinism(tmp):
     out("vtime_ping_modelled_us", 4 * LATENCY_NS / 1000)
     out("vtime_pair_wall_s", round(statistics.median(walls), 1))
     out("vtime_pair_wall_s_quiet_off", round(walls[-1], 1))
+    # across a chain: two more lanes each way, between two chassis
+    for tag in ("chain", "chain-again"):
+        runs[tag], wall = chain_run(tmp, tag)
+    out("vtime_chain_identical_runs", int(runs["chain"] ==
+                                          runs["chain-again"]))
+    out("vtime_chain_ping_rtt_us", last_rtt_us(runs["chain"]["b0"]))
+    out("vtime_chain_ping_modelled_us",
+        (4 * LATENCY_NS + 2 * CHAIN_LATENCY_NS) / 1000)
+    out("vtime_chain_wall_s", round(wall, 1))
     # a run that parted: both consoles kept, to diff against plain's
     for tag, consoles in runs.items():
-        if consoles != plain:
-            for t in ("plain", tag):
+        base = "chain" if tag.startswith("chain") else "plain"
+        if consoles != runs[base]:
+            for t in (base, tag):
                 for b in consoles:
                     path = os.path.join(ensure_dir(LOGS),
                                         f"vtime-{t}-{b}.console.log")
                     with open(path, "wb") as f:
                         f.write(runs[t][b])
-            print(f"bench vtime: run '{tag}' differs from 'plain': "
+            print(f"bench vtime: run '{tag}' differs from '{base}': "
                   f"{LOGS}/vtime-{tag}-b0.console.log and the others",
                   file=sys.stderr)
 

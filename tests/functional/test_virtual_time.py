@@ -103,12 +103,38 @@ class VirtualTimeTest(unittest.TestCase):
                              0)
 
 
-
-if __name__ == "__main__":
-    unittest.main()
-
-
 @unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
+class ChainTest(unittest.TestCase):
+    """The same two blades in two chassis joined by a link, which in
+    virtual time is a lane between the two switches (chain-chardevN):
+    b0 in c1 pings b1 in c2.  A run beside a CPU burner on one host core
+    gives byte-identical consoles to a plain run, and each round trip
+    crosses four slot lanes and the link twice."""
+
+    def test_identical_across_a_chain(self):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            try:
+                plain, _ = vtimebench.chain_run(tmp, "plain")
+                burner = subprocess.Popen(["taskset", "-c", "1", "python3",
+                                           "-c", "while True: pass"])
+                try:
+                    loaded, _ = vtimebench.chain_run(tmp, "burner")
+                finally:
+                    burner.kill()
+                    burner.wait()
+            except Failure as e:
+                self.fail(str(e))
+        text = plain["b0"].decode(errors="replace")
+        rtts = [float(m) for m in re.findall(r"seq=\d+ ttl=64 time=([0-9.]+) "
+                                             r"ms", text)]
+        self.assertEqual(len(rtts), PINGS, text)
+        self.assertIn('BLADEPLANE-RUN-END {"rc":0,', text)
+        for rtt in rtts:
+            self.assertGreaterEqual(rtt * 1e6, 4 * LATENCY_NS +
+                                    2 * vtimebench.CHAIN_LATENCY_NS, text)
+        self.assertEqual(plain, loaded)
+
+
 def comparable(state):
     """The switch's state tree without what differs by where and how the
     host ran it: the run directory and the switch's MAC, derived from it
@@ -133,6 +159,7 @@ def flat(tree, path=""):
     return {path: tree}
 
 
+@unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
 class ClientBladeTest(unittest.TestCase):
     """The client blade of `bench lb-emu --timing virtual`: lb-emu's cell
     b (b1 slowed by a nice -10 hog) with two policies, rr and util, each
@@ -185,3 +212,7 @@ class ClientBladeTest(unittest.TestCase):
         self.assertGreaterEqual(sum(rr.values()), 6, log.done)
         self.assertEqual(set(rr), {"b0", "b1", "b2"})
         self.assertLess(util["b1"], rr["b1"], (rr, util))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -343,6 +343,38 @@ class VirtualTimeTest(unittest.TestCase):
             'topo.toml:8: chassis.c1.switch.iothreads: for timing = "real": '
             "in virtual time the chassis's clock steps the lanes")
 
+    def test_chain_links(self):
+        # a link is a lane between the two switches, over a socket chardev
+        # each (end a listens); its latency is the link's, both ways
+        text = (VIRTUAL + '[[chassis]]\nname = "c2"\nslots = 1\n'
+                '[[chassis.blade]]\nslot = 0\n'
+                '[[link]]\na = "c1"\nb = "c2"\nlatency_ns = 100000\n')
+        topo = load(text)
+        c1, c2 = topo.chassis
+        dev = json.loads(chassis.switch_device(c1, "/bp", topo))
+        self.assertEqual(dev["chain-chardev0"], "chain0")
+        self.assertEqual(dev["vtime-chain-latency-ns"], [100000])
+        self.assertNotIn("chain", dev)
+        argv = chassis.chassis_argv("qemu", c2, {"backplane": "/bp",
+                                                 "qmp": "/q"}, topo, "/r")
+        self.assertNotIn("-netdev", argv)
+        self.assertIn("socket,id=chain0,path=/r/link0.sock,reconnect-ms=200",
+                      argv)
+        argv = chassis.chassis_argv("qemu", c1, {"backplane": "/bp",
+                                                 "qmp": "/q"}, topo, "/r")
+        self.assertIn("socket,id=chain0,path=/r/link0.sock,server=on,"
+                      "wait=off", argv)
+        # no latency of its own: each end's chassis's (the switch's)
+        topo = load(text.replace("latency_ns = 100000\n", ""))
+        dev = json.loads(chassis.switch_device(topo.chassis[1], "/bp", topo))
+        self.assertNotIn("vtime-chain-latency-ns", dev)
+        # in real time a link has no latency of its own
+        real = (text.replace('timing = "virtual"\n', "")
+                .replace("latency_ns = 50000\n", "")
+                .replace("icount_shift = 1\n", ""))
+        self.assertEqual(self.err(real), 'topo.toml:17: link[0].latency_ns: '
+                         'for timing = "virtual" (docs/virtual-time.md)')
+
     def test_real_time_parts_refused(self):
         self.assertEqual(
             self.err(VIRTUAL.replace("latency_ns = 50000\n",
@@ -350,8 +382,12 @@ class VirtualTimeTest(unittest.TestCase):
             "topo.toml:6: chassis.c1.uplink: the uplink is real-time "
             "networking (user networking, host forwards or a host netdev): "
             "a chassis in virtual time has none")
-        self.assertIn("virtual time covers one chassis",
-                      self.err(VIRTUAL + '[[chassis]]\nname = "c2"\n'))
+        self.assertEqual(
+            self.err(VIRTUAL + '[[link]]\na = "c1"\npeer = '
+                     '"tcp:192.0.2.10:7000"\n'),
+            "topo.toml:14: link[0].peer: a link to a chassis on another host "
+            "runs in real time: virtual time joins the chassis of one file "
+            "(docs/virtual-time.md)")
         self.assertIn("the host's CPU time differs on every run",
                       self.err(VIRTUAL.replace("icount_shift = 1",
                                                'util-source = "host"')))
