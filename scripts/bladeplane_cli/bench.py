@@ -76,11 +76,12 @@ BENCHES = {
     "vtime": ("virtual time: five runs of a two-blade chassis (again, "
               "beside a CPU burner, pinned to one core, without quiet "
               "promises) compared byte for byte, the ping's round trip, "
+              "the same pair across two chassis joined by a link, twice, "
               "then 1, 4 and 8 blades doing the same fixed work in virtual "
               "and in real time, and an idle chassis's clock against the "
-              "wall, four blades also without quiet promises "
-              "(docs/virtual-time.md); about 16 minutes on a quiet 2-core "
-              "host", None),
+              "wall, four blades also without quiet promises and in two "
+              "chassis (docs/virtual-time.md); about 16 minutes on a quiet "
+              "2-core host", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic (paced at "
               "1 Gb/s, and unpaced) beside virtio-net (-netdev stream), "

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from . import chassis, qmp
+from . import chassis, qmp, topology
 from .common import LOGS, REPO, Failure, ensure_dir
 
 CLI = os.path.join(REPO, "scripts", "bladeplane")
@@ -59,38 +59,9 @@ icount_shift = 1
 """
 
 # The same two blades in two chassis joined by a link (a lane in virtual
-# time): b0's pings cross the chain both ways.
-CHAIN_LATENCY_NS = 100000
-CHAIN = f"""
-name = "vtime-chain"
-timing = "virtual"
-
-[[chassis]]
-name = "c1"
-slots = 1
-subnet = "10.0.2.0/24"
-latency_ns = {LATENCY_NS}
-
-[[chassis.blade]]
-slot = 0
-name = "b0"
-append = "blade.run=ping,-c,{PINGS},10.0.2.11"
-
-[[chassis]]
-name = "c2"
-slots = 1
-latency_ns = {LATENCY_NS}
-
-[[chassis.blade]]
-slot = 0
-name = "b1"
-icount_shift = 1
-
-[[link]]
-a = "c1"
-b = "c2"
-latency_ns = {CHAIN_LATENCY_NS}
-"""
+# time): b0's pings cross the chain both ways.  The example users run.
+CHAIN_TOML = os.path.join(REPO, "examples", "virtual-chain.toml")
+CHAIN_LATENCY_NS = topology.load(CHAIN_TOML).links[0].latency_ns
 
 
 def out(name, value):
@@ -204,7 +175,9 @@ def pair_run(tmp, tag, prefix=(), quiet=True, nic_counters=None):
 
 def chain_run(tmp, tag, prefix=()):
     """The pair across two chassis: both consoles, and the wall seconds."""
-    return run_to_end(tmp, tag, "vtime-chain", CHAIN, "b0", ("b0", "b1"),
+    with open(CHAIN_TOML) as f:
+        text = f.read()
+    return run_to_end(tmp, tag, "virtual-chain", text, "b0", ("b0", "b1"),
                       prefix)[:2]
 
 
@@ -268,18 +241,30 @@ def determinism(tmp):
                   file=sys.stderr)
 
 
-def work_topology(n, timing, quiet=True):
-    name = f"vtime-{n}"
-    lines = [f'name = "{name}"', f'timing = "{timing}"', "",
-             "[[chassis]]", 'name = "c1"', f"slots = {max(n, 2)}",
-             'subnet = "10.0.2.0/24"']
+def work_topology(n, timing, quiet=True, nchassis=1):
+    """n blades doing the work, in one chassis or split evenly over
+    nchassis joined in a chain (links of CHAIN_LATENCY_NS)."""
+    name = f"vtime-{n}" + (f"x{nchassis}" if nchassis > 1 else "")
+    per = n // nchassis
+    lines = [f'name = "{name}"', f'timing = "{timing}"', ""]
     if not quiet:
-        lines[2:2] = QUIET_OFF.strip().split("\n") + [""]
-    if timing == "virtual":
-        lines.append(f"latency_ns = {LATENCY_NS}")
-    for i in range(n):
-        lines += ["", "[[chassis.blade]]", f"slot = {i}", f'name = "b{i}"',
-                  f'append = "blade.run={WORK}"']
+        lines += QUIET_OFF.strip().split("\n") + [""]
+    for c in range(nchassis):
+        lines += ["[[chassis]]", f'name = "c{c + 1}"',
+                  f"slots = {max(per, 2)}"]
+        if c == 0:
+            lines.append('subnet = "10.0.2.0/24"')
+        if timing == "virtual":
+            lines.append(f"latency_ns = {LATENCY_NS}")
+        for i in range(c * per, (c + 1) * per):
+            lines += ["", "[[chassis.blade]]", f"slot = {i - c * per}",
+                      f'name = "b{i}"', f'append = "blade.run={WORK}"']
+        lines.append("")
+    for c in range(1, nchassis):
+        lines += ["[[link]]", f'a = "c{c}"', f'b = "c{c + 1}"']
+        if timing == "virtual":
+            lines.append(f"latency_ns = {CHAIN_LATENCY_NS}")
+        lines.append("")
     return name, "\n".join(lines) + "\n"
 
 
@@ -294,19 +279,23 @@ def _switch_ms(qmp):
     return (state.get("switch") or {}).get("now_ms")
 
 
-def work_run(tmp, n, timing, quiet=True):
-    """Up n blades doing the fixed work; returns the wall seconds from the
-    ready lines' and the work's first start to its last end, the guest's
-    seconds of work (median), and the chassis clock's virtual ms per wall
-    second once the blades are idle."""
-    name, text = work_topology(n, timing, quiet)
+def work_run(tmp, n, timing, quiet=True, nchassis=1):
+    """Up n blades doing the fixed work (in nchassis chassis); returns the
+    wall seconds from the ready lines' and the work's first start to its
+    last end, the guest's seconds of work (median), and the (first)
+    chassis clock's virtual ms per wall second once the blades are
+    idle."""
+    name, text = work_topology(n, timing, quiet, nchassis)
     path = os.path.join(tmp, f"{name}-{timing}{'' if quiet else '-q'}.toml")
     # short: the run directory's sockets must fit a UNIX socket path
     with open(path, "w") as f:
         f.write(text)
-    run_dir = os.path.join(tmp, f"{n}{timing[0]}{'' if quiet else 'q'}")
+    run_dir = os.path.join(tmp, f"{n}{timing[0]}{'' if quiet else 'q'}"
+                                f"{nchassis if nchassis > 1 else ''}")
     cdir = os.path.join(run_dir, name, "c1")
-    logs = [os.path.join(cdir, f"b{i}.console.log") for i in range(n)]
+    per = n // nchassis
+    logs = [os.path.join(run_dir, name, f"c{i // per + 1}",
+                         f"b{i}.console.log") for i in range(n)]
     start = time.monotonic()
     up = subprocess.Popen([CLI, "up", path], env=_env(run_dir),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -378,6 +367,12 @@ def speed(tmp):
             out("vtime_work_wall_s_4_quiet_off", round(off["work"], 2))
             out("vtime_quiet_idle_gain_4",
                 round(virt["idle_speed"] / off["idle_speed"], 1))
+            # the same four blades in two chassis joined by a link
+            chain = work_run(tmp, n, "virtual", nchassis=2)
+            out("vtime_chain_work_wall_s_4", round(chain["work"], 2))
+            out("vtime_chain_over_realtime_4_loaded",
+                round(chain["work"] / real["work"], 2))
+            out("vtime_chain_idle_speedup_4", round(chain["idle_speed"], 2))
 
 
 def run():
