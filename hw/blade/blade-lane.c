@@ -224,6 +224,8 @@ static int64_t blade_lane_next_promise(BladeLane *bl, uint64_t now)
     return MIN(vtime_add_sat(next, bl->promise_ns), INT64_MAX);
 }
 
+static void blade_lane_gate_arm(BladeLane *bl);
+
 static void blade_lane_rearm(BladeLane *bl)
 {
     uint64_t dl = lane_deadline(bl->lane);
@@ -233,6 +235,17 @@ static void blade_lane_rearm(BladeLane *bl)
             blade_lane_next_promise(bl, bl_now())) {
         /* a quiet guest woke: promise as it computes again */
         timer_mod(bl->promise_timer, blade_lane_next_promise(bl, bl_now()));
+    }
+
+    if (bl->gate_timer && timer_pending(bl->gate_timer) &&
+        lane_vtime_horizon(bl->lane) <
+            (uint64_t)timer_expire_time_ns(bl->gate_timer)) {
+        /*
+         * A record of ours voided the peer's quiet promise: the horizon
+         * came back to its promise of its clock, and the guest must not
+         * run past it (a record it sends in answer is due from there on).
+         */
+        blade_lane_gate_arm(bl);
     }
 
     if (dl <= bl_now() && lane_is_connected(bl->lane)) {
@@ -822,6 +835,13 @@ static void blade_lane_promise_cb(void *opaque)
         timer_mod(bl->promise_timer, MIN(lane_vtime_quiet(bl->lane),
                                          INT64_MAX));
         return;
+    }
+    if (blade_lane_guest_idle(bl) && lane_vtime_active(bl->lane)) {
+        /* idle short of the horizon (the peer promised quiet) */
+        if (blade_lane_gate_quiet(bl, now)) {
+            qemu_bh_schedule(bl->bh);
+            return;
+        }
     }
     /* a guest that computes lets its peer run on meanwhile */
     if (lane_vtime_promise(bl->lane, now, now)) {

@@ -194,6 +194,8 @@ static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
         val = ls->vtime.tx_promises;
     } else if (!strcmp(name, "vtime-promises-taken")) {
         val = ls->vtime.promises;
+    } else if (!strcmp(name, "vtime-quiet-taken")) {
+        val = ls->vtime.quiet;
     } else if (!strcmp(name, "vtime-too-late")) {
         val = ls->vtime.too_late;
     }
@@ -873,7 +875,8 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
         "vtime-cuts", "vtime-stamp-back", "vtime-stamp-broke-promise",
         "vtime-promise-back", "vtime-unstamped", "vtime-mismatch",
         "vtime-stamp-broke-quiet", "vtime-quiet-sent", "vtime-quiet-raised",
-        "vtime-promises-sent", "vtime-promises-taken", "vtime-too-late",
+        "vtime-promises-sent", "vtime-promises-taken", "vtime-quiet-taken",
+        "vtime-too-late",
     };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);

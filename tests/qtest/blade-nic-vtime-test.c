@@ -525,6 +525,90 @@ static void test_vt_slow_peer(void)
     nh_stop(&h);
 }
 
+/* Step in a thread; true if the step ended within @ms of wall time. */
+static bool vt_step_within(VtStep *step, NicHarness *h, int64_t ns, int ms,
+                           GThread **th)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+    bool done;
+
+    step->qts = h->qts;
+    step->ns = ns;
+    step->done = false;
+    *th = g_thread_new("clock-step", vt_step_thread, step);
+    g_mutex_lock(&step->lock);
+    while (!step->done && g_cond_wait_until(&step->cond, &step->lock, end)) {
+        /* woken: look again */
+    }
+    done = step->done;
+    g_mutex_unlock(&step->lock);
+    return done;
+}
+
+static bool cond_quiet_taken(NicHarness *h, void *arg)
+{
+    return nic_qom_u64(h, "vtime-quiet-taken") >= 1;
+}
+
+/*
+ * A chassis that promised quiet (nothing before W unless the NIC writes
+ * first): the gate lets the clock run to W plus the latency with no more
+ * promises.  Then the guest sends a frame.  That write voids the W (the
+ * chassis's answer can come a latency after the frame), so the gate
+ * comes back to the chassis's last promise of its clock, which is behind
+ * the clock now: the next step waits for the chassis (300 ms of wall
+ * time show it), and goes on once it promises.
+ */
+static void test_vt_write_voids_quiet(void)
+{
+    NicHarness h;
+    VtStep step = { 0 };
+    GThread *th;
+    uint8_t g[150], mac[6];
+    uint64_t c, t1, want = 1;
+
+    vt_start(&h);
+    nh_mac(&h, mac);
+    nh_vstep(&h, VT_L);
+    c = nh_vclock;
+    nh_pump(&h, 10);            /* read all the NIC wrote */
+    g_assert_true(lane_vtime_promise_quiet(h.srv, c + 20 * VT_L, c));
+    lane_flush(h.srv, c);
+    nh_wait(&h, cond_quiet_taken, NULL, 0, "the NIC to take the quiet");
+    g_mutex_init(&step.lock);
+    g_cond_init(&step.cond);
+
+    /* quiet: ten lookaheads on without a promise */
+    g_assert_true(vt_step_within(&step, &h, 10 * VT_L, 10000, &th));
+    g_thread_join(th);
+    t1 = c + 10 * VT_L;
+    g_assert_cmpint(step.clock, ==, t1);
+
+    /* the guest writes: the gate is back at c + 1, behind the clock */
+    nh_make_frame(g, sizeof(g), peer, mac, 1);
+    nh_tx_queue(&h, g, sizeof(g));
+    nh_tx_kick(&h);
+    nh_vclock = t1 + VT_L;      /* the chassis end, to take the frame */
+    nh_wait(&h, nh_cond_frames, &want, 0, "the guest's frame");
+    g_assert_cmpuint(h.frame_stamp[0], ==, t1);
+    g_assert_false(vt_step_within(&step, &h, 1, 300, &th));
+    g_assert_true(lane_vtime_promise(h.srv, t1 + 2 - VT_L, nh_vclock));
+    lane_flush(h.srv, nh_vclock);
+    g_mutex_lock(&step.lock);
+    while (!step.done) {
+        g_assert_true(g_cond_wait_until(&step.cond, &step.lock,
+                                        g_get_monotonic_time() +
+                                        30 * G_USEC_PER_SEC));
+    }
+    g_mutex_unlock(&step.lock);
+    g_thread_join(th);
+    g_assert_cmpint(step.clock, ==, t1 + 1);
+    g_mutex_clear(&step.lock);
+    g_cond_clear(&step.cond);
+    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 0);
+    nh_stop(&h);
+}
+
 #define VT_GRID_STEP 23000u     /* a multiple of neither period below */
 #define VT_GRID_STEPS 24
 
@@ -588,6 +672,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
+    qtest_add_func("/blade-nic/vtime/write-voids-quiet",
+                   test_vt_write_voids_quiet);
     qtest_add_data_func("/blade-nic/vtime/promise-grid",
                         (gconstpointer)(uintptr_t)30000, test_vt_promise_grid);
     qtest_add_data_func("/blade-nic/vtime/promise-grid-default",
