@@ -120,17 +120,19 @@ static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
 }
 
 /*
- * A quiet promise to the chassis at the far end of chain lane @c: until
- * what this chassis does next on its own (its next timer), or what one of
- * its other lanes could bring in (their horizons), it sends @c nothing
- * unless @c writes first.  Chassis that are idle between two events then
- * go straight to the next, as an idle blade's quiet does for its slot;
- * promising the clock alone would move a chain one latency per exchange.
+ * A quiet promise to the peer of lane @c (a blade, or the chassis beyond
+ * a chain lane): until what this chassis does next on its own (its next
+ * timer), or what one of its other lanes could bring in (their
+ * horizons), it sends @c nothing unless @c writes first.  Chassis idle
+ * between two events then go straight to the next, as an idle blade's
+ * quiet does for its slot; promising the clock alone moves a chain one
+ * latency per exchange.  A blade may run on to what another lane could
+ * send it (the NIC's gate comes back when its own write ends the quiet).
  * Bounded like a blade's, for what management input could make it send.
- * Nothing while frames wait to go out on @c: they leave at a time of
- * their own.
+ * The clock alone while frames wait to go out on @c: they leave at a
+ * time of their own.
  */
-static void bsw_vtime_promise_chain(BladeSwitchState *s, BswPort *c,
+static void bsw_vtime_promise_quiet(BladeSwitchState *s, BswPort *c,
                                     uint64_t now)
 {
     int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
@@ -225,11 +227,7 @@ static void bsw_vtime_advance(void *opaque)
         if (!p->lane || !lane_vtime_active(p->lane)) {
             continue;
         }
-        if (p->kind == SW_PORT_CHAIN) {
-            bsw_vtime_promise_chain(s, p, now);
-        } else {
-            lane_vtime_promise(p->lane, now, now);
-        }
+        bsw_vtime_promise_quiet(s, p, now);
     }
 }
 
