@@ -99,16 +99,21 @@ def chain_netdevs(topo, ch, run_path):
 
 def chain_chardevs(topo, ch, run_path):
     """Virtual time: the -chardev option strings of a chassis's chain
-    lanes, in port order, on the sockets chain_netdevs() would use (links
-    to other hosts are refused in virtual time)."""
+    lanes, in port order, on the sockets chain_netdevs() would use: end
+    `a` of a link (or the end that listens, to another host) a server,
+    the other a client that reconnects."""
     out = []
     for link, port in topo.links_of(ch.name):
-        path = qemu_opt(link_socket(run_path, link))
-        if link.a == ch.name:
-            out.append(f"socket,id={port},path={path},server=on,wait=off")
+        if link.b is not None:
+            listen = link.a == ch.name
+            addr = f"path={qemu_opt(link_socket(run_path, link))}"
         else:
-            out.append(f"socket,id={port},path={path},"
-                       f"reconnect-ms={RECONNECT_MS}")
+            listen = link.listen
+            # promises are small writes: Nagle would hold each back
+            addr = f"host={link.peer_host},port={link.peer_port},nodelay=on"
+        opts = f"socket,id={port},{addr}"
+        out.append(opts + (",server=on,wait=off" if listen else
+                           f",reconnect-ms={RECONNECT_MS}"))
     return out
 
 

@@ -727,10 +727,6 @@ def _links(nodes, heads, fabric, virtual=False):
             if not 1 <= port <= 65535:
                 n.error("peer", f"port {port} is not 1..65535")
             listen = n.bool("listen", False)
-            if virtual:
-                n.error("peer", "a link to a chassis on another host runs in "
-                        "real time: virtual time joins the chassis of one "
-                        "file (docs/virtual-time.md)")
         else:
             n.error(None, "missing key 'b' (the chassis at the other end; or "
                     "peer, for a chassis on another host)")

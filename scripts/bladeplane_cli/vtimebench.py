@@ -181,6 +181,63 @@ def chain_run(tmp, tag, prefix=()):
                       prefix)[:2]
 
 
+def chain_hosts_texts(port):
+    """The chain pair as two topology files, as on two hosts joined by a
+    TCP link (here both on 127.0.0.1:port): the same chassis, blades,
+    addresses and latencies as CHAIN_TOML."""
+    link = ("[[link]]\na = \"{c}\"\npeer = \"tcp:127.0.0.1:%d\"\n%s"
+            "latency_ns = %d\n")
+    a = (f'name = "vh-a"\ntiming = "virtual"\n\n[[chassis]]\nname = "c1"\n'
+         f'id = 1\nslots = 1\nsubnet = "10.0.2.0/24"\n'
+         f'latency_ns = {LATENCY_NS}\n\n[[chassis.blade]]\nslot = 0\n'
+         f'name = "b0"\nip = "10.0.2.10"\n'
+         f'append = "blade.run=ping,-c,{PINGS},10.0.2.11"\n\n'
+         + link.format(c="c1") % (port, "listen = true\n", CHAIN_LATENCY_NS))
+    b = (f'name = "vh-b"\ntiming = "virtual"\n\n[[chassis]]\nname = "c2"\n'
+         f'id = 2\nslots = 1\nlatency_ns = {LATENCY_NS}\n\n'
+         f'[[chassis.blade]]\nslot = 0\nname = "b1"\nip = "10.0.2.11"\n'
+         f'icount_shift = 1\n\n'
+         + link.format(c="c2") % (port, "", CHAIN_LATENCY_NS))
+    return {"vh-a": a, "vh-b": b}
+
+
+def chain_hosts_run(tmp, tag, port, timeout=RUN_TIMEOUT):
+    """Up both files at once, as two hosts would; b0's and b1's consoles
+    once b0's blade.run has ended."""
+    run_dir = os.path.join(tmp, tag)
+    ups = []
+    try:
+        for name, text in chain_hosts_texts(port).items():
+            path = os.path.join(tmp, f"{name}.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            ups.append(subprocess.Popen([CLI, "up", path], env=_env(run_dir),
+                                        stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True))
+        for up in ups:
+            out, _ = up.communicate(timeout=timeout)
+            if up.returncode:
+                raise Failure(f"chain across hosts: up ({tag}) failed: "
+                              f"{out.strip()[-400:]}")
+        logs = {"b0": os.path.join(run_dir, "vh-a", "c1", "b0.console.log"),
+                "b1": os.path.join(run_dir, "vh-b", "c2", "b1.console.log")}
+        start = time.monotonic()
+        while b"BLADEPLANE-RUN-END" not in _read(logs["b0"]):
+            if time.monotonic() - start > timeout:
+                raise Failure(f"chain across hosts: {tag}: b0's blade.run "
+                              f"did not end within {timeout} s")
+            time.sleep(0.5)
+        time.sleep(2)   # the serial port's last lines
+        return {b: _read(path) for b, path in logs.items()}
+    finally:
+        for up in ups:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+        for name in ("vh-a", "vh-b"):
+            _down(name, run_dir)
+
+
 def last_rtt_us(console):
     rtts = re.findall(rb"seq=\d+ ttl=64 time=([0-9.]+) ms", console)
     if len(rtts) != PINGS:

@@ -13,6 +13,7 @@ four latencies.  Then a chassis under load from a client blade (bench
 lb-emu's in virtual time), twice: its per-request log must be identical."""
 
 import re
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -133,6 +134,27 @@ class ChainTest(unittest.TestCase):
             self.assertGreaterEqual(rtt * 1e6, 4 * LATENCY_NS +
                                     2 * vtimebench.CHAIN_LATENCY_NS, text)
         self.assertEqual(plain, loaded)
+
+    def test_same_run_across_hosts(self):
+        """The two chassis as two files joined by a TCP link, as on two
+        hosts, both brought up at once: b0's round trips and the NIC
+        counters at the end of its run are the one-file chain's."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            try:
+                split = vtimebench.chain_hosts_run(tmp, "hosts", port)
+                one, _ = vtimebench.chain_run(tmp, "one-file")
+            except Failure as e:
+                self.fail(str(e))
+
+        def run_lines(console):
+            return re.findall(rb"(?:seq=\d+ ttl=64 time=[0-9.]+ ms|"
+                              rb"BLADEPLANE-RUN-END [^\r\n]*)", console)
+
+        self.assertEqual(len(run_lines(one["b0"])), PINGS + 1, one["b0"])
+        self.assertEqual(run_lines(split["b0"]), run_lines(one["b0"]))
 
 
 def comparable(state):
