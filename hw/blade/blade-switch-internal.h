@@ -1,16 +1,17 @@
 /*
  * bladeplane switch blade: the device's state and what its files share.
  *
- *   blade-switch.c          QOM, properties, realize and unrealize, and
- *                           the chassis's virtual-time clock
+ *   blade-switch.c          QOM, properties, realize and unrealize
+ *   blade-switch-vtime.c    the chassis's virtual-time clock
  *   blade-switch-port.c     queues, the slots' lanes and the netdev ports,
  *                           the forwarding engine's callbacks, the
- *                           round-robin bottom half, capture
+ *                           round-robin bottom half
+ *   blade-switch-capture.c  pcap and utilization-log capture
  *   blade-switch-thread.c   slots whose lanes run on an iothread: the
  *                           queues between that thread and the main loop
  *   blade-switch-fabric.c   chain ports and the inter-chassis control
  *                           protocol (net/fabric.h)
- *   blade-switch-qmp.c      management: the state tree, QMP events, QMP
+ *   blade-switch-qmp.c      management: query-blade-switch, QMP events, QMP
  *                           commands and HMP
  *
  * blade-switch.h is what the rest of QEMU may use.
@@ -277,7 +278,7 @@ struct BladeSwitchState {
     uint32_t vtime_wait_ms;
     uint32_t vtime_slots;
     uint64_t vtime_snapshot_ns; /* 0: none */
-    QDict *vtime_snapshot;      /* the state tree then, once taken */
+    BladeSwitchInfo *vtime_snapshot; /* the state then, once taken */
     uint32_t nslot_latency;     /* per slot, 0: vtime_latency_ns */
     uint32_t *slot_latency_ns;
     uint32_t nchain_latency;    /* per chain lane, 0: vtime_latency_ns */
@@ -288,8 +289,11 @@ struct BladeSwitchState {
     unsigned util_estimator;
 };
 
-/* blade-switch.c */
+/* blade-switch-vtime.c */
 void bsw_vtime_kick(BladeSwitchState *s);
+void bsw_vtime_advance(void *opaque);
+void bsw_vtime_fwd_timer(void *opaque);
+void bsw_vtime_wall_timer(void *opaque);
 
 /* blade-switch-port.c */
 extern const SwOps bsw_core_ops;
@@ -301,8 +305,6 @@ BswFrame *bsw_queue_take(BswQueue *q);
 void bsw_queue_pop(BswQueue *q);
 void bsw_queue_purge(BswQueue *q);
 BswFrame *bsw_frame_new(const uint8_t *data, size_t len);
-void bsw_capture(BswPort *p, const uint8_t *frame, size_t len);
-void bsw_log_util(BswPort *p, const LaneUtil *u);
 void bsw_slot_report(BswPort *p, const LaneUtil *u);
 void bsw_schedule(BladeSwitchState *s);
 void bsw_bh(void *opaque);
@@ -319,8 +321,12 @@ void bsw_netdev_port(BladeSwitchState *s, BswPort *p, SwPortKind kind,
 bool bsw_open_lane(BladeSwitchState *s, BswPort *p, Error **errp);
 bool bsw_open_chain_lane(BladeSwitchState *s, BswPort *p, CharBackend *be,
                          Error **errp);
-bool bsw_open_capture(BladeSwitchState *s, Error **errp);
 void bsw_port_free(BswPort *p);
+
+/* blade-switch-capture.c */
+void bsw_capture(BswPort *p, const uint8_t *frame, size_t len);
+void bsw_log_util(BswPort *p, const LaneUtil *u);
+bool bsw_open_capture(BladeSwitchState *s, Error **errp);
 
 /* blade-switch-thread.c: a slot port whose lane runs on @iothread */
 bool bsw_thread_open_lane(BswPort *p, IOThread *iothread,

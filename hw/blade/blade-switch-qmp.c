@@ -1,7 +1,8 @@
 /*
- * bladeplane switch blade: management.  The state tree (the "state"
- * property), the QMP events, the QMP commands and the HMP "info
- * blade-switch".  docs/switch-blade.md describes them.
+ * bladeplane switch blade: management.  The switch's state as QAPI's
+ * BladeSwitchInfo (query-blade-switch), the QMP events, the QMP commands
+ * and the HMP "info blade-switch", which prints the same struct.
+ * blade.json and docs/switch-blade.md describe them.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,12 +14,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-blade.h"
 #include "qapi/qapi-events-blade.h"
-#include "qobject/qbool.h"
 #include "qobject/qdict.h"
-#include "qobject/qlist.h"
-#include "qobject/qnull.h"
-#include "qobject/qnum.h"
-#include "qobject/qstring.h"
 #include <arpa/inet.h>
 #include "blade-switch-internal.h"
 
@@ -102,108 +98,89 @@ void bsw_event_timer(void *opaque)
 
 /* ---- management ---------------------------------------------------------- */
 
-static void put_u64(QDict *d, const char *key, uint64_t v)
+static char *bsw_mac_str(const uint8_t *m)
 {
-    qdict_put(d, key, qnum_from_uint(v));
+    return g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x",
+                           m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-static void put_mac(QDict *d, const char *key, const uint8_t *m)
-{
-    g_autofree char *str = g_strdup_printf("%02x:%02x:%02x:%02x:%02x:%02x",
-                                           m[0], m[1], m[2], m[3], m[4],
-                                           m[5]);
-
-    qdict_put_str(d, key, str);
-}
-
-static void put_ip(QDict *d, const char *key, uint32_t ip)
+static char *bsw_ip_str(uint32_t ip)
 {
     char buf[INET_ADDRSTRLEN];
 
-    if (!ip) {
-        qdict_put_null(d, key);
-        return;
-    }
     inet_ntop(AF_INET, &ip, buf, sizeof(buf));
-    qdict_put_str(d, key, buf);
+    return g_strdup(buf);
 }
 
-static const char *port_kind_name(SwPortKind k)
+static BladeSwitchPortKind bsw_port_kind(SwPortKind k)
 {
-    return k == SW_PORT_SLOT ? "slot" : k == SW_PORT_UPLINK ? "uplink"
-                                                             : "chain";
+    return k == SW_PORT_SLOT ? BLADE_SWITCH_PORT_KIND_SLOT :
+           k == SW_PORT_UPLINK ? BLADE_SWITCH_PORT_KIND_UPLINK :
+                                 BLADE_SWITCH_PORT_KIND_CHAIN;
 }
 
-static QDict *bsw_port_dict(BladeSwitchState *s, BswPort *p)
+static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
 {
-    QDict *d = qdict_new();
+    BladeSwitchPortInfo *info = g_new0(BladeSwitchPortInfo, 1);
+    uint64_t tx_drops = p->tx_drops + bsw_thread_tx_drops(p);
     SwPortInfo pi;
 
     swcore_port_info(s->core, p->index, &pi);
-    qdict_put_str(d, "name", p->name);
-    qdict_put_str(d, "kind", port_kind_name(p->kind));
+    info->name = g_strdup(p->name);
+    info->kind = bsw_port_kind(p->kind);
     if (p->kind == SW_PORT_SLOT) {
-        qdict_put_int(d, "slot", p->slot);
+        info->has_slot = true;
+        info->slot = p->slot;
     }
-    qdict_put_bool(d, "link", p->link);
-    qdict_put_bool(d, "connected", p->connected);
-    qdict_put_bool(d, "sync", p->sync);
-    qdict_put_bool(d, "blocked", pi.blocked);
-    qdict_put_int(d, "speed_mbps", p->speed);
-    put_u64(d, "rx_frames", pi.rx_frames);
-    put_u64(d, "rx_bytes", pi.rx_bytes);
+    info->link = p->link;
+    info->connected = p->connected;
+    info->sync = p->sync;
+    info->blocked = pi.blocked;
+    info->speed_mbps = p->speed;
+    info->rx_frames = pi.rx_frames;
+    info->rx_bytes = pi.rx_bytes;
     /* The core hands frames to the egress queue; some never leave. */
-    put_u64(d, "tx_frames", pi.tx_frames - MIN(pi.tx_frames, p->tx_drops +
-                                               bsw_thread_tx_drops(p)));
-    put_u64(d, "tx_bytes", pi.tx_bytes);
-    put_u64(d, "rx_drops", pi.drops);
-    put_u64(d, "tx_drops", p->tx_drops + bsw_thread_tx_drops(p));
-    put_u64(d, "link_changes", pi.link_changes);
-    qdict_put_int(d, "macs", pi.macs);
-    qdict_put_int(d, "mac_limit", pi.mac_limit);
-    put_u64(d, "mac_over_limit", pi.mac_over_limit);
-    qdict_put_int(d, "queue", p->th ? bsw_thread_queued(p) :
-                                      p->egress.frames);
+    info->tx_frames = pi.tx_frames - MIN(pi.tx_frames, tx_drops);
+    info->tx_bytes = pi.tx_bytes;
+    info->rx_drops = pi.drops;
+    info->tx_drops = tx_drops;
+    info->link_changes = pi.link_changes;
+    info->macs = pi.macs;
+    info->mac_limit = pi.mac_limit;
+    info->mac_over_limit = pi.mac_over_limit;
+    info->queue = p->th ? bsw_thread_queued(p) : p->egress.frames;
     if (p->th) {
-        qdict_put_str(d, "iothread",
-                      object_get_canonical_path_component(
-                          OBJECT(p->th->iothread)));
+        info->iothread = g_strdup(object_get_canonical_path_component(
+                                      OBJECT(p->th->iothread)));
     }
+    info->errors = p->ctrl_refused;
     if (p->lane) {
-        LaneStats stats;
-        const LaneStats *ls = &stats;
-        QDict *pcs = qdict_new();
-        QDict *shm = qdict_new();
-        uint64_t code;
+        BladeLanePcsStats *pcs = g_new0(BladeLanePcsStats, 1);
+        BladeLaneShmStats *shm = g_new0(BladeLaneShmStats, 1);
+        LaneStats ls;
         bool on_rings;
 
         /* a copy, made where the lane runs */
-        bsw_thread_lane_stats(p, &stats, &on_rings);
-        code = ls->pcs.invalid_cgs + ls->pcs.disparity_errors;
-
-        put_u64(pcs, "code_errors", code);
-        put_u64(pcs, "sync_losses", ls->pcs.sync_lost);
-        put_u64(pcs, "fcs_errors", ls->pcs.fcs_errors);
-        put_u64(pcs, "util_sets", ls->rx_util_sets);
+        bsw_thread_lane_stats(p, &ls, &on_rings);
+        pcs->code_errors = ls.pcs.invalid_cgs + ls.pcs.disparity_errors;
+        pcs->sync_losses = ls.pcs.sync_lost;
+        pcs->fcs_errors = ls.pcs.fcs_errors;
+        pcs->util_sets = ls.rx_util_sets;
         /* frames as data runs: without code groups, or materialised */
-        put_u64(pcs, "data_runs_rx", ls->rx_data_runs);
-        put_u64(pcs, "data_runs_materialised", ls->rx_data_materialised);
-        put_u64(pcs, "data_runs_tx", ls->tx_data_runs);
-        qdict_put(d, "pcs", pcs);
-        /* the shared-memory rings: in use, connections on them, errors */
-        qdict_put_bool(shm, "active", on_rings);
-        put_u64(shm, "sessions", ls->shm_up);
-        put_u64(shm, "errors", ls->shm_errors);
-        put_u64(shm, "hangups", ls->shm_hangups);
-        put_u64(shm, "kicks", ls->shm_kicks);
-        qdict_put(d, "shm", shm);
-        put_u64(d, "errors", code + ls->pcs.fcs_errors + ls->bad_records +
-                             ls->protocol_errors + ls->shm_errors +
-                             p->ctrl_refused);
-    } else {
-        put_u64(d, "errors", p->ctrl_refused);
+        pcs->data_runs_rx = ls.rx_data_runs;
+        pcs->data_runs_materialised = ls.rx_data_materialised;
+        pcs->data_runs_tx = ls.tx_data_runs;
+        shm->active = on_rings;
+        shm->sessions = ls.shm_up;
+        shm->errors = ls.shm_errors;
+        shm->hangups = ls.shm_hangups;
+        shm->kicks = ls.shm_kicks;
+        info->errors += pcs->code_errors + pcs->fcs_errors + ls.bad_records +
+                        ls.protocol_errors + ls.shm_errors;
+        info->pcs = pcs;
+        info->shm = shm;
     }
-    return d;
+    return info;
 }
 
 /*
@@ -216,239 +193,274 @@ static bool bsw_score_in_ms(BladeSwitchState *s)
            s->util_estimator == BAL_UTIL_BACKLOG;
 }
 
-static QDict *bsw_blade_dict(BladeSwitchState *s, unsigned slot,
-                             uint64_t now)
+static BladeSwitchBladeInfo *bsw_blade_info(BladeSwitchState *s,
+                                            unsigned slot, uint64_t now)
 {
-    QDict *d = qdict_new();
+    BladeSwitchBladeInfo *info = g_new0(BladeSwitchBladeInfo, 1);
     SwBladeInfo bi;
 
     swcore_blade_info(s->core, slot, now, &bi);
-    qdict_put_int(d, "slot", bi.slot);
-    qdict_put_str(d, "port", s->ports[bi.port].name);
+    info->slot = bi.slot;
+    info->port = g_strdup(s->ports[bi.port].name);
+    info->remote = bi.remote;
     if (bi.remote) {
-        qdict_put_bool(d, "remote", true);
-        qdict_put_str(d, "chassis", bi.chassis);
-        put_u64(d, "chassis_id", bi.chassis_id);
-        qdict_put_int(d, "hops", bi.hops);
+        info->chassis = g_strdup(bi.chassis);
+        info->has_chassis_id = info->has_hops = true;
+        info->chassis_id = bi.chassis_id;
+        info->hops = bi.hops;
     }
     if (bi.mac_known) {
-        put_mac(d, "mac", bi.mac);
-    } else {
-        qdict_put_null(d, "mac");
+        info->mac = bsw_mac_str(bi.mac);
     }
-    qdict_put_bool(d, "in_rotation", bi.in_rotation);
-    qdict_put_str(d, "reason", bi.reason);
+    info->in_rotation = bi.in_rotation;
+    info->reason = g_strdup(bi.reason);
     if (bi.reported) {
-        qdict_put_int(d, "cpu", bi.cpu_pct);
-        qdict_put_int(d, "irq", bi.irq_pct);
-        put_u64(d, "report_age_ms", bi.report_age_ns / SCALE_MS);
-    } else {
-        qdict_put_null(d, "cpu");
-        qdict_put_null(d, "irq");
-        qdict_put_null(d, "report_age_ms");
+        info->has_cpu = info->has_irq = info->has_report_age_ms = true;
+        info->cpu = bi.cpu_pct;
+        info->irq = bi.irq_pct;
+        info->report_age_ms = bi.report_age_ns / SCALE_MS;
     }
-    /* null: the latest report had no contention figures (or none yet) */
+    /* absent: the latest report had no contention figures (or none yet) */
     if (bi.has_contention) {
-        qdict_put_int(d, "pressure", bi.psi_permille);
-        qdict_put_int(d, "runnable", bi.runnable);
-    } else {
-        qdict_put_null(d, "pressure");
-        qdict_put_null(d, "runnable");
+        info->has_pressure = info->has_runnable = true;
+        info->pressure = bi.psi_permille;
+        info->runnable = bi.runnable;
     }
-    put_u64(d, "reports", bi.reports);
-    put_u64(d, "active_flows", bi.active_flows);
-    put_u64(d, "new_flows", bi.new_flows);
-    put_u64(d, "moved_flows", bi.moved_flows);
-    qdict_put(d, "score", qnum_from_double(bsw_score_in_ms(s) ?
-                                           bi.score / 1e6 : bi.score / 100.0));
-    put_u64(d, "requests_in_flight", bi.requests_in_flight);
-    put_u64(d, "requests_answered", bi.requests_answered);
-    put_u64(d, "request_latency_us", bi.request_latency_ns / SCALE_US);
-    put_u64(d, "request_cost_us", bi.request_cost_ns / SCALE_US);
-    return d;
+    info->reports = bi.reports;
+    info->active_flows = bi.active_flows;
+    info->new_flows = bi.new_flows;
+    info->moved_flows = bi.moved_flows;
+    info->score = bsw_score_in_ms(s) ? bi.score / 1e6 : bi.score / 100.0;
+    info->requests_in_flight = bi.requests_in_flight;
+    info->requests_answered = bi.requests_answered;
+    info->request_latency_us = bi.request_latency_ns / SCALE_US;
+    info->request_cost_us = bi.request_cost_ns / SCALE_US;
+    return info;
 }
 
-static QDict *bsw_share(const SwRuleInfo *ri, unsigned blade, unsigned slot)
-{
-    uint64_t n = ri->blade_new_flows[blade];
-    QDict *e = qdict_new();
+static const BalPolicy policy_of[BLADE_POLICY__MAX] = {
+    [BLADE_POLICY_UTIL] = BAL_POLICY_UTIL,
+    [BLADE_POLICY_RANDOM] = BAL_POLICY_RANDOM,
+    [BLADE_POLICY_RR] = BAL_POLICY_RR,
+    [BLADE_POLICY_LEASTCONN] = BAL_POLICY_LEASTCONN,
+    [BLADE_POLICY_P2C_CONN] = BAL_POLICY_P2C_CONN,
+    [BLADE_POLICY_WRR_CPU] = BAL_POLICY_WRR_CPU,
+    [BLADE_POLICY_PREQUAL] = BAL_POLICY_PREQUAL,
+};
 
-    qdict_put_int(e, "slot", slot);
-    put_u64(e, "new_flows", n);
-    qdict_put(e, "share", qnum_from_double(ri->new_flows ?
-                                           (double)n / ri->new_flows : 0.0));
+static BladePolicy blade_policy(BalPolicy p)
+{
+    BladePolicy i;
+
+    for (i = 0; i < BLADE_POLICY__MAX; i++) {
+        if (policy_of[i] == p) {
+            return i;
+        }
+    }
+    g_assert_not_reached();     /* every policy a rule can have is above */
+}
+
+static BladeRuleShare *bsw_share(const SwRuleInfo *ri, unsigned blade,
+                                 unsigned slot)
+{
+    BladeRuleShare *e = g_new0(BladeRuleShare, 1);
+
+    e->slot = slot;
+    e->new_flows = ri->blade_new_flows[blade];
+    e->share = ri->new_flows ? (double)e->new_flows / ri->new_flows : 0.0;
     return e;
 }
 
-static QDict *bsw_rule_dict(BladeSwitchState *s, const SwRuleInfo *ri,
-                            uint64_t now)
+static BladeRuleInfo *bsw_rule_info(BladeSwitchState *s, const SwRuleInfo *ri,
+                                    uint64_t now)
 {
     const SwRuleSpec *sp = &ri->spec;
-    QDict *d = qdict_new();
-    QList *blades = qlist_new(), *share = qlist_new();
+    BladeRuleInfo *info = g_new0(BladeRuleInfo, 1);
+    uint32List **blades = &info->blades;
+    BladeRuleShareList **share = &info->share;
     unsigned i;
 
-    qdict_put_str(d, "name", sp->name);
-    qdict_put_str(d, "kind", sp->kind == SW_RULE_SERVICE ? "service"
-                                                         : "steering");
-    put_ip(d, "vip", sp->vip);
-    qdict_put_str(d, "protocol", sp->proto == SW_PROTO_TCP ? "tcp" : "udp");
-    qdict_put_int(d, "port_min", sp->port_min);
-    qdict_put_int(d, "port_max", sp->port_max);
-    qdict_put_str(d, "policy", bal_policy_name(sp->policy));
+    info->name = g_strdup(sp->name);
+    info->kind = sp->kind == SW_RULE_SERVICE ? BLADE_RULE_KIND_SERVICE
+                                             : BLADE_RULE_KIND_STEERING;
+    if (sp->vip) {
+        info->vip = bsw_ip_str(sp->vip);
+    }
+    info->protocol = sp->proto == SW_PROTO_TCP ? BLADE_PROTOCOL_TCP
+                                               : BLADE_PROTOCOL_UDP;
+    info->port_min = sp->port_min;
+    info->port_max = sp->port_max;
+    info->policy = blade_policy(sp->policy);
     for (i = 0; i < sp->nblades; i++) {
-        qlist_append_int(blades, sp->blades[i]);
-        qlist_append(share, bsw_share(ri, sp->blades[i], sp->blades[i]));
+        QAPI_LIST_APPEND(blades, sp->blades[i]);
+        QAPI_LIST_APPEND(share, bsw_share(ri, sp->blades[i], sp->blades[i]));
     }
     /* Blades of other chassis that got flows of this rule. */
     for (i = SW_MAX_BLADES; sp->remote && i < SW_BLADES_ALL; i++) {
+        BladeRuleShare *e;
         SwBladeInfo bi;
-        QDict *e;
 
         if (!ri->blade_new_flows[i] ||
             !swcore_blade_info(s->core, i, now, &bi)) {
             continue;
         }
         e = bsw_share(ri, i, bi.slot);
-        qdict_put_str(e, "chassis", bi.chassis);
-        qlist_append(share, e);
+        e->chassis = g_strdup(bi.chassis);
+        QAPI_LIST_APPEND(share, e);
     }
-    qdict_put(d, "blades", blades);
-    qdict_put_bool(d, "remote", sp->remote);
-    put_u64(d, "new_flows", ri->new_flows);
-    put_u64(d, "no_blade", ri->no_blade);
-    qdict_put(d, "share", share);
-    return d;
+    info->remote = sp->remote;
+    info->new_flows = ri->new_flows;
+    info->no_blade = ri->no_blade;
+    return info;
 }
 
-static QDict *bsw_fabric_dict(BladeSwitchState *s, uint64_t now)
+static BladeFabricInfo *bsw_fabric_info(BladeSwitchState *s, uint64_t now)
 {
-    QDict *d = qdict_new(), *st = qdict_new();
-    QList *ports = qlist_new();
+    BladeFabricInfo *info = g_new0(BladeFabricInfo, 1);
+    BladeFabricPortInfoList **ports = &info->ports;
+    BladeFabricStats *st = g_new0(BladeFabricStats, 1);
     FabStats fs;
     unsigned i;
 
-    qdict_put_str(d, "chassis", s->chassis_name ? s->chassis_name : "");
-    put_u64(d, "chassis_id", s->chassis_id);
-    put_u64(d, "root_id", fab_root_id(s->fabric));
+    info->chassis = g_strdup(s->chassis_name ? s->chassis_name : "");
+    info->chassis_id = s->chassis_id;
+    info->root_id = fab_root_id(s->fabric);
     for (i = 0; i < FAB_MAX_PORTS; i++) {
+        BladeFabricPortInfo *e;
         FabPortInfo pi;
-        QDict *e;
 
         if (!s->fab_ports[i] || !fab_port_info(s->fabric, i, now, &pi)) {
             continue;
         }
-        e = qdict_new();
-        qdict_put_str(e, "name", s->fab_ports[i]->name);
-        qdict_put_bool(e, "link", pi.link);
-        qdict_put_bool(e, "forwarding", pi.forwarding);
-        qdict_put_str(e, "state", pi.state ? pi.state : "");
-        qdict_put_str(e, "role", pi.role ? pi.role : "");
-        qdict_put_int(e, "neighbours", pi.neighbours);
+        e = g_new0(BladeFabricPortInfo, 1);
+        e->name = g_strdup(s->fab_ports[i]->name);
+        e->link = pi.link;
+        e->forwarding = pi.forwarding;
+        e->state = g_strdup(pi.state ? pi.state : "");
+        e->role = g_strdup(pi.role ? pi.role : "");
+        e->neighbours = pi.neighbours;
         if (pi.neighbour) {
-            qdict_put_str(e, "neighbour", pi.neighbour_name);
-            put_u64(e, "neighbour_id", pi.neighbour_id);
-            put_u64(e, "heard_age_ms", pi.heard_age_ns / SCALE_MS);
-        } else {
-            qdict_put_null(e, "neighbour");
+            e->neighbour = g_strdup(pi.neighbour_name);
+            e->has_neighbour_id = e->has_heard_age_ms = true;
+            e->neighbour_id = pi.neighbour_id;
+            e->heard_age_ms = pi.heard_age_ns / SCALE_MS;
         }
-        put_u64(e, "rx_adverts", pi.rx_adverts);
-        put_u64(e, "tx_adverts", pi.tx_adverts);
-        qlist_append(ports, e);
+        e->rx_adverts = pi.rx_adverts;
+        e->tx_adverts = pi.tx_adverts;
+        QAPI_LIST_APPEND(ports, e);
     }
-    qdict_put(d, "ports", ports);
     fab_stats(s->fabric, &fs);
-    put_u64(st, "tx_adverts", fs.tx_adverts);
-    put_u64(st, "rx_adverts", fs.rx_adverts);
-    put_u64(st, "rx_malformed", fs.rx_malformed);
-    put_u64(st, "rx_bad_version", fs.rx_bad_version);
-    put_u64(st, "rx_unauthenticated", fs.rx_unauthenticated);
-    put_u64(st, "rx_bad_auth", fs.rx_bad_auth);
-    put_u64(st, "rx_replayed", fs.rx_replayed);
-    put_u64(st, "rx_no_echo", fs.rx_no_echo);
-    put_u64(st, "rx_own", fs.rx_own);
-    put_u64(st, "topology_changes", fs.topology_changes);
-    put_u64(st, "route_computations", fs.route_computations);
-    qdict_put(d, "stats", st);
+    st->tx_adverts = fs.tx_adverts;
+    st->rx_adverts = fs.rx_adverts;
+    st->rx_malformed = fs.rx_malformed;
+    st->rx_bad_version = fs.rx_bad_version;
+    st->rx_unauthenticated = fs.rx_unauthenticated;
+    st->rx_bad_auth = fs.rx_bad_auth;
+    st->rx_replayed = fs.rx_replayed;
+    st->rx_no_echo = fs.rx_no_echo;
+    st->rx_own = fs.rx_own;
+    st->topology_changes = fs.topology_changes;
+    st->route_computations = fs.route_computations;
+    info->stats = st;
+    return info;
+}
+
+static BladeFlowTableInfo *bsw_flow_table_info(SwitchCore *core)
+{
+    BladeFlowTableInfo *info = g_new0(BladeFlowTableInfo, 1);
+    SwFlowStats fs;
+
+    swcore_flow_stats(core, &fs);
+    info->count = fs.count;
+    info->capacity = fs.capacity;
+    info->created = fs.created;
+    info->closed = fs.closed;
+    info->expired = fs.expired;
+    info->evicted = fs.evicted;
+    info->moved = fs.moved;
+    info->memory = fs.memory;
+    return info;
+}
+
+static BladeMacTableInfo *bsw_mac_table_info(SwitchCore *core)
+{
+    BladeMacTableInfo *info = g_new0(BladeMacTableInfo, 1);
+    SwMacStats ms;
+
+    swcore_mac_stats(core, &ms);
+    info->count = ms.count;
+    info->capacity = ms.capacity;
+    info->learned = ms.learned;
+    info->moved = ms.moved;
+    info->aged = ms.aged;
+    info->full = ms.full;
+    info->memory = ms.memory;
+    return info;
+}
+
+static BladeSwitchDrops *bsw_drops(SwitchCore *core)
+{
+    BladeSwitchDrops *d = g_new0(BladeSwitchDrops, 1);
+
+    /* a new reason in the core needs its member here and in blade.json */
+    QEMU_BUILD_BUG_ON(SW_DROP__MAX != 11);
+    d->runt = swcore_drops(core, SW_DROP_RUNT);
+    d->oversize = swcore_drops(core, SW_DROP_OVERSIZE);
+    d->bad_source = swcore_drops(core, SW_DROP_BAD_SOURCE);
+    d->same_port = swcore_drops(core, SW_DROP_SAME_PORT);
+    d->port_down = swcore_drops(core, SW_DROP_PORT_DOWN);
+    d->to_switch = swcore_drops(core, SW_DROP_TO_SWITCH);
+    d->no_service = swcore_drops(core, SW_DROP_NO_SERVICE);
+    d->no_blade = swcore_drops(core, SW_DROP_NO_BLADE);
+    d->fragment = swcore_drops(core, SW_DROP_FRAGMENT);
+    d->bad_ip = swcore_drops(core, SW_DROP_BAD_IP);
+    d->blocked = swcore_drops(core, SW_DROP_BLOCKED);
     return d;
 }
 
-QDict *blade_switch_state(BladeSwitchState *s)
+BladeSwitchInfo *blade_switch_info(BladeSwitchState *s)
 {
     uint64_t now = blade_switch_now();
-    QDict *top = qdict_new(), *sw = qdict_new(), *d;
-    QList *ports = qlist_new(), *blades = qlist_new(), *rules = qlist_new();
-    SwFlowStats fs;
-    SwMacStats ms;
-    SwRuleInfo *ri = g_new(SwRuleInfo, 1);
+    BladeSwitchInfo *info = g_new0(BladeSwitchInfo, 1);
+    BladeSwitchSummary *sw = g_new0(BladeSwitchSummary, 1);
+    BladeSwitchPortInfoList **ports = &info->ports;
+    BladeSwitchBladeInfoList **blades = &info->blades;
+    BladeRuleInfoList **rules = &info->services;
+    g_autofree SwRuleInfo *ri = g_new(SwRuleInfo, 1);
     unsigned i;
 
-    put_mac(sw, "mac", s->mac.a);
-    qdict_put_int(sw, "slots", s->slots);
+    sw->mac = bsw_mac_str(s->mac.a);
+    sw->slots = s->slots;
     /* Without slots the switch needs no backplane, and makes none. */
-    if (s->backplane) {
-        qdict_put_str(sw, "backplane", s->backplane);
-    } else {
-        qdict_put_null(sw, "backplane");
-    }
-    put_u64(sw, "now_ms", now / SCALE_MS);
-    qdict_put(top, "switch", sw);
+    sw->backplane = g_strdup(s->backplane);
+    sw->now_ms = now / SCALE_MS;
+    info->q_switch = sw;
 
     for (i = 0; i < s->nports; i++) {
-        qlist_append(ports, bsw_port_dict(s, &s->ports[i]));
+        QAPI_LIST_APPEND(ports, bsw_port_info(s, &s->ports[i]));
         if (s->ports[i].kind == SW_PORT_SLOT) {
-            qlist_append(blades, bsw_blade_dict(s, s->ports[i].slot, now));
+            QAPI_LIST_APPEND(blades,
+                             bsw_blade_info(s, s->ports[i].slot, now));
         }
     }
     for (i = SW_MAX_BLADES; i < SW_BLADES_ALL; i++) {
         SwBladeInfo bi;
 
         if (swcore_blade_info(s->core, i, now, &bi)) {
-            qlist_append(blades, bsw_blade_dict(s, i, now));
+            QAPI_LIST_APPEND(blades, bsw_blade_info(s, i, now));
         }
     }
-    qdict_put(top, "ports", ports);
-    qdict_put(top, "blades", blades);
-    qdict_put_str(top, "score_unit", bsw_score_in_ms(s) ? "ms" : "%");
+    info->score_unit = g_strdup(bsw_score_in_ms(s) ? "ms" : "%");
     if (s->fabric) {
-        qdict_put(top, "fabric", bsw_fabric_dict(s, now));
+        info->fabric = bsw_fabric_info(s, now);
     }
-
     for (i = 0; swcore_rule_info(s->core, i, ri); i++) {
-        qlist_append(rules, bsw_rule_dict(s, ri, now));
+        QAPI_LIST_APPEND(rules, bsw_rule_info(s, ri, now));
     }
-    g_free(ri);
-    qdict_put(top, "services", rules);
-
-    swcore_flow_stats(s->core, &fs);
-    d = qdict_new();
-    put_u64(d, "count", fs.count);
-    put_u64(d, "capacity", fs.capacity);
-    put_u64(d, "created", fs.created);
-    put_u64(d, "closed", fs.closed);
-    put_u64(d, "expired", fs.expired);
-    put_u64(d, "evicted", fs.evicted);
-    put_u64(d, "moved", fs.moved);
-    put_u64(d, "memory", fs.memory);
-    qdict_put(top, "flows", d);
-
-    swcore_mac_stats(s->core, &ms);
-    d = qdict_new();
-    put_u64(d, "count", ms.count);
-    put_u64(d, "capacity", ms.capacity);
-    put_u64(d, "learned", ms.learned);
-    put_u64(d, "moved", ms.moved);
-    put_u64(d, "aged", ms.aged);
-    put_u64(d, "full", ms.full);
-    put_u64(d, "memory", ms.memory);
-    qdict_put(top, "mac_table", d);
-
-    d = qdict_new();
-    for (i = 0; i < SW_DROP__MAX; i++) {
-        put_u64(d, swcore_drop_name(i), swcore_drops(s->core, i));
-    }
-    qdict_put(top, "drops", d);
-    return top;
+    info->flows = bsw_flow_table_info(s->core);
+    info->mac_table = bsw_mac_table_info(s->core);
+    info->drops = bsw_drops(s->core);
+    return info;
 }
 
 BladeSwitchState *blade_switch_find(const char *id, Error **errp)
@@ -476,16 +488,6 @@ BladeSwitchState *blade_switch_find(const char *id, Error **errp)
 }
 
 /* ---- QMP commands -------------------------------------------------------- */
-
-static const BalPolicy policy_of[BLADE_POLICY__MAX] = {
-    [BLADE_POLICY_UTIL] = BAL_POLICY_UTIL,
-    [BLADE_POLICY_RANDOM] = BAL_POLICY_RANDOM,
-    [BLADE_POLICY_RR] = BAL_POLICY_RR,
-    [BLADE_POLICY_LEASTCONN] = BAL_POLICY_LEASTCONN,
-    [BLADE_POLICY_P2C_CONN] = BAL_POLICY_P2C_CONN,
-    [BLADE_POLICY_WRR_CPU] = BAL_POLICY_WRR_CPU,
-    [BLADE_POLICY_PREQUAL] = BAL_POLICY_PREQUAL,
-};
 
 static bool parse_vip(const char *str, uint32_t *ip, Error **errp)
 {
@@ -625,23 +627,19 @@ void qmp_blade_switch_capture(const char *sw, const char *port,
     }
 }
 
-/* ---- HMP ----------------------------------------------------------------- */
-
-static uint64_t u64(QDict *d, const char *key)
+BladeSwitchInfo *qmp_query_blade_switch(const char *sw, Error **errp)
 {
-    QNum *n = qobject_to(QNum, qdict_get(d, key));
-    uint64_t v = 0;
+    BladeSwitchState *s = blade_switch_find(sw, errp);
 
-    if (n) {
-        qnum_get_try_uint(n, &v);
-    }
-    return v;
+    return s ? blade_switch_info(s) : NULL;
 }
 
-static int64_t num(QDict *d, const char *key)
+/* ---- HMP ----------------------------------------------------------------- */
+
+/* A figure, or "-" when the blade has not reported it. */
+static char *hmp_figure(bool has, uint64_t v)
 {
-    return qdict_haskey(d, key) && qobject_type(qdict_get(d, key)) ==
-           QTYPE_QNUM ? qdict_get_int(d, key) : -1;
+    return has ? g_strdup_printf("%" PRIu64, v) : g_strdup("-");
 }
 
 void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
@@ -649,88 +647,70 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
     const char *id = qdict_get_try_str(qdict, "switch");
     Error *err = NULL;
     BladeSwitchState *s = blade_switch_find(id, &err);
-    g_autoptr(QDict) st = NULL;
+    g_autoptr(BladeSwitchInfo) info = NULL;
     g_autofree char *path = NULL;
-    QDict *sw;
-    QListEntry *e;
+    BladeSwitchPortInfoList *p;
+    BladeSwitchBladeInfoList *b;
+    BladeRuleInfoList *r;
+    BladeFlowTableInfo *fl;
 
     if (!s) {
         hmp_handle_error(mon, err);
         return;
     }
-    st = blade_switch_state(s);
-    sw = qdict_get_qdict(st, "switch");
+    info = blade_switch_info(s);
     path = object_get_canonical_path(OBJECT(s));
-    monitor_printf(mon, "blade-switch %s: MAC %s, %" PRId64 " slots, "
-                   "backplane %s\n", path,
-                   qdict_get_str(sw, "mac"), num(sw, "slots"),
-                   qdict_get_try_str(sw, "backplane") ?: "-");
+    monitor_printf(mon, "blade-switch %s: MAC %s, %" PRIu32 " slots, "
+                   "backplane %s\n", path, info->q_switch->mac,
+                   info->q_switch->slots, info->q_switch->backplane ?: "-");
 
     monitor_printf(mon, "\n%-8s %-4s %-5s %12s %12s %8s %8s %8s\n", "port",
                    "link", "sync", "rx frames", "tx frames", "rx drop",
                    "tx drop", "errors");
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "ports"), e) {
-        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+    for (p = info->ports; p; p = p->next) {
+        BladeSwitchPortInfo *e = p->value;
 
         monitor_printf(mon, "%-8s %-4s %-5s %12" PRIu64 " %12" PRIu64
                        " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-                       qdict_get_str(p, "name"),
-                       qdict_get_bool(p, "link") ? "up" : "down",
-                       qdict_get_bool(p, "sync") ? "yes" : "no",
-                       u64(p, "rx_frames"),
-                       u64(p, "tx_frames"),
-                       u64(p, "rx_drops"),
-                       u64(p, "tx_drops"),
-                       u64(p, "errors"));
+                       e->name, e->link ? "up" : "down",
+                       e->sync ? "yes" : "no", e->rx_frames, e->tx_frames,
+                       e->rx_drops, e->tx_drops, e->errors);
     }
 
     monitor_printf(mon, "\n%-4s %-17s %4s %4s %5s %4s %8s %7s %9s  %s\n",
                    "slot", "MAC", "cpu%", "irq%", "psi", "run", "age ms",
                    "flows", "new flows", "rotation");
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "blades"), e) {
-        QDict *b = qobject_to(QDict, qlist_entry_obj(e));
-        g_autofree char *cpu = NULL, *irq = NULL, *age = NULL;
-        g_autofree char *psi = NULL, *run = NULL;
+    for (b = info->blades; b; b = b->next) {
+        BladeSwitchBladeInfo *e = b->value;
+        g_autofree char *cpu = hmp_figure(e->has_cpu, e->cpu);
+        g_autofree char *irq = hmp_figure(e->has_irq, e->irq);
+        g_autofree char *psi = hmp_figure(e->has_pressure, e->pressure);
+        g_autofree char *run = hmp_figure(e->has_runnable, e->runnable);
+        g_autofree char *age = hmp_figure(e->has_report_age_ms,
+                                          e->report_age_ms);
 
-        cpu = num(b, "cpu") < 0 ? g_strdup("-") :
-              g_strdup_printf("%" PRId64, num(b, "cpu"));
-        irq = num(b, "irq") < 0 ? g_strdup("-") :
-              g_strdup_printf("%" PRId64, num(b, "irq"));
-        psi = num(b, "pressure") < 0 ? g_strdup("-") :
-              g_strdup_printf("%" PRId64, num(b, "pressure"));
-        run = num(b, "runnable") < 0 ? g_strdup("-") :
-              g_strdup_printf("%" PRId64, num(b, "runnable"));
-        age = num(b, "report_age_ms") < 0 ? g_strdup("-") :
-              g_strdup_printf("%" PRId64, num(b, "report_age_ms"));
-        monitor_printf(mon, "%-4" PRId64 " %-17s %4s %4s %5s %4s %8s %7"
-                       PRIu64 " %9" PRIu64 "  %s\n", num(b, "slot"),
-                       qdict_get_try_str(b, "mac") ?: "-", cpu, irq, psi,
-                       run, age, u64(b, "active_flows"),
-                       u64(b, "new_flows"),
-                       qdict_get_str(b, "reason"));
+        monitor_printf(mon, "%-4" PRIu32 " %-17s %4s %4s %5s %4s %8s %7"
+                       PRIu64 " %9" PRIu64 "  %s\n", e->slot,
+                       e->mac ?: "-", cpu, irq, psi, run, age,
+                       e->active_flows, e->new_flows, e->reason);
     }
 
     monitor_printf(mon, "\n%-16s %-8s %-15s %-5s %-11s %-9s %9s\n", "service",
                    "kind", "VIP", "proto", "ports", "policy", "new flows");
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "services"), e) {
-        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
-        g_autofree char *ports = g_strdup_printf("%" PRId64 "-%" PRId64,
-                                                 num(r, "port_min"),
-                                                 num(r, "port_max"));
+    for (r = info->services; r; r = r->next) {
+        BladeRuleInfo *e = r->value;
+        g_autofree char *ports = g_strdup_printf("%u-%u", e->port_min,
+                                                 e->port_max);
 
         monitor_printf(mon, "%-16s %-8s %-15s %-5s %-11s %-9s %9" PRIu64 "\n",
-                       qdict_get_str(r, "name"), qdict_get_str(r, "kind"),
-                       qdict_get_try_str(r, "vip") ?: "any",
-                       qdict_get_str(r, "protocol"), ports,
-                       qdict_get_str(r, "policy"),
-                       u64(r, "new_flows"));
+                       e->name, BladeRuleKind_str(e->kind), e->vip ?: "any",
+                       BladeProtocol_str(e->protocol), ports,
+                       BladePolicy_str(e->policy), e->new_flows);
     }
-    sw = qdict_get_qdict(st, "flows");
+    fl = info->flows;
     monitor_printf(mon, "\nflows: %" PRIu64 " of %" PRIu64 " (created %"
                    PRIu64 ", closed %" PRIu64 ", expired %" PRIu64
                    ", evicted %" PRIu64 ", moved %" PRIu64 ")\n",
-                   u64(sw, "count"), u64(sw, "capacity"),
-                   u64(sw, "created"), u64(sw, "closed"),
-                   u64(sw, "expired"),
-                   u64(sw, "evicted"), u64(sw, "moved"));
+                   fl->count, fl->capacity, fl->created, fl->closed,
+                   fl->expired, fl->evicted, fl->moved);
 }

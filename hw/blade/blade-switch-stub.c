@@ -56,6 +56,12 @@ void qmp_blade_switch_capture(const char *sw, const char *port,
     no_switch(errp);
 }
 
+BladeSwitchInfo *qmp_query_blade_switch(const char *sw, Error **errp)
+{
+    no_switch(errp);
+    return NULL;
+}
+
 void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
 {
     monitor_printf(mon, "this QEMU has no blade-switch\n");

@@ -8,7 +8,7 @@
 #define HW_BLADE_SWITCH_H
 
 #include "qom/object.h"
-#include "qobject/qdict.h"
+#include "qapi/qapi-types-blade.h"
 #include "switch-core.h"
 
 #define TYPE_BLADE_SWITCH "blade-switch"
@@ -27,8 +27,8 @@ SwitchCore *blade_switch_core(BladeSwitchState *s);
 uint64_t blade_switch_now(void);
 /* Re-arm the timer after a management change to the core. */
 void blade_switch_changed(BladeSwitchState *s);
-/* The whole state as a JSON tree (docs/switch-blade.md). */
-QDict *blade_switch_state(BladeSwitchState *s);
+/* The whole state, as query-blade-switch returns it. */
+BladeSwitchInfo *blade_switch_info(BladeSwitchState *s);
 /*
  * Start (@pcap, @util_log non-NULL) or stop capturing on @port; false
  * with @errp set on an unknown port or a file that cannot be created.

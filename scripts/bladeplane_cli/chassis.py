@@ -278,17 +278,22 @@ def image_manifest(topo):
 # ---- QMP helpers ----------------------------------------------------------------
 
 
+def python_names(tree):
+    """A QAPI result with its member names (`rx-frames`) as the CLI's
+    (`rx_frames`): the tree every view reads and `status --json` prints."""
+    if isinstance(tree, dict):
+        return {k.replace("-", "_"): python_names(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [python_names(v) for v in tree]
+    return tree
+
+
 def switch_state(q):
-    """The switch's state tree (docs/switch-blade.md, qom-get of `state`)."""
-    value = q.execute("qom-get", {"path": SWITCH_PATH, "property": "state"})
-    if isinstance(value, str):            # a JSON string property
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise QMPError(f"{q.what}: the switch's state is not JSON")
+    """The switch's state (`query-blade-switch`, docs/switch-blade.md)."""
+    value = q.execute("query-blade-switch", {"switch": SWITCH_PATH})
     if not isinstance(value, dict):
         raise QMPError(f"{q.what}: the switch's state is not an object")
-    return value
+    return python_names(value)
 
 
 def read_switch(qmp_path, what, timeout=10):

@@ -150,10 +150,13 @@ def _snapshot(name, tag, qmp_path, deadline):
     its time."""
     with qmp.session(qmp_path, f"{name} ({tag}): the chassis") as q:
         while True:
-            snap = q.execute("qom-get", {"path": chassis.SWITCH_PATH,
-                                         "property": "vtime-snapshot"})
-            if snap is not None:
-                return snap
+            try:
+                return chassis.python_names(q.execute(
+                    "qom-get", {"path": chassis.SWITCH_PATH,
+                                "property": "vtime-snapshot"}))
+            except qmp.CommandError as e:
+                if not e.desc.startswith("no snapshot"):
+                    raise
             if time.monotonic() > deadline:
                 raise Failure(f"{name}: {tag}: the chassis's clock did not "
                               f"reach its vtime-snapshot-ns in time")

@@ -224,7 +224,7 @@ static double remote_age(Fab *f, const char *chassis)
             QDict *b = remote_blade(st, chassis);
 
             g_assert_nonnull(b);
-            ages[n++] = sh_u64(b, "report_age_ms");
+            ages[n++] = sh_u64(b, "report-age-ms");
             qobject_unref(st);
             /* Irregular spacing, so the samples do not lock to a period. */
             next_sample = t + 0.037 + 0.011 * (n % 7);

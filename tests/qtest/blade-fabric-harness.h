@@ -148,7 +148,7 @@ static inline unsigned remote_in_rotation(SwHarness *h)
     QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "blades"), e) {
         QDict *b = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (qdict_haskey(b, "remote") && qdict_get_bool(b, "in_rotation")) {
+        if (qdict_get_bool(b, "remote") && qdict_get_bool(b, "in-rotation")) {
             n++;
         }
     }
@@ -169,7 +169,7 @@ static inline QDict *remote_blade(QDict *st, const char *chassis)
     QLIST_FOREACH_ENTRY(qdict_get_qlist(st, "blades"), e) {
         QDict *b = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (qdict_haskey(b, "remote") &&
+        if (qdict_get_bool(b, "remote") &&
             !strcmp(qdict_get_str(b, "chassis"), chassis)) {
             return b;
         }

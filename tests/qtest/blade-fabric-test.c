@@ -200,16 +200,16 @@ static void test_remote_view(void)
     start_chain3(&f);
     fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     sh_report(&f.h[2], 0, 77, 5);
-    r = qtest_qmp(f.h[0].qts, "{ 'execute': 'qom-get', 'arguments': "
-                  "{ 'path': 'switch', 'property': 'state' } }");
+    r = qtest_qmp(f.h[0].qts, "{ 'execute': 'query-blade-switch', "
+                  "'arguments': { 'switch': 'switch' } }");
     t0 = qdict_get_int(qdict_get_qdict(qdict_get_qdict(r, "return"),
-                                       "switch"), "now_ms");
+                                       "switch"), "now-ms");
     qobject_unref(r);
     fab_wait(&f, cond_remote_cpu, &want, "c3's new figures at c1");
-    r = qtest_qmp(f.h[0].qts, "{ 'execute': 'qom-get', 'arguments': "
-                  "{ 'path': 'switch', 'property': 'state' } }");
+    r = qtest_qmp(f.h[0].qts, "{ 'execute': 'query-blade-switch', "
+                  "'arguments': { 'switch': 'switch' } }");
     t1 = qdict_get_int(qdict_get_qdict(qdict_get_qdict(r, "return"),
-                                       "switch"), "now_ms");
+                                       "switch"), "now-ms");
     qobject_unref(r);
     /* Two hops: at most two periods each, and a little slack. */
     g_assert_cmpuint(t1 - t0, <=, 5 * INTERVAL_MS);
@@ -241,7 +241,7 @@ static void test_central(void)
     blade_ready(&f, 3, 10);
     fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     st = sh_state(&f.h[0]);
-    g_assert_cmpint(qdict_get_int(qdict_get_qdict(st, "fabric"), "root_id"),
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(st, "fabric"), "root-id"),
                     ==, 4);
     g_assert_cmpint(qdict_get_int(remote_blade(st, "c3"), "hops"), ==, 2);
     qobject_unref(st);
@@ -448,8 +448,8 @@ static void test_rogue(void)
         fab_free(fab);
     }
     g_assert_cmpuint(rogue.sent, >=, 4);
-    g_assert_cmpuint(fabric_stat(&h, "rx_unauthenticated"), >=, 2);
-    g_assert_cmpuint(fabric_stat(&h, "rx_bad_auth"), >=, 2);
+    g_assert_cmpuint(fabric_stat(&h, "rx-unauthenticated"), >=, 2);
+    g_assert_cmpuint(fabric_stat(&h, "rx-bad-auth"), >=, 2);
 
     /* Garbage with the control EtherType: malformed. */
     for (i = 0; i < G_N_ELEMENTS(junk); i++) {
@@ -460,7 +460,7 @@ static void test_rogue(void)
         rogue_send(&rogue, 0, fr, MAX(60, len + strlen(junk[i])));
     }
     sh_settle(&h);
-    g_assert_cmpuint(fabric_stat(&h, "rx_malformed"), >=, 2);
+    g_assert_cmpuint(fabric_stat(&h, "rx-malformed"), >=, 2);
     g_assert_cmpuint(remote_in_rotation(&h), ==, 0);
 
     /* Control frames from a blade are refused too. */

@@ -186,7 +186,7 @@ static uint64_t agg_drops(SwHarness *h)
     for (i = 0; i <= AGG_SLOTS; i++) {
         QDict *port = sh_item(st, "ports", i);
 
-        n += sh_u64(port, "tx_drops") + sh_u64(port, "rx_drops");
+        n += sh_u64(port, "tx-drops") + sh_u64(port, "rx-drops");
     }
     qobject_unref(st);
     return n;
@@ -653,12 +653,12 @@ int main(int argc, char **argv)
     st = sh_state(&h);
     printf("switch_rx_data_runs_fraction: %.3f\n",
            (double)sh_u64(qdict_get_qdict(sh_item(st, "ports", 0), "pcs"),
-                          "data_runs_rx") /
-           MAX(1, sh_u64(sh_item(st, "ports", 0), "rx_frames")));
+                          "data-runs-rx") /
+           MAX(1, sh_u64(sh_item(st, "ports", 0), "rx-frames")));
     printf("switch_tx_data_runs_fraction: %.3f\n",
            (double)sh_u64(qdict_get_qdict(sh_item(st, "ports", 1), "pcs"),
-                          "data_runs_tx") /
-           MAX(1, sh_u64(sh_item(st, "ports", 1), "tx_frames")));
+                          "data-runs-tx") /
+           MAX(1, sh_u64(sh_item(st, "ports", 1), "tx-frames")));
     qobject_unref(st);
     up64 = switch_rate(&h, TO_UPLINK, 64);
     up1518 = switch_rate(&h, TO_UPLINK, 1518);

@@ -337,7 +337,7 @@ static Phase bench_phase(Bench *b, Flood flood)
     double t0 = now_s(), t;
     uint64_t rx0 = b->legit_rx, sink0 = b->h.blades[3].nrx;
     uint64_t sent0 = b->nb.sent, floods = 0;
-    uint64_t drops0 = sh_port_stat(&b->h, 1, "tx_drops");
+    uint64_t drops0 = sh_port_stat(&b->h, 1, "tx-drops");
     uint64_t events0 = b->qmp_events;
     Phase ph;
 
@@ -378,7 +378,7 @@ static Phase bench_phase(Bench *b, Flood flood)
     sh_settle(&b->h);
     bench_count_legit(b);
     nb_read(&b->nb);
-    ph.slot1_drops = sh_port_stat(&b->h, 1, "tx_drops") - drops0;
+    ph.slot1_drops = sh_port_stat(&b->h, 1, "tx-drops") - drops0;
     ph.qmp_events = b->qmp_events - events0;
     return ph;
 }
@@ -386,7 +386,7 @@ static Phase bench_phase(Bench *b, Flood flood)
 static long queue_bound_kib(Bench *b)
 {
     QDict *st = sh_state(&b->h);
-    uint64_t tables = sh_u64(qdict_get_qdict(st, "mac_table"), "memory") +
+    uint64_t tables = sh_u64(qdict_get_qdict(st, "mac-table"), "memory") +
                       sh_u64(qdict_get_qdict(st, "flows"), "memory");
     /* docs/security.md: frames in flight per port, default queue-frames */
     uint64_t slot = 32 * 9212 + 256 * 9018 + 160 * 1024;
@@ -422,17 +422,17 @@ int main(int argc, char **argv)
     mac = bench_phase(&b, FLOOD_MAC);
     loop = bench_phase(&b, FLOOD_LANE_LOOP);
     fs = bench_fabric_stats(&b);
-    adverts0 = sh_u64(fs, "rx_adverts");
+    adverts0 = sh_u64(fs, "rx-adverts");
     qobject_unref(fs);
     ctrl = bench_phase(&b, FLOOD_CTRL);
     fs = bench_fabric_stats(&b);
     printf("flood_ctrl_accepted_per_s: %.0f\n",
-           (sh_u64(fs, "rx_adverts") - adverts0) / PHASE_S);
+           (sh_u64(fs, "rx-adverts") - adverts0) / PHASE_S);
     qobject_unref(fs);
     rss1 = sh_rss_kib(b.h.qts);
     bound = queue_bound_kib(&b);
     st = sh_state(&b.h);
-    full = sh_u64(qdict_get_qdict(st, "mac_table"), "full");
+    full = sh_u64(qdict_get_qdict(st, "mac-table"), "full");
     qobject_unref(st);
     bench_stop(&b);
 
@@ -441,12 +441,12 @@ int main(int argc, char **argv)
     nb_init(&b.nb, b.nb.fd, "not-the-key");
     base_key = bench_phase(&b, FLOOD_NONE);
     fs = bench_fabric_stats(&b);
-    bad0 = sh_u64(fs, "rx_bad_auth");
+    bad0 = sh_u64(fs, "rx-bad-auth");
     qobject_unref(fs);
     ctrl_key = bench_phase(&b, FLOOD_CTRL);
     fs = bench_fabric_stats(&b);
     printf("flood_ctrl_key_refused_per_s: %.0f\n",
-           (sh_u64(fs, "rx_bad_auth") - bad0) / PHASE_S);
+           (sh_u64(fs, "rx-bad-auth") - bad0) / PHASE_S);
     qobject_unref(fs);
     bench_stop(&b);
 

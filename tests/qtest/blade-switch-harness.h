@@ -587,8 +587,8 @@ static inline ShFrame *sh_pop(GQueue *q)
 
 static inline QDict *sh_state(SwHarness *h)
 {
-    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'qom-get', 'arguments': "
-                            "{ 'path': 'switch', 'property': 'state' } }");
+    QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'query-blade-switch', "
+                            "'arguments': { 'switch': 'switch' } }");
     QDict *st;
 
     g_assert(qdict_haskey(resp, "return"));
@@ -647,7 +647,7 @@ static inline uint64_t sh_blade_stat(SwHarness *h, unsigned slot,
 static inline bool sh_blade_in_rotation(SwHarness *h, unsigned slot)
 {
     QDict *st = sh_state(h);
-    bool v = qdict_get_bool(sh_item(st, "blades", slot), "in_rotation");
+    bool v = qdict_get_bool(sh_item(st, "blades", slot), "in-rotation");
 
     qobject_unref(st);
     return v;

@@ -5,7 +5,7 @@ docs/switch-blade.md, so the launcher can be tested without the device.
 
 - `-M blade-chassis -device blade-switch,slots=N,backplane=DIR`: listens on
   DIR/slotN.sock; a slot is up while a (fake) blade holds a connection.
-  QMP: qom-get `state` (each read adds slot+1 new flows to each connected
+  QMP: query-blade-switch (each read adds slot+1 new flows to each connected
   blade, so shares are known), blade-switch-add-service/-steering,
   blade-switch-capture (writes a pcap header and one frame), quit.
 - Chassis joined by links: the switch given as JSON with `chain` (netdev
@@ -100,6 +100,18 @@ def listen(path):
     s.bind(path)
     s.listen(4)
     return s
+
+
+
+def qapi_names(tree):
+    """The tree as QEMU's QAPI puts it: member names with dashes, and an
+    optional member without a value left out."""
+    if isinstance(tree, dict):
+        return {k.replace("_", "-"): qapi_names(v) for k, v in tree.items()
+                if v is not None}
+    if isinstance(tree, list):
+        return [qapi_names(v) for v in tree]
+    return tree
 
 
 class Fake:
@@ -248,13 +260,13 @@ class FakeChassis(Fake):
                 del self.lanes[slot]
 
     def command(self, name, args):
-        if name == "qom-get" and args.get("property") == "state":
+        if name == "query-blade-switch":
             self.reads += 1
             for n in self.lanes:
                 self.new_flows[n] += n + 1
             for key in self.remote():
                 self.remote_flows[key] = self.remote_flows.get(key, 0) + 1
-            return self.state()
+            return qapi_names(self.state())
         if name in ("blade-switch-add-service", "blade-switch-add-steering"):
             for r in self.rules:
                 if r["name"] == args["name"]:

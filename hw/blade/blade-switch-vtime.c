@@ -1,0 +1,245 @@
+/*
+ * bladeplane switch blade: virtual time.  The chassis has no CPU: its
+ * clock moves to the safe horizon, the earliest time a lane peer could
+ * still send it something (docs/virtual-time.md), and it promises its
+ * peers how far it has got.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "system/runstate.h"
+#include "blade-switch-internal.h"
+#include "trace.h"
+
+/* timers one time may chain for itself before a snapshot is taken */
+#define BSW_SNAPSHOT_ROUNDS 1024
+/* switch timers run in one go before the main loop gets a turn */
+#define BSW_VTIME_ROUNDS 4096
+
+/*
+ * The switch's state at vtime-snapshot-ns, taken once the safe horizon is
+ * past it: every record that takes effect by then has arrived, so the snapshot
+ * holds every event up to that time, on every run.  The clock goes there,
+ * and the timers the last of them armed for that very time (a frame
+ * forwarded as it arrives) run too, within a bound.
+ */
+static void bsw_vtime_snapshot(BladeSwitchState *s)
+{
+    int64_t at = s->vtime_snapshot_ns;
+    unsigned rounds = 0;
+
+    if (qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) < at) {
+        qemu_clock_advance_virtual_time(at);
+    }
+    while (qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                      QEMU_TIMER_ATTR_ALL) == 0 &&
+           rounds++ < BSW_SNAPSHOT_ROUNDS) {
+        qemu_clock_run_timers(QEMU_CLOCK_VIRTUAL);
+    }
+    s->vtime_snapshot = blade_switch_info(s);
+    trace_blade_switch_vtime_snapshot(at);
+}
+
+/*
+ * Whether @p's lane bounds the chassis's clock: a slot's while its blade
+ * is connected (a blade that left has nothing more to say); a chain
+ * lane's always, connected or not, since the chassis at its other end is
+ * part of the run: before it connects the clock waits one latency in,
+ * and a chassis that went away holds the clock where it left it.
+ */
+static bool bsw_vtime_bounds(BswPort *p)
+{
+    return p->lane && (p->kind == SW_PORT_CHAIN ||
+                       lane_vtime_active(p->lane));
+}
+
+/*
+ * The least horizon of the lanes that bound the clock, but @except's, and
+ * how many slots have a blade connected.
+ */
+static uint64_t bsw_vtime_horizon_but(BladeSwitchState *s, BswPort *except,
+                                      unsigned *active)
+{
+    uint64_t h = VTIME_NEVER;
+    unsigned i, n = 0;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p == except || !bsw_vtime_bounds(p)) {
+            continue;
+        }
+        if (p->kind == SW_PORT_SLOT) {
+            n++;
+        }
+        h = MIN(h, lane_vtime_horizon(p->lane));
+    }
+    if (active) {
+        *active = n;
+    }
+    return h;
+}
+
+static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
+{
+    return bsw_vtime_horizon_but(s, NULL, active);
+}
+
+/*
+ * A quiet promise to the peer of lane @c (a blade, or the chassis beyond
+ * a chain lane): until what this chassis does next on its own (its next
+ * timer), or what one of its other lanes could bring in (their
+ * horizons), it sends @c nothing unless @c writes first.  Chassis idle
+ * between two events then go straight to the next, as an idle blade's
+ * quiet does for its slot; promising the clock alone moves a chain one
+ * latency per exchange.  A blade may run on to what another lane could
+ * send it (the NIC's gate comes back when its own write ends the quiet).
+ * Bounded like a blade's, for what management input could make it send.
+ * The clock alone while frames wait to go out on @c: they leave at a
+ * time of their own.
+ */
+static void bsw_vtime_promise_quiet(BladeSwitchState *s, BswPort *c,
+                                    uint64_t now)
+{
+    int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                              QEMU_TIMER_ATTR_ALL);
+    uint64_t w = now - now % BLADE_VTIME_QUIET_MAX_NS +
+                 BLADE_VTIME_QUIET_MAX_NS;
+
+    if (next >= 0 && (uint64_t)next < w - now) {
+        w = now + next;
+    }
+    w = MIN(w, bsw_vtime_horizon_but(s, c, NULL));
+    if (w <= now || c->egress.frames || c->control.frames ||
+        !lane_vtime_promise_quiet(c->lane, w, now)) {
+        lane_vtime_promise(c->lane, now, now);
+    }
+}
+
+/*
+ * Move the clock towards @h one timer of the switch at a time: a timer
+ * that writes to a blade that promised quiet (a frame forwarded, say)
+ * ends that promise, and the horizon comes back to where the blade's
+ * answer could arrive; running on to the old horizon would pass it.
+ */
+static void bsw_vtime_run_to(BladeSwitchState *s, uint64_t to)
+{
+    uint64_t now = blade_switch_now();
+    uint64_t h = MIN(to, bsw_vtime_horizon(s, NULL));
+    unsigned rounds = 0;
+
+    while (h > now) {
+        int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
+                                                  QEMU_TIMER_ATTR_ALL);
+
+        if (next == 0) {
+            /* due now: run them here, where advancing would not */
+            qemu_clock_run_timers(QEMU_CLOCK_VIRTUAL);
+            timerlist_run_timers(
+                qemu_get_aio_context()->tlg.tl[QEMU_CLOCK_VIRTUAL]);
+        } else {
+            qemu_clock_advance_virtual_time(
+                MIN(next > 0 ? MIN(h, now + next) : h, INT64_MAX));
+        }
+        now = blade_switch_now();
+        h = MIN(to, bsw_vtime_horizon(s, NULL));
+        if (++rounds >= BSW_VTIME_ROUNDS) {
+            qemu_bh_schedule(s->vtime_bh);  /* let the main loop in */
+            break;
+        }
+    }
+}
+
+/*
+ * The chassis has no CPU: its clock (QEMU_CLOCK_VIRTUAL of the qtest
+ * accelerator, which moves only when told) goes straight to the safe
+ * horizon, the earliest time a blade could still send something that
+ * takes effect here, running the switch's timers in order on the way.
+ * Then it promises each blade that time.  Slots with no blade connected
+ * set no bound; until vtime-slots blades are connected the clock waits.
+ */
+void bsw_vtime_advance(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    uint64_t now = blade_switch_now(), h;
+    unsigned i, active;
+
+    h = bsw_vtime_horizon(s, &active);
+    if (h == VTIME_NEVER || active < s->vtime_slots) {
+        return;     /* no lane to wait for, or not every blade yet */
+    }
+    if (s->vtime_snapshot_ns && !s->vtime_snapshot &&
+        h > s->vtime_snapshot_ns && now <= s->vtime_snapshot_ns) {
+        /* there first: the horizon may come back on the way */
+        bsw_vtime_run_to(s, s->vtime_snapshot_ns);
+        now = blade_switch_now();
+        h = bsw_vtime_horizon(s, NULL);
+        if (now == s->vtime_snapshot_ns && h > now) {
+            bsw_vtime_snapshot(s);
+        }
+    }
+    if (h > now) {
+        trace_blade_switch_vtime_advance(now, h);
+        bsw_vtime_run_to(s, h);
+        now = blade_switch_now();
+        timer_del(s->vtime_wall_timer);
+    } else if (s->vtime_wait_ms && !timer_pending(s->vtime_wall_timer)) {
+        timer_mod(s->vtime_wall_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->vtime_wait_ms);
+    }
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (!p->lane || !lane_vtime_active(p->lane)) {
+            continue;
+        }
+        bsw_vtime_promise_quiet(s, p, now);
+    }
+}
+
+void bsw_vtime_kick(BladeSwitchState *s)
+{
+    if (s->vtime) {
+        qemu_bh_schedule(s->vtime_bh);
+    }
+}
+
+/* A guarded BH's work, at a virtual time. */
+void bsw_vtime_fwd_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
+    bool was = g->engaged_in_io;
+
+    g->engaged_in_io = true;
+    bsw_bh(s);
+    g->engaged_in_io = was;
+}
+
+/* A peer that holds the clock back for too long: name it and stop. */
+void bsw_vtime_wall_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    uint64_t now = blade_switch_now();
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+        Chardev *chr;
+
+        if (!bsw_vtime_bounds(p) || lane_vtime_horizon(p->lane) > now) {
+            continue;
+        }
+        chr = qemu_chr_fe_get_driver(p->be);
+        error_report("blade-switch: virtual time: no promise from %s "
+                     "(chardev '%s') for %u ms at %" PRIu64 " ns (is its %s "
+                     "paused, or stuck?); shutting down", p->name,
+                     chr ? chr->label : "", s->vtime_wait_ms, now,
+                     p->kind == SW_PORT_CHAIN ? "chassis" : "blade");
+        qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
+        return;
+    }
+}
