@@ -452,17 +452,12 @@ void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
     timer_mod(bl->promise_timer, blade_lane_next_promise(bl, bl_now()));
 }
 
-bool blade_lane_parse_timing(const char *dev, const char *timing,
+bool blade_lane_check_timing(const char *dev, BladeTiming timing,
                              uint32_t latency_ns, bool *vtime, Error **errp)
 {
-    if (!timing || !strcmp(timing, "real")) {
+    if (timing == BLADE_TIMING_REAL) {
         *vtime = false;
         return true;
-    }
-    if (strcmp(timing, "virtual")) {
-        error_setg(errp, "%s: timing must be 'real' or 'virtual', not '%s'",
-                   dev, timing);
-        return false;
     }
     if (!latency_ns) {
         error_setg(errp, "%s: vtime-latency-ns must be above 0: it is the "

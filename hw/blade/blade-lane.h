@@ -15,6 +15,7 @@
 
 #include "chardev/char-fe.h"
 #include "system/iothread.h"
+#include "qapi/qapi-types-blade.h"
 #include "lane-transport.h"
 
 typedef struct BladeLane BladeLane;
@@ -98,11 +99,10 @@ void blade_lane_flush(BladeLane *bl);
 void blade_lane_vtime_gate(BladeLane *bl, uint64_t promise_ns,
                            uint32_t wait_ms, bool quiet);
 /*
- * A device's timing property: "real" (also when not given) or "virtual",
- * which needs a latency above 0 (the lookahead).  Sets *@vtime; false
- * with @errp set, naming @dev, on anything else.
+ * A device's timing property: virtual time needs a latency above 0 (the
+ * lookahead).  Sets *@vtime; false with @errp set, naming @dev, if not.
  */
-bool blade_lane_parse_timing(const char *dev, const char *timing,
+bool blade_lane_check_timing(const char *dev, BladeTiming timing,
                              uint32_t latency_ns, bool *vtime, Error **errp);
 /* The gate has the VM stopped, waiting for the peer. */
 bool blade_lane_vtime_waiting(BladeLane *bl);

@@ -26,6 +26,7 @@
 #include "hw/net/net_rx_pkt.h"
 #include "lane-transport.h"
 #include "blade-lane.h"
+#include "blade-props.h"
 #include "blade-nic.h"
 
 OBJECT_DECLARE_SIMPLE_TYPE(BladeNicState, BLADE_NIC)
@@ -114,16 +115,16 @@ struct BladeNicState {
     char *lane_path;
     CharBackend chr;
     uint32_t speed;
-    char *pcs_str;
-    char *util_source_str;
-    char *timing_str;
+    BladeLanePcs pcs_prop;
+    BladeUtilSource util_source_prop;
+    BladeTiming timing;
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
     bool vtime_quiet;           /* an idle guest promises quiet */
     uint32_t vtime_promise_ns;  /* a computing guest's promise period */
     bool vtime;                 /* timing=virtual */
     QEMUTimer *irq_timer;       /* irq_bh's work at a virtual time */
-    char *util_form_str;
+    BladeUtilForm util_form_prop;
     uint32_t util_interval_ms;
     /* parsed */
     LanePcs pcs;

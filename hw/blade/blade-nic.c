@@ -304,41 +304,20 @@ static void blade_nic_vm_state(void *opaque, bool running, RunState state)
 
 static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
 {
-    const char *pcs = s->pcs_str ? s->pcs_str : "8b10b";
-    const char *src = s->util_source_str ? s->util_source_str : "auto";
-    const char *form = s->util_form_str ? s->util_form_str : "idle";
+    /* as the UTIL_CFG register shows it (datasheet) */
+    static const unsigned util_source[BLADE_UTIL_SOURCE__MAX] = {
+        [BLADE_UTIL_SOURCE_AUTO] = BLADE_NIC_UTIL_SRC_AUTO,
+        [BLADE_UTIL_SOURCE_GUEST] = BLADE_NIC_UTIL_SRC_GUEST,
+        [BLADE_UTIL_SOURCE_HOST] = BLADE_NIC_UTIL_SRC_HOST,
+    };
     struct sockaddr_un sa;
 
-    if (!strcmp(pcs, "8b10b")) {
-        s->pcs = LANE_PCS_8B10B;
-    } else if (!strcmp(pcs, "raw")) {
-        s->pcs = LANE_PCS_RAW;
-    } else {
-        error_setg(errp, "blade-nic: pcs must be '8b10b' or 'raw', not '%s'",
-                   pcs);
-        return false;
-    }
-    if (!strcmp(src, "guest")) {
-        s->util_source = BLADE_NIC_UTIL_SRC_GUEST;
-    } else if (!strcmp(src, "host")) {
-        s->util_source = BLADE_NIC_UTIL_SRC_HOST;
-    } else if (!strcmp(src, "auto")) {
-        s->util_source = BLADE_NIC_UTIL_SRC_AUTO;
-    } else {
-        error_setg(errp, "blade-nic: util-source must be 'guest', 'host' or "
-                   "'auto', not '%s'", src);
-        return false;
-    }
-    if (!strcmp(form, "idle")) {
-        s->util_form = PCS_UTIL_FORM_IDLE;
-    } else if (!strcmp(form, "expanded")) {
-        s->util_form = PCS_UTIL_FORM_EXPANDED;
-    } else {
-        error_setg(errp, "blade-nic: util-form must be 'idle' or "
-                   "'expanded', not '%s'", form);
-        return false;
-    }
-    if (!blade_lane_parse_timing("blade-nic", s->timing_str,
+    s->pcs = s->pcs_prop == BLADE_LANE_PCS_RAW ? LANE_PCS_RAW
+                                               : LANE_PCS_8B10B;
+    s->util_source = util_source[s->util_source_prop];
+    s->util_form = s->util_form_prop == BLADE_UTIL_FORM_EXPANDED ?
+                   PCS_UTIL_FORM_EXPANDED : PCS_UTIL_FORM_IDLE;
+    if (!blade_lane_check_timing("blade-nic", s->timing,
                                  s->vtime_latency_ns, &s->vtime, errp)) {
         return false;
     }
@@ -855,16 +834,17 @@ static const Property blade_nic_properties[] = {
     DEFINE_PROP_STRING("lane", BladeNicState, lane_path),
     DEFINE_PROP_CHR("chardev", BladeNicState, chr),
     DEFINE_PROP_UINT32("speed", BladeNicState, speed, 1000),
-    DEFINE_PROP_STRING("pcs", BladeNicState, pcs_str),
-    DEFINE_PROP_STRING("util-source", BladeNicState, util_source_str),
-    DEFINE_PROP_STRING("timing", BladeNicState, timing_str),
+    DEFINE_PROP_BLADE_LANE_PCS("pcs", BladeNicState, pcs_prop),
+    DEFINE_PROP_BLADE_UTIL_SOURCE("util-source", BladeNicState,
+                                  util_source_prop),
+    DEFINE_PROP_BLADE_TIMING("timing", BladeNicState, timing),
     DEFINE_PROP_UINT32("vtime-latency-ns", BladeNicState, vtime_latency_ns,
                        BLADE_VTIME_LATENCY_NS),
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeNicState, vtime_wait_ms,
                        BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_BOOL("vtime-quiet", BladeNicState, vtime_quiet, true),
     DEFINE_PROP_UINT32("vtime-promise-ns", BladeNicState, vtime_promise_ns, 0),
-    DEFINE_PROP_STRING("util-form", BladeNicState, util_form_str),
+    DEFINE_PROP_BLADE_UTIL_FORM("util-form", BladeNicState, util_form_prop),
     DEFINE_PROP_UINT32("util-interval", BladeNicState, util_interval_ms,
                        100),
 };

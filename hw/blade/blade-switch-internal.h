@@ -29,6 +29,7 @@
 #include "net/net.h"
 #include "fabric.h"
 #include "blade-lane.h"
+#include "blade-props.h"
 #include "pcap.h"
 #include "blade-switch.h"
 
@@ -248,7 +249,7 @@ struct BladeSwitchState {
     char *backplane;
     CharBackend slot_chr[BLADE_SWITCH_MAX_SLOTS];  /* chardevN */
     uint32_t slot_speed;
-    char *pcs_str;
+    BladeLanePcs pcs_prop;
     NICConf uplink_conf;
     uint32_t uplink_speed;
     MACAddr mac;
@@ -272,8 +273,8 @@ struct BladeSwitchState {
     uint32_t fabric_interval_ms;
     char *fabric_key_secret;
     uint32_t hop_cost;
-    char *util_estimator_str;
-    char *timing_str;
+    BladeUtilEstimator util_estimator_prop;
+    BladeTiming timing;
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
     uint32_t vtime_slots;

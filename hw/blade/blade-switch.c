@@ -164,46 +164,23 @@ static bool bsw_check_iothreads(BladeSwitchState *s, Error **errp)
 
 static bool bsw_check_props(BladeSwitchState *s, Error **errp)
 {
-    static const char *const estimators[BAL_UTIL__MAX] = {
-        [BAL_UTIL_WAIT] = "wait",
-        [BAL_UTIL_BACKLOG] = "backlog",
-        [BAL_UTIL_NET] = "net",
-        [BAL_UTIL_REPORTED] = "reported",
+    static const unsigned estimator[BLADE_UTIL_ESTIMATOR__MAX] = {
+        [BLADE_UTIL_ESTIMATOR_WAIT] = BAL_UTIL_WAIT,
+        [BLADE_UTIL_ESTIMATOR_BACKLOG] = BAL_UTIL_BACKLOG,
+        [BLADE_UTIL_ESTIMATOR_NET] = BAL_UTIL_NET,
+        [BLADE_UTIL_ESTIMATOR_REPORTED] = BAL_UTIL_REPORTED,
     };
-    const char *pcs = s->pcs_str ? s->pcs_str : "8b10b";
-    unsigned i;
 
-    s->util_estimator = BAL_UTIL_WAIT;
-    if (s->util_estimator_str) {
-        for (i = 0; i < BAL_UTIL__MAX; i++) {
-            if (!strcmp(s->util_estimator_str, estimators[i])) {
-                break;
-            }
-        }
-        if (i == BAL_UTIL__MAX) {
-            error_setg(errp, "blade-switch: util-estimator must be "
-                       "'wait', 'backlog', 'net' or 'reported', not '%s'",
-                       s->util_estimator_str);
-            return false;
-        }
-        s->util_estimator = i;
-    }
+    s->util_estimator = estimator[s->util_estimator_prop];
+    s->pcs = s->pcs_prop == BLADE_LANE_PCS_RAW ? LANE_PCS_RAW
+                                               : LANE_PCS_8B10B;
 
-    if (!strcmp(pcs, "8b10b")) {
-        s->pcs = LANE_PCS_8B10B;
-    } else if (!strcmp(pcs, "raw")) {
-        s->pcs = LANE_PCS_RAW;
-    } else {
-        error_setg(errp, "blade-switch: pcs must be '8b10b' or 'raw', not "
-                   "'%s'", pcs);
-        return false;
-    }
     if (s->slots > BLADE_SWITCH_MAX_SLOTS) {
         error_setg(errp, "blade-switch: slots must be 0 to %u, not %u",
                    BLADE_SWITCH_MAX_SLOTS, s->slots);
         return false;
     }
-    if (!blade_lane_parse_timing("blade-switch", s->timing_str,
+    if (!blade_lane_check_timing("blade-switch", s->timing,
                                  s->vtime_latency_ns, &s->vtime, errp)) {
         return false;
     }
@@ -600,7 +577,7 @@ QEMU_BUILD_BUG_ON(BLADE_SWITCH_MAX_SLOTS != 64);
 
 static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("slots", BladeSwitchState, slots, 4),
-    DEFINE_PROP_STRING("timing", BladeSwitchState, timing_str),
+    DEFINE_PROP_BLADE_TIMING("timing", BladeSwitchState, timing),
     DEFINE_PROP_UINT32("vtime-latency-ns", BladeSwitchState, vtime_latency_ns,
                        BLADE_VTIME_LATENCY_NS),
     DEFINE_PROP_UINT32("vtime-wait-ms", BladeSwitchState, vtime_wait_ms,
@@ -682,7 +659,7 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_CHR("chardev62", BladeSwitchState, slot_chr[62]),
     DEFINE_PROP_CHR("chardev63", BladeSwitchState, slot_chr[63]),
     DEFINE_PROP_UINT32("slot-speed", BladeSwitchState, slot_speed, 1000),
-    DEFINE_PROP_STRING("pcs", BladeSwitchState, pcs_str),
+    DEFINE_PROP_BLADE_LANE_PCS("pcs", BladeSwitchState, pcs_prop),
     DEFINE_PROP_NETDEV("uplink", BladeSwitchState, uplink_conf.peers),
     DEFINE_PROP_UINT32("uplink-speed", BladeSwitchState, uplink_speed,
                        10000),
@@ -727,8 +704,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_STRING("fabric-key-secret", BladeSwitchState,
                        fabric_key_secret),
     DEFINE_PROP_UINT32("hop-cost", BladeSwitchState, hop_cost, 10),
-    DEFINE_PROP_STRING("util-estimator", BladeSwitchState,
-                       util_estimator_str),
+    DEFINE_PROP_BLADE_UTIL_ESTIMATOR("util-estimator", BladeSwitchState,
+                                     util_estimator_prop),
 };
 
 /*

@@ -343,9 +343,14 @@ static void test_props_invalid(void)
     g_autofree char *longdir = g_strnfill(120, 'd');
     g_autofree char *lp = g_strdup_printf(",backplane=/%s,slot=1", longdir);
 
-    expect_realize_error(",pcs=10b12b", "pcs must be '8b10b' or 'raw'");
-    expect_realize_error(",util-source=bios", "util-source must be");
-    expect_realize_error(",util-form=x", "util-form must be");
+    expect_realize_error(",pcs=10b12b",
+                         "Parameter 'pcs' does not accept value '10b12b'");
+    expect_realize_error(",util-source=bios",
+                         "Parameter 'util-source' does not accept value");
+    expect_realize_error(",util-form=x",
+                         "Parameter 'util-form' does not accept value");
+    expect_realize_error(",timing=fast",
+                         "Parameter 'timing' does not accept value");
     expect_realize_error(",slot=3", "slot=3 needs backplane=DIR");
     expect_realize_error(",backplane=/tmp", "needs slot=N");
     expect_realize_error(",backplane=/tmp,slot=64", "slot 64 is out of range");

@@ -184,7 +184,8 @@ static void test_bad_properties(void)
     static const char *const bad[] = {
         "slots=65", "pcs=10b8b", "slot-speed=500000", "util-stale=0",
         "mac-table-size=1", "queue-frames=0", "backplane=",
-        "mac-table-size=64,mac-limit=65",
+        "mac-table-size=64,mac-limit=65", "util-estimator=guess",
+        "timing=fast",
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *open_dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
