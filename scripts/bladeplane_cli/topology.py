@@ -21,7 +21,7 @@ import os
 import re
 import tomllib
 
-from . import tomlpos
+from . import schema, tomlpos
 from .common import Failure
 
 FORMAT = 1
@@ -36,9 +36,10 @@ FORWARD_RE = re.compile(r"^(tcp|udp):([0-9.]*):(\d{1,5})-([0-9.]+):(\d{1,5})$")
 APPEND_RE = re.compile(r"^[!#-~ ]*$")
 NETDEV_TYPES = ("user", "tap", "socket", "stream", "dgram", "vde", "l2tpv3",
                 "bridge", "vhost-user", "af-xdp")
-POLICIES = ("util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
-            "prequal")
-PROTOCOLS = ("tcp", "udp")
+# hw/blade/blade.json has the names (schema.py)
+POLICIES = schema.enum("BladePolicy")
+PROTOCOLS = schema.enum("BladeProtocol")
+TIMINGS = schema.enum("BladeTiming")
 # Kernel parameters the topology sets itself (blade keys say them).
 OWN_PARAMS = {"blade.name": "name", "blade.ip": "ip", "blade.gw": "the "
               "chassis's gateway", "blade.vip": "the services' vip"}
@@ -61,7 +62,7 @@ LOOPS = ("refuse", "block")
 # choices for strings.
 SWITCH_PROPS = {
     "slot-speed": ("int", 0, 100000),
-    "pcs": ("8b10b", "raw"),
+    "pcs": schema.enum("BladeLanePcs"),
     "mac": "mac",
     "mac-aging": ("int", 1, 1000000),
     "mac-table-size": ("int", 16, 1 << 20),
@@ -70,7 +71,7 @@ SWITCH_PROPS = {
     "util-stale": ("int", 1, 3600000),
     "queue-frames": ("int", 1, 65536),
     "seed": ("int", 0, (1 << 64) - 1),
-    "util-estimator": ("wait", "backlog", "net", "reported"),
+    "util-estimator": schema.enum("BladeUtilEstimator"),
     "vtime-snapshot-ns": ("int", 1, (1 << 63) - 1),
     # a count here: the launcher makes the iothreads and names them
     "iothreads": ("int", 1, 64),
@@ -79,9 +80,9 @@ SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
 
 # blade-nic properties a blade (or [defaults]) may set (docs/blade-nic.md).
 NIC_PROPS = {
-    "util-source": ("guest", "host", "auto"),
+    "util-source": schema.enum("BladeUtilSource"),
     "util-interval": ("int", 0, 60000),
-    "util-form": ("idle", "expanded"),
+    "util-form": schema.enum("BladeUtilForm"),
     # virtual time: an idle blade's quiet promises, and how often a
     # computing one promises its clock (docs/virtual-time.md)
     "vtime-quiet": ("on", "off"),
@@ -502,7 +503,7 @@ def loads(text, path="<topology>", timing=None):
 def _topology(top, path, timing_override=None):
     top.check_keys({"format", "name", "image", "defaults", "chassis", "link",
                     "fabric", "timing"})
-    timing = top.str("timing", "real", choices=("real", "virtual"))
+    timing = top.str("timing", "real", choices=TIMINGS)
     if timing_override:
         timing = timing_override
     virtual = timing == "virtual"
