@@ -2093,14 +2093,17 @@ bool fab_port_info(const Fabric *fab, unsigned port, uint64_t now,
     return true;
 }
 
+/* fab_remote_blades() copies a whole name */
+_Static_assert(FAB_NAME_LEN == REMOTE_BLADE_NAME_LEN, "chassis name length");
+
 unsigned fab_remote_blades(const Fabric *fab, uint64_t now,
-                           FabRemoteBlade *out, unsigned max)
+                           RemoteBlade *out, unsigned max)
 {
     unsigned n = MIN(max, fab->n_route);
 
     for (unsigned i = 0; i < n; i++) {
         const Blade *b = &fab->route[i];
-        FabRemoteBlade *r = &out[i];
+        RemoteBlade *r = &out[i];
 
         memset(r, 0, sizeof(*r));
         memcpy(r->mac, b->mac, 6);

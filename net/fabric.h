@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "remote-blade.h"
+
 #define FAB_ETHERTYPE       0x88B5
 #define FAB_MAX_PORTS       16
 #define FAB_MAX_BLADES      256     /* local and remote, in one fabric */
@@ -72,23 +74,6 @@ typedef struct FabLocalBlade {
     uint8_t cpu_pct, irq_pct;
     uint32_t age_ms;            /* age of the figures now */
 } FabLocalBlade;
-
-/* A blade of another chassis, by its best route. */
-typedef struct FabRemoteBlade {
-    uint8_t mac[6];
-    uint8_t slot;
-    bool in_rotation;
-    uint8_t cpu_pct, irq_pct;
-    /*
-     * Age of the figures now: their age when the holding chassis sent
-     * them, plus the time they took to get here.
-     */
-    uint64_t age_ns;
-    uint8_t hops;               /* chassis crossed to reach it: 1 = next */
-    unsigned port;              /* the fabric port it is reached through */
-    uint64_t chassis_id;
-    char chassis[FAB_NAME_LEN];
-} FabRemoteBlade;
 
 typedef struct FabOps {
     /* Send a control frame (Ethernet header included, no FCS). */
@@ -213,7 +198,7 @@ bool fab_port_info(const Fabric *fab, unsigned port, uint64_t now,
  * @max; there are never more than FAB_MAX_BLADES).
  */
 unsigned fab_remote_blades(const Fabric *fab, uint64_t now,
-                           FabRemoteBlade *out, unsigned max);
+                           RemoteBlade *out, unsigned max);
 void fab_stats(const Fabric *fab, FabStats *st);
 /* The root of the spanning tree as this chassis sees it. */
 uint64_t fab_root_id(const Fabric *fab);

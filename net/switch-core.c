@@ -667,14 +667,14 @@ static int remote_index(const SwitchCore *sw, uint64_t chassis, unsigned slot)
     return -1;
 }
 
-unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
+unsigned swcore_set_remote(SwitchCore *sw, const RemoteBlade *rb,
                            unsigned n, uint64_t now)
 {
     bool keep[SW_BLADES_ALL] = { false };
     unsigned i, taken = 0;
 
     for (i = 0; i < n; i++) {
-        const SwRemoteBlade *r = &rb[i];
+        const RemoteBlade *r = &rb[i];
         int idx = remote_index(sw, r->chassis_id, r->slot);
         SwBlade *b;
         BalBlade *bb;

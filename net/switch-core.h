@@ -27,6 +27,7 @@
 #include <stdbool.h>
 
 #include "balance.h"
+#include "remote-blade.h"
 
 #define SW_MAX_PORTS        128
 #define SW_MAX_BLADES       64      /* slots */
@@ -152,19 +153,6 @@ void swcore_mac_learn(SwitchCore *sw, const uint8_t *mac, unsigned port,
 void swcore_port_set_mac_limit(SwitchCore *sw, unsigned port,
                                uint32_t limit);
 
-/* A blade of another chassis, as the control protocol reports it. */
-typedef struct SwRemoteBlade {
-    uint64_t chassis_id;
-    char chassis[SW_NAME_LEN];
-    uint8_t slot;               /* in its chassis */
-    uint8_t mac[6];
-    unsigned port;              /* reached through this port */
-    unsigned hops;              /* chassis crossed: 1 = the next one */
-    bool in_rotation;           /* in its own chassis */
-    uint8_t cpu_pct, irq_pct;
-    uint64_t age_ns;            /* of the figures, now */
-} SwRemoteBlade;
-
 /*
  * The blades of other chassis now, replacing the previous set.  A blade
  * keeps its index while it stays (same chassis and slot), so its flows
@@ -173,7 +161,7 @@ typedef struct SwRemoteBlade {
  * each hop adds hop_cost_pct.  Returns how many were taken (at most
  * SW_MAX_REMOTE).
  */
-unsigned swcore_set_remote(SwitchCore *sw, const SwRemoteBlade *rb,
+unsigned swcore_set_remote(SwitchCore *sw, const RemoteBlade *rb,
                            unsigned n, uint64_t now);
 
 /*

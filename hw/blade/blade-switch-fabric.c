@@ -74,8 +74,7 @@ static const FabOps bsw_fab_ops = {
 void bsw_fabric_sync(BladeSwitchState *s, uint64_t now)
 {
     g_autofree FabLocalBlade *local = g_new0(FabLocalBlade, SW_MAX_BLADES);
-    g_autofree FabRemoteBlade *fr = g_new0(FabRemoteBlade, FAB_MAX_BLADES);
-    g_autofree SwRemoteBlade *sr = g_new0(SwRemoteBlade, SW_MAX_REMOTE);
+    g_autofree RemoteBlade *rb = g_new0(RemoteBlade, FAB_MAX_BLADES);
     unsigned i, n = 0, nr, k = 0;
 
     s->fab_dirty = false;
@@ -96,28 +95,21 @@ void bsw_fabric_sync(BladeSwitchState *s, uint64_t now)
         n++;
     }
     fab_set_local_at(s->fabric, local, n, now);
-    nr = fab_remote_blades(s->fabric, now, fr, FAB_MAX_BLADES);
+    nr = fab_remote_blades(s->fabric, now, rb, FAB_MAX_BLADES);
+    /* In place: the fabric's port numbers become the switch's. */
     for (i = 0; i < nr && k < SW_MAX_REMOTE; i++) {
         BswPort *p;
 
-        if (fr[i].port >= FAB_MAX_PORTS || !s->fab_ports[fr[i].port]) {
+        if (rb[i].port >= FAB_MAX_PORTS || !s->fab_ports[rb[i].port]) {
             continue;
         }
-        p = s->fab_ports[fr[i].port];
-        sr[k].chassis_id = fr[i].chassis_id;
-        pstrcpy(sr[k].chassis, sizeof(sr[k].chassis), fr[i].chassis);
-        sr[k].slot = fr[i].slot;
-        memcpy(sr[k].mac, fr[i].mac, 6);
-        sr[k].port = p->index;
-        sr[k].hops = fr[i].hops;
-        sr[k].in_rotation = fr[i].in_rotation;
-        sr[k].cpu_pct = fr[i].cpu_pct;
-        sr[k].irq_pct = fr[i].irq_pct;
-        sr[k].age_ns = fr[i].age_ns;
-        swcore_mac_learn(s->core, fr[i].mac, p->index, now);
+        p = s->fab_ports[rb[i].port];
+        swcore_mac_learn(s->core, rb[i].mac, p->index, now);
+        rb[k] = rb[i];
+        rb[k].port = p->index;
         k++;
     }
-    swcore_set_remote(s->core, sr, k, now);
+    swcore_set_remote(s->core, rb, k, now);
     bsw_core_rearm(s);
     /* News for the fabric can bring its next advertisement forward. */
     bsw_fabric_rearm(s);

@@ -182,7 +182,7 @@ static uint64_t setup(void)
         }
     }
     for (;;) {
-        FabRemoteBlade r[FAB_MAX_BLADES];
+        RemoteBlade r[FAB_MAX_BLADES];
         uint64_t next = UINT64_MAX;
         Msg *m;
 
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     double hdr[REPS], rnd[REPS], tbl[REPS];
     uint64_t now = setup(), seq;
     Fabric *c1 = node[0].fab;
-    FabRemoteBlade r[FAB_MAX_BLADES];
+    RemoteBlade r[FAB_MAX_BLADES];
     FabStats st0, st1;
     Msg ho = round_to_c1[0], ct;
     unsigned off, nch;

@@ -202,7 +202,7 @@ static void rx_state(void *opaque, unsigned port, bool fwd, const char *why)
 static void rx_remote(void *opaque)
 {
     Fabric *fab = *(Fabric **)opaque;
-    FabRemoteBlade r[FAB_MAX_BLADES];
+    RemoteBlade r[FAB_MAX_BLADES];
     unsigned n = fab_remote_blades(fab, 0, r, FAB_MAX_BLADES);
 
     for (unsigned i = 0; i < n; i++) {
@@ -241,7 +241,7 @@ static void resign(uint8_t *f, size_t len)
 
 static void check(Fabric *fab, uint64_t now)
 {
-    FabRemoteBlade r[FAB_MAX_BLADES + 1];
+    RemoteBlade r[FAB_MAX_BLADES + 1];
     FabPortInfo pi;
     FabStats st;
 

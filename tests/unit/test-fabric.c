@@ -436,9 +436,9 @@ static void sim_free(Sim *sim)
 }
 
 static bool find_remote(Node *nd, uint64_t chassis, unsigned slot,
-                        FabRemoteBlade *out)
+                        RemoteBlade *out)
 {
-    FabRemoteBlade r[FAB_MAX_BLADES];
+    RemoteBlade r[FAB_MAX_BLADES];
     unsigned n = fab_remote_blades(nd->fab, nd->sim->now, r, FAB_MAX_BLADES);
 
     for (unsigned i = 0; i < n; i++) {
@@ -454,7 +454,7 @@ static bool find_remote(Node *nd, uint64_t chassis, unsigned slot,
 
 static unsigned n_remote(Node *nd)
 {
-    FabRemoteBlade r[FAB_MAX_BLADES];
+    RemoteBlade r[FAB_MAX_BLADES];
 
     return fab_remote_blades(nd->fab, nd->sim->now, r, FAB_MAX_BLADES);
 }
@@ -722,7 +722,7 @@ static void test_roundtrip(void)
     Sim sim;
     Node *a, *b;
     FabLocalBlade lb[3];
-    FabRemoteBlade r[FAB_MAX_BLADES];
+    RemoteBlade r[FAB_MAX_BLADES];
     unsigned n;
 
     sim_init(&sim);
@@ -745,7 +745,7 @@ static void test_roundtrip(void)
     n = fab_remote_blades(b->fab, sim.now, r, FAB_MAX_BLADES);
     g_assert_cmpuint(n, ==, 3);
     for (unsigned i = 0; i < 3; i++) {
-        const FabRemoteBlade *x = NULL;
+        const RemoteBlade *x = NULL;
         uint64_t want_age = (uint64_t)lb[i].age_ms * MS + sim.now;
 
         for (unsigned j = 0; j < n; j++) {
@@ -788,7 +788,7 @@ static void test_set_local(void)
     Node *a, *b;
     FabLocalBlade lb = { .mac = { 2, 0, 0, 0, 9, 9 }, .slot = 3,
                          .in_rotation = true, .cpu_pct = 40, .age_ms = 0 };
-    FabRemoteBlade r;
+    RemoteBlade r;
     uint64_t t0;
 
     sim_init(&sim);
@@ -899,7 +899,7 @@ static void test_split(gconstpointer keyed)
     {
         const Sent *s = last_sent(a, 0, 1);
         uint8_t f[FAB_MAX_FRAME];
-        FabRemoteBlade r;
+        RemoteBlade r;
 
         g_assert_nonnull(s);
         g_assert_cmpuint(s->f[P_PARTS], >, 1);
@@ -934,7 +934,7 @@ static void test_chain(gconstpointer keyed)
     const char *key = keyed ? "chassis key" : NULL;
     Sim sim;
     Node *n1, *n2, *n3;
-    FabRemoteBlade r;
+    RemoteBlade r;
     uint64_t learned = 0;
     FabPortInfo pi;
 
@@ -1038,7 +1038,7 @@ static void test_central(void)
     Sim sim;
     Node *hub, *c[3];
     unsigned copies[MAX_NODES];
-    FabRemoteBlade r;
+    RemoteBlade r;
 
     sim_init(&sim);
     sim.check_loops = true;
@@ -1112,7 +1112,7 @@ static void test_ring(gconstpointer silent)
     Sim sim;
     Node *n1, *n2, *n3;
     int l12, l23, l31;
-    FabRemoteBlade r;
+    RemoteBlade r;
     uint64_t t0, healed = 0, changes, converged = 0;
 
     sim_init(&sim);
@@ -1357,7 +1357,7 @@ static void test_max_hops(void)
 {
     Sim sim;
     Node *nd[5];
-    FabRemoteBlade r;
+    RemoteBlade r;
 
     sim_init(&sim);
     for (unsigned i = 0; i < 5; i++) {

@@ -2909,10 +2909,10 @@ static void test_blocked_port(void)
     bench_free(b);
 }
 
-static SwRemoteBlade remote(uint64_t chassis, unsigned slot, unsigned hops,
+static RemoteBlade remote(uint64_t chassis, unsigned slot, unsigned hops,
                             unsigned cpu, uint64_t age_ns, unsigned port)
 {
-    SwRemoteBlade r;
+    RemoteBlade r;
 
     memset(&r, 0, sizeof(r));
     r.chassis_id = chassis;
@@ -2950,7 +2950,7 @@ static void test_remote_blades(void)
 {
     SwConfig cfg;
     Bench *b;
-    SwRemoteBlade rb[2];
+    RemoteBlade rb[2];
     SwRuleSpec spec;
     SwBladeInfo b2, b3;
     char err[128];
