@@ -80,26 +80,26 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
     nh_mac(&h, echo.nic_mac);
 
     /* rings: every TX descriptor sends the same frame */
-    h.tx_size = RING;
-    h.rx_size = RING;
-    h.tx_ring = guest_alloc(&h.alloc, RING * BLADE_NIC_DESC_SIZE);
-    h.rx_ring = guest_alloc(&h.alloc, RING * BLADE_NIC_DESC_SIZE);
-    h.rx_bufs = guest_alloc(&h.alloc, RING * NH_BUF_SIZE);
+    h.nic.tx_size = RING;
+    h.nic.rx_size = RING;
+    h.nic.tx_ring = guest_alloc(&h.alloc, RING * BLADE_NIC_DESC_SIZE);
+    h.nic.rx_ring = guest_alloc(&h.alloc, RING * BLADE_NIC_DESC_SIZE);
+    h.nic.rx_bufs = guest_alloc(&h.alloc, RING * QBLADE_NIC_BUF_SIZE);
     buf = guest_alloc(&h.alloc, sizeof(f));
     nh_make_frame(f, len, peer, echo.nic_mac, 1);
     qtest_memwrite(h.qts, buf, f, len);
     for (i = 0; i < RING; i++) {
-        nh_desc(&h, h.tx_ring, i, buf, len, BLADE_NIC_DFLAG_EOP);
-        nh_desc(&h, h.rx_ring, i, h.rx_bufs + i * NH_BUF_SIZE, NH_BUF_SIZE,
-                0);
+        nh_desc(&h, h.nic.tx_ring, i, buf, len, BLADE_NIC_DFLAG_EOP);
+        nh_desc(&h, h.nic.rx_ring, i, h.nic.rx_bufs + i * QBLADE_NIC_BUF_SIZE,
+                QBLADE_NIC_BUF_SIZE, 0);
     }
-    nh_wr(&h, BLADE_NIC_REG_TX_BASE_LO, (uint32_t)h.tx_ring);
-    nh_wr(&h, BLADE_NIC_REG_TX_BASE_HI, h.tx_ring >> 32);
+    nh_wr(&h, BLADE_NIC_REG_TX_BASE_LO, (uint32_t)h.nic.tx_ring);
+    nh_wr(&h, BLADE_NIC_REG_TX_BASE_HI, h.nic.tx_ring >> 32);
     nh_wr(&h, BLADE_NIC_REG_TX_SIZE, RING);
-    nh_wr(&h, BLADE_NIC_REG_RX_BASE_LO, (uint32_t)h.rx_ring);
-    nh_wr(&h, BLADE_NIC_REG_RX_BASE_HI, h.rx_ring >> 32);
+    nh_wr(&h, BLADE_NIC_REG_RX_BASE_LO, (uint32_t)h.nic.rx_ring);
+    nh_wr(&h, BLADE_NIC_REG_RX_BASE_HI, h.nic.rx_ring >> 32);
     nh_wr(&h, BLADE_NIC_REG_RX_SIZE, RING);
-    qpci_msix_enable(h.dev);
+    qpci_msix_enable(h.nic.dev);
     for (i = 0; i < 3; i++) {
         nh_wr(&h, BLADE_NIC_REG_ITR_RX + 4 * i, itr_us);
     }
@@ -108,9 +108,9 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
     rx_tail = RING - 1;
     nh_wr(&h, BLADE_NIC_REG_RX_TAIL, rx_tail);
 
-    mmio0 = h.mmio_ops;
+    mmio0 = h.nic.mmio_ops;
     t0 = t_last = nh_now();
-    h.tx_tail = 0;
+    h.nic.tx_tail = 0;
     while (nh_now() - t0 < seconds * 1e9) {
         uint32_t tx_head, rx_head, icr;
         uint64_t now;
@@ -121,9 +121,9 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
             nh_wr(&h, BLADE_NIC_REG_ICR, icr);
         }
         tx_head = nh_rd(&h, BLADE_NIC_REG_TX_HEAD);
-        if ((tx_head - h.tx_tail - 1) % RING >= BATCH) {
-            h.tx_tail = (h.tx_tail + BATCH) % RING;
-            nh_wr(&h, BLADE_NIC_REG_TX_TAIL, h.tx_tail);
+        if ((tx_head - h.nic.tx_tail - 1) % RING >= BATCH) {
+            h.nic.tx_tail = (h.nic.tx_tail + BATCH) % RING;
+            nh_wr(&h, BLADE_NIC_REG_TX_TAIL, h.nic.tx_tail);
             doorbells++;
         }
         nh_pump(&h, 0);
@@ -142,7 +142,7 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
     }
     r.mpps = frames / ((nh_now() - t0) / 1e9) / 1e6;
     r.gbps = r.mpps * 1e6 * (len + 4) * 8 / 1e9;
-    r.mmio_per_frame = frames ? (double)(h.mmio_ops - mmio0) / frames : 0;
+    r.mmio_per_frame = frames ? (double)(h.nic.mmio_ops - mmio0) / frames : 0;
     irqs = nh_stat(&h, BLADE_NIC_STAT_IRQ_RX) +
            nh_stat(&h, BLADE_NIC_STAT_IRQ_TX) +
            nh_stat(&h, BLADE_NIC_STAT_IRQ_MISC);

@@ -1,9 +1,10 @@
 /*
- * Test harness for blade-nic: QEMU under qtest with one blade-nic, the
- * test process as the chassis end of the lane (a lane server on a UNIX
- * socket in a temporary directory, driven with poll()), and helpers for
- * registers, rings and counters.  Used by blade-nic-test and
- * blade-nic-bench.
+ * Test harness for blade-nic: QEMU under qtest with one blade-nic, driven
+ * through its libqos driver (libqos/blade-nic.c), and the test process as
+ * the chassis end of the lane (a lane server on a UNIX socket in a
+ * temporary directory, driven with poll()).  Used by blade-nic-test,
+ * blade-nic-vtime-test, blade-nic-bench and, for the lane alone,
+ * blade-nic-qos-test.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,19 +18,18 @@
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
+#include "libqos/blade-nic.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/blade/blade-nic.h"
 #include "hw/blade/net/lane-transport.h"
 
 #define NIC_DEVFN QPCI_DEVFN(4, 0)
 #define NH_MAX_FRAMES 64
-#define NH_BUF_SIZE 2048
 
 typedef struct NicHarness {
     QTestState *qts;
     QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar0;
+    QBladeNic nic;
     QGuestAllocator alloc;
     /* chassis end of the lane */
     Lane *srv;
@@ -44,10 +44,6 @@ typedef struct NicHarness {
     uint64_t nbytes;
     LaneUtil util;
     uint64_t nutil;
-    /* rings in guest memory */
-    uint64_t tx_ring, rx_ring, tx_bufs, rx_bufs;
-    uint32_t tx_size, rx_size, tx_tail, rx_tail;
-    uint64_t mmio_ops;
 } NicHarness;
 
 /* Utilization period of the chassis end (0: it sends none). */
@@ -134,21 +130,17 @@ static inline void nh_pump(NicHarness *h, int ms)
 
 static inline uint32_t nh_rd(NicHarness *h, uint64_t reg)
 {
-    h->mmio_ops++;
-    return qpci_io_readl(h->dev, h->bar0, reg);
+    return qblade_nic_readl(&h->nic, reg);
 }
 
 static inline void nh_wr(NicHarness *h, uint64_t reg, uint32_t val)
 {
-    h->mmio_ops++;
-    qpci_io_writel(h->dev, h->bar0, reg, val);
+    qblade_nic_writel(&h->nic, reg, val);
 }
 
 static inline uint64_t nh_stat(NicHarness *h, unsigned i)
 {
-    uint64_t lo = nh_rd(h, BLADE_NIC_REG_STAT_BASE + 8 * i);
-
-    return lo | (uint64_t)nh_rd(h, BLADE_NIC_REG_STAT_BASE + 8 * i + 4) << 32;
+    return qblade_nic_stat(&h->nic, i);
 }
 
 /* A temporary directory for the lane's socket, h->path (slot0.sock). */
@@ -185,17 +177,11 @@ static inline void nh_srv_start(NicHarness *h, bool raw)
 static inline void nh_qemu_start(NicHarness *h, const char *dev,
                                  const char *qemu_extra)
 {
-    uint64_t bar_size;
-
     h->qts = qtest_initf("-M q35 -m 256M -device blade-nic,addr=04.0%s %s",
                          dev ? dev : "", qemu_extra ? qemu_extra : "");
     h->bus = qpci_new_pc(h->qts, NULL);
-    h->dev = qpci_device_find(h->bus, NIC_DEVFN);
-    g_assert_nonnull(h->dev);
-    qpci_device_enable(h->dev);
-    h->bar0 = qpci_iomap(h->dev, 0, &bar_size);
-    g_assert_cmpuint(bar_size, ==, BLADE_NIC_BAR0_SIZE);
     pc_alloc_init(&h->alloc, h->qts, ALLOC_NO_FLAGS);
+    qblade_nic_init(&h->nic, h->bus, NIC_DEVFN, &h->alloc);
 }
 
 /*
@@ -232,8 +218,8 @@ static inline void nh_stop(NicHarness *h)
 {
     unsigned i;
 
+    qblade_nic_destroy(&h->nic);
     alloc_destroy(&h->alloc);
-    g_free(h->dev);
     qpci_free_pc(h->bus);
     qtest_quit(h->qts);
     lane_free(h->srv);
@@ -365,71 +351,32 @@ static inline uint64_t nic_qom_u64(NicHarness *h, const char *prop)
     return v;
 }
 
-/* Descriptor helpers */
 static inline void nh_desc(NicHarness *h, uint64_t ring, uint32_t idx,
                            uint64_t addr, uint16_t len, uint16_t flags)
 {
-    uint8_t d[BLADE_NIC_DESC_SIZE] = { 0 };
-
-    stq_le_p(d, addr);
-    stw_le_p(d + BLADE_NIC_DESC_BUF_LEN, len);
-    stw_le_p(d + BLADE_NIC_DESC_FLAGS, flags);
-    qtest_memwrite(h->qts, ring + idx * BLADE_NIC_DESC_SIZE, d, sizeof(d));
+    qblade_nic_desc(&h->nic, ring, idx, addr, len, flags);
 }
 
 static inline void nh_desc_wb(NicHarness *h, uint64_t ring, uint32_t idx,
                               uint16_t *len, uint16_t *status)
 {
-    uint8_t d[BLADE_NIC_DESC_SIZE];
-
-    qtest_memread(h->qts, ring + idx * BLADE_NIC_DESC_SIZE, d, sizeof(d));
-    *len = lduw_le_p(d + BLADE_NIC_DESC_LEN);
-    *status = lduw_le_p(d + BLADE_NIC_DESC_STATUS);
+    qblade_nic_desc_wb(&h->nic, ring, idx, len, status);
 }
 
-/* Allocate and program both rings (buffers of NH_BUF_SIZE), enable. */
 static inline void nh_rings(NicHarness *h, uint32_t tx_size, uint32_t rx_size)
 {
-    uint32_t i;
-
-    h->tx_size = tx_size;
-    h->rx_size = rx_size;
-    h->tx_ring = guest_alloc(&h->alloc, tx_size * BLADE_NIC_DESC_SIZE);
-    h->rx_ring = guest_alloc(&h->alloc, rx_size * BLADE_NIC_DESC_SIZE);
-    h->tx_bufs = guest_alloc(&h->alloc, tx_size * NH_BUF_SIZE);
-    h->rx_bufs = guest_alloc(&h->alloc, rx_size * NH_BUF_SIZE);
-    qtest_memset(h->qts, h->tx_ring, 0, tx_size * BLADE_NIC_DESC_SIZE);
-    for (i = 0; i < rx_size; i++) {
-        nh_desc(h, h->rx_ring, i, h->rx_bufs + i * NH_BUF_SIZE, NH_BUF_SIZE,
-                0);
-    }
-    nh_wr(h, BLADE_NIC_REG_TX_BASE_LO, (uint32_t)h->tx_ring);
-    nh_wr(h, BLADE_NIC_REG_TX_BASE_HI, h->tx_ring >> 32);
-    nh_wr(h, BLADE_NIC_REG_TX_SIZE, tx_size);
-    nh_wr(h, BLADE_NIC_REG_RX_BASE_LO, (uint32_t)h->rx_ring);
-    nh_wr(h, BLADE_NIC_REG_RX_BASE_HI, h->rx_ring >> 32);
-    nh_wr(h, BLADE_NIC_REG_RX_SIZE, rx_size);
-    nh_wr(h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_TXEN | BLADE_NIC_CTRL_RXEN);
-    h->tx_tail = 0;
-    h->rx_tail = rx_size - 1;
-    nh_wr(h, BLADE_NIC_REG_RX_TAIL, h->rx_tail);
+    qblade_nic_rings(&h->nic, tx_size, rx_size);
 }
 
-/* Queue one frame in one TX descriptor (buffer of that slot); no kick. */
 static inline void nh_tx_queue(NicHarness *h, const uint8_t *frame,
                                uint16_t len)
 {
-    uint64_t buf = h->tx_bufs + h->tx_tail * NH_BUF_SIZE;
-
-    g_assert_cmpuint(len, <=, NH_BUF_SIZE);
-    qtest_memwrite(h->qts, buf, frame, len);
-    nh_desc(h, h->tx_ring, h->tx_tail, buf, len, BLADE_NIC_DFLAG_EOP);
-    h->tx_tail = (h->tx_tail + 1) % h->tx_size;
+    qblade_nic_tx_queue(&h->nic, frame, len);
 }
 
 static inline void nh_tx_kick(NicHarness *h)
 {
-    nh_wr(h, BLADE_NIC_REG_TX_TAIL, h->tx_tail);
+    qblade_nic_tx_kick(&h->nic);
 }
 
 static inline void nh_make_frame(uint8_t *f, size_t len, const uint8_t *dst,
@@ -460,11 +407,7 @@ static inline void nh_srv_send(NicHarness *h, const uint8_t *f, size_t len)
 
 static inline void nh_mac(NicHarness *h, uint8_t *mac)
 {
-    uint32_t lo = nh_rd(h, BLADE_NIC_REG_MAC_LO);
-    uint32_t hi = nh_rd(h, BLADE_NIC_REG_MAC_HI);
-
-    stl_le_p(mac, lo);
-    stw_le_p(mac + 4, hi);
+    qblade_nic_mac(&h->nic, mac);
 }
 
 #endif

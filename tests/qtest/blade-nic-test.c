@@ -25,16 +25,16 @@ static void test_pci_identity(void)
     NicHarness h;
 
     nh_start(&h, NULL);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_VENDOR_ID), ==, 0x1af4);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_DEVICE_ID), ==, 0x10f0);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_SUBSYSTEM_VENDOR_ID), ==,
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_VENDOR_ID), ==, 0x1af4);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_DEVICE_ID), ==, 0x10f0);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_SUBSYSTEM_VENDOR_ID), ==,
                     0x1af4);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_SUBSYSTEM_ID), ==, 0x0001);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_CLASS_DEVICE), ==,
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_SUBSYSTEM_ID), ==, 0x0001);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_CLASS_DEVICE), ==,
                     0x0200);   /* Ethernet controller */
-    g_assert_cmphex(qpci_config_readb(h.dev, PCI_REVISION_ID), ==, 0x01);
+    g_assert_cmphex(qpci_config_readb(h.nic.dev, PCI_REVISION_ID), ==, 0x01);
     /* MSI-X with three vectors */
-    g_assert_cmpuint(qpci_msix_table_size(h.dev), ==, 3);
+    g_assert_cmpuint(qpci_msix_table_size(h.nic.dev), ==, 3);
     nh_stop(&h);
 }
 
@@ -44,9 +44,9 @@ static void test_pci_ids_overridable(void)
 
     nh_start(&h, ",vendor-id=0x8086,device-id=0x1234,"
                  "subsystem-vendor-id=0x1af4,subsystem-id=0x4242");
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_VENDOR_ID), ==, 0x8086);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_DEVICE_ID), ==, 0x1234);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_SUBSYSTEM_ID), ==, 0x4242);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_VENDOR_ID), ==, 0x8086);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_DEVICE_ID), ==, 0x1234);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_SUBSYSTEM_ID), ==, 0x4242);
     nh_stop(&h);
 }
 
@@ -122,13 +122,15 @@ static void test_access_rules(void)
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_SCRATCH), ==, 0xa5a55a5a);
 
     /* Only 32-bit accesses are decoded: others read 0, writes drop. */
-    g_assert_cmphex(qpci_io_readb(h.dev, h.bar0, BLADE_NIC_REG_ID), ==, 0);
-    g_assert_cmphex(qpci_io_readw(h.dev, h.bar0, BLADE_NIC_REG_ID), ==, 0);
-    qpci_io_writeb(h.dev, h.bar0, BLADE_NIC_REG_SCRATCH, 0x11);
-    qpci_io_writew(h.dev, h.bar0, BLADE_NIC_REG_SCRATCH, 0x2222);
+    g_assert_cmphex(qpci_io_readb(h.nic.dev, h.nic.bar0, BLADE_NIC_REG_ID), ==,
+                    0);
+    g_assert_cmphex(qpci_io_readw(h.nic.dev, h.nic.bar0, BLADE_NIC_REG_ID), ==,
+                    0);
+    qpci_io_writeb(h.nic.dev, h.nic.bar0, BLADE_NIC_REG_SCRATCH, 0x11);
+    qpci_io_writew(h.nic.dev, h.nic.bar0, BLADE_NIC_REG_SCRATCH, 0x2222);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_SCRATCH), ==, 0xa5a55a5a);
     /* 64-bit accesses are split in two 32-bit ones, low dword first */
-    qpci_io_writeq(h.dev, h.bar0, BLADE_NIC_REG_MAC_LO,
+    qpci_io_writeq(h.nic.dev, h.nic.bar0, BLADE_NIC_REG_MAC_LO,
                    0x0000bbaa04030201ULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_MAC_LO), ==, 0x04030201);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_MAC_HI), ==, 0xbbaa);
@@ -218,8 +220,8 @@ static void test_system_reset(void)
     nh_wr(&h, BLADE_NIC_REG_ITR_RX, 5);
     qtest_system_reset(h.qts);
     /* Firmware is absent under qtest: re-enable decoding after reset. */
-    qpci_device_enable(h.dev);
-    h.bar0 = qpci_iomap(h.dev, 0, NULL);
+    qpci_device_enable(h.nic.dev);
+    h.nic.bar0 = qpci_iomap(h.nic.dev, 0, NULL);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_SCRATCH), ==, 0);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ITR_RX), ==, 0);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, 0x424c4e43);
@@ -413,14 +415,14 @@ static void test_irq_moderation(void)
     NicHarness h;
 
     nh_start(&h, NULL);
-    qpci_msix_enable(h.dev);
+    qpci_msix_enable(h.nic.dev);
     nh_wr(&h, BLADE_NIC_REG_IER, 0xff);
     /* no moderation: each event is a message */
     nh_wr(&h, BLADE_NIC_REG_ICS, BLADE_NIC_INT_RX_DONE);
     nh_wr(&h, BLADE_NIC_REG_ICS, BLADE_NIC_INT_RX_DONE);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 2);
-    g_assert_true(qpci_msix_pending(h.dev, BLADE_NIC_VEC_RX));
-    g_assert_false(qpci_msix_pending(h.dev, BLADE_NIC_VEC_TX));
+    g_assert_true(qpci_msix_pending(h.nic.dev, BLADE_NIC_VEC_RX));
+    g_assert_false(qpci_msix_pending(h.nic.dev, BLADE_NIC_VEC_TX));
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR), ==, BLADE_NIC_INT_RX_DONE);
     /* W1C */
     nh_wr(&h, BLADE_NIC_REG_ICR, BLADE_NIC_INT_RX_DONE);
@@ -431,8 +433,8 @@ static void test_irq_moderation(void)
     nh_wr(&h, BLADE_NIC_REG_ICS, BLADE_NIC_INT_SW);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_TX), ==, 1);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_MISC), ==, 1);
-    g_assert_true(qpci_msix_pending(h.dev, BLADE_NIC_VEC_TX));
-    g_assert_true(qpci_msix_pending(h.dev, BLADE_NIC_VEC_MISC));
+    g_assert_true(qpci_msix_pending(h.nic.dev, BLADE_NIC_VEC_TX));
+    g_assert_true(qpci_msix_pending(h.nic.dev, BLADE_NIC_VEC_MISC));
     nh_wr(&h, BLADE_NIC_REG_ICR, 0xff);
 
     /* 100 us moderation: the first goes at once, later ones wait */
@@ -470,22 +472,22 @@ static void test_irq_msix_delivery(void)
     uint8_t cap;
 
     nh_start(&h, NULL);
-    qpci_msix_enable(h.dev);
-    cap = qpci_find_capability(h.dev, PCI_CAP_ID_MSIX, 0);
+    qpci_msix_enable(h.nic.dev);
+    cap = qpci_find_capability(h.nic.dev, PCI_CAP_ID_MSIX, 0);
     g_assert_cmpuint(cap, !=, 0);
     mailbox = guest_alloc(&h.alloc, 64);
     qtest_writel(h.qts, mailbox, 0);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
                    PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)mailbox);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
                    PCI_MSIX_ENTRY_UPPER_ADDR, mailbox >> 32);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
                    PCI_MSIX_ENTRY_DATA, 0x4242);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_TX +
                    PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
     nh_wr(&h, BLADE_NIC_REG_IER, BLADE_NIC_INT_TX_DONE);
     nh_wr(&h, BLADE_NIC_REG_ICS, BLADE_NIC_INT_TX_DONE);
@@ -521,7 +523,7 @@ static void lane_start_speed(NicHarness *h, bool raw, unsigned speed,
     nh_start_full(h, true, true, raw, props, NULL);
     nh_link_up(h);
     nh_rings(h, 16, 16);
-    qpci_msix_enable(h->dev);
+    qpci_msix_enable(h->nic.dev);
     nh_wr(h, BLADE_NIC_REG_IER, 0xff);
 }
 
@@ -556,7 +558,7 @@ static void tx_single(bool raw)
         g_assert_cmpuint(ls->pcs.code_groups, >=, PCS_PREAMBLE_SFD + 104);
     }
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 1);
-    nh_desc_wb(&h, h.tx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, 0, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_OCTETS), ==, 100);
@@ -590,15 +592,15 @@ static void test_tx_chained(void)
     buf = guest_alloc(&h.alloc, sizeof(f));
     qtest_memwrite(h.qts, buf, f, sizeof(f));
     /* 1500 octets in three buffers: 14 + 986 + 500 */
-    nh_desc(&h, h.tx_ring, 0, buf, 14, 0);
-    nh_desc(&h, h.tx_ring, 1, buf + 14, 986, 0);
-    nh_desc(&h, h.tx_ring, 2, buf + 1000, 500, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 0, buf, 14, 0);
+    nh_desc(&h, h.nic.tx_ring, 1, buf + 14, 986, 0);
+    nh_desc(&h, h.nic.tx_ring, 2, buf + 1000, 500, BLADE_NIC_DFLAG_EOP);
     /* a chain is not sent before its EOP descriptor is posted */
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 2);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 0);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 3);
     /* and a short frame after it: padded to 60 octets on the lane */
-    nh_desc(&h, h.tx_ring, 3, buf, 20, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 3, buf, 20, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 4);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
     g_assert_cmpuint(h.frame_len[0], ==, sizeof(f));
@@ -609,7 +611,7 @@ static void test_tx_chained(void)
         g_assert_cmpuint(h.frames[1][i], ==, 0);
     }
     for (i = 0; i < 4; i++) {
-        nh_desc_wb(&h, h.tx_ring, i, &len, &st);
+        nh_desc_wb(&h, h.nic.tx_ring, i, &len, &st);
         g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD |
                         (i >= 2 ? BLADE_NIC_DSTAT_EOP : 0));
     }
@@ -631,26 +633,26 @@ static void test_tx_malformed(void)
     nh_rings(&h, 64, 8);
     buf = guest_alloc(&h.alloc, 0x10000);
     /* 13 octets: too short */
-    nh_desc(&h, h.tx_ring, 0, buf, 13, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 0, buf, 13, BLADE_NIC_DFLAG_EOP);
     /* 9019 octets: too long */
-    nh_desc(&h, h.tx_ring, 1, buf, 9000, 0);
-    nh_desc(&h, h.tx_ring, 2, buf, 19, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 1, buf, 9000, 0);
+    nh_desc(&h, h.nic.tx_ring, 2, buf, 19, BLADE_NIC_DFLAG_EOP);
     /* a chain of 33 descriptors: the first 32 are one bad frame */
     for (i = 3; i < 3 + 33; i++) {
-        nh_desc(&h, h.tx_ring, i, buf, 16, 0);
+        nh_desc(&h, h.nic.tx_ring, i, buf, 16, 0);
     }
     nh_mac(&h, mac);
     nh_make_frame(f, sizeof(f), peer, mac, 3);
     qtest_memwrite(h.qts, buf, f, sizeof(f));
-    nh_desc(&h, h.tx_ring, 36, buf, 64, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 36, buf, 64, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 37);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 37);
-    nh_desc_wb(&h, h.tx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, 0, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP |
                     BLADE_NIC_DSTAT_ERR);
-    nh_desc_wb(&h, h.tx_ring, 1, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, 1, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_ERR);
-    nh_desc_wb(&h, h.tx_ring, 34, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, 34, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_ERR);
     /* the 33rd descriptor plus the 64-octet one make a 80-octet frame */
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_ERRORS), ==, 3);
@@ -689,7 +691,7 @@ static void test_tx_paced(void)
     head = nh_rd(&h, BLADE_NIC_REG_TX_HEAD);
     g_assert_cmpuint(head, >=, 1);
     g_assert_cmpuint(head, <=, 3);
-    nh_desc_wb(&h, h.tx_ring, head, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, head, &len, &st);
     g_assert_cmphex(st, ==, 0);
     qtest_clock_step(h.qts, 50 * 1000);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), >, head);
@@ -768,15 +770,15 @@ static void test_rx_basic(void)
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_OCTETS), ==, 300);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 1);
-    nh_desc_wb(&h, h.rx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 0, &len, &st);
     g_assert_cmpuint(len, ==, 300);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
-    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    qtest_memread(h.qts, h.nic.rx_bufs, got, sizeof(got));
     g_assert_cmpmem(got, sizeof(got), f, sizeof(f));
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
                     BLADE_NIC_INT_RX_DONE);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
-    g_assert_true(qpci_msix_pending(h.dev, BLADE_NIC_VEC_RX));
+    g_assert_true(qpci_msix_pending(h.nic.dev, BLADE_NIC_VEC_RX));
     nh_stop(&h);
 }
 
@@ -804,7 +806,7 @@ static void test_shm(gconstpointer data)
     nh_make_frame(f, sizeof(f), mac, peer, 4);
     nh_srv_send(&h, f, sizeof(f));
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame");
-    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    qtest_memread(h.qts, h.nic.rx_bufs, got, sizeof(got));
     g_assert_cmpmem(got, sizeof(got), f, sizeof(f));
     nh_make_frame(g, sizeof(g), peer, mac, 5);
     nh_tx_queue(&h, g, sizeof(g));
@@ -908,7 +910,7 @@ static void test_shm_corrupt(gconstpointer data)
     nh_make_frame(f, sizeof(f), mac, peer, 7);
     nh_srv_send(&h, f, sizeof(f));
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX frame after the error");
-    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    qtest_memread(h.qts, h.nic.rx_bufs, got, sizeof(got));
     g_assert_cmpmem(got, sizeof(got), f, sizeof(f));
     want = h.nframes + 1;
     nh_make_frame(g, sizeof(g), peer, mac, 8);
@@ -1255,7 +1257,7 @@ static void l4_finish(L4Frame *lf)
 static void nh_ctx(NicHarness *h, uint32_t idx, uint16_t start,
                    uint16_t offset, uint16_t flags)
 {
-    nh_desc(h, h->tx_ring, idx, (uint64_t)offset << 16 | start, 0,
+    nh_desc(h, h->nic.tx_ring, idx, (uint64_t)offset << 16 | start, 0,
             BLADE_NIC_DFLAG_CTX | flags);
 }
 
@@ -1291,13 +1293,13 @@ static void test_offload_tx_csum(void)
     }
     split = lf[0].start + 20;
     nh_ctx(&h, 0, lf[0].start, lf[0].offset, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, 1, buf, split, 0);
-    nh_desc(&h, h.tx_ring, 2, buf + split, lf[0].len - split,
+    nh_desc(&h, h.nic.tx_ring, 1, buf, split, 0);
+    nh_desc(&h, h.nic.tx_ring, 2, buf + split, lf[0].len - split,
             BLADE_NIC_DFLAG_EOP);
     nh_ctx(&h, 3, lf[1].start, lf[1].offset, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, 4, buf + 2048, lf[1].len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 4, buf + 2048, lf[1].len, BLADE_NIC_DFLAG_EOP);
     nh_ctx(&h, 5, lf[2].start, lf[2].offset, 0);
-    nh_desc(&h, h.tx_ring, 6, buf + 4096, lf[2].len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 6, buf + 4096, lf[2].len, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 7);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
 
@@ -1312,7 +1314,7 @@ static void test_offload_tx_csum(void)
     }
     g_assert_cmpmem(h.frames[2], lf[2].len, lf[2].f, lf[2].len);
     for (i = 0; i < ARRAY_SIZE(want_st); i++) {
-        nh_desc_wb(&h, h.tx_ring, i, &len, &st);
+        nh_desc_wb(&h, h.nic.tx_ring, i, &len, &st);
         g_assert_cmphex(st, ==, want_st[i]);
     }
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 3);
@@ -1350,48 +1352,48 @@ static void test_offload_tx_bad_context(void)
 
     /* the result's two octets end one past the frame */
     nh_ctx(&h, i++, lf.start, fit + 1, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* the largest start and offset: no overflow */
     nh_ctx(&h, i++, 0xffff, 0xffff, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* summing from inside the Ethernet header */
     nh_ctx(&h, i++, 13, 20, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* a context that is not the frame's first descriptor */
-    nh_desc(&h, h.tx_ring, i++, buf, 20, 0);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, 20, 0);
     nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf + 20, lf.len - 20, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf + 20, lf.len - 20, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* a context that ends the frame (EOP): a frame of no data */
     nh_ctx(&h, i++, lf.start, lf.offset,
            BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_EOP);
     bad++;
     /* a context with a buffer length */
-    nh_desc(&h, h.tx_ring, i, (uint64_t)lf.offset << 16 | lf.start, 64,
+    nh_desc(&h, h.nic.tx_ring, i, (uint64_t)lf.offset << 16 | lf.start, 64,
             BLADE_NIC_DFLAG_CTX | BLADE_NIC_DFLAG_CSUM);
     i++;
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* reserved octets 4-7 set (an MSS, as segmentation would need) */
-    nh_desc(&h, h.tx_ring, i, 1460ull << 32 | (uint64_t)lf.offset << 16 |
+    nh_desc(&h, h.nic.tx_ring, i, 1460ull << 32 | (uint64_t)lf.offset << 16 |
             lf.start, 0, BLADE_NIC_DFLAG_CTX | BLADE_NIC_DFLAG_CSUM);
     i++;
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* a reserved flag */
     nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM | 1u << 3);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     bad_descs = i;
     /* in bounds to the last octet: sent */
     nh_ctx(&h, i++, lf.start, fit, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     /* and a good one after all of it */
     nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, i);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
 
@@ -1403,7 +1405,7 @@ static void test_offload_tx_bad_context(void)
     g_assert_cmpuint(h.nframes, ==, 2);
     g_assert_true(l4_csum_ok(&lf, h.frames[1]));
     for (; i > 0; i--) {
-        nh_desc_wb(&h, h.tx_ring, i - 1, &len, &st);
+        nh_desc_wb(&h, h.nic.tx_ring, i - 1, &len, &st);
         g_assert_cmphex(st & BLADE_NIC_DSTAT_DD, ==, BLADE_NIC_DSTAT_DD);
         g_assert_cmphex(!!(st & BLADE_NIC_DSTAT_ERR), ==, i <= bad_descs);
     }
@@ -1419,7 +1421,7 @@ static void nh_ctx_tso(NicHarness *h, uint32_t idx, uint16_t start,
                        uint16_t offset, uint16_t mss, uint16_t hdr_len,
                        uint16_t flags)
 {
-    nh_desc(h, h->tx_ring, idx, (uint64_t)hdr_len << 48 |
+    nh_desc(h, h->nic.tx_ring, idx, (uint64_t)hdr_len << 48 |
             (uint64_t)mss << 32 | (uint64_t)offset << 16 | start, 0,
             BLADE_NIC_DFLAG_CTX | flags);
 }
@@ -1493,13 +1495,13 @@ static void test_offload_tso(void)
     qtest_memwrite(h.qts, buf + 16384, lf[1].f, lf[1].len);
     nh_ctx_tso(&h, 0, lf[0].start, 16, 1448, lf[0].start + 20,
                BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
-    nh_desc(&h, h.tx_ring, 1, buf, 54, 0);
-    nh_desc(&h, h.tx_ring, 2, buf + 54, 4000, 0);
-    nh_desc(&h, h.tx_ring, 3, buf + 4054, lf[0].len - 4054,
+    nh_desc(&h, h.nic.tx_ring, 1, buf, 54, 0);
+    nh_desc(&h, h.nic.tx_ring, 2, buf + 54, 4000, 0);
+    nh_desc(&h, h.nic.tx_ring, 3, buf + 4054, lf[0].len - 4054,
             BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, 4, lf[1].start, 16, 1428, lf[1].start + 20,
                BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
-    nh_desc(&h, h.tx_ring, 5, buf + 16384, lf[1].len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 5, buf + 16384, lf[1].len, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 6);
     want = 7 + 4;
     nh_wait(&h, nh_cond_frames, &want, 0, "TSO frames");
@@ -1508,7 +1510,7 @@ static void test_offload_tso(void)
     tso_check(&h, 0, &lf[0], false, 1448);
     tso_check(&h, 7, &lf[1], true, 1428);
     for (i = 0; i < 6; i++) {
-        nh_desc_wb(&h, h.tx_ring, i, &len, &st);
+        nh_desc_wb(&h, h.nic.tx_ring, i, &len, &st);
         g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD |
                         (i == 3 || i == 5 ? BLADE_NIC_DSTAT_EOP : 0));
     }
@@ -1541,7 +1543,7 @@ static void test_offload_tso_paced(void)
     qtest_memwrite(h.qts, buf, lf.f, lf.len);
     nh_ctx_tso(&h, 0, lf.start, 16, 1448, lf.start + 20,
                BLADE_NIC_DFLAG_CSUM | BLADE_NIC_DFLAG_TSO);
-    nh_desc(&h, h.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 2);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, 0);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), <, 42);
@@ -1590,47 +1592,47 @@ static void test_offload_tso_bad(void)
 
     for (k = 1; k < ARRAY_SIZE(mss); k++) {
         nh_ctx_tso(&h, i++, 34, 16, mss[k], 54, tso);
-        nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+        nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
         bad++;
     }
     /* header lengths: short of the TCP header, past it, past the chain */
     nh_ctx_tso(&h, i++, 34, 16, 1448, 53, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 34, 16, 1448, 58, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, 50, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, 50, BLADE_NIC_DFLAG_EOP);
     /* TSO without CSUM; the checksum elsewhere */
     nh_ctx_tso(&h, i++, 34, 16, 1448, 54, BLADE_NIC_DFLAG_TSO);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 14, 16, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 34, 6, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     /* not TCP; a fragment */
     nh_ctx_tso(&h, i++, 34, 6, 1448, 42, tso);
-    nh_desc(&h, h.tx_ring, i++, buf + 4096, udp.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf + 4096, udp.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf + 8192, frag.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf + 8192, frag.len, BLADE_NIC_DFLAG_EOP);
     bad += 8;
     /*
      * one octet more than the largest datagram, in three buffers: too
      * long a frame (6.1 step 3), not a bad context
      */
     nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, 54, 0);
-    nh_desc(&h, h.tx_ring, i++, buf + 12288, 32768, 0);
-    nh_desc(&h, h.tx_ring, i++, buf + 12288 + 32768,
+    nh_desc(&h, h.nic.tx_ring, i++, buf, 54, 0);
+    nh_desc(&h, h.nic.tx_ring, i++, buf + 12288, 32768, 0);
+    nh_desc(&h, h.nic.tx_ring, i++, buf + 12288 + 32768,
             BLADE_NIC_TSO_MAX_FRAME - 54 - 32768 + 1, BLADE_NIC_DFLAG_EOP);
     bad++;
     /* in bounds: MSS 64 and 9018-octet frames */
     nh_ctx_tso(&h, i++, 34, 16, 64, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, 54 + 64, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, 54 + 64, BLADE_NIC_DFLAG_EOP);
     nh_ctx_tso(&h, i++, 34, 16, 9018 - 54, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     /* and a plain one after it all */
     nh_ctx_tso(&h, i++, 34, 16, 1448, 54, tso);
-    nh_desc(&h, h.tx_ring, i++, buf, 54 + 1000, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, 54 + 1000, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, i);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frames");
 
@@ -1656,15 +1658,17 @@ static uint16_t rx_csum_status(NicHarness *h, const uint8_t *f, size_t flen)
     nh_srv_send(h, f, flen);
     nh_wait(h, nh_cond_rx_frames, &want, 0, "RX frame");
     g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, want);
-    nh_desc_wb(h, h->rx_ring, idx, &len, &st);
+    nh_desc_wb(h, h->nic.rx_ring, idx, &len, &st);
     g_assert_cmpuint(len, ==, MAX(flen, 60));
-    qtest_memread(h->qts, h->rx_bufs + idx * NH_BUF_SIZE, got, flen);
+    qtest_memread(h->qts, h->nic.rx_bufs + idx * QBLADE_NIC_BUF_SIZE, got,
+                  flen);
     g_assert_cmpmem(got, flen, f, flen);
     /* give a descriptor back, as a driver would */
-    nh_desc(h, h->rx_ring, h->rx_tail, h->rx_bufs + h->rx_tail * NH_BUF_SIZE,
-            NH_BUF_SIZE, 0);
-    h->rx_tail = (h->rx_tail + 1) % h->rx_size;
-    nh_wr(h, BLADE_NIC_REG_RX_TAIL, h->rx_tail);
+    nh_desc(h, h->nic.rx_ring, h->nic.rx_tail,
+            h->nic.rx_bufs + h->nic.rx_tail * QBLADE_NIC_BUF_SIZE,
+            QBLADE_NIC_BUF_SIZE, 0);
+    h->nic.rx_tail = (h->nic.rx_tail + 1) % h->nic.rx_size;
+    nh_wr(h, BLADE_NIC_REG_RX_TAIL, h->nic.rx_tail);
     return st & ~(BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
 }
 
@@ -1758,9 +1762,9 @@ static void test_stats_1_3_migration(void)
     buf = guest_alloc(&h.alloc, 2048);
     qtest_memwrite(h.qts, buf, lf.f, lf.len);
     nh_ctx(&h, 0, 13, 0, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 1, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_ctx(&h, 2, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM);
-    nh_desc(&h, h.tx_ring, 3, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 3, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 4);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frame");
     l4_frame(&lf, mac, peer, true, 50, 14);
@@ -1811,7 +1815,7 @@ static void test_rx_filter(void)
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "3 frames");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FILTERED), ==, 2);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_BCAST), ==, 1);
-    nh_desc_wb(&h, h.rx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 0, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP |
                     BLADE_NIC_DSTAT_BCAST);
     /* the hash bit of 01:00:5e:00:00:01 (docs: CRC-32 bits 31:24) */
@@ -1821,7 +1825,7 @@ static void test_rx_filter(void)
     want = 4;
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "multicast");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_MCAST), ==, 1);
-    nh_desc_wb(&h, h.rx_ring, 1, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 1, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP |
                     BLADE_NIC_DSTAT_MCAST);
     /* promiscuous: other unicast comes in */
@@ -1862,21 +1866,21 @@ static void test_rx_allmulti_small_buffer(void)
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "multicast");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_MCAST), ==, 1);
     /* descriptor 1 gets a 100-octet buffer: a 200-octet frame is dropped */
-    nh_desc(&h, h.rx_ring, 1, h.rx_bufs + NH_BUF_SIZE, 100, 0);
+    nh_desc(&h, h.nic.rx_ring, 1, h.nic.rx_bufs + QBLADE_NIC_BUF_SIZE, 100, 0);
     nh_make_frame(f, sizeof(f), mac, peer, 15);
     nh_srv_send(&h, f, sizeof(f));
     want = 2;
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "too long");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_LEN_ERRORS), ==, 1);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 1);
-    nh_desc_wb(&h, h.rx_ring, 1, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 1, &len, &st);
     g_assert_cmphex(st, ==, 0);
     /* a frame that fits uses it */
     nh_srv_send(&h, f, 100);
     want = 3;
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "fits");
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 2);
-    nh_desc_wb(&h, h.rx_ring, 1, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 1, &len, &st);
     g_assert_cmpuint(len, ==, 100);
     nh_stop(&h);
 }
@@ -1941,7 +1945,7 @@ static void test_ring_wrap(void)
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "4 more frames");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 11);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 3);
-    nh_desc_wb(&h, h.rx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 0, &len, &st);
     g_assert_cmpuint(len, ==, 64);
     g_assert_cmphex(st & BLADE_NIC_DSTAT_DD, ==, BLADE_NIC_DSTAT_DD);
 
@@ -1954,7 +1958,7 @@ static void test_ring_wrap(void)
         nh_tx_kick(&h);
         want = 5 * (round + 1);
         nh_wait(&h, nh_cond_frames, &want, 0, "TX round");
-        g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, h.tx_tail);
+        g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, h.nic.tx_tail);
     }
     g_assert_cmpuint(h.nframes, ==, 15);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 15);
@@ -1988,7 +1992,7 @@ static void test_link_down_up(void)
     nh_make_frame(f, sizeof(f), peer, mac, 8);
     nh_tx_queue(&h, f, sizeof(f));
     nh_tx_kick(&h);
-    nh_desc_wb(&h, h.tx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.tx_ring, 0, &len, &st);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP |
                     BLADE_NIC_DSTAT_NOLINK);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_NOLINK), ==, 1);
@@ -2655,11 +2659,11 @@ static void test_power_s3(void)
     qtest_qmp_eventwait(h.qts, "WAKEUP");
     /* the wake-up reset cleared the function: bring-up again (16.1) */
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_CTRL), ==, 0);
-    qpci_device_enable(h.dev);
-    h.bar0 = qpci_iomap(h.dev, 0, NULL);
+    qpci_device_enable(h.nic.dev);
+    h.nic.bar0 = qpci_iomap(h.nic.dev, 0, NULL);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
     nh_rings(&h, 16, 16);
-    qpci_msix_enable(h.dev);
+    qpci_msix_enable(h.nic.dev);
     nh_wr(&h, BLADE_NIC_REG_IER, 0xff);
     nh_link_up(&h);
     want = nutil + 1;
@@ -2670,9 +2674,9 @@ static void test_power_s3(void)
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "RX after wake-up");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 1);
-    nh_desc_wb(&h, h.rx_ring, 0, &len, &st);
+    nh_desc_wb(&h, h.nic.rx_ring, 0, &len, &st);
     g_assert_cmpuint(len, ==, sizeof(g));
-    qtest_memread(h.qts, h.rx_bufs, got, sizeof(got));
+    qtest_memread(h.qts, h.nic.rx_bufs, got, sizeof(got));
     g_assert_cmpmem(got, sizeof(got), g, sizeof(g));
     nh_stop(&h);
 }
@@ -2751,10 +2755,7 @@ static void test_unplug_from_msix(gconstpointer data)
                     PCI_EXP_SLTSTA_PDS, ==, PCI_EXP_SLTSTA_PDS);
     sltctl = MMCFG_BASE + (ROOT_PORT_DEVFN << 12) + exp + PCI_EXP_SLTCTL;
 
-    h.dev = qpci_device_find(h.bus, NIC_BEHIND_PORT_DEVFN);
-    g_assert_nonnull(h.dev);
-    qpci_device_enable(h.dev);
-    h.bar0 = qpci_iomap(h.dev, 0, NULL);
+    qblade_nic_init(&h.nic, h.bus, NIC_BEHIND_PORT_DEVFN, &h.alloc);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
     nh_link_up(&h);
     nh_rings(&h, 16, 16);
@@ -2764,22 +2765,22 @@ static void test_unplug_from_msix(gconstpointer data)
         nh_wr(&h, BLADE_NIC_REG_MAC_LO,
               PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
         nh_wr(&h, BLADE_NIC_REG_MAC_HI, 0);
-        nh_desc(&h, h.rx_ring, 0, sltctl, NH_BUF_SIZE, 0);
+        nh_desc(&h, h.nic.rx_ring, 0, sltctl, QBLADE_NIC_BUF_SIZE, 0);
     }
     /* the RX vector: "slot power off" written to the slot control */
-    qpci_msix_enable(h.dev);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_msix_enable(h.nic.dev);
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)sltctl);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_UPPER_ADDR, 0);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_DATA,
                    PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
-    qpci_io_writel(h.dev, h.dev->msix_table_bar,
-                   h.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
+                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
     nh_wr(&h, BLADE_NIC_REG_IER, by_dma ? 0 : BLADE_NIC_INT_RX_DONE);
 
@@ -2796,7 +2797,7 @@ static void test_unplug_from_msix(gconstpointer data)
                   "'property': 'link-up'}}");
     g_assert_true(qdict_haskey(r, "error"));
     qobject_unref(r);
-    g_assert_cmphex(qpci_config_readw(h.dev, PCI_VENDOR_ID), ==, 0xffff);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_VENDOR_ID), ==, 0xffff);
     qtest_qmp_assert_success(h.qts, "{'execute': 'query-status'}");
 
     g_free(port);
@@ -2899,7 +2900,7 @@ static void test_loadvm_old_snapshot(void)
 
     hmp_ok(h.qts, "loadvm s1");
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_TAIL), ==, 0);
-    h.tx_tail = 0;
+    h.nic.tx_tail = 0;
     nh_tx_queue(&h, g, sizeof(g));
     nh_tx_kick(&h);
     want = 2;
@@ -3042,7 +3043,7 @@ static void test_inject_dma_error(void)
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS) &
                     BLADE_NIC_STATUS_TX_HALT, ==, 0);
     nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_RXEN | BLADE_NIC_CTRL_TXEN);
-    h.tx_tail = 0;
+    h.nic.tx_tail = 0;
     nh_tx_queue(&h, f, sizeof(f));
     nh_tx_kick(&h);
     nh_wait(&h, nh_cond_frames, &want, 0, "TX after recovery");
@@ -3069,7 +3070,7 @@ static void test_dma_to_bar(void)
     nh_mac(&h, mac);
     nh_make_frame(f, sizeof(f), peer, mac, 14);
     /* a TX buffer in BAR0: the read fails, the ring halts */
-    nh_desc(&h, h.tx_ring, 0, h.bar0.addr + BLADE_NIC_REG_CTRL, 64,
+    nh_desc(&h, h.nic.tx_ring, 0, h.nic.bar0.addr + BLADE_NIC_REG_CTRL, 64,
             BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 1);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS) &
@@ -3077,7 +3078,7 @@ static void test_dma_to_bar(void)
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_CTRL), ==,
                     BLADE_NIC_CTRL_TXEN | BLADE_NIC_CTRL_RXEN);
     /* an RX buffer in BAR0 */
-    nh_desc(&h, h.rx_ring, 0, h.bar0.addr, 2048, 0);
+    nh_desc(&h, h.nic.rx_ring, 0, h.nic.bar0.addr, 2048, 0);
     nh_make_frame(f, sizeof(f), mac, peer, 14);
     f[14] = 1;  /* would be CTRL.RST if written into BAR0 at 0x8 */
     nh_srv_send(&h, f, sizeof(f));
@@ -3089,16 +3090,16 @@ static void test_dma_to_bar(void)
     /* bus mastering off: every DMA fails */
     nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
     nh_wr(&h, BLADE_NIC_REG_CTRL, BLADE_NIC_CTRL_TXEN);
-    qpci_config_writew(h.dev, PCI_COMMAND,
-                       qpci_config_readw(h.dev, PCI_COMMAND) &
+    qpci_config_writew(h.nic.dev, PCI_COMMAND,
+                       qpci_config_readw(h.nic.dev, PCI_COMMAND) &
                        ~PCI_COMMAND_MASTER);
-    nh_desc(&h, h.tx_ring, 0, h.tx_bufs, 64, BLADE_NIC_DFLAG_EOP);
+    nh_desc(&h, h.nic.tx_ring, 0, h.nic.tx_bufs, 64, BLADE_NIC_DFLAG_EOP);
     nh_wr(&h, BLADE_NIC_REG_TX_TAIL, 1);
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_STATUS) &
                     BLADE_NIC_STATUS_TX_HALT, ==, BLADE_NIC_STATUS_TX_HALT);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_DMA_ERRORS), ==, 3);
-    qpci_config_writew(h.dev, PCI_COMMAND,
-                       qpci_config_readw(h.dev, PCI_COMMAND) |
+    qpci_config_writew(h.nic.dev, PCI_COMMAND,
+                       qpci_config_readw(h.nic.dev, PCI_COMMAND) |
                        PCI_COMMAND_MASTER);
     /* a ring at the top of the address space */
     nh_wr(&h, BLADE_NIC_REG_CTRL, 0);

@@ -94,7 +94,7 @@ static void vt_start(NicHarness *h)
     vt_boot(h, NULL, false);
     nh_link_up(h);
     nh_rings(h, 16, 16);
-    qpci_msix_enable(h->dev);
+    qpci_msix_enable(h->nic.dev);
     nh_wr(h, BLADE_NIC_REG_IER, 0xff);
 }
 
@@ -105,7 +105,7 @@ static void assert_rx_empty(NicHarness *h)
 
     g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
     g_assert_cmpuint(nh_rd(h, BLADE_NIC_REG_RX_HEAD), ==, 0);
-    nh_desc_wb(h, h->rx_ring, 0, &len, &st);
+    nh_desc_wb(h, h->nic.rx_ring, 0, &len, &st);
     g_assert_cmphex(st, ==, 0);
     g_assert_cmphex(nh_rd(h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
                     0);
@@ -119,10 +119,10 @@ static void assert_rx_one(NicHarness *h, const uint8_t *f, size_t len)
 
     g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, 1);
     g_assert_cmpuint(nh_rd(h, BLADE_NIC_REG_RX_HEAD), ==, 1);
-    nh_desc_wb(h, h->rx_ring, 0, &wlen, &st);
+    nh_desc_wb(h, h->nic.rx_ring, 0, &wlen, &st);
     g_assert_cmpuint(wlen, ==, len);
     g_assert_cmphex(st, ==, BLADE_NIC_DSTAT_DD | BLADE_NIC_DSTAT_EOP);
-    qtest_memread(h->qts, h->rx_bufs, got, len);
+    qtest_memread(h->qts, h->nic.rx_bufs, got, len);
     g_assert_cmpmem(got, len, f, len);
 }
 
@@ -191,7 +191,7 @@ static size_t vt_rec(uint8_t *p, uint8_t tag, bool stamped, uint64_t stamp,
 static size_t vt_frame_rec(uint8_t *p, uint64_t stamp, const uint8_t *f,
                            size_t len)
 {
-    uint8_t fb[NH_BUF_SIZE];
+    uint8_t fb[QBLADE_NIC_BUF_SIZE];
 
     memcpy(fb, f, len);
     eth_fcs_append(fb, len);
@@ -249,7 +249,7 @@ static void test_vt_hostile(gconstpointer data)
 {
     int how = GPOINTER_TO_INT(data);
     NicHarness h;
-    uint8_t f[100], g[120], mac[6], rec[2 * NH_BUF_SIZE], v[24];
+    uint8_t f[100], g[120], mac[6], rec[2 * QBLADE_NIC_BUF_SIZE], v[24];
     uint64_t p, sessions = 2, want = 1;
     size_t n = 0;
 
