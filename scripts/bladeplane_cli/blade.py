@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from . import console, image, qemu
-from .common import BUILD, LOGS, Failure, cache_dir, ensure_dir
+from .common import BUILD, LOGS, Expect, Failure, cache_dir, ensure_dir
 from .qmp import QMP, QMPError
 
 READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
@@ -72,7 +72,7 @@ def blade_argv(*, qemu_bin, name, accel, kernel, initrd, console_args,
     return argv
 
 
-class Blade:
+class Blade(Expect):
     """One blade: q35, the blade image, a blade-nic.
 
     Foreground (run_dir None): serial console on pipes, also written to
@@ -169,26 +169,20 @@ class Blade:
         self.buf += data
         return True
 
-    def expect(self, pattern, timeout):
-        """Wait for a regex (bytes) in the console output; returns the match
-        and consumes the output up to its end."""
-        regex = re.compile(pattern) if isinstance(pattern, bytes) else pattern
-        deadline = time.monotonic() + timeout
-        while True:
-            m = regex.search(self.buf)
-            if m:
-                self.buf = self.buf[m.end():]
-                return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BladeError(f"blade {self.name}: timed out after {timeout} s "
-                                 f"waiting for {regex.pattern!r} "
-                                 f"(console log: {self.serial_log_path})")
-            if not self._read(min(left, 0.5)):
-                rc = self.proc.wait()
-                raise BladeError(f"blade {self.name}: QEMU exited (status {rc}) "
-                                 f"before {regex.pattern!r}{self._why()} "
-                                 f"(console log: {self.serial_log_path})")
+    # expect() (common.Expect): the console's output
+    def _more(self, left):
+        return self._read(min(left, 0.5))
+
+    def _timed_out(self, regex, timeout):
+        return BladeError(f"blade {self.name}: timed out after {timeout} s "
+                          f"waiting for {regex.pattern!r} "
+                          f"(console log: {self.serial_log_path})")
+
+    def _gone(self, regex):
+        rc = self.proc.wait()
+        return BladeError(f"blade {self.name}: QEMU exited (status {rc}) "
+                          f"before {regex.pattern!r}{self._why()} "
+                          f"(console log: {self.serial_log_path})")
 
     def _why(self):
         """Background: QEMU's last line of its own output, if any."""

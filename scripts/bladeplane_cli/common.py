@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,42 @@ def check_disk_error(exc, where):
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         raise Failure(f"disk full while writing {where}") from exc
     raise exc
+
+
+class Expect:
+    """Wait for a regex in what a source prints, to a deadline: the one
+    loop behind a blade's console on pipes or in its log (blade.Blade) and
+    a console socket (console.ConsoleSession).  A subclass keeps what it
+    read in self.buf and says how to read more and what to raise."""
+
+    buf = b""
+
+    def _more(self, left):
+        """Read what comes within left seconds into self.buf; False once
+        the source is gone."""
+        raise NotImplementedError
+
+    def _timed_out(self, regex, timeout):
+        raise NotImplementedError
+
+    def _gone(self, regex):
+        raise NotImplementedError
+
+    def expect(self, pattern, timeout):
+        """Wait for pattern (a regex, bytes) in the output; returns the
+        match and consumes the output up to its end."""
+        regex = re.compile(pattern) if isinstance(pattern, bytes) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            m = regex.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._timed_out(regex, timeout)
+            if not self._more(left):
+                raise self._gone(regex)
 
 
 class Progress:

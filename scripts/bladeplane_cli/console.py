@@ -15,7 +15,7 @@ import termios
 import time
 import tty
 
-from .common import Failure
+from .common import Expect, Failure
 
 ESCAPE = b"\x1d"             # Ctrl-]
 
@@ -48,7 +48,7 @@ def result(match):
     return int(match.group(2)), text
 
 
-class ConsoleSession:
+class ConsoleSession(Expect):
     """A program's connection to a console socket."""
 
     seq = 0
@@ -73,32 +73,26 @@ class ConsoleSession:
         except OSError as e:
             raise ConsoleError(f"{self.what}: console: {e.strerror or e}")
 
-    def expect(self, regex, timeout):
-        """Wait for regex (bytes) in what the console prints; returns the
-        match and consumes the output up to its end."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = regex.search(self.buf)
-            if m:
-                self.buf = self.buf[m.end():]
-                return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ConsoleError(f"{self.what}: timed out after {timeout} s "
-                                   f"waiting for {regex.pattern!r} on the "
-                                   f"console")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                data = b""
-            except OSError as e:
-                raise ConsoleError(f"{self.what}: console: {e.strerror or e}")
-            if not data:
-                raise ConsoleError(f"{self.what}: the console closed")
-            self.buf += data
+    # expect() (common.Expect): what the console prints
+    def _more(self, left):
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return True
+        except ConnectionResetError:
+            data = b""
+        except OSError as e:
+            raise ConsoleError(f"{self.what}: console: {e.strerror or e}")
+        self.buf += data
+        return bool(data)
+
+    def _timed_out(self, regex, timeout):
+        return ConsoleError(f"{self.what}: timed out after {timeout} s "
+                            f"waiting for {regex.pattern!r} on the console")
+
+    def _gone(self, regex):
+        return ConsoleError(f"{self.what}: the console closed")
 
     def run(self, command, timeout=60):
         """Run a shell command; returns (status, output)."""
