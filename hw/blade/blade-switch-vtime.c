@@ -57,35 +57,54 @@ static bool bsw_vtime_bounds(BswPort *p)
 }
 
 /*
- * The least horizon of the lanes that bound the clock, but @except's, and
- * how many slots have a blade connected.
+ * The horizons of the lanes that bound the clock: the least, whose it is,
+ * and the least of the others (so that the least of all lanes but one is
+ * at hand for each), and how many slots have a blade connected.
  */
-static uint64_t bsw_vtime_horizon_but(BladeSwitchState *s, BswPort *except,
-                                      unsigned *active)
-{
-    uint64_t h = VTIME_NEVER;
-    unsigned i, n = 0;
+typedef struct BswHorizons {
+    uint64_t least;
+    BswPort *least_of;
+    uint64_t next;
+    unsigned active;
+} BswHorizons;
 
+static void bsw_vtime_horizons(BladeSwitchState *s, BswHorizons *hz)
+{
+    unsigned i;
+
+    hz->least = hz->next = VTIME_NEVER;
+    hz->least_of = NULL;
+    hz->active = 0;
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
+        uint64_t h;
 
-        if (p == except || !bsw_vtime_bounds(p)) {
+        if (!bsw_vtime_bounds(p)) {
             continue;
         }
         if (p->kind == SW_PORT_SLOT) {
-            n++;
+            hz->active++;
         }
-        h = MIN(h, lane_vtime_horizon(p->lane));
+        h = lane_vtime_horizon(p->lane);
+        if (h < hz->least) {
+            hz->next = hz->least;
+            hz->least = h;
+            hz->least_of = p;
+        } else if (h < hz->next) {
+            hz->next = h;
+        }
     }
-    if (active) {
-        *active = n;
-    }
-    return h;
 }
 
 static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
 {
-    return bsw_vtime_horizon_but(s, NULL, active);
+    BswHorizons hz;
+
+    bsw_vtime_horizons(s, &hz);
+    if (active) {
+        *active = hz.active;
+    }
+    return hz.least;
 }
 
 /*
@@ -101,7 +120,7 @@ static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
  * The clock alone while frames wait to go out on @c: they leave at a
  * time of their own.
  */
-static void bsw_vtime_promise_quiet(BladeSwitchState *s, BswPort *c,
+static void bsw_vtime_promise_quiet(BswPort *c, const BswHorizons *hz,
                                     uint64_t now)
 {
     int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
@@ -112,7 +131,7 @@ static void bsw_vtime_promise_quiet(BladeSwitchState *s, BswPort *c,
     if (next >= 0 && (uint64_t)next < w - now) {
         w = now + next;
     }
-    w = MIN(w, bsw_vtime_horizon_but(s, c, NULL));
+    w = MIN(w, c == hz->least_of ? hz->next : hz->least);
     if (w <= now || c->egress.frames || c->control.frames ||
         !lane_vtime_promise_quiet(c->lane, w, now)) {
         lane_vtime_promise(c->lane, now, now);
@@ -166,6 +185,7 @@ void bsw_vtime_advance(void *opaque)
     BladeSwitchState *s = opaque;
     uint64_t now = blade_switch_now(), h;
     unsigned i, active;
+    BswHorizons hz;
 
     h = bsw_vtime_horizon(s, &active);
     if (h == VTIME_NEVER || active < s->vtime_slots) {
@@ -190,13 +210,15 @@ void bsw_vtime_advance(void *opaque)
         timer_mod(s->vtime_wall_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + s->vtime_wait_ms);
     }
+    /* promises never lower a horizon: take them once, the safer figures */
+    bsw_vtime_horizons(s, &hz);
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
         if (!p->lane || !lane_vtime_active(p->lane)) {
             continue;
         }
-        bsw_vtime_promise_quiet(s, p, now);
+        bsw_vtime_promise_quiet(p, &hz, now);
     }
 }
 
