@@ -91,8 +91,8 @@ class Request:
     sent: float                 # time.monotonic()
     done: float                 # answered or failed
     ok: bool
-    blade: str = None           # the answer's blade=; None if unknown
-    error: str = None
+    blade: str | None = None    # the answer's blade=; None if unknown
+    error: str | None = None
 
 
 @dataclasses.dataclass
@@ -102,9 +102,9 @@ class Kill:
     #                             time the wait gave up)
     blades: frozenset           # the blades it took out of rotation
     what: str                   # "blade b2", "chassis c2"
-    out_ms: float = None        # None: never seen out of rotation
-    restarted: float = None     # restart command done (back in rotation)
-    first_read_ms: float = None  # the first read of the switch after it
+    out_ms: float | None = None  # None: never seen out of rotation
+    restarted: float | None = None  # restart command done (back in rotation)
+    first_read_ms: float | None = None  # the first read of the switch after it
 
 
 def in_flight(req, kill):

@@ -114,18 +114,19 @@ class Expect:
 
     buf = b""
 
-    def _more(self, left):
+    def _more(self, left: float) -> bool:
         """Read what comes within left seconds into self.buf; False once
         the source is gone."""
         raise NotImplementedError
 
-    def _timed_out(self, regex, timeout):
+    def _timed_out(self, regex: re.Pattern, timeout: float) -> Exception:
         raise NotImplementedError
 
-    def _gone(self, regex):
+    def _gone(self, regex: re.Pattern) -> Exception:
         raise NotImplementedError
 
-    def expect(self, pattern, timeout):
+    def expect(self, pattern: bytes | re.Pattern,
+               timeout: float) -> re.Match:
         """Wait for pattern (a regex, bytes) in the output; returns the
         match and consumes the output up to its end."""
         regex = re.compile(pattern) if isinstance(pattern, bytes) else pattern

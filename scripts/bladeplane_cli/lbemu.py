@@ -61,12 +61,12 @@ class Cell:
     what: str
     cpus: list              # vCPUs per slot, SLOW is slot 1
     hog: str = ""           # blade-hog start options on SLOW, "" = none
-    reqs: int = None        # requests per connection (None: the default)
+    reqs: int | None = None  # requests per connection (None: the default)
     # virtual time: SLOW's icount_shift (its CPU 2**shift times slower);
     # the blades have one vCPU each there (icount runs a blade's vCPUs in
     # turn on one clock: a second vCPU adds no capacity)
     shift: int = 0
-    vt_what: str = None     # what the cell is in virtual time, if not `what`
+    vt_what: str | None = None  # what the cell is in virtual time, if not `what`
 
 
 CELLS = {

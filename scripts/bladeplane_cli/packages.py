@@ -23,6 +23,8 @@ PACKAGES = [
     "clang", "libclang-rt-14-dev",
     # the benches' plots (tests/bench/lb-report.py)
     "gnuplot-nox",
+    # the CLI's type checks (unit tier)
+    "mypy",
 ]
 # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
 BACKPORTS = {"meson": (1, 5)}

@@ -16,14 +16,15 @@ from .common import REPO
 SCHEMA = os.path.join(REPO, "hw", "blade", "blade.json")
 
 
-def _expressions(text):
+def _expressions(text: str) -> list[dict]:
     """QAPI's syntax is JSON with single-quoted strings and # comments
     (QEMU's scripts/qapi/parser.py); blade.json's strings hold neither a
     quote nor a #."""
     body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
     body = body.replace("'", '"')
     decoder = json.JSONDecoder()
-    pos, out = 0, []
+    pos = 0
+    out: list[dict] = []
     while True:
         while pos < len(body) and body[pos].isspace():
             pos += 1
@@ -34,7 +35,7 @@ def _expressions(text):
 
 
 @functools.cache
-def _enums():
+def _enums() -> dict[str, tuple[str, ...]]:
     with open(SCHEMA, encoding="utf-8") as f:
         exprs = _expressions(f.read())
     return {e["enum"]: tuple(m["name"] if isinstance(m, dict) else m
@@ -42,7 +43,7 @@ def _enums():
             for e in exprs if "enum" in e}
 
 
-def enum(name):
+def enum(name: str) -> tuple[str, ...]:
     """The values of the QAPI enum `name`, in the schema's order."""
     try:
         return _enums()[name]

@@ -153,6 +153,34 @@ def tier_unit():
     tally = run_suite("unit", HOST_BUILD, "unit")
     step("unit: the bladeplane CLI's own logic")
     tally.add(run_unittests("unit", os.path.join(REPO, "tests", "scripts")))
+    step("unit: the bladeplane CLI's types (mypy)")
+    tally.add(run_mypy("unit"))
+    return tally
+
+
+def run_mypy(tier):
+    """mypy on the CLI (scripts/bladeplane_cli, scripts/bladeplane): one
+    test, failed by any error."""
+    scripts = os.path.join(REPO, "scripts")
+    log = os.path.join(LOGS, "mypy.log")
+    proc = subprocess.run(
+        ["mypy", "--python-version", "3.11",
+         "--cache-dir", os.path.join(BUILD, "mypy-cache"),
+         "bladeplane_cli", "bladeplane"],
+        cwd=scripts, capture_output=True, text=True)
+    with open(log, "w") as f:
+        f.write(proc.stdout + proc.stderr)
+    tally = Tally()
+    if proc.returncode == 0:
+        tally.passed = 1
+        print("    ok   mypy: no issues", flush=True)
+    else:
+        tally.failed = 1
+        tally.failures.append(f"{tier}: mypy (log: {log})")
+        print("    FAIL mypy:", flush=True)
+        print("".join(f"        | {line}\n" for line in
+                      proc.stdout.strip().splitlines()[-15:]), end="",
+              flush=True)
     return tally
 
 

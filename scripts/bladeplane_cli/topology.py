@@ -113,7 +113,7 @@ class Uplink:
     kind: str               # "user" or "netdev"
     forwards: list
     netdev: str = ""        # the -netdev options for kind "netdev"
-    speed: int = None       # Mb/s; None = the switch's default
+    speed: int | None = None  # Mb/s; None = the switch's default
 
 
 @dataclasses.dataclass
@@ -127,8 +127,8 @@ class Blade:
     append: str
     nic: dict
     icount_shift: int = 0   # virtual time: 2**N ns per instruction
-    latency_ns: int = None  # virtual time: its lane's, per direction;
-    #                         None: the chassis's
+    latency_ns: int | None = None  # virtual time: its lane's, per direction;
+    #                                None: the chassis's
 
 
 @dataclasses.dataclass
@@ -178,11 +178,11 @@ class Chassis:
     impairments: list
     # Chassis joined by links (defaults: a chassis on its own).
     role: str = "blades"    # or "central": a switch with no slots
-    priority: int = None    # fabric-priority; None: the switch's default
-    chassis_id: int = None  # chassis-id, unique in the fabric
+    priority: int | None = None  # fabric-priority; None: the switch's default
+    chassis_id: int | None = None  # chassis-id, unique in the fabric
     chain: list = dataclasses.field(default_factory=list)
     #                         chain port names, in link order (chain0, ...)
-    latency_ns: int = None  # virtual time: each slot lane's, per direction
+    latency_ns: int | None = None  # virtual time: each slot lane's, per direction
 
     def vips(self, slot=None):
         """The chassis's VIPs; with a slot, those of the services and
@@ -207,14 +207,14 @@ class Link:
     index: int              # position among the file's [[link]] tables
     a: str                  # chassis name
     a_port: str             # its chain port: chainN
-    b: str = None           # chassis name, or None for a peer link
-    b_port: str = None
-    peer_host: str = None   # peer link: the address to listen on or reach
-    peer_port: int = None
+    b: str | None = None    # chassis name, or None for a peer link
+    b_port: str | None = None
+    peer_host: str | None = None  # peer link: the address to listen on or reach
+    peer_port: int | None = None
     listen: bool = False    # peer link: this end listens
-    speed: int = None       # Mb/s (the switches' chain-speed); None: default
-    latency_ns: int = None  # virtual time: its lane's, per direction;
-    #                         None: each end's chassis latency
+    speed: int | None = None  # Mb/s (the switches' chain-speed); None: default
+    latency_ns: int | None = None  # virtual time: its lane's, per direction;
+    #                                None: each end's chassis latency
 
     def label(self):
         far = self.b if self.b else f"tcp:{self.peer_host}:{self.peer_port}"
@@ -224,9 +224,9 @@ class Link:
 @dataclasses.dataclass
 class Fabric:
     """What every switch of a topology with links shares."""
-    interval: int = None    # fabric-interval, ms; None: the switch's
-    hop_cost: int = None    # hop-cost, %; None: the switch's
-    key_file: str = None    # the shared HMAC key (fabric-key-secret)
+    interval: int | None = None  # fabric-interval, ms; None: the switch's
+    hop_cost: int | None = None  # hop-cost, %; None: the switch's
+    key_file: str | None = None  # the shared HMAC key (fabric-key-secret)
     loops: str = "refuse"   # "refuse" rings of links, or let the switches "block"
     vips: list = dataclasses.field(default_factory=list)
     #                         VIPs every blade holds besides the topology's
@@ -246,7 +246,7 @@ class Topology:
     image: Image
     chassis: list
     links: list = dataclasses.field(default_factory=list)
-    fabric: Fabric = None   # None: one chassis on its own, no links
+    fabric: Fabric | None = None  # None: one chassis on its own, no links
     timing: str = "real"    # or "virtual" (docs/virtual-time.md)
 
     def virtual(self):
