@@ -1,25 +1,28 @@
-"""A small QMP client: JSON objects over a UNIX stream socket.
+"""QMP for the CLI, on QEMU's own client: qemu.qmp.QMPClient, from the
+python/ directory of the QEMU source tree setup unpacks.
 
-QEMU sends a greeting ({"QMP": ...}) when a client connects; the client
-answers with qmp_capabilities and may then execute commands.  Every message
-is one JSON object on a line of its own.  Events ({"event": ...}) can arrive
-at any time, before or between replies: they are kept aside in `events`,
-never mistaken for a reply.  Every command carries an "id" that its reply
-echoes, so a reply is never matched to the wrong command.
+QMPClient is asynchronous; the tools here are not.  QMP below runs each
+call to completion on an event loop of its own, with a deadline, and
+keeps QEMU's events aside in `events` (QMPClient's default listener
+takes them, whenever they arrive).  It does not use qemu.qmp.legacy's
+QEMUMonitorProtocol: that one connects without a deadline, and a QMP
+socket serves one client at a time, so a second client would wait for
+ever.  Errors become QMPError (CommandError for QEMU's error replies),
+naming the peer ("chassis c1").
 
-A QMP socket serves one client at a time; another client's connection waits
-until the first one closes.  Tools here therefore hold a connection only for
-what they do, and every read has a deadline.
+Tools here hold a connection only for what they do: another client of the
+same socket waits until it is closed.
 """
 
-import json
+import asyncio
+import functools
+import importlib
+import logging
+import os
 import socket
-import time
+import sys
 
 from .common import Failure
-
-# A reply larger than this is a broken peer, not a switch's state tree.
-MAX_MESSAGE = 64 * 1024 * 1024
 
 
 class QMPError(Failure):
@@ -29,11 +32,28 @@ class QMPError(Failure):
 class CommandError(QMPError):
     """QEMU answered a command with an error."""
 
-    def __init__(self, what, command, error):
+    def __init__(self, what, command, error_class, desc):
         self.command = command
-        self.error_class = error.get("class", "GenericError")
-        self.desc = error.get("desc", "(no description)")
-        super().__init__(f"{what}: {command}: {self.desc}")
+        self.error_class = error_class
+        self.desc = desc
+        super().__init__(f"{what}: {command}: {desc}")
+
+
+@functools.cache
+def qemu_qmp():
+    """QEMU's qemu.qmp package, from the python/ directory of the QEMU
+    source tree (unpacked by setup, or now), ahead of anything else called
+    qemu on the path (scripts/qemu holds the overlay's files)."""
+    from . import qemu
+    path, _ = qemu.pristine_source()
+    python = os.path.join(path, "python")
+    if python not in sys.path:
+        sys.path.insert(0, python)
+    qqmp = importlib.import_module("qemu.qmp")
+    # Its errors reach the caller as QMPError; not also as log lines.
+    logging.getLogger("qemu.qmp").addHandler(logging.NullHandler())
+    logging.getLogger("qemu.qmp").propagate = False
+    return qqmp
 
 
 class QMP:
@@ -42,17 +62,17 @@ class QMP:
     `what` names the peer in error messages ("chassis c1")."""
 
     def __init__(self, sock, what="QMP", timeout=10.0):
-        self.sock = sock
+        self.qqmp = qemu_qmp()
         self.what = what
         self.timeout = timeout
-        self.buf = b""
         self.events = []
-        self.next_id = 0
-        self.greeting = self._read(time.monotonic() + timeout, timeout)
-        if "QMP" not in self.greeting:
-            raise QMPError(f"{what}: expected a QMP greeting, got "
-                           f"{_short(self.greeting)}")
-        self.execute("qmp_capabilities")
+        self.loop = asyncio.new_event_loop()
+        self.client = self.qqmp.QMPClient(what)
+        try:
+            self._run(self.client.connect(sock), timeout, "greeting")
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def connect(cls, path, what=None, timeout=10.0):
@@ -70,114 +90,81 @@ class QMP:
         except OSError as e:
             sock.close()
             raise QMPError(f"{what}: cannot connect to {path}: {e.strerror}")
+        sock.setblocking(False)
+        return cls(sock, what, timeout)
+
+    def _run(self, coro, timeout, doing):
+        """Run coro to its end within timeout; QEMU's events go aside."""
         try:
-            return cls(sock, what, timeout)
-        except BaseException:
-            sock.close()
-            raise
+            return self.loop.run_until_complete(
+                asyncio.wait_for(coro, timeout))
+        except asyncio.TimeoutError:
+            raise QMPError(f"{self.what}: no answer within {timeout:g} s "
+                           f"to {doing} (a QMP socket serves one client at "
+                           f"a time: is another one connected?)") from None
+        except self.qqmp.ExecuteError as e:
+            raise CommandError(self.what, doing, e.error_class,
+                               e.error.error.desc) from None
+        except self.qqmp.ExecInterruptedError:
+            raise QMPError(f"{self.what}: connection closed by QEMU") \
+                from None
+        except (self.qqmp.QMPError, EOFError, OSError) as e:
+            cause = e.exc if isinstance(e, self.qqmp.ConnectError) else e
+            raise QMPError(f"{self.what}: {doing}: {cause}") from None
+        finally:
+            self._set_aside()
+
+    def _set_aside(self):
+        listener = self.client.events
+        while not listener.empty():
+            msg = self.loop.run_until_complete(listener.get())
+            self.events.append(dict(msg))
 
     def execute(self, command, arguments=None, timeout=None):
         """Run a command; returns its "return" value, raises CommandError
         for an error reply."""
-        self.next_id += 1
-        ident = f"bp-{self.next_id}"
-        request = {"execute": command, "id": ident}
-        if arguments:
-            request["arguments"] = arguments
-        timeout = timeout or self.timeout
-        deadline = time.monotonic() + timeout
-        try:
-            self.sock.settimeout(timeout)
-            self.sock.sendall(json.dumps(request).encode() + b"\n")
-        except OSError as e:
-            raise QMPError(f"{self.what}: cannot send {command}: "
-                           f"{e.strerror or e}")
-        while True:
-            msg = self._read(deadline, timeout)
-            if "event" in msg:
-                self.events.append(msg)
-                continue
-            if msg.get("id") != ident:
-                raise QMPError(f"{self.what}: {command}: reply for another "
-                               f"command: {_short(msg)}")
-            if "error" in msg:
-                raise CommandError(self.what, command, msg["error"] or {})
-            if "return" in msg:
-                return msg["return"]
-            raise QMPError(f"{self.what}: {command}: unexpected reply "
-                           f"{_short(msg)}")
+        return self._run(self.client.execute(command, arguments),
+                         timeout or self.timeout, command)
 
     def wait_event(self, name, timeout):
         """The first event called name, from those kept aside or arriving
         within timeout; it is removed from `events`."""
-        deadline = time.monotonic() + timeout
+        self._set_aside()
+        for i, ev in enumerate(self.events):
+            if ev.get("event") == name:
+                return self.events.pop(i)
+        return self._run(self._event(name), timeout, f"waiting for {name}")
+
+    async def _event(self, name):
         while True:
-            for i, ev in enumerate(self.events):
-                if ev.get("event") == name:
-                    return self.events.pop(i)
-            msg = self._read(deadline, timeout)
-            if "event" in msg:
-                self.events.append(msg)
-            else:
-                raise QMPError(f"{self.what}: unexpected message while "
-                               f"waiting for {name}: {_short(msg)}")
+            msg = dict(await self.client.events.get())
+            if msg.get("event") == name:
+                return msg
+            self.events.append(msg)
 
     def take_events(self):
+        self._set_aside()
         events, self.events = self.events, []
         return events
 
-    def _read(self, deadline, timeout):
-        """The next message (a JSON object on its own line)."""
-        while True:
-            nl = self.buf.find(b"\n")
-            if nl >= 0:
-                line, self.buf = self.buf[:nl], self.buf[nl + 1:]
-                if not line.strip():
-                    continue
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    raise QMPError(f"{self.what}: not JSON: "
-                                   f"{line[:80].decode(errors='replace')!r}")
-                if not isinstance(msg, dict):
-                    raise QMPError(f"{self.what}: not a JSON object: "
-                                   f"{_short(msg)}")
-                return msg
-            if len(self.buf) > MAX_MESSAGE:
-                raise QMPError(f"{self.what}: message longer than "
-                               f"{MAX_MESSAGE} bytes")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise QMPError(f"{self.what}: no answer within "
-                               f"{timeout:g} s (a QMP socket serves one "
-                               f"client at a time: is another one connected?)")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError as e:
-                raise QMPError(f"{self.what}: connection lost: "
-                               f"{e.strerror or e}")
-            if not data:
-                raise QMPError(f"{self.what}: connection closed by QEMU")
-            self.buf += data
-
     def close(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        if getattr(self, "loop", None) is None:
+            return
+        try:
+            self.loop.run_until_complete(self.client.disconnect())
+        except (self.qqmp.QMPError, EOFError, OSError):
+            pass        # what broke the session was said already
+        self.loop.close()
+        self.loop = None
+
+    def __del__(self):
+        self.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _short(obj, limit=120):
-    text = json.dumps(obj)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def session(path, what=None, timeout=10.0):

@@ -149,11 +149,16 @@ class Fake:
             self.readers[self.qmp_server] = self.accept_qmp
             return
         self.qmp_buf += data
-        while b"\n" in self.qmp_buf:
-            line, self.qmp_buf = self.qmp_buf.split(b"\n", 1)
-            if not line.strip():
-                continue
-            req = json.loads(line)
+        # A client's messages are JSON objects one after the other, with
+        # or without a newline between (QEMU's parser is a stream parser).
+        while True:
+            text = self.qmp_buf.decode().lstrip()
+            try:
+                req, end = json.JSONDecoder().raw_decode(text)
+            except ValueError:
+                self.qmp_buf = text.encode()
+                break
+            self.qmp_buf = text[end:].encode()
             reply = {"id": req["id"]} if "id" in req else {}
             try:
                 reply["return"] = self.command(req["execute"],
