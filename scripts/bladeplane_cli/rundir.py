@@ -6,6 +6,13 @@ pid files, and the record (state.json) `up` writes for the other commands.
 
 A run directory is private (mode 0700, owned by the user): the sockets in it
 (the backplane's slots, QMP, consoles) give control of the VMs.
+
+The processes are not QEMU's python/qemu QEMUMachine: a QEMUMachine is the
+child of the Python object that launched it, owns its QMP connection for
+its life and shuts QEMU down when it is done with it.  `up` starts
+processes that outlive it, daemonised, and every later command (`status`,
+`top`, `console`, `restart`, `down`) is another process that finds them
+again here, by pid file and socket.  QMP itself is QEMU's client (qmp.py).
 """
 
 import datetime
