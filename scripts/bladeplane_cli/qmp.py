@@ -62,12 +62,13 @@ class QMP:
     `what` names the peer in error messages ("chassis c1")."""
 
     def __init__(self, sock, what="QMP", timeout=10.0):
+        self.loop = None
         self.qqmp = qemu_qmp()
         self.what = what
         self.timeout = timeout
         self.events = []
-        self.loop = asyncio.new_event_loop()
         self.client = self.qqmp.QMPClient(what)
+        self.loop = asyncio.new_event_loop()
         try:
             self._run(self.client.connect(sock), timeout, "greeting")
         except BaseException:
@@ -148,6 +149,7 @@ class QMP:
         return events
 
     def close(self):
+        # also for a session whose __init__ failed part way
         if getattr(self, "loop", None) is None:
             return
         try:
