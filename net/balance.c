@@ -15,38 +15,6 @@
 /* wrr-cpu: the largest weight after a refresh (the others scale to it). */
 #define BAL_WRR_SCALE 1000
 
-static const char *const bal_policy_names[BAL_POLICY__MAX] = {
-    [BAL_POLICY_UTIL] = "util",
-    [BAL_POLICY_RANDOM] = "random",
-    [BAL_POLICY_RR] = "rr",
-    [BAL_POLICY_LEASTCONN] = "leastconn",
-    [BAL_POLICY_P2C_CONN] = "p2c-conn",
-    [BAL_POLICY_WRR_CPU] = "wrr-cpu",
-    [BAL_POLICY_PREQUAL] = "prequal",
-};
-
-const char *bal_policy_name(BalPolicy p)
-{
-    if ((unsigned)p >= BAL_POLICY__MAX) {
-        return NULL;
-    }
-    return bal_policy_names[p];
-}
-
-bool bal_policy_parse(const char *name, BalPolicy *p)
-{
-    if (!name) {
-        return false;
-    }
-    for (unsigned i = 0; i < BAL_POLICY__MAX; i++) {
-        if (strcmp(name, bal_policy_names[i]) == 0) {
-            *p = (BalPolicy)i;
-            return true;
-        }
-    }
-    return false;
-}
-
 void bal_params_init(BalParams *p)
 {
     p->choices = 2;

@@ -71,6 +71,10 @@
 /* Members of one group (a service's blades) at most. */
 #define BAL_MAX_MEMBERS 256
 
+/*
+ * The policies, in the order of BladePolicy in hw/blade/blade.json, which
+ * holds their names (tests/scripts/test_schema.py checks the order).
+ */
 typedef enum BalPolicy {
     BAL_POLICY_UTIL,
     BAL_POLICY_RANDOM,
@@ -81,11 +85,6 @@ typedef enum BalPolicy {
     BAL_POLICY_PREQUAL,
     BAL_POLICY__MAX
 } BalPolicy;
-
-/* "util", "random", ...; NULL for an invalid value. */
-const char *bal_policy_name(BalPolicy p);
-/* Parse a policy name; false (and *p untouched) if unknown. */
-bool bal_policy_parse(const char *name, BalPolicy *p);
 
 /* What the switch knows of one blade. */
 typedef struct BalBlade {
@@ -285,6 +284,7 @@ typedef struct BalParams {
  *             only; the runnable count is used only to tell whether
  *             something besides the switch's requests competes.
  */
+/* In the order of BladeUtilEstimator (blade.json), as BalPolicy. */
 typedef enum BalUtilEstimator {
     BAL_UTIL_WAIT,
     BAL_UTIL_BACKLOG,

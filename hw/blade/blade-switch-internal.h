@@ -353,5 +353,7 @@ bool bsw_event_pass(BladeSwitchState *s, BswEventGate *g);
 void bsw_event_timer(void *opaque);
 void bsw_send_port_link(BladeSwitchState *s, BswPort *p, bool up);
 void bsw_send_blade(BladeSwitchState *s, unsigned slot);
+/* A policy's name, as QMP spells it (BladePolicy in blade.json). */
+const char *bsw_policy_name(BalPolicy p);
 
 #endif

@@ -171,7 +171,7 @@ static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
 
 static void bsw_core_decision(void *opaque, const SwDecision *d)
 {
-    trace_blade_switch_decision(d->rule, d->blade, bal_policy_name(d->policy),
+    trace_blade_switch_decision(d->rule, d->blade, bsw_policy_name(d->policy),
                                 d->moved, d->cpu_pct, d->irq_pct,
                                 d->report_age_ns / SCALE_US, d->score,
                                 d->active);

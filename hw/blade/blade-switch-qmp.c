@@ -260,6 +260,11 @@ static BladePolicy blade_policy(BalPolicy p)
     g_assert_not_reached();     /* every policy a rule can have is above */
 }
 
+const char *bsw_policy_name(BalPolicy p)
+{
+    return BladePolicy_str(blade_policy(p));
+}
+
 static BladeRuleShare *bsw_share(const SwRuleInfo *ri, unsigned blade,
                                  unsigned slot)
 {

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blade-enum-names.h"
 #include "lb-sim.h"
 
-#define DEFAULT_PICKERS \
-    "jsq,sed,sq2,util,random,rr,leastconn,p2c-conn,wrr-cpu,prequal"
+#define DEFAULT_PICKERS "jsq,sed,sq2," BLADE_POLICY_NAMES_CSV
 #define MAX_PICKERS 16
 
 typedef struct Run {
@@ -80,33 +80,46 @@ static double num(const char *opt, const char *s)
     return v;
 }
 
-static const char *const estimators[BAL_UTIL__MAX] = {
-    [BAL_UTIL_WAIT] = "wait",
-    [BAL_UTIL_BACKLOG] = "backlog",
-    [BAL_UTIL_NET] = "net",
-    [BAL_UTIL_REPORTED] = "reported",
-};
+/*
+ * The names QEMU takes (hw/blade/blade.json), in the order of net/'s
+ * enums (tests/scripts/test_schema.py checks it).
+ */
+static const char *const policies[] = { BLADE_POLICY_NAMES };
+static const char *const estimators[] = { BLADE_UTIL_ESTIMATOR_NAMES };
+_Static_assert(sizeof(policies) / sizeof(policies[0]) == BAL_POLICY__MAX,
+               "BladePolicy and BalPolicy differ");
+_Static_assert(sizeof(estimators) / sizeof(estimators[0]) == BAL_UTIL__MAX,
+               "BladeUtilEstimator and BalUtilEstimator differ");
 
-static bool parse_estimator(const char *s, unsigned *e)
+static bool parse_name(const char *const *names, unsigned n, const char *s,
+                       unsigned *i)
 {
-    for (unsigned i = 0; i < BAL_UTIL__MAX; i++) {
-        if (strcmp(s, estimators[i]) == 0) {
-            *e = i;
+    for (unsigned k = 0; k < n; k++) {
+        if (strcmp(s, names[k]) == 0) {
+            *i = k;
             return true;
         }
     }
     return false;
 }
 
+static bool parse_estimator(const char *s, unsigned *e)
+{
+    return parse_name(estimators, BAL_UTIL__MAX, s, e);
+}
+
 static bool set_picker(LbConfig *c, const char *name)
 {
+    unsigned p;
+
     if (strcmp(name, "jsq") == 0) {
         c->picker = LB_ORACLE_JSQ;
     } else if (strcmp(name, "sed") == 0) {
         c->picker = LB_ORACLE_SED;
     } else if (strcmp(name, "sq2") == 0) {
         c->picker = LB_ORACLE_SQ2;
-    } else if (bal_policy_parse(name, &c->policy)) {
+    } else if (parse_name(policies, BAL_POLICY__MAX, name, &p)) {
+        c->policy = (BalPolicy)p;
         c->picker = LB_PICK_POLICY;
     } else {
         return false;

@@ -1,9 +1,11 @@
 """schema.py: the launcher's policy names and property values come from
-hw/blade/blade.json, and the simulator's copy of the policy names (net/
-is QEMU-free) matches it."""
+hw/blade/blade.json, and so do the simulator's (net/ is QEMU-free: it
+keeps the enums in the schema's order, and the names come from a header
+generated from the schema)."""
 
 import os
 import re
+import tempfile
 import unittest
 
 import cli_path  # noqa: F401
@@ -35,15 +37,64 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(topology.NIC_PROPS["util-source"],
                          schema.enum("BladeUtilSource"))
 
-    def test_simulator_policy_names_match(self):
-        with open(os.path.join(REPO, "net", "balance.c"),
-                  encoding="utf-8") as f:
+    def _c_enum(self, header, name):
+        with open(os.path.join(REPO, "net", header), encoding="utf-8") as f:
             text = f.read()
-        table = text[text.index("bal_policy_names[BAL_POLICY__MAX]"):]
-        table = table[:table.index("};")]
-        names = tuple(re.findall(r'\] = "([a-z0-9-]+)"', table))
-        self.assertEqual(names, schema.enum("BladePolicy"))
+        body = text[text.index(f"typedef enum {name} {{"):]
+        body = body[body.index("{") + 1:body.index("}")]
+        return tuple(m for m in re.findall(r"\b([A-Z0-9_]+)\b", body)
+                     if not m.endswith("__MAX"))
 
+    def test_net_enums_in_the_schema_order(self):
+        """net/ is QEMU-free: its enums are indexed by the schema's order,
+        and the simulator takes the names from the schema by index."""
+        for header, c_name, prefix, qapi in (
+                ("balance.h", "BalPolicy", "BAL_POLICY_", "BladePolicy"),
+                ("balance.h", "BalUtilEstimator", "BAL_UTIL_",
+                 "BladeUtilEstimator")):
+            want = tuple(prefix + v.upper().replace("-", "_")
+                         for v in schema.enum(qapi))
+            self.assertEqual(self._c_enum(header, c_name), want)
+
+    def test_c_header(self):
+        text = schema.c_header(schema.SCHEMA)
+        policies = ", ".join(f'"{p}"' for p in schema.enum("BladePolicy"))
+        self.assertIn(f"#define BLADE_POLICY_NAMES {policies}\n", text)
+        self.assertIn('#define BLADE_LANE_PCS_NAMES_CSV "8b10b,raw"\n', text)
+        self.assertIn("#define BLADE_UTIL_ESTIMATOR_NAMES ", text)
+        self.assertEqual(schema.c_macro("BladeSwitchPortKind"),
+                         "BLADE_SWITCH_PORT_KIND")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "names.h")
+            self.assertEqual(schema.main(["schema", schema.SCHEMA, out]), 0)
+            with open(out, encoding="utf-8") as f:
+                self.assertEqual(f.read(), text)
+            self.assertEqual(schema.main(["schema"]), 2)
+
+    def test_policy_names_in_one_source_file(self):
+        """Outside the docs and the tests, only blade.json spells the
+        list of policies: no other source file has more than three of
+        their names in its string literals (code may name the policy it
+        means, as the demo does util and rr)."""
+        names = set(schema.enum("BladePolicy"))
+        literal = re.compile(r"\"([^\"\n]*)\"|'([^'\n]*)'")
+        found = []
+        for top in ("net", "hw", "scripts", "images", "guest-driver"):
+            for root, _, files in os.walk(os.path.join(REPO, top)):
+                for fn in files:
+                    path = os.path.join(root, fn)
+                    if (not fn.endswith((".c", ".h", ".py", ".json"))
+                            or path == schema.SCHEMA):
+                        continue
+                    with open(path, encoding="utf-8",
+                              errors="replace") as f:
+                        words = {w for m in literal.finditer(f.read())
+                                 for w in re.split(r"[\s,]+",
+                                                   m.group(1) or m.group(2)
+                                                   or "")}
+                    if len(words & names) > 3:
+                        found.append(os.path.relpath(path, REPO))
+        self.assertEqual(found, [])
 
 if __name__ == "__main__":
     unittest.main()

@@ -49,30 +49,6 @@ static int group_pick(Group *g, uint64_t now, bool dispatch)
     return p;
 }
 
-static void test_names(void)
-{
-    static const char *const names[] = {
-        "util", "random", "rr", "leastconn", "p2c-conn", "wrr-cpu",
-        "prequal",
-    };
-    BalPolicy p;
-
-    g_assert_cmpint(G_N_ELEMENTS(names), ==, BAL_POLICY__MAX);
-    for (unsigned i = 0; i < BAL_POLICY__MAX; i++) {
-        g_assert_cmpstr(bal_policy_name((BalPolicy)i), ==, names[i]);
-        g_assert_true(bal_policy_parse(names[i], &p));
-        g_assert_cmpint(p, ==, i);
-    }
-    g_assert_null(bal_policy_name(BAL_POLICY__MAX));
-    g_assert_null(bal_policy_name((BalPolicy)-1));
-    p = BAL_POLICY_RR;
-    g_assert_false(bal_policy_parse("UTIL", &p));
-    g_assert_false(bal_policy_parse("", &p));
-    g_assert_false(bal_policy_parse("util ", &p));
-    g_assert_false(bal_policy_parse(NULL, &p));
-    g_assert_cmpint(p, ==, BAL_POLICY_RR);
-}
-
 static void test_params(void)
 {
     BalParams p;
@@ -1277,7 +1253,6 @@ static void test_prequal_switch(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/balance/names", test_names);
     g_test_add_func("/balance/params", test_params);
     g_test_add_func("/balance/rr", test_rr);
     g_test_add_func("/balance/random", test_random);
