@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import IO, AnyStr
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(REPO, "build")
@@ -53,6 +54,12 @@ def need_space(path, gib, what):
                       f"only {free:.1f} GiB free")
 
 
+class LoggedProcess(subprocess.CompletedProcess):
+    """run()'s result for a command with a log: also what it printed."""
+
+    log_text = ""
+
+
 def run(cmd, *, log=None, check=True, env=None, cwd=None, quiet=False):
     """Run cmd; with log, stdout/stderr are appended to that file (and are
     in the result's log_text) and its tail is shown on failure.  Returns the
@@ -63,12 +70,15 @@ def run(cmd, *, log=None, check=True, env=None, cwd=None, quiet=False):
             f.write(f"\n$ {' '.join(cmd)}\n")
             f.flush()
             start = f.tell()
-            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
+            done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
                                   env=env, cwd=cwd)
+        logged = LoggedProcess(done.args, done.returncode, done.stdout,
+                               done.stderr)
         # What this command printed, for callers that diagnose failures.
         with open(log, errors="replace") as f:
             f.seek(start)
-            proc.log_text = f.read()
+            logged.log_text = f.read()
+        proc: subprocess.CompletedProcess = logged
     else:
         out = subprocess.DEVNULL if quiet else None
         proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=out,
@@ -89,6 +99,14 @@ def output(cmd, env=None):
     except OSError:
         return None
     return proc.stdout if proc.returncode == 0 else None
+
+
+def piped(stream: IO[AnyStr] | None) -> IO[AnyStr]:
+    """A Popen's stdin, stdout or stderr asked for as a PIPE: typed
+    Optional because it is None when it was not."""
+    if stream is None:
+        raise RuntimeError("that stream of the process is not a pipe")
+    return stream
 
 
 def show_tail(log, lines=25):

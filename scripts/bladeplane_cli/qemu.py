@@ -26,7 +26,8 @@ import subprocess
 
 from . import packages
 from .common import (BUILD, LOGS, REPO, Failure, Progress, cache_dir,
-                     ensure_dir, need_space, output, run, say, show_tail, step)
+                     ensure_dir, need_space, output, piped, run, say,
+                     show_tail, step)
 
 SERIES = "10.0."
 QEMU_SRC = os.path.join(BUILD, "qemu-src")
@@ -289,7 +290,7 @@ def ninja(targets, what, builddir=QEMU_BUILD, jobs=None):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=ccache_env())
         work = 0
-        for line in proc.stdout:
+        for line in piped(proc.stdout):
             f.write(line)
             m = re.match(r"\[(\d+)/(\d+)\] (\S+)", line)
             if m:
