@@ -102,9 +102,7 @@ class ConsoleSession(Expect):
         return result(self.expect(result_regex(tag), timeout))
 
     def close(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        self.sock.close()       # a second close() does nothing
 
 
 # ---- a terminal on the console ---------------------------------------------
