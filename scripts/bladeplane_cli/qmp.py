@@ -62,7 +62,7 @@ class QMP:
     `what` names the peer in error messages ("chassis c1")."""
 
     def __init__(self, sock, what="QMP", timeout=10.0):
-        self.loop = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.qqmp = qemu_qmp()
         self.what = what
         self.timeout = timeout
@@ -94,10 +94,16 @@ class QMP:
         sock.setblocking(False)
         return cls(sock, what, timeout)
 
+    def _open_loop(self) -> asyncio.AbstractEventLoop:
+        """The session's event loop; close() has not dropped it."""
+        if self.loop is None:
+            raise RuntimeError(f"{self.what}: QMP session used after close()")
+        return self.loop
+
     def _run(self, coro, timeout, doing):
         """Run coro to its end within timeout; QEMU's events go aside."""
         try:
-            return self.loop.run_until_complete(
+            return self._open_loop().run_until_complete(
                 asyncio.wait_for(coro, timeout))
         except asyncio.TimeoutError:
             raise QMPError(f"{self.what}: no answer within {timeout:g} s "
@@ -118,7 +124,7 @@ class QMP:
     def _set_aside(self):
         listener = self.client.events
         while not listener.empty():
-            msg = self.loop.run_until_complete(listener.get())
+            msg = self._open_loop().run_until_complete(listener.get())
             self.events.append(dict(msg))
 
     def execute(self, command, arguments=None, timeout=None):
@@ -150,13 +156,14 @@ class QMP:
 
     def close(self):
         # also for a session whose __init__ failed part way
-        if getattr(self, "loop", None) is None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self, "loop", None)
+        if loop is None:
             return
         try:
-            self.loop.run_until_complete(self.client.disconnect())
+            loop.run_until_complete(self.client.disconnect())
         except (self.qqmp.QMPError, EOFError, OSError):
             pass        # what broke the session was said already
-        self.loop.close()
+        loop.close()
         self.loop = None
 
     def __del__(self):
