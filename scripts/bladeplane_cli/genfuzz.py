@@ -61,7 +61,7 @@ def check_config(config):
 def parse_stats(text):
     """libFuzzer's figures from its output: execs, cov, ft, corpus units,
     new units, peak RSS and exec/s (None where absent)."""
-    stats = {}
+    stats: dict[str, int] = {}
     m = None
     for m in re.finditer(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) "
                          r"corp: (\d+)/", text, re.M):

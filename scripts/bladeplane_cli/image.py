@@ -213,7 +213,7 @@ def _add_path(cpio, root, rel, seen):
 
 
 def add_guest_programs(cpio, root):
-    seen = set()
+    seen: set[str] = set()
     unvisited = [p for progs in GUEST_PROGRAMS.values() for p in progs]
     for data in GUEST_DATA.values():
         for rel in data:

@@ -64,7 +64,7 @@ class LoadGenerator:
         self.nthreads = threads
         self.timeout = timeout
         self.lock = threading.Condition()
-        self.by_blade = collections.Counter()
+        self.by_blade: collections.Counter[str] = collections.Counter()
         self.ok = 0
         self.failed = 0
         self.last_error = None

@@ -127,7 +127,7 @@ class _Scanner:
     def concrete(self, names):
         """Names of a table header -> concrete path: an array of tables
         along the way stands for its last table so far."""
-        path = ()
+        path: tuple[str | int, ...] = ()
         for name in names:
             path += (name,)
             if path in self.counts:
