@@ -18,9 +18,11 @@ import select
 import signal
 import subprocess
 import time
+from typing import IO
 
 from . import console, image, qemu
-from .common import BUILD, LOGS, Expect, Failure, cache_dir, ensure_dir
+from .common import (BUILD, LOGS, Expect, Failure, cache_dir, ensure_dir,
+                     piped)
 from .qmp import QMP, QMPError
 
 READY_RE = re.compile(rb"BLADEPLANE-READY (\{[^\r\n]*\})")
@@ -113,11 +115,11 @@ class Blade(Expect):
             extra_args=extra_args)
         self.qmp_session = None
         self.console = None
-        self.proc = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.buf = b""
         self.log_offset = 0
         self.ready_info = None
-        self.serial_log = None
+        self.serial_log: IO[bytes] | None = None
         self.seq = 0
 
     def start(self):
@@ -137,6 +139,20 @@ class Blade(Expect):
                                      stderr=subprocess.STDOUT)
         return self
 
+    def process(self) -> subprocess.Popen[bytes]:
+        """QEMU's process, once start() has made it."""
+        if self.proc is None:
+            raise RuntimeError(f"blade {self.name}: not started")
+        return self.proc
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes], IO[bytes]]:
+        """Foreground: the console (QEMU's stdin and stdout) and the log
+        that keeps a copy of what it prints."""
+        proc = self.process()
+        if self.serial_log is None:
+            raise RuntimeError(f"blade {self.name}: no console on pipes")
+        return piped(proc.stdin), piped(proc.stdout), self.serial_log
+
     def _read_log(self, timeout):
         """Background: new console output from the log file QEMU writes."""
         try:
@@ -149,7 +165,7 @@ class Blade(Expect):
             self.log_offset += len(data)
             self.buf += data
             return True
-        if self.proc.poll() is not None:
+        if self.process().poll() is not None:
             return False
         time.sleep(min(timeout, 0.1))
         return True
@@ -158,14 +174,15 @@ class Blade(Expect):
         """Read what is available within timeout; False once QEMU is gone."""
         if self.background:
             return self._read_log(timeout)
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        _, stdout, log = self._pipes()
+        ready, _, _ = select.select([stdout], [], [], timeout)
         if not ready:
             return True
-        data = os.read(self.proc.stdout.fileno(), 65536)
+        data = os.read(stdout.fileno(), 65536)
         if not data:
             return False
-        self.serial_log.write(data)
-        self.serial_log.flush()
+        log.write(data)
+        log.flush()
         self.buf += data
         return True
 
@@ -179,7 +196,7 @@ class Blade(Expect):
                           f"(console log: {self.serial_log_path})")
 
     def _gone(self, regex):
-        rc = self.proc.wait()
+        rc = self.process().wait()
         return BladeError(f"blade {self.name}: QEMU exited (status {rc}) "
                           f"before {regex.pattern!r}{self._why()} "
                           f"(console log: {self.serial_log_path})")
@@ -204,7 +221,7 @@ class Blade(Expect):
         m = READY_RE.search(self.buf)
         if not m:
             if not self._read(0):
-                rc = self.proc.wait()
+                rc = self.process().wait()
                 raise BladeError(f"blade {self.name}: QEMU exited (status "
                                  f"{rc}) before its ready line{self._why()} "
                                  f"(console log: {self.serial_log_path})")
@@ -226,8 +243,9 @@ class Blade(Expect):
             return self.console.run(command, timeout)
         self.seq += 1
         tag = f"BP{self.seq}"
-        self.proc.stdin.write(console.command_line(tag, command))
-        self.proc.stdin.flush()
+        stdin, _, _ = self._pipes()
+        stdin.write(console.command_line(tag, command))
+        stdin.flush()
         m = self.expect(console.result_regex(tag), timeout)
         return console.result(m)
 
@@ -246,8 +264,9 @@ class Blade(Expect):
         if self.proc is None or self.proc.poll() is not None:
             return self.close()
         try:
-            self.proc.stdin.write(b"poweroff -f\n")
-            self.proc.stdin.flush()
+            stdin = piped(self.proc.stdin)
+            stdin.write(b"poweroff -f\n")
+            stdin.flush()
         except BrokenPipeError:
             pass
         deadline = time.monotonic() + timeout
