@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Literal
 
 from . import blade as blade_mod
 from . import rundir, topology
@@ -452,9 +453,15 @@ class Launcher:
         self.out = out
         self.ready_timeout = ready_timeout
         self.rotation_timeout = rotation_timeout
-        self.run = None
+        self.run: rundir.Run | None = None     # up() makes it
         self.blades = {}            # name -> blade.Blade (background)
         self.procs = []             # every Popen started
+
+    def _rundir(self) -> rundir.Run:
+        """The run directory: made by up(), or set for a restart."""
+        if self.run is None:
+            raise RuntimeError("Launcher: no run directory yet")
+        return self.run
 
     def up(self):
         for ch in self.topo.chassis:
@@ -505,11 +512,13 @@ class Launcher:
         self.run.save()
 
     def _add_process(self, rec):
-        self.run.state["processes"].append(rec)
-        self.run.save()
+        run = self._rundir()
+        run.state["processes"].append(rec)
+        run.save()
 
     def _start_chassis(self, ch, restart=False):
-        files = chassis_files(self.run.path, ch)
+        run = self._rundir()
+        files = chassis_files(run.path, ch)
         if restart:
             rundir.check_private(files["dir"])
             if not os.path.isdir(files["backplane"]):
@@ -518,7 +527,7 @@ class Launcher:
             rundir.make_private(files["dir"])
             rundir.make_private(files["backplane"])
         argv = chassis_argv(self.qemu_bin, ch, files, self.topo,
-                            self.run.path)
+                            run.path)
         step(f"chassis {ch.name}: {ch.slots} slots, uplink "
              f"{describe_uplink(ch, self.topo)}" + "".join(
                  f", {port} {describe_link(link, ch.name)}"
@@ -535,18 +544,18 @@ class Launcher:
         rec = _record("chassis", ch.name, proc.pid, files["qmp"],
                       chassis=ch.name, qmp=files["qmp"], log=files["log"],
                       pid_file=files["pid"])
-        procs = self.run.state["processes"]
+        procs = run.state["processes"]
         old = [i for i, p in enumerate(procs)
                if p["kind"] == "chassis" and p["name"] == ch.name]
         if old:
             procs[old[0]] = rec
-            self.run.save()
+            run.save()
         else:
             self._add_process(rec)
-        self.run.state["chassis"][ch.name] = {
+        run.state["chassis"][ch.name] = {
             "qmp": files["qmp"], "switch": SWITCH_PATH,
             "backplane": files["backplane"], "log": files["log"]}
-        self.run.save()
+        run.save()
         wait_qmp(proc, files["qmp"], f"chassis {ch.name}", files["log"], 30)
         try:
             read_switch(files["qmp"], f"chassis {ch.name}")
@@ -561,8 +570,9 @@ class Launcher:
             return
         step(f"booting {len(pairs)} blade{'s' if len(pairs) > 1 else ''} "
              f"under {self.accel}")
+        run = self._rundir()
         for ch, b in pairs:
-            blade = make_blade(self.topo, ch, b, self.accel, self.run.path,
+            blade = make_blade(self.topo, ch, b, self.accel, run.path,
                                self.manifest, self.qemu_bin)
             with open(blade.log_path, "ab") as log:
                 log.write(f"$ {' '.join(blade.argv)}\n".encode())
@@ -575,18 +585,18 @@ class Launcher:
                 console=blade.console_path,
                 console_log=blade.serial_log_path, log=blade.log_path,
                 pid_file=blade.pid_path)
-            procs = self.run.state["processes"]
+            procs = run.state["processes"]
             old = [i for i, p in enumerate(procs)
                    if p["kind"] == "blade" and p["name"] == b.name]
             if old:
                 procs[old[0]] = rec
-                self.run.save()
+                run.save()
             else:
                 self._add_process(rec)
         progress = Progress("blades ready", every=10)
         start = time.monotonic()
         deadline = start + self.ready_timeout
-        ready = {}
+        ready: dict[str, float] = {}      # blade -> seconds to its line
         while len(ready) < len(pairs):
             for ch, b in pairs:
                 if b.name in ready:
@@ -622,7 +632,7 @@ class Launcher:
     def _configure(self, ch):
         if not (ch.services or ch.steering):
             return
-        qmp_path = self.run.state["chassis"][ch.name]["qmp"]
+        qmp_path = self._rundir().state["chassis"][ch.name]["qmp"]
         with QMP.connect(qmp_path, f"chassis {ch.name}") as q:
             for r in ch.steering:
                 args = {"name": r.name, "protocol": r.protocol,
@@ -654,7 +664,7 @@ class Launcher:
                 and (names is None or b.name in names)}
         if not want:
             return {}
-        qmp_path = self.run.state["chassis"][ch.name]["qmp"]
+        qmp_path = self._rundir().state["chassis"][ch.name]["qmp"]
         start = time.monotonic()
         poked = set()
         progress = Progress("blades in rotation", every=10)
@@ -708,7 +718,7 @@ class Launcher:
         while True:
             missing = {}
             for name, want in wanted.items():
-                qmp_path = self.run.state["chassis"][name]["qmp"]
+                qmp_path = self._rundir().state["chassis"][name]["qmp"]
                 state = read_switch(qmp_path, f"chassis {name}")
                 seen = remote_blades(state)
                 miss = []
@@ -771,11 +781,12 @@ class Launcher:
             self._start_injector()
 
     def _start_injector(self):
-        if any(p["kind"] == "injector" for p in self.run.processes()):
+        run = self._rundir()
+        if any(p["kind"] == "injector" for p in run.processes()):
             return
-        log = os.path.join(self.run.path, "impair.log")
-        pid_file = os.path.join(self.run.path, "impair.pid")
-        argv = [sys.executable, "-m", "bladeplane_cli.impair", self.run.path]
+        log = os.path.join(run.path, "impair.log")
+        pid_file = os.path.join(run.path, "impair.pid")
+        argv = [sys.executable, "-m", "bladeplane_cli.impair", run.path]
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "scripts"))
         with open(log, "ab") as f:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f,
@@ -785,7 +796,7 @@ class Launcher:
         with open(pid_file, "w") as f:
             f.write(f"{proc.pid}\n")
         self._add_process(_record("injector", "impair", proc.pid,
-                                  self.run.path, log=log, pid_file=pid_file))
+                                  run.path, log=log, pid_file=pid_file))
 
 
 def detach(proc):
@@ -1109,6 +1120,7 @@ def pcap_frames(path):
             if len(head) < 24:
                 return None
             magic = head[:4]
+            order: Literal["little", "big"]
             if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
                 order = "little"
             elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):

@@ -114,7 +114,7 @@ class Run:
         shutil.rmtree(self.path)
 
 
-def create(name):
+def create(name) -> Run:
     """A new run directory for topology `name`.  A stale one (nothing in it
     alive) is removed first; one whose processes run is refused."""
     base = base_dir()
