@@ -119,7 +119,7 @@ def attribute(requests, kills):
     """Failed requests by kill: ({kill index: count}, [failures no kill
     covers]).  A failure exposed to several kills counts against the
     first."""
-    by_kill = {}
+    by_kill: dict[int, int] = {}
     orphans = []
     for r in requests:
         if r.ok:
@@ -344,14 +344,20 @@ class Chaos:
         self.accel = accel
         self.qemu_bin = qemu_bin
         self.manifest = manifest
-        self.run = None
+        self.run: rundir.Run | None = None     # up() brings it
         self.where = {b.name: (c.name, b.slot) for c, b in topo.blades()}
         self.guest_kib = {b.name: b.memory * 1024 for _, b in topo.blades()}
         self.hung = set()           # request hangs already counted
         self.failures_seen = 0
-        self.t0 = None
-        self.watch = None           # QMP session on the front switch
+        self.t0: float | None = None            # the load's start
+        self.watch: QMP | None = None   # QMP session on the front switch
         self.wall = time.time() - time.monotonic()
+
+    def _rundir(self) -> rundir.Run:
+        """The run directory of the topology up() brought up."""
+        if self.run is None:
+            raise RuntimeError(f"topology {self.topo.name} is not up")
+        return self.run
 
     def up(self):
         rundir.check_not_up(self.topo.name)
@@ -386,13 +392,14 @@ class Chaos:
         to set beside each failure.  A blade of another chassis is named
         by the switch's index for it (its state tree lists them)."""
         try:
-            self.front_session().execute("query-status")
+            watch = self.front_session()
+            watch.execute("query-status")
         except QMPError:
             self.close_front()
             return
         local = {slot: name for name, (ch, slot) in self.where.items()
                  if ch == self.front.name}
-        for ev in self.watch.take_events():
+        for ev in watch.take_events():
             if ev.get("event") != "BLADE_SWITCH_BLADE":
                 continue
             data, ts = ev.get("data", {}), ev.get("timestamp", {})
@@ -415,6 +422,8 @@ class Chaos:
         except QMPError as e:
             self.close_front()
             state = {"error": str(e)}
+        if self.t0 is None:
+            raise RuntimeError("a snapshot before the load began")
         self.phase.snapshots.append((time.monotonic() - self.t0, n, state))
 
     def keep_evidence(self, load):
@@ -424,9 +433,10 @@ class Chaos:
         where = os.path.join(EVIDENCE, self.topo.name)
         shutil.rmtree(where, ignore_errors=True)
         os.makedirs(where)
-        for path in glob.glob(os.path.join(self.run.path, "**", "*.log*"),
+        run = self._rundir()
+        for path in glob.glob(os.path.join(run.path, "**", "*.log*"),
                               recursive=True):
-            rel = os.path.relpath(path, self.run.path).replace(os.sep, "_")
+            rel = os.path.relpath(path, run.path).replace(os.sep, "_")
             shutil.copy(path, os.path.join(where, rel))
         t0 = self.t0 or 0
         doc = {
@@ -454,14 +464,15 @@ class Chaos:
                 chassis.down(rundir.Run(self.run.path))
 
     def procs(self):
-        return {p["name"]: p for p in rundir.Run(self.run.path).processes()}
+        return {p["name"]: p for p in
+                rundir.Run(self._rundir().path).processes()}
 
     def rss(self, name, p):
         guest = self.guest_kib.get(name) if p["kind"] == "blade" else None
         return rss_split(p["pid"], guest)
 
     def front_qmp(self):
-        return self.run.state["chassis"][self.front.name]["qmp"]
+        return self._rundir().state["chassis"][self.front.name]["qmp"]
 
     def check_qmp(self, skip=()):
         """Every live process of the topology but those in skip answers
@@ -723,7 +734,7 @@ def report(phases, out=print):
         out(f"# {ph.name}")
         for name, value in f.items():
             out(f"{prefix}{name[len('chaos'):]}: {fmt(value)}")
-        by_blade = {}
+        by_blade: dict[str, int] = {}       # answers per blade
         for r in ph.requests:
             if r.ok:
                 by_blade[r.blade] = by_blade.get(r.blade, 0) + 1
