@@ -463,7 +463,9 @@ class Launcher:
             raise RuntimeError("Launcher: no run directory yet")
         return self.run
 
-    def up(self):
+    def up(self) -> tuple[rundir.Run, dict[str, str]]:
+        """The run directory, and {blade: reason} for the blades not in
+        rotation when the wait for them ended."""
         for ch in self.topo.chassis:
             check_host_ports(ch, self.topo)
         self.run = rundir.create(self.topo.name)
