@@ -31,7 +31,7 @@ import random
 import tempfile
 import time
 
-from . import blade, chassis, image, qemu, topology
+from . import blade, chassis, image, qemu, rundir, topology
 from .common import Failure, say, step
 from .console import ConsoleSession
 from .demo import free_port
@@ -251,7 +251,7 @@ class Chassis:
             f.write(topology_text(name, cpus, self.ports))
         self.topo = topology.load(path)
         self.ch = self.topo.chassis[0]
-        self.run = None
+        self.run: rundir.Run | None = None     # while in the with block
 
     def __enter__(self):
         step(f"up: one chassis, {len(self.ch.blades)} blades of "
@@ -270,6 +270,8 @@ class Chassis:
         self.tmp.cleanup()
 
     def console(self, name, command, timeout=60):
+        if self.run is None:
+            raise RuntimeError("the chassis is not up (use it in a with)")
         proc = next(p for p in self.run.processes() if p["name"] == name)
         con = ConsoleSession(proc["console"], f"blade {name}")
         try:
@@ -342,9 +344,11 @@ def run_cell(box, cell, policies, opts):
         print(f"emu_{cell.name}_rate_rps: {rate:.2f}", flush=True)
         port = box.ports[HTTPD_PORT]
         path = f"/cgi-bin/work?kb={KB}"
-        groups = {p: [] for p in policies}
-        flows = {p: collections.Counter() for p in policies}
-        failed = collections.Counter()
+        # per policy: response times in blocks, flows per slot, failures
+        groups: dict[str, list[list[float]]] = {p: [] for p in policies}
+        flows: dict[str, collections.Counter[int]] = {
+            p: collections.Counter() for p in policies}
+        failed: collections.Counter[str] = collections.Counter()
         split = 0
         slow_slot = box.ch.blade(SLOW).slot
         rounds = opts["rounds"]
@@ -419,7 +423,8 @@ def run(accel="auto", cells="abcde", rounds=None, round_s=None,
           f"of arrivals, {BOOT_REPS} resamples", flush=True)
     results = {}
     # Cells on the same blades share one boot.
-    by_cpus = collections.OrderedDict()
+    by_cpus: collections.OrderedDict[tuple[int, ...], list[Cell]] = \
+        collections.OrderedDict()
     for c in cells:
         by_cpus.setdefault(tuple(CELLS[c].cpus), []).append(CELLS[c])
     for cpus, group in by_cpus.items():
@@ -444,8 +449,9 @@ def run_calib(accel="auto", rounds=3, round_s=10.0, reqs=REQS):
     print(f"# lb-calib: one blade of one vCPU, {CALIB_CONNS} closed-loop "
           f"connections of {reqs} requests, {rounds} rounds of {round_s:g} "
           f"s per condition", flush=True)
-    done = collections.Counter()
-    cgi = collections.Counter()
+    # answers per condition
+    done: collections.Counter[str] = collections.Counter()
+    cgi: collections.Counter[str] = collections.Counter()
     with Chassis("lb-calib", [1], chosen, ports=(HTTPD_PORT, 80)) as box:
         for service in ("web", "cgi"):
             box.set_policy("rr", service)

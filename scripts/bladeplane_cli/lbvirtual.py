@@ -124,7 +124,7 @@ class ClientLog:
 
     def __init__(self, lines, ntargets):
         self.requests = collections.defaultdict(list)
-        self.failed = collections.Counter()
+        self.failed: collections.Counter[int] = collections.Counter()
         self.capacity = self.rate = None
         self.done = None
         phase = {}
@@ -174,7 +174,7 @@ class ClientLog:
 
     def shares(self, t):
         """Connections per blade of target t."""
-        first = {}
+        first: dict[tuple[int, int], str] = {}     # (round, conn) -> blade
         for r, conn, _, _, blade in self.requests[t]:
             first.setdefault((r, conn), blade)
         return collections.Counter(first.values())
