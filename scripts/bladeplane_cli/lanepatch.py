@@ -9,6 +9,7 @@ import threading
 import time
 
 from . import testing
+from .common import piped
 
 
 class PatchLog:
@@ -35,7 +36,7 @@ class PatchLog:
     def _drain(self):
         partial = ""
         while True:
-            data = os.read(self.proc.stdout.fileno(), 4096)
+            data = os.read(piped(self.proc.stdout).fileno(), 4096)
             with self.cond:
                 if not data:
                     self.exited = True
@@ -91,4 +92,4 @@ class PatchLog:
         self.proc.terminate()
         self.proc.wait(10)
         self.reader.join(10)
-        self.proc.stdout.close()
+        piped(self.proc.stdout).close()

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 from . import chassis, qmp, topology
-from .common import LOGS, REPO, Failure, ensure_dir
+from .common import LOGS, REPO, Failure, ensure_dir, piped
 
 CLI = os.path.join(REPO, "scripts", "bladeplane")
 LATENCY_NS = 50000
@@ -376,8 +376,9 @@ def work_run(tmp, n, timing, quiet=True, nchassis=1):
                 end = now
                 break
             if up.poll() not in (None, 0):
+                said = piped(up.stdout).read().strip()
                 raise Failure(f"bench vtime: up of {n} blades ({timing}) "
-                              f"failed: {up.stdout.read().strip()[-400:]}")
+                              f"failed: {said[-400:]}")
             if now - start > RUN_TIMEOUT:
                 raise Failure(f"bench vtime: {n} blades ({timing}): the "
                               f"work did not end within {RUN_TIMEOUT} s")
@@ -386,9 +387,13 @@ def work_run(tmp, n, timing, quiet=True, nchassis=1):
         if None in guest:
             raise Failure(f"bench vtime: {n} blades ({timing}): a blade "
                           f"did not print the time of its work")
+        if begin is None:
+            raise Failure(f"bench vtime: {n} blades ({timing}): no blade "
+                          f"printed BLADEPLANE-RUN-BEGIN")
         if up.wait(RUN_TIMEOUT) != 0:
+            said = piped(up.stdout).read().strip()
             raise Failure(f"bench vtime: up of {n} blades ({timing}) "
-                          f"failed: {up.stdout.read().strip()[-400:]}")
+                          f"failed: {said[-400:]}")
         qmp = os.path.join(cdir, "switch.qmp")
         w0, v0 = time.monotonic(), _switch_ms(qmp)
         time.sleep(IDLE_WALL_S)
