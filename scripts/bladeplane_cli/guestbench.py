@@ -194,7 +194,8 @@ def run():
     blades = []
     try:
         patch.wait_for(f"listening {relay[0]} {relay[1]}")
-        pairs = {"blade": [], "virtio": [], "unpaced": [], "relay": []}
+        pairs: dict[str, list[blade.Blade]] = {
+            "blade": [], "virtio": [], "unpaced": [], "relay": []}
         # the trace events' log (-D): written only while per_kframe()
         # turns its event on
         traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
@@ -253,10 +254,11 @@ def run():
         results = {}
         for kind in pairs:
             results[f"ping_{kind}"] = ping_stats(pairs[kind][0], "10.0.0.2")
+        gbps = {}                   # (kind, reverse) -> Gb/s
         for reverse in (False, True):
             for kind in pairs:
-                results[(kind, reverse)] = iperf(pairs[kind][0], "10.0.0.2",
-                                                 reverse)
+                gbps[(kind, reverse)] = iperf(pairs[kind][0], "10.0.0.2",
+                                              reverse)
         # both blade-nic pairs once more without their offloads
         # (datasheet 1.3)
         for kind in ("blade", "unpaced"):
@@ -280,7 +282,7 @@ def run():
             out(f"ping_{kind}_p99_ms", f"{p99:.3f}")
         mean = {}
         for kind in pairs:
-            send, recv = results[(kind, False)], results[(kind, True)]
+            send, recv = gbps[(kind, False)], gbps[(kind, True)]
             mean[kind] = (send + recv) / 2
             out(f"iperf_{kind}_send_Gbps", f"{send:.4f}")
             out(f"iperf_{kind}_recv_Gbps", f"{recv:.4f}")
