@@ -7,6 +7,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,39 +298,11 @@ struct Fabric {
     uint8_t buf[ETH_HLEN + MAX_PAYLOAD];
 };
 
-static inline uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
-static inline uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
 
-static inline uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
-static inline void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
 
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v & 0xffff);
-}
 
-static inline void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, v >> 32);
-    put32(p + 4, v & 0xffffffffu);
-}
 
 static uint32_t ns_to_ms_up(uint64_t ns)
 {
@@ -1188,9 +1162,9 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
 
     memcpy(f, fab_group_mac, 6);
     memcpy(f + 6, fab->cfg.mac, 6);
-    put16(f + 12, FAB_ETHERTYPE);
+    stw_be_p(f + 12, FAB_ETHERTYPE);
 
-    put32(p + O_MAGIC, MAGIC);
+    stl_be_p(p + O_MAGIC, MAGIC);
     p[O_VERSION] = FAB_VERSION;
     p[O_TYPE] = TYPE_ADVERT;
     p[O_FLAGS] = (fab->hmac ? FLAG_AUTH : 0) |
@@ -1199,25 +1173,25 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
     p[O_TTL] = 1;
     p[O_PART] = (uint8_t)part;
     p[O_PARTS] = (uint8_t)parts;
-    put64(p + O_ID, fab->cfg.chassis_id);
-    put64(p + O_NONCE, fab->nonce);
-    put64(p + O_SEQ, ++fab->seq);
-    put16(p + O_PRIO, fab->cfg.priority);
+    stq_be_p(p + O_ID, fab->cfg.chassis_id);
+    stq_be_p(p + O_NONCE, fab->nonce);
+    stq_be_p(p + O_SEQ, ++fab->seq);
+    stw_be_p(p + O_PRIO, fab->cfg.priority);
     p[O_PORT] = (uint8_t)port;
     p[O_NAMELEN] = (uint8_t)nl;
-    put16(p + O_ROOT_PRIO, fab->root_prio);
-    put64(p + O_ROOT_ID, fab->root_id);
-    put16(p + O_ROOT_COST, (uint16_t)fab->root_cost);
-    put32(p + O_ROOT_SEQ, fab->root_seq);
-    put16(p + O_INTERVAL, fab->interval_ms);
-    put64(p + O_ROOT_NONCE, fab->root_nonce);
-    put64(p + O_CHALLENGE, fab->port[port].chal[0]);
+    stw_be_p(p + O_ROOT_PRIO, fab->root_prio);
+    stq_be_p(p + O_ROOT_ID, fab->root_id);
+    stw_be_p(p + O_ROOT_COST, (uint16_t)fab->root_cost);
+    stl_be_p(p + O_ROOT_SEQ, fab->root_seq);
+    stw_be_p(p + O_INTERVAL, fab->interval_ms);
+    stq_be_p(p + O_ROOT_NONCE, fab->root_nonce);
+    stq_be_p(p + O_CHALLENGE, fab->port[port].chal[0]);
     p[O_NECHO] = (uint8_t)fab->n_tx_echo;
     memcpy(p + O_NAME, fab->cfg.name, nl);
     q = p + O_NAME + nl;
     for (unsigned i = 0; i < fab->n_tx_echo; i++, q += ECHO_LEN) {
-        put64(q, fab->tx_echo[i][0]);
-        put64(q + 8, fab->tx_echo[i][1]);
+        stq_be_p(q, fab->tx_echo[i][0]);
+        stq_be_p(q + 8, fab->tx_echo[i][1]);
     }
 
     /* the chassis table: every holding chassis but this one, once */
@@ -1231,7 +1205,7 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
         if (added) {
             size_t cl = strlen(e->chassis);
 
-            put64(q, e->chassis_id);
+            stq_be_p(q, e->chassis_id);
             q[8] = (uint8_t)cl;
             memcpy(q + CHASSIS_HDR, e->chassis, cl);
             q += CHASSIS_HDR + cl;
@@ -1251,13 +1225,13 @@ static size_t encode(Fabric *fab, unsigned port, unsigned part,
         } else {
             q[E_CHASSIS] = 0;
         }
-        put32(q + E_AGE, e->age_ms);
+        stl_be_p(q + E_AGE, e->age_ms);
         q += ENTRY_LEN;
     }
     p[O_NCHASSIS] = (uint8_t)fab->n_tx_ch;
     p[O_NBLADES] = (uint8_t)(end - first);
     len = q - p;
-    put16(p + O_LENGTH, (uint16_t)len);
+    stw_be_p(p + O_LENGTH, (uint16_t)len);
     if (fab->hmac) {
         GHmac *h = g_hmac_copy(fab->hmac);
         gsize dl = HMAC_LEN;
@@ -1391,19 +1365,20 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     size_t plen, trailer;
     bool root_is_sender;
 
-    if (len >= ETH_HLEN + O_VERSION + 1 && get16(frame + 12) ==
-        FAB_ETHERTYPE && get32(p + O_MAGIC) == MAGIC &&
+    if (len >= ETH_HLEN + O_VERSION + 1 && lduw_be_p(frame + 12) ==
+        FAB_ETHERTYPE && ldl_be_p(p + O_MAGIC) == MAGIC &&
         p[O_VERSION] != FAB_VERSION) {
         return RX_VERSION;
     }
     if (len < ETH_HLEN + HDR_LEN || len > ETH_HLEN + MAX_PAYLOAD ||
         memcmp(frame, fab_group_mac, 6) ||
-        get16(frame + 12) != FAB_ETHERTYPE || get32(p + O_MAGIC) != MAGIC) {
+        lduw_be_p(frame + 12) != FAB_ETHERTYPE ||
+        ldl_be_p(p + O_MAGIC) != MAGIC) {
         return RX_MALFORMED;
     }
     plen = len - ETH_HLEN;
     a->flags = p[O_FLAGS];
-    a->length = get16(p + O_LENGTH);
+    a->length = lduw_be_p(p + O_LENGTH);
     trailer = a->flags & FLAG_AUTH ? HMAC_LEN : 0;
     if (a->flags & ~FLAGS_KNOWN || a->length < HDR_LEN ||
         a->length + trailer != plen) {
@@ -1420,21 +1395,21 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
 
     a->part = p[O_PART];
     a->parts = p[O_PARTS];
-    a->id = get64(p + O_ID);
-    a->nonce = get64(p + O_NONCE);
-    a->seq = get64(p + O_SEQ);
-    a->prio = get16(p + O_PRIO);
+    a->id = ldq_be_p(p + O_ID);
+    a->nonce = ldq_be_p(p + O_NONCE);
+    a->seq = ldq_be_p(p + O_SEQ);
+    a->prio = lduw_be_p(p + O_PRIO);
     a->port_id = p[O_PORT];
     a->name_len = p[O_NAMELEN];
-    a->root_prio = get16(p + O_ROOT_PRIO);
-    a->root_id = get64(p + O_ROOT_ID);
-    a->root_cost = get16(p + O_ROOT_COST);
-    a->root_seq = get32(p + O_ROOT_SEQ);
-    a->root_nonce = get64(p + O_ROOT_NONCE);
-    a->interval_ms = get16(p + O_INTERVAL);
+    a->root_prio = lduw_be_p(p + O_ROOT_PRIO);
+    a->root_id = ldq_be_p(p + O_ROOT_ID);
+    a->root_cost = lduw_be_p(p + O_ROOT_COST);
+    a->root_seq = ldl_be_p(p + O_ROOT_SEQ);
+    a->root_nonce = ldq_be_p(p + O_ROOT_NONCE);
+    a->interval_ms = lduw_be_p(p + O_INTERVAL);
     a->n_chassis = p[O_NCHASSIS];
     a->n_blades = p[O_NBLADES];
-    a->challenge = get64(p + O_CHALLENGE);
+    a->challenge = ldq_be_p(p + O_CHALLENGE);
     a->n_echo = p[O_NECHO];
     a->name = p + O_NAME;
     root_is_sender = a->root_id == a->id && a->root_prio == a->prio;
@@ -1468,13 +1443,13 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
     }
     a->echoes = q;
     for (unsigned i = 0; i < a->n_echo; i++, q += ECHO_LEN) {
-        uint64_t id = get64(q);
+        uint64_t id = ldq_be_p(q);
 
-        if (id == 0 || id == a->id || get64(q + 8) == 0) {
+        if (id == 0 || id == a->id || ldq_be_p(q + 8) == 0) {
             return RX_MALFORMED;
         }
         for (unsigned j = 0; j < i; j++) {
-            if (get64(a->echoes + j * ECHO_LEN) == id) {
+            if (ldq_be_p(a->echoes + j * ECHO_LEN) == id) {
                 return RX_MALFORMED;
             }
         }
@@ -1488,7 +1463,7 @@ static RxResult decode(Fabric *fab, const uint8_t *frame, size_t len,
         if (end - q < CHASSIS_HDR) {
             return RX_MALFORMED;
         }
-        a->chassis_id[i] = get64(q);
+        a->chassis_id[i] = ldq_be_p(q);
         cl = q[8];
         if (cl >= FAB_NAME_LEN || (size_t)(end - q - CHASSIS_HDR) < cl ||
             a->chassis_id[i] == 0 || a->chassis_id[i] == a->id ||
@@ -1591,8 +1566,8 @@ static Freshness fresh(const Fabric *fab, const Port *pt, const Peer *pe,
     for (unsigned i = 0; i < a->n_echo && !e; i++) {
         const uint8_t *q = a->echoes + i * ECHO_LEN;
 
-        if (get64(q) == fab->cfg.chassis_id) {
-            e = challenge_epoch(pt, get64(q + 8));
+        if (ldq_be_p(q) == fab->cfg.chassis_id) {
+            e = challenge_epoch(pt, ldq_be_p(q + 8));
         }
     }
     *epoch = e;
@@ -1709,7 +1684,7 @@ static void take_blades(Fabric *fab, Port *pt, Peer *pe, const Adv *a,
         b->cpu = q[E_CPU];
         b->irq = q[E_IRQ];
         b->hops = q[E_HOPS] + 1;
-        b->age_ms = get32(q + E_AGE);
+        b->age_ms = ldl_be_p(q + E_AGE);
         b->at = now;
         b->port = (unsigned)(pt - fab->port);
         b->via = a->id;

@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -360,22 +362,7 @@ static size_t rec_hdr_len(const Lane *lane, uint8_t tag)
     return LANE_REC_HDR + (rec_stamped(lane, tag) ? LANE_VTIME_LEN : 0);
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = v >> (8 * i);
-    }
-}
 
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 /*
  * Write a record's header for a payload of @len octets at @p (room for
@@ -391,12 +378,11 @@ static uint8_t *put_hdr(Lane *lane, uint8_t *p, uint8_t tag, size_t len)
     }
     p[0] = tag;
     p[1] = stamped ? LANE_REC_F_VTIME : 0;
-    p[2] = len & 0xff;
-    p[3] = len >> 8;
+    stw_le_p(p + 2, len);
     if (!stamped) {
         return p + LANE_REC_HDR;
     }
-    put_u64(p + LANE_REC_HDR, vtime_tx_stamp(&lane->vt, lane->now));
+    stq_le_p(p + LANE_REC_HDR, vtime_tx_stamp(&lane->vt, lane->now));
     return p + LANE_REC_HDR + LANE_VTIME_LEN;
 }
 
@@ -466,8 +452,7 @@ static bool txq_put_cgs(Lane *lane, size_t n, bool control)
         memcpy(p, lane->cgs, len);
     } else {
         for (size_t i = 0; i < n; i++) {
-            p[2 * i] = lane->cgs[i] & 0xff;
-            p[2 * i + 1] = lane->cgs[i] >> 8;
+            stw_le_p(p + 2 * i, lane->cgs[i]);
         }
     }
     lane->txq_len += hdr + len;
@@ -483,10 +468,7 @@ static void send_hello(Lane *lane)
     if (lane->cfg.data_runs) {
         h[6] |= LANE_HELLO_CAP_DATA;
     }
-    h[8] = s & 0xff;
-    h[9] = (s >> 8) & 0xff;
-    h[10] = (s >> 16) & 0xff;
-    h[11] = s >> 24;
+    stl_le_p(h + 8, s);
     txq_put(lane, LANE_TAG_HELLO, h, sizeof(h), true);
 }
 
@@ -728,8 +710,7 @@ static void deliver_frame(Lane *lane, const uint8_t *f, size_t len)
     lane->stats.rx_octets += len;
     if (lane->ops->rx_frame) {
         /* every caller checked the FCS that follows the frame */
-        lane->rx_fcs = f[len] | f[len + 1] << 8 | f[len + 2] << 16 |
-                       (uint32_t)f[len + 3] << 24;
+        lane->rx_fcs = ldl_le_p(f + len);
         lane->rx_fcs_valid = true;
         lane->ops->rx_frame(lane->opaque, f, len);
         if (!lane->freed) {
@@ -911,14 +892,14 @@ static void rx_promise(Lane *lane, const uint8_t *p, size_t len)
         lane->stats.vtime_ignored++;
         return;
     }
-    t = get_u64(p);
+    t = ldq_le_p(p);
     if (vtime_rx_promise(&lane->vt, t) != VTIME_OK) {
         vtime_cut(lane);
         return;
     }
     if (len >= LANE_PROMISE_QUIET_LEN) {
-        vtime_rx_quiet(&lane->vt, t, get_u64(p + LANE_VTIME_LEN),
-                       get_u64(p + 2 * LANE_VTIME_LEN));
+        vtime_rx_quiet(&lane->vt, t, ldq_le_p(p + LANE_VTIME_LEN),
+                       ldq_le_p(p + 2 * LANE_VTIME_LEN));
     }
     if (lane->ops->rx_promise) {
         lane->ops->rx_promise(lane->opaque, t);
@@ -1084,7 +1065,7 @@ static void rx_ring(Lane *lane, const uint8_t *p, size_t len)
         lane->stats.bad_records++;
         return;
     }
-    v = p[4] | p[5] << 8 | p[6] << 16 | (uint32_t)p[7] << 24;
+    v = ldl_le_p(p + 4);
     switch (p[0]) {
     case LANE_RING_OP_OFFER:
         rx_offer(lane, v);
@@ -1259,8 +1240,8 @@ static void rx_raw_util(Lane *lane, const uint8_t *p, size_t len)
     u.seq = p[2];
     if (len >= 8) {
         u.has_contention = true;
-        u.psi_permille = (uint16_t)(p[4] | p[5] << 8);
-        u.runnable = (uint16_t)(p[6] | p[7] << 8);
+        u.psi_permille = lduw_le_p(p + 4);
+        u.runnable = lduw_le_p(p + 6);
         if (u.psi_permille > PCS_UTIL_MAX_PSI ||
             u.runnable > PCS_UTIL_MAX_RUNNABLE) {
             lane->pcs->cnt.util_errors++;
@@ -1279,7 +1260,7 @@ static void rx_cgs(Lane *lane, const uint8_t *p, size_t len)
         memcpy(lane->rx_cgs, p, n * 2);
     } else {
         for (size_t i = 0; i < n; i++) {
-            lane->rx_cgs[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+            lane->rx_cgs[i] = lduw_le_p(p + 2 * i);
         }
     }
     if (lane->cap_fn && lane->cap_rx) {
@@ -1324,7 +1305,7 @@ static void rx_data(Lane *lane, const uint8_t *p, size_t len)
     }
     t = octets + n;
     for (size_t i = 0; i < tail; i++) {
-        lane->rx_cgs[burst + i] = (uint16_t)(t[2 * i] | t[2 * i + 1] << 8);
+        lane->rx_cgs[burst + i] = lduw_le_p(t + 2 * i);
     }
     if (!burst && !tail) {
         return;
@@ -1345,7 +1326,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
             return;
         }
         lane->hello_rx = true;
-        lane->peer_caps = (uint16_t)(p[6] | p[7] << 8);
+        lane->peer_caps = lduw_le_p(p + 6);
         vtime_hello(lane);
         lane->rx_signal = true;
         pcs_rx_gap(lane->pcs);
@@ -1398,7 +1379,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
             return;
         }
         lane->pcs->cnt.config_sets++;
-        an_rx_config(lane, (uint16_t)(p[0] | p[1] << 8));
+        an_rx_config(lane, lduw_le_p(p));
         break;
     default:
         lane->stats.bad_records++;   /* HELLO again, or unknown */
@@ -1423,7 +1404,7 @@ static bool rx_hold(Lane *lane, const uint8_t *h, size_t plen)
         plen < LANE_VTIME_LEN || lane->rx_hold_taken) {
         return false;
     }
-    stamp = get_u64(h + LANE_REC_HDR);
+    stamp = ldq_le_p(h + LANE_REC_HDR);
     due = vtime_deliver_at(&lane->vt, stamp);
     if (due <= lane->now) {
         return false;
@@ -1446,7 +1427,7 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
     while (lane->connected && !lane->rx_paused && !rx_held(lane) &&
            !lane->freed && len - off >= LANE_REC_HDR) {
         const uint8_t *h = buf + off;
-        size_t plen = h[2] | (size_t)h[3] << 8;
+        size_t plen = lduw_le_p(h + 2);
         bool was_ring;
 
         if (plen > LANE_MAX_PAYLOAD) {
@@ -1475,7 +1456,7 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
         } else if (plen < LANE_VTIME_LEN) {
             lane->stats.bad_records++;
         } else if (rx_stamp_check(lane, h[0], true,
-                                  get_u64(h + LANE_REC_HDR))) {
+                                  ldq_le_p(h + LANE_REC_HDR))) {
             rx_record(lane, h[0], h + LANE_REC_HDR + LANE_VTIME_LEN,
                       plen - LANE_VTIME_LEN);
         }
@@ -2155,8 +2136,7 @@ static int send_data_run(Lane *lane, const uint8_t *frame, size_t len,
     }
     q[1] = tail;
     for (size_t i = 0; i < tail; i++) {
-        q[LANE_DATA_HDR + octets + 2 * i] = lane->cgs[i] & 0xff;
-        q[LANE_DATA_HDR + octets + 2 * i + 1] = lane->cgs[i] >> 8;
+        stw_le_p(q + LANE_DATA_HDR + octets + 2 * i, lane->cgs[i]);
     }
     plen = LANE_DATA_HDR + octets + 2 * tail;
     put_hdr(lane, p, LANE_TAG_DATA, plen);
@@ -2177,10 +2157,7 @@ static void put_fcs(uint8_t *p, size_t len, const uint32_t *fcs)
         eth_fcs_append(p, len);
         return;
     }
-    p[len] = *fcs & 0xff;
-    p[len + 1] = (*fcs >> 8) & 0xff;
-    p[len + 2] = (*fcs >> 16) & 0xff;
-    p[len + 3] = *fcs >> 24;
+    stl_le_p(p + len, *fcs);
 }
 
 static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
@@ -2392,7 +2369,7 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
     if (lane_vtime_active(lane) &&
         txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
         vtime_tx_promise(&lane->vt, t)) {
-        put_u64(v, t);
+        stq_le_p(v, t);
         sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
     }
     lane_leave(lane);
@@ -2411,9 +2388,9 @@ bool lane_vtime_promise_quiet(Lane *lane, uint64_t w, uint64_t now)
         txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
         vtime_tx_quiet(&lane->vt, t, w)) {
         vtime_tx_promise(&lane->vt, t);     /* false if t was sent before */
-        put_u64(v, t);
-        put_u64(v + LANE_VTIME_LEN, w);
-        put_u64(v + 2 * LANE_VTIME_LEN, lane->vt.rx_records);
+        stq_le_p(v, t);
+        stq_le_p(v + LANE_VTIME_LEN, w);
+        stq_le_p(v + 2 * LANE_VTIME_LEN, lane->vt.rx_records);
         sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
     }
     lane_leave(lane);

@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +19,7 @@ struct PcapFile {
     int err;
 };
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    /* Host order, as libpcap writes it: readers detect it from the magic. */
-    memcpy(p, &v, 4);
-}
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    memcpy(p, &v, 2);
-}
 
 PcapFile *pcap_open(const char *path)
 {
@@ -42,13 +35,13 @@ PcapFile *pcap_open(const char *path)
         free(p);
         return NULL;
     }
-    put32(hdr, PCAP_MAGIC_NS);
-    put16(hdr + 4, 2);              /* version 2.4 */
-    put16(hdr + 6, 4);
-    put32(hdr + 8, 0);              /* thiszone */
-    put32(hdr + 12, 0);             /* sigfigs */
-    put32(hdr + 16, PCAP_SNAPLEN);
-    put32(hdr + 20, PCAP_LINKTYPE_ETH);
+    stl_he_p(hdr, PCAP_MAGIC_NS);
+    stw_he_p(hdr + 4, 2);              /* version 2.4 */
+    stw_he_p(hdr + 6, 4);
+    stl_he_p(hdr + 8, 0);              /* thiszone */
+    stl_he_p(hdr + 12, 0);             /* sigfigs */
+    stl_he_p(hdr + 16, PCAP_SNAPLEN);
+    stl_he_p(hdr + 20, PCAP_LINKTYPE_ETH);
     if (fwrite(hdr, sizeof(hdr), 1, p->f) != 1 || fflush(p->f)) {
         int e = errno ? errno : EIO;
 
@@ -69,10 +62,10 @@ int pcap_write(PcapFile *p, uint64_t time_ns, const uint8_t *frame,
     if (p->err) {
         return p->err;
     }
-    put32(rec, (uint32_t)(time_ns / 1000000000u));
-    put32(rec + 4, (uint32_t)(time_ns % 1000000000u));
-    put32(rec + 8, (uint32_t)cap);
-    put32(rec + 12, (uint32_t)len);
+    stl_he_p(rec, (uint32_t)(time_ns / 1000000000u));
+    stl_he_p(rec + 4, (uint32_t)(time_ns % 1000000000u));
+    stl_he_p(rec + 8, (uint32_t)cap);
+    stl_he_p(rec + 12, (uint32_t)len);
     if (fwrite(rec, sizeof(rec), 1, p->f) != 1 ||
         (cap && fwrite(frame, cap, 1, p->f) != 1)) {
         p->err = errno ? -errno : -EIO;

@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <string.h>
 
 #include "fcs.h"
@@ -48,10 +50,7 @@ size_t pcs_tx_frame(const uint8_t *frame, size_t len, uint16_t *out,
         n += 60 - len;
         crc = eth_crc32(crc, zeros, 60 - len);
     }
-    fcs[0] = crc & 0xff;
-    fcs[1] = (crc >> 8) & 0xff;
-    fcs[2] = (crc >> 16) & 0xff;
-    fcs[3] = crc >> 24;
+    stl_le_p(fcs, crc);
     pcs_encode_data(fcs, 4, out + n, rd);
     return put_frame_end(out, n + 4, rd);
 }
@@ -125,10 +124,8 @@ static void util_cont_octets(const PcsUtil *u, uint8_t b[7])
     b[0] = u->cpu_pct;
     b[1] = u->irq_pct;
     b[2] = u->seq;
-    b[3] = u->psi_permille >> 8;
-    b[4] = u->psi_permille & 0xff;
-    b[5] = u->runnable >> 8;
-    b[6] = u->runnable & 0xff;
+    stw_be_p(b + 3, u->psi_permille);
+    stw_be_p(b + 5, u->runnable);
 }
 
 uint8_t pcs_util_cont_check(const PcsUtil *u)

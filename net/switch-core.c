@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,18 +154,7 @@ void swcore_config_init(SwConfig *cfg)
     bal_params_init(&cfg->bal);
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
-static uint32_t rd32n(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);   /* stays in network order */
-    return v;
-}
 
 static bool mac_is_zero(const uint8_t *m)
 {
@@ -1057,10 +1048,9 @@ static void icmp_echo(SwitchCore *sw, unsigned port, uint8_t *frame,
     memcpy(ip + 16, tmp, 4);
     icmp[0] = 0;
     /* Type 8 -> 0: add 0x0800 to the one's complement checksum. */
-    sum = (uint32_t)rd16(icmp + 2) + 0x0800;
+    sum = (uint32_t)lduw_be_p(icmp + 2) + 0x0800;
     sum = (sum & 0xffff) + (sum >> 16);
-    icmp[2] = sum >> 8;
-    icmp[3] = sum & 0xff;
+    stw_be_p(icmp + 2, sum);
     output(sw, port, frame, len);
 }
 
@@ -1104,22 +1094,22 @@ static void note_answer(SwitchCore *sw, unsigned port, const uint8_t *frame,
         return;
     }
     ihl = (ip[0] & 0xf) * 4u;
-    ip_len = rd16(ip + 2);
+    ip_len = lduw_be_p(ip + 2);
     proto = ip[9];
     if (ihl < 20 || ip_len < ihl || ip_len > avail ||
-        (rd16(ip + 6) & 0x3fff) ||
+        (lduw_be_p(ip + 6) & 0x3fff) ||
         (proto != SW_PROTO_TCP && proto != SW_PROTO_UDP) ||
         ip_len - ihl < (proto == SW_PROTO_TCP ? 20u : 8u) ||
-        !is_vip(sw, rd32n(ip + 12)) ||
+        !is_vip(sw, ldl_he_p(ip + 12)) ||
         l4_payload(proto, ip, ihl, ip_len) == 0) {
         return;
     }
     memset(&key, 0, sizeof(key));
     key.proto = proto;
-    key.src_ip = rd32n(ip + 16);
-    key.dst_ip = rd32n(ip + 12);
-    key.src_port = rd16(ip + ihl + 2);
-    key.dst_port = rd16(ip + ihl);
+    key.src_ip = ldl_he_p(ip + 16);
+    key.dst_ip = ldl_he_p(ip + 12);
+    key.src_port = lduw_be_p(ip + ihl + 2);
+    key.dst_port = lduw_be_p(ip + ihl);
     idx = lru_find(sw->flows, &key);
     if (idx == LRU_NONE) {
         return;
@@ -1154,16 +1144,16 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         return;
     }
     ihl = (ip[0] & 0xf) * 4u;
-    ip_len = rd16(ip + 2);
+    ip_len = lduw_be_p(ip + 2);
     if (ihl < 20 || ip_len < ihl || ip_len > avail) {
         drop(sw, port, SW_DROP_BAD_IP);
         return;
     }
-    if (!is_vip(sw, rd32n(ip + 16))) {
+    if (!is_vip(sw, ldl_he_p(ip + 16))) {
         drop(sw, port, SW_DROP_TO_SWITCH);
         return;
     }
-    if (rd16(ip + 6) & 0x3fff) {
+    if (lduw_be_p(ip + 6) & 0x3fff) {
         drop(sw, port, SW_DROP_FRAGMENT);
         return;
     }
@@ -1180,8 +1170,8 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
         drop(sw, port, SW_DROP_BAD_IP);
         return;
     }
-    sport = rd16(ip + ihl);
-    dport = rd16(ip + ihl + 2);
+    sport = lduw_be_p(ip + ihl);
+    dport = lduw_be_p(ip + ihl + 2);
     payload = l4_payload(proto, ip, ihl, ip_len);
     if (proto == SW_PROTO_TCP) {
         tcp_flags = ip[ihl + 13];
@@ -1189,8 +1179,8 @@ static void to_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
 
     memset(&key, 0, sizeof(key));
     key.proto = proto;
-    key.src_ip = rd32n(ip + 12);
-    key.dst_ip = rd32n(ip + 16);
+    key.src_ip = ldl_he_p(ip + 12);
+    key.dst_ip = ldl_he_p(ip + 16);
     key.src_port = sport;
     key.dst_port = dport;
 
@@ -1262,13 +1252,13 @@ static bool arp_for_vip(SwitchCore *sw, unsigned port, uint8_t *frame,
     uint8_t *arp = frame + ETH_HLEN;
     uint8_t sha[6], spa[4], tpa[4];
 
-    if (len < ETH_HLEN + 28 || rd16(arp) != 1 ||
-        rd16(arp + 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4 ||
-        rd16(arp + 6) != 1) {
+    if (len < ETH_HLEN + 28 || lduw_be_p(arp) != 1 ||
+        lduw_be_p(arp + 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4 ||
+        lduw_be_p(arp + 6) != 1) {
         return false;
     }
     memcpy(tpa, arp + 24, 4);
-    if (!is_vip(sw, rd32n(tpa))) {
+    if (!is_vip(sw, ldl_he_p(tpa))) {
         return false;
     }
     memcpy(sha, arp + 8, 6);
@@ -1328,7 +1318,7 @@ void swcore_input(SwitchCore *sw, unsigned port, uint8_t *frame, size_t len,
         drop(sw, port, SW_DROP_BAD_SOURCE);
         return;
     }
-    type = rd16(frame + 12);
+    type = lduw_be_p(frame + 12);
     if (type == SW_ETHERTYPE_FABRIC && sw->ops.fabric_frame) {
         sw->ops.fabric_frame(sw->opaque, port, frame, len);
         return;

@@ -8,6 +8,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "byteorder.h"
+
 #include <string.h>
 
 #include "tso.h"
@@ -23,27 +25,9 @@
 #define TCP_PSH         0x08
 #define TCP_CWR         0x80
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return p[0] << 8 | p[1];
-}
 
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)ld16(p) << 16 | ld16(p + 2);
-}
 
-static void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
 
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, v >> 16);
-    st16(p + 2, v);
-}
 
 /* The Internet checksum's sum of big-endian words, not yet folded. */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n)
@@ -51,7 +35,7 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n)
     size_t i;
 
     for (i = 0; i + 1 < n; i += 2) {
-        sum += ld16(p + i);
+        sum += lduw_be_p(p + i);
     }
     if (n & 1) {
         sum += p[n - 1] << 8;
@@ -74,7 +58,7 @@ static size_t tso_l4_off(Tso *t, TsoError *err)
     size_t ihl;
 
     *err = TSO_NOT_TCP;
-    switch (ld16(t->frame + 12)) {
+    switch (lduw_be_p(t->frame + 12)) {
     case ETHERTYPE_IPV4:
         if (t->len < ETH_HLEN + IPV4_HLEN) {
             *err = TSO_BAD_HEADERS;
@@ -82,7 +66,7 @@ static size_t tso_l4_off(Tso *t, TsoError *err)
         }
         ihl = (ip[0] & 0xf) * 4;
         if (ip[0] >> 4 != 4 || ihl < IPV4_HLEN ||
-            (ld16(ip + 6) & 0x3fff)) {          /* MF, or an offset */
+            (lduw_be_p(ip + 6) & 0x3fff)) {          /* MF, or an offset */
             *err = TSO_BAD_HEADERS;
             return 0;
         }
@@ -158,33 +142,33 @@ size_t tso_segment(const Tso *t, size_t i, uint8_t *out)
     memcpy(out, t->frame, t->hdr_len);
     memcpy(out + t->hdr_len, t->frame + off, plen);
     if (t->ipv6) {
-        st16(ip + 4, tcp_len);
+        stw_be_p(ip + 4, tcp_len);
         memcpy(pseudo, ip + 8, 32);
-        st32(pseudo + 32, tcp_len);
-        st32(pseudo + 36, IPPROTO_TCP_NUM);
+        stl_be_p(pseudo + 32, tcp_len);
+        stl_be_p(pseudo + 36, IPPROTO_TCP_NUM);
         sum = csum_add(0, pseudo, 40);
     } else {
         size_t ihl = t->l4_off - t->l3_off;
 
-        st16(ip + 2, ihl + tcp_len);
-        st16(ip + 4, ld16(ip + 4) + i);
-        st16(ip + 10, 0);
-        st16(ip + 10, ~csum_fold(csum_add(0, ip, ihl)));
+        stw_be_p(ip + 2, ihl + tcp_len);
+        stw_be_p(ip + 4, lduw_be_p(ip + 4) + i);
+        stw_be_p(ip + 10, 0);
+        stw_be_p(ip + 10, ~csum_fold(csum_add(0, ip, ihl)));
         memcpy(pseudo, ip + 12, 8);
         pseudo[8] = 0;
         pseudo[9] = IPPROTO_TCP_NUM;
-        st16(pseudo + 10, tcp_len);
+        stw_be_p(pseudo + 10, tcp_len);
         sum = csum_add(0, pseudo, 12);
     }
-    st32(th + 4, ld32(th + 4) + (uint32_t)(i * t->mss));
+    stl_be_p(th + 4, (uint32_t)ldl_be_p(th + 4) + (uint32_t)(i * t->mss));
     if (i + 1 < t->segs) {
         th[13] &= ~(TCP_FIN | TCP_PSH);
     }
     if (i) {
         th[13] &= ~TCP_CWR;
     }
-    st16(th + 16, 0);
-    st16(th + 16, ~csum_fold(csum_add(sum, th, tcp_len)));
+    stw_be_p(th + 16, 0);
+    stw_be_p(th + 16, ~csum_fold(csum_add(sum, th, tcp_len)));
     return t->hdr_len + plen;
 }
 
