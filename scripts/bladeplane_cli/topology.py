@@ -20,6 +20,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from typing import NoReturn
 
 from . import schema, tomlpos
 from .common import Failure
@@ -234,8 +235,8 @@ class Fabric:
 
 @dataclasses.dataclass
 class Image:
-    kernel: str             # None: the image `bladeplane image` builds
-    initrd: str
+    kernel: str | None      # None: the image `bladeplane image` builds
+    initrd: str | None
     append: str
 
 
@@ -331,7 +332,7 @@ class _Node:
     and its display name (for messages)."""
 
     def __init__(self, ctx, table, path, label):
-        self.ctx = ctx
+        self.ctx: _Context = ctx
         self.table = table
         self.path = path
         self.label = label
@@ -339,7 +340,7 @@ class _Node:
     def key_label(self, key):
         return f"{self.label}.{key}" if self.label else key
 
-    def error(self, key, msg, index=None):
+    def error(self, key, msg, index=None) -> NoReturn:
         path = self.path + ((key,) if key is not None else ())
         label = self.key_label(key) if key is not None else self.label
         if index is not None:
@@ -413,7 +414,7 @@ class _Node:
         return self.str(key, default, pattern=NAME_RE, rule=f"must be "
                         f"{NAME_RULE}")
 
-    def table_of(self, key):
+    def table_of(self, key) -> "_Node | None":
         """A sub-table, or None if absent."""
         if key not in self.table:
             return None
@@ -445,7 +446,7 @@ class _Context:
         self.path = path
         self.positions = tomlpos.locate(text)
 
-    def fail(self, path, label, msg):
+    def fail(self, path, label, msg) -> NoReturn:
         line = self.positions.line(path)
         where = f"{self.path}:{line}" if line else self.path
         raise TopologyError(f"{where}: {label}: {msg}")
@@ -533,7 +534,7 @@ def _topology(top, path, timing_override=None):
         fabric_node.error(None, "for chassis joined by links: this topology "
                           "has one chassis and no [[link]]")
     heads = [_chassis_head(n, i, multi, virtual) for i, n in enumerate(nodes)]
-    seen = {}
+    seen: dict[str, int] = {}       # chassis name -> its index
     for h in heads:
         if h.name in seen:
             h.node.error("name" if h.node.has("name") else None,
@@ -569,6 +570,22 @@ class _Head:
     """What is read of a chassis before its blades: who it is, and its
     network as it states it."""
 
+    # from _chassis_head
+    node: _Node
+    index: int
+    name: str
+    role: str
+    slots: int
+    priority: int | None
+    chassis_id: int | None
+    subnet: ipaddress.IPv4Network | None
+    uplink: Uplink | None
+    latency_ns: int | None
+    # set later, by _links, _gateway and _chassis_blades
+    default_id: bool
+    gateway: str | None
+    blade_nodes: list[_Node]
+
     def __init__(self, **kw):
         self.__dict__.update(kw)
 
@@ -588,7 +605,7 @@ class _Net:
         self.next_ip = 10               # the next default address (.10 + ...)
 
 
-def _chassis_head(node, index, multi, virtual=False):
+def _chassis_head(node: _Node, index, multi, virtual=False):
     name = node.name("name", f"c{index + 1}")
     node.label = f"chassis.{name}"
     node.check_keys({"name", "slots", "subnet", "gateway", "uplink", "switch",
@@ -676,7 +693,7 @@ def _fabric(node, base):
 def _fabric_vips(node, net):
     """[fabric] vips: addresses of services whose switch is on another
     host (multi-host), held by every blade of this file."""
-    vips = []
+    vips: list[str] = []
     if node is None:
         return vips
     for i, item in enumerate(node.list("vips") or []):
@@ -691,12 +708,13 @@ def _fabric_vips(node, net):
     return list(dict.fromkeys(vips))
 
 
-def _links(nodes, heads, fabric, virtual=False):
+def _links(nodes: list[_Node], heads, fabric, virtual=False):
     """The [[link]] tables: each end's chain port, then loops (refused
     unless loops = "block") and chassis no link reaches."""
     names = {h.name: h for h in heads}
     known = ", ".join(names)
-    links, ports, speeds = [], {n: 0 for n in names}, {}
+    links, ports = [], {n: 0 for n in names}
+    speeds: dict[str, tuple[int, int]] = {}     # chassis -> (speed, link)
     for i, n in enumerate(nodes):
         n.check_keys({"a", "b", "peer", "listen", "speed", "latency_ns"})
         if not n.has("a"):
@@ -761,7 +779,7 @@ def _links(nodes, heads, fabric, virtual=False):
             group[x] = group[group[x]]
             x = group[x]
         return x
-    joined = {n: [] for n in names}
+    joined: dict[str, list[str]] = {n: [] for n in names}
     for link, n in zip(links, nodes):
         if link.b is None:
             continue
@@ -791,7 +809,7 @@ def _links(nodes, heads, fabric, virtual=False):
 
     # Chassis ids: unique; with a peer link, set on every chassis.
     peer = next((i for i, link in enumerate(links) if link.b is None), None)
-    ids = {}
+    ids: dict[int, _Head] = {}
     for h in heads:
         if h.chassis_id is None:
             if peer is not None:
@@ -928,7 +946,7 @@ def _chassis_blades(h, net, defaults, virtual=False):
         b = _blade(n, i, h, net, defaults, virtual)
         blades.append(b)
     net.next_ip += h.slots
-    by_slot = {}
+    by_slot: dict[int, Blade] = {}
     for n, b in zip(blade_nodes, blades):
         if b.slot in by_slot:
             n.error("slot", f"slot {b.slot} is already blade "
@@ -987,7 +1005,7 @@ def _check_addresses(heads, chassis, net):
 
 def _chassis_rules(h, chassis, net):
     node = h.node
-    rules = {}
+    rules: dict[str, str] = {}      # rule name -> its kind
     for n in node.tables("service"):
         chassis.services.append(_service(n, chassis, net, rules))
     for n in node.tables("steering"):
@@ -1099,7 +1117,7 @@ def _ipv4(node, key, value, index=None):
         node.error(key, f"must be an IPv4 address, got {value!r}", index)
 
 
-def _uplink(chassis, subnet):
+def _uplink(chassis: _Node, subnet):
     node = chassis.table_of("uplink")
     if node is None:
         return Uplink("user", [])
@@ -1125,7 +1143,7 @@ def _uplink(chassis, subnet):
             node.error("netdev", "for user networking leave netdev out and "
                        "use forward (the chassis subnet is its network)")
         return Uplink("netdev", [], text, speed)
-    forwards = []
+    forwards: list[Forward] = []
     items = node.list("forward") or []
     for i, item in enumerate(items):
         if type(item) is not str:
