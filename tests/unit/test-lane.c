@@ -1013,15 +1013,20 @@ static void fill_line(Lane *lane, uint64_t now)
 }
 
 /*
- * The caller's clock goes back 6 s (a snapshot loaded without telling the
+ * The caller's clock goes back (a snapshot loaded without telling the
  * lane, or a buggy caller).  No wait may last longer than the interval it
  * stands for: pacing, the utilization interval, the negotiation retry and
  * the reconnect each resume within their own interval of the new time,
- * not 6 s later.
+ * not as long after it as the clock went back.  The times are absolute
+ * and each is earlier than the one before: computed ones could wrap
+ * below 0 and turn a step back into a jump forward.
  */
 static void test_clock_back(void)
 {
-    uint64_t t = 10 * SEC, back = t - 6 * SEC;
+    const uint64_t t = 20 * SEC;        /* link up, the line busy */
+    const uint64_t t_tx = 14 * SEC;     /* 6 s back: pacing, utilization */
+    const uint64_t t_an = 11 * SEC;     /* 3 s back: negotiation retry */
+    const uint64_t t_rc = 9 * SEC;      /* 2 s back: reconnect */
     uint8_t f[1514];
     unsigned utils, ready;
     LaneConfig ca;
@@ -1039,45 +1044,53 @@ static void test_clock_back(void)
     fill_line(p.b.lane, t);
     ready = p.b.tx_ready;
     make_frame(f, sizeof(f), 2);
-    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), back), ==,
+    g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f), t_tx), ==,
                     -EAGAIN);
     g_assert_cmpuint(lane_deadline(p.b.lane), ==,
-                     back + 2 * FRAME_1518_NS - 20000);
-    pump(&p.a, &p.b, back + 2 * FRAME_1518_NS - 20000);
+                     t_tx + 2 * FRAME_1518_NS - 20000);
+    pump(&p.a, &p.b, t_tx + 2 * FRAME_1518_NS - 20000);
     g_assert_cmpuint(p.b.tx_ready, ==, ready + 1);
     g_assert_cmpint(lane_send_frame(p.b.lane, f, sizeof(f),
-                                    back + 2 * FRAME_1518_NS - 20000), ==, 0);
+                                    t_tx + 2 * FRAME_1518_NS - 20000), ==, 0);
 
     /* the utilization interval (the last set went at t) */
-    pump(&p.a, &p.b, back + 2 * FRAME_1518_NS);
-    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
+    pump(&p.a, &p.b, t_tx + 2 * FRAME_1518_NS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_tx + 100 * MS);
     utils = p.a.utils;
-    pump(&p.a, &p.b, back + 100 * MS);
+    pump(&p.a, &p.b, t_tx + 100 * MS);
     g_assert_cmpuint(p.a.utils, ==, utils + 1);
 
-    /* the negotiation retry: the chassis's transmitter goes off */
-    lane_set_tx_enabled(p.a.lane, false, back + 100 * MS);
-    pump(&p.a, &p.b, back + 100 * MS);
+    /*
+     * the negotiation retry: the chassis's transmitter goes off; the
+     * clock goes back; the retry fires 10 ms after the new time (and is
+     * due again 10 ms later)
+     */
+    lane_set_tx_enabled(p.a.lane, false, t_tx + 100 * MS);
+    pump(&p.a, &p.b, t_tx + 100 * MS);
     g_assert_false(lane_is_link_up(p.b.lane));
-    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 110 * MS);
-    lane_handle_timer(p.b.lane, back - 3 * SEC);
-    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back - 3 * SEC + 10 * MS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_tx + 110 * MS);
+    lane_handle_timer(p.b.lane, t_an);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_an + 10 * MS);
+    lane_handle_timer(p.b.lane, t_an + 10 * MS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_an + 20 * MS);
 
-    /* the reconnect: the chassis goes, the clock goes back again */
-    back -= 3 * SEC;
+    /*
+     * the reconnect: the chassis goes; the clock goes back again; the
+     * NIC is connected again 100 ms after the new time
+     */
     lane_free(p.a.lane);
     p.a.lane = NULL;
-    pump(&p.a, &p.b, back);
+    pump(&p.a, &p.b, t_an + 10 * MS);
     g_assert_false(lane_is_connected(p.b.lane));
-    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
-    lane_handle_timer(p.b.lane, back - 2 * SEC);
-    back -= 2 * SEC;
-    g_assert_cmpuint(lane_deadline(p.b.lane), ==, back + 100 * MS);
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_an + 110 * MS);
+    lane_handle_timer(p.b.lane, t_rc);
+    g_assert_false(lane_is_connected(p.b.lane));
+    g_assert_cmpuint(lane_deadline(p.b.lane), ==, t_rc + 100 * MS);
     lane_config_init(&ca, LANE_ROLE_SERVER, p.path);
     ca.speed_mbps = 1000;
-    p.a.lane = lane_new(&ca, &ops, &p.a, back, &err);
+    p.a.lane = lane_new(&ca, &ops, &p.a, t_rc, &err);
     g_assert_nonnull(p.a.lane);
-    pump(&p.a, &p.b, back + 100 * MS);
+    pump(&p.a, &p.b, t_rc + 100 * MS);
     g_assert_true(lane_is_link_up(p.b.lane));
     pair_free(&p);
 }
