@@ -19,10 +19,10 @@
 
 -- Loaded twice (the plugins folder and -X lua_script): the second
 -- registration would fail, so it is skipped.
-if bladeplane_fabric_loaded then
+local ok, known = pcall(Dissector.get, "bpfabric")
+if ok and known then
     return
 end
-bladeplane_fabric_loaded = true
 
 local ETHERTYPE = 0x88B5
 local MAGIC = 0x42504643            -- "BPFC"
