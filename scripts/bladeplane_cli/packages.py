@@ -25,6 +25,7 @@ PACKAGES = [
     "gnuplot-nox",
     # the CLI's type checks (unit tier)
     "mypy",
+    "tshark",  # the Wireshark dissector's test (unit tier)
 ]
 # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
 BACKPORTS = {"meson": (1, 5)}
