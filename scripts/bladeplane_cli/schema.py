@@ -5,7 +5,9 @@ from this file, so the launcher checks a topology against the values the
 devices accept without keeping a copy, and before any QEMU is built (a
 topology is checked before setup has run, and the unit tests need no
 QEMU).  What QEMU cannot tell (the ranges of numeric properties, which a
-device checks in code) stays in topology.py.
+device checks in code) stays in topology.py, and the functional test
+test_device_props checks it against the devices: each bound taken, the
+value past it refused, and the defaults the launcher relies on.
 
 Run as a program (`python3 -m bladeplane_cli.schema BLADE_JSON OUT`), it
 writes a C header of every enum's names for the QEMU-free build: the

@@ -67,6 +67,7 @@ SWITCH_PROPS = {
     "mac": "mac",
     "mac-aging": ("int", 1, 1000000),
     "mac-table-size": ("int", 16, 1 << 20),
+    "mac-limit": ("int", 0, 1 << 20),
     "flow-idle": ("int", 1, 1000000),
     "flow-table-size": ("int", 16, 1 << 22),
     "util-stale": ("int", 1, 3600000),
@@ -78,6 +79,10 @@ SWITCH_PROPS = {
     "iothreads": ("int", 1, 64),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
+# The device's defaults the launcher checks against (mac-limit <= table),
+# not passed to it (tests/functional/test_device_props.py compares them
+# with QEMU's).
+SWITCH_CHECKED_DEFAULTS = {"mac-limit": 64, "mac-table-size": 4096}
 
 # blade-nic properties a blade (or [defaults]) may set (docs/blade-nic.md).
 NIC_PROPS = {
@@ -930,6 +935,16 @@ def _chassis_blades(h, net, defaults, virtual=False):
                           "[fabric]", "hop-cost": "hop-cost in [fabric]"
                           }.items()})
         switch.update(_props(sw, SWITCH_PROPS))
+        limit, table = (switch.get(k, SWITCH_CHECKED_DEFAULTS[k])
+                        for k in ("mac-limit", "mac-table-size"))
+        if isinstance(limit, int) and isinstance(table, int) and \
+                limit > table:
+            if "mac-limit" in switch:
+                sw.error("mac-limit", f"{limit} is above mac-table-size "
+                         f"({table}): at most {table}, or 0 (none)")
+            sw.error("mac-table-size", f"{table} is below mac-limit "
+                     f"({limit} by default): set mac-limit to at most "
+                     f"{table}, or 0 (none)")
         if "vtime-snapshot-ns" in switch and not virtual:
             sw.error("vtime-snapshot-ns", 'for timing = "virtual" '
                      '(docs/virtual-time.md)')

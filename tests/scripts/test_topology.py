@@ -414,6 +414,24 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(self.change("slots = 4", "slots = 99"),
                          "topo.toml:4: chassis.c1.slots: must be 0..64, got 99")
 
+    def test_mac_limit_within_the_table(self):
+        # the switch refuses a per-slot limit above its table (at realize,
+        # where a user would see QEMU's message, not the file's line)
+        self.assertEqual(
+            self.change("util-stale = 500", "mac-table-size = 32"),
+            "topo.toml:8: chassis.c1.switch.mac-table-size: 32 is below "
+            "mac-limit (64 by default): set mac-limit to at most 32, or 0 "
+            "(none)")
+        self.assertEqual(
+            self.change("util-stale = 500",
+                        "mac-table-size = 32\nmac-limit = 33"),
+            "topo.toml:9: chassis.c1.switch.mac-limit: 33 is above "
+            "mac-table-size (32): at most 32, or 0 (none)")
+        topo = load(BASE.replace("util-stale = 500",
+                                 "mac-table-size = 32\nmac-limit = 0"))
+        dev = chassis.switch_device(topo.chassis[0], "/bp", topo)
+        self.assertIn(",mac-table-size=32,mac-limit=0", dev)
+
     def test_wrong_types(self):
         self.assertEqual(self.change("slots = 4", 'slots = "4"'),
                          "topo.toml:4: chassis.c1.slots: must be an integer, "
