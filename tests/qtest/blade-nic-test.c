@@ -9,6 +9,8 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "fcs.h"
@@ -2482,50 +2484,50 @@ static void test_power_s3(void)
  * device's DMA and interrupt code) must not run on after the device is
  * gone.  Before the fix QEMU went on in freed PCI state and aborted
  * (pci_irq_handler's assertion; valgrind: invalid reads in blade-nic.c,
- * then lane-transport.c).  Run under valgrind or ASan to check memory
- * safety, e.g.
+ * then lane-transport.c).  The qtest tier runs these tests once more
+ * under valgrind (scripts/bladeplane_cli/testing.py), i.e.
  *   QTEST_QEMU_BINARY="valgrind -q --error-exitcode=99 ./qemu-system-x86_64"
- * Here: QEMU stays up and answers, the NIC is gone from the bus, and the
- * chassis sees the lane disconnect.
+ * so that an invalid access fails them.  Here: QEMU stays up and answers,
+ * the NIC is gone from the bus, and the chassis sees the lane disconnect.
  *
- * With @data true the RX buffer, not the vector, is aimed at the slot
+ * With by_dma the RX buffer, not the vector, is aimed at the slot
  * control (the frame's first octets are "power off"): the frame's own DMA
  * unplugs the NIC, and its descriptor write-back must not follow.
+ *
+ * The set-up, for the chassis end taking the NIC's rings or not (@shm).
  */
-static void test_unplug_from_msix(gconstpointer data)
+static void unplug_setup(NicHarness *h, bool by_dma, LaneShm shm)
 {
-    bool by_dma = GPOINTER_TO_INT(data);
-    NicHarness h;
     QPCIDevice *host, *port;
-    uint8_t mac[6], f[100], exp;
     uint64_t sltctl;
     LaneConfig cfg;
-    QDict *r;
+    uint8_t exp;
     int err = 0;
 
-    memset(&h, 0, sizeof(h));
-    h.dir = g_dir_make_tmp("blade-nic-XXXXXX", NULL);
-    h.path = g_strdup_printf("%s/slot0.sock", h.dir);
-    lane_config_init(&cfg, LANE_ROLE_SERVER, h.path);
+    memset(h, 0, sizeof(*h));
+    h->dir = g_dir_make_tmp("blade-nic-XXXXXX", NULL);
+    h->path = g_strdup_printf("%s/slot0.sock", h->dir);
+    lane_config_init(&cfg, LANE_ROLE_SERVER, h->path);
     cfg.speed_mbps = 0;
     cfg.util_interval_ns = 0;
-    h.srv = lane_new(&cfg, &nh_srv_ops, &h, nh_now(), &err);
-    g_assert_nonnull(h.srv);
+    cfg.shm = shm;
+    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), &err);
+    g_assert_nonnull(h->srv);
     /* native PCIe hot-plug (the slot control), not ACPI's */
-    h.qts = qtest_initf("-M q35 -m 256M -global ICH9-LPC."
-                        "acpi-pci-hotplug-with-bridge-support=off "
-                        "-device pcie-root-port,id=rp0,bus=pcie.0,"
-                        "addr=05.0,chassis=1,slot=1 "
-                        "-device blade-nic,id=nic0,bus=rp0,addr=00.0,"
-                        "speed=0,backplane=%s,slot=0", h.dir);
-    h.bus = qpci_new_pc(h.qts, NULL);
-    pc_alloc_init(&h.alloc, h.qts, ALLOC_NO_FLAGS);
+    h->qts = qtest_initf("-M q35 -m 256M -global ICH9-LPC."
+                         "acpi-pci-hotplug-with-bridge-support=off "
+                         "-device pcie-root-port,id=rp0,bus=pcie.0,"
+                         "addr=05.0,chassis=1,slot=1 "
+                         "-device blade-nic,id=nic0,bus=rp0,addr=00.0,"
+                         "speed=0,backplane=%s,slot=0", h->dir);
+    h->bus = qpci_new_pc(h->qts, NULL);
+    pc_alloc_init(&h->alloc, h->qts, ALLOC_NO_FLAGS);
 
     /* firmware's part: MMCONFIG, and the port's bus numbers and window */
-    host = qpci_device_find(h.bus, QPCI_DEVFN(0, 0));
+    host = qpci_device_find(h->bus, QPCI_DEVFN(0, 0));
     qpci_config_writel(host, Q35_PCIEXBAR + 4, 0);
     qpci_config_writel(host, Q35_PCIEXBAR, MMCFG_BASE | 1);
-    port = qpci_device_find(h.bus, ROOT_PORT_DEVFN);
+    port = qpci_device_find(h->bus, ROOT_PORT_DEVFN);
     g_assert_nonnull(port);
     qpci_config_writeb(port, PCI_PRIMARY_BUS, 0);
     qpci_config_writeb(port, PCI_SECONDARY_BUS, 1);
@@ -2540,54 +2542,135 @@ static void test_unplug_from_msix(gconstpointer data)
     g_assert_cmphex(qpci_config_readw(port, exp + PCI_EXP_SLTSTA) &
                     PCI_EXP_SLTSTA_PDS, ==, PCI_EXP_SLTSTA_PDS);
     sltctl = MMCFG_BASE + (ROOT_PORT_DEVFN << 12) + exp + PCI_EXP_SLTCTL;
+    g_free(port);
+    g_free(host);
 
-    qblade_nic_init(&h.nic, h.bus, NIC_BEHIND_PORT_DEVFN, &h.alloc);
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
-    nh_link_up(&h);
-    nh_rings(&h, 16, 16);
+    qblade_nic_init(&h->nic, h->bus, NIC_BEHIND_PORT_DEVFN, &h->alloc);
+    g_assert_cmphex(nh_rd(h, BLADE_NIC_REG_ID), ==, BLADE_NIC_ID_VALUE);
+    nh_link_up(h);
+    nh_rings(h, 16, 16);
 
     if (by_dma) {
         /* MAC 00:07:00:00:00:00: a frame to it starts 0x0700 (LE) */
-        nh_wr(&h, BLADE_NIC_REG_MAC_LO,
+        nh_wr(h, BLADE_NIC_REG_MAC_LO,
               PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
-        nh_wr(&h, BLADE_NIC_REG_MAC_HI, 0);
-        nh_desc(&h, h.nic.rx_ring, 0, sltctl, QBLADE_NIC_BUF_SIZE, 0);
+        nh_wr(h, BLADE_NIC_REG_MAC_HI, 0);
+        nh_desc(h, h->nic.rx_ring, 0, sltctl, QBLADE_NIC_BUF_SIZE, 0);
     }
     /* the RX vector: "slot power off" written to the slot control */
-    qpci_msix_enable(h.nic.dev);
-    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
-                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_msix_enable(h->nic.dev);
+    qpci_io_writel(h->nic.dev, h->nic.dev->msix_table_bar,
+                   h->nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)sltctl);
-    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
-                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h->nic.dev, h->nic.dev->msix_table_bar,
+                   h->nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_UPPER_ADDR, 0);
-    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
-                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h->nic.dev, h->nic.dev->msix_table_bar,
+                   h->nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_DATA,
                    PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF);
-    qpci_io_writel(h.nic.dev, h.nic.dev->msix_table_bar,
-                   h.nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
+    qpci_io_writel(h->nic.dev, h->nic.dev->msix_table_bar,
+                   h->nic.dev->msix_table_off + 16 * BLADE_NIC_VEC_RX +
                    PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
-    nh_wr(&h, BLADE_NIC_REG_IER, by_dma ? 0 : BLADE_NIC_INT_RX_DONE);
+    nh_wr(h, BLADE_NIC_REG_IER, by_dma ? 0 : BLADE_NIC_INT_RX_DONE);
+}
 
-    /* several frames in one burst: the receive loop has more to do */
-    nh_mac(&h, mac);
+/* Several frames in one burst: the receive loop has more to do. */
+static void unplug_send(NicHarness *h)
+{
+    uint8_t mac[6], f[100];
+
+    nh_mac(h, mac);
     for (unsigned i = 0; i < 4; i++) {
         nh_make_frame(f, sizeof(f), mac, peer, 30 + i);
-        nh_srv_send(&h, f, sizeof(f));
+        nh_srv_send(h, f, sizeof(f));
     }
-    nh_wait(&h, cond_srv_link_down, NULL, 1000 * 1000, "NIC unplugged");
-    g_assert_false(lane_is_connected(h.srv));
-    r = qtest_qmp(h.qts, "{'execute': 'qom-get', 'arguments': "
+}
+
+/* The NIC is gone, QEMU answers, and the chassis saw the lane drop. */
+static void unplug_check(NicHarness *h)
+{
+    QDict *r;
+
+    nh_wait(h, cond_srv_link_down, NULL, 1000 * 1000, "NIC unplugged");
+    g_assert_false(lane_is_connected(h->srv));
+    r = qtest_qmp(h->qts, "{'execute': 'qom-get', 'arguments': "
                   "{'path': '/machine/peripheral/nic0', "
                   "'property': 'link-up'}}");
     g_assert_true(qdict_haskey(r, "error"));
     qobject_unref(r);
-    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_VENDOR_ID), ==, 0xffff);
-    qtest_qmp_assert_success(h.qts, "{'execute': 'query-status'}");
+    g_assert_cmphex(qpci_config_readw(h->nic.dev, PCI_VENDOR_ID), ==, 0xffff);
+    qtest_qmp_assert_success(h->qts, "{'execute': 'query-status'}");
+}
 
-    g_free(port);
-    g_free(host);
+static void test_unplug_from_msix(gconstpointer data)
+{
+    NicHarness h;
+
+    unplug_setup(&h, GPOINTER_TO_INT(data), LANE_SHM_ACCEPT);
+    unplug_send(&h);
+    unplug_check(&h);
+    nh_stop(&h);
+}
+
+/* Octets the chassis end wrote that the NIC has not read (or not yet). */
+static bool cond_srv_all_read(NicHarness *h, void *arg)
+{
+    LaneFd lf[LANE_MAX_FDS];
+    int n = lane_get_fds(h->srv, lf), i, listening, unread;
+    socklen_t len = sizeof(listening);
+
+    if (lane_want_write(h->srv)) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(getsockopt(lf[i].fd, SOL_SOCKET, SO_ACCEPTCONN,
+                                   &listening, &len), ==, 0);
+        if (!listening) {
+            /* a UNIX stream socket: what the peer has not received */
+            g_assert_cmpint(ioctl(lf[i].fd, SIOCOUTQ, &unread), ==, 0);
+            return unread == 0;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The unplug of unplug-from-rx-dma, from frames that came while the VM
+ * was stopped.  The lane holds them (the NIC's can_receive() is false
+ * while the VM is not running) and cont delivers them, from the VM state
+ * change handler through blade_lane_rx_resume(): the first frame's DMA
+ * unplugs the NIC there, the lane is freed inside its own resume (and
+ * blade_lane_rx_resume() frees its BladeLane only when lane_rx_resume()
+ * has returned), and the handler returns through a device that is gone.
+ *
+ * The chassis end takes no rings, so the frames travel on the socket,
+ * where the octets the NIC has not read are seen (SIOCOUTQ): once it has
+ * read them all, its lane holds them, and only then is cont sent.
+ */
+static void test_unplug_on_cont(void)
+{
+    NicHarness h;
+    QDict *r;
+
+    unplug_setup(&h, true, LANE_SHM_OFF);
+    g_assert_false(lane_on_rings(h.srv));
+    qtest_qmp_assert_success(h.qts, "{'execute': 'stop'}");
+    r = qtest_qmp_assert_success_ref(h.qts, "{'execute': 'query-status'}");
+    g_assert_false(qdict_get_bool(r, "running"));
+    qobject_unref(r);
+
+    unplug_send(&h);
+    nh_wait(&h, cond_srv_all_read, NULL, 0, "the NIC reading the frames");
+    /* held: none delivered, the NIC still there */
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_RX_HEAD), ==, 0);
+    g_assert_cmphex(qpci_config_readw(h.nic.dev, PCI_VENDOR_ID), ==,
+                    BLADE_NIC_VENDOR_ID);
+    g_assert_true(lane_is_link_up(h.srv));
+
+    qtest_qmp_assert_success(h.qts, "{'execute': 'cont'}");
+    unplug_check(&h);
     nh_stop(&h);
 }
 
@@ -3081,6 +3164,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(false), test_unplug_from_msix);
     qtest_add_data_func("/blade-nic/robust/unplug-from-rx-dma",
                         GINT_TO_POINTER(true), test_unplug_from_msix);
+    qtest_add_func("/blade-nic/robust/unplug-on-cont", test_unplug_on_cont);
     qtest_add_func("/blade-nic/robust/random-registers",
                    test_random_registers);
     return g_test_run();
