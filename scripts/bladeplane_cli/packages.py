@@ -26,6 +26,8 @@ PACKAGES = [
     # the CLI's type checks (unit tier)
     "mypy",
     "tshark",  # the Wireshark dissector's test (unit tier)
+    # the qtest tier's unplug tests, QEMU under valgrind
+    "valgrind",
 ]
 # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
 BACKPORTS = {"meson": (1, 5)}
@@ -145,10 +147,11 @@ def apt_update(sudo):
 
 def apt_install(sudo, args):
     log = os.path.join(LOGS, "apt.log")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    proc = run(sudo + ["apt-get", "install", "-y", "-q",
-                       "--no-install-recommends"] + args,
-               log=log, check=False, env=env)
+    # sudo resets the environment: the setting goes on its command line
+    # (wireshark-common would otherwise ask a question nobody sees)
+    proc = run(sudo + ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get",
+                       "install", "-y", "-q", "--no-install-recommends"]
+               + args, log=log, check=False)
     if proc.returncode != 0:
         text = proc.log_text
         if "No space left on device" in text:
