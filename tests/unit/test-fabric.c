@@ -2257,6 +2257,220 @@ static void test_too_many(void)
     sim_free(&sim);
 }
 
+/*
+ * Nodes 0 to @n - 1 of @sim on one segment, each on its port 0 and wired
+ * to no Link (on_send() only records): run until @until, every frame
+ * reaching all the others at once.  done[i]: frames of node i delivered.
+ */
+static void segment_run(Sim *sim, unsigned n, unsigned *done, uint64_t until)
+{
+    for (;;) {
+        uint64_t next = UINT64_MAX;
+
+        for (unsigned i = 0; i < n; i++) {
+            Node *src = &sim->node[i];
+
+            while (done[i] < src->sent->len) {
+                const Sent *s = g_ptr_array_index(src->sent, done[i]++);
+
+                for (unsigned j = 0; j < n; j++) {
+                    if (j != i) {
+                        fab_input(sim->node[j].fab, 0, s->f, s->len,
+                                  sim->now);
+                    }
+                }
+            }
+        }
+        for (unsigned i = 0; i < n; i++) {
+            next = MIN(next, fab_deadline(sim->node[i].fab));
+        }
+        if (next > until) {
+            break;
+        }
+        g_assert_cmpuint(++sim->steps, <, 10000000);
+        sim->now = MAX(sim->now, next);
+        for (unsigned i = 0; i < n; i++) {
+            if (fab_deadline(sim->node[i].fab) <= sim->now) {
+                fab_tick(sim->node[i].fab, sim->now);
+            }
+        }
+    }
+    sim->now = MAX(sim->now, until);
+}
+
+/* Complete rounds of blades among the frames @nd sent from @from on. */
+static unsigned rounds_sent(Node *nd, unsigned from)
+{
+    unsigned n = 0;
+
+    for (unsigned i = from; i < nd->sent->len; i++) {
+        const Sent *s = g_ptr_array_index(nd->sent, i);
+
+        n += s->f[P_NBLADES] && s->f[P_PART] + 1 == s->f[P_PARTS];
+    }
+    return n;
+}
+
+/*
+ * The blades held from all neighbours together are bounded (4 *
+ * FAB_MAX_BLADES), and with them the cost of the route computation a
+ * frame may cause (issue 17).  Four neighbours of 256 blades on one
+ * segment reach the bound; a fifth's table is refused, each round
+ * counted, and costs no computation.
+ */
+static void test_held_bound(void)
+{
+    Sim sim;
+    Node *nd[6];
+    unsigned done[6] = { 0 };
+    FabLocalBlade b[FAB_MAX_BLADES];
+    FabPortInfo pi;
+    FabStats st;
+    unsigned from, rounds;
+    uint64_t left_out;
+    /*
+     * An interval whose eighth is a whole ms: every frame goes at a whole
+     * ms, and as ages go in whole ms, a neighbour's next round says its
+     * figures are of the same moment: nothing new, nothing computed.
+     */
+    const uint64_t iv = 80 * MS;
+
+    sim_init(&sim);
+    for (unsigned i = 0; i < 6; i++) {
+        nd[i] = sim_node_full(&sim, 1 + i, 32768, NULL, 0);
+        nd[i]->cfg.interval_ns = iv;
+        node_restart(nd[i], i ? FAB_MAX_BLADES : 0);
+        g_assert_cmpint(fab_add_port(nd[i]->fab, "segment"), ==, 0);
+        nd[i]->n_ports = 1;
+    }
+    /* the hub (chassis 1) and four neighbours */
+    for (unsigned i = 0; i < 5; i++) {
+        fab_port_link(nd[i]->fab, 0, true, sim.now);
+    }
+    segment_run(&sim, 6, done, 8 * iv);
+    for (unsigned i = 0; i < 5; i++) {
+        g_assert_true(fab_port_forwarding(nd[i]->fab, 0));
+    }
+    g_assert_cmpuint(n_remote(nd[0]), ==, FAB_MAX_BLADES);
+
+    /*
+     * A fifth neighbour: heard, with no blades while its port listens;
+     * once it forwards, its table of 256 is refused.
+     */
+    fab_port_link(nd[5]->fab, 0, true, sim.now);
+    segment_run(&sim, 6, done, sim.now + iv);
+    g_assert_false(fab_port_forwarding(nd[5]->fab, 0));
+    st = stats(nd[0]);
+    from = nd[5]->sent->len;
+    segment_run(&sim, 6, done, sim.now + 8 * iv);
+    g_assert_true(fab_port_forwarding(nd[5]->fab, 0));
+    rounds = rounds_sent(nd[5], from);
+    g_assert_true(fab_port_info(nd[0]->fab, 0, sim.now, &pi));
+    g_assert_cmpuint(pi.neighbours, ==, 5);
+    g_assert_cmpuint(rounds, >, 0);
+    g_assert_cmpuint(stats(nd[0]).rx_too_many_blades, ==,
+                     st.rx_too_many_blades + rounds);
+    g_assert_cmpuint(stats(nd[0]).route_computations, ==,
+                     st.route_computations);
+    g_assert_cmpuint(n_remote(nd[0]), ==, FAB_MAX_BLADES);
+
+    /*
+     * A held table changes (chassis 2's figures, of a new moment): one
+     * computation, over the 1024 blades held; of those, all but the 256
+     * routes are left out and counted, the fifth's refused rounds too.
+     */
+    st = stats(nd[0]);
+    from = nd[5]->sent->len;
+    make_blades(b, 2, FAB_MAX_BLADES);
+    fab_set_local_at(nd[1]->fab, b, FAB_MAX_BLADES, sim.now);
+    segment_run(&sim, 6, done, sim.now + 2 * iv);
+    rounds = rounds_sent(nd[5], from);
+    g_assert_cmpuint(stats(nd[0]).route_computations, ==,
+                     st.route_computations + 1);
+    left_out = stats(nd[0]).rx_too_many_blades - st.rx_too_many_blades;
+    g_assert_cmpuint(left_out, ==, 3 * FAB_MAX_BLADES + rounds);
+    sim_free(&sim);
+}
+
+/*
+ * One round of more than FAB_MAX_BLADES entries (a neighbour's 256, and
+ * a part more): refused when the first entry too many comes, counted
+ * once; the table held before stays, and no computation runs.  The
+ * neighbour's next ordinary round is taken.
+ */
+static void test_round_bound(void)
+{
+    Sim sim;
+    Node *a, *b;
+    const Sent *s;
+    uint8_t f[FAB_MAX_FRAME];
+    unsigned parts, first, off;
+    uint64_t seq;
+    FabStats st;
+
+    sim_init(&sim);
+    a = sim_node_full(&sim, 1, 32768, NULL, 0);
+    b = sim_node_full(&sim, 2, 32768, NULL, FAB_MAX_BLADES);
+    sim_link(&sim, a, b);
+    sim_run(&sim, 8 * IV);
+    g_assert_cmpuint(n_remote(a), ==, FAB_MAX_BLADES);
+    g_assert_cmpuint(stats(b).tx_truncated, ==, 0);
+
+    /* b's latest round: parts first .. first + parts - 1 */
+    s = g_ptr_array_index(b->sent, b->sent->len - 1);
+    g_assert_cmpuint(s->f[P_PART] + 1, ==, s->f[P_PARTS]);
+    parts = s->f[P_PARTS];
+    g_assert_cmpuint(parts, >, 1);
+    g_assert_cmpuint(parts, <, 16);
+    first = b->sent->len - parts;
+    seq = get_be(s->f + P_SEQ, 8);
+    st = stats(a);
+
+    /* the same parts, then part 0's entries again with other MACs */
+    for (unsigned i = 0; i <= parts; i++) {
+        s = g_ptr_array_index(b->sent, first + (i < parts ? i : 0));
+        memcpy(f, s->f, s->len);
+        f[P_PART] = (uint8_t)i;
+        f[P_PARTS] = (uint8_t)parts + 1;
+        put_be(f + P_SEQ, ++seq, 8);
+        if (i == parts) {
+            g_assert_cmpuint(f[P_NCHASSIS], ==, 0);
+            off = P_NAME + f[P_NAMELEN] + 16 * f[P_NECHO];
+            g_assert_cmpuint(s->len, ==, off + 16 * f[P_NBLADES]);
+            for (unsigned k = 0; k < f[P_NBLADES]; k++) {
+                f[off + 16 * k + 3] = 0x80;     /* MAC 02:00:00:80:.. */
+            }
+        }
+        fab_input(a->fab, 0, f, s->len, sim.now);
+    }
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + parts + 1);
+    g_assert_cmpuint(stats(a).rx_too_many_blades, ==,
+                     st.rx_too_many_blades + 1);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations);
+    g_assert_cmpuint(n_remote(a), ==, FAB_MAX_BLADES);
+    for (unsigned slot = 0; slot < FAB_MAX_BLADES; slot++) {
+        g_assert_true(find_remote(a, 2, slot, NULL));
+    }
+
+    /* b's next round, a figure changed: taken */
+    for (unsigned i = 0; i < parts; i++) {
+        s = g_ptr_array_index(b->sent, first + i);
+        memcpy(f, s->f, s->len);
+        put_be(f + P_SEQ, ++seq, 8);
+        if (i == parts - 1) {
+            f[s->len - 16 + 8] ^= 1;            /* cpu of the last blade */
+        }
+        fab_input(a->fab, 0, f, s->len, sim.now);
+    }
+    g_assert_cmpuint(stats(a).rx_too_many_blades, ==,
+                     st.rx_too_many_blades + 1);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(n_remote(a), ==, FAB_MAX_BLADES);
+    sim_free(&sim);
+}
+
 /* ---- the deadline ---- */
 
 static void test_deadline(void)
@@ -2568,6 +2782,8 @@ int main(int argc, char **argv)
     g_test_add_func("/fabric/no-recompute", test_no_recompute);
     g_test_add_func("/fabric/malformed", test_malformed);
     g_test_add_func("/fabric/too-many-blades", test_too_many);
+    g_test_add_func("/fabric/held-bound", test_held_bound);
+    g_test_add_func("/fabric/round-bound", test_round_bound);
     g_test_add_func("/fabric/deadline", test_deadline);
     g_test_add_func("/fabric/random", test_random);
     return g_test_run();
