@@ -107,6 +107,21 @@ class TapTest(unittest.TestCase):
                                          report=False)
         self.assertEqual((tally.passed, tally.failed), (1, 1))
 
+    def test_valgrind_wraps_qemu(self):
+        test = {"name": "qtest-x86_64/t", "cmd": ["t", "--tap", "-k"],
+                "env": {"QTEST_QEMU_BINARY": "./qemu-system-x86_64"},
+                "protocol": "tap", "timeout": 120}
+        vt = testing.valgrind_test(test, ["/x86_64/a", "/x86_64/b"])
+        self.assertEqual(vt["cmd"], ["t", "--tap", "-k", "-p", "/x86_64/a",
+                                     "-p", "/x86_64/b"])
+        self.assertEqual(vt["env"]["QTEST_QEMU_BINARY"],
+                         "valgrind -q --error-exitcode=99 "
+                         "./qemu-system-x86_64")
+        self.assertEqual(vt["name"], "qtest-x86_64/t under valgrind")
+        self.assertEqual(test["cmd"], ["t", "--tap", "-k"])
+        self.assertEqual(test["env"]["QTEST_QEMU_BINARY"],
+                         "./qemu-system-x86_64")
+
     def test_failing_case_counted_once(self):
         test = {"name": "onefail", "cmd": ["sh", "-c", "echo 1..2; echo ok 1;"
                                            " echo not ok 2; exit 1"],
