@@ -28,6 +28,7 @@ PACKAGES = [
     "tshark",  # the Wireshark dissector's test (unit tier)
     # the qtest tier's unplug tests, QEMU under valgrind
     "valgrind",
+    "libjs-chart.js", "chromium", "chromium-driver", "python3-selenium",  # web
 ]
 # QEMU 10.0 needs meson >= 1.5; bookworm has 1.0, bookworm-backports 1.7.
 BACKPORTS = {"meson": (1, 5)}
