@@ -13,10 +13,15 @@
  *   lane-loop  a process connects to slot 4's socket and closes, in a loop
  *              (and how many QMP events the switch sent meanwhile)
  *   ctrl       a neighbour on the chain port sends fresh control frames
- *              (a real net/fabric.c speaker announcing 64 blades, one new
+ *              (a real net/fabric.c speaker announcing 64 blades, whose
+ *              latest round, echoing the switch's challenge, goes again
+ *              and again, each copy a new frame number: one new
  *              advertisement per frame), the switch without a key
  *   ctrl-key   the same with a key on the switch and a wrong one at the
  *              neighbour (each frame costs the switch an HMAC)
+ *   ctrl-keyed then the neighbour restarted with the switch's key: fresh,
+ *              authenticated frames, each verified and taken (or refused
+ *              and counted, should the switch refuse some)
  *
  * The virtual clock follows wall time, so the switch's timers run as in a
  * live chassis.  The figures are CPU-bound on a shared machine: the test
@@ -43,15 +48,37 @@ static double now_s(void)
 
 /* ---- the chain port's far end: a fabric neighbour ------------------------ */
 
+/*
+ * docs/fabric-protocol.md: offsets in a control frame's payload (after the
+ * Ethernet header), and its HMAC-SHA256 trailer.
+ */
+#define NB_ETH_HLEN     14
+#define NB_O_LENGTH     8
+#define NB_O_PARTS      11
+#define NB_O_SEQ        28
+#define NB_HMAC_LEN     32
+
+/*
+ * A real net/fabric.c speaker at the wall clock, announcing CTRL_BLADES
+ * blades, hears the switch and takes part in the handshake: its rounds
+ * echo the switch's latest challenge it heard.  The flood is its latest
+ * round sent again and again, each copy numbered as a new frame and
+ * signed again with the neighbour's key (if it has one), as a chassis
+ * holding the key (or any, without one) can: fresh frames, each a new
+ * advertisement to the switch.
+ */
 typedef struct Neighbour {
     int fd;                     /* the socket netdev's other end */
     uint8_t rx[65536];
     size_t rx_have;
     uint8_t tx[4 + FAB_MAX_FRAME];
     size_t tx_len, tx_off;      /* one record being written */
-    bool have_frame;            /* the fabric produced one: tx holds it */
+    bool writing;               /* tx holds a record not all written */
+    uint8_t round[FAB_MAX_FRAME];   /* the fabric's latest frame */
+    size_t round_len;           /* 0: none yet */
     Fabric *fab;
-    uint64_t clock;             /* its own: moves one interval per frame */
+    GHmac *hmac;                /* keyed with its key; NULL: none */
+    uint64_t seq;               /* the flood's frame numbers */
     uint64_t sent;
 } Neighbour;
 
@@ -60,15 +87,11 @@ static void nb_send(void *opaque, unsigned port, const uint8_t *frame,
 {
     Neighbour *nb = opaque;
 
-    /* One at a time: a round of 64 blades is one frame. */
-    if (nb->have_frame || len > FAB_MAX_FRAME) {
-        return;
-    }
-    stl_be_p(nb->tx, len);
-    memcpy(nb->tx + 4, frame, len);
-    nb->tx_len = 4 + len;
-    nb->tx_off = 0;
-    nb->have_frame = true;
+    g_assert_cmpuint(len, <=, FAB_MAX_FRAME);
+    /* a round of 64 blades is one frame */
+    g_assert_cmpuint(frame[NB_ETH_HLEN + NB_O_PARTS], ==, 1);
+    memcpy(nb->round, frame, len);
+    nb->round_len = len;
 }
 
 static void nb_port_state(void *opaque, unsigned port, bool forwarding,
@@ -81,28 +104,27 @@ static const FabOps nb_ops = {
     .port_state = nb_port_state,
 };
 
-static void nb_init(Neighbour *nb, int fd, const char *key)
+/* Its Fabric, a new boot (a new nonce). */
+static void nb_fab_new(Neighbour *nb, const char *key)
 {
     FabLocalBlade blades[CTRL_BLADES];
     FabConfig fc;
     unsigned i;
 
-    memset(nb, 0, sizeof(*nb));
-    nb->fd = fd;
     fab_config_init(&fc);
     fc.chassis_id = 99;
     pstrcpy(fc.name, sizeof(fc.name), "flood");
     memcpy(fc.mac, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee, 0, 99 }, 6);
-    fc.interval_ns = 1000 * 1000;
     if (key) {
         fc.key_len = strlen(key);
         memcpy(fc.key, key, fc.key_len);
+        nb->hmac = g_hmac_new(G_CHECKSUM_SHA256, (const guchar *)key,
+                              fc.key_len);
     }
     nb->fab = fab_new(&fc, &nb_ops, nb);
     g_assert_nonnull(nb->fab);
     g_assert_cmpint(fab_add_port(nb->fab, "p0"), ==, 0);
-    nb->clock = 1000 * 1000 * 1000;
-    fab_port_link(nb->fab, 0, true, nb->clock);
+    fab_port_link(nb->fab, 0, true, sh_now());
     for (i = 0; i < CTRL_BLADES; i++) {
         memcpy(blades[i].mac, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee,
                                                  1, i }, 6);
@@ -112,7 +134,38 @@ static void nb_init(Neighbour *nb, int fd, const char *key)
         blades[i].irq_pct = 0;
         blades[i].age_ms = 0;
     }
-    fab_set_local_at(nb->fab, blades, CTRL_BLADES, nb->clock);
+    fab_set_local_at(nb->fab, blades, CTRL_BLADES, sh_now());
+}
+
+static void nb_free(Neighbour *nb)
+{
+    if (nb->fab) {
+        fab_free(nb->fab);
+        nb->fab = NULL;
+    }
+    if (nb->hmac) {
+        g_hmac_unref(nb->hmac);
+        nb->hmac = NULL;
+    }
+    nb->round_len = 0;
+}
+
+static void nb_init(Neighbour *nb, int fd, const char *key)
+{
+    memset(nb, 0, sizeof(*nb));
+    nb->fd = fd;
+    nb_fab_new(nb, key);
+}
+
+/*
+ * The neighbour restarts with another key on the same link.  The stream
+ * stays whole: a record it has begun to write is finished (signed with
+ * the previous key); what it has read is kept.
+ */
+static void nb_rekey(Neighbour *nb, const char *key)
+{
+    nb_free(nb);
+    nb_fab_new(nb, key);
 }
 
 /* Read what the chassis sent: control frames go to the neighbour. */
@@ -135,7 +188,7 @@ static void nb_read(Neighbour *nb)
             }
             if (nb->fab && len >= 14 &&
                 lduw_be_p(nb->rx + off + 4 + 12) == FAB_ETHERTYPE) {
-                fab_input(nb->fab, 0, nb->rx + off + 4, len, nb->clock);
+                fab_input(nb->fab, 0, nb->rx + off + 4, len, sh_now());
             }
             off += 4 + len;
         }
@@ -144,26 +197,45 @@ static void nb_read(Neighbour *nb)
     }
 }
 
-/* Send control frames while the socket takes them, up to @budget. */
+/* The next flood frame in tx: the latest round, a new number, signed. */
+static void nb_next_frame(Neighbour *nb)
+{
+    uint8_t *p = nb->tx + 4 + NB_ETH_HLEN;
+    size_t plen;
+
+    stl_be_p(nb->tx, nb->round_len);
+    memcpy(nb->tx + 4, nb->round, nb->round_len);
+    plen = lduw_be_p(p + NB_O_LENGTH);
+    stq_be_p(p + NB_O_SEQ, ++nb->seq);
+    if (nb->hmac) {
+        GHmac *h = g_hmac_copy(nb->hmac);
+        gsize dl = NB_HMAC_LEN;
+
+        g_assert_cmpuint(NB_ETH_HLEN + plen + NB_HMAC_LEN, ==,
+                         nb->round_len);
+        g_hmac_update(h, p, plen);
+        g_hmac_get_digest(h, p + plen, &dl);
+        g_hmac_unref(h);
+    }
+    nb->tx_len = 4 + nb->round_len;
+    nb->tx_off = 0;
+    nb->writing = true;
+}
+
+/* Send flood frames while the socket takes them, up to @budget. */
 static void nb_flood(Neighbour *nb, unsigned budget)
 {
-    unsigned idle = 0;
-
+    if (sh_now() >= fab_deadline(nb->fab)) {
+        fab_tick(nb->fab, sh_now());    /* its rounds, at its interval */
+    }
     while (budget) {
         ssize_t n;
 
-        if (!nb->have_frame) {
-            uint64_t dl = fab_deadline(nb->fab);
-
-            /* Its next advertisement round, as if an interval passed. */
-            nb->clock = dl == UINT64_MAX ? nb->clock + 1000 * 1000
-                                         : MAX(nb->clock, dl);
-            fab_tick(nb->fab, nb->clock);
-            if (!nb->have_frame) {
-                g_assert_cmpuint(++idle, <, 1000);
-                nb->clock += 1000 * 1000;
-                continue;
+        if (!nb->writing) {
+            if (!nb->round_len) {
+                return;                 /* no round to send again yet */
             }
+            nb_next_frame(nb);
         }
         n = write(nb->fd, nb->tx + nb->tx_off, nb->tx_len - nb->tx_off);
         if (n <= 0) {
@@ -171,7 +243,7 @@ static void nb_flood(Neighbour *nb, unsigned budget)
         }
         nb->tx_off += n;
         if (nb->tx_off == nb->tx_len) {
-            nb->have_frame = false;
+            nb->writing = false;
             nb->sent++;
             budget--;
         }
@@ -256,9 +328,7 @@ static void bench_stop(Bench *b)
 {
     sh_stop(&b->h);
     close(b->nb.fd);
-    if (b->nb.fab) {
-        fab_free(b->nb.fab);
-    }
+    nb_free(&b->nb);
 }
 
 static QDict *bench_fabric_stats(Bench *b)
@@ -269,6 +339,14 @@ static QDict *bench_fabric_stats(Bench *b)
     qobject_ref(fs);
     qobject_unref(st);
     return fs;
+}
+
+/* The rx-* counters of the switch's fabric: frames it did not take. */
+static uint64_t bench_fabric_refused(QDict *fs)
+{
+    return sh_u64(fs, "rx-no-echo") + sh_u64(fs, "rx-replayed") +
+           sh_u64(fs, "rx-bad-auth") + sh_u64(fs, "rx-unauthenticated") +
+           sh_u64(fs, "rx-malformed");
 }
 
 typedef enum Flood {
@@ -329,6 +407,29 @@ static void bench_clock(Bench *b)
         qtest_clock_step(b->h.qts, now - b->vclock_wall_ns);
         b->vclock_wall_ns = now;
     }
+}
+
+/*
+ * Until the switch has taken a frame of the neighbour's: the handshake
+ * (it hears the switch's challenge and echoes it) before a measurement.
+ */
+static void bench_heard(Bench *b)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    QDict *fs = bench_fabric_stats(b);
+    uint64_t adverts0 = sh_u64(fs, "rx-adverts"), adverts;
+
+    qobject_unref(fs);
+    do {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        nb_flood(&b->nb, 1);
+        sh_pump(&b->h, 1);
+        nb_read(&b->nb);
+        bench_clock(b);
+        fs = bench_fabric_stats(b);
+        adverts = sh_u64(fs, "rx-adverts");
+        qobject_unref(fs);
+    } while (adverts == adverts0);
 }
 
 static Phase bench_phase(Bench *b, Flood flood)
@@ -398,9 +499,9 @@ static long queue_bound_kib(Bench *b)
 
 int main(int argc, char **argv)
 {
-    Phase base, mac, loop, ctrl, base_key, ctrl_key;
-    long rss0, rss1, bound;
-    uint64_t adverts0, bad0, full;
+    Phase base, mac, loop, ctrl, base_key, ctrl_key, keyed;
+    long rss0, rss1, bound, rss_key0, rss_key1, bound_key;
+    uint64_t adverts0, bad0, full, refused0;
     double worst;
     QDict *fs, *st;
     Bench b;
@@ -414,20 +515,23 @@ int main(int argc, char **argv)
     bench_start(&b, false);
     nb_init(&b.nb, b.nb.fd, NULL);
     /* The neighbour is heard once before the measurements. */
-    nb_flood(&b.nb, 4);
-    sh_settle(&b.h);
-    nb_read(&b.nb);
+    bench_heard(&b);
     rss0 = sh_rss_kib(b.h.qts);
     base = bench_phase(&b, FLOOD_NONE);
     mac = bench_phase(&b, FLOOD_MAC);
     loop = bench_phase(&b, FLOOD_LANE_LOOP);
+    /* and again: silent since, it may be forgotten */
+    bench_heard(&b);
     fs = bench_fabric_stats(&b);
     adverts0 = sh_u64(fs, "rx-adverts");
+    refused0 = bench_fabric_refused(fs);
     qobject_unref(fs);
     ctrl = bench_phase(&b, FLOOD_CTRL);
     fs = bench_fabric_stats(&b);
     printf("flood_ctrl_accepted_per_s: %.0f\n",
            (sh_u64(fs, "rx-adverts") - adverts0) / PHASE_S);
+    printf("flood_ctrl_refused_per_s: %.0f\n",
+           (bench_fabric_refused(fs) - refused0) / PHASE_S);
     qobject_unref(fs);
     rss1 = sh_rss_kib(b.h.qts);
     bound = queue_bound_kib(&b);
@@ -436,9 +540,10 @@ int main(int argc, char **argv)
     qobject_unref(st);
     bench_stop(&b);
 
-    /* With a key, and a neighbour with a wrong one. */
+    /* With a key, and a neighbour with a wrong one, then the right one. */
     bench_start(&b, true);
     nb_init(&b.nb, b.nb.fd, "not-the-key");
+    rss_key0 = sh_rss_kib(b.h.qts);
     base_key = bench_phase(&b, FLOOD_NONE);
     fs = bench_fabric_stats(&b);
     bad0 = sh_u64(fs, "rx-bad-auth");
@@ -448,6 +553,21 @@ int main(int argc, char **argv)
     printf("flood_ctrl_key_refused_per_s: %.0f\n",
            (sh_u64(fs, "rx-bad-auth") - bad0) / PHASE_S);
     qobject_unref(fs);
+    nb_rekey(&b.nb, "chassis-key");
+    bench_heard(&b);
+    fs = bench_fabric_stats(&b);
+    adverts0 = sh_u64(fs, "rx-adverts");
+    refused0 = bench_fabric_refused(fs);
+    qobject_unref(fs);
+    keyed = bench_phase(&b, FLOOD_CTRL);
+    fs = bench_fabric_stats(&b);
+    printf("flood_ctrl_keyed_accepted_per_s: %.0f\n",
+           (sh_u64(fs, "rx-adverts") - adverts0) / PHASE_S);
+    printf("flood_ctrl_keyed_refused_per_s: %.0f\n",
+           (bench_fabric_refused(fs) - refused0) / PHASE_S);
+    qobject_unref(fs);
+    rss_key1 = sh_rss_kib(b.h.qts);
+    bound_key = queue_bound_kib(&b);
     bench_stop(&b);
 
     printf("flood_offered_fps: %d\n", OFFERED_FPS);
@@ -465,11 +585,18 @@ int main(int argc, char **argv)
     printf("flood_ctrl_key_sent_per_s: %.0f\n", ctrl_key.flood_per_s);
     printf("flood_ctrl_key_rate_ratio: %.3f\n",
            ctrl_key.legit_fps / base_key.legit_fps);
+    printf("flood_ctrl_keyed_sent_per_s: %.0f\n", keyed.flood_per_s);
+    printf("flood_ctrl_keyed_rate_ratio: %.3f\n",
+           keyed.legit_fps / base_key.legit_fps);
     worst = MIN(MIN(mac.legit_fps, loop.legit_fps), ctrl.legit_fps) /
             base.legit_fps;
-    worst = MIN(worst, ctrl_key.legit_fps / base_key.legit_fps);
+    worst = MIN(worst, MIN(ctrl_key.legit_fps, keyed.legit_fps) /
+                       base_key.legit_fps);
     printf("flood_other_ports_rate_ratio: %.3f\n", worst);
-    printf("flood_rss_growth_kib: %ld\n", rss1 - rss0);
-    printf("flood_rss_bound_kib: %ld\n", bound);
+    /* the larger growth of the two chassis, against the smaller bound */
+    printf("flood_rss_growth_key_kib: %ld\n", rss_key1 - rss_key0);
+    printf("flood_rss_growth_kib: %ld\n",
+           MAX(rss1 - rss0, rss_key1 - rss_key0));
+    printf("flood_rss_bound_kib: %ld\n", MIN(bound, bound_key));
     return 0;
 }
