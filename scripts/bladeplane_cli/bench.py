@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from . import packages, schema, testing
-from .common import Failure, step
+from .common import Failure, piped, step
 
 # name -> (what it measures, program in the host build)
 BENCHES = {
@@ -40,8 +40,10 @@ BENCHES = {
                "tests/qtest/blade/blade-switch-bench"),
     "flood": ("a chassis under floods (random source MACs from a blade, "
               "slot socket connect/close loops, control frames on a chain "
-              "port with and without the key): the rate other ports keep "
-              "forwarding at, switch RSS growth (docs/security.md)",
+              "port without a key, with a wrong one and with the right "
+              "one): the rate other ports keep forwarding at, switch RSS "
+              "growth; fails below a rate ratio of 0.9 or over the RSS "
+              "bound (docs/security.md)",
               "tests/qtest/blade/blade-switch-flood-bench"),
     "fabric": ("several chassis: latency a chain hop and a central switch "
                "add, frames/s across 1 to 3 chain hops, age of remote "
@@ -124,6 +126,9 @@ def run(name, lb_emu_opts=None, minutes=None):
         from . import qemu
         qemu.build()
         qemu.ninja([program], f"building {program}")
+        if name == "flood":
+            return _flood(os.path.join(qemu.QEMU_BUILD, program),
+                          qemu.QEMU_BUILD)
         return subprocess.run([os.path.join(qemu.QEMU_BUILD, program)],
                               cwd=qemu.QEMU_BUILD).returncode
     testing.setup_host_build(testing.HOST_BUILD)
@@ -133,6 +138,59 @@ def run(name, lb_emu_opts=None, minutes=None):
     if name == "lb" and rc == 0:
         rc = _lb_cells(os.path.join(testing.HOST_BUILD, program))
     return rc
+
+
+# bench flood's bounds (docs/security.md, "Floods, measured"): the rate
+# the other ports keep under every flood, and the switch's RSS growth
+# against the bench's own bound (flood_rss_bound_kib).
+FLOOD_RATE_RATIO_MIN = 0.9
+
+
+def flood_verdict(values):
+    """What of bench flood's figures ({name: value}) is out of its bounds,
+    one line each; none: it passed."""
+    missing = [k for k in ("flood_other_ports_rate_ratio",
+                           "flood_rss_growth_kib", "flood_rss_bound_kib")
+               if k not in values]
+    if missing:
+        return [f"no {', '.join(missing)} in the bench's output"]
+    out = []
+    ratio = float(values["flood_other_ports_rate_ratio"])
+    if ratio < FLOOD_RATE_RATIO_MIN:
+        low = ", ".join(f"{k} {v}" for k, v in values.items()
+                        if k.endswith("_rate_ratio") and
+                        k != "flood_other_ports_rate_ratio" and
+                        float(v) < FLOOD_RATE_RATIO_MIN)
+        out.append(f"the other ports kept {ratio:.3f} of their rate "
+                   f"(flood_other_ports_rate_ratio), below "
+                   f"{FLOOD_RATE_RATIO_MIN}: {low}")
+    growth = int(values["flood_rss_growth_kib"])
+    bound = int(values["flood_rss_bound_kib"])
+    if growth > bound:
+        out.append(f"the switch's RSS grew by {growth} KiB over the floods "
+                   f"(flood_rss_growth_kib), over the bound of {bound} KiB "
+                   f"(flood_rss_bound_kib)")
+    return out
+
+
+def _flood(program, cwd):
+    """Run bench flood, its lines as they come; non-zero if it failed or
+    a figure is out of its bounds (said on stderr, as bench chaos does)."""
+    proc = subprocess.Popen([program], cwd=cwd, stdout=subprocess.PIPE,
+                            text=True)
+    values = {}
+    for line in piped(proc.stdout):
+        print(line, end="", flush=True)
+        key, sep, value = line.rstrip("\n").partition(": ")
+        if sep:
+            values[key] = value
+    rc = proc.wait()
+    if rc:
+        return rc
+    failed = flood_verdict(values)
+    for what in failed:
+        print(f"bladeplane: bench flood: {what}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # The simulator's oracles (each blade's queue known exactly), then every
