@@ -116,6 +116,7 @@ struct Lane {
     LaneCgCapture *cap_fn;
     void *cap_opaque;
     bool cap_tx, cap_rx;
+    bool cap_gaps;          /* lane_capture_gaps() */
     /* virtual time (net/vtime.h): kept across reconnects */
     VtimeLink vt;
     bool vt_session;        /* both ends advertised it: stamps checked */
@@ -1316,6 +1317,15 @@ static void rx_data(Lane *lane, const uint8_t *p, size_t len)
     pcs_rx_input(lane->pcs, lane->rx_cgs, burst + tail);
 }
 
+/* The implied idle: to the receiver, and to a capture that asked. */
+static void rx_gap(Lane *lane)
+{
+    if (lane->cap_fn && lane->cap_rx && lane->cap_gaps) {
+        lane->cap_fn(lane->cap_opaque, true, NULL, 0);
+    }
+    pcs_rx_gap(lane->pcs);
+}
+
 /* One complete record; the idle gap follows it. */
 static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
 {
@@ -1329,7 +1339,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
         lane->peer_caps = lduw_le_p(p + 6);
         vtime_hello(lane);
         lane->rx_signal = true;
-        pcs_rx_gap(lane->pcs);
+        rx_gap(lane);
         return;
     }
     if (tag == LANE_TAG_RING) {
@@ -1348,7 +1358,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
             pcs_rx_signal_lost(lane->pcs);
         } else if (!lane->rx_signal) {
             lane->rx_signal = true;
-            pcs_rx_gap(lane->pcs);
+            rx_gap(lane);
         }
         return;
     }
@@ -1386,7 +1396,7 @@ static void rx_record(Lane *lane, uint8_t tag, const uint8_t *p, size_t len)
         return;
     }
     if (lane->connected) {
-        pcs_rx_gap(lane->pcs);
+        rx_gap(lane);
     }
 }
 
@@ -2453,6 +2463,11 @@ void lane_capture_cgs(Lane *lane, LaneCgCapture *fn, void *opaque,
     lane->cap_opaque = opaque;
     lane->cap_tx = tx;
     lane->cap_rx = rx;
+}
+
+void lane_capture_gaps(Lane *lane, bool on)
+{
+    lane->cap_gaps = on;
 }
 
 void lane_inject_ber(Lane *lane, double ber)

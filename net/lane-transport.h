@@ -470,6 +470,15 @@ typedef void LaneCgCapture(void *opaque, bool rx, const uint16_t *cgs,
                            size_t n);
 void lane_capture_cgs(Lane *lane, LaneCgCapture *fn, void *opaque,
                       bool tx, bool rx);
+/*
+ * With @on, an rx capture also gets each implied idle the receiver
+ * applies (after every record, when the connection starts and when the
+ * peer's transmitter comes back on), as @fn(opaque, true, NULL, 0), in
+ * order with the bursts and the events it causes: a burst's sync loss is
+ * reported before the idle after it, sync regained in that idle after
+ * it.  Off by default.
+ */
+void lane_capture_gaps(Lane *lane, bool on);
 
 /* Error injection on this end's transmit direction. */
 void lane_inject_ber(Lane *lane, double bit_error_rate); /* 8b10b only */

@@ -983,6 +983,67 @@ static void test_error_injection(void)
     pair_free(&p);
 }
 
+/* What a receive capture saw: each burst or gap, and the sync events. */
+typedef struct GapTrace {
+    End *e;
+    GString *seen;
+} GapTrace;
+
+static void on_capture(void *opaque, bool rx, const uint16_t *cgs, size_t n)
+{
+    GapTrace *g = opaque;
+
+    g_assert_true(rx);
+    g_assert_true(cgs ? n > 0 : n == 0);
+    g_string_append_printf(g->seen, "%c%u%u ", cgs ? 'B' : 'G',
+                           g->e->ev[LANE_EV_SYNC_LOST],
+                           g->e->ev[LANE_EV_SYNC_ACQUIRED]);
+}
+
+/*
+ * lane_capture_gaps(): the implied idle after each burst reaches the
+ * capture, after the burst's sync loss and before sync regained in it;
+ * without it, only bursts.
+ */
+static void test_capture_gaps(void)
+{
+    GapTrace g = { .seen = g_string_new(NULL) };
+    uint8_t f[64];
+    Pair p;
+
+    pair_init(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 0);
+    g.e = &p.b;
+    pump(&p.a, &p.b, 0);
+    lane_capture_cgs(p.b.lane, on_capture, &g, false, true);
+    make_frame(f, sizeof(f), 0);
+    lane_send_frame(p.a.lane, f, sizeof(f), 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpstr(g.seen->str, ==, "B01 ");
+
+    g_string_truncate(g.seen, 0);
+    lane_capture_gaps(p.b.lane, true);
+    lane_send_frame(p.a.lane, f, sizeof(f), 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpstr(g.seen->str, ==, "B01 G01 ");
+
+    /* four invalid code groups: sync lost in the burst, back in the gap */
+    g_string_truncate(g.seen, 0);
+    lane_inject_sync_loss(p.a.lane, 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_true(g_str_has_prefix(g.seen->str, "B01 G11 "));
+    g_assert_cmpuint(p.b.ev[LANE_EV_SYNC_ACQUIRED], ==, 2);
+    g_assert_true(lane_is_link_up(p.b.lane));
+
+    g_string_truncate(g.seen, 0);
+    lane_capture_gaps(p.b.lane, false);
+    lane_send_frame(p.a.lane, f, sizeof(f), 0);
+    pump(&p.a, &p.b, 0);
+    g_assert_cmpstr(g.seen->str, ==, "B12 ");
+    lane_capture_cgs(p.b.lane, NULL, NULL, false, false);
+    g_string_free(g.seen, true);
+    pair_free(&p);
+}
+
 static short wanted(Lane *lane, int fd)
 {
     LaneFd fds[LANE_MAX_FDS];
@@ -1720,6 +1781,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane/utilization/contention/raw-records",
                     test_util_raw_records);
     g_test_add_func("/lane/error-injection", test_error_injection);
+    g_test_add_func("/lane/capture-gaps", test_capture_gaps);
     g_test_add_func("/lane/bad-records", test_bad_records);
     g_test_add_func("/lane/io-changed", test_io_changed);
     g_test_add_data_func("/lane/stream/frames/8b10b",
