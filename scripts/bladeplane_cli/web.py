@@ -526,9 +526,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     method."""
 
     server: "WebServer"
-    server_version = "bladeplane-web"
-    sys_version = ""
     timeout = SOCKET_TIMEOUT
+
+    def version_string(self) -> str:
+        return "bladeplane-web"     # not Python's version
 
     def log_message(self, format: str, *args: Any) -> None:
         pass                    # no line per request on the terminal
