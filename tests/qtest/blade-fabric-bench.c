@@ -15,7 +15,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "blade-fabric-harness.h"
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "libqos/blade-fabric-harness.h"
 
 #define PINGS       1000
 #define MEASURE_S   1.5
@@ -42,7 +48,7 @@ static double median(double *v, size_t n)
 }
 
 /* Step every chassis's clock by the real time since the last call. */
-static void run_clocks(Fab *f, double *last)
+static void run_clocks(FabHarness *f, double *last)
 {
     double t = now_s();
     int64_t ns = (int64_t)((t - *last) * 1e9);
@@ -59,23 +65,23 @@ static void run_clocks(Fab *f, double *last)
     }
 }
 
-static void pump_all(Fab *f)
+static void pump_all(FabHarness *f)
 {
-    fab_pump(f, 1);
+    fh_pump(f, 1);
 }
 
-static unsigned count_remote(Fab *f)
+static unsigned count_remote(FabHarness *f)
 {
-    return remote_in_rotation(&f->h[0]);
+    return fh_remote_in_rotation(&f->h[0]);
 }
 
-static bool cond_remote_n(Fab *f, void *arg)
+static bool cond_remote_n(FabHarness *f, void *arg)
 {
     return count_remote(f) == GPOINTER_TO_UINT(arg);
 }
 
 /* Chassis 1's second blade, up and known by its MAC. */
-static void second_blade(Fab *f)
+static void second_blade(FabHarness *f)
 {
     SwHarness *h = &f->h[0];
     uint8_t fr[64] = { 0 };
@@ -86,58 +92,58 @@ static void second_blade(Fab *f)
 }
 
 /* A daisy chain of @n chassis, two blades in chassis 1, one elsewhere. */
-static void start_chain(Fab *f, unsigned n, unsigned interval_ms)
+static void start_chain(FabHarness *f, unsigned n, unsigned interval_ms)
 {
     unsigned c;
 
-    fab_init(f, n, interval_ms);
+    fh_init(f, n, interval_ms);
     for (c = 1; c <= n; c++) {
         g_autoptr(GString) args = g_string_new("");
         g_autofree char *chain = NULL;
 
         if (c > 1) {
-            netdev(args, f, "c0", c - 2, false);
+            fh_netdev(args, f, "c0", c - 2, false);
         }
         if (c < n) {
-            netdev(args, f, c > 1 ? "c1" : "c0", c - 1, true);
+            fh_netdev(args, f, c > 1 ? "c1" : "c0", c - 1, true);
         }
         chain = g_strdup(c == 1 || c == n ? "[\"c0\"]" : "[\"c0\", \"c1\"]");
         if (n == 1) {
             g_free(chain);
             chain = g_strdup("[]");
         }
-        start_chassis(f, c, args->str, chain, c == 1 ? 2 : 1, NULL);
+        fh_start_chassis(f, c, args->str, chain, c == 1 ? 2 : 1, NULL);
     }
     for (c = 1; c <= n; c++) {
-        blade_ready(f, c, 10);
+        fh_blade_ready(f, c, 10);
     }
     second_blade(f);
-    fab_wait(f, cond_remote_n, GUINT_TO_POINTER(n - 1), "remote blades");
+    fh_wait(f, cond_remote_n, GUINT_TO_POINTER(n - 1), "remote blades");
 }
 
 /* c1 and c2, each joined to a central switch. */
-static void start_central(Fab *f)
+static void start_central(FabHarness *f)
 {
     g_autoptr(GString) a1 = g_string_new(""), a2 = g_string_new("");
     g_autoptr(GString) hub = g_string_new("");
 
-    fab_init(f, 3, 100);
-    netdev(hub, f, "c0", 0, true);
-    netdev(hub, f, "c1", 1, true);
-    netdev(a1, f, "c0", 0, false);
-    netdev(a2, f, "c0", 1, false);
-    start_chassis(f, 1, a1->str, "[\"c0\"]", 2, NULL);
-    start_chassis(f, 2, a2->str, "[\"c0\"]", 1, NULL);
-    start_chassis(f, 3, hub->str, "[\"c0\", \"c1\"]", 0,
+    fh_init(f, 3, 100);
+    fh_netdev(hub, f, "c0", 0, true);
+    fh_netdev(hub, f, "c1", 1, true);
+    fh_netdev(a1, f, "c0", 0, false);
+    fh_netdev(a2, f, "c0", 1, false);
+    fh_start_chassis(f, 1, a1->str, "[\"c0\"]", 2, NULL);
+    fh_start_chassis(f, 2, a2->str, "[\"c0\"]", 1, NULL);
+    fh_start_chassis(f, 3, hub->str, "[\"c0\", \"c1\"]", 0,
                   "\"fabric-priority\": 4096");
-    blade_ready(f, 1, 10);
-    blade_ready(f, 2, 10);
+    fh_blade_ready(f, 1, 10);
+    fh_blade_ready(f, 2, 10);
     second_blade(f);
-    fab_wait(f, cond_remote_n, GUINT_TO_POINTER(1), "remote blades");
+    fh_wait(f, cond_remote_n, GUINT_TO_POINTER(1), "remote blades");
 }
 
 /* Median latency (us) of one frame from c1's slot 0 to @dst's slot @slot. */
-static double latency(Fab *f, unsigned dst, unsigned slot)
+static double latency(FabHarness *f, unsigned dst, unsigned slot)
 {
     static double us[PINGS];
     SwHarness *h1 = &f->h[0];
@@ -152,8 +158,8 @@ static double latency(Fab *f, unsigned dst, unsigned slot)
         double t = now_s();
 
         g_assert_cmpint(lane_send_frame(h1->blades[0].lane, fr, sizeof(fr),
-                                        sh_now()), ==, 0);
-        lane_flush(h1->blades[0].lane, sh_now());
+                                        sh_now(h1)), ==, 0);
+        lane_flush(h1->blades[0].lane, sh_now(h1));
         while (to->nrx == before) {
             pump_all(f);
         }
@@ -164,7 +170,7 @@ static double latency(Fab *f, unsigned dst, unsigned slot)
 }
 
 /* Frames/s from c1's slot 0 to @dst's slot 0, frames of @len octets. */
-static double rate(Fab *f, unsigned dst, size_t len)
+static double rate(FabHarness *f, unsigned dst, size_t len)
 {
     ShBlade *to = &f->h[dst - 1].blades[0];
     Lane *tx = f->h[0].blades[0].lane;
@@ -186,7 +192,7 @@ static double rate(Fab *f, unsigned dst, size_t len)
             to->count_only = false;
             return (to->nrx - n0) / (t - t0);
         }
-        while (lane_send_frame(tx, fr, len, sh_now()) == 0) {
+        while (lane_send_frame(tx, fr, len, sh_now(&f->h[0])) == 0) {
             /* queue until the lane pushes back */
         }
         pump_all(f);
@@ -198,7 +204,7 @@ static double rate(Fab *f, unsigned dst, size_t len)
  * real time; at random moments, the age of chassis @c's figures as
  * chassis 1 holds them.  Returns the median, ms.
  */
-static double remote_age(Fab *f, const char *chassis)
+static double remote_age(FabHarness *f, const char *chassis)
 {
     static double ages[AGE_SAMPLES];
     double last_clock = now_s(), next_report = now_s(), next_sample;
@@ -214,14 +220,14 @@ static double remote_age(Fab *f, const char *chassis)
             for (i = 0; i < f->n; i++) {
                 if (f->h[i].qts && f->h[i].slots) {
                     lane_set_util(f->h[i].blades[0].lane, 10 + n % 50, 0,
-                                  sh_now());
+                                  sh_now(&f->h[i]));
                 }
             }
             next_report += REPORT_MS / 1000.0;
         }
         if (t >= next_sample) {
             QDict *st = sh_state(&f->h[0]);
-            QDict *b = remote_blade(st, chassis);
+            QDict *b = fh_remote_blade(st, chassis);
 
             g_assert_nonnull(b);
             ages[n++] = sh_u64(b, "report-age-ms");
@@ -237,7 +243,7 @@ static double remote_age(Fab *f, const char *chassis)
 int main(int argc, char **argv)
 {
     double local, hop1, hop2, central, r64[4], r1518[4], age;
-    Fab f;
+    FabHarness f;
     unsigned hops;
 
     g_test_init(&argc, &argv, NULL);
@@ -250,18 +256,18 @@ int main(int argc, char **argv)
     hop1 = latency(&f, 2, 0);
     hop2 = latency(&f, 3, 0);
     age = remote_age(&f, "c3");
-    fab_stop(&f);
+    fh_stop(&f);
 
     start_central(&f);
     central = latency(&f, 2, 0);
-    fab_stop(&f);
+    fh_stop(&f);
 
     start_chain(&f, 4, 100);
     for (hops = 1; hops <= 3; hops++) {
         r64[hops] = rate(&f, hops + 1, 64);
         r1518[hops] = rate(&f, hops + 1, 1518);
     }
-    fab_stop(&f);
+    fh_stop(&f);
 
     printf("local_latency_us: %.1f\n", local);
     printf("chain_1hop_latency_us: %.1f\n", hop1);

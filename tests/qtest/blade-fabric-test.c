@@ -11,7 +11,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "blade-fabric-harness.h"
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "libqos/blade-fabric-harness.h"
 #include "qobject/qjson.h"
 #include "qemu/cutils.h"
 #include "hw/blade/net/fabric.h"
@@ -36,20 +42,20 @@ typedef struct Seen {
     size_t n;
 } Seen;
 
-static bool cond_blade_frames(Fab *f, void *arg)
+static bool cond_blade_frames(FabHarness *f, void *arg)
 {
     Seen *s = arg;
 
     return g_queue_get_length(&f->h[s->chassis - 1].blades[0].rx) >= s->n;
 }
 
-static bool cond_uplink_frames(Fab *f, void *arg)
+static bool cond_uplink_frames(FabHarness *f, void *arg)
 {
     return g_queue_get_length(&f->h[0].up_rx) >= GPOINTER_TO_UINT(arg);
 }
 
 /* The chassis (1-based) whose blade holds the SYN from @sport, or 0. */
-static unsigned syn_at(Fab *f, uint16_t sport)
+static unsigned syn_at(FabHarness *f, uint16_t sport)
 {
     unsigned c;
 
@@ -71,7 +77,7 @@ static unsigned syn_at(Fab *f, uint16_t sport)
     return 0;
 }
 
-static bool cond_syn(Fab *f, void *arg)
+static bool cond_syn(FabHarness *f, void *arg)
 {
     return syn_at(f, GPOINTER_TO_UINT(arg)) != 0;
 }
@@ -80,7 +86,7 @@ static bool cond_syn(Fab *f, void *arg)
  * New flows from chassis 1's uplink until one lands in chassis @target;
  * its blade answers the client, and the answer leaves chassis 1's uplink.
  */
-static void flow_to_chassis(Fab *f, unsigned target)
+static void flow_to_chassis(FabHarness *f, unsigned target)
 {
     SwHarness *h1 = &f->h[0], *ht = &f->h[target - 1];
     uint8_t fr[128];
@@ -96,7 +102,7 @@ static void flow_to_chassis(Fab *f, unsigned target)
             }
         }
         sh_uplink_send(h1, fr, sh_tcp_to_vip(fr, sport, SH_TCP_SYN));
-        fab_wait(f, cond_syn, GUINT_TO_POINTER(sport), "the SYN at a blade");
+        fh_wait(f, cond_syn, GUINT_TO_POINTER(sport), "the SYN at a blade");
         if (syn_at(f, sport) == target) {
             break;
         }
@@ -117,7 +123,7 @@ static void flow_to_chassis(Fab *f, unsigned target)
     len = sh_ip_l4(fr, sh_client_mac, ht->blades[0].mac, 6, VIP, 80,
                    "10.0.2.2", sport, SH_TCP_SYN | SH_TCP_ACK, 0);
     sh_blade_send(ht, 0, fr, len);
-    fab_wait(f, cond_uplink_frames, GUINT_TO_POINTER(1), "the answer");
+    fh_wait(f, cond_uplink_frames, GUINT_TO_POINTER(1), "the answer");
     while ((got = sh_pop(&h1->up_rx)) && memcmp(got->data, fr, 14)) {
         g_free(got);
     }
@@ -128,36 +134,36 @@ static void flow_to_chassis(Fab *f, unsigned target)
 }
 
 /* c1 (uplink) -- c2 -- c3: figures 3 and 5 of the patent. */
-static void start_chain3(Fab *f)
+static void start_chain3(FabHarness *f)
 {
     g_autoptr(GString) a1 = g_string_new(""), a2 = g_string_new("");
     g_autoptr(GString) a3 = g_string_new("");
 
-    fab_init(f, 3, INTERVAL_MS);
-    netdev(a1, f, "c0", 0, true);
-    netdev(a2, f, "c0", 0, false);
-    netdev(a2, f, "c1", 1, true);
-    netdev(a3, f, "c0", 1, false);
-    start_chassis(f, 1, a1->str, "[\"c0\"]", 1, NULL);
-    start_chassis(f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
-    start_chassis(f, 3, a3->str, "[\"c0\"]", 1, NULL);
-    blade_ready(f, 1, 10);
-    blade_ready(f, 2, 10);
-    blade_ready(f, 3, 10);
+    fh_init(f, 3, INTERVAL_MS);
+    fh_netdev(a1, f, "c0", 0, true);
+    fh_netdev(a2, f, "c0", 0, false);
+    fh_netdev(a2, f, "c1", 1, true);
+    fh_netdev(a3, f, "c0", 1, false);
+    fh_start_chassis(f, 1, a1->str, "[\"c0\"]", 1, NULL);
+    fh_start_chassis(f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
+    fh_start_chassis(f, 3, a3->str, "[\"c0\"]", 1, NULL);
+    fh_blade_ready(f, 1, 10);
+    fh_blade_ready(f, 2, 10);
+    fh_blade_ready(f, 3, 10);
 }
 
 static void test_chain(void)
 {
-    Fab f;
+    FabHarness f;
     QDict *st, *b3;
 
     start_chain3(&f);
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     st = sh_state(&f.h[0]);
-    b3 = remote_blade(st, "c3");
+    b3 = fh_remote_blade(st, "c3");
     g_assert_nonnull(b3);
     g_assert_cmpint(qdict_get_int(b3, "hops"), ==, 2);
-    g_assert_cmpint(qdict_get_int(remote_blade(st, "c2"), "hops"), ==, 1);
+    g_assert_cmpint(qdict_get_int(fh_remote_blade(st, "c2"), "hops"), ==, 1);
     g_assert_cmpstr(qdict_get_str(b3, "port"), ==, "chain0");
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(st, "fabric"), "chassis"),
                     ==, "c1");
@@ -166,7 +172,7 @@ static void test_chain(void)
     add_remote_service(&f.h[0], "rr");
     flow_to_chassis(&f, 3);
     flow_to_chassis(&f, 2);
-    fab_stop(&f);
+    fh_stop(&f);
 }
 
 typedef struct CpuSeen {
@@ -174,11 +180,11 @@ typedef struct CpuSeen {
     int64_t cpu;
 } CpuSeen;
 
-static bool cond_remote_cpu(Fab *f, void *arg)
+static bool cond_remote_cpu(FabHarness *f, void *arg)
 {
     CpuSeen *c = arg;
     QDict *st = sh_state(&f->h[0]);
-    QDict *b = remote_blade(st, c->chassis);
+    QDict *b = fh_remote_blade(st, c->chassis);
     bool ok = b && qobject_type(qdict_get(b, "cpu")) == QTYPE_QNUM &&
               qdict_get_int(b, "cpu") == c->cpu;
 
@@ -192,20 +198,20 @@ static bool cond_remote_cpu(Fab *f, void *arg)
  */
 static void test_remote_view(void)
 {
-    Fab f;
+    FabHarness f;
     CpuSeen want = { "c3", 77 };
     uint64_t t0, t1;
     QDict *r;
 
     start_chain3(&f);
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     sh_report(&f.h[2], 0, 77, 5);
     r = qtest_qmp(f.h[0].qts, "{ 'execute': 'query-blade-switch', "
                   "'arguments': { 'switch': 'switch' } }");
     t0 = qdict_get_int(qdict_get_qdict(qdict_get_qdict(r, "return"),
                                        "switch"), "now-ms");
     qobject_unref(r);
-    fab_wait(&f, cond_remote_cpu, &want, "c3's new figures at c1");
+    fh_wait(&f, cond_remote_cpu, &want, "c3's new figures at c1");
     r = qtest_qmp(f.h[0].qts, "{ 'execute': 'query-blade-switch', "
                   "'arguments': { 'switch': 'switch' } }");
     t1 = qdict_get_int(qdict_get_qdict(qdict_get_qdict(r, "return"),
@@ -213,7 +219,7 @@ static void test_remote_view(void)
     qobject_unref(r);
     /* Two hops: at most two periods each, and a little slack. */
     g_assert_cmpuint(t1 - t0, <=, 5 * INTERVAL_MS);
-    fab_stop(&f);
+    fh_stop(&f);
 }
 
 /* c1, c2, c3 each joined to a central switch: figures 6 and 7. */
@@ -221,59 +227,59 @@ static void test_central(void)
 {
     g_autoptr(GString) a1 = g_string_new(""), a2 = g_string_new("");
     g_autoptr(GString) a3 = g_string_new(""), hub = g_string_new("");
-    Fab f;
+    FabHarness f;
     QDict *st;
 
-    fab_init(&f, 4, INTERVAL_MS);
-    netdev(hub, &f, "c0", 0, true);
-    netdev(hub, &f, "c1", 1, true);
-    netdev(hub, &f, "c2", 2, true);
-    netdev(a1, &f, "c0", 0, false);
-    netdev(a2, &f, "c0", 1, false);
-    netdev(a3, &f, "c0", 2, false);
-    start_chassis(&f, 1, a1->str, "[\"c0\"]", 1, NULL);
-    start_chassis(&f, 2, a2->str, "[\"c0\"]", 1, NULL);
-    start_chassis(&f, 3, a3->str, "[\"c0\"]", 1, NULL);
-    start_chassis(&f, 4, hub->str, "[\"c0\", \"c1\", \"c2\"]", 0,
+    fh_init(&f, 4, INTERVAL_MS);
+    fh_netdev(hub, &f, "c0", 0, true);
+    fh_netdev(hub, &f, "c1", 1, true);
+    fh_netdev(hub, &f, "c2", 2, true);
+    fh_netdev(a1, &f, "c0", 0, false);
+    fh_netdev(a2, &f, "c0", 1, false);
+    fh_netdev(a3, &f, "c0", 2, false);
+    fh_start_chassis(&f, 1, a1->str, "[\"c0\"]", 1, NULL);
+    fh_start_chassis(&f, 2, a2->str, "[\"c0\"]", 1, NULL);
+    fh_start_chassis(&f, 3, a3->str, "[\"c0\"]", 1, NULL);
+    fh_start_chassis(&f, 4, hub->str, "[\"c0\", \"c1\", \"c2\"]", 0,
                   "\"fabric-priority\": 4096");
-    blade_ready(&f, 1, 10);
-    blade_ready(&f, 2, 10);
-    blade_ready(&f, 3, 10);
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
+    fh_blade_ready(&f, 1, 10);
+    fh_blade_ready(&f, 2, 10);
+    fh_blade_ready(&f, 3, 10);
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     st = sh_state(&f.h[0]);
     g_assert_cmpint(qdict_get_int(qdict_get_qdict(st, "fabric"), "root-id"),
                     ==, 4);
-    g_assert_cmpint(qdict_get_int(remote_blade(st, "c3"), "hops"), ==, 2);
+    g_assert_cmpint(qdict_get_int(fh_remote_blade(st, "c3"), "hops"), ==, 2);
     qobject_unref(st);
     add_remote_service(&f.h[0], "rr");
     flow_to_chassis(&f, 3);
-    fab_stop(&f);
+    fh_stop(&f);
 }
 
 /* The middle chassis of a chain goes away and comes back. */
 static void test_middle_restart(void)
 {
     g_autoptr(GString) a2 = g_string_new("");
-    Fab f;
+    FabHarness f;
 
     start_chain3(&f);
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(2), "c2's and c3's blades");
     add_remote_service(&f.h[0], "rr");
 
     sh_stop(&f.h[1]);
     f.h[1].qts = NULL;
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(0), "c2 and c3 gone at c1");
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(0), "c2 and c3 gone at c1");
 
-    netdev(a2, &f, "c0", 0, false);
-    netdev(a2, &f, "c1", 1, true);
-    start_chassis(&f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
-    blade_ready(&f, 2, 10);
-    fab_wait(&f, cond_remote, GUINT_TO_POINTER(2), "the chain healed");
+    fh_netdev(a2, &f, "c0", 0, false);
+    fh_netdev(a2, &f, "c1", 1, true);
+    fh_start_chassis(&f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
+    fh_blade_ready(&f, 2, 10);
+    fh_wait(&f, fh_cond_remote, GUINT_TO_POINTER(2), "the chain healed");
     flow_to_chassis(&f, 3);
-    fab_stop(&f);
+    fh_stop(&f);
 }
 
-static unsigned blocked_ports(Fab *f)
+static unsigned blocked_ports(FabHarness *f)
 {
     unsigned c, n = 0;
 
@@ -293,9 +299,9 @@ static unsigned blocked_ports(Fab *f)
     return n;
 }
 
-static bool cond_ring_settled(Fab *f, void *arg)
+static bool cond_ring_settled(FabHarness *f, void *arg)
 {
-    return blocked_ports(f) == 1 && remote_in_rotation(&f->h[0]) == 2;
+    return blocked_ports(f) == 1 && fh_remote_in_rotation(&f->h[0]) == 2;
 }
 
 /* A ring of three: one link blocked, a broadcast reaches each once. */
@@ -305,30 +311,30 @@ static void test_ring(void)
     g_autoptr(GString) a3 = g_string_new("");
     uint8_t fr[64] = { 0 };
     Seen s2 = { 2, 1 }, s3 = { 3, 1 };
-    Fab f;
+    FabHarness f;
     unsigned c;
 
-    fab_init(&f, 3, INTERVAL_MS);
-    netdev(a1, &f, "c0", 0, true);
-    netdev(a2, &f, "c0", 0, false);
-    netdev(a2, &f, "c1", 1, true);
-    netdev(a3, &f, "c0", 1, false);
-    netdev(a3, &f, "c1", 2, true);
-    netdev(a1, &f, "c1", 2, false);
-    start_chassis(&f, 1, a1->str, "[\"c0\", \"c1\"]", 1, NULL);
-    start_chassis(&f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
-    start_chassis(&f, 3, a3->str, "[\"c0\", \"c1\"]", 1, NULL);
+    fh_init(&f, 3, INTERVAL_MS);
+    fh_netdev(a1, &f, "c0", 0, true);
+    fh_netdev(a2, &f, "c0", 0, false);
+    fh_netdev(a2, &f, "c1", 1, true);
+    fh_netdev(a3, &f, "c0", 1, false);
+    fh_netdev(a3, &f, "c1", 2, true);
+    fh_netdev(a1, &f, "c1", 2, false);
+    fh_start_chassis(&f, 1, a1->str, "[\"c0\", \"c1\"]", 1, NULL);
+    fh_start_chassis(&f, 2, a2->str, "[\"c0\", \"c1\"]", 1, NULL);
+    fh_start_chassis(&f, 3, a3->str, "[\"c0\", \"c1\"]", 1, NULL);
     for (c = 1; c <= 3; c++) {
-        blade_ready(&f, c, 10);
+        fh_blade_ready(&f, c, 10);
     }
-    fab_wait(&f, cond_ring_settled, NULL, "one blocked link in the ring");
+    fh_wait(&f, cond_ring_settled, NULL, "one blocked link in the ring");
     for (c = 0; c < 3; c++) {
         sh_free_frames(&f.h[c].blades[0].rx);
     }
     sh_eth(fr, sh_bcast, f.h[0].blades[0].mac, 0x88b6);
     sh_blade_send(&f.h[0], 0, fr, sizeof(fr));
-    fab_wait(&f, cond_blade_frames, &s2, "the broadcast at c2");
-    fab_wait(&f, cond_blade_frames, &s3, "the broadcast at c3");
+    fh_wait(&f, cond_blade_frames, &s2, "the broadcast at c2");
+    fh_wait(&f, cond_blade_frames, &s3, "the broadcast at c3");
     /* Many more periods: nothing more arrives (no storm). */
     for (c = 0; c < 40; c++) {
         unsigned i;
@@ -341,7 +347,7 @@ static void test_ring(void)
     g_assert_cmpuint(g_queue_get_length(&f.h[1].blades[0].rx), ==, 1);
     g_assert_cmpuint(g_queue_get_length(&f.h[2].blades[0].rx), ==, 1);
     g_assert_cmpuint(g_queue_get_length(&f.h[0].blades[0].rx), ==, 0);
-    fab_stop(&f);
+    fh_stop(&f);
 }
 
 /* ---- the test as a rogue chassis on a chain port ------------------------- */
@@ -461,7 +467,7 @@ static void test_rogue(void)
     }
     sh_settle(&h);
     g_assert_cmpuint(fabric_stat(&h, "rx-malformed"), >=, 2);
-    g_assert_cmpuint(remote_in_rotation(&h), ==, 0);
+    g_assert_cmpuint(fh_remote_in_rotation(&h), ==, 0);
 
     /* Control frames from a blade are refused too. */
     sh_blade_up(&h, 0, false);
@@ -470,7 +476,7 @@ static void test_rogue(void)
     sh_blade_send(&h, 0, fr, 60);
     sh_settle(&h);
     g_assert_cmpuint(sh_port_stat(&h, 0, "errors"), ==, 1);
-    g_assert_cmpuint(remote_in_rotation(&h), ==, 0);
+    g_assert_cmpuint(fh_remote_in_rotation(&h), ==, 0);
     close(rogue.fd);
     sh_stop(&h);
 }

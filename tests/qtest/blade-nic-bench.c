@@ -15,7 +15,11 @@
  */
 
 #include "qemu/osdep.h"
-#include "blade-nic-harness.h"
+#include <poll.h>
+#include "qemu/bswap.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "libqos/blade-nic-harness.h"
 
 #define RING 1024
 #define BATCH 256
@@ -34,7 +38,7 @@ static void echo_frame(void *opaque, const uint8_t *f, size_t len)
 
     memcpy(buf, f, len);
     memcpy(buf, echo.nic_mac, 6);
-    if (lane_send_frame(echo.h->srv, buf, len, nh_now()) == 0) {
+    if (lane_send_frame(echo.h->srv, buf, len, nh_now(echo.h)) == 0) {
         echo.echoed++;
     } else {
         echo.echo_drops++;
@@ -71,7 +75,7 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
     cfg.speed_mbps = 0;
     cfg.util_interval_ns = 0;
     cfg.tx_queue_bytes = 1024 * 1024;
-    h.srv = lane_new(&cfg, &echo_ops, &h, nh_now(), NULL);
+    h.srv = lane_new(&cfg, &echo_ops, &h, nh_now(&h), NULL);
     g_assert_nonnull(h.srv);
     echo.h = &h;
     echo.echoed = echo.echo_drops = 0;
@@ -109,9 +113,9 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
     nh_wr(&h, BLADE_NIC_REG_RX_TAIL, rx_tail);
 
     mmio0 = h.nic.mmio_ops;
-    t0 = t_last = nh_now();
+    t0 = t_last = nh_now(&h);
     h.nic.tx_tail = 0;
-    while (nh_now() - t0 < seconds * 1e9) {
+    while (nh_now(&h) - t0 < seconds * 1e9) {
         uint32_t tx_head, rx_head, icr;
         uint64_t now;
 
@@ -136,11 +140,11 @@ static Result run(bool raw, unsigned len, unsigned itr_us, double seconds)
         }
         nh_pump(&h, 0);
         /* the virtual clock follows wall time, as in a running VM */
-        now = nh_now();
+        now = nh_now(&h);
         qtest_clock_step(h.qts, now - t_last);
         t_last = now;
     }
-    r.mpps = frames / ((nh_now() - t0) / 1e9) / 1e6;
+    r.mpps = frames / ((nh_now(&h) - t0) / 1e9) / 1e6;
     r.gbps = r.mpps * 1e6 * (len + 4) * 8 / 1e9;
     r.mmio_per_frame = frames ? (double)(h.nic.mmio_ops - mmio0) / frames : 0;
     irqs = nh_stat(&h, BLADE_NIC_STAT_IRQ_RX) +

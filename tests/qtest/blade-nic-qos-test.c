@@ -10,7 +10,8 @@
 #include "qemu/osdep.h"
 #include "libqtest-single.h"
 #include "libqos/qgraph.h"
-#include "blade-nic-harness.h"
+#include "hw/pci/pci_regs.h"
+#include "libqos/blade-nic-harness.h"
 
 static const uint8_t peer[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
 

@@ -9,13 +9,17 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "fcs.h"
 #include "lane-ring.h"
-#include "blade-nic-harness.h"
+#include "qemu/bswap.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "libqos/blade-nic-harness.h"
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const uint8_t peer[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
@@ -45,7 +49,7 @@ static void chassis_connect(NicHarness *h)
     cfg.speed_mbps = 0;
     cfg.util_interval_ns = 0;
     cfg.reconnect_ns = 10 * 1000 * 1000;
-    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), NULL);
+    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(h), NULL);
     g_assert_nonnull(h->srv);
 }
 
@@ -170,7 +174,7 @@ static void test_chassis_absent(void)
     lane_config_init(&cfg, LANE_ROLE_SERVER, h.path);
     cfg.speed_mbps = 0;
     cfg.util_interval_ns = 0;
-    h.srv = lane_new(&cfg, &nh_srv_ops, &h, nh_now(), NULL);
+    h.srv = lane_new(&cfg, &nh_srv_ops, &h, nh_now(&h), NULL);
     g_assert_nonnull(h.srv);
     qtest_clock_step(h.qts, 100 * 1000 * 1000);
     nh_link_up(&h);
@@ -301,18 +305,32 @@ static void test_irq_msix_disabled(void)
 
 /* ---- TX ------------------------------------------------------------------ */
 
-static void lane_start_speed(NicHarness *h, bool raw, unsigned speed,
-                             const char *extra)
+/*
+ * The NIC's lane up to the test's chassis end (@o: its options), rings of
+ * 16, MSI-X and every interrupt enabled.
+ */
+static void lane_start_opts(NicHarness *h, NhOpts *o, unsigned speed,
+                            const char *extra)
 {
     g_autofree char *props = g_strdup_printf(",speed=%u,pcs=%s%s", speed,
-                                             raw ? "raw" : "8b10b",
+                                             o->raw ? "raw" : "8b10b",
                                              extra ? extra : "");
 
-    nh_start_full(h, true, true, raw, props, NULL);
+    o->lane = o->server = true;
+    o->dev = props;
+    nh_start_opts(h, o);
     nh_link_up(h);
     nh_rings(h, 16, 16);
     qpci_msix_enable(h->nic.dev);
     nh_wr(h, BLADE_NIC_REG_IER, 0xff);
+}
+
+static void lane_start_speed(NicHarness *h, bool raw, unsigned speed,
+                             const char *extra)
+{
+    NhOpts o = { .raw = raw };
+
+    lane_start_opts(h, &o, speed, extra);
 }
 
 static void lane_start(NicHarness *h, bool raw, const char *extra)
@@ -582,13 +600,12 @@ static void test_shm(gconstpointer data)
     NicHarness h;
     uint8_t f[300], g[200], mac[6], got[300];
     uint64_t want = 1;
+    NhOpts o = { .srv_no_shm = !accept };
 
-    nh_srv_shm = accept ? LANE_SHM_ACCEPT : LANE_SHM_OFF;
-    lane_start(&h, false, NULL);
-    nh_srv_shm = LANE_SHM_ACCEPT;
+    lane_start_opts(&h, &o, 0, NULL);
     g_assert_cmpint(lane_on_rings(h.srv), ==, accept);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-active"), ==, accept);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-sessions"), ==, accept);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-active"), ==, accept);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-sessions"), ==, accept);
     g_assert_cmpuint(lane_stats(h.srv)->shm_refused, ==, !accept);
     nh_mac(&h, mac);
     nh_make_frame(f, sizeof(f), mac, peer, 4);
@@ -608,7 +625,7 @@ static void test_shm(gconstpointer data)
     g_assert_cmpuint(lane_stats(h.srv)->pcs.frames, ==, 1);
     g_assert_cmpuint(lane_stats(h.srv)->bad_records, ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-errors"), ==, 0);
     nh_stop(&h);
 }
 
@@ -621,13 +638,13 @@ enum {
 
 static bool cond_nic_shm_errors(NicHarness *h, void *arg)
 {
-    return nic_qom_u64(h, "shm-errors") >= 1;
+    return nh_qom_u64(h, "shm-errors") >= 1;
 }
 
 static bool cond_nic_shm_again(NicHarness *h, void *arg)
 {
-    return nic_qom_u64(h, "shm-sessions") >= 2 &&
-           nic_qom_u64(h, "shm-active") && lane_on_rings(h->srv);
+    return nh_qom_u64(h, "shm-sessions") >= 2 &&
+           nh_qom_u64(h, "shm-active") && lane_on_rings(h->srv);
 }
 
 /*
@@ -651,8 +668,8 @@ static void test_shm_corrupt(gconstpointer data)
     lane_start(&h, false, NULL);
     g_assert_true(lane_on_rings(h.srv));
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-sessions"), ==, 1);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-sessions"), ==, 1);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-errors"), ==, 0);
     nh_mac(&h, mac);
 
     lane_ring_peer_fds(lane_shm_ring(h.srv), fds);
@@ -684,12 +701,12 @@ static void test_shm_corrupt(gconstpointer data)
     }
 
     nh_wait(&h, cond_nic_shm_errors, NULL, 0, "NIC counts a ring error");
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-errors"), ==, 1);
     /* and so does the guest (section 10, 1.2) */
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
     nh_wait(&h, cond_nic_shm_again, NULL, 1000000, "rings again");
     nh_link_up(&h);
-    g_assert_cmpuint(nic_qom_u64(&h, "shm-errors"), ==, 1);
+    g_assert_cmpuint(nh_qom_u64(&h, "shm-errors"), ==, 1);
     g_assert_cmpuint(lane_stats(h.srv)->shm_errors, ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->disconnects, ==, 1);
@@ -707,7 +724,7 @@ static void test_shm_corrupt(gconstpointer data)
     nh_wait(&h, nh_cond_frames, &want, 0, "TX frame after the error");
     g_assert_cmpmem(h.frames[want - 1], h.frame_len[want - 1], g, sizeof(g));
     /* the frames woke the sleeping chassis end: kicks, as QOM counts them */
-    kicks = nic_qom_u64(&h, "shm-kicks");
+    kicks = nh_qom_u64(&h, "shm-kicks");
     g_assert_cmpuint(kicks, >=, 1);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_KICKS), >=, kicks);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_SHM_ERRORS), ==, 1);
@@ -1764,8 +1781,8 @@ static void test_link_down_up(void)
     lane_start(&h, false, NULL);
     nh_wr(&h, BLADE_NIC_REG_ICR, 0xff);
     /* the chassis turns its transmitter off */
-    lane_set_tx_enabled(h.srv, false, nh_now());
-    lane_flush(h.srv, nh_now());
+    lane_set_tx_enabled(h.srv, false, nh_now(&h));
+    lane_flush(h.srv, nh_now(&h));
     nh_wait(&h, nh_cond_link_down, NULL, 0, "link down");
     /* link change, and the receiver's loss of sync (a PCS event) */
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR), ==,
@@ -1786,8 +1803,8 @@ static void test_link_down_up(void)
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_NOLINK), ==, 1);
     /* back on: negotiation, link up, a second LSC */
     nh_wr(&h, BLADE_NIC_REG_ICR, 0xff);
-    lane_set_tx_enabled(h.srv, true, nh_now());
-    lane_flush(h.srv, nh_now());
+    lane_set_tx_enabled(h.srv, true, nh_now(&h));
+    lane_flush(h.srv, nh_now(&h));
     nh_wait(&h, nh_cond_link_up, NULL, 1000000, "link up again");
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_LSC, ==,
                     BLADE_NIC_INT_LSC);
@@ -1881,11 +1898,10 @@ static void test_util_peer(void)
 {
     NicHarness h;
     uint32_t v;
+    NhOpts o = { .srv_util_ns = 5 * 1000 * 1000 };
 
-    nh_srv_util_ns = 5 * 1000 * 1000;
-    lane_start(&h, false, NULL);
-    nh_srv_util_ns = 0;
-    lane_set_util(h.srv, 9, 8, nh_now());
+    lane_start_opts(&h, &o, 0, NULL);
+    lane_set_util(h.srv, 9, 8, nh_now(&h));
     do {
         nh_pump(&h, 2);
         v = nh_rd(&h, BLADE_NIC_REG_PEER_UTIL);
@@ -2385,7 +2401,7 @@ static void srv_send_raw_record(NicHarness *h, const uint8_t *f, size_t len)
 
     g_assert_cmpuint(len, >=, 60);
     g_assert_cmpuint(len, <=, 128);
-    lane_flush(h->srv, nh_now());
+    lane_flush(h->srv, nh_now(h));
     n = lane_get_fds(h->srv, fds);
     g_assert_cmpint(n, >=, 2);
     g_assert_cmphex(fds[1].events & POLLOUT, ==, 0);
@@ -2438,7 +2454,7 @@ static void test_power_s3(void)
     run_for(&h, 500 * 1000 * 1000);     /* five utilization intervals */
     g_assert_cmpuint(h.nutil, ==, nutil);
     g_assert_false(lane_is_link_up(h.srv));
-    g_assert_cmpint(lane_send_frame(h.srv, f, sizeof(f), nh_now()), ==,
+    g_assert_cmpint(lane_send_frame(h.srv, f, sizeof(f), nh_now(&h)), ==,
                     -ENOLINK);
     srv_send_raw_record(&h, f, sizeof(f));
     run_for(&h, 50 * 1000 * 1000);
@@ -2511,7 +2527,7 @@ static void unplug_setup(NicHarness *h, bool by_dma, LaneShm shm)
     cfg.speed_mbps = 0;
     cfg.util_interval_ns = 0;
     cfg.shm = shm;
-    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(), &err);
+    h->srv = lane_new(&cfg, &nh_srv_ops, h, nh_now(h), &err);
     g_assert_nonnull(h->srv);
     /* native PCIe hot-plug (the slot control), not ACPI's */
     h->qts = qtest_initf("-M q35 -m 256M -global ICH9-LPC."
@@ -3056,7 +3072,7 @@ static void test_random_registers(void)
             nh_make_frame(f, g_rand_int_range(rnd, 14, sizeof(f)),
                           g_rand_boolean(rnd) ? mac : bcast, peer, i);
             if (lane_is_link_up(h.srv)) {
-                lane_send_frame(h.srv, f, sizeof(f), nh_now());
+                lane_send_frame(h.srv, f, sizeof(f), nh_now(&h));
             }
             nh_pump(&h, 0);
         } else {

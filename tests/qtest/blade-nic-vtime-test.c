@@ -3,7 +3,7 @@
  * docs/blade-nic.md section 13) under the qtest accelerator.  The test
  * process is both the chassis end of the lane (a lane server in virtual
  * time with the same latency) and the clock: it promises ahead before it
- * steps QEMU's virtual clock (nh_vstep() in blade-nic-harness.h).
+ * steps QEMU's virtual clock (nh_vstep() in libqos/blade-nic-harness.c).
  *
  * Covered: a frame takes effect exactly at its stamp plus the latency,
  * and the guest's frames carry QEMU's clock; a chassis that stamps in the
@@ -18,10 +18,14 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "qobject/qdict.h"
 #include "fcs.h"
 #include "lane-ring.h"
-#include "blade-nic-harness.h"
+#include "qemu/bswap.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "libqos/blade-nic-harness.h"
 
 /* vtime-latency-ns of the NIC, and the chassis end's latency */
 #define VT_L 50000u
@@ -72,7 +76,7 @@ static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
     uint64_t sessions = 1;
 
     memset(h, 0, sizeof(*h));
-    nh_srv_vtime_ns = VT_L;
+    h->srv_vtime_ns = VT_L;
     nh_lane_dir(h);
     nh_srv_start(h, true);
     dev = g_strdup_printf(",chardev=lane0,pcs=raw,speed=0,timing=virtual,"
@@ -143,19 +147,19 @@ static void test_vt_delivery(void)
     nh_mac(&h, mac);
     nh_make_frame(f, sizeof(f), mac, peer, 1);
     nh_vstep(&h, 3 * VT_L + 17);        /* any time, not a round one */
-    t = nh_vclock;
+    t = h.vclock;
     nh_srv_send(&h, f, sizeof(f));      /* stamped t */
     nh_vstep(&h, VT_L - 1);
     assert_rx_empty(&h);
     nh_vstep(&h, 1);
-    g_assert_cmpuint(nh_vclock, ==, t + VT_L);
+    g_assert_cmpuint(h.vclock, ==, t + VT_L);
     assert_rx_one(&h, f, sizeof(f));
     g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
                     BLADE_NIC_INT_RX_DONE);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
 
     nh_vstep(&h, 1234);
-    c = nh_vclock;
+    c = h.vclock;
     nh_make_frame(g, sizeof(g), peer, mac, 2);
     nh_tx_queue(&h, g, sizeof(g));
     nh_tx_kick(&h);
@@ -165,7 +169,7 @@ static void test_vt_delivery(void)
     g_assert_cmpuint(h.frame_stamp[0], ==, c);
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
     /* neither end had anything to complain about */
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->vtime_cuts, ==, 0);
     nh_stop(&h);
 }
@@ -210,7 +214,7 @@ static void vt_ring_write_hostile(NicHarness *h, const uint8_t *rec,
 {
     int r;
 
-    lane_flush(h->srv, nh_now());
+    lane_flush(h->srv, nh_now(h));
     g_assert_true(lane_on_rings(h->srv));
     g_assert_cmpint(lane_ring_write(lane_shm_ring(h->srv), rec, len), ==,
                     len);
@@ -220,7 +224,7 @@ static void vt_ring_write_hostile(NicHarness *h, const uint8_t *rec,
 
 static bool cond_nic_cut(NicHarness *h, void *arg)
 {
-    return nic_qom_u64(h, "vtime-cuts") >= 1;
+    return nh_qom_u64(h, "vtime-cuts") >= 1;
 }
 
 static bool cond_srv_disconnected(NicHarness *h, void *arg)
@@ -260,7 +264,7 @@ static void test_vt_hostile(gconstpointer data)
     nh_vstep(&h, 4 * VT_L);
     /* what the chassis promised last, all the NIC may rely on */
     p = lane_vtime_link(h.srv)->tx_floor;
-    g_assert_cmpuint(p, ==, nh_vclock + 1 - VT_L);
+    g_assert_cmpuint(p, ==, h.vclock + 1 - VT_L);
     g_assert_cmpuint(lane_vtime_link(h.srv)->cnt.tx_promises, >=, 1);
     if (how == VT_STAMP_PAST) {
         n += vt_frame_rec(rec + n, p - 1, f, sizeof(f));
@@ -278,15 +282,15 @@ static void test_vt_hostile(gconstpointer data)
     vt_ring_write_hostile(&h, rec, n);
 
     nh_wait(&h, cond_nic_cut, NULL, 0, "the NIC cuts the chassis");
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 1);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-broke-promise"), ==,
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 1);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-stamp-broke-promise"), ==,
                      how == VT_STAMP_PAST);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-promise-back"), ==,
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-promise-back"), ==,
                      how == VT_PROMISE_BACK);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-broke-quiet"), ==,
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-stamp-broke-quiet"), ==,
                      how == VT_QUIET_BROKEN);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-stamp-back"), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-unstamped"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-stamp-back"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-unstamped"), ==, 0);
     nh_wait(&h, cond_srv_disconnected, NULL, 0, "the chassis end cut off");
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 0);
 
@@ -300,14 +304,14 @@ static void test_vt_hostile(gconstpointer data)
     nh_vstep(&h, VT_L);
     nh_wait(&h, nh_cond_rx_frames, &want, 0, "the good frame");
     assert_rx_one(&h, g, sizeof(g));
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 1);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 1);
     g_assert_cmpuint(lane_stats(h.srv)->protocol_errors, ==, 0);
     nh_stop(&h);
 }
 
 static bool cond_kicks(NicHarness *h, void *arg)
 {
-    return nic_qom_u64(h, "shm-kicks") >= 3;
+    return nh_qom_u64(h, "shm-kicks") >= 3;
 }
 
 /*
@@ -482,7 +486,7 @@ static void test_vt_slow_peer(void)
      * NIC sent up to then: the promise comes behind the NIC's stamped
      * records, held until their delivery time.
      */
-    nh_vclock = VT_L;
+    h.vclock = VT_L;
     end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     while (nic_promised(&h) < VT_L) {
         if (g_get_monotonic_time() > end) {
@@ -499,8 +503,8 @@ static void test_vt_slow_peer(void)
     g_mutex_lock(&step.lock);
     g_assert_false(step.done);
     g_mutex_unlock(&step.lock);
-    g_assert_true(lane_vtime_promise(h.srv, target + 1 - VT_L, nh_vclock));
-    lane_flush(h.srv, nh_vclock);
+    g_assert_true(lane_vtime_promise(h.srv, target + 1 - VT_L, h.vclock));
+    lane_flush(h.srv, h.vclock);
 
     end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     g_mutex_lock(&step.lock);
@@ -513,7 +517,7 @@ static void test_vt_slow_peer(void)
     g_thread_join(th);
     g_mutex_clear(&step.lock);
     g_cond_clear(&step.cond);
-    nh_vclock = target;
+    h.vclock = target;
     nh_pump(&h, 0);
 
     g_assert_cmpint(step.clock, ==, target);
@@ -547,7 +551,7 @@ static bool vt_step_within(VtStep *step, NicHarness *h, int64_t ns, int ms,
 
 static bool cond_quiet_taken(NicHarness *h, void *arg)
 {
-    return nic_qom_u64(h, "vtime-quiet-taken") >= 1;
+    return nh_qom_u64(h, "vtime-quiet-taken") >= 1;
 }
 
 /*
@@ -570,7 +574,7 @@ static void test_vt_write_voids_quiet(void)
     vt_start(&h);
     nh_mac(&h, mac);
     nh_vstep(&h, VT_L);
-    c = nh_vclock;
+    c = h.vclock;
     nh_pump(&h, 10);            /* read all the NIC wrote */
     g_assert_true(lane_vtime_promise_quiet(h.srv, c + 20 * VT_L, c));
     lane_flush(h.srv, c);
@@ -588,12 +592,12 @@ static void test_vt_write_voids_quiet(void)
     nh_make_frame(g, sizeof(g), peer, mac, 1);
     nh_tx_queue(&h, g, sizeof(g));
     nh_tx_kick(&h);
-    nh_vclock = t1 + VT_L;      /* the chassis end, to take the frame */
+    h.vclock = t1 + VT_L;      /* the chassis end, to take the frame */
     nh_wait(&h, nh_cond_frames, &want, 0, "the guest's frame");
     g_assert_cmpuint(h.frame_stamp[0], ==, t1);
     g_assert_false(vt_step_within(&step, &h, 1, 300, &th));
-    g_assert_true(lane_vtime_promise(h.srv, t1 + 2 - VT_L, nh_vclock));
-    lane_flush(h.srv, nh_vclock);
+    g_assert_true(lane_vtime_promise(h.srv, t1 + 2 - VT_L, h.vclock));
+    lane_flush(h.srv, h.vclock);
     g_mutex_lock(&step.lock);
     while (!step.done) {
         g_assert_true(g_cond_wait_until(&step.cond, &step.lock,
@@ -605,7 +609,7 @@ static void test_vt_write_voids_quiet(void)
     g_assert_cmpint(step.clock, ==, t1 + 1);
     g_mutex_clear(&step.lock);
     g_cond_clear(&step.cond);
-    g_assert_cmpuint(nic_qom_u64(&h, "vtime-cuts"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
     nh_stop(&h);
 }
 
@@ -639,7 +643,7 @@ static void test_vt_promise_grid(gconstpointer data)
      * before: it promises its clock there, off the grid, and not again.
      */
     g_assert_true(lane_vtime_promise(h.srv, 2 * VT_GRID_STEP * VT_GRID_STEPS,
-                                     nh_vclock));
+                                     h.vclock));
     nh_vstep(&h, 3 * VT_L);
     nh_pump(&h, 1);
     l = lane_vtime_link(h.srv);

@@ -11,7 +11,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "blade-switch-harness.h"
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "libqos/blade-switch-harness.h"
 #include <sys/un.h>
 #include "qemu/cutils.h"
 
@@ -108,7 +114,7 @@ static double switch_rate_for(SwHarness *h, Path path, size_t len,
         } else if (measuring && t - t0 >= measure_s) {
             return (switch_received(h, path) - n0) / (t - t0);
         }
-        while (lane_send_frame(tx, f, len, sh_now()) == 0) {
+        while (lane_send_frame(tx, f, len, sh_now(h)) == 0) {
             /* queue until the lane pushes back */
         }
         sh_pump(h, 1);
@@ -138,8 +144,8 @@ static void switch_latency(SwHarness *h, double *us)
         double t = now_s();
 
         g_assert_cmpint(lane_send_frame(h->blades[0].lane, f, sizeof(f),
-                                        sh_now()), ==, 0);
-        lane_flush(h->blades[0].lane, sh_now());
+                                        sh_now(h)), ==, 0);
+        lane_flush(h->blades[0].lane, sh_now(h));
         while (!cond_one_more(h, &before)) {
             sh_pump(h, 1);
         }
@@ -275,7 +281,7 @@ static AggFigures switch_4x1g(void)
             }
             while (sent[i] + lost[i] < due &&
                    lane_send_frame(h.blades[i].lane, f[i][next[i]],
-                                   AGG_FRAME, sh_now()) == 0) {
+                                   AGG_FRAME, sh_now(&h)) == 0) {
                 sent[i]++;
                 next[i] = (next[i] + 1) % AGG_SLOTS;
             }
@@ -308,11 +314,11 @@ static void iothread_scaling(void)
     AggFigures agg;
 
     for (c = 0; c < G_N_ELEMENTS(nio); c++) {
-        sh_iothreads = nio[c];
+        sh_run_on_iothreads(nio[c]);
         switch_start(&hs[c], false);
         switch_learn(&hs[c]);
     }
-    sh_iothreads = 0;
+    sh_run_on_iothreads(0);
     for (i = 0; i < 2; i++) {
         size_t len = i ? 1518 : 64;
         double rate[G_N_ELEMENTS(nio)][ROUNDS], ratio[ROUNDS];
@@ -342,9 +348,9 @@ static void iothread_scaling(void)
     for (c = 0; c < G_N_ELEMENTS(nio); c++) {
         sh_stop(&hs[c]);
     }
-    sh_iothreads = 2;
+    sh_run_on_iothreads(2);
     agg = switch_4x1g();
-    sh_iothreads = 0;
+    sh_run_on_iothreads(0);
     printf("switch_4x1G_delivered_ratio_iothreads_2: %.3f\n",
            agg.delivered_ratio);
     printf("switch_4x1G_drops_iothreads_2: %" PRIu64 "\n", agg.drops);

@@ -30,7 +30,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "blade-switch-harness.h"
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "libqos/blade-switch-harness.h"
 #include <sys/un.h>
 #include "qemu/cutils.h"
 #include "hw/blade/net/fabric.h"
@@ -104,6 +110,12 @@ static const FabOps nb_ops = {
     .port_state = nb_port_state,
 };
 
+/* The neighbour's clock: the host's, as the switch's in real time. */
+static uint64_t nb_now(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
 /* Its Fabric, a new boot (a new nonce). */
 static void nb_fab_new(Neighbour *nb, const char *key)
 {
@@ -124,7 +136,7 @@ static void nb_fab_new(Neighbour *nb, const char *key)
     nb->fab = fab_new(&fc, &nb_ops, nb);
     g_assert_nonnull(nb->fab);
     g_assert_cmpint(fab_add_port(nb->fab, "p0"), ==, 0);
-    fab_port_link(nb->fab, 0, true, sh_now());
+    fab_port_link(nb->fab, 0, true, nb_now());
     for (i = 0; i < CTRL_BLADES; i++) {
         memcpy(blades[i].mac, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee,
                                                  1, i }, 6);
@@ -134,7 +146,7 @@ static void nb_fab_new(Neighbour *nb, const char *key)
         blades[i].irq_pct = 0;
         blades[i].age_ms = 0;
     }
-    fab_set_local_at(nb->fab, blades, CTRL_BLADES, sh_now());
+    fab_set_local_at(nb->fab, blades, CTRL_BLADES, nb_now());
 }
 
 static void nb_free(Neighbour *nb)
@@ -188,7 +200,7 @@ static void nb_read(Neighbour *nb)
             }
             if (nb->fab && len >= 14 &&
                 lduw_be_p(nb->rx + off + 4 + 12) == FAB_ETHERTYPE) {
-                fab_input(nb->fab, 0, nb->rx + off + 4, len, sh_now());
+                fab_input(nb->fab, 0, nb->rx + off + 4, len, nb_now());
             }
             off += 4 + len;
         }
@@ -225,8 +237,8 @@ static void nb_next_frame(Neighbour *nb)
 /* Send flood frames while the socket takes them, up to @budget. */
 static void nb_flood(Neighbour *nb, unsigned budget)
 {
-    if (sh_now() >= fab_deadline(nb->fab)) {
-        fab_tick(nb->fab, sh_now());    /* its rounds, at its interval */
+    if (nb_now() >= fab_deadline(nb->fab)) {
+        fab_tick(nb->fab, nb_now());    /* its rounds, at its interval */
     }
     while (budget) {
         ssize_t n;
@@ -321,7 +333,7 @@ static void bench_start(Bench *b, bool key)
     }
     sh_settle(&b->h);
     bench_count_legit(b);
-    b->vclock_wall_ns = sh_now();
+    b->vclock_wall_ns = sh_now(&b->h);
 }
 
 static void bench_stop(Bench *b)
@@ -378,7 +390,7 @@ static void flood_mac(Bench *b)
         f[7] = 0xf1;
         stl_be_p(f + 8, r);
         if (lane_send_frame(b->h.blades[2].lane, f, sizeof(f),
-                            sh_now()) < 0) {
+                            sh_now(&b->h)) < 0) {
             break;
         }
     }
@@ -401,7 +413,7 @@ static bool flood_lane_cycle(Bench *b)
 /* Keep the virtual clock with wall time (every 5 ms). */
 static void bench_clock(Bench *b)
 {
-    uint64_t now = sh_now();
+    uint64_t now = sh_now(&b->h);
 
     if (now - b->vclock_wall_ns >= 5 * 1000 * 1000) {
         qtest_clock_step(b->h.qts, now - b->vclock_wall_ns);
@@ -449,7 +461,7 @@ static Phase bench_phase(Bench *b, Flood flood)
 
         while (b->legit_sent < due &&
                lane_send_frame(b->h.blades[0].lane, f, sizeof(f),
-                               sh_now()) == 0) {
+                               sh_now(&b->h)) == 0) {
             b->legit_sent++;
         }
         switch (flood) {

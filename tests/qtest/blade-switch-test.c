@@ -10,7 +10,14 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "blade-switch-harness.h"
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <arpa/inet.h>
+#include "qemu/bswap.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "hw/blade/net/lane-ring.h"
+#include "libqos/blade-switch-harness.h"
 #include "qapi/error.h"
 #include "qobject/qjson.h"
 #include "qobject/qnull.h"
@@ -1384,7 +1391,7 @@ static void test_bounded_queue(void)
            0x88b6);
     for (i = 0; i < 2000; i++) {
         sh_blade_send(&h, 0, f, sizeof(f));
-        lane_handle_timer(h.blades[0].lane, sh_now());
+        lane_handle_timer(h.blades[0].lane, sh_now(&h));
     }
     sh_settle(&h);
     st = sh_state(&h);
@@ -1487,7 +1494,7 @@ static void report_contention(SwHarness *h, unsigned slot, unsigned cpu,
     ShReportArg a = { slot, sh_blade_stat(h, slot, "reports") + 1 };
 
     lane_set_util_contention(h->blades[slot].lane, cpu, 0, psi, runnable,
-                             sh_now());
+                             sh_now(h));
     sh_wait(h, sh_cond_reports, &a, "utilization report");
 }
 
@@ -1757,7 +1764,7 @@ typedef struct VtSlots {
 } VtSlots;
 
 /*
- * The test's blades run (sh_vclock) as far as their horizons and their
+ * The test's blades run (h->vclock) as far as their horizons and their
  * own promises allow, so what the chassis sent them is taken, but
  * nothing they send is stamped past what they promised.
  */
@@ -1770,7 +1777,7 @@ static void vt_pump(SwHarness *h, const VtSlots *v)
         t = MIN(t, MIN(v->promised[i],
                        lane_vtime_horizon(h->blades[i].lane)));
     }
-    sh_vclock = MAX(sh_vclock, t == VTIME_NEVER ? 0 : t);
+    h->vclock = MAX(h->vclock, t == VTIME_NEVER ? 0 : t);
     sh_pump(h, 1);
 }
 
@@ -1792,8 +1799,8 @@ static void vt_wait_active(SwHarness *h, const VtSlots *v)
 
 static void vt_promise(SwHarness *h, VtSlots *v, unsigned slot, uint64_t t)
 {
-    g_assert_true(lane_vtime_promise(h->blades[slot].lane, t, sh_vclock));
-    lane_flush(h->blades[slot].lane, sh_vclock);
+    g_assert_true(lane_vtime_promise(h->blades[slot].lane, t, h->vclock));
+    lane_flush(h->blades[slot].lane, h->vclock);
     v->promised[slot] = t;
 }
 
@@ -1848,11 +1855,11 @@ static void vt_start(SwHarness *h, VtSlots *v, const char *json, uint32_t lb)
 {
     ShOpts o = {
         .slots = 2, .chardevs = true, .json = json, .args = "-accel qtest ",
+        .vtime_ns = lb,
     };
     unsigned i;
 
     *v = (VtSlots) { .n = 2 };
-    sh_vtime_ns = lb;
     sh_start_opts(h, &o);
     for (i = 0; i < 2; i++) {
         sh_blade_plug(h, i, true);
@@ -1928,6 +1935,7 @@ static void test_vtime_chain_lane(void)
                 "\"vtime-slots\": 1, \"vtime-chain-latency-ns\": [30000], "
                 "\"vtime-wait-ms\": 2000, \"chassis\": \"a\", "
                 "\"chassis-id\": 1",
+        .vtime_ns = LB,
     };
     Lane *chain;
     QDict *ev = NULL;
@@ -1936,7 +1944,6 @@ static void test_vtime_chain_lane(void)
     uint64_t held;
     gint64 end;
 
-    sh_vtime_ns = LB;
     sh_start_opts(&h, &o);
     sh_blade_plug(&h, 0, true);
     sh_blade_plug(&h, 1, true);
@@ -2075,7 +2082,7 @@ static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
 
     sh_eth(f, sh_bcast, h->blades[slot].mac, 0x88b6);
     g_assert_cmpuint(at, <=, lane_vtime_horizon(h->blades[slot].lane));
-    sh_vclock = at;
+    h->vclock = at;
     sh_blade_send(h, slot, f, sizeof(f));
 }
 
@@ -2223,9 +2230,9 @@ static void run_threaded(gconstpointer data)
 {
     const ShThreadedTest *t = data;
 
-    sh_iothreads = 2;
+    sh_run_on_iothreads(2);
     t->fn();
-    sh_iothreads = 0;
+    sh_run_on_iothreads(0);
 }
 
 int main(int argc, char **argv)

@@ -1,49 +1,35 @@
 /*
- * Several chassis for qtests and benchmarks: QEMU processes joined by
- * stream netdevs between their chain ports, each with blade-switch and the
- * test as its blades (blade-switch-harness.h).  Every wait steps every
- * chassis's virtual clock.
+ * Several chassis for qtests and benchmarks (blade-fabric-harness.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef BLADE_FABRIC_HARNESS_H
-#define BLADE_FABRIC_HARNESS_H
 
-#include "blade-switch-harness.h"
+#include "qemu/osdep.h"
+#include "qobject/qlist.h"
+#include "blade-fabric-harness.h"
 
-#define MAXC 4
+/* The links' sockets: at most this many (unlinked at the end). */
+#define FH_MAX_LINKS 8
 
-typedef struct Fab {
-    SwHarness h[MAXC];
-    unsigned n;
-    char *dir;                  /* link sockets */
-    unsigned interval_ms;       /* advertisement period of every chassis */
-} Fab;
-
-static inline char *link_path(Fab *f, unsigned link)
+static char *fh_link_path(FabHarness *f, unsigned link)
 {
     return g_strdup_printf("%s/l%u.sock", f->dir, link);
 }
 
-/* A stream netdev for one end of link @link: @server listens. */
-static inline void netdev(GString *args, Fab *f, const char *id, unsigned link,
-                   bool server)
+void fh_netdev(GString *args, FabHarness *f, const char *id, unsigned link,
+               bool server)
 {
-    g_autofree char *p = link_path(f, link);
+    g_autofree char *p = fh_link_path(f, link);
 
+    g_assert_cmpuint(link, <, FH_MAX_LINKS);
     g_string_append_printf(args, " -netdev stream,id=%s,server=%s,"
                            "addr.type=unix,addr.path=%s%s", id,
                            server ? "on" : "off", p,
                            server ? "" : ",reconnect-ms=50");
 }
 
-/*
- * Start chassis @c (1-based name c@c) with one slot, the given netdev
- * arguments and chain list (a JSON array), the uplink on chassis 1.
- */
-static inline void start_chassis(Fab *f, unsigned c, const char *args,
-                          const char *chain, unsigned slots,
-                          const char *extra)
+void fh_start_chassis(FabHarness *f, unsigned c, const char *args,
+                      const char *chain, unsigned slots, const char *extra)
 {
     g_autofree char *json = g_strdup_printf(
         "\"chain\": %s, \"chassis\": \"c%u\", \"chassis-id\": %u, "
@@ -53,18 +39,21 @@ static inline void start_chassis(Fab *f, unsigned c, const char *args,
     ShOpts o = { .slots = slots, .uplink = c == 1, .chassis = c - 1,
                  .args = args, .json = json };
 
+    g_assert_cmpuint(c - 1, <, f->n);
     sh_start_opts(&f->h[c - 1], &o);
 }
 
-static inline void fab_init(Fab *f, unsigned n, unsigned interval_ms)
+void fh_init(FabHarness *f, unsigned n, unsigned interval_ms)
 {
+    g_assert_cmpuint(n, <=, FH_MAX_CHASSIS);
     memset(f, 0, sizeof(*f));
     f->n = n;
     f->interval_ms = interval_ms;
     f->dir = g_dir_make_tmp("blade-fabric-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
 }
 
-static inline void fab_stop(Fab *f)
+void fh_stop(FabHarness *f)
 {
     unsigned i;
 
@@ -73,8 +62,8 @@ static inline void fab_stop(Fab *f)
             sh_stop(&f->h[i]);
         }
     }
-    for (i = 0; i < 8; i++) {
-        g_autofree char *p = link_path(f, i);
+    for (i = 0; i < FH_MAX_LINKS; i++) {
+        g_autofree char *p = fh_link_path(f, i);
 
         unlink(p);
     }
@@ -82,13 +71,9 @@ static inline void fab_stop(Fab *f)
     g_free(f->dir);
 }
 
-/*
- * Poll the test's ends of every chassis at once, for up to @ms
- * milliseconds (a busy loop would take the CPU the chassis need).
- */
-static inline void fab_pump(Fab *f, int ms)
+void fh_pump(FabHarness *f, int ms)
 {
-    SwHarness *hs[MAXC];
+    SwHarness *hs[FH_MAX_CHASSIS];
     unsigned c, n = 0;
 
     for (c = 0; c < f->n; c++) {
@@ -99,10 +84,7 @@ static inline void fab_pump(Fab *f, int ms)
     sh_pump_set(hs, n, ms);
 }
 
-typedef bool (*FabCond)(Fab *f, void *arg);
-
-/* Pump every chassis's test ends and step every clock until @cond. */
-static inline void fab_wait(Fab *f, FabCond cond, void *arg, const char *what)
+void fh_wait(FabHarness *f, FhCond cond, void *arg, const char *what)
 {
     gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
     unsigned i;
@@ -126,8 +108,7 @@ static inline void fab_wait(Fab *f, FabCond cond, void *arg, const char *what)
     }
 }
 
-/* Blade 0 of chassis @c up, its MAC known, reporting @cpu. */
-static inline void blade_ready(Fab *f, unsigned c, unsigned cpu)
+void fh_blade_ready(FabHarness *f, unsigned c, unsigned cpu)
 {
     SwHarness *h = &f->h[c - 1];
     uint8_t fr[64] = { 0 };
@@ -138,8 +119,7 @@ static inline void blade_ready(Fab *f, unsigned c, unsigned cpu)
     sh_report(h, 0, cpu, 0);
 }
 
-/* How many remote blades chassis @c sees in rotation. */
-static inline unsigned remote_in_rotation(SwHarness *h)
+unsigned fh_remote_in_rotation(SwHarness *h)
 {
     QDict *st = sh_state(h);
     QListEntry *e;
@@ -156,13 +136,12 @@ static inline unsigned remote_in_rotation(SwHarness *h)
     return n;
 }
 
-static inline bool cond_remote(Fab *f, void *arg)
+bool fh_cond_remote(FabHarness *f, void *arg)
 {
-    return remote_in_rotation(&f->h[0]) == GPOINTER_TO_UINT(arg);
+    return fh_remote_in_rotation(&f->h[0]) == GPOINTER_TO_UINT(arg);
 }
 
-/* The remote blade of chassis @chassis as chassis 1 sees it, or NULL. */
-static inline QDict *remote_blade(QDict *st, const char *chassis)
+QDict *fh_remote_blade(QDict *st, const char *chassis)
 {
     QListEntry *e;
 
@@ -176,5 +155,3 @@ static inline QDict *remote_blade(QDict *st, const char *chassis)
     }
     return NULL;
 }
-
-#endif

@@ -1,90 +1,38 @@
 /*
- * Test harness for blade-switch: QEMU under qtest running a blade-chassis
- * with one blade-switch, the test process acting as the blades (lane
- * clients on the slot sockets, driven with poll()) and as the uplink's
- * network (the other end of a `-netdev socket,fd=` stream).  Used by
- * blade-switch-test.
- *
- * The chassis's timers run on QEMU's virtual clock, which only moves when
- * the test steps it: every wait steps it 1 ms per round, and tests that
- * need time to pass (aging, staleness) step it explicitly.
+ * Test harness for blade-switch (blade-switch-harness.h says what it is).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef BLADE_SWITCH_HARNESS_H
-#define BLADE_SWITCH_HARNESS_H
 
 #include "qemu/osdep.h"
 #include <poll.h>
 #include <arpa/inet.h>
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
-#include "libqtest.h"
-#include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qobject/qjson.h"
 #include "hw/blade/net/lane-ring.h"
-#include "hw/blade/net/lane-transport.h"
+#include "blade-switch-harness.h"
 
-#define SH_MAX_SLOTS 8
-#define SH_MAX_FRAME 9018
+const uint8_t sh_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+const uint8_t sh_switch_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0x00, 0x01 };
+const uint8_t sh_client_mac[6] = { 0x52, 0x54, 0x00, 0xcc, 0x00, 0x01 };
 
-typedef struct ShFrame {
-    size_t len;
-    uint8_t data[];
-} ShFrame;
-
-typedef struct ShBlade {
-    struct SwHarness *h;
-    unsigned slot;
-    Lane *lane;
-    uint8_t mac[6];
-    GQueue rx;                  /* ShFrame *, received from the switch */
-    uint64_t nrx;
-    bool count_only;            /* count received frames, keep none */
-} ShBlade;
-
-typedef struct SwHarness {
-    QTestState *qts;
-    char *dir;
-    unsigned slots;
-    unsigned chassis;           /* several chassis: MACs differ by this */
-    ShBlade blades[SH_MAX_SLOTS];
-    int up_fd;                  /* the uplink's network end, or -1 */
-    uint8_t up_buf[65536];
-    size_t up_have;
-    GQueue up_rx;               /* ShFrame *, from the switch's uplink */
-    uint64_t up_nrx;
-    bool up_count_only;         /* count uplink frames, keep none */
-} SwHarness;
-
-static const uint8_t sh_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-/* The switch's MAC in every test (property mac). */
-static const uint8_t sh_switch_mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0x00, 0x01 };
-/* A client on the uplink side. */
-static const uint8_t sh_client_mac[6] = { 0x52, 0x54, 0x00, 0xcc, 0x00, 0x01 };
-
-/*
- * Virtual time (docs/virtual-time.md): the latency into the test's blade
- * ends, or 0 for blades in real time.  In virtual time a blade's clock is
- * sh_vclock, which only the test moves (the chassis moves its own).
- */
-static uint32_t sh_vtime_ns;
-static uint64_t sh_vclock;
-/*
- * Lanes on iothreads (docs/switch-blade.md, "Threads"): the switch gets
- * this many (at most one a slot), for the tests run again that way.
- */
+/* sh_run_on_iothreads() */
 static unsigned sh_iothreads;
 
-static inline uint64_t sh_now(void)
+void sh_run_on_iothreads(unsigned n)
 {
-    return sh_vtime_ns ? sh_vclock : g_get_monotonic_time() * 1000;
+    sh_iothreads = n;
 }
 
-static inline void sh_blade_mac(unsigned chassis, unsigned slot,
-                                uint8_t *mac)
+uint64_t sh_now(SwHarness *h)
+{
+    return h->vtime_ns ? h->vclock : g_get_monotonic_time() * 1000;
+}
+
+static void sh_blade_mac(unsigned chassis, unsigned slot, uint8_t *mac)
 {
     static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0xbb, 0x00, 0x00 };
 
@@ -95,32 +43,11 @@ static inline void sh_blade_mac(unsigned chassis, unsigned slot,
 
 /* ---- start and stop ------------------------------------------------------ */
 
-typedef struct ShOpts {
-    unsigned slots;
-    bool uplink;                /* a socket netdev whose far end is the test */
-    const char *props;          /* extra properties, key=value,... */
-    /* Several chassis: */
-    unsigned chassis;           /* switch and blade MACs differ by this */
-    const char *args;           /* extra QEMU arguments (netdevs) */
-    const char *json;           /* extra members: the device given as JSON */
-    /*
-     * Explicit chardevs (-chardev socket,server=on,wait=off per slot, at
-     * the paths the backplane shorthand uses) rather than backplane=DIR.
-     */
-    bool chardevs;
-    /*
-     * With chardevs: the last this many of the test's ends are the far
-     * ends of chain lanes (chain-chardevN), not blades; the switch has
-     * that many slots fewer.
-     */
-    unsigned chain_lanes;
-} ShOpts;
-
 /*
  * key=value,... as JSON members (numbers, on/off, strings), for a device
  * that needs its JSON form: an array property.
  */
-static inline void sh_props_json(GString *js, const char *props)
+static void sh_props_json(GString *js, const char *props)
 {
     g_auto(GStrv) kv = g_strsplit(props ? props : "", ",", -1);
     unsigned i;
@@ -146,11 +73,8 @@ static inline void sh_props_json(GString *js, const char *props)
     }
 }
 
-static inline QDict *sh_state(SwHarness *h);
-static inline QDict *sh_item(QDict *d, const char *key, unsigned i);
-
 /* Each slot's lane is on its group's iothread: the switch says so. */
-static inline void sh_check_iothreads(SwHarness *h, unsigned n)
+static void sh_check_iothreads(SwHarness *h, unsigned n)
 {
     QDict *st = sh_state(h);
     unsigned i;
@@ -164,7 +88,7 @@ static inline void sh_check_iothreads(SwHarness *h, unsigned n)
     qobject_unref(st);
 }
 
-static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
+void sh_start_opts(SwHarness *h, const ShOpts *o)
 {
     int sv[2] = { -1, -1 };
     g_autofree char *up = NULL, *dev = NULL, *where = NULL;
@@ -181,6 +105,7 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
                                       o->chain_lanes <= o->slots));
     memset(h, 0, sizeof(*h));
     h->slots = o->slots;
+    h->vtime_ns = o->vtime_ns;
     h->chassis = o->chassis;
     h->up_fd = -1;
     g_queue_init(&h->up_rx);
@@ -272,30 +197,25 @@ static inline void sh_start_opts(SwHarness *h, const ShOpts *o)
     }
 }
 
-/*
- * Start the chassis with @slots slots and (with @uplink) a socket netdev
- * whose other end is the test; @props are extra blade-switch properties.
- */
-static inline void sh_start(SwHarness *h, unsigned slots, bool uplink,
-                            const char *props)
+void sh_start(SwHarness *h, unsigned slots, bool uplink, const char *props)
 {
     ShOpts o = { .slots = slots, .uplink = uplink, .props = props };
 
     sh_start_opts(h, &o);
 }
 
-static inline void sh_free_frames(GQueue *q)
+void sh_free_frames(GQueue *q)
 {
     g_queue_clear_full(q, g_free);
 }
 
-static inline void sh_blade_unplug(ShBlade *b)
+void sh_blade_unplug(ShBlade *b)
 {
     lane_free(b->lane);
     b->lane = NULL;
 }
 
-static inline void sh_stop(SwHarness *h)
+void sh_stop(SwHarness *h)
 {
     unsigned i;
 
@@ -316,13 +236,11 @@ static inline void sh_stop(SwHarness *h)
     }
     rmdir(h->dir);
     g_free(h->dir);
-    sh_vtime_ns = 0;
-    sh_vclock = 0;
 }
 
 /* ---- the test's ends: blades and the uplink network ---------------------- */
 
-static inline void sh_blade_rx(void *opaque, const uint8_t *frame, size_t len)
+static void sh_blade_rx(void *opaque, const uint8_t *frame, size_t len)
 {
     ShBlade *b = opaque;
     ShFrame *f;
@@ -342,8 +260,7 @@ static const LaneOps sh_blade_ops = {
     .rx_frame = sh_blade_rx,
 };
 
-/* Connect a blade to its slot (8b10b unless @raw), unpaced. */
-static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
+void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
 {
     ShBlade *b = &h->blades[slot];
     g_autofree char *path = g_strdup_printf("%s/slot%u.sock", h->dir, slot);
@@ -362,17 +279,17 @@ static inline void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
     if (!g_strcmp0(g_getenv("BLADEPLANE_LANE_DATA_RUNS"), "off")) {
         cfg.data_runs = false;
     }
-    if (sh_vtime_ns) {
+    if (h->vtime_ns) {
         cfg.vtime = true;
-        cfg.vtime_latency_ns = sh_vtime_ns;
+        cfg.vtime_latency_ns = h->vtime_ns;
         /* the switch's side of the rings' handshake waits for its clock */
         cfg.shm = LANE_SHM_OFF;
     }
-    b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(), &err);
+    b->lane = lane_new(&cfg, &sh_blade_ops, b, sh_now(h), &err);
     g_assert_nonnull(b->lane);
 }
 
-static inline void sh_up_read(SwHarness *h)
+static void sh_up_read(SwHarness *h)
 {
     for (;;) {
         ssize_t n = read(h->up_fd, h->up_buf + h->up_have,
@@ -405,24 +322,19 @@ static inline void sh_up_read(SwHarness *h)
     }
 }
 
-/*
- * Poll the test's ends of @n chassis at once (their lanes and uplink
- * sockets) for up to @ms milliseconds, and run what is due.
- */
-static inline void sh_pump_set_ns(SwHarness *const *hs, unsigned n,
-                                  int64_t ns)
+void sh_pump_set_ns(SwHarness *const *hs, unsigned n, int64_t ns)
 {
     struct pollfd pfd[4 * (SH_MAX_SLOTS * LANE_MAX_FDS + 1)];
     Lane *lane[G_N_ELEMENTS(pfd)];
     SwHarness *owner[G_N_ELEMENTS(pfd)];
     struct timespec ts;
-    uint64_t now = sh_now();
     int np = 0, i, k;
     unsigned c, s;
 
     g_assert_cmpuint(n, <=, 4);
     for (c = 0; c < n; c++) {
         SwHarness *h = hs[c];
+        uint64_t now = sh_now(h);
 
         for (s = 0; s < h->slots; s++) {
             LaneFd lf[LANE_MAX_FDS];
@@ -458,42 +370,42 @@ static inline void sh_pump_set_ns(SwHarness *const *hs, unsigned n,
                 continue;
             }
             if (lane[i]) {
-                lane_handle_io(lane[i], pfd[i].fd, pfd[i].revents, sh_now());
+                lane_handle_io(lane[i], pfd[i].fd, pfd[i].revents,
+                               sh_now(owner[i]));
             } else {
                 sh_up_read(owner[i]);
             }
         }
     }
     for (c = 0; c < n; c++) {
+        uint64_t now = sh_now(hs[c]);
+
         for (s = 0; s < hs[c]->slots; s++) {
             Lane *l = hs[c]->blades[s].lane;
 
-            if (l && lane_deadline(l) <= sh_now()) {
-                lane_handle_timer(l, sh_now());
+            if (l && lane_deadline(l) <= now) {
+                lane_handle_timer(l, now);
             }
         }
     }
 }
 
-static inline void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
+void sh_pump_set(SwHarness *const *hs, unsigned n, int ms)
 {
     sh_pump_set_ns(hs, n, ms * (int64_t)1000000);
 }
 
-/* Poll the test's ends for up to @ms milliseconds. */
-static inline void sh_pump(SwHarness *h, int ms)
+void sh_pump(SwHarness *h, int ms)
 {
     sh_pump_set(&h, 1, ms);
 }
 
-/* ... for up to @ns nanoseconds. */
-static inline void sh_pump_ns(SwHarness *h, int64_t ns)
+void sh_pump_ns(SwHarness *h, int64_t ns)
 {
     sh_pump_set_ns(&h, 1, ns);
 }
 
-/* The switch's state on the test's log, to tell why a wait failed. */
-static inline void sh_dump(SwHarness *h)
+void sh_dump(SwHarness *h)
 {
     QDict *st = sh_state(h);
     GString *js = qobject_to_json_pretty(QOBJECT(st), true);
@@ -503,14 +415,7 @@ static inline void sh_dump(SwHarness *h)
     qobject_unref(st);
 }
 
-typedef bool (*ShCond)(SwHarness *h, void *arg);
-
-/*
- * Pump until @cond holds, stepping the chassis's clock 1 ms per round.
- * Fails the test after 10 s of real time.
- */
-static inline void sh_wait(SwHarness *h, ShCond cond, void *arg,
-                           const char *what)
+void sh_wait(SwHarness *h, ShCond cond, void *arg, const char *what)
 {
     gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
@@ -524,8 +429,7 @@ static inline void sh_wait(SwHarness *h, ShCond cond, void *arg,
     }
 }
 
-/* Let frames in flight arrive: pump a few rounds without a condition. */
-static inline void sh_settle(SwHarness *h)
+void sh_settle(SwHarness *h)
 {
     int i;
 
@@ -535,21 +439,20 @@ static inline void sh_settle(SwHarness *h)
     }
 }
 
-static inline void sh_blade_send(SwHarness *h, unsigned slot,
-                                 const uint8_t *frame, size_t len)
+void sh_blade_send(SwHarness *h, unsigned slot, const uint8_t *frame,
+                   size_t len)
 {
     ShBlade *b = &h->blades[slot];
     int r;
 
-    while ((r = lane_send_frame(b->lane, frame, len, sh_now())) == -EAGAIN) {
+    while ((r = lane_send_frame(b->lane, frame, len, sh_now(h))) == -EAGAIN) {
         sh_pump(h, 1);
     }
     g_assert_cmpint(r, ==, 0);
-    lane_flush(b->lane, sh_now());
+    lane_flush(b->lane, sh_now(h));
 }
 
-static inline void sh_uplink_send(SwHarness *h, const uint8_t *frame,
-                                  size_t len)
+void sh_uplink_send(SwHarness *h, const uint8_t *frame, size_t len)
 {
     uint8_t hdr[4];
 
@@ -558,12 +461,7 @@ static inline void sh_uplink_send(SwHarness *h, const uint8_t *frame,
     g_assert_cmpint(write(h->up_fd, frame, len), ==, (ssize_t)len);
 }
 
-/*
- * Raw bytes on a blade's lane, behind the lane's back: in the ring when
- * the lane runs on the shared-memory rings, else on its socket.
- */
-static inline void sh_blade_send_raw(SwHarness *h, unsigned slot,
-                                     const void *buf, size_t len)
+void sh_blade_send_raw(SwHarness *h, unsigned slot, const void *buf, size_t len)
 {
     Lane *lane = h->blades[slot].lane;
     LaneFd lf[LANE_MAX_FDS];
@@ -578,14 +476,14 @@ static inline void sh_blade_send_raw(SwHarness *h, unsigned slot,
     g_assert_cmpint(write(lf[0].fd, buf, len), ==, (ssize_t)len);
 }
 
-static inline ShFrame *sh_pop(GQueue *q)
+ShFrame *sh_pop(GQueue *q)
 {
     return g_queue_pop_head(q);
 }
 
 /* ---- the switch's state, through QMP ------------------------------------- */
 
-static inline QDict *sh_state(SwHarness *h)
+QDict *sh_state(SwHarness *h)
 {
     QDict *resp = qtest_qmp(h->qts, "{ 'execute': 'query-blade-switch', "
                             "'arguments': { 'switch': 'switch' } }");
@@ -598,8 +496,7 @@ static inline QDict *sh_state(SwHarness *h)
     return st;
 }
 
-/* Element @i of list @key of @d. */
-static inline QDict *sh_item(QDict *d, const char *key, unsigned i)
+QDict *sh_item(QDict *d, const char *key, unsigned i)
 {
     QList *l = qdict_get_qlist(d, key);
     QListEntry *e;
@@ -613,7 +510,7 @@ static inline QDict *sh_item(QDict *d, const char *key, unsigned i)
     g_error("%s has no element %u", key, i);
 }
 
-static inline uint64_t sh_u64(QDict *d, const char *key)
+uint64_t sh_u64(QDict *d, const char *key)
 {
     QNum *n = qobject_to(QNum, qdict_get(d, key));
     uint64_t v = 0;
@@ -623,9 +520,7 @@ static inline uint64_t sh_u64(QDict *d, const char *key)
     return v;
 }
 
-/* A counter of port @port (its position: slots first, then the uplink). */
-static inline uint64_t sh_port_stat(SwHarness *h, unsigned port,
-                                    const char *key)
+uint64_t sh_port_stat(SwHarness *h, unsigned port, const char *key)
 {
     QDict *st = sh_state(h);
     uint64_t v = sh_u64(sh_item(st, "ports", port), key);
@@ -634,8 +529,7 @@ static inline uint64_t sh_port_stat(SwHarness *h, unsigned port,
     return v;
 }
 
-static inline uint64_t sh_blade_stat(SwHarness *h, unsigned slot,
-                                     const char *key)
+uint64_t sh_blade_stat(SwHarness *h, unsigned slot, const char *key)
 {
     QDict *st = sh_state(h);
     uint64_t v = sh_u64(sh_item(st, "blades", slot), key);
@@ -644,7 +538,7 @@ static inline uint64_t sh_blade_stat(SwHarness *h, unsigned slot,
     return v;
 }
 
-static inline bool sh_blade_in_rotation(SwHarness *h, unsigned slot)
+bool sh_blade_in_rotation(SwHarness *h, unsigned slot)
 {
     QDict *st = sh_state(h);
     bool v = qdict_get_bool(sh_item(st, "blades", slot), "in-rotation");
@@ -653,7 +547,7 @@ static inline bool sh_blade_in_rotation(SwHarness *h, unsigned slot)
     return v;
 }
 
-static inline uint64_t sh_drops(SwHarness *h, const char *why)
+uint64_t sh_drops(SwHarness *h, const char *why)
 {
     QDict *st = sh_state(h);
     uint64_t v = sh_u64(qdict_get_qdict(st, "drops"), why);
@@ -662,7 +556,7 @@ static inline uint64_t sh_drops(SwHarness *h, const char *why)
     return v;
 }
 
-static inline bool sh_cond_port_up(SwHarness *h, void *arg)
+bool sh_cond_port_up(SwHarness *h, void *arg)
 {
     unsigned slot = GPOINTER_TO_UINT(arg);
     QDict *st;
@@ -677,7 +571,7 @@ static inline bool sh_cond_port_up(SwHarness *h, void *arg)
     return up;
 }
 
-static inline bool sh_cond_port_down(SwHarness *h, void *arg)
+bool sh_cond_port_down(SwHarness *h, void *arg)
 {
     unsigned slot = GPOINTER_TO_UINT(arg);
     QDict *st = sh_state(h);
@@ -687,65 +581,43 @@ static inline bool sh_cond_port_down(SwHarness *h, void *arg)
     return !up;
 }
 
-/* Plug a blade in and wait until both ends see the link up. */
-static inline void sh_blade_up(SwHarness *h, unsigned slot, bool raw)
+void sh_blade_up(SwHarness *h, unsigned slot, bool raw)
 {
     sh_blade_plug(h, slot, raw);
     sh_wait(h, sh_cond_port_up, GUINT_TO_POINTER(slot), "slot link up");
 }
 
-typedef struct ShReportArg {
-    unsigned slot;
-    uint64_t reports;
-} ShReportArg;
-
-static inline bool sh_cond_reports(SwHarness *h, void *arg)
+bool sh_cond_reports(SwHarness *h, void *arg)
 {
     ShReportArg *a = arg;
 
     return sh_blade_stat(h, a->slot, "reports") >= a->reports;
 }
 
-/* The blade reports @cpu and @irq; wait until the switch has it. */
-static inline void sh_report(SwHarness *h, unsigned slot, unsigned cpu,
-                             unsigned irq)
+void sh_report(SwHarness *h, unsigned slot, unsigned cpu, unsigned irq)
 {
     ShReportArg a = { slot, sh_blade_stat(h, slot, "reports") + 1 };
 
-    lane_set_util(h->blades[slot].lane, cpu, irq, sh_now());
+    lane_set_util(h->blades[slot].lane, cpu, irq, sh_now(h));
     sh_wait(h, sh_cond_reports, &a, "utilization report");
 }
 
 /* ---- QMP events ---------------------------------------------------------- */
 
-/*
- * The switch sends a port's or a slot's first change at once, holds the
- * later ones for up to this long on the chassis clock and then sends the
- * latest (docs/switch-blade.md).
- */
-#define SH_EVENT_PERIOD_NS (1000 * 1000 * 1000ll)
-
-/*
- * The next event @name the switch has sent by now, or NULL.  A command's
- * round trip first: QMP sends events and replies in order.  Events of
- * other names before it are dropped.
- */
-static inline QDict *sh_event_sent(SwHarness *h, const char *name)
+QDict *sh_event_sent(SwHarness *h, const char *name)
 {
     qobject_unref(qtest_qmp(h->qts, "{ 'execute': 'query-status' }"));
     return qtest_qmp_event_ref(h->qts, name);
 }
 
-/* The data of event @ev. */
-static inline QDict *sh_event_data(QDict *ev)
+QDict *sh_event_data(QDict *ev)
 {
     return qdict_get_qdict(ev, "data");
 }
 
 /* ---- frames -------------------------------------------------------------- */
 
-static inline size_t sh_eth(uint8_t *f, const uint8_t *dst,
-                            const uint8_t *src, uint16_t type)
+size_t sh_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
 {
     memcpy(f, dst, 6);
     memcpy(f + 6, src, 6);
@@ -753,8 +625,8 @@ static inline size_t sh_eth(uint8_t *f, const uint8_t *dst,
     return 14;
 }
 
-static inline size_t sh_arp_request(uint8_t *f, const uint8_t *sha,
-                                    const char *spa, const char *tpa)
+size_t sh_arp_request(uint8_t *f, const uint8_t *sha, const char *spa,
+                      const char *tpa)
 {
     uint8_t *a = f + sh_eth(f, sh_bcast, sha, 0x0806);
 
@@ -770,17 +642,9 @@ static inline size_t sh_arp_request(uint8_t *f, const uint8_t *sha,
     return 42;
 }
 
-#define SH_TCP_FIN 0x01
-#define SH_TCP_SYN 0x02
-#define SH_TCP_RST 0x04
-#define SH_TCP_ACK 0x10
-
-/* IPv4 + TCP (proto 6) or UDP (17) to @dst_mac; returns the length. */
-static inline size_t sh_ip_l4(uint8_t *f, const uint8_t *dst_mac,
-                              const uint8_t *src_mac, uint8_t proto,
-                              const char *src, uint16_t sport,
-                              const char *dst, uint16_t dport,
-                              uint8_t tcp_flags, size_t payload)
+size_t sh_ip_l4(uint8_t *f, const uint8_t *dst_mac, const uint8_t *src_mac,
+                uint8_t proto, const char *src, uint16_t sport, const char *dst,
+                uint16_t dport, uint8_t tcp_flags, size_t payload)
 {
     uint8_t *ip = f + sh_eth(f, dst_mac, src_mac, 0x0800);
     size_t l4 = proto == 6 ? 20 : 8;
@@ -804,35 +668,27 @@ static inline size_t sh_ip_l4(uint8_t *f, const uint8_t *dst_mac,
     return 14 + total;
 }
 
-/* A TCP segment from the client to the VIP through the switch's MAC. */
-static inline size_t sh_tcp_to_vip(uint8_t *f, uint16_t sport, uint8_t flags)
+size_t sh_tcp_to_vip(uint8_t *f, uint16_t sport, uint8_t flags)
 {
     return sh_ip_l4(f, sh_switch_mac, sh_client_mac, 6, "10.0.2.2", sport,
                     "10.0.2.100", 80, flags, 0);
 }
 
-typedef struct ShCount {
-    GQueue *q;
-    unsigned n;
-} ShCount;
-
-static inline bool sh_cond_queue(SwHarness *h, void *arg)
+static bool sh_cond_queue(SwHarness *h, void *arg)
 {
     ShCount *c = arg;
 
     return g_queue_get_length(c->q) >= c->n;
 }
 
-/* Wait until @q holds at least @n frames. */
-static inline void sh_wait_frames(SwHarness *h, GQueue *q, unsigned n)
+void sh_wait_frames(SwHarness *h, GQueue *q, unsigned n)
 {
     ShCount c = { q, n };
 
     sh_wait(h, sh_cond_queue, &c, "frames");
 }
 
-/* The switch's QEMU's resident memory, KiB (the benches' memory figures). */
-static inline long sh_rss_kib(QTestState *qts)
+long sh_rss_kib(QTestState *qts)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/status",
                                             (int)qtest_pid(qts));
@@ -847,4 +703,3 @@ static inline long sh_rss_kib(QTestState *qts)
     return kib;
 }
 
-#endif
