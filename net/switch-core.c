@@ -118,25 +118,6 @@ struct SwitchCore {
     bool tick_more;             /* the last tick ran out of budget */
 };
 
-static const char *const drop_names[SW_DROP__MAX] = {
-    [SW_DROP_RUNT] = "runt",
-    [SW_DROP_OVERSIZE] = "oversize",
-    [SW_DROP_BAD_SOURCE] = "bad_source",
-    [SW_DROP_SAME_PORT] = "same_port",
-    [SW_DROP_PORT_DOWN] = "port_down",
-    [SW_DROP_TO_SWITCH] = "to_switch",
-    [SW_DROP_NO_SERVICE] = "no_service",
-    [SW_DROP_NO_BLADE] = "no_blade",
-    [SW_DROP_FRAGMENT] = "fragment",
-    [SW_DROP_BAD_IP] = "bad_ip",
-    [SW_DROP_BLOCKED] = "blocked",
-};
-
-const char *swcore_drop_name(SwDrop d)
-{
-    return d < SW_DROP__MAX ? drop_names[d] : NULL;
-}
-
 void swcore_config_init(SwConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

@@ -67,8 +67,6 @@ typedef enum SwDrop {
     SW_DROP__MAX
 } SwDrop;
 
-const char *swcore_drop_name(SwDrop d);
-
 typedef struct SwConfig {
     uint8_t mac[6];             /* the switch's own MAC */
     uint32_t mac_table_size;    /* 0: 4096 */
