@@ -1599,9 +1599,22 @@ static bool own_fresh(const Fabric *fab, const Adv *a)
 }
 
 /*
+ * How far apart two rounds may place the same report.  Its moment is its
+ * age at receipt less the time of receipt; the sender rounds the age up
+ * to a whole ms, and the frame's delivery varies: a round sent off the
+ * ms grid would otherwise look new every time and recompute the routes.
+ */
+#define MOMENT_SLACK_NS (2 * MS)
+
+/* The moment blade entry @b's figures are of (see MOMENT_SLACK_NS). */
+static uint64_t blade_moment(const Blade *b)
+{
+    return b->at - (uint64_t)b->age_ms * MS;
+}
+
+/*
  * Do two tables say the same: the same blades, figures and routes, the
- * figures of the same moment (their age at receipt, less the time of
- * receipt)?
+ * figures of the same moment?
  */
 static bool blades_same(const Blade *a, unsigned na, const Blade *b,
                         unsigned nb)
@@ -1611,13 +1624,13 @@ static bool blades_same(const Blade *a, unsigned na, const Blade *b,
     }
     for (unsigned i = 0; i < na; i++) {
         const Blade *x = &a[i], *y = &b[i];
+        uint64_t mx = blade_moment(x), my = blade_moment(y);
 
         if (memcmp(x->mac, y->mac, 6) || x->slot != y->slot ||
             x->in_rotation != y->in_rotation || x->cpu != y->cpu ||
             x->irq != y->irq || x->hops != y->hops ||
             x->chassis_id != y->chassis_id ||
-            x->at - (uint64_t)x->age_ms * MS !=
-            y->at - (uint64_t)y->age_ms * MS ||
+            (mx > my ? mx - my : my - mx) >= MOMENT_SLACK_NS ||
             strcmp(x->chassis, y->chassis)) {
             return false;
         }

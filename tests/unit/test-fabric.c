@@ -2039,6 +2039,21 @@ static void test_no_recompute(void)
     g_assert_cmpuint(stats(a).route_computations, ==,
                      st.route_computations + 1);
     g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 102);
+    /*
+     * ... received 1.5 ms later with the same ages (a round sent off the
+     * ms grid, or delivered late): the same reports, nothing new
+     */
+    put_be(f + P_SEQ, ++seq, 8);
+    fab_input(a->fab, 0, f, s->len, sim.now + 3 * MS / 2);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 1);
+    g_assert_cmpuint(a->remote_changes, ==, changes + 1);
+    /* 10 ms later with the same ages: newer reports, computed again */
+    put_be(f + P_SEQ, ++seq, 8);
+    fab_input(a->fab, 0, f, s->len, sim.now + 10 * MS);
+    g_assert_cmpuint(stats(a).route_computations, ==,
+                     st.route_computations + 2);
+    g_assert_cmpuint(stats(a).rx_adverts, ==, st.rx_adverts + 104);
     sim_free(&sim);
 }
 
