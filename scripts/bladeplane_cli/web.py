@@ -397,7 +397,7 @@ def sample(snap: dict) -> dict:
     return {"time": snap["time"], "connected": snap["connected"],
             "blades": {b["id"]: {k: b[k] for k in
                                  ("cpu", "irq", "pressure", "share",
-                                  "in_rotation")}
+                                  "in_rotation", "link")}
                        for b in snap["blades"]}}
 
 

@@ -242,7 +242,7 @@ class SnapshotTest(unittest.TestCase):
         snap = web.build_snapshot(reading("one", 1), reads[0], now=5.0)
         self.assertEqual(web.sample(snap)["blades"]["c1.b1"],
                          {"cpu": 100, "irq": 0, "pressure": 13, "share": 0.0,
-                          "in_rotation": True})
+                          "in_rotation": True, "link": True})
 
 
 class FakeReader:

@@ -138,9 +138,12 @@ function pushPoint(entry, t, figures) {
   if (!entry.chart) {
     return;
   }
+  // A blade whose lane is down reports nothing: a gap, not its last
+  // figures.
+  const silent = !figures || figures.link === false;
   entry.chart.data.datasets.forEach((ds, i) => {
     const s = SERIES[i];
-    const v = figures ? figures[s.key] : null;
+    const v = silent && s.key !== "share" ? null : figures[s.key];
     ds.data.push({x: t, y: v === null || v === undefined ? null :
                   v * s.scale});
     while (ds.data.length && ds.data[0].x < t - WINDOW_S) {
