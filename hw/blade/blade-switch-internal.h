@@ -199,6 +199,8 @@ struct BswPort {
 
     PcapFile *pcap;
     FILE *util_log;
+    /* the lane's code groups to a text file (blade-switch-capture.c) */
+    struct BswSymbols *sym;
 };
 
 struct BladeSwitchState {
@@ -328,6 +330,13 @@ void bsw_port_free(BswPort *p);
 void bsw_capture(BswPort *p, const uint8_t *frame, size_t len);
 void bsw_log_util(BswPort *p, const LaneUtil *u);
 bool bsw_open_capture(BladeSwitchState *s, Error **errp);
+/* In the lane's thread: a lane event, and after lane work (flush). */
+void bsw_symbols_event(BswPort *p, LaneEvent ev);
+void bsw_symbols_flush(BswPort *p);
+/* The symbol capture in progress, for query-blade-switch, or NULL. */
+BladeSymbolCaptureInfo *bsw_symbols_info(BswPort *p);
+/* Stop the symbol capture (before the lane goes). */
+void bsw_symbols_stop(BswPort *p);
 
 /* blade-switch-thread.c: a slot port whose lane runs on @iothread */
 bool bsw_thread_open_lane(BswPort *p, IOThread *iothread,

@@ -305,6 +305,7 @@ static void bsw_lane_changed(void *opaque)
     BswPort *p = opaque;
     BladeSwitchState *s = p->s;
 
+    bsw_symbols_flush(p);
     bsw_lane_sync(p);
     bsw_vtime_kick(s);          /* a promise or a stamp may have come */
     if (s->bh_pending && !s->in_bh && p->ingress.frames &&
@@ -371,6 +372,7 @@ static void bsw_lane_event(void *opaque, LaneEvent ev)
     BswPort *p = opaque;
 
     trace_blade_switch_lane_event(p->name, ev);
+    bsw_symbols_event(p, ev);
 }
 
 static void bsw_egress_kick(BswPort *p);
@@ -837,6 +839,7 @@ void bsw_port_free(BswPort *p)
 {
     BladeSwitchState *s = p->s;
 
+    bsw_symbols_stop(p);        /* while its lane is there */
     if (p->th) {
         bsw_thread_free(p);
     } else if (p->bl) {

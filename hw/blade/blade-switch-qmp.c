@@ -179,6 +179,7 @@ static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
                         ls.protocol_errors + ls.shm_errors;
         info->pcs = pcs;
         info->shm = shm;
+        info->symbols = bsw_symbols_info(p);
     }
     return info;
 }
@@ -623,12 +624,21 @@ void qmp_blade_switch_set_policy(const char *sw, const char *name,
 
 void qmp_blade_switch_capture(const char *sw, const char *port,
                               const char *pcap, const char *util_log,
-                              Error **errp)
+                              const char *symbols, bool has_symbols_full,
+                              bool symbols_full, bool has_symbols_bits,
+                              bool symbols_bits, bool has_symbols_limit,
+                              uint64_t symbols_limit, Error **errp)
 {
     BladeSwitchState *s = blade_switch_find(sw, errp);
+    BladeSwitchSymbols sym = {
+        .path = symbols,
+        .full = has_symbols_full && symbols_full,
+        .bits = has_symbols_bits && symbols_bits,
+        .limit = has_symbols_limit ? symbols_limit : 0,
+    };
 
     if (s) {
-        blade_switch_capture(s, port, pcap, util_log, errp);
+        blade_switch_capture(s, port, pcap, util_log, &sym, errp);
     }
 }
 

@@ -51,7 +51,10 @@ void qmp_blade_switch_set_policy(const char *sw, const char *name,
 
 void qmp_blade_switch_capture(const char *sw, const char *port,
                               const char *pcap, const char *util_log,
-                              Error **errp)
+                              const char *symbols, bool has_symbols_full,
+                              bool symbols_full, bool has_symbols_bits,
+                              bool symbols_bits, bool has_symbols_limit,
+                              uint64_t symbols_limit, Error **errp)
 {
     no_switch(errp);
 }

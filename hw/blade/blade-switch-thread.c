@@ -187,6 +187,7 @@ static void bsw_th_event(void *opaque, LaneEvent ev)
     BswPort *p = opaque;
 
     trace_blade_switch_lane_event(p->name, ev);
+    bsw_symbols_event(p, ev);
 }
 
 /* The main loop's frames to the lane, as bsw_egress_lane() sends them. */
@@ -253,6 +254,7 @@ static void bsw_th_publish(BswPort *p)
     if (p->pcap) {
         pcap_flush(p->pcap);
     }
+    bsw_symbols_flush(p);
     if (th->sent) {
         qatomic_sub(&th->out_frames, th->sent);
         th->sent = 0;

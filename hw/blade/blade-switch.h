@@ -30,11 +30,26 @@ void blade_switch_changed(BladeSwitchState *s);
 /* The whole state, as query-blade-switch returns it. */
 BladeSwitchInfo *blade_switch_info(BladeSwitchState *s);
 /*
- * Start (@pcap, @util_log non-NULL) or stop capturing on @port; false
- * with @errp set on an unknown port or a file that cannot be created.
+ * A symbol capture (blade-switch-capture's symbols members): @path NULL
+ * for none; @limit in octets, 0 for BLADE_SWITCH_SYMBOLS_LIMIT.
+ */
+typedef struct BladeSwitchSymbols {
+    const char *path;
+    bool full;
+    bool bits;
+    uint64_t limit;
+} BladeSwitchSymbols;
+
+#define BLADE_SWITCH_SYMBOLS_LIMIT (64 * 1024 * 1024)
+
+/*
+ * Start (@pcap, @util_log, @sym->path non-NULL) or stop capturing on
+ * @port (a NULL @sym: no symbol capture); false with @errp set on an
+ * unknown port, a port without what was asked, or a file that cannot be
+ * created.
  */
 bool blade_switch_capture(BladeSwitchState *s, const char *port,
                           const char *pcap, const char *util_log,
-                          Error **errp);
+                          const BladeSwitchSymbols *sym, Error **errp);
 
 #endif
