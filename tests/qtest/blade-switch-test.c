@@ -1487,6 +1487,183 @@ static void test_capture(void)
     sh_stop(&h);
 }
 
+static bool sync_lost_and_back(SwHarness *h, void *arg)
+{
+    QDict *st = sh_state(h);
+    QDict *port = sh_item(st, "ports", 0);
+    bool done = sh_u64(qdict_get_qdict(port, "pcs"), "sync-losses") >= 1 &&
+                qdict_get_bool(port, "link");
+
+    qobject_unref(st);
+    return done && lane_is_link_up(h->blades[0].lane);
+}
+
+/* Where @needle is in @text after @from, or fail. */
+static const char *find_after(const char *text, const char *from,
+                              const char *needle)
+{
+    const char *at = strstr(from, needle);
+
+    if (!at) {
+        g_test_message("symbol capture: %s", text);
+        g_error("'%s' is not in the symbol capture where expected", needle);
+    }
+    return at;
+}
+
+/* The frame's line at @at ends with /T/ /R/ and then @note. */
+static void check_frame_end(const char *text, const char *at,
+                            const char *note)
+{
+    g_autofree char *line = g_strndup(at, strchrnul(at, '\n') - at);
+    const char *t = strstr(line, " K29.7");
+
+    /* " K29.7+ K23.7- # ...": /T/, /R/, the note */
+    if (!t || !g_str_has_prefix(t + 7, " K23.7") ||
+        strcmp(t + 14, note)) {
+        g_test_message("symbol capture: %s", text);
+        g_error("the frame '%s' does not end with /T/ /R/ and '%s'", line,
+                note);
+    }
+}
+
+/*
+ * A symbol capture of a slot (blade-switch-capture's symbols member,
+ * docs/link-layer.md, "Symbol capture"): the blade's frame from /S/ to
+ * /T/R/ with its FCS checked, the implied idles, the utilization set's
+ * code groups, the frame the switch sends the blade, then the four
+ * invalid code groups of a loss of sync the blade injects, sync lost and
+ * regained, in that order; query-blade-switch shows the capture, a limit
+ * bounds its file, and ports without code groups refuse one.
+ */
+static void test_capture_symbols(void)
+{
+    SwHarness h;
+    g_autofree char *path = g_strdup_printf("%s/slot0-%d.sym",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *text = NULL, *small = NULL;
+    g_autofree char *src0 = NULL, *src1 = NULL;
+    char *src[2];
+    const char *at, *lost;
+    uint8_t f[64] = { 0 };
+    QDict *r, *st, *sym;
+    unsigned i;
+
+    sh_start(&h, 2, true, NULL);
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    for (i = 0; i < 2; i++) {
+        const uint8_t *m = h.blades[i].mac;
+
+        /* 64 octets and the FCS: /T/ at RD- or RD+, then /R/ */
+        src[i] = g_strdup_printf(" # 68 octets, dst ff:ff:ff:ff:ff:ff src "
+                                 "%02x:%02x:%02x:%02x:%02x:%02x type 0x88b6,"
+                                 " FCS ok", m[0], m[1], m[2], m[3], m[4],
+                                 m[5]);
+    }
+    src0 = src[0];
+    src1 = src[1];
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0', 'symbols': %s } }", path);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_eth(f, sh_bcast, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, sizeof(f));
+    sh_wait_frames(&h, &h.blades[0].rx, 1);
+    sh_report(&h, 0, 42, 7);
+    lane_inject_sync_loss(h.blades[0].lane, sh_now(&h));
+    lane_flush(h.blades[0].lane, sh_now(&h));
+    sh_wait(&h, sync_lost_and_back, NULL, "sync lost and regained");
+
+    st = sh_state(&h);
+    sym = qdict_get_qdict(sh_item(st, "ports", 0), "symbols");
+    g_assert_nonnull(sym);
+    g_assert_cmpstr(qdict_get_str(sym, "file"), ==, path);
+    g_assert_cmpuint(sh_u64(sym, "lines"), >, 10);
+    g_assert_cmpuint(sh_u64(sym, "limit"), ==, 64 * 1024 * 1024);
+    g_assert_cmpuint(sh_u64(sym, "dropped"), ==, 0);
+    g_assert_false(qdict_haskey(sh_item(st, "ports", 1), "symbols"));
+    qobject_unref(st);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0' } }");
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    st = sh_state(&h);
+    g_assert_false(qdict_haskey(sh_item(st, "ports", 0), "symbols"));
+    qobject_unref(st);
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_true(g_str_has_prefix(text, "# bladeplane symbol capture 1: "
+                                         "slot0, both directions"));
+    /* the blade's frame: /S/, preamble, SFD, ..., FCS, /T/ /R/ */
+    at = find_after(text, text, " rx frame 78 K27.7- D21.2- D21.2- D21.2- "
+                    "D21.2- D21.2- D21.2- D21.6- ..64.. ");
+    check_frame_end(text, at, src[0]);
+    /* the implied idle after it */
+    find_after(text, at, " rx idle 12 K28.5- D16.2+ ..8.. K28.5- D16.2+ # "
+               "/I2/ x6, implied gap\n");
+    /* blade 1's frame, flooded to blade 0 */
+    at = find_after(text, text, " tx frame 78 K27.7- D21.2- ");
+    check_frame_end(text, at, src[1]);
+    /* the utilization set, 42 % and 7 % */
+    /* cpu 42 = 0101010, irq 7 = 0000111: symbols 010101 000001 11.... */
+    at = find_after(text, text, " rx util 12 K28.5- D13.4+ K28.5- D2.1+ "
+                    "K28.5- D5.0+ K28.5- ");
+    find_after(text, at, ": cpu=42 irq=7 seq=");
+    /* the injected loss of sync: invalid code groups, lost, regained */
+    at = find_after(text, text, " rx other 4 !?-=0000000000 ");
+    lost = find_after(text, at, " rx event sync-lost\n");
+    find_after(text, lost, " rx idle 12 ");
+    at = find_after(text, lost, " rx event sync-acquired\n");
+    find_after(text, at, " rx config 4 K28.5- D21.5+ ");
+    find_after(text, at, " -- event link-up\n");
+    find_after(text, at, "# end: ");
+    g_assert_nonnull(strstr(text, " bursts, gaps and events not written "
+                                  "(limit 67108864 octets)\n"));
+    g_assert_null(strstr(text, "limit of"));
+
+    /* a limit: the header fits, the first burst does not */
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0', 'symbols': %s, 'symbols-full': true, "
+                  "'symbols-bits': true, 'symbols-limit': 300 } }", path);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    sh_blade_send(&h, 0, f, sizeof(f));
+    sh_wait_frames(&h, &h.blades[1].rx, 2);
+    st = sh_state(&h);
+    sym = qdict_get_qdict(sh_item(st, "ports", 0), "symbols");
+    g_assert_cmpuint(sh_u64(sym, "limit"), ==, 300);
+    g_assert_cmpuint(sh_u64(sym, "lines"), ==, 2);
+    g_assert_cmpuint(sh_u64(sym, "octets"), <=, 300);
+    g_assert_cmpuint(sh_u64(sym, "dropped"), >=, 2);
+    qobject_unref(st);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot0' } }");
+    qobject_unref(r);
+    g_assert_true(g_file_get_contents(path, &small, NULL, NULL));
+    g_assert_nonnull(strstr(small, "\n# limit of 300 octets reached: what "
+                                   "follows is counted, not written\n"
+                                   "# end: 2 lines, "));
+    g_assert_null(strstr(small, " rx "));
+
+    /* no code groups on the uplink; no file in a missing directory */
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'uplink', 'symbols': %s } }", path);
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(r, "error"), "desc"), ==,
+                    "port 'uplink' is not a lane: it has no code groups to "
+                    "capture");
+    qobject_unref(r);
+    r = qtest_qmp(h.qts, "{ 'execute': 'blade-switch-capture', 'arguments': "
+                  "{ 'port': 'slot1', 'symbols': '/nonexistent/x.sym' } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    unlink(path);
+    sh_stop(&h);
+}
+
 /* The blade sends a sample with contention figures; wait for the switch. */
 static void report_contention(SwHarness *h, unsigned slot, unsigned cpu,
                               unsigned psi, unsigned runnable)
@@ -2220,6 +2397,7 @@ static const ShThreadedTest threaded_tests[] = {
     { "bounded-queue", test_bounded_queue },
     { "order-many-senders", test_order_many_senders },
     { "capture", test_capture },
+    { "capture-symbols", test_capture_symbols },
     { "data-runs", test_data_runs },
     { "contention", test_contention },
     { "hmp", test_hmp },
@@ -2273,6 +2451,7 @@ int main(int argc, char **argv)
                    test_order_many_senders);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
     qtest_add_func("/blade-switch/capture", test_capture);
+    qtest_add_func("/blade-switch/capture-symbols", test_capture_symbols);
     qtest_add_func("/blade-switch/data-runs", test_data_runs);
     qtest_add_func("/blade-switch/hmp", test_hmp);
     qtest_add_func("/blade-switch/no-slots", test_no_slots);
