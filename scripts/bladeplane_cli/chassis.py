@@ -1143,12 +1143,41 @@ def pcap_frames(path):
         return None
 
 
-def capture(run, port_text, pcap=None, duration=None, wait=None):
+def symbols_summary(path: str) -> str:
+    """What a symbol capture's file says of itself: its lines, and what
+    its limit kept out ("# end: ..." is its last line)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return "not written"
+    lines = sum(1 for line in data.split(b"\n")
+                if line and not line.startswith(b"#"))
+    end = re.search(rb"# end: .*?; (\d+) bursts, gaps and events not "
+                    rb"written \(limit (\d+) octets\)", data)
+    text = f"{lines} lines"
+    if end and int(end.group(1)):
+        text += (f"; its limit of {int(end.group(2))} octets kept out "
+                 f"{int(end.group(1))} bursts, gaps and events")
+    return text
+
+
+def capture(run, port_text, pcap=None, duration=None, wait=None,
+            symbols: bool = False, full: bool = False, bits: bool = False,
+            symbols_limit: int | None = None):
     """Capture on a switch port until Ctrl-C or `duration` seconds; returns
-    (pcap path, util log path or None).  `wait` (for tests) replaces the
-    wait."""
+    (pcap path, util log path or None).  With `symbols` the port's lane's
+    code groups go to a text file beside the pcap file (.sym; `full`,
+    `bits` and `symbols_limit`, in octets, as QMP blade-switch-capture
+    takes them).  `wait` (for tests) replaces the wait."""
     spec = topology.from_dict(run.state["spec"])
     ch, port, slot = find_port(spec, port_text)
+    if (full or bits or symbols_limit is not None) and not symbols:
+        raise Failure("--full, --bits and --symbols-limit go with "
+                      "--symbols")
+    if symbols and port == "uplink":
+        raise Failure("the uplink has no code groups: --symbols takes a "
+                      "slot (or a chain lane)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if pcap is None:
         from .common import BUILD
@@ -1161,18 +1190,29 @@ def capture(run, port_text, pcap=None, duration=None, wait=None):
         raise Failure(f"cannot write {pcap}: no directory {directory}")
     if not os.access(directory, os.W_OK):
         raise Failure(f"cannot write {pcap}: {directory} is not writable")
+    base = pcap[:-5] if pcap.endswith(".pcap") else pcap
     util_log = None
     if slot is not None:
-        base = pcap[:-5] if pcap.endswith(".pcap") else pcap
         util_log = base + ".util.log"
+    sym_path = base + ".sym" if symbols else None
     qmp_path = run.state["chassis"][ch.name]["qmp"]
     what = f"chassis {ch.name}"
-    args = {"port": port, "pcap": pcap}
+    args: dict[str, object] = {"port": port, "pcap": pcap}
     if util_log:
         args["util-log"] = util_log
+    if sym_path:
+        args["symbols"] = sym_path
+        if full:
+            args["symbols-full"] = True
+        if bits:
+            args["symbols-bits"] = True
+        if symbols_limit is not None:
+            args["symbols-limit"] = symbols_limit
     with QMP.connect(qmp_path, what) as q:
         q.execute("blade-switch-capture", args)
     extra = f" and its utilization sets to {util_log}" if util_log else ""
+    if sym_path:
+        extra += f", its code groups to {sym_path}"
     until = (f"for {duration:g} s" if duration else
              "until Ctrl-C" if wait is None else "while the caller works")
     print(f"capturing {ch.name}.{port} to {pcap}{extra}, {until}", flush=True)
@@ -1201,4 +1241,7 @@ def capture(run, port_text, pcap=None, duration=None, wait=None):
             print(f"utilization log: {util_log} ({lines} lines)")
         except OSError:
             print(f"utilization log: {util_log} (not written)")
+    if sym_path:
+        print(f"symbols: {sym_path} ({symbols_summary(sym_path)}; "
+              f"docs/link-layer.md, \"Symbol capture\", reads them)")
     return pcap, util_log

@@ -7,7 +7,8 @@ docs/switch-blade.md, so the launcher can be tested without the device.
   DIR/slotN.sock; a slot is up while a (fake) blade holds a connection.
   QMP: query-blade-switch (each read adds slot+1 new flows to each connected
   blade, so shares are known), blade-switch-add-service/-steering,
-  blade-switch-capture (writes a pcap header and one frame), quit.
+  blade-switch-capture (writes a pcap header and one frame, and with
+  `symbols` a symbol capture's header, two lines and its end), quit.
 - Chassis joined by links: the switch given as JSON with `chain` (netdev
   ids of `-netdev stream,...,addr.type=unix,addr.path=P` or inet), each
   chain port listening (server=on) or connecting and reconnecting
@@ -290,11 +291,34 @@ class FakeChassis(Fake):
                 if "util-log" in args:
                     with open(args["util-log"], "w") as f:
                         f.write("0.100 cpu=10 irq=1 seq=1 form=idle K28.5 D16.2\n")
+                if "symbols" in args:
+                    self.write_symbols(port, args)
                 self.captures[port] = args
             else:
                 self.captures.pop(port, None)
             return {}
         return super().command(name, args)
+
+    def write_symbols(self, port, args):
+        """A symbol capture's file as the device writes it
+        (docs/link-layer.md, "Symbol capture"), with the options it got;
+        a limit under 10000 octets keeps out all but the header."""
+        limit = args.get("symbols-limit") or 64 * 1024 * 1024
+        with open(args["symbols"], "w") as f:
+            f.write(f"# bladeplane symbol capture 1: {port}, both "
+                    f"directions\n# fake: full={args.get('symbols-full')} "
+                    f"bits={args.get('symbols-bits')} limit={limit}\n")
+            if limit < 10000:
+                f.write(f"# limit of {limit} octets reached: what follows "
+                        f"is counted, not written\n# end: 0 lines, 120 "
+                        f"octets; 3 bursts, gaps and events not written "
+                        f"(limit {limit} octets)\n")
+                return
+            f.write("1.000000000 rx idle 12 K28.5- D16.2+ ..8.. K28.5- "
+                    "D16.2+ # /I2/ x6, implied gap\n"
+                    "1.000000100 rx event sync-acquired\n"
+                    "# end: 2 lines, 120 octets; 0 bursts, gaps and events "
+                    f"not written (limit {limit} octets)\n")
 
     def state(self):
         now = int((time.monotonic() - self.start) * 1000) + self.reads
