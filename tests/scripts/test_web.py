@@ -23,6 +23,7 @@ from unittest import mock
 
 import cli_path  # noqa: F401
 from bladeplane_cli import chassis, rundir, topology, web
+from bladeplane_cli.common import Failure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(cli_path.REPO, "scripts", "bladeplane")
@@ -458,6 +459,35 @@ class ServerTest(unittest.TestCase):
         s, f = open_streams[0]
         f.close()
         s.close()
+
+    def test_a_port_in_use(self):
+        with self.assertRaisesRegex(Failure, rf"^port {self.port} on "
+                                    rf"127\.0\.0\.1 is in use: choose "
+                                    rf"another with --port$"):
+            web.make_server("127.0.0.1", self.port, self.poller, {})
+
+    @unittest.skipUnless(socket.has_ipv6, "no IPv6")
+    def test_an_ipv6_loopback(self):
+        try:
+            server = web.make_server("::1", 0, self.poller, {})
+        except Exception as e:      # a host without ::1
+            self.skipTest(str(e))
+        thread = threading.Thread(target=server.serve_forever,
+                                  kwargs={"poll_interval": 0.05},
+                                  daemon=True)
+        thread.start()
+        try:
+            port = server.server_address[1]
+            conn = http.client.HTTPConnection("::1", port, timeout=5)
+            conn.request("GET", "/api/snapshot")
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(json.loads(resp.read())["topology"], "webdev")
+            conn.close()
+        finally:
+            server.stop()
+            thread.join(5)
+        self.assertEqual(web.url("::1", 8070), "http://[::1]:8070/")
 
     def test_a_reader_that_fails_is_a_disconnection(self):
         def broken(name: str, spec: Any) -> web.Reading:

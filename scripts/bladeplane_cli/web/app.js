@@ -75,10 +75,15 @@ function setConn(state, text) {
   document.body.dataset.connected = state === "live" ? "true" : "false";
 }
 
+const NO_CHART = window.Chart ? "" :
+  "Chart.js did not load (Debian package libjs-chart.js): figures only, " +
+  "no plots";
+
 function showProblem(text) {
+  const all = [text, NO_CHART].filter((t) => t).join("; ");
   const p = $("problem");
-  p.hidden = !text;
-  p.textContent = text || "";
+  p.hidden = !all;
+  p.textContent = all;
 }
 
 // ---- blades and their charts ---------------------------------------------
@@ -546,8 +551,5 @@ setInterval(() => {
   }
 }, 1000);
 
-if (!window.Chart) {
-  showProblem("Chart.js did not load (Debian package libjs-chart.js): " +
-              "figures only, no plots");
-}
+showProblem(null);
 connect();
