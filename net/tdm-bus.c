@@ -808,4 +808,5 @@ void tdm_bus_owner_stats(const TdmBus *b, unsigned owner, TdmOwnerStats *st)
     *st = b->st[owner];
     st->queued = b->q[owner].n;
     st->queued_octets = b->q[owner].octets;
+    st->report_waiting = b->report_since[owner] != TDM_NEVER;
 }

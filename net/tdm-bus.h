@@ -135,6 +135,7 @@ typedef struct TdmOwnerStats {
     uint64_t dropped;           /* frames purged unsent */
     uint32_t queued;            /* frames waiting now */
     uint64_t queued_octets;
+    bool report_waiting;        /* a utilization set waits to cross */
 } TdmOwnerStats;
 
 typedef struct TdmStats {

@@ -52,3 +52,21 @@ const PropertyInfo blade_prop_util_estimator = {
     .set = qdev_propinfo_set_enum,
     .set_default_value = qdev_propinfo_set_default_value_enum,
 };
+
+const PropertyInfo blade_prop_backplane_kind = {
+    .type = "BladeBackplaneKind",
+    .description = "slots reach the switch by lanes or a tdm-bus",
+    .enum_table = &BladeBackplaneKind_lookup,
+    .get = qdev_propinfo_get_enum,
+    .set = qdev_propinfo_set_enum,
+    .set_default_value = qdev_propinfo_set_default_value_enum,
+};
+
+const PropertyInfo blade_prop_bus_schedule = {
+    .type = "BladeBusSchedule",
+    .description = "TDM bus slots: equal, weighted or on-demand",
+    .enum_table = &BladeBusSchedule_lookup,
+    .get = qdev_propinfo_get_enum,
+    .set = qdev_propinfo_set_enum,
+    .set_default_value = qdev_propinfo_set_default_value_enum,
+};

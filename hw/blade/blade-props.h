@@ -16,6 +16,8 @@ extern const PropertyInfo blade_prop_timing;
 extern const PropertyInfo blade_prop_util_source;
 extern const PropertyInfo blade_prop_util_form;
 extern const PropertyInfo blade_prop_util_estimator;
+extern const PropertyInfo blade_prop_backplane_kind;
+extern const PropertyInfo blade_prop_bus_schedule;
 
 #define DEFINE_PROP_BLADE_LANE_PCS(_n, _s, _f) \
     DEFINE_PROP_SIGNED(_n, _s, _f, BLADE_LANE_PCS_8B10B, \
@@ -32,5 +34,11 @@ extern const PropertyInfo blade_prop_util_estimator;
 #define DEFINE_PROP_BLADE_UTIL_ESTIMATOR(_n, _s, _f) \
     DEFINE_PROP_SIGNED(_n, _s, _f, BLADE_UTIL_ESTIMATOR_WAIT, \
                        blade_prop_util_estimator, BladeUtilEstimator)
+#define DEFINE_PROP_BLADE_BACKPLANE_KIND(_n, _s, _f) \
+    DEFINE_PROP_SIGNED(_n, _s, _f, BLADE_BACKPLANE_KIND_LANES, \
+                       blade_prop_backplane_kind, BladeBackplaneKind)
+#define DEFINE_PROP_BLADE_BUS_SCHEDULE(_n, _s, _f) \
+    DEFINE_PROP_SIGNED(_n, _s, _f, BLADE_BUS_SCHEDULE_EQUAL, \
+                       blade_prop_bus_schedule, BladeBusSchedule)
 
 #endif

@@ -9,6 +9,8 @@
  *   blade-switch-capture.c  pcap and utilization-log capture
  *   blade-switch-thread.c   slots whose lanes run on an iothread: the
  *                           queues between that thread and the main loop
+ *   blade-switch-bus.c      the TDM bus backplane: the slots' frames wait
+ *                           for their grants (net/tdm-bus.h)
  *   blade-switch-fabric.c   chain ports and the inter-chassis control
  *                           protocol (net/fabric.h)
  *   blade-switch-qmp.c      management: query-blade-switch, QMP events, QMP
@@ -155,6 +157,7 @@ typedef struct BswLaneThread {
 } BswLaneThread;
 
 typedef struct BswPort BswPort;
+typedef struct BswBus BswBus;
 
 struct BswPort {
     BladeSwitchState *s;
@@ -290,6 +293,17 @@ struct BladeSwitchState {
     char **iothread_ids;
     LanePcs pcs;
     unsigned util_estimator;
+    /* the TDM bus backplane (blade-switch-bus.c); NULL with lanes */
+    BswBus *bus;
+    BswPort *in_port;           /* the port of the frame being forwarded */
+    BladeBackplaneKind backplane_kind;
+    uint32_t bus_speed;
+    uint32_t bus_slot_bytes;
+    uint32_t bus_frame_slots;   /* 0: just enough */
+    BladeBusSchedule bus_schedule;
+    uint32_t nbus_weights;
+    uint32_t *bus_weights;
+    uint32_t bus_switch_weight;
 };
 
 /* blade-switch-vtime.c */
@@ -308,6 +322,8 @@ BswFrame *bsw_queue_take(BswQueue *q);
 void bsw_queue_pop(BswQueue *q);
 void bsw_queue_purge(BswQueue *q);
 BswFrame *bsw_frame_new(const uint8_t *data, size_t len);
+BswFrame *bsw_output_frame(BladeSwitchState *s, const uint8_t *frame,
+                           size_t len);
 void bsw_slot_report(BswPort *p, const LaneUtil *u);
 void bsw_schedule(BladeSwitchState *s);
 void bsw_bh(void *opaque);
@@ -351,6 +367,19 @@ unsigned bsw_thread_queued(BswPort *p);
 uint64_t bsw_thread_tx_drops(BswPort *p);
 void bsw_thread_lane_stats(BswPort *p, LaneStats *ls, bool *on_rings);
 void bsw_thread_run(BswPort *p, QEMUBHFunc *fn, void *opaque);
+
+/* blade-switch-bus.c: the TDM bus backplane (docs/backplane.md) */
+bool bsw_bus_check_props(BladeSwitchState *s, Error **errp);
+bool bsw_bus_open(BladeSwitchState *s, Error **errp);
+void bsw_bus_free(BladeSwitchState *s);
+bool bsw_bus_full(BswPort *p);
+bool bsw_bus_from_slot(BswPort *p, BswFrame *f);
+bool bsw_bus_util(BswPort *p, const LaneUtil *u);
+bool bsw_bus_output(BladeSwitchState *s, BswPort *p, const uint8_t *frame,
+                    size_t len);
+void bsw_bus_port_down(BswPort *p);
+BladeBusInfo *bsw_bus_info(BladeSwitchState *s);
+void bsw_bus_hmp(Monitor *mon, const BladeBusInfo *bus);
 
 /* blade-switch-fabric.c */
 bool bsw_open_fabric(BladeSwitchState *s, Error **errp);

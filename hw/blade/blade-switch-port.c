@@ -117,22 +117,16 @@ void bsw_schedule(BladeSwitchState *s)
     }
 }
 
-static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
-                            size_t len)
+/*
+ * An output of the engine as a frame to queue: the ingress frame itself
+ * for its first output, else a copy; unchanged, it keeps its FCS.
+ */
+BswFrame *bsw_output_frame(BladeSwitchState *s, const uint8_t *frame,
+                           size_t len)
 {
-    BladeSwitchState *s = opaque;
-    BswPort *p = &s->ports[port];
+    bool same = frame == s->in_data && len == s->in_len;
     BswFrame *f;
-    bool same;
 
-    if (p->th ? bsw_thread_queued(p) >= s->queue_frames :
-                bsw_queue_full(&p->egress)) {
-        p->tx_drops++;
-        trace_blade_switch_drop(p->name, "egress queue full", len);
-        return;
-    }
-    trace_blade_switch_forward(p->name, len);
-    same = frame == s->in_data && len == s->in_len;
     if (same && s->in_frame) {
         f = s->in_frame;
         s->in_frame = NULL;
@@ -141,6 +135,27 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
     }
     f->has_fcs = same && s->in_has_fcs && !swcore_frame_rewritten(s->core);
     f->fcs = s->in_fcs;
+    return f;
+}
+
+static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
+                            size_t len)
+{
+    BladeSwitchState *s = opaque;
+    BswPort *p = &s->ports[port];
+    BswFrame *f;
+
+    if (bsw_bus_output(s, p, frame, len)) {
+        return;     /* to a blade over the bus, from the switch's slots */
+    }
+    if (p->th ? bsw_thread_queued(p) >= s->queue_frames :
+                bsw_queue_full(&p->egress)) {
+        p->tx_drops++;
+        trace_blade_switch_drop(p->name, "egress queue full", len);
+        return;
+    }
+    trace_blade_switch_forward(p->name, len);
+    f = bsw_output_frame(s, frame, len);
     if (p->th) {
         bsw_thread_output(p, f);
         return;
@@ -283,6 +298,7 @@ void bsw_port_update_link(BswPort *p)
             p->tx_drops += p->egress.frames + p->control.frames;
             bsw_queue_purge(&p->egress);
             bsw_queue_purge(&p->control);
+            bsw_bus_port_down(p);
         }
         bsw_core_rearm(s);
     }
@@ -325,10 +341,14 @@ static void bsw_lane_rx_frame(void *opaque, const uint8_t *frame, size_t len)
     BswPort *p = opaque;
     BswFrame *f;
 
-    /* can_receive() keeps the queue from overflowing. */
-    f = bsw_queue_push(&p->ingress, frame, len);
+    /* can_receive() keeps the queues from overflowing. */
+    f = bsw_frame_new(frame, len);
     f->has_fcs = lane_rx_fcs(p->lane, &f->fcs);
     bsw_capture(p, frame, len);
+    if (bsw_bus_from_slot(p, f)) {
+        return;     /* it waits for the slot's grants on the bus */
+    }
+    bsw_queue_append(&p->ingress, f);
     bsw_schedule(p->s);
 }
 
@@ -336,7 +356,7 @@ static bool bsw_lane_can_receive(void *opaque)
 {
     BswPort *p = opaque;
 
-    return !bsw_queue_full(&p->ingress);
+    return !bsw_queue_full(&p->ingress) && !bsw_bus_full(p);
 }
 
 static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
@@ -345,7 +365,7 @@ static void bsw_lane_rx_util(void *opaque, const LaneUtil *u)
 
     bsw_log_util(p, u);
     /* a chain port's peer is a chassis: it reports no load of its own */
-    if (u->fresh && p->kind == SW_PORT_SLOT) {
+    if (u->fresh && p->kind == SW_PORT_SLOT && !bsw_bus_util(p, u)) {
         bsw_slot_report(p, u);
     }
 }
@@ -579,7 +599,7 @@ static void bsw_ingress_resume(BswPort *p)
         bsw_thread_kick(p);     /* it takes input when there is room */
         return;
     }
-    if (bsw_queue_full(&p->ingress)) {
+    if (bsw_queue_full(&p->ingress) || bsw_bus_full(p)) {
         return;
     }
     if (p->bl) {
@@ -636,7 +656,9 @@ void bsw_bh(void *opaque)
             s->in_len = f->len;
             s->in_has_fcs = f->has_fcs;
             s->in_fcs = f->fcs;
+            s->in_port = p;
             swcore_input(s->core, p->index, f->data, f->len, now);
+            s->in_port = NULL;
             s->in_data = NULL;
             if (p->th) {
                 /* not f->len: an output may have handed f to a thread */

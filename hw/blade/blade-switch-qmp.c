@@ -466,6 +466,7 @@ BladeSwitchInfo *blade_switch_info(BladeSwitchState *s)
     info->flows = bsw_flow_table_info(s->core);
     info->mac_table = bsw_mac_table_info(s->core);
     info->drops = bsw_drops(s->core);
+    info->bus = bsw_bus_info(s);
     return info;
 }
 
@@ -728,4 +729,7 @@ void hmp_info_blade_switch(Monitor *mon, const QDict *qdict)
                    ", evicted %" PRIu64 ", moved %" PRIu64 ")\n",
                    fl->count, fl->capacity, fl->created, fl->closed,
                    fl->expired, fl->evicted, fl->moved);
+    if (info->bus) {
+        bsw_bus_hmp(mon, info->bus);
+    }
 }

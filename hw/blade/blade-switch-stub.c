@@ -59,6 +59,17 @@ void qmp_blade_switch_capture(const char *sw, const char *port,
     no_switch(errp);
 }
 
+void qmp_blade_switch_set_bus_schedule(const char *sw,
+                                       BladeBusSchedule schedule,
+                                       bool has_weights, uint32List *weights,
+                                       bool has_switch_weight,
+                                       uint32_t switch_weight,
+                                       bool has_frame_slots,
+                                       uint32_t frame_slots, Error **errp)
+{
+    no_switch(errp);
+}
+
 BladeSwitchInfo *qmp_query_blade_switch(const char *sw, Error **errp)
 {
     no_switch(errp);

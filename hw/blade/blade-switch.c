@@ -289,7 +289,7 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    BSW_MAX_QUEUE);
         return false;
     }
-    return true;
+    return bsw_bus_check_props(s, errp);
 }
 
 /* Whether the slots come as chardevN=ID rather than backplane=DIR. */
@@ -460,6 +460,11 @@ static void bsw_realize(DeviceState *dev, Error **errp)
         bsw_unrealize(dev);
         return;
     }
+    if (s->backplane_kind == BLADE_BACKPLANE_KIND_TDM_BUS &&
+        !bsw_bus_open(s, errp)) {
+        bsw_unrealize(dev);
+        return;
+    }
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
         bool ok = true;
@@ -511,6 +516,7 @@ static void bsw_unrealize(DeviceState *dev)
     for (i = 0; i < s->nports; i++) {
         bsw_port_free(&s->ports[i]);
     }
+    bsw_bus_free(s);
     if (s->exit.notify) {
         qemu_remove_exit_notifier(&s->exit);
         s->exit.notify = NULL;
@@ -706,6 +712,20 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("hop-cost", BladeSwitchState, hop_cost, 10),
     DEFINE_PROP_BLADE_UTIL_ESTIMATOR("util-estimator", BladeSwitchState,
                                      util_estimator_prop),
+    /* the TDM bus backplane (blade-switch-bus.c, docs/backplane.md) */
+    DEFINE_PROP_BLADE_BACKPLANE_KIND("backplane-kind", BladeSwitchState,
+                                     backplane_kind),
+    DEFINE_PROP_UINT32("bus-speed", BladeSwitchState, bus_speed, 10000),
+    DEFINE_PROP_BLADE_BUS_SCHEDULE("bus-schedule", BladeSwitchState,
+                                   bus_schedule),
+    DEFINE_PROP_ARRAY("bus-weights", BladeSwitchState, nbus_weights,
+                      bus_weights, qdev_prop_uint32, uint32_t),
+    DEFINE_PROP_UINT32("bus-switch-weight", BladeSwitchState,
+                       bus_switch_weight, 1),
+    DEFINE_PROP_UINT32("bus-slot-bytes", BladeSwitchState, bus_slot_bytes,
+                       512),
+    DEFINE_PROP_UINT32("bus-frame-slots", BladeSwitchState, bus_frame_slots,
+                       0),
 };
 
 /*
