@@ -875,6 +875,103 @@ static void test_refused(void)
     sh_stop(&h);
 }
 
+/* ---- virtual time -------------------------------------------------------- */
+
+/*
+ * Virtual time (timing=virtual): the bus runs on the chassis's virtual
+ * clock, and a frame leaves the bus at the time its schedule says, on
+ * every run.  Blade 0 sends a broadcast at T0; it reaches the switch a
+ * lane latency L later, waits for blade 0's next slot (equal, three
+ * transceivers, 200 ns slots), crosses in 84 octets (67.2 ns, rounded
+ * up), and reaches blade 1 its lane latency LB after the switch sent it.
+ * On a chassis of lanes the same frame goes on at once.
+ */
+static uint64_t vt_arrival(bool bus)
+{
+    enum { L = 1000, LB = 500 };
+    const uint64_t t0 = 999100;
+    g_autofree char *json = g_strdup_printf(
+        "%s\"timing\": \"virtual\", \"vtime-latency-ns\": %d, "
+        "\"vtime-slots\": 2", bus ? BUS ", " : "", L);
+    ShOpts o = {
+        .slots = 2, .chardevs = true, .json = json, .args = "-accel qtest ",
+        .vtime_ns = LB,
+    };
+    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    uint8_t f[64] = { 0 };
+    SwHarness h;
+    uint64_t arrival;
+    unsigned i;
+
+    sh_start_opts(&h, &o);
+    for (i = 0; i < 2; i++) {
+        sh_blade_plug(&h, i, true);
+    }
+    for (i = 0; i < 2; i++) {
+        while (!lane_vtime_active(h.blades[i].lane)) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            sh_pump(&h, 1);
+        }
+    }
+    /* both blades to T0, where blade 0 sends */
+    for (i = 0; i < 2; i++) {
+        g_assert_true(lane_vtime_promise(h.blades[i].lane, t0, h.vclock));
+        lane_flush(h.blades[i].lane, h.vclock);
+    }
+    /* the blades run to T0 as the chassis lets them: the links come up */
+    while (h.vclock < t0 || !lane_is_link_up(h.blades[0].lane) ||
+           !lane_is_link_up(h.blades[1].lane)) {
+        uint64_t t = t0;
+
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        for (i = 0; i < 2; i++) {
+            t = MIN(t, lane_vtime_horizon(h.blades[i].lane));
+        }
+        h.vclock = MAX(h.vclock, t);
+        sh_pump(&h, 1);
+    }
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    g_assert_cmpint(lane_send_frame(h.blades[0].lane, f, 60, h.vclock), ==,
+                    0);
+    for (i = 0; i < 2; i++) {
+        g_assert_true(lane_vtime_promise(h.blades[i].lane, t0 + 2000000,
+                                         h.vclock));
+        lane_flush(h.blades[i].lane, h.vclock);
+    }
+    /*
+     * The chassis runs on and sends blade 1 the frame, stamped with the
+     * time it left the switch: blade 1 holds it until a latency later,
+     * not a nanosecond earlier.
+     */
+    while (lane_vtime_link(h.blades[1].lane)->last_stamp <= t0) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        sh_pump(&h, 1);
+    }
+    h.vclock = lane_vtime_link(h.blades[1].lane)->last_stamp + LB - 1;
+    for (i = 0; i < 5; i++) {
+        sh_pump(&h, 1);
+    }
+    g_assert_true(g_queue_is_empty(&h.blades[1].rx));
+    h.vclock++;
+    while (g_queue_is_empty(&h.blades[1].rx)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        sh_pump(&h, 1);
+    }
+    arrival = h.vclock;
+    sh_stop(&h);
+    return arrival;
+}
+
+static void test_vtime(void)
+{
+    /*
+     * At the switch at 1000100 ns: octet 1250125, slot 5000, the switch's
+     * (5000 mod 3 = 2); blade 0's next is slot 5001, from 1000200 ns.
+     */
+    g_assert_cmpuint(vt_arrival(true), ==, 1000200 + 68 + 500);
+    g_assert_cmpuint(vt_arrival(false), ==, 999100 + 1000 + 500);
+}
+
 /* HMP shows the bus too. */
 static void test_hmp(void)
 {
@@ -904,5 +1001,6 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/bus/central", test_central);
     qtest_add_func("/blade-switch/bus/refused", test_refused);
     qtest_add_func("/blade-switch/bus/hmp", test_hmp);
+    qtest_add_func("/blade-switch/bus/vtime", test_vtime);
     return g_test_run();
 }
