@@ -584,7 +584,17 @@ def _traffic(t: _Table) -> dict | None:
     return {"blade": tr.need_str("blade"), "command": tr.need_str("command")}
 
 
-def _check(t: _Table, names: set[str], nested: bool = False) -> Check:
+def _named(t: _Table, kind: str) -> _Table:
+    """A check's label by its name where it has a good one
+    (check.code-errors.min), else by its place (check[2].min)."""
+    name = t.table.get("name")
+    if isinstance(name, str) and ITEM_RE.match(name):
+        t.label = f"{kind}.{name}"
+    return t
+
+
+def _check(t: _Table, names: set[str], topo: topology.Topology,
+           nested: bool = False) -> Check:
     kind = t.need_str("kind", choices=CHECK_KINDS)
     t.check_keys(COMMON_KEYS | CHECK_KEYS[kind])
     if nested:
@@ -671,8 +681,78 @@ def _check(t: _Table, names: set[str], nested: bool = False) -> Check:
         p["require"] = t.string("require", "all", choices=("all", "any"))
         p["timeout"] = t.number("timeout", 30, 1, 600)
     wait = t.number("wait", 0.0, 0, 3600) or 0.0
+    _against(t, kind, p, topo)
     return Check(name, kind, what, line, p, cmp, float(wait),
                  t.string("needs"))
+
+
+def _names(items: list) -> str:
+    return ", ".join(x.name for x in items) or "none"
+
+
+def _chassis_of(t: _Table, topo: topology.Topology, key: str,
+                name: str | None) -> topology.Chassis:
+    if name is None:
+        return topo.front() or topo.chassis[0]
+    ch = topo.by_name(name)
+    if ch is None:
+        t.error(key, f"no chassis {name!r} in topology {topo.name} "
+                f"(chassis: {_names(topo.chassis)})")
+    return ch
+
+
+def _blade_name(t: _Table, topo: topology.Topology, key: str, name: str,
+                index: int | None = None) -> None:
+    if any(b.name == name for _, b in topo.blades()):
+        return
+    msg = (f"no blade {name!r} in topology {topo.name} (blades: "
+           f"{_names([b for _, b in topo.blades()])})")
+    if index is None:
+        t.error(key, msg)
+    t.doc.fail(t.path + (key, index), f"{t.key_label(key)}[{index}]", msg)
+
+
+def _forward(t: _Table, topo: topology.Topology, key: str,
+             index: int) -> None:
+    front = topo.front()
+    n = len(front.uplink.forwards) if front and front.uplink else 0
+    if index >= n:
+        t.error(key, f"topology {topo.name} forwards {n} host port(s): no "
+                f"forward {index}")
+
+
+def _against(t: _Table, kind: str, p: dict,
+             topo: topology.Topology) -> None:
+    """What a check names must be in its topology: chassis, blades,
+    ports, services, forwarded host ports."""
+    if kind in ("state", "share"):
+        ch = _chassis_of(t, topo, "chassis", p["chassis"])
+        if kind == "share":
+            for key in ("service", "relative_to_service"):
+                name = p[key]
+                if name is not None and not any(
+                        s.name == name for s in ch.services + ch.steering):
+                    t.error(key, f"chassis {ch.name} has no service "
+                            f"{name!r} (services: "
+                            f"{_names(ch.services + ch.steering)})")
+            for i, b in enumerate(p["blades"]):
+                _blade_name(t, topo, "blades", b, i)
+    elif kind == "console":
+        _blade_name(t, topo, "blade", p["blade"])
+    elif kind == "capture":
+        from .chassis import find_port
+        try:
+            find_port(topo, p["port"])
+        except Failure as e:
+            t.error("port", str(e))
+        tr = p["traffic"]
+        sub = t.sub("traffic")
+        if tr and sub and "blade" in tr:
+            _blade_name(sub, topo, "blade", tr["blade"])
+        if tr and sub and "http" in tr:
+            _forward(sub, topo, "forward", tr["forward"])
+    elif kind == "http":
+        _forward(t, topo, "forward", p["forward"])
 
 
 def load_checks(path: str) -> Lab:
@@ -706,8 +786,12 @@ def load_checks(path: str) -> Lab:
     if not checks_t:
         doc.fail(("check",), "check", "no [[check]] table: an exercise "
                  "needs at least one check")
+    try:
+        topo = topology.load(topo_path)
+    except Failure as e:
+        head.error("topology", str(e))
     names: set[str] = set()
-    checks = [_check(t, names) for t in checks_t]
+    checks = [_check(_named(t, "check"), names, topo) for t in checks_t]
     handout = path[:-len(CHECKS_SUFFIX)] + ".md"
     return Lab(number, title, minutes, topo_path, os.path.abspath(path),
                handout, head.string("summary", "") or "", checks)
@@ -726,7 +810,7 @@ STEP_KEYS = {
 }
 
 
-def _step(t: _Table) -> Step:
+def _step(t: _Table, topo: topology.Topology) -> Step:
     do = t.need_str("do", choices=STEP_KINDS)
     t.check_keys({"do", "what"} | STEP_KEYS[do])
     p: dict[str, Any] = {"what": t.string("what", "")}
@@ -769,14 +853,27 @@ def _step(t: _Table) -> Step:
         inner = t.sub("check")
         if inner is None:
             t.error("check", "missing: the condition, a check table")
-        check = _check(inner, set(), nested=True)
+        check = _check(inner, set(), topo, nested=True)
         if check.needs:
             inner.error("needs", "not in a step")
+    if p.get("blade") is not None:
+        _blade_name(t, topo, "blade", p["blade"])
+    if p.get("chassis") is not None:
+        _chassis_of(t, topo, "chassis", p["chassis"])
+    if do == "http":
+        _forward(t, topo, "forward", p["forward"])
+    if do in ("kill", "restart") and topo.by_name(p["target"]) is None \
+            and not any(b.name == p["target"] for _, b in topo.blades()):
+        t.error("target", f"no chassis or blade {p['target']!r} in "
+                f"topology {topo.name} (chassis: {_names(topo.chassis)}; "
+                f"blades: {_names([b for _, b in topo.blades()])})")
     line = t.doc.positions.line(t.path) or 0
     return Step(do, line, p, check)
 
 
-def load_solution(path: str) -> Solution:
+def load_solution(path: str, topo: topology.Topology) -> Solution:
+    """Read and check a solution file, against the exercise's
+    topology."""
     doc, data = _read_doc(path, "solution file")
     top = _Table(doc, data, (), "")
     top.check_keys({"patch", "step"})
@@ -787,7 +884,7 @@ def load_solution(path: str) -> Solution:
             os.path.dirname(os.path.abspath(path)), rel))
         if not os.path.isfile(patch):
             top.error("patch", f"no file {patch}")
-    steps = [_step(t) for t in top.tables("step", "step")]
+    steps = [_step(t, topo) for t in top.tables("step", "step")]
     if not steps and patch is None:
         doc.fail(("step",), "step", "no [[step]] table and no patch: a "
                  "solution does something")
@@ -862,9 +959,9 @@ class Env:
             front = self.spec.front() or self.spec.chassis[0]
             return front.name
         if self.spec.by_name(name) is None:
+            names = ", ".join(c.name for c in self.spec.chassis)
             raise Unresolved(f"no chassis {name!r} in topology "
-                             f"{self.spec.name} (chassis: "
-                             f"{', '.join(c.name for c in self.spec.chassis)})")
+                             f"{self.spec.name} (chassis: {names})")
         return name
 
     def qmp_path(self, chassis: str) -> str:
@@ -1597,9 +1694,11 @@ def finish(lab: Lab, results: list[Result], env: Env, report_dir: str,
                        socket.gethostname(), rundir.now_iso(), self_test,
                        env.spec.name)
     json_path, csv_path = write_report(data, report_dir)
+    shown = os.path.relpath(json_path)
+    if shown.startswith(".."):
+        shown = json_path
     out.write(f"lab {lab.number}: {passed} of {len(results)} checks "
-              f"passed; report {os.path.relpath(json_path)} and "
-              f"{os.path.basename(csv_path)}\n")
+              f"passed; report {shown} and {os.path.basename(csv_path)}\n")
     if self_test:
         out.write(f"lab_{lab.number}_checks_passed: {passed} of "
                   f"{len(results)}\n")
@@ -1669,7 +1768,7 @@ def self_test(number: int, accel: str = "auto",
     the reference solution, run the checks, take it down."""
     out = out or sys.stdout
     lab = find(number)
-    sol = load_solution(lab.solution)
+    sol = load_solution(lab.solution, topology.load(lab.topology))
     saved = os.environ.get("BLADEPLANE_RUN_DIR")
     work = tempfile.mkdtemp(prefix="bplab", dir="/tmp")
     os.environ["BLADEPLANE_RUN_DIR"] = os.path.join(work, "run")
