@@ -639,6 +639,46 @@ static void tso_seeds(const char *corpus)
     }
 }
 
+/*
+ * The TDM bus's controller (fuzz-tdm-bus): a configuration (transceivers,
+ * schedule, speed / 7, slot octets, frame slots, weights), then ops of 4
+ * octets (op, transceiver, argument): each schedule with frames queued,
+ * sets, the clock moving, runs to the next event, a purge, a new
+ * schedule.
+ */
+static void tdm_seeds(const char *corpus)
+{
+    static const uint8_t cfg[3][17] = {
+        { 5, 0, 0x5a, 0x05, 0x00, 0x02, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
+        { 4, 1, 0x5a, 0x05, 0xfa, 0x00, 12, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0 },
+        { 3, 2, 0x5a, 0x05, 0x40, 0x00, 0, 0, 1, 3, 5, 1, 1, 1, 1, 1, 1 },
+    };
+    static const uint8_t ops[] = {
+        0, 0, 0xee, 0x05,   0, 1, 0x3c, 0x00,   0, 2, 0xe8, 0x03,
+        1, 2, 0, 0,         5, 0, 0, 0,         2, 0, 0x10, 0x00,
+        0, 0, 0x28, 0x23,   5, 0, 0, 0,         5, 0, 0, 0,
+        3, 1, 0, 0,         2, 0, 0x00, 0x01,   1, 0, 0, 0,
+        5, 0, 0, 0,
+    };
+    static const char *const name[3] = { "equal", "weighted", "on-demand" };
+    char dir[256];
+
+    snprintf(dir, sizeof(dir), "%s/tdm-bus", corpus);
+    for (unsigned i = 0; i < 3; i++) {
+        memcpy(buf, cfg[i], sizeof(cfg[i]));
+        memcpy(buf + sizeof(cfg[i]), ops, sizeof(ops));
+        put(dir, name[i], buf, sizeof(cfg[i]) + sizeof(ops));
+    }
+    /* equal, then weighted from the next slot on */
+    memcpy(buf, cfg[0], sizeof(cfg[0]));
+    memcpy(buf + 17, ops, 12);
+    buf[29] = 4;
+    memcpy(buf + 33, cfg[0], 17);
+    buf[34] = 1;
+    memcpy(buf + 50, ops, sizeof(ops));
+    put(dir, "reschedule", buf, 50 + sizeof(ops));
+}
+
 int main(int argc, char **argv)
 {
     static const uint8_t hello[12] = { 'B', 'P', 'L', 'N', LANE_VERSION, 0,
@@ -860,5 +900,6 @@ int main(int argc, char **argv)
     ring_seeds(argv[1]);
     shm_seeds(argv[1]);
     tso_seeds(argv[1]);
+    tdm_seeds(argv[1]);
     return 0;
 }
