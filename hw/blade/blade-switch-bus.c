@@ -96,6 +96,13 @@ static bool bsw_bus_config(BladeSwitchState *s, TdmConfig *cfg,
         cfg->weight[i] = i < nw ? w[i] : 1;
     }
     cfg->weight[s->slots] = switch_weight;
+    for (i = 0; i <= s->slots; i++) {
+        if (cfg->weight[i] > TDM_MAX_FRAME_SLOTS) {
+            error_setg(errp, "bus weights are 0 to %d, not %u",
+                       TDM_MAX_FRAME_SLOTS, cfg->weight[i]);
+            return false;
+        }
+    }
     for (i = 0; schedule == BLADE_BUS_SCHEDULE_ON_DEMAND && i <= s->slots;
          i++) {
         if (!cfg->weight[i]) {
@@ -128,11 +135,6 @@ bool bsw_bus_check_props(BladeSwitchState *s, Error **errp)
             return false;
         }
         return true;
-    }
-    if (!s->slots) {
-        error_setg(errp, "blade-switch: backplane-kind=tdm-bus: a bus "
-                   "needs slots");
-        return false;
     }
     if (s->niothreads) {
         error_setg(errp, "blade-switch: backplane-kind=tdm-bus: the bus "

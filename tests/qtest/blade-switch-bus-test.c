@@ -825,6 +825,8 @@ static void test_refused(void)
                    "one slot for each transceiver: 5 slots asked for, "
                    "more than the frame holds (3)");
     expect_refused(KIND ", \"bus-speed\": 0", NULL, "1 to 400000 Mb/s");
+    expect_refused(KIND ", \"bus-switch-weight\": 5000", NULL,
+                   "bus weights are 0 to 4096, not 5000");
     expect_refused(KIND ", \"bus-schedule\": \"on-demand\", "
                    "\"bus-switch-weight\": 0", NULL, "the switch has 0");
     expect_refused(KIND ", \"bus-weights\": [1, 2]", NULL,
