@@ -141,6 +141,8 @@ def switch_device(ch, backplane, topo=None):
         if ch.uplink.speed is not None:
             props["uplink-speed"] = ch.uplink.speed
     props.update(ch.switch)
+    if ch.backplane != "lanes":
+        props["backplane-kind"] = ch.backplane
     if "iothreads" in props:
         # the slots' lanes in groups on these (chassis_argv makes them)
         props["iothreads"] = iothread_ids(ch)

@@ -77,8 +77,23 @@ SWITCH_PROPS = {
     "vtime-snapshot-ns": ("int", 1, (1 << 63) - 1),
     # a count here: the launcher makes the iothreads and names them
     "iothreads": ("int", 1, 64),
+    # the TDM bus backplane (backplane = "tdm-bus", docs/backplane.md);
+    # bus-weights, an array, is read apart
+    "bus-speed": ("int", 1, 400000),
+    "bus-schedule": schema.enum("BladeBusSchedule"),
+    "bus-switch-weight": ("int", 0, 4096),
+    "bus-slot-bytes": ("int", 64, 16384),
+    "bus-frame-slots": ("int", 1, 4096),
 }
 SWITCH_DEFAULTS = {"slot-speed": 1000, "pcs": "8b10b"}
+BACKPLANES = schema.enum("BladeBackplaneKind")
+# The bus's defaults (the switch's), and the bounds of its weights and
+# frame (net/tdm-bus.h), for the schedule the launcher checks first.
+BUS_DEFAULT_SPEED = 10000
+BUS_MAX_WEIGHT = 4096
+BUS_MAX_FRAME_SLOTS = 4096
+# A blade's NIC paces its lane at most at this (its speed property).
+NIC_MAX_SPEED = 100000
 # The device's defaults the launcher checks against (mac-limit <= table),
 # not passed to it (tests/functional/test_device_props.py compares them
 # with QEMU's).
@@ -189,6 +204,7 @@ class Chassis:
     chain: list = dataclasses.field(default_factory=list)
     #                         chain port names, in link order (chain0, ...)
     latency_ns: int | None = None  # virtual time: each slot lane's, per direction
+    backplane: str = "lanes"        # or "tdm-bus": the switch's backplane-kind
 
     def vips(self, slot=None):
         """The chassis's VIPs; with a slot, those of the services and
@@ -586,6 +602,7 @@ class _Head:
     subnet: ipaddress.IPv4Network | None
     uplink: Uplink | None
     latency_ns: int | None
+    backplane: str
     # set later, by _links, _gateway and _chassis_blades
     default_id: bool
     gateway: str | None
@@ -615,7 +632,7 @@ def _chassis_head(node: _Node, index, multi, virtual=False):
     node.label = f"chassis.{name}"
     node.check_keys({"name", "slots", "subnet", "gateway", "uplink", "switch",
                      "blade", "service", "steering", "impairment", "role",
-                     "priority", "id", "latency_ns"})
+                     "priority", "id", "latency_ns", "backplane"})
     latency = _virtual_only(node, virtual, "latency_ns", 1, 1000000000)
     if multi and len(name) > CHASSIS_NAME_MAX:
         node.error("name", f"{name!r} has {len(name)} characters: a chassis "
@@ -632,6 +649,10 @@ def _chassis_head(node: _Node, index, multi, virtual=False):
     if central and slots:
         node.error("slots", f"a central switch (role = \"central\") has no "
                    f"slots, got {slots}")
+    backplane = node.str("backplane", "lanes", choices=BACKPLANES)
+    if central and backplane != "lanes":
+        node.error("backplane", "a central switch has no slots, and so no "
+                   "bus for them")
     priority = node.int("priority", CENTRAL_PRIORITY if central else None,
                         0, 65535)
     chassis_id = node.int("id", None, 1, (1 << 64) - 1)
@@ -658,7 +679,7 @@ def _chassis_head(node: _Node, index, multi, virtual=False):
         uplink = _uplink(node, subnet or ipaddress.IPv4Network("10.0.2.0/24"))
     return _Head(node=node, index=index, name=name, role=role, slots=slots,
                  priority=priority, chassis_id=chassis_id, subnet=subnet,
-                 uplink=uplink, latency_ns=latency)
+                 uplink=uplink, latency_ns=latency, backplane=backplane)
 
 
 def _virtual_only(node, virtual, key, low, high):
@@ -921,7 +942,7 @@ def _chassis_blades(h, net, defaults, virtual=False):
     switch = dict(SWITCH_DEFAULTS)
     sw = node.table_of("switch")
     if sw is not None:
-        sw.check_keys(set(SWITCH_PROPS),
+        sw.check_keys(set(SWITCH_PROPS) | {"bus-weights"},
                       reserved={k: f"set by the topology ({v})" for k, v in {
                           "slots": "chassis slots", "backplane": "the run "
                           "directory", "uplink": "the [chassis.uplink] table",
@@ -954,6 +975,7 @@ def _chassis_blades(h, net, defaults, virtual=False):
         if switch.get("iothreads", 0) > h.slots:
             sw.error("iothreads", f"{switch['iothreads']} threads for "
                      f"{h.slots} slots: a slot's lane runs on one")
+    _bus(sw, switch, h)
 
     blade_nodes = node.tables("blade")
     blades = []
@@ -985,7 +1007,61 @@ def _chassis_blades(h, net, defaults, virtual=False):
     return Chassis(h.name, h.slots, str(h.subnet), h.gateway, h.uplink,
                    switch, blades, [], [], [], h.role, h.priority,
                    h.chassis_id if net.multi else None, [],
-                   latency_ns=h.latency_ns)
+                   latency_ns=h.latency_ns, backplane=h.backplane)
+
+
+def _bus(sw: "_Node | None", switch: dict, h: _Head) -> None:
+    """The bus-* keys of [chassis.switch]: for a chassis whose backplane
+    is "tdm-bus", and a schedule the bus can run.  The switch checks the
+    same (net/tdm-bus.c) when it starts; here the file is refused before
+    anything does.  A bus chassis's NICs are its transceivers: their lanes
+    run at the bus's rate unless slot-speed says otherwise."""
+    keys = [k for k in (sw.table if sw else {}) if k.startswith("bus-")]
+    if h.backplane != "tdm-bus":
+        if sw is not None and keys:
+            sw.error(keys[0], 'for a chassis with backplane = "tdm-bus" '
+                     '(docs/backplane.md)')
+        return
+    if sw is None or not sw.has("slot-speed"):
+        speed = switch.get("bus-speed", BUS_DEFAULT_SPEED)
+        switch["slot-speed"] = speed if speed <= NIC_MAX_SPEED else 0
+    if sw is None:
+        return
+    schedule = switch.get("bus-schedule", "equal")
+    given = sw.list("bus-weights")
+    if given is not None:
+        for i, w in enumerate(given):
+            if type(w) is not int or not 0 <= w <= BUS_MAX_WEIGHT:
+                sw.error("bus-weights", f"must be integers 0..{BUS_MAX_WEIGHT}"
+                         f", got {_show(w)}", index=i)
+        if len(given) > h.slots:
+            sw.error("bus-weights", f"{len(given)} weights for {h.slots} "
+                     f"slots")
+        if schedule == "equal":
+            sw.error("bus-weights", 'for bus-schedule = "weighted" or '
+                     '"on-demand" (equal gives every transceiver one slot)')
+        switch["bus-weights"] = list(given)
+    weights = list(given or []) + [1] * (h.slots - len(given or []))
+    weights.append(switch.get("bus-switch-weight", 1))
+    if schedule == "on-demand" and 0 in weights:
+        i = weights.index(0)
+        if i == h.slots:
+            sw.error("bus-switch-weight", "on demand a weight is a share, 1 "
+                     "and up: the switch's is 0")
+        sw.error("bus-weights", f"on demand a weight is a share, 1 and up: "
+                 f"slot {i}'s is 0", index=i)
+    asked = h.slots + 1 if schedule == "equal" else sum(weights)
+    what = ("one for each transceiver" if schedule == "equal" else
+            "the weights' sum")
+    if not asked:
+        sw.error("bus-weights" if given else "bus-switch-weight",
+                 "the weights sum to zero: no transceiver would get a slot")
+    frame = switch.get("bus-frame-slots", BUS_MAX_FRAME_SLOTS)
+    if asked > frame:
+        key = ("bus-frame-slots" if "bus-frame-slots" in switch else
+               "bus-weights" if given else "bus-switch-weight")
+        sw.error(key, f"{asked} slots asked for ({what}), more than the "
+                 f"frame holds ({frame})")
 
 
 def _check_addresses(heads, chassis, net):

@@ -75,6 +75,37 @@ def ports_by_name(state):
     return {p.get("name"): p for p in state.get("ports", [])}
 
 
+def bus_interval(prev: dict | None, cur: dict) -> dict | None:
+    """What the TDM bus did between two reads of the state tree (a bus
+    chassis's "bus", docs/backplane.md): its utilization, and per
+    transceiver (keyed by name: slot0, ..., switch) its share of the
+    octets sent and the mean wait of the frames that crossed, in us.
+    None without a bus, or when the interval cannot be measured (no
+    earlier read, or the switch restarted)."""
+    bus, before = cur.get("bus"), (prev or {}).get("bus")
+    if not bus or not before:
+        return None
+    elapsed = bus.get("elapsed_ns", 0) - before.get("elapsed_ns", 0)
+    if elapsed < 0:
+        return None
+    old = {t.get("name"): t for t in before.get("transceivers", [])}
+    sent: dict[str, tuple[int, int, int]] = {}
+    for t in bus.get("transceivers", []):
+        o = old.get(t.get("name"), {})
+        b, f, d = (t.get(k, 0) - o.get(k, 0)
+                   for k in ("bytes", "frames", "delay_ns"))
+        if min(b, f, d) < 0:
+            return None
+        sent[t.get("name")] = (b, f, d)
+    total = sum(b for b, _, _ in sent.values())
+    busy = bus.get("busy_ns", 0) - before.get("busy_ns", 0)
+    return {"utilization": busy / elapsed if elapsed else None,
+            "transceivers": {
+                name: {"share": b / total if total else None,
+                       "wait_us": d / f / 1000 if f else None}
+                for name, (b, f, d) in sent.items()}}
+
+
 def port_errors(port):
     """Errors on a port (for a slot its count includes the PCS's code
     errors and bad frames)."""
@@ -259,6 +290,8 @@ def render_chassis(entry, ch, spec=None):
     out.append(table(["port", "blade", "link", "sync", "Mb/s", "rx_frames",
                       "rx_bytes", "tx_frames", "tx_bytes", "drops", "errors",
                       "sync_lost", "changes", "queue"], rows, "    "))
+    if st.get("bus"):
+        out += render_bus(st["bus"], names, ch.name)
     if st.get("fabric"):
         out += render_fabric(st["fabric"])
     rows = []
@@ -326,6 +359,38 @@ def _share_label(names, ch, x):
                        remote)
 
 
+def render_bus(bus: dict, names: dict, chassis: str) -> list[str]:
+    """The TDM bus of a state tree: its schedule and utilization since
+    the switch started, and each transceiver's grants, octets and waits
+    (docs/backplane.md)."""
+    util = bus.get("utilization")
+    out = [f"  bus: TDM, {bus.get('speed_mbps')} Mb/s, "
+           f"{bus.get('schedule')}, {bus.get('frame_slots')} slots of "
+           f"{bus.get('slot_bytes')} bytes a frame ("
+           f"{bus.get('slot_ns', 0):g} ns a slot); utilization "
+           f"{'-' if util is None else f'{util * 100:.1f}%'} since start, "
+           f"sets in gaps {bus.get('util_in_gaps')}, in unused slots "
+           f"{bus.get('util_in_idle')}"]
+    rows = []
+    for t in bus.get("transceivers", []):
+        frames = t.get("frames") or 0
+        blade = (names.get((chassis, t.get("slot")), "")
+                 if "slot" in t else "(switch)")
+        rows.append([t.get("name"), blade, t.get("weight"),
+                     t.get("frame_slots"), t.get("grants"), t.get("wasted"),
+                     t.get("bytes"), f"{t.get('share', 0) * 100:.1f}%",
+                     frames, t.get("queue"),
+                     f"{t['delay_ns'] / frames / 1000:.1f}" if frames
+                     else None,
+                     f"{t.get('delay_max_ns', 0) / 1000:.1f}",
+                     t.get("util_carried") if "slot" in t else None,
+                     t.get("dropped")])
+    out.append(table(["xcvr", "blade", "weight", "slots", "grants", "wasted",
+                      "bytes", "share", "frames", "queue", "mean_us",
+                      "max_us", "util_sets", "dropped"], rows, "    "))
+    return out
+
+
 # Counters of a fabric's stats that are not trouble; any other that is not
 # zero is shown (rx_malformed, rx_bad_auth, rx_unauthenticated, ...).
 FABRIC_COUNTS = ("tx_adverts", "rx_adverts", "topology_changes")
@@ -388,6 +453,7 @@ def top_rows(prev, cur, ch, spec=None):
     """The rows of a top frame: one per blade of the state (the other
     chassis's too, marked remote, with their hops)."""
     shares = interval_shares(prev, cur, ch.name)
+    bus = (bus_interval(prev, cur) or {}).get("transceivers", {})
     ports = ports_by_name(cur)
     names = blade_names(ch, spec)
     before = {blade_key(b, ch.name): b for b in (prev or {}).get("blades", [])}
@@ -412,7 +478,12 @@ def top_rows(prev, cur, ch, spec=None):
                      "age_ms": b.get("report_age_ms"),
                      "new": new, "share": share,
                      "flows": b.get("active_flows"), "moved": moved,
-                     "errors": port_errors(port)})
+                     "errors": port_errors(port),
+                     "bus_share": (None if remote else
+                                   bus.get(f"slot{key[1]}", {}).get("share")),
+                     "bus_wait_us": (None if remote else
+                                     bus.get(f"slot{key[1]}", {})
+                                     .get("wait_us"))})
     return rows
 
 
@@ -424,6 +495,12 @@ def render_top(title, prev, cur, ch, spec=None):
     head = f"{title}  {time.strftime('%H:%M:%S')}"
     if seconds:
         head += f"  new flows: {total} in {seconds:.1f} s ({total / seconds:.1f}/s)"
+    has_bus = bool(cur.get("bus"))
+    bus = bus_interval(prev, cur) if has_bus else None
+    if has_bus:
+        util = (bus or {}).get("utilization")
+        head += ("  bus: " + ("-" if util is None else f"{util * 100:.1f}%") +
+                 " busy")
     table_rows = []
     for r in rows:
         rot = "yes" if r["in_rotation"] else "no"
@@ -434,11 +511,20 @@ def render_top(title, prev, cur, ch, spec=None):
             permille(r["pressure"]), r["runnable"], age(r["age_ms"]), r["new"],
             "-" if r["share"] is None else f"{r['share'] * 100:.1f}%",
             r["flows"], r["moved"], r["errors"]]
+        if has_bus:
+            row[11:11] = [
+                "-" if r["bus_share"] is None
+                else f"{r['bus_share'] * 100:.1f}%",
+                "-" if r["bus_wait_us"] is None
+                else f"{r['bus_wait_us']:.1f}"]
         if multi:
             row[1:1] = [r["chassis"], r["hops"]]
         table_rows.append(row)
     headers = ["slot", "blade", "link", "rot", "cpu", "irq", "psi", "run",
                "age", "new", "share", "flows", "moved", "errors"]
+    if has_bus:
+        # the blade's part of the bus, and its frames' mean wait (us)
+        headers[11:11] = ["bus", "wait_us"]
     if multi:
         headers[1:1] = ["chassis", "hops"]
     text = head + "\n" + table(headers, table_rows)

@@ -17,6 +17,8 @@ from bladeplane_cli import schema, topology
 # blade-switch's vtime-* settings exist in virtual time only, where the
 # chassis's clock is qtest's.
 VIRTUAL = (("timing=virtual",), ("-accel", "qtest"))
+# its bus-* settings, on a chassis whose backplane is a bus
+BUS = (("backplane-kind=tdm-bus",), ())
 NONE = ((), ())
 # topology key -> (device, property, (extra properties, QEMU arguments))
 SWITCH_KEYS = {
@@ -35,6 +37,10 @@ SWITCH_KEYS = {
     "queue-frames": ("blade-switch", "queue-frames", NONE),
     "seed": ("blade-switch", "seed", NONE),
     "vtime-snapshot-ns": ("blade-switch", "vtime-snapshot-ns", VIRTUAL),
+    "bus-speed": ("blade-switch", "bus-speed", BUS),
+    "bus-switch-weight": ("blade-switch", "bus-switch-weight", BUS),
+    "bus-slot-bytes": ("blade-switch", "bus-slot-bytes", BUS),
+    "bus-frame-slots": ("blade-switch", "bus-frame-slots", BUS),
 }
 NIC_KEYS = {
     "util-interval": ("blade-nic", "util-interval", NONE),
@@ -47,6 +53,8 @@ NARROWER = {
                              "a topology gets by leaving the key out",
     ("vtime-snapshot-ns", 0): "0 is the device's 'no snapshot': leave the "
                               "key out",
+    ("bus-frame-slots", 0): "0 is the device's 'just long enough': leave "
+                            "the key out",
 }
 
 
