@@ -45,6 +45,13 @@ BENCHES = {
               "growth; fails below a rate ratio of 0.9 or over the RSS "
               "bound (docs/security.md)",
               "tests/qtest/blade/blade-switch-flood-bench"),
+    "bus": ("the TDM bus backplane against dedicated lanes "
+            "(docs/backplane.md): fairness, weighted shares and "
+            "utilization of a saturated bus on the chassis clock, then one "
+            "seeded offered load through lanes, the bus with equal slots "
+            "and on demand in virtual time, p50/p99 latency; fails when a "
+            "bound of issue 19 is missed; about 10 s",
+            "tests/qtest/blade/blade-switch-bus-bench"),
     "fabric": ("several chassis: latency a chain hop and a central switch "
                "add, frames/s across 1 to 3 chain hops, age of remote "
                "utilization when a flow is placed",
