@@ -181,7 +181,6 @@ struct BswPort {
     NICState *nic;
     NICConf conf;
     bool tx_busy;               /* waiting for the netdev's sent callback */
-    bool rx_held;               /* receive() said "later": flush on room */
     int64_t next_tx_ns;         /* pacing */
     QEMUTimer *pace_timer;
 
@@ -199,6 +198,7 @@ struct BswPort {
     /* device-level counters (the core counts its own) */
     uint64_t tx_drops;          /* egress queue full, link down, refused */
     uint64_t rx_errors;         /* frames the lane refused (FCS, length) */
+    uint64_t rx_overflow;       /* netdevs: frames in while ingress full */
 
     PcapFile *pcap;
     FILE *util_log;

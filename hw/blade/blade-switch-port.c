@@ -412,27 +412,24 @@ static const LaneOps bsw_lane_ops = {
 
 /* ---- netdev ports -------------------------------------------------------- */
 
-static bool bsw_nic_can_receive(NetClientState *nc)
-{
-    BswPort *p = qemu_get_nic_opaque(nc);
-
-    if (bsw_queue_full(&p->ingress)) {
-        /* The net layer now queues for us: flush when there is room. */
-        p->rx_held = true;
-        return false;
-    }
-    return true;
-}
-
+/*
+ * A netdev port takes every frame, and drops it when its ingress queue is
+ * full, as a switch's full ingress buffer does.  It never says "later":
+ * QEMU's net layer would then hold the sender's frames itself, and for
+ * the stream and socket backends (chain links, a test's uplink) with no
+ * bound (net/queue.c appends without a limit when the sender passed a
+ * completion callback, and the backend reads on after each one), so a
+ * peer flooding faster than the switch forwards could grow this process
+ * without limit.
+ */
 static ssize_t bsw_nic_receive(NetClientState *nc, const uint8_t *buf,
                                size_t size)
 {
     BswPort *p = qemu_get_nic_opaque(nc);
 
     if (bsw_queue_full(&p->ingress)) {
-        /* QEMU's queue holds it; qemu_flush_queued_packets() later. */
-        p->rx_held = true;
-        return 0;
+        p->rx_overflow++;
+        return size;
     }
     bsw_queue_push(&p->ingress, buf, size);
     bsw_capture(p, buf, size);
@@ -448,7 +445,6 @@ static void bsw_nic_link_changed(NetClientState *nc)
 static NetClientInfo bsw_nic_info = {
     .type = NET_CLIENT_DRIVER_NIC,
     .size = sizeof(NICState),
-    .can_receive = bsw_nic_can_receive,
     .receive = bsw_nic_receive,
     .link_status_changed = bsw_nic_link_changed,
 };
@@ -605,9 +601,6 @@ static void bsw_ingress_resume(BswPort *p)
     if (p->bl) {
         blade_lane_rx_resume(p->bl);
         bsw_lane_sync(p);
-    } else if (p->rx_held) {
-        p->rx_held = false;
-        qemu_flush_queued_packets(qemu_get_queue(p->nic));
     }
 }
 

@@ -142,7 +142,8 @@ static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
     /* The core hands frames to the egress queue; some never leave. */
     info->tx_frames = pi.tx_frames - MIN(pi.tx_frames, tx_drops);
     info->tx_bytes = pi.tx_bytes;
-    info->rx_drops = pi.drops;
+    info->rx_drops = pi.drops + p->rx_overflow;
+    info->rx_overflow = p->rx_overflow;
     info->tx_drops = tx_drops;
     info->link_changes = pi.link_changes;
     info->macs = pi.macs;

@@ -1403,6 +1403,51 @@ static void test_bounded_queue(void)
     sh_stop(&h);
 }
 
+/*
+ * A flood into the uplink, a netdev port, faster than the switch forwards:
+ * what does not fit its ingress queue is dropped and counted, never left
+ * to QEMU's net layer (which would hold it without bound).  The chassis
+ * is stopped while the burst is written, so QEMU reads one chunk of it
+ * into its queue and hands it over all at once on `cont`.
+ */
+static void test_uplink_overflow(void)
+{
+    enum { FRAMES = 1500, LEN = 64 };
+    g_autofree uint8_t *burst = g_malloc0(FRAMES * (4 + LEN));
+    uint8_t *q = burst;
+    SwHarness h;
+    QDict *st, *up;
+    uint64_t rx, over;
+    gint64 end;
+    unsigned i;
+
+    sh_start(&h, 1, true, NULL);
+    for (i = 0; i < FRAMES; i++, q += 4 + LEN) {
+        stl_be_p(q, LEN);
+        sh_eth(q + 4, (const uint8_t[]){ 2, 0, 0, 0, 0, 9 }, sh_client_mac,
+               0x88b6);
+    }
+    qobject_unref(qtest_qmp(h.qts, "{ 'execute': 'stop' }"));
+    g_assert_cmpint(write(h.up_fd, burst, FRAMES * (4 + LEN)), ==,
+                    FRAMES * (4 + LEN));
+    qobject_unref(qtest_qmp(h.qts, "{ 'execute': 'cont' }"));
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    do {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        sh_pump(&h, 1);
+        st = sh_state(&h);
+        up = sh_item(st, "ports", 1);
+        rx = sh_u64(up, "rx-frames");
+        over = sh_u64(up, "rx-overflow");
+        qobject_unref(st);
+    } while (rx + over < FRAMES);
+    /* every frame accounted for: in the switch, or counted out */
+    g_assert_cmpuint(rx + over, ==, FRAMES);
+    g_assert_cmpuint(over, >, 0);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "rx-drops"), >=, over);
+    sh_stop(&h);
+}
+
 /* ---- uplink link and capture --------------------------------------------- */
 
 static void test_uplink_link(void)
@@ -2447,6 +2492,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/shm-blocking-peer",
                    test_shm_blocking_peer);
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
+    qtest_add_func("/blade-switch/uplink-overflow", test_uplink_overflow);
     qtest_add_func("/blade-switch/order-many-senders",
                    test_order_many_senders);
     qtest_add_func("/blade-switch/uplink-link", test_uplink_link);
