@@ -245,13 +245,7 @@ def _read_doc(path: str, what: str) -> tuple[_Doc, dict]:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        msg = str(e)
-        m = re.match(r"^(.*) \(at line (\d+), column (\d+)\)$", msg)
-        if m:
-            raise LabError(f"{path}:{m.group(2)}: TOML syntax: "
-                           f"{m.group(1)[0].lower()}{m.group(1)[1:]} "
-                           f"(column {m.group(3)})")
-        raise LabError(f"{path}: TOML syntax: {msg}")
+        raise LabError(tomlpos.syntax_message(path, e)) from None
     return _Doc(path, text), doc
 
 

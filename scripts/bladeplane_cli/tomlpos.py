@@ -14,6 +14,22 @@ construct it does not follow only costs precision (Positions.line falls
 back to the nearest enclosing key it knows).
 """
 
+import re
+import tomllib
+
+
+def syntax_message(path: str, err: tomllib.TOMLDecodeError) -> str:
+    """tomllib's "Invalid value (at line 3, column 7)" as "PATH:3: TOML
+    syntax: invalid value (column 7)", the form of every file error."""
+    msg = str(err)
+    m = re.match(r"^(.*) \(at line (\d+), column (\d+)\)$", msg)
+    if m:
+        return (f"{path}:{m.group(2)}: TOML syntax: "
+                f"{m.group(1)[0].lower()}{m.group(1)[1:]} "
+                f"(column {m.group(3)})")
+    return f"{path}: TOML syntax: {msg}"
+
+
 BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 

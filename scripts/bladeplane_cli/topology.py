@@ -509,15 +509,7 @@ def loads(text, path="<topology>", timing=None):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        # "Invalid value (at line 3, column 7)" -> "path:3: invalid value
-        # (column 7)".
-        msg = str(e)
-        m = re.match(r"^(.*) \(at line (\d+), column (\d+)\)$", msg)
-        if m:
-            raise TopologyError(f"{path}:{m.group(2)}: TOML syntax: "
-                                f"{m.group(1)[0].lower()}{m.group(1)[1:]} "
-                                f"(column {m.group(3)})")
-        raise TopologyError(f"{path}: TOML syntax: {msg}")
+        raise TopologyError(tomlpos.syntax_message(path, e)) from None
     ctx = _Context(path, text)
     return _topology(_Node(ctx, doc, (), ""), path, timing)
 
