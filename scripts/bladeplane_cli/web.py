@@ -49,7 +49,7 @@ from . import rundir, topology
 from .chassis import read_switch
 from .common import Failure
 from .qmp import QMPError
-from .views import interval_shares
+from .views import bus_interval, interval_shares
 
 DEFAULT_PORT = 8070
 DEFAULT_BIND = "127.0.0.1"
@@ -316,7 +316,7 @@ def _chassis_view(reading: Reading, ch: topology.Chassis,
         "blades": {b.slot: b.name for b in ch.blades},
         "ports": [], "drops": {}, "drops_new": {}, "services": [],
         "fabric": None, "clock_ms": None, "mac": None,
-        "score_unit": None, "uplink_link": None}
+        "score_unit": None, "uplink_link": None, "bus": None}
     if st is None:
         return view
     sw = st.get("switch") or {}
@@ -349,7 +349,35 @@ def _chassis_view(reading: Reading, ch: topology.Chassis,
                        "neighbour": p.get("neighbour")}
                       for p in fab.get("ports", [])]}
     view["services"] = _services(ch, st, before, names)
+    view["bus"] = _bus_view(st, before, names, ch.name)
     return view
+
+
+def _bus_view(st: dict, before: dict | None, names: dict[tuple, str],
+              chassis: str) -> dict | None:
+    """A bus chassis's TDM bus (docs/backplane.md): its utilization in
+    the interval and since the switch started, and per transceiver its
+    slots, its share of the octets sent and its frames' mean wait in the
+    interval (None: no interval yet, or nothing crossed)."""
+    bus = st.get("bus")
+    if not bus:
+        return None
+    interval = bus_interval(before, st) or {}
+    per = interval.get("transceivers", {})
+    return {
+        "speed_mbps": bus.get("speed_mbps"), "schedule": bus.get("schedule"),
+        "frame_slots": bus.get("frame_slots"),
+        "utilization": interval.get("utilization"),
+        "utilization_total": bus.get("utilization"),
+        "transceivers": [
+            {"name": t.get("name"),
+             "blade": names.get((chassis, t.get("slot")))
+             if "slot" in t else None,
+             "weight": t.get("weight"), "grants": t.get("grants"),
+             "wasted": t.get("wasted"), "queue": t.get("queue"),
+             "share": per.get(t.get("name"), {}).get("share"),
+             "wait_us": per.get(t.get("name"), {}).get("wait_us")}
+            for t in bus.get("transceivers", [])]}
 
 
 def _share_key(ch: topology.Chassis, x: dict) -> tuple:

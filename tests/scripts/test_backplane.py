@@ -1,12 +1,13 @@
 """The TDM bus backplane in the launcher: `backplane = "tdm-bus"` and the
 bus-* keys of a topology (checked before anything starts, as the switch
-checks them), the switch's -device, and the bus in status and top."""
+checks them), the switch's -device, and the bus in status, top and the
+web view's snapshot."""
 
 import textwrap
 import unittest
 
 import cli_path  # noqa: F401
-from bladeplane_cli import chassis, topology, views
+from bladeplane_cli import chassis, topology, views, web
 from bladeplane_cli.topology import TopologyError
 
 BUS = """\
@@ -216,6 +217,33 @@ class ViewsTest(unittest.TestCase):
         plain = {k: v for k, v in cur.items() if k != "bus"}
         self.assertNotIn("wait_us", views.render_top("t/c1", prev, plain,
                                                      CH))
+
+    def test_web_snapshot(self):
+        prev = bus_state(1000, [1000, 1000, 0], [1, 1, 0], [10, 10, 0],
+                         100000000)
+        cur = bus_state(2000, [4000, 2000, 1000], [4, 2, 2],
+                        [3010, 1010, 4000], 700000000)
+        spec = load(BUS + "[[chassis.blade]]\nslot = 0\nname = \"web0\"\n")
+        snap = web.build_snapshot(web.Reading("t", spec, states={"c1": cur}),
+                                  {"c1": prev})
+        bus = snap["chassis"][0]["bus"]
+        self.assertEqual((bus["schedule"], bus["speed_mbps"]),
+                         ("equal", 10000))
+        self.assertAlmostEqual(bus["utilization"], 0.6)
+        self.assertAlmostEqual(bus["utilization_total"], 0.35)
+        x = {t["name"]: t for t in bus["transceivers"]}
+        self.assertEqual((x["slot0"]["blade"], x["slot1"]["blade"],
+                          x["switch"]["blade"]), ("web0", None, None))
+        self.assertAlmostEqual(x["slot0"]["share"], 0.6)
+        self.assertAlmostEqual(x["switch"]["wait_us"], 2.0)
+        # a first read: no interval; a chassis of lanes: no bus
+        first = web.build_snapshot(web.Reading("t", spec,
+                                               states={"c1": cur}), {})
+        self.assertIsNone(first["chassis"][0]["bus"]["utilization"])
+        plain = {k: v for k, v in cur.items() if k != "bus"}
+        snap = web.build_snapshot(web.Reading("t", spec,
+                                              states={"c1": plain}), {})
+        self.assertIsNone(snap["chassis"][0]["bus"])
 
 
 if __name__ == "__main__":

@@ -447,6 +447,37 @@ function yesNo(v) {
   return v === null || v === undefined ? "-" : (v ? "yes" : "no");
 }
 
+// A bus chassis's TDM bus (docs/backplane.md): the interval's figures.
+function busTable(c) {
+  const bus = c.bus;
+  const box = el("div", {"class": "bus", "data-chassis": c.name});
+  box.append(el("p", {},
+                `TDM bus: ${bus.speed_mbps} Mb/s, ${bus.schedule}, ` +
+                `${bus.frame_slots} slots a frame; ` +
+                `${pct(bus.utilization, 100)} busy`));
+  const table = el("table", {"class": "ports"});
+  const head = el("tr");
+  for (const h of ["transceiver", "blade", "weight", "grants", "wasted",
+                   "share", "wait us", "queue"]) {
+    head.append(el("th", {}, h));
+  }
+  table.append(head);
+  for (const t of bus.transceivers) {
+    const row = el("tr", {"data-transceiver": t.name});
+    cell(row, t.name);
+    cell(row, t.blade || (t.name === "switch" ? "(switch)" : ""));
+    cell(row, t.weight, true);
+    cell(row, t.grants, true);
+    cell(row, t.wasted, true);
+    cell(row, pct(t.share, 100), true);
+    cell(row, t.wait_us === null ? "-" : t.wait_us.toFixed(1), true);
+    cell(row, t.queue, true);
+    table.append(row);
+  }
+  box.append(table);
+  return box;
+}
+
 function updatePorts(snap) {
   const parts = [];
   for (const c of snap.chassis) {
@@ -499,6 +530,9 @@ function updatePorts(snap) {
       parts.push(el("p", {"class": "fabric"},
                     `fabric: chassis id ${c.fabric.chassis_id}, root ` +
                     `${c.fabric.root_id}; ${ports || "no chain ports"}`));
+    }
+    if (c.bus) {
+      parts.push(busTable(c));
     }
   }
   $("ports").replaceChildren(...parts);
