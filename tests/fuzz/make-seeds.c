@@ -1,7 +1,8 @@
 /*
  * Writes the seed corpora of the fuzz targets (committed; rerun only when
  * the formats change), from tests/fuzz:
- *   cc -I../../net make-seeds.c ../../net/pcs-*.c ../../net/fcs.c \
+ *   cc -DBLADE_NET_STANDALONE -I../../net make-seeds.c \
+ *      ../../net/pcs-*.c ../../net/fcs.c \
  *      ../../net/fabric.c ../../net/tso.c \
  *      $(pkg-config --cflags --libs glib-2.0) -lz
  *   ./a.out corpus
