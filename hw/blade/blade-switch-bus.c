@@ -126,8 +126,8 @@ bool bsw_bus_check_props(BladeSwitchState *s, Error **errp)
     TdmConfig cfg;
 
     if (s->backplane_kind != BLADE_BACKPLANE_KIND_TDM_BUS) {
-        if (s->nbus_weights || s->bus_speed != 10000 ||
-            s->bus_slot_bytes != 512 || s->bus_frame_slots ||
+        if (s->nbus_weights || s->bus_speed != BSW_BUS_SPEED ||
+            s->bus_slot_bytes != BSW_BUS_SLOT_BYTES || s->bus_frame_slots ||
             s->bus_schedule != BLADE_BUS_SCHEDULE_EQUAL ||
             s->bus_switch_weight != 1) {
             error_setg(errp, "blade-switch: bus-* properties are for "

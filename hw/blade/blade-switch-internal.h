@@ -50,6 +50,10 @@
 #define BSW_INGRESS_FRAMES  128
 #define BSW_INGRESS_OCTETS  (32 * 1518)
 
+/* The TDM bus's defaults (docs/backplane.md): 10 Gb/s, 512-octet slots. */
+#define BSW_BUS_SPEED       10000
+#define BSW_BUS_SLOT_BYTES  512
+
 /*
  * QMP events are coalesced as QEMU throttles its own guest-triggerable
  * events (monitor/monitor.c), but for each port and each slot apart, and

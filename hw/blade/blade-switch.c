@@ -715,7 +715,8 @@ static const Property bsw_properties[] = {
     /* the TDM bus backplane (blade-switch-bus.c, docs/backplane.md) */
     DEFINE_PROP_BLADE_BACKPLANE_KIND("backplane-kind", BladeSwitchState,
                                      backplane_kind),
-    DEFINE_PROP_UINT32("bus-speed", BladeSwitchState, bus_speed, 10000),
+    DEFINE_PROP_UINT32("bus-speed", BladeSwitchState, bus_speed,
+                       BSW_BUS_SPEED),
     DEFINE_PROP_BLADE_BUS_SCHEDULE("bus-schedule", BladeSwitchState,
                                    bus_schedule),
     DEFINE_PROP_ARRAY("bus-weights", BladeSwitchState, nbus_weights,
@@ -723,7 +724,7 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("bus-switch-weight", BladeSwitchState,
                        bus_switch_weight, 1),
     DEFINE_PROP_UINT32("bus-slot-bytes", BladeSwitchState, bus_slot_bytes,
-                       512),
+                       BSW_BUS_SLOT_BYTES),
     DEFINE_PROP_UINT32("bus-frame-slots", BladeSwitchState, bus_frame_slots,
                        0),
 };
