@@ -131,6 +131,18 @@ class TapTest(unittest.TestCase):
         self.assertEqual((tally.passed, tally.failed), (1, 1))
 
 
+class TierModulesTest(unittest.TestCase):
+    def test_module_names_differ_between_tiers(self):
+        """`bladeplane test` discovers the unit tier's and the functional
+        tier's modules in one process: a name in both makes the second
+        discovery fail with an import error."""
+        def names(tier: str) -> set[str]:
+            return {f for f in os.listdir(os.path.join(cli_path.REPO,
+                                                       "tests", tier))
+                    if f.startswith("test_") and f.endswith(".py")}
+        self.assertEqual(names("scripts") & names("functional"), set())
+
+
 class CpioTest(unittest.TestCase):
 
     def archive(self):
