@@ -152,6 +152,16 @@ bool tdm_config_check(const TdmConfig *cfg, char *err, size_t errlen)
                  TDM_MIN_SLOT_OCTETS, TDM_MAX_SLOT_OCTETS, cfg->slot_octets);
         return false;
     }
+    if ((uint64_t)cfg->slot_octets * 8000 <
+        (uint64_t)TDM_MIN_SLOT_NS * cfg->speed_mbps) {
+        snprintf(err, errlen, "slots of %u octets at %u Mb/s last under "
+                 "%d ns, the shortest the controller runs: at that rate, "
+                 "slots of at least %llu octets", cfg->slot_octets,
+                 cfg->speed_mbps, TDM_MIN_SLOT_NS,
+                 (unsigned long long)(((uint64_t)TDM_MIN_SLOT_NS *
+                                       cfg->speed_mbps + 7999) / 8000));
+        return false;
+    }
     if (cfg->schedule != TDM_EQUAL && cfg->schedule != TDM_WEIGHTED &&
         cfg->schedule != TDM_ON_DEMAND) {
         snprintf(err, errlen, "no schedule %d", (int)cfg->schedule);
@@ -174,6 +184,15 @@ bool tdm_config_check(const TdmConfig *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "the weights sum to zero: no transceiver "
                  "would get a slot");
         return false;
+    }
+    /* a transceiver with no slot could never send what it queues */
+    for (i = 0; cfg->schedule == TDM_WEIGHTED && i < cfg->owners; i++) {
+        if (!cfg->weight[i]) {
+            snprintf(err, errlen, "weighted, every transceiver needs a "
+                     "slot (1 and up): transceiver %u has 0, and what it "
+                     "queued would never cross", i);
+            return false;
+        }
     }
     if (asked > (cfg->frame_slots ? cfg->frame_slots : TDM_MAX_FRAME_SLOTS)) {
         snprintf(err, errlen, "%s: %llu slots asked for, more than the "

@@ -50,6 +50,12 @@
 #define TDM_MAX_FRAME_SLOTS     4096
 #define TDM_MIN_SLOT_OCTETS     64
 #define TDM_MAX_SLOT_OCTETS     16384
+/*
+ * The shortest slot: the controller walks a busy bus slot by slot (about
+ * 54 ns of CPU a slot measured, docs/backplane.md), so shorter slots
+ * would cost more CPU than the bus time they model.
+ */
+#define TDM_MIN_SLOT_NS         200
 #define TDM_MAX_SPEED_MBPS      400000
 #define TDM_MAX_QUEUE           65536   /* frames waiting per transceiver */
 #define TDM_MAX_FRAME           65535   /* octets, without FCS */

@@ -90,6 +90,8 @@ BACKPLANES = schema.enum("BladeBackplaneKind")
 # The bus's defaults (the switch's), and the bounds of its weights and
 # frame (net/tdm-bus.h), for the schedule the launcher checks first.
 BUS_DEFAULT_SPEED = 10000
+BUS_DEFAULT_SLOT_BYTES = 512
+BUS_MIN_SLOT_NS = 200           # net/tdm-bus.h TDM_MIN_SLOT_NS
 BUS_MAX_WEIGHT = 4096
 BUS_MAX_FRAME_SLOTS = 4096
 # A blade's NIC paces its lane at most at this (its speed property).
@@ -1020,6 +1022,14 @@ def _bus(sw: "_Node | None", switch: dict, h: _Head) -> None:
     if sw is None:
         return
     schedule = switch.get("bus-schedule", "equal")
+    speed = switch.get("bus-speed", BUS_DEFAULT_SPEED)
+    slot = switch.get("bus-slot-bytes", BUS_DEFAULT_SLOT_BYTES)
+    if slot * 8000 < BUS_MIN_SLOT_NS * speed:
+        key = "bus-slot-bytes" if "bus-slot-bytes" in switch else "bus-speed"
+        sw.error(key, f"slots of {slot} octets at {speed} Mb/s last under "
+                 f"{BUS_MIN_SLOT_NS} ns, the shortest the bus controller "
+                 f"runs: at that rate, slots of at least "
+                 f"{-(-BUS_MIN_SLOT_NS * speed // 8000)} octets")
     given = sw.list("bus-weights")
     if given is not None:
         for i, w in enumerate(given):
@@ -1048,6 +1058,14 @@ def _bus(sw: "_Node | None", switch: dict, h: _Head) -> None:
     if not asked:
         sw.error("bus-weights" if given else "bus-switch-weight",
                  "the weights sum to zero: no transceiver would get a slot")
+    if schedule == "weighted" and 0 in weights:
+        # what a transceiver without a slot queued would never cross
+        i = weights.index(0)
+        if i == h.slots:
+            sw.error("bus-switch-weight", "weighted, every transceiver needs "
+                     "a slot (1 and up): the switch's weight is 0")
+        sw.error("bus-weights", f"weighted, every transceiver needs a slot "
+                 f"(1 and up): slot {i}'s weight is 0", index=i)
     frame = switch.get("bus-frame-slots", BUS_MAX_FRAME_SLOTS)
     if asked > frame:
         key = ("bus-frame-slots" if "bus-frame-slots" in switch else

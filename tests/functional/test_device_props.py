@@ -37,9 +37,13 @@ SWITCH_KEYS = {
     "queue-frames": ("blade-switch", "queue-frames", NONE),
     "seed": ("blade-switch", "seed", NONE),
     "vtime-snapshot-ns": ("blade-switch", "vtime-snapshot-ns", VIRTUAL),
-    "bus-speed": ("blade-switch", "bus-speed", BUS),
+    # each at the other's widest: a slot lasts 200 ns or more
+    # (docs/backplane.md), so 400 Gb/s needs long slots, 64 octets a slow bus
+    "bus-speed": ("blade-switch", "bus-speed",
+                  (("backplane-kind=tdm-bus", "bus-slot-bytes=16384"), ())),
     "bus-switch-weight": ("blade-switch", "bus-switch-weight", BUS),
-    "bus-slot-bytes": ("blade-switch", "bus-slot-bytes", BUS),
+    "bus-slot-bytes": ("blade-switch", "bus-slot-bytes",
+                       (("backplane-kind=tdm-bus", "bus-speed=2560"), ())),
     "bus-frame-slots": ("blade-switch", "bus-frame-slots", BUS),
 }
 NIC_KEYS = {

@@ -825,6 +825,11 @@ static void test_refused(void)
                    "one slot for each transceiver: 5 slots asked for, "
                    "more than the frame holds (3)");
     expect_refused(KIND ", \"bus-speed\": 0", NULL, "1 to 400000 Mb/s");
+    expect_refused(KIND ", \"bus-slot-bytes\": 64", NULL,
+                   "slots of 64 octets at 10000 Mb/s last under 200 ns");
+    expect_refused(KIND ", \"bus-schedule\": \"weighted\", "
+                   "\"bus-weights\": [1, 0, 1, 1]", NULL,
+                   "every transceiver needs a slot");
     expect_refused(KIND ", \"bus-switch-weight\": 5000", NULL,
                    "bus weights are 0 to 4096, not 5000");
     expect_refused(KIND ", \"bus-schedule\": \"on-demand\", "

@@ -59,7 +59,8 @@ class TopologyTest(unittest.TestCase):
         self.assertEqual(load(BUS + "bus-speed = 2500\n").chassis[0]
                          .switch["slot-speed"], 2500)
         # past what a NIC paces at: unpaced, the bus sets the pace
-        self.assertEqual(load(BUS + "bus-speed = 400000\n").chassis[0]
+        self.assertEqual(load(BUS + "bus-speed = 400000\n"
+                              "bus-slot-bytes = 16384\n").chassis[0]
                          .switch["slot-speed"], 0)
         self.assertEqual(load(BUS + "slot-speed = 1000\n").chassis[0]
                          .switch["slot-speed"], 1000)
@@ -94,6 +95,21 @@ class TopologyTest(unittest.TestCase):
             'bus-schedule = "weighted"\nbus-weights = [1, 5000]\n':
                 "chassis.c1.switch.bus-weights[1]: must be integers "
                 "0..4096, got 5000",
+            'bus-schedule = "weighted"\nbus-weights = [1, 0]\n':
+                "t.toml:8: chassis.c1.switch.bus-weights[1]: weighted, every "
+                "transceiver needs a slot (1 and up): slot 1's weight is 0",
+            'bus-schedule = "weighted"\nbus-switch-weight = 0\n':
+                "chassis.c1.switch.bus-switch-weight: weighted, every "
+                "transceiver needs a slot (1 and up): the switch's weight "
+                "is 0",
+            'bus-slot-bytes = 64\n':
+                "t.toml:7: chassis.c1.switch.bus-slot-bytes: slots of 64 "
+                "octets at 10000 Mb/s last under 200 ns, the shortest the "
+                "bus controller runs: at that rate, slots of at least 250 "
+                "octets",
+            'bus-speed = 400000\n':
+                "chassis.c1.switch.bus-speed: slots of 512 octets at 400000 "
+                "Mb/s last under 200 ns",
             'bus-slot-bytes = 0\n':
                 "chassis.c1.switch.bus-slot-bytes: must be 64..16384, got 0",
             'bus-speed = 0\n':
