@@ -1662,14 +1662,6 @@ def load_start(lab: Lab, run: rundir.Run) -> dict | None:
     return snap
 
 
-def print_results(lab: Lab, results: list[Result], out: Any) -> None:
-    width = max(len(r.check.name) for r in results)
-    for r in results:
-        out.write(f"  {'PASS' if r.ok else 'FAIL'}  {r.check.name:<{width}}"
-                  f"  {r.check.what}\n")
-        out.write(f"        {'':<{width}}  {r.reason}\n")
-
-
 def run_checks(lab: Lab, env: Env, out: Any) -> list[Result]:
     results = []
     for c in lab.checks:
