@@ -54,6 +54,9 @@ from typing import Any, Callable, Literal, NoReturn
 from . import rundir, tomlpos, topology
 from .common import BUILD, REPO, Failure
 
+# a value as an error names it
+_show = tomlpos.show_value
+
 LABS_DIR = os.path.join(REPO, "docs", "labs")
 REPORT_DIR = os.path.join(BUILD, "labs")
 CLI = os.path.join(REPO, "scripts", "bladeplane")
@@ -87,18 +90,6 @@ class _Doc:
         line = self.positions.line(path)
         where = f"{self.path}:{line}" if line else self.path
         raise LabError(f"{where}: {label}: {msg}")
-
-
-def _show(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return repr(v)
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "an array"
-    return str(v)
 
 
 class _Table:

@@ -30,6 +30,20 @@ def syntax_message(path: str, err: tomllib.TOMLDecodeError) -> str:
     return f"{path}: TOML syntax: {msg}"
 
 
+def show_value(v: object) -> str:
+    """A TOML value as a file error names it: strings quoted, tables and
+    arrays by kind."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "an array"
+    return str(v)
+
+
 BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 

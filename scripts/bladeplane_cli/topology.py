@@ -57,6 +57,9 @@ PEER_RE = re.compile(r"^tcp:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):"
                      r"(\d{1,5})$")
 LOOPS = ("refuse", "block")
 
+# a value as an error names it
+_show = tomlpos.show_value
+
 # The switch's properties a topology may set (docs/switch-blade.md), with
 # the ranges the device accepts (slot-speed: the NICs' range, since they get
 # the same speed): key -> (kind, low, high) for numbers, or a tuple of
@@ -473,18 +476,6 @@ class _Context:
         line = self.positions.line(path)
         where = f"{self.path}:{line}" if line else self.path
         raise TopologyError(f"{where}: {label}: {msg}")
-
-
-def _show(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return repr(v)
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "an array"
-    return str(v)
 
 
 def load(path, timing=None):
