@@ -221,18 +221,9 @@ class _Table:
 
 
 def _read_doc(path: str, what: str) -> tuple[_Doc, dict]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise LabError(f"{path}: no such {what}")
-    except OSError as e:
-        raise LabError(f"{path}: cannot read: {e.strerror}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise LabError(f"{path}:{line}: not UTF-8 text")
+    text, err = tomlpos.read_text(path, what)
+    if text is None:
+        raise LabError(err)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

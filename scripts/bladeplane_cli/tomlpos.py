@@ -30,6 +30,26 @@ def syntax_message(path: str, err: tomllib.TOMLDecodeError) -> str:
     return f"{path}: TOML syntax: {msg}"
 
 
+def read_text(path: str, what: str = "file") -> tuple[str | None, str]:
+    """A TOML file's text, or (None, the one-line error with its path:
+    line) for a file that is missing, a directory, unreadable or not
+    UTF-8."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None, f"{path}: no such file"
+    except IsADirectoryError:
+        return None, f"{path}: is a directory, not a {what}"
+    except OSError as e:
+        return None, f"{path}: cannot read: {e.strerror}"
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        return None, f"{path}:{line}: not UTF-8 text"
+
+
 def show_value(v: object) -> str:
     """A TOML value as a file error names it: strings quoted, tables and
     arrays by kind."""

@@ -481,20 +481,9 @@ class _Context:
 def load(path, timing=None):
     """Read and check a topology file; returns a Topology.  timing, if
     given, overrides the file's (up --timing)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise TopologyError(f"{path}: no such file")
-    except IsADirectoryError:
-        raise TopologyError(f"{path}: is a directory, not a topology file")
-    except OSError as e:
-        raise TopologyError(f"{path}: cannot read: {e.strerror}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise TopologyError(f"{path}:{line}: not UTF-8 text")
+    text, err = tomlpos.read_text(path, "topology file")
+    if text is None:
+        raise TopologyError(err)
     return loads(text, path, timing)
 
 
