@@ -18,12 +18,26 @@
  * the same offered load on three chassis, dedicated 1 Gb/s lanes, a
  * 10 Gb/s bus with equal slots, and the bus on demand.  Four blades each
  * send a Poisson stream (the same seeded one on every chassis) of 64- and
- * 1518-octet frames, half each, at OFFERED_MBPS to a blade of their own;
- * each blade's NIC sends at its lane's rate (1 Gb/s, or the bus's), as a
- * paced NIC does (the bench spaces the frames so; the switch's own
- * egress is unpaced, so that only the backplane differs: each receiver
- * has one sender).  A frame's latency: from when its blade had it ready to
- * when its receiver takes it (the switch's stamp plus the lane latency).
+ * 1518-octet frames, half each, at OFFERED_MBPS to a blade of their own
+ * (each receiver has one sender).  A frame's latency: from when its blade
+ * had it ready to when its receiver has its last octet, and both chassis
+ * count the same things: the waits, each frame's line time at the
+ * backplane's rate (its cost on the bus: padded to 60, plus 24 octets),
+ * and a lane latency L_NS from the sender to the switch and one from the
+ * switch to the receiver (PHY and process boundary, the same on both).
+ *  - Lanes: the sender's NIC sends its frames one after the other at
+ *    1 Gb/s, and the switch, store-and-forward, has a frame when its last
+ *    octet arrived; it sends it on over the receiver's 1 Gb/s lane, one
+ *    frame at a time, and the receiver has it a line time later.
+ *  - Bus: the NIC is the bus transceiver: a frame waits in the switch's
+ *    bus queue for its slots and crosses when its last octet has (the
+ *    receiver's transceiver takes it off the bus then).
+ * A lane in virtual time stamps a frame when it is queued (its first
+ * octet) and delivers it a latency later, whatever its length; pacing
+ * only spaces what follows.  So the lanes' line times are the bench's to
+ * count: it hands a frame to the sender's lane when the NIC has sent its
+ * last octet, and counts the receiver's lane at the receiver (lat_rx()).
+ * The switch's own egress is unpaced (the harness's slot-speed 0).
  *
  * The controller's cost: net/tdm-bus.c alone running a second of a
  * saturated 10 Gb/s bus (four of five transceivers busy with 1518-octet
@@ -169,7 +183,7 @@ static double jain(const double *x, unsigned n)
 
 typedef struct Flow {
     uint64_t ready[MAX_FRAMES];     /* when the blade had frame n ready */
-    uint64_t depart[MAX_FRAMES];    /* when its NIC put it on the lane */
+    uint64_t sent[MAX_FRAMES];      /* when it goes on the blade's lane */
     uint16_t len[MAX_FRAMES];
     unsigned n;
 } Flow;
@@ -177,17 +191,41 @@ typedef struct Flow {
 typedef struct Run {
     SwHarness h;
     Flow *flow;                     /* SENDERS of them */
+    uint32_t lane_mbps;             /* dedicated lanes' rate; 0: a bus */
+    uint64_t line_free[SENDERS];    /* each receiver's lane, switch side */
     double *lat_us;
     unsigned nlat;
 } Run;
 
 static Run *cur_run;
 
-/* A receiver's frame: its latency from its stamp (exact) and its number. */
+/*
+ * The line time of a frame of @len octets (without FCS) at @mbps: the
+ * octets it costs on the bus (padded to 60, plus preamble and SFD, FCS
+ * and gap), the same as a lane's pacing counts, so that both backplanes
+ * pay the same for the same frame.
+ */
+static uint64_t line_ns(size_t len, uint32_t mbps)
+{
+    return (uint64_t)tdm_frame_octets(len) * 8000 / mbps;
+}
+
+/*
+ * A receiver's frame: its latency from its stamp (exact) and its number,
+ * to when the receiver has its last octet.  The stamp is the switch's
+ * clock when it sent the frame on: when the frame's last octet had
+ * arrived over the sender's lane, or had crossed the bus (tdm-bus.h's
+ * frame_done), where the receiver's transceiver took it off.  On
+ * dedicated lanes it still has the receiver's lane to cross, for its
+ * line time, once the frame before it has (the switch's port sends one
+ * at a time): a lane in virtual time does not count that (the top of
+ * this file).  Then the lane's latency, on both.
+ */
 static void lat_rx(void *opaque, const uint8_t *frame, size_t len)
 {
     ShBlade *b = opaque;
-    uint64_t stamp;
+    Run *r = cur_run;
+    uint64_t stamp, done;
     unsigned s, n;
 
     if (len < 19 || lduw_be_p(frame + 12) != 0x88b6 ||
@@ -196,17 +234,27 @@ static void lat_rx(void *opaque, const uint8_t *frame, size_t len)
     }
     s = frame[14];
     n = ldl_le_p(frame + 15);
-    if (s < SENDERS && n < cur_run->flow[s].n) {
-        cur_run->lat_us[cur_run->nlat++] =
-            (stamp + L_NS - cur_run->flow[s].ready[n]) / 1000.0;
+    if (s >= SENDERS || n >= r->flow[s].n) {
+        return;
     }
+    done = stamp;
+    if (r->lane_mbps) {
+        done = MAX(stamp, r->line_free[s]) +
+               line_ns(r->flow[s].len[n], r->lane_mbps);
+        r->line_free[s] = done;
+    }
+    r->lat_us[r->nlat++] = (done + L_NS - r->flow[s].ready[n]) / 1000.0;
 }
 
 static const LaneOps lat_ops = {
     .rx_frame = lat_rx,
 };
 
-/* A blade's end of its lane in virtual time, unpaced (the bench paces). */
+/*
+ * A blade's end of its lane in virtual time, unpaced: the bench hands
+ * each frame over once its NIC sent its last octet (make_flows()), and a
+ * paced lane would still stamp it when queued.
+ */
 static void lat_plug(SwHarness *h, unsigned slot)
 {
     g_autofree char *path = g_strdup_printf("%s/slot%u.sock", h->dir, slot);
@@ -225,8 +273,17 @@ static void lat_plug(SwHarness *h, unsigned slot)
     g_assert_nonnull(h->blades[slot].lane);
 }
 
-/* The offered load: the same on every chassis (seeded). */
-static void make_flows(Flow *flow, uint64_t t0, uint32_t nic_mbps)
+/*
+ * The offered load: the same on every chassis (seeded).  @lane_mbps: a
+ * dedicated lane's rate, at which each blade's NIC sends its frames one
+ * after the other; a frame goes on the blade's lane when its last octet
+ * is on the wire, so that the switch has it whole when the lane delivers
+ * it (a store-and-forward switch sees a frame once its last octet
+ * arrived; the lane's latency is the same on both chassis).  0: a bus,
+ * where the NIC is the bus transceiver: each frame goes to the switch's
+ * bus queue when ready, and the bus's schedule serialises it.
+ */
+static void make_flows(Flow *flow, uint64_t t0, uint32_t lane_mbps)
 {
     GRand *rnd = g_rand_new_with_seed(19);
     /* mean bits a frame: (64 + 1518) / 2 + 24 octets */
@@ -240,7 +297,7 @@ static void make_flows(Flow *flow, uint64_t t0, uint32_t nic_mbps)
 
         f->n = 0;
         for (;;) {
-            uint64_t ready, ser;
+            uint64_t ready;
 
             t += -log(1.0 - g_rand_double(rnd)) * mean_gap_ns;
             if (t >= t0 + RUN_NS || f->n == MAX_FRAMES) {
@@ -248,11 +305,14 @@ static void make_flows(Flow *flow, uint64_t t0, uint32_t nic_mbps)
             }
             ready = (uint64_t)t;
             f->len[f->n] = g_rand_boolean(rnd) ? 1518 : 64;
-            /* the NIC puts it on its lane when the last one is gone */
             f->ready[f->n] = ready;
-            f->depart[f->n] = MAX(ready, free_at);
-            ser = ((uint64_t)f->len[f->n] + 24) * 8000 / nic_mbps;
-            free_at = f->depart[f->n] + ser;
+            f->sent[f->n] = ready;
+            if (lane_mbps) {
+                /* it starts when the last one is gone, and takes its time */
+                free_at = MAX(ready, free_at) +
+                          line_ns(f->len[f->n], lane_mbps);
+                f->sent[f->n] = free_at;
+            }
             f->n++;
         }
     }
@@ -344,10 +404,10 @@ static double pct(double *v, unsigned n, double p)
 }
 
 /*
- * The offered load through a chassis of @json's backplane whose NICs send
- * at @nic_mbps; the latencies sorted in @r.
+ * The offered load through a chassis of @json's backplane, of dedicated
+ * lanes of @lane_mbps (0: a bus); the latencies sorted in @r.
  */
-static void latency_run(Run *r, const char *json, uint32_t nic_mbps)
+static void latency_run(Run *r, const char *json, uint32_t lane_mbps)
 {
     const uint64_t t0 = 1000000;
     g_autofree char *all = g_strdup_printf(
@@ -366,7 +426,9 @@ static void latency_run(Run *r, const char *json, uint32_t nic_mbps)
 
     cur_run = r;
     r->nlat = 0;
-    make_flows(r->flow, t0 + 100000, nic_mbps);
+    r->lane_mbps = lane_mbps;
+    memset(r->line_free, 0, sizeof(r->line_free));
+    make_flows(r->flow, t0 + 100000, lane_mbps);
     sh_start_opts(h, &o);
     for (i = 0; i < 2 * SENDERS; i++) {
         lat_plug(h, i);
@@ -411,9 +473,9 @@ static void latency_run(Run *r, const char *json, uint32_t nic_mbps)
             for (i = 0; i < SENDERS; i++) {
                 Flow *f = &r->flow[i];
 
-                if (next[i] < f->n && f->depart[next[i]] < t &&
+                if (next[i] < f->n && f->sent[next[i]] < t &&
                     (best == SENDERS ||
-                     f->depart[next[i]] < r->flow[best].depart[next[best]])) {
+                     f->sent[next[i]] < r->flow[best].sent[next[best]])) {
                     best = i;
                 }
             }
@@ -422,7 +484,7 @@ static void latency_run(Run *r, const char *json, uint32_t nic_mbps)
             }
             lat_send(h, best, h->blades[best + SENDERS].mac, next[best],
                      r->flow[best].len[next[best]],
-                     r->flow[best].depart[next[best]]);
+                     r->flow[best].sent[next[best]]);
             next[best]++;
         }
         promise_all(h, t);
@@ -529,9 +591,9 @@ int main(int argc, char **argv)
         r->lat_us = g_new0(double, SENDERS * MAX_FRAMES);
     }
     latency_run(&lanes, "", 1000);
-    latency_run(&bus, BUS_JSON ", ", 10000);
+    latency_run(&bus, BUS_JSON ", ", 0);
     latency_run(&demand, BUS_JSON ", \"bus-schedule\": \"on-demand\", ",
-                10000);
+                0);
     for (i = 0; i < SENDERS; i++) {
         offered += lanes.flow[i].n;
     }
