@@ -289,13 +289,23 @@ static const TdmOps bsw_bus_ops = {
 
 /* ---- what waits for the bus ---------------------------------------------- */
 
-/* The slot's bus queue is full: its lane is not read. */
+/*
+ * The slot's frames waiting for the bus and those that crossed and wait
+ * for the engine share the ingress queue's bound: its lane is not read
+ * while they fill it.  A frame that crosses moves from one queue to the
+ * other, so ingress never holds more than its bound.
+ */
 bool bsw_bus_full(BswPort *p)
 {
     BswBus *bus = p->s->bus;
+    const BswQueue *q;
 
-    return bus && p->kind == SW_PORT_SLOT &&
-           bsw_queue_full(&bus->slot_q[p->slot]);
+    if (!bus || p->kind != SW_PORT_SLOT) {
+        return false;
+    }
+    q = &bus->slot_q[p->slot];
+    return q->frames + p->ingress.frames >= p->ingress.limit ||
+           q->octets + p->ingress.octets >= p->ingress.octet_limit;
 }
 
 /* A frame from a slot's lane: it waits for the slot's grants. */
@@ -413,7 +423,7 @@ bool bsw_bus_open(BladeSwitchState *s, Error **errp)
     bus->util_carried = g_new0(uint64_t, s->slots);
     bus->names = g_malloc0(bus->owners * BSW_BUS_NAME_LEN);
     for (i = 0; i < s->slots; i++) {
-        /* as deep as a lane's ingress queue: the same back-pressure */
+        /* bounded with the slot's ingress queue: bsw_bus_full() */
         bsw_queue_init(&bus->slot_q[i], BSW_INGRESS_FRAMES,
                        BSW_INGRESS_OCTETS);
         snprintf(bus->names[i], BSW_BUS_NAME_LEN, "slot%u", i);
