@@ -78,10 +78,11 @@ def ports_by_name(state):
 def bus_interval(prev: dict | None, cur: dict) -> dict | None:
     """What the TDM bus did between two reads of the state tree (a bus
     chassis's "bus", docs/backplane.md): its utilization, and per
-    transceiver (keyed by name: slot0, ..., switch) its share of the
-    octets sent and the mean wait of the frames that crossed, in us.
-    None without a bus, or when the interval cannot be measured (no
-    earlier read, or the switch restarted)."""
+    transceiver (keyed by name: slot0, ..., switch) its grants, wasted
+    slots and octets sent, its share of the octets and the mean wait of
+    the frames that crossed, in us.  None without a bus, or when the
+    interval cannot be measured (no earlier read, or the switch
+    restarted)."""
     bus, before = cur.get("bus"), (prev or {}).get("bus")
     if not bus or not before:
         return None
@@ -89,21 +90,24 @@ def bus_interval(prev: dict | None, cur: dict) -> dict | None:
     if elapsed < 0:
         return None
     old = {t.get("name"): t for t in before.get("transceivers", [])}
-    sent: dict[str, tuple[int, int, int]] = {}
+    counted = ("bytes", "frames", "delay_ns", "grants", "wasted")
+    sent: dict[str, dict[str, int]] = {}
     for t in bus.get("transceivers", []):
         o = old.get(t.get("name"), {})
-        b, f, d = (t.get(k, 0) - o.get(k, 0)
-                   for k in ("bytes", "frames", "delay_ns"))
-        if min(b, f, d) < 0:
+        d = {k: t.get(k, 0) - o.get(k, 0) for k in counted}
+        if min(d.values()) < 0:
             return None
-        sent[t.get("name")] = (b, f, d)
-    total = sum(b for b, _, _ in sent.values())
+        sent[t.get("name")] = d
+    total = sum(d["bytes"] for d in sent.values())
     busy = bus.get("busy_ns", 0) - before.get("busy_ns", 0)
     return {"utilization": busy / elapsed if elapsed else None,
             "transceivers": {
-                name: {"share": b / total if total else None,
-                       "wait_us": d / f / 1000 if f else None}
-                for name, (b, f, d) in sent.items()}}
+                name: {"grants": d["grants"], "wasted": d["wasted"],
+                       "bytes": d["bytes"],
+                       "share": d["bytes"] / total if total else None,
+                       "wait_us": (d["delay_ns"] / d["frames"] / 1000
+                                   if d["frames"] else None)}
+                for name, d in sent.items()}}
 
 
 def port_errors(port):
@@ -479,11 +483,7 @@ def top_rows(prev, cur, ch, spec=None):
                      "new": new, "share": share,
                      "flows": b.get("active_flows"), "moved": moved,
                      "errors": port_errors(port),
-                     "bus_share": (None if remote else
-                                   bus.get(f"slot{key[1]}", {}).get("share")),
-                     "bus_wait_us": (None if remote else
-                                     bus.get(f"slot{key[1]}", {})
-                                     .get("wait_us"))})
+                     "bus": None if remote else bus.get(f"slot{key[1]}")})
     return rows
 
 
@@ -512,19 +512,22 @@ def render_top(title, prev, cur, ch, spec=None):
             "-" if r["share"] is None else f"{r['share'] * 100:.1f}%",
             r["flows"], r["moved"], r["errors"]]
         if has_bus:
+            x = r["bus"] or {}
             row[11:11] = [
-                "-" if r["bus_share"] is None
-                else f"{r['bus_share'] * 100:.1f}%",
-                "-" if r["bus_wait_us"] is None
-                else f"{r['bus_wait_us']:.1f}"]
+                x.get("grants", "-"), x.get("wasted", "-"),
+                x.get("bytes", "-"),
+                "-" if x.get("share") is None else f"{x['share'] * 100:.1f}%",
+                "-" if x.get("wait_us") is None else f"{x['wait_us']:.1f}"]
         if multi:
             row[1:1] = [r["chassis"], r["hops"]]
         table_rows.append(row)
     headers = ["slot", "blade", "link", "rot", "cpu", "irq", "psi", "run",
                "age", "new", "share", "flows", "moved", "errors"]
     if has_bus:
-        # the blade's part of the bus, and its frames' mean wait (us)
-        headers[11:11] = ["bus", "wait_us"]
+        # the interval's slots granted to the blade's transceiver, those
+        # it left unused, its octets, its part of the bus's octets and its
+        # frames' mean wait (us)
+        headers[11:11] = ["grants", "wasted", "octets", "bus", "wait_us"]
     if multi:
         headers[1:1] = ["chassis", "hops"]
     text = head + "\n" + table(headers, table_rows)

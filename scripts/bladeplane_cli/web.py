@@ -283,6 +283,7 @@ def build_snapshot(reading: Reading, prev: dict[str, dict | None],
                 "pressure": entry.get("pressure"),
                 "runnable": entry.get("runnable"),
                 "age_ms": entry.get("report_age_ms"),
+                "reports": entry.get("reports"),
                 "flows": entry.get("active_flows"),
                 "new": got,
                 "share": (got / total if got is not None and total
@@ -357,8 +358,9 @@ def _bus_view(st: dict, before: dict | None, names: dict[tuple, str],
               chassis: str) -> dict | None:
     """A bus chassis's TDM bus (docs/backplane.md): its utilization in
     the interval and since the switch started, and per transceiver its
-    slots, its share of the octets sent and its frames' mean wait in the
-    interval (None: no interval yet, or nothing crossed)."""
+    weight, its queue, and in the interval its grants, wasted slots,
+    octets, share of the octets sent and its frames' mean wait (None: no
+    interval yet, or nothing crossed)."""
     bus = st.get("bus")
     if not bus:
         return None
@@ -373,10 +375,9 @@ def _bus_view(st: dict, before: dict | None, names: dict[tuple, str],
             {"name": t.get("name"),
              "blade": names.get((chassis, t.get("slot")))
              if "slot" in t else None,
-             "weight": t.get("weight"), "grants": t.get("grants"),
-             "wasted": t.get("wasted"), "queue": t.get("queue"),
-             "share": per.get(t.get("name"), {}).get("share"),
-             "wait_us": per.get(t.get("name"), {}).get("wait_us")}
+             "weight": t.get("weight"), "queue": t.get("queue"),
+             **{k: per.get(t.get("name"), {}).get(k)
+                for k in ("grants", "wasted", "bytes", "share", "wait_us")}}
             for t in bus.get("transceivers", [])]}
 
 

@@ -157,8 +157,9 @@ def bus_state(now_ms: int, sent: list[int], frames: list[int],
     names = ["slot0", "slot1", "switch"]
     xcvrs = []
     for i, name in enumerate(names):
-        t = {"name": name, "weight": 1, "frame_slots": 1, "grants": 100 * i,
-             "wasted": 3, "bytes": sent[i], "frames": frames[i],
+        t = {"name": name, "weight": 1, "frame_slots": 1,
+             "grants": 100 * i * now_ms // 1000, "wasted": now_ms // 1000 + 1,
+             "bytes": sent[i], "frames": frames[i],
              "share": sent[i] / sum(sent), "queue": i,
              "delay_ns": delay_ns[i], "delay_max_ns": 2500, "dropped": 0}
         if name != "switch":
@@ -196,6 +197,8 @@ class ViewsTest(unittest.TestCase):
         self.assertAlmostEqual(x["slot0"]["share"], 0.6)
         self.assertAlmostEqual(x["slot0"]["wait_us"], 1.0)
         self.assertAlmostEqual(x["switch"]["wait_us"], 2.0)
+        self.assertEqual((x["slot1"]["grants"], x["slot1"]["wasted"],
+                          x["slot1"]["bytes"]), (100, 1, 1000))
         self.assertIsNone(views.bus_interval(None, cur))
         # counters that went back: a restarted switch
         self.assertIsNone(views.bus_interval(cur, prev))
@@ -224,11 +227,16 @@ class ViewsTest(unittest.TestCase):
         lines = views.render_top("t/c1", prev, cur, CH).splitlines()
         self.assertIn("bus: 60.0% busy", lines[0])
         header = lines[1].split()
-        self.assertEqual(header[11:13], ["bus", "wait_us"])
+        self.assertEqual(header[11:16],
+                         ["grants", "wasted", "octets", "bus", "wait_us"])
+        cpu_bar = 1             # "[#.........]" and "10%" are two words
         row = lines[2].split()
         self.assertEqual(row[1], "web0")
-        self.assertIn("60.0%", row)
-        self.assertIn("1.0", row)
+        self.assertEqual(row[11 + cpu_bar:16 + cpu_bar],
+                         ["0", "1", "3000", "60.0%", "1.0"])
+        row = lines[3].split()
+        self.assertEqual(row[11 + cpu_bar:16 + cpu_bar],
+                         ["100", "1", "1000", "20.0%", "1.0"])
         # a chassis of lanes has no such columns
         plain = {k: v for k, v in cur.items() if k != "bus"}
         self.assertNotIn("wait_us", views.render_top("t/c1", prev, plain,
@@ -252,6 +260,9 @@ class ViewsTest(unittest.TestCase):
                           x["switch"]["blade"]), ("web0", None, None))
         self.assertAlmostEqual(x["slot0"]["share"], 0.6)
         self.assertAlmostEqual(x["switch"]["wait_us"], 2.0)
+        # the interval's, as share and wait are
+        self.assertEqual((x["switch"]["grants"], x["switch"]["wasted"],
+                          x["switch"]["bytes"]), (200, 1, 1000))
         # a first read: no interval; a chassis of lanes: no bus
         first = web.build_snapshot(web.Reading("t", spec,
                                                states={"c1": cur}), {})

@@ -202,6 +202,7 @@ function updateBlades(snap) {
     d.cpu = dataValue(b.cpu);
     d.irq = dataValue(b.irq);
     d.pressure = dataValue(b.pressure);
+    d.reports = dataValue(b.reports);
     d.share = dataValue(b.share);
     d.points = String(entry.points);
     let rotation = b.in_rotation ? "in rotation" :
@@ -458,7 +459,7 @@ function busTable(c) {
   const table = el("table", {"class": "ports"});
   const head = el("tr");
   for (const h of ["transceiver", "blade", "weight", "grants", "wasted",
-                   "share", "wait us", "queue"]) {
+                   "octets", "share", "wait us", "queue"]) {
     head.append(el("th", {}, h));
   }
   table.append(head);
@@ -467,8 +468,9 @@ function busTable(c) {
     cell(row, t.name);
     cell(row, t.blade || (t.name === "switch" ? "(switch)" : ""));
     cell(row, t.weight, true);
-    cell(row, t.grants, true);
-    cell(row, t.wasted, true);
+    cell(row, t.grants === null ? "-" : t.grants, true);
+    cell(row, t.wasted === null ? "-" : t.wasted, true);
+    cell(row, t.bytes === null ? "-" : t.bytes, true);
     cell(row, pct(t.share, 100), true);
     cell(row, t.wait_us === null ? "-" : t.wait_us.toFixed(1), true);
     cell(row, t.queue, true);
