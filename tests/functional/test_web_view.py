@@ -3,10 +3,12 @@ chromium, headless, driven through chromium-driver by python3-selenium,
 on a chassis with two booted blades.
 
 The page exposes its state for this: one `article.blade` per blade with
-data-in-rotation, data-alive, data-cpu and data-plotted-cpu (the last
-point of the blade's CPU line in its Chart.js chart), the graph's slots
-with data-state, and body[data-connected].  Every wait polls that state
-against a deadline.  Each test saves a screenshot in
+data-in-rotation, data-alive, data-cpu, data-plotted-cpu (the last
+point of the blade's CPU line in its Chart.js chart) and data-reports,
+the graph's slots with data-state, and body[data-connected] and
+body[data-seq].  Every wait polls that state against a deadline; how soon
+the page shows a change is asserted in page updates and the blade's
+reports, not in seconds.  Each test saves a screenshot in
 build/logs/functional/."""
 
 import os
@@ -77,6 +79,7 @@ for (const e of document.querySelectorAll("article.blade")) {
                                             : Number(e.dataset.plottedCpu),
     chartLastCpu: cpu.length ? cpu[cpu.length - 1].y : null,
     points: Number(e.dataset.points),
+    reports: e.dataset.reports === "" ? null : Number(e.dataset.reports),
     slotState: slot ? slot.dataset.state : null};
 }
 return out;
@@ -223,20 +226,37 @@ policy = "util"
             start = time.monotonic()
             status, out = con.run("blade-hog start -n -10 1")
             self.assertEqual(status, 0, out)
+            # The blade's reports counted by the second snapshot the page
+            # got after the hog started: that snapshot was read after it.
+            seq = self.page()["seq"]
+            started, _ = self.wait_page(
+                "two page updates after the hog started",
+                lambda s: s["seq"] >= seq + 2)
+            since = started["blades"][BUSY]["reports"]
+            self.assertIsNotNone(since)
+            # "Within a few seconds", counted in the blade's own reports
+            # (one per UTIL_CFG interval, 100 ms by default) rather than
+            # on a stopwatch: the first update that has two reports made
+            # wholly under the hog shows it.
             after, _ = self.wait_page(
-                f"{BUSY}'s plotted CPU at 90 % or more with the hog",
-                lambda s: (s["blades"][BUSY]["plottedCpu"] or 0) >= 90)
+                f"{BUSY}'s next two utilization reports on the page",
+                lambda s: (s["blades"][BUSY]["reports"] or 0) >= since + 2)
             took = time.monotonic() - start
             self.shot()
         finally:
             con.run("blade-hog stop")
             con.close()
         busy = after["blades"][BUSY]
+        self.assertGreaterEqual(
+            busy["plottedCpu"] or 0, 90,
+            f"{BUSY}'s plot at the first update with two reports under the "
+            f"hog: {after}")
         # The plot is the chart's own data, and it moved.
         self.assertEqual(busy["chartLastCpu"], busy["plottedCpu"])
         self.assertGreater(busy["points"], before["blades"][BUSY]["points"])
-        print(f"\n    {BUSY}'s plot showed the hog after {took:.1f} s "
-              f"({before['blades'][BUSY]['plottedCpu']:.0f}% -> "
+        print(f"\n    {BUSY}'s plot showed the hog after {took:.1f} s, "
+              f"{busy['reports'] - since} reports after the update that "
+              f"followed it ({before['blades'][BUSY]['plottedCpu']:.0f}% -> "
               f"{busy['plottedCpu']:.0f}%)", flush=True)
 
     def test_web_3_a_killed_blade_is_out_of_rotation(self):
@@ -244,12 +264,17 @@ policy = "util"
         self.wait_page(f"{KILLED} in rotation",
                        lambda s: KILLED in s["blades"] and
                        s["blades"][KILLED]["inRotation"] == "true")
+        seq = self.page()["seq"]
         os.kill(self.blade_pid(KILLED), signal.SIGKILL)
         state, took = self.wait_page(
             f"{KILLED} out of rotation after kill -9",
             lambda s: s["blades"][KILLED]["inRotation"] == "false" and
             s["blades"][KILLED]["alive"] == "false")
         self.shot()
+        # Its lane closed with the process: the switch knows at once, and
+        # the page at its next update (the one under way may have been
+        # read before the kill).
+        self.assertLessEqual(state["seq"], seq + 2)
         killed = state["blades"][KILLED]
         self.assertEqual(killed["slotState"], "dead")
         # Its lane is down: its plot has a gap, not its last figures.
@@ -258,7 +283,8 @@ policy = "util"
         other = next(b for n, b in state["blades"].items() if n != KILLED)
         self.assertEqual(other["inRotation"], "true")
         print(f"\n    {KILLED} out of rotation on the page {took:.1f} s "
-              f"after kill -9 ({killed['reason']})", flush=True)
+              f"and {state['seq'] - seq} update(s) after kill -9 "
+              f"({killed['reason']})", flush=True)
 
     def test_web_4_a_silent_chassis_and_back(self):
         """The chassis stops answering (SIGSTOP): the page says
