@@ -19,6 +19,9 @@ running topology by the code below, never code of its own:
              counters), now, since the start, or against another service
     http     a GET through the front chassis's forwarded host port:
              status and a regex on the body
+    latency  a percentile of a service's response times in a client
+             blade's blade-loadgen log (virtual ns, so exact in virtual
+             time), or its ratio to another service's
 
 `lab start N` brings the exercise's topology up and keeps the switches'
 state trees as they were then (the "start" the checks compare with);
@@ -66,7 +69,7 @@ CHECKS_SUFFIX = ".checks.toml"
 SOLUTION_SUFFIX = ".solution.toml"
 FILE_RE = re.compile(r"^(\d\d)-[a-z0-9-]+\.checks\.toml$")
 ITEM_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-CHECK_KINDS = ("state", "console", "capture", "share", "http")
+CHECK_KINDS = ("state", "console", "capture", "share", "http", "latency")
 STEP_KINDS = ("console", "qom-set", "qmp", "sleep", "http", "kill",
               "restart", "wait", "wait-log")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -377,13 +380,17 @@ class Compare:
     high: float | None = None
 
     def text(self) -> str:
+        # bounds as the file gives them: a tight one has more than the
+        # four digits a measured value is shown with
+        def bound(v: object) -> str:
+            return repr(v) if isinstance(v, float) else _fmt(v)
         if self.equals is not None:
-            return f"== {_fmt(self.equals)}"
+            return f"== {bound(self.equals)}"
         if self.low is not None and self.high is not None:
-            return f"in {_fmt(self.low)}..{_fmt(self.high)}"
+            return f"in {bound(self.low)}..{bound(self.high)}"
         if self.low is not None:
-            return f">= {_fmt(self.low)}"
-        return f"<= {_fmt(self.high)}"
+            return f">= {bound(self.low)}"
+        return f"<= {bound(self.high)}"
 
     def judge(self, value: object) -> bool:
         if self.equals is not None:
@@ -471,6 +478,8 @@ CHECK_KEYS = {
               "relative_to_service"} | COMPARE_KEYS,
     "http": {"path", "forward", "status", "body", "tries", "require",
              "timeout"},
+    "latency": {"blade", "service", "percentile", "relative_to_service"}
+    | COMPARE_KEYS,
 }
 TREES = ("live", "vtime-snapshot")
 
@@ -656,6 +665,18 @@ def _check(t: _Table, names: set[str], topo: topology.Topology,
         p["tries"] = t.integer("tries", 1, 1, 1000)
         p["require"] = t.string("require", "all", choices=("all", "any"))
         p["timeout"] = t.number("timeout", 30, 1, 600)
+    elif kind == "latency":
+        p["blade"] = t.need_str("blade")
+        p["service"] = t.need_str("service")
+        p["percentile"] = t.number("percentile", None, 0, 100)
+        if p["percentile"] is None:
+            t.error("percentile", "missing: which percentile of the "
+                    "response times (50: the median, 99: p99)")
+        if p["percentile"] == 0:
+            t.error("percentile", "must be above 0 (50: the median, 99: "
+                    "p99)")
+        p["relative_to_service"] = t.string("relative_to_service")
+        cmp = _compare(t, numeric_only=True)
     wait = t.number("wait", 0.0, 0, 3600) or 0.0
     _against(t, kind, p, topo)
     return Check(name, kind, what, line, p, cmp, float(wait),
@@ -729,6 +750,37 @@ def _against(t: _Table, kind: str, p: dict,
             _forward(sub, topo, "forward", tr["forward"])
     elif kind == "http":
         _forward(t, topo, "forward", p["forward"])
+    elif kind == "latency":
+        _loadgen_targets(t, topo, p)
+
+
+def _loadgen_targets(t: _Table, topo: topology.Topology, p: dict) -> None:
+    """A latency check's blade runs blade-loadgen, and its services'
+    VIPs are among its targets: p gets the number of targets and the
+    target of each service (the log numbers them in the order of
+    blade.run)."""
+    from .lbvirtual import loadgen_targets
+    _blade_name(t, topo, "blade", p["blade"])
+    blade = next(b for _, b in topo.blades() if b.name == p["blade"])
+    targets = loadgen_targets(blade.append)
+    if not targets:
+        t.error("blade", f"blade {blade.name} runs no blade-loadgen with "
+                f"targets from blade.run: it has no log of requests")
+    p["targets"] = len(targets)
+    services = [s for ch in topo.chassis for s in ch.services]
+    for key in ("service", "relative_to_service"):
+        name = p[key]
+        if name is None:
+            continue
+        svc = next((s for s in services if s.name == name), None)
+        if svc is None:
+            t.error(key, f"no service {name!r} in topology {topo.name} "
+                    f"(services: {_names(services)})")
+        if svc.vip not in targets:
+            t.error(key, f"service {name}'s VIP {svc.vip} is not one of "
+                    f"{blade.name}'s blade-loadgen targets "
+                    f"({', '.join(targets)})")
+        p[f"{key}_target"] = targets.index(svc.vip)
 
 
 def load_checks(path: str) -> Lab:
@@ -1409,9 +1461,44 @@ def eval_http(c: Check, env: Env) -> tuple[bool, str]:
                                        else "") + f"; the last: {last}")
 
 
+def eval_latency(c: Check, env: Env) -> tuple[bool, str]:
+    from .lbemu import percentile
+    from .lbvirtual import ClientLog, run_output
+    p = c.params
+    blade = p["blade"]
+    try:
+        log = ClientLog(run_output(env.console_log(blade)), p["targets"])
+    except Failure as e:
+        raise Unresolved(f"{blade}'s console log: {e}")
+    name = f"p{p['percentile']:g}"
+
+    def quantile_ms(key: str) -> tuple[float, int]:
+        times = [rt for _, _, _, rt, _ in log.requests[p[key + "_target"]]]
+        if not times:
+            raise Unresolved(f"{blade}'s run has no answered request to "
+                             f"{p[key]}")
+        # the log's times are integer ns: round away the seconds' float
+        ns = round(percentile(times, p["percentile"] / 100) * 1e9)
+        return ns / 1e6, len(times)
+
+    value, n = quantile_ms("service")
+    text = (f"{blade}'s run: {p['service']} {name} {value:.6f} ms of {n} "
+            f"requests")
+    if p["relative_to_service"]:
+        other, m = quantile_ms("relative_to_service")
+        if other == 0:
+            raise Unresolved(f"{text}; {p['relative_to_service']}'s {name} "
+                             f"is 0: no ratio")
+        value /= other
+        text += (f", {p['relative_to_service']} {name} {other:.6f} ms of "
+                 f"{m}: {value:.4g} times")
+    assert c.compare is not None
+    return c.compare.judge(value), f"{text} (want {c.compare.text()})"
+
+
 EVALUATORS: dict[str, Callable[[Check, Env], tuple[bool, str]]] = {
     "state": eval_state, "console": eval_console, "capture": eval_capture,
-    "share": eval_share, "http": eval_http}
+    "share": eval_share, "http": eval_http, "latency": eval_latency}
 
 
 def evaluate(c: Check, env: Env) -> Result:

@@ -24,6 +24,7 @@ Prints the lines `bench lb-emu` prints, from the client's log."""
 
 import collections
 import os
+import re
 import tempfile
 
 from . import image, qemu, topology
@@ -108,13 +109,34 @@ def topology_text(name, cell, pols, args, round_s=ROUND_S,
 
 def run_output(console):
     """The lines blade.run printed: between the markers, without the
-    serial port's carriage returns."""
-    text = console.decode(errors="replace").replace("\r", "")
+    serial port's carriage returns.  console: the console's bytes, or its
+    text."""
+    if isinstance(console, bytes):
+        console = console.decode(errors="replace")
+    text = console.replace("\r", "")
     begin = text.find("BLADEPLANE-RUN-BEGIN\n")
     end = text.find("BLADEPLANE-RUN-END", begin)
     if begin < 0 or end < 0:
         raise Failure("the client's console has no complete run")
     return text[begin + len("BLADEPLANE-RUN-BEGIN\n"):end].splitlines()
+
+
+TARGET_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}(:\d+)?$")
+
+
+def loadgen_targets(append):
+    """The addresses a blade's blade-loadgen sends to, in its order (the
+    log's targets 0, 1, ...), from the blade.run of its kernel command
+    line (`append`); None if the blade runs no blade-loadgen.  Its
+    targets are its only arguments that are addresses (ADDR or
+    ADDR:PORT); its options' values are numbers and paths."""
+    for word in append.split():
+        if word.startswith("blade.run="):
+            args = word[len("blade.run="):].split(",")
+            if os.path.basename(args[0]) != "blade-loadgen":
+                return None
+            return [a.split(":")[0] for a in args[1:] if TARGET_RE.match(a)]
+    return None
 
 
 class ClientLog:

@@ -155,7 +155,7 @@ class ChecksFileTest(unittest.TestCase):
         self.assertEqual(
             self.error(HEAD + CHECK.replace('"state"', '"stat"')),
             ":8: check.errs.kind: must be one of state, console, capture, "
-            "share, http, got 'stat' (did you mean 'state'?)")
+            "share, http, latency, got 'stat' (did you mean 'state'?)")
 
     def test_unknown_key_named_by_the_check(self) -> None:
         self.assertEqual(
@@ -317,6 +317,109 @@ class ChecksFileTest(unittest.TestCase):
             self.error(HEAD + '[[check]]\nname = "s"\nkind = "share"\n'
                        'service = "web"\nmin = 0.1\n'),
             ":6: check.s.blades: missing: the blades whose share is summed")
+
+
+# TOPO with a client blade that runs blade-loadgen on web's and rr's VIPs
+# (targets 0 and 1 of its log), and a service it does not send to
+LOADGEN_TOPO = TOPO.replace("slots = 2", "slots = 3") + """\
+[[chassis.service]]
+name = "other"
+vip = "10.0.2.102"
+port = 80
+blades = ["b0"]
+[[chassis.blade]]
+slot = 2
+name = "client"
+append = "blade.run=blade-loadgen,-n,1,-r,4,10.0.2.100,10.0.2.101:8080"
+"""
+
+LATENCY = """\
+[[check]]
+name = "l"
+kind = "latency"
+blade = "client"
+service = "web"
+percentile = 99
+"""
+
+
+class LatencyFileTest(unittest.TestCase):
+    """The latency kind's keys, against LOADGEN_TOPO."""
+
+    def load(self, text: str) -> lab.Lab:
+        files = Files(text)
+        self.addCleanup(files.close)
+        files.write("tl.toml", LOADGEN_TOPO)
+        self.path = files.path
+        return lab.load_checks(files.path)
+
+    def error(self, text: str) -> str:
+        with self.assertRaises(lab.LabError) as cm:
+            self.load(text)
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith(self.path), msg)
+        return msg[len(self.path):]
+
+    def test_good(self) -> None:
+        c = self.load(HEAD + LATENCY + "relative_to_service = 'rr'\n"
+                      "max = 0.5\n").checks[0]
+        self.assertEqual((c.kind, c.params["percentile"], c.params["targets"],
+                          c.params["service_target"],
+                          c.params["relative_to_service_target"]),
+                         ("latency", 99, 2, 0, 1))
+        self.assertEqual(c.compare, lab.Compare(high=0.5))
+
+    def test_errors(self) -> None:
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace("percentile = 99\n", "") +
+                       "max = 1\n"),
+            ":6: check.l.percentile: missing: which percentile of the "
+            "response times (50: the median, 99: p99)")
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace("= 99", "= 0") + "max = 1\n"),
+            ":11: check.l.percentile: must be above 0 (50: the median, 99: "
+            "p99)")
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace("= 99", "= 101") + "max = 1\n"),
+            ":11: check.l.percentile: must be 0..100, got 101")
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace("= 99", "= '99'") +
+                       "max = 1\n"),
+            ":11: check.l.percentile: must be a number, got '99'")
+        self.assertEqual(
+            self.error(HEAD + LATENCY + "percentil = 50\nmax = 1\n"),
+            ":12: check.l.percentil: unknown key (did you mean "
+            "'percentile'?)")
+        self.assertEqual(
+            self.error(HEAD + LATENCY),
+            ":6: check.l: says nothing to compare with: give equals, min, "
+            "max or range")
+        self.assertEqual(
+            self.error(HEAD + LATENCY + "equals = 'fast'\n"),
+            ":12: check.l.equals: must be a number here, got 'fast'")
+
+    def test_names(self) -> None:
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace('"client"', '"b9"') +
+                       "max = 1\n"),
+            ":9: check.l.blade: no blade 'b9' in topology tl (blades: b0, "
+            "b1, client)")
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace('"client"', '"b0"') +
+                       "max = 1\n"),
+            ":9: check.l.blade: blade b0 runs no blade-loadgen with targets "
+            "from blade.run: it has no log of requests")
+        self.assertEqual(
+            self.error(HEAD + LATENCY.replace('"web"', '"webb"') +
+                       "max = 1\n"),
+            ":10: check.l.service: no service 'webb' in topology tl "
+            "(services: web, rr, other)")
+        self.assertEqual(
+            self.error(HEAD + LATENCY + "relative_to_service = 'other'\n"
+                       "max = 1\n"),
+            ":12: check.l.relative_to_service: service other's VIP "
+            "10.0.2.102 is not one of client's blade-loadgen targets "
+            "(10.0.2.100, 10.0.2.101)")
 
 
 SOLUTION = """\
@@ -701,6 +804,64 @@ class EvaluateTest(unittest.TestCase):
         self.assertEqual(self.result(c, env), (
             True, "b1: 5.0% of web's 100 new flows, 50.0% of rr's 100: "
                   "0.1 times (want <= 0.33)"))
+
+    # blade-loadgen's log as the client's console shows it: web (target
+    # 0) answered in 1, 2, ... 100 ms, rr (target 1) in 4 ms each
+    LOADGEN_LOG = "\r\n".join(
+        ["BLADEPLANE-READY {}", "BLADEPLANE-RUN-BEGIN", "rate_rps: 50.00",
+         "phase 0 0 1000000000", "phase 1 0 5000000000"] +
+        [f"req 0 0 {i // 4} {i % 4} b{i % 2} 1000000000 {2000000000 + i} "
+         f"{2000000000 + i + (100 - i) * 1000000}" for i in range(100)] +
+        [f"req 1 0 {i // 4} {i % 4} b0 5000000000 6000000000 6004000000"
+         for i in range(8)] +
+        ["loadgen-done: requests 108 failed 0 log_dropped 0",
+         "BLADEPLANE-RUN-END {}", ""])
+
+    def latency(self, body: str, percentile: int = 99) -> lab.Check:
+        files = Files(HEAD + LATENCY.replace("= 99", f"= {percentile}") +
+                      body)
+        files.write("tl.toml", LOADGEN_TOPO)
+        try:
+            return lab.load_checks(files.path).checks[0]
+        finally:
+            files.close()
+
+    def test_latency(self) -> None:
+        log = self.LOADGEN_LOG.replace("\r\n", "\n")
+        env = FakeEnv({}, logs={"client": log})
+        self.assertEqual(self.result(self.latency("equals = 100\n"), env), (
+            True, "client's run: web p99 100.000000 ms of 100 requests (want == "
+                  "100)"))
+        c = self.latency("max = 50\n")
+        self.assertEqual(self.result(c, env), (
+            False, "client's run: web p99 100.000000 ms of 100 requests (want <= "
+                   "50)"))
+        c = self.latency("relative_to_service = 'rr'\nmin = 25\n")
+        self.assertEqual(self.result(c, env), (
+            True, "client's run: web p99 100.000000 ms of 100 requests, rr p99 "
+                  "4.000000 ms of 8: 25 times (want >= 25)"))
+
+    def test_latency_median_and_bad_logs(self) -> None:
+        c = self.latency("range = [50, 51]\n", percentile=50)
+        # the smallest time with at least half below it: 51 ms
+        env = FakeEnv({}, logs={"client": self.LOADGEN_LOG})
+        self.assertEqual(self.result(c, env), (
+            True, "client's run: web p50 51.000000 ms of 100 requests (want in "
+                  "50..51)"))
+        cut = self.LOADGEN_LOG[:self.LOADGEN_LOG.index("loadgen-done")]
+        self.assertEqual(self.result(c, FakeEnv({}, logs={"client": cut})), (
+            False, "client's console log: the client's console has no "
+                   "complete run"))
+        self.assertEqual(self.result(c, FakeEnv({}, logs={
+            "client": cut + "BLADEPLANE-RUN-END\n"})), (
+            False, "client's console log: blade-loadgen did not finish: "
+                   "req 1 0 1 3 b0 5000000000 6000000000 6004000000"))
+        c = self.latency("relative_to_service = 'rr'\nmax = 1\n")
+        no_rr = "\n".join(line for line in self.LOADGEN_LOG.split("\r\n")
+                          if not line.startswith("req 1 "))
+        self.assertEqual(self.result(c, FakeEnv({}, logs={"client": no_rr})),
+                         (False, "client's run has no answered request to "
+                                 "rr"))
 
     def test_http(self) -> None:
         c = check("""\
