@@ -1054,7 +1054,8 @@ class ShippedLabsTest(unittest.TestCase):
                                    r"docs/labs/01-lane-pcs\.toml \(1 "
                                    r"chassis, 1 blade\)$")
         self.assertRegex(lines[2], r"virtual time\)$")
-        self.assertIn("examples/chain3.toml (3 chassis, 4 blades)", lines[3])
+        self.assertRegex(lines[3], r"docs/labs/04-daisy-chain\.toml \(3 "
+                                   r"chassis, 5 blades, virtual time\)$")
 
     def test_cli_list_and_usage(self) -> None:
         def cli(*args: str) -> subprocess.CompletedProcess:
