@@ -68,9 +68,17 @@ class QMP:
         self.timeout = timeout
         self.events = []
         self.client = self.qqmp.QMPClient(what)
+        # QEMU runs qmp_capabilities in a bottom half and answers it from
+        # the dispatcher afterwards: an event emitted in between (the
+        # switch's BLADE_SWITCH_BLADE, say) reaches the client first.
+        # QMPClient's own negotiation takes the next message as the reply
+        # and fails; execute() sets the event aside like any other.
+        self.client.negotiate = False
         self.loop = asyncio.new_event_loop()
         try:
             self._run(self.client.connect(sock), timeout, "greeting")
+            self._run(self.client.execute("qmp_capabilities"), timeout,
+                      "qmp_capabilities")
         except BaseException:
             self.close()
             raise

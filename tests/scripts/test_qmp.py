@@ -101,6 +101,26 @@ class FramingTest(unittest.TestCase):
         # a command carries an id, so that its reply is never another's
         self.assertIn("id", peer.requests[-1])
 
+    def test_event_before_the_negotiation_reply(self):
+        """QEMU answers qmp_capabilities after a bottom half: an event
+        emitted meanwhile comes first.  The session is made all the same,
+        and the event kept."""
+        ev = {"event": "BLADE_SWITCH_BLADE", "data": {"slot": 1}}
+
+        def script(p):
+            p.send(GREETING)
+            req = p.request()
+            assert req["execute"] == "qmp_capabilities", req
+            p.send(ev)
+            p.send({"return": {}, "id": req["id"]})
+            p.reply({"status": "running", "running": True})
+        peer = Peer(self, script)
+        q = QMP(peer.client, "test")
+        self.addCleanup(q.close)
+        self.assertEqual(q.execute("query-status")["status"], "running")
+        self.assertEqual([e["event"] for e in q.take_events()],
+                         ["BLADE_SWITCH_BLADE"])
+
     def test_arguments_are_sent_as_given(self):
         def script(p):
             p.negotiate()
@@ -157,8 +177,8 @@ class FramingTest(unittest.TestCase):
 
         def script(p):
             p.send(GREETING, chunk=1)
-            p.request()
-            p.send({"return": {}}, chunk=2)
+            req = p.request()
+            p.send({"return": {}, "id": req["id"]}, chunk=2)
             req = p.request()
             p.send({"return": big, "id": req["id"]}, chunk=7)
         peer = Peer(self, script)
@@ -169,8 +189,9 @@ class FramingTest(unittest.TestCase):
     def test_two_messages_in_one_read(self):
         def script(p):
             p.send(GREETING)
-            p.request()
-            p.send(json.dumps({"return": {}}).encode() + b"\r\n" +
+            req = p.request()
+            p.send(json.dumps({"return": {}, "id": req["id"]}).encode() +
+                   b"\r\n" +
                    json.dumps({"event": "E"}).encode() + b"\r\n")
         peer = Peer(self, script)
         q = QMP(peer.client, "test")
