@@ -143,15 +143,21 @@ static void blade_lane_gate_stop(BladeLane *bl)
 }
 
 /*
- * QEMU takes SIGTERM, SIGINT and SIGHUP through a signalfd in the main
- * loop, which a wait here holds: one pending ends the wait (the VM stops,
- * and the main loop then handles it), so that a blade stopped by its
- * user never waits out the bound.
+ * The VM is to end: SIGTERM, SIGINT or SIGHUP (QEMU's handler requests
+ * the shutdown from whichever thread took the signal, while the main loop
+ * that would act on it waits for this one), or a request made before the
+ * wait.  The wait ends (the VM stops, and the main loop then shuts it
+ * down), so that a blade stopped by its user, or whose chassis went
+ * first, never waits out the bound.  A signal blocked in every thread is
+ * still pending: it counts too.
  */
-static bool blade_lane_gate_signalled(void)
+static bool blade_lane_gate_ending(void)
 {
     sigset_t pending;
 
+    if (qemu_shutdown_requested_get() != SHUTDOWN_CAUSE_NONE) {
+        return true;
+    }
     return !sigpending(&pending) &&
            (sigismember(&pending, SIGTERM) == 1 ||
             sigismember(&pending, SIGINT) == 1 ||
@@ -336,7 +342,7 @@ static void blade_lane_gate_cb(void *opaque)
             break;
         }
         if (bl->ring_fd < 0 || !blade_lane_on_rings(bl) ||
-            blade_lane_gate_signalled()) {
+            blade_lane_gate_ending()) {
             blade_lane_gate_stop(bl);
             break;
         }

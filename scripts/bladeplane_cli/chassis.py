@@ -511,7 +511,8 @@ class Launcher:
                  f"(logs stay in {self.run.path})")
         for b in self.blades.values():
             b.disconnect()
-        rundir.stop(self.run.processes(), quit_timeout=5)
+        rundir.stop_topology(self.run.processes(), quit_timeout=5,
+                             virtual=self.topo.virtual())
         self.run.state["phase"] = "failed"
         self.run.save()
 
@@ -1051,14 +1052,14 @@ def down(run):
     procs = run.processes()
     step(f"stopping topology {run.name} ({len(procs)} processes)")
     start = time.monotonic()
-    # Helpers first (they talk to the others), then everything at once.
-    how = rundir.stop([p for p in procs if p["kind"] == "injector"])
-    how.update(rundir.stop([p for p in procs if p["kind"] != "injector"]))
+    how = rundir.stop_topology(
+        procs, virtual=topology.from_dict(run.state["spec"]).virtual())
     stuck = [n for n, h in how.items() if h == "still running"]
     if stuck:
         raise Failure(f"could not stop {', '.join(stuck)} (even with SIGKILL); "
                       f"run directory {run.path} kept")
-    # Helpers stop on SIGTERM by design; QEMU should have quit on request.
+    # Helpers stop on SIGTERM by design, and so do blades in virtual time;
+    # QEMU should have quit on request.
     helpers = {p["name"] for p in procs if p["kind"] == "injector"}
     forced = [f"{n} ({h})" for n, h in how.items()
               if h.startswith("SIG") and n not in helpers]

@@ -1861,7 +1861,7 @@ def self_test(number: int, accel: str = "auto",
             except Failure as e:
                 out.write(f"bladeplane: warning: {e}\n")
         for r in rundir.runs():
-            rundir.stop(r.processes())
+            rundir.stop_topology(r.processes())
         if saved is None:
             os.environ.pop("BLADEPLANE_RUN_DIR", None)
         else:

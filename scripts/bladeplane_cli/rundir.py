@@ -261,10 +261,12 @@ def process_alive(proc):
     return proc.get("marker", "").encode() in cmdline
 
 
-def stop(procs, quit_timeout=10.0, term_timeout=5.0):
+def stop(procs, quit_timeout=10.0, term_timeout=5.0, terminate=False):
     """Stop processes: QMP quit for those with a QMP socket (SIGTERM for
-    the others), then SIGTERM, then SIGKILL for what still runs.  Returns
-    {name: how}: quit, SIGTERM, SIGKILL, 'not running' or 'still running'."""
+    the others, or for all with terminate), then SIGTERM, then SIGKILL for
+    what still runs.  Returns {name: how}: quit, terminated (by the
+    SIGTERM asked for), SIGTERM, SIGKILL, 'not running' or 'still
+    running'."""
     how = {}
     alive = []
     for p in procs:
@@ -275,6 +277,10 @@ def stop(procs, quit_timeout=10.0, term_timeout=5.0):
     first = {}
     for p in alive:
         first[p["name"]] = "quit"
+        if terminate:
+            first[p["name"]] = "terminated"
+            _kill(p, signal.SIGTERM)
+            continue
         if p.get("qmp"):
             try:
                 with QMP.connect(p["qmp"], p["name"], timeout=2) as q:
@@ -308,6 +314,22 @@ def stop(procs, quit_timeout=10.0, term_timeout=5.0):
             break
     for p in alive:
         how[p["name"]] = "still running"
+    return how
+
+
+def stop_topology(procs, quit_timeout=10.0, virtual=False):
+    """Stop a topology's processes: helpers first (they talk to the
+    others), then the rest.  In virtual time the blades go first, by
+    SIGTERM (QEMU's clean shutdown): once one of them has left, the
+    others wait for it at their next horizon, where they take a signal
+    but answer no QMP.  Returns stop()'s {name: how} for all of them."""
+    how = stop([p for p in procs if p["kind"] == "injector"],
+               quit_timeout=quit_timeout)
+    if virtual:
+        how.update(stop([p for p in procs if p["kind"] == "blade"],
+                        quit_timeout=quit_timeout, terminate=True))
+    how.update(stop([p for p in procs if p["name"] not in how],
+                    quit_timeout=quit_timeout))
     return how
 
 

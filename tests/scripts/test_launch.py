@@ -227,6 +227,35 @@ class RunDirTest(unittest.TestCase):
         proc.stdout.close()
 
 
+    def test_stop_topology_terminates_virtual_blades_first(self):
+        """In virtual time the blades get SIGTERM, and before the
+        chassis: the order each process saw its signal in is the order
+        they wrote their names to a shared file."""
+        order = os.path.join(self.tmp.name, "order")
+        procs = []
+        for name, kind in (("c1", "chassis"), ("b0", "blade"),
+                           ("b1", "blade")):
+            marker = os.path.join(self.tmp.name, name)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "import signal, sys, time\n"
+                 "def bye(*_):\n"
+                 f"    open({order!r}, 'a').write({name!r} + '\\n')\n"
+                 "    sys.exit(0)\n"
+                 "signal.signal(signal.SIGTERM, bye)\n"
+                 "print('ready', flush=True)\n"
+                 "time.sleep(60)", marker], stdout=subprocess.PIPE)
+            self.addCleanup(proc.wait)
+            self.assertEqual(proc.stdout.readline(), b"ready\n")
+            proc.stdout.close()
+            procs.append({"name": name, "kind": kind, "pid": proc.pid,
+                          "marker": marker})
+        how = rundir.stop_topology(procs, quit_timeout=5, virtual=True)
+        self.assertEqual(how, {"b0": "terminated", "b1": "terminated",
+                               "c1": "SIGTERM"})
+        with open(order) as f:
+            self.assertEqual(f.read().split()[-1], "c1")
+
+
 class EndToEndTest(unittest.TestCase):
     """up, status, top, console, capture and down with fake_qemu.py."""
 
