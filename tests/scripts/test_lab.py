@@ -88,11 +88,16 @@ class Files:
         self.tmp.cleanup()
 
 
-class ChecksFileTest(unittest.TestCase):
+class ChecksFileCase(unittest.TestCase):
+    """Loads a checks file beside a topology file (`topology`, if set)."""
+
+    topology: str | None = None
 
     def load(self, text: str) -> lab.Lab:
         files = Files(text)
         self.addCleanup(files.close)
+        if self.topology is not None:
+            files.write("tl.toml", self.topology)
         self.path = files.path
         return lab.load_checks(files.path)
 
@@ -102,6 +107,9 @@ class ChecksFileTest(unittest.TestCase):
         msg = str(cm.exception)
         self.assertTrue(msg.startswith(self.path), msg)
         return msg[len(self.path):]
+
+
+class ChecksFileTest(ChecksFileCase):
 
     def test_good(self) -> None:
         e = self.load(HEAD + CHECK)
@@ -343,22 +351,10 @@ percentile = 99
 """
 
 
-class LatencyFileTest(unittest.TestCase):
+class LatencyFileTest(ChecksFileCase):
     """The latency kind's keys, against LOADGEN_TOPO."""
 
-    def load(self, text: str) -> lab.Lab:
-        files = Files(text)
-        self.addCleanup(files.close)
-        files.write("tl.toml", LOADGEN_TOPO)
-        self.path = files.path
-        return lab.load_checks(files.path)
-
-    def error(self, text: str) -> str:
-        with self.assertRaises(lab.LabError) as cm:
-            self.load(text)
-        msg = str(cm.exception)
-        self.assertTrue(msg.startswith(self.path), msg)
-        return msg[len(self.path):]
+    topology = LOADGEN_TOPO
 
     def test_good(self) -> None:
         c = self.load(HEAD + LATENCY + "relative_to_service = 'rr'\n"
