@@ -1025,27 +1025,22 @@ def _bus(sw: "_Node | None", switch: dict, h: _Head) -> None:
         switch["bus-weights"] = list(given)
     weights = list(given or []) + [1] * (h.slots - len(given or []))
     weights.append(switch.get("bus-switch-weight", 1))
-    if schedule == "on-demand" and 0 in weights:
-        i = weights.index(0)
-        if i == h.slots:
-            sw.error("bus-switch-weight", "on demand a weight is a share, 1 "
-                     "and up: the switch's is 0")
-        sw.error("bus-weights", f"on demand a weight is a share, 1 and up: "
-                 f"slot {i}'s is 0", index=i)
     asked = h.slots + 1 if schedule == "equal" else sum(weights)
     what = ("one for each transceiver" if schedule == "equal" else
             "the weights' sum")
     if not asked:
         sw.error("bus-weights" if given else "bus-switch-weight",
                  "the weights sum to zero: no transceiver would get a slot")
-    if schedule == "weighted" and 0 in weights:
-        # what a transceiver without a slot queued would never cross
+    if schedule != "equal" and 0 in weights:
+        # weighted: what a transceiver without a slot queued would never
+        # cross; on demand: a share of nothing
+        rule = ("on demand a weight is a share, 1 and up"
+                if schedule == "on-demand" else
+                "weighted, every transceiver needs a slot (1 and up)")
         i = weights.index(0)
         if i == h.slots:
-            sw.error("bus-switch-weight", "weighted, every transceiver needs "
-                     "a slot (1 and up): the switch's weight is 0")
-        sw.error("bus-weights", f"weighted, every transceiver needs a slot "
-                 f"(1 and up): slot {i}'s weight is 0", index=i)
+            sw.error("bus-switch-weight", f"{rule}: the switch's weight is 0")
+        sw.error("bus-weights", f"{rule}: slot {i}'s weight is 0", index=i)
     frame = switch.get("bus-frame-slots", BUS_MAX_FRAME_SLOTS)
     if asked > frame:
         key = ("bus-frame-slots" if "bus-frame-slots" in switch else

@@ -86,10 +86,10 @@ class TopologyTest(unittest.TestCase):
                 '= "weighted" or "on-demand"',
             'bus-schedule = "on-demand"\nbus-weights = [1, 0]\n':
                 "t.toml:8: chassis.c1.switch.bus-weights[1]: on demand a "
-                "weight is a share, 1 and up: slot 1's is 0",
+                "weight is a share, 1 and up: slot 1's weight is 0",
             'bus-schedule = "on-demand"\nbus-switch-weight = 0\n':
                 "chassis.c1.switch.bus-switch-weight: on demand a weight is "
-                "a share, 1 and up: the switch's is 0",
+                "a share, 1 and up: the switch's weight is 0",
             'bus-schedule = "weighted"\nbus-weights = [1, 1, 1]\n':
                 "chassis.c1.switch.bus-weights: 3 weights for 2 slots",
             'bus-schedule = "weighted"\nbus-weights = [1, 5000]\n':
