@@ -106,6 +106,12 @@ struct SwitchCore {
     unsigned nports;
     SwBlade blades[SW_BLADES_ALL];
     BalBlade bal[SW_BLADES_ALL];    /* what the policies read */
+    /*
+     * Bit i: blades[i].in_rotation.  swcore_deadline() runs after every
+     * forwarding round and needs only these; walking all SW_BLADES_ALL
+     * entries cost about 0.6 us of a one-frame round trip (L1 misses).
+     */
+    uint64_t rotation[(SW_BLADES_ALL + 63) / 64];
     SwRule *rules[SW_MAX_RULES];
     unsigned nrules;
     uint32_t next_rule_id;
@@ -208,6 +214,11 @@ static void blade_update(SwitchCore *sw, unsigned slot, uint64_t now)
     b->reason = why;
     if (in != b->in_rotation) {
         b->in_rotation = in;
+        if (in) {
+            sw->rotation[slot / 64] |= 1ULL << (slot % 64);
+        } else {
+            sw->rotation[slot / 64] &= ~(1ULL << (slot % 64));
+        }
         sw->bal[slot].eligible = in;
         if (sw->ops.blade_state) {
             sw->ops.blade_state(sw->opaque, slot, in, why);
@@ -1393,7 +1404,7 @@ uint64_t swcore_deadline(const SwitchCore *sw)
 {
     uint64_t dl = UINT64_MAX;
     uint32_t idx;
-    unsigned slot;
+    unsigned word;
 
     if (sw->tick_more) {
         return 0;
@@ -1411,8 +1422,10 @@ uint64_t swcore_deadline(const SwitchCore *sw)
 
         dl = t < dl ? t : dl;
     }
-    for (slot = 0; slot < SW_BLADES_ALL; slot++) {
-        if (sw->blades[slot].in_rotation) {
+    for (word = 0; word < sizeof(sw->rotation) / sizeof(sw->rotation[0]);
+         word++) {
+        for (uint64_t bits = sw->rotation[word]; bits; bits &= bits - 1) {
+            unsigned slot = word * 64 + __builtin_ctzll(bits);
             uint64_t t = sw->bal[slot].report_ns + sw->cfg.util_stale_ns;
 
             dl = t < dl ? t : dl;
