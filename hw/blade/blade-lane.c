@@ -506,10 +506,27 @@ Lane *blade_lane_lane(BladeLane *bl)
     return bl->lane;
 }
 
+/* Nothing for blade_lane_bh() to do: no input, events, output or timer. */
+static bool blade_lane_idle(BladeLane *bl)
+{
+    return !bl->stage_len && !bl->ring_ready && !bl->close_pending &&
+           !bl->open_pending && !bl->writable_pending &&
+           !lane_want_write(bl->lane) && lane_deadline(bl->lane) > bl_now();
+}
+
 void blade_lane_flush(BladeLane *bl)
 {
     if (lane_want_write(bl->lane)) {
         lane_flush(bl->lane, bl_now());
+        /*
+         * Queuing the output scheduled the BH (io_changed); if this
+         * flush left it nothing to do, it would cost the frame a round
+         * of the main loop.
+         */
+        if (bl->bh_pending && !bl->in_bh && blade_lane_idle(bl)) {
+            qemu_bh_cancel(bl->bh);
+            bl->bh_pending = false;
+        }
     }
 }
 

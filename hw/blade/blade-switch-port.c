@@ -161,7 +161,13 @@ static void bsw_core_output(void *opaque, unsigned port, const uint8_t *frame,
         return;
     }
     bsw_queue_append(&p->egress, f);
-    bsw_schedule(s);
+    if (!s->in_bh || s->vtime) {
+        /*
+         * In the BH, its egress loop after forwarding sends this: asking
+         * for another run would cost every frame a main-loop iteration.
+         */
+        bsw_schedule(s);
+    }
 }
 
 static void bsw_core_blade_state(void *opaque, unsigned slot, bool in,
