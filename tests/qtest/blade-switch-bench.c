@@ -13,6 +13,7 @@
 
 #include "qemu/osdep.h"
 #include <poll.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include "qemu/bswap.h"
 #include "qobject/qlist.h"
@@ -28,9 +29,13 @@
 #define ROUNDS      3       /* switch, raw switch, hub in turn */
 #define ROUND_S     0.5
 
+/* In ns, not g_get_monotonic_time()'s us: latencies are a few us. */
 static double now_s(void)
 {
-    return g_get_monotonic_time() / 1e6;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -53,6 +58,64 @@ static double median(const double *v)
     memcpy(s, v, sizeof(s));
     qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
     return s[ROUNDS / 2];
+}
+
+/* ---- where the two ends run -------------------------------------------- */
+
+/*
+ * A frame's latency is two wake-ups, and what a wake-up costs depends on
+ * where the scheduler put the two processes: on this project's KVM guest a
+ * wake-up to another vCPU costs about 30 us, one on the same vCPU a
+ * context switch.  Unpinned, each figure was whichever placement the
+ * throughput runs left behind (2026-12-05, Intel host: the switch 68 us
+ * across vCPUs, the hub 9 us on one).  So each end's process is pinned,
+ * the switch's and the hub's alike, and both placements are measured.
+ */
+typedef enum { SAME_CPU, CROSS_CPU } Placement;
+
+static void pin(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    int i;
+
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET(cpu, &set);
+    } else {
+        for (i = 0; i < CPU_SETSIZE; i++) {
+            CPU_SET(i, &set);
+        }
+    }
+    /* all CPUs: the kernel keeps those that exist */
+    g_assert_cmpint(sched_setaffinity(pid, sizeof(set), &set), ==, 0);
+}
+
+/* The first two CPUs this process may use; false if it has only one. */
+static bool two_cpus(int *a, int *b)
+{
+    cpu_set_t set;
+    int i, n = 0;
+
+    g_assert_cmpint(sched_getaffinity(0, sizeof(set), &set), ==, 0);
+    for (i = 0; i < CPU_SETSIZE && n < 2; i++) {
+        if (CPU_ISSET(i, &set)) {
+            *(n++ ? b : a) = i;
+        }
+    }
+    return n == 2;
+}
+
+/* Pin this process and QEMU's main thread (@qemu) for @where. */
+static void place(pid_t qemu, Placement where, int a, int b)
+{
+    pin(0, a);
+    pin(qemu, where == SAME_CPU ? a : b);
+}
+
+static void unplace(pid_t qemu)
+{
+    pin(0, -1);
+    pin(qemu, -1);
 }
 
 /* ---- the switch ---------------------------------------------------------- */
@@ -543,6 +606,65 @@ static void hub_latency(Hub *hub, double *us)
     }
 }
 
+/* ---- latency, pinned -------------------------------------------------- */
+
+typedef struct Latency {
+    double p50, p99;
+} Latency;
+
+typedef struct LatencyFigures {
+    Latency sw[2], hub[2];     /* by Placement */
+    bool cross;                /* CROSS_CPU measured: two CPUs to use */
+} LatencyFigures;
+
+static Latency summarise(double *us)
+{
+    return (Latency) { percentile(us, PINGS, 0.50),
+                       percentile(us, PINGS, 0.99) };
+}
+
+/*
+ * Each placement gets a round to settle in (the pinning migrates the
+ * processes, caches go cold) before the measured one.
+ */
+static void latency_figures(SwHarness *h, Hub *hub, LatencyFigures *lf)
+{
+    static double us[PINGS];
+    int a, b, where;
+
+    lf->cross = two_cpus(&a, &b);
+    for (where = SAME_CPU; where <= (lf->cross ? CROSS_CPU : SAME_CPU);
+         where++) {
+        place(qtest_pid(h->qts), where, a, b);
+        switch_latency(h, us);
+        switch_latency(h, us);
+        lf->sw[where] = summarise(us);
+        unplace(qtest_pid(h->qts));
+
+        place(qtest_pid(hub->qts), where, a, b);
+        hub_latency(hub, us);
+        hub_latency(hub, us);
+        lf->hub[where] = summarise(us);
+        unplace(qtest_pid(hub->qts));
+    }
+}
+
+static void print_latency(const LatencyFigures *lf)
+{
+    printf("switch_p50_us: %.1f\n", lf->sw[SAME_CPU].p50);
+    printf("switch_p99_us: %.1f\n", lf->sw[SAME_CPU].p99);
+    printf("hub_stream_p50_us: %.1f\n", lf->hub[SAME_CPU].p50);
+    printf("hub_stream_p99_us: %.1f\n", lf->hub[SAME_CPU].p99);
+    if (!lf->cross) {
+        fprintf(stderr, "# one CPU to run on: no cross-CPU latency\n");
+        return;
+    }
+    printf("switch_cross_cpu_p50_us: %.1f\n", lf->sw[CROSS_CPU].p50);
+    printf("switch_cross_cpu_p99_us: %.1f\n", lf->sw[CROSS_CPU].p99);
+    printf("hub_stream_cross_cpu_p50_us: %.1f\n", lf->hub[CROSS_CPU].p50);
+    printf("hub_stream_cross_cpu_p99_us: %.1f\n", lf->hub[CROSS_CPU].p99);
+}
+
 /* ---- memory -------------------------------------------------------------- */
 
 /*
@@ -571,11 +693,11 @@ static double kib_per_slot(void)
 
 int main(int argc, char **argv)
 {
-    static double lat[PINGS];
     struct {
         double sw, raw, hub, ratio, raw_ratio;
     } fig[2];
-    double up64, up1518, sw_p50, sw_p99, hub_p50, hub_p99;
+    double up64, up1518;
+    LatencyFigures lf;
     SwHarness h, hraw;
     unsigned i, k;
     Hub hub;
@@ -594,6 +716,17 @@ int main(int argc, char **argv)
         printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
         printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
         printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
+        return 0;
+    }
+    if (!g_strcmp0(prof, "latency")) {
+        switch_start(&h, false);
+        switch_learn(&h);
+        hub_start(&hub);
+        sh_settle(&h);
+        latency_figures(&h, &hub, &lf);
+        print_latency(&lf);
+        sh_stop(&h);
+        hub_stop(&hub);
         return 0;
     }
     if (!g_strcmp0(prof, "iothreads")) {
@@ -669,19 +802,13 @@ int main(int argc, char **argv)
     up64 = switch_rate(&h, TO_UPLINK, 64);
     up1518 = switch_rate(&h, TO_UPLINK, 1518);
     sh_settle(&h);
-    switch_latency(&h, lat);
-    sw_p50 = percentile(lat, PINGS, 0.50);
-    sw_p99 = percentile(lat, PINGS, 0.99);
+    latency_figures(&h, &hub, &lf);
     st = sh_state(&h);
     flows = qdict_get_qdict(st, "flows");
     printf("mem_per_flow_bytes: %.0f\n",
            (double)sh_u64(flows, "memory") / sh_u64(flows, "capacity"));
     qobject_unref(st);
     sh_stop(&h);
-
-    hub_latency(&hub, lat);
-    hub_p50 = percentile(lat, PINGS, 0.50);
-    hub_p99 = percentile(lat, PINGS, 0.99);
     hub_stop(&hub);
 
     agg = switch_4x1g();
@@ -702,10 +829,7 @@ int main(int argc, char **argv)
     printf("switch_4x1G_offered_ratio: %.3f\n", agg.offered_ratio);
     printf("switch_4x1G_delivered_ratio: %.3f\n", agg.delivered_ratio);
     printf("switch_4x1G_drops: %" PRIu64 "\n", agg.drops);
-    printf("switch_p50_us: %.1f\n", sw_p50);
-    printf("switch_p99_us: %.1f\n", sw_p99);
-    printf("hub_stream_p50_us: %.1f\n", hub_p50);
-    printf("hub_stream_p99_us: %.1f\n", hub_p99);
+    print_latency(&lf);
     printf("mem_per_slot_kib: %.0f\n", kib_per_slot());
     iothread_scaling();
     return 0;
