@@ -7,11 +7,12 @@
  * under test) through the switch.  Its clock (CLOCK_MONOTONIC) is then the
  * virtual clock, and its per-request log the same on every run.
  *
- * Optionally it first waits until -W blades answer on TARGET 1 and
- * measures the capacity of TARGET -K (default 1) with a closed loop (-c);
- * then it runs -n
- * rounds.  In round k the targets are taken in turn starting at target
- * k mod T; each gets a warm-up phase (-w seconds, not logged) and a
+ * Optionally it first waits until -W blades answer on TARGET 1, or on
+ * the -A addresses (each blade's own: those probes reach the blades
+ * directly, and no service counts them among its flows), and measures
+ * the capacity of TARGET -K (default 1) with a closed loop (-c); then it
+ * runs -n rounds.  In round k the targets are taken in turn starting at
+ * target k mod T; each gets a warm-up phase (-w seconds, not logged) and a
  * measured phase (-m seconds): connections arriving as a Poisson process
  * (seeded: every target of a round gets the same arrivals), each carrying
  * -r HTTP/1.1 GETs of -p, the last with "Connection: close".  A phase
@@ -73,6 +74,7 @@
 
 static const char usage_text[] =
 "usage: blade-loadgen [-p PATH] [-r REQS] [-s SEED] [-W BLADES] [-T WAIT_S]\n"
+"                     [-A ADDR]...\n"
 "                     [-c CAP_S] [-C CONNS] [-K N] [-f FRACTION | -R RATE]\n"
 "                     [-n ROUNDS] [-w WARMUP_S] [-m MEASURE_S]\n"
 "                     [-t TIMEOUT_S] [-L MAX_LOG] TARGET...\n"
@@ -86,6 +88,11 @@ static const char usage_text[] =
 "  -W BLADES    first wait until BLADES distinct blades answer on TARGET 1\n"
 "               (default 0: do not wait)\n"
 "  -T WAIT_S    give -W up after WAIT_S seconds, exit 1 (default 120)\n"
+"  -A ADDR      -W probes ADDR (IPv4[:PORT]) instead of TARGET 1; repeat it\n"
+"               for each blade, at the blade's own address: the probes then\n"
+"               go to the blades directly, not through a service, and count\n"
+"               among no service's flows.  The addresses are probed in\n"
+"               turn, one a blade answered on not again (needs -W)\n"
 "  -c CAP_S     measure TARGET N's capacity with a closed loop of CAP_S\n"
 "               seconds (default 0: do not)\n"
 "  -C CONNS     the closed loop's connections (default 4)\n"
@@ -128,6 +135,8 @@ static double warmup_s = 1, measure_s = 5, timeout_s = 30;
 static long max_log = 1000000;
 static Target targets[MAX_TARGETS];
 static int ntargets;
+static Target probes[MAX_TARGETS];      /* -A */
+static int nprobes;
 
 /* ---- time and random numbers ------------------------------------------- */
 
@@ -254,8 +263,9 @@ enum { C_FREE, C_CONNECTING, C_SENDING, C_READING, C_CLOSING };
 typedef struct {
     int fd;
     int state;
-    int target;
-    int slot;                   /* capacity: its closed-loop slot */
+    const Target *to;
+    int slot;                   /* capacity: its closed-loop slot; -W: its
+                                   -A address, -1 for TARGET 1 */
     uint32_t id;
     long req;                   /* the current request */
     long reqs;                  /* requests it carries */
@@ -283,6 +293,8 @@ typedef struct {
     int64_t next_probe, give_up;
     bool seen[MAX_BLADES];
     int nseen;
+    int probe;                  /* the -A address to try next */
+    bool probe_done[MAX_TARGETS];   /* a blade answered on it */
     /* A_CAPACITY */
     int64_t end;
     int64_t *slot_next;         /* INT64_MAX: its connection is open */
@@ -305,6 +317,9 @@ static void on_answer(Conn *c, int blade, int64_t end)
         if (!act.seen[blade]) {
             act.seen[blade] = true;
             act.nseen++;
+        }
+        if (c->slot >= 0) {
+            act.probe_done[c->slot] = true;
         }
         break;
     case A_CAPACITY:
@@ -391,7 +406,7 @@ static void prepare_request(Conn *c)
 {
     int n = snprintf(c->out, sizeof(c->out),
                      "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", req_path,
-                     targets[c->target].host,
+                     c->to->host,
                      c->req == c->reqs - 1 ? "Connection: close\r\n" : "");
 
     /* The path's length is checked: it fits. */
@@ -432,8 +447,8 @@ static bool send_request(Conn *c, int64_t now)
     return true;
 }
 
-/* Open a connection to @target; false if there was no room for it. */
-static bool conn_open(int target, uint32_t id, long reqs, int64_t due,
+/* Open a connection to @to; false if there was no room for it. */
+static bool conn_open(const Target *to, uint32_t id, long reqs, int64_t due,
                       int64_t timeout, int slot, int64_t now)
 {
     struct epoll_event ev = { .events = EPOLLOUT };
@@ -445,7 +460,7 @@ static bool conn_open(int target, uint32_t id, long reqs, int64_t due,
     }
     c = &conns[free_list[--nfree]];
     nactive++;
-    c->target = target;
+    c->to = to;
     c->id = id;
     c->slot = slot;
     c->req = 0;
@@ -470,8 +485,7 @@ static bool conn_open(int target, uint32_t id, long reqs, int64_t due,
         conn_end(c, F_SOCKET, now);
         return true;
     }
-    r = connect(fd, (struct sockaddr *)&targets[target].addr,
-                sizeof(targets[target].addr));
+    r = connect(fd, (const struct sockaddr *)&to->addr, sizeof(to->addr));
     if (r < 0 && errno != EINPROGRESS) {
         conn_end(c, errno_reason(errno), now);
     } else if (r == 0) {
@@ -686,6 +700,32 @@ static void sweep(int64_t now)
 
 /* ---- the activities ---------------------------------------------------- */
 
+/*
+ * The -A address -W probes next: the next one in turn that no blade has
+ * answered on yet; when every one has, all of them again.  -1 without -A:
+ * TARGET 1.
+ */
+static int next_probe(void)
+{
+    int i;
+
+    if (!nprobes) {
+        return -1;
+    }
+    for (int k = 0; k < nprobes; k++) {
+        i = (act.probe + k) % nprobes;
+        if (!act.probe_done[i]) {
+            act.probe = i + 1;
+            return i;
+        }
+    }
+    /* A blade answered on each, and still too few blades. */
+    memset(act.probe_done, 0, sizeof(act.probe_done));
+    i = act.probe % nprobes;
+    act.probe = i + 1;
+    return i;
+}
+
 /* Start what is due; returns when the next thing is due (INT64_MAX: none). */
 static int64_t tick(int64_t now)
 {
@@ -694,7 +734,10 @@ static int64_t tick(int64_t now)
     switch (act.kind) {
     case A_WAIT:
         if (!nactive && now >= act.next_probe) {
-            conn_open(0, 0, 1, now, WAIT_TIMEOUT_NS, 0, now);
+            int i = next_probe();
+
+            conn_open(i < 0 ? &targets[0] : &probes[i], 0, 1, now,
+                      WAIT_TIMEOUT_NS, i, now);
             act.next_probe = now + WAIT_GAP_NS;
         }
         /* A probe open: its deadline (200 ms) comes before anything. */
@@ -707,7 +750,7 @@ static int64_t tick(int64_t now)
         for (long i = 0; i < cap_conns && now < act.end; i++) {
             if (act.slot_next[i] <= now) {
                 act.slot_next[i] = INT64_MAX;
-                if (!conn_open(cap_target, 0, reqs_per_conn, now,
+                if (!conn_open(&targets[cap_target], 0, reqs_per_conn, now,
                                (int64_t)(timeout_s * NS), i, now)) {
                     act.slot_next[i] = now + RETRY_NS;
                 }
@@ -727,8 +770,8 @@ static int64_t tick(int64_t now)
                 next = due;
                 break;
             }
-            if (!conn_open(act.target, act.next_id, reqs_per_conn, due,
-                           (int64_t)(timeout_s * NS), 0, now) &&
+            if (!conn_open(&targets[act.target], act.next_id, reqs_per_conn,
+                           due, (int64_t)(timeout_s * NS), 0, now) &&
                 act.measured) {
                 Entry e = { .conn = act.next_id, .req = F_TOOMANY,
                             .blade = FAIL_MARK };
@@ -849,9 +892,13 @@ static void run_wait(void)
     act.give_up = now_ns() + (int64_t)(wait_s * NS);
     run();
     if (act.nseen < wait_blades) {
-        fprintf(stderr, "blade-loadgen: -W %ld: %d blade%s answered on %s "
-                "in %g s:", wait_blades, act.nseen, act.nseen == 1 ? "" : "s",
-                targets[0].host, wait_s);
+        fprintf(stderr, "blade-loadgen: -W %ld: %d blade%s answered on ",
+                wait_blades, act.nseen, act.nseen == 1 ? "" : "s");
+        for (int i = 0; i < (nprobes ? nprobes : 1); i++) {
+            fprintf(stderr, "%s%s", i ? "," : "",
+                    nprobes ? probes[i].host : targets[0].host);
+        }
+        fprintf(stderr, " in %g s:", wait_s);
         for (int i = 0; i < nblades; i++) {
             fprintf(stderr, " %s", blade_names[i]);
         }
@@ -985,7 +1032,8 @@ static double parse_double(const char *s, double lo, bool lo_ok, double hi,
     return v;
 }
 
-static void parse_target(const char *s, Target *t)
+/* @s, IPv4[:PORT], into @t; @what names it in an error. */
+static void parse_target(const char *s, Target *t, const char *what)
 {
     char ip[20];
     const char *colon = strchr(s, ':');
@@ -995,12 +1043,12 @@ static void parse_target(const char *s, Target *t)
     memset(t, 0, sizeof(*t));
     t->addr.sin_family = AF_INET;
     if (len >= sizeof(ip)) {
-        bad("bad TARGET '%s': not IPv4[:PORT]", s);
+        bad("bad %s '%s': not IPv4[:PORT]", what, s);
     }
     memcpy(ip, s, len);
     ip[len] = 0;
     if (inet_pton(AF_INET, ip, &t->addr.sin_addr) != 1) {
-        bad("bad TARGET '%s': not IPv4[:PORT]", s);
+        bad("bad %s '%s': not IPv4[:PORT]", what, s);
     }
     if (colon) {
         char *end;
@@ -1008,7 +1056,7 @@ static void parse_target(const char *s, Target *t)
         errno = 0;
         port = strtol(colon + 1, &end, 10);
         if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-            bad("bad TARGET '%s': the port must be from 1 to 65535", s);
+            bad("bad %s '%s': the port must be from 1 to 65535", what, s);
         }
     }
     t->addr.sin_port = htons(port);
@@ -1020,8 +1068,8 @@ static void parse_args(int argc, char **argv)
     char *end;
     int opt;
 
-    while ((opt = getopt(argc, argv, ":p:r:s:W:T:c:C:K:f:R:n:w:m:t:L:h")) !=
-           -1) {
+    while ((opt = getopt(argc, argv, ":p:r:s:W:T:A:c:C:K:f:R:n:w:m:t:L:h"))
+           != -1) {
         switch (opt) {
         case 'p':
             req_path = optarg;
@@ -1052,6 +1100,12 @@ static void parse_args(int argc, char **argv)
             break;
         case 'T':
             wait_s = parse_double(optarg, 0, false, 86400, "-T");
+            break;
+        case 'A':
+            if (nprobes == MAX_TARGETS) {
+                bad("at most 64 -A addresses");
+            }
+            parse_target(optarg, &probes[nprobes++], "-A address");
             break;
         case 'c':
             cap_s = parse_double(optarg, 0, true, 86400, "-c");
@@ -1102,6 +1156,9 @@ static void parse_args(int argc, char **argv)
     if (fraction && !cap_s) {
         bad("-f needs -c");
     }
+    if (nprobes && !wait_blades) {
+        bad("-A needs -W");
+    }
     if (rounds && !fraction && !rate_opt) {
         bad("give -f FRACTION or -R RATE (or -n 0)");
     }
@@ -1113,7 +1170,7 @@ static void parse_args(int argc, char **argv)
             argc - optind);
     }
     for (int i = optind; i < argc; i++) {
-        parse_target(argv[i], &targets[ntargets++]);
+        parse_target(argv[i], &targets[ntargets++], "TARGET");
     }
 }
 

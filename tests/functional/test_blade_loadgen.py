@@ -327,6 +327,41 @@ class BladeLoadgenTest(unittest.TestCase):
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertIn("0 blades answered", err)
 
+    def test_wait_on_the_blades_own_addresses(self):
+        # -A: -W probes the addresses given (each blade's own), in turn,
+        # and never TARGET 1, here a server that counts what reaches it
+        # (a VIP: the probes must not count among its flows).
+        servers = [ScriptedServer(lambda n, b=b: ok_answer(b"blade=%s kb=1\n"
+                                                           % b))
+                   for b in (b"b0", b"b1", b"vip")]
+        b0, b1, vip = (f"127.0.0.1:{s.port}" for s in servers)
+        dead = f"127.0.0.1:{free_port()}"
+        try:
+            code, out, err = self.run_loadgen("-W", 2, "-A", b0, "-A", b1,
+                                              "-n", 0, vip)
+            self.assertEqual(code, 0, err)
+            self.assertRegex(out, r"^loadgen-ready: 2 blades at ")
+            self.assertEqual([s.count for s in servers], [1, 1, 0])
+            # An address a blade answered on is not probed again; one
+            # that refuses is, every 20 ms, until -T gives up, naming
+            # the addresses and the blades that answered.
+            code, out, err = self.run_loadgen("-W", 2, "-T", 0.5, "-A", b0,
+                                              "-A", dead, "-n", 0, vip)
+            self.assertEqual(code, 1)
+            self.assertEqual(err, f"blade-loadgen: -W 2: 1 blade answered "
+                                  f"on {b0},{dead} in 0.5 s: b0\n")
+            self.assertEqual([s.count for s in servers], [2, 1, 0])
+            # Every address answered, still too few blades (two addresses
+            # of one blade): all of them are probed again.
+            code, out, err = self.run_loadgen("-W", 2, "-T", 0.3, "-A", b1,
+                                              "-A", b1, "-n", 0, vip)
+            self.assertEqual(code, 1)
+            self.assertGreater(servers[1].count, 3)
+            self.assertEqual(servers[2].count, 0)
+        finally:
+            for s in servers:
+                s.close()
+
     def test_capacity_and_fraction(self):
         log = self.run_log("-p", PATH, "-r", 4, "-c", 0.5, "-C", 2,
                            "-f", 0.001, "-w", 0, "-m", 0.3, self.target(0))
@@ -427,6 +462,9 @@ class BladeLoadgenTest(unittest.TestCase):
             (["-K", "0", "-R", "10", t], "-K"),
             (["-K", "2", "-R", "10", t], "past the last TARGET"),
             (["-W", "-1", "-R", "10", t], "-W"),
+            (["-A", t, "-R", "10", t], "-A needs -W"),
+            (["-W", "1", "-A", "1.2.3", "-R", "10", t], "bad -A address"),
+            (["-W", "1", "-A", "1.2.3.4:0", "-R", "10", t], "port"),
             (["-T", "0", "-R", "10", t], "-T"),
             (["-L", "-1", "-R", "10", t], "-L"),
             (["-n", "x", "-R", "10", t], "-n"),
