@@ -73,32 +73,32 @@ static double median(const double *v)
  */
 typedef enum { SAME_CPU, CROSS_CPU } Placement;
 
+/* The CPUs this process was started on: what unplace() gives back. */
+static cpu_set_t start_cpus;
+
+static void pin_set(pid_t pid, const cpu_set_t *set)
+{
+    g_assert_cmpint(sched_setaffinity(pid, sizeof(*set), set), ==, 0);
+}
+
 static void pin(pid_t pid, int cpu)
 {
     cpu_set_t set;
-    int i;
 
     CPU_ZERO(&set);
-    if (cpu >= 0) {
-        CPU_SET(cpu, &set);
-    } else {
-        for (i = 0; i < CPU_SETSIZE; i++) {
-            CPU_SET(i, &set);
-        }
-    }
-    /* all CPUs: the kernel keeps those that exist */
-    g_assert_cmpint(sched_setaffinity(pid, sizeof(set), &set), ==, 0);
+    CPU_SET(cpu, &set);
+    pin_set(pid, &set);
 }
 
 /* The first two CPUs this process may use; false if it has only one. */
 static bool two_cpus(int *a, int *b)
 {
-    cpu_set_t set;
     int i, n = 0;
 
-    g_assert_cmpint(sched_getaffinity(0, sizeof(set), &set), ==, 0);
+    g_assert_cmpint(sched_getaffinity(0, sizeof(start_cpus), &start_cpus),
+                    ==, 0);
     for (i = 0; i < CPU_SETSIZE && n < 2; i++) {
-        if (CPU_ISSET(i, &set)) {
+        if (CPU_ISSET(i, &start_cpus)) {
             *(n++ ? b : a) = i;
         }
     }
@@ -114,8 +114,8 @@ static void place(pid_t qemu, Placement where, int a, int b)
 
 static void unplace(pid_t qemu)
 {
-    pin(0, -1);
-    pin(qemu, -1);
+    pin_set(0, &start_cpus);
+    pin_set(qemu, &start_cpus);
 }
 
 /* ---- the switch ---------------------------------------------------------- */
@@ -177,7 +177,9 @@ static double switch_rate_for(SwHarness *h, Path path, size_t len,
         } else if (measuring && t - t0 >= measure_s) {
             return (switch_received(h, path) - n0) / (t - t0);
         }
-        while (lane_send_frame(tx, f, len, sh_now(h)) == 0) {
+        uint64_t now = sh_now(h);   /* once a batch, as a NIC would */
+
+        while (lane_send_frame(tx, f, len, now) == 0) {
             /* queue until the lane pushes back */
         }
         sh_pump(h, 1);
