@@ -480,11 +480,22 @@ class Launcher:
             "initrd": self.manifest["initramfs"],
             "spec": self.topo.to_dict(), "chassis": {}, "processes": []})
         try:
+            # Each chassis's services and steering rules go in as soon as
+            # it is up, before any blade starts.  In virtual time the
+            # chassis's clock stays at 0 until all its blades are connected
+            # (vtime-slots), so they are there from virtual time 0 on
+            # every run; added once the blades were ready, they came in at
+            # whatever virtual time the host had got to, and a client's
+            # first requests found them or not.  Real time does the same,
+            # one order for both: nothing reaches a VIP before `up` is
+            # done but a host client on a forwarded port, which found no
+            # service then and finds no blade in rotation now (both are
+            # dropped), and `restart` has always configured a chassis
+            # before its blades were back.
             for ch in self.topo.chassis:
                 self._start_chassis(ch)
-            self._start_blades()
-            for ch in self.topo.chassis:
                 self._configure(ch)
+            self._start_blades()
             not_in = {}
             for ch in self.topo.chassis:
                 not_in.update(self._wait_rotation(ch))
@@ -662,8 +673,12 @@ class Launcher:
         """Wait until every blade (or those named) is in rotation (its
         port up, its MAC learned, its reports fresh).  A blade whose MAC
         the switch has not learned after a few seconds is asked to
-        announce itself (a gratuitous ARP from its console).  Returns
-        {blade: reason} for those still out when the time is up."""
+        announce itself (a gratuitous ARP from its console), in real time
+        only: in virtual time console input lands at whatever virtual
+        time the host types it, and the run would no longer be the same
+        (the blade announces itself at boot anyway, at the same point of
+        every run).  Returns {blade: reason} for those still out when the
+        time is up."""
         held_down = {i.blade for i in ch.impairments if i.link_down}
         want = {b.slot: b for b in ch.blades if b.name not in held_down
                 and (names is None or b.name in names)}
@@ -671,6 +686,7 @@ class Launcher:
             return {}
         qmp_path = self._rundir().state["chassis"][ch.name]["qmp"]
         start = time.monotonic()
+        poke = not self.topo.virtual()
         poked = set()
         progress = Progress("blades in rotation", every=10)
         while True:
@@ -689,7 +705,7 @@ class Launcher:
             if elapsed > self.rotation_timeout:
                 progress.done(f"{len(want) - len(out)}/{len(want)}")
                 return {name: e.get("reason", "?") for name, e in out.items()}
-            if elapsed > 3:
+            if poke and elapsed > 3:
                 for name, entry in out.items():
                     if entry.get("mac") is None and name not in poked:
                         poked.add(name)

@@ -401,6 +401,132 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual(rundir.runs(), [])
 
 
+# Two chassis joined by a link, services and steering in each: `up`'s
+# order, in virtual time (VIRTUAL) and in real time.
+ORDER_TOPO = """\
+name = "order"
+TIMING
+[[chassis]]
+name = "c1"
+slots = 2
+subnet = "10.0.2.0/24"
+[[chassis.blade]]
+slot = 0
+name = "b0"
+[[chassis.blade]]
+slot = 1
+name = "client"
+[[chassis.service]]
+name = "web"
+vip = "10.0.2.100"
+port = 8080
+blades = ["b0"]
+[[chassis]]
+name = "c2"
+slots = 1
+[[chassis.blade]]
+slot = 0
+name = "d0"
+[[chassis.steering]]
+name = "admin"
+port-min = 8000
+port-max = 8099
+blades = ["d0"]
+[[link]]
+a = "c1"
+b = "c2"
+"""
+
+
+class LaunchOrderTest(unittest.TestCase):
+    """`up` configures each chassis's services and steering right after
+    the chassis starts, before any blade: in virtual time the chassis's
+    clock stays at 0 until its blades are connected, so they are there
+    from virtual time 0 on every run, whenever the host gets there.  Real
+    time takes the same order.  In virtual time the rotation wait never
+    types at a blade's console (docs/virtual-time.md, "What is
+    deterministic, and what is not")."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(dir="/tmp")
+        self.addCleanup(self.tmp.cleanup)
+        patcher = mock.patch.dict(os.environ, {
+            "BLADEPLANE_RUN_DIR": os.path.join(self.tmp.name, "run")})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def topo(self, virtual):
+        return topology.loads(ORDER_TOPO.replace(
+            "TIMING", 'timing = "virtual"' if virtual else ""),
+            "/x/order.toml")
+
+    def steps(self, topo):
+        """The launcher's steps as up() takes them: (step, chassis)."""
+        launcher = chassis.Launcher(topo, "tcg", FAKE_QEMU, MANIFEST)
+        steps = []
+
+        def record(name, result=None):
+            def step(*args):
+                steps.append((name,) + tuple(a.name for a in args
+                                             if hasattr(a, "slots")))
+                return result
+            return step
+
+        with mock.patch.multiple(
+                launcher, _start_chassis=record("chassis"),
+                _configure=record("configure"),
+                _start_blades=record("blades"),
+                _wait_rotation=record("rotation", {}),
+                _wait_fabric=record("fabric"), _impair=record("impair")):
+            run, not_in = launcher.up()
+        self.assertEqual((run.state["phase"], not_in), ("up", {}))
+        return steps
+
+    def test_services_before_the_blades(self):
+        for virtual in (True, False):
+            with self.subTest(virtual=virtual):
+                topo = self.topo(virtual)
+                self.assertEqual(topo.virtual(), virtual)
+                self.assertEqual(self.steps(topo), [
+                    ("chassis", "c1"), ("configure", "c1"),
+                    ("chassis", "c2"), ("configure", "c2"),
+                    ("blades",),
+                    ("rotation", "c1"), ("rotation", "c2"), ("fabric",),
+                    ("impair", "c1"), ("impair", "c2")])
+                for run in rundir.runs():
+                    run.remove()
+
+    def announced(self, virtual):
+        """The blades the rotation wait asked to announce themselves: c1's
+        b0 is never learned, the clock moves a second a look."""
+        topo = self.topo(virtual)
+        launcher = chassis.Launcher(topo, "tcg", FAKE_QEMU, MANIFEST,
+                                    rotation_timeout=10)
+        launcher.run = mock.Mock(state={"chassis": {"c1": {"qmp": "q"}}})
+        launcher.blades = {"b0": mock.sentinel.b0,
+                           "client": mock.sentinel.client}
+        state = {"blades": [
+            {"slot": 0, "in_rotation": False, "mac": None,
+             "reason": "mac-unknown"},
+            {"slot": 1, "in_rotation": True, "mac": "52:54:00:00:00:01"}]}
+        clock = iter(range(1000))
+        announced = []
+        with mock.patch.object(chassis, "read_switch", return_value=state), \
+                mock.patch.object(chassis.time, "monotonic",
+                                  side_effect=lambda: next(clock)), \
+                mock.patch.object(chassis.time, "sleep"), \
+                mock.patch.object(launcher, "_announce",
+                                  side_effect=announced.append), \
+                contextlib.redirect_stdout(io.StringIO()):
+            not_in = launcher._wait_rotation(topo.by_name("c1"))
+        self.assertEqual(not_in, {"b0": "mac-unknown"})
+        return announced
+
+    def test_no_console_input_in_virtual_time(self):
+        self.assertEqual(self.announced(False), [mock.sentinel.b0])
+        self.assertEqual(self.announced(True), [])
+
+
 class HostPortTest(unittest.TestCase):
 
     def test_time_wait_is_not_in_use_but_a_listener_is(self):
