@@ -18,7 +18,9 @@ slow blade is a CPU at half speed (icount_shift 1) rather than fewer
 vCPUs (under icount a blade's vCPUs take turns on one clock, so a second
 one adds no capacity).  The client first waits until every blade has
 answered, then measures the cell's capacity closed loop under
-`leastconn`, then offers LOAD_FRACTION of it.
+`leastconn`, then offers LOAD_FRACTION of it.  It waits on the blades'
+own addresses (blade-loadgen -A), not on a VIP: its probes then pass the
+switch as plain frames and count among no service's flows.
 
 Prints the lines `bench lb-emu` prints, from the client's log."""
 
@@ -55,16 +57,26 @@ def vip(i):
     return f"10.0.2.{VIP_BASE + i}"
 
 
+def server_ip(slot):
+    """A server blade's own address (topology_text sets it; the default
+    for its slot), where the client's -W probes it."""
+    return f"10.0.2.{10 + slot}"
+
+
 def policies():
-    """rr first: the client waits on the first VIP until every blade has
-    answered, and rr sends it to each in turn."""
+    """rr first: the order of the VIPs, and so of the targets in each
+    round."""
     return ["rr"] + [p for p in topology.POLICIES if p != "rr"]
 
 
 def loadgen_args(cell, pols, rounds, round_s, warmup_s, reqs):
+    # -W waits until every server answers on its own address (-A), not
+    # on a VIP, so that no service counts the probes among its flows;
     # the capacity under leastconn, which follows the blades' queues (rr
     # would leave most of a closed loop's connections on the slow blade)
-    return ["blade-loadgen", "-W", str(len(SERVERS)),
+    probes = [a for slot in range(len(SERVERS))
+              for a in ("-A", server_ip(slot))]
+    return ["blade-loadgen", "-W", str(len(SERVERS))] + probes + [
             "-c", f"{CAPACITY_S:g}", "-C", str(CAPACITY_CONNS),
             "-K", str(pols.index("leastconn") + 1),
             "-f", f"{LOAD_FRACTION:g}", "-n", str(rounds),
@@ -83,7 +95,7 @@ def topology_text(name, cell, pols, args, round_s=ROUND_S,
         lines.append(f"vtime-snapshot-ns = {snapshot_ns}")
     for slot, name_ in enumerate(SERVERS):
         lines += ["", "[[chassis.blade]]", f"slot = {slot}",
-                  f'name = "{name_}"']
+                  f'name = "{name_}"', f'ip = "{server_ip(slot)}"']
         if name_ == SLOW and cell.shift:
             lines.append(f"icount_shift = {cell.shift}")
         if name_ == SLOW and cell.hog:
@@ -129,13 +141,23 @@ def loadgen_targets(append):
     log's targets 0, 1, ...), from the blade.run of its kernel command
     line (`append`); None if the blade runs no blade-loadgen.  Its
     targets are its only arguments that are addresses (ADDR or
-    ADDR:PORT); its options' values are numbers and paths."""
+    ADDR:PORT) but the values of -A (the addresses -W probes); its other
+    options' values are numbers and paths."""
     for word in append.split():
         if word.startswith("blade.run="):
             args = word[len("blade.run="):].split(",")
             if os.path.basename(args[0]) != "blade-loadgen":
                 return None
-            return [a.split(":")[0] for a in args[1:] if TARGET_RE.match(a)]
+            targets = []
+            probe = False
+            for a in args[1:]:
+                if probe:
+                    probe = False
+                elif a == "-A":
+                    probe = True
+                elif TARGET_RE.match(a):
+                    targets.append(a.split(":")[0])
+            return targets
     return None
 
 

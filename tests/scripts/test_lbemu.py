@@ -275,10 +275,21 @@ class VirtualCellTest(unittest.TestCase):
         self.assertEqual(topo.blade_vips(ch, client), [])
         run = [w for w in client.append.split() if w.startswith("blade.run=")]
         args = run[0][len("blade.run="):].split(",")
-        # the first VIP (rr's) is where the client waits and measures
+        # the targets are the VIPs, rr's first
         self.assertEqual(args[-len(pols):],
                          [lbvirtual.vip(i) for i in range(len(pols))])
         self.assertEqual(pols[0], "rr")
+        self.assertEqual(lbvirtual.loadgen_targets(client.append),
+                         [lbvirtual.vip(i) for i in range(len(pols))])
+        # -W waits on the servers' own addresses (-A), no VIP: its probes
+        # count among no service's flows
+        wait = args.index("-W")
+        self.assertEqual(args[wait:wait + 8],
+                         ["-W", "3", "-A", "10.0.2.10", "-A", "10.0.2.11",
+                          "-A", "10.0.2.12"])
+        self.assertEqual([b.ip.split("/")[0] for b in ch.blades
+                          if b.name != lbvirtual.CLIENT],
+                         ["10.0.2.10", "10.0.2.11", "10.0.2.12"])
         self.assertIn("blade-hog,start,-n,-10,1", ch.blade("b1").append)
 
     def test_slow_cpu_and_hog_that_comes_and_goes(self):
