@@ -9,7 +9,8 @@
  *
  * Optionally it first waits until -W blades answer on TARGET 1, or on
  * the -A addresses (each blade's own: those probes reach the blades
- * directly, and no service counts them among its flows), and measures
+ * directly, and no service counts them among its flows), and -S seconds
+ * more (until the switch has every blade in rotation), and measures
  * the capacity of TARGET -K (default 1) with a closed loop (-c); then it
  * runs -n rounds.  In round k the targets are taken in turn starting at
  * target k mod T; each gets a warm-up phase (-w seconds, not logged) and a
@@ -74,7 +75,7 @@
 
 static const char usage_text[] =
 "usage: blade-loadgen [-p PATH] [-r REQS] [-s SEED] [-W BLADES] [-T WAIT_S]\n"
-"                     [-A ADDR]...\n"
+"                     [-A ADDR]... [-S SETTLE_S]\n"
 "                     [-c CAP_S] [-C CONNS] [-K N] [-f FRACTION | -R RATE]\n"
 "                     [-n ROUNDS] [-w WARMUP_S] [-m MEASURE_S]\n"
 "                     [-t TIMEOUT_S] [-L MAX_LOG] TARGET...\n"
@@ -93,6 +94,10 @@ static const char usage_text[] =
 "               go to the blades directly, not through a service, and count\n"
 "               among no service's flows.  The addresses are probed in\n"
 "               turn, one a blade answered on not again (needs -W)\n"
+"  -S SETTLE_S  once -W is done, wait SETTLE_S seconds more (default 0;\n"
+"               needs -W): a blade answers on its own address as soon as\n"
+"               its link is up, but the switch puts it in rotation only\n"
+"               with its first utilization report, an interval later\n"
 "  -c CAP_S     measure TARGET N's capacity with a closed loop of CAP_S\n"
 "               seconds (default 0: do not)\n"
 "  -C CONNS     the closed loop's connections (default 4)\n"
@@ -126,6 +131,7 @@ static long reqs_per_conn = 8;
 static uint64_t seed = 1;
 static long wait_blades;
 static double wait_s = 120;
+static double settle_s;         /* -S */
 static double cap_s;
 static long cap_conns = 4;
 static int cap_target;          /* -K, from 0 */
@@ -908,6 +914,14 @@ static void run_wait(void)
     printf("loadgen-ready: %d blades at %.3f s\n", act.nseen,
            now_ns() / 1e9);
     fflush(stdout);
+    if (settle_s > 0) {
+        int64_t ns = (int64_t)(settle_s * NS);
+        struct timespec ts = { .tv_sec = ns / NS, .tv_nsec = ns % NS };
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+            /* the rest of it */
+        }
+    }
 }
 
 static double run_capacity(void)
@@ -1068,8 +1082,8 @@ static void parse_args(int argc, char **argv)
     char *end;
     int opt;
 
-    while ((opt = getopt(argc, argv, ":p:r:s:W:T:A:c:C:K:f:R:n:w:m:t:L:h"))
-           != -1) {
+    while ((opt = getopt(argc, argv,
+                         ":p:r:s:W:T:A:S:c:C:K:f:R:n:w:m:t:L:h")) != -1) {
         switch (opt) {
         case 'p':
             req_path = optarg;
@@ -1100,6 +1114,9 @@ static void parse_args(int argc, char **argv)
             break;
         case 'T':
             wait_s = parse_double(optarg, 0, false, 86400, "-T");
+            break;
+        case 'S':
+            settle_s = parse_double(optarg, 0, true, 86400, "-S");
             break;
         case 'A':
             if (nprobes == MAX_TARGETS) {
@@ -1158,6 +1175,9 @@ static void parse_args(int argc, char **argv)
     }
     if (nprobes && !wait_blades) {
         bad("-A needs -W");
+    }
+    if (settle_s && !wait_blades) {
+        bad("-S needs -W");
     }
     if (rounds && !fraction && !rate_opt) {
         bad("give -f FRACTION or -R RATE (or -n 0)");

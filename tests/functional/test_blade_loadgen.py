@@ -358,6 +358,13 @@ class BladeLoadgenTest(unittest.TestCase):
             self.assertEqual(code, 1)
             self.assertGreater(servers[1].count, 3)
             self.assertEqual(servers[2].count, 0)
+            # -S: the wait, then SETTLE_S more before anything else
+            start = time.monotonic()
+            code, out, err = self.run_loadgen("-W", 1, "-A", b0, "-S", 0.5,
+                                              "-n", 0, vip)
+            self.assertEqual(code, 0, err)
+            self.assertGreaterEqual(time.monotonic() - start, 0.5)
+            self.assertEqual(servers[2].count, 0)
         finally:
             for s in servers:
                 s.close()
@@ -465,6 +472,8 @@ class BladeLoadgenTest(unittest.TestCase):
             (["-A", t, "-R", "10", t], "-A needs -W"),
             (["-W", "1", "-A", "1.2.3", "-R", "10", t], "bad -A address"),
             (["-W", "1", "-A", "1.2.3.4:0", "-R", "10", t], "port"),
+            (["-S", "1", "-R", "10", t], "-S needs -W"),
+            (["-W", "1", "-S", "-1", "-R", "10", t], "-S"),
             (["-T", "0", "-R", "10", t], "-T"),
             (["-L", "-1", "-R", "10", t], "-L"),
             (["-n", "x", "-R", "10", t], "-n"),
