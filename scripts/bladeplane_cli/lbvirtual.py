@@ -20,7 +20,9 @@ one adds no capacity).  The client first waits until every blade has
 answered, then measures the cell's capacity closed loop under
 `leastconn`, then offers LOAD_FRACTION of it.  It waits on the blades'
 own addresses (blade-loadgen -A), not on a VIP: its probes then pass the
-switch as plain frames and count among no service's flows.
+switch as plain frames and count among no service's flows; and then
+SETTLE_S more, until the switch has every blade in rotation (waiting on
+a VIP waited for that too).
 
 Prints the lines `bench lb-emu` prints, from the client's log."""
 
@@ -43,6 +45,11 @@ LATENCY_NS = 50000          # each lane, per direction (bench vtime's)
 # blade-loadgen's default path, /cgi-bin/work?kb=64 on blade-httpd (a
 # blade.run value cannot carry a '?')
 KB = 64
+# after the wait (-S): a blade answers on its own address once its link
+# is up, the switch puts it in rotation with its first utilization report,
+# one report interval (100 ms) after its interface came up; until then a
+# new flow finds no blade, and its SYN is sent again a second later
+SETTLE_S = 0.5
 CAPACITY_S = 2.0            # closed loop under rr, virtual seconds
 CAPACITY_CONNS = 6          # two per blade: each kept busy
 ROUNDS = 2
@@ -71,13 +78,14 @@ def policies():
 
 def loadgen_args(cell, pols, rounds, round_s, warmup_s, reqs):
     # -W waits until every server answers on its own address (-A), not
-    # on a VIP, so that no service counts the probes among its flows;
-    # the capacity under leastconn, which follows the blades' queues (rr
+    # on a VIP, so that no service counts the probes among its flows,
+    # then SETTLE_S for the switch to have them all in rotation; the
+    # capacity under leastconn, which follows the blades' queues (rr
     # would leave most of a closed loop's connections on the slow blade)
     probes = [a for slot in range(len(SERVERS))
               for a in ("-A", server_ip(slot))]
     return ["blade-loadgen", "-W", str(len(SERVERS))] + probes + [
-            "-c", f"{CAPACITY_S:g}", "-C", str(CAPACITY_CONNS),
+            "-S", f"{SETTLE_S:g}", "-c", f"{CAPACITY_S:g}", "-C", str(CAPACITY_CONNS),
             "-K", str(pols.index("leastconn") + 1),
             "-f", f"{LOAD_FRACTION:g}", "-n", str(rounds),
             "-w", f"{warmup_s:g}", "-m", f"{round_s:g}",

@@ -195,9 +195,11 @@ class ClientBladeTest(unittest.TestCase):
     POLICIES = ["rr", "util"]
     # 300 requests/s for 0.3 virtual s, 8 a connection, once every blade
     # has answered on its own address (-A: no service counts the probes)
+    # and is in rotation (-S)
     ARGS = (["blade-loadgen", "-W", "3"] +
             [a for s in range(3) for a in ("-A", lbvirtual.server_ip(s))] +
-            ["-R", "300", "-n", "1", "-w", "0", "-m", "0.3"] +
+            ["-S", f"{lbvirtual.SETTLE_S:g}", "-R", "300", "-n", "1",
+             "-w", "0", "-m", "0.3"] +
             [lbvirtual.vip(i) for i in range(2)])
     # after the client's run (checked below)
     SNAPSHOT_NS = 8 * 10 ** 9

@@ -284,9 +284,9 @@ class VirtualCellTest(unittest.TestCase):
         # -W waits on the servers' own addresses (-A), no VIP: its probes
         # count among no service's flows
         wait = args.index("-W")
-        self.assertEqual(args[wait:wait + 8],
+        self.assertEqual(args[wait:wait + 10],
                          ["-W", "3", "-A", "10.0.2.10", "-A", "10.0.2.11",
-                          "-A", "10.0.2.12"])
+                          "-A", "10.0.2.12", "-S", "0.5"])
         self.assertEqual([b.ip.split("/")[0] for b in ch.blades
                           if b.name != lbvirtual.CLIENT],
                          ["10.0.2.10", "10.0.2.11", "10.0.2.12"])
