@@ -506,10 +506,14 @@ Lane *blade_lane_lane(BladeLane *bl)
     return bl->lane;
 }
 
-/* Nothing for blade_lane_bh() to do: no input, events, output or timer. */
+/*
+ * Nothing for blade_lane_bh() to do: no input, events, output or timer.
+ * In virtual time the BH also carries the gate's work: always let it run.
+ */
 static bool blade_lane_idle(BladeLane *bl)
 {
-    return !bl->stage_len && !bl->ring_ready && !bl->close_pending &&
+    return !bl->gate_timer && !bl->stage_len && !bl->ring_ready &&
+           !bl->close_pending &&
            !bl->open_pending && !bl->writable_pending &&
            !lane_want_write(bl->lane) && lane_deadline(bl->lane) > bl_now();
 }
