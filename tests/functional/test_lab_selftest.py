@@ -1,9 +1,9 @@
 """`bladeplane lab check N --self-test` on booted blades: 2, the learning
 switch (three blades, about 35 s here), 7, driver work (one blade, the
 reference patch built into a copy of the image, about 10 s), and the two
-whose checks pin timings in virtual time, 3 (p99s to the nanosecond,
-about 90 s) and 4 (round trips over one and two hops of a chain, to the
-microsecond, about 45 s): those figures hold for the image the tree builds,
+whose checks pin timings in virtual time, 3 (p99s within 3 %, about
+90 s) and 4 (round trips over one and two hops of a chain, within 2 us,
+about 45 s): those figures hold for the image the tree builds,
 and a change that moves them (the kernel, the guest driver, the lanes'
 timing) must show here, not first in a class.  The others bring up
 several chassis in real time; docs/labs/README.md has the figures of a
