@@ -513,8 +513,7 @@ Lane *blade_lane_lane(BladeLane *bl)
 static bool blade_lane_idle(BladeLane *bl)
 {
     return !bl->gate_timer && !bl->stage_len && !bl->ring_ready &&
-           !bl->close_pending &&
-           !bl->open_pending && !bl->writable_pending &&
+           !bl->close_pending && !bl->open_pending && !bl->writable_pending &&
            !lane_want_write(bl->lane) && lane_deadline(bl->lane) > bl_now();
 }
 
