@@ -793,15 +793,28 @@ static int parse_int(const char *s, int lo, int hi, const char *what)
     return v;
 }
 
+/*
+ * The master's stop signals are blocked across fork(): a child that took
+ * one before it reset the master's handler would only set its own copy of
+ * 'stopping', serve on, and leave the master waiting for it forever.
+ */
 static pid_t start_worker(int lfd)
 {
-    pid_t pid = fork();
+    sigset_t stop_sigs, old;
+    pid_t pid;
 
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop_sigs, &old);
+    pid = fork();
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         worker(lfd);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         perror("blade-httpd: fork");
     }

@@ -7,8 +7,10 @@ pushed to its limits there), then in a booted blade behind the switch,
 with blade-hog's nice levels and on/off periods."""
 
 import hashlib
+import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -242,16 +244,21 @@ class BladeHttpdHostTest(HttpdChecks, unittest.TestCase):
         cls.proc = subprocess.Popen(
             [binary, "-p", str(cls.port), "-w", "2", "-c", "3"],
             stderr=subprocess.PIPE)
+        # The port accepts as soon as the server listens, which is before
+        # it has forked its workers: ready means both workers exist too.
         deadline = time.monotonic() + 10
         while True:
             try:
                 socket.create_connection(("127.0.0.1", cls.port), 1).close()
-                break
+                if len(cls.worker_pids()) == 2:
+                    break
             except OSError:
-                if time.monotonic() > deadline:
-                    cls.proc.kill()
-                    raise
-                time.sleep(0.05)
+                pass
+            if time.monotonic() > deadline:
+                cls.proc.kill()
+                raise AssertionError("blade-httpd did not start two workers "
+                                     "in 10 s")
+            time.sleep(0.05)
         cls.workers = cls.worker_pids()
 
     @classmethod
@@ -301,6 +308,34 @@ class BladeHttpdHostTest(HttpdChecks, unittest.TestCase):
             self.assertGreaterEqual(time.monotonic() - start, 9)
         finally:
             c.close()
+
+
+class BladeHttpdStopTest(unittest.TestCase):
+    """SIGTERM ends the server at any moment, start-up included: a worker
+    forked as the signal arrives must not outlive the master's wait."""
+
+    def test_sigterm_during_start_up_ends_the_server(self):
+        binary = image.build_programs()["usr/bin/blade-httpd"]
+        for i in range(100):
+            proc = subprocess.Popen(
+                [binary, "-p", str(free_port()), "-w", "2", "-c", "3"],
+                stderr=subprocess.DEVNULL)
+            # Spread the signal over the first 2 ms: before the handler,
+            # between the forks, and once both workers run.
+            time.sleep((i % 10) * 0.0002)
+            proc.terminate()
+            try:
+                code = proc.wait(10)
+            except subprocess.TimeoutExpired:
+                workers = open(f"/proc/{proc.pid}/task/{proc.pid}/"
+                               "children").read().split()
+                for pid in workers:
+                    os.kill(int(pid), signal.SIGKILL)
+                proc.wait()
+                self.fail(f"round {i}: SIGTERM did not end blade-httpd in "
+                          f"10 s; workers left: {workers}")
+            # 0: its handler ran; -SIGTERM: it came before the handler.
+            self.assertIn(code, (0, -signal.SIGTERM), f"round {i}")
 
 
 class BladeHttpdBladeTest(HttpdChecks, TopologyTestCase):
