@@ -2175,6 +2175,7 @@ static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
 {
     size_t padded = len < 60 ? 60 : len;
     GapUtil gap;
+    bool paced;
     int ret = 0;
 
     if (len > ETH_MAX_FRAME - ETH_FCS_LEN) {
@@ -2187,8 +2188,10 @@ static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
     }
     lane_enter(lane, now);
     gap = util_in_gap(lane);
-    if (lane->cfg.speed_mbps &&
-        lane->line_free_at > add_sat(now, PACING_BURST_NS)) {
+    /* the line is busy for longer than a burst: pacing holds the frame */
+    paced = lane->cfg.speed_mbps &&
+            lane->line_free_at > add_sat(now, PACING_BURST_NS);
+    if (paced) {
         ret = -EAGAIN;
     } else if (lane->cfg.pcs == LANE_PCS_RAW) {
         uint8_t *p;
@@ -2241,6 +2244,9 @@ static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
     }
     if (ret == -EAGAIN) {
         lane->stats.tx_eagain++;
+        if (!paced) {
+            lane->stats.tx_queue_full++;
+        }
         lane->tx_blocked = true;
     } else {
         lane->stats.tx_frames++;

@@ -253,6 +253,7 @@ typedef struct LaneStats {
     uint64_t bad_records;       /* unknown tag or malformed: skipped */
     uint64_t rx_no_signal;      /* records while the peer's signal off */
     uint64_t tx_frames, tx_octets, tx_eagain, tx_dropped_link_down;
+    uint64_t tx_queue_full;     /* of tx_eagain: no room, not pacing */
     uint64_t tx_dropped_disconnect; /* queued bytes lost on disconnect */
     uint64_t tx_dropped_oversize;
     /* samples sent; one split across two gaps counts when it starts */

@@ -198,6 +198,12 @@ static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
         val = ls->vtime.quiet;
     } else if (!strcmp(name, "vtime-too-late")) {
         val = ls->vtime.too_late;
+    } else if (!strcmp(name, "vtime-stamps-raised")) {
+        val = ls->vtime.tx_stamps_raised;
+    } else if (!strcmp(name, "vtime-tx-waits")) {
+        val = ls->tx_queue_full;
+    } else if (!strcmp(name, "vtime-held")) {
+        val = ls->vtime_held;
     }
     visit_type_uint64(v, name, &val, errp);
 }
@@ -856,7 +862,8 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
         "vtime-promise-back", "vtime-unstamped", "vtime-mismatch",
         "vtime-stamp-broke-quiet", "vtime-quiet-sent", "vtime-quiet-raised",
         "vtime-promises-sent", "vtime-promises-taken", "vtime-quiet-taken",
-        "vtime-too-late",
+        "vtime-too-late", "vtime-stamps-raised", "vtime-tx-waits",
+        "vtime-held",
     };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);

@@ -119,6 +119,23 @@ static BladeSwitchPortKind bsw_port_kind(SwPortKind k)
                                  BLADE_SWITCH_PORT_KIND_CHAIN;
 }
 
+static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls)
+{
+    BladeLaneVtimeStats *vt = g_new0(BladeLaneVtimeStats, 1);
+
+    vt->stamps_raised = ls->vtime.tx_stamps_raised;
+    vt->quiet_raised = ls->vtime.tx_quiet_raised;
+    vt->tx_waits = ls->tx_queue_full;
+    vt->stamps = ls->vtime.stamps;
+    vt->held = ls->vtime_held;
+    vt->promises = ls->vtime.promises;
+    vt->promises_sent = ls->vtime.tx_promises;
+    vt->quiet_sent = ls->vtime.tx_quiet;
+    vt->quiet_stale = ls->vtime.quiet_stale;
+    vt->cuts = ls->vtime_cuts;
+    return vt;
+}
+
 static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
 {
     BladeSwitchPortInfo *info = g_new0(BladeSwitchPortInfo, 1);
@@ -180,6 +197,9 @@ static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
                         ls.protocol_errors + ls.shm_errors;
         info->pcs = pcs;
         info->shm = shm;
+        if (p->s->vtime) {
+            info->vtime = bsw_lane_vtime_info(&ls);
+        }
         info->symbols = bsw_symbols_info(p);
     }
     return info;

@@ -2319,7 +2319,7 @@ static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
 static void test_vtime_snapshot(void)
 {
     enum { L = 10000, LB = 50000, T = 150000 };
-    QDict *snap, *port;
+    QDict *snap, *port, *state, *vt;
     VtSlots v;
     SwHarness h;
 
@@ -2345,6 +2345,28 @@ static void test_vtime_snapshot(void)
     qobject_unref(snap);
     g_assert_cmpuint(sh_port_stat(&h, 0, "rx-frames"), ==, 2);
     g_assert_cmpuint(sh_port_stat(&h, 1, "tx-frames"), ==, 2);
+
+    /*
+     * The lanes' virtual time: blade 0's records (its two frames among
+     * them) were held to their delivery time, and the frames went out to
+     * blade 1 at the time the model says (no stamp raised, no frame
+     * waiting for room).
+     */
+    state = sh_state(&h);
+    vt = qdict_get_qdict(sh_item(state, "ports", 0), "vtime");
+    g_assert_nonnull(vt);
+    g_assert_cmpuint(sh_u64(vt, "held"), >=, 2);
+    g_assert_cmpuint(sh_u64(vt, "stamps"), >=, 2);
+    g_assert_cmpuint(sh_u64(vt, "promises"), >, 0);
+    g_assert_cmpuint(sh_u64(vt, "cuts"), ==, 0);
+    vt = qdict_get_qdict(sh_item(state, "ports", 1), "vtime");
+    g_assert_nonnull(vt);
+    g_assert_cmpuint(sh_u64(vt, "promises-sent") + sh_u64(vt, "quiet-sent"),
+                     >, 0);
+    g_assert_cmpuint(sh_u64(vt, "stamps-raised"), ==, 0);
+    g_assert_cmpuint(sh_u64(vt, "quiet-raised"), ==, 0);
+    g_assert_cmpuint(sh_u64(vt, "tx-waits"), ==, 0);
+    qobject_unref(state);
     sh_stop(&h);
 }
 

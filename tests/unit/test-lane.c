@@ -424,6 +424,9 @@ static void test_back_pressure(gconstpointer data)
     g_assert_cmpuint(p.b.frames, ==, sent);
     g_assert_cmpuint(p.b.out_of_order, ==, 0);
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_eagain, >=, 1);
+    /* no pacing here: every wait was for room */
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_queue_full, ==,
+                     lane_stats(p.a.lane)->tx_eagain);
     pair_free(&p);
 }
 
@@ -513,6 +516,9 @@ static void test_pacing(void)
     g_assert_cmpuint(sent, <=, 84);
     pump(&p.a, &p.b, now);
     g_assert_cmpuint(p.b.frames, ==, sent);
+    /* pacing held every frame back, never a full queue */
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_eagain, >=, eagain);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_queue_full, ==, 0);
     pair_free(&p);
 }
 
