@@ -251,6 +251,7 @@ struct BladeSwitchState {
     bool vtime;
     QEMUBH *vtime_bh;           /* move the clock to the safe horizon */
     QEMUTimer *vtime_fwd_timer; /* forwarding, at the time frames arrive */
+    bool vtime_fwd_deferred;    /* it waits for the horizon to pass now */
     QEMUTimer *vtime_wall_timer; /* bounds a wait for a silent peer */
 
     /* properties */

@@ -19,6 +19,9 @@
 /* switch timers run in one go before the main loop gets a turn */
 #define BSW_VTIME_ROUNDS 4096
 
+static void bsw_vtime_forward(BladeSwitchState *s);
+static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active);
+
 /*
  * The switch's state at vtime-snapshot-ns, taken once the safe horizon is
  * past it: every record that takes effect by then has arrived, so the snapshot
@@ -117,8 +120,9 @@ static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
  * latency per exchange.  A blade may run on to what another lane could
  * send it (the NIC's gate comes back when its own write ends the quiet).
  * Bounded like a blade's, for what management input could make it send.
- * The clock alone while frames wait to go out on @c: they leave at a
- * time of their own.
+ * The clock alone while frames wait to go out on @c (they leave at a
+ * time of their own), or forwarding waits for the horizon (what it
+ * sends leaves now).
  */
 static void bsw_vtime_promise_quiet(BswPort *c, const BswHorizons *hz,
                                     uint64_t now)
@@ -133,6 +137,7 @@ static void bsw_vtime_promise_quiet(BswPort *c, const BswHorizons *hz,
     }
     w = MIN(w, c == hz->least_of ? hz->next : hz->least);
     if (w <= now || c->egress.frames || c->control.frames ||
+        c->s->vtime_fwd_deferred ||
         !lane_vtime_promise_quiet(c->lane, w, now)) {
         lane_vtime_promise(c->lane, now, now);
     }
@@ -188,6 +193,11 @@ void bsw_vtime_advance(void *opaque)
     BswHorizons hz;
 
     h = bsw_vtime_horizon(s, &active);
+    if (s->vtime_fwd_deferred && h > now) {
+        /* settled at this time: forward what it brought, in one round */
+        bsw_vtime_forward(s);
+        h = bsw_vtime_horizon(s, &active);     /* it may have written */
+    }
     if (h == VTIME_NEVER || active < s->vtime_slots) {
         return;     /* no lane to wait for, or not every blade yet */
     }
@@ -230,15 +240,43 @@ void bsw_vtime_kick(BladeSwitchState *s)
 }
 
 /* A guarded BH's work, at a virtual time. */
-void bsw_vtime_fwd_timer(void *opaque)
+static void bsw_vtime_forward(BladeSwitchState *s)
 {
-    BladeSwitchState *s = opaque;
     MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
     bool was = g->engaged_in_io;
 
+    s->vtime_fwd_deferred = false;
     g->engaged_in_io = true;
     bsw_bh(s);
     g->engaged_in_io = was;
+}
+
+/*
+ * Input is forwarded at the clock's time T only once no lane can still
+ * bring in anything that takes effect at T.  A horizon of T lets a
+ * record due at T come; read late, it would be taken in a round of its
+ * own, after what the other lanes brought at T, where a run that read it
+ * in time takes them all in one round, in port order.  Two frames due at
+ * the same nanosecond would leave in either order, and a report could
+ * come after the placement it should have informed.  Until the horizon
+ * passes T the input waits, the clock with it (bsw_vtime_advance() runs
+ * it); promises meanwhile say T.  Output alone (a timer's) goes at once:
+ * it does not depend on what may still come.
+ */
+void bsw_vtime_fwd_timer(void *opaque)
+{
+    BladeSwitchState *s = opaque;
+    bool input = false;
+    unsigned i;
+
+    for (i = 0; i < s->nports && !input; i++) {
+        input = s->ports[i].ingress.frames;
+    }
+    if (input && bsw_vtime_horizon(s, NULL) <= blade_switch_now()) {
+        s->vtime_fwd_deferred = true;
+        return;
+    }
+    bsw_vtime_forward(s);
 }
 
 /* A peer that holds the clock back for too long: name it and stop. */

@@ -2073,20 +2073,26 @@ static void vt_wait_chassis(SwHarness *h, const VtSlots *v, uint64_t clock)
  * harness's) with a test blade in each of its two slots, whose lanes
  * have latency @lb into the blades; returns once both carry virtual time.
  */
-static void vt_start(SwHarness *h, VtSlots *v, const char *json, uint32_t lb)
+static void vt_start_n(SwHarness *h, VtSlots *v, unsigned n,
+                       const char *json, uint32_t lb)
 {
     ShOpts o = {
-        .slots = 2, .chardevs = true, .json = json, .args = "-accel qtest ",
+        .slots = n, .chardevs = true, .json = json, .args = "-accel qtest ",
         .vtime_ns = lb,
     };
     unsigned i;
 
-    *v = (VtSlots) { .n = 2 };
+    *v = (VtSlots) { .n = n };
     sh_start_opts(h, &o);
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < n; i++) {
         sh_blade_plug(h, i, true);
     }
     vt_wait_active(h, v);
+}
+
+static void vt_start(SwHarness *h, VtSlots *v, const char *json, uint32_t lb)
+{
+    vt_start_n(h, v, 2, json, lb);
 }
 
 /*
@@ -2371,6 +2377,87 @@ static void test_vtime_snapshot(void)
 }
 
 /*
+ * Blades 0 and 1 each broadcast a frame stamped S, so both are due at the
+ * chassis at S + L; blade 2 is far ahead.  With @late 0 or 1 that blade
+ * writes its frame only once the chassis stands at S + L (its promise of
+ * S lets a record stamped S still come); with @late 2 both are in before
+ * the clock gets there.  Returns the order blade 2 got them in, as the
+ * senders' slots.
+ */
+static unsigned vt_tie_order(unsigned late)
+{
+    enum { L = 10000, LB = 50000, S = 150000 };
+    unsigned order = 0, b, got = 0;
+    gint64 end;
+    VtSlots v;
+    SwHarness h;
+    ShFrame *f;
+
+    vt_start_n(&h, &v, 3, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
+               "10000, \"vtime-slots\": 3", LB);
+    /*
+     * The chassis at 110 us, every link up: the blades may write at S.
+     * Then blade 2 runs ahead (not before: its link's records would be
+     * stamped no earlier than its promise).
+     */
+    for (b = 0; b < 3; b++) {
+        vt_promise(&h, &v, b, 100000);
+    }
+    vt_wait_chassis(&h, &v, 100000 + L);
+    for (b = 0; b < 3; b++) {
+        g_assert_true(sh_cond_port_up(&h, GUINT_TO_POINTER(b)));
+    }
+    vt_promise(&h, &v, 2, 10 * S);
+    for (b = 0; b < 2; b++) {
+        if (b != late) {
+            vt_send_at(&h, b, S);       /* its stamp promises S too */
+            v.promised[b] = S;
+        } else {
+            vt_promise(&h, &v, b, S);
+        }
+    }
+    vt_wait_promised(&h, &v, 2, S + L);
+    if (late < 2) {
+        vt_send_at(&h, late, S);
+    }
+    vt_promise(&h, &v, 0, 2 * S);
+    vt_promise(&h, &v, 1, 2 * S);
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (got < 2) {
+        while (got < 2 && (f = sh_pop(&h.blades[2].rx))) {
+            /* the source MAC tells the sender */
+            b = memcmp(f->data + 6, h.blades[0].mac, 6) ? 1 : 0;
+            g_assert_cmpmem(f->data + 6, 6, h.blades[b].mac, 6);
+            order = order * 10 + b + 1;
+            got++;
+            g_free(f);
+        }
+        if (g_get_monotonic_time() > end) {
+            g_error("blade 2 got %u of the 2 frames in 10 s", got);
+        }
+        vt_pump(&h, &v);
+    }
+    sh_stop(&h);
+    return order;
+}
+
+/*
+ * Two frames due at the chassis at the same nanosecond leave in the same
+ * order whether the chassis read them in time or one of them only once
+ * its clock stood at that time: forwarding at a time waits until no lane
+ * can still bring anything in at it (bsw_vtime_fwd_timer()).
+ */
+static void test_vtime_tie(void)
+{
+    unsigned in_time = vt_tie_order(2);
+
+    g_test_message("in time: %u (senders' slots + 1, in order)", in_time);
+    g_assert_true(in_time == 12 || in_time == 21);
+    g_assert_cmpuint(vt_tie_order(0), ==, in_time);
+    g_assert_cmpuint(vt_tie_order(1), ==, in_time);
+}
+
+/*
  * Per-slot latencies outside virtual time, or for slots it lacks; a
  * snapshot time outside virtual time.
  */
@@ -2530,6 +2617,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/refused",
                    test_vtime_refused);
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
+    qtest_add_func("/blade-switch/vtime/tie", test_vtime_tie);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
     qtest_add_func("/blade-switch/chain-lanes/refused",
                    test_chain_lanes_refused);
