@@ -1,7 +1,7 @@
 """`bladeplane lab check N --self-test` on booted blades: 2, the learning
 switch (three blades, about 35 s here), 7, driver work (one blade, the
 reference patch built into a copy of the image, about 10 s), and the two
-whose checks pin timings in virtual time, 3 (p99s within 8 %, about
+whose checks pin timings in virtual time, 3 (p99s within 3 %, about
 90 s) and 4 (round trips over one and two hops of a chain, within 2 us,
 about 45 s): those figures hold for the image the tree builds,
 and a change that moves them (the kernel, the guest driver, the lanes'
