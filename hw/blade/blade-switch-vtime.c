@@ -19,9 +19,6 @@
 /* switch timers run in one go before the main loop gets a turn */
 #define BSW_VTIME_ROUNDS 4096
 
-static void bsw_vtime_forward(BladeSwitchState *s);
-static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active);
-
 /*
  * The switch's state at vtime-snapshot-ns, taken once the safe horizon is
  * past it: every record that takes effect by then has arrived, so the snapshot
@@ -177,6 +174,18 @@ static void bsw_vtime_run_to(BladeSwitchState *s, uint64_t to)
     }
 }
 
+/* A guarded BH's work, at a virtual time. */
+static void bsw_vtime_forward(BladeSwitchState *s)
+{
+    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
+    bool was = g->engaged_in_io;
+
+    s->vtime_fwd_deferred = false;
+    g->engaged_in_io = true;
+    bsw_bh(s);
+    g->engaged_in_io = was;
+}
+
 /*
  * The chassis has no CPU: its clock (QEMU_CLOCK_VIRTUAL of the qtest
  * accelerator, which moves only when told) goes straight to the safe
@@ -237,18 +246,6 @@ void bsw_vtime_kick(BladeSwitchState *s)
     if (s->vtime) {
         qemu_bh_schedule(s->vtime_bh);
     }
-}
-
-/* A guarded BH's work, at a virtual time. */
-static void bsw_vtime_forward(BladeSwitchState *s)
-{
-    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
-    bool was = g->engaged_in_io;
-
-    s->vtime_fwd_deferred = false;
-    g->engaged_in_io = true;
-    bsw_bh(s);
-    g->engaged_in_io = was;
 }
 
 /*
