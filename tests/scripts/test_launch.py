@@ -121,8 +121,8 @@ class CommandLineTest(unittest.TestCase):
                         f"wait=off,logfile={d}/web1.console.log",
             "-serial", "chardev:console",
             "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs.cpio.gz",
-            "-append", "console=ttyS0 quiet panic=-1 blade.name=web1 "
-                       "blade.ip=10.0.2.11/24 blade.gw=10.0.2.2 "
+            "-append", "console=ttyS0 quiet panic=-1 no_timer_check "
+                       "blade.name=web1 blade.ip=10.0.2.11/24 blade.gw=10.0.2.2 "
                        "blade.vip=10.0.2.100,10.0.2.101 loglevel=4 "
                        "mitigations=off",
             "-device", f"blade-nic,id=nic0,mac={blade.blade_mac('web1')},"
@@ -134,6 +134,22 @@ class CommandLineTest(unittest.TestCase):
                           bl.pid_path, bl.log_path),
                          tuple(f"{d}/web1.{e}" for e in
                                ("console", "console.log", "qmp", "pid", "log")))
+
+    def test_timer_check_skipped_only_on_the_hosts_clock_under_tcg(self):
+        """A loaded host can make a TCG blade fail Linux's boot-time timer
+        check and panic; KVM and icount blades keep the check."""
+        def append(accel, extra_args=()):
+            argv = blade.blade_argv(
+                qemu_bin="/q/qemu", name="b0", accel=accel,
+                kernel="/k", initrd="/i", console_args=[], qmp_path="/q.qmp",
+                extra_args=extra_args)
+            return argv[argv.index("-append") + 1].split()
+
+        self.assertIn("no_timer_check", append("tcg"))
+        self.assertNotIn("no_timer_check", append("kvm"))
+        self.assertNotIn("no_timer_check", append(
+            "tcg", chassis.virtual_blade_args(
+                mock.Mock(icount_shift=0))))
 
     def test_foreground_blade_keeps_its_console_on_stdio(self):
         b = blade.Blade("fg0", accel="kvm", nic_args=",lane=/tmp/a.sock",
