@@ -24,7 +24,7 @@
 #define SIGNAL_RESERVE     64       /* ... of which kept for SIGNAL records */
 #define RXBUF_SIZE         (LANE_REC_HDR + LANE_MAX_PAYLOAD + 64 * 1024)
 #define READ_BUDGET        (256 * 1024)  /* per lane_handle_io() */
-#define PACING_BURST_NS    20000    /* may run this far ahead of @now */
+#define PACING_BURST_NS    20000    /* the least run-ahead of a paced lane */
 #define IPG_OCTETS         12       /* minimum inter-packet gap */
 #define CONFIG_SETS        4        /* /C1/ /C2/ /C1/ /C2/ per burst */
 #define MAX_BURST_CGS      LANE_MAX_BURST_CGS
@@ -200,6 +200,23 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a >= max || b >= max - a ? max : a + b;
 }
 
+/* How far a paced transmitter may run ahead of @now: its FIFO. */
+static uint64_t pacing_ahead_ns(const Lane *lane)
+{
+    return lane->cfg.tx_fifo_ns > PACING_BURST_NS ? lane->cfg.tx_fifo_ns
+                                                  : PACING_BURST_NS;
+}
+
+/*
+ * Once pacing holds it, how far ahead it is let go again: half its FIFO
+ * drained, so that a wake-up sends several frames, not one.
+ */
+static uint64_t pacing_resume_ns(const Lane *lane)
+{
+    return lane->cfg.tx_fifo_ns / 2 > PACING_BURST_NS ?
+           lane->cfg.tx_fifo_ns / 2 : PACING_BURST_NS;
+}
+
 /* Line time of the largest burst a frame makes: the most pacing can owe. */
 static uint64_t max_frame_line_ns(const Lane *lane)
 {
@@ -237,7 +254,7 @@ static void clock_rebase(Lane *lane, uint64_t now)
                                    lane->cfg.util_interval_ns);
     if (lane->cfg.speed_mbps) {
         lane->line_free_at = rebase_at(lane, lane->line_free_at, now,
-                                       PACING_BURST_NS +
+                                       pacing_ahead_ns(lane) +
                                        max_frame_line_ns(lane));
     } else {
         lane->line_free_at = now;
@@ -1644,7 +1661,7 @@ static void maybe_tx_ready(Lane *lane)
         return;
     }
     if (lane->cfg.speed_mbps &&
-        lane->line_free_at > add_sat(lane->now, PACING_BURST_NS)) {
+        lane->line_free_at > add_sat(lane->now, pacing_resume_ns(lane))) {
         return;
     }
     if (txq_room(lane) < lane->txq_cap / 2) {
@@ -2014,9 +2031,9 @@ uint64_t lane_deadline(Lane *lane)
      */
     if (lane->tx_blocked && lane->cfg.speed_mbps &&
         txq_room(lane) >= lane->txq_cap / 2 &&
-        lane->line_free_at > PACING_BURST_NS &&
-        lane->line_free_at - PACING_BURST_NS < d) {
-        d = lane->line_free_at - PACING_BURST_NS;
+        lane->line_free_at > pacing_resume_ns(lane) &&
+        lane->line_free_at - pacing_resume_ns(lane) < d) {
+        d = lane->line_free_at - pacing_resume_ns(lane);
     }
     return d;
 }
@@ -2188,9 +2205,15 @@ static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
     }
     lane_enter(lane, now);
     gap = util_in_gap(lane);
-    /* the line is busy for longer than a burst: pacing holds the frame */
+    /*
+     * The line is busy for longer than the FIFO holds, or the sender is
+     * held and the FIFO has not drained to half yet: pacing holds the
+     * frame.
+     */
     paced = lane->cfg.speed_mbps &&
-            lane->line_free_at > add_sat(now, PACING_BURST_NS);
+            (lane->line_free_at > add_sat(now, pacing_ahead_ns(lane)) ||
+             (lane->tx_blocked &&
+              lane->line_free_at > add_sat(now, pacing_resume_ns(lane))));
     if (paced) {
         ret = -EAGAIN;
     } else if (lane->cfg.pcs == LANE_PCS_RAW) {

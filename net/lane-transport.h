@@ -149,6 +149,13 @@ typedef struct LaneConfig {
     const char *path;           /* socket path (copied) */
     LanePcs pcs;                /* what this end transmits */
     uint32_t speed_mbps;        /* transmit pacing; 0 = unpaced */
+    /*
+     * Paced: how far the transmitter may run ahead of its line, the line
+     * time of a NIC's transmit packet buffer.  Once held, it is let go
+     * when the line is within half of that.  Below 20 us (0 included):
+     * 20 us, let go at once.
+     */
+    uint64_t tx_fifo_ns;
     /* utilization period on a quiet link; 0 = no reporting at all */
     uint64_t util_interval_ns;
     PcsUtilForm util_form;

@@ -115,6 +115,7 @@ struct BladeNicState {
     char *lane_path;
     CharBackend chr;
     uint32_t speed;
+    uint32_t tx_fifo;           /* transmit packet buffer, octets */
     BladeLanePcs pcs_prop;
     BladeUtilSource util_source_prop;
     BladeTiming timing;

@@ -472,9 +472,9 @@ static void test_tx_malformed(void)
 }
 
 /*
- * speed=1000: the lane paces frames on the virtual clock; frames the lane
- * cannot take yet stay with the device (HEAD waits) and go out as time
- * passes, in order.
+ * speed=1000 and tx-fifo=0: the lane paces frames on the virtual clock,
+ * 20 us ahead at most; frames the lane cannot take yet stay with the
+ * device (HEAD waits) and go out as time passes, in order.
  */
 static void test_tx_paced(void)
 {
@@ -485,7 +485,7 @@ static void test_tx_paced(void)
     unsigned i;
     uint16_t len, st;
 
-    lane_start_speed(&h, false, 1000, NULL);
+    lane_start_speed(&h, false, 1000, ",tx-fifo=0");
     g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_SPEED), ==, 1000);
     nh_mac(&h, mac);
     for (i = 0; i < 10; i++) {
@@ -509,6 +509,50 @@ static void test_tx_paced(void)
         g_assert_cmpuint(h.frames[i][14], ==, (uint8_t)(i + 14 * 7));
     }
     g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 10);
+    nh_stop(&h);
+}
+
+/*
+ * The transmit packet buffer (6.1, step 6; tx-fifo, 40 KiB by default):
+ * the device takes frames while the line is busy for less than its line
+ * time, 327.68 us at 1000 Mb/s, so 27 frames of 1518 octets (12.304 us
+ * each with preamble and IPG) complete at once.  Held, it takes more only
+ * when half has drained, about 13 at a time, and all go out in order.
+ */
+static void test_tx_paced_fifo(void)
+{
+    const unsigned count = 40;
+    NicHarness h;
+    uint8_t f[1514], mac[6];
+    uint64_t want = count;
+    uint32_t head;
+    unsigned i;
+
+    lane_start_speed(&h, false, 1000, NULL);
+    nh_wr(&h, BLADE_NIC_REG_CTRL, 0);
+    nh_rings(&h, 64, 16);
+    nh_mac(&h, mac);
+    for (i = 0; i < count; i++) {
+        nh_make_frame(f, sizeof(f), peer, mac, i);
+        nh_tx_queue(&h, f, sizeof(f));
+    }
+    nh_tx_kick(&h);
+    head = nh_rd(&h, BLADE_NIC_REG_TX_HEAD);
+    g_assert_cmpuint(head, ==, 27);
+    /* 100 us later less than half the buffer has drained: still held */
+    qtest_clock_step(h.qts, 100 * 1000);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, head);
+    /* by 200 us it has, and the device took half a buffer more */
+    qtest_clock_step(h.qts, 100 * 1000);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), >=, head + 13);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), <=, head + 14);
+    qtest_clock_step(h.qts, 1000 * 1000);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, count);
+    nh_wait(&h, nh_cond_frames, &want, 0, "paced frames");
+    for (i = 0; i < count; i++) {
+        g_assert_cmpuint(h.frames[i][14], ==, (uint8_t)(i + 14 * 7));
+    }
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, count);
     nh_stop(&h);
 }
 
@@ -3155,6 +3199,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/tx/chained", test_tx_chained);
     qtest_add_func("/blade-nic/tx/malformed", test_tx_malformed);
     qtest_add_func("/blade-nic/tx/paced", test_tx_paced);
+    qtest_add_func("/blade-nic/tx/paced-fifo", test_tx_paced_fifo);
     qtest_add_func("/blade-nic/offload/tx-csum", test_offload_tx_csum);
     qtest_add_func("/blade-nic/offload/tx-bad-context",
                    test_offload_tx_bad_context);

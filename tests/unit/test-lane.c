@@ -171,8 +171,9 @@ typedef struct Pair {
     End a, b;                           /* a: server (switch), b: NIC */
 } Pair;
 
-static void pair_init_form(Pair *p, LanePcs pcs_a, LanePcs pcs_b,
-                           uint32_t speed, PcsUtilForm form)
+static void pair_init_fifo(Pair *p, LanePcs pcs_a, LanePcs pcs_b,
+                           uint32_t speed, PcsUtilForm form,
+                           uint64_t tx_fifo_ns)
 {
     LaneConfig ca, cb;
     int err = 0;
@@ -191,10 +192,17 @@ static void pair_init_form(Pair *p, LanePcs pcs_a, LanePcs pcs_b,
     cb.pcs = pcs_b;
     cb.speed_mbps = speed;
     ca.util_form = cb.util_form = form;
+    ca.tx_fifo_ns = cb.tx_fifo_ns = tx_fifo_ns;
     p->a.lane = lane_new(&ca, &ops, &p->a, 0, &err);
     g_assert_cmpint(err, ==, 0);
     p->b.lane = lane_new(&cb, &ops, &p->b, 0, &err);
     g_assert_cmpint(err, ==, 0);
+}
+
+static void pair_init_form(Pair *p, LanePcs pcs_a, LanePcs pcs_b,
+                           uint32_t speed, PcsUtilForm form)
+{
+    pair_init_fifo(p, pcs_a, pcs_b, speed, form, 0);
 }
 
 static void pair_init(Pair *p, LanePcs pcs_a, LanePcs pcs_b, uint32_t speed)
@@ -518,6 +526,72 @@ static void test_pacing(void)
     g_assert_cmpuint(p.b.frames, ==, sent);
     /* pacing held every frame back, never a full queue */
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_eagain, >=, eagain);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_queue_full, ==, 0);
+    pair_free(&p);
+}
+
+/*
+ * A transmitter with a FIFO (tx_fifo_ns: a NIC's transmit packet buffer)
+ * runs that far ahead of its line.  Once held, it is let go when half the
+ * FIFO has drained, and sends half a FIFO's worth of frames at each
+ * wake-up; over time the line still carries no more than its rate.
+ */
+static void test_pacing_fifo(void)
+{
+    const uint64_t fifo_ns = 327680;    /* 40 KiB at 1000 Mb/s */
+    const uint64_t frame_ns = 12304;    /* 1518 octets + preamble + IPG */
+    uint8_t f[1514];
+    uint64_t now = 0, wakeups = 0;
+    unsigned sent = 0, burst;
+    Pair p;
+
+    pair_init_fifo(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000,
+                   PCS_UTIL_FORM_IDLE, fifo_ns);
+    pump(&p.a, &p.b, 0);
+    g_assert_true(lane_is_link_up(p.a.lane));
+    /* at 0, frames until the line is busy for longer than the FIFO */
+    for (;;) {
+        make_frame(f, sizeof(f), sent);
+        if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
+            break;
+        }
+        sent++;
+    }
+    g_assert_cmpuint(sent, ==, fifo_ns / frame_ns + 1);
+    pump(&p.a, &p.b, now);
+    /* held: let go once the line is within half the FIFO */
+    g_assert_cmpuint(lane_deadline(p.a.lane), ==,
+                     sent * frame_ns - fifo_ns / 2);
+    /* a try before then, as a doorbell would make, is still held */
+    now = lane_deadline(p.a.lane) - 1;
+    make_frame(f, sizeof(f), sent);
+    g_assert_cmpint(lane_send_frame(p.a.lane, f, sizeof(f), now), ==,
+                    -EAGAIN);
+    g_assert_cmpuint(p.a.tx_ready, ==, 0);
+    while (now < 10000000) {
+        now = lane_deadline(p.a.lane);
+        pump(&p.a, &p.b, now);
+        g_assert_cmpuint(p.a.tx_ready, ==, wakeups + 1);
+        wakeups++;
+        burst = 0;
+        for (;;) {
+            make_frame(f, sizeof(f), sent);
+            if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
+                break;
+            }
+            sent++;
+            burst++;
+        }
+        /* half a FIFO a wake-up, give or take the frame at either end */
+        g_assert_cmpuint(burst, >=, fifo_ns / 2 / frame_ns);
+        g_assert_cmpuint(burst, <=, fifo_ns / 2 / frame_ns + 1);
+    }
+    /* 10 ms of line time, plus the FIFO the sender may be ahead by */
+    g_assert_cmpuint(sent, >=, (now + fifo_ns / 2) / frame_ns);
+    g_assert_cmpuint(sent, <=, (now + fifo_ns) / frame_ns + 1);
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.b.frames, ==, sent);
+    g_assert_cmpuint(p.b.out_of_order, ==, 0);
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_queue_full, ==, 0);
     pair_free(&p);
 }
@@ -1758,6 +1832,7 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LANE_PCS_RAW), test_back_pressure);
     g_test_add_func("/lane/back-pressure/paced", test_back_pressure_paced);
     g_test_add_func("/lane/pacing", test_pacing);
+    g_test_add_func("/lane/pacing/fifo", test_pacing_fifo);
     g_test_add_data_func("/lane/utilization/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_utilization);
     g_test_add_data_func("/lane/utilization/raw",
