@@ -156,6 +156,7 @@ static void test_props_invalid(void)
     expect_realize_error(",chardev=nosuch", "can't find value 'nosuch'");
     expect_realize_error(lp, "longer than a UNIX socket address allows");
     expect_realize_error(",speed=200000", "above the maximum");
+    expect_realize_error(",tx-fifo=1048577", "tx-fifo 1048577 octets is above");
     expect_realize_error(",util-interval=70000", "above the maximum");
 }
 
