@@ -1668,6 +1668,16 @@ static void maybe_tx_ready(Lane *lane)
         return;
     }
     lane->tx_blocked = false;
+    /*
+     * Let go only after the line ran dry: the caller's timer came late
+     * (the host ran it late), and the line sat idle with a frame waiting,
+     * which a NIC whose DMA refills its FIFO by itself would not.
+     */
+    if (lane->cfg.speed_mbps && lane->cfg.tx_fifo_ns > PACING_BURST_NS &&
+        lane->line_free_at < lane->now) {
+        lane->stats.tx_fifo_late++;
+        lane->stats.tx_fifo_late_ns += lane->now - lane->line_free_at;
+    }
     if (lane->ops->tx_ready) {
         lane->ops->tx_ready(lane->opaque);
     }

@@ -261,6 +261,12 @@ typedef struct LaneStats {
     uint64_t rx_no_signal;      /* records while the peer's signal off */
     uint64_t tx_frames, tx_octets, tx_eagain, tx_dropped_link_down;
     uint64_t tx_queue_full;     /* of tx_eagain: no room, not pacing */
+    /*
+     * With a FIFO (tx_fifo_ns): times the sender, held by pacing, was let
+     * go only after its line had run dry (the caller's timer came late),
+     * and the line time lost so.
+     */
+    uint64_t tx_fifo_late, tx_fifo_late_ns;
     uint64_t tx_dropped_disconnect; /* queued bytes lost on disconnect */
     uint64_t tx_dropped_oversize;
     /* samples sent; one split across two gaps counts when it starts */

@@ -163,6 +163,26 @@ static void blade_nic_get_shm_stat(Object *obj, Visitor *v, const char *name,
 }
 
 /*
+ * tx-fifo-late, tx-fifo-late-ns: times the paced lane ran dry before the
+ * device was let go to refill its transmit packet buffer, and the line
+ * time lost then (a host that gave QEMU the CPU late; made up after).
+ */
+static void blade_nic_get_fifo_stat(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    BladeNicState *s = BLADE_NIC(obj);
+    const LaneStats *ls = s->lane ? lane_stats(s->lane) : NULL;
+    uint64_t val = 0;
+
+    if (ls) {
+        val = strcmp(name, "tx-fifo-late") ? ls->tx_fifo_late_ns
+                                           : ls->tx_fifo_late;
+    }
+    visit_type_uint64(v, name, &val, errp);
+}
+
+/*
  * vtime-*: the lane's virtual-time counters (docs/virtual-time.md), how
  * a peer that broke the rules was counted and cut; 0 with timing=real.
  */
@@ -931,6 +951,10 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
                               blade_nic_get_shm_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "shm-kicks", "uint64",
                               blade_nic_get_shm_stat, NULL, NULL, NULL);
+    object_class_property_add(klass, "tx-fifo-late", "uint64",
+                              blade_nic_get_fifo_stat, NULL, NULL, NULL);
+    object_class_property_add(klass, "tx-fifo-late-ns", "uint64",
+                              blade_nic_get_fifo_stat, NULL, NULL, NULL);
     for (i = 0; i < ARRAY_SIZE(vtime_stats); i++) {
         object_class_property_add(klass, vtime_stats[i], "uint64",
                                   blade_nic_get_vtime_stat, NULL, NULL, NULL);

@@ -534,7 +534,9 @@ static void test_pacing(void)
  * A transmitter with a FIFO (tx_fifo_ns: a NIC's transmit packet buffer)
  * runs that far ahead of its line.  Once held, it is let go when half the
  * FIFO has drained, and sends half a FIFO's worth of frames at each
- * wake-up; over time the line still carries no more than its rate.
+ * wake-up; over time the line still carries no more than its rate.  A
+ * wake-up that comes after the line ran dry is counted, with the time
+ * lost.
  */
 static void test_pacing_fifo(void)
 {
@@ -589,6 +591,26 @@ static void test_pacing_fifo(void)
     /* 10 ms of line time, plus the FIFO the sender may be ahead by */
     g_assert_cmpuint(sent, >=, (now + fifo_ns / 2) / frame_ns);
     g_assert_cmpuint(sent, <=, (now + fifo_ns) / frame_ns + 1);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late, ==, 0);
+
+    /*
+     * The caller's timer comes 100 us after the line ran dry: counted,
+     * with the line time lost; the sender gets a FIFO, no more.
+     */
+    now = lane_deadline(p.a.lane) + fifo_ns / 2 + 100000;
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late, ==, 1);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late_ns, ==, 100000);
+    burst = 0;
+    for (;;) {
+        make_frame(f, sizeof(f), sent);
+        if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
+            break;
+        }
+        sent++;
+        burst++;
+    }
+    g_assert_cmpuint(burst, ==, fifo_ns / frame_ns + 1);
     pump(&p.a, &p.b, now);
     g_assert_cmpuint(p.b.frames, ==, sent);
     g_assert_cmpuint(p.b.out_of_order, ==, 0);
