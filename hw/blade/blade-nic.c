@@ -144,9 +144,15 @@ static bool blade_nic_get_shm_active(Object *obj, Error **errp)
     return s->lane && lane_on_rings(s->lane);
 }
 
-/* shm-sessions, shm-errors, shm-kicks: the lane's ring counters */
-static void blade_nic_get_shm_stat(Object *obj, Visitor *v, const char *name,
-                                   void *opaque, Error **errp)
+/*
+ * The lane's counters: shm-sessions, shm-errors, shm-kicks (its rings);
+ * tx-fifo-late, tx-fifo-late-ns (times the paced line ran dry before the
+ * device was let go to refill its transmit packet buffer, and the line
+ * time lost so: a host that gave QEMU the CPU late).
+ */
+static void blade_nic_get_lane_stat(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
 {
     BladeNicState *s = BLADE_NIC(obj);
     const LaneStats *ls = s->lane ? lane_stats(s->lane) : NULL;
@@ -156,28 +162,12 @@ static void blade_nic_get_shm_stat(Object *obj, Visitor *v, const char *name,
         val = ls->shm_up;
     } else if (ls && !strcmp(name, "shm-errors")) {
         val = ls->shm_errors;
-    } else if (ls) {
+    } else if (ls && !strcmp(name, "shm-kicks")) {
         val = ls->shm_kicks;
-    }
-    visit_type_uint64(v, name, &val, errp);
-}
-
-/*
- * tx-fifo-late, tx-fifo-late-ns: times the paced lane ran dry before the
- * device was let go to refill its transmit packet buffer, and the line
- * time lost then (a host that gave QEMU the CPU late; made up after).
- */
-static void blade_nic_get_fifo_stat(Object *obj, Visitor *v,
-                                    const char *name, void *opaque,
-                                    Error **errp)
-{
-    BladeNicState *s = BLADE_NIC(obj);
-    const LaneStats *ls = s->lane ? lane_stats(s->lane) : NULL;
-    uint64_t val = 0;
-
-    if (ls) {
-        val = strcmp(name, "tx-fifo-late") ? ls->tx_fifo_late_ns
-                                           : ls->tx_fifo_late;
+    } else if (ls && !strcmp(name, "tx-fifo-late")) {
+        val = ls->tx_fifo_late;
+    } else if (ls) {
+        val = ls->tx_fifo_late_ns;
     }
     visit_type_uint64(v, name, &val, errp);
 }
@@ -946,15 +936,15 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
     object_class_property_add_bool(klass, "shm-active",
                                    blade_nic_get_shm_active, NULL);
     object_class_property_add(klass, "shm-sessions", "uint64",
-                              blade_nic_get_shm_stat, NULL, NULL, NULL);
+                              blade_nic_get_lane_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "shm-errors", "uint64",
-                              blade_nic_get_shm_stat, NULL, NULL, NULL);
+                              blade_nic_get_lane_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "shm-kicks", "uint64",
-                              blade_nic_get_shm_stat, NULL, NULL, NULL);
+                              blade_nic_get_lane_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "tx-fifo-late", "uint64",
-                              blade_nic_get_fifo_stat, NULL, NULL, NULL);
+                              blade_nic_get_lane_stat, NULL, NULL, NULL);
     object_class_property_add(klass, "tx-fifo-late-ns", "uint64",
-                              blade_nic_get_fifo_stat, NULL, NULL, NULL);
+                              blade_nic_get_lane_stat, NULL, NULL, NULL);
     for (i = 0; i < ARRAY_SIZE(vtime_stats); i++) {
         object_class_property_add(klass, vtime_stats[i], "uint64",
                                   blade_nic_get_vtime_stat, NULL, NULL, NULL);

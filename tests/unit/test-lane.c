@@ -531,6 +531,25 @@ static void test_pacing(void)
 }
 
 /*
+ * 1514-octet frames from a to b at @now, numbered from *@sent on, until
+ * the lane holds one back; returns how many it took.
+ */
+static unsigned send_until_held(Pair *p, uint64_t now, unsigned *sent)
+{
+    uint8_t f[1514];
+    unsigned n = 0;
+
+    for (;;) {
+        make_frame(f, sizeof(f), *sent);
+        if (lane_send_frame(p->a.lane, f, sizeof(f), now) != 0) {
+            return n;
+        }
+        (*sent)++;
+        n++;
+    }
+}
+
+/*
  * A transmitter with a FIFO (tx_fifo_ns: a NIC's transmit packet buffer)
  * runs that far ahead of its line.  Once held, it is let go when half the
  * FIFO has drained, and sends half a FIFO's worth of frames at each
@@ -552,14 +571,8 @@ static void test_pacing_fifo(void)
     pump(&p.a, &p.b, 0);
     g_assert_true(lane_is_link_up(p.a.lane));
     /* at 0, frames until the line is busy for longer than the FIFO */
-    for (;;) {
-        make_frame(f, sizeof(f), sent);
-        if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
-            break;
-        }
-        sent++;
-    }
-    g_assert_cmpuint(sent, ==, fifo_ns / frame_ns + 1);
+    g_assert_cmpuint(send_until_held(&p, now, &sent), ==,
+                     fifo_ns / frame_ns + 1);
     pump(&p.a, &p.b, now);
     /* held: let go once the line is within half the FIFO */
     g_assert_cmpuint(lane_deadline(p.a.lane), ==,
@@ -575,15 +588,7 @@ static void test_pacing_fifo(void)
         pump(&p.a, &p.b, now);
         g_assert_cmpuint(p.a.tx_ready, ==, wakeups + 1);
         wakeups++;
-        burst = 0;
-        for (;;) {
-            make_frame(f, sizeof(f), sent);
-            if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
-                break;
-            }
-            sent++;
-            burst++;
-        }
+        burst = send_until_held(&p, now, &sent);
         /* half a FIFO a wake-up, give or take the frame at either end */
         g_assert_cmpuint(burst, >=, fifo_ns / 2 / frame_ns);
         g_assert_cmpuint(burst, <=, fifo_ns / 2 / frame_ns + 1);
@@ -601,15 +606,7 @@ static void test_pacing_fifo(void)
     pump(&p.a, &p.b, now);
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late, ==, 1);
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late_ns, ==, 100000);
-    burst = 0;
-    for (;;) {
-        make_frame(f, sizeof(f), sent);
-        if (lane_send_frame(p.a.lane, f, sizeof(f), now) != 0) {
-            break;
-        }
-        sent++;
-        burst++;
-    }
+    burst = send_until_held(&p, now, &sent);
     g_assert_cmpuint(burst, ==, fifo_ns / frame_ns + 1);
     pump(&p.a, &p.b, now);
     g_assert_cmpuint(p.b.frames, ==, sent);
