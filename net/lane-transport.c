@@ -61,6 +61,7 @@ struct Lane {
     uint8_t *txq;
     size_t txq_cap, txq_head, txq_len;
     bool tx_blocked;        /* owe the sender a tx_ready */
+    bool tx_paced;          /* ... and pacing, not room, held it last */
     bool tx_full;           /* LANE_ROLE_STREAM: wait for lane_writable() */
     bool tx_enabled;
     uint64_t line_free_at;
@@ -1665,6 +1666,7 @@ static void maybe_tx_ready(Lane *lane)
         return;
     }
     if (txq_room(lane) < lane->txq_cap / 2) {
+        lane->tx_paced = false;     /* the queue holds it now */
         return;
     }
     lane->tx_blocked = false;
@@ -1673,7 +1675,7 @@ static void maybe_tx_ready(Lane *lane)
      * (the host ran it late), and the line sat idle with a frame waiting,
      * which a NIC whose DMA refills its FIFO by itself would not.
      */
-    if (lane->cfg.speed_mbps && lane->cfg.tx_fifo_ns > PACING_BURST_NS &&
+    if (lane->tx_paced && lane->cfg.tx_fifo_ns > PACING_BURST_NS &&
         lane->line_free_at < lane->now) {
         lane->stats.tx_fifo_late++;
         lane->stats.tx_fifo_late_ns += lane->now - lane->line_free_at;
@@ -2281,6 +2283,7 @@ static int send_frame(Lane *lane, const uint8_t *frame, size_t len,
             lane->stats.tx_queue_full++;
         }
         lane->tx_blocked = true;
+        lane->tx_paced = paced;
     } else {
         lane->stats.tx_frames++;
         lane->stats.tx_octets += len;

@@ -615,6 +615,40 @@ static void test_pacing_fifo(void)
     pair_free(&p);
 }
 
+/*
+ * A FIFO lane whose peer stops reading: the queue, not pacing, holds the
+ * sender, and the line running dry meanwhile is the peer's doing, not a
+ * late timer's: tx_fifo_late stays 0.
+ */
+static void test_pacing_fifo_back_pressure(void)
+{
+    uint64_t now = 0;
+    unsigned sent = 0;
+    Pair p;
+
+    pair_init_fifo(&p, LANE_PCS_8B10B, LANE_PCS_8B10B, 1000,
+                   PCS_UTIL_FORM_IDLE, 327680);
+    pump(&p.a, &p.b, 0);
+    p.b.accept = false;
+    /* the sender's timer on time, until the queue holds it */
+    send_until_held(&p, now, &sent);
+    while (!lane_stats(p.a.lane)->tx_queue_full) {
+        now = lane_deadline(p.a.lane);
+        pump(&p.a, &p.b, now);
+        send_until_held(&p, now, &sent);
+        g_assert_cmpuint(sent, <, 100000);
+    }
+    now += 1000000;
+    pump(&p.a, &p.b, now);
+    p.b.accept = true;
+    lane_rx_resume(p.b.lane, now);
+    pump(&p.a, &p.b, now);
+    g_assert_cmpuint(p.a.tx_ready, >=, 1);
+    g_assert_cmpuint(p.b.frames, ==, sent);
+    g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late, ==, 0);
+    pair_free(&p);
+}
+
 static void test_utilization(gconstpointer data)
 {
     LanePcs pcs = GPOINTER_TO_UINT(data) & 1;
@@ -1852,6 +1886,8 @@ int main(int argc, char **argv)
     g_test_add_func("/lane/back-pressure/paced", test_back_pressure_paced);
     g_test_add_func("/lane/pacing", test_pacing);
     g_test_add_func("/lane/pacing/fifo", test_pacing_fifo);
+    g_test_add_func("/lane/pacing/fifo-back-pressure",
+                    test_pacing_fifo_back_pressure);
     g_test_add_data_func("/lane/utilization/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_utilization);
     g_test_add_data_func("/lane/utilization/raw",
