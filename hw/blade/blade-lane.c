@@ -171,6 +171,30 @@ static void blade_lane_set_fd_handler(BladeLane *bl, int fd, IOHandler *cb)
     }
 }
 
+bool blade_lane_check_tx_fifo(const char *dev, uint32_t octets,
+                              Error **errp)
+{
+    if (octets > BLADE_LANE_MAX_TX_FIFO) {
+        error_setg(errp, "%s: tx-fifo %u octets is above the maximum %u",
+                   dev, octets, (unsigned)BLADE_LANE_MAX_TX_FIFO);
+        return false;
+    }
+    return true;
+}
+
+void blade_lane_config_tx_fifo(LaneConfig *cfg, uint32_t octets)
+{
+    /*
+     * The sender fills the FIFO at memory speed and the line drains it:
+     * frames leave in batches of half a FIFO, one wake-up each, not one
+     * wake-up a frame.  In virtual time a record is stamped when it is
+     * sent, so a FIFO deeper than the lane's least run-ahead would deliver
+     * frames before the line could: there the lane keeps that.
+     */
+    cfg->tx_fifo_ns = cfg->speed_mbps && !cfg->vtime ?
+                      (uint64_t)octets * 8000 / cfg->speed_mbps : 0;
+}
+
 /* Watch the rings' wake-up socket while the lane uses rings. */
 static void blade_lane_sync_fds(BladeLane *bl)
 {

@@ -13,6 +13,7 @@
 #ifndef HW_BLADE_LANE_H
 #define HW_BLADE_LANE_H
 
+#include "qemu/units.h"
 #include "chardev/char-fe.h"
 #include "system/iothread.h"
 #include "qapi/qapi-types-blade.h"
@@ -36,6 +37,23 @@ typedef struct BladeLane BladeLane;
  * docs/virtual-time.md).
  */
 #define BLADE_VTIME_QUIET_MAX_NS (10 * 1000 * 1000)
+
+/*
+ * A paced lane's transmit FIFO in octets (LaneConfig.tx_fifo_ns), the
+ * same setting for blade-nic and blade-switch: by default the reset value
+ * of the 82576's TXPBS (QEMU's igb), 327.68 us at 1000 Mb/s.
+ */
+#define BLADE_LANE_TX_FIFO      (40 * KiB)
+#define BLADE_LANE_MAX_TX_FIFO  (1 * MiB)
+
+/* A device's tx-fifo property; false with @errp set, naming @dev, if not. */
+bool blade_lane_check_tx_fifo(const char *dev, uint32_t octets,
+                              Error **errp);
+/*
+ * Give @cfg, whose speed and timing are set, a transmit FIFO of @octets
+ * at its line rate.
+ */
+void blade_lane_config_tx_fifo(LaneConfig *cfg, uint32_t octets);
 
 /*
  * Run a lane of configuration @cfg (its role and path are ignored) over

@@ -36,9 +36,6 @@
 #define BLADE_NIC_MAX_SLOT 63
 #define BLADE_NIC_MAX_SPEED 100000
 #define BLADE_NIC_MAX_UTIL_INTERVAL 60000
-/* Transmit packet buffer: the reset value of the 82576's TXPBS (igb). */
-#define BLADE_NIC_TX_FIFO   (40 * KiB)
-#define BLADE_NIC_MAX_TX_FIFO (1 * MiB)
 
 /* ---- fault injection (QOM properties, settable at run time) ------------- */
 
@@ -360,9 +357,7 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
                    "%u (0 = unpaced)", s->speed, BLADE_NIC_MAX_SPEED);
         return false;
     }
-    if (s->tx_fifo > BLADE_NIC_MAX_TX_FIFO) {
-        error_setg(errp, "blade-nic: tx-fifo %u octets is above the "
-                   "maximum %u", s->tx_fifo, (unsigned)BLADE_NIC_MAX_TX_FIFO);
+    if (!blade_lane_check_tx_fifo("blade-nic", s->tx_fifo, errp)) {
         return false;
     }
     if (s->util_interval_ms > BLADE_NIC_MAX_UTIL_INTERVAL) {
@@ -453,20 +448,11 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     lane_config_init(&cfg, LANE_ROLE_STREAM, NULL);
     cfg.pcs = s->pcs;
     cfg.speed_mbps = s->speed;
-    /*
-     * The guest fills the FIFO at memory speed and the line drains it:
-     * frames leave in batches of half a FIFO, one wake-up each, not one
-     * wake-up a frame.  In virtual time a record is stamped when it is
-     * sent, so a FIFO deeper than the lane's least run-ahead would deliver
-     * frames before the line could: there the lane keeps that.
-     */
-    if (s->speed && !s->vtime) {
-        cfg.tx_fifo_ns = (uint64_t)s->tx_fifo * 8000 / s->speed;
-    }
     cfg.util_interval_ns = (uint64_t)s->util_interval_ms * SCALE_MS;
     cfg.util_form = s->util_form;
     cfg.vtime = s->vtime;
     cfg.vtime_latency_ns = s->vtime_latency_ns;
+    blade_lane_config_tx_fifo(&cfg, s->tx_fifo);
     /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
     cfg.shm = LANE_SHM_OFFER;
     s->bl = blade_lane_new(DEVICE(s), &s->chr, &cfg, &blade_nic_lane_ops,
@@ -869,7 +855,7 @@ static const Property blade_nic_properties[] = {
     DEFINE_PROP_STRING("lane", BladeNicState, lane_path),
     DEFINE_PROP_CHR("chardev", BladeNicState, chr),
     DEFINE_PROP_UINT32("speed", BladeNicState, speed, 1000),
-    DEFINE_PROP_UINT32("tx-fifo", BladeNicState, tx_fifo, BLADE_NIC_TX_FIFO),
+    DEFINE_PROP_UINT32("tx-fifo", BladeNicState, tx_fifo, BLADE_LANE_TX_FIFO),
     DEFINE_PROP_BLADE_LANE_PCS("pcs", BladeNicState, pcs_prop),
     DEFINE_PROP_BLADE_UTIL_SOURCE("util-source", BladeNicState,
                                   util_source_prop),

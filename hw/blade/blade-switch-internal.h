@@ -259,6 +259,7 @@ struct BladeSwitchState {
     char *backplane;
     CharBackend slot_chr[BLADE_SWITCH_MAX_SLOTS];  /* chardevN */
     uint32_t slot_speed;
+    uint32_t tx_fifo;               /* each paced lane's, octets */
     BladeLanePcs pcs_prop;
     NICConf uplink_conf;
     uint32_t uplink_speed;

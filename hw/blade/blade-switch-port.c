@@ -766,6 +766,8 @@ static void bsw_lane_config(BladeSwitchState *s, LaneConfig *cfg,
     cfg->util_interval_ns = 0;
     cfg->vtime = s->vtime;
     cfg->vtime_latency_ns = latency_ns;
+    /* the port's MAC FIFO; its egress queue stays in front of it */
+    blade_lane_config_tx_fifo(cfg, s->tx_fifo);
 }
 
 /*

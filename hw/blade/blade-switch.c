@@ -232,6 +232,9 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    BSW_MAX_SPEED);
         return false;
     }
+    if (!blade_lane_check_tx_fifo("blade-switch", s->tx_fifo, errp)) {
+        return false;
+    }
     if (!s->mac_aging_s || s->mac_aging_s > 1000000) {
         error_setg(errp, "blade-switch: mac-aging must be 1 to 1000000 s");
         return false;
@@ -665,6 +668,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_CHR("chardev62", BladeSwitchState, slot_chr[62]),
     DEFINE_PROP_CHR("chardev63", BladeSwitchState, slot_chr[63]),
     DEFINE_PROP_UINT32("slot-speed", BladeSwitchState, slot_speed, 1000),
+    DEFINE_PROP_UINT32("tx-fifo", BladeSwitchState, tx_fifo,
+                       BLADE_LANE_TX_FIFO),
     DEFINE_PROP_BLADE_LANE_PCS("pcs", BladeSwitchState, pcs_prop),
     DEFINE_PROP_NETDEV("uplink", BladeSwitchState, uplink_conf.peers),
     DEFINE_PROP_UINT32("uplink-speed", BladeSwitchState, uplink_speed,

@@ -192,7 +192,7 @@ static void test_bad_properties(void)
         "slots=65", "pcs=10b8b", "slot-speed=500000", "util-stale=0",
         "mac-table-size=1", "queue-frames=0", "backplane=",
         "mac-table-size=64,mac-limit=65", "util-estimator=guess",
-        "timing=fast",
+        "timing=fast", "tx-fifo=1048577",
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *open_dir = g_dir_make_tmp("blade-switch-XXXXXX", NULL);
@@ -1373,6 +1373,85 @@ static void test_order_many_senders(void)
         g_assert_cmpuint(sh_u64(sh_item(st, "ports", i), "tx-drops"), ==, 0);
     }
     qobject_unref(st);
+    sh_stop(&h);
+}
+
+/*
+ * All GPOINTER_TO_UINT(@arg) frames from slot 0 are in slot 1's egress
+ * queue or at blade 1.
+ */
+static bool cond_slot1_has_all(SwHarness *h, void *arg)
+{
+    return sh_port_stat(h, 1, "queue") +
+           g_queue_get_length(&h->blades[1].rx) >= GPOINTER_TO_UINT(arg);
+}
+
+/*
+ * A paced slot's lane has a MAC FIFO (tx-fifo, 40 KiB by default, as
+ * blade-nic's): the switch puts frames on it while the line is busy for
+ * less than its line time, 327.68 us at 1000 Mb/s, so 27 frames of 1518
+ * octets (12.304 us each with preamble and IPG) leave its egress queue at
+ * once, the rest wait there, and it takes more only when half the FIFO
+ * has drained: one wake-up for about 13 frames, not one a frame.  With
+ * tx-fifo=0 it runs 20 us ahead, two frames.  The chassis's clock moves
+ * only when the test steps it, so the counts are exact.
+ */
+static void test_egress_paced_fifo(gconstpointer data)
+{
+    const bool fifo = GPOINTER_TO_INT(data);
+    const unsigned count = 60, first = fifo ? 27 : 2;
+    uint8_t f[1514] = { 0 };
+    ShFrame *fr;
+    SwHarness h;
+    unsigned i;
+
+    sh_start(&h, 2, false, fifo ? "slot-speed=1000" :
+             "slot-speed=1000,tx-fifo=0");
+    sh_blade_up(&h, 0, false);
+    sh_blade_up(&h, 1, false);
+    /* the switch learns blade 1's MAC */
+    sh_eth(f, sh_bcast, h.blades[1].mac, 0x88b6);
+    sh_blade_send(&h, 1, f, 64);
+    sh_settle(&h);
+    sh_free_frames(&h.blades[0].rx);
+
+    sh_eth(f, h.blades[1].mac, h.blades[0].mac, 0x88b6);
+    for (i = 0; i < count; i++) {
+        stl_be_p(f + 14, i);
+        sh_blade_send(&h, 0, f, sizeof(f));
+    }
+    sh_wait_still(&h, cond_slot1_has_all, GUINT_TO_POINTER(count),
+                  "slot 0's frames queued or delivered");
+    g_assert_cmpuint(g_queue_get_length(&h.blades[1].rx), ==, first);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), ==, count - first);
+    if (fifo) {
+        /* 100 us later less than half the FIFO has drained: still held */
+        qtest_clock_step(h.qts, 100 * 1000);
+        g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), ==, count - first);
+        /* by 200 us it has, and the lane took half a FIFO more */
+        qtest_clock_step(h.qts, 100 * 1000);
+        g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), >=,
+                         count - first - 14);
+        g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), <=,
+                         count - first - 13);
+    } else {
+        /* one or two frames a wake-up, 12.304 us apart */
+        qtest_clock_step(h.qts, 100 * 1000);
+        g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), >=,
+                         count - first - 9);
+        g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), <=,
+                         count - first - 7);
+    }
+    qtest_clock_step(h.qts, 1000 * 1000);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "queue"), ==, 0);
+    sh_wait_frames(&h, &h.blades[1].rx, count);
+    for (i = 0; i < count; i++) {
+        fr = sh_pop(&h.blades[1].rx);
+        g_assert_cmpuint(fr->len, ==, sizeof(f));
+        g_assert_cmpuint(ldl_be_p(fr->data + 14), ==, i);
+        g_free(fr);
+    }
+    g_assert_cmpuint(sh_port_stat(&h, 1, "tx-drops"), ==, 0);
     sh_stop(&h);
 }
 
@@ -2601,6 +2680,10 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/shm-blocking-peer",
                    test_shm_blocking_peer);
     qtest_add_func("/blade-switch/bounded-queue", test_bounded_queue);
+    qtest_add_data_func("/blade-switch/egress/paced-fifo",
+                        GINT_TO_POINTER(true), test_egress_paced_fifo);
+    qtest_add_data_func("/blade-switch/egress/paced",
+                        GINT_TO_POINTER(false), test_egress_paced_fifo);
     qtest_add_func("/blade-switch/uplink-overflow", test_uplink_overflow);
     qtest_add_func("/blade-switch/order-many-senders",
                    test_order_many_senders);

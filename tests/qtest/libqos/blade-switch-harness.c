@@ -415,7 +415,8 @@ void sh_dump(SwHarness *h)
     qobject_unref(st);
 }
 
-void sh_wait(SwHarness *h, ShCond cond, void *arg, const char *what)
+static void sh_wait_stepping(SwHarness *h, ShCond cond, void *arg,
+                             const char *what, int64_t step_ns)
 {
     gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
@@ -425,8 +426,20 @@ void sh_wait(SwHarness *h, ShCond cond, void *arg, const char *what)
             g_error("timed out waiting for %s", what);
         }
         sh_pump(h, 1);
-        qtest_clock_step(h->qts, 1000000);
+        if (step_ns) {
+            qtest_clock_step(h->qts, step_ns);
+        }
     }
+}
+
+void sh_wait(SwHarness *h, ShCond cond, void *arg, const char *what)
+{
+    sh_wait_stepping(h, cond, arg, what, 1000000);
+}
+
+void sh_wait_still(SwHarness *h, ShCond cond, void *arg, const char *what)
+{
+    sh_wait_stepping(h, cond, arg, what, 0);
 }
 
 void sh_settle(SwHarness *h)

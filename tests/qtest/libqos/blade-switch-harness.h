@@ -132,6 +132,8 @@ typedef bool (*ShCond)(SwHarness *h, void *arg);
  * Fails the test after 10 s of real time.
  */
 void sh_wait(SwHarness *h, ShCond cond, void *arg, const char *what);
+/* The same with the chassis's clock standing still (pacing's counts). */
+void sh_wait_still(SwHarness *h, ShCond cond, void *arg, const char *what);
 /* Let frames in flight arrive: pump a few rounds without a condition. */
 void sh_settle(SwHarness *h);
 /* Wait until @q holds at least @n frames. */
