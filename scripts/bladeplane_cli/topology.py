@@ -75,6 +75,8 @@ SWITCH_PROPS = {
     "flow-table-size": ("int", 16, 1 << 22),
     "util-stale": ("int", 1, 3600000),
     "queue-frames": ("int", 1, 65536),
+    # each paced lane's MAC FIFO, octets (real time only, as the NIC's)
+    "tx-fifo": ("int", 0, 1 << 20),
     "seed": ("int", 0, (1 << 64) - 1),
     "util-estimator": schema.enum("BladeUtilEstimator"),
     "vtime-snapshot-ns": ("int", 1, (1 << 63) - 1),
@@ -113,8 +115,16 @@ NIC_PROPS = {
     # computing one promises its clock (docs/virtual-time.md)
     "vtime-quiet": ("on", "off"),
     "vtime-promise-ns": ("int", 1, (1 << 32) - 1),
+    # the transmit packet buffer, octets (docs/blade-nic.md)
+    "tx-fifo": ("int", 0, 1 << 20),
 }
 NIC_VIRTUAL_ONLY = ("vtime-quiet", "vtime-promise-ns")
+# In virtual time a lane runs 20 us ahead whatever tx-fifo says: a record
+# is stamped when it is sent, so a deeper FIFO would deliver frames before
+# the line could (docs/link-layer.md).
+REAL_ONLY_WHY = ('for timing = "real": in virtual time a lane runs 20 us '
+                 'ahead of its line, since a record takes effect at its '
+                 'send time')
 
 
 class TopologyError(Failure):
@@ -943,6 +953,8 @@ def _chassis_blades(h, net, defaults, virtual=False):
         if "vtime-snapshot-ns" in switch and not virtual:
             sw.error("vtime-snapshot-ns", 'for timing = "virtual" '
                      '(docs/virtual-time.md)')
+        if "tx-fifo" in switch and virtual:
+            sw.error("tx-fifo", REAL_ONLY_WHY)
         if "iothreads" in switch and virtual:
             sw.error("iothreads", 'for timing = "real": in virtual time the '
                      "chassis's clock steps the lanes")
@@ -1307,6 +1319,9 @@ def _blade(node, index, h, net, defaults, virtual=False):
         if not virtual and key in nic:
             node.error(key if node.has(key) else None,
                        'for timing = "virtual" (docs/virtual-time.md)')
+    if virtual and "tx-fifo" in nic:
+        node.error("tx-fifo" if node.has("tx-fifo") else None,
+                   REAL_ONLY_WHY)
     if virtual and nic.get("util-source") == "host":
         node.error("util-source" if node.has("util-source") else None,
                    "the host's CPU time differs on every run: in virtual "

@@ -35,6 +35,7 @@ SWITCH_KEYS = {
     "flow-table-size": ("blade-switch", "flow-table-size", NONE),
     "util-stale": ("blade-switch", "util-stale", NONE),
     "queue-frames": ("blade-switch", "queue-frames", NONE),
+    "tx-fifo": ("blade-switch", "tx-fifo", NONE),
     "seed": ("blade-switch", "seed", NONE),
     "vtime-snapshot-ns": ("blade-switch", "vtime-snapshot-ns", VIRTUAL),
     # each at the other's widest: a slot lasts 200 ns or more
@@ -49,6 +50,7 @@ SWITCH_KEYS = {
 NIC_KEYS = {
     "util-interval": ("blade-nic", "util-interval", NONE),
     "vtime-promise-ns": ("blade-nic", "vtime-promise-ns", NONE),
+    "tx-fifo": ("blade-nic", "tx-fifo", NONE),
 }
 # Bounds where the launcher is narrower than the device, on purpose:
 # (key, value QEMU takes but a topology may not) -> why.

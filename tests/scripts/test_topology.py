@@ -321,6 +321,38 @@ class VirtualTimeTest(unittest.TestCase):
                          'topo.toml:6: chassis.c1.switch.vtime-snapshot-ns: '
                          'for timing = "virtual" (docs/virtual-time.md)')
 
+    def test_tx_fifo(self):
+        # the lanes' transmit FIFOs: the switch's for every paced lane, a
+        # blade's NIC's (or every blade's from [defaults]); real time only
+        topo = load(BASE.replace('name = "t"\n',
+                                 'name = "t"\n[defaults]\ntx-fifo = 65536\n')
+                    .replace("util-stale = 500\n",
+                             "util-stale = 500\ntx-fifo = 0\n")
+                    .replace('name = "web1"\n',
+                             'name = "web1"\ntx-fifo = 131072\n'))
+        ch = topo.chassis[0]
+        self.assertIn(",tx-fifo=0", chassis.switch_device(ch, "/bp", topo))
+        nics = [chassis.nic_args(ch, b, "/bp") for b in ch.blades]
+        self.assertIn(",tx-fifo=65536", nics[0])
+        self.assertIn(",tx-fifo=131072", nics[1])
+        self.assertNotIn("tx-fifo", chassis.nic_args(
+            load(BASE).chassis[0], load(BASE).chassis[0].blades[0], "/bp"))
+        self.assertIn("must be 0..1048576",
+                      self.err(BASE.replace("util-stale = 500\n",
+                                            "tx-fifo = 1048577\n")))
+        why = ('for timing = "real": in virtual time a lane runs 20 us '
+               'ahead of its line, since a record takes effect at its send '
+               'time')
+        self.assertEqual(
+            self.err(VIRTUAL.replace("[[chassis.blade]]\nslot = 0",
+                                     "[chassis.switch]\ntx-fifo = 0\n"
+                                     "[[chassis.blade]]\nslot = 0")),
+            f"topo.toml:8: chassis.c1.switch.tx-fifo: {why}")
+        self.assertEqual(
+            self.err(VIRTUAL.replace("icount_shift = 1\n",
+                                     "tx-fifo = 4096\n")),
+            f"topo.toml:11: chassis.c1.blade.b1.tx-fifo: {why}")
+
     def test_switch_iothreads(self):
         # a count in the file; the launcher makes and names the threads
         topo = load(BASE.replace("util-stale = 500\n",
