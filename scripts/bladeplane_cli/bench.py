@@ -93,7 +93,8 @@ BENCHES = {
               "2-core host", None),
     # in Python (guestbench.py): blades under QEMU
     "guest": ("blade-to-blade ping and iperf3 over blade-nic (paced at "
-              "1 Gb/s, and unpaced) beside virtio-net (-netdev stream), "
+              "1 Gb/s, and unpaced; direct and through a chassis) beside "
+              "virtio-net (-netdev stream), "
               "blade-nic without its offloads, writes and interrupts per "
               "1000 frames, boot-to-ready times of 1 and 8 blades", None),
 }

@@ -2,20 +2,22 @@
 other by a socket chardev, server and client, their lanes paced at the
 NIC's 1000 Mb/s) beside virtio-net (a QEMU '-netdev stream' pair over a
 UNIX socket, which has no line rate) and beside a second blade-nic pair
-with unpaced lanes (speed 0), and a third, unpaced too, wired through
-lane-patch instead (whose queues lie between the two NICs), in the same
-run; the first two blade-nic pairs again with their offloads off; the
+with unpaced lanes (speed 0), a third, unpaced too, wired through
+lane-patch instead (whose queues lie between the two NICs), and a fourth
+in two slots of a chassis (a blade-switch, every lane paced at 1000 Mb/s
+as `up` runs them), in the same run; the first two blade-nic pairs again with their offloads off; the
 drivers' writes and the interrupts per 1000 frames; plus boot-to-ready
 times.  Prints 'name: value'."""
 
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
-from . import blade
+from . import blade, qemu
 from .common import Failure
 from .lanepatch import PatchLog
 
@@ -26,6 +28,7 @@ COUNT_SECONDS = 3       # the run with the MMIO and notify trace events on
 WRITE_EVENT = {"blade": "blade_nic_mmio_write",
                "unpaced": "blade_nic_mmio_write",
                "relay": "blade_nic_mmio_write",
+               "chassis": "blade_nic_mmio_write",
                "virtio": "virtio_queue_notify"}
 PING_INTERVAL = 0.05
 IPERF_SECONDS = 5
@@ -138,6 +141,29 @@ def start_pair(blades):
     return [b.wait_ready(READY_TIMEOUT) for b in blades]
 
 
+def start_switch(backplane, log_path):
+    """A chassis of two slots for the 'chassis' pair: a blade-switch with
+    its defaults (8b10b lanes paced at 1000 Mb/s, the lanes' transmit
+    FIFOs), no uplink, its slots' sockets in backplane."""
+    os.makedirs(backplane, mode=0o700)   # the switch refuses another mode
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [qemu.QEMU_BIN, "-M", "blade-chassis", "-nodefaults",
+             "-no-user-config", "-display", "none", "-device",
+             f"blade-switch,slots=2,backplane={blade.qemu_opt(backplane)}"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not all(os.path.exists(os.path.join(backplane, f"slot{i}.sock"))
+                  for i in range(2)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            with open(log_path, errors="replace") as f:
+                raise Failure(f"bench guest: the chassis did not make its "
+                              f"slots' sockets: {f.read().strip()}")
+        time.sleep(0.05)
+    return proc
+
+
 def boot_times(accel):
     """Median of BOOTS_1 single boots; then BOOTS_N at once, until the
     last is ready.  Each blade has a blade-nic without a lane and no
@@ -173,7 +199,8 @@ def run():
           f"Mb/s) beside virtio-net (2 blades, '-netdev stream' server/client "
           f"over a UNIX socket) and blade-nic unpaced (2 more blades, "
           f"speed=0) and unpaced through lane-patch --speed 0 (relay, 2 "
-          f"more), all 8 up at once, measured in turn; accel {accel} "
+          f"more) and in 2 slots of a blade-switch (chassis, 2 more, "
+          f"paced at 1000 Mb/s), all 10 up at once, measured in turn; accel {accel} "
           f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
@@ -191,15 +218,19 @@ def run():
                for kind in ("blade", "virtio", "unpaced")}
     relay = [os.path.join(tmp.name, f"relay-{x}.sock") for x in "ab"]
     patch = PatchLog("--speed", "0", *relay)
+    backplane = os.path.join(tmp.name, "bp")
+    switch = None
     blades = []
     try:
         patch.wait_for(f"listening {relay[0]} {relay[1]}")
+        switch = start_switch(backplane, os.path.join(tmp.name, "switch.log"))
         pairs: dict[str, list[blade.Blade]] = {
-            "blade": [], "virtio": [], "unpaced": [], "relay": []}
+            "blade": [], "virtio": [], "unpaced": [], "relay": [],
+            "chassis": []}
         # the trace events' log (-D): written only while per_kframe()
         # turns its event on
         traces = {f"bench-{k}{i}": os.path.join(tmp.name, f"{k}{i}.trace")
-                  for k in ("nic", "virtio", "unpaced", "relay")
+                  for k in ("nic", "virtio", "unpaced", "relay", "chassis")
                   for i in range(2)}
         for kind, prefix, speed in (("blade", "nic", ""),
                                     ("unpaced", "unpaced", ",speed=0")):
@@ -216,6 +247,13 @@ def run():
             name = f"bench-relay{i}"
             pairs["relay"].append(blade.Blade(
                 name, accel=accel, nic_args=f",lane={relay[i]},speed=0",
+                append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
+                extra_args=["-D", traces[name]]))
+        for i in range(2):
+            name = f"bench-chassis{i}"
+            pairs["chassis"].append(blade.Blade(
+                name, accel=accel,
+                nic_args=f",backplane={blade.qemu_opt(backplane)},slot={i}",
                 append=f"blade.ip=10.0.0.{i + 1}/24 blade.http=0",
                 extra_args=["-D", traces[name]]))
         for i in range(2):
@@ -240,7 +278,8 @@ def run():
                     raise Failure(f"bench guest: {pairs[kind][0].name} never "
                                   f"made {sockets[kind]}")
                 time.sleep(0.05)
-        for b in [pairs[kind][1] for kind in sockets] + pairs["relay"]:
+        for b in ([pairs[kind][1] for kind in sockets] + pairs["relay"] +
+                  pairs["chassis"]):
             b.start()
         nics = {}
         for b in blades:
@@ -290,7 +329,7 @@ def run():
         out("iperf_virtio_stream_Gbps", f"{mean['virtio']:.4f}")
         out("blade_over_virtio_ratio",
             f"{mean['blade'] / mean['virtio']:.3f}" if mean["virtio"] else "nan")
-        for kind in ("unpaced", "relay"):
+        for kind in ("unpaced", "relay", "chassis"):
             out(f"blade_{kind}_over_virtio_ratio",
                 f"{mean[kind] / mean['virtio']:.3f}" if mean["virtio"]
                 else "nan")
@@ -302,6 +341,7 @@ def run():
         writes = {"blade": "blade_mmio_per_kframe",
                   "unpaced": "unpaced_mmio_per_kframe",
                   "relay": "relay_mmio_per_kframe",
+                  "chassis": "chassis_mmio_per_kframe",
                   "virtio": "virtio_notify_per_kframe"}
         for kind in pairs:
             w, i = results[f"kframe_{kind}"]
@@ -310,6 +350,13 @@ def run():
     finally:
         for b in blades:
             b.close()
+        if switch is not None:
+            switch.terminate()
+            try:
+                switch.wait(10)
+            except subprocess.TimeoutExpired:
+                switch.kill()
+                switch.wait()
         patch.close()
         tmp.cleanup()
     one, n = boot_times(accel)
