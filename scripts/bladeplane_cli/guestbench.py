@@ -5,9 +5,9 @@ UNIX socket, which has no line rate) and beside a second blade-nic pair
 with unpaced lanes (speed 0), a third, unpaced too, wired through
 lane-patch instead (whose queues lie between the two NICs), and a fourth
 in two slots of a chassis (a blade-switch, every lane paced at 1000 Mb/s
-as `up` runs them), in the same run; the first two blade-nic pairs again with their offloads off; the
-drivers' writes and the interrupts per 1000 frames; plus boot-to-ready
-times.  Prints 'name: value'."""
+as `up` runs them), in the same run; the first two blade-nic pairs again
+with their offloads off; the drivers' writes and the interrupts per 1000
+frames; plus boot-to-ready times.  Prints 'name: value'."""
 
 import os
 import re
@@ -157,6 +157,7 @@ def start_switch(backplane, log_path):
                   for i in range(2)):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
+            proc.wait()
             with open(log_path, errors="replace") as f:
                 raise Failure(f"bench guest: the chassis did not make its "
                               f"slots' sockets: {f.read().strip()}")
@@ -200,8 +201,9 @@ def run():
           f"over a UNIX socket) and blade-nic unpaced (2 more blades, "
           f"speed=0) and unpaced through lane-patch --speed 0 (relay, 2 "
           f"more) and in 2 slots of a blade-switch (chassis, 2 more, "
-          f"paced at 1000 Mb/s), all 10 up at once, measured in turn; accel {accel} "
-          f"({why}); ping: {PINGS} at {PING_INTERVAL} s, median and p99; "
+          f"paced at 1000 Mb/s), all 10 up at once, measured in turn; "
+          f"accel {accel} ({why}); ping: {PINGS} at {PING_INTERVAL} s, "
+          f"median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
           f"then both blade-nic pairs with ethtool -K tx rx sg tso off; then "
