@@ -72,8 +72,10 @@ BENCHES = {
     "lb-calib": ("one blade's request service rate (closed loop) with no "
                  "hog, a nice 0 hog and a nice -10 hog, beside busybox "
                  "httpd's CGI without and with a nice 0 hog; --rounds, "
-                 "--round-s, --reqs; about 4 minutes with the defaults",
-                 None),
+                 "--round-s, --reqs; about 4 minutes with the defaults; "
+                 "--timing virtual: each condition, and a CPU at half "
+                 "speed, one boot in virtual time with a client blade, "
+                 "the same on every host, about 2 minutes", None),
     # in Python (chaos.py): topologies under load and faults
     "chaos": ("faults over time under the demo's load: kill -9 a random "
               "blade of one chassis every 20 s, then chain3's middle "

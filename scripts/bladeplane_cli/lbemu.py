@@ -443,7 +443,13 @@ CALIB_HOGS = {"none": "", "nice0": "-n 0 1", "nice-10": "-n -10 1"}
 CALIB_CONNS = 4             # closed-loop connections on the one blade
 
 
-def run_calib(accel="auto", rounds=3, round_s=10.0, reqs=REQS):
+def run_calib(accel="auto", rounds=None, round_s=None, reqs=REQS,
+              timing="real"):
+    if timing == "virtual":
+        from . import lbvirtual
+        return lbvirtual.run_calib(rounds, round_s, reqs)
+    rounds = rounds or 3
+    round_s = round_s or 10.0
     chosen, reason = blade.choose_accel(accel)
     say(f"accelerator: {chosen} ({reason})")
     print(f"# lb-calib: one blade of one vCPU, {CALIB_CONNS} closed-loop "

@@ -33,8 +33,8 @@ import tempfile
 
 from . import image, qemu, topology
 from .common import Failure, say, step
-from .lbemu import (BOOT_REPS, CELLS, LOAD_FRACTION, SLOW, cell_lines,
-                    summarize, summary_lines)
+from .lbemu import (BOOT_REPS, CELLS, LOAD_FRACTION, SLOW, Cell,
+                    cell_lines, summarize, summary_lines)
 from .vtimebench import run_to_end
 
 SERVERS = ("b0", "b1", "b2")
@@ -94,19 +94,22 @@ def loadgen_args(cell, pols, rounds, round_s, warmup_s, reqs):
 
 
 def topology_text(name, cell, pols, args, round_s=ROUND_S,
-                  snapshot_ns=None):
+                  snapshot_ns=None, servers=SERVERS, slow=SLOW):
+    """The cell's chassis: `servers` in the first slots, `slow` among them
+    made unequal as `cell` says, the client in the last slot running
+    `args`, and one service per policy of `pols` on the servers."""
     lines = [f'name = "{name}"', 'timing = "virtual"', "", "[[chassis]]",
-             'name = "c1"', f"slots = {len(SERVERS) + 1}",
+             'name = "c1"', f"slots = {len(servers) + 1}",
              f'subnet = "{SUBNET}"', f"latency_ns = {LATENCY_NS}",
              "[chassis.switch]", "seed = 1"]
     if snapshot_ns:
         lines.append(f"vtime-snapshot-ns = {snapshot_ns}")
-    for slot, name_ in enumerate(SERVERS):
+    for slot, name_ in enumerate(servers):
         lines += ["", "[[chassis.blade]]", f"slot = {slot}",
                   f'name = "{name_}"', f'ip = "{server_ip(slot)}"']
-        if name_ == SLOW and cell.shift:
+        if name_ == slow and cell.shift:
             lines.append(f"icount_shift = {cell.shift}")
-        if name_ == SLOW and cell.hog:
+        if name_ == slow and cell.hog:
             hog = cell.hog.split()
             if "-p" in hog:
                 # A period of the measured phase's length: every phase then
@@ -116,10 +119,10 @@ def topology_text(name, cell, pols, args, round_s=ROUND_S,
                 hog[hog.index("-p") + 1] = f"{round_s / 2:g}:{round_s / 2:g}"
             hog = ",".join(["blade-hog", "start"] + hog)
             lines.append(f'append = "blade.run={hog}"')
-    lines += ["", "[[chassis.blade]]", f"slot = {len(SERVERS)}",
+    lines += ["", "[[chassis.blade]]", f"slot = {len(servers)}",
               f'name = "{CLIENT}"',
               f'append = "blade.http=0 blade.run={",".join(args)}"']
-    members = ", ".join(str(s) for s in range(len(SERVERS)))
+    members = ", ".join(str(s) for s in range(len(servers)))
     for i, policy in enumerate(pols):
         lines += ["", "[[chassis.service]]", f'name = "{policy}"',
                   f'vip = "{vip(i)}"', "port = 8080",
@@ -307,4 +310,77 @@ def run(cells, rounds=None, round_s=None, warmup_s=None, reqs=8):
             results[c] = run_cell(tmp, CELLS[c], pols, opts)
     for line in summary_lines(results):
         print(line)
+    return 0
+
+
+# ---- lb-calib --timing virtual ------------------------------------------
+
+# What the simulator's blades are calibrated against, on the blades of
+# these cells: one server of one vCPU, as a cell's slow blade would be
+# (its blade-hog start options, its icount_shift).  A boot each: a run in
+# virtual time gives the same figures every time, so there are no rounds
+# to interleave.
+CALIB = {"none": Cell("calib-none", "no hog", [1]),
+         "nice0": Cell("calib-nice0", "a nice 0 hog", [1], "-n 0 1"),
+         "nice-10": Cell("calib-nice-10", "a nice -10 hog", [1], "-n -10 1"),
+         "half-speed": Cell("calib-half-speed", "a CPU at half speed "
+                            "(icount_shift 1)", [1], shift=1)}
+CALIB_SERVER = "b0"
+CALIB_CONNS = 4             # closed-loop connections on the one blade
+CALIB_S = 5.0               # closed loop, virtual seconds
+
+
+def calib_args(cap_s, reqs):
+    """The client's closed loop on the server's own address: no service,
+    so no balancing between it and the blade; -S lets the server's
+    blade.run (its hog) start before the loop does."""
+    return ["blade-loadgen", "-W", "1", "-S", f"{SETTLE_S:g}",
+            "-c", f"{cap_s:g}", "-C", str(CALIB_CONNS), "-r", str(reqs),
+            "-n", "0", server_ip(0)]
+
+
+def calib_run(tmp, cond, args):
+    """One condition's boot; the client's log and the wall seconds."""
+    cell = CALIB[cond]
+    # short: the run directory holds UNIX sockets
+    name = f"cal-{cond}"
+    consoles, wall, _ = run_to_end(
+        tmp, f"cal{list(CALIB).index(cond)}", name,
+        topology_text(name, cell, [], args, servers=(CALIB_SERVER,),
+                      slow=CALIB_SERVER),
+        CLIENT, (CLIENT,), timeout=TIMEOUT_S)
+    return ClientLog(run_output(consoles[CLIENT]), 1), wall
+
+
+def run_calib(rounds=None, round_s=None, reqs=8):
+    if rounds is not None:
+        raise Failure("lb-calib --timing virtual: --rounds: every run gives "
+                      "the same figures, so each condition runs once "
+                      "(--round-s sets its length)")
+    cap_s = round_s or CALIB_S
+    qemu.build()
+    image.build()
+    args = calib_args(cap_s, reqs)
+    print(f"# lb-calib in virtual time: one blade of one vCPU, "
+          f"{CALIB_CONNS} closed-loop connections of {reqs} requests from "
+          f"a client blade, {cap_s:g} virtual s per condition; "
+          f"/cgi-bin/work?kb={KB} on blade-httpd; lanes of "
+          f"{LATENCY_NS // 1000} us", flush=True)
+    print("emu_timing: virtual")
+    rate = {}
+    with tempfile.TemporaryDirectory(prefix="lbvt") as tmp:
+        for cond, cell in CALIB.items():
+            step(f"{cond} ({cell.what}): up in virtual time, the client "
+                 f"runs {' '.join(args)}")
+            log, wall = calib_run(tmp, cond, args)
+            if log.capacity is None:
+                raise Failure(f"{cond}: the client's log has no capacity")
+            rate[cond] = log.capacity
+            print(f"emu_rate_{cond}_rps: {rate[cond]:.2f}")
+            print(f"emu_calib_{cond}_wall_s: {wall:.0f}", flush=True)
+    if not rate["none"]:
+        raise Failure("no answers without a hog")
+    for cond in list(CALIB)[1:]:
+        print(f"emu_rate_{cond}_over_none: {rate[cond] / rate['none']:.3f}")
+    print(f"emu_service_ms_httpd_kb{KB}: {1e3 / rate['none']:.2f}")
     return 0

@@ -3,7 +3,10 @@ p99, util's rank, best-or-tied and the slow-cell factor; the keep-alive
 open-loop load generator against a local server."""
 
 import http.server
+import os
 import random
+import subprocess
+import sys
 import threading
 import unittest
 
@@ -300,6 +303,50 @@ class VirtualCellTest(unittest.TestCase):
         # the hog's period is the measured phase's length (1.0 s here)
         self.assertIn("blade.run=blade-hog,start,-n,-10,-p,0.5:0.5,1",
                       topo.chassis[0].blade("b1").append)
+
+    def test_calibration_blade(self):
+        """lb-calib --timing virtual: one server, unequal as its condition
+        says, and a client in a closed loop on the server's own address."""
+        args = lbvirtual.calib_args(5.0, 8)
+        for cond, hog, shift in (("none", None, 0), ("nice0", "-n,0,1", 0),
+                                 ("nice-10", "-n,-10,1", 0),
+                                 ("half-speed", None, 1)):
+            text = lbvirtual.topology_text(
+                "t", lbvirtual.CALIB[cond], [], args,
+                servers=(lbvirtual.CALIB_SERVER,),
+                slow=lbvirtual.CALIB_SERVER)
+            ch = topology.loads(text, "t.toml").chassis[0]
+            self.assertEqual([b.name for b in ch.blades],
+                             [lbvirtual.CALIB_SERVER, lbvirtual.CLIENT])
+            self.assertEqual(ch.services, [])
+            server = ch.blade(lbvirtual.CALIB_SERVER)
+            self.assertEqual(server.icount_shift, shift)
+            if hog:
+                self.assertIn(f"blade.run=blade-hog,start,{hog}",
+                              server.append)
+            else:
+                self.assertNotIn("blade.run", server.append)
+            self.assertEqual(
+                lbvirtual.loadgen_targets(ch.blade(lbvirtual.CLIENT).append),
+                [server.ip.split("/")[0]])
+        self.assertEqual(args[args.index("-c"):args.index("-c") + 4],
+                         ["-c", "5", "-C", str(lbvirtual.CALIB_CONNS)])
+        self.assertEqual(args[args.index("-n") + 1], "0")
+
+    def test_calibration_refuses_rounds(self):
+        # one run per condition: a repeat would give the same figures
+        with self.assertRaisesRegex(Failure, "--rounds: every run gives "
+                                    "the same figures"):
+            lbvirtual.run_calib(rounds=2)
+
+    def test_timing_only_for_the_balancing_benches(self):
+        cli = os.path.join(cli_path.REPO, "scripts", "bladeplane")
+        proc = subprocess.run([sys.executable, cli, "bench", "pcs",
+                               "--timing", "virtual"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("--timing is an option of lb-emu and lb-calib, not of "
+                      "pcs", proc.stderr)
 
     LOG = """\
 capacity_rps: 100.00
