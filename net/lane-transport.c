@@ -121,6 +121,7 @@ struct Lane {
     /* virtual time (net/vtime.h): kept across reconnects */
     VtimeLink vt;
     bool vt_session;        /* both ends advertised it: stamps checked */
+    bool vt_known;          /* the link had a session: not new any more */
     bool vt_refused;        /* the peer's capability differs: no link */
     bool rx_fcs_valid;      /* in rx_frame(): the frame's FCS ... */
     uint32_t rx_fcs;        /* ... this one */
@@ -381,7 +382,26 @@ static size_t rec_hdr_len(const Lane *lane, uint8_t tag)
     return LANE_REC_HDR + (rec_stamped(lane, tag) ? LANE_VTIME_LEN : 0);
 }
 
+/*
+ * Virtual times on the wire are the peer's: ours plus vtime_start_ns.
+ * One from the peer before our start is our 0 (saturating, so its order
+ * is kept and no rule of net/vtime.h breaks); one past VTIME_LATEST
+ * stays as it is, for vtime_rx_*() to refuse.
+ */
+static uint64_t vt_to_wire(const Lane *lane, uint64_t t)
+{
+    return vtime_add_sat(t, lane->cfg.vtime_start_ns);
+}
 
+static uint64_t vt_from_wire(const Lane *lane, uint64_t t)
+{
+    uint64_t start = lane->cfg.vtime_start_ns;
+
+    if (t > VTIME_LATEST) {
+        return t;
+    }
+    return t > start ? t - start : 0;
+}
 
 /*
  * Write a record's header for a payload of @len octets at @p (room for
@@ -401,7 +421,8 @@ static uint8_t *put_hdr(Lane *lane, uint8_t *p, uint8_t tag, size_t len)
     if (!stamped) {
         return p + LANE_REC_HDR;
     }
-    stq_le_p(p + LANE_REC_HDR, vtime_tx_stamp(&lane->vt, lane->now));
+    stq_le_p(p + LANE_REC_HDR,
+             vt_to_wire(lane, vtime_tx_stamp(&lane->vt, lane->now)));
     return p + LANE_REC_HDR + LANE_VTIME_LEN;
 }
 
@@ -486,6 +507,9 @@ static void send_hello(Lane *lane)
 
     if (lane->cfg.data_runs) {
         h[6] |= LANE_HELLO_CAP_DATA;
+    }
+    if (lane->cfg.vtime && !lane->vt_known) {
+        h[6] |= LANE_HELLO_CAP_VTIME_NEW;
     }
     stl_le_p(h + 8, s);
     txq_put(lane, LANE_TAG_HELLO, h, sizeof(h), true);
@@ -829,6 +853,28 @@ static void vtime_cut(Lane *lane)
 }
 
 /*
+ * A peer new on this link (LANE_HELLO_CAP_VTIME_NEW: a blade restarted in
+ * the middle of a run) never heard what this side said on it before.
+ * Quiet promises either way are void (vtime_link_new_peer()); this side's
+ * plain promise goes again, since our stamps stay at or above it and only
+ * a later promise is ever sent (vtime_tx_promise()): without it the new
+ * peer would wait for a promise that does not come.
+ */
+static void vtime_new_peer(Lane *lane)
+{
+    uint8_t v[LANE_VTIME_LEN];
+
+    vtime_link_new_peer(&lane->vt);
+    if (!lane->vt.tx_floor) {
+        return;
+    }
+    stq_le_p(v, vt_to_wire(lane, lane->vt.tx_floor));
+    if (txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true)) {
+        lane->stats.vtime_reannounced++;
+    }
+}
+
+/*
  * The peer's hello: whether this connection runs in virtual time.  Ends
  * that differ get no link (negotiation stays off at the end configured
  * for virtual time; the other one never sees its /C/): frames stamped
@@ -839,6 +885,12 @@ static void vtime_hello(Lane *lane)
     bool peer = lane->peer_caps & LANE_HELLO_CAP_VTIME;
 
     lane->vt_session = lane->cfg.vtime && peer;
+    if (lane->vt_session) {
+        if ((lane->peer_caps & LANE_HELLO_CAP_VTIME_NEW) && lane->vt_known) {
+            vtime_new_peer(lane);
+        }
+        lane->vt_known = true;
+    }
     if (lane->cfg.vtime != peer) {
         lane->stats.vtime_mismatch++;
         if (lane->cfg.vtime) {
@@ -911,13 +963,14 @@ static void rx_promise(Lane *lane, const uint8_t *p, size_t len)
         lane->stats.vtime_ignored++;
         return;
     }
-    t = ldq_le_p(p);
+    t = vt_from_wire(lane, ldq_le_p(p));
     if (vtime_rx_promise(&lane->vt, t) != VTIME_OK) {
         vtime_cut(lane);
         return;
     }
     if (len >= LANE_PROMISE_QUIET_LEN) {
-        vtime_rx_quiet(&lane->vt, t, ldq_le_p(p + LANE_VTIME_LEN),
+        vtime_rx_quiet(&lane->vt, t,
+                       vt_from_wire(lane, ldq_le_p(p + LANE_VTIME_LEN)),
                        ldq_le_p(p + 2 * LANE_VTIME_LEN));
     }
     if (lane->ops->rx_promise) {
@@ -1432,7 +1485,7 @@ static bool rx_hold(Lane *lane, const uint8_t *h, size_t plen)
         plen < LANE_VTIME_LEN || lane->rx_hold_taken) {
         return false;
     }
-    stamp = ldq_le_p(h + LANE_REC_HDR);
+    stamp = vt_from_wire(lane, ldq_le_p(h + LANE_REC_HDR));
     due = vtime_deliver_at(&lane->vt, stamp);
     if (due <= lane->now) {
         return false;
@@ -1484,7 +1537,8 @@ static size_t rx_parse(Lane *lane, const uint8_t *buf, size_t len)
         } else if (plen < LANE_VTIME_LEN) {
             lane->stats.bad_records++;
         } else if (rx_stamp_check(lane, h[0], true,
-                                  ldq_le_p(h + LANE_REC_HDR))) {
+                                  vt_from_wire(lane,
+                                               ldq_le_p(h + LANE_REC_HDR)))) {
             rx_record(lane, h[0], h + LANE_REC_HDR + LANE_VTIME_LEN,
                       plen - LANE_VTIME_LEN);
         }
@@ -1856,6 +1910,10 @@ Lane *lane_new(const LaneConfig *cfg, const LaneOps *ops, void *opaque,
     lane->ops = ops ? ops : &no_ops;
     lane->opaque = opaque;
     lane->fd = lane->listen_fd = -1;
+    if (cfg->vtime_start_ns > VTIME_LATEST) {
+        e = -EINVAL;
+        goto fail;
+    }
     lane->now = now;
     lane->tx_enabled = true;
     lane->io_deadline = LANE_NO_DEADLINE;
@@ -2421,7 +2479,7 @@ bool lane_vtime_promise(Lane *lane, uint64_t t, uint64_t now)
     if (lane_vtime_active(lane) &&
         txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
         vtime_tx_promise(&lane->vt, t)) {
-        stq_le_p(v, t);
+        stq_le_p(v, vt_to_wire(lane, t));
         sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
     }
     lane_leave(lane);
@@ -2440,8 +2498,8 @@ bool lane_vtime_promise_quiet(Lane *lane, uint64_t w, uint64_t now)
         txq_room(lane) >= LANE_REC_HDR + sizeof(v) + SIGNAL_RESERVE &&
         vtime_tx_quiet(&lane->vt, t, w)) {
         vtime_tx_promise(&lane->vt, t);     /* false if t was sent before */
-        stq_le_p(v, t);
-        stq_le_p(v + LANE_VTIME_LEN, w);
+        stq_le_p(v, vt_to_wire(lane, t));
+        stq_le_p(v + LANE_VTIME_LEN, vt_to_wire(lane, w));
         stq_le_p(v + 2 * LANE_VTIME_LEN, lane->vt.rx_records);
         sent = txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
     }

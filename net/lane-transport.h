@@ -107,6 +107,13 @@
 #define LANE_TAG_DATA       0x09
 #define LANE_DATA_HDR       2
 #define LANE_HELLO_CAP_DATA 0x0002
+/*
+ * Virtual time: this end has had no session on this link yet (a first
+ * connection, or a process started in the middle of a run, such as a
+ * restarted blade).  An end that had one with an earlier peer forgets
+ * the quiet promises of that link and says its promise again.
+ */
+#define LANE_HELLO_CAP_VTIME_NEW 0x0004
 #define LANE_VERSION        1
 /*
  * Longest CG record (code groups) that a receiver takes: a largest frame
@@ -178,6 +185,15 @@ typedef struct LaneConfig {
      */
     bool vtime;
     uint64_t vtime_latency_ns;  /* lookahead of the direction into us */
+    /*
+     * Our virtual time 0 is the peer's @vtime_start_ns: a process that
+     * takes the place of one that left in the middle of a run starts
+     * where the peer's link with it stands (docs/virtual-time.md,
+     * "Restarts").  Stamps and promises on the wire are ours plus it;
+     * the peer's, less it, and those from before our start are our 0.
+     * At most VTIME_LATEST.
+     */
+    uint64_t vtime_start_ns;
 } LaneConfig;
 
 /*
@@ -303,6 +319,8 @@ typedef struct LaneStats {
     uint64_t vtime_cuts;
     /* records that waited for their delivery time (stamp + latency) */
     uint64_t vtime_held;
+    /* new peers on the link told again what was promised before */
+    uint64_t vtime_reannounced;
     PcsRxCounters pcs;          /* receive counters, both pcs modes */
 } LaneStats;
 

@@ -18,6 +18,11 @@ void vtime_link_connected(VtimeLink *l)
     l->rx_records = l->tx_records = 0;
 }
 
+void vtime_link_new_peer(VtimeLink *l)
+{
+    l->peer_quiet = l->tx_quiet = 0;
+}
+
 uint64_t vtime_add_sat(uint64_t a, uint64_t b)
 {
     return b > VTIME_NEVER - a ? VTIME_NEVER : a + b;

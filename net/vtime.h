@@ -90,7 +90,7 @@ typedef struct VtimeLink {
     uint64_t last_stamp;        /* latest stamp, 0 before any */
     /* send side: this side's */
     uint64_t tx_floor;          /* latest stamp or promise sent */
-    /* quiet promises, per connection (vtime_link_connected()) */
+    /* quiet promises: until a write voids them, or vtime_link_new_peer() */
     uint64_t peer_quiet;        /* the peer's W while it holds, else 0 */
     uint64_t tx_quiet;          /* this side's W while it holds, else 0 */
     uint64_t rx_records;        /* stamped records read */
@@ -106,6 +106,12 @@ void vtime_link_init(VtimeLink *l, uint64_t latency_ns);
  * strength of ours, and ours holds until the peer writes to us.
  */
 void vtime_link_connected(VtimeLink *l);
+/*
+ * The peer is a new process on this link: quiet promises either way are
+ * void (it never heard ours; it made none).  What it promised and
+ * stamped before stays: a new process starts where the old one left.
+ */
+void vtime_link_new_peer(VtimeLink *l);
 
 /* a + b, or VTIME_NEVER if that does not fit. */
 uint64_t vtime_add_sat(uint64_t a, uint64_t b);

@@ -133,35 +133,37 @@ static Lane *stream_lane(End *e, LanePcs pcs, bool vtime)
     return e->lane;
 }
 
-static size_t move(End *from, End *to, uint64_t now)
+/* What @from wrote, at its clock @now_from, to @to at its clock @now_to. */
+static size_t move(End *from, uint64_t now_from, End *to, uint64_t now_to)
 {
     size_t n;
 
     if (lane_want_write(from->lane)) {
-        lane_flush(from->lane, now);
+        lane_flush(from->lane, now_from);
     }
     n = MIN(from->out_len, lane_rx_room(to->lane));
     if (!n) {
         return 0;
     }
-    g_assert_cmpuint(lane_feed(to->lane, from->out, n, now), ==, n);
+    g_assert_cmpuint(lane_feed(to->lane, from->out, n, now_to), ==, n);
     memmove(from->out, from->out + n, from->out_len - n);
     from->out_len -= n;
-    lane_writable(from->lane, now);
+    lane_writable(from->lane, now_from);
     return n;
 }
 
-static void stream_pump(End *a, End *b, uint64_t now)
+/* Both ends until nothing moves, each at its own clock. */
+static void stream_pump_at(End *a, uint64_t now_a, End *b, uint64_t now_b)
 {
     for (int i = 0; i < 100000; i++) {
-        size_t moved = move(a, b, now) + move(b, a, now);
+        size_t moved = move(a, now_a, b, now_b) + move(b, now_b, a, now_a);
 
-        if (lane_deadline(a->lane) <= now) {
-            lane_handle_timer(a->lane, now);
+        if (lane_deadline(a->lane) <= now_a) {
+            lane_handle_timer(a->lane, now_a);
             moved++;
         }
-        if (lane_deadline(b->lane) <= now) {
-            lane_handle_timer(b->lane, now);
+        if (lane_deadline(b->lane) <= now_b) {
+            lane_handle_timer(b->lane, now_b);
             moved++;
         }
         if (!moved) {
@@ -169,6 +171,11 @@ static void stream_pump(End *a, End *b, uint64_t now)
         }
     }
     g_assert_not_reached();
+}
+
+static void stream_pump(End *a, End *b, uint64_t now)
+{
+    stream_pump_at(a, now, b, now);
 }
 
 /* Run both ends for @ms of their clock, 1 ms at a time. */
@@ -332,6 +339,116 @@ static void test_quiet(void)
     assert_clean(b.lane);
     lane_free(a.lane);
     lane_free(b.lane);
+}
+
+/*
+ * A lane that starts late (vtime_start_ns): it takes the place of a peer
+ * that left at F, as a restarted blade does.  Started at 0 it is cut
+ * (its stamps go back); started at F its clock's 0 is F on the wire: its
+ * stamps and promises arrive plus F, the other end's less F (a record
+ * from before its start at its 0), and nothing is cut.  Its hello says
+ * it is new on the link: the other end says its promise again (the new
+ * end never heard it, and nothing below it would be sent), and forgets
+ * the quiet it promised the old peer (its records are not raised to it).
+ */
+static void test_start(void)
+{
+    End chassis = { 0 }, old = { 0 }, late = { 0 };
+    uint64_t now = 0, f, g, start;
+    LaneConfig c;
+    uint8_t fr[64];
+
+    stream_lane(&chassis, LANE_PCS_RAW, true);
+    stream_lane(&old, LANE_PCS_RAW, true);
+    lane_connected(chassis.lane, now);
+    lane_connected(old.lane, now);
+    now = stream_run(&chassis, &old, now, 20);
+    g_assert_true(lane_is_link_up(chassis.lane));
+    f = now + MS;
+    g = f + 2 * MS;
+    g_assert_true(lane_vtime_promise(old.lane, f, now));
+    g_assert_true(lane_vtime_promise(chassis.lane, g, now));
+    g_assert_true(lane_vtime_promise_quiet(chassis.lane, f + 40 * MS, now));
+    stream_pump(&chassis, &old, now);
+    g_assert_cmpuint(lane_vtime_horizon(chassis.lane), ==, f + LATENCY);
+    g_assert_cmpuint(lane_vtime_horizon(old.lane), ==, f + 40 * MS + LATENCY);
+    lane_free(old.lane);
+    lane_closed(chassis.lane, now);
+
+    /* a new process from 0: its first stamp goes back */
+    memset(&old, 0, sizeof(old));
+    stream_lane(&old, LANE_PCS_RAW, true);
+    lane_connected(chassis.lane, now);
+    lane_connected(old.lane, 0);
+    stream_pump_at(&old, 0, &chassis, now);
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime_cuts, ==, 1);
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime.stamp_back, ==, 1);
+    lane_free(old.lane);
+    lane_closed(chassis.lane, now);
+
+    /* from F: the chassis, still at now (< F), writes first */
+    start = f;
+    lane_config_init(&c, LANE_ROLE_STREAM, NULL);
+    c.pcs = LANE_PCS_RAW;
+    c.speed_mbps = 0;
+    c.vtime = true;
+    c.vtime_latency_ns = LATENCY;
+    c.vtime_start_ns = start;
+    late.lane = lane_new(&c, &ops, &late, 0, NULL);
+    g_assert_nonnull(late.lane);
+    lane_connected(chassis.lane, now);
+    lane_connected(late.lane, 0);
+    /*
+     * What the chassis sends below F reaches the late end at its 0; its
+     * promise to the old peer comes again, its quiet does not.
+     */
+    stream_pump_at(&late, 0, &chassis, now);
+    g_assert_cmpuint(lane_stats(late.lane)->vtime.stamps, >, 0);
+    g_assert_cmpuint(late.last_promise, ==, g - start);
+    g_assert_cmpuint(lane_vtime_horizon(late.lane), ==, g - start + LATENCY);
+    /* told twice: the peer from 0 was new on the link too */
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime_reannounced, ==, 2);
+    /* the link comes up over 20 ms of the late end's clock */
+    for (uint64_t t = 0; t <= 20 * MS; t += MS) {
+        stream_pump_at(&late, t, &chassis, MAX(now, start + t));
+    }
+    now = start + 20 * MS;
+    g_assert_true(lane_is_link_up(late.lane));
+    g_assert_true(lane_is_link_up(chassis.lane));
+
+    /* the late end's frame and promise: its times plus the start */
+    make_frame(fr, sizeof(fr), start + 25 * MS);
+    g_assert_cmpint(lane_send_frame(late.lane, fr, sizeof(fr), 25 * MS), ==,
+                    0);
+    g_assert_true(lane_vtime_promise(late.lane, 26 * MS, 25 * MS));
+    stream_pump_at(&late, 25 * MS, &chassis, start + 25 * MS + LATENCY);
+    g_assert_cmpuint(chassis.frames, ==, 1);
+    g_assert_cmpuint(chassis.last_stamp, ==, start + 25 * MS);
+    g_assert_cmpuint(chassis.last_promise, ==, start + 26 * MS);
+    g_assert_cmpuint(lane_vtime_horizon(chassis.lane), ==,
+                     start + 26 * MS + LATENCY);
+    /* and the chassis's, less it */
+    make_frame(fr, sizeof(fr), 27 * MS);
+    g_assert_cmpint(lane_send_frame(chassis.lane, fr, sizeof(fr),
+                                    start + 27 * MS), ==, 0);
+    g_assert_true(lane_vtime_promise(chassis.lane, start + 28 * MS,
+                                     start + 27 * MS));
+    stream_pump_at(&late, 27 * MS + LATENCY, &chassis, start + 27 * MS);
+    g_assert_cmpuint(late.frames, ==, 1);
+    g_assert_cmpuint(late.last_stamp, ==, 27 * MS);
+    g_assert_cmpuint(late.last_promise, ==, 28 * MS);
+    g_assert_cmpuint(lane_vtime_horizon(late.lane), ==, 28 * MS + LATENCY);
+    g_assert_cmpuint(late.bad_stamps + chassis.bad_stamps, ==, 0);
+    /* below the quiet promised to the old peer, and not raised to it */
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime.tx_quiet_raised, ==, 0);
+    assert_clean(late.lane);
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime_cuts, ==, 1);
+    lane_free(late.lane);
+    lane_free(chassis.lane);
+
+    /* a start past VTIME_LATEST is refused */
+    c.vtime_start_ns = VTIME_LATEST + 1;
+    g_assert_null(lane_new(&c, &ops, &late, 0, NULL));
 }
 
 /* ---- the library's sockets, and the rings ----------------------------- */
@@ -727,6 +844,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-vtime/short-stamp", test_short_stamp);
     g_test_add_func("/lane-vtime/rings/stamp-too-late", test_rings_too_late);
     g_test_add_func("/lane-vtime/quiet", test_quiet);
+    g_test_add_func("/lane-vtime/start", test_start);
     g_test_add_data_func("/lane-vtime/hold/8b10b",
                          GUINT_TO_POINTER(LANE_PCS_8B10B), test_hold);
     g_test_add_data_func("/lane-vtime/hold/raw",
