@@ -54,6 +54,7 @@ struct BladeLane {
     QEMUTimerListGroup hold_tlg;    /* ... that nobody runs */
     QEMUTimer *hold_timer;          /* the gate stopped the VM here */
     uint64_t promise_ns;
+    uint64_t vtime_start_ns;    /* the peer's time at ours 0 (LaneConfig) */
     uint32_t gate_wait_ms;      /* 0: wait for ever */
     bool gate_quiet;            /* an idle guest sends quiet promises */
     bool gate_stopped;          /* the gate stopped the VM */

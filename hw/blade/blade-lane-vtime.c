@@ -43,7 +43,8 @@ bool blade_lane_quiet_now(BladeLane *bl)
 
 /*
  * The next periodic promise after @now, on a grid of promise_ns from
- * virtual time 0.  Not @now + promise_ns: a promise timer moved by a
+ * the peer's virtual time 0 (ours, unless this VM started late:
+ * vtime_start_ns).  Not @now + promise_ns: a promise timer moved by a
  * quiet spell would fall out of step with the gate (whose horizons come
  * from the peer's promises, on the same grid when the latency is a
  * multiple of it), and every lookahead would cost two promises instead
@@ -51,9 +52,11 @@ bool blade_lane_quiet_now(BladeLane *bl)
  */
 int64_t blade_lane_next_promise(BladeLane *bl, uint64_t now)
 {
-    uint64_t next = now - now % bl->promise_ns;
+    uint64_t peer_now = vtime_add_sat(now, bl->vtime_start_ns);
+    uint64_t next = vtime_add_sat(peer_now - peer_now % bl->promise_ns,
+                                  bl->promise_ns);
 
-    return MIN(vtime_add_sat(next, bl->promise_ns), INT64_MAX);
+    return MIN(next - bl->vtime_start_ns, INT64_MAX);
 }
 
 static const char *blade_lane_label(BladeLane *bl)

@@ -448,6 +448,7 @@ BladeLane *blade_lane_new_in(IOThread *iothread, MemReentrancyGuard *guard,
     bl->opaque = opaque;
     bl->timer_at = LANE_NO_DEADLINE;
     bl->ring_fd = -1;
+    bl->vtime_start_ns = cfg->vtime_start_ns;
     /* only the callbacks the device has: the lane checks for NULL */
     lops->rx_frame = ops->rx_frame ? fwd_rx_frame : NULL;
     lops->can_receive = ops->can_receive ? fwd_can_receive : NULL;

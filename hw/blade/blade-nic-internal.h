@@ -121,6 +121,8 @@ struct BladeNicState {
     BladeTiming timing;
     uint32_t vtime_latency_ns;
     uint32_t vtime_wait_ms;
+    /* the chassis's virtual time at this VM's 0: a blade restarted */
+    uint64_t vtime_start_ns;
     bool vtime_quiet;           /* an idle guest promises quiet */
     uint32_t vtime_promise_ns;  /* a computing guest's promise period */
     bool vtime;                 /* timing=virtual */

@@ -338,6 +338,16 @@ static bool blade_nic_parse_props(BladeNicState *s, Error **errp)
                                  s->vtime_latency_ns, &s->vtime, errp)) {
         return false;
     }
+    if (s->vtime_start_ns && !s->vtime) {
+        error_setg(errp, "blade-nic: vtime-start-ns needs timing=virtual");
+        return false;
+    }
+    if (s->vtime_start_ns > VTIME_LATEST) {
+        error_setg(errp, "blade-nic: vtime-start-ns %" PRIu64 " is past "
+                   "the latest virtual time, %" PRIu64 " ns",
+                   s->vtime_start_ns, (uint64_t)VTIME_LATEST);
+        return false;
+    }
     if (s->vtime && !icount_enabled() && !qtest_enabled()) {
         error_setg(errp, "blade-nic: timing=virtual needs a guest that "
                    "counts instructions: add -icount shift=N,sleep=off");
@@ -452,6 +462,7 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     cfg.util_form = s->util_form;
     cfg.vtime = s->vtime;
     cfg.vtime_latency_ns = s->vtime_latency_ns;
+    cfg.vtime_start_ns = s->vtime_start_ns;
     blade_lane_config_tx_fifo(&cfg, s->tx_fifo);
     /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
     cfg.shm = LANE_SHM_OFFER;
@@ -866,6 +877,7 @@ static const Property blade_nic_properties[] = {
                        BLADE_VTIME_WAIT_MS),
     DEFINE_PROP_BOOL("vtime-quiet", BladeNicState, vtime_quiet, true),
     DEFINE_PROP_UINT32("vtime-promise-ns", BladeNicState, vtime_promise_ns, 0),
+    DEFINE_PROP_UINT64("vtime-start-ns", BladeNicState, vtime_start_ns, 0),
     DEFINE_PROP_BLADE_UTIL_FORM("util-form", BladeNicState, util_form_prop),
     DEFINE_PROP_UINT32("util-interval", BladeNicState, util_interval_ms,
                        100),

@@ -119,9 +119,11 @@ static BladeSwitchPortKind bsw_port_kind(SwPortKind k)
                                  BLADE_SWITCH_PORT_KIND_CHAIN;
 }
 
-static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls)
+static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls,
+                                                 const Lane *lane)
 {
     BladeLaneVtimeStats *vt = g_new0(BladeLaneVtimeStats, 1);
+    const VtimeLink *l = lane_vtime_link(lane);
 
     vt->stamps_raised = ls->vtime.tx_stamps_raised;
     vt->quiet_raised = ls->vtime.tx_quiet_raised;
@@ -133,6 +135,11 @@ static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls)
     vt->quiet_sent = ls->vtime.tx_quiet;
     vt->quiet_stale = ls->vtime.quiet_stale;
     vt->cuts = ls->vtime_cuts;
+    if (l) {
+        /* the horizon less the latency (promises, stamps, quiet), or now */
+        vt->rejoin_ns = MAX(MAX(l->peer_promise, l->last_stamp),
+                            MAX(l->peer_quiet, blade_switch_now()));
+    }
     return vt;
 }
 
@@ -198,7 +205,7 @@ static BladeSwitchPortInfo *bsw_port_info(BladeSwitchState *s, BswPort *p)
         info->pcs = pcs;
         info->shm = shm;
         if (p->s->vtime) {
-            info->vtime = bsw_lane_vtime_info(&ls);
+            info->vtime = bsw_lane_vtime_info(&ls, p->lane);
         }
         info->symbols = bsw_symbols_info(p);
     }

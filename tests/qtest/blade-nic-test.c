@@ -158,6 +158,11 @@ static void test_props_invalid(void)
     expect_realize_error(",speed=200000", "above the maximum");
     expect_realize_error(",tx-fifo=1048577", "tx-fifo 1048577 octets is above");
     expect_realize_error(",util-interval=70000", "above the maximum");
+    expect_realize_error(",vtime-start-ns=1",
+                         "vtime-start-ns needs timing=virtual");
+    expect_realize_error(",timing=virtual,vtime-start-ns=4611686018427387905",
+                         "vtime-start-ns 4611686018427387905 is past the "
+                         "latest virtual time");
 }
 
 /* Chassis absent: link down and reconnect attempts, not an error. */

@@ -10,7 +10,8 @@
  * past or promises backwards is counted and cut, and what it sent is
  * never taken (a chassis that breaks a quiet promise too); the guest
  * never sees SHM_KICKS; a computing guest promises on a grid of
- * vtime-promise-ns; a chassis that stops
+ * vtime-promise-ns; a NIC restarted in the middle of a run
+ * (vtime-start-ns) keeps the exact times, shifted; a chassis that stops
  * promising makes QEMU shut down within vtime-wait-ms, with a line naming
  * the chardev.
  *
@@ -95,7 +96,8 @@ static bool cond_vt_all_read(NicHarness *h, void *arg)
  */
 #define VT_ERR_LOG "qemu.err"
 
-static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
+static void vt_boot_at(NicHarness *h, const char *dev_extra, bool err_log,
+                       uint64_t start)
 {
     g_autofree char *dev = NULL;
     g_autofree char *qemu = NULL;
@@ -103,11 +105,12 @@ static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
 
     memset(h, 0, sizeof(*h));
     h->srv_vtime_ns = VT_L;
+    h->vstart = start;
     nh_lane_dir(h);
     nh_srv_start(h, true);
     dev = g_strdup_printf(",chardev=lane0,pcs=raw,speed=0,timing=virtual,"
-                          "vtime-latency-ns=%u%s", VT_L,
-                          dev_extra ? dev_extra : "");
+                          "vtime-latency-ns=%u,vtime-start-ns=%" PRIu64 "%s",
+                          VT_L, start, dev_extra ? dev_extra : "");
     qemu = g_strdup_printf("-chardev socket,id=lane0,path=%s,"
                            "reconnect-ms=100%s%s%s", h->path,
                            err_log ? " -no-shutdown 2>" : "",
@@ -121,14 +124,27 @@ static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
             "QEMU to read what the chassis end sent");
 }
 
-/* ... and the link up (1 ms steps), rings, MSI-X and all causes. */
-static void vt_start(NicHarness *h)
+static void vt_boot(NicHarness *h, const char *dev_extra, bool err_log)
 {
-    vt_boot(h, NULL, false);
+    vt_boot_at(h, dev_extra, err_log, 0);
+}
+
+/*
+ * ... and the link up (1 ms steps), rings, MSI-X and all causes; the
+ * chassis end's clock at @start when QEMU's is at 0.
+ */
+static void vt_start_at(NicHarness *h, uint64_t start)
+{
+    vt_boot_at(h, NULL, false, start);
     nh_link_up(h);
     nh_rings(h, 16, 16);
     qpci_msix_enable(h->nic.dev);
     nh_wr(h, BLADE_NIC_REG_IER, 0xff);
+}
+
+static void vt_start(NicHarness *h)
+{
+    vt_start_at(h, 0);
 }
 
 /* The guest's RX ring is as nh_rings() left it: nothing written. */
@@ -166,13 +182,13 @@ static void assert_rx_one(NicHarness *h, const uint8_t *f, size_t len)
  * the guest sends reaches the chassis stamped with QEMU's virtual clock
  * when the guest wrote the doorbell.
  */
-static void test_vt_delivery(void)
+static void vt_delivery(uint64_t start)
 {
     NicHarness h;
     uint8_t f[200], g[150], mac[6];
     uint64_t want = 1, t, c;
 
-    vt_start(&h);
+    vt_start_at(&h, start);
     nh_mac(&h, mac);
     nh_make_frame(f, sizeof(f), mac, peer, 1);
     nh_vstep(&h, 3 * VT_L + 17);        /* any time, not a round one */
@@ -201,6 +217,24 @@ static void test_vt_delivery(void)
     g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
     g_assert_cmpuint(lane_stats(h.srv)->vtime_cuts, ==, 0);
     nh_stop(&h);
+}
+
+static void test_vt_delivery(void)
+{
+    vt_delivery(0);
+}
+
+/*
+ * A blade restarted in the middle of a run (vtime-start-ns=S): QEMU's
+ * clock starts at 0 while the chassis's stands at S.  The same exact
+ * delivery, the chassis's times being QEMU's plus S (nh_vstep() checks
+ * QEMU's clock against the chassis end's less S at every step): a frame
+ * the chassis sends at T reaches the guest at QEMU's T + L - S, and the
+ * guest's reaches the chassis stamped QEMU's doorbell time plus S.
+ */
+static void test_vt_start(void)
+{
+    vt_delivery(7000000123);
 }
 
 /* One record as the chassis end would put it on the lane. */
@@ -651,11 +685,11 @@ static void test_vt_write_voids_quiet(void)
  * its clock on a grid of vtime-promise-ns from virtual time 0, twice the
  * latency by default: every promise the chassis end takes after the
  * start-up is a multiple of the period (none between), and one comes for
- * every period passed.
+ * every period passed.  The grid is the chassis's: a NIC restarted at
+ * @vstart (vtime-start-ns, a multiple of no period here) keeps to it.
  */
-static void test_vt_promise_grid(gconstpointer data)
+static void vt_promise_grid(uint64_t period, uint64_t vstart)
 {
-    uint64_t period = (uintptr_t)data;
     g_autofree char *extra = NULL;
     const VtimeLink *l;
     uint64_t start, last = 0, seen = 0;
@@ -665,14 +699,14 @@ static void test_vt_promise_grid(gconstpointer data)
     if (period) {
         extra = g_strdup_printf(",vtime-promise-ns=%" PRIu64, period);
     }
-    vt_boot(&h, extra, false);
+    vt_boot_at(&h, extra, false, vstart);
     /*
      * Promise far ahead (nh_vstep()'s promises are below it from then on,
      * and not sent), and step past the horizon the gate was armed for
      * before: it promises its clock there, off the grid, and not again.
      */
-    g_assert_true(lane_vtime_promise(h.srv, 2 * VT_GRID_STEP * VT_GRID_STEPS,
-                                     h.vclock));
+    g_assert_true(lane_vtime_promise(h.srv, h.vclock + 2 * VT_GRID_STEP *
+                                     VT_GRID_STEPS, h.vclock));
     nh_vstep(&h, 3 * VT_L);
     nh_pump(&h, 1);
     l = lane_vtime_link(h.srv);
@@ -692,6 +726,16 @@ static void test_vt_promise_grid(gconstpointer data)
     nh_stop(&h);
 }
 
+static void test_vt_promise_grid(gconstpointer data)
+{
+    vt_promise_grid((uintptr_t)data, 0);
+}
+
+static void test_vt_promise_grid_started(void)
+{
+    vt_promise_grid(0, 7000000123);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -704,6 +748,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(VT_QUIET_BROKEN), test_vt_hostile);
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
+    qtest_add_func("/blade-nic/vtime/start", test_vt_start);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
     qtest_add_func("/blade-nic/vtime/write-voids-quiet",
                    test_vt_write_voids_quiet);
@@ -711,5 +756,7 @@ int main(int argc, char **argv)
                         (gconstpointer)(uintptr_t)30000, test_vt_promise_grid);
     qtest_add_data_func("/blade-nic/vtime/promise-grid-default",
                         (gconstpointer)(uintptr_t)0, test_vt_promise_grid);
+    qtest_add_func("/blade-nic/vtime/promise-grid-started",
+                   test_vt_promise_grid_started);
     return g_test_run();
 }

@@ -2536,6 +2536,97 @@ static void test_vtime_tie(void)
     g_assert_cmpuint(vt_tie_order(1), ==, in_time);
 }
 
+/* A lane port's vtime figure @key, from the state tree. */
+static uint64_t vt_port_figure(SwHarness *h, unsigned port, const char *key)
+{
+    QDict *st = sh_state(h);
+    QDict *vt = qdict_get_qdict(sh_item(st, "ports", port), "vtime");
+    uint64_t v;
+
+    g_assert_nonnull(vt);
+    v = sh_u64(vt, key);
+    qobject_unref(st);
+    return v;
+}
+
+static bool vt_cond_disconnected(SwHarness *h, void *arg)
+{
+    QDict *st = sh_state(h);
+    bool gone = !qdict_get_bool(sh_item(st, "ports", GPOINTER_TO_UINT(arg)),
+                                "connected");
+
+    qobject_unref(st);
+    return gone;
+}
+
+/* Slot 0's lane has been cut *@arg times for breaking virtual time. */
+static bool vt_cond_port_cuts(SwHarness *h, void *arg)
+{
+    return vt_port_figure(h, 0, "cuts") >= *(uint64_t *)arg;
+}
+
+/*
+ * A slot's blade goes in the middle of a run.  With vtime-slots (as `up`
+ * sets it) the chassis's clock waits for a blade in its place, and
+ * rejoin-ns says where that blade's clock must start: the later of the
+ * chassis's clock and how far the blade that left had given its word.
+ * A new blade that starts over from 0 is cut; one whose clock starts at
+ * rejoin-ns (as blade-nic's vtime-start-ns makes a restarted blade's)
+ * is taken, the clock goes on, and its frame goes through.
+ */
+static void test_vtime_rejoin(void)
+{
+    enum { L = 10000, LB = 50000, P = 300000, P2 = 400000, P3 = 500000 };
+    VtSlots v;
+    SwHarness h;
+    uint64_t want = 1, t;
+
+    vt_start(&h, &v, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
+             "10000, \"vtime-slots\": 2", LB);
+    vt_promise(&h, &v, 0, P);
+    vt_promise(&h, &v, 1, P2);
+    vt_wait_chassis(&h, &v, P + L);
+    g_assert_cmpuint(vt_port_figure(&h, 0, "rejoin-ns"), ==, P + L);
+
+    /* the clock stays where it was: slot 1's promise does not move it */
+    sh_blade_unplug(&h.blades[0]);
+    sh_wait_still(&h, vt_cond_disconnected, GUINT_TO_POINTER(0),
+            "slot 0 to see its blade gone");
+    vt_promise(&h, &v, 1, P3);
+    sh_pump(&h, 100);
+    g_assert_cmpuint(vt_port_figure(&h, 0, "rejoin-ns"), ==, P + L);
+    g_assert_cmpuint(vt_chassis_clock(h.blades[1].lane), ==, P + L);
+
+    /* from 0: its first stamp goes back */
+    h.vclock = 0;
+    sh_blade_plug(&h, 0, true);
+    sh_wait_still(&h, vt_cond_port_cuts, &want, "the blade from 0 to be cut");
+    sh_blade_unplug(&h.blades[0]);
+    sh_wait_still(&h, vt_cond_disconnected, GUINT_TO_POINTER(0),
+            "slot 0 to see that blade gone");
+
+    /* from rejoin-ns: taken */
+    h.vclock = P + L;
+    v.promised[0] = P + L;
+    sh_blade_plug(&h, 0, true);
+    vt_wait_active(&h, &v);
+    /* auto-negotiation, in 100 us steps of both clocks */
+    for (t = P3 + 100000; !lane_is_link_up(h.blades[0].lane); t += 100000) {
+        g_assert_cmpuint(t, <, P3 + 100 * 1000 * 1000);
+        vt_promise(&h, &v, 0, t);
+        vt_promise(&h, &v, 1, t);
+        vt_wait_chassis(&h, &v, t + L);
+    }
+    t -= 100000;                        /* the last time promised */
+    vt_send_at(&h, 0, t);
+    vt_promise(&h, &v, 0, t + 100000);
+    vt_promise(&h, &v, 1, t + 100000);
+    vt_wait_chassis(&h, &v, t + 100000 + L);
+    sh_wait_frames(&h, &h.blades[1].rx, 1);
+    g_assert_cmpuint(vt_port_figure(&h, 0, "cuts"), ==, 1);
+    sh_stop(&h);
+}
+
 /*
  * Per-slot latencies outside virtual time, or for slots it lacks; a
  * snapshot time outside virtual time.
@@ -2701,6 +2792,7 @@ int main(int argc, char **argv)
                    test_vtime_refused);
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
     qtest_add_func("/blade-switch/vtime/tie", test_vtime_tie);
+    qtest_add_func("/blade-switch/vtime/rejoin", test_vtime_rejoin);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
     qtest_add_func("/blade-switch/chain-lanes/refused",
                    test_chain_lanes_refused);

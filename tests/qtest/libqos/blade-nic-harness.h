@@ -42,6 +42,8 @@ typedef struct NicHarness {
      */
     uint64_t srv_vtime_ns;
     uint64_t vclock;
+    /* the chassis end's clock at QEMU's 0 (the NIC's vtime-start-ns) */
+    uint64_t vstart;
     /* frames the chassis received (the first NH_MAX_FRAMES kept) */
     uint8_t *frames[NH_MAX_FRAMES];
     size_t frame_len[NH_MAX_FRAMES];
