@@ -20,6 +20,7 @@ switches are given as JSON (`-device {"driver": "blade-switch", ...}`),
 since the chain ports are an array.
 """
 
+import datetime
 import errno
 import json
 import os
@@ -215,9 +216,10 @@ def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
     return argv
 
 
-def nic_args(ch, b, backplane, virtual=False):
+def nic_args(ch, b, backplane, virtual=False, start_ns=0):
     """What follows 'blade-nic,id=nic0,mac=MAC' for a blade in a slot: the
-    lane's speed and PCS are the switch's."""
+    lane's speed and PCS are the switch's.  start_ns: in virtual time, the
+    chassis's time at the blade's 0 (a blade restarted mid-run)."""
     props = {"backplane": backplane, "slot": b.slot,
              "speed": ch.switch["slot-speed"], "pcs": ch.switch["pcs"]}
     if virtual:
@@ -226,6 +228,8 @@ def nic_args(ch, b, backplane, virtual=False):
             ch.latency_ns
         if latency is not None:
             props["vtime-latency-ns"] = latency
+        if start_ns:
+            props["vtime-start-ns"] = start_ns
     props.update(b.nic)
     return "".join(f",{k}={qemu_opt(v)}" for k, v in props.items())
 
@@ -247,24 +251,28 @@ def blade_append(topo, ch, b):
 VIRTUAL_RTC = "2026-01-01T00:00:00"
 
 
-def virtual_blade_args(b):
+def virtual_blade_args(b, start_ns=0):
     """A blade in virtual time: held in prelaunch until its NIC's peer is
     there, TCG counting instructions, 2**shift ns each, idle time skipped
-    (sleep=off), and an RTC on the virtual clock from a fixed date
-    (docs/virtual-time.md)."""
+    (sleep=off), and an RTC on the virtual clock from a fixed date, or,
+    for a blade that starts at the chassis's start_ns, that date plus its
+    whole seconds (docs/virtual-time.md)."""
+    base = datetime.datetime.fromisoformat(VIRTUAL_RTC) + \
+        datetime.timedelta(seconds=start_ns // 1000000000)
     # -S: the NIC starts the VM once the chassis is there
     return ["-S", "-icount", f"shift={b.icount_shift},sleep=off",
-            "-rtc", f"base={VIRTUAL_RTC},clock=vm"]
+            "-rtc", f"base={base.isoformat()},clock=vm"]
 
 
-def make_blade(topo, ch, b, accel, run_path, manifest, qemu_bin):
+def make_blade(topo, ch, b, accel, run_path, manifest, qemu_bin,
+               start_ns=0):
     files = chassis_files(run_path, ch)
     virtual = topo.virtual()
     return blade_mod.Blade(
         b.name, accel="tcg" if virtual else accel, memory=b.memory,
         cpus=b.cpus, mac=b.mac,
-        nic_args=nic_args(ch, b, files["backplane"], virtual),
-        extra_args=virtual_blade_args(b) if virtual else (),
+        nic_args=nic_args(ch, b, files["backplane"], virtual, start_ns),
+        extra_args=virtual_blade_args(b, start_ns) if virtual else (),
         append=blade_append(topo, ch, b), run_dir=files["dir"],
         manifest=manifest, qemu_bin=qemu_bin)
 
@@ -458,6 +466,8 @@ class Launcher:
         self.run: rundir.Run | None = None     # up() makes it
         self.blades = {}            # name -> blade.Blade (background)
         self.procs = []             # every Popen started
+        # virtual time: blade -> the chassis's time at its 0 (a restart)
+        self.vtime_start: dict[str, int] = {}
 
     def _rundir(self) -> rundir.Run:
         """The run directory: made by up(), or set for a restart."""
@@ -589,7 +599,8 @@ class Launcher:
         run = self._rundir()
         for ch, b in pairs:
             blade = make_blade(self.topo, ch, b, self.accel, run.path,
-                               self.manifest, self.qemu_bin)
+                               self.manifest, self.qemu_bin,
+                               self.vtime_start.get(b.name, 0))
             with open(blade.log_path, "ab") as log:
                 log.write(f"$ {' '.join(blade.argv)}\n".encode())
             blade.start()
@@ -897,6 +908,30 @@ def _stop_for_restart(rec, kind, name):
         say(f"{kind} {name}: stopped ({how})")
 
 
+def vtime_rejoin_ns(qmp_path, ch, b, timeout=10.0):
+    """Virtual time: where the clock of a blade restarted in b's slot must
+    start (the slot's vtime rejoin-ns, docs/switch-blade.md), once the
+    switch has seen the old blade go.  With vtime-slots, as `up` sets it,
+    the chassis's clock waits meanwhile, so the figure holds until the new
+    blade connects."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_switch(qmp_path, f"chassis {ch.name}")
+        port = next((p for p in state.get("ports", [])
+                     if p.get("kind") == "slot" and p.get("slot") == b.slot),
+                    None)
+        if port is None or "vtime" not in port:
+            raise Failure(f"chassis {ch.name}: no slot {b.slot} in virtual "
+                          f"time in the switch's state")
+        if not port.get("connected"):
+            return int(port["vtime"]["rejoin_ns"])
+        if time.monotonic() > deadline:
+            raise Failure(f"chassis {ch.name}: slot {b.slot} still has a "
+                          f"blade connected {timeout:g} s after {b.name} "
+                          f"stopped")
+        time.sleep(0.1)
+
+
 def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
             fabric_timeout=FABRIC_TIMEOUT):
     """Restart one chassis of a topology that is up (stopping it first if
@@ -910,6 +945,12 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
     if ch is None:
         raise Failure(f"no chassis {name!r} in topology {run.name} (chassis: "
                       f"{', '.join(c.name for c in spec.chassis)})")
+    if spec.virtual():
+        raise Failure(f"restart {name}: a chassis cannot be restarted in "
+                      f"the middle of a virtual-time run (a new switch "
+                      f"starts its clock at 0, below what it promised its "
+                      f"blades and links): bring topology {run.name} down "
+                      f"and up again (docs/virtual-time.md, \"Restarts\")")
     rec = next((p for p in run.processes()
                 if p["kind"] == "chassis" and p["name"] == name), None)
     if rec is None:
@@ -964,6 +1005,11 @@ def restart_blade(run, ident, qemu_bin=None, ready_timeout=READY_TIMEOUT,
                            rotation_timeout=rotation_timeout,
                            fabric_timeout=fabric_timeout)
     _stop_for_restart(rec, "blade", name)
+    if spec.virtual():
+        # its clock starts where the chassis's link with the old one stands
+        start = vtime_rejoin_ns(run.state["chassis"][ch.name]["qmp"], ch, b)
+        launcher.vtime_start[name] = start
+        say(f"blade {name}: virtual time: its 0 is the chassis's {start} ns")
     # The new QEMU truncates the console log only once it runs: a ready
     # line the old one left there must not pass for the new one's.  Keep
     # the old log beside it.

@@ -12,6 +12,7 @@ the ping ended.  Each round trip crosses four lanes, so it is at least
 four latencies.  Then a chassis under load from a client blade (bench
 lb-emu's in virtual time), twice: its per-request log must be identical."""
 
+import datetime
 import re
 import socket
 import subprocess
@@ -252,6 +253,94 @@ class ClientBladeTest(unittest.TestCase):
         self.assertGreaterEqual(sum(rr.values()), 6, log.done)
         self.assertEqual(set(rr), {"b0", "b1", "b2"})
         self.assertLess(util["b1"], rr["b1"], (rr, util))
+
+
+class RestartTest(bptest.TopologyTestCase):
+    """A blade restarted in the middle of a virtual-time run
+    (`bladeplane restart b1`): the new QEMU's clock starts at the
+    chassis's time where the old blade left (blade-nic vtime-start-ns,
+    the slot's rejoin-ns), so nothing is cut; the blade is back in
+    rotation, b0 pings it, and its wall clock goes on from the chassis's
+    time.  A chassis cannot be restarted in virtual time: one clear
+    error, and the run goes on."""
+
+    NAME = "vt-restart"
+    TOPOLOGY = """\
+name = "vt-restart"
+timing = "virtual"
+
+[[chassis]]
+name = "c1"
+slots = 2
+subnet = "10.0.2.0/24"
+latency_ns = 50000
+
+[[chassis.blade]]
+slot = 0
+name = "b0"
+
+[[chassis.blade]]
+slot = 1
+name = "b1"
+"""
+
+    def switch(self):
+        from bladeplane_cli import chassis
+        return chassis.read_switch(
+            self.topo_run.state["chassis"]["c1"]["qmp"], "chassis c1")
+
+    def test_restart_a_blade(self):
+        from bladeplane_cli import chassis, qmp
+        before = self.switch()["switch"]["now_ms"]
+        self.assertEqual(chassis.restart_blade(self.topo_run, "b1"), {})
+        proc = next(p for p in self.topo_run.processes()
+                    if p["name"] == "b1")
+        with qmp.session(proc["qmp"], "blade b1") as q:
+            start = q.execute("qom-get", {"path": "/machine/peripheral/nic0",
+                                          "property": "vtime-start-ns"})
+        self.assertGreaterEqual(start, before * 10 ** 6)
+        state = self.switch()
+        for port in state["ports"]:
+            self.assertEqual(port["vtime"]["cuts"], 0, port)
+            self.assertTrue(port["link"], port)
+        con = self.blade_console("b0")
+        try:
+            status, out = con.run("ping -c 3 10.0.2.11", timeout=60)
+        finally:
+            con.close()
+        self.assertEqual(status, 0, out)
+        self.assertIn("3 packets received", out)
+        # b1's wall clock is the chassis's time, less under 2 s (its RTC
+        # starts at the start's whole seconds; `date` drops the fraction)
+        con = self.blade_console("b1")
+        try:
+            first_ms = self.switch()["switch"]["now_ms"]
+            status, out = con.run("date -u +%s", timeout=30)
+            last_ms = self.switch()["switch"]["now_ms"]
+        finally:
+            con.close()
+        self.assertEqual(status, 0, out)
+        rtc0 = datetime.datetime.fromisoformat(
+            chassis.VIRTUAL_RTC).replace(tzinfo=datetime.timezone.utc)
+        guest_s = int(out.split()[-1]) - int(rtc0.timestamp())
+        self.assertGreaterEqual(guest_s, start // 10 ** 9)
+        self.assertGreaterEqual(guest_s, first_ms / 1000 - 2,
+                                (first_ms, guest_s, last_ms))
+        self.assertLessEqual(guest_s, last_ms / 1000,
+                             (first_ms, guest_s, last_ms))
+
+    def test_restart_a_chassis_refused(self):
+        from bladeplane_cli import chassis
+        with self.assertRaisesRegex(Failure, "cannot be restarted in the "
+                                    "middle of a virtual-time run"):
+            chassis.restart(self.topo_run, "c1")
+        self.assertTrue(all(rundir_alive(p)
+                            for p in self.topo_run.processes()))
+
+
+def rundir_alive(proc):
+    from bladeplane_cli import rundir
+    return rundir.process_alive(proc)
 
 
 if __name__ == "__main__":
