@@ -865,13 +865,12 @@ static void vtime_new_peer(Lane *lane)
     uint8_t v[LANE_VTIME_LEN];
 
     vtime_link_new_peer(&lane->vt);
+    lane->stats.vtime_new_peers++;
     if (!lane->vt.tx_floor) {
         return;
     }
     stq_le_p(v, vt_to_wire(lane, lane->vt.tx_floor));
-    if (txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true)) {
-        lane->stats.vtime_reannounced++;
-    }
+    txq_put(lane, LANE_TAG_PROMISE, v, sizeof(v), true);
 }
 
 /*

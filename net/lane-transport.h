@@ -319,8 +319,11 @@ typedef struct LaneStats {
     uint64_t vtime_cuts;
     /* records that waited for their delivery time (stamp + latency) */
     uint64_t vtime_held;
-    /* new peers on the link told again what was promised before */
-    uint64_t vtime_reannounced;
+    /*
+     * peers new on the link after a session with another: the quiet
+     * promises forgotten, this end's latest promise said again
+     */
+    uint64_t vtime_new_peers;
     PcsRxCounters pcs;          /* receive counters, both pcs modes */
 } LaneStats;
 

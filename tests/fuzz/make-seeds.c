@@ -202,9 +202,23 @@ static size_t promise_rec(uint8_t *p, uint64_t t)
     return rec(p, LANE_TAG_PROMISE, v, sizeof(v));
 }
 
+/* A quiet promise: nothing before T, none before W unless written to. */
+static size_t quiet_rec(uint8_t *p, uint64_t t, uint64_t w, uint64_t read)
+{
+    uint8_t v[LANE_PROMISE_QUIET_LEN];
+
+    for (int i = 0; i < LANE_VTIME_LEN; i++) {
+        v[i] = t >> (8 * i);
+        v[LANE_VTIME_LEN + i] = w >> (8 * i);
+        v[2 * LANE_VTIME_LEN + i] = read >> (8 * i);
+    }
+    return rec(p, LANE_TAG_PROMISE, v, sizeof(v));
+}
+
 /*
  * Chunk octet: bit 0 raw, bit 1 virtual time, bit 2 a latency at the end
- * of the range (fuzz-lane-records.c).
+ * of the range, bit 4 a late start, bit 5 a second connection half-way
+ * (fuzz-lane-records.c).
  */
 static void vtime_seeds(const char *top, const uint8_t *frame,
                         const PcsUtil *u)
@@ -321,6 +335,31 @@ static void vtime_seeds(const char *top, const uint8_t *frame,
     len += promise_rec(buf + len, UINT64_MAX);
     len += srec(buf + len, LANE_TAG_FRAME, UINT64_MAX, f, 104);
     put(dir, "vtime-end", buf, len);
+
+    /*
+     * A peer that leaves after a quiet promise, and a new one on the same
+     * link (its hello says so) that goes on from where the first left,
+     * to a lane that started late.  The second connection comes half-way
+     * (at a chunk's start): each half is padded to 2 chunks of 0x33
+     * octets with a record of an unknown tag, skipped.
+     */
+    len = 0;
+    buf[len++] = 0x33;
+    len += rec(buf + len, LANE_TAG_HELLO, vhello[1], 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 1000, "\xa0\x41", 2);
+    len += promise_rec(buf + len, 5000);
+    len += quiet_rec(buf + len, 6000, 900000, 0);
+    memset(f, 0, sizeof(f));
+    len += rec(buf + len, 0x7e, f, 1 + 2 * 0x33 - len - LANE_REC_HDR);
+    memcpy(f, vhello[1], 12);
+    f[6] |= LANE_HELLO_CAP_VTIME_NEW;
+    n = len;
+    len += rec(buf + len, LANE_TAG_HELLO, f, 12);
+    len += srec(buf + len, LANE_TAG_CONFIG, 900000, "\xa0\x41", 2);
+    len += promise_rec(buf + len, 950000);
+    memset(f, 0, sizeof(f));
+    len += rec(buf + len, 0x7e, f, n + 2 * 0x33 - len - LANE_REC_HDR);
+    put(dir, "vtime-new-peer", buf, len);
 }
 
 /* ---- switch-frames: records for fuzz-switch-frames.c --------------------- */

@@ -407,7 +407,7 @@ static void test_start(void)
     g_assert_cmpuint(late.last_promise, ==, g - start);
     g_assert_cmpuint(lane_vtime_horizon(late.lane), ==, g - start + LATENCY);
     /* told twice: the peer from 0 was new on the link too */
-    g_assert_cmpuint(lane_stats(chassis.lane)->vtime_reannounced, ==, 2);
+    g_assert_cmpuint(lane_stats(chassis.lane)->vtime_new_peers, ==, 2);
     /* the link comes up over 20 ms of the late end's clock */
     for (uint64_t t = 0; t <= 20 * MS; t += MS) {
         stream_pump_at(&late, t, &chassis, MAX(now, start + t));
