@@ -165,18 +165,23 @@ static const LaneOps bench_ops = { .rx_frame = rx_frame, .rx_util = rx_util };
 static void service(Lane *l, uint64_t now)
 {
     LaneFd fds[LANE_MAX_FDS];
-    struct pollfd p;
+    struct pollfd p[LANE_MAX_FDS];
+    int n;
 
     if (lane_deadline(l) <= now) {
         lane_handle_timer(l, now);
     }
-    if (lane_get_fds(l, fds) < 1) {
-        return;
+    n = lane_get_fds(l, fds);
+    for (int i = 0; i < n; i++) {
+        p[i].fd = fds[i].fd;
+        p[i].events = fds[i].events;
     }
-    p.fd = fds[0].fd;
-    p.events = fds[0].events;
-    if (poll(&p, 1, 0) > 0) {
-        lane_handle_io(l, p.fd, p.revents, now);
+    if (n > 0 && poll(p, n, 0) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (p[i].revents) {
+                lane_handle_io(l, p[i].fd, p[i].revents, now);
+            }
+        }
     }
 }
 
@@ -186,6 +191,12 @@ static void service(Lane *l, uint64_t now)
  */
 /* Off: 8b10b frames go as code groups (as before data runs). */
 static bool lane_data_runs = true;
+/*
+ * On: the two ends move to the shared-memory rings (a offers them, b
+ * accepts, as a NIC and the switch do) once the link is up; off: they
+ * stay on the socketpair's stream.
+ */
+static bool lane_rings;
 
 static double lane_rate(LanePcs pcs, size_t len, bool util, uint64_t run_ns,
                         uint64_t *utils)
@@ -204,7 +215,9 @@ static double lane_rate(LanePcs pcs, size_t len, bool util, uint64_t run_ns,
     c.util_interval_ns = util ? 1000000 : 0;
     c.tx_queue_bytes = 256 * 1024;
     c.data_runs = lane_data_runs;
+    c.shm = lane_rings ? LANE_SHM_OFFER : LANE_SHM_OFF;
     a = lane_new(&c, &bench_ops, &ra, 0, NULL);
+    c.shm = lane_rings ? LANE_SHM_ACCEPT : LANE_SHM_OFF;
     b = lane_new(&c, &bench_ops, &rb, 0, NULL);
     if (!a || !b || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
         perror("lane setup");
@@ -214,11 +227,12 @@ static double lane_rate(LanePcs pcs, size_t len, bool util, uint64_t run_ns,
     lane_attach_fd(a, sv[0], t0);
     lane_attach_fd(b, sv[1], t0);
     lane_set_util(a, 37, 4, t0);
-    while (!lane_is_link_up(a) || !lane_is_link_up(b)) {
+    while (!lane_is_link_up(a) || !lane_is_link_up(b) ||
+           (lane_rings && (!lane_on_rings(a) || !lane_on_rings(b)))) {
         service(a, now_ns());
         service(b, now_ns());
         if (now_ns() - t0 > 1000000000ULL) {
-            fprintf(stderr, "lane: no link\n");
+            fprintf(stderr, "lane: no link%s\n", lane_rings ? " on rings" : "");
             exit(1);
         }
     }
@@ -267,8 +281,10 @@ int main(int argc, char **argv)
     CodecRates codec;
 
     printf("bench-pcs: 8b/10b encode+decode per core (%s); lane transport "
-           "(socketpair, both ends on one core, unpaced); utilization "
-           "reporting cost (medians; per CPU second of the thread)\n",
+           "(socketpair, and raw and 8b10b 64-octet frames on the "
+           "shared-memory rings; both ends on one core, unpaced); "
+           "utilization reporting cost (medians; per CPU second of the "
+           "thread)\n",
            pcs_codec_limit_simd(2) == 2 ? "AVX2, then portable" :
            "portable");
     fflush(stdout);
@@ -292,6 +308,14 @@ int main(int argc, char **argv)
     printf("lane_8b10b_64_Mpps: %.3f\n", r8_64 / 1e6);
     printf("lane_8b10b_64_Gbps: %.2f\n", r8_64 * 64 * 8 / 1e9);
     printf("lane_raw_64_Mpps: %.3f\n", rr_64 / 1e6);
+    fflush(stdout);
+    /* the same two ends on the shared-memory rings, as blades and switch */
+    lane_rings = true;
+    printf("lane_raw_64_rings_Mpps: %.3f\n",
+           lane_median(LANE_PCS_RAW, 64) / 1e6);
+    printf("lane_8b10b_64_rings_Mpps: %.3f\n",
+           lane_median(LANE_PCS_8B10B, 64) / 1e6);
+    lane_rings = false;
     fflush(stdout);
     /* the same 8b10b lanes with data runs off: code groups both ends */
     lane_data_runs = false;
