@@ -135,6 +135,7 @@ static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls,
     vt->quiet_sent = ls->vtime.tx_quiet;
     vt->quiet_stale = ls->vtime.quiet_stale;
     vt->cuts = ls->vtime_cuts;
+    vt->new_peers = ls->vtime_new_peers;
     if (l) {
         /* the horizon less the latency (promises, stamps, quiet), or now */
         vt->rejoin_ns = MAX(MAX(l->peer_promise, l->last_stamp),

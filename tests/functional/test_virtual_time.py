@@ -303,6 +303,9 @@ name = "b1"
         for port in state["ports"]:
             self.assertEqual(port["vtime"]["cuts"], 0, port)
             self.assertTrue(port["link"], port)
+            # b1's slot saw one blade come new to its link
+            self.assertEqual(port["vtime"]["new_peers"],
+                             int(port["name"] == "slot1"), port)
         con = self.blade_console("b0")
         try:
             status, out = con.run("ping -c 3 10.0.2.11", timeout=60)

@@ -2624,6 +2624,9 @@ static void test_vtime_rejoin(void)
     vt_wait_chassis(&h, &v, t + 100000 + L);
     sh_wait_frames(&h, &h.blades[1].rx, 1);
     g_assert_cmpuint(vt_port_figure(&h, 0, "cuts"), ==, 1);
+    /* both blades that came after the first were new on the link */
+    g_assert_cmpuint(vt_port_figure(&h, 0, "new-peers"), ==, 2);
+    g_assert_cmpuint(vt_port_figure(&h, 1, "new-peers"), ==, 0);
     sh_stop(&h);
 }
 
