@@ -13,6 +13,7 @@ four latencies.  Then a chassis under load from a client blade (bench
 lb-emu's in virtual time), twice: its per-request log must be identical."""
 
 import datetime
+import os
 import re
 import socket
 import subprocess
@@ -255,34 +256,24 @@ class ClientBladeTest(unittest.TestCase):
         self.assertLess(util["b1"], rr["b1"], (rr, util))
 
 
+def example(name):
+    """The text of a topology file in examples/."""
+    with open(os.path.join(bptest.REPO, "examples", name)) as f:
+        return f.read()
+
+
 class RestartTest(bptest.TopologyTestCase):
-    """A blade restarted in the middle of a virtual-time run
-    (`bladeplane restart b1`): the new QEMU's clock starts at the
+    """A blade of examples/virtual-pair.toml restarted in the middle of
+    its virtual-time run (`bladeplane restart b1`): the new QEMU's clock starts at the
     chassis's time where the old blade left (blade-nic vtime-start-ns,
     the slot's rejoin-ns), so nothing is cut; the blade is back in
     rotation, b0 pings it, and its wall clock goes on from the chassis's
     time.  A chassis cannot be restarted in virtual time: one clear
     error, and the run goes on."""
 
-    NAME = "vt-restart"
-    TOPOLOGY = """\
-name = "vt-restart"
-timing = "virtual"
-
-[[chassis]]
-name = "c1"
-slots = 2
-subnet = "10.0.2.0/24"
-latency_ns = 50000
-
-[[chassis.blade]]
-slot = 0
-name = "b0"
-
-[[chassis.blade]]
-slot = 1
-name = "b1"
-"""
+    # the shipped pair (b0 pings b1 at boot; b1's CPU at half speed)
+    NAME = "virtual-pair"
+    TOPOLOGY = example("virtual-pair.toml")
 
     def switch(self):
         from bladeplane_cli import chassis
