@@ -33,8 +33,9 @@ import tempfile
 
 from . import image, qemu, topology
 from .common import Failure, say, step
-from .lbemu import (BOOT_REPS, CELLS, LOAD_FRACTION, SLOW, Cell,
-                    cell_lines, summarize, summary_lines)
+from .lbemu import (BOOT_REPS, CALIB_CONNS, CALIB_HOGS, CELLS,
+                    LOAD_FRACTION, SLOW, Cell, cell_lines, summarize,
+                    summary_lines)
 from .vtimebench import run_to_end
 
 SERVERS = ("b0", "b1", "b2")
@@ -320,13 +321,13 @@ def run(cells, rounds=None, round_s=None, warmup_s=None, reqs=8):
 # (its blade-hog start options, its icount_shift).  A boot each: a run in
 # virtual time gives the same figures every time, so there are no rounds
 # to interleave.
-CALIB = {"none": Cell("calib-none", "no hog", [1]),
-         "nice0": Cell("calib-nice0", "a nice 0 hog", [1], "-n 0 1"),
-         "nice-10": Cell("calib-nice-10", "a nice -10 hog", [1], "-n -10 1"),
-         "half-speed": Cell("calib-half-speed", "a CPU at half speed "
-                            "(icount_shift 1)", [1], shift=1)}
+# real-time lb-calib's conditions (CALIB_HOGS), and a CPU at half speed
+CALIB = {cond: Cell(f"calib-{cond}", f"blade-hog start {hog}" if hog else
+                    "no hog", [1], hog)
+         for cond, hog in CALIB_HOGS.items()}
+CALIB["half-speed"] = Cell("calib-half-speed", "a CPU at half speed "
+                           "(icount_shift 1)", [1], shift=1)
 CALIB_SERVER = "b0"
-CALIB_CONNS = 4             # closed-loop connections on the one blade
 CALIB_S = 5.0               # closed loop, virtual seconds
 
 
