@@ -224,6 +224,27 @@ void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS])
     fds[LANE_RING_FD_WAKE_C] = r->creator ? r->peer_kick_fd : r->kick_fd;
 }
 
+void lane_ring_peer_attached(LaneRing *r)
+{
+    if (!r->creator) {
+        return;
+    }
+    if (r->peer_wait_fd >= 0) {
+        close(r->peer_wait_fd);
+        r->peer_wait_fd = -1;
+    }
+    if (r->peer_kick_fd >= 0) {
+        close(r->peer_kick_fd);
+        r->peer_kick_fd = -1;
+    }
+}
+
+unsigned lane_ring_fds_held(const LaneRing *r)
+{
+    return (r->memfd >= 0) + (r->wait_fd >= 0) + (r->kick_fd >= 0) +
+           (r->peer_wait_fd >= 0) + (r->peer_kick_fd >= 0);
+}
+
 /*
  * Is @fd a connected AF_UNIX SOCK_SEQPACKET socket?  A peer could pass a
  * pipe, an eventfd, a listening or unconnected socket instead.

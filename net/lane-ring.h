@@ -139,10 +139,19 @@ typedef struct LaneRing LaneRing;
  * wake-up socketpairs.  Returns NULL with *err set to a negative errno.
  * The fds to pass to the attacher are lane_ring_peer_fds(); they stay
  * owned by the ring (SCM_RIGHTS duplicates them into the peer), which so
- * holds LANE_RING_CREATOR_FDS fds in all.
+ * holds LANE_RING_CREATOR_FDS fds in all until lane_ring_peer_attached().
  */
 LaneRing *lane_ring_create(uint32_t ring_size, int *err);
 void lane_ring_peer_fds(const LaneRing *r, int fds[LANE_RING_NFDS]);
+/*
+ * The creator: the attacher has its own copies of the wake-up ends
+ * (it accepted).  Ours are closed, so that the attacher's exit hangs up
+ * our wake-up socket (a creator that waits on it alone, as a blade's
+ * gate in virtual time does, sees its peer go).
+ */
+void lane_ring_peer_attached(LaneRing *r);
+/* The fds the ring holds open now (lane-ring.h's counts, for checks). */
+unsigned lane_ring_fds_held(const LaneRing *r);
 
 /*
  * Attach to a region made by a peer.  Takes ownership of the three fds

@@ -1149,6 +1149,7 @@ static void rx_ring(Lane *lane, const uint8_t *p, size_t len)
         lane->ring_offered = false;
         lane->ring_rx = true;
         lane->stats.shm_up++;
+        lane_ring_peer_attached(lane->ring);
         if (send_ring(lane, LANE_RING_OP_SWITCH, 0)) {
             ring_switch_after_queue(lane);
         }

@@ -176,11 +176,19 @@ static unsigned count_fds(void)
     return n - 1;       /* the directory's own */
 }
 
-/* Fds a ring end holds: lane-ring.h */
+/*
+ * Fds a ring end holds (lane-ring.h): an attacher three, a creator five
+ * until the attacher accepted, then three.
+ */
 static unsigned ring_fds(LaneRing *r)
 {
-    return !r ? 0 : lane_ring_is_creator(r) ? LANE_RING_CREATOR_FDS :
-                                              LANE_RING_NFDS;
+    unsigned n = r ? lane_ring_fds_held(r) : 0;
+
+    if (r && n != (lane_ring_is_creator(r) ? LANE_RING_CREATOR_FDS :
+                   LANE_RING_NFDS) && n != LANE_RING_NFDS) {
+        abort();
+    }
+    return n;
 }
 
 static unsigned harness_fds(void)

@@ -54,7 +54,10 @@ static void blades_ready(SwHarness *h, unsigned n, const unsigned *cpu)
     unsigned i;
 
     for (i = 0; i < n; i++) {
-        sh_blade_up(h, i, i % 2);
+        if (!h->blades[i].lane) {
+            sh_blade_plug(h, i, i % 2);
+        }
+        sh_wait(h, sh_cond_port_up, GUINT_TO_POINTER(i), "slot link up");
         /* A gratuitous broadcast teaches the switch the blade's MAC. */
         memset(f, 0, sizeof(f));
         sh_eth(f, sh_bcast, h->blades[i].mac, 0x88b6);
@@ -1213,7 +1216,42 @@ static void test_data_runs(void)
 }
 
 /*
- * A blade that would make the slot's kick block: it sets its sleep flag
+ * Plug blade @slot as a hostile blade would: it keeps copies of the
+ * slot's ends of the wake-up sockets it made and passed (an honest one
+ * closes them once the slot accepted).  Taken in the round after the
+ * lane made the rings, before the slot's acceptance can have been read;
+ * a round that read both tries again.
+ */
+static void plug_keeping_ring_fds(SwHarness *h, unsigned slot,
+                                  int kept[LANE_RING_NFDS])
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    int fds[LANE_RING_NFDS];
+    LaneRing *r;
+
+    sh_blade_plug(h, slot, slot % 2);
+    for (;;) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        sh_pump(h, 1);
+        r = lane_shm_ring(h->blades[slot].lane);
+        if (r && lane_ring_fds_held(r) == LANE_RING_CREATOR_FDS) {
+            break;
+        }
+        if (r && lane_ring_fds_held(r) < LANE_RING_CREATOR_FDS) {
+            sh_blade_unplug(&h->blades[slot]);     /* accepted already */
+            sh_blade_plug(h, slot, slot % 2);
+        }
+    }
+    lane_ring_peer_fds(r, fds);
+    for (int i = 0; i < LANE_RING_NFDS; i++) {
+        kept[i] = dup(fds[i]);
+        g_assert_cmpint(kept[i], >=, 0);
+    }
+}
+
+/*
+ * A blade that would make the slot's kick block: it kept copies of the
+ * slot's wake-up sockets (plug_keeping_ring_fds()), sets its sleep flag
  * on the ring the slot writes, fills the queue of the wake-up socket the
  * slot kicks into and clears O_NONBLOCK on the slot's wake-up sockets
  * (the flag belongs to the file description, which both processes
@@ -1239,13 +1277,17 @@ static void test_shm_blocking_peer(void)
     int b;
 
     sh_start(&h, 2, true, NULL);
+    plug_keeping_ring_fds(&h, 0, fds);
     blades_ready(&h, 2, NULL);
     add_service(&h, "web", "rr", "[0, 1]");
     lane = h.blades[0].lane;
     g_assert_true(lane_on_rings(lane));
     sh_free_frames(&h.blades[0].rx);
 
-    shm = map_peer_shm(lane, fds, &sb);
+    g_assert_cmpint(fstat(fds[LANE_RING_FD_MEM], &sb), ==, 0);
+    shm = mmap(NULL, sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+               fds[LANE_RING_FD_MEM], 0);
+    g_assert(shm != MAP_FAILED);
     hdr = (LaneRingHeader *)shm;
     ((LaneRingCons *)(shm + hdr->ring[1].cons_off))->cons_sleeping = 1;
     munmap(shm, sb.st_size);
@@ -1278,6 +1320,9 @@ static void test_shm_blocking_peer(void)
     b = flow_blade(&h, 2, 41, SH_TCP_SYN);
     g_assert_cmpint(b, >=, 0);
     sh_stop(&h);
+    for (b = 0; b < LANE_RING_NFDS; b++) {
+        close(fds[b]);
+    }
 }
 
 /*

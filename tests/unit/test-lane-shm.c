@@ -413,13 +413,14 @@ static void blocked(int sig)
 }
 
 /*
- * The offering end's side is hostile.  It holds the accepting end's
- * wake-up sockets (SCM_RIGHTS passes the file descriptions), so it can
- * fill the queue the accepting end kicks into and clear O_NONBLOCK on
- * both.  The accepting end must go on without blocking, error or
- * disconnect: a kick into a full queue is not needed (the peer has
- * wake-ups waiting), and no call depends on O_NONBLOCK.  With the
- * eventfds of before, the flag cleared was a ring error and a
+ * The offering end's side is hostile.  It made the accepting end's
+ * wake-up sockets (SCM_RIGHTS passes the file descriptions) and may keep
+ * copies, so it can fill the queue the accepting end kicks into and
+ * clear O_NONBLOCK on both (here, on the accepting end's own fds: the
+ * same file descriptions).  The accepting end must go on without
+ * blocking, error or disconnect: a kick into a full queue is not needed
+ * (the peer has wake-ups waiting), and no call depends on O_NONBLOCK.
+ * With the eventfds of before, the flag cleared was a ring error and a
  * disconnect (and a peer quick enough between that check and the write
  * blocked the lane for good: /lane-ring/blocking-peer).
  */
@@ -435,7 +436,7 @@ static void test_blocking_peer(void)
     pair_init(&p, LANE_SHM_ACCEPT, LANE_SHM_OFFER);
     pump(&p, 0);
     g_assert_true(lane_on_rings(p.a.lane));
-    lane_ring_peer_fds(lane_shm_ring(p.b.lane), fds);
+    lane_ring_peer_fds(lane_shm_ring(p.a.lane), fds);
     while (send(fds[LANE_RING_FD_WAKE_C], &one, 1,
                 MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
         sent++;
@@ -467,15 +468,15 @@ static void test_blocking_peer(void)
 static void test_hang_up(void)
 {
     unsigned fds0 = open_fds();
-    int fds[LANE_RING_NFDS];
     Pair p;
 
     pair_init(&p, LANE_SHM_ACCEPT, LANE_SHM_OFFER);
     pump(&p, 0);
     g_assert_true(lane_on_rings(p.a.lane));
     traffic(&p, 20, 0);
-    lane_ring_peer_fds(lane_shm_ring(p.b.lane), fds);
-    g_assert_cmpint(shutdown(fds[LANE_RING_FD_WAKE_A], SHUT_RDWR), ==, 0);
+    /* the wake-up socket the offering end kicks, shut down */
+    g_assert_cmpint(shutdown(lane_ring_wait_fd(lane_shm_ring(p.a.lane)),
+                             SHUT_RDWR), ==, 0);
     pump(&p, 0);
     g_assert_cmpuint(lane_stats(p.a.lane)->shm_hangups, ==, 1);
     g_assert_cmpuint(lane_stats(p.a.lane)->disconnects, ==, 1);
@@ -488,6 +489,41 @@ static void test_hang_up(void)
     g_assert_cmpuint(lane_stats(p.a.lane)->shm_hangups, ==, 1);
     assert_no_errors(p.a.lane);
     assert_no_errors(p.b.lane);
+    pair_free(&p);
+    g_assert_cmpuint(open_fds(), ==, fds0);
+}
+
+/*
+ * The accepting end's process goes: the offering end, which made the
+ * rings, keeps no copy of the other end's wake-up sockets once they were
+ * accepted, so its own wake-up socket hangs up.  An end that polls that
+ * socket alone (a blade's gate in virtual time, which blocks its main
+ * loop and so its stream) sees its peer go: counted in shm_hangups, not
+ * as an error, and disconnected.
+ */
+static void test_creator_sees_the_attacher_go(void)
+{
+    unsigned fds0 = open_fds();
+    struct pollfd pfd;
+    LaneRing *r;
+    Pair p;
+
+    pair_init(&p, LANE_SHM_ACCEPT, LANE_SHM_OFFER);
+    pump(&p, 0);
+    g_assert_true(lane_on_rings(p.b.lane));
+    traffic(&p, 20, 0);
+    r = lane_shm_ring(p.b.lane);
+    g_assert_true(lane_ring_is_creator(r));
+    g_assert_cmpuint(lane_ring_fds_held(r), ==, LANE_RING_NFDS);
+
+    lane_free(p.a.lane);
+    p.a.lane = NULL;
+    pfd = (struct pollfd) { .fd = lane_ring_wait_fd(r), .events = POLLIN };
+    g_assert_cmpint(poll(&pfd, 1, 0), ==, 1);
+    lane_handle_io(p.b.lane, pfd.fd, pfd.revents, 0);
+    g_assert_cmpuint(lane_stats(p.b.lane)->shm_hangups, ==, 1);
+    g_assert_cmpuint(lane_stats(p.b.lane)->shm_errors, ==, 0);
+    g_assert_false(lane_is_connected(p.b.lane));
     pair_free(&p);
     g_assert_cmpuint(open_fds(), ==, fds0);
 }
@@ -545,5 +581,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-shm/back-pressure", test_back_pressure);
     g_test_add_func("/lane-shm/blocking-peer", test_blocking_peer);
     g_test_add_func("/lane-shm/hang-up", test_hang_up);
+    g_test_add_func("/lane-shm/creator-sees-the-attacher-go",
+                    test_creator_sees_the_attacher_go);
     return g_test_run();
 }
