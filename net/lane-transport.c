@@ -906,6 +906,17 @@ static bool rx_held(const Lane *lane)
 }
 
 /*
+ * A record due at @due, taken now: late if our clock is a step or more
+ * past it (vtime_tick_ns).
+ */
+static bool rx_late(const Lane *lane, uint64_t due)
+{
+    uint64_t tick = lane->cfg.vtime_tick_ns ? lane->cfg.vtime_tick_ns : 1;
+
+    return lane->now > due && lane->now - due >= tick;
+}
+
+/*
  * Before a record is handled: its stamp, if it has one, is checked and
  * taken (false: the peer was cut, drop the record).  In a virtual-time
  * connection every record the peer stamps must carry one.
@@ -940,6 +951,8 @@ static bool rx_stamp_check(Lane *lane, uint8_t tag, bool stamped,
     } else if (vtime_rx_stamp(&lane->vt, stamp) != VTIME_OK) {
         vtime_cut(lane);
         return false;
+    } else if (rx_late(lane, vtime_deliver_at(&lane->vt, stamp))) {
+        lane->stats.vtime_late++;
     }
     lane->rx_stamped = true;
     lane->rx_stamp = stamp;
@@ -2149,6 +2162,9 @@ void lane_handle_timer(Lane *lane, uint64_t now)
         }
     } else {
         if (rx_held(lane) && now >= lane->rx_hold_at) {
+            if (rx_late(lane, lane->rx_hold_at)) {
+                lane->stats.vtime_late++;
+            }
             lane->rx_hold_at = VTIME_NEVER;
             rx_process_buffer(lane);    /* and what is left in the ring */
         }

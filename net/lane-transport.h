@@ -194,6 +194,13 @@ typedef struct LaneConfig {
      * At most VTIME_LATEST.
      */
     uint64_t vtime_start_ns;
+    /*
+     * Our clock moves in steps of this many ns (an icount guest's: one
+     * instruction); 0 is 1.  A record taken less than a step after its
+     * delivery time was taken at the first time our clock could show:
+     * on time, not late (vtime_late).
+     */
+    uint64_t vtime_tick_ns;
 } LaneConfig;
 
 /*
@@ -319,6 +326,12 @@ typedef struct LaneStats {
     uint64_t vtime_cuts;
     /* records that waited for their delivery time (stamp + latency) */
     uint64_t vtime_held;
+    /*
+     * records taken after their delivery time: input that back-pressure
+     * or a busy ring kept waiting, or a peer that joined behind this
+     * end's clock
+     */
+    uint64_t vtime_late;
     /*
      * peers new on the link after a session with another: the quiet
      * promises forgotten, this end's latest promise said again

@@ -128,6 +128,7 @@ static BladeLaneVtimeStats *bsw_lane_vtime_info(const LaneStats *ls,
     vt->stamps_raised = ls->vtime.tx_stamps_raised;
     vt->quiet_raised = ls->vtime.tx_quiet_raised;
     vt->tx_waits = ls->tx_queue_full;
+    vt->late = ls->vtime_late;
     vt->stamps = ls->vtime.stamps;
     vt->held = ls->vtime_held;
     vt->promises = ls->vtime.promises;

@@ -35,6 +35,7 @@ typedef struct End {
     uint8_t out[8192];
     size_t out_len;
     unsigned closes;
+    uint64_t tick;              /* its clock's step (vtime_tick_ns) */
 } End;
 
 /*
@@ -128,6 +129,7 @@ static Lane *stream_lane(End *e, LanePcs pcs, bool vtime)
     c.speed_mbps = 0;
     c.vtime = vtime;
     c.vtime_latency_ns = LATENCY;
+    c.vtime_tick_ns = e->tick;
     e->lane = lane_new(&c, &ops, e, 0, NULL);
     g_assert_nonnull(e->lane);
     return e->lane;
@@ -721,20 +723,25 @@ static void test_hostile(gconstpointer data)
  * A record takes effect a latency after its stamp, never earlier: the
  * frame waits in the receiver until its clock gets there, the receiver's
  * deadline is that time, and what follows it (a promise) waits behind it.
+ * One let go a step of the receiver's clock or more after its time, or
+ * read after it, is counted late.
  */
 static void test_hold(gconstpointer data)
 {
     LanePcs pcs = GPOINTER_TO_UINT(data);
     End a = { 0 }, b = { 0 };
-    uint64_t now = 0, sent;
+    uint64_t now = 0, sent, late;
     uint8_t f[100];
 
+    b.tick = 2;
     stream_lane(&a, pcs, true);
     stream_lane(&b, pcs, true);
     lane_connected(a.lane, now);
     lane_connected(b.lane, now);
     now = stream_run(&a, &b, now, 50);
     g_assert_true(lane_is_link_up(b.lane));
+    /* what the 1 ms steps of the start-up took late */
+    late = lane_stats(b.lane)->vtime_late;
 
     sent = now;
     make_frame(f, sizeof(f), sent);
@@ -753,6 +760,36 @@ static void test_hold(gconstpointer data)
     g_assert_cmpuint(b.last_stamp, ==, sent);
     g_assert_cmpuint(b.last_promise, ==, sent + US);
     g_assert_cmpuint(lane_vtime_horizon(b.lane), ==, sent + US + LATENCY);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_late, ==, late);
+
+    /*
+     * Held, and let go once b's clock is past its time: within b's step
+     * of 2 ns, the first time b's clock could show, on time; a step or
+     * more after it, late.
+     */
+    sent += 2 * US;
+    make_frame(f, sizeof(f), sent);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), sent), ==, 0);
+    stream_pump(&a, &b, sent + 1);
+    g_assert_cmpuint(b.frames, ==, 1);
+    stream_pump(&a, &b, sent + LATENCY + 1);
+    g_assert_cmpuint(b.frames, ==, 2);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_late, ==, late);
+    sent += 2 * US;
+    make_frame(f, sizeof(f), sent);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), sent), ==, 0);
+    stream_pump(&a, &b, sent + 1);
+    stream_pump(&a, &b, sent + LATENCY + 2);
+    g_assert_cmpuint(b.frames, ==, 3);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_late, ==, late + 1);
+    /* read only after its time: late too */
+    sent += 2 * LATENCY;
+    make_frame(f, sizeof(f), sent);
+    g_assert_cmpint(lane_send_frame(a.lane, f, sizeof(f), sent), ==, 0);
+    stream_pump(&a, &b, sent + 2 * LATENCY);
+    g_assert_cmpuint(b.frames, ==, 4);
+    g_assert_cmpuint(b.last_stamp, ==, sent);
+    g_assert_cmpuint(lane_stats(b.lane)->vtime_late, ==, late + 2);
     assert_clean(b.lane);
     lane_free(a.lane);
     lane_free(b.lane);
