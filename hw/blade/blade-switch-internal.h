@@ -290,6 +290,7 @@ struct BladeSwitchState {
     uint32_t vtime_wait_ms;
     uint32_t vtime_slots;
     uint64_t vtime_snapshot_ns; /* 0: none */
+    uint64_t vtime_start_ns;    /* where the clock starts */
     BladeSwitchInfo *vtime_snapshot; /* the state then, once taken */
     uint32_t nslot_latency;     /* per slot, 0: vtime_latency_ns */
     uint32_t *slot_latency_ns;

@@ -209,6 +209,17 @@ static bool bsw_check_props(BladeSwitchState *s, Error **errp)
                    "%" PRId64, INT64_MAX);
         return false;
     }
+    if (s->vtime_start_ns && !s->vtime) {
+        error_setg(errp, "blade-switch: vtime-start-ns is for "
+                   "timing=virtual");
+        return false;
+    }
+    if (s->vtime_start_ns > VTIME_LATEST) {
+        error_setg(errp, "blade-switch: vtime-start-ns %" PRIu64 " is past "
+                   "the latest virtual time, %" PRIu64 " ns",
+                   s->vtime_start_ns, (uint64_t)VTIME_LATEST);
+        return false;
+    }
     if (s->nslot_latency && !s->vtime) {
         error_setg(errp, "blade-switch: vtime-slot-latency-ns is for "
                    "timing=virtual");
@@ -400,6 +411,10 @@ static void bsw_realize(DeviceState *dev, Error **errp)
     }
     if (s->slots && !bsw_slot_chardevs(s) && !bsw_backplane_dir(s, errp)) {
         return;
+    }
+    if (s->vtime_start_ns > blade_switch_now()) {
+        /* a chassis that takes the place of one that left in mid-run */
+        qemu_clock_advance_virtual_time(s->vtime_start_ns);
     }
     bsw_default_mac(s);
     swcore_config_init(&cfg);
@@ -594,6 +609,8 @@ static const Property bsw_properties[] = {
     DEFINE_PROP_UINT32("vtime-slots", BladeSwitchState, vtime_slots, 0),
     DEFINE_PROP_UINT64("vtime-snapshot-ns", BladeSwitchState,
                        vtime_snapshot_ns, 0),
+    DEFINE_PROP_UINT64("vtime-start-ns", BladeSwitchState, vtime_start_ns,
+                       0),
     DEFINE_PROP_ARRAY("vtime-slot-latency-ns", BladeSwitchState,
                       nslot_latency, slot_latency_ns, qdev_prop_uint32,
                       uint32_t),

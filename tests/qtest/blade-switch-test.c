@@ -2676,8 +2676,55 @@ static void test_vtime_rejoin(void)
 }
 
 /*
+ * A chassis that takes the place of one that left in the middle of a
+ * run (vtime-start-ns, bladeplane restart CHASSIS): its clock starts at
+ * S, where its blades stand.  Nothing it sends them is stamped earlier
+ * (they would take it late: auto-negotiation's records at 0, with S
+ * 0); it runs from there to its horizons exactly, forwards a frame with
+ * nothing late or cut, and its ports' rejoin-ns are on that clock.
+ */
+static void test_vtime_start(void)
+{
+    enum { L = 10000, LB = 50000 };
+    const uint64_t S = 7000000123ULL;
+    ShOpts o = {
+        .slots = 2, .chardevs = true, .args = "-accel qtest ",
+        .vtime_ns = LB,
+        .json = "\"timing\": \"virtual\", \"vtime-latency-ns\": 10000, "
+                "\"vtime-slots\": 2, \"vtime-start-ns\": 7000000123",
+    };
+    VtSlots v = { .n = 2 };
+    SwHarness h;
+    unsigned i;
+
+    sh_start_opts(&h, &o);
+    h.vclock = S;
+    for (i = 0; i < 2; i++) {
+        sh_blade_plug(&h, i, true);
+    }
+    vt_wait_active(&h, &v);
+    vt_promise(&h, &v, 0, S + 100000);
+    vt_promise(&h, &v, 1, S + 100000);
+    vt_wait_chassis(&h, &v, S + 100000 + L);
+    g_assert_cmpuint(vt_port_figure(&h, 0, "rejoin-ns"), ==, S + 100000 + L);
+    vt_send_at(&h, 0, S + 130007);
+    vt_promise(&h, &v, 0, S + 250000);
+    vt_promise(&h, &v, 1, S + 250000);
+    vt_wait_chassis(&h, &v, S + 250000 + L);
+    sh_wait_frames(&h, &h.blades[1].rx, 1);
+    for (i = 0; i < 2; i++) {
+        g_assert_cmpuint(vt_port_figure(&h, i, "cuts"), ==, 0);
+        g_assert_cmpuint(vt_port_figure(&h, i, "late"), ==, 0);
+        g_assert_cmpuint(lane_stats(h.blades[i].lane)->vtime_cuts, ==, 0);
+        g_assert_cmpuint(lane_stats(h.blades[i].lane)->vtime_late, ==, 0);
+    }
+    sh_stop(&h);
+}
+
+/*
  * Per-slot latencies outside virtual time, or for slots it lacks; a
- * snapshot time outside virtual time.
+ * snapshot or start time outside virtual time; a start past the latest
+ * virtual time.
  */
 static void test_vtime_refused(void)
 {
@@ -2688,6 +2735,10 @@ static void test_vtime_refused(void)
         "\"virtual\", \"vtime-slot-latency-ns\": [1000, 2000]}",
         "{\"driver\": \"blade-switch\", \"slots\": 1, "
         "\"vtime-snapshot-ns\": 1000}",
+        "{\"driver\": \"blade-switch\", \"slots\": 1, "
+        "\"vtime-start-ns\": 1000}",
+        "{\"driver\": \"blade-switch\", \"slots\": 1, \"timing\": "
+        "\"virtual\", \"vtime-start-ns\": 4611686018427387905}",
     };
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     unsigned i;
@@ -2704,7 +2755,8 @@ static void test_vtime_refused(void)
                                    NULL, &err, &status, NULL));
         g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
         g_assert_true(strstr(err, "is for timing=virtual") ||
-                      strstr(err, "entries for 1 slots"));
+                      strstr(err, "entries for 1 slots") ||
+                      strstr(err, "is past the latest virtual time"));
     }
 }
 
@@ -2841,6 +2893,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
     qtest_add_func("/blade-switch/vtime/tie", test_vtime_tie);
     qtest_add_func("/blade-switch/vtime/rejoin", test_vtime_rejoin);
+    qtest_add_func("/blade-switch/vtime/start", test_vtime_start);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
     qtest_add_func("/blade-switch/chain-lanes/refused",
                    test_chain_lanes_refused);
