@@ -173,11 +173,15 @@ static bool blade_lane_gate_ending(void)
  * (it waits behind the peer's first stamped records), in the main loop,
  * and a gate that found it done or not would take two different paths
  * (wait on the rings, or stop the VM) on two runs.  A lane whose offer
- * was refused stays on the stream.
+ * was refused stays on the stream.  So does, until the handshake is
+ * over, a lane whose peer was new to the link (a chassis restarted in
+ * the middle of the run): the handshake waits for this VM's clock to
+ * move, and a restart is not repeatable anyway.
  */
 static bool blade_lane_on_rings(BladeLane *bl)
 {
-    return !lane_shm_ring(bl->lane) || lane_on_rings(bl->lane);
+    return !lane_shm_ring(bl->lane) || lane_on_rings(bl->lane) ||
+           lane_stats(bl->lane)->vtime_new_peers;
 }
 
 /*

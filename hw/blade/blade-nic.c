@@ -215,6 +215,36 @@ static void blade_nic_get_vtime_stat(Object *obj, Visitor *v,
         val = ls->tx_queue_full;
     } else if (!strcmp(name, "vtime-held")) {
         val = ls->vtime_held;
+    } else if (!strcmp(name, "vtime-late")) {
+        val = ls->vtime_late;
+    }
+    visit_type_uint64(v, name, &val, errp);
+}
+
+/*
+ * vtime-rejoin-ns: where the clock of a chassis that takes the place of
+ * this lane's peer must start, on the chassis's clock: the latest of
+ * what the peer promised and stamped (a quiet promise too, while it
+ * holds), and of this VM's clock less a latency (it ran on a quiet
+ * promise that its own write then voided).  The new chassis's records
+ * then take effect here no earlier than this VM's clock, and break no
+ * promise.  0 with timing=real.
+ */
+static void blade_nic_get_vtime_rejoin(Object *obj, Visitor *v,
+                                       const char *name, void *opaque,
+                                       Error **errp)
+{
+    BladeNicState *s = BLADE_NIC(obj);
+    const VtimeLink *l = s->lane && s->vtime ? lane_vtime_link(s->lane)
+                                             : NULL;
+    uint64_t val = 0;
+
+    if (l) {
+        uint64_t now = vnow();
+
+        val = MAX(MAX(l->peer_promise, l->last_stamp), l->peer_quiet);
+        val = MAX(val, now > l->latency_ns ? now - l->latency_ns : 0);
+        val = vtime_add_sat(val, s->vtime_start_ns);
     }
     visit_type_uint64(v, name, &val, errp);
 }
@@ -463,6 +493,8 @@ static bool blade_nic_lane_init(BladeNicState *s, Error **errp)
     cfg.vtime = s->vtime;
     cfg.vtime_latency_ns = s->vtime_latency_ns;
     cfg.vtime_start_ns = s->vtime_start_ns;
+    /* an icount clock moves an instruction at a time */
+    cfg.vtime_tick_ns = icount_enabled() ? icount_to_ns(1) : 1;
     blade_lane_config_tx_fifo(&cfg, s->tx_fifo);
     /* the NIC makes and offers the shared-memory rings; see blade-lane.h */
     cfg.shm = LANE_SHM_OFFER;
@@ -891,7 +923,7 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
         "vtime-stamp-broke-quiet", "vtime-quiet-sent", "vtime-quiet-raised",
         "vtime-promises-sent", "vtime-promises-taken", "vtime-quiet-taken",
         "vtime-too-late", "vtime-stamps-raised", "vtime-tx-waits",
-        "vtime-held",
+        "vtime-held", "vtime-late",
     };
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
@@ -947,6 +979,8 @@ static void blade_nic_class_init(ObjectClass *klass, void *data)
         object_class_property_add(klass, vtime_stats[i], "uint64",
                                   blade_nic_get_vtime_stat, NULL, NULL, NULL);
     }
+    object_class_property_add(klass, "vtime-rejoin-ns", "uint64",
+                              blade_nic_get_vtime_rejoin, NULL, NULL, NULL);
 }
 
 /*

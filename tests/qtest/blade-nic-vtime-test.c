@@ -11,7 +11,9 @@
  * never taken (a chassis that breaks a quiet promise too); the guest
  * never sees SHM_KICKS; a computing guest promises on a grid of
  * vtime-promise-ns; a NIC restarted in the middle of a run
- * (vtime-start-ns) keeps the exact times, shifted; a chassis that stops
+ * (vtime-start-ns) keeps the exact times, shifted; a new chassis that
+ * starts at the NIC's vtime-rejoin-ns does too, and one that starts
+ * earlier is cut; a chassis that stops
  * promising makes QEMU shut down within vtime-wait-ms, with a line naming
  * the chardev.
  *
@@ -182,40 +184,51 @@ static void assert_rx_one(NicHarness *h, const uint8_t *f, size_t len)
  * the guest sends reaches the chassis stamped with QEMU's virtual clock
  * when the guest wrote the doorbell.
  */
-static void vt_delivery(uint64_t start)
+static void vt_delivery_on(NicHarness *h)
 {
-    NicHarness h;
     uint8_t f[200], g[150], mac[6];
     uint64_t want = 1, t, c;
 
-    vt_start_at(&h, start);
-    nh_mac(&h, mac);
+    nh_mac(h, mac);
     nh_make_frame(f, sizeof(f), mac, peer, 1);
-    nh_vstep(&h, 3 * VT_L + 17);        /* any time, not a round one */
-    t = h.vclock;
-    nh_srv_send(&h, f, sizeof(f));      /* stamped t */
-    nh_vstep(&h, VT_L - 1);
-    assert_rx_empty(&h);
-    nh_vstep(&h, 1);
-    g_assert_cmpuint(h.vclock, ==, t + VT_L);
-    assert_rx_one(&h, f, sizeof(f));
-    g_assert_cmphex(nh_rd(&h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
+    nh_vstep(h, 3 * VT_L + 17);         /* any time, not a round one */
+    t = h->vclock;
+    nh_srv_send(h, f, sizeof(f));       /* stamped t */
+    nh_vstep(h, VT_L - 1);
+    assert_rx_empty(h);
+    nh_vstep(h, 1);
+    g_assert_cmpuint(h->vclock, ==, t + VT_L);
+    assert_rx_one(h, f, sizeof(f));
+    g_assert_cmphex(nh_rd(h, BLADE_NIC_REG_ICR) & BLADE_NIC_INT_RX_DONE, ==,
                     BLADE_NIC_INT_RX_DONE);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
 
-    nh_vstep(&h, 1234);
-    c = h.vclock;
+    nh_vstep(h, 1234);
+    c = h->vclock;
     nh_make_frame(g, sizeof(g), peer, mac, 2);
-    nh_tx_queue(&h, g, sizeof(g));
-    nh_tx_kick(&h);
-    nh_vstep(&h, VT_L);
-    nh_wait(&h, nh_cond_frames, &want, 0, "the guest's frame at the chassis");
-    g_assert_cmpmem(h.frames[0], h.frame_len[0], g, sizeof(g));
-    g_assert_cmpuint(h.frame_stamp[0], ==, c);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
-    /* neither end had anything to complain about */
-    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
-    g_assert_cmpuint(lane_stats(h.srv)->vtime_cuts, ==, 0);
+    nh_tx_queue(h, g, sizeof(g));
+    nh_tx_kick(h);
+    nh_vstep(h, VT_L);
+    nh_wait(h, nh_cond_frames, &want, 0, "the guest's frame at the chassis");
+    g_assert_cmpmem(h->frames[0], h->frame_len[0], g, sizeof(g));
+    g_assert_cmpuint(h->frame_stamp[0], ==, c);
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_TX_FRAMES), ==, 1);
+    /*
+     * Neither end had anything to complain about, and the NIC took
+     * nothing late.  (The chassis end reads only once a step is over,
+     * so it takes late what the NIC sent more than a latency before.)
+     */
+    g_assert_cmpuint(nh_qom_u64(h, "vtime-cuts"), ==, 0);
+    g_assert_cmpuint(nh_qom_u64(h, "vtime-late"), ==, 0);
+    g_assert_cmpuint(lane_stats(h->srv)->vtime_cuts, ==, 0);
+}
+
+static void vt_delivery(uint64_t start)
+{
+    NicHarness h;
+
+    vt_start_at(&h, start);
+    vt_delivery_on(&h);
     nh_stop(&h);
 }
 
@@ -293,6 +306,73 @@ static bool cond_nic_cut(NicHarness *h, void *arg)
 static bool cond_srv_disconnected(NicHarness *h, void *arg)
 {
     return lane_stats(h->srv)->disconnects >= 1;
+}
+
+static char *nic_link_state(NicHarness *h)
+{
+    QDict *r = qtest_qmp(h->qts, "{'execute': 'qom-get', 'arguments': {"
+                         "'path': '/machine/peripheral-anon/device[0]', "
+                         "'property': 'link-state'}}");
+    char *state = g_strdup(qdict_get_str(r, "return"));
+
+    qobject_unref(r);
+    return state;
+}
+
+static bool cond_chassis_absent(NicHarness *h, void *arg)
+{
+    g_autofree char *state = nic_link_state(h);
+
+    return !strcmp(state, "down: chassis absent");
+}
+
+/*
+ * A new chassis takes the place of the one that left (bladeplane restart
+ * CHASSIS): the chassis end's process goes, and a new one, which never
+ * had a session on the link, starts at a clock of @below ns short of the
+ * NIC's vtime-rejoin-ns.  The NIC's rejoin figure is how far the old
+ * chassis had promised (its clock less a latency being lower).  A new
+ * chassis that starts there goes on with the exact times, nothing cut
+ * and nothing late at either end; one that starts a nanosecond earlier
+ * breaks the old one's promise and is cut.
+ */
+static void test_vt_new_chassis(gconstpointer data)
+{
+    uint64_t below = GPOINTER_TO_UINT(data), sessions = 1, rejoin, qemu_now;
+    NicHarness h;
+
+    vt_start(&h);
+    nh_vstep(&h, 5 * VT_L + 29);
+    qemu_now = h.vclock;
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-rejoin-ns"), ==,
+                     qemu_now + 1 - VT_L);
+
+    lane_free(h.srv);
+    h.srv = NULL;
+    nh_wait(&h, cond_chassis_absent, NULL, 0, "the NIC to see the chassis go");
+    rejoin = nh_qom_u64(&h, "vtime-rejoin-ns");
+    g_assert_cmpuint(rejoin, ==, qemu_now + 1 - VT_L);
+
+    h.vstart = rejoin - below;
+    nh_srv_start(&h, true);
+    nh_wait(&h, cond_vt_ready, &sessions, 0,
+            "the new chassis end in virtual time, rings accepted");
+    if (below) {
+        nh_wait(&h, cond_nic_cut, NULL, 0, "the NIC to cut the new chassis");
+        g_assert_cmpuint(nh_qom_u64(&h, "vtime-stamp-broke-promise"), ==, 1);
+        nh_stop(&h);
+        return;
+    }
+    /* the chassis's clock runs on to QEMU's (the NIC promised that) */
+    h.vstart = 0;
+    h.vclock = qemu_now;
+    lane_flush(h.srv, h.vclock);
+    nh_wait(&h, cond_vt_all_read, NULL, 0,
+            "QEMU to read what the new chassis end sent");
+    nh_link_up(&h);
+    vt_delivery_on(&h);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
+    nh_stop(&h);
 }
 
 enum {
@@ -749,6 +829,10 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/vtime/shm-kicks", test_vt_shm_kicks);
     qtest_add_func("/blade-nic/vtime/silent-peer", test_vt_silent_peer);
     qtest_add_func("/blade-nic/vtime/start", test_vt_start);
+    qtest_add_data_func("/blade-nic/vtime/new-chassis", GUINT_TO_POINTER(0),
+                        test_vt_new_chassis);
+    qtest_add_data_func("/blade-nic/vtime/new-chassis-early",
+                        GUINT_TO_POINTER(1), test_vt_new_chassis);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
     qtest_add_func("/blade-nic/vtime/write-voids-quiet",
                    test_vt_write_voids_quiet);
