@@ -131,11 +131,12 @@ def iothread_ids(ch):
     return [f"{SWITCH_ID}-io{i}" for i in range(ch.switch.get("iothreads", 0))]
 
 
-def switch_device(ch, backplane, topo=None):
+def switch_device(ch, backplane, topo=None, start_ns=0):
     """The -device argument of the switch blade: an option string for a
     chassis on its own, JSON for chassis joined by links or with per-slot
     latencies (the chain ports and the latencies are arrays; numbers stay
-    numbers)."""
+    numbers).  start_ns: in virtual time, where the switch's clock starts
+    (a chassis restarted mid-run)."""
     props = {"id": SWITCH_ID, "slots": ch.slots, "backplane": backplane}
     if ch.uplink is not None:
         props["uplink"] = UPLINK_ID
@@ -157,6 +158,8 @@ def switch_device(ch, backplane, topo=None):
             by_slot = {b.slot: b.latency_ns or 0 for b in ch.blades}
             props["vtime-slot-latency-ns"] = [by_slot.get(slot, 0)
                                               for slot in range(ch.slots)]
+        if start_ns:
+            props["vtime-start-ns"] = start_ns
     if topo is None or not topo.multi():
         if any(type(v) is list for v in props.values()):
             return json.dumps(dict({"driver": "blade-switch"}, **props))
@@ -189,7 +192,8 @@ def switch_device(ch, backplane, topo=None):
     return json.dumps(dict({"driver": "blade-switch"}, **props))
 
 
-def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
+def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None,
+                 start_ns=0):
     argv = [qemu_bin, "-M", "blade-chassis", "-name", ch.name,
             "-nodefaults", "-no-user-config", "-display", "none"]
     if topo is not None and topo.virtual():
@@ -209,7 +213,8 @@ def chassis_argv(qemu_bin, ch, files, topo=None, run_path=None):
                                 f"file={qemu_opt(topo.fabric.key_file)}"]
     for ident in iothread_ids(ch):
         argv += ["-object", f"iothread,id={ident}"]
-    argv += ["-device", switch_device(ch, files["backplane"], topo),
+    argv += ["-device", switch_device(ch, files["backplane"], topo,
+                                      start_ns),
              "-chardev", f"socket,id=qmp,path={qemu_opt(files['qmp'])},"
                          "server=on,wait=off",
              "-mon", "chardev=qmp,mode=control"]
@@ -468,6 +473,8 @@ class Launcher:
         self.procs = []             # every Popen started
         # virtual time: blade -> the chassis's time at its 0 (a restart)
         self.vtime_start: dict[str, int] = {}
+        # ... and of chassis restarted mid-run: where their clocks start
+        self.chassis_start: dict[str, int] = {}
 
     def _rundir(self) -> rundir.Run:
         """The run directory: made by up(), or set for a restart."""
@@ -553,7 +560,7 @@ class Launcher:
             rundir.make_private(files["dir"])
             rundir.make_private(files["backplane"])
         argv = chassis_argv(self.qemu_bin, ch, files, self.topo,
-                            run.path)
+                            run.path, self.chassis_start.get(ch.name, 0))
         step(f"chassis {ch.name}: {ch.slots} slots, uplink "
              f"{describe_uplink(ch, self.topo)}" + "".join(
                  f", {port} {describe_link(link, ch.name)}"
@@ -932,6 +939,67 @@ def vtime_rejoin_ns(qmp_path, ch, b, timeout=10.0):
         time.sleep(0.1)
 
 
+def _nic_rejoin_ns(rec, timeout):
+    """Virtual time: a blade's vtime-rejoin-ns once its NIC has seen the
+    chassis go, and its VM has stopped at its horizon (so that it sends
+    nothing stamped earlier than it will when the new chassis comes)."""
+    deadline = time.monotonic() + timeout
+    with QMP.connect(rec["qmp"], f"blade {rec['name']}") as q:
+        while q.execute("qom-get", {"path": NIC_PATH,
+                                    "property": "link-state"}) != \
+                "down: chassis absent":
+            if time.monotonic() > deadline:
+                raise Failure(f"blade {rec['name']}: its NIC still sees a "
+                              f"chassis {timeout:g} s after it stopped")
+            time.sleep(0.05)
+        while q.execute("query-status").get("status") != "paused":
+            if time.monotonic() > deadline:
+                break       # computing still: what it sends may come late
+            time.sleep(0.05)
+        return int(q.execute("qom-get", {"path": NIC_PATH,
+                                         "property": "vtime-rejoin-ns"}))
+
+
+def _chain_rejoin_ns(run, spec, ch, link, timeout):
+    """Virtual time: the rejoin-ns of the chain port that faces ch on the
+    chassis at the other end of link, once that port has seen ch go."""
+    other = link.b if link.a == ch.name else link.a
+    index = next(i for i, (lk, _) in enumerate(spec.links_of(other))
+                 if lk is link)
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_switch(run.state["chassis"][other]["qmp"],
+                            f"chassis {other}")
+        port = next((p for p in state.get("ports", [])
+                     if p.get("name") == f"chain{index}"), None)
+        if port is None or "vtime" not in port:
+            raise Failure(f"chassis {other}: no chain{index} in virtual time "
+                          f"in the switch's state")
+        if not port.get("connected"):
+            return int(port["vtime"]["rejoin_ns"])
+        if time.monotonic() > deadline:
+            raise Failure(f"chassis {other}: chain{index} still has a peer "
+                          f"{timeout:g} s after chassis {ch.name} stopped")
+        time.sleep(0.1)
+
+
+def vtime_chassis_rejoin_ns(run, spec, ch, timeout=10.0):
+    """Virtual time: where the clock of a chassis restarted in the middle
+    of a run must start: the latest of its blades' vtime-rejoin-ns and of
+    the rejoin-ns of the chain ports facing it, read once each has seen
+    the old chassis go (docs/virtual-time.md, "Restarts").  Its blades
+    and the chassis beyond its links wait meanwhile, so the figure holds
+    until it connects."""
+    start = 0
+    for rec in run.processes():
+        if rec["kind"] == "blade" and rec.get("chassis") == ch.name and \
+                rec.get("qmp") and rundir.process_alive(rec):
+            start = max(start, _nic_rejoin_ns(rec, timeout))
+    for link, _ in spec.links_of(ch.name):
+        start = max(start, _chain_rejoin_ns(run, spec, ch, link, timeout))
+    return start
+
+
 def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
             fabric_timeout=FABRIC_TIMEOUT):
     """Restart one chassis of a topology that is up (stopping it first if
@@ -945,12 +1013,13 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
     if ch is None:
         raise Failure(f"no chassis {name!r} in topology {run.name} (chassis: "
                       f"{', '.join(c.name for c in spec.chassis)})")
-    if spec.virtual():
-        raise Failure(f"restart {name}: a chassis cannot be restarted in "
-                      f"the middle of a virtual-time run (a new switch "
-                      f"starts its clock at 0, below what it promised its "
-                      f"blades and links): bring topology {run.name} down "
-                      f"and up again (docs/virtual-time.md, \"Restarts\")")
+    remote = [port for link, port in spec.links_of(name) if link.b is None]
+    if spec.virtual() and remote:
+        raise Failure(f"restart {name}: in virtual time a new switch starts "
+                      f"where its links stand, and {remote[0]} goes to a "
+                      f"chassis on another host, whose clock this host "
+                      f"cannot read: bring the run down and up again "
+                      f"(docs/virtual-time.md, \"Restarts\")")
     rec = next((p for p in run.processes()
                 if p["kind"] == "chassis" and p["name"] == name), None)
     if rec is None:
@@ -960,6 +1029,10 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
                            rotation_timeout=rotation_timeout,
                            fabric_timeout=fabric_timeout)
     _stop_for_restart(rec, "chassis", name)
+    if spec.virtual():
+        start = vtime_chassis_rejoin_ns(run, spec, ch)
+        launcher.chassis_start[name] = start
+        say(f"chassis {name}: virtual time: its clock starts at {start} ns")
     try:
         launcher._start_chassis(ch, restart=True)
         launcher._configure(ch)

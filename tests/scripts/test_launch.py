@@ -512,6 +512,38 @@ class LaunchOrderTest(unittest.TestCase):
                 for run in rundir.runs():
                     run.remove()
 
+    def test_a_restarted_chassis_starts_its_clock_where_told(self):
+        """`restart CHASSIS` in virtual time passes the switch the time
+        its clock starts at; `up` passes none (its clock starts at 0)."""
+        topo = self.topo(True)
+        c1 = topo.chassis[0]
+        files = {"backplane": "/r/c1/backplane", "qmp": "/r/c1/switch.qmp"}
+        self.assertIn('"vtime-start-ns": 7000000123', chassis.switch_device(
+            c1, "/r/c1/backplane", topo, 7000000123))
+        argv = chassis.chassis_argv("/q/qemu", c1, files, topo, "/r")
+        self.assertNotIn("vtime-start-ns", " ".join(argv))
+        # a link to another host: its clock there cannot be read
+        remote = topology.loads(textwrap.dedent("""\
+            name = "far"
+            timing = "virtual"
+            [[chassis]]
+            name = "c1"
+            id = 3
+            slots = 1
+            [[chassis.blade]]
+            slot = 0
+            name = "b0"
+            ip = "10.0.2.10"
+            [[link]]
+            a = "c1"
+            peer = "tcp:192.0.2.7:7000"
+            """), "/x/far.toml")
+        run = mock.Mock(state={"spec": remote.to_dict()})
+        with self.assertRaisesRegex(Failure, "chain0 goes to a chassis on "
+                                    "another host"):
+            chassis.restart(run, "c1")
+        run.processes.assert_not_called()
+
     def announced(self, virtual):
         """The blades the rotation wait asked to announce themselves: c1's
         b0 is never learned, the clock moves a second a look."""
