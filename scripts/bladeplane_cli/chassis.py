@@ -915,28 +915,35 @@ def _stop_for_restart(rec, kind, name):
         say(f"{kind} {name}: stopped ({how})")
 
 
+def _port_rejoin_ns(name, qmp_path, match, port, gone, timeout):
+    """Virtual time: the rejoin-ns of the port of chassis name's switch
+    that match(port state) picks (described as port), once it shows its
+    peer gone (gone: who stopped, for the message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_switch(qmp_path, f"chassis {name}")
+        info = next((p for p in state.get("ports", []) if match(p)), None)
+        if info is None or "vtime" not in info:
+            raise Failure(f"chassis {name}: no {port} in virtual time in "
+                          f"the switch's state")
+        if not info.get("connected"):
+            return int(info["vtime"]["rejoin_ns"])
+        if time.monotonic() > deadline:
+            raise Failure(f"chassis {name}: {port} still has a peer "
+                          f"{timeout:g} s after {gone} stopped")
+        time.sleep(0.1)
+
+
 def vtime_rejoin_ns(qmp_path, ch, b, timeout=10.0):
     """Virtual time: where the clock of a blade restarted in b's slot must
     start (the slot's vtime rejoin-ns, docs/switch-blade.md), once the
     switch has seen the old blade go.  With vtime-slots, as `up` sets it,
     the chassis's clock waits meanwhile, so the figure holds until the new
     blade connects."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = read_switch(qmp_path, f"chassis {ch.name}")
-        port = next((p for p in state.get("ports", [])
-                     if p.get("kind") == "slot" and p.get("slot") == b.slot),
-                    None)
-        if port is None or "vtime" not in port:
-            raise Failure(f"chassis {ch.name}: no slot {b.slot} in virtual "
-                          f"time in the switch's state")
-        if not port.get("connected"):
-            return int(port["vtime"]["rejoin_ns"])
-        if time.monotonic() > deadline:
-            raise Failure(f"chassis {ch.name}: slot {b.slot} still has a "
-                          f"blade connected {timeout:g} s after {b.name} "
-                          f"stopped")
-        time.sleep(0.1)
+    return _port_rejoin_ns(
+        ch.name, qmp_path,
+        lambda p: p.get("kind") == "slot" and p.get("slot") == b.slot,
+        f"slot {b.slot}", f"blade {b.name}", timeout)
 
 
 def _nic_rejoin_ns(rec, timeout):
@@ -960,29 +967,6 @@ def _nic_rejoin_ns(rec, timeout):
                                          "property": "vtime-rejoin-ns"}))
 
 
-def _chain_rejoin_ns(run, spec, ch, link, timeout):
-    """Virtual time: the rejoin-ns of the chain port that faces ch on the
-    chassis at the other end of link, once that port has seen ch go."""
-    other = link.b if link.a == ch.name else link.a
-    index = next(i for i, (lk, _) in enumerate(spec.links_of(other))
-                 if lk is link)
-    deadline = time.monotonic() + timeout
-    while True:
-        state = read_switch(run.state["chassis"][other]["qmp"],
-                            f"chassis {other}")
-        port = next((p for p in state.get("ports", [])
-                     if p.get("name") == f"chain{index}"), None)
-        if port is None or "vtime" not in port:
-            raise Failure(f"chassis {other}: no chain{index} in virtual time "
-                          f"in the switch's state")
-        if not port.get("connected"):
-            return int(port["vtime"]["rejoin_ns"])
-        if time.monotonic() > deadline:
-            raise Failure(f"chassis {other}: chain{index} still has a peer "
-                          f"{timeout:g} s after chassis {ch.name} stopped")
-        time.sleep(0.1)
-
-
 def vtime_chassis_rejoin_ns(run, spec, ch, timeout=10.0):
     """Virtual time: where the clock of a chassis restarted in the middle
     of a run must start: the latest of its blades' vtime-rejoin-ns and of
@@ -996,7 +980,13 @@ def vtime_chassis_rejoin_ns(run, spec, ch, timeout=10.0):
                 rec.get("qmp") and rundir.process_alive(rec):
             start = max(start, _nic_rejoin_ns(rec, timeout))
     for link, _ in spec.links_of(ch.name):
-        start = max(start, _chain_rejoin_ns(run, spec, ch, link, timeout))
+        other = link.b if link.a == ch.name else link.a
+        port = next(f"chain{i}" for i, (lk, _) in
+                    enumerate(spec.links_of(other)) if lk is link)
+        start = max(start, _port_rejoin_ns(
+            other, run.state["chassis"][other]["qmp"],
+            lambda p, port=port: p.get("name") == port, port,
+            f"chassis {ch.name}", timeout))
     return start
 
 

@@ -262,6 +262,18 @@ def example(name):
         return f.read()
 
 
+def assert_pings(case, blade, address):
+    """blade, at its console, gets 3 answers of 3 from address."""
+    con = case.blade_console(blade)
+    try:
+        status, out = con.run(f"ping -c 3 {address}", timeout=60)
+    finally:
+        con.close()
+    case.assertEqual(status, 0, out)
+    case.assertIn("3 packets received", out)
+
+
+@unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
 class RestartTest(bptest.TopologyTestCase):
     """A blade of examples/virtual-pair.toml restarted in the middle of
     its virtual-time run (`bladeplane restart b1`): the new QEMU's clock starts at the
@@ -299,13 +311,7 @@ class RestartTest(bptest.TopologyTestCase):
             # b1's slot saw one blade come new to its link
             self.assertEqual(port["vtime"]["new_peers"],
                              int(port["name"] == "slot1"), port)
-        con = self.blade_console("b0")
-        try:
-            status, out = con.run("ping -c 3 10.0.2.11", timeout=60)
-        finally:
-            con.close()
-        self.assertEqual(status, 0, out)
-        self.assertIn("3 packets received", out)
+        assert_pings(self, "b0", "10.0.2.11")
         # b1's wall clock is the chassis's time, less under 2 s (its RTC
         # starts at the start's whole seconds; `date` drops the fraction)
         con = self.blade_console("b1")
@@ -354,13 +360,35 @@ class RestartTest(bptest.TopologyTestCase):
         for b in ("b0", "b1"):
             for prop in ("vtime-cuts", "vtime-late"):
                 self.assertEqual(self.nic(b, prop), 0, (b, prop))
-        con = self.blade_console("b0")
-        try:
-            status, out = con.run("ping -c 3 10.0.2.11", timeout=60)
-        finally:
-            con.close()
-        self.assertEqual(status, 0, out)
-        self.assertIn("3 packets received", out)
+        assert_pings(self, "b0", "10.0.2.11")
+
+
+
+@unittest.skipUnless(bptest.has_switch(), "this QEMU has no blade-switch device")
+class ChainRestartTest(bptest.TopologyTestCase):
+    """c2 of the shipped examples/virtual-chain.toml restarted in the
+    middle of its virtual-time run (`bladeplane restart c2`): its new
+    switch starts where its blade and its link to c1 stand (c1's chain0
+    rejoin-ns among them), c1 sees a peer new to the link and cuts
+    nothing, and b0 (in c1) pings b1 (in c2) across it."""
+
+    NAME = "virtual-chain"
+    TOPOLOGY = example("virtual-chain.toml")
+
+    def test_restart_the_far_chassis(self):
+        from bladeplane_cli import chassis
+        self.assertEqual(chassis.restart(self.topo_run, "c2"), {})
+        for name in ("c1", "c2"):
+            state = chassis.read_switch(
+                self.topo_run.state["chassis"][name]["qmp"],
+                f"chassis {name}")
+            for port in state["ports"]:
+                self.assertTrue(port["link"], (name, port))
+                self.assertEqual(port["vtime"]["cuts"], 0, (name, port))
+                self.assertEqual(port["vtime"]["new_peers"],
+                                 int((name, port["name"]) ==
+                                     ("c1", "chain0")), (name, port))
+        assert_pings(self, "b0", "10.0.2.11")
 
 
 if __name__ == "__main__":
