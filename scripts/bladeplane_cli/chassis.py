@@ -788,6 +788,34 @@ class Launcher:
             progress.update(f"{total - left}/{total}")
             time.sleep(0.25)
 
+    def _wait_links(self, ch):
+        """ch's links to chassis of this host: up, the neighbour heard
+        and past the spanning tree's listening (forwarding, or blocked
+        for a loop), so that frames cross them once a restart returns.
+        Failure naming the ports when the time is up."""
+        ports = [port for link, port in self.topo.links_of(ch.name)
+                 if link.b is not None]
+        if not ports:
+            return
+        interval = (self.topo.fabric.interval or 100) / 1000
+        timeout = max(self.fabric_timeout, 20 * interval)
+        qmp_path = self._rundir().state["chassis"][ch.name]["qmp"]
+        deadline = time.monotonic() + timeout
+        while True:
+            state = read_switch(qmp_path, f"chassis {ch.name}")
+            seen = {p.get("name"): p for p in
+                    (state.get("fabric") or {}).get("ports") or []}
+            if all(seen.get(port, {}).get("link") and
+                   seen[port].get("neighbour") and
+                   seen[port].get("state") != "listening"
+                   for port in ports):
+                return
+            if time.monotonic() > deadline:
+                raise Failure(f"chassis {ch.name}: its links did not settle "
+                              f"within {timeout:g} s: "
+                              f"{fabric_ports_text(state)}")
+            time.sleep(0.1)
+
     def _announce(self, b):
         if b is None or not b.ready_info or not b.ready_info.get("nic"):
             return
@@ -994,9 +1022,10 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
             fabric_timeout=FABRIC_TIMEOUT):
     """Restart one chassis of a topology that is up (stopping it first if
     it runs): its switch comes back with the same command line, its chain
-    ports reconnect to the other chassis, its blades' lanes reconnect, and
-    its services are configured again.  The other processes are left
-    alone.  Returns {blade: reason} for its blades not in rotation."""
+    ports reconnect to the other chassis (waited for until they forward,
+    or block a loop), its blades' lanes reconnect, and its services are
+    configured again.  The other processes are left alone.  Returns
+    {blade: reason} for its blades not in rotation."""
     state = run.state
     spec = topology.from_dict(state["spec"])
     ch = spec.by_name(name)
@@ -1027,6 +1056,7 @@ def restart(run, name, qemu_bin=None, rotation_timeout=ROTATION_TIMEOUT,
         launcher._start_chassis(ch, restart=True)
         launcher._configure(ch)
         not_in = launcher._wait_rotation(ch)
+        launcher._wait_links(ch)
         launcher._wait_fabric()
     finally:
         for proc in launcher.procs:
