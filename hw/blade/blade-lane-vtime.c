@@ -173,10 +173,10 @@ static bool blade_lane_gate_ending(void)
  * (it waits behind the peer's first stamped records), in the main loop,
  * and a gate that found it done or not would take two different paths
  * (wait on the rings, or stop the VM) on two runs.  A lane whose offer
- * was refused stays on the stream.  So does, until the handshake is
- * over, a lane whose peer was new to the link (a chassis restarted in
+ * was refused stays on the stream.  So does, until its rings are back,
+ * a lane that has seen a peer new to the link (a chassis restarted in
  * the middle of the run): the handshake waits for this VM's clock to
- * move, and a restart is not repeatable anyway.
+ * move, and a run with a restart is not repeatable anyway.
  */
 static bool blade_lane_on_rings(BladeLane *bl)
 {
