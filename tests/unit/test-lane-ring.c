@@ -947,6 +947,42 @@ static void test_kick_flood(void)
 }
 
 /*
+ * A wake-up reads as many kicks as the flags we raised, and no more:
+ * the recv() that would only find the socket empty is not made.  Kicks
+ * the peer sends on its own are still drained, by the next round.
+ */
+static void test_owed_kicks(void)
+{
+    static uint8_t buf[1];
+    Pair p;
+
+    pair_init(&p, 4096);
+    g_assert_cmpint(lane_ring_rx_prepare_sleep(p.a), ==, 1);
+    g_assert_cmpint(lane_ring_write(p.c, buf, 1), ==, 1);
+    g_assert_true(lane_ring_handle_wakeup(p.a));
+    g_assert_false(wake_readable(lane_ring_wait_fd(p.a)));
+
+    /* Two kicks the consumer never asked for, after the one it did. */
+    g_assert_cmpint(lane_ring_rx_prepare_sleep(p.a), ==, 0);    /* data */
+    g_assert_cmpint(lane_ring_read(p.a, buf, 1), ==, 1);
+    g_assert_cmpint(lane_ring_rx_prepare_sleep(p.a), ==, 1);
+    g_assert_cmpint(lane_ring_write(p.c, buf, 1), ==, 1);
+    for (int i = 0; i < 2; i++) {
+        cons_line(&p, 0)->cons_sleeping = 1;
+        g_assert_cmpint(lane_ring_write(p.c, buf, 1), ==, 1);
+    }
+    g_assert_cmpuint(lane_ring_stats(p.c)->kicks, ==, 4);
+    /* Two raised flags (one cancelled, as a peer may still act on it). */
+    g_assert_true(lane_ring_handle_wakeup(p.a));
+    g_assert_true(wake_readable(lane_ring_wait_fd(p.a)));
+    g_assert_true(lane_ring_handle_wakeup(p.a));
+    g_assert_false(wake_readable(lane_ring_wait_fd(p.a)));
+    g_assert_cmpuint(lane_ring_stats(p.a)->wakeups, ==, 3);
+    g_assert_false(lane_ring_is_broken(p.a));
+    pair_free(&p);
+}
+
+/*
  * The peer closes or shuts down its end: the ring hangs up (every call
  * then fails, the lane disconnects), counted as no corruption, and no
  * SIGPIPE for a kick into a shut-down socket.
@@ -1223,6 +1259,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lane-ring/wakeup", test_wakeup);
     g_test_add_func("/lane-ring/blocking-peer", test_blocking_peer);
     g_test_add_func("/lane-ring/kick-flood", test_kick_flood);
+    g_test_add_func("/lane-ring/owed-kicks", test_owed_kicks);
     g_test_add_func("/lane-ring/hang-up", test_hang_up);
     g_test_add_data_func("/lane-ring/two-processes/both-ways",
                          GINT_TO_POINTER(BOTH_WAYS), test_two_processes);
