@@ -605,8 +605,19 @@ static void bsw_ingress_resume(BswPort *p)
         return;
     }
     if (p->bl) {
+        uint64_t h = lane_vtime_horizon(p->lane);
+
         blade_lane_rx_resume(p->bl);
         bsw_lane_sync(p);
+        if (lane_vtime_horizon(p->lane) != h) {
+            /*
+             * It read a promise that waited behind the frames it could
+             * not take: the clock may move.  Nothing else says so when
+             * a virtual-time forward made the room (bsw_vtime_fwd_timer()
+             * from the main loop).
+             */
+            bsw_vtime_kick(p->s);
+        }
     }
 }
 

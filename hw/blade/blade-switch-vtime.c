@@ -108,6 +108,30 @@ static uint64_t bsw_vtime_horizon(BladeSwitchState *s, unsigned *active)
 }
 
 /*
+ * Whether input at @now is settled: no lane can still bring in anything
+ * that takes effect by then.  A lane whose ingress queue is full brings
+ * in nothing until forwarding makes room (can_receive() stops reading
+ * it), so it does not count, whatever its horizon: that lane's promise
+ * is behind the frames it cannot deliver, and waiting for it would wait
+ * for ever.  Which frames a full queue holds is no accident of the host:
+ * the first ones the lane's records deliver by @now, as many as fit.
+ */
+static bool bsw_vtime_input_settled(BladeSwitchState *s, uint64_t now)
+{
+    unsigned i;
+
+    for (i = 0; i < s->nports; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (bsw_vtime_bounds(p) && lane_vtime_horizon(p->lane) <= now &&
+            !bsw_queue_full(&p->ingress) && !bsw_bus_full(p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * A quiet promise to the peer of lane @c (a blade, or the chassis beyond
  * a chain lane): until what this chassis does next on its own (its next
  * timer), or what one of its other lanes could bring in (their
@@ -201,12 +225,11 @@ void bsw_vtime_advance(void *opaque)
     unsigned i, active;
     BswHorizons hz;
 
-    h = bsw_vtime_horizon(s, &active);
-    if (s->vtime_fwd_deferred && h > now) {
+    if (s->vtime_fwd_deferred && bsw_vtime_input_settled(s, now)) {
         /* settled at this time: forward what it brought, in one round */
         bsw_vtime_forward(s);
-        h = bsw_vtime_horizon(s, &active);     /* it may have written */
     }
+    h = bsw_vtime_horizon(s, &active);     /* forwarding may have written */
     if (h == VTIME_NEVER || active < s->vtime_slots) {
         return;     /* no lane to wait for, or not every blade yet */
     }
@@ -269,7 +292,7 @@ void bsw_vtime_fwd_timer(void *opaque)
     for (i = 0; i < s->nports && !input; i++) {
         input = s->ports[i].ingress.frames;
     }
-    if (input && bsw_vtime_horizon(s, NULL) <= blade_switch_now()) {
+    if (input && !bsw_vtime_input_settled(s, blade_switch_now())) {
         s->vtime_fwd_deferred = true;
         return;
     }

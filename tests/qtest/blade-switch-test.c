@@ -2439,6 +2439,59 @@ static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
 }
 
 /*
+ * A blade sends more at one time than a slot's ingress queue holds (a
+ * TSO burst on an unpaced lane), then promises beyond it.  The chassis
+ * stops reading that lane while the queue is full, so the promise stays
+ * behind the frames it cannot take yet; forwarding at that time must
+ * not wait for that lane's horizon, or nothing moves again.  Every frame
+ * reaches blade 1, in order, and the clock goes on past the burst.
+ */
+static void test_vtime_full_ingress(void)
+{
+    enum { L = 10000, LB = 50000, S = 150000, N = 200, LEN = 1514 };
+    uint32_t want = 0;
+    gint64 end;
+    uint8_t f[LEN] = { 0 };
+    VtSlots v;
+    SwHarness h;
+    ShFrame *got;
+
+    vt_start(&h, &v, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
+             "10000, \"vtime-slots\": 2, \"queue-frames\": 1024, "
+             "\"vtime-wait-ms\": 10000", LB);
+    vt_promise(&h, &v, 0, 100000);
+    vt_promise(&h, &v, 1, 100000);
+    vt_wait_chassis(&h, &v, 100000 + L);
+    vt_promise(&h, &v, 1, 10 * S);
+    sh_eth(f, sh_bcast, h.blades[0].mac, 0x88b6);
+    h.vclock = S;
+    v.promised[0] = S;
+    for (uint32_t i = 0; i < N; i++) {
+        stl_be_p(f + 14, i);
+        sh_blade_send(&h, 0, f, sizeof(f));
+    }
+    vt_promise(&h, &v, 0, 10 * S);
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (want < N) {
+        while ((got = sh_pop(&h.blades[1].rx))) {
+            g_assert_cmpuint(got->len, >=, 18);
+            g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
+            want++;
+            g_free(got);
+        }
+        if (g_get_monotonic_time() > end) {
+            g_error("blade 1 got %u of the %u frames in 20 s (the chassis "
+                    "promised %" PRIu64 ")", want, N,
+                    vt_chassis_clock(h.blades[1].lane));
+        }
+        vt_pump(&h, &v);
+    }
+    vt_wait_promised(&h, &v, 1, 10 * S + L);
+    g_assert_cmpuint(lane_stats(h.blades[1].lane)->vtime_late, ==, 0);
+    sh_stop(&h);
+}
+
+/*
  * vtime-snapshot-ns: the state tree as it was at that virtual time, taken
  * once the chassis is sure nothing more can take effect by then.  Blade
  * 0 sends a frame that takes effect before the snapshot's time and one
@@ -2892,6 +2945,8 @@ int main(int argc, char **argv)
                    test_vtime_refused);
     qtest_add_func("/blade-switch/vtime/snapshot", test_vtime_snapshot);
     qtest_add_func("/blade-switch/vtime/tie", test_vtime_tie);
+    qtest_add_func("/blade-switch/vtime/full-ingress",
+                   test_vtime_full_ingress);
     qtest_add_func("/blade-switch/vtime/rejoin", test_vtime_rejoin);
     qtest_add_func("/blade-switch/vtime/start", test_vtime_start);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
