@@ -16,6 +16,7 @@ the two modes, side by side, and then how fast an idle chassis's clock
 runs against the wall.  Prints 'name: value'."""
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from . import chassis, qmp, topology
+from . import chassis, qmp, rundir, topology
 from .common import LOGS, REPO, Failure, ensure_dir, piped
 
 CLI = os.path.join(REPO, "scripts", "bladeplane")
@@ -88,7 +89,8 @@ def _down(name, run_dir):
 def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
                timeout=RUN_TIMEOUT, snapshot=False, nic_counters=None):
     """Up the virtual-time topology `text` (named `name`), wait for
-    blade's blade.run to end; the consoles of `blades` (of any chassis),
+    blade's blade.run to end (blade: a name, or a tuple of names to wait
+    for each); the consoles of `blades` (of any chassis),
     the wall seconds it took, and with `snapshot` the switch's state tree
     at its vtime-snapshot-ns (waited for once the run has ended), else
     None.  A dict `nic_counters` is filled with each blade's virtual-time
@@ -110,16 +112,22 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         if up.returncode:
             raise Failure(f"{name}: up ({tag}) failed: "
                           f"{(up.stdout + up.stderr).strip()[-400:]}")
-        log = blade_file(blade, "console.log")
-        while b"BLADEPLANE-RUN-END" not in _read(log):
-            refused = re.search(rb"blade-init: ignoring blade\.run[^\r\n]*",
-                                _read(log))
-            if refused:
-                raise Failure(f"{name}: {blade}: {refused[0].decode()}")
-            if time.monotonic() - start > timeout:
-                raise Failure(f"{name}: {tag}: {blade}'s blade.run did not "
-                              f"end within {timeout} s")
-            time.sleep(0.5)
+        for waited in (blade,) if isinstance(blade, str) else blade:
+            log = blade_file(waited, "console.log")
+            while b"BLADEPLANE-RUN-END" not in _read(log):
+                refused = re.search(
+                    rb"blade-init: ignoring blade\.run[^\r\n]*", _read(log))
+                if refused:
+                    raise Failure(f"{name}: {waited}: "
+                                  f"{refused[0].decode()}")
+                if time.monotonic() - start > timeout:
+                    raise Failure(f"{name}: {tag}: {waited}'s blade.run did "
+                                  f"not end within {timeout} s")
+                gone = _gone(os.path.join(run_dir, name))
+                if gone:
+                    raise Failure(f"{name}: {tag}: {gone}, before "
+                                  f"{waited}'s blade.run ended")
+                time.sleep(0.5)
         wall = time.monotonic() - start
         snap = _snapshot(name, tag, os.path.join(cdir, "switch.qmp"),
                          start + timeout) if snapshot else None
@@ -132,6 +140,24 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
                 for b in blades}, wall, snap
     finally:
         _down(name, run_dir)
+
+
+def _gone(path):
+    """The first process of the run in `path` that has ended, with the last
+    line of its log (in virtual time one that stops stops them all), or
+    None."""
+    try:
+        with open(os.path.join(path, "state.json")) as f:
+            procs = json.load(f).get("processes", [])
+    except (OSError, ValueError):
+        return None
+    for p in procs:
+        if not rundir.process_alive(p):
+            last = _read(p.get("log") or "").decode(errors="replace")
+            lines = last.strip().splitlines()
+            return (f"{p.get('kind')} {p.get('name')} exited"
+                    + (f": {lines[-1]}" if lines else ""))
+    return None
 
 
 NIC_VTIME = ("vtime-quiet-sent", "vtime-quiet-raised", "vtime-cuts",

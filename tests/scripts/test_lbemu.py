@@ -339,14 +339,20 @@ class VirtualCellTest(unittest.TestCase):
                                     "the same figures"):
             lbvirtual.run_calib(rounds=2)
 
-    def test_timing_only_for_the_balancing_benches(self):
+    def test_timing_only_for_the_benches_that_boot_blades(self):
         cli = os.path.join(cli_path.REPO, "scripts", "bladeplane")
         proc = subprocess.run([sys.executable, cli, "bench", "pcs",
                                "--timing", "virtual"],
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 1)
-        self.assertIn("--timing is an option of lb-emu and lb-calib, not of "
-                      "pcs", proc.stderr)
+        self.assertIn("--timing is an option of lb-emu, lb-calib and guest, "
+                      "not of pcs", proc.stderr)
+        proc = subprocess.run([sys.executable, cli, "bench", "chaos",
+                               "--timing", "virtual"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("in virtual time the others wait for a process that "
+                      "goes", proc.stderr)
 
     LOG = """\
 capacity_rps: 100.00

@@ -1,0 +1,180 @@
+"""`bench guest --timing virtual`: blade to blade over blade-nic in
+virtual time (docs/virtual-time.md), the figures a driver change moves
+and the host does not.
+
+Two blades in two slots of a chassis in virtual time, their lanes paced
+at 1000 Mb/s as `up` runs them, each lane LATENCY_NS a direction.  The
+workload is blade-nic-bench (images/rootfs/usr/bin), started by each
+blade's blade.run, so the host touches nothing while it runs: b0 pings
+b1, runs iperf3 TCP to it and from it, the same with both NICs'
+offloads off, then once more counting both NICs' interrupts.  The
+whole boot is run twice and the two blades' consoles compared byte for
+byte.
+
+What the real-time bench compares this pair with, virtio-net over a
+stream netdev, lane-patch and unpaced lanes, runs in real time only:
+those lines are not printed.  Nor are the drivers' MMIO writes: the
+host counts them with trace events it turns on for the counted run,
+which in virtual time would be at a moment the host chose.  Prints
+'name: value', the real-time bench's names for the chassis pair."""
+
+import os
+import re
+import statistics
+import tempfile
+
+from . import image, qemu
+from .common import LOGS, Failure, ensure_dir
+from .guestbench import out, percentile
+from .lbvirtual import run_output
+from .vtimebench import run_to_end
+
+LATENCY_NS = 50000          # each lane, a direction (bench vtime's)
+# each iperf3 test: virtual seconds (real time's are 5; here there is no
+# noise to average out), or octets (blade-nic-bench's LENGTH)
+LENGTH = "1"
+KINDS = ("chassis", "unpaced")
+PINGS = 50                  # 0.05 s apart, as in real time
+RUNS = 2
+TIMEOUT_S = 3600            # wall seconds a run may take
+SUBNET = "10.0.2.0/24"
+SERVER_IP = "10.0.2.11"     # b1, the default for its slot
+STEPS = ("ping", "send", "recv", "send_nooffload", "recv_nooffload",
+         "count")
+UNITS = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0}
+
+
+def topology_text(kind, length=LENGTH, pings=PINGS):
+    """kind: "chassis", its slots paced at 1000 Mb/s, or "unpaced", every
+    slot and NIC at speed 0."""
+    switch = ["[chassis.switch]", "slot-speed = 0", ""] \
+        if kind == "unpaced" else []
+    return "\n".join([
+        f'name = "guest-vtime-{kind}"', 'timing = "virtual"', "",
+        "[[chassis]]", 'name = "c1"', "slots = 2", f'subnet = "{SUBNET}"',
+        f"latency_ns = {LATENCY_NS}", ""] + switch + [
+        "[[chassis.blade]]", "slot = 0", 'name = "b0"',
+        f'append = "blade.http=0 blade.run=blade-nic-bench,send,'
+        f'{SERVER_IP},{length},{pings}"', "",
+        "[[chassis.blade]]", "slot = 1", 'name = "b1"',
+        'append = "blade.http=0 blade.run=blade-nic-bench,serve"', ""])
+
+
+def steps(lines):
+    """The sender's output by step: {step: [line, ...]}."""
+    by: dict[str, list[str]] = {}
+    current = None
+    for line in lines:
+        m = re.fullmatch(r"step (\w+)", line.strip())
+        if m:
+            current = m.group(1)
+            by[current] = []
+        elif current is not None:
+            by[current].append(line)
+    missing = [s for s in STEPS if s not in by]
+    if missing:
+        raise Failure(f"bench guest: b0's run has no step "
+                      f"{', '.join(missing)}: {' | '.join(lines[-5:])}")
+    return by
+
+
+def ping_times(lines, pings):
+    times = [float(t) for t in re.findall(r"time=([\d.]+) ms",
+                                          "\n".join(lines))]
+    if len(times) < pings:
+        raise Failure(f"bench guest: only {len(times)} of {pings} pings "
+                      f"answered")
+    return times
+
+
+def receiver_gbps(lines, step):
+    m = re.search(r"([\d.]+) ([KMG]?)bits/sec\s+(?:\d+\s+)?receiver",
+                  "\n".join(lines))
+    if not m:
+        raise Failure(f"bench guest: no iperf3 summary in step {step}: "
+                      f"{' | '.join(lines[-5:])}")
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def counts(lines, who):
+    """(interrupts, frames received) between 'counts before' and
+    'counts after'."""
+    seen = {}
+    for line in lines:
+        f = line.split()
+        if len(f) == 4 and f[0] == "counts" and f[2].isdigit() and \
+                f[3].isdigit():
+            seen[f[1]] = (int(f[2]), int(f[3]))
+    if set(seen) != {"before", "after"}:
+        raise Failure(f"bench guest: {who} printed no counts around the "
+                      f"counted run")
+    return tuple(a - b for a, b in zip(seen["after"], seen["before"]))
+
+
+def figures(kind, consoles, pings=PINGS):
+    """kind's lines from one run's consoles."""
+    sender = run_output(consoles["b0"])
+    by = steps(sender)
+    times = ping_times(by["ping"], pings)
+    gbps = {s: receiver_gbps(by[s], s) for s in STEPS[1:5]}
+    irq_s, frames = counts(run_output(consoles["b1"]), "b1")
+    irq_c, _ = counts(sender, "b0")
+    mean = (gbps["send"] + gbps["recv"]) / 2
+    off = (gbps["send_nooffload"] + gbps["recv_nooffload"]) / 2
+    return [(f"ping_{kind}_median_ms", f"{statistics.median(times):.3f}"),
+            (f"ping_{kind}_p99_ms", f"{percentile(times, 99):.3f}"),
+            (f"iperf_{kind}_send_Gbps", f"{gbps['send']:.4f}"),
+            (f"iperf_{kind}_recv_Gbps", f"{gbps['recv']:.4f}"),
+            (f"iperf_{kind}_Gbps", f"{mean:.4f}"),
+            (f"iperf_{kind}_nooffload_Gbps", f"{off:.4f}"),
+            (f"{kind}_offload_ratio", f"{mean / off:.3f}" if off else "nan"),
+            (f"{kind}_irq_per_kframe",
+             f"{1000 * (irq_s + irq_c) / max(frames, 1):.0f}")]
+
+
+def run(length=LENGTH, pings=PINGS, runs=RUNS, kinds=KINDS):
+    qemu.build()
+    image.build()
+    print(f"bench-guest in virtual time: 2 blades in 2 slots of a chassis, "
+          f"{LATENCY_NS // 1000} us a lane and direction, its lanes paced "
+          f"at 1000 Mb/s (chassis) and at speed 0 (unpaced: the blades' "
+          f"CPUs, 1 GHz, set the rate); blade-nic-bench from blade.run; "
+          f"ping: {pings} at 0.05 s, median and p99; iperf3 TCP "
+          f"{length}{'' if length[-1] in 'KMG' else ' s'} each way (send: "
+          f"b0 to b1, recv: -R), Gbps the receiver saw in virtual time, "
+          f"*_Gbps the mean of the two; then both with ethtool -K tx rx sg "
+          f"tso off; then once more b0 to b1: both blades' interrupts on "
+          f"their NIC per 1000 frames b1 received; each boot {runs} times, "
+          f"consoles compared; virtio-net, lane-patch, MMIO writes and boot "
+          f"times: real time only", flush=True)
+    walls = []
+    with tempfile.TemporaryDirectory(prefix="guest-vt-") as tmp:
+        for kind in kinds:
+            text = topology_text(kind, length, pings)
+            results = []
+            for i in range(runs):
+                consoles, wall, _ = run_to_end(
+                    tmp, f"{kind}{i + 1}", f"guest-vtime-{kind}", text,
+                    ("b0", "b1"), ("b0", "b1"), timeout=TIMEOUT_S)
+                results.append(consoles)
+                walls.append(wall)
+            for name, value in figures(kind, results[0], pings):
+                out(name, value)
+            if runs > 1:
+                _identical(kind, results)
+    out("vtime_guest_wall_s", f"{statistics.median(walls):.1f}")
+    return 0
+
+
+def _identical(kind, results):
+    same = all(c == results[0] for c in results[1:])
+    out(f"vtime_{kind}_identical_runs", int(same))
+    if not same:
+        for i, consoles in enumerate(results):
+            for b, text in consoles.items():
+                path = os.path.join(ensure_dir(LOGS), f"guest-vtime-{kind}"
+                                    f"{i + 1}-{b}.console.log")
+                with open(path, "wb") as f:
+                    f.write(text)
+        print(f"bench guest: {kind}'s runs' consoles differ: "
+              f"{LOGS}/guest-vtime-{kind}*.console.log", flush=True)
