@@ -56,11 +56,16 @@ def percentile(values, p):
     return ordered[int(rank) - 1]
 
 
+def ping_times_ms(text):
+    """The round trips ping printed."""
+    return [float(t) for t in re.findall(r"time=([\d.]+) ms", text)]
+
+
 def ping_stats(b, peer):
     sh(b, f"ping -c 2 -W 10 {peer} > /dev/null")          # ARP, warm-up
     text = sh(b, f"ping -c {PINGS} -i {PING_INTERVAL} -W 5 {peer}",
               timeout=PINGS * 5 + 30)
-    times = [float(t) for t in re.findall(r"time=([\d.]+) ms", text)]
+    times = ping_times_ms(text)
     if len(times) < PINGS * 0.9:
         raise Failure(f"bench guest: {b.name}: only {len(times)} of {PINGS} "
                       f"pings answered")
@@ -70,14 +75,20 @@ def ping_stats(b, peer):
 UNITS = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0}
 
 
+def receiver_gbps(text):
+    """Gb/s the receiver saw, from iperf3 -c's summary; None: none."""
+    m = re.search(r"([\d.]+) ([KMG]?)bits/sec\s+(?:\d+\s+)?receiver", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else None
+
+
 def iperf(b, peer, reverse):
     """Gb/s the receiver saw; reverse: the peer sends."""
     text = sh(b, f"iperf3 -c {peer} -t {IPERF_SECONDS} -f m"
                  f"{' -R' if reverse else ''}", timeout=IPERF_SECONDS + 60)
-    m = re.search(r"([\d.]+) ([KMG]?)bits/sec\s+(?:\d+\s+)?receiver", text)
-    if not m:
+    gbps = receiver_gbps(text)
+    if gbps is None:
         raise Failure(f"bench guest: {b.name}: no iperf3 summary in: {text}")
-    return float(m.group(1)) * UNITS[m.group(2)]
+    return gbps
 
 
 def irqs(b, pattern):

@@ -1,22 +1,23 @@
 """`bench guest --timing virtual`: blade to blade over blade-nic in
-virtual time (docs/virtual-time.md), the figures a driver change moves
-and the host does not.
+virtual time (docs/virtual-time.md, "A driver's figures"), the figures a
+driver change moves and the host does not.
 
-Two blades in two slots of a chassis in virtual time, their lanes paced
-at 1000 Mb/s as `up` runs them, each lane LATENCY_NS a direction.  The
-workload is blade-nic-bench (images/rootfs/usr/bin), started by each
-blade's blade.run, so the host touches nothing while it runs: b0 pings
-b1, runs iperf3 TCP to it and from it, the same with both NICs'
-offloads off, then once more counting both NICs' interrupts.  The
-whole boot is run twice and the two blades' consoles compared byte for
-byte.
+Two blades in two slots of a chassis in virtual time, each lane
+LATENCY_NS a direction, booted RUNS times with the slots paced at 1000
+Mb/s as `up` runs them ("chassis") and RUNS times at speed 0
+("unpaced": the blades' CPUs set the rate).  The workload is
+blade-nic-bench (images/rootfs/usr/bin), started by each blade's
+blade.run, so the host touches nothing while it runs: b0 pings b1, runs
+iperf3 TCP to it and from it, the same with both NICs' offloads off,
+then once more counting both NICs' interrupts.  The boots' consoles are
+compared byte for byte.
 
 What the real-time bench compares this pair with, virtio-net over a
-stream netdev, lane-patch and unpaced lanes, runs in real time only:
-those lines are not printed.  Nor are the drivers' MMIO writes: the
-host counts them with trace events it turns on for the counted run,
-which in virtual time would be at a moment the host chose.  Prints
-'name: value', the real-time bench's names for the chassis pair."""
+stream netdev and lane-patch, runs in real time only: those lines are
+not printed.  Nor are the drivers' MMIO writes: the host counts them
+with trace events it turns on for the counted run, which in virtual
+time would be at a moment the host chose.  Prints 'name: value', the
+real-time bench's names for the pair."""
 
 import os
 import re
@@ -25,7 +26,7 @@ import tempfile
 
 from . import image, qemu
 from .common import LOGS, Failure, ensure_dir
-from .guestbench import out, percentile
+from .guestbench import out, percentile, ping_times_ms, receiver_gbps
 from .lbvirtual import run_output
 from .vtimebench import run_to_end
 
@@ -41,7 +42,6 @@ SUBNET = "10.0.2.0/24"
 SERVER_IP = "10.0.2.11"     # b1, the default for its slot
 STEPS = ("ping", "send", "recv", "send_nooffload", "recv_nooffload",
          "count")
-UNITS = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0}
 
 
 def topology_text(kind, length=LENGTH, pings=PINGS):
@@ -79,21 +79,19 @@ def steps(lines):
 
 
 def ping_times(lines, pings):
-    times = [float(t) for t in re.findall(r"time=([\d.]+) ms",
-                                          "\n".join(lines))]
+    times = ping_times_ms("\n".join(lines))
     if len(times) < pings:
         raise Failure(f"bench guest: only {len(times)} of {pings} pings "
                       f"answered")
     return times
 
 
-def receiver_gbps(lines, step):
-    m = re.search(r"([\d.]+) ([KMG]?)bits/sec\s+(?:\d+\s+)?receiver",
-                  "\n".join(lines))
-    if not m:
+def step_gbps(lines, step):
+    gbps = receiver_gbps("\n".join(lines))
+    if gbps is None:
         raise Failure(f"bench guest: no iperf3 summary in step {step}: "
                       f"{' | '.join(lines[-5:])}")
-    return float(m.group(1)) * UNITS[m.group(2)]
+    return gbps
 
 
 def counts(lines, who):
@@ -111,13 +109,23 @@ def counts(lines, who):
     return tuple(a - b for a, b in zip(seen["after"], seen["before"]))
 
 
+def missed(lines, who):
+    """The NIC's rx_missed_errors the blade printed last."""
+    for line in reversed(lines):
+        f = line.split()
+        if len(f) == 2 and f[0] == "missed" and f[1].isdigit():
+            return int(f[1])
+    raise Failure(f"bench guest: {who} printed no missed count")
+
+
 def figures(kind, consoles, pings=PINGS):
     """kind's lines from one run's consoles."""
     sender = run_output(consoles["b0"])
+    server = run_output(consoles["b1"])
     by = steps(sender)
     times = ping_times(by["ping"], pings)
-    gbps = {s: receiver_gbps(by[s], s) for s in STEPS[1:5]}
-    irq_s, frames = counts(run_output(consoles["b1"]), "b1")
+    gbps = {s: step_gbps(by[s], s) for s in STEPS[1:5]}
+    irq_s, frames = counts(server, "b1")
     irq_c, _ = counts(sender, "b0")
     mean = (gbps["send"] + gbps["recv"]) / 2
     off = (gbps["send_nooffload"] + gbps["recv_nooffload"]) / 2
@@ -129,7 +137,9 @@ def figures(kind, consoles, pings=PINGS):
             (f"iperf_{kind}_nooffload_Gbps", f"{off:.4f}"),
             (f"{kind}_offload_ratio", f"{mean / off:.3f}" if off else "nan"),
             (f"{kind}_irq_per_kframe",
-             f"{1000 * (irq_s + irq_c) / max(frames, 1):.0f}")]
+             f"{1000 * (irq_s + irq_c) / max(frames, 1):.0f}"),
+            (f"{kind}_rx_missed",
+             str(missed(sender, "b0") + missed(server, "b1")))]
 
 
 def run(length=LENGTH, pings=PINGS, runs=RUNS, kinds=KINDS):
@@ -152,16 +162,27 @@ def run(length=LENGTH, pings=PINGS, runs=RUNS, kinds=KINDS):
         for kind in kinds:
             text = topology_text(kind, length, pings)
             results = []
+            late = {"vtime-late": 0, "vtime-tx-waits": 0}
             for i in range(runs):
+                nics: dict[str, dict] = {}
                 consoles, wall, _ = run_to_end(
                     tmp, f"{kind}{i + 1}", f"guest-vtime-{kind}", text,
-                    ("b0", "b1"), ("b0", "b1"), timeout=TIMEOUT_S)
+                    ("b0", "b1"), ("b0", "b1"), timeout=TIMEOUT_S,
+                    nic_counters=nics)
                 results.append(consoles)
                 walls.append(wall)
+                for k in late:
+                    late[k] = max(late[k], sum(n[k] for n in nics.values()))
             for name, value in figures(kind, results[0], pings):
                 out(name, value)
             if runs > 1:
                 _identical(kind, results)
+            # what makes a run depend on the host (docs/virtual-time.md,
+            # "What is deterministic"): records the NICs took after their
+            # time, and frames they held back while their lane's queue was
+            # full; the most of any boot, both blades
+            out(f"vtime_{kind}_nic_late", late["vtime-late"])
+            out(f"vtime_{kind}_nic_tx_waits", late["vtime-tx-waits"])
     out("vtime_guest_wall_s", f"{statistics.median(walls):.1f}")
     return 0
 

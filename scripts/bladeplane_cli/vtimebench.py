@@ -161,7 +161,8 @@ def _gone(path):
 
 
 NIC_VTIME = ("vtime-quiet-sent", "vtime-quiet-raised", "vtime-cuts",
-             "vtime-promises-sent", "vtime-promises-taken")
+             "vtime-promises-sent", "vtime-promises-taken", "vtime-late",
+             "vtime-tx-waits")
 
 
 def _nic_vtime(qmp_path):

@@ -41,8 +41,9 @@ SENDER = (["step ping", "PING 10.0.2.11 (10.0.2.11): 56 data bytes"] +
           ["step send_nooffload"] + iperf("600") +
           ["step recv_nooffload"] + iperf("400", reverse=True) +
           ["counts before 100 5000", "step count"] + iperf("941") +
-          ["counts after 300 5500"])
-SERVER = ["counts before 1000 20000", "counts after 1600 100000"]
+          ["counts after 300 5500", "missed 0"])
+SERVER = ["counts before 1000 20000", "counts after 1600 100000",
+          "missed 7"]
 
 
 class TopologyTest(unittest.TestCase):
@@ -80,6 +81,8 @@ class FiguresTest(unittest.TestCase):
         self.assertEqual(f["unpaced_offload_ratio"], "1.880")
         # (600 on the server + 200 on the sender) per 80 000 frames
         self.assertEqual(f["unpaced_irq_per_kframe"], "10")
+        # both blades' NICs, the whole run
+        self.assertEqual(f["unpaced_rx_missed"], "7")
 
     def test_a_missing_step_is_named(self):
         cut = SENDER[:SENDER.index("step recv_nooffload")]
@@ -93,7 +96,11 @@ class FiguresTest(unittest.TestCase):
 
     def test_no_counts_on_the_server(self):
         with self.assertRaisesRegex(Failure, "b1 printed no counts"):
-            self.figures(server=["counts before 1 2"])
+            self.figures(server=["counts before 1 2", "missed 0"])
+
+    def test_no_missed_count(self):
+        with self.assertRaisesRegex(Failure, "b0 printed no missed count"):
+            self.figures(sender=SENDER[:-1])
 
     def test_an_iperf_run_without_its_summary(self):
         broken = list(SENDER)

@@ -341,18 +341,16 @@ class VirtualCellTest(unittest.TestCase):
 
     def test_timing_only_for_the_benches_that_boot_blades(self):
         cli = os.path.join(cli_path.REPO, "scripts", "bladeplane")
-        proc = subprocess.run([sys.executable, cli, "bench", "pcs",
-                               "--timing", "virtual"],
-                              capture_output=True, text=True)
-        self.assertEqual(proc.returncode, 1)
-        self.assertIn("--timing is an option of lb-emu, lb-calib and guest, "
-                      "not of pcs", proc.stderr)
-        proc = subprocess.run([sys.executable, cli, "bench", "chaos",
-                               "--timing", "virtual"],
-                              capture_output=True, text=True)
-        self.assertEqual(proc.returncode, 1)
-        self.assertIn("in virtual time the others wait for a process that "
-                      "goes", proc.stderr)
+        for name, why in (
+                ("pcs", "--timing is an option of lb-emu, lb-calib and "
+                        "guest, not of pcs"),
+                ("chaos", "in virtual time the others wait for a process "
+                          "that goes")):
+            proc = subprocess.run([sys.executable, cli, "bench", name,
+                                   "--timing", "virtual"],
+                                  capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn(why, proc.stderr)
 
     LOG = """\
 capacity_rps: 100.00
