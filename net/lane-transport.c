@@ -2731,6 +2731,11 @@ void lane_give_fds(Lane *lane, const int *fds, int n)
     take_fds(lane, fds, n);
 }
 
+bool lane_tx_held_for_room(const Lane *lane)
+{
+    return lane->tx_blocked && !lane->tx_paced;
+}
+
 bool lane_on_rings(const Lane *lane)
 {
     return lane->ring_rx && lane->ring_tx;

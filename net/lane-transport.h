@@ -421,6 +421,11 @@ int lane_send_frame_fcs(Lane *lane, const uint8_t *frame, size_t len,
                         uint32_t fcs, uint64_t now);
 /* Write queued records now rather than at the next writable event. */
 void lane_flush(Lane *lane, uint64_t now);
+/*
+ * The sender is held (an -EAGAIN owes it a tx_ready) for want of room in
+ * the queue, not by pacing: how long that lasts is up to the reader.
+ */
+bool lane_tx_held_for_room(const Lane *lane);
 
 /*
  * Set this end's utilization (a new sample: the sequence number steps).

@@ -60,6 +60,7 @@ struct BladeLane {
     bool gate_stopped;          /* the gate stopped the VM */
     bool gate_restart;          /* ... and it may go on: start it */
     bool gate_startup;          /* the first horizon not yet reached */
+    bool tx_hold;               /* the lane has no room: the clock waits */
     QEMUBH *gate_start_bh;
     VMChangeStateEntry *gate_vmse;
     bool in_gate;

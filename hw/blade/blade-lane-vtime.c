@@ -21,12 +21,23 @@
 #include "trace.h"
 
 /*
+ * blade_lane_vtime_hold_tx() holds the clock, and the lane is still on
+ * its rings and still without room (a disconnection ends the hold).
+ */
+static bool blade_lane_tx_holding(BladeLane *bl)
+{
+    return bl->tx_hold && lane_on_rings(bl->lane) &&
+           lane_tx_held_for_room(bl->lane);
+}
+
+/*
  * Every vCPU halted with nothing to do, in a running VM: until its next
  * timer, or an interrupt from outside, the guest does nothing.
  */
 static bool blade_lane_guest_idle(BladeLane *bl)
 {
-    return bl->gate_quiet && !bl->gate_stopped && runstate_is_running() &&
+    return bl->gate_quiet && !bl->gate_stopped &&
+           !blade_lane_tx_holding(bl) && runstate_is_running() &&
            all_cpu_threads_idle();
 }
 
@@ -83,9 +94,11 @@ void blade_lane_gate_arm(BladeLane *bl)
  */
 static void blade_lane_gate_give_up(BladeLane *bl)
 {
-    error_report("blade-lane: virtual time: no promise from the peer of "
-                 "chardev '%s' for %u ms at %" PRIu64 " ns (is it paused, "
-                 "or gone?); shutting down",
+    error_report("blade-lane: virtual time: %s the peer of chardev '%s' "
+                 "for %u ms at %" PRIu64 " ns (is it paused, or gone?); "
+                 "shutting down",
+                 blade_lane_tx_holding(bl) ? "no room for our frames from" :
+                               "no promise from",
                  blade_lane_label(bl), bl->gate_wait_ms, bl_now());
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
 }
@@ -190,7 +203,7 @@ static bool blade_lane_on_rings(BladeLane *bl)
  */
 static bool blade_lane_gate_open(BladeLane *bl)
 {
-    return lane_vtime_active(bl->lane) &&
+    return !blade_lane_tx_holding(bl) && lane_vtime_active(bl->lane) &&
            lane_vtime_horizon(bl->lane) > bl_now() &&
            (!bl_now() || blade_lane_on_rings(bl));
 }
@@ -484,6 +497,26 @@ bool blade_lane_check_timing(const char *dev, BladeTiming timing,
 bool blade_lane_vtime_waiting(BladeLane *bl)
 {
     return bl->gate_stopped;
+}
+
+/*
+ * Only on the rings: the gate waits there in the thread that runs the
+ * clock, reading them, and a tx_ready that comes while it waits sends at
+ * this very time.  On the stream the gate would stop the VM, and a
+ * stopped NIC sends nothing.  The peer takes our frames once its clock
+ * gets to their delivery time, which our promise of this time lets it
+ * reach: the wait ends unless the peer waits for us too (both lanes full
+ * of frames not due yet: docs/virtual-time.md, "Back-pressure").
+ */
+void blade_lane_vtime_hold_tx(BladeLane *bl)
+{
+    if (!bl->gate_timer || bl->ring_fd < 0 || !lane_on_rings(bl->lane) ||
+        !lane_tx_held_for_room(bl->lane)) {
+        return;
+    }
+    bl->tx_hold = true;
+    trace_blade_lane_gate_tx_hold(bl, bl_now());
+    timer_mod(bl->gate_timer, MIN(bl_now(), INT64_MAX));
 }
 
 /* Undo blade_lane_vtime_gate(), from blade_lane_free(). */

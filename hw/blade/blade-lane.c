@@ -258,6 +258,8 @@ static void fwd_tx_ready(void *opaque)
 {
     BladeLane *bl = opaque;
 
+    /* room: the device takes it now, and holds the clock again if it must */
+    bl->tx_hold = false;
     bl->dev_ops->tx_ready(bl->opaque);
 }
 

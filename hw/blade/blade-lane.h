@@ -124,6 +124,14 @@ bool blade_lane_check_timing(const char *dev, BladeTiming timing,
                              uint32_t latency_ns, bool *vtime, Error **errp);
 /* The gate has the VM stopped, waiting for the peer. */
 bool blade_lane_vtime_waiting(BladeLane *bl);
+/*
+ * The device's frame found no room in the lane (lane_tx_held_for_room()):
+ * in virtual time on the rings, the guest's clock waits here for the room
+ * instead of running on, so that the frames leave at this time on every
+ * run, however far the peer's process has got.  The lane's tx_ready ends
+ * the wait.  Elsewhere (real time, or a lane on the stream) nothing.
+ */
+void blade_lane_vtime_hold_tx(BladeLane *bl);
 
 /*
  * A UNIX socket chardev for the backplane-directory shorthand: a server

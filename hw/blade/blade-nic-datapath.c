@@ -562,6 +562,9 @@ void blade_nic_tx_process(BladeNicState *s)
             if (ret == -EAGAIN) {
                 /* tx_ready() resumes; the descriptors stay the device's */
                 trace_blade_nic_tx_wait(r->head);
+                if (s->vtime) {
+                    blade_lane_vtime_hold_tx(s->bl);
+                }
                 goto out;
             } else if (ret < 0) {
                 st |= BLADE_NIC_DSTAT_NOLINK;

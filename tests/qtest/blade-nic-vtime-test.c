@@ -692,6 +692,87 @@ static bool vt_step_within(VtStep *step, NicHarness *h, int64_t ns, int ms,
     return done;
 }
 
+#define VT_HOLD_FRAMES 255
+#define VT_HOLD_WAIT_MS 300
+
+/*
+ * Back-pressure in virtual time.  The guest queues more than the lane's
+ * shared-memory ring and queue hold, all at one time t, and the chassis
+ * end does not read yet.  The NIC runs out of room part-way, and QEMU's
+ * clock must wait at t for it: a step started meanwhile does not end
+ * while the room is missing (the wait under test, well inside
+ * vtime-wait-ms).  Once the chassis end reads, every frame arrives,
+ * stamped t, as if the room had been there; then the step ends where it
+ * was asked to.  Without the wait the clock ran on and the frames the
+ * lane refused left whenever the chassis end's process had read, a time
+ * the host decided.
+ */
+static void test_vt_tx_hold(void)
+{
+    g_autofree uint8_t *f = g_malloc(1514);
+    uint8_t mac[6];
+    NicHarness h;
+    VtStep step = { 0 };
+    GThread *th;
+    uint64_t t;
+    gint64 end;
+
+    vt_boot(&h, ",vtime-wait-ms=" G_STRINGIFY(VT_SLOW_WAIT_MS), false);
+    nh_link_up(&h);
+    nh_rings(&h, VT_HOLD_FRAMES + 1, 16);
+    nh_mac(&h, mac);
+    nh_vstep(&h, 3 * VT_L + 17);
+    t = h.vclock;
+    for (unsigned i = 0; i < VT_HOLD_FRAMES; i++) {
+        nh_make_frame(f, 1514, peer, mac, i);
+        nh_tx_queue(&h, f, 1514);
+    }
+    /* the step's promise, as nh_vstep() makes it, before the doorbell */
+    g_assert_true(lane_vtime_promise(h.srv, t + 1, h.vclock));
+    lane_flush(h.srv, h.vclock);
+    nh_tx_kick(&h);
+
+    g_mutex_init(&step.lock);
+    g_cond_init(&step.cond);
+    g_assert_false(vt_step_within(&step, &h, VT_L, VT_HOLD_WAIT_MS, &th));
+
+    /* the chassis end gets to t + L, when the frames stamped t are due */
+    h.vclock = t + VT_L;
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (h.nframes < VT_HOLD_FRAMES) {
+        if (g_get_monotonic_time() > end) {
+            g_error("%" PRIu64 " of %u frames at the chassis end in 30 s",
+                    h.nframes, VT_HOLD_FRAMES);
+        }
+        nh_pump(&h, 1);
+    }
+    g_mutex_lock(&step.lock);
+    while (!step.done) {
+        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
+            g_error("the step did not end once the frames were read");
+        }
+    }
+    g_mutex_unlock(&step.lock);
+    g_thread_join(th);
+    g_mutex_clear(&step.lock);
+    g_cond_clear(&step.cond);
+
+    g_assert_cmpint(step.clock, ==, t + VT_L - h.vstart);
+    g_assert_cmpuint(h.nframes, ==, VT_HOLD_FRAMES);
+    g_assert_cmpuint(h.frame_stamp[0], ==, t);
+    g_assert_cmpuint(h.last_stamp, ==, t);
+    /* the lane did run out of room: what the test is about happened */
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-tx-waits"), >=, 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_TX_FRAMES), ==,
+                     VT_HOLD_FRAMES);
+    g_assert_cmpuint(nh_rd(&h, BLADE_NIC_REG_TX_HEAD), ==, VT_HOLD_FRAMES);
+    g_assert_cmpuint(nh_qom_u64(&h, "vtime-cuts"), ==, 0);
+    g_assert_true(vm_running(&h));
+    /* and it goes on as usual (nh_vstep() checks the clock) */
+    nh_vstep(&h, VT_L);
+    nh_stop(&h);
+}
+
 static bool cond_quiet_taken(NicHarness *h, void *arg)
 {
     return nh_qom_u64(h, "vtime-quiet-taken") >= 1;
@@ -834,6 +915,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/blade-nic/vtime/new-chassis-early",
                         GUINT_TO_POINTER(1), test_vt_new_chassis);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
+    qtest_add_func("/blade-nic/vtime/tx-hold", test_vt_tx_hold);
     qtest_add_func("/blade-nic/vtime/write-voids-quiet",
                    test_vt_write_voids_quiet);
     qtest_add_data_func("/blade-nic/vtime/promise-grid",

@@ -18,7 +18,11 @@ uint64_t nh_now(NicHarness *h)
 static void nh_srv_frame(void *opaque, const uint8_t *f, size_t len)
 {
     NicHarness *h = opaque;
+    uint64_t stamp;
 
+    if (lane_rx_stamp(h->srv, &stamp)) {
+        h->last_stamp = MAX(h->last_stamp, stamp);
+    }
     if (h->nframes < NH_MAX_FRAMES) {
         h->frames[h->nframes] = g_memdup2(f, len);
         h->frame_len[h->nframes] = len;

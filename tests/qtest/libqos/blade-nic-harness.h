@@ -48,6 +48,7 @@ typedef struct NicHarness {
     uint8_t *frames[NH_MAX_FRAMES];
     size_t frame_len[NH_MAX_FRAMES];
     uint64_t frame_stamp[NH_MAX_FRAMES];    /* virtual time: their stamps */
+    uint64_t last_stamp;        /* ... the latest of every frame's */
     uint64_t nframes;
     uint64_t nbytes;
     LaneUtil util;
