@@ -132,6 +132,30 @@ static bool bsw_vtime_input_settled(BladeSwitchState *s, uint64_t now)
 }
 
 /*
+ * A slot whose lane has no room for the frames waiting to go out on it
+ * (its blade has not read that far yet, a fact of the host): the clock
+ * and forwarding wait for the room, so that those frames, and all
+ * forwarding does after them, keep their virtual time whatever the host
+ * did.  The blade takes them once its clock reaches their delivery time,
+ * which the chassis's promise of its clock lets it reach.  A chain lane
+ * (another chassis, which might wait for this one's room in turn) waits
+ * as in real time.
+ */
+static BswPort *bsw_vtime_egress_held(BladeSwitchState *s)
+{
+    unsigned i;
+
+    for (i = 0; i < s->slots; i++) {
+        BswPort *p = &s->ports[i];
+
+        if (p->bl && p->egress.frames && lane_tx_held_for_room(p->lane)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/*
  * A quiet promise to the peer of lane @c (a blade, or the chassis beyond
  * a chain lane): until what this chassis does next on its own (its next
  * timer), or what one of its other lanes could bring in (their
@@ -176,7 +200,7 @@ static void bsw_vtime_run_to(BladeSwitchState *s, uint64_t to)
     uint64_t h = MIN(to, bsw_vtime_horizon(s, NULL));
     unsigned rounds = 0;
 
-    while (h > now) {
+    while (h > now && !bsw_vtime_egress_held(s)) {
         int64_t next = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL,
                                                   QEMU_TIMER_ATTR_ALL);
 
@@ -225,7 +249,8 @@ void bsw_vtime_advance(void *opaque)
     unsigned i, active;
     BswHorizons hz;
 
-    if (s->vtime_fwd_deferred && bsw_vtime_input_settled(s, now)) {
+    if (s->vtime_fwd_deferred && !bsw_vtime_egress_held(s) &&
+        bsw_vtime_input_settled(s, now)) {
         /* settled at this time: forward what it brought, in one round */
         bsw_vtime_forward(s);
     }
@@ -243,7 +268,7 @@ void bsw_vtime_advance(void *opaque)
             bsw_vtime_snapshot(s);
         }
     }
-    if (h > now) {
+    if (h > now && !bsw_vtime_egress_held(s)) {
         trace_blade_switch_vtime_advance(now, h);
         bsw_vtime_run_to(s, h);
         now = blade_switch_now();
@@ -292,7 +317,8 @@ void bsw_vtime_fwd_timer(void *opaque)
     for (i = 0; i < s->nports && !input; i++) {
         input = s->ports[i].ingress.frames;
     }
-    if (input && !bsw_vtime_input_settled(s, blade_switch_now())) {
+    if (bsw_vtime_egress_held(s) ||
+        (input && !bsw_vtime_input_settled(s, blade_switch_now()))) {
         s->vtime_fwd_deferred = true;
         return;
     }
@@ -304,8 +330,19 @@ void bsw_vtime_wall_timer(void *opaque)
 {
     BladeSwitchState *s = opaque;
     uint64_t now = blade_switch_now();
+    BswPort *held = bsw_vtime_egress_held(s);
     unsigned i;
 
+    if (held) {
+        Chardev *chr = qemu_chr_fe_get_driver(held->be);
+
+        error_report("blade-switch: virtual time: no room for frames to %s "
+                     "(chardev '%s') for %u ms at %" PRIu64 " ns (is its "
+                     "blade paused, or stuck?); shutting down", held->name,
+                     chr ? chr->label : "", s->vtime_wait_ms, now);
+        qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
+        return;
+    }
     for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
         Chardev *chr;

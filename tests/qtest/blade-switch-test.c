@@ -2492,6 +2492,100 @@ static void test_vtime_full_ingress(void)
 }
 
 /*
+ * Blade 1 takes nothing for a while (its process lags), and blade 0
+ * sends it frames at one time S until its own lane has no room: the
+ * chassis forwards them at S + L until blade 1's lane has no room.  The
+ * chassis's clock must then wait at S + L, however far both blades
+ * promise, for as long as blade 1 takes nothing (the wait under test,
+ * well inside vtime-wait-ms).  Once blade 1 reads, every frame reaches
+ * it, in order, stamped S + L, as if the room had been there; the lane
+ * did run out of room (the port's tx-waits); and the clock goes on.
+ * Without the wait the clock ran on to the blades' promises, and the
+ * frames the lane refused left stamped with whatever time the clock had
+ * when blade 1's process read, a time the host decided.
+ */
+static uint64_t vt_port_figure(SwHarness *h, unsigned port,
+                               const char *key);
+
+static void test_vtime_egress_hold(void)
+{
+    enum { L = 10000, LB = 50000, S = 150000, MAX_FRAMES = 4000, LEN = 1514,
+           WAIT_MS = 300 };
+    uint32_t sent = 0, want = 0;
+    gint64 end;
+    uint8_t f[LEN] = { 0 };
+    VtSlots v;
+    SwHarness h;
+    ShFrame *got;
+
+    vt_start(&h, &v, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
+             "10000, \"vtime-slots\": 2, \"vtime-wait-ms\": 10000", LB);
+    vt_promise(&h, &v, 0, 100000);
+    vt_promise(&h, &v, 1, 100000);
+    vt_wait_chassis(&h, &v, 100000 + L);
+    h.blades[1].rx_held = true;
+    vt_promise(&h, &v, 1, 10 * S);
+    sh_eth(f, h.blades[1].mac, h.blades[0].mac, 0x88b6);
+    h.vclock = S;
+    v.promised[0] = S;
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (sent < MAX_FRAMES) {
+        int r;
+
+        stl_be_p(f + 14, sent);
+        r = lane_send_frame(h.blades[0].lane, f, sizeof(f), h.vclock);
+        if (r == -EAGAIN) {
+            /* blade 0 full, because blade 1's lane is: sent enough */
+            if (vt_port_figure(&h, 1, "tx-waits")) {
+                break;
+            }
+            if (g_get_monotonic_time() > end) {
+                g_error("blade 0's lane full for 20 s, blade 1's not");
+            }
+            sh_pump(&h, 1);
+            continue;
+        }
+        g_assert_cmpint(r, ==, 0);
+        lane_flush(h.blades[0].lane, h.vclock);
+        sent++;
+    }
+    g_assert_cmpuint(sent, <, MAX_FRAMES);
+    vt_promise(&h, &v, 0, 10 * S);
+
+    /* blade 1 still takes nothing: the clock stays where it forwarded */
+    end = g_get_monotonic_time() + WAIT_MS * 1000;
+    while (g_get_monotonic_time() < end) {
+        sh_pump(&h, 10);
+    }
+    g_assert_cmpuint(vt_chassis_clock(h.blades[0].lane), ==, S + L);
+
+    h.blades[1].rx_held = false;
+    lane_rx_resume(h.blades[1].lane, h.vclock);
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (want < sent) {
+        while ((got = sh_pop(&h.blades[1].rx))) {
+            g_assert_cmpuint(got->len, >=, 18);
+            g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
+            g_assert_cmpuint(got->stamp, ==, S + L);
+            want++;
+            g_free(got);
+        }
+        if (g_get_monotonic_time() > end) {
+            g_error("blade 1 got %u of the %u frames in 20 s (the chassis "
+                    "promised %" PRIu64 ")", want, sent,
+                    vt_chassis_clock(h.blades[1].lane));
+        }
+        vt_pump(&h, &v);
+    }
+    vt_wait_promised(&h, &v, 1, 10 * S + L);
+    g_assert_cmpuint(vt_port_figure(&h, 1, "tx-waits"), >=, 1);
+    g_assert_cmpuint(vt_port_figure(&h, 1, "late"), ==, 0);
+    g_assert_cmpuint(lane_stats(h.blades[1].lane)->vtime_late, ==, 0);
+    g_assert_cmpuint(sh_port_stat(&h, 1, "tx-drops"), ==, 0);
+    sh_stop(&h);
+}
+
+/*
  * vtime-snapshot-ns: the state tree as it was at that virtual time, taken
  * once the chassis is sure nothing more can take effect by then.  Blade
  * 0 sends a frame that takes effect before the snapshot's time and one
@@ -2947,6 +3041,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/tie", test_vtime_tie);
     qtest_add_func("/blade-switch/vtime/full-ingress",
                    test_vtime_full_ingress);
+    qtest_add_func("/blade-switch/vtime/egress-hold",
+                   test_vtime_egress_hold);
     qtest_add_func("/blade-switch/vtime/rejoin", test_vtime_rejoin);
     qtest_add_func("/blade-switch/vtime/start", test_vtime_start);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);

@@ -251,13 +251,23 @@ static void sh_blade_rx(void *opaque, const uint8_t *frame, size_t len)
     }
     f = g_malloc(sizeof(*f) + len);
     f->len = len;
+    f->stamp = 0;
+    lane_rx_stamp(b->lane, &f->stamp);
     memcpy(f->data, frame, len);
     g_queue_push_tail(&b->rx, f);
     b->nrx++;
 }
 
+static bool sh_blade_can_receive(void *opaque)
+{
+    ShBlade *b = opaque;
+
+    return !b->rx_held;
+}
+
 static const LaneOps sh_blade_ops = {
     .rx_frame = sh_blade_rx,
+    .can_receive = sh_blade_can_receive,
 };
 
 void sh_blade_plug(SwHarness *h, unsigned slot, bool raw)
@@ -311,6 +321,7 @@ static void sh_up_read(SwHarness *h)
             h->up_nrx++;
             if (!h->up_count_only) {
                 f = g_malloc(sizeof(*f) + len);
+                f->stamp = 0;
                 f->len = len;
                 memcpy(f->data, h->up_buf + off + 4, len);
                 g_queue_push_tail(&h->up_rx, f);

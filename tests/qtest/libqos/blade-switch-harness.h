@@ -22,6 +22,7 @@
 #define SH_MAX_FRAME 9018
 
 typedef struct ShFrame {
+    uint64_t stamp;             /* virtual time: its record's stamp, or 0 */
     size_t len;
     uint8_t data[];
 } ShFrame;
@@ -34,6 +35,7 @@ typedef struct ShBlade {
     GQueue rx;                  /* ShFrame *, received from the switch */
     uint64_t nrx;
     bool count_only;            /* count received frames, keep none */
+    bool rx_held;               /* take nothing (a blade that lags) */
 } ShBlade;
 
 typedef struct SwHarness {
