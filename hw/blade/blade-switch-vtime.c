@@ -248,6 +248,7 @@ void bsw_vtime_advance(void *opaque)
     uint64_t now = blade_switch_now(), h;
     unsigned i, active;
     BswHorizons hz;
+    BswPort *held;
 
     if (s->vtime_fwd_deferred && !bsw_vtime_egress_held(s) &&
         bsw_vtime_input_settled(s, now)) {
@@ -268,7 +269,11 @@ void bsw_vtime_advance(void *opaque)
             bsw_vtime_snapshot(s);
         }
     }
-    if (h > now && !bsw_vtime_egress_held(s)) {
+    held = bsw_vtime_egress_held(s);
+    if (held && h > now) {
+        trace_blade_switch_vtime_egress_hold(held->name, now);
+    }
+    if (h > now && !held) {
         trace_blade_switch_vtime_advance(now, h);
         bsw_vtime_run_to(s, h);
         now = blade_switch_now();
