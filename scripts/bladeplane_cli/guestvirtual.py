@@ -163,16 +163,21 @@ def run(length=LENGTH, pings=PINGS, runs=RUNS, kinds=KINDS):
             results = []
             walls = []
             late = {"vtime-late": 0, "vtime-tx-waits": 0}
+            port_late = {"late": 0, "tx_waits": 0}
             for i in range(runs):
                 nics: dict[str, dict] = {}
+                ports: dict[str, dict] = {}
                 consoles, wall, _ = run_to_end(
                     tmp, f"{kind}{i + 1}", f"guest-vtime-{kind}", text,
                     ("b0", "b1"), ("b0", "b1"), timeout=TIMEOUT_S,
-                    nic_counters=nics)
+                    nic_counters=nics, port_counters=ports)
                 results.append(consoles)
                 walls.append(wall)
                 for k in late:
                     late[k] = max(late[k], sum(n[k] for n in nics.values()))
+                for k in port_late:
+                    port_late[k] = max(port_late[k],
+                                       sum(p[k] for p in ports.values()))
             for name, value in figures(kind, results[0], pings):
                 out(name, value)
             if runs > 1:
@@ -183,6 +188,9 @@ def run(length=LENGTH, pings=PINGS, runs=RUNS, kinds=KINDS):
             # full; the most of any boot, both blades
             out(f"vtime_{kind}_nic_late", late["vtime-late"])
             out(f"vtime_{kind}_nic_tx_waits", late["vtime-tx-waits"])
+            # the same at the chassis's ports
+            out(f"vtime_{kind}_switch_late", port_late["late"])
+            out(f"vtime_{kind}_switch_tx_waits", port_late["tx_waits"])
             # wall seconds a boot of this pair took, to its end of the run
             out(f"vtime_{kind}_wall_s", f"{statistics.median(walls):.1f}")
     return 0

@@ -87,14 +87,16 @@ def _down(name, run_dir):
 
 
 def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
-               timeout=RUN_TIMEOUT, snapshot=False, nic_counters=None):
+               timeout=RUN_TIMEOUT, snapshot=False, nic_counters=None,
+               port_counters=None):
     """Up the virtual-time topology `text` (named `name`), wait for
     blade's blade.run to end (blade: a name, or a tuple of names to wait
     for each); the consoles of `blades` (of any chassis),
     the wall seconds it took, and with `snapshot` the switch's state tree
     at its vtime-snapshot-ns (waited for once the run has ended), else
     None.  A dict `nic_counters` is filled with each blade's virtual-time
-    counters of its NIC (QOM vtime-*) at the end."""
+    counters of its NIC (QOM vtime-*) at the end, and `port_counters`
+    with the first chassis's, per port (query-blade-switch's vtime)."""
     path = os.path.join(tmp, f"{name}.toml")
     with open(path, "w") as f:
         f.write(text)
@@ -136,6 +138,12 @@ def run_to_end(tmp, tag, name, text, blade, blades, prefix=(),
         if nic_counters is not None:
             for b in blades:
                 nic_counters[b] = _nic_vtime(blade_file(b, "qmp"))
+        if port_counters is not None:
+            state = chassis.read_switch(os.path.join(cdir, "switch.qmp"),
+                                        f"{name} ({tag}): the chassis")
+            for port in state.get("ports", []):
+                if "vtime" in port:
+                    port_counters[port["name"]] = port["vtime"]
         return {b: _read(blade_file(b, "console.log"))
                 for b in blades}, wall, snap
     finally:
