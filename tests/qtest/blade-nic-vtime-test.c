@@ -514,6 +514,23 @@ static gpointer vt_step_thread(gpointer opaque)
     return NULL;
 }
 
+/* Wait for @th's step to end, within 30 s (else fail: @what), and join. */
+static void vt_step_end(VtStep *step, GThread *th, const char *what)
+{
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    g_mutex_lock(&step->lock);
+    while (!step->done) {
+        if (!g_cond_wait_until(&step->cond, &step->lock, end)) {
+            g_error("the step did not end within 30 s %s", what);
+        }
+    }
+    g_mutex_unlock(&step->lock);
+    g_thread_join(th);
+    g_mutex_clear(&step->lock);
+    g_cond_clear(&step->cond);
+}
+
 #define VT_SILENT_WAIT_MS 2000
 
 /*
@@ -546,18 +563,8 @@ static void test_vt_silent_peer(void)
     g_mutex_init(&step.lock);
     g_cond_init(&step.cond);
     th = g_thread_new("clock-step", vt_step_thread, &step);
-    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    g_mutex_lock(&step.lock);
-    while (!step.done) {
-        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
-            g_error("the gate held QEMU's clock for 30 s, with "
-                    "vtime-wait-ms=%d", VT_SILENT_WAIT_MS);
-        }
-    }
-    g_mutex_unlock(&step.lock);
-    g_thread_join(th);
-    g_mutex_clear(&step.lock);
-    g_cond_clear(&step.cond);
+    vt_step_end(&step, th, "(the gate held QEMU's clock, with "
+                "vtime-wait-ms=" G_STRINGIFY(VT_SILENT_WAIT_MS) ")");
 
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!(ev = qtest_qmp_event_ref(h.qts, "SHUTDOWN"))) {
@@ -649,17 +656,7 @@ static void test_vt_slow_peer(void)
     g_assert_true(lane_vtime_promise(h.srv, target + 1 - VT_L, h.vclock));
     lane_flush(h.srv, h.vclock);
 
-    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    g_mutex_lock(&step.lock);
-    while (!step.done) {
-        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
-            g_error("the step did not end 30 s after the promise");
-        }
-    }
-    g_mutex_unlock(&step.lock);
-    g_thread_join(th);
-    g_mutex_clear(&step.lock);
-    g_cond_clear(&step.cond);
+    vt_step_end(&step, th, "after the promise");
     h.vclock = target;
     nh_pump(&h, 0);
 
@@ -746,16 +743,7 @@ static void test_vt_tx_hold(void)
         }
         nh_pump(&h, 1);
     }
-    g_mutex_lock(&step.lock);
-    while (!step.done) {
-        if (!g_cond_wait_until(&step.cond, &step.lock, end)) {
-            g_error("the step did not end once the frames were read");
-        }
-    }
-    g_mutex_unlock(&step.lock);
-    g_thread_join(th);
-    g_mutex_clear(&step.lock);
-    g_cond_clear(&step.cond);
+    vt_step_end(&step, th, "once the frames were read");
 
     g_assert_cmpint(step.clock, ==, t + VT_L - h.vstart);
     g_assert_cmpuint(h.nframes, ==, VT_HOLD_FRAMES);

@@ -2439,6 +2439,36 @@ static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
 }
 
 /*
+ * Blade @slot receives @n frames numbered 0 to @n - 1 (at octet 14), in
+ * order, within 20 s, each stamped @stamp unless that is 0.
+ */
+static void vt_take_numbered(SwHarness *h, const VtSlots *v, unsigned slot,
+                             uint32_t n, uint64_t stamp)
+{
+    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    uint32_t want = 0;
+    ShFrame *got;
+
+    while (want < n) {
+        while ((got = sh_pop(&h->blades[slot].rx))) {
+            g_assert_cmpuint(got->len, >=, 18);
+            g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
+            if (stamp) {
+                g_assert_cmpuint(got->stamp, ==, stamp);
+            }
+            want++;
+            g_free(got);
+        }
+        if (g_get_monotonic_time() > end) {
+            g_error("blade %u got %u of the %u frames in 20 s (the chassis "
+                    "promised %" PRIu64 ")", slot, want, n,
+                    vt_chassis_clock(h->blades[slot].lane));
+        }
+        vt_pump(h, v);
+    }
+}
+
+/*
  * A blade sends more at one time than a slot's ingress queue holds (a
  * TSO burst on an unpaced lane), then promises beyond it.  The chassis
  * stops reading that lane while the queue is full, so the promise stays
@@ -2449,12 +2479,9 @@ static void vt_send_at(SwHarness *h, unsigned slot, uint64_t at)
 static void test_vtime_full_ingress(void)
 {
     enum { L = 10000, LB = 50000, S = 150000, N = 200, LEN = 1514 };
-    uint32_t want = 0;
-    gint64 end;
     uint8_t f[LEN] = { 0 };
     VtSlots v;
     SwHarness h;
-    ShFrame *got;
 
     vt_start(&h, &v, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
              "10000, \"vtime-slots\": 2, \"queue-frames\": 1024, "
@@ -2471,21 +2498,7 @@ static void test_vtime_full_ingress(void)
         sh_blade_send(&h, 0, f, sizeof(f));
     }
     vt_promise(&h, &v, 0, 10 * S);
-    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while (want < N) {
-        while ((got = sh_pop(&h.blades[1].rx))) {
-            g_assert_cmpuint(got->len, >=, 18);
-            g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
-            want++;
-            g_free(got);
-        }
-        if (g_get_monotonic_time() > end) {
-            g_error("blade 1 got %u of the %u frames in 20 s (the chassis "
-                    "promised %" PRIu64 ")", want, N,
-                    vt_chassis_clock(h.blades[1].lane));
-        }
-        vt_pump(&h, &v);
-    }
+    vt_take_numbered(&h, &v, 1, N, 0);
     vt_wait_promised(&h, &v, 1, 10 * S + L);
     g_assert_cmpuint(lane_stats(h.blades[1].lane)->vtime_late, ==, 0);
     sh_stop(&h);
@@ -2511,12 +2524,11 @@ static void test_vtime_egress_hold(void)
 {
     enum { L = 10000, LB = 50000, S = 150000, MAX_FRAMES = 4000, LEN = 1514,
            WAIT_MS = 300 };
-    uint32_t sent = 0, want = 0;
+    uint32_t sent = 0;
     gint64 end;
     uint8_t f[LEN] = { 0 };
     VtSlots v;
     SwHarness h;
-    ShFrame *got;
 
     vt_start(&h, &v, "\"timing\": \"virtual\", \"vtime-latency-ns\": "
              "10000, \"vtime-slots\": 2, \"vtime-wait-ms\": 10000", LB);
@@ -2561,22 +2573,7 @@ static void test_vtime_egress_hold(void)
 
     h.blades[1].rx_held = false;
     lane_rx_resume(h.blades[1].lane, h.vclock);
-    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while (want < sent) {
-        while ((got = sh_pop(&h.blades[1].rx))) {
-            g_assert_cmpuint(got->len, >=, 18);
-            g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
-            g_assert_cmpuint(got->stamp, ==, S + L);
-            want++;
-            g_free(got);
-        }
-        if (g_get_monotonic_time() > end) {
-            g_error("blade 1 got %u of the %u frames in 20 s (the chassis "
-                    "promised %" PRIu64 ")", want, sent,
-                    vt_chassis_clock(h.blades[1].lane));
-        }
-        vt_pump(&h, &v);
-    }
+    vt_take_numbered(&h, &v, 1, sent, S + L);
     vt_wait_promised(&h, &v, 1, 10 * S + L);
     g_assert_cmpuint(vt_port_figure(&h, 1, "tx-waits"), >=, 1);
     g_assert_cmpuint(vt_port_figure(&h, 1, "late"), ==, 0);
