@@ -499,6 +499,14 @@ bool blade_lane_vtime_waiting(BladeLane *bl)
     return bl->gate_stopped;
 }
 
+void blade_lane_vtime_take_due(BladeLane *bl)
+{
+    if (bl->gate_timer && !bl->in_bh &&
+        lane_deadline(bl->lane) <= bl_now()) {
+        blade_lane_run_guarded(bl, NULL, 0);
+    }
+}
+
 /*
  * Only on the rings: the gate waits there in the thread that runs the
  * clock, reading them, and a tx_ready that comes while it waits sends at

@@ -132,6 +132,16 @@ bool blade_lane_vtime_waiting(BladeLane *bl);
  * the wait.  Elsewhere (real time, or a lane on the stream) nothing.
  */
 void blade_lane_vtime_hold_tx(BladeLane *bl);
+/*
+ * In virtual time, from a device's own timer: the lane's work due by now
+ * (input whose delivery time has come, above all) first.  Timers due at
+ * the same nanosecond run in the order they were armed, and the lane
+ * arms its own when its process reads the record, a moment the host
+ * decides: a frame due when the device's interrupt moderation ends would
+ * be in that interrupt on one run and in the next on another.  Taken
+ * first, it always is.  Elsewhere nothing.
+ */
+void blade_lane_vtime_take_due(BladeLane *bl);
 
 /*
  * A UNIX socket chardev for the backplane-directory shorthand: a server

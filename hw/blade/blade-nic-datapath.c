@@ -36,6 +36,25 @@ static bool blade_nic_gone(BladeNicState *s)
     return !qdev_is_realized(DEVICE(s));
 }
 
+/*
+ * In virtual time, at the top of the NIC's own timers: the lane's input
+ * due by now first (blade_lane_vtime_take_due()).  False if that
+ * unplugged the NIC.
+ */
+bool blade_nic_take_due(BladeNicState *s)
+{
+    bool there;
+
+    if (!s->vtime || !s->bl) {
+        return true;
+    }
+    object_ref(s);
+    blade_lane_vtime_take_due(s->bl);
+    there = !blade_nic_gone(s);
+    object_unref(s);
+    return there;
+}
+
 void blade_nic_update_intx(BladeNicState *s)
 {
     PCIDevice *d = PCI_DEVICE(s);
@@ -123,6 +142,9 @@ void blade_nic_irq_timer(void *opaque)
     BladeNicState *s = opaque;
     MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
 
+    if (!g->engaged_in_io && !blade_nic_take_due(s)) {
+        return;
+    }
     if (g->engaged_in_io) {
         /* inside our own MMIO or DMA: as a guarded BH would, defer */
         qemu_bh_schedule(s->irq_bh);
@@ -175,7 +197,12 @@ void blade_nic_set_cause(BladeNicState *s, uint32_t bits)
 
 static void blade_nic_itr_expired(BladeNicState *s, unsigned v)
 {
-    bool was = guard_enter(s);
+    bool was;
+
+    if (!blade_nic_take_due(s)) {
+        return;
+    }
+    was = guard_enter(s);
 
     if (s->irq_pending[v]) {
         if (s->icr & s->ier & blade_nic_vec_causes[v]) {

@@ -165,6 +165,7 @@ static inline void guard_leave(BladeNicState *s, bool was)
 extern const uint32_t blade_nic_vec_causes[NVEC];
 extern const LaneOps blade_nic_lane_ops;
 
+bool blade_nic_take_due(BladeNicState *s);
 void blade_nic_update_intx(BladeNicState *s);
 bool blade_nic_irq_owed(BladeNicState *s);
 void blade_nic_irq_bh(void *opaque);

@@ -178,9 +178,16 @@ static bool blade_nic_guest_util_fresh(BladeNicState *s)
 void blade_nic_util_tick(void *opaque)
 {
     BladeNicState *s = opaque;
-    unsigned pct = blade_nic_host_cpu_pct(s);
-    uint32_t cont = blade_nic_host_contention(s);
-    bool was = guard_enter(s);
+    unsigned pct;
+    uint32_t cont;
+    bool was;
+
+    if (!blade_nic_take_due(s)) {
+        return;
+    }
+    pct = blade_nic_host_cpu_pct(s);
+    cont = blade_nic_host_contention(s);
+    was = guard_enter(s);
 
     s->util_host = pct;
     trace_blade_nic_util_host(pct);

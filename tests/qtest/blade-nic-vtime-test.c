@@ -689,6 +689,52 @@ static bool vt_step_within(VtStep *step, NicHarness *h, int64_t ns, int ms,
     return done;
 }
 
+#define VT_ITR_NS 100000u
+
+/*
+ * A frame due at the very nanosecond the RX interrupt moderation ends
+ * is in that interrupt.  Frame A raises an interrupt at T1; frame B, due
+ * a latency (50 us) later, waits for the interval to end at T1 + 100 us
+ * (the ITR timer armed then); frame C, read afterwards, is due exactly
+ * at T1 + 100 us.  Two timers due at one time run in the order they were armed,
+ * and a lane arms its own when its process reads a record, a moment the
+ * host decides: taken after the moderation's, C waited another interval
+ * for an interrupt of its own (3 at T1 + 200 us).  The NIC takes its
+ * lane's due input first at each of its timers: 2, on every run.
+ */
+static void test_vt_itr_tie(void)
+{
+    uint8_t f[200], mac[6];
+    uint64_t t1;
+    NicHarness h;
+
+    vt_start(&h);
+    nh_wr(&h, BLADE_NIC_REG_ITR_RX, VT_ITR_NS / 1000);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 1);
+    nh_vstep(&h, 3 * VT_L);
+    nh_srv_send(&h, f, sizeof(f));                  /* A */
+    nh_vstep(&h, VT_L);
+    t1 = h.vclock;
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+
+    nh_srv_send(&h, f, sizeof(f));                  /* B, due t1 + L */
+    nh_vstep(&h, VT_L);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+
+    /* the interval is two latencies: C's stamp is now */
+    g_assert_cmpuint(h.vclock, ==, t1 + VT_ITR_NS - VT_L);
+    nh_srv_send(&h, f, sizeof(f));                  /* C, due t1 + 100 us */
+    nh_vstep(&h, VT_L);
+    g_assert_cmpuint(h.vclock, ==, t1 + VT_ITR_NS);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 3);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 2);
+    nh_vstep(&h, VT_ITR_NS + 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 2);
+    nh_stop(&h);
+}
+
 #define VT_HOLD_FRAMES 255
 #define VT_HOLD_WAIT_MS 300
 
@@ -904,6 +950,7 @@ int main(int argc, char **argv)
                         GUINT_TO_POINTER(1), test_vt_new_chassis);
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
     qtest_add_func("/blade-nic/vtime/tx-hold", test_vt_tx_hold);
+    qtest_add_func("/blade-nic/vtime/itr-tie", test_vt_itr_tie);
     qtest_add_func("/blade-nic/vtime/write-voids-quiet",
                    test_vt_write_voids_quiet);
     qtest_add_data_func("/blade-nic/vtime/promise-grid",
