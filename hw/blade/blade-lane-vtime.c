@@ -97,8 +97,8 @@ static void blade_lane_gate_give_up(BladeLane *bl)
     error_report("blade-lane: virtual time: %s the peer of chardev '%s' "
                  "for %u ms at %" PRIu64 " ns (is it paused, or gone?); "
                  "shutting down",
-                 blade_lane_tx_holding(bl) ? "no room for our frames from" :
-                               "no promise from",
+                 blade_lane_tx_holding(bl) ? "no room for our frames from"
+                                           : "no promise from",
                  blade_lane_label(bl), bl->gate_wait_ms, bl_now());
     qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
 }

@@ -573,6 +573,7 @@ static void test_pacing_fifo(void)
     /* at 0, frames until the line is busy for longer than the FIFO */
     g_assert_cmpuint(send_until_held(&p, now, &sent), ==,
                      fifo_ns / frame_ns + 1);
+    g_assert_false(lane_tx_held_for_room(p.a.lane));    /* pacing's hold */
     pump(&p.a, &p.b, now);
     /* held: let go once the line is within half the FIFO */
     g_assert_cmpuint(lane_deadline(p.a.lane), ==,
@@ -638,12 +639,14 @@ static void test_pacing_fifo_back_pressure(void)
         send_until_held(&p, now, &sent);
         g_assert_cmpuint(sent, <, 100000);
     }
+    g_assert_true(lane_tx_held_for_room(p.a.lane));
     now += 1000000;
     pump(&p.a, &p.b, now);
     p.b.accept = true;
     lane_rx_resume(p.b.lane, now);
     pump(&p.a, &p.b, now);
     g_assert_cmpuint(p.a.tx_ready, >=, 1);
+    g_assert_false(lane_tx_held_for_room(p.a.lane));
     g_assert_cmpuint(p.b.frames, ==, sent);
     g_assert_cmpuint(lane_stats(p.a.lane)->tx_fifo_late, ==, 0);
     pair_free(&p);
