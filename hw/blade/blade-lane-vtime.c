@@ -309,11 +309,11 @@ static bool blade_lane_gate_quiet(BladeLane *bl, uint64_t now)
  * rings' wake-up fd until the peer's records or promise move the
  * horizon.  Under icount this runs with the vCPU stopped exactly at the
  * horizon; the main loop waits too, which is the point: nothing of this
- * VM moves until the peer has.
+ * VM moves until the peer has.  An idle guest promises quiet meanwhile
+ * if @may_quiet.
  */
-static void blade_lane_gate_cb(void *opaque)
+static void blade_lane_gate_wait(BladeLane *bl, bool may_quiet)
 {
-    BladeLane *bl = opaque;
     int64_t give_up_at = bl->gate_wait_ms ?
         qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + bl->gate_wait_ms : 0;
     bool waited = false;
@@ -366,7 +366,8 @@ static void blade_lane_gate_cb(void *opaque)
             blade_lane_gate_stop(bl);
             break;
         }
-        if (blade_lane_guest_idle(bl) && blade_lane_gate_quiet(bl, now)) {
+        if (may_quiet && blade_lane_guest_idle(bl) &&
+            blade_lane_gate_quiet(bl, now)) {
             blade_lane_run_guarded(bl, NULL, 0);    /* out with it */
             if (bl->dead) {
                 break;
@@ -396,6 +397,11 @@ static void blade_lane_gate_cb(void *opaque)
     if (bl->dead) {
         g_free(bl);
     }
+}
+
+static void blade_lane_gate_cb(void *opaque)
+{
+    blade_lane_gate_wait(opaque, true);
 }
 
 static void blade_lane_promise_cb(void *opaque)
@@ -501,8 +507,22 @@ bool blade_lane_vtime_waiting(BladeLane *bl)
 
 void blade_lane_vtime_take_due(BladeLane *bl)
 {
-    if (bl->gate_timer && !bl->in_bh &&
-        lane_deadline(bl->lane) <= bl_now()) {
+    if (!bl->gate_timer || bl->in_bh || bl->in_gate) {
+        return;
+    }
+    if (timer_pending(bl->gate_timer) &&
+        timer_expire_time_ns(bl->gate_timer) <= (int64_t)bl_now()) {
+        /*
+         * The horizon is now: a record due now may still come (a promise
+         * of T lets a record stamped T follow).  The gate, due at this
+         * very time, waits for it and takes it, as it would have once
+         * this timer was done.  Without promising quiet: the guest may
+         * be idle, but what this timer does next (an interrupt) is not
+         * among the timers a quiet promise counts, and would wake it.
+         */
+        timer_del(bl->gate_timer);
+        blade_lane_gate_wait(bl, false);
+    } else if (lane_deadline(bl->lane) <= bl_now()) {
         blade_lane_run_guarded(bl, NULL, 0);
     }
 }

@@ -139,7 +139,8 @@ void blade_lane_vtime_hold_tx(BladeLane *bl);
  * arms its own when its process reads the record, a moment the host
  * decides: a frame due when the device's interrupt moderation ends would
  * be in that interrupt on one run and in the next on another.  Taken
- * first, it always is.  Elsewhere nothing.
+ * first, it always is.  At the horizon, where such a frame may not have
+ * been sent yet, the gate waits for the peer first.  Elsewhere nothing.
  */
 void blade_lane_vtime_take_due(BladeLane *bl);
 

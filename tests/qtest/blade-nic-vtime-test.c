@@ -735,6 +735,70 @@ static void test_vt_itr_tie(void)
     nh_stop(&h);
 }
 
+/*
+ * The same tie at the horizon, where the frame due when the moderation
+ * ends has not even been sent: the chassis end promised only that time
+ * minus the latency (a promise of T lets a record stamped T follow).
+ * The clock gets there, the NIC's gate waits for the chassis end, and
+ * only then does C come.  The moderation's timer, due at that time too,
+ * must not send its interrupt before the gate has taken what is due
+ * then: it was armed first, so it ran first, and C waited another
+ * interval for a third interrupt.  The gate now waits before it acts.
+ */
+static void test_vt_itr_horizon(void)
+{
+    uint8_t f[200], mac[6];
+    VtStep step = { 0 };
+    uint64_t t1, end_at;
+    NicHarness h;
+    GThread *th;
+    gint64 end;
+
+    vt_start(&h);
+    nh_wr(&h, BLADE_NIC_REG_ITR_RX, VT_ITR_NS / 1000);
+    nh_mac(&h, mac);
+    nh_make_frame(f, sizeof(f), mac, peer, 1);
+    nh_vstep(&h, 3 * VT_L);
+    nh_srv_send(&h, f, sizeof(f));                  /* A */
+    nh_vstep(&h, VT_L);
+    t1 = h.vclock;
+    nh_srv_send(&h, f, sizeof(f));                  /* B, due t1 + L */
+    nh_vstep(&h, VT_L);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+
+    /* the horizon: exactly where the moderation ends */
+    end_at = t1 + VT_ITR_NS;
+    g_assert_true(lane_vtime_promise(h.srv, end_at - VT_L, h.vclock));
+    lane_flush(h.srv, h.vclock);
+    g_mutex_init(&step.lock);
+    g_cond_init(&step.cond);
+    step.qts = h.qts;
+    step.ns = end_at - h.vclock;
+    th = g_thread_new("clock-step", vt_step_thread, &step);
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (nic_promised(&h) < end_at) {
+        if (g_get_monotonic_time() > end) {
+            g_error("the NIC did not get to its horizon in 30 s");
+        }
+        nh_pump(&h, 1);
+    }
+    h.vclock = end_at - VT_L;
+    nh_srv_send(&h, f, sizeof(f));                  /* C, due end_at */
+    g_assert_true(lane_vtime_promise(h.srv, end_at - VT_L + 1, h.vclock));
+    lane_flush(h.srv, h.vclock);
+    vt_step_end(&step, th, "after C and the promise");
+    g_assert_cmpint(step.clock, ==, end_at - h.vstart);
+    h.vclock = end_at;
+    nh_pump(&h, 0);
+
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 3);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 2);
+    nh_vstep(&h, VT_ITR_NS + 1);
+    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 2);
+    nh_stop(&h);
+}
+
 #define VT_HOLD_FRAMES 255
 #define VT_HOLD_WAIT_MS 300
 
@@ -951,6 +1015,7 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-nic/vtime/slow-peer", test_vt_slow_peer);
     qtest_add_func("/blade-nic/vtime/tx-hold", test_vt_tx_hold);
     qtest_add_func("/blade-nic/vtime/itr-tie", test_vt_itr_tie);
+    qtest_add_func("/blade-nic/vtime/itr-horizon", test_vt_itr_horizon);
     qtest_add_func("/blade-nic/vtime/write-voids-quiet",
                    test_vt_write_voids_quiet);
     qtest_add_data_func("/blade-nic/vtime/promise-grid",
