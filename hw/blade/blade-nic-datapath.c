@@ -588,7 +588,7 @@ void blade_nic_tx_process(BladeNicState *s)
             ret = blade_nic_tx_send(s, &ctx, total);
             if (ret == -EAGAIN) {
                 /* tx_ready() resumes; the descriptors stay the device's */
-                trace_blade_nic_tx_wait(r->head);
+                trace_blade_nic_tx_wait(vnow(), r->head);
                 if (s->vtime) {
                     blade_lane_vtime_hold_tx(s->bl);
                 }
