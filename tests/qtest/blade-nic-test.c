@@ -2675,10 +2675,17 @@ static void unplug_send(NicHarness *h)
     uint8_t mac[6], f[100];
 
     nh_mac(h, mac);
+    /*
+     * In one write: a NIC whose VM is stopped stops reading after a frame
+     * it cannot deliver yet, so frames written one by one are read one
+     * by one or not at all, as the host schedules the two processes.
+     */
     for (unsigned i = 0; i < 4; i++) {
         nh_make_frame(f, sizeof(f), mac, peer, 30 + i);
-        nh_srv_send(h, f, sizeof(f));
+        g_assert_cmpint(lane_send_frame(h->srv, f, sizeof(f), nh_now(h)), ==,
+                        0);
     }
+    lane_flush(h->srv, nh_now(h));
 }
 
 /* The NIC is gone, QEMU answers, and the chassis saw the lane drop. */
