@@ -132,23 +132,25 @@ static bool bsw_vtime_input_settled(BladeSwitchState *s, uint64_t now)
 }
 
 /*
- * A slot whose lane has no room for the frames waiting to go out on it
- * (its blade has not read that far yet, a fact of the host): the clock
- * and forwarding wait for the room, so that those frames, and all
- * forwarding does after them, keep their virtual time whatever the host
- * did.  The blade takes them once its clock reaches their delivery time,
- * which the chassis's promise of its clock lets it reach.  A chain lane
- * (another chassis, which might wait for this one's room in turn) waits
- * as in real time.
+ * A lane, a slot's or a chain's, with no room for the frames waiting to
+ * go out on it (its reader, a blade or the chassis beyond, has not read
+ * that far yet, a fact of the host): the clock and forwarding wait for
+ * the room, so that those frames, and all forwarding does after them,
+ * keep their virtual time whatever the host did.  The reader takes them
+ * once its clock reaches their delivery time, which the chassis's
+ * promise of its clock lets it reach; unless it waits in turn for room
+ * on its own lane to this chassis, full of frames not due here yet
+ * (docs/virtual-time.md, "Back-pressure").
  */
 static BswPort *bsw_vtime_egress_held(BladeSwitchState *s)
 {
     unsigned i;
 
-    for (i = 0; i < s->slots; i++) {
+    for (i = 0; i < s->nports; i++) {
         BswPort *p = &s->ports[i];
 
-        if (p->bl && p->egress.frames && lane_tx_held_for_room(p->lane)) {
+        if (p->bl && (p->egress.frames || p->control.frames) &&
+            lane_tx_held_for_room(p->lane)) {
             return p;
         }
     }
@@ -343,8 +345,9 @@ void bsw_vtime_wall_timer(void *opaque)
 
         error_report("blade-switch: virtual time: no room for frames to %s "
                      "(chardev '%s') for %u ms at %" PRIu64 " ns (is its "
-                     "blade paused, or stuck?); shutting down", held->name,
-                     chr ? chr->label : "", s->vtime_wait_ms, now);
+                     "%s paused, or stuck?); shutting down", held->name,
+                     chr ? chr->label : "", s->vtime_wait_ms, now,
+                     held->kind == SW_PORT_CHAIN ? "chassis" : "blade");
         qemu_system_shutdown_request(SHUTDOWN_CAUSE_HOST_ERROR);
         return;
     }

@@ -16,6 +16,7 @@
 #include "qemu/bswap.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
+#include "hw/blade/net/fabric.h"
 #include "hw/blade/net/lane-ring.h"
 #include "libqos/blade-switch-harness.h"
 #include "qapi/error.h"
@@ -2357,6 +2358,221 @@ static void test_vtime_chain_lane(void)
     sh_stop(&h);
 }
 
+static uint64_t vt_port_figure(SwHarness *h, unsigned port,
+                               const char *key);
+
+/*
+ * The chassis beyond a chain lane, for a test: net/fabric.c speaks for it
+ * on that lane (h->blades[end]), at the test's clock, so that the chain
+ * port opens for data (it forwards only once a chassis is heard on it).
+ */
+typedef struct VtNeighbour {
+    SwHarness *h;
+    unsigned end;
+    Fabric *fab;
+} VtNeighbour;
+
+static void vt_nb_send(void *opaque, unsigned port, const uint8_t *frame,
+                       size_t len)
+{
+    VtNeighbour *nb = opaque;
+    Lane *l = nb->h->blades[nb->end].lane;
+    int r = lane_send_frame(l, frame, len, nb->h->vclock);
+
+    /* before the link is up, lost, as on the wire; the next round goes */
+    g_assert_true(r == 0 || r == -ENOLINK);
+    lane_flush(l, nb->h->vclock);
+}
+
+static void vt_nb_port_state(void *opaque, unsigned port, bool forwarding,
+                             const char *why)
+{
+}
+
+static const FabOps vt_nb_ops = {
+    .send = vt_nb_send,
+    .port_state = vt_nb_port_state,
+};
+
+/* Chassis 99 on one port, its link up now. */
+static void vt_nb_init(VtNeighbour *nb, SwHarness *h, unsigned end)
+{
+    FabConfig fc;
+
+    nb->h = h;
+    nb->end = end;
+    fab_config_init(&fc);
+    fc.chassis_id = 99;
+    fc.interval_ns = 10 * 1000 * 1000;
+    g_strlcpy(fc.name, "beyond", sizeof(fc.name));
+    memcpy(fc.mac, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee, 0, 99 }, 6);
+    nb->fab = fab_new(&fc, &vt_nb_ops, nb);
+    g_assert_nonnull(nb->fab);
+    g_assert_cmpint(fab_add_port(nb->fab, "p0"), ==, 0);
+    fab_port_link(nb->fab, 0, true, h->vclock);
+}
+
+/* Pump; the fabric's frames the chain end got go to it, others away. */
+static void vt_nb_pump(VtNeighbour *nb, const VtSlots *v)
+{
+    ShFrame *f;
+
+    vt_pump(nb->h, v);
+    while ((f = sh_pop(&nb->h->blades[nb->end].rx))) {
+        if (f->len >= 14 && lduw_be_p(f->data + 12) == FAB_ETHERTYPE) {
+            fab_input(nb->fab, 0, f->data, f->len, nb->h->vclock);
+        }
+        g_free(f);
+    }
+    if (nb->h->vclock >= fab_deadline(nb->fab)) {
+        fab_tick(nb->fab, nb->h->vclock);
+    }
+}
+
+/* Where the switch lists port @name (query-blade-switch's ports). */
+static unsigned vt_port_index(SwHarness *h, const char *name)
+{
+    QDict *st = sh_state(h);
+    unsigned i;
+
+    for (i = 0; ; i++) {
+        if (!strcmp(qdict_get_str(sh_item(st, "ports", i), "name"), name)) {
+            qobject_unref(st);
+            return i;
+        }
+    }
+}
+
+static bool vt_chain0_forwarding(SwHarness *h)
+{
+    QDict *st = sh_state(h);
+    QDict *fab = qdict_get_qdict(st, "fabric");
+    bool fwd = qdict_get_bool(sh_item(fab, "ports", 0), "forwarding");
+
+    qobject_unref(st);
+    return fwd;
+}
+
+/*
+ * A chain lane with no room, as test_vtime_egress_hold()'s slot: the
+ * chassis beyond (net/fabric.c at the test's end, so that the chain port
+ * forwards) takes nothing for a while, and the blade in slot 0 floods
+ * frames at one time S until its own lane has no room.  The chassis
+ * forwards them at S + L until the chain lane (unpaced: all at once) has
+ * no room; then its clock must wait at S + L, however far the blade and
+ * the chassis beyond promise.  Once the chassis beyond reads, every frame
+ * reaches it, in order, stamped S + L.  Before, a chain lane waited as
+ * in real time: the clock ran on to the promises, and the frames the
+ * lane refused left stamped with whatever time the chassis had when the
+ * far one's process read.
+ */
+static void test_vtime_chain_egress_hold(void)
+{
+    enum { L = 10000, LB = 5000, STEP = 1000000, MAX_FRAMES = 4000,
+           LEN = 1514, WAIT_MS = 300 };
+    ShOpts o = {
+        .slots = 2, .chain_lanes = 1, .chardevs = true,
+        .args = "-accel qtest ",
+        .json = "\"timing\": \"virtual\", \"vtime-latency-ns\": 10000, "
+                "\"vtime-slots\": 1, \"vtime-chain-latency-ns\": [10000], "
+                "\"vtime-wait-ms\": 10000, \"chain-speed\": 0, "
+                "\"fabric-interval\": 10, \"chassis\": \"a\", "
+                "\"chassis-id\": 1",
+        .vtime_ns = LB,
+    };
+    uint8_t f[LEN] = { 0 };
+    uint32_t sent = 0, want = 0;
+    VtSlots v = { .n = 2 };
+    VtNeighbour nb;
+    unsigned chain;
+    uint64_t t, s;
+    SwHarness h;
+    ShFrame *got;
+    gint64 end;
+
+    sh_start_opts(&h, &o);
+    sh_blade_plug(&h, 0, true);
+    sh_blade_plug(&h, 1, true);
+    vt_wait_active(&h, &v);
+    vt_nb_init(&nb, &h, 1);
+    chain = vt_port_index(&h, "chain0");
+
+    /* a millisecond at a time, until the chain port forwards */
+    end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    for (t = STEP; !vt_chain0_forwarding(&h); t += STEP) {
+        vt_promise(&h, &v, 0, t);
+        vt_promise(&h, &v, 1, t);
+        while (vt_chassis_clock(h.blades[0].lane) < t + L) {
+            if (g_get_monotonic_time() > end) {
+                g_error("the chain port did not open in 30 s (at %" PRIu64
+                        " ns)", t);
+            }
+            vt_nb_pump(&nb, &v);
+        }
+    }
+
+    h.blades[1].rx_held = true;
+    s = t;
+    vt_promise(&h, &v, 1, 10 * s);
+    sh_eth(f, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee, 9, 9 },
+           h.blades[0].mac, 0x88b6);
+    h.vclock = s;
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (sent < MAX_FRAMES) {
+        int r;
+
+        stl_be_p(f + 14, sent);
+        r = lane_send_frame(h.blades[0].lane, f, sizeof(f), h.vclock);
+        if (r == -EAGAIN) {
+            /* the blade's lane full, because the chain lane is */
+            if (vt_port_figure(&h, chain, "tx-waits")) {
+                break;
+            }
+            if (g_get_monotonic_time() > end) {
+                g_error("the blade's lane full for 20 s, the chain's not");
+            }
+            sh_pump(&h, 1);
+            continue;
+        }
+        g_assert_cmpint(r, ==, 0);
+        lane_flush(h.blades[0].lane, h.vclock);
+        sent++;
+    }
+    g_assert_cmpuint(sent, <, MAX_FRAMES);
+    vt_promise(&h, &v, 0, 10 * s);
+
+    /* the chassis beyond still takes nothing: the clock stays */
+    end = g_get_monotonic_time() + WAIT_MS * 1000;
+    while (g_get_monotonic_time() < end) {
+        sh_pump(&h, 10);
+    }
+    g_assert_cmpuint(vt_chassis_clock(h.blades[0].lane), ==, s + L);
+
+    h.blades[1].rx_held = false;
+    lane_rx_resume(h.blades[1].lane, h.vclock);
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (want < sent) {
+        while ((got = sh_pop(&h.blades[1].rx))) {
+            if (lduw_be_p(got->data + 12) == 0x88b6) {
+                g_assert_cmpuint(ldl_be_p(got->data + 14), ==, want);
+                g_assert_cmpuint(got->stamp, ==, s + L);
+                want++;
+            }
+            g_free(got);
+        }
+        if (g_get_monotonic_time() > end) {
+            g_error("the chassis beyond got %u of the %u frames in 20 s",
+                    want, sent);
+        }
+        vt_pump(&h, &v);
+    }
+    g_assert_cmpuint(vt_port_figure(&h, chain, "tx-waits"), >=, 1);
+    g_assert_cmpuint(vt_port_figure(&h, chain, "late"), ==, 0);
+    g_assert_cmpuint(sh_port_stat(&h, chain, "tx-drops"), ==, 0);
+    fab_free(nb.fab);
+    sh_stop(&h);
+}
+
 /*
  * Chain lanes: numbered from 0, not beside chain netdevs, latencies for
  * as many at most and in virtual time only.
@@ -2517,9 +2733,6 @@ static void test_vtime_full_ingress(void)
  * frames the lane refused left stamped with whatever time the clock had
  * when blade 1's process read, a time the host decided.
  */
-static uint64_t vt_port_figure(SwHarness *h, unsigned port,
-                               const char *key);
-
 static void test_vtime_egress_hold(void)
 {
     enum { L = 10000, LB = 50000, S = 150000, MAX_FRAMES = 4000, LEN = 1514,
@@ -3043,6 +3256,8 @@ int main(int argc, char **argv)
     qtest_add_func("/blade-switch/vtime/rejoin", test_vtime_rejoin);
     qtest_add_func("/blade-switch/vtime/start", test_vtime_start);
     qtest_add_func("/blade-switch/vtime/chain-lane", test_vtime_chain_lane);
+    qtest_add_func("/blade-switch/vtime/chain-egress-hold",
+                   test_vtime_chain_egress_hold);
     qtest_add_func("/blade-switch/chain-lanes/refused",
                    test_chain_lanes_refused);
     qtest_add_func("/blade-switch/iothreads/refused",
