@@ -100,9 +100,8 @@ BENCHES = {
               "blade-nic without its offloads, writes and interrupts per "
               "1000 frames, boot-to-ready times of 1 and 8 blades; "
               "--timing virtual: the chassis pair, paced and unpaced, in "
-              "virtual time, twice each, the same figures on any host "
-              "(the paced pair's boots part in about half the runs), "
-              "about 8 minutes", None),
+              "virtual time, twice each, the same figures on any host, "
+              "about 7 minutes", None),
 }
 
 
