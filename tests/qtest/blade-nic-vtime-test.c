@@ -702,26 +702,38 @@ static bool vt_step_within(VtStep *step, NicHarness *h, int64_t ns, int ms,
  * for an interrupt of its own (3 at T1 + 200 us).  The NIC takes its
  * lane's due input first at each of its timers: 2, on every run.
  */
+/*
+ * RX moderation of VT_ITR_NS; frame A (@f, @len octets) interrupts at
+ * the time returned, T1; frame B, due a latency later, waits for the
+ * interval to end.
+ */
+static uint64_t vt_itr_a_and_b(NicHarness *h, uint8_t *f, size_t len)
+{
+    uint8_t mac[6];
+    uint64_t t1;
+
+    vt_start(h);
+    nh_wr(h, BLADE_NIC_REG_ITR_RX, VT_ITR_NS / 1000);
+    nh_mac(h, mac);
+    nh_make_frame(f, len, mac, peer, 1);
+    nh_vstep(h, 3 * VT_L);
+    nh_srv_send(h, f, len);                         /* A */
+    nh_vstep(h, VT_L);
+    t1 = h->vclock;
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+
+    nh_srv_send(h, f, len);                         /* B, due t1 + L */
+    nh_vstep(h, VT_L);
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
+    g_assert_cmpuint(nh_stat(h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+    return t1;
+}
+
 static void test_vt_itr_tie(void)
 {
-    uint8_t f[200], mac[6];
-    uint64_t t1;
+    uint8_t f[200];
     NicHarness h;
-
-    vt_start(&h);
-    nh_wr(&h, BLADE_NIC_REG_ITR_RX, VT_ITR_NS / 1000);
-    nh_mac(&h, mac);
-    nh_make_frame(f, sizeof(f), mac, peer, 1);
-    nh_vstep(&h, 3 * VT_L);
-    nh_srv_send(&h, f, sizeof(f));                  /* A */
-    nh_vstep(&h, VT_L);
-    t1 = h.vclock;
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
-
-    nh_srv_send(&h, f, sizeof(f));                  /* B, due t1 + L */
-    nh_vstep(&h, VT_L);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
+    uint64_t t1 = vt_itr_a_and_b(&h, f, sizeof(f));
 
     /* the interval is two latencies: C's stamp is now */
     g_assert_cmpuint(h.vclock, ==, t1 + VT_ITR_NS - VT_L);
@@ -747,25 +759,12 @@ static void test_vt_itr_tie(void)
  */
 static void test_vt_itr_horizon(void)
 {
-    uint8_t f[200], mac[6];
+    uint8_t f[200];
     VtStep step = { 0 };
-    uint64_t t1, end_at;
     NicHarness h;
+    uint64_t t1 = vt_itr_a_and_b(&h, f, sizeof(f)), end_at;
     GThread *th;
     gint64 end;
-
-    vt_start(&h);
-    nh_wr(&h, BLADE_NIC_REG_ITR_RX, VT_ITR_NS / 1000);
-    nh_mac(&h, mac);
-    nh_make_frame(f, sizeof(f), mac, peer, 1);
-    nh_vstep(&h, 3 * VT_L);
-    nh_srv_send(&h, f, sizeof(f));                  /* A */
-    nh_vstep(&h, VT_L);
-    t1 = h.vclock;
-    nh_srv_send(&h, f, sizeof(f));                  /* B, due t1 + L */
-    nh_vstep(&h, VT_L);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_RX_FRAMES), ==, 2);
-    g_assert_cmpuint(nh_stat(&h, BLADE_NIC_STAT_IRQ_RX), ==, 1);
 
     /* the horizon: exactly where the moderation ends */
     end_at = t1 + VT_ITR_NS;

@@ -2362,6 +2362,55 @@ static uint64_t vt_port_figure(SwHarness *h, unsigned port,
                                const char *key);
 
 /*
+ * Blade 0 sends @f (@len octets, numbered from 0 at octet 14) at the
+ * test's clock until its lane has no room because port @port's has none
+ * (its tx-waits), within 20 s; then it promises @promise.  How many it
+ * sent.
+ */
+static uint32_t vt_send_until_held(SwHarness *h, VtSlots *v, unsigned port,
+                                   uint8_t *f, size_t len, uint64_t promise)
+{
+    enum { MAX_FRAMES = 4000 };
+    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    uint32_t sent = 0;
+
+    while (sent < MAX_FRAMES) {
+        int r;
+
+        stl_be_p(f + 14, sent);
+        r = lane_send_frame(h->blades[0].lane, f, len, h->vclock);
+        if (r == -EAGAIN) {
+            /* blade 0's lane full, because port @port's is: enough */
+            if (vt_port_figure(h, port, "tx-waits")) {
+                break;
+            }
+            if (g_get_monotonic_time() > end) {
+                g_error("blade 0's lane full for 20 s, port %u's not", port);
+            }
+            sh_pump(h, 1);
+            continue;
+        }
+        g_assert_cmpint(r, ==, 0);
+        lane_flush(h->blades[0].lane, h->vclock);
+        sent++;
+    }
+    g_assert_cmpuint(sent, <, MAX_FRAMES);
+    vt_promise(h, v, 0, promise);
+    return sent;
+}
+
+/* For @ms of wall time the chassis's clock stays at @clock. */
+static void vt_assert_clock_stays(SwHarness *h, uint64_t clock, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        sh_pump(h, 10);
+    }
+    g_assert_cmpuint(vt_chassis_clock(h->blades[0].lane), ==, clock);
+}
+
+/*
  * The chassis beyond a chain lane, for a test: net/fabric.c speaks for it
  * on that lane (h->blades[end]), at the test's clock, so that the chain
  * port opens for data (it forwards only once a chassis is heard on it).
@@ -2468,8 +2517,8 @@ static bool vt_chain0_forwarding(SwHarness *h)
  */
 static void test_vtime_chain_egress_hold(void)
 {
-    enum { L = 10000, LB = 5000, STEP = 1000000, MAX_FRAMES = 4000,
-           LEN = 1514, WAIT_MS = 300 };
+    enum { L = 10000, LB = 5000, STEP = 1000000, LEN = 1514,
+           WAIT_MS = 300 };
     ShOpts o = {
         .slots = 2, .chain_lanes = 1, .chardevs = true,
         .args = "-accel qtest ",
@@ -2481,7 +2530,7 @@ static void test_vtime_chain_egress_hold(void)
         .vtime_ns = LB,
     };
     uint8_t f[LEN] = { 0 };
-    uint32_t sent = 0, want = 0;
+    uint32_t sent, want = 0;
     VtSlots v = { .n = 2 };
     VtNeighbour nb;
     unsigned chain;
@@ -2517,36 +2566,10 @@ static void test_vtime_chain_egress_hold(void)
     sh_eth(f, (const uint8_t[]){ 0x52, 0x54, 0x00, 0xee, 9, 9 },
            h.blades[0].mac, 0x88b6);
     h.vclock = s;
-    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while (sent < MAX_FRAMES) {
-        int r;
-
-        stl_be_p(f + 14, sent);
-        r = lane_send_frame(h.blades[0].lane, f, sizeof(f), h.vclock);
-        if (r == -EAGAIN) {
-            /* the blade's lane full, because the chain lane is */
-            if (vt_port_figure(&h, chain, "tx-waits")) {
-                break;
-            }
-            if (g_get_monotonic_time() > end) {
-                g_error("the blade's lane full for 20 s, the chain's not");
-            }
-            sh_pump(&h, 1);
-            continue;
-        }
-        g_assert_cmpint(r, ==, 0);
-        lane_flush(h.blades[0].lane, h.vclock);
-        sent++;
-    }
-    g_assert_cmpuint(sent, <, MAX_FRAMES);
-    vt_promise(&h, &v, 0, 10 * s);
+    sent = vt_send_until_held(&h, &v, chain, f, sizeof(f), 10 * s);
 
     /* the chassis beyond still takes nothing: the clock stays */
-    end = g_get_monotonic_time() + WAIT_MS * 1000;
-    while (g_get_monotonic_time() < end) {
-        sh_pump(&h, 10);
-    }
-    g_assert_cmpuint(vt_chassis_clock(h.blades[0].lane), ==, s + L);
+    vt_assert_clock_stays(&h, s + L, WAIT_MS);
 
     h.blades[1].rx_held = false;
     lane_rx_resume(h.blades[1].lane, h.vclock);
@@ -2735,11 +2758,9 @@ static void test_vtime_full_ingress(void)
  */
 static void test_vtime_egress_hold(void)
 {
-    enum { L = 10000, LB = 50000, S = 150000, MAX_FRAMES = 4000, LEN = 1514,
-           WAIT_MS = 300 };
-    uint32_t sent = 0;
-    gint64 end;
+    enum { L = 10000, LB = 50000, S = 150000, LEN = 1514, WAIT_MS = 300 };
     uint8_t f[LEN] = { 0 };
+    uint32_t sent;
     VtSlots v;
     SwHarness h;
 
@@ -2753,36 +2774,10 @@ static void test_vtime_egress_hold(void)
     sh_eth(f, h.blades[1].mac, h.blades[0].mac, 0x88b6);
     h.vclock = S;
     v.promised[0] = S;
-    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while (sent < MAX_FRAMES) {
-        int r;
-
-        stl_be_p(f + 14, sent);
-        r = lane_send_frame(h.blades[0].lane, f, sizeof(f), h.vclock);
-        if (r == -EAGAIN) {
-            /* blade 0 full, because blade 1's lane is: sent enough */
-            if (vt_port_figure(&h, 1, "tx-waits")) {
-                break;
-            }
-            if (g_get_monotonic_time() > end) {
-                g_error("blade 0's lane full for 20 s, blade 1's not");
-            }
-            sh_pump(&h, 1);
-            continue;
-        }
-        g_assert_cmpint(r, ==, 0);
-        lane_flush(h.blades[0].lane, h.vclock);
-        sent++;
-    }
-    g_assert_cmpuint(sent, <, MAX_FRAMES);
-    vt_promise(&h, &v, 0, 10 * S);
+    sent = vt_send_until_held(&h, &v, 1, f, sizeof(f), 10 * S);
 
     /* blade 1 still takes nothing: the clock stays where it forwarded */
-    end = g_get_monotonic_time() + WAIT_MS * 1000;
-    while (g_get_monotonic_time() < end) {
-        sh_pump(&h, 10);
-    }
-    g_assert_cmpuint(vt_chassis_clock(h.blades[0].lane), ==, S + L);
+    vt_assert_clock_stays(&h, S + L, WAIT_MS);
 
     h.blades[1].rx_held = false;
     lane_rx_resume(h.blades[1].lane, h.vclock);
