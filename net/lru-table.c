@@ -48,35 +48,79 @@ static uint8_t *key_of(const LruTable *t, uint32_t idx)
     return (uint8_t *)links(t, idx) + sizeof(LruLinks);
 }
 
-/* A seeded multiply-xorshift hash over the key, 8 bytes at a time. */
-static uint32_t lru_hash(const LruTable *t, const uint8_t *key)
+/*
+ * The @n (at most 8) octets at @p as one word, in host order: fixed-size
+ * loads, each one move.  A memcpy() or memcmp() of a variable length is a
+ * call, and lookups run twice a frame: those calls were 8 % of a switch's
+ * time at 5 Mpps (docs/performance.md, "Issue 15's targets on a Zen 4
+ * host").  The bucket a key hashes to only matters within this process.
+ */
+static inline uint64_t load_tail(const uint8_t *p, size_t n)
 {
-    uint64_t h = t->seed ^ (t->key_len * 0x9e3779b97f4a7c15ull);
+    uint64_t w = 0;
+    uint32_t w32;
+    uint16_t w16;
+    size_t at = 0;
+
+    if (n == 8) {
+        memcpy(&w, p, 8);
+        return w;
+    }
+    if (n >= 4) {
+        memcpy(&w32, p, 4);
+        w = w32;
+        at = 4;
+    }
+    if (n - at >= 2) {
+        memcpy(&w16, p + at, 2);
+        w |= (uint64_t)w16 << (8 * at);
+        at += 2;
+    }
+    if (n > at) {
+        w |= (uint64_t)p[at] << (8 * at);
+    }
+    return w;
+}
+
+static inline __attribute__((always_inline))
+bool key_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        size_t n = len - i < 8 ? len - i : 8;
+
+        if (load_tail(a + i, n) != load_tail(b + i, n)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A seeded multiply-xorshift hash over the key, 8 bytes at a time.
+ * @key_len is t->key_len, passed so that a caller with a constant one
+ * gets the loads of that length inlined.
+ */
+static inline __attribute__((always_inline))
+uint32_t hash_len(const LruTable *t, const uint8_t *key, size_t key_len)
+{
+    uint64_t h = t->seed ^ (key_len * 0x9e3779b97f4a7c15ull);
     size_t i;
 
-    for (i = 0; i < t->key_len; i += 8) {
-        uint64_t w = 0;
-        size_t n = t->key_len - i < 8 ? t->key_len - i : 8;
+    for (i = 0; i < key_len; i += 8) {
+        size_t n = key_len - i < 8 ? key_len - i : 8;
 
-        /*
-         * A whole word as one load; a tail octet by octet, as a memcpy()
-         * into w would place them on a little-endian host (a memcpy() of
-         * a variable length is a call: per frame, it showed in profiles)
-         */
-        if (n == 8) {
-            memcpy(&w, key + i, 8);
-        } else {
-            for (size_t j = 0; j < n; j++) {
-                w |= (uint64_t)key[i + j] << (8 * j);
-            }
-        }
-        h ^= w;
+        h ^= load_tail(key + i, n);
         h *= 0xbf58476d1ce4e5b9ull;
         h ^= h >> 31;
     }
     h *= 0x94d049bb133111ebull;
     h ^= h >> 29;
     return (uint32_t)h & (t->nbuckets - 1);
+}
+
+static uint32_t lru_hash(const LruTable *t, const uint8_t *key)
+{
+    return hash_len(t, key, t->key_len);
 }
 
 LruTable *lru_new(uint32_t capacity, size_t key_len, size_t val_len,
@@ -157,17 +201,27 @@ void *lru_val(LruTable *t, uint32_t idx)
            8 * 8;
 }
 
-uint32_t lru_find(const LruTable *t, const void *key)
+static inline __attribute__((always_inline))
+uint32_t find_len(const LruTable *t, const uint8_t *key, size_t key_len)
 {
-    uint32_t idx = t->buckets[lru_hash(t, key)];
+    uint32_t idx = t->buckets[hash_len(t, key, key_len)];
 
     while (idx != LRU_NONE) {
-        if (!memcmp(key_of(t, idx), key, t->key_len)) {
+        if (key_equal(key_of(t, idx), key, key_len)) {
             return idx;
         }
         idx = links(t, idx)->next;
     }
     return LRU_NONE;
+}
+
+uint32_t lru_find(const LruTable *t, const void *key)
+{
+    /* MAC addresses: twice a frame in a switch, worth a loop of their own */
+    if (t->key_len == 6) {
+        return find_len(t, key, 6);
+    }
+    return find_len(t, key, t->key_len);
 }
 
 static void list_unlink(LruTable *t, uint32_t idx)
