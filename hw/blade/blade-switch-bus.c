@@ -229,7 +229,7 @@ static void bsw_bus_deliver(BswBus *bus, BswBusOut *o)
         }
         bsw_queue_append(&p->egress, copy);
     }
-    g_free(f);
+    bsw_frame_free(f);
     g_free(o);
 }
 
@@ -319,7 +319,7 @@ bool bsw_bus_from_slot(BswPort *p, BswFrame *f)
     if (tdm_bus_enqueue(bus->tdm, p->slot, f->len, blade_switch_now()) < 0) {
         p->rx_errors++;
         trace_blade_switch_drop(p->name, "bus queue refused it", f->len);
-        g_free(f);
+        bsw_frame_free(f);
         return true;
     }
     bsw_queue_append(&bus->slot_q[p->slot], f);
@@ -449,7 +449,7 @@ void bsw_bus_free(BladeSwitchState *s)
     s->bus = NULL;
     while ((o = QSIMPLEQ_FIRST(&bus->sw_q))) {
         QSIMPLEQ_REMOVE_HEAD(&bus->sw_q, next);
-        g_free(o->f);
+        bsw_frame_free(o->f);
         g_free(o);
     }
     for (i = 0; i < s->slots; i++) {

@@ -329,6 +329,8 @@ BswFrame *bsw_queue_take(BswQueue *q);
 void bsw_queue_pop(BswQueue *q);
 void bsw_queue_purge(BswQueue *q);
 BswFrame *bsw_frame_new(const uint8_t *data, size_t len);
+void bsw_frame_free(BswFrame *f);
+BswFrame *bsw_note_new(BswItemKind kind, const void *data, size_t len);
 BswFrame *bsw_output_frame(BladeSwitchState *s, const uint8_t *frame,
                            size_t len);
 void bsw_slot_report(BswPort *p, const LaneUtil *u);

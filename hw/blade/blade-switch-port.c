@@ -48,14 +48,90 @@ void bsw_queue_append(BswQueue *q, BswFrame *f)
     q->octets += f->len;
 }
 
+/*
+ * Every item (frames, and the threads' notes) is made here.  Frames of up
+ * to BSW_CACHED_LEN octets are made with room for that many, and freed
+ * ones are kept, per thread, for the next: a frame is made and
+ * freed for every hop, and malloc() and free() were 6 % of the switch's
+ * time at 5 Mpps of small frames (docs/performance.md, "Issue 15's
+ * targets on a Zen 4 host").  A bottom half makes up to its budget before
+ * any is freed, more than glibc's per-thread cache keeps of one size.
+ * A frame's length never grows, so one of at most BSW_CACHED_LEN octets
+ * always has that room.
+ */
+#define BSW_CACHED_LEN      256
+#define BSW_CACHED_FRAMES   (2 * BSW_BH_BUDGET)
+
+typedef struct BswFrameCache {
+    QSLIST_HEAD(, BswFrame) frames;
+    unsigned count;
+    bool hooked;                /* exit_notifier is on the thread's list */
+    Notifier exit_notifier;
+} BswFrameCache;
+
+static __thread BswFrameCache bsw_frame_cache;
+
+static void bsw_frame_cache_drop(Notifier *n, void *unused)
+{
+    BswFrameCache *c = container_of(n, BswFrameCache, exit_notifier);
+    BswFrame *f;
+
+    while ((f = QSLIST_FIRST(&c->frames))) {
+        QSLIST_REMOVE_HEAD(&c->frames, xnext);
+        g_free(f);
+    }
+    c->count = 0;
+}
+
+void bsw_frame_free(BswFrame *f)
+{
+    BswFrameCache *c = &bsw_frame_cache;
+
+    if (!f) {
+        return;
+    }
+    if (f->len > BSW_CACHED_LEN || c->count >= BSW_CACHED_FRAMES) {
+        g_free(f);
+        return;
+    }
+    if (!c->hooked) {
+        c->exit_notifier.notify = bsw_frame_cache_drop;
+        qemu_thread_atexit_add(&c->exit_notifier);
+        c->hooked = true;
+    }
+    QSLIST_INSERT_HEAD(&c->frames, f, xnext);
+    c->count++;
+}
+
 BswFrame *bsw_frame_new(const uint8_t *data, size_t len)
 {
-    BswFrame *f = g_malloc(sizeof(*f) + len);
+    BswFrameCache *c = &bsw_frame_cache;
+    BswFrame *f;
 
+    if (len <= BSW_CACHED_LEN && c->count) {
+        f = QSLIST_FIRST(&c->frames);
+        QSLIST_REMOVE_HEAD(&c->frames, xnext);
+        c->count--;
+    } else {
+        f = g_malloc(sizeof(*f) + MAX(len, BSW_CACHED_LEN));
+    }
     f->kind = BSW_ITEM_FRAME;
+    f->link = 0;
     f->len = len;
     f->has_fcs = false;
-    memcpy(f->data, data, len);
+    if (len) {
+        memcpy(f->data, data, len);
+    }
+    return f;
+}
+
+/* A note between threads: not a frame, so no octets to count (len 0). */
+BswFrame *bsw_note_new(BswItemKind kind, const void *data, size_t len)
+{
+    BswFrame *f = bsw_frame_new(data, len);
+
+    f->kind = kind;
+    f->len = 0;
     return f;
 }
 
@@ -85,7 +161,7 @@ BswFrame *bsw_queue_take(BswQueue *q)
 
 void bsw_queue_pop(BswQueue *q)
 {
-    g_free(bsw_queue_take(q));
+    bsw_frame_free(bsw_queue_take(q));
 }
 
 void bsw_queue_purge(BswQueue *q)
@@ -675,7 +751,7 @@ void bsw_bh(void *opaque)
                 bsw_thread_forwarded(p, s->in_len);
             }
             if (s->in_frame) {
-                g_free(f);      /* no output took it */
+                bsw_frame_free(f);  /* no output took it */
                 s->in_frame = NULL;
             }
             budget--;

@@ -62,7 +62,7 @@ static void bsw_chain_free(BswChain *c)
 
     while ((f = c->head)) {
         c->head = f->xnext.sle_next;
-        g_free(f);
+        bsw_frame_free(f);
     }
     c->tail = NULL;
 }
@@ -90,7 +90,7 @@ static void bsw_free_list(BswFrameList *list)
 
     while ((f = QSLIST_FIRST(list))) {
         QSLIST_REMOVE_HEAD(list, xnext);
-        g_free(f);
+        bsw_frame_free(f);
     }
 }
 
@@ -118,12 +118,8 @@ static bool bsw_th_note_room(BswLaneThread *th)
 static void bsw_th_hand_util(BswPort *p)
 {
     BswLaneThread *th = p->th;
-    BswFrame *f = g_malloc(sizeof(*f) + sizeof(th->util));
+    BswFrame *f = bsw_note_new(BSW_ITEM_UTIL, &th->util, sizeof(th->util));
 
-    f->kind = BSW_ITEM_UTIL;
-    f->len = 0;
-    f->has_fcs = false;
-    memcpy(f->data, &th->util, sizeof(th->util));
     th->util_held = false;
     bsw_th_note(p, f);
 }
@@ -241,9 +237,8 @@ static void bsw_th_publish(BswPort *p)
                    (lane_is_link_up(p->lane) && sync ? BSW_LINK_UP : 0);
 
     if (link != th->link_sent && bsw_th_note_room(th)) {
-        BswFrame *f = g_malloc0(sizeof(*f));
+        BswFrame *f = bsw_note_new(BSW_ITEM_LINK, NULL, 0);
 
-        f->kind = BSW_ITEM_LINK;
         f->link = link;
         th->link_sent = link;
         bsw_th_note(p, f);
@@ -320,7 +315,7 @@ bool bsw_thread_read_note(BswPort *p, BswFrame *f)
         return false;
     }
     p->th->notes_read++;
-    g_free(f);
+    bsw_frame_free(f);
     return true;
 }
 
