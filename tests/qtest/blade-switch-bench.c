@@ -738,16 +738,19 @@ int main(int argc, char **argv)
     if (prof) {
         /*
          * One figure for a profiler (docs/performance.md, "Where the time
-         * goes"): lane to lane, 8b/10b, frames of this many octets, for
-         * PROFILE_S seconds.  (4x1G: the aggregate line alone.)
+         * goes"): lane to lane, 8b/10b, or raw lanes with a "raw" before
+         * the length, frames of this many octets, for PROFILE_S seconds.
+         * (4x1G: the aggregate line alone.)
          */
+        bool raw = g_str_has_prefix(prof, "raw");
         unsigned long len = 0;
 
-        g_assert_cmpint(qemu_strtoul(prof, NULL, 10, &len), ==, 0);
+        g_assert_cmpint(qemu_strtoul(prof + (raw ? 3 : 0), NULL, 10, &len),
+                        ==, 0);
         g_assert_true(len >= 60 && len <= 1518);
-        switch_start(&h, false);
+        switch_start(&h, raw);
         switch_learn(&h);
-        printf("switch_profile_%lu_Gbps: %.3f\n", len,
+        printf("switch_profile_%s%lu_Gbps: %.3f\n", raw ? "raw" : "", len,
                switch_rate_for(&h, TO_LANE, len, PROFILE_S) * len * 8 / 1e9);
         sh_stop(&h);
         return 0;
