@@ -19,7 +19,7 @@
 #include "trace.h"
 
 #define BSW_QUANTUM         1522        /* DRR: octets per port per round */
-#define BSW_BH_BUDGET       256         /* frames per bottom-half run */
+#define BSW_BH_BUDGET       512     /* frames a bottom-half run: one ingress */
 #define BSW_FORWARD_NOW     2           /* see bsw_lane_changed() */
 /* Per-frame overhead on the wire: preamble, SFD, FCS, inter-frame gap. */
 #define BSW_WIRE_OVERHEAD   24
@@ -54,13 +54,13 @@ void bsw_queue_append(BswQueue *q, BswFrame *f)
  * ones are kept, per thread, for the next: a frame is made and
  * freed for every hop, and malloc() and free() were 6 % of the switch's
  * time at 5 Mpps of small frames (docs/performance.md, "Issue 15's
- * targets on a Zen 4 host").  A bottom half makes up to its budget before
- * any is freed, more than glibc's per-thread cache keeps of one size.
+ * targets on a Zen 4 host").  A port's ingress holds up to 512 before any
+ * is freed, more than glibc's per-thread cache keeps of one size.
  * A frame's length never grows, so one of at most BSW_CACHED_LEN octets
  * always has that room.
  */
 #define BSW_CACHED_LEN      256
-#define BSW_CACHED_FRAMES   (2 * BSW_BH_BUDGET)
+#define BSW_CACHED_FRAMES   BSW_BH_BUDGET
 
 typedef struct BswFrameCache {
     QSLIST_HEAD(, BswFrame) frames;
