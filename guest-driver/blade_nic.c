@@ -80,14 +80,16 @@
  * A descriptor's buffer.  TX: mapped (@len non-zero) with
  * dma_map_single(), or dma_map_page() for a fragment (@page); a frame's
  * skb sits with its last descriptor, a context descriptor has neither.
- * RX: a page of the ring set's page pool (@rx_page), mapped by the pool;
- * @dma and @len are the part given to the device, after the headroom.
+ * RX: @rx_truesize octets at @rx_off in a page of the ring set's page
+ * pool (@rx_page), mapped by the pool; @dma and @len are the part given
+ * to the device, after the headroom.
  */
 struct bn_buf {
 	struct sk_buff *skb;
 	struct page *rx_page;
 	dma_addr_t dma;
 	u32 len;
+	u32 rx_off;
 	bool page;
 };
 
@@ -102,9 +104,10 @@ struct bn_buf {
  * @rx_buf: software state of each RX descriptor
  * @rx_size: RX ring size (power of two)
  * @rx_buf_len: size of each RX buffer (MTU + 18)
- * @rx_pool: the RX buffers' page pool, one page (of @rx_order) a buffer
- * @rx_order: page order of an RX buffer: headroom, MTU + 18 and the
- *	skb_shared_info that napi_build_skb() puts after them
+ * @rx_pool: the RX buffers' page pool
+ * @rx_truesize: octets of the pool an RX buffer takes: headroom, MTU + 18
+ *	and the skb_shared_info that napi_build_skb() puts after them,
+ *	rounded up to half a page or to a power of two of pages
  *
  * A set is allocated whole before it replaces the running one, so that a
  * reconfiguration that cannot get memory leaves the device as it was.
@@ -120,7 +123,7 @@ struct bn_rings {
 	u32 rx_size;
 	u32 rx_buf_len;
 	struct page_pool *rx_pool;
-	unsigned int rx_order;
+	unsigned int rx_truesize;
 };
 
 /* Counters updated in NAPI context (TX completion and RX). */
@@ -516,18 +519,42 @@ static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
 	WRITE_ONCE(desc->status, 0);
 }
 
-/* Take a page of @r's pool for @buf and give it to the device at @desc. */
+/*
+ * An RX buffer of @r's pool: half a page where a frame fits (the stack
+ * charges a socket the whole buffer, and a page per 1500-octet frame
+ * made TCP collapse its receive queue), else whole pages.
+ */
+static struct page *bn_rx_page_get(struct bn_rings *r, unsigned int *off,
+				   gfp_t gfp)
+{
+	if (r->rx_truesize < PAGE_SIZE)
+		return page_pool_alloc_frag(r->rx_pool, off, r->rx_truesize,
+					    gfp | __GFP_NOWARN);
+	*off = 0;
+	return page_pool_alloc_pages(r->rx_pool, gfp | __GFP_NOWARN);
+}
+
+/* Point @buf at the buffer at @off in @page. */
+static void bn_rx_set_buf(struct bn_rings *r, struct bn_buf *buf,
+			  struct page *page, unsigned int off)
+{
+	buf->rx_page = page;
+	buf->rx_off = off;
+	buf->dma = page_pool_get_dma_addr(page) + off + BN_RX_HEADROOM;
+	buf->len = r->rx_buf_len;
+}
+
+/* Take a buffer of @r's pool for @buf and give it to the device at @desc. */
 static int bn_rx_alloc_buf(struct bn_rings *r, struct bn_desc *desc,
 			   struct bn_buf *buf, gfp_t gfp)
 {
 	struct page *page;
+	unsigned int off;
 
-	page = page_pool_alloc_pages(r->rx_pool, gfp | __GFP_NOWARN);
+	page = bn_rx_page_get(r, &off, gfp);
 	if (!page)
 		return -ENOMEM;
-	buf->rx_page = page;
-	buf->dma = page_pool_get_dma_addr(page) + BN_RX_HEADROOM;
-	buf->len = r->rx_buf_len;
+	bn_rx_set_buf(r, buf, page, off);
 	bn_rx_post(desc, buf);
 	return 0;
 }
@@ -606,11 +633,12 @@ static void bn_rings_free(struct bn_priv *priv, struct bn_rings *r)
  * @r: the set to fill; @r->tx_size, @r->rx_size and @r->rx_buf_len give
  *	its geometry, the rest is written
  *
- * Every RX descriptor gets a buffer of MTU + 18 octets (6.2), in a page
- * of a page pool of its own (order 0 up to an MTU of about 3600, order 2
- * at 9000); SIZE - 1 of them are given to the device at bring-up, the
- * last one is the slot the driver keeps empty (5.1) and is given as the
- * ring turns.  Process context: the pages are allocated with GFP_KERNEL.
+ * Every RX descriptor gets a buffer of MTU + 18 octets (6.2) from a page
+ * pool of its own (half a page up to an MTU of about 1640, then order 0
+ * up to about 3600, order 2 at 9000); SIZE - 1 of them are given to the
+ * device at bring-up, the last one is the slot the driver keeps empty
+ * (5.1) and is given as the ring turns.  Process context: the pages are
+ * allocated with GFP_KERNEL.
  *
  * Return: 0 or -ENOMEM (nothing left allocated).
  */
@@ -625,6 +653,7 @@ static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 		.dma_dir = DMA_FROM_DEVICE,
 		.offset = BN_RX_HEADROOM,
 	};
+	unsigned int need;
 	u32 i;
 
 	/* Coherent allocations are page aligned: more than the 16 needed. */
@@ -639,12 +668,22 @@ static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 	if (!r->tx_ring || !r->tx_buf || !r->rx_ring || !r->rx_buf)
 		goto err;
 
-	r->rx_order = get_order(SKB_DATA_ALIGN(BN_RX_HEADROOM +
-					       r->rx_buf_len) +
-				SKB_DATA_ALIGN(sizeof(struct skb_shared_info)));
-	pp.order = r->rx_order;
+	need = SKB_DATA_ALIGN(BN_RX_HEADROOM + r->rx_buf_len) +
+	       SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	if (need <= PAGE_SIZE / 2) {
+		/* Each page's two halves: the pool syncs all of it back. */
+		r->rx_truesize = PAGE_SIZE / 2;
+		pp.offset = 0;
+		pp.max_len = PAGE_SIZE;
+#ifdef PP_FLAG_PAGE_FRAG	/* before 6.7, pools split pages on request */
+		pp.flags |= PP_FLAG_PAGE_FRAG;
+#endif
+	} else {
+		pp.order = get_order(need);
+		r->rx_truesize = PAGE_SIZE << pp.order;
+		pp.max_len = r->rx_buf_len;
+	}
 	pp.pool_size = r->rx_size;
-	pp.max_len = r->rx_buf_len;
 	r->rx_pool = page_pool_create(&pp);
 	if (IS_ERR(r->rx_pool)) {
 		r->rx_pool = NULL;
@@ -756,7 +795,7 @@ static void bn_clean_tx(struct bn_priv *priv, int budget)
 static int bn_clean_rx(struct bn_priv *priv, int budget)
 {
 	unsigned int pkts = 0, bytes = 0, dropped = 0, len_err = 0;
-	unsigned int truesize = PAGE_SIZE << priv->rings.rx_order;
+	unsigned int truesize = priv->rings.rx_truesize;
 	struct page_pool *pool = priv->rings.rx_pool;
 	struct device *dmadev = &priv->pdev->dev;
 	struct bn_napi_stats *ns = &priv->nstats;
@@ -770,6 +809,7 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		struct bn_buf *buf = &priv->rings.rx_buf[i];
 		struct sk_buff *skb;
 		struct page *page;
+		unsigned int off;
 		u16 status, len;
 
 		status = le16_to_cpu(READ_ONCE(desc->status));
@@ -783,15 +823,16 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 			goto repost;
 		}
 
-		/* A new page first: without one the frame is dropped. */
-		page = page_pool_dev_alloc_pages(pool);
+		/* A new buffer first: without one the frame is dropped. */
+		page = bn_rx_page_get(&priv->rings, &off, GFP_ATOMIC);
 		if (unlikely(!page)) {
 			dropped++;
 			goto repost;
 		}
 		dma_sync_single_for_cpu(dmadev, buf->dma, len,
 					DMA_FROM_DEVICE);
-		skb = napi_build_skb(page_address(buf->rx_page), truesize);
+		skb = napi_build_skb(page_address(buf->rx_page) + buf->rx_off,
+				     truesize);
 		if (unlikely(!skb)) {
 			page_pool_recycle_direct(pool, page);
 			dropped++;
@@ -799,8 +840,7 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		}
 		skb_mark_for_recycle(skb);
 		skb_reserve(skb, BN_RX_HEADROOM);
-		buf->rx_page = page;
-		buf->dma = page_pool_get_dma_addr(page) + BN_RX_HEADROOM;
+		bn_rx_set_buf(&priv->rings, buf, page, off);
 
 		skb_put(skb, len);
 		/* 6.2.1: a TCP or UDP checksum the device found right */
