@@ -535,13 +535,12 @@ static struct page *bn_rx_page_get(struct bn_rings *r, unsigned int *off,
 }
 
 /* Point @buf at the buffer at @off in @page. */
-static void bn_rx_set_buf(struct bn_rings *r, struct bn_buf *buf,
-			  struct page *page, unsigned int off)
+static void bn_rx_set_buf(struct bn_buf *buf, struct page *page,
+			  unsigned int off)
 {
 	buf->rx_page = page;
 	buf->rx_off = off;
 	buf->dma = page_pool_get_dma_addr(page) + off + BN_RX_HEADROOM;
-	buf->len = r->rx_buf_len;
 }
 
 /* Take a buffer of @r's pool for @buf and give it to the device at @desc. */
@@ -554,7 +553,8 @@ static int bn_rx_alloc_buf(struct bn_rings *r, struct bn_desc *desc,
 	page = bn_rx_page_get(r, &off, gfp);
 	if (!page)
 		return -ENOMEM;
-	bn_rx_set_buf(r, buf, page, off);
+	bn_rx_set_buf(buf, page, off);
+	buf->len = r->rx_buf_len;
 	bn_rx_post(desc, buf);
 	return 0;
 }
@@ -840,7 +840,7 @@ static int bn_clean_rx(struct bn_priv *priv, int budget)
 		}
 		skb_mark_for_recycle(skb);
 		skb_reserve(skb, BN_RX_HEADROOM);
-		bn_rx_set_buf(&priv->rings, buf, page, off);
+		bn_rx_set_buf(buf, page, off);
 
 		skb_put(skb, len);
 		/* 6.2.1: a TCP or UDP checksum the device found right */
