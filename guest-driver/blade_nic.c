@@ -2413,21 +2413,37 @@ static int bn_setup_irqs(struct bn_priv *priv)
 	return 0;
 }
 
+/* BAR0 requested and mapped for as long as the driver is bound (pcim). */
+static void __iomem *bn_map_regs(struct pci_dev *pdev)
+{
+#ifdef BN_PCIM_IOMAP_REGION
+	return pcim_iomap_region(pdev, BN_BAR_REGS, BN_DRV_NAME);
+#else
+	int err;
+
+	err = pcim_iomap_regions(pdev, BIT(BN_BAR_REGS), BN_DRV_NAME);
+	if (err)
+		return IOMEM_ERR_PTR(err);
+	return pcim_iomap_table(pdev)[BN_BAR_REGS];
+#endif
+}
+
 static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct device *d = &pdev->dev;
 	struct net_device *dev;
-	struct bn_priv *priv;
 	u32 reg, lo, hi, cfg;
+	struct bn_priv *priv;
+	void __iomem *regs;
 	u8 mac[ETH_ALEN];
 	int err;
 
 	err = pcim_enable_device(pdev);
 	if (err)
 		return dev_err_probe(d, err, "cannot enable PCI device\n");
-	err = pcim_iomap_regions(pdev, BIT(BN_BAR_REGS), BN_DRV_NAME);
-	if (err)
-		return dev_err_probe(d, err, "cannot map BAR0\n");
+	regs = bn_map_regs(pdev);
+	if (IS_ERR(regs))
+		return dev_err_probe(d, PTR_ERR(regs), "cannot map BAR0\n");
 	/* A 64-bit mask fails only where no smaller one would work. */
 	err = dma_set_mask_and_coherent(d, DMA_BIT_MASK(64));
 	if (err)
@@ -2442,7 +2458,7 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	priv = netdev_priv(dev);
 	priv->netdev = dev;
 	priv->pdev = pdev;
-	priv->regs = pcim_iomap_table(pdev)[BN_BAR_REGS];
+	priv->regs = regs;
 	spin_lock_init(&priv->ier_lock);
 	spin_lock_init(&priv->ctrl_lock);
 	spin_lock_init(&priv->hw_lock);
