@@ -1969,17 +1969,15 @@ static const struct net_device_ops bn_netdev_ops = {
  * The device's counters that have no standard uAPI
  * (Documentation/networking/statistics.rst): frames, octets, FCS errors,
  * broadcasts and multicasts received are in the eth-mac group, code
- * errors in eth-phy (bn_get_eth_mac_stats(), bn_get_eth_phy_stats()).
+ * errors in eth-phy (bn_get_eth_mac_stats(), bn_get_eth_phy_stats()),
+ * TX_NOLINK, TX_ERRORS, RX_NOBUF and RX_LEN_ERRORS in rtnl_link_stats64
+ * (bn_get_stats64()).
  */
 static const struct {
 	u8 stat;
 	char name[ETH_GSTRING_LEN];
 } bn_hw_stat_strings[] = {
-	{ BN_STAT_TX_NOLINK, "hw_tx_nolink" },
-	{ BN_STAT_TX_ERRORS, "hw_tx_errors" },
-	{ BN_STAT_RX_NOBUF, "hw_rx_nobuf" },
 	{ BN_STAT_RX_FILTERED, "hw_rx_filtered" },
-	{ BN_STAT_RX_LEN_ERRORS, "hw_rx_len_errors" },
 	{ BN_STAT_DMA_ERRORS, "hw_dma_errors" },
 	{ BN_STAT_PCS_SYNC_LOSSES, "hw_pcs_sync_losses" },
 	{ BN_STAT_LINK_CHANGES, "hw_link_changes" },
@@ -2008,9 +2006,13 @@ static const char bn_util_stat_names[][ETH_GSTRING_LEN] = {
 	"util_cont_tx_host", "util_cont_tx_valid",
 };
 
-/* Not those in rtnl_link_stats64 (bn_get_stats64()): packets, bytes, drops */
+/*
+ * Not those in rtnl_link_stats64 (bn_get_stats64()): packets, bytes,
+ * drops, and errors (tx_errors less tx_carrier_errors is the malformed
+ * frames).
+ */
 static const char bn_sw_stat_names[][ETH_GSTRING_LEN] = {
-	"tx_err_frames", "tx_dma_map_errors", "tx_timeouts", "resets",
+	"tx_dma_map_errors", "tx_timeouts", "resets",
 	"irq_lsc", "irq_dma_err", "irq_pcs_err", "irq_sw",
 };
 
@@ -2062,13 +2064,11 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 {
 	u32 util_tx, util_host, util_cfg, peer, cont_tx = 0;
 	struct bn_priv *priv = netdev_priv(dev);
-	const struct bn_napi_stats *ns;
 	const struct bn_xmit_stats *xs;
 	u64 hw[BN_NUM_HW_STATS];
 	unsigned int start, i;
 	u64 *p = data;
 
-	ns = &priv->nstats;
 	xs = &priv->xstats;
 	bn_hw_stats_read(priv, hw);
 	for (i = 0; i < BN_NUM_HW_STRINGS; i++)
@@ -2100,20 +2100,16 @@ static void bn_get_ethtool_stats(struct net_device *dev,
 	*p++ = !!(cont_tx & BN_UTIL_CONT_TX_VALID);
 
 	do {
-		start = u64_stats_fetch_begin(&ns->syncp);
-		p[0] = ns->tx_err_frames;
-	} while (u64_stats_fetch_retry(&ns->syncp, start));
-	do {
 		start = u64_stats_fetch_begin(&xs->syncp);
-		p[1] = xs->tx_map_errors;
+		p[0] = xs->tx_map_errors;
 	} while (u64_stats_fetch_retry(&xs->syncp, start));
-	p[2] = atomic64_read(&priv->tx_timeouts);
-	p[3] = atomic64_read(&priv->resets);
-	p[4] = atomic64_read(&priv->irq_lsc);
-	p[5] = atomic64_read(&priv->irq_dma_err);
-	p[6] = atomic64_read(&priv->irq_pcs_err);
-	p[7] = atomic64_read(&priv->irq_sw);
-	BUILD_BUG_ON(BN_NUM_SW_STATS != 8);
+	p[1] = atomic64_read(&priv->tx_timeouts);
+	p[2] = atomic64_read(&priv->resets);
+	p[3] = atomic64_read(&priv->irq_lsc);
+	p[4] = atomic64_read(&priv->irq_dma_err);
+	p[5] = atomic64_read(&priv->irq_pcs_err);
+	p[6] = atomic64_read(&priv->irq_sw);
+	BUILD_BUG_ON(BN_NUM_SW_STATS != 7);
 }
 
 /* 10.1: the device's buckets, frame lengths with FCS */

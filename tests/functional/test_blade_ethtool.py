@@ -89,8 +89,9 @@ slot = 0
         # standard group has them, and none of rtnl_link_stats64's
         private = self.sh(f"ethtool -S {nic}")
         for dup in ("hw_tx_frames", "hw_rx_frames", "hw_rx_fcs_errors",
-                    "hw_pcs_code_errors", "tx_packets", "rx_bytes",
-                    "rx_dropped", "tx_dropped"):
+                    "hw_pcs_code_errors", "hw_tx_nolink", "hw_tx_errors",
+                    "hw_rx_nobuf", "hw_rx_len_errors", "tx_err_frames",
+                    "tx_packets", "rx_bytes", "rx_dropped", "tx_dropped"):
             self.assertNotRegex(private, rf"(?m)^\s*{dup}: ")
         self.assertRegex(private, r"(?m)^\s*hw_reg_errors: \d+$")
         self.assertRegex(private, r"(?m)^\s*tx_timeouts: \d+$")
