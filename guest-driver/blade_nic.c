@@ -2536,6 +2536,12 @@ static int bn_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 		dev->hw_features |= f;
 		dev->features |= f;
+		/*
+		 * A frame of more pieces than a frame may take is linearized
+		 * into one buffer, whose length must fit BUF_LEN; the stack
+		 * cuts anything larger (a forwarded GRO frame) itself.
+		 */
+		netif_set_tso_max_size(dev, BN_BUF_LEN_MAX);
 	}
 	priv->automask = priv->msix &&
 			 BN_VERSION_MINOR(priv->version) >= BN_CSUM_MINOR;

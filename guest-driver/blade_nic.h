@@ -11,6 +11,7 @@
 #define BLADE_NIC_H
 
 #include <linux/bits.h>
+#include <linux/limits.h>
 #include <linux/types.h>
 
 /* Section 1: PCI identity */
@@ -123,6 +124,7 @@
 #define BN_MAX_MTU		9000
 #define BN_RX_BUF_EXTRA		18	/* 6.2: buffers hold MTU + 18 */
 #define BN_TX_MAX_DESCS		32
+#define BN_BUF_LEN_MAX		U16_MAX		/* 5: BUF_LEN */
 
 /* Section 5: descriptor (16 octets, little endian) */
 struct bn_desc {

@@ -17,6 +17,25 @@ from bladeplane_cli import blade, qemu, testing  # noqa: E402,F401
 from bladeplane_cli.lanepatch import PatchLog  # noqa: E402,F401
 
 
+DUMP_ROW = re.compile(r"^0x([0-9a-f]{4}):\s+((?:[0-9a-f]{2} ?)+)$", re.M)
+
+
+def register_dump(out):
+    """blade_nic's `ethtool -d` hex rows as one bytes object from offset 0
+    (None if a row is missing or out of order)."""
+    data = bytearray()
+    for off, row in DUMP_ROW.findall(out):
+        if int(off, 16) != len(data):
+            return None
+        data += bytes.fromhex(row.replace(" ", ""))
+    return bytes(data) or None
+
+
+def register(data, off):
+    """The 32-bit little-endian register at off in a register_dump()."""
+    return int.from_bytes(data[off:off + 4], "little")
+
+
 def accel():
     """The accelerator chosen by the runner, or the auto choice when a test
     module is run on its own (python3 -m unittest)."""

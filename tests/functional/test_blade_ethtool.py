@@ -8,10 +8,9 @@ the device's frame counters, which `-S` no longer repeats, nor what
 
 import re
 
-from bptest import OneBladeTestCase
+from bptest import OneBladeTestCase, register, register_dump
 
 ID = 0x424C4E43         # "BLNC", datasheet 4
-ROW = re.compile(r"^0x([0-9a-f]{4}):\s+((?:[0-9a-f]{2} ?)+)$", re.M)
 
 
 class BladeEthtoolTest(OneBladeTestCase):
@@ -27,15 +26,12 @@ slot = 0
     def dump(self):
         """ethtool -d's hex rows as one bytes object, from offset 0."""
         out = self.sh(f"ethtool -d {self.nic()}")
-        data = bytearray()
-        for off, row in ROW.findall(out):
-            self.assertEqual(int(off, 16), len(data), out)
-            data += bytes.fromhex(row.replace(" ", ""))
-        self.assertTrue(data, f"no hex rows in ethtool -d: {out}")
-        return bytes(data)
+        data = register_dump(out)
+        self.assertIsNotNone(data, f"ethtool -d rows missing: {out}")
+        return data
 
     def reg(self, data, off):
-        return int.from_bytes(data[off:off + 4], "little")
+        return register(data, off)
 
     def test_register_dump(self):
         errors = self.stat("hw_reg_errors")
@@ -60,6 +56,17 @@ slot = 0
         # (low half) counts what went out
         self.assertEqual(len(data), 0x400 + 8 * 44)
         self.assertGreater(self.reg(data, 0x400), 0)
+
+    def test_driver_info_and_tso_limit(self):
+        nic = self.nic()
+        info = self.sh(f"ethtool -i {nic}")
+        self.assertRegex(info, r"(?m)^driver: blade_nic$")
+        # the device runs no firmware: the datasheet revision is not one
+        self.assertRegex(info, r"(?m)^firmware-version: *$")
+        # a TSO frame linearized into one buffer must fit BUF_LEN's 16
+        # bits (datasheet 5): the stack cuts larger frames itself
+        self.assertEqual(
+            int(self.sh(f"cat /sys/class/net/{nic}/gso_max_size")), 65535)
 
     def test_self_test(self):
         scratch = self.reg(self.dump(), 0x00c)
