@@ -1241,8 +1241,11 @@ static void test_offload_tx_bad_context(void)
     i++;
     nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
-    /* a reserved flag */
-    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM | 1u << 3);
+    /* a reserved flag, the lowest and the highest (bit 3 is TSO) */
+    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM | 1u << 4);
+    nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
+    bad++;
+    nh_ctx(&h, i++, lf.start, lf.offset, BLADE_NIC_DFLAG_CSUM | 1u << 15);
     nh_desc(&h, h.nic.tx_ring, i++, buf, lf.len, BLADE_NIC_DFLAG_EOP);
     bad++;
     bad_descs = i;
