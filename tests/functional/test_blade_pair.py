@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from bptest import PatchLog, accel, blade
+from bptest import PatchLog, accel, blade, register, register_dump
 from bladeplane_cli import image
 
 # dmesg lines an out-of-tree, unsigned module is expected to cause.
@@ -84,6 +84,15 @@ class PairTestCase(unittest.TestCase):
                 timeout=timeout + 60)
         return self.sh(1, f"cat /tmp/{port}.md5").split()[0]
 
+    def send_file(self, mib, port):
+        """Blade 0 sends blade 1 mib MiB of random data over TCP; both
+        ends' MD5 must agree."""
+        self.sh(0, f"head -c {mib * 1048576} /dev/urandom > /tmp/cs")
+        sent = self.sh(0, "md5sum < /tmp/cs").split()[0]
+        self.listen(port)
+        self.sh(0, f"nc 10.0.0.2 {port} < /tmp/cs", timeout=300)
+        self.assertEqual(self.received(port), sent)
+
     def tcp_ext(self, i, name):
         """Blade i's TcpExt counter name (/proc/net/netstat)."""
         lines = self.sh(i, "grep TcpExt: /proc/net/netstat").splitlines()
@@ -156,15 +165,6 @@ class BladePairTest(PairTestCase):
         out = self.sh(i, f"ethtool -S {self.ready[i]['nic']}")
         return {k: int(v) for k, v in re.findall(r"^\s*(hw_\w+): (\d+)$",
                                                  out, re.M)}
-
-    def send_file(self, mib, port):
-        """Blade 0 sends blade 1 mib MiB of random data over TCP; both
-        ends' MD5 must agree."""
-        self.sh(0, f"head -c {mib * 1048576} /dev/urandom > /tmp/cs")
-        sent = self.sh(0, "md5sum < /tmp/cs").split()[0]
-        self.listen(port)
-        self.sh(0, f"nc 10.0.0.2 {port} < /tmp/cs", timeout=300)
-        self.assertEqual(self.received(port), sent)
 
     def set_csum(self, on):
         for i in range(2):
@@ -291,6 +291,29 @@ class BladePairTest(PairTestCase):
         self.wait_carrier(0, 1)
         self.sh(0, "ping -c 2 -W 10 10.0.0.2")
 
+    def test_rx_missed_not_counted_while_down(self):
+        # Blade 1's NIC drops what comes while its interface is down
+        # (RXEN clear, counted in RX_NOBUF, datasheet 6.2): frames nobody
+        # asked for, not frames missed.
+        nics = [r["nic"] for r in self.ready]
+        missed = f"/sys/class/net/{nics[1]}/statistics/rx_missed_errors"
+        before = int(self.sh(1, f"cat {missed}"))
+        nobuf = register(register_dump(self.sh(1, f"ethtool -d {nics[1]}")),
+                         0x430)                        # RX_NOBUF, low half
+        self.sh(1, f"ip link set {nics[1]} down")
+        try:
+            self.sh(0, f"arping -b -c 3 -w 5 -I {nics[0]} 10.0.0.2 || true",
+                    timeout=30)
+            dropped = register(register_dump(
+                self.sh(1, f"ethtool -d {nics[1]}")), 0x430) - nobuf
+            self.assertGreaterEqual(dropped, 3)
+            self.assertEqual(int(self.sh(1, f"cat {missed}")), before)
+        finally:
+            self.sh(1, f"ip link set {nics[1]} up")
+        self.wait_carrier(1, 1)
+        self.assertEqual(int(self.sh(1, f"cat {missed}")), before)
+        self.sh(0, "ping -c 2 -W 10 10.0.0.2")
+
     def test_mtu_change(self):
         nics = [r["nic"] for r in self.ready]
         try:
@@ -334,6 +357,30 @@ class BladePairTest(PairTestCase):
                                     "a busy CPU on its lane")
         finally:
             self.sh(0, "blade-hog stop")
+
+
+class BladeIntxTest(PairTestCase):
+    """Both blades without MSI (pci=nomsi): the driver falls back to one
+    shared INTx line, which has no interrupt moderation (datasheet 7.3).
+    Traffic flows on it, and coalescing settings are refused."""
+
+    APPEND = "pci=nomsi"
+
+    def test_intx_fallback_carries_traffic(self):
+        for i in range(2):
+            self.assertRegex(self.sh(i, "dmesg"),
+                             r"MSI-X unavailable .*: using INTx")
+        self.send_file(16, 5007)
+        self.sh(1, "ping -c 3 -W 10 10.0.0.1")
+        self.assert_driver_clean()
+
+    def test_coalesce_refused(self):
+        nic = self.ready[0]["nic"]
+        before = self.sh(0, f"ethtool -c {nic}")
+        status, out = self.blades[0].run(f"ethtool -C {nic} rx-usecs 50")
+        self.assertNotEqual(status, 0, out)
+        self.assertRegex(out, r"(?i)not supported")
+        self.assertEqual(self.sh(0, f"ethtool -c {nic}"), before)
 
 
 class BladeSuspendTest(PairTestCase):
