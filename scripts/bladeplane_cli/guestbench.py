@@ -22,6 +22,10 @@ from .common import Failure
 from .lanepatch import PatchLog
 
 PINGS = 50
+# The pings of each pair in rounds, the pairs in turn and in a new order
+# each round: the host's speed drifts over seconds, and one pair's pings
+# taken all before another's would be compared across that drift.
+PING_ROUNDS = 5
 COUNT_SECONDS = 3       # the run with the MMIO and notify trace events on
 # what each NIC's driver writes to it per frame: blade-nic's MMIO writes,
 # virtio-net's queue notifications (the trace events, docs/blade-nic.md 15)
@@ -61,15 +65,27 @@ def ping_times_ms(text):
     return [float(t) for t in re.findall(r"time=([\d.]+) ms", text)]
 
 
-def ping_stats(b, peer):
-    sh(b, f"ping -c 2 -W 10 {peer} > /dev/null")          # ARP, warm-up
-    text = sh(b, f"ping -c {PINGS} -i {PING_INTERVAL} -W 5 {peer}",
-              timeout=PINGS * 5 + 30)
-    times = ping_times_ms(text)
-    if len(times) < PINGS * 0.9:
-        raise Failure(f"bench guest: {b.name}: only {len(times)} of {PINGS} "
-                      f"pings answered")
-    return statistics.median(times), percentile(times, 99)
+def ping_all(senders, peer):
+    """{kind: (median, p99)} of PINGS round trips from each kind's sender
+    to peer, taken in PING_ROUNDS rounds that rotate the kinds' order."""
+    count = PINGS // PING_ROUNDS
+    kinds = list(senders)
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for kind in kinds:
+        sh(senders[kind], f"ping -c 2 -W 10 {peer} > /dev/null")  # ARP
+    for r in range(PING_ROUNDS):
+        for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
+            text = sh(senders[kind], f"ping -c {count} -i {PING_INTERVAL} "
+                                     f"-W 5 {peer}", timeout=count * 5 + 30)
+            times[kind] += ping_times_ms(text)
+    stats = {}
+    for kind in kinds:
+        got = times[kind]
+        if len(got) < PINGS * 0.9:
+            raise Failure(f"bench guest: {senders[kind].name}: only "
+                          f"{len(got)} of {PINGS} pings answered")
+        stats[kind] = statistics.median(got), percentile(got, 99)
+    return stats
 
 
 UNITS = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0}
@@ -214,7 +230,8 @@ def run():
           f"more) and in 2 slots of a blade-switch (chassis, 2 more, "
           f"paced at 1000 Mb/s), all 10 up at once, measured in turn; "
           f"accel {accel} ({why}); ping: {PINGS} at {PING_INTERVAL} s, "
-          f"median and p99; "
+          f"in {PING_ROUNDS} rounds of {PINGS // PING_ROUNDS} that take the "
+          f"pairs in turn, in a new order each round, median and p99; "
           f"iperf3 TCP -t {IPERF_SECONDS} each way (send: blade 1 to 2, "
           f"recv: -R), Gbps the receiver saw, *_Gbps the mean of the two; "
           f"then both blade-nic pairs with ethtool -K tx rx sg tso off; then "
@@ -304,8 +321,10 @@ def run():
         for kind in pairs:
             sh(pairs[kind][1], "iperf3 -s -D")
         results = {}
+        pings = ping_all({kind: pairs[kind][0] for kind in pairs},
+                         "10.0.0.2")
         for kind in pairs:
-            results[f"ping_{kind}"] = ping_stats(pairs[kind][0], "10.0.0.2")
+            results[f"ping_{kind}"] = pings[kind]
         gbps = {}                   # (kind, reverse) -> Gb/s
         for reverse in (False, True):
             for kind in pairs:
