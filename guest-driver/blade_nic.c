@@ -75,6 +75,8 @@
 
 /* Room before a received frame, for the stack's headers and alignment. */
 #define BN_RX_HEADROOM		(NET_SKB_PAD + NET_IP_ALIGN)
+/* An RX buffer for a standard frame, whatever the page size (igb's). */
+#define BN_RX_FRAG		2048
 
 /*
  * A descriptor's buffer.  TX: mapped (@len non-zero) with
@@ -107,7 +109,7 @@ struct bn_buf {
  * @rx_pool: the RX buffers' page pool
  * @rx_truesize: octets of the pool an RX buffer takes: headroom, MTU + 18
  *	and the skb_shared_info that napi_build_skb() puts after them,
- *	rounded up to half a page or to a power of two of pages
+ *	rounded up to BN_RX_FRAG (2 KiB) or to a power of two of pages
  *
  * A set is allocated whole before it replaces the running one, so that a
  * reconfiguration that cannot get memory leaves the device as it was.
@@ -520,9 +522,9 @@ static void bn_rx_post(struct bn_desc *desc, const struct bn_buf *buf)
 }
 
 /*
- * An RX buffer of @r's pool: half a page where a frame fits (the stack
- * charges a socket the whole buffer, and a page per 1500-octet frame
- * made TCP collapse its receive queue), else whole pages.
+ * An RX buffer of @r's pool: 2 KiB of a page where a frame fits (the
+ * stack charges a socket the whole buffer, and a page per 1500-octet
+ * frame made TCP collapse its receive queue), else whole pages.
  */
 static struct page *bn_rx_page_get(struct bn_rings *r, unsigned int *off,
 				   gfp_t gfp)
@@ -634,11 +636,11 @@ static void bn_rings_free(struct bn_priv *priv, struct bn_rings *r)
  *	its geometry, the rest is written
  *
  * Every RX descriptor gets a buffer of MTU + 18 octets (6.2) from a page
- * pool of its own (half a page up to an MTU of about 1640, then order 0
- * up to about 3600, order 2 at 9000); SIZE - 1 of them are given to the
- * device at bring-up, the last one is the slot the driver keeps empty
- * (5.1) and is given as the ring turns.  Process context: the pages are
- * allocated with GFP_KERNEL.
+ * pool of its own (2 KiB up to an MTU of about 1640, then on 4 KiB pages
+ * order 0 up to about 3600, order 2 at 9000); SIZE - 1 of them are given
+ * to the device at bring-up, the last one is the slot the driver keeps
+ * empty (5.1) and is given as the ring turns.  Process context: the
+ * pages are allocated with GFP_KERNEL.
  *
  * Return: 0 or -ENOMEM (nothing left allocated).
  */
@@ -670,9 +672,9 @@ static int bn_rings_alloc(struct bn_priv *priv, struct bn_rings *r)
 
 	need = SKB_DATA_ALIGN(BN_RX_HEADROOM + r->rx_buf_len) +
 	       SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
-	if (need <= PAGE_SIZE / 2) {
-		/* Each page's two halves: the pool syncs all of it back. */
-		r->rx_truesize = PAGE_SIZE / 2;
+	if (need <= BN_RX_FRAG && BN_RX_FRAG < PAGE_SIZE) {
+		/* Pieces of a page: the pool syncs all of it back. */
+		r->rx_truesize = BN_RX_FRAG;
 		pp.offset = 0;
 		pp.max_len = PAGE_SIZE;
 #ifdef PP_FLAG_PAGE_FRAG	/* before 6.7, pools split pages on request */

@@ -142,7 +142,7 @@ class BladePairTest(PairTestCase):
         # busybox nc sends until end of input, then closes.
         self.sh(0, f"{stream} | nc 10.0.0.2 5001", timeout=600)
         self.assertEqual(self.received(5001), sent)
-        # Half-page RX buffers: TCP's window never outgrew the receive
+        # 2 KiB RX buffers: TCP's window never outgrew the receive
         # buffer, so the stack never copied its queue to make room (with
         # a page a frame it did, thousands of times).
         self.assertEqual(self.tcp_ext(1, "TCPRcvCollapsed"), collapsed)
