@@ -297,15 +297,20 @@ class BladePairTest(PairTestCase):
         # asked for, not frames missed.
         nics = [r["nic"] for r in self.ready]
         missed = f"/sys/class/net/{nics[1]}/statistics/rx_missed_errors"
+
+        def rx_nobuf():
+            out = self.sh(1, f"ethtool -d {nics[1]}")
+            data = register_dump(out)
+            self.assertIsNotNone(data, f"ethtool -d rows missing: {out}")
+            return register(data, 0x430)            # RX_NOBUF, low half
+
         before = int(self.sh(1, f"cat {missed}"))
-        nobuf = register(register_dump(self.sh(1, f"ethtool -d {nics[1]}")),
-                         0x430)                        # RX_NOBUF, low half
+        nobuf = rx_nobuf()
         self.sh(1, f"ip link set {nics[1]} down")
         try:
             self.sh(0, f"arping -b -c 3 -w 5 -I {nics[0]} 10.0.0.2 || true",
                     timeout=30)
-            dropped = register(register_dump(
-                self.sh(1, f"ethtool -d {nics[1]}")), 0x430) - nobuf
+            dropped = rx_nobuf() - nobuf
             self.assertGreaterEqual(dropped, 3)
             self.assertEqual(int(self.sh(1, f"cat {missed}")), before)
         finally:
